@@ -1,0 +1,145 @@
+// Package isa defines what the stack analysis needs to know about one machine
+// instruction, independent of the instruction set: its length, how it moves the
+// stack pointer, and where control goes next. One decoder per instruction set
+// (isa/x86, isa/thumb) implements Decoder.
+package isa
+
+import "fmt"
+
+// Flow says where control goes after an instruction.
+type Flow uint8
+
+const (
+	// FlowNext: control falls through to the next instruction.
+	FlowNext Flow = iota
+	// FlowJump: unconditional branch to Target (inside the function, or a
+	// tail call when Target is another function's entry).
+	FlowJump
+	// FlowCondJump: either Target or the next instruction.
+	FlowCondJump
+	// FlowCall: a direct call to Target; control returns to the next instruction.
+	FlowCall
+	// FlowIndirectCall: a call through a register or memory; returns to the next instruction.
+	FlowIndirectCall
+	// FlowIndirectJump: a jump through a register or memory: a jump table
+	// inside the function (JumpTable set when the decoder knows it is one, as
+	// for Thumb tbb/tbh) or an indirect tail call.
+	FlowIndirectJump
+	// FlowReturn: return to the caller.
+	FlowReturn
+	// FlowStop: no successor (trap, halt, undefined instruction by intent).
+	FlowStop
+)
+
+var flowNames = [...]string{"next", "jump", "condjump", "call", "indirect-call", "indirect-jump", "return", "stop"}
+
+func (f Flow) String() string {
+	if int(f) < len(flowNames) {
+		return flowNames[f]
+	}
+	return fmt.Sprintf("flow(%d)", f)
+}
+
+// SPEffect says how an instruction changes the stack pointer.
+type SPEffect uint8
+
+const (
+	// SPNone: SP unchanged.
+	SPNone SPEffect = iota
+	// SPAdd: SP += SPDelta (negative grows the stack on a descending stack).
+	SPAdd
+	// SPAlign: SP &= -SPAlignment (dynamic realignment; may grow the stack by
+	// up to SPAlignment-1 bytes).
+	SPAlign
+	// SPFromFP: SP = FP + SPDelta, where FP is the frame pointer set earlier
+	// by an instruction with SetsFP (mov rsp,rbp; mov sp,r7; sub sp,r7,#n).
+	// x86 leave is SPFromFP with SPDelta 8 (the pop of rbp) and ClobbersFP.
+	SPFromFP
+	// SPDynamic: SP moved by an amount known only at run time (alloca, VLA,
+	// sub rsp,reg).
+	SPDynamic
+	// SPUnknown: SP written in a way the decoder does not model.
+	SPUnknown
+)
+
+var spNames = [...]string{"none", "add", "align", "from-fp", "dynamic", "unknown"}
+
+func (s SPEffect) String() string {
+	if int(s) < len(spNames) {
+		return spNames[s]
+	}
+	return fmt.Sprintf("sp(%d)", s)
+}
+
+// Base names the register a stack memory access is relative to.
+type Base uint8
+
+const (
+	BaseNone Base = iota
+	BaseSP
+	BaseFP
+)
+
+// Effect is everything the stack analysis learns from one instruction.
+type Effect struct {
+	// Len is the instruction's length in bytes (never 0 on success).
+	Len int
+	// Flow and Target describe control flow. Target is valid when HasTarget.
+	Flow      Flow
+	Target    uint64
+	HasTarget bool
+	// JumpTable is set on a FlowIndirectJump that is certainly a jump table
+	// inside the function (Thumb tbb/tbh, ARM ldr pc,[pc,rN,lsl #2] tables).
+	JumpTable bool
+	// CondNext makes the next CondNext instructions conditional (Thumb IT):
+	// a branch or return among them also falls through.
+	CondNext int
+
+	// SP is the effect on the stack pointer; SPDelta and SPAlignment qualify it.
+	// A push is SPAdd with a negative SPDelta and no Access: the new SP covers
+	// the bytes it writes.
+	SP          SPEffect
+	SPDelta     int64
+	SPAlignment int64
+
+	// SetsFP: after this instruction FP = SP + FPOffset (SP taken after the
+	// instruction's own SP effect). mov rbp,rsp; add r7,sp,#n; mov r7,sp.
+	SetsFP   bool
+	FPOffset int64
+	// ClobbersFP: the frame-pointer register is written with something that is
+	// not SP-derived; a later SPFromFP is then unknown.
+	ClobbersFP bool
+
+	// Access describes a memory access relative to SP or FP (Base != BaseNone):
+	// bytes [reg+AccessOff, reg+AccessOff+AccessSize) are read or written. It
+	// lets the analysis see data kept below SP (the x86-64 red zone).
+	Access     Base
+	AccessOff  int64
+	AccessSize int64
+
+	// UsesFP is set on any instruction using the FP register as an operand in
+	// any way; used only for diagnostics.
+	UsesFP bool
+}
+
+// Decoder decodes one instruction at pc from code (code[0] is the byte at pc).
+// It never panics; an undecodable instruction is an error (the frame that
+// contains it is then unknown).
+type Decoder interface {
+	Decode(code []byte, pc uint64) (Effect, error)
+	// ReturnAddressSize is the number of bytes a call pushes (8 on x86-64,
+	// 0 on ARM where the return address goes to LR).
+	ReturnAddressSize() int64
+	// Name is the architecture name used in reports ("x86-64", "thumb").
+	Name() string
+}
+
+// DecodeError reports an instruction that could not be decoded.
+type DecodeError struct {
+	PC     uint64
+	Reason string
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("cannot decode instruction at %#x: %s", e.PC, e.Reason)
+}
