@@ -1,0 +1,91 @@
+// Command stackscope finds stack overflows and stack buffer overruns in C, C++
+// and Rust programs and firmware: statically from the ELF file (analyze,
+// layout) and at run time under ptrace (run, minstack).
+//
+// Exit codes: 0 all good; 1 a finding (budget exceeded, an entry not bounded,
+// an unsafe layout); 2 a usage or input error. `run` passes the program's own
+// exit status through (128+N when it was killed by signal N).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK      = 0
+	exitFinding = 1
+	exitUsage   = 2
+)
+
+// exitError carries an exit code out of a subcommand. A nil Err means the
+// subcommand already printed what it had to say.
+type exitError struct {
+	Code int
+	Err  error
+}
+
+func (e *exitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+// usageErrorf is an input or usage problem: one line, exit 2.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{Code: exitUsage, Err: fmt.Errorf(format, args...)}
+}
+
+// subcommands register themselves here from their own files.
+var subcommands []func() *cobra.Command
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "stackscope",
+		Short: "Find stack overflows and stack buffer overruns in programs and firmware",
+		Long: `stackscope bounds the stack a program or firmware image can use, from the
+ELF file alone, checks where a stack overflow would land, and explains stack
+crashes of running Linux programs.
+
+Exit status: 0 all good, 1 a finding (budget exceeded, entry not bounded,
+unsafe layout), 2 usage or input error; run passes the program's status through.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{Code: exitUsage, Err: err}
+	})
+	for _, sub := range subcommands {
+		root.AddCommand(sub())
+	}
+	return root
+}
+
+func main() {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+// runMain runs the command line and turns its outcome into an exit code.
+func runMain(args []string) int {
+	root := newRootCommand()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(os.Stderr, "stackscope: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	// Errors from cobra itself (unknown command, bad arguments) are usage errors.
+	fmt.Fprintf(os.Stderr, "stackscope: %v\n", err)
+	return exitUsage
+}
