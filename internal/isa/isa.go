@@ -117,6 +117,19 @@ type Effect struct {
 	AccessOff  int64
 	AccessSize int64
 
+	// SavesSPLimit: a register other than FP is set to SP + SPLimitOffset.
+	// GCC's stack-clash probe loop (lea r11,[rsp-N]; loop: sub rsp,4096;
+	// or [rsp],0; cmp rsp,r11; jne loop) moves SP down to exactly that value,
+	// so the frame analysis bounds such a loop by it.
+	SavesSPLimit  bool
+	SPLimitOffset int64
+
+	// Slot is the address of the memory word an indirect call or jump reads
+	// its target from, when that address is fixed (call [rip+X] through the
+	// GOT with -fno-plt, jmp [rip+X] in a PLT stub, ldr pc,[pc,#X]).
+	Slot    uint64
+	HasSlot bool
+
 	// UsesFP is set on any instruction using the FP register as an operand in
 	// any way; used only for diagnostics.
 	UsesFP bool
