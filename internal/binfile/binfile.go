@@ -1,0 +1,495 @@
+// Package binfile opens an ELF file for stack analysis: its functions (from
+// .symtab, else .dynsym, else the FDE ranges of .eh_frame), code bytes,
+// ARM mapping symbols, the GOT slots behind PLT calls, DT_NEEDED, and the
+// Cortex-M vector table. It knows nothing of instructions.
+package binfile
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/ianlancetaylor/demangle"
+	"github.com/stackscope/stackscope/internal/cfi"
+)
+
+// Arch is an instruction set the analysis supports.
+type Arch int
+
+const (
+	ArchX86_64 Arch = iota + 1
+	ArchThumb
+)
+
+func (a Arch) String() string {
+	switch a {
+	case ArchX86_64:
+		return "x86-64"
+	case ArchThumb:
+		return "thumb"
+	}
+	return "unknown"
+}
+
+// Function is one function found in the file.
+type Function struct {
+	Name     string // demangled
+	LinkName string // the symbol as written in the file
+	Addr     uint64 // entry address (Thumb bit cleared)
+	Size     uint64
+	// Source says where the function was found: "symtab", "dynsym" or "fde".
+	Source string
+	// Global is true for a global or weak symbol; Exported for one that
+	// .dynsym defines (the entry points of a shared object).
+	Global   bool
+	Exported bool
+	// IFunc marks a GNU indirect function: Addr is its resolver, not the
+	// implementation callers reach.
+	IFunc bool
+	// Aliases are other names at the same address.
+	Aliases []string
+}
+
+// Range is a half-open address range.
+type Range struct{ Begin, End uint64 }
+
+// File is an opened ELF file.
+type File struct {
+	Path string
+	Arch Arch
+	ELF  *elf.File
+	// PIE or shared object (ET_DYN) versus fixed-address executable.
+	Type elf.Type
+	// Shared is true for a shared library (ET_DYN without an interpreter or
+	// with exported functions and no main).
+	Shared bool
+	Entry  uint64
+
+	Functions []Function // sorted by Addr, no duplicates
+	// DataInCode are ranges of data in code sections ($d mapping symbols on ARM).
+	DataInCode []Range
+	// Slots maps a GOT slot address to the symbol whose address the dynamic
+	// linker stores there (JUMP_SLOT and GLOB_DAT relocations).
+	Slots map[uint64]string
+	// PLT are the address ranges of .plt, .plt.sec and .plt.got.
+	PLT []Range
+	// Needed lists DT_NEEDED libraries, and RunPath DT_RUNPATH/DT_RPATH.
+	Needed  []string
+	RunPath []string
+	// CFI from .eh_frame/.debug_frame; never nil, maybe empty.
+	CFI *cfi.Table
+	// CFIError is set when call-frame information was present but could not
+	// be parsed; analysis goes on without it.
+	CFIError error
+
+	symbols  []elf.Symbol
+	mappings []mapping
+	sections []*loadedSection
+	byAddr   map[uint64]int
+}
+
+type loadedSection struct {
+	sec  *elf.Section
+	data []byte // loaded on first use
+	err  error
+}
+
+// InputError is a problem with the input file: one line naming the file.
+type InputError struct {
+	Path    string
+	Problem string
+}
+
+func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
+
+// Open reads path. Every failure is an *InputError that says what is wrong in
+// one line; Open never panics, even on a corrupted file.
+func Open(path string) (f *File, err error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &InputError{path, "no such file"}
+	case errors.Is(err, fs.ErrPermission):
+		return nil, &InputError{path, "permission denied"}
+	case err != nil:
+		return nil, &InputError{path, err.Error()}
+	case st.IsDir():
+		return nil, &InputError{path, "is a directory, not an ELF file"}
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{path, strings.TrimPrefix(err.Error(), "open "+path+": ")}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// debug/elf is robust, but a corrupted file must never crash the tool.
+			r.Close()
+			f, err = nil, &InputError{path, fmt.Sprintf("corrupted ELF file (%v)", p)}
+		}
+	}()
+	var magic [4]byte
+	if _, err := io.ReadFull(r, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
+		r.Close()
+		return nil, &InputError{path, "not an ELF file"}
+	}
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		r.Close()
+		return nil, &InputError{path, "corrupted or truncated ELF file: " + err.Error()}
+	}
+	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry}
+	switch {
+	case ef.Machine == elf.EM_X86_64 && ef.Class == elf.ELFCLASS64:
+		f.Arch = ArchX86_64
+	case ef.Machine == elf.EM_ARM && ef.Class == elf.ELFCLASS32:
+		f.Arch = ArchThumb
+		f.Entry &^= 1
+	default:
+		r.Close()
+		return nil, &InputError{path, fmt.Sprintf("ELF for %s (%v) is not supported yet; stackscope analyses x86-64 and ARM Cortex-M (Thumb)", machineName(ef.Machine), ef.Class)}
+	}
+	if ef.Type != elf.ET_EXEC && ef.Type != elf.ET_DYN {
+		r.Close()
+		return nil, &InputError{path, fmt.Sprintf("is an ELF %s, not an executable or shared object (link it first)", strings.ToLower(strings.TrimPrefix(ef.Type.String(), "ET_")))}
+	}
+	if err := f.load(); err != nil {
+		r.Close()
+		return nil, &InputError{path, err.Error()}
+	}
+	return f, nil
+}
+
+func machineName(m elf.Machine) string {
+	s := m.String()
+	return strings.TrimPrefix(s, "EM_")
+}
+
+func (f *File) load() error {
+	for _, s := range f.ELF.Sections {
+		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS {
+			f.sections = append(f.sections, &loadedSection{sec: s})
+		}
+		// A section that claims to lie beyond the end of the file is the
+		// mark of a truncated file.
+		if s.Type != elf.SHT_NOBITS && s.Size > 0 {
+			if _, err := s.ReadAt(make([]byte, 1), int64(s.Size-1)); err != nil {
+				return fmt.Errorf("truncated ELF file: section %s ends beyond the end of the file", s.Name)
+			}
+		}
+	}
+	sort.Slice(f.sections, func(i, j int) bool { return f.sections[i].sec.Addr < f.sections[j].sec.Addr })
+
+	f.CFI, f.CFIError = cfi.Load(f.ELF)
+	if f.CFI == nil {
+		f.CFI = &cfi.Table{}
+	}
+	f.readDynamic()
+	f.readSlots()
+	for _, name := range []string{".plt", ".plt.sec", ".plt.got", ".iplt"} {
+		if s := f.ELF.Section(name); s != nil && s.Size > 0 {
+			f.PLT = append(f.PLT, Range{s.Addr, s.Addr + s.Size})
+		}
+	}
+	f.readFunctions()
+	f.Shared = f.Type == elf.ET_DYN && f.ELF.Section(".interp") == nil
+	return nil
+}
+
+func (f *File) readDynamic() {
+	if libs, err := f.ELF.ImportedLibraries(); err == nil {
+		f.Needed = libs
+	}
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		if vals, err := f.ELF.DynString(tag); err == nil {
+			for _, v := range vals {
+				f.RunPath = append(f.RunPath, strings.Split(v, ":")...)
+			}
+		}
+	}
+}
+
+// readSlots maps GOT slots to symbol names from the dynamic relocations.
+func (f *File) readSlots() {
+	f.Slots = map[uint64]string{}
+	if f.Arch != ArchX86_64 {
+		return
+	}
+	dyn, err := f.ELF.DynamicSymbols()
+	if err != nil {
+		return
+	}
+	for _, s := range f.ELF.Sections {
+		if s.Type != elf.SHT_RELA || (s.Name != ".rela.plt" && s.Name != ".rela.dyn") {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		for i := 0; i+24 <= len(data); i += 24 {
+			off := f.ELF.ByteOrder.Uint64(data[i:])
+			info := f.ELF.ByteOrder.Uint64(data[i+8:])
+			typ := elf.R_X86_64(info & 0xffffffff)
+			sym := int(info >> 32)
+			if typ != elf.R_X86_64_JMP_SLOT && typ != elf.R_X86_64_GLOB_DAT {
+				continue
+			}
+			// DynamicSymbols omits the null symbol at index 0.
+			if sym >= 1 && sym-1 < len(dyn) {
+				f.Slots[off] = dyn[sym-1].Name
+			}
+		}
+	}
+}
+
+func (f *File) readFunctions() {
+	syms, err := f.ELF.Symbols()
+	source := "symtab"
+	if err != nil || !hasFunctions(syms) {
+		syms, err = f.ELF.DynamicSymbols()
+		source = "dynsym"
+	}
+	if err == nil {
+		f.symbols = syms
+	}
+	exported := map[string]bool{}
+	if dyn, err := f.ELF.DynamicSymbols(); err == nil {
+		for _, s := range dyn {
+			t := elf.ST_TYPE(s.Info)
+			if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF {
+				exported[s.Name] = true
+			}
+		}
+	}
+	byAddr := map[uint64]int{}
+	for _, s := range syms {
+		if f.Arch == ArchThumb {
+			f.noteMappingSymbol(s)
+		}
+		t := elf.ST_TYPE(s.Info)
+		if (t != elf.STT_FUNC && t != elf.STT_GNU_IFUNC) || s.Section == elf.SHN_UNDEF || s.Section >= elf.SHN_LORESERVE {
+			continue
+		}
+		addr := s.Value
+		if f.Arch == ArchThumb {
+			addr &^= 1
+		}
+		bind := elf.ST_BIND(s.Info)
+		fn := Function{
+			Name: Demangle(s.Name), LinkName: s.Name, Addr: addr, Size: s.Size, Source: source,
+			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
+			Exported: exported[s.Name], IFunc: t == elf.STT_GNU_IFUNC,
+		}
+		if i, ok := byAddr[addr]; ok {
+			// Aliases: prefer a global, strong, non-underscored name.
+			old := &f.Functions[i]
+			if better(fn, *old, bind) {
+				fn.Aliases = append(old.Aliases, old.Name)
+				fn.Exported = fn.Exported || old.Exported
+				if fn.Size < old.Size {
+					fn.Size = old.Size
+				}
+				*old = fn
+			} else {
+				old.Aliases = append(old.Aliases, fn.Name)
+				old.Exported = old.Exported || fn.Exported
+				if old.Size < fn.Size {
+					old.Size = fn.Size
+				}
+			}
+			continue
+		}
+		byAddr[addr] = len(f.Functions)
+		f.Functions = append(f.Functions, fn)
+	}
+	if len(f.Functions) == 0 {
+		for i, r := range f.CFI.Ranges() {
+			if _, ok := byAddr[r.Begin]; ok {
+				continue
+			}
+			byAddr[r.Begin] = len(f.Functions)
+			f.Functions = append(f.Functions, Function{
+				Name: fmt.Sprintf("fde_%d@%#x", i, r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
+			})
+		}
+	}
+	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
+	// Assembly functions without .size: extend them to the next function or
+	// the end of their section, so their code is still analysed.
+	for i := range f.Functions {
+		fn := &f.Functions[i]
+		if fn.Size != 0 {
+			continue
+		}
+		end := f.sectionEnd(fn.Addr)
+		if i+1 < len(f.Functions) && f.Functions[i+1].Addr < end {
+			end = f.Functions[i+1].Addr
+		}
+		if end > fn.Addr {
+			fn.Size = end - fn.Addr
+		}
+	}
+	f.byAddr = make(map[uint64]int, len(f.Functions))
+	for i, fn := range f.Functions {
+		f.byAddr[fn.Addr] = i
+	}
+	f.dataRanges()
+}
+
+func hasFunctions(syms []elf.Symbol) bool {
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {
+			return true
+		}
+	}
+	return false
+}
+
+func better(n, old Function, bind elf.SymBind) bool {
+	if n.Global != old.Global {
+		return n.Global
+	}
+	nu, ou := strings.HasPrefix(n.LinkName, "_"), strings.HasPrefix(old.LinkName, "_")
+	if nu != ou {
+		return !nu
+	}
+	return false
+}
+
+// noteMappingSymbol records ARM $d/$t/$a mapping symbols; dataRanges turns
+// them into ranges (data runs from a $d to the next mapping symbol).
+func (f *File) noteMappingSymbol(s elf.Symbol) {
+	if len(s.Name) < 2 || s.Name[0] != '$' || (len(s.Name) > 2 && s.Name[2] != '.') {
+		return
+	}
+	switch s.Name[1] {
+	case 'd', 't', 'a':
+		f.mappings = append(f.mappings, mapping{addr: s.Value, data: s.Name[1] == 'd'})
+	}
+}
+
+type mapping struct {
+	addr uint64
+	data bool
+}
+
+func (f *File) dataRanges() {
+	sort.Slice(f.mappings, func(i, j int) bool { return f.mappings[i].addr < f.mappings[j].addr })
+	for i, m := range f.mappings {
+		if !m.data {
+			continue
+		}
+		end := f.sectionEnd(m.addr)
+		if i+1 < len(f.mappings) && f.mappings[i+1].addr < end {
+			end = f.mappings[i+1].addr
+		}
+		if end > m.addr {
+			f.DataInCode = append(f.DataInCode, Range{m.addr, end})
+		}
+	}
+}
+
+func (f *File) sectionEnd(addr uint64) uint64 {
+	for _, s := range f.sections {
+		if addr >= s.sec.Addr && addr < s.sec.Addr+s.sec.Size {
+			return s.sec.Addr + s.sec.Size
+		}
+	}
+	return addr
+}
+
+// Code returns the bytes at [addr, addr+size) from the file's allocated
+// sections, or an error when they are not all in one section with contents.
+func (f *File) Code(addr, size uint64) ([]byte, error) {
+	for _, s := range f.sections {
+		if addr < s.sec.Addr || addr >= s.sec.Addr+s.sec.Size {
+			continue
+		}
+		if s.data == nil && s.err == nil {
+			s.data, s.err = s.sec.Data()
+			if s.err == nil && uint64(len(s.data)) != s.sec.Size {
+				s.err = fmt.Errorf("section %s is truncated", s.sec.Name)
+			}
+		}
+		if s.err != nil {
+			return nil, s.err
+		}
+		off := addr - s.sec.Addr
+		end := off + size
+		if end > uint64(len(s.data)) || end < off {
+			end = uint64(len(s.data))
+		}
+		return s.data[off:end], nil
+	}
+	return nil, fmt.Errorf("no code at %#x", addr)
+}
+
+// FunctionAt returns the function that starts exactly at addr.
+func (f *File) FunctionAt(addr uint64) (*Function, bool) {
+	i, ok := f.byAddr[addr]
+	if !ok {
+		return nil, false
+	}
+	return &f.Functions[i], true
+}
+
+// FunctionIndex returns the index in Functions of the function starting at addr.
+func (f *File) FunctionIndex(addr uint64) (int, bool) {
+	i, ok := f.byAddr[addr]
+	return i, ok
+}
+
+// Containing returns the function whose range holds addr.
+func (f *File) Containing(addr uint64) (*Function, bool) {
+	i := sort.Search(len(f.Functions), func(i int) bool { return f.Functions[i].Addr > addr }) - 1
+	if i >= 0 && addr < f.Functions[i].Addr+f.Functions[i].Size {
+		return &f.Functions[i], true
+	}
+	return nil, false
+}
+
+// InPLT reports whether addr lies in a PLT section.
+func (f *File) InPLT(addr uint64) bool {
+	for _, r := range f.PLT {
+		if addr >= r.Begin && addr < r.End {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the function with this link name or demangled name.
+func (f *File) Lookup(name string) (*Function, bool) {
+	for i := range f.Functions {
+		fn := &f.Functions[i]
+		if fn.LinkName == name || fn.Name == name {
+			return fn, true
+		}
+		for _, a := range fn.Aliases {
+			if a == name {
+				return fn, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Symbols returns the file's symbol table (.symtab, or .dynsym when stripped).
+func (f *File) Symbols() []elf.Symbol { return f.symbols }
+
+// Close releases the file.
+func (f *File) Close() error { return f.ELF.Close() }
+
+// Demangle turns a C++ or Rust symbol into a readable name; other names are
+// returned unchanged.
+func Demangle(name string) string {
+	if !strings.HasPrefix(name, "_Z") && !strings.HasPrefix(name, "_R") && !strings.HasPrefix(name, "__Z") {
+		return name
+	}
+	return demangle.Filter(name, demangle.NoClones)
+}

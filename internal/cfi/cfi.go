@@ -1,0 +1,151 @@
+// Package cfi reads call-frame information (.eh_frame and .debug_frame) from
+// an ELF file: the function ranges that FDEs describe, and the CFA rule at a
+// given PC, used to cross-check frames computed from machine code and to
+// find functions in stripped binaries.
+//
+// Parsing is delegated to github.com/go-delve/delve/pkg/dwarf/frame, a
+// maintained CFI parser; this package only adapts it and makes it safe to
+// call on corrupted input.
+package cfi
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/go-delve/delve/pkg/dwarf/frame"
+)
+
+// Range is the address range one FDE covers.
+type Range struct {
+	Begin, End uint64
+}
+
+// Table holds the FDEs of one ELF file, sorted by address.
+type Table struct {
+	fdes  frame.FrameDescriptionEntries
+	spReg uint64
+}
+
+// DWARF register numbers of the stack pointer.
+const (
+	regSPx86_64 = 7
+	regSPARM    = 13
+)
+
+// Load parses .eh_frame and .debug_frame of f. A file with neither gives an
+// empty table and no error. A section that cannot be parsed is an error that
+// names it; the caller decides whether that matters.
+func Load(f *elf.File) (*Table, error) {
+	t := &Table{}
+	ptrSize := 8
+	switch f.Machine {
+	case elf.EM_X86_64:
+		t.spReg = regSPx86_64
+	case elf.EM_ARM:
+		t.spReg = regSPARM
+		ptrSize = 4
+	default:
+		return nil, fmt.Errorf("call-frame information for %v is not supported", f.Machine)
+	}
+	if f.Class == elf.ELFCLASS32 {
+		ptrSize = 4
+	}
+	var firstErr error
+	for _, name := range []string{".eh_frame", ".debug_frame"} {
+		s := f.Section(name)
+		if s == nil || s.Type == elf.SHT_NOBITS || s.Size == 0 {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		ehAddr := uint64(0)
+		if name == ".eh_frame" {
+			ehAddr = s.Addr
+			if ehAddr == 0 {
+				// delve uses a zero address to mean .debug_frame format;
+				// an .eh_frame at address 0 only occurs in relocatable objects.
+				continue
+			}
+		}
+		fdes, err := parse(data, f.ByteOrder, ptrSize, ehAddr)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		t.fdes = t.fdes.Append(fdes)
+	}
+	sort.Slice(t.fdes, func(i, j int) bool { return t.fdes[i].Begin() < t.fdes[j].Begin() })
+	return t, firstErr
+}
+
+// parse calls the delve parser, turning a panic on malformed input into an
+// error: the parser was written for well-formed compiler output.
+func parse(data []byte, order binary.ByteOrder, ptrSize int, ehAddr uint64) (fdes frame.FrameDescriptionEntries, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fdes, err = nil, fmt.Errorf("malformed call-frame information: %v", r)
+		}
+	}()
+	return frame.Parse(data, order, 0, ptrSize, ehAddr)
+}
+
+// Len is the number of FDEs.
+func (t *Table) Len() int { return len(t.fdes) }
+
+// Ranges returns the non-empty FDE ranges, sorted by address.
+func (t *Table) Ranges() []Range {
+	out := make([]Range, 0, len(t.fdes))
+	for _, fde := range t.fdes {
+		if fde.End() > fde.Begin() {
+			out = append(out, Range{fde.Begin(), fde.End()})
+		}
+	}
+	return out
+}
+
+// CFAOffset returns N when the CFA at pc is SP+N, that is, when the
+// stack pointer is N bytes below the caller's stack pointer before its call
+// (for x86-64, N includes the return address). ok is false when pc has no
+// FDE or the CFA is computed from another register (a frame pointer).
+func (t *Table) CFAOffset(pc uint64) (n int64, ok bool) {
+	fde := t.find(pc)
+	if fde == nil {
+		return 0, false
+	}
+	return cfaAt(fde, pc, t.spReg)
+}
+
+func (t *Table) find(pc uint64) *frame.FrameDescriptionEntry {
+	i := sort.Search(len(t.fdes), func(i int) bool { return t.fdes[i].End() > pc })
+	for ; i < len(t.fdes) && t.fdes[i].Begin() <= pc; i++ {
+		if t.fdes[i].Cover(pc) {
+			return t.fdes[i]
+		}
+	}
+	return nil
+}
+
+func cfaAt(fde *frame.FrameDescriptionEntry, pc uint64, spReg uint64) (n int64, ok bool) {
+	defer func() {
+		if recover() != nil {
+			n, ok = 0, false
+		}
+	}()
+	ctx, err := fde.EstablishFrame(pc)
+	if err != nil || ctx == nil {
+		return 0, false
+	}
+	if ctx.CFA.Rule != frame.RuleCFA || ctx.CFA.Reg != spReg {
+		return 0, false
+	}
+	return ctx.CFA.Offset, true
+}

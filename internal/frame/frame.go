@@ -1,0 +1,492 @@
+// Package frame computes one function's stack frame from its machine code:
+// it follows the function's control flow with an isa.Decoder, tracks the
+// stack pointer, and reports the deepest point (Frame.Size), whether that
+// number can be trusted (Kind), and the function's call sites.
+package frame
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// Kind says whether Size is the function's real frame.
+type Kind uint8
+
+const (
+	// Static: Size is exact; the function never moves SP by a run-time amount.
+	Static Kind = iota
+	// Dynamic: SP moves by a run-time amount (alloca, VLA); Size is only
+	// what the function uses besides that.
+	Dynamic
+	// Unknown: SP could not be followed (undecodable instruction, an SP
+	// write the decoder does not model); Size is a lower bound at best.
+	Unknown
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Static:
+		return "static"
+	case Dynamic:
+		return "dynamic"
+	}
+	return "unknown"
+}
+
+// CallKind distinguishes the ways a function hands control to another.
+type CallKind uint8
+
+const (
+	Call             CallKind = iota // direct call; returns here
+	TailCall                         // direct jump to another function's entry
+	IndirectCall                     // call through a register or memory
+	IndirectTailCall                 // jump through a register or memory that is not a jump table
+)
+
+func (c CallKind) String() string {
+	return [...]string{"call", "tail-call", "indirect-call", "indirect-tail-call"}[c]
+}
+
+// Indirect reports whether the target is not encoded in the instruction.
+func (c CallKind) Indirect() bool { return c == IndirectCall || c == IndirectTailCall }
+
+// CallSite is one place where the function calls or tail-calls.
+type CallSite struct {
+	Addr    uint64
+	Kind    CallKind
+	Target  uint64 // direct calls
+	Slot    uint64 // indirect calls through a fixed memory word (GOT)
+	HasSlot bool
+	// Depth is the number of bytes below the caller's SP at the call
+	// instruction, before the call pushes anything.
+	Depth int64
+}
+
+// Frame is the result for one function.
+type Frame struct {
+	// Size is the largest number of bytes below the caller's SP (at its
+	// call) that the function's SP reaches, counting the return address a
+	// call pushes: what GCC -fstack-usage prints.
+	Size int64
+	Kind Kind
+	// Reason and ReasonAddr say why Kind is not Static.
+	Reason     string
+	ReasonAddr uint64
+	// RedZone is the number of bytes the function touches below its
+	// deepest SP (x86-64 red zone); the stack bound adds them.
+	RedZone int64
+	Calls   []CallSite
+	// JumpTables counts indirect jumps taken to be jump tables.
+	JumpTables int
+	// Instructions is the number of instructions decoded.
+	Instructions int
+	// CFI cross-check: at the instruction after the deepest point, the CFA
+	// from call-frame information, when it is SP-based.
+	CFIChecked  bool
+	CFIMismatch *Mismatch
+}
+
+// Mismatch records a disagreement between the code and the CFI.
+type Mismatch struct {
+	PC       uint64
+	CFA      int64 // what the CFI says
+	Computed int64 // what the code walk says
+}
+
+// Range is a half-open range of addresses.
+type Range struct{ Begin, End uint64 }
+
+// Input is everything Analyze needs about one function.
+type Input struct {
+	Addr    uint64
+	Code    []byte // the function's bytes, Code[0] at Addr
+	Decoder isa.Decoder
+	// DataInCode are ranges inside the function that hold data (literal
+	// pools, jump tables) and must not be decoded.
+	DataInCode []Range
+	// StackAlign is the ABI's SP alignment at a call (16 on x86-64, 8 on
+	// AAPCS); it bounds how far an `and sp,-N` realignment can move SP.
+	StackAlign int64
+	// CFA, when not nil, returns the CFA offset (CFA = SP + n) at pc.
+	CFA func(pc uint64) (int64, bool)
+}
+
+type inst struct {
+	off int
+	eff isa.Effect
+	err error
+}
+
+type state struct {
+	depth    int64
+	fpOK     bool
+	fpDepth  int64
+	condLeft int
+	limitOK  bool
+	limit    int64
+}
+
+// maxLoopGrowth is how many times a loop that moves SP is walked before the
+// frame is declared dynamic.
+const maxLoopGrowth = 8
+
+type walker struct {
+	in            Input
+	ra            int64
+	insts         []inst
+	index         []int32 // code offset -> 1 + index in insts; 0 = not decoded
+	seen          []int64 // depth at which an offset was walked; -1 = never
+	visits        []uint8
+	fr            Frame
+	maxAt         uint64 // address of the instruction after the deepest point
+	maxOK         bool
+	maxTouch      int64
+	indirectJumps []struct {
+		addr uint64
+		st   state
+	}
+}
+
+// Analyze walks one function and returns its frame. It never panics on any
+// byte sequence: what cannot be decoded makes the frame Unknown.
+func Analyze(in Input) Frame {
+	w := &walker{in: in, ra: in.Decoder.ReturnAddressSize()}
+	n := len(in.Code)
+	w.index = make([]int32, n)
+	w.seen = make([]int64, n)
+	for i := range w.seen {
+		w.seen[i] = -1
+	}
+	w.visits = make([]uint8, n)
+	w.fr.Size = w.ra
+	w.maxTouch = w.ra
+	if n == 0 {
+		w.fr.Kind = Unknown
+		w.fr.Reason = "function has no code"
+		w.fr.ReasonAddr = in.Addr
+		return w.fr
+	}
+	w.walk(0, state{depth: w.ra})
+	w.resolveIndirectJumps()
+	if w.maxTouch > w.fr.Size {
+		w.fr.RedZone = w.maxTouch - w.fr.Size
+	}
+	if in.CFA != nil && w.maxOK && w.fr.Kind == Static {
+		if cfa, ok := in.CFA(w.maxAt); ok {
+			w.fr.CFIChecked = true
+			if cfa != w.fr.Size {
+				w.fr.CFIMismatch = &Mismatch{PC: w.maxAt, CFA: cfa, Computed: w.fr.Size}
+			}
+		}
+	}
+	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
+	return w.fr
+}
+
+func (w *walker) setKind(k Kind, addr uint64, format string, args ...any) {
+	if k <= w.fr.Kind && w.fr.Kind != Static {
+		return
+	}
+	if k < w.fr.Kind {
+		return
+	}
+	w.fr.Kind = k
+	w.fr.Reason = fmt.Sprintf(format, args...)
+	w.fr.ReasonAddr = addr
+}
+
+func (w *walker) isData(off int) bool {
+	a := w.in.Addr + uint64(off)
+	for _, r := range w.in.DataInCode {
+		if a >= r.Begin && a < r.End {
+			return true
+		}
+	}
+	return false
+}
+
+// decode returns the instruction at off, decoding it once.
+func (w *walker) decode(off int) *inst {
+	if i := w.index[off]; i != 0 {
+		return &w.insts[i-1]
+	}
+	eff, err := w.in.Decoder.Decode(w.in.Code[off:], w.in.Addr+uint64(off))
+	if err == nil && (eff.Len <= 0 || off+eff.Len > len(w.in.Code)) {
+		if eff.Len <= 0 {
+			err = fmt.Errorf("decoder returned length %d", eff.Len)
+		} else {
+			// An instruction that straddles the function's end: the code
+			// runs on past the symbol's size.
+			err = fmt.Errorf("instruction runs past the end of the function")
+		}
+	}
+	w.insts = append(w.insts, inst{off: off, eff: eff, err: err})
+	w.index[off] = int32(len(w.insts))
+	w.fr.Instructions++
+	return &w.insts[len(w.insts)-1]
+}
+
+type work struct {
+	off int
+	st  state
+}
+
+func (w *walker) walk(start int, st state) {
+	stack := []work{{start, st}}
+	for len(stack) > 0 {
+		wk := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		stack = w.run(wk.off, wk.st, stack)
+	}
+}
+
+// run follows straight-line code from off, pushing branch targets on stack.
+func (w *walker) run(off int, st state, stack []work) []work {
+	for {
+		if off < 0 || off >= len(w.in.Code) || w.isData(off) {
+			return stack
+		}
+		addr := w.in.Addr + uint64(off)
+		if prev := w.seen[off]; prev >= 0 {
+			if st.depth <= prev {
+				return stack
+			}
+			// The same instruction reached with SP deeper than before: a
+			// loop that moves SP.
+			w.visits[off]++
+			if st.limitOK {
+				step := st.depth - prev
+				last := st.limit - step
+				if last <= prev {
+					return stack
+				}
+				st.depth = last
+			} else if w.visits[off] > maxLoopGrowth {
+				w.setKind(Dynamic, addr, "SP moves down in a loop at %#x", addr)
+				return stack
+			}
+		}
+		w.seen[off] = st.depth
+		in := w.decode(off)
+		if in.err != nil {
+			w.setKind(Unknown, addr, "%v at %#x", in.err, addr)
+			return stack
+		}
+		e := &in.eff
+		cond := st.condLeft > 0
+		if cond {
+			st.condLeft--
+		}
+		// Memory below SP: the red zone.
+		switch e.Access {
+		case isa.BaseSP:
+			w.touch(st.depth - e.AccessOff)
+		case isa.BaseFP:
+			if st.fpOK {
+				w.touch(st.fpDepth - e.AccessOff)
+			}
+		}
+		switch e.SP {
+		case isa.SPAdd:
+			st.depth -= e.SPDelta
+		case isa.SPAlign:
+			st.depth = w.realign(st.depth, e.SPAlignment)
+		case isa.SPFromFP:
+			if !st.fpOK {
+				w.setKind(Unknown, addr, "SP restored from a frame pointer that was not set from SP, at %#x", addr)
+				return stack
+			}
+			st.depth = st.fpDepth - e.SPDelta
+		case isa.SPDynamic:
+			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
+		case isa.SPUnknown:
+			w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
+			return stack
+		}
+		if st.depth > w.fr.Size {
+			w.fr.Size = st.depth
+			w.maxAt = addr + uint64(e.Len)
+			w.maxOK = true
+		}
+		if st.depth < 0 {
+			w.setKind(Unknown, addr, "SP rises above the caller's SP at %#x", addr)
+			return stack
+		}
+		if e.SetsFP {
+			st.fpOK, st.fpDepth = true, st.depth-e.FPOffset
+		} else if e.ClobbersFP {
+			st.fpOK = false
+		}
+		if e.SavesSPLimit {
+			st.limitOK, st.limit = true, st.depth-e.SPLimitOffset
+		}
+		if e.CondNext > 0 {
+			st.condLeft = e.CondNext
+		}
+		next := off + e.Len
+		switch e.Flow {
+		case isa.FlowNext:
+		case isa.FlowJump, isa.FlowCondJump:
+			if t, inside := w.targetOffset(e); inside {
+				if e.Flow == isa.FlowJump && !cond {
+					off = t
+					continue
+				}
+				stack = append(stack, work{t, st})
+			} else {
+				w.call(TailCall, addr, e, st.depth)
+				if e.Flow == isa.FlowJump && !cond {
+					return stack
+				}
+			}
+		case isa.FlowCall:
+			w.call(Call, addr, e, st.depth)
+		case isa.FlowIndirectCall:
+			w.call(IndirectCall, addr, e, st.depth)
+		case isa.FlowIndirectJump:
+			if e.JumpTable {
+				w.fr.JumpTables++
+			}
+			w.indirectJumps = append(w.indirectJumps, struct {
+				addr uint64
+				st   state
+			}{addr, st})
+			if !cond {
+				return stack
+			}
+		case isa.FlowReturn, isa.FlowStop:
+			if !cond {
+				return stack
+			}
+		}
+		off = next
+	}
+}
+
+func (w *walker) touch(depth int64) {
+	if depth > w.maxTouch {
+		w.maxTouch = depth
+	}
+}
+
+// realign returns the depth after `and sp, -align`. The caller's SP is only
+// known to be StackAlign-aligned, so in the worst case the realignment adds
+// align-StackAlign bytes on top of rounding up to StackAlign. (GCC's .su
+// assumes the caller's SP is align-aligned, so it can print less.)
+func (w *walker) realign(depth, align int64) int64 {
+	if align <= 0 || align&(align-1) != 0 {
+		return depth
+	}
+	abi := w.in.StackAlign
+	if abi <= 0 {
+		abi = 1
+	}
+	if align <= abi {
+		return roundUp(depth, align)
+	}
+	return roundUp(depth, abi) + align - abi
+}
+
+func roundUp(v, a int64) int64 { return (v + a - 1) / a * a }
+
+// targetOffset says whether a branch target lies inside the function (and
+// is not its entry: a jump to the entry is a recursive tail call).
+func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
+	if !e.HasTarget || e.Target <= w.in.Addr || e.Target >= w.in.Addr+uint64(len(w.in.Code)) {
+		return 0, false
+	}
+	return int(e.Target - w.in.Addr), true
+}
+
+func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, depth int64) {
+	cs := CallSite{Addr: addr, Kind: kind, Depth: depth, Slot: e.Slot, HasSlot: e.HasSlot}
+	if e.HasTarget {
+		cs.Target = e.Target
+	} else if kind == Call {
+		cs.Kind = IndirectCall
+	} else if kind == TailCall {
+		cs.Kind = IndirectTailCall
+	}
+	w.fr.Calls = append(w.fr.Calls, cs)
+}
+
+// resolveIndirectJumps decides what the function's indirect jumps are. Code
+// that no direct path reaches is taken to be the targets of jump tables and
+// walked with the deepest SP seen at an indirect jump (switch statements do
+// not move SP). An indirect jump that is not a known jump table, in a
+// function with no such unreached code, is an indirect tail call.
+func (w *walker) resolveIndirectJumps() {
+	if len(w.indirectJumps) == 0 {
+		return
+	}
+	seed := w.indirectJumps[0].st
+	for _, j := range w.indirectJumps[1:] {
+		if j.st.depth > seed.depth {
+			seed = j.st
+		}
+	}
+	seed.condLeft = 0
+	foundUnreached := false
+	for off := 0; off < len(w.in.Code); {
+		if w.seen[off] >= 0 {
+			off += w.instLen(off)
+			continue
+		}
+		if w.isData(off) {
+			off++
+			continue
+		}
+		in := w.decode(off)
+		if in.err != nil || isPadding(in.eff) {
+			off += max(in.eff.Len, 1)
+			if in.err != nil {
+				// Bytes between blocks that do not decode are alignment
+				// or data; a real target would decode.
+				off = w.nextInstruction(off)
+			}
+			continue
+		}
+		foundUnreached = true
+		w.walk(off, seed)
+		off += w.instLen(off)
+	}
+	for _, j := range w.indirectJumps {
+		if foundUnreached || w.jumpIsTable(j.addr) {
+			if !w.jumpIsTable(j.addr) {
+				w.fr.JumpTables++
+			}
+			continue
+		}
+		w.fr.Calls = append(w.fr.Calls, CallSite{Addr: j.addr, Kind: IndirectTailCall, Depth: j.st.depth})
+	}
+}
+
+func (w *walker) jumpIsTable(addr uint64) bool {
+	off := int(addr - w.in.Addr)
+	if i := w.index[off]; i != 0 {
+		return w.insts[i-1].eff.JumpTable
+	}
+	return false
+}
+
+func (w *walker) instLen(off int) int {
+	if i := w.index[off]; i != 0 && w.insts[i-1].eff.Len > 0 {
+		return w.insts[i-1].eff.Len
+	}
+	return 1
+}
+
+func (w *walker) nextInstruction(off int) int {
+	for off < len(w.in.Code) && w.seen[off] < 0 && w.index[off] == 0 {
+		off++
+	}
+	return off
+}
+
+// isPadding recognises filler between blocks: traps (int3, udf). No-ops
+// are walked like code, which is harmless: they fall through into a block.
+func isPadding(e isa.Effect) bool {
+	return e.Flow == isa.FlowStop
+}
