@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ianlancetaylor/demangle"
 	"github.com/stackscope/stackscope/internal/cfi"
@@ -89,13 +90,16 @@ type File struct {
 
 	symbols  []elf.Symbol
 	mappings []mapping
+	exported map[string]int
+	r        io.ReaderAt
 	sections []*loadedSection
 	byAddr   map[uint64]int
 }
 
 type loadedSection struct {
 	sec  *elf.Section
-	data []byte // loaded on first use
+	once sync.Once // frames are computed in parallel
+	data []byte    // loaded on first use
 	err  error
 }
 
@@ -142,7 +146,7 @@ func Open(path string) (f *File, err error) {
 		r.Close()
 		return nil, &InputError{path, "corrupted or truncated ELF file: " + err.Error()}
 	}
-	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry}
+	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry, r: r}
 	switch {
 	case ef.Machine == elf.EM_X86_64 && ef.Class == elf.ELFCLASS64:
 		f.Arch = ArchX86_64
@@ -307,16 +311,18 @@ func (f *File) readFunctions() {
 		byAddr[addr] = len(f.Functions)
 		f.Functions = append(f.Functions, fn)
 	}
-	if len(f.Functions) == 0 {
-		for i, r := range f.CFI.Ranges() {
-			if _, ok := byAddr[r.Begin]; ok {
-				continue
-			}
-			byAddr[r.Begin] = len(f.Functions)
-			f.Functions = append(f.Functions, Function{
-				Name: fmt.Sprintf("fde_%d@%#x", i, r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
-			})
+	// Functions the symbol table does not name (a stripped binary, or the
+	// static functions of a library that only has .dynsym) still have FDEs.
+	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
+	named := append([]Function(nil), f.Functions...)
+	for _, r := range f.CFI.Ranges() {
+		if _, ok := byAddr[r.Begin]; ok || covered(named, r.Begin) {
+			continue
 		}
+		byAddr[r.Begin] = len(f.Functions)
+		f.Functions = append(f.Functions, Function{
+			Name: fmt.Sprintf("sub_%x", r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
+		})
 	}
 	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
 	// Assembly functions without .size: extend them to the next function or
@@ -339,6 +345,12 @@ func (f *File) readFunctions() {
 		f.byAddr[fn.Addr] = i
 	}
 	f.dataRanges()
+}
+
+// covered reports whether addr lies inside one of fns (sorted by address).
+func covered(fns []Function, addr uint64) bool {
+	i := sort.Search(len(fns), func(i int) bool { return fns[i].Addr > addr }) - 1
+	return i >= 0 && addr < fns[i].Addr+fns[i].Size
 }
 
 func hasFunctions(syms []elf.Symbol) bool {
@@ -410,12 +422,12 @@ func (f *File) Code(addr, size uint64) ([]byte, error) {
 		if addr < s.sec.Addr || addr >= s.sec.Addr+s.sec.Size {
 			continue
 		}
-		if s.data == nil && s.err == nil {
+		s.once.Do(func() {
 			s.data, s.err = s.sec.Data()
 			if s.err == nil && uint64(len(s.data)) != s.sec.Size {
 				s.err = fmt.Errorf("section %s is truncated", s.sec.Name)
 			}
-		}
+		})
 		if s.err != nil {
 			return nil, s.err
 		}
@@ -492,4 +504,27 @@ func Demangle(name string) string {
 		return name
 	}
 	return demangle.Filter(name, demangle.NoClones)
+}
+
+// LookupExported returns the function that .dynsym exports under name.
+func (f *File) LookupExported(name string) (*Function, bool) {
+	if f.exported == nil {
+		f.exported = map[string]int{}
+		for i, fn := range f.Functions {
+			if !fn.Exported {
+				continue
+			}
+			f.exported[fn.LinkName] = i
+			for _, a := range fn.Aliases {
+				if _, ok := f.exported[a]; !ok {
+					f.exported[a] = i
+				}
+			}
+		}
+	}
+	i, ok := f.exported[name]
+	if !ok {
+		return nil, false
+	}
+	return &f.Functions[i], true
 }

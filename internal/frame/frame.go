@@ -80,6 +80,10 @@ type Frame struct {
 	Calls   []CallSite
 	// JumpTables counts indirect jumps taken to be jump tables.
 	JumpTables int
+	// Refs are the addresses the function's code computes (lea rip-relative,
+	// literal pools), in address order without duplicates: the functions
+	// among them may be called indirectly.
+	Refs []uint64
 	// Instructions is the number of instructions decoded.
 	Instructions int
 	// CFI cross-check: at the instruction after the deepest point, the CFA
@@ -182,6 +186,7 @@ func Analyze(in Input) Frame {
 		}
 	}
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
+	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr
 }
 
@@ -324,6 +329,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if e.CondNext > 0 {
 			st.condLeft = e.CondNext
+		}
+		if e.HasRef {
+			w.fr.Refs = append(w.fr.Refs, e.Ref)
 		}
 		next := off + e.Len
 		switch e.Flow {
@@ -489,4 +497,18 @@ func (w *walker) nextInstruction(off int) int {
 // are walked like code, which is harmless: they fall through into a block.
 func isPadding(e isa.Effect) bool {
 	return e.Flow == isa.FlowStop
+}
+
+func dedupe(v []uint64) []uint64 {
+	if len(v) < 2 {
+		return v
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	out := v[:1]
+	for _, x := range v[1:] {
+		if x != out[len(out)-1] {
+			out = append(out, x)
+		}
+	}
+	return out
 }

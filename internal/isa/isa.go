@@ -130,6 +130,12 @@ type Effect struct {
 	Slot    uint64
 	HasSlot bool
 
+	// Ref is an address the instruction computes or loads as a constant
+	// (lea reg,[rip+X]; a literal-pool load; movw/movt): a hint that the
+	// function at that address may be called indirectly.
+	Ref    uint64
+	HasRef bool
+
 	// UsesFP is set on any instruction using the FP register as an operand in
 	// any way; used only for diagnostics.
 	UsesFP bool

@@ -1,0 +1,277 @@
+// Package analysis runs the static stack analysis of one ELF file end to
+// end (binfile -> isa -> frame -> callgraph -> bound) and holds the result
+// model that reports render. analyze, layout and minstack all use it.
+package analysis
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/isa/thumb"
+	"github.com/stackscope/stackscope/internal/isa/x86"
+)
+
+// Options select entries and how far the analysis follows calls.
+type Options struct {
+	// Entries replaces the default entry points when not empty.
+	Entries []string
+	// NoLibraries stops PLT calls at the library boundary (external).
+	NoLibraries bool
+	LibPaths    []string
+	// Interrupts configures the Cortex-M nesting model (priority groups).
+	Interrupts InterruptConfig
+}
+
+// Result is what one analysed file yields: the JSON contract of
+// `stackscope analyze --format json`. Keys are only ever added.
+type Result struct {
+	Binary           string      `json:"binary"`
+	Arch             string      `json:"arch"`
+	Functions        []Function  `json:"functions"`
+	Entries          []Entry     `json:"entries"`
+	Interrupts       *Interrupts `json:"interrupts,omitempty"`
+	Libraries        []string    `json:"libraries"`
+	MissingLibraries []string    `json:"missing_libraries"`
+	Warnings         []string    `json:"warnings"`
+
+	Graph    *callgraph.Graph   `json:"-"`
+	Bounds   *bound.Analysis    `json:"-"`
+	File     *binfile.File      `json:"-"`
+}
+
+// Function is one function of the analysed file.
+type Function struct {
+	Name          string   `json:"name"`
+	Addr          uint64   `json:"addr"`
+	Size          uint64   `json:"size"`
+	Frame         *int64   `json:"frame"` // null unless the frame is static
+	FrameKind     string   `json:"frame_kind"`
+	FrameAtLeast  int64    `json:"frame_at_least"`
+	RedZone       int64    `json:"redzone"`
+	Calls         []string `json:"calls"`
+	IndirectCalls int      `json:"indirect_calls"`
+	// IndirectCallSites are the addresses of the unresolved indirect calls.
+	IndirectCallSites []uint64 `json:"indirect_call_sites"`
+	Reason            string   `json:"reason,omitempty"`
+	Source            string   `json:"source"`
+	CFIMismatch       *CFIMismatch `json:"cfi_mismatch,omitempty"`
+}
+
+// CFIMismatch is a disagreement between the code walk and .eh_frame/.debug_frame.
+type CFIMismatch struct {
+	PC  uint64 `json:"pc"`
+	CFA int64  `json:"cfa"`
+}
+
+// Entry is one entry point's bound.
+type Entry struct {
+	Name    string       `json:"name"`
+	Kind    string       `json:"kind"`
+	Bounded bool         `json:"bounded"`
+	Bound   *int64       `json:"bound"`
+	AtLeast int64        `json:"at_least"`
+	Path    []string     `json:"path"`
+	Steps   []PathStep   `json:"path_frames"`
+	Reasons []bound.Reason `json:"reasons"`
+}
+
+// PathStep is one function on the worst path.
+type PathStep struct {
+	Function string `json:"function"`
+	Frame    int64  `json:"frame"`
+	RedZone  int64  `json:"redzone,omitempty"`
+	Kind     string `json:"frame_kind"`
+	TailCall bool   `json:"tail_call,omitempty"`
+	Depth    int64  `json:"depth"`
+}
+
+// DecoderFor returns the instruction decoder for an architecture.
+func DecoderFor(a binfile.Arch) (isa.Decoder, int64) {
+	switch a {
+	case binfile.ArchThumb:
+		return thumb.Decoder{}, 8 // AAPCS: SP 8-byte aligned at public interfaces
+	default:
+		return x86.Decoder{}, 16
+	}
+}
+
+// Run analyses the ELF file at path.
+func Run(path string, opts Options) (*Result, error) {
+	f, err := binfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return RunFile(f, opts)
+}
+
+// RunFile analyses an opened file.
+func RunFile(f *binfile.File, opts Options) (*Result, error) {
+	dec, align := DecoderFor(f.Arch)
+	g := callgraph.Build(f, dec, callgraph.Options{
+		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
+		LibPaths:        opts.LibPaths,
+		StackAlign:      align,
+	})
+	res := &Result{Binary: f.Path, Arch: f.Arch.String(), Graph: g, File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
+	if f.CFIError != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("call-frame information ignored: %v", f.CFIError))
+	}
+	specs, vt, err := entrySpecs(f, g, opts)
+	if err != nil {
+		return nil, err
+	}
+	roots := make([]int, len(specs))
+	for i, s := range specs {
+		roots[i] = s.Node
+	}
+	g.Resolve()
+	res.Bounds = bound.New(g, roots)
+	for _, s := range specs {
+		res.Entries = append(res.Entries, entryResult(res.Bounds.Entry(s)))
+	}
+	if vt != nil {
+		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
+	}
+	for _, m := range g.Modules[1:] {
+		res.Libraries = append(res.Libraries, m.File.Path)
+	}
+	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
+	res.Functions = functions(g)
+	return res, nil
+}
+
+func entryResult(b bound.Entry) Entry {
+	e := Entry{Name: b.Name, Kind: b.Kind, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons}
+	if e.Reasons == nil {
+		e.Reasons = []bound.Reason{}
+	}
+	if b.Bounded {
+		v := b.Bound
+		e.Bound = &v
+	}
+	for _, st := range b.Path {
+		e.Path = append(e.Path, st.Name)
+		e.Steps = append(e.Steps, PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth})
+	}
+	return e
+}
+
+// functions lists the main module's functions in address order.
+func functions(g *callgraph.Graph) []Function {
+	main := g.Modules[0]
+	var out []Function
+	for id, n := range g.Nodes {
+		if n.Module != main {
+			continue
+		}
+		fr := n.Frame
+		fn := Function{
+			Name: n.Name, Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
+			FrameAtLeast: fr.Size, RedZone: fr.RedZone, Source: n.Func.Source, Calls: []string{},
+			IndirectCallSites: []uint64{},
+		}
+		if fr.Kind == frame.Static {
+			v := fr.Size
+			fn.Frame = &v
+		} else {
+			fn.Reason = fr.Reason
+		}
+		seen := map[string]bool{}
+		for _, e := range n.Edges {
+			name := g.QualifiedName(e.To)
+			if !seen[name] {
+				seen[name] = true
+				fn.Calls = append(fn.Calls, name)
+			}
+		}
+		for _, cs := range n.Unresolved {
+			fn.IndirectCalls++
+			fn.IndirectCallSites = append(fn.IndirectCallSites, cs.Addr)
+		}
+		if m := fr.CFIMismatch; m != nil {
+			fn.CFIMismatch = &CFIMismatch{PC: m.PC, CFA: m.CFA}
+		}
+		_ = id
+		out = append(out, fn)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// entrySpecs picks the entry points: the user's, or the defaults for the
+// kind of file (the vector table for firmware; main and the ELF entry for a
+// program; the exported functions of a shared object).
+func entrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bound.Spec, *binfile.VectorTable, error) {
+	main := g.Modules[0]
+	node := func(fn *binfile.Function) int {
+		fi, _ := f.FunctionIndex(fn.Addr)
+		return g.Node(main, fi)
+	}
+	vt := f.VectorTable()
+	var specs []bound.Spec
+	if len(opts.Entries) > 0 {
+		for _, name := range opts.Entries {
+			fn, ok := f.Lookup(name)
+			if !ok {
+				return nil, nil, &binfile.InputError{Path: f.Path, Problem: fmt.Sprintf("no function named %q (--entry)", name)}
+			}
+			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "user"})
+		}
+		return specs, vt, nil
+	}
+	if vt != nil {
+		seen := map[uint64]bool{}
+		for _, v := range vt.Vectors {
+			if seen[v.Handler] {
+				continue
+			}
+			seen[v.Handler] = true
+			fn, ok := f.FunctionAt(v.Handler)
+			if !ok {
+				continue // reported by interrupts as a handler without a function
+			}
+			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: binfile.ExceptionKind(v.Index)})
+		}
+		return specs, vt, nil
+	}
+	if fn, ok := f.Lookup("main"); ok {
+		specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "main"})
+	}
+	if fn, ok := f.FunctionAt(f.Entry); ok && f.Entry != 0 && !f.Shared {
+		if len(specs) == 0 || specs[0].Node != node(fn) {
+			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "start"})
+		}
+	}
+	if f.Shared || (len(specs) == 0 && f.Type == elf.ET_DYN) {
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			if fn.Exported && !fn.IFunc {
+				specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "export"})
+			}
+		}
+	}
+	if len(specs) == 0 {
+		// Nothing conventional: every function that nothing calls.
+		called := map[uint64]bool{}
+		for _, n := range g.Nodes {
+			for _, e := range n.Edges {
+				if t := g.Nodes[e.To]; t.Func != nil {
+					called[t.Func.Addr] = true
+				}
+			}
+		}
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			if !called[fn.Addr] && fn.Global {
+				specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "root"})
+			}
+		}
+	}
+	return specs, nil, nil
+}

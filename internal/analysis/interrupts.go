@@ -1,0 +1,161 @@
+package analysis
+
+import (
+	"fmt"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/bound"
+)
+
+// Hardware exception frames on Cortex-M: r0-r3, r12, lr, pc, xPSR; with the
+// FPU context also s0-s15, FPSCR and a reserved word. Entry may add 4 bytes
+// to align SP to 8.
+const (
+	basicExceptionFrame    = 32
+	extendedExceptionFrame = 104
+	alignmentPadding       = 4
+)
+
+// InterruptConfig is the Cortex-M nesting model: handlers listed in one
+// group share a priority level and cannot preempt each other.
+type InterruptConfig struct {
+	Groups [][]string
+}
+
+// Interrupts is the main-stack total for firmware: the reset path plus
+// every handler that can be active at once.
+type Interrupts struct {
+	ExceptionFrame int64     `json:"exception_frame"`
+	FPContext      bool      `json:"fp_context"`
+	InitialSP      uint64    `json:"initial_sp"`
+	VectorTable    string    `json:"vector_table"`
+	Handlers       []Handler `json:"handlers"`
+	Reset          *int64    `json:"reset"`
+	// Total is null when any part is not bounded; TotalAtLeast is then a
+	// lower bound.
+	Total        *int64   `json:"total"`
+	TotalAtLeast int64    `json:"total_at_least"`
+	Bounded      bool     `json:"bounded"`
+	Levels       []Level  `json:"levels"`
+	Unbounded    []string `json:"unbounded"`
+}
+
+// Handler is one distinct exception or interrupt handler.
+type Handler struct {
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind"`
+	Vectors []string `json:"vectors"`
+	Bounded bool     `json:"bounded"`
+	// Bound includes the exception frame and alignment padding.
+	Bound   *int64 `json:"bound"`
+	AtLeast int64  `json:"at_least"`
+	Level   int    `json:"level"`
+}
+
+// Level is a priority level: only its heaviest handler counts.
+type Level struct {
+	Handlers []string `json:"handlers"`
+	Heaviest string   `json:"heaviest"`
+	Adds     int64    `json:"adds"`
+}
+
+func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg InterruptConfig) *Interrupts {
+	in := &Interrupts{ExceptionFrame: basicExceptionFrame, InitialSP: vt.InitialSP, VectorTable: vt.Section, Bounded: true, Handlers: []Handler{}, Unbounded: []string{}}
+	if f.UsesFloatingPoint() {
+		in.ExceptionFrame, in.FPContext = extendedExceptionFrame, true
+	}
+	extra := in.ExceptionFrame + alignmentPadding
+	byHandler := map[uint64]*Handler{}
+	var resetAddr uint64
+	var order []uint64
+	for _, v := range vt.Vectors {
+		if v.Index == 1 {
+			resetAddr = v.Handler
+			continue
+		}
+		h, ok := byHandler[v.Handler]
+		if !ok {
+			name := fmt.Sprintf("handler@%#x", v.Handler)
+			if fn, ok := f.FunctionAt(v.Handler); ok {
+				name = fn.Name
+			}
+			h = &Handler{Name: name, Kind: binfile.ExceptionKind(v.Index), Level: -1}
+			byHandler[v.Handler] = h
+			order = append(order, v.Handler)
+		}
+		h.Vectors = append(h.Vectors, binfile.ExceptionName(v.Index))
+	}
+	entryOf := func(addr uint64) (bound.Entry, bool) {
+		fn, ok := f.FunctionAt(addr)
+		if !ok {
+			return bound.Entry{}, false
+		}
+		fi, _ := f.FunctionIndex(fn.Addr)
+		node := res.Graph.Node(res.Graph.Modules[0], fi)
+		return res.Bounds.Entry(bound.Spec{Name: fn.Name, Node: node}), true
+	}
+	if e, ok := entryOf(resetAddr); ok {
+		in.TotalAtLeast += e.AtLeast
+		if e.Bounded {
+			v := e.Bound
+			in.Reset = &v
+		} else {
+			in.Bounded = false
+			in.Unbounded = append(in.Unbounded, e.Name)
+		}
+	} else {
+		in.Bounded = false
+		in.Unbounded = append(in.Unbounded, fmt.Sprintf("reset handler at %#x (no function there)", resetAddr))
+	}
+	// Priority levels: configured groups first, then one level per handler.
+	levelOf := map[string]int{}
+	for i, grp := range cfg.Groups {
+		in.Levels = append(in.Levels, Level{})
+		for _, name := range grp {
+			levelOf[name] = i
+		}
+	}
+	for _, addr := range order {
+		h := byHandler[addr]
+		e, ok := entryOf(addr)
+		if ok {
+			h.AtLeast = e.AtLeast + extra
+			h.Bounded = e.Bounded
+			if e.Bounded {
+				v := e.Bound + extra
+				h.Bound = &v
+			}
+		} else {
+			h.AtLeast = extra
+		}
+		if !h.Bounded {
+			in.Bounded = false
+			in.Unbounded = append(in.Unbounded, h.Name)
+		}
+		lv, ok := levelOf[h.Name]
+		if !ok {
+			lv = len(in.Levels)
+			in.Levels = append(in.Levels, Level{})
+		}
+		h.Level = lv
+		l := &in.Levels[lv]
+		l.Handlers = append(l.Handlers, h.Name)
+		if l.Heaviest == "" || h.AtLeast > l.Adds {
+			l.Heaviest, l.Adds = h.Name, h.AtLeast
+		}
+		in.Handlers = append(in.Handlers, *h)
+	}
+	var levels []Level
+	for _, l := range in.Levels {
+		if len(l.Handlers) > 0 {
+			levels = append(levels, l)
+			in.TotalAtLeast += l.Adds
+		}
+	}
+	in.Levels = levels
+	if in.Bounded {
+		v := in.TotalAtLeast
+		in.Total = &v
+	}
+	return in
+}

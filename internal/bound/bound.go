@@ -1,0 +1,338 @@
+// Package bound computes the worst-case stack depth of each entry point
+// over the call graph: the bound, the path that reaches it, and every
+// reason an entry has no bound (recursion, an unresolved indirect call, a
+// dynamic or unknown frame, an external callee). It never turns an
+// unknown into a number.
+package bound
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
+)
+
+// Reason kinds, part of the JSON contract.
+const (
+	ReasonRecursion = "recursion"
+	ReasonIndirect  = "indirect"
+	ReasonDynamic   = "dynamic"
+	ReasonUnknown   = "unknown"
+	ReasonExternal  = "external"
+)
+
+// Reason is one thing that keeps an entry from being bounded, and where.
+type Reason struct {
+	Kind     string `json:"kind"`
+	Function string `json:"function"`
+	Addr     uint64 `json:"addr"`
+	Detail   string `json:"detail"`
+	node     int
+}
+
+// Step is one function on a worst path.
+type Step struct {
+	Node     int
+	Name     string
+	Frame    int64 // the function's frame (Size), or its known part
+	RedZone  int64
+	Kind     frame.Kind
+	TailCall bool // reached from the previous step by a tail call
+	// Depth is the total below the entry's caller SP when this function's
+	// SP is deepest (the running sum of the path).
+	Depth int64
+}
+
+// Spec names an entry point to bound.
+type Spec struct {
+	Name string
+	Node int
+	Kind string // main, start, export, reset, exception, irq, user...
+}
+
+// Entry is the result for one entry point.
+type Entry struct {
+	Spec
+	Bounded bool
+	// Bound is the worst case in bytes when Bounded; AtLeast is always a
+	// depth some real path reaches (a lower bound when not Bounded).
+	Bound   int64
+	AtLeast int64
+	Path    []Step
+	Reasons []Reason
+}
+
+// Analysis holds per-node results shared by all entries.
+type Analysis struct {
+	g      *callgraph.Graph
+	ra     int64
+	value  []int64 // worst depth from a node, ignoring what is unknown
+	next   []int   // the edge index on the worst path, -1 at the end
+	scc    []int   // strongly connected component of each node
+	cyclic []bool  // per component: does it contain a cycle
+	own    [][]Reason
+}
+
+// New analyses every node of g reachable from the given entries.
+func New(g *callgraph.Graph, roots []int) *Analysis {
+	g.Resolve()
+	n := len(g.Nodes)
+	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n)}
+	a.components(roots)
+	a.ownReasons()
+	a.values()
+	return a
+}
+
+// components runs Tarjan's algorithm (iteratively: call graphs can be deep).
+func (a *Analysis) components(roots []int) {
+	g := a.g
+	n := len(g.Nodes)
+	a.scc = make([]int, n)
+	for i := range a.scc {
+		a.scc[i] = -1
+	}
+	index := make([]int, n)
+	low := make([]int, n)
+	for i := range index {
+		index[i] = -1
+	}
+	onStack := make([]bool, n)
+	var stack []int
+	counter := 0
+	type frameT struct{ v, e int }
+	for _, r := range roots {
+		if index[r] >= 0 {
+			continue
+		}
+		call := []frameT{{r, 0}}
+		index[r], low[r] = counter, counter
+		counter++
+		stack = append(stack, r)
+		onStack[r] = true
+		for len(call) > 0 {
+			top := &call[len(call)-1]
+			v := top.v
+			if top.e < len(g.Nodes[v].Edges) {
+				w := g.Nodes[v].Edges[top.e].To
+				top.e++
+				if index[w] < 0 {
+					index[w], low[w] = counter, counter
+					counter++
+					stack = append(stack, w)
+					onStack[w] = true
+					call = append(call, frameT{w, 0})
+				} else if onStack[w] && index[w] < low[v] {
+					low[v] = index[w]
+				}
+				continue
+			}
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				p := call[len(call)-1].v
+				if low[v] < low[p] {
+					low[p] = low[v]
+				}
+			}
+			if low[v] == index[v] {
+				id := len(a.cyclic)
+				size := 0
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					a.scc[w] = id
+					size++
+					if w == v {
+						break
+					}
+				}
+				selfLoop := false
+				for _, e := range g.Nodes[v].Edges {
+					if e.To == v {
+						selfLoop = true
+					}
+				}
+				a.cyclic = append(a.cyclic, size > 1 || selfLoop)
+			}
+		}
+	}
+}
+
+func (a *Analysis) ownReasons() {
+	g := a.g
+	a.own = make([][]Reason, len(g.Nodes))
+	cycleDone := map[int]bool{}
+	for id, n := range g.Nodes {
+		if a.scc[id] < 0 {
+			continue
+		}
+		name := g.QualifiedName(id)
+		var rs []Reason
+		add := func(kind string, addr uint64, detail string) {
+			rs = append(rs, Reason{Kind: kind, Function: name, Addr: addr, Detail: detail, node: id})
+		}
+		switch {
+		case n.External:
+			add(ReasonExternal, 0, "external function: no library on the search path defines it")
+		case n.Frame.Kind == frame.Dynamic:
+			add(ReasonDynamic, n.Frame.ReasonAddr, n.Frame.Reason)
+		case n.Frame.Kind == frame.Unknown:
+			add(ReasonUnknown, n.Frame.ReasonAddr, n.Frame.Reason)
+		}
+		for _, cs := range n.Unresolved {
+			add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x: target not known", cs.Kind, cs.Addr))
+		}
+		for _, cs := range n.BadTargets {
+			add(ReasonUnknown, cs.Addr, fmt.Sprintf("%s at %#x to %#x, which starts no known function", cs.Kind, cs.Addr, cs.Target))
+		}
+		if c := a.scc[id]; a.cyclic[c] && !cycleDone[c] {
+			cycleDone[c] = true
+			members := a.cycleMembers(c)
+			addr := uint64(0)
+			for _, e := range n.Edges {
+				if a.scc[e.To] == c {
+					addr = e.Site
+					break
+				}
+			}
+			add(ReasonRecursion, addr, "recursion through "+strings.Join(members, " -> "))
+		}
+		a.own[id] = rs
+	}
+}
+
+func (a *Analysis) cycleMembers(c int) []string {
+	var names []string
+	for id := range a.g.Nodes {
+		if a.scc[id] == c {
+			names = append(names, a.g.QualifiedName(id))
+		}
+	}
+	sort.Strings(names)
+	if len(names) > 8 {
+		names = append(names[:8], fmt.Sprintf("and %d more", len(names)-8))
+	}
+	return names
+}
+
+// values computes, in reverse topological order of the components (Tarjan
+// numbers them that way), the worst depth below each node. Edges inside a
+// cycle are not followed: a recursive node's value is one trip, a lower
+// bound, and its entries carry the recursion reason.
+func (a *Analysis) values() {
+	g := a.g
+	order := make([][]int, len(a.cyclic))
+	for id := range g.Nodes {
+		if c := a.scc[id]; c >= 0 {
+			order[c] = append(order[c], id)
+		}
+	}
+	for _, members := range order {
+		for _, id := range members {
+			a.next[id] = -1
+			n := g.Nodes[id]
+			best := n.Frame.Size + n.Frame.RedZone
+			if n.External {
+				best = 0
+			}
+			for ei, e := range n.Edges {
+				if a.scc[e.To] == a.scc[id] {
+					continue
+				}
+				var v int64
+				if e.Kind == frame.TailCall {
+					v = e.Depth - a.ra + a.value[e.To]
+				} else {
+					v = n.Frame.Size + a.value[e.To]
+				}
+				if v > best || (v == best && a.next[id] < 0 && v > n.Frame.Size) {
+					best, a.next[id] = v, ei
+				}
+			}
+			a.value[id] = best
+		}
+	}
+}
+
+// Entry returns the result for one entry.
+func (a *Analysis) Entry(s Spec) Entry {
+	e := Entry{Spec: s}
+	if a.scc[s.Node] < 0 {
+		e.Reasons = []Reason{{Kind: ReasonUnknown, Function: s.Name, Detail: "entry was not analysed"}}
+		return e
+	}
+	e.Reasons = a.reachableReasons(s.Node)
+	e.AtLeast = a.value[s.Node]
+	e.Path = a.path(s.Node)
+	if len(e.Reasons) == 0 {
+		e.Bounded = true
+		e.Bound = e.AtLeast
+	}
+	return e
+}
+
+func (a *Analysis) path(id int) []Step {
+	var out []Step
+	var depth int64
+	tail := false
+	seen := map[int]bool{}
+	for id >= 0 && !seen[id] {
+		seen[id] = true
+		n := a.g.Nodes[id]
+		st := Step{Node: id, Name: a.g.QualifiedName(id), Frame: n.Frame.Size, RedZone: n.Frame.RedZone, Kind: n.Frame.Kind, TailCall: tail}
+		if n.External {
+			st.Frame, st.Kind = 0, frame.Unknown
+		}
+		st.Depth = depth + st.Frame + st.RedZone
+		out = append(out, st)
+		ei := a.next[id]
+		if ei < 0 {
+			break
+		}
+		e := n.Edges[ei]
+		if e.Kind == frame.TailCall {
+			depth += e.Depth - a.ra
+			tail = true
+		} else {
+			depth += n.Frame.Size
+			tail = false
+		}
+		id = e.To
+	}
+	return out
+}
+
+// reachableReasons collects the reasons of every node reachable from id.
+func (a *Analysis) reachableReasons(id int) []Reason {
+	seen := map[int]bool{id: true}
+	queue := []int{id}
+	var out []Reason
+	for len(queue) > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		out = append(out, a.own[v]...)
+		for _, e := range a.g.Nodes[v].Edges {
+			if !seen[e.To] {
+				seen[e.To] = true
+				queue = append(queue, e.To)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		if out[i].Function != out[j].Function {
+			return out[i].Function < out[j].Function
+		}
+		return out[i].Addr < out[j].Addr
+	})
+	return out
+}
+
+// Value is the worst depth below node id ignoring unknowns (a lower bound
+// when the node reaches an unknown).
+func (a *Analysis) Value(id int) int64 { return a.value[id] }

@@ -1,0 +1,358 @@
+// Package callgraph builds the call graph of a program and the shared
+// libraries it calls into: one node per function, one edge per call, each
+// edge labelled with the method that resolved it. Calls it cannot resolve
+// stay on their node as unresolved call sites, never dropped.
+package callgraph
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// Module is one ELF file in the graph: the program or a shared library.
+type Module struct {
+	File *binfile.File
+	Name string // base name, for reports
+	// nodes maps a function index in File.Functions to its node.
+	nodes map[int]int
+}
+
+// Node is a function, or an external: an imported function no library on
+// the search path defines.
+type Node struct {
+	Module   *Module // nil for an external
+	Func     *binfile.Function
+	Name     string
+	Frame    frame.Frame
+	External bool
+	Edges    []Edge
+	// Unresolved are indirect call sites whose targets are not known.
+	Unresolved []frame.CallSite
+	// BadTargets are direct calls to addresses that start no known function.
+	BadTargets []frame.CallSite
+}
+
+// Edge is one call from a node.
+type Edge struct {
+	To    int
+	Site  uint64
+	Kind  frame.CallKind
+	Depth int64 // the caller's depth at the call (frame.CallSite.Depth)
+	// Method says how the target was found: "direct", "plt" (through the
+	// PLT, by the imported symbol's name), "got" (call [rip+X]), "ifunc"
+	// (an implementation the GNU ifunc resolver can return).
+	Method string
+}
+
+// Graph is the whole call graph.
+type Graph struct {
+	Arch    binfile.Arch
+	Decoder isa.Decoder
+	Modules []*Module
+	Nodes   []*Node
+	// Missing lists DT_NEEDED libraries that could not be found.
+	Missing []string
+
+	opts       Options
+	search     binfile.LibrarySearch
+	libsLoaded bool
+	externals  map[string]int
+	pending    []int
+}
+
+// Options control how the graph is built.
+type Options struct {
+	// FollowLibraries follows PLT calls into the DT_NEEDED libraries.
+	FollowLibraries bool
+	// LibPaths are searched before the system's library directories.
+	LibPaths []string
+	// StackAlign is the ABI stack alignment (see frame.Input).
+	StackAlign int64
+	// Workers is the number of goroutines computing frames (0: all cores).
+	Workers int
+}
+
+// Build computes the frame of every function of main and the call edges
+// from each; library functions are added as calls reach them.
+func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
+	g := &Graph{Arch: main.Arch, Decoder: dec, opts: opts, externals: map[string]int{}}
+	g.search.Extra = opts.LibPaths
+	m := g.addModule(main)
+	idx := make([]int, len(main.Functions))
+	for i := range main.Functions {
+		idx[i] = i
+	}
+	g.addNodes(m, idx)
+	g.resolvePending()
+	return g
+}
+
+func (g *Graph) addModule(f *binfile.File) *Module {
+	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}}
+	g.Modules = append(g.Modules, m)
+	return m
+}
+
+// addNodes creates nodes for functions fns of m, computing their frames in
+// parallel, and queues them for edge resolution.
+func (g *Graph) addNodes(m *Module, fns []int) {
+	frames := make([]frame.Frame, len(fns))
+	workers := g.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if len(fns) < 64 {
+		workers = 1
+	}
+	var wg sync.WaitGroup
+	next := make(chan int, workers*4)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				frames[i] = g.analyzeFunction(m.File, &m.File.Functions[fns[i]])
+			}
+		}()
+	}
+	for i := range fns {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, fi := range fns {
+		fn := &m.File.Functions[fi]
+		id := len(g.Nodes)
+		g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: fn.Name, Frame: frames[i]})
+		m.nodes[fi] = id
+		g.pending = append(g.pending, id)
+	}
+}
+
+func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
+	code, err := f.Code(fn.Addr, fn.Size)
+	if err != nil {
+		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
+	}
+	in := frame.Input{Addr: fn.Addr, Code: code, Decoder: g.Decoder, StackAlign: g.opts.StackAlign}
+	end := fn.Addr + uint64(len(code))
+	for _, r := range f.DataInCode {
+		if r.End > fn.Addr && r.Begin < end {
+			in.DataInCode = append(in.DataInCode, frame.Range{Begin: r.Begin, End: r.End})
+		}
+	}
+	if f.CFI.Len() > 0 {
+		in.CFA = f.CFI.CFAOffset
+	}
+	return frame.Analyze(in)
+}
+
+// nodeFor returns the node of function index fi in m, creating it.
+func (g *Graph) nodeFor(m *Module, fi int) int {
+	if id, ok := m.nodes[fi]; ok {
+		return id
+	}
+	g.addNodes(m, []int{fi})
+	return m.nodes[fi]
+}
+
+func (g *Graph) resolvePending() {
+	for len(g.pending) > 0 {
+		id := g.pending[0]
+		g.pending = g.pending[1:]
+		g.resolveEdges(id)
+	}
+}
+
+func (g *Graph) resolveEdges(id int) {
+	n := g.Nodes[id]
+	if n.External {
+		return
+	}
+	m := n.Module
+	for _, cs := range n.Frame.Calls {
+		switch {
+		case !cs.Kind.Indirect():
+			if fi, ok := m.File.FunctionIndex(cs.Target); ok {
+				g.addEdge(id, g.nodeFor(m, fi), cs, "direct")
+				continue
+			}
+			if m.File.InPLT(cs.Target) {
+				if name, ok := g.pltImport(m, cs.Target); ok {
+					g.linkImport(id, m, name, cs, "plt")
+					continue
+				}
+			}
+			n.BadTargets = append(n.BadTargets, cs)
+		case cs.HasSlot:
+			if name, ok := m.File.Slots[cs.Slot]; ok {
+				g.linkImport(id, m, name, cs, "got")
+				continue
+			}
+			n.Unresolved = append(n.Unresolved, cs)
+		default:
+			n.Unresolved = append(n.Unresolved, cs)
+		}
+	}
+}
+
+func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
+	kind := cs.Kind
+	switch kind {
+	case frame.IndirectCall:
+		kind = frame.Call
+	case frame.IndirectTailCall:
+		kind = frame.TailCall
+	}
+	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method})
+}
+
+// pltImport decodes the PLT stub at addr and returns the symbol whose GOT
+// slot its indirect jump reads.
+func (g *Graph) pltImport(m *Module, addr uint64) (string, bool) {
+	code, err := m.File.Code(addr, 32)
+	if err != nil {
+		return "", false
+	}
+	for off := 0; off < len(code); {
+		e, err := g.Decoder.Decode(code[off:], addr+uint64(off))
+		if err != nil || e.Len <= 0 {
+			return "", false
+		}
+		if e.Flow == isa.FlowIndirectJump && e.HasSlot {
+			name, ok := m.File.Slots[e.Slot]
+			return name, ok
+		}
+		if e.Flow != isa.FlowNext {
+			return "", false
+		}
+		off += e.Len
+	}
+	return "", false
+}
+
+// linkImport adds an edge to the definition of an imported symbol: in the
+// calling module itself when it defines it, else in the first library that
+// exports it, else to an external node.
+func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method string) {
+	if fn, ok := m.File.Lookup(name); ok && m == g.Modules[0] {
+		fi, _ := m.File.FunctionIndex(fn.Addr)
+		g.addEdge(from, g.nodeFor(m, fi), cs, method)
+		return
+	}
+	if g.opts.FollowLibraries {
+		g.loadLibraries()
+		for _, lib := range g.Modules[1:] {
+			fn, ok := lib.File.LookupExported(name)
+			if !ok {
+				continue
+			}
+			fi, _ := lib.File.FunctionIndex(fn.Addr)
+			if fn.IFunc {
+				g.linkIFunc(from, lib, fi, cs)
+				return
+			}
+			g.addEdge(from, g.nodeFor(lib, fi), cs, method)
+			return
+		}
+	}
+	g.addEdge(from, g.external(name), cs, method)
+}
+
+// linkIFunc links a call to a GNU ifunc to every implementation its resolver
+// can return: the functions whose addresses the resolver computes.
+func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) {
+	fr := g.analyzeFunction(lib.File, &lib.File.Functions[resolver])
+	linked := false
+	for _, ref := range fr.Refs {
+		if fi, ok := lib.File.FunctionIndex(ref); ok && fi != resolver {
+			g.addEdge(from, g.nodeFor(lib, fi), cs, "ifunc")
+			linked = true
+		}
+	}
+	if !linked {
+		// The implementations could not be found: the call stays an
+		// unresolved indirect call at the site, with the resolver named.
+		cs.Kind = frame.IndirectCall
+		g.Nodes[from].Unresolved = append(g.Nodes[from].Unresolved, cs)
+	}
+}
+
+func (g *Graph) external(name string) int {
+	if id, ok := g.externals[name]; ok {
+		return id
+	}
+	id := len(g.Nodes)
+	g.Nodes = append(g.Nodes, &Node{Name: name, External: true, Frame: frame.Frame{Kind: frame.Unknown, Reason: "external function: its code was not found"}})
+	g.externals[name] = id
+	return id
+}
+
+// loadLibraries opens the DT_NEEDED libraries of the program, breadth first
+// through their own DT_NEEDED, once.
+func (g *Graph) loadLibraries() {
+	if g.libsLoaded {
+		return
+	}
+	g.libsLoaded = true
+	seen := map[string]bool{}
+	queue := []*binfile.File{g.Modules[0].File}
+	for len(queue) > 0 {
+		f := queue[0]
+		queue = queue[1:]
+		for _, lib := range f.Needed {
+			if seen[lib] {
+				continue
+			}
+			seen[lib] = true
+			path := g.search.Find(lib, f.RunPath, filepath.Dir(f.Path))
+			if path == "" {
+				g.Missing = append(g.Missing, lib)
+				continue
+			}
+			lf, err := binfile.Open(path)
+			if err != nil || lf.Arch != g.Arch {
+				g.Missing = append(g.Missing, lib)
+				continue
+			}
+			g.addModule(lf)
+			queue = append(queue, lf)
+		}
+	}
+	sort.Strings(g.Missing)
+}
+
+// Callers returns, for each node, the nodes that call it.
+func (g *Graph) Callers() [][]int {
+	out := make([][]int, len(g.Nodes))
+	for id, n := range g.Nodes {
+		for _, e := range n.Edges {
+			out[e.To] = append(out[e.To], id)
+		}
+	}
+	return out
+}
+
+// Resolve makes sure every node reachable from ids has its edges; library
+// nodes are created lazily.
+func (g *Graph) Resolve() { g.resolvePending() }
+
+// QualifiedName is the node's name, with its library when it is not in the
+// main program.
+func (g *Graph) QualifiedName(id int) string {
+	n := g.Nodes[id]
+	if n.Module != nil && n.Module != g.Modules[0] {
+		return n.Name + " (" + n.Module.Name + ")"
+	}
+	return n.Name
+}
+
+// Node returns the node of function index fi of module m, creating it.
+func (g *Graph) Node(m *Module, fi int) int { return g.nodeFor(m, fi) }

@@ -1,0 +1,226 @@
+// Package report renders results for people (text) and for programs (JSON,
+// and later SARIF, HTML, DOT). It only reads the result models.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+)
+
+// AnalyzeOptions tune the text report.
+type AnalyzeOptions struct {
+	Budget     int64 // 0: none
+	MaxReasons int   // per entry in text; 0: 8
+	TopFrames  int   // 0: 10
+}
+
+// Bytes formats a byte count with thousands separators: 12,345 B.
+func Bytes(n int64) string {
+	s := fmt.Sprintf("%d", n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String() + " B"
+	}
+	return b.String() + " B"
+}
+
+// AnalyzeJSON writes the results as one JSON document: an object for one
+// file, an array for several.
+func AnalyzeJSON(w io.Writer, results []*analysis.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if len(results) == 1 {
+		return enc.Encode(results[0])
+	}
+	return enc.Encode(results)
+}
+
+// AnalyzeText writes the report a person reads: the verdict per entry
+// first, then the worst paths and reasons, then the largest frames.
+func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
+	if o.MaxReasons == 0 {
+		o.MaxReasons = 8
+	}
+	if o.TopFrames == 0 {
+		o.TopFrames = 10
+	}
+	fmt.Fprintf(w, "%s (%s, %d functions", r.Binary, r.Arch, len(r.Functions))
+	if len(r.Libraries) > 0 {
+		fmt.Fprintf(w, ", followed into %d libraries", len(r.Libraries))
+	}
+	fmt.Fprintln(w, ")")
+	if r.Interrupts != nil {
+		interruptsText(w, r.Interrupts, o)
+	}
+	if len(r.Entries) == 0 {
+		fmt.Fprintln(w, "\nno entry points found (use --entry NAME)")
+	} else {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "BOUND\tENTRY\t KIND\t VERDICT\t")
+		for _, e := range r.Entries {
+			fmt.Fprintf(tw, "%s\t%s\t %s\t %s\t\n", entryBound(e), e.Name, e.Kind, verdict(e, o.Budget))
+		}
+		tw.Flush()
+	}
+	for _, e := range r.Entries {
+		entryText(w, e, o)
+	}
+	largestFrames(w, r, o.TopFrames)
+	for _, m := range r.MissingLibraries {
+		fmt.Fprintf(w, "warning: library %s not found; its functions are external (use --lib-path)\n", m)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+}
+
+func entryBound(e analysis.Entry) string {
+	if e.Bounded {
+		return Bytes(*e.Bound)
+	}
+	return "≥ " + Bytes(e.AtLeast)
+}
+
+func verdict(e analysis.Entry, budget int64) string {
+	if !e.Bounded {
+		kinds := map[string]int{}
+		for _, r := range e.Reasons {
+			kinds[r.Kind]++
+		}
+		var parts []string
+		for _, k := range []string{"recursion", "indirect", "dynamic", "unknown", "external"} {
+			if n := kinds[k]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, k))
+			}
+		}
+		return "NOT BOUNDED: " + strings.Join(parts, ", ")
+	}
+	if budget > 0 && *e.Bound > budget {
+		return fmt.Sprintf("OVER BUDGET by %s", Bytes(*e.Bound-budget))
+	}
+	if budget > 0 {
+		return fmt.Sprintf("ok (budget %s)", Bytes(budget))
+	}
+	return "bounded"
+}
+
+func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
+	fmt.Fprintln(w)
+	if e.Bounded {
+		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
+	} else {
+		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
+		fmt.Fprintln(w, "  why:")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for i, r := range e.Reasons {
+			if i == o.MaxReasons {
+				fmt.Fprintf(tw, "    ...\tand %d more (see --format json)\t\n", len(e.Reasons)-i)
+				break
+			}
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", r.Kind, r.Function, r.Detail)
+		}
+		tw.Flush()
+	}
+	if len(e.Steps) == 0 {
+		return
+	}
+	if e.Bounded {
+		fmt.Fprintln(w, "  worst path:")
+	} else {
+		fmt.Fprintln(w, "  deepest known path:")
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "    FRAME\tDEPTH\t FUNCTION\t")
+	for _, st := range e.Steps {
+		frame := Bytes(st.Frame)
+		if st.Kind != "static" {
+			frame = st.Kind
+		}
+		note := ""
+		if st.RedZone > 0 {
+			note += fmt.Sprintf(" (+%s red zone)", Bytes(st.RedZone))
+		}
+		if st.TailCall {
+			note += " (tail call)"
+		}
+		fmt.Fprintf(tw, "    %s\t%s\t %s%s\t\n", frame, Bytes(st.Depth), st.Function, note)
+	}
+	tw.Flush()
+}
+
+func largestFrames(w io.Writer, r *analysis.Result, n int) {
+	fns := append([]analysis.Function(nil), r.Functions...)
+	sort.SliceStable(fns, func(i, j int) bool { return fns[i].FrameAtLeast > fns[j].FrameAtLeast })
+	if len(fns) > n {
+		fns = fns[:n]
+	}
+	if len(fns) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nlargest frames:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, f := range fns {
+		kind := ""
+		if f.FrameKind != "static" {
+			kind = " (" + f.FrameKind + ")"
+		}
+		fmt.Fprintf(tw, "    %s\t %s%s\t\n", Bytes(f.FrameAtLeast), f.Name, kind)
+	}
+	tw.Flush()
+}
+
+func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
+	fmt.Fprintln(w)
+	if in.Bounded {
+		line := fmt.Sprintf("MAIN STACK TOTAL: %s", Bytes(*in.Total))
+		if o.Budget > 0 {
+			if *in.Total > o.Budget {
+				line += fmt.Sprintf("  OVER BUDGET %s by %s", Bytes(o.Budget), Bytes(*in.Total-o.Budget))
+			} else {
+				line += fmt.Sprintf("  within budget %s", Bytes(o.Budget))
+			}
+		}
+		fmt.Fprintln(w, line)
+	} else {
+		fmt.Fprintf(w, "MAIN STACK TOTAL: NOT BOUNDED (at least %s); unbounded: %s\n", Bytes(in.TotalAtLeast), strings.Join(in.Unbounded, ", "))
+	}
+	reset := "not bounded"
+	if in.Reset != nil {
+		reset = Bytes(*in.Reset)
+	}
+	fp := "no FPU context"
+	if in.FPContext {
+		fp = "FPU context"
+	}
+	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
+		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "    BOUND\tLEVEL\t HANDLER\t VECTORS\t")
+	for _, h := range in.Handlers {
+		b := "≥ " + Bytes(h.AtLeast)
+		if h.Bounded {
+			b = Bytes(*h.Bound)
+		}
+		vecs := strings.Join(h.Vectors, ", ")
+		if len(h.Vectors) > 4 {
+			vecs = strings.Join(h.Vectors[:4], ", ") + fmt.Sprintf(" and %d more", len(h.Vectors)-4)
+		}
+		fmt.Fprintf(tw, "    %s\t%d\t %s\t %s\t\n", b, h.Level, h.Name, vecs)
+	}
+	tw.Flush()
+}
