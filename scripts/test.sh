@@ -1,0 +1,38 @@
+#!/bin/sh
+# The whole test suite, on a fresh Debian machine with Go: installs with
+# apt-get whatever the tests need when it is missing, then runs go vet and
+# go test. Extra arguments go to `go test` (for example -run Thumb -v).
+set -eu
+cd "$(dirname "$0")/.."
+
+# command-or-file : Debian package
+needs="
+gcc:gcc
+g++:g++
+objdump:binutils
+arm-none-eabi-gcc:gcc-arm-none-eabi
+arm-none-eabi-objdump:binutils-arm-none-eabi
+/usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi
+dpkg-source:dpkg-dev
+"
+missing=""
+for pair in $needs; do
+    what=${pair%%:*}
+    pkg=${pair#*:}
+    case "$what" in
+    /*) [ -e "$what" ] || missing="$missing $pkg" ;;
+    *) command -v "$what" >/dev/null 2>&1 || missing="$missing $pkg" ;;
+    esac
+done
+if [ -n "$missing" ]; then
+    echo "test.sh: installing$missing" >&2
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# Tests fail, rather than skip, when a tool they need is missing.
+export STACKSCOPE_REQUIRE_TOOLS=1
+go vet ./...
+go test -count=1 -timeout 30m "$@" ./...
