@@ -261,14 +261,14 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			// The same instruction reached with SP deeper than before: a
 			// loop that moves SP.
 			w.visits[off]++
-			if st.limitOK {
+			if st.limitOK && st.depth < st.limit {
+				// A stack-clash probe loop: skip ahead to its last
+				// iteration, which brings SP exactly to the limit.
 				step := st.depth - prev
-				last := st.limit - step
-				if last <= prev {
-					return stack
+				if last := st.limit - step; last > st.depth {
+					st.depth = last
 				}
-				st.depth = last
-			} else if w.visits[off] > maxLoopGrowth {
+			} else if !st.limitOK && w.visits[off] > maxLoopGrowth {
 				w.setKind(Dynamic, addr, "SP moves down in a loop at %#x", addr)
 				return stack
 			}
@@ -337,6 +337,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		switch e.Flow {
 		case isa.FlowNext:
 		case isa.FlowJump, isa.FlowCondJump:
+			if e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit {
+				// The probe loop's `cmp sp,limit; jne loop` at the limit:
+				// the loop is done.
+				break
+			}
 			if t, inside := w.targetOffset(e); inside {
 				if e.Flow == isa.FlowJump && !cond {
 					off = t

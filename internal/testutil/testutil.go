@@ -6,6 +6,9 @@ package testutil
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -37,4 +40,74 @@ func Run(t testing.TB, dir string, name string, args ...string) string {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// SULine is one line of a GCC -fstack-usage (.su) file.
+type SULine struct {
+	File     string
+	Function string // normalised: see SUName
+	Bytes    int64
+	Kind     string // "static", "dynamic" or "dynamic,bounded"
+}
+
+// ParseSU reads every .su file in dir.
+func ParseSU(t testing.TB, dir string) []SULine {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.su"))
+	var out []SULine
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			parts := strings.Split(line, "\t")
+			if len(parts) != 3 {
+				continue
+			}
+			loc := parts[0]
+			// file:line:col:name; the name may contain colons (C++).
+			fields := strings.SplitN(loc, ":", 4)
+			if len(fields) != 4 {
+				continue
+			}
+			n, err := strconv.ParseInt(parts[1], 10, 64)
+			if err != nil {
+				continue
+			}
+			out = append(out, SULine{File: fields[0], Function: SUName(fields[3]), Bytes: n, Kind: parts[2]})
+		}
+	}
+	return out
+}
+
+var cloneSuffix = regexp.MustCompile(`(\.(constprop|isra|part|cold|lto_priv))(\.\d+)?`)
+
+// SUName normalises a function name from a .su file or a symbol so the two
+// compare equal: GCC writes "virtual int S::f(int)" where the demangled
+// symbol is "S::f(int)", and "fill.constprop" for the symbol "fill.constprop.0".
+func SUName(name string) string {
+	name = strings.TrimPrefix(name, "virtual ")
+	if i := strings.IndexByte(name, '('); i > 0 {
+		// Drop a return type: the last space before the parameter list that
+		// is not inside a template argument list.
+		depth := 0
+		cut := -1
+		for j := 0; j < i; j++ {
+			switch name[j] {
+			case '<':
+				depth++
+			case '>':
+				depth--
+			case ' ':
+				if depth == 0 {
+					cut = j
+				}
+			}
+		}
+		if cut >= 0 {
+			name = name[cut+1:]
+		}
+	}
+	return cloneSuffix.ReplaceAllString(name, "$1")
 }

@@ -1,0 +1,195 @@
+package analysis
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// x86Flags is the matrix of compiler options the frames are checked under.
+var x86Flags = func() [][]string {
+	var out [][]string
+	for _, opt := range []string{"-O0", "-O2", "-Os"} {
+		for _, fp := range []string{"", "-fomit-frame-pointer"} {
+			for _, prot := range []string{"", "-fstack-protector-strong", "-fstack-clash-protection"} {
+				f := []string{opt}
+				if fp != "" {
+					f = append(f, fp)
+				}
+				if prot != "" {
+					f = append(f, prot)
+				}
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}()
+
+// buildX86 compiles sources from testdata/x86 with -fstack-usage into dir
+// and links them (a shared object when shared), returning the binary.
+func buildX86(t *testing.T, dir string, flags []string, shared bool, sources ...string) string {
+	t.Helper()
+	out := filepath.Join(dir, "prog")
+	var objs []string
+	for _, src := range sources {
+		cc := "gcc"
+		if strings.HasSuffix(src, ".cpp") {
+			cc = "g++"
+		}
+		obj := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))+".o")
+		abs, _ := filepath.Abs(filepath.Join("testdata", "x86", src))
+		args := append([]string{"-c", "-fstack-usage", "-fPIC", "-o", obj, abs}, flags...)
+		testutil.Run(t, dir, testutil.RequireTool(t, cc), args...)
+		objs = append(objs, obj)
+	}
+	link := []string{"-o", out}
+	if shared {
+		link = append(link, "-shared")
+	}
+	testutil.Run(t, dir, testutil.RequireTool(t, "g++"), append(link, objs...)...)
+	return out
+}
+
+// compareWithSU checks every function .su lists against the analyzer: a
+// static frame must be equal (or, for a dynamically realigned frame, never
+// smaller: see frame.realign); a dynamic one must not be called static.
+func compareWithSU(t *testing.T, res *Result, su []testutil.SULine) (static, equal int) {
+	t.Helper()
+	byName := map[string][]Function{}
+	for _, f := range res.Functions {
+		n := testutil.SUName(f.Name)
+		byName[n] = append(byName[n], f)
+	}
+	for _, line := range su {
+		fns := byName[line.Function]
+		if len(fns) != 1 {
+			// Inlined everywhere and removed, or ambiguous.
+			continue
+		}
+		fn := fns[0]
+		if line.Kind != "static" {
+			if fn.FrameKind == "static" {
+				t.Errorf("%s: .su says %s %d, analyzer says static %d", line.Function, line.Kind, line.Bytes, *fn.Frame)
+			}
+			continue
+		}
+		static++
+		if fn.Frame == nil {
+			t.Errorf("%s: .su says static %d, analyzer says %s (%s)", line.Function, line.Bytes, fn.FrameKind, fn.Reason)
+			continue
+		}
+		switch got := *fn.Frame; {
+		case got == line.Bytes:
+			equal++
+		case got > line.Bytes && strings.Contains(line.Function, "aligned"):
+			// GCC assumes the caller's SP is aligned to the local's
+			// alignment; the analyzer only assumes the ABI's 16 bytes.
+			equal++
+		default:
+			t.Errorf("%s: .su says static %d, analyzer says %d", line.Function, line.Bytes, got)
+		}
+	}
+	return static, equal
+}
+
+func TestX86FramesMatchStackUsage(t *testing.T) {
+	for _, flags := range x86Flags {
+		flags := flags
+		t.Run(strings.Join(flags, ""), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			bin := buildX86(t, dir, flags, false, "frames.c")
+			res, err := Run(bin, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			static, equal := compareWithSU(t, res, testutil.ParseSU(t, dir))
+			if static < 10 {
+				t.Fatalf("only %d static functions compared; the fixture did not build as expected", static)
+			}
+			t.Logf("%d of %d static frames equal to .su", equal, static)
+			if res.Functions == nil || len(res.Entries) == 0 {
+				t.Fatalf("no functions or entries")
+			}
+		})
+	}
+}
+
+// entry returns the named entry of a result.
+func entry(t *testing.T, res *Result, name string) Entry {
+	t.Helper()
+	for _, e := range res.Entries {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("no entry %s", name)
+	return Entry{}
+}
+
+func reasonSummary(e Entry) string {
+	var parts []string
+	for _, r := range e.Reasons {
+		parts = append(parts, fmt.Sprintf("%s@%s", r.Kind, r.Function))
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestX86Reasons(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildX86(t, dir, []string{"-O2"}, true, "reasons.c", "virtual.cpp")
+	entries := []string{"entry_recursion", "entry_indirect", "entry_dynamic", "entry_tail", "entry_external", "entry_clean", "entry_virtual(int)"}
+	res, err := Run(bin, Options{Entries: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"entry_recursion":    {"recursion@fact", "recursion@p"},
+		"entry_indirect":     {"indirect@dispatch"},
+		"entry_dynamic":      {"dynamic@with_alloca", "dynamic@with_vla"},
+		"entry_external":     {"external@external_function"},
+		"entry_virtual(int)": {"indirect@measure"},
+	}
+	for _, name := range entries {
+		e := entry(t, res, name)
+		got := reasonSummary(e)
+		exp, unbounded := want[name]
+		if !unbounded {
+			if !e.Bounded || e.Bound == nil {
+				t.Errorf("%s: want bounded, got reasons %s", name, got)
+			}
+			continue
+		}
+		if e.Bounded {
+			t.Errorf("%s: want NOT bounded (%v), got bound %d", name, exp, *e.Bound)
+		}
+		for _, x := range exp {
+			if !strings.Contains(got, x) {
+				t.Errorf("%s: want reason %s, got %s", name, x, got)
+			}
+		}
+		if e.AtLeast <= 0 {
+			t.Errorf("%s: want a positive lower bound, got %d", name, e.AtLeast)
+		}
+	}
+	// The tail call: tail_caller's frame is released before tail_target runs.
+	tail := entry(t, res, "entry_tail")
+	if !strings.Contains(strings.Join(tail.Path, " "), "tail_target") {
+		t.Errorf("entry_tail path %v does not reach tail_target", tail.Path)
+	}
+	su := testutil.ParseSU(t, dir)
+	var target int64 = -1
+	for _, l := range su {
+		if l.Function == "tail_target" {
+			target = l.Bytes
+		}
+	}
+	if tail.Bound != nil && target > 0 && *tail.Bound < target {
+		t.Errorf("entry_tail bound %d below tail_target's own frame %d", *tail.Bound, target)
+	}
+	compareWithSU(t, res, su)
+}
