@@ -119,6 +119,7 @@ func TestStackClashLoop(t *testing.T) {
 		{Flow: isa.FlowCondJump, Target: base + 4, HasTarget: true},       // 3 cmp; jne loop
 		{Flow: isa.FlowNext, SP: isa.SPAdd, SPDelta: -0x20},               // 4 sub rsp,32
 		{Flow: isa.FlowReturn},                                            // 5
+		{Flow: isa.FlowNext},                                              // 6 nop
 	}
 	f := analyze(s, 0, 1, 2, 3, 4, 5)
 	if f.Kind != Static || f.Size != 8+0x10000+0x20 {
