@@ -40,9 +40,9 @@ type Result struct {
 	MissingLibraries []string    `json:"missing_libraries"`
 	Warnings         []string    `json:"warnings"`
 
-	Graph    *callgraph.Graph   `json:"-"`
-	Bounds   *bound.Analysis    `json:"-"`
-	File     *binfile.File      `json:"-"`
+	Graph  *callgraph.Graph `json:"-"`
+	Bounds *bound.Analysis  `json:"-"`
+	File   *binfile.File    `json:"-"`
 }
 
 // Function is one function of the analysed file.
@@ -57,9 +57,9 @@ type Function struct {
 	Calls         []string `json:"calls"`
 	IndirectCalls int      `json:"indirect_calls"`
 	// IndirectCallSites are the addresses of the unresolved indirect calls.
-	IndirectCallSites []uint64 `json:"indirect_call_sites"`
-	Reason            string   `json:"reason,omitempty"`
-	Source            string   `json:"source"`
+	IndirectCallSites []uint64     `json:"indirect_call_sites"`
+	Reason            string       `json:"reason,omitempty"`
+	Source            string       `json:"source"`
 	CFIMismatch       *CFIMismatch `json:"cfi_mismatch,omitempty"`
 }
 
@@ -71,13 +71,13 @@ type CFIMismatch struct {
 
 // Entry is one entry point's bound.
 type Entry struct {
-	Name    string       `json:"name"`
-	Kind    string       `json:"kind"`
-	Bounded bool         `json:"bounded"`
-	Bound   *int64       `json:"bound"`
-	AtLeast int64        `json:"at_least"`
-	Path    []string     `json:"path"`
-	Steps   []PathStep   `json:"path_frames"`
+	Name    string         `json:"name"`
+	Kind    string         `json:"kind"`
+	Bounded bool           `json:"bounded"`
+	Bound   *int64         `json:"bound"`
+	AtLeast int64          `json:"at_least"`
+	Path    []string       `json:"path"`
+	Steps   []PathStep     `json:"path_frames"`
 	Reasons []bound.Reason `json:"reasons"`
 }
 

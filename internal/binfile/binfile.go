@@ -77,6 +77,9 @@ type File struct {
 	// Slots maps a GOT slot address to the symbol whose address the dynamic
 	// linker stores there (JUMP_SLOT and GLOB_DAT relocations).
 	Slots map[uint64]string
+	// IRelative maps a GOT slot filled by an R_X86_64_IRELATIVE relocation
+	// to the ifunc resolver whose result the dynamic linker stores there.
+	IRelative map[uint64]uint64
 	// PLT are the address ranges of .plt, .plt.sec and .plt.got.
 	PLT []Range
 	// Needed lists DT_NEEDED libraries, and RunPath DT_RUNPATH/DT_RPATH.
@@ -220,13 +223,11 @@ func (f *File) readDynamic() {
 // readSlots maps GOT slots to symbol names from the dynamic relocations.
 func (f *File) readSlots() {
 	f.Slots = map[uint64]string{}
+	f.IRelative = map[uint64]uint64{}
 	if f.Arch != ArchX86_64 {
 		return
 	}
-	dyn, err := f.ELF.DynamicSymbols()
-	if err != nil {
-		return
-	}
+	dyn, _ := f.ELF.DynamicSymbols()
 	for _, s := range f.ELF.Sections {
 		if s.Type != elf.SHT_RELA || (s.Name != ".rela.plt" && s.Name != ".rela.dyn") {
 			continue
@@ -240,6 +241,10 @@ func (f *File) readSlots() {
 			info := f.ELF.ByteOrder.Uint64(data[i+8:])
 			typ := elf.R_X86_64(info & 0xffffffff)
 			sym := int(info >> 32)
+			if typ == elf.R_X86_64_IRELATIVE {
+				f.IRelative[off] = f.ELF.ByteOrder.Uint64(data[i+16:])
+				continue
+			}
 			if typ != elf.R_X86_64_JMP_SLOT && typ != elf.R_X86_64_GLOB_DAT {
 				continue
 			}
@@ -316,7 +321,7 @@ func (f *File) readFunctions() {
 	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
 	named := append([]Function(nil), f.Functions...)
 	for _, r := range f.CFI.Ranges() {
-		if _, ok := byAddr[r.Begin]; ok || covered(named, r.Begin) {
+		if _, ok := byAddr[r.Begin]; ok || covered(named, r.Begin) || f.InPLT(r.Begin) {
 			continue
 		}
 		byAddr[r.Begin] = len(f.Functions)
@@ -527,4 +532,19 @@ func (f *File) LookupExported(name string) (*Function, bool) {
 		return nil, false
 	}
 	return &f.Functions[i], true
+}
+
+// CodeEnd returns where code that starts at addr (a jump target inside a
+// function, or code no symbol covers) can run to: the end of the function
+// that contains it, else the next function or the end of the section.
+func (f *File) CodeEnd(addr uint64) uint64 {
+	if fn, ok := f.Containing(addr); ok {
+		return fn.Addr + fn.Size
+	}
+	end := f.sectionEnd(addr)
+	i := sort.Search(len(f.Functions), func(i int) bool { return f.Functions[i].Addr > addr })
+	if i < len(f.Functions) && f.Functions[i].Addr < end {
+		end = f.Functions[i].Addr
+	}
+	return end
 }

@@ -121,7 +121,7 @@ func (f *File) readVectors(addr, size uint64, where string) *VectorTable {
 		if w == 0 {
 			continue
 		}
-		if w&1 == 0 || !f.isExecutable(w&^1) {
+		if w&1 == 0 || !f.IsExecutable(w&^1) {
 			if i == 1 {
 				return nil // no reset vector: not a vector table
 			}
@@ -135,7 +135,8 @@ func (f *File) readVectors(addr, size uint64, where string) *VectorTable {
 	return vt
 }
 
-func (f *File) isExecutable(addr uint64) bool {
+// IsExecutable reports whether addr lies in an executable section.
+func (f *File) IsExecutable(addr uint64) bool {
 	for _, s := range f.ELF.Sections {
 		if s.Flags&elf.SHF_EXECINSTR != 0 && addr >= s.Addr && addr < s.Addr+s.Size {
 			return true

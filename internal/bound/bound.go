@@ -29,7 +29,10 @@ type Reason struct {
 	Function string `json:"function"`
 	Addr     uint64 `json:"addr"`
 	Detail   string `json:"detail"`
-	node     int
+	// Library names the shared library the function is in; empty for the
+	// analysed file itself.
+	Library string `json:"library,omitempty"`
+	node    int
 }
 
 // Step is one function on a worst path.
@@ -170,9 +173,13 @@ func (a *Analysis) ownReasons() {
 			continue
 		}
 		name := g.QualifiedName(id)
+		lib := ""
+		if n.Module != nil && n.Module != g.Modules[0] {
+			lib = n.Module.Name
+		}
 		var rs []Reason
 		add := func(kind string, addr uint64, detail string) {
-			rs = append(rs, Reason{Kind: kind, Function: name, Addr: addr, Detail: detail, node: id})
+			rs = append(rs, Reason{Kind: kind, Function: name, Addr: addr, Detail: detail, Library: lib, node: id})
 		}
 		switch {
 		case n.External:
@@ -322,6 +329,10 @@ func (a *Analysis) reachableReasons(id int) []Reason {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
+		// The program's own reasons first: they are the ones its author can act on.
+		if out[i].Library != out[j].Library {
+			return out[i].Library < out[j].Library
+		}
 		if out[i].Kind != out[j].Kind {
 			return out[i].Kind < out[j].Kind
 		}

@@ -22,6 +22,9 @@ type Module struct {
 	Name string // base name, for reports
 	// nodes maps a function index in File.Functions to its node.
 	nodes map[int]int
+	// code maps the address of code that no symbol starts (a jump into a
+	// function's cold part, a call to a local label) to its node.
+	code map[uint64]int
 }
 
 // Node is a function, or an external: an imported function no library on
@@ -95,7 +98,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 }
 
 func (g *Graph) addModule(f *binfile.File) *Module {
-	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}}
+	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}}
 	g.Modules = append(g.Modules, m)
 	return m
 }
@@ -163,6 +166,33 @@ func (g *Graph) nodeFor(m *Module, fi int) int {
 	return m.nodes[fi]
 }
 
+// codeNode returns a node for code at addr that starts no known function
+// but lies in executable code: it is analysed like a function that runs
+// from addr to the end of the function containing it. A jump there is a
+// tail call in effect: the code runs on the jumping function's SP.
+func (g *Graph) codeNode(m *Module, addr uint64) (int, bool) {
+	if id, ok := m.code[addr]; ok {
+		return id, true
+	}
+	if !m.File.IsExecutable(addr) {
+		return 0, false
+	}
+	end := m.File.CodeEnd(addr)
+	if end <= addr {
+		return 0, false
+	}
+	name := fmt.Sprintf("code_%x", addr)
+	if parent, ok := m.File.Containing(addr); ok {
+		name = fmt.Sprintf("%s+%#x", parent.Name, addr-parent.Addr)
+	}
+	fn := &binfile.Function{Name: name, LinkName: name, Addr: addr, Size: end - addr, Source: "jump-target"}
+	id := len(g.Nodes)
+	g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: name, Frame: g.analyzeFunction(m.File, fn)})
+	m.code[addr] = id
+	g.pending = append(g.pending, id)
+	return id, true
+}
+
 func (g *Graph) resolvePending() {
 	for len(g.pending) > 0 {
 		id := g.pending[0]
@@ -184,19 +214,18 @@ func (g *Graph) resolveEdges(id int) {
 				g.addEdge(id, g.nodeFor(m, fi), cs, "direct")
 				continue
 			}
-			if m.File.InPLT(cs.Target) {
-				if name, ok := g.pltImport(m, cs.Target); ok {
-					g.linkImport(id, m, name, cs, "plt")
-					continue
-				}
+			if m.File.InPLT(cs.Target) && g.linkPLT(id, m, cs) {
+				continue
+			}
+			if to, ok := g.codeNode(m, cs.Target); ok {
+				g.addEdge(id, to, cs, "direct")
+				continue
 			}
 			n.BadTargets = append(n.BadTargets, cs)
 		case cs.HasSlot:
-			if name, ok := m.File.Slots[cs.Slot]; ok {
-				g.linkImport(id, m, name, cs, "got")
-				continue
+			if !g.linkSlot(id, m, cs.Slot, cs, "got") {
+				n.Unresolved = append(n.Unresolved, cs)
 			}
-			n.Unresolved = append(n.Unresolved, cs)
 		default:
 			n.Unresolved = append(n.Unresolved, cs)
 		}
@@ -214,56 +243,78 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method})
 }
 
-// pltImport decodes the PLT stub at addr and returns the symbol whose GOT
-// slot its indirect jump reads.
-func (g *Graph) pltImport(m *Module, addr uint64) (string, bool) {
-	code, err := m.File.Code(addr, 32)
+// linkPLT decodes the PLT stub that a call targets and links the call to
+// what the stub's GOT slot will hold.
+func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
+	code, err := m.File.Code(cs.Target, 32)
 	if err != nil {
-		return "", false
+		return false
 	}
 	for off := 0; off < len(code); {
-		e, err := g.Decoder.Decode(code[off:], addr+uint64(off))
+		e, err := g.Decoder.Decode(code[off:], cs.Target+uint64(off))
 		if err != nil || e.Len <= 0 {
-			return "", false
+			return false
 		}
 		if e.Flow == isa.FlowIndirectJump && e.HasSlot {
-			name, ok := m.File.Slots[e.Slot]
-			return name, ok
+			return g.linkSlot(from, m, e.Slot, cs, "plt")
 		}
 		if e.Flow != isa.FlowNext {
-			return "", false
+			return false
 		}
 		off += e.Len
 	}
-	return "", false
+	return false
+}
+
+// linkSlot links a call through GOT slot to its target: an imported symbol
+// by name, or the implementations of a local ifunc (IRELATIVE).
+func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method string) bool {
+	if name, ok := m.File.Slots[slot]; ok {
+		g.linkImport(from, m, name, cs, method)
+		return true
+	}
+	if resolver, ok := m.File.IRelative[slot]; ok {
+		if fi, ok := m.File.FunctionIndex(resolver); ok {
+			g.linkIFunc(from, m, fi, cs)
+			return true
+		}
+	}
+	return false
 }
 
 // linkImport adds an edge to the definition of an imported symbol: in the
 // calling module itself when it defines it, else in the first library that
 // exports it, else to an external node.
 func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method string) {
-	if fn, ok := m.File.Lookup(name); ok && m == g.Modules[0] {
-		fi, _ := m.File.FunctionIndex(fn.Addr)
-		g.addEdge(from, g.nodeFor(m, fi), cs, method)
+	// The dynamic linker's search order: the program, then the libraries
+	// breadth first; a module's own definition last (hidden or protected).
+	if fn, ok := g.Modules[0].File.Lookup(name); ok && (g.Modules[0] == m || fn.Exported) {
+		g.linkFunction(from, g.Modules[0], fn, cs, method)
 		return
 	}
 	if g.opts.FollowLibraries {
 		g.loadLibraries()
 		for _, lib := range g.Modules[1:] {
-			fn, ok := lib.File.LookupExported(name)
-			if !ok {
-				continue
-			}
-			fi, _ := lib.File.FunctionIndex(fn.Addr)
-			if fn.IFunc {
-				g.linkIFunc(from, lib, fi, cs)
+			if fn, ok := lib.File.LookupExported(name); ok {
+				g.linkFunction(from, lib, fn, cs, method)
 				return
 			}
-			g.addEdge(from, g.nodeFor(lib, fi), cs, method)
-			return
 		}
 	}
+	if fn, ok := m.File.Lookup(name); ok {
+		g.linkFunction(from, m, fn, cs, method)
+		return
+	}
 	g.addEdge(from, g.external(name), cs, method)
+}
+
+func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method string) {
+	fi, _ := m.File.FunctionIndex(fn.Addr)
+	if fn.IFunc {
+		g.linkIFunc(from, m, fi, cs)
+		return
+	}
+	g.addEdge(from, g.nodeFor(m, fi), cs, method)
 }
 
 // linkIFunc links a call to a GNU ifunc to every implementation its resolver

@@ -147,6 +147,7 @@ type walker struct {
 	maxAt         uint64 // address of the instruction after the deepest point
 	maxOK         bool
 	maxTouch      int64
+	callAt        map[uint64]int
 	indirectJumps []struct {
 		addr uint64
 		st   state
@@ -414,6 +415,18 @@ func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
 }
 
 func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, depth int64) {
+	// A call walked again (SP deeper on a second path) keeps one site with
+	// the deepest depth.
+	if i, ok := w.callAt[addr]; ok {
+		if depth > w.fr.Calls[i].Depth {
+			w.fr.Calls[i].Depth = depth
+		}
+		return
+	}
+	if w.callAt == nil {
+		w.callAt = map[uint64]int{}
+	}
+	w.callAt[addr] = len(w.fr.Calls)
 	cs := CallSite{Addr: addr, Kind: kind, Depth: depth, Slot: e.Slot, HasSlot: e.HasSlot}
 	if e.HasTarget {
 		cs.Target = e.Target
@@ -472,6 +485,13 @@ func (w *walker) resolveIndirectJumps() {
 			}
 			continue
 		}
+		if _, dup := w.callAt[j.addr]; dup {
+			continue
+		}
+		if w.callAt == nil {
+			w.callAt = map[uint64]int{}
+		}
+		w.callAt[j.addr] = len(w.fr.Calls)
 		w.fr.Calls = append(w.fr.Calls, CallSite{Addr: j.addr, Kind: IndirectTailCall, Depth: j.st.depth})
 	}
 }

@@ -96,19 +96,23 @@ func entryBound(e analysis.Entry) string {
 	return "≥ " + Bytes(e.AtLeast)
 }
 
+func kindCounts(kinds map[string]int) string {
+	var parts []string
+	for _, k := range []string{"recursion", "indirect", "dynamic", "unknown", "external"} {
+		if n := kinds[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func verdict(e analysis.Entry, budget int64) string {
 	if !e.Bounded {
 		kinds := map[string]int{}
 		for _, r := range e.Reasons {
 			kinds[r.Kind]++
 		}
-		var parts []string
-		for _, k := range []string{"recursion", "indirect", "dynamic", "unknown", "external"} {
-			if n := kinds[k]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%d %s", n, k))
-			}
-		}
-		return "NOT BOUNDED: " + strings.Join(parts, ", ")
+		return "NOT BOUNDED: " + kindCounts(kinds)
 	}
 	if budget > 0 && *e.Bound > budget {
 		return fmt.Sprintf("OVER BUDGET by %s", Bytes(*e.Bound-budget))
@@ -127,14 +131,32 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
 		fmt.Fprintln(w, "  why:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		for i, r := range e.Reasons {
-			if i == o.MaxReasons {
-				fmt.Fprintf(tw, "    ...\tand %d more (see --format json)\t\n", len(e.Reasons)-i)
-				break
+		shown := 0
+		libCounts := map[string]map[string]int{}
+		var libs []string
+		for _, r := range e.Reasons {
+			if shown < o.MaxReasons && (r.Library == "" || shown < o.MaxReasons/2) {
+				fmt.Fprintf(tw, "    %s\t%s\t%s\n", r.Kind, r.Function, r.Detail)
+				shown++
+				continue
 			}
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", r.Kind, r.Function, r.Detail)
+			lib := r.Library
+			if lib == "" {
+				lib = "this file"
+			}
+			if libCounts[lib] == nil {
+				libCounts[lib] = map[string]int{}
+				libs = append(libs, lib)
+			}
+			libCounts[lib][r.Kind]++
+		}
+		for _, lib := range libs {
+			fmt.Fprintf(tw, "    ...\tand in %s:\t%s\n", lib, kindCounts(libCounts[lib]))
 		}
 		tw.Flush()
+		if len(libs) > 0 {
+			fmt.Fprintln(w, "    (every reason with its address: --format json)")
+		}
 	}
 	if len(e.Steps) == 0 {
 		return
