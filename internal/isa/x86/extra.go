@@ -19,20 +19,12 @@ import (
 //   - rdpkru/wrpkru (0F 01 EE/EF), used by glibc's pkey functions.
 //   - adcx/adox (66/F3 0F 38 F6), used by OpenSSL's bignum code.
 //   - AMD XOP instructions (8F map 8-10), for their length only.
-//   - A 0x67 address-size prefix on a relative call/jmp/jcc: GNU ld relaxes
-//     `call *foo@GOTPCREL(%rip)` (6 bytes) to `addr32 call foo`. The prefix
-//     has no effect on a relative branch in 64-bit mode.
+//   - VIA PadLock instructions (0F A6/A7) and rdseed (0F C7 /7).
+//   - Address-size and segment prefixes before a relative call/jmp/jcc or a
+//     VEX/EVEX instruction (see decodeStripped).
 func decodeExtra(code []byte, pc uint64) (isa.Effect, bool) {
-	if len(code) >= 2 && code[0] == 0x67 {
-		inst, err := x86asm.Decode(code[1:], 64)
-		if err == nil && inst.Len+1 <= 15 {
-			if _, ok := inst.Args[0].(x86asm.Rel); ok {
-				inst.Len++
-				var eff isa.Effect
-				classify(&inst, pc, &eff)
-				return eff, true
-			}
-		}
+	if e, ok := decodeStripped(code, pc); ok {
+		return e, true
 	}
 
 	// Legacy prefixes, then an optional REX, then the opcode.
@@ -90,6 +82,19 @@ prefixes:
 		return eff, true
 	case op == 0x01 && rep && rex == 0 && (modrm == 0xE8 || modrm == 0xEA):
 		return isa.Effect{Len: p + 3}, true
+	case (op == 0xA6 || op == 0xA7) && modrm>>6 == 3:
+		// VIA PadLock xstore, xcrypt-*, xsha*, montmul (OpenSSL's e_padlock).
+		return isa.Effect{Len: p + 3}, true
+	case op == 0xC7 && modrm>>6 == 3 && (modrm>>3)&7 >= 6:
+		// rdrand/rdseed r: writes its r/m register.
+		eff := isa.Effect{Len: p + 3}
+		switch modrm&7 | (rex&1)<<3 {
+		case 4:
+			eff.SP = isa.SPUnknown
+		case 5:
+			eff.ClobbersFP, eff.UsesFP = true, true
+		}
+		return eff, true
 	case op == 0x01 && !rep && (modrm == 0xEE || modrm == 0xEF):
 		// rdpkru (writes eax, edx) and wrpkru.
 		return isa.Effect{Len: p + 3}, true
@@ -218,4 +223,55 @@ func decodeXOP(code []byte, p int) (isa.Effect, bool) {
 		return isa.Effect{}, false
 	}
 	return isa.Effect{Len: l}, true
+}
+
+// decodeStripped decodes an instruction that x86asm rejects only because of
+// the address-size (0x67) or segment prefixes in front of it:
+//   - `addr32 call foo` (67 E8 rel32) is what GNU ld makes of
+//     `call *foo@GOTPCREL(%rip)` when foo is local; the prefix has no effect on
+//     a relative branch in 64-bit mode;
+//   - OpenSSL pads VEX instructions with 67 or 3E prefixes for alignment.
+//
+// The prefixes are skipped and the rest decoded by x86asm. An operand whose
+// address is 32-bit (0x67) or fs/gs-relative is not the 64-bit rsp/rbp the
+// analysis tracks, so Access is dropped in that case.
+func decodeStripped(code []byte, pc uint64) (isa.Effect, bool) {
+	k, addr32, seg := 0, false, false
+	for k < len(code) && k < 4 {
+		switch code[k] {
+		case 0x67:
+			addr32 = true
+		case 0x64, 0x65:
+			seg = true
+		case 0x2E, 0x3E, 0x26, 0x36:
+		default:
+			goto done
+		}
+		k++
+	}
+done:
+	if k == 0 || k >= len(code) {
+		return isa.Effect{}, false
+	}
+	inst, err := x86asm.Decode(code[k:], 64)
+	if err != nil || inst.Op == 0 || inst.Len+k > 15 {
+		return isa.Effect{}, false
+	}
+	_, rel := inst.Args[0].(x86asm.Rel)
+	vex := code[k] == 0xC4 || code[k] == 0xC5 || code[k] == 0x62
+	if !rel && !vex {
+		return isa.Effect{}, false
+	}
+	if inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL {
+		if !fixVZero(&inst, code[k:]) {
+			return isa.Effect{}, false
+		}
+	}
+	inst.Len += k
+	var eff isa.Effect
+	classify(&inst, pc, &eff)
+	if addr32 || seg {
+		eff.Access, eff.AccessOff, eff.AccessSize = isa.BaseNone, 0, 0
+	}
+	return eff, true
 }

@@ -73,6 +73,12 @@ func (Decoder) Decode(code []byte, pc uint64) (eff isa.Effect, err error) {
 		}
 		return isa.Effect{}, &isa.DecodeError{PC: pc, Reason: reason}
 	}
+	if inst.Op == x86asm.RDRAND {
+		// x86asm decodes rdrand without its register operand.
+		if e, ok := decodeExtra(code, pc); ok {
+			return e, nil
+		}
+	}
 	if inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL {
 		// x86asm v0.32.0 decodes every VEX instruction as if it had a ModRM
 		// byte; vzeroupper/vzeroall (VEX 0F 77) have none.
