@@ -255,7 +255,7 @@ func (a *Analysis) values() {
 				} else {
 					v = n.Frame.Size + a.value[e.To]
 				}
-				if v > best || (v == best && a.next[id] < 0 && v > n.Frame.Size) {
+				if v > best || (v == best && a.next[id] < 0) {
 					best, a.next[id] = v, ei
 				}
 			}

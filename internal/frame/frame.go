@@ -344,6 +344,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				break
 			}
 			if t, inside := w.targetOffset(e); inside {
+				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && t < off {
+					// The probe loop's back edge below the limit: the
+					// loop cannot exit yet.
+					off = t
+					continue
+				}
 				if e.Flow == isa.FlowJump && !cond {
 					off = t
 					continue

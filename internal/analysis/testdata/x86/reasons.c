@@ -4,7 +4,7 @@
 
 extern int external_function(int);
 
-__attribute__((noinline)) int fact(int n) { return n <= 1 ? 1 : n * fact(n - 1); }
+__attribute__((noinline)) int fact(int n) { return n <= 1 ? 1 : fact(n - 1) + fact(n - 2); }
 
 __attribute__((noinline)) int ping(int n);
 __attribute__((noinline)) int pong(int n) { return n <= 0 ? 0 : ping(n - 1) + 1; }
@@ -30,7 +30,7 @@ __attribute__((noinline)) int with_vla(int n)
     return v[n - 1];
 }
 
-__attribute__((noinline)) int tail_target(int x) { char b[40]; memset(b, x, sizeof b); return b[x & 31]; }
+__attribute__((noinline)) int tail_target(int x) { volatile char b[40]; b[x & 31] = (char)x; return b[(x + 1) & 31]; }
 __attribute__((noinline)) int tail_caller(int x) { return tail_target(x * 2); }
 
 __attribute__((noinline)) int calls_external(int x) { return external_function(x) + 1; }
