@@ -32,6 +32,10 @@ if [ -n "$missing" ]; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+# Real code bases from Debian's source packages, for the comparisons with
+# GCC on code that is not in this repo.
+./scripts/fetch-sources.sh zlib >/dev/null
+
 # Tests fail, rather than skip, when a tool they need is missing.
 export STACKSCOPE_REQUIRE_TOOLS=1
 go vet ./...

@@ -1,0 +1,94 @@
+package analysis
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// sourceTree returns a code base fetched by scripts/fetch-sources.sh from
+// Debian's source packages. Without it the test says plainly that it is
+// skipped (or fails under STACKSCOPE_REQUIRE_TOOLS=1).
+func sourceTree(t *testing.T, pkg string) string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join("..", "..", ".cache", "sources", pkg+"-*"))
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && st.IsDir() {
+			abs, _ := filepath.Abs(m)
+			return abs
+		}
+	}
+	if os.Getenv("STACKSCOPE_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("source package %s missing: run scripts/fetch-sources.sh %s", pkg, pkg)
+	}
+	t.Skipf("SKIPPED: source package %s not fetched; run scripts/fetch-sources.sh %s", pkg, pkg)
+	return ""
+}
+
+// zlibSources are zlib's library files (not its examples or contrib).
+func zlibSources(t *testing.T, root string) []string {
+	var out []string
+	for _, name := range []string{"adler32", "compress", "crc32", "deflate", "gzclose", "gzlib", "gzread", "gzwrite", "infback", "inffast", "inflate", "inftrees", "trees", "uncompr", "zutil"} {
+		p := filepath.Join(root, name+".c")
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("zlib source %s missing: %v", p, err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// compileEach compiles each source with -fstack-usage into dir.
+func compileEach(t *testing.T, dir, cc string, flags []string, srcs []string) []string {
+	var objs []string
+	for _, src := range srcs {
+		obj := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c")+".o")
+		args := append([]string{"-c", "-fstack-usage", "-o", obj, src}, flags...)
+		testutil.Run(t, dir, cc, args...)
+		objs = append(objs, obj)
+	}
+	return objs
+}
+
+// checkRealWorld asserts the bar: at least 99% of static frames
+// equal to .su, and none smaller.
+func checkRealWorld(t *testing.T, res *Result, dir string) {
+	c := compareWithSU(res, testutil.ParseSU(t, dir))
+	sort.Strings(c.other)
+	for _, m := range c.smaller {
+		t.Errorf("smaller than GCC: %s", m)
+	}
+	if c.static < 50 {
+		t.Fatalf("only %d static functions compared", c.static)
+	}
+	pct := 100 * float64(c.equal) / float64(c.static)
+	t.Logf("%d of %d static frames equal to .su (%.1f%%); %d smaller; other differences: %v", c.equal, c.static, pct, len(c.smaller), c.other)
+	if pct < 99 {
+		t.Errorf("only %.1f%% of static frames equal .su, want at least 99%%", pct)
+	}
+}
+
+func TestRealWorldZlibX86(t *testing.T) {
+	root := sourceTree(t, "zlib")
+	gcc := testutil.RequireTool(t, "gcc")
+	for _, opt := range []string{"-O0", "-O2"} {
+		opt := opt
+		t.Run(opt, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			flags := []string{opt, "-fPIC", "-D_LARGEFILE64_SOURCE=1", "-DHAVE_HIDDEN", "-I" + root}
+			objs := compileEach(t, dir, gcc, flags, zlibSources(t, root))
+			lib := filepath.Join(dir, "libz.so")
+			testutil.Run(t, dir, gcc, append([]string{"-shared", "-o", lib}, objs...)...)
+			res, err := Run(lib, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRealWorld(t, res, dir)
+		})
+	}
+}
