@@ -135,10 +135,10 @@ func runObjdump(t testing.TB, path string, fn func(objInst)) {
 
 // compareStats counts what a comparison checked.
 type compareStats struct {
-	insts, targets, slots, spWrites, spDeltas, fpWrites, accesses int
-	bad                                                           int // objdump "(bad)"
-	outside                                                       int // not inside a function symbol
-	failures                                                      []string
+	insts, targets, slots, refs, spWrites, spDeltas, fpWrites, accesses int
+	bad                                                                 int // objdump "(bad)"
+	outside                                                             int // not inside a function symbol
+	failures                                                            []string
 }
 
 func (s *compareStats) fail(format string, args ...any) {
@@ -286,6 +286,7 @@ func compareObjdump(t testing.TB, path string, funcOnly bool) *compareStats {
 		checkSP(st, o, eff)
 		checkFP(st, o, eff)
 		checkAccess(st, o, eff)
+		checkRef(st, o, eff)
 	})
 	return st
 }
@@ -503,10 +504,22 @@ func checkAccess(st *compareStats, o objInst, eff isa.Effect) {
 	}
 }
 
+// checkRef: lea X(%rip),%reg computes the address objdump prints after '#'.
+func checkRef(st *compareStats, o objInst, eff isa.Effect) {
+	if !strings.HasPrefix(o.mnemonic, "lea") || len(o.ops) != 2 || !strings.HasSuffix(o.ops[0], "(%rip)") {
+		return
+	}
+	st.refs++
+	ref, err := strconv.ParseUint(strings.Fields(o.comment + " x")[0], 16, 64)
+	if err != nil || !eff.HasRef || eff.Ref != ref {
+		st.fail("%s: Ref %#x (has %v), objdump %q", o.line, eff.Ref, eff.HasRef, o.comment)
+	}
+}
+
 func reportStats(t *testing.T, name string, st *compareStats) {
 	t.Helper()
-	t.Logf("%s: %d instructions (%d objdump (bad) and %d outside functions skipped), %d direct targets, %d slots, %d rsp writes (%d deltas checked), %d rbp writes, %d stack accesses",
-		name, st.insts, st.bad, st.outside, st.targets, st.slots, st.spWrites, st.spDeltas, st.fpWrites, st.accesses)
+	t.Logf("%s: %d instructions (%d objdump (bad) and %d outside functions skipped), %d direct targets, %d slots, %d rip-relative lea refs, %d rsp writes (%d deltas checked), %d rbp writes, %d stack accesses",
+		name, st.insts, st.bad, st.outside, st.targets, st.slots, st.refs, st.spWrites, st.spDeltas, st.fpWrites, st.accesses)
 	if st.insts == 0 {
 		t.Errorf("%s: no instructions compared", name)
 	}

@@ -42,6 +42,9 @@ func isFPReg(r x86asm.Reg) bool {
 //     increment, so AccessOff is d plus the pop size).
 //   - The implicit stack slot written by push/call and read by pop/ret is not
 //     an Access; push/pop are described by SPAdd alone.
+//   - Ref is set for lea r,[rip+X] and for mov r,imm with imm >= 0x10000
+//     (a function address in a non-PIE executable, or just a number: the
+//     consumer keeps only the values that are function entries).
 //   - SavesSPLimit is reported for lea r64,[rsp-N] (N > 0) only: a lea with a
 //     non-negative displacement is taking the address of a local, not setting
 //     a probe-loop limit.
@@ -372,6 +375,20 @@ func classify(inst *x86asm.Inst, pc uint64, eff *isa.Effect) {
 	}
 	if writesFP {
 		classifyFPWrite(inst, fpArg, eff)
+	}
+	// Constant addresses: lea r,[rip+X] always; mov r,imm for values that
+	// can be addresses in a non-PIE executable (above 64 KiB).
+	switch inst.Op {
+	case x86asm.LEA:
+		if hasMem && (mem.Base == x86asm.RIP || mem.Base == x86asm.EIP) {
+			eff.Ref, eff.HasRef = slotOf(inst, pc, mem)
+		}
+	case x86asm.MOV:
+		if _, ok := args[0].(x86asm.Reg); ok {
+			if imm, ok := args[1].(x86asm.Imm); ok && imm >= 0x10000 {
+				eff.Ref, eff.HasRef = uint64(imm), true
+			}
+		}
 	}
 	// Stack-clash probe limit: lea r64,[rsp-N].
 	if inst.Op == x86asm.LEA && !writesSP && !writesFP {
