@@ -1,0 +1,38 @@
+package x86
+
+import (
+	"encoding/hex"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// FuzzDecode checks that Decode never panics and that a successful decode
+// has a length between 1 and 15 that fits in the input. The seed corpus is
+// under testdata/fuzz/FuzzDecode; the table of decodeCases is added too.
+func FuzzDecode(f *testing.F) {
+	for _, c := range decodeCases {
+		b, _ := hex.DecodeString(c.hex)
+		f.Add(b, uint64(testPC))
+	}
+	var d Decoder
+	f.Fuzz(func(t *testing.T, code []byte, pc uint64) {
+		eff, err := d.Decode(code, pc)
+		if err != nil {
+			if _, ok := err.(*isa.DecodeError); !ok {
+				t.Fatalf("error %T %v, want *isa.DecodeError", err, err)
+			}
+			if eff != (isa.Effect{}) {
+				t.Fatalf("error %v with a non-zero effect %+v", err, eff)
+			}
+			return
+		}
+		if eff.Len < 1 || eff.Len > 15 || eff.Len > len(code) {
+			t.Fatalf("% x: Len %d (input %d bytes)", code, eff.Len, len(code))
+		}
+		// Decoding only the instruction's own bytes gives the same result.
+		if eff2, err := d.Decode(code[:eff.Len], pc); err != nil || eff2 != eff {
+			t.Fatalf("% x: %+v; on its own %d bytes: %+v, %v", code, eff, eff.Len, eff2, err)
+		}
+	})
+}
