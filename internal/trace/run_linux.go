@@ -1,0 +1,597 @@
+//go:build linux
+
+package trace
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Tunable is appended to GLIBC_TUNABLES so that glibc does not hand a new
+// thread the (already dirty) stack of a thread that exited.
+const Tunable = "glibc.pthread.stack_cache_size=0"
+
+// ErrPtraceDenied is returned when the kernel refuses to let us trace.
+var ErrPtraceDenied = errors.New("ptrace is not permitted here: allow it with `sysctl kernel.yama.ptrace_scope=0` (or 1, since stackscope traces its own child), give stackscope CAP_SYS_PTRACE, or inside a container run it with --cap-add=SYS_PTRACE and a seccomp profile that allows ptrace")
+
+// StartError is a failure to start the program: Code is the shell's status
+// for it (126 or 127) or 2.
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+const (
+	cloneVM     = 0x100
+	cloneVfork  = 0x4000
+	cloneThread = 0x10000
+
+	sysClone     = 56
+	sysFork      = 57
+	sysVfork     = 58
+	sysExit      = 60
+	sysExitGroup = 231
+	sysClone3    = 435
+)
+
+// thread is the supervisor's state for one tid.
+type thread struct {
+	*Thread
+	awaitStop bool // created by an event; its first SIGSTOP is ours
+	seenStop  bool // its first SIGSTOP came before the event
+	region    string
+	heapStack bool   // region is a malloc chunk or unknown part of the heap
+	lo        uint64 // lowest address of the region (for a main thread: [stack] start now)
+	fault     *fault // analysed at its first fault; promoted if it kills the thread
+	exited    bool   // PTRACE_EVENT_EXIT seen
+	img       *image // breakpoints of the program image it runs
+	reaped    bool
+}
+
+type tracer struct {
+	cfg      Config
+	res      *Result
+	threads  map[int]*thread
+	leader   int
+	held     map[int]bool // threads held in group-stop
+	scan     *stderrScan
+	sigcont  chan os.Signal
+	crashSeq []*thread
+}
+
+// Run starts the program and traces it to the end.
+func Run(cfg Config) (*Result, error) {
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	env, tun := withTunable(cfg.Env)
+	cfg.Env = env
+	tr := &tracer{
+		cfg:     cfg,
+		res:     &Result{Tunables: tun},
+		threads: map[int]*thread{},
+		held:    map[int]bool{},
+		sigcont: make(chan os.Signal, 4),
+	}
+	errFD := cfg.Stderr.Fd()
+	if cfg.ScanStderr && scanAllowed(cfg.Stderr) {
+		s, w, err := newStderrScan(cfg.Stderr)
+		if err == nil {
+			tr.scan = s
+			errFD = w.Fd()
+			defer w.Close()
+			cfg.ScanStderr = true
+			tr.cfg.Stderr = w
+		}
+	}
+
+	// Signals for stackscope go to the program. SIGINT and SIGQUIT from a
+	// terminal already reach the whole process group, so they are only
+	// caught (not ignored: an ignored signal would stay ignored across exec).
+	fwd := make(chan os.Signal, 8)
+	signal.Notify(fwd, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM, unix.SIGPIPE)
+	signal.Notify(tr.sigcont, unix.SIGCONT)
+	defer signal.Stop(fwd)
+	defer signal.Stop(tr.sigcont)
+
+	type outcome struct {
+		err error
+	}
+	done := make(chan outcome, 1)
+	started := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the thread dies with the goroutine, and with it
+		// any ptrace state.
+		done <- outcome{tr.supervise(errFD, started)}
+	}()
+	var pid int
+	for {
+		select {
+		case p := <-started:
+			pid = p
+		case s := <-fwd:
+			if pid > 0 {
+				sig := s.(syscall.Signal)
+				if sig != unix.SIGINT && sig != unix.SIGQUIT && sig != unix.SIGPIPE {
+					unix.Kill(pid, sig)
+				}
+			}
+		case o := <-done:
+			if tr.scan != nil {
+				// The pipe closes when the last holder of its write end is
+				// gone; do not wait for daemons that keep it.
+				tr.cfg.Stderr.Close()
+				tr.scan.wait(500 * time.Millisecond)
+				tr.applyStderr()
+			}
+			if o.err != nil {
+				return nil, o.err
+			}
+			tr.finish()
+			return tr.res, nil
+		}
+	}
+}
+
+func withTunable(env []string) ([]string, string) {
+	out := make([]string, 0, len(env)+1)
+	val := ""
+	found := false
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "GLIBC_TUNABLES="); ok {
+			found = true
+			if v == "" {
+				val = Tunable
+			} else {
+				val = v + ":" + Tunable
+			}
+			out = append(out, "GLIBC_TUNABLES="+val)
+			continue
+		}
+		out = append(out, e)
+	}
+	if !found {
+		val = Tunable
+		out = append(out, "GLIBC_TUNABLES="+val)
+	}
+	return out, val
+}
+
+// supervise runs on one locked OS thread: every ptrace and wait call is here.
+func (tr *tracer) supervise(errFD uintptr, started chan<- int) error {
+	attr := &syscall.ProcAttr{
+		Env:   tr.cfg.Env,
+		Files: []uintptr{0, 1, errFD},
+		Sys:   &syscall.SysProcAttr{Ptrace: true},
+	}
+	pid, err := syscall.ForkExec(tr.cfg.Path, tr.cfg.Args, attr)
+	if err != nil {
+		return startError(tr.cfg.Path, err)
+	}
+	tr.leader = pid
+	started <- pid
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", tr.cfg.Path, err)
+		}
+		break
+	}
+	if !ws.Stopped() {
+		// It died before exec completed.
+		tr.res.ExitStatus = statusOf(ws)
+		return nil
+	}
+	opts := unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+		unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_EXITKILL
+	if err := unix.PtraceSetOptions(pid, opts); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return fmt.Errorf("ptrace options: %w", err)
+	}
+	t := tr.newThread(pid, pid, KindMain)
+	tr.initMainStack(t)
+	unix.PtraceCont(pid, 0)
+	tr.loop()
+	return nil
+}
+
+func startError(path string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return &StartError{127, fmt.Errorf("%s: command not found", path)}
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.ENOEXEC), errors.Is(err, unix.EISDIR):
+		return &StartError{126, fmt.Errorf("%s: cannot execute: %v", path, err)}
+	case errors.Is(err, unix.EPERM):
+		return &StartError{2, ErrPtraceDenied}
+	}
+	return &StartError{2, fmt.Errorf("%s: %v", path, err)}
+}
+
+func statusOf(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func (tr *tracer) newThread(tid, pid int, kind string) *thread {
+	t := &thread{Thread: &Thread{TID: tid, PID: pid, Kind: kind}}
+	tr.threads[tid] = t
+	tr.res.Threads = append(tr.res.Threads, t.Thread)
+	return t
+}
+
+// initMainStack describes the main thread of a freshly exec'd program.
+func (tr *tracer) initMainStack(t *thread) {
+	t.Program = exePath(t.TID)
+	t.img = newImage(t.TID)
+	maps := readMaps(t.TID)
+	var r unix.PtraceRegs
+	sp := uint64(0)
+	if unix.PtraceGetRegs(t.TID, &r) == nil {
+		sp = r.Rsp
+	}
+	t.StackSize, t.StackTop, t.lo, t.GuardSize, t.heapStack, t.PeakMeasured = nil, 0, 0, 0, false, false
+	for _, m := range maps {
+		if m.path == "[stack]" || (sp != 0 && m.contains(sp)) {
+			t.StackTop, t.lo = m.end, m.start
+			t.Region = "[stack]"
+			break
+		}
+	}
+	if lim, ok := stackLimit(t.TID); ok {
+		t.StackSize = &lim
+		if t.StackTop > lim {
+			t.StackBottom = t.StackTop - lim
+		}
+	} else {
+		t.StackBottom = t.lo
+	}
+	t.GuardSize = 256 * 4096 // the kernel's stack_guard_gap
+}
+
+func (tr *tracer) loop() {
+	for {
+		flags := unix.WALL
+		if len(tr.held) > 0 {
+			flags |= unix.WNOHANG
+		}
+		var ws unix.WaitStatus
+		tid, err := unix.Wait4(-1, &ws, flags, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil { // ECHILD: nothing left to trace
+			return
+		}
+		if tid == 0 {
+			tr.pollHeld()
+			continue
+		}
+		tr.handle(tid, ws)
+	}
+}
+
+// pollHeld releases group-stopped threads once SIGCONT is on its way.
+func (tr *tracer) pollHeld() {
+	got := false
+	select {
+	case <-tr.sigcont:
+		got = true
+	case <-time.After(20 * time.Millisecond):
+	}
+	for tid := range tr.held {
+		t := tr.threads[tid]
+		if t == nil {
+			delete(tr.held, tid)
+			continue
+		}
+		if got || sigcontPending(t.PID) {
+			delete(tr.held, tid)
+			unix.PtraceCont(tid, 0)
+		}
+	}
+}
+
+func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
+	t := tr.threads[tid]
+	switch {
+	case ws.Exited() || ws.Signaled():
+		if t != nil {
+			tr.reap(t, ws)
+		}
+		if tid == tr.leader {
+			tr.res.ExitStatus = statusOf(ws)
+		}
+		delete(tr.held, tid)
+		return
+	case !ws.Stopped():
+		return
+	}
+	sig := ws.StopSignal()
+	if t == nil {
+		// A new thread whose parent's event has not been seen yet.
+		t = tr.newThread(tid, tid, KindProcess)
+		if sig == unix.SIGSTOP {
+			t.seenStop = true
+			unix.PtraceCont(tid, 0)
+			return
+		}
+	}
+	if t.awaitStop && sig == unix.SIGSTOP {
+		t.awaitStop = false
+		unix.PtraceCont(tid, 0)
+		return
+	}
+	if sig == unix.SIGTRAP && ws.TrapCause() > 0 {
+		tr.event(t, ws.TrapCause())
+		return
+	}
+	if sig == unix.SIGTRAP && tr.trap(t) {
+		return
+	}
+	si, siErr := getSiginfo(tid)
+	if siErr != nil && (sig == unix.SIGSTOP || sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU) {
+		// Group-stop: keep the thread stopped until SIGCONT arrives.
+		tr.held[tid] = true
+		return
+	}
+	switch sig {
+	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGABRT, unix.SIGSYS, unix.SIGTRAP:
+		if t.fault == nil && siErr == nil {
+			t.fault = tr.analyse(t, sig, si)
+		}
+	}
+	unix.PtraceCont(tid, int(sig))
+}
+
+func (tr *tracer) event(t *thread, ev int) {
+	tid := t.TID
+	switch ev {
+	case unix.PTRACE_EVENT_CLONE, unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK:
+		msg, err := unix.PtraceGetEventMsg(tid)
+		if err == nil {
+			tr.newChild(t, int(msg))
+		}
+	case unix.PTRACE_EVENT_EXEC:
+		msg, _ := unix.PtraceGetEventMsg(tid)
+		if old := int(msg); old != tid {
+			// A non-leader thread exec'd and took the leader's tid.
+			if ot := tr.threads[old]; ot != nil {
+				delete(tr.threads, old)
+				if lt := tr.threads[tid]; lt != nil && lt != ot {
+					lt.Ended, lt.reaped = EndedExit, true
+				}
+				ot.TID = tid
+				tr.threads[tid] = ot
+				t = ot
+			}
+		}
+		// Other threads of the old image are gone.
+		for _, o := range tr.threads {
+			if o != t && o.PID == t.PID && !o.reaped {
+				if o.Ended == "" {
+					o.Ended = EndedExit
+				}
+			}
+		}
+		tr.initMainStack(t)
+		t.PID = tid
+		t.fault = nil
+	case unix.PTRACE_EVENT_EXIT:
+		msg, _ := unix.PtraceGetEventMsg(tid)
+		tr.exiting(t, unix.WaitStatus(msg))
+	}
+	unix.PtraceCont(tid, 0)
+}
+
+// newChild describes the stack of a thread or process just created by t.
+func (tr *tracer) newChild(parent *thread, ctid int) {
+	c := tr.threads[ctid]
+	if c == nil {
+		c = tr.newThread(ctid, ctid, KindProcess)
+		c.awaitStop = true
+	}
+	c.Program = parent.Program
+	c.img = parent.img
+	var r unix.PtraceRegs
+	if unix.PtraceGetRegs(parent.TID, &r) != nil {
+		return
+	}
+	var flags, stack, top uint64
+	switch r.Orig_rax {
+	case sysClone:
+		flags, stack = r.Rdi, r.Rsi
+		top = stack
+	case sysClone3:
+		mem := openMem(parent.TID)
+		var b [56]byte
+		if mem.read(r.Rdi, b[:]) {
+			flags = binary.LittleEndian.Uint64(b[0:])
+			stack = binary.LittleEndian.Uint64(b[40:])
+			if stack != 0 {
+				top = stack + binary.LittleEndian.Uint64(b[48:])
+			}
+		}
+		mem.close()
+	case sysVfork:
+		flags = cloneVM | cloneVfork
+	case sysFork:
+	}
+	if flags&cloneVM == 0 && parent.img != nil {
+		cp := *parent.img // a copy of the memory, breakpoints included
+		c.img = &cp
+	}
+	if flags&cloneThread != 0 {
+		c.PID = parent.PID
+	} else {
+		c.PID = ctid
+	}
+	if flags&cloneVM == 0 || top == 0 {
+		// A process (fork, vfork) or a thread sharing its parent's stack:
+		// the same stack region as the parent thread.
+		c.Kind = KindProcess
+		if flags&cloneVM != 0 && flags&cloneVfork == 0 {
+			c.Kind = KindClone
+		}
+		c.StackTop, c.StackBottom, c.lo, c.GuardSize = parent.StackTop, parent.StackBottom, parent.lo, parent.GuardSize
+		c.StackSize, c.Region, c.heapStack = parent.StackSize, parent.Region, parent.heapStack
+		return
+	}
+	c.Kind = KindClone
+	c.StackTop = top
+	maps := readMaps(parent.TID)
+	m, i, ok := findMapping(maps, top-1)
+	if !ok {
+		return
+	}
+	switch {
+	case m.path == "[heap]":
+		c.Region, c.heapStack = "[heap]", true
+		mem := openMem(parent.TID)
+		if p, ok := findMallocChunk(mem, top, m.start, m.end); ok {
+			size := top - p
+			c.StackSize, c.StackBottom, c.lo = &size, p, p
+			c.Region = "heap chunk"
+		} else {
+			c.StackBottom, c.lo = m.start, m.start
+		}
+		mem.close()
+	default:
+		c.Region = "mmap"
+		if m.path != "" {
+			c.Region = m.path
+		}
+		size := top - m.start
+		c.StackSize, c.StackBottom, c.lo = &size, m.start, m.start
+		if i > 0 && maps[i-1].end == m.start && maps[i-1].none() {
+			c.GuardSize = maps[i-1].end - maps[i-1].start
+		}
+		if (r.Orig_rax == sysClone3 || flags&cloneThread != 0) && c.GuardSize > 0 {
+			c.Kind = KindPthread
+		}
+		if r.Orig_rax == sysClone3 && flags&cloneThread != 0 && m.path == "" {
+			c.Kind = KindPthread
+		}
+	}
+}
+
+// exiting runs at PTRACE_EVENT_EXIT: the thread's memory is still there.
+func (tr *tracer) exiting(t *thread, ws unix.WaitStatus) {
+	t.exited = true
+	tr.measure(t)
+	switch {
+	case ws.Signaled():
+		t.Signal = unix.SignalName(ws.Signal())
+		t.Ended = EndedKilled
+		if t.fault != nil && t.fault.signo == ws.Signal() {
+			t.Ended = EndedCrash
+			tr.promote(t)
+		}
+	default:
+		t.Ended = EndedExit
+		t.ExitCode = ws.ExitStatus()
+		if t.ExitCode != 0 {
+			tr.checkSanitizerExit(t)
+		}
+	}
+}
+
+func (tr *tracer) reap(t *thread, ws unix.WaitStatus) {
+	t.reaped = true
+	if t.Ended == "" {
+		if ws.Signaled() {
+			t.Ended = EndedKilled
+			t.Signal = unix.SignalName(ws.Signal())
+			if t.fault != nil && t.fault.signo == ws.Signal() {
+				t.Ended = EndedCrash
+				tr.promote(t)
+			}
+		} else {
+			t.Ended = EndedExit
+			t.ExitCode = ws.ExitStatus()
+		}
+	}
+	delete(tr.threads, t.TID)
+}
+
+func (tr *tracer) promote(t *thread) {
+	if tr.res.Crash == nil && t.fault != nil {
+		tr.res.Crash = &t.fault.Crash
+	}
+}
+
+// measure finds the thread's peak stack use below its top.
+func (tr *tracer) measure(t *thread) {
+	if t.StackTop == 0 {
+		return
+	}
+	mem := openMem(t.TID)
+	defer mem.close()
+	lo := t.lo
+	var low uint64
+	var ok bool
+	if t.heapStack {
+		if t.StackSize == nil {
+			return // no bottom known: a heap scan would only find heap data
+		}
+		low, ok = lowestNonZero(mem, lo, t.StackTop)
+		if ok && low < lo+16 {
+			tr.res.Findings = append(tr.res.Findings, fmt.Sprintf(
+				"the %s clone() stack of thread %d was used down to its very bottom: it may have overflowed into the heap", HumanBytes(*t.StackSize), t.TID))
+		}
+	} else {
+		if t.Kind == KindMain || t.Region == "[stack]" {
+			// The main stack grows: take its mapping as it is now.
+			if m, _, found := findMapping(readMaps(t.TID), t.StackTop-1); found {
+				lo = m.start
+			}
+		}
+		low, ok = lowestTouched(t.TID, mem, lo, t.StackTop)
+	}
+	if ok && low < t.StackTop {
+		// Measured more than once (before glibc's madvise, at exit): keep
+		// the deepest.
+		t.Peak = max(t.Peak, t.StackTop-low)
+		t.PeakMeasured = true
+	}
+}
+
+func getSiginfo(tid int) ([128]byte, error) {
+	var b [128]byte
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(tid), 0, uintptr(unsafe.Pointer(&b[0])), 0, 0)
+	if e != 0 {
+		return b, e
+	}
+	return b, nil
+}
+
+// finish fills in what is known only at the end.
+func (tr *tracer) finish() {
+	for _, t := range tr.res.Threads {
+		if t.Ended == "" {
+			t.Ended = EndedExit
+		}
+	}
+	if c := tr.res.Crash; c != nil && len(c.Backtrace) == 0 {
+		c.Backtrace = []string{}
+	}
+}

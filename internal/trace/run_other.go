@@ -1,0 +1,28 @@
+//go:build !linux
+
+package trace
+
+import (
+	"errors"
+	"runtime"
+)
+
+// Tunable is appended to GLIBC_TUNABLES on Linux.
+const Tunable = "glibc.pthread.stack_cache_size=0"
+
+// ErrPtraceDenied is returned on Linux when the kernel refuses to trace.
+var ErrPtraceDenied = errors.New("ptrace is not permitted here")
+
+// StartError is a failure to start the program.
+type StartError struct {
+	Code int
+	Err  error
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Run is only implemented on Linux.
+func Run(cfg Config) (*Result, error) {
+	return nil, &StartError{Code: 2, Err: errors.New("stackscope run needs Linux (it traces with ptrace); this is " + runtime.GOOS)}
+}

@@ -1,0 +1,130 @@
+//go:build linux
+
+package trace
+
+import (
+	"bytes"
+	"os"
+	"regexp"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stderrScan forwards every byte of the program's stderr unchanged and
+// remembers the messages that name a stack problem.
+type stderrScan struct {
+	out  *os.File
+	r    *os.File
+	done chan struct{}
+
+	mu        sync.Mutex
+	smashing  bool   // *** stack smashing detected ***
+	fortify   bool   // *** buffer overflow detected ***
+	asanKind  string // e.g. stack-buffer-overflow
+	asanLine  string // the ERROR line
+	asanFunc  string // first "#N 0x... in FUNC" frame in the program
+	asanFrame bool
+}
+
+// scanAllowed says whether stderr may be replaced by a pipe without anyone
+// noticing: not when it is a terminal (isatty would change) and not when it
+// is the same open file as stdout (the interleaving would change).
+func scanAllowed(f *os.File) bool {
+	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+		return false
+	}
+	a, err1 := f.Stat()
+	b, err2 := os.Stdout.Stat()
+	if err1 == nil && err2 == nil && os.SameFile(a, b) {
+		return false
+	}
+	return true
+}
+
+func newStderrScan(out *os.File) (*stderrScan, *os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &stderrScan{out: out, r: r, done: make(chan struct{})}
+	go s.copy()
+	return s, w, nil
+}
+
+var (
+	asanError = regexp.MustCompile(`ERROR: AddressSanitizer: ([a-z-]+)`)
+	asanFrame = regexp.MustCompile(`#\d+ 0x[0-9a-f]+ in ([^ ]+)`)
+)
+
+func (s *stderrScan) copy() {
+	defer close(s.done)
+	defer s.r.Close()
+	buf := make([]byte, 64*1024)
+	var line []byte
+	broken := false
+	for {
+		n, err := s.r.Read(buf)
+		if n > 0 {
+			if !broken {
+				if _, werr := s.out.Write(buf[:n]); werr != nil {
+					broken = true // keep draining so the program never blocks
+				}
+			}
+			data := buf[:n]
+			for len(data) > 0 {
+				i := bytes.IndexByte(data, '\n')
+				if i < 0 {
+					if len(line) < 4096 {
+						line = append(line, data...)
+					}
+					break
+				}
+				if len(line) < 4096 {
+					line = append(line, data[:i]...)
+				}
+				s.see(line)
+				line = line[:0]
+				data = data[i+1:]
+			}
+		}
+		if err != nil {
+			if len(line) > 0 {
+				s.see(line)
+			}
+			return
+		}
+	}
+}
+
+func (s *stderrScan) see(line []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case bytes.Contains(line, []byte("*** stack smashing detected ***")):
+		s.smashing = true
+	case bytes.Contains(line, []byte("*** buffer overflow detected ***")):
+		s.fortify = true
+	}
+	if m := asanError.FindSubmatch(line); m != nil && s.asanKind == "" {
+		s.asanKind = string(m[1])
+		s.asanLine = string(bytes.TrimSpace(line))
+		return
+	}
+	if s.asanKind != "" && s.asanFunc == "" {
+		if m := asanFrame.FindSubmatch(line); m != nil {
+			fn := string(m[1])
+			if !bytes.HasPrefix(m[1], []byte("__asan")) && !bytes.HasPrefix(m[1], []byte("__interceptor")) && !bytes.HasPrefix(m[1], []byte("__sanitizer")) {
+				s.asanFunc = fn
+			}
+		}
+	}
+}
+
+func (s *stderrScan) wait(d time.Duration) {
+	select {
+	case <-s.done:
+	case <-time.After(d):
+	}
+}
