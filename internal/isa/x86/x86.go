@@ -23,6 +23,9 @@ func (Decoder) ReturnAddressSize() int64 { return 8 }
 // Name is "x86-64".
 func (Decoder) Name() string { return "x86-64" }
 
+// x86Decode is x86asm.Decode; a variable so that a test can make it panic.
+var x86Decode = x86asm.Decode
+
 // Register families: which x86asm registers alias rsp and rbp.
 func isSPReg(r x86asm.Reg) bool {
 	return r == x86asm.RSP || r == x86asm.ESP || r == x86asm.SP || r == x86asm.SPB
@@ -62,7 +65,7 @@ func (Decoder) Decode(code []byte, pc uint64) (eff isa.Effect, err error) {
 	if len(code) == 0 {
 		return isa.Effect{}, &isa.DecodeError{PC: pc, Reason: "no bytes"}
 	}
-	inst, derr := x86asm.Decode(code, 64)
+	inst, derr := x86Decode(code, 64)
 	if derr != nil || inst.Op == 0 {
 		// x86asm reports a prefix followed by something it cannot decode as
 		// a one-byte instruction with Op 0; for us that is a failure too,
