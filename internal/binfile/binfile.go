@@ -11,6 +11,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -52,8 +54,11 @@ type Function struct {
 	// IFunc marks a GNU indirect function: Addr is its resolver, not the
 	// implementation callers reach.
 	IFunc bool
-	// Aliases are other names at the same address.
+	// Aliases are other symbols (link names) at the same address.
 	Aliases []string
+	// Parts are the function's code elsewhere: GCC's .cold parts, which
+	// run on the function's own frame.
+	Parts []Range
 }
 
 // Range is a half-open address range.
@@ -93,7 +98,9 @@ type File struct {
 
 	symbols  []elf.Symbol
 	mappings []mapping
-	exported map[string]int
+	exported  map[string]int
+	names     map[string]int
+	namesOnce sync.Once
 	r        io.ReaderAt
 	sections []*loadedSection
 	byAddr   map[uint64]int
@@ -290,7 +297,7 @@ func (f *File) readFunctions() {
 		}
 		bind := elf.ST_BIND(s.Info)
 		fn := Function{
-			Name: Demangle(s.Name), LinkName: s.Name, Addr: addr, Size: s.Size, Source: source,
+			Name: s.Name, LinkName: s.Name, Addr: addr, Size: s.Size, Source: source,
 			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
 			Exported: exported[s.Name], IFunc: t == elf.STT_GNU_IFUNC,
 		}
@@ -298,14 +305,14 @@ func (f *File) readFunctions() {
 			// Aliases: prefer a global, strong, non-underscored name.
 			old := &f.Functions[i]
 			if better(fn, *old, bind) {
-				fn.Aliases = append(old.Aliases, old.Name)
+				fn.Aliases = append(old.Aliases, old.LinkName)
 				fn.Exported = fn.Exported || old.Exported
 				if fn.Size < old.Size {
 					fn.Size = old.Size
 				}
 				*old = fn
 			} else {
-				old.Aliases = append(old.Aliases, fn.Name)
+				old.Aliases = append(old.Aliases, fn.LinkName)
 				old.Exported = old.Exported || fn.Exported
 				if old.Size < fn.Size {
 					old.Size = fn.Size
@@ -345,11 +352,45 @@ func (f *File) readFunctions() {
 			fn.Size = end - fn.Addr
 		}
 	}
+	f.attachColdParts()
+	demangleAll(f.Functions)
 	f.byAddr = make(map[uint64]int, len(f.Functions))
 	for i, fn := range f.Functions {
 		f.byAddr[fn.Addr] = i
 	}
 	f.dataRanges()
+}
+
+var coldSuffix = regexp.MustCompile(`\.cold(\.\d+)?$`)
+
+// attachColdParts moves each "f.cold" symbol into f's Parts: the cold part
+// is not a function of its own, it runs on f's frame, so only f's walk can
+// follow its SP.
+func (f *File) attachColdParts() {
+	byLink := map[string]uint64{}
+	for _, fn := range f.Functions {
+		if !coldSuffix.MatchString(fn.LinkName) {
+			byLink[fn.LinkName] = fn.Addr
+		}
+	}
+	parts := map[uint64][]Range{} // parent address -> its cold parts
+	var kept []Function
+	for _, fn := range f.Functions {
+		if m := coldSuffix.FindStringIndex(fn.LinkName); m != nil {
+			if parent, ok := byLink[fn.LinkName[:m[0]]]; ok {
+				parts[parent] = append(parts[parent], Range{fn.Addr, fn.Addr + fn.Size})
+				continue
+			}
+		}
+		kept = append(kept, fn)
+	}
+	if len(parts) == 0 {
+		return
+	}
+	for i := range kept {
+		kept[i].Parts = parts[kept[i].Addr]
+	}
+	f.Functions = kept
 }
 
 // covered reports whether addr lies inside one of fns (sorted by address).
@@ -480,20 +521,23 @@ func (f *File) InPLT(addr uint64) bool {
 	return false
 }
 
-// Lookup returns the function with this link name or demangled name.
+// Lookup returns the function with this link name, demangled name or alias.
 func (f *File) Lookup(name string) (*Function, bool) {
-	for i := range f.Functions {
-		fn := &f.Functions[i]
-		if fn.LinkName == name || fn.Name == name {
-			return fn, true
-		}
-		for _, a := range fn.Aliases {
-			if a == name {
-				return fn, true
+	f.namesOnce.Do(func() {
+		f.names = make(map[string]int, 2*len(f.Functions))
+		for i, fn := range f.Functions {
+			for _, n := range append([]string{fn.LinkName, fn.Name}, fn.Aliases...) {
+				if _, dup := f.names[n]; !dup {
+					f.names[n] = i
+				}
 			}
 		}
+	})
+	i, ok := f.names[name]
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return &f.Functions[i], true
 }
 
 // Symbols returns the file's symbol table (.symtab, or .dynsym when stripped).
@@ -508,7 +552,7 @@ func Demangle(name string) string {
 	if !strings.HasPrefix(name, "_Z") && !strings.HasPrefix(name, "_R") && !strings.HasPrefix(name, "__Z") {
 		return name
 	}
-	return demangle.Filter(name, demangle.NoClones)
+	return demangle.Filter(name)
 }
 
 // LookupExported returns the function that .dynsym exports under name.
@@ -547,4 +591,24 @@ func (f *File) CodeEnd(addr uint64) uint64 {
 		end = f.Functions[i].Addr
 	}
 	return end
+}
+
+// demangleAll sets Name from LinkName, on every core: a large C++ program
+// has a hundred thousand symbols and demangling them one by one was a
+// large part of opening it.
+func demangleAll(fns []Function) {
+	workers := runtime.GOMAXPROCS(0)
+	chunk := (len(fns) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(fns); start += chunk {
+		part := fns[start:min(start+chunk, len(fns))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range part {
+				part[i].Name = Demangle(part[i].LinkName)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -25,6 +25,8 @@ type Module struct {
 	// code maps the address of code that no symbol starts (a jump into a
 	// function's cold part, a call to a local label) to its node.
 	code map[uint64]int
+	// pltSlots caches the GOT slot each decoded PLT stub jumps through.
+	pltSlots map[uint64]uint64
 }
 
 // Node is a function, or an external: an imported function no library on
@@ -98,7 +100,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 }
 
 func (g *Graph) addModule(f *binfile.File) *Module {
-	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}}
+	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}}
 	g.Modules = append(g.Modules, m)
 	return m
 }
@@ -145,10 +147,19 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
 	}
 	in := frame.Input{Addr: fn.Addr, Code: code, Decoder: g.Decoder, StackAlign: g.opts.StackAlign}
-	end := fn.Addr + uint64(len(code))
-	for _, r := range f.DataInCode {
-		if r.End > fn.Addr && r.Begin < end {
-			in.DataInCode = append(in.DataInCode, frame.Range{Begin: r.Begin, End: r.End})
+	ranges := []binfile.Range{{Begin: fn.Addr, End: fn.Addr + uint64(len(code))}}
+	for _, r := range fn.Parts {
+		if part, err := f.Code(r.Begin, r.End-r.Begin); err == nil {
+			in.Parts = append(in.Parts, frame.Part{Addr: r.Begin, Code: part})
+			ranges = append(ranges, r)
+		}
+	}
+	for _, d := range f.DataInCode {
+		for _, r := range ranges {
+			if d.End > r.Begin && d.Begin < r.End {
+				in.DataInCode = append(in.DataInCode, frame.Range{Begin: d.Begin, End: d.End})
+				break
+			}
 		}
 	}
 	if f.CFI.Len() > 0 {
@@ -246,24 +257,35 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 // linkPLT decodes the PLT stub that a call targets and links the call to
 // what the stub's GOT slot will hold.
 func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
-	code, err := m.File.Code(cs.Target, 32)
+	slot, ok := m.pltSlots[cs.Target]
+	if !ok {
+		slot = g.pltSlot(m, cs.Target)
+		m.pltSlots[cs.Target] = slot
+	}
+	return slot != 0 && g.linkSlot(from, m, slot, cs, "plt")
+}
+
+// pltSlot decodes the PLT stub at addr and returns the GOT slot its
+// indirect jump reads, or 0.
+func (g *Graph) pltSlot(m *Module, addr uint64) uint64 {
+	code, err := m.File.Code(addr, 32)
 	if err != nil {
-		return false
+		return 0
 	}
 	for off := 0; off < len(code); {
-		e, err := g.Decoder.Decode(code[off:], cs.Target+uint64(off))
+		e, err := g.Decoder.Decode(code[off:], addr+uint64(off))
 		if err != nil || e.Len <= 0 {
-			return false
+			return 0
 		}
 		if e.Flow == isa.FlowIndirectJump && e.HasSlot {
-			return g.linkSlot(from, m, e.Slot, cs, "plt")
+			return e.Slot
 		}
 		if e.Flow != isa.FlowNext {
-			return false
+			return 0
 		}
 		off += e.Len
 	}
-	return false
+	return 0
 }
 
 // linkSlot links a call through GOT slot to its target: an imported symbol

@@ -7,6 +7,7 @@ package frame
 import (
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/stackscope/stackscope/internal/isa"
 )
@@ -115,6 +116,22 @@ type Input struct {
 	StackAlign int64
 	// CFA, when not nil, returns the CFA offset (CFA = SP + n) at pc.
 	CFA func(pc uint64) (int64, bool)
+	// Parts are more code of the same function elsewhere (GCC's .cold
+	// parts): jumps into them are followed with the function's own SP.
+	Parts []Part
+}
+
+// Part is a range of code that belongs to a function but lies apart from it.
+type Part struct {
+	Addr uint64
+	Code []byte
+}
+
+// segment maps a stretch of the walker's offsets to addresses.
+type segment struct {
+	addr  uint64
+	start int
+	end   int
 }
 
 type inst struct {
@@ -132,12 +149,43 @@ type state struct {
 	limit    int64
 }
 
+// scratch holds the per-offset tables of one walk; they are reused from
+// walk to walk because whole programs have hundreds of thousands of
+// functions and allocating them afresh dominated the run time.
+type scratch struct {
+	index  []int32
+	seen   []int64
+	visits []uint8
+	insts  []inst
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
+
+func (s *scratch) reset(n int) {
+	if cap(s.index) < n {
+		s.index = make([]int32, n)
+		s.seen = make([]int64, n)
+		s.visits = make([]uint8, n)
+	}
+	s.index, s.seen, s.visits = s.index[:n], s.seen[:n], s.visits[:n]
+	clear(s.index)
+	clear(s.visits)
+	for i := range s.seen {
+		s.seen[i] = -1
+	}
+	if cap(s.insts) < n/3 {
+		s.insts = make([]inst, 0, n/3+8)
+	}
+}
+
 // maxLoopGrowth is how many times a loop that moves SP is walked before the
 // frame is declared dynamic.
 const maxLoopGrowth = 8
 
 type walker struct {
 	in            Input
+	code          []byte    // the function's code, then its parts
+	segs          []segment // where each stretch of code lies
 	ra            int64
 	insts         []inst
 	index         []int32 // code offset -> 1 + index in insts; 0 = not decoded
@@ -157,14 +205,21 @@ type walker struct {
 // Analyze walks one function and returns its frame. It never panics on any
 // byte sequence: what cannot be decoded makes the frame Unknown.
 func Analyze(in Input) Frame {
-	w := &walker{in: in, ra: in.Decoder.ReturnAddressSize()}
-	n := len(in.Code)
-	w.index = make([]int32, n)
-	w.seen = make([]int64, n)
-	for i := range w.seen {
-		w.seen[i] = -1
+	w := &walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code}
+	w.segs = []segment{{addr: in.Addr, start: 0, end: len(in.Code)}}
+	if len(in.Parts) > 0 {
+		w.code = append([]byte(nil), in.Code...)
+		for _, p := range in.Parts {
+			w.segs = append(w.segs, segment{addr: p.Addr, start: len(w.code), end: len(w.code) + len(p.Code)})
+			w.code = append(w.code, p.Code...)
+		}
 	}
-	w.visits = make([]uint8, n)
+	n := len(w.code)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.reset(n)
+	w.index, w.seen, w.visits, w.insts = sc.index, sc.seen, sc.visits, sc.insts[:0]
+	defer func() { sc.insts = w.insts[:0] }()
 	w.fr.Size = w.ra
 	w.maxTouch = w.ra
 	if n == 0 {
@@ -203,8 +258,38 @@ func (w *walker) setKind(k Kind, addr uint64, format string, args ...any) {
 	w.fr.ReasonAddr = addr
 }
 
+// addr returns the address of code offset off.
+func (w *walker) addr(off int) uint64 {
+	for _, sg := range w.segs[1:] {
+		if off >= sg.start {
+			return sg.addr + uint64(off-sg.start)
+		}
+	}
+	return w.in.Addr + uint64(off)
+}
+
+// segEnd returns the end offset of the segment holding off.
+func (w *walker) segEnd(off int) int {
+	for _, sg := range w.segs[1:] {
+		if off >= sg.start {
+			return sg.end
+		}
+	}
+	return w.segs[0].end
+}
+
+// offset returns the code offset of addr when it lies in the function.
+func (w *walker) offset(addr uint64) (int, bool) {
+	for _, sg := range w.segs {
+		if addr >= sg.addr && addr < sg.addr+uint64(sg.end-sg.start) {
+			return sg.start + int(addr-sg.addr), true
+		}
+	}
+	return 0, false
+}
+
 func (w *walker) isData(off int) bool {
-	a := w.in.Addr + uint64(off)
+	a := w.addr(off)
 	for _, r := range w.in.DataInCode {
 		if a >= r.Begin && a < r.End {
 			return true
@@ -218,8 +303,9 @@ func (w *walker) decode(off int) *inst {
 	if i := w.index[off]; i != 0 {
 		return &w.insts[i-1]
 	}
-	eff, err := w.in.Decoder.Decode(w.in.Code[off:], w.in.Addr+uint64(off))
-	if err == nil && (eff.Len <= 0 || off+eff.Len > len(w.in.Code)) {
+	end := w.segEnd(off)
+	eff, err := w.in.Decoder.Decode(w.code[off:end], w.addr(off))
+	if err == nil && (eff.Len <= 0 || off+eff.Len > end) {
 		if eff.Len <= 0 {
 			err = fmt.Errorf("decoder returned length %d", eff.Len)
 		} else {
@@ -251,10 +337,10 @@ func (w *walker) walk(start int, st state) {
 // run follows straight-line code from off, pushing branch targets on stack.
 func (w *walker) run(off int, st state, stack []work) []work {
 	for {
-		if off < 0 || off >= len(w.in.Code) || w.isData(off) {
+		if off < 0 || off >= len(w.code) || w.isData(off) {
 			return stack
 		}
-		addr := w.in.Addr + uint64(off)
+		addr := w.addr(off)
 		if prev := w.seen[off]; prev >= 0 {
 			if st.depth <= prev {
 				return stack
@@ -414,10 +500,10 @@ func roundUp(v, a int64) int64 { return (v + a - 1) / a * a }
 // targetOffset says whether a branch target lies inside the function (and
 // is not its entry: a jump to the entry is a recursive tail call).
 func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
-	if !e.HasTarget || e.Target <= w.in.Addr || e.Target >= w.in.Addr+uint64(len(w.in.Code)) {
+	if !e.HasTarget || e.Target == w.in.Addr {
 		return 0, false
 	}
-	return int(e.Target - w.in.Addr), true
+	return w.offset(e.Target)
 }
 
 func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, depth int64) {
@@ -461,7 +547,7 @@ func (w *walker) resolveIndirectJumps() {
 	}
 	seed.condLeft = 0
 	foundUnreached := false
-	for off := 0; off < len(w.in.Code); {
+	for off := 0; off < len(w.code); {
 		if w.seen[off] >= 0 {
 			off += w.instLen(off)
 			continue
@@ -503,7 +589,10 @@ func (w *walker) resolveIndirectJumps() {
 }
 
 func (w *walker) jumpIsTable(addr uint64) bool {
-	off := int(addr - w.in.Addr)
+	off, ok := w.offset(addr)
+	if !ok {
+		return false
+	}
 	if i := w.index[off]; i != 0 {
 		return w.insts[i-1].eff.JumpTable
 	}
@@ -518,7 +607,7 @@ func (w *walker) instLen(off int) int {
 }
 
 func (w *walker) nextInstruction(off int) int {
-	for off < len(w.in.Code) && w.seen[off] < 0 && w.index[off] == 0 {
+	for off < len(w.code) && w.seen[off] < 0 && w.index[off] == 0 {
 		off++
 	}
 	return off
