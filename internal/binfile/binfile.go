@@ -96,14 +96,14 @@ type File struct {
 	// be parsed; analysis goes on without it.
 	CFIError error
 
-	symbols  []elf.Symbol
-	mappings []mapping
+	symbols   []elf.Symbol
+	mappings  []mapping
 	exported  map[string]int
 	names     map[string]int
 	namesOnce sync.Once
-	r        io.ReaderAt
-	sections []*loadedSection
-	byAddr   map[uint64]int
+	r         io.ReaderAt
+	sections  []*loadedSection
+	byAddr    map[uint64]int
 }
 
 type loadedSection struct {
