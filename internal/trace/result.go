@@ -43,7 +43,9 @@ type Config struct {
 	// forwarded unchanged) to recognise glibc and AddressSanitizer messages.
 	// Run turns it off when stderr is a terminal or shares its file with stdout.
 	ScanStderr bool
-	Stderr     *os.File // where the program's stderr goes (default os.Stderr)
+	Stdin      *os.File // the program's stdin (default os.Stdin)
+	Stdout     *os.File // the program's stdout (default os.Stdout)
+	Stderr     *os.File // the program's stderr (default os.Stderr)
 }
 
 // Result is what one run found. Its JSON form is a contract: keys are only

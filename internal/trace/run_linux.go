@@ -74,6 +74,12 @@ type tracer struct {
 
 // Run starts the program and traces it to the end.
 func Run(cfg Config) (*Result, error) {
+	if cfg.Stdin == nil {
+		cfg.Stdin = os.Stdin
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
@@ -87,7 +93,7 @@ func Run(cfg Config) (*Result, error) {
 		sigcont: make(chan os.Signal, 4),
 	}
 	errFD := cfg.Stderr.Fd()
-	if cfg.ScanStderr && scanAllowed(cfg.Stderr) {
+	if cfg.ScanStderr && scanAllowed(cfg.Stderr, cfg.Stdout) {
 		s, w, err := newStderrScan(cfg.Stderr)
 		if err == nil {
 			tr.scan = s
@@ -175,7 +181,7 @@ func withTunable(env []string) ([]string, string) {
 func (tr *tracer) supervise(errFD uintptr, started chan<- int) error {
 	attr := &syscall.ProcAttr{
 		Env:   tr.cfg.Env,
-		Files: []uintptr{0, 1, errFD},
+		Files: []uintptr{tr.cfg.Stdin.Fd(), tr.cfg.Stdout.Fd(), errFD},
 		Sys:   &syscall.SysProcAttr{Ptrace: true},
 	}
 	pid, err := syscall.ForkExec(tr.cfg.Path, tr.cfg.Args, attr)

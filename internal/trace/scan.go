@@ -31,12 +31,12 @@ type stderrScan struct {
 // scanAllowed says whether stderr may be replaced by a pipe without anyone
 // noticing: not when it is a terminal (isatty would change) and not when it
 // is the same open file as stdout (the interleaving would change).
-func scanAllowed(f *os.File) bool {
+func scanAllowed(f, stdout *os.File) bool {
 	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
 		return false
 	}
 	a, err1 := f.Stat()
-	b, err2 := os.Stdout.Stat()
+	b, err2 := stdout.Stat()
 	if err1 == nil && err2 == nil && os.SameFile(a, b) {
 		return false
 	}

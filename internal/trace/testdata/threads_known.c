@@ -1,5 +1,7 @@
-// Threads that each touch a known amount of stack, then exit cleanly. Each
-// prints "TOUCH <tid> <bytes-below-its-first-frame>" so the test can compare.
+// Threads that each touch a known amount of stack below their first frame,
+// then exit cleanly. After joining, main prints one line per thread:
+// "TOUCH <tid> <bytes>", bytes measured from the thread function's own frame
+// to the lowest byte it wrote. Nothing deep is called after the touch.
 // Build: gcc -O0 -g -pthread -o threads_known threads_known.c
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -8,29 +10,32 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+#define N 4
+static size_t sizes[N] = {0, 16 * 1024, 100 * 1024, 300 * 1024};
+static long tids[N], touched[N];
 
-__attribute__((noinline)) static void touch(size_t n, char *top) {
-	char *buf = __builtin_alloca(n);
-	memset(buf, 0x5a, n);
-	pthread_mutex_lock(&mu);
-	printf("TOUCH %ld %ld\n", (long)syscall(SYS_gettid), (long)(top - buf));
-	fflush(stdout);
-	pthread_mutex_unlock(&mu);
+__attribute__((noinline)) static void touch(int i, char *top) {
+	char *buf = __builtin_alloca(sizes[i] + 16);
+	for (size_t j = 0; j < sizes[i] + 16; j++)
+		((volatile char *)buf)[j] = 0x5a;
+	touched[i] = top - buf;
 }
 
 static void *worker(void *arg) {
 	char marker;
-	touch((size_t)arg, &marker);
+	int i = (int)(long)arg;
+	tids[i] = syscall(SYS_gettid);
+	touch(i, &marker);
 	return NULL;
 }
 
 int main(void) {
-	size_t sizes[] = {16 * 1024, 100 * 1024, 300 * 1024};
-	pthread_t t[3];
-	for (int i = 0; i < 3; i++)
-		pthread_create(&t[i], NULL, worker, (void *)sizes[i]);
-	for (int i = 0; i < 3; i++)
+	pthread_t t[N];
+	for (int i = 0; i < N; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(long)i);
+	for (int i = 0; i < N; i++)
 		pthread_join(t[i], NULL);
+	for (int i = 0; i < N; i++)
+		printf("TOUCH %ld %ld\n", tids[i], touched[i]);
 	return 0;
 }
