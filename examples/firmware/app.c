@@ -30,14 +30,16 @@ __attribute__((noinline)) int32_t filter_block(const int32_t *in, int n)
     return average(window, n < 32 ? n : 32);
 }
 
-__attribute__((noinline)) int parse_command(const char *s, unsigned len)
+volatile int command;
+
+__attribute__((noinline)) void parse_command(const char *s, unsigned len)
 {
     char word[24];
     unsigned i = 0;
     for (; i < len && i < sizeof word - 1 && s[i] != ' '; i++)
         word[i] = s[i];
     word[i] = 0;
-    return word[0] == 'r' ? 1 : word[0] == 's' ? 2 : 0;
+    command = word[0] == 'r' ? 1 : word[0] == 's' ? 2 : 0;
 }
 
 void SysTick_Handler(void)

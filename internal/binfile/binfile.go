@@ -56,6 +56,7 @@ type Function struct {
 	IFunc bool
 	// Aliases are other symbols (link names) at the same address.
 	Aliases []string
+	weak  bool
 	// Parts are the function's code elsewhere: GCC's .cold parts, which
 	// run on the function's own frame.
 	Parts []Range
@@ -299,12 +300,12 @@ func (f *File) readFunctions() {
 		fn := Function{
 			Name: s.Name, LinkName: s.Name, Addr: addr, Size: s.Size, Source: source,
 			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
-			Exported: exported[s.Name], IFunc: t == elf.STT_GNU_IFUNC,
+			Exported: exported[s.Name], IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
 		}
 		if i, ok := byAddr[addr]; ok {
 			// Aliases: prefer a global, strong, non-underscored name.
 			old := &f.Functions[i]
-			if better(fn, *old, bind) {
+			if better(fn, *old) {
 				fn.Aliases = append(old.Aliases, old.LinkName)
 				fn.Exported = fn.Exported || old.Exported
 				if fn.Size < old.Size {
@@ -408,9 +409,16 @@ func hasFunctions(syms []elf.Symbol) bool {
 	return false
 }
 
-func better(n, old Function, bind elf.SymBind) bool {
+// better says whether a new symbol names a function better than the old
+// one at the same address: a strong global over a weak alias (the vector
+// table's Default_Handler over its weak PendSV_Handler alias), a global
+// over a local, a name without a leading underscore over one with.
+func better(n, old Function) bool {
 	if n.Global != old.Global {
 		return n.Global
+	}
+	if n.weak != old.weak {
+		return !n.weak
 	}
 	nu, ou := strings.HasPrefix(n.LinkName, "_"), strings.HasPrefix(old.LinkName, "_")
 	if nu != ou {

@@ -424,15 +424,16 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		switch e.Flow {
 		case isa.FlowNext:
 		case isa.FlowJump, isa.FlowCondJump:
-			if e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit {
+			if t, ok := w.targetOffset(e); ok && e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit && w.seen[t] >= 0 && st.depth > w.seen[t] {
 				// The probe loop's `cmp sp,limit; jne loop` at the limit:
 				// the loop is done.
 				break
 			}
 			if t, inside := w.targetOffset(e); inside {
-				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && t < off {
-					// The probe loop's back edge below the limit: the
-					// loop cannot exit yet.
+				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && w.seen[t] >= 0 && st.depth > w.seen[t] {
+					// The back edge of a loop that moves SP toward a
+					// saved limit (a stack-clash probe loop): it cannot
+					// exit before SP reaches the limit.
 					off = t
 					continue
 				}
@@ -497,12 +498,13 @@ func (w *walker) realign(depth, align int64) int64 {
 
 func roundUp(v, a int64) int64 { return (v + a - 1) / a * a }
 
-// targetOffset says whether a branch target lies inside the function (and
-// is not its entry: a jump to the entry is a recursive tail call).
+// targetOffset says whether a branch target lies inside the function.
 func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
-	if !e.HasTarget || e.Target == w.in.Addr {
+	if !e.HasTarget {
 		return 0, false
 	}
+	// A jump to the function's own entry is a loop as far as the stack is
+	// concerned (`b .` in a handler, self tail recursion): followed inside.
 	return w.offset(e.Target)
 }
 
