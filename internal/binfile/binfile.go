@@ -56,7 +56,7 @@ type Function struct {
 	IFunc bool
 	// Aliases are other symbols (link names) at the same address.
 	Aliases []string
-	weak  bool
+	weak    bool
 	// Parts are the function's code elsewhere: GCC's .cold parts, which
 	// run on the function's own frame.
 	Parts []Range
