@@ -16,7 +16,7 @@ func TestDecodeRecoversPanic(t *testing.T) {
 	saved := x86Decode
 	defer func() { x86Decode = saved }()
 	x86Decode = func([]byte, int) (x86asm.Inst, error) { panic("index out of range") }
-	eff, err := Decoder{}.Decode([]byte{0x90}, testPC)
+	eff, err := Decoder{}.Decode([]byte{0x0f, 0x0b}, testPC) // ud2: not on the fast path
 	var de *isa.DecodeError
 	if !errors.As(err, &de) || de.PC != testPC || eff != (isa.Effect{}) {
 		t.Fatalf("got %+v, %v; want a DecodeError", eff, err)

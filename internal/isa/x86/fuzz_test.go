@@ -17,6 +17,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	var d Decoder
 	f.Fuzz(func(t *testing.T, code []byte, pc uint64) {
+		checkFast(t, code, pc) // the fast path agrees with x86asm
 		eff, err := d.Decode(code, pc)
 		if err != nil {
 			if _, ok := err.(*isa.DecodeError); !ok {

@@ -350,6 +350,9 @@ func writesReg(o objInst, regs []string) bool {
 		return false
 	}
 	last := o.ops[len(o.ops)-1]
+	if len(o.ops) == 1 && hasPrefix(o.mnemonic, "mul", "div", "imul", "idiv") {
+		return false // one-operand forms write rdx:rax
+	}
 	if isReg(last, regs...) && !readsOnlyLast(o.mnemonic) {
 		return true
 	}

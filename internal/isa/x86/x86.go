@@ -51,7 +51,16 @@ func isFPReg(r x86asm.Reg) bool {
 //   - SavesSPLimit is reported for lea r64,[rsp-N] (N > 0) only: a lea with a
 //     non-negative displacement is taking the address of a local, not setting
 //     a probe-loop limit.
-func (Decoder) Decode(code []byte, pc uint64) (eff isa.Effect, err error) {
+func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
+	var eff isa.Effect
+	if decodeFast(code, pc, &eff) {
+		return eff, nil
+	}
+	return decodeSlow(code, pc)
+}
+
+// decodeSlow decodes with x86asm (plus decodeExtra for what it rejects).
+func decodeSlow(code []byte, pc uint64) (eff isa.Effect, err error) {
 	// x86asm is a table-driven decoder that has been known to index out of
 	// range on malformed input (the fuzz test exercises it). The Decoder
 	// contract says Decode never panics, so a panic inside x86asm becomes a
@@ -163,7 +172,8 @@ func readOnlyFirst(op x86asm.Op) bool {
 		x86asm.LCALL, x86asm.LJMP, x86asm.WRFSBASE, x86asm.WRGSBASE,
 		x86asm.VERR, x86asm.VERW, x86asm.LLDT, x86asm.LTR, x86asm.LMSW,
 		x86asm.INVPCID, x86asm.OUT,
-		x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
+		x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD,
+		x86asm.MUL, x86asm.DIV, x86asm.IDIV: // implicit rax/rdx destination
 		return true
 	}
 	return false
@@ -258,8 +268,9 @@ func classify(inst *x86asm.Inst, pc uint64, eff *isa.Effect) {
 			}
 		}
 	}
-	writesSP := spArg == 0 && !readOnlyFirst(inst.Op) || spArg == 1 && writesSecond(inst.Op)
-	writesFP := fpArg == 0 && !readOnlyFirst(inst.Op) || fpArg == 1 && writesSecond(inst.Op)
+	readOnly := readOnlyFirst(inst.Op) || inst.Op == x86asm.IMUL && args[1] == nil // imul r/m: rdx:rax
+	writesSP := spArg == 0 && !readOnly || spArg == 1 && writesSecond(inst.Op)
+	writesFP := fpArg == 0 && !readOnly || fpArg == 1 && writesSecond(inst.Op)
 
 	// Memory access relative to rsp/rbp with a constant displacement.
 	if hasMem && mem.Index == 0 && mem.Segment != x86asm.FS && mem.Segment != x86asm.GS && !noAccess(inst.Op) {

@@ -55,6 +55,7 @@ var decodeCases = []decodeCase{
 	// pop [rsp+d] addresses memory after the increment: d+8 from the old rsp.
 	{"popq 0x8(%rsp)", "8f442408", isa.Effect{Len: 4, SP: isa.SPAdd, SPDelta: 8, Access: isa.BaseSP, AccessOff: 16, AccessSize: 8}},
 	{"pop %rsp", "5c", isa.Effect{Len: 1, SP: isa.SPUnknown}},
+	{"", "66485b", isa.Effect{Len: 3, SP: isa.SPAdd, SPDelta: 8}}, // 66 REX.W pop rbx: REX.W wins
 
 	// ---- arithmetic on rsp ----
 	{"sub $0x18,%rsp", "4883ec18", isa.Effect{Len: 4, SP: isa.SPAdd, SPDelta: -0x18}},

@@ -1,0 +1,595 @@
+package x86
+
+import (
+	"encoding/binary"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// The fast path decodes the most common general-purpose instructions
+// directly, without x86asm (whose table interpreter costs about 200 ns per
+// instruction and boxes immediates and memory operands into interfaces, i.e.
+// allocates). It covers an optional 0x66 prefix, an optional REX prefix and a
+// fixed list of one- and two-byte opcodes; anything else, and any of these
+// that writes rsp or rbp (other than push/pop of a register) or is otherwise
+// unusual, returns false and goes to x86asm.
+//
+// The contract is that decodeFast, when it returns true, reports exactly the
+// Effect the x86asm path would; TestFastMatchesSlow checks this on every
+// byte offset of libc's .text and FuzzDecode on random input.
+
+// modRM is a decoded ModRM operand.
+type modRM struct {
+	n        int   // bytes taken by ModRM, SIB and displacement
+	mod      byte  // ModRM.mod
+	reg      byte  // ModRM.reg extended by REX.R (0-15)
+	rm       byte  // ModRM.rm extended by REX.B, for mod == 3
+	mem      bool  // mod != 3
+	base     int8  // memory base register 0-15, baseNone or baseRIP
+	index    int8  // memory index register 0-15 or baseNone
+	disp     int64 // sign-extended displacement
+	opdigit  byte  // ModRM.reg without REX.R (the /digit of group opcodes)
+	hasIndex bool
+}
+
+const (
+	baseNone int8 = -1
+	baseRIP  int8 = -2
+)
+
+const (
+	regSP = 4
+	regBP = 5
+)
+
+// parseModRM decodes the ModRM byte at b[0] and what follows it (64-bit
+// addressing). ok is false when b is too short.
+func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
+	if len(b) < 1 {
+		return m, false
+	}
+	x := b[0]
+	m.mod, m.opdigit = x>>6, (x>>3)&7
+	m.reg = m.opdigit | (rex&4)<<1
+	rm := x & 7
+	m.n = 1
+	if m.mod == 3 {
+		m.rm = rm | (rex&1)<<3
+		return m, true
+	}
+	m.mem = true
+	m.base, m.index = baseNone, baseNone
+	dispSize := 0
+	switch m.mod {
+	case 1:
+		dispSize = 1
+	case 2:
+		dispSize = 4
+	}
+	if rm == 4 {
+		if len(b) < 2 {
+			return m, false
+		}
+		sib := b[1]
+		m.n = 2
+		idx := (sib>>3)&7 | (rex&2)<<2
+		if idx != 4 {
+			m.index, m.hasIndex = int8(idx), true
+		}
+		base := sib & 7
+		if base == 5 && m.mod == 0 {
+			dispSize = 4 // no base
+		} else {
+			m.base = int8(base | (rex&1)<<3)
+		}
+	} else if rm == 5 && m.mod == 0 {
+		m.base = baseRIP
+		dispSize = 4
+	} else {
+		m.base = int8(rm | (rex&1)<<3)
+	}
+	if len(b) < m.n+dispSize {
+		return m, false
+	}
+	switch dispSize {
+	case 1:
+		m.disp = int64(int8(b[m.n]))
+	case 4:
+		m.disp = int64(int32(binary.LittleEndian.Uint32(b[m.n:])))
+	}
+	m.n += dispSize
+	return m, true
+}
+
+// fastState carries what the opcode handlers need.
+type fastState struct {
+	eff   *isa.Effect
+	pc    uint64
+	rex   byte
+	size  int64 // operand size in bytes: 2, 4 or 8
+	m     modRM
+	haveM bool
+}
+
+// regKind says whether register number r (0-15) at operand size sz names
+// the stack pointer (1), the frame pointer (2) or neither (0). Without REX,
+// byte registers 4-7 are ah, ch, dh, bh.
+func regKind(r byte, sz int64, rex byte) int {
+	if sz == 1 && rex == 0 && r >= 4 {
+		return 0
+	}
+	switch r {
+	case regSP:
+		return 1
+	case regBP:
+		return 2
+	}
+	return 0
+}
+
+// useReg records a register operand: UsesFP for the rbp family.
+func (s *fastState) useReg(r byte, sz int64) {
+	if regKind(r, sz, s.rex) == 2 {
+		s.eff.UsesFP = true
+	}
+}
+
+// writeReg checks a written register operand. It returns false for the
+// rsp and rbp families: those writes (SP effects, SetsFP, ClobbersFP) are
+// left to the x86asm path.
+func (s *fastState) writeReg(r byte, sz int64) bool {
+	return regKind(r, sz, s.rex) == 0
+}
+
+// useRM records the r/m operand: a register (read or written as told) or a
+// memory operand of sz bytes (an access when relative to rsp/rbp).
+func (s *fastState) useRM(sz int64, write, access bool) bool {
+	m := &s.m
+	if !m.mem {
+		if write {
+			return s.writeReg(m.rm, sz)
+		}
+		s.useReg(m.rm, sz)
+		return true
+	}
+	if m.base == regBP || m.index == regBP {
+		s.eff.UsesFP = true
+	}
+	if access && !m.hasIndex {
+		switch m.base {
+		case regSP:
+			s.eff.Access, s.eff.AccessOff, s.eff.AccessSize = isa.BaseSP, m.disp, sz
+		case regBP:
+			s.eff.Access, s.eff.AccessOff, s.eff.AccessSize = isa.BaseFP, m.disp, sz
+		}
+	}
+	return true
+}
+
+// slot is the fixed address of a [rip+d] or [d32] operand.
+func (s *fastState) slot() (uint64, bool) {
+	m := &s.m
+	if m.hasIndex {
+		return 0, false
+	}
+	switch m.base {
+	case baseRIP:
+		return s.pc + uint64(s.eff.Len) + uint64(m.disp), true
+	case baseNone:
+		return uint64(m.disp), true
+	}
+	return 0, false
+}
+
+func imm(b []byte, n int) int64 {
+	switch n {
+	case 1:
+		return int64(int8(b[0]))
+	case 2:
+		return int64(int16(binary.LittleEndian.Uint16(b)))
+	case 4:
+		return int64(int32(binary.LittleEndian.Uint32(b)))
+	}
+	return int64(binary.LittleEndian.Uint64(b))
+}
+
+// decodeFast fills eff for the instructions it knows and returns true, or
+// returns false (eff untouched or partly filled: the caller resets it).
+func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
+	p := 0
+	has66 := false
+	if len(code) > 0 && code[0] == 0x66 {
+		has66, p = true, 1
+	}
+	var rex byte
+	if p < len(code) && code[p]&0xF0 == 0x40 {
+		rex, p = code[p], p+1
+	}
+	if p >= len(code) {
+		return false
+	}
+	s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+	if rex&8 != 0 {
+		s.size = 8
+	} else if has66 {
+		s.size = 2
+	}
+	op := code[p]
+	p++
+
+	// modrm parses the ModRM operand at p; immediates follow it.
+	modrm := func() bool {
+		m, ok := parseModRM(code[p:], rex)
+		if !ok {
+			return false
+		}
+		s.m, s.haveM = m, true
+		p += m.n
+		return true
+	}
+	// immN reads an n-byte immediate at p.
+	var immv int64
+	immN := func(n int) bool {
+		if p+n > len(code) {
+			return false
+		}
+		immv = imm(code[p:], n)
+		p += n
+		return true
+	}
+	// fullImm is the size of an Iz immediate: 2 with 0x66, else 4.
+	fullImm := 4
+	if s.size == 2 {
+		fullImm = 2
+	}
+
+	switch {
+	// ALU r/m,r and r,r/m: add or adc sbb and sub xor cmp.
+	case op < 0x40 && op&7 < 4:
+		if !modrm() {
+			return false
+		}
+		sz := s.size
+		if op&1 == 0 {
+			sz = 1
+		}
+		cmp := op&0xF8 == 0x38
+		if op&2 == 0 { // r/m is the destination
+			if !s.useRM(sz, !cmp, true) {
+				return false
+			}
+			s.useReg(s.m.reg, sz)
+		} else {
+			if cmp {
+				s.useReg(s.m.reg, sz)
+			} else if !s.writeReg(s.m.reg, sz) {
+				return false
+			}
+			s.useRM(sz, false, true)
+		}
+	// ALU al/eax, imm.
+	case op < 0x40 && (op&7 == 4 || op&7 == 5):
+		n := 1
+		if op&7 == 5 {
+			n = fullImm
+		}
+		if !immN(n) {
+			return false
+		}
+	case op == 0x0F:
+		return fast0F(code, p, &s, eff, has66)
+
+	// push/pop r64 (or r16 with 0x66).
+	case op >= 0x50 && op <= 0x5F:
+		r := op&7 | (rex&1)<<3
+		d := int64(8)
+		if has66 && rex&8 == 0 { // REX.W overrides 0x66
+			d = 2
+		}
+		if op < 0x58 {
+			eff.SP, eff.SPDelta = isa.SPAdd, -d
+			s.useReg(r, 8)
+		} else {
+			if r == regSP {
+				return false // pop rsp
+			}
+			eff.SP, eff.SPDelta = isa.SPAdd, d
+			if r == regBP {
+				eff.UsesFP, eff.ClobbersFP = true, true // pop rbp
+			}
+		}
+	case op == 0x63: // movsxd r64, r/m32
+		if rex&8 == 0 || !modrm() || !s.writeReg(s.m.reg, 8) {
+			return false
+		}
+		s.useRM(4, false, true)
+	case op == 0x68 || op == 0x6A: // push imm
+		if has66 {
+			return false
+		}
+		n := 4
+		if op == 0x6A {
+			n = 1
+		}
+		if !immN(n) {
+			return false
+		}
+		eff.SP, eff.SPDelta = isa.SPAdd, -8
+	case op == 0x69 || op == 0x6B: // imul r, r/m, imm
+		if !modrm() || !s.writeReg(s.m.reg, s.size) {
+			return false
+		}
+		s.useRM(s.size, false, true)
+		n := fullImm
+		if op == 0x6B {
+			n = 1
+		}
+		if !immN(n) {
+			return false
+		}
+	case op >= 0x70 && op <= 0x7F: // jcc rel8
+		if has66 || !immN(1) {
+			return false
+		}
+		eff.Flow, eff.HasTarget = isa.FlowCondJump, true
+		eff.Target = pc + uint64(p) + uint64(immv)
+	case op >= 0x80 && op <= 0x83 && op != 0x82: // group 1 r/m, imm
+		if !modrm() {
+			return false
+		}
+		sz, n := s.size, 1
+		switch op {
+		case 0x80:
+			sz = 1
+		case 0x81:
+			n = fullImm
+		}
+		if !s.useRM(sz, s.m.opdigit != 7, true) || !immN(n) {
+			return false
+		}
+	case op == 0x84 || op == 0x85: // test r/m, r
+		if !modrm() {
+			return false
+		}
+		sz := s.size
+		if op == 0x84 {
+			sz = 1
+		}
+		s.useRM(sz, false, true)
+		s.useReg(s.m.reg, sz)
+	case op >= 0x88 && op <= 0x8B: // mov
+		if !modrm() {
+			return false
+		}
+		sz := s.size
+		if op&1 == 0 {
+			sz = 1
+		}
+		if op&2 == 0 {
+			if !s.useRM(sz, true, true) {
+				return false
+			}
+			s.useReg(s.m.reg, sz)
+		} else {
+			if !s.writeReg(s.m.reg, sz) {
+				return false
+			}
+			s.useRM(sz, false, true)
+		}
+	case op == 0x8D: // lea
+		if !modrm() || !s.m.mem || s.size == 2 {
+			return false
+		}
+		r := s.m.reg
+		if r == regSP || r == regBP {
+			return false // SetsFP / SP effects: the x86asm path
+		}
+		s.useRM(s.size, false, false)
+		m := &s.m
+		eff.Len = p
+		if m.base == baseRIP && !m.hasIndex {
+			eff.Ref, eff.HasRef = s.slot()
+		}
+		if s.size == 8 && m.base == regSP && !m.hasIndex && m.disp < 0 {
+			eff.SavesSPLimit, eff.SPLimitOffset = true, m.disp
+		}
+	case op == 0x90: // nop
+		if has66 || rex != 0 {
+			return false
+		}
+	case op == 0x98 || op == 0x99: // cbw/cwde/cdqe, cwd/cdq/cqo
+	case op == 0xA8 || op == 0xA9: // test al/eax, imm
+		n := 1
+		if op == 0xA9 {
+			n = fullImm
+		}
+		if !immN(n) {
+			return false
+		}
+	case op >= 0xB0 && op <= 0xBF: // mov r, imm
+		r := op&7 | (rex&1)<<3
+		sz, n := s.size, fullImm
+		if op < 0xB8 {
+			sz, n = 1, 1
+		} else if s.size == 8 {
+			n = 8
+		}
+		if !s.writeReg(r, sz) || !immN(n) {
+			return false
+		}
+		// x86asm sign-extends the imm32 of mov r32 too, so values from
+		// 0x80000000 up are not taken as addresses.
+		if sz >= 4 && immv >= 0x10000 {
+			eff.Ref, eff.HasRef = uint64(immv), true
+		}
+	case op == 0xC0 || op == 0xC1 || op >= 0xD0 && op <= 0xD3: // shifts
+		if !modrm() || s.m.opdigit == 6 {
+			return false
+		}
+		sz := s.size
+		if op&1 == 0 {
+			sz = 1
+		}
+		if !s.useRM(sz, true, true) {
+			return false
+		}
+		if op <= 0xC1 && !immN(1) {
+			return false
+		}
+	case op == 0xC3: // ret
+		if has66 || rex != 0 {
+			return false
+		}
+		eff.Flow = isa.FlowReturn
+	case op == 0xC6 || op == 0xC7: // mov r/m, imm
+		if !modrm() || s.m.opdigit != 0 {
+			return false
+		}
+		sz, n := s.size, fullImm
+		if op == 0xC6 {
+			sz, n = 1, 1
+		}
+		if !s.useRM(sz, true, true) || !immN(n) {
+			return false
+		}
+		if !s.m.mem && sz >= 4 && immv >= 0x10000 {
+			eff.Ref, eff.HasRef = uint64(immv), true
+		}
+	case op == 0xCC: // int3
+		eff.Flow = isa.FlowStop
+	case op == 0xE8 || op == 0xE9 || op == 0xEB: // call/jmp rel
+		if has66 {
+			return false
+		}
+		n := 4
+		if op == 0xEB {
+			n = 1
+		}
+		if !immN(n) {
+			return false
+		}
+		eff.Flow = isa.FlowJump
+		if op == 0xE8 {
+			eff.Flow = isa.FlowCall
+		}
+		eff.Target, eff.HasTarget = pc+uint64(p)+uint64(immv), true
+	case op == 0xF6 || op == 0xF7: // test/not/neg/mul/imul/div/idiv r/m
+		if !modrm() || s.m.opdigit == 1 {
+			return false
+		}
+		sz := s.size
+		if op == 0xF6 {
+			sz = 1
+		}
+		write := s.m.opdigit == 2 || s.m.opdigit == 3
+		if !s.useRM(sz, write, true) {
+			return false
+		}
+		if s.m.opdigit == 0 {
+			n := fullImm
+			if op == 0xF6 {
+				n = 1
+			}
+			if !immN(n) {
+				return false
+			}
+		}
+	case op == 0xFE || op == 0xFF:
+		if !modrm() {
+			return false
+		}
+		d := s.m.opdigit
+		switch {
+		case d <= 1: // inc/dec
+			sz := s.size
+			if op == 0xFE {
+				sz = 1
+			}
+			if !s.useRM(sz, true, true) {
+				return false
+			}
+		case op == 0xFF && (d == 2 || d == 4) && !has66: // call/jmp r/m
+			if !s.m.mem && rex&8 != 0 {
+				return false
+			}
+			s.useRM(8, false, true)
+			eff.Len = p
+			eff.Flow = isa.FlowIndirectCall
+			if d == 4 {
+				eff.Flow = isa.FlowIndirectJump
+			}
+			if s.m.mem {
+				eff.Slot, eff.HasSlot = s.slot()
+			}
+		case op == 0xFF && d == 6 && !has66 && s.m.mem: // push r/m
+			s.useRM(8, false, true)
+			eff.SP, eff.SPDelta = isa.SPAdd, -8
+		default:
+			return false
+		}
+	default:
+		return false
+	}
+	eff.Len = p
+	return true
+}
+
+// fast0F handles the two-byte opcodes 0F xx; p is the offset of xx.
+func fast0F(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool) bool {
+	if p >= len(code) {
+		return false
+	}
+	op := code[p]
+	p++
+	modrm := func() bool {
+		m, ok := parseModRM(code[p:], s.rex)
+		if !ok {
+			return false
+		}
+		s.m, s.haveM = m, true
+		p += m.n
+		return true
+	}
+	switch {
+	case op == 0x1F: // nop r/m (x86asm knows the memory form only)
+		if !modrm() || !s.m.mem || s.m.opdigit != 0 {
+			return false
+		}
+		s.useRM(s.size, false, false)
+	case op >= 0x40 && op <= 0x4F: // cmovcc r, r/m
+		if !modrm() || !s.writeReg(s.m.reg, s.size) {
+			return false
+		}
+		s.useRM(s.size, false, true)
+	case op >= 0x80 && op <= 0x8F: // jcc rel32
+		if has66 || p+4 > len(code) {
+			return false
+		}
+		rel := imm(code[p:], 4)
+		p += 4
+		eff.Flow, eff.HasTarget = isa.FlowCondJump, true
+		eff.Target = s.pc + uint64(p) + uint64(rel)
+	case op >= 0x90 && op <= 0x9F: // setcc r/m8
+		if !modrm() || !s.useRM(1, true, true) {
+			return false
+		}
+	case op == 0xAF: // imul r, r/m
+		if !modrm() || !s.writeReg(s.m.reg, s.size) {
+			return false
+		}
+		s.useRM(s.size, false, true)
+	case op == 0xB6 || op == 0xB7 || op == 0xBE || op == 0xBF: // movzx/movsx
+		if !modrm() || !s.writeReg(s.m.reg, s.size) {
+			return false
+		}
+		src := int64(1)
+		if op&1 == 1 {
+			src = 2
+		}
+		s.useRM(src, false, true)
+	default:
+		return false
+	}
+	eff.Len = p
+	return true
+}

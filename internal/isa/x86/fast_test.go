@@ -1,0 +1,68 @@
+package x86
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// checkFast compares the fast path with the x86asm path at one offset. It
+// returns whether the fast path took the instruction.
+func checkFast(t testing.TB, code []byte, pc uint64) bool {
+	var fast isa.Effect
+	if !decodeFast(code, pc, &fast) {
+		return false
+	}
+	slow, err := decodeSlow(code, pc)
+	if err != nil || fast != slow {
+		n := len(code)
+		if n > 15 {
+			n = 15
+		}
+		t.Errorf("% x at %#x:\nfast %+v\nslow %+v, %v", code[:n], pc, fast, slow, err)
+	}
+	return true
+}
+
+// TestFastMatchesSlow runs the fast path at every byte offset of libc's
+// .text (real instructions and, at misaligned offsets, arbitrary byte
+// sequences) and checks it agrees with the x86asm path whenever it decodes.
+// With STACKSCOPE_X86_NODE=1 it does the same over /usr/bin/node.
+func TestFastMatchesSlow(t *testing.T) {
+	paths := []string{libcPath}
+	if os.Getenv("STACKSCOPE_X86_NODE") == "1" {
+		paths = append(paths, "/usr/bin/node")
+	}
+	for _, path := range paths {
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("SKIPPED: %s not present", path)
+		}
+		text, base := textSection(t, path)
+		taken, aligned, alignedFast := 0, 0, 0
+		var d Decoder
+		next := 0 // the next instruction boundary of a linear sweep
+		for off := range text {
+			fast := checkFast(t, text[off:], base+uint64(off))
+			if fast {
+				taken++
+			}
+			if off == next {
+				aligned++
+				if fast {
+					alignedFast++
+				}
+				if e, err := d.Decode(text[off:], base+uint64(off)); err == nil {
+					next += e.Len
+				} else {
+					next++
+				}
+			}
+			if t.Failed() {
+				return
+			}
+		}
+		t.Logf("%s: fast path agreed at %d of %d byte offsets; took %d of %d instructions of a linear sweep (%.1f%%)",
+			path, taken, len(text), alignedFast, aligned, 100*float64(alignedFast)/float64(aligned))
+	}
+}
