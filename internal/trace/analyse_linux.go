@@ -67,6 +67,8 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 		c.Detail = fmt.Sprintf("%s (%s, %s) in thread %d in %s", what, c.Signal, c.Code, t.TID, orUnknown(c.Function))
 		if addr != 0 {
 			c.Detail += fmt.Sprintf(" at address %#x", addr)
+		} else if sig == unix.SIGSEGV && code > 0 {
+			c.Detail += " at address 0 (a NULL pointer)"
 		}
 		if t.StackTop != 0 {
 			c.Detail += "; not a stack overflow: the fault address and SP are not at the stack's limit"
@@ -97,9 +99,13 @@ func (tr *tracer) fillBacktrace(as *addrSpace, c *Crash, regs *unix.PtraceRegs) 
 	if s, p, ok := findCycle(pcs); ok {
 		cyc := all[s : s+p]
 		for _, fr := range cyc {
-			c.Cycle = append(c.Cycle, fr.Function)
+			n := fr.Function
+			if n == "" {
+				n = fr.Name()
+			}
+			c.Cycle = append(c.Cycle, n)
 		}
-		c.CycleName = cyc[0].Function
+		c.CycleName = c.Cycle[0]
 		c.cycleEnd = s + 2*p
 		for _, fr := range cyc {
 			if fr.InMain && fr.Function != "" {
@@ -237,7 +243,7 @@ func (tr *tracer) overflow(t *thread, c *Crash, lo uint64, regs *unix.PtraceRegs
 	case addr != 0 && (below(addr) || nearSP):
 		c.Class = ClassStackOverflow
 		why = fmt.Sprintf("thread %d (%s) ran off the bottom of its %s stack: the fault address %#x is %s below the stack (%s)",
-			t.TID, t.Kind, sizeOrUnknown(t.StackSize), addr, HumanBytes(lo-addr), guardWords(t))
+			t.TID, t.Kind, sizeOrUnknown(t.StackSize), addr, HumanBytes(lo-addr), guardWords(t, lo-addr))
 	case sp < lo && sp+gap+(1<<20) >= lo:
 		c.Class = ClassStackOverflow
 		why = fmt.Sprintf("thread %d (%s): SP %#x is %s below the bottom of its %s stack", t.TID, t.Kind, sp, HumanBytes(lo-sp), sizeOrUnknown(t.StackSize))
@@ -254,12 +260,14 @@ func (tr *tracer) overflow(t *thread, c *Crash, lo uint64, regs *unix.PtraceRegs
 	return true
 }
 
-func guardWords(t *thread) string {
+func guardWords(t *thread, below uint64) string {
 	switch {
 	case t.Region == "[stack]":
 		return "the main thread's stack reached RLIMIT_STACK or the guard gap"
-	case t.GuardSize > 0:
+	case t.GuardSize > 0 && below <= t.GuardSize:
 		return fmt.Sprintf("in its %s guard page", HumanBytes(t.GuardSize))
+	case t.GuardSize > 0:
+		return fmt.Sprintf("past its %s guard page: one frame larger than the guard jumped over it", HumanBytes(t.GuardSize))
 	default:
 		return "no guard page"
 	}
@@ -306,13 +314,17 @@ func (tr *tracer) checkSanitizerExit(t *thread) {
 	f := &fault{Crash: *probe}
 	c := &f.Crash
 	c.TID, c.Kind = t.TID, t.Kind
-	c.Signal, c.Code = "none", fmt.Sprintf("exit %d", t.ExitCode)
+	c.Signal, c.Code = "none", fmt.Sprintf("AddressSanitizer exit %d", t.ExitCode)
 	c.SP = regs.Rsp
 	c.Class = ClassOther
 	if report >= 0 {
 		c.Function = callerName(probe.all, report+1)
 		// Sanitizer frames of the report itself are noise in the backtrace.
 		c.Frames, c.Backtrace = trimFrames(probe.all, report+1)
+		c.Depth = len(probe.all) - (report + 1)
+		if len(c.Frames) > 0 {
+			c.PC = c.Frames[0].String()
+		}
 	}
 	c.Detail = fmt.Sprintf("AddressSanitizer reported an error in %s and exited", orUnknown(c.Function))
 	c.ASan = "report (stderr not scanned: kind unknown)"
@@ -344,6 +356,9 @@ func (tr *tracer) applyStderr() {
 	}
 	if s.asanKind != "" {
 		c.ASan = s.asanLine
+		if s.asanSummary != "" {
+			c.ASan = s.asanSummary
+		}
 		if c.Function == "" && s.asanFunc != "" {
 			c.Function = s.asanFunc
 		}

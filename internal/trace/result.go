@@ -198,7 +198,7 @@ func (r *Result) WriteText(w io.Writer) {
 	if c := r.Crash; c != nil {
 		fmt.Fprintf(w, "  %s\n", c.Detail)
 		if c.ASan != "" {
-			fmt.Fprintf(w, "  AddressSanitizer: %s\n", c.ASan)
+			fmt.Fprintf(w, "  sanitizer: %s\n", c.ASan)
 		}
 		fmt.Fprintf(w, "  thread %d (%s), %s (%s)\n", c.TID, c.Kind, c.Signal, c.Code)
 		fmt.Fprintf(w, "  pc %s  sp %#x", c.PC, c.SP)
@@ -270,7 +270,11 @@ func (r *Result) Verdict() string {
 		case ClassStackOverrun:
 			return fmt.Sprintf("STACK BUFFER OVERRUN in %s (thread %d); %s", where, c.TID, status)
 		default:
-			return fmt.Sprintf("crash (%s) in %s (thread %d), not a stack problem; %s", c.Signal, where, c.TID, status)
+			what := c.Signal
+			if c.ASan != "" {
+				what = "AddressSanitizer"
+			}
+			return fmt.Sprintf("crash (%s) in %s (thread %d), not a stack problem; %s", what, where, c.TID, status)
 		}
 	}
 	if len(r.Findings) > 0 {

@@ -19,13 +19,14 @@ type stderrScan struct {
 	r    *os.File
 	done chan struct{}
 
-	mu        sync.Mutex
-	smashing  bool   // *** stack smashing detected ***
-	fortify   bool   // *** buffer overflow detected ***
-	asanKind  string // e.g. stack-buffer-overflow
-	asanLine  string // the ERROR line
-	asanFunc  string // first "#N 0x... in FUNC" frame in the program
-	asanFrame bool
+	mu          sync.Mutex
+	smashing    bool   // *** stack smashing detected ***
+	fortify     bool   // *** buffer overflow detected ***
+	asanKind    string // e.g. stack-buffer-overflow
+	asanLine    string // the ERROR line
+	asanSummary string // the SUMMARY line
+	asanFunc    string // first "#N 0x... in FUNC" frame in the program
+	asanFrame   bool
 }
 
 // scanAllowed says whether stderr may be replaced by a pipe without anyone
@@ -106,6 +107,9 @@ func (s *stderrScan) see(line []byte) {
 		s.smashing = true
 	case bytes.Contains(line, []byte("*** buffer overflow detected ***")):
 		s.fortify = true
+	}
+	if i := bytes.Index(line, []byte("SUMMARY: AddressSanitizer:")); i >= 0 && s.asanSummary == "" {
+		s.asanSummary = string(bytes.TrimSpace(line[i:]))
 	}
 	if m := asanError.FindSubmatch(line); m != nil && s.asanKind == "" {
 		s.asanKind = string(m[1])
