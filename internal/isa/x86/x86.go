@@ -1,8 +1,14 @@
 // Package x86 decodes x86-64 machine code into the stack and control-flow
-// effects the analysis needs (isa.Effect). Instruction decoding is done by
-// golang.org/x/arch/x86/x86asm in 64-bit mode; this package classifies the
-// decoded instruction and fills in a few encodings x86asm does not know
-// (the reserved-NOP space that holds endbr64, and addr32 call/jmp).
+// effects the analysis needs (isa.Effect).
+//
+// The common general-purpose instructions (about 90% of compiled code) are
+// decoded by a small hand-written fast path (fast.go) that neither allocates
+// nor goes through x86asm's table interpreter. Everything else is decoded by
+// golang.org/x/arch/x86/x86asm in 64-bit mode and classified here, and the
+// few encodings x86asm rejects but compilers, linkers and OpenSSL's assembly
+// emit (endbr64, addr32 call, VEX after a 67/3E prefix, adcx/adox, rdseed,
+// XOP, ...) are handled by extra.go. The fast path reports exactly what the
+// x86asm path would; the tests check that at every byte offset of libc.
 package x86
 
 import (
