@@ -433,6 +433,11 @@ func (f *File) noteMappingSymbol(s elf.Symbol) {
 	if len(s.Name) < 2 || s.Name[0] != '$' || (len(s.Name) > 2 && s.Name[2] != '.') {
 		return
 	}
+	// Only mapping symbols of code sections: debug sections carry $d
+	// symbols too, at offsets that look like code addresses.
+	if int(s.Section) >= len(f.ELF.Sections) || f.ELF.Sections[s.Section].Flags&elf.SHF_EXECINSTR == 0 {
+		return
+	}
 	switch s.Name[1] {
 	case 'd', 't', 'a':
 		f.mappings = append(f.mappings, mapping{addr: s.Value, data: s.Name[1] == 'd'})

@@ -66,6 +66,8 @@ type Graph struct {
 	Missing []string
 
 	opts       Options
+	dataMu     sync.Mutex
+	data       map[*binfile.File][]frame.Range
 	search     binfile.LibrarySearch
 	libsLoaded bool
 	externals  map[string]int
@@ -146,26 +148,36 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	if err != nil {
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
 	}
-	in := frame.Input{Addr: fn.Addr, Code: code, Decoder: g.Decoder, StackAlign: g.opts.StackAlign}
-	ranges := []binfile.Range{{Begin: fn.Addr, End: fn.Addr + uint64(len(code))}}
-	for _, r := range fn.Parts {
-		if part, err := f.Code(r.Begin, r.End-r.Begin); err == nil {
-			in.Parts = append(in.Parts, frame.Part{Addr: r.Begin, Code: part})
-			ranges = append(ranges, r)
+	in := frame.Input{Addr: fn.Addr, Code: code, Decoder: g.Decoder, StackAlign: g.opts.StackAlign, DataInCode: g.dataInCode(f)}
+	in.Continue = func(addr uint64) ([]byte, bool) {
+		if _, isFunction := f.FunctionIndex(addr); isFunction || f.InPLT(addr) || !f.IsExecutable(addr) {
+			return nil, false
 		}
-	}
-	for _, d := range f.DataInCode {
-		for _, r := range ranges {
-			if d.End > r.Begin && d.Begin < r.End {
-				in.DataInCode = append(in.DataInCode, frame.Range{Begin: d.Begin, End: d.End})
-				break
-			}
-		}
+		code, err := f.Code(addr, f.CodeEnd(addr)-addr)
+		return code, err == nil
 	}
 	if f.CFI.Len() > 0 {
 		in.CFA = f.CFI.CFAOffset
 	}
 	return frame.Analyze(in)
+}
+
+// dataInCode converts the file's data ranges once per file.
+func (g *Graph) dataInCode(f *binfile.File) []frame.Range {
+	g.dataMu.Lock()
+	defer g.dataMu.Unlock()
+	if r, ok := g.data[f]; ok {
+		return r
+	}
+	r := make([]frame.Range, len(f.DataInCode))
+	for i, d := range f.DataInCode {
+		r[i] = frame.Range{Begin: d.Begin, End: d.End}
+	}
+	if g.data == nil {
+		g.data = map[*binfile.File][]frame.Range{}
+	}
+	g.data[f] = r
+	return r
 }
 
 // nodeFor returns the node of function index fi in m, creating it.

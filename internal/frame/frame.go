@@ -108,24 +108,24 @@ type Input struct {
 	Addr    uint64
 	Code    []byte // the function's bytes, Code[0] at Addr
 	Decoder isa.Decoder
-	// DataInCode are ranges inside the function that hold data (literal
-	// pools, jump tables) and must not be decoded.
+	// DataInCode are ranges that hold data (literal pools, jump tables)
+	// and must not be decoded, sorted by address and not overlapping.
 	DataInCode []Range
 	// StackAlign is the ABI's SP alignment at a call (16 on x86-64, 8 on
 	// AAPCS); it bounds how far an `and sp,-N` realignment can move SP.
 	StackAlign int64
 	// CFA, when not nil, returns the CFA offset (CFA = SP + n) at pc.
 	CFA func(pc uint64) (int64, bool)
-	// Parts are more code of the same function elsewhere (GCC's .cold
-	// parts): jumps into them are followed with the function's own SP.
-	Parts []Part
+	// Continue, when not nil, is asked about a jump to code outside the
+	// function. When that code starts no function (a GCC .cold part, a
+	// shared epilogue in hand-written assembly), it returns the code from
+	// there to the end of its region, and the walk follows the jump with
+	// the function's own SP and frame pointer, as the processor does.
+	Continue func(addr uint64) ([]byte, bool)
 }
 
-// Part is a range of code that belongs to a function but lies apart from it.
-type Part struct {
-	Addr uint64
-	Code []byte
-}
+// maxSegments bounds how many outside regions one walk follows.
+const maxSegments = 32
 
 // segment maps a stretch of the walker's offsets to addresses.
 type segment struct {
@@ -207,13 +207,6 @@ type walker struct {
 func Analyze(in Input) Frame {
 	w := &walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code}
 	w.segs = []segment{{addr: in.Addr, start: 0, end: len(in.Code)}}
-	if len(in.Parts) > 0 {
-		w.code = append([]byte(nil), in.Code...)
-		for _, p := range in.Parts {
-			w.segs = append(w.segs, segment{addr: p.Addr, start: len(w.code), end: len(w.code) + len(p.Code)})
-			w.code = append(w.code, p.Code...)
-		}
-	}
 	n := len(w.code)
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
@@ -258,25 +251,24 @@ func (w *walker) setKind(k Kind, addr uint64, format string, args ...any) {
 	w.fr.ReasonAddr = addr
 }
 
-// addr returns the address of code offset off.
-func (w *walker) addr(off int) uint64 {
-	for _, sg := range w.segs[1:] {
-		if off >= sg.start {
-			return sg.addr + uint64(off-sg.start)
+// segmentOf returns the segment holding code offset off.
+func (w *walker) segmentOf(off int) segment {
+	for i := len(w.segs) - 1; i > 0; i-- {
+		if off >= w.segs[i].start {
+			return w.segs[i]
 		}
 	}
-	return w.in.Addr + uint64(off)
+	return w.segs[0]
+}
+
+// addr returns the address of code offset off.
+func (w *walker) addr(off int) uint64 {
+	sg := w.segmentOf(off)
+	return sg.addr + uint64(off-sg.start)
 }
 
 // segEnd returns the end offset of the segment holding off.
-func (w *walker) segEnd(off int) int {
-	for _, sg := range w.segs[1:] {
-		if off >= sg.start {
-			return sg.end
-		}
-	}
-	return w.segs[0].end
-}
+func (w *walker) segEnd(off int) int { return w.segmentOf(off).end }
 
 // offset returns the code offset of addr when it lies in the function.
 func (w *walker) offset(addr uint64) (int, bool) {
@@ -288,14 +280,45 @@ func (w *walker) offset(addr uint64) (int, bool) {
 	return 0, false
 }
 
-func (w *walker) isData(off int) bool {
-	a := w.addr(off)
-	for _, r := range w.in.DataInCode {
-		if a >= r.Begin && a < r.End {
-			return true
+// extend adds the outside code at addr to the walk (see Input.Continue).
+func (w *walker) extend(addr uint64) (int, bool) {
+	if w.in.Continue == nil || len(w.segs) >= maxSegments {
+		return 0, false
+	}
+	code, ok := w.in.Continue(addr)
+	if !ok || len(code) == 0 {
+		return 0, false
+	}
+	// The new stretch must not overlap one already walked.
+	end := addr + uint64(len(code))
+	for _, sg := range w.segs {
+		if sgEnd := sg.addr + uint64(sg.end-sg.start); addr < sgEnd && sg.addr < end {
+			code = code[:sg.addr-addr]
+			end = sg.addr
 		}
 	}
-	return false
+	if len(code) == 0 {
+		return 0, false
+	}
+	start := len(w.code)
+	if len(w.segs) == 1 {
+		w.code = append([]byte(nil), w.code...)
+	}
+	w.code = append(w.code, code...)
+	w.segs = append(w.segs, segment{addr: addr, start: start, end: len(w.code)})
+	for i := 0; i < len(code); i++ {
+		w.index = append(w.index, 0)
+		w.seen = append(w.seen, -1)
+		w.visits = append(w.visits, 0)
+	}
+	return start, true
+}
+
+func (w *walker) isData(off int) bool {
+	a := w.addr(off)
+	r := w.in.DataInCode
+	i := sort.Search(len(r), func(i int) bool { return r[i].End > a })
+	return i < len(r) && r[i].Begin <= a
 }
 
 // decode returns the instruction at off, decoding it once.
@@ -371,6 +394,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		if cond {
 			st.condLeft--
 		}
+		// A conditional instruction (Thumb IT block) may not execute: the
+		// path that falls through keeps the state from before it.
+		pre := st
 		// Memory below SP: the red zone.
 		switch e.Access {
 		case isa.BaseSP:
@@ -408,6 +434,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if e.SetsFP {
 			st.fpOK, st.fpDepth = true, st.depth-e.FPOffset
+		} else if e.AdjustsFP {
+			st.fpDepth -= e.FPDelta
 		} else if e.ClobbersFP {
 			st.fpOK = false
 		}
@@ -449,6 +477,18 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 			}
 		case isa.FlowCall:
+			if t, local := w.localCall(e); local {
+				// A call to code that starts no function (hand-written
+				// assembly such as libgcc's `bleq` to a shared tail that
+				// pops the caller's frame): walked as part of this
+				// function, with the return address pushed, and assumed
+				// to return as well.
+				callee := st
+				callee.depth += w.ra
+				callee.condLeft = 0
+				stack = append(stack, work{t, callee})
+				break
+			}
 			w.call(Call, addr, e, st.depth)
 		case isa.FlowIndirectCall:
 			w.call(IndirectCall, addr, e, st.depth)
@@ -467,6 +507,13 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			if !cond {
 				return stack
 			}
+		}
+		if cond && (e.Flow != isa.FlowNext || st.depth < pre.depth) {
+			// Not executed: a conditional return or branch falls through
+			// with the SP it had; a conditional SP change is taken in
+			// the direction that keeps the stack deepest.
+			pre.condLeft = st.condLeft
+			st = pre
 		}
 		off = next
 	}
@@ -498,6 +545,15 @@ func (w *walker) realign(depth, align int64) int64 {
 
 func roundUp(v, a int64) int64 { return (v + a - 1) / a * a }
 
+// localCall says whether a call goes to code that is no function's entry
+// and that the walk can follow (see Input.Continue).
+func (w *walker) localCall(e *isa.Effect) (int, bool) {
+	if !e.HasTarget || e.Target == w.in.Addr {
+		return 0, false
+	}
+	return w.targetOffset(e)
+}
+
 // targetOffset says whether a branch target lies inside the function.
 func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
 	if !e.HasTarget {
@@ -505,7 +561,10 @@ func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
 	}
 	// A jump to the function's own entry is a loop as far as the stack is
 	// concerned (`b .` in a handler, self tail recursion): followed inside.
-	return w.offset(e.Target)
+	if off, ok := w.offset(e.Target); ok {
+		return off, true
+	}
+	return w.extend(e.Target)
 }
 
 func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, depth int64) {
@@ -549,7 +608,9 @@ func (w *walker) resolveIndirectJumps() {
 	}
 	seed.condLeft = 0
 	foundUnreached := false
-	for off := 0; off < len(w.code); {
+	// Only the function's own code: the outside stretches a jump continued
+	// into hold other code after the part that was jumped to.
+	for off := 0; off < w.segs[0].end; {
 		if w.seen[off] >= 0 {
 			off += w.instLen(off)
 			continue

@@ -106,6 +106,10 @@ type Effect struct {
 	// instruction's own SP effect). mov rbp,rsp; add r7,sp,#n; mov r7,sp.
 	SetsFP   bool
 	FPOffset int64
+	// AdjustsFP: FP += FPDelta, keeping it SP-derived (Thumb -O0 epilogues
+	// do `adds r7, #n; mov sp, r7`).
+	AdjustsFP bool
+	FPDelta   int64
 	// ClobbersFP: the frame-pointer register is written with something that is
 	// not SP-derived; a later SPFromFP is then unknown.
 	ClobbersFP bool

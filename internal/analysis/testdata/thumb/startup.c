@@ -1,0 +1,40 @@
+/* Bare-metal Cortex-M startup for the analyzer's firmware fixtures. */
+#include <stdint.h>
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+int main(void);
+void Reset_Handler(void);
+void Default_Handler(void);
+void HardFault_Handler(void);
+void SysTick_Handler(void);
+void UART_IRQHandler(void);
+void TIMER_IRQHandler(void);
+void ADC_IRQHandler(void);
+void NMI_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void SVC_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
+
+__attribute__((section(".isr_vector"), used))
+void (*const vectors[16 + 8])(void) = {
+    (void (*)(void))&_estack, Reset_Handler, NMI_Handler, HardFault_Handler,
+    0, 0, 0, 0, 0, 0, 0, SVC_Handler, 0, 0, PendSV_Handler, SysTick_Handler,
+    UART_IRQHandler, TIMER_IRQHandler, ADC_IRQHandler, 0, 0, 0, 0, 0,
+};
+
+void Reset_Handler(void)
+{
+    uint32_t *src = &_sidata;
+    for (uint32_t *dst = &_sdata; dst < &_edata;)
+        *dst++ = *src++;
+    for (uint32_t *dst = &_sbss; dst < &_ebss;)
+        *dst++ = 0;
+    main();
+    for (;;)
+        ;
+}
+
+void Default_Handler(void)
+{
+    for (;;)
+        ;
+}
