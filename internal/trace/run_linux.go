@@ -84,6 +84,7 @@ func Run(cfg Config) (*Result, error) {
 		cfg.Stderr = os.Stderr
 	}
 	env, tun := withTunable(cfg.Env)
+	env = withoutLeakCheck(env)
 	cfg.Env = env
 	tr := &tracer{
 		cfg:     cfg,
@@ -92,12 +93,17 @@ func Run(cfg Config) (*Result, error) {
 		held:    map[int]bool{},
 		sigcont: make(chan os.Signal, 4),
 	}
-	errFD := cfg.Stderr.Fd()
-	if cfg.ScanStderr && scanAllowed(cfg.Stderr, cfg.Stdout) {
+	outFD, errFD := cfg.Stdout.Fd(), cfg.Stderr.Fd()
+	if allowed, shared := scanAllowed(cfg.Stderr, cfg.Stdout); cfg.ScanStderr && allowed {
 		s, w, err := newStderrScan(cfg.Stderr)
 		if err == nil {
 			tr.scan = s
 			errFD = w.Fd()
+			if shared {
+				// stdout and stderr are one open file: both go through the
+				// one pipe, so their interleaving is kept exactly.
+				outFD = w.Fd()
+			}
 			defer w.Close()
 			cfg.ScanStderr = true
 			tr.cfg.Stderr = w
@@ -122,7 +128,7 @@ func Run(cfg Config) (*Result, error) {
 		runtime.LockOSThread()
 		// Never unlocked: the thread dies with the goroutine, and with it
 		// any ptrace state.
-		done <- outcome{tr.supervise(errFD, started)}
+		done <- outcome{tr.supervise(outFD, errFD, started)}
 	}()
 	var pid int
 	for {
@@ -177,11 +183,30 @@ func withTunable(env []string) ([]string, string) {
 	return out, val
 }
 
+// withoutLeakCheck appends detect_leaks=0 to ASAN_OPTIONS (unless the user
+// chose): LeakSanitizer ptrace-attaches the program's threads at exit, which
+// fails under a tracer and turns every clean run into exit status 1.
+func withoutLeakCheck(env []string) []string {
+	for i, e := range env {
+		if v, ok := strings.CutPrefix(e, "ASAN_OPTIONS="); ok {
+			if strings.Contains(v, "detect_leaks") {
+				return env
+			}
+			if v != "" {
+				v += ":"
+			}
+			env[i] = "ASAN_OPTIONS=" + v + "detect_leaks=0"
+			return env
+		}
+	}
+	return append(env, "ASAN_OPTIONS=detect_leaks=0")
+}
+
 // supervise runs on one locked OS thread: every ptrace and wait call is here.
-func (tr *tracer) supervise(errFD uintptr, started chan<- int) error {
+func (tr *tracer) supervise(outFD, errFD uintptr, started chan<- int) error {
 	attr := &syscall.ProcAttr{
 		Env:   tr.cfg.Env,
-		Files: []uintptr{tr.cfg.Stdin.Fd(), tr.cfg.Stdout.Fd(), errFD},
+		Files: []uintptr{tr.cfg.Stdin.Fd(), outFD, errFD},
 		Sys:   &syscall.SysProcAttr{Ptrace: true},
 	}
 	pid, err := syscall.ForkExec(tr.cfg.Path, tr.cfg.Args, attr)

@@ -30,18 +30,25 @@ type stderrScan struct {
 }
 
 // scanAllowed says whether stderr may be replaced by a pipe without anyone
-// noticing: not when it is a terminal (isatty would change) and not when it
-// is the same open file as stdout (the interleaving would change).
-func scanAllowed(f, stdout *os.File) bool {
+// noticing: not when it is a terminal (isatty would change). shared is true
+// when stdout is the same open file (2>&1): then stdout must go through the
+// same pipe, or the interleaving of the two would change.
+func scanAllowed(f, stdout *os.File) (allowed, shared bool) {
 	if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
-		return false
+		return false, false
 	}
-	a, err1 := f.Stat()
-	b, err2 := stdout.Stat()
-	if err1 == nil && err2 == nil && os.SameFile(a, b) {
-		return false
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Fstat(int(stdout.Fd()), &b) != nil {
+		return true, false
 	}
-	return true
+	if a.Dev == b.Dev && a.Ino == b.Ino {
+		// The same file; is it the same open file description? Without
+		// kcmp, compare the offsets and flags as the best cheap evidence.
+		fa, _ := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0)
+		fb, _ := unix.FcntlInt(stdout.Fd(), unix.F_GETFL, 0)
+		return fa == fb, true
+	}
+	return true, false
 }
 
 func newStderrScan(out *os.File) (*stderrScan, *os.File, error) {

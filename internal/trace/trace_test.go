@@ -339,3 +339,18 @@ func TestWithTunable(t *testing.T) {
 		t.Errorf("%q", v)
 	}
 }
+
+func TestAddressSanitizer(t *testing.T) {
+	prog := build(t, "asan_stack", "-O0", "-g", "-fsanitize=address")
+	o := run(t, prog)
+	c := wantCrash(t, o.res, ClassStackOverrun, "fill_scores")
+	if o.res.ExitStatus != 1 {
+		t.Errorf("exit status %d, want ASan's 1", o.res.ExitStatus)
+	}
+	if !strings.Contains(c.ASan, "stack-buffer-overflow") {
+		t.Errorf("summary %q", c.ASan)
+	}
+	if !bytes.Contains(o.stderr, []byte("ERROR: AddressSanitizer: stack-buffer-overflow")) {
+		t.Errorf("ASan's report did not pass through")
+	}
+}
