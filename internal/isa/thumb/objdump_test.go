@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -416,19 +417,93 @@ func parseImm(s string) (int64, bool) {
 	return v, true
 }
 
+// maxFails is how many mismatches per binary are printed
+// (STACKSCOPE_THUMB_MAXFAILS overrides it when investigating).
+var maxFails = func() int {
+	if n, err := strconv.Atoi(os.Getenv("STACKSCOPE_THUMB_MAXFAILS")); err == nil {
+		return n
+	}
+	return 40
+}()
+
+// writesFirstOperand reports whether an instruction writes the register
+// objdump prints as its first operand.
+func writesFirstOperand(mn, base string) bool {
+	if strings.HasPrefix(mn, "strex") || strings.HasPrefix(mn, "stlex") {
+		return true // the status register
+	}
+	if base == "b" || base == "bl" {
+		return false
+	}
+	for _, p := range []string{"str", "stm", "vst", "ldm", "vldm", "fldm", "fstm", "cmp", "cmn", "tst", "teq",
+		"push", "vpush", "pop", "vpop", "msr", "pld", "pli", "vcmp", "vmsr", "stl", "tbb", "tbh", "cbz", "cbnz",
+		"bx", "blx", "it", "udf", "bkpt", "svc", "cps", "nop", "wfi", "wfe", "sev", "yield", "dsb", "dmb", "isb",
+		"clrex", "sg", "mcr", "ldc", "stc", "cdp", "vlstm", "vlldm", "cf"} {
+		if strings.HasPrefix(mn, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// rejection counts the encodings of one mnemonic the decoder rejects.
+type rejection struct {
+	n        int
+	examples []string
+}
+
+// legacyCoprocessor reports an A-profile FPA or Maverick mnemonic that
+// objdump prints for an encoding M-profile processors execute as a generic
+// coprocessor instruction (MRRC, LDC, ...), with different operands.
+func legacyCoprocessor(mn string) bool {
+	for _, p := range []string{"ldf", "stf", "lfm", "sfm", "cf"} {
+		if strings.HasPrefix(mn, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// isLongMultiply reports a multiply that writes two registers (RdLo, RdHi).
+func isLongMultiply(mn string) bool {
+	for _, p := range []string{"umull", "smull", "umlal", "smlal", "smlsld", "umaal"} {
+		if strings.HasPrefix(mn, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mrcWrites reports whether an mrc/mrc2/mrrc/mrrc2 writes register reg
+// ("mrc 7, 0, r7, cr0, cr1, {0}", "mrrc 7, 1, r0, sp, cr5").
+func mrcWrites(mn, ops, reg string) bool {
+	if !strings.HasPrefix(mn, "mrc") && !strings.HasPrefix(mn, "mrrc") {
+		return false
+	}
+	parts := strings.Split(ops, ", ")
+	if len(parts) > 2 && parts[2] == reg {
+		return true
+	}
+	return strings.HasPrefix(mn, "mrrc") && len(parts) > 3 && parts[3] == reg
+}
+
 // objdumpStats counts what the comparison covered.
 type objdumpStats struct {
 	binaries, insts, spChecks, targetChecks, accessChecks, fpChecks int
 }
 
 // compare checks every instruction objdump printed against the decoder.
-func compare(t *testing.T, name string, secs []section, lines []objLine, st *objdumpStats) {
+//
+// With lenient set (for encodings that no compiler emits), a decode error is
+// counted in rejected rather than reported: the manual calls many of those
+// encodings UNPREDICTABLE, and rejecting one only makes a frame unknown.
+func compare(t *testing.T, name string, secs []section, lines []objLine, st *objdumpStats, lenient bool, rejected map[string]rejection) {
 	t.Helper()
 	var d Decoder
 	fails := 0
 	fail := func(l objLine, e isa.Effect, format string, args ...any) {
 		fails++
-		if fails <= 40 {
+		if fails <= maxFails {
 			t.Errorf("%s: %s\n\t%s\n\tgot %+v", name, fmt.Sprintf(format, args...), l.line, e)
 		}
 	}
@@ -440,11 +515,23 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 		st.insts++
 		e, err := d.Decode(code, l.addr)
 		if err != nil {
+			if lenient {
+				r := rejected[l.mn]
+				r.n++
+				if len(r.examples) < 3 {
+					r.examples = append(r.examples, strings.TrimSpace(l.line[strings.Index(l.line, ":")+1:]))
+				}
+				rejected[l.mn] = r
+				continue
+			}
 			fail(l, e, "decode error %v", err)
 			continue
 		}
 		if e.Len != l.size {
 			fail(l, e, "length %d, objdump %d", e.Len, l.size)
+			continue
+		}
+		if lenient && legacyCoprocessor(l.mn) {
 			continue
 		}
 		base, cond := splitMnemonic(l.mn)
@@ -457,14 +544,11 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 			first = ops[:i]
 		}
 		n, rsize, names := regList(t, ops)
-		writesFirst := !strings.HasPrefix(base, "str") && !strings.HasPrefix(base, "stm") && !strings.HasPrefix(base, "vst") &&
-			!strings.HasPrefix(l.mn, "cmp") && !strings.HasPrefix(l.mn, "cmn") && !strings.HasPrefix(l.mn, "tst") &&
-			!strings.HasPrefix(l.mn, "teq") && !strings.HasPrefix(l.mn, "push") && !strings.HasPrefix(l.mn, "vpush") &&
-			!strings.HasPrefix(l.mn, "msr") && !strings.HasPrefix(l.mn, "pld") && !strings.HasPrefix(l.mn, "pli") &&
-			!strings.HasPrefix(l.mn, "tt") && !strings.HasPrefix(l.mn, "vcmp") && !strings.HasPrefix(l.mn, "vmsr") &&
-			!strings.HasPrefix(l.mn, "stl") && !strings.HasPrefix(l.mn, "tbb") && !strings.HasPrefix(l.mn, "tbh") &&
-			!strings.HasPrefix(l.mn, "cbz") && !strings.HasPrefix(l.mn, "cbnz") && !strings.HasPrefix(l.mn, "bx") &&
-			!strings.HasPrefix(l.mn, "blx") && base != "b" && base != "bl"
+		writesFirst := writesFirstOperand(l.mn, base)
+		second := ""
+		if parts := strings.SplitN(ops, ", ", 3); len(parts) > 1 {
+			second = parts[1]
+		}
 
 		// 1. SP deltas of the stack-adjusting instructions.
 		want, haveWant := int64(0), false
@@ -511,53 +595,63 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 		}
 
 		// 2. Anything that writes SP is not SPNone.
-		writesSP := haveWant || (first == "sp" && writesFirst) || (names["sp"] && !strings.HasPrefix(base, "st") && base != "push") ||
+		writesSP := haveWant || (first == "sp" && writesFirst) || ((base == "ldrd" || isLongMultiply(l.mn)) && second == "sp") || mrcWrites(l.mn, ops, "sp") || (names["sp"] && !strings.HasPrefix(base, "st") && base != "push") ||
 			strings.HasPrefix(ops, "sp!") || preRE.MatchString(ops) || postRE.MatchString(ops) ||
 			strings.HasPrefix(l.mn, "msr") && (strings.HasPrefix(ops, "MSP,") || strings.HasPrefix(ops, "PSP,") || strings.HasPrefix(ops, "CONTROL,"))
 		if writesSP {
 			st.spChecks++
-			if e.SP == isa.SPNone {
+			if e.SP == isa.SPNone && ops != "sp, sp" {
 				fail(l, e, "writes SP but SPNone")
 			}
-		} else if e.SP != isa.SPNone {
+		} else if e.SP != isa.SPNone && !(e.SP == isa.SPAdd && e.SPDelta == 0) && ops != "sp, sp" {
 			fail(l, e, "does not write SP but %v", e.SP)
 		}
-		if (ops == "sp, r7" && base == "mov" || strings.HasPrefix(ops, "sp, r7, #")) && e.SP != isa.SPFromFP {
+		if (ops == "sp, r7" && base == "mov" || strings.HasPrefix(ops, "sp, r7, #") && (base == "add" || base == "sub" || base == "addw" || base == "subw")) && e.SP != isa.SPFromFP {
 			fail(l, e, "want SPFromFP")
 		}
 
 		// 3. r7.
-		writesFP := (first == "r7" && writesFirst) || (names["r7"] && (base == "pop" || strings.HasPrefix(base, "ldm"))) ||
+		writesFP := (first == "r7" && writesFirst) || mrcWrites(l.mn, ops, "r7") || (names["r7"] && (base == "pop" || strings.HasPrefix(base, "ldm"))) ||
 			strings.HasPrefix(ops, "r7!") || strings.HasPrefix(ops, "[r7], #") || strings.HasSuffix(ops, "[r7, #") ||
 			strings.Contains(ops, "[r7, #") && strings.HasSuffix(ops, "]!") ||
-			(base == "ldrd" || strings.HasPrefix(l.mn, "umull") || strings.HasPrefix(l.mn, "smull") ||
-				strings.HasPrefix(l.mn, "umlal") || strings.HasPrefix(l.mn, "smlal") ||
-				strings.HasPrefix(l.mn, "vmov") && !strings.HasPrefix(ops, "s") && !strings.HasPrefix(ops, "d")) &&
-				strings.HasPrefix(ops[strings.Index(ops, ",")+1:], " r7,")
+			((base == "ldrd" || isLongMultiply(l.mn) ||
+				strings.HasPrefix(l.mn, "vmov") && !strings.HasPrefix(ops, "s") && !strings.HasPrefix(ops, "d")) && second == "r7")
 		if writesFP {
 			st.fpChecks++
 			switch {
-			case ops == "r7, sp":
+			case ops == "r7, sp" && base == "mov":
 				if !e.SetsFP || e.FPOffset != 0 {
 					fail(l, e, "want SetsFP 0")
 				}
-			case strings.HasPrefix(ops, "r7, sp, #") && (base == "add" || base == "addw"):
+			case strings.HasPrefix(ops, "r7, sp, #") && (base == "add" || base == "addw" || base == "sub" || base == "subw"):
 				v, _ := parseImm(ops)
+				if strings.HasPrefix(base, "sub") {
+					v = -v
+				}
 				if !e.SetsFP || e.FPOffset != v {
 					fail(l, e, "want SetsFP %d", v)
 				}
 			case ops == "r7, r7":
+			case (strings.HasPrefix(ops, "r7, #") || strings.HasPrefix(ops, "r7, r7, #")) &&
+				(base == "add" || base == "addw" || base == "sub" || base == "subw"):
+				v, _ := parseImm(ops)
+				if strings.HasPrefix(base, "sub") {
+					v = -v
+				}
+				if !e.AdjustsFP || e.FPDelta != v {
+					fail(l, e, "want AdjustsFP %d", v)
+				}
 			default:
 				if !e.ClobbersFP {
 					fail(l, e, "writes r7: want ClobbersFP")
 				}
 			}
-		} else if e.ClobbersFP || e.SetsFP {
+		} else if e.ClobbersFP || e.SetsFP || e.AdjustsFP {
 			// Objdump's operand syntax does not show every r7 write
 			// (multiplies, ldrd's second register...); only report a
 			// SetsFP that objdump does not explain.
-			if e.SetsFP {
-				fail(l, e, "SetsFP on an instruction that does not write r7")
+			if e.SetsFP || e.AdjustsFP {
+				fail(l, e, "SetsFP/AdjustsFP on an instruction that does not write r7")
 			}
 		}
 
@@ -606,11 +700,14 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 			if e.Flow != isa.FlowIndirectJump || !e.JumpTable {
 				fail(l, e, "tbb/tbh: want jump table")
 			}
-		case names["pc"] && (base == "pop" || (strings.HasPrefix(base, "ldm") && strings.HasPrefix(ops, "sp!"))):
+		case names["pc"] && (base == "pop" || ((base == "ldmia" || base == "ldm" || base == "ldmfd") && strings.HasPrefix(ops, "sp!"))):
 			if e.Flow != isa.FlowReturn {
 				fail(l, e, "pop pc: want FlowReturn")
 			}
-		case first == "pc" && writesFirst:
+		case first == "pc" && writesFirst && !strings.HasPrefix(base, "ldrb") && !strings.HasPrefix(base, "ldrh") &&
+			!strings.HasPrefix(base, "ldrs"):
+			// (Byte and halfword loads into PC are memory hints that
+			// execute as NOPs.)
 			if e.Flow == isa.FlowNext {
 				fail(l, e, "writes PC but FlowNext")
 			}
@@ -628,7 +725,7 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 		}
 
 		// 5. SP- and r7-relative accesses without writeback.
-		if sz, ok := accessLen[base]; ok {
+		if sz, ok := accessLen[base]; ok && first != "pc" {
 			if m := memRE.FindStringSubmatch(ops); m != nil {
 				st.accessChecks++
 				off, _ := strconv.ParseInt(m[2], 10, 64)
@@ -655,7 +752,7 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 			}
 		}
 	}
-	if fails > 40 {
+	if fails > maxFails {
 		t.Errorf("%s: %d mismatches in all", name, fails)
 	}
 }
@@ -682,7 +779,7 @@ func TestObjdump(t *testing.T) {
 			t.Fatalf("%s: objdump printed no instructions", name)
 		}
 		st.binaries++
-		compare(t, name, secs, lines, &st)
+		compare(t, name, secs, lines, &st, false, nil)
 	}
 
 	testutil.Run(t, dir, gcc, "-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16", "-c", "hand.s", "-o", "hand.o")
@@ -706,4 +803,70 @@ func TestObjdump(t *testing.T) {
 	if st.insts < 10000 {
 		t.Errorf("only %d instructions compared", st.insts)
 	}
+}
+
+// TestObjdumpExhaustive assembles every 16-bit encoding (except IT, whose
+// effect on the following lines objdump tracks) and a sample of 32-bit
+// encodings (every first halfword with random and register-targeted second
+// halfwords) for Cortex-M33 with FPv5, and compares them with objdump the
+// same way as TestObjdump. Encodings objdump decodes but the decoder rejects
+// are listed in the log.
+func TestObjdumpExhaustive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	gcc := testutil.RequireTool(t, "arm-none-eabi-gcc")
+	objdump := testutil.RequireTool(t, "arm-none-eabi-objdump")
+	dir := t.TempDir()
+	var sb strings.Builder
+	sb.WriteString("\t.syntax unified\n\t.thumb\n\t.text\n")
+	for h := 0; h < 0xE800; h++ {
+		if h&0xFF00 == 0xBF00 && h&0xF != 0 {
+			continue
+		}
+		fmt.Fprintf(&sb, "\t.inst.n 0x%04x\n", h)
+	}
+	rng := uint32(12345)
+	next := func() uint32 {
+		rng ^= rng << 13
+		rng ^= rng >> 17
+		rng ^= rng << 5
+		return rng
+	}
+	for h1 := uint32(0xE800); h1 <= 0xFFFF; h1++ {
+		for k := 0; k < 24; k++ {
+			h2 := next() & 0xFFFF
+			switch k % 6 {
+			case 1:
+				h2 = h2&^0x0F00 | 0x0D00 // Rd = SP
+			case 2:
+				h2 = h2&^0xF000 | 0xD000 // Rt = SP
+			case 3:
+				h2 = h2&^0xF000 | 0xF000 // Rt = PC
+			case 4:
+				h2 = h2&^0x0F00 | 0x0700 // Rd = r7
+			case 5:
+				h2 = h2&^0xF000 | 0x7000 // Rt = r7
+			}
+			fmt.Fprintf(&sb, "\t.inst.w 0x%04x%04x\n", h1, h2)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "all.s"), []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, dir, gcc, "-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16", "-c", "all.s", "-o", "all.o")
+	path := filepath.Join(dir, "all.o")
+	lines := parseObjdump(t, testutil.Run(t, dir, objdump, "-d", path))
+	var st objdumpStats
+	rejected := map[string]rejection{}
+	compare(t, "all.o", execSections(t, path), lines, &st, true, rejected)
+	n := 0
+	var list []string
+	for mn, r := range rejected {
+		n += r.n
+		list = append(list, fmt.Sprintf("%s: %d, e.g. %s", mn, r.n, strings.Join(r.examples, " | ")))
+	}
+	sort.Strings(list)
+	t.Logf("compared %d encodings objdump decodes; the decoder rejects %d of them (UNPREDICTABLE, or not M-profile):\n%s",
+		st.insts, n, strings.Join(list, "\n"))
 }

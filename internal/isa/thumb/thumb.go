@@ -16,7 +16,10 @@
 //     five bits of its first halfword are 0b11101, 0b11110 or 0b11111.
 //   - PC-relative values (branch targets, literal addresses) use the Thumb
 //     PC, the instruction's address + 4 (Align(pc,4) for literals).
-//   - FP is r7, the frame pointer GCC and Clang use for Thumb code.
+//   - FP is r7, the frame pointer GCC and Clang use for Thumb code. An
+//     immediate add or subtract of r7 to itself is AdjustsFP; every other
+//     write of r7 except mov r7,sp and add/sub r7,sp,#n (SetsFP) is
+//     ClobbersFP.
 //   - Access is reported for loads and stores with an immediate offset from
 //     SP or r7 and no writeback; AccessOff is relative to the base register's
 //     value before the instruction. Writeback forms (push-like
@@ -149,7 +152,7 @@ func access(e *isa.Effect, rn uint32, off, size int64) {
 
 func setTarget(e *isa.Effect, f isa.Flow, pc uint64, off int64) {
 	e.Flow = f
-	e.Target = pc + 4 + uint64(off)
+	e.Target = (pc + 4 + uint64(off)) & 0xFFFFFFFF // a 32-bit address space
 	e.HasTarget = true
 }
 
@@ -162,9 +165,9 @@ func signExtend(v uint32, n uint) int64 {
 func literalAddr(pc uint64, imm uint32, add bool) uint64 {
 	base := (pc + 4) &^ 3
 	if add {
-		return base + uint64(imm)
+		return (base + uint64(imm)) & 0xFFFFFFFF
 	}
-	return base - uint64(imm)
+	return (base - uint64(imm)) & 0xFFFFFFFF
 }
 
 // literalRef sets Ref to the word at addr when it lies inside code.
@@ -339,14 +342,23 @@ func shiftAddSubMovCmp16(e *isa.Effect, h uint32) string {
 		use(e, rn)
 		if h&0x400 == 0 {
 			use(e, (h>>6)&7)
+			writeReg(e, rd)
+		} else if imm := int64((h >> 6) & 7); h&0x200 != 0 {
+			addSubImm(e, rd, rn, -imm)
+		} else {
+			addSubImm(e, rd, rn, imm)
 		}
-		writeReg(e, rd)
 	case 5: // CMP Rn, #imm8
 		use(e, (h>>8)&7)
-	default: // MOV, ADD, SUB Rdn, #imm8
+	case 4: // MOV Rd, #imm8
 		rd := (h >> 8) & 7
-		use(e, rd)
 		writeReg(e, rd)
+	default: // ADD, SUB Rdn, #imm8
+		rd, imm := (h>>8)&7, int64(h&0xFF)
+		if op == 7 {
+			imm = -imm
+		}
+		addSubImm(e, rd, rd, imm)
 	}
 	return ""
 }
@@ -722,7 +734,11 @@ func addSubImm(e *isa.Effect, rd, rn uint32, imm int64) {
 		e.SetsFP = true
 		e.FPOffset = imm
 		e.UsesFP = true
-	case rd == regFP && rn == regFP && imm == 0:
+	case rd == regFP && rn == regFP:
+		// adds r7, #n: FP stays SP-derived (-O0 epilogues: adds r7, #n;
+		// mov sp, r7).
+		e.AdjustsFP = true
+		e.FPDelta = imm
 	default:
 		writeReg(e, rd)
 		if rn == regSP && imm < 0 && rd != regPC {
@@ -949,9 +965,13 @@ func loadSingle(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte, size int
 		return "undefined load word encoding"
 	}
 	if rt == regPC && size != 4 {
-		// PLD, PLDW, PLI and unallocated memory hints.
-		if rn != regPC && hw1&0x80 == 0 && hw2&0x900 == 0x900 {
-			return "preload hint with writeback"
+		// PLD, PLDW, PLI and unallocated memory hints: no register is
+		// written, but the addressing form must be a valid one without
+		// writeback.
+		if rn != regPC && hw1&0x80 == 0 {
+			if hw2&0x800 == 0 && hw2&0xFC0 != 0 || hw2&0x800 != 0 && hw2&0x500 != 0x400 {
+				return "undefined preload hint"
+			}
 		}
 		return ""
 	}
@@ -1040,12 +1060,16 @@ func multiply(e *isa.Effect, hw1, hw2 uint32) string {
 	if !valid {
 		return "undefined multiply encoding"
 	}
+	rd := (hw2 >> 8) & 0xF
+	if rd == regPC {
+		return "multiply into PC is unpredictable"
+	}
 	use(e, hw1&0xF)
 	use(e, hw2&0xF)
 	if ra := hw2 >> 12; ra != regPC {
 		use(e, ra)
 	}
-	writeReg(e, (hw2>>8)&0xF)
+	writeReg(e, rd)
 	return ""
 }
 
@@ -1053,6 +1077,9 @@ func multiply(e *isa.Effect, hw1, hw2 uint32) string {
 func longMultiply(e *isa.Effect, hw1, hw2 uint32) string {
 	op1, op2 := (hw1>>4)&7, (hw2>>4)&0xF
 	rdLo, rdHi := hw2>>12, (hw2>>8)&0xF
+	if rdHi == regPC || rdLo == regPC && op2 != 0xF {
+		return "multiply into PC is unpredictable"
+	}
 	use(e, hw1&0xF)
 	use(e, hw2&0xF)
 	switch {
@@ -1074,15 +1101,29 @@ func longMultiply(e *isa.Effect, hw1, hw2 uint32) string {
 
 // coprocessor decodes the coprocessor space, which holds the floating-point
 // instructions (coprocessors 10 and 11): VLDR/VSTR, VLDM/VSTM, VPUSH/VPOP,
-// VMOV between core and FP registers, VMRS, and FP data processing.
+// VMOV between core and FP registers, VMRS, and FP data processing. The
+// implementation-defined coprocessors 0-7 are decoded by their generic
+// LDC/STC/MCR/MRC/MCRR/MRRC/CDP formats; coprocessors 8, 9 and 12-15 do not
+// exist on M-profile processors (A-profile Advanced SIMD lives there) and
+// are errors.
 func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 	op1 := (hw1 >> 4) & 0x3F
 	rn := hw1 & 0xF
 	coproc := (hw2 >> 8) & 0xF
-	fp := coproc&0xE == 0xA && hw1&0x1000 == 0
+	t := hw1&0x1000 != 0 // the "2" forms: LDC2, MCR2, CDP2, ...
+	fp := coproc&0xE == 0xA
 	switch {
 	case op1&0x3E == 0, op1&0x30 == 0x30:
 		return "undefined coprocessor encoding"
+	case coproc >= 8 && !fp:
+		return "coprocessors 8, 9 and 12-15 do not exist on M-profile"
+	case fp && t:
+		// ARMv8-M FP: VSEL, VMAXNM, VMINNM, VCVTA..., VRINTA... (CDP2 space).
+		if op1&0x30 == 0x20 && hw2&0x10 == 0 {
+			use(e, hw2>>12)
+			return ""
+		}
+		return "undefined floating-point encoding"
 	case op1 == 0x04: // MCRR / VMOV to two FP registers
 		use(e, hw2>>12)
 		use(e, rn)
@@ -1096,40 +1137,23 @@ func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 		writeReg(e, rt2)
 		return ""
 	case op1&0x20 == 0: // LDC/STC: 110P UDWL
+		if fp {
+			return fpLoadStore(e, hw1, hw2)
+		}
 		p, u, w := op1&0x10 != 0, op1&0x08 != 0, op1&0x02 != 0
 		imm := int64(hw2&0xFF) << 2
 		if !u {
 			imm = -imm
 		}
 		use(e, rn)
-		if !p && !u {
-			// P=0 U=0 W=1: ARMv8-M VLSTM/VLLDM (lazy FP state save and
-			// restore at [Rn]); undefined otherwise.
-			if fp && coproc == 0xA && hw2&0xFF == 0 && op1&0x04 == 0 {
-				return ""
-			}
+		if !p && !w && !u {
 			return "undefined coprocessor load/store addressing mode"
-		}
-		if fp && p && u && w {
-			return "undefined floating-point load/store addressing mode"
 		}
 		if w {
 			if rn == regPC {
 				return "coprocessor load/store writeback to PC"
 			}
 			writeback(e, rn, imm)
-			return ""
-		}
-		if fp {
-			if p { // VLDR/VSTR
-				size := int64(4)
-				if coproc == 0xB {
-					size = 8
-				}
-				access(e, rn, imm, size)
-			} else { // VLDM/VSTM without writeback
-				access(e, rn, 0, imm)
-			}
 		}
 		return ""
 	default: // 10xxxx: CDP, MCR, MRC
@@ -1137,10 +1161,78 @@ func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 			use(e, hw2>>12)
 			return "" // CDP, FP data processing; MCR, VMOV/VMSR from core
 		}
-		// MRC, VMOV/VMRS to core; Rt = PC writes the flags (APSR_nzcv).
-		if rt := hw2 >> 12; rt != regPC {
-			writeReg(e, rt)
+		// MRC, VMOV/VMRS to core. Rt = PC writes the flags (APSR_nzcv); of
+		// the FP transfers only VMRS allows it.
+		rt := hw2 >> 12
+		if rt == regPC {
+			if fp && (hw1&0xFFF0 != 0xEEF0 || hw2&0xFFF != 0xA10) {
+				return "vmov into PC is unpredictable" // only VMRS APSR_nzcv, FPSCR
+			}
+			return ""
 		}
+		writeReg(e, rt)
 		return ""
 	}
+}
+
+// fpLoadStore decodes VLDR/VSTR, VLDM/VSTM (VPUSH/VPOP) and ARMv8-M
+// VLSTM/VLLDM: 1110 110P UDWL Rn | Vd 101s imm8.
+func fpLoadStore(e *isa.Effect, hw1, hw2 uint32) string {
+	op1 := (hw1 >> 4) & 0x1F
+	p, u, w, l := op1&0x10 != 0, op1&0x08 != 0, op1&0x02 != 0, op1&0x01 != 0
+	rn := hw1 & 0xF
+	double := hw2&0x100 != 0
+	imm8 := hw2 & 0xFF
+	use(e, rn)
+	if !p && !u {
+		// P=0 U=0 W=1: VLSTM/VLLDM, lazy FP state save/restore at [Rn].
+		if w && !double && imm8 == 0 && op1&0x04 == 0 && hw2&0xF000 == 0 {
+			return ""
+		}
+		return "undefined floating-point load/store addressing mode"
+	}
+	if p && !w { // VLDR/VSTR
+		if rn == regPC && !l {
+			return "vstr with PC base is unpredictable"
+		}
+		size := int64(4)
+		if double {
+			size = 8
+		}
+		off := int64(imm8) << 2
+		if !u {
+			off = -off
+		}
+		access(e, rn, off, size)
+		return ""
+	}
+	if p == u {
+		return "undefined floating-point load/store addressing mode"
+	}
+	// VLDM/VSTM: IA (P=0 U=1), optionally with writeback, or DB (P=1 U=0 W=1).
+	if rn == regPC {
+		return "vldm/vstm with PC base"
+	}
+	d := (hw2>>12)&0xF | (hw1>>6)&1<<4 // D:Vd or Vd:D
+	if double {
+		if imm8&1 != 0 || imm8 == 0 || imm8 > 32 || d+imm8/2 > 32 {
+			return "vldm/vstm with an unpredictable register list"
+		}
+	} else {
+		d = (hw2>>12)&0xF<<1 | (hw1>>6)&1
+		if imm8 == 0 || d+imm8 > 32 {
+			return "vldm/vstm with an unpredictable register list"
+		}
+	}
+	n := int64(imm8) << 2
+	if w {
+		if u {
+			writeback(e, rn, n)
+		} else {
+			writeback(e, rn, -n)
+		}
+	} else {
+		access(e, rn, 0, n)
+	}
+	return ""
 }
