@@ -28,14 +28,28 @@
 //     or a register-amount add/sub of SP is SPUnknown, including loads into
 //     SP, ldm with SP in the list, and msr to MSP, PSP or CONTROL (writing
 //     CONTROL can switch between MSP and PSP).
-//   - mov pc,lr is a return, like bx lr. Any other data-processing write to
-//     PC is an indirect jump.
+//   - The SP-relative register forms add sp,rm / add.w sp,sp,rm / sub.w
+//     sp,sp,rm are SPDynamic. (ARMv6-M code allocates frames over 508 bytes
+//     with ldr rX,=-N; add sp,rX: that too is SPDynamic, since a decoder of
+//     one instruction cannot know rX.)
+//   - mov pc,lr is a return, like bx lr; pop {...,pc}, ldm sp!,{...,pc}
+//     and ldr pc,[sp],#n are returns with their SP delta. Any other
+//     data-processing write or load of PC is an indirect jump.
+//   - sub rX,sp,#n (rX not r7) is SavesSPLimit with SPLimitOffset -n, as on
+//     x86-64.
+//   - msr to MSPLIM/PSPLIM and to the non-secure banked registers (MSP_NS,
+//     ...) written from secure state does not move the running SP.
 //   - Ref is set for adr (the computed address) and for a word literal-pool
 //     load whose literal lies inside code (the loaded value, with the Thumb
 //     bit 0 cleared so that a function pointer names the function's entry).
-//   - Encodings that are UNDEFINED on M-profile processors (ARM-state
-//     instructions, blx to ARM code, srs/rfe, Advanced SIMD) and encodings
-//     the manual calls UNPREDICTABLE in ways that matter here are errors.
+//   - Encodings that are UNDEFINED on M-profile processors (blx to ARM
+//     state, srs/rfe, 32-bit cps, Advanced SIMD and coprocessors 8, 9,
+//     12-15, unallocated opcodes) and encodings the manual calls
+//     UNPREDICTABLE in ways that matter here (empty or overlapping register
+//     lists, writeback to a transferred register, loads of PC by ldrd/ldrex,
+//     multiplies into PC, unknown msr registers) are *isa.DecodeError. So
+//     are the ARMv8.1-M extensions (low-overhead loops, branch future,
+//     PACBTI, MVE, CDE, clrm), which this decoder does not model.
 package thumb
 
 import (
