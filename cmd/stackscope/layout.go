@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/report"
+)
+
+func init() { subcommands = append(subcommands, newLayoutCommand) }
+
+type layoutFlags struct {
+	format     string
+	svg        string
+	noHeadroom bool
+}
+
+func newLayoutCommand() *cobra.Command {
+	var fl layoutFlags
+	cmd := &cobra.Command{
+		Use:   "layout [flags] FIRMWARE.elf",
+		Short: "Show the memory map and what a stack overflow would run into",
+		Long: `layout reads a firmware image's memory map from its ELF file, finds the
+main stack (its top from the initial SP, its limit from linker symbols), and
+says what an overflow of it runs into: unused RAM, the heap, .bss, .data.
+A stack placed first in RAM is safe (an overflow runs off the start of RAM
+and faults); anywhere else it is unsafe, and layout prints the linker-script
+fix. It also gives the headroom (stack size minus the worst case that
+analyze computes) and checks the fault handlers: stack use before an SP
+check, and endless loops.
+
+For an x86-64 program it shows the load segments and gives no verdict
+(process stacks are guarded by the kernel).
+
+Exit status: 0 safe (or no verdict), 1 unsafe or the stack will overflow,
+2 usage or input error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runLayout(cmd, args[0], fl) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.format, "format", "text", "output format: text or json")
+	f.StringVar(&fl.svg, "svg", "", "also draw the memory map as an SVG picture into this file")
+	f.BoolVar(&fl.noHeadroom, "no-headroom", false, "skip the stack analysis (headroom unknown)")
+	return cmd
+}
+
+func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
+	if fl.format != "text" && fl.format != "json" {
+		return usageErrorf("unknown --format %q (text or json)", fl.format)
+	}
+	r, err := layout.Analyze(path, layout.Options{NoHeadroom: fl.noHeadroom})
+	if err != nil {
+		var ie *binfile.InputError
+		if errors.As(err, &ie) {
+			return &exitError{Code: exitUsage, Err: ie}
+		}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+	}
+	out := cmd.OutOrStdout()
+	if fl.format == "json" {
+		if err := report.LayoutJSON(out, r); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+	} else {
+		report.LayoutText(out, r)
+	}
+	if fl.svg != "" {
+		if err := os.WriteFile(fl.svg, []byte(report.LayoutSVG(r)), 0o644); err != nil {
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("--svg: %v", err)}
+		}
+	}
+	if r.Failing() {
+		return &exitError{Code: exitFinding}
+	}
+	return nil
+}

@@ -1,0 +1,453 @@
+// Package layout reads a firmware image's memory map from its ELF file and
+// says where the main stack is and what a stack overflow would run into;
+// it also checks the fault handlers that run when the stack overflows.
+//
+// The ELF file has no MEMORY regions (the linker script's MEMORY block is
+// not recorded), so RAM is inferred: the address range of the writable
+// allocated sections plus the initial SP, sections more than 1 MiB apart
+// taken as separate memories. Addresses below the lowest RAM section are
+// taken to be no RAM at all ("the start of RAM"), which is what makes a
+// stack placed first in RAM safe: its overflow faults instead of
+// corrupting data.
+package layout
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+)
+
+// Options tune Analyze.
+type Options struct {
+	// NoHeadroom skips the stack analysis (the headroom is then unknown).
+	NoHeadroom bool
+	// Analysis is passed to analysis.RunFile for the headroom.
+	Analysis analysis.Options
+}
+
+// Verdicts.
+const (
+	Safe   = "safe"
+	Unsafe = "unsafe"
+)
+
+// Report is the layout of one ELF file: the JSON contract of
+// `stackscope layout --format json`. Keys are only ever added.
+type Report struct {
+	Binary string `json:"binary"`
+	Arch   string `json:"arch"`
+	// Verdict is "safe", "unsafe", or "" (no verdict: not firmware, or the
+	// main stack could not be found); VerdictReason says why in one line.
+	Verdict       string `json:"-"`
+	VerdictReason string `json:"verdict_reason"`
+
+	Regions  []Region  `json:"regions"`
+	Segments []Segment `json:"segments"`
+	// RAMInference says how RAM was inferred (the ELF has no MEMORY regions).
+	RAMInference string `json:"ram_inference"`
+
+	Stack *Stack `json:"stack"`
+	Heap  *Heap  `json:"heap"`
+	// OverflowInto is what an overflow of the main stack runs into, nearest
+	// the limit first.
+	OverflowInto []Hit `json:"overflow_into"`
+	// OverflowEnd says where the path ends: "start of RAM" (safe) or
+	// "unmapped memory" (safe); empty when the path runs into data.
+	OverflowEnd string `json:"overflow_end,omitempty"`
+
+	Headroom      *Headroom      `json:"headroom_detail"`
+	FaultHandlers []FaultHandler `json:"fault_handlers"`
+	// EndlessLoops are the exception handlers (any vector) that are endless loops.
+	EndlessLoops []FaultHandler `json:"endless_loop_handlers"`
+	// TaskStacks are statically allocated stacks (RTOS task stacks) found
+	// among the data symbols, with what their own overflow would hit.
+	TaskStacks []TaskStack `json:"task_stacks"`
+
+	// Kernel is set for a hosted program (x86-64): process stacks are
+	// guarded by the kernel and no verdict is given.
+	Kernel string `json:"kernel_guard,omitempty"`
+	// Missing lists what could not be found (a partial report).
+	Missing  []string `json:"missing"`
+	Warnings []string `json:"warnings"`
+}
+
+// Region is an inferred memory: "flash" or "ram".
+type Region struct {
+	Kind     string    `json:"kind"`
+	Start    uint64    `json:"start"`
+	End      uint64    `json:"end"`
+	Sections []Section `json:"sections"`
+}
+
+// Section is one allocated section.
+type Section struct {
+	Name  string `json:"name"`
+	Addr  uint64 `json:"addr"`
+	Size  uint64 `json:"size"`
+	Flags string `json:"flags"` // "rwx" subset
+	// Kind: code, rodata, data, bss, stack, heap or other.
+	Kind string `json:"kind"`
+	// LoadAddr is where the section's initial contents are in flash, when
+	// that differs from Addr (.data).
+	LoadAddr uint64 `json:"load_addr,omitempty"`
+}
+
+// End is the first address after the section.
+func (s Section) End() uint64 { return s.Addr + s.Size }
+
+// Segment is one PT_LOAD program header.
+type Segment struct {
+	VAddr    uint64   `json:"vaddr"`
+	PAddr    uint64   `json:"paddr"`
+	FileSize uint64   `json:"file_size"`
+	MemSize  uint64   `json:"mem_size"`
+	Flags    string   `json:"flags"`
+	Sections []string `json:"sections"`
+}
+
+// Stack is the main stack.
+type Stack struct {
+	Top   uint64 `json:"top"`
+	Limit uint64 `json:"limit"`
+	Size  uint64 `json:"size"`
+	Grows string `json:"grows"`
+	// TopFrom and LimitFrom say where the numbers came from.
+	TopFrom   string `json:"top_from"`
+	LimitFrom string `json:"limit_from"`
+	// LimitFound is false when no stack-limit symbol or section was found
+	// and the nearest section below the top was used; Tried lists the names.
+	LimitFound bool     `json:"limit_found"`
+	Tried      []string `json:"tried,omitempty"`
+	// Section is the section that holds the stack, if any.
+	Section string `json:"section,omitempty"`
+}
+
+// Heap is the heap region, from symbols or a section.
+type Heap struct {
+	Start uint64 `json:"start"`
+	End   uint64 `json:"end"`
+	From  string `json:"from"`
+	// Used is false when the image has no malloc/_sbrk: the region is then
+	// reserved but holds nothing.
+	Used bool `json:"used"`
+}
+
+// Hit is one stretch of memory an overflow runs through, in order.
+type Hit struct {
+	// Section is the section name, "(unused RAM)" or "(heap)".
+	Section string `json:"section"`
+	// Kind: unused, heap, bss, data, stack, code, rodata or other.
+	Kind    string   `json:"kind"`
+	Start   uint64   `json:"start"`
+	End     uint64   `json:"end"`
+	Size    uint64   `json:"size"`
+	Symbols []string `json:"symbols"` // nearest the limit first
+	// SymbolDetail has the address and size of each symbol in Symbols.
+	SymbolDetail []Symbol `json:"symbol_detail"`
+}
+
+// Symbol is a data object in the overflow path.
+type Symbol struct {
+	Name string `json:"name"`
+	Addr uint64 `json:"addr"`
+	Size uint64 `json:"size"`
+}
+
+// Headroom is the stack size minus the analysed worst case.
+type Headroom struct {
+	StackSize int64 `json:"stack_size"`
+	// Total is the main-stack total (reset path plus interrupts), null
+	// when not bounded; TotalAtLeast is then a lower bound.
+	Total        *int64   `json:"total"`
+	TotalAtLeast int64    `json:"total_at_least"`
+	Bytes        *int64   `json:"bytes"`
+	Percent      *float64 `json:"percent"`
+	// WillOverflowBy is set when the lower bound alone exceeds the stack.
+	WillOverflowBy int64 `json:"will_overflow_by,omitempty"`
+	// Unknown says why the headroom is not known.
+	Unknown   string   `json:"unknown,omitempty"`
+	Unbounded []string `json:"unbounded,omitempty"`
+}
+
+// TaskStack is a statically allocated stack (a data object named like a
+// stack) and what its own overflow would corrupt.
+type TaskStack struct {
+	Name    string  `json:"name"`
+	Addr    uint64  `json:"addr"`
+	Size    uint64  `json:"size"`
+	Section string  `json:"section"`
+	Below   *Symbol `json:"below"` // the object just below it, or null
+}
+
+// Analyze reads the ELF file at path and works out its layout. Errors are
+// *binfile.InputError for a file that cannot be read.
+func Analyze(path string, opts Options) (*Report, error) {
+	f, err := binfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return AnalyzeFile(f, opts), nil
+}
+
+// AnalyzeFile works out the layout of an opened file. It never fails: what
+// it cannot find is listed in Report.Missing.
+func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
+	r = &Report{Binary: f.Path, Arch: f.Arch.String(), Regions: []Region{}, Segments: segments(f),
+		OverflowInto: []Hit{}, FaultHandlers: []FaultHandler{}, EndlessLoops: []FaultHandler{},
+		TaskStacks: []TaskStack{}, Missing: []string{}, Warnings: []string{}}
+	defer func() {
+		// The analysis must never crash the tool on a strange file.
+		if p := recover(); p != nil {
+			r.Verdict = ""
+			r.VerdictReason = "internal error while reading the layout"
+			r.Warnings = append(r.Warnings, fmt.Sprintf("internal error: %v", p))
+		}
+	}()
+	secs := sections(f)
+	if f.Arch != binfile.ArchThumb {
+		r.Regions = hostedRegions(secs)
+		r.Kernel = "process stacks are guarded by the kernel: the main thread's stack grows down toward a guard gap and each pthread stack has a guard page, so an overflow faults (SIGSEGV) instead of running into data; there is no linker-placed stack to check"
+		r.VerdictReason = "no verdict: a hosted " + r.Arch + " program, not firmware"
+		return r
+	}
+	syms := f.Symbols()
+	vt := f.VectorTable()
+	st := findStack(f, vt, syms, secs)
+	r.Stack = st
+	if vt == nil {
+		r.Missing = append(r.Missing, "vector table (no initial SP, no fault handlers)")
+	}
+	ram, flash, inference := inferMemory(secs, st)
+	r.RAMInference = inference
+	r.Regions = append(flash, ram...)
+	r.Heap = findHeap(f, syms, secs, st)
+	if st == nil {
+		r.Missing = append(r.Missing, "main stack (no initial SP from a vector table and no stack-top symbol)")
+		r.VerdictReason = "no verdict: the main stack was not found"
+	} else {
+		if !st.LimitFound {
+			r.Missing = append(r.Missing, "stack limit symbol (tried "+strings.Join(st.Tried, ", ")+")")
+		}
+		overflowPath(r, secs, ram, syms)
+	}
+	if vt != nil {
+		r.FaultHandlers, r.EndlessLoops = checkHandlers(f, vt)
+	}
+	r.TaskStacks = taskStacks(syms, secs, st)
+	if st != nil && !opts.NoHeadroom {
+		r.Headroom = headroom(f, st, opts.Analysis)
+	}
+	return r
+}
+
+// Failing reports whether the layout is a finding: unsafe, or a stack that
+// will overflow (exit status 1).
+func (r *Report) Failing() bool {
+	if r.Verdict == Unsafe {
+		return true
+	}
+	if h := r.Headroom; h != nil {
+		if h.Bytes != nil && *h.Bytes < 0 || h.WillOverflowBy > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func flagString(fl elf.SectionFlag) string {
+	s := "r"
+	if fl&elf.SHF_WRITE != 0 {
+		s += "w"
+	}
+	if fl&elf.SHF_EXECINSTR != 0 {
+		s += "x"
+	}
+	return s
+}
+
+// sections lists the allocated sections with a size, in address order.
+func sections(f *binfile.File) []Section {
+	var out []Section
+	for _, s := range f.ELF.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 || s.Flags&elf.SHF_TLS != 0 && s.Type == elf.SHT_NOBITS {
+			continue
+		}
+		sec := Section{Name: s.Name, Addr: s.Addr, Size: s.Size, Flags: flagString(s.Flags)}
+		switch {
+		case s.Flags&elf.SHF_EXECINSTR != 0:
+			sec.Kind = "code"
+		case s.Flags&elf.SHF_WRITE == 0:
+			sec.Kind = "rodata"
+		case isStackSection(s.Name):
+			sec.Kind = "stack"
+		case isHeapSection(s.Name):
+			sec.Kind = "heap"
+		case s.Type == elf.SHT_NOBITS:
+			sec.Kind = "bss"
+		default:
+			sec.Kind = "data"
+		}
+		for _, p := range f.ELF.Progs {
+			if p.Type == elf.PT_LOAD && s.Type != elf.SHT_NOBITS && s.Addr >= p.Vaddr && s.Addr < p.Vaddr+p.Memsz && p.Paddr != p.Vaddr {
+				sec.LoadAddr = s.Addr - p.Vaddr + p.Paddr
+			}
+		}
+		out = append(out, sec)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+func isStackSection(name string) bool {
+	switch name {
+	case ".stack", ".stack_dummy", ".stacks", ".main_stack", ".cstack", "CSTACK", ".co_stack":
+		return true
+	}
+	return false
+}
+
+func isHeapSection(name string) bool {
+	switch name {
+	case ".heap", "._user_heap_stack", "HEAP", ".heap_dummy":
+		return true
+	}
+	return false
+}
+
+func writable(s Section) bool { return strings.Contains(s.Flags, "w") }
+
+func segments(f *binfile.File) []Segment {
+	out := []Segment{}
+	for _, p := range f.ELF.Progs {
+		if p.Type != elf.PT_LOAD {
+			continue
+		}
+		fl := ""
+		for _, c := range []struct {
+			bit elf.ProgFlag
+			ch  string
+		}{{elf.PF_R, "r"}, {elf.PF_W, "w"}, {elf.PF_X, "x"}} {
+			if p.Flags&c.bit != 0 {
+				fl += c.ch
+			} else {
+				fl += "-"
+			}
+		}
+		seg := Segment{VAddr: p.Vaddr, PAddr: p.Paddr, FileSize: p.Filesz, MemSize: p.Memsz, Flags: fl, Sections: []string{}}
+		for _, s := range f.ELF.Sections {
+			if s.Flags&elf.SHF_ALLOC != 0 && s.Size > 0 && s.Addr >= p.Vaddr && s.Addr+s.Size <= p.Vaddr+p.Memsz {
+				seg.Sections = append(seg.Sections, s.Name)
+			}
+		}
+		out = append(out, seg)
+	}
+	return out
+}
+
+// hostedRegions groups a program's sections into one region per kind, for
+// the memory map of a hosted program.
+func hostedRegions(secs []Section) []Region {
+	var ro, rw []Section
+	for _, s := range secs {
+		if writable(s) {
+			rw = append(rw, s)
+		} else {
+			ro = append(ro, s)
+		}
+	}
+	var out []Region
+	for _, g := range []struct {
+		kind string
+		s    []Section
+	}{{"image (read-only)", ro}, {"image (writable)", rw}} {
+		if len(g.s) > 0 {
+			out = append(out, Region{Kind: g.kind, Start: g.s[0].Addr, End: maxEnd(g.s), Sections: g.s})
+		}
+	}
+	return out
+}
+
+func maxEnd(s []Section) uint64 {
+	var e uint64
+	for _, x := range s {
+		e = max(e, x.End())
+	}
+	return e
+}
+
+// memoryGap is how far apart two sections can be and still be taken as
+// one memory: no microcontroller leaves more than that unused inside one
+// RAM, while separate memories (CCM and SRAM, DTCM and AXI SRAM) lie
+// further apart.
+const memoryGap = 1 << 20
+
+// inferMemory clusters the writable sections (plus the stack) into RAM
+// regions and the others into flash regions.
+func inferMemory(secs []Section, st *Stack) (ram, flash []Region, how string) {
+	var rw, ro []Section
+	for _, s := range secs {
+		if writable(s) {
+			rw = append(rw, s)
+		} else {
+			ro = append(ro, s)
+		}
+	}
+	ram = cluster("ram", rw, st)
+	flash = cluster("flash", ro, nil)
+	how = "RAM is inferred (an ELF file keeps no MEMORY regions): the address range of the writable sections"
+	if st != nil {
+		how += " plus the main stack up to the initial SP"
+	}
+	how += "; sections more than 1 MiB apart are taken as separate memories, and nothing below the lowest RAM section is taken to be RAM"
+	return ram, flash, how
+}
+
+func cluster(kind string, secs []Section, st *Stack) []Region {
+	type iv struct{ a, b uint64 }
+	var ivs []iv
+	for _, s := range secs {
+		ivs = append(ivs, iv{s.Addr, s.End()})
+	}
+	if st != nil && st.Top > 0 {
+		lo := st.Limit
+		if lo == 0 || lo > st.Top {
+			lo = st.Top - 1
+		}
+		ivs = append(ivs, iv{lo, st.Top})
+	}
+	sort.Slice(ivs, func(i, j int) bool { return ivs[i].a < ivs[j].a })
+	var out []Region
+	for _, v := range ivs {
+		if n := len(out); n > 0 && v.a <= out[n-1].End+memoryGap {
+			out[n-1].End = max(out[n-1].End, v.b)
+			continue
+		}
+		out = append(out, Region{Kind: kind, Start: v.a, End: v.b, Sections: []Section{}})
+	}
+	for _, s := range secs {
+		for i := range out {
+			if s.Addr >= out[i].Start && s.Addr < out[i].End {
+				out[i].Sections = append(out[i].Sections, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func symName(s elf.Symbol) string { return s.Name }
+
+// lookupSym returns the first defined symbol with this name.
+func lookupSym(syms []elf.Symbol, name string) (elf.Symbol, bool) {
+	for _, s := range syms {
+		if s.Name == name && s.Section != elf.SHN_UNDEF {
+			return s, true
+		}
+	}
+	return elf.Symbol{}, false
+}
