@@ -63,7 +63,7 @@ echo "runs: $runs (median)"
 echo
 echo "| workload | plain wall / CPU | stackscope run wall / CPU | overhead wall / CPU | valgrind massif --stacks=yes wall | massif slowdown |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for spec in "1 400000000" "4 100000000"; do
+for spec in "1 1600000000" "4 400000000"; do
 	set -- $spec
 	read -r pw pc < <(median "$work/cpu" "$1" "$2")
 	read -r tw tc < <(median "$work/stackscope" run -- "$work/cpu" "$1" "$2")
@@ -79,3 +79,7 @@ for spec in "1 400000000" "4 100000000"; do
 	oc=$(echo "scale=1; ($tc - $pc) * 100 / $pc" | bc)
 	printf '| %s thread(s) x %s iterations | %.3f s / %.3f s | %.3f s / %.3f s | %s%% / %s%% | %s | %s |\n' "$1" "$2" "$pw" "$pc" "$tw" "$tc" "$ow" "$oc" "$vg" "$slow"
 done
+# The fixed cost of starting stackscope and tracing a program that does nothing.
+read -r pw pc < <(median /bin/true)
+read -r tw tc < <(median "$work/stackscope" run -- /bin/true)
+printf '| /bin/true (fixed cost) | %.3f s / %.3f s | %.3f s / %.3f s | +%.3f s / +%.3f s | | |\n' "$pw" "$pc" "$tw" "$tc" "$(echo "$tw - $pw" | bc)" "$(echo "$tc - $pc" | bc)"

@@ -354,3 +354,17 @@ func TestAddressSanitizer(t *testing.T) {
 		t.Errorf("ASan's report did not pass through")
 	}
 }
+
+func TestParseMapsLine(t *testing.T) {
+	m, ok := parseMapsLine("7ffd1000-7ffd3000 rw-p 00001000 00:00 0          [stack]")
+	if !ok || m.start != 0x7ffd1000 || m.end != 0x7ffd3000 || m.off != 0x1000 || m.path != "[stack]" {
+		t.Errorf("%+v", m)
+	}
+	m, ok = parseMapsLine("55d0-55e0 r-xp 00000000 08:01 123 /tmp/my prog (deleted)")
+	if !ok || m.path != "/tmp/my prog (deleted)" || !m.exec() {
+		t.Errorf("%+v", m)
+	}
+	if _, ok := parseMapsLine("garbage"); ok {
+		t.Errorf("garbage parsed")
+	}
+}
