@@ -237,7 +237,7 @@ func stackCheck(f *binfile.File, h *FaultHandler) {
 					break
 				}
 			}
-			if use := stackUse(f, e); use != "" {
+			if use := stackUse(f, e, code); use != "" {
 				h.UsesStackBeforeSPCheck = true
 				h.FirstStackUse = &Instr{Addr: pc, What: use}
 				h.SPCheck = nil
@@ -272,10 +272,14 @@ func stackCheck(f *binfile.File, h *FaultHandler) {
 }
 
 // stackUse says how an instruction touches the stack, or "".
-func stackUse(f *binfile.File, e isa.Effect) string {
+func stackUse(f *binfile.File, e isa.Effect, code []byte) string {
 	switch {
 	case e.SP == isa.SPAdd && e.SPDelta < 0:
-		return fmt.Sprintf("pushes or moves SP down by %d", -e.SPDelta)
+		hw1 := uint16(code[0]) | uint16(code[1])<<8
+		if hw1&0xFE00 == 0xB400 || hw1 == 0xE92D || hw1 == 0xF84D {
+			return fmt.Sprintf("push of %d B", -e.SPDelta)
+		}
+		return fmt.Sprintf("sub sp, #%d", -e.SPDelta)
 	case e.SP == isa.SPAlign || e.SP == isa.SPDynamic:
 		return "moves SP"
 	case e.Access == isa.BaseSP:

@@ -211,7 +211,7 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 	secs := sections(f)
 	if f.Arch != binfile.ArchThumb {
 		r.Regions = hostedRegions(secs)
-		r.Kernel = "process stacks are guarded by the kernel: the main thread's stack grows down toward a guard gap and each pthread stack has a guard page, so an overflow faults (SIGSEGV) instead of running into data; there is no linker-placed stack to check"
+		r.Kernel = "process stacks are guarded by the kernel: the stack grows down; the main thread's stack grows down toward a guard gap and each pthread stack has a guard page, so an overflow faults (SIGSEGV) instead of running into data; there is no linker-placed stack to check"
 		r.VerdictReason = "no verdict: a hosted " + r.Arch + " program, not firmware"
 		return r
 	}

@@ -409,8 +409,22 @@ func headroom(f *binfile.File, st *Stack, opts analysis.Options) *Headroom {
 	h.Unbounded = in.Unbounded
 	if !in.Bounded || in.Total == nil {
 		h.Unknown = "the worst case is not bounded"
-		if len(in.Unbounded) > 0 {
-			h.Unknown += " (" + strings.Join(in.Unbounded, "; ") + ")"
+		var why []string
+		for _, e := range res.Entries {
+			if !e.Bounded && len(e.Reasons) > 0 {
+				rs := e.Reasons[0]
+				w := fmt.Sprintf("%s: %s in %s at %#x", e.Name, rs.Kind, rs.Function, rs.Addr)
+				if rs.Detail != "" {
+					w += " (" + rs.Detail + ")"
+				}
+				why = append(why, w)
+			}
+		}
+		if len(why) == 0 {
+			why = in.Unbounded
+		}
+		if len(why) > 0 {
+			h.Unknown += ": " + strings.Join(why, "; ")
 		}
 		if in.TotalAtLeast > h.StackSize {
 			h.WillOverflowBy = in.TotalAtLeast - h.StackSize

@@ -288,7 +288,7 @@ func mapText(w io.Writer, r *layout.Report) {
 	fmt.Fprintf(w, "\nMEMORY MAP\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, reg := range r.Regions {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t\t\n", strings.ToUpper(reg.Kind), span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(reg.Kind), span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
 		for _, it := range regionItems(r, reg) {
 			extra := it.kind
 			if it.loadAddr != 0 {
