@@ -289,7 +289,7 @@ func mapText(w io.Writer, r *layout.Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, reg := range r.Regions {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(reg.Kind), span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
-		for _, it := range regionItems(r, reg) {
+		for _, it := range regionItems(r, reg, false) {
 			extra := it.kind
 			if it.loadAddr != 0 {
 				extra += fmt.Sprintf(", loaded from %s", hex(it.loadAddr))
@@ -330,7 +330,7 @@ type item struct {
 // regionItems cuts a region into items in address order: the stack wins
 // over the sections it lies in, sections over the heap, the heap over
 // unused memory.
-func regionItems(r *layout.Report, reg layout.Region) []item {
+func regionItems(r *layout.Report, reg layout.Region, tasks bool) []item {
 	type iv struct {
 		it   item
 		prio int
@@ -341,6 +341,13 @@ func regionItems(r *layout.Report, reg layout.Region) []item {
 	}
 	if st := r.Stack; st != nil && reg.Kind == "ram" && st.Top > reg.Start && st.Top <= reg.End && st.Size > 0 {
 		ivs = append(ivs, iv{item{name: "main stack", kind: "stack", start: st.Limit, end: st.Top}, 3})
+	}
+	if tasks && reg.Kind == "ram" {
+		for _, t := range r.TaskStacks {
+			if t.Addr >= reg.Start && t.Addr+t.Size <= reg.End {
+				ivs = append(ivs, iv{item{name: t.Name, kind: "task stack", start: t.Addr, end: t.Addr + t.Size}, 3})
+			}
+		}
 	}
 	if h := r.Heap; h != nil && reg.Kind == "ram" && h.Start >= reg.Start && h.End <= reg.End {
 		ivs = append(ivs, iv{item{name: "heap", kind: "heap", start: h.Start, end: h.End}, 1})
@@ -374,7 +381,7 @@ func regionItems(r *layout.Report, reg layout.Region) []item {
 	}
 	for i := range out {
 		for j, h := range r.OverflowInto {
-			if out[i].start < h.End && h.Start < out[i].end && (out[i].kind != "stack") {
+			if out[i].start < h.End && h.Start < out[i].end && out[i].kind != "stack" {
 				out[i].hit = j + 1
 				break
 			}
