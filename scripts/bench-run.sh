@@ -4,7 +4,7 @@
 # `valgrind --tool=massif --stacks=yes` (the usual way to measure stack peaks).
 # Prints a Markdown table; docs/PERFORMANCE.md ("## run") has the figures.
 #
-# Usage: scripts/bench-run.sh [RUNS]   (default 5; the median is reported)
+# Usage: scripts/bench-run.sh [RUNS]   (default 5; the minimum is reported)
 set -euo pipefail
 runs=${1:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,46 +40,51 @@ C
 gcc -O2 -pthread -o "$work/cpu" "$work/cpu.c"
 (cd "$root" && go build -o "$work/stackscope" ./cmd/stackscope)
 
-# median of RUNS measurements of a command: prints "WALL CPU" in seconds,
-# CPU being user+system time of the command and everything it waited for
-# (the traced program included), which other load on the machine disturbs
-# far less than wall-clock time.
-median() {
-	local walls=() cpus=()
-	for _ in $(seq "$runs"); do
-		local out
-		out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
-		set -- "$@"
-		walls+=("$(echo "$out" | awk '{print $1}')")
-		cpus+=("$(echo "$out" | awk '{print $2 + $3}')")
-	done
-	printf '%s %s\n' \
-		"$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
-		"$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+# time1 CMD...: prints "WALL CPU" seconds for one run. CPU is user+system
+# time of the command and everything it waited for (the traced program
+# included); other load on the machine disturbs it far less than wall time.
+time1() {
+	local out
+	out=$( { TIMEFORMAT='%R %U %S'; time "$@" >/dev/null 2>&1; } 2>&1 )
+	echo "$out" | awk '{printf "%s %.3f\n", $1, $2 + $3}'
 }
+# minimum of a column of numbers: the run least disturbed by other load
+minof() { sort -n | head -1; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr)"
-echo "runs: $runs (median)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "runs: $runs, plain and traced interleaved; the minimum is reported"
 echo
-echo "| workload | plain wall / CPU | stackscope run wall / CPU | overhead wall / CPU | valgrind massif --stacks=yes wall | massif slowdown |"
+echo "| workload | plain wall / CPU | stackscope run wall / CPU | overhead wall / CPU | massif --stacks=yes (1/10 of the work) vs plain at that size | massif slowdown |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for spec in "1 1600000000" "4 400000000"; do
+for spec in "1 800000000" "4 200000000"; do
 	set -- $spec
-	read -r pw pc < <(median "$work/cpu" "$1" "$2")
-	read -r tw tc < <(median "$work/stackscope" run -- "$work/cpu" "$1" "$2")
+	: > "$work/p"; : > "$work/t"
+	for _ in $(seq "$runs"); do
+		time1 "$work/cpu" "$1" "$2" >> "$work/p"
+		time1 "$work/stackscope" run -- "$work/cpu" "$1" "$2" >> "$work/t"
+	done
+	pw=$(cut -d' ' -f1 "$work/p" | minof); pc=$(cut -d' ' -f2 "$work/p" | minof)
+	tw=$(cut -d' ' -f1 "$work/t" | minof); tc=$(cut -d' ' -f2 "$work/t" | minof)
 	vg="n/a"; slow="n/a"
 	if command -v valgrind >/dev/null; then
-		# massif is slow: a tenth of the work, scaled up, one run.
-		read -r vw _ < <(runs=1 median valgrind --tool=massif --stacks=yes --massif-out-file="$work/massif.out" "$work/cpu" "$1" $(( $2 / 10 )))
-		vw=$(echo "$vw * 10" | bc)
-		slow=$(echo "scale=1; $vw / $pw" | bc)x
-		vg=$(printf '%.2f s (1/10 of the work, x10)' "$vw")
+		small=$(( $2 / 10 ))
+		: > "$work/s"
+		for _ in 1 2 3; do time1 "$work/cpu" "$1" "$small" >> "$work/s"; done
+		sw=$(cut -d' ' -f1 "$work/s" | minof)
+		read -r vw _ < <(time1 valgrind --tool=massif --stacks=yes --massif-out-file="$work/massif.out" "$work/cpu" "$1" "$small")
+		slow=$(echo "scale=1; $vw / $sw" | bc)x
+		vg=$(printf '%.2f s vs %.3f s' "$vw" "$sw")
 	fi
 	ow=$(echo "scale=1; ($tw - $pw) * 100 / $pw" | bc)
 	oc=$(echo "scale=1; ($tc - $pc) * 100 / $pc" | bc)
 	printf '| %s thread(s) x %s iterations | %.3f s / %.3f s | %.3f s / %.3f s | %s%% / %s%% | %s | %s |\n' "$1" "$2" "$pw" "$pc" "$tw" "$tc" "$ow" "$oc" "$vg" "$slow"
 done
 # The fixed cost of starting stackscope and tracing a program that does nothing.
-read -r pw pc < <(median /bin/true)
-read -r tw tc < <(median "$work/stackscope" run -- /bin/true)
+: > "$work/p"; : > "$work/t"
+for _ in $(seq "$runs"); do
+	time1 /bin/true >> "$work/p"
+	time1 "$work/stackscope" run -- /bin/true >> "$work/t"
+done
+pw=$(cut -d' ' -f1 "$work/p" | minof); pc=$(cut -d' ' -f2 "$work/p" | minof)
+tw=$(cut -d' ' -f1 "$work/t" | minof); tc=$(cut -d' ' -f2 "$work/t" | minof)
 printf '| /bin/true (fixed cost) | %.3f s / %.3f s | %.3f s / %.3f s | +%.3f s / +%.3f s | | |\n' "$pw" "$pc" "$tw" "$tc" "$(echo "$tw - $pw" | bc)" "$(echo "$tc - $pc" | bc)"
