@@ -165,8 +165,8 @@ func entryResult(b bound.Entry) Entry {
 // functions lists the main module's functions in address order.
 func functions(g *callgraph.Graph) []Function {
 	main := g.Modules[0]
-	var out []Function
-	for id, n := range g.Nodes {
+	out := make([]Function, 0, len(main.File.Functions))
+	for _, n := range g.Nodes {
 		if n.Module != main {
 			continue
 		}
@@ -182,12 +182,9 @@ func functions(g *callgraph.Graph) []Function {
 		} else {
 			fn.Reason = fr.Reason
 		}
-		seen := map[string]bool{}
-		for _, e := range n.Edges {
-			name := g.QualifiedName(e.To)
-			if !seen[name] {
-				seen[name] = true
-				fn.Calls = append(fn.Calls, name)
+		for i, e := range n.Edges {
+			if !calledBefore(n.Edges[:i], e.To) {
+				fn.Calls = append(fn.Calls, g.QualifiedName(e.To))
 			}
 		}
 		for _, cs := range n.Unresolved {
@@ -197,11 +194,21 @@ func functions(g *callgraph.Graph) []Function {
 		if m := fr.CFIMismatch; m != nil {
 			fn.CFIMismatch = &CFIMismatch{PC: m.PC, CFA: m.CFA}
 		}
-		_ = id
 		out = append(out, fn)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
 	return out
+}
+
+// calledBefore reports whether one of edges already goes to node to (edge
+// lists are short: a scan beats a map per function).
+func calledBefore(edges []callgraph.Edge, to int) bool {
+	for _, e := range edges {
+		if e.To == to {
+			return true
+		}
+	}
+	return false
 }
 
 // entrySpecs picks the entry points: the user's, or the defaults for the

@@ -103,6 +103,7 @@ type File struct {
 	names     map[string]int
 	namesOnce sync.Once
 	r         io.ReaderAt
+	mapped    []byte // the whole file, when it could be mapped
 	sections  []*loadedSection
 	byAddr    map[uint64]int
 }
@@ -157,7 +158,7 @@ func Open(path string) (f *File, err error) {
 		r.Close()
 		return nil, &InputError{path, "corrupted or truncated ELF file: " + err.Error()}
 	}
-	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry, r: r}
+	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry, r: r, mapped: mapFile(r)}
 	switch {
 	case ef.Machine == elf.EM_X86_64 && ef.Class == elf.ELFCLASS64:
 		f.Arch = ArchX86_64
@@ -482,6 +483,11 @@ func (f *File) Code(addr, size uint64) ([]byte, error) {
 			continue
 		}
 		s.once.Do(func() {
+			if f.mapped != nil && s.sec.Type != elf.SHT_NOBITS && s.sec.Flags&elf.SHF_COMPRESSED == 0 &&
+				s.sec.Offset+s.sec.Size <= uint64(len(f.mapped)) && s.sec.Offset+s.sec.Size >= s.sec.Offset {
+				s.data = f.mapped[s.sec.Offset : s.sec.Offset+s.sec.Size]
+				return
+			}
 			s.data, s.err = s.sec.Data()
 			if s.err == nil && uint64(len(s.data)) != s.sec.Size {
 				s.err = fmt.Errorf("section %s is truncated", s.sec.Name)
@@ -557,7 +563,11 @@ func (f *File) Lookup(name string) (*Function, bool) {
 func (f *File) Symbols() []elf.Symbol { return f.symbols }
 
 // Close releases the file.
-func (f *File) Close() error { return f.ELF.Close() }
+func (f *File) Close() error {
+	unmapFile(f.mapped)
+	f.mapped = nil
+	return f.ELF.Close()
+}
 
 // Demangle turns a C++ or Rust symbol into a readable name; other names are
 // returned unchanged.

@@ -153,7 +153,7 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 		if _, isFunction := f.FunctionIndex(addr); isFunction || f.InPLT(addr) || !f.IsExecutable(addr) {
 			return nil, false
 		}
-		code, err := f.Code(addr, f.CodeEnd(addr)-addr)
+		code, err := f.Code(addr, min(f.CodeEnd(addr)-addr, maxContinuation))
 		return code, err == nil
 	}
 	if f.CFI.Len() > 0 {
@@ -161,6 +161,11 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	}
 	return frame.Analyze(in)
 }
+
+// maxContinuation caps the code a jump into the middle of other code can
+// bring into a walk: a cold part or shared epilogue is short, and code
+// past the cap that the walk reaches makes the frame unknown, not wrong.
+const maxContinuation = 16 << 10
 
 // dataInCode converts the file's data ranges once per file.
 func (g *Graph) dataInCode(f *binfile.File) []frame.Range {

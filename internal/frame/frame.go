@@ -306,10 +306,10 @@ func (w *walker) extend(addr uint64) (int, bool) {
 	}
 	w.code = append(w.code, code...)
 	w.segs = append(w.segs, segment{addr: addr, start: start, end: len(w.code)})
-	for i := 0; i < len(code); i++ {
-		w.index = append(w.index, 0)
+	w.index = append(w.index, make([]int32, len(code))...)
+	w.visits = append(w.visits, make([]uint8, len(code))...)
+	for range code {
 		w.seen = append(w.seen, -1)
-		w.visits = append(w.visits, 0)
 	}
 	return start, true
 }
@@ -378,7 +378,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				if last := st.limit - step; last > st.depth {
 					st.depth = last
 				}
-			} else if !st.limitOK && w.visits[off] > maxLoopGrowth {
+			} else if w.visits[off] > maxLoopGrowth {
 				w.setKind(Dynamic, addr, "SP moves down in a loop at %#x", addr)
 				return stack
 			}

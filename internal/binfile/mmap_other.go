@@ -1,0 +1,10 @@
+//go:build !unix
+
+package binfile
+
+import "os"
+
+// mapFile is not available here; sections are read into memory instead.
+func mapFile(r *os.File) []byte { return nil }
+
+func unmapFile(data []byte) {}
