@@ -105,7 +105,9 @@ func handlerEnd(f *binfile.File, addr uint64) uint64 {
 }
 
 func decodeAt(f *binfile.File, pc uint64) (isa.Effect, []byte, error) {
-	code, err := f.Code(pc, 4)
+	// More than the instruction: the decoder reads a literal-pool word
+	// (Ref) only when it lies inside the bytes it is given.
+	code, err := f.Code(pc, 1024)
 	if err != nil {
 		return isa.Effect{}, nil, err
 	}
@@ -123,17 +125,26 @@ func requestsReset(e isa.Effect) bool {
 // handler: every reachable instruction stays inside it, and none returns,
 // calls, jumps indirectly or elsewhere, or requests a reset.
 func loopCheck(f *binfile.File, h *FaultHandler) {
-	end := handlerEnd(f, h.Addr)
+	// Each work item carries the bounds of the function it runs in: a jump
+	// into another function's entry (a tail call) is followed there.
+	type item struct{ pc, lo, hi uint64 }
 	seen := map[uint64]bool{}
-	work := []uint64{h.Addr}
+	work := []item{{h.Addr, h.Addr, handlerEnd(f, h.Addr)}}
 	var back *Instr
 	for len(work) > 0 {
-		pc := work[len(work)-1]
+		it := work[len(work)-1]
 		work = work[:len(work)-1]
+		pc, lo, hi := it.pc, it.lo, it.hi
 		cond := 0 // instructions left in an IT block
 		for {
-			if pc < h.Addr || pc >= end || len(seen) > walkLimit {
-				return // runs off the handler: not a closed loop
+			if pc < lo || pc >= hi {
+				if _, ok := f.FunctionAt(pc); !ok {
+					return // runs off the handler: not a closed loop
+				}
+				lo, hi = pc, handlerEnd(f, pc)
+			}
+			if len(seen) > walkLimit {
+				return
 			}
 			if seen[pc] {
 				if back == nil {
@@ -162,23 +173,18 @@ func loopCheck(f *binfile.File, h *FaultHandler) {
 			switch e.Flow {
 			case isa.FlowReturn, isa.FlowCall, isa.FlowIndirectCall, isa.FlowIndirectJump, isa.FlowStop:
 				return
-			case isa.FlowJump:
-				if !e.HasTarget || e.Target < h.Addr || e.Target >= end {
+			case isa.FlowJump, isa.FlowCondJump:
+				if !e.HasTarget {
 					return
 				}
 				if e.Target == pc {
 					back = &Instr{Addr: pc, What: "b ."}
 				}
-				if conditional {
-					work = append(work, e.Target)
+				if e.Flow == isa.FlowCondJump || conditional {
+					work = append(work, item{e.Target, lo, hi})
 				} else {
 					next = e.Target
 				}
-			case isa.FlowCondJump:
-				if !e.HasTarget || e.Target < h.Addr || e.Target >= end {
-					return
-				}
-				work = append(work, e.Target)
 			}
 			pc = next
 		}

@@ -231,7 +231,7 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 		r.VerdictReason = "no verdict: the main stack was not found"
 	} else {
 		if !st.LimitFound {
-			r.Missing = append(r.Missing, "stack limit symbol (tried "+strings.Join(st.Tried, ", ")+")")
+			r.Missing = append(r.Missing, "stack limit: no symbol or section names it ("+fmt.Sprint(len(st.Tried))+" names tried, listed under MAIN STACK); the limit is "+st.LimitFrom)
 		}
 		overflowPath(r, secs, ram, syms)
 	}

@@ -165,6 +165,12 @@ func findHeap(f *binfile.File, syms []elf.Symbol, secs []Section, st *Stack) *He
 			break
 		}
 	}
+	if start != 0 && end == 0 && used && st != nil && st.Limit > start {
+		// newlib's _sbrk (and CubeMX's, up to _estack - _Min_Stack_Size)
+		// grows the heap from `end` up to the stack: a heap section is only
+		// the reserved minimum.
+		return &Heap{Start: start, End: st.Limit, From: from + " up to the stack limit (sbrk grows toward the stack)", Used: true}
+	}
 	for _, s := range secs {
 		if s.Kind == "heap" && (start == 0 || start >= s.Addr && start <= s.End()) {
 			if st != nil && s.Addr <= st.Limit && s.End() >= st.Top {

@@ -80,7 +80,7 @@ func LayoutText(w io.Writer, r *layout.Report) {
 		fmt.Fprintf(w, "  top    %s  %s\n", hex(st.Top), st.TopFrom)
 		fmt.Fprintf(w, "  limit  %s  %s\n", hex(st.Limit), st.LimitFrom)
 		if len(st.Tried) > 0 {
-			fmt.Fprintf(w, "%s\n", wrap("names tried: "+strings.Join(st.Tried, ", "), 78, "         "))
+			fmt.Fprintf(w, "%s\n", wrap("  tried  "+strings.Join(st.Tried, ", "), 78, "         "))
 		}
 	}
 	if h := r.Heap; h != nil {
