@@ -78,6 +78,10 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		tw.Flush()
 	}
 	for _, e := range r.Entries {
+		// A bounded entry that calls nothing says all in the table above.
+		if e.Bounded && len(e.Steps) <= 1 {
+			continue
+		}
 		entryText(w, e, o)
 	}
 	largestFrames(w, r, o.TopFrames)
@@ -232,7 +236,7 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
 		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "    BOUND\tLEVEL\t HANDLER\t VECTORS\t")
+	fmt.Fprintln(tw, "    BOUND*\tLEVEL\t HANDLER\t VECTORS\t")
 	for _, h := range in.Handlers {
 		b := "≥ " + Bytes(h.AtLeast)
 		if h.Bounded {
@@ -245,4 +249,5 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 		fmt.Fprintf(tw, "    %s\t%d\t %s\t %s\t\n", b, h.Level, h.Name, vecs)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "    * with the exception frame and alignment")
 }
