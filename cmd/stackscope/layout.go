@@ -60,6 +60,13 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 		}
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
 	}
+	// The picture first: a reader that closes stdout early (| head) must
+	// not cost the file.
+	if fl.svg != "" {
+		if err := os.WriteFile(fl.svg, []byte(report.LayoutSVG(r)), 0o644); err != nil {
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("--svg: %v", err)}
+		}
+	}
 	out := cmd.OutOrStdout()
 	if fl.format == "json" {
 		if err := report.LayoutJSON(out, r); err != nil {
@@ -67,11 +74,6 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 		}
 	} else {
 		report.LayoutText(out, r)
-	}
-	if fl.svg != "" {
-		if err := os.WriteFile(fl.svg, []byte(report.LayoutSVG(r)), 0o644); err != nil {
-			return &exitError{Code: exitUsage, Err: fmt.Errorf("--svg: %v", err)}
-		}
 	}
 	if r.Failing() {
 		return &exitError{Code: exitFinding}
