@@ -1,0 +1,39 @@
+package binfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzOpen feeds arbitrary bytes to Open and to everything a caller then
+// reads from the file: no input may panic. Seeds: the example firmware's
+// header and corrupted variants (testdata/fuzz/FuzzOpen).
+func FuzzOpen(f *testing.F) {
+	if data, err := os.ReadFile("../../examples/firmware/firmware.elf"); err == nil {
+		f.Add(data)
+		f.Add(data[:len(data)/2])
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "input.elf")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Skip(err)
+		}
+		file, err := Open(path)
+		if err != nil {
+			if _, ok := err.(*InputError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		defer file.Close()
+		for _, fn := range file.Functions {
+			file.Code(fn.Addr, fn.Size)
+			file.CodeEnd(fn.Addr)
+		}
+		file.VectorTable()
+		file.UsesFloatingPoint()
+		file.Lookup("main")
+	})
+}
