@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/report"
 )
 
@@ -21,6 +21,8 @@ type analyzeFlags struct {
 	libPaths       []string
 	noLibraries    bool
 	top            int
+	configPath     string
+	strict         bool
 }
 
 func newAnalyzeCommand() *cobra.Command {
@@ -48,6 +50,8 @@ input error.`,
 	f.StringArrayVar(&fl.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
 	f.BoolVar(&fl.noLibraries, "no-libraries", false, "do not follow calls into shared libraries (they become external)")
 	f.IntVar(&fl.top, "top", 10, "number of largest frames to list")
+	f.StringVar(&fl.configPath, "config", "", "annotations and budgets (default: stackscope.toml beside the binary or in the working directory)")
+	f.BoolVar(&fl.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
 	return cmd
 }
 
@@ -58,9 +62,14 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
 	}
-	opts := analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries}
 	var results []*analysis.Result
+	budgets := map[*analysis.Result]*config.Config{}
 	for _, path := range files {
+		cfg, err := config.Load(fl.configPath, path)
+		if err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+		opts := analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries, Strict: fl.strict, Config: cfg}
 		res, err := analysis.Run(path, opts)
 		if err != nil {
 			var ie *binfile.InputError
@@ -70,6 +79,7 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
 		}
 		results = append(results, res)
+		budgets[res] = cfg
 	}
 	out := cmd.OutOrStdout()
 	if fl.format == "json" {
@@ -84,31 +94,41 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 			report.AnalyzeText(out, r, report.AnalyzeOptions{Budget: fl.budget, TopFrames: fl.top})
 		}
 	}
-	if fl.budget > 0 && overBudget(results, fl.budget, fl.allowUnbounded) {
-		return &exitError{Code: exitFinding}
+	for _, r := range results {
+		if overBudget(r, budgets[r], fl.budget, fl.allowUnbounded) {
+			return &exitError{Code: exitFinding}
+		}
 	}
 	return nil
 }
 
 // overBudget reports a finding: an entry (or a firmware image's main-stack
-// total) over the budget, or not bounded unless allowed.
-func overBudget(results []*analysis.Result, budget int64, allowUnbounded bool) bool {
-	for _, r := range results {
-		if in := r.Interrupts; in != nil {
-			if in.Bounded && *in.Total > budget || !in.Bounded && (!allowUnbounded || in.TotalAtLeast > budget) {
-				return true
-			}
+// total) over its budget, or not bounded unless allowed. The budget of an
+// entry is --budget, else the configuration's for that entry, else its
+// default; no budget, no finding.
+func overBudget(r *analysis.Result, cfg *config.Config, flag int64, allowUnbounded bool) bool {
+	budgetOf := func(name string) int64 {
+		if flag > 0 {
+			return flag
 		}
-		for _, e := range r.Entries {
-			if e.Bounded && *e.Bound > budget {
-				return true
-			}
-			if !e.Bounded && (!allowUnbounded || e.AtLeast > budget) {
-				return true
-			}
+		return cfg.Budget(name)
+	}
+	exceeds := func(bounded bool, bound *int64, atLeast, budget int64) bool {
+		if budget <= 0 {
+			return false
+		}
+		if bounded {
+			return *bound > budget
+		}
+		return !allowUnbounded || atLeast > budget
+	}
+	if in := r.Interrupts; in != nil && exceeds(in.Bounded, in.Total, in.TotalAtLeast, budgetOf("main_stack")) {
+		return true
+	}
+	for _, e := range r.Entries {
+		if exceeds(e.Bounded, e.Bound, e.AtLeast, budgetOf(e.Name)) {
+			return true
 		}
 	}
 	return false
 }
-
-var _ = os.Stdout

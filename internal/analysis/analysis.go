@@ -11,6 +11,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 	"github.com/stackscope/stackscope/internal/isa/thumb"
@@ -26,6 +27,12 @@ type Options struct {
 	LibPaths    []string
 	// Interrupts configures the Cortex-M nesting model (priority groups).
 	Interrupts InterruptConfig
+	// Strict uses only annotated or proved indirect-call targets; without
+	// it, an unresolved indirect call is assumed to reach any function
+	// whose address is taken (and the entry says so).
+	Strict bool
+	// Config holds the stackscope.toml annotations (may be nil).
+	Config *config.Config
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -79,6 +86,9 @@ type Entry struct {
 	Path    []string       `json:"path"`
 	Steps   []PathStep     `json:"path_frames"`
 	Reasons []bound.Reason `json:"reasons"`
+	// Assumptions are the indirect calls whose targets were assumed (the
+	// address-taken set); empty with --strict.
+	Assumptions []bound.Assumption `json:"assumptions"`
 }
 
 // PathStep is one function on the worst path.
@@ -113,12 +123,17 @@ func Run(path string, opts Options) (*Result, error) {
 // RunFile analyses an opened file.
 func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	dec, align := DecoderFor(f.Arch)
+	res := &Result{Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
+	cfg := checkAnnotations(f, opts.Config, &res.Warnings)
+	opts = withConfig(opts, cfg)
 	g := callgraph.Build(f, dec, callgraph.Options{
 		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
 		LibPaths:        opts.LibPaths,
 		StackAlign:      align,
+		Strict:          opts.Strict,
+		Annotations:     annotations(cfg),
 	})
-	res := &Result{Binary: f.Path, Arch: f.Arch.String(), Graph: g, File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
+	res.Graph = g
 	if f.CFIError != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("call-frame information ignored: %v", f.CFIError))
 	}
@@ -131,7 +146,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		roots[i] = s.Node
 	}
 	g.Resolve()
-	res.Bounds = bound.New(g, roots)
+	res.Bounds = bound.New(g, roots, boundOptions(g, cfg))
 	for _, s := range specs {
 		res.Entries = append(res.Entries, entryResult(res.Bounds.Entry(s)))
 	}
@@ -147,9 +162,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 }
 
 func entryResult(b bound.Entry) Entry {
-	e := Entry{Name: b.Name, Kind: b.Kind, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons}
+	e := Entry{Name: b.Name, Kind: b.Kind, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
 	if e.Reasons == nil {
 		e.Reasons = []bound.Reason{}
+	}
+	if e.Assumptions == nil {
+		e.Assumptions = []bound.Assumption{}
 	}
 	if b.Bounded {
 		v := b.Bound
@@ -215,6 +233,31 @@ func calledBefore(edges []callgraph.Edge, to int) bool {
 // kind of file (the vector table for firmware; main and the ELF entry for a
 // program; the exported functions of a shared object).
 func entrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bound.Spec, *binfile.VectorTable, error) {
+	var extra []string
+	if c := opts.Config; c != nil && len(opts.Entries) == 0 && len(c.Entries) > 0 {
+		if c.ReplaceEntries {
+			opts.Entries = c.Entries
+		} else {
+			extra = c.Entries
+		}
+	}
+	specs, vt, err := defaultEntrySpecs(f, g, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range extra {
+		fn, ok := f.Lookup(name)
+		if !ok {
+			return nil, nil, &binfile.InputError{Path: opts.Config.Path, Problem: fmt.Sprintf("entry %q is not a function of %s", name, f.Path)}
+		}
+		fi, _ := f.FunctionIndex(fn.Addr)
+		specs = append(specs, bound.Spec{Name: fn.Name, Node: g.Node(g.Modules[0], fi), Kind: "config"})
+	}
+	return specs, vt, nil
+}
+
+// defaultEntrySpecs picks the user's entries or the defaults.
+func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bound.Spec, *binfile.VectorTable, error) {
 	main := g.Modules[0]
 	node := func(fn *binfile.Function) int {
 		fi, _ := f.FunctionIndex(fn.Addr)

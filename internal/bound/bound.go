@@ -35,6 +35,15 @@ type Reason struct {
 	node    int
 }
 
+// Assumption is an indirect call given targets by assumption, not proof:
+// the entry's bound holds only if the call reaches no other function.
+type Assumption struct {
+	Function string `json:"function"`
+	Addr     uint64 `json:"addr"`
+	Detail   string `json:"detail"`
+	Library  string `json:"library,omitempty"`
+}
+
 // Step is one function on a worst path.
 type Step struct {
 	Node     int
@@ -65,6 +74,8 @@ type Entry struct {
 	AtLeast int64
 	Path    []Step
 	Reasons []Reason
+	// Assumptions are the assumed indirect-call edges the bound relies on.
+	Assumptions []Assumption
 }
 
 // Analysis holds per-node results shared by all entries.
@@ -75,18 +86,43 @@ type Analysis struct {
 	next   []int   // the edge index on the worst path, -1 at the end
 	scc    []int   // strongly connected component of each node
 	cyclic []bool  // per component: does it contain a cycle
+	depth  []int64 // per component: declared recursion depth (0: none)
 	own    [][]Reason
+	opts   Options
 }
 
 // New analyses every node of g reachable from the given entries.
-func New(g *callgraph.Graph, roots []int) *Analysis {
+func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 	g.Resolve()
 	n := len(g.Nodes)
-	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n)}
+	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n), opts: opts}
 	a.components(roots)
+	a.applyDepths()
 	a.ownReasons()
 	a.values()
 	return a
+}
+
+// Options carry what the configuration knows that the code does not.
+type Options struct {
+	// Overrides gives nodes a known worst case (bytes, callees included):
+	// external functions and hand-written code annotated in stackscope.toml.
+	Overrides map[int]int64
+	// Depths bounds recursion: at most Depth activations of the cycle
+	// that contains the node.
+	Depths map[int]int64
+}
+
+// applyDepths turns declared recursion depths into per-component depths.
+func (a *Analysis) applyDepths() {
+	a.depth = make([]int64, len(a.cyclic))
+	for id, d := range a.opts.Depths {
+		if id < len(a.scc) {
+			if c := a.scc[id]; c >= 0 && a.cyclic[c] && d > a.depth[c] {
+				a.depth[c] = d
+			}
+		}
+	}
 }
 
 // components runs Tarjan's algorithm (iteratively: call graphs can be deep).
@@ -195,7 +231,11 @@ func (a *Analysis) ownReasons() {
 		for _, cs := range n.BadTargets {
 			add(ReasonUnknown, cs.Addr, fmt.Sprintf("%s at %#x to %#x, which starts no known function", cs.Kind, cs.Addr, cs.Target))
 		}
-		if c := a.scc[id]; a.cyclic[c] && !cycleDone[c] {
+		if _, ok := a.opts.Overrides[id]; ok {
+			a.own[id] = nil
+			continue
+		}
+		if c := a.scc[id]; a.cyclic[c] && a.depth[c] == 0 && !cycleDone[c] {
 			cycleDone[c] = true
 			members := a.cycleMembers(c)
 			addr := uint64(0)
@@ -237,10 +277,14 @@ func (a *Analysis) values() {
 			order[c] = append(order[c], id)
 		}
 	}
-	for _, members := range order {
+	for c, members := range order {
 		for _, id := range members {
 			a.next[id] = -1
 			n := g.Nodes[id]
+			if v, ok := a.opts.Overrides[id]; ok {
+				a.value[id] = v
+				continue
+			}
 			best := n.Frame.Size + n.Frame.RedZone
 			if n.External {
 				best = 0
@@ -261,6 +305,30 @@ func (a *Analysis) values() {
 			}
 			a.value[id] = best
 		}
+		if d := a.depth[c]; d > 0 {
+			a.recursionValue(members, d)
+		}
+	}
+}
+
+// recursionValue bounds a cycle with a declared depth d: d trips around
+// it, each at most the sum of its members' frames (any simple cycle visits
+// a member once; for one recursive function this is exact), then the
+// deepest call out of the cycle.
+func (a *Analysis) recursionValue(members []int, d int64) {
+	var trip, exit int64
+	for _, id := range members {
+		n := a.g.Nodes[id]
+		trip += n.Frame.Size
+		exit = max(exit, n.Frame.RedZone)
+		for _, e := range n.Edges {
+			if a.scc[e.To] != a.scc[id] {
+				exit = max(exit, a.value[e.To])
+			}
+		}
+	}
+	for _, id := range members {
+		a.value[id] = d*trip + exit
 	}
 }
 
@@ -271,7 +339,7 @@ func (a *Analysis) Entry(s Spec) Entry {
 		e.Reasons = []Reason{{Kind: ReasonUnknown, Function: s.Name, Detail: "entry was not analysed"}}
 		return e
 	}
-	e.Reasons = a.reachableReasons(s.Node)
+	e.Reasons, e.Assumptions = a.reachable(s.Node)
 	e.AtLeast = a.value[s.Node]
 	e.Path = a.path(s.Node)
 	if len(e.Reasons) == 0 {
@@ -312,16 +380,36 @@ func (a *Analysis) path(id int) []Step {
 	return out
 }
 
-// reachableReasons collects the reasons of every node reachable from id.
-func (a *Analysis) reachableReasons(id int) []Reason {
+// reachable collects the reasons and assumptions of every node reachable
+// from id.
+func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
 	seen := map[int]bool{id: true}
 	queue := []int{id}
 	var out []Reason
+	var assumed []Assumption
+	depthSeen := map[int]bool{}
 	for len(queue) > 0 {
 		v := queue[0]
 		queue = queue[1:]
 		out = append(out, a.own[v]...)
-		for _, e := range a.g.Nodes[v].Edges {
+		n := a.g.Nodes[v]
+		if _, ok := a.opts.Overrides[v]; ok {
+			assumed = append(assumed, Assumption{Function: a.g.QualifiedName(v), Detail: fmt.Sprintf("declared worst case %d bytes (stackscope.toml)", a.opts.Overrides[v])})
+			continue
+		}
+		if c := a.scc[v]; c >= 0 && a.depth[c] > 0 && !depthSeen[c] {
+			depthSeen[c] = true
+			assumed = append(assumed, Assumption{Function: a.g.QualifiedName(v), Detail: fmt.Sprintf("declared recursion depth %d through %s (stackscope.toml)", a.depth[c], strings.Join(a.cycleMembers(c), " -> "))})
+		}
+		for _, as := range n.Assumed {
+			lib := ""
+			if n.Module != nil && n.Module != a.g.Modules[0] {
+				lib = n.Module.Name
+			}
+			assumed = append(assumed, Assumption{Function: a.g.QualifiedName(v), Addr: as.Site, Library: lib,
+				Detail: fmt.Sprintf("assumed: address-taken set of %d functions", as.Targets)})
+		}
+		for _, e := range n.Edges {
 			if !seen[e.To] {
 				seen[e.To] = true
 				queue = append(queue, e.To)
@@ -341,7 +429,13 @@ func (a *Analysis) reachableReasons(id int) []Reason {
 		}
 		return out[i].Addr < out[j].Addr
 	})
-	return out
+	sort.SliceStable(assumed, func(i, j int) bool {
+		if assumed[i].Library != assumed[j].Library {
+			return assumed[i].Library < assumed[j].Library
+		}
+		return assumed[i].Function < assumed[j].Function
+	})
+	return out, assumed
 }
 
 // Value is the worst depth below node id ignoring unknowns (a lower bound

@@ -27,6 +27,9 @@ type Module struct {
 	code map[uint64]int
 	// pltSlots caches the GOT slot each decoded PLT stub jumps through.
 	pltSlots map[uint64]uint64
+	// taken is the module's address-taken set (nodes), computed when an
+	// indirect call first needs it.
+	taken []int
 }
 
 // Node is a function, or an external: an imported function no library on
@@ -42,6 +45,8 @@ type Node struct {
 	Unresolved []frame.CallSite
 	// BadTargets are direct calls to addresses that start no known function.
 	BadTargets []frame.CallSite
+	// Assumed are indirect calls given edges by assumption (address-taken).
+	Assumed []Assumption
 }
 
 // Edge is one call from a node.
@@ -84,6 +89,11 @@ type Options struct {
 	StackAlign int64
 	// Workers is the number of goroutines computing frames (0: all cores).
 	Workers int
+	// Annotations name indirect-call targets (stackscope.toml).
+	Annotations []Annotation
+	// Strict leaves indirect calls without annotated or proved targets
+	// unresolved instead of assuming the address-taken set.
+	Strict bool
 }
 
 // Build computes the frame of every function of main and the call edges
@@ -258,6 +268,7 @@ func (g *Graph) resolveEdges(id int) {
 			n.Unresolved = append(n.Unresolved, cs)
 		}
 	}
+	g.resolveIndirect(id)
 }
 
 func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {

@@ -121,8 +121,15 @@ func verdict(e analysis.Entry, budget int64) string {
 	if budget > 0 && *e.Bound > budget {
 		return fmt.Sprintf("OVER BUDGET by %s", Bytes(*e.Bound-budget))
 	}
+	suffix := ""
+	if len(e.Assumptions) > 0 {
+		suffix = fmt.Sprintf(", assuming %d", len(e.Assumptions))
+	}
 	if budget > 0 {
-		return fmt.Sprintf("ok (budget %s)", Bytes(budget))
+		return fmt.Sprintf("ok (budget %s%s)", Bytes(budget), suffix)
+	}
+	if suffix != "" {
+		return "bounded" + suffix
 	}
 	return "bounded"
 }
@@ -131,6 +138,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
+		assumptionsText(w, e, o)
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
 		fmt.Fprintln(w, "  why:")
@@ -185,6 +193,28 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 			note += " (tail call)"
 		}
 		fmt.Fprintf(tw, "    %s\t%s\t %s%s\t\n", frame, Bytes(st.Depth), st.Function, note)
+	}
+	tw.Flush()
+}
+
+// assumptionsText lists what a bound rests on: indirect calls given the
+// address-taken set as targets, declared recursion depths and frames.
+func assumptionsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
+	if len(e.Assumptions) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  the bound assumes (%d; --strict refuses address-taken assumptions):\n", len(e.Assumptions))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, a := range e.Assumptions {
+		if i == o.MaxReasons {
+			fmt.Fprintf(tw, "    ...\tand %d more (see --format json)\n", len(e.Assumptions)-i)
+			break
+		}
+		where := a.Function
+		if a.Addr != 0 {
+			where += fmt.Sprintf(" at %#x", a.Addr)
+		}
+		fmt.Fprintf(tw, "    %s\t%s\n", where, a.Detail)
 	}
 	tw.Flush()
 }

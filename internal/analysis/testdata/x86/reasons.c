@@ -10,9 +10,9 @@ __attribute__((noinline)) int ping(int n);
 __attribute__((noinline)) int pong(int n) { return n <= 0 ? 0 : ping(n - 1) + 1; }
 __attribute__((noinline)) int ping(int n) { return n <= 0 ? 0 : pong(n - 2) + 2; }
 
-__attribute__((noinline)) static int h1(int x) { char b[16]; memset(b, x, sizeof b); return b[3]; }
-__attribute__((noinline)) static int h2(int x) { char b[64]; memset(b, x, sizeof b); return b[5]; }
-__attribute__((noinline)) static int h3(int x) { char b[256]; memset(b, x, sizeof b); return b[7]; }
+__attribute__((noinline)) static int h1(int x) { volatile char b[16]; b[x & 15] = 1; return b[3]; }
+__attribute__((noinline)) static int h2(int x) { volatile char b[64]; b[x & 63] = 1; return b[5]; }
+__attribute__((noinline)) static int h3(int x) { volatile char b[256]; b[x & 255] = 1; return b[7]; }
 int (*const table[3])(int) = {h1, h2, h3};
 __attribute__((noinline)) int dispatch(int k, int x) { return table[k % 3](x) + 1; }
 

@@ -1,0 +1,141 @@
+package binfile
+
+import (
+	"debug/elf"
+	"sort"
+)
+
+// AddressTaken returns the functions whose address the file stores as
+// data: pointer-sized words in its data sections (and, on ARM, in the
+// data inside code: literal pools) that equal a function's entry, and the
+// targets of R_X86_64_RELATIVE relocations (how a PIE or shared object
+// stores function pointers, which are zero in the file). Sorted, unique.
+// The constructors and destructors of the init and fini arrays are not
+// among them: only the runtime calls those (see InitArrays).
+func (f *File) AddressTaken() []uint64 {
+	f.takenOnce.Do(f.findAddressTaken)
+	return f.taken
+}
+
+// InitArrays returns the functions listed in .preinit_array, .init_array,
+// .fini_array, .ctors and .dtors: the targets of the runtime's indirect
+// calls in __libc_init_array and its kin.
+func (f *File) InitArrays() []uint64 {
+	f.takenOnce.Do(f.findAddressTaken)
+	return f.initArrays
+}
+
+func isInitArray(s *elf.Section) bool {
+	switch s.Type {
+	case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
+		return true
+	}
+	switch s.Name {
+	case ".ctors", ".dtors", ".init_array", ".fini_array", ".preinit_array":
+		return true
+	}
+	return false
+}
+
+func (f *File) findAddressTaken() {
+	found := map[uint64]bool{}
+	inits := map[uint64]bool{}
+	into := found
+	check := func(v uint64) {
+		if f.Arch == ArchThumb {
+			if v&1 == 0 {
+				return
+			}
+			v &^= 1
+		}
+		if _, ok := f.byAddr[v]; ok {
+			into[v] = true
+		}
+	}
+	word := 8
+	if f.Arch == ArchThumb {
+		word = 4
+	}
+	scan := func(data []byte) {
+		for i := 0; i+word <= len(data); i += word {
+			if word == 8 {
+				check(f.ELF.ByteOrder.Uint64(data[i:]))
+			} else {
+				check(uint64(f.ELF.ByteOrder.Uint32(data[i:])))
+			}
+		}
+	}
+	for _, s := range f.ELF.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_EXECINSTR != 0 {
+			continue
+		}
+		if s.Type == elf.SHT_RELA || s.Type == elf.SHT_REL || s.Type == elf.SHT_DYNSYM || s.Type == elf.SHT_STRTAB ||
+			s.Type == elf.SHT_HASH || s.Type == elf.SHT_GNU_HASH || s.Type == elf.SHT_NOTE || s.Name == ".eh_frame" || s.Name == ".eh_frame_hdr" {
+			continue
+		}
+		into = found
+		if isInitArray(s) {
+			into = inits
+		}
+		if data, err := f.Code(s.Addr, s.Size); err == nil {
+			scan(data)
+		}
+	}
+	into = found
+	for _, r := range f.DataInCode {
+		if data, err := f.Code(r.Begin, r.End-r.Begin); err == nil {
+			scan(data)
+		}
+	}
+	if f.Arch == ArchX86_64 {
+		dyn, _ := f.ELF.DynamicSymbols()
+		for _, s := range f.ELF.Sections {
+			if s.Type != elf.SHT_RELA {
+				continue
+			}
+			data, err := s.Data()
+			if err != nil {
+				continue
+			}
+			for i := 0; i+24 <= len(data); i += 24 {
+				off := f.ELF.ByteOrder.Uint64(data[i:])
+				info := f.ELF.ByteOrder.Uint64(data[i+8:])
+				into = found
+				if s := f.sectionAt(off); s != nil && isInitArray(s) {
+					into = inits
+				}
+				switch elf.R_X86_64(info & 0xffffffff) {
+				case elf.R_X86_64_RELATIVE:
+					check(f.ELF.ByteOrder.Uint64(data[i+16:]))
+				case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
+					// A pointer to a function of this module that may be
+					// interposed (vtables and function pointers in a
+					// shared object) goes through its symbol.
+					if sym := int(info>>32) - 1; sym >= 0 && sym < len(dyn) && dyn[sym].Section != elf.SHN_UNDEF {
+						check(dyn[sym].Value)
+					}
+				}
+			}
+		}
+	}
+	f.taken, f.initArrays = sortedKeys(found), sortedKeys(inits)
+}
+
+func sortedKeys(m map[uint64]bool) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// sectionAt returns the allocated section holding addr.
+func (f *File) sectionAt(addr uint64) *elf.Section {
+	for _, s := range f.ELF.Sections {
+		if s.Flags&elf.SHF_ALLOC != 0 && addr >= s.Addr && addr < s.Addr+s.Size {
+			return s
+		}
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package callgraph
+
+import (
+	"sort"
+
+	"github.com/stackscope/stackscope/internal/frame"
+)
+
+// Annotation names the targets of indirect calls, from stackscope.toml.
+type Annotation struct {
+	Function string
+	Site     uint64 // 0: every indirect call of Function
+	Targets  []string
+}
+
+// Assumption records an indirect call resolved by assumption rather than
+// proof: its edges go to every function whose address the program takes.
+type Assumption struct {
+	Site    uint64
+	Targets int
+	Method  string
+}
+
+// resolveIndirect gives the node's unresolved indirect calls targets: the
+// annotated ones first, then (unless Strict) the address-taken set, as
+// assumed edges. What stays unresolved stays a reason.
+func (g *Graph) resolveIndirect(id int) {
+	n := g.Nodes[id]
+	if len(n.Unresolved) == 0 {
+		return
+	}
+	var still []frame.CallSite
+	for _, cs := range n.Unresolved {
+		if g.linkAnnotated(id, cs) {
+			continue
+		}
+		if initArrayCallers[n.Name] && g.linkInitArrays(id, cs) {
+			continue
+		}
+		if g.opts.Strict {
+			still = append(still, cs)
+			continue
+		}
+		targets := g.addressTaken(n.Module)
+		if len(targets) == 0 {
+			still = append(still, cs)
+			continue
+		}
+		for _, t := range targets {
+			g.addEdge(id, t, cs, "address-taken")
+		}
+		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: len(targets), Method: "address-taken"})
+	}
+	n.Unresolved = still
+}
+
+// initArrayCallers are the runtime functions that call the constructors and
+// destructors listed in the init and fini arrays through pointers.
+var initArrayCallers = map[string]bool{
+	"__libc_init_array": true, "__libc_fini_array": true, "__libc_csu_init": true,
+	"call_init": true, "_dl_init": true, "_dl_fini": true, "__do_global_ctors_aux": true, "__do_global_dtors_aux": true,
+}
+
+// linkInitArrays links a runtime indirect call to the init/fini arrays'
+// functions: the calls these loops make are exactly those.
+func (g *Graph) linkInitArrays(id int, cs frame.CallSite) bool {
+	m := g.Nodes[id].Module
+	linked := false
+	for _, addr := range m.File.InitArrays() {
+		if fi, ok := m.File.FunctionIndex(addr); ok {
+			g.addEdge(id, g.nodeFor(m, fi), cs, "init-array")
+			linked = true
+		}
+	}
+	return linked
+}
+
+// linkAnnotated links a call site to the targets the configuration names.
+func (g *Graph) linkAnnotated(id int, cs frame.CallSite) bool {
+	n := g.Nodes[id]
+	linked := false
+	for _, a := range g.opts.Annotations {
+		if (a.Function != n.Name && (n.Func == nil || a.Function != n.Func.LinkName)) || (a.Site != 0 && a.Site != cs.Addr) {
+			continue
+		}
+		for _, name := range a.Targets {
+			to, ok := g.nodeByName(name)
+			if !ok {
+				to = g.external(name)
+			}
+			g.addEdge(id, to, cs, "annotated")
+			linked = true
+		}
+	}
+	return linked
+}
+
+// nodeByName finds a function by name in the program, then the libraries.
+func (g *Graph) nodeByName(name string) (int, bool) {
+	for _, m := range g.Modules {
+		if fn, ok := m.File.Lookup(name); ok {
+			fi, _ := m.File.FunctionIndex(fn.Addr)
+			return g.nodeFor(m, fi), true
+		}
+	}
+	return 0, false
+}
+
+// runtimeEntries are called by the C runtime through pointers it is
+// handed once; no program function calls them back. Keeping them out of
+// the address-taken set stops every callback from looking like recursion
+// through main.
+var runtimeEntries = map[string]bool{"main": true, "_start": true, "_init": true, "_fini": true, "Reset_Handler": true}
+
+// addressTaken returns the nodes of the functions whose addresses the
+// module m or the program takes: in code (lea, literal pools: frame.Refs)
+// or in data (pointer-sized words and relocations: binfile.AddressTaken).
+// A callback the program passes into a library is thus a target of the
+// library's indirect calls.
+func (g *Graph) addressTaken(m *Module) []int {
+	if m.taken != nil {
+		return m.takenWithProgram(g)
+	}
+	g.completeModule(m)
+	seen := map[int]bool{}
+	add := func(fi int) {
+		if fi < 0 || runtimeEntries[m.File.Functions[fi].Name] {
+			return
+		}
+		id := g.nodeFor(m, fi)
+		if !seen[id] {
+			seen[id] = true
+			m.taken = append(m.taken, id)
+		}
+	}
+	for fi := range m.File.Functions {
+		id := g.nodeFor(m, fi)
+		for _, ref := range g.Nodes[id].Frame.Refs {
+			if t, ok := m.File.FunctionIndex(ref); ok {
+				add(t)
+			}
+		}
+	}
+	for _, addr := range m.File.AddressTaken() {
+		if t, ok := m.File.FunctionIndex(addr); ok {
+			add(t)
+		}
+	}
+	sort.Ints(m.taken)
+	if m.taken == nil {
+		m.taken = []int{}
+	}
+	return m.takenWithProgram(g)
+}
+
+func (m *Module) takenWithProgram(g *Graph) []int {
+	main := g.Modules[0]
+	if m == main {
+		return m.taken
+	}
+	out := append([]int(nil), m.taken...)
+	out = append(out, g.addressTaken(main)...)
+	return out
+}
+
+// completeModule makes sure every function of m has a node (and so a
+// frame): the address-taken set needs the references of all of them.
+func (g *Graph) completeModule(m *Module) {
+	var missing []int
+	for fi := range m.File.Functions {
+		if _, ok := m.nodes[fi]; !ok {
+			missing = append(missing, fi)
+		}
+	}
+	if len(missing) > 0 {
+		g.addNodes(m, missing)
+	}
+}
+
+// NodesNamed returns the existing nodes (functions and externals) with
+// this name or link name.
+func (g *Graph) NodesNamed(name string) []int {
+	var out []int
+	for id, n := range g.Nodes {
+		if n.Name == name || (n.Func != nil && n.Func.LinkName == name) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
