@@ -34,7 +34,7 @@ fi
 
 # Real code bases from Debian's source packages, for the comparisons with
 # GCC on code that is not in this repo.
-./scripts/fetch-sources.sh zlib >/dev/null
+./scripts/fetch-sources.sh zlib lua5.4 >/dev/null
 
 # Tests fail, rather than skip, when a tool they need is missing.
 export STACKSCOPE_REQUIRE_TOOLS=1

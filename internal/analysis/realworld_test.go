@@ -92,3 +92,101 @@ func TestRealWorldZlibX86(t *testing.T) {
 		})
 	}
 }
+
+// luaSources are Lua's interpreter core and libraries (not lua.c/luac.c,
+// which have their own main).
+func luaSources(t *testing.T, root string) []string {
+	matches, _ := filepath.Glob(filepath.Join(root, "src", "*.c"))
+	var out []string
+	for _, m := range matches {
+		switch filepath.Base(m) {
+		case "lua.c", "luac.c", "onelua.c":
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(out) < 20 {
+		t.Fatalf("lua sources under %s: only %d files", root, len(out))
+	}
+	return out
+}
+
+// luaIncludes returns the include flags for Debian's Lua tree: its
+// luaconf.h includes a multiarch header that Debian's build generates;
+// an empty one in dir stands in for it.
+func luaIncludes(t *testing.T, root, dir string) []string {
+	if err := os.WriteFile(filepath.Join(dir, "lua5.4-deb-multiarch.h"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-I" + filepath.Join(root, "src"), "-I" + dir, `-DDEB_HOST_MULTIARCH="none"`}
+}
+
+func TestRealWorldLuaX86(t *testing.T) {
+	root := sourceTree(t, "lua5.4")
+	gcc := testutil.RequireTool(t, "gcc")
+	for _, opt := range []string{"-O0", "-O2"} {
+		opt := opt
+		t.Run(opt, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			flags := append([]string{opt, "-fPIC", "-DLUA_USE_LINUX"}, luaIncludes(t, root, dir)...)
+			objs := compileEach(t, dir, gcc, flags, luaSources(t, root))
+			lib := filepath.Join(dir, "liblua.so")
+			testutil.Run(t, dir, gcc, append([]string{"-shared", "-o", lib}, append(objs, "-lm", "-ldl")...)...)
+			res, err := Run(lib, Options{NoLibraries: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkRealWorld(t, res, dir)
+		})
+	}
+}
+
+// TestRealWorldThumb compiles zlib and Lua for Cortex-M3 and Cortex-M4
+// hard-float at -O2 and -Os (objects linked into one image with newlib)
+// and compares every frame with .su.
+func TestRealWorldThumb(t *testing.T) {
+	cc := testutil.RequireTool(t, "arm-none-eabi-gcc")
+	zlib := sourceTree(t, "zlib")
+	lua := sourceTree(t, "lua5.4")
+	cpus := map[string][]string{
+		"m3":  {"-mcpu=cortex-m3"},
+		"m4f": {"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"},
+	}
+	for cpuName, cpu := range cpus {
+		for _, opt := range []string{"-O2", "-Os"} {
+			for _, base := range []string{"zlib", "lua"} {
+				cpu, opt, base := cpu, opt, base
+				t.Run(base+"-"+cpuName+opt, func(t *testing.T) {
+					t.Parallel()
+					dir := t.TempDir()
+					flags := append([]string{opt, "-mthumb", "-ffunction-sections"}, cpu...)
+					var srcs []string
+					if base == "zlib" {
+						flags = append(flags, "-I"+zlib)
+						srcs = zlibSources(t, zlib)
+					} else {
+						flags = append(flags, luaIncludes(t, lua, dir)...)
+						for _, s := range luaSources(t, lua) {
+							// The OS and dynamic-loading libraries need a hosted system.
+							if b := filepath.Base(s); b != "loslib.c" && b != "loadlib.c" && b != "liolib.c" && b != "linit.c" {
+								srcs = append(srcs, s)
+							}
+						}
+					}
+					objs := compileEach(t, dir, cc, flags, srcs)
+					main := filepath.Join(dir, "main.c")
+					os.WriteFile(main, []byte("int main(void) { return 0; }\n"), 0o644)
+					img := filepath.Join(dir, "image.elf")
+					args := append(append([]string{"--specs=nosys.specs", "-o", img, main}, cpu...), "-mthumb")
+					testutil.Run(t, dir, cc, append(args, append(objs, "-lm")...)...)
+					res, err := Run(img, Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkRealWorld(t, res, dir)
+				})
+			}
+		}
+	}
+}

@@ -676,10 +676,12 @@ func (w *walker) nextInstruction(off int) int {
 	return off
 }
 
-// isPadding recognises filler between blocks: traps (int3, udf). No-ops
-// are walked like code, which is harmless: they fall through into a block.
+// isPadding recognises filler between blocks: traps (int3, udf) and
+// no-ops. A no-op before a block that a direct path reaches must not be
+// walked with the jump table's SP: it would fall into that block's
+// prologue with the wrong depth.
 func isPadding(e isa.Effect) bool {
-	return e.Flow == isa.FlowStop
+	return e.Flow == isa.FlowStop || e.Nop
 }
 
 func dedupe(v []uint64) []uint64 {

@@ -140,6 +140,11 @@ type Effect struct {
 	Ref    uint64
 	HasRef bool
 
+	// Nop marks an instruction that does nothing (nop, its multi-byte
+	// forms): alignment padding between blocks, which the walk over code
+	// that only a jump table reaches must not take for a block's start.
+	Nop bool
+
 	// UsesFP is set on any instruction using the FP register as an operand in
 	// any way; used only for diagnostics.
 	UsesFP bool

@@ -107,6 +107,8 @@ func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 	if reason != "" {
 		return isa.Effect{}, &isa.DecodeError{PC: pc, Reason: reason}
 	}
+	// nop (bf00) and nop.w (f3af 8000): alignment padding.
+	e.Nop = (e.Len == 2 && hw1 == 0xBF00) || (e.Len == 4 && hw1 == 0xF3AF && (uint32(code[2])|uint32(code[3])<<8) == 0x8000)
 	return e, nil
 }
 

@@ -203,8 +203,8 @@ var unitCases = []unitCase{
 	{"itte ne", "bf1a", 0, isa.Effect{Len: 2, CondNext: 3}},
 	{"itttt ne", "bf1f", 0, isa.Effect{Len: 2, CondNext: 4}},
 	// Instructions with no effect that matters.
-	{"nop", "bf00", 0, isa.Effect{Len: 2}},
-	{"nop.w", "f3af 8000", 0, isa.Effect{Len: 4}},
+	{"nop", "bf00", 0, isa.Effect{Len: 2, Nop: true}},
+	{"nop.w", "f3af 8000", 0, isa.Effect{Len: 4, Nop: true}},
 	{"wfi", "bf30", 0, isa.Effect{Len: 2}},
 	{"isb sy", "f3bf 8f6f", 0, isa.Effect{Len: 4}},
 	{"dsb sy", "f3bf 8f4f", 0, isa.Effect{Len: 4}},

@@ -60,9 +60,27 @@ func isFPReg(r x86asm.Reg) bool {
 func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 	var eff isa.Effect
 	if decodeFast(code, pc, &eff) {
+		eff.Nop = isNop(code[:eff.Len])
 		return eff, nil
 	}
-	return decodeSlow(code, pc)
+	eff, err := decodeSlow(code, pc)
+	if err == nil {
+		eff.Nop = isNop(code[:eff.Len])
+	}
+	return eff, err
+}
+
+// isNop recognises the no-operation forms compilers pad with: 90 and
+// 0F 1F /0, behind any number of 66, 2E and 3E prefixes.
+func isNop(b []byte) bool {
+	i := 0
+	for i < len(b) && (b[i] == 0x66 || b[i] == 0x2E || b[i] == 0x3E) {
+		i++
+	}
+	if i < len(b) && b[i] == 0x90 {
+		return i+1 == len(b)
+	}
+	return i+2 < len(b) && b[i] == 0x0F && b[i+1] == 0x1F && (b[i+2]>>3)&7 == 0
 }
 
 // decodeSlow decodes with x86asm (plus decodeExtra for what it rejects).

@@ -145,8 +145,8 @@ var decodeCases = []decodeCase{
 	{"movl $0x0,(%rsp,%rax,4)", "c7048400000000", isa.Effect{Len: 7}},
 	{"mov %fs:0x28,%rax", "64488b042528000000", isa.Effect{Len: 9}},
 	{"mov 0x8(%rax),%rax", "488b4008", isa.Effect{Len: 4}},
-	{"nopw 0x0(%rax,%rax,1)", "660f1f0400", isa.Effect{Len: 5}},
-	{"nopl 0x8(%rsp)", "0f1f442408", isa.Effect{Len: 5}},
+	{"nopw 0x0(%rax,%rax,1)", "660f1f0400", isa.Effect{Len: 5, Nop: true}},
+	{"nopl 0x8(%rsp)", "0f1f442408", isa.Effect{Len: 5, Nop: true}},
 	{"prefetcht0 0x40(%rsp)", "0f184c2440", isa.Effect{Len: 5}},
 
 	// ---- constant addresses (Ref) ----
@@ -199,7 +199,7 @@ var decodeCases = []decodeCase{
 	{"endbr64", "f30f1efa", isa.Effect{Len: 4}},
 	{"endbr32", "f30f1efb", isa.Effect{Len: 4}},
 	{"rdsspq %rax", "f3480f1ec8", isa.Effect{Len: 5}},
-	{"nop %eax", "0f1fc0", isa.Effect{Len: 3}},
+	{"nop %eax", "0f1fc0", isa.Effect{Len: 3, Nop: true}},
 	{"rdpkru", "0f01ee", isa.Effect{Len: 3}},
 	{"wrpkru", "0f01ef", isa.Effect{Len: 3}},
 	{"setssbsy", "f30f01e8", isa.Effect{Len: 4}},
