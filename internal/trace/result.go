@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // Kinds of thread.
@@ -46,6 +47,18 @@ type Config struct {
 	Stdin      *os.File // the program's stdin (default os.Stdin)
 	Stdout     *os.File // the program's stdout (default os.Stdout)
 	Stderr     *os.File // the program's stderr (default os.Stderr)
+
+	// StackLimit, when not zero, is the soft RLIMIT_STACK the program starts
+	// with, in bytes (it must not exceed the hard limit). It is set before
+	// exec, so the kernel sizes the initial stack and glibc its default
+	// pthread stack size from it. Zero: inherit stackscope's own limit.
+	StackLimit uint64
+	// NoASLR starts the program with personality ADDR_NO_RANDOMIZE: no
+	// address-space randomisation, no random gap at the top of the stack.
+	NoASLR bool
+	// Timeout, when not zero, kills every traced process (SIGKILL) once it
+	// has passed; the result then has TimedOut set.
+	Timeout time.Duration
 }
 
 // Result is what one run found. Its JSON form is a contract: keys are only
@@ -58,6 +71,8 @@ type Result struct {
 	// clone() stack whose measured use reached its bottom.
 	Findings []string `json:"findings"`
 	Tunables string   `json:"glibc_tunables"`
+	// TimedOut is true when Config.Timeout passed and the run was killed.
+	TimedOut bool `json:"timed_out,omitempty"`
 }
 
 // Thread is one traced thread (or the main thread of one traced process).
@@ -81,6 +96,10 @@ type Thread struct {
 	GuardSize   uint64 `json:"guard_size"`
 	Region      string `json:"region"` // "[stack]", "mmap", "[heap]", "heap chunk"
 	Program     string `json:"program"`
+	// StartUse is, for a main thread, the bytes between the top of [stack]
+	// and the stack pointer at exec: argv, envp, auxv and their strings,
+	// which count against RLIMIT_STACK. Zero when unknown.
+	StartUse uint64 `json:"-"`
 }
 
 // Frame is one frame of a backtrace.

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -70,7 +71,21 @@ type tracer struct {
 	scan     *stderrScan
 	sigcont  chan os.Signal
 	crashSeq []*thread
+
+	// live holds the tids not yet reaped, for Config.Timeout: the timer
+	// fires on another goroutine than the supervisor's.
+	liveMu   sync.Mutex
+	live     map[int]bool
+	timedOut bool // under liveMu
 }
+
+// forkMu serialises starting programs: RLIMIT_STACK is per process, so a
+// Run with Config.StackLimit lowers stackscope's own limit just around the
+// fork, and no other Run may fork meanwhile.
+var forkMu sync.Mutex
+
+// addrNoRandomize is personality(2)'s ADDR_NO_RANDOMIZE.
+const addrNoRandomize = 0x0040000
 
 // Run starts the program and traces it to the end.
 func Run(cfg Config) (*Result, error) {
@@ -92,6 +107,7 @@ func Run(cfg Config) (*Result, error) {
 		threads: map[int]*thread{},
 		held:    map[int]bool{},
 		sigcont: make(chan os.Signal, 4),
+		live:    map[int]bool{},
 	}
 	outFD, errFD := cfg.Stdout.Fd(), cfg.Stderr.Fd()
 	if allowed, shared := scanAllowed(cfg.Stderr, cfg.Stdout); cfg.ScanStderr && allowed {
@@ -131,8 +147,16 @@ func Run(cfg Config) (*Result, error) {
 		done <- outcome{tr.supervise(outFD, errFD, started)}
 	}()
 	var pid int
+	var timeout <-chan time.Time
+	if cfg.Timeout > 0 {
+		tm := time.NewTimer(cfg.Timeout)
+		defer tm.Stop()
+		timeout = tm.C
+	}
 	for {
 		select {
+		case <-timeout:
+			tr.killAll()
 		case p := <-started:
 			pid = p
 		case s := <-fwd:
@@ -154,6 +178,9 @@ func Run(cfg Config) (*Result, error) {
 				return nil, o.err
 			}
 			tr.finish()
+			tr.liveMu.Lock()
+			tr.res.TimedOut = tr.timedOut
+			tr.liveMu.Unlock()
 			return tr.res, nil
 		}
 	}
@@ -202,6 +229,58 @@ func withoutLeakCheck(env []string) []string {
 	return append(env, "ASAN_OPTIONS=detect_leaks=0")
 }
 
+// killAll ends a run that took longer than Config.Timeout: SIGKILL to every
+// traced thread (and so its process); threads that appear later are killed
+// as they are registered.
+func (tr *tracer) killAll() {
+	tr.liveMu.Lock()
+	defer tr.liveMu.Unlock()
+	tr.timedOut = true
+	for tid := range tr.live {
+		unix.Kill(tid, unix.SIGKILL)
+	}
+}
+
+// forkExec starts the program stopped for tracing, with the stack limit and
+// personality the configuration asks for. It runs on the supervisor's locked
+// OS thread, which never runs anything else: the personality set here is
+// that thread's alone and dies with it.
+func (tr *tracer) forkExec(attr *syscall.ProcAttr) (int, error) {
+	if tr.cfg.NoASLR {
+		cur, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+		if e != 0 {
+			return 0, &StartError{2, fmt.Errorf("personality: %v", e)}
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, cur|addrNoRandomize, 0, 0); e != 0 {
+			return 0, &StartError{2, fmt.Errorf("personality(ADDR_NO_RANDOMIZE): %v", e)}
+		}
+	}
+	forkMu.Lock()
+	defer forkMu.Unlock()
+	if tr.cfg.StackLimit > 0 {
+		var old unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_STACK, &old); err != nil {
+			return 0, &StartError{2, fmt.Errorf("getrlimit(RLIMIT_STACK): %v", err)}
+		}
+		if old.Max != unix.RLIM_INFINITY && tr.cfg.StackLimit > old.Max {
+			return 0, &StartError{2, fmt.Errorf("stack limit %d bytes is above the hard limit %d", tr.cfg.StackLimit, old.Max)}
+		}
+		// stackscope's own main thread keeps the stack it has (the kernel
+		// mapped at least 128 KiB of it at exec, more than Go's main
+		// thread uses); only the child's exec sees the lower limit.
+		lim := unix.Rlimit{Cur: tr.cfg.StackLimit, Max: old.Max}
+		if err := unix.Setrlimit(unix.RLIMIT_STACK, &lim); err != nil {
+			return 0, &StartError{2, fmt.Errorf("setrlimit(RLIMIT_STACK, %d): %v", tr.cfg.StackLimit, err)}
+		}
+		defer unix.Setrlimit(unix.RLIMIT_STACK, &old)
+	}
+	pid, err := syscall.ForkExec(tr.cfg.Path, tr.cfg.Args, attr)
+	if err != nil {
+		return 0, startError(tr.cfg.Path, err)
+	}
+	return pid, nil
+}
+
 // supervise runs on one locked OS thread: every ptrace and wait call is here.
 func (tr *tracer) supervise(outFD, errFD uintptr, started chan<- int) error {
 	attr := &syscall.ProcAttr{
@@ -209,11 +288,17 @@ func (tr *tracer) supervise(outFD, errFD uintptr, started chan<- int) error {
 		Files: []uintptr{tr.cfg.Stdin.Fd(), outFD, errFD},
 		Sys:   &syscall.SysProcAttr{Ptrace: true},
 	}
-	pid, err := syscall.ForkExec(tr.cfg.Path, tr.cfg.Args, attr)
+	pid, err := tr.forkExec(attr)
 	if err != nil {
-		return startError(tr.cfg.Path, err)
+		return err
 	}
 	tr.leader = pid
+	tr.liveMu.Lock()
+	tr.live[pid] = true
+	if tr.timedOut {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	tr.liveMu.Unlock()
 	started <- pid
 	var ws unix.WaitStatus
 	for {
@@ -266,6 +351,12 @@ func statusOf(ws unix.WaitStatus) int {
 func (tr *tracer) newThread(tid, pid int, kind string) *thread {
 	t := &thread{Thread: &Thread{TID: tid, PID: pid, Kind: kind}}
 	tr.threads[tid] = t
+	tr.liveMu.Lock()
+	tr.live[tid] = true
+	if tr.timedOut {
+		unix.Kill(tid, unix.SIGKILL)
+	}
+	tr.liveMu.Unlock()
 	tr.res.Threads = append(tr.res.Threads, t.Thread)
 	return t
 }
@@ -287,6 +378,10 @@ func (tr *tracer) initMainStack(t *thread) {
 			t.Region = "[stack]"
 			break
 		}
+	}
+	t.StartUse = 0
+	if sp != 0 && sp < t.StackTop {
+		t.StartUse = t.StackTop - sp
 	}
 	if lim, ok := stackLimit(t.TID); ok {
 		t.StackSize = &lim
@@ -548,6 +643,9 @@ func (tr *tracer) exiting(t *thread, ws unix.WaitStatus) {
 
 func (tr *tracer) reap(t *thread, ws unix.WaitStatus) {
 	t.reaped = true
+	tr.liveMu.Lock()
+	delete(tr.live, t.TID)
+	tr.liveMu.Unlock()
 	if t.Ended == "" {
 		if ws.Signaled() {
 			t.Ended = EndedKilled
