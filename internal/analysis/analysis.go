@@ -185,7 +185,7 @@ func functions(g *callgraph.Graph) []Function {
 	main := g.Modules[0]
 	out := make([]Function, 0, len(main.File.Functions))
 	for _, n := range g.Nodes {
-		if n.Module != main {
+		if n.Module != main || n.Func == nil {
 			continue
 		}
 		fr := n.Frame

@@ -338,7 +338,7 @@ func (f *File) readFunctions() {
 		}
 		byAddr[r.Begin] = len(f.Functions)
 		f.Functions = append(f.Functions, Function{
-			Name: fmt.Sprintf("sub_%x", r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
+			Name: fmt.Sprintf("sub_%x", r.Begin), LinkName: fmt.Sprintf("sub_%x", r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
 		})
 	}
 	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })

@@ -27,9 +27,9 @@ type Module struct {
 	code map[uint64]int
 	// pltSlots caches the GOT slot each decoded PLT stub jumps through.
 	pltSlots map[uint64]uint64
-	// taken is the module's address-taken set (nodes), computed when an
-	// indirect call first needs it.
-	taken []int
+	// hub is the node standing for the module's address-taken set (see
+	// takenHub), -1 until an indirect call first needs it.
+	hub, hubCount int
 }
 
 // Node is a function, or an external: an imported function no library on
@@ -47,6 +47,9 @@ type Node struct {
 	BadTargets []frame.CallSite
 	// Assumed are indirect calls given edges by assumption (address-taken).
 	Assumed []Assumption
+	// Hub marks the node that stands for a module's address-taken set:
+	// no code, no frame; its edges go to the set's functions.
+	Hub bool
 }
 
 // Edge is one call from a node.
@@ -112,7 +115,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 }
 
 func (g *Graph) addModule(f *binfile.File) *Module {
-	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}}
+	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
 	g.Modules = append(g.Modules, m)
 	return m
 }
@@ -241,7 +244,7 @@ func (g *Graph) resolvePending() {
 
 func (g *Graph) resolveEdges(id int) {
 	n := g.Nodes[id]
-	if n.External {
+	if n.External || n.Hub {
 		return
 	}
 	m := n.Module
@@ -449,7 +452,7 @@ func (g *Graph) Resolve() { g.resolvePending() }
 // main program.
 func (g *Graph) QualifiedName(id int) string {
 	n := g.Nodes[id]
-	if n.Module != nil && n.Module != g.Modules[0] {
+	if n.Module != nil && n.Module != g.Modules[0] && !n.Hub {
 		return n.Name + " (" + n.Module.Name + ")"
 	}
 	return n.Name

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/stackscope/stackscope/internal/frame"
@@ -41,15 +42,13 @@ func (g *Graph) resolveIndirect(id int) {
 			still = append(still, cs)
 			continue
 		}
-		targets := g.addressTaken(n.Module)
-		if len(targets) == 0 {
+		hub, count := g.takenHub(n.Module)
+		if count == 0 {
 			still = append(still, cs)
 			continue
 		}
-		for _, t := range targets {
-			g.addEdge(id, t, cs, "address-taken")
-		}
-		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: len(targets), Method: "address-taken"})
+		g.addEdge(id, hub, cs, "address-taken")
+		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: count, Method: "address-taken"})
 	}
 	n.Unresolved = still
 }
@@ -112,30 +111,33 @@ func (g *Graph) nodeByName(name string) (int, bool) {
 // through main.
 var runtimeEntries = map[string]bool{"main": true, "_start": true, "_init": true, "_fini": true, "Reset_Handler": true}
 
-// addressTaken returns the nodes of the functions whose addresses the
-// module m or the program takes: in code (lea, literal pools: frame.Refs)
-// or in data (pointer-sized words and relocations: binfile.AddressTaken).
-// A callback the program passes into a library is thus a target of the
-// library's indirect calls.
-func (g *Graph) addressTaken(m *Module) []int {
-	if m.taken != nil {
-		return m.takenWithProgram(g)
+// takenHub returns the node that stands for "any function whose address
+// the module m or the program takes", creating it: the functions whose
+// address appears in code (lea, literal pools: frame.Refs) or in data
+// (pointer-sized words and relocations: binfile.AddressTaken). A callback
+// the program passes into a library is thus a target of the library's
+// indirect calls. Every assumed indirect call links to the hub, which links
+// to the set once: a large program has thousands of indirect calls and
+// thousands of such functions, and an edge for each pair would not fit in
+// memory. count is the number of functions the hub stands for.
+func (g *Graph) takenHub(m *Module) (hub, count int) {
+	if m.hub >= 0 {
+		return m.hub, m.hubCount
 	}
 	g.completeModule(m)
+	var taken []int
 	seen := map[int]bool{}
 	add := func(fi int) {
-		if fi < 0 || runtimeEntries[m.File.Functions[fi].Name] {
+		if runtimeEntries[m.File.Functions[fi].Name] {
 			return
 		}
-		id := g.nodeFor(m, fi)
-		if !seen[id] {
+		if id := g.nodeFor(m, fi); !seen[id] {
 			seen[id] = true
-			m.taken = append(m.taken, id)
+			taken = append(taken, id)
 		}
 	}
 	for fi := range m.File.Functions {
-		id := g.nodeFor(m, fi)
-		for _, ref := range g.Nodes[id].Frame.Refs {
+		for _, ref := range g.Nodes[g.nodeFor(m, fi)].Frame.Refs {
 			if t, ok := m.File.FunctionIndex(ref); ok {
 				add(t)
 			}
@@ -146,21 +148,25 @@ func (g *Graph) addressTaken(m *Module) []int {
 			add(t)
 		}
 	}
-	sort.Ints(m.taken)
-	if m.taken == nil {
-		m.taken = []int{}
+	sort.Ints(taken)
+	count = len(taken)
+	var programHub int
+	if main := g.Modules[0]; m != main {
+		var n int
+		programHub, n = g.takenHub(main)
+		count += n
 	}
-	return m.takenWithProgram(g)
-}
-
-func (m *Module) takenWithProgram(g *Graph) []int {
-	main := g.Modules[0]
-	if m == main {
-		return m.taken
+	hub = len(g.Nodes)
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: fmt.Sprintf("[any of %d address-taken functions]", count),
+		Frame: frame.Frame{Kind: frame.Static}})
+	for _, t := range taken {
+		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: "address-taken"})
 	}
-	out := append([]int(nil), m.taken...)
-	out = append(out, g.addressTaken(main)...)
-	return out
+	if m != g.Modules[0] && programHub >= 0 && count > len(taken) {
+		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: programHub, Kind: frame.Call, Method: "address-taken"})
+	}
+	m.hub, m.hubCount = hub, count
+	return hub, count
 }
 
 // completeModule makes sure every function of m has a node (and so a

@@ -70,12 +70,12 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		fmt.Fprintln(w, "\nno entry points found (use --entry NAME)")
 	} else {
 		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "BOUND\tENTRY\t KIND\t VERDICT\t")
+		t := newTable("", true, false, false, false)
+		t.row("BOUND", "VERDICT", "KIND", "ENTRY")
 		for _, e := range r.Entries {
-			fmt.Fprintf(tw, "%s\t%s\t %s\t %s\t\n", entryBound(e), e.Name, e.Kind, verdict(e, o.Budget))
+			t.row(entryBound(e), verdict(e, o.Budget), e.Kind, e.Name)
 		}
-		tw.Flush()
+		t.write(w)
 	}
 	for _, e := range r.Entries {
 		// A bounded entry that calls nothing says all in the table above.
@@ -178,8 +178,8 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintln(w, "  deepest known path:")
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "    FRAME\tDEPTH\t FUNCTION\t")
+	t := newTable("    ", true, true, false)
+	t.row("FRAME", "DEPTH", "FUNCTION")
 	for _, st := range e.Steps {
 		frame := Bytes(st.Frame)
 		if st.Kind != "static" {
@@ -192,9 +192,9 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		if st.TailCall {
 			note += " (tail call)"
 		}
-		fmt.Fprintf(tw, "    %s\t%s\t %s%s\t\n", frame, Bytes(st.Depth), st.Function, note)
+		t.row(frame, Bytes(st.Depth), st.Function+note)
 	}
-	tw.Flush()
+	t.write(w)
 }
 
 // assumptionsText lists what a bound rests on: indirect calls given the
@@ -229,15 +229,15 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 		return
 	}
 	fmt.Fprintln(w, "\nlargest frames:")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	t := newTable("    ", true, false)
 	for _, f := range fns {
 		kind := ""
 		if f.FrameKind != "static" {
 			kind = " (" + f.FrameKind + ")"
 		}
-		fmt.Fprintf(tw, "    %s\t %s%s\t\n", Bytes(f.FrameAtLeast), f.Name, kind)
+		t.row(Bytes(f.FrameAtLeast), f.Name+kind)
 	}
-	tw.Flush()
+	t.write(w)
 }
 
 func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
@@ -265,8 +265,8 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	}
 	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
 		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "    BOUND*\tLEVEL\t HANDLER\t VECTORS\t")
+	t := newTable("    ", true, true, false, false)
+	t.row("BOUND*", "LEVEL", "HANDLER", "VECTORS")
 	for _, h := range in.Handlers {
 		b := "≥ " + Bytes(h.AtLeast)
 		if h.Bounded {
@@ -276,8 +276,8 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 		if len(h.Vectors) > 4 {
 			vecs = strings.Join(h.Vectors[:4], ", ") + fmt.Sprintf(" and %d more", len(h.Vectors)-4)
 		}
-		fmt.Fprintf(tw, "    %s\t%d\t %s\t %s\t\n", b, h.Level, h.Name, vecs)
+		t.row(b, fmt.Sprint(h.Level), h.Name, vecs)
 	}
-	tw.Flush()
+	t.write(w)
 	fmt.Fprintln(w, "    * with the exception frame and alignment")
 }
