@@ -63,11 +63,15 @@ type Function struct {
 	RedZone       int64    `json:"redzone"`
 	Calls         []string `json:"calls"`
 	IndirectCalls int      `json:"indirect_calls"`
-	// IndirectCallSites are the addresses of the unresolved indirect calls.
-	IndirectCallSites []uint64     `json:"indirect_call_sites"`
-	Reason            string       `json:"reason,omitempty"`
-	Source            string       `json:"source"`
-	CFIMismatch       *CFIMismatch `json:"cfi_mismatch,omitempty"`
+	// IndirectCallSites are the addresses of the indirect calls; of them,
+	// UnresolvedIndirect have no target (reasons) and AssumedIndirect were
+	// given the address-taken set.
+	IndirectCallSites  []uint64     `json:"indirect_call_sites"`
+	UnresolvedIndirect int          `json:"unresolved_indirect_calls"`
+	AssumedIndirect    int          `json:"assumed_indirect_calls"`
+	Reason             string       `json:"reason,omitempty"`
+	Source             string       `json:"source"`
+	CFIMismatch        *CFIMismatch `json:"cfi_mismatch,omitempty"`
 }
 
 // CFIMismatch is a disagreement between the code walk and .eh_frame/.debug_frame.
@@ -205,10 +209,16 @@ func functions(g *callgraph.Graph) []Function {
 				fn.Calls = append(fn.Calls, g.QualifiedName(e.To))
 			}
 		}
-		for _, cs := range n.Unresolved {
-			fn.IndirectCalls++
-			fn.IndirectCallSites = append(fn.IndirectCallSites, cs.Addr)
+		// Every call through a register or memory whose target the code
+		// does not name (a GOT slot names its import), resolved or not.
+		for _, cs := range fr.Calls {
+			if cs.Kind.Indirect() && !cs.HasSlot {
+				fn.IndirectCalls++
+				fn.IndirectCallSites = append(fn.IndirectCallSites, cs.Addr)
+			}
 		}
+		fn.UnresolvedIndirect = len(n.Unresolved)
+		fn.AssumedIndirect = len(n.Assumed)
 		if m := fr.CFIMismatch; m != nil {
 			fn.CFIMismatch = &CFIMismatch{PC: m.PC, CFA: m.CFA}
 		}
