@@ -1,0 +1,96 @@
+package bound
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa/x86"
+)
+
+// graph builds a call graph by hand: frames by name, edges "a>b" (call),
+// "a~b" (tail call at depth 8: the frame already released).
+func graph(frames map[string]int64, kinds map[string]frame.Kind, edges ...string) (*callgraph.Graph, map[string]int) {
+	g := &callgraph.Graph{Decoder: x86.Decoder{}, Modules: []*callgraph.Module{{}}}
+	id := map[string]int{}
+	node := func(name string) int {
+		if i, ok := id[name]; ok {
+			return i
+		}
+		id[name] = len(g.Nodes)
+		g.Nodes = append(g.Nodes, &callgraph.Node{Name: name, Frame: frame.Frame{Size: frames[name], Kind: kinds[name]}})
+		return id[name]
+	}
+	for name := range frames {
+		node(name)
+	}
+	for _, e := range edges {
+		kind, sep := frame.Call, ">"
+		if strings.Contains(e, "~") {
+			kind, sep = frame.TailCall, "~"
+		}
+		parts := strings.Split(e, sep)
+		from, to := node(parts[0]), node(parts[1])
+		g.Nodes[from].Edges = append(g.Nodes[from].Edges, callgraph.Edge{To: to, Kind: kind, Depth: 8})
+	}
+	return g, id
+}
+
+func TestBoundPathsAndTailCalls(t *testing.T) {
+	g, id := graph(map[string]int64{"main": 32, "a": 100, "b": 40, "c": 500, "t": 16}, nil,
+		"main>a", "main>b", "a>b", "b>c", "main~t", "t>c")
+	a := New(g, []int{id["main"]}, Options{})
+	e := a.Entry(Spec{Name: "main", Node: id["main"]})
+	// main(32) + a(100) + b(40) + c(500) beats main's tail call to t
+	// (frame released: 8-8 + t(16) + c(500)).
+	if !e.Bounded || e.Bound != 672 {
+		t.Fatalf("bound %d bounded %v, want 672", e.Bound, e.Bounded)
+	}
+	var names []string
+	for _, s := range e.Path {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, " ") != "main a b c" {
+		t.Fatalf("path %v", names)
+	}
+	tb := a.Entry(Spec{Name: "t", Node: id["t"]})
+	if tb.Bound != 516 {
+		t.Fatalf("t: %d, want 516", tb.Bound)
+	}
+}
+
+func TestBoundReasons(t *testing.T) {
+	g, id := graph(map[string]int64{"main": 16, "r": 48, "d": 64, "x": 8},
+		map[string]frame.Kind{"d": frame.Dynamic}, "main>r", "r>r", "main>d", "main>x")
+	g.Nodes[id["x"]].Unresolved = []frame.CallSite{{Addr: 0x1234, Kind: frame.IndirectCall}}
+	a := New(g, []int{id["main"]}, Options{})
+	e := a.Entry(Spec{Name: "main", Node: id["main"]})
+	if e.Bounded {
+		t.Fatal("bounded despite recursion, a dynamic frame and an indirect call")
+	}
+	kinds := map[string]string{}
+	for _, r := range e.Reasons {
+		kinds[r.Kind] = r.Function
+	}
+	if kinds[ReasonRecursion] != "r" || kinds[ReasonDynamic] != "d" || kinds[ReasonIndirect] != "x" {
+		t.Fatalf("reasons %+v", e.Reasons)
+	}
+	// The lower bound is a real path: main + d's known part.
+	if e.AtLeast != 16+64 {
+		t.Fatalf("at least %d, want 80", e.AtLeast)
+	}
+
+	// A declared recursion depth closes the cycle: 10 activations of r.
+	g, id = graph(map[string]int64{"main": 16, "r": 48, "leaf": 24}, nil, "main>r", "r>r", "r>leaf")
+	a = New(g, []int{id["main"]}, Options{Depths: map[int]int64{id["r"]: 10}})
+	e = a.Entry(Spec{Name: "main", Node: id["main"]})
+	if !e.Bounded || e.Bound != 16+10*48+24 {
+		t.Fatalf("declared depth: bound %d (bounded %v), want %d", e.Bound, e.Bounded, 16+10*48+24)
+	}
+	// A declared frame replaces what lies below a function.
+	a = New(g, []int{id["main"]}, Options{Overrides: map[int]int64{id["r"]: 1000}})
+	if e = a.Entry(Spec{Name: "main", Node: id["main"]}); !e.Bounded || e.Bound != 1016 {
+		t.Fatalf("override: bound %d (bounded %v), want 1016", e.Bound, e.Bounded)
+	}
+}
