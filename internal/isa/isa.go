@@ -148,6 +148,53 @@ type Effect struct {
 	// UsesFP is set on any instruction using the FP register as an operand in
 	// any way; used only for diagnostics.
 	UsesFP bool
+
+	// Def describes the general-purpose register the instruction writes,
+	// for the forms a decoder models (a small constant propagation over the
+	// instructions before a call uses it to find argument values). DefKind
+	// DefNone, the zero value, means "not known": the instruction may or may
+	// not write a register. Otherwise DefReg is the register written, by its
+	// architectural number (x86-64: the encoding order rax=0, rcx=1, rdx=2,
+	// rbx=3, rsp=4, rbp=5, rsi=6, rdi=7, r8..r15 = 8..15; Thumb: r0..r15,
+	// sp=13, lr=14, pc=15), and DefKind says what it now holds:
+	//   - DefConst: the constant DefValue (x86: mov r,imm; xor r,r; Thumb:
+	//     movs/mov/movw #imm, a literal-pool load of DefValue).
+	//   - DefAddr: the address DefValue (x86: lea r,[rip+X]; Thumb: adr).
+	//   - DefCopy: the value of register DefSrc; with DefValue 32 only its
+	//     low 32 bits, zero-extended (x86 mov r32,r32).
+	//   - DefAddImm: register DefSrc plus DefValue (x86: lea r,[base+d],
+	//     add/sub r,imm; Thumb: add/sub rX,rY,#imm, add rX,sp,#imm).
+	//   - DefHigh16: the register keeps its low 16 bits and its high 16
+	//     bits become DefValue (Thumb movt).
+	//   - DefOther: written with a value the decoder does not model.
+	// Registers written besides DefReg (x86 mul's rdx, Thumb ldm lists) are
+	// not described.
+	DefKind  DefKind
+	DefReg   int8
+	DefSrc   int8
+	DefValue int64
+}
+
+// DefKind says what an instruction wrote into Effect.DefReg.
+type DefKind uint8
+
+const (
+	DefNone DefKind = iota
+	DefConst
+	DefAddr
+	DefCopy
+	DefAddImm
+	DefHigh16
+	DefOther
+)
+
+var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other"}
+
+func (k DefKind) String() string {
+	if int(k) < len(defNames) {
+		return defNames[k]
+	}
+	return fmt.Sprintf("def(%d)", k)
 }
 
 // Decoder decodes one instruction at pc from code (code[0] is the byte at pc).

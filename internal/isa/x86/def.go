@@ -1,0 +1,217 @@
+package x86
+
+import (
+	"encoding/binary"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// setDef fills the Def fields of eff (see isa.Effect) for the register
+// writes a constant propagation over argument set-up code needs: mov r,imm,
+// lea, mov r,r, xor/sub r,r, add/sub r,imm, and as DefOther the common
+// other forms that write a general-purpose register through ModRM.reg or
+// opcode+reg. It looks at the bytes only, after either decoding path, so the
+// fast path and x86asm report the same. Instructions it does not know keep
+// DefNone ("not known").
+func setDef(code []byte, pc uint64, eff *isa.Effect) {
+	n := eff.Len
+	if n <= 0 || n > len(code) {
+		return
+	}
+	b := code[:n]
+	p := 0
+	for p < len(b) && (b[p] == 0x2E || b[p] == 0x3E || b[p] == 0xF2 || b[p] == 0xF3) {
+		p++ // segment and bnd/notrack prefixes (not 66: 16-bit writes are partial)
+	}
+	if p < len(b) && b[p] == 0x66 {
+		return
+	}
+	var rex byte
+	if p < len(b) && b[p]&0xF0 == 0x40 {
+		rex = b[p]
+		p++
+	}
+	if p >= len(b) {
+		return
+	}
+	wide := rex&8 != 0
+	op := b[p]
+	p++
+	other := func(r byte) {
+		eff.DefKind, eff.DefReg = isa.DefOther, int8(r)
+	}
+	modrm := func() (modRM, bool) {
+		if p >= len(b) {
+			return modRM{}, false
+		}
+		return parseModRM(b[p:], rex)
+	}
+	// byteReg is the full register an 8-bit register operand lives in.
+	byteReg := func(r byte) byte {
+		if rex == 0 && r >= 4 && r < 8 {
+			return r - 4 // ah, ch, dh, bh
+		}
+		return r
+	}
+	switch {
+	case op >= 0xB8 && op <= 0xBF: // mov r, imm32 / imm64
+		r := op&7 | (rex&1)<<3
+		if wide {
+			if len(b)-p < 8 {
+				return
+			}
+			eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(r), int64(binary.LittleEndian.Uint64(b[p:]))
+			return
+		}
+		if len(b)-p < 4 {
+			return
+		}
+		eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(r), int64(binary.LittleEndian.Uint32(b[p:]))
+	case op >= 0xB0 && op <= 0xB7: // mov r8, imm8
+		other(byteReg(op&7 | (rex&1)<<3))
+	case op >= 0x58 && op <= 0x5F: // pop r
+		other(op&7 | (rex&1)<<3)
+	case op == 0xC7: // mov r/m, imm32
+		m, ok := modrm()
+		if !ok || m.mem || m.opdigit != 0 || len(b)-(p+m.n) < 4 {
+			return
+		}
+		v := int64(int32(binary.LittleEndian.Uint32(b[p+m.n:])))
+		if !wide {
+			v = int64(uint32(v))
+		}
+		eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(m.rm), v
+	case op == 0x8D: // lea
+		m, ok := modrm()
+		if !ok || !m.mem {
+			return
+		}
+		switch {
+		case m.base == baseRIP:
+			a := pc + uint64(n) + uint64(m.disp)
+			if !wide {
+				a = uint64(uint32(a))
+			}
+			eff.DefKind, eff.DefReg, eff.DefValue = isa.DefAddr, int8(m.reg), int64(a)
+		case wide && m.base >= 0 && !m.hasIndex:
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefAddImm, int8(m.reg), m.base, m.disp
+		default:
+			other(m.reg)
+		}
+	case op == 0x89 || op == 0x8B: // mov r/m,r and r,r/m
+		m, ok := modrm()
+		if !ok {
+			return
+		}
+		if m.mem {
+			if op == 0x8B {
+				other(m.reg)
+			}
+			return
+		}
+		dst, src := m.rm, m.reg
+		if op == 0x8B {
+			dst, src = src, dst
+		}
+		eff.DefKind, eff.DefReg, eff.DefSrc = isa.DefCopy, int8(dst), int8(src)
+		if !wide {
+			eff.DefValue = 32
+		}
+	case op == 0x88 || op == 0x8A: // mov r/m8,r8 and r8,r/m8
+		m, ok := modrm()
+		if !ok {
+			return
+		}
+		if op == 0x8A {
+			other(byteReg(m.reg))
+		} else if !m.mem {
+			other(byteReg(m.rm))
+		}
+	case op < 0x40 && op&7 < 4: // ALU r/m,r and r,r/m
+		m, ok := modrm()
+		if !ok || op&0xF8 == 0x38 { // cmp
+			return
+		}
+		toReg := op&2 != 0
+		if !toReg && m.mem {
+			return
+		}
+		dst := m.reg
+		if !toReg {
+			dst = m.rm
+		}
+		if op&1 == 0 {
+			other(byteReg(dst))
+			return
+		}
+		alu := op >> 3
+		if !m.mem && m.rm == m.reg && (alu == 6 || alu == 5) { // xor r,r / sub r,r
+			eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(dst), 0
+			return
+		}
+		other(dst)
+	case op < 0x40 && (op&7 == 4 || op&7 == 5): // ALU al/eax/rax, imm
+		if op&0xF8 == 0x38 {
+			return // cmp
+		}
+		if op&7 == 5 && wide && (op == 0x05 || op == 0x2D) && len(b)-p >= 4 {
+			v := int64(int32(binary.LittleEndian.Uint32(b[p:])))
+			if op == 0x2D {
+				v = -v
+			}
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefAddImm, 0, 0, v
+			return
+		}
+		other(0)
+	case op == 0x81 || op == 0x83: // group 1 r, imm
+		m, ok := modrm()
+		if !ok || m.mem || m.opdigit == 7 {
+			return
+		}
+		q := p + m.n
+		var v int64
+		if op == 0x83 {
+			if len(b)-q < 1 {
+				return
+			}
+			v = int64(int8(b[q]))
+		} else {
+			if len(b)-q < 4 {
+				return
+			}
+			v = int64(int32(binary.LittleEndian.Uint32(b[q:])))
+		}
+		if wide && (m.opdigit == 0 || m.opdigit == 5) {
+			if m.opdigit == 5 {
+				v = -v
+			}
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefAddImm, int8(m.rm), int8(m.rm), v
+			return
+		}
+		other(m.rm)
+	case op == 0x63 || op == 0x69 || op == 0x6B: // movsxd, imul r,r/m,imm
+		if m, ok := modrm(); ok {
+			other(m.reg)
+		}
+	case op == 0xC1 || op == 0xD1 || op == 0xD3 || op == 0xF7 || op == 0xFF:
+		m, ok := modrm()
+		if !ok || m.mem {
+			return
+		}
+		switch {
+		case op == 0xF7 && (m.opdigit == 2 || m.opdigit == 3), // not, neg
+			op == 0xFF && m.opdigit <= 1, // inc, dec
+			op != 0xF7 && op != 0xFF && m.opdigit != 6:
+			other(m.rm)
+		}
+	case op == 0x0F && p < len(b):
+		op2 := b[p]
+		p++
+		switch {
+		case op2 == 0xB6 || op2 == 0xB7 || op2 == 0xBE || op2 == 0xBF || op2 == 0xAF || op2 >= 0x40 && op2 <= 0x4F:
+			if m, ok := modrm(); ok {
+				other(m.reg)
+			}
+		}
+	}
+}
