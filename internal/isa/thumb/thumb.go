@@ -107,6 +107,13 @@ func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 	if reason != "" {
 		return isa.Effect{}, &isa.DecodeError{PC: pc, Reason: reason}
 	}
+	if e.Len == 2 {
+		setDef(&e, hw1, 0, pc, code)
+	} else {
+		hw2 := uint32(code[2]) | uint32(code[3])<<8
+		setDef(&e, hw1, hw2, pc, code)
+		setLiteralDef(&e, hw1, hw2, pc, code)
+	}
 	// nop (bf00) and nop.w (f3af 8000): alignment padding.
 	e.Nop = (e.Len == 2 && hw1 == 0xBF00) || (e.Len == 4 && hw1 == 0xF3AF && (uint32(code[2])|uint32(code[3])<<8) == 0x8000)
 	return e, nil
@@ -125,6 +132,9 @@ func use(e *isa.Effect, r uint32) {
 // the decoder does not model: r7 clobbers FP, SP becomes unknown, a write to
 // PC is an indirect jump.
 func writeReg(e *isa.Effect, r uint32) {
+	if e.DefKind == isa.DefNone {
+		e.DefKind, e.DefReg = isa.DefOther, int8(r)
+	}
 	switch r {
 	case regFP:
 		e.ClobbersFP = true

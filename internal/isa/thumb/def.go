@@ -1,0 +1,108 @@
+package thumb
+
+import "github.com/stackscope/stackscope/internal/isa"
+
+// setDef fills the Def fields (see isa.Effect) for the forms a constant
+// propagation over argument set-up code needs: movs/mov/movw/mvn #imm,
+// movt, literal-pool loads, adr, add/sub rX,rY,#imm (rY may be SP), and
+// register moves. Other single-register writes are DefOther, set by
+// writeReg while decoding.
+func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
+	def := func(k isa.DefKind, rd uint32, src uint32, v int64) {
+		e.DefKind, e.DefReg, e.DefSrc, e.DefValue = k, int8(rd), int8(src), v
+	}
+	if e.Len == 2 {
+		h := hw1
+		switch {
+		case h&0xF800 == 0x2000: // movs rd, #imm8
+			def(isa.DefConst, (h>>8)&7, 0, int64(h&0xFF))
+		case h&0xFF00 == 0x4600: // mov rd, rm
+			rd := h&7 | (h>>4)&8
+			if rd != regPC {
+				def(isa.DefCopy, rd, (h>>3)&0xF, 0)
+			}
+		case h&0xFFC0 == 0x0000: // movs rd, rm (lsls #0)
+			def(isa.DefCopy, h&7, (h>>3)&7, 0)
+		case h&0xF800 == 0x4800: // ldr rt, [pc, #imm8*4]
+			if v, ok := literalWord(code, pc, literalAddr(pc, (h&0xFF)*4, true)); ok {
+				def(isa.DefConst, (h>>8)&7, 0, int64(v))
+			}
+		case h&0xF800 == 0xA000: // adr rd, label
+			def(isa.DefAddr, (h>>8)&7, 0, int64(literalAddr(pc, (h&0xFF)*4, true)))
+		case h&0xF800 == 0xA800: // add rd, sp, #imm8*4
+			def(isa.DefAddImm, (h>>8)&7, regSP, int64(h&0xFF)*4)
+		case h&0xFC00 == 0x1C00: // adds/subs rd, rn, #imm3
+			v := int64((h >> 6) & 7)
+			if h&0x0200 != 0 {
+				v = -v
+			}
+			def(isa.DefAddImm, h&7, (h>>3)&7, v)
+		case h&0xF000 == 0x3000: // adds/subs rdn, #imm8
+			v := int64(h & 0xFF)
+			if h&0x0800 != 0 {
+				v = -v
+			}
+			rd := (h >> 8) & 7
+			def(isa.DefAddImm, rd, rd, v)
+		}
+		return
+	}
+	if hw2&0x8000 != 0 {
+		return // not a data-processing immediate or a load of the forms below
+	}
+	rd := (hw2 >> 8) & 0xF
+	imm12 := (hw1>>10&1)<<11 | (hw2>>12&7)<<8 | hw2&0xFF
+	switch {
+	case hw1&0xFBF0 == 0xF240: // movw rd, #imm16
+		def(isa.DefConst, rd, 0, int64((hw1&0xF)<<12|imm12))
+	case hw1&0xFBF0 == 0xF2C0: // movt rd, #imm16
+		def(isa.DefHigh16, rd, 0, int64((hw1&0xF)<<12|imm12))
+	case hw1&0xFBEF == 0xF04F: // mov.w rd, #const
+		def(isa.DefConst, rd, 0, int64(thumbExpandImm(imm12)))
+	case hw1&0xFBEF == 0xF06F: // mvn rd, #const
+		def(isa.DefConst, rd, 0, int64(^thumbExpandImm(imm12)))
+	case hw1&0xFBFF == 0xF20F: // adr.w rd, label (addw rd, pc, #imm12)
+		def(isa.DefAddr, rd, 0, int64(literalAddr(pc, imm12, true)))
+	case hw1&0xFBFF == 0xF2AF: // adr.w rd, label (subw rd, pc, #imm12)
+		def(isa.DefAddr, rd, 0, int64(literalAddr(pc, imm12, false)))
+	case hw1&0xFBF0 == 0xF200 && hw1&0xF != regPC: // addw rd, rn, #imm12
+		def(isa.DefAddImm, rd, hw1&0xF, int64(imm12))
+	case hw1&0xFBF0 == 0xF2A0 && hw1&0xF != regPC: // subw rd, rn, #imm12
+		def(isa.DefAddImm, rd, hw1&0xF, -int64(imm12))
+	case hw1&0xFBE0 == 0xF100 && rd != regPC: // add.w rd, rn, #const
+		def(isa.DefAddImm, rd, hw1&0xF, int64(thumbExpandImm(imm12)))
+	case hw1&0xFBE0 == 0xF1A0 && rd != regPC: // sub.w rd, rn, #const
+		def(isa.DefAddImm, rd, hw1&0xF, -int64(thumbExpandImm(imm12)))
+	case hw1&0xFFEF == 0xEA4F && hw2&0x70F0 == 0: // mov.w rd, rm
+		def(isa.DefCopy, rd, hw2&0xF, 0)
+	}
+}
+
+// setLiteralDef handles ldr.w rt, [pc, #±imm12] (hw2 bit 15 is part of rt).
+func setLiteralDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
+	if hw1&0xFF7F != 0xF85F {
+		return
+	}
+	rt := hw2 >> 12
+	if rt == regPC || rt == regSP {
+		return
+	}
+	if v, ok := literalWord(code, pc, literalAddr(pc, hw2&0xFFF, hw1&0x80 != 0)); ok {
+		e.DefKind, e.DefReg, e.DefSrc, e.DefValue = isa.DefConst, int8(rt), 0, int64(v)
+	} else {
+		e.DefKind, e.DefReg = isa.DefOther, int8(rt)
+	}
+}
+
+// literalWord reads the word at addr when it lies inside code.
+func literalWord(code []byte, pc, addr uint64) (uint32, bool) {
+	if addr < pc {
+		return 0, false
+	}
+	off := addr - pc
+	if off > uint64(len(code)) || uint64(len(code))-off < 4 {
+		return 0, false
+	}
+	b := code[off : off+4]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24, true
+}

@@ -1,0 +1,69 @@
+package thumb
+
+import (
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// TestDef decodes a block assembled by arm-none-eabi-as (-mcpu=cortex-m4)
+// from the asm column, with its literal pool at 0x4c, and checks the Def
+// fields of each instruction.
+func TestDef(t *testing.T) {
+	cases := []struct {
+		asm  string
+		hex  string
+		kind isa.DefKind
+		reg  int8
+		src  int8
+		val  int64
+	}{
+		{"movs r2, #200", "22c8", isa.DefConst, 2, 0, 200},
+		{"mov r0, r4", "4620", isa.DefCopy, 0, 4, 0},
+		{"movs r1, r2", "0011", isa.DefCopy, 1, 2, 0},
+		{"ldr r0, [pc, #68]", "4811", isa.DefConst, 0, 0, 0x08000123},
+		{"adr r1, lit", "a110", isa.DefAddr, 1, 0, 0x4c},
+		{"add r0, sp, #8", "a802", isa.DefAddImm, 0, 13, 8},
+		{"adds r1, r0, #4", "1d01", isa.DefAddImm, 1, 0, 4},
+		{"subs r2, r3, #1", "1e5a", isa.DefAddImm, 2, 3, -1},
+		{"adds r3, #100", "3364", isa.DefAddImm, 3, 3, 100},
+		{"subs r3, #8", "3b08", isa.DefAddImm, 3, 3, -8},
+		{"movw r0, #0x1234", "f241 2034", isa.DefConst, 0, 0, 0x1234},
+		{"movt r0, #0x2000", "f2c2 0000", isa.DefHigh16, 0, 0, 0x2000},
+		{"mov.w r2, #1024", "f44f 6280", isa.DefConst, 2, 0, 1024},
+		{"mvn.w r3, #0", "f06f 0300", isa.DefConst, 3, 0, -1 & 0xFFFFFFFF},
+		{"add.w r1, r0, #8192", "f500 5100", isa.DefAddImm, 1, 0, 8192},
+		{"sub.w r1, r0, #256", "f5a0 7180", isa.DefAddImm, 1, 0, -256},
+		{"addw r2, r1, #4095", "f601 72ff", isa.DefAddImm, 2, 1, 4095},
+		{"subw r2, r1, #4", "f2a1 0204", isa.DefAddImm, 2, 1, -4},
+		{"mov.w r5, r6", "ea4f 0506", isa.DefCopy, 5, 6, 0},
+		{"ldr.w r4, [pc, #16]", "f8df 4010", isa.DefConst, 4, 0, 0x08000123},
+		{"adr.w r6, lit", "f20f 060c", isa.DefAddr, 6, 0, 0x4c},
+		{"ldr r0, [r1, #0]", "6808", isa.DefOther, 0, 0, 0},
+		{"str r0, [sp, #4]", "9001", isa.DefNone, 0, 0, 0},
+		{"bl .", "f7ff fffe", isa.DefNone, 0, 0, 0},
+		{"nop", "bf00", isa.DefNone, 0, 0, 0},
+		{"nop", "bf00", isa.DefNone, 0, 0, 0},
+	}
+	var code []byte
+	for _, c := range cases {
+		code = append(code, hexCode(t, c.hex)...)
+	}
+	if len(code) != 0x4c {
+		t.Fatalf("block is %#x bytes, want 0x4c", len(code))
+	}
+	code = append(code, 0x23, 0x01, 0x00, 0x08) // lit: .word 0x08000123
+	var d Decoder
+	pc := 0
+	for _, c := range cases {
+		e, err := d.Decode(code[pc:], uint64(pc))
+		if err != nil {
+			t.Fatalf("%s at %#x: %v", c.asm, pc, err)
+		}
+		if e.DefKind != c.kind || e.DefReg != c.reg || e.DefSrc != c.src || e.DefValue != c.val {
+			t.Errorf("%s at %#x: def %v r%d src r%d value %#x; want %v r%d src r%d value %#x",
+				c.asm, pc, e.DefKind, e.DefReg, e.DefSrc, e.DefValue, c.kind, c.reg, c.src, c.val)
+		}
+		pc += e.Len
+	}
+}
