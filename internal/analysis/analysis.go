@@ -46,6 +46,8 @@ type Result struct {
 	Libraries        []string    `json:"libraries"`
 	MissingLibraries []string    `json:"missing_libraries"`
 	Warnings         []string    `json:"warnings"`
+	// Threads are the threads and tasks the program creates (threads.go).
+	Threads []Thread `json:"threads"`
 
 	Graph  *callgraph.Graph `json:"-"`
 	Bounds *bound.Analysis  `json:"-"`
@@ -157,6 +159,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
 	}
+	res.Threads = findThreads(res, opts)
 	for _, m := range g.Modules[1:] {
 		res.Libraries = append(res.Libraries, m.File.Path)
 	}

@@ -1,0 +1,117 @@
+package analysis
+
+import (
+	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/threads"
+)
+
+// Thread is one thread or task the program creates, judged against the
+// bound of its entry function (the "threads" key of the JSON).
+type Thread struct {
+	Entry     string `json:"entry"`
+	CreatedBy string `json:"created_by"`
+	// Creator is the function called (pthread_create, clone, xTaskCreate,
+	// xTaskCreateStatic, k_thread_create) or K_THREAD_DEFINE.
+	Creator string `json:"creator"`
+	// Site is the address of the call (0 for a static definition).
+	Site uint64 `json:"site"`
+	// StackSize is null when not found; SizeSource says where it came
+	// from (a configured budget, an argument, an allocation, a symbol, a
+	// default); DefaultSize marks a platform default.
+	StackSize   *int64 `json:"stack_size"`
+	SizeSource  string `json:"size_source"`
+	DefaultSize bool   `json:"default_size,omitempty"`
+	// Bound is the entry's worst case (null when not bounded); AtLeast a
+	// depth it certainly reaches. Context is what the platform adds on the
+	// same stack (Cortex-M exception frame, saved registers).
+	Bound       *int64 `json:"bound"`
+	AtLeast     int64  `json:"at_least"`
+	Context     int64  `json:"context,omitempty"`
+	ContextNote string `json:"context_note,omitempty"`
+	// Status is "ok", "overflow" or "unknown"; Verdict the text ("overflow
+	// by at least 312 bytes"); Over the bytes over; Reason why unknown.
+	Status  string         `json:"status"`
+	Verdict string         `json:"verdict"`
+	Over    int64          `json:"over,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Path    []string       `json:"path"`
+	Reasons []bound.Reason `json:"reasons"`
+}
+
+// findThreads finds the threads and tasks of the analysed file and judges
+// each against its entry's bound. Thread entries are usually reached only
+// through the creation call, so they get their own bound analysis with
+// the same options. A [budgets.threads] entry (by entry function name)
+// replaces the stack size found in the code.
+func findThreads(res *Result, opts Options) []Thread {
+	out := []Thread{}
+	g := res.Graph
+	if g == nil {
+		return out
+	}
+	sites := threads.Find(g)
+	if len(sites) == 0 {
+		return out
+	}
+	var roots []int
+	for _, s := range sites {
+		if s.EntryNode >= 0 {
+			roots = append(roots, s.EntryNode)
+		}
+	}
+	var ba *bound.Analysis
+	if len(roots) > 0 {
+		cfg := opts.Config
+		if cfg == nil {
+			cfg = checkAnnotations(res.File, nil, &res.Warnings)
+		}
+		ba = bound.New(g, roots, boundOptions(g, cfg))
+	}
+	for _, s := range sites {
+		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
+			DefaultSize: s.Default, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
+		if t.Entry == "" {
+			t.Entry = "?"
+		}
+		var b bound.Entry
+		if s.EntryNode >= 0 && ba != nil {
+			b = ba.Entry(bound.Spec{Name: s.Entry, Node: s.EntryNode, Kind: "thread"})
+			e := entryResult(b)
+			t.Bound, t.AtLeast, t.Path, t.Reasons = e.Bound, e.AtLeast, e.Path, e.Reasons
+			if !b.Bounded {
+				// Without a bound, judge by a depth the entry certainly
+				// reaches: a chain of calls the code names (the bound's
+				// own lower bound may go through assumed targets).
+				lb, steps := threads.LowerBound(g, s.EntryNode)
+				b.AtLeast, t.AtLeast, t.Path = lb, lb, nil
+				for _, st := range steps {
+					t.Path = append(t.Path, st.Name)
+				}
+			}
+			if t.Path == nil {
+				t.Path = []string{}
+			}
+		}
+		var override int64
+		if c := opts.Config; c != nil {
+			if v, ok := c.Budgets.Threads[s.Entry]; ok && v > 0 {
+				override = v
+				t.SizeSource = "[budgets.threads] in " + c.Path
+				t.DefaultSize = false
+			}
+		}
+		v := threads.Judge(s, b, override)
+		if s.SizeKnown || override > 0 {
+			size := s.Size
+			if override > 0 {
+				size = override
+			}
+			t.StackSize = &size
+		} else {
+			t.SizeSource = "not found: " + s.SizeWhy
+		}
+		t.Status, t.Verdict, t.Over, t.Reason = v.Status, v.Text(), v.Over, v.Why
+		out = append(out, t)
+	}
+	return out
+}

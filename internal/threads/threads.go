@@ -1,0 +1,527 @@
+// Package threads finds the threads and tasks a program creates (pthreads,
+// clone, FreeRTOS and Zephyr tasks), each with its entry function and the
+// stack size it is given, and judges each against its entry's stack bound.
+package threads
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// DefaultPthreadStack is glibc's default thread stack size when the
+// attributes give none: the RLIMIT_STACK soft limit of the process (ulimit
+// -s), 8 MiB on most systems.
+const DefaultPthreadStack = 8 << 20
+
+// Site is one place the program creates a thread or task.
+type Site struct {
+	// Creator is the function called (pthread_create, clone,
+	// xTaskCreate, xTaskCreateStatic, k_thread_create) or K_THREAD_DEFINE
+	// for a Zephyr thread defined statically.
+	Creator string
+	// CreatedBy is the function containing the call (or the static
+	// definition's symbol); Addr is the call instruction (0 when static).
+	CreatedBy string
+	Addr      uint64
+	// Entry is the entry function; EntryNode its call-graph node, -1 with
+	// EntryWhy when it is not known.
+	Entry     string
+	EntryAddr uint64
+	EntryNode int
+	EntryWhy  string
+	// Size is the stack in bytes when SizeKnown; SizeSource says where it
+	// came from, SizeWhy why it is not known. Default marks a platform
+	// default taken because no constant size was given.
+	Size       int64
+	SizeKnown  bool
+	Default    bool
+	SizeSource string
+	SizeWhy    string
+	// Context is what the platform puts on the same stack besides the
+	// entry's calls (Cortex-M exception frame and saved registers), with
+	// ContextNote saying what it counts.
+	Context     int64
+	ContextNote string
+}
+
+// creatorKind maps the creation functions to the way their arguments are read.
+var creatorKind = map[string]string{
+	"pthread_create":         "pthread",
+	"__pthread_create_2_1":   "pthread",
+	"clone":                  "clone",
+	"__clone":                "clone",
+	"xTaskCreate":            "freertos",
+	"xTaskCreateStatic":      "freertos-static",
+	"k_thread_create":        "zephyr",
+	"z_impl_k_thread_create": "zephyr",
+}
+
+// allocators return a block of the size in argument SizeArg (times
+// argument MulArg when MulArg >= 0).
+var allocators = map[string][2]int{
+	"malloc":        {0, -1},
+	"calloc":        {0, 1},
+	"valloc":        {0, -1},
+	"pvalloc":       {0, -1},
+	"memalign":      {1, -1},
+	"aligned_alloc": {1, -1},
+	"mmap":          {1, -1},
+	"mmap64":        {1, -1},
+	"pvPortMalloc":  {0, -1},
+	"k_malloc":      {0, -1},
+}
+
+// baseName strips a symbol version and a library qualifier.
+func baseName(n string) string {
+	if i := strings.IndexByte(n, '@'); i > 0 {
+		n = n[:i]
+	}
+	return n
+}
+
+// nodeNames are the names a node answers to.
+func nodeNames(n *callgraph.Node) []string {
+	out := []string{baseName(n.Name)}
+	if n.Func != nil {
+		out = append(out, baseName(n.Func.LinkName))
+		for _, a := range n.Func.Aliases {
+			out = append(out, baseName(a))
+		}
+	}
+	return out
+}
+
+func kindOf(n *callgraph.Node) (string, string) {
+	for _, name := range nodeNames(n) {
+		if k, ok := creatorKind[name]; ok {
+			return name, k
+		}
+	}
+	return "", ""
+}
+
+func allocOf(n *callgraph.Node) (string, [2]int, bool) {
+	for _, name := range nodeNames(n) {
+		if a, ok := allocators[name]; ok {
+			return name, a, true
+		}
+	}
+	return "", [2]int{}, false
+}
+
+// Find returns every thread and task creation in the graph's main module,
+// in address order.
+func Find(g *callgraph.Graph) []Site {
+	if g == nil || len(g.Modules) == 0 {
+		return nil
+	}
+	main := g.Modules[0]
+	f := main.File
+	var ai archInfo
+	switch f.Arch {
+	case binfile.ArchThumb:
+		ai = thumbInfo
+	case binfile.ArchX86_64:
+		ai = x86Info
+	default:
+		return nil
+	}
+	var out []Site
+	for id, n := range g.Nodes {
+		if n.Module != main || n.Func == nil || n.Hub {
+			continue
+		}
+		if _, k := kindOf(n); k != "" {
+			continue // the creation function itself (a static build, a fake RTOS)
+		}
+		want := map[uint64]bool{}
+		for _, e := range n.Edges {
+			if _, k := kindOf(g.Nodes[e.To]); k != "" {
+				want[e.Site] = true
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		out = append(out, findIn(g, id, ai, want)...)
+	}
+	out = append(out, zephyrStatic(g, ai)...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// attrKey names a pthread_attr_t object: a stack slot or a static address.
+type attrKey struct {
+	k vkind
+	v int64
+}
+
+type attrInfo struct {
+	size   value
+	set    bool   // pthread_attr_setstacksize/setstack was called
+	setter string // which
+}
+
+// findIn runs the propagation over one function and reads the arguments
+// at each creation site in want.
+func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Site {
+	n := g.Nodes[id]
+	f := n.Module.File
+	code, err := f.Code(n.Func.Addr, n.Func.Size)
+	if err != nil || len(code) == 0 {
+		return nil
+	}
+	insts := decodeAll(g.Decoder, f, n.Func.Addr, code, ai)
+	callees := map[uint64]*callgraph.Node{}
+	for _, e := range n.Edges {
+		callees[e.Site] = g.Nodes[e.To]
+	}
+	attrs := map[attrKey]*attrInfo{}
+	onCall := func(addr uint64, s *state) value {
+		c := callees[addr]
+		if c == nil {
+			return unknown
+		}
+		if name, a, ok := allocOf(c); ok {
+			size := ai.arg(s, a[0])
+			if a[1] >= 0 {
+				m := ai.arg(s, a[1])
+				if size.k == vConst && m.k == vConst {
+					size = constant(size.v * m.v)
+				} else {
+					size = unknown
+				}
+			}
+			v := value{k: vAlloc, fn: name, n: -1}
+			if size.k == vConst {
+				v.n = size.v
+			}
+			return v
+		}
+		for _, name := range nodeNames(c) {
+			switch name {
+			case "pthread_attr_init":
+				if k, ok := keyOf(ai.arg(s, 0)); ok {
+					attrs[k] = &attrInfo{}
+				}
+			case "pthread_attr_setstacksize":
+				if k, ok := keyOf(ai.arg(s, 0)); ok {
+					attrs[k] = &attrInfo{size: ai.arg(s, 1), set: true, setter: name}
+				}
+			case "pthread_attr_setstack":
+				if k, ok := keyOf(ai.arg(s, 0)); ok {
+					attrs[k] = &attrInfo{size: ai.arg(s, 2), set: true, setter: name}
+				}
+			}
+		}
+		return unknown
+	}
+	var out []Site
+	at := func(addr uint64, s *state) {
+		c := callees[addr]
+		name, kind := kindOf(c)
+		site := Site{Creator: name, CreatedBy: n.Name, Addr: addr, EntryNode: -1}
+		switch kind {
+		case "pthread":
+			setEntry(g, &site, ai.arg(s, 2), ai)
+			pthreadSize(&site, ai.arg(s, 1), attrs)
+		case "clone":
+			setEntry(g, &site, ai.arg(s, 0), ai)
+			cloneSize(f, &site, ai.arg(s, 1))
+		case "freertos", "freertos-static":
+			setEntry(g, &site, ai.arg(s, 0), ai)
+			freertosSize(f, &site, ai, ai.arg(s, 2), kind == "freertos-static", ai.arg(s, 5))
+		case "zephyr":
+			setEntry(g, &site, ai.arg(s, 3), ai)
+			zephyrSize(f, &site, ai.arg(s, 2), ai.arg(s, 1), ai)
+		}
+		out = append(out, site)
+	}
+	sweep(ai, insts, want, onCall, at)
+	// A site the sweep never reached (code after data it could not get
+	// past) is still a thread: say what is missing.
+	seen := map[uint64]bool{}
+	for _, s := range out {
+		seen[s.Addr] = true
+	}
+	for _, a := range sortedAddrs(want) {
+		if !seen[a] {
+			name, _ := kindOf(callees[a])
+			out = append(out, Site{Creator: name, CreatedBy: n.Name, Addr: a, EntryNode: -1,
+				EntryWhy: "the call's arguments could not be followed", SizeWhy: "the call's arguments could not be followed"})
+		}
+	}
+	return out
+}
+
+func keyOf(v value) (attrKey, bool) {
+	if v.k == vStack || v.k == vConst {
+		return attrKey{v.k, v.v}, true
+	}
+	return attrKey{}, false
+}
+
+// decodeAll decodes the function linearly, skipping data in code.
+func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai archInfo) []inst {
+	var out []inst
+	for off := 0; off < len(code); {
+		addr := base + uint64(off)
+		if end, ok := inData(f, addr); ok {
+			if end <= addr {
+				break
+			}
+			off = int(end - base)
+			continue
+		}
+		e, err := dec.Decode(code[off:], addr)
+		if err != nil || e.Len <= 0 {
+			step := 1
+			if ai.thumb {
+				step = 2
+			}
+			// An undecodable spot: a barrier (no value flows past it).
+			out = append(out, inst{addr: addr, e: isa.Effect{Len: step, Flow: isa.FlowStop}})
+			off += step
+			continue
+		}
+		in := inst{addr: addr, e: e}
+		if ai.thumb {
+			in.m = thumbMemOp(code[off:], e)
+		} else {
+			in.m = x86MemOp(code[off:off+e.Len], e.DefKind != isa.DefNone)
+		}
+		out = append(out, in)
+		off += e.Len
+	}
+	return out
+}
+
+// inData returns the end of the data-in-code range holding addr.
+func inData(f *binfile.File, addr uint64) (uint64, bool) {
+	r := f.DataInCode
+	i := sort.Search(len(r), func(i int) bool { return r[i].End > addr })
+	if i < len(r) && r[i].Begin <= addr {
+		return r[i].End, true
+	}
+	return 0, false
+}
+
+// setEntry resolves the entry function from its argument value.
+func setEntry(g *callgraph.Graph, s *Site, v value, ai archInfo) {
+	if v.k != vConst {
+		s.EntryWhy = "the entry function is not a constant at the call"
+		return
+	}
+	addr := uint64(v.v)
+	if ai.thumb {
+		addr &^= 1
+	}
+	s.EntryAddr = addr
+	main := g.Modules[0]
+	fi, ok := main.File.FunctionIndex(addr)
+	if !ok {
+		s.EntryWhy = fmt.Sprintf("the entry address %#x starts no known function", addr)
+		return
+	}
+	s.EntryNode = g.Node(main, fi)
+	s.Entry = g.Nodes[s.EntryNode].Name
+}
+
+func pthreadSize(s *Site, attr value, attrs map[attrKey]*attrInfo) {
+	def := func(why string) {
+		s.Size, s.SizeKnown, s.Default = DefaultPthreadStack, true, true
+		s.SizeSource = "default: " + why + "; glibc uses RLIMIT_STACK (ulimit -s), typically 8 MiB"
+	}
+	if attr.k == vConst && attr.v == 0 {
+		def("no attributes (NULL)")
+		return
+	}
+	k, ok := keyOf(attr)
+	if !ok {
+		def("attributes not known at the call")
+		return
+	}
+	a := attrs[k]
+	switch {
+	case a == nil:
+		def("attributes not set in this function")
+	case !a.set:
+		def("attributes without pthread_attr_setstacksize")
+	case a.size.k != vConst:
+		def(a.setter + " with a size that is not a constant")
+	default:
+		s.Size, s.SizeKnown = a.size.v, true
+		s.SizeSource = fmt.Sprintf("%s(%d)", a.setter, a.size.v)
+	}
+}
+
+func cloneSize(f *binfile.File, s *Site, stack value) {
+	switch stack.k {
+	case vAlloc:
+		switch {
+		case stack.n < 0:
+			s.SizeWhy = fmt.Sprintf("the stack comes from %s of a size that is not a constant", stack.fn)
+		case stack.v <= 0:
+			s.SizeWhy = fmt.Sprintf("the stack pointer is %s(%d)%+d, not the top of the block", stack.fn, stack.n, stack.v)
+		case stack.v > stack.n:
+			s.Size, s.SizeKnown = stack.n, true
+			s.SizeSource = fmt.Sprintf("%s(%d) + %d (the stack pointer is past the end of the block)", stack.fn, stack.n, stack.v)
+		default:
+			s.Size, s.SizeKnown = stack.v, true
+			s.SizeSource = fmt.Sprintf("%s(%d) + %d", stack.fn, stack.n, stack.v)
+		}
+	case vConst:
+		sym, ok := symbolBelow(f, uint64(stack.v))
+		if !ok {
+			s.SizeWhy = fmt.Sprintf("the stack top %#x is in no known data object", stack.v)
+			return
+		}
+		s.Size, s.SizeKnown = int64(uint64(stack.v)-sym.Value), true
+		s.SizeSource = fmt.Sprintf("%s (%d bytes), stack top at offset %d", sym.Name, sym.Size, s.Size)
+	case vStack:
+		s.SizeWhy = "the stack is a buffer on the creating function's own stack"
+	default:
+		s.SizeWhy = "the stack pointer is not a constant, nor malloc/calloc/mmap of a constant size plus a constant"
+	}
+}
+
+func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static bool, buf value) {
+	if ai.thumb {
+		s.Context = 64
+		s.ContextNote = "Cortex-M: 32-byte exception frame and r4-r11 saved by the context switch (tasks that use the FPU need up to 136 bytes more)"
+	}
+	var bySym int64
+	symName := ""
+	if static && buf.k == vConst {
+		if sym, ok := symbolAt(f, uint64(buf.v)); ok && sym.Size > 0 {
+			bySym, symName = int64(sym.Size), sym.Name
+		}
+	}
+	if depth.k == vConst {
+		d := depth.v
+		bytes := d * ai.word
+		s.Size, s.SizeKnown = bytes, true
+		s.SizeSource = fmt.Sprintf("stack depth %d words x %d bytes", d, ai.word)
+		if bySym > 0 && bySym < bytes {
+			s.Size = bySym
+			s.SizeSource += fmt.Sprintf("; the buffer %s is only %d bytes", symName, bySym)
+		} else if bySym > 0 {
+			s.SizeSource += fmt.Sprintf(" in %s (%d bytes)", symName, bySym)
+		}
+		return
+	}
+	if bySym > 0 {
+		s.Size, s.SizeKnown = bySym, true
+		s.SizeSource = fmt.Sprintf("stack buffer %s (%d bytes); the depth argument is not a constant", symName, bySym)
+		return
+	}
+	s.SizeWhy = "the stack depth is not a constant"
+	if static {
+		s.SizeWhy += " and the stack buffer is not a known data object"
+	}
+}
+
+func zephyrSize(f *binfile.File, s *Site, size, stack value, ai archInfo) {
+	if ai.thumb {
+		s.Context = 32
+		s.ContextNote = "Cortex-M: 32-byte exception frame (more when the thread uses the FPU)"
+	}
+	var bySym int64
+	symName := ""
+	if stack.k == vConst {
+		if sym, ok := symbolAt(f, uint64(stack.v)); ok && sym.Size > 0 {
+			bySym, symName = int64(sym.Size), sym.Name
+		}
+	}
+	switch {
+	case size.k == vConst && bySym > 0 && bySym < size.v:
+		s.Size, s.SizeKnown = bySym, true
+		s.SizeSource = fmt.Sprintf("stack object %s (%d bytes; the call asks for %d)", symName, bySym, size.v)
+	case size.k == vConst:
+		s.Size, s.SizeKnown = size.v, true
+		s.SizeSource = fmt.Sprintf("stack_size argument %d", size.v)
+		if bySym > 0 {
+			s.SizeSource += fmt.Sprintf(" (stack object %s, %d bytes)", symName, bySym)
+		}
+	case bySym > 0:
+		s.Size, s.SizeKnown = bySym, true
+		s.SizeSource = fmt.Sprintf("stack object %s (%d bytes)", symName, bySym)
+	default:
+		s.SizeWhy = "neither the stack_size argument nor the stack object is known"
+	}
+}
+
+// zephyrStatic reads K_THREAD_DEFINE's struct _static_thread_data objects
+// (symbols _k_thread_data_NAME): init_thread, init_stack, init_stack_size,
+// init_entry, ... with pointer-sized fields.
+func zephyrStatic(g *callgraph.Graph, ai archInfo) []Site {
+	f := g.Modules[0].File
+	ptr := uint64(4)
+	if !ai.thumb {
+		ptr = 8
+	}
+	var out []Site
+	for _, sym := range f.Symbols() {
+		if elf.ST_TYPE(sym.Info) != elf.STT_OBJECT || !strings.HasPrefix(sym.Name, "_k_thread_data_") || sym.Size < 4*ptr {
+			continue
+		}
+		data, err := f.Code(sym.Value, 4*ptr)
+		if err != nil || uint64(len(data)) < 4*ptr {
+			continue
+		}
+		word := func(i uint64) uint64 {
+			if ptr == 4 {
+				return uint64(binary.LittleEndian.Uint32(data[i*4:]))
+			}
+			return binary.LittleEndian.Uint64(data[i*8:])
+		}
+		s := Site{Creator: "K_THREAD_DEFINE", CreatedBy: strings.TrimPrefix(sym.Name, "_k_thread_data_"), EntryNode: -1}
+		setEntry(g, &s, constant(int64(word(3))), ai)
+		size := word(2)
+		if ptr == 8 {
+			size = uint64(binary.LittleEndian.Uint32(data[16:]))
+		}
+		zephyrSize(f, &s, constant(int64(size)), constant(int64(word(1))), ai)
+		out = append(out, s)
+	}
+	return out
+}
+
+// dataSymbols are the file's object symbols by address.
+func dataSymbols(f *binfile.File) []elf.Symbol {
+	var out []elf.Symbol
+	for _, s := range f.Symbols() {
+		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Size > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// symbolAt returns the data object starting at addr.
+func symbolAt(f *binfile.File, addr uint64) (elf.Symbol, bool) {
+	for _, s := range dataSymbols(f) {
+		if s.Value == addr {
+			return s, true
+		}
+	}
+	return elf.Symbol{}, false
+}
+
+// symbolBelow returns the data object holding addr-1: a stack top given as
+// the end of an array.
+func symbolBelow(f *binfile.File, addr uint64) (elf.Symbol, bool) {
+	for _, s := range dataSymbols(f) {
+		if addr > s.Value && addr <= s.Value+s.Size {
+			return s, true
+		}
+	}
+	return elf.Symbol{}, false
+}

@@ -1,0 +1,69 @@
+package threads
+
+import "github.com/stackscope/stackscope/internal/isa"
+
+// thumbMemOp finds the word stores and loads relative to a register with
+// an immediate offset (str/ldr rt,[sp,#imm], [r7,#imm], [rn,#imm]) and the
+// register lists of pop/ldm, which isa.Effect does not describe.
+func thumbMemOp(code []byte, e isa.Effect) memOp {
+	var m memOp
+	if len(code) < 2 {
+		return m
+	}
+	h := uint32(code[0]) | uint32(code[1])<<8
+	if e.Len == 2 {
+		switch {
+		case h&0xF800 == 0x9000: // str rt, [sp, #imm8*4]
+			m.store, m.base, m.reg, m.disp = true, 13, int8((h>>8)&7), int64(h&0xFF)*4
+		case h&0xF800 == 0x9800: // ldr rt, [sp, #imm8*4]
+			m.load, m.base, m.reg, m.disp = true, 13, int8((h>>8)&7), int64(h&0xFF)*4
+		case h&0xF800 == 0x6000: // str rt, [rn, #imm5*4]
+			m.store, m.base, m.reg, m.disp = true, int8((h>>3)&7), int8(h&7), int64((h>>6)&0x1F)*4
+		case h&0xF800 == 0x6800: // ldr rt, [rn, #imm5*4]
+			m.load, m.base, m.reg, m.disp = true, int8((h>>3)&7), int8(h&7), int64((h>>6)&0x1F)*4
+		case h&0xFE00 == 0xBC00 || h&0xF800 == 0xC800: // pop {list}, ldmia rn!, {list}
+			for r := int8(0); r < 8; r++ {
+				if h&(1<<uint(r)) != 0 {
+					m.clobbers = append(m.clobbers, r)
+				}
+			}
+		case h&0xF000 == 0x5000 || h&0xE000 == 0x6000 || h&0xF000 == 0x8000:
+			// other loads and stores: byte/halfword stores may change a tracked word
+			if h&0x0800 == 0 && (h&0xF000 != 0x5000 || h&0x0E00 < 0x0600) {
+				m.unknownMem = e.Access != isa.BaseNone
+			}
+		}
+		return m
+	}
+	if len(code) < 4 {
+		return m
+	}
+	h2 := uint32(code[2]) | uint32(code[3])<<8
+	rn, rt := int8(h&0xF), int8(h2>>12)
+	switch {
+	case h&0xFFF0 == 0xF8C0 && rn != 15: // str.w rt, [rn, #imm12]
+		m.store, m.base, m.reg, m.disp = true, rn, rt, int64(h2&0xFFF)
+	case h&0xFFF0 == 0xF8D0 && rn != 15: // ldr.w rt, [rn, #imm12]
+		m.load, m.base, m.reg, m.disp = true, rn, rt, int64(h2&0xFFF)
+	case h&0xFFF0 == 0xF840 && h2&0x0F00 == 0x0C00 && rn != 15: // str rt, [rn, #-imm8]
+		m.store, m.base, m.reg, m.disp = true, rn, rt, -int64(h2&0xFF)
+	case h&0xFFF0 == 0xF850 && h2&0x0F00 == 0x0C00 && rn != 15: // ldr rt, [rn, #-imm8]
+		m.load, m.base, m.reg, m.disp = true, rn, rt, -int64(h2&0xFF)
+	case h&0xFE50 == 0xE850 && h&0xFFC0 != 0xE8C0: // ldrd rt, rt2 / ldrex forms
+		m.clobbers = append(m.clobbers, rt, int8((h2>>8)&0xF))
+	case h&0xFE50 == 0xE810: // ldm/pop.w
+		for r := int8(0); r < 15; r++ {
+			if h2&(1<<uint(r)) != 0 {
+				m.clobbers = append(m.clobbers, r)
+			}
+		}
+	default:
+		if e.Access != isa.BaseNone && h&0xFE00 == 0xF800 && h&0x0010 == 0 {
+			m.unknownMem = true // another store to the stack (strb, strh, strd...)
+		}
+	}
+	if m.load && rt == 13 || m.load && rt == 15 {
+		m.load = false
+	}
+	return m
+}
