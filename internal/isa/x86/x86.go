@@ -61,11 +61,13 @@ func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 	var eff isa.Effect
 	if decodeFast(code, pc, &eff) {
 		eff.Nop = isNop(code[:eff.Len])
+		setDef(code, pc, &eff)
 		return eff, nil
 	}
 	eff, err := decodeSlow(code, pc)
 	if err == nil {
 		eff.Nop = isNop(code[:eff.Len])
+		setDef(code, pc, &eff)
 	}
 	return eff, err
 }
