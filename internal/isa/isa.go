@@ -167,6 +167,8 @@ type Effect struct {
 	//   - DefHigh16: the register keeps its low 16 bits and its high 16
 	//     bits become DefValue (Thumb movt).
 	//   - DefOther: written with a value the decoder does not model.
+	//   - DefShl: register DefSrc shifted left by DefValue bits (Thumb
+	//     lsls #imm: ARMv6-M builds constants over 255 that way; x86 shl).
 	// Registers written besides DefReg (x86 mul's rdx, Thumb ldm lists) are
 	// not described.
 	DefKind  DefKind
@@ -186,9 +188,10 @@ const (
 	DefAddImm
 	DefHigh16
 	DefOther
+	DefShl
 )
 
-var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other"}
+var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl"}
 
 func (k DefKind) String() string {
 	if int(k) < len(defNames) {

@@ -108,7 +108,9 @@ type memOp struct {
 	reg         int8 // register stored or loaded
 	imm         value
 	useImm      bool
-	push        bool   // store at the new SP (x86 push)
+	push        bool // store at the new SP (x86 push)
+	pair        bool // strd/ldrd: reg2 goes to or comes from disp+4
+	reg2        int8
 	clobbers    []int8 // registers written besides Effect.Def
 	unknownMem  bool   // a store to the stack we cannot place
 }
@@ -165,6 +167,9 @@ func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uin
 			}
 			if b.m.load {
 				l.regs[b.m.reg] = true
+				if b.m.pair {
+					l.regs[b.m.reg2] = true
+				}
 			}
 			if b.e.Flow == isa.FlowCall || b.e.Flow == isa.FlowIndirectCall {
 				for _, r := range ai.clobber {
@@ -252,6 +257,9 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 				v = m.imm
 			}
 			s.slots[k] = v
+			if m.pair {
+				s.slots[k+4] = s.regs[m.reg2]
+			}
 		} else if m.base != ai.fp && m.base != ai.sp {
 			// a store through some other pointer: stack words may change
 			// only when that pointer is a stack address we lost; keep them.
@@ -262,10 +270,10 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 	if m.unknownMem {
 		s.slots = map[int64]value{}
 	}
-	var loaded value
+	var loaded, loaded2 value
 	if m.load {
 		if k, ok := slotKey(m.base, m.disp); ok {
-			loaded = s.slots[k]
+			loaded, loaded2 = s.slots[k], s.slots[k+4]
 		}
 	}
 	pushed := unknown
@@ -313,6 +321,16 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 			if ai.thumb && s.regs[r].k == vConst {
 				s.regs[r].v = int64(uint32(s.regs[r].v))
 			}
+		case isa.DefShl:
+			if c := s.regs[e.DefSrc&15]; c.k == vConst && e.DefValue >= 0 && e.DefValue < 64 {
+				v := c.v << uint(e.DefValue)
+				if ai.thumb {
+					v = int64(uint32(v))
+				}
+				s.regs[r] = constant(v)
+			} else {
+				s.regs[r] = unknown
+			}
 		case isa.DefHigh16:
 			if c := s.regs[r]; c.k == vConst {
 				s.regs[r] = constant(c.v&0xFFFF | (e.DefValue&0xFFFF)<<16)
@@ -325,6 +343,9 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 	}
 	if m.load {
 		s.regs[m.reg] = loaded
+		if m.pair {
+			s.regs[m.reg2] = loaded2
+		}
 	}
 	for _, r := range m.clobbers {
 		s.regs[r] = unknown

@@ -469,7 +469,7 @@ func zephyrStatic(g *callgraph.Graph, ai archInfo) []Site {
 	}
 	var out []Site
 	for _, sym := range f.Symbols() {
-		if elf.ST_TYPE(sym.Info) != elf.STT_OBJECT || !strings.HasPrefix(sym.Name, "_k_thread_data_") || sym.Size < 4*ptr {
+		if t := elf.ST_TYPE(sym.Info); t != elf.STT_OBJECT && t != elf.STT_NOTYPE || !strings.HasPrefix(sym.Name, "_k_thread_data_") || sym.Size < 4*ptr {
 			continue
 		}
 		data, err := f.Code(sym.Value, 4*ptr)
@@ -498,7 +498,8 @@ func zephyrStatic(g *callgraph.Graph, ai archInfo) []Site {
 func dataSymbols(f *binfile.File) []elf.Symbol {
 	var out []elf.Symbol
 	for _, s := range f.Symbols() {
-		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Size > 0 {
+		// STT_NOTYPE too: GCC emits some static arrays without a type.
+		if t := elf.ST_TYPE(s.Info); (t == elf.STT_OBJECT || t == elf.STT_NOTYPE) && s.Size > 0 && !strings.HasPrefix(s.Name, "$") {
 			out = append(out, s)
 		}
 	}

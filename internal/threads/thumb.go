@@ -49,6 +49,18 @@ func thumbMemOp(code []byte, e isa.Effect) memOp {
 		m.store, m.base, m.reg, m.disp = true, rn, rt, -int64(h2&0xFF)
 	case h&0xFFF0 == 0xF850 && h2&0x0F00 == 0x0C00 && rn != 15: // ldr rt, [rn, #-imm8]
 		m.load, m.base, m.reg, m.disp = true, rn, rt, -int64(h2&0xFF)
+	case h&0xFF50 == 0xE940 && rn != 15: // strd rt, rt2, [rn, #±imm8*4] (offset form)
+		m.store, m.base, m.reg, m.disp = true, rn, rt, int64(h2&0xFF)*4
+		if h&0x80 == 0 {
+			m.disp = -m.disp
+		}
+		m.pair, m.reg2 = true, int8((h2>>8)&0xF)
+	case h&0xFF50 == 0xE950 && rn != 15: // ldrd rt, rt2, [rn, #±imm8*4] (offset form)
+		m.load, m.base, m.reg, m.disp = true, rn, rt, int64(h2&0xFF)*4
+		if h&0x80 == 0 {
+			m.disp = -m.disp
+		}
+		m.pair, m.reg2 = true, int8((h2>>8)&0xF)
 	case h&0xFE50 == 0xE850 && h&0xFFC0 != 0xE8C0: // ldrd rt, rt2 / ldrex forms
 		m.clobbers = append(m.clobbers, rt, int8((h2>>8)&0xF))
 	case h&0xFE50 == 0xE810: // ldm/pop.w

@@ -23,6 +23,8 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 			}
 		case h&0xFFC0 == 0x0000: // movs rd, rm (lsls #0)
 			def(isa.DefCopy, h&7, (h>>3)&7, 0)
+		case h&0xF800 == 0x0000: // lsls rd, rm, #imm5
+			def(isa.DefShl, h&7, (h>>3)&7, int64((h>>6)&0x1F))
 		case h&0xF800 == 0x4800: // ldr rt, [pc, #imm8*4]
 			if v, ok := literalWord(code, pc, literalAddr(pc, (h&0xFF)*4, true)); ok {
 				def(isa.DefConst, (h>>8)&7, 0, int64(v))
@@ -75,6 +77,8 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 		def(isa.DefAddImm, rd, hw1&0xF, -int64(thumbExpandImm(imm12)))
 	case hw1&0xFFEF == 0xEA4F && hw2&0x70F0 == 0: // mov.w rd, rm
 		def(isa.DefCopy, rd, hw2&0xF, 0)
+	case hw1&0xFFEF == 0xEA4F && hw2&0x0030 == 0: // lsl.w rd, rm, #imm5
+		def(isa.DefShl, rd, hw2&0xF, int64((hw2>>12&7)<<2|hw2>>6&3))
 	}
 }
 

@@ -42,8 +42,7 @@ func TestDef(t *testing.T) {
 		{"ldr r0, [r1, #0]", "6808", isa.DefOther, 0, 0, 0},
 		{"str r0, [sp, #4]", "9001", isa.DefNone, 0, 0, 0},
 		{"bl .", "f7ff fffe", isa.DefNone, 0, 0, 0},
-		{"nop", "bf00", isa.DefNone, 0, 0, 0},
-		{"nop", "bf00", isa.DefNone, 0, 0, 0},
+		{"lsl.w r3, r4, #12", "ea4f 3304", isa.DefShl, 3, 4, 12},
 	}
 	var code []byte
 	for _, c := range cases {
@@ -65,5 +64,8 @@ func TestDef(t *testing.T) {
 				c.asm, pc, e.DefKind, e.DefReg, e.DefSrc, e.DefValue, c.kind, c.reg, c.src, c.val)
 		}
 		pc += e.Len
+	}
+	if e, err := d.Decode(hexCode(t, "0052"), 0); err != nil || e.DefKind != isa.DefShl || e.DefReg != 2 || e.DefSrc != 2 || e.DefValue != 1 {
+		t.Errorf("lsls r2, r2, #1: %+v, %v", e, err)
 	}
 }

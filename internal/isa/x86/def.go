@@ -198,6 +198,10 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 		if !ok || m.mem {
 			return
 		}
+		if op == 0xC1 && m.opdigit == 4 && wide && p+m.n < len(b) { // shl r64, imm8
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefShl, int8(m.rm), int8(m.rm), int64(b[p+m.n]&63)
+			return
+		}
 		switch {
 		case op == 0xF7 && (m.opdigit == 2 || m.opdigit == 3), // not, neg
 			op == 0xFF && m.opdigit <= 1, // inc, dec
