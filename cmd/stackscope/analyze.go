@@ -37,8 +37,8 @@ that reaches recursion, an unresolved indirect call, a dynamic or unknown
 frame, or an external function is reported as NOT BOUNDED with every reason.
 
 Exit status: 0 all entries bounded (and within --budget), 1 an entry over
-budget or not bounded (with --budget, unless --allow-unbounded), 2 usage or
-input error.`,
+budget or not bounded (with --budget, unless --allow-unbounded), or a thread
+or task whose stack certainly overflows, 2 usage or input error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
@@ -127,6 +127,13 @@ func overBudget(r *analysis.Result, cfg *config.Config, flag int64, allowUnbound
 	}
 	for _, e := range r.Entries {
 		if exceeds(e.Bounded, e.Bound, e.AtLeast, budgetOf(e.Name)) {
+			return true
+		}
+	}
+	// A thread or task whose stack certainly overflows is a finding, with
+	// or without a budget.
+	for _, t := range r.Threads {
+		if t.Status == "overflow" {
 			return true
 		}
 	}

@@ -84,6 +84,7 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		}
 		entryText(w, e, o)
 	}
+	threadsText(w, r)
 	largestFrames(w, r, o.TopFrames)
 	for _, m := range r.MissingLibraries {
 		fmt.Fprintf(w, "warning: library %s not found; its functions are external (use --lib-path)\n", m)

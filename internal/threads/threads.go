@@ -395,7 +395,7 @@ func cloneSize(f *binfile.File, s *Site, stack value) {
 func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static bool, buf value) {
 	if ai.thumb {
 		s.Context = 64
-		s.ContextNote = "Cortex-M: 32-byte exception frame and r4-r11 saved by the context switch (tasks that use the FPU need up to 136 bytes more)"
+		s.ContextNote = "Cortex-M exception frame and r4-r11 saved by the context switch; a task using the FPU needs up to 136 B more"
 	}
 	var bySym int64
 	symName := ""
@@ -431,7 +431,7 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 func zephyrSize(f *binfile.File, s *Site, size, stack value, ai archInfo) {
 	if ai.thumb {
 		s.Context = 32
-		s.ContextNote = "Cortex-M: 32-byte exception frame (more when the thread uses the FPU)"
+		s.ContextNote = "Cortex-M exception frame; more when the thread uses the FPU"
 	}
 	var bySym int64
 	symName := ""
