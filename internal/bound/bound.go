@@ -89,6 +89,12 @@ type Analysis struct {
 	depth  []int64 // per component: declared recursion depth (0: none)
 	own    [][]Reason
 	opts   Options
+	// Reasons and assumptions: the tables in priority order, and per
+	// component the ranks it reaches (see facts).
+	reasonTable []Reason
+	assumeTable []Assumption
+	reasonsOf   [][]int32
+	assumesOf   [][]int32
 }
 
 // New analyses every node of g reachable from the given entries.
@@ -100,6 +106,7 @@ func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 	a.applyDepths()
 	a.ownReasons()
 	a.values()
+	a.facts()
 	return a
 }
 
@@ -380,62 +387,180 @@ func (a *Analysis) path(id int) []Step {
 	return out
 }
 
-// reachable collects the reasons and assumptions of every node reachable
-// from id.
-func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
-	seen := map[int]bool{id: true}
-	queue := []int{id}
-	var out []Reason
-	var assumed []Assumption
+// Per entry, at most this many reasons and assumptions are listed: a
+// shared object with thousands of exported functions that each reach most
+// of libc would otherwise hold millions of copies (one did not fit in 24 GB).
+// The lists keep the first ones in priority order (the program's own
+// first), exactly: each component keeps the top of the union of its own
+// and its callees' lists, and the top of a union is the top of the union
+// of tops.
+const (
+	MaxReasons     = 200
+	MaxAssumptions = 50
+)
+
+// facts numbers every reason and assumption in priority order and gives
+// each component the sorted, truncated list of those it can reach.
+func (a *Analysis) facts() {
+	g := a.g
+	var reasons []Reason
+	var assumes []Assumption
+	var reasonNode, assumeNode []int
 	depthSeen := map[int]bool{}
-	for len(queue) > 0 {
-		v := queue[0]
-		queue = queue[1:]
-		out = append(out, a.own[v]...)
-		n := a.g.Nodes[v]
-		if _, ok := a.opts.Overrides[v]; ok {
-			assumed = append(assumed, Assumption{Function: a.g.QualifiedName(v), Detail: fmt.Sprintf("declared worst case %d bytes (stackscope.toml)", a.opts.Overrides[v])})
+	for id, n := range g.Nodes {
+		c := a.scc[id]
+		if c < 0 {
 			continue
 		}
-		if c := a.scc[v]; c >= 0 && a.depth[c] > 0 && !depthSeen[c] {
+		for _, r := range a.own[id] {
+			reasons = append(reasons, r)
+			reasonNode = append(reasonNode, id)
+		}
+		lib := ""
+		if n.Module != nil && n.Module != g.Modules[0] && !n.Hub {
+			lib = n.Module.Name
+		}
+		if v, ok := a.opts.Overrides[id]; ok {
+			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared worst case %d bytes (stackscope.toml)", v)})
+			assumeNode = append(assumeNode, id)
+			continue
+		}
+		if a.depth[c] > 0 && !depthSeen[c] {
 			depthSeen[c] = true
-			assumed = append(assumed, Assumption{Function: a.g.QualifiedName(v), Detail: fmt.Sprintf("declared recursion depth %d through %s (stackscope.toml)", a.depth[c], strings.Join(a.cycleMembers(c), " -> "))})
+			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared recursion depth %d through %s (stackscope.toml)", a.depth[c], strings.Join(a.cycleMembers(c), " -> "))})
+			assumeNode = append(assumeNode, id)
 		}
 		for _, as := range n.Assumed {
-			lib := ""
-			if n.Module != nil && n.Module != a.g.Modules[0] {
-				lib = n.Module.Name
-			}
-			assumed = append(assumed, Assumption{Function: a.g.QualifiedName(v), Addr: as.Site, Library: lib,
+			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Addr: as.Site, Library: lib,
 				Detail: fmt.Sprintf("assumed: address-taken set of %d functions", as.Targets)})
-		}
-		for _, e := range n.Edges {
-			if !seen[e.To] {
-				seen[e.To] = true
-				queue = append(queue, e.To)
-			}
+			assumeNode = append(assumeNode, id)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		// The program's own reasons first: they are the ones its author can act on.
-		if out[i].Library != out[j].Library {
-			return out[i].Library < out[j].Library
+	// Priority order: the program's own first, they are the ones its
+	// author can act on; then by kind, function and address.
+	rOrder := make([]int, len(reasons))
+	for i := range rOrder {
+		rOrder[i] = i
+	}
+	sort.SliceStable(rOrder, func(i, j int) bool {
+		x, y := reasons[rOrder[i]], reasons[rOrder[j]]
+		if x.Library != y.Library {
+			return x.Library < y.Library
 		}
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
+		if x.Kind != y.Kind {
+			return x.Kind < y.Kind
 		}
-		if out[i].Function != out[j].Function {
-			return out[i].Function < out[j].Function
+		if x.Function != y.Function {
+			return x.Function < y.Function
 		}
-		return out[i].Addr < out[j].Addr
+		return x.Addr < y.Addr
 	})
-	sort.SliceStable(assumed, func(i, j int) bool {
-		if assumed[i].Library != assumed[j].Library {
-			return assumed[i].Library < assumed[j].Library
+	aOrder := make([]int, len(assumes))
+	for i := range aOrder {
+		aOrder[i] = i
+	}
+	sort.SliceStable(aOrder, func(i, j int) bool {
+		x, y := assumes[aOrder[i]], assumes[aOrder[j]]
+		if x.Library != y.Library {
+			return x.Library < y.Library
 		}
-		return assumed[i].Function < assumed[j].Function
+		if x.Function != y.Function {
+			return x.Function < y.Function
+		}
+		return x.Addr < y.Addr
 	})
-	return out, assumed
+	a.reasonTable = make([]Reason, len(reasons))
+	a.assumeTable = make([]Assumption, len(assumes))
+	ownR := make([][]int32, len(a.cyclic))
+	ownA := make([][]int32, len(a.cyclic))
+	for rank, i := range rOrder {
+		a.reasonTable[rank] = reasons[i]
+		c := a.scc[reasonNode[i]]
+		ownR[c] = append(ownR[c], int32(rank))
+	}
+	for rank, i := range aOrder {
+		a.assumeTable[rank] = assumes[i]
+		c := a.scc[assumeNode[i]]
+		ownA[c] = append(ownA[c], int32(rank))
+	}
+	// Components are numbered callees first (Tarjan), so each one's
+	// callees are done before it.
+	members := make([][]int, len(a.cyclic))
+	for id := range g.Nodes {
+		if c := a.scc[id]; c >= 0 {
+			members[c] = append(members[c], id)
+		}
+	}
+	a.reasonsOf = make([][]int32, len(a.cyclic))
+	a.assumesOf = make([][]int32, len(a.cyclic))
+	stamp := make([]int, len(a.cyclic)) // stamp[d] == c+1: d already merged into c
+	for c := range a.cyclic {
+		r := sortedTop(ownR[c], MaxReasons)
+		as := sortedTop(ownA[c], MaxAssumptions)
+		stamp[c] = c + 1
+		for _, id := range members[c] {
+			if _, ok := a.opts.Overrides[id]; ok {
+				continue // a declared worst case stands for what lies below
+			}
+			for _, e := range g.Nodes[id].Edges {
+				d := a.scc[e.To]
+				if d < 0 || stamp[d] == c+1 {
+					continue
+				}
+				stamp[d] = c + 1
+				r = mergeTop(r, a.reasonsOf[d], MaxReasons)
+				as = mergeTop(as, a.assumesOf[d], MaxAssumptions)
+			}
+		}
+		a.reasonsOf[c], a.assumesOf[c] = r, as
+	}
+}
+
+func sortedTop(v []int32, k int) []int32 {
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	if len(v) > k {
+		v = v[:k]
+	}
+	return v
+}
+
+// mergeTop merges two sorted lists without duplicates, keeping the first k.
+func mergeTop(x, y []int32, k int) []int32 {
+	if len(y) == 0 {
+		return x
+	}
+	out := make([]int32, 0, min(len(x)+len(y), k))
+	i, j := 0, 0
+	for len(out) < k && (i < len(x) || j < len(y)) {
+		switch {
+		case j >= len(y) || (i < len(x) && x[i] < y[j]):
+			out = append(out, x[i])
+			i++
+		case i >= len(x) || y[j] < x[i]:
+			out = append(out, y[j])
+			j++
+		default:
+			out = append(out, x[i])
+			i++
+			j++
+		}
+	}
+	return out
+}
+
+// reachable returns the reasons and assumptions reachable from id, first
+// ones first, at most MaxReasons and MaxAssumptions.
+func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
+	c := a.scc[id]
+	var rs []Reason
+	for _, i := range a.reasonsOf[c] {
+		rs = append(rs, a.reasonTable[i])
+	}
+	var as []Assumption
+	for _, i := range a.assumesOf[c] {
+		as = append(as, a.assumeTable[i])
+	}
+	return rs, as
 }
 
 // Value is the worst depth below node id ignoring unknowns (a lower bound

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/bound"
 )
 
 // AnalyzeOptions tune the text report.
@@ -117,7 +118,11 @@ func verdict(e analysis.Entry, budget int64) string {
 		for _, r := range e.Reasons {
 			kinds[r.Kind]++
 		}
-		return "NOT BOUNDED: " + kindCounts(kinds)
+		v := "NOT BOUNDED: " + kindCounts(kinds)
+		if len(e.Reasons) >= bound.MaxReasons {
+			v += fmt.Sprintf(" (the first %d reasons)", bound.MaxReasons)
+		}
+		return v
 	}
 	if budget > 0 && *e.Bound > budget {
 		return fmt.Sprintf("OVER BUDGET by %s", Bytes(*e.Bound-budget))
