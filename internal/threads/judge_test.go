@@ -1,0 +1,45 @@
+package threads
+
+import (
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/bound"
+)
+
+func TestJudge(t *testing.T) {
+	site := func(size int64, known bool, ctx int64) Site {
+		return Site{EntryNode: 1, Size: size, SizeKnown: known, Context: ctx, SizeWhy: "no constant"}
+	}
+	bounded := func(b int64) bound.Entry { return bound.Entry{Bounded: true, Bound: b, AtLeast: b} }
+	unbounded := func(least int64) bound.Entry {
+		return bound.Entry{AtLeast: least, Reasons: []bound.Reason{{Kind: "recursion", Function: "f"}}}
+	}
+	for _, c := range []struct {
+		name     string
+		s        Site
+		b        bound.Entry
+		override int64
+		status   string
+		text     string
+		over     int64
+	}{
+		{"fits", site(1024, true, 0), bounded(1000), 0, "ok", "ok", 0},
+		{"exact", site(1024, true, 24), bounded(1000), 0, "ok", "ok", 0},
+		{"context tips it", site(1024, true, 64), bounded(1000), 0, "overflow", "overflow by 40 bytes", 40},
+		{"over", site(16384, true, 0), bounded(20000), 0, "overflow", "overflow by 3616 bytes", 3616},
+		{"lower bound over", site(8192, true, 0), unbounded(9000), 0, "overflow", "overflow by at least 808 bytes", 808},
+		{"lower bound under", site(8192, true, 0), unbounded(100), 0, "unknown", "unknown", 0},
+		{"size unknown", site(0, false, 0), bounded(100), 0, "unknown", "unknown", 0},
+		{"budget overrides", site(0, false, 0), bounded(100), 4096, "ok", "ok", 0},
+		{"budget too small", site(1<<20, true, 0), bounded(5000), 4096, "overflow", "overflow by 904 bytes", 904},
+		{"entry unknown", Site{EntryNode: -1, EntryWhy: "x"}, bound.Entry{}, 0, "unknown", "unknown", 0},
+	} {
+		v := Judge(c.s, c.b, c.override)
+		if v.Status != c.status || v.Text() != c.text || v.Over != c.over {
+			t.Errorf("%s: %+v (%q), want %s %q over %d", c.name, v, v.Text(), c.status, c.text, c.over)
+		}
+		if v.Status == "unknown" && v.Why == "" {
+			t.Errorf("%s: unknown without a reason", c.name)
+		}
+	}
+}
