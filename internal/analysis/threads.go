@@ -70,9 +70,6 @@ func findThreads(res *Result, opts Options) []Thread {
 	for _, s := range sites {
 		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
 			DefaultSize: s.Default, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
-		if t.Entry == "" {
-			t.Entry = "?"
-		}
 		var b bound.Entry
 		if s.EntryNode >= 0 && ba != nil {
 			b = ba.Entry(bound.Spec{Name: s.Entry, Node: s.EntryNode, Kind: "thread"})

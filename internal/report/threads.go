@@ -30,22 +30,28 @@ func threadsText(w io.Writer, r *analysis.Result) {
 		switch {
 		case th.Bound != nil:
 			need = Bytes(*th.Bound + th.Context)
-		case th.Entry != "?":
+		case th.Entry != "":
 			need = "≥ " + Bytes(th.AtLeast+th.Context)
 		}
-		created := th.Creator + " in " + th.CreatedBy
-		if th.Site != 0 {
-			created += fmt.Sprintf(" at %#x", th.Site)
+		entry := th.Entry
+		if entry == "" {
+			entry = "?"
 		}
-		t.row(threadVerdict(th), stack, need, th.Entry+" ("+created+")")
+		created := th.Creator + " in " + th.CreatedBy
+		t.row(threadVerdict(th), stack, need, entry+" ("+created+")")
 	}
 	t.write(w)
+	notes := map[string]bool{}
+	var noteOrder []string
 	for _, th := range r.Threads {
-		fmt.Fprintf(w, "  %s: size from %s", th.Entry, th.SizeSource)
-		if th.Context > 0 {
-			fmt.Fprintf(w, "; NEEDS counts %s of context (%s)", Bytes(th.Context), th.ContextNote)
+		name := th.Entry
+		if name == "" {
+			name = "?"
 		}
-		fmt.Fprintln(w)
+		if th.Site != 0 {
+			name += fmt.Sprintf(" (%#x)", th.Site)
+		}
+		fmt.Fprintf(w, "  %s: size from %s\n", name, th.SizeSource)
 		if th.Reason != "" {
 			fmt.Fprintf(w, "    %s\n", th.Reason)
 		}
@@ -58,6 +64,16 @@ func threadsText(w io.Writer, r *analysis.Result) {
 			}
 			fmt.Fprintf(w, "    path: %s%s\n", strings.Join(path, " -> "), more)
 		}
+		if th.Context > 0 {
+			n := fmt.Sprintf("NEEDS counts %s of context: %s", Bytes(th.Context), th.ContextNote)
+			if !notes[n] {
+				notes[n] = true
+				noteOrder = append(noteOrder, n)
+			}
+		}
+	}
+	for _, n := range noteOrder {
+		fmt.Fprintf(w, "  %s\n", n)
 	}
 }
 

@@ -98,13 +98,19 @@ func nodeNames(n *callgraph.Node) []string {
 	return out
 }
 
+// kindOf returns the creation function a node is (the public name when
+// it has several: clone rather than __clone) and its kind.
 func kindOf(n *callgraph.Node) (string, string) {
+	if n == nil {
+		return "", ""
+	}
+	best, kind := "", ""
 	for _, name := range nodeNames(n) {
-		if k, ok := creatorKind[name]; ok {
-			return name, k
+		if k, ok := creatorKind[name]; ok && (best == "" || strings.HasPrefix(best, "_") && !strings.HasPrefix(name, "_")) {
+			best, kind = name, k
 		}
 	}
-	return "", ""
+	return best, kind
 }
 
 func allocOf(n *callgraph.Node) (string, [2]int, bool) {
