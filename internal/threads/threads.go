@@ -144,8 +144,8 @@ func Find(g *callgraph.Graph) []Site {
 		if n.Module != main || n.Func == nil || n.Hub {
 			continue
 		}
-		if _, k := kindOf(n); k != "" {
-			continue // the creation function itself (a static build, a fake RTOS)
+		if _, k := kindOf(n); k != "" || runtimeInternal(n.Name) {
+			continue // the creation machinery itself (a static build, a fake RTOS)
 		}
 		want := map[uint64]bool{}
 		for _, e := range n.Edges {
@@ -161,6 +161,17 @@ func Find(g *callgraph.Graph) []Site {
 	out = append(out, zephyrStatic(g, ai)...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
 	return out
+}
+
+// runtimeInternal reports the C library's own functions that call clone
+// to implement pthread_create, posix_spawn or fork in a static build:
+// reserved names (two leading underscores) and a few known ones.
+func runtimeInternal(name string) bool {
+	switch name {
+	case "create_thread", "spawni", "spawnix", "fork", "vfork", "system", "do_system":
+		return true
+	}
+	return strings.HasPrefix(name, "__")
 }
 
 // attrKey names a pthread_attr_t object: a stack slot or a static address.
