@@ -240,32 +240,17 @@ func (f *File) readSlots() {
 		return
 	}
 	dyn, _ := f.ELF.DynamicSymbols()
-	for _, s := range f.ELF.Sections {
-		if s.Type != elf.SHT_RELA || (s.Name != ".rela.plt" && s.Name != ".rela.dyn") {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		for i := 0; i+24 <= len(data); i += 24 {
-			off := f.ELF.ByteOrder.Uint64(data[i:])
-			info := f.ELF.ByteOrder.Uint64(data[i+8:])
-			typ := elf.R_X86_64(info & 0xffffffff)
-			sym := int(info >> 32)
-			if typ == elf.R_X86_64_IRELATIVE {
-				f.IRelative[off] = f.ELF.ByteOrder.Uint64(data[i+16:])
-				continue
-			}
-			if typ != elf.R_X86_64_JMP_SLOT && typ != elf.R_X86_64_GLOB_DAT {
-				continue
-			}
+	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
+		switch typ {
+		case elf.R_X86_64_IRELATIVE:
+			f.IRelative[off] = addend
+		case elf.R_X86_64_JMP_SLOT, elf.R_X86_64_GLOB_DAT:
 			// DynamicSymbols omits the null symbol at index 0.
 			if sym >= 1 && sym-1 < len(dyn) {
 				f.Slots[off] = dyn[sym-1].Name
 			}
 		}
-	}
+	})
 }
 
 func (f *File) readFunctions() {
@@ -637,4 +622,22 @@ func demangleAll(fns []Function) {
 		}()
 	}
 	wg.Wait()
+}
+
+// eachRela calls fn for every relocation of the file's SHT_RELA sections
+// (x86-64: 24-byte entries).
+func (f *File) eachRela(fn func(off uint64, typ elf.R_X86_64, sym int, addend uint64)) {
+	for _, s := range f.ELF.Sections {
+		if s.Type != elf.SHT_RELA {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		for i := 0; i+24 <= len(data); i += 24 {
+			info := f.ELF.ByteOrder.Uint64(data[i+8:])
+			fn(f.ELF.ByteOrder.Uint64(data[i:]), elf.R_X86_64(info&0xffffffff), int(info>>32), f.ELF.ByteOrder.Uint64(data[i+16:]))
+		}
+	}
 }

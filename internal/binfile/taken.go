@@ -89,34 +89,23 @@ func (f *File) findAddressTaken() {
 	}
 	if f.Arch == ArchX86_64 {
 		dyn, _ := f.ELF.DynamicSymbols()
-		for _, s := range f.ELF.Sections {
-			if s.Type != elf.SHT_RELA {
-				continue
+		f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
+			into = found
+			if s := f.sectionAt(off); s != nil && isInitArray(s) {
+				into = inits
 			}
-			data, err := s.Data()
-			if err != nil {
-				continue
-			}
-			for i := 0; i+24 <= len(data); i += 24 {
-				off := f.ELF.ByteOrder.Uint64(data[i:])
-				info := f.ELF.ByteOrder.Uint64(data[i+8:])
-				into = found
-				if s := f.sectionAt(off); s != nil && isInitArray(s) {
-					into = inits
-				}
-				switch elf.R_X86_64(info & 0xffffffff) {
-				case elf.R_X86_64_RELATIVE:
-					check(f.ELF.ByteOrder.Uint64(data[i+16:]))
-				case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
-					// A pointer to a function of this module that may be
-					// interposed (vtables and function pointers in a
-					// shared object) goes through its symbol.
-					if sym := int(info>>32) - 1; sym >= 0 && sym < len(dyn) && dyn[sym].Section != elf.SHN_UNDEF {
-						check(dyn[sym].Value)
-					}
+			switch typ {
+			case elf.R_X86_64_RELATIVE:
+				check(addend)
+			case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
+				// A pointer to a function of this module that may be
+				// interposed (vtables and function pointers in a
+				// shared object) goes through its symbol.
+				if sym-1 >= 0 && sym-1 < len(dyn) && dyn[sym-1].Section != elf.SHN_UNDEF {
+					check(dyn[sym-1].Value)
 				}
 			}
-		}
+		})
 	}
 	f.taken, f.initArrays = sortedKeys(found), sortedKeys(inits)
 }
