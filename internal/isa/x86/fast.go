@@ -155,7 +155,10 @@ func (s *fastState) useRM(sz int64, write, access bool) bool {
 	if m.base == regBP || m.index == regBP {
 		s.eff.UsesFP = true
 	}
-	if access && !m.hasIndex {
+	// With an index register ([rsp+rdx-0x78]: an array in the red zone),
+	// the displacement is the lowest byte touched for a non-negative
+	// index, which is what C array indexing gives.
+	if access {
 		switch m.base {
 		case regSP:
 			s.eff.Access, s.eff.AccessOff, s.eff.AccessSize = isa.BaseSP, m.disp, sz

@@ -298,8 +298,10 @@ func classify(inst *x86asm.Inst, pc uint64, eff *isa.Effect) {
 	writesSP := spArg == 0 && !readOnly || spArg == 1 && writesSecond(inst.Op)
 	writesFP := fpArg == 0 && !readOnly || fpArg == 1 && writesSecond(inst.Op)
 
-	// Memory access relative to rsp/rbp with a constant displacement.
-	if hasMem && mem.Index == 0 && mem.Segment != x86asm.FS && mem.Segment != x86asm.GS && !noAccess(inst.Op) {
+	// Memory access relative to rsp/rbp: the displacement is the lowest
+	// byte touched (with an index register, for a non-negative index, as
+	// C array indexing gives: [rsp+rdx-0x78] is an array in the red zone).
+	if hasMem && mem.Segment != x86asm.FS && mem.Segment != x86asm.GS && !noAccess(inst.Op) {
 		var base isa.Base
 		switch mem.Base {
 		case x86asm.RSP:

@@ -142,7 +142,7 @@ var decodeCases = []decodeCase{
 	{"fxsave (%rsp)", "0fae0424", isa.Effect{Len: 4, Access: isa.BaseSP, AccessSize: 512}},
 	{"fnstenv -0x20(%rsp)", "d97424e0", isa.Effect{Len: 4, Access: isa.BaseSP, AccessOff: -0x20, AccessSize: 28}},
 	{"adox 0x8(%rsp),%rax", "f3480f38f6442408", isa.Effect{Len: 8, Access: isa.BaseSP, AccessOff: 8, AccessSize: 8}},
-	{"movl $0x0,(%rsp,%rax,4)", "c7048400000000", isa.Effect{Len: 7}},
+	{"movl $0x0,(%rsp,%rax,4)", "c7048400000000", isa.Effect{Len: 7, Access: isa.BaseSP, AccessOff: 0, AccessSize: 4}},
 	{"mov %fs:0x28,%rax", "64488b042528000000", isa.Effect{Len: 9}},
 	{"mov 0x8(%rax),%rax", "488b4008", isa.Effect{Len: 4}},
 	{"nopw 0x0(%rax,%rax,1)", "660f1f0400", isa.Effect{Len: 5, Nop: true}},
