@@ -249,6 +249,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Sit
 		case "pthread":
 			setEntry(g, &site, ai.arg(s, 2), ai)
 			pthreadSize(&site, ai.arg(s, 1), attrs)
+			pthreadContext(f, &site)
 		case "clone":
 			setEntry(g, &site, ai.arg(s, 0), ai)
 			cloneSize(f, &site, ai.arg(s, 1))
@@ -349,6 +350,27 @@ func setEntry(g *callgraph.Graph, s *Site, v value, ai archInfo) {
 	}
 	s.EntryNode = g.Node(main, fi)
 	s.Entry = g.Nodes[s.EntryNode].Name
+}
+
+// glibc keeps a thread's descriptor (struct pthread, 2,304 bytes on x86-64
+// glibc 2.36) and its static TLS (the program's PT_TLS block and a surplus
+// of 1,664 bytes for libraries) at the top of the stack it allocates for
+// the thread, so the start routine gets that much less than the size asked
+// for. Leaving them out would call a thread "ok" that overflows.
+const (
+	glibcThreadDescriptor = 2304
+	glibcStaticTLSSurplus = 1664
+)
+
+func pthreadContext(f *binfile.File, s *Site) {
+	var tls int64
+	for _, p := range f.ELF.Progs {
+		if p.Type == elf.PT_TLS {
+			tls += int64(p.Memsz)
+		}
+	}
+	s.Context = glibcThreadDescriptor + glibcStaticTLSSurplus + tls
+	s.ContextNote = fmt.Sprintf("glibc's thread descriptor (%d B), static TLS surplus (%d B) and this program's TLS (%d B) at the top of a pthread's stack", glibcThreadDescriptor, glibcStaticTLSSurplus, tls)
 }
 
 func pthreadSize(s *Site, attr value, attrs map[attrKey]*attrInfo) {
