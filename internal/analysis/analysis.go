@@ -16,6 +16,7 @@ import (
 	"github.com/stackscope/stackscope/internal/isa"
 	"github.com/stackscope/stackscope/internal/isa/thumb"
 	"github.com/stackscope/stackscope/internal/isa/x86"
+	"github.com/stackscope/stackscope/internal/srcloc"
 )
 
 // Options select entries and how far the analysis follows calls.
@@ -49,6 +50,9 @@ type Result struct {
 	// Threads are the threads and tasks the program creates (threads.go).
 	Threads []Thread `json:"threads"`
 
+	// Lines maps the analysed file's addresses to source lines (nil
+	// without DWARF).
+	Lines  *srcloc.Table    `json:"-"`
 	Graph  *callgraph.Graph `json:"-"`
 	Bounds *bound.Analysis  `json:"-"`
 	File   *binfile.File    `json:"-"`
@@ -68,12 +72,16 @@ type Function struct {
 	// IndirectCallSites are the addresses of the indirect calls; of them,
 	// UnresolvedIndirect have no target (reasons) and AssumedIndirect were
 	// given the address-taken set.
-	IndirectCallSites  []uint64     `json:"indirect_call_sites"`
-	UnresolvedIndirect int          `json:"unresolved_indirect_calls"`
-	AssumedIndirect    int          `json:"assumed_indirect_calls"`
-	Reason             string       `json:"reason,omitempty"`
-	Source             string       `json:"source"`
-	CFIMismatch        *CFIMismatch `json:"cfi_mismatch,omitempty"`
+	IndirectCallSites  []uint64 `json:"indirect_call_sites"`
+	UnresolvedIndirect int      `json:"unresolved_indirect_calls"`
+	AssumedIndirect    int      `json:"assumed_indirect_calls"`
+	Reason             string   `json:"reason,omitempty"`
+	Source             string   `json:"source"`
+	// File and Line are where the function is declared (DWARF), empty
+	// when the file has no debug information for it.
+	File        string       `json:"file,omitempty"`
+	Line        int          `json:"line,omitempty"`
+	CFIMismatch *CFIMismatch `json:"cfi_mismatch,omitempty"`
 }
 
 // CFIMismatch is a disagreement between the code walk and .eh_frame/.debug_frame.
@@ -105,6 +113,8 @@ type PathStep struct {
 	Kind     string `json:"frame_kind"`
 	TailCall bool   `json:"tail_call,omitempty"`
 	Depth    int64  `json:"depth"`
+	File     string `json:"file,omitempty"` // where the function is declared
+	Line     int    `json:"line,omitempty"`
 }
 
 // DecoderFor returns the instruction decoder for an architecture.
@@ -140,6 +150,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		Annotations:     annotations(cfg),
 	})
 	res.Graph = g
+	lines, err := srcloc.Load(f.ELF, f.Path)
+	if err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("source lines unknown: %v", err))
+	}
+	res.Lines = lines
 	if f.CFIError != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("call-frame information ignored: %v", f.CFIError))
 	}
@@ -154,7 +169,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	g.Resolve()
 	res.Bounds = bound.New(g, roots, boundOptions(g, cfg))
 	for _, s := range specs {
-		res.Entries = append(res.Entries, entryResult(res.Bounds.Entry(s)))
+		res.Entries = append(res.Entries, res.entryResult(res.Bounds.Entry(s)))
 	}
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
@@ -164,11 +179,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Libraries = append(res.Libraries, m.File.Path)
 	}
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
-	res.Functions = functions(g)
+	res.Functions = functions(g, lines)
 	return res, nil
 }
 
-func entryResult(b bound.Entry) Entry {
+func (res *Result) entryResult(b bound.Entry) Entry {
 	e := Entry{Name: b.Name, Kind: b.Kind, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
 	if e.Reasons == nil {
 		e.Reasons = []bound.Reason{}
@@ -180,15 +195,42 @@ func entryResult(b bound.Entry) Entry {
 		v := b.Bound
 		e.Bound = &v
 	}
+	for i := range e.Reasons {
+		r := &e.Reasons[i]
+		if r.Library == "" {
+			r.File, r.Line = res.lineAt(r.Addr)
+		}
+	}
+	for i := range e.Assumptions {
+		a := &e.Assumptions[i]
+		if a.Library == "" {
+			a.File, a.Line = res.lineAt(a.Addr)
+		}
+	}
 	for _, st := range b.Path {
 		e.Path = append(e.Path, st.Name)
-		e.Steps = append(e.Steps, PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth})
+		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth}
+		if n := res.Graph.Nodes[st.Node]; n.Module == res.Graph.Modules[0] && n.Func != nil {
+			if l, ok := res.Lines.Func(n.Func.Addr); ok {
+				ps.File, ps.Line = l.File, l.Line
+			}
+		}
+		e.Steps = append(e.Steps, ps)
 	}
 	return e
 }
 
+// lineAt gives the source line of an address of the analysed file.
+func (res *Result) lineAt(addr uint64) (string, int) {
+	if addr == 0 {
+		return "", 0
+	}
+	l, _ := res.Lines.At(addr)
+	return l.File, l.Line
+}
+
 // functions lists the main module's functions in address order.
-func functions(g *callgraph.Graph) []Function {
+func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 	main := g.Modules[0]
 	out := make([]Function, 0, len(main.File.Functions))
 	for _, n := range g.Nodes {
@@ -222,6 +264,9 @@ func functions(g *callgraph.Graph) []Function {
 		}
 		fn.UnresolvedIndirect = len(n.Unresolved)
 		fn.AssumedIndirect = len(n.Assumed)
+		if l, ok := lines.Func(n.Func.Addr); ok {
+			fn.File, fn.Line = l.File, l.Line
+		}
 		if m := fr.CFIMismatch; m != nil {
 			fn.CFIMismatch = &CFIMismatch{PC: m.PC, CFA: m.CFA}
 		}

@@ -15,6 +15,9 @@ type Thread struct {
 	Creator string `json:"creator"`
 	// Site is the address of the call (0 for a static definition).
 	Site uint64 `json:"site"`
+	// File and Line are where Site is in the source (DWARF).
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 	// StackSize is null when not found; SizeSource says where it came
 	// from (a configured budget, an argument, an allocation, a symbol, a
 	// default); DefaultSize marks a platform default.
@@ -70,10 +73,11 @@ func findThreads(res *Result, opts Options) []Thread {
 	for _, s := range sites {
 		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
 			DefaultSize: s.Default, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
+		t.File, t.Line = res.lineAt(s.Addr)
 		var b bound.Entry
 		if s.EntryNode >= 0 && ba != nil {
 			b = ba.Entry(bound.Spec{Name: s.Entry, Node: s.EntryNode, Kind: "thread"})
-			e := entryResult(b)
+			e := res.entryResult(b)
 			t.Bound, t.AtLeast, t.Path, t.Reasons = e.Bound, e.AtLeast, e.Path, e.Reasons
 			if !b.Bounded {
 				// Without a bound, judge by a depth the entry certainly

@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,5 +254,56 @@ func TestX86AddressTaken(t *testing.T) {
 	strict, _ := Run(bin, Options{Entries: []string{"dispatch"}, Strict: true})
 	if e := entry(t, strict, "dispatch"); e.Bounded || !strings.Contains(reasonSummary(e), "indirect@dispatch") {
 		t.Errorf("--strict: %s", reasonSummary(e))
+	}
+}
+
+// TestX86SourceLines: with -g, every function, worst-path frame and reason
+// carries the file and line the compiler recorded: a function where it is
+// declared, a reason on the line of the instruction it names.
+func TestX86SourceLines(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildX86(t, dir, []string{"-O2", "-g"}, true, "reasons.c")
+	entries := []string{"entry_recursion", "entry_indirect", "entry_dynamic", "entry_external"}
+	res, err := Run(bin, Options{Entries: entries, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]int{"fact": 7, "dispatch": 17, "with_alloca": 19, "with_vla": 26, "entry_dynamic": 40}
+	for _, f := range res.Functions {
+		if want, ok := declared[f.Name]; ok {
+			if filepath.Base(f.File) != "reasons.c" || f.Line != want {
+				t.Errorf("function %s at %s:%d, want reasons.c:%d", f.Name, f.File, f.Line, want)
+			}
+			delete(declared, f.Name)
+		}
+	}
+	if len(declared) > 0 {
+		t.Errorf("functions not found: %v", declared)
+	}
+	// The lines a reason may be on: the statement that moves SP or calls.
+	reasonLines := map[string][]int{
+		"recursion@fact": {7}, "indirect@dispatch": {17}, "dynamic@with_alloca": {21},
+		"dynamic@with_vla": {28}, "recursion@ping": {11},
+	}
+	seen := 0
+	for _, e := range res.Entries {
+		for _, r := range e.Reasons {
+			want, ok := reasonLines[r.Kind+"@"+r.Function]
+			if !ok {
+				continue
+			}
+			seen++
+			if filepath.Base(r.File) != "reasons.c" || !slices.Contains(want, r.Line) {
+				t.Errorf("%s@%s at %#x: %s:%d, want reasons.c:%v", r.Kind, r.Function, r.Addr, r.File, r.Line, want)
+			}
+		}
+		for _, st := range e.Steps {
+			if st.Function == "entry_dynamic" && st.Line != 40 {
+				t.Errorf("path frame entry_dynamic at line %d, want 40", st.Line)
+			}
+		}
+	}
+	if seen < len(reasonLines) {
+		t.Errorf("only %d of the %d reasons checked", seen, len(reasonLines))
 	}
 }

@@ -32,7 +32,11 @@ type Reason struct {
 	// Library names the shared library the function is in; empty for the
 	// analysed file itself.
 	Library string `json:"library,omitempty"`
-	node    int
+	// File and Line are where Addr is in the source, from the DWARF line
+	// table of the analysed file (empty without one).
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	node int
 }
 
 // Assumption is an indirect call given targets by assumption, not proof:
@@ -42,6 +46,8 @@ type Assumption struct {
 	Addr     uint64 `json:"addr"`
 	Detail   string `json:"detail"`
 	Library  string `json:"library,omitempty"`
+	File     string `json:"file,omitempty"` // source of Addr, as for Reason
+	Line     int    `json:"line,omitempty"`
 }
 
 // Step is one function on a worst path.

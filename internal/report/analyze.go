@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -95,6 +97,36 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 	}
 }
 
+// SourceLine shortens a DWARF file name for a terminal: relative to the
+// working directory when the file is under it, else its base name (a
+// relative DWARF name is relative to the compilation directory, not to
+// ours); "" when unknown.
+func SourceLine(file string, line int) string {
+	if file == "" {
+		return ""
+	}
+	short := filepath.Base(file)
+	if wd, err := os.Getwd(); err == nil && filepath.IsAbs(file) {
+		if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+			short = rel
+		}
+	} else if !filepath.IsAbs(file) && !strings.HasPrefix(file, "..") {
+		short = file // relative to the compilation directory
+	}
+	if line <= 0 {
+		return short
+	}
+	return fmt.Sprintf("%s:%d", short, line)
+}
+
+// at is " (at file:line)" for a reason's or assumption's address, or "".
+func at(file string, line int) string {
+	if s := SourceLine(file, line); s != "" {
+		return " (" + s + ")"
+	}
+	return ""
+}
+
 func entryBound(e analysis.Entry) string {
 	if e.Bounded {
 		return Bytes(*e.Bound)
@@ -154,7 +186,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		var libs []string
 		for _, r := range e.Reasons {
 			if shown < o.MaxReasons && (r.Library == "" || shown < o.MaxReasons/2) {
-				fmt.Fprintf(tw, "    %s\t%s\t%s\n", r.Kind, r.Function, r.Detail)
+				fmt.Fprintf(tw, "    %s\t%s\t%s%s\n", r.Kind, r.Function, r.Detail, at(r.File, r.Line))
 				shown++
 				continue
 			}
@@ -184,8 +216,8 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintln(w, "  deepest known path:")
 	}
-	t := newTable("    ", true, true, false)
-	t.row("FRAME", "DEPTH", "FUNCTION")
+	t := newTable("    ", true, true, false, false)
+	t.row("FRAME", "DEPTH", "FUNCTION", "SOURCE")
 	for _, st := range e.Steps {
 		frame := Bytes(st.Frame)
 		if st.Kind != "static" {
@@ -198,7 +230,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		if st.TailCall {
 			note += " (tail call)"
 		}
-		t.row(frame, Bytes(st.Depth), st.Function+note)
+		t.row(frame, Bytes(st.Depth), st.Function+note, SourceLine(st.File, st.Line))
 	}
 	t.write(w)
 }
@@ -220,7 +252,7 @@ func assumptionsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		if a.Addr != 0 {
 			where += fmt.Sprintf(" at %#x", a.Addr)
 		}
-		fmt.Fprintf(tw, "    %s\t%s\n", where, a.Detail)
+		fmt.Fprintf(tw, "    %s\t%s%s\n", where, a.Detail, at(a.File, a.Line))
 	}
 	tw.Flush()
 }
@@ -235,13 +267,13 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 		return
 	}
 	fmt.Fprintln(w, "\nlargest frames:")
-	t := newTable("    ", true, false)
+	t := newTable("    ", true, false, false)
 	for _, f := range fns {
 		kind := ""
 		if f.FrameKind != "static" {
 			kind = " (" + f.FrameKind + ")"
 		}
-		t.row(Bytes(f.FrameAtLeast), f.Name+kind)
+		t.row(Bytes(f.FrameAtLeast), f.Name+kind, SourceLine(f.File, f.Line))
 	}
 	t.write(w)
 }
