@@ -146,7 +146,11 @@ func Open(path string) (f *File, err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			// debug/elf is robust, but a corrupted file must never crash the tool.
+			// debug/elf is robust, but a corrupted file must never crash the
+			// tool. STACKSCOPE_PANIC=1 lets it, for a bug report's trace.
+			if os.Getenv("STACKSCOPE_PANIC") == "1" {
+				panic(p)
+			}
 			r.Close()
 			f, err = nil, &InputError{path, fmt.Sprintf("corrupted ELF file (%v)", p)}
 		}
@@ -176,7 +180,7 @@ func Open(path string) (f *File, err error) {
 		r.Close()
 		return nil, &InputError{path, fmt.Sprintf("is an ELF %s, not an executable or shared object (link it first)", strings.ToLower(strings.TrimPrefix(ef.Type.String(), "ET_")))}
 	}
-	if err := f.load(); err != nil {
+	if err := f.load(st.Size()); err != nil {
 		r.Close()
 		return nil, &InputError{path, err.Error()}
 	}
@@ -188,17 +192,17 @@ func machineName(m elf.Machine) string {
 	return strings.TrimPrefix(s, "EM_")
 }
 
-func (f *File) load() error {
+func (f *File) load(fileSize int64) error {
 	for _, s := range f.ELF.Sections {
 		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS {
 			f.sections = append(f.sections, &loadedSection{sec: s})
 		}
 		// A section that claims to lie beyond the end of the file is the
 		// mark of a truncated file.
-		if s.Type != elf.SHT_NOBITS && s.Size > 0 {
-			if _, err := s.ReadAt(make([]byte, 1), int64(s.Size-1)); err != nil {
-				return fmt.Errorf("truncated ELF file: section %s ends beyond the end of the file", s.Name)
-			}
+		// (Offset and FileSize, not ReadAt: a compressed section, such as
+		// a Go program's DWARF, has no ReaderAt.)
+		if s.Type != elf.SHT_NOBITS && s.FileSize > 0 && (s.Offset > uint64(fileSize) || s.FileSize > uint64(fileSize)-s.Offset) {
+			return fmt.Errorf("truncated ELF file: section %s ends beyond the end of the file", s.Name)
 		}
 	}
 	sort.Slice(f.sections, func(i, j int) bool { return f.sections[i].sec.Addr < f.sections[j].sec.Addr })
