@@ -43,7 +43,7 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text or json")
+	f.StringVar(&fl.format, "format", "text", "output format: text, json, or dot (Graphviz call graph, one FILE)")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes: exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
 	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
@@ -56,8 +56,14 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 }
 
 func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
-	if fl.format != "text" && fl.format != "json" {
-		return usageErrorf("unknown --format %q (text or json)", fl.format)
+	switch fl.format {
+	case "text", "json":
+	case "dot":
+		if len(files) != 1 {
+			return usageErrorf("--format %s takes one FILE", fl.format)
+		}
+	default:
+		return usageErrorf("unknown --format %q (text, json or dot)", fl.format)
 	}
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
@@ -82,11 +88,16 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		budgets[res] = cfg
 	}
 	out := cmd.OutOrStdout()
-	if fl.format == "json" {
+	switch fl.format {
+	case "json":
 		if err := report.AnalyzeJSON(out, results); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
-	} else {
+	case "dot":
+		if err := report.AnalyzeDOT(out, results[0]); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+	default:
 		for i, r := range results {
 			if i > 0 {
 				fmt.Fprintln(out)

@@ -103,6 +103,10 @@ type Entry struct {
 	// Assumptions are the indirect calls whose targets were assumed (the
 	// address-taken set); empty with --strict.
 	Assumptions []bound.Assumption `json:"assumptions"`
+	// Node and PathNodes are the entry's and the worst path's call-graph
+	// nodes (for reports that draw the graph).
+	Node      int   `json:"-"`
+	PathNodes []int `json:"-"`
 }
 
 // PathStep is one function on the worst path.
@@ -184,7 +188,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 }
 
 func (res *Result) entryResult(b bound.Entry) Entry {
-	e := Entry{Name: b.Name, Kind: b.Kind, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
+	e := Entry{Name: b.Name, Kind: b.Kind, Node: b.Node, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
 	if e.Reasons == nil {
 		e.Reasons = []bound.Reason{}
 	}
@@ -209,6 +213,7 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 	}
 	for _, st := range b.Path {
 		e.Path = append(e.Path, st.Name)
+		e.PathNodes = append(e.PathNodes, st.Node)
 		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth}
 		if n := res.Graph.Nodes[st.Node]; n.Module == res.Graph.Modules[0] && n.Func != nil {
 			if l, ok := res.Lines.Func(n.Func.Addr); ok {
