@@ -86,6 +86,14 @@ type File struct {
 	// IRelative maps a GOT slot filled by an R_X86_64_IRELATIVE relocation
 	// to the ifunc resolver whose result the dynamic linker stores there.
 	IRelative map[uint64]uint64
+	// LazySlots are the GOT slots the dynamic linker fills on first use
+	// (JUMP_SLOT relocations of a file not linked with -z now): the first
+	// call through one runs ld.so's lazy-binding resolver on the caller's
+	// stack.
+	LazySlots map[uint64]bool
+	// BindNow: DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW; every slot is filled
+	// at load time.
+	BindNow bool
 	// PLT are the address ranges of .plt, .plt.sec and .plt.got.
 	PLT []Range
 	// Needed lists DT_NEEDED libraries, and RunPath DT_RUNPATH/DT_RPATH.
@@ -234,12 +242,23 @@ func (f *File) readDynamic() {
 			}
 		}
 	}
+	const dfBindNow, df1Now = 0x8, 0x1
+	if v, err := f.ELF.DynValue(elf.DT_BIND_NOW); err == nil && len(v) > 0 {
+		f.BindNow = true
+	}
+	if v, err := f.ELF.DynValue(elf.DT_FLAGS); err == nil && len(v) > 0 && v[0]&dfBindNow != 0 {
+		f.BindNow = true
+	}
+	if v, err := f.ELF.DynValue(elf.DT_FLAGS_1); err == nil && len(v) > 0 && v[0]&df1Now != 0 {
+		f.BindNow = true
+	}
 }
 
 // readSlots maps GOT slots to symbol names from the dynamic relocations.
 func (f *File) readSlots() {
 	f.Slots = map[uint64]string{}
 	f.IRelative = map[uint64]uint64{}
+	f.LazySlots = map[uint64]bool{}
 	if f.Arch != ArchX86_64 {
 		return
 	}
@@ -252,6 +271,9 @@ func (f *File) readSlots() {
 			// DynamicSymbols omits the null symbol at index 0.
 			if sym >= 1 && sym-1 < len(dyn) {
 				f.Slots[off] = dyn[sym-1].Name
+			}
+			if typ == elf.R_X86_64_JMP_SLOT && !f.BindNow {
+				f.LazySlots[off] = true
 			}
 		}
 	})

@@ -198,6 +198,9 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Sit
 	insts := decodeAll(g.Decoder, f, n.Func.Addr, code, ai)
 	callees := map[uint64]*callgraph.Node{}
 	for _, e := range n.Edges {
+		if e.Method == callgraph.MethodLazy {
+			continue // the lazy-binding resolver shares the call's site
+		}
 		callees[e.Site] = g.Nodes[e.To]
 	}
 	attrs := map[attrKey]*attrInfo{}
