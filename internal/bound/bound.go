@@ -374,6 +374,11 @@ func (a *Analysis) path(id int) []Step {
 		if n.External {
 			st.Frame, st.Kind = 0, frame.Unknown
 		}
+		if v, ok := a.opts.Overrides[id]; ok {
+			// A declared frame ([[frame]] in stackscope.toml) is the
+			// node's whole depth, callees included: the path ends here.
+			st.Frame, st.RedZone, st.Kind = v, 0, frame.Static
+		}
 		st.Depth = depth + st.Frame + st.RedZone
 		out = append(out, st)
 		ei := a.next[id]
