@@ -237,3 +237,29 @@ func TestSeparateDebugFile(t *testing.T) {
 		t.Fatalf("work at %v, want lines.c:23", l)
 	}
 }
+
+// BenchmarkLoad reads the line table and declarations of stackscope itself
+// (a Go program of about 8 MB with compressed DWARF), built first:
+// go test -run XXX -bench Load ./internal/srcloc
+func BenchmarkLoad(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "stackscope")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/stackscope").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tab, err := Load(f, bin)
+		if err != nil || tab == nil {
+			b.Fatal(tab, err)
+		}
+		if i == 0 {
+			b.ReportMetric(float64(tab.Rows()), "rows")
+			b.ReportMetric(float64(len(tab.funcs)), "functions")
+		}
+	}
+}
