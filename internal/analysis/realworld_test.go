@@ -1,12 +1,14 @@
 package analysis
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -187,6 +189,77 @@ func TestRealWorldThumb(t *testing.T) {
 					checkRealWorld(t, res, dir)
 				})
 			}
+		}
+	}
+}
+
+// TestRealWorldZlibMeasured: zlib (not in this repo) linked into a driver
+// that measures the stack deflate and inflate really use, at every level
+// and strategy. deflate calls its compressor through a function-pointer
+// table and zlib's allocator through a pointer: those bounds rest on the
+// address-taken set. Each bound must be at least every measured use. The
+// C library's memcpy/memset/malloc/free are given frames in a
+// stackscope.toml (the libc reached through them is not boundable), as a
+// user would; the program is linked -z now (see TestX86LazyBinding).
+func TestRealWorldZlibMeasured(t *testing.T) {
+	root := sourceTree(t, "zlib")
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	flags := []string{"-O2", "-D_LARGEFILE64_SOURCE=1", "-I" + root}
+	objs := compileEach(t, dir, gcc, flags, zlibSources(t, root))
+	driver, _ := filepath.Abs("testdata/zlib/measure.c")
+	bin := filepath.Join(dir, "measure")
+	testutil.Run(t, dir, gcc, append([]string{"-O2", "-Wl,-z,now", "-I" + root, "-o", bin, driver}, objs...)...)
+	cfgPath := filepath.Join(dir, "stackscope.toml")
+	os.WriteFile(cfgPath, []byte(`
+[[frame]]
+function = "memcpy"
+bytes = 256
+[[frame]]
+function = "memset"
+bytes = 256
+[[frame]]
+function = "malloc"
+bytes = 1024
+[[frame]]
+function = "free"
+bytes = 1024
+`), 0o644)
+	cfg, err := config.Load(cfgPath, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(bin, Options{Entries: []string{"deflate", "inflate"}, NoLibraries: true, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bounds := map[string]int64{}
+	for _, name := range []string{"deflate", "inflate"} {
+		e := entry(t, res, name)
+		if !e.Bounded {
+			t.Fatalf("%s not bounded: %s", name, reasonSummary(e))
+		}
+		if len(e.Assumptions) == 0 {
+			t.Errorf("%s: expected the bound to rest on the address-taken set", name)
+		}
+		bounds[name] = *e.Bound
+	}
+	peak := map[string]int64{}
+	for _, level := range []string{"0", "1", "4", "6", "9"} {
+		for _, strategy := range []string{"0", "1", "2", "3", "4"} {
+			out := testutil.Run(t, dir, bin, level, strategy)
+			var d, i int64
+			if _, err := fmt.Sscanf(out, "deflate %d inflate %d", &d, &i); err != nil {
+				t.Fatalf("level %s strategy %s: %q", level, strategy, out)
+			}
+			peak["deflate"] = max(peak["deflate"], d)
+			peak["inflate"] = max(peak["inflate"], i)
+		}
+	}
+	for name, b := range bounds {
+		t.Logf("%s: bound %d B, measured at most %d B", name, b, peak[name])
+		if peak[name] == 0 || b < peak[name] {
+			t.Errorf("%s: bound %d B below the measured %d B", name, b, peak[name])
 		}
 	}
 }
