@@ -43,7 +43,7 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text, json, or dot (Graphviz call graph, one FILE)")
+	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif (SARIF 2.1.0 for code scanning), or dot (Graphviz call graph, one FILE)")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes: exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
 	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
@@ -57,13 +57,13 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 
 func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	switch fl.format {
-	case "text", "json":
+	case "text", "json", "sarif":
 	case "dot":
 		if len(files) != 1 {
 			return usageErrorf("--format %s takes one FILE", fl.format)
 		}
 	default:
-		return usageErrorf("unknown --format %q (text, json or dot)", fl.format)
+		return usageErrorf("unknown --format %q (text, json, sarif or dot)", fl.format)
 	}
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
@@ -97,6 +97,12 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		if err := report.AnalyzeDOT(out, results[0]); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
+	case "sarif":
+		in := report.SARIFInput{Results: results, AllowUnbounded: fl.allowUnbounded, Version: version(),
+			BudgetOf: func(r *analysis.Result, name string) int64 { return budgetOf(budgets[r], fl.budget, name) }}
+		if err := report.SARIF(out, in); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
 	default:
 		for i, r := range results {
 			if i > 0 {
@@ -113,17 +119,21 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	return nil
 }
 
+// budgetOf is an entry's budget: --budget, else the configuration's for
+// that entry (or "main_stack"), else its default; 0 for none.
+func budgetOf(cfg *config.Config, flag int64, name string) int64 {
+	if flag > 0 {
+		return flag
+	}
+	return cfg.Budget(name)
+}
+
 // overBudget reports a finding: an entry (or a firmware image's main-stack
 // total) over its budget, or not bounded unless allowed. The budget of an
 // entry is --budget, else the configuration's for that entry, else its
 // default; no budget, no finding.
 func overBudget(r *analysis.Result, cfg *config.Config, flag int64, allowUnbounded bool) bool {
-	budgetOf := func(name string) int64 {
-		if flag > 0 {
-			return flag
-		}
-		return cfg.Budget(name)
-	}
+	budgetOf := func(name string) int64 { return budgetOf(cfg, flag, name) }
 	exceeds := func(bounded bool, bound *int64, atLeast, budget int64) bool {
 		if budget <= 0 {
 			return false

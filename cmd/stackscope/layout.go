@@ -42,15 +42,15 @@ Exit status: 0 safe (or no verdict), 1 unsafe or the stack will overflow,
 		RunE: func(cmd *cobra.Command, args []string) error { return runLayout(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text or json")
+	f.StringVar(&fl.format, "format", "text", "output format: text, json or sarif")
 	f.StringVar(&fl.svg, "svg", "", "also draw the memory map as an SVG picture into this file")
 	f.BoolVar(&fl.noHeadroom, "no-headroom", false, "skip the stack analysis (headroom unknown)")
 	return cmd
 }
 
 func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
-	if fl.format != "text" && fl.format != "json" {
-		return usageErrorf("unknown --format %q (text or json)", fl.format)
+	if fl.format != "text" && fl.format != "json" && fl.format != "sarif" {
+		return usageErrorf("unknown --format %q (text, json or sarif)", fl.format)
 	}
 	r, err := layout.Analyze(path, layout.Options{NoHeadroom: fl.noHeadroom})
 	if err != nil {
@@ -68,11 +68,16 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 		}
 	}
 	out := cmd.OutOrStdout()
-	if fl.format == "json" {
+	switch fl.format {
+	case "json":
 		if err := report.LayoutJSON(out, r); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
-	} else {
+	case "sarif":
+		if err := report.SARIF(out, report.SARIFInput{Layouts: []*layout.Report{r}, Version: version()}); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+	default:
 		report.LayoutText(out, r)
 	}
 	if r.Failing() {

@@ -94,3 +94,12 @@ func runMain(args []string) int {
 	fmt.Fprintf(os.Stderr, "stackscope: %v\n", err)
 	return exitUsage
 }
+
+// version is the module version stackscope was built from ("devel" in a
+// checkout), for reports that name the tool.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
