@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/diff"
+	"github.com/stackscope/stackscope/internal/report"
+)
+
+func init() { subcommands = append(subcommands, newDiffCommand) }
+
+type diffFlags struct {
+	format      string
+	maxGrowth   string
+	top         int
+	entries     []string
+	libPaths    []string
+	noLibraries bool
+	configPath  string
+	strict      bool
+}
+
+func newDiffCommand() *cobra.Command {
+	var fl diffFlags
+	cmd := &cobra.Command{
+		Use:   "diff [flags] OLD NEW",
+		Short: "Compare the stack bounds of two builds: what grew, what shrank, and why",
+		Long: `diff compares two analyses of one program: OLD and NEW are each an ELF
+file (analysed as analyze would, with the same flags) or a JSON report
+written by "stackscope analyze --format json". For every entry it gives the
+old and new bound and why it changed: a frame on the worst path that grew
+or shrank, a callee that joined or left the worst path, a new reason the
+entry has no bound. Then the frames that changed, and the functions added
+and removed.
+
+Exit status: 0, or 1 with --max-growth when an entry grew by more than it
+(bytes, or a percentage of the old bound such as 10%) or lost its bound,
+2 usage or input error.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error { return runDiff(cmd, args[0], args[1], fl) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.format, "format", "text", "output format: text or json")
+	f.StringVar(&fl.maxGrowth, "max-growth", "", "exit 1 when an entry grows by more than this many bytes, or percent (\"10%\"), or loses its bound")
+	f.IntVar(&fl.top, "top", 10, "number of changed frames and causes to list")
+	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to compare (repeatable; replaces the defaults) for ELF inputs")
+	f.StringArrayVar(&fl.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
+	f.BoolVar(&fl.noLibraries, "no-libraries", false, "do not follow calls into shared libraries")
+	f.StringVar(&fl.configPath, "config", "", "annotations (default: stackscope.toml beside each binary or in the working directory)")
+	f.BoolVar(&fl.strict, "strict", false, "use only annotated or proved indirect-call targets")
+	return cmd
+}
+
+func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
+	if fl.format != "text" && fl.format != "json" {
+		return usageErrorf("unknown --format %q (text or json)", fl.format)
+	}
+	var limit *diff.Threshold
+	if fl.maxGrowth != "" {
+		t, err := parseGrowth(fl.maxGrowth)
+		if err != nil {
+			return usageErrorf("--max-growth %q: %v", fl.maxGrowth, err)
+		}
+		limit = &t
+	}
+	oldRes, err := loadSide(oldPath, fl)
+	if err != nil {
+		return err
+	}
+	newRes, err := loadSide(newPath, fl)
+	if err != nil {
+		return err
+	}
+	d := diff.Compare(oldRes, newRes)
+	out := cmd.OutOrStdout()
+	if fl.format == "json" {
+		if err := report.DiffJSON(out, d); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+	} else {
+		report.DiffText(out, d, fl.top)
+	}
+	if limit != nil {
+		if over := d.Exceeded(*limit); len(over) > 0 {
+			if fl.format == "text" {
+				fmt.Fprintf(out, "\nFAIL: %d %s over --max-growth %s\n", len(over), map[bool]string{true: "entry", false: "entries"}[len(over) == 1], fl.maxGrowth)
+			}
+			return &exitError{Code: exitFinding}
+		}
+	}
+	return nil
+}
+
+// parseGrowth reads "512" (bytes) or "10%" (percent of the old bound).
+func parseGrowth(s string) (diff.Threshold, error) {
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v < 0 {
+			return diff.Threshold{}, errors.New("want a number of bytes or a percentage such as 10%")
+		}
+		return diff.Threshold{Percent: v, IsPct: true}, nil
+	}
+	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(s), "B"), 10, 64)
+	if err != nil || v < 0 {
+		return diff.Threshold{}, errors.New("want a number of bytes or a percentage such as 10%")
+	}
+	return diff.Threshold{Bytes: v}, nil
+}
+
+// loadSide reads one side: a JSON report (by its first byte) or an ELF
+// file to analyse.
+func loadSide(path string, fl diffFlags) (*analysis.Result, error) {
+	head := make([]byte, 64)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: no such file", path)}
+		}
+		return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, errors.Unwrap(err))}
+	}
+	n, _ := io.ReadFull(f, head)
+	f.Close()
+	head = bytes.TrimLeft(head[:n], " \t\r\n")
+	if len(head) > 0 && (head[0] == '{' || head[0] == '[') {
+		return loadJSONReport(path)
+	}
+	cfg, err := config.Load(fl.configPath, path)
+	if err != nil {
+		return nil, &exitError{Code: exitUsage, Err: err}
+	}
+	res, err := analysis.Run(path, analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries, Strict: fl.strict, Config: cfg})
+	if err != nil {
+		var ie *binfile.InputError
+		if errors.As(err, &ie) {
+			return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%v (want an ELF file or a JSON report of stackscope analyze)", ie)}
+		}
+		return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+	}
+	return res, nil
+}
+
+// loadJSONReport reads `stackscope analyze --format json` output: an object
+// for one file, or an array with exactly one.
+func loadJSONReport(path string) (*analysis.Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+	}
+	bad := func(why string) error {
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: not a stackscope analyze JSON report: %s", path, why)}
+	}
+	var res analysis.Result
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var list []analysis.Result
+		if err := json.Unmarshal(trimmed, &list); err != nil {
+			return nil, bad(err.Error())
+		}
+		if len(list) != 1 {
+			return nil, bad(fmt.Sprintf("it holds %d files; diff compares one with one", len(list)))
+		}
+		res = list[0]
+	} else if err := json.Unmarshal(trimmed, &res); err != nil {
+		return nil, bad(err.Error())
+	}
+	if res.Binary == "" || res.Entries == nil {
+		return nil, bad(`no "binary" or "entries"`)
+	}
+	return &res, nil
+}

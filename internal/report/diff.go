@@ -1,0 +1,253 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/diff"
+)
+
+// DiffJSON writes the comparison as JSON.
+func DiffJSON(w io.Writer, d *diff.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(d)
+}
+
+// DiffText writes the comparison for a CI log: the verdict first, then one
+// line per entry with its causes, then the frames that changed.
+func DiffText(w io.Writer, d *diff.Report, top int) {
+	if top <= 0 {
+		top = 10
+	}
+	fmt.Fprintf(w, "stack diff: %s -> %s\n\n", d.Old, d.New)
+	var grew, shrank, lost, gained, deeper, changed int
+	for _, e := range d.Entries {
+		switch e.Status {
+		case diff.Grew:
+			grew++
+		case diff.Shrank:
+			shrank++
+		case diff.BecameUnbounded:
+			lost++
+		case diff.BecameBounded:
+			gained++
+		case diff.StillUnbounded:
+			if e.Delta > 0 {
+				deeper++
+			}
+		}
+		if e.Status != diff.Same && (e.Status != diff.StillUnbounded || e.Delta != 0 || len(e.NewReasons) > 0) {
+			changed++
+		}
+	}
+	var verdict []string
+	if lost > 0 {
+		verdict = append(verdict, fmt.Sprintf("%d %s lost %s bound", lost, plural(lost, "entry", "entries"), plural(lost, "its", "their")))
+	}
+	if grew > 0 {
+		verdict = append(verdict, fmt.Sprintf("%d %s grew", grew, plural(grew, "entry", "entries")))
+	}
+	if shrank > 0 {
+		verdict = append(verdict, fmt.Sprintf("%d shrank", shrank))
+	}
+	if deeper > 0 {
+		verdict = append(verdict, fmt.Sprintf("%d %s without a bound went deeper", deeper, plural(deeper, "entry", "entries")))
+	}
+	if gained > 0 {
+		verdict = append(verdict, fmt.Sprintf("%d became bounded", gained))
+	}
+	if len(verdict) == 0 && changed == 0 {
+		fmt.Fprintln(w, "NO CHANGE in any entry's stack bound")
+	} else if len(verdict) == 0 {
+		fmt.Fprintln(w, "No entry grew")
+	} else {
+		fmt.Fprintln(w, strings.ToUpper(verdict[0][:1])+verdict[0][1:]+joinRest(verdict[1:]))
+	}
+	shown, more := 0, 0
+	for _, e := range d.Entries {
+		if e.Status == diff.Same {
+			continue
+		}
+		if line := entryDiffLine(e); line != "" {
+			if shown == top {
+				more++
+				continue
+			}
+			fmt.Fprintln(w, "  "+line)
+			shown++
+		}
+	}
+	if more > 0 {
+		fmt.Fprintf(w, "  ... and %d more entries (--top, or the table below)\n", more)
+	}
+
+	if changed > 0 {
+		fmt.Fprintln(w)
+		t := newTable("", false, true, true, false, false)
+		t.row("ENTRY", "OLD", "NEW", "CHANGE", "STATUS")
+		for _, e := range d.Entries {
+			t.row(e.Name, boundText(e.OldBound, e.OldAtLeast, e.Status == diff.Added), boundText(e.NewBound, e.NewAtLeast, e.Status == diff.Removed),
+				changeText(e), e.Status)
+		}
+		t.write(w)
+		for _, e := range d.Entries {
+			if len(e.Why) < 2 || e.Status == diff.Same {
+				continue
+			}
+			fmt.Fprintf(w, "\n%s, why:\n", e.Name)
+			for i, c := range e.Why {
+				if i == top {
+					fmt.Fprintf(w, "    ... and %d more (--format json)\n", len(e.Why)-i)
+					break
+				}
+				fmt.Fprintf(w, "    %s\n", causeText(c))
+			}
+		}
+	}
+
+	if len(d.Functions) > 0 {
+		fmt.Fprintf(w, "\nframes that changed (%d):\n", len(d.Functions))
+		t := newTable("    ", true, true, true, false, false)
+		t.row("OLD", "NEW", "CHANGE", "FUNCTION", "SOURCE")
+		for i, f := range d.Functions {
+			if i == top {
+				break
+			}
+			t.row(frameText(f.OldFrame, f.OldKind), frameText(f.NewFrame, f.NewKind), signed(f.Delta), f.Name, SourceLine(f.File, f.Line))
+		}
+		t.write(w)
+		if len(d.Functions) > top {
+			fmt.Fprintf(w, "    ... and %d more (--top, --format json)\n", len(d.Functions)-top)
+		}
+	}
+	if n := len(d.AddedFunctions); n > 0 {
+		fmt.Fprintf(w, "\nnew functions (%d): %s\n", n, listSome(d.AddedFunctions, top))
+	}
+	if n := len(d.RemovedFunctions); n > 0 {
+		fmt.Fprintf(w, "removed functions (%d): %s\n", n, listSome(d.RemovedFunctions, top))
+	}
+}
+
+func joinRest(parts []string) string {
+	if len(parts) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(parts, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// entryDiffLine is the one-line summary of an entry's change with its
+// main cause: "main grew by 4,096 B (+38%): frame of parse_line 96 B ->
+// 4,192 B (parse.c:12)".
+func entryDiffLine(e diff.EntryChange) string {
+	var s string
+	switch e.Status {
+	case diff.Grew, diff.Shrank:
+		s = fmt.Sprintf("%s %s by %s%s", e.Name, e.Status, Bytes(abs64(e.Delta)), pct(e))
+	case diff.BecameUnbounded:
+		s = fmt.Sprintf("%s lost its bound (was %s, now at least %s)", e.Name, Bytes(*e.OldBound), Bytes(e.NewAtLeast))
+	case diff.BecameBounded:
+		s = fmt.Sprintf("%s is now bounded: %s", e.Name, Bytes(*e.NewBound))
+	case diff.Added:
+		return e.Name + ": new entry, " + boundText(e.NewBound, e.NewAtLeast, false)
+	case diff.Removed:
+		return e.Name + ": entry removed"
+	case diff.StillUnbounded:
+		if e.Delta == 0 && len(e.NewReasons) == 0 {
+			return ""
+		}
+		s = fmt.Sprintf("%s (not bounded) reaches at least %s, was %s (%s)", e.Name, Bytes(e.NewAtLeast), Bytes(e.OldAtLeast), signed(e.Delta))
+	default:
+		return ""
+	}
+	if len(e.Why) > 0 {
+		s += ": " + causeText(e.Why[0])
+	}
+	return s
+}
+
+func causeText(c diff.Cause) string {
+	var s string
+	switch c.Kind {
+	case "frame":
+		s = fmt.Sprintf("frame of %s %s -> %s", c.Function, Bytes(*c.OldFrame), Bytes(*c.NewFrame))
+	case "joined":
+		s = fmt.Sprintf("new on the worst path: %s (%s)", c.Function, Bytes(*c.NewFrame))
+		if c.Caller != "" {
+			s += ", called from " + c.Caller
+		}
+	case "left":
+		s = fmt.Sprintf("no longer on the worst path: %s (%s)", c.Function, Bytes(*c.OldFrame))
+	case "reason":
+		s = fmt.Sprintf("new reason in %s: %s", c.Function, c.Detail)
+	}
+	if c.Detail != "" && c.Kind != "reason" {
+		s += " [" + c.Detail + "]"
+	}
+	return s + at(c.File, c.Line)
+}
+
+func boundText(b *int64, atLeast int64, absent bool) string {
+	switch {
+	case absent:
+		return "-"
+	case b != nil:
+		return Bytes(*b)
+	default:
+		return "≥ " + Bytes(atLeast)
+	}
+}
+
+func changeText(e diff.EntryChange) string {
+	switch e.Status {
+	case diff.Same:
+		return "0"
+	case diff.Added, diff.Removed:
+		return ""
+	}
+	return signed(e.Delta) + pct(e)
+}
+
+func pct(e diff.EntryChange) string {
+	if e.Percent == nil || e.Delta == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%+.0f%%)", *e.Percent)
+}
+
+func signed(d int64) string {
+	if d > 0 {
+		return "+" + Bytes(d)
+	}
+	return Bytes(d)
+}
+
+func frameText(size int64, kind string) string {
+	if kind != "static" {
+		return kind + " ≥ " + Bytes(size)
+	}
+	return Bytes(size)
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-n)
+}
