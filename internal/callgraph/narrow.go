@@ -90,7 +90,7 @@ func (g *Graph) dwarfOf(m *Module) *dwtypes.Info {
 // vtables (and the program's, for a library: a program class may derive
 // from a library's).
 func (g *Graph) vtableHub(m *Module, off int64) (narrowed, bool) {
-	key := fmt.Sprintf("vtable slot %d", off)
+	key := fmt.Sprintf("vtable slot +%d", off)
 	if nw, ok := m.narrowed[key]; ok {
 		return nw, nw.count > 0
 	}
@@ -103,7 +103,7 @@ func (g *Graph) vtableHub(m *Module, off int64) (narrowed, bool) {
 		}
 	}
 	nw := g.subsetHub(m, key, MethodVtableSlot, targets, func(n int) string {
-		return fmt.Sprintf("assumed: virtual call through vtable slot %d (byte offset %d): %d %s", off/8, off, n, plural(n, "function"))
+		return fmt.Sprintf("assumed: virtual call through vtable slot +%d: %d %s", off, n, plural(n, "function"))
 	})
 	return nw, nw.count > 0
 }

@@ -2,8 +2,6 @@
  * run_small goes through a pointer of type small_fn: it can only reach the
  * small handlers, though the big ones (other prototype) have far deeper
  * frames. */
-#include <stdio.h>
-#include <string.h>
 
 typedef int (*small_fn)(int, char *);
 typedef long (*big_fn)(long);
@@ -11,8 +9,8 @@ typedef long (*big_fn)(long);
 struct small_op { const char *name; small_fn fn; };
 struct big_op { const char *name; big_fn fn; };
 
-__attribute__((noinline)) int small_a(int a, char *s) { char buf[64]; snprintf(buf, sizeof buf, "%d%s", a, s); return (int)strlen(buf); }
-__attribute__((noinline)) int small_b(int a, char *s) { char buf[512]; snprintf(buf, sizeof buf, "%d:%s", a, s); return (int)strlen(buf) + 1; }
+__attribute__((noinline)) int small_a(int a, char *s) { volatile char buf[64]; buf[a & 63] = s[0]; return buf[(a * 3) & 63]; }
+__attribute__((noinline)) int small_b(int a, char *s) { volatile char buf[512]; buf[a & 511] = s[0]; return buf[(a * 5) & 511] + 1; }
 __attribute__((noinline)) long big_a(long x) { volatile char buf[4096]; buf[x & 4095] = 1; return buf[(x * 7) & 4095]; }
 __attribute__((noinline)) long big_b(long x) { volatile char buf[16384]; buf[x & 16383] = 1; return buf[(x * 3) & 16383]; }
 
