@@ -45,24 +45,28 @@ func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, o
 		return nw, "", false
 	}
 	info := g.dwarfOf(m)
-	if slot, ok := vtableSlot(v); ok && m.File.Arch == binfile.ArchX86_64 {
-		// In C code the same shape is an ops table in a struct: only C++
-		// (or code without DWARF, in a module that has vtables) counts.
-		if info == nil || !info.Covers(cs.Addr) || info.CPlusPlus(cs.Addr) {
-			if nw, ok := g.vtableHub(m, slot); ok {
-				return nw, MethodVtableSlot, true
+	slot, isSlot := vtableSlot(v)
+	if info != nil {
+		if called, ok := info.CalledTypes(v); ok {
+			if called.Vtable && isSlot {
+				if nw, ok := g.vtableHub(m, slot, "read through a _vptr, by DWARF"); ok {
+					return nw, MethodVtableSlot, true
+				}
+			} else if !called.Vtable {
+				if nw, ok := g.prototypeHub(m, called.Types); ok {
+					return nw, MethodPrototype, true
+				}
 			}
+			return nw, "", false
 		}
 	}
-	if info == nil {
-		return nw, "", false
-	}
-	types, ok := info.CalledTypes(v)
-	if !ok {
-		return nw, "", false
-	}
-	if nw, ok := g.prototypeHub(m, info, types); ok {
-		return nw, MethodPrototype, true
+	// Without types, by the code's shape. In C the same shape is an ops
+	// table at the start of a struct: only C++ code counts (or code no
+	// DWARF describes, in a module that has vtables).
+	if isSlot && m.File.Arch == binfile.ArchX86_64 && (info == nil || !info.Covers(cs.Addr) || info.CPlusPlus(cs.Addr)) {
+		if nw, ok := g.vtableHub(m, slot, "by the code's shape"); ok {
+			return nw, MethodVtableSlot, true
+		}
 	}
 	return nw, "", false
 }
@@ -89,8 +93,8 @@ func (g *Graph) dwarfOf(m *Module) *dwtypes.Info {
 // vtableHub returns the node standing for slot off of the module's
 // vtables (and the program's, for a library: a program class may derive
 // from a library's).
-func (g *Graph) vtableHub(m *Module, off int64) (narrowed, bool) {
-	key := fmt.Sprintf("vtable slot +%d", off)
+func (g *Graph) vtableHub(m *Module, off int64, how string) (narrowed, bool) {
+	key := fmt.Sprintf("vtable slot +%d %s", off, how)
 	if nw, ok := m.narrowed[key]; ok {
 		return nw, nw.count > 0
 	}
@@ -103,14 +107,14 @@ func (g *Graph) vtableHub(m *Module, off int64) (narrowed, bool) {
 		}
 	}
 	nw := g.subsetHub(m, key, MethodVtableSlot, targets, func(n int) string {
-		return fmt.Sprintf("assumed: virtual call through vtable slot +%d: %d %s", off, n, plural(n, "function"))
+		return fmt.Sprintf("assumed: virtual call through vtable slot +%d: %d %s (%s)", off, n, plural(n, "function"), how)
 	})
 	return nw, nw.count > 0
 }
 
 // prototypeHub returns the node standing for the address-taken functions
 // that fit one of the function types.
-func (g *Graph) prototypeHub(m *Module, info *dwtypes.Info, types []*dwarf.FuncType) (narrowed, bool) {
+func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool) {
 	var sigs []string
 	for _, t := range types {
 		sigs = append(sigs, dwtypes.Signature(t))

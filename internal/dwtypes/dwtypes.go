@@ -23,6 +23,11 @@ type Info struct {
 	protos  map[uint64]*Proto // function entry -> prototype
 	globals []global          // sorted by addr
 	units   []unit            // compilation units' address ranges, sorted
+	funcs   []funcVars        // sorted by low
+	locs    locSections
+	// the unit being scanned
+	cuBase    uint64
+	cuVersion int
 }
 
 type global struct {
@@ -55,11 +60,22 @@ func Load(f *elf.File) *Info {
 		return nil
 	}
 	in := &Info{data: d, protos: map[uint64]*Proto{}}
+	section := func(name string) []byte {
+		if s := f.Section(name); s != nil {
+			if b, err := s.Data(); err == nil {
+				return b
+			}
+		}
+		return nil
+	}
+	in.locs = locSections{info: section(".debug_info"), loc: section(".debug_loc"), loclists: section(".debug_loclists")}
 	if err := in.scan(); err != nil {
 		return nil
 	}
 	sort.Slice(in.globals, func(i, j int) bool { return in.globals[i].addr < in.globals[j].addr })
 	sort.Slice(in.units, func(i, j int) bool { return in.units[i].low < in.units[j].low })
+	sort.Slice(in.funcs, func(i, j int) bool { return in.funcs[i].low < in.funcs[j].low })
+	in.locs = locSections{}
 	return in
 }
 
@@ -81,6 +97,8 @@ func (in *Info) scan() error {
 			lang, _ := e.Val(dwarf.AttrLanguage).(int64)
 			cplusplus = isCPlusPlus(lang)
 			knr = isC(lang)
+			in.cuBase, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			in.cuVersion = in.locs.unitVersion(e.Offset)
 			if ranges, err := in.data.Ranges(e); err == nil {
 				for _, rg := range ranges {
 					in.units = append(in.units, unit{rg[0], rg[1], cplusplus})
@@ -135,6 +153,19 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 		return
 	}
 	p := &Proto{Unknown: knr && !in.prototyped(e)}
+	var vars []regVar
+	defer func() {
+		if len(vars) == 0 {
+			return
+		}
+		ranges, err := in.data.Ranges(e)
+		if err != nil {
+			return
+		}
+		for _, rg := range ranges {
+			in.funcs = append(in.funcs, funcVars{low: rg[0], high: rg[1], vars: vars})
+		}
+	}()
 	depth := 1
 	for depth > 0 {
 		c, err := r.Next()
@@ -144,6 +175,9 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 		if c.Tag == 0 {
 			depth--
 			continue
+		}
+		if c.Tag == dwarf.TagFormalParameter || c.Tag == dwarf.TagVariable {
+			vars = append(vars, in.registerVars(c)...)
 		}
 		if depth == 1 {
 			switch c.Tag {
@@ -163,6 +197,31 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 	for _, a := range entries {
 		in.protos[a] = p
 	}
+}
+
+// registerVars returns where the location list of a variable or
+// parameter puts it in a register, with its type.
+func (in *Info) registerVars(e *dwarf.Entry) []regVar {
+	f := e.AttrField(dwarf.AttrLocation)
+	if f == nil || f.Class != dwarf.ClassLocListPtr {
+		return nil
+	}
+	off, ok := f.Val.(int64)
+	if !ok {
+		return nil
+	}
+	rv := in.locs.regEntries(in.cuVersion, off, in.cuBase)
+	if len(rv) == 0 {
+		return nil
+	}
+	t := in.typeOf(e)
+	if t == nil {
+		return nil
+	}
+	for i := range rv {
+		rv[i].typ = t
+	}
+	return rv
 }
 
 // prototyped says whether a C function was declared with a prototype,
@@ -201,15 +260,31 @@ func (in *Info) origin(e *dwarf.Entry) *dwarf.Entry {
 func (in *Info) typeOf(e *dwarf.Entry) dwarf.Type {
 	for i := 0; i < 4 && e != nil; i++ {
 		if off, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-			t, err := in.data.Type(off)
-			if err != nil {
-				return nil
-			}
-			return t
+			return in.typeAt(off)
 		}
 		e = in.origin(e)
 	}
 	return nil
+}
+
+// typeAt returns the type at off; a C++ reference is given as a pointer
+// to what it refers to (debug/dwarf does not model references).
+func (in *Info) typeAt(off dwarf.Offset) dwarf.Type {
+	r := in.data.Reader()
+	r.Seek(off)
+	if e, err := r.Next(); err == nil && e != nil && (e.Tag == dwarf.TagReferenceType || e.Tag == dwarf.TagRvalueReferenceType) {
+		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
+			if t, err := in.data.Type(to); err == nil {
+				return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8}, Type: t}
+			}
+		}
+		return nil
+	}
+	t, err := in.data.Type(off)
+	if err != nil {
+		return nil
+	}
+	return t
 }
 
 // addGlobal records a variable whose location is a fixed address.
@@ -248,46 +323,117 @@ func (in *Info) Covers(pc uint64) bool {
 	return i < len(in.units) && in.units[i].low <= pc
 }
 
-// CalledTypes returns the function types the word an indirect call reads
-// its target from can have, when the code shows that word to lie in a
-// global variable whose DWARF type is known: `call [table+i*16+8]` in a
-// `struct op table[]` whose member at offset 8 is `int (*)(int, char *)`.
+// Called is what the DWARF says about the word an indirect call reads
+// its target from.
+type Called struct {
+	// Types are the function-pointer types the word may have.
+	Types []*dwarf.FuncType
+	// Vtable: the word is a slot of a C++ vtable, read through an
+	// object's _vptr member.
+	Vtable bool
+}
+
+// CalledTypes types the word an indirect call reads its target from, when
+// the code shows where that word is and the DWARF types it: a member of a
+// global table (`call [table+i*16+8]` in a `struct op table[]`), a member
+// of the struct a register variable points to (`call [rdi+8]` with `p` of
+// type `struct ops *` in rdi), or a vtable slot reached through a _vptr.
 // ok is false unless every word the call may read there is a function
-// pointer.
-func (in *Info) CalledTypes(target *frame.Value) (types []*dwarf.FuncType, ok bool) {
+// pointer, or every one a vtable slot.
+func (in *Info) CalledTypes(target *frame.Value) (c Called, ok bool) {
 	if target == nil || target.Kind != frame.ValueLoad || target.Off != 0 || target.Addr == nil {
-		return nil, false
+		return c, false
 	}
-	a := target.Addr
-	if a.Kind != frame.ValueConst {
-		return nil, false
-	}
-	addr := uint64(a.Off)
-	i := sort.Search(len(in.globals), func(i int) bool { return in.globals[i].addr+in.globals[i].size > addr })
-	if i == len(in.globals) || in.globals[i].addr > addr {
-		return nil, false
-	}
-	g := in.globals[i]
-	words := wordsAt(g.typ, int64(addr-g.addr), a.Indexed, 0)
+	words := in.loadTypes(target.Addr, 0)
 	if len(words) == 0 {
-		return nil, false
+		return c, false
 	}
 	for _, w := range words {
+		if w == dwarf.Type(vtableSlot) {
+			c.Vtable = true
+			continue
+		}
 		ft, isFunc := funcPointer(w)
 		if !isFunc {
-			return nil, false
+			return Called{}, false
 		}
-		types = append(types, ft)
+		c.Types = append(c.Types, ft)
 	}
-	return types, true
+	if c.Vtable && len(c.Types) > 0 {
+		return Called{}, false
+	}
+	return c, true
+}
+
+// loadTypes returns the types of the words a load from address a can
+// read (nil: not known).
+func (in *Info) loadTypes(a *frame.Value, depth int) []dwarf.Type {
+	if depth > 4 {
+		return nil
+	}
+	if a.Kind == frame.ValueConst {
+		addr := uint64(a.Off)
+		i := sort.Search(len(in.globals), func(i int) bool { return in.globals[i].addr+in.globals[i].size > addr })
+		if i == len(in.globals) || in.globals[i].addr > addr {
+			return nil
+		}
+		g := in.globals[i]
+		return wordsAt(g.typ, int64(addr-g.addr), a.Indexed, 0)
+	}
+	base := *a
+	base.Off, base.Indexed = 0, false
+	var out []dwarf.Type
+	for _, pt := range in.valueTypes(&base, depth+1) {
+		p, ok := strip(pt).(*dwarf.PtrType)
+		if !ok || p.Type == nil {
+			continue
+		}
+		out = append(out, elementWords(p.Type, a.Off, a.Indexed)...)
+	}
+	return out
+}
+
+// valueTypes returns the DWARF types the value v may have.
+func (in *Info) valueTypes(v *frame.Value, depth int) []dwarf.Type {
+	if v.Off != 0 || v.Indexed {
+		return nil
+	}
+	switch v.Kind {
+	case frame.ValueReg:
+		return in.inRegister(int(v.Reg), v.At)
+	case frame.ValueLoad:
+		return in.loadTypes(v.Addr, depth)
+	}
+	return nil
+}
+
+// elementWords returns the word types at byte offset off from a pointer
+// to t: inside t, or, with an index, inside some element of an array of
+// t. An offset past t without an index is not followed (a cast to a
+// larger struct that embeds t), except over an array of pointers (a
+// vtable).
+func elementWords(t dwarf.Type, off int64, indexed bool) []dwarf.Type {
+	size := strip(t).Size()
+	if size <= 0 {
+		return nil
+	}
+	if indexed {
+		off = (off%size + size) % size
+	} else if off < 0 || off >= size {
+		if _, isPtr := strip(t).(*dwarf.PtrType); !isPtr || off < 0 || off%size != 0 {
+			return nil
+		}
+		off = 0
+	}
+	return wordsAt(t, off, indexed, 0)
 }
 
 // wordsAt returns the types of the pointer-sized words inside an object of
 // type t that a load at byte offset off can read; with indexed, the load's
 // address has an unknown index added, so every element of an array that
 // the offset falls in (taken modulo the element size) can be read.
-func wordsAt(t dwarf.Type, off int64, indexed bool, depth int) []dwarf.Type {
-	t = strip(t)
+func wordsAt(declared dwarf.Type, off int64, indexed bool, depth int) []dwarf.Type {
+	t := strip(declared)
 	if depth > 8 || t == nil || off < 0 {
 		return nil
 	}
@@ -314,15 +460,27 @@ func wordsAt(t dwarf.Type, off int64, indexed bool, depth int) []dwarf.Type {
 			if f.BitSize != 0 || off < f.ByteOffset || off >= f.ByteOffset+fs {
 				continue
 			}
+			if strings.HasPrefix(f.Name, "_vptr") && off == f.ByteOffset {
+				// GCC's _vptr.Class, clang's _vptr$Class.
+				out = append(out, vptrType)
+				continue
+			}
 			out = append(out, wordsAt(f.Type, off-f.ByteOffset, indexed, depth+1)...)
 		}
 		return out
 	}
 	if off == 0 && t.Size() == 8 {
-		return []dwarf.Type{t}
+		return []dwarf.Type{declared}
 	}
 	return nil
 }
+
+// vptrType stands for a C++ object's pointer to its vtable, whose words
+// are vtableSlot (debug/dwarf drops the name of GCC's __vtbl_ptr_type).
+var (
+	vtableSlot = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8, Name: "__vtbl_ptr_type"}, Type: &dwarf.VoidType{}}
+	vptrType   = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8}, Type: vtableSlot}
+)
 
 // strip removes typedefs and qualifiers.
 func strip(t dwarf.Type) dwarf.Type {
