@@ -151,7 +151,17 @@ func TestIndirectVirtual(t *testing.T) {
 				t.Fatalf("measure: bound %s, want %d (measure + deepest area overrider); reasons %s, assumptions %+v", show(m.Bound), want, reasonSummary(m), m.Assumptions)
 			}
 			if len(m.Assumptions) != 1 || !strings.Contains(m.Assumptions[0].Detail, "vtable slot +16: 3 functions") {
-				t.Errorf("measure assumptions %+v, want the 3 overriders of vtable slot +16", m.Assumptions)
+				t.Fatalf("measure assumptions %+v, want the 3 overriders of vtable slot +16", m.Assumptions)
+			}
+			// At -O2 the object is in a register whose location list types
+			// it: the load is of its _vptr. At -O0 it is on the stack, and
+			// without DWARF there are no types: the code's shape decides.
+			how := "by the code's shape"
+			if strings.Join(flags, " ") == "-g -O2" {
+				how = "by DWARF"
+			}
+			if !strings.Contains(m.Assumptions[0].Detail, how) {
+				t.Errorf("measure: %q, want it found %s", m.Assumptions[0].Detail, how)
 			}
 			d := entry(t, res, draw)
 			render := max(fr["Square::render(long) const"], fr["Circle::render(long) const"])
@@ -171,6 +181,44 @@ func TestIndirectVirtual(t *testing.T) {
 			for _, depth := range measuredDepths(t, dir, bin, "draw", 1, "a", "b", "c") {
 				if depth > *d.Bound {
 					t.Errorf("draw used %d B in a measured run, above its bound %d", depth, *d.Bound)
+				}
+			}
+		})
+	}
+}
+
+func TestIndirectOpsTable(t *testing.T) {
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			dir := t.TempDir()
+			bin := buildIndirect(t, dir, "ops.c", "-g", opt)
+			res, err := Run(bin, Options{Entries: []string{"do_open"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fr := frames(res)
+			e := entry(t, res, "do_open")
+			if !e.Bounded || len(e.Assumptions) != 1 {
+				t.Fatalf("do_open: bounded %v, assumptions %+v; reasons %s", e.Bounded, e.Assumptions, reasonSummary(e))
+			}
+			detail := e.Assumptions[0].Detail
+			want := fr["do_open"] + max(fr["open_a"], fr["open_b"])
+			if opt == "-O0" {
+				// f lives on the stack at -O0: nothing types the load, and
+				// in C the vtable shape proves nothing: the whole set.
+				want = fr["do_open"] + max(fr["open_a"], fr["open_b"], fr["read_a"], fr["read_b"])
+				if !strings.Contains(detail, "address-taken set of 4 functions") {
+					t.Errorf("do_open: %q, want the whole address-taken set (C code is no virtual call)", detail)
+				}
+			} else if !strings.Contains(detail, "2 functions with prototype int (*)(struct file *, int)") {
+				t.Errorf("do_open: %q, want the 2 functions of the open member's prototype (f in a register, typed by its location list)", detail)
+			}
+			if *e.Bound != want {
+				t.Errorf("do_open: bound %d, want %d", *e.Bound, want)
+			}
+			for _, d := range measuredDepths(t, dir, bin, "do_open", 2) {
+				if d > *e.Bound {
+					t.Errorf("do_open used %d B in a measured run, above its bound %d", d, *e.Bound)
 				}
 			}
 		})
