@@ -68,12 +68,15 @@ type Function struct {
 	// IndirectCallSites are the addresses of the indirect calls; of them,
 	// UnresolvedIndirect have no target (reasons) and AssumedIndirect were
 	// given the address-taken set.
-	IndirectCallSites  []uint64     `json:"indirect_call_sites"`
-	UnresolvedIndirect int          `json:"unresolved_indirect_calls"`
-	AssumedIndirect    int          `json:"assumed_indirect_calls"`
-	Reason             string       `json:"reason,omitempty"`
-	Source             string       `json:"source"`
-	CFIMismatch        *CFIMismatch `json:"cfi_mismatch,omitempty"`
+	IndirectCallSites  []uint64 `json:"indirect_call_sites"`
+	UnresolvedIndirect int      `json:"unresolved_indirect_calls"`
+	AssumedIndirect    int      `json:"assumed_indirect_calls"`
+	// AssumedMethods counts the assumed indirect calls by how their set
+	// was found: "address-taken", "prototype", "vtable-slot".
+	AssumedMethods map[string]int `json:"assumed_indirect_methods,omitempty"`
+	Reason         string         `json:"reason,omitempty"`
+	Source         string         `json:"source"`
+	CFIMismatch    *CFIMismatch   `json:"cfi_mismatch,omitempty"`
 }
 
 // CFIMismatch is a disagreement between the code walk and .eh_frame/.debug_frame.
@@ -222,6 +225,12 @@ func functions(g *callgraph.Graph) []Function {
 		}
 		fn.UnresolvedIndirect = len(n.Unresolved)
 		fn.AssumedIndirect = len(n.Assumed)
+		for _, a := range n.Assumed {
+			if fn.AssumedMethods == nil {
+				fn.AssumedMethods = map[string]int{}
+			}
+			fn.AssumedMethods[a.Method]++
+		}
 		if m := fr.CFIMismatch; m != nil {
 			fn.CFIMismatch = &CFIMismatch{PC: m.PC, CFA: m.CFA}
 		}

@@ -100,13 +100,17 @@ func (f *File) readVtables() {
 			return v, ok
 		}
 		vt := Vtable{Name: Demangle(s.Name), Addr: s.Value, Size: s.Size}
+		// A group built with RTTI has a typeinfo at every address point:
+		// then two zero words are not one (they are pure virtual slots).
+		first, firstKind := at(1)
+		rtti := typeinfo[first] || firstKind == relocExternal
 		for i := 2; i < n; i++ {
 			top, topKind := at(i - 2)
 			ti, tiKind := at(i - 1)
 			if topKind != relocNone || int64(top) > 0 || int64(top) < -(1<<32) {
 				continue
 			}
-			if _, isFn := function(ti); isFn || !(ti == 0 && tiKind == relocNone || typeinfo[ti] || tiKind == relocExternal) {
+			if _, isFn := function(ti); isFn || !(ti == 0 && tiKind == relocNone && !rtti || typeinfo[ti] || tiKind == relocExternal) {
 				continue
 			}
 			var slots []uint64

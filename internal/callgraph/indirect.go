@@ -20,7 +20,8 @@ type Annotation struct {
 type Assumption struct {
 	Site    uint64
 	Targets int
-	// Method is MethodAddressTaken, MethodPrototype or MethodVtableSlot.
+	// Method is MethodAddressTaken, MethodPrototype, MethodVtableSlot or
+	// MethodVtableTyped.
 	Method string
 	// Detail says what was assumed, for reports: "assumed: 2 functions
 	// with prototype int (*)(int, char *)".

@@ -15,7 +15,8 @@ import (
 const (
 	MethodAddressTaken = "address-taken"
 	MethodPrototype    = "prototype"
-	MethodVtableSlot   = "vtable-slot"
+	MethodVtableSlot   = "vtable-slot"       // recognised by the code's shape
+	MethodVtableTyped  = "vtable-slot-typed" // the load is of a _vptr, by DWARF
 )
 
 // narrowed is a subset of the address-taken set that one kind of indirect
@@ -50,7 +51,7 @@ func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, o
 		if called, ok := info.CalledTypes(v); ok {
 			if called.Vtable && isSlot {
 				if nw, ok := g.vtableHub(m, slot, "read through a _vptr, by DWARF"); ok {
-					return nw, MethodVtableSlot, true
+					return nw, MethodVtableTyped, true
 				}
 			} else if !called.Vtable {
 				if nw, ok := g.prototypeHub(m, called.Types); ok {

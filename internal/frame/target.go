@@ -99,7 +99,10 @@ func (s *slicer) before(off int) (int, *isa.Effect, bool) {
 		return 0, nil, false
 	}
 	in := &s.w.insts[i]
-	if s.w.segmentOf(in.off).start != s.w.segmentOf(off).start || in.eff.Flow != isa.FlowNext || in.eff.CondNext > 0 || s.w.condAt(in.off) {
+	// A conditional branch falls through into off: the path is still
+	// straight-line from there.
+	falls := in.eff.Flow == isa.FlowNext || in.eff.Flow == isa.FlowCondJump
+	if s.w.segmentOf(in.off).start != s.w.segmentOf(off).start || !falls || in.eff.CondNext > 0 || s.w.condAt(in.off) {
 		return 0, nil, false
 	}
 	return in.off, &in.eff, true
