@@ -14,6 +14,7 @@ arm-none-eabi-gcc:gcc-arm-none-eabi
 arm-none-eabi-objdump:binutils-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi
 dpkg-source:dpkg-dev
+gdb:gdb
 "
 missing=""
 for pair in $needs; do
