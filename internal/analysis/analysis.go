@@ -75,8 +75,11 @@ type Function struct {
 	IndirectCallSites  []uint64 `json:"indirect_call_sites"`
 	UnresolvedIndirect int      `json:"unresolved_indirect_calls"`
 	AssumedIndirect    int      `json:"assumed_indirect_calls"`
-	Reason             string   `json:"reason,omitempty"`
-	Source             string   `json:"source"`
+	// AssumedMethods counts the assumed indirect calls by how their set
+	// was found: "address-taken", "prototype", "vtable-slot".
+	AssumedMethods map[string]int `json:"assumed_indirect_methods,omitempty"`
+	Reason         string         `json:"reason,omitempty"`
+	Source         string         `json:"source"`
 	// File and Line are where the function is declared (DWARF), empty
 	// when the file has no debug information for it.
 	File        string       `json:"file,omitempty"`
@@ -269,6 +272,12 @@ func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 		}
 		fn.UnresolvedIndirect = len(n.Unresolved)
 		fn.AssumedIndirect = len(n.Assumed)
+		for _, a := range n.Assumed {
+			if fn.AssumedMethods == nil {
+				fn.AssumedMethods = map[string]int{}
+			}
+			fn.AssumedMethods[a.Method]++
+		}
 		if l, ok := lines.Func(n.Func.Addr); ok {
 			fn.File, fn.Line = l.File, l.Line
 		}

@@ -105,18 +105,20 @@ type File struct {
 	// be parsed; analysis goes on without it.
 	CFIError error
 
-	symbols    []elf.Symbol
-	mappings   []mapping
-	exported   map[string]int
-	names      map[string]int
-	namesOnce  sync.Once
-	taken      []uint64
-	initArrays []uint64
-	takenOnce  sync.Once
-	r          io.ReaderAt
-	mapped     []byte // the whole file, when it could be mapped
-	sections   []*loadedSection
-	byAddr     map[uint64]int
+	symbols     []elf.Symbol
+	mappings    []mapping
+	exported    map[string]int
+	names       map[string]int
+	namesOnce   sync.Once
+	taken       []uint64
+	initArrays  []uint64
+	takenOnce   sync.Once
+	vtables     []Vtable
+	vtablesOnce sync.Once
+	r           io.ReaderAt
+	mapped      []byte // the whole file, when it could be mapped
+	sections    []*loadedSection
+	byAddr      map[uint64]int
 }
 
 type loadedSection struct {

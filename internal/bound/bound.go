@@ -443,7 +443,7 @@ func (a *Analysis) facts() {
 		}
 		for _, as := range n.Assumed {
 			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Addr: as.Site, Library: lib,
-				Detail: fmt.Sprintf("assumed: address-taken set of %d functions", as.Targets)})
+				Detail: as.Detail})
 			assumeNode = append(assumeNode, id)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/dwtypes"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 )
@@ -30,6 +31,12 @@ type Module struct {
 	// hub is the node standing for the module's address-taken set (see
 	// takenHub), -1 until an indirect call first needs it.
 	hub, hubCount int
+	// taken are the nodes of the module's own address-taken functions.
+	taken []int
+	// narrowed caches the hubs of narrowed target sets (see narrow).
+	narrowed    map[string]narrowed
+	dwarf       *dwtypes.Info
+	dwarfLoaded bool
 }
 
 // Node is a function, or an external: an imported function no library on

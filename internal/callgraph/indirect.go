@@ -15,11 +15,17 @@ type Annotation struct {
 }
 
 // Assumption records an indirect call resolved by assumption rather than
-// proof: its edges go to every function whose address the program takes.
+// proof: its edges go to every function whose address the program takes,
+// or to the part of that set the call's code and types narrow it to.
 type Assumption struct {
 	Site    uint64
 	Targets int
-	Method  string
+	// Method is MethodAddressTaken, MethodPrototype, MethodVtableSlot or
+	// MethodVtableTyped.
+	Method string
+	// Detail says what was assumed, for reports: "assumed: 2 functions
+	// with prototype int (*)(int, char *)".
+	Detail string
 }
 
 // resolveIndirect gives the node's unresolved indirect calls targets: the
@@ -42,13 +48,19 @@ func (g *Graph) resolveIndirect(id int) {
 			still = append(still, cs)
 			continue
 		}
+		if nw, method, ok := g.narrow(id, cs); ok {
+			g.addEdge(id, nw.hub, cs, method)
+			n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: nw.count, Method: method, Detail: nw.detail})
+			continue
+		}
 		hub, count := g.takenHub(n.Module)
 		if count == 0 {
 			still = append(still, cs)
 			continue
 		}
-		g.addEdge(id, hub, cs, "address-taken")
-		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: count, Method: "address-taken"})
+		g.addEdge(id, hub, cs, MethodAddressTaken)
+		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: count, Method: MethodAddressTaken,
+			Detail: fmt.Sprintf("assumed: address-taken set of %d functions", count)})
 	}
 	n.Unresolved = still
 }
@@ -149,6 +161,7 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 		}
 	}
 	sort.Ints(taken)
+	m.taken = taken
 	count = len(taken)
 	var programHub int
 	if main := g.Modules[0]; m != main {

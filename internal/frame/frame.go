@@ -63,6 +63,9 @@ type CallSite struct {
 	// Depth is the number of bytes below the caller's SP at the call
 	// instruction, before the call pushes anything.
 	Depth int64
+	// From is, for an indirect call, where its target comes from as far
+	// as the straight-line code before it shows (nil when not known).
+	From *Value
 }
 
 // Frame is the result for one function.
@@ -200,6 +203,8 @@ type walker struct {
 		addr uint64
 		st   state
 	}
+	// tableTargets are the offsets walked as jump-table targets.
+	tableTargets []int
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -234,6 +239,7 @@ func Analyze(in Input) Frame {
 			}
 		}
 	}
+	w.traceTargets()
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
 	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr
@@ -630,6 +636,7 @@ func (w *walker) resolveIndirectJumps() {
 			continue
 		}
 		foundUnreached = true
+		w.tableTargets = append(w.tableTargets, off)
 		w.walk(off, seed)
 		off += w.instLen(off)
 	}

@@ -175,6 +175,23 @@ type Effect struct {
 	DefReg   int8
 	DefSrc   int8
 	DefValue int64
+
+	// Mem describes a memory operand, [MemBase + MemIndex*scale + MemDisp]
+	// (registers by number as for DefReg, -1 for none; a PC-relative operand
+	// has MemBase -1 and its absolute address in MemDisp). HasMem is set for
+	// a pointer-sized load into a register (DefKind DefLoad) and for an
+	// indirect call or jump through memory: the instructions before an
+	// indirect call then show where its target was read from (a vtable
+	// slot, a member of a typed table).
+	HasMem   bool
+	MemBase  int8
+	MemIndex int8
+	MemDisp  int64
+	MemScale uint8 // the index's scale (1, 2, 4, 8) when MemIndex >= 0
+	// CallReg is the register an indirect call or jump goes through
+	// (HasCallReg): call rax, blx r3.
+	CallReg    int8
+	HasCallReg bool
 }
 
 // DefKind says what an instruction wrote into Effect.DefReg.
@@ -189,9 +206,12 @@ const (
 	DefHigh16
 	DefOther
 	DefShl
+	// DefLoad: a pointer-sized word read from memory at Mem (x86 mov r64,[m];
+	// Thumb ldr rX,[rY,#imm]).
+	DefLoad
 )
 
-var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl"}
+var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load"}
 
 func (k DefKind) String() string {
 	if int(k) < len(defNames) {

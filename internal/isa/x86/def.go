@@ -24,6 +24,12 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 		p++ // segment and bnd/notrack prefixes (not 66: 16-bit writes are partial)
 	}
 	if p < len(b) && b[p] == 0x66 {
+		// 16-bit writes are partial; but movq r64,xmm (66 REX.W 0F 7E)
+		// replaces a general-purpose register, which the slice before
+		// an indirect call must not step over.
+		if len(b) >= p+5 && b[p+1]&0xF8 == 0x48 && b[p+2] == 0x0F && b[p+3] == 0x7E && b[p+4]>>6 == 3 {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(b[p+4]&7|(b[p+1]&1)<<3)
+		}
 		return
 	}
 	var rex byte
@@ -106,6 +112,10 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 		if m.mem {
 			if op == 0x8B {
 				other(m.reg)
+				if wide {
+					eff.DefKind = isa.DefLoad
+					setMem(eff, m, pc, n)
+				}
 			}
 			return
 		}
@@ -195,6 +205,14 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 		}
 	case op == 0xC1 || op == 0xD1 || op == 0xD3 || op == 0xF7 || op == 0xFF:
 		m, ok := modrm()
+		if ok && op == 0xFF && (m.opdigit == 2 || m.opdigit == 4) { // call/jmp r/m
+			if m.mem {
+				setMem(eff, m, pc, n)
+			} else {
+				eff.CallReg, eff.HasCallReg = int8(m.rm), true
+			}
+			return
+		}
 		if !ok || m.mem {
 			return
 		}
@@ -217,5 +235,17 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 				other(m.reg)
 			}
 		}
+	}
+}
+
+// setMem describes memory operand m of the instruction at pc, n bytes long,
+// in eff's Mem fields; a rip-relative operand becomes its absolute address.
+func setMem(eff *isa.Effect, m modRM, pc uint64, n int) {
+	eff.HasMem, eff.MemBase, eff.MemIndex, eff.MemDisp, eff.MemScale = true, m.base, m.index, m.disp, m.scale
+	switch m.base {
+	case baseRIP:
+		eff.MemBase, eff.MemDisp = -1, int64(pc+uint64(n))+m.disp
+	case baseNone:
+		eff.MemBase = -1
 	}
 }

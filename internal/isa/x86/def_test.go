@@ -9,7 +9,9 @@ import (
 
 // withoutDef clears the Def fields, for tables that predate them.
 func withoutDef(e isa.Effect) isa.Effect {
+	e.MemScale = 0
 	e.DefKind, e.DefReg, e.DefSrc, e.DefValue = isa.DefNone, 0, 0, 0
+	e.HasMem, e.MemBase, e.MemIndex, e.MemDisp, e.CallReg, e.HasCallReg = false, 0, 0, 0, 0, false
 	return e
 }
 
@@ -35,7 +37,7 @@ var defCases = []struct {
 	{"mov rdi, rax", "4889c7", isa.DefCopy, 7, 0, 0},
 	{"mov r9, r12", "4d89e1", isa.DefCopy, 9, 12, 0},
 	{"mov edi, eax", "89c7", isa.DefCopy, 7, 0, 32},
-	{"mov rcx, [rsp+8]", "488b4c2408", isa.DefOther, 1, 0, 0},
+	{"mov rcx, [rsp+8]", "488b4c2408", isa.DefLoad, 1, 0, 0},
 	{"xor ecx, ecx", "31c9", isa.DefConst, 1, 0, 0},
 	{"xor r8d, r8d", "4531c0", isa.DefConst, 8, 0, 0},
 	{"sub eax, eax", "29c0", isa.DefConst, 0, 0, 0},
@@ -78,6 +80,47 @@ func TestDef(t *testing.T) {
 		if e.DefKind != c.kind || e.DefReg != c.reg || e.DefSrc != c.src || e.DefValue != c.val {
 			t.Errorf("%s: def %v r%d src r%d value %#x; want %v r%d src r%d value %#x",
 				c.asm, e.DefKind, e.DefReg, e.DefSrc, e.DefValue, c.kind, c.reg, c.src, c.val)
+		}
+	}
+}
+
+// TestMem checks the memory operands and call registers that let the
+// analysis see where an indirect call's target comes from.
+func TestMem(t *testing.T) {
+	cases := []struct {
+		asm         string
+		hex         string
+		base, index int8
+		disp        int64
+		callReg     int8 // -1: not a call through a register
+	}{
+		{"mov rax, [rdi]", "488b07", 7, -1, 0, -1},
+		{"mov rdx, [rax+0x10]", "488b5010", 0, -1, 16, -1},
+		{"mov rcx, [rdx+rax*1]", "488b0c02", 2, 0, 0, -1},
+		{"mov rax, [rip+0x100]", "488b0500010000", -1, -1, testPC + 7 + 0x100, -1},
+		{"call [rax+0x10]", "ff5010", 0, -1, 16, -1},
+		{"jmp [rax+0x18]", "ff6018", 0, -1, 24, -1},
+		{"call [rdx+rax*1+8]", "ff540208", 2, 0, 8, -1},
+		{"call rcx", "ffd1", 0, 0, 0, 1},
+		{"notrack call r11", "3e41ffd3", 0, 0, 0, 11},
+		{"jmp rax", "ffe0", 0, 0, 0, 0},
+	}
+	var d Decoder
+	for _, c := range cases {
+		code, _ := hex.DecodeString(c.hex)
+		e, err := d.Decode(code, testPC)
+		if err != nil || e.Len != len(code) {
+			t.Errorf("%s: len %d err %v", c.asm, e.Len, err)
+			continue
+		}
+		if c.callReg >= 0 {
+			if !e.HasCallReg || e.CallReg != c.callReg || e.HasMem {
+				t.Errorf("%s: call reg %v r%d mem %v; want r%d", c.asm, e.HasCallReg, e.CallReg, e.HasMem, c.callReg)
+			}
+			continue
+		}
+		if !e.HasMem || e.MemBase != c.base || e.MemIndex != c.index || e.MemDisp != c.disp {
+			t.Errorf("%s: mem %v base %d index %d disp %#x; want base %d index %d disp %#x", c.asm, e.HasMem, e.MemBase, e.MemIndex, e.MemDisp, c.base, c.index, c.disp)
 		}
 	}
 }

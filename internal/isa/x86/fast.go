@@ -30,6 +30,7 @@ type modRM struct {
 	disp     int64 // sign-extended displacement
 	opdigit  byte  // ModRM.reg without REX.R (the /digit of group opcodes)
 	hasIndex bool
+	scale    uint8 // the index's scale: 1, 2, 4 or 8
 }
 
 const (
@@ -74,7 +75,7 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 		m.n = 2
 		idx := (sib>>3)&7 | (rex&2)<<2
 		if idx != 4 {
-			m.index, m.hasIndex = int8(idx), true
+			m.index, m.hasIndex, m.scale = int8(idx), true, 1<<(sib>>6)
 		}
 		base := sib & 7
 		if base == 5 && m.mod == 0 {

@@ -1,0 +1,205 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/dwtypes"
+	"github.com/stackscope/stackscope/internal/frame"
+)
+
+// Methods of narrowed indirect calls (Edge.Method, Assumption.Method).
+const (
+	MethodAddressTaken = "address-taken"
+	MethodPrototype    = "prototype"
+	MethodVtableSlot   = "vtable-slot"       // recognised by the code's shape
+	MethodVtableTyped  = "vtable-slot-typed" // the load is of a _vptr, by DWARF
+)
+
+// narrowed is a subset of the address-taken set that one kind of indirect
+// call can reach, with the node that stands for it.
+type narrowed struct {
+	hub    int
+	count  int
+	detail string
+}
+
+// narrow finds a smaller target set for an indirect call than the
+// address-taken set, when the code before the call shows how the target
+// is read:
+//   - a virtual call, `mov rax,[obj]; call [rax+k]` in C++ code: the
+//     functions in slot k of the module's vtables (every overrider, whatever
+//     the object's class);
+//   - a call through a word of a global variable whose DWARF type says it
+//     holds a `T (*)(P...)`: the address-taken functions whose prototype
+//     fits (dwtypes.Fits), and those whose prototype is not known.
+//
+// ok is false when neither applies: the call keeps the whole set.
+func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, ok bool) {
+	n := g.Nodes[id]
+	m := n.Module
+	v := cs.From
+	if v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Addr == nil {
+		return nw, "", false
+	}
+	info := g.dwarfOf(m)
+	slot, isSlot := vtableSlot(v)
+	if info != nil {
+		if called, ok := info.CalledTypes(v); ok {
+			if called.Vtable && isSlot {
+				if nw, ok := g.vtableHub(m, slot, "read through a _vptr, by DWARF"); ok {
+					return nw, MethodVtableTyped, true
+				}
+			} else if !called.Vtable {
+				if nw, ok := g.prototypeHub(m, called.Types); ok {
+					return nw, MethodPrototype, true
+				}
+			}
+			return nw, "", false
+		}
+	}
+	// Without types, by the code's shape. In C the same shape is an ops
+	// table at the start of a struct: only C++ code counts (or code no
+	// DWARF describes, in a module that has vtables).
+	if isSlot && m.File.Arch == binfile.ArchX86_64 && (info == nil || !info.Covers(cs.Addr) || info.CPlusPlus(cs.Addr)) {
+		if nw, ok := g.vtableHub(m, slot, "by the code's shape"); ok {
+			return nw, MethodVtableSlot, true
+		}
+	}
+	return nw, "", false
+}
+
+// vtableSlot recognises Load(Load(obj)+k): the word k bytes into the table
+// the object's first word (its vptr) points to.
+func vtableSlot(v *frame.Value) (int64, bool) {
+	a := v.Addr
+	if a.Kind != frame.ValueLoad || a.Indexed || a.Off < 0 || a.Addr == nil || a.Addr.Indexed {
+		return 0, false
+	}
+	return a.Off, true
+}
+
+// dwarfOf loads the module's DWARF type information once (nil without).
+func (g *Graph) dwarfOf(m *Module) *dwtypes.Info {
+	if !m.dwarfLoaded {
+		m.dwarfLoaded = true
+		m.dwarf = dwtypes.Load(m.File.ELF)
+	}
+	return m.dwarf
+}
+
+// vtableHub returns the node standing for slot off of the module's
+// vtables (and the program's, for a library: a program class may derive
+// from a library's).
+func (g *Graph) vtableHub(m *Module, off int64, how string) (narrowed, bool) {
+	key := fmt.Sprintf("vtable slot +%d %s", off, how)
+	if nw, ok := m.narrowed[key]; ok {
+		return nw, nw.count > 0
+	}
+	var targets []int
+	for _, mod := range g.withProgram(m) {
+		for _, addr := range mod.File.VtableSlot(off) {
+			if fi, ok := mod.File.FunctionIndex(addr); ok {
+				targets = append(targets, g.nodeFor(mod, fi))
+			}
+		}
+	}
+	nw := g.subsetHub(m, key, MethodVtableSlot, targets, func(n int) string {
+		return fmt.Sprintf("assumed: virtual call through vtable slot +%d: %d %s (%s)", off, n, plural(n, "function"), how)
+	})
+	return nw, nw.count > 0
+}
+
+// prototypeHub returns the node standing for the address-taken functions
+// that fit one of the function types.
+func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool) {
+	var sigs []string
+	for _, t := range types {
+		sigs = append(sigs, dwtypes.Signature(t))
+	}
+	sort.Strings(sigs)
+	sigs = dedupeStrings(sigs)
+	key := "prototype " + strings.Join(sigs, " | ")
+	if nw, ok := m.narrowed[key]; ok {
+		return nw, nw.count > 0
+	}
+	g.takenHub(m)
+	var targets []int
+	for _, mod := range g.withProgram(m) {
+		modInfo := g.dwarfOf(mod)
+		for _, t := range mod.taken {
+			fn := g.Nodes[t].Func
+			if fn == nil {
+				continue
+			}
+			var p *dwtypes.Proto
+			if modInfo != nil {
+				p, _ = modInfo.Prototype(fn.Addr)
+			}
+			for _, ft := range types {
+				if p == nil || dwtypes.Fits(p, ft) {
+					targets = append(targets, t)
+					break
+				}
+			}
+		}
+	}
+	nw := g.subsetHub(m, key, MethodPrototype, targets, func(n int) string {
+		return fmt.Sprintf("assumed: %d %s with prototype %s", n, plural(n, "function"), strings.Join(sigs, " or "))
+	})
+	// None at all: the pointer holds a function of another module (a
+	// library's, which the address-taken set does not list either), so
+	// nothing is gained by narrowing.
+	return nw, nw.count > 0
+}
+
+// withProgram is m, and the program after it when m is a library.
+func (g *Graph) withProgram(m *Module) []*Module {
+	if m == g.Modules[0] {
+		return []*Module{m}
+	}
+	return []*Module{m, g.Modules[0]}
+}
+
+// subsetHub makes a hub node whose edges go to targets.
+func (g *Graph) subsetHub(m *Module, key, method string, targets []int, detail func(int) string) narrowed {
+	sort.Ints(targets)
+	var uniq []int
+	for i, t := range targets {
+		if i == 0 || t != targets[i-1] {
+			uniq = append(uniq, t)
+		}
+	}
+	hub := len(g.Nodes)
+	d := detail(len(uniq))
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: "[" + strings.TrimPrefix(d, "assumed: ") + "]", Frame: frame.Frame{Kind: frame.Static}})
+	for _, t := range uniq {
+		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: method})
+	}
+	nw := narrowed{hub: hub, count: len(uniq), detail: d}
+	if m.narrowed == nil {
+		m.narrowed = map[string]narrowed{}
+	}
+	m.narrowed[key] = nw
+	return nw
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func dedupeStrings(v []string) []string {
+	out := v[:0]
+	for i, s := range v {
+		if i == 0 || s != v[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,613 @@
+// Package dwtypes reads what the DWARF debugging information says about
+// the types an indirect call involves: the prototype of each function, the
+// type of each global variable, and from them the type of the word an
+// indirect call loads its target from (a member of a typed dispatch
+// table). With it the targets of a call through a pointer of type
+// `int (*)(int, char *)` can be narrowed to the functions whose prototype
+// fits that type.
+package dwtypes
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/frame"
+)
+
+// Info is the DWARF type information of one ELF file.
+type Info struct {
+	data    *dwarf.Data
+	protos  map[uint64]*Proto // function entry -> prototype
+	globals []global          // sorted by addr
+	units   []unit            // compilation units' address ranges, sorted
+	funcs   []funcVars        // sorted by low
+	locs    locSections
+	// the unit being scanned
+	cuBase    uint64
+	cuVersion int
+}
+
+type global struct {
+	addr, size uint64
+	typ        dwarf.Type
+}
+
+type unit struct {
+	low, high uint64
+	cplusplus bool
+}
+
+// Proto is a function's prototype: its parameter types in order.
+// Unknown is set when DWARF does not give them (a K&R declaration).
+type Proto struct {
+	Params   []dwarf.Type
+	Variadic bool
+	Unknown  bool
+}
+
+// Load reads the DWARF of f. It returns nil when f has no debugging
+// information or it cannot be read: callers then keep the unnarrowed
+// sets.
+func Load(f *elf.File) *Info {
+	if f.Section(".debug_info") == nil {
+		return nil
+	}
+	d, err := f.DWARF()
+	if err != nil {
+		return nil
+	}
+	in := &Info{data: d, protos: map[uint64]*Proto{}}
+	section := func(name string) []byte {
+		if s := f.Section(name); s != nil {
+			if b, err := s.Data(); err == nil {
+				return b
+			}
+		}
+		return nil
+	}
+	in.locs = locSections{info: section(".debug_info"), loc: section(".debug_loc"), loclists: section(".debug_loclists")}
+	if err := in.scan(); err != nil {
+		return nil
+	}
+	sort.Slice(in.globals, func(i, j int) bool { return in.globals[i].addr < in.globals[j].addr })
+	sort.Slice(in.units, func(i, j int) bool { return in.units[i].low < in.units[j].low })
+	sort.Slice(in.funcs, func(i, j int) bool { return in.funcs[i].low < in.funcs[j].low })
+	in.locs = locSections{}
+	return in
+}
+
+// scan walks every compilation unit once for subprograms with code,
+// global variables at fixed addresses and the units' languages.
+func (in *Info) scan() error {
+	r := in.data.Reader()
+	cplusplus, knr := false, false
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		switch e.Tag {
+		case dwarf.TagCompileUnit:
+			lang, _ := e.Val(dwarf.AttrLanguage).(int64)
+			cplusplus = isCPlusPlus(lang)
+			knr = isC(lang)
+			in.cuBase, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			in.cuVersion = in.locs.unitVersion(e.Offset)
+			if ranges, err := in.data.Ranges(e); err == nil {
+				for _, rg := range ranges {
+					in.units = append(in.units, unit{rg[0], rg[1], cplusplus})
+				}
+			}
+		case dwarf.TagSubprogram:
+			in.addSubprogram(r, e, knr)
+			continue // addSubprogram reads or skips the children
+		case dwarf.TagVariable:
+			in.addGlobal(e)
+		}
+		if e.Children && e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagNamespace &&
+			e.Tag != dwarf.TagLexDwarfBlock && e.Tag != dwarf.TagStructType && e.Tag != dwarf.TagClassType {
+			r.SkipChildren()
+		}
+	}
+}
+
+func isCPlusPlus(lang int64) bool {
+	switch lang {
+	case 0x4, 0x19, 0x1a, 0x21: // C++, C++03, C++11, C++14
+		return true
+	}
+	return lang >= 0x2a && lang <= 0x2b // C++17, C++20
+}
+
+func isC(lang int64) bool {
+	switch lang {
+	case 0x1, 0x2, 0xc, 0x1d, 0x2c: // C89, C, C99, C11, C17
+		return true
+	}
+	return false
+}
+
+// addSubprogram records the prototype of a subprogram that has code.
+func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
+	var entries []uint64
+	if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
+		entries = append(entries, low)
+	} else if ranges, err := in.data.Ranges(e); err == nil {
+		for _, rg := range ranges {
+			entries = append(entries, rg[0])
+		}
+	}
+	if !e.Children {
+		if len(entries) > 0 {
+			p := &Proto{Unknown: knr && !in.prototyped(e)}
+			for _, a := range entries {
+				in.protos[a] = p
+			}
+		}
+		return
+	}
+	p := &Proto{Unknown: knr && !in.prototyped(e)}
+	var vars []regVar
+	defer func() {
+		if len(vars) == 0 {
+			return
+		}
+		ranges, err := in.data.Ranges(e)
+		if err != nil {
+			return
+		}
+		for _, rg := range ranges {
+			in.funcs = append(in.funcs, funcVars{low: rg[0], high: rg[1], vars: vars})
+		}
+	}()
+	depth := 1
+	for depth > 0 {
+		c, err := r.Next()
+		if err != nil || c == nil {
+			return
+		}
+		if c.Tag == 0 {
+			depth--
+			continue
+		}
+		if c.Tag == dwarf.TagFormalParameter || c.Tag == dwarf.TagVariable {
+			vars = append(vars, in.registerVars(c)...)
+		}
+		if depth == 1 {
+			switch c.Tag {
+			case dwarf.TagFormalParameter:
+				p.Params = append(p.Params, in.typeOf(c))
+			case dwarf.TagUnspecifiedParameters:
+				p.Variadic = true
+			case dwarf.TagVariable:
+				// A function-local static has a fixed address too.
+				in.addGlobal(c)
+			}
+		}
+		if c.Children {
+			depth++
+		}
+	}
+	for _, a := range entries {
+		in.protos[a] = p
+	}
+}
+
+// registerVars returns where the location list of a variable or
+// parameter puts it in a register, with its type.
+func (in *Info) registerVars(e *dwarf.Entry) []regVar {
+	f := e.AttrField(dwarf.AttrLocation)
+	if f == nil || f.Class != dwarf.ClassLocListPtr {
+		return nil
+	}
+	off, ok := f.Val.(int64)
+	if !ok {
+		return nil
+	}
+	rv := in.locs.regEntries(in.cuVersion, off, in.cuBase)
+	if len(rv) == 0 {
+		return nil
+	}
+	t := in.typeOf(e)
+	if t == nil {
+		return nil
+	}
+	for i := range rv {
+		rv[i].typ = t
+	}
+	return rv
+}
+
+// prototyped says whether a C function was declared with a prototype,
+// looking through its declaration.
+func (in *Info) prototyped(e *dwarf.Entry) bool {
+	for i := 0; i < 4 && e != nil; i++ {
+		if v, ok := e.Val(dwarf.AttrPrototyped).(bool); ok && v {
+			return true
+		}
+		e = in.origin(e)
+	}
+	return false
+}
+
+// origin returns the DIE e completes (DW_AT_specification, or
+// DW_AT_abstract_origin for an out-of-line instance), or nil.
+func (in *Info) origin(e *dwarf.Entry) *dwarf.Entry {
+	off, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+	if !ok {
+		off, ok = e.Val(dwarf.AttrSpecification).(dwarf.Offset)
+	}
+	if !ok {
+		return nil
+	}
+	r := in.data.Reader()
+	r.Seek(off)
+	o, err := r.Next()
+	if err != nil {
+		return nil
+	}
+	return o
+}
+
+// typeOf returns the type of a parameter or variable, from its own
+// DW_AT_type or its origin's; nil when unknown.
+func (in *Info) typeOf(e *dwarf.Entry) dwarf.Type {
+	for i := 0; i < 4 && e != nil; i++ {
+		if off, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
+			return in.typeAt(off)
+		}
+		e = in.origin(e)
+	}
+	return nil
+}
+
+// typeAt returns the type at off; a C++ reference is given as a pointer
+// to what it refers to (debug/dwarf does not model references).
+func (in *Info) typeAt(off dwarf.Offset) dwarf.Type {
+	r := in.data.Reader()
+	r.Seek(off)
+	if e, err := r.Next(); err == nil && e != nil && (e.Tag == dwarf.TagReferenceType || e.Tag == dwarf.TagRvalueReferenceType) {
+		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
+			if t, err := in.data.Type(to); err == nil {
+				return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8}, Type: t}
+			}
+		}
+		return nil
+	}
+	t, err := in.data.Type(off)
+	if err != nil {
+		return nil
+	}
+	return t
+}
+
+// addGlobal records a variable whose location is a fixed address.
+func (in *Info) addGlobal(e *dwarf.Entry) {
+	loc, ok := e.Val(dwarf.AttrLocation).([]byte)
+	if !ok || len(loc) != 9 || loc[0] != 0x03 { // DW_OP_addr
+		return
+	}
+	addr := uint64(0)
+	for i := 8; i >= 1; i-- {
+		addr = addr<<8 | uint64(loc[i])
+	}
+	t := in.typeOf(e)
+	if t == nil || t.Size() <= 0 {
+		return
+	}
+	in.globals = append(in.globals, global{addr: addr, size: uint64(t.Size()), typ: t})
+}
+
+// Prototype returns the prototype of the function that starts at addr.
+func (in *Info) Prototype(addr uint64) (*Proto, bool) {
+	p, ok := in.protos[addr]
+	return p, ok
+}
+
+// CPlusPlus says whether the code at pc was compiled from C++ (false when
+// no unit covers pc).
+func (in *Info) CPlusPlus(pc uint64) bool {
+	i := sort.Search(len(in.units), func(i int) bool { return in.units[i].high > pc })
+	return i < len(in.units) && in.units[i].low <= pc && in.units[i].cplusplus
+}
+
+// Covers says whether some compilation unit describes the code at pc.
+func (in *Info) Covers(pc uint64) bool {
+	i := sort.Search(len(in.units), func(i int) bool { return in.units[i].high > pc })
+	return i < len(in.units) && in.units[i].low <= pc
+}
+
+// Called is what the DWARF says about the word an indirect call reads
+// its target from.
+type Called struct {
+	// Types are the function-pointer types the word may have.
+	Types []*dwarf.FuncType
+	// Vtable: the word is a slot of a C++ vtable, read through an
+	// object's _vptr member.
+	Vtable bool
+}
+
+// CalledTypes types the word an indirect call reads its target from, when
+// the code shows where that word is and the DWARF types it: a member of a
+// global table (`call [table+i*16+8]` in a `struct op table[]`), a member
+// of the struct a register variable points to (`call [rdi+8]` with `p` of
+// type `struct ops *` in rdi), or a vtable slot reached through a _vptr.
+// ok is false unless every word the call may read there is a function
+// pointer, or every one a vtable slot.
+func (in *Info) CalledTypes(target *frame.Value) (c Called, ok bool) {
+	if target == nil || target.Kind != frame.ValueLoad || target.Off != 0 || target.Addr == nil {
+		return c, false
+	}
+	words := in.loadTypes(target.Addr, 0)
+	if len(words) == 0 {
+		return c, false
+	}
+	for _, w := range words {
+		if w == dwarf.Type(vtableSlot) {
+			c.Vtable = true
+			continue
+		}
+		ft, isFunc := funcPointer(w)
+		if !isFunc {
+			return Called{}, false
+		}
+		c.Types = append(c.Types, ft)
+	}
+	if c.Vtable && len(c.Types) > 0 {
+		return Called{}, false
+	}
+	return c, true
+}
+
+// loadTypes returns the types of the words a load from address a can
+// read (nil: not known).
+func (in *Info) loadTypes(a *frame.Value, depth int) []dwarf.Type {
+	if depth > 4 {
+		return nil
+	}
+	if a.Kind == frame.ValueConst {
+		addr := uint64(a.Off)
+		i := sort.Search(len(in.globals), func(i int) bool { return in.globals[i].addr+in.globals[i].size > addr })
+		if i == len(in.globals) || in.globals[i].addr > addr {
+			return nil
+		}
+		g := in.globals[i]
+		return wordsAt(g.typ, int64(addr-g.addr), a.Indexed, 0)
+	}
+	base := *a
+	base.Off, base.Indexed = 0, false
+	var out []dwarf.Type
+	for _, pt := range in.valueTypes(&base, depth+1) {
+		p, ok := strip(pt).(*dwarf.PtrType)
+		if !ok || p.Type == nil {
+			continue
+		}
+		out = append(out, elementWords(p.Type, a.Off, a.Indexed)...)
+	}
+	return out
+}
+
+// valueTypes returns the DWARF types the value v may have.
+func (in *Info) valueTypes(v *frame.Value, depth int) []dwarf.Type {
+	if v.Off != 0 || v.Indexed {
+		return nil
+	}
+	switch v.Kind {
+	case frame.ValueReg:
+		return in.inRegister(int(v.Reg), v.At)
+	case frame.ValueLoad:
+		return in.loadTypes(v.Addr, depth)
+	}
+	return nil
+}
+
+// elementWords returns the word types at byte offset off from a pointer
+// to t: inside t, or, with an index, inside some element of an array of
+// t. An offset past t without an index is not followed (a cast to a
+// larger struct that embeds t), except over an array of pointers (a
+// vtable).
+func elementWords(t dwarf.Type, off int64, indexed bool) []dwarf.Type {
+	size := strip(t).Size()
+	if size <= 0 {
+		return nil
+	}
+	if indexed {
+		off = (off%size + size) % size
+	} else if off < 0 || off >= size {
+		if _, isPtr := strip(t).(*dwarf.PtrType); !isPtr || off < 0 || off%size != 0 {
+			return nil
+		}
+		off = 0
+	}
+	return wordsAt(t, off, indexed, 0)
+}
+
+// wordsAt returns the types of the pointer-sized words inside an object of
+// type t that a load at byte offset off can read; with indexed, the load's
+// address has an unknown index added, so every element of an array that
+// the offset falls in (taken modulo the element size) can be read.
+func wordsAt(declared dwarf.Type, off int64, indexed bool, depth int) []dwarf.Type {
+	t := strip(declared)
+	if depth > 8 || t == nil || off < 0 {
+		return nil
+	}
+	switch t := t.(type) {
+	case *dwarf.ArrayType:
+		el := t.Type
+		n := el.Size()
+		if n <= 0 {
+			return nil
+		}
+		if indexed {
+			off %= n
+		} else if off/n >= t.Count && t.Count >= 0 {
+			return nil
+		}
+		return wordsAt(el, off%n, indexed, depth+1)
+	case *dwarf.StructType:
+		if t.Incomplete {
+			return nil
+		}
+		var out []dwarf.Type
+		for _, f := range t.Field {
+			fs := f.Type.Size()
+			if f.BitSize != 0 || off < f.ByteOffset || off >= f.ByteOffset+fs {
+				continue
+			}
+			if strings.HasPrefix(f.Name, "_vptr") && off == f.ByteOffset {
+				// GCC's _vptr.Class, clang's _vptr$Class.
+				out = append(out, vptrType)
+				continue
+			}
+			out = append(out, wordsAt(f.Type, off-f.ByteOffset, indexed, depth+1)...)
+		}
+		return out
+	}
+	if off == 0 && t.Size() == 8 {
+		return []dwarf.Type{declared}
+	}
+	return nil
+}
+
+// vptrType stands for a C++ object's pointer to its vtable, whose words
+// are vtableSlot (debug/dwarf drops the name of GCC's __vtbl_ptr_type).
+var (
+	vtableSlot = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8, Name: "__vtbl_ptr_type"}, Type: &dwarf.VoidType{}}
+	vptrType   = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8}, Type: vtableSlot}
+)
+
+// strip removes typedefs and qualifiers.
+func strip(t dwarf.Type) dwarf.Type {
+	for i := 0; i < 32; i++ {
+		switch u := t.(type) {
+		case *dwarf.TypedefType:
+			t = u.Type
+		case *dwarf.QualType:
+			t = u.Type
+		default:
+			return t
+		}
+	}
+	return t
+}
+
+// funcPointer returns the function type a pointer-to-function type points to.
+func funcPointer(t dwarf.Type) (*dwarf.FuncType, bool) {
+	p, ok := strip(t).(*dwarf.PtrType)
+	if !ok {
+		return nil, false
+	}
+	ft, ok := strip(p.Type).(*dwarf.FuncType)
+	return ft, ok
+}
+
+// class is a parameter's calling-convention class: what decides where
+// and how it is passed. Integers by size, all data pointers alike (a
+// callback declared with `const struct x *` stored in a `void *` slot is
+// common C), floating point by size, aggregates by size; "?" matches
+// anything.
+func class(t dwarf.Type) string {
+	t = strip(t)
+	switch t := t.(type) {
+	case nil:
+		return "?"
+	case *dwarf.PtrType, *dwarf.FuncType, *dwarf.ArrayType:
+		return "p"
+	case *dwarf.FloatType:
+		return fmt.Sprintf("f%d", t.Size())
+	case *dwarf.ComplexType:
+		return fmt.Sprintf("c%d", t.Size())
+	case *dwarf.StructType:
+		return fmt.Sprintf("s%d", t.Size())
+	case *dwarf.IntType, *dwarf.UintType, *dwarf.CharType, *dwarf.UcharType, *dwarf.BoolType, *dwarf.EnumType:
+		return fmt.Sprintf("i%d", t.Size())
+	case *dwarf.UnsupportedType:
+		if t.Tag == dwarf.TagReferenceType || t.Tag == dwarf.TagRvalueReferenceType {
+			return "p"
+		}
+	}
+	return "?"
+}
+
+// Fits says whether a function with prototype p can be the target of a
+// call through a pointer to function type ft. It errs on the side of yes:
+// an unknown prototype fits; the return type is not compared (a function
+// returning int is often stored as a `void (*)(void *)` destructor); the
+// function may take fewer parameters than the pointer passes; parameters
+// are compared by calling-convention class, through typedefs and
+// qualifiers. It fits not when it needs a parameter the call does not pass
+// or one of a different class.
+func Fits(p *Proto, ft *dwarf.FuncType) bool {
+	if p == nil || p.Unknown {
+		return true
+	}
+	var params []dwarf.Type
+	variadic := false
+	for _, t := range ft.ParamType {
+		if _, dots := t.(*dwarf.DotDotDotType); dots {
+			variadic = true
+			continue
+		}
+		params = append(params, t)
+	}
+	if len(ft.ParamType) == 1 {
+		if _, void := strip(ft.ParamType[0]).(*dwarf.VoidType); void {
+			params = nil
+		}
+	}
+	for i, t := range p.Params {
+		if i >= len(params) {
+			return variadic
+		}
+		a, b := class(t), class(params[i])
+		if a != b && a != "?" && b != "?" {
+			return false
+		}
+	}
+	return true
+}
+
+// Signature prints a function pointer type as C writes it:
+// `int (*)(int, char *)`.
+func Signature(ft *dwarf.FuncType) string {
+	ret := "void"
+	if ft.ReturnType != nil {
+		ret = typeName(ft.ReturnType)
+	}
+	var ps []string
+	for _, t := range ft.ParamType {
+		ps = append(ps, typeName(t))
+	}
+	if len(ps) == 0 {
+		ps = []string{"void"}
+	}
+	return ret + " (*)(" + strings.Join(ps, ", ") + ")"
+}
+
+func typeName(t dwarf.Type) string {
+	switch t := t.(type) {
+	case *dwarf.DotDotDotType:
+		return "..."
+	case *dwarf.PtrType:
+		if _, ok := strip(t.Type).(*dwarf.FuncType); ok {
+			return "fn *"
+		}
+		return strings.TrimSpace(typeName(t.Type)) + " *"
+	case *dwarf.QualType:
+		return t.Qual + " " + typeName(t.Type)
+	case *dwarf.StructType:
+		if t.StructName != "" {
+			return t.Kind + " " + t.StructName
+		}
+	}
+	if t == nil {
+		return "void"
+	}
+	return t.String()
+}

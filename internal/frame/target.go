@@ -1,0 +1,177 @@
+package frame
+
+import "github.com/stackscope/stackscope/internal/isa"
+
+// ValueKind says what a Value is rooted at.
+type ValueKind uint8
+
+const (
+	// ValueReg: the content of register Reg at address At, which the
+	// straight-line code before the call does not explain further.
+	ValueReg ValueKind = iota
+	// ValueConst: the constant Off (an address the code computes).
+	ValueConst
+	// ValueLoad: the pointer-sized word read from the address *Addr, plus Off.
+	ValueLoad
+)
+
+// Value is what the straight-line code before an indirect call shows about
+// the call's target or an address it is read from: a root (a register, a
+// constant, a word loaded from memory) plus a constant offset, plus an
+// unknown index when Indexed. `mov rax,[rdi]; call [rax+16]` gives the
+// target Load(Load(rdi)+16): slot 16 of the table rdi's first word points
+// to, the shape of a C++ virtual call.
+type Value struct {
+	Kind ValueKind
+	Reg  int8
+	At   uint64
+	Addr *Value
+	Off  int64
+	// Indexed: an index register (of unknown value) is added, scaled.
+	Indexed bool
+}
+
+// maxSlice bounds how many instructions the slice walks back from a call:
+// a vtable or table load sits a few instructions before it.
+const maxSlice = 12
+
+// slicer walks back from an indirect call over straight-line code.
+type slicer struct {
+	w       *walker
+	prev    map[int]int  // end offset of an instruction -> its index in insts
+	entries map[int]bool // offsets where another path joins
+}
+
+// traceTargets gives each indirect call site the Value of its target.
+func (w *walker) traceTargets() {
+	var s *slicer
+	for i := range w.fr.Calls {
+		cs := &w.fr.Calls[i]
+		if !cs.Kind.Indirect() || cs.HasSlot {
+			continue
+		}
+		off, ok := w.offset(cs.Addr)
+		if !ok || w.index[off] == 0 {
+			continue
+		}
+		if s == nil {
+			s = w.newSlicer()
+		}
+		e := &w.insts[w.index[off]-1].eff
+		budget := maxSlice
+		switch {
+		case e.HasMem:
+			cs.From = &Value{Kind: ValueLoad, Addr: s.mem(off, e, &budget)}
+		case e.HasCallReg:
+			cs.From = s.reg(off, e.CallReg, &budget)
+		}
+	}
+}
+
+func (w *walker) newSlicer() *slicer {
+	s := &slicer{w: w, prev: map[int]int{}, entries: map[int]bool{}}
+	for i, in := range w.insts {
+		if in.err != nil {
+			continue
+		}
+		s.prev[in.off+in.eff.Len] = i
+		switch in.eff.Flow {
+		case isa.FlowJump, isa.FlowCondJump, isa.FlowCall:
+			if t, ok := w.offset(in.eff.Target); ok && in.eff.HasTarget {
+				s.entries[t] = true
+			}
+		}
+	}
+	for _, off := range w.tableTargets {
+		s.entries[off] = true
+	}
+	return s
+}
+
+// before returns the instruction that falls through into off, when no
+// other path joins there.
+func (s *slicer) before(off int) (int, *isa.Effect, bool) {
+	if s.entries[off] {
+		return 0, nil, false
+	}
+	i, ok := s.prev[off]
+	if !ok {
+		return 0, nil, false
+	}
+	in := &s.w.insts[i]
+	// A conditional branch falls through into off: the path is still
+	// straight-line from there.
+	falls := in.eff.Flow == isa.FlowNext || in.eff.Flow == isa.FlowCondJump
+	if s.w.segmentOf(in.off).start != s.w.segmentOf(off).start || !falls || in.eff.CondNext > 0 || s.w.condAt(in.off) {
+		return 0, nil, false
+	}
+	return in.off, &in.eff, true
+}
+
+// reg is the value of register r just before the instruction at off.
+func (s *slicer) reg(off int, r int8, budget *int) *Value {
+	opaque := &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
+	for *budget > 0 {
+		*budget--
+		p, e, ok := s.before(off)
+		if !ok {
+			return opaque
+		}
+		if e.DefKind == isa.DefNone || e.DefReg != r {
+			off = p
+			opaque.At = s.w.addr(off)
+			continue
+		}
+		switch e.DefKind {
+		case isa.DefConst, isa.DefAddr:
+			return &Value{Kind: ValueConst, Off: e.DefValue}
+		case isa.DefCopy:
+			if e.DefValue == 32 {
+				return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
+			}
+			return s.reg(p, e.DefSrc, budget)
+		case isa.DefAddImm:
+			v := *s.reg(p, e.DefSrc, budget)
+			v.Off += e.DefValue
+			return &v
+		case isa.DefLoad:
+			if !e.HasMem {
+				break
+			}
+			return &Value{Kind: ValueLoad, Addr: s.mem(p, e, budget)}
+		}
+		return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
+	}
+	return opaque
+}
+
+// mem is the address of e's memory operand, as a Value.
+func (s *slicer) mem(off int, e *isa.Effect, budget *int) *Value {
+	var v Value
+	if e.MemBase < 0 {
+		v = Value{Kind: ValueConst}
+	} else {
+		v = *s.reg(off, e.MemBase, budget)
+	}
+	v.Off += e.MemDisp
+	if e.MemIndex >= 0 {
+		idx := s.reg(off, e.MemIndex, budget)
+		if v.Kind != ValueConst && idx.Kind == ValueConst && e.MemScale == 1 {
+			// [rdx+rax] with rax = &table: the table indexed by rdx.
+			v = Value{Kind: ValueConst, Off: idx.Off + e.MemDisp}
+		}
+		v.Indexed = true
+	}
+	return &v
+}
+
+// condAt says whether the instruction at off is conditional (inside a
+// Thumb IT block): its write may not happen.
+func (w *walker) condAt(off int) bool {
+	for back := 1; back <= 18 && off-back >= 0; back++ {
+		if i := w.index[off-back]; i != 0 && w.insts[i-1].eff.CondNext > 0 {
+			return true
+		}
+	}
+	return false
+}
