@@ -128,8 +128,10 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 	}
 	g.takenHub(m)
 	var targets []int
+	total := 0
 	for _, mod := range g.withProgram(m) {
 		modInfo := g.dwarfOf(mod)
+		total += len(mod.taken)
 		for _, t := range mod.taken {
 			fn := g.Nodes[t].Func
 			if fn == nil {
@@ -146,6 +148,16 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 				}
 			}
 		}
+	}
+	// Every function fits (a program with DWARF for a few files only):
+	// nothing is gained, and a copy of the whole set per prototype would
+	// cost memory in a big program. Keep the address-taken set.
+	if len(targets) >= total {
+		if m.narrowed == nil {
+			m.narrowed = map[string]narrowed{}
+		}
+		m.narrowed[key] = narrowed{}
+		return narrowed{}, false
 	}
 	nw := g.subsetHub(m, key, MethodPrototype, targets, func(n int) string {
 		return fmt.Sprintf("assumed: %d %s with prototype %s", n, plural(n, "function"), strings.Join(sigs, " or "))
@@ -167,19 +179,25 @@ func (g *Graph) withProgram(m *Module) []*Module {
 // subsetHub makes a hub node whose edges go to targets.
 func (g *Graph) subsetHub(m *Module, key, method string, targets []int, detail func(int) string) narrowed {
 	sort.Ints(targets)
-	var uniq []int
+	// One exact-size edge list (a big program has many such hubs of tens
+	// of thousands of edges each; growing them by append cost 10% of
+	// analysing node).
+	uniq := 0
 	for i, t := range targets {
 		if i == 0 || t != targets[i-1] {
-			uniq = append(uniq, t)
+			uniq++
+		}
+	}
+	edges := make([]Edge, 0, uniq)
+	for i, t := range targets {
+		if i == 0 || t != targets[i-1] {
+			edges = append(edges, Edge{To: t, Kind: frame.Call, Method: method})
 		}
 	}
 	hub := len(g.Nodes)
-	d := detail(len(uniq))
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: "[" + strings.TrimPrefix(d, "assumed: ") + "]", Frame: frame.Frame{Kind: frame.Static}})
-	for _, t := range uniq {
-		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: method})
-	}
-	nw := narrowed{hub: hub, count: len(uniq), detail: d}
+	d := detail(uniq)
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: "[" + strings.TrimPrefix(d, "assumed: ") + "]", Frame: frame.Frame{Kind: frame.Static}, Edges: edges})
+	nw := narrowed{hub: hub, count: uniq, detail: d}
 	if m.narrowed == nil {
 		m.narrowed = map[string]narrowed{}
 	}

@@ -82,73 +82,70 @@ const (
 
 // Effect is everything the stack analysis learns from one instruction.
 type Effect struct {
+	// (Fields are ordered by size, the 8-byte ones first: the walk keeps
+	// an Effect per instruction, and padding between small and large
+	// fields once made up a third of the struct.)
+
 	// Len is the instruction's length in bytes (never 0 on success).
-	Len int
+	Len    int
+	Target uint64
+	// CondNext makes the next CondNext instructions conditional (Thumb IT):
+	// a branch or return among them also falls through.
+	CondNext      int
+	SPDelta       int64
+	SPAlignment   int64
+	FPOffset      int64
+	FPDelta       int64
+	AccessOff     int64
+	AccessSize    int64
+	SPLimitOffset int64
+	// Slot is the address of the memory word an indirect call or jump reads
+	// its target from, when that address is fixed (call [rip+X] through the
+	// GOT with -fno-plt, jmp [rip+X] in a PLT stub, ldr pc,[pc,#X]).
+	Slot uint64
+	// Ref is an address the instruction computes or loads as a constant
+	// (lea reg,[rip+X]; a literal-pool load; movw/movt): a hint that the
+	// function at that address may be called indirectly.
+	Ref      uint64
+	DefValue int64
+	MemDisp  int64
 	// Flow and Target describe control flow. Target is valid when HasTarget.
 	Flow      Flow
-	Target    uint64
 	HasTarget bool
 	// JumpTable is set on a FlowIndirectJump that is certainly a jump table
 	// inside the function (Thumb tbb/tbh, ARM ldr pc,[pc,rN,lsl #2] tables).
 	JumpTable bool
-	// CondNext makes the next CondNext instructions conditional (Thumb IT):
-	// a branch or return among them also falls through.
-	CondNext int
-
 	// SP is the effect on the stack pointer; SPDelta and SPAlignment qualify it.
 	// A push is SPAdd with a negative SPDelta and no Access: the new SP covers
 	// the bytes it writes.
-	SP          SPEffect
-	SPDelta     int64
-	SPAlignment int64
-
+	SP SPEffect
 	// SetsFP: after this instruction FP = SP + FPOffset (SP taken after the
 	// instruction's own SP effect). mov rbp,rsp; add r7,sp,#n; mov r7,sp.
-	SetsFP   bool
-	FPOffset int64
+	SetsFP bool
 	// AdjustsFP: FP += FPDelta, keeping it SP-derived (Thumb -O0 epilogues
 	// do `adds r7, #n; mov sp, r7`).
 	AdjustsFP bool
-	FPDelta   int64
 	// ClobbersFP: the frame-pointer register is written with something that is
 	// not SP-derived; a later SPFromFP is then unknown.
 	ClobbersFP bool
-
 	// Access describes a memory access relative to SP or FP (Base != BaseNone):
 	// bytes [reg+AccessOff, reg+AccessOff+AccessSize) are read or written. It
 	// lets the analysis see data kept below SP (the x86-64 red zone).
-	Access     Base
-	AccessOff  int64
-	AccessSize int64
-
+	Access Base
 	// SavesSPLimit: a register other than FP is set to SP + SPLimitOffset.
 	// GCC's stack-clash probe loop (lea r11,[rsp-N]; loop: sub rsp,4096;
 	// or [rsp],0; cmp rsp,r11; jne loop) moves SP down to exactly that value,
 	// so the frame analysis bounds such a loop by it.
-	SavesSPLimit  bool
-	SPLimitOffset int64
-
-	// Slot is the address of the memory word an indirect call or jump reads
-	// its target from, when that address is fixed (call [rip+X] through the
-	// GOT with -fno-plt, jmp [rip+X] in a PLT stub, ldr pc,[pc,#X]).
-	Slot    uint64
-	HasSlot bool
-
-	// Ref is an address the instruction computes or loads as a constant
-	// (lea reg,[rip+X]; a literal-pool load; movw/movt): a hint that the
-	// function at that address may be called indirectly.
-	Ref    uint64
-	HasRef bool
-
+	SavesSPLimit bool
+	HasSlot      bool
+	HasRef       bool
 	// Nop marks an instruction that does nothing (nop, its multi-byte
 	// forms): alignment padding between blocks, which the walk over code
 	// that only a jump table reaches must not take for a block's start.
 	Nop bool
-
 	// UsesFP is set on any instruction using the FP register as an operand in
 	// any way; used only for diagnostics.
 	UsesFP bool
-
 	// Def describes the general-purpose register the instruction writes,
 	// for the forms a decoder models (a small constant propagation over the
 	// instructions before a call uses it to find argument values). DefKind
@@ -171,11 +168,9 @@ type Effect struct {
 	//     lsls #imm: ARMv6-M builds constants over 255 that way; x86 shl).
 	// Registers written besides DefReg (x86 mul's rdx, Thumb ldm lists) are
 	// not described.
-	DefKind  DefKind
-	DefReg   int8
-	DefSrc   int8
-	DefValue int64
-
+	DefKind DefKind
+	DefReg  int8
+	DefSrc  int8
 	// Mem describes a memory operand, [MemBase + MemIndex*scale + MemDisp]
 	// (registers by number as for DefReg, -1 for none; a PC-relative operand
 	// has MemBase -1 and its absolute address in MemDisp). HasMem is set for
@@ -186,7 +181,6 @@ type Effect struct {
 	HasMem   bool
 	MemBase  int8
 	MemIndex int8
-	MemDisp  int64
 	MemScale uint8 // the index's scale (1, 2, 4, 8) when MemIndex >= 0
 	// CallReg is the register an indirect call or jump goes through
 	// (HasCallReg): call rax, blx r3.
