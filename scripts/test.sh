@@ -15,6 +15,7 @@ arm-none-eabi-objdump:binutils-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi
 dpkg-source:dpkg-dev
 dot:graphviz
+chromium:chromium
 gdb:gdb
 "
 missing=""

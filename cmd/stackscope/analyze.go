@@ -43,7 +43,7 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif (SARIF 2.1.0 for code scanning), or dot (Graphviz call graph, one FILE)")
+	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif (SARIF 2.1.0 for code scanning), html (one self-contained page, one FILE; see also stackscope report), or dot (Graphviz call graph, one FILE)")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes: exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
 	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
@@ -58,12 +58,12 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	switch fl.format {
 	case "text", "json", "sarif":
-	case "dot":
+	case "dot", "html":
 		if len(files) != 1 {
 			return usageErrorf("--format %s takes one FILE", fl.format)
 		}
 	default:
-		return usageErrorf("unknown --format %q (text, json, sarif or dot)", fl.format)
+		return usageErrorf("unknown --format %q (text, json, sarif, html or dot)", fl.format)
 	}
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
@@ -95,6 +95,10 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		}
 	case "dot":
 		if err := report.AnalyzeDOT(out, results[0]); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+	case "html":
+		if err := report.HTML(out, report.HTMLInput{Analysis: results[0], Budget: fl.budget, Version: version()}); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "sarif":

@@ -85,6 +85,9 @@ type Function struct {
 	File        string       `json:"file,omitempty"`
 	Line        int          `json:"line,omitempty"`
 	CFIMismatch *CFIMismatch `json:"cfi_mismatch,omitempty"`
+	// Node is the function's call-graph node (Result.Bounds gives the
+	// worst depth below it).
+	Node int `json:"-"`
 }
 
 // CFIMismatch is a disagreement between the code walk and .eh_frame/.debug_frame.
@@ -241,12 +244,12 @@ func (res *Result) lineAt(addr uint64) (string, int) {
 func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 	main := g.Modules[0]
 	out := make([]Function, 0, len(main.File.Functions))
-	for _, n := range g.Nodes {
+	for id, n := range g.Nodes {
 		if n.Module != main || n.Func == nil {
 			continue
 		}
 		fr := n.Frame
-		fn := Function{
+		fn := Function{Node: id,
 			Name: n.Name, Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
 			FrameAtLeast: fr.Size, RedZone: fr.RedZone, Source: n.Func.Source, Calls: []string{},
 			IndirectCallSites: []uint64{},

@@ -577,3 +577,16 @@ func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
 // Value is the worst depth below node id ignoring unknowns (a lower bound
 // when the node reaches an unknown).
 func (a *Analysis) Value(id int) int64 { return a.value[id] }
+
+// Bounded reports whether node id was analysed and reaches nothing that
+// keeps it from a bound; Value(id) is then its bound.
+func (a *Analysis) Bounded(id int) bool {
+	if id < 0 || id >= len(a.scc) || a.scc[id] < 0 {
+		return false
+	}
+	return len(a.reasonsOf[a.scc[id]]) == 0
+}
+
+// Analysed reports whether node id is reachable from the roots (and so
+// has a value).
+func (a *Analysis) Analysed(id int) bool { return id >= 0 && id < len(a.scc) && a.scc[id] >= 0 }

@@ -27,6 +27,9 @@ type Options struct {
 	NoHeadroom bool
 	// Analysis is passed to analysis.RunFile for the headroom.
 	Analysis analysis.Options
+	// Result, when set, is the analysis of the same file already done (a
+	// combined report): the headroom uses it instead of analysing again.
+	Result *analysis.Result
 }
 
 // Verdicts.
@@ -240,7 +243,7 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 	}
 	r.TaskStacks = taskStacks(syms, secs, st)
 	if st != nil && !opts.NoHeadroom {
-		r.Headroom = headroom(f, st, opts.Analysis)
+		r.Headroom = headroom(f, st, opts)
 	}
 	return r
 }

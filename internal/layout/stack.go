@@ -395,13 +395,16 @@ func taskStacks(syms []elf.Symbol, secs []Section, st *Stack) []TaskStack {
 }
 
 // headroom is the stack size minus the analysed main-stack total.
-func headroom(f *binfile.File, st *Stack, opts analysis.Options) *Headroom {
+func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 	h := &Headroom{StackSize: int64(st.Size)}
 	if st.Size == 0 {
 		h.Unknown = "the stack size is not known (no stack limit)"
 		return h
 	}
-	res, err := analysis.RunFile(f, opts)
+	res, err := opts.Result, error(nil)
+	if res == nil {
+		res, err = analysis.RunFile(f, opts.Analysis)
+	}
 	if err != nil {
 		h.Unknown = "the stack analysis failed: " + err.Error()
 		return h

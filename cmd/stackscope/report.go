@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/trace"
+)
+
+func init() { subcommands = append(subcommands, newReportCommand) }
+
+type reportFlags struct {
+	output      string
+	layout      string
+	runFile     string
+	budget      int64
+	entries     []string
+	libPaths    []string
+	noLibraries bool
+	configPath  string
+	strict      bool
+}
+
+func newReportCommand() *cobra.Command {
+	var fl reportFlags
+	cmd := &cobra.Command{
+		Use:   "report [flags] FILE",
+		Short: "Write one HTML report: the stack bounds, the memory map and a run's threads",
+		Long: `report analyses FILE as analyze does and writes one self-contained HTML
+page (it works offline: no network access, no external files) with each
+entry's bound or why it has none, the worst paths as expandable trees with
+a bar per frame, a sortable and searchable table of every function, the
+memory map from layout (firmware: on by default), the threads and tasks
+found in the code, and with --run the threads a "stackscope run --json"
+record measured.
+
+Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
+2 usage or input error).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd, args[0], fl) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&fl.output, "output", "o", "", "write the page to this file (default: standard output)")
+	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
+	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --json, to show its threads and crash")
+	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes (as for analyze)")
+	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
+	f.StringArrayVar(&fl.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
+	f.BoolVar(&fl.noLibraries, "no-libraries", false, "do not follow calls into shared libraries")
+	f.StringVar(&fl.configPath, "config", "", "annotations and budgets (default: stackscope.toml beside the binary or in the working directory)")
+	f.BoolVar(&fl.strict, "strict", false, "use only annotated or proved indirect-call targets")
+	return cmd
+}
+
+func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
+	if fl.layout != "auto" && fl.layout != "yes" && fl.layout != "no" {
+		return usageErrorf("--layout %q: want auto, yes or no", fl.layout)
+	}
+	var run *trace.Result
+	if fl.runFile != "" {
+		var err error
+		if run, err = readRunRecord(fl.runFile); err != nil {
+			return err
+		}
+	}
+	cfg, err := config.Load(fl.configPath, path)
+	if err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	opts := analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries, Strict: fl.strict, Config: cfg}
+	res, err := analysis.Run(path, opts)
+	if err != nil {
+		var ie *binfile.InputError
+		if errors.As(err, &ie) {
+			return &exitError{Code: exitUsage, Err: ie}
+		}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+	}
+	var lay *layout.Report
+	if fl.layout == "yes" || (fl.layout == "auto" && res.File.Arch == binfile.ArchThumb) {
+		if lay, err = layout.Analyze(path, layout.Options{Analysis: opts, Result: res}); err != nil {
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: layout: %v", path, err)}
+		}
+	}
+	var buf bytes.Buffer
+	in := report.HTMLInput{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
+	if err := report.HTML(&buf, in); err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	var out io.Writer = cmd.OutOrStdout()
+	if fl.output != "" {
+		if err := os.WriteFile(fl.output, buf.Bytes(), 0o644); err != nil {
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("-o: %v", err)}
+		}
+	} else if _, err := out.Write(buf.Bytes()); err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	if overBudget(res, cfg, fl.budget, false) || (lay != nil && lay.Failing()) {
+		return &exitError{Code: exitFinding}
+	}
+	return nil
+}
+
+// readRunRecord reads a `stackscope run --json` file.
+func readRunRecord(path string) (*trace.Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, usageErrorf("--run %s: no such file", path)
+		}
+		return nil, usageErrorf("--run %s: %v", path, errors.Unwrap(err))
+	}
+	var r trace.Result
+	if err := json.Unmarshal(data, &r); err != nil || r.Threads == nil {
+		why := "no \"threads\""
+		if err != nil {
+			why = err.Error()
+		}
+		return nil, usageErrorf("--run %s: not a record of stackscope run --json: %s", path, why)
+	}
+	return &r, nil
+}

@@ -1,0 +1,236 @@
+package report
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/trace"
+)
+
+// The page's style and script, embedded so that the report is one file
+// that works offline: no CDN, no fonts, no network access at all.
+var (
+	//go:embed html/report.css
+	htmlCSS string
+	//go:embed html/report.js
+	htmlJS string
+	//go:embed html/report.tmpl
+	htmlTemplate string
+)
+
+// HTMLInput is what one HTML report shows: the static analysis, and
+// optionally the memory map (firmware) and a run's record.
+type HTMLInput struct {
+	Analysis *analysis.Result
+	Layout   *layout.Report
+	Run      *trace.Result
+	RunFile  string
+	Budget   int64
+	Version  string
+}
+
+// The page's data, given to the script as JSON. Field names are short and
+// stable: the script reads them.
+type htmlData struct {
+	Binary    string       `json:"binary"`
+	Arch      string       `json:"arch"`
+	Entries   []htmlEntry  `json:"entries"`
+	Functions []htmlFunc   `json:"functions"`
+	Threads   []htmlThread `json:"threads"`
+	Run       []htmlRunTh  `json:"run"`
+}
+
+type htmlEntry struct {
+	Name        string       `json:"name"`
+	Kind        string       `json:"kind"`
+	Bounded     bool         `json:"bounded"`
+	Bound       int64        `json:"bound"` // the bound, or the depth reached at least
+	Verdict     string       `json:"verdict"`
+	Path        []htmlStep   `json:"path"`
+	Reasons     []htmlReason `json:"reasons"`
+	Assumptions []htmlReason `json:"assumptions"`
+}
+
+type htmlStep struct {
+	Function string `json:"fn"`
+	Frame    int64  `json:"frame"`
+	Depth    int64  `json:"depth"`
+	Kind     string `json:"kind"`
+	Tail     bool   `json:"tail,omitempty"`
+	Source   string `json:"src,omitempty"`
+	Local    bool   `json:"local"` // a function of the analysed file (has a table row)
+}
+
+type htmlReason struct {
+	Kind     string `json:"kind"`
+	Function string `json:"fn"`
+	Detail   string `json:"detail"`
+	Library  string `json:"lib,omitempty"`
+	Source   string `json:"src,omitempty"`
+}
+
+type htmlFunc struct {
+	Name    string `json:"name"`
+	Addr    string `json:"addr"`
+	Frame   int64  `json:"frame"`
+	Kind    string `json:"kind"`
+	RedZone int64  `json:"rz,omitempty"`
+	// Bound is the worst depth below the function; Bounded false makes
+	// it a lower bound ("≥").
+	Bound    int64  `json:"bound"`
+	Bounded  bool   `json:"bounded"`
+	Analysed bool   `json:"analysed"`
+	Source   string `json:"src,omitempty"`
+}
+
+type htmlThread struct {
+	Entry   string `json:"entry"`
+	Created string `json:"created"`
+	Size    string `json:"size"`
+	Need    string `json:"need"`
+	Status  string `json:"status"`
+	Verdict string `json:"verdict"`
+	Source  string `json:"src,omitempty"`
+}
+
+type htmlRunTh struct {
+	TID     int    `json:"tid"`
+	Kind    string `json:"kind"`
+	Size    string `json:"size"`
+	Peak    string `json:"peak"`
+	Percent string `json:"pct"`
+	Ended   string `json:"ended"`
+}
+
+// htmlPage is what the template fills in itself; the rest is built by the
+// script from Data.
+type htmlPage struct {
+	Title    string
+	Binary   string
+	Arch     string
+	Version  string
+	Summary  []htmlSummary
+	Total    string
+	TotalBad bool
+	Layout   *htmlLayout
+	RunFile  string
+	RunLine  string
+	Crash    string
+	CSS      template.CSS
+	JS       template.JS
+	Data     template.JS
+	Warnings []string
+}
+
+type htmlSummary struct {
+	Name, Kind, Bound, Verdict string
+	Bad                        bool
+}
+
+type htmlLayout struct {
+	Verdict string
+	Reason  string
+	Bad     bool
+	SVG     template.HTML
+}
+
+// HTML writes the report as one self-contained HTML page.
+func HTML(w io.Writer, in HTMLInput) error {
+	r := in.Analysis
+	data := htmlData{Binary: r.Binary, Arch: r.Arch, Entries: []htmlEntry{}, Functions: []htmlFunc{}, Threads: []htmlThread{}, Run: []htmlRunTh{}}
+	page := htmlPage{Title: "stackscope: " + r.Binary, Binary: r.Binary, Arch: r.Arch, Version: in.Version,
+		CSS: template.CSS(htmlCSS), JS: template.JS(htmlJS), Warnings: r.Warnings}
+	local := map[string]bool{}
+	for _, f := range r.Functions {
+		local[f.Name] = true
+	}
+	for _, e := range r.Entries {
+		he := htmlEntry{Name: e.Name, Kind: e.Kind, Bounded: e.Bounded, Bound: e.AtLeast, Verdict: verdict(e, in.Budget),
+			Path: []htmlStep{}, Reasons: []htmlReason{}, Assumptions: []htmlReason{}}
+		if e.Bounded {
+			he.Bound = *e.Bound
+		}
+		for _, st := range e.Steps {
+			he.Path = append(he.Path, htmlStep{Function: st.Function, Frame: st.Frame + st.RedZone, Depth: st.Depth, Kind: st.Kind,
+				Tail: st.TailCall, Source: SourceLine(st.File, st.Line), Local: local[st.Function]})
+		}
+		for _, rs := range e.Reasons {
+			he.Reasons = append(he.Reasons, htmlReason{Kind: rs.Kind, Function: rs.Function, Detail: rs.Detail, Library: rs.Library, Source: SourceLine(rs.File, rs.Line)})
+		}
+		for _, a := range e.Assumptions {
+			he.Assumptions = append(he.Assumptions, htmlReason{Kind: "assumed", Function: a.Function, Detail: a.Detail, Library: a.Library, Source: SourceLine(a.File, a.Line)})
+		}
+		data.Entries = append(data.Entries, he)
+		page.Summary = append(page.Summary, htmlSummary{Name: e.Name, Kind: e.Kind, Bound: entryBound(e), Verdict: he.Verdict,
+			Bad: !e.Bounded || (in.Budget > 0 && *e.Bound > in.Budget)})
+	}
+	for _, f := range r.Functions {
+		hf := htmlFunc{Name: f.Name, Addr: fmt.Sprintf("%#x", f.Addr), Frame: f.FrameAtLeast, Kind: f.FrameKind, RedZone: f.RedZone, Source: SourceLine(f.File, f.Line)}
+		if r.Bounds != nil && r.Bounds.Analysed(f.Node) {
+			hf.Analysed, hf.Bound, hf.Bounded = true, r.Bounds.Value(f.Node), r.Bounds.Bounded(f.Node)
+		}
+		data.Functions = append(data.Functions, hf)
+	}
+	sort.SliceStable(data.Functions, func(i, j int) bool { return data.Functions[i].Frame > data.Functions[j].Frame })
+	for _, t := range r.Threads {
+		ht := htmlThread{Entry: t.Entry, Created: t.CreatedBy + " (" + t.Creator + ")", Size: "unknown", Status: t.Status, Verdict: t.Verdict, Source: SourceLine(t.File, t.Line)}
+		if t.StackSize != nil {
+			ht.Size = Bytes(*t.StackSize)
+		}
+		if t.Bound != nil {
+			ht.Need = Bytes(*t.Bound + t.Context)
+		} else {
+			ht.Need = "≥ " + Bytes(t.AtLeast+t.Context)
+		}
+		data.Threads = append(data.Threads, ht)
+	}
+	if in := r.Interrupts; in != nil {
+		if in.Bounded {
+			page.Total = Bytes(*in.Total)
+		} else {
+			page.Total = "NOT BOUNDED (at least " + Bytes(in.TotalAtLeast) + ")"
+			page.TotalBad = true
+		}
+	}
+	if l := in.Layout; l != nil {
+		hl := &htmlLayout{Verdict: strings.ToUpper(l.Verdict), Reason: l.VerdictReason, Bad: l.Failing(), SVG: template.HTML(LayoutSVG(l))}
+		if hl.Verdict == "" {
+			hl.Verdict = "NO VERDICT"
+		}
+		page.Layout = hl
+	}
+	if run := in.Run; run != nil {
+		page.RunFile = in.RunFile
+		page.RunLine = fmt.Sprintf("exit status %d, %d threads", run.ExitStatus, len(run.Threads))
+		if c := run.Crash; c != nil {
+			page.Crash = fmt.Sprintf("%s in thread %d (%s): %s", c.Class, c.TID, c.Function, c.Detail)
+		}
+		for _, t := range run.Threads {
+			rt := htmlRunTh{TID: t.TID, Kind: t.Kind, Size: "unknown", Peak: Bytes(int64(t.Peak)), Ended: t.Ended}
+			if t.StackSize != nil {
+				rt.Size = Bytes(int64(*t.StackSize))
+				if *t.StackSize > 0 {
+					rt.Percent = fmt.Sprintf("%.0f%%", 100*float64(t.Peak)/float64(*t.StackSize))
+				}
+			}
+			data.Run = append(data.Run, rt)
+		}
+	}
+	js, err := json.Marshal(data) // escapes <, > and & : safe inside <script>
+	if err != nil {
+		return err
+	}
+	page.Data = template.JS(js)
+	tmpl, err := template.New("report").Parse(htmlTemplate)
+	if err != nil {
+		return err
+	}
+	return tmpl.Execute(w, page)
+}

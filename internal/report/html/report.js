@@ -1,0 +1,162 @@
+// stackscope HTML report: builds the paths, tables and search from the
+// JSON in #data. Every string from the analysis goes in through
+// textContent, never as markup.
+"use strict";
+(function () {
+  const data = JSON.parse(document.getElementById("data").textContent);
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) if (c != null) e.append(c);
+    return e;
+  }
+  function bytes(n) { return n.toLocaleString("en-US") + " B"; }
+  function fnLink(name, local) {
+    if (!local) return el("span", { class: "fn", text: name });
+    return el("a", { class: "fn", href: "#fn=" + encodeURIComponent(name), text: name });
+  }
+  const localNames = new Set(data.functions.map(f => f.name));
+
+  // Worst paths: nested <details>, one per step, each bar placed at the
+  // depth where its frame starts.
+  function renderEntry(e, i) {
+    const box = el("div", { class: "entry", id: "entry-" + i });
+    const head = el("h3", {}, el("span", { class: "fn", text: e.name }), " ",
+      el("span", { class: "kind", text: "(" + e.kind + ")" }), " ",
+      el("span", { class: e.bounded ? "good" : "bad", text: e.bounded ? bytes(e.bound) + " worst case" : "NOT BOUNDED (at least " + bytes(e.bound) + ")" }));
+    box.append(head, el("div", { class: "muted", text: e.verdict }));
+    if (e.path.length) {
+      const total = Math.max(e.bound, ...e.path.map(s => s.depth), 1);
+      const biggest = Math.max(...e.path.map(s => s.frame));
+      const path = el("div", { class: "path" });
+      let parent = path;
+      e.path.forEach((s, k) => {
+        const d = el("details", { open: "" });
+        if (k === e.path.length - 1) d.className = "leaf";
+        const bar = el("div", { class: "bar" + (s.kind !== "static" ? " unknown" : "") + (s.frame === biggest && s.frame > 0 ? " big" : "") });
+        bar.style.left = (100 * (s.depth - s.frame) / total) + "%";
+        bar.style.width = (100 * s.frame / total) + "%";
+        bar.title = s.fn + ": frame " + bytes(s.frame) + ", depth " + bytes(s.depth);
+        const name = el("span", { class: "name" });
+        name.style.setProperty("--lvl", String(k));
+        name.append(fnLink(s.fn, s.local && localNames.has(s.fn)));
+        if (s.tail) name.append(el("span", { class: "muted", text: " (tail call)" }));
+        const frame = s.kind === "static" ? bytes(s.frame) : s.kind + " ≥ " + bytes(s.frame);
+        d.append(el("summary", {}, name, el("span", { class: "num", text: frame }), el("span", { class: "num muted", text: bytes(s.depth) }),
+          el("div", { class: "track", title: s.src || "" }, bar)));
+        parent.append(d);
+        parent = d;
+      });
+      box.append(el("div", { class: "muted", text: (e.bounded ? "worst path" : "deepest known path") + ": function, frame, depth; bars scaled to " + bytes(total) }), path);
+    }
+    if (!e.bounded && e.reasons.length) box.append(reasonTable("why not bounded", e.reasons));
+    // What a bound rests on; an entry without a bound has worse problems.
+    if (e.bounded && e.assumptions.length) box.append(reasonTable("the bound assumes", e.assumptions));
+    return box;
+  }
+
+  function reasonTable(title, rows) {
+    const wrap = el("div", { class: "reasons" }, el("h4", { text: title + " (" + rows.length + ")" }));
+    const tbody = el("tbody");
+    const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Kind" }), el("th", { text: "Function" }),
+      el("th", { text: "Detail" }), el("th", { text: "Source" }))), tbody);
+    const show = n => {
+      tbody.textContent = "";
+      rows.slice(0, n).forEach(r => {
+        const fn = el("td", {}, fnLink(r.fn, !r.lib && localNames.has(r.fn)));
+        if (r.lib && !r.fn.endsWith("(" + r.lib + ")")) fn.append(el("span", { class: "muted", text: " (" + r.lib + ")" }));
+        tbody.append(el("tr", {}, el("td", { class: "kind", text: r.kind }), fn, el("td", { text: r.detail }), el("td", { class: "src", text: r.src || "" })));
+      });
+    };
+    show(12);
+    wrap.append(table);
+    if (rows.length > 12) {
+      const b = el("button", { type: "button", text: "show all " + rows.length });
+      b.onclick = () => { show(rows.length); b.remove(); };
+      wrap.append(b);
+    }
+    return wrap;
+  }
+
+  const entries = document.getElementById("entries");
+  data.entries.forEach((e, i) => entries.append(renderEntry(e, i)));
+  if (!data.entries.length) entries.append(el("p", { class: "muted", text: "no entry points" }));
+
+  // Threads found in the code, and threads of a run.
+  function simpleTable(cols, rows, cls) {
+    const t = el("table", {}, el("thead", {}, el("tr", {}, ...cols.map(c => el("th", { class: c[2] || "", text: c[0] })))));
+    const tb = el("tbody");
+    rows.forEach(r => tb.append(el("tr", { class: cls ? cls(r) : "" }, ...cols.map(c => el("td", { class: c[2] || "", text: String(r[c[1]] ?? "") })))));
+    t.append(tb);
+    return t;
+  }
+  const th = document.getElementById("threads");
+  if (data.threads.length) {
+    th.append(el("h3", { text: "created in the code" }), simpleTable([["Entry", "entry"], ["Created by", "created"], ["Stack", "size", "num"],
+      ["Needs", "need", "num"], ["Verdict", "verdict"], ["Source", "src"]], data.threads, r => r.status === "overflow" ? "bad" : r.status === "ok" ? "good" : ""));
+  } else th.append(el("p", { class: "muted", text: "no thread or task creation found in the code" }));
+  if (data.run.length) {
+    document.getElementById("run-threads").append(el("h3", { text: "measured in a run" }), simpleTable([["TID", "tid", "num"], ["Kind", "kind"],
+      ["Stack", "size", "num"], ["Peak", "peak", "num"], ["Used", "pct", "num"], ["Ended", "ended"]], data.run, r => r.ended === "crash" ? "bad" : ""));
+  }
+
+  // Functions: sortable, searchable, shown a page at a time (a big
+  // program has tens of thousands).
+  const tbody = document.querySelector("#functions tbody");
+  const search = document.getElementById("search");
+  const count = document.getElementById("count");
+  const more = document.getElementById("more");
+  let sortKey = "frame", sortDir = -1, limit = 200, exact = null;
+  function rows() {
+    const q = search.value.trim().toLowerCase();
+    let list = data.functions;
+    if (exact !== null) list = list.filter(f => f.name === exact);
+    else if (q) list = list.filter(f => f.name.toLowerCase().includes(q) || (f.src || "").toLowerCase().includes(q));
+    const key = sortKey;
+    return list.slice().sort((a, b) => {
+      const x = a[key] ?? "", y = b[key] ?? "";
+      return (typeof x === "number" ? x - y : String(x).localeCompare(String(y))) * sortDir;
+    });
+  }
+  function renderFunctions() {
+    const list = rows();
+    tbody.textContent = "";
+    list.slice(0, limit).forEach(f => {
+      const frame = f.kind === "static" ? bytes(f.frame) : f.kind + " ≥ " + bytes(f.frame);
+      const below = !f.analysed ? "" : (f.bounded ? "" : "≥ ") + bytes(f.bound);
+      const tr = el("tr", { id: "fn-" + f.name }, el("td", { class: "fn", text: f.name }), el("td", { class: "num", text: frame + (f.rz ? " (+" + f.rz + " red zone)" : "") }),
+        el("td", { text: f.kind }), el("td", { class: "num", text: below }), el("td", { class: "src", text: f.src || "" }), el("td", { class: "src", text: f.addr }));
+      if (exact !== null) tr.className = "highlight";
+      tbody.append(tr);
+    });
+    count.textContent = list.length + " of " + data.functions.length + " functions" + (list.length > limit ? ", first " + limit + " shown" : "");
+    more.style.display = list.length > limit ? "" : "none";
+  }
+  document.querySelectorAll("#functions th").forEach(h => h.addEventListener("click", () => {
+    const k = h.dataset.key;
+    sortDir = sortKey === k ? -sortDir : (k === "name" || k === "src" || k === "addr" || k === "kind" ? 1 : -1);
+    sortKey = k;
+    document.querySelectorAll("#functions th").forEach(o => o.classList.remove("asc", "desc"));
+    h.classList.add(sortDir > 0 ? "asc" : "desc");
+    renderFunctions();
+  }));
+  search.addEventListener("input", () => { exact = null; limit = 200; renderFunctions(); });
+  more.addEventListener("click", () => { limit += 1000; renderFunctions(); });
+  // A link to a function (#fn=NAME) shows its row.
+  function followHash() {
+    const m = location.hash.match(/^#fn=(.*)$/);
+    if (!m) return;
+    exact = decodeURIComponent(m[1]);
+    search.value = exact;
+    renderFunctions();
+    document.getElementById("functions-section").scrollIntoView();
+  }
+  window.addEventListener("hashchange", followHash);
+  renderFunctions();
+  followHash();
+})();
