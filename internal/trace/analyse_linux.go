@@ -56,6 +56,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	switch {
 	case tr.overrun(as, c):
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && t.StackTop != 0 && tr.overflow(t, c, lo, &regs, addr):
+	case sig != unix.SIGABRT && tr.smashedCanary(as, c, &regs, sig):
 	default:
 		c.Class = ClassOther
 		c.Function = blame(c.Frames, 0)
@@ -65,9 +66,14 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 			unix.SIGABRT: "abort", unix.SIGSYS: "bad system call", unix.SIGTRAP: "trap",
 		}[sig]
 		c.Detail = fmt.Sprintf("%s (%s, %s) in thread %d in %s", what, c.Signal, c.Code, t.TID, orUnknown(c.Function))
-		if addr != 0 {
+		switch {
+		case addr != 0:
 			c.Detail += fmt.Sprintf(" at address %#x", addr)
-		} else if sig == unix.SIGSEGV && code > 0 {
+		case sig == unix.SIGSEGV && code == siKernel:
+			// A general-protection fault: the kernel gives no address.
+			// Work it out from the instruction, and say what it looks like.
+			c.Detail += " " + gpFault(as, &regs)
+		case sig == unix.SIGSEGV && code > 0:
 			c.Detail += " at address 0 (a NULL pointer)"
 		}
 		if t.StackTop != 0 {
@@ -86,7 +92,8 @@ func orUnknown(s string) string {
 
 // fillBacktrace unwinds and symbolizes.
 func (tr *tracer) fillBacktrace(as *addrSpace, c *Crash, regs *unix.PtraceRegs) {
-	pcs, capped := as.unwind(regs)
+	pcs, states, capped := as.unwindStates(regs)
+	c.states = states
 	c.Depth = len(pcs)
 	c.Truncated = capped
 	all := make([]Frame, len(pcs))

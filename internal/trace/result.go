@@ -163,7 +163,8 @@ type Crash struct {
 	LocalArrays []string `json:"local_arrays,omitempty"`
 	ASan        string   `json:"asan,omitempty"`
 
-	all      []Frame // every unwound frame
+	all      []Frame     // every unwound frame
+	states   []regsState // each frame's registers, as unwound (Linux)
 	cycleEnd int     // frames worth printing when the backtrace recurses
 }
 

@@ -368,3 +368,31 @@ func TestParseMapsLine(t *testing.T) {
 		t.Errorf("garbage parsed")
 	}
 }
+
+// TestOverrunBeforeReturn: an overrun that overwrites a pointer crashes
+// before the function returns to check its canary. When the canary was
+// reached too, the crash is a stack buffer overrun of victim (the canary is
+// checked at the crash); when only the pointer was, the crash is "other",
+// and the detail says the non-canonical address is data.
+func TestOverrunBeforeReturn(t *testing.T) {
+	prog := build(t, "pointer_smash", "-O0", "-g", "-fstack-protector-strong")
+	o := run(t, prog, "600")
+	c := wantCrash(t, o.res, ClassStackOverrun, "victim")
+	if c.Signal != "SIGSEGV" || !strings.Contains(c.Detail, "canary of victim was already overwritten") {
+		t.Errorf("signal %s, detail %q", c.Signal, c.Detail)
+	}
+	if !strings.Contains(strings.Join(c.LocalArrays, ","), "src") {
+		t.Errorf("local arrays %q lack src", c.LocalArrays)
+	}
+
+	o = run(t, prog, "100")
+	c = wantCrash(t, o.res, ClassOther, "use")
+	if !strings.Contains(c.Detail, "0x4141414141414141") || !strings.Contains(c.Detail, `"AAAAAAAA"`) || strings.Contains(c.Detail, "NULL") {
+		t.Errorf("detail %q: want the non-canonical address and its bytes, not a NULL pointer", c.Detail)
+	}
+
+	// No overrun at all: a clean exit, no crash.
+	if o := run(t, prog, "8"); o.res.Crash != nil || o.res.ExitStatus != 0 {
+		t.Errorf("8 bytes: crash %+v, status %d", o.res.Crash, o.res.ExitStatus)
+	}
+}

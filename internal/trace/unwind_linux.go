@@ -168,27 +168,36 @@ func regsFrom(r *unix.PtraceRegs) regsState {
 // reads more than maxUnwind frames. The second result is true when it
 // stopped at the cap.
 func (as *addrSpace) unwind(r *unix.PtraceRegs) ([]uint64, bool) {
+	pcs, _, capped := as.unwindStates(r)
+	return pcs, capped
+}
+
+// unwindStates is unwind that also returns each frame's registers as the
+// unwinder recovered them (states[i] holds frame i's RSP and RBP).
+func (as *addrSpace) unwindStates(r *unix.PtraceRegs) ([]uint64, []regsState, bool) {
 	regs := regsFrom(r)
 	pcs := []uint64{r.Rip}
+	states := []regsState{regs}
 	for len(pcs) < maxUnwind {
 		pc := regs[dwRA]
 		caller := len(pcs) > 1
 		next, ok := as.step(regs, pc, caller, len(pcs) == 1)
 		if !ok {
-			return pcs, false
+			return pcs, states, false
 		}
 		ra := next[dwRA]
 		if ra == 0 || !as.executable(ra) {
-			return pcs, false
+			return pcs, states, false
 		}
 		// The stack must move up, except in the innermost frame.
 		if next[dwRSP] <= regs[dwRSP] && len(pcs) > 1 {
-			return pcs, false
+			return pcs, states, false
 		}
 		pcs = append(pcs, ra)
+		states = append(states, next)
 		regs = next
 	}
-	return pcs, true
+	return pcs, states, true
 }
 
 // step computes the caller's registers.

@@ -1,0 +1,212 @@
+package trace
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+
+	"golang.org/x/arch/x86/x86asm"
+	"golang.org/x/sys/unix"
+)
+
+// smashedCanary explains a crash that is not at a stack's limit by a stack
+// buffer overrun the stack protector has not reported yet: a frame on the
+// backtrace whose canary no longer holds the thread's guard value. An
+// overrun that also overwrote a pointer crashes when the pointer is used,
+// before the function returns and checks its canary (Juliet's CWE-121
+// alloca cases die in printLine this way); the canary shows what happened.
+//
+// Only frames that keep the canary at a fixed offset from RBP are checked,
+// with RBP known to be that frame's (see below): a wrong slot must never
+// turn an ordinary crash into a reported overrun.
+func (tr *tracer) smashedCanary(as *addrSpace, c *Crash, regs *unix.PtraceRegs, sig syscall.Signal) bool {
+	if regs.Fs_base == 0 || len(c.states) == 0 {
+		return false
+	}
+	guard, ok := as.mem.u64(regs.Fs_base + 0x28) // glibc's stack guard in the TCB
+	if !ok || guard == 0 {
+		return false
+	}
+	for i := 0; i < len(c.states) && i < len(c.all); i++ {
+		fr := c.all[i]
+		if fr.Function == "" {
+			continue
+		}
+		rbp := c.states[i][dwRBP]
+		// A caller's RBP is the one its callee saved: the frame's own, at
+		// a call made after its prologue. The innermost frame may be in
+		// its prologue or epilogue, where RBP is its caller's: check it
+		// against the unwound CFA, and skip it when that is not known.
+		if i == 0 && (len(c.states) < 2 || rbp+16 != c.states[1][dwRSP]) {
+			continue
+		}
+		if rbp == 0 {
+			continue
+		}
+		start := fr.PC - fr.Offset // the function's first instruction
+		disp, storeEnd, ok := as.canarySlot(start)
+		if !ok || fr.PC <= storeEnd {
+			continue // no canary, or the prologue has not stored it yet
+		}
+		v, ok := as.mem.u64(uint64(int64(rbp) + disp))
+		if !ok || v == guard {
+			continue
+		}
+		c.Class = ClassStackOverrun
+		c.Function = fr.Function
+		c.LocalArrays = tr.localArrays(as, c.all, i)
+		crashedIn := orUnknown(c.all[0].Function)
+		c.Detail = fmt.Sprintf("%s (%s) in %s while the stack protector canary of %s was already overwritten: a local buffer of %s was overrun (the check at its return never ran)",
+			map[bool]string{true: "invalid memory access", false: "crash"}[sig == unix.SIGSEGV], c.Signal, crashedIn, fr.Function, fr.Function)
+		if len(c.LocalArrays) > 0 {
+			c.Detail += "; its local arrays: " + strings.Join(c.LocalArrays, ", ")
+		}
+		return true
+	}
+	return false
+}
+
+// canarySlot decodes the start of the function at addr (in the tracee's
+// memory) for GCC's and Clang's stack-protector prologue: a load of
+// fs:0x28 into a register, then a store of that register to [rbp+disp]. It
+// returns disp and the address just past the store.
+func (as *addrSpace) canarySlot(addr uint64) (disp int64, end uint64, ok bool) {
+	code := make([]byte, 96)
+	if !as.mem.read(addr, code) {
+		return 0, 0, false
+	}
+	var guardReg x86asm.Reg
+	for off := 0; off < len(code); {
+		in, err := x86asm.Decode(code[off:], 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		next := off + in.Len
+		switch in.Op {
+		case x86asm.MOV:
+			dst, _ := in.Args[0].(x86asm.Reg)
+			if m, isMem := in.Args[1].(x86asm.Mem); isMem && m.Segment == x86asm.FS && m.Base == 0 && m.Index == 0 && m.Disp == 0x28 && dst != 0 {
+				guardReg = dst
+			} else if m, isMem := in.Args[0].(x86asm.Mem); isMem && guardReg != 0 && m.Base == x86asm.RBP && m.Index == 0 && m.Segment == 0 {
+				if src, _ := in.Args[1].(x86asm.Reg); src == guardReg {
+					return m.Disp, addr + uint64(next), true
+				}
+			}
+		case x86asm.CALL, x86asm.RET, x86asm.JMP:
+			return 0, 0, false // past the prologue
+		}
+		off = next
+	}
+	return 0, 0, false
+}
+
+// siKernel is si_code SI_KERNEL: on x86-64 a general-protection fault,
+// such as an access through a non-canonical address.
+const siKernel = 0x80
+
+// gpFault describes a general-protection fault from the faulting
+// instruction: the address its memory operand computes, and whether that
+// address is made of data bytes (a pointer overwritten by an overrun).
+func gpFault(as *addrSpace, regs *unix.PtraceRegs) string {
+	code := make([]byte, 16)
+	if !as.mem.read(regs.Rip, code) {
+		return "(a general-protection fault)"
+	}
+	in, err := x86asm.Decode(code, 64)
+	if err != nil {
+		return "(a general-protection fault)"
+	}
+	for _, a := range in.Args {
+		m, ok := a.(x86asm.Mem)
+		if !ok || m.Segment != 0 {
+			continue
+		}
+		addr := uint64(m.Disp)
+		var through []string
+		if m.Base != 0 {
+			v, ok := regValue(regs, m.Base)
+			if !ok {
+				return "(a general-protection fault)"
+			}
+			addr += v
+			through = append(through, fmt.Sprintf("%s = %#x", strings.ToLower(m.Base.String()), v))
+		}
+		if m.Index != 0 {
+			v, ok := regValue(regs, m.Index)
+			if !ok {
+				return "(a general-protection fault)"
+			}
+			addr += v * uint64(m.Scale)
+			through = append(through, fmt.Sprintf("%s = %#x", strings.ToLower(m.Index.String()), v))
+		}
+		s := fmt.Sprintf("at the non-canonical address %#x (a general-protection fault; %s)", addr, strings.Join(through, ", "))
+		if looksLikeData(addr) {
+			s += fmt.Sprintf(": the address is data (%q), a pointer overwritten, typically by a buffer overrun", dataBytes(addr))
+		}
+		return s
+	}
+	return "(a general-protection fault)"
+}
+
+func regValue(r *unix.PtraceRegs, reg x86asm.Reg) (uint64, bool) {
+	switch reg {
+	case x86asm.RAX:
+		return r.Rax, true
+	case x86asm.RBX:
+		return r.Rbx, true
+	case x86asm.RCX:
+		return r.Rcx, true
+	case x86asm.RDX:
+		return r.Rdx, true
+	case x86asm.RSI:
+		return r.Rsi, true
+	case x86asm.RDI:
+		return r.Rdi, true
+	case x86asm.RBP:
+		return r.Rbp, true
+	case x86asm.RSP:
+		return r.Rsp, true
+	case x86asm.R8:
+		return r.R8, true
+	case x86asm.R9:
+		return r.R9, true
+	case x86asm.R10:
+		return r.R10, true
+	case x86asm.R11:
+		return r.R11, true
+	case x86asm.R12:
+		return r.R12, true
+	case x86asm.R13:
+		return r.R13, true
+	case x86asm.R14:
+		return r.R14, true
+	case x86asm.R15:
+		return r.R15, true
+	}
+	return 0, false
+}
+
+// looksLikeData: at least six of the eight bytes are printable ASCII, or
+// all eight are one repeated byte (a fill pattern).
+func looksLikeData(v uint64) bool {
+	printable, same := 0, true
+	first := byte(v)
+	for i := 0; i < 8; i++ {
+		b := byte(v >> (8 * i))
+		if b >= 0x20 && b < 0x7f {
+			printable++
+		}
+		if b != first {
+			same = false
+		}
+	}
+	return printable >= 6 || (same && first != 0 && first != 0xff)
+}
+
+func dataBytes(v uint64) string {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	return string(b)
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Compares `stackscope run`'s crash classes with AddressSanitizer's on the
+# Juliet C/C++ test suite's CWE-121 (stack-based buffer overflow) cases.
+#
+# Usage: scripts/juliet-cwe121.sh JULIET_DIR [VARIANTS]
+#   JULIET_DIR holds the suite's CWE121_*.c files (any layout: they are
+#   found with find) and its testcasesupport files (io.c, std_testcase.h,
+#   std_testcase_io.h, std_thread.c, std_thread.h). Nothing is downloaded:
+#   bring the suite yourself (NIST SARD, or a mirror of it).
+#   VARIANTS is a space-separated list of flow variants to take from every
+#   flaw family (default "01 11": the plain flow and a global-flag flow).
+#
+# Each bad case (-DOMITGOOD -DINCLUDEMAIN) is built twice:
+#   plain: gcc -O0 -g -fstack-protector-strong  -> run under stackscope run
+#   asan:  gcc -O0 -g -fsanitize=address        -> run plainly, ASan's report
+# Socket cases (which wait for a peer) are left out; stdin is /dev/null and
+# each run has a 10 s timeout. ASan's kind is mapped to our classes:
+# stack-buffer-overflow, stack-buffer-underflow, dynamic-stack-buffer-overflow
+# -> stack-buffer-overrun; stack-overflow -> stack-overflow; any other
+# report -> other. The table compares the classes where both builds crash.
+set -euo pipefail
+juliet=$(cd "${1:?usage: $0 JULIET_DIR [VARIANTS]}" && pwd)
+variants=${2:-"01 11"}
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$root" && go build -o "$work/stackscope" ./cmd/stackscope)
+
+support=$(dirname "$(find "$juliet" -name std_testcase.h | head -1)")
+[ -f "$support/io.c" ] || { echo "no testcasesupport (io.c, std_testcase.h) under $juliet" >&2; exit 2; }
+extra="$support/io.c"
+[ -f "$support/std_thread.c" ] && extra="$extra $support/std_thread.c"
+
+# One case per family and variant: the single-file cases (no _01a/_01b
+# splits), C only.
+cases=()
+for v in $variants; do
+	while IFS= read -r f; do cases+=("$f"); done < <(find "$juliet" -name "CWE121_*_${v}.c" -o -name "CWE121_*_${v}_omitgood.c" | grep -v socket | sort)
+done
+[ ${#cases[@]} -gt 0 ] || { echo "no CWE121 cases for variants $variants under $juliet" >&2; exit 2; }
+
+ss_class() { # stackscope run --json file -> "class function"
+	python3 -c '
+import json,sys
+try:
+    d=json.load(open(sys.argv[1]))
+except Exception:
+    print("error -"); sys.exit()
+c=d.get("crash")
+print("none -" if c is None else c["class"]+" "+(c.get("function") or "?"))' "$1"
+}
+
+printf '| case | stackscope (plain build) | function | ASan | class agrees |\n| --- | --- | --- | --- | --- |\n'
+n=0 both=0 agree=0 only_asan=0 only_plain=0 neither=0 build_fail=0
+declare -A disagree
+for src in "${cases[@]}"; do
+	name=$(basename "$src" .c)
+	name=${name#CWE121_Stack_Based_Buffer_Overflow__}
+	name=${name%_omitgood}
+	if ! gcc -O0 -g -w -fstack-protector-strong -I"$support" -DINCLUDEMAIN -DOMITGOOD -o "$work/p" "$src" $extra -lpthread -lm 2>/dev/null ||
+	   ! gcc -O0 -g -w -fsanitize=address -I"$support" -DINCLUDEMAIN -DOMITGOOD -o "$work/a" "$src" $extra -lpthread -lm 2>/dev/null; then
+		build_fail=$((build_fail + 1)); continue
+	fi
+	n=$((n + 1))
+	timeout 10 "$work/stackscope" run --json "$work/p.json" -- "$work/p" </dev/null >/dev/null 2>&1 || true
+	read -r ss fn < <(ss_class "$work/p.json")
+	kind=$( (ASAN_OPTIONS=detect_leaks=0 timeout 10 "$work/a" </dev/null 2>&1 >/dev/null || true) | sed -n 's/.*ERROR: AddressSanitizer: \([a-z-]*\).*/\1/p' | head -1)
+	case "$kind" in
+		stack-buffer-overflow|stack-buffer-underflow|dynamic-stack-buffer-overflow) asan=stack-buffer-overrun ;;
+		stack-overflow) asan=stack-overflow ;;
+		"") asan=none ;;
+		*) asan=other ;;
+	esac
+	ok=""
+	if [ "$ss" = none ] || [ "$ss" = error ]; then
+		if [ "$asan" = none ]; then neither=$((neither + 1)); else only_asan=$((only_asan + 1)); fi
+	elif [ "$asan" = none ]; then
+		only_plain=$((only_plain + 1))
+	else
+		both=$((both + 1))
+		if [ "$ss" = "$asan" ]; then agree=$((agree + 1)); ok=yes; else ok=NO; disagree["$ss vs $kind"]=$(( ${disagree["$ss vs $kind"]:-0} + 1 )); fi
+	fi
+	printf '| %s | %s | %s | %s | %s |\n' "$name" "$ss" "$fn" "${kind:-none}" "$ok"
+done
+echo
+echo "cases built and run: $n (build failures: $build_fail)"
+echo "both builds crash: $both; classes agree: $agree"
+echo "only the ASan build reports: $only_asan; only the plain build crashes: $only_plain; neither: $neither"
+for k in "${!disagree[@]}"; do echo "disagreement (stackscope vs ASan): $k: ${disagree[$k]}"; done
