@@ -165,7 +165,7 @@ type Crash struct {
 
 	all      []Frame     // every unwound frame
 	states   []regsState // each frame's registers, as unwound (Linux)
-	cycleEnd int     // frames worth printing when the backtrace recurses
+	cycleEnd int         // frames worth printing when the backtrace recurses
 }
 
 // WriteJSON writes r as indented JSON.
