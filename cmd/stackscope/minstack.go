@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/bound"
@@ -117,8 +116,8 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 		}
 		opts.Env = setEnv(opts.Env, e)
 	}
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_STACK, &rl); err != nil {
+	cur, hard, err := stackLimit()
+	if err != nil {
 		return usageErrorf("getrlimit(RLIMIT_STACK): %v", err)
 	}
 	unlimited := false
@@ -129,17 +128,17 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 			return usageErrorf("--limit: %v", err)
 		}
 		opts.NormalLimit = n
-	case rl.Cur == unix.RLIM_INFINITY:
+	case cur == unlimitedStack:
 		opts.NormalLimit, unlimited = inject.DefaultNormalLimit, true
 	default:
-		opts.NormalLimit = rl.Cur
+		opts.NormalLimit = cur
 	}
 	page := uint64(os.Getpagesize())
 	if opts.NormalLimit < page {
 		return usageErrorf("the normal limit %d is less than a page (%d bytes)", opts.NormalLimit, page)
 	}
-	if rl.Max != unix.RLIM_INFINITY && opts.NormalLimit > rl.Max {
-		return usageErrorf("the normal limit %s is above the hard RLIMIT_STACK %s", trace.HumanBytes(opts.NormalLimit), trace.HumanBytes(rl.Max))
+	if hard != unlimitedStack && opts.NormalLimit > hard {
+		return usageErrorf("the normal limit %s is above the hard RLIMIT_STACK %s", trace.HumanBytes(opts.NormalLimit), trace.HumanBytes(hard))
 	}
 
 	// The static bound is computed while the runs go on.
@@ -286,8 +285,10 @@ type progressBar struct {
 }
 
 func newProgressBar(f *os.File, want bool) *progressBar {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return &progressBar{w: f, on: want && err == nil}
+	// A character device is a terminal (or /dev/null, where drawing is
+	// harmless); a portable test, unlike the TCGETS ioctl.
+	st, err := f.Stat()
+	return &progressBar{w: f, on: want && err == nil && st.Mode()&os.ModeCharDevice != 0}
 }
 
 func (b *progressBar) update(p inject.Progress) {

@@ -354,3 +354,8 @@ func (r *Result) writeTable(w io.Writer) {
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }
+
+// regsState is the register set the unwinder tracks, by DWARF register
+// number (defined here, not in the Linux unwinder, because Crash keeps
+// the unwound states on every platform's build).
+type regsState map[uint64]uint64

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !(linux && amd64)
 
 package trace
 
@@ -22,7 +22,8 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// Run is only implemented on Linux.
+// Run is only implemented on Linux on x86-64 (the unwinder and the crash
+// analysis read x86-64 registers).
 func Run(cfg Config) (*Result, error) {
-	return nil, &StartError{Code: 2, Err: errors.New("stackscope run needs Linux (it traces with ptrace); this is " + runtime.GOOS)}
+	return nil, &StartError{Code: 2, Err: errors.New("stackscope run needs Linux on x86-64 (it traces with ptrace); this is " + runtime.GOOS + "/" + runtime.GOARCH)}
 }

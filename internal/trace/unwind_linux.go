@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && amd64
 
 package trace
 
@@ -151,9 +151,6 @@ func (as *addrSpace) symbolizeFrame(pc uint64, caller bool) Frame {
 	}
 	return fr
 }
-
-// regsState is the register set the unwinder tracks.
-type regsState map[uint64]uint64
 
 func regsFrom(r *unix.PtraceRegs) regsState {
 	return regsState{
