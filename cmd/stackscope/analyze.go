@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/report"
 )
@@ -14,15 +12,11 @@ import (
 func init() { subcommands = append(subcommands, newAnalyzeCommand) }
 
 type analyzeFlags struct {
+	analysisFlags
 	format         string
 	budget         int64
 	allowUnbounded bool
-	entries        []string
-	libPaths       []string
-	noLibraries    bool
 	top            int
-	configPath     string
-	strict         bool
 }
 
 func newAnalyzeCommand() *cobra.Command {
@@ -46,12 +40,8 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif (SARIF 2.1.0 for code scanning), html (one self-contained page, one FILE; see also stackscope report), or dot (Graphviz call graph, one FILE)")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes: exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
-	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
-	f.StringArrayVar(&fl.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
-	f.BoolVar(&fl.noLibraries, "no-libraries", false, "do not follow calls into shared libraries (they become external)")
 	f.IntVar(&fl.top, "top", 10, "number of largest frames to list")
-	f.StringVar(&fl.configPath, "config", "", "annotations and budgets (default: stackscope.toml beside the binary or in the working directory)")
-	f.BoolVar(&fl.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
+	fl.analysisFlags.register(f)
 	return cmd
 }
 
@@ -71,18 +61,9 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	var results []*analysis.Result
 	budgets := map[*analysis.Result]*config.Config{}
 	for _, path := range files {
-		cfg, err := config.Load(fl.configPath, path)
+		res, cfg, _, err := fl.analyse(path)
 		if err != nil {
-			return &exitError{Code: exitUsage, Err: err}
-		}
-		opts := analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries, Strict: fl.strict, Config: cfg}
-		res, err := analysis.Run(path, opts)
-		if err != nil {
-			var ie *binfile.InputError
-			if errors.As(err, &ie) {
-				return &exitError{Code: exitUsage, Err: ie}
-			}
-			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+			return err
 		}
 		results = append(results, res)
 		budgets[res] = cfg

@@ -12,8 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
-	"github.com/stackscope/stackscope/internal/binfile"
-	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/diff"
 	"github.com/stackscope/stackscope/internal/report"
 )
@@ -21,14 +19,10 @@ import (
 func init() { subcommands = append(subcommands, newDiffCommand) }
 
 type diffFlags struct {
-	format      string
-	maxGrowth   string
-	top         int
-	entries     []string
-	libPaths    []string
-	noLibraries bool
-	configPath  string
-	strict      bool
+	analysisFlags
+	format    string
+	maxGrowth string
+	top       int
 }
 
 func newDiffCommand() *cobra.Command {
@@ -54,11 +48,7 @@ Exit status: 0, or 1 with --max-growth when an entry grew by more than it
 	f.StringVar(&fl.format, "format", "text", "output format: text or json")
 	f.StringVar(&fl.maxGrowth, "max-growth", "", "exit 1 when an entry grows by more than this many bytes, or percent (\"10%\"), or loses its bound")
 	f.IntVar(&fl.top, "top", 10, "number of changed frames and causes to list")
-	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to compare (repeatable; replaces the defaults) for ELF inputs")
-	f.StringArrayVar(&fl.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
-	f.BoolVar(&fl.noLibraries, "no-libraries", false, "do not follow calls into shared libraries")
-	f.StringVar(&fl.configPath, "config", "", "annotations (default: stackscope.toml beside each binary or in the working directory)")
-	f.BoolVar(&fl.strict, "strict", false, "use only annotated or proved indirect-call targets")
+	fl.analysisFlags.register(f) // for ELF inputs
 	return cmd
 }
 
@@ -135,19 +125,12 @@ func loadSide(path string, fl diffFlags) (*analysis.Result, error) {
 	if len(head) > 0 && (head[0] == '{' || head[0] == '[') {
 		return loadJSONReport(path)
 	}
-	cfg, err := config.Load(fl.configPath, path)
-	if err != nil {
-		return nil, &exitError{Code: exitUsage, Err: err}
+	res, _, _, err := fl.analyse(path)
+	if ee, ok := err.(*exitError); ok {
+		// Neither ELF nor JSON: say what diff takes.
+		return nil, &exitError{Code: ee.Code, Err: fmt.Errorf("%v (want an ELF file or a JSON report of stackscope analyze)", ee.Err)}
 	}
-	res, err := analysis.Run(path, analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries, Strict: fl.strict, Config: cfg})
-	if err != nil {
-		var ie *binfile.InputError
-		if errors.As(err, &ie) {
-			return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%v (want an ELF file or a JSON report of stackscope analyze)", ie)}
-		}
-		return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
-	}
-	return res, nil
+	return res, err
 }
 
 // loadJSONReport reads `stackscope analyze --format json` output: an object

@@ -9,9 +9,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
-	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/trace"
@@ -20,15 +18,11 @@ import (
 func init() { subcommands = append(subcommands, newReportCommand) }
 
 type reportFlags struct {
-	output      string
-	layout      string
-	runFile     string
-	budget      int64
-	entries     []string
-	libPaths    []string
-	noLibraries bool
-	configPath  string
-	strict      bool
+	analysisFlags
+	output  string
+	layout  string
+	runFile string
+	budget  int64
 }
 
 func newReportCommand() *cobra.Command {
@@ -54,11 +48,7 @@ Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
 	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
 	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --json, to show its threads and crash")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes (as for analyze)")
-	f.StringArrayVar(&fl.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
-	f.StringArrayVar(&fl.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
-	f.BoolVar(&fl.noLibraries, "no-libraries", false, "do not follow calls into shared libraries")
-	f.StringVar(&fl.configPath, "config", "", "annotations and budgets (default: stackscope.toml beside the binary or in the working directory)")
-	f.BoolVar(&fl.strict, "strict", false, "use only annotated or proved indirect-call targets")
+	fl.analysisFlags.register(f)
 	return cmd
 }
 
@@ -73,18 +63,9 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 			return err
 		}
 	}
-	cfg, err := config.Load(fl.configPath, path)
+	res, cfg, opts, err := fl.analyse(path)
 	if err != nil {
-		return &exitError{Code: exitUsage, Err: err}
-	}
-	opts := analysis.Options{Entries: fl.entries, LibPaths: fl.libPaths, NoLibraries: fl.noLibraries, Strict: fl.strict, Config: cfg}
-	res, err := analysis.Run(path, opts)
-	if err != nil {
-		var ie *binfile.InputError
-		if errors.As(err, &ie) {
-			return &exitError{Code: exitUsage, Err: ie}
-		}
-		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+		return err
 	}
 	var lay *layout.Report
 	if fl.layout == "yes" || (fl.layout == "auto" && res.File.Arch == binfile.ArchThumb) {

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/config"
+)
+
+// analysisFlags are the flags of every command that analyses an ELF file
+// (analyze, report, diff): which entries, where the libraries are, the
+// configuration, and whether indirect-call targets may be assumed.
+type analysisFlags struct {
+	entries     []string
+	libPaths    []string
+	noLibraries bool
+	configPath  string
+	strict      bool
+}
+
+func (a *analysisFlags) register(f *pflag.FlagSet) {
+	f.StringArrayVar(&a.entries, "entry", nil, "entry point to bound (repeatable; replaces the defaults)")
+	f.StringArrayVar(&a.libPaths, "lib-path", nil, "directory to search for shared libraries first (repeatable)")
+	f.BoolVar(&a.noLibraries, "no-libraries", false, "do not follow calls into shared libraries (they become external)")
+	f.StringVar(&a.configPath, "config", "", "annotations and budgets (default: stackscope.toml beside the binary or in the working directory)")
+	f.BoolVar(&a.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
+}
+
+// analyse loads the configuration for path and analyses it; errors are
+// exit-2 errors with one line naming the file.
+func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, analysis.Options, error) {
+	cfg, err := config.Load(a.configPath, path)
+	if err != nil {
+		return nil, nil, analysis.Options{}, &exitError{Code: exitUsage, Err: err}
+	}
+	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg}
+	res, err := analysis.Run(path, opts)
+	if err != nil {
+		var ie *binfile.InputError
+		if errors.As(err, &ie) {
+			return nil, nil, opts, &exitError{Code: exitUsage, Err: ie}
+		}
+		return nil, nil, opts, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+	}
+	return res, cfg, opts, nil
+}
