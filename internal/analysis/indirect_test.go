@@ -224,3 +224,55 @@ func TestIndirectOpsTable(t *testing.T) {
 		})
 	}
 }
+
+// TestThumbVirtualCalls: the same class hierarchy built for Cortex-M4
+// (ldr r3,[r0]; ldr r3,[r3,#8]; blx r3): a call through a slot is bounded
+// by that slot's overriders (address point +8 on a 32-bit target), checked
+// against the frames GCC's .su files give.
+func TestThumbVirtualCalls(t *testing.T) {
+	gxx := testutil.RequireTool(t, "arm-none-eabi-g++")
+	src, _ := filepath.Abs(filepath.Join("testdata", "indirect", "shapes.cpp"))
+	const measure, draw = "measure(Shape const&, int)", "draw(Shape const*, long)"
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			dir := t.TempDir()
+			bin := filepath.Join(dir, "shapes.elf")
+			testutil.Run(t, dir, gxx, "-mcpu=cortex-m4", "-mthumb", opt, "-g", "-fstack-usage", "-fno-exceptions", "-fno-rtti",
+				"--specs=nosys.specs", "-o", bin, src)
+			res, err := Run(bin, Options{Entries: []string{measure, draw}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			su := map[string]int64{}
+			for _, l := range testutil.ParseSU(t, dir) {
+				su[l.Function] = l.Bytes
+			}
+			fr := frames(res)
+			// (.su spells long as "long int".)
+			for name, want := range map[string]int64{"Circle::area(int) const": su["Circle::area(int) const"], "Circle::render(long) const": su["Circle::render(long int) const"]} {
+				if fr[name] != want {
+					t.Fatalf("%s: frame %d, .su %d", name, fr[name], want)
+				}
+			}
+			for _, c := range []struct {
+				entry, slot string
+				overriders  []string
+			}{
+				{measure, "vtable slot +8: 3 functions", []string{"Square::area(int) const", "Circle::area(int) const", "Dot::area(int) const"}},
+				{draw, "vtable slot +12: 2 functions", []string{"Square::render(long) const", "Circle::render(long) const"}},
+			} {
+				e := entry(t, res, c.entry)
+				deepest := int64(0)
+				for _, o := range c.overriders {
+					deepest = max(deepest, fr[o])
+				}
+				if want := fr[c.entry] + deepest; !e.Bounded || *e.Bound != want {
+					t.Errorf("%s: bound %s, want %d (its frame + the deepest overrider of the slot)", c.entry, show(e.Bound), want)
+				}
+				if len(e.Assumptions) != 1 || !strings.Contains(e.Assumptions[0].Detail, c.slot) {
+					t.Errorf("%s: assumptions %+v, want %q", c.entry, e.Assumptions, c.slot)
+				}
+			}
+		})
+	}
+}

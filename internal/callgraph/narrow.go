@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/dwtypes"
 	"github.com/stackscope/stackscope/internal/frame"
 )
@@ -64,7 +63,7 @@ func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, o
 	// Without types, by the code's shape. In C the same shape is an ops
 	// table at the start of a struct: only C++ code counts (or code no
 	// DWARF describes, in a module that has vtables).
-	if isSlot && m.File.Arch == binfile.ArchX86_64 && (info == nil || !info.Covers(cs.Addr) || info.CPlusPlus(cs.Addr)) {
+	if isSlot && (info == nil || !info.Covers(cs.Addr) || info.CPlusPlus(cs.Addr)) {
 		if nw, ok := g.vtableHub(m, slot, "by the code's shape"); ok {
 			return nw, MethodVtableSlot, true
 		}

@@ -29,6 +29,10 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 			if v, ok := literalWord(code, pc, literalAddr(pc, (h&0xFF)*4, true)); ok {
 				def(isa.DefConst, (h>>8)&7, 0, int64(v))
 			}
+		case h&0xF800 == 0x6800: // ldr rt, [rn, #imm5*4]
+			load(e, (h>>3)&7, h&7, int64((h>>6)&0x1F)*4)
+		case h&0xF800 == 0x9800: // ldr rt, [sp, #imm8*4]
+			load(e, regSP, (h>>8)&7, int64(h&0xFF)*4)
 		case h&0xF800 == 0xA000: // adr rd, label
 			def(isa.DefAddr, (h>>8)&7, 0, int64(literalAddr(pc, (h&0xFF)*4, true)))
 		case h&0xF800 == 0xA800: // add rd, sp, #imm8*4
@@ -75,11 +79,22 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 		def(isa.DefAddImm, rd, hw1&0xF, int64(thumbExpandImm(imm12)))
 	case hw1&0xFBE0 == 0xF1A0 && rd != regPC: // sub.w rd, rn, #const
 		def(isa.DefAddImm, rd, hw1&0xF, -int64(thumbExpandImm(imm12)))
+	case hw1&0xFFF0 == 0xF8D0 && hw1&0xF != regPC: // ldr.w rt, [rn, #imm12] (rt < 8 here)
+		load(e, hw1&0xF, hw2>>12, int64(hw2&0xFFF))
 	case hw1&0xFFEF == 0xEA4F && hw2&0x70F0 == 0: // mov.w rd, rm
 		def(isa.DefCopy, rd, hw2&0xF, 0)
 	case hw1&0xFFEF == 0xEA4F && hw2&0x0030 == 0: // lsl.w rd, rm, #imm5
 		def(isa.DefShl, rd, hw2&0xF, int64((hw2>>12&7)<<2|hw2>>6&3))
 	}
+}
+
+// load records a word load rt = [rn + disp] (isa.DefLoad with the memory
+// operand), so that the code before an indirect call shows where the
+// target was read from: ldr r3,[r0]; ldr r3,[r3,#8]; blx r3 is a virtual
+// call through slot 8.
+func load(e *isa.Effect, rn, rt uint32, disp int64) {
+	e.DefKind, e.DefReg, e.DefSrc, e.DefValue = isa.DefLoad, int8(rt), 0, 0
+	e.HasMem, e.MemBase, e.MemIndex, e.MemDisp, e.MemScale = true, int8(rn), -1, disp, 1
 }
 
 // setLiteralDef handles ldr.w rt, [pc, #±imm12] (hw2 bit 15 is part of rt).

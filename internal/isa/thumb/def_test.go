@@ -39,7 +39,7 @@ func TestDef(t *testing.T) {
 		{"mov.w r5, r6", "ea4f 0506", isa.DefCopy, 5, 6, 0},
 		{"ldr.w r4, [pc, #16]", "f8df 4010", isa.DefConst, 4, 0, 0x08000123},
 		{"adr.w r6, lit", "f20f 060c", isa.DefAddr, 6, 0, 0x4c},
-		{"ldr r0, [r1, #0]", "6808", isa.DefOther, 0, 0, 0},
+		{"ldr r0, [r1, #0]", "6808", isa.DefLoad, 0, 0, 0}, // the address is in Mem* (TestLoadsAndCallRegisters)
 		{"str r0, [sp, #4]", "9001", isa.DefNone, 0, 0, 0},
 		{"bl .", "f7ff fffe", isa.DefNone, 0, 0, 0},
 		{"lsl.w r3, r4, #12", "ea4f 3304", isa.DefShl, 3, 4, 12},
@@ -67,5 +67,38 @@ func TestDef(t *testing.T) {
 	}
 	if e, err := d.Decode(hexCode(t, "0052"), 0); err != nil || e.DefKind != isa.DefShl || e.DefReg != 2 || e.DefSrc != 2 || e.DefValue != 1 {
 		t.Errorf("lsls r2, r2, #1: %+v, %v", e, err)
+	}
+}
+
+// TestLoadsAndCallRegisters: word loads carry their memory operand and
+// blx its register, so that the code before an indirect call shows where
+// the target came from (a vtable slot).
+func TestLoadsAndCallRegisters(t *testing.T) {
+	d := Decoder{}
+	for _, c := range []struct {
+		asm, hex        string
+		rt, base        int8
+		disp            int64
+		callReg, isCall bool
+	}{
+		{"ldr r3, [r0]", "6803", 3, 0, 0, false, false},
+		{"ldr r3, [r3, #8]", "689b", 3, 3, 8, false, false},
+		{"ldr r2, [sp, #12]", "9a03", 2, 13, 12, false, false},
+		{"ldr.w r1, [r4, #1024]", "f8d4 1400", 1, 4, 1024, false, false},
+		{"blx r3", "4798", 3, 0, 0, true, true},
+	} {
+		e, err := d.Decode(hexCode(t, c.hex), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.asm, err)
+		}
+		if c.isCall {
+			if !e.HasCallReg || e.CallReg != c.rt || e.Flow != isa.FlowIndirectCall {
+				t.Errorf("%s: call reg %v r%d flow %v", c.asm, e.HasCallReg, e.CallReg, e.Flow)
+			}
+			continue
+		}
+		if e.DefKind != isa.DefLoad || e.DefReg != c.rt || !e.HasMem || e.MemBase != c.base || e.MemIndex != -1 || e.MemDisp != c.disp {
+			t.Errorf("%s: def %v r%d mem %v base %d index %d disp %d", c.asm, e.DefKind, e.DefReg, e.HasMem, e.MemBase, e.MemIndex, e.MemDisp)
+		}
 	}
 }

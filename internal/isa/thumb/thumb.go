@@ -435,6 +435,7 @@ func special16(e *isa.Effect, h uint32) string {
 				return "blx pc is unpredictable"
 			}
 			e.Flow = isa.FlowIndirectCall
+			e.CallReg, e.HasCallReg = int8(rm), true
 		} else if rm == regLR {
 			e.Flow = isa.FlowReturn
 		} else {
