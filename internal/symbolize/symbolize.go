@@ -372,3 +372,114 @@ func Exists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
 }
+
+// Slot is a pointer-typed local variable kept in the stack frame, at Off
+// bytes from the frame's CFA (the caller's SP before the call).
+type Slot struct {
+	Name string
+	Off  int64
+	Size int64
+}
+
+// PointerSlots lists the pointer-typed local variables of the function
+// whose code contains addr that live at a fixed offset from its CFA: the
+// subprogram's frame base is DW_OP_call_frame_cfa and the variable's
+// location is DW_OP_fbreg N (what GCC emits at -O0). Nothing otherwise.
+func (f *File) PointerSlots(addr uint64) (slots []Slot) {
+	f.loadDWARF()
+	if f.dw == nil {
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			slots = nil
+		}
+	}()
+	r := f.dw.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return nil
+		}
+		switch e.Tag {
+		case dwarf.TagCompileUnit:
+			ranges, err := f.dw.Ranges(e)
+			if err == nil && len(ranges) > 0 && !inRanges(ranges, addr) {
+				r.SkipChildren()
+			}
+			continue
+		case dwarf.TagSubprogram:
+			ranges, err := f.dw.Ranges(e)
+			if err != nil || !inRanges(ranges, addr) {
+				if e.Children {
+					r.SkipChildren()
+				}
+				continue
+			}
+			const opCallFrameCFA = 0x9c
+			fb, _ := e.Val(dwarf.AttrFrameBase).([]byte)
+			if len(fb) != 1 || fb[0] != opCallFrameCFA || !e.Children {
+				return nil
+			}
+			return f.collectPointerSlots(r)
+		default:
+			if e.Children && e.Tag != dwarf.TagNamespace && e.Tag != dwarf.TagModule {
+				r.SkipChildren()
+			}
+		}
+	}
+}
+
+func (f *File) collectPointerSlots(r *dwarf.Reader) []Slot {
+	const opFbreg = 0x91
+	var out []Slot
+	depth := 1
+	for depth > 0 {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			break
+		}
+		if e.Tag == 0 {
+			depth--
+			continue
+		}
+		if e.Tag == dwarf.TagVariable || e.Tag == dwarf.TagFormalParameter {
+			loc, _ := e.Val(dwarf.AttrLocation).([]byte)
+			toff, _ := e.Val(dwarf.AttrType).(dwarf.Offset)
+			if len(loc) > 1 && loc[0] == opFbreg && toff != 0 {
+				if t, err := f.dw.Type(toff); err == nil {
+					if _, ok := stripQual(t).(*dwarf.PtrType); ok {
+						if off, n := sleb128(loc[1:]); n == len(loc)-1 {
+							name, _ := e.Val(dwarf.AttrName).(string)
+							out = append(out, Slot{Name: name, Off: off, Size: 8})
+						}
+					}
+				}
+			}
+		}
+		if e.Children {
+			depth++
+		}
+	}
+	return out
+}
+
+// sleb128 decodes a signed LEB128 number and returns it with its length.
+func sleb128(b []byte) (int64, int) {
+	var v int64
+	var shift uint
+	for i, c := range b {
+		v |= int64(c&0x7f) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v, i + 1
+		}
+		if shift >= 64 {
+			break
+		}
+	}
+	return 0, 0
+}

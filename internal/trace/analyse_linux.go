@@ -72,7 +72,21 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 		case sig == unix.SIGSEGV && code == siKernel:
 			// A general-protection fault: the kernel gives no address.
 			// Work it out from the instruction, and say what it looks like.
-			c.Detail += " " + gpFault(as, &regs)
+			text, bad := gpAddress(as, &regs)
+			if fi, lo, hi, ok := tr.dataRun(as, c, bad); ok && fi < len(c.all) && c.all[fi].Function != "" {
+				// The bad pointer sits in a run of the same data on the
+				// stack: a buffer there overran into a pointer.
+				fn := c.all[fi].Function
+				c.Class, c.Function = ClassStackOverrun, fn
+				c.LocalArrays = tr.localArrays(as, c.all, fi)
+				c.Detail = fmt.Sprintf("invalid memory access (SIGSEGV, SI_KERNEL) in %s %s; the same bytes fill %d B of the stack of %s (%#x-%#x), over one of its pointer variables: a buffer of %s overran into it (inferred from the stack; no check fired)",
+					callerName(c.all, 0), text, hi-lo, fn, lo, hi, fn)
+				if len(c.LocalArrays) > 0 {
+					c.Detail += "; its local arrays: " + strings.Join(c.LocalArrays, ", ")
+				}
+				return f
+			}
+			c.Detail += " " + text
 		case sig == unix.SIGSEGV && code > 0:
 			c.Detail += " at address 0 (a NULL pointer)"
 		}

@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"syscall"
@@ -110,13 +111,26 @@ const siKernel = 0x80
 // instruction: the address its memory operand computes, and whether that
 // address is made of data bytes (a pointer overwritten by an overrun).
 func gpFault(as *addrSpace, regs *unix.PtraceRegs) string {
+	s, _ := gpAddress(as, regs)
+	return s
+}
+
+// gpAddress is gpFault's text and the non-canonical address (0 when it
+// could not be worked out).
+func gpAddress(as *addrSpace, regs *unix.PtraceRegs) (string, uint64) {
+	s, addr := gpDescribe(as, regs)
+	return s, addr
+}
+
+func gpDescribe(as *addrSpace, regs *unix.PtraceRegs) (string, uint64) {
+	const plain = "(a general-protection fault)"
 	code := make([]byte, 16)
 	if !as.mem.read(regs.Rip, code) {
-		return "(a general-protection fault)"
+		return plain, 0
 	}
 	in, err := x86asm.Decode(code, 64)
 	if err != nil {
-		return "(a general-protection fault)"
+		return plain, 0
 	}
 	for _, a := range in.Args {
 		m, ok := a.(x86asm.Mem)
@@ -128,7 +142,7 @@ func gpFault(as *addrSpace, regs *unix.PtraceRegs) string {
 		if m.Base != 0 {
 			v, ok := regValue(regs, m.Base)
 			if !ok {
-				return "(a general-protection fault)"
+				return plain, 0
 			}
 			addr += v
 			through = append(through, fmt.Sprintf("%s = %#x", strings.ToLower(m.Base.String()), v))
@@ -136,7 +150,7 @@ func gpFault(as *addrSpace, regs *unix.PtraceRegs) string {
 		if m.Index != 0 {
 			v, ok := regValue(regs, m.Index)
 			if !ok {
-				return "(a general-protection fault)"
+				return plain, 0
 			}
 			addr += v * uint64(m.Scale)
 			through = append(through, fmt.Sprintf("%s = %#x", strings.ToLower(m.Index.String()), v))
@@ -145,9 +159,98 @@ func gpFault(as *addrSpace, regs *unix.PtraceRegs) string {
 		if looksLikeData(addr) {
 			s += fmt.Sprintf(": the address is data (%q), a pointer overwritten, typically by a buffer overrun", dataBytes(addr))
 		}
-		return s
+		return s, addr
 	}
-	return "(a general-protection fault)"
+	return plain, 0
+}
+
+// dataRun is the evidence that a pointer was overwritten by a stack buffer
+// overrun: the bad pointer (its high bytes: the low byte may carry an
+// offset the code added) is the value of a pointer variable of a frame on
+// the backtrace (DWARF says where it lives), and that variable lies inside
+// a run of at least minRun bytes of the same data. An array that merely
+// holds the same bytes (the source of a copy that overran elsewhere, say
+// on the heap) is not evidence: only a pointer variable's slot counts. It
+// returns the frame whose variable it is.
+func (tr *tracer) dataRun(as *addrSpace, c *Crash, addr uint64) (frame int, start, end uint64, ok bool) {
+	const minRun = 32
+	if !looksLikeData(addr) || len(c.states) == 0 {
+		return 0, 0, 0, false
+	}
+	lo := c.states[0][dwRSP]
+	hi := c.states[len(c.states)-1][dwRSP] + 4096 // the last frame's own part, roughly
+	if hi <= lo || hi-lo > 1<<20 {
+		return 0, 0, 0, false
+	}
+	// Read a page at a time: the stack's mapping may end before hi.
+	var buf []byte
+	page := make([]byte, 4096)
+	for at := lo; at < hi; {
+		// Up to the next page boundary, so that a read never spans an
+		// unmapped page.
+		n := min(4096-at%4096, hi-at)
+		if !as.mem.read(at, page[:n]) {
+			break
+		}
+		buf = append(buf, page[:n]...)
+		at += n
+	}
+	fill := byte(addr >> 56) // the pattern byte: the top byte is untouched by small offsets
+	for i := 0; i+8 <= len(buf); i += 8 {
+		w := binary.LittleEndian.Uint64(buf[i:])
+		if w>>8 != addr>>8 {
+			continue
+		}
+		// The run of fill bytes around the word.
+		a, b := i, i+8
+		for a > 0 && buf[a-1] == fill {
+			a--
+		}
+		for b < len(buf) && buf[b] == fill {
+			b++
+		}
+		if b-a < minRun {
+			continue
+		}
+		at := lo + uint64(i)
+		if f, ok := as.pointerSlotAt(c, at); ok {
+			return f, lo + uint64(a), lo + uint64(b), true
+		}
+	}
+	return 0, 0, 0, false
+}
+
+// pointerSlotAt finds the frame one of whose pointer variables (by DWARF,
+// CFA-relative) is stored at address at.
+func (as *addrSpace) pointerSlotAt(c *Crash, at uint64) (int, bool) {
+	for k := 0; k < len(c.states) && k < len(c.all); k++ {
+		// The frame's CFA: the caller's SP; for the outermost unwound
+		// frame, RBP+16 when RBP is its frame pointer.
+		var cfa uint64
+		if k+1 < len(c.states) {
+			cfa = c.states[k+1][dwRSP]
+		} else {
+			cfa = c.states[k][dwRBP] + 16
+		}
+		if at < c.states[k][dwRSP] || at >= cfa {
+			continue
+		}
+		pc := c.all[k].PC
+		if k > 0 {
+			pc-- // the call instruction
+		}
+		mod := as.moduleAt(pc)
+		if mod == nil {
+			return 0, false
+		}
+		for _, sl := range mod.file.PointerSlots(pc - mod.bias) {
+			if uint64(int64(cfa)+sl.Off) == at {
+				return k, true
+			}
+		}
+		return 0, false
+	}
+	return 0, false
 }
 
 func regValue(r *unix.PtraceRegs, reg x86asm.Reg) (uint64, bool) {

@@ -372,8 +372,8 @@ func TestParseMapsLine(t *testing.T) {
 // TestOverrunBeforeReturn: an overrun that overwrites a pointer crashes
 // before the function returns to check its canary. When the canary was
 // reached too, the crash is a stack buffer overrun of victim (the canary is
-// checked at the crash); when only the pointer was, the crash is "other",
-// and the detail says the non-canonical address is data.
+// checked at the crash); when only the pointer was, the pointer variable
+// found (by DWARF) inside a run of the copied bytes is the evidence.
 func TestOverrunBeforeReturn(t *testing.T) {
 	prog := build(t, "pointer_smash", "-O0", "-g", "-fstack-protector-strong")
 	o := run(t, prog, "600")
@@ -385,14 +385,31 @@ func TestOverrunBeforeReturn(t *testing.T) {
 		t.Errorf("local arrays %q lack src", c.LocalArrays)
 	}
 
+	// Only the pointer (not the canary) overwritten: the evidence is on
+	// the stack, the pointer variable target inside a run of 'A's.
 	o = run(t, prog, "100")
-	c = wantCrash(t, o.res, ClassOther, "use")
-	if !strings.Contains(c.Detail, "0x4141414141414141") || !strings.Contains(c.Detail, `"AAAAAAAA"`) || strings.Contains(c.Detail, "NULL") {
-		t.Errorf("detail %q: want the non-canonical address and its bytes, not a NULL pointer", c.Detail)
+	c = wantCrash(t, o.res, ClassStackOverrun, "victim")
+	if !strings.Contains(c.Detail, "0x4141414141414141") || !strings.Contains(c.Detail, `"AAAAAAAA"`) ||
+		!strings.Contains(c.Detail, "inferred from the stack") || strings.Contains(c.Detail, "NULL") {
+		t.Errorf("detail %q: want the non-canonical address, its bytes and the inference, not a NULL pointer", c.Detail)
 	}
 
 	// No overrun at all: a clean exit, no crash.
 	if o := run(t, prog, "8"); o.res.Crash != nil || o.res.ExitStatus != 0 {
 		t.Errorf("8 bytes: crash %+v, status %d", o.res.Crash, o.res.ExitStatus)
+	}
+}
+
+// TestHeapOverflowIsNotAStackOverrun: the same bytes on the stack, in the
+// array the copy read from, do not make a heap overflow a stack overrun.
+func TestHeapOverflowIsNotAStackOverrun(t *testing.T) {
+	prog := build(t, "heap_pointer", "-O0", "-g", "-fstack-protector-strong")
+	o := run(t, prog, "40")
+	c := o.res.Crash
+	if c == nil || c.Class != ClassOther {
+		t.Fatalf("crash %+v, want class other", c)
+	}
+	if !strings.Contains(c.Detail, "0x4242424242424242") {
+		t.Errorf("detail %q lacks the non-canonical address", c.Detail)
 	}
 }
