@@ -12,7 +12,8 @@
 #
 # Each bad case (-DOMITGOOD -DINCLUDEMAIN) is built twice:
 #   plain: gcc -O0 -g -fstack-protector-strong  -> run under stackscope run
-#   asan:  gcc -O0 -g -fsanitize=address        -> run plainly, ASan's report
+#   asan:  gcc -O0 -g -fsanitize=address        -> run plainly, ASan's report,
+#          and under stackscope run (which passes ASan's report through)
 # Socket cases (which wait for a peer) are left out; stdin is /dev/null and
 # each run has a 10 s timeout. ASan's kind is mapped to our classes:
 # stack-buffer-overflow, stack-buffer-underflow, dynamic-stack-buffer-overflow
@@ -50,8 +51,8 @@ c=d.get("crash")
 print("none -" if c is None else c["class"]+" "+(c.get("function") or "?"))' "$1"
 }
 
-printf '| case | stackscope (plain build) | function | ASan | class agrees |\n| --- | --- | --- | --- | --- |\n'
-n=0 both=0 agree=0 only_asan=0 only_plain=0 neither=0 build_fail=0
+printf '| case | stackscope (plain build) | function | ASan | class agrees | stackscope on the ASan build |\n| --- | --- | --- | --- | --- | --- |\n'
+n=0 both=0 agree=0 only_asan=0 only_plain=0 neither=0 build_fail=0 asan_reports=0 asan_agree=0
 declare -A disagree
 for src in "${cases[@]}"; do
 	name=$(basename "$src" .c)
@@ -71,6 +72,12 @@ for src in "${cases[@]}"; do
 		"") asan=none ;;
 		*) asan=other ;;
 	esac
+	timeout 10 "$work/stackscope" run --json "$work/a.json" -- env ASAN_OPTIONS=detect_leaks=0 "$work/a" </dev/null >/dev/null 2>&1 || true
+	read -r ssa _ < <(ss_class "$work/a.json")
+	if [ "$asan" != none ]; then
+		asan_reports=$((asan_reports + 1))
+		[ "$ssa" = "$asan" ] && asan_agree=$((asan_agree + 1))
+	fi
 	ok=""
 	if [ "$ss" = none ] || [ "$ss" = error ]; then
 		if [ "$asan" = none ]; then neither=$((neither + 1)); else only_asan=$((only_asan + 1)); fi
@@ -80,10 +87,11 @@ for src in "${cases[@]}"; do
 		both=$((both + 1))
 		if [ "$ss" = "$asan" ]; then agree=$((agree + 1)); ok=yes; else ok=NO; disagree["$ss vs $kind"]=$(( ${disagree["$ss vs $kind"]:-0} + 1 )); fi
 	fi
-	printf '| %s | %s | %s | %s | %s |\n' "$name" "$ss" "$fn" "${kind:-none}" "$ok"
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$ss" "$fn" "${kind:-none}" "$ok" "$ssa"
 done
 echo
 echo "cases built and run: $n (build failures: $build_fail)"
 echo "both builds crash: $both; classes agree: $agree"
 echo "only the ASan build reports: $only_asan; only the plain build crashes: $only_plain; neither: $neither"
+echo "ASan builds: ASan reports in $asan_reports; stackscope run on them gives ASan's class in $asan_agree"
 for k in "${!disagree[@]}"; do echo "disagreement (stackscope vs ASan): $k: ${disagree[$k]}"; done

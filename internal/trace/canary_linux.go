@@ -58,7 +58,7 @@ func (tr *tracer) smashedCanary(as *addrSpace, c *Crash, regs *unix.PtraceRegs, 
 		c.Class = ClassStackOverrun
 		c.Function = fr.Function
 		c.LocalArrays = tr.localArrays(as, c.all, i)
-		crashedIn := orUnknown(c.all[0].Function)
+		crashedIn := callerName(c.all, 0)
 		c.Detail = fmt.Sprintf("%s (%s) in %s while the stack protector canary of %s was already overwritten: a local buffer of %s was overrun (the check at its return never ran)",
 			map[bool]string{true: "invalid memory access", false: "crash"}[sig == unix.SIGSEGV], c.Signal, crashedIn, fr.Function, fr.Function)
 		if len(c.LocalArrays) > 0 {
