@@ -225,20 +225,36 @@ func (f *File) Line(addr uint64) (file string, line int, ok bool) {
 // code contains addr (DW_TAG_variable children of its DW_TAG_subprogram,
 // including those in lexical blocks and inlined bodies).
 func (f *File) LocalArrays(addr uint64) (fn string, arrays []Array) {
-	f.loadDWARF()
-	if f.dw == nil {
-		return "", nil
-	}
 	defer func() {
 		if recover() != nil {
 			fn, arrays = "", nil
 		}
 	}()
+	e, r := f.subprogramAt(addr)
+	if e == nil {
+		return "", nil
+	}
+	fn, _ = e.Val(dwarf.AttrName).(string)
+	if !e.Children {
+		return fn, nil
+	}
+	return fn, f.collectArrays(r)
+}
+
+// subprogramAt finds the DW_TAG_subprogram whose code contains addr and
+// returns it with a reader positioned at its first child; nil when there
+// is no DWARF or no such subprogram. Callers recover from debug/dwarf
+// panics on malformed input.
+func (f *File) subprogramAt(addr uint64) (*dwarf.Entry, *dwarf.Reader) {
+	f.loadDWARF()
+	if f.dw == nil {
+		return nil, nil
+	}
 	r := f.dw.Reader()
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
-			return "", nil
+			return nil, nil
 		}
 		switch e.Tag {
 		case dwarf.TagCompileUnit:
@@ -255,11 +271,7 @@ func (f *File) LocalArrays(addr uint64) (fn string, arrays []Array) {
 				}
 				continue
 			}
-			fn, _ = e.Val(dwarf.AttrName).(string)
-			if !e.Children {
-				return fn, nil
-			}
-			return fn, f.collectArrays(r)
+			return e, r
 		default:
 			if e.Children && e.Tag != dwarf.TagNamespace && e.Tag != dwarf.TagModule {
 				r.SkipChildren()
@@ -386,48 +398,20 @@ type Slot struct {
 // subprogram's frame base is DW_OP_call_frame_cfa and the variable's
 // location is DW_OP_fbreg N (what GCC emits at -O0). Nothing otherwise.
 func (f *File) PointerSlots(addr uint64) (slots []Slot) {
-	f.loadDWARF()
-	if f.dw == nil {
-		return nil
-	}
 	defer func() {
 		if recover() != nil {
 			slots = nil
 		}
 	}()
-	r := f.dw.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			return nil
-		}
-		switch e.Tag {
-		case dwarf.TagCompileUnit:
-			ranges, err := f.dw.Ranges(e)
-			if err == nil && len(ranges) > 0 && !inRanges(ranges, addr) {
-				r.SkipChildren()
-			}
-			continue
-		case dwarf.TagSubprogram:
-			ranges, err := f.dw.Ranges(e)
-			if err != nil || !inRanges(ranges, addr) {
-				if e.Children {
-					r.SkipChildren()
-				}
-				continue
-			}
-			const opCallFrameCFA = 0x9c
-			fb, _ := e.Val(dwarf.AttrFrameBase).([]byte)
-			if len(fb) != 1 || fb[0] != opCallFrameCFA || !e.Children {
-				return nil
-			}
-			return f.collectPointerSlots(r)
-		default:
-			if e.Children && e.Tag != dwarf.TagNamespace && e.Tag != dwarf.TagModule {
-				r.SkipChildren()
-			}
-		}
+	e, r := f.subprogramAt(addr)
+	if e == nil || !e.Children {
+		return nil
 	}
+	const opCallFrameCFA = 0x9c
+	if fb, _ := e.Val(dwarf.AttrFrameBase).([]byte); len(fb) != 1 || fb[0] != opCallFrameCFA {
+		return nil
+	}
+	return f.collectPointerSlots(r)
 }
 
 func (f *File) collectPointerSlots(r *dwarf.Reader) []Slot {
