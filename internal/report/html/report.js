@@ -42,7 +42,7 @@
         bar.style.left = (100 * (s.depth - s.frame) / total) + "%";
         bar.style.width = (100 * s.frame / total) + "%";
         bar.title = s.fn + ": frame " + bytes(s.frame) + ", depth " + bytes(s.depth);
-        const name = el("span", { class: "name" });
+        const name = el("span", { class: "name", title: s.fn + (s.src ? " (" + s.src + ")" : "") });
         name.style.setProperty("--lvl", String(k));
         name.append(fnLink(s.fn, s.local && localNames.has(s.fn)));
         if (s.tail) name.append(el("span", { class: "muted", text: " (tail call)" }));
