@@ -51,10 +51,17 @@ type Proto struct {
 // Load reads the DWARF of f. It returns nil when f has no debugging
 // information or it cannot be read: callers then keep the unnarrowed
 // sets.
-func Load(f *elf.File) *Info {
+func Load(f *elf.File) (info *Info) {
 	if f.Section(".debug_info") == nil {
 		return nil
 	}
+	// debug/dwarf panics on some malformed input; corrupt DWARF must cost
+	// the narrowing, never the analysis.
+	defer func() {
+		if recover() != nil {
+			info = nil
+		}
+	}()
 	d, err := f.DWARF()
 	if err != nil {
 		return nil
@@ -341,6 +348,11 @@ type Called struct {
 // ok is false unless every word the call may read there is a function
 // pointer, or every one a vtable slot.
 func (in *Info) CalledTypes(target *frame.Value) (c Called, ok bool) {
+	defer func() { // types are read lazily: see Load
+		if recover() != nil {
+			c, ok = Called{}, false
+		}
+	}()
 	if target == nil || target.Kind != frame.ValueLoad || target.Off != 0 || target.Addr == nil {
 		return c, false
 	}
