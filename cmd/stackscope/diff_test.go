@@ -200,3 +200,38 @@ func TestDiffBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestReportBadInput: report's inputs (the ELF file, the run record, the
+// flags) get one line naming what is wrong, and exit 2.
+func TestReportBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notRun := filepath.Join(dir, "run.json")
+	os.WriteFile(notRun, []byte(`{"something": "else"}`), 0o644)
+	fw := "../../examples/firmware/firmware.elf"
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"missing file":    {[]string{"report", filepath.Join(dir, "nope")}, "nope: no such file"},
+		"missing record":  {[]string{"report", "--run", filepath.Join(dir, "none.json"), fw}, "none.json: no such file"},
+		"not a record":    {[]string{"report", "--run", notRun, fw}, "not a record of stackscope run --json"},
+		"bad layout flag": {[]string{"report", "--layout", "maybe", fw}, `--layout "maybe"`},
+		"html, two files": {[]string{"analyze", "--format", "html", fw, fw}, "takes one FILE"},
+	} {
+		code, out, errOut := capture(t, c.args...)
+		if code != 2 || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, stdout %d bytes, stderr %q; want 2, nothing, one line with %q", name, code, len(out), errOut, c.want)
+		}
+	}
+	// A good record is shown: the page carries the run's threads.
+	page := filepath.Join(dir, "fw.html")
+	record := filepath.Join(dir, "good.json")
+	os.WriteFile(record, []byte(`{"exit_status": 0, "threads": [{"tid": 4242, "kind": "main", "stack_size": 8388608, "peak": 12288, "ended": "exit"}], "crash": null}`), 0o644)
+	if code, _, errOut := capture(t, "report", "--run", record, "-o", page, fw); code != 1 { // the example's layout is unsafe
+		t.Fatalf("report: exit %d (%s), want 1", code, errOut)
+	}
+	data, _ := os.ReadFile(page)
+	if !strings.Contains(string(data), `"tid":4242`) || !strings.Contains(string(data), "<svg") {
+		t.Errorf("the page lacks the run's thread or the memory map")
+	}
+}
