@@ -107,22 +107,11 @@ func (as *addrSpace) canarySlot(addr uint64) (disp int64, end uint64, ok bool) {
 // such as an access through a non-canonical address.
 const siKernel = 0x80
 
-// gpFault describes a general-protection fault from the faulting
+// gpAddress describes a general-protection fault from the faulting
 // instruction: the address its memory operand computes, and whether that
-// address is made of data bytes (a pointer overwritten by an overrun).
-func gpFault(as *addrSpace, regs *unix.PtraceRegs) string {
-	s, _ := gpAddress(as, regs)
-	return s
-}
-
-// gpAddress is gpFault's text and the non-canonical address (0 when it
-// could not be worked out).
+// address is made of data bytes (a pointer overwritten by an overrun). It
+// returns the text and the address (0 when it could not be worked out).
 func gpAddress(as *addrSpace, regs *unix.PtraceRegs) (string, uint64) {
-	s, addr := gpDescribe(as, regs)
-	return s, addr
-}
-
-func gpDescribe(as *addrSpace, regs *unix.PtraceRegs) (string, uint64) {
 	const plain = "(a general-protection fault)"
 	code := make([]byte, 16)
 	if !as.mem.read(regs.Rip, code) {
