@@ -7,6 +7,7 @@ import (
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/report/html"
 )
 
 func init() { subcommands = append(subcommands, newAnalyzeCommand) }
@@ -79,7 +80,7 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "html":
-		if err := report.HTML(out, report.HTMLInput{Analysis: results[0], Budget: fl.budget, Version: version()}); err != nil {
+		if err := html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version()}); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "sarif":

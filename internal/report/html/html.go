@@ -1,4 +1,6 @@
-package report
+// Package html writes stackscope's report as one self-contained HTML page:
+// the analysis, and optionally a firmware's memory map and a run's record.
+package html
 
 import (
 	_ "embed"
@@ -11,23 +13,24 @@ import (
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/trace"
 )
 
 // The page's style and script, embedded so that the report is one file
 // that works offline: no CDN, no fonts, no network access at all.
 var (
-	//go:embed html/report.css
-	htmlCSS string
-	//go:embed html/report.js
-	htmlJS string
-	//go:embed html/report.tmpl
-	htmlTemplate string
+	//go:embed assets/report.css
+	pageCSS string
+	//go:embed assets/report.js
+	pageJS string
+	//go:embed assets/report.tmpl
+	pageTemplate string
 )
 
-// HTMLInput is what one HTML report shows: the static analysis, and
+// Input is what one HTML report shows: the static analysis, and
 // optionally the memory map (firmware) and a run's record.
-type HTMLInput struct {
+type Input struct {
 	Analysis *analysis.Result
 	Layout   *layout.Report
 	Run      *trace.Result
@@ -141,38 +144,38 @@ type htmlLayout struct {
 	SVG     template.HTML
 }
 
-// HTML writes the report as one self-contained HTML page.
-func HTML(w io.Writer, in HTMLInput) error {
+// Write writes the report as one self-contained HTML page.
+func Write(w io.Writer, in Input) error {
 	r := in.Analysis
 	data := htmlData{Binary: r.Binary, Arch: r.Arch, Entries: []htmlEntry{}, Functions: []htmlFunc{}, Threads: []htmlThread{}, Run: []htmlRunTh{}}
 	page := htmlPage{Title: "stackscope: " + r.Binary, Binary: r.Binary, Arch: r.Arch, Version: in.Version,
-		CSS: template.CSS(htmlCSS), JS: template.JS(htmlJS), Warnings: r.Warnings}
+		CSS: template.CSS(pageCSS), JS: template.JS(pageJS), Warnings: r.Warnings}
 	local := map[string]bool{}
 	for _, f := range r.Functions {
 		local[f.Name] = true
 	}
 	for _, e := range r.Entries {
-		he := htmlEntry{Name: e.Name, Kind: e.Kind, Bounded: e.Bounded, Bound: e.AtLeast, Verdict: verdict(e, in.Budget),
+		he := htmlEntry{Name: e.Name, Kind: e.Kind, Bounded: e.Bounded, Bound: e.AtLeast, Verdict: report.Verdict(e, in.Budget),
 			Path: []htmlStep{}, Reasons: []htmlReason{}, Assumptions: []htmlReason{}}
 		if e.Bounded {
 			he.Bound = *e.Bound
 		}
 		for _, st := range e.Steps {
 			he.Path = append(he.Path, htmlStep{Function: st.Function, Frame: st.Frame + st.RedZone, Depth: st.Depth, Kind: st.Kind,
-				Tail: st.TailCall, Source: SourceLine(st.File, st.Line), Local: local[st.Function]})
+				Tail: st.TailCall, Source: report.SourceLine(st.File, st.Line), Local: local[st.Function]})
 		}
 		for _, rs := range e.Reasons {
-			he.Reasons = append(he.Reasons, htmlReason{Kind: rs.Kind, Function: rs.Function, Detail: rs.Detail, Library: rs.Library, Source: SourceLine(rs.File, rs.Line)})
+			he.Reasons = append(he.Reasons, htmlReason{Kind: rs.Kind, Function: rs.Function, Detail: rs.Detail, Library: rs.Library, Source: report.SourceLine(rs.File, rs.Line)})
 		}
 		for _, a := range e.Assumptions {
-			he.Assumptions = append(he.Assumptions, htmlReason{Kind: "assumed", Function: a.Function, Detail: a.Detail, Library: a.Library, Source: SourceLine(a.File, a.Line)})
+			he.Assumptions = append(he.Assumptions, htmlReason{Kind: "assumed", Function: a.Function, Detail: a.Detail, Library: a.Library, Source: report.SourceLine(a.File, a.Line)})
 		}
 		data.Entries = append(data.Entries, he)
-		page.Summary = append(page.Summary, htmlSummary{Name: e.Name, Kind: e.Kind, Bound: entryBound(e), Verdict: he.Verdict,
+		page.Summary = append(page.Summary, htmlSummary{Name: e.Name, Kind: e.Kind, Bound: report.EntryBound(e), Verdict: he.Verdict,
 			Bad: !e.Bounded || (in.Budget > 0 && *e.Bound > in.Budget)})
 	}
 	for _, f := range r.Functions {
-		hf := htmlFunc{Name: f.Name, Addr: fmt.Sprintf("%#x", f.Addr), Frame: f.FrameAtLeast, Kind: f.FrameKind, RedZone: f.RedZone, Source: SourceLine(f.File, f.Line)}
+		hf := htmlFunc{Name: f.Name, Addr: fmt.Sprintf("%#x", f.Addr), Frame: f.FrameAtLeast, Kind: f.FrameKind, RedZone: f.RedZone, Source: report.SourceLine(f.File, f.Line)}
 		if r.Bounds != nil && r.Bounds.Analysed(f.Node) {
 			hf.Analysed, hf.Bound, hf.Bounded = true, r.Bounds.Value(f.Node), r.Bounds.Bounded(f.Node)
 		}
@@ -180,27 +183,27 @@ func HTML(w io.Writer, in HTMLInput) error {
 	}
 	sort.SliceStable(data.Functions, func(i, j int) bool { return data.Functions[i].Frame > data.Functions[j].Frame })
 	for _, t := range r.Threads {
-		ht := htmlThread{Entry: t.Entry, Created: t.CreatedBy + " (" + t.Creator + ")", Size: "unknown", Status: t.Status, Verdict: t.Verdict, Source: SourceLine(t.File, t.Line)}
+		ht := htmlThread{Entry: t.Entry, Created: t.CreatedBy + " (" + t.Creator + ")", Size: "unknown", Status: t.Status, Verdict: t.Verdict, Source: report.SourceLine(t.File, t.Line)}
 		if t.StackSize != nil {
-			ht.Size = Bytes(*t.StackSize)
+			ht.Size = report.Bytes(*t.StackSize)
 		}
 		if t.Bound != nil {
-			ht.Need = Bytes(*t.Bound + t.Context)
+			ht.Need = report.Bytes(*t.Bound + t.Context)
 		} else {
-			ht.Need = "≥ " + Bytes(t.AtLeast+t.Context)
+			ht.Need = "≥ " + report.Bytes(t.AtLeast+t.Context)
 		}
 		data.Threads = append(data.Threads, ht)
 	}
 	if in := r.Interrupts; in != nil {
 		if in.Bounded {
-			page.Total = Bytes(*in.Total)
+			page.Total = report.Bytes(*in.Total)
 		} else {
-			page.Total = "NOT BOUNDED (at least " + Bytes(in.TotalAtLeast) + ")"
+			page.Total = "NOT BOUNDED (at least " + report.Bytes(in.TotalAtLeast) + ")"
 			page.TotalBad = true
 		}
 	}
 	if l := in.Layout; l != nil {
-		hl := &htmlLayout{Verdict: strings.ToUpper(l.Verdict), Reason: l.VerdictReason, Bad: l.Failing(), SVG: template.HTML(LayoutSVG(l))}
+		hl := &htmlLayout{Verdict: strings.ToUpper(l.Verdict), Reason: l.VerdictReason, Bad: l.Failing(), SVG: template.HTML(report.LayoutSVG(l))}
 		if hl.Verdict == "" {
 			hl.Verdict = "NO VERDICT"
 		}
@@ -213,9 +216,9 @@ func HTML(w io.Writer, in HTMLInput) error {
 			page.Crash = fmt.Sprintf("%s in thread %d (%s): %s", c.Class, c.TID, c.Function, c.Detail)
 		}
 		for _, t := range run.Threads {
-			rt := htmlRunTh{TID: t.TID, Kind: t.Kind, Size: "unknown", Peak: Bytes(int64(t.Peak)), Ended: t.Ended}
+			rt := htmlRunTh{TID: t.TID, Kind: t.Kind, Size: "unknown", Peak: report.Bytes(int64(t.Peak)), Ended: t.Ended}
 			if t.StackSize != nil {
-				rt.Size = Bytes(int64(*t.StackSize))
+				rt.Size = report.Bytes(int64(*t.StackSize))
 				if *t.StackSize > 0 {
 					rt.Percent = fmt.Sprintf("%.0f%%", 100*float64(t.Peak)/float64(*t.StackSize))
 				}
@@ -228,7 +231,7 @@ func HTML(w io.Writer, in HTMLInput) error {
 		return err
 	}
 	page.Data = template.JS(js)
-	tmpl, err := template.New("report").Parse(htmlTemplate)
+	tmpl, err := template.New("report").Parse(pageTemplate)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package report
+package html
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func TestHTMLEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if err := HTML(&b, HTMLInput{Analysis: res}); err != nil {
+	if err := Write(&b, Input{Analysis: res}); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()
@@ -104,7 +104,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if shots == "" {
 		shots = t.TempDir()
 	}
-	fw := "../../examples/firmware/firmware.elf"
+	fw := "../../../examples/firmware/firmware.elf"
 	fwRes, err := analysis.Run(fw, analysis.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -118,14 +118,14 @@ func TestHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, in := range map[string]HTMLInput{
+	for name, in := range map[string]Input{
 		"firmware": {Analysis: fwRes, Layout: lay},
 		"cpp":      {Analysis: cppRes},
 	} {
 		t.Run(name, func(t *testing.T) {
 			page := filepath.Join(t.TempDir(), name+".html")
 			var b bytes.Buffer
-			if err := HTML(&b, in); err != nil {
+			if err := Write(&b, in); err != nil {
 				t.Fatal(err)
 			}
 			os.WriteFile(page, b.Bytes(), 0o644)
