@@ -68,7 +68,8 @@ type htmlStep struct {
 	Kind     string `json:"kind"`
 	Tail     bool   `json:"tail,omitempty"`
 	Source   string `json:"src,omitempty"`
-	Local    bool   `json:"local"` // a function of the analysed file (has a table row)
+	Local    bool   `json:"local"`         // a function of the analysed file (has a table row)
+	Library  string `json:"lib,omitempty"` // the shared library of a function not Local
 }
 
 type htmlReason struct {
@@ -163,6 +164,9 @@ func Write(w io.Writer, in Input) error {
 		for _, st := range e.Steps {
 			he.Path = append(he.Path, htmlStep{Function: st.Function, Frame: st.Frame + st.RedZone, Depth: st.Depth, Kind: st.Kind,
 				Tail: st.TailCall, Source: report.SourceLine(st.File, st.Line), Local: local[st.Function]})
+			if last := &he.Path[len(he.Path)-1]; !last.Local {
+				last.Library = libraryOf(st.Function)
+			}
 		}
 		for _, rs := range e.Reasons {
 			he.Reasons = append(he.Reasons, htmlReason{Kind: rs.Kind, Function: rs.Function, Detail: rs.Detail, Library: rs.Library, Source: report.SourceLine(rs.File, rs.Line)})
@@ -236,4 +240,17 @@ func Write(w io.Writer, in Input) error {
 		return err
 	}
 	return tmpl.Execute(w, page)
+}
+
+// libraryOf is the library a path step's name ends with, as the analysis
+// names a shared library's function: "memcpy (libc.so.6)"; "" otherwise.
+func libraryOf(name string) string {
+	i := strings.LastIndex(name, " (")
+	if i < 0 || !strings.HasSuffix(name, ")") {
+		return ""
+	}
+	if lib := name[i+2 : len(name)-1]; strings.Contains(lib, ".so") {
+		return lib
+	}
+	return ""
 }
