@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -40,6 +41,87 @@ func buildHTMLFixture(t *testing.T) string {
 	return bin
 }
 
+// hostileFixture is a C program whose functions objcopy renames to markup
+// (hostileNames): a symbol name is any bytes a binary's author chose.
+// spin recurses, so that its name is also a reason's, with a link.
+const hostileFixture = `
+__attribute__((noinline)) int victim(int n) { volatile char b[300]; b[n & 255] = 1; return b[3]; }
+__attribute__((noinline)) int other(int n) { volatile char b[40]; b[n & 31] = 1; return b[1] + victim(n); }
+__attribute__((noinline)) int spin(int n) { return n <= 0 ? 0 : spin(n - 1) + 1; }
+int main(int argc, char **argv) { return other(argc) + spin(argc); }
+`
+
+var hostileNames = map[string]string{
+	"victim": `</script><img src=x onerror=document.body.dataset.pwned=1>`,
+	"other":  `<b onmouseover="x">&amp;</b>`,
+	"spin":   `"'><svg onload=document.body.dataset.pwned=2>`,
+}
+
+func buildHostileFixture(t *testing.T) string {
+	t.Helper()
+	gcc := testutil.RequireTool(t, "gcc")
+	objcopy := testutil.RequireTool(t, "objcopy")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "hostile.c")
+	os.WriteFile(src, []byte(hostileFixture), 0o644)
+	plain := filepath.Join(dir, "plain")
+	testutil.Run(t, dir, gcc, "-O1", "-g", "-o", plain, src)
+	args := []string{}
+	for from, to := range hostileNames {
+		args = append(args, "--redefine-sym", from+"="+to)
+	}
+	bin := filepath.Join(dir, "hostile")
+	testutil.Run(t, dir, objcopy, append(args, plain, bin)...)
+	return bin
+}
+
+// TestHTMLHostileNames: functions named with markup (a script's end tag,
+// an event handler, an attribute's quote) are shown and never run: the
+// page holds no tag of theirs, only its own two scripts.
+func TestHTMLHostileNames(t *testing.T) {
+	res, err := analysis.Run(buildHostileFixture(t), analysis.Options{NoLibraries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The names must reach the page's input, or the test proves nothing.
+	names := map[string]bool{}
+	for _, f := range res.Functions {
+		names[f.Name] = true
+	}
+	for _, n := range hostileNames {
+		if !names[n] {
+			t.Fatalf("the analysis has no function %q", n)
+		}
+	}
+	if reasonOf(res, hostileNames["spin"]) == nil {
+		t.Fatalf("no reason names %q", hostileNames["spin"])
+	}
+	var b bytes.Buffer
+	if err := Write(&b, Input{Analysis: res}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if n := strings.Count(page, "<script"); n != 2 {
+		t.Errorf("%d <script> tags, want 2 (the data and the code)", n)
+	}
+	for _, tag := range []string{"</script><img", "<img", "<svg onload", "<b onmouseover"} {
+		if strings.Contains(page, tag) {
+			t.Errorf("the page holds %q from a function's name", tag)
+		}
+	}
+}
+
+func reasonOf(r *analysis.Result, fn string) *bound.Reason {
+	for _, e := range r.Entries {
+		for i := range e.Reasons {
+			if e.Reasons[i].Function == fn {
+				return &e.Reasons[i]
+			}
+		}
+	}
+	return nil
+}
+
 // TestHTMLEscapes: every name is data, never markup: the page has exactly
 // its own two scripts, and template names reach the data block escaped.
 func TestHTMLEscapes(t *testing.T) {
@@ -64,26 +146,36 @@ func TestHTMLEscapes(t *testing.T) {
 	}
 }
 
-// chromium renders a page headless: it returns the DOM after the scripts
-// ran and every console message, and writes a screenshot.
-func chromium(t *testing.T, page, png string) (dom string, console []string) {
+// chromiumDOM loads url in headless Chromium: the DOM after the scripts
+// ran, and every console message (an error, an uncaught exception).
+func chromiumDOM(t *testing.T, url string) (dom string, console []string) {
 	t.Helper()
 	bin := testutil.RequireTool(t, "chromium")
-	args := []string{"--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0",
-		"--user-data-dir=" + t.TempDir(), "--window-size=1400,2400"}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, append(args, "--dump-dom", "file://"+page)...)
+	cmd := exec.Command(bin, append(chromiumFlags(t), "--enable-logging=stderr", "--v=0", "--dump-dom", url)...)
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v\n%s", err, stderr.String())
 	}
 	for _, l := range strings.Split(stderr.String(), "\n") {
-		if strings.Contains(l, ":CONSOLE") {
+		if strings.Contains(l, ":CONSOLE") || strings.Contains(l, "Uncaught") {
 			console = append(console, l)
 		}
 	}
-	shot := exec.Command(bin, append(args, "--screenshot="+png, "file://"+page)...)
+	return string(out), console
+}
+
+func chromiumFlags(t *testing.T) []string {
+	return []string{"--headless", "--disable-gpu", "--no-sandbox", "--user-data-dir=" + t.TempDir(), "--window-size=1400,2400"}
+}
+
+// chromium renders a page headless: it returns the DOM after the scripts
+// ran and every console message, and writes a screenshot.
+func chromium(t *testing.T, page, png string) (dom string, console []string) {
+	t.Helper()
+	dom, console = chromiumDOM(t, "file://"+page)
+	shot := exec.Command(testutil.RequireTool(t, "chromium"), append(chromiumFlags(t), "--screenshot="+png, "file://"+page)...)
 	shot.Dir = filepath.Dir(png)
 	if msg, err := shot.CombinedOutput(); err != nil {
 		t.Fatalf("chromium --screenshot: %v\n%s", err, msg)
@@ -91,7 +183,7 @@ func chromium(t *testing.T, page, png string) (dom string, console []string) {
 	if st, err := os.Stat(png); err != nil || st.Size() < 10000 {
 		t.Fatalf("no screenshot at %s", png)
 	}
-	return string(out), console
+	return dom, console
 }
 
 // TestHTMLInChromium opens the reports of the example firmware (with its
@@ -118,9 +210,14 @@ func TestHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hostileRes, err := analysis.Run(buildHostileFixture(t), analysis.Options{NoLibraries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, in := range map[string]Input{
 		"firmware": {Analysis: fwRes, Layout: lay},
 		"cpp":      {Analysis: cppRes},
+		"hostile":  {Analysis: hostileRes},
 	} {
 		t.Run(name, func(t *testing.T) {
 			page := filepath.Join(t.TempDir(), name+".html")
@@ -156,7 +253,34 @@ func TestHTMLInChromium(t *testing.T) {
 			if name == "cpp" && !strings.Contains(dom, "int deep&lt;1000&gt;(int)") {
 				t.Errorf("the template function is not shown as text")
 			}
+			if name == "hostile" {
+				checkHostileDOM(t, dom, page)
+			}
 		})
+	}
+}
+
+// checkHostileDOM: the markup in function names ran nowhere and shows as
+// text; a reason's link to its function (#fn=NAME) shows that one row.
+func checkHostileDOM(t *testing.T, dom, page string) {
+	t.Helper()
+	if strings.Contains(dom, "data-pwned") || strings.Contains(dom, "<img") || strings.Contains(dom, "<svg onload") {
+		t.Errorf("markup from a function's name ran")
+	}
+	if !strings.Contains(dom, `&lt;/script&gt;&lt;img src=x onerror=document.body.dataset.pwned=1&gt;`) {
+		t.Errorf("the </script> function is not shown as text")
+	}
+	link := regexp.MustCompile(`<a class="fn" href="(#fn=[^"]*)">"'&gt;&lt;svg`).FindStringSubmatch(dom)
+	if link == nil {
+		t.Fatalf("no link from the recursion reason to its function")
+	}
+	linked, console := chromiumDOM(t, "file://"+page+strings.ReplaceAll(link[1], "&amp;", "&"))
+	if len(console) > 0 {
+		t.Errorf("console messages after following the link:\n%s", strings.Join(console, "\n"))
+	}
+	rows := regexp.MustCompile(`<tr id="fn-[^>]*class="highlight"><td class="fn">([^<]*)</td>`).FindAllStringSubmatch(linked, -1)
+	if len(rows) != 1 || rows[0][1] != `"'&gt;&lt;svg onload=document.body.dataset.pwned=2&gt;` {
+		t.Errorf("following %s shows rows %q, want the one function", link[1], rows)
 	}
 }
 
