@@ -105,12 +105,13 @@ type htmlThread struct {
 }
 
 type htmlRunTh struct {
-	TID     int    `json:"tid"`
-	Kind    string `json:"kind"`
-	Size    string `json:"size"`
-	Peak    string `json:"peak"`
-	Percent string `json:"pct"`
-	Ended   string `json:"ended"`
+	TID      int    `json:"tid"`
+	Kind     string `json:"kind"`
+	Size     string `json:"size"`
+	Peak     string `json:"peak"`
+	Headroom string `json:"headroom"`
+	Ended    string `json:"ended"`
+	Program  string `json:"program"`
 }
 
 // htmlPage is what the template fills in itself; the rest is built by the
@@ -125,12 +126,61 @@ type htmlPage struct {
 	TotalBad bool
 	Layout   *htmlLayout
 	RunFile  string
-	RunLine  string
-	Crash    string
-	CSS      template.CSS
-	JS       template.JS
-	Data     template.JS
-	Warnings []string
+	RunLine  string // the run's verdict, as stackscope run prints it
+	RunBad   bool
+	// RunFindings are the run's stack warnings that did not crash it.
+	RunFindings []string
+	Crash       *htmlCrash
+	CSS         template.CSS
+	JS          template.JS
+	Data        template.JS
+	Warnings    []string
+}
+
+// htmlCrash is a run's crash: what happened and where, innermost first.
+type htmlCrash struct {
+	Detail string
+	Cycle  string // the repeating part of a recursive backtrace
+	Frames []htmlFrame
+	More   string // the frames not shown, if any
+}
+
+// htmlFrame is a frame of the backtrace and how many times in a row it
+// repeats: a recursion is a few lines, not thousands.
+type htmlFrame struct {
+	Frame  string
+	Repeat int
+}
+
+// maxCrashFrames caps the lines of a backtrace shown.
+const maxCrashFrames = 40
+
+func crashOf(c *trace.Crash) *htmlCrash {
+	hc := &htmlCrash{Detail: c.Detail, Cycle: c.CycleName}
+	shown := 0
+	for _, f := range c.Frames {
+		s := f.String()
+		if n := len(hc.Frames); n > 0 && hc.Frames[n-1].Frame == s {
+			hc.Frames[n-1].Repeat++
+		} else if n == maxCrashFrames {
+			break
+		} else {
+			hc.Frames = append(hc.Frames, htmlFrame{Frame: s, Repeat: 1})
+		}
+		shown++
+	}
+	// The record keeps the innermost frames; Depth counts all unwound.
+	rest, plus := max(c.Depth, len(c.Frames))-shown, ""
+	if c.Truncated {
+		plus = "+" // the unwinder stopped before the stack's end
+	}
+	switch {
+	case rest > 0:
+		hc.More = fmt.Sprintf("and %d%s more frames", rest, plus)
+	case c.Truncated:
+		hc.More = "and more frames, not unwound"
+	}
+	return hc
 }
 
 type htmlSummary struct {
@@ -214,20 +264,14 @@ func Write(w io.Writer, in Input) error {
 		page.Layout = hl
 	}
 	if run := in.Run; run != nil {
-		page.RunFile = in.RunFile
-		page.RunLine = fmt.Sprintf("exit status %d, %d threads", run.ExitStatus, len(run.Threads))
+		page.RunFile, page.RunLine = in.RunFile, run.Verdict()
+		page.RunBad = run.Crash != nil || len(run.Findings) > 0
+		page.RunFindings = run.Findings
 		if c := run.Crash; c != nil {
-			page.Crash = fmt.Sprintf("%s in thread %d (%s): %s", c.Class, c.TID, c.Function, c.Detail)
+			page.Crash = crashOf(c)
 		}
 		for _, t := range run.Threads {
-			rt := htmlRunTh{TID: t.TID, Kind: t.Kind, Size: "unknown", Peak: report.Bytes(int64(t.Peak)), Ended: t.Ended}
-			if t.StackSize != nil {
-				rt.Size = report.Bytes(int64(*t.StackSize))
-				if *t.StackSize > 0 {
-					rt.Percent = fmt.Sprintf("%.0f%%", 100*float64(t.Peak)/float64(*t.StackSize))
-				}
-			}
-			data.Run = append(data.Run, rt)
+			data.Run = append(data.Run, runThread(t))
 		}
 	}
 	js, err := json.Marshal(data) // escapes <, > and & : safe inside <script>
@@ -240,6 +284,30 @@ func Write(w io.Writer, in Input) error {
 		return err
 	}
 	return tmpl.Execute(w, page)
+}
+
+// runThread is one thread of a run as its table shows it, in the units of
+// stackscope run's own table.
+func runThread(t *trace.Thread) htmlRunTh {
+	rt := htmlRunTh{TID: t.TID, Kind: t.Kind, Size: "unknown", Peak: "?", Headroom: "?", Ended: t.Ended, Program: t.Program}
+	if t.PeakMeasured {
+		rt.Peak = trace.HumanBytes(t.Peak)
+	}
+	if t.StackSize != nil {
+		rt.Size = trace.HumanBytes(*t.StackSize)
+		if t.PeakMeasured && *t.StackSize > 0 {
+			rt.Headroom = fmt.Sprintf("%.1f%%", 100*(float64(*t.StackSize)-float64(t.Peak))/float64(*t.StackSize))
+		}
+	}
+	switch {
+	case t.Ended == trace.EndedExit:
+		rt.Ended = fmt.Sprintf("exit %d", t.ExitCode)
+	case t.Signal != "":
+		rt.Ended = t.Ended + " (" + t.Signal + ")"
+	case t.Ended == "":
+		rt.Ended = "running"
+	}
+	return rt
 }
 
 // libraryOf is the library a path step's name ends with, as the analysis

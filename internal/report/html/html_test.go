@@ -2,10 +2,13 @@ package html
 
 import (
 	"bytes"
+	"encoding/json"
+	"html/template"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/testutil"
+	"github.com/stackscope/stackscope/internal/trace"
 )
 
 // htmlFixture is a C++ program whose demangled names hold markup-like
@@ -285,3 +289,92 @@ func checkHostileDOM(t *testing.T, dom, page string) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// overflowFixture: a worker thread with a 64 KiB stack recurses until it
+// runs off its stack; another worker ends well.
+const overflowFixture = `
+#include <pthread.h>
+#include <string.h>
+static int depth_of(const char *s, int d) {
+	char scratch[512];
+	memset(scratch, d, sizeof scratch);
+	if (*s == '[') return depth_of(s + 1, d + 1) + scratch[d & 511] - d;
+	return d;
+}
+static void *parser(void *arg) { return (void *)(long)depth_of(arg, 0); }
+static void *idle(void *arg) { return arg; }
+static char input[200000];
+int main(void) {
+	memset(input, '[', sizeof input - 1);
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	pthread_t t1, t2;
+	pthread_create(&t2, &a, idle, 0);
+	pthread_join(t2, 0);
+	pthread_create(&t1, &a, parser, input);
+	pthread_join(t1, 0);
+	return 0;
+}
+`
+
+// TestHTMLRunRecord: a real run's record, read back from its JSON as
+// `report --run` reads it, shows its verdict, every thread, and the
+// crash's backtrace with the recursion folded into one counted line.
+func TestHTMLRunRecord(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("stackscope run is linux/amd64 only")
+	}
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "overflow.c")
+	os.WriteFile(src, []byte(overflowFixture), 0o644)
+	bin := filepath.Join(dir, "overflow")
+	testutil.Run(t, dir, gcc, "-O1", "-g", "-o", bin, src, "-lpthread")
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	ran, err := trace.Run(trace.Config{Path: bin, Args: []string{bin}, Stdin: devnull, Stdout: devnull, Stderr: devnull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran.Crash == nil || ran.Crash.Class != trace.ClassStackOverflow || len(ran.Threads) != 3 {
+		t.Fatalf("the run: %s, %d threads; want a stack overflow in 3", ran.Verdict(), len(ran.Threads))
+	}
+	record, _ := json.Marshal(ran)
+	var run trace.Result
+	if err := json.Unmarshal(record, &run); err != nil {
+		t.Fatal(err)
+	}
+	res, err := analysis.Run(bin, analysis.Options{NoLibraries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, Input{Analysis: res, Run: &run, RunFile: "run.json"}); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{template.HTMLEscapeString(run.Verdict()), template.HTMLEscapeString(run.Crash.Detail)} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, th := range run.Threads {
+		if !strings.Contains(page, `"tid":`+itoa(th.TID)+",") {
+			t.Errorf("thread %d is not in the page's data", th.TID)
+		}
+	}
+	// The backtrace: a few lines, one of them depth_of counted many times.
+	list := regexp.MustCompile(`(?s)<ol class="backtrace">(.*?)</ol>`).FindStringSubmatch(page)
+	if list == nil {
+		t.Fatal("no backtrace")
+	}
+	lines := strings.Count(list[1], "<li>")
+	folded := regexp.MustCompile(`<li>depth_of(?:\+|&#43;)0x[0-9a-f]+ \(overflow\.c:\d+\) <span class="muted">× (\d+)</span>`).FindStringSubmatch(list[1])
+	if folded == nil || lines > 3 {
+		t.Fatalf("the recursion is not one counted line of at most 3:\n%s", list[1])
+	}
+	if n, _ := strconv.Atoi(folded[1]); n < 20 || n >= len(run.Crash.Frames) {
+		t.Errorf("depth_of repeats %d times of %d frames", n, len(run.Crash.Frames))
+	}
+}

@@ -113,7 +113,8 @@
   } else th.append(el("p", { class: "muted", text: "no thread or task creation found in the code" }));
   if (data.run.length) {
     document.getElementById("run-threads").append(el("h3", { text: "measured in a run" }), simpleTable([["TID", "tid", "num"], ["Kind", "kind"],
-      ["Stack", "size", "num"], ["Peak", "peak", "num"], ["Used", "pct", "num"], ["Ended", "ended"]], data.run, r => r.ended === "crash" ? "bad" : ""));
+      ["Stack", "size", "num"], ["Peak", "peak", "num"], ["Headroom", "headroom", "num"], ["Ended", "ended"], ["Program", "program"]], data.run,
+      r => r.ended.startsWith("crash") ? "bad" : ""));
   }
 
   // Functions: sortable, searchable, shown a page at a time (a big
