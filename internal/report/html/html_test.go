@@ -3,12 +3,15 @@ package html
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	stdhtml "html"
 	"html/template"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -377,4 +380,116 @@ func TestHTMLRunRecord(t *testing.T) {
 	if n, _ := strconv.Atoi(folded[1]); n < 20 || n >= len(run.Crash.Frames) {
 		t.Errorf("depth_of repeats %d times of %d frames", n, len(run.Crash.Frames))
 	}
+}
+
+// manyFunctions is a C program of n functions with frames of many sizes:
+// more than the table shows at first.
+func manyFunctions(t *testing.T, n int) string {
+	t.Helper()
+	gcc := testutil.RequireTool(t, "gcc")
+	var src strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&src, "__attribute__((noinline)) int f_%d(int x) { volatile char b[%d]; b[x & 1] = x; return b[0]; }\n", i, 1+(i*37)%500)
+	}
+	src.WriteString("int main(int argc, char **argv) { return f_0(argc); }\n")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "many.c")
+	os.WriteFile(path, []byte(src.String()), 0o644)
+	bin := filepath.Join(dir, "many")
+	testutil.Run(t, dir, gcc, "-O1", "-g", "-o", bin, path)
+	return bin
+}
+
+// tableDriver runs after the page's script, as a person would use the
+// function table: sort by a heading (twice), filter, show more; it leaves
+// what the table showed after each step in <pre id="driver">.
+const tableDriver = `<script>
+(function () {
+  const out = {};
+  const col = i => [...document.querySelectorAll("#functions tbody tr")].map(tr => tr.cells[i].textContent);
+  const th = k => document.querySelector('#functions th[data-key="' + k + '"]');
+  const count = () => document.getElementById("count").textContent;
+  out.first = col(0).length; out.firstCount = count();
+  document.getElementById("more").click(); out.more = col(0).length;
+  th("name").click(); out.byName = col(0);
+  th("name").click(); out.byNameDesc = col(0);
+  th("frame").click(); out.byFrame = col(1);
+  const s = document.getElementById("search");
+  s.value = "F_12"; s.dispatchEvent(new Event("input"));
+  out.search = col(0); out.searchCount = count();
+  const pre = document.createElement("pre"); pre.id = "driver"; pre.textContent = JSON.stringify(out);
+  document.body.append(pre);
+})();
+</script>
+</body>`
+
+// TestHTMLTableInChromium: in Chromium, the function table of a program
+// with 450 functions shows 200, then all of them; a heading sorts it (a
+// second click reverses); the search box filters it by name.
+func TestHTMLTableInChromium(t *testing.T) {
+	const n = 450
+	res, err := analysis.Run(manyFunctions(t, n), analysis.Options{NoLibraries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Write(&b, Input{Analysis: res}); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(t.TempDir(), "many.html")
+	os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", tableDriver, 1)), 0o644)
+	dom, console := chromiumDOM(t, "file://"+page)
+	if len(console) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
+	}
+	m := regexp.MustCompile(`<pre id="driver">(.*)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatal("the driver left no result: the page's script failed?")
+	}
+	var got struct {
+		First, More                         int
+		FirstCount, SearchCount             string
+		ByName, ByNameDesc, Search, ByFrame []string
+	}
+	if err := json.Unmarshal([]byte(stdhtml.UnescapeString(m[1])), &got); err != nil {
+		t.Fatal(err)
+	}
+	total := len(res.Functions)
+	if total < n {
+		t.Fatalf("%d functions analysed, want at least %d", total, n)
+	}
+	if got.First != 200 || !strings.Contains(got.FirstCount, "first 200 shown") || got.More != total {
+		t.Errorf("rows %d (%q), after show more %d; want 200, then %d", got.First, got.FirstCount, got.More, total)
+	}
+	if len(got.ByName) != total || !slices.Equal(got.ByName, reversed(got.ByNameDesc)) || got.ByName[0] == got.ByNameDesc[0] {
+		t.Errorf("sorting by name twice does not reverse the order")
+	}
+	frames := []int{}
+	for _, f := range got.ByFrame {
+		v, err := strconv.Atoi(strings.ReplaceAll(strings.Fields(f)[0], ",", "")) // "1,024 B"
+		if err != nil {
+			t.Fatalf("frame cell %q", f)
+		}
+		frames = append(frames, v)
+	}
+	if !slices.IsSortedFunc(frames, func(a, b int) int { return b - a }) || frames[0] == frames[len(frames)-1] {
+		t.Errorf("sorting by frame: %v..., want largest first", frames[:10])
+	}
+	want := []string{}
+	for _, f := range res.Functions {
+		if strings.Contains(strings.ToLower(f.Name), "f_12") {
+			want = append(want, f.Name)
+		}
+	}
+	slices.Sort(want)
+	search := slices.Sorted(slices.Values(got.Search))
+	if len(want) != 11 || !slices.Equal(search, want) { // f_12 and f_120..f_129, typed in capitals
+		t.Errorf("search f_12 shows %v, want %v", search, want)
+	}
+}
+
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
 }
