@@ -277,10 +277,13 @@ func (s *logRun) analysis(a Analysis) {
 			for _, rs := range e.Reasons[:min(len(e.Reasons), maxRelated)] {
 				related = append(related, reasonPlace(r, rs))
 			}
-			// The first reason is where the fix goes; the entry is in
-			// the message and the fingerprint.
-			if len(e.Reasons) > 0 && e.Reasons[0].Library == "" {
-				at = reasonPlace(r, e.Reasons[0])
+			// The first reason is where the fix goes when it has a
+			// source line; else the entry's own line is the better
+			// place to show (the reasons are related locations).
+			if len(e.Reasons) > 0 {
+				if p := reasonPlace(r, e.Reasons[0]); p.file != "" || at.file == "" && p.addr != 0 {
+					at = p
+				}
 			}
 			s.add(finding{rule: RuleUnbounded, key: e.Name, at: at, related: related,
 				text:  fmt.Sprintf("%s has no stack bound (at least %s): %s", e.Name, report.Bytes(e.AtLeast), reasonSummary(e.Reasons)),
@@ -408,7 +411,10 @@ func reasonSummary(rs []bound.Reason) string {
 		if s := report.SourceLine(r.File, r.Line); s != "" {
 			src = " (" + s + ")"
 		}
-		parts = append(parts, fmt.Sprintf("%s in %s at %#x%s: %s", k, where, r.Addr, src, r.Detail))
+		if r.Addr != 0 {
+			where += fmt.Sprintf(" at %#x", r.Addr)
+		}
+		parts = append(parts, fmt.Sprintf("%s in %s%s: %s", k, where, src, r.Detail))
 	}
 	s := strings.Join(kinds, ", ")
 	if len(parts) > 0 {

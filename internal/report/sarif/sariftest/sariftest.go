@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -106,7 +107,8 @@ func Check(t testing.TB, log string) *gosarif.Report {
 type Result struct {
 	Rule, Level, Text string
 	// File and Line are the primary physical location's artifact URI and
-	// start line (0 without a region); Address its instruction address.
+	// start line (0 without a region); Address the instruction address
+	// (physical, or the location's "address" property), 0 when none.
 	File    string
 	Line    int
 	Address int
@@ -139,6 +141,13 @@ func Results(rep *gosarif.Report) []Result {
 				}
 				if pl.Address != nil {
 					f.Address = pl.Address.AbsoluteAddress
+				}
+			}
+			// With a source line, the address is only a property.
+			if loc.Properties != nil && f.Address <= 0 {
+				if a, ok := loc.Properties.Properties["address"].(string); ok {
+					n, _ := strconv.ParseUint(a, 0, 64)
+					f.Address = int(n)
 				}
 			}
 			if len(loc.LogicalLocations) > 0 && loc.LogicalLocations[0].FullyQualifiedName != nil {
