@@ -83,3 +83,36 @@ func TestLayoutSARIF(t *testing.T) {
 		t.Errorf("rules %v, want one SS101 (unsafe placement) and SS103 (endless loop)", rules)
 	}
 }
+
+// TestAnalyzeSARIFClean: a program within its budget exits 0 with a log
+// that validates, describes every rule and has no result; a budget from
+// stackscope.toml (not --budget) turns the same program into a finding,
+// exit 1 and one budget result.
+func TestAnalyzeSARIFClean(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "small.c")
+	os.WriteFile(src, []byte(`__attribute__((noinline)) int leaf(int x) { volatile char b[100]; b[x % 100] = 1; return b[0]; }
+int main(int argc, char **argv) { (void)argv; return leaf(argc); }
+`), 0o644)
+	bin := filepath.Join(dir, "small")
+	testutil.Run(t, dir, gcc, "-O1", "-g", "-Wl,-z,now", "-o", bin, src)
+	code, out, errOut := capture(t, "analyze", "--format", "sarif", "--entry", "leaf", "--budget", "4096", bin)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr %s", code, errOut)
+	}
+	rep := sariftest.Check(t, out)
+	if n := len(rep.Runs[0].Results); n != 0 || len(rep.Runs[0].Tool.Driver.Rules) < 9 {
+		t.Errorf("%d results, %d rules; want none and every rule described", n, len(rep.Runs[0].Tool.Driver.Rules))
+	}
+	cfg := filepath.Join(dir, "stackscope.toml")
+	os.WriteFile(cfg, []byte("[budgets.entries]\nleaf = 64\n"), 0o644)
+	code, out, errOut = capture(t, "analyze", "--format", "sarif", "--entry", "leaf", "--config", cfg, bin)
+	if code != 1 {
+		t.Fatalf("exit %d with a 64-byte budget in %s, want 1; stderr %s", code, cfg, errOut)
+	}
+	rs := sariftest.Results(sariftest.Check(t, out))
+	if len(rs) != 1 || rs[0].Rule != "SS001" || !strings.Contains(rs[0].Text, "budget of 64 B") || rs[0].Line != 1 {
+		t.Errorf("results %+v, want one SS001 for leaf at small.c:1", rs)
+	}
+}
