@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -217,16 +218,26 @@ func location(p place) *gosarif.Location {
 }
 
 // fileURI makes a SARIF artifact URI: a path under the working directory
-// (the checkout, where code-scanning systems resolve URIs) stays relative,
-// other absolute paths become file:// URIs.
+// (the checkout, where code-scanning systems resolve URIs) becomes
+// relative to it, other absolute paths file:// URIs; a relative path (to
+// the compilation directory) stays as it is.
 func fileURI(path string) string {
-	if rel := report.SourceLine(path, 0); rel != "" && !filepath.IsAbs(rel) && rel != filepath.Base(path) {
-		return (&url.URL{Path: filepath.ToSlash(rel)}).String()
-	}
 	if filepath.IsAbs(path) {
-		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+		wd, err := os.Getwd()
+		if err != nil {
+			return fileURL(path)
+		}
+		rel, err := filepath.Rel(wd, path)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fileURL(path)
+		}
+		path = rel
 	}
 	return (&url.URL{Path: filepath.ToSlash(path)}).String()
+}
+
+func fileURL(path string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
 }
 
 // functionPlace is where a function of r is declared.
@@ -241,9 +252,23 @@ func functionPlace(r *analysis.Result, name string) place {
 	return p
 }
 
+// libraryPlace is a place in a shared library the analysis loaded: the
+// library's path when the result lists it (else its soname), and the
+// function without the " (soname)" the analysis adds to tell it apart.
+func libraryPlace(r *analysis.Result, lib, function string, addr uint64) place {
+	path := lib
+	for _, l := range r.Libraries {
+		if filepath.Base(l) == lib {
+			path = l
+			break
+		}
+	}
+	return place{binary: path, function: strings.TrimSuffix(function, " ("+lib+")"), addr: addr}
+}
+
 func reasonPlace(r *analysis.Result, rs bound.Reason) place {
 	if rs.Library != "" {
-		return place{binary: rs.Library, function: rs.Function, addr: rs.Addr}
+		return libraryPlace(r, rs.Library, rs.Function, rs.Addr)
 	}
 	p := place{binary: r.Binary, function: rs.Function, addr: rs.Addr, file: rs.File, line: rs.Line}
 	if p.file == "" {
@@ -255,7 +280,7 @@ func reasonPlace(r *analysis.Result, rs bound.Reason) place {
 
 func assumptionPlace(r *analysis.Result, a bound.Assumption) place {
 	if a.Library != "" {
-		return place{binary: a.Library, function: a.Function, addr: a.Addr}
+		return libraryPlace(r, a.Library, a.Function, a.Addr)
 	}
 	return place{binary: r.Binary, function: a.Function, addr: a.Addr, file: a.File, line: a.Line}
 }
@@ -404,8 +429,8 @@ func reasonSummary(rs []bound.Reason) string {
 		kinds = append(kinds, fmt.Sprintf("%d %s", counts[k], k))
 		r := first[k]
 		where := r.Function
-		if r.Library != "" {
-			where += " (in " + r.Library + ")"
+		if r.Library != "" && !strings.HasSuffix(where, "("+r.Library+")") {
+			where += " (" + r.Library + ")"
 		}
 		src := ""
 		if s := report.SourceLine(r.File, r.Line); s != "" {
@@ -414,11 +439,23 @@ func reasonSummary(rs []bound.Reason) string {
 		if r.Addr != 0 {
 			where += fmt.Sprintf(" at %#x", r.Addr)
 		}
-		parts = append(parts, fmt.Sprintf("%s in %s%s: %s", k, where, src, r.Detail))
+		parts = append(parts, fmt.Sprintf("%s in %s%s: %s", k, where, src, clip(r.Detail)))
 	}
 	s := strings.Join(kinds, ", ")
 	if len(parts) > 0 {
 		s += "; " + strings.Join(parts, "; ")
+	}
+	return s
+}
+
+// maxDetail caps one reason's detail in a message (a recursion cycle
+// through a library can run to a kilobyte); the related locations and the
+// text and JSON reports have it all.
+const maxDetail = 160
+
+func clip(s string) string {
+	if r := []rune(s); len(r) > maxDetail {
+		return string(r[:maxDetail]) + "…"
 	}
 	return s
 }

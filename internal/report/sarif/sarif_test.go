@@ -295,3 +295,24 @@ func TestFirmware(t *testing.T) {
 		t.Errorf("%d budget results, the policy has %d overruns", got, want)
 	}
 }
+
+// TestFileURI: a source under the working directory is relative to it
+// (code scanning resolves it in the checkout), even directly in it; one
+// elsewhere is a file:// URI; a path relative to the compilation
+// directory stays relative.
+func TestFileURI(t *testing.T) {
+	wd := t.TempDir()
+	t.Chdir(wd)
+	wd, _ = os.Getwd()
+	for _, c := range []struct{ path, want string }{
+		{filepath.Join(wd, "main.c"), "main.c"},
+		{filepath.Join(wd, "src", "a b.c"), "src/a%20b.c"},
+		{"/usr/include/stdio.h", "file:///usr/include/stdio.h"},
+		{filepath.Join(filepath.Dir(wd), "sibling.c"), "file://" + filepath.ToSlash(filepath.Join(filepath.Dir(wd), "sibling.c"))},
+		{"lib/zutil.c", "lib/zutil.c"},
+	} {
+		if got := fileURI(c.path); got != c.want {
+			t.Errorf("fileURI(%q) = %q, want %q", c.path, got, c.want)
+		}
+	}
+}
