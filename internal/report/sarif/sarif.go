@@ -298,18 +298,15 @@ func (s *logRun) analysis(a Analysis) {
 		at := functionPlace(r, e.Name)
 		switch {
 		case !e.Bounded:
+			ordered := kindsFirst(e.Reasons)
 			var related []place
-			for _, rs := range e.Reasons[:min(len(e.Reasons), maxRelated)] {
+			for _, rs := range ordered[:min(len(ordered), maxRelated)] {
 				related = append(related, reasonPlace(r, rs))
 			}
-			// The first reason is where the fix goes when it has a
-			// source line; else the entry's own line is the better
-			// place to show (the reasons are related locations).
-			if len(e.Reasons) > 0 {
-				if p := reasonPlace(r, e.Reasons[0]); p.file != "" || at.file == "" && p.addr != 0 {
-					at = p
-				}
-			}
+			// The first reason with a source line is where the fix
+			// goes; without one the entry's own line is the better
+			// place to show (all reasons are related locations).
+			at = unboundedPlace(at, related)
 			s.add(finding{rule: RuleUnbounded, key: e.Name, at: at, related: related,
 				text:  fmt.Sprintf("%s has no stack bound (at least %s): %s", e.Name, report.Bytes(e.AtLeast), reasonSummary(e.Reasons)),
 				props: map[string]any{"entry": e.Name, "at_least": e.AtLeast, "reasons": len(e.Reasons)}})
@@ -330,6 +327,25 @@ func (s *logRun) analysis(a Analysis) {
 			s.add(f)
 		}
 	}
+}
+
+// unboundedPlace is where an unbounded entry's result points: the first
+// reason (in the message's order) with a source line, else the entry when
+// it has one, else the first reason with an address in the binary.
+func unboundedPlace(entry place, reasons []place) place {
+	for _, p := range reasons {
+		if p.file != "" {
+			return p
+		}
+	}
+	if entry.file == "" {
+		for _, p := range reasons {
+			if p.addr != 0 && p.binary == entry.binary {
+				return p
+			}
+		}
+	}
+	return entry
 }
 
 // overrunFinding is one budget overrun, at the entry's declaration with the
@@ -407,6 +423,29 @@ func threadFinding(r *analysis.Result, t analysis.Thread) (finding, bool) {
 
 // reasonKinds is the order reason kinds are counted in, as in the text report.
 var reasonKinds = []string{"recursion", "indirect", "dynamic", "unknown", "external"}
+
+// kindsFirst orders reasons as the message names them: the first of each
+// kind, then the others in the analysis' order, so that the capped related
+// locations show every kind (85 external calls must not hide 3 recursions).
+func kindsFirst(rs []bound.Reason) []bound.Reason {
+	out := make([]bound.Reason, 0, len(rs))
+	lead := map[int]bool{}
+	for _, k := range reasonKinds {
+		for i, r := range rs {
+			if r.Kind == k {
+				out = append(out, r)
+				lead[i] = true
+				break
+			}
+		}
+	}
+	for i, r := range rs {
+		if !lead[i] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // reasonSummary says what keeps an entry unbounded: counts per kind, then
 // the first reason of each kind with its place (an external one with its

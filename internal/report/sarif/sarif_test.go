@@ -97,7 +97,7 @@ func TestAnalysis(t *testing.T) {
 	testutil.Run(t, dir, gcc, "-O1", "-g", "-Wl,-z,now", "-o", withDWARF, src)
 	testutil.Run(t, dir, gcc, "-O1", "-Wl,-z,now", "-o", noDWARF, src)
 
-	opts := analysis.Options{Entries: []string{"big", "rec", "speak"}, NoLibraries: true}
+	opts := analysis.Options{Entries: []string{"big", "rec", "speak", "both"}, NoLibraries: true}
 	var in Input
 	results := map[string]*analysis.Result{}
 	for _, bin := range []string{withDWARF, noDWARF} {
@@ -144,6 +144,11 @@ func TestAnalysis(t *testing.T) {
 	if ext.Level != "warning" || !strings.Contains(ext.Text, "1 external") || !strings.Contains(ext.Text, "external in puts") ||
 		ext.Function != "speak" || ext.Line != lineOf(t, src, "int speak(") {
 		t.Errorf("unbounded result for speak names the external call: %+v", ext)
+	}
+	mixed := withDWARFResults(RuleUnbounded, "both ")
+	if !strings.Contains(mixed.Text, "1 recursion, 1 external") || !strings.Contains(mixed.Text, "recursion in rec") ||
+		!strings.Contains(mixed.Text, "external in puts") || mixed.Related != 2 || mixed.Line != lineOf(t, src, "return n <= 0 ? 0 : rec(n - 1)") {
+		t.Errorf("unbounded result for both, at its first reason's line (the recursion): %+v", mixed)
 	}
 	// --budget without --allow-unbounded: an entry with no bound breaks it.
 	if r := withDWARFResults(RuleBudget, "rec:"); r.Level != "error" || !strings.Contains(r.Text, "not bounded") {
@@ -201,8 +206,8 @@ func TestAnalysis(t *testing.T) {
 	if n := len(pick(rs, RuleBudget, "")); n != 1 {
 		t.Errorf("%d budget results with --allow-unbounded, want 1 (big): %+v", n, rs)
 	}
-	if n := len(pick(rs, RuleUnbounded, "")); n != 2 {
-		t.Errorf("%d unbounded results, want 2 (rec, speak)", n)
+	if n := len(pick(rs, RuleUnbounded, "")); n != 3 {
+		t.Errorf("%d unbounded results, want 3 (rec, speak, both)", n)
 	}
 	// No budget at all: no budget results, the thread is still an error.
 	rs = write(t, Input{Analyses: []Analysis{{Result: results[withDWARF]}}})

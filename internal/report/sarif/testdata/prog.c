@@ -16,6 +16,9 @@ __attribute__((noinline)) int rec(int n)
 
 __attribute__((noinline)) int speak(int n) { return puts(n ? "yes" : "no"); }
 
+/* Two reasons of different kinds: the message names both. */
+__attribute__((noinline)) int both(int n) { return rec(n) + speak(n); }
+
 __attribute__((noinline)) int child(void *arg) { (void)arg; return big(3); }
 
 int main(int argc, char **argv)
@@ -23,5 +26,5 @@ int main(int argc, char **argv)
 	(void)argv;
 	char *stack = malloc(1024);
 	clone(child, stack + 1024, CLONE_VM, 0); /* a 1 KB stack for a 4 KB need */
-	return big(argc) + rec(argc) + speak(argc);
+	return big(argc) + both(argc);
 }
