@@ -7,6 +7,7 @@ package diff
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/bound"
@@ -189,13 +190,22 @@ func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function) 
 	for _, r := range ne.Reasons {
 		if !had[r.Kind+"\x00"+r.Function] {
 			c.NewReasons = append(c.NewReasons, r)
-			c.Why = append(c.Why, Cause{Kind: "reason", Function: r.Function, Detail: r.Kind + ": " + r.Detail, File: r.File, Line: r.Line})
+			c.Why = append(c.Why, Cause{Kind: "reason", Function: r.Function, Detail: reasonDetail(r), File: r.File, Line: r.Line})
 		}
 	}
 	if c.Status != Same {
 		c.Why = append(c.Why, pathCauses(oe.Steps, ne.Steps, newFuncs)...)
 	}
 	return c
+}
+
+// reasonDetail is "kind: detail", without saying the kind twice
+// ("recursion through helper" already says it).
+func reasonDetail(r bound.Reason) string {
+	if strings.HasPrefix(r.Detail, r.Kind) {
+		return r.Detail
+	}
+	return r.Kind + ": " + r.Detail
 }
 
 // pathCauses explains a change from the two worst paths: the frames that

@@ -39,7 +39,7 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 				deeper++
 			}
 		}
-		if e.Status != diff.Same && (e.Status != diff.StillUnbounded || e.Delta != 0 || len(e.NewReasons) > 0) {
+		if entryChanged(e) {
 			changed++
 		}
 	}
@@ -88,11 +88,20 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 		fmt.Fprintln(w)
 		t := newTable("", false, true, true, false, false)
 		t.row("ENTRY", "OLD", "NEW", "CHANGE", "STATUS")
+		// Only the entries that changed: a shared object has hundreds.
+		var unchanged []string
 		for _, e := range d.Entries {
+			if !entryChanged(e) {
+				unchanged = append(unchanged, e.Name)
+				continue
+			}
 			t.row(e.Name, boundText(e.OldBound, e.OldAtLeast, e.Status == diff.Added), boundText(e.NewBound, e.NewAtLeast, e.Status == diff.Removed),
 				changeText(e), e.Status)
 		}
 		t.write(w)
+		if len(unchanged) > 0 {
+			fmt.Fprintf(w, "unchanged (%d): %s\n", len(unchanged), listSome(unchanged, top))
+		}
 		for _, e := range d.Entries {
 			if len(e.Why) < 2 || e.Status == diff.Same {
 				continue
@@ -129,6 +138,18 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 	if n := len(d.RemovedFunctions); n > 0 {
 		fmt.Fprintf(w, "removed functions (%d): %s\n", n, listSome(d.RemovedFunctions, top))
 	}
+}
+
+// entryChanged: the bound (or the depth an unbounded entry reaches) or
+// the reasons for having none changed, or the entry came or went.
+func entryChanged(e diff.EntryChange) bool {
+	switch e.Status {
+	case diff.Same:
+		return false
+	case diff.StillUnbounded:
+		return e.Delta != 0 || len(e.NewReasons) > 0
+	}
+	return true
 }
 
 func joinRest(parts []string) string {
