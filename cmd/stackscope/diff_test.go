@@ -137,8 +137,8 @@ func TestDiffNamesTheChange(t *testing.T) {
 		// The text verdict names it on its first line after the header.
 		_, text, _ := capture(t, "diff", "--no-libraries", "--entry", "process", base, bin)
 		lines := strings.Split(text, "\n")
-		wantLine := fmt.Sprintf("process grew by %s (+%.0f%%): frame of parse_line %s -> %s", report.Bytes(want),
-			*e.Percent, report.Bytes(*e.Why[0].OldFrame), report.Bytes(*e.Why[0].NewFrame))
+		wantLine := fmt.Sprintf("process grew by %s (%s): frame of parse_line %s -> %s", report.Bytes(want),
+			report.Percent(*e.Percent), report.Bytes(*e.Why[0].OldFrame), report.Bytes(*e.Why[0].NewFrame))
 		if len(lines) < 4 || lines[2] != "1 entry grew" || !strings.HasPrefix(strings.TrimSpace(lines[3]), wantLine) {
 			t.Errorf("text output does not begin with the verdict %q:\n%s", wantLine, text)
 		}
@@ -155,6 +155,11 @@ func TestDiffNamesTheChange(t *testing.T) {
 			if code, _ := runDiffJSON(t, "--max-growth", tc.limit, base, bin); code != tc.exit {
 				t.Errorf("--max-growth %s: exit %d, want %d", tc.limit, code, tc.exit)
 			}
+		}
+		limit := strconv.FormatInt(want-1, 10)
+		_, text, _ = capture(t, "diff", "--no-libraries", "--entry", "process", "--max-growth", limit, base, bin)
+		if wantFail := fmt.Sprintf("FAIL: over --max-growth %s: process (+%s, ", limit, report.Bytes(want)); !strings.Contains(text, wantFail) {
+			t.Errorf("text output lacks %q:\n%s", wantFail, text)
 		}
 		// Backwards it shrank by as much, and shrinking never fails the gate.
 		code, d = runDiffJSON(t, "--max-growth", "0", bin, base)

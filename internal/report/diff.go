@@ -242,7 +242,16 @@ func pct(e diff.EntryChange) string {
 	if e.Percent == nil || e.Delta == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%+.0f%%)", *e.Percent)
+	return " (" + Percent(*e.Percent) + ")"
+}
+
+// Percent writes a signed change in percent: one decimal below 10% (a
+// +2.7% must not read as the +3% a limit allows), none above.
+func Percent(p float64) string {
+	if p > -10 && p < 10 {
+		return fmt.Sprintf("%+.1f%%", p)
+	}
+	return fmt.Sprintf("%+.0f%%", p)
 }
 
 func signed(d int64) string {
