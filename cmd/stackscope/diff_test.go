@@ -197,7 +197,9 @@ func TestDiffNamesTheChange(t *testing.T) {
 			t.Errorf("added functions %v, removed %v; want [checksum] and none", d.AddedFunctions, d.RemovedFunctions)
 		}
 		_, text, _ := capture(t, "diff", "--no-libraries", "--entry", "process", base, bin)
-		if !strings.Contains(text, fmt.Sprintf("new on the worst path: checksum (%s), called from process", report.Bytes(su["checksum"]))) {
+		src, _ := os.ReadFile(filepath.Join(filepath.Dir(bin), "prog.c"))
+		line := 1 + strings.Count(string(src[:strings.Index(string(src), "int checksum")]), "\n")
+		if !strings.Contains(text, fmt.Sprintf("new on the worst path: checksum (%s, prog.c:%d), called from process", report.Bytes(su["checksum"]), line)) {
 			t.Errorf("text does not name the new callee:\n%s", text)
 		}
 	})

@@ -196,25 +196,35 @@ func entryDiffLine(e diff.EntryChange) string {
 	return s
 }
 
+// causeText: "frame of f 96 B -> 4,192 B (f.c:12)", "new on the worst
+// path: g (312 B, g.c:3), called from f", "no longer on the worst path: h
+// (40 B, h.c:9)", "new reason in r: recursion through r (r.c:8)".
 func causeText(c diff.Cause) string {
+	// The frame and the source line share one pair of parentheses.
+	frameAt := func(frame int64) string {
+		if src := SourceLine(c.File, c.Line); src != "" {
+			return fmt.Sprintf("(%s, %s)", Bytes(frame), src)
+		}
+		return "(" + Bytes(frame) + ")"
+	}
 	var s string
 	switch c.Kind {
 	case "frame":
-		s = fmt.Sprintf("frame of %s %s -> %s", c.Function, Bytes(*c.OldFrame), Bytes(*c.NewFrame))
+		s = fmt.Sprintf("frame of %s %s -> %s", c.Function, Bytes(*c.OldFrame), Bytes(*c.NewFrame)) + at(c.File, c.Line)
 	case "joined":
-		s = fmt.Sprintf("new on the worst path: %s (%s)", c.Function, Bytes(*c.NewFrame))
+		s = fmt.Sprintf("new on the worst path: %s %s", c.Function, frameAt(*c.NewFrame))
 		if c.Caller != "" {
 			s += ", called from " + c.Caller
 		}
 	case "left":
-		s = fmt.Sprintf("no longer on the worst path: %s (%s)", c.Function, Bytes(*c.OldFrame))
+		s = fmt.Sprintf("no longer on the worst path: %s %s", c.Function, frameAt(*c.OldFrame))
 	case "reason":
-		s = fmt.Sprintf("new reason in %s: %s", c.Function, c.Detail)
+		return fmt.Sprintf("new reason in %s: %s", c.Function, c.Detail) + at(c.File, c.Line)
 	}
-	if c.Detail != "" && c.Kind != "reason" {
+	if c.Detail != "" {
 		s += " [" + c.Detail + "]"
 	}
-	return s + at(c.File, c.Line)
+	return s
 }
 
 func boundText(b *int64, atLeast int64, absent bool) string {
