@@ -26,7 +26,7 @@ __attribute__((noinline)) int parse_line(const char *s) {
 	return buf[3];
 }
 __attribute__((noinline)) int helper(int x) {
-	volatile char b[40]; b[x & 31] = 1;
+	volatile char b[HBUF]; b[x & 31] = 1;
 	RECURSE
 	return b[1];
 }
@@ -40,10 +40,11 @@ int main(int argc, char **argv) { return process(argc > 1 ? argv[1] : "abc"); }
 func buildVariant(t *testing.T, dir, name string, repl map[string]string) (string, map[string]int64) {
 	t.Helper()
 	src := diffBase
-	for _, k := range []string{"BUF", "RECURSE", "CALL_EXTRA", "EXTRA"} { // CALL_EXTRA before EXTRA
+	defaults := map[string]string{"HBUF": "40", "BUF": "96"}
+	for _, k := range []string{"HBUF", "BUF", "RECURSE", "CALL_EXTRA", "EXTRA"} { // HBUF before BUF, CALL_EXTRA before EXTRA
 		v, ok := repl[k]
-		if !ok && k == "BUF" {
-			v = "96"
+		if !ok {
+			v = defaults[k]
 		}
 		src = strings.ReplaceAll(src, k, v)
 	}
@@ -232,6 +233,23 @@ func TestDiffNamesTheChange(t *testing.T) {
 		code, d = runDiffJSON(t, bin, base)
 		if e := entryChange(t, d, "process"); code != 0 || e.Status != diff.BecameBounded || e.NewBound == nil {
 			t.Errorf("reversed: exit %d, status %s; want became-bounded", code, e.Status)
+		}
+	})
+
+	t.Run("frame off the worst path", func(t *testing.T) {
+		// helper's array grows but stays shallower than parse_line: the
+		// bound is the same, and the frame is still listed.
+		bin, _ := buildVariant(t, dir, "helper", map[string]string{"HBUF": "64"})
+		code, d := runDiffJSON(t, "--max-growth", "0", base, bin)
+		if e := entryChange(t, d, "process"); code != 0 || e.Status != diff.Same || len(e.Why) != 0 {
+			t.Errorf("exit %d, %s with causes %v; want 0, same, none", code, e.Status, causes(e))
+		}
+		if got := changedFrames(d); len(got) != 1 || got[0] != "helper" || d.Functions[0].Delta <= 0 {
+			t.Errorf("changed frames %+v, want helper's, grown", d.Functions)
+		}
+		_, text, _ := capture(t, "diff", "--no-libraries", "--entry", "process", base, bin)
+		if !strings.Contains(text, "NO CHANGE in any entry's stack bound; 1 frame changed (below)") {
+			t.Errorf("text:\n%s", text)
 		}
 	})
 
