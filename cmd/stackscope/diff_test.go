@@ -280,6 +280,51 @@ func TestDiffNamesTheChange(t *testing.T) {
 	})
 }
 
+// TestDiffCloneRenamed: GCC names a specialised copy of a function after
+// its clones (scale.constprop.0.isra.0); an edit that changes how it is
+// called changes that name. The diff still sees one function whose frame
+// grew, not a function removed and another one called.
+func TestDiffCloneRenamed(t *testing.T) {
+	const prog = `
+__attribute__((noinline)) void sink(volatile char *p) { p[0]++; }
+static __attribute__((noinline)) int scale(const char *s, int k) { volatile char t[SIZE]; t[0] = s[0] * k; sink(t); return t[0]; }
+__attribute__((noinline)) int process(const char *s) { return scale(s, FACTOR); }
+int main(int argc, char **argv) { return process(argc > 1 ? argv[1] : "abc"); }
+`
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	build := func(name, size, factor string) (string, int64) {
+		sub := filepath.Join(dir, name)
+		os.MkdirAll(sub, 0o755)
+		src := filepath.Join(sub, "prog.c")
+		os.WriteFile(src, []byte(strings.NewReplacer("SIZE", size, "FACTOR", factor).Replace(prog)), 0o644)
+		bin := filepath.Join(sub, "prog")
+		testutil.Run(t, sub, gcc, "-O2", "-g", "-fstack-usage", "-o", bin, src)
+		for _, l := range testutil.ParseSU(t, sub) {
+			if strings.HasPrefix(l.Function, "scale") {
+				return bin, l.Bytes
+			}
+		}
+		t.Fatalf("no scale in %s/*.su", sub)
+		return "", 0
+	}
+	oldBin, oldSU := build("old", "64", "3")     // a constant factor: scale.constprop...
+	newBin, newSU := build("new", "640", "s[1]") // a variable one: no constprop
+	_, d := runDiffJSON(t, oldBin, newBin)
+	e := entryChange(t, d, "process")
+	want := newSU - oldSU
+	if e.Status != diff.Grew || e.Delta != want || len(e.Why) != 1 {
+		t.Fatalf("%s by %d, causes %v; want grew by %d (.su), one cause", e.Status, e.Delta, causes(e), want)
+	}
+	c := e.Why[0]
+	if c.Kind != "frame" || !strings.HasPrefix(c.Function, "scale.") || !strings.HasPrefix(c.OldFunction, "scale.") {
+		t.Fatalf("cause %+v, want the frame of scale under its old and new clone names (does GCC still clone it?)", c)
+	}
+	if len(d.Functions) != 1 || d.Functions[0].OldName != c.OldFunction || len(d.AddedFunctions)+len(d.RemovedFunctions) != 0 {
+		t.Errorf("changed %+v, added %v, removed %v; want scale's frame only", d.Functions, d.AddedFunctions, d.RemovedFunctions)
+	}
+}
+
 // TestDiffBadInput: one line naming the file and the problem, nothing on
 // stdout, exit 2.
 func TestDiffBadInput(t *testing.T) {

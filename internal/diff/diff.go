@@ -6,6 +6,7 @@ package diff
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -65,6 +66,9 @@ type Cause struct {
 	// old only), "reason" (a new reason the entry has no bound).
 	Kind     string `json:"kind"`
 	Function string `json:"function"`
+	// OldFunction is the function's name in OLD when only its clone
+	// suffix changed (frame).
+	OldFunction string `json:"old_function,omitempty"`
 	// Caller is the function before it on the path (joined/left).
 	Caller   string `json:"caller,omitempty"`
 	OldFrame *int64 `json:"old_frame,omitempty"`
@@ -77,7 +81,10 @@ type Cause struct {
 // FunctionChange is one function whose frame changed. Frames include the
 // red zone (x86-64 leaf functions), as bounds do.
 type FunctionChange struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
+	// OldName is its name in OLD when only its clone suffix changed
+	// (scale.constprop.0 -> scale).
+	OldName  string `json:"old_name,omitempty"`
 	OldFrame int64  `json:"old_frame"`
 	NewFrame int64  `json:"new_frame"`
 	OldKind  string `json:"old_kind"`
@@ -97,6 +104,11 @@ func Compare(old, new *analysis.Result) *Report {
 	}
 	newFuncs := functionsByName(new)
 	oldFuncs := functionsByName(old)
+	renamed := clonePairs(oldFuncs, newFuncs)
+	oldNameOf := map[string]string{}
+	for o, n := range renamed {
+		oldNameOf[n] = o
+	}
 	seen := map[string]bool{}
 	for _, ne := range new.Entries {
 		seen[ne.Name] = true
@@ -105,7 +117,7 @@ func Compare(old, new *analysis.Result) *Report {
 			r.Entries = append(r.Entries, EntryChange{Name: ne.Name, Status: Added, NewBound: ne.Bound, NewAtLeast: ne.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}})
 			continue
 		}
-		r.Entries = append(r.Entries, compareEntry(oe, ne, newFuncs))
+		r.Entries = append(r.Entries, compareEntry(oe, ne, newFuncs, renamed))
 	}
 	for _, oe := range old.Entries {
 		if !seen[oe.Name] {
@@ -113,7 +125,11 @@ func Compare(old, new *analysis.Result) *Report {
 		}
 	}
 	for name, nf := range newFuncs {
-		of, ok := oldFuncs[name]
+		oldName := name
+		if o, ok := oldNameOf[name]; ok {
+			oldName = o
+		}
+		of, ok := oldFuncs[oldName]
 		if !ok {
 			r.AddedFunctions = append(r.AddedFunctions, name)
 			continue
@@ -122,12 +138,16 @@ func Compare(old, new *analysis.Result) *Report {
 		// counts them (and as the worst-path causes show them).
 		oldFrame, newFrame := of.FrameAtLeast+of.RedZone, nf.FrameAtLeast+nf.RedZone
 		if oldFrame != newFrame || of.FrameKind != nf.FrameKind {
-			r.Functions = append(r.Functions, FunctionChange{Name: name, OldFrame: oldFrame, NewFrame: newFrame,
-				OldKind: of.FrameKind, NewKind: nf.FrameKind, Delta: newFrame - oldFrame, File: nf.File, Line: nf.Line})
+			fc := FunctionChange{Name: name, OldFrame: oldFrame, NewFrame: newFrame,
+				OldKind: of.FrameKind, NewKind: nf.FrameKind, Delta: newFrame - oldFrame, File: nf.File, Line: nf.Line}
+			if oldName != name {
+				fc.OldName = oldName
+			}
+			r.Functions = append(r.Functions, fc)
 		}
 	}
 	for name := range oldFuncs {
-		if _, ok := newFuncs[name]; !ok {
+		if _, ok := newFuncs[name]; !ok && renamed[name] == "" {
 			r.RemovedFunctions = append(r.RemovedFunctions, name)
 		}
 	}
@@ -155,7 +175,37 @@ func functionsByName(r *analysis.Result) map[string]analysis.Function {
 	return out
 }
 
-func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function) EntryChange {
+// cloneSuffix matches the suffixes GCC and LLVM give a function's
+// specialised copies (scale.constprop.0.isra.0, parse.part.0, f.llvm.123):
+// an edit can change them while the function stays the same one.
+var cloneSuffix = regexp.MustCompile(`(\.(constprop|isra|part|cold|lto_priv|llvm|clone|localalias|specialized)(\.[0-9]+)*)+$`)
+
+// clonePairs pairs the functions of one side only whose names differ
+// only by clone suffixes, where the pairing is unique: old name -> new
+// name. Without it a frame that grew reads as a function removed and a
+// new one called.
+func clonePairs(oldFuncs, newFuncs map[string]analysis.Function) map[string]string {
+	unmatched := func(side, other map[string]analysis.Function) map[string][]string {
+		byBase := map[string][]string{}
+		for n := range side {
+			if _, ok := other[n]; !ok {
+				base := cloneSuffix.ReplaceAllString(n, "")
+				byBase[base] = append(byBase[base], n)
+			}
+		}
+		return byBase
+	}
+	olds, news := unmatched(oldFuncs, newFuncs), unmatched(newFuncs, oldFuncs)
+	pairs := map[string]string{}
+	for base, o := range olds {
+		if n := news[base]; len(o) == 1 && len(n) == 1 {
+			pairs[o[0]] = n[0]
+		}
+	}
+	return pairs
+}
+
+func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function, renamed map[string]string) EntryChange {
 	c := EntryChange{Name: ne.Name, OldBound: oe.Bound, NewBound: ne.Bound, OldAtLeast: oe.AtLeast, NewAtLeast: ne.AtLeast,
 		Why: []Cause{}, NewReasons: []bound.Reason{}}
 	oldV, newV := oe.AtLeast, ne.AtLeast
@@ -194,7 +244,7 @@ func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function) 
 		}
 	}
 	if c.Status != Same {
-		c.Why = append(c.Why, pathCauses(oe.Steps, ne.Steps, newFuncs)...)
+		c.Why = append(c.Why, pathCauses(oe.Steps, ne.Steps, newFuncs, renamed)...)
 	}
 	return c
 }
@@ -211,10 +261,17 @@ func reasonDetail(r bound.Reason) string {
 // pathCauses explains a change from the two worst paths: the frames that
 // changed on both, the functions that joined the new path (with their
 // caller) and those that left it. Largest effect first.
-func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Function) []Cause {
+func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Function, renamed map[string]string) []Cause {
+	// Old steps by the name the function has in NEW.
+	newName := func(old string) string {
+		if n, ok := renamed[old]; ok {
+			return n
+		}
+		return old
+	}
 	oldSteps := map[string]analysis.PathStep{}
 	for _, st := range old {
-		oldSteps[st.Function] = st
+		oldSteps[newName(st.Function)] = st
 	}
 	newSteps := map[string]bool{}
 	var frames, joined, left []Cause
@@ -225,6 +282,9 @@ func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Funct
 			of := os.Frame + os.RedZone
 			if of != nf || os.Kind != st.Kind {
 				c := Cause{Kind: "frame", Function: st.Function, OldFrame: ptr(of), NewFrame: ptr(nf), File: st.File, Line: st.Line}
+				if os.Function != st.Function {
+					c.OldFunction = os.Function
+				}
 				if os.Kind != st.Kind {
 					c.Detail = fmt.Sprintf("frame kind %s -> %s", os.Kind, st.Kind)
 				}
@@ -242,14 +302,14 @@ func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Funct
 		joined = append(joined, c)
 	}
 	for i, st := range old {
-		if newSteps[st.Function] {
+		if newSteps[newName(st.Function)] {
 			continue
 		}
 		c := Cause{Kind: "left", Function: st.Function, OldFrame: ptr(st.Frame + st.RedZone)}
 		if i > 0 {
 			c.Caller = old[i-1].Function
 		}
-		if f, ok := newFuncs[st.Function]; ok {
+		if f, ok := newFuncs[newName(st.Function)]; ok {
 			c.File, c.Line = f.File, f.Line
 		} else {
 			c.Detail = "no longer in the program"

@@ -130,7 +130,7 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 			if i == top {
 				break
 			}
-			t.row(frameText(f.OldFrame, f.OldKind), frameText(f.NewFrame, f.NewKind), signed(f.Delta), f.Name, SourceLine(f.File, f.Line))
+			t.row(frameText(f.OldFrame, f.OldKind), frameText(f.NewFrame, f.NewKind), signed(f.Delta), wasName(f.Name, f.OldName), SourceLine(f.File, f.Line))
 		}
 		t.write(w)
 		if len(d.Functions) > top {
@@ -215,7 +215,7 @@ func causeText(c diff.Cause) string {
 	var s string
 	switch c.Kind {
 	case "frame":
-		s = fmt.Sprintf("frame of %s %s -> %s", c.Function, Bytes(*c.OldFrame), Bytes(*c.NewFrame)) + at(c.File, c.Line)
+		s = fmt.Sprintf("frame of %s %s -> %s", wasName(c.Function, c.OldFunction), Bytes(*c.OldFrame), Bytes(*c.NewFrame)) + at(c.File, c.Line)
 	case "joined":
 		s = fmt.Sprintf("new on the worst path: %s %s", c.Function, frameAt(*c.NewFrame))
 		if c.Caller != "" {
@@ -230,6 +230,15 @@ func causeText(c diff.Cause) string {
 		s += " [" + c.Detail + "]"
 	}
 	return s
+}
+
+// wasName: "scale.isra.0 (was scale.constprop.0.isra.0)" when the clone
+// suffix changed.
+func wasName(name, old string) string {
+	if old == "" || old == name {
+		return name
+	}
+	return name + " (was " + old + ")"
 }
 
 func boundText(b *int64, atLeast int64, absent bool) string {
