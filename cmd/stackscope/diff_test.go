@@ -231,8 +231,10 @@ func TestDiffNamesTheChange(t *testing.T) {
 			}
 		}
 		code, d = runDiffJSON(t, bin, base)
-		if e := entryChange(t, d, "process"); code != 0 || e.Status != diff.BecameBounded || e.NewBound == nil {
-			t.Errorf("reversed: exit %d, status %s; want became-bounded", code, e.Status)
+		if e := entryChange(t, d, "process"); code != 0 || e.Status != diff.BecameBounded || e.NewBound == nil ||
+			len(e.GoneReasons) != 1 || e.GoneReasons[0].Function != "helper" || len(e.NewReasons) != 0 || causes(e)[0] != "resolved helper" {
+			t.Errorf("reversed: exit %d, status %s, gone reasons %+v, causes %v; want became-bounded, the recursion in helper gone",
+				code, e.Status, e.GoneReasons, causes(e))
 		}
 	})
 

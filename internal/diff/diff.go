@@ -55,15 +55,18 @@ type EntryChange struct {
 	// Why explains the change from the two worst paths, most important
 	// first.
 	Why []Cause `json:"why"`
-	// NewReasons are what keeps the entry unbounded now and did not before.
-	NewReasons []bound.Reason `json:"new_reasons"`
+	// NewReasons are what keeps the entry unbounded now and did not before;
+	// GoneReasons what kept it unbounded before and no longer does.
+	NewReasons  []bound.Reason `json:"new_reasons"`
+	GoneReasons []bound.Reason `json:"gone_reasons"`
 }
 
 // Cause is one explanation of an entry's change.
 type Cause struct {
 	// Kind: "frame" (a function on both worst paths changed its frame),
 	// "joined" (a function is on the new worst path only), "left" (on the
-	// old only), "reason" (a new reason the entry has no bound).
+	// old only), "reason" (a new reason the entry has no bound), "resolved"
+	// (a reason it had and no longer has).
 	Kind     string `json:"kind"`
 	Function string `json:"function"`
 	// OldFunction is the function's name in OLD when only its clone
@@ -114,14 +117,14 @@ func Compare(old, new *analysis.Result) *Report {
 		seen[ne.Name] = true
 		oe, ok := oldEntries[ne.Name]
 		if !ok {
-			r.Entries = append(r.Entries, EntryChange{Name: ne.Name, Status: Added, NewBound: ne.Bound, NewAtLeast: ne.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}})
+			r.Entries = append(r.Entries, EntryChange{Name: ne.Name, Status: Added, NewBound: ne.Bound, NewAtLeast: ne.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}, GoneReasons: []bound.Reason{}})
 			continue
 		}
 		r.Entries = append(r.Entries, compareEntry(oe, ne, newFuncs, renamed))
 	}
 	for _, oe := range old.Entries {
 		if !seen[oe.Name] {
-			r.Entries = append(r.Entries, EntryChange{Name: oe.Name, Status: Removed, OldBound: oe.Bound, OldAtLeast: oe.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}})
+			r.Entries = append(r.Entries, EntryChange{Name: oe.Name, Status: Removed, OldBound: oe.Bound, OldAtLeast: oe.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}, GoneReasons: []bound.Reason{}})
 		}
 	}
 	for name, nf := range newFuncs {
@@ -207,7 +210,7 @@ func clonePairs(oldFuncs, newFuncs map[string]analysis.Function) map[string]stri
 
 func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function, renamed map[string]string) EntryChange {
 	c := EntryChange{Name: ne.Name, OldBound: oe.Bound, NewBound: ne.Bound, OldAtLeast: oe.AtLeast, NewAtLeast: ne.AtLeast,
-		Why: []Cause{}, NewReasons: []bound.Reason{}}
+		Why: []Cause{}, NewReasons: []bound.Reason{}, GoneReasons: []bound.Reason{}}
 	oldV, newV := oe.AtLeast, ne.AtLeast
 	if oe.Bounded && ne.Bounded {
 		oldV, newV = *oe.Bound, *ne.Bound
@@ -232,15 +235,29 @@ func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function, 
 		c.Status = Same
 	}
 	// New reasons: those of the new entry whose kind and function the
-	// old one did not have.
-	had := map[string]bool{}
+	// old one did not have; gone ones the other way round. A reason is
+	// known by its kind and function (by its name in NEW).
+	key := func(r bound.Reason) string {
+		if n, ok := renamed[r.Function]; ok {
+			return r.Kind + "\x00" + n
+		}
+		return r.Kind + "\x00" + r.Function
+	}
+	had, has := map[string]bool{}, map[string]bool{}
 	for _, r := range oe.Reasons {
-		had[r.Kind+"\x00"+r.Function] = true
+		had[key(r)] = true
 	}
 	for _, r := range ne.Reasons {
-		if !had[r.Kind+"\x00"+r.Function] {
+		has[key(r)] = true
+		if !had[key(r)] {
 			c.NewReasons = append(c.NewReasons, r)
 			c.Why = append(c.Why, Cause{Kind: "reason", Function: r.Function, Detail: reasonDetail(r), File: r.File, Line: r.Line})
+		}
+	}
+	for _, r := range oe.Reasons {
+		if !has[key(r)] {
+			c.GoneReasons = append(c.GoneReasons, r)
+			c.Why = append(c.Why, Cause{Kind: "resolved", Function: r.Function, Detail: reasonDetail(r), File: r.File, Line: r.Line})
 		}
 	}
 	if c.Status != Same {

@@ -51,13 +51,13 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 		verdict = append(verdict, fmt.Sprintf("%d %s grew", grew, plural(grew, "entry", "entries")))
 	}
 	if shrank > 0 {
-		verdict = append(verdict, fmt.Sprintf("%d shrank", shrank))
+		verdict = append(verdict, fmt.Sprintf("%d %s shrank", shrank, plural(shrank, "entry", "entries")))
 	}
 	if deeper > 0 {
 		verdict = append(verdict, fmt.Sprintf("%d %s without a bound went deeper", deeper, plural(deeper, "entry", "entries")))
 	}
 	if gained > 0 {
-		verdict = append(verdict, fmt.Sprintf("%d became bounded", gained))
+		verdict = append(verdict, fmt.Sprintf("%d %s became bounded", gained, plural(gained, "entry", "entries")))
 	}
 	if len(verdict) == 0 && changed == 0 {
 		if n := len(d.Functions); n > 0 {
@@ -152,7 +152,7 @@ func entryChanged(e diff.EntryChange) bool {
 	case diff.Same:
 		return false
 	case diff.StillUnbounded:
-		return e.Delta != 0 || len(e.NewReasons) > 0
+		return e.Delta != 0 || len(e.NewReasons)+len(e.GoneReasons) > 0
 	}
 	return true
 }
@@ -182,13 +182,13 @@ func entryDiffLine(e diff.EntryChange) string {
 	case diff.BecameUnbounded:
 		s = fmt.Sprintf("%s lost its bound (was %s, now at least %s)", e.Name, Bytes(*e.OldBound), Bytes(e.NewAtLeast))
 	case diff.BecameBounded:
-		s = fmt.Sprintf("%s is now bounded: %s", e.Name, Bytes(*e.NewBound))
+		s = fmt.Sprintf("%s is now bounded (%s)", e.Name, Bytes(*e.NewBound))
 	case diff.Added:
 		return e.Name + ": new entry, " + boundText(e.NewBound, e.NewAtLeast, false)
 	case diff.Removed:
 		return e.Name + ": entry removed"
 	case diff.StillUnbounded:
-		if e.Delta == 0 && len(e.NewReasons) == 0 {
+		if !entryChanged(e) {
 			return ""
 		}
 		s = fmt.Sprintf("%s (not bounded) reaches at least %s, was %s (%s)", e.Name, Bytes(e.NewAtLeast), Bytes(e.OldAtLeast), signed(e.Delta))
@@ -225,6 +225,8 @@ func causeText(c diff.Cause) string {
 		s = fmt.Sprintf("no longer on the worst path: %s %s", c.Function, frameAt(*c.OldFrame))
 	case "reason":
 		return fmt.Sprintf("new reason in %s: %s", c.Function, c.Detail) + at(c.File, c.Line)
+	case "resolved":
+		return fmt.Sprintf("reason gone in %s: %s", c.Function, c.Detail) + at(c.File, c.Line)
 	}
 	if c.Detail != "" {
 		s += " [" + c.Detail + "]"
