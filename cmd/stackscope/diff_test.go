@@ -327,6 +327,79 @@ int main(int argc, char **argv) { return process(argc > 1 ? argv[1] : "abc"); }
 	}
 }
 
+// TestDiffFirmware: the example firmware built twice, the second time
+// with a bigger buffer in parse_command, which the UART interrupt
+// tail-calls. The handler and the main-stack total grow by what .su says,
+// and --max-growth judges the total too.
+func TestDiffFirmware(t *testing.T) {
+	gcc := testutil.RequireTool(t, "arm-none-eabi-gcc")
+	dir := t.TempDir()
+	src := "../../examples/firmware"
+	build := func(name string, change func(string) string) (string, int64) {
+		sub := filepath.Join(dir, name)
+		os.MkdirAll(sub, 0o755)
+		for _, f := range []string{"app.c", "startup.c", "link.ld"} {
+			data, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f == "app.c" {
+				data = []byte(change(string(data)))
+			}
+			os.WriteFile(filepath.Join(sub, f), data, 0o644)
+		}
+		elf := filepath.Join(sub, "fw.elf")
+		testutil.Run(t, sub, gcc, "-mcpu=cortex-m3", "-mthumb", "-O2", "-g", "-fstack-usage", "-ffreestanding", "-nostdlib",
+			"-T", "link.ld", "-Wl,--gc-sections", "-o", elf, "startup.c", "app.c", "-lgcc")
+		for _, l := range testutil.ParseSU(t, sub) {
+			if l.Function == "parse_command" {
+				return elf, l.Bytes
+			}
+		}
+		t.Fatalf("no parse_command in %s/*.su", sub)
+		return "", 0
+	}
+	const from = "char word[24];"
+	oldELF, oldSU := build("old", func(s string) string { return s })
+	newELF, newSU := build("new", func(s string) string {
+		if !strings.Contains(s, from) {
+			t.Fatalf("app.c no longer declares %q", from)
+		}
+		return strings.Replace(s, from, "char word[240];", 1)
+	})
+	want := newSU - oldSU
+	code, out, errOut := capture(t, "diff", "--format", "json", oldELF, newELF)
+	var d diff.Report
+	if err := json.Unmarshal([]byte(out), &d); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v: %s", code, err, errOut)
+	}
+	e := entryChange(t, d, "USART1_IRQHandler")
+	if e.Status != diff.Grew || e.Delta != want || strings.Join(causes(e), ", ") != "frame parse_command" {
+		t.Errorf("USART1_IRQHandler %s by %d, causes %v; want grew by %d (.su) from parse_command's frame", e.Status, e.Delta, causes(e), want)
+	}
+	for _, other := range d.Entries {
+		if other.Name != "USART1_IRQHandler" && other.Status != diff.Same {
+			t.Errorf("%s %s, want same", other.Name, other.Status)
+		}
+	}
+	if tot := d.MainStackTotal; tot == nil || tot.Status != diff.Grew || tot.Delta != want {
+		t.Fatalf("main stack total %+v, want grew by %d", tot, want)
+	}
+	// The handler grew by 900%, the total by far less: a percentage
+	// between the two fails on the handler only, and the text says so.
+	limit := strconv.FormatFloat(*d.MainStackTotal.Percent+1, 'f', 0, 64) + "%"
+	code, text, _ := capture(t, "diff", "--max-growth", limit, oldELF, newELF)
+	if code != 1 || !strings.Contains(text, "FAIL: over --max-growth "+limit+": USART1_IRQHandler (") || strings.Contains(text, "main stack total (+") {
+		t.Errorf("--max-growth %s: exit %d:\n%s", limit, code, text)
+	}
+	if !strings.Contains(text, "Main stack total grew by "+report.Bytes(want)) {
+		t.Errorf("the verdict does not lead with the main stack total:\n%s", text)
+	}
+	if code, _, _ := capture(t, "diff", "--max-growth", strconv.FormatInt(want-1, 10), oldELF, newELF); code != 1 {
+		t.Errorf("--max-growth %d: exit %d, want 1", want-1, code)
+	}
+}
+
 // TestDiffBadInput: one line naming the file and the problem, nothing on
 // stdout, exit 2.
 func TestDiffBadInput(t *testing.T) {

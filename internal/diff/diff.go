@@ -26,13 +26,22 @@ const (
 	Removed         = "removed"
 )
 
+// MainStackTotal names the firmware main-stack total where it is shown
+// beside the entries.
+const MainStackTotal = "main stack total"
+
 // Report is the comparison; its JSON form is the contract of
 // `stackscope diff --format json` (keys are only ever added).
 type Report struct {
-	Old       string           `json:"old"`
-	New       string           `json:"new"`
-	Entries   []EntryChange    `json:"entries"`
-	Functions []FunctionChange `json:"functions"`
+	Old     string        `json:"old"`
+	New     string        `json:"new"`
+	Entries []EntryChange `json:"entries"`
+	// MainStackTotal is, for firmware, the change of the main stack's
+	// total (reset path plus one handler per priority level, with
+	// exception frames): the number the stack size must cover. Absent
+	// unless both sides are firmware.
+	MainStackTotal *EntryChange     `json:"main_stack_total,omitempty"`
+	Functions      []FunctionChange `json:"functions"`
 	// AddedFunctions and RemovedFunctions are functions of one side only.
 	AddedFunctions   []string `json:"added_functions"`
 	RemovedFunctions []string `json:"removed_functions"`
@@ -154,6 +163,7 @@ func Compare(old, new *analysis.Result) *Report {
 			r.RemovedFunctions = append(r.RemovedFunctions, name)
 		}
 	}
+	r.MainStackTotal = compareTotals(old.Interrupts, new.Interrupts)
 	sort.Slice(r.Functions, func(i, j int) bool {
 		a, b := abs(r.Functions[i].Delta), abs(r.Functions[j].Delta)
 		if a != b {
@@ -176,6 +186,19 @@ func functionsByName(r *analysis.Result) map[string]analysis.Function {
 		}
 	}
 	return out
+}
+
+// compareTotals compares the main-stack totals of two firmware images as
+// an entry named "main stack total" (its causes are the entries' own).
+func compareTotals(old, new *analysis.Interrupts) *EntryChange {
+	if old == nil || new == nil {
+		return nil
+	}
+	asEntry := func(in *analysis.Interrupts) analysis.Entry {
+		return analysis.Entry{Name: MainStackTotal, Bounded: in.Total != nil, Bound: in.Total, AtLeast: in.TotalAtLeast}
+	}
+	c := compareEntry(asEntry(old), asEntry(new), nil, nil)
+	return &c
 }
 
 // cloneSuffix matches the suffixes GCC and LLVM give a function's
@@ -348,6 +371,15 @@ func abs(v int64) int64 {
 	return v
 }
 
+// EntriesAndTotal is the entries, then the firmware main-stack total when
+// there is one: everything --max-growth judges.
+func (r *Report) EntriesAndTotal() []EntryChange {
+	if r.MainStackTotal == nil {
+		return r.Entries
+	}
+	return append(append([]EntryChange(nil), r.Entries...), *r.MainStackTotal)
+}
+
 // Threshold is a --max-growth limit: bytes, or a percentage of the old
 // bound.
 type Threshold struct {
@@ -360,7 +392,7 @@ type Threshold struct {
 // with none the depth it certainly reaches) or lost their bound.
 func (r *Report) Exceeded(t Threshold) []EntryChange {
 	var out []EntryChange
-	for _, e := range r.Entries {
+	for _, e := range r.EntriesAndTotal() {
 		switch e.Status {
 		case BecameUnbounded:
 			out = append(out, e)

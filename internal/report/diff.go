@@ -23,6 +23,7 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 		top = 10
 	}
 	fmt.Fprintf(w, "stack diff: %s -> %s\n\n", d.Old, d.New)
+	entries := d.EntriesAndTotal() // firmware: the main-stack total is judged as an entry
 	var grew, shrank, lost, gained, deeper, changed int
 	for _, e := range d.Entries {
 		switch e.Status {
@@ -39,11 +40,17 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 				deeper++
 			}
 		}
+	}
+	for _, e := range entries {
 		if entryChanged(e) {
 			changed++
 		}
 	}
 	var verdict []string
+	// Firmware: the total the stack must cover comes first.
+	if t := d.MainStackTotal; t != nil && entryChanged(*t) {
+		verdict = append(verdict, totalVerdict(*t))
+	}
 	if lost > 0 {
 		verdict = append(verdict, fmt.Sprintf("%d %s lost %s bound", lost, plural(lost, "entry", "entries"), plural(lost, "its", "their")))
 	}
@@ -72,7 +79,7 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 		fmt.Fprintln(w, strings.ToUpper(verdict[0][:1])+verdict[0][1:]+joinRest(verdict[1:]))
 	}
 	shown, more := 0, 0
-	for _, e := range d.Entries {
+	for _, e := range entries {
 		if e.Status == diff.Same {
 			continue
 		}
@@ -95,7 +102,7 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 		t.row("ENTRY", "OLD", "NEW", "CHANGE", "STATUS")
 		// Only the entries that changed: a shared object has hundreds.
 		var unchanged []string
-		for _, e := range d.Entries {
+		for _, e := range entries {
 			if !entryChanged(e) {
 				unchanged = append(unchanged, e.Name)
 				continue
@@ -107,7 +114,7 @@ func DiffText(w io.Writer, d *diff.Report, top int) {
 		if len(unchanged) > 0 {
 			fmt.Fprintf(w, "unchanged (%d): %s\n", len(unchanged), listSome(unchanged, top))
 		}
-		for _, e := range d.Entries {
+		for _, e := range entries {
 			if len(e.Why) < 2 || e.Status == diff.Same {
 				continue
 			}
@@ -155,6 +162,19 @@ func entryChanged(e diff.EntryChange) bool {
 		return e.Delta != 0 || len(e.NewReasons)+len(e.GoneReasons) > 0
 	}
 	return true
+}
+
+// totalVerdict: "main stack total grew by 216 B (+32%)".
+func totalVerdict(t diff.EntryChange) string {
+	switch t.Status {
+	case diff.Grew, diff.Shrank:
+		return fmt.Sprintf("main stack total %s by %s%s", t.Status, Bytes(abs64(t.Delta)), pct(t))
+	case diff.BecameUnbounded:
+		return "main stack total lost its bound"
+	case diff.BecameBounded:
+		return "main stack total is now bounded"
+	}
+	return fmt.Sprintf("main stack total (not bounded) %s", signed(t.Delta))
 }
 
 func joinRest(parts []string) string {
