@@ -318,15 +318,15 @@ func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Funct
 	for i, st := range new {
 		newSteps[st.Function] = true
 		nf := st.Frame + st.RedZone
-		if os, ok := oldSteps[st.Function]; ok {
-			of := os.Frame + os.RedZone
-			if of != nf || os.Kind != st.Kind {
+		if was, ok := oldSteps[st.Function]; ok {
+			of := was.Frame + was.RedZone
+			if of != nf || was.Kind != st.Kind {
 				c := Cause{Kind: "frame", Function: st.Function, OldFrame: ptr(of), NewFrame: ptr(nf), File: st.File, Line: st.Line}
-				if os.Function != st.Function {
-					c.OldFunction = os.Function
+				if was.Function != st.Function {
+					c.OldFunction = was.Function
 				}
-				if os.Kind != st.Kind {
-					c.Detail = fmt.Sprintf("frame kind %s -> %s", os.Kind, st.Kind)
+				if was.Kind != st.Kind {
+					c.Detail = fmt.Sprintf("frame kind %s -> %s", was.Kind, st.Kind)
 				}
 				frames = append(frames, c)
 			}
