@@ -155,9 +155,14 @@ func TestAnalysis(t *testing.T) {
 		t.Errorf("budget result for unbounded rec: %+v", r)
 	}
 	thr := withDWARFResults(RuleThreadStack, "thread child")
-	if thr.Level != "error" || thr.Line != lineOf(t, src, "clone(child") || thr.Function != "main" ||
+	if thr.Level != "error" || thr.Line != lineOf(t, src, "clone(child, stack + 1024") || thr.Function != "main" ||
 		!strings.Contains(thr.Text, "1,024 B") {
 		t.Errorf("thread result at the clone() call: %+v", thr)
+	}
+	unk := withDWARFResults(RuleThreadUnknown, "thread child (created by spawn")
+	if unk.Level != "note" || unk.Function != "spawn" || unk.Line != lineOf(t, src, "int spawn(") ||
+		!strings.Contains(unk.Text, "not judged") {
+		t.Errorf("thread not judged, at the clone() call in spawn: %+v", unk)
 	}
 
 	// Without DWARF: the binary, the function, and its address.
