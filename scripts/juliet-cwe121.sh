@@ -14,14 +14,19 @@
 #   plain: gcc -O0 -g -fstack-protector-strong  -> run under stackscope run
 #   asan:  gcc -O0 -g -fsanitize=address        -> run plainly, ASan's report,
 #          and under stackscope run (which passes ASan's report through)
+# PLAIN_CFLAGS replaces the plain build's flags, e.g.
+#   PLAIN_CFLAGS="-O1 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2"
 # Socket cases (which wait for a peer) are left out; stdin is /dev/null and
 # each run has a 10 s timeout. ASan's kind is mapped to our classes:
 # stack-buffer-overflow, stack-buffer-underflow, dynamic-stack-buffer-overflow
 # -> stack-buffer-overrun; stack-overflow -> stack-overflow; any other
 # report -> other. The table compares the classes where both builds crash.
+# The plain build also runs without stackscope: its exit status must be the
+# one stackscope run passes through (the last line counts mismatches).
 set -euo pipefail
 juliet=$(cd "${1:?usage: $0 JULIET_DIR [VARIANTS]}" && pwd)
 variants=${2:-"01 11"}
+plain_cflags=${PLAIN_CFLAGS:-"-O0 -g -fstack-protector-strong"}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -52,18 +57,21 @@ print("none -" if c is None else c["class"]+" "+(c.get("function") or "?"))' "$1
 }
 
 printf '| case | stackscope (plain build) | function | ASan | class agrees | stackscope on the ASan build |\n| --- | --- | --- | --- | --- | --- |\n'
-n=0 both=0 agree=0 only_asan=0 only_plain=0 neither=0 build_fail=0 asan_reports=0 asan_agree=0
+status_mismatch=0 n=0 both=0 agree=0 only_asan=0 only_plain=0 neither=0 build_fail=0 asan_reports=0 asan_agree=0
 declare -A disagree
 for src in "${cases[@]}"; do
 	name=$(basename "$src" .c)
 	name=${name#CWE121_Stack_Based_Buffer_Overflow__}
 	name=${name%_omitgood}
-	if ! gcc -O0 -g -w -fstack-protector-strong -I"$support" -DINCLUDEMAIN -DOMITGOOD -o "$work/p" "$src" $extra -lpthread -lm 2>/dev/null ||
+	if ! gcc $plain_cflags -w -I"$support" -DINCLUDEMAIN -DOMITGOOD -o "$work/p" "$src" $extra -lpthread -lm 2>/dev/null ||
 	   ! gcc -O0 -g -w -fsanitize=address -I"$support" -DINCLUDEMAIN -DOMITGOOD -o "$work/a" "$src" $extra -lpthread -lm 2>/dev/null; then
 		build_fail=$((build_fail + 1)); continue
 	fi
 	n=$((n + 1))
-	timeout 10 "$work/stackscope" run --json "$work/p.json" -- "$work/p" </dev/null >/dev/null 2>&1 || true
+	ss_status=0 plain_status=0
+	timeout 10 "$work/stackscope" run --json "$work/p.json" -- "$work/p" </dev/null >/dev/null 2>&1 || ss_status=$?
+	{ timeout 10 "$work/p" </dev/null >/dev/null 2>&1; } 2>/dev/null || plain_status=$? # (no "Aborted" from bash)
+	[ "$ss_status" = "$plain_status" ] || { status_mismatch=$((status_mismatch + 1)); echo "exit status: $name: $plain_status plainly, $ss_status under stackscope run" >&2; }
 	read -r ss fn < <(ss_class "$work/p.json")
 	kind=$( (ASAN_OPTIONS=detect_leaks=0 timeout 10 "$work/a" </dev/null 2>&1 >/dev/null || true) | sed -n 's/.*ERROR: AddressSanitizer: \([a-z-]*\).*/\1/p' | head -1)
 	case "$kind" in
@@ -94,4 +102,5 @@ echo "cases built and run: $n (build failures: $build_fail)"
 echo "both builds crash: $both; classes agree: $agree"
 echo "only the ASan build reports: $only_asan; only the plain build crashes: $only_plain; neither: $neither"
 echo "ASan builds: ASan reports in $asan_reports; stackscope run on them gives ASan's class in $asan_agree"
+echo "plain builds whose exit status differs under stackscope run: $status_mismatch"
 for k in "${!disagree[@]}"; do echo "disagreement (stackscope vs ASan): $k: ${disagree[$k]}"; done

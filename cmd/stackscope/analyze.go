@@ -5,9 +5,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/budget"
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/report/html"
+	"github.com/stackscope/stackscope/internal/report/sarif"
 )
 
 func init() { subcommands = append(subcommands, newAnalyzeCommand) }
@@ -84,9 +86,12 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "sarif":
-		in := report.SARIFInput{Results: results, AllowUnbounded: fl.allowUnbounded, Version: version(),
-			BudgetOf: func(r *analysis.Result, name string) int64 { return budgetOf(budgets[r], fl.budget, name) }}
-		if err := report.SARIF(out, in); err != nil {
+		in := sarif.Input{Version: version()}
+		for _, r := range results {
+			in.Analyses = append(in.Analyses, sarif.Analysis{Result: r,
+				Budget: budget.Policy{Config: budgets[r], Flag: fl.budget, AllowUnbounded: fl.allowUnbounded}})
+		}
+		if err := sarif.Write(out, in); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	default:
@@ -105,44 +110,9 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	return nil
 }
 
-// budgetOf is an entry's budget: --budget, else the configuration's for
-// that entry (or "main_stack"), else its default; 0 for none.
-func budgetOf(cfg *config.Config, flag int64, name string) int64 {
-	if flag > 0 {
-		return flag
-	}
-	return cfg.Budget(name)
-}
-
-// overBudget reports a finding: an entry (or a firmware image's main-stack
-// total) over its budget, or not bounded unless allowed. The budget of an
-// entry is --budget, else the configuration's for that entry, else its
-// default; no budget, no finding.
+// overBudget reports a finding (exit status 1): an entry or a firmware
+// image's main-stack total over its budget (--budget, else stackscope.toml),
+// an entry not bounded unless allowed, or a thread whose stack overflows.
 func overBudget(r *analysis.Result, cfg *config.Config, flag int64, allowUnbounded bool) bool {
-	budgetOf := func(name string) int64 { return budgetOf(cfg, flag, name) }
-	exceeds := func(bounded bool, bound *int64, atLeast, budget int64) bool {
-		if budget <= 0 {
-			return false
-		}
-		if bounded {
-			return *bound > budget
-		}
-		return !allowUnbounded || atLeast > budget
-	}
-	if in := r.Interrupts; in != nil && exceeds(in.Bounded, in.Total, in.TotalAtLeast, budgetOf("main_stack")) {
-		return true
-	}
-	for _, e := range r.Entries {
-		if exceeds(e.Bounded, e.Bound, e.AtLeast, budgetOf(e.Name)) {
-			return true
-		}
-	}
-	// A thread or task whose stack certainly overflows is a finding, with
-	// or without a budget.
-	for _, t := range r.Threads {
-		if t.Status == "overflow" {
-			return true
-		}
-	}
-	return false
+	return budget.Policy{Config: cfg, Flag: flag, AllowUnbounded: allowUnbounded}.Failing(r)
 }

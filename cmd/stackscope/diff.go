@@ -84,12 +84,33 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 	if limit != nil {
 		if over := d.Exceeded(*limit); len(over) > 0 {
 			if fl.format == "text" {
-				fmt.Fprintf(out, "\nFAIL: %d %s over --max-growth %s\n", len(over), map[bool]string{true: "entry", false: "entries"}[len(over) == 1], fl.maxGrowth)
+				fmt.Fprintf(out, "\nFAIL: over --max-growth %s: %s\n", fl.maxGrowth, overText(over, fl.top))
 			}
 			return &exitError{Code: exitFinding}
 		}
 	}
 	return nil
+}
+
+// overText names the entries over the limit: "main (+496 B, +3%), cb (lost its bound)".
+func overText(over []diff.EntryChange, top int) string {
+	var parts []string
+	for i, e := range over {
+		if i == top {
+			parts = append(parts, fmt.Sprintf("and %d more", len(over)-i))
+			break
+		}
+		if e.Status == diff.BecameUnbounded {
+			parts = append(parts, e.Name+" (lost its bound)")
+			continue
+		}
+		growth := "+" + report.Bytes(e.Delta)
+		if e.Percent != nil {
+			growth += ", " + report.Percent(*e.Percent)
+		}
+		parts = append(parts, e.Name+" ("+growth+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // parseGrowth reads "512" (bytes) or "10%" (percent of the old bound).

@@ -9,6 +9,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/report/sarif"
 )
 
 func init() { subcommands = append(subcommands, newLayoutCommand) }
@@ -74,7 +75,7 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "sarif":
-		if err := report.SARIF(out, report.SARIFInput{Layouts: []*layout.Report{r}, Version: version()}); err != nil {
+		if err := sarif.Write(out, sarif.Input{Layouts: []*layout.Report{r}, Version: version()}); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	default:

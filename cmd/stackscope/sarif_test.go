@@ -2,100 +2,13 @@ package main
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	gosarif "github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
+	"github.com/stackscope/stackscope/internal/report/sarif/sariftest"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
-
-// sarifSchema compiles the OASIS SARIF 2.1.0 JSON schema (errata 01), as
-// the go-sarif module ships it (the test reads it from the module cache:
-// the schema is not copied into this repository).
-func sarifSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/owenrumney/go-sarif/v3").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "pkg", "report", "v210", "sarif", "schema.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	i := strings.Index(text, "`")
-	j := strings.LastIndex(text, "`")
-	if i < 0 || j <= i {
-		t.Fatal("no schema text in go-sarif's schema.go")
-	}
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(text[i+1 : j]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text[i:j], "2.1.0") {
-		t.Fatal("go-sarif's schema is not SARIF 2.1.0")
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("sarif-schema-2.1.0.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sarif-schema-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
-}
-
-// checkSARIF validates a log against the schema with two validators (an
-// independent one, and go-sarif's own) and returns it decoded.
-func checkSARIF(t *testing.T, sch *jsonschema.Schema, out string) *gosarif.Report {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
-	if err != nil {
-		t.Fatalf("not JSON: %v\n%.400s", err, out)
-	}
-	if err := sch.Validate(doc); err != nil {
-		t.Fatalf("SARIF does not validate against the 2.1.0 schema: %v", err)
-	}
-	rep, err := gosarif.FromString(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.Validate(); err != nil {
-		t.Fatalf("go-sarif rejects the log: %v", err)
-	}
-	if rep.Version != "2.1.0" || len(rep.Runs) != 1 {
-		t.Fatalf("version %q, %d runs", rep.Version, len(rep.Runs))
-	}
-	return rep
-}
-
-type sarifFinding struct {
-	rule, level, text, file string
-	line                    int
-}
-
-func findings(rep *gosarif.Report) []sarifFinding {
-	var out []sarifFinding
-	for _, r := range rep.Runs[0].Results {
-		f := sarifFinding{rule: *r.RuleID, level: r.Level, text: *r.Message.Text}
-		if len(r.Locations) > 0 && r.Locations[0].PhysicalLocation != nil {
-			pl := r.Locations[0].PhysicalLocation
-			if pl.ArtifactLocation != nil && pl.ArtifactLocation.URI != nil {
-				f.file = *pl.ArtifactLocation.URI
-			}
-			if pl.Region != nil && pl.Region.StartLine != nil {
-				f.line = *pl.Region.StartLine
-			}
-		}
-		out = append(out, f)
-	}
-	return out
-}
 
 // TestAnalyzeSARIF: a program with an entry over budget, an entry whose
 // recursion keeps it unbounded, and a clone() child whose stack is too
@@ -103,7 +16,6 @@ func findings(rep *gosarif.Report) []sarifFinding {
 // at the source line; the exit status is still 1.
 func TestAnalyzeSARIF(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
-	sch := sarifSchema(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "prog.c")
 	os.WriteFile(src, []byte(`#define _GNU_SOURCE
@@ -130,24 +42,24 @@ int main(int argc, char **argv) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (findings); stderr %s", code, errOut)
 	}
-	rep := checkSARIF(t, sch, out)
+	rep := sariftest.Check(t, out)
 	if n := len(rep.Runs[0].Tool.Driver.Rules); n < 9 {
 		t.Errorf("%d rules, want every rule described", n)
 	}
-	got := map[string]sarifFinding{}
-	for _, f := range findings(rep) {
-		got[f.rule+":"+strings.Fields(f.text)[0]] = f
-		if f.rule == "SS004" {
+	got := map[string]sariftest.Result{}
+	for _, f := range sariftest.Results(rep) {
+		got[f.Rule+":"+strings.Fields(f.Text)[0]] = f
+		if f.Rule == "SS004" {
 			got["SS004"] = f
 		}
 	}
-	if f, ok := got["SS001:big:"]; !ok || f.level != "error" || !strings.HasSuffix(f.file, "prog.c") || f.line != 5 {
+	if f, ok := got["SS001:big:"]; !ok || f.Level != "error" || !strings.HasSuffix(f.File, "prog.c") || f.Line != 5 {
 		t.Errorf("budget finding for big: %+v (all: %v)", f, got)
 	}
-	if f, ok := got["SS002:rec"]; !ok || f.level != "warning" || !strings.Contains(f.text, "recursion") || f.line != 8 {
+	if f, ok := got["SS002:rec"]; !ok || f.Level != "warning" || !strings.Contains(f.Text, "recursion") || f.Line != 8 {
 		t.Errorf("unbounded finding for rec at prog.c:8: %+v (all: %v)", f, got)
 	}
-	if f, ok := got["SS004"]; !ok || !strings.Contains(f.text, "child") || f.line != 14 {
+	if f, ok := got["SS004"]; !ok || !strings.Contains(f.Text, "child") || f.Line != 14 {
 		t.Errorf("thread finding for child at prog.c:14: %+v (all: %v)", f, got)
 	}
 }
@@ -155,20 +67,52 @@ int main(int argc, char **argv) {
 // TestLayoutSARIF: the example firmware's unsafe placement and its endless
 // fault handlers are results under their rules, and the log validates.
 func TestLayoutSARIF(t *testing.T) {
-	sch := sarifSchema(t)
 	code, out, errOut := capture(t, "layout", "--format", "sarif", "../../examples/firmware/firmware.elf")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (unsafe); stderr %s", code, errOut)
 	}
-	rep := checkSARIF(t, sch, out)
+	rep := sariftest.Check(t, out)
 	rules := map[string]int{}
-	for _, f := range findings(rep) {
-		rules[f.rule]++
-		if f.rule == "SS103" && (!strings.HasPrefix(f.file, "file:///") || !strings.HasSuffix(f.file, ".c") || f.line == 0) {
+	for _, f := range sariftest.Results(rep) {
+		rules[f.Rule]++
+		if f.Rule == "SS103" && (!strings.HasPrefix(f.File, "file:///") || !strings.HasSuffix(f.File, ".c") || f.Line == 0) {
 			t.Errorf("endless loop not at a source line: %+v", f)
 		}
 	}
 	if rules["SS101"] != 1 || rules["SS103"] == 0 {
 		t.Errorf("rules %v, want one SS101 (unsafe placement) and SS103 (endless loop)", rules)
+	}
+}
+
+// TestAnalyzeSARIFClean: a program within its budget exits 0 with a log
+// that validates, describes every rule and has no result; a budget from
+// stackscope.toml (not --budget) turns the same program into a finding,
+// exit 1 and one budget result.
+func TestAnalyzeSARIFClean(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "small.c")
+	os.WriteFile(src, []byte(`__attribute__((noinline)) int leaf(int x) { volatile char b[100]; b[x % 100] = 1; return b[0]; }
+int main(int argc, char **argv) { (void)argv; return leaf(argc); }
+`), 0o644)
+	bin := filepath.Join(dir, "small")
+	testutil.Run(t, dir, gcc, "-O1", "-g", "-Wl,-z,now", "-o", bin, src)
+	code, out, errOut := capture(t, "analyze", "--format", "sarif", "--entry", "leaf", "--budget", "4096", bin)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0; stderr %s", code, errOut)
+	}
+	rep := sariftest.Check(t, out)
+	if n := len(rep.Runs[0].Results); n != 0 || len(rep.Runs[0].Tool.Driver.Rules) < 9 {
+		t.Errorf("%d results, %d rules; want none and every rule described", n, len(rep.Runs[0].Tool.Driver.Rules))
+	}
+	cfg := filepath.Join(dir, "stackscope.toml")
+	os.WriteFile(cfg, []byte("[budgets.entries]\nleaf = 64\n"), 0o644)
+	code, out, errOut = capture(t, "analyze", "--format", "sarif", "--entry", "leaf", "--config", cfg, bin)
+	if code != 1 {
+		t.Fatalf("exit %d with a 64-byte budget in %s, want 1; stderr %s", code, cfg, errOut)
+	}
+	rs := sariftest.Results(sariftest.Check(t, out))
+	if len(rs) != 1 || rs[0].Rule != "SS001" || !strings.Contains(rs[0].Text, "budget of 64 B") || rs[0].Line != 1 {
+		t.Errorf("results %+v, want one SS001 for leaf at small.c:1", rs)
 	}
 }

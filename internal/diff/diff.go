@@ -6,7 +6,9 @@ package diff
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/bound"
@@ -24,13 +26,22 @@ const (
 	Removed         = "removed"
 )
 
+// MainStackTotal names the firmware main-stack total where it is shown
+// beside the entries.
+const MainStackTotal = "main stack total"
+
 // Report is the comparison; its JSON form is the contract of
 // `stackscope diff --format json` (keys are only ever added).
 type Report struct {
-	Old       string           `json:"old"`
-	New       string           `json:"new"`
-	Entries   []EntryChange    `json:"entries"`
-	Functions []FunctionChange `json:"functions"`
+	Old     string        `json:"old"`
+	New     string        `json:"new"`
+	Entries []EntryChange `json:"entries"`
+	// MainStackTotal is, for firmware, the change of the main stack's
+	// total (reset path plus one handler per priority level, with
+	// exception frames): the number the stack size must cover. Absent
+	// unless both sides are firmware.
+	MainStackTotal *EntryChange     `json:"main_stack_total,omitempty"`
+	Functions      []FunctionChange `json:"functions"`
 	// AddedFunctions and RemovedFunctions are functions of one side only.
 	AddedFunctions   []string `json:"added_functions"`
 	RemovedFunctions []string `json:"removed_functions"`
@@ -53,17 +64,23 @@ type EntryChange struct {
 	// Why explains the change from the two worst paths, most important
 	// first.
 	Why []Cause `json:"why"`
-	// NewReasons are what keeps the entry unbounded now and did not before.
-	NewReasons []bound.Reason `json:"new_reasons"`
+	// NewReasons are what keeps the entry unbounded now and did not before;
+	// GoneReasons what kept it unbounded before and no longer does.
+	NewReasons  []bound.Reason `json:"new_reasons"`
+	GoneReasons []bound.Reason `json:"gone_reasons"`
 }
 
 // Cause is one explanation of an entry's change.
 type Cause struct {
 	// Kind: "frame" (a function on both worst paths changed its frame),
 	// "joined" (a function is on the new worst path only), "left" (on the
-	// old only), "reason" (a new reason the entry has no bound).
+	// old only), "reason" (a new reason the entry has no bound), "resolved"
+	// (a reason it had and no longer has).
 	Kind     string `json:"kind"`
 	Function string `json:"function"`
+	// OldFunction is the function's name in OLD when only its clone
+	// suffix changed (frame).
+	OldFunction string `json:"old_function,omitempty"`
 	// Caller is the function before it on the path (joined/left).
 	Caller   string `json:"caller,omitempty"`
 	OldFrame *int64 `json:"old_frame,omitempty"`
@@ -76,7 +93,10 @@ type Cause struct {
 // FunctionChange is one function whose frame changed. Frames include the
 // red zone (x86-64 leaf functions), as bounds do.
 type FunctionChange struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
+	// OldName is its name in OLD when only its clone suffix changed
+	// (scale.constprop.0 -> scale).
+	OldName  string `json:"old_name,omitempty"`
 	OldFrame int64  `json:"old_frame"`
 	NewFrame int64  `json:"new_frame"`
 	OldKind  string `json:"old_kind"`
@@ -96,23 +116,32 @@ func Compare(old, new *analysis.Result) *Report {
 	}
 	newFuncs := functionsByName(new)
 	oldFuncs := functionsByName(old)
+	renamed := clonePairs(oldFuncs, newFuncs)
+	oldNameOf := map[string]string{}
+	for o, n := range renamed {
+		oldNameOf[n] = o
+	}
 	seen := map[string]bool{}
 	for _, ne := range new.Entries {
 		seen[ne.Name] = true
 		oe, ok := oldEntries[ne.Name]
 		if !ok {
-			r.Entries = append(r.Entries, EntryChange{Name: ne.Name, Status: Added, NewBound: ne.Bound, NewAtLeast: ne.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}})
+			r.Entries = append(r.Entries, EntryChange{Name: ne.Name, Status: Added, NewBound: ne.Bound, NewAtLeast: ne.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}, GoneReasons: []bound.Reason{}})
 			continue
 		}
-		r.Entries = append(r.Entries, compareEntry(oe, ne, newFuncs))
+		r.Entries = append(r.Entries, compareEntry(oe, ne, newFuncs, renamed))
 	}
 	for _, oe := range old.Entries {
 		if !seen[oe.Name] {
-			r.Entries = append(r.Entries, EntryChange{Name: oe.Name, Status: Removed, OldBound: oe.Bound, OldAtLeast: oe.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}})
+			r.Entries = append(r.Entries, EntryChange{Name: oe.Name, Status: Removed, OldBound: oe.Bound, OldAtLeast: oe.AtLeast, Why: []Cause{}, NewReasons: []bound.Reason{}, GoneReasons: []bound.Reason{}})
 		}
 	}
 	for name, nf := range newFuncs {
-		of, ok := oldFuncs[name]
+		oldName := name
+		if o, ok := oldNameOf[name]; ok {
+			oldName = o
+		}
+		of, ok := oldFuncs[oldName]
 		if !ok {
 			r.AddedFunctions = append(r.AddedFunctions, name)
 			continue
@@ -121,15 +150,20 @@ func Compare(old, new *analysis.Result) *Report {
 		// counts them (and as the worst-path causes show them).
 		oldFrame, newFrame := of.FrameAtLeast+of.RedZone, nf.FrameAtLeast+nf.RedZone
 		if oldFrame != newFrame || of.FrameKind != nf.FrameKind {
-			r.Functions = append(r.Functions, FunctionChange{Name: name, OldFrame: oldFrame, NewFrame: newFrame,
-				OldKind: of.FrameKind, NewKind: nf.FrameKind, Delta: newFrame - oldFrame, File: nf.File, Line: nf.Line})
+			fc := FunctionChange{Name: name, OldFrame: oldFrame, NewFrame: newFrame,
+				OldKind: of.FrameKind, NewKind: nf.FrameKind, Delta: newFrame - oldFrame, File: nf.File, Line: nf.Line}
+			if oldName != name {
+				fc.OldName = oldName
+			}
+			r.Functions = append(r.Functions, fc)
 		}
 	}
 	for name := range oldFuncs {
-		if _, ok := newFuncs[name]; !ok {
+		if _, ok := newFuncs[name]; !ok && renamed[name] == "" {
 			r.RemovedFunctions = append(r.RemovedFunctions, name)
 		}
 	}
+	r.MainStackTotal = compareTotals(old.Interrupts, new.Interrupts)
 	sort.Slice(r.Functions, func(i, j int) bool {
 		a, b := abs(r.Functions[i].Delta), abs(r.Functions[j].Delta)
 		if a != b {
@@ -154,9 +188,52 @@ func functionsByName(r *analysis.Result) map[string]analysis.Function {
 	return out
 }
 
-func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function) EntryChange {
+// compareTotals compares the main-stack totals of two firmware images as
+// an entry named "main stack total" (its causes are the entries' own).
+func compareTotals(old, new *analysis.Interrupts) *EntryChange {
+	if old == nil || new == nil {
+		return nil
+	}
+	asEntry := func(in *analysis.Interrupts) analysis.Entry {
+		return analysis.Entry{Name: MainStackTotal, Bounded: in.Total != nil, Bound: in.Total, AtLeast: in.TotalAtLeast}
+	}
+	c := compareEntry(asEntry(old), asEntry(new), nil, nil)
+	return &c
+}
+
+// cloneSuffix matches the suffixes GCC and LLVM give a function's
+// specialised copies (scale.constprop.0.isra.0, parse.part.0, f.llvm.123):
+// an edit can change them while the function stays the same one.
+var cloneSuffix = regexp.MustCompile(`(\.(constprop|isra|part|cold|lto_priv|llvm|clone|localalias|specialized)(\.[0-9]+)*)+$`)
+
+// clonePairs pairs the functions of one side only whose names differ
+// only by clone suffixes, where the pairing is unique: old name -> new
+// name. Without it a frame that grew reads as a function removed and a
+// new one called.
+func clonePairs(oldFuncs, newFuncs map[string]analysis.Function) map[string]string {
+	unmatched := func(side, other map[string]analysis.Function) map[string][]string {
+		byBase := map[string][]string{}
+		for n := range side {
+			if _, ok := other[n]; !ok {
+				base := cloneSuffix.ReplaceAllString(n, "")
+				byBase[base] = append(byBase[base], n)
+			}
+		}
+		return byBase
+	}
+	olds, news := unmatched(oldFuncs, newFuncs), unmatched(newFuncs, oldFuncs)
+	pairs := map[string]string{}
+	for base, o := range olds {
+		if n := news[base]; len(o) == 1 && len(n) == 1 {
+			pairs[o[0]] = n[0]
+		}
+	}
+	return pairs
+}
+
+func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function, renamed map[string]string) EntryChange {
 	c := EntryChange{Name: ne.Name, OldBound: oe.Bound, NewBound: ne.Bound, OldAtLeast: oe.AtLeast, NewAtLeast: ne.AtLeast,
-		Why: []Cause{}, NewReasons: []bound.Reason{}}
+		Why: []Cause{}, NewReasons: []bound.Reason{}, GoneReasons: []bound.Reason{}}
 	oldV, newV := oe.AtLeast, ne.AtLeast
 	if oe.Bounded && ne.Bounded {
 		oldV, newV = *oe.Bound, *ne.Bound
@@ -181,42 +258,75 @@ func compareEntry(oe, ne analysis.Entry, newFuncs map[string]analysis.Function) 
 		c.Status = Same
 	}
 	// New reasons: those of the new entry whose kind and function the
-	// old one did not have.
-	had := map[string]bool{}
+	// old one did not have; gone ones the other way round. A reason is
+	// known by its kind and function (by its name in NEW).
+	key := func(r bound.Reason) string {
+		if n, ok := renamed[r.Function]; ok {
+			return r.Kind + "\x00" + n
+		}
+		return r.Kind + "\x00" + r.Function
+	}
+	had, has := map[string]bool{}, map[string]bool{}
 	for _, r := range oe.Reasons {
-		had[r.Kind+"\x00"+r.Function] = true
+		had[key(r)] = true
 	}
 	for _, r := range ne.Reasons {
-		if !had[r.Kind+"\x00"+r.Function] {
+		has[key(r)] = true
+		if !had[key(r)] {
 			c.NewReasons = append(c.NewReasons, r)
-			c.Why = append(c.Why, Cause{Kind: "reason", Function: r.Function, Detail: r.Kind + ": " + r.Detail, File: r.File, Line: r.Line})
+			c.Why = append(c.Why, Cause{Kind: "reason", Function: r.Function, Detail: reasonDetail(r), File: r.File, Line: r.Line})
+		}
+	}
+	for _, r := range oe.Reasons {
+		if !has[key(r)] {
+			c.GoneReasons = append(c.GoneReasons, r)
+			c.Why = append(c.Why, Cause{Kind: "resolved", Function: r.Function, Detail: reasonDetail(r), File: r.File, Line: r.Line})
 		}
 	}
 	if c.Status != Same {
-		c.Why = append(c.Why, pathCauses(oe.Steps, ne.Steps, newFuncs)...)
+		c.Why = append(c.Why, pathCauses(oe.Steps, ne.Steps, newFuncs, renamed)...)
 	}
 	return c
+}
+
+// reasonDetail is "kind: detail", without saying the kind twice
+// ("recursion through helper" already says it).
+func reasonDetail(r bound.Reason) string {
+	if strings.HasPrefix(r.Detail, r.Kind) {
+		return r.Detail
+	}
+	return r.Kind + ": " + r.Detail
 }
 
 // pathCauses explains a change from the two worst paths: the frames that
 // changed on both, the functions that joined the new path (with their
 // caller) and those that left it. Largest effect first.
-func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Function) []Cause {
+func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Function, renamed map[string]string) []Cause {
+	// Old steps by the name the function has in NEW.
+	newName := func(old string) string {
+		if n, ok := renamed[old]; ok {
+			return n
+		}
+		return old
+	}
 	oldSteps := map[string]analysis.PathStep{}
 	for _, st := range old {
-		oldSteps[st.Function] = st
+		oldSteps[newName(st.Function)] = st
 	}
 	newSteps := map[string]bool{}
 	var frames, joined, left []Cause
 	for i, st := range new {
 		newSteps[st.Function] = true
 		nf := st.Frame + st.RedZone
-		if os, ok := oldSteps[st.Function]; ok {
-			of := os.Frame + os.RedZone
-			if of != nf || os.Kind != st.Kind {
+		if was, ok := oldSteps[st.Function]; ok {
+			of := was.Frame + was.RedZone
+			if of != nf || was.Kind != st.Kind {
 				c := Cause{Kind: "frame", Function: st.Function, OldFrame: ptr(of), NewFrame: ptr(nf), File: st.File, Line: st.Line}
-				if os.Kind != st.Kind {
-					c.Detail = fmt.Sprintf("frame kind %s -> %s", os.Kind, st.Kind)
+				if was.Function != st.Function {
+					c.OldFunction = was.Function
+				}
+				if was.Kind != st.Kind {
+					c.Detail = fmt.Sprintf("frame kind %s -> %s", was.Kind, st.Kind)
 				}
 				frames = append(frames, c)
 			}
@@ -232,14 +342,14 @@ func pathCauses(old, new []analysis.PathStep, newFuncs map[string]analysis.Funct
 		joined = append(joined, c)
 	}
 	for i, st := range old {
-		if newSteps[st.Function] {
+		if newSteps[newName(st.Function)] {
 			continue
 		}
 		c := Cause{Kind: "left", Function: st.Function, OldFrame: ptr(st.Frame + st.RedZone)}
 		if i > 0 {
 			c.Caller = old[i-1].Function
 		}
-		if f, ok := newFuncs[st.Function]; ok {
+		if f, ok := newFuncs[newName(st.Function)]; ok {
 			c.File, c.Line = f.File, f.Line
 		} else {
 			c.Detail = "no longer in the program"
@@ -261,6 +371,15 @@ func abs(v int64) int64 {
 	return v
 }
 
+// EntriesAndTotal is the entries, then the firmware main-stack total when
+// there is one: everything --max-growth judges.
+func (r *Report) EntriesAndTotal() []EntryChange {
+	if r.MainStackTotal == nil {
+		return r.Entries
+	}
+	return append(append([]EntryChange(nil), r.Entries...), *r.MainStackTotal)
+}
+
 // Threshold is a --max-growth limit: bytes, or a percentage of the old
 // bound.
 type Threshold struct {
@@ -273,7 +392,7 @@ type Threshold struct {
 // with none the depth it certainly reaches) or lost their bound.
 func (r *Report) Exceeded(t Threshold) []EntryChange {
 	var out []EntryChange
-	for _, e := range r.Entries {
+	for _, e := range r.EntriesAndTotal() {
 		switch e.Status {
 		case BecameUnbounded:
 			out = append(out, e)

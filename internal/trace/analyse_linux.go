@@ -57,6 +57,8 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	case tr.overrun(as, c):
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && t.StackTop != 0 && tr.overflow(t, c, lo, &regs, addr):
 	case sig != unix.SIGABRT && tr.smashedCanary(as, c, &regs, sig):
+	case sig == unix.SIGSEGV && code == siKernel && tr.dataPointer(as, c, &regs):
+	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && tr.clobberedPointer(as, c, regs.Rsp, lo, t.StackTop):
 	default:
 		c.Class = ClassOther
 		c.Function = blame(c.Frames, 0)
@@ -72,20 +74,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 		case sig == unix.SIGSEGV && code == siKernel:
 			// A general-protection fault: the kernel gives no address.
 			// Work it out from the instruction, and say what it looks like.
-			text, bad := gpAddress(as, &regs)
-			if fi, lo, hi, ok := tr.dataRun(as, c, bad); ok && fi < len(c.all) && c.all[fi].Function != "" {
-				// The bad pointer sits in a run of the same data on the
-				// stack: a buffer there overran into a pointer.
-				fn := c.all[fi].Function
-				c.Class, c.Function = ClassStackOverrun, fn
-				c.LocalArrays = tr.localArrays(as, c.all, fi)
-				c.Detail = fmt.Sprintf("invalid memory access (SIGSEGV, SI_KERNEL) in %s %s; the same bytes fill %d B of the stack of %s (%#x-%#x), over one of its pointer variables: a buffer of %s overran into it (inferred from the stack; no check fired)",
-					callerName(c.all, 0), text, hi-lo, fn, lo, hi, fn)
-				if len(c.LocalArrays) > 0 {
-					c.Detail += "; its local arrays: " + strings.Join(c.LocalArrays, ", ")
-				}
-				return f
-			}
+			text, _ := gpAddress(as, &regs)
 			c.Detail += " " + text
 		case sig == unix.SIGSEGV && code > 0:
 			c.Detail += " at address 0 (a NULL pointer)"
@@ -95,6 +84,26 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 		}
 	}
 	return f
+}
+
+// dataPointer: a general-protection fault through a pointer whose bytes
+// are data, found in a run of the same data on the stack over a pointer
+// variable of a frame: a buffer there overran into the pointer.
+func (tr *tracer) dataPointer(as *addrSpace, c *Crash, regs *unix.PtraceRegs) bool {
+	text, bad := gpAddress(as, regs)
+	fi, lo, hi, ok := tr.dataRun(as, c, bad)
+	if !ok || fi >= len(c.all) || c.all[fi].Function == "" {
+		return false
+	}
+	fn := c.all[fi].Function
+	c.Class, c.Function = ClassStackOverrun, fn
+	c.LocalArrays = tr.localArrays(as, c.all, fi)
+	c.Detail = fmt.Sprintf("invalid memory access (SIGSEGV, SI_KERNEL) in %s %s; the same bytes fill %d B of the stack of %s (%#x-%#x), over one of its pointer variables: a buffer of %s overran into it (inferred from the stack; no check fired)",
+		callerName(c.all, 0), text, hi-lo, fn, lo, hi, fn)
+	if len(c.LocalArrays) > 0 {
+		c.Detail += "; its local arrays: " + strings.Join(c.LocalArrays, ", ")
+	}
+	return true
 }
 
 func orUnknown(s string) string {

@@ -92,7 +92,7 @@ func (as *addrSpace) canarySlot(addr uint64) (disp int64, end uint64, ok bool) {
 				guardReg = dst
 			} else if m, isMem := in.Args[0].(x86asm.Mem); isMem && guardReg != 0 && m.Base == x86asm.RBP && m.Index == 0 && m.Segment == 0 {
 				if src, _ := in.Args[1].(x86asm.Reg); src == guardReg {
-					return m.Disp, addr + uint64(next), true
+					return int64(int32(m.Disp)), addr + uint64(next), true // a disp32 comes zero-extended
 				}
 			}
 		case x86asm.CALL, x86asm.RET, x86asm.JMP:
@@ -126,7 +126,7 @@ func gpAddress(as *addrSpace, regs *unix.PtraceRegs) (string, uint64) {
 		if !ok || m.Segment != 0 {
 			continue
 		}
-		addr := uint64(m.Disp)
+		addr := uint64(int64(int32(m.Disp))) // a disp32 comes zero-extended
 		var through []string
 		if m.Base != 0 {
 			v, ok := regValue(regs, m.Base)

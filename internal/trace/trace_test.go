@@ -413,3 +413,38 @@ func TestHeapOverflowIsNotAStackOverrun(t *testing.T) {
 		t.Errorf("detail %q lacks the non-canonical address", c.Detail)
 	}
 }
+
+// TestAllocaOverrunIntoPointers: an overrun of an alloca'd buffer that
+// stops short of the canary overwrites the frame's own pointer variables
+// (with zeros: a NULL pointer, or the low half of one) and the program dies
+// using one. The pointers fill sets only to addresses in its frame are the
+// evidence; a pointer the program itself leaves NULL is not.
+func TestAllocaOverrunIntoPointers(t *testing.T) {
+	prog := build(t, "alloca_pointer", "-O0", "-g", "-fstack-protector-strong")
+
+	// memmove of zeros: small (set before any branch) now holds 0; the
+	// crash is in show, the overrun is fill's.
+	c := wantCrash(t, run(t, prog, "copy").res, ClassStackOverrun, "fill")
+	if !strings.Contains(c.Detail, "pointer variable small of fill") || !strings.Contains(c.Detail, "holds 0x0") ||
+		!strings.Contains(c.Detail, "in show") {
+		t.Errorf("copy: detail %q", c.Detail)
+	}
+
+	// Element by element: dst (set on one branch, or NULL) loses its low
+	// half, and the next write faults through it.
+	c = wantCrash(t, run(t, prog, "loop").res, ClassStackOverrun, "fill")
+	if !strings.Contains(c.Detail, "pointer variable dst of fill") || !strings.Contains(c.Detail, "low bytes overwritten") ||
+		!strings.Contains(c.Detail, "or NULL") {
+		t.Errorf("loop: detail %q", c.Detail)
+	}
+
+	// A NULL the program put there itself is an ordinary crash.
+	o := run(t, prog, "null")
+	if o.res.Crash == nil || o.res.Crash.Class != ClassOther || o.res.Crash.Function != "show" {
+		t.Errorf("null: crash %+v, want class other in show", o.res.Crash)
+	}
+
+	if o := run(t, prog, "ok"); o.res.Crash != nil || o.res.ExitStatus != 0 {
+		t.Errorf("ok: crash %+v, status %d", o.res.Crash, o.res.ExitStatus)
+	}
+}
