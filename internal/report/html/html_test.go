@@ -417,6 +417,7 @@ const tableDriver = `<script>
   const s = document.getElementById("search");
   s.value = "F_12"; s.dispatchEvent(new Event("input"));
   out.search = col(0); out.searchCount = count();
+  s.value = "ADDR"; s.dispatchEvent(new Event("input")); out.byAddr = col(0);
   const pre = document.createElement("pre"); pre.id = "driver"; pre.textContent = JSON.stringify(out);
   document.body.append(pre);
 })();
@@ -437,7 +438,9 @@ func TestHTMLTableInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := filepath.Join(t.TempDir(), "many.html")
-	os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", tableDriver, 1)), 0o644)
+	last := res.Functions[len(res.Functions)-1]
+	driver := strings.Replace(tableDriver, "ADDR", fmt.Sprintf("%#x", last.Addr), 1)
+	os.WriteFile(page, []byte(strings.Replace(b.String(), "</body>", driver, 1)), 0o644)
 	dom, console := chromiumDOM(t, "file://"+page)
 	if len(console) > 0 {
 		t.Errorf("console messages:\n%s", strings.Join(console, "\n"))
@@ -447,9 +450,9 @@ func TestHTMLTableInChromium(t *testing.T) {
 		t.Fatal("the driver left no result: the page's script failed?")
 	}
 	var got struct {
-		First, More                         int
-		FirstCount, SearchCount             string
-		ByName, ByNameDesc, Search, ByFrame []string
+		First, More                                 int
+		FirstCount, SearchCount                     string
+		ByName, ByNameDesc, Search, ByFrame, ByAddr []string
 	}
 	if err := json.Unmarshal([]byte(stdhtml.UnescapeString(m[1])), &got); err != nil {
 		t.Fatal(err)
@@ -482,6 +485,9 @@ func TestHTMLTableInChromium(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
+	if !slices.Equal(got.ByAddr, []string{last.Name}) {
+		t.Errorf("search %#x shows %v, want %s", last.Addr, got.ByAddr, last.Name)
+	}
 	search := slices.Sorted(slices.Values(got.Search))
 	if len(want) != 11 || !slices.Equal(search, want) { // f_12 and f_120..f_129, typed in capitals
 		t.Errorf("search f_12 shows %v, want %v", search, want)

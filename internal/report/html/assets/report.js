@@ -128,7 +128,7 @@
     const q = search.value.trim().toLowerCase();
     let list = data.functions;
     if (exact !== null) list = list.filter(f => f.name === exact);
-    else if (q) list = list.filter(f => f.name.toLowerCase().includes(q) || (f.src || "").toLowerCase().includes(q));
+    else if (q) list = list.filter(f => f.name.toLowerCase().includes(q) || (f.src || "").toLowerCase().includes(q) || f.addr === q);
     const key = sortKey;
     return list.slice().sort((a, b) => {
       const x = a[key] ?? "", y = b[key] ?? "";
