@@ -8,6 +8,7 @@ import (
 	"github.com/stackscope/stackscope/internal/budget"
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/report/html"
 	"github.com/stackscope/stackscope/internal/report/sarif"
 )
 
@@ -81,7 +82,7 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "html":
-		if err := report.HTML(out, report.HTMLInput{Analysis: results[0], Budget: fl.budget, Version: version()}); err != nil {
+		if err := html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version()}); err != nil {
 			return &exitError{Code: exitUsage, Err: err}
 		}
 	case "sarif":

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/layout"
-	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/report/html"
 	"github.com/stackscope/stackscope/internal/trace"
 )
 
@@ -74,8 +74,8 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		}
 	}
 	var buf bytes.Buffer
-	in := report.HTMLInput{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
-	if err := report.HTML(&buf, in); err != nil {
+	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
+	if err := html.Write(&buf, in); err != nil {
 		return &exitError{Code: exitUsage, Err: err}
 	}
 	var out io.Writer = cmd.OutOrStdout()

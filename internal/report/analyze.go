@@ -76,7 +76,7 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		t := newTable("", true, false, false, false)
 		t.row("BOUND", "VERDICT", "KIND", "ENTRY")
 		for _, e := range r.Entries {
-			t.row(entryBound(e), verdict(e, o.Budget), e.Kind, e.Name)
+			t.row(EntryBound(e), Verdict(e, o.Budget), e.Kind, e.Name)
 		}
 		t.write(w)
 	}
@@ -127,7 +127,9 @@ func at(file string, line int) string {
 	return ""
 }
 
-func entryBound(e analysis.Entry) string {
+// EntryBound is an entry's bound as a column shows it: "416 B", or
+// "≥ 368 B" for the depth an unbounded entry reaches at least.
+func EntryBound(e analysis.Entry) string {
 	if e.Bounded {
 		return Bytes(*e.Bound)
 	}
@@ -144,7 +146,9 @@ func kindCounts(kinds map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-func verdict(e analysis.Entry, budget int64) string {
+// Verdict is an entry's verdict in a few words: why it is not bounded
+// (reasons counted by kind), over budget, or bounded and what it assumes.
+func Verdict(e analysis.Entry, budget int64) string {
 	if !e.Bounded {
 		kinds := map[string]int{}
 		for _, r := range e.Reasons {

@@ -29,7 +29,10 @@
     const head = el("h3", {}, el("span", { class: "fn", text: e.name }), " ",
       el("span", { class: "kind", text: "(" + e.kind + ")" }), " ",
       el("span", { class: e.bounded ? "good" : "bad", text: e.bounded ? bytes(e.bound) + " worst case" : "NOT BOUNDED (at least " + bytes(e.bound) + ")" }));
-    box.append(head, el("div", { class: "muted", text: e.verdict }));
+    // The verdict line says more than the heading only when it counts
+    // reasons or names what the bound assumes.
+    if (e.verdict !== "bounded") box.append(head, el("div", { class: "muted", text: e.verdict }));
+    else box.append(head);
     if (e.path.length) {
       const total = Math.max(e.bound, ...e.path.map(s => s.depth), 1);
       const biggest = Math.max(...e.path.map(s => s.frame));
@@ -44,7 +47,10 @@
         bar.title = s.fn + ": frame " + bytes(s.frame) + ", depth " + bytes(s.depth);
         const name = el("span", { class: "name", title: s.fn + (s.src ? " (" + s.src + ")" : "") });
         name.style.setProperty("--lvl", String(k));
-        name.append(fnLink(s.fn, s.local && localNames.has(s.fn)));
+        if (s.lib && s.fn.endsWith(" (" + s.lib + ")")) {
+          // A library's function: its name, then the library, quieter.
+          name.append(el("span", { class: "fn", text: s.fn.slice(0, -(s.lib.length + 3)) }), el("span", { class: "lib", text: " (" + s.lib + ")" }));
+        } else name.append(fnLink(s.fn, s.local && localNames.has(s.fn)));
         if (s.tail) name.append(el("span", { class: "muted", text: " (tail call)" }));
         const frame = s.kind === "static" ? bytes(s.frame) : s.kind + " ≥ " + bytes(s.frame);
         d.append(el("summary", {}, name, el("span", { class: "num", text: frame }), el("span", { class: "num muted", text: bytes(s.depth) }),
@@ -52,7 +58,8 @@
         parent.append(d);
         parent = d;
       });
-      box.append(el("div", { class: "muted", text: (e.bounded ? "worst path" : "deepest known path") + ": function, frame, depth; bars scaled to " + bytes(total) }), path);
+      const scale = e.bound > 0 ? "; bars scaled to " + bytes(total) : "; it uses no stack of its own";
+      box.append(el("div", { class: "muted", text: (e.bounded ? "worst path" : "deepest known path") + ": function, frame, depth" + scale }), path);
     }
     if (!e.bounded && e.reasons.length) box.append(reasonTable("why not bounded", e.reasons));
     // What a bound rests on; an entry without a bound has worse problems.
@@ -63,13 +70,17 @@
   function reasonTable(title, rows) {
     const wrap = el("div", { class: "reasons" }, el("h4", { text: title + " (" + rows.length + ")" }));
     const tbody = el("tbody");
-    const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Kind" }), el("th", { text: "Function" }),
+    const table = el("table", { class: "fixed" }, el("colgroup", {}, el("col", { class: "kind" }), el("col", { class: "fn" }), el("col"), el("col", { class: "src" })),
+      el("thead", {}, el("tr", {}, el("th", { text: "Kind" }), el("th", { text: "Function" }),
       el("th", { text: "Detail" }), el("th", { text: "Source" }))), tbody);
     const show = n => {
       tbody.textContent = "";
       rows.slice(0, n).forEach(r => {
-        const fn = el("td", {}, fnLink(r.fn, !r.lib && localNames.has(r.fn)));
-        if (r.lib && !r.fn.endsWith("(" + r.lib + ")")) fn.append(el("span", { class: "muted", text: " (" + r.lib + ")" }));
+        const fn = el("td", {});
+        if (r.lib) {
+          const base = r.fn.endsWith(" (" + r.lib + ")") ? r.fn.slice(0, -(r.lib.length + 3)) : r.fn;
+          fn.append(el("span", { class: "fn", text: base }), " ", el("span", { class: "lib", text: "(" + r.lib + ")" }));
+        } else fn.append(fnLink(r.fn, localNames.has(r.fn)));
         tbody.append(el("tr", {}, el("td", { class: "kind", text: r.kind }), fn, el("td", { text: r.detail }), el("td", { class: "src", text: r.src || "" })));
       });
     };
@@ -102,7 +113,8 @@
   } else th.append(el("p", { class: "muted", text: "no thread or task creation found in the code" }));
   if (data.run.length) {
     document.getElementById("run-threads").append(el("h3", { text: "measured in a run" }), simpleTable([["TID", "tid", "num"], ["Kind", "kind"],
-      ["Stack", "size", "num"], ["Peak", "peak", "num"], ["Used", "pct", "num"], ["Ended", "ended"]], data.run, r => r.ended === "crash" ? "bad" : ""));
+      ["Stack", "size", "num"], ["Peak", "peak", "num"], ["Headroom", "headroom", "num"], ["Ended", "ended"], ["Program", "program"]], data.run,
+      r => r.ended.startsWith("crash") ? "bad" : ""));
   }
 
   // Functions: sortable, searchable, shown a page at a time (a big
@@ -116,7 +128,7 @@
     const q = search.value.trim().toLowerCase();
     let list = data.functions;
     if (exact !== null) list = list.filter(f => f.name === exact);
-    else if (q) list = list.filter(f => f.name.toLowerCase().includes(q) || (f.src || "").toLowerCase().includes(q));
+    else if (q) list = list.filter(f => f.name.toLowerCase().includes(q) || (f.src || "").toLowerCase().includes(q) || f.addr === q);
     const key = sortKey;
     return list.slice().sort((a, b) => {
       const x = a[key] ?? "", y = b[key] ?? "";
