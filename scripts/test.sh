@@ -13,6 +13,7 @@ objdump:binutils
 arm-none-eabi-gcc:gcc-arm-none-eabi
 arm-none-eabi-objdump:binutils-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi
+/usr/lib/arm-none-eabi/newlib/libstdc++.a:libstdc++-arm-none-eabi-newlib
 dpkg-source:dpkg-dev
 dot:graphviz
 chromium:chromium

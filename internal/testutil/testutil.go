@@ -111,3 +111,31 @@ func SUName(name string) string {
 	}
 	return cloneSuffix.ReplaceAllString(name, "$1")
 }
+
+// Corpus returns the directory of a third-party code base kept beside the
+// repository in shared/corpora/NAME (the FreeRTOS kernel, for example). It
+// looks in every directory above the test's working directory, so that it is
+// found from the repository's checkout and from a worktree next to it. When
+// the corpus is absent the test skips with one line saying what is missing,
+// even under STACKSCOPE_REQUIRE_TOOLS: CI provides the corpora, a user's
+// checkout may not.
+func Corpus(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		p := filepath.Join(dir, "shared", "corpora", name)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	t.Skipf("SKIPPED: corpus %s not found in ../shared/corpora above the repository (CI provides it)", name)
+	return ""
+}
