@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
@@ -42,6 +43,13 @@ func (g *Graph) resolveIndirect(id int) {
 			continue
 		}
 		if initArrayCallers[n.Name] && g.linkInitArrays(id, cs) {
+			continue
+		}
+		if g.Arch == binfile.ArchThumb && isConstant(cs.From) {
+			// A constant that starts no function (see linkConstant):
+			// the target is known and is not a function; no set of
+			// functions stands for it.
+			still = append(still, cs)
 			continue
 		}
 		if g.opts.Strict {
