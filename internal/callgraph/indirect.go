@@ -156,9 +156,22 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 			taken = append(taken, id)
 		}
 	}
+	vectors := m.File.VectorWords()
+	readsVectors := false
 	for fi := range m.File.Functions {
 		for _, ref := range g.Nodes[g.nodeFor(m, fi)].Frame.Refs {
 			if t, ok := m.File.FunctionIndex(ref); ok {
+				add(t)
+			}
+			// An address inside the vector table past its first word
+			// (the initial SP): code that reads handlers out of it.
+			// (The table's own address is what VTOR is set to.)
+			readsVectors = readsVectors || (ref > vectors.Begin && ref < vectors.End)
+		}
+	}
+	if readsVectors {
+		for _, v := range m.File.VectorTable().Vectors {
+			if t, ok := m.File.FunctionIndex(v.Handler); ok {
 				add(t)
 			}
 		}
@@ -188,6 +201,13 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	}
 	m.hub, m.hubCount = hub, count
 	return hub, count
+}
+
+// AddressTaken returns the nodes of the functions whose address module m
+// takes (see takenHub), in node order.
+func (g *Graph) AddressTaken(m *Module) []int {
+	g.takenHub(m)
+	return m.taken
 }
 
 // completeModule makes sure every function of m has a node (and so a

@@ -152,3 +152,11 @@ int main(void)
     for (;;)
         ;
 }
+
+/* Never called: with -ffunction-sections and --gc-sections the linker
+ * drops it, and its .debug_frame FDE is left at address 0, where the
+ * vector table is. */
+void unused_helper(void)
+{
+    sink *= 3;
+}
