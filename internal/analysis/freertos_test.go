@@ -4,11 +4,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
-	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stackscope/stackscope/internal/testutil"
 )
