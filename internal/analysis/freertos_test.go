@@ -137,3 +137,18 @@ func fmtBound(b *int64) string {
 	}
 	return strconv.FormatInt(*b, 10)
 }
+
+// TestFreeRTOSBuildsStackless builds the variant with the seed's stackless
+// HardFault handler for every port.
+func TestFreeRTOSBuildsStackless(t *testing.T) {
+	for _, port := range []string{"cm0", "cm3", "cm4f", "cm33"} {
+		port := port
+		t.Run(port, func(t *testing.T) {
+			t.Parallel()
+			fw := buildFreeRTOSApp(t, t.TempDir(), port, "-Os", "STACKLESS_HARDFAULT=1")
+			if _, err := Run(fw, Options{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

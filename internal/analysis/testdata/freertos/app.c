@@ -179,6 +179,41 @@ void hard_fault_report(uint32_t *stacked)
         ;
 }
 
+#ifdef STACKLESS_HARDFAULT
+/* The handler the article behind this project recommends: naked, it
+ * compares SP with the stack's limit and, on an overflow, puts SP back at
+ * the top of the main stack before it calls C code that must not return. */
+void fault_report(const char *what, uint32_t code)
+{
+    volatile char copy[48];
+    for (int i = 0; i < 47 && what[i]; i++)
+        copy[i] = what[i];
+    (void)code;
+    hard_fault_report((uint32_t *)(uintptr_t)copy);
+}
+
+__attribute__((naked)) void HardFault_Handler(void)
+{
+    __asm volatile(
+        " mov r0, sp                  \n"
+        " ldr r1, =__StackLimit       \n"
+        " cmp r0, r1                  \n"
+        " bcs 1f                      \n"
+        " ldr r0, =_estack            \n"
+        " mov sp, r0                  \n"
+        " ldr r0, =str_overflow       \n"
+        " movs r1, #1                 \n"
+        " b fault_report              \n"
+        "1:                           \n"
+        " ldr r0, =str_hardfault      \n"
+        " movs r1, #2                 \n"
+        " b fault_report              \n"
+        " .ltorg                      \n"
+        "str_overflow: .asciz \"StackOverflow\" \n"
+        "str_hardfault: .asciz \"HardFault\" \n"
+        " .align 1                    \n");
+}
+#else
 /* As FreeRTOS's demos write it: pick the stack that holds the exception
  * frame, then branch to the C function through a literal-pool constant. */
 __attribute__((naked)) void HardFault_Handler(void)
@@ -198,6 +233,7 @@ __attribute__((naked)) void HardFault_Handler(void)
         " .align 2                    \n"
         "report_address: .word hard_fault_report \n");
 }
+#endif
 
 int main(void)
 {
