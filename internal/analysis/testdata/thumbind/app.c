@@ -30,36 +30,36 @@ volatile uint32_t sink;
 __attribute__((noinline)) void cb_small(Timer *t)
 {
     volatile uint8_t b[24];
-    b[t->period % 24] = 1;
-    sink += b[(t->period + 1) % 24];
+    b[t->period & 15] = 1;
+    sink += b[(t->period + 1) & 15];
 }
 
 __attribute__((noinline)) void cb_big(Timer *t)
 {
     volatile uint8_t b[256];
-    b[t->period % 256] = 2;
-    sink += b[(t->period + 3) % 256];
+    b[t->period & 255] = 2;
+    sink += b[(t->period + 3) & 255];
 }
 
 __attribute__((noinline)) void cb_none(void)
 {
     volatile uint8_t b[40];
-    b[sink % 40] = 3;
-    sink += b[(sink + 1) % 40];
+    b[sink & 31] = 3;
+    sink += b[(sink + 1) & 31];
 }
 
 __attribute__((noinline)) void wide_job(long long x)
 {
     volatile uint8_t b[1024];
-    b[x % 1024] = 4;
-    sink += b[(x + 5) % 1024];
+    b[x & 1023] = 4;
+    sink += b[(x + 5) & 1023];
 }
 
 __attribute__((noinline)) void pair_job(void *p, int n)
 {
     volatile uint8_t b[2048];
-    b[n % 2048] = (uint8_t)(uintptr_t)p;
-    sink += b[(n + 7) % 2048];
+    b[n & 2047] = (uint8_t)(uintptr_t)p;
+    sink += b[(n + 7) & 2047];
 }
 
 Timer timers[2] = {
@@ -93,9 +93,8 @@ void TIMER_IRQHandler(void)
  * reached through a register. */
 __attribute__((noinline)) void fire_timer(Timer *t)
 {
-    t->period++;
     t->callback(t);
-    sink++;
+    t->period++;
 }
 
 /* The same member read from a global table with an index. */
@@ -105,25 +104,49 @@ __attribute__((noinline)) void fire_indexed(int i)
     sink++;
 }
 
-/* A call through a constant address, built with movw/movt. */
+/* A call through a constant address: built with movw/movt on ARMv7-M and
+ * ARMv8-M, loaded from a literal word on ARMv6-M (which has no movw). */
 __attribute__((noinline)) void call_constant(void)
 {
-    Handler_t h;
-    __asm volatile("movw %0, #:lower16:cb_none + 1\n\tmovt %0, #:upper16:cb_none + 1" : "=r"(h));
-    h();
+#if __ARM_ARCH_ISA_THUMB >= 2
+    __asm volatile("movw r3, #:lower16:cb_none\n\t"
+                   "movt r3, #:upper16:cb_none\n\t"
+                   "blx r3"
+                   ::: "r0", "r1", "r2", "r3", "r12", "lr", "cc", "memory");
+#else
+    __asm volatile("ldr r3, 1f\n\t"
+                   "blx r3\n\t"
+                   "b 2f\n\t"
+                   ".align 2\n"
+                   "1: .word cb_none\n"
+                   "2:"
+                   ::: "r0", "r1", "r2", "r3", "r12", "lr", "cc", "memory");
+#endif
     sink++;
 }
 
 static void prvGetRegistersFromStack(uint32_t *pulFaultStackAddress) __attribute__((used));
 
-/* As the FreeRTOS demos write it (CORTEX_MPS2_QEMU_IAR_GCC/main.c). */
+/* As the FreeRTOS demos write it (CORTEX_MPS2_QEMU_IAR_GCC/main.c; the
+ * ARMv6-M variant tests EXC_RETURN without tst #imm and IT). */
 __attribute__((naked)) void HardFault_Handler(void)
 {
     __asm volatile(
+#if __ARM_ARCH_ISA_THUMB >= 2
         " tst lr, #4                                \n"
         " ite eq                                    \n"
         " mrseq r0, msp                             \n"
         " mrsne r0, psp                             \n"
+#else
+        " movs r0, #4                               \n"
+        " mov r1, lr                                \n"
+        " tst r0, r1                                \n"
+        " beq 1f                                    \n"
+        " mrs r0, psp                               \n"
+        " b 2f                                      \n"
+        "1: mrs r0, msp                             \n"
+        "2:                                         \n"
+#endif
         " ldr r1, [r0, #24]                         \n"
         " ldr r2, handler2_address_const            \n"
         " bx r2                                     \n"
