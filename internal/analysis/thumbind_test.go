@@ -161,11 +161,13 @@ func prototypeTargets(t *testing.T, res *Result, fn string) []string {
 	t.Helper()
 	g := res.Graph
 	var out []string
+	hubs := map[int]bool{} // one hub per prototype, however many call sites
 	for _, id := range g.NodesNamed(fn) {
 		for _, e := range g.Nodes[id].Edges {
-			if e.Method != callgraph.MethodPrototype {
+			if e.Method != callgraph.MethodPrototype || hubs[e.To] {
 				continue
 			}
+			hubs[e.To] = true
 			for _, h := range g.Nodes[e.To].Edges {
 				out = append(out, g.Nodes[h.To].Name)
 			}
