@@ -163,10 +163,11 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 			if t, ok := m.File.FunctionIndex(ref); ok {
 				add(t)
 			}
-			// An address inside the vector table past its first word
-			// (the initial SP): code that reads handlers out of it.
-			// (The table's own address is what VTOR is set to.)
-			readsVectors = readsVectors || (ref > vectors.Begin && ref < vectors.End)
+			// An address inside the vector table: code that may read
+			// handlers out of it and call them. The table's own address
+			// counts too (what startup code writes to VTOR is also a
+			// base to index from): that costs precision, never soundness.
+			readsVectors = readsVectors || (ref >= vectors.Begin && ref < vectors.End)
 		}
 	}
 	if readsVectors {
