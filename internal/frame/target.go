@@ -40,6 +40,12 @@ type slicer struct {
 	w       *walker
 	prev    map[int]int  // end offset of an instruction -> its index in insts
 	entries map[int]bool // offsets where another path joins
+	// contiguous: the value must be computed by the instructions right
+	// before its use, each one defining the register the next one reads.
+	// An instruction whose writes the decoder does not describe fully
+	// (ldm lists, writeback) could sit in between otherwise; that is good
+	// enough for a hint about an indirect call's target, not for SP.
+	contiguous bool
 }
 
 // traceTargets gives each indirect call site the Value of its target.
@@ -118,6 +124,9 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 			return opaque
 		}
 		if e.DefKind == isa.DefNone || e.DefReg != r {
+			if s.contiguous {
+				return opaque
+			}
 			off = p
 			opaque.At = s.w.addr(off)
 			continue
@@ -139,6 +148,11 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 				break
 			}
 			return &Value{Kind: ValueLoad, Addr: s.mem(p, e, budget)}
+		case isa.DefHigh16:
+			// movt after movw: a 32-bit constant.
+			if low := s.reg(p, r, budget); low.Kind == ValueConst && !low.Indexed {
+				return &Value{Kind: ValueConst, Off: low.Off&0xFFFF | e.DefValue<<16}
+			}
 		}
 		return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 	}
