@@ -406,13 +406,14 @@ func (w *walker) walk(start int, st state) {
 
 // run follows straight-line code from off, pushing branch targets on stack.
 func (w *walker) run(off int, st state, stack []work) []work {
-	seen, visits := w.seen, w.visits
-	if st.afterReset {
-		seen, visits = w.resetSeen, w.resetVisits
-	}
 	for {
 		if off < 0 || off >= len(w.code) || w.isData(off) {
 			return stack
+		}
+		// (Taken afresh each time: extend grows the tables.)
+		seen, visits := w.seen, w.visits
+		if st.afterReset {
+			seen, visits = w.resetSeen, w.resetVisits
 		}
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
@@ -518,13 +519,13 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		switch e.Flow {
 		case isa.FlowNext:
 		case isa.FlowJump, isa.FlowCondJump:
-			if t, ok := w.targetOffset(e); ok && e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit && seen[t] >= 0 && st.depth > seen[t] {
+			if t, ok := w.targetOffset(e); ok && e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit && w.seenAt(st, t) >= 0 && st.depth > w.seenAt(st, t) {
 				// The probe loop's `cmp sp,limit; jne loop` at the limit:
 				// the loop is done.
 				break
 			}
 			if t, inside := w.targetOffset(e); inside {
-				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && seen[t] >= 0 && st.depth > seen[t] {
+				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && w.seenAt(st, t) >= 0 && st.depth > w.seenAt(st, t) {
 					// The back edge of a loop that moves SP toward a
 					// saved limit (a stack-clash probe loop): it cannot
 					// exit before SP reaches the limit.
@@ -595,6 +596,15 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		off = next
 	}
+}
+
+// seenAt is the depth at which off was walked in st's kind of walk
+// (before or after a reset), -1 if never.
+func (w *walker) seenAt(st state, off int) int64 {
+	if st.afterReset {
+		return w.resetSeen[off]
+	}
+	return w.seen[off]
 }
 
 func (w *walker) touch(depth int64) {

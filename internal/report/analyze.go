@@ -282,6 +282,28 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 	t.write(w)
 }
 
+// phasesText says, in one line, which phase of the main stack's use gives
+// the total when code resets SP to the stack's top (details in the JSON).
+func phasesText(w io.Writer, in *analysis.Interrupts) {
+	var parts []string
+	for _, p := range in.Phases {
+		if p.Name == in.Applies {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", p.Name, Bytes(p.AtLeast)))
+	}
+	for _, p := range in.Phases {
+		if p.Name != in.Applies {
+			continue
+		}
+		where := ""
+		if p.Function != "" {
+			where = fmt.Sprintf(" (SP reset in %s at %#x)", p.Function, p.Addr)
+		}
+		fmt.Fprintf(w, "  the %s phase%s applies: %s + %d levels %s; others: %s\n", p.Name, where, Bytes(p.Path), len(p.Handlers), Bytes(p.Adds), strings.Join(parts, ", "))
+	}
+}
+
 func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if in.Bounded {
@@ -304,6 +326,10 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	fp := "no FPU context"
 	if in.FPContext {
 		fp = "FPU context"
+	}
+	if len(in.Phases) > 0 {
+		phasesText(w, in)
+		reset += " before its SP reset"
 	}
 	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
 		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
