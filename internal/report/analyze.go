@@ -176,13 +176,30 @@ func Verdict(e analysis.Entry, budget int64) string {
 	return "bounded"
 }
 
+// resetText says, when the entry resets SP to the top of the main stack,
+// which part the worst case and its path are.
+func resetText(w io.Writer, e analysis.Entry) {
+	r := e.AfterReset
+	if r == nil {
+		return
+	}
+	part := "before it"
+	if r.AtLeast > r.BeforeResetAtLeast {
+		part = "after it, from the stack's top"
+	}
+	fmt.Fprintf(w, "  SP reset to the top of the main stack in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
+		r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
+}
+
 func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
+		resetText(w, e)
 		assumptionsText(w, e, o)
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
+		resetText(w, e)
 		fmt.Fprintln(w, "  why:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		shown := 0
