@@ -30,8 +30,7 @@ import (
 //   - msr msp to the initial SP: a reset when the code runs on MSP.
 //
 // Otherwise the function's frame becomes unknown, with the address. A
-// handler counts as a thread-mode root too when its address is taken
-// anywhere but the vector table (by code, or another data table).
+// vector handler is taken to run in handler mode only (see findModes).
 
 // stackModes says, per call-graph node, from which kinds of code it can be
 // reached.
@@ -80,6 +79,9 @@ func (m *stackModes) refuse(g *callgraph.Graph, id int) (uint64, string, bool) {
 		switch {
 		case m.process[id]:
 			return w.Addr, fmt.Sprintf("msr %s at %#x: %s", w.Reg, w.Addr, onPSP()), true
+		case w.Reg == isa.SysControl && w.Known && w.Value&2 == 0:
+			// SPSEL stays 0: code on MSP stays on MSP (CM4F ports
+			// clear CONTROL.FPCA this way before the first task).
 		case w.Reg == isa.SysControl && m.reset[id]:
 			return w.Addr, fmt.Sprintf("msr control at %#x in thread mode (reached from the reset handler): can switch the running stack", w.Addr), true
 		}
@@ -115,11 +117,22 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 			handlerRoots = append(handlerRoots, id)
 		}
 	}
-	// A handler whose address only the vector table holds is no target of
-	// an indirect call: the hub of address-taken functions lists it only
-	// because of the table's words.
-	elsewhere := takenOutsideVectorTable(f, g, vt)
-	vectorOnly := func(id int) bool { return handlers[id] && !elsewhere[id] }
+	// A vector handler is not taken to be called by an indirect call
+	// whose targets are only assumed (the address-taken set lists it
+	// because of the table's words, or because code compares it with the
+	// table, as FreeRTOS's xPortStartScheduler does), nor to be a task's
+	// entry: it runs in handler mode. A direct or annotated call from
+	// thread code is still followed.
+	assumedCall := func(from, to int) bool { return handlers[to] && g.Nodes[from].Hub }
+	n := len(g.Nodes)
+	m := &stackModes{handler: make([]bool, n), reset: make([]bool, n), process: make([]bool, n), why: make([]int, n)}
+	reach(g, handlerRoots, assumedCall, m.handler, nil)
+	reach(g, resetRoots, assumedCall, m.reset, nil)
+	// An address that only handler-mode code takes is a branch target
+	// (SVC_Handler's ldr r3,=vPortSVCHandler_C; bx r3), not a task's entry:
+	// tasks are created in thread mode.
+	handlerOnly := func(id int) bool { return m.handler[id] && !m.reset[id] }
+	elsewhere := takenOutsideVectorTable(f, g, vt, handlerOnly)
 	var processRoots []int
 	for _, id := range userEntries {
 		if !handlers[id] {
@@ -127,19 +140,17 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 		}
 	}
 	for id := range elsewhere {
-		processRoots = append(processRoots, id)
+		if !handlers[id] {
+			processRoots = append(processRoots, id)
+		}
 	}
-	n := len(g.Nodes)
-	m := &stackModes{handler: make([]bool, n), reset: make([]bool, n), process: make([]bool, n), why: make([]int, n)}
-	reach(g, handlerRoots, vectorOnly, m.handler, nil)
-	reach(g, resetRoots, vectorOnly, m.reset, nil)
-	reach(g, processRoots, vectorOnly, m.process, m.why)
+	reach(g, processRoots, assumedCall, m.process, m.why)
 	return m
 }
 
-// reach marks in seen every node reachable from roots, not entering nodes
-// skip says are reached only as interrupts; why records each one's root.
-func reach(g *callgraph.Graph, roots []int, skip func(int) bool, seen []bool, why []int) {
+// reach marks in seen every node reachable from roots, not following the
+// edges skip names; why records each one's root.
+func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen []bool, why []int) {
 	for _, r := range roots {
 		if seen[r] {
 			continue
@@ -153,7 +164,7 @@ func reach(g *callgraph.Graph, roots []int, skip func(int) bool, seen []bool, wh
 			id := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			for _, e := range g.Nodes[id].Edges {
-				if seen[e.To] || skip(e.To) {
+				if seen[e.To] || skip(id, e.To) {
 					continue
 				}
 				seen[e.To] = true
@@ -169,7 +180,8 @@ func reach(g *callgraph.Graph, roots []int, skip func(int) bool, seen []bool, wh
 // takenOutsideVectorTable returns the main module's functions whose
 // address the program takes other than by a word of the vector table: in
 // code (a literal or adr, frame.Refs) or in a data word outside the table.
-func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable) map[int]bool {
+// References in the code of functions skipRefs names do not count.
+func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, skipRefs func(int) bool) map[int]bool {
 	main := g.Modules[0]
 	out := map[int]bool{}
 	add := func(addr uint64) {
@@ -177,8 +189,8 @@ func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, vt *binfile.Ve
 			out[g.Node(main, fi)] = true
 		}
 	}
-	for _, n := range g.Nodes {
-		if n.Module == main {
+	for id, n := range g.Nodes {
+		if n.Module == main && !skipRefs(id) {
 			for _, ref := range n.Frame.Refs {
 				add(ref)
 			}

@@ -46,6 +46,11 @@ type Reset struct {
 type SysWrite struct {
 	Addr uint64
 	Reg  isa.SysReg
+	// Value is the value written when the code right before shows it
+	// (Known): CONTROL written with SPSEL clear keeps thread mode on MSP.
+	Value int64
+	Known bool
+	off   int
 }
 
 // vtorAddr is the address of the Vector Table Offset Register (SCB->VTOR).
@@ -64,7 +69,7 @@ const (
 func (w *walker) stackWrite(off int, e *isa.Effect, cond bool) writeKind {
 	addr := w.addr(off)
 	if e.SysReg == isa.SysPSP || e.SysReg == isa.SysControl {
-		w.noteSysWrite(addr, e.SysReg)
+		w.noteSysWrite(off, addr, e)
 		return writeOtherStack
 	}
 	src, ok := spSource(e)
@@ -108,13 +113,31 @@ func spSource(e *isa.Effect) (int8, bool) {
 	return 0, false
 }
 
-func (w *walker) noteSysWrite(addr uint64, reg isa.SysReg) {
+func (w *walker) noteSysWrite(off int, addr uint64, e *isa.Effect) {
 	for _, s := range w.fr.SysWrites {
 		if s.Addr == addr {
 			return
 		}
 	}
-	w.fr.SysWrites = append(w.fr.SysWrites, SysWrite{Addr: addr, Reg: reg})
+	sw := SysWrite{Addr: addr, Reg: e.SysReg, off: off}
+	sw.Value, sw.Known = w.constantIn(w.resetSlicer(), off, e.SysSrc)
+	w.fr.SysWrites = append(w.fr.SysWrites, sw)
+}
+
+// constantIn is the constant register r holds just before off, if the
+// contiguous code before shows it.
+func (w *walker) constantIn(s *slicer, off int, r int8) (int64, bool) {
+	budget := maxSlice
+	v := s.reg(off, r, &budget)
+	if v.Kind == ValueConst && !v.Indexed {
+		return v.Off, true
+	}
+	return 0, false
+}
+
+// srcAt is the source register of the msr at off.
+func (w *walker) srcAt(off int) int8 {
+	return w.insts[w.index[off]-1].eff.SysSrc
 }
 
 // resetSlicer is the slicer for SP values: contiguous code only.
@@ -156,10 +179,16 @@ func isVTORChain(v *Value) bool {
 // path found later joins the straight-line code a reset's value was read
 // from: the reset is then unknown after all.
 func (w *walker) checkResets() {
-	if len(w.fr.Resets) == 0 {
+	if len(w.fr.Resets) == 0 && len(w.fr.SysWrites) == 0 {
 		return
 	}
 	s := w.resetSlicer()
+	for i := range w.fr.SysWrites {
+		sw := &w.fr.SysWrites[i]
+		if v, ok := w.constantIn(s, sw.off, w.srcAt(sw.off)); !ok || v != sw.Value {
+			sw.Known = false
+		}
+	}
 	for _, r := range w.fr.Resets {
 		if _, ok := w.resetValue(s, r.off, r.src); !ok {
 			w.setKind(Unknown, r.Addr, "SP written at %#x with a value another path can change", r.Addr)
