@@ -109,10 +109,37 @@ type Entry struct {
 	// Assumptions are the indirect calls whose targets were assumed (the
 	// address-taken set); empty with --strict.
 	Assumptions []bound.Assumption `json:"assumptions"`
+	// AfterReset, when the entry reaches code that sets SP to the top of
+	// the main stack, is that part: its depth is from the top, whatever
+	// the entry's SP was. Bound and AtLeast are then the larger of it and
+	// the part below the entry's SP (AfterReset.BeforeReset), and Path is
+	// the larger one's path.
+	AfterReset *ResetPart `json:"after_reset,omitempty"`
 	// Node and PathNodes are the entry's and the worst path's call-graph
 	// nodes (for reports that draw the graph).
 	Node      int   `json:"-"`
 	PathNodes []int `json:"-"`
+}
+
+// ResetPart is the part of an entry that runs after an SP reset.
+type ResetPart struct {
+	// Bound (null unless the entry is bounded) and AtLeast are bytes below
+	// the top of the main stack.
+	Bound   *int64 `json:"bound"`
+	AtLeast int64  `json:"at_least"`
+	// BeforeReset is the rest of the entry: bytes below its SP, as an
+	// entry's bound is without resets (null unless bounded).
+	BeforeReset        *int64 `json:"before_reset"`
+	BeforeResetAtLeast int64  `json:"before_reset_at_least"`
+	// Function, Addr and Detail are the reset on the worst path: where
+	// and with what value SP is set.
+	Function string     `json:"function"`
+	Addr     uint64     `json:"addr"`
+	Detail   string     `json:"detail"`
+	File     string     `json:"file,omitempty"`
+	Line     int        `json:"line,omitempty"`
+	Path     []string   `json:"path"`
+	Steps    []PathStep `json:"path_frames"`
 }
 
 // PathStep is one function on the worst path.
@@ -177,6 +204,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		roots[i] = s.Node
 	}
 	g.Resolve()
+	if vt != nil {
+		checkStackModes(f, g, vt, userRoots(specs))
+	}
 	res.Bounds = bound.New(g, roots, boundOptions(g, cfg))
 	for _, s := range specs {
 		res.Entries = append(res.Entries, res.entryResult(res.Bounds.Entry(s)))
@@ -217,18 +247,49 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 			a.File, a.Line = res.lineAt(a.Addr)
 		}
 	}
-	for _, st := range b.Path {
-		e.Path = append(e.Path, st.Name)
-		e.PathNodes = append(e.PathNodes, st.Node)
+	e.Path, e.Steps, e.PathNodes = res.pathSteps(b.Path)
+	if r := b.AfterReset; r != nil {
+		p := &ResetPart{AtLeast: r.AtLeast, BeforeResetAtLeast: b.Relative, Function: r.Function, Addr: r.Addr, Detail: r.Detail}
+		if b.Bounded {
+			after, before := r.AtLeast, b.Relative
+			p.Bound, p.BeforeReset = &after, &before
+		}
+		p.File, p.Line = res.lineAt(r.Addr)
+		p.Path, p.Steps, _ = res.pathSteps(r.Path)
+		e.AfterReset = p
+	}
+	return e
+}
+
+// pathSteps gives a worst path's names, frames and nodes.
+func (res *Result) pathSteps(path []bound.Step) ([]string, []PathStep, []int) {
+	var names []string
+	var steps []PathStep
+	var nodes []int
+	for _, st := range path {
+		names = append(names, st.Name)
+		nodes = append(nodes, st.Node)
 		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth}
 		if n := res.Graph.Nodes[st.Node]; n.Module == res.Graph.Modules[0] && n.Func != nil {
 			if l, ok := res.Lines.Func(n.Func.Addr); ok {
 				ps.File, ps.Line = l.File, l.Line
 			}
 		}
-		e.Steps = append(e.Steps, ps)
+		steps = append(steps, ps)
 	}
-	return e
+	return names, steps, nodes
+}
+
+// userRoots are the nodes of the entries the user named (--entry or
+// stackscope.toml), not taken from the vector table.
+func userRoots(specs []bound.Spec) []int {
+	var out []int
+	for _, s := range specs {
+		if s.Kind == "user" || s.Kind == "config" {
+			out = append(out, s.Node)
+		}
+	}
+	return out
 }
 
 // lineAt gives the source line of an address of the analysed file.

@@ -82,19 +82,45 @@ type Entry struct {
 	Reasons []Reason
 	// Assumptions are the assumed indirect-call edges the bound relies on.
 	Assumptions []Assumption
+	// Relative is the depth below the entry's SP (a bound when Bounded):
+	// without SP resets it equals AtLeast. AfterReset, when the entry
+	// reaches code that sets SP to the top of the main stack, is the part
+	// measured from that top instead; Bound and AtLeast are the larger
+	// of the two, and Path is that part's path.
+	Relative   int64
+	AfterReset *ResetPart
+}
+
+// ResetPart is what an entry runs after SP is set to the top of the main
+// stack: its depth from that top, the reset on its worst path, and the path
+// from the function that resets on (Depth from the top).
+type ResetPart struct {
+	AtLeast  int64
+	Function string
+	Addr     uint64
+	Detail   string
+	Path     []Step
 }
 
 // Analysis holds per-node results shared by all entries.
 type Analysis struct {
-	g      *callgraph.Graph
-	ra     int64
-	value  []int64 // worst depth from a node, ignoring what is unknown
-	next   []int   // the edge index on the worst path, -1 at the end
-	scc    []int   // strongly connected component of each node
-	cyclic []bool  // per component: does it contain a cycle
-	depth  []int64 // per component: declared recursion depth (0: none)
-	own    [][]Reason
-	opts   Options
+	g     *callgraph.Graph
+	ra    int64
+	value []int64 // worst depth from a node, ignoring what is unknown
+	next  []int   // the edge index on the worst path, -1 at the end
+	// after is the worst depth below the top of the main stack reached
+	// after an SP reset at or below a node (-1: none), afterNext the edge
+	// on that path (-1: the node's own reset part ends it).
+	after     []int64
+	afterNext []int
+	// afterInto: afterNext's callee is followed into its own after-reset
+	// part (its reset, not this node's).
+	afterInto []bool
+	scc       []int   // strongly connected component of each node
+	cyclic    []bool  // per component: does it contain a cycle
+	depth     []int64 // per component: declared recursion depth (0: none)
+	own       [][]Reason
+	opts      Options
 	// Reasons and assumptions: the tables in priority order, and per
 	// component the ranks it reaches (see facts).
 	reasonTable []Reason
@@ -107,7 +133,8 @@ type Analysis struct {
 func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 	g.Resolve()
 	n := len(g.Nodes)
-	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n), opts: opts}
+	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n), opts: opts,
+		after: make([]int64, n), afterNext: make([]int, n), afterInto: make([]bool, n)}
 	a.components(roots)
 	a.applyDepths()
 	a.ownReasons()
@@ -308,7 +335,7 @@ func (a *Analysis) values() {
 				best = 0
 			}
 			for ei, e := range n.Edges {
-				if a.scc[e.To] == a.scc[id] {
+				if a.scc[e.To] == a.scc[id] || e.AfterReset {
 					continue
 				}
 				var v int64
@@ -325,6 +352,56 @@ func (a *Analysis) values() {
 		}
 		if d := a.depth[c]; d > 0 {
 			a.recursionValue(members, d)
+		}
+		a.afterValues(members)
+	}
+}
+
+// afterValues computes, for the members of one component, the deepest
+// point below the top of the main stack reached after an SP reset: the
+// node's own code after its reset and the calls it makes there (measured
+// from the top, whatever the node's callers used), or a callee's.
+func (a *Analysis) afterValues(members []int) {
+	worst, worstNext := int64(-1), -1
+	for _, id := range members {
+		a.after[id], a.afterNext[id] = -1, -1
+		n := a.g.Nodes[id]
+		if _, ok := a.opts.Overrides[id]; ok || n.External {
+			continue
+		}
+		best, next, into := int64(-1), -1, false
+		if len(n.Frame.Resets) > 0 {
+			best = n.Frame.ResetSize
+		}
+		for ei, e := range n.Edges {
+			if a.scc[e.To] == a.scc[id] {
+				continue
+			}
+			if v := a.after[e.To]; v > best {
+				best, next, into = v, ei, true
+			}
+			if !e.AfterReset {
+				continue
+			}
+			v := n.Frame.ResetSize + a.value[e.To]
+			if e.Kind == frame.TailCall {
+				v = e.Depth - a.ra + a.value[e.To]
+			}
+			if v > best {
+				best, next, into = v, ei, false
+			}
+		}
+		a.after[id], a.afterNext[id], a.afterInto[id] = best, next, into
+		if best > worst {
+			worst, worstNext = best, id
+		}
+	}
+	if len(members) > 1 && worst >= 0 {
+		// A cycle: any member can reach the worst member's reset.
+		for _, id := range members {
+			if a.after[id] < worst {
+				a.after[id], a.afterNext[id] = worst, -2-worstNext
+			}
 		}
 	}
 }
@@ -359,7 +436,14 @@ func (a *Analysis) Entry(s Spec) Entry {
 	}
 	e.Reasons, e.Assumptions = a.reachable(s.Node)
 	e.AtLeast = a.value[s.Node]
+	e.Relative = e.AtLeast
 	e.Path = a.path(s.Node)
+	if a.after[s.Node] >= 0 {
+		e.AfterReset = a.resetPart(s.Node)
+		if e.AfterReset.AtLeast > e.AtLeast {
+			e.AtLeast, e.Path = e.AfterReset.AtLeast, e.AfterReset.Path
+		}
+	}
 	if len(e.Reasons) == 0 {
 		e.Bounded = true
 		e.Bound = e.AtLeast
@@ -367,10 +451,47 @@ func (a *Analysis) Entry(s Spec) Entry {
 	return e
 }
 
-func (a *Analysis) path(id int) []Step {
+// resetPart follows the after-reset values from id down to the function
+// whose reset starts the worst of them, and that part's path.
+func (a *Analysis) resetPart(id int) *ResetPart {
+	part := &ResetPart{AtLeast: a.after[id]}
+	seen := map[int]bool{}
+	for !seen[id] {
+		seen[id] = true
+		ei := a.afterNext[id]
+		if ei <= -2 { // a cycle member: go to the one that resets
+			id = -2 - ei
+			continue
+		}
+		n := a.g.Nodes[id]
+		if ei >= 0 && a.afterInto[id] {
+			id = n.Edges[ei].To
+			continue
+		}
+		// id resets SP; its post-reset part, then a callee's path.
+		r := n.Frame.Resets[0]
+		part.Function, part.Addr, part.Detail = a.g.QualifiedName(id), r.Addr, r.Detail
+		st := Step{Node: id, Name: a.g.QualifiedName(id), Frame: n.Frame.ResetSize, Kind: n.Frame.Kind, Depth: n.Frame.ResetSize}
+		part.Path = []Step{st}
+		if ei >= 0 {
+			e := n.Edges[ei]
+			depth, tail := n.Frame.ResetSize, false
+			if e.Kind == frame.TailCall {
+				depth, tail = e.Depth-a.ra, true
+			}
+			part.Path = append(part.Path, a.pathFrom(e.To, depth, tail)...)
+		}
+		return part
+	}
+	return part
+}
+
+func (a *Analysis) path(id int) []Step { return a.pathFrom(id, 0, false) }
+
+// pathFrom is the worst path from id, whose caller's SP is depth bytes
+// deep (reached by a tail call when tail).
+func (a *Analysis) pathFrom(id int, depth int64, tail bool) []Step {
 	var out []Step
-	var depth int64
-	tail := false
 	seen := map[int]bool{}
 	for id >= 0 && !seen[id] {
 		seen[id] = true
@@ -450,6 +571,13 @@ func (a *Analysis) facts() {
 			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Addr: as.Site, Library: lib,
 				Detail: as.Detail})
 			assumeNode = append(assumeNode, id)
+		}
+		for _, r := range n.Frame.Resets {
+			if r.VTOR {
+				assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Addr: r.Addr, Library: lib,
+					Detail: "SP reset to the top of the main stack, read through VTOR: assumes VTOR points at the ELF's vector table"})
+				assumeNode = append(assumeNode, id)
+			}
 		}
 	}
 	// Priority order: the program's own first, they are the ones its

@@ -176,13 +176,30 @@ func Verdict(e analysis.Entry, budget int64) string {
 	return "bounded"
 }
 
+// resetText says, when the entry resets SP to the top of the main stack,
+// which part the worst case and its path are.
+func resetText(w io.Writer, e analysis.Entry) {
+	r := e.AfterReset
+	if r == nil {
+		return
+	}
+	part := "before it"
+	if r.AtLeast > r.BeforeResetAtLeast {
+		part = "after it, from the stack's top"
+	}
+	fmt.Fprintf(w, "  SP reset to the top of the main stack in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
+		r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
+}
+
 func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
+		resetText(w, e)
 		assumptionsText(w, e, o)
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
+		resetText(w, e)
 		fmt.Fprintln(w, "  why:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		shown := 0
@@ -282,6 +299,28 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 	t.write(w)
 }
 
+// phasesText says, in one line, which phase of the main stack's use gives
+// the total when code resets SP to the stack's top (details in the JSON).
+func phasesText(w io.Writer, in *analysis.Interrupts) {
+	var parts []string
+	for _, p := range in.Phases {
+		if p.Name == in.Applies {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", p.Name, Bytes(p.AtLeast)))
+	}
+	for _, p := range in.Phases {
+		if p.Name != in.Applies {
+			continue
+		}
+		where := ""
+		if p.Function != "" {
+			where = fmt.Sprintf(" (SP reset in %s at %#x)", p.Function, p.Addr)
+		}
+		fmt.Fprintf(w, "  the %s phase%s applies: %s + %d levels %s; others: %s\n", p.Name, where, Bytes(p.Path), len(p.Handlers), Bytes(p.Adds), strings.Join(parts, ", "))
+	}
+}
+
 func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if in.Bounded {
@@ -304,6 +343,10 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	fp := "no FPU context"
 	if in.FPContext {
 		fp = "FPU context"
+	}
+	if len(in.Phases) > 0 {
+		phasesText(w, in)
+		reset += " before its SP reset"
 	}
 	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
 		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
