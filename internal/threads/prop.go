@@ -64,8 +64,19 @@ type state struct {
 	// any call may write any stack word, and does (see callEffects).
 	escaped bool
 	// out (only while summarizing a callee) holds the words the function
-	// has certainly stored through its pointer parameters on this path.
-	out map[outKey]value
+	// has certainly stored through its pointer parameters on this path;
+	// facts, shared by all paths, what it may have written on any.
+	out   map[outKey]value
+	facts *writeFacts
+}
+
+// writeFacts are what a summarized function may write on any path: the
+// words through its parameters (touched), and whether it may also write
+// somewhere not known (through a pointer of unknown origin, or in a
+// callee: then partial is set).
+type writeFacts struct {
+	touched map[outKey]bool
+	partial bool
 }
 
 // outKey is a word at parameter param + off.
@@ -658,6 +669,7 @@ func callEffects(ai archInfo, s *state, addr uint64, ce callEffect) {
 	if s.out != nil {
 		// Summarizing: what the callee of a callee writes is not followed.
 		s.out = map[outKey]value{}
+		s.facts.partial = true
 	}
 	lost := unknownAfter(ce.callee, addr)
 	if s.spKnown {
@@ -668,8 +680,10 @@ func callEffects(ai archInfo, s *state, addr uint64, ce callEffect) {
 		}
 	}
 	if s.escaped || !s.spKnown {
-		for k := range s.slots {
-			s.slots[k] = lost
+		if !forgetTouched(ai, s, ce.writes, args, lost) {
+			for k := range s.slots {
+				s.slots[k] = lost
+			}
 		}
 		applySummary(s, ce, args, lost)
 	}
@@ -680,6 +694,40 @@ func callEffects(ai archInfo, s *state, addr uint64, ce callEffect) {
 	if ce.ret.k == vStack {
 		s.escaped = true
 	}
+}
+
+// forgetTouched makes unknown the caller's stack words a callee may write
+// when its summary says exactly which those are (all through pointer
+// arguments that are stack addresses or globals). It returns false when
+// the callee may write others: then every stack word is forgotten.
+func forgetTouched(ai archInfo, s *state, sum *summary, args []value, lost value) bool {
+	if sum == nil || sum.partial || !s.spKnown {
+		return false
+	}
+	var words []int64
+	for k := range sum.touched {
+		if k.param < 0 || int(k.param) >= len(args) {
+			return false
+		}
+		switch p := args[k.param]; p.k {
+		case vStack:
+			words = append(words, p.v+k.off)
+		case vConst, vAlloc:
+			// a global or a heap block: not a stack word
+		default:
+			return false // a pointer that may be a stack address
+		}
+	}
+	// A slot overlapping a written word changes too (a 4-byte write into
+	// an 8-byte slot).
+	for k := range s.slots {
+		for _, w := range words {
+			if k > w-ai.word && k < w+ai.word {
+				s.slots[k] = lost
+			}
+		}
+	}
+	return true
 }
 
 // maxStackArgs is how many stack-passed arguments a callee is assumed to

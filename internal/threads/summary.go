@@ -9,6 +9,10 @@ import "sort"
 // back that way).
 type summary struct {
 	writes map[outKey]value
+	// touched are the words it may write through its parameters on some
+	// path; partial says it may write elsewhere too (see writeFacts).
+	touched map[outKey]bool
+	partial bool
 }
 
 type outWrite struct {
@@ -48,11 +52,13 @@ func summarize(ai archInfo, insts []inst) *summary {
 		h.want[in.addr] = true
 	}
 	h.at = func(addr uint64, _ *state) { visited[addr] = true }
+	facts := &writeFacts{touched: map[outKey]bool{}}
 	sweep(ai, insts, h, func(s *state) {
 		for i, r := range ai.args {
 			s.regs[r] = value{k: vParam, n: int64(i)}
 		}
 		s.out = map[outKey]value{}
+		s.facts = facts
 	})
 	if lostControl || len(exits) == 0 {
 		return nil
@@ -66,7 +72,7 @@ func summarize(ai archInfo, insts []inst) *summary {
 	for _, e := range exits[1:] {
 		all = agree(all, e)
 	}
-	return &summary{writes: all}
+	return &summary{writes: all, touched: facts.touched, partial: facts.partial}
 }
 
 func copyOut(m map[outKey]value) map[outKey]value {
@@ -100,8 +106,10 @@ func noteOutWrite(ai archInfo, s *state, in inst) {
 				v = in.m.imm
 			}
 			s.out[outKey{base.n, off}] = v
+			s.facts.touched[outKey{base.n, off}] = true
 			if in.m.pair {
 				s.out[outKey{base.n, off + 4}] = s.regs[in.m.reg2]
+				s.facts.touched[outKey{base.n, off + 4}] = true
 			}
 			return
 		}
@@ -113,11 +121,14 @@ func noteOutWrite(ai archInfo, s *state, in inst) {
 		// and, for a write that straddles, the ones at the write's offset.
 		for a := off &^ (ai.word - 1); a < off+size; a += ai.word {
 			s.out[outKey{base.n, a}] = unknown
+			s.facts.touched[outKey{base.n, a}] = true
 		}
 		for a := off; a < off+size; a += ai.word {
 			s.out[outKey{base.n, a}] = unknown
+			s.facts.touched[outKey{base.n, a}] = true
 		}
 	default:
 		s.out = map[outKey]value{}
+		s.facts.partial = true
 	}
 }

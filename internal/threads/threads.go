@@ -518,7 +518,7 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 	}
 	for _, v := range []value{depth, buf} {
 		if v.k == vUnknown && v.fn != "" {
-			s.SizeWhy += fmt.Sprintf("; the call of %s may write them, and not with a constant stackscope sees", v.fn)
+			s.SizeWhy += fmt.Sprintf("; it comes back from the call of %s, which may write it with a value that is not a constant", v.fn)
 			s.SizeWhyAt = uint64(v.v)
 			break
 		}
