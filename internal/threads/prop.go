@@ -168,6 +168,15 @@ type memOp struct {
 	// wr is every memory write of the instruction (the stores above
 	// included), for summaries: a callee's writes through its parameters.
 	wr memWrite
+	// addRegs: rd = rn + rm (Thumb adds rd,rn,rm and add rdn,rm, which
+	// ARMv6-M -O0 code uses to take a local's address: movs r3,#12;
+	// adds r3,r7,r3).
+	addRegs    bool
+	rd, rn, rm int8
+	// spRead: the instruction computes a register from SP or the frame
+	// pointer in a way the Def fields do not describe; the result may be
+	// a stack address, so the stack counts as escaped.
+	spRead bool
 }
 
 // memWrite describes where an instruction writes memory: at base + disp,
@@ -526,6 +535,24 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 			loaded, loaded2 = s.slots[k], s.slots[k+4]
 		}
 	}
+	var sum value
+	if m.addRegs {
+		a, b := s.regs[m.rn], s.regs[m.rm]
+		switch {
+		case a.k == vConst && b.k != vUnknown:
+			sum = b.add(a.v)
+		case b.k == vConst && a.k != vUnknown:
+			sum = a.add(b.v)
+		case a.k == vStack || b.k == vStack:
+			s.escaped = true
+		}
+		if ai.thumb && sum.k == vConst {
+			sum.v = int64(uint32(sum.v))
+		}
+	}
+	if m.spRead {
+		s.escaped = true
+	}
 	pushed := unknown
 	if m.push {
 		pushed = s.regs[m.reg]
@@ -600,6 +627,9 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 	for _, r := range m.clobbers {
 		s.regs[r] = unknown
 	}
+	if m.addRegs && m.rd != ai.sp {
+		s.regs[m.rd] = sum
+	}
 	noteEscape(ai, s, in)
 	// The frame pointer and the stack pointer.
 	switch e.SP {
@@ -651,6 +681,9 @@ func noteEscape(ai archInfo, s *state, in inst) {
 		s.escaped = true
 	}
 	if in.m.load && (written(in.m.reg) || in.m.pair && written(in.m.reg2)) {
+		s.escaped = true
+	}
+	if in.m.addRegs && written(in.m.rd) {
 		s.escaped = true
 	}
 }

@@ -359,7 +359,7 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 		if ai.thumb {
 			in.m = thumbMemOp(code[off:], e)
 		} else {
-			in.m = x86MemOp(code[off:off+e.Len], e.DefKind != isa.DefNone)
+			in.m = x86MemOp(code[off:off+e.Len], e.DefKind)
 		}
 		out = append(out, in)
 		off += e.Len

@@ -8,7 +8,45 @@ import "github.com/stackscope/stackscope/internal/isa"
 func thumbMemOp(code []byte, e isa.Effect) memOp {
 	m := thumbMoves(code, e)
 	m.wr = thumbWrite(code, e)
+	thumbRegAdd(&m, code, e)
 	return m
+}
+
+// thumbRegAdd finds the register adds (adds rd,rn,rm; add rdn,rm) and
+// the other ways an instruction computes a register from SP or the frame
+// pointer r7 that isa.Effect's Def fields leave undescribed.
+func thumbRegAdd(m *memOp, code []byte, e isa.Effect) {
+	if len(code) < 2 {
+		return
+	}
+	h := uint32(code[0]) | uint32(code[1])<<8
+	if e.Len == 2 {
+		switch {
+		case h&0xFE00 == 0x1800: // adds rd, rn, rm
+			m.addRegs, m.rd, m.rn, m.rm = true, int8(h&7), int8((h>>3)&7), int8((h>>6)&7)
+		case h&0xFF00 == 0x4400: // add rdn, rm (high registers)
+			rdn := int8(h&7 | (h>>4)&8)
+			m.addRegs, m.rd, m.rn, m.rm = true, rdn, rdn, int8((h>>3)&0xF)
+			if rdn == 15 {
+				m.addRegs = false
+			}
+		}
+		if !m.addRegs && e.DefKind == isa.DefOther && e.UsesFP {
+			m.spRead = true // some other arithmetic on r7
+		}
+		return
+	}
+	if len(code) < 4 || e.DefKind != isa.DefOther {
+		return
+	}
+	h2 := uint32(code[2]) | uint32(code[3])<<8
+	// Data processing (shifted register, 1110 101x) and (modified or
+	// plain immediate, 1111 0x0x / 1111 0x1x with hw2 bit 15 clear): an
+	// operand that is SP or r7.
+	dataProc := h&0xFE00 == 0xEA00 || h&0xF800 == 0xF000 && h2&0x8000 == 0
+	if dataProc && (h&0xF == 13 || h2&0xF == 13 && h&0xFE00 == 0xEA00 || e.UsesFP) {
+		m.spRead = true
+	}
 }
 
 func thumbMoves(code []byte, e isa.Effect) memOp {

@@ -2,6 +2,8 @@ package threads
 
 import (
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/stackscope/stackscope/internal/isa"
 )
 
 // x86Reg maps an x86asm general-purpose register to its number (rax=0 ...
@@ -27,14 +29,46 @@ func x86Reg(r x86asm.Reg) (int8, bool) {
 // x86MemOp finds the stack moves and the register writes that isa.Effect
 // does not describe: mov between a register or immediate and [reg+disp],
 // push, and implicit or otherwise unmodelled register writes.
-func x86MemOp(code []byte, defKnown bool) memOp {
+func x86MemOp(code []byte, def isa.DefKind) memOp {
+	defKnown := def != isa.DefNone
 	inst, err := x86asm.Decode(code, 64)
 	if err != nil {
 		return memOp{wr: memWrite{any: true, base: -1}}
 	}
 	m := x86Moves(inst, defKnown)
 	m.wr = x86Write(inst)
+	switch def {
+	case isa.DefNone, isa.DefOther, isa.DefLoad:
+		m.spRead = x86ReadsSP(inst)
+	}
 	return m
+}
+
+// x86ReadsSP reports an instruction, whose register result isa.Effect
+// does not describe, that computes it from rsp or rbp: lea with an index
+// or a scaled base, add rax,rbp and the like. Its result may be a stack
+// address.
+func x86ReadsSP(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.PUSH, x86asm.POP, x86asm.CMP, x86asm.TEST, x86asm.CALL, x86asm.JMP, x86asm.LEAVE, x86asm.RET:
+		return false
+	}
+	if _, ok := inst.Args[0].(x86asm.Reg); !ok {
+		return false
+	}
+	for i, a := range inst.Args {
+		switch a := a.(type) {
+		case x86asm.Reg:
+			if i > 0 && (a == x86asm.RSP || a == x86asm.RBP || a == x86asm.ESP || a == x86asm.EBP) {
+				return true
+			}
+		case x86asm.Mem:
+			if inst.Op == x86asm.LEA && isStackish(a) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func x86Moves(inst x86asm.Inst, defKnown bool) memOp {

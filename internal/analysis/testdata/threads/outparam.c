@@ -5,7 +5,9 @@
    - get_depth stores the constant DEPTH_WORDS on every path: the size is
      DEPTH_WORDS words;
    - get_depth_runtime stores a value read at run time: unknown;
-   - get_depth_sometimes stores only on one path: unknown.
+   - get_depth_sometimes stores only on one path: unknown;
+   - remember keeps the address in a global and later stores DEPTH_WORDS
+     through it: the call of later, which gets no argument, changes it.
    A minimal fake xTaskCreate (depth in words) stands for the kernel.
    Build: arm-none-eabi-gcc -mthumb -mcpu=cortex-m3 -O2 -fstack-usage
    --specs=nosys.specs -nostartfiles -T ../thumb/link.ld -DDEPTH_WORDS=300
@@ -59,6 +61,18 @@ __attribute__((noipa)) void get_depth_sometimes(uint32_t *words)
 		*words = DEPTH_WORDS;
 }
 
+static uint32_t *remembered;
+
+__attribute__((noipa)) void remember(uint32_t *words)
+{
+	remembered = words;
+}
+
+__attribute__((noipa)) void later(void)
+{
+	*remembered = DEPTH_WORDS;
+}
+
 volatile uint32_t sink;
 
 __attribute__((noinline)) void work(volatile uint8_t *buf, uint32_t n)
@@ -88,15 +102,25 @@ void sometimes_task(void *p)
 		work(buf, sizeof buf + (uint32_t)p);
 }
 
+void later_task(void *p)
+{
+	volatile uint8_t buf[64];
+	for (;;)
+		work(buf, sizeof buf + (uint32_t)p);
+}
+
 int main(void)
 {
-	uint32_t a = 0, b = 0, c = 0;
+	uint32_t a = 0, b = 0, c = 0, d = 0;
 	get_depth(&a);
 	xTaskCreate(const_task, "const", a, 0, 1, 0);
 	get_depth_runtime(&b);
 	xTaskCreate(runtime_task, "runtime", b, 0, 1, 0);
 	get_depth_sometimes(&c);
 	xTaskCreate(sometimes_task, "sometimes", c, 0, 1, 0);
+	remember(&d);
+	later();
+	xTaskCreate(later_task, "later", d, 0, 1, 0);
 	for (;;)
 		;
 }
