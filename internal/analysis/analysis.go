@@ -112,6 +112,9 @@ type Entry struct {
 	// Assumptions are the indirect calls whose targets were assumed (the
 	// address-taken set); empty with --strict.
 	Assumptions []bound.Assumption `json:"assumptions"`
+	// NeverReturns are the functions of the worst path that never return
+	// (error paths that [[exclude]] can set aside).
+	NeverReturns []NeverReturns `json:"never_returns,omitempty"`
 	// Node and PathNodes are the entry's and the worst path's call-graph
 	// nodes (for reports that draw the graph).
 	Node      int   `json:"-"`
@@ -205,8 +208,13 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		}
 		res.Entries = append(res.Entries, res.entryResult(b))
 	}
+	nr := newNoReturn(g)
+	for i := range res.Entries {
+		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
+	}
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
+		keepFaultPaths(res)
 	}
 	res.Threads = findThreads(res, opts)
 	for _, m := range g.Modules[1:] {
