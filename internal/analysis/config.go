@@ -81,13 +81,9 @@ func withExcludes(c *config.Config, names []string) *config.Config {
 // no function of the file or its libraries, an [[indirect]] that matched
 // no indirect call whose target was unknown.
 func checkEffects(f *binfile.File, g *callgraph.Graph, c *config.Config, warnings *[]string) {
-	where := c.Path
-	if where == "" {
-		where = "--exclude"
-	}
 	for _, x := range c.Exclude {
 		if _, ok := f.Lookup(x.Function); !ok && len(g.NodesNamed(x.Function)) == 0 {
-			*warnings = append(*warnings, fmt.Sprintf("%s: exclude %q: no function of that name in %s; nothing excluded", where, x.Function, f.Path))
+			*warnings = append(*warnings, fmt.Sprintf("exclude %q: no function of that name in %s; nothing excluded", x.Function, f.Path))
 		}
 	}
 	for _, in := range c.Indirect {

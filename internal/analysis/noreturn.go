@@ -22,6 +22,7 @@ type NeverReturns struct {
 
 // The Cortex-M software reset: SCB->AIRCR = VECTKEY | SYSRESETREQ.
 const (
+	scsBase       = 0xE000E000 // the System Control Space
 	aircrAddr     = 0xE000ED0C
 	sysResetValue = 0x05FA0004
 )
@@ -147,8 +148,8 @@ func (nr *noReturn) walk(id int) string {
 			work = append(work, next)
 		}
 	}
-	if consts[aircrAddr] && consts[sysResetValue] {
-		return "resets the processor (a store of 0x05FA0004 to AIRCR)"
+	if resets(consts) {
+		return "resets the processor (writes 0x05FA0004 to AIRCR)"
 	}
 	if evidence == "" && nr.declaredNoReturn(f, fn.Addr) {
 		evidence = "declared noreturn"
@@ -166,6 +167,21 @@ func markConditional(dec isa.Decoder, code []byte, base, pc uint64, k int, out m
 		}
 		pc += uint64(ef.Len)
 	}
+}
+
+// resets reports whether a function's constants are those of a software
+// reset: the key and SYSRESETREQ, and AIRCR's address or a base in the
+// System Control Space below it (GCC stores to [0xE000E000, #0xD0C]).
+func resets(consts map[int64]bool) bool {
+	if !consts[sysResetValue] {
+		return false
+	}
+	for c := range consts {
+		if c >= scsBase && c <= aircrAddr {
+			return true
+		}
+	}
+	return false
 }
 
 // callee is the evidence that the function called at pc never returns.

@@ -114,8 +114,10 @@ func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 		setDef(&e, hw1, hw2, pc, code)
 		setLiteralDef(&e, hw1, hw2, pc, code)
 	}
-	// nop (bf00) and nop.w (f3af 8000): alignment padding.
-	e.Nop = (e.Len == 2 && hw1 == 0xBF00) || (e.Len == 4 && hw1 == 0xF3AF && (uint32(code[2])|uint32(code[3])<<8) == 0x8000)
+	// nop, nop.w, and mov r8, r8: the assembler's Thumb-1 padding (after
+	// a literal pool), which must not be taken for code that only a jump
+	// table reaches.
+	e.Nop = (e.Len == 2 && (hw1 == 0xBF00 || hw1 == 0x46C0)) || (e.Len == 4 && hw1 == 0xF3AF && (uint32(code[2])|uint32(code[3])<<8) == 0x8000)
 	return e, nil
 }
 
