@@ -208,7 +208,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		}
 		res.Entries = append(res.Entries, res.entryResult(b))
 	}
-	nr := newNoReturn(g)
+	nr := newNoReturn(g, bo.Excluded)
 	for i := range res.Entries {
 		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
 	}

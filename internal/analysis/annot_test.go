@@ -276,7 +276,7 @@ func TestNeverReturns(t *testing.T) {
 	if len(e.NeverReturns) != 1 || e.NeverReturns[0].Function != "vAssertCalled" || !strings.Contains(e.NeverReturns[0].Why, "endless loop") {
 		t.Errorf("SysTick_Handler: never_returns %+v, want vAssertCalled (endless loop); path %v", e.NeverReturns, e.Path)
 	}
-	nr := newNoReturn(res.Graph)
+	nr := newNoReturn(res.Graph, nil)
 	node := func(name string) int {
 		ids := res.Graph.NodesNamed(name)
 		if len(ids) != 1 {

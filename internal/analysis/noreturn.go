@@ -30,6 +30,7 @@ const (
 // noReturn finds the functions that never return, from their code.
 type noReturn struct {
 	g       *callgraph.Graph
+	skip    map[int]bool // excluded already: not suggested again
 	memo    map[int]string
 	pending map[int]bool
 	// declared holds the entry addresses of the subprograms DWARF marks
@@ -37,8 +38,8 @@ type noReturn struct {
 	declared map[uint64]bool
 }
 
-func newNoReturn(g *callgraph.Graph) *noReturn {
-	return &noReturn{g: g, memo: map[int]string{}, pending: map[int]bool{}}
+func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
+	return &noReturn{g: g, skip: excluded, memo: map[int]string{}, pending: map[int]bool{}}
 }
 
 // why returns the evidence that node id never returns, or "" when it may
@@ -259,15 +260,35 @@ func readNoReturn(d *dwarf.Data, out map[uint64]bool) {
 
 // onPath returns the first function of an entry's worst path, after the
 // entry itself, that never returns: the candidate for [[exclude]] (what
-// it calls is set aside with it). The runtime's entries (main) are left
-// out: they do not return by design, not as an error path.
+// it calls is set aside with it). For an entry with no bound, whose
+// deepest known path stops where recursion or an unknown begins, the
+// functions the path's steps call directly count too. The runtime's
+// entries (main) are left out: they do not return by design, not as an
+// error path.
 func (nr *noReturn) onPath(e Entry) []NeverReturns {
-	for i, id := range e.PathNodes {
-		if i == 0 || nr.g.Nodes[id].Func == nil || runtimeEntry[nr.g.Nodes[id].Name] {
-			continue
+	candidate := func(id int) []NeverReturns {
+		n := nr.g.Nodes[id]
+		if n.Func == nil || runtimeEntry[n.Name] || id == e.Node || nr.skip[id] {
+			return nil
 		}
 		if w := nr.why(id); w != "" {
-			return []NeverReturns{{Function: e.Path[i], Why: w}}
+			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: w}}
+		}
+		return nil
+	}
+	for _, id := range e.PathNodes {
+		if c := candidate(id); c != nil {
+			return c
+		}
+	}
+	if e.Bounded {
+		return nil
+	}
+	for _, id := range e.PathNodes {
+		for _, edge := range nr.g.Nodes[id].Edges {
+			if c := candidate(edge.To); c != nil {
+				return c
+			}
 		}
 	}
 	return nil

@@ -83,11 +83,12 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 	for _, e := range r.Entries {
 		// A bounded entry that calls nothing and assumes nothing says all
 		// in the table above.
-		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 && len(e.NeverReturns) == 0 {
+		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 {
 			continue
 		}
 		entryText(w, e, o)
 	}
+	neverReturnsText(w, r)
 	threadsText(w, r)
 	largestFrames(w, r, o.TopFrames)
 	for _, m := range r.MissingLibraries {
@@ -258,10 +259,30 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		t.row(frame, Bytes(st.Depth), st.Function+stepNote(st), SourceLine(st.File, st.Line))
 	}
 	t.write(w)
-	for _, n := range e.NeverReturns {
-		fmt.Fprintf(w, "  %s never returns; if it is an error path, `[[exclude]] function = %q` sets it aside\n", n.Function, n.Function)
+}
+
+// neverReturnsText suggests [[exclude]] once for each function that never
+// returns on some entry's worst path.
+func neverReturnsText(w io.Writer, r *analysis.Result) {
+	entries := map[string]int{}
+	var order []string
+	for _, e := range r.Entries {
+		for _, n := range e.NeverReturns {
+			if entries[n.Function] == 0 {
+				order = append(order, n.Function)
+			}
+			entries[n.Function]++
+		}
+	}
+	if len(order) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, name := range order {
+		fmt.Fprintf(w, "%s never returns (on the path of %s); if it is an error path, `[[exclude]] function = %q` sets it aside\n",
+			name, fmt.Sprintf("%d %s", entries[name], plural(entries[name], "entry", "entries")), name)
 	}
 }
+
 
 // stepNote explains what a path step adds besides its frame, so that the
 // FRAME column adds up to the bound.
