@@ -68,7 +68,7 @@ func TestAnalyzeExclude(t *testing.T) {
 	if code != exitFinding || !strings.Contains(out, "NOT BOUNDED") {
 		t.Fatalf("without --exclude: exit %d, want 1 and NOT BOUNDED\n%s", code, out)
 	}
-	suggest := "fatal never returns; if it is an error path, `[[exclude]] function = \"fatal\"` sets it aside"
+	suggest := "fatal never returns (on the path of 1 entry); if it is an error path, `[[exclude]] function = \"fatal\"` sets it aside"
 	if strings.Count(out, suggest) != 1 {
 		t.Errorf("want the suggestion %q once:\n%s", suggest, out)
 	}

@@ -283,7 +283,6 @@ func neverReturnsText(w io.Writer, r *analysis.Result) {
 	}
 }
 
-
 // stepNote explains what a path step adds besides its frame, so that the
 // FRAME column adds up to the bound.
 func stepNote(st analysis.PathStep) string {
