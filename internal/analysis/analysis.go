@@ -34,6 +34,9 @@ type Options struct {
 	Strict bool
 	// Config holds the stackscope.toml annotations (may be nil).
 	Config *config.Config
+	// Exclude names functions whose paths are set aside (--exclude), in
+	// addition to the [[exclude]] tables of Config.
+	Exclude []string
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -115,6 +118,9 @@ type Entry struct {
 	// the part below the entry's SP (AfterReset.BeforeReset), and Path is
 	// the larger one's path.
 	AfterReset *ResetPart `json:"after_reset,omitempty"`
+	// NeverReturns are the functions of the worst path that never return
+	// (error paths that [[exclude]] can set aside).
+	NeverReturns []NeverReturns `json:"never_returns,omitempty"`
 	// Node and PathNodes are the entry's and the worst path's call-graph
 	// nodes (for reports that draw the graph).
 	Node      int   `json:"-"`
@@ -149,9 +155,16 @@ type PathStep struct {
 	RedZone  int64  `json:"redzone,omitempty"`
 	Kind     string `json:"frame_kind"`
 	TailCall bool   `json:"tail_call,omitempty"`
-	Depth    int64  `json:"depth"`
-	File     string `json:"file,omitempty"` // where the function is declared
-	Line     int    `json:"line,omitempty"`
+	// CallerKept is, for a step reached by a tail call, the bytes of the
+	// caller's frame still on the stack at the jump: the caller adds
+	// them to the path instead of its frame (usually 0).
+	CallerKept int64 `json:"caller_kept,omitempty"`
+	// Recursion is set on a step that stands for a recursion bounded by a
+	// declared depth: Frame is depth trips of trip bytes.
+	Recursion *bound.Cycle `json:"recursion,omitempty"`
+	Depth     int64        `json:"depth"`
+	File      string       `json:"file,omitempty"` // where the function is declared
+	Line      int          `json:"line,omitempty"`
 }
 
 // DecoderFor returns the instruction decoder for an architecture.
@@ -177,7 +190,7 @@ func Run(path string, opts Options) (*Result, error) {
 func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	dec, align := DecoderFor(f.Arch)
 	res := &Result{Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
-	cfg := checkAnnotations(f, opts.Config, &res.Warnings)
+	cfg := withExcludes(checkAnnotations(f, opts.Config, &res.Warnings), opts.Exclude)
 	opts = withConfig(opts, cfg)
 	g := callgraph.Build(f, dec, callgraph.Options{
 		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
@@ -207,12 +220,31 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if vt != nil {
 		checkStackModes(f, g, vt, userRoots(specs))
 	}
-	res.Bounds = bound.New(g, roots, boundOptions(g, cfg))
+	checkEffects(f, g, cfg, &res.Warnings)
+	bo := boundOptions(g, cfg)
+	res.Bounds = bound.New(g, roots, bo)
+	var unexcluded *bound.Analysis
+	if len(bo.Excluded) > 0 {
+		// The bounds without the exclusions, for each entry they changed
+		// to say what it would have been.
+		plain := bo
+		plain.Excluded = nil
+		unexcluded = bound.New(g, roots, plain)
+	}
 	for _, s := range specs {
-		res.Entries = append(res.Entries, res.entryResult(res.Bounds.Entry(s)))
+		b := res.Bounds.Entry(s)
+		if unexcluded != nil {
+			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
+		}
+		res.Entries = append(res.Entries, res.entryResult(b))
+	}
+	nr := newNoReturn(g, bo.Excluded)
+	for i := range res.Entries {
+		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
 	}
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
+		keepFaultPaths(res)
 	}
 	res.Threads = findThreads(res, opts)
 	for _, m := range g.Modules[1:] {
@@ -221,6 +253,29 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
 	res.Functions = functions(g, lines)
 	return res, nil
+}
+
+// excludedEffect returns the entry's assumptions with its "excluded" ones
+// kept only when the exclusion changed the entry, each then saying what
+// the entry would have been without it.
+func excludedEffect(with, without bound.Entry) []bound.Assumption {
+	changed := with.Bounded != without.Bounded || with.AtLeast != without.AtLeast
+	was := &bound.Outcome{Bounded: without.Bounded, AtLeast: without.AtLeast}
+	if without.Bounded {
+		v := without.Bound
+		was.Bound = &v
+	}
+	var out []bound.Assumption
+	for _, a := range with.Assumptions {
+		if a.Kind == bound.AssumeExcluded {
+			if !changed {
+				continue
+			}
+			a.WithoutExclusion = was
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (res *Result) entryResult(b bound.Entry) Entry {
@@ -269,7 +324,8 @@ func (res *Result) pathSteps(path []bound.Step) ([]string, []PathStep, []int) {
 	for _, st := range path {
 		names = append(names, st.Name)
 		nodes = append(nodes, st.Node)
-		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth}
+		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall,
+			CallerKept: st.Kept, Recursion: st.Cycle, Depth: st.Depth}
 		if n := res.Graph.Nodes[st.Node]; n.Module == res.Graph.Modules[0] && n.Func != nil {
 			if l, ok := res.Lines.Func(n.Func.Addr); ok {
 				ps.File, ps.Line = l.File, l.Line

@@ -81,12 +81,14 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		t.write(w)
 	}
 	for _, e := range r.Entries {
-		// A bounded entry that calls nothing says all in the table above.
-		if e.Bounded && len(e.Steps) <= 1 {
+		// A bounded entry that calls nothing and assumes nothing says all
+		// in the table above.
+		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 {
 			continue
 		}
 		entryText(w, e, o)
 	}
+	neverReturnsText(w, r)
 	threadsText(w, r)
 	largestFrames(w, r, o.TopFrames)
 	for _, m := range r.MissingLibraries {
@@ -163,17 +165,44 @@ func Verdict(e analysis.Entry, budget int64) string {
 	if budget > 0 && *e.Bound > budget {
 		return fmt.Sprintf("OVER BUDGET by %s", Bytes(*e.Bound-budget))
 	}
-	suffix := ""
-	if len(e.Assumptions) > 0 {
-		suffix = fmt.Sprintf(", assuming %d", len(e.Assumptions))
-	}
+	suffix := AssumedText(e.Assumptions)
 	if budget > 0 {
-		return fmt.Sprintf("ok (budget %s%s)", Bytes(budget), suffix)
+		return fmt.Sprintf("ok (budget %s)%s", Bytes(budget), suffix)
 	}
-	if suffix != "" {
-		return "bounded" + suffix
+	return "bounded" + suffix
+}
+
+// AssumedText says in a few words what a bound rests on, to follow
+// "bounded": " if 2 indirect calls reach only assumed targets, with
+// vAssertCalled excluded"; "" when it rests on nothing.
+func AssumedText(as []bound.Assumption) string {
+	byKind := map[string][]string{}
+	for _, a := range as {
+		byKind[a.Kind] = append(byKind[a.Kind], a.Function)
 	}
-	return "bounded"
+	text := ""
+	switch n := len(byKind[bound.AssumeIndirect]); {
+	case n == 1:
+		text = " if 1 indirect call reaches only assumed targets"
+	case n > 1:
+		text = fmt.Sprintf(" if %d indirect calls reach only assumed targets", n)
+	}
+	var with []string
+	add := func(kind, one, many string) {
+		switch names := byKind[kind]; {
+		case len(names) == 1:
+			with = append(with, fmt.Sprintf(one, names[0]))
+		case len(names) > 1:
+			with = append(with, fmt.Sprintf(many, len(names)))
+		}
+	}
+	add(bound.AssumeExcluded, "%s excluded", "%d functions excluded")
+	add(bound.AssumeFrame, "%s's frame declared", "%d frames declared")
+	add(bound.AssumeRecursion, "%s's recursion depth declared", "%d recursion depths declared")
+	if len(with) > 0 {
+		text += ", with " + strings.Join(with, ", ")
+	}
+	return text
 }
 
 // resetText says, when the entry resets SP to the top of the main stack,
@@ -244,38 +273,97 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		if st.Kind != "static" {
 			frame = st.Kind
 		}
-		note := ""
-		if st.RedZone > 0 {
-			note += fmt.Sprintf(" (+%s red zone)", Bytes(st.RedZone))
-		}
-		if st.TailCall {
-			note += " (tail call)"
-		}
-		t.row(frame, Bytes(st.Depth), st.Function+note, SourceLine(st.File, st.Line))
+		t.row(frame, Bytes(st.Depth), st.Function+stepNote(st), SourceLine(st.File, st.Line))
 	}
 	t.write(w)
 }
 
-// assumptionsText lists what a bound rests on: indirect calls given the
-// address-taken set as targets, declared recursion depths and frames.
+// neverReturnsText suggests [[exclude]] once for each function that never
+// returns on some entry's worst path.
+func neverReturnsText(w io.Writer, r *analysis.Result) {
+	entries := map[string]int{}
+	var order []string
+	for _, e := range r.Entries {
+		for _, n := range e.NeverReturns {
+			if entries[n.Function] == 0 {
+				order = append(order, n.Function)
+			}
+			entries[n.Function]++
+		}
+	}
+	if len(order) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, name := range order {
+		fmt.Fprintf(w, "%s never returns (on the path of %s); if it is an error path, `[[exclude]] function = %q` sets it aside\n",
+			name, fmt.Sprintf("%d %s", entries[name], plural(entries[name], "entry", "entries")), name)
+	}
+}
+
+// stepNote explains what a path step adds besides its frame, so that the
+// FRAME column adds up to the bound.
+func stepNote(st analysis.PathStep) string {
+	note := ""
+	if c := st.Recursion; c != nil {
+		note += fmt.Sprintf(" (recursion: %d trips of %s through %s)", c.Depth, Bytes(c.Trip), strings.Join(c.Members, " -> "))
+	}
+	if st.RedZone > 0 {
+		note += fmt.Sprintf(" (+%s red zone)", Bytes(st.RedZone))
+	}
+	if st.TailCall {
+		if st.CallerKept > 0 {
+			note += fmt.Sprintf(" (tail call: the caller adds %s, not its frame)", Bytes(st.CallerKept))
+		} else {
+			note += " (tail call: the caller's frame is released)"
+		}
+	}
+	return note
+}
+
+// assumptionsText lists what a bound rests on, one short line each: the
+// indirect calls given assumed targets, the functions excluded (with what
+// the entry would be without), declared frames and recursion depths.
 func assumptionsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	if len(e.Assumptions) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "  the bound assumes (%d; --strict refuses address-taken assumptions):\n", len(e.Assumptions))
+	fmt.Fprintln(w, "  the bound assumes:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	indirect := 0
 	for i, a := range e.Assumptions {
+		if a.Kind == bound.AssumeIndirect {
+			indirect++
+		}
 		if i == o.MaxReasons {
 			fmt.Fprintf(tw, "    ...\tand %d more (see --format json)\n", len(e.Assumptions)-i)
-			break
+			continue
+		}
+		if i > o.MaxReasons {
+			continue
 		}
 		where := a.Function
-		if a.Addr != 0 {
+		if a.Addr != 0 && a.Kind == bound.AssumeIndirect {
 			where += fmt.Sprintf(" at %#x", a.Addr)
 		}
-		fmt.Fprintf(tw, "    %s\t%s%s\n", where, a.Detail, at(a.File, a.Line))
+		fmt.Fprintf(tw, "    %s\t%s%s\n", where, assumptionDetail(a), at(a.File, a.Line))
 	}
 	tw.Flush()
+	if indirect > 0 {
+		fmt.Fprintln(w, "    (--strict refuses assumed indirect-call targets)")
+	}
+}
+
+// assumptionDetail is an assumption's line: for an exclusion, what the
+// entry would be without it.
+func assumptionDetail(a bound.Assumption) string {
+	x := a.WithoutExclusion
+	if a.Kind != bound.AssumeExcluded || x == nil {
+		return a.Detail
+	}
+	if x.Bounded {
+		return "excluded; without it: " + Bytes(*x.Bound)
+	}
+	return fmt.Sprintf("excluded; without it: NOT BOUNDED (at least %s)", Bytes(x.AtLeast))
 }
 
 func largestFrames(w io.Writer, r *analysis.Result, n int) {

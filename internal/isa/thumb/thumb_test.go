@@ -205,6 +205,7 @@ var unitCases = []unitCase{
 	// Instructions with no effect that matters.
 	{"nop", "bf00", 0, isa.Effect{Len: 2, Nop: true}},
 	{"nop.w", "f3af 8000", 0, isa.Effect{Len: 4, Nop: true}},
+	{"mov r8, r8 (Thumb-1 padding)", "46c0", 0, isa.Effect{Len: 2, Nop: true}},
 	{"wfi", "bf30", 0, isa.Effect{Len: 2}},
 	{"isb sy", "f3bf 8f6f", 0, isa.Effect{Len: 4}},
 	{"dsb sy", "f3bf 8f4f", 0, isa.Effect{Len: 4}},

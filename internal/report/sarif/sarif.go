@@ -317,8 +317,8 @@ func (s *logRun) analysis(a Analysis) {
 			}
 			first := e.Assumptions[0]
 			s.add(finding{rule: RuleAssumed, key: e.Name, at: at, related: related,
-				text: fmt.Sprintf("%s: the bound of %s assumes %d indirect-call target sets or declared frames (first: %s at %#x, %s)",
-					e.Name, report.Bytes(*e.Bound), len(e.Assumptions), first.Function, first.Addr, first.Detail),
+				text: fmt.Sprintf("%s: %s, bounded%s (first: %s at %#x, %s)",
+					e.Name, report.Bytes(*e.Bound), report.AssumedText(e.Assumptions), first.Function, first.Addr, first.Detail),
 				props: map[string]any{"entry": e.Name, "bound": *e.Bound}})
 		}
 	}
