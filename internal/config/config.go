@@ -1,9 +1,10 @@
 // Package config reads stackscope.toml: annotations that close what the
 // analysis cannot see (indirect-call targets, recursion depths, frames of
 // external or hand-written functions), extra entry points, interrupt
-// priority groups, and budgets. Each annotation is keyed by function name
-// and may pin the function's code with a hash, so a stale annotation is
-// reported instead of silently trusted.
+// priority groups, budgets, and the memory map layout proves its verdict
+// with. Each annotation is keyed by function name and may pin the
+// function's code with a hash, so a stale annotation is reported instead
+// of silently trusted.
 package config
 
 import (
@@ -34,6 +35,8 @@ type Config struct {
 
 	Interrupts Interrupts `toml:"interrupts"`
 	Budgets    Budgets    `toml:"budgets"`
+	// Memory is the memory map for layout (see memory.go).
+	Memory Memory `toml:"memory"`
 
 	// Path is where the configuration was read from ("" when none).
 	Path string `toml:"-"`
@@ -123,6 +126,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{path, fmt.Sprintf("unknown key %q", undecoded[0].String())}
 	}
 	c.Path = path
+	if err := c.checkMemory(path); err != nil {
+		return nil, err
+	}
 	for _, r := range c.Recursion {
 		if r.Function == "" || r.Depth < 1 {
 			return nil, &Error{path, fmt.Sprintf("[[recursion]] needs a function and a depth of at least 1 (got %q, %d)", r.Function, r.Depth)}
