@@ -187,9 +187,12 @@ type Headroom struct {
 	Percent      *float64 `json:"percent"`
 	// WillOverflowBy is set when the lower bound alone exceeds the stack.
 	WillOverflowBy int64 `json:"will_overflow_by,omitempty"`
-	// Unknown says why the headroom is not known.
+	// Unknown says why the headroom is not known, in one short line.
 	Unknown   string   `json:"unknown,omitempty"`
 	Unbounded []string `json:"unbounded,omitempty"`
+	// UnboundedReasons: for each entry that is not bounded, its first
+	// reason with the function and the address.
+	UnboundedReasons []string `json:"unbounded_reasons,omitempty"`
 }
 
 // TaskStack is a statically allocated stack (a data object named like a

@@ -491,8 +491,9 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 		if len(why) == 0 {
 			why = in.Unbounded
 		}
+		h.UnboundedReasons = why
 		if len(why) > 0 {
-			h.Unknown += ": " + strings.Join(why, "; ")
+			h.Unknown += fmt.Sprintf(" (%d %s not bounded)", len(why), plural(len(why), "entry", "entries"))
 		}
 		if in.TotalAtLeast > h.StackSize {
 			h.WillOverflowBy = in.TotalAtLeast - h.StackSize
@@ -505,6 +506,13 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 	pc := float64(b) * 100 / float64(h.StackSize)
 	h.Bytes, h.Percent = &b, &pc
 	return h
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // bytesText is a byte count with thousands separators (as report.Bytes,
