@@ -95,9 +95,9 @@ type Region struct {
 	// Name and Attributes are the memory map's, when one is given.
 	Name       string    `json:"name,omitempty"`
 	Attributes string    `json:"attributes,omitempty"`
-	Start    uint64    `json:"start"`
-	End      uint64    `json:"end"`
-	Sections []Section `json:"sections"`
+	Start      uint64    `json:"start"`
+	End        uint64    `json:"end"`
+	Sections   []Section `json:"sections"`
 }
 
 // Section is one allocated section.

@@ -106,6 +106,9 @@ func LayoutText(w io.Writer, r *layout.Report) {
 	}
 	if r.Verdict == layout.Unsafe {
 		fixText(w)
+		if r.MemoryMap == nil {
+			fmt.Fprint(w, "  Then prove it: only the memory map (--ld FILE.ld, or [memory] in stackscope.toml)\n  can show that no RAM lies below the stack.\n")
+		}
 	}
 	if r.Verdict == layout.Unknown && r.MemoryMap == nil {
 		fmt.Fprint(w, "\nPROVE IT  give the memory map: stackscope layout --ld FILE.ld (the linker script with the\n          MEMORY block), or [memory] in stackscope.toml (docs/layout.md)\n")
@@ -161,7 +164,7 @@ func headroomLines(h *layout.Headroom) []string {
 			lines = append(lines, fmt.Sprintf("  and %d more (all in --format json, headroom_detail.unbounded_reasons)", len(h.UnboundedReasons)-i))
 			break
 		}
-		lines = append(lines, "  "+clip(why, 90))
+		lines = append(lines, strings.Split(wrap("  "+why, 78, "    "), "\n")...)
 	}
 	return lines
 }
@@ -170,15 +173,6 @@ func headroomLines(h *layout.Headroom) []string {
 func headroomText(h *layout.Headroom) string {
 	lines := headroomLines(h)
 	return strings.Join(lines[:min(2, len(lines))], "; ")
-}
-
-// clip cuts s to n characters, marking the cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }
 
 func overflowText(w io.Writer, r *layout.Report) {
@@ -339,7 +333,10 @@ func mapText(w io.Writer, r *layout.Report) {
 	for _, reg := range r.Regions {
 		name := strings.ToUpper(reg.Kind)
 		if reg.Name != "" {
-			name = reg.Name + " (" + reg.Attributes + ") " + reg.Kind
+			name = reg.Name + " " + reg.Kind
+			if reg.Attributes != "" {
+				name = reg.Name + " (" + reg.Attributes + ") " + reg.Kind
+			}
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
 		for _, ln := range groupSections(regionItems(r, reg, false)) {
