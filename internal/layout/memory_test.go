@@ -125,3 +125,52 @@ func TestMapBelowStack(t *testing.T) {
 		})
 	}
 }
+
+// TestFreeRTOSLayout: a FreeRTOS application (the kernel from the corpus,
+// the ARM_CM3 port) on the mps2-like board of testutil: the stack at the
+// top of the one RAM block is UNSAFE with and without the board's linker
+// script; the stack first in RAM is SAFE only with it. The parser reads
+// the board scripts, whose STACK_SIZE (a DEFINED ternary) MEMORY does not
+// use.
+func TestFreeRTOSLayout(t *testing.T) {
+	boards, _ := filepath.Abs("../testutil/testdata/freertos")
+	app, _ := filepath.Abs("../analysis/testdata/freertos/app.c")
+	for _, c := range []struct {
+		board          string
+		noMap, withMap string
+	}{
+		{"board", Unsafe, Unsafe},
+		{"board_stackfirst", Unknown, Safe},
+	} {
+		t.Run(c.board, func(t *testing.T) {
+			script := filepath.Join(boards, c.board+".ld")
+			fw := testutil.BuildFreeRTOS(t, t.TempDir(), testutil.FreeRTOSApp{Port: "cm3", App: []string{app}, Linker: script})
+			regions, err := ldscript.ParseFile(script)
+			if err != nil {
+				t.Fatal(err)
+			}
+			limit := nmValue(t, fw, "__StackLimit")
+			for _, opts := range []Options{{NoHeadroom: true}, {NoHeadroom: true, Memory: &MemoryMap{From: c.board + ".ld", Regions: regions}}} {
+				r, err := Analyze(fw, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := c.noMap
+				if opts.Memory != nil {
+					want = c.withMap
+				}
+				if r.Verdict != want || r.Stack == nil || r.Stack.Limit != limit {
+					t.Fatalf("map %v: %s (%s), stack %+v; want %s, limit %#x", opts.Memory != nil, r.Verdict, r.VerdictReason, r.Stack, want, limit)
+				}
+				if want == Unsafe {
+					ebss := nmValue(t, fw, "_ebss")
+					// newlib's sbrk heap runs from end (= _ebss) up to the
+					// stack: the whole gap is heap.
+					if h := r.OverflowInto[0]; h.Kind != "heap" || h.Start != ebss || h.End != limit || h.Assumed != (opts.Memory == nil) {
+						t.Errorf("first hit %+v, want the sbrk heap %#x-%#x", h, ebss, limit)
+					}
+				}
+			}
+		})
+	}
+}
