@@ -340,11 +340,11 @@ func mapText(w io.Writer, r *layout.Report) {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
 		for _, ln := range groupSections(regionItems(r, reg, false)) {
-			if ln.more != "" {
-				fmt.Fprintf(tw, "    %s\n", ln.more)
+			it := ln.item
+			if ln.more > 0 {
+				fmt.Fprintf(tw, "    and %d more %s\t%s\t%s\t%s, the smaller ones (all in --format json)\n", ln.more, it.name, span(it.start, it.end), rightBytes(ln.bytes), it.kind)
 				continue
 			}
-			it := ln.item
 			extra := it.kind
 			if it.loadAddr != 0 {
 				extra += fmt.Sprintf(", loaded from %s", hex(it.loadAddr))
@@ -367,15 +367,18 @@ const (
 	groupShow  = 5
 )
 
-// mapLine is one line of a region in the map: an item, or the summary of
-// the items of a family left out.
+// mapLine is one line of a region in the map: an item, or (more > 0) the
+// summary of the items of a family left out.
 type mapLine struct {
 	item item
-	more string
+	// more sections are left out; item spans them, holding bytes in all.
+	more  int
+	bytes uint64
 }
 
 // groupSections keeps the items in address order, showing of each large
-// family only its largest few, with "and N more" after the last shown.
+// family only its largest few and, after the last shown, one line for the
+// rest (with the padding between them).
 func groupSections(items []item) []mapLine {
 	families := map[string][]int{}
 	for i, it := range items {
@@ -384,7 +387,7 @@ func groupSections(items []item) []mapLine {
 		}
 	}
 	hide := map[int]bool{}
-	summaryAfter := map[int]string{}
+	summaryAfter := map[int]mapLine{}
 	for f, idx := range families {
 		if len(idx) <= groupLimit {
 			continue
@@ -393,7 +396,8 @@ func groupSections(items []item) []mapLine {
 		sort.SliceStable(bySize, func(a, b int) bool {
 			return items[bySize[a]].end-items[bySize[a]].start > items[bySize[b]].end-items[bySize[b]].start
 		})
-		var hiddenBytes uint64
+		rest := item{name: f + ".*", kind: items[idx[0]].kind, start: ^uint64(0)}
+		var bytes uint64
 		last := 0
 		for rank, i := range bySize {
 			if rank < groupShow {
@@ -401,9 +405,16 @@ func groupSections(items []item) []mapLine {
 				continue
 			}
 			hide[i] = true
-			hiddenBytes += items[i].end - items[i].start
+			rest.start, rest.end = min(rest.start, items[i].start), max(rest.end, items[i].end)
+			bytes += items[i].end - items[i].start
 		}
-		summaryAfter[last] = fmt.Sprintf("and %d more %s.* sections, %s in all (--format json lists them)", len(idx)-groupShow, f, Bytes(int64(hiddenBytes)))
+		// Alignment padding between the family's sections says nothing.
+		for i := idx[0]; i < idx[len(idx)-1]; i++ {
+			if items[i].kind == "unused" {
+				hide[i] = true
+			}
+		}
+		summaryAfter[last] = mapLine{item: rest, more: len(idx) - groupShow, bytes: bytes}
 	}
 	var out []mapLine
 	for i, it := range items {
@@ -411,7 +422,7 @@ func groupSections(items []item) []mapLine {
 			out = append(out, mapLine{item: it})
 		}
 		if s, ok := summaryAfter[i]; ok {
-			out = append(out, mapLine{more: s})
+			out = append(out, s)
 		}
 	}
 	return out
