@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/report/sarif/sariftest"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -43,6 +44,20 @@ func TestLayoutExitCodes(t *testing.T) {
 	ld := filepath.Join(td, "start.ld")
 	if code, out, _ := capture(t, "layout", fw); code != exitFinding || !strings.Contains(out, ": UNKNOWN: ") || !strings.Contains(out, "--ld FILE.ld") {
 		t.Errorf("stack first in RAM without a memory map: exit %d, want 1 and UNKNOWN:\n%s", code, out)
+	}
+	rules := func(args ...string) map[string]int {
+		_, out, _ := capture(t, append([]string{"layout", "--format", "sarif"}, args...)...)
+		n := map[string]int{}
+		for _, f := range sariftest.Results(sariftest.Check(t, out)) {
+			n[f.Rule]++
+		}
+		return n
+	}
+	if r := rules(fw); r["SS105"] != 1 || r["SS101"] != 0 {
+		t.Errorf("SARIF without a memory map: %v, want one SS105 (placement not proved)", r)
+	}
+	if r := rules("--ld", ld, fw); r["SS105"] != 0 || r["SS101"] != 0 {
+		t.Errorf("SARIF with the memory map: %v, want no placement result", r)
 	}
 	if code, out, _ := capture(t, "layout", "--ld", ld, fw); code != exitOK || !strings.Contains(out, ": SAFE: ") || !strings.Contains(out, "MEMORY MAP (from "+ld+" (--ld))") {
 		t.Errorf("--ld: exit %d, want 0 and SAFE:\n%s", code, out)
