@@ -1,8 +1,9 @@
 // Package config reads stackscope.toml: annotations that close what the
 // analysis cannot see (indirect-call targets, recursion depths, frames of
-// external or hand-written functions), error paths set aside, extra entry points, interrupt
-// priority groups, and budgets. Each annotation is keyed by function name
-// and may pin the function's code with a hash, so a stale annotation is
+// external or hand-written functions), error paths set aside, extra entry
+// points, interrupt priority groups, budgets, and the memory map layout
+// proves its verdict with. Each annotation is keyed by function name and
+// may pin the function's code with a hash, so a stale annotation is
 // reported instead of silently trusted.
 package config
 
@@ -35,6 +36,8 @@ type Config struct {
 
 	Interrupts Interrupts `toml:"interrupts"`
 	Budgets    Budgets    `toml:"budgets"`
+	// Memory is the memory map for layout (see memory.go).
+	Memory Memory `toml:"memory"`
 
 	// Path is where the configuration was read from ("" when none).
 	Path string `toml:"-"`
@@ -131,6 +134,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{path, fmt.Sprintf("unknown key %q", undecoded[0].String())}
 	}
 	c.Path = path
+	if err := c.checkMemory(path); err != nil {
+		return nil, err
+	}
 	for _, r := range c.Recursion {
 		if r.Function == "" || r.Depth < 1 {
 			return nil, &Error{path, fmt.Sprintf("[[recursion]] needs a function and a depth of at least 1 (got %q, %d)", r.Function, r.Depth)}
