@@ -23,6 +23,7 @@ type layoutFlags struct {
 	noHeadroom bool
 	ld         string
 	configPath string
+	exclude    []string
 }
 
 func newLayoutCommand() *cobra.Command {
@@ -55,6 +56,7 @@ the memory map) or the stack will overflow, 2 usage or input error.`,
 	f.BoolVar(&fl.noHeadroom, "no-headroom", false, "skip the stack analysis (headroom unknown)")
 	f.StringVar(&fl.ld, "ld", "", "the linker script whose MEMORY regions are the memory map (needed for a SAFE verdict)")
 	f.StringVar(&fl.configPath, "config", "", "annotations and [memory] (default: stackscope.toml beside the binary or in the working directory)")
+	f.StringArrayVar(&fl.exclude, "exclude", nil, "for the headroom: set aside every path through this function, as analyze --exclude (repeatable)")
 	return cmd
 }
 
@@ -91,7 +93,7 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 	if err != nil {
 		return err
 	}
-	r, err := layout.Analyze(path, layout.Options{NoHeadroom: fl.noHeadroom, Memory: mem, Analysis: analysis.Options{Config: cfg}})
+	r, err := layout.Analyze(path, layout.Options{NoHeadroom: fl.noHeadroom, Memory: mem, Analysis: analysis.Options{Config: cfg, Exclude: fl.exclude}})
 	if err != nil {
 		var ie *binfile.InputError
 		if errors.As(err, &ie) {
