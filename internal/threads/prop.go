@@ -18,6 +18,15 @@ const (
 	// vAlloc: the value an allocator (fn) returned for n bytes (n < 0:
 	// not a constant), plus v.
 	vAlloc
+	// vMem: the n-byte value read from the constant address v, except
+	// the bits in mask, which are those of bits: a device register being
+	// read, modified and written back. A call or a store that may write
+	// the address makes it unknown.
+	vMem
+	// vNear: an address of the Cortex-M System Control Space (v) plus an
+	// offset not known (an index, a loop's pointer): a store through it
+	// may write any register there.
+	vNear
 )
 
 // value is what the propagation knows of a register or stack slot.
@@ -26,6 +35,10 @@ type value struct {
 	v  int64
 	n  int64
 	fn string
+	// mask and bits qualify vMem.
+	mask, bits uint32
+	// w is set on a stack slot written by a w-byte store (1 or 2).
+	w int8
 }
 
 var unknown = value{}
@@ -69,19 +82,51 @@ func merge(a, b state) state {
 		return a
 	}
 	for i := range a.regs {
-		if a.regs[i] != b.regs[i] {
-			a.regs[i] = unknown
-		}
+		a.regs[i] = mergeValue(a.regs[i], b.regs[i])
 	}
 	if !b.spKnown || a.sp != b.sp {
 		a.spKnown = false
 	}
 	for k, v := range a.slots {
-		if w, ok := b.slots[k]; !ok || w != v {
+		if m := mergeValue(v, b.slots[k]); m.k == vUnknown {
 			delete(a.slots, k)
+		} else {
+			a.slots[k] = m
 		}
 	}
 	return a
+}
+
+// mergeValue is what x and y, reaching one point on two paths, leave:
+// the value they agree on; an address of the System Control Space on
+// either side, when they differ, becomes vNear (a store through the merged
+// pointer may write there); else unknown.
+func mergeValue(x, y value) value {
+	if x == y {
+		return x
+	}
+	if n := x.near(); n.k == vNear {
+		return n
+	}
+	return y.near()
+}
+
+// forgetMem makes unknown every loaded device-register value that a store
+// to [lo, hi) may have changed (all of them when all is set).
+func (s *state) forgetMem(all bool, lo, hi int64) {
+	stale := func(v value) bool {
+		return v.k == vMem && (all || v.v < hi && v.v+v.n > lo)
+	}
+	for i, v := range s.regs {
+		if stale(v) {
+			s.regs[i] = unknown
+		}
+	}
+	for k, v := range s.slots {
+		if stale(v) {
+			delete(s.slots, k)
+		}
+	}
 }
 
 // archInfo is what the propagation needs to know of the calling convention.
@@ -113,6 +158,25 @@ type memOp struct {
 	reg2        int8
 	clobbers    []int8 // registers written besides Effect.Def
 	unknownMem  bool   // a store to the stack we cannot place
+	// Thumb only (thumbOps): the bytes a store or load moves (0: a word),
+	// a sign-extending load, a register offset (index << indexShift), a
+	// store of several registers (stm, strd with writeback) at base.
+	width      int64
+	signed     bool
+	index      int8
+	hasIndex   bool
+	indexShift uint32
+	multi      bool
+	// alu is a data-processing operation on constants (thumbOps).
+	alu aluInst
+	// cmp rn, #imm / cmp rn, rm; a conditional branch's condition code.
+	hasCmp    bool
+	cmpReg    int8
+	cmpRm     int8
+	cmpImm    uint32
+	cmpUseImm bool
+	hasCond   bool
+	cond      int8
 }
 
 // inst is one decoded instruction of the sweep.
@@ -130,6 +194,12 @@ type callHook func(addr uint64, s *state) (ret value, ok bool)
 // at(addr, state) at every address in want. onCall is asked for the
 // return value of each call.
 func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uint64, s *state) value, at func(addr uint64, s *state)) {
+	sweepFrom(ai, insts, nil, want, onCall, at)
+}
+
+// sweepFrom is sweep with registers known at the function's entry (the
+// arguments of one call of it).
+func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]bool, onCall func(addr uint64, s *state) value, at func(addr uint64, s *state)) {
 	if len(insts) == 0 {
 		return
 	}
@@ -186,16 +256,23 @@ func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uin
 	}
 	pending := map[uint64]state{}
 	cur := state{live: true, spKnown: true, slots: map[int64]value{}}
+	for r, v := range entry {
+		cur.regs[r] = v
+	}
 	cur.regs[ai.sp] = value{k: vStack}
+	itLeft, prevInIT := 0, false // instructions left in an IT block; the previous one was in one
 	for i, in := range insts {
+		joined := false
 		if p, ok := pending[in.addr]; ok {
 			cur = merge(cur, p)
 			delete(pending, in.addr)
+			joined = true
 		}
 		if l := loops[i]; l != nil && cur.live {
+			joined = true
 			for r, w := range l.regs {
 				if w {
-					cur.regs[r] = unknown
+					cur.regs[r] = cur.regs[r].near()
 				}
 			}
 			if l.regs[ai.sp] {
@@ -211,10 +288,33 @@ func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uin
 		if want[in.addr] {
 			at(in.addr, &cur)
 		}
+		taken, decided := false, false
+		inIT := itLeft > 0
+		if i > 0 && !joined && !inIT && !prevInIT {
+			taken, decided = branchDecided(&cur, insts[i-1].m, in.m)
+		}
+		prevInIT = inIT
+		if itLeft > 0 {
+			itLeft--
+		}
+		if in.e.CondNext > 0 {
+			itLeft = in.e.CondNext
+		}
 		step(ai, &cur, in, onCall)
 		e := in.e
-		switch e.Flow {
-		case isa.FlowJump, isa.FlowCondJump:
+		switch {
+		case decided && !taken:
+			// a conditional branch the constants say is not taken
+		case decided && taken && e.HasTarget:
+			if j, ok := index[e.Target]; ok && j > i {
+				if p, ok := pending[e.Target]; ok {
+					pending[e.Target] = merge(p, cur.clone())
+				} else {
+					pending[e.Target] = cur.clone()
+				}
+			}
+			cur.live = false
+		case e.Flow == isa.FlowJump, e.Flow == isa.FlowCondJump:
 			if e.HasTarget {
 				if j, ok := index[e.Target]; ok && j > i {
 					if p, ok := pending[e.Target]; ok {
@@ -227,7 +327,7 @@ func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uin
 			if e.Flow == isa.FlowJump && e.CondNext == 0 {
 				cur.live = false
 			}
-		case isa.FlowReturn, isa.FlowStop, isa.FlowIndirectJump:
+		case e.Flow == isa.FlowReturn, e.Flow == isa.FlowStop, e.Flow == isa.FlowIndirectJump:
 			cur.live = false
 		}
 		if !cur.live {
@@ -237,34 +337,54 @@ func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uin
 	}
 }
 
+// branchDecided evaluates a conditional branch right after a compare of
+// constants (the flags are then certainly the compare's): at -O0 a
+// function called with a constant argument takes one side of its test,
+// and the other side's stores never happen.
+func branchDecided(s *state, prev, br memOp) (taken, decided bool) {
+	if !br.hasCond || !prev.hasCmp {
+		return false, false
+	}
+	a, b := s.regs[prev.cmpReg], constant(int64(prev.cmpImm))
+	if !prev.cmpUseImm {
+		b = s.regs[prev.cmpRm]
+	}
+	if a.k != vConst || b.k != vConst {
+		return false, false
+	}
+	return condHolds(br.cond, uint32(a.v), uint32(b.v)), true
+}
+
 // step applies one instruction to s.
 func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) value) {
 	e := in.e
 	m := in.m
-	slotKey := func(base int8, disp int64) (int64, bool) {
-		b := s.regs[base]
-		if b.k != vStack {
-			return 0, false
-		}
-		return b.v + disp, true
-	}
 	// Memory moves (before the SP changes: x86asm addresses are relative to
 	// the SP before the instruction; push stores at the new SP, below).
-	if m.store {
-		if k, ok := slotKey(m.base, m.disp); ok {
+	// The ALU result is computed first: a load may write one of its inputs.
+	aluResult := aluValue(s, m.alu)
+	if m.store || m.multi {
+		addr := s.address(m)
+		switch {
+		case addr.k == vStack && !m.multi:
 			v := s.regs[m.reg]
 			if m.useImm {
 				v = m.imm
 			}
-			s.slots[k] = v
+			s.storeSlot(addr.v, m.width, v)
 			if m.pair {
-				s.slots[k+4] = s.regs[m.reg2]
+				s.storeSlot(addr.v+4, 4, s.regs[m.reg2])
 			}
-		} else if m.base != ai.fp && m.base != ai.sp {
+		case addr.k == vStack, addr.k == vUnknown && (m.base == ai.fp || m.base == ai.sp):
+			s.slots = map[int64]value{}
+		default:
 			// a store through some other pointer: stack words may change
 			// only when that pointer is a stack address we lost; keep them.
-		} else {
-			s.slots = map[int64]value{}
+		}
+		if addr.k == vConst && !m.multi {
+			s.forgetMem(false, addr.v, addr.v+max(m.width, 4))
+		} else if addr.k != vStack {
+			s.forgetMem(true, 0, 0)
 		}
 	}
 	if m.unknownMem {
@@ -272,8 +392,16 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 	}
 	var loaded, loaded2 value
 	if m.load {
-		if k, ok := slotKey(m.base, m.disp); ok {
-			loaded, loaded2 = s.slots[k], s.slots[k+4]
+		switch addr := s.address(m); addr.k {
+		case vStack:
+			loaded, loaded2 = loadSized(s.slots[addr.v], m.width, m.signed), s.slots[addr.v+4]
+		case vConst:
+			if !m.signed && !m.pair {
+				loaded = memLoad(addr.v, int(max(m.width, 4)))
+				if m.width == 0 {
+					loaded.n = ai.word
+				}
+			}
 		}
 	}
 	pushed := unknown
@@ -289,6 +417,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 		if onCall != nil {
 			ret = onCall(in.addr, s)
 		}
+		s.forgetMem(true, 0, 0) // the callee may write any device register
 		for _, r := range ai.clobber {
 			s.regs[r] = unknown
 		}
@@ -341,6 +470,9 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 			s.regs[r] = unknown
 		}
 	}
+	if m.alu.op != aluNone && m.alu.rd != ai.sp {
+		s.regs[m.alu.rd] = aluResult
+	}
 	if m.load {
 		s.regs[m.reg] = loaded
 		if m.pair {
@@ -383,6 +515,61 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 	} else if e.ClobbersFP && e.DefReg != ai.fp {
 		s.regs[ai.fp] = unknown
 	}
+}
+
+// address is where a load or store of m accesses: a stack address, a
+// constant, an SCS address plus an unknown index (vNear), or unknown.
+func (s *state) address(m memOp) value {
+	b := s.regs[m.base]
+	if !m.hasIndex {
+		if b.k == vNear {
+			return b
+		}
+		return b.add(m.disp)
+	}
+	i := s.regs[m.index]
+	if i.k != vConst {
+		return b.near()
+	}
+	return b.add(int64(uint32(i.v) << m.indexShift))
+}
+
+// storeSlot records a w-byte store (0: a word) of v at stack offset k, and
+// forgets the slots it overlaps.
+func (s *state) storeSlot(k, w int64, v value) {
+	if w == 0 {
+		w = 4
+	}
+	for j := k - 3; j < k+w; j++ {
+		delete(s.slots, j)
+	}
+	if w < 4 {
+		if v.k != vConst {
+			return
+		}
+		v = constant(int64(uint32(v.v) & widthMask(w)))
+		v.w = int8(w)
+	}
+	s.slots[k] = v
+}
+
+// aluValue is the result of a followed data-processing instruction.
+func aluValue(s *state, a aluInst) value {
+	if a.op == aluNone {
+		return unknown
+	}
+	var x value
+	if a.rn >= 0 {
+		x = s.regs[a.rn]
+	}
+	y := constant(int64(a.imm))
+	if a.rm >= 0 {
+		y = s.regs[a.rm]
+		if a.sh != aluNone && a.shAmt != 0 {
+			y = apply(a.sh, y, constant(int64(a.shAmt)))
+		}
+	}
+	return apply(a.op, x, y)
 }
 
 // arg returns argument i (0-based) at a call with state s.
