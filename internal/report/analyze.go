@@ -307,8 +307,8 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	}
 	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
 		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
-	t := newTable("    ", true, true, false, false)
-	t.row("BOUND*", "LEVEL", "HANDLER", "VECTORS")
+	t := newTable("    ", true, true, true, false, false)
+	t.row("BOUND*", "LEVEL", "PRIORITY", "HANDLER", "VECTORS")
 	for _, h := range in.Handlers {
 		b := "≥ " + Bytes(h.AtLeast)
 		if h.Bounded {
@@ -318,8 +318,71 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 		if len(h.Vectors) > 4 {
 			vecs = strings.Join(h.Vectors[:4], ", ") + fmt.Sprintf(" and %d more", len(h.Vectors)-4)
 		}
-		t.row(b, fmt.Sprint(h.Level), h.Name, vecs)
+		levels := fmt.Sprint(h.Level)
+		if len(h.Levels) > 1 {
+			levels = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(h.Levels)), ","), "[]")
+		}
+		t.row(b, levels, handlerPriority(h), h.Name, vecs)
 	}
 	t.write(w)
 	fmt.Fprintln(w, "    * with the exception frame and alignment")
+	prioritiesText(w, in)
+}
+
+// handlerPriority is a handler's PRIORITY cell.
+func handlerPriority(h analysis.Handler) string {
+	switch {
+	case h.PrioritySource == "configured group":
+		return "group"
+	case h.Priority != nil:
+		return fmt.Sprint(*h.Priority)
+	case strings.Contains(h.PrioritySource, "assumed"):
+		return "assumed"
+	}
+	return "several"
+}
+
+// prioritiesText says where each priority comes from: the stores found
+// (file:line), the reset value, or why a handler is on a level of its own.
+func prioritiesText(w io.Writer, in *analysis.Interrupts) {
+	var fromCode, reset, assumed []string
+	for _, vp := range in.Priorities {
+		switch vp.Source {
+		case "code":
+			fromCode = append(fromCode, fmt.Sprintf("%s %d at %s", vp.Vector, *vp.Priority, strings.Join(vp.Where, ", ")))
+		case "reset":
+			reset = append(reset, vp.Vector)
+		case "assumed":
+			assumed = append(assumed, fmt.Sprintf("%s (%s)", vp.Vector, vp.Assumed))
+		}
+	}
+	if len(fromCode) > 0 {
+		fmt.Fprintln(w, "    priorities found in the code:")
+		for _, l := range fromCode {
+			fmt.Fprintln(w, "      "+l)
+		}
+	}
+	if len(reset) > 0 {
+		fmt.Fprintf(w, "    priority 0, the reset value (nothing writes it): %s\n", shortList(reset, 8))
+	}
+	if len(assumed) > 0 {
+		fmt.Fprintln(w, "    priority not known, the handler on a level of its own:")
+		for _, l := range assumed[:min(len(assumed), 8)] {
+			fmt.Fprintln(w, "      "+l)
+		}
+		if len(assumed) > 8 {
+			fmt.Fprintf(w, "      and %d more (all in the JSON)\n", len(assumed)-8)
+		}
+	}
+	if in.PriorityGrouping != "" {
+		fmt.Fprintln(w, "    "+in.PriorityGrouping)
+	}
+}
+
+// shortList joins the first n names and counts the rest.
+func shortList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
 }
