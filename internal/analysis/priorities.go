@@ -81,17 +81,21 @@ func findPriorities(res *Result) *priorities {
 	c.plain = map[int][]threads.Store{}
 	var aircr []prioWrite
 	c.aircr = &aircr
+	calls := map[int][]threads.Call{}
+	for id, n := range g.Nodes {
+		if n.Module == g.Modules[0] && n.Func != nil && !n.Hub {
+			c.plain[id], calls[id] = threads.Scan(g, id, nil)
+		}
+	}
 	for id, n := range g.Nodes {
 		if n.Module != g.Modules[0] || n.Func == nil || n.Hub {
 			continue
 		}
-		stores, calls := threads.Scan(g, id, nil)
-		c.plain[id] = stores
-		if c.uncertain(stores) && c.contextual(id) {
+		if c.uncertain(c.plain[id]) && c.contextual(id) {
 			continue // its stores are read at each call, with the call's arguments
 		}
-		c.record(id, stores, "")
-		c.follow(calls, 1)
+		c.record(id, c.plain[id], "")
+		c.follow(calls[id], 1)
 	}
 	p.resolveGrouping(aircr)
 	return p
@@ -177,6 +181,9 @@ func scsArgument(args [4]threads.Word) bool {
 func (c *collector) uncertain(stores []threads.Store) bool {
 	for _, s := range stores {
 		if s.Addr.Kind == threads.WordNear {
+			return true
+		}
+		if s.Addr.Value < aircrAddr+4 && s.Addr.Value+uint32(s.Size) > aircrAddr && !aircrWrite(s, "").known {
 			return true
 		}
 		for i := 0; i < max(s.Size, 1); i++ {

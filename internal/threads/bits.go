@@ -42,10 +42,22 @@ func widthMask(w int64) uint32 {
 
 // normal turns a vMem whose bits are all known into the constant.
 func (x value) normal() value {
-	if x.k == vMem && x.mask&widthMask(x.n) == widthMask(x.n) {
+	if x.k == vMem && (x.mask&widthMask(x.n) == widthMask(x.n) || x.mask == 0xFFFFFFFF) {
 		return constant(int64(x.bits & widthMask(x.n)))
 	}
 	return x
+}
+
+// shifted is x shifted by n bits: the known bits move and the bits shifted
+// in are known zeros; the unchanged bits move too (sh says by how much, and
+// only where sh is 0 are they in place: lsls #8; lsrs #8 clears a byte).
+func (x value) shifted(op aluOp, n uint32) value {
+	if op == aluLsl {
+		x.mask, x.bits, x.sh = x.mask<<n|(1<<n-1), x.bits<<n, x.sh+int8(n)
+	} else {
+		x.mask, x.bits, x.sh = x.mask>>n|^(0xFFFFFFFF>>n), x.bits>>n, x.sh-int8(n)
+	}
+	return x.normal()
 }
 
 // aluOp is a data-processing operation the propagation follows.
@@ -115,6 +127,10 @@ func apply(op aluOp, a, b value) value {
 			return unknown
 		}
 		return constant(int64(r))
+	}
+	// A loaded register value shifted: its unchanged bits move by sh.
+	if a.k == vMem && cb && (op == aluLsl || op == aluLsr) && u(b) < 32 {
+		return a.shifted(op, u(b))
 	}
 	// One side a constant, the other a loaded register value.
 	if a.k == vMem && cb || b.k == vMem && ca && (op == aluAnd || op == aluOr) {

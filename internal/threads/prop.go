@@ -35,8 +35,10 @@ type value struct {
 	v  int64
 	n  int64
 	fn string
-	// mask and bits qualify vMem.
+	// mask and bits qualify vMem; sh is how far its unchanged bits were
+	// shifted left (they are in place only at 0).
 	mask, bits uint32
+	sh         int8
 	// w is set on a stack slot written by a w-byte store (1 or 2).
 	w int8
 }

@@ -138,6 +138,9 @@ func toWord(v value) Word {
 	case vNear:
 		return Word{Kind: WordNear, Value: uint32(v.v)}
 	case vMem:
+		if v.sh != 0 {
+			return Word{} // its unchanged bits are not in place
+		}
 		return Word{Kind: WordLoaded, From: uint64(uint32(v.v)), Size: int(v.n), Mask: v.mask, Bits: v.bits}
 	}
 	return Word{}

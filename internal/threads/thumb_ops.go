@@ -42,6 +42,8 @@ func thumbOps16(h uint32, m *memOp) {
 	r := func(shift uint) int8 { return int8((h >> shift) & 7) }
 	alu := func(op aluOp, rd, rn, rm int8) { m.alu = aluInst{op: op, rd: rd, rn: rn, rm: rm} }
 	switch {
+	case h&0xF800 == 0x0000 && h&0x07C0 != 0: // lsls rd, rm, #imm5
+		m.alu = aluInst{op: aluMov, rd: r(0), rn: -1, rm: r(3), sh: aluLsl, shAmt: (h >> 6) & 0x1F}
 	case h&0xF800 == 0x0800: // lsrs rd, rm, #imm5
 		m.alu = aluInst{op: aluMov, rd: r(0), rn: -1, rm: r(3), sh: aluLsr, shAmt: shiftAmount((h >> 6) & 0x1F)}
 	case h&0xF800 == 0x1000: // asrs rd, rm, #imm5
