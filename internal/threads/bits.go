@@ -20,11 +20,15 @@ func inSCS(v int64) bool { return v >= scsBase && v < scsEnd }
 // address of the System Control Space stays one (vNear), anything else is
 // unknown.
 func (x value) near() value {
-	switch {
-	case x.k == vNear, x.k == vConst && inSCS(x.v):
+	if x.scs() {
 		return value{k: vNear, v: x.v}
 	}
 	return unknown
+}
+
+// scs reports a constant or vNear address in the System Control Space.
+func (x value) scs() bool {
+	return (x.k == vConst || x.k == vNear) && inSCS(x.v)
 }
 
 // memLoad is the w-byte value read from the constant address a.
@@ -156,7 +160,16 @@ func apply(op aluOp, a, b value) value {
 	if op == aluMov {
 		return b
 	}
-	// An SCS address plus something not known.
+	// A constant plus something not known: vNear.
+	if op == aluAdd {
+		switch {
+		case ca || a.k == vNear:
+			return value{k: vNear, v: a.v}
+		case cb || b.k == vNear:
+			return value{k: vNear, v: b.v}
+		}
+	}
+	// An SCS address plus or minus something not known.
 	if op == aluAdd || op == aluSub || op == aluOr {
 		if r := a.near(); r.k == vNear {
 			return r

@@ -23,9 +23,9 @@ const (
 	// read, modified and written back. A call or a store that may write
 	// the address makes it unknown.
 	vMem
-	// vNear: an address of the Cortex-M System Control Space (v) plus an
-	// offset not known (an index, a loop's pointer): a store through it
-	// may write any register there.
+	// vNear: v plus something not known (an index, a loop's pointer).
+	// When v is an address of the Cortex-M System Control Space, a store
+	// through it may write any register there.
 	vNear
 )
 
@@ -53,6 +53,14 @@ func (x value) add(d int64) value {
 	case vConst, vStack, vAlloc:
 		x.v += d
 		return x
+	case vNear:
+		x.v = int64(uint32(x.v + d))
+		return x
+	case vUnknown:
+		// something plus a constant: kept as vNear, so that an index
+		// plus 0xE000E400 (GCC adds the NVIC's address as an immediate)
+		// is seen as an address of the System Control Space.
+		return value{k: vNear, v: int64(uint32(d))}
 	}
 	return unknown
 }
@@ -107,10 +115,10 @@ func mergeValue(x, y value) value {
 	if x == y {
 		return x
 	}
-	if n := x.near(); n.k == vNear {
+	if n := y.near(); n.k == vNear {
 		return n
 	}
-	return y.near()
+	return x.near()
 }
 
 // forgetMem makes unknown every loaded device-register value that a store
@@ -214,6 +222,7 @@ func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]
 	type loop struct {
 		regs  [16]bool
 		slots bool
+		end   int // the last backward jump to its head
 	}
 	loops := map[int]*loop{}
 	for i, in := range insts {
@@ -229,6 +238,7 @@ func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]
 			l = &loop{}
 			loops[j] = l
 		}
+		l.end = max(l.end, i)
 		for k := j; k <= i; k++ {
 			b := insts[k]
 			if b.e.DefKind != isa.DefNone && b.e.DefReg >= 0 && b.e.DefReg < 16 {
@@ -263,12 +273,24 @@ func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]
 	}
 	cur.regs[ai.sp] = value{k: vStack}
 	itLeft, prevInIT := 0, false // instructions left in an IT block; the previous one was in one
+	// The state at the last unconditional forward jump, and its target:
+	// a loop whose body only its backward jump reaches (-O0 puts the test
+	// at the bottom: b test; body: ...; test: ...; bcc body) starts from it.
+	var jumped state
+	jumpedTo := -1
 	for i, in := range insts {
 		joined := false
 		if p, ok := pending[in.addr]; ok {
 			cur = merge(cur, p)
 			delete(pending, in.addr)
 			joined = true
+		}
+		if l := loops[i]; l != nil && !cur.live {
+			if jumpedTo >= i && jumpedTo <= l.end {
+				cur = jumped.clone()
+			} else {
+				cur = state{live: true, slots: map[int64]value{}} // from nowhere known: nothing known
+			}
 		}
 		if l := loops[i]; l != nil && cur.live {
 			joined = true
@@ -302,7 +324,15 @@ func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]
 		if in.e.CondNext > 0 {
 			itLeft = in.e.CondNext
 		}
-		step(ai, &cur, in, onCall)
+		if inIT {
+			// A conditional instruction (in an IT block) may not run: what
+			// it writes is merged with what was there.
+			before := cur.clone()
+			step(ai, &cur, in, onCall)
+			cur = merge(before, cur)
+		} else {
+			step(ai, &cur, in, onCall)
+		}
 		e := in.e
 		switch {
 		case decided && !taken:
@@ -326,11 +356,15 @@ func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]
 					}
 				}
 			}
-			if e.Flow == isa.FlowJump && e.CondNext == 0 {
+			if e.Flow == isa.FlowJump && e.CondNext == 0 && !inIT {
 				cur.live = false
+				if j, ok := index[e.Target]; ok && j > i {
+					jumped, jumpedTo = cur.clone(), j
+					jumped.live = true
+				}
 			}
 		case e.Flow == isa.FlowReturn, e.Flow == isa.FlowStop, e.Flow == isa.FlowIndirectJump:
-			cur.live = false
+			cur.live = inIT // a conditional return falls through when not taken
 		}
 		if !cur.live {
 			// Next live state comes from a pending jump; keep a fresh map.
@@ -530,10 +564,10 @@ func (s *state) address(m memOp) value {
 		return b.add(m.disp)
 	}
 	i := s.regs[m.index]
-	if i.k != vConst {
-		return b.near()
+	if m.indexShift != 0 {
+		i = apply(aluLsl, i, constant(int64(m.indexShift)))
 	}
-	return b.add(int64(uint32(i.v) << m.indexShift))
+	return apply(aluAdd, b, i)
 }
 
 // storeSlot records a w-byte store (0: a word) of v at stack offset k, and

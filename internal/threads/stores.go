@@ -110,7 +110,7 @@ func Scan(g *callgraph.Graph, id int, args []Word) ([]Store, []Call) {
 			return
 		}
 		where := s.address(m)
-		if where.k != vConst && where.k != vNear {
+		if where.k != vConst && !(where.k == vNear && inSCS(where.v)) {
 			return
 		}
 		st := Store{At: addr, Size: int(max(m.width, 4)), Addr: toWord(where)}
