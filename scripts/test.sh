@@ -18,6 +18,7 @@ dpkg-source:dpkg-dev
 dot:graphviz
 chromium:chromium
 gdb:gdb
+qemu-system-arm:qemu-system-arm
 "
 missing=""
 for pair in $needs; do

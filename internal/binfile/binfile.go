@@ -349,6 +349,12 @@ func (f *File) readFunctions() {
 		if _, ok := byAddr[r.Begin]; ok || covered(named, r.Begin) || f.InPLT(r.Begin) {
 			continue
 		}
+		if r.Begin == 0 || !f.IsExecutable(r.Begin) {
+			// The FDE of a function the linker dropped (--gc-sections)
+			// keeps address 0, where a firmware's vector table is: no
+			// function is there unless a symbol says so.
+			continue
+		}
 		byAddr[r.Begin] = len(f.Functions)
 		f.Functions = append(f.Functions, Function{
 			Name: fmt.Sprintf("sub_%x", r.Begin), LinkName: fmt.Sprintf("sub_%x", r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",

@@ -10,6 +10,7 @@ import (
 // data inside code: literal pools) that equal a function's entry, and the
 // targets of R_X86_64_RELATIVE relocations (how a PIE or shared object
 // stores function pointers, which are zero in the file). Sorted, unique.
+// The words of a Cortex-M vector table do not count (see VectorWords).
 // The constructors and destructors of the init and fini arrays are not
 // among them: only the runtime calls those (see InitArrays).
 func (f *File) AddressTaken() []uint64 {
@@ -56,8 +57,12 @@ func (f *File) findAddressTaken() {
 	if f.Arch == ArchThumb {
 		word = 4
 	}
-	scan := func(data []byte) {
+	vectors := f.VectorWords()
+	scan := func(data []byte, addr uint64) {
 		for i := 0; i+word <= len(data); i += word {
+			if a := addr + uint64(i); a >= vectors.Begin && a < vectors.End {
+				continue
+			}
 			if word == 8 {
 				check(f.ELF.ByteOrder.Uint64(data[i:]))
 			} else {
@@ -78,13 +83,13 @@ func (f *File) findAddressTaken() {
 			into = inits
 		}
 		if data, err := f.Code(s.Addr, s.Size); err == nil {
-			scan(data)
+			scan(data, s.Addr)
 		}
 	}
 	into = found
 	for _, r := range f.DataInCode {
 		if data, err := f.Code(r.Begin, r.End-r.Begin); err == nil {
-			scan(data)
+			scan(data, r.Begin)
 		}
 	}
 	if f.Arch == ArchX86_64 {
@@ -108,6 +113,20 @@ func (f *File) findAddressTaken() {
 		})
 	}
 	f.taken, f.initArrays = sortedKeys(found), sortedKeys(inits)
+}
+
+// VectorWords is the range of a Cortex-M firmware's vector table, up to
+// its last handler: the hardware calls those handlers, no indirect call
+// of the code does, so its words do not make them address-taken. (A
+// handler whose address the code also stores, in a RAM vector table or a
+// table of function pointers, is address-taken by that word.)
+func (f *File) VectorWords() Range {
+	vt := f.VectorTable()
+	if vt == nil || len(vt.Vectors) == 0 {
+		return Range{}
+	}
+	last := vt.Vectors[len(vt.Vectors)-1].Index
+	return Range{Begin: vt.Addr, End: vt.Addr + 4*uint64(last+1)}
 }
 
 func sortedKeys(m map[uint64]bool) []uint64 {

@@ -239,6 +239,11 @@ func (a *Analysis) ownReasons() {
 			add(ReasonUnknown, n.Frame.ReasonAddr, n.Frame.Reason)
 		}
 		for _, cs := range n.Unresolved {
+			if cs.Target != 0 {
+				// callgraph.linkConstant: a constant that is no function's entry.
+				add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x to the constant %#x, which starts no function", cs.Kind, cs.Addr, cs.Target))
+				continue
+			}
 			add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x: target not known", cs.Kind, cs.Addr))
 		}
 		for _, cs := range n.BadTargets {

@@ -277,11 +277,45 @@ func (g *Graph) resolveEdges(id int) {
 			if !g.linkSlot(id, m, cs.Slot, cs, "got") {
 				n.Unresolved = append(n.Unresolved, cs)
 			}
+		case g.Arch == binfile.ArchThumb && isConstant(cs.From):
+			g.linkConstant(id, m, cs)
 		default:
 			n.Unresolved = append(n.Unresolved, cs)
 		}
 	}
 	g.resolveIndirect(id)
+}
+
+// MethodConstant is the Method of an edge whose target the code loads as
+// a constant just before it branches (ldr rX,=f or movw/movt; bx/blx rX).
+const MethodConstant = "constant"
+
+// isConstant says whether an indirect call's target is a constant the
+// code loads, not an element of a table.
+func isConstant(v *frame.Value) bool {
+	return v != nil && v.Kind == frame.ValueConst && !v.Indexed
+}
+
+// linkConstant links a Thumb call or branch through a register that the
+// straight-line code before it sets to a constant (`ldr r2, =f; bx r2`,
+// as FreeRTOS demos' HardFault_Handler does, or movw/movt; blx): it is a
+// direct call or tail call to the function that starts there. The Thumb
+// decoder names every register an instruction writes (isa.Effect
+// DefAlso), so the slice that found the constant is a proof, and the edge
+// stands even with --strict. A constant without the Thumb bit, or one
+// that starts no function, stays an unresolved call, with its address in
+// Target.
+func (g *Graph) linkConstant(id int, m *Module, cs frame.CallSite) {
+	c := uint64(uint32(cs.From.Off))
+	if c&1 == 1 {
+		if fi, ok := m.File.FunctionIndex(c &^ 1); ok {
+			g.addEdge(id, g.nodeFor(m, fi), cs, MethodConstant)
+			return
+		}
+	}
+	cs.Target = c
+	n := g.Nodes[id]
+	n.Unresolved = append(n.Unresolved, cs)
 }
 
 func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {

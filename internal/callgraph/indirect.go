@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
@@ -42,6 +43,13 @@ func (g *Graph) resolveIndirect(id int) {
 			continue
 		}
 		if initArrayCallers[n.Name] && g.linkInitArrays(id, cs) {
+			continue
+		}
+		if g.Arch == binfile.ArchThumb && isConstant(cs.From) {
+			// A constant that starts no function (see linkConstant):
+			// the target is known and is not a function; no set of
+			// functions stands for it.
+			still = append(still, cs)
 			continue
 		}
 		if g.opts.Strict {
@@ -148,9 +156,23 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 			taken = append(taken, id)
 		}
 	}
+	vectors := m.File.VectorWords()
+	readsVectors := false
 	for fi := range m.File.Functions {
 		for _, ref := range g.Nodes[g.nodeFor(m, fi)].Frame.Refs {
 			if t, ok := m.File.FunctionIndex(ref); ok {
+				add(t)
+			}
+			// An address inside the vector table: code that may read
+			// handlers out of it and call them. The table's own address
+			// counts too (what startup code writes to VTOR is also a
+			// base to index from): that costs precision, never soundness.
+			readsVectors = readsVectors || (ref >= vectors.Begin && ref < vectors.End)
+		}
+	}
+	if readsVectors {
+		for _, v := range m.File.VectorTable().Vectors {
+			if t, ok := m.File.FunctionIndex(v.Handler); ok {
 				add(t)
 			}
 		}
@@ -180,6 +202,13 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	}
 	m.hub, m.hubCount = hub, count
 	return hub, count
+}
+
+// AddressTaken returns the nodes of the functions whose address module m
+// takes (see takenHub), in node order.
+func (g *Graph) AddressTaken(m *Module) []int {
+	g.takenHub(m)
+	return m.taken
 }
 
 // completeModule makes sure every function of m has a node (and so a

@@ -126,6 +126,7 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 		return nw, nw.count > 0
 	}
 	g.takenHub(m)
+	info := g.dwarfOf(m) // the calling convention of the call's module
 	var targets []int
 	total := 0
 	for _, mod := range g.withProgram(m) {
@@ -141,7 +142,7 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 				p, _ = modInfo.Prototype(fn.Addr)
 			}
 			for _, ft := range types {
-				if p == nil || dwtypes.Fits(p, ft) {
+				if p == nil || info.Fits(p, ft) {
 					targets = append(targets, t)
 					break
 				}

@@ -25,6 +25,15 @@ type Info struct {
 	units   []unit            // compilation units' address ranges, sorted
 	funcs   []funcVars        // sorted by low
 	locs    locSections
+	// ptrSize is the size of a pointer (and of an address in DWARF): 8 on
+	// x86-64, 4 on 32-bit ARM.
+	ptrSize int64
+	// arm: AAPCS, ARM's DWARF register numbers (r0-r15 are 0-15).
+	arm bool
+	// vtableSlot stands for a word of a C++ vtable, vptrType for an
+	// object's pointer to its vtable (see wordsAt), in this file's pointer
+	// size.
+	vtableSlot, vptrType *dwarf.PtrType
 	// the unit being scanned
 	cuBase    uint64
 	cuVersion int
@@ -66,7 +75,13 @@ func Load(f *elf.File) (info *Info) {
 	if err != nil {
 		return nil
 	}
-	in := &Info{data: d, protos: map[uint64]*Proto{}}
+	in := &Info{data: d, protos: map[uint64]*Proto{}, ptrSize: 8, arm: f.Machine == elf.EM_ARM}
+	if f.Class == elf.ELFCLASS32 {
+		in.ptrSize = 4
+	}
+	// debug/dwarf drops the name of GCC's __vtbl_ptr_type.
+	in.vtableSlot = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: in.ptrSize, Name: "__vtbl_ptr_type"}, Type: &dwarf.VoidType{}}
+	in.vptrType = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: in.ptrSize}, Type: in.vtableSlot}
 	section := func(name string) []byte {
 		if s := f.Section(name); s != nil {
 			if b, err := s.Data(); err == nil {
@@ -75,7 +90,7 @@ func Load(f *elf.File) (info *Info) {
 		}
 		return nil
 	}
-	in.locs = locSections{info: section(".debug_info"), loc: section(".debug_loc"), loclists: section(".debug_loclists")}
+	in.locs = locSections{info: section(".debug_info"), loc: section(".debug_loc"), loclists: section(".debug_loclists"), addrSize: int(in.ptrSize)}
 	if err := in.scan(); err != nil {
 		return nil
 	}
@@ -282,7 +297,7 @@ func (in *Info) typeAt(off dwarf.Offset) dwarf.Type {
 	if e, err := r.Next(); err == nil && e != nil && (e.Tag == dwarf.TagReferenceType || e.Tag == dwarf.TagRvalueReferenceType) {
 		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
 			if t, err := in.data.Type(to); err == nil {
-				return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8}, Type: t}
+				return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: in.ptrSize}, Type: t}
 			}
 		}
 		return nil
@@ -297,11 +312,11 @@ func (in *Info) typeAt(off dwarf.Offset) dwarf.Type {
 // addGlobal records a variable whose location is a fixed address.
 func (in *Info) addGlobal(e *dwarf.Entry) {
 	loc, ok := e.Val(dwarf.AttrLocation).([]byte)
-	if !ok || len(loc) != 9 || loc[0] != 0x03 { // DW_OP_addr
+	if !ok || int64(len(loc)) != 1+in.ptrSize || loc[0] != 0x03 { // DW_OP_addr
 		return
 	}
 	addr := uint64(0)
-	for i := 8; i >= 1; i-- {
+	for i := int(in.ptrSize); i >= 1; i-- {
 		addr = addr<<8 | uint64(loc[i])
 	}
 	t := in.typeOf(e)
@@ -361,7 +376,7 @@ func (in *Info) CalledTypes(target *frame.Value) (c Called, ok bool) {
 		return c, false
 	}
 	for _, w := range words {
-		if w == dwarf.Type(vtableSlot) {
+		if w == dwarf.Type(in.vtableSlot) {
 			c.Vtable = true
 			continue
 		}
@@ -390,7 +405,7 @@ func (in *Info) loadTypes(a *frame.Value, depth int) []dwarf.Type {
 			return nil
 		}
 		g := in.globals[i]
-		return wordsAt(g.typ, int64(addr-g.addr), a.Indexed, 0)
+		return in.wordsAt(g.typ, int64(addr-g.addr), a.Indexed, 0)
 	}
 	base := *a
 	base.Off, base.Indexed = 0, false
@@ -400,7 +415,7 @@ func (in *Info) loadTypes(a *frame.Value, depth int) []dwarf.Type {
 		if !ok || p.Type == nil {
 			continue
 		}
-		out = append(out, elementWords(p.Type, a.Off, a.Indexed)...)
+		out = append(out, in.elementWords(p.Type, a.Off, a.Indexed)...)
 	}
 	return out
 }
@@ -424,7 +439,7 @@ func (in *Info) valueTypes(v *frame.Value, depth int) []dwarf.Type {
 // t. An offset past t without an index is not followed (a cast to a
 // larger struct that embeds t), except over an array of pointers (a
 // vtable).
-func elementWords(t dwarf.Type, off int64, indexed bool) []dwarf.Type {
+func (in *Info) elementWords(t dwarf.Type, off int64, indexed bool) []dwarf.Type {
 	size := strip(t).Size()
 	if size <= 0 {
 		return nil
@@ -437,14 +452,14 @@ func elementWords(t dwarf.Type, off int64, indexed bool) []dwarf.Type {
 		}
 		off = 0
 	}
-	return wordsAt(t, off, indexed, 0)
+	return in.wordsAt(t, off, indexed, 0)
 }
 
 // wordsAt returns the types of the pointer-sized words inside an object of
 // type t that a load at byte offset off can read; with indexed, the load's
 // address has an unknown index added, so every element of an array that
 // the offset falls in (taken modulo the element size) can be read.
-func wordsAt(declared dwarf.Type, off int64, indexed bool, depth int) []dwarf.Type {
+func (in *Info) wordsAt(declared dwarf.Type, off int64, indexed bool, depth int) []dwarf.Type {
 	t := strip(declared)
 	if depth > 8 || t == nil || off < 0 {
 		return nil
@@ -461,7 +476,7 @@ func wordsAt(declared dwarf.Type, off int64, indexed bool, depth int) []dwarf.Ty
 		} else if off/n >= t.Count && t.Count >= 0 {
 			return nil
 		}
-		return wordsAt(el, off%n, indexed, depth+1)
+		return in.wordsAt(el, off%n, indexed, depth+1)
 	case *dwarf.StructType:
 		if t.Incomplete {
 			return nil
@@ -474,25 +489,18 @@ func wordsAt(declared dwarf.Type, off int64, indexed bool, depth int) []dwarf.Ty
 			}
 			if strings.HasPrefix(f.Name, "_vptr") && off == f.ByteOffset {
 				// GCC's _vptr.Class, clang's _vptr$Class.
-				out = append(out, vptrType)
+				out = append(out, in.vptrType)
 				continue
 			}
-			out = append(out, wordsAt(f.Type, off-f.ByteOffset, indexed, depth+1)...)
+			out = append(out, in.wordsAt(f.Type, off-f.ByteOffset, indexed, depth+1)...)
 		}
 		return out
 	}
-	if off == 0 && t.Size() == 8 {
+	if off == 0 && t.Size() == in.ptrSize {
 		return []dwarf.Type{declared}
 	}
 	return nil
 }
-
-// vptrType stands for a C++ object's pointer to its vtable, whose words
-// are vtableSlot (debug/dwarf drops the name of GCC's __vtbl_ptr_type).
-var (
-	vtableSlot = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8, Name: "__vtbl_ptr_type"}, Type: &dwarf.VoidType{}}
-	vptrType   = &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: 8}, Type: vtableSlot}
-)
 
 // strip removes typedefs and qualifiers.
 func strip(t dwarf.Type) dwarf.Type {
@@ -547,15 +555,53 @@ func class(t dwarf.Type) string {
 	return "?"
 }
 
+// armClass is a parameter's class under the AAPCS, erring towards
+// matching: every scalar of up to 4 bytes (integers, pointers, enums and
+// float, which the base standard passes in a core register and the VFP
+// variant in a VFP register) is one class "w", the 8-byte scalars (long
+// long, double) "d", which take an even register pair or a VFP double
+// register; an aggregate or complex value matches anything.
+func armClass(t dwarf.Type) string {
+	t = strip(t)
+	switch t := t.(type) {
+	case *dwarf.PtrType, *dwarf.FuncType, *dwarf.ArrayType:
+		return "w"
+	case *dwarf.FloatType, *dwarf.IntType, *dwarf.UintType, *dwarf.CharType, *dwarf.UcharType, *dwarf.BoolType, *dwarf.EnumType:
+		switch {
+		case t.Size() > 0 && t.Size() <= 4:
+			return "w"
+		case t.Size() == 8:
+			return "d"
+		}
+	case *dwarf.UnsupportedType:
+		if t.Tag == dwarf.TagReferenceType || t.Tag == dwarf.TagRvalueReferenceType {
+			return "w"
+		}
+	}
+	return "?"
+}
+
+// Fits is Fits under this file's calling convention: the AAPCS classes
+// (armClass) on ARM, SysV's (class) elsewhere.
+func (in *Info) Fits(p *Proto, ft *dwarf.FuncType) bool {
+	if in != nil && in.arm {
+		return fits(p, ft, armClass)
+	}
+	return fits(p, ft, class)
+}
+
 // Fits says whether a function with prototype p can be the target of a
-// call through a pointer to function type ft. It errs on the side of yes:
+// call through a pointer to function type ft, under the x86-64 SysV
+// classes. It errs on the side of yes:
 // an unknown prototype fits; the return type is not compared (a function
 // returning int is often stored as a `void (*)(void *)` destructor); the
 // function may take fewer parameters than the pointer passes; parameters
 // are compared by calling-convention class, through typedefs and
 // qualifiers. It fits not when it needs a parameter the call does not pass
 // or one of a different class.
-func Fits(p *Proto, ft *dwarf.FuncType) bool {
+func Fits(p *Proto, ft *dwarf.FuncType) bool { return fits(p, ft, class) }
+
+func fits(p *Proto, ft *dwarf.FuncType, class func(dwarf.Type) string) bool {
 	if p == nil || p.Unknown {
 		return true
 	}

@@ -19,6 +19,18 @@ type regVar struct {
 // bytes (to read each unit's DWARF version).
 type locSections struct {
 	info, loc, loclists []byte
+	addrSize            int // 8 on x86-64, 4 on 32-bit ARM
+}
+
+// address reads an address of addrSize bytes at d[p:].
+func (s *locSections) address(d []byte, p int) (uint64, bool) {
+	if p < 0 || p+s.addrSize > len(d) {
+		return 0, false
+	}
+	if s.addrSize == 4 {
+		return uint64(binary.LittleEndian.Uint32(d[p:])), true
+	}
+	return binary.LittleEndian.Uint64(d[p:]), true
 }
 
 // unitVersion reads the DWARF version of the unit whose first DIE is at
@@ -50,13 +62,16 @@ func (s *locSections) regEntries(version int, off int64, base uint64) (out []reg
 		return nil
 	}
 	p := int(off)
-	for p+16 <= len(d) {
-		lo, hi := binary.LittleEndian.Uint64(d[p:]), binary.LittleEndian.Uint64(d[p+8:])
-		p += 16
+	n := s.addrSize
+	maxAddr := ^uint64(0) >> (64 - 8*uint(n))
+	for p+2*n <= len(d) {
+		lo, _ := s.address(d, p)
+		hi, _ := s.address(d, p+n)
+		p += 2 * n
 		if lo == 0 && hi == 0 {
 			return out
 		}
-		if lo == ^uint64(0) {
+		if lo == maxAddr {
 			base = hi
 			continue
 		}
@@ -95,12 +110,9 @@ func (s *locSections) regEntries5(off int64, base uint64) (out []regVar) {
 		return 0, false
 	}
 	addr := func() (uint64, bool) {
-		if p+8 > len(d) {
-			return 0, false
-		}
-		v := binary.LittleEndian.Uint64(d[p:])
-		p += 8
-		return v, true
+		v, ok := s.address(d, p)
+		p += s.addrSize
+		return v, ok
 	}
 	for p < len(d) {
 		kind := d[p]
@@ -168,6 +180,18 @@ func registerOf(expr []byte) (int, bool) {
 // decoders use (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8-r15).
 var x86Reg = [16]int{0, 2, 1, 3, 6, 7, 5, 4, 8, 9, 10, 11, 12, 13, 14, 15}
 
+// decoderReg maps a DWARF register number to the decoders' numbering (-1:
+// not a general-purpose register).
+func (in *Info) decoderReg(dwreg int) int {
+	switch {
+	case dwreg < 0 || dwreg >= 16:
+		return -1
+	case in.arm:
+		return dwreg // r0-r15
+	}
+	return x86Reg[dwreg]
+}
+
 // funcVars are the register-held variables of one function's code range.
 type funcVars struct {
 	low, high uint64
@@ -182,7 +206,7 @@ func (in *Info) inRegister(reg int, pc uint64) []dwarf.Type {
 	var out []dwarf.Type
 	for ; i < len(fs) && fs[i].low <= pc; i++ {
 		for _, v := range fs[i].vars {
-			if v.lo <= pc && pc < v.hi && v.dwreg < len(x86Reg) && x86Reg[v.dwreg] == reg && v.typ != nil {
+			if v.lo <= pc && pc < v.hi && in.decoderReg(v.dwreg) == reg && v.typ != nil {
 				out = append(out, v.typ)
 			}
 		}

@@ -117,6 +117,11 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 		if !ok {
 			return opaque
 		}
+		if e.DefAlso&(1<<uint(r)) != 0 {
+			// Written by a load of several registers (ldm, pop, ldrd)
+			// or a writeback: a value the slice does not follow.
+			return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
+		}
 		if e.DefKind == isa.DefNone || e.DefReg != r {
 			off = p
 			opaque.At = s.w.addr(off)
@@ -139,10 +144,33 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 				break
 			}
 			return &Value{Kind: ValueLoad, Addr: s.mem(p, e, budget)}
+		case isa.DefHigh16:
+			// movt after movw: the constant's high half.
+			if low := s.reg(p, r, budget); low.Kind == ValueConst && !low.Indexed {
+				return &Value{Kind: ValueConst, Off: low.Off&0xFFFF | (e.DefValue&0xFFFF)<<16}
+			}
+		case isa.DefAddIndex:
+			return s.indexed(p, e, budget)
 		}
 		return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 	}
 	return opaque
+}
+
+// indexed is the value of rd = rn + (rm << shift) just after e at off:
+// a table's address plus an index of unknown value (`add.w r0, r3, r0,
+// lsl #4` with r3 = &table), or a register's pointer plus one.
+func (s *slicer) indexed(off int, e *isa.Effect, budget *int) *Value {
+	base, idx := s.reg(off, e.DefSrc, budget), s.reg(off, e.DefIndex, budget)
+	if base.Kind == ValueConst && idx.Kind == ValueConst && !base.Indexed && !idx.Indexed && e.DefValue < 32 {
+		return &Value{Kind: ValueConst, Off: base.Off + idx.Off<<uint(e.DefValue)}
+	}
+	if base.Kind != ValueConst && idx.Kind == ValueConst && e.DefValue == 0 {
+		base = idx // add r3, r2 with r2 = &table: the table indexed by r3.
+	}
+	v := *base
+	v.Indexed = true
+	return &v
 }
 
 // mem is the address of e's memory operand, as a Value.
@@ -169,9 +197,28 @@ func (s *slicer) mem(off int, e *isa.Effect, budget *int) *Value {
 // Thumb IT block): its write may not happen.
 func (w *walker) condAt(off int) bool {
 	for back := 1; back <= 18 && off-back >= 0; back++ {
-		if i := w.index[off-back]; i != 0 && w.insts[i-1].eff.CondNext > 0 {
+		if i := w.index[off-back]; i != 0 && w.insts[i-1].eff.CondNext > 0 && w.inBlock(off-back, off) {
 			return true
 		}
+	}
+	return false
+}
+
+// inBlock says whether the IT instruction at it covers the instruction at
+// off: one of the CondNext instructions after it (an instruction that was
+// not decoded counts as covered).
+func (w *walker) inBlock(it, off int) bool {
+	in := &w.insts[w.index[it]-1]
+	pos := it + in.eff.Len
+	for k := 0; k < in.eff.CondNext; k++ {
+		if pos == off {
+			return true
+		}
+		i := w.index[pos]
+		if i == 0 || w.insts[i-1].eff.Len <= 0 {
+			return true
+		}
+		pos += w.insts[i-1].eff.Len
 	}
 	return false
 }

@@ -166,11 +166,20 @@ type Effect struct {
 	//   - DefOther: written with a value the decoder does not model.
 	//   - DefShl: register DefSrc shifted left by DefValue bits (Thumb
 	//     lsls #imm: ARMv6-M builds constants over 255 that way; x86 shl).
-	// Registers written besides DefReg (x86 mul's rdx, Thumb ldm lists) are
-	// not described.
-	DefKind DefKind
-	DefReg  int8
-	DefSrc  int8
+	//   - DefAddIndex: register DefSrc plus register DefIndex shifted
+	//     left by DefValue bits (Thumb add rX,rY,rZ and add.w rX,rY,rZ,lsl
+	//     #n: an element of a table of structs).
+	// DefAlso lists the registers written besides DefReg (bit n for
+	// register n): the Thumb decoder sets it for ldm/pop lists, ldrd's
+	// second register, a base register's writeback and the long
+	// multiplies, so that with DefReg it names every register a Thumb
+	// instruction writes. The x86 decoder does not (mul's rdx is not
+	// described).
+	DefKind  DefKind
+	DefReg   int8
+	DefSrc   int8
+	DefIndex int8
+	DefAlso  uint32
 	// Mem describes a memory operand, [MemBase + MemIndex*scale + MemDisp]
 	// (registers by number as for DefReg, -1 for none; a PC-relative operand
 	// has MemBase -1 and its absolute address in MemDisp). HasMem is set for
@@ -203,9 +212,10 @@ const (
 	// DefLoad: a pointer-sized word read from memory at Mem (x86 mov r64,[m];
 	// Thumb ldr rX,[rY,#imm]).
 	DefLoad
+	DefAddIndex
 )
 
-var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load"}
+var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load", "add-index"}
 
 func (k DefKind) String() string {
 	if int(k) < len(defNames) {

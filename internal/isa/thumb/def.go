@@ -29,6 +29,15 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 			if v, ok := literalWord(code, pc, literalAddr(pc, (h&0xFF)*4, true)); ok {
 				def(isa.DefConst, (h>>8)&7, 0, int64(v))
 			}
+		case h&0xFE00 == 0x5800: // ldr rt, [rn, rm]
+			loadIndexed(e, (h>>3)&7, (h>>6)&7, 0, h&7)
+		case h&0xFE00 == 0x1800: // adds rd, rn, rm
+			addIndex(e, h&7, (h>>3)&7, (h>>6)&7, 0)
+		case h&0xFF00 == 0x4400: // add rdn, rm
+			rdn, rm := h&7|(h>>4)&8, (h>>3)&0xF
+			if rdn != regSP && rdn != regPC && rm != regSP && rm != regPC {
+				addIndex(e, rdn, rdn, rm, 0)
+			}
 		case h&0xF800 == 0x6800: // ldr rt, [rn, #imm5*4]
 			load(e, (h>>3)&7, h&7, int64((h>>6)&0x1F)*4)
 		case h&0xF800 == 0x9800: // ldr rt, [sp, #imm8*4]
@@ -81,6 +90,11 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 		def(isa.DefAddImm, rd, hw1&0xF, -int64(thumbExpandImm(imm12)))
 	case hw1&0xFFF0 == 0xF8D0 && hw1&0xF != regPC: // ldr.w rt, [rn, #imm12] (rt < 8 here)
 		load(e, hw1&0xF, hw2>>12, int64(hw2&0xFFF))
+	case hw1&0xFFF0 == 0xF850 && hw2&0x0FC0 == 0 && hw1&0xF != regPC: // ldr.w rt, [rn, rm, lsl #n] (rt < 8 here)
+		loadIndexed(e, hw1&0xF, hw2&0xF, (hw2>>4)&3, hw2>>12)
+	case hw1&0xFFE0 == 0xEB00 && hw2&0x0030 == 0 && rd != regSP && rd != regPC && hw1&0xF != regSP && hw1&0xF != regPC && hw2&0xF != regSP && hw2&0xF != regPC:
+		// add.w rd, rn, rm, lsl #n
+		addIndex(e, rd, hw1&0xF, hw2&0xF, int64((hw2>>12&7)<<2|hw2>>6&3))
 	case hw1&0xFFEF == 0xEA4F && hw2&0x70F0 == 0: // mov.w rd, rm
 		def(isa.DefCopy, rd, hw2&0xF, 0)
 	case hw1&0xFFEF == 0xEA4F && hw2&0x0030 == 0: // lsl.w rd, rm, #imm5
@@ -95,6 +109,19 @@ func setDef(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) {
 func load(e *isa.Effect, rn, rt uint32, disp int64) {
 	e.DefKind, e.DefReg, e.DefSrc, e.DefValue = isa.DefLoad, int8(rt), 0, 0
 	e.HasMem, e.MemBase, e.MemIndex, e.MemDisp, e.MemScale = true, int8(rn), -1, disp, 1
+}
+
+// loadIndexed records a word load rt = [rn + rm<<shift]: a table's
+// element, as in `ldr r3, =table; ldr r3, [r3, r2, lsl #2]; blx r3`.
+func loadIndexed(e *isa.Effect, rn, rm, shift, rt uint32) {
+	load(e, rn, rt, 0)
+	e.MemIndex, e.MemScale = int8(rm), uint8(1)<<shift
+}
+
+// addIndex records rd = rn + (rm << shift): the address of a table's
+// element, which a load then reads a member of.
+func addIndex(e *isa.Effect, rd, rn, rm uint32, shift int64) {
+	e.DefKind, e.DefReg, e.DefSrc, e.DefIndex, e.DefValue = isa.DefAddIndex, int8(rd), int8(rn), int8(rm), shift
 }
 
 // setLiteralDef handles ldr.w rt, [pc, #±imm12] (hw2 bit 15 is part of rt).

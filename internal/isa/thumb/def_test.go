@@ -102,3 +102,60 @@ func TestLoadsAndCallRegisters(t *testing.T) {
 		}
 	}
 }
+
+// TestDefIndexAndAlso: table loads with an index register, the address of
+// a table's element (add rd, rn, rm, lsl #n), the registers an
+// instruction writes besides DefReg, and bx's register. The hex is
+// arm-none-eabi-as's (-mcpu=cortex-m4) for the asm column.
+func TestDefIndexAndAlso(t *testing.T) {
+	d := Decoder{}
+	for _, c := range []struct {
+		asm, hex   string
+		kind       isa.DefKind
+		reg, src   int8
+		index      int8 // DefIndex, or MemIndex for a load
+		shift      int64
+		also       uint32
+		callReg    int8
+		hasCallReg bool
+	}{
+		{"ldr r3, [r3, r2]", "589b", isa.DefLoad, 3, 3, 2, 1, 0, 0, false},
+		{"ldr.w r3, [r3, r2, lsl #2]", "f853 3022", isa.DefLoad, 3, 3, 2, 4, 0, 0, false},
+		{"adds r0, r1, r2", "1888", isa.DefAddIndex, 0, 1, 2, 0, 0, 0, false},
+		{"add r3, r2", "4413", isa.DefAddIndex, 3, 3, 2, 0, 0, 0, false},
+		{"add r8, r3", "4498", isa.DefAddIndex, 8, 8, 3, 0, 0, 0, false},
+		{"add.w r0, r3, r0, lsl #4", "eb03 1000", isa.DefAddIndex, 0, 3, 0, 4, 0, 0, false},
+		{"add r3, sp", "446b", isa.DefOther, 3, 0, 0, 0, 0, 0, false},
+		{"pop {r0, r4, pc}", "bd11", isa.DefNone, 0, 0, 0, 0, 1<<0 | 1<<4, 0, false},
+		{"ldmia r0!, {r1, r2}", "c806", isa.DefNone, 0, 0, 0, 0, 1<<0 | 1<<1 | 1<<2, 0, false},
+		{"ldrd r2, r1, [r0, #4]", "e9d0 2101", isa.DefOther, 2, 0, 0, 0, 1 << 1, 0, false},
+		{"ldr.w r3, [r2], #4", "f852 3b04", isa.DefOther, 3, 0, 0, 0, 1 << 2, 0, false},
+		{"umull r0, r1, r2, r3", "fba2 0103", isa.DefOther, 0, 0, 0, 0, 1 << 1, 0, false},
+		{"bx r2", "4710", isa.DefNone, 0, 0, 0, 0, 0, 2, true},
+		{"blx r3", "4798", isa.DefNone, 0, 0, 0, 0, 0, 3, true},
+	} {
+		e, err := d.Decode(hexCode(t, c.hex), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.asm, err)
+		}
+		if e.DefKind != c.kind || e.DefAlso != c.also || e.HasCallReg != c.hasCallReg || e.CallReg != c.callReg {
+			t.Errorf("%s: def %v also %#x call reg %v r%d; want %v also %#x call reg %v r%d",
+				c.asm, e.DefKind, e.DefAlso, e.HasCallReg, e.CallReg, c.kind, c.also, c.hasCallReg, c.callReg)
+			continue
+		}
+		switch c.kind {
+		case isa.DefLoad:
+			if e.DefReg != c.reg || e.MemBase != c.src || e.MemIndex != c.index || int64(e.MemScale) != c.shift || e.MemDisp != 0 {
+				t.Errorf("%s: r%d = [r%d + r%d*%d + %d]", c.asm, e.DefReg, e.MemBase, e.MemIndex, e.MemScale, e.MemDisp)
+			}
+		case isa.DefAddIndex:
+			if e.DefReg != c.reg || e.DefSrc != c.src || e.DefIndex != c.index || e.DefValue != c.shift {
+				t.Errorf("%s: r%d = r%d + r%d<<%d", c.asm, e.DefReg, e.DefSrc, e.DefIndex, e.DefValue)
+			}
+		case isa.DefOther:
+			if e.DefReg != c.reg {
+				t.Errorf("%s: writes r%d, want r%d", c.asm, e.DefReg, c.reg)
+			}
+		}
+	}
+}

@@ -114,8 +114,9 @@ func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 		setDef(&e, hw1, hw2, pc, code)
 		setLiteralDef(&e, hw1, hw2, pc, code)
 	}
-	// nop (bf00) and nop.w (f3af 8000): alignment padding.
-	e.Nop = (e.Len == 2 && hw1 == 0xBF00) || (e.Len == 4 && hw1 == 0xF3AF && (uint32(code[2])|uint32(code[3])<<8) == 0x8000)
+	// nop (bf00), nop.w (f3af 8000) and mov r8, r8 (46c0, the assembler's
+	// padding for ARMv6-M): alignment padding.
+	e.Nop = (e.Len == 2 && (hw1 == 0xBF00 || hw1 == 0x46C0)) || (e.Len == 4 && hw1 == 0xF3AF && (uint32(code[2])|uint32(code[3])<<8) == 0x8000)
 	return e, nil
 }
 
@@ -134,6 +135,8 @@ func use(e *isa.Effect, r uint32) {
 func writeReg(e *isa.Effect, r uint32) {
 	if e.DefKind == isa.DefNone {
 		e.DefKind, e.DefReg = isa.DefOther, int8(r)
+	} else if e.DefReg != int8(r) {
+		e.DefAlso |= 1 << r
 	}
 	switch r {
 	case regFP:
@@ -149,6 +152,7 @@ func writeReg(e *isa.Effect, r uint32) {
 
 // writeback records base register rn += delta (rn is not PC).
 func writeback(e *isa.Effect, rn uint32, delta int64) {
+	e.DefAlso |= 1 << rn
 	switch rn {
 	case regSP:
 		if e.SP == isa.SPNone {
@@ -336,6 +340,7 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 		if list&(1<<rn) == 0 {
 			writeback(e, rn, int64(bits.OnesCount32(list))*4)
 		}
+		e.DefAlso |= list
 		if list&(1<<regFP) != 0 {
 			writeReg(e, regFP)
 		}
@@ -445,6 +450,7 @@ func special16(e *isa.Effect, h uint32) string {
 			e.Flow = isa.FlowReturn
 		} else {
 			e.Flow = isa.FlowIndirectJump
+			e.CallReg, e.HasCallReg = int8(rm), true
 		}
 	}
 	return ""
@@ -496,6 +502,7 @@ func misc16(e *isa.Effect, h uint32, pc uint64) string {
 		}
 		e.SP = isa.SPAdd
 		e.SPDelta = 4 * int64(n)
+		e.DefAlso |= list
 		if list&(1<<regFP) != 0 {
 			writeReg(e, regFP)
 		}
@@ -606,6 +613,7 @@ func loadStoreMultiple(e *isa.Effect, hw1, hw2 uint32) string {
 	if list&(1<<regLR|1<<regPC) == 1<<regLR|1<<regPC {
 		return "ldm with both LR and PC in the register list"
 	}
+	e.DefAlso |= list
 	if wback {
 		writeback(e, rn, delta)
 	} else {

@@ -260,6 +260,7 @@ func TestUnit(t *testing.T) {
 		}
 		want := c.want
 		got.DefKind, got.DefReg, got.DefSrc, got.DefValue = isa.DefNone, 0, 0, 0 // TestDef
+		got.DefIndex, got.DefAlso = 0, 0                                         // TestDefIndexAndAlso
 		got.HasMem, got.MemBase, got.MemIndex, got.MemDisp, got.MemScale = false, 0, 0, 0, 0
 		got.CallReg, got.HasCallReg = 0, false // TestLoadsAndCallRegisters
 		if !want.UsesFP {

@@ -1,0 +1,120 @@
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// FreeRTOSPort is one of the kernel's GCC ports for Cortex-M, with the
+// compiler flags of a CPU it runs on.
+type FreeRTOSPort struct {
+	Name  string   // the port's directory under portable/GCC
+	CPU   []string // -mcpu and floating-point flags
+	Files []string // the port's C files, relative to its directory
+	// Define tells startup.c which names the port gives its handlers.
+	Define string
+	// FP: exceptions may stack the FPU context (a hard-float build).
+	FP bool
+}
+
+// FreeRTOSPorts are the ports the tests build, by short name.
+var FreeRTOSPorts = map[string]FreeRTOSPort{
+	"cm0":  {Name: "ARM_CM0", CPU: []string{"-mcpu=cortex-m0"}, Files: []string{"port.c", "portasm.c"}, Define: "FREERTOS_PORT_CM0"},
+	"cm3":  {Name: "ARM_CM3", CPU: []string{"-mcpu=cortex-m3"}, Files: []string{"port.c"}},
+	"cm4f": {Name: "ARM_CM4F", CPU: []string{"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"}, Files: []string{"port.c"}, FP: true},
+	"cm33": {Name: "ARM_CM33_NTZ/non_secure", CPU: []string{"-mcpu=cortex-m33", "-mfloat-abi=soft"}, Files: []string{"port.c", "portasm.c"}, Define: "FREERTOS_PORT_CM33"},
+}
+
+// FreeRTOSApp is a FreeRTOS firmware for a test: the kernel from
+// ../shared/corpora/FreeRTOS-Kernel, one port, the shared FreeRTOSConfig.h,
+// startup.c (vector table) and board.ld (one 4 MiB RAM block with the stack
+// at its top) from testutil's testdata, and the application's own sources.
+type FreeRTOSApp struct {
+	Port string   // a key of FreeRTOSPorts
+	Opt  string   // -O0, -O2, -Os (default -O2)
+	App  []string // the application's C files (absolute, or relative to the test's directory)
+	// Defines override FreeRTOSConfig.h's settings and set the app's own
+	// (NAME=VALUE, passed as -D).
+	Defines []string
+	// Linker replaces board.ld; LinkerArgs add -Wl options (--defsym).
+	Linker     string
+	LinkerArgs []string
+	// Heap is the MemMang file (default heap_4.c).
+	Heap string
+}
+
+// BuildFreeRTOS compiles app with -fstack-usage into dir (the .su files of
+// kernel and app land there) and returns the ELF's path. It skips the test
+// when the kernel corpus is absent, and needs arm-none-eabi-gcc.
+func BuildFreeRTOS(t testing.TB, dir string, app FreeRTOSApp) string {
+	t.Helper()
+	kernel := Corpus(t, "FreeRTOS-Kernel")
+	cc := RequireTool(t, "arm-none-eabi-gcc")
+	port, ok := FreeRTOSPorts[app.Port]
+	if !ok {
+		t.Fatalf("unknown FreeRTOS port %q", app.Port)
+	}
+	td := testdataDir(t, "freertos")
+	opt := app.Opt
+	if opt == "" {
+		opt = "-O2"
+	}
+	heap := app.Heap
+	if heap == "" {
+		heap = "heap_4.c"
+	}
+	linker := app.Linker
+	if linker == "" {
+		linker = filepath.Join(td, "board.ld")
+	}
+	portDir := filepath.Join(kernel, "portable", "GCC", port.Name)
+	srcs := []string{filepath.Join(td, "startup.c")}
+	for _, f := range []string{"tasks.c", "list.c", "queue.c", "timers.c"} {
+		srcs = append(srcs, filepath.Join(kernel, f))
+	}
+	srcs = append(srcs, filepath.Join(kernel, "portable", "MemMang", heap))
+	for _, f := range port.Files {
+		srcs = append(srcs, filepath.Join(portDir, f))
+	}
+	for _, f := range app.App {
+		if !filepath.IsAbs(f) {
+			wd, _ := os.Getwd()
+			f = filepath.Join(wd, f)
+		}
+		srcs = append(srcs, f)
+	}
+	out := filepath.Join(dir, "freertos-"+app.Port+strings.TrimPrefix(opt, "-")+".elf")
+	args := []string{"-mthumb", opt, "-g", "-fstack-usage", "-ffunction-sections", "-fdata-sections",
+		"--specs=nosys.specs", "-nostartfiles", "-Wl,--gc-sections",
+		"-I", td, "-I", filepath.Join(kernel, "include"), "-I", portDir,
+		"-T", linker, "-o", out}
+	args = append(args, port.CPU...)
+	if port.Define != "" {
+		args = append(args, "-D"+port.Define)
+	}
+	if port.FP {
+		args = append(args, "-DconfigENABLE_FPU=1")
+	}
+	for _, d := range app.Defines {
+		args = append(args, "-D"+d)
+	}
+	for _, a := range app.LinkerArgs {
+		args = append(args, "-Wl,"+a)
+	}
+	args = append(args, srcs...)
+	Run(t, dir, cc, args...)
+	return out
+}
+
+// testdataDir is testutil's own testdata/NAME, wherever the calling test runs.
+func testdataDir(t testing.TB, name string) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate testutil's source directory")
+	}
+	return filepath.Join(filepath.Dir(file), "testdata", name)
+}
