@@ -1,8 +1,13 @@
 package analysis
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/testutil"
@@ -164,5 +169,62 @@ func show64(p *int) string {
 	if p == nil {
 		return "assumed"
 	}
-	return string(rune('0'+*p/100%10)) + string(rune('0'+*p/10%10)) + string(rune('0'+*p%10))
+	return fmt.Sprint(*p)
+}
+
+// TestFreeRTOSPriorities builds the shared FreeRTOS firmware (app.c sets
+// IRQ0 to 6 and IRQ1 to 5, shifted by 8 - configPRIO_BITS = 5) and checks
+// the priorities read from the code: PendSV and SysTick at the kernel's
+// portMIN_INTERRUPT_PRIORITY (read from the port's own source), on one
+// level; IRQ1 from app.c. On ARMv7-M xPortStartScheduler writes 0xFF to
+// IRQ0's register and then restores what it read: IRQ0 is not certain.
+func TestFreeRTOSPriorities(t *testing.T) {
+	for _, port := range []string{"cm0", "cm3", "cm4f"} {
+		port := port
+		t.Run(port, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			res, err := Run(buildFreeRTOSApp(t, dir, port, "-O2"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			kernel := testutil.Corpus(t, "FreeRTOS-Kernel")
+			src, err := os.ReadFile(filepath.Join(kernel, "portable", "GCC", testutil.FreeRTOSPorts[port].Name, "port.c"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(`#define portMIN_INTERRUPT_PRIORITY\s+\(\s*(\d+)UL\s*\)`).FindSubmatch(src)
+			if m == nil {
+				t.Fatal("port.c defines no portMIN_INTERRUPT_PRIORITY")
+			}
+			lowest, _ := strconv.Atoi(string(m[1]))
+			byName := map[string]Handler{}
+			for _, h := range res.Interrupts.Handlers {
+				byName[h.Name] = h
+			}
+			pendsv, systick := byName["xPortPendSVHandler"], byName["xPortSysTickHandler"]
+			if port == "cm0" {
+				pendsv, systick = byName["PendSV_Handler"], byName["SysTick_Handler"]
+			}
+			for _, h := range []Handler{pendsv, systick} {
+				if h.Priority == nil || *h.Priority != lowest || !strings.Contains(h.PrioritySource, "port.c:") {
+					t.Errorf("%s: priority %s from %q, want %d from port.c", h.Name, show64(h.Priority), h.PrioritySource, lowest)
+				}
+			}
+			if pendsv.Level != systick.Level {
+				t.Errorf("PendSV on level %d, SysTick on %d: one priority, one level", pendsv.Level, systick.Level)
+			}
+			irq1 := byName["IRQ1_Handler"]
+			if irq1.Priority == nil || *irq1.Priority != 5<<5 || irq1.Level == pendsv.Level {
+				t.Errorf("IRQ1_Handler: priority %s (%s) on level %d, want %d on its own", show64(irq1.Priority), irq1.PrioritySource, irq1.Level, 5<<5)
+			}
+			irq0 := byName["IRQ0_Handler"]
+			switch {
+			case port == "cm0" && (irq0.Priority == nil || *irq0.Priority != 6<<5):
+				t.Errorf("IRQ0_Handler: priority %s (%s), want %d", show64(irq0.Priority), irq0.PrioritySource, 6<<5)
+			case port != "cm0" && (irq0.Priority != nil || !strings.Contains(irq0.PrioritySource, "port.c")):
+				t.Errorf("IRQ0_Handler: priority %s (%s), want assumed for port.c's probe-and-restore", show64(irq0.Priority), irq0.PrioritySource)
+			}
+		})
+	}
 }
