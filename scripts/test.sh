@@ -12,6 +12,7 @@ g++:g++
 objdump:binutils
 arm-none-eabi-gcc:gcc-arm-none-eabi
 arm-none-eabi-objdump:binutils-arm-none-eabi
+arm-none-eabi-ld:binutils-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libstdc++.a:libstdc++-arm-none-eabi-newlib
 dpkg-source:dpkg-dev

@@ -6,8 +6,11 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/ldscript"
 	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/report/sarif"
 )
@@ -18,6 +21,8 @@ type layoutFlags struct {
 	format     string
 	svg        string
 	noHeadroom bool
+	ld         string
+	configPath string
 }
 
 func newLayoutCommand() *cobra.Command {
@@ -30,15 +35,17 @@ main stack (its top from the initial SP, its limit from linker symbols), and
 says what an overflow of it runs into: unused RAM, the heap, .bss, .data.
 A stack placed first in RAM is safe (an overflow runs off the start of RAM
 and faults); anywhere else it is unsafe, and layout prints the linker-script
-fix. It also gives the headroom (stack size minus the worst case that
-analyze computes) and checks the fault handlers: stack use before an SP
-check, and endless loops.
+fix. SAFE needs the memory map (--ld FILE.ld, or [memory] in
+stackscope.toml): an ELF file does not say where RAM begins, so without it
+the verdict is UNSAFE or UNKNOWN. It also gives the headroom (stack size
+minus the worst case that analyze computes) and checks the fault handlers:
+stack use before an SP check, and endless loops.
 
 For an x86-64 program it shows the load segments and gives no verdict
 (process stacks are guarded by the kernel).
 
-Exit status: 0 safe (or no verdict), 1 unsafe or the stack will overflow,
-2 usage or input error.`,
+Exit status: 0 safe (or no verdict), 1 unsafe, unknown (not proved: give
+the memory map) or the stack will overflow, 2 usage or input error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runLayout(cmd, args[0], fl) },
 	}
@@ -46,14 +53,45 @@ Exit status: 0 safe (or no verdict), 1 unsafe or the stack will overflow,
 	f.StringVar(&fl.format, "format", "text", "output format: text, json or sarif")
 	f.StringVar(&fl.svg, "svg", "", "also draw the memory map as an SVG picture into this file")
 	f.BoolVar(&fl.noHeadroom, "no-headroom", false, "skip the stack analysis (headroom unknown)")
+	f.StringVar(&fl.ld, "ld", "", "the linker script whose MEMORY regions are the memory map (needed for a SAFE verdict)")
+	f.StringVar(&fl.configPath, "config", "", "annotations and [memory] (default: stackscope.toml beside the binary or in the working directory)")
 	return cmd
+}
+
+// memoryMap is the memory map from --ld, else from the configuration's
+// [memory] (its ld file or its regions); nil when neither gives one.
+func memoryMap(ld string, cfg *config.Config) (*layout.MemoryMap, error) {
+	from := ""
+	switch {
+	case ld != "":
+		from = ld + " (--ld)"
+	case cfg.Memory.LD != "":
+		ld, from = cfg.Memory.LD, cfg.Memory.LD+" ([memory] ld in "+cfg.Path+")"
+	case len(cfg.Memory.Parsed) > 0:
+		return &layout.MemoryMap{From: "[memory] in " + cfg.Path, Regions: cfg.Memory.Parsed}, nil
+	default:
+		return nil, nil
+	}
+	regions, err := ldscript.ParseFile(ld)
+	if err != nil {
+		return nil, &exitError{Code: exitUsage, Err: err}
+	}
+	return &layout.MemoryMap{From: from, Regions: regions}, nil
 }
 
 func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 	if fl.format != "text" && fl.format != "json" && fl.format != "sarif" {
 		return usageErrorf("unknown --format %q (text, json or sarif)", fl.format)
 	}
-	r, err := layout.Analyze(path, layout.Options{NoHeadroom: fl.noHeadroom})
+	cfg, err := config.Load(fl.configPath, path)
+	if err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	mem, err := memoryMap(fl.ld, cfg)
+	if err != nil {
+		return err
+	}
+	r, err := layout.Analyze(path, layout.Options{NoHeadroom: fl.noHeadroom, Memory: mem, Analysis: analysis.Options{Config: cfg}})
 	if err != nil {
 		var ie *binfile.InputError
 		if errors.As(err, &ie) {

@@ -69,7 +69,11 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 	}
 	var lay *layout.Report
 	if fl.layout == "yes" || (fl.layout == "auto" && res.File.Arch == binfile.ArchThumb) {
-		if lay, err = layout.Analyze(path, layout.Options{Analysis: opts, Result: res}); err != nil {
+		mem, err := memoryMap("", cfg)
+		if err != nil {
+			return err
+		}
+		if lay, err = layout.Analyze(path, layout.Options{Analysis: opts, Result: res, Memory: mem}); err != nil {
 			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: layout: %v", path, err)}
 		}
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	Strict bool
 	// Config holds the stackscope.toml annotations (may be nil).
 	Config *config.Config
+	// Exclude names functions whose paths are set aside (--exclude), in
+	// addition to the [[exclude]] tables of Config.
+	Exclude []string
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -109,10 +112,40 @@ type Entry struct {
 	// Assumptions are the indirect calls whose targets were assumed (the
 	// address-taken set); empty with --strict.
 	Assumptions []bound.Assumption `json:"assumptions"`
+	// AfterReset, when the entry reaches code that sets SP to the top of
+	// the main stack, is that part: its depth is from the top, whatever
+	// the entry's SP was. Bound and AtLeast are then the larger of it and
+	// the part below the entry's SP (AfterReset.BeforeReset), and Path is
+	// the larger one's path.
+	AfterReset *ResetPart `json:"after_reset,omitempty"`
+	// NeverReturns are the functions of the worst path that never return
+	// (error paths that [[exclude]] can set aside).
+	NeverReturns []NeverReturns `json:"never_returns,omitempty"`
 	// Node and PathNodes are the entry's and the worst path's call-graph
 	// nodes (for reports that draw the graph).
 	Node      int   `json:"-"`
 	PathNodes []int `json:"-"`
+}
+
+// ResetPart is the part of an entry that runs after an SP reset.
+type ResetPart struct {
+	// Bound (null unless the entry is bounded) and AtLeast are bytes below
+	// the top of the main stack.
+	Bound   *int64 `json:"bound"`
+	AtLeast int64  `json:"at_least"`
+	// BeforeReset is the rest of the entry: bytes below its SP, as an
+	// entry's bound is without resets (null unless bounded).
+	BeforeReset        *int64 `json:"before_reset"`
+	BeforeResetAtLeast int64  `json:"before_reset_at_least"`
+	// Function, Addr and Detail are the reset on the worst path: where
+	// and with what value SP is set.
+	Function string     `json:"function"`
+	Addr     uint64     `json:"addr"`
+	Detail   string     `json:"detail"`
+	File     string     `json:"file,omitempty"`
+	Line     int        `json:"line,omitempty"`
+	Path     []string   `json:"path"`
+	Steps    []PathStep `json:"path_frames"`
 }
 
 // PathStep is one function on the worst path.
@@ -122,9 +155,16 @@ type PathStep struct {
 	RedZone  int64  `json:"redzone,omitempty"`
 	Kind     string `json:"frame_kind"`
 	TailCall bool   `json:"tail_call,omitempty"`
-	Depth    int64  `json:"depth"`
-	File     string `json:"file,omitempty"` // where the function is declared
-	Line     int    `json:"line,omitempty"`
+	// CallerKept is, for a step reached by a tail call, the bytes of the
+	// caller's frame still on the stack at the jump: the caller adds
+	// them to the path instead of its frame (usually 0).
+	CallerKept int64 `json:"caller_kept,omitempty"`
+	// Recursion is set on a step that stands for a recursion bounded by a
+	// declared depth: Frame is depth trips of trip bytes.
+	Recursion *bound.Cycle `json:"recursion,omitempty"`
+	Depth     int64        `json:"depth"`
+	File      string       `json:"file,omitempty"` // where the function is declared
+	Line      int          `json:"line,omitempty"`
 }
 
 // DecoderFor returns the instruction decoder for an architecture.
@@ -150,7 +190,7 @@ func Run(path string, opts Options) (*Result, error) {
 func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	dec, align := DecoderFor(f.Arch)
 	res := &Result{Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
-	cfg := checkAnnotations(f, opts.Config, &res.Warnings)
+	cfg := withExcludes(checkAnnotations(f, opts.Config, &res.Warnings), opts.Exclude)
 	opts = withConfig(opts, cfg)
 	g := callgraph.Build(f, dec, callgraph.Options{
 		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
@@ -177,12 +217,34 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		roots[i] = s.Node
 	}
 	g.Resolve()
-	res.Bounds = bound.New(g, roots, boundOptions(g, cfg))
+	if vt != nil {
+		checkStackModes(f, g, vt, userRoots(specs))
+	}
+	checkEffects(f, g, cfg, &res.Warnings)
+	bo := boundOptions(g, cfg)
+	res.Bounds = bound.New(g, roots, bo)
+	var unexcluded *bound.Analysis
+	if len(bo.Excluded) > 0 {
+		// The bounds without the exclusions, for each entry they changed
+		// to say what it would have been.
+		plain := bo
+		plain.Excluded = nil
+		unexcluded = bound.New(g, roots, plain)
+	}
 	for _, s := range specs {
-		res.Entries = append(res.Entries, res.entryResult(res.Bounds.Entry(s)))
+		b := res.Bounds.Entry(s)
+		if unexcluded != nil {
+			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
+		}
+		res.Entries = append(res.Entries, res.entryResult(b))
+	}
+	nr := newNoReturn(g, bo.Excluded)
+	for i := range res.Entries {
+		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
 	}
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
+		keepFaultPaths(res)
 	}
 	res.Threads = findThreads(res, opts)
 	for _, m := range g.Modules[1:] {
@@ -191,6 +253,29 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
 	res.Functions = functions(g, lines)
 	return res, nil
+}
+
+// excludedEffect returns the entry's assumptions with its "excluded" ones
+// kept only when the exclusion changed the entry, each then saying what
+// the entry would have been without it.
+func excludedEffect(with, without bound.Entry) []bound.Assumption {
+	changed := with.Bounded != without.Bounded || with.AtLeast != without.AtLeast
+	was := &bound.Outcome{Bounded: without.Bounded, AtLeast: without.AtLeast}
+	if without.Bounded {
+		v := without.Bound
+		was.Bound = &v
+	}
+	var out []bound.Assumption
+	for _, a := range with.Assumptions {
+		if a.Kind == bound.AssumeExcluded {
+			if !changed {
+				continue
+			}
+			a.WithoutExclusion = was
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (res *Result) entryResult(b bound.Entry) Entry {
@@ -217,18 +302,50 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 			a.File, a.Line = res.lineAt(a.Addr)
 		}
 	}
-	for _, st := range b.Path {
-		e.Path = append(e.Path, st.Name)
-		e.PathNodes = append(e.PathNodes, st.Node)
-		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall, Depth: st.Depth}
+	e.Path, e.Steps, e.PathNodes = res.pathSteps(b.Path)
+	if r := b.AfterReset; r != nil {
+		p := &ResetPart{AtLeast: r.AtLeast, BeforeResetAtLeast: b.Relative, Function: r.Function, Addr: r.Addr, Detail: r.Detail}
+		if b.Bounded {
+			after, before := r.AtLeast, b.Relative
+			p.Bound, p.BeforeReset = &after, &before
+		}
+		p.File, p.Line = res.lineAt(r.Addr)
+		p.Path, p.Steps, _ = res.pathSteps(r.Path)
+		e.AfterReset = p
+	}
+	return e
+}
+
+// pathSteps gives a worst path's names, frames and nodes.
+func (res *Result) pathSteps(path []bound.Step) ([]string, []PathStep, []int) {
+	var names []string
+	var steps []PathStep
+	var nodes []int
+	for _, st := range path {
+		names = append(names, st.Name)
+		nodes = append(nodes, st.Node)
+		ps := PathStep{Function: st.Name, Frame: st.Frame, RedZone: st.RedZone, Kind: st.Kind.String(), TailCall: st.TailCall,
+			CallerKept: st.Kept, Recursion: st.Cycle, Depth: st.Depth}
 		if n := res.Graph.Nodes[st.Node]; n.Module == res.Graph.Modules[0] && n.Func != nil {
 			if l, ok := res.Lines.Func(n.Func.Addr); ok {
 				ps.File, ps.Line = l.File, l.Line
 			}
 		}
-		e.Steps = append(e.Steps, ps)
+		steps = append(steps, ps)
 	}
-	return e
+	return names, steps, nodes
+}
+
+// userRoots are the nodes of the entries the user named (--entry or
+// stackscope.toml), not taken from the vector table.
+func userRoots(specs []bound.Spec) []int {
+	var out []int
+	for _, s := range specs {
+		if s.Kind == "user" || s.Kind == "config" {
+			out = append(out, s.Node)
+		}
+	}
+	return out
 }
 
 // lineAt gives the source line of an address of the analysed file.

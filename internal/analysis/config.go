@@ -62,6 +62,59 @@ func checkAnnotations(f *binfile.File, c *config.Config, warnings *[]string) *co
 	return &out
 }
 
+// withExcludes returns the configuration with the --exclude names added
+// to its [[exclude]] tables.
+func withExcludes(c *config.Config, names []string) *config.Config {
+	if len(names) == 0 {
+		return c
+	}
+	out := *c
+	out.Exclude = append([]config.Exclude(nil), c.Exclude...)
+	for _, name := range names {
+		out.Exclude = append(out.Exclude, config.Exclude{Function: name})
+	}
+	return &out
+}
+
+// checkEffects warns about annotations that name nothing or change
+// nothing, so that none is accepted in silence: an excluded name that is
+// no function of the file or its libraries, an [[indirect]] that matched
+// no indirect call whose target was unknown.
+func checkEffects(f *binfile.File, g *callgraph.Graph, c *config.Config, warnings *[]string) {
+	for _, x := range c.Exclude {
+		if _, ok := f.Lookup(x.Function); !ok && len(g.NodesNamed(x.Function)) == 0 {
+			*warnings = append(*warnings, fmt.Sprintf("exclude %q: no function of that name in %s; nothing excluded", x.Function, f.Path))
+		}
+	}
+	for _, in := range c.Indirect {
+		if !annotationUsed(g, in) {
+			*warnings = append(*warnings, fmt.Sprintf("%s: the indirect annotation for %s has no effect: %s", c.Path, in.Function, whyUnused(f, in)))
+		}
+	}
+}
+
+// annotationUsed reports whether an [[indirect]] gave some call its targets.
+func annotationUsed(g *callgraph.Graph, in config.Indirect) bool {
+	for _, id := range g.NodesNamed(in.Function) {
+		for _, e := range g.Nodes[id].Edges {
+			if e.Method == "annotated" && (in.Site == 0 || e.Site == in.Site) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func whyUnused(f *binfile.File, in config.Indirect) string {
+	if _, ok := f.Lookup(in.Function); !ok {
+		return "no function of that name in " + f.Path
+	}
+	if in.Site != 0 {
+		return fmt.Sprintf("no indirect call with an unknown target at %#x", in.Site)
+	}
+	return "it has no indirect call whose target is unknown, or no entry reaches it"
+}
+
 // withConfig fills options the command line left empty from the file.
 func withConfig(opts Options, c *config.Config) Options {
 	if len(opts.Interrupts.Groups) == 0 {
@@ -80,9 +133,15 @@ func annotations(c *config.Config) []callgraph.Annotation {
 	return out
 }
 
-// boundOptions turns [[frame]] and [[recursion]] into per-node facts.
+// boundOptions turns [[frame]], [[recursion]] and [[exclude]] into
+// per-node facts.
 func boundOptions(g *callgraph.Graph, c *config.Config) bound.Options {
-	o := bound.Options{Overrides: map[int]int64{}, Depths: map[int]int64{}}
+	o := bound.Options{Overrides: map[int]int64{}, Depths: map[int]int64{}, Excluded: map[int]bool{}}
+	for _, x := range c.Exclude {
+		for _, id := range g.NodesNamed(x.Function) {
+			o.Excluded[id] = true
+		}
+	}
 	for _, fr := range c.Frames {
 		for _, id := range g.NodesNamed(fr.Function) {
 			o.Overrides[id] = fr.Bytes

@@ -35,6 +35,7 @@ bytes = 1000
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	check := func(name string, want int64) {
 		t.Helper()
 		e := entry(t, res, name)
@@ -63,6 +64,7 @@ bytes = 1000
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	if e := entry(t, res, "fact"); e.Bounded || !strings.Contains(reasonSummary(e), "recursion@fact") {
 		t.Errorf("stale annotation was trusted: %+v", e)
 	}

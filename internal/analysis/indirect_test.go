@@ -83,6 +83,7 @@ func TestIndirectPrototype(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			fr := frames(res)
 			small := entry(t, res, "run_small")
 			want := fr["run_small"] + max(fr["small_a"], fr["small_b"])
@@ -123,6 +124,7 @@ func TestIndirectPrototypeWithoutDWARF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	fr := frames(res)
 	e := entry(t, res, "run_small")
 	want := fr["run_small"] + max(fr["small_a"], fr["small_b"], fr["big_a"], fr["big_b"])
@@ -144,6 +146,7 @@ func TestIndirectVirtual(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			fr := frames(res)
 			m := entry(t, res, measure)
 			area := max(fr["Square::area(int) const"], fr["Circle::area(int) const"], fr["Dot::area(int) const"])
@@ -196,6 +199,7 @@ func TestIndirectOpsTable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			fr := frames(res)
 			e := entry(t, res, "do_open")
 			if !e.Bounded || len(e.Assumptions) != 1 {
@@ -243,6 +247,7 @@ func TestThumbVirtualCalls(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			su := map[string]int64{}
 			for _, l := range testutil.ParseSU(t, dir) {
 				su[l.Function] = l.Bytes

@@ -42,6 +42,11 @@ type Interrupts struct {
 	// priorities.go); PriorityGrouping says how PRIGROUP was found.
 	Priorities       []VectorPriority `json:"priorities"`
 	PriorityGrouping string           `json:"priority_grouping,omitempty"`
+	// Phases, when some code sets SP to the top of the main stack, are
+	// the ways the stack is used (see resetPhases); Total is the largest,
+	// named by Applies. Reset is then the startup phase's path alone.
+	Phases  []Phase `json:"phases,omitempty"`
+	Applies string  `json:"applies,omitempty"`
 }
 
 // Handler is one distinct exception or interrupt handler.
@@ -112,10 +117,14 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 		node := res.Graph.Node(res.Graph.Modules[0], fi)
 		return res.Bounds.Entry(bound.Spec{Name: fn.Name, Node: node}), true
 	}
-	if e, ok := entryOf(resetAddr); ok {
-		in.TotalAtLeast += e.AtLeast
+	resetEntry, haveReset := entryOf(resetAddr)
+	afterReset := map[string]bound.Entry{}
+	if e, ok := resetEntry, haveReset; ok {
+		// Without an SP reset Relative is the whole entry; with one, the
+		// part after it is a phase of its own (resetPhases).
+		in.TotalAtLeast += e.Relative
 		if e.Bounded {
-			v := e.Bound
+			v := e.Relative
 			in.Reset = &v
 		} else {
 			in.Bounded = false
@@ -129,11 +138,16 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 		h := byHandler[addr]
 		e, ok := entryOf(addr)
 		if ok {
-			h.AtLeast = e.AtLeast + extra
+			// What the handler adds on top of what it interrupted: the
+			// part before any SP reset (the rest is a phase of its own).
+			h.AtLeast = e.Relative + extra
 			h.Bounded = e.Bounded
 			if e.Bounded {
-				v := e.Bound + extra
+				v := e.Relative + extra
 				h.Bound = &v
+			}
+			if e.AfterReset != nil {
+				afterReset[h.Name] = e
 			}
 		} else {
 			h.AtLeast = extra
@@ -155,6 +169,9 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 		}
 	}
 	in.Levels = levels
+	if haveReset && resetEntry.AfterReset != nil || len(afterReset) > 0 {
+		resetPhases(in, resetEntry, afterReset)
+	}
 	if in.Bounded {
 		v := in.TotalAtLeast
 		in.Total = &v

@@ -17,14 +17,14 @@ import (
 // and AIRCR's PRIGROUP field, wherever they are in the image.
 
 const (
-	iprBase   = 0xE000E400 // NVIC_IPR0: byte n is IRQ n (exception 16+n)
-	iprEnd    = 0xE000E4F0
-	shprBase  = 0xE000ED18 // SHPR1: byte n is exception 4+n
-	shprEnd   = 0xE000ED24
-	aircrAddr = 0xE000ED0C
-	vectKey   = 0x05FA // AIRCR ignores a write without it in bits 31:16
-	scsStart  = 0xE000E000
-	scsEnd    = 0xE000F000
+	iprBase  = 0xE000E400 // NVIC_IPR0: byte n is IRQ n (exception 16+n)
+	iprEnd   = 0xE000E4F0
+	shprBase = 0xE000ED18 // SHPR1: byte n is exception 4+n
+	shprEnd  = 0xE000ED24
+	// AIRCR (aircrAddr) is declared with the software reset, noreturn.go.
+	vectKey  = 0x05FA // AIRCR ignores a write without it in bits 31:16
+	scsStart = 0xE000E000
+	scsEnd   = 0xE000F000
 )
 
 // contextDepth bounds how many calls deep a function's stores are followed

@@ -90,6 +90,7 @@ func TestRealWorldZlibX86(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			checkRealWorld(t, res, dir)
 		})
 	}
@@ -139,6 +140,7 @@ func TestRealWorldLuaX86(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			checkRealWorld(t, res, dir)
 		})
 	}
@@ -186,6 +188,7 @@ func TestRealWorldThumb(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
+					requirePathSums(t, res)
 					checkRealWorld(t, res, dir)
 				})
 			}
@@ -233,6 +236,7 @@ bytes = 1024
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	bounds := map[string]int64{}
 	for _, name := range []string{"deflate", "inflate"} {
 		e := entry(t, res, name)

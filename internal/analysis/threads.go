@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"fmt"
+
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/threads"
 )
@@ -110,6 +112,10 @@ func findThreads(res *Result, opts Options) []Thread {
 			t.StackSize = &size
 		} else {
 			t.SizeSource = "not found: " + s.SizeWhy
+			if file, line := res.lineAt(s.SizeWhyAt); s.SizeWhyAt != 0 && file != "" {
+				t.SizeSource += fmt.Sprintf(" (the call at %s:%d)", file, line)
+				v.Why += fmt.Sprintf(" (the call at %s:%d)", file, line)
+			}
 		}
 		t.Status, t.Verdict, t.Over, t.Reason = v.Status, v.Text(), v.Over, v.Why
 		out = append(out, t)

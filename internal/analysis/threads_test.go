@@ -45,6 +45,7 @@ func TestThreadCloneOverflow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			su := suFrames(testutil.ParseSU(t, dir))
 			th := threadFor(t, res, "child_run")
 			if !strings.Contains(th.Creator, "clone") || th.CreatedBy != "main" {
@@ -87,6 +88,7 @@ func TestThreadPthread(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			su := suFrames(testutil.ParseSU(t, dir))
 			if len(res.Threads) != 2 {
 				t.Fatalf("%d threads, want 2: %+v", len(res.Threads), res.Threads)
@@ -133,6 +135,7 @@ func TestThreadFreeRTOS(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				requirePathSums(t, res)
 				su := suFrames(testutil.ParseSU(t, dir))
 				if len(res.Threads) != 3 {
 					t.Fatalf("%d tasks, want 3: %+v", len(res.Threads), res.Threads)

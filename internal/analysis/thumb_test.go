@@ -54,6 +54,7 @@ func TestThumbFirmware(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				requirePathSums(t, res)
 				if res.Arch != "thumb" {
 					t.Fatalf("arch %q", res.Arch)
 				}
@@ -158,10 +159,12 @@ func TestThumbPriorityGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, all)
 	grouped, err := Run(fw, Options{Interrupts: InterruptConfig{Groups: [][]string{{"UART_IRQHandler", "TIMER_IRQHandler", "ADC_IRQHandler"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, grouped)
 	bound := map[string]int64{}
 	for _, h := range all.Interrupts.Handlers {
 		bound[h.Name] = h.AtLeast

@@ -136,6 +136,7 @@ func TestX86FramesMatchStackUsage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			requirePathSums(t, res)
 			c := compareWithSU(res, testutil.ParseSU(t, dir))
 			requireAllEqual(t, c)
 			if c.static < 10 {
@@ -178,6 +179,7 @@ func TestX86Reasons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	want := map[string][]string{
 		"entry_recursion":    {"recursion@fact", "recursion@p"},
 		"entry_indirect":     {"indirect@dispatch"},
@@ -235,6 +237,7 @@ func TestX86AddressTaken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	su := suFrames(testutil.ParseSU(t, dir))
 	// A handler's bound is its .su frame plus the red zone below it (h3
 	// keeps part of its 256-byte array there, which .su does not count).
@@ -274,6 +277,7 @@ func TestX86SourceLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	requirePathSums(t, res)
 	declared := map[string]int{"fact": 7, "dispatch": 17, "with_alloca": 19, "with_vla": 26, "entry_dynamic": 40}
 	for _, f := range res.Functions {
 		if want, ok := declared[f.Name]; ok {
@@ -331,6 +335,7 @@ func TestX86LazyBinding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		requirePathSums(t, res)
 		for _, r := range entry(t, res, "work").Reasons {
 			if r.Function == "_dl_runtime_resolve" && r.Kind == "dynamic" {
 				return true

@@ -39,15 +39,37 @@ type Reason struct {
 	node int
 }
 
-// Assumption is an indirect call given targets by assumption, not proof:
-// the entry's bound holds only if the call reaches no other function.
+// Assumption kinds, part of the JSON contract.
+const (
+	AssumeIndirect  = "indirect"  // an indirect call's targets were assumed
+	AssumeFrame     = "frame"     // a declared worst case ([[frame]])
+	AssumeRecursion = "recursion" // a declared recursion depth
+	AssumeExcluded  = "excluded"  // paths through the function were set aside
+	AssumeVTOR      = "vtor"      // an SP reset read through VTOR (Cortex-M)
+)
+
+// Assumption is something the bound holds only under: an indirect call
+// given targets by assumption, not proof (the call reaches no other
+// function), or a declaration of stackscope.toml.
 type Assumption struct {
+	Kind     string `json:"kind"`
 	Function string `json:"function"`
 	Addr     uint64 `json:"addr"`
 	Detail   string `json:"detail"`
 	Library  string `json:"library,omitempty"`
 	File     string `json:"file,omitempty"` // source of Addr, as for Reason
 	Line     int    `json:"line,omitempty"`
+	// WithoutExclusion is, for an "excluded" assumption, what the entry
+	// would have been had nothing been excluded (filled in by the caller,
+	// which runs both analyses).
+	WithoutExclusion *Outcome `json:"without_exclusion,omitempty"`
+}
+
+// Outcome is an entry's verdict in numbers.
+type Outcome struct {
+	Bounded bool   `json:"bounded"`
+	Bound   *int64 `json:"bound"` // null unless bounded
+	AtLeast int64  `json:"at_least"`
 }
 
 // Step is one function on a worst path.
@@ -58,9 +80,25 @@ type Step struct {
 	RedZone  int64
 	Kind     frame.Kind
 	TailCall bool // reached from the previous step by a tail call
+	// Kept is, for a step reached by a tail call, how many bytes of the
+	// caller's frame are still on the stack at the jump (usually 0: the
+	// frame is released first). The caller then adds Kept, not its frame.
+	Kept int64
+	// Cycle is set on a step that stands for a recursive cycle bounded by
+	// a declared depth: Frame is then Cycle.Depth trips of Cycle.Trip bytes.
+	Cycle *Cycle
 	// Depth is the total below the entry's caller SP when this function's
 	// SP is deepest (the running sum of the path).
 	Depth int64
+}
+
+// Cycle is a recursion with a declared depth, as one step of a path: at
+// most Depth trips around it, each at most Trip bytes (the sum of its
+// members' frames).
+type Cycle struct {
+	Depth   int64    `json:"depth"`
+	Trip    int64    `json:"trip"`
+	Members []string `json:"members"`
 }
 
 // Spec names an entry point to bound.
@@ -82,19 +120,49 @@ type Entry struct {
 	Reasons []Reason
 	// Assumptions are the assumed indirect-call edges the bound relies on.
 	Assumptions []Assumption
+	// Relative is the depth below the entry's SP (a bound when Bounded):
+	// without SP resets it equals AtLeast. AfterReset, when the entry
+	// reaches code that sets SP to the top of the main stack, is the part
+	// measured from that top instead; Bound and AtLeast are the larger
+	// of the two, and Path is that part's path.
+	Relative   int64
+	AfterReset *ResetPart
+}
+
+// ResetPart is what an entry runs after SP is set to the top of the main
+// stack: its depth from that top, the reset on its worst path, and the path
+// from the function that resets on (Depth from the top).
+type ResetPart struct {
+	AtLeast  int64
+	Function string
+	Addr     uint64
+	Detail   string
+	Path     []Step
 }
 
 // Analysis holds per-node results shared by all entries.
 type Analysis struct {
-	g      *callgraph.Graph
-	ra     int64
-	value  []int64 // worst depth from a node, ignoring what is unknown
-	next   []int   // the edge index on the worst path, -1 at the end
-	scc    []int   // strongly connected component of each node
-	cyclic []bool  // per component: does it contain a cycle
-	depth  []int64 // per component: declared recursion depth (0: none)
-	own    [][]Reason
-	opts   Options
+	g     *callgraph.Graph
+	ra    int64
+	value []int64 // worst depth from a node, ignoring what is unknown
+	next  []int   // the edge index on the worst path, -1 at the end
+	// after is the worst depth below the top of the main stack reached
+	// after an SP reset at or below a node (-1: none), afterNext the edge
+	// on that path (-1: the node's own reset part ends it).
+	after     []int64
+	afterNext []int
+	// afterInto: afterNext's callee is followed into its own after-reset
+	// part (its reset, not this node's).
+	afterInto []bool
+	scc       []int   // strongly connected component of each node
+	cyclic    []bool  // per component: does it contain a cycle
+	depth     []int64 // per component: declared recursion depth (0: none)
+	own       [][]Reason
+	opts      Options
+	// exit is, per component with a declared recursion depth, the node and
+	// edge its deepest call out of the cycle leaves by (edge -1: none, the
+	// cycle's red zone is deeper), for the path.
+	exit map[int]cycleExit
 	// Reasons and assumptions: the tables in priority order, and per
 	// component the ranks it reaches (see facts).
 	reasonTable []Reason
@@ -107,7 +175,8 @@ type Analysis struct {
 func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 	g.Resolve()
 	n := len(g.Nodes)
-	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n), opts: opts}
+	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n), opts: opts,
+		after: make([]int64, n), afterNext: make([]int, n), afterInto: make([]bool, n)}
 	a.components(roots)
 	a.applyDepths()
 	a.ownReasons()
@@ -124,6 +193,19 @@ type Options struct {
 	// Depths bounds recursion: at most Depth activations of the cycle
 	// that contains the node.
 	Depths map[int]int64
+	// Excluded nodes are set aside ([[exclude]]): no path goes through
+	// them, and each node that calls one carries an "excluded" assumption.
+	Excluded map[int]bool
+}
+
+// follows reports whether the bound follows edge e out of node id: not
+// out of a node with a declared worst case (its callees are included in
+// it: the node is a leaf), and not into an excluded node.
+func (a *Analysis) follows(id int, e callgraph.Edge) bool {
+	if _, ok := a.opts.Overrides[id]; ok {
+		return false
+	}
+	return !a.opts.Excluded[e.To]
 }
 
 // applyDepths turns declared recursion depths into per-component depths.
@@ -168,8 +250,12 @@ func (a *Analysis) components(roots []int) {
 			top := &call[len(call)-1]
 			v := top.v
 			if top.e < len(g.Nodes[v].Edges) {
-				w := g.Nodes[v].Edges[top.e].To
+				edge := g.Nodes[v].Edges[top.e]
+				w := edge.To
 				top.e++
+				if !a.follows(v, edge) {
+					continue
+				}
 				if index[w] < 0 {
 					index[w], low[w] = counter, counter
 					counter++
@@ -203,7 +289,7 @@ func (a *Analysis) components(roots []int) {
 				}
 				selfLoop := false
 				for _, e := range g.Nodes[v].Edges {
-					if e.To == v {
+					if e.To == v && a.follows(v, e) {
 						selfLoop = true
 					}
 				}
@@ -258,7 +344,7 @@ func (a *Analysis) ownReasons() {
 			members := a.cycleMembers(c)
 			addr := uint64(0)
 			for _, e := range n.Edges {
-				if a.scc[e.To] == c {
+				if a.scc[e.To] == c && a.follows(id, e) {
 					addr = e.Site
 					break
 				}
@@ -308,7 +394,7 @@ func (a *Analysis) values() {
 				best = 0
 			}
 			for ei, e := range n.Edges {
-				if a.scc[e.To] == a.scc[id] {
+				if a.scc[e.To] == a.scc[id] || e.AfterReset || !a.follows(id, e) {
 					continue
 				}
 				var v int64
@@ -324,7 +410,57 @@ func (a *Analysis) values() {
 			a.value[id] = best
 		}
 		if d := a.depth[c]; d > 0 {
-			a.recursionValue(members, d)
+			a.recursionValue(c, members, d)
+		}
+		a.afterValues(members)
+	}
+}
+
+// afterValues computes, for the members of one component, the deepest
+// point below the top of the main stack reached after an SP reset: the
+// node's own code after its reset and the calls it makes there (measured
+// from the top, whatever the node's callers used), or a callee's.
+func (a *Analysis) afterValues(members []int) {
+	worst, worstNext := int64(-1), -1
+	for _, id := range members {
+		a.after[id], a.afterNext[id] = -1, -1
+		n := a.g.Nodes[id]
+		if _, ok := a.opts.Overrides[id]; ok || n.External {
+			continue
+		}
+		best, next, into := int64(-1), -1, false
+		if len(n.Frame.Resets) > 0 {
+			best = n.Frame.ResetSize
+		}
+		for ei, e := range n.Edges {
+			if a.scc[e.To] == a.scc[id] || !a.follows(id, e) {
+				continue
+			}
+			if v := a.after[e.To]; v > best {
+				best, next, into = v, ei, true
+			}
+			if !e.AfterReset {
+				continue
+			}
+			v := n.Frame.ResetSize + a.value[e.To]
+			if e.Kind == frame.TailCall {
+				v = e.Depth - a.ra + a.value[e.To]
+			}
+			if v > best {
+				best, next, into = v, ei, false
+			}
+		}
+		a.after[id], a.afterNext[id], a.afterInto[id] = best, next, into
+		if best > worst {
+			worst, worstNext = best, id
+		}
+	}
+	if len(members) > 1 && worst >= 0 {
+		// A cycle: any member can reach the worst member's reset.
+		for _, id := range members {
+			if a.after[id] < worst {
+				a.after[id], a.afterNext[id] = worst, -2-worstNext
+			}
 		}
 	}
 }
@@ -333,21 +469,36 @@ func (a *Analysis) values() {
 // it, each at most the sum of its members' frames (any simple cycle visits
 // a member once; for one recursive function this is exact), then the
 // deepest call out of the cycle.
-func (a *Analysis) recursionValue(members []int, d int64) {
+func (a *Analysis) recursionValue(c int, members []int, d int64) {
 	var trip, exit int64
+	way := [2]int{members[0], -1}
 	for _, id := range members {
 		n := a.g.Nodes[id]
 		trip += n.Frame.Size
-		exit = max(exit, n.Frame.RedZone)
-		for _, e := range n.Edges {
-			if a.scc[e.To] != a.scc[id] {
-				exit = max(exit, a.value[e.To])
+		if n.Frame.RedZone > exit {
+			exit, way = n.Frame.RedZone, [2]int{id, -1}
+		}
+		for ei, e := range n.Edges {
+			if a.scc[e.To] != a.scc[id] && a.follows(id, e) && a.value[e.To] > exit {
+				exit, way = a.value[e.To], [2]int{id, ei}
 			}
 		}
 	}
+	if a.exit == nil {
+		a.exit = map[int]cycleExit{}
+	}
+	a.exit[c] = cycleExit{node: way[0], edge: way[1], trip: trip}
 	for _, id := range members {
 		a.value[id] = d*trip + exit
 	}
+}
+
+// cycleExit is how the path leaves a cycle with a declared depth: by edge
+// edge of node (edge -1: it ends there, the red zone of node is deepest),
+// after trips of trip bytes.
+type cycleExit struct {
+	node, edge int
+	trip       int64
 }
 
 // Entry returns the result for one entry.
@@ -358,8 +509,16 @@ func (a *Analysis) Entry(s Spec) Entry {
 		return e
 	}
 	e.Reasons, e.Assumptions = a.reachable(s.Node)
+	e.Assumptions = dedupeExcluded(e.Assumptions)
 	e.AtLeast = a.value[s.Node]
+	e.Relative = e.AtLeast
 	e.Path = a.path(s.Node)
+	if a.after[s.Node] >= 0 {
+		e.AfterReset = a.resetPart(s.Node)
+		if e.AfterReset.AtLeast > e.AtLeast {
+			e.AtLeast, e.Path = e.AfterReset.AtLeast, e.AfterReset.Path
+		}
+	}
 	if len(e.Reasons) == 0 {
 		e.Bounded = true
 		e.Bound = e.AtLeast
@@ -367,15 +526,76 @@ func (a *Analysis) Entry(s Spec) Entry {
 	return e
 }
 
-func (a *Analysis) path(id int) []Step {
+// dedupeExcluded keeps one "excluded" assumption per function: each
+// caller of an excluded function contributes one.
+func dedupeExcluded(as []Assumption) []Assumption {
+	seen := map[string]bool{}
+	out := as[:0]
+	for _, x := range as {
+		if x.Kind == AssumeExcluded {
+			if seen[x.Function] {
+				continue
+			}
+			seen[x.Function] = true
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// resetPart follows the after-reset values from id down to the function
+// whose reset starts the worst of them, and that part's path.
+func (a *Analysis) resetPart(id int) *ResetPart {
+	part := &ResetPart{AtLeast: a.after[id]}
+	seen := map[int]bool{}
+	for !seen[id] {
+		seen[id] = true
+		ei := a.afterNext[id]
+		if ei <= -2 { // a cycle member: go to the one that resets
+			id = -2 - ei
+			continue
+		}
+		n := a.g.Nodes[id]
+		if ei >= 0 && a.afterInto[id] {
+			id = n.Edges[ei].To
+			continue
+		}
+		// id resets SP; its post-reset part, then a callee's path.
+		r := n.Frame.Resets[0]
+		part.Function, part.Addr, part.Detail = a.g.QualifiedName(id), r.Addr, r.Detail
+		st := Step{Node: id, Name: a.g.QualifiedName(id), Frame: n.Frame.ResetSize, Kind: n.Frame.Kind, Depth: n.Frame.ResetSize}
+		part.Path = []Step{st}
+		if ei >= 0 {
+			e := n.Edges[ei]
+			depth, tail := n.Frame.ResetSize, false
+			if e.Kind == frame.TailCall {
+				depth, tail = e.Depth-a.ra, true
+			}
+			kept := int64(0)
+			if tail {
+				kept = depth
+			}
+			part.Path = append(part.Path, a.pathFrom(e.To, depth, tail, kept)...)
+		}
+		return part
+	}
+	return part
+}
+
+func (a *Analysis) path(id int) []Step { return a.pathFrom(id, 0, false, 0) }
+
+// pathFrom follows the choices values made from node id, so that the
+// steps' frames add up to the node's value: each step adds its frame (or,
+// when the next step is reached by a tail call, the part of it kept at
+// the jump), and the last one its red zone. The caller's SP is depth bytes
+// deep; tail and kept say how id was reached.
+func (a *Analysis) pathFrom(id int, depth int64, tail bool, kept int64) []Step {
 	var out []Step
-	var depth int64
-	tail := false
 	seen := map[int]bool{}
 	for id >= 0 && !seen[id] {
 		seen[id] = true
 		n := a.g.Nodes[id]
-		st := Step{Node: id, Name: a.g.QualifiedName(id), Frame: n.Frame.Size, RedZone: n.Frame.RedZone, Kind: n.Frame.Kind, TailCall: tail}
+		st := Step{Node: id, Name: a.g.QualifiedName(id), Frame: n.Frame.Size, RedZone: n.Frame.RedZone, Kind: n.Frame.Kind, TailCall: tail, Kept: kept}
 		if n.External {
 			st.Frame, st.Kind = 0, frame.Unknown
 		}
@@ -384,19 +604,43 @@ func (a *Analysis) path(id int) []Step {
 			// node's whole depth, callees included: the path ends here.
 			st.Frame, st.RedZone, st.Kind = v, 0, frame.Static
 		}
+		ei := a.next[id]
+		if c := a.scc[id]; a.depth[c] > 0 {
+			// A recursion with a declared depth is one step of its
+			// trips, then the deepest call out of it.
+			ex := a.exit[c]
+			st.Cycle = &Cycle{Depth: a.depth[c], Trip: ex.trip, Members: a.cycleMembers(c)}
+			st.Frame, st.RedZone = a.depth[c]*ex.trip, 0
+			id, ei = ex.node, ex.edge
+			if ei < 0 {
+				st.RedZone = a.g.Nodes[id].Frame.RedZone
+			}
+			for m := range a.g.Nodes {
+				if a.scc[m] == c {
+					seen[m] = true
+				}
+			}
+			n = a.g.Nodes[id]
+		}
+		if ei >= 0 {
+			st.RedZone = 0 // below a call the red zone is not in use
+		}
 		st.Depth = depth + st.Frame + st.RedZone
 		out = append(out, st)
-		ei := a.next[id]
 		if ei < 0 {
 			break
 		}
 		e := n.Edges[ei]
-		if e.Kind == frame.TailCall {
-			depth += e.Depth - a.ra
+		tail, kept = false, 0
+		switch {
+		case st.Cycle != nil:
+			depth += st.Frame // values adds the exit's whole value
+		case e.Kind == frame.TailCall:
+			kept = e.Depth - a.ra
+			depth += kept
 			tail = true
-		} else {
-			depth += n.Frame.Size
-			tail = false
+		default:
+			depth += st.Frame
 		}
 		id = e.To
 	}
@@ -423,6 +667,7 @@ func (a *Analysis) facts() {
 	var assumes []Assumption
 	var reasonNode, assumeNode []int
 	depthSeen := map[int]bool{}
+	excludedFrom := map[[2]int]bool{}
 	for id, n := range g.Nodes {
 		c := a.scc[id]
 		if c < 0 {
@@ -437,19 +682,33 @@ func (a *Analysis) facts() {
 			lib = n.Module.Name
 		}
 		if v, ok := a.opts.Overrides[id]; ok {
-			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared worst case %d bytes (stackscope.toml)", v)})
+			assumes = append(assumes, Assumption{Kind: AssumeFrame, Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared worst case %d bytes, callees included (stackscope.toml)", v)})
 			assumeNode = append(assumeNode, id)
 			continue
 		}
 		if a.depth[c] > 0 && !depthSeen[c] {
 			depthSeen[c] = true
-			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared recursion depth %d through %s (stackscope.toml)", a.depth[c], strings.Join(a.cycleMembers(c), " -> "))})
+			assumes = append(assumes, Assumption{Kind: AssumeRecursion, Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared recursion depth %d through %s (stackscope.toml)", a.depth[c], strings.Join(a.cycleMembers(c), " -> "))})
 			assumeNode = append(assumeNode, id)
 		}
 		for _, as := range n.Assumed {
-			assumes = append(assumes, Assumption{Function: g.QualifiedName(id), Addr: as.Site, Library: lib,
+			assumes = append(assumes, Assumption{Kind: AssumeIndirect, Function: g.QualifiedName(id), Addr: as.Site, Library: lib,
 				Detail: as.Detail})
 			assumeNode = append(assumeNode, id)
+		}
+		for _, r := range n.Frame.Resets {
+			if r.VTOR {
+				assumes = append(assumes, Assumption{Kind: AssumeVTOR, Function: g.QualifiedName(id), Addr: r.Addr, Library: lib,
+					Detail: "SP reset to the top of the main stack, read through VTOR: assumes VTOR points at the ELF's vector table"})
+				assumeNode = append(assumeNode, id)
+			}
+		}
+		for _, e := range n.Edges {
+			if a.opts.Excluded[e.To] && !excludedFrom[[2]int{id, e.To}] {
+				excludedFrom[[2]int{id, e.To}] = true
+				assumes = append(assumes, a.excludedAssumption(e.To))
+				assumeNode = append(assumeNode, id)
+			}
 		}
 	}
 	// Priority order: the program's own first, they are the ones its
@@ -515,12 +774,9 @@ func (a *Analysis) facts() {
 		as := sortedTop(ownA[c], MaxAssumptions)
 		stamp[c] = c + 1
 		for _, id := range members[c] {
-			if _, ok := a.opts.Overrides[id]; ok {
-				continue // a declared worst case stands for what lies below
-			}
 			for _, e := range g.Nodes[id].Edges {
 				d := a.scc[e.To]
-				if d < 0 || stamp[d] == c+1 {
+				if d < 0 || stamp[d] == c+1 || !a.follows(id, e) {
 					continue
 				}
 				stamp[d] = c + 1
@@ -530,6 +786,17 @@ func (a *Analysis) facts() {
 		}
 		a.reasonsOf[c], a.assumesOf[c] = r, as
 	}
+}
+
+// excludedAssumption is the assumption an entry that calls excluded node
+// id carries: the same for every caller, so that an entry lists it once.
+func (a *Analysis) excludedAssumption(id int) Assumption {
+	n := a.g.Nodes[id]
+	as := Assumption{Kind: AssumeExcluded, Function: a.g.QualifiedName(id), Detail: "paths through it set aside ([[exclude]] or --exclude)"}
+	if n.Func != nil && n.Module == a.g.Modules[0] {
+		as.Addr = n.Func.Addr
+	}
+	return as
 }
 
 func sortedTop(v []int32, k int) []int32 {

@@ -94,3 +94,49 @@ func TestBoundReasons(t *testing.T) {
 		t.Fatalf("override: bound %d (bounded %v), want 1016", e.Bound, e.Bounded)
 	}
 }
+
+// pathSum adds up a path as the text prints it.
+func pathSum(steps []Step) int64 {
+	var sum int64
+	for i, st := range steps {
+		if i+1 < len(steps) && steps[i+1].TailCall {
+			sum += steps[i+1].Kept
+		} else {
+			sum += st.Frame
+		}
+	}
+	return sum + steps[len(steps)-1].RedZone
+}
+
+// TestDeclarationsInCycles: a declared frame inside a cycle (through
+// assumed edges, as an assert handler that prints is in newlib's) makes
+// the function a leaf: no cycle, none of its callees' reasons; a declared
+// recursion's path shows its trips; an excluded function takes its paths
+// with it. Each bound is its path's sum.
+func TestDeclarationsInCycles(t *testing.T) {
+	frames := map[string]int64{"main": 16, "assert": 40, "printf": 300, "cb": 24, "bad": 8}
+	g, id := graph(frames, map[string]frame.Kind{"bad": frame.Dynamic}, "main>assert", "assert>printf", "printf>cb", "cb>assert", "cb>bad")
+	check := func(name string, opts Options, want int64) Entry {
+		t.Helper()
+		e := New(g, []int{id["main"]}, opts).Entry(Spec{Name: "main", Node: id["main"]})
+		if !e.Bounded || e.Bound != want || pathSum(e.Path) != want {
+			t.Errorf("%s: bound %d (bounded %v, reasons %+v), path sum %d, want %d", name, e.Bound, e.Bounded, e.Reasons, pathSum(e.Path), want)
+		}
+		return e
+	}
+	e := check("frame", Options{Overrides: map[int]int64{id["assert"]: 16}}, 16+16)
+	if len(e.Assumptions) != 1 || e.Assumptions[0].Kind != AssumeFrame {
+		t.Errorf("frame: assumptions %+v", e.Assumptions)
+	}
+	e = check("excluded", Options{Excluded: map[int]bool{id["assert"]: true}}, 16)
+	if len(e.Assumptions) != 1 || e.Assumptions[0].Kind != AssumeExcluded || e.Assumptions[0].Function != "assert" {
+		t.Errorf("excluded: assumptions %+v", e.Assumptions)
+	}
+	// Recursion declared: 3 trips of assert + printf + cb, then cb's call
+	// to bad is dynamic: not bounded, but the at-least path still adds up.
+	a := New(g, []int{id["main"]}, Options{Depths: map[int]int64{id["assert"]: 3}})
+	e = a.Entry(Spec{Name: "main", Node: id["main"]})
+	if e.Bounded || e.AtLeast != 16+3*(40+300+24)+8 || pathSum(e.Path) != e.AtLeast || e.Path[1].Cycle == nil {
+		t.Errorf("recursion: at least %d, path %+v", e.AtLeast, e.Path)
+	}
+}

@@ -65,6 +65,9 @@ type Edge struct {
 	Site  uint64
 	Kind  frame.CallKind
 	Depth int64 // the caller's depth at the call (frame.CallSite.Depth)
+	// AfterReset: the call comes after the caller set SP to the top of
+	// the main stack; Depth is measured from that top.
+	AfterReset bool
 	// Method says how the target was found: "direct", "plt" (through the
 	// PLT, by the imported symbol's name), "got" (call [rip+X]), "ifunc"
 	// (an implementation the GNU ifunc resolver can return).
@@ -90,6 +93,9 @@ type Graph struct {
 	// (see linkLazy), 0 until a call needs it.
 	lazyResolver int
 	pending      []int
+	// mainStack is the firmware's vector table (nil otherwise): its
+	// initial SP is the top of the main stack (frame.Input.MainStackTop).
+	mainStack *binfile.VectorTable
 }
 
 // Options control how the graph is built.
@@ -114,6 +120,7 @@ type Options struct {
 func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g := &Graph{Arch: main.Arch, Decoder: dec, opts: opts, externals: map[string]int{}}
 	g.search.Extra = opts.LibPaths
+	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
@@ -181,6 +188,9 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	}
 	if f.CFI.Len() > 0 {
 		in.CFA = f.CFI.CFAOffset
+	}
+	if vt := g.mainStack; vt != nil && f == g.Modules[0].File {
+		in.MainStackTop, in.HasMainStack = vt.InitialSP, true
 	}
 	return frame.Analyze(in)
 }
@@ -326,7 +336,7 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 	case frame.IndirectTailCall:
 		kind = frame.TailCall
 	}
-	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method})
+	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
 }
 
 // linkPLT decodes the PLT stub that a call targets and links the call to

@@ -2,6 +2,7 @@ package callgraph
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -99,7 +100,7 @@ func (g *Graph) linkAnnotated(id int, cs frame.CallSite) bool {
 	n := g.Nodes[id]
 	linked := false
 	for _, a := range g.opts.Annotations {
-		if (a.Function != n.Name && (n.Func == nil || a.Function != n.Func.LinkName)) || (a.Site != 0 && a.Site != cs.Addr) {
+		if !n.Named(a.Function) || (a.Site != 0 && a.Site != cs.Addr) {
 			continue
 		}
 		for _, name := range a.Targets {
@@ -225,12 +226,25 @@ func (g *Graph) completeModule(m *Module) {
 	}
 }
 
+// Named reports whether the node is the function called name: by its name,
+// its link name, or another symbol at its address (a handler that the
+// vector table and the startup code call by different names).
+func (n *Node) Named(name string) bool {
+	if n.Name == name {
+		return true
+	}
+	if n.Func == nil {
+		return false
+	}
+	return n.Func.LinkName == name || slices.Contains(n.Func.Aliases, name)
+}
+
 // NodesNamed returns the existing nodes (functions and externals) with
 // this name or link name.
 func (g *Graph) NodesNamed(name string) []int {
 	var out []int
 	for id, n := range g.Nodes {
-		if n.Name == name || (n.Func != nil && n.Func.LinkName == name) {
+		if n.Named(name) {
 			out = append(out, id)
 		}
 	}

@@ -1,8 +1,9 @@
 // Package config reads stackscope.toml: annotations that close what the
 // analysis cannot see (indirect-call targets, recursion depths, frames of
-// external or hand-written functions), extra entry points, interrupt
-// priority groups, and budgets. Each annotation is keyed by function name
-// and may pin the function's code with a hash, so a stale annotation is
+// external or hand-written functions), error paths set aside, extra entry
+// points, interrupt priority groups, budgets, and the memory map layout
+// proves its verdict with. Each annotation is keyed by function name and
+// may pin the function's code with a hash, so a stale annotation is
 // reported instead of silently trusted.
 package config
 
@@ -31,9 +32,12 @@ type Config struct {
 	Indirect  []Indirect  `toml:"indirect"`
 	Recursion []Recursion `toml:"recursion"`
 	Frames    []Frame     `toml:"frame"`
+	Exclude   []Exclude   `toml:"exclude"`
 
 	Interrupts Interrupts `toml:"interrupts"`
 	Budgets    Budgets    `toml:"budgets"`
+	// Memory is the memory map for layout (see memory.go).
+	Memory Memory `toml:"memory"`
 
 	// Path is where the configuration was read from ("" when none).
 	Path string `toml:"-"`
@@ -63,6 +67,13 @@ type Frame struct {
 	Function string `toml:"function"`
 	Bytes    int64  `toml:"bytes"`
 	Hash     string `toml:"hash"`
+}
+
+// Exclude sets aside every path through Function (an error path such as
+// an assert handler that never returns): the bounds are those of the
+// program without it, and each entry it changed says so.
+type Exclude struct {
+	Function string `toml:"function"`
 }
 
 // Interrupts is the Cortex-M nesting model: handlers in one group share a
@@ -123,6 +134,9 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{path, fmt.Sprintf("unknown key %q", undecoded[0].String())}
 	}
 	c.Path = path
+	if err := c.checkMemory(path); err != nil {
+		return nil, err
+	}
 	for _, r := range c.Recursion {
 		if r.Function == "" || r.Depth < 1 {
 			return nil, &Error{path, fmt.Sprintf("[[recursion]] needs a function and a depth of at least 1 (got %q, %d)", r.Function, r.Depth)}
@@ -131,6 +145,11 @@ func Parse(path string, data []byte) (*Config, error) {
 	for _, f := range c.Frames {
 		if f.Function == "" || f.Bytes < 0 {
 			return nil, &Error{path, fmt.Sprintf("[[frame]] needs a function and bytes >= 0 (got %q, %d)", f.Function, f.Bytes)}
+		}
+	}
+	for _, x := range c.Exclude {
+		if x.Function == "" {
+			return nil, &Error{path, "[[exclude]] needs a function"}
 		}
 	}
 	for _, in := range c.Indirect {

@@ -68,3 +68,46 @@ func TestLoadFindsFileBesideBinary(t *testing.T) {
 		t.Fatal("missing explicit file must be an error")
 	}
 }
+
+// TestMemory: [memory] regions in linker-script numbers, or a linker script
+// relative to the file; what is wrong is one line naming the file.
+func TestMemory(t *testing.T) {
+	c, err := Parse("/board/stackscope.toml", []byte(`
+[[memory.region]]
+name = "FLASH"
+origin = 0
+length = "4M"
+attributes = "rx"
+
+[[memory.region]]
+name = "RAM"
+origin = 0x20000000
+length = "4M - 1K"
+attributes = "RWX"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Memory.Parsed
+	if len(p) != 2 || p[0].Name != "FLASH" || p[0].Length != 4<<20 || p[1].Origin != 0x20000000 || p[1].Length != 4<<20-1<<10 || p[1].Attributes != "rwx" {
+		t.Errorf("regions %+v", p)
+	}
+	c, err = Parse("/board/stackscope.toml", []byte("[memory]\nld = \"link/board.ld\"\n"))
+	if err != nil || c.Memory.LD != "/board/link/board.ld" || !c.Memory.Given() {
+		t.Errorf("ld: %+v %v", c, err)
+	}
+	for src, want := range map[string]string{
+		"[[memory.region]]\norigin = 0\nlength = 1\n":                                        "[[memory.region]] 1 has no name",
+		"[[memory.region]]\nname = \"R\"\nlength = 1\n":                                      "(R): origin: missing",
+		"[[memory.region]]\nname = \"R\"\norigin = 0\nlength = \"4Q\"\n":                     "(R): length: number 4Q not understood",
+		"[[memory.region]]\nname = \"R\"\norigin = -1\nlength = 1\n":                         "(R): origin: -1 is negative",
+		"[[memory.region]]\nname = \"R\"\norigin = 0\nlength = 1\nattributes = \"rq\"\n":     "(R): attributes: attribute 'q' not understood",
+		"[memory]\nld = \"a.ld\"\n[[memory.region]]\nname = \"R\"\norigin = 0\nlength = 1\n": "both ld and [[memory.region]]",
+		"[memory]\nsize = 3\n": `unknown key "memory.size"`,
+	} {
+		_, err := Parse("s.toml", []byte(src))
+		if err == nil || !strings.HasPrefix(err.Error(), "s.toml: ") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", src, err, want)
+		}
+	}
+}

@@ -66,6 +66,10 @@ type CallSite struct {
 	// From is, for an indirect call, where its target comes from as far
 	// as the straight-line code before it shows (nil when not known).
 	From *Value
+	// AfterReset: the call comes after SP was set to the top of the main
+	// stack (see Frame.Resets); Depth is then in bytes below that top,
+	// not below the caller's SP.
+	AfterReset bool
 }
 
 // Frame is the result for one function.
@@ -94,6 +98,18 @@ type Frame struct {
 	// from call-frame information, when it is SP-based.
 	CFIChecked  bool
 	CFIMismatch *Mismatch
+	// Resets are the places where the function sets SP to the top of the
+	// main stack (Input.MainStackTop). The code after one runs from depth
+	// 0 of that stack, whatever its callers used: ResetSize is the deepest
+	// it reaches there, in bytes below the top, and its call sites have
+	// AfterReset set. Size counts only the code before a reset.
+	Resets    []Reset
+	ResetSize int64
+	// SysWrites are the writes of PSP and CONTROL (msr) the walk went past
+	// as if SP did not move, which holds only when the function runs in
+	// handler mode (or, for PSP, on the main stack): the caller of Analyze
+	// must check that (see Reset.Mode for MSP).
+	SysWrites []SysWrite
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -125,6 +141,11 @@ type Input struct {
 	// there to the end of its region, and the walk follows the jump with
 	// the function's own SP and frame pointer, as the processor does.
 	Continue func(addr uint64) ([]byte, bool)
+	// MainStackTop, when HasMainStack, is the top of the Cortex-M main
+	// stack: the initial SP in word 0 of the vector table. SP set to it
+	// (see Reset) starts the stack afresh instead of being unknown.
+	MainStackTop uint64
+	HasMainStack bool
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -144,12 +165,15 @@ type inst struct {
 }
 
 type state struct {
-	depth    int64
-	fpOK     bool
-	fpDepth  int64
-	condLeft int
-	limitOK  bool
-	limit    int64
+	// afterReset: depth is measured from the top of the main stack, after
+	// a Reset, not from the caller's SP.
+	afterReset bool
+	depth      int64
+	fpOK       bool
+	fpDepth    int64
+	condLeft   int
+	limitOK    bool
+	limit      int64
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -186,19 +210,29 @@ func (s *scratch) reset(n int) {
 const maxLoopGrowth = 8
 
 type walker struct {
-	in            Input
-	code          []byte    // the function's code, then its parts
-	segs          []segment // where each stretch of code lies
-	ra            int64
-	insts         []inst
-	index         []int32 // code offset -> 1 + index in insts; 0 = not decoded
-	seen          []int64 // depth at which an offset was walked; -1 = never
-	visits        []uint8
-	fr            Frame
-	maxAt         uint64 // address of the instruction after the deepest point
-	maxOK         bool
-	maxTouch      int64
-	callAt        map[uint64]int
+	in       Input
+	code     []byte    // the function's code, then its parts
+	segs     []segment // where each stretch of code lies
+	ra       int64
+	insts    []inst
+	index    []int32 // code offset -> 1 + index in insts; 0 = not decoded
+	seen     []int64 // depth at which an offset was walked; -1 = never
+	visits   []uint8
+	fr       Frame
+	maxAt    uint64 // address of the instruction after the deepest point
+	maxOK    bool
+	maxTouch int64
+	callAt   map[callKey]int
+	// resetSeen and resetVisits are seen and visits for the code walked
+	// after a reset (allocated at the first one): the same instruction
+	// can run before and after a reset, with depths of different origins.
+	resetSeen   []int64
+	resetVisits []uint8
+	// resetAt maps the offset of an SP write the walk took for a reset to
+	// its index in fr.Resets; refused lists those it did not (both are
+	// checked again once the whole function is known, see checkResets).
+	resetAt       map[int]int
+	refused       map[int]bool
 	indirectJumps []struct {
 		addr uint64
 		st   state
@@ -228,6 +262,7 @@ func Analyze(in Input) Frame {
 	}
 	w.walk(0, state{depth: w.ra})
 	w.resolveIndirectJumps()
+	w.checkResets()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -317,6 +352,12 @@ func (w *walker) extend(addr uint64) (int, bool) {
 	for range code {
 		w.seen = append(w.seen, -1)
 	}
+	if w.resetSeen != nil {
+		w.resetVisits = append(w.resetVisits, make([]uint8, len(code))...)
+		for range code {
+			w.resetSeen = append(w.resetSeen, -1)
+		}
+	}
 	return start, true
 }
 
@@ -369,14 +410,19 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		if off < 0 || off >= len(w.code) || w.isData(off) {
 			return stack
 		}
+		// (Taken afresh each time: extend grows the tables.)
+		seen, visits := w.seen, w.visits
+		if st.afterReset {
+			seen, visits = w.resetSeen, w.resetVisits
+		}
 		addr := w.addr(off)
-		if prev := w.seen[off]; prev >= 0 {
+		if prev := seen[off]; prev >= 0 {
 			if st.depth <= prev {
 				return stack
 			}
 			// The same instruction reached with SP deeper than before: a
 			// loop that moves SP.
-			w.visits[off]++
+			visits[off]++
 			if st.limitOK && st.depth < st.limit {
 				// A stack-clash probe loop: skip ahead to its last
 				// iteration, which brings SP exactly to the limit.
@@ -384,12 +430,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				if last := st.limit - step; last > st.depth {
 					st.depth = last
 				}
-			} else if w.visits[off] > maxLoopGrowth {
+			} else if visits[off] > maxLoopGrowth {
 				w.setKind(Dynamic, addr, "SP moves down in a loop at %#x", addr)
 				return stack
 			}
 		}
-		w.seen[off] = st.depth
+		seen[off] = st.depth
 		in := w.decode(off)
 		if in.err != nil {
 			w.setKind(Unknown, addr, "%v at %#x", in.err, addr)
@@ -404,13 +450,13 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		// path that falls through keeps the state from before it.
 		pre := st
 		// Memory below SP: the red zone.
-		switch e.Access {
-		case isa.BaseSP:
+		switch {
+		case st.afterReset:
+			// (Red zones are x86-64's; SP resets are Cortex-M's.)
+		case e.Access == isa.BaseSP:
 			w.touch(st.depth - e.AccessOff)
-		case isa.BaseFP:
-			if st.fpOK {
-				w.touch(st.fpDepth - e.AccessOff)
-			}
+		case e.Access == isa.BaseFP && st.fpOK:
+			w.touch(st.fpDepth - e.AccessOff)
 		}
 		switch e.SP {
 		case isa.SPAdd:
@@ -426,16 +472,31 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		case isa.SPDynamic:
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
 		case isa.SPUnknown:
-			w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
-			return stack
+			switch w.stackWrite(off, e, cond) {
+			case writeOtherStack:
+				// The running SP does not move (see SysWrites).
+			case writeReset:
+				stack = append(stack, work{off + e.Len, state{afterReset: true}})
+				return stack
+			default:
+				w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
+				return stack
+			}
 		}
-		if st.depth > w.fr.Size {
+		switch {
+		case st.afterReset:
+			w.fr.ResetSize = max(w.fr.ResetSize, st.depth)
+		case st.depth > w.fr.Size:
 			w.fr.Size = st.depth
 			w.maxAt = addr + uint64(e.Len)
 			w.maxOK = true
 		}
 		if st.depth < 0 {
-			w.setKind(Unknown, addr, "SP rises above the caller's SP at %#x", addr)
+			if st.afterReset {
+				w.setKind(Unknown, addr, "SP rises above the top of the main stack at %#x", addr)
+			} else {
+				w.setKind(Unknown, addr, "SP rises above the caller's SP at %#x", addr)
+			}
 			return stack
 		}
 		if e.SetsFP {
@@ -458,13 +519,13 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		switch e.Flow {
 		case isa.FlowNext:
 		case isa.FlowJump, isa.FlowCondJump:
-			if t, ok := w.targetOffset(e); ok && e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit && w.seen[t] >= 0 && st.depth > w.seen[t] {
+			if t, ok := w.targetOffset(e); ok && e.Flow == isa.FlowCondJump && st.limitOK && st.depth == st.limit && w.seenAt(st, t) >= 0 && st.depth > w.seenAt(st, t) {
 				// The probe loop's `cmp sp,limit; jne loop` at the limit:
 				// the loop is done.
 				break
 			}
 			if t, inside := w.targetOffset(e); inside {
-				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && w.seen[t] >= 0 && st.depth > w.seen[t] {
+				if e.Flow == isa.FlowCondJump && st.limitOK && st.depth < st.limit && w.seenAt(st, t) >= 0 && st.depth > w.seenAt(st, t) {
 					// The back edge of a loop that moves SP toward a
 					// saved limit (a stack-clash probe loop): it cannot
 					// exit before SP reaches the limit.
@@ -477,7 +538,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 				stack = append(stack, work{t, st})
 			} else {
-				w.call(TailCall, addr, e, st.depth)
+				w.call(TailCall, addr, e, st)
 				if e.Flow == isa.FlowJump && !cond {
 					return stack
 				}
@@ -495,10 +556,16 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				stack = append(stack, work{t, callee})
 				break
 			}
-			w.call(Call, addr, e, st.depth)
+			w.call(Call, addr, e, st)
 		case isa.FlowIndirectCall:
-			w.call(IndirectCall, addr, e, st.depth)
+			w.call(IndirectCall, addr, e, st)
 		case isa.FlowIndirectJump:
+			if st.afterReset {
+				// Jump tables are resolved with the relative walk's
+				// SP (resolveIndirectJumps); after a reset, say so.
+				w.setKind(Unknown, addr, "indirect jump at %#x after SP was set to the top of the main stack", addr)
+				return stack
+			}
 			if e.JumpTable {
 				w.fr.JumpTables++
 			}
@@ -510,6 +577,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowReturn, isa.FlowStop:
+			if st.afterReset && e.Flow == isa.FlowReturn {
+				// The caller's frame is gone: what it does next is
+				// not the code this walk can follow.
+				w.setKind(Unknown, addr, "returns at %#x after SP was set to the top of the main stack", addr)
+				return stack
+			}
 			if !cond {
 				return stack
 			}
@@ -523,6 +596,15 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		off = next
 	}
+}
+
+// seenAt is the depth at which off was walked in st's kind of walk
+// (before or after a reset), -1 if never.
+func (w *walker) seenAt(st state, off int) int64 {
+	if st.afterReset {
+		return w.resetSeen[off]
+	}
+	return w.seen[off]
 }
 
 func (w *walker) touch(depth int64) {
@@ -573,20 +655,29 @@ func (w *walker) targetOffset(e *isa.Effect) (int, bool) {
 	return w.extend(e.Target)
 }
 
-func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, depth int64) {
+// callKey tells apart the two walks of a call site: before and after a
+// reset of SP (their depths have different origins).
+type callKey struct {
+	addr       uint64
+	afterReset bool
+}
+
+func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, st state) {
+	depth := st.depth
+	key := callKey{addr, st.afterReset}
 	// A call walked again (SP deeper on a second path) keeps one site with
 	// the deepest depth.
-	if i, ok := w.callAt[addr]; ok {
+	if i, ok := w.callAt[key]; ok {
 		if depth > w.fr.Calls[i].Depth {
 			w.fr.Calls[i].Depth = depth
 		}
 		return
 	}
 	if w.callAt == nil {
-		w.callAt = map[uint64]int{}
+		w.callAt = map[callKey]int{}
 	}
-	w.callAt[addr] = len(w.fr.Calls)
-	cs := CallSite{Addr: addr, Kind: kind, Depth: depth, Slot: e.Slot, HasSlot: e.HasSlot}
+	w.callAt[key] = len(w.fr.Calls)
+	cs := CallSite{Addr: addr, Kind: kind, Depth: depth, Slot: e.Slot, HasSlot: e.HasSlot, AfterReset: st.afterReset}
 	if e.HasTarget {
 		cs.Target = e.Target
 	} else if kind == Call {
@@ -617,7 +708,7 @@ func (w *walker) resolveIndirectJumps() {
 	// Only the function's own code: the outside stretches a jump continued
 	// into hold other code after the part that was jumped to.
 	for off := 0; off < w.segs[0].end; {
-		if w.seen[off] >= 0 {
+		if w.seen[off] >= 0 || (w.resetSeen != nil && w.resetSeen[off] >= 0) {
 			off += w.instLen(off)
 			continue
 		}
@@ -647,13 +738,13 @@ func (w *walker) resolveIndirectJumps() {
 			}
 			continue
 		}
-		if _, dup := w.callAt[j.addr]; dup {
+		if _, dup := w.callAt[callKey{addr: j.addr}]; dup {
 			continue
 		}
 		if w.callAt == nil {
-			w.callAt = map[uint64]int{}
+			w.callAt = map[callKey]int{}
 		}
-		w.callAt[j.addr] = len(w.fr.Calls)
+		w.callAt[callKey{addr: j.addr}] = len(w.fr.Calls)
 		w.fr.Calls = append(w.fr.Calls, CallSite{Addr: j.addr, Kind: IndirectTailCall, Depth: j.st.depth})
 	}
 }

@@ -40,6 +40,12 @@ type slicer struct {
 	w       *walker
 	prev    map[int]int  // end offset of an instruction -> its index in insts
 	entries map[int]bool // offsets where another path joins
+	// contiguous: the value must be computed by the instructions right
+	// before its use, each one defining the register the next one reads.
+	// An instruction whose writes the decoder does not describe fully
+	// (ldm lists, writeback) could sit in between otherwise; that is good
+	// enough for a hint about an indirect call's target, not for SP.
+	contiguous bool
 }
 
 // traceTargets gives each indirect call site the Value of its target.
@@ -123,6 +129,9 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 			return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 		}
 		if e.DefKind == isa.DefNone || e.DefReg != r {
+			if s.contiguous {
+				return opaque
+			}
 			off = p
 			opaque.At = s.w.addr(off)
 			continue

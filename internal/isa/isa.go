@@ -195,6 +195,37 @@ type Effect struct {
 	// (HasCallReg): call rax, blx r3.
 	CallReg    int8
 	HasCallReg bool
+	// SysReg names the Cortex-M stack-pointer register an msr writes (msr
+	// msp/psp/control, rX), from register SysSrc. Such an instruction keeps
+	// SP SPUnknown, so that code that does not know the M-profile stack
+	// model stays sound; the frame walk resolves it (see frame.Analyze):
+	// which stack it moves depends on the processor's mode.
+	SysReg SysReg
+	SysSrc int8
+}
+
+// SysReg is a special register an msr writes that can move the stack.
+type SysReg uint8
+
+const (
+	SysNone SysReg = iota
+	// SysMSP: the main stack pointer (the running SP in handler mode, and
+	// in thread mode while CONTROL.SPSEL is 0).
+	SysMSP
+	// SysPSP: the process stack pointer (the running SP only in thread
+	// mode with CONTROL.SPSEL 1).
+	SysPSP
+	// SysControl: CONTROL, whose SPSEL bit selects PSP in thread mode.
+	SysControl
+)
+
+var sysNames = [...]string{"none", "msp", "psp", "control"}
+
+func (r SysReg) String() string {
+	if int(r) < len(sysNames) {
+		return sysNames[r]
+	}
+	return fmt.Sprintf("sysreg(%d)", r)
 }
 
 // DefKind says what an instruction wrote into Effect.DefReg.

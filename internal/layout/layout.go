@@ -3,12 +3,12 @@
 // it also checks the fault handlers that run when the stack overflows.
 //
 // The ELF file has no MEMORY regions (the linker script's MEMORY block is
-// not recorded), so RAM is inferred: the address range of the writable
-// allocated sections plus the initial SP, sections more than 1 MiB apart
-// taken as separate memories. Addresses below the lowest RAM section are
-// taken to be no RAM at all ("the start of RAM"), which is what makes a
-// stack placed first in RAM safe: its overflow faults instead of
-// corrupting data.
+// not recorded). Given the memory map (Options.Memory, from the linker
+// script), a verdict is proved from it: SAFE needs the stack's limit at the
+// ORIGIN of its region with no writable region ending there. Without it,
+// RAM is inferred from the writable sections and the gaps between them in
+// one 512 MiB block are assumed to be RAM; the verdict is then UNSAFE (data
+// below the stack) or UNKNOWN, never SAFE.
 package layout
 
 import (
@@ -30,12 +30,18 @@ type Options struct {
 	// Result, when set, is the analysis of the same file already done (a
 	// combined report): the headroom uses it instead of analysing again.
 	Result *analysis.Result
+	// Memory is the memory map (the linker script's MEMORY regions), nil
+	// when none is given: only with it can a layout be SAFE.
+	Memory *MemoryMap
 }
 
 // Verdicts.
 const (
 	Safe   = "safe"
 	Unsafe = "unsafe"
+	// Unknown: nothing the image places lies below the stack, but no
+	// memory map proves that no RAM does.
+	Unknown = "unknown"
 )
 
 // Report is the layout of one ELF file: the JSON contract of
@@ -43,15 +49,19 @@ const (
 type Report struct {
 	Binary string `json:"binary"`
 	Arch   string `json:"arch"`
-	// Verdict is "safe", "unsafe", or "" (no verdict: not firmware, or the
-	// main stack could not be found); VerdictReason says why in one line.
+	// Verdict is "safe", "unsafe", "unknown" (not proved either way: give
+	// the memory map), or "" (no verdict: not firmware, or the main stack
+	// could not be found); VerdictReason says why in one line.
 	Verdict       string `json:"-"`
 	VerdictReason string `json:"verdict_reason"`
 
 	Regions  []Region  `json:"regions"`
 	Segments []Segment `json:"segments"`
-	// RAMInference says how RAM was inferred (the ELF has no MEMORY regions).
+	// RAMInference says how RAM was inferred (the ELF has no MEMORY
+	// regions), or where the memory map came from.
 	RAMInference string `json:"ram_inference"`
+	// MemoryMap is the memory map given (null when none: RAM is inferred).
+	MemoryMap *MemoryMap `json:"memory_map"`
 
 	Stack *Stack `json:"stack"`
 	Heap  *Heap  `json:"heap"`
@@ -78,12 +88,16 @@ type Report struct {
 	Warnings []string `json:"warnings"`
 }
 
-// Region is an inferred memory: "flash" or "ram".
+// Region is a memory: "ram" or "flash" (inferred, or by the memory map), or
+// "memory" (a region of the map whose attributes do not say).
 type Region struct {
-	Kind     string    `json:"kind"`
-	Start    uint64    `json:"start"`
-	End      uint64    `json:"end"`
-	Sections []Section `json:"sections"`
+	Kind string `json:"kind"`
+	// Name and Attributes are the memory map's, when one is given.
+	Name       string    `json:"name,omitempty"`
+	Attributes string    `json:"attributes,omitempty"`
+	Start      uint64    `json:"start"`
+	End        uint64    `json:"end"`
+	Sections   []Section `json:"sections"`
 }
 
 // Section is one allocated section.
@@ -149,6 +163,8 @@ type Hit struct {
 	End     uint64   `json:"end"`
 	Size    uint64   `json:"size"`
 	Symbols []string `json:"symbols"` // nearest the limit first
+	// Assumed is set for unused memory taken to be RAM without a memory map.
+	Assumed bool `json:"assumed,omitempty"`
 	// SymbolDetail has the address and size of each symbol in Symbols.
 	SymbolDetail []Symbol `json:"symbol_detail"`
 }
@@ -171,9 +187,12 @@ type Headroom struct {
 	Percent      *float64 `json:"percent"`
 	// WillOverflowBy is set when the lower bound alone exceeds the stack.
 	WillOverflowBy int64 `json:"will_overflow_by,omitempty"`
-	// Unknown says why the headroom is not known.
+	// Unknown says why the headroom is not known, in one short line.
 	Unknown   string   `json:"unknown,omitempty"`
 	Unbounded []string `json:"unbounded,omitempty"`
+	// UnboundedReasons: for each entry that is not bounded, its first
+	// reason with the function and the address.
+	UnboundedReasons []string `json:"unbounded_reasons,omitempty"`
 }
 
 // TaskStack is a statically allocated stack (a data object named like a
@@ -225,9 +244,17 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 	if vt == nil {
 		r.Missing = append(r.Missing, "vector table (no initial SP, no fault handlers)")
 	}
-	ram, flash, inference := inferMemory(secs, st)
-	r.RAMInference = inference
-	r.Regions = append(flash, ram...)
+	var misfits []Section
+	if opts.Memory != nil {
+		r.MemoryMap = opts.Memory
+		r.RAMInference = "memory regions from " + opts.Memory.From
+		r.Regions, misfits = mapRegions(opts.Memory, secs, st)
+		useRegionForLimit(st, opts.Memory)
+	} else {
+		ram, flash, inference := inferMemory(secs, st)
+		r.RAMInference = inference
+		r.Regions = append(flash, ram...)
+	}
 	r.Heap = findHeap(f, syms, secs, st)
 	if st == nil {
 		r.Missing = append(r.Missing, "main stack (no initial SP from a vector table and no stack-top symbol)")
@@ -236,7 +263,11 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 		if !st.LimitFound {
 			r.Missing = append(r.Missing, "stack limit: no symbol or section names it ("+fmt.Sprint(len(st.Tried))+" names tried, listed under MAIN STACK); the limit is "+st.LimitFrom)
 		}
-		overflowPath(r, secs, ram, syms)
+		if problem := misfitProblem(opts.Memory, misfits); problem != "" {
+			r.Verdict, r.VerdictReason = Unknown, problem
+		} else {
+			overflowPath(r, secs, opts.Memory, syms)
+		}
 	}
 	if vt != nil {
 		r.FaultHandlers, r.EndlessLoops = checkHandlers(f, vt)
@@ -248,10 +279,10 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 	return r
 }
 
-// Failing reports whether the layout is a finding: unsafe, or a stack that
-// will overflow (exit status 1).
+// Failing reports whether the layout is a finding: unsafe, not proved safe
+// (unknown), or a stack that will overflow (exit status 1).
 func (r *Report) Failing() bool {
-	if r.Verdict == Unsafe {
+	if r.Verdict == Unsafe || r.Verdict == Unknown {
 		return true
 	}
 	if h := r.Headroom; h != nil {
@@ -381,66 +412,6 @@ func maxEnd(s []Section) uint64 {
 		e = max(e, x.End())
 	}
 	return e
-}
-
-// memoryGap is how far apart two sections can be and still be taken as
-// one memory: no microcontroller leaves more than that unused inside one
-// RAM, while separate memories (CCM and SRAM, DTCM and AXI SRAM) lie
-// further apart.
-const memoryGap = 1 << 20
-
-// inferMemory clusters the writable sections (plus the stack) into RAM
-// regions and the others into flash regions.
-func inferMemory(secs []Section, st *Stack) (ram, flash []Region, how string) {
-	var rw, ro []Section
-	for _, s := range secs {
-		if writable(s) {
-			rw = append(rw, s)
-		} else {
-			ro = append(ro, s)
-		}
-	}
-	ram = cluster("ram", rw, st)
-	flash = cluster("flash", ro, nil)
-	how = "RAM is inferred (an ELF file keeps no MEMORY regions): the address range of the writable sections"
-	if st != nil {
-		how += " plus the main stack up to the initial SP"
-	}
-	how += "; sections more than 1 MiB apart are taken as separate memories, and nothing below the lowest RAM section is taken to be RAM"
-	return ram, flash, how
-}
-
-func cluster(kind string, secs []Section, st *Stack) []Region {
-	type iv struct{ a, b uint64 }
-	var ivs []iv
-	for _, s := range secs {
-		ivs = append(ivs, iv{s.Addr, s.End()})
-	}
-	if st != nil && st.Top > 0 {
-		lo := st.Limit
-		if lo == 0 || lo > st.Top {
-			lo = st.Top - 1
-		}
-		ivs = append(ivs, iv{lo, st.Top})
-	}
-	sort.Slice(ivs, func(i, j int) bool { return ivs[i].a < ivs[j].a })
-	var out []Region
-	for _, v := range ivs {
-		if n := len(out); n > 0 && v.a <= out[n-1].End+memoryGap {
-			out[n-1].End = max(out[n-1].End, v.b)
-			continue
-		}
-		out = append(out, Region{Kind: kind, Start: v.a, End: v.b, Sections: []Section{}})
-	}
-	for _, s := range secs {
-		for i := range out {
-			if s.Addr >= out[i].Start && s.Addr < out[i].End {
-				out[i].Sections = append(out[i].Sections, s)
-				break
-			}
-		}
-	}
-	return out
 }
 
 func symName(s elf.Symbol) string { return s.Name }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/ldscript"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -71,85 +72,126 @@ func below(objs []nmObject, lo, hi uint64) []string {
 	return names
 }
 
+// memoryOf is the memory map of a fixture's linker script.
+func memoryOf(t *testing.T, ld string) *MemoryMap {
+	t.Helper()
+	regions, err := ldscript.ParseFile(filepath.Join("testdata", ld+".ld"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &MemoryMap{From: ld + ".ld (test)", Regions: regions}
+}
+
+// TestFirmwareLayouts: each fixture with and without its linker script's
+// memory map. Without the map a verdict is UNSAFE or UNKNOWN, never SAFE.
 func TestFirmwareLayouts(t *testing.T) {
 	cases := []struct {
-		ld, handler string
-		verdict     string
-		top, size   uint64
-		limitFrom   string
-		firstKind   string // kind of the first overflow hit
+		ld, handler    string
+		noMap, withMap string // the verdicts
+		top, size      uint64
+		limitFrom      string
+		firstKind      string // kind of the first overflow hit
 	}{
-		{"top_gap", "c", Unsafe, 0x20004000, 0x600, "symbol __StackLimit", "unused"},
-		{"top_gap", "naked", Unsafe, 0x20004000, 0x600, "symbol __StackLimit", "unused"},
-		{"after_bss", "c", Unsafe, 0, 0x800, "symbol _sstack", "bss"},
-		{"after_bss", "naked", Unsafe, 0, 0x800, "symbol _sstack", "bss"},
-		{"start", "c", Safe, 0x20000400, 0x400, "symbol __stack_start__", ""},
-		{"start", "naked", Safe, 0x20000400, 0x400, "symbol __stack_start__", ""},
+		{"top_gap", "c", Unsafe, Unsafe, 0x20004000, 0x600, "symbol __StackLimit", "unused"},
+		{"top_gap", "naked", Unsafe, Unsafe, 0x20004000, 0x600, "symbol __StackLimit", "unused"},
+		{"after_bss", "c", Unsafe, Unsafe, 0, 0x800, "symbol _sstack", "bss"},
+		{"after_bss", "naked", Unsafe, Unsafe, 0, 0x800, "symbol _sstack", "bss"},
+		{"start", "c", Unknown, Safe, 0x20000400, 0x400, "symbol __stack_start__", ""},
+		{"start", "naked", Unknown, Safe, 0x20000400, 0x400, "symbol __stack_start__", ""},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {
-		t.Run(c.ld+"-"+c.handler, func(t *testing.T) {
-			fw := buildFirmware(t, dir, c.ld, c.handler, "app")
-			r, err := Analyze(fw, Options{})
-			if err != nil {
-				t.Fatal(err)
+		fw := ""
+		for _, withMap := range []bool{false, true} {
+			name := c.ld + "-" + c.handler + "-nomap"
+			opts, verdict := Options{}, c.noMap
+			if withMap {
+				name = c.ld + "-" + c.handler + "-ld"
+				opts, verdict = Options{Memory: memoryOf(t, c.ld)}, c.withMap
 			}
-			st := r.Stack
-			if st == nil {
-				t.Fatal("no stack")
+			t.Run(name, func(t *testing.T) {
+				if fw == "" {
+					fw = buildFirmware(t, dir, c.ld, c.handler, "app")
+				}
+				r, err := Analyze(fw, opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkLayout(t, fw, r, verdict, c.top, c.size, c.limitFrom, c.firstKind)
+				if withMap != (r.MemoryMap != nil) {
+					t.Errorf("memory map %+v", r.MemoryMap)
+				}
+				checkHeadroom(t, fw, r)
+				checkFaultHandlers(t, r, c.handler)
+			})
+		}
+	}
+}
+
+func checkLayout(t *testing.T, fw string, r *Report, verdict string, top, size uint64, limitFrom, firstKind string) {
+	t.Helper()
+	st := r.Stack
+	if st == nil {
+		t.Fatal("no stack")
+	}
+	if r.Verdict != verdict {
+		t.Errorf("verdict %q, want %q (%s)", r.Verdict, verdict, r.VerdictReason)
+	}
+	if top != 0 && st.Top != top {
+		t.Errorf("top %#x, want %#x", st.Top, top)
+	}
+	if st.Size != size || st.Top-st.Limit != size || st.Grows != "down" {
+		t.Errorf("stack %#x-%#x size %#x grows %s, want size %#x", st.Limit, st.Top, st.Size, st.Grows, size)
+	}
+	if st.LimitFrom != limitFrom || !st.LimitFound {
+		t.Errorf("limit from %q, want %q", st.LimitFrom, limitFrom)
+	}
+	objs := nmObjects(t, fw)
+	switch verdict {
+	case Safe, Unknown:
+		if len(r.OverflowInto) != 0 {
+			t.Errorf("%s layout has an overflow path %+v", verdict, r.OverflowInto)
+		}
+		if len(below(objs, 0, st.Limit)) != 0 {
+			t.Errorf("nm shows objects below the stack")
+		}
+		if verdict == Unknown && !strings.Contains(r.VerdictReason, "--ld FILE.ld") {
+			t.Errorf("unknown without saying how to prove it: %s", r.VerdictReason)
+		}
+		if verdict == Safe && r.OverflowEnd != "start of RAM" {
+			t.Errorf("safe: overflow end %q", r.OverflowEnd)
+		}
+	case Unsafe:
+		if len(r.OverflowInto) == 0 || r.OverflowInto[0].Kind != firstKind {
+			t.Fatalf("overflow path %+v, want first %s", r.OverflowInto, firstKind)
+		}
+		// Every object below the limit, in the order the overflow
+		// reaches them, exactly as nm lists them.
+		var got []string
+		for _, h := range r.OverflowInto {
+			got = append(got, h.Symbols...)
+		}
+		want := below(objs, 0, st.Limit)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("overflow symbols %v, want %v", got, want)
+		}
+		if got[0] != "rx_buffer" { // the last object of .bss
+			t.Errorf("first symbol %s, want rx_buffer", got[0])
+		}
+		var kinds []string
+		for _, h := range r.OverflowInto {
+			kinds = append(kinds, h.Kind)
+			if h.Kind == "unused" && h.Assumed != (r.MemoryMap == nil) {
+				t.Errorf("unused RAM assumed=%v with memory map %v", h.Assumed, r.MemoryMap != nil)
 			}
-			if r.Verdict != c.verdict {
-				t.Errorf("verdict %q, want %q (%s)", r.Verdict, c.verdict, r.VerdictReason)
-			}
-			if c.top != 0 && st.Top != c.top {
-				t.Errorf("top %#x, want %#x", st.Top, c.top)
-			}
-			if st.Size != c.size || st.Top-st.Limit != c.size || st.Grows != "down" {
-				t.Errorf("stack %#x-%#x size %#x grows %s, want size %#x", st.Limit, st.Top, st.Size, st.Grows, c.size)
-			}
-			if st.LimitFrom != c.limitFrom || !st.LimitFound {
-				t.Errorf("limit from %q, want %q", st.LimitFrom, c.limitFrom)
-			}
-			objs := nmObjects(t, fw)
-			if c.verdict == Safe {
-				if len(r.OverflowInto) != 0 || r.OverflowEnd != "start of RAM" {
-					t.Errorf("safe layout has an overflow path %+v", r.OverflowInto)
-				}
-				if len(below(objs, 0x20000000, st.Limit)) != 0 {
-					t.Errorf("nm shows objects below the stack")
-				}
-			} else {
-				if len(r.OverflowInto) == 0 || r.OverflowInto[0].Kind != c.firstKind {
-					t.Fatalf("overflow path %+v, want first %s", r.OverflowInto, c.firstKind)
-				}
-				// Every object below the limit, in the order the overflow
-				// reaches them, exactly as nm lists them.
-				var got []string
-				for _, h := range r.OverflowInto {
-					got = append(got, h.Symbols...)
-				}
-				want := below(objs, 0x20000000, st.Limit)
-				if strings.Join(got, ",") != strings.Join(want, ",") {
-					t.Errorf("overflow symbols %v, want %v", got, want)
-				}
-				if got[0] != "rx_buffer" { // the last object of .bss
-					t.Errorf("first symbol %s, want rx_buffer", got[0])
-				}
-				var kinds []string
-				for _, h := range r.OverflowInto {
-					kinds = append(kinds, h.Kind)
-				}
-				wantKinds := "bss,data"
-				if c.firstKind == "unused" {
-					wantKinds = "unused," + wantKinds
-				}
-				if strings.Join(kinds, ",") != wantKinds {
-					t.Errorf("overflow kinds %v, want %s", kinds, wantKinds)
-				}
-			}
-			checkHeadroom(t, fw, r)
-			checkFaultHandlers(t, r, c.handler)
-		})
+		}
+		wantKinds := "bss,data"
+		if firstKind == "unused" {
+			wantKinds = "unused," + wantKinds
+		}
+		if strings.Join(kinds, ",") != wantKinds {
+			t.Errorf("overflow kinds %v, want %s", kinds, wantKinds)
+		}
 	}
 }
 
@@ -224,7 +266,7 @@ func checkFaultHandlers(t *testing.T, r *Report, kind string) {
 // .bss and whose main stack the linker script puts first in RAM.
 func TestRTOS(t *testing.T) {
 	fw := buildFirmware(t, t.TempDir(), "start", "naked", "rtos")
-	r, err := Analyze(fw, Options{})
+	r, err := Analyze(fw, Options{Memory: memoryOf(t, "start")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -199,35 +199,65 @@ func findHeap(f *binfile.File, syms []elf.Symbol, secs []Section, st *Stack) *He
 }
 
 // overflowPath fills OverflowInto and the verdict: walk down from the
-// stack limit through the stack's RAM region.
-func overflowPath(r *Report, secs []Section, ram []Region, syms []elf.Symbol) {
+// stack limit through RAM, to the floor the memory map proves or, without
+// one, to the lowest writable section near the stack.
+func overflowPath(r *Report, secs []Section, m *MemoryMap, syms []elf.Symbol) {
 	st := r.Stack
-	var reg *Region
-	for i := range ram {
-		if st.Top > ram[i].Start && st.Top <= ram[i].End {
-			reg = &ram[i]
+	var fl floor
+	if m != nil {
+		fl = mapFloor(m, st, secs)
+		if fl.problem != "" {
+			r.Verdict, r.VerdictReason = Unknown, fl.problem
+			return
+		}
+	} else {
+		reg := regionHolding(r.Regions, st.Top)
+		if reg == nil {
+			r.VerdictReason = "no verdict: the initial SP is not in RAM"
+			return
+		}
+		fl.addr = reg.Start
+	}
+	r.OverflowInto = walkDown(st.Limit, fl.addr, secs, r.Heap, syms, m == nil)
+	judge(r, m, fl)
+}
+
+// regionHolding is the RAM region the initial SP lies in (or just past).
+func regionHolding(regions []Region, top uint64) *Region {
+	for i := range regions {
+		if regions[i].Kind == "ram" && top > regions[i].Start && top <= regions[i].End {
+			return &regions[i]
 		}
 	}
-	if reg == nil {
-		r.VerdictReason = "no verdict: the initial SP is not in RAM"
-		return
-	}
+	return nil
+}
+
+// walkDown lists what lies in [floor, limit), from the limit down: the
+// writable sections and the unused memory between them (assumed to be RAM
+// when no memory map says so).
+func walkDown(limit, floor uint64, secs []Section, heap *Heap, syms []elf.Symbol, assumed bool) []Hit {
 	var below []Section
 	for _, s := range secs {
-		if !writable(s) || s.Addr >= st.Limit || s.Addr < reg.Start {
+		if !writable(s) || s.Addr >= limit || s.End() <= floor {
 			continue
 		}
-		if s.End() > st.Limit {
-			s.Size = st.Limit - s.Addr
+		if s.End() > limit {
+			s.Size = limit - s.Addr
 		}
 		below = append(below, s)
 	}
 	sort.SliceStable(below, func(i, j int) bool { return below[i].End() > below[j].End() })
-	cursor := st.Limit
-	var hits []Hit
+	cursor := limit
+	hits := []Hit{}
+	gap := func(a, b uint64) {
+		for _, h := range gapHits(a, b, heap) {
+			h.Assumed = assumed
+			hits = append(hits, h)
+		}
+	}
 	for _, s := range below {
 		if s.End() < cursor {
-			hits = append(hits, gapHits(s.End(), cursor, r.Heap)...)
+			gap(s.End(), cursor)
 		}
 		end := min(cursor, s.End())
 		if end > s.Addr {
@@ -236,6 +266,9 @@ func overflowPath(r *Report, secs []Section, ram []Region, syms []elf.Symbol) {
 			hits = append(hits, h)
 		}
 		cursor = min(cursor, s.Addr)
+	}
+	if !assumed && cursor > floor {
+		gap(floor, cursor) // RAM by the memory map, down to its floor
 	}
 	for i := range hits {
 		if hits[i].SymbolDetail == nil {
@@ -246,14 +279,33 @@ func overflowPath(r *Report, secs []Section, ram []Region, syms []elf.Symbol) {
 			hits[i].Symbols = append(hits[i].Symbols, s.Name)
 		}
 	}
-	r.OverflowInto = hits
-	if len(hits) == 0 {
-		r.Verdict = Safe
-		r.OverflowEnd = "start of RAM"
-		r.VerdictReason = fmt.Sprintf("the stack is at the start of RAM (%#x): an overflow runs off it into memory the image does not use as RAM and faults at once instead of corrupting data", reg.Start)
-		return
+	return hits
+}
+
+// judge gives the verdict from the overflow path. SAFE needs the memory
+// map: the path is empty and no writable region ends at the stack limit.
+func judge(r *Report, m *MemoryMap, fl floor) {
+	hits := r.OverflowInto
+	switch {
+	case len(hits) > 0:
+		r.Verdict, r.VerdictReason = Unsafe, unsafeReason(r, fl)
+	case m == nil:
+		r.Verdict = Unknown
+		r.VerdictReason = "nothing the image places in RAM lies below the stack limit, but without the memory map nothing proves there is no RAM below it: give the memory map (--ld FILE.ld, or [memory] in stackscope.toml)"
+	case fl.unknown != nil:
+		r.Verdict = Unknown
+		r.VerdictReason = fmt.Sprintf("the stack is at the start of region %s, but region %s ends there and its attributes (%q) do not say whether it is writable: mark it (rx) or (rw) in the memory map (%s)",
+			fl.home.Name, fl.unknown.Name, fl.unknown.Attributes, m.From)
+	default:
+		r.Verdict, r.OverflowEnd = Safe, "start of RAM"
+		r.VerdictReason = fmt.Sprintf("the stack is at the start of region %s (ORIGIN %#x, %s) and no writable region ends there: an overflow runs off the start of RAM instead of corrupting data",
+			fl.home.Name, fl.home.Origin, m.From)
 	}
-	r.Verdict = Unsafe
+}
+
+// unsafeReason says what an overflow runs through and what it corrupts.
+func unsafeReason(r *Report, fl floor) string {
+	hits := r.OverflowInto
 	// Stretches that hold nothing (unused RAM, a heap the image never
 	// allocates from) are passed through silently.
 	var quiet []string
@@ -261,7 +313,11 @@ func overflowPath(r *Report, secs []Section, ram []Region, syms []elf.Symbol) {
 	for ; i < len(hits); i++ {
 		h := hits[i]
 		if h.Kind == "unused" {
-			quiet = append(quiet, bytesText(h.Size)+" of unused RAM")
+			q := bytesText(h.Size) + " of unused RAM"
+			if h.Assumed {
+				q += " (assumed RAM: no memory map given)"
+			}
+			quiet = append(quiet, q)
 		} else if h.Kind == "heap" && r.Heap != nil && !r.Heap.Used && len(h.SymbolDetail) == 0 {
 			quiet = append(quiet, fmt.Sprintf("the %s heap reservation (%s)", bytesText(h.Size), h.Section))
 		} else {
@@ -273,16 +329,19 @@ func overflowPath(r *Report, secs []Section, ram []Region, syms []elf.Symbol) {
 	if len(quiet) > 0 {
 		fmt.Fprintf(&b, "runs silently through %s, then ", strings.Join(quiet, " and "))
 	}
-	if i < len(hits) {
+	switch {
+	case i < len(hits):
 		h := hits[i]
 		fmt.Fprintf(&b, "corrupts %s", hitName(h))
 		if len(h.SymbolDetail) > 0 {
 			fmt.Fprintf(&b, " (%s first)", h.SymbolDetail[0].Name)
 		}
-	} else {
+	case fl.unknown != nil:
+		fmt.Fprintf(&b, "reaches region %s, which may be writable", fl.unknown.Name)
+	default:
 		b.WriteString("reaches the start of RAM")
 	}
-	r.VerdictReason = b.String()
+	return b.String()
 }
 
 func hitName(h Hit) string {
@@ -432,8 +491,9 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 		if len(why) == 0 {
 			why = in.Unbounded
 		}
+		h.UnboundedReasons = why
 		if len(why) > 0 {
-			h.Unknown += ": " + strings.Join(why, "; ")
+			h.Unknown += fmt.Sprintf(" (%d %s not bounded)", len(why), plural(len(why), "entry", "entries"))
 		}
 		if in.TotalAtLeast > h.StackSize {
 			h.WillOverflowBy = in.TotalAtLeast - h.StackSize
@@ -446,6 +506,13 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 	pc := float64(b) * 100 / float64(h.StackSize)
 	h.Bytes, h.Percent = &b, &pc
 	return h
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // bytesText is a byte count with thousands separators (as report.Bytes,

@@ -81,12 +81,14 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		t.write(w)
 	}
 	for _, e := range r.Entries {
-		// A bounded entry that calls nothing says all in the table above.
-		if e.Bounded && len(e.Steps) <= 1 {
+		// A bounded entry that calls nothing and assumes nothing says all
+		// in the table above.
+		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 {
 			continue
 		}
 		entryText(w, e, o)
 	}
+	neverReturnsText(w, r)
 	threadsText(w, r)
 	largestFrames(w, r, o.TopFrames)
 	for _, m := range r.MissingLibraries {
@@ -163,26 +165,70 @@ func Verdict(e analysis.Entry, budget int64) string {
 	if budget > 0 && *e.Bound > budget {
 		return fmt.Sprintf("OVER BUDGET by %s", Bytes(*e.Bound-budget))
 	}
-	suffix := ""
-	if len(e.Assumptions) > 0 {
-		suffix = fmt.Sprintf(", assuming %d", len(e.Assumptions))
-	}
+	suffix := AssumedText(e.Assumptions)
 	if budget > 0 {
-		return fmt.Sprintf("ok (budget %s%s)", Bytes(budget), suffix)
+		return fmt.Sprintf("ok (budget %s)%s", Bytes(budget), suffix)
 	}
-	if suffix != "" {
-		return "bounded" + suffix
+	return "bounded" + suffix
+}
+
+// AssumedText says in a few words what a bound rests on, to follow
+// "bounded": " if 2 indirect calls reach only assumed targets, with
+// vAssertCalled excluded"; "" when it rests on nothing.
+func AssumedText(as []bound.Assumption) string {
+	byKind := map[string][]string{}
+	for _, a := range as {
+		byKind[a.Kind] = append(byKind[a.Kind], a.Function)
 	}
-	return "bounded"
+	text := ""
+	switch n := len(byKind[bound.AssumeIndirect]); {
+	case n == 1:
+		text = " if 1 indirect call reaches only assumed targets"
+	case n > 1:
+		text = fmt.Sprintf(" if %d indirect calls reach only assumed targets", n)
+	}
+	var with []string
+	add := func(kind, one, many string) {
+		switch names := byKind[kind]; {
+		case len(names) == 1:
+			with = append(with, fmt.Sprintf(one, names[0]))
+		case len(names) > 1:
+			with = append(with, fmt.Sprintf(many, len(names)))
+		}
+	}
+	add(bound.AssumeExcluded, "%s excluded", "%d functions excluded")
+	add(bound.AssumeFrame, "%s's frame declared", "%d frames declared")
+	add(bound.AssumeRecursion, "%s's recursion depth declared", "%d recursion depths declared")
+	if len(with) > 0 {
+		text += ", with " + strings.Join(with, ", ")
+	}
+	return text
+}
+
+// resetText says, when the entry resets SP to the top of the main stack,
+// which part the worst case and its path are.
+func resetText(w io.Writer, e analysis.Entry) {
+	r := e.AfterReset
+	if r == nil {
+		return
+	}
+	part := "before it"
+	if r.AtLeast > r.BeforeResetAtLeast {
+		part = "after it, from the stack's top"
+	}
+	fmt.Fprintf(w, "  SP reset to the top of the main stack in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
+		r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
 }
 
 func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
+		resetText(w, e)
 		assumptionsText(w, e, o)
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
+		resetText(w, e)
 		fmt.Fprintln(w, "  why:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		shown := 0
@@ -227,38 +273,97 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		if st.Kind != "static" {
 			frame = st.Kind
 		}
-		note := ""
-		if st.RedZone > 0 {
-			note += fmt.Sprintf(" (+%s red zone)", Bytes(st.RedZone))
-		}
-		if st.TailCall {
-			note += " (tail call)"
-		}
-		t.row(frame, Bytes(st.Depth), st.Function+note, SourceLine(st.File, st.Line))
+		t.row(frame, Bytes(st.Depth), st.Function+stepNote(st), SourceLine(st.File, st.Line))
 	}
 	t.write(w)
 }
 
-// assumptionsText lists what a bound rests on: indirect calls given the
-// address-taken set as targets, declared recursion depths and frames.
+// neverReturnsText suggests [[exclude]] once for each function that never
+// returns on some entry's worst path.
+func neverReturnsText(w io.Writer, r *analysis.Result) {
+	entries := map[string]int{}
+	var order []string
+	for _, e := range r.Entries {
+		for _, n := range e.NeverReturns {
+			if entries[n.Function] == 0 {
+				order = append(order, n.Function)
+			}
+			entries[n.Function]++
+		}
+	}
+	if len(order) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, name := range order {
+		fmt.Fprintf(w, "%s never returns (on the path of %s); if it is an error path, `[[exclude]] function = %q` sets it aside\n",
+			name, fmt.Sprintf("%d %s", entries[name], plural(entries[name], "entry", "entries")), name)
+	}
+}
+
+// stepNote explains what a path step adds besides its frame, so that the
+// FRAME column adds up to the bound.
+func stepNote(st analysis.PathStep) string {
+	note := ""
+	if c := st.Recursion; c != nil {
+		note += fmt.Sprintf(" (recursion: %d trips of %s through %s)", c.Depth, Bytes(c.Trip), strings.Join(c.Members, " -> "))
+	}
+	if st.RedZone > 0 {
+		note += fmt.Sprintf(" (+%s red zone)", Bytes(st.RedZone))
+	}
+	if st.TailCall {
+		if st.CallerKept > 0 {
+			note += fmt.Sprintf(" (tail call: the caller adds %s, not its frame)", Bytes(st.CallerKept))
+		} else {
+			note += " (tail call: the caller's frame is released)"
+		}
+	}
+	return note
+}
+
+// assumptionsText lists what a bound rests on, one short line each: the
+// indirect calls given assumed targets, the functions excluded (with what
+// the entry would be without), declared frames and recursion depths.
 func assumptionsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	if len(e.Assumptions) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "  the bound assumes (%d; --strict refuses address-taken assumptions):\n", len(e.Assumptions))
+	fmt.Fprintln(w, "  the bound assumes:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	indirect := 0
 	for i, a := range e.Assumptions {
+		if a.Kind == bound.AssumeIndirect {
+			indirect++
+		}
 		if i == o.MaxReasons {
 			fmt.Fprintf(tw, "    ...\tand %d more (see --format json)\n", len(e.Assumptions)-i)
-			break
+			continue
+		}
+		if i > o.MaxReasons {
+			continue
 		}
 		where := a.Function
-		if a.Addr != 0 {
+		if a.Addr != 0 && a.Kind == bound.AssumeIndirect {
 			where += fmt.Sprintf(" at %#x", a.Addr)
 		}
-		fmt.Fprintf(tw, "    %s\t%s%s\n", where, a.Detail, at(a.File, a.Line))
+		fmt.Fprintf(tw, "    %s\t%s%s\n", where, assumptionDetail(a), at(a.File, a.Line))
 	}
 	tw.Flush()
+	if indirect > 0 {
+		fmt.Fprintln(w, "    (--strict refuses assumed indirect-call targets)")
+	}
+}
+
+// assumptionDetail is an assumption's line: for an exclusion, what the
+// entry would be without it.
+func assumptionDetail(a bound.Assumption) string {
+	x := a.WithoutExclusion
+	if a.Kind != bound.AssumeExcluded || x == nil {
+		return a.Detail
+	}
+	if x.Bounded {
+		return "excluded; without it: " + Bytes(*x.Bound)
+	}
+	return fmt.Sprintf("excluded; without it: NOT BOUNDED (at least %s)", Bytes(x.AtLeast))
 }
 
 func largestFrames(w io.Writer, r *analysis.Result, n int) {
@@ -282,6 +387,40 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 	t.write(w)
 }
 
+// phasesText says which phase of the main stack's use gives the total when
+// code resets SP to the stack's top, in the "= ..." line under the verdict,
+// and the others' totals (details in the JSON). at marks a lower bound.
+func phasesText(w io.Writer, in *analysis.Interrupts, at func(int64) string) {
+	var others []string
+	for _, p := range in.Phases {
+		if p.Name != in.Applies {
+			others = append(others, fmt.Sprintf("%s %s", p.Name, at(p.AtLeast)))
+		}
+	}
+	for _, p := range in.Phases {
+		if p.Name != in.Applies {
+			continue
+		}
+		var what string
+		switch {
+		case p.Name == "startup":
+			what = "reset path " + at(p.Path) + " before its SP reset"
+		case p.Name == "scheduler":
+			what = fmt.Sprintf("reset path %s after its SP reset (%s at %#x)", at(p.Path), p.Function, p.Addr)
+		default:
+			what = fmt.Sprintf("%s after its SP reset (%s at %#x)", at(p.Path), p.Function, p.Addr)
+		}
+		fmt.Fprintf(w, "  = %s phase: %s + %s %s\n", p.Name, what, levelCount(len(p.Handlers)), at(p.Adds))
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(w, "    other phases: %s\n", strings.Join(others, ", "))
+	}
+}
+
+func levelCount(n int) string {
+	return fmt.Sprintf("%d %s", n, plural(n, "priority level", "priority levels"))
+}
+
 func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	fmt.Fprintln(w)
 	if in.Bounded {
@@ -297,16 +436,28 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintf(w, "MAIN STACK TOTAL: NOT BOUNDED (at least %s); unbounded: %s\n", Bytes(in.TotalAtLeast), strings.Join(in.Unbounded, ", "))
 	}
-	reset := "not bounded"
-	if in.Reset != nil {
-		reset = Bytes(*in.Reset)
+	// Every figure below the verdict is a lower bound when the total is
+	// not bounded.
+	at := Bytes
+	if !in.Bounded {
+		at = func(n int64) string { return "≥ " + Bytes(n) }
 	}
 	fp := "no FPU context"
 	if in.FPContext {
 		fp = "FPU context"
 	}
-	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
-		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
+	if len(in.Phases) > 0 {
+		phasesText(w, in, at)
+	} else {
+		var levels int64
+		for _, l := range in.Levels {
+			levels += l.Adds
+		}
+		// TotalAtLeast is the reset path's (at least) plus the levels'.
+		fmt.Fprintf(w, "  = reset path %s + %s %s\n", at(in.TotalAtLeast-levels), levelCount(len(in.Levels)), at(levels))
+	}
+	fmt.Fprintf(w, "    a level adds its heaviest handler, with a %s exception frame (%s) + 4 B alignment\n",
+		Bytes(in.ExceptionFrame), fp)
 	t := newTable("    ", true, true, true, false, false)
 	t.row("BOUND*", "LEVEL", "PRIORITY", "HANDLER", "VECTORS")
 	for _, h := range in.Handlers {

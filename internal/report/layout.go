@@ -60,6 +60,8 @@ func LayoutText(w io.Writer, r *layout.Report) {
 		fmt.Fprintf(w, "%s: SAFE: %s\n", r.Binary, r.VerdictReason)
 	case layout.Unsafe:
 		fmt.Fprintf(w, "%s: UNSAFE: %s\n", r.Binary, r.VerdictReason)
+	case layout.Unknown:
+		fmt.Fprintf(w, "%s: UNKNOWN: %s\n", r.Binary, r.VerdictReason)
 	default:
 		fmt.Fprintf(w, "%s (%s): %s\n", r.Binary, r.Arch, r.VerdictReason)
 	}
@@ -91,13 +93,25 @@ func LayoutText(w io.Writer, r *layout.Report) {
 		fmt.Fprintf(w, "HEAP        %s  %s, %s%s\n", span(h.Start, h.End), Bytes(int64(h.End-h.Start)), h.From, used)
 	}
 	if h := r.Headroom; h != nil {
-		fmt.Fprintf(w, "HEADROOM    %s\n", headroomText(h))
+		for i, line := range headroomLines(h) {
+			label := "HEADROOM"
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(w, "%-12s%s\n", label, line)
+		}
 	}
 	if r.Stack != nil && r.Verdict != "" {
 		overflowText(w, r)
 	}
 	if r.Verdict == layout.Unsafe {
 		fixText(w)
+		if r.MemoryMap == nil {
+			fmt.Fprint(w, "  Then prove it: only the memory map (--ld FILE.ld, or [memory] in stackscope.toml)\n  can show that no RAM lies below the stack.\n")
+		}
+	}
+	if r.Verdict == layout.Unknown && r.MemoryMap == nil {
+		fmt.Fprint(w, "\nPROVE IT  give the memory map: stackscope layout --ld FILE.ld (the linker script with the\n          MEMORY block), or [memory] in stackscope.toml (docs/layout.md)\n")
 	}
 	handlersText(w, r)
 	if len(r.TaskStacks) > 0 {
@@ -122,32 +136,54 @@ func warnings(w io.Writer, r *layout.Report) {
 	}
 }
 
-func headroomText(h *layout.Headroom) string {
+// maxHeadroomReasons is how many unbounded entries the text names; the
+// JSON (headroom_detail.unbounded_reasons) has them all.
+const maxHeadroomReasons = 3
+
+// headroomLines are the headroom in short lines: the number or why it is
+// unknown, what is known of the worst case, and the first few reasons.
+func headroomLines(h *layout.Headroom) []string {
 	if h.Bytes != nil {
 		s := fmt.Sprintf("%s (%.1f%%) = stack %s - worst case %s (reset path + interrupts, as analyze computes it)",
 			Bytes(*h.Bytes), *h.Percent, Bytes(h.StackSize), Bytes(*h.Total))
 		if *h.Bytes < 0 {
-			s = "NEGATIVE: the stack WILL overflow by " + Bytes(-*h.Bytes) + "; " + s
+			return []string{"NEGATIVE: the stack WILL overflow by " + Bytes(-*h.Bytes), s}
 		}
-		return s
+		return []string{s}
 	}
-	s := "unknown: " + h.Unknown
+	lines := []string{"unknown: " + h.Unknown}
 	if h.TotalAtLeast > 0 {
-		s += fmt.Sprintf("; the worst case is at least %s", Bytes(h.TotalAtLeast))
 		if h.WillOverflowBy > 0 {
-			s += fmt.Sprintf(": the stack (%s) WILL overflow by at least %s", Bytes(h.StackSize), Bytes(h.WillOverflowBy))
+			lines = append(lines, fmt.Sprintf("the worst case is at least %s: the %s stack WILL overflow by at least %s", Bytes(h.TotalAtLeast), Bytes(h.StackSize), Bytes(h.WillOverflowBy)))
 		} else {
-			s += fmt.Sprintf(" of the %s stack", Bytes(h.StackSize))
+			lines = append(lines, fmt.Sprintf("the worst case is at least %s of the %s stack", Bytes(h.TotalAtLeast), Bytes(h.StackSize)))
 		}
 	}
-	return s
+	for i, why := range h.UnboundedReasons {
+		if i == maxHeadroomReasons {
+			lines = append(lines, fmt.Sprintf("  and %d more (all in --format json, headroom_detail.unbounded_reasons)", len(h.UnboundedReasons)-i))
+			break
+		}
+		lines = append(lines, strings.Split(wrap("  "+why, 78, "    "), "\n")...)
+	}
+	return lines
+}
+
+// headroomText is the headroom on one line (the picture's footer).
+func headroomText(h *layout.Headroom) string {
+	lines := headroomLines(h)
+	return strings.Join(lines[:min(2, len(lines))], "; ")
 }
 
 func overflowText(w io.Writer, r *layout.Report) {
 	st := r.Stack
 	fmt.Fprintf(w, "\nOVERFLOW PATH (from the stack limit %s down)\n", hex(st.Limit))
 	if len(r.OverflowInto) == 0 {
-		fmt.Fprintf(w, "  %s  start of RAM: below it nothing is RAM, so the first push past the limit faults (HardFault) instead of corrupting data\n", hex(st.Limit))
+		if r.Verdict == layout.Safe {
+			fmt.Fprintf(w, "  %s  start of RAM: the memory map has no writable memory below it, so the first push past the limit\n  faults instead of corrupting data\n", hex(st.Limit))
+		} else {
+			fmt.Fprintf(w, "  %s  nothing the image places lies below it; whether RAM does is not proved\n", hex(st.Limit))
+		}
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -156,6 +192,9 @@ func overflowText(w io.Writer, r *layout.Report) {
 		switch h.Kind {
 		case "unused":
 			desc = "unused RAM: no fault here, the overflow runs through it silently"
+			if h.Assumed {
+				desc = "unused, assumed RAM (no memory map): the overflow runs through it silently"
+			}
 		case "heap":
 			desc = "heap"
 			if !strings.HasPrefix(h.Section, "(") {
@@ -285,11 +324,27 @@ func shortVectors(v []string) []string {
 }
 
 func mapText(w io.Writer, r *layout.Report) {
-	fmt.Fprintf(w, "\nMEMORY MAP\n")
+	from := "inferred: no memory map given"
+	if r.MemoryMap != nil {
+		from = "from " + r.MemoryMap.From
+	}
+	fmt.Fprintf(w, "\nMEMORY MAP (%s)\n", from)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, reg := range r.Regions {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(reg.Kind), span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
-		for _, it := range regionItems(r, reg, false) {
+		name := strings.ToUpper(reg.Kind)
+		if reg.Name != "" {
+			name = reg.Name + " " + reg.Kind
+			if reg.Attributes != "" {
+				name = reg.Name + " (" + reg.Attributes + ") " + reg.Kind
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", name, span(reg.Start, reg.End), rightBytes(reg.End-reg.Start))
+		for _, ln := range groupSections(regionItems(r, reg, false)) {
+			it := ln.item
+			if ln.more > 0 {
+				fmt.Fprintf(tw, "    and %d more %s\t%s\t%s\t%s, the smaller ones (all in --format json)\n", ln.more, it.name, span(it.start, it.end), rightBytes(ln.bytes), it.kind)
+				continue
+			}
 			extra := it.kind
 			if it.loadAddr != 0 {
 				extra += fmt.Sprintf(", loaded from %s", hex(it.loadAddr))
@@ -298,10 +353,92 @@ func mapText(w io.Writer, r *layout.Report) {
 		}
 	}
 	tw.Flush()
-	if r.RAMInference != "" {
+	if r.MemoryMap == nil && r.RAMInference != "" {
 		fmt.Fprintf(w, "%s\n", wrap("  "+r.RAMInference+".", 78, "  "))
 	}
 	segmentsText(w, r)
+}
+
+// Sections of one family (.text.*, .rodata.*: a -ffunction-sections build
+// linked without merging has hundreds) beyond groupLimit are listed as the
+// largest groupShow, then one line for the rest.
+const (
+	groupLimit = 8
+	groupShow  = 5
+)
+
+// mapLine is one line of a region in the map: an item, or (more > 0) the
+// summary of the items of a family left out.
+type mapLine struct {
+	item item
+	// more sections are left out; item spans them, holding bytes in all.
+	more  int
+	bytes uint64
+}
+
+// groupSections keeps the items in address order, showing of each large
+// family only its largest few and, after the last shown, one line for the
+// rest (with the padding between them).
+func groupSections(items []item) []mapLine {
+	families := map[string][]int{}
+	for i, it := range items {
+		if f := family(it.name); f != "" {
+			families[f] = append(families[f], i)
+		}
+	}
+	hide := map[int]bool{}
+	summaryAfter := map[int]mapLine{}
+	for f, idx := range families {
+		if len(idx) <= groupLimit {
+			continue
+		}
+		bySize := append([]int(nil), idx...)
+		sort.SliceStable(bySize, func(a, b int) bool {
+			return items[bySize[a]].end-items[bySize[a]].start > items[bySize[b]].end-items[bySize[b]].start
+		})
+		rest := item{name: f + ".*", kind: items[idx[0]].kind, start: ^uint64(0)}
+		var bytes uint64
+		last := 0
+		for rank, i := range bySize {
+			if rank < groupShow {
+				last = max(last, i)
+				continue
+			}
+			hide[i] = true
+			rest.start, rest.end = min(rest.start, items[i].start), max(rest.end, items[i].end)
+			bytes += items[i].end - items[i].start
+		}
+		// Alignment padding between the family's sections says nothing.
+		for i := idx[0]; i < idx[len(idx)-1]; i++ {
+			if items[i].kind == "unused" {
+				hide[i] = true
+			}
+		}
+		summaryAfter[last] = mapLine{item: rest, more: len(idx) - groupShow, bytes: bytes}
+	}
+	var out []mapLine
+	for i, it := range items {
+		if !hide[i] {
+			out = append(out, mapLine{item: it})
+		}
+		if s, ok := summaryAfter[i]; ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// family is ".text" for ".text.foo" (the output section a -ffunction-sections
+// input section keeps its name in), "" for a name without one.
+func family(name string) string {
+	if !strings.HasPrefix(name, ".") {
+		return ""
+	}
+	dot := strings.IndexByte(name[1:], '.')
+	if dot < 0 {
+		return ""
+	}
+	return name[:dot+1]
 }
 
 func segmentsText(w io.Writer, r *layout.Report) {

@@ -108,6 +108,8 @@ func LayoutSVG(r *layout.Report) string {
 		badge, badgeColor = "SAFE", "#2e7d32"
 	case layout.Unsafe:
 		badge, badgeColor = "UNSAFE", redColor
+	case layout.Unknown:
+		badge, badgeColor = "UNKNOWN", "#ef6c00"
 	}
 	bw := 24 + len(badge)*16
 	w.f(`<rect x="30" y="20" width="%d" height="34" rx="6" fill="%s"/>`+"\n", bw, badgeColor)
@@ -119,6 +121,9 @@ func LayoutSVG(r *layout.Report) string {
 
 	for _, c := range cols {
 		label := strings.ToUpper(c.reg.Kind)
+		if c.reg.Name != "" {
+			label = c.reg.Name
+		}
 		w.text(c.x, top+10, 15, "#212121", "bold", "start", fmt.Sprintf("%s  %s  %s", label, span(c.reg.Start, c.reg.End), Bytes(int64(c.reg.End-c.reg.Start))))
 		y := top + 24
 		// Highest address at the top.

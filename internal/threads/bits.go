@@ -160,9 +160,24 @@ func apply(op aluOp, a, b value) value {
 	if op == aluMov {
 		return b
 	}
-	// A constant plus something not known: vNear.
+	// A stack address, an allocator's block or a parameter plus or minus
+	// a constant (taken as signed: adds r3, r7, r3 with r3 = -12).
+	if op == aluAdd && ca && b.pointer() {
+		return b.add(int64(int32(u(a))))
+	}
+	if (op == aluAdd || op == aluSub) && cb && a.pointer() {
+		d := int64(int32(u(b)))
+		if op == aluSub {
+			d = -d
+		}
+		return a.add(d)
+	}
+	// A constant plus something not known: vNear. Both known parts add
+	// up (an index's vNear plus the NVIC's address is one of the NVIC).
 	if op == aluAdd {
 		switch {
+		case ca && b.k == vNear, cb && a.k == vNear:
+			return value{k: vNear, v: int64(uint32(a.v + b.v))}
 		case ca || a.k == vNear:
 			return value{k: vNear, v: a.v}
 		case cb || b.k == vNear:
@@ -179,6 +194,12 @@ func apply(op aluOp, a, b value) value {
 		}
 	}
 	return unknown
+}
+
+// pointer reports a value that is an address relative to something
+// followed symbolically (not a constant).
+func (x value) pointer() bool {
+	return x.k == vStack || x.k == vAlloc || x.k == vParam
 }
 
 func shl(x, n uint32) uint32 {

@@ -18,6 +18,9 @@ const (
 	// vAlloc: the value an allocator (fn) returned for n bytes (n < 0:
 	// not a constant), plus v.
 	vAlloc
+	// vParam: the value of the function's parameter n at its entry, plus v
+	// (only while summarizing a callee: see summarize).
+	vParam
 	// vMem: the n-byte value read from the constant address v, except
 	// the bits in mask, which are those of bits: a device register being
 	// read, modified and written back. A call or a store that may write
@@ -29,7 +32,9 @@ const (
 	vNear
 )
 
-// value is what the propagation knows of a register or stack slot.
+// value is what the propagation knows of a register or stack slot. An
+// unknown value may say where it came from: fn names the callee whose call
+// at address v may have written it (see unknownAfter).
 type value struct {
 	k  vkind
 	v  int64
@@ -47,20 +52,27 @@ var unknown = value{}
 
 func constant(v int64) value { return value{k: vConst, v: v} }
 
+// unknownAfter is a value a call to callee at addr may have changed.
+func unknownAfter(callee string, addr uint64) value {
+	return value{k: vUnknown, fn: callee, v: int64(addr)}
+}
+
 // add returns x + d.
 func (x value) add(d int64) value {
 	switch x.k {
-	case vConst, vStack, vAlloc:
+	case vConst, vStack, vAlloc, vParam:
 		x.v += d
 		return x
 	case vNear:
 		x.v = int64(uint32(x.v + d))
 		return x
 	case vUnknown:
-		// something plus a constant: kept as vNear, so that an index
-		// plus 0xE000E400 (GCC adds the NVIC's address as an immediate)
-		// is seen as an address of the System Control Space.
-		return value{k: vNear, v: int64(uint32(d))}
+		// something plus an address of the System Control Space: kept as
+		// vNear, so that an index plus 0xE000E400 (GCC adds the NVIC's
+		// address as an immediate) is seen as one.
+		if inSCS(int64(uint32(d))) {
+			return value{k: vNear, v: int64(uint32(d))}
+		}
 	}
 	return unknown
 }
@@ -72,13 +84,40 @@ type state struct {
 	spKnown bool
 	sp      int64           // SP - SP_entry
 	slots   map[int64]value // stack words by SP_entry-relative offset
+	// escaped: the address of some stack word has left SP- and FP-relative
+	// addressing (computed into a register, stored, passed): from then on
+	// any call may write any stack word, and does (see callEffects).
+	escaped bool
+	// out (only while summarizing a callee) holds the words the function
+	// has certainly stored through its pointer parameters on this path;
+	// facts, shared by all paths, what it may have written on any.
+	out   map[outKey]value
+	facts *writeFacts
 }
+
+// writeFacts are what a summarized function may write on any path: the
+// words through its parameters (touched), and whether it may also write
+// somewhere not known (through a pointer of unknown origin, or in a
+// callee: then partial is set).
+type writeFacts struct {
+	touched map[outKey]bool
+	partial bool
+}
+
+// outKey is a word at parameter param + off.
+type outKey struct{ param, off int64 }
 
 func (s *state) clone() state {
 	c := *s
 	c.slots = make(map[int64]value, len(s.slots))
 	for k, v := range s.slots {
 		c.slots[k] = v
+	}
+	if s.out != nil {
+		c.out = make(map[outKey]value, len(s.out))
+		for k, v := range s.out {
+			c.out[k] = v
+		}
 	}
 	return c
 }
@@ -102,6 +141,21 @@ func merge(a, b state) state {
 			delete(a.slots, k)
 		} else {
 			a.slots[k] = m
+		}
+	}
+	a.escaped = a.escaped || b.escaped
+	a.out = agree(a.out, b.out)
+	return a
+}
+
+// agree keeps the entries a and b share (a is modified; nil stays nil).
+func agree(a, b map[outKey]value) map[outKey]value {
+	if a == nil || b == nil {
+		return a
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			delete(a, k)
 		}
 	}
 	return a
@@ -168,6 +222,18 @@ type memOp struct {
 	reg2        int8
 	clobbers    []int8 // registers written besides Effect.Def
 	unknownMem  bool   // a store to the stack we cannot place
+	// wr is every memory write of the instruction (the stores above
+	// included), for summaries: a callee's writes through its parameters.
+	wr memWrite
+	// addRegs: rd = rn + rm (Thumb adds rd,rn,rm and add rdn,rm, which
+	// ARMv6-M -O0 code uses to take a local's address: movs r3,#12;
+	// adds r3,r7,r3).
+	addRegs    bool
+	rd, rn, rm int8
+	// spRead: the instruction computes a register from SP or the frame
+	// pointer in a way the Def fields do not describe; the result may be
+	// a stack address, so the stack counts as escaped.
+	spRead bool
 	// Thumb only (thumbOps): the bytes a store or load moves (0: a word),
 	// a sign-extending load, a register offset (index << indexShift), a
 	// store of several registers (stm, strd with writeback) at base.
@@ -189,42 +255,70 @@ type memOp struct {
 	cond      int8
 }
 
-// inst is one decoded instruction of the sweep.
+// memWrite describes where an instruction writes memory: at base + disp,
+// size bytes, when hasDisp; somewhere relative to base otherwise (an
+// index register, a writeback, several words); anywhere when base < 0
+// and not fixed.
+// Pushes and calls, which write below SP, are not writes here.
+type memWrite struct {
+	any     bool
+	base    int8
+	disp    int64
+	hasDisp bool
+	size    int64
+	fixed   bool // at a fixed address (x86 rip-relative): a global
+}
+
+// inst is one decoded instruction of the sweep; bad marks an address
+// that did not decode.
 type inst struct {
 	addr uint64
 	e    isa.Effect
 	m    memOp
+	bad  bool
 }
 
-// callInfo describes a call inside the sweep: the callee's name ("" when
-// unknown) and whether it is one of the sites asked about.
-type callHook func(addr uint64, s *state) (ret value, ok bool)
-
-// sweep runs the propagation over insts (in address order) and calls
-// at(addr, state) at every address in want. onCall is asked for the
-// return value of each call.
-func sweep(ai archInfo, insts []inst, want map[uint64]bool, onCall func(addr uint64, s *state) value, at func(addr uint64, s *state)) {
-	sweepFrom(ai, insts, nil, want, onCall, at)
+// callEffect is what the sweep learns of a call from its caller's hook:
+// the callee's name, its return value, and its summary (nil when none).
+type callEffect struct {
+	callee string
+	ret    value
+	writes *summary
 }
 
-// sweepFrom is sweep with registers known at the function's entry (the
-// arguments of one call of it).
-func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]bool, onCall func(addr uint64, s *state) value, at func(addr uint64, s *state)) {
-	if len(insts) == 0 {
-		return
-	}
-	index := make(map[uint64]int, len(insts))
-	for i, in := range insts {
-		index[in.addr] = i
-	}
-	// Loops: for each backward jump target, the registers and slots
-	// written anywhere in the loop body lose their values at the head.
-	type loop struct {
-		regs  [16]bool
-		slots bool
-		end   int // the last backward jump to its head
-	}
-	loops := map[int]*loop{}
+// hooks are the sweep's questions and reports: at is called at every
+// address in want with the state before the instruction; onCall is asked
+// about each call; onExit (summaries) sees the state at each return.
+type hooks struct {
+	want   map[uint64]bool
+	onCall func(addr uint64, s *state) callEffect
+	at     func(addr uint64, s *state)
+	onExit func(s *state)
+	// lost is called when control leaves the function in a way the sweep
+	// does not follow (an indirect jump, a jump out of the function).
+	lost func(addr uint64)
+	// orphanLoops: a loop head no path reaches (a switch's case entered
+	// by an indirect jump, a branch the constants decided against) is
+	// swept from a state where nothing is known rather than skipped, so
+	// that the stores in it are still seen (the priority scan; not for
+	// summaries, which must see every path's writes from their entry).
+	orphanLoops bool
+}
+
+// loopInfo is what a loop's body (from its head to its last backward
+// jump) may change: these registers, stack words, and whether a stack
+// address may escape in it.
+type loopInfo struct {
+	head, end int
+	regs      [16]bool
+	slots     bool
+	escapes   bool
+}
+
+// findLoops returns, for each backward jump target, what its loop's body
+// may change.
+func findLoops(ai archInfo, insts []inst, index map[uint64]int) map[int]*loopInfo {
+	loops := map[int]*loopInfo{}
 	for i, in := range insts {
 		if !in.e.HasTarget || (in.e.Flow != isa.FlowJump && in.e.Flow != isa.FlowCondJump) {
 			continue
@@ -235,136 +329,268 @@ func sweepFrom(ai archInfo, insts []inst, entry map[int8]value, want map[uint64]
 		}
 		l := loops[j]
 		if l == nil {
-			l = &loop{}
+			l = &loopInfo{head: j, end: i}
 			loops[j] = l
 		}
 		l.end = max(l.end, i)
 		for k := j; k <= i; k++ {
-			b := insts[k]
-			if b.e.DefKind != isa.DefNone && b.e.DefReg >= 0 && b.e.DefReg < 16 {
-				l.regs[b.e.DefReg] = true
-			}
-			for _, r := range b.m.clobbers {
-				l.regs[r] = true
-			}
-			if b.m.load {
-				l.regs[b.m.reg] = true
-				if b.m.pair {
-					l.regs[b.m.reg2] = true
-				}
-			}
-			if b.e.Flow == isa.FlowCall || b.e.Flow == isa.FlowIndirectCall {
-				for _, r := range ai.clobber {
-					l.regs[r] = true
-				}
-			}
-			if b.m.store || b.m.unknownMem || b.m.push {
-				l.slots = true
-			}
-			if b.e.SP != isa.SPNone {
-				l.regs[ai.sp] = true
-			}
+			noteLoopBody(ai, l, insts[k])
 		}
 	}
-	pending := map[uint64]state{}
-	cur := state{live: true, spKnown: true, slots: map[int64]value{}}
-	for r, v := range entry {
-		cur.regs[r] = v
+	return loops
+}
+
+func noteLoopBody(ai archInfo, l *loopInfo, b inst) {
+	if b.e.DefKind != isa.DefNone && b.e.DefReg >= 0 && b.e.DefReg < 16 {
+		l.regs[b.e.DefReg] = true
+		if (b.e.DefKind == isa.DefAddImm || b.e.DefKind == isa.DefCopy) && (b.e.DefSrc == ai.sp || b.e.DefSrc == ai.fp) {
+			l.escapes = true
+		}
 	}
-	cur.regs[ai.sp] = value{k: vStack}
-	itLeft, prevInIT := 0, false // instructions left in an IT block; the previous one was in one
-	// The state at the last unconditional forward jump, and its target:
-	// a loop whose body only its backward jump reaches (-O0 puts the test
-	// at the bottom: b test; body: ...; test: ...; bcc body) starts from it.
-	var jumped state
-	jumpedTo := -1
+	for _, r := range b.m.clobbers {
+		l.regs[r] = true
+	}
+	if b.m.alu.op != aluNone && b.m.alu.rd >= 0 && b.m.alu.rd < 16 {
+		l.regs[b.m.alu.rd] = true
+	}
+	if b.m.addRegs && b.m.rd >= 0 && b.m.rd < 16 {
+		l.regs[b.m.rd] = true
+	}
+	if b.m.load {
+		l.regs[b.m.reg] = true
+		if b.m.pair {
+			l.regs[b.m.reg2] = true
+		}
+	}
+	if b.e.Flow == isa.FlowCall || b.e.Flow == isa.FlowIndirectCall {
+		for _, r := range ai.clobber {
+			l.regs[r] = true
+		}
+		l.slots = true // a call may write the stack words whose address escaped
+	}
+	if b.m.store || b.m.unknownMem || b.m.push || b.m.wr.any {
+		l.slots = true
+	}
+	if b.e.SP != isa.SPNone {
+		l.regs[ai.sp] = true
+	}
+}
+
+// reachability returns a function that says whether index b can be
+// reached from index a inside the function (answers are cached per a).
+func reachability(insts []inst, index map[uint64]int) func(a, b int) bool {
+	succ := make([][]int, len(insts))
+	condLeft := 0
 	for i, in := range insts {
+		conditional := condLeft > 0
+		if conditional {
+			condLeft--
+		}
+		e := in.e
+		falls := conditional
+		switch e.Flow {
+		case isa.FlowJump:
+		case isa.FlowReturn, isa.FlowStop, isa.FlowIndirectJump:
+		default:
+			falls = true
+		}
+		if falls && i+1 < len(insts) {
+			succ[i] = append(succ[i], i+1)
+		}
+		if (e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) && e.HasTarget {
+			if j, ok := index[e.Target]; ok {
+				succ[i] = append(succ[i], j)
+			}
+		}
+		if e.CondNext > 0 {
+			condLeft = e.CondNext
+		}
+	}
+	cache := map[int][]bool{}
+	return func(a, b int) bool {
+		seen, ok := cache[a]
+		if !ok {
+			seen = make([]bool, len(insts))
+			work := []int{a}
+			seen[a] = true
+			for len(work) > 0 {
+				x := work[len(work)-1]
+				work = work[:len(work)-1]
+				for _, y := range succ[x] {
+					if !seen[y] {
+						seen[y] = true
+						work = append(work, y)
+					}
+				}
+			}
+			cache[a] = seen
+		}
+		return seen[b]
+	}
+}
+
+// forget applies what the loop's body may change to s.
+func (l *loopInfo) forget(ai archInfo, s *state) {
+	for r, w := range l.regs {
+		if w {
+			// an SCS address a loop steps through stays one (vNear)
+			s.regs[r] = s.regs[r].near()
+		}
+	}
+	if l.regs[ai.sp] {
+		s.spKnown = false
+	}
+	if l.slots {
+		// the body stores or calls: a device register read before the
+		// loop may have changed on a later iteration
+		s.forgetMem(true, 0, 0)
+		s.slots = map[int64]value{}
+		if s.out != nil {
+			s.out = map[outKey]value{}
+		}
+	}
+	if l.escapes {
+		s.escaped = true
+	}
+}
+
+// sweep runs the propagation over insts (in address order), one pass
+// forward. A loop's head forgets what its body may change; a jump that
+// enters a loop past its head (GCC's -O0 "jump to the condition") does
+// the same, and also makes the head reachable with that state, so that
+// the body is swept too.
+func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
+	if len(insts) == 0 {
+		return
+	}
+	index := make(map[uint64]int, len(insts))
+	for i, in := range insts {
+		index[in.addr] = i
+	}
+	loops := findLoops(ai, insts, index)
+	pending := map[uint64]state{}
+	addPending := func(at uint64, s state) {
+		if p, ok := pending[at]; ok {
+			pending[at] = merge(p, s)
+		} else {
+			pending[at] = s
+		}
+	}
+	reach := reachability(insts, index)
+	// entered are the loops a forward jump from i to j enters past their
+	// head: j lies on a cycle through the head.
+	entered := func(i, j int) []*loopInfo {
+		var out []*loopInfo
+		for _, l := range loops {
+			if l.head > i && l.head < j && j <= l.end && reach(l.head, j) && reach(j, l.head) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	// jumpTo records a forward jump from index i to index j.
+	jumpTo := func(i, j int, s *state) {
+		st := s.clone()
+		in := entered(i, j)
+		for _, l := range in {
+			l.forget(ai, &st)
+		}
+		for _, l := range in {
+			addPending(insts[l.head].addr, st.clone())
+		}
+		addPending(insts[j].addr, st)
+	}
+	cur := state{live: true, spKnown: true, slots: map[int64]value{}}
+	cur.regs[ai.sp] = value{k: vStack}
+	if init != nil {
+		init(&cur)
+	}
+	condLeft := 0     // instructions left in a Thumb IT block
+	prevCond := false // the previous instruction was in one
+	for i, in := range insts {
+		// joined: the state may come from elsewhere than the previous
+		// instruction, whose flags then need not be the ones here.
 		joined := false
 		if p, ok := pending[in.addr]; ok {
 			cur = merge(cur, p)
 			delete(pending, in.addr)
 			joined = true
 		}
-		if l := loops[i]; l != nil && !cur.live {
-			if jumpedTo >= i && jumpedTo <= l.end {
-				cur = jumped.clone()
-			} else {
-				cur = state{live: true, slots: map[int64]value{}} // from nowhere known: nothing known
-			}
+		if l := loops[i]; l != nil && !cur.live && h.orphanLoops {
+			cur = state{live: true, slots: map[int64]value{}} // from nowhere known: nothing known
 		}
 		if l := loops[i]; l != nil && cur.live {
+			l.forget(ai, &cur)
 			joined = true
-			for r, w := range l.regs {
-				if w {
-					cur.regs[r] = cur.regs[r].near()
-				}
-			}
-			if l.regs[ai.sp] {
-				cur.spKnown = false
-			}
-			if l.slots {
-				cur.slots = map[int64]value{}
-			}
 		}
 		if !cur.live {
+			condLeft, prevCond = 0, false
 			continue
 		}
-		if want[in.addr] {
-			at(in.addr, &cur)
+		if h.want[in.addr] && h.at != nil {
+			h.at(in.addr, &cur)
+		}
+		conditional := condLeft > 0
+		if conditional {
+			condLeft--
 		}
 		taken, decided := false, false
-		inIT := itLeft > 0
-		if i > 0 && !joined && !inIT && !prevInIT {
+		if i > 0 && !joined && !conditional && !prevCond {
 			taken, decided = branchDecided(&cur, insts[i-1].m, in.m)
 		}
-		prevInIT = inIT
-		if itLeft > 0 {
-			itLeft--
+		prevCond = conditional
+		var before state
+		if conditional {
+			before = cur.clone()
 		}
-		if in.e.CondNext > 0 {
-			itLeft = in.e.CondNext
-		}
-		if inIT {
-			// A conditional instruction (in an IT block) may not run: what
-			// it writes is merged with what was there.
-			before := cur.clone()
-			step(ai, &cur, in, onCall)
-			cur = merge(before, cur)
-		} else {
-			step(ai, &cur, in, onCall)
-		}
+		step(ai, &cur, in, h.onCall)
 		e := in.e
-		switch {
-		case decided && !taken:
-			// a conditional branch the constants say is not taken
-		case decided && taken && e.HasTarget:
-			if j, ok := index[e.Target]; ok && j > i {
-				if p, ok := pending[e.Target]; ok {
-					pending[e.Target] = merge(p, cur.clone())
-				} else {
-					pending[e.Target] = cur.clone()
-				}
+		switch e.Flow {
+		case isa.FlowJump, isa.FlowCondJump:
+			if decided && !taken {
+				break // a conditional branch the constants say is not taken
 			}
-			cur.live = false
-		case e.Flow == isa.FlowJump, e.Flow == isa.FlowCondJump:
 			if e.HasTarget {
-				if j, ok := index[e.Target]; ok && j > i {
-					if p, ok := pending[e.Target]; ok {
-						pending[e.Target] = merge(p, cur.clone())
-					} else {
-						pending[e.Target] = cur.clone()
+				j, ok := index[e.Target]
+				switch {
+				case !ok:
+					if h.lost != nil {
+						h.lost(in.addr) // a tail call or a jump out of the function
 					}
+				case j > i:
+					jumpTo(i, j, &cur)
 				}
+			} else if h.lost != nil {
+				h.lost(in.addr)
 			}
-			if e.Flow == isa.FlowJump && e.CondNext == 0 && !inIT {
+			if e.Flow == isa.FlowJump && !conditional || decided {
 				cur.live = false
-				if j, ok := index[e.Target]; ok && j > i {
-					jumped, jumpedTo = cur.clone(), j
-					jumped.live = true
-				}
 			}
-		case e.Flow == isa.FlowReturn, e.Flow == isa.FlowStop, e.Flow == isa.FlowIndirectJump:
-			cur.live = inIT // a conditional return falls through when not taken
+		case isa.FlowReturn:
+			if h.onExit != nil {
+				h.onExit(&cur)
+			}
+			if !conditional {
+				cur.live = false
+			}
+		case isa.FlowIndirectJump:
+			if h.lost != nil {
+				h.lost(in.addr)
+			}
+			if !conditional {
+				cur.live = false
+			}
+		case isa.FlowStop:
+			if !conditional {
+				cur.live = false
+			}
+		}
+		if conditional && cur.live {
+			// The instruction may not have run: keep what both agree on.
+			cur = merge(cur, before)
+		}
+		if e.CondNext > 0 {
+			condLeft = e.CondNext
 		}
 		if !cur.live {
 			// Next live state comes from a pending jump; keep a fresh map.
@@ -392,14 +618,29 @@ func branchDecided(s *state, prev, br memOp) (taken, decided bool) {
 }
 
 // step applies one instruction to s.
-func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) value) {
+func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) callEffect) {
 	e := in.e
 	m := in.m
-	// Memory moves (before the SP changes: x86asm addresses are relative to
-	// the SP before the instruction; push stores at the new SP, below).
+	if s.out != nil && m.wr.any {
+		noteOutWrite(ai, s, in)
+	}
 	// The ALU result is computed first: a load may write one of its inputs.
 	aluResult := aluValue(s, m.alu)
+	if m.alu.op != aluNone && aluResult.k != vStack && aluReadsStack(s, m.alu) {
+		s.escaped = true // a stack address turned into something not followed
+	}
+	// Memory moves (before the SP changes: x86asm addresses are relative to
+	// the SP before the instruction; push stores at the new SP, below).
 	if m.store || m.multi {
+		if m.store {
+			v := s.regs[m.reg]
+			if m.useImm {
+				v = m.imm
+			}
+			if v.k == vStack || m.pair && s.regs[m.reg2].k == vStack {
+				s.escaped = true // a stack address stored to memory
+			}
+		}
 		addr := s.address(m)
 		switch {
 		case addr.k == vStack && !m.multi:
@@ -407,11 +648,14 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 			if m.useImm {
 				v = m.imm
 			}
-			s.storeSlot(addr.v, m.width, v)
+			s.storeSlot(addr.v, m.width, ai.word, v)
 			if m.pair {
-				s.storeSlot(addr.v+4, 4, s.regs[m.reg2])
+				s.storeSlot(addr.v+4, 4, ai.word, s.regs[m.reg2])
 			}
-		case addr.k == vStack, addr.k == vUnknown && (m.base == ai.fp || m.base == ai.sp):
+		case addr.k == vStack, m.base == ai.fp, m.base == ai.sp,
+			s.regs[m.base].k == vStack, m.hasIndex && s.regs[m.index].k == vStack:
+			// somewhere on the stack that cannot be placed (several
+			// words, or a stack address plus an offset not known)
 			s.slots = map[int64]value{}
 		default:
 			// a store through some other pointer: stack words may change
@@ -440,24 +684,35 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 			}
 		}
 	}
+	var sum value
+	if m.addRegs {
+		a, b := s.regs[m.rn], s.regs[m.rm]
+		sum = apply(aluAdd, a, b)
+		if (a.k == vStack || b.k == vStack) && sum.k != vStack {
+			s.escaped = true
+		}
+	}
+	if m.spRead {
+		s.escaped = true
+	}
 	pushed := unknown
 	if m.push {
 		pushed = s.regs[m.reg]
 		if m.useImm {
 			pushed = m.imm
 		}
+		if pushed.k == vStack {
+			s.escaped = true
+		}
 	}
 	// Calls.
 	if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
-		var ret value
+		var ce callEffect
 		if onCall != nil {
-			ret = onCall(in.addr, s)
+			ce = onCall(in.addr, s)
 		}
 		s.forgetMem(true, 0, 0) // the callee may write any device register
-		for _, r := range ai.clobber {
-			s.regs[r] = unknown
-		}
-		s.regs[ai.ret] = ret
+		callEffects(ai, s, in.addr, ce)
 		return
 	}
 	// The register definition.
@@ -518,6 +773,10 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 	for _, r := range m.clobbers {
 		s.regs[r] = unknown
 	}
+	if m.addRegs && m.rd != ai.sp {
+		s.regs[m.rd] = sum
+	}
+	noteEscape(ai, s, in)
 	// The frame pointer and the stack pointer.
 	switch e.SP {
 	case isa.SPNone:
@@ -553,6 +812,147 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) val
 	}
 }
 
+// noteEscape marks the state escaped when the instruction put a stack
+// address into a register other than SP (and the frame pointer it sets
+// up as such): from there it can reach memory or a callee.
+func noteEscape(ai archInfo, s *state, in inst) {
+	e := in.e
+	written := func(r int8) bool {
+		if r < 0 || r >= 16 || r == ai.sp || s.regs[r].k != vStack {
+			return false
+		}
+		return r != ai.fp || !e.SetsFP && !e.AdjustsFP
+	}
+	if e.DefKind != isa.DefNone && written(e.DefReg) {
+		s.escaped = true
+	}
+	if in.m.load && (written(in.m.reg) || in.m.pair && written(in.m.reg2)) {
+		s.escaped = true
+	}
+	if in.m.addRegs && written(in.m.rd) || in.m.alu.op != aluNone && written(in.m.alu.rd) {
+		s.escaped = true
+	}
+}
+
+// callEffects applies a call to the caller's state. The callee may write
+// its stack arguments, and, once a stack address has escaped, any stack
+// word: those become unknown (saying which call). Then the callee's
+// summary, when it has one, gives back the words it certainly stores
+// through the pointers it was passed. Argument registers and the other
+// caller-saved ones are clobbered; the return register gets ce.ret.
+func callEffects(ai archInfo, s *state, addr uint64, ce callEffect) {
+	args := make([]value, len(ai.args))
+	for i := range args {
+		args[i] = ai.arg(s, i)
+	}
+	if s.out != nil {
+		// Summarizing: what the callee of a callee writes is not followed.
+		s.out = map[outKey]value{}
+		s.facts.partial = true
+	}
+	lost := unknownAfter(ce.callee, addr)
+	if s.spKnown {
+		for k := range s.slots {
+			if k >= s.sp+ai.stackArg && k < s.sp+ai.stackArg+maxStackArgs*ai.word {
+				s.slots[k] = lost
+			}
+		}
+	}
+	if s.escaped || !s.spKnown {
+		if !forgetTouched(ai, s, ce.writes, args, lost) {
+			for k := range s.slots {
+				s.slots[k] = lost
+			}
+		}
+		applySummary(s, ce, args, lost)
+	}
+	for _, r := range ai.clobber {
+		s.regs[r] = unknown
+	}
+	s.regs[ai.ret] = ce.ret
+	if ce.ret.k == vStack {
+		s.escaped = true
+	}
+}
+
+// forgetTouched makes unknown the caller's stack words a callee may write
+// when its summary says exactly which those are (all through pointer
+// arguments that are stack addresses or globals). It returns false when
+// the callee may write others: then every stack word is forgotten.
+func forgetTouched(ai archInfo, s *state, sum *summary, args []value, lost value) bool {
+	if sum == nil || sum.partial || !s.spKnown {
+		return false
+	}
+	var words []int64
+	for k := range sum.touched {
+		if k.param < 0 || int(k.param) >= len(args) {
+			return false
+		}
+		switch p := args[k.param]; p.k {
+		case vStack:
+			words = append(words, p.v+k.off)
+		case vConst, vAlloc:
+			// a global or a heap block: not a stack word
+		default:
+			return false // a pointer that may be a stack address
+		}
+	}
+	// A slot overlapping a written word changes too (a 4-byte write into
+	// an 8-byte slot).
+	for k := range s.slots {
+		for _, w := range words {
+			if k > w-ai.word && k < w+ai.word {
+				s.slots[k] = lost
+			}
+		}
+	}
+	return true
+}
+
+// maxStackArgs is how many stack-passed arguments a callee is assumed to
+// be able to overwrite (it owns that area during the call).
+const maxStackArgs = 8
+
+// applySummary stores into the caller's stack words what the callee
+// certainly stores through its pointer parameters. Two parameters that
+// point at the same word and disagree leave it unknown.
+func applySummary(s *state, ce callEffect, args []value, lost value) {
+	if ce.writes == nil {
+		return
+	}
+	set := map[int64]bool{}
+	for _, w := range ce.writes.sortedWrites() {
+		if w.key.param < 0 || int(w.key.param) >= len(args) {
+			continue
+		}
+		p := args[w.key.param]
+		if p.k != vStack {
+			continue // a global or heap object: not tracked
+		}
+		k := p.v + w.key.off
+		v := translate(w.val, args, lost)
+		if set[k] && s.slots[k] != v {
+			v = lost
+		}
+		s.slots[k], set[k] = v, true
+	}
+}
+
+// translate turns a value the callee stored into the caller's terms: a
+// parameter becomes the argument passed; the callee's own stack addresses
+// and what it did not know are unknown.
+func translate(v value, args []value, lost value) value {
+	switch v.k {
+	case vConst, vAlloc:
+		return v
+	case vParam:
+		if v.n >= 0 && int(v.n) < len(args) && args[v.n].k != vUnknown {
+			return args[v.n].add(v.v)
+		}
+	}
+	return lost
+}
+
 // address is where a load or store of m accesses: a stack address, a
 // constant, an SCS address plus an unknown index (vNear), or unknown.
 func (s *state) address(m memOp) value {
@@ -571,12 +971,12 @@ func (s *state) address(m memOp) value {
 }
 
 // storeSlot records a w-byte store (0: a word) of v at stack offset k, and
-// forgets the slots it overlaps.
-func (s *state) storeSlot(k, w int64, v value) {
+// forgets the slots (word bytes each) it overlaps.
+func (s *state) storeSlot(k, w, word int64, v value) {
 	if w == 0 {
-		w = 4
+		w = word
 	}
-	for j := k - 3; j < k+w; j++ {
+	for j := k - word + 1; j < k+w; j++ {
 		delete(s.slots, j)
 	}
 	if w < 4 {
@@ -606,6 +1006,11 @@ func aluValue(s *state, a aluInst) value {
 		}
 	}
 	return apply(a.op, x, y)
+}
+
+// aluReadsStack reports an operand of a that holds a stack address.
+func aluReadsStack(s *state, a aluInst) bool {
+	return a.rn >= 0 && s.regs[a.rn].k == vStack || a.rm >= 0 && s.regs[a.rm].k == vStack
 }
 
 // arg returns argument i (0-based) at a call with state s.

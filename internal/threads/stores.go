@@ -89,12 +89,6 @@ func Scan(g *callgraph.Graph, id int, args []Word) ([]Store, []Call) {
 			callee[e.Site] = e.To
 		}
 	}
-	entry := map[int8]value{}
-	for i, a := range args {
-		if i < len(ai.args) {
-			entry[ai.args[i]] = fromWord(a)
-		}
-	}
 	var stores []Store
 	var calls []Call
 	at := func(addr uint64, s *state) {
@@ -127,7 +121,14 @@ func Scan(g *callgraph.Graph, id int, args []Word) ([]Store, []Call) {
 		}
 		stores = append(stores, st)
 	}
-	sweepFrom(ai, insts, entry, want, nil, at)
+	h := hooks{want: want, at: at, orphanLoops: true}
+	sweep(ai, insts, h, func(s *state) {
+		for i, a := range args {
+			if i < len(ai.args) {
+				s.regs[ai.args[i]] = fromWord(a)
+			}
+		}
+	})
 	return stores, calls
 }
 

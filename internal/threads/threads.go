@@ -44,6 +44,9 @@ type Site struct {
 	Default    bool
 	SizeSource string
 	SizeWhy    string
+	// SizeWhyAt is the call after which the size was lost (a callee that
+	// may have written it), 0 when none: the report gives its line.
+	SizeWhyAt uint64
 	// Context is what the platform puts on the same stack besides the
 	// entry's calls (Cortex-M exception frame and saved registers), with
 	// ContextNote saying what it counts.
@@ -140,6 +143,7 @@ func Find(g *callgraph.Graph) []Site {
 		return nil
 	}
 	var out []Site
+	sums := newSummaries(g, ai)
 	for id, n := range g.Nodes {
 		if n.Module != main || n.Func == nil || n.Hub {
 			continue
@@ -156,7 +160,7 @@ func Find(g *callgraph.Graph) []Site {
 		if len(want) == 0 {
 			continue
 		}
-		out = append(out, findIn(g, id, ai, want)...)
+		out = append(out, findIn(g, id, ai, want, sums)...)
 	}
 	out = append(out, zephyrStatic(g, ai)...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
@@ -188,7 +192,7 @@ type attrInfo struct {
 
 // findIn runs the propagation over one function and reads the arguments
 // at each creation site in want.
-func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Site {
+func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums *summaries) []Site {
 	n := g.Nodes[id]
 	f := n.Module.File
 	code, err := f.Code(n.Func.Addr, n.Func.Size)
@@ -204,44 +208,16 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Sit
 		callees[e.Site] = g.Nodes[e.To]
 	}
 	attrs := map[attrKey]*attrInfo{}
-	onCall := func(addr uint64, s *state) value {
+	onCall := func(addr uint64, s *state) callEffect {
 		c := callees[addr]
 		if c == nil {
-			return unknown
+			return callEffect{callee: "an indirect call"}
 		}
-		if name, a, ok := allocOf(c); ok {
-			size := ai.arg(s, a[0])
-			if a[1] >= 0 {
-				m := ai.arg(s, a[1])
-				if size.k == vConst && m.k == vConst {
-					size = constant(size.v * m.v)
-				} else {
-					size = unknown
-				}
-			}
-			v := value{k: vAlloc, fn: name, n: -1}
-			if size.k == vConst {
-				v.n = size.v
-			}
-			return v
+		ce := callEffect{callee: c.Name, ret: callReturn(ai, c, s, attrs)}
+		if s.escaped {
+			ce.writes = sums.of(c)
 		}
-		for _, name := range nodeNames(c) {
-			switch name {
-			case "pthread_attr_init":
-				if k, ok := keyOf(ai.arg(s, 0)); ok {
-					attrs[k] = &attrInfo{}
-				}
-			case "pthread_attr_setstacksize":
-				if k, ok := keyOf(ai.arg(s, 0)); ok {
-					attrs[k] = &attrInfo{size: ai.arg(s, 1), set: true, setter: name}
-				}
-			case "pthread_attr_setstack":
-				if k, ok := keyOf(ai.arg(s, 0)); ok {
-					attrs[k] = &attrInfo{size: ai.arg(s, 2), set: true, setter: name}
-				}
-			}
-		}
-		return unknown
+		return ce
 	}
 	var out []Site
 	at := func(addr uint64, s *state) {
@@ -265,7 +241,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Sit
 		}
 		out = append(out, site)
 	}
-	sweep(ai, insts, want, onCall, at)
+	sweep(ai, insts, hooks{want: want, onCall: onCall, at: at}, nil)
 	// A site the sweep never reached (code after data it could not get
 	// past) is still a thread: say what is missing.
 	seen := map[uint64]bool{}
@@ -280,6 +256,73 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool) []Sit
 		}
 	}
 	return out
+}
+
+// callReturn is what a call returns that the propagation follows: an
+// allocator's block; it also notes the pthread attribute calls.
+func callReturn(ai archInfo, c *callgraph.Node, s *state, attrs map[attrKey]*attrInfo) value {
+	if name, a, ok := allocOf(c); ok {
+		size := ai.arg(s, a[0])
+		if a[1] >= 0 {
+			m := ai.arg(s, a[1])
+			if size.k == vConst && m.k == vConst {
+				size = constant(size.v * m.v)
+			} else {
+				size = unknown
+			}
+		}
+		v := value{k: vAlloc, fn: name, n: -1}
+		if size.k == vConst {
+			v.n = size.v
+		}
+		return v
+	}
+	for _, name := range nodeNames(c) {
+		switch name {
+		case "pthread_attr_init":
+			if k, ok := keyOf(ai.arg(s, 0)); ok {
+				attrs[k] = &attrInfo{}
+			}
+		case "pthread_attr_setstacksize":
+			if k, ok := keyOf(ai.arg(s, 0)); ok {
+				attrs[k] = &attrInfo{size: ai.arg(s, 1), set: true, setter: name}
+			}
+		case "pthread_attr_setstack":
+			if k, ok := keyOf(ai.arg(s, 0)); ok {
+				attrs[k] = &attrInfo{size: ai.arg(s, 2), set: true, setter: name}
+			}
+		}
+	}
+	return unknown
+}
+
+// summaries computes callees' summaries once each.
+type summaries struct {
+	g    *callgraph.Graph
+	ai   archInfo
+	done map[*callgraph.Node]*summary
+}
+
+func newSummaries(g *callgraph.Graph, ai archInfo) *summaries {
+	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}}
+}
+
+// of returns the summary of a function of the analysed file, nil for one
+// it has no code of (a library's, an external) or cannot summarize.
+func (ss *summaries) of(c *callgraph.Node) *summary {
+	if c == nil || c.External || c.Hub || c.Func == nil || c.Module != ss.g.Modules[0] {
+		return nil
+	}
+	if s, ok := ss.done[c]; ok {
+		return s
+	}
+	ss.done[c] = nil
+	f := c.Module.File
+	code, err := f.Code(c.Func.Addr, c.Func.Size)
+	if err == nil && len(code) > 0 {
+		ss.done[c] = summarize(ss.ai, decodeAll(ss.g.Decoder, f, c.Func.Addr, code, ss.ai))
+	}
+	return ss.done[c]
 }
 
 func keyOf(v value) (attrKey, bool) {
@@ -308,7 +351,7 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 				step = 2
 			}
 			// An undecodable spot: a barrier (no value flows past it).
-			out = append(out, inst{addr: addr, e: isa.Effect{Len: step, Flow: isa.FlowStop}})
+			out = append(out, inst{addr: addr, e: isa.Effect{Len: step, Flow: isa.FlowStop}, bad: true})
 			off += step
 			continue
 		}
@@ -317,7 +360,7 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 			in.m = thumbMemOp(code[off:], e)
 			thumbOps(code[off:], &in.m)
 		} else {
-			in.m = x86MemOp(code[off:off+e.Len], e.DefKind != isa.DefNone)
+			in.m = x86MemOp(code[off:off+e.Len], e.DefKind)
 		}
 		out = append(out, in)
 		off += e.Len
@@ -442,7 +485,7 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 	}
 	var bySym int64
 	symName := ""
-	if static && buf.k == vConst {
+	if static && buf.k == vConst && buf.v != 0 {
 		if sym, ok := symbolAt(f, uint64(buf.v)); ok && sym.Size > 0 {
 			bySym, symName = int64(sym.Size), sym.Name
 		}
@@ -467,7 +510,19 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 	}
 	s.SizeWhy = "the stack depth is not a constant"
 	if static {
-		s.SizeWhy += " and the stack buffer is not a known data object"
+		switch {
+		case buf.k == vConst && buf.v == 0:
+			s.SizeWhy += " and the stack buffer is NULL at the call"
+		default:
+			s.SizeWhy += " and the stack buffer is not a known data object"
+		}
+	}
+	for _, v := range []value{depth, buf} {
+		if v.k == vUnknown && v.fn != "" {
+			s.SizeWhy += fmt.Sprintf("; it comes back from the call of %s, which may write it with a value that is not a constant", v.fn)
+			s.SizeWhyAt = uint64(v.v)
+			break
+		}
 	}
 }
 

@@ -6,6 +6,50 @@ import "github.com/stackscope/stackscope/internal/isa"
 // an immediate offset (str/ldr rt,[sp,#imm], [r7,#imm], [rn,#imm]) and the
 // register lists of pop/ldm, which isa.Effect does not describe.
 func thumbMemOp(code []byte, e isa.Effect) memOp {
+	m := thumbMoves(code, e)
+	m.wr = thumbWrite(code, e)
+	thumbRegAdd(&m, code, e)
+	return m
+}
+
+// thumbRegAdd finds the register adds (adds rd,rn,rm; add rdn,rm) and
+// the other ways an instruction computes a register from SP or the frame
+// pointer r7 that isa.Effect's Def fields leave undescribed.
+func thumbRegAdd(m *memOp, code []byte, e isa.Effect) {
+	if len(code) < 2 {
+		return
+	}
+	h := uint32(code[0]) | uint32(code[1])<<8
+	if e.Len == 2 {
+		switch {
+		case h&0xFE00 == 0x1800: // adds rd, rn, rm
+			m.addRegs, m.rd, m.rn, m.rm = true, int8(h&7), int8((h>>3)&7), int8((h>>6)&7)
+		case h&0xFF00 == 0x4400: // add rdn, rm (high registers)
+			rdn := int8(h&7 | (h>>4)&8)
+			m.addRegs, m.rd, m.rn, m.rm = true, rdn, rdn, int8((h>>3)&0xF)
+			if rdn == 15 {
+				m.addRegs = false
+			}
+		}
+		if !m.addRegs && e.DefKind == isa.DefOther && e.UsesFP {
+			m.spRead = true // some other arithmetic on r7
+		}
+		return
+	}
+	if len(code) < 4 || e.DefKind != isa.DefOther {
+		return
+	}
+	h2 := uint32(code[2]) | uint32(code[3])<<8
+	// Data processing (shifted register, 1110 101x) and (modified or
+	// plain immediate, 1111 0x0x / 1111 0x1x with hw2 bit 15 clear): an
+	// operand that is SP or r7.
+	dataProc := h&0xFE00 == 0xEA00 || h&0xF800 == 0xF000 && h2&0x8000 == 0
+	if dataProc && (h&0xF == 13 || h2&0xF == 13 && h&0xFE00 == 0xEA00 || e.UsesFP) {
+		m.spRead = true
+	}
+}
+
+func thumbMoves(code []byte, e isa.Effect) memOp {
 	var m memOp
 	if len(code) < 2 {
 		return m
@@ -78,4 +122,72 @@ func thumbMemOp(code []byte, e isa.Effect) memOp {
 		m.load = false
 	}
 	return m
+}
+
+// thumbWrite classifies every Thumb instruction that writes memory (the
+// store encodings of the ARMv7-M/ARMv8-M architecture manuals: STR, STRB,
+// STRH with immediate or register offsets, STM, PUSH, STRD, STREX and the
+// coprocessor and floating-point stores) by its base register and, for
+// the immediate-offset forms without writeback, its offset.
+func thumbWrite(code []byte, e isa.Effect) memWrite {
+	w := memWrite{base: -1}
+	if len(code) < 2 {
+		return w
+	}
+	h := uint32(code[0]) | uint32(code[1])<<8
+	if e.Len == 2 {
+		switch {
+		case h&0xF000 == 0x5000 && (h>>9)&7 < 3: // str/strh/strb rt, [rn, rm]
+			w = memWrite{any: true, base: int8((h >> 3) & 7)}
+		case h&0xF800 == 0x6000: // str rt, [rn, #imm5*4]
+			w = memWrite{any: true, base: int8((h >> 3) & 7), disp: int64((h>>6)&0x1F) * 4, hasDisp: true, size: 4}
+		case h&0xF800 == 0x7000: // strb rt, [rn, #imm5]
+			w = memWrite{any: true, base: int8((h >> 3) & 7), disp: int64((h >> 6) & 0x1F), hasDisp: true, size: 1}
+		case h&0xF800 == 0x8000: // strh rt, [rn, #imm5*2]
+			w = memWrite{any: true, base: int8((h >> 3) & 7), disp: int64((h>>6)&0x1F) * 2, hasDisp: true, size: 2}
+		case h&0xF800 == 0x9000: // str rt, [sp, #imm8*4]
+			w = memWrite{any: true, base: 13, disp: int64(h&0xFF) * 4, hasDisp: true, size: 4}
+		case h&0xF800 == 0xC000: // stmia rn!, {list}
+			w = memWrite{any: true, base: int8((h >> 8) & 7)}
+		case h&0xFE00 == 0xB400: // push {list}: below SP
+			w = memWrite{any: true, base: 13}
+		}
+		return w
+	}
+	if len(code) < 4 {
+		return w
+	}
+	h2 := uint32(code[2]) | uint32(code[3])<<8
+	rn := int8(h & 0xF)
+	switch {
+	case h&0xFE00 == 0xE800 && h&0x0010 == 0: // stm, stmdb/push.w, strd, strex, srs
+		w = memWrite{any: true, base: rn}
+		if h&0xFF50 == 0xE940 && h&0x0020 == 0 { // strd rt, rt2, [rn, #±imm8*4] (offset form, no writeback)
+			w.disp, w.hasDisp, w.size = int64(h2&0xFF)*4, true, 8
+			if h&0x80 == 0 {
+				w.disp = -w.disp
+			}
+		}
+	case h&0xFF10 == 0xF800: // strb/strh/str (and their T forms)
+		w = memWrite{any: true, base: rn}
+		size := int64(1) << ((h >> 5) & 3)
+		switch {
+		case h&0x0080 != 0: // imm12
+			w.disp, w.hasDisp, w.size = int64(h2&0xFFF), true, size
+		case h2&0x0F00 == 0x0C00: // negative imm8, no writeback
+			w.disp, w.hasDisp, w.size = -int64(h2&0xFF), true, size
+		}
+	case h&0xEE00 == 0xEC00 && h&0x0010 == 0: // stc, vstr, vstm, vpush (and mcrr: taken as a store)
+		w = memWrite{any: true, base: rn}
+		if h&0xFF30 == 0xED00 { // vstr/stc [rn, #±imm8*4]
+			w.disp, w.hasDisp, w.size = int64(h2&0xFF)*4, true, 8
+			if h&0x80 == 0 {
+				w.disp = -w.disp
+			}
+		}
+	}
+	if w.base == 15 {
+		w.base = -1
+	}
+	return w
 }

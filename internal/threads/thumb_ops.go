@@ -16,7 +16,8 @@ type aluInst struct {
 }
 
 // thumbOps adds to m what the Thumb instruction in code does besides the
-// moves thumbMemOp finds: the data-processing operations the propagation
+// moves thumbMemOp finds (and its register adds, m.addRegs, which step
+// computes with apply like these): the data-processing operations the propagation
 // follows, a compare with an immediate, a conditional branch's condition,
 // sub-word and register-offset loads and stores, and the base registers
 // that loads and stores write back (which isa.Effect does not describe).
@@ -48,8 +49,6 @@ func thumbOps16(h uint32, m *memOp) {
 		m.alu = aluInst{op: aluMov, rd: r(0), rn: -1, rm: r(3), sh: aluLsr, shAmt: shiftAmount((h >> 6) & 0x1F)}
 	case h&0xF800 == 0x1000: // asrs rd, rm, #imm5
 		m.alu = aluInst{op: aluMov, rd: r(0), rn: -1, rm: r(3), sh: aluAsr, shAmt: shiftAmount((h >> 6) & 0x1F)}
-	case h&0xFE00 == 0x1800: // adds rd, rn, rm
-		alu(aluAdd, r(0), r(3), r(6))
 	case h&0xFE00 == 0x1A00: // subs rd, rn, rm
 		alu(aluSub, r(0), r(3), r(6))
 	case h&0xF800 == 0x2800: // cmp rn, #imm8
@@ -63,11 +62,6 @@ func thumbOps16(h uint32, m *memOp) {
 			alu(op, r(0), -1, r(3))
 		case op != aluNone:
 			alu(op, r(0), r(0), r(3))
-		}
-	case h&0xFF00 == 0x4400: // add rdn, rm (high registers)
-		rd, rm := int8(h&7|(h>>4)&8), int8((h>>3)&0xF)
-		if rd != 13 && rd != 15 && rm != 13 && rm != 15 {
-			alu(aluAdd, rd, rd, rm)
 		}
 	case h&0xFF00 == 0xB200: // sxth, sxtb, uxth, uxtb
 		switch (h >> 6) & 3 {

@@ -2,6 +2,8 @@ package threads
 
 import (
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/stackscope/stackscope/internal/isa"
 )
 
 // x86Reg maps an x86asm general-purpose register to its number (rax=0 ...
@@ -27,12 +29,50 @@ func x86Reg(r x86asm.Reg) (int8, bool) {
 // x86MemOp finds the stack moves and the register writes that isa.Effect
 // does not describe: mov between a register or immediate and [reg+disp],
 // push, and implicit or otherwise unmodelled register writes.
-func x86MemOp(code []byte, defKnown bool) memOp {
-	var m memOp
+func x86MemOp(code []byte, def isa.DefKind) memOp {
+	defKnown := def != isa.DefNone
 	inst, err := x86asm.Decode(code, 64)
 	if err != nil {
-		return m
+		return memOp{wr: memWrite{any: true, base: -1}}
 	}
+	m := x86Moves(inst, defKnown)
+	m.wr = x86Write(inst)
+	switch def {
+	case isa.DefNone, isa.DefOther, isa.DefLoad:
+		m.spRead = x86ReadsSP(inst)
+	}
+	return m
+}
+
+// x86ReadsSP reports an instruction, whose register result isa.Effect
+// does not describe, that computes it from rsp or rbp: lea with an index
+// or a scaled base, add rax,rbp and the like. Its result may be a stack
+// address.
+func x86ReadsSP(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.PUSH, x86asm.POP, x86asm.CMP, x86asm.TEST, x86asm.CALL, x86asm.JMP, x86asm.LEAVE, x86asm.RET:
+		return false
+	}
+	if _, ok := inst.Args[0].(x86asm.Reg); !ok {
+		return false
+	}
+	for i, a := range inst.Args {
+		switch a := a.(type) {
+		case x86asm.Reg:
+			if i > 0 && (a == x86asm.RSP || a == x86asm.RBP || a == x86asm.ESP || a == x86asm.EBP) {
+				return true
+			}
+		case x86asm.Mem:
+			if inst.Op == x86asm.LEA && isStackish(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func x86Moves(inst x86asm.Inst, defKnown bool) memOp {
+	var m memOp
 	a := inst.Args
 	memBase := func(x x86asm.Mem) (int8, bool) {
 		if x.Index != 0 || x.Segment != 0 {
@@ -138,4 +178,38 @@ func x86MemOp(code []byte, defKnown bool) memOp {
 // isStackish reports a memory operand based on rsp or rbp.
 func isStackish(mem x86asm.Mem) bool {
 	return mem.Base == x86asm.RSP || mem.Base == x86asm.RBP || mem.Index == x86asm.RSP
+}
+
+// x86Write classifies the memory an instruction writes: its memory
+// operand, unless the instruction only reads it; string stores write at
+// rdi (where, depends on rcx). Pushes and calls write below SP and are
+// left out, as are reads.
+func x86Write(inst x86asm.Inst) memWrite {
+	w := memWrite{base: -1}
+	switch inst.Op {
+	case x86asm.STOSB, x86asm.STOSW, x86asm.STOSD, x86asm.STOSQ, x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ:
+		return memWrite{any: true, base: 7}
+	case x86asm.CMP, x86asm.TEST, x86asm.BT, x86asm.LEA, x86asm.NOP, x86asm.PUSH, x86asm.CALL, x86asm.JMP,
+		x86asm.PREFETCHNTA, x86asm.PREFETCHT0, x86asm.PREFETCHT1, x86asm.PREFETCHT2, x86asm.PREFETCHW,
+		x86asm.COMISS, x86asm.COMISD, x86asm.UCOMISS, x86asm.UCOMISD, x86asm.PTEST, x86asm.CLFLUSH:
+		return w
+	}
+	writesSecond := inst.Op == x86asm.XCHG || inst.Op == x86asm.XADD || inst.Op == x86asm.CMPXCHG
+	for i, a := range inst.Args {
+		mem, ok := a.(x86asm.Mem)
+		if !ok || i > 0 && !writesSecond {
+			continue
+		}
+		w.any = true
+		if mem.Segment != 0 || mem.Index != 0 {
+			return memWrite{any: true, base: -1}
+		}
+		if mem.Base == x86asm.RIP || mem.Base == 0 {
+			return memWrite{any: true, base: -1, fixed: true} // a global
+		}
+		if r, ok := x86Reg(mem.Base); ok {
+			w.base, w.disp, w.hasDisp, w.size = r, int64(int32(mem.Disp)), true, int64(inst.MemBytes)
+		}
+	}
+	return w
 }

@@ -27,7 +27,8 @@
 //   - A write to SP that is not an immediate adjustment, a restore from r7
 //     or a register-amount add/sub of SP is SPUnknown, including loads into
 //     SP, ldm with SP in the list, and msr to MSP, PSP or CONTROL (writing
-//     CONTROL can switch between MSP and PSP).
+//     CONTROL can switch between MSP and PSP); the msr forms also set
+//     SysReg and SysSrc, for a walk that knows the processor's mode.
 //   - The SP-relative register forms add sp,rm / add.w sp,sp,rm / sub.w
 //     sp,sp,rm are SPDynamic. (ARMv6-M code allocates frames over 508 bytes
 //     with ldr rX,=-N; add sp,rX: that too is SPDynamic, since a decoder of
@@ -857,25 +858,28 @@ func dataProcPlainImm(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 	return "undefined data-processing (plain immediate) opcode"
 }
 
-// Special register numbers (SYSm) of MSR/MRS.
-func msrTarget(sysm uint32) (known, writesSP bool) {
+// Special register numbers (SYSm) of MSR/MRS. sp names the stack register
+// a write may move (isa.SysNone for the others).
+func msrTarget(sysm uint32) (known bool, sp isa.SysReg) {
 	switch sysm {
 	case 0, 1, 2, 3, 5, 6, 7: // APSR variants, IPSR, EPSR
-		return true, false
-	case 8, 9: // MSP, PSP
-		return true, true
-	case 10, 11: // MSPLIM, PSPLIM
-		return true, false
+		return true, isa.SysNone
+	case 8:
+		return true, isa.SysMSP
+	case 9:
+		return true, isa.SysPSP
+	case 10, 11: // MSPLIM, PSPLIM: stack limits, not stack pointers
+		return true, isa.SysNone
 	case 16, 17, 18, 19: // PRIMASK, BASEPRI, BASEPRI_MAX, FAULTMASK
-		return true, false
+		return true, isa.SysNone
 	case 20: // CONTROL: SPSEL switches between MSP and PSP
-		return true, true
+		return true, isa.SysControl
 	case 0x88, 0x89, 0x8A, 0x8B, 0x90, 0x91, 0x93, 0x94, 0x98:
 		// The non-secure banked registers (MSP_NS ... CONTROL_NS, SP_NS)
 		// written from secure state: not the running stack pointer.
-		return true, false
+		return true, isa.SysNone
 	}
-	return false, false
+	return false, isa.SysNone
 }
 
 // branchMisc decodes the branches and miscellaneous control group.
@@ -899,8 +903,9 @@ func branchMisc(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 			if !known {
 				return "msr to an unknown special register"
 			}
-			if sp {
+			if sp != isa.SysNone {
 				e.SP = isa.SPUnknown
+				e.SysReg, e.SysSrc = sp, int8(hw1&0xF)
 			}
 			return ""
 		case 0x3A: // hints (NOP, YIELD, WFE, WFI, SEV, DBG, CSDB, ...)

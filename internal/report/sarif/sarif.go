@@ -40,6 +40,7 @@ const (
 	RuleHandlerStack  = "SS102" // a fault handler that uses the stack before checking SP
 	RuleHandlerLoop   = "SS103" // an exception handler that loops forever
 	RuleWillOverflow  = "SS104" // the main stack is smaller than its worst case
+	RuleLayoutUnknown = "SS105" // the stack's placement is not proved safe (no memory map)
 )
 
 // Levels, as SARIF names them: error for a certain problem, warning for
@@ -82,6 +83,9 @@ var rules = []rule{
 	{RuleWillOverflow, "MainStackTooSmall", levelError, "Main stack smaller than its worst case",
 		"The main stack (its size from the linker symbols) is smaller than the worst case of the reset path plus the nested interrupts.",
 		"Enlarge the stack in the linker script or reduce the frames on the worst path."},
+	{RuleLayoutUnknown, "StackPlacementNotProved", levelWarning, "Main stack placement not proved safe",
+		"Nothing the image places lies below the main stack, but the ELF file does not say where RAM begins: without the linker script's memory map, RAM below the stack cannot be ruled out.",
+		"Give the memory map: stackscope layout --ld FILE.ld (the script with the MEMORY block), or [memory] in stackscope.toml."},
 }
 
 // Analysis is one analysed file and the budgets it is held to.
@@ -317,8 +321,8 @@ func (s *logRun) analysis(a Analysis) {
 			}
 			first := e.Assumptions[0]
 			s.add(finding{rule: RuleAssumed, key: e.Name, at: at, related: related,
-				text: fmt.Sprintf("%s: the bound of %s assumes %d indirect-call target sets or declared frames (first: %s at %#x, %s)",
-					e.Name, report.Bytes(*e.Bound), len(e.Assumptions), first.Function, first.Addr, first.Detail),
+				text: fmt.Sprintf("%s: %s, bounded%s (first: %s at %#x, %s)",
+					e.Name, report.Bytes(*e.Bound), report.AssumedText(e.Assumptions), first.Function, first.Addr, first.Detail),
 				props: map[string]any{"entry": e.Name, "bound": *e.Bound}})
 		}
 	}
@@ -526,6 +530,10 @@ func (s *logRun) layout(l *layout.Report) {
 		}
 		s.add(finding{rule: RuleUnsafeLayout, key: "main stack", at: place{binary: l.Binary}, props: props,
 			text: "unsafe stack placement: " + l.VerdictReason})
+	}
+	if l.Verdict == layout.Unknown {
+		s.add(finding{rule: RuleLayoutUnknown, key: "main stack", at: place{binary: l.Binary},
+			text: "stack placement not proved: " + l.VerdictReason})
 	}
 	if h := l.Headroom; h != nil && (h.Bytes != nil && *h.Bytes < 0 || h.WillOverflowBy > 0) {
 		over := h.WillOverflowBy

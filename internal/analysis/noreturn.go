@@ -1,0 +1,320 @@
+package analysis
+
+import (
+	"debug/dwarf"
+	"fmt"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// NeverReturns is a function on an entry's worst path that never returns
+// to its caller: an assert or fault handler that ends in an endless loop
+// or a reset is usually an error path, which [[exclude]] can set aside.
+type NeverReturns struct {
+	Function string `json:"function"`
+	// Why is the evidence: "ends in an endless loop at 0x1234", "resets
+	// the processor (SYSRESETREQ)", "calls X, which never returns",
+	// "declared noreturn".
+	Why string `json:"why"`
+}
+
+// The Cortex-M software reset: SCB->AIRCR = VECTKEY | SYSRESETREQ.
+const (
+	scsBase       = 0xE000E000 // the System Control Space
+	aircrAddr     = 0xE000ED0C
+	sysResetValue = 0x05FA0004
+)
+
+// noReturn finds the functions that never return, from their code.
+type noReturn struct {
+	g       *callgraph.Graph
+	skip    map[int]bool // excluded already: not suggested again
+	memo    map[int]string
+	pending map[int]bool
+	// declared holds the entry addresses of the subprograms DWARF marks
+	// DW_AT_noreturn (read once, when first needed).
+	declared map[uint64]bool
+}
+
+func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
+	return &noReturn{g: g, skip: excluded, memo: map[int]string{}, pending: map[int]bool{}}
+}
+
+// why returns the evidence that node id never returns, or "" when it may
+// return or its code does not show that it cannot. It claims nothing it
+// cannot see: the function must have no path to a return, an indirect
+// jump or a tail call to a function that returns, and something must show
+// it stops on purpose (an endless loop, a reset, a call that does not come
+// back, or DWARF's noreturn).
+func (nr *noReturn) why(id int) string {
+	if w, ok := nr.memo[id]; ok {
+		return w
+	}
+	if nr.pending[id] {
+		return "" // a cycle of tail calls: not claimed
+	}
+	nr.pending[id] = true
+	w := nr.walk(id)
+	delete(nr.pending, id)
+	nr.memo[id] = w
+	return w
+}
+
+func (nr *noReturn) walk(id int) string {
+	n := nr.g.Nodes[id]
+	if n.Func == nil || n.Module == nil || n.External || n.Hub {
+		return ""
+	}
+	f := n.Module.File
+	fn := n.Func
+	code, err := f.Code(fn.Addr, fn.Size)
+	if err != nil || len(code) == 0 {
+		return ""
+	}
+	end := fn.Addr + uint64(len(code))
+	calls := map[uint64]int{} // call site -> callee node
+	for _, e := range n.Edges {
+		calls[e.Site] = e.To
+	}
+	consts := map[int64]bool{}
+	evidence := ""
+	seen := map[uint64]bool{}
+	conditional := map[uint64]bool{}
+	work := []uint64{fn.Addr}
+	for len(work) > 0 {
+		pc := work[len(work)-1]
+		work = work[:len(work)-1]
+		if pc < fn.Addr || pc >= end || seen[pc] || inData(f, pc) {
+			continue
+		}
+		seen[pc] = true
+		ef, err := nr.g.Decoder.Decode(code[pc-fn.Addr:], pc)
+		if err != nil || ef.Len <= 0 {
+			return ""
+		}
+		next := pc + uint64(ef.Len)
+		noteConstant(ef, consts)
+		if ef.CondNext > 0 {
+			markConditional(nr.g.Decoder, code, fn.Addr, next, ef.CondNext, conditional)
+		}
+		if conditional[pc] {
+			// In a Thumb IT block: whatever it does, it may also not.
+			work = append(work, next)
+		}
+		switch ef.Flow {
+		case isa.FlowReturn:
+			return ""
+		case isa.FlowIndirectJump:
+			if !ef.JumpTable {
+				return "" // an indirect tail call may return
+			}
+		case isa.FlowStop:
+		case isa.FlowJump:
+			switch {
+			case ef.HasTarget && ef.Target == pc:
+				evidence = fmt.Sprintf("ends in an endless loop at %#x", pc)
+			case ef.HasTarget && ef.Target >= fn.Addr && ef.Target < end:
+				work = append(work, ef.Target)
+			default:
+				w := nr.callee(calls, pc)
+				if w == "" {
+					return ""
+				}
+				evidence = w
+			}
+		case isa.FlowCondJump:
+			if ef.HasTarget && ef.Target >= fn.Addr && ef.Target < end {
+				work = append(work, ef.Target)
+			} else if nr.callee(calls, pc) == "" {
+				return ""
+			}
+			work = append(work, next)
+		case isa.FlowCall, isa.FlowIndirectCall:
+			if w := nr.callee(calls, pc); w != "" {
+				evidence = w
+				continue
+			}
+			if next >= end && ef.Flow == isa.FlowCall {
+				// The compiler put nothing after this call: it knew
+				// the callee does not come back.
+				if to, ok := calls[pc]; ok {
+					evidence = fmt.Sprintf("its last instruction calls %s, which does not come back", nr.g.QualifiedName(to))
+				}
+				continue
+			}
+			work = append(work, next)
+		default:
+			work = append(work, next)
+		}
+	}
+	if resets(consts) {
+		return "resets the processor (writes 0x05FA0004 to AIRCR)"
+	}
+	if evidence == "" && nr.declaredNoReturn(f, fn.Addr) {
+		evidence = "declared noreturn"
+	}
+	return evidence
+}
+
+// markConditional marks the k instructions from pc as conditional.
+func markConditional(dec isa.Decoder, code []byte, base, pc uint64, k int, out map[uint64]bool) {
+	for ; k > 0 && pc >= base && pc < base+uint64(len(code)); k-- {
+		out[pc] = true
+		ef, err := dec.Decode(code[pc-base:], pc)
+		if err != nil || ef.Len <= 0 {
+			return
+		}
+		pc += uint64(ef.Len)
+	}
+}
+
+// resets reports whether a function's constants are those of a software
+// reset: the key and SYSRESETREQ, and AIRCR's address or a base in the
+// System Control Space below it (GCC stores to [0xE000E000, #0xD0C]).
+func resets(consts map[int64]bool) bool {
+	if !consts[sysResetValue] {
+		return false
+	}
+	for c := range consts {
+		if c >= scsBase && c <= aircrAddr {
+			return true
+		}
+	}
+	return false
+}
+
+// callee is the evidence that the function called at pc never returns.
+func (nr *noReturn) callee(calls map[uint64]int, pc uint64) string {
+	to, ok := calls[pc]
+	if !ok {
+		return ""
+	}
+	if nr.why(to) == "" {
+		return ""
+	}
+	return fmt.Sprintf("calls %s, which never returns", nr.g.QualifiedName(to))
+}
+
+// noteConstant records the constants an instruction puts in a register:
+// literal-pool loads and movs, and movw/movt pairs.
+func noteConstant(ef isa.Effect, consts map[int64]bool) {
+	switch ef.DefKind {
+	case isa.DefConst:
+		consts[ef.DefValue&0xffffffff] = true
+	case isa.DefHigh16:
+		for v := range consts {
+			if v <= 0xffff {
+				consts[ef.DefValue<<16|v] = true
+			}
+		}
+	}
+	if ef.HasRef {
+		consts[int64(ef.Ref)] = true
+	}
+}
+
+func inData(f *binfile.File, pc uint64) bool {
+	for _, r := range f.DataInCode {
+		if pc >= r.Begin && pc < r.End {
+			return true
+		}
+	}
+	return false
+}
+
+// declaredNoReturn reports whether DWARF marks the subprogram at addr
+// DW_AT_noreturn (the C11 _Noreturn, __attribute__((noreturn))).
+func (nr *noReturn) declaredNoReturn(f *binfile.File, addr uint64) bool {
+	if nr.declared == nil {
+		nr.declared = map[uint64]bool{}
+		if d, err := f.ELF.DWARF(); err == nil {
+			readNoReturn(d, nr.declared)
+		}
+	}
+	return nr.declared[addr&^1] || nr.declared[addr|1]
+}
+
+// attrNoreturn is DW_AT_noreturn (debug/dwarf has no name for it).
+const attrNoreturn dwarf.Attr = 0x87
+
+func readNoReturn(d *dwarf.Data, out map[uint64]bool) {
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return
+		}
+		if e.Tag != dwarf.TagSubprogram {
+			continue
+		}
+		if nr, _ := e.Val(attrNoreturn).(bool); !nr {
+			continue
+		}
+		if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
+			out[lo] = true
+		}
+	}
+}
+
+// onPath returns the first function of an entry's worst path, after the
+// entry itself, that never returns: the candidate for [[exclude]] (what
+// it calls is set aside with it). For an entry with no bound, whose
+// deepest known path stops where recursion or an unknown begins, the
+// functions the path's steps call directly count too. The runtime's
+// entries (main) are left out: they do not return by design, not as an
+// error path.
+func (nr *noReturn) onPath(e Entry) []NeverReturns {
+	candidate := func(id int) []NeverReturns {
+		n := nr.g.Nodes[id]
+		if n.Func == nil || runtimeEntry[n.Name] || id == e.Node || nr.skip[id] {
+			return nil
+		}
+		if w := nr.why(id); w != "" {
+			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: w}}
+		}
+		return nil
+	}
+	for _, id := range e.PathNodes {
+		if c := candidate(id); c != nil {
+			return c
+		}
+	}
+	if e.Bounded {
+		return nil
+	}
+	for _, id := range e.PathNodes {
+		for _, edge := range nr.g.Nodes[id].Edges {
+			if c := candidate(edge.To); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// runtimeEntry are functions that never return by design, not as an
+// error path.
+var runtimeEntry = map[string]bool{"main": true, "_start": true, "Reset_Handler": true, "vTaskStartScheduler": true,
+	"xPortStartScheduler": true, "prvPortStartFirstTask": true}
+
+// keepFaultPaths drops the [[exclude]] suggestion from fault handlers:
+// that a fault handler's reporting path never returns is what it is for,
+// and its depth is the one that matters when it runs.
+func keepFaultPaths(res *Result) {
+	fault := map[string]bool{}
+	for _, h := range res.Interrupts.Handlers {
+		for _, v := range h.Vectors {
+			switch v {
+			case "NMI", "HardFault", "MemManage", "BusFault", "UsageFault", "SecureFault":
+				fault[h.Name] = true
+			}
+		}
+	}
+	for i := range res.Entries {
+		if fault[res.Entries[i].Name] {
+			res.Entries[i].NeverReturns = nil
+		}
+	}
+}
