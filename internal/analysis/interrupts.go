@@ -38,6 +38,10 @@ type Interrupts struct {
 	Bounded      bool     `json:"bounded"`
 	Levels       []Level  `json:"levels"`
 	Unbounded    []string `json:"unbounded"`
+	// Priorities are the vectors' priorities as read from the code (see
+	// priorities.go); PriorityGrouping says how PRIGROUP was found.
+	Priorities       []VectorPriority `json:"priorities"`
+	PriorityGrouping string           `json:"priority_grouping,omitempty"`
 	// Phases, when some code sets SP to the top of the main stack, are
 	// the ways the stack is used (see resetPhases); Total is the largest,
 	// named by Applies. Reset is then the startup phase's path alone.
@@ -55,6 +59,13 @@ type Handler struct {
 	Bound   *int64 `json:"bound"`
 	AtLeast int64  `json:"at_least"`
 	Level   int    `json:"level"`
+	// Levels are all the levels it is on: one per group priority of its
+	// vectors (Level is the first).
+	Levels []int `json:"levels"`
+	// Priority is set when all its vectors have one known priority;
+	// PrioritySource says where the priorities come from.
+	Priority       *int   `json:"priority"`
+	PrioritySource string `json:"priority_source"`
 }
 
 // Level is a priority level: only its heaviest handler counts.
@@ -62,6 +73,11 @@ type Level struct {
 	Handlers []string `json:"handlers"`
 	Heaviest string   `json:"heaviest"`
 	Adds     int64    `json:"adds"`
+	// Basis: "priority" (Priority is the group priority of its
+	// handlers), "configured" (a stackscope.toml group) or "assumed" (a
+	// handler whose priority is not known, on a level of its own).
+	Basis    string `json:"basis"`
+	Priority *int   `json:"priority"`
 }
 
 func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg InterruptConfig) *Interrupts {
@@ -71,6 +87,7 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 	}
 	extra := in.ExceptionFrame + alignmentPadding
 	byHandler := map[uint64]*Handler{}
+	vectors := map[string][]int{} // exception numbers by handler name
 	var resetAddr uint64
 	var order []uint64
 	for _, v := range vt.Vectors {
@@ -89,6 +106,7 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 			order = append(order, v.Handler)
 		}
 		h.Vectors = append(h.Vectors, binfile.ExceptionName(v.Index))
+		vectors[h.Name] = append(vectors[h.Name], v.Index)
 	}
 	entryOf := func(addr uint64) (bound.Entry, bool) {
 		fn, ok := f.FunctionAt(addr)
@@ -116,14 +134,6 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 		in.Bounded = false
 		in.Unbounded = append(in.Unbounded, fmt.Sprintf("reset handler at %#x (no function there)", resetAddr))
 	}
-	// Priority levels: configured groups first, then one level per handler.
-	levelOf := map[string]int{}
-	for i, grp := range cfg.Groups {
-		in.Levels = append(in.Levels, Level{})
-		for _, name := range grp {
-			levelOf[name] = i
-		}
-	}
 	for _, addr := range order {
 		h := byHandler[addr]
 		e, ok := entryOf(addr)
@@ -146,19 +156,11 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 			in.Bounded = false
 			in.Unbounded = append(in.Unbounded, h.Name)
 		}
-		lv, ok := levelOf[h.Name]
-		if !ok {
-			lv = len(in.Levels)
-			in.Levels = append(in.Levels, Level{})
-		}
-		h.Level = lv
-		l := &in.Levels[lv]
-		l.Handlers = append(l.Handlers, h.Name)
-		if l.Heaviest == "" || h.AtLeast > l.Adds {
-			l.Heaviest, l.Adds = h.Name, h.AtLeast
-		}
 		in.Handlers = append(in.Handlers, *h)
 	}
+	// Priority levels: configured groups, the priorities the code sets,
+	// and a level of its own for each handler whose priority is not known.
+	assignLevels(in, vectors, findPriorities(res), cfg)
 	var levels []Level
 	for _, l := range in.Levels {
 		if len(l.Handlers) > 0 {

@@ -78,7 +78,10 @@ func resetPhases(in *Interrupts, reset bound.Entry, handlers map[string]bound.En
 
 // preemptors are the levels that can preempt handler name: for a handler
 // of HardFault alone, NMI's (HardFault's priority is -1, only NMI's -2 is
-// higher); for NMI alone, none; otherwise every level but its own.
+// higher); for NMI alone, none; otherwise every level but its own. A
+// handler on several levels (vectors of different priorities) runs at one
+// of them, which one is not known, and the others may preempt it there:
+// only its lightest level is left out, which gives the largest sum.
 func preemptors(in *Interrupts, name string) []Level {
 	var h Handler
 	for _, x := range in.Handlers {
@@ -94,15 +97,21 @@ func preemptors(in *Interrupts, name string) []Level {
 		}
 		return len(h.Vectors) > 0
 	}
+	own := -1 // the one level of its own left out
+	for i, l := range in.Levels {
+		if contains(l.Handlers, name) && (own < 0 || l.Adds < in.Levels[own].Adds) {
+			own = i
+		}
+	}
 	var out []Level
-	for _, l := range in.Levels {
+	for i, l := range in.Levels {
 		switch {
 		case only("NMI"):
 		case only("HardFault"):
 			if levelHasVector(in, l, "NMI") {
 				out = append(out, l)
 			}
-		case !contains(l.Handlers, name):
+		case i != own:
 			out = append(out, l)
 		}
 	}

@@ -61,8 +61,9 @@ func entryNamed(res *Result, name string) Entry {
 //     bounded with its main-stack frame;
 //   - the VTOR chain (msr msp, from word 0 of the table VTOR points to) in
 //     a function main calls after deep frames: the total is the larger of
-//     the startup and scheduler phases, each with every handler level, and
-//     the entry states the VTOR assumption at the msr's address;
+//     the startup and scheduler phases, each with every priority level
+//     (NMI, HardFault, and the others at the reset priority 0: fw.c sets
+//     none), and the entry states the VTOR assumption at the msr's address;
 //   - MSPLIM/PSPLIM writes on ARMv8-M are no SP move.
 func TestThumbStackResets(t *testing.T) {
 	for _, cpu := range thumbCPUs {
@@ -110,9 +111,15 @@ func checkResets(t *testing.T, res *Result, su map[string]int64, fw string, fp b
 		"PendSV_Handler":    pendsv + extra,
 		"SysTick_Handler":   su["SysTick_Handler"] + extra,
 	}
-	var all int64
+	// fw.c writes no priority: NMI (-2) and HardFault (-1) are levels of
+	// their own, every other handler is at the reset value 0, one level
+	// that adds its heaviest handler.
+	all := levels["NMI_Handler"] + levels["HardFault_Handler"] +
+		max(levels["Default_Handler"], levels["PendSV_Handler"], levels["SysTick_Handler"])
+	if len(in.Levels) != 3 {
+		t.Errorf("levels %+v, want NMI, HardFault, and one at the reset priority 0", in.Levels)
+	}
 	for name, want := range levels {
-		all += want
 		var h Handler
 		for _, x := range in.Handlers {
 			if x.Name == name {

@@ -65,12 +65,14 @@ func findThreads(res *Result, opts Options) []Thread {
 		}
 	}
 	var ba *bound.Analysis
+	var bo bound.Options
 	if len(roots) > 0 {
 		cfg := opts.Config
 		if cfg == nil {
 			cfg = checkAnnotations(res.File, nil, &res.Warnings)
 		}
-		ba = bound.New(g, roots, boundOptions(g, cfg))
+		bo = boundOptions(g, cfg)
+		ba = bound.New(g, roots, bo)
 	}
 	for _, s := range sites {
 		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
@@ -85,7 +87,7 @@ func findThreads(res *Result, opts Options) []Thread {
 				// Without a bound, judge by a depth the entry certainly
 				// reaches: a chain of calls the code names (the bound's
 				// own lower bound may go through assumed targets).
-				lb, steps := threads.LowerBound(g, s.EntryNode)
+				lb, steps := threads.LowerBound(g, s.EntryNode, threads.LowerOptions{Excluded: bo.Excluded, Overrides: bo.Overrides})
 				b.AtLeast, t.AtLeast, t.Path = lb, lb, nil
 				for _, st := range steps {
 					t.Path = append(t.Path, st.Name)

@@ -169,15 +169,28 @@ func TestThumbPriorityGroups(t *testing.T) {
 	for _, h := range all.Interrupts.Handlers {
 		bound[h.Name] = h.AtLeast
 	}
-	// Three handlers on one level add only the heaviest of them.
+	// app.c writes no priority: every configurable exception keeps its
+	// reset value 0 and they share one level; NMI (Default_Handler, -2) and
+	// HardFault (-1) are levels of their own.
+	reset := all.Interrupts.TotalAtLeast - sumLevels(all.Interrupts)
+	d, hf, st := bound["Default_Handler"], bound["HardFault_Handler"], bound["SysTick_Handler"]
 	a, b, c := bound["UART_IRQHandler"], bound["TIMER_IRQHandler"], bound["ADC_IRQHandler"]
-	want := all.Interrupts.TotalAtLeast - (a + b + c) + max(a, b, c)
-	if grouped.Interrupts.TotalAtLeast != want {
-		t.Errorf("grouped total %d, want %d", grouped.Interrupts.TotalAtLeast, want)
+	if want := reset + d + hf + max(d, st, a, b, c); all.Interrupts.TotalAtLeast != want || len(all.Interrupts.Levels) != 3 {
+		t.Errorf("total %d over %d levels, want %d over 3", all.Interrupts.TotalAtLeast, len(all.Interrupts.Levels), want)
 	}
-	if len(grouped.Interrupts.Levels) != len(all.Interrupts.Levels)-2 {
-		t.Errorf("levels %d, want %d", len(grouped.Interrupts.Levels), len(all.Interrupts.Levels)-2)
+	// A configured group overrides the priorities: its three handlers are
+	// one level, apart from the others at 0.
+	if want := reset + d + hf + max(d, st) + max(a, b, c); grouped.Interrupts.TotalAtLeast != want || len(grouped.Interrupts.Levels) != 4 {
+		t.Errorf("grouped total %d over %d levels, want %d over 4", grouped.Interrupts.TotalAtLeast, len(grouped.Interrupts.Levels), want)
 	}
+}
+
+func sumLevels(in *Interrupts) int64 {
+	var sum int64
+	for _, l := range in.Levels {
+		sum += l.Adds
+	}
+	return sum
 }
 
 func show(p *int64) string {

@@ -387,26 +387,38 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 	t.write(w)
 }
 
-// phasesText says, in one line, which phase of the main stack's use gives
-// the total when code resets SP to the stack's top (details in the JSON).
-func phasesText(w io.Writer, in *analysis.Interrupts) {
-	var parts []string
+// phasesText says which phase of the main stack's use gives the total when
+// code resets SP to the stack's top, in the "= ..." line under the verdict,
+// and the others' totals (details in the JSON). at marks a lower bound.
+func phasesText(w io.Writer, in *analysis.Interrupts, at func(int64) string) {
+	var others []string
 	for _, p := range in.Phases {
-		if p.Name == in.Applies {
-			continue
+		if p.Name != in.Applies {
+			others = append(others, fmt.Sprintf("%s %s", p.Name, at(p.AtLeast)))
 		}
-		parts = append(parts, fmt.Sprintf("%s %s", p.Name, Bytes(p.AtLeast)))
 	}
 	for _, p := range in.Phases {
 		if p.Name != in.Applies {
 			continue
 		}
-		where := ""
-		if p.Function != "" {
-			where = fmt.Sprintf(" (SP reset in %s at %#x)", p.Function, p.Addr)
+		var what string
+		switch {
+		case p.Name == "startup":
+			what = "reset path " + at(p.Path) + " before its SP reset"
+		case p.Name == "scheduler":
+			what = fmt.Sprintf("reset path %s after its SP reset (%s at %#x)", at(p.Path), p.Function, p.Addr)
+		default:
+			what = fmt.Sprintf("%s after its SP reset (%s at %#x)", at(p.Path), p.Function, p.Addr)
 		}
-		fmt.Fprintf(w, "  the %s phase%s applies: %s + %d levels %s; others: %s\n", p.Name, where, Bytes(p.Path), len(p.Handlers), Bytes(p.Adds), strings.Join(parts, ", "))
+		fmt.Fprintf(w, "  = %s phase: %s + %s %s\n", p.Name, what, levelCount(len(p.Handlers)), at(p.Adds))
 	}
+	if len(others) > 0 {
+		fmt.Fprintf(w, "    other phases: %s\n", strings.Join(others, ", "))
+	}
+}
+
+func levelCount(n int) string {
+	return fmt.Sprintf("%d %s", n, plural(n, "priority level", "priority levels"))
 }
 
 func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
@@ -424,22 +436,30 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintf(w, "MAIN STACK TOTAL: NOT BOUNDED (at least %s); unbounded: %s\n", Bytes(in.TotalAtLeast), strings.Join(in.Unbounded, ", "))
 	}
-	reset := "not bounded"
-	if in.Reset != nil {
-		reset = Bytes(*in.Reset)
+	// Every figure below the verdict is a lower bound when the total is
+	// not bounded.
+	at := Bytes
+	if !in.Bounded {
+		at = func(n int64) string { return "≥ " + Bytes(n) }
 	}
 	fp := "no FPU context"
 	if in.FPContext {
 		fp = "FPU context"
 	}
 	if len(in.Phases) > 0 {
-		phasesText(w, in)
-		reset += " before its SP reset"
+		phasesText(w, in, at)
+	} else {
+		var levels int64
+		for _, l := range in.Levels {
+			levels += l.Adds
+		}
+		// TotalAtLeast is the reset path's (at least) plus the levels'.
+		fmt.Fprintf(w, "  = reset path %s + %s %s\n", at(in.TotalAtLeast-levels), levelCount(len(in.Levels)), at(levels))
 	}
-	fmt.Fprintf(w, "  = reset path %s + %d priority levels, each handler with a %s exception frame (%s) + 4 B alignment\n",
-		reset, len(in.Levels), Bytes(in.ExceptionFrame), fp)
-	t := newTable("    ", true, true, false, false)
-	t.row("BOUND*", "LEVEL", "HANDLER", "VECTORS")
+	fmt.Fprintf(w, "    a level adds its heaviest handler, with a %s exception frame (%s) + 4 B alignment\n",
+		Bytes(in.ExceptionFrame), fp)
+	t := newTable("    ", true, true, true, false, false)
+	t.row("BOUND*", "LEVEL", "PRIORITY", "HANDLER", "VECTORS")
 	for _, h := range in.Handlers {
 		b := "≥ " + Bytes(h.AtLeast)
 		if h.Bounded {
@@ -449,8 +469,71 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 		if len(h.Vectors) > 4 {
 			vecs = strings.Join(h.Vectors[:4], ", ") + fmt.Sprintf(" and %d more", len(h.Vectors)-4)
 		}
-		t.row(b, fmt.Sprint(h.Level), h.Name, vecs)
+		levels := fmt.Sprint(h.Level)
+		if len(h.Levels) > 1 {
+			levels = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(h.Levels)), ","), "[]")
+		}
+		t.row(b, levels, handlerPriority(h), h.Name, vecs)
 	}
 	t.write(w)
 	fmt.Fprintln(w, "    * with the exception frame and alignment")
+	prioritiesText(w, in)
+}
+
+// handlerPriority is a handler's PRIORITY cell.
+func handlerPriority(h analysis.Handler) string {
+	switch {
+	case h.PrioritySource == "configured group":
+		return "group"
+	case h.Priority != nil:
+		return fmt.Sprint(*h.Priority)
+	case strings.Contains(h.PrioritySource, "assumed"):
+		return "assumed"
+	}
+	return "several"
+}
+
+// prioritiesText says where each priority comes from: the stores found
+// (file:line), the reset value, or why a handler is on a level of its own.
+func prioritiesText(w io.Writer, in *analysis.Interrupts) {
+	var fromCode, reset, assumed []string
+	for _, vp := range in.Priorities {
+		switch vp.Source {
+		case "code":
+			fromCode = append(fromCode, fmt.Sprintf("%s %d at %s", vp.Vector, *vp.Priority, strings.Join(vp.Where, ", ")))
+		case "reset":
+			reset = append(reset, vp.Vector)
+		case "assumed":
+			assumed = append(assumed, fmt.Sprintf("%s (%s)", vp.Vector, vp.Assumed))
+		}
+	}
+	if len(fromCode) > 0 {
+		fmt.Fprintln(w, "    priorities found in the code:")
+		for _, l := range fromCode {
+			fmt.Fprintln(w, "      "+l)
+		}
+	}
+	if len(reset) > 0 {
+		fmt.Fprintf(w, "    priority 0, the reset value (nothing writes it): %s\n", shortList(reset, 8))
+	}
+	if len(assumed) > 0 {
+		fmt.Fprintln(w, "    priority not known, the handler on a level of its own:")
+		for _, l := range assumed[:min(len(assumed), 8)] {
+			fmt.Fprintln(w, "      "+l)
+		}
+		if len(assumed) > 8 {
+			fmt.Fprintf(w, "      and %d more (all in the JSON)\n", len(assumed)-8)
+		}
+	}
+	if in.PriorityGrouping != "" {
+		fmt.Fprintln(w, "    "+in.PriorityGrouping)
+	}
+}
+
+// shortList joins the first n names and counts the rest.
+func shortList(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
 }

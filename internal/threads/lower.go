@@ -20,18 +20,28 @@ type Step struct {
 // its targets; an ifunc call reaches one implementation, handled apart).
 func certain(method string) bool {
 	switch method {
-	case "direct", "plt", "got", "annotated", "init-array":
+	case "direct", "plt", "got", "annotated", "init-array", callgraph.MethodConstant:
 		return true
 	}
 	return false
 }
 
+// LowerOptions carry the user's declarations into the lower bound, as
+// into the bound (bound.Options): Excluded functions are set aside (no
+// chain goes through them: the user said those paths do not count), and
+// a function with a declared frame is a leaf of that depth.
+type LowerOptions struct {
+	Excluded  map[int]bool
+	Overrides map[int]int64
+}
+
 // LowerBound returns a call chain from node id made only of calls the code
-// names (direct, PLT, GOT, annotated; for a GNU ifunc call the shallowest
-// implementation), without repeating a function, and the depth it reaches:
-// a stack depth the entry certainly needs when those calls run, whatever
-// recursion or unresolved indirect calls lie elsewhere below it.
-func LowerBound(g *callgraph.Graph, id int) (int64, []Step) {
+// names (direct, PLT, GOT, annotated, a constant branched to; for a GNU
+// ifunc call the shallowest implementation), without repeating a
+// function, and the depth it reaches: a stack depth the entry certainly
+// needs when those calls run, whatever recursion or unresolved indirect
+// calls lie elsewhere below it.
+func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 	if g == nil || id < 0 || id >= len(g.Nodes) {
 		return 0, nil
 	}
@@ -47,7 +57,11 @@ func LowerBound(g *callgraph.Graph, id int) (int64, []Step) {
 	color := make(map[int]uint8)
 	val := make(map[int]int64)
 	next := make(map[int]int) // edge index on the chosen chain, -1 none
-	own := func(n *callgraph.Node) int64 {
+	own := func(v int) int64 {
+		n := g.Nodes[v]
+		if d, ok := opts.Overrides[v]; ok {
+			return d
+		}
 		if n.External || n.Hub {
 			return 0
 		}
@@ -63,11 +77,16 @@ func LowerBound(g *callgraph.Graph, id int) (int64, []Step) {
 	visit = func(v int) {
 		color[v] = grey
 		n := g.Nodes[v]
-		best, bestEdge := own(n), -1
+		best, bestEdge := own(v), -1
 		ifuncMin := map[uint64]int64{}
 		ifuncEdge := map[uint64]int{}
+		if _, leaf := opts.Overrides[v]; leaf {
+			val[v], next[v] = best, -1
+			color[v] = black
+			return
+		}
 		for ei, e := range n.Edges {
-			if !certain(e.Method) && e.Method != "ifunc" {
+			if !certain(e.Method) && e.Method != "ifunc" || opts.Excluded[e.To] {
 				continue
 			}
 			if color[e.To] == white {
@@ -103,7 +122,7 @@ func LowerBound(g *callgraph.Graph, id int) (int64, []Step) {
 	for v := id; v >= 0 && !seen[v]; {
 		seen[v] = true
 		n := g.Nodes[v]
-		st := Step{Node: v, Name: g.QualifiedName(v), Frame: own(n), Depth: depth + own(n)}
+		st := Step{Node: v, Name: g.QualifiedName(v), Frame: own(v), Depth: depth + own(v)}
 		if n.External || n.Hub {
 			st.Frame = 0
 		}

@@ -21,6 +21,15 @@ const (
 	// vParam: the value of the function's parameter n at its entry, plus v
 	// (only while summarizing a callee: see summarize).
 	vParam
+	// vMem: the n-byte value read from the constant address v, except
+	// the bits in mask, which are those of bits: a device register being
+	// read, modified and written back. A call or a store that may write
+	// the address makes it unknown.
+	vMem
+	// vNear: v plus something not known (an index, a loop's pointer).
+	// When v is an address of the Cortex-M System Control Space, a store
+	// through it may write any register there.
+	vNear
 )
 
 // value is what the propagation knows of a register or stack slot. An
@@ -31,6 +40,12 @@ type value struct {
 	v  int64
 	n  int64
 	fn string
+	// mask and bits qualify vMem; sh is how far its unchanged bits were
+	// shifted left (they are in place only at 0).
+	mask, bits uint32
+	sh         int8
+	// w is set on a stack slot written by a w-byte store (1 or 2).
+	w int8
 }
 
 var unknown = value{}
@@ -48,6 +63,16 @@ func (x value) add(d int64) value {
 	case vConst, vStack, vAlloc, vParam:
 		x.v += d
 		return x
+	case vNear:
+		x.v = int64(uint32(x.v + d))
+		return x
+	case vUnknown:
+		// something plus an address of the System Control Space: kept as
+		// vNear, so that an index plus 0xE000E400 (GCC adds the NVIC's
+		// address as an immediate) is seen as one.
+		if inSCS(int64(uint32(d))) {
+			return value{k: vNear, v: int64(uint32(d))}
+		}
 	}
 	return unknown
 }
@@ -106,16 +131,16 @@ func merge(a, b state) state {
 		return a
 	}
 	for i := range a.regs {
-		if a.regs[i] != b.regs[i] {
-			a.regs[i] = unknown
-		}
+		a.regs[i] = mergeValue(a.regs[i], b.regs[i])
 	}
 	if !b.spKnown || a.sp != b.sp {
 		a.spKnown = false
 	}
 	for k, v := range a.slots {
-		if w, ok := b.slots[k]; !ok || w != v {
+		if m := mergeValue(v, b.slots[k]); m.k == vUnknown {
 			delete(a.slots, k)
+		} else {
+			a.slots[k] = m
 		}
 	}
 	a.escaped = a.escaped || b.escaped
@@ -134,6 +159,38 @@ func agree(a, b map[outKey]value) map[outKey]value {
 		}
 	}
 	return a
+}
+
+// mergeValue is what x and y, reaching one point on two paths, leave:
+// the value they agree on; an address of the System Control Space on
+// either side, when they differ, becomes vNear (a store through the merged
+// pointer may write there); else unknown.
+func mergeValue(x, y value) value {
+	if x == y {
+		return x
+	}
+	if n := y.near(); n.k == vNear {
+		return n
+	}
+	return x.near()
+}
+
+// forgetMem makes unknown every loaded device-register value that a store
+// to [lo, hi) may have changed (all of them when all is set).
+func (s *state) forgetMem(all bool, lo, hi int64) {
+	stale := func(v value) bool {
+		return v.k == vMem && (all || v.v < hi && v.v+v.n > lo)
+	}
+	for i, v := range s.regs {
+		if stale(v) {
+			s.regs[i] = unknown
+		}
+	}
+	for k, v := range s.slots {
+		if stale(v) {
+			delete(s.slots, k)
+		}
+	}
 }
 
 // archInfo is what the propagation needs to know of the calling convention.
@@ -177,6 +234,25 @@ type memOp struct {
 	// pointer in a way the Def fields do not describe; the result may be
 	// a stack address, so the stack counts as escaped.
 	spRead bool
+	// Thumb only (thumbOps): the bytes a store or load moves (0: a word),
+	// a sign-extending load, a register offset (index << indexShift), a
+	// store of several registers (stm, strd with writeback) at base.
+	width      int64
+	signed     bool
+	index      int8
+	hasIndex   bool
+	indexShift uint32
+	multi      bool
+	// alu is a data-processing operation on constants (thumbOps).
+	alu aluInst
+	// cmp rn, #imm / cmp rn, rm; a conditional branch's condition code.
+	hasCmp    bool
+	cmpReg    int8
+	cmpRm     int8
+	cmpImm    uint32
+	cmpUseImm bool
+	hasCond   bool
+	cond      int8
 }
 
 // memWrite describes where an instruction writes memory: at base + disp,
@@ -221,6 +297,14 @@ type hooks struct {
 	// lost is called when control leaves the function in a way the sweep
 	// does not follow (an indirect jump, a jump out of the function).
 	lost func(addr uint64)
+	// orphanLoops: a loop head no path reaches (a switch's case entered
+	// by an indirect jump, a branch the constants decided against), and
+	// any code no branch of the function leads to (a case only a jump
+	// table reaches), is swept from a state where nothing is known rather
+	// than skipped, so that the stores in it are still seen (the priority
+	// scan; not for summaries, which must see every path's writes from
+	// their entry).
+	orphanLoops bool
 }
 
 // loopInfo is what a loop's body (from its head to its last backward
@@ -267,6 +351,12 @@ func noteLoopBody(ai archInfo, l *loopInfo, b inst) {
 	}
 	for _, r := range b.m.clobbers {
 		l.regs[r] = true
+	}
+	if b.m.alu.op != aluNone && b.m.alu.rd >= 0 && b.m.alu.rd < 16 {
+		l.regs[b.m.alu.rd] = true
+	}
+	if b.m.addRegs && b.m.rd >= 0 && b.m.rd < 16 {
+		l.regs[b.m.rd] = true
 	}
 	if b.m.load {
 		l.regs[b.m.reg] = true
@@ -345,13 +435,17 @@ func reachability(insts []inst, index map[uint64]int) func(a, b int) bool {
 func (l *loopInfo) forget(ai archInfo, s *state) {
 	for r, w := range l.regs {
 		if w {
-			s.regs[r] = unknown
+			// an SCS address a loop steps through stays one (vNear)
+			s.regs[r] = s.regs[r].near()
 		}
 	}
 	if l.regs[ai.sp] {
 		s.spKnown = false
 	}
 	if l.slots {
+		// the body stores or calls: a device register read before the
+		// loop may have changed on a later iteration
+		s.forgetMem(true, 0, 0)
 		s.slots = map[int64]value{}
 		if s.out != nil {
 			s.out = map[outKey]value{}
@@ -413,17 +507,36 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 	if init != nil {
 		init(&cur)
 	}
-	condLeft := 0 // instructions left in a Thumb IT block
+	var tableState state // what the indirect jumps so far agree on
+	condLeft := 0        // instructions left in a Thumb IT block
+	prevCond := false    // the previous instruction was in one
 	for i, in := range insts {
+		// joined: the state may come from elsewhere than the previous
+		// instruction, whose flags then need not be the ones here.
+		joined := false
 		if p, ok := pending[in.addr]; ok {
 			cur = merge(cur, p)
 			delete(pending, in.addr)
+			joined = true
+		}
+		if !cur.live && h.orphanLoops && !in.e.Nop && (loops[i] != nil || !reach(0, i)) {
+			// Code no path reaches: a loop head, or a switch's case that
+			// only a jump table leads to (no branch of the function's own
+			// goes there; code the constants decided against stays
+			// skipped). A case starts with what the indirect jumps before
+			// it agree on (the NVIC's address loaded before the dispatch),
+			// other code with nothing known, so that its stores are seen.
+			cur = state{live: true, slots: map[int64]value{}}
+			if tableState.live && loops[i] == nil {
+				cur = tableState.clone()
+			}
 		}
 		if l := loops[i]; l != nil && cur.live {
 			l.forget(ai, &cur)
+			joined = true
 		}
 		if !cur.live {
-			condLeft = 0
+			condLeft, prevCond = 0, false
 			continue
 		}
 		if h.want[in.addr] && h.at != nil {
@@ -433,6 +546,11 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 		if conditional {
 			condLeft--
 		}
+		taken, decided := false, false
+		if i > 0 && !joined && !conditional && !prevCond {
+			taken, decided = branchDecided(&cur, insts[i-1].m, in.m)
+		}
+		prevCond = conditional
 		var before state
 		if conditional {
 			before = cur.clone()
@@ -441,6 +559,9 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 		e := in.e
 		switch e.Flow {
 		case isa.FlowJump, isa.FlowCondJump:
+			if decided && !taken {
+				break // a conditional branch the constants say is not taken
+			}
 			if e.HasTarget {
 				j, ok := index[e.Target]
 				switch {
@@ -454,7 +575,7 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 			} else if h.lost != nil {
 				h.lost(in.addr)
 			}
-			if e.Flow == isa.FlowJump && !conditional {
+			if e.Flow == isa.FlowJump && !conditional || decided {
 				cur.live = false
 			}
 		case isa.FlowReturn:
@@ -467,6 +588,12 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 		case isa.FlowIndirectJump:
 			if h.lost != nil {
 				h.lost(in.addr)
+			}
+			// A jump table's cases start with the state at the jump.
+			if tableState.live {
+				tableState = merge(tableState, cur.clone())
+			} else {
+				tableState = cur.clone()
 			}
 			if !conditional {
 				cur.live = false
@@ -490,40 +617,72 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 	}
 }
 
+// branchDecided evaluates a conditional branch right after a compare of
+// constants (the flags are then certainly the compare's): at -O0 a
+// function called with a constant argument takes one side of its test,
+// and the other side's stores never happen.
+func branchDecided(s *state, prev, br memOp) (taken, decided bool) {
+	if !br.hasCond || !prev.hasCmp {
+		return false, false
+	}
+	a, b := s.regs[prev.cmpReg], constant(int64(prev.cmpImm))
+	if !prev.cmpUseImm {
+		b = s.regs[prev.cmpRm]
+	}
+	if a.k != vConst || b.k != vConst {
+		return false, false
+	}
+	return condHolds(br.cond, uint32(a.v), uint32(b.v)), true
+}
+
 // step applies one instruction to s.
 func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) callEffect) {
 	e := in.e
 	m := in.m
-	slotKey := func(base int8, disp int64) (int64, bool) {
-		b := s.regs[base]
-		if b.k != vStack {
-			return 0, false
-		}
-		return b.v + disp, true
-	}
 	if s.out != nil && m.wr.any {
 		noteOutWrite(ai, s, in)
 	}
+	// The ALU result is computed first: a load may write one of its inputs.
+	aluResult := aluValue(s, m.alu)
+	if m.alu.op != aluNone && aluResult.k != vStack && aluReadsStack(s, m.alu) {
+		s.escaped = true // a stack address turned into something not followed
+	}
 	// Memory moves (before the SP changes: x86asm addresses are relative to
 	// the SP before the instruction; push stores at the new SP, below).
-	if m.store {
-		v := s.regs[m.reg]
-		if m.useImm {
-			v = m.imm
-		}
-		if v.k == vStack || m.pair && s.regs[m.reg2].k == vStack {
-			s.escaped = true // a stack address stored to memory
-		}
-		if k, ok := slotKey(m.base, m.disp); ok {
-			s.slots[k] = v
-			if m.pair {
-				s.slots[k+4] = s.regs[m.reg2]
+	if m.store || m.multi {
+		if m.store {
+			v := s.regs[m.reg]
+			if m.useImm {
+				v = m.imm
 			}
-		} else if m.base != ai.fp && m.base != ai.sp {
+			if v.k == vStack || m.pair && s.regs[m.reg2].k == vStack {
+				s.escaped = true // a stack address stored to memory
+			}
+		}
+		addr := s.address(m)
+		switch {
+		case addr.k == vStack && !m.multi:
+			v := s.regs[m.reg]
+			if m.useImm {
+				v = m.imm
+			}
+			s.storeSlot(addr.v, m.width, ai.word, v)
+			if m.pair {
+				s.storeSlot(addr.v+4, 4, ai.word, s.regs[m.reg2])
+			}
+		case addr.k == vStack, m.base == ai.fp, m.base == ai.sp,
+			s.regs[m.base].k == vStack, m.hasIndex && s.regs[m.index].k == vStack:
+			// somewhere on the stack that cannot be placed (several
+			// words, or a stack address plus an offset not known)
+			s.slots = map[int64]value{}
+		default:
 			// a store through some other pointer: stack words may change
 			// only when that pointer is a stack address we lost; keep them.
-		} else {
-			s.slots = map[int64]value{}
+		}
+		if addr.k == vConst && !m.multi {
+			s.forgetMem(false, addr.v, addr.v+max(m.width, 4))
+		} else if addr.k != vStack {
+			s.forgetMem(true, 0, 0)
 		}
 	}
 	if m.unknownMem {
@@ -531,23 +690,24 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 	}
 	var loaded, loaded2 value
 	if m.load {
-		if k, ok := slotKey(m.base, m.disp); ok {
-			loaded, loaded2 = s.slots[k], s.slots[k+4]
+		switch addr := s.address(m); addr.k {
+		case vStack:
+			loaded, loaded2 = loadSized(s.slots[addr.v], m.width, m.signed), s.slots[addr.v+4]
+		case vConst:
+			if !m.signed && !m.pair {
+				loaded = memLoad(addr.v, int(max(m.width, 4)))
+				if m.width == 0 {
+					loaded.n = ai.word
+				}
+			}
 		}
 	}
 	var sum value
 	if m.addRegs {
 		a, b := s.regs[m.rn], s.regs[m.rm]
-		switch {
-		case a.k == vConst && b.k != vUnknown:
-			sum = b.add(a.v)
-		case b.k == vConst && a.k != vUnknown:
-			sum = a.add(b.v)
-		case a.k == vStack || b.k == vStack:
+		sum = apply(aluAdd, a, b)
+		if (a.k == vStack || b.k == vStack) && sum.k != vStack {
 			s.escaped = true
-		}
-		if ai.thumb && sum.k == vConst {
-			sum.v = int64(uint32(sum.v))
 		}
 	}
 	if m.spRead {
@@ -569,6 +729,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 		if onCall != nil {
 			ce = onCall(in.addr, s)
 		}
+		s.forgetMem(true, 0, 0) // the callee may write any device register
 		callEffects(ai, s, in.addr, ce)
 		return
 	}
@@ -617,6 +778,9 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 		default:
 			s.regs[r] = unknown
 		}
+	}
+	if m.alu.op != aluNone && m.alu.rd != ai.sp {
+		s.regs[m.alu.rd] = aluResult
 	}
 	if m.load {
 		s.regs[m.reg] = loaded
@@ -683,7 +847,7 @@ func noteEscape(ai archInfo, s *state, in inst) {
 	if in.m.load && (written(in.m.reg) || in.m.pair && written(in.m.reg2)) {
 		s.escaped = true
 	}
-	if in.m.addRegs && written(in.m.rd) {
+	if in.m.addRegs && written(in.m.rd) || in.m.alu.op != aluNone && written(in.m.alu.rd) {
 		s.escaped = true
 	}
 }
@@ -805,6 +969,66 @@ func translate(v value, args []value, lost value) value {
 		}
 	}
 	return lost
+}
+
+// address is where a load or store of m accesses: a stack address, a
+// constant, an SCS address plus an unknown index (vNear), or unknown.
+func (s *state) address(m memOp) value {
+	b := s.regs[m.base]
+	if !m.hasIndex {
+		if b.k == vNear {
+			return b
+		}
+		return b.add(m.disp)
+	}
+	i := s.regs[m.index]
+	if m.indexShift != 0 {
+		i = apply(aluLsl, i, constant(int64(m.indexShift)))
+	}
+	return apply(aluAdd, b, i)
+}
+
+// storeSlot records a w-byte store (0: a word) of v at stack offset k, and
+// forgets the slots (word bytes each) it overlaps.
+func (s *state) storeSlot(k, w, word int64, v value) {
+	if w == 0 {
+		w = word
+	}
+	for j := k - word + 1; j < k+w; j++ {
+		delete(s.slots, j)
+	}
+	if w < 4 {
+		if v.k != vConst {
+			return
+		}
+		v = constant(int64(uint32(v.v) & widthMask(w)))
+		v.w = int8(w)
+	}
+	s.slots[k] = v
+}
+
+// aluValue is the result of a followed data-processing instruction.
+func aluValue(s *state, a aluInst) value {
+	if a.op == aluNone {
+		return unknown
+	}
+	var x value
+	if a.rn >= 0 {
+		x = s.regs[a.rn]
+	}
+	y := constant(int64(a.imm))
+	if a.rm >= 0 {
+		y = s.regs[a.rm]
+		if a.sh != aluNone && a.shAmt != 0 {
+			y = apply(a.sh, y, constant(int64(a.shAmt)))
+		}
+	}
+	return apply(a.op, x, y)
+}
+
+// aluReadsStack reports an operand of a that holds a stack address.
+func aluReadsStack(s *state, a aluInst) bool {
+	return a.rn >= 0 && s.regs[a.rn].k == vStack || a.rm >= 0 && s.regs[a.rm].k == vStack
 }
 
 // arg returns argument i (0-based) at a call with state s.

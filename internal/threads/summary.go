@@ -100,7 +100,7 @@ func noteOutWrite(ai archInfo, s *state, in inst) {
 		return
 	case base.k == vParam && w.hasDisp:
 		off := base.v + w.disp
-		if in.m.store {
+		if wordStore(ai, in.m, w) {
 			v := s.regs[in.m.reg]
 			if in.m.useImm {
 				v = in.m.imm
@@ -131,4 +131,17 @@ func noteOutWrite(ai archInfo, s *state, in inst) {
 		s.out = map[outKey]value{}
 		s.facts.partial = true
 	}
+}
+
+// wordStore reports a store whose value the propagation knows as a whole
+// word (or strd's two) at the write's own offset: a byte or halfword
+// store, a register offset or several registers only touch words.
+func wordStore(ai archInfo, m memOp, w memWrite) bool {
+	if !m.store || m.hasIndex || m.multi || m.disp != w.disp {
+		return false
+	}
+	if m.width != 0 && m.width != ai.word {
+		return false
+	}
+	return w.size == ai.word || m.pair && w.size == 2*ai.word
 }

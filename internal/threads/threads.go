@@ -358,6 +358,7 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 		in := inst{addr: addr, e: e}
 		if ai.thumb {
 			in.m = thumbMemOp(code[off:], e)
+			thumbOps(code[off:], &in.m)
 		} else {
 			in.m = x86MemOp(code[off:off+e.Len], e.DefKind)
 		}

@@ -216,6 +216,11 @@ func literalRef(e *isa.Effect, code []byte, pc, addr uint64) {
 	e.HasRef = true
 }
 
+// ExpandImm is ThumbExpandImm(imm12) of the modified-immediate
+// data-processing instructions (for the constant propagations that follow
+// and/orr/bic #const).
+func ExpandImm(imm12 uint32) uint32 { return thumbExpandImm(imm12) }
+
 // thumbExpandImm is ThumbExpandImm(imm12) of the modified-immediate
 // data-processing instructions.
 func thumbExpandImm(imm12 uint32) uint32 {

@@ -33,7 +33,10 @@ void measure_start(void);
 #define CONTROL_STACK_WORDS 256
 #endif
 #define SENSOR_STACK_WORDS 200
-#define LOGGER_STACK_WORDS 400
+/* newlib's snprintf can reach __assert_func (a failed Balloc in dtoa),
+ * which prints to the unbuffered stderr through __sbprintf's 1 KiB
+ * buffer: about 2 KiB on that path, more than the task needs otherwise. */
+#define LOGGER_STACK_WORDS 640
 
 /* The NVIC's interrupt priority registers, one byte per IRQ on ARMv7-M,
  * word access only on ARMv6-M. */
