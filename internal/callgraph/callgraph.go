@@ -86,6 +86,7 @@ type Graph struct {
 	opts       Options
 	dataMu     sync.Mutex
 	data       map[*binfile.File][]frame.Range
+	cases      map[*binfile.File]map[uint64]frame.CaseHelper
 	search     binfile.LibrarySearch
 	libsLoaded bool
 	externals  map[string]int
@@ -192,7 +193,38 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	if vt := g.mainStack; vt != nil && f == g.Modules[0].File {
 		in.MainStackTop, in.HasMainStack = vt.InitialSP, true
 	}
+	in.CaseHelpers = g.caseHelpers(f)
 	return frame.Analyze(in)
+}
+
+// caseHelpers finds libgcc's switch helpers in f by their names, once per
+// file (Thumb only): a call to one is a jump table (frame.CaseTable). In a
+// file without their symbols the helpers are not known, and a call to one
+// is caught another way: the helper changes LR before it returns through
+// it (frame.Frame.ReturnsElsewhere), and its caller is then Unknown.
+func (g *Graph) caseHelpers(f *binfile.File) map[uint64]frame.CaseHelper {
+	if f.Arch != binfile.ArchThumb {
+		return nil
+	}
+	g.dataMu.Lock()
+	defer g.dataMu.Unlock()
+	if m, ok := g.cases[f]; ok {
+		return m
+	}
+	var m map[uint64]frame.CaseHelper
+	for name, h := range frame.CaseHelperNames {
+		if fn, ok := f.Lookup(name); ok {
+			if m == nil {
+				m = map[uint64]frame.CaseHelper{}
+			}
+			m[fn.Addr] = h
+		}
+	}
+	if g.cases == nil {
+		g.cases = map[*binfile.File]map[uint64]frame.CaseHelper{}
+	}
+	g.cases[f] = m
+	return m
 }
 
 // maxContinuation caps the code a jump into the middle of other code can
@@ -337,6 +369,27 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 		kind = frame.TailCall
 	}
 	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
+	g.checkReturn(from, to, cs)
+}
+
+// checkReturn makes the caller's frame Unknown when its callee does not
+// return to the instruction after the call (frame.Frame.ReturnsElsewhere)
+// and the caller's walk did not expect it (a case helper whose symbol the
+// file does not have, or a helper of that kind under another name): the
+// walk went on after the call, into bytes that may be a table, and never
+// reached the code the callee really returns to.
+func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
+	callee, caller := g.Nodes[to], g.Nodes[from]
+	if cs.Dispatch || !callee.Frame.ReturnsElsewhere || caller.Hub || caller.External {
+		return
+	}
+	if caller.Frame.Kind == frame.Unknown {
+		return // (the first reason stays)
+	}
+	caller.Frame.Kind = frame.Unknown
+	caller.Frame.Reason = fmt.Sprintf("the call at %#x to %s does not return after the call: %s returns at %#x through a link register it changed "+
+		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name, callee.Name, callee.Frame.ReturnsElsewhereAt)
+	caller.Frame.ReasonAddr = cs.Addr
 }
 
 // linkPLT decodes the PLT stub that a call targets and links the call to

@@ -70,6 +70,10 @@ type CallSite struct {
 	// stack (see Frame.Resets); Depth is then in bytes below that top,
 	// not below the caller's SP.
 	AfterReset bool
+	// Dispatch: the call is a jump-table dispatch through a case helper
+	// (see CaseTable): the callee returns into one of the table's cases,
+	// not to the next instruction, and that is expected.
+	Dispatch bool
 }
 
 // Frame is the result for one function.
@@ -110,6 +114,18 @@ type Frame struct {
 	// handler mode (or, for PSP, on the main stack): the caller of Analyze
 	// must check that (see Reset.Mode for MSP).
 	SysWrites []SysWrite
+	// CaseTables are the function's calls to case helpers (Input.
+	// CaseHelpers), in address order: each table's bytes are data and its
+	// targets are code of the function. One whose Entries is 0 could not
+	// be read, and the frame is Unknown.
+	CaseTables []CaseTable
+	// ReturnsElsewhere: the function returns through LR after writing LR
+	// itself (ARM; at ReturnsElsewhereAt), so it does not come back to the
+	// instruction after its call: libgcc's case helpers do that. A caller
+	// that does not expect it (CallSite.Dispatch) runs code the walk of
+	// the caller cannot know: the call graph makes such a caller Unknown.
+	ReturnsElsewhere   bool
+	ReturnsElsewhereAt uint64
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -146,6 +162,10 @@ type Input struct {
 	// (see Reset) starts the stack afresh instead of being unknown.
 	MainStackTop uint64
 	HasMainStack bool
+	// CaseHelpers maps the addresses of libgcc's switch helpers
+	// (__gnu_thumb1_case_uqi and kin, found by name) to their kinds: a
+	// call to one is a jump-table dispatch (see CaseTable).
+	CaseHelpers map[uint64]CaseHelper
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -174,6 +194,13 @@ type state struct {
 	condLeft   int
 	limitOK    bool
 	limit      int64
+	// lrBad: LR may no longer hold the return address (ARM): it was
+	// written other than by a load from the stack, or a call came
+	// between. local counts the calls to code no function starts that
+	// the path is inside, localAt the innermost one's address.
+	lrBad   bool
+	local   int
+	localAt uint64
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -239,12 +266,25 @@ type walker struct {
 	}
 	// tableTargets are the offsets walked as jump-table targets.
 	tableTargets []int
+	// dispatches are the calls to case helpers reached (dispatchAt: by
+	// offset); caseData their tables' bytes, sorted.
+	dispatches []*dispatch
+	dispatchAt map[int]*dispatch
+	caseData   []Range
+	// lr is the link register's number (-1: the return address is on
+	// the stack); lrBadWalked marks the offsets walked with lrBad set
+	// (keyed by offset, and by walk kind: after a reset or not).
+	lr          int8
+	lrBadWalked map[callKey]bool
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
 // byte sequence: what cannot be decoded makes the frame Unknown.
 func Analyze(in Input) Frame {
-	w := &walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code}
+	w := &walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1}
+	if d, ok := in.Decoder.(interface{ LinkRegister() int8 }); ok {
+		w.lr = d.LinkRegister()
+	}
 	w.segs = []segment{{addr: in.Addr, start: 0, end: len(in.Code)}}
 	n := len(w.code)
 	sc := scratchPool.Get().(*scratch)
@@ -261,7 +301,10 @@ func Analyze(in Input) Frame {
 		return w.fr
 	}
 	w.walk(0, state{depth: w.ra})
+	w.resolveDispatches()
 	w.resolveIndirectJumps()
+	w.resolveDispatches() // (a table's cases may hold more)
+	w.checkDispatches()
 	w.checkResets()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
@@ -363,7 +406,11 @@ func (w *walker) extend(addr uint64) (int, bool) {
 
 func (w *walker) isData(off int) bool {
 	a := w.addr(off)
-	r := w.in.DataInCode
+	return inRanges(w.in.DataInCode, a) || inRanges(w.caseData, a)
+}
+
+// inRanges says whether a lies in one of the sorted ranges r.
+func inRanges(r []Range, a uint64) bool {
 	i := sort.Search(len(r), func(i int) bool { return r[i].End > a })
 	return i < len(r) && r[i].Begin <= a
 }
@@ -418,24 +465,35 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
 			if st.depth <= prev {
-				return stack
-			}
-			// The same instruction reached with SP deeper than before: a
-			// loop that moves SP.
-			visits[off]++
-			if st.limitOK && st.depth < st.limit {
-				// A stack-clash probe loop: skip ahead to its last
-				// iteration, which brings SP exactly to the limit.
-				step := st.depth - prev
-				if last := st.limit - step; last > st.depth {
-					st.depth = last
+				if !st.lrBad || w.lrBadWalked[callKey{uint64(off), st.afterReset}] {
+					return stack
 				}
-			} else if visits[off] > maxLoopGrowth {
-				w.setKind(Dynamic, addr, "SP moves down in a loop at %#x", addr)
-				return stack
+				// Walked before with LR holding the return address:
+				// once more with it changed (see lrBad).
+			} else {
+				// The same instruction reached with SP deeper than before: a
+				// loop that moves SP.
+				visits[off]++
+				if st.limitOK && st.depth < st.limit {
+					// A stack-clash probe loop: skip ahead to its last
+					// iteration, which brings SP exactly to the limit.
+					step := st.depth - prev
+					if last := st.limit - step; last > st.depth {
+						st.depth = last
+					}
+				} else if visits[off] > maxLoopGrowth {
+					w.setKind(Dynamic, addr, "SP moves down in a loop at %#x", addr)
+					return stack
+				}
 			}
 		}
-		seen[off] = st.depth
+		if st.lrBad {
+			if w.lrBadWalked == nil {
+				w.lrBadWalked = map[callKey]bool{}
+			}
+			w.lrBadWalked[callKey{uint64(off), st.afterReset}] = true
+		}
+		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
 		if in.err != nil {
 			w.setKind(Unknown, addr, "%v at %#x", in.err, addr)
@@ -515,6 +573,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		if e.HasRef {
 			w.fr.Refs = append(w.fr.Refs, e.Ref)
 		}
+		if w.lr >= 0 {
+			w.trackLR(e, &st, pre, cond)
+		}
 		next := off + e.Len
 		switch e.Flow {
 		case isa.FlowNext:
@@ -544,6 +605,17 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 			}
 		case isa.FlowCall:
+			if h, ok := w.caseHelper(e); ok {
+				w.call(Call, addr, e, st)
+				w.fr.Calls[w.callAt[callKey{addr, st.afterReset}]].Dispatch = true
+				if cond || st.afterReset {
+					w.setKind(Unknown, addr, "jump table through %s at %#x: %s", h, addr,
+						map[bool]string{true: "a conditional call", false: "after SP was set to the top of the main stack"}[cond])
+					return stack
+				}
+				w.noteDispatch(off, h, st)
+				return stack
+			}
 			if t, local := w.localCall(e); local {
 				// A call to code that starts no function (hand-written
 				// assembly such as libgcc's `bleq` to a shared tail that
@@ -553,6 +625,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				callee := st
 				callee.depth += w.ra
 				callee.condLeft = 0
+				// LR holds the return address into this function.
+				callee.lrBad, callee.local, callee.localAt = false, st.local+1, addr
 				stack = append(stack, work{t, callee})
 				break
 			}
@@ -577,6 +651,19 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowReturn, isa.FlowStop:
+			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.lrBad {
+				// bx lr / mov pc, lr after LR was changed: control
+				// goes to where LR was made to point, not to the
+				// return address.
+				if pre.local > 0 {
+					w.setKind(Unknown, addr, "the code called at %#x (no function starts there) returns at %#x through a link register it changed: "+
+						"where control goes next is not known (a jump-table helper such as libgcc's __gnu_thumb1_case_* without its symbol?)", pre.localAt, addr)
+					return stack
+				}
+				if !w.fr.ReturnsElsewhere {
+					w.fr.ReturnsElsewhere, w.fr.ReturnsElsewhereAt = true, addr
+				}
+			}
 			if st.afterReset && e.Flow == isa.FlowReturn {
 				// The caller's frame is gone: what it does next is
 				// not the code this walk can follow.
@@ -592,9 +679,28 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			// with the SP it had; a conditional SP change is taken in
 			// the direction that keeps the stack deepest.
 			pre.condLeft = st.condLeft
+			pre.lrBad = pre.lrBad || st.lrBad // (a conditional call)
 			st = pre
 		}
 		off = next
+	}
+}
+
+// trackLR updates st.lrBad after the instruction e (pre is the state
+// before it; cond: it is conditional and may not run). A call leaves in LR
+// whatever the callee left there; a load from the stack (pop, ldr lr,
+// [sp], #4, ldm sp!) restores the saved return address; any other write
+// changes it.
+func (w *walker) trackLR(e *isa.Effect, st *state, pre state, cond bool) {
+	switch {
+	case e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall:
+		st.lrBad = true
+	case e.DefKind != isa.DefNone && e.DefReg == w.lr || e.DefAlso&(1<<uint(w.lr)) != 0:
+		restores := e.SP == isa.SPAdd && e.SPDelta > 0 || e.DefKind == isa.DefLoad && e.Access == isa.BaseSP
+		st.lrBad = !restores
+	}
+	if cond {
+		st.lrBad = st.lrBad || pre.lrBad
 	}
 }
 

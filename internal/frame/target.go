@@ -91,6 +91,13 @@ func (w *walker) newSlicer() *slicer {
 	for _, off := range w.tableTargets {
 		s.entries[off] = true
 	}
+	for _, d := range w.dispatches {
+		for _, t := range d.table.Targets {
+			if off, ok := w.offset(t); ok {
+				s.entries[off] = true
+			}
+		}
+	}
 	return s
 }
 

@@ -202,6 +202,50 @@ type Effect struct {
 	// which stack it moves depends on the processor's mode.
 	SysReg SysReg
 	SysSrc int8
+	// Cond is a conditional branch's condition (FlowCondJump), when the
+	// decoder knows it (Thumb b<cond>; not cbz/cbnz, not x86-64): which
+	// flags the branch is taken on, for the few places that need to know
+	// what a compare before it proves (the bounds check before a jump
+	// table: frame's case helpers).
+	Cond Cond
+	// Cmp: the instruction sets the flags as `cmp CmpReg, x`, x being
+	// register CmpRm, or the constant CmpImm when CmpRm is -1 (Thumb cmp,
+	// 16- and 32-bit, unshifted; the x86-64 decoder does not set it).
+	Cmp    bool
+	CmpReg int8
+	CmpRm  int8
+	CmpImm uint32
+}
+
+// Cond is an ARM condition code plus one: CondNone, the zero value, is a
+// condition the decoder does not describe.
+type Cond uint8
+
+const (
+	CondNone Cond = iota
+	CondEQ
+	CondNE
+	CondCS // unsigned >= (HS)
+	CondCC // unsigned < (LO)
+	CondMI
+	CondPL
+	CondVS
+	CondVC
+	CondHI // unsigned >
+	CondLS // unsigned <=
+	CondGE
+	CondLT
+	CondGT
+	CondLE
+)
+
+var condNames = [...]string{"", "eq", "ne", "cs", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le"}
+
+func (c Cond) String() string {
+	if int(c) < len(condNames) {
+		return condNames[c]
+	}
+	return fmt.Sprintf("cond(%d)", c)
 }
 
 // SysReg is a special register an msr writes that can move the stack.

@@ -72,6 +72,11 @@ func New() isa.Decoder { return Decoder{} }
 // ReturnAddressSize is 0: bl puts the return address in LR, not on the stack.
 func (Decoder) ReturnAddressSize() int64 { return 0 }
 
+// LinkRegister is LR (r14), where bl leaves the return address and bx lr
+// reads it: the frame walk tracks whether it still holds the return
+// address (see frame.Frame.ReturnsElsewhere).
+func (Decoder) LinkRegister() int8 { return regLR }
+
 // Name is "thumb".
 func (Decoder) Name() string { return "thumb" }
 
@@ -181,6 +186,11 @@ func access(e *isa.Effect, rn uint32, off, size int64) {
 	e.AccessSize = size
 }
 
+// setCmp records a compare of rn with register rm, or with imm when rm is -1.
+func setCmp(e *isa.Effect, rn uint32, rm int8, imm uint32) {
+	e.Cmp, e.CmpReg, e.CmpRm, e.CmpImm = true, int8(rn), rm, imm
+}
+
 func setTarget(e *isa.Effect, f isa.Flow, pc uint64, off int64) {
 	e.Flow = f
 	e.Target = (pc + 4 + uint64(off)) & 0xFFFFFFFF // a 32-bit address space
@@ -255,7 +265,9 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 			use(e, rdn)
 			use(e, rm)
 			switch (h >> 6) & 0xF {
-			case 8, 10, 11: // TST, CMP, CMN
+			case 10: // CMP Rn, Rm
+				setCmp(e, rdn, int8(rm), 0)
+			case 8, 11: // TST, CMN
 			default:
 				writeReg(e, rdn)
 			}
@@ -353,6 +365,7 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 		case 0xF: // SVC
 		default:
 			setTarget(e, isa.FlowCondJump, pc, signExtend((h&0xFF)<<1, 9))
+			e.Cond = isa.Cond(cond + 1)
 		}
 		return ""
 	case 0xE:
@@ -387,6 +400,7 @@ func shiftAddSubMovCmp16(e *isa.Effect, h uint32) string {
 		}
 	case 5: // CMP Rn, #imm8
 		use(e, (h>>8)&7)
+		setCmp(e, (h>>8)&7, -1, h&0xFF)
 	case 4: // MOV Rd, #imm8
 		rd := (h >> 8) & 7
 		writeReg(e, rd)
@@ -421,6 +435,7 @@ func special16(e *isa.Effect, h uint32) string {
 	case 1: // CMP Rn, Rm
 		use(e, rdn)
 		use(e, rm)
+		setCmp(e, rdn, int8(rm), 0)
 	case 2: // MOV Rd, Rm
 		use(e, rdn)
 		use(e, rm)
@@ -729,6 +744,9 @@ func dataProcShiftedReg(e *isa.Effect, hw1, hw2 uint32) string {
 	switch op {
 	case 0, 4, 8, 13: // AND/TST, EOR/TEQ, ADD/CMN, SUB/CMP
 		if rd == regPC && s {
+			if op == 13 && !shifted { // CMP Rn, Rm
+				setCmp(e, rn, int8(rm), 0)
+			}
 			return ""
 		}
 	case 1, 2, 3, 6, 10, 11, 14: // BIC, ORR/MOV, ORN/MVN, PKH, ADC, SBC, RSB
@@ -799,6 +817,9 @@ func dataProcModImm(e *isa.Effect, hw1, hw2 uint32) string {
 	case 0, 4, 8, 13:
 		if rd == regPC && s {
 			use(e, rn)
+			if op == 13 { // CMP Rn, #const
+				setCmp(e, rn, -1, thumbExpandImm(imm12))
+			}
 			return "" // TST, TEQ, CMN, CMP
 		}
 	case 1, 2, 3, 10, 11, 14:
@@ -894,6 +915,7 @@ func branchMisc(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 			// B<cond>.W: S:J2:J1:imm6:imm11:'0'.
 			off := s<<20 | j2<<19 | j1<<18 | (hw1&0x3F)<<12 | (hw2&0x7FF)<<1
 			setTarget(e, isa.FlowCondJump, pc, signExtend(off, 21))
+			e.Cond = isa.Cond((hw1>>6)&0xF + 1)
 			return ""
 		}
 		switch op {

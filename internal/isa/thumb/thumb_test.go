@@ -172,10 +172,10 @@ var unitCases = []unitCase{
 	{"blxns r3", "479c", 0, isa.Effect{Len: 2, Flow: isa.FlowIndirectCall}},
 	{"b.n 0", "e768", 0x12c, isa.Effect{Len: 2, Flow: isa.FlowJump, Target: 0, HasTarget: true}},
 	{"b.w 0", "f7ff bf67", 0x12e, isa.Effect{Len: 4, Flow: isa.FlowJump, Target: 0, HasTarget: true}},
-	{"beq.w 0", "f43f af65", 0x132, isa.Effect{Len: 4, Flow: isa.FlowCondJump, Target: 0, HasTarget: true}},
-	{"bne.w 0", "f47f af63", 0x136, isa.Effect{Len: 4, Flow: isa.FlowCondJump, Target: 0, HasTarget: true}},
-	{"beq.n +8", "d002", 0x100, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x108, HasTarget: true}},
-	{"bne.n -256", "d180", 0x100, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x4, HasTarget: true}},
+	{"beq.w 0", "f43f af65", 0x132, isa.Effect{Len: 4, Flow: isa.FlowCondJump, Target: 0, HasTarget: true, Cond: isa.CondEQ}},
+	{"bne.w 0", "f47f af63", 0x136, isa.Effect{Len: 4, Flow: isa.FlowCondJump, Target: 0, HasTarget: true, Cond: isa.CondNE}},
+	{"beq.n +8", "d002", 0x100, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x108, HasTarget: true, Cond: isa.CondEQ}},
+	{"bne.n -256", "d180", 0x100, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x4, HasTarget: true, Cond: isa.CondNE}},
 	{"cbz r0, 140", "b108", 0x13a, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x140, HasTarget: true}},
 	{"cbnz r3, 140", "b903", 0x13c, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x140, HasTarget: true}},
 	{"cbnz r7, +0x7e", "bbff", 0x100, isa.Effect{Len: 2, Flow: isa.FlowCondJump, Target: 0x182, HasTarget: true, UsesFP: true}},
@@ -237,8 +237,8 @@ var unitCases = []unitCase{
 	{"ssat16 r0, #3, r1", "f321 0002", 0, isa.Effect{Len: 4}},
 	{"lsl.w r0, r1, r2", "fa01 f002", 0, isa.Effect{Len: 4}},
 	{"add.w r0, r1, r2", "eb01 0002", 0, isa.Effect{Len: 4}},
-	{"cmp sp, r3", "459d", 0, isa.Effect{Len: 2}},
-	{"cmp.w sp, #8", "f1bd 0f08", 0, isa.Effect{Len: 4}},
+	{"cmp sp, r3", "459d", 0, isa.Effect{Len: 2, Cmp: true, CmpReg: 13, CmpRm: 3}},
+	{"cmp.w sp, #8", "f1bd 0f08", 0, isa.Effect{Len: 4, Cmp: true, CmpReg: 13, CmpRm: -1, CmpImm: 8}},
 	{"orr.w r0, r1, #0xff00ff00", "f041 20ff", 0, isa.Effect{Len: 4}},
 	{"tst.w r0, #1", "f010 0f01", 0, isa.Effect{Len: 4}},
 	{"ldrb r0, [r1, #1]", "7848", 0, isa.Effect{Len: 2}},
@@ -269,6 +269,47 @@ func TestUnit(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("%s (%s) at %#x:\n got %+v\nwant %+v", c.asm, c.hex, c.pc, got, want)
+		}
+	}
+}
+
+// TestCompareAndCondition: the compares and branch conditions that the
+// bounds check before a jump table is read from (frame's case helpers).
+// Encodings from arm-none-eabi-as.
+func TestCompareAndCondition(t *testing.T) {
+	var d Decoder
+	for _, c := range []struct {
+		asm, hex string
+		cmp      bool
+		rn, rm   int8
+		imm      uint32
+		cond     isa.Cond
+	}{
+		{"cmp r0, #6", "2806", true, 0, -1, 6, isa.CondNone},
+		{"cmp r5, #255", "2dff", true, 5, -1, 255, isa.CondNone},
+		{"cmp r0, r2", "4290", true, 0, 2, 0, isa.CondNone},
+		{"cmp r8, r1", "4588", true, 8, 1, 0, isa.CondNone},
+		{"cmp.w r3, #300", "f5b3 7f96", true, 3, -1, 300, isa.CondNone},
+		{"cmp.w r3, r9", "ebb3 0f09", true, 3, 9, 0, isa.CondNone},
+		{"cmp.w r3, r9, lsl #2 (shifted: not described)", "ebb3 0f89", false, 0, 0, 0, isa.CondNone},
+		{"cmn r0, r1 (not a cmp)", "42c8", false, 0, 0, 0, isa.CondNone},
+		{"tst r0, r1 (not a cmp)", "4208", false, 0, 0, 0, isa.CondNone},
+		{"bhi.n", "d807", false, 0, 0, 0, isa.CondHI},
+		{"bls.n", "d900", false, 0, 0, 0, isa.CondLS},
+		{"bcs.n", "d207", false, 0, 0, 0, isa.CondCS},
+		{"bcc.n", "d307", false, 0, 0, 0, isa.CondCC},
+		{"bgt.n", "dc07", false, 0, 0, 0, isa.CondGT},
+		{"bhi.w", "f200 8100", false, 0, 0, 0, isa.CondHI},
+		{"cbz r0 (no condition code)", "b110", false, 0, 0, 0, isa.CondNone},
+	} {
+		e, err := d.Decode(hexCode(t, c.hex), 0x100)
+		if err != nil {
+			t.Errorf("%s: %v", c.asm, err)
+			continue
+		}
+		if e.Cmp != c.cmp || e.Cond != c.cond || c.cmp && (e.CmpReg != c.rn || e.CmpRm != c.rm || e.CmpImm != c.imm) {
+			t.Errorf("%s (%s): cmp %v r%d r%d #%d cond %v; want cmp %v r%d r%d #%d cond %v",
+				c.asm, c.hex, e.Cmp, e.CmpReg, e.CmpRm, e.CmpImm, e.Cond, c.cmp, c.rn, c.rm, c.imm, c.cond)
 		}
 	}
 }
