@@ -6,6 +6,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 )
 
@@ -78,6 +79,12 @@ func (nr *noReturn) walk(id int) string {
 	for _, e := range n.Edges {
 		calls[e.Site] = e.To
 	}
+	// Calls to case helpers go to their table's cases, never to the
+	// bytes after them (frame.CaseTable).
+	tables := map[uint64]frame.CaseTable{}
+	for _, t := range n.Frame.CaseTables {
+		tables[t.Call] = t
+	}
 	consts := map[int64]bool{}
 	evidence := ""
 	seen := map[uint64]bool{}
@@ -132,6 +139,15 @@ func (nr *noReturn) walk(id int) string {
 			}
 			work = append(work, next)
 		case isa.FlowCall, isa.FlowIndirectCall:
+			if t, ok := tables[pc]; ok {
+				if t.Entries == 0 {
+					return "" // its cases are not known: they may return
+				}
+				for _, to := range t.Targets {
+					work = append(work, to)
+				}
+				continue
+			}
 			if w := nr.callee(calls, pc); w != "" {
 				evidence = w
 				continue

@@ -276,6 +276,10 @@ type inst struct {
 	e    isa.Effect
 	m    memOp
 	bad  bool
+	// dispatch: a call to a case helper, made an indirect jump (see
+	// decodeAll) whose targets, when known, are these.
+	dispatch bool
+	targets  []uint64
 }
 
 // callEffect is what the sweep learns of a call from its caller's hook:
@@ -322,24 +326,35 @@ type loopInfo struct {
 func findLoops(ai archInfo, insts []inst, index map[uint64]int) map[int]*loopInfo {
 	loops := map[int]*loopInfo{}
 	for i, in := range insts {
-		if !in.e.HasTarget || (in.e.Flow != isa.FlowJump && in.e.Flow != isa.FlowCondJump) {
-			continue
-		}
-		j, ok := index[in.e.Target]
-		if !ok || j > i {
-			continue
-		}
-		l := loops[j]
-		if l == nil {
-			l = &loopInfo{head: j, end: i}
-			loops[j] = l
-		}
-		l.end = max(l.end, i)
-		for k := j; k <= i; k++ {
-			noteLoopBody(ai, l, insts[k])
+		for _, t := range successors(in) {
+			j, ok := index[t]
+			if !ok || j > i {
+				continue
+			}
+			l := loops[j]
+			if l == nil {
+				l = &loopInfo{head: j, end: i}
+				loops[j] = l
+			}
+			l.end = max(l.end, i)
+			for k := j; k <= i; k++ {
+				noteLoopBody(ai, l, insts[k])
+			}
 		}
 	}
 	return loops
+}
+
+// successors are the addresses a branch of in goes to (not the next
+// instruction): its target, or a case table's targets.
+func successors(in inst) []uint64 {
+	if in.dispatch {
+		return in.targets
+	}
+	if in.e.HasTarget && (in.e.Flow == isa.FlowJump || in.e.Flow == isa.FlowCondJump) {
+		return []uint64{in.e.Target}
+	}
+	return nil
 }
 
 func noteLoopBody(ai archInfo, l *loopInfo, b inst) {
@@ -399,8 +414,8 @@ func reachability(insts []inst, index map[uint64]int) func(a, b int) bool {
 		if falls && i+1 < len(insts) {
 			succ[i] = append(succ[i], i+1)
 		}
-		if (e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) && e.HasTarget {
-			if j, ok := index[e.Target]; ok {
+		for _, t := range successors(in) {
+			if j, ok := index[t]; ok {
 				succ[i] = append(succ[i], j)
 			}
 		}
@@ -586,6 +601,25 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 				cur.live = false
 			}
 		case isa.FlowIndirectJump:
+			if in.dispatch && len(in.targets) > 0 {
+				// A case table the frame walk read: each case
+				// starts with the state at the call (the helper
+				// changes no register it tracks); a case before
+				// the call is a loop's head (findLoops).
+				for _, t := range in.targets {
+					if j, ok := index[t]; !ok {
+						if h.lost != nil {
+							h.lost(in.addr)
+						}
+					} else if j > i {
+						jumpTo(i, j, &cur)
+					}
+				}
+				if !conditional {
+					cur.live = false
+				}
+				break
+			}
 			if h.lost != nil {
 				h.lost(in.addr)
 			}

@@ -72,7 +72,7 @@ func Scan(g *callgraph.Graph, id int, args []Word) ([]Store, []Call) {
 		return nil, nil
 	}
 	ai := thumbInfo
-	insts := decodeAll(g.Decoder, f, n.Func.Addr, code, ai)
+	insts := decodeAll(g.Decoder, f, n.Func.Addr, code, ai, n.Frame.CaseTables)
 	byAddr := map[uint64]memOp{}
 	want := map[uint64]bool{}
 	for _, in := range insts {

@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/frame"
 	"sort"
 	"strings"
 
@@ -199,7 +200,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 	if err != nil || len(code) == 0 {
 		return nil
 	}
-	insts := decodeAll(g.Decoder, f, n.Func.Addr, code, ai)
+	insts := decodeAll(g.Decoder, f, n.Func.Addr, code, ai, n.Frame.CaseTables)
 	callees := map[uint64]*callgraph.Node{}
 	for _, e := range n.Edges {
 		if e.Method == callgraph.MethodLazy {
@@ -320,7 +321,7 @@ func (ss *summaries) of(c *callgraph.Node) *summary {
 	f := c.Module.File
 	code, err := f.Code(c.Func.Addr, c.Func.Size)
 	if err == nil && len(code) > 0 {
-		ss.done[c] = summarize(ss.ai, decodeAll(ss.g.Decoder, f, c.Func.Addr, code, ss.ai))
+		ss.done[c] = summarize(ss.ai, decodeAll(ss.g.Decoder, f, c.Func.Addr, code, ss.ai, c.Frame.CaseTables))
 	}
 	return ss.done[c]
 }
@@ -332,12 +333,25 @@ func keyOf(v value) (attrKey, bool) {
 	return attrKey{}, false
 }
 
-// decodeAll decodes the function linearly, skipping data in code.
-func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai archInfo) []inst {
+// decodeAll decodes the function linearly, skipping data in code: the
+// file's ($d mapping symbols) and the tables of the calls to case helpers
+// the frame walk read (tables). Such a call becomes an indirect jump to
+// its table's targets (inst.targets), or, when the table could not be
+// read, one to targets not known: the helper returns into a case, never
+// to the bytes after the call, and changes no register but LR.
+func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai archInfo, tables []frame.CaseTable) []inst {
 	var out []inst
+	dispatch := map[uint64]*frame.CaseTable{}
+	for i := range tables {
+		dispatch[tables[i].Call] = &tables[i]
+	}
 	for off := 0; off < len(code); {
 		addr := base + uint64(off)
-		if end, ok := inData(f, addr); ok {
+		end, ok := inData(f, addr)
+		if !ok {
+			end, ok = inTable(tables, addr)
+		}
+		if ok {
 			if end <= addr {
 				break
 			}
@@ -356,6 +370,11 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 			continue
 		}
 		in := inst{addr: addr, e: e}
+		if t, ok := dispatch[addr]; ok && e.Flow == isa.FlowCall {
+			in.e.Flow, in.e.HasTarget = isa.FlowIndirectJump, false
+			in.targets = t.Targets
+			in.dispatch = true
+		}
 		if ai.thumb {
 			in.m = thumbMemOp(code[off:], e)
 			thumbOps(code[off:], &in.m)
@@ -366,6 +385,16 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 		off += e.Len
 	}
 	return out
+}
+
+// inTable returns the end of the case table holding addr.
+func inTable(tables []frame.CaseTable, addr uint64) (uint64, bool) {
+	for _, t := range tables {
+		if addr >= t.Data.Begin && addr < t.Data.End {
+			return t.Data.End, true
+		}
+	}
+	return 0, false
 }
 
 // inData returns the end of the data-in-code range holding addr.
