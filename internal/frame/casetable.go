@@ -389,7 +389,7 @@ func (w *walker) caseBound(off int, preds map[int][]pred) (int, string) {
 			return 0, fmt.Sprintf("no bounds check before the %s at %#x", e.Flow, w.addr(p))
 		}
 		if s = back(s, e); s == 0 {
-			return 0, fmt.Sprintf("r%d is written at %#x", caseIndex, w.addr(p))
+			return 0, fmt.Sprintf("the index r%d is set at %#x, and no bounds check follows", caseIndex, w.addr(p))
 		}
 		cur = p
 	}

@@ -696,7 +696,9 @@ func (w *walker) trackLR(e *isa.Effect, st *state, pre state, cond bool) {
 	case e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall:
 		st.lrBad = true
 	case e.DefKind != isa.DefNone && e.DefReg == w.lr || e.DefAlso&(1<<uint(w.lr)) != 0:
-		restores := e.SP == isa.SPAdd && e.SPDelta > 0 || e.DefKind == isa.DefLoad && e.Access == isa.BaseSP
+		// (An instruction that writes LR and accesses the stack
+		// loads LR from it: ldr lr, [sp, #n], ldm sp, {..., lr}.)
+		restores := e.SP == isa.SPAdd && e.SPDelta > 0 || e.Access == isa.BaseSP
 		st.lrBad = !restores
 	}
 	if cond {
