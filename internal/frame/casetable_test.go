@@ -17,11 +17,11 @@ func halfwords(hw ...uint16) []byte {
 	return b
 }
 
-// TestReturnsElsewhere: a function that returns through LR after changing
+// TestThumbReturnsElsewhere: a function that returns through LR after changing
 // it does not come back after its call (what libgcc's case helpers do);
 // LR restored from the stack, or changed only on a path that returns by
 // pop {pc}, is an ordinary return.
-func TestReturnsElsewhere(t *testing.T) {
+func TestThumbReturnsElsewhere(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		code []byte
@@ -49,10 +49,10 @@ func TestReturnsElsewhere(t *testing.T) {
 	}
 }
 
-// TestCaseTableUQI: the dispatch of a 7-case switch (GCC -Os, Cortex-M0):
+// TestThumbCaseTableUQI: the dispatch of a 7-case switch (GCC -Os, Cortex-M0):
 // the table is data, the cases are walked with the SP at the call, the
 // call to the helper stays a call.
-func TestCaseTableUQI(t *testing.T) {
+func TestThumbCaseTableUQI(t *testing.T) {
 	const helper = 0x9000
 	// push {r4, lr}; cmp r0, #6; bhi.n 1f; bl helper;
 	// .byte 4, 8, 11, 14, 17, 20, 23, 0;
