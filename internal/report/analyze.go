@@ -528,6 +528,10 @@ func prioritiesText(w io.Writer, in *analysis.Interrupts) {
 	if in.PriorityGrouping != "" {
 		fmt.Fprintln(w, "    "+in.PriorityGrouping)
 	}
+	if len(fromCode)+len(reset) > 0 {
+		// What these priorities rest on (docs/analyze.md): said once, short.
+		fmt.Fprintln(w, "    assumes: the image starts from a reset, and no handler runs before its priority is written")
+	}
 }
 
 // shortList joins the first n names and counts the rest.
