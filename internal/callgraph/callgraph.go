@@ -179,6 +179,9 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
 	}
 	in := frame.Input{Addr: fn.Addr, Code: code, Decoder: g.Decoder, StackAlign: g.opts.StackAlign, DataInCode: g.dataInCode(f)}
+	if f.Arch == binfile.ArchThumb {
+		in.Tail = literalTail(f, fn.Addr+fn.Size)
+	}
 	in.Continue = func(addr uint64) ([]byte, bool) {
 		if _, isFunction := f.FunctionIndex(addr); isFunction || f.InPLT(addr) || !f.IsExecutable(addr) {
 			return nil, false
@@ -194,6 +197,25 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	}
 	return frame.Analyze(in)
 }
+
+// literalTail returns the bytes from end (a function's end) to the next
+// function or the end of the executable section, at most maxLiteralReach:
+// where the assembler may have put the function's literal pool past its
+// symbol's size. Nothing when a function starts at end.
+func literalTail(f *binfile.File, end uint64) []byte {
+	if _, inFunction := f.Containing(end); inFunction || !f.IsExecutable(end) {
+		return nil
+	}
+	code, err := f.Code(end, min(f.CodeEnd(end)-end, maxLiteralReach))
+	if err != nil {
+		return nil
+	}
+	return code
+}
+
+// maxLiteralReach is how far past an instruction a Thumb literal load can
+// read (ldr.w rX, [pc, #4095]).
+const maxLiteralReach = 4096
 
 // maxContinuation caps the code a jump into the middle of other code can
 // bring into a walk: a cold part or shared epilogue is short, and code

@@ -141,6 +141,12 @@ type Input struct {
 	// there to the end of its region, and the walk follows the jump with
 	// the function's own SP and frame pointer, as the processor does.
 	Continue func(addr uint64) ([]byte, bool)
+	// Tail are the bytes right after Code up to the next function (in the
+	// same section, at most a few KiB), when no function starts there: an
+	// assembler may place a function's literal pool past its symbol's
+	// size (FreeRTOS's ARM_CM33 portasm.c). The decoder reads literals
+	// there; the walk never runs into them.
+	Tail []byte
 	// MainStackTop, when HasMainStack, is the top of the Cortex-M main
 	// stack: the initial SP in word 0 of the vector table. SP set to it
 	// (see Reset) starts the stack afresh instead of being unknown.
@@ -239,6 +245,9 @@ type walker struct {
 	}
 	// tableTargets are the offsets walked as jump-table targets.
 	tableTargets []int
+	// withTailCode is the function's code followed by Input.Tail (see
+	// withTail), made when first needed.
+	withTailCode []byte
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -375,6 +384,9 @@ func (w *walker) decode(off int) *inst {
 	}
 	end := w.segEnd(off)
 	eff, err := w.in.Decoder.Decode(w.code[off:end], w.addr(off))
+	if err == nil && eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
+		eff = w.withTail(off, eff)
+	}
 	if err == nil && (eff.Len <= 0 || off+eff.Len > end) {
 		if eff.Len <= 0 {
 			err = fmt.Errorf("decoder returned length %d", eff.Len)
@@ -388,6 +400,26 @@ func (w *walker) decode(off int) *inst {
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return &w.insts[len(w.insts)-1]
+}
+
+// withTail decodes the instruction at off (in the function's own code)
+// again with Input.Tail after the code, when the literal it reads lies
+// there: the decoder reads only the bytes it is given. The instruction
+// itself must still end inside the function (decode checks that).
+func (w *walker) withTail(off int, eff isa.Effect) isa.Effect {
+	end := w.in.Addr + uint64(w.segs[0].end)
+	tailEnd := end + uint64(len(w.in.Tail))
+	if eff.Literal+uint64(eff.LiteralSize) <= end || eff.Literal >= tailEnd || eff.Literal+uint64(eff.LiteralSize) > tailEnd {
+		return eff
+	}
+	if w.withTailCode == nil {
+		w.withTailCode = append(append(make([]byte, 0, w.segs[0].end+len(w.in.Tail)), w.code[:w.segs[0].end]...), w.in.Tail...)
+	}
+	e, err := w.in.Decoder.Decode(w.withTailCode[off:], w.addr(off))
+	if err != nil || e.Len != eff.Len {
+		return eff
+	}
+	return e
 }
 
 type work struct {

@@ -109,6 +109,16 @@ type Effect struct {
 	Ref      uint64
 	DefValue int64
 	MemDisp  int64
+	// Literal is the address of the memory a PC-relative load reads (a
+	// literal-pool word: ldr rX,[pc,#n], and the byte, halfword, dual and
+	// floating-point forms), LiteralSize the number of bytes it reads (0:
+	// not a PC-relative load). A decoder that is given only the function's
+	// bytes cannot read a literal past them; the walk then decodes again
+	// with the bytes that follow (see frame.Input.Tail). It also tells
+	// which instructions read a literal-pool word: a word that only
+	// constant branches read holds no escaping function pointer.
+	Literal     uint64
+	LiteralSize uint8
 	// Flow and Target describe control flow. Target is valid when HasTarget.
 	Flow      Flow
 	HasTarget bool

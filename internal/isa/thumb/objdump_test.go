@@ -489,7 +489,7 @@ func mrcWrites(mn, ops, reg string) bool {
 
 // objdumpStats counts what the comparison covered.
 type objdumpStats struct {
-	binaries, insts, spChecks, targetChecks, accessChecks, fpChecks int
+	binaries, insts, spChecks, targetChecks, accessChecks, fpChecks, literalChecks int
 }
 
 // compare checks every instruction objdump printed against the decoder.
@@ -751,11 +751,41 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 				}
 			}
 		}
+
+		// 6. PC-relative loads name the literal they read: the address
+		// objdump prints in its comment.
+		// (A byte or halfword load into PC is a memory hint that reads
+		// nothing; objdump prints the literal forms of the unprivileged
+		// loads, whose encodings with PC as base are the literal loads,
+		// as ldrbt, ldrht...)
+		hint := first == "pc" && base != "ldr"
+		if litLoad[strings.TrimSuffix(base, "t")] && litRE.MatchString(ops) && !hint {
+			st.literalChecks++
+			m := litCommentRE.FindStringSubmatch(l.line)
+			switch {
+			case e.LiteralSize == 0:
+				fail(l, e, "PC-relative load without Literal")
+			case m != nil:
+				if a, _ := strconv.ParseUint(m[1], 16, 64); a != e.Literal {
+					fail(l, e, "literal at %#x, objdump says %#x", e.Literal, a)
+				}
+			}
+		} else if e.LiteralSize != 0 {
+			fail(l, e, "Literal on an instruction that reads no literal")
+		}
 	}
 	if fails > maxFails {
 		t.Errorf("%s: %d mismatches in all", name, fails)
 	}
 }
+
+// The loads that can read a literal, the operand of one, and objdump's
+// comment with the literal's address: "@ (5394 <f+0x70>)" or "@ 0x5394".
+var (
+	litLoad      = map[string]bool{"ldr": true, "ldrb": true, "ldrh": true, "ldrsb": true, "ldrsh": true, "ldrd": true, "vldr": true}
+	litRE        = regexp.MustCompile(`\[pc(, #-?\d+)?\]$`)
+	litCommentRE = regexp.MustCompile(`@ \(?(?:0x)?([0-9a-f]+)`)
+)
 
 // TestObjdump builds C and assembly with arm-none-eabi-gcc for Cortex-M0, M3,
 // M4 (hard float) and M33 at -O0, -O2 and -Os, linked against newlib, and
@@ -798,8 +828,8 @@ func TestObjdump(t *testing.T) {
 			check(name, out)
 		}
 	}
-	t.Logf("compared %d instructions from %d binaries: %d SP checks, %d branch targets, %d stack accesses, %d r7 writes",
-		st.insts, st.binaries, st.spChecks, st.targetChecks, st.accessChecks, st.fpChecks)
+	t.Logf("compared %d instructions from %d binaries: %d SP checks, %d branch targets, %d stack accesses, %d r7 writes, %d literals",
+		st.insts, st.binaries, st.spChecks, st.targetChecks, st.accessChecks, st.fpChecks, st.literalChecks)
 	if st.insts < 10000 {
 		t.Errorf("only %d instructions compared", st.insts)
 	}

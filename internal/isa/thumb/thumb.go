@@ -261,6 +261,7 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 			rt := (h >> 8) & 7
 			addr := literalAddr(pc, (h&0xFF)<<2, true)
 			writeReg(e, rt)
+			e.Literal, e.LiteralSize = addr, 4
 			literalRef(e, code, pc, addr)
 			return ""
 		}
@@ -532,7 +533,7 @@ func decode32(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) string {
 		case op2&0x60 == 0x20:
 			return dataProcShiftedReg(e, hw1, hw2)
 		default:
-			return coprocessor(e, hw1, hw2)
+			return coprocessor(e, hw1, hw2, pc)
 		}
 	case 2:
 		if hw2&0x8000 != 0 {
@@ -559,7 +560,7 @@ func decode32(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) string {
 		case op2&0x78 == 0x38:
 			return longMultiply(e, hw1, hw2)
 		case op2&0x40 == 0x40:
-			return coprocessor(e, hw1, hw2)
+			return coprocessor(e, hw1, hw2, pc)
 		}
 		return "undefined 32-bit load/store encoding"
 	}
@@ -693,6 +694,7 @@ func loadStoreDual(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 		if !l || w || !p {
 			return "strd/ldrd with PC base and writeback or store"
 		}
+		e.Literal, e.LiteralSize = literalAddr(pc, hw2&0xFF<<2, u), 8
 	} else if w {
 		if rn == rt || rn == rt2 {
 			return "ldrd/strd writeback to a transferred register"
@@ -1018,6 +1020,7 @@ func loadSingle(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte, size int
 	use(e, rt)
 	if rn == regPC { // literal
 		addr := literalAddr(pc, hw2&0xFFF, hw1&0x80 != 0)
+		e.Literal, e.LiteralSize = addr, uint8(size)
 		switch rt {
 		case regPC:
 			e.Flow = isa.FlowIndirectJump
@@ -1146,7 +1149,7 @@ func longMultiply(e *isa.Effect, hw1, hw2 uint32) string {
 // LDC/STC/MCR/MRC/MCRR/MRRC/CDP formats; coprocessors 8, 9 and 12-15 do not
 // exist on M-profile processors (A-profile Advanced SIMD lives there) and
 // are errors.
-func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
+func coprocessor(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 	op1 := (hw1 >> 4) & 0x3F
 	rn := hw1 & 0xF
 	coproc := (hw2 >> 8) & 0xF
@@ -1178,7 +1181,7 @@ func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 		return ""
 	case op1&0x20 == 0: // LDC/STC: 110P UDWL
 		if fp {
-			return fpLoadStore(e, hw1, hw2)
+			return fpLoadStore(e, hw1, hw2, pc)
 		}
 		p, u, w := op1&0x10 != 0, op1&0x08 != 0, op1&0x02 != 0
 		imm := int64(hw2&0xFF) << 2
@@ -1217,7 +1220,7 @@ func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 
 // fpLoadStore decodes VLDR/VSTR, VLDM/VSTM (VPUSH/VPOP) and ARMv8-M
 // VLSTM/VLLDM: 1110 110P UDWL Rn | Vd 101s imm8.
-func fpLoadStore(e *isa.Effect, hw1, hw2 uint32) string {
+func fpLoadStore(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 	op1 := (hw1 >> 4) & 0x1F
 	p, u, w, l := op1&0x10 != 0, op1&0x08 != 0, op1&0x02 != 0, op1&0x01 != 0
 	rn := hw1 & 0xF
@@ -1242,6 +1245,9 @@ func fpLoadStore(e *isa.Effect, hw1, hw2 uint32) string {
 		off := int64(imm8) << 2
 		if !u {
 			off = -off
+		}
+		if rn == regPC {
+			e.Literal, e.LiteralSize = literalAddr(pc, imm8<<2, u), uint8(size)
 		}
 		access(e, rn, off, size)
 		return ""
