@@ -248,6 +248,10 @@ type walker struct {
 	// withTailCode is the function's code followed by Input.Tail (see
 	// withTail), made when first needed.
 	withTailCode []byte
+	// spRegs are the SP moves by a register taken as the constant the
+	// code before them shows (offset -> amount), checked again once the
+	// whole function is known (checkSPRegisters).
+	spRegs map[int]int64
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -272,6 +276,7 @@ func Analyze(in Input) Frame {
 	w.walk(0, state{depth: w.ra})
 	w.resolveIndirectJumps()
 	w.checkResets()
+	w.checkSPRegisters()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -502,6 +507,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			st.depth = st.fpDepth - e.SPDelta
 		case isa.SPDynamic:
+			if v, ok := w.spRegister(off, e); ok {
+				st.depth += v
+				break
+			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
 		case isa.SPUnknown:
 			switch w.stackWrite(off, e, cond) {

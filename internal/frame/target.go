@@ -160,6 +160,13 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 			}
 		case isa.DefAddIndex:
 			return s.indexed(p, e, budget)
+		case isa.DefShl:
+			// movs r3, #129; lsls r3, r3, #3: ARMv6-M builds constants
+			// over 255 this way. (Kept in 64 bits: right modulo 2^32 for
+			// Thumb, and x86's 64-bit shl.)
+			if v := s.reg(p, e.DefSrc, budget); v.Kind == ValueConst && !v.Indexed && e.DefValue >= 0 && e.DefValue < 64 {
+				return &Value{Kind: ValueConst, Off: v.Off << uint(e.DefValue)}
+			}
 		}
 		return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 	}

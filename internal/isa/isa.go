@@ -212,6 +212,26 @@ type Effect struct {
 	// which stack it moves depends on the processor's mode.
 	SysReg SysReg
 	SysSrc int8
+	// SPReg is, on an SPDynamic instruction that adds a register to SP
+	// (HasSPReg: Thumb add sp, rX and add.w/sub.w sp, sp, rX), that
+	// register; SPRegSub says it is subtracted. ARMv6-M allocates frames
+	// over 508 bytes with ldr rX, =-N; add sp, rX: the walk takes SP's
+	// move from the constant the code before it puts in the register,
+	// when that is proved (see CompleteDefs), and keeps SPDynamic
+	// otherwise.
+	SPReg    int8
+	HasSPReg bool
+	SPRegSub bool
+}
+
+// CompleteDefs is implemented by a Decoder whose Effects name every
+// general-purpose register each instruction writes (DefReg, DefAlso) and
+// say DefNone only for an instruction that writes none. A slice back from
+// an instruction over such code may skip the instructions that do not
+// write the register it follows: its value is then proved, not guessed.
+// (The Thumb decoder does; the x86-64 one does not describe every write.)
+type CompleteDefs interface {
+	CompleteDefs() bool
 }
 
 // SysReg is a special register an msr writes that can move the stack.

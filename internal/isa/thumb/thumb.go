@@ -30,9 +30,10 @@
 //     CONTROL can switch between MSP and PSP); the msr forms also set
 //     SysReg and SysSrc, for a walk that knows the processor's mode.
 //   - The SP-relative register forms add sp,rm / add.w sp,sp,rm / sub.w
-//     sp,sp,rm are SPDynamic. (ARMv6-M code allocates frames over 508 bytes
-//     with ldr rX,=-N; add sp,rX: that too is SPDynamic, since a decoder of
-//     one instruction cannot know rX.)
+//     sp,sp,rm are SPDynamic, with the register in SPReg (unshifted forms).
+//     ARMv6-M code allocates frames over 508 bytes with ldr rX,=-N; add
+//     sp,rX: a decoder of one instruction cannot know rX, the frame walk
+//     can (it slices back to the constant).
 //   - mov pc,lr is a return, like bx lr; pop {...,pc}, ldm sp!,{...,pc}
 //     and ldr pc,[sp],#n are returns with their SP delta. Any other
 //     data-processing write or load of PC is an indirect jump.
@@ -68,6 +69,10 @@ var _ isa.Decoder = Decoder{}
 
 // New returns a Thumb decoder; it is the same as Decoder{}.
 func New() isa.Decoder { return Decoder{} }
+
+// CompleteDefs is true: every register an instruction writes is named
+// (isa.CompleteDefs; the Def tests check it against objdump).
+func (Decoder) CompleteDefs() bool { return true }
 
 // ReturnAddressSize is 0: bl puts the return address in LR, not on the stack.
 func (Decoder) ReturnAddressSize() int64 { return 0 }
@@ -410,6 +415,7 @@ func special16(e *isa.Effect, h uint32) string {
 				e.SP = isa.SPUnknown
 			} else {
 				e.SP = isa.SPDynamic
+				e.SPReg, e.HasSPReg = int8(rm), true
 			}
 		default:
 			writeReg(e, rdn)
@@ -738,6 +744,9 @@ func dataProcShiftedReg(e *isa.Effect, hw1, hw2 uint32) string {
 		switch {
 		case (op == 8 || op == 13) && rn == regSP && rm != regSP && rm != regPC:
 			e.SP = isa.SPDynamic
+			if !shifted {
+				e.SPReg, e.HasSPReg, e.SPRegSub = int8(rm), true, op == 13
+			}
 		case isMov && rm == regFP && !shifted:
 			e.SP = isa.SPFromFP
 			e.UsesFP = true
