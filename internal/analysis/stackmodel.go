@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"debug/elf"
 	"fmt"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -132,7 +131,7 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 	// (SVC_Handler's ldr r3,=vPortSVCHandler_C; bx r3), not a task's entry:
 	// tasks are created in thread mode.
 	handlerOnly := func(id int) bool { return m.handler[id] && !m.reset[id] }
-	elsewhere := takenOutsideVectorTable(f, g, vt, handlerOnly)
+	elsewhere := takenOutsideVectorTable(f, g, handlerOnly)
 	var processRoots []int
 	for _, id := range userEntries {
 		if !handlers[id] {
@@ -178,49 +177,19 @@ func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen [
 }
 
 // takenOutsideVectorTable returns the main module's functions whose
-// address the program takes other than by a word of the vector table: in
-// code (a literal or adr, frame.Refs) or in a data word outside the table.
-// References in the code of functions skipRefs names do not count.
-func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, skipRefs func(int) bool) map[int]bool {
+// address the program takes other than by a word of the vector table:
+// callgraph.TakenAddresses, the same addresses the address-taken set
+// starts from (in code: a literal or adr, frame.Refs; in data: a word
+// outside the table; a literal-pool word unless only constant branches
+// read it). References in the code of functions skipRefs names do not
+// count.
+func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, skipRefs func(int) bool) map[int]bool {
 	main := g.Modules[0]
 	out := map[int]bool{}
-	add := func(addr uint64) {
+	for _, addr := range g.TakenAddresses(main, skipRefs) {
 		if fi, ok := f.FunctionIndex(addr); ok {
 			out[g.Node(main, fi)] = true
 		}
-	}
-	for id, n := range g.Nodes {
-		if n.Module == main && !skipRefs(id) {
-			for _, ref := range n.Frame.Refs {
-				add(ref)
-			}
-		}
-	}
-	tableEnd := vt.Addr + 4
-	for _, v := range vt.Vectors {
-		tableEnd = max(tableEnd, vt.Addr+4*uint64(v.Index)+4)
-	}
-	scan := func(begin, size uint64) {
-		data, err := f.Code(begin, size)
-		if err != nil {
-			return
-		}
-		for i := 0; i+4 <= len(data); i += 4 {
-			if at := begin + uint64(i); at >= vt.Addr && at < tableEnd {
-				continue
-			}
-			if w := uint64(f.ELF.ByteOrder.Uint32(data[i:])); w&1 == 1 {
-				add(w &^ 1)
-			}
-		}
-	}
-	for _, s := range f.ELF.Sections {
-		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR == 0 {
-			scan(s.Addr, s.Size)
-		}
-	}
-	for _, r := range f.DataInCode { // literal pools
-		scan(r.Begin, r.End-r.Begin)
 	}
 	return out
 }

@@ -105,6 +105,10 @@ type Frame struct {
 	// AfterReset set. Size counts only the code before a reset.
 	Resets    []Reset
 	ResetSize int64
+	// LiteralReads are the literal-pool words the function's code reads
+	// (PC-relative loads, isa.Effect.Literal), in address order; Branch
+	// marks a word read only to branch to it (see branchLiterals).
+	LiteralReads []LiteralRead
 	// SysWrites are the writes of PSP and CONTROL (msr) the walk went past
 	// as if SP did not move, which holds only when the function runs in
 	// handler mode (or, for PSP, on the main stack): the caller of Analyze
@@ -289,6 +293,7 @@ func Analyze(in Input) Frame {
 		}
 	}
 	w.traceTargets()
+	w.branchLiterals()
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
 	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr

@@ -163,8 +163,12 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 		case isa.DefShl:
 			// movs r3, #129; lsls r3, r3, #3: ARMv6-M builds constants
 			// over 255 this way. (Kept in 64 bits: right modulo 2^32 for
-			// Thumb, and x86's 64-bit shl.)
-			if v := s.reg(p, e.DefSrc, budget); v.Kind == ValueConst && !v.Indexed && e.DefValue >= 0 && e.DefValue < 64 {
+			// Thumb, and x86's 64-bit shl.) An index scaled by a shift
+			// is not a constant: the budget spent finding that out is
+			// given back, for the rest of the slice (a table's base).
+			b := *budget
+			if v := s.reg(p, e.DefSrc, &b); v.Kind == ValueConst && !v.Indexed && e.DefValue >= 0 && e.DefValue < 64 {
+				*budget = b
 				return &Value{Kind: ValueConst, Off: v.Off << uint(e.DefValue)}
 			}
 		}
