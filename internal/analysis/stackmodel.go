@@ -42,12 +42,14 @@ type stackModes struct {
 }
 
 // checkStackModes makes unknown the frames whose msr writes are not shown
-// to leave the running SP where the walk assumed.
+// to leave the running SP where the walk assumed, and ends the handlers'
+// paths at their exception returns (see excReturns).
 func checkStackModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int) {
-	if vt == nil || !hasStackWrites(g) {
+	cands := excReturnCandidates(g)
+	if vt == nil || (!hasStackWrites(g) && len(cands) == 0) {
 		return
 	}
-	m := findModes(f, g, vt, userEntries)
+	m := excReturns(f, g, vt, userEntries, cands)
 	for id, n := range g.Nodes {
 		if n.Frame.Kind == frame.Unknown {
 			continue
@@ -93,7 +95,88 @@ func (m *stackModes) refuse(g *callgraph.Graph, id int) (uint64, string, bool) {
 	return 0, "", false
 }
 
-func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int) *stackModes {
+// An indirect jump whose target may be an EXC_RETURN value (frame's
+// ExcReturnKind: a constant 0xFFFFFFxx, or a word of the context the code
+// restores below the PSP it writes) returns from the exception when it
+// runs in handler mode: the handler's use of the main stack ends there, as
+// at a return, and what runs next (the task whose context was restored)
+// runs on its own stack. In thread mode the same jump is an ordinary
+// branch (to a faulting address, for a constant). So such a jump ends the
+// path only in a function that nothing but handlers reaches: not the
+// reset path, not code that may run on the process stack. Those sets
+// depend on the jumps' own edges (a jump kept as an indirect call reaches
+// the address-taken set), so they are found by a fixed point: take every
+// candidate as an exception return, find the modes without their edges,
+// give back the candidates whose function is not handler-only (their
+// edges then count), until none is given back. The result is consistent:
+// each jump ended is handler-only in the graph without the jumps ended.
+
+// excSite is one candidate: a node's jump at an address.
+type excSite struct {
+	node int
+	site uint64
+}
+
+type excCandidate struct {
+	assumed bool
+	detail  string
+}
+
+// excReturnCandidates lists the main module's jumps the frame walk found
+// may be exception returns.
+func excReturnCandidates(g *callgraph.Graph) map[excSite]excCandidate {
+	out := map[excSite]excCandidate{}
+	for id, n := range g.Nodes {
+		if n.Module != g.Modules[0] || n.Hub {
+			continue
+		}
+		for _, cs := range n.Frame.Calls {
+			if cs.ExcReturn != frame.NoExcReturn {
+				out[excSite{id, cs.Addr}] = excCandidate{assumed: cs.ExcReturn == frame.ExcReturnContext, detail: cs.ExcDetail}
+			}
+		}
+	}
+	return out
+}
+
+// excReturns decides which candidates are exception returns, ends the
+// paths there (callgraph.EndAtExcReturn: an "exc-return" assumption of the
+// entries that reach one through a restored context) and returns the
+// modes of the resulting graph.
+func excReturns(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int, cands map[excSite]excCandidate) *stackModes {
+	accepted := map[excSite]bool{}
+	for c := range cands {
+		accepted[c] = true
+	}
+	skip := func(from int, e callgraph.Edge) bool { return accepted[excSite{from, e.Site}] }
+	for {
+		m := findModes(f, g, vt, userEntries, skip)
+		refused := false
+		for c := range accepted {
+			if !m.handlerOnly(c.node) {
+				delete(accepted, c)
+				refused = true
+			}
+		}
+		if !refused {
+			for c := range accepted {
+				g.EndAtExcReturn(c.node, c.site, cands[c].assumed, cands[c].detail)
+			}
+			return m
+		}
+	}
+}
+
+// handlerOnly says whether node id runs only in handler mode: reached
+// from a vector handler, not from the reset path nor from code that may
+// run on the process stack.
+func (m *stackModes) handlerOnly(id int) bool {
+	return m.handler[id] && !m.reset[id] && !m.process[id]
+}
+
+// findModes finds which code reaches each node, not following the edges
+// skip names (besides the assumed calls of vector handlers, below).
+func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int, skip func(from int, e callgraph.Edge) bool) *stackModes {
 	main := g.Modules[0]
 	nodeAt := func(addr uint64) (int, bool) {
 		fi, ok := f.FunctionIndex(addr)
@@ -122,7 +205,9 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 	// table, as FreeRTOS's xPortStartScheduler does), nor to be a task's
 	// entry: it runs in handler mode. A direct or annotated call from
 	// thread code is still followed.
-	assumedCall := func(from, to int) bool { return handlers[to] && g.Nodes[from].Hub }
+	assumedCall := func(from int, e callgraph.Edge) bool {
+		return handlers[e.To] && g.Nodes[from].Hub || skip(from, e)
+	}
 	n := len(g.Nodes)
 	m := &stackModes{handler: make([]bool, n), reset: make([]bool, n), process: make([]bool, n), why: make([]int, n)}
 	reach(g, handlerRoots, assumedCall, m.handler, nil)
@@ -149,7 +234,7 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 
 // reach marks in seen every node reachable from roots, not following the
 // edges skip names; why records each one's root.
-func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen []bool, why []int) {
+func reach(g *callgraph.Graph, roots []int, skip func(from int, e callgraph.Edge) bool, seen []bool, why []int) {
 	for _, r := range roots {
 		if seen[r] {
 			continue
@@ -163,7 +248,7 @@ func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen [
 			id := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			for _, e := range g.Nodes[id].Edges {
-				if seen[e.To] || skip(id, e.To) {
+				if seen[e.To] || skip(id, e) {
 					continue
 				}
 				seen[e.To] = true

@@ -70,6 +70,10 @@ type CallSite struct {
 	// stack (see Frame.Resets); Depth is then in bytes below that top,
 	// not below the caller's SP.
 	AfterReset bool
+	// ExcReturn says, for an indirect jump, whether its target may be a
+	// Cortex-M EXC_RETURN value (see excReturns), and ExcDetail why.
+	ExcReturn ExcReturnKind
+	ExcDetail string
 }
 
 // Frame is the result for one function.
@@ -293,6 +297,7 @@ func Analyze(in Input) Frame {
 		}
 	}
 	w.traceTargets()
+	w.excReturns()
 	w.branchLiterals()
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
 	w.fr.Refs = dedupe(w.fr.Refs)

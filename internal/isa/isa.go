@@ -222,6 +222,18 @@ type Effect struct {
 	SPReg    int8
 	HasSPReg bool
 	SPRegSub bool
+	// LdmList is, on a load of several registers from consecutive words
+	// (Thumb ldm/ldmdb; HasLdm), the registers loaded (bit n for rn),
+	// from the words at LdmBase's value (LdmDown: the words just below
+	// it), lowest register from the lowest address; with writeback the
+	// base then moves past them (DefAlso names it). A slice back from a
+	// register loaded this way sees the word it came from: FreeRTOS's
+	// ARM_CM0 and ARM_CM33 ports restore a task's EXC_RETURN with
+	// ldmia r0!, {r2} before bx r2.
+	LdmList uint16
+	LdmBase int8
+	HasLdm  bool
+	LdmDown bool
 }
 
 // CompleteDefs is implemented by a Decoder whose Effects name every

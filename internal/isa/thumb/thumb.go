@@ -343,6 +343,7 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 			writeback(e, rn, int64(bits.OnesCount32(list))*4)
 		}
 		e.DefAlso |= list
+		e.LdmList, e.LdmBase, e.HasLdm = uint16(list), int8(rn), true
 		if list&(1<<regFP) != 0 {
 			writeReg(e, regFP)
 		}
@@ -617,6 +618,7 @@ func loadStoreMultiple(e *isa.Effect, hw1, hw2 uint32) string {
 		return "ldm with both LR and PC in the register list"
 	}
 	e.DefAlso |= list
+	e.LdmList, e.LdmBase, e.HasLdm, e.LdmDown = uint16(list), int8(rn), true, op != 1
 	if wback {
 		writeback(e, rn, delta)
 	} else {
