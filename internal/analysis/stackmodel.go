@@ -44,8 +44,8 @@ type stackModes struct {
 // checkStackModes makes unknown the frames whose msr writes are not shown
 // to leave the running SP where the walk assumed, and ends the handlers'
 // paths at their exception returns (see excReturns).
-func checkStackModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int) {
-	cands := excReturnCandidates(g)
+func checkStackModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int, strict bool) {
+	cands := excReturnCandidates(g, strict)
 	if vt == nil || (!hasStackWrites(g) && len(cands) == 0) {
 		return
 	}
@@ -123,15 +123,17 @@ type excCandidate struct {
 }
 
 // excReturnCandidates lists the main module's jumps the frame walk found
-// may be exception returns.
-func excReturnCandidates(g *callgraph.Graph) map[excSite]excCandidate {
+// may be exception returns. With strict, only those through a constant:
+// one through a restored context assumes what the context holds, and
+// --strict assumes no indirect jump's target.
+func excReturnCandidates(g *callgraph.Graph, strict bool) map[excSite]excCandidate {
 	out := map[excSite]excCandidate{}
 	for id, n := range g.Nodes {
 		if n.Module != g.Modules[0] || n.Hub {
 			continue
 		}
 		for _, cs := range n.Frame.Calls {
-			if cs.ExcReturn != frame.NoExcReturn {
+			if cs.ExcReturn == frame.ExcReturnConstant || cs.ExcReturn == frame.ExcReturnContext && !strict {
 				out[excSite{id, cs.Addr}] = excCandidate{assumed: cs.ExcReturn == frame.ExcReturnContext, detail: cs.ExcDetail}
 			}
 		}
