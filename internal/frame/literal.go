@@ -18,8 +18,9 @@ type LiteralRead struct {
 	Branch bool
 }
 
-// branchLiterals finds the literal loads whose value only a branch uses
-// and records every literal read of the walked code (Frame.LiteralReads).
+// branchLiterals finds the literal loads whose value only a branch uses,
+// records every literal read of the walked code (Frame.LiteralReads) and
+// adds the addresses movw/movt pairs build to Refs.
 //
 // A load is a branch literal when the very next instruction is the
 // function's indirect jump through the loaded register, reached only from
@@ -60,7 +61,7 @@ func (w *walker) branchLiterals() {
 		branch[p] = true
 	}
 	reads := map[LiteralRead]bool{}
-	var refs []uint64
+	var refs, movt []uint64
 	for i := range w.insts {
 		in := &w.insts[i]
 		if in.err != nil || !w.walked(in.off) {
@@ -72,10 +73,24 @@ func (w *walker) branchLiterals() {
 		if in.eff.HasRef && !branch[in.off] {
 			refs = append(refs, in.eff.Ref)
 		}
+		if in.eff.DefKind == isa.DefHigh16 {
+			// movw rX, #:lower16:f; movt rX, #:upper16:f computes an
+			// address as a literal load does (-mpure-code, hand-written
+			// assembly): a reference too, with the Thumb bit cleared
+			// so that a function pointer names the function's entry.
+			if s == nil {
+				s = w.newSlicer()
+			}
+			budget := maxSlice
+			if low := s.reg(in.off, in.eff.DefReg, &budget); low.Kind == ValueConst && !low.Indexed {
+				movt = append(movt, uint64(uint32(low.Off&0xFFFF|(in.eff.DefValue&0xFFFF)<<16)&^1))
+			}
+		}
 	}
 	if len(branch) > 0 {
 		w.fr.Refs = refs
 	}
+	w.fr.Refs = append(w.fr.Refs, movt...)
 	for r := range reads {
 		w.fr.LiteralReads = append(w.fr.LiteralReads, r)
 	}
