@@ -146,4 +146,3 @@ func bxAddr(t *testing.T, elf, fn string) uint64 {
 	a, _ := strconv.ParseUint(m[len(m)-1][1], 16, 64)
 	return a
 }
-
