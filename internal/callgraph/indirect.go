@@ -210,12 +210,11 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 func (g *Graph) TakenAddresses(m *Module, skip func(id int) bool) []uint64 {
 	g.completeModule(m)
 	var out []uint64
-	for id, n := range g.Nodes {
-		if n.Module != m || n.Hub || (skip != nil && skip(id)) {
-			continue
+	g.eachNode(m, func(id int, n *Node) {
+		if skip == nil || !skip(id) {
+			out = append(out, n.Frame.Refs...)
 		}
-		out = append(out, n.Frame.Refs...)
-	}
+	})
 	out = append(out, m.File.AddressTaken()...)
 	branchOnly := g.branchOnlyWords(m)
 	for _, w := range m.File.PoolWords() {
@@ -241,10 +240,7 @@ func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
 	branch := map[uint64]bool{}
 	other := map[uint64]bool{} // words some other load reads (any byte)
 	var computed []uint64
-	for _, n := range g.Nodes {
-		if n.Module != m || n.Hub {
-			continue
-		}
+	g.eachNode(m, func(_ int, n *Node) {
 		for _, r := range n.Frame.LiteralReads {
 			if r.Branch {
 				branch[r.Addr] = true
@@ -255,7 +251,7 @@ func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
 			}
 		}
 		computed = append(computed, n.Frame.Refs...)
-	}
+	})
 	if len(branch) == 0 {
 		return nil
 	}
@@ -282,6 +278,17 @@ func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
 		}
 	}
 	return out
+}
+
+// eachNode calls fn for every node of module m's code: its functions and
+// the code nodes of jumps into code no symbol starts.
+func (g *Graph) eachNode(m *Module, fn func(id int, n *Node)) {
+	for _, id := range m.nodes {
+		fn(id, g.Nodes[id])
+	}
+	for _, id := range m.code {
+		fn(id, g.Nodes[id])
+	}
 }
 
 // AddressTaken returns the nodes of the functions whose address module m
