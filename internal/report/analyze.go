@@ -199,6 +199,7 @@ func AssumedText(as []bound.Assumption) string {
 	add(bound.AssumeExcluded, "%s excluded", "%d functions excluded")
 	add(bound.AssumeFrame, "%s's frame declared", "%d frames declared")
 	add(bound.AssumeRecursion, "%s's recursion depth declared", "%d recursion depths declared")
+	add(bound.AssumeExcReturn, "%s's EXC_RETURN assumed", "%d EXC_RETURNs assumed")
 	if len(with) > 0 {
 		text += ", with " + strings.Join(with, ", ")
 	}
