@@ -218,7 +218,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	}
 	g.Resolve()
 	if vt != nil {
-		checkStackModes(f, g, vt, userRoots(specs))
+		checkStackModes(f, g, vt, userRoots(specs), opts.Strict)
 	}
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)

@@ -48,9 +48,23 @@ func TestFreeRTOSBuilds(t *testing.T) {
 	}
 }
 
-// freertosBoards are the QEMU machines the measured runs use: their memory
-// is board.ld's (code at 0, 4 MiB of RAM at 0x20000000).
-var freertosBoards = map[string]string{"cm3": "mps2-an385", "cm4f": "mps2-an386"}
+// freertosBoard is a QEMU machine a measured run uses for a port: its
+// memory map (linker script in testutil's testdata/freertos, "" for
+// board.ld: code at 0, 4 MiB of RAM at 0x20000000) and what the
+// application needs changed to fit it.
+type freertosBoard struct {
+	machine string
+	linker  string
+	defines []string
+}
+
+var freertosBoards = map[string]freertosBoard{
+	"cm3":  {machine: "mps2-an385"},
+	"cm4f": {machine: "mps2-an386"},
+	// 16 KiB of RAM: a smaller FreeRTOS heap leaves newlib's sbrk heap
+	// (stdout's buffer) room below the main stack.
+	"cm0": {machine: "microbit", linker: "board_microbit.ld", defines: []string{"configTOTAL_HEAP_SIZE=4608"}},
+}
 
 // measureInQEMU runs a firmware built with -DMEASURE=1 in QEMU and returns
 // the peaks it prints (measure.c): "main" and one per task name.
@@ -91,17 +105,18 @@ func measureInQEMU(t *testing.T, fw, machine string) map[string]int64 {
 // analysis gives: the main-stack total, and each task's bound with its
 // context. (Soundness: the analysis may be loose, never low.)
 func TestFreeRTOSMeasuredInQEMU(t *testing.T) {
-	for port, machine := range freertosBoards {
+	for port, board := range freertosBoards {
 		for _, opt := range []string{"-O0", "-O2", "-Os"} {
-			port, machine, opt := port, machine, opt
+			port, board, opt := port, board, opt
 			t.Run(port+opt, func(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
 				measure, _ := filepath.Abs(filepath.Join("testdata", "freertos", "measure.c"))
 				app, _ := filepath.Abs(filepath.Join("testdata", "freertos", "app.c"))
 				fw := testutil.BuildFreeRTOS(t, dir, testutil.FreeRTOSApp{Port: port, Opt: opt,
-					App: []string{app, measure}, Defines: []string{"MEASURE=1"}})
-				peaks := measureInQEMU(t, fw, machine)
+					App: []string{app, measure}, Defines: append([]string{"MEASURE=1"}, board.defines...),
+					Linker: testutil.FreeRTOSBoard(t, board.linker)})
+				peaks := measureInQEMU(t, fw, board.machine)
 				res, err := Run(fw, Options{Config: parseConfig(t, excludeAssert)})
 				if err != nil {
 					t.Fatal(err)

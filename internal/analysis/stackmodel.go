@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"debug/elf"
 	"fmt"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -43,12 +42,14 @@ type stackModes struct {
 }
 
 // checkStackModes makes unknown the frames whose msr writes are not shown
-// to leave the running SP where the walk assumed.
-func checkStackModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int) {
-	if vt == nil || !hasStackWrites(g) {
+// to leave the running SP where the walk assumed, and ends the handlers'
+// paths at their exception returns (see excReturns).
+func checkStackModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int, strict bool) {
+	cands := excReturnCandidates(g, strict)
+	if vt == nil || (!hasStackWrites(g) && len(cands) == 0) {
 		return
 	}
-	m := findModes(f, g, vt, userEntries)
+	m := excReturns(f, g, vt, userEntries, cands)
 	for id, n := range g.Nodes {
 		if n.Frame.Kind == frame.Unknown {
 			continue
@@ -94,7 +95,90 @@ func (m *stackModes) refuse(g *callgraph.Graph, id int) (uint64, string, bool) {
 	return 0, "", false
 }
 
-func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int) *stackModes {
+// An indirect jump whose target may be an EXC_RETURN value (frame's
+// ExcReturnKind: a constant 0xFFFFFFxx, or a word of the context the code
+// restores below the PSP it writes) returns from the exception when it
+// runs in handler mode: the handler's use of the main stack ends there, as
+// at a return, and what runs next (the task whose context was restored)
+// runs on its own stack. In thread mode the same jump is an ordinary
+// branch (to a faulting address, for a constant). So such a jump ends the
+// path only in a function that nothing but handlers reaches: not the
+// reset path, not code that may run on the process stack. Those sets
+// depend on the jumps' own edges (a jump kept as an indirect call reaches
+// the address-taken set), so they are found by a fixed point: take every
+// candidate as an exception return, find the modes without their edges,
+// give back the candidates whose function is not handler-only (their
+// edges then count), until none is given back. The result is consistent:
+// each jump ended is handler-only in the graph without the jumps ended.
+
+// excSite is one candidate: a node's jump at an address.
+type excSite struct {
+	node int
+	site uint64
+}
+
+type excCandidate struct {
+	assumed bool
+	detail  string
+}
+
+// excReturnCandidates lists the main module's jumps the frame walk found
+// may be exception returns. With strict, only those through a constant:
+// one through a restored context assumes what the context holds, and
+// --strict assumes no indirect jump's target.
+func excReturnCandidates(g *callgraph.Graph, strict bool) map[excSite]excCandidate {
+	out := map[excSite]excCandidate{}
+	for id, n := range g.Nodes {
+		if n.Module != g.Modules[0] || n.Hub {
+			continue
+		}
+		for _, cs := range n.Frame.Calls {
+			if cs.ExcReturn == frame.ExcReturnConstant || cs.ExcReturn == frame.ExcReturnContext && !strict {
+				out[excSite{id, cs.Addr}] = excCandidate{assumed: cs.ExcReturn == frame.ExcReturnContext, detail: cs.ExcDetail}
+			}
+		}
+	}
+	return out
+}
+
+// excReturns decides which candidates are exception returns, ends the
+// paths there (callgraph.EndAtExcReturn: an "exc-return" assumption of the
+// entries that reach one through a restored context) and returns the
+// modes of the resulting graph.
+func excReturns(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int, cands map[excSite]excCandidate) *stackModes {
+	accepted := map[excSite]bool{}
+	for c := range cands {
+		accepted[c] = true
+	}
+	skip := func(from int, e callgraph.Edge) bool { return accepted[excSite{from, e.Site}] }
+	for {
+		m := findModes(f, g, vt, userEntries, skip)
+		refused := false
+		for c := range accepted {
+			if !m.handlerOnly(c.node) {
+				delete(accepted, c)
+				refused = true
+			}
+		}
+		if !refused {
+			for c := range accepted {
+				g.EndAtExcReturn(c.node, c.site, cands[c].assumed, cands[c].detail)
+			}
+			return m
+		}
+	}
+}
+
+// handlerOnly says whether node id runs only in handler mode: reached
+// from a vector handler, not from the reset path nor from code that may
+// run on the process stack.
+func (m *stackModes) handlerOnly(id int) bool {
+	return m.handler[id] && !m.reset[id] && !m.process[id]
+}
+
+// findModes finds which code reaches each node, not following the edges
+// skip names (besides the assumed calls of vector handlers, below).
+func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, userEntries []int, skip func(from int, e callgraph.Edge) bool) *stackModes {
 	main := g.Modules[0]
 	nodeAt := func(addr uint64) (int, bool) {
 		fi, ok := f.FunctionIndex(addr)
@@ -123,7 +207,9 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 	// table, as FreeRTOS's xPortStartScheduler does), nor to be a task's
 	// entry: it runs in handler mode. A direct or annotated call from
 	// thread code is still followed.
-	assumedCall := func(from, to int) bool { return handlers[to] && g.Nodes[from].Hub }
+	assumedCall := func(from int, e callgraph.Edge) bool {
+		return handlers[e.To] && g.Nodes[from].Hub || skip(from, e)
+	}
 	n := len(g.Nodes)
 	m := &stackModes{handler: make([]bool, n), reset: make([]bool, n), process: make([]bool, n), why: make([]int, n)}
 	reach(g, handlerRoots, assumedCall, m.handler, nil)
@@ -132,7 +218,7 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 	// (SVC_Handler's ldr r3,=vPortSVCHandler_C; bx r3), not a task's entry:
 	// tasks are created in thread mode.
 	handlerOnly := func(id int) bool { return m.handler[id] && !m.reset[id] }
-	elsewhere := takenOutsideVectorTable(f, g, vt, handlerOnly)
+	elsewhere := takenOutsideVectorTable(f, g, handlerOnly)
 	var processRoots []int
 	for _, id := range userEntries {
 		if !handlers[id] {
@@ -150,7 +236,7 @@ func findModes(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, use
 
 // reach marks in seen every node reachable from roots, not following the
 // edges skip names; why records each one's root.
-func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen []bool, why []int) {
+func reach(g *callgraph.Graph, roots []int, skip func(from int, e callgraph.Edge) bool, seen []bool, why []int) {
 	for _, r := range roots {
 		if seen[r] {
 			continue
@@ -164,7 +250,7 @@ func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen [
 			id := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			for _, e := range g.Nodes[id].Edges {
-				if seen[e.To] || skip(id, e.To) {
+				if seen[e.To] || skip(id, e) {
 					continue
 				}
 				seen[e.To] = true
@@ -178,49 +264,19 @@ func reach(g *callgraph.Graph, roots []int, skip func(from, to int) bool, seen [
 }
 
 // takenOutsideVectorTable returns the main module's functions whose
-// address the program takes other than by a word of the vector table: in
-// code (a literal or adr, frame.Refs) or in a data word outside the table.
-// References in the code of functions skipRefs names do not count.
-func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, vt *binfile.VectorTable, skipRefs func(int) bool) map[int]bool {
+// address the program takes other than by a word of the vector table:
+// callgraph.TakenAddresses, the same addresses the address-taken set
+// starts from (in code: a literal or adr, frame.Refs; in data: a word
+// outside the table; a literal-pool word unless only constant branches
+// read it). References in the code of functions skipRefs names do not
+// count.
+func takenOutsideVectorTable(f *binfile.File, g *callgraph.Graph, skipRefs func(int) bool) map[int]bool {
 	main := g.Modules[0]
 	out := map[int]bool{}
-	add := func(addr uint64) {
+	for _, addr := range g.TakenAddresses(main, skipRefs) {
 		if fi, ok := f.FunctionIndex(addr); ok {
 			out[g.Node(main, fi)] = true
 		}
-	}
-	for id, n := range g.Nodes {
-		if n.Module == main && !skipRefs(id) {
-			for _, ref := range n.Frame.Refs {
-				add(ref)
-			}
-		}
-	}
-	tableEnd := vt.Addr + 4
-	for _, v := range vt.Vectors {
-		tableEnd = max(tableEnd, vt.Addr+4*uint64(v.Index)+4)
-	}
-	scan := func(begin, size uint64) {
-		data, err := f.Code(begin, size)
-		if err != nil {
-			return
-		}
-		for i := 0; i+4 <= len(data); i += 4 {
-			if at := begin + uint64(i); at >= vt.Addr && at < tableEnd {
-				continue
-			}
-			if w := uint64(f.ELF.ByteOrder.Uint32(data[i:])); w&1 == 1 {
-				add(w &^ 1)
-			}
-		}
-	}
-	for _, s := range f.ELF.Sections {
-		if s.Flags&elf.SHF_ALLOC != 0 && s.Type != elf.SHT_NOBITS && s.Flags&elf.SHF_EXECINSTR == 0 {
-			scan(s.Addr, s.Size)
-		}
-	}
-	for _, r := range f.DataInCode { // literal pools
-		scan(r.Begin, r.End-r.Begin)
 	}
 	return out
 }

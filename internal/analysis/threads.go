@@ -23,7 +23,10 @@ type Thread struct {
 	// StackSize is null when not found; SizeSource says where it came
 	// from (a configured budget, an argument, an allocation, a symbol, a
 	// default); DefaultSize marks a platform default.
-	StackSize   *int64 `json:"stack_size"`
+	StackSize *int64 `json:"stack_size"`
+	// SizeAtLeast: the stack is only known to be at least StackSize (a
+	// pthread whose size is set elsewhere or at run time: glibc's minimum).
+	SizeAtLeast bool   `json:"size_at_least,omitempty"`
 	SizeSource  string `json:"size_source"`
 	DefaultSize bool   `json:"default_size,omitempty"`
 	// Bound is the entry's worst case (null when not bounded); AtLeast a
@@ -76,7 +79,7 @@ func findThreads(res *Result, opts Options) []Thread {
 	}
 	for _, s := range sites {
 		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
-			DefaultSize: s.Default, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
+			DefaultSize: s.Default, SizeAtLeast: s.SizeMin, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
 		t.File, t.Line = res.lineAt(s.Addr)
 		var b bound.Entry
 		if s.EntryNode >= 0 && ba != nil {
@@ -102,7 +105,7 @@ func findThreads(res *Result, opts Options) []Thread {
 			if v, ok := c.Budgets.Threads[s.Entry]; ok && v > 0 {
 				override = v
 				t.SizeSource = "[budgets.threads] in " + c.Path
-				t.DefaultSize = false
+				t.DefaultSize, t.SizeAtLeast = false, false
 			}
 		}
 		v := threads.Judge(s, b, override)

@@ -112,6 +112,7 @@ type File struct {
 	namesOnce   sync.Once
 	taken       []uint64
 	initArrays  []uint64
+	poolWords   []PoolWord
 	takenOnce   sync.Once
 	vtables     []Vtable
 	vtablesOnce sync.Once

@@ -6,16 +6,34 @@ import (
 )
 
 // AddressTaken returns the functions whose address the file stores as
-// data: pointer-sized words in its data sections (and, on ARM, in the
-// data inside code: literal pools) that equal a function's entry, and the
-// targets of R_X86_64_RELATIVE relocations (how a PIE or shared object
-// stores function pointers, which are zero in the file). Sorted, unique.
-// The words of a Cortex-M vector table do not count (see VectorWords).
-// The constructors and destructors of the init and fini arrays are not
-// among them: only the runtime calls those (see InitArrays).
+// data: pointer-sized words in its data sections that equal a function's
+// entry, and the targets of R_X86_64_RELATIVE relocations (how a PIE or
+// shared object stores function pointers, which are zero in the file).
+// Sorted, unique. The words of a Cortex-M vector table do not count (see
+// VectorWords). The constructors and destructors of the init and fini
+// arrays are not among them: only the runtime calls those (see
+// InitArrays). Nor are the words of data inside code (ARM literal pools):
+// see PoolWords.
 func (f *File) AddressTaken() []uint64 {
 	f.takenOnce.Do(f.findAddressTaken)
 	return f.taken
+}
+
+// PoolWord is a word of data inside code (an ARM literal pool, DataInCode)
+// that equals a function's entry (with the Thumb bit).
+type PoolWord struct {
+	At   uint64 // the word's address
+	Func uint64 // the function's entry
+}
+
+// PoolWords returns the words of the file's data inside code that hold a
+// function's address, in address order. Whether one makes the function
+// address-taken depends on the code that reads it: a word that only a
+// constant branch loads (ldr r3, =f; bx r3) is a branch target, not an
+// escaping pointer (see callgraph).
+func (f *File) PoolWords() []PoolWord {
+	f.takenOnce.Do(f.findAddressTaken)
+	return f.poolWords
 }
 
 // InitArrays returns the functions listed in .preinit_array, .init_array,
@@ -42,15 +60,21 @@ func (f *File) findAddressTaken() {
 	found := map[uint64]bool{}
 	inits := map[uint64]bool{}
 	into := found
-	check := func(v uint64) {
+	// entry says whether v is a function pointer: a function's entry
+	// (with the Thumb bit on ARM).
+	entry := func(v uint64) (uint64, bool) {
 		if f.Arch == ArchThumb {
 			if v&1 == 0 {
-				return
+				return 0, false
 			}
 			v &^= 1
 		}
-		if _, ok := f.byAddr[v]; ok {
-			into[v] = true
+		_, ok := f.byAddr[v]
+		return v, ok
+	}
+	check := func(v uint64) {
+		if a, ok := entry(v); ok {
+			into[a] = true
 		}
 	}
 	word := 8
@@ -86,10 +110,23 @@ func (f *File) findAddressTaken() {
 			scan(data, s.Addr)
 		}
 	}
-	into = found
 	for _, r := range f.DataInCode {
-		if data, err := f.Code(r.Begin, r.End-r.Begin); err == nil {
-			scan(data, r.Begin)
+		data, err := f.Code(r.Begin, r.End-r.Begin)
+		if err != nil {
+			continue
+		}
+		for i := 0; i+word <= len(data); i += word {
+			at := r.Begin + uint64(i)
+			if at >= vectors.Begin && at < vectors.End {
+				continue
+			}
+			v := uint64(f.ELF.ByteOrder.Uint32(data[i:]))
+			if word == 8 {
+				v = f.ELF.ByteOrder.Uint64(data[i:])
+			}
+			if fn, ok := entry(v); ok {
+				f.poolWords = append(f.poolWords, PoolWord{At: at, Func: fn})
+			}
 		}
 	}
 	if f.Arch == ArchX86_64 {

@@ -46,6 +46,10 @@ const (
 	AssumeRecursion = "recursion" // a declared recursion depth
 	AssumeExcluded  = "excluded"  // paths through the function were set aside
 	AssumeVTOR      = "vtor"      // an SP reset read through VTOR (Cortex-M)
+	// AssumeExcReturn: an indirect jump in handler mode taken for an
+	// exception return, through a word of the context the code restores
+	// (Cortex-M RTOS ports: the saved EXC_RETURN).
+	AssumeExcReturn = "exc-return"
 )
 
 // Assumption is something the bound holds only under: an indirect call
@@ -700,6 +704,13 @@ func (a *Analysis) facts() {
 			if r.VTOR {
 				assumes = append(assumes, Assumption{Kind: AssumeVTOR, Function: g.QualifiedName(id), Addr: r.Addr, Library: lib,
 					Detail: "SP reset to the top of the main stack, read through VTOR: assumes VTOR points at the ELF's vector table"})
+				assumeNode = append(assumeNode, id)
+			}
+		}
+		for _, x := range n.ExcReturns {
+			if x.Assumed {
+				assumes = append(assumes, Assumption{Kind: AssumeExcReturn, Function: g.QualifiedName(id), Addr: x.Site, Library: lib,
+					Detail: "exception return (handler mode): " + x.Detail})
 				assumeNode = append(assumeNode, id)
 			}
 		}

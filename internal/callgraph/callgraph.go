@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -57,6 +58,34 @@ type Node struct {
 	// Hub marks the node that stands for a module's address-taken set:
 	// no code, no frame; its edges go to the set's functions.
 	Hub bool
+	// ExcReturns are the indirect jumps taken for Cortex-M exception
+	// returns (see EndAtExcReturn): they have no edges.
+	ExcReturns []ExcReturn
+}
+
+// ExcReturn is an indirect jump of a handler-mode function taken for an
+// exception return: the handler's use of the main stack ends there, as
+// at a return (frame.ExcReturnKind says why).
+type ExcReturn struct {
+	Site uint64
+	// Assumed: the target is an EXC_RETURN only if the code that saved
+	// the restored context put one there (frame.ExcReturnContext);
+	// otherwise the constant is one (frame.ExcReturnConstant).
+	Assumed bool
+	Detail  string
+}
+
+// EndAtExcReturn makes node id's indirect jump at site an exception
+// return: its edges (to the address-taken set, a narrowed set, an
+// annotated target), its unresolved call and its assumed targets go. The
+// caller, which knows the processor's modes, decides that the jump runs
+// in handler mode only.
+func (g *Graph) EndAtExcReturn(id int, site uint64, assumed bool, detail string) {
+	n := g.Nodes[id]
+	n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == site })
+	n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return cs.Addr == site })
+	n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return a.Site == site })
+	n.ExcReturns = append(n.ExcReturns, ExcReturn{Site: site, Assumed: assumed, Detail: detail})
 }
 
 // Edge is one call from a node.
@@ -180,6 +209,9 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
 	}
 	in := frame.Input{Addr: fn.Addr, Code: code, Decoder: g.Decoder, StackAlign: g.opts.StackAlign, DataInCode: g.dataInCode(f)}
+	if f.Arch == binfile.ArchThumb {
+		in.Tail = literalTail(f, fn.Addr+fn.Size)
+	}
 	in.Continue = func(addr uint64) ([]byte, bool) {
 		if _, isFunction := f.FunctionIndex(addr); isFunction || f.InPLT(addr) || !f.IsExecutable(addr) {
 			return nil, false
@@ -226,6 +258,25 @@ func (g *Graph) caseHelpers(f *binfile.File) map[uint64]frame.CaseHelper {
 	g.cases[f] = m
 	return m
 }
+
+// literalTail returns the bytes from end (a function's end) to the next
+// function or the end of the executable section, at most maxLiteralReach:
+// where the assembler may have put the function's literal pool past its
+// symbol's size. Nothing when a function starts at end.
+func literalTail(f *binfile.File, end uint64) []byte {
+	if _, inFunction := f.Containing(end); inFunction || !f.IsExecutable(end) {
+		return nil
+	}
+	code, err := f.Code(end, min(f.CodeEnd(end)-end, maxLiteralReach))
+	if err != nil {
+		return nil
+	}
+	return code
+}
+
+// maxLiteralReach is how far past an instruction a Thumb literal load can
+// read (ldr.w rX, [pc, #4095]).
+const maxLiteralReach = 4096
 
 // maxContinuation caps the code a jump into the middle of other code can
 // bring into a walk: a cold part or shared epilogue is short, and code

@@ -159,28 +159,21 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	}
 	vectors := m.File.VectorWords()
 	readsVectors := false
-	for fi := range m.File.Functions {
-		for _, ref := range g.Nodes[g.nodeFor(m, fi)].Frame.Refs {
-			if t, ok := m.File.FunctionIndex(ref); ok {
-				add(t)
-			}
-			// An address inside the vector table: code that may read
-			// handlers out of it and call them. The table's own address
-			// counts too (what startup code writes to VTOR is also a
-			// base to index from): that costs precision, never soundness.
-			readsVectors = readsVectors || (ref >= vectors.Begin && ref < vectors.End)
+	for _, ref := range g.TakenAddresses(m, nil) {
+		if t, ok := m.File.FunctionIndex(ref); ok {
+			add(t)
 		}
+		// An address inside the vector table: code that may read
+		// handlers out of it and call them. The table's own address
+		// counts too (what startup code writes to VTOR is also a base
+		// to index from): that costs precision, never soundness.
+		readsVectors = readsVectors || (ref >= vectors.Begin && ref < vectors.End)
 	}
 	if readsVectors {
 		for _, v := range m.File.VectorTable().Vectors {
 			if t, ok := m.File.FunctionIndex(v.Handler); ok {
 				add(t)
 			}
-		}
-	}
-	for _, addr := range m.File.AddressTaken() {
-		if t, ok := m.File.FunctionIndex(addr); ok {
-			add(t)
 		}
 	}
 	sort.Ints(taken)
@@ -203,6 +196,99 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	}
 	m.hub, m.hubCount = hub, count
 	return hub, count
+}
+
+// TakenAddresses returns the addresses module m's code and data take, in
+// address order without duplicates: every address its code computes or
+// loads as a constant (frame.Frame.Refs, except in the nodes skip names,
+// when skip is not nil), the function pointers in its data sections
+// (binfile.AddressTaken), and the literal-pool words that hold a
+// function's address, except those only constant branches read (see
+// branchOnlyWords). The address-taken set (takenHub) and the Cortex-M
+// stack model's tasks (which code may run on the process stack) both
+// start from it, so that they agree.
+func (g *Graph) TakenAddresses(m *Module, skip func(id int) bool) []uint64 {
+	g.completeModule(m)
+	var out []uint64
+	g.eachNode(m, func(id int, n *Node) {
+		if skip == nil || !skip(id) {
+			out = append(out, n.Frame.Refs...)
+		}
+	})
+	out = append(out, m.File.AddressTaken()...)
+	branchOnly := g.branchOnlyWords(m)
+	for _, w := range m.File.PoolWords() {
+		if !branchOnly[w.At] {
+			out = append(out, w.Func)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// branchOnlyWords returns the literal-pool words of module m that hold a
+// function's address and that no code reads but constant branches (ldr
+// r3, =f; bx r3, which the graph links to f as a direct tail call: see
+// frame.LiteralRead). Such a word is a branch target, not a function
+// pointer that escapes: SVC_Handler's vPortSVCHandler_C (FreeRTOS
+// ARM_CM0 and ARM_CM33 ports) is no task and no target of indirect
+// calls. A word counts only when at least one branch reads it, every
+// PC-relative load of its bytes in the module's walked code is such a
+// branch's, and no address the code computes (adr, a literal's value)
+// falls in its pool, from which code could read it some other way.
+func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
+	branch := map[uint64]bool{}
+	other := map[uint64]bool{} // words some other load reads (any byte)
+	var computed []uint64
+	g.eachNode(m, func(_ int, n *Node) {
+		for _, r := range n.Frame.LiteralReads {
+			if r.Branch {
+				branch[r.Addr] = true
+				continue
+			}
+			for a := r.Addr &^ 3; a < r.Addr+uint64(r.Size); a += 4 {
+				other[a] = true
+			}
+		}
+		computed = append(computed, n.Frame.Refs...)
+	})
+	if len(branch) == 0 {
+		return nil
+	}
+	pools := m.File.DataInCode
+	poolOf := func(a uint64) int {
+		i := sort.Search(len(pools), func(i int) bool { return pools[i].End > a })
+		if i < len(pools) && pools[i].Begin <= a {
+			return i
+		}
+		return -1
+	}
+	reached := map[int]bool{}
+	for _, a := range computed {
+		if p := poolOf(a); p >= 0 {
+			reached[p] = true
+		}
+	}
+	out := map[uint64]bool{}
+	for a := range branch {
+		if !other[a] && a&3 == 0 {
+			if p := poolOf(a); p >= 0 && !reached[p] {
+				out[a] = true
+			}
+		}
+	}
+	return out
+}
+
+// eachNode calls fn for every node of module m's code: its functions and
+// the code nodes of jumps into code no symbol starts.
+func (g *Graph) eachNode(m *Module, fn func(id int, n *Node)) {
+	for _, id := range m.nodes {
+		fn(id, g.Nodes[id])
+	}
+	for _, id := range m.code {
+		fn(id, g.Nodes[id])
+	}
 }
 
 // AddressTaken returns the nodes of the functions whose address module m

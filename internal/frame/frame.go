@@ -74,6 +74,10 @@ type CallSite struct {
 	// (see CaseTable): the callee returns into one of the table's cases,
 	// not to the next instruction, and that is expected.
 	Dispatch bool
+	// ExcReturn says, for an indirect jump, whether its target may be a
+	// Cortex-M EXC_RETURN value (see excReturns), and ExcDetail why.
+	ExcReturn ExcReturnKind
+	ExcDetail string
 }
 
 // Frame is the result for one function.
@@ -109,6 +113,10 @@ type Frame struct {
 	// AfterReset set. Size counts only the code before a reset.
 	Resets    []Reset
 	ResetSize int64
+	// LiteralReads are the literal-pool words the function's code reads
+	// (PC-relative loads, isa.Effect.Literal), in address order; Branch
+	// marks a word read only to branch to it (see branchLiterals).
+	LiteralReads []LiteralRead
 	// SysWrites are the writes of PSP and CONTROL (msr) the walk went past
 	// as if SP did not move, which holds only when the function runs in
 	// handler mode (or, for PSP, on the main stack): the caller of Analyze
@@ -157,6 +165,12 @@ type Input struct {
 	// there to the end of its region, and the walk follows the jump with
 	// the function's own SP and frame pointer, as the processor does.
 	Continue func(addr uint64) ([]byte, bool)
+	// Tail are the bytes right after Code up to the next function (in the
+	// same section, at most a few KiB), when no function starts there: an
+	// assembler may place a function's literal pool past its symbol's
+	// size (FreeRTOS's ARM_CM33 portasm.c). The decoder reads literals
+	// there; the walk never runs into them.
+	Tail []byte
 	// MainStackTop, when HasMainStack, is the top of the Cortex-M main
 	// stack: the initial SP in word 0 of the vector table. SP set to it
 	// (see Reset) starts the stack afresh instead of being unknown.
@@ -276,6 +290,13 @@ type walker struct {
 	// (keyed by offset, and by walk kind: after a reset or not).
 	lr          int8
 	lrBadWalked map[callKey]bool
+	// withTailCode is the function's code followed by Input.Tail (see
+	// withTail), made when first needed.
+	withTailCode []byte
+	// spRegs are the SP moves by a register taken as the constant the
+	// code before them shows (offset -> amount), checked again once the
+	// whole function is known (checkSPRegisters).
+	spRegs map[int]int64
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -306,6 +327,7 @@ func Analyze(in Input) Frame {
 	w.resolveDispatches() // (a table's cases may hold more)
 	w.checkDispatches()
 	w.checkResets()
+	w.checkSPRegisters()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -318,6 +340,8 @@ func Analyze(in Input) Frame {
 		}
 	}
 	w.traceTargets()
+	w.excReturns()
+	w.branchLiterals()
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
 	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr
@@ -422,6 +446,9 @@ func (w *walker) decode(off int) *inst {
 	}
 	end := w.segEnd(off)
 	eff, err := w.in.Decoder.Decode(w.code[off:end], w.addr(off))
+	if err == nil && eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
+		eff = w.withTail(off, eff)
+	}
 	if err == nil && (eff.Len <= 0 || off+eff.Len > end) {
 		if eff.Len <= 0 {
 			err = fmt.Errorf("decoder returned length %d", eff.Len)
@@ -435,6 +462,26 @@ func (w *walker) decode(off int) *inst {
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return &w.insts[len(w.insts)-1]
+}
+
+// withTail decodes the instruction at off (in the function's own code)
+// again with Input.Tail after the code, when the literal it reads lies
+// there: the decoder reads only the bytes it is given. The instruction
+// itself must still end inside the function (decode checks that).
+func (w *walker) withTail(off int, eff isa.Effect) isa.Effect {
+	end := w.in.Addr + uint64(w.segs[0].end)
+	tailEnd := end + uint64(len(w.in.Tail))
+	if eff.Literal+uint64(eff.LiteralSize) <= end || eff.Literal >= tailEnd || eff.Literal+uint64(eff.LiteralSize) > tailEnd {
+		return eff
+	}
+	if w.withTailCode == nil {
+		w.withTailCode = append(append(make([]byte, 0, w.segs[0].end+len(w.in.Tail)), w.code[:w.segs[0].end]...), w.in.Tail...)
+	}
+	e, err := w.in.Decoder.Decode(w.withTailCode[off:], w.addr(off))
+	if err != nil || e.Len != eff.Len {
+		return eff
+	}
+	return e
 }
 
 type work struct {
@@ -528,6 +575,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			st.depth = st.fpDepth - e.SPDelta
 		case isa.SPDynamic:
+			if v, ok := w.spRegister(off, e); ok {
+				st.depth += v
+				break
+			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
 		case isa.SPUnknown:
 			switch w.stackWrite(off, e, cond) {

@@ -1,6 +1,10 @@
 package frame
 
-import "github.com/stackscope/stackscope/internal/isa"
+import (
+	"math/bits"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
 
 // ValueKind says what a Value is rooted at.
 type ValueKind uint8
@@ -130,8 +134,11 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 		if !ok {
 			return opaque
 		}
+		if e.HasLdm && (e.LdmList&(1<<uint(r)) != 0 || e.LdmBase == r && e.DefAlso&(1<<uint(r)) != 0) {
+			return s.ldm(p, e, r, budget)
+		}
 		if e.DefAlso&(1<<uint(r)) != 0 {
-			// Written by a load of several registers (ldm, pop, ldrd)
+			// Written by another load of several registers (pop, ldrd)
 			// or a writeback: a value the slice does not follow.
 			return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 		}
@@ -167,10 +174,42 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 			}
 		case isa.DefAddIndex:
 			return s.indexed(p, e, budget)
+		case isa.DefShl:
+			// movs r3, #129; lsls r3, r3, #3: ARMv6-M builds constants
+			// over 255 this way. (Kept in 64 bits: right modulo 2^32 for
+			// Thumb, and x86's 64-bit shl.) An index scaled by a shift
+			// is not a constant: the budget spent finding that out is
+			// given back, for the rest of the slice (a table's base).
+			b := *budget
+			if v := s.reg(p, e.DefSrc, &b); v.Kind == ValueConst && !v.Indexed && e.DefValue >= 0 && e.DefValue < 64 {
+				*budget = b
+				return &Value{Kind: ValueConst, Off: v.Off << uint(e.DefValue)}
+			}
 		}
 		return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 	}
 	return opaque
+}
+
+// ldm is the value of register r just after the ldm e at off: the word
+// it loaded into r (the lowest register from the lowest address), or, for
+// the base register written back, the base moved past the words.
+func (s *slicer) ldm(off int, e *isa.Effect, r int8, budget *int) *Value {
+	base := *s.reg(off, e.LdmBase, budget)
+	n := int64(bits.OnesCount16(e.LdmList)) * 4
+	if e.LdmList&(1<<uint(r)) == 0 {
+		if e.LdmDown {
+			base.Off -= n
+		} else {
+			base.Off += n
+		}
+		return &base
+	}
+	if e.LdmDown {
+		base.Off -= n
+	}
+	base.Off += int64(bits.OnesCount16(e.LdmList&(1<<uint(r)-1))) * 4
+	return &Value{Kind: ValueLoad, Addr: &base}
 }
 
 // indexed is the value of rd = rn + (rm << shift) just after e at off:

@@ -109,6 +109,16 @@ type Effect struct {
 	Ref      uint64
 	DefValue int64
 	MemDisp  int64
+	// Literal is the address of the memory a PC-relative load reads (a
+	// literal-pool word: ldr rX,[pc,#n], and the byte, halfword, dual and
+	// floating-point forms), LiteralSize the number of bytes it reads (0:
+	// not a PC-relative load). A decoder that is given only the function's
+	// bytes cannot read a literal past them; the walk then decodes again
+	// with the bytes that follow (see frame.Input.Tail). It also tells
+	// which instructions read a literal-pool word: a word that only
+	// constant branches read holds no escaping function pointer.
+	Literal     uint64
+	LiteralSize uint8
 	// Flow and Target describe control flow. Target is valid when HasTarget.
 	Flow      Flow
 	HasTarget bool
@@ -202,6 +212,28 @@ type Effect struct {
 	// which stack it moves depends on the processor's mode.
 	SysReg SysReg
 	SysSrc int8
+	// SPReg is, on an SPDynamic instruction that adds a register to SP
+	// (HasSPReg: Thumb add sp, rX and add.w/sub.w sp, sp, rX), that
+	// register; SPRegSub says it is subtracted. ARMv6-M allocates frames
+	// over 508 bytes with ldr rX, =-N; add sp, rX: the walk takes SP's
+	// move from the constant the code before it puts in the register,
+	// when that is proved (see CompleteDefs), and keeps SPDynamic
+	// otherwise.
+	SPReg    int8
+	HasSPReg bool
+	SPRegSub bool
+	// LdmList is, on a load of several registers from consecutive words
+	// (Thumb ldm/ldmdb; HasLdm), the registers loaded (bit n for rn),
+	// from the words at LdmBase's value (LdmDown: the words just below
+	// it), lowest register from the lowest address; with writeback the
+	// base then moves past them (DefAlso names it). A slice back from a
+	// register loaded this way sees the word it came from: FreeRTOS's
+	// ARM_CM0 and ARM_CM33 ports restore a task's EXC_RETURN with
+	// ldmia r0!, {r2} before bx r2.
+	LdmList uint16
+	LdmBase int8
+	HasLdm  bool
+	LdmDown bool
 	// Cond is a conditional branch's condition (FlowCondJump), when the
 	// decoder knows it (Thumb b<cond>; not cbz/cbnz, not x86-64): which
 	// flags the branch is taken on, for the few places that need to know
@@ -246,6 +278,16 @@ func (c Cond) String() string {
 		return condNames[c]
 	}
 	return fmt.Sprintf("cond(%d)", c)
+}
+
+// CompleteDefs is implemented by a Decoder whose Effects name every
+// general-purpose register each instruction writes (DefReg, DefAlso) and
+// say DefNone only for an instruction that writes none. A slice back from
+// an instruction over such code may skip the instructions that do not
+// write the register it follows: its value is then proved, not guessed.
+// (The Thumb decoder does; the x86-64 one does not describe every write.)
+type CompleteDefs interface {
+	CompleteDefs() bool
 }
 
 // SysReg is a special register an msr writes that can move the stack.

@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"github.com/stackscope/stackscope/internal/analysis"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -170,6 +171,38 @@ func TestFreeRTOSLayout(t *testing.T) {
 						t.Errorf("first hit %+v, want the sbrk heap %#x-%#x", h, ebss, limit)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestFreeRTOSStacklessHeadroom: with the seed's stackless HardFault
+// handler (SP put back at the top before C code runs) and the assert
+// handler set aside, the main stack's worst case is a number again, and
+// so is the headroom: the stack's size minus analyze's total.
+func TestFreeRTOSStacklessHeadroom(t *testing.T) {
+	app, _ := filepath.Abs("../analysis/testdata/freertos/app.c")
+	for _, port := range []string{"cm3", "cm0"} {
+		port := port
+		t.Run(port, func(t *testing.T) {
+			t.Parallel()
+			fw := testutil.BuildFreeRTOS(t, t.TempDir(), testutil.FreeRTOSApp{Port: port, App: []string{app}, Defines: []string{"STACKLESS_HARDFAULT=1"}})
+			opts := analysis.Options{Exclude: []string{"vAssertCalled"}}
+			r, err := Analyze(fw, Options{Analysis: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := analysis.Run(fw, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Interrupts == nil || res.Interrupts.Total == nil {
+				t.Fatalf("main-stack total not bounded")
+			}
+			size := int64(nmValue(t, fw, "_estack") - nmValue(t, fw, "__StackLimit"))
+			h := r.Headroom
+			if h == nil || h.Bytes == nil || *h.Bytes != size-*res.Interrupts.Total {
+				t.Fatalf("headroom %+v, want %d - %d", h, size, *res.Interrupts.Total)
 			}
 		})
 	}

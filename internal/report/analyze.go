@@ -199,6 +199,7 @@ func AssumedText(as []bound.Assumption) string {
 	add(bound.AssumeExcluded, "%s excluded", "%d functions excluded")
 	add(bound.AssumeFrame, "%s's frame declared", "%d frames declared")
 	add(bound.AssumeRecursion, "%s's recursion depth declared", "%d recursion depths declared")
+	add(bound.AssumeExcReturn, "%s's EXC_RETURN assumed", "%d EXC_RETURNs assumed")
 	if len(with) > 0 {
 		text += ", with " + strings.Join(with, ", ")
 	}
@@ -527,6 +528,10 @@ func prioritiesText(w io.Writer, in *analysis.Interrupts) {
 	}
 	if in.PriorityGrouping != "" {
 		fmt.Fprintln(w, "    "+in.PriorityGrouping)
+	}
+	if len(fromCode)+len(reset) > 0 {
+		// What these priorities rest on (docs/analyze.md): said once, short.
+		fmt.Fprintln(w, "    assumes: the image starts from a reset, and no handler runs before its priority is written")
 	}
 }
 

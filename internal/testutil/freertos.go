@@ -109,6 +109,16 @@ func BuildFreeRTOS(t testing.TB, dir string, app FreeRTOSApp) string {
 	return out
 }
 
+// FreeRTOSBoard is the path of one of the boards' linker scripts in
+// testutil's testdata/freertos ("" for the default, board.ld).
+func FreeRTOSBoard(t testing.TB, name string) string {
+	t.Helper()
+	if name == "" {
+		name = "board.ld"
+	}
+	return filepath.Join(testdataDir(t, "freertos"), name)
+}
+
 // testdataDir is testutil's own testdata/NAME, wherever the calling test runs.
 func testdataDir(t testing.TB, name string) string {
 	t.Helper()

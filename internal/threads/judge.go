@@ -48,14 +48,21 @@ func Judge(s Site, b bound.Entry, override int64) Verdict {
 	if !known {
 		return Verdict{Status: "unknown", Why: "stack size not found: " + s.SizeWhy, Need: b.AtLeast + s.Context}
 	}
+	minOnly := s.SizeMin && override <= 0
 	if b.Bounded {
 		need := b.Bound + s.Context
+		if need > size && minOnly {
+			return Verdict{Status: "unknown", Need: need, Why: fmt.Sprintf("needs %d bytes; the stack is only known to be at least %d", need, size)}
+		}
 		if need > size {
 			return Verdict{Status: "overflow", Over: need - size, Need: need}
 		}
 		return Verdict{Status: "ok", Need: need}
 	}
 	need := b.AtLeast + s.Context
+	if need > size && minOnly {
+		return Verdict{Status: "unknown", Need: need, Why: fmt.Sprintf("needs at least %d bytes; the stack is only known to be at least %d", need, size)}
+	}
 	if need > size {
 		return Verdict{Status: "overflow", Over: need - size, AtLeast: true, Need: need}
 	}

@@ -21,6 +21,11 @@ import (
 // -s), 8 MiB on most systems.
 const DefaultPthreadStack = 8 << 20
 
+// PthreadStackMin is glibc's PTHREAD_STACK_MIN on x86-64 Linux (the only
+// target whose pthreads are judged): pthread_attr_setstacksize and
+// pthread_attr_setstack refuse less.
+const PthreadStackMin = 16384
+
 // Site is one place the program creates a thread or task.
 type Site struct {
 	// Creator is the function called (pthread_create, clone,
@@ -40,8 +45,11 @@ type Site struct {
 	// Size is the stack in bytes when SizeKnown; SizeSource says where it
 	// came from, SizeWhy why it is not known. Default marks a platform
 	// default taken because no constant size was given.
-	Size       int64
-	SizeKnown  bool
+	Size      int64
+	SizeKnown bool
+	// SizeMin: the stack is at least Size (PTHREAD_STACK_MIN when the size
+	// is set elsewhere or at run time), which proves ok, never overflow.
+	SizeMin    bool
 	Default    bool
 	SizeSource string
 	SizeWhy    string
@@ -458,19 +466,26 @@ func pthreadSize(s *Site, attr value, attrs map[attrKey]*attrInfo) {
 		def("no attributes (NULL)")
 		return
 	}
+	// Attributes set elsewhere, or a size computed at run time: the stack
+	// may be any size glibc accepts, and it accepts none below
+	// PTHREAD_STACK_MIN. That much is proved; more is not.
+	least := func(why string) {
+		s.Size, s.SizeKnown, s.SizeMin = PthreadStackMin, true, true
+		s.SizeSource = fmt.Sprintf("at least PTHREAD_STACK_MIN (%d), the smallest glibc accepts: %s", PthreadStackMin, why)
+	}
 	k, ok := keyOf(attr)
 	if !ok {
-		def("attributes not known at the call")
+		least("attributes not known at the call")
 		return
 	}
 	a := attrs[k]
 	switch {
 	case a == nil:
-		def("attributes not set in this function")
+		least("attributes not set in this function")
 	case !a.set:
 		def("attributes without pthread_attr_setstacksize")
 	case a.size.k != vConst:
-		def(a.setter + " with a size that is not a constant")
+		least(a.setter + " with a size that is not a constant")
 	default:
 		s.Size, s.SizeKnown = a.size.v, true
 		s.SizeSource = fmt.Sprintf("%s(%d)", a.setter, a.size.v)

@@ -159,3 +159,54 @@ func TestDefIndexAndAlso(t *testing.T) {
 		}
 	}
 }
+
+// TestLdmSPRegLiteral checks the fields a slice back from an instruction
+// reads besides Def: the register list and base of an ldm (the words a
+// context restore loads), the register an SP move adds (ARMv6-M large
+// frames), and the literal a PC-relative load reads.
+func TestLdmSPRegLiteral(t *testing.T) {
+	var d Decoder
+	for _, c := range []struct {
+		asm  string
+		hex  string
+		pc   uint64
+		want func(e isa.Effect) bool
+	}{
+		{"ldmia r0!, {r2}", "c804", 0, func(e isa.Effect) bool {
+			return e.HasLdm && e.LdmList == 1<<2 && e.LdmBase == 0 && !e.LdmDown && e.DefAlso == 1<<0|1<<2
+		}},
+		{"ldmia r0!, {r3, r4, r5, r6, r7}", "c8f8", 0, func(e isa.Effect) bool {
+			return e.HasLdm && e.LdmList == 0xF8 && e.LdmBase == 0 && !e.LdmDown
+		}},
+		{"ldmia.w r0!, {r2-r11}", "e8b0 0ffc", 0, func(e isa.Effect) bool {
+			return e.HasLdm && e.LdmList == 0x0FFC && e.LdmBase == 0 && !e.LdmDown && e.DefAlso&1 != 0
+		}},
+		{"ldmdb r1, {r2, r3}", "e911 000c", 0, func(e isa.Effect) bool {
+			return e.HasLdm && e.LdmList == 0x0C && e.LdmBase == 1 && e.LdmDown && e.DefAlso&2 == 0
+		}},
+		{"stmia r0!, {r3}", "c008", 0, func(e isa.Effect) bool { return !e.HasLdm }},
+		{"add sp, r7", "44bd", 0, func(e isa.Effect) bool {
+			return e.SP == isa.SPDynamic && e.HasSPReg && e.SPReg == 7 && !e.SPRegSub
+		}},
+		{"sub.w sp, sp, r3", "ebad 0d03", 0, func(e isa.Effect) bool {
+			return e.SP == isa.SPDynamic && e.HasSPReg && e.SPReg == 3 && e.SPRegSub
+		}},
+		{"sub.w sp, sp, r3, lsl #2", "ebad 0d83", 0, func(e isa.Effect) bool {
+			return e.SP == isa.SPDynamic && !e.HasSPReg
+		}},
+		{"ldr r3, [pc, #8]", "4b02", 0x102, func(e isa.Effect) bool { return e.Literal == 0x10c && e.LiteralSize == 4 }},
+		{"ldrb.w r0, [pc, #-3]", "f81f 0003", 0x100, func(e isa.Effect) bool { return e.Literal == 0x101 && e.LiteralSize == 1 }},
+		{"ldrd r2, r3, [pc, #8]", "e9df 2302", 0x100, func(e isa.Effect) bool { return e.Literal == 0x10c && e.LiteralSize == 8 }},
+		{"vldr s0, [pc, #4]", "ed9f 0a01", 0x102, func(e isa.Effect) bool { return e.Literal == 0x108 && e.LiteralSize == 4 }},
+		{"pld [pc, #8]", "f89f f008", 0x100, func(e isa.Effect) bool { return e.LiteralSize == 0 }},
+		{"ldr r3, [r0, #8]", "6883", 0, func(e isa.Effect) bool { return e.LiteralSize == 0 }},
+	} {
+		e, err := d.Decode(hexCode(t, c.hex), c.pc)
+		if err != nil {
+			t.Fatalf("%s: %v", c.asm, err)
+		}
+		if !c.want(e) {
+			t.Errorf("%s: %+v", c.asm, e)
+		}
+	}
+}

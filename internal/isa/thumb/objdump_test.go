@@ -489,7 +489,7 @@ func mrcWrites(mn, ops, reg string) bool {
 
 // objdumpStats counts what the comparison covered.
 type objdumpStats struct {
-	binaries, insts, spChecks, targetChecks, accessChecks, fpChecks int
+	binaries, insts, spChecks, targetChecks, accessChecks, fpChecks, literalChecks, defChecks int
 }
 
 // compare checks every instruction objdump printed against the decoder.
@@ -751,11 +751,114 @@ func compare(t *testing.T, name string, secs []section, lines []objLine, st *obj
 				}
 			}
 		}
+
+		// 6. PC-relative loads name the literal they read: the address
+		// objdump prints in its comment.
+		// (A byte or halfword load into PC is a memory hint that reads
+		// nothing; objdump prints the literal forms of the unprivileged
+		// loads, whose encodings with PC as base are the literal loads,
+		// as ldrbt, ldrht...)
+		hint := first == "pc" && base != "ldr"
+		if litLoad[strings.TrimSuffix(base, "t")] && litRE.MatchString(ops) && !hint {
+			st.literalChecks++
+			m := litCommentRE.FindStringSubmatch(l.line)
+			switch {
+			case e.LiteralSize == 0:
+				fail(l, e, "PC-relative load without Literal")
+			case m != nil:
+				if a, _ := strconv.ParseUint(m[1], 16, 64); a != e.Literal {
+					fail(l, e, "literal at %#x, objdump says %#x", e.Literal, a)
+				}
+			}
+		} else if e.LiteralSize != 0 {
+			fail(l, e, "Literal on an instruction that reads no literal")
+		}
+
+		// 7. Every core register the instruction writes is named in
+		// DefReg or DefAlso (isa.CompleteDefs: the frame walk's slices
+		// over Thumb code are proofs because of it).
+		for _, r := range coreWrites(l.mn, base, ops, first, second, writesFirst, names) {
+			st.defChecks++
+			if !(e.DefKind != isa.DefNone && int(e.DefReg) == r) && e.DefAlso&(1<<uint(r)) == 0 {
+				fail(l, e, "writes r%d, which DefReg/DefAlso do not name", r)
+			}
+		}
 	}
 	if fails > maxFails {
 		t.Errorf("%s: %d mismatches in all", name, fails)
 	}
 }
+
+// coreNames numbers objdump's names of r0-r12 and lr.
+var coreNames = map[string]int{"sb": 9, "sl": 10, "fp": 11, "ip": 12, "lr": 14}
+
+func coreReg(s string) (int, bool) {
+	s = strings.TrimSuffix(s, "!")
+	if n, ok := coreNames[s]; ok {
+		return n, true
+	}
+	if n, err := strconv.Atoi(strings.TrimPrefix(s, "r")); err == nil && strings.HasPrefix(s, "r") && n >= 0 && n <= 14 && n != 13 {
+		return n, true
+	}
+	return 0, false
+}
+
+// coreWrites lists the core registers other than SP and PC that objdump's
+// text shows an instruction writes: its first operand (for the mnemonics
+// that write it), the second of ldrd, the long multiplies and vmov to two
+// core registers, an ldm or pop list, a writeback base, mrc's destination.
+func coreWrites(mn, base, ops, first, second string, writesFirst bool, list map[string]bool) []int {
+	var out []int
+	add := func(s string) {
+		if r, ok := coreReg(s); ok {
+			out = append(out, r)
+		}
+	}
+	if strings.HasPrefix(mn, "mrc") || strings.HasPrefix(mn, "mrrc") {
+		parts := strings.Split(ops, ", ")
+		if len(parts) > 2 {
+			add(parts[2])
+		}
+		if strings.HasPrefix(mn, "mrrc") && len(parts) > 3 {
+			add(parts[3])
+		}
+		return out
+	}
+	if strings.HasPrefix(mn, "vmrs") && first == "APSR_nzcv" {
+		return nil
+	}
+	if writesFirst && !strings.HasPrefix(mn, "ldc") && !legacyCoprocessor(mn) {
+		add(first)
+		_, core := coreReg(first)
+		if base == "ldrd" || isLongMultiply(mn) || strings.HasPrefix(mn, "vmov") && core && strings.Count(ops, ",") >= 2 {
+			add(second)
+		}
+	}
+	if base == "pop" || strings.HasPrefix(base, "ldm") {
+		for r := range list {
+			add(r)
+		}
+	}
+	if strings.HasSuffix(first, "!") || strings.Contains(ops, "]!") || strings.Contains(ops, "], ") && !strings.Contains(ops, "], {") {
+		// (ldc/stc's "[rN], {option}" is the unindexed form.)
+		// A writeback base: ldm/stm rN!, pre- and post-indexed forms.
+		b := first
+		if i := strings.Index(ops, "["); i >= 0 {
+			b = strings.TrimRight(strings.SplitN(ops[i+1:], "]", 2)[0], "!")
+			b = strings.SplitN(b, ",", 2)[0]
+		}
+		add(b)
+	}
+	return out
+}
+
+// The loads that can read a literal, the operand of one, and objdump's
+// comment with the literal's address: "@ (5394 <f+0x70>)" or "@ 0x5394".
+var (
+	litLoad      = map[string]bool{"ldr": true, "ldrb": true, "ldrh": true, "ldrsb": true, "ldrsh": true, "ldrd": true, "vldr": true}
+	litRE        = regexp.MustCompile(`\[pc(, #-?\d+)?\]$`)
+	litCommentRE = regexp.MustCompile(`@ \(?(?:0x)?([0-9a-f]+)`)
+)
 
 // TestObjdump builds C and assembly with arm-none-eabi-gcc for Cortex-M0, M3,
 // M4 (hard float) and M33 at -O0, -O2 and -Os, linked against newlib, and
@@ -798,8 +901,8 @@ func TestObjdump(t *testing.T) {
 			check(name, out)
 		}
 	}
-	t.Logf("compared %d instructions from %d binaries: %d SP checks, %d branch targets, %d stack accesses, %d r7 writes",
-		st.insts, st.binaries, st.spChecks, st.targetChecks, st.accessChecks, st.fpChecks)
+	t.Logf("compared %d instructions from %d binaries: %d SP checks, %d branch targets, %d stack accesses, %d r7 writes, %d literals, %d register writes named",
+		st.insts, st.binaries, st.spChecks, st.targetChecks, st.accessChecks, st.fpChecks, st.literalChecks, st.defChecks)
 	if st.insts < 10000 {
 		t.Errorf("only %d instructions compared", st.insts)
 	}

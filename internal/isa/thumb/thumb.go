@@ -30,9 +30,10 @@
 //     CONTROL can switch between MSP and PSP); the msr forms also set
 //     SysReg and SysSrc, for a walk that knows the processor's mode.
 //   - The SP-relative register forms add sp,rm / add.w sp,sp,rm / sub.w
-//     sp,sp,rm are SPDynamic. (ARMv6-M code allocates frames over 508 bytes
-//     with ldr rX,=-N; add sp,rX: that too is SPDynamic, since a decoder of
-//     one instruction cannot know rX.)
+//     sp,sp,rm are SPDynamic, with the register in SPReg (unshifted forms).
+//     ARMv6-M code allocates frames over 508 bytes with ldr rX,=-N; add
+//     sp,rX: a decoder of one instruction cannot know rX, the frame walk
+//     can (it slices back to the constant).
 //   - mov pc,lr is a return, like bx lr; pop {...,pc}, ldm sp!,{...,pc}
 //     and ldr pc,[sp],#n are returns with their SP delta. Any other
 //     data-processing write or load of PC is an indirect jump.
@@ -68,6 +69,10 @@ var _ isa.Decoder = Decoder{}
 
 // New returns a Thumb decoder; it is the same as Decoder{}.
 func New() isa.Decoder { return Decoder{} }
+
+// CompleteDefs is true: every register an instruction writes is named
+// (isa.CompleteDefs; the Def tests check it against objdump).
+func (Decoder) CompleteDefs() bool { return true }
 
 // ReturnAddressSize is 0: bl puts the return address in LR, not on the stack.
 func (Decoder) ReturnAddressSize() int64 { return 0 }
@@ -278,6 +283,7 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 			rt := (h >> 8) & 7
 			addr := literalAddr(pc, (h&0xFF)<<2, true)
 			writeReg(e, rt)
+			e.Literal, e.LiteralSize = addr, 4
 			literalRef(e, code, pc, addr)
 			return ""
 		}
@@ -354,6 +360,7 @@ func decode16(e *isa.Effect, h uint32, pc uint64, code []byte) string {
 			writeback(e, rn, int64(bits.OnesCount32(list))*4)
 		}
 		e.DefAlso |= list
+		e.LdmList, e.LdmBase, e.HasLdm = uint16(list), int8(rn), true
 		if list&(1<<regFP) != 0 {
 			writeReg(e, regFP)
 		}
@@ -428,6 +435,7 @@ func special16(e *isa.Effect, h uint32) string {
 				e.SP = isa.SPUnknown
 			} else {
 				e.SP = isa.SPDynamic
+				e.SPReg, e.HasSPReg = int8(rm), true
 			}
 		default:
 			writeReg(e, rdn)
@@ -552,7 +560,7 @@ func decode32(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) string {
 		case op2&0x60 == 0x20:
 			return dataProcShiftedReg(e, hw1, hw2)
 		default:
-			return coprocessor(e, hw1, hw2)
+			return coprocessor(e, hw1, hw2, pc)
 		}
 	case 2:
 		if hw2&0x8000 != 0 {
@@ -579,7 +587,7 @@ func decode32(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte) string {
 		case op2&0x78 == 0x38:
 			return longMultiply(e, hw1, hw2)
 		case op2&0x40 == 0x40:
-			return coprocessor(e, hw1, hw2)
+			return coprocessor(e, hw1, hw2, pc)
 		}
 		return "undefined 32-bit load/store encoding"
 	}
@@ -630,6 +638,7 @@ func loadStoreMultiple(e *isa.Effect, hw1, hw2 uint32) string {
 		return "ldm with both LR and PC in the register list"
 	}
 	e.DefAlso |= list
+	e.LdmList, e.LdmBase, e.HasLdm, e.LdmDown = uint16(list), int8(rn), true, op != 1
 	if wback {
 		writeback(e, rn, delta)
 	} else {
@@ -713,6 +722,7 @@ func loadStoreDual(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 		if !l || w || !p {
 			return "strd/ldrd with PC base and writeback or store"
 		}
+		e.Literal, e.LiteralSize = literalAddr(pc, hw2&0xFF<<2, u), 8
 	} else if w {
 		if rn == rt || rn == rt2 {
 			return "ldrd/strd writeback to a transferred register"
@@ -759,6 +769,9 @@ func dataProcShiftedReg(e *isa.Effect, hw1, hw2 uint32) string {
 		switch {
 		case (op == 8 || op == 13) && rn == regSP && rm != regSP && rm != regPC:
 			e.SP = isa.SPDynamic
+			if !shifted {
+				e.SPReg, e.HasSPReg, e.SPRegSub = int8(rm), true, op == 13
+			}
 		case isMov && rm == regFP && !shifted:
 			e.SP = isa.SPFromFP
 			e.UsesFP = true
@@ -1045,6 +1058,7 @@ func loadSingle(e *isa.Effect, hw1, hw2 uint32, pc uint64, code []byte, size int
 	use(e, rt)
 	if rn == regPC { // literal
 		addr := literalAddr(pc, hw2&0xFFF, hw1&0x80 != 0)
+		e.Literal, e.LiteralSize = addr, uint8(size)
 		switch rt {
 		case regPC:
 			e.Flow = isa.FlowIndirectJump
@@ -1173,7 +1187,7 @@ func longMultiply(e *isa.Effect, hw1, hw2 uint32) string {
 // LDC/STC/MCR/MRC/MCRR/MRRC/CDP formats; coprocessors 8, 9 and 12-15 do not
 // exist on M-profile processors (A-profile Advanced SIMD lives there) and
 // are errors.
-func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
+func coprocessor(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 	op1 := (hw1 >> 4) & 0x3F
 	rn := hw1 & 0xF
 	coproc := (hw2 >> 8) & 0xF
@@ -1205,7 +1219,7 @@ func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 		return ""
 	case op1&0x20 == 0: // LDC/STC: 110P UDWL
 		if fp {
-			return fpLoadStore(e, hw1, hw2)
+			return fpLoadStore(e, hw1, hw2, pc)
 		}
 		p, u, w := op1&0x10 != 0, op1&0x08 != 0, op1&0x02 != 0
 		imm := int64(hw2&0xFF) << 2
@@ -1244,7 +1258,7 @@ func coprocessor(e *isa.Effect, hw1, hw2 uint32) string {
 
 // fpLoadStore decodes VLDR/VSTR, VLDM/VSTM (VPUSH/VPOP) and ARMv8-M
 // VLSTM/VLLDM: 1110 110P UDWL Rn | Vd 101s imm8.
-func fpLoadStore(e *isa.Effect, hw1, hw2 uint32) string {
+func fpLoadStore(e *isa.Effect, hw1, hw2 uint32, pc uint64) string {
 	op1 := (hw1 >> 4) & 0x1F
 	p, u, w, l := op1&0x10 != 0, op1&0x08 != 0, op1&0x02 != 0, op1&0x01 != 0
 	rn := hw1 & 0xF
@@ -1269,6 +1283,9 @@ func fpLoadStore(e *isa.Effect, hw1, hw2 uint32) string {
 		off := int64(imm8) << 2
 		if !u {
 			off = -off
+		}
+		if rn == regPC {
+			e.Literal, e.LiteralSize = literalAddr(pc, imm8<<2, u), uint8(size)
 		}
 		access(e, rn, off, size)
 		return ""

@@ -264,6 +264,9 @@ func TestUnit(t *testing.T) {
 		got.DefIndex, got.DefAlso = 0, 0                                         // TestDefIndexAndAlso
 		got.HasMem, got.MemBase, got.MemIndex, got.MemDisp, got.MemScale = false, 0, 0, 0, 0
 		got.CallReg, got.HasCallReg = 0, false // TestLoadsAndCallRegisters
+		got.Literal, got.LiteralSize = 0, 0    // TestObjdump, TestLdmSPRegLiteral
+		got.SPReg, got.HasSPReg, got.SPRegSub = 0, false, false
+		got.LdmList, got.LdmBase, got.HasLdm, got.LdmDown = 0, 0, false, false
 		if !want.UsesFP {
 			got.UsesFP = false // checked separately
 		}

@@ -7,9 +7,10 @@
  *     through a register (FreeRTOS's timer pxCallbackFunction) and
  *     through a global table, which go only to the address-taken
  *     functions whose prototype fits: cb_small, cb_big, cb_none and
- *     UART_IRQHandler (no parameters), prvGetRegistersFromStack (one
- *     pointer), never wide_job (a 64-bit parameter) or pair_job (two
- *     parameters), though they are address-taken and deeper. */
+ *     UART_IRQHandler (no parameters), never wide_job (a 64-bit
+ *     parameter) or pair_job (two parameters), though they are
+ *     address-taken and deeper; nor prvGetRegistersFromStack, whose
+ *     address only HardFault_Handler's branch reads. */
 #include <stdint.h>
 
 typedef struct Timer Timer;
