@@ -141,10 +141,15 @@ func (w *walker) caseHelper(e *isa.Effect) (CaseHelper, bool) {
 // (resolveDispatches), never to the bytes after the call.
 func (w *walker) noteDispatch(off int, h CaseHelper, st state) {
 	st.condLeft = 0
-	st.lrBad = true // the helper returns through the LR it changed
+	if w.lr >= 0 {
+		st.ra &^= 1 << uint(w.lr) // the helper returns through the LR it changed
+	}
 	if d, ok := w.dispatchAt[off]; ok {
-		if st.depth > d.st.depth {
-			d.st = st
+		if ra := d.st.ra & st.ra; st.depth > d.st.depth || ra != d.st.ra {
+			if st.depth > d.st.depth {
+				d.st = st
+			}
+			d.st.ra = ra
 			d.pending = true
 		}
 		return
@@ -207,6 +212,10 @@ func (w *walker) checkDispatches() {
 			continue
 		}
 		if t, ok := w.readTable(d, preds); !ok || t.Entries != d.table.Entries {
+			if ok {
+				w.setKind(Unknown, t.Call, "jump table through %s at %#x: its size is not known (its bounds check allowed %d entries, then %d once the whole function was walked)",
+					d.helper, t.Call, d.table.Entries, t.Entries)
+			}
 			d.ok = false
 			w.fr.CaseTables = append(w.fr.CaseTables, CaseTable{Call: w.addr(d.off), Helper: d.helper})
 			continue

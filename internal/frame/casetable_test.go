@@ -36,6 +36,13 @@ func TestThumbReturnsElsewhere(t *testing.T) {
 		{"restored by pop", halfwords(0xb510, 0xf000, 0xf900, 0xe8bd, 0x4010, 0x4770), false, 0},
 		// push {r4, lr}; bl (elsewhere); ldr.w lr, [sp, #4]; add sp, #8; bx lr
 		{"restored by ldr", halfwords(0xb510, 0xf000, 0xf900, 0xf8dd, 0xe004, 0xb002, 0x4770), false, 0},
+		// libgcc's ARMv6-M 64-bit division shape: push {r0, r1}; mov r0, sp;
+		// push {r0, lr}; bl (elsewhere); ldr r3, [sp, #4]; mov lr, r3;
+		// add sp, #8; pop {r2, r3}; bx lr: LR back from the stack by r3
+		{"restored through a register", halfwords(0xb403, 0x4668, 0xb501, 0xf000, 0xf900, 0x9b01, 0x469e, 0xb002, 0xbc0c, 0x4770), false, 0},
+		// mov r1, lr; lsrs r1, r1, #1; lsls r1, r1, #1; mov lr, r1; bx lr:
+		// a copy of LR, changed, is not the return address
+		{"a changed copy", halfwords(0x4671, 0x0849, 0x0049, 0x468e, 0x4770), true, base + 8},
 		// push {r4, lr}; bl (elsewhere); pop {r4}; add sp, #4; bx lr: LR is the callee's
 		{"not restored after a call", halfwords(0xb510, 0xf000, 0xf900, 0xbc10, 0xb001, 0x4770), true, base + 10},
 	} {

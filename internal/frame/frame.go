@@ -208,11 +208,13 @@ type state struct {
 	condLeft   int
 	limitOK    bool
 	limit      int64
-	// lrBad: LR may no longer hold the return address (ARM): it was
-	// written other than by a load from the stack, or a call came
-	// between. local counts the calls to code no function starts that
-	// the path is inside, localAt the innermost one's address.
-	lrBad   bool
+	// ra (ARM) are the registers that may hold the function's return
+	// address: LR at the entry; a copy of one; a value loaded from the
+	// stack (taken for the saved LR, as pop {pc} is taken for a return).
+	// A call, or any other write, takes a register out. local counts the
+	// calls to code no function starts that the path is inside, localAt
+	// the innermost one's address.
+	ra      uint16
 	local   int
 	localAt uint64
 }
@@ -286,10 +288,11 @@ type walker struct {
 	dispatchAt map[int]*dispatch
 	caseData   []Range
 	// lr is the link register's number (-1: the return address is on
-	// the stack); lrBadWalked marks the offsets walked with lrBad set
-	// (keyed by offset, and by walk kind: after a reset or not).
-	lr          int8
-	lrBadWalked map[callKey]bool
+	// the stack); raWalked is, for each offset walked (and walk kind:
+	// after a reset or not), the registers that held the return address
+	// on every walk through it (state.ra).
+	lr       int8
+	raWalked map[callKey]uint16
 	// withTailCode is the function's code followed by Input.Tail (see
 	// withTail), made when first needed.
 	withTailCode []byte
@@ -321,7 +324,11 @@ func Analyze(in Input) Frame {
 		w.fr.ReasonAddr = in.Addr
 		return w.fr
 	}
-	w.walk(0, state{depth: w.ra})
+	start := state{depth: w.ra}
+	if w.lr >= 0 {
+		start.ra = 1 << uint(w.lr)
+	}
+	w.walk(0, start)
 	w.resolveDispatches()
 	w.resolveIndirectJumps()
 	w.resolveDispatches() // (a table's cases may hold more)
@@ -512,11 +519,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
 			if st.depth <= prev {
-				if !st.lrBad || w.lrBadWalked[callKey{uint64(off), st.afterReset}] {
+				if w.lr < 0 || w.raWalked[callKey{uint64(off), st.afterReset}]&^st.ra == 0 {
 					return stack
 				}
-				// Walked before with LR holding the return address:
-				// once more with it changed (see lrBad).
+				// Walked before with a register holding the return
+				// address that does not now: once more (see ra).
 			} else {
 				// The same instruction reached with SP deeper than before: a
 				// loop that moves SP.
@@ -534,11 +541,16 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 			}
 		}
-		if st.lrBad {
-			if w.lrBadWalked == nil {
-				w.lrBadWalked = map[callKey]bool{}
+		if w.lr >= 0 {
+			if w.raWalked == nil {
+				w.raWalked = map[callKey]uint16{}
 			}
-			w.lrBadWalked[callKey{uint64(off), st.afterReset}] = true
+			k := callKey{uint64(off), st.afterReset}
+			if ra, ok := w.raWalked[k]; ok {
+				w.raWalked[k] = ra & st.ra
+			} else {
+				w.raWalked[k] = st.ra
+			}
 		}
 		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
@@ -585,7 +597,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			case writeOtherStack:
 				// The running SP does not move (see SysWrites).
 			case writeReset:
-				stack = append(stack, work{off + e.Len, state{afterReset: true}})
+				stack = append(stack, work{off + e.Len, state{afterReset: true, ra: st.ra}})
 				return stack
 			default:
 				w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
@@ -625,7 +637,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			w.fr.Refs = append(w.fr.Refs, e.Ref)
 		}
 		if w.lr >= 0 {
-			w.trackLR(e, &st, pre, cond)
+			w.trackRA(e, &st, pre, cond)
 		}
 		next := off + e.Len
 		switch e.Flow {
@@ -677,7 +689,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				callee.depth += w.ra
 				callee.condLeft = 0
 				// LR holds the return address into this function.
-				callee.lrBad, callee.local, callee.localAt = false, st.local+1, addr
+				callee.ra, callee.local, callee.localAt = st.ra|1<<uint(w.lr), st.local+1, addr
 				stack = append(stack, work{t, callee})
 				break
 			}
@@ -702,7 +714,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowReturn, isa.FlowStop:
-			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.lrBad {
+			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 {
 				// bx lr / mov pc, lr after LR was changed: control
 				// goes to where LR was made to point, not to the
 				// return address.
@@ -730,30 +742,41 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			// with the SP it had; a conditional SP change is taken in
 			// the direction that keeps the stack deepest.
 			pre.condLeft = st.condLeft
-			pre.lrBad = pre.lrBad || st.lrBad // (a conditional call)
+			pre.ra &= st.ra // (a conditional call)
 			st = pre
 		}
 		off = next
 	}
 }
 
-// trackLR updates st.lrBad after the instruction e (pre is the state
-// before it; cond: it is conditional and may not run). A call leaves in LR
-// whatever the callee left there; a load from the stack (pop, ldr lr,
-// [sp], #4, ldm sp!) restores the saved return address; any other write
-// changes it.
-func (w *walker) trackLR(e *isa.Effect, st *state, pre state, cond bool) {
-	switch {
-	case e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall:
-		st.lrBad = true
-	case e.DefKind != isa.DefNone && e.DefReg == w.lr || e.DefAlso&(1<<uint(w.lr)) != 0:
-		// (An instruction that writes LR and accesses the stack
-		// loads LR from it: ldr lr, [sp, #n], ldm sp, {..., lr}.)
-		restores := e.SP == isa.SPAdd && e.SPDelta > 0 || e.Access == isa.BaseSP
-		st.lrBad = !restores
+// trackRA updates st.ra after the instruction e (pre is the state before
+// it; cond: it is conditional and may not run).
+func (w *walker) trackRA(e *isa.Effect, st *state, pre state, cond bool) {
+	if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
+		// AAPCS: the callee may change r0-r3, r12 and LR.
+		st.ra &^= 0xF | 1<<12 | 1<<uint(w.lr)
+	} else {
+		written := uint16(e.DefAlso)
+		if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 {
+			written |= 1 << uint(e.DefReg)
+		}
+		switch {
+		case written == 0:
+		case e.SP == isa.SPAdd && e.SPDelta > 0 || e.Access == isa.BaseSP:
+			// Loaded from the stack: pop, ldm sp!, ldr rX, [sp, #n].
+			st.ra |= written
+		case e.DefKind == isa.DefCopy && e.DefValue == 0 && written == 1<<uint(e.DefReg) && e.DefSrc >= 0 && e.DefSrc < 16:
+			if st.ra&(1<<uint(e.DefSrc)) != 0 {
+				st.ra |= written
+			} else {
+				st.ra &^= written
+			}
+		default:
+			st.ra &^= written
+		}
 	}
 	if cond {
-		st.lrBad = st.lrBad || pre.lrBad
+		st.ra &= pre.ra
 	}
 }
 
