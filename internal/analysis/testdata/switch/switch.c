@@ -8,9 +8,8 @@
  *   _uhi  every case after it, within 8 KB
  *   _shi  a case before it, all within 4 KB either way
  *   _si   farther
- * The leaves c0..c7 have frames of different sizes (at most 500 bytes:
- * larger ARMv6-M frames are set up with add sp, rX, which the analysis
- * reports as dynamic), so that the deepest case is visible in the bound.
+ * The leaves c0..c7 have frames of different sizes, so that the deepest
+ * case is visible in the bound.
  * The test reads which helper each switch uses from objdump. */
 volatile int sink;
 volatile unsigned sel = 3;
