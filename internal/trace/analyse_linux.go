@@ -59,6 +59,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	case sig != unix.SIGABRT && tr.smashedCanary(as, c, &regs, sig):
 	case sig == unix.SIGSEGV && code == siKernel && tr.dataPointer(as, c, &regs):
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && tr.clobberedPointer(as, c, regs.Rsp, lo, t.StackTop):
+	case tr.returnedIntoData(as, c, &regs, sig, code):
 	default:
 		c.Class = ClassOther
 		c.Function = blame(c.Frames, 0)
@@ -83,6 +84,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 			c.Detail += "; not a stack overflow: the fault address and SP are not at the stack's limit"
 		}
 	}
+	blameModule(c)
 	return f
 }
 
@@ -358,6 +360,7 @@ func (tr *tracer) checkSanitizerExit(t *thread) {
 	}
 	c.Detail = fmt.Sprintf("AddressSanitizer reported an error in %s and exited", orUnknown(c.Function))
 	c.ASan = "report (stderr not scanned: kind unknown)"
+	blameModule(c)
 	t.fault = f
 	t.Ended = EndedCrash
 	tr.promote(t)

@@ -110,14 +110,23 @@ type Frame struct {
 	Module   string `json:"module"`
 	File     string `json:"file,omitempty"`
 	Line     int    `json:"line,omitempty"`
-	InMain   bool   `json:"-"` // in the program's own executable
+	InMain   bool   `json:"in_main,omitempty"` // in the program's own executable
 }
 
-// String is "func+0x12 (file.c:7)" or "module+0x1234".
+// String is "func+0x12 (file.c:7)", "func+0x12 (libfoo.so, foo.c:7)"
+// outside the main program, or "module+0x1234". The library is named
+// because a bug inside a plugin is found by the library first.
 func (f Frame) String() string {
 	s := f.Name()
+	var where []string
+	if !f.InMain && f.Function != "" && f.Module != "" {
+		where = append(where, baseName(f.Module))
+	}
 	if f.File != "" {
-		s += fmt.Sprintf(" (%s:%d)", f.File, f.Line)
+		where = append(where, fmt.Sprintf("%s:%d", f.File, f.Line))
+	}
+	if len(where) > 0 {
+		s += " (" + strings.Join(where, ", ") + ")"
 	}
 	return s
 }
@@ -148,6 +157,9 @@ type Crash struct {
 	Signal   string `json:"signal"`
 	Code     string `json:"code"`
 	Function string `json:"function"` // the function to blame
+	// Module is the shared library (path) that holds Function, when that
+	// is not the main program.
+	Module string `json:"module,omitempty"`
 	Detail   string `json:"detail"`
 	PC       string `json:"pc"`
 	SP       uint64 `json:"sp"`
@@ -283,6 +295,8 @@ func (r *Result) Verdict() string {
 		where := c.Function
 		if where == "" {
 			where = "an unknown function"
+		} else if c.Module != "" {
+			where += " (" + baseName(c.Module) + ")"
 		}
 		switch c.Class {
 		case ClassStackOverflow:
