@@ -160,10 +160,10 @@ type Crash struct {
 	// Module is the shared library (path) that holds Function, when that
 	// is not the main program.
 	Module string `json:"module,omitempty"`
-	Detail   string `json:"detail"`
-	PC       string `json:"pc"`
-	SP       uint64 `json:"sp"`
-	Addr     uint64 `json:"fault_addr"`
+	Detail string `json:"detail"`
+	PC     string `json:"pc"`
+	SP     uint64 `json:"sp"`
+	Addr   uint64 `json:"fault_addr"`
 	// Backtrace names, innermost first; capped.
 	Backtrace []string `json:"backtrace"`
 	Frames    []Frame  `json:"frames"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa/x86"
+	"github.com/stackscope/stackscope/internal/symbolize"
 )
 
 // returnedIntoData explains a crash by a `ret` that popped data: a buffer
@@ -68,29 +69,38 @@ func (tr *tracer) returnedIntoData(as *addrSpace, c *Crash, regs *unix.PtraceReg
 		}
 		slot, value = sp, v
 		if len(c.all) > 0 && c.all[0].Function != "" {
-			fr := c.all[0]
-			fn = &retFunc{frame: fr, callSite: fr}
+			// The `ret` is the returning function's own: no doubt which.
+			fn = &retFunc{frame: as.symbolizeFrame(c.all[0].PC-c.all[0].Offset, false), callSite: c.all[0], exact: true}
 		}
 	default:
 		return false
 	}
-	lo, hi, what, ok := as.dataRunAround(slot)
+	cfa := slot + 8 // the returning function's CFA: SP after its `ret`
+	run, ok := as.dataRunAround(slot)
 	if !ok {
 		c.Class = ClassOther
 		c.Function = ""
-		c.Detail = fmt.Sprintf("returned into data: %s (%s) in thread %d: a `ret` popped %#x from %#x, which is not code; it does not match the stack around it, so no overrun is inferred",
-			c.Signal, c.Code, c.TID, value, slot)
+		who := "a function"
+		if fn != nil {
+			c.Function, c.Module = fn.frame.Function, moduleUnlessMain(fn.frame)
+			who = fn.frame.Function
+		}
+		c.Detail = fmt.Sprintf("returned into data: %s (%s) in thread %d: %s returned to %#x (popped from %#x), which is not code; the stack around it is not a run of the same data, so no overrun is inferred",
+			c.Signal, c.Code, c.TID, who, value, slot)
 		return true
 	}
-	if fn == nil {
-		fn = as.returnedFunction(slot + 8)
-	}
 	c.Class = ClassStackOverrun
-	evidence := fmt.Sprintf("the return address slot %#x holds %#x, inside %d B of %s on the stack (%#x-%#x)", slot, value, hi-lo, what, lo, hi)
+	evidence := fmt.Sprintf("the return address slot %#x holds %#x, inside %d B of %s on the stack (%#x-%#x)", slot, value, run.hi-run.lo, run.what, run.lo, run.hi)
+	var why string
+	if fn == nil {
+		fn, why = as.returnedFunction(cfa, run)
+	} else {
+		fn.overran, _ = as.overranArray(fn.callSite.PC, cfa, run)
+	}
 	if fn == nil {
 		c.Function = ""
-		c.Detail = fmt.Sprintf("%s (%s): a function returned into data; %s: a buffer overrun ran over its return address (inferred from the stack; no check fired); which function returned is not known: no return address of a call it made is left below SP",
-			c.Signal, c.Code, evidence)
+		c.Detail = fmt.Sprintf("%s (%s): a function returned into data; %s: a buffer overrun ran over its return address (inferred from the stack; no check fired); which function returned is not known: %s",
+			c.Signal, c.Code, evidence, why)
 		return true
 	}
 	name := fn.frame.Function
@@ -105,10 +115,18 @@ func (tr *tracer) returnedIntoData(as *addrSpace, c *Crash, regs *unix.PtraceReg
 	if slot == sp {
 		how = "tried to return to"
 	}
-	c.Detail = fmt.Sprintf("%s (%s): %s %s %#x, which is data; %s: a buffer of %s overran its frame up over the return address (inferred from the stack; no check fired)",
-		c.Signal, c.Code, where, how, value, evidence, name)
-	if fn.frame.PC != fn.callSite.PC && fn.callSite.File != "" {
-		c.Detail += fmt.Sprintf("; its last call was at %s:%d", fn.callSite.File, fn.callSite.Line)
+	c.Detail = fmt.Sprintf("%s (%s): %s %s %#x, which is data; %s: ", c.Signal, c.Code, where, how, value, evidence)
+	if a := fn.overran; a != nil {
+		c.Detail += fmt.Sprintf("its array %s (%s, %d bytes at %#x-%#x) overran up over the return address", a.Name, a.Type, a.Size, cfa+uint64(a.Off), cfa+uint64(a.Off+a.Size))
+	} else {
+		c.Detail += fmt.Sprintf("a buffer of %s overran its frame up over the return address", name)
+	}
+	c.Detail += " (inferred from the stack; no check fired)"
+	if !fn.exact {
+		c.Detail += fmt.Sprintf("; %s is named by the return address of its call at %s, left below SP", name, fn.callSite.String())
+		if fn.overran == nil {
+			c.Detail += " (no DWARF to confirm which array: a function called earlier from the same depth would look the same)"
+		}
 	}
 	if len(c.LocalArrays) > 0 {
 		c.Detail += "; its local arrays: " + strings.Join(c.LocalArrays, ", ")
@@ -121,6 +139,8 @@ func (tr *tracer) returnedIntoData(as *addrSpace, c *Crash, regs *unix.PtraceReg
 // which use PC-1).
 type retFunc struct {
 	frame, callSite Frame
+	exact           bool                 // frame 0 was its `ret`
+	overran         *symbolize.ArraySlot // the array whose end the run crosses (DWARF)
 }
 
 // canonical: an x86-64 address whose bits 63..47 are all equal.
@@ -170,19 +190,55 @@ func (as *addrSpace) afterIndirectCall(ra uint64) bool {
 	return !direct
 }
 
+// dataRun is a stretch of the stack [lo, hi) made of w-byte elements in
+// arithmetic progression: the element at the slot is v, and each element
+// is step more than the one below it (modulo 2^(8w)).
+type dataRun struct {
+	lo, hi, slot uint64
+	w            int
+	step, v      uint64
+	what         string
+}
+
+// predict is the byte the run's progression puts at addr (which may lie
+// outside the run).
+func (r *dataRun) predict(addr uint64) byte {
+	w := uint64(r.w)
+	d := int64(addr-r.slot) / int64(w) // whole elements from the slot's
+	if int64(addr-r.slot) < 0 && int64(addr-r.slot)%int64(w) != 0 {
+		d-- // floor
+	}
+	e := r.v + uint64(d)*r.step
+	k := addr - (r.slot + uint64(d)*w) // the byte within the element
+	return byte(e >> (8 * k))
+}
+
+// matches: the n bytes at addr are what the progression puts there.
+func (r *dataRun) matches(as *addrSpace, addr uint64, n int) bool {
+	b := make([]byte, n)
+	if !as.mem.read(addr, b) {
+		return false
+	}
+	for i := range b {
+		if b[i] != r.predict(addr+uint64(i)) {
+			return false
+		}
+	}
+	return true
+}
+
 // dataRunAround finds the run of data around the 8-byte slot at addr: the
 // stack from at least 8 bytes below it up through it (an overrun writes
 // upwards from a buffer below) consists of elements of 1, 2, 4 or 8 bytes
 // in arithmetic progression (a constant step, zero for a fill pattern),
-// covering at least 32 bytes. All-zero runs are not data. It returns the
-// run and a description of it.
-func (as *addrSpace) dataRunAround(addr uint64) (lo, hi uint64, what string, ok bool) {
+// covering at least 32 bytes. All-zero runs are not data.
+func (as *addrSpace) dataRunAround(addr uint64) (*dataRun, bool) {
 	const (
 		window = 512
 		minRun = 32
 	)
 	if addr < window || addr%8 != 0 {
-		return 0, 0, "", false
+		return nil, false
 	}
 	// The readable stretch around the slot, a page at a time: the window
 	// may run past the stack's ends.
@@ -196,10 +252,10 @@ func (as *addrSpace) dataRunAround(addr uint64) (lo, hi uint64, what string, ok 
 	base, end = max(base, addr-window), min(end, addr+8+window)
 	data := make([]byte, end-base)
 	if base > addr-8 || !as.mem.read(base, data) {
-		return 0, 0, "", false
+		return nil, false
 	}
 	s := int(addr - base) // the slot's offset in data
-	bestLen := 0
+	var best *dataRun
 	for _, w := range []int{1, 2, 4, 8} {
 		elem := func(i int) uint64 {
 			switch w {
@@ -212,15 +268,12 @@ func (as *addrSpace) dataRunAround(addr uint64) (lo, hi uint64, what string, ok 
 			}
 			return binary.LittleEndian.Uint64(data[i:])
 		}
-		mask := uint64(1)<<(8*w) - 1
-		if w == 8 {
-			mask = ^uint64(0)
+		mask := ^uint64(0)
+		if w < 8 {
+			mask = uint64(1)<<(8*w) - 1
 		}
-		// The step is fixed by the slot and the element just below it,
-		// since the run must reach below the slot.
-		if s < w {
-			continue
-		}
+		// The step is fixed by the slot's element and the one just
+		// below it, since the run must reach below the slot.
 		step := (elem(s) - elem(s-w)) & mask
 		a, b := s-w, s+w // data[a:b] is in the run
 		for b+w <= len(data) && (elem(b)-elem(b-w))&mask == step {
@@ -232,32 +285,64 @@ func (as *addrSpace) dataRunAround(addr uint64) (lo, hi uint64, what string, ok 
 		for a-w >= 0 && (elem(a)-elem(a-w))&mask == step {
 			a -= w
 		}
-		if b-a < minRun || b-a <= bestLen {
+		if b-a < minRun || (best != nil && uint64(b-a) <= best.hi-best.lo) {
 			continue
 		}
 		if step == 0 && elem(s) == 0 {
 			continue // zeros are what a stack mostly holds
 		}
-		bestLen = b - a
-		lo, hi = base+uint64(a), base+uint64(b)
+		r := &dataRun{lo: base + uint64(a), hi: base + uint64(b), slot: addr, w: w, step: step, v: elem(s)}
 		switch {
 		case step == 0 && w == 1:
-			what = fmt.Sprintf("the byte %#02x repeated", elem(s))
+			r.what = fmt.Sprintf("the byte %#02x repeated", r.v)
 		case step == 0:
-			what = fmt.Sprintf("the %d-byte value %#x repeated", w, elem(s))
+			r.what = fmt.Sprintf("the %d-byte value %#x repeated", w, r.v)
 		default:
-			what = fmt.Sprintf("%d-byte values in arithmetic progression (step %d)", w, int64(step<<(64-8*w))>>(64-8*w))
+			r.what = fmt.Sprintf("%d-byte values in arithmetic progression (step %d)", w, int64(step<<(64-8*w))>>(64-8*w))
+		}
+		best = r
+	}
+	return best, best != nil
+}
+
+// overranArray finds, by DWARF, the local array of the function at look
+// (whose CFA is cfa) that overran into the slot: one that ends at or below
+// the slot and whose last 8 bytes hold what the run's progression puts
+// there (a copy or loop wrote it through to the slot; locals between the
+// array and the slot may have been written since). described is false
+// when DWARF does not describe the function.
+func (as *addrSpace) overranArray(look, cfa uint64, run *dataRun) (a *symbolize.ArraySlot, described bool) {
+	mod := as.moduleAt(look)
+	if mod == nil {
+		return nil, false
+	}
+	name, _ := mod.file.LocalArrays(look - mod.bias)
+	for _, s := range mod.file.ArraySlots(look - mod.bias) {
+		end := uint64(int64(cfa) + s.Off + s.Size)
+		if end > run.slot || end+512 < run.slot || s.Size < 8 {
+			continue
+		}
+		if run.matches(as, end-8, 8) {
+			s := s
+			return &s, true
 		}
 	}
-	return lo, hi, what, bestLen > 0
+	return nil, name != ""
 }
 
 // returnedFunction finds the function whose frame ended at cfa (SP after
-// its `ret`): the frames of its callees lie below, dead but not yet
-// overwritten. The nearest return address there that follows a call, in a
-// function where that call is made with the function's SP at exactly
-// cfa-depth (depth from decoding its code), was pushed by its own call.
-func (as *addrSpace) returnedFunction(cfa uint64) *retFunc {
+// its `ret`) and held the overrun run starting at lo: its frame is gone,
+// but the frames of the functions it called are still below SP, dead and
+// not yet overwritten. The nearest return address there that follows a
+// call, in a function whose decoded frame puts SP at that call exactly
+// where the return address lies, was pushed by a function called with
+// that CFA. That may still be an earlier sibling (a function the same
+// caller called before, from the same SP), when the one that returned
+// made no call: so the run must start inside the candidate's frame, and
+// when DWARF describes the candidate's locals one of its arrays must end
+// inside the run (an array crossing into the return address). Otherwise
+// it says why it names none.
+func (as *addrSpace) returnedFunction(cfa uint64, run *dataRun) (*retFunc, string) {
 	const reach = 64 << 10 // how far below SP a frame may reach
 	page := make([]byte, 4096)
 	for at := cfa - 16; at+reach > cfa && at > 0; {
@@ -265,45 +350,60 @@ func (as *addrSpace) returnedFunction(cfa uint64) *retFunc {
 		pageLo := at &^ 4095
 		n := at + 8 - pageLo
 		if !as.mem.read(pageLo, page[:n]) {
-			return nil
+			break
 		}
 		for off := int(n) - 8; off >= 0; off -= 8 {
 			ra := binary.LittleEndian.Uint64(page[off:])
 			where := pageLo + uint64(off)
-			if fn := as.verifyReturn(ra, where, cfa); fn != nil {
-				return fn
+			if fn, size := as.verifyReturn(ra, where, cfa); fn != nil {
+				return as.confirm(fn, size, cfa, run)
 			}
 		}
 		if pageLo == 0 {
-			return nil
+			break
 		}
 		at = pageLo - 8
 	}
-	return nil
+	return nil, "no return address of a call it made is left below SP"
+}
+
+// confirm checks a candidate found by returnedFunction (see there).
+func (as *addrSpace) confirm(fn *retFunc, size int64, cfa uint64, run *dataRun) (*retFunc, string) {
+	name := fn.frame.Function
+	if size <= 0 || run.lo < cfa-uint64(size) {
+		return nil, fmt.Sprintf("the return address of a call made by %s is left below SP, but the overrun data starts below its frame", name)
+	}
+	a, described := as.overranArray(fn.callSite.PC-1, cfa, run)
+	if a == nil && described {
+		return nil, fmt.Sprintf("the return address of a call made by %s is left below SP, but none of its arrays (DWARF) holds the overrun data at its end", name)
+	}
+	fn.overran = a
+	return fn, ""
 }
 
 // verifyReturn: ra, found at address where, is the return address of a
-// call made by a function whose CFA is cfa.
-func (as *addrSpace) verifyReturn(ra, where, cfa uint64) *retFunc {
+// call made by a function whose CFA is cfa. It returns the function and
+// its frame size (decoded from its code).
+func (as *addrSpace) verifyReturn(ra, where, cfa uint64) (*retFunc, int64) {
 	if !as.executable(ra) {
-		return nil
+		return nil, 0
 	}
 	_, callAt, ok := as.callBefore(ra)
 	if !ok {
-		return nil
+		return nil, 0
 	}
 	mod := as.moduleAt(callAt)
 	if mod == nil {
-		return nil
+		return nil, 0
 	}
 	sym, ok := mod.file.Lookup(callAt - mod.bias)
 	if !ok || sym.Size == 0 || sym.Size > 1<<20 {
-		return nil
+		return nil, 0
 	}
 	start := sym.Value + mod.bias
 	code := make([]byte, sym.Size)
 	if !as.mem.read(start, code) {
-		return nil
+		return nil, 0
 	}
 	f := frame.Analyze(frame.Input{Addr: start, Code: code, Decoder: x86.Decoder{}, StackAlign: 16})
 	for _, cs := range f.Calls {
@@ -313,12 +413,12 @@ func (as *addrSpace) verifyReturn(ra, where, cfa uint64) *retFunc {
 			continue
 		}
 		if where+8+uint64(cs.Depth) != cfa {
-			return nil
+			return nil, 0
 		}
 		entry := as.symbolizeFrame(start, false)
-		return &retFunc{frame: entry, callSite: as.symbolizeFrame(ra, true)}
+		return &retFunc{frame: entry, callSite: as.symbolizeFrame(ra, true)}, f.Size
 	}
-	return nil
+	return nil, 0
 }
 
 // moduleUnlessMain is the path of fr's module when that is not the main

@@ -153,3 +153,15 @@ func TestBadFunctionPointerIsNotAnOverrun(t *testing.T) {
 	}
 }
 
+// TestWildReturnIsNotAnOverrun: one stray store of data over a return
+// address, with nothing like it around: the return goes into data, and
+// the report says so, but infers no overrun.
+func TestWildReturnIsNotAnOverrun(t *testing.T) {
+	argv := retsmash(t, "-O0", false)
+	o := runSame(t, append(argv, "16", "wild")...)
+	c := o.res.Crash
+	if c == nil || c.Class != ClassOther || !strings.Contains(c.Detail, "returned into data") ||
+		!strings.Contains(c.Detail, "0x4b00000049") {
+		t.Fatalf("crash %+v, want class other, returned into data", c)
+	}
+}

@@ -4,8 +4,9 @@
    "ints" (37, 39, 41, ...: an arithmetic progression, as a loop writes;
    the return address becomes 0x000000XX000000YY, a canonical address with
    nothing mapped), "fill" ('A' bytes: a non-canonical return address, so
-   `ret` itself faults) or "fnptr" (no overrun: a call through a corrupted
-   function pointer, to an address that is not code).
+   `ret` itself faults), "fnptr" (no overrun: a call through a corrupted
+   function pointer, to an address that is not code) or "wild" (no overrun:
+   one stray store of data over a return address, nothing around it).
 
    gcc -O0 -g [-DUSE_DLOPEN] -o host retsmash_host.c [-ldl | -L. -lretsmash] */
 #include <stdio.h>
@@ -22,6 +23,14 @@ static int (*op)(const int *, int);
 int run_op(const int *in, int n)
 {
 	return op(in, n) + 1;
+}
+
+/* One stray store over its own return address (needs the frame pointer:
+   built -O0). The saved RBP below it and the caller's frame above it keep
+   what they held. */
+__attribute__((noinline)) void wild_return(long v)
+{
+	((volatile long *)__builtin_frame_address(0))[1] = v;
 }
 
 int main(int argc, char **argv)
@@ -47,6 +56,12 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "fnptr") == 0) {
 		/* A corrupted function pointer, not on the stack: a global. */
 		memcpy(&op, &in[20], sizeof op);
+	}
+	if (strcmp(mode, "wild") == 0) {
+		printf("start\n");
+		fflush(stdout);
+		wild_return(0x4b00000049);
+		return 0;
 	}
 	printf("start\n");
 	fflush(stdout);
