@@ -123,10 +123,10 @@ func (tr *tracer) returnedIntoData(as *addrSpace, c *Crash, regs *unix.PtraceReg
 	}
 	c.Detail += " (inferred from the stack; no check fired)"
 	if !fn.exact {
-		c.Detail += fmt.Sprintf("; %s is named by the return address of its call at %s, left below SP", name, fn.callSite.String())
-		if fn.overran == nil {
-			c.Detail += " (no DWARF to confirm which array: a function called earlier from the same depth would look the same)"
-		}
+		// Memory cannot tell it from a function called just before it
+		// from the same SP, if the one that returned made no call and
+		// left that return address alone: say what the name rests on.
+		c.Detail += fmt.Sprintf("; %s is named by the return address of its call at %s, left below SP (a function called earlier from the same SP would look the same if the one that returned made no call)", name, fn.callSite.String())
 	}
 	if len(c.LocalArrays) > 0 {
 		c.Detail += "; its local arrays: " + strings.Join(c.LocalArrays, ", ")
@@ -309,7 +309,8 @@ func (as *addrSpace) dataRunAround(addr uint64) (*dataRun, bool) {
 // (whose CFA is cfa) that overran into the slot: one that ends at or below
 // the slot and whose last 8 bytes hold what the run's progression puts
 // there (a copy or loop wrote it through to the slot; locals between the
-// array and the slot may have been written since). described is false
+// array and the slot may have been written since), and below which the
+// data does not reach. described is false
 // when DWARF does not describe the function.
 func (as *addrSpace) overranArray(look, cfa uint64, run *dataRun) (a *symbolize.ArraySlot, described bool) {
 	mod := as.moduleAt(look)
@@ -318,8 +319,13 @@ func (as *addrSpace) overranArray(look, cfa uint64, run *dataRun) (a *symbolize.
 	}
 	name, _ := mod.file.LocalArrays(look - mod.bias)
 	for _, s := range mod.file.ArraySlots(look - mod.bias) {
-		end := uint64(int64(cfa) + s.Off + s.Size)
-		if end > run.slot || end+512 < run.slot || s.Size < 8 {
+		start := uint64(int64(cfa) + s.Off)
+		end := start + uint64(s.Size)
+		// The data must not reach below the array: an overrun writes up
+		// from inside it. (This also sets aside an array of a function
+		// called earlier from the same SP that lies inside the real
+		// buffer, when the real one starts lower.)
+		if end > run.slot || end+512 < run.slot || s.Size < 8 || run.lo < start {
 			continue
 		}
 		if run.matches(as, end-8, 8) {

@@ -16,10 +16,10 @@ import (
 )
 
 // retsmash builds testdata/retsmash_lib.c as a shared library (without a
-// stack protector, at opt) and a host that calls its compute_op64: through
+// stack protector, with opts) and a host that calls its compute_op64: through
 // dlopen/dlsym when dlopen is true, linked directly otherwise. It returns
 // the command line that runs the host, before its own arguments.
-func retsmash(t *testing.T, opt string, dlopen bool) []string {
+func retsmash(t *testing.T, dlopen bool, opts ...string) []string {
 	t.Helper()
 	gcc := testutil.RequireTool(t, "gcc")
 	td, err := filepath.Abs("testdata")
@@ -28,7 +28,8 @@ func retsmash(t *testing.T, opt string, dlopen bool) []string {
 	}
 	dir := t.TempDir()
 	lib := filepath.Join(dir, "libretsmash.so")
-	testutil.Run(t, dir, gcc, "-shared", "-fPIC", "-fno-stack-protector", opt, "-g", "-o", lib, filepath.Join(td, "retsmash_lib.c"))
+	args := append(append([]string{"-shared", "-fPIC", "-fno-stack-protector", "-g"}, opts...), "-o", lib, filepath.Join(td, "retsmash_lib.c"))
+	testutil.Run(t, dir, gcc, args...)
 	host := filepath.Join(dir, "host")
 	if dlopen {
 		testutil.Run(t, dir, gcc, "-O0", "-g", "-DUSE_DLOPEN", "-o", host, filepath.Join(td, "retsmash_host.c"), "-ldl")
@@ -82,7 +83,7 @@ func runSame(t *testing.T, argv ...string) runOut {
 func TestReturnIntoSmashedAddress(t *testing.T) {
 	for _, opt := range []string{"-O0", "-O2"} {
 		for _, dl := range []bool{true, false} {
-			argv := retsmash(t, opt, dl)
+			argv := retsmash(t, dl, opt)
 			for _, data := range []string{"ints", "fill"} {
 				name := opt + map[bool]string{true: "/dlopen/", false: "/linked/"}[dl] + data
 				t.Run(name, func(t *testing.T) {
@@ -93,6 +94,9 @@ func TestReturnIntoSmashedAddress(t *testing.T) {
 					}
 					if !strings.Contains(strings.Join(c.LocalArrays, ","), "int[16] buf") {
 						t.Errorf("local arrays %q lack int[16] buf", c.LocalArrays)
+					}
+					if !strings.Contains(c.Detail, "its array buf (int[16], 64 bytes") {
+						t.Errorf("detail %q does not name the array that overran", c.Detail)
 					}
 					if !strings.Contains(c.Detail, "inferred from the stack") {
 						t.Errorf("detail %q", c.Detail)
@@ -131,6 +135,19 @@ func TestReturnIntoSmashedAddress(t *testing.T) {
 	}
 }
 
+// TestReturnIntoSmashedAddressNoDWARF: the library without debug
+// information. The function is still found (its callee's return address
+// below SP, its frame decoded from its code holding the data), only the
+// array is not named.
+func TestReturnIntoSmashedAddressNoDWARF(t *testing.T) {
+	argv := retsmash(t, true, "-O2", "-g0")
+	o := runSame(t, append(argv, "32", "ints")...)
+	c := wantCrash(t, o.res, ClassStackOverrun, "compute_op64")
+	if baseName(c.Module) != "libretsmash.so" || len(c.LocalArrays) != 0 || strings.Contains(c.Detail, "its array") {
+		t.Errorf("module %q arrays %q detail %q: want the library, no arrays", c.Module, c.LocalArrays, c.Detail)
+	}
+}
+
 // TestBadFunctionPointerIsNotAnOverrun: a call through a corrupted
 // function pointer (a global, not on the stack) to an address that is not
 // code faults the same way on the fetch, but the return address is on top
@@ -138,7 +155,7 @@ func TestReturnIntoSmashedAddress(t *testing.T) {
 // that made the call is on the backtrace.
 func TestBadFunctionPointerIsNotAnOverrun(t *testing.T) {
 	for _, dl := range []bool{true, false} {
-		argv := retsmash(t, "-O0", dl)
+		argv := retsmash(t, dl, "-O0")
 		o := runSame(t, append(argv, "16", "fnptr")...)
 		c := o.res.Crash
 		if c == nil || c.Class != ClassOther || c.Function != "run_op" || c.Module != "" {
@@ -157,7 +174,7 @@ func TestBadFunctionPointerIsNotAnOverrun(t *testing.T) {
 // address, with nothing like it around: the return goes into data, and
 // the report says so, but infers no overrun.
 func TestWildReturnIsNotAnOverrun(t *testing.T) {
-	argv := retsmash(t, "-O0", false)
+	argv := retsmash(t, false, "-O0")
 	o := runSame(t, append(argv, "16", "wild")...)
 	c := o.res.Crash
 	if c == nil || c.Class != ClassOther || !strings.Contains(c.Detail, "returned into data") ||
