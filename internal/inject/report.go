@@ -157,7 +157,7 @@ func (r *Result) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  peak at normal     %s (%s bytes, %s thread)\n", human(r.Peak), commas(int64(r.Peak)), r.PeakKind)
 	}
 	if r.Minimum != nil {
-		fmt.Fprintf(w, "  minimum            %s (%s bytes)\n", limitHuman(*r.Minimum), commas(int64(*r.Minimum)))
+		fmt.Fprintf(w, "  minimum            %s (%s bytes)\n", limit(*r.Minimum), commas(int64(*r.Minimum)))
 		fmt.Fprintf(w, "  margin             %s (normal limit less the minimum; the normal limit is %.1fx the minimum)\n", human(*r.Margin), float64(r.Normal)/float64(*r.Minimum))
 	}
 	fmt.Fprintf(w, "  argv/envp/auxv     %s bytes of the limit in use at exec\n", commas(int64(r.StartUse)))
