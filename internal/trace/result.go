@@ -456,7 +456,7 @@ func (r *Result) writeTable(w io.Writer) {
 		if t.StackSize != nil {
 			size = HumanBytes(*t.StackSize)
 			if t.PeakMeasured && *t.StackSize > 0 {
-				room = headroom(*t.StackSize, t.Peak)
+				room = Headroom(*t.StackSize, t.Peak)
 			}
 		}
 		peak := "?"
@@ -511,9 +511,9 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 }
 
-// headroom is the share of the stack left at the peak, or "none" with how
+// Headroom is the share of the stack left at the peak, or "none" with how
 // far past the bottom the thread went.
-func headroom(size, peak uint64) string {
+func Headroom(size, peak uint64) string {
 	switch {
 	case peak > size:
 		return "none (" + HumanBytes(peak-size) + " over)"
