@@ -43,6 +43,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	c.Signal = unix.SignalName(sig)
 	c.Code = codeName(sig, code)
 	c.SP, c.Addr = regs.Rsp, addr
+	c.Sender = tr.sender(t, si)
 	tr.fillBacktrace(as, c, &regs)
 
 	// Where is the bottom of this thread's stack now?
@@ -54,6 +55,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	}
 
 	switch {
+	case faultSignal(sig) && sentSignal(t, c):
 	case tr.overrun(as, c):
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && t.StackTop != 0 && tr.overflow(t, c, lo, &regs, addr):
 	case sig != unix.SIGABRT && tr.smashedCanary(as, c, &regs, sig):

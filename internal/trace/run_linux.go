@@ -60,6 +60,7 @@ type thread struct {
 	exited    bool   // PTRACE_EVENT_EXIT seen
 	img       *image // breakpoints of the program image it runs
 	reaped    bool
+	execd     bool // exec'd a new program: its parent's clone event must not undo that
 }
 
 type tracer struct {
@@ -520,6 +521,7 @@ func (tr *tracer) event(t *thread, ev int) {
 			}
 		}
 		tr.initMainStack(t)
+		tr.execd(t)
 		t.PID = tid
 		t.fault = nil
 	case unix.PTRACE_EVENT_EXIT:
@@ -535,6 +537,11 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	if c == nil {
 		c = tr.newThread(ctid, ctid, KindProcess)
 		c.awaitStop = true
+	}
+	if c.execd {
+		// Its exec was seen before this event (posix_spawn's child runs
+		// at once): it already describes its new program.
+		return
 	}
 	c.Program = parent.Program
 	c.img = parent.img
@@ -617,6 +624,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		if r.Orig_rax == sysClone3 && flags&cloneThread != 0 && m.path == "" {
 			c.Kind = KindPthread
 		}
+		pthreadRequested(c, parent.TID, &r, m)
 	}
 }
 
@@ -723,4 +731,5 @@ func (tr *tracer) finish() {
 	if c := tr.res.Crash; c != nil && len(c.Backtrace) == 0 {
 		c.Backtrace = []string{}
 	}
+	tr.res.settleOverflow()
 }
