@@ -73,6 +73,8 @@ type Result struct {
 	Tunables string   `json:"glibc_tunables"`
 	// TimedOut is true when Config.Timeout passed and the run was killed.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Go describes a Go program's goroutines (nil for other programs).
+	Go *GoInfo `json:"go,omitempty"`
 }
 
 // Thread is one traced thread (or the main thread of one traced process).
@@ -162,6 +164,8 @@ type Crash struct {
 	Truncated   bool     `json:"truncated"`
 	LocalArrays []string `json:"local_arrays,omitempty"`
 	ASan        string   `json:"asan,omitempty"`
+	// Goroutine is the Go goroutine that overflowed (0: not a goroutine).
+	Goroutine int `json:"goroutine,omitempty"`
 
 	all      []Frame     // every unwound frame
 	states   []regsState // each frame's registers, as unwound (Linux)
@@ -257,6 +261,7 @@ func (r *Result) WriteText(w io.Writer) {
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  note: %s\n", f)
 	}
+	r.writeGo(w)
 	r.writeTable(w)
 }
 
