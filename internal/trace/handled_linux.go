@@ -26,14 +26,51 @@ type lateSignal struct {
 	sp    uint64
 }
 
-// noteLateSignal records the signal and SP of a crash signal that comes
-// after the thread's first fault, at its signal-delivery stop.
-func (tr *tracer) noteLateSignal(t *thread, sig syscall.Signal) {
+// maxRefaults caps how many times one thread's faults are analysed again
+// after a handled one: a runtime that uses SIGSEGV on purpose (the JVM's
+// implicit null checks) must not pay an unwind for each.
+const maxRefaults = 64
+
+// noteLateSignal runs at the signal-delivery stop of a crash signal that
+// comes after the thread's first fault. When the thread is back on its own
+// stack (inside it, not in its guard), the earlier fault was handled and the
+// program went on: this signal is analysed instead, so that the fault that
+// ends the thread is the one reported. Otherwise (on an alternate signal
+// stack: inside a handler) its signal and SP are kept for caughtOverflow.
+func (tr *tracer) noteLateSignal(t *thread, sig syscall.Signal, si [128]byte) {
 	var regs unix.PtraceRegs
 	if unix.PtraceGetRegs(t.TID, &regs) != nil {
 		return
 	}
 	t.late = &lateSignal{signo: sig, sp: regs.Rsp}
+	if !insideStack(t, regs.Rsp) {
+		return
+	}
+	if t.refaults >= maxRefaults {
+		if t.refaults == maxRefaults {
+			t.refaults++
+			tr.res.Findings = append(tr.res.Findings, fmt.Sprintf(
+				"thread %d handled more than %d crash signals; later ones were not analysed, so a crash of this thread is reported as the fault analysed last", t.TID, maxRefaults))
+		}
+		return
+	}
+	t.refaults++
+	if f := tr.analyse(t, sig, si); f != nil {
+		t.fault, t.late = f, nil
+	}
+}
+
+// insideStack says whether sp is strictly inside the thread's known stack
+// (not in its guard or below it).
+func insideStack(t *thread, sp uint64) bool {
+	if t.StackTop == 0 {
+		return false
+	}
+	lo := t.lo
+	if t.StackBottom != 0 && t.StackBottom < lo {
+		lo = t.StackBottom
+	}
+	return sp >= lo && sp < t.StackTop
 }
 
 // onOwnStack says whether sp lies in the thread's stack or just below it

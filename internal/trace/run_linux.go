@@ -62,6 +62,7 @@ type thread struct {
 	reaped    bool
 	gort      *goRuntime  // the Go runtime of its program, nil when not Go
 	late      *lateSignal // a crash signal after its first fault
+	refaults  int         // faults analysed again after a handled one
 }
 
 type tracer struct {
@@ -490,7 +491,7 @@ func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 		if t.fault == nil && siErr == nil {
 			t.fault = tr.analyse(t, sig, si)
 		} else if t.fault != nil {
-			tr.noteLateSignal(t, sig)
+			tr.noteLateSignal(t, sig, si)
 		}
 	}
 	unix.PtraceCont(tid, int(sig))

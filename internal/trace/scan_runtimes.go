@@ -29,7 +29,7 @@ import (
 // and a Rust program what its SIGSEGV handler prints when a thread runs
 // into its guard page (std/src/sys/pal/unix/stack_overflow.rs):
 //
-//	thread 'deep' has overflowed its stack
+//	thread 'deep' has overflowed its stack      (newer: thread 'deep' (1234) has ...)
 //	fatal runtime error: stack overflow
 type goScan struct {
 	limit    uint64 // the goroutine stack limit in bytes
@@ -51,7 +51,7 @@ var (
 	goRoutine  = regexp.MustCompile(`^goroutine (\d+) .*\[running\]:`)
 	goFileLine = regexp.MustCompile(`^\t(.+):(\d+)(?: \+0x([0-9a-f]+))?(?:.* pc=0x([0-9a-f]+))?`)
 	goElided   = regexp.MustCompile(`^\.\.\.(\d+) frames elided\.\.\.`)
-	rustStack  = regexp.MustCompile(`^thread '(.*)' has overflowed its stack`)
+	rustStack  = regexp.MustCompile(`^thread '(.*)'(?: \(\d+\))? has overflowed its stack`)
 )
 
 // maxGoFrames caps the frames kept from a Go traceback (the runtime prints

@@ -1,0 +1,21 @@
+// A Rust thread with a 256 KiB stack recursing without end: Rust's SIGSEGV
+// handler (on an alternate signal stack) finds the fault in the thread's
+// guard page, prints "thread 'deep' has overflowed its stack" and aborts.
+// Build: rustc -C opt-level=0 -g rust_overflow.rs
+use std::hint::black_box;
+use std::thread;
+
+fn dive(n: u64) -> u64 {
+    let pad = black_box([n as u8; 512]);
+    dive(n + 1) + pad[(n % 512) as usize] as u64
+}
+
+fn main() {
+    println!("start");
+    let h = thread::Builder::new()
+        .name("deep".into())
+        .stack_size(256 * 1024)
+        .spawn(|| dive(0))
+        .unwrap();
+    println!("{}", h.join().unwrap());
+}
