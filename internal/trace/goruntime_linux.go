@@ -46,6 +46,7 @@ type goRuntime struct {
 	allgs  uint64 // link-time address of runtime.allgs ([]*g), 0 when stripped
 	goid   int64  // offset of g.goid, from DWARF; -1 unknown
 	status int64  // offset of g.atomicstatus, from DWARF; -1 unknown
+	cgo    bool   // linked with cgo: threads come from pthread_create
 }
 
 var (
@@ -92,11 +93,22 @@ func readGoRuntime(path string) (g *goRuntime) {
 				isGo = true
 			case "runtime.allgs":
 				g.allgs = s.Value
+			case "x_cgo_thread_start": // runtime/cgo's C code, only in cgo builds
+				g.cgo = true
 			}
 		}
 	}
 	if !isGo {
 		return nil
+	}
+	if libs, err := ef.ImportedLibraries(); err == nil && !g.cgo {
+		// Stripped: a program that needs the C library is linked with cgo
+		// (a pure Go one needs none, PIE or not).
+		for _, l := range libs {
+			if strings.HasPrefix(l, "libc.so") || strings.HasPrefix(l, "libpthread.so") {
+				g.cgo = true
+			}
+		}
 	}
 	if d, err := ef.DWARF(); err == nil {
 		g.goid, g.status = gStructOffsets(d)
@@ -302,6 +314,7 @@ func (tr *tracer) goExiting(t *thread, ws unix.WaitStatus) {
 		defer mem.close()
 		probe := &Crash{}
 		tr.fillBacktrace(newAddrSpace(t.TID, mem), probe, &regs)
+		probe.SP = regs.Rsp
 		tr.goFatal = &goFatal{t: t, probe: probe}
 	}
 }
@@ -351,8 +364,7 @@ func (tr *tracer) applyGoOverflow() {
 			c.Frames = c.Frames[:maxShown]
 		}
 		c.all = gs.frames
-		c.Depth = len(gs.frames) + gs.elided
-		c.Truncated = gs.elided > 0
+		c.Depth = len(gs.frames) + gs.elided // the runtime counts what it elides
 	} else {
 		// No traceback from stderr: the exiting thread's own frames (the
 		// runtime's, on g0).
@@ -394,6 +406,11 @@ func (tr *tracer) applyGoOverflow() {
 	who := "a goroutine"
 	if gs.goid > 0 {
 		who = fmt.Sprintf("goroutine %d", gs.goid)
+	} else if d := tr.res.Go; d != nil && d.Deepest != nil && d.Deepest.ID > 0 {
+		who = fmt.Sprintf("a goroutine (the largest goroutine stack at the end was goroutine %d's, %s)", d.Deepest.ID, HumanBytes(d.Deepest.StackSize))
+	}
+	if c.SP == 0 {
+		c.SP = f.probe.SP // the thread's, on its g0 stack
 	}
 	c.Detail = fmt.Sprintf("%s (running on thread %d) overflowed its stack: ", who, t.TID)
 	switch {

@@ -591,7 +591,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		c.StackSize, c.Region, c.heapStack = parent.StackSize, parent.Region, parent.heapStack
 		return
 	}
-	if parent.gort != nil && r.Orig_rax == sysClone && flags&cloneThread != 0 {
+	if parent.gort != nil && !parent.gort.cgo && r.Orig_rax == sysClone && flags&cloneThread != 0 {
 		tr.goThread(parent, c, &r, top)
 		return
 	}
