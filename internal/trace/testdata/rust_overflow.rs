@@ -2,12 +2,14 @@
 // handler (on an alternate signal stack) finds the fault in the thread's
 // guard page, prints "thread 'deep' has overflowed its stack" and aborts.
 // Build: rustc -C opt-level=0 -g rust_overflow.rs
-use std::hint::black_box;
 use std::thread;
 
 fn dive(n: u64) -> u64 {
-    let pad = black_box([n as u8; 512]);
-    dive(n + 1) + pad[(n % 512) as usize] as u64
+    // A volatile read keeps the array (and the frame) at opt-level 0 or not,
+    // and needs nothing newer than Debian 12's rustc 1.63.
+    let pad = [n as u8; 512];
+    let b = unsafe { std::ptr::read_volatile(&pad[(n % 512) as usize]) };
+    dive(n + 1) + b as u64
 }
 
 fn main() {
