@@ -73,6 +73,8 @@ type Result struct {
 	Tunables string   `json:"glibc_tunables"`
 	// TimedOut is true when Config.Timeout passed and the run was killed.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Go describes a Go program's goroutines (nil for other programs).
+	Go *GoInfo `json:"go,omitempty"`
 }
 
 // Thread is one traced thread (or the main thread of one traced process).
@@ -188,6 +190,8 @@ type Crash struct {
 	// Sender is who sent the signal, when it was sent (kill, tgkill,
 	// sigqueue: SI_USER, SI_TKILL, SI_QUEUE) rather than raised by a fault.
 	Sender *Sender `json:"sender,omitempty"`
+	// Goroutine is the Go goroutine that overflowed (0: not a goroutine).
+	Goroutine int `json:"goroutine,omitempty"`
 
 	all      []Frame     // every unwound frame
 	states   []regsState // each frame's registers, as unwound (Linux)
@@ -365,6 +369,7 @@ func (r *Result) WriteText(w io.Writer) {
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  note: %s\n", f)
 	}
+	r.writeGo(w)
 	r.writeTable(w)
 }
 

@@ -60,7 +60,10 @@ type thread struct {
 	exited    bool   // PTRACE_EVENT_EXIT seen
 	img       *image // breakpoints of the program image it runs
 	reaped    bool
-	execd     bool // exec'd a new program: its parent's clone event must not undo that
+	execd     bool        // exec'd a new program: its parent's clone event must not undo that
+	gort      *goRuntime  // the Go runtime of its program, nil when not Go
+	late      *lateSignal // a crash signal after its first fault
+	refaults  int         // faults analysed again after a handled one
 }
 
 type tracer struct {
@@ -72,6 +75,7 @@ type tracer struct {
 	scan     *stderrScan
 	sigcont  chan os.Signal
 	crashSeq []*thread
+	goFatal  *goFatal // the thread of a Go program that exited with status 2
 
 	// live holds the tids not yet reaped, for Config.Timeout: the timer
 	// fires on another goroutine than the supervisor's.
@@ -178,6 +182,7 @@ func Run(cfg Config) (*Result, error) {
 			if o.err != nil {
 				return nil, o.err
 			}
+			tr.applyRuntimes()
 			tr.finish()
 			tr.liveMu.Lock()
 			tr.res.TimedOut = tr.timedOut
@@ -366,6 +371,7 @@ func (tr *tracer) newThread(tid, pid int, kind string) *thread {
 func (tr *tracer) initMainStack(t *thread) {
 	t.Program = exePath(t.TID)
 	t.img = newImage(t.TID)
+	t.gort = detectGo(t.Program)
 	maps := readMaps(t.TID)
 	var r unix.PtraceRegs
 	sp := uint64(0)
@@ -485,6 +491,8 @@ func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGABRT, unix.SIGSYS, unix.SIGTRAP:
 		if t.fault == nil && siErr == nil {
 			t.fault = tr.analyse(t, sig, si)
+		} else if t.fault != nil {
+			tr.noteLateSignal(t, sig, si)
 		}
 	}
 	unix.PtraceCont(tid, int(sig))
@@ -545,6 +553,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	}
 	c.Program = parent.Program
 	c.img = parent.img
+	c.gort = parent.gort
 	var r unix.PtraceRegs
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
@@ -589,6 +598,10 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		c.StackSize, c.Region, c.heapStack = parent.StackSize, parent.Region, parent.heapStack
 		return
 	}
+	if parent.gort != nil && !parent.gort.cgo && r.Orig_rax == sysClone && flags&cloneThread != 0 {
+		tr.goThread(parent, c, &r, top)
+		return
+	}
 	c.Kind = KindClone
 	c.StackTop = top
 	maps := readMaps(parent.TID)
@@ -631,12 +644,13 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 // exiting runs at PTRACE_EVENT_EXIT: the thread's memory is still there.
 func (tr *tracer) exiting(t *thread, ws unix.WaitStatus) {
 	t.exited = true
+	tr.goExiting(t, ws)
 	tr.measure(t)
 	switch {
 	case ws.Signaled():
 		t.Signal = unix.SignalName(ws.Signal())
 		t.Ended = EndedKilled
-		if t.fault != nil && t.fault.signo == ws.Signal() {
+		if t.fault != nil && t.fault.signo == ws.Signal() || tr.caughtOverflow(t, ws.Signal()) {
 			t.Ended = EndedCrash
 			tr.promote(t)
 		}
@@ -658,7 +672,7 @@ func (tr *tracer) reap(t *thread, ws unix.WaitStatus) {
 		if ws.Signaled() {
 			t.Ended = EndedKilled
 			t.Signal = unix.SignalName(ws.Signal())
-			if t.fault != nil && t.fault.signo == ws.Signal() {
+			if t.fault != nil && t.fault.signo == ws.Signal() || tr.caughtOverflow(t, ws.Signal()) {
 				t.Ended = EndedCrash
 				tr.promote(t)
 			}
