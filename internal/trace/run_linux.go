@@ -52,7 +52,7 @@ const (
 type thread struct {
 	*Thread
 	awaitStop bool // created by an event; its first SIGSTOP is ours
-	seenStop  bool // its first SIGSTOP came before the event
+	quietExit bool // its exit event was turned off after its last measurement (lastMeasure)
 	region    string
 	heapStack bool   // region is a malloc chunk or unknown part of the heap
 	lo        uint64 // lowest address of the region (for a main thread: [stack] start now)
@@ -71,6 +71,8 @@ type tracer struct {
 	scan     *stderrScan
 	sigcont  chan os.Signal
 	crashSeq []*thread
+	early    map[int]*early  // tracees held until their creator's event (events_linux.go)
+	images   map[*image]bool // every address space's breakpoint record in use
 
 	// live holds the tids not yet reaped, for Config.Timeout: the timer
 	// fires on another goroutine than the supervisor's.
@@ -106,6 +108,8 @@ func Run(cfg Config) (*Result, error) {
 		res:     &Result{Tunables: tun},
 		threads: map[int]*thread{},
 		held:    map[int]bool{},
+		early:   map[int]*early{},
+		images:  map[*image]bool{},
 		sigcont: make(chan os.Signal, 4),
 		live:    map[int]bool{},
 	}
@@ -316,9 +320,7 @@ func (tr *tracer) supervise(outFD, errFD uintptr, started chan<- int) error {
 		tr.res.ExitStatus = statusOf(ws)
 		return nil
 	}
-	opts := unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-		unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_EXITKILL
-	if err := unix.PtraceSetOptions(pid, opts); err != nil {
+	if err := unix.PtraceSetOptions(pid, traceOpts); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("ptrace options: %w", err)
 	}
@@ -364,7 +366,7 @@ func (tr *tracer) newThread(tid, pid int, kind string) *thread {
 // initMainStack describes the main thread of a freshly exec'd program.
 func (tr *tracer) initMainStack(t *thread) {
 	t.Program = exePath(t.TID)
-	t.img = newImage(t.TID)
+	tr.setImage(t, newImage(t.TID))
 	maps := readMaps(t.TID)
 	var r unix.PtraceRegs
 	sp := uint64(0)
@@ -397,7 +399,7 @@ func (tr *tracer) initMainStack(t *thread) {
 func (tr *tracer) loop() {
 	for {
 		flags := unix.WALL
-		if len(tr.held) > 0 {
+		if len(tr.held) > 0 || len(tr.early) > 0 {
 			flags |= unix.WNOHANG
 		}
 		var ws unix.WaitStatus
@@ -406,10 +408,18 @@ func (tr *tracer) loop() {
 			continue
 		}
 		if err != nil { // ECHILD: nothing left to trace
+			tr.releaseOrphans(true)
 			return
 		}
 		if tid == 0 {
-			tr.pollHeld()
+			if len(tr.held) > 0 {
+				tr.pollHeld()
+			} else {
+				// Only held new tracees: their creators' events are on
+				// the way (or the creators are dying).
+				time.Sleep(200 * time.Microsecond)
+				tr.releaseOrphans(false)
+			}
 			continue
 		}
 		tr.handle(tid, ws)
@@ -439,6 +449,12 @@ func (tr *tracer) pollHeld() {
 
 func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 	t := tr.threads[tid]
+	if t == nil && tid != tr.leader {
+		// A new thread or process whose creator's event has not been
+		// seen yet: held stopped until it has (events_linux.go).
+		tr.hold(tid, ws)
+		return
+	}
 	switch {
 	case ws.Exited() || ws.Signaled():
 		if t != nil {
@@ -454,13 +470,7 @@ func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 	}
 	sig := ws.StopSignal()
 	if t == nil {
-		// A new thread whose parent's event has not been seen yet.
-		t = tr.newThread(tid, tid, KindProcess)
-		if sig == unix.SIGSTOP {
-			t.seenStop = true
-			unix.PtraceCont(tid, 0)
-			return
-		}
+		return
 	}
 	if t.awaitStop && sig == unix.SIGSTOP {
 		t.awaitStop = false
@@ -496,6 +506,9 @@ func (tr *tracer) event(t *thread, ev int) {
 		msg, err := unix.PtraceGetEventMsg(tid)
 		if err == nil {
 			tr.newChild(t, int(msg))
+			unix.PtraceCont(tid, 0)
+			tr.adoptEarly(int(msg))
+			return
 		}
 	case unix.PTRACE_EVENT_EXEC:
 		msg, _ := unix.PtraceGetEventMsg(tid)
@@ -525,6 +538,9 @@ func (tr *tracer) event(t *thread, ev int) {
 	case unix.PTRACE_EVENT_EXIT:
 		msg, _ := unix.PtraceGetEventMsg(tid)
 		tr.exiting(t, unix.WaitStatus(msg))
+		if len(tr.early) > 0 {
+			tr.releaseOrphans(false)
+		}
 	}
 	unix.PtraceCont(tid, 0)
 }
@@ -537,7 +553,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		c.awaitStop = true
 	}
 	c.Program = parent.Program
-	c.img = parent.img
+	tr.setImage(c, parent.img)
 	var r unix.PtraceRegs
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
@@ -563,8 +579,8 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	case sysFork:
 	}
 	if flags&cloneVM == 0 && parent.img != nil {
-		cp := *parent.img // a copy of the memory, breakpoints included
-		c.img = &cp
+		// A copy of the memory, breakpoints included.
+		tr.setImage(c, tr.forkImage(parent.img))
 	}
 	if flags&cloneThread != 0 {
 		c.PID = parent.PID
@@ -660,6 +676,10 @@ func (tr *tracer) reap(t *thread, ws unix.WaitStatus) {
 		}
 	}
 	delete(tr.threads, t.TID)
+	tr.setImage(t, nil)
+	if len(tr.early) > 0 {
+		tr.releaseOrphans(false)
+	}
 }
 
 func (tr *tracer) promote(t *thread) {
