@@ -36,8 +36,12 @@ type image struct {
 	// glibc's own call (start_thread's advise_stack_range) from others.
 	libcLo, libcHi uint64
 
-	users int      // threads pointing at it (tracer.setImage)
-	pm    *os.File // /proc/PID/pagemap of the address space, opened on first use
+	users int // threads pointing at it (tracer.setImage)
+	// The address space's /proc/PID/pagemap and /proc/PID/maps, opened on
+	// first use (procmap_linux.go).
+	pm, maps             *os.File
+	pmFailed, mapsFailed bool
+	nameBuf              [4096]byte // a mapping's path, from PROCMAP_QUERY
 }
 
 // has: addr is one of the image's breakpoints.
@@ -46,9 +50,11 @@ func (img *image) has(addr uint64) bool {
 }
 
 func (img *image) close() {
-	if img.pm != nil {
-		img.pm.Close()
-		img.pm = nil
+	for _, f := range []**os.File{&img.pm, &img.maps} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
 	}
 }
 

@@ -600,8 +600,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	}
 	c.Kind = KindClone
 	c.StackTop = top
-	maps := readMaps(parent.TID)
-	m, i, ok := findMapping(maps, top-1)
+	m, below, ok, adjacent := tr.mappingAt(parent, top-1)
 	if !ok {
 		return
 	}
@@ -624,8 +623,8 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		}
 		size := top - m.start
 		c.StackSize, c.StackBottom, c.lo = &size, m.start, m.start
-		if i > 0 && maps[i-1].end == m.start && maps[i-1].none() {
-			c.GuardSize = maps[i-1].end - maps[i-1].start
+		if adjacent && below.none() {
+			c.GuardSize = below.end - below.start
 		}
 		if (r.Orig_rax == sysClone3 || flags&cloneThread != 0) && c.GuardSize > 0 {
 			c.Kind = KindPthread
@@ -714,7 +713,7 @@ func (tr *tracer) measure(t *thread) {
 				lo = m.start
 			}
 		}
-		low, ok = lowestTouched(t.TID, mem, lo, t.StackTop)
+		low, ok = tr.lowestTouched(t, mem, lo, t.StackTop)
 	}
 	if ok && low < t.StackTop {
 		// Measured more than once (before glibc's madvise, at exit): keep
