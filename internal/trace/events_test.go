@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestStressNoLostEvents runs a program that starts thousands of threads
@@ -98,4 +101,85 @@ func TestStressNoLostEvents(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs of %d threads and %d processes in %v", runs, wantThreads, forks+1, time.Since(start).Round(time.Millisecond))
+}
+
+// TestMappingQueryMatchesMaps: every mapping of this process, asked for
+// with PROCMAP_QUERY at its start and at its last byte, is the line
+// /proc/self/maps shows (start, end, permissions, offset, path).
+func TestMappingQueryMatchesMaps(t *testing.T) {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	maps := readMaps(os.Getpid())
+	var name [4096]byte
+	checked := 0
+	for _, m := range maps {
+		if m.path == "[vsyscall]" {
+			continue // outside the process's own address space list
+		}
+		for _, a := range []uint64{m.start, m.end - 1} {
+			got, ok, unsupported := queryMapping(f, a, name[:])
+			if unsupported {
+				t.Skip("PROCMAP_QUERY is not supported by this kernel (Linux 6.11)")
+			}
+			if !ok || got != m {
+				// Maps can change under a running Go program (heap growth):
+				// compare with a fresh read before failing.
+				if fresh, _, found := findMapping(readMaps(os.Getpid()), a); !found || fresh != got {
+					t.Errorf("at %#x: query %+v (ok %v), maps %+v", a, got, ok, m)
+				}
+			}
+			checked++
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d mappings checked", checked)
+	}
+}
+
+// TestScanPresent: the lowest non-zero byte of a mapping where a few pages
+// were written, found with PAGEMAP_SCAN, is the one written, and the
+// pagemap entries (the older kernels' way) say the same.
+func TestScanPresent(t *testing.T) {
+	const size = 8 << 20
+	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	unix.Madvise(b, unix.MADV_NOHUGEPAGE)
+	lo := uint64(uintptr(unsafe.Pointer(&b[0])))
+	pm, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	mem := openMem(os.Getpid())
+	defer mem.close()
+
+	if _, ok, _ := scanPresent(pm, mem, lo, lo+size); ok {
+		t.Fatalf("an untouched mapping has a lowest touched byte")
+	}
+	b[size-1] = 1        // the top page
+	if b[5<<20] != 0 { // a page only read: present (the zero page), zero
+		t.Fatal("fresh memory is not zero")
+	}
+	b[3<<20+4096+17] = 9 // the deepest write
+	b[6<<20] = 2
+	want := lo + 3<<20 + 4096 + 17
+	low, ok, supported := scanPresent(pm, mem, lo, lo+size)
+	if !supported {
+		t.Log("PAGEMAP_SCAN is not supported by this kernel (Linux 6.7); only the pagemap entries are checked")
+	} else if !ok || low != want {
+		t.Errorf("PAGEMAP_SCAN: lowest non-zero byte %#x (found %v), want %#x", low, ok, want)
+	}
+	saved := pagemapScanUnsupported
+	pagemapScanUnsupported = true
+	low, ok = lowestTouchedIn(pm, mem, lo, lo+size)
+	pagemapScanUnsupported = saved
+	if !ok || low != want {
+		t.Errorf("pagemap entries: lowest non-zero byte %#x (found %v), want %#x", low, ok, want)
+	}
 }

@@ -155,6 +155,9 @@ func lowestTouchedIn(pm *os.File, mem *memReader, lo, hi uint64) (uint64, bool) 
 	if hi <= lo {
 		return 0, false
 	}
+	if low, ok, supported := scanPresent(pm, mem, lo, hi); supported {
+		return low, ok
+	}
 	npages := (hi - lo + page - 1) / page
 	ent := make([]byte, 8*npages)
 	n, err := unix.Pread(int(pm.Fd()), ent, int64(lo/page*8))

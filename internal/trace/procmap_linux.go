@@ -3,6 +3,7 @@
 package trace
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"unsafe"
@@ -153,4 +154,86 @@ func (tr *tracer) lowestTouched(t *thread, mem *memReader, lo, hi uint64) (uint6
 		}
 	}
 	return lowestTouched(t.TID, mem, lo, hi)
+}
+
+// pmScanArg is the kernel's struct pm_scan_arg (linux/fs.h), pageRegion
+// its struct page_region.
+type pmScanArg struct {
+	size, flags, start, end, walkEnd, vec, vecLen, maxPages uint64
+	categoryInverted, categoryMask, categoryAnyofMask       uint64
+	returnMask                                              uint64
+}
+
+type pageRegion struct{ start, end, categories uint64 }
+
+const (
+	// _IOWR('f', 16, struct pm_scan_arg)
+	pagemapScanIoctl = 3<<30 | uint(unsafe.Sizeof(pmScanArg{}))<<16 | 'f'<<8 | 16
+	pageIsPresent    = 1 << 3
+	pageIsSwapped    = 1 << 4
+)
+
+// pagemapScanUnsupported is set once the kernel has refused PAGEMAP_SCAN.
+var pagemapScanUnsupported bool
+
+// scanPresent finds the lowest non-zero byte in [lo, hi) among present or
+// swapped pages with the PAGEMAP_SCAN ioctl (Linux 6.7): the kernel skips
+// the untouched part of a stack a page table at a time and returns the
+// lowest run of touched pages, instead of stackscope reading one pagemap
+// entry per page of an 8 MiB stack. supported is false when the kernel
+// lacks it (the caller reads pagemap entries instead).
+func scanPresent(pm *os.File, mem *memReader, lo, hi uint64) (low uint64, ok, supported bool) {
+	if pagemapScanUnsupported {
+		return 0, false, false
+	}
+	var buf []byte
+	for lo < hi {
+		var r [1]pageRegion
+		a := pmScanArg{start: lo, end: (hi + 4095) &^ 4095, vec: uint64(uintptr(unsafe.Pointer(&r[0]))), vecLen: 1,
+			categoryAnyofMask: pageIsPresent | pageIsSwapped, returnMask: pageIsPresent | pageIsSwapped}
+		a.size = uint64(unsafe.Sizeof(a))
+		n, _, e := unix.Syscall(unix.SYS_IOCTL, pm.Fd(), uintptr(pagemapScanIoctl), uintptr(unsafe.Pointer(&a)))
+		if e != 0 {
+			if e == unix.ENOTTY || e == unix.EINVAL || e == unix.EOPNOTSUPP {
+				pagemapScanUnsupported = true
+				return 0, false, false
+			}
+			return 0, false, true
+		}
+		if n == 0 || r[0].end <= r[0].start {
+			return 0, false, true // nothing touched
+		}
+		// The lowest non-zero byte of the run (fresh pages are zero).
+		for p := r[0].start; p < r[0].end && p < hi; {
+			end := min(r[0].end, hi, p+64*1024)
+			if uint64(cap(buf)) < end-p {
+				buf = make([]byte, 64*1024)
+			}
+			b := buf[:end-p]
+			if mem.read(p, b) {
+				if j := firstNonZero(b); j >= 0 {
+					return p + uint64(j), true, true
+				}
+			}
+			p = end
+		}
+		lo = r[0].end
+	}
+	return 0, false, true
+}
+
+// firstNonZero is the index of b's first non-zero byte, or -1.
+func firstNonZero(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
 }
