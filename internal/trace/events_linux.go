@@ -181,17 +181,19 @@ const (
 // if any: the image holding a breakpoint at the address just before the
 // PC, checked first in t's own address space's record, then in every other
 // record (a thread whose record was lost to a race would otherwise get our
-// trap delivered), where the byte there must be int3 in t's memory. A trap
-// not raised by int3 (kill, tgkill, a single step of the program's own
-// debugger) is never ours.
+// trap delivered), where the trap must come from an int3 (SI_KERNEL, not
+// kill, tgkill or a single step) and the byte there must be int3 in t's
+// memory. Anything else is the program's, and is delivered unchanged.
 func (tr *tracer) trapImage(t *thread, rip uint64) *image {
+	at := rip - 1
+	if img := t.img; img != nil && img.has(at) {
+		// The PC just past one of our int3s, in the middle of the
+		// instruction the int3 replaced: only our int3 leads there.
+		return img
+	}
 	si, err := getSiginfo(t.TID)
 	if err != nil || int32(binary.LittleEndian.Uint32(si[8:])) != siKernelCode {
 		return nil
-	}
-	at := rip - 1
-	if img := t.img; img != nil && img.has(at) {
-		return img
 	}
 	for img := range tr.images {
 		if !img.has(at) {
@@ -226,11 +228,10 @@ func (tr *tracer) lastMeasure(t *thread, img *image, r *unix.PtraceRegs) {
 	if t.TID == t.PID || img.libcHi == 0 || r.Rdi > t.lo || t.Kind != KindPthread {
 		return
 	}
-	var b [8]byte
-	if n, err := unix.PtracePeekData(t.TID, uintptr(r.Rsp), b[:]); err != nil || n != 8 {
-		return
-	}
-	if ret := binary.LittleEndian.Uint64(b[:]); ret < img.libcLo || ret >= img.libcHi {
+	mem := openMem(t.TID)
+	ret, ok := mem.u64(r.Rsp)
+	mem.close()
+	if !ok || ret < img.libcLo || ret >= img.libcHi {
 		return
 	}
 	if unix.PtraceSetOptions(t.TID, traceOpts&^unix.PTRACE_O_TRACEEXIT) == nil {

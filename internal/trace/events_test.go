@@ -162,7 +162,7 @@ func TestScanPresent(t *testing.T) {
 	if _, ok, _ := scanPresent(pm, mem, lo, lo+size); ok {
 		t.Fatalf("an untouched mapping has a lowest touched byte")
 	}
-	b[size-1] = 1        // the top page
+	b[size-1] = 1      // the top page
 	if b[5<<20] != 0 { // a page only read: present (the zero page), zero
 		t.Fatal("fresh memory is not zero")
 	}
