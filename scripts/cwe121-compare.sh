@@ -27,7 +27,7 @@ for src in "$root"/scripts/cwe121/*.c; do
 	name=$(basename "$src" .c)
 	gcc -O2 -g -fstack-protector-strong -D_FORTIFY_SOURCE=2 -w -o "$work/$name.hard" "$src"
 	gcc -O0 -g -fsanitize=address -w -o "$work/$name.asan" "$src"
-	"$work/stackscope" run --json "$work/$name.json" -- "$work/$name.hard" >/dev/null 2>&1 || true
+	"$work/stackscope" run --format json -o "$work/$name.json" -- "$work/$name.hard" >/dev/null 2>&1 || true
 	read -r ss fn < <(verdict_ss "$work/$name.json")
 	kind=$( ("$work/$name.asan" 2>&1 >/dev/null || true) | sed -n 's/.*ERROR: AddressSanitizer: \([a-z-]*\).*/\1/p' | head -1)
 	case "$kind" in
@@ -35,7 +35,7 @@ for src in "$root"/scripts/cwe121/*.c; do
 		"") asan=none ;;
 		*) asan=$kind ;;
 	esac
-	"$work/stackscope" run --json "$work/$name.asan.json" -- "$work/$name.asan" >/dev/null 2>&1 || true
+	"$work/stackscope" run --format json -o "$work/$name.asan.json" -- "$work/$name.asan" >/dev/null 2>&1 || true
 	read -r ssa _ < <(verdict_ss "$work/$name.asan.json")
 	total=$((total + 1))
 	ok=no

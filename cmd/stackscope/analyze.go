@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
@@ -16,7 +17,7 @@ func init() { subcommands = append(subcommands, newAnalyzeCommand) }
 
 type analyzeFlags struct {
 	analysisFlags
-	format         string
+	out            outputFlags
 	budget         int64
 	allowUnbounded bool
 	top            int
@@ -40,7 +41,7 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif (SARIF 2.1.0 for code scanning), html (one self-contained page, one FILE; see also stackscope report), or dot (Graphviz call graph, one FILE)")
+	fl.out.register(f, []string{"text", "json", "sarif", "html", "dot"}, "output format: text, json, sarif (SARIF 2.1.0 for code scanning), html (one self-contained page, one FILE; see also stackscope report), or dot (Graphviz call graph, one FILE)")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes: exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
 	f.IntVar(&fl.top, "top", 10, "number of largest frames to list")
@@ -49,14 +50,11 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 }
 
 func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
-	switch fl.format {
-	case "text", "json", "sarif":
-	case "dot", "html":
-		if len(files) != 1 {
-			return usageErrorf("--format %s takes one FILE", fl.format)
-		}
-	default:
-		return usageErrorf("unknown --format %q (text, json, sarif, html or dot)", fl.format)
+	if err := fl.out.check(); err != nil {
+		return err
+	}
+	if (fl.out.format == "dot" || fl.out.format == "html") && len(files) != 1 {
+		return usageErrorf("--format %s takes one FILE", fl.out.format)
 	}
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
@@ -71,36 +69,32 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		results = append(results, res)
 		budgets[res] = cfg
 	}
-	out := cmd.OutOrStdout()
-	switch fl.format {
-	case "json":
-		if err := report.AnalyzeJSON(out, results); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
+	err := fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
+		switch fl.out.format {
+		case "json":
+			return report.AnalyzeJSON(out, results)
+		case "dot":
+			return report.AnalyzeDOT(out, results[0])
+		case "html":
+			return html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version()})
+		case "sarif":
+			in := sarif.Input{Version: version()}
+			for _, r := range results {
+				in.Analyses = append(in.Analyses, sarif.Analysis{Result: r,
+					Budget: budget.Policy{Config: budgets[r], Flag: fl.budget, AllowUnbounded: fl.allowUnbounded}})
+			}
+			return sarif.Write(out, in)
 		}
-	case "dot":
-		if err := report.AnalyzeDOT(out, results[0]); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
-		}
-	case "html":
-		if err := html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version()}); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
-		}
-	case "sarif":
-		in := sarif.Input{Version: version()}
-		for _, r := range results {
-			in.Analyses = append(in.Analyses, sarif.Analysis{Result: r,
-				Budget: budget.Policy{Config: budgets[r], Flag: fl.budget, AllowUnbounded: fl.allowUnbounded}})
-		}
-		if err := sarif.Write(out, in); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
-		}
-	default:
 		for i, r := range results {
 			if i > 0 {
 				fmt.Fprintln(out)
 			}
 			report.AnalyzeText(out, r, report.AnalyzeOptions{Budget: fl.budget, TopFrames: fl.top})
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, r := range results {
 		if overBudget(r, budgets[r], fl.budget, fl.allowUnbounded) {

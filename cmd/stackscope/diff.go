@@ -20,7 +20,7 @@ func init() { subcommands = append(subcommands, newDiffCommand) }
 
 type diffFlags struct {
 	analysisFlags
-	format    string
+	out       outputFlags
 	maxGrowth string
 	top       int
 }
@@ -45,7 +45,7 @@ Exit status: 0, or 1 with --max-growth when an entry grew by more than it
 		RunE: func(cmd *cobra.Command, args []string) error { return runDiff(cmd, args[0], args[1], fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text or json")
+	fl.out.register(f, []string{"text", "json"}, "output format: text or json")
 	f.StringVar(&fl.maxGrowth, "max-growth", "", "exit 1 when an entry grows by more than this many bytes, or percent (\"10%\"), or loses its bound")
 	f.IntVar(&fl.top, "top", 10, "number of changed frames and causes to list")
 	fl.analysisFlags.register(f) // for ELF inputs
@@ -53,8 +53,8 @@ Exit status: 0, or 1 with --max-growth when an entry grew by more than it
 }
 
 func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
-	if fl.format != "text" && fl.format != "json" {
-		return usageErrorf("unknown --format %q (text or json)", fl.format)
+	if err := fl.out.check(); err != nil {
+		return err
 	}
 	var limit *diff.Threshold
 	if fl.maxGrowth != "" {
@@ -73,21 +73,25 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 		return err
 	}
 	d := diff.Compare(oldRes, newRes)
-	out := cmd.OutOrStdout()
-	if fl.format == "json" {
-		if err := report.DiffJSON(out, d); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
-		}
-	} else {
-		report.DiffText(out, d, fl.top)
-	}
+	var over []diff.EntryChange
 	if limit != nil {
-		if over := d.Exceeded(*limit); len(over) > 0 {
-			if fl.format == "text" {
-				fmt.Fprintf(out, "\nFAIL: over --max-growth %s: %s\n", fl.maxGrowth, overText(over, fl.top))
-			}
-			return &exitError{Code: exitFinding}
+		over = d.Exceeded(*limit)
+	}
+	err = fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
+		if fl.out.format == "json" {
+			return report.DiffJSON(out, d)
 		}
+		report.DiffText(out, d, fl.top)
+		if len(over) > 0 {
+			fmt.Fprintf(out, "\nFAIL: over --max-growth %s: %s\n", fl.maxGrowth, overText(over, fl.top))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(over) > 0 {
+		return &exitError{Code: exitFinding}
 	}
 	return nil
 }

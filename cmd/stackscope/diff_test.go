@@ -477,7 +477,7 @@ func TestReportBadInput(t *testing.T) {
 	}{
 		"missing file":    {[]string{"report", filepath.Join(dir, "nope")}, "nope: no such file"},
 		"missing record":  {[]string{"report", "--run", filepath.Join(dir, "none.json"), fw}, "none.json: no such file"},
-		"not a record":    {[]string{"report", "--run", notRun, fw}, "not a record of stackscope run --json"},
+		"not a record":    {[]string{"report", "--run", notRun, fw}, "not a record of stackscope run --format json"},
 		"bad layout flag": {[]string{"report", "--layout", "maybe", fw}, `--layout "maybe"`},
 		"html, two files": {[]string{"analyze", "--format", "html", fw, fw}, "takes one FILE"},
 	} {

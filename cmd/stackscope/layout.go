@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ import (
 func init() { subcommands = append(subcommands, newLayoutCommand) }
 
 type layoutFlags struct {
-	format     string
+	out        outputFlags
 	svg        string
 	noHeadroom bool
 	ld         string
@@ -51,7 +52,7 @@ the memory map) or the stack will overflow, 2 usage or input error.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runLayout(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text, json or sarif")
+	fl.out.register(f, []string{"text", "json", "sarif"}, "output format: text, json or sarif")
 	f.StringVar(&fl.svg, "svg", "", "also draw the memory map as an SVG picture into this file")
 	f.BoolVar(&fl.noHeadroom, "no-headroom", false, "skip the stack analysis (headroom unknown)")
 	f.StringVar(&fl.ld, "ld", "", "the linker script whose MEMORY regions are the memory map (needed for a SAFE verdict)")
@@ -82,8 +83,8 @@ func memoryMap(ld string, cfg *config.Config) (*layout.MemoryMap, error) {
 }
 
 func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
-	if fl.format != "text" && fl.format != "json" && fl.format != "sarif" {
-		return usageErrorf("unknown --format %q (text, json or sarif)", fl.format)
+	if err := fl.out.check(); err != nil {
+		return err
 	}
 	cfg, err := config.Load(fl.configPath, path)
 	if err != nil {
@@ -108,18 +109,18 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 			return &exitError{Code: exitUsage, Err: fmt.Errorf("--svg: %v", err)}
 		}
 	}
-	out := cmd.OutOrStdout()
-	switch fl.format {
-	case "json":
-		if err := report.LayoutJSON(out, r); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
+	err = fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
+		switch fl.out.format {
+		case "json":
+			return report.LayoutJSON(out, r)
+		case "sarif":
+			return sarif.Write(out, sarif.Input{Layouts: []*layout.Report{r}, Version: version()})
 		}
-	case "sarif":
-		if err := sarif.Write(out, sarif.Input{Layouts: []*layout.Report{r}, Version: version()}); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
-		}
-	default:
 		report.LayoutText(out, r)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if r.Failing() {
 		return &exitError{Code: exitFinding}

@@ -28,7 +28,8 @@ type minstackFlags struct {
 	expectExit   int
 	ignoreOutput bool
 	timeout      time.Duration
-	json         bool
+	out          outputFlags
+	json         bool // --json, the old spelling of --format json
 	limit        string
 	env          []string
 	keepEnv      bool
@@ -54,8 +55,9 @@ address-space randomisation off (ADDR_NO_RANDOMIZE), a fixed environment
 (PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C, plus --env; --keep-env passes
 stackscope's own), stdin from --stdin or /dev/null.
 
-The report goes to stdout (PROG's own output is captured for the oracle);
-the progress bar goes to stderr when it is a terminal and --json is not set.
+The report goes to stdout (PROG's own output is captured for the oracle),
+or with -o FILE to FILE; --format json writes it as JSON. The progress bar
+goes to stderr when it is a terminal and the format is text.
 
 Exit status: 0 the minimum was found and confirmed; 1 a finding (PROG fails
 even at the normal limit, the result is not reproducible, or the static
@@ -71,7 +73,9 @@ bound of main is below the measured minimum); 2 usage or input error;
 	f.IntVar(&fl.expectExit, "expect-exit", 0, "a run passes when it exits with status `N` (output is not compared)")
 	f.BoolVar(&fl.ignoreOutput, "ignore-output", false, "compare only the exit status with the normal run's, not stdout and stderr")
 	f.DurationVar(&fl.timeout, "timeout", 0, "kill a run after `DURATION` and count it as a failure (default: none for the normal run, then 10x its time but at least 10s)")
-	f.BoolVar(&fl.json, "json", false, "write the result as JSON to stdout instead of the text report")
+	fl.out.register(f, []string{"text", "json"}, "report format: text or json")
+	f.BoolVar(&fl.json, "json", false, "deprecated: use --format json")
+	f.MarkHidden("json")
 	f.StringVar(&fl.limit, "limit", "", "normal limit to start from, as `SIZE` in bytes or with K/M (default: the soft RLIMIT_STACK)")
 	f.StringArrayVar(&fl.env, "env", nil, "add `KEY=VALUE` to PROG's fixed environment (repeatable)")
 	f.BoolVar(&fl.keepEnv, "keep-env", false, "run PROG with stackscope's environment instead of the fixed one")
@@ -81,12 +85,30 @@ bound of main is below the measured minimum); 2 usage or input error;
 }
 
 func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
+	if fl.json {
+		deprecated("minstack --json", "--format json")
+		fl.out.format = "json"
+	}
+	if err := fl.out.check(); err != nil {
+		return err
+	}
 	if fl.timeout < 0 {
 		return usageErrorf("--timeout must not be negative")
 	}
 	path, err := lookProgram(args[0])
 	if err != nil {
 		return err
+	}
+	// -o is opened now: the runs can take minutes, and a path that cannot
+	// be written should not cost them.
+	var out *reportFile
+	if fl.out.output != "" {
+		if out, err = openReport("-o", fl.out.output); err != nil {
+			return err
+		}
+		// Removed again if the command fails before writing it (out is
+		// nil once written).
+		defer func() { out.discard() }()
 	}
 	opts := inject.Options{Path: path, Args: args, Stdin: fl.stdin, IgnoreOutput: fl.ignoreOutput, Timeout: fl.timeout}
 	if c.Flags().Changed("expect-exit") {
@@ -162,7 +184,7 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 		}()
 	}
 
-	bar := newProgressBar(os.Stderr, !fl.json)
+	bar := newProgressBar(os.Stderr, fl.out.format == "text")
 	opts.Progress = bar.update
 	res, err := inject.Find(opts)
 	bar.clear()
@@ -181,12 +203,21 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 	if res.StaticBelow {
 		fmt.Fprintf(os.Stderr, "stackscope: WARNING: %s\n", res.StaticCheck)
 	}
-	if fl.json {
-		if err := res.WriteJSON(os.Stdout); err != nil {
-			return &exitError{Code: exitUsage, Err: err}
+	render := func(w io.Writer) error {
+		if fl.out.format == "json" {
+			return res.WriteJSON(w)
 		}
+		res.WriteText(w)
+		return nil
+	}
+	if out != nil {
+		err = out.write(render)
+		out = nil
 	} else {
-		res.WriteText(os.Stdout)
+		err = render(os.Stdout)
+	}
+	if err != nil {
+		return err
 	}
 	if code := res.ExitCode(); code != 0 {
 		return &exitError{Code: code}
@@ -301,7 +332,7 @@ func (b *progressBar) update(p inject.Progress) {
 	if !p.Run1.Pass {
 		state = p.Run1.Class
 	}
-	fmt.Fprintf(b.w, "\r\033[K[%s%s] run %d/~%d %s at %s: %s", strings.Repeat("=", done), strings.Repeat(" ", width-done), p.Run, p.Estimate, p.Phase, trace.HumanBytes(p.Run1.Limit), state)
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] run %d/~%d %s at %d KiB: %s", strings.Repeat("=", done), strings.Repeat(" ", width-done), p.Run, p.Estimate, p.Phase, p.Run1.Limit/1024, state)
 }
 
 func (b *progressBar) clear() {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +18,7 @@ func init() { subcommands = append(subcommands, newReportCommand) }
 
 type reportFlags struct {
 	analysisFlags
-	output  string
+	out     outputFlags
 	layout  string
 	runFile string
 	budget  int64
@@ -35,8 +34,8 @@ page (it works offline: no network access, no external files) with each
 entry's bound or why it has none, the worst paths as expandable trees with
 a bar per frame, a sortable and searchable table of every function, the
 memory map from layout (firmware: on by default), the threads and tasks
-found in the code, and with --run the threads a "stackscope run --json"
-record measured.
+found in the code, and with --run the threads a run record (written by
+"stackscope run --format json -o FILE") measured.
 
 Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
 2 usage or input error).`,
@@ -44,15 +43,18 @@ Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&fl.output, "output", "o", "", "write the page to this file (default: standard output)")
+	fl.out.register(f, []string{"html"}, "output format: html (the only one; for text, json or sarif use stackscope analyze)")
 	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
-	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --json, to show its threads and crash")
+	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes (as for analyze)")
 	fl.analysisFlags.register(f)
 	return cmd
 }
 
 func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
+	if err := fl.out.check(); err != nil {
+		return err
+	}
 	if fl.layout != "auto" && fl.layout != "yes" && fl.layout != "no" {
 		return usageErrorf("--layout %q: want auto, yes or no", fl.layout)
 	}
@@ -77,18 +79,9 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: layout: %v", path, err)}
 		}
 	}
-	var buf bytes.Buffer
 	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
-	if err := html.Write(&buf, in); err != nil {
-		return &exitError{Code: exitUsage, Err: err}
-	}
-	var out io.Writer = cmd.OutOrStdout()
-	if fl.output != "" {
-		if err := os.WriteFile(fl.output, buf.Bytes(), 0o644); err != nil {
-			return &exitError{Code: exitUsage, Err: fmt.Errorf("-o: %v", err)}
-		}
-	} else if _, err := out.Write(buf.Bytes()); err != nil {
-		return &exitError{Code: exitUsage, Err: err}
+	if err := fl.out.emit(cmd.OutOrStdout(), func(w io.Writer) error { return html.Write(w, in) }); err != nil {
+		return err
 	}
 	if overBudget(res, cfg, fl.budget, false) || (lay != nil && lay.Failing()) {
 		return &exitError{Code: exitFinding}
@@ -96,7 +89,7 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 	return nil
 }
 
-// readRunRecord reads a `stackscope run --json` file.
+// readRunRecord reads a `stackscope run --format json -o FILE` record.
 func readRunRecord(path string) (*trace.Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -111,7 +104,7 @@ func readRunRecord(path string) (*trace.Result, error) {
 		if err != nil {
 			why = err.Error()
 		}
-		return nil, usageErrorf("--run %s: not a record of stackscope run --json: %s", path, why)
+		return nil, usageErrorf("--run %s: not a record of stackscope run --format json: %s", path, why)
 	}
 	return &r, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 
@@ -12,33 +13,102 @@ import (
 
 func init() { subcommands = append(subcommands, newRunCommand) }
 
+type runFlags struct {
+	out      outputFlags
+	jsonPath string // --json FILE, the old spelling of --format json -o FILE
+	noScan   bool
+}
+
 func newRunCommand() *cobra.Command {
-	var jsonPath string
-	var noScan bool
+	var fl runFlags
 	cmd := &cobra.Command{
-		Use:   "run [--json FILE] -- PROG [ARGS...]",
+		Use:   "run [--format text|json] [-o FILE] -- PROG [ARGS...]",
 		Short: "Run a program under ptrace: every thread's stack, its peak use, and the class of any crash",
 		Long: `run starts PROG under ptrace and follows every thread and child process.
 It measures each thread's peak stack use and classifies a crash as a stack
 overflow, a stack buffer overrun (stack protector, _FORTIFY_SOURCE,
 AddressSanitizer) or something else, with a symbolized backtrace.
 
-PROG's stdin, stdout, stderr, environment and signals pass through; the report
-goes to stderr after PROG ends, and stackscope exits with PROG's status
-(128+N when PROG was killed by signal N). GLIBC_TUNABLES gets
-glibc.pthread.stack_cache_size=0 so that reused thread stacks do not hide use.`,
+PROG's stdin, stdout, stderr, environment and signals pass through, and
+stackscope exits with PROG's status (128+N when PROG was killed by signal N).
+Standard output belongs to PROG: the report goes to standard error after
+PROG ends, or with -o FILE to FILE only. --format json needs -o.
+GLIBC_TUNABLES gets glibc.pthread.stack_cache_size=0 so that reused thread
+stacks do not hide use.
+
+Exit status: PROG's; 126/127 when PROG cannot be executed or is not found;
+2 for a usage error or a report that cannot be written.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return runRun(args, jsonPath, !noScan)
+			return runRun(args, fl)
 		},
 	}
-	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the result as JSON to `FILE`")
-	cmd.Flags().BoolVar(&noScan, "no-stderr-scan", false, "pass PROG's stderr straight through instead of through a forwarding pipe that recognises crash messages")
-	cmd.Flags().SetInterspersed(false)
+	f := cmd.Flags()
+	fl.out.register(f, []string{"text", "json"}, "report format: text or json (json needs -o FILE)")
+	f.Lookup("output").Usage = "write the report to `FILE` instead of standard error"
+	f.StringVar(&fl.jsonPath, "json", "", "deprecated: use --format json -o FILE")
+	f.MarkHidden("json")
+	f.BoolVar(&fl.noScan, "no-stderr-scan", false, "pass PROG's stderr straight through instead of through a forwarding pipe that recognises crash messages")
+	f.SetInterspersed(false)
 	return cmd
 }
 
-func runRun(args []string, jsonPath string, scan bool) error {
+// reportFile is a report file opened before PROG runs, so that a path that
+// cannot be written is a usage error before anything ran, not a changed exit
+// status after.
+type reportFile struct {
+	f       *os.File
+	path    string
+	flag    string
+	created bool
+}
+
+func openReport(flag, path string) (*reportFile, error) {
+	_, statErr := os.Stat(path)
+	// Not truncated yet: a run that cannot start leaves an existing file
+	// as it was.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, usageErrorf("%s %s: %v", flag, path, pathless(err))
+	}
+	return &reportFile{f: f, path: path, flag: flag, created: statErr != nil}, nil
+}
+
+// discard closes the file, and removes it when it was made for nothing.
+func (r *reportFile) discard() {
+	if r == nil {
+		return
+	}
+	r.f.Close()
+	if r.created {
+		os.Remove(r.path)
+	}
+}
+
+func (r *reportFile) write(render func(io.Writer) error) error {
+	werr := r.f.Truncate(0)
+	if werr == nil {
+		werr = render(r.f)
+	}
+	if cerr := r.f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s %s: %v", r.flag, r.path, werr)}
+	}
+	return nil
+}
+
+func runRun(args []string, fl runFlags) error {
+	if err := fl.out.check(); err != nil {
+		return err
+	}
+	if fl.out.format == "json" && fl.out.output == "" {
+		return usageErrorf("run --format json needs -o FILE: standard output belongs to the program")
+	}
+	if fl.jsonPath != "" {
+		deprecated("run --json FILE", "--format json -o FILE")
+	}
 	prog := args[0]
 	path, err := exec.LookPath(prog)
 	if err != nil {
@@ -55,27 +125,48 @@ func runRun(args []string, jsonPath string, scan bool) error {
 			return &exitError{Code: 126}
 		}
 	}
-	res, err := trace.Run(trace.Config{Path: path, Args: args, Env: os.Environ(), ScanStderr: scan})
+	var out, legacy *reportFile
+	if fl.out.output != "" {
+		if out, err = openReport("-o", fl.out.output); err != nil {
+			return err
+		}
+	}
+	if fl.jsonPath != "" {
+		if legacy, err = openReport("--json", fl.jsonPath); err != nil {
+			out.discard()
+			return err
+		}
+	}
+	res, err := trace.Run(trace.Config{Path: path, Args: args, Env: os.Environ(), ScanStderr: !fl.noScan})
 	if err != nil {
+		out.discard()
+		legacy.discard()
 		var se *trace.StartError
 		if errors.As(err, &se) {
 			return &exitError{Code: se.Code, Err: se.Err}
 		}
 		return &exitError{Code: exitUsage, Err: err}
 	}
-	res.WriteText(os.Stderr)
-	if jsonPath != "" {
-		f, err := os.Create(jsonPath)
-		if err != nil {
-			return &exitError{Code: exitUsage, Err: fmt.Errorf("--json: %v", err)}
+	render := func(w io.Writer) error {
+		if fl.out.format == "json" {
+			return res.WriteJSON(w)
 		}
-		werr := res.WriteJSON(f)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
+		res.WriteText(w)
+		return nil
+	}
+	var werr error
+	if out == nil {
+		render(os.Stderr)
+	} else {
+		werr = out.write(render)
+	}
+	if legacy != nil {
+		if err := legacy.write(res.WriteJSON); werr == nil {
+			werr = err
 		}
-		if werr != nil {
-			return &exitError{Code: exitUsage, Err: fmt.Errorf("--json: %v", werr)}
-		}
+	}
+	if werr != nil {
+		return werr
 	}
 	if res.ExitStatus != 0 {
 		return &exitError{Code: res.ExitStatus}

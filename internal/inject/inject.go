@@ -213,7 +213,7 @@ func Find(opts Options) (*Result, error) {
 	r.record("normal", normal)
 	if !normal.Pass {
 		r.res.FailsNormal = true
-		r.res.Findings = append(r.res.Findings, fmt.Sprintf("the program fails even at the normal limit of %s: %s", human(opts.NormalLimit), describe(normal)))
+		r.res.Findings = append(r.res.Findings, fmt.Sprintf("the program fails even at the normal limit of %s: %s", limit(opts.NormalLimit), describe(normal)))
 		return r.res, nil
 	}
 	timeout := opts.Timeout
@@ -255,7 +255,7 @@ func Find(opts Options) (*Result, error) {
 		}
 		if !run.Pass {
 			r.res.Confirmed, r.res.Reproducible = false, false
-			r.res.Findings = append(r.res.Findings, fmt.Sprintf("not reproducible: at the minimum %s, confirmation run %d failed: %s", human(min), i+1, describe(run)))
+			r.res.Findings = append(r.res.Findings, fmt.Sprintf("not reproducible: at the minimum %s, confirmation run %d failed: %s", limit(min), i+1, describe(run)))
 		}
 	}
 	if below != nil {
@@ -266,9 +266,9 @@ func Find(opts Options) (*Result, error) {
 		switch {
 		case run.Pass:
 			r.res.Reproducible = false
-			r.res.Findings = append(r.res.Findings, fmt.Sprintf("not reproducible: at %s the program failed once (%s) and then passed", human(below.Limit), describe(below)))
+			r.res.Findings = append(r.res.Findings, fmt.Sprintf("not reproducible: at %s the program failed once (%s) and then passed", limit(below.Limit), describe(below)))
 		case run.Class != below.Class || run.Function != below.Function:
-			r.res.Findings = append(r.res.Findings, fmt.Sprintf("at %s the failure changed between runs: %s, then %s", human(below.Limit), describe(below), describe(run)))
+			r.res.Findings = append(r.res.Findings, fmt.Sprintf("at %s the failure changed between runs: %s, then %s", limit(below.Limit), describe(below), describe(run)))
 		}
 	}
 	return r.res, nil

@@ -49,7 +49,7 @@ func (r *Result) SetStatic(bound *int64, atLeast int64, reasons []string, err er
 		if have < need {
 			r.StaticBelow = true
 			r.StaticCheck = fmt.Sprintf("ANALYZER BUG: the static bound of main (%s) plus argv/envp/auxv (%s) and %s for the startup frames is %s, but the program overflowed the main thread's stack inside main at a limit of %s",
-				commas(b), commas(int64(r.StartUse)), commas(StartupAllowance), commas(have), human(f.Limit))
+				commas(b), commas(int64(r.StartUse)), commas(StartupAllowance), commas(have), limit(f.Limit))
 			r.Findings = append(r.Findings, r.StaticCheck)
 		} else {
 			r.StaticCheck = fmt.Sprintf("consistent: bound %s + start %s + %s startup allowance = %s >= %s, the limit that failed", commas(b), commas(int64(r.StartUse)), commas(StartupAllowance), commas(have), commas(int64(f.Limit)))
@@ -111,11 +111,11 @@ func (r *Result) Verdict() string {
 	}
 	switch {
 	case r.FailsNormal:
-		return fmt.Sprintf("%s fails even at the normal limit of %s", name, human(r.Normal))
+		return fmt.Sprintf("%s fails even at the normal limit of %s", name, limit(r.Normal))
 	case r.Minimum == nil:
 		return "no minimum found"
 	}
-	s := fmt.Sprintf("minimum stack %s (%d pages) for %s", human(*r.Minimum), r.Pages, name)
+	s := fmt.Sprintf("minimum stack %s (%d pages) for %s", limit(*r.Minimum), r.Pages, name)
 	if r.Confirmed && r.Reproducible {
 		s += "; confirmed"
 	} else {
@@ -132,32 +132,32 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	n := r.Normal1
 	if r.FailsNormal && n != nil {
-		fmt.Fprintf(w, "  at %s: %s\n", human(r.Normal), describe(n))
+		fmt.Fprintf(w, "  at %s: %s\n", limit(r.Normal), describe(n))
 		if n.Detail != "" && n.Class != ClassExitStatus && n.Class != ClassOutput {
 			fmt.Fprintf(w, "    %s\n", n.Detail)
 		}
 	}
 	if r.Minimum != nil {
 		if f := r.FailureBelow; f != nil {
-			fmt.Fprintf(w, "  at %s: %s\n", human(f.Limit), describeFailure(f))
+			fmt.Fprintf(w, "  at %s: %s\n", limit(f.Limit), describeFailure(f))
 			if f.Detail != "" && f.Class != ClassExitStatus && f.Class != ClassOutput {
 				fmt.Fprintf(w, "    %s\n", f.Detail)
 			}
 		} else {
 			fmt.Fprintf(w, "  the program passes with a single page of stack\n")
 		}
-		fmt.Fprintf(w, "  at %s (the minimum): passes %d of %d runs\n", human(*r.Minimum), r.passesAt(*r.Minimum), r.runsAt(*r.Minimum))
+		fmt.Fprintf(w, "  at %s (the minimum): passes %d of %d runs\n", limit(*r.Minimum), r.passesAt(*r.Minimum), r.runsAt(*r.Minimum))
 	}
 	unl := ""
 	if r.Unlimited {
 		unl = " (RLIMIT_STACK is unlimited: 8 MiB used instead)"
 	}
-	fmt.Fprintf(w, "  normal limit       %s%s\n", human(r.Normal), unl)
+	fmt.Fprintf(w, "  normal limit       %s%s\n", limitHuman(r.Normal), unl)
 	if r.Peak > 0 {
 		fmt.Fprintf(w, "  peak at normal     %s (%s bytes, %s thread)\n", human(r.Peak), commas(int64(r.Peak)), r.PeakKind)
 	}
 	if r.Minimum != nil {
-		fmt.Fprintf(w, "  minimum            %s (%s bytes)\n", human(*r.Minimum), commas(int64(*r.Minimum)))
+		fmt.Fprintf(w, "  minimum            %s (%s bytes)\n", limit(*r.Minimum), commas(int64(*r.Minimum)))
 		fmt.Fprintf(w, "  margin             %s (normal limit less the minimum; the normal limit is %.1fx the minimum)\n", human(*r.Margin), float64(r.Normal)/float64(*r.Minimum))
 	}
 	fmt.Fprintf(w, "  argv/envp/auxv     %s bytes of the limit in use at exec\n", commas(int64(r.StartUse)))
@@ -192,6 +192,24 @@ func (r *Result) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  finding: %s\n", f)
 		}
 	}
+}
+
+// limit spells a stack limit exactly, in KiB as `ulimit -s` takes it (or in
+// bytes when it is not whole KiB): two limits a page apart must never read
+// the same ("1.8 MiB" was both the minimum and the limit that failed).
+func limit(n uint64) string {
+	if n%1024 != 0 {
+		return commas(int64(n)) + " bytes"
+	}
+	return fmt.Sprintf("%d KiB", n/1024)
+}
+
+// limitHuman is the exact limit with its rounded size: "8192 KiB (8 MiB)".
+func limitHuman(n uint64) string {
+	if h := human(n); n >= 1<<20 && h != limit(n) {
+		return limit(n) + " (" + h + ")"
+	}
+	return limit(n)
 }
 
 // kib spells a limit as `ulimit -s` takes it.

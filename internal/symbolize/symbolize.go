@@ -354,13 +354,25 @@ func arrayString(at *dwarf.ArrayType) string {
 // LoadBias returns how far the file was moved when mapped: runtime address =
 // link-time address + bias. mapStart and mapOffset describe any one of its
 // mappings from /proc/PID/maps.
+//
+// A file page can belong to two PT_LOAD segments: linkers that do not pad
+// segments to page boundaries in the file (lld, which rustc uses) start the
+// code segment in the page where the read-only one ends, at another virtual
+// page. The loader maps each segment from its own first page, so a mapping
+// whose offset is exactly a segment's first page is that segment's; only a
+// mapping split later (mprotect of RELRO) starts inside one.
 func (f *File) LoadBias(mapStart, mapOffset uint64) (uint64, bool) {
-	for _, p := range f.ELF.Progs {
-		if p.Type != elf.PT_LOAD {
-			continue
-		}
-		if mapOffset >= p.Off&^0xfff && mapOffset < p.Off+p.Filesz {
-			return mapStart - (p.Vaddr - p.Off + mapOffset), true
+	for _, exact := range []bool{true, false} {
+		for _, p := range f.ELF.Progs {
+			if p.Type != elf.PT_LOAD {
+				continue
+			}
+			if exact && mapOffset != p.Off&^0xfff {
+				continue
+			}
+			if mapOffset >= p.Off&^0xfff && mapOffset < p.Off+p.Filesz {
+				return mapStart - (p.Vaddr - p.Off + mapOffset), true
+			}
 		}
 	}
 	return 0, false

@@ -43,6 +43,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	c.Signal = unix.SignalName(sig)
 	c.Code = codeName(sig, code)
 	c.SP, c.Addr = regs.Rsp, addr
+	c.Sender = tr.sender(t, si)
 	tr.fillBacktrace(as, c, &regs)
 
 	// Where is the bottom of this thread's stack now?
@@ -54,11 +55,13 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 	}
 
 	switch {
+	case faultSignal(sig) && sentSignal(t, c):
 	case tr.overrun(as, c):
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && t.StackTop != 0 && tr.overflow(t, c, lo, &regs, addr):
 	case sig != unix.SIGABRT && tr.smashedCanary(as, c, &regs, sig):
 	case sig == unix.SIGSEGV && code == siKernel && tr.dataPointer(as, c, &regs):
 	case (sig == unix.SIGSEGV || sig == unix.SIGBUS) && tr.clobberedPointer(as, c, regs.Rsp, lo, t.StackTop):
+	case tr.returnedIntoData(as, c, &regs, sig, code):
 	default:
 		c.Class = ClassOther
 		c.Function = blame(c.Frames, 0)
@@ -83,6 +86,7 @@ func (tr *tracer) analyse(t *thread, sig syscall.Signal, si [128]byte) *fault {
 			c.Detail += "; not a stack overflow: the fault address and SP are not at the stack's limit"
 		}
 	}
+	blameModule(c)
 	return f
 }
 
@@ -358,6 +362,7 @@ func (tr *tracer) checkSanitizerExit(t *thread) {
 	}
 	c.Detail = fmt.Sprintf("AddressSanitizer reported an error in %s and exited", orUnknown(c.Function))
 	c.ASan = "report (stderr not scanned: kind unknown)"
+	blameModule(c)
 	t.fault = f
 	t.Ended = EndedCrash
 	tr.promote(t)

@@ -26,11 +26,36 @@ import (
 
 var madviseEntry = []byte{0xb8, 0x1c, 0, 0, 0} // mov $0x1c,%eax
 
-// image is one program image (one exec); forked children share a copy.
+// image is one program image (one exec) in one address space: the threads
+// of a process share it; forked children get a copy (forkImage).
 type image struct {
 	entry     uint64 // entry breakpoint, 0 when none is pending
 	entryOrig []byte
 	madvise   uint64 // madvise breakpoint, 0 when not installed
+	// libcLo, libcHi: the executable mapping that holds madvise, to tell
+	// glibc's own call (start_thread's advise_stack_range) from others.
+	libcLo, libcHi uint64
+
+	users int // threads pointing at it (tracer.setImage)
+	// The address space's /proc/PID/pagemap and /proc/PID/maps, opened on
+	// first use (procmap_linux.go).
+	pm, maps             *os.File
+	pmFailed, mapsFailed bool
+	nameBuf              [4096]byte // a mapping's path, from PROCMAP_QUERY
+}
+
+// has: addr is one of the image's breakpoints.
+func (img *image) has(addr uint64) bool {
+	return addr != 0 && (addr == img.entry || addr == img.madvise)
+}
+
+func (img *image) close() {
+	for _, f := range []**os.File{&img.pm, &img.maps} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
+	}
 }
 
 func readAuxv(pid int, key uint64) (uint64, bool) {
@@ -71,12 +96,12 @@ func newImage(pid int) *image {
 // trap handles a SIGTRAP that may be one of our breakpoints. It returns true
 // when it was, and the thread has been resumed.
 func (tr *tracer) trap(t *thread) bool {
-	img := t.img
-	if img == nil {
-		return false
-	}
 	var r unix.PtraceRegs
 	if unix.PtraceGetRegs(t.TID, &r) != nil {
+		return false
+	}
+	img := tr.trapImage(t, r.Rip)
+	if img == nil {
 		return false
 	}
 	at := r.Rip - 1
@@ -91,6 +116,7 @@ func (tr *tracer) trap(t *thread) bool {
 		lo, n := r.Rdi, r.Rsi
 		if t.StackTop != 0 && lo < t.StackTop && lo+n > t.lo {
 			tr.measure(t)
+			tr.lastMeasure(t, img, &r)
 		}
 		r.Rax = 0x1c
 		r.Rip = at + uint64(len(madviseEntry))
@@ -135,6 +161,9 @@ func (tr *tracer) installMadvise(t *thread, img *image) {
 		}
 		if n, err := unix.PtracePokeData(t.TID, uintptr(addr), []byte{0xcc}); err == nil && n == 1 {
 			img.madvise = addr
+			if m.contains(addr) {
+				img.libcLo, img.libcHi = m.start, m.end
+			}
 			return
 		}
 	}

@@ -80,27 +80,48 @@ func findMapping(maps []mapping, a uint64) (mapping, int, bool) {
 	return mapping{}, -1, false
 }
 
-// memReader reads a stopped tracee's memory through /proc/PID/mem.
+// memReader reads a stopped tracee's memory: with process_vm_readv (one
+// system call, no file to open: opening /proc/PID/mem took a third of the
+// supervisor's time per thread), and through /proc/PID/mem, opened on
+// first need, for what process_vm_readv refuses (pages without read
+// permission, which /proc/PID/mem reads as a debugger does).
 type memReader struct {
-	f *os.File
+	pid    int
+	f      *os.File
+	opened bool
 }
 
 func openMem(pid int) *memReader {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
-	if err != nil {
-		return &memReader{}
-	}
-	return &memReader{f: f}
+	return &memReader{pid: pid}
 }
 
 func (m *memReader) close() {
 	if m.f != nil {
 		m.f.Close()
+		m.f = nil
 	}
 }
 
 func (m *memReader) read(addr uint64, buf []byte) bool {
-	if m.f == nil || addr > 1<<63 {
+	if addr > 1<<63 || m.pid <= 0 {
+		return false
+	}
+	if len(buf) == 0 {
+		return true
+	}
+	local := []unix.Iovec{{Base: &buf[0]}}
+	local[0].SetLen(len(buf))
+	remote := []unix.RemoteIovec{{Base: uintptr(addr), Len: len(buf)}}
+	if n, err := unix.ProcessVMReadv(m.pid, local, remote, 0); err == nil && n == len(buf) {
+		return true
+	}
+	if !m.opened {
+		m.opened = true
+		if f, err := os.Open(fmt.Sprintf("/proc/%d/mem", m.pid)); err == nil {
+			m.f = f
+		}
+	}
+	if m.f == nil {
 		return false
 	}
 	n, err := unix.Pread(int(m.f.Fd()), buf, int64(addr))
@@ -119,16 +140,24 @@ func (m *memReader) u64(addr uint64) (uint64, bool) {
 // that /proc/PID/pagemap says are present or swapped. Fresh stack pages are
 // zero-filled, so that byte is the deepest the stack reached.
 func lowestTouched(pid int, mem *memReader, lo, hi uint64) (uint64, bool) {
+	pm, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if err != nil {
+		return lowestNonZero(mem, lo&^4095, hi)
+	}
+	defer pm.Close()
+	return lowestTouchedIn(pm, mem, lo, hi)
+}
+
+// lowestTouchedIn is lowestTouched with the address space's pagemap open.
+func lowestTouchedIn(pm *os.File, mem *memReader, lo, hi uint64) (uint64, bool) {
 	const page = 4096
 	lo &^= page - 1
 	if hi <= lo {
 		return 0, false
 	}
-	pm, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
-	if err != nil {
-		return lowestNonZero(mem, lo, hi)
+	if low, ok, supported := scanPresent(pm, mem, lo, hi); supported {
+		return low, ok
 	}
-	defer pm.Close()
 	npages := (hi - lo + page - 1) / page
 	ent := make([]byte, 8*npages)
 	n, err := unix.Pread(int(pm.Fd()), ent, int64(lo/page*8))

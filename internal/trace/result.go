@@ -73,6 +73,8 @@ type Result struct {
 	Tunables string   `json:"glibc_tunables"`
 	// TimedOut is true when Config.Timeout passed and the run was killed.
 	TimedOut bool `json:"timed_out,omitempty"`
+	// Go describes a Go program's goroutines (nil for other programs).
+	Go *GoInfo `json:"go,omitempty"`
 }
 
 // Thread is one traced thread (or the main thread of one traced process).
@@ -96,6 +98,17 @@ type Thread struct {
 	GuardSize   uint64 `json:"guard_size"`
 	Region      string `json:"region"` // "[stack]", "mmap", "[heap]", "heap chunk"
 	Program     string `json:"program"`
+	// StackRequested is, for a pthread, the stack size the program asked
+	// for (pthread_attr_setstacksize, or glibc's default from
+	// RLIMIT_STACK), rounded up to a page: the mapping glibc made for it,
+	// its guard page not included. StackSize is what is left of it for the
+	// thread's frames: glibc keeps the top of the mapping for the thread
+	// descriptor and the static TLS. Nil when unknown or not a pthread.
+	StackRequested *uint64 `json:"stack_requested,omitempty"`
+	// Overflow is how far below the bottom of its stack a thread that
+	// overflowed reached (its SP or the fault address); its Peak then
+	// includes it, so Peak >= StackSize. Zero otherwise.
+	Overflow uint64 `json:"overflow,omitempty"`
 	// StartUse is, for a main thread, the bytes between the top of [stack]
 	// and the stack pointer at exec: argv, envp, auxv and their strings,
 	// which count against RLIMIT_STACK. Zero when unknown.
@@ -110,14 +123,23 @@ type Frame struct {
 	Module   string `json:"module"`
 	File     string `json:"file,omitempty"`
 	Line     int    `json:"line,omitempty"`
-	InMain   bool   `json:"-"` // in the program's own executable
+	InMain   bool   `json:"in_main,omitempty"` // in the program's own executable
 }
 
-// String is "func+0x12 (file.c:7)" or "module+0x1234".
+// String is "func+0x12 (file.c:7)", "func+0x12 (libfoo.so, foo.c:7)"
+// outside the main program, or "module+0x1234". The library is named
+// because a bug inside a plugin is found by the library first.
 func (f Frame) String() string {
 	s := f.Name()
+	var where []string
+	if !f.InMain && f.Function != "" && f.Module != "" {
+		where = append(where, baseName(f.Module))
+	}
 	if f.File != "" {
-		s += fmt.Sprintf(" (%s:%d)", f.File, f.Line)
+		where = append(where, fmt.Sprintf("%s:%d", f.File, f.Line))
+	}
+	if len(where) > 0 {
+		s += " (" + strings.Join(where, ", ") + ")"
 	}
 	return s
 }
@@ -148,10 +170,13 @@ type Crash struct {
 	Signal   string `json:"signal"`
 	Code     string `json:"code"`
 	Function string `json:"function"` // the function to blame
-	Detail   string `json:"detail"`
-	PC       string `json:"pc"`
-	SP       uint64 `json:"sp"`
-	Addr     uint64 `json:"fault_addr"`
+	// Module is the shared library (path) that holds Function, when that
+	// is not the main program.
+	Module string `json:"module,omitempty"`
+	Detail string `json:"detail"`
+	PC     string `json:"pc"`
+	SP     uint64 `json:"sp"`
+	Addr   uint64 `json:"fault_addr"`
 	// Backtrace names, innermost first; capped.
 	Backtrace []string `json:"backtrace"`
 	Frames    []Frame  `json:"frames"`
@@ -162,10 +187,89 @@ type Crash struct {
 	Truncated   bool     `json:"truncated"`
 	LocalArrays []string `json:"local_arrays,omitempty"`
 	ASan        string   `json:"asan,omitempty"`
+	// Sender is who sent the signal, when it was sent (kill, tgkill,
+	// sigqueue: SI_USER, SI_TKILL, SI_QUEUE) rather than raised by a fault.
+	Sender *Sender `json:"sender,omitempty"`
+	// Goroutine is the Go goroutine that overflowed (0: not a goroutine).
+	Goroutine int `json:"goroutine,omitempty"`
 
 	all      []Frame     // every unwound frame
 	states   []regsState // each frame's registers, as unwound (Linux)
 	cycleEnd int         // frames worth printing when the backtrace recurses
+}
+
+// Sender is the process that sent a signal (siginfo's si_pid, si_uid).
+type Sender struct {
+	PID int    `json:"pid"`
+	UID uint32 `json:"uid"`
+	// Command is its name (/proc/PID/comm, or the program of a traced
+	// process already gone); empty when neither is known.
+	Command string `json:"command,omitempty"`
+	// Self: the crashed thread's own process sent it (raise, abort, kill
+	// of itself).
+	Self bool   `json:"self"`
+	Call string `json:"call"` // kill, tgkill or sigqueue
+}
+
+// String is "process 4242 (bash) with kill()", or "the program itself with
+// tgkill() (process 4242, prog)".
+func (s *Sender) String() string {
+	if s.Self {
+		who := fmt.Sprintf("process %d", s.PID)
+		if s.Command != "" {
+			who += ", " + s.Command
+		}
+		return fmt.Sprintf("the program itself with %s() (%s)", s.Call, who)
+	}
+	who := fmt.Sprintf("process %d", s.PID)
+	if s.Command != "" {
+		who += " (" + s.Command + ")"
+	}
+	return fmt.Sprintf("%s with %s()", who, s.Call)
+}
+
+// sentFault: a signal that normally means a faulting instruction (SIGSEGV,
+// SIGBUS, ...) was sent by a process instead.
+func (c *Crash) sentFault() bool {
+	if c.Sender == nil {
+		return false
+	}
+	switch c.Signal {
+	case "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGTRAP", "SIGSYS":
+		return true
+	}
+	return false
+}
+
+// settleOverflow makes the thread of a stack-overflow crash show what the
+// verdict says: its peak reaches at least the bottom of its stack, and down
+// to its SP or the fault address when those are lower. The page scan alone
+// stops at the bottom (below it are the guard or someone else's memory), so
+// it showed an overflowed 8 KiB stack with peak 7.7 KiB and 4% headroom.
+func (r *Result) settleOverflow() {
+	c := r.Crash
+	if c == nil || c.Class != ClassStackOverflow {
+		return
+	}
+	t := r.thread(c.TID)
+	if t == nil || t.StackTop == 0 || t.StackSize == nil {
+		return
+	}
+	deepest := c.SP
+	// A fault address below SP is the access that faulted (a frame that
+	// moved SP down and wrote at its far end); one far away is not this
+	// stack's.
+	if c.Addr != 0 && c.Addr < deepest && deepest-c.Addr <= 1<<20 {
+		deepest = c.Addr
+	}
+	size := *t.StackSize
+	reach := size
+	if deepest != 0 && deepest < t.StackTop {
+		reach = max(reach, t.StackTop-deepest)
+	}
+	t.Peak = max(t.Peak, reach)
+	t.PeakMeasured = true
+	t.Overflow = t.Peak - size
 }
 
 // WriteJSON writes r as indented JSON.
@@ -220,14 +324,22 @@ func (r *Result) WriteText(w io.Writer) {
 		if c.ASan != "" {
 			fmt.Fprintf(w, "  sanitizer: %s\n", c.ASan)
 		}
-		fmt.Fprintf(w, "  thread %d (%s), %s (%s)\n", c.TID, c.Kind, c.Signal, c.Code)
+		fmt.Fprintf(w, "  thread %d (%s%s), %s (%s)", c.TID, c.Kind, r.programOf(c.TID), c.Signal, c.Code)
+		if c.Sender != nil {
+			fmt.Fprintf(w, " sent by %s", c.Sender)
+		}
+		fmt.Fprintln(w)
 		fmt.Fprintf(w, "  pc %s  sp %#x", c.PC, c.SP)
 		if c.Addr != 0 {
 			fmt.Fprintf(w, "  fault address %#x", c.Addr)
 		}
 		fmt.Fprintln(w)
 		if t := r.thread(c.TID); t != nil && t.StackTop != 0 {
-			fmt.Fprintf(w, "  stack %#x-%#x (%s), peak %s\n", t.StackBottom, t.StackTop, sizeOrUnknown(t.StackSize), HumanBytes(t.Peak))
+			fmt.Fprintf(w, "  stack %#x-%#x (%s), peak %s", t.StackBottom, t.StackTop, stackWords(t), HumanBytes(t.Peak))
+			if t.Overflow > 0 {
+				fmt.Fprintf(w, ": %s below its bottom", HumanBytes(t.Overflow))
+			}
+			fmt.Fprintln(w)
 		}
 		if len(c.Cycle) > 0 {
 			fmt.Fprintf(w, "  recursion: a cycle of %d frame(s) through %s repeats: %s\n", len(c.Cycle), c.CycleName, strings.Join(c.Cycle, " -> "))
@@ -257,7 +369,39 @@ func (r *Result) WriteText(w io.Writer) {
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  note: %s\n", f)
 	}
+	r.writeGo(w)
 	r.writeTable(w)
+}
+
+// stackWords is "59.9 KiB", or for a pthread whose request is known "59.9
+// KiB usable of the 64 KiB asked for; the 4.1 KiB above hold the thread
+// descriptor and TLS".
+func stackWords(t *Thread) string {
+	s := sizeOrUnknown(t.StackSize)
+	if t.StackSize != nil && t.StackRequested != nil && *t.StackRequested > *t.StackSize {
+		s = fmt.Sprintf("%s usable of the %s asked for; glibc keeps %s at its top for the thread descriptor and TLS", s, HumanBytes(*t.StackRequested), HumanBytes(*t.StackRequested-*t.StackSize))
+	}
+	return s
+}
+
+// multiProgram: the run's threads run more than one program (a child
+// exec'd another): the text then names each thread's program.
+func (r *Result) multiProgram() bool {
+	for _, t := range r.Threads {
+		if t.Program != "" && t.Program != r.Threads[0].Program {
+			return true
+		}
+	}
+	return false
+}
+
+// programOf is ", in ls" for a thread of a run with several programs.
+func (r *Result) programOf(tid int) string {
+	t := r.thread(tid)
+	if t == nil || t.Program == "" || !r.multiProgram() {
+		return ""
+	}
+	return ", " + baseName(t.Program)
 }
 
 func sizeOrUnknown(p *uint64) string {
@@ -283,6 +427,8 @@ func (r *Result) Verdict() string {
 		where := c.Function
 		if where == "" {
 			where = "an unknown function"
+		} else if c.Module != "" {
+			where += " (" + baseName(c.Module) + ")"
 		}
 		switch c.Class {
 		case ClassStackOverflow:
@@ -294,6 +440,9 @@ func (r *Result) Verdict() string {
 			if c.ASan != "" {
 				what = "AddressSanitizer"
 			}
+			if c.sentFault() {
+				return fmt.Sprintf("%s sent by %s, not a fault (thread %d was in %s), not a stack problem; %s", c.Signal, c.Sender, c.TID, where, status)
+			}
 			return fmt.Sprintf("crash (%s) in %s (thread %d), not a stack problem; %s", what, where, c.TID, status)
 		}
 	}
@@ -304,14 +453,29 @@ func (r *Result) Verdict() string {
 }
 
 func (r *Result) writeTable(w io.Writer) {
-	rows := [][]string{{"TID", "KIND", "STACK", "PEAK", "HEADROOM", "ENDED"}}
+	// ASKED (a pthread's requested size) and PROGRAM (after an exec) only
+	// when some thread has one, to keep the common table narrow.
+	asked, progs := false, r.multiProgram()
 	for _, t := range r.Threads {
-		size, head := "?", "?"
+		asked = asked || t.StackRequested != nil
+	}
+	head := []string{"TID", "KIND"}
+	right := []bool{true, false}
+	if asked {
+		head, right = append(head, "ASKED"), append(right, true)
+	}
+	head = append(head, "STACK", "PEAK", "HEADROOM", "ENDED")
+	right = append(right, true, true, true, false)
+	if progs {
+		head, right = append(head, "PROGRAM"), append(right, false)
+	}
+	rows := [][]string{head}
+	for _, t := range r.Threads {
+		size, room := "?", "?"
 		if t.StackSize != nil {
 			size = HumanBytes(*t.StackSize)
 			if t.PeakMeasured && *t.StackSize > 0 {
-				h := 100 * (float64(*t.StackSize) - float64(t.Peak)) / float64(*t.StackSize)
-				head = fmt.Sprintf("%.1f%%", h)
+				room = Headroom(*t.StackSize, t.Peak)
 			}
 		}
 		peak := "?"
@@ -327,7 +491,19 @@ func (r *Result) writeTable(w io.Writer) {
 		case t.Ended == "":
 			ended = "running"
 		}
-		rows = append(rows, []string{fmt.Sprint(t.TID), t.Kind, size, peak, head, ended})
+		row := []string{fmt.Sprint(t.TID), t.Kind}
+		if asked {
+			a := "-"
+			if t.StackRequested != nil {
+				a = HumanBytes(*t.StackRequested)
+			}
+			row = append(row, a)
+		}
+		row = append(row, size, peak, room, ended)
+		if progs {
+			row = append(row, baseName(t.Program))
+		}
+		rows = append(rows, row)
 	}
 	width := make([]int, len(rows[0]))
 	for _, row := range rows {
@@ -335,7 +511,6 @@ func (r *Result) writeTable(w io.Writer) {
 			width[i] = max(width[i], len(c))
 		}
 	}
-	right := []bool{true, false, true, true, true, false}
 	for _, row := range rows {
 		var b strings.Builder
 		b.WriteString(" ")
@@ -353,6 +528,18 @@ func (r *Result) writeTable(w io.Writer) {
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
+}
+
+// Headroom is the share of the stack left at the peak, or "none" with how
+// far past the bottom the thread went.
+func Headroom(size, peak uint64) string {
+	switch {
+	case peak > size:
+		return "none (" + HumanBytes(peak-size) + " over)"
+	case peak == size:
+		return "none"
+	}
+	return fmt.Sprintf("%.1f%%", 100*(float64(size)-float64(peak))/float64(size))
 }
 
 // regsState is the register set the unwinder tracks, by DWARF register

@@ -52,7 +52,7 @@ const (
 type thread struct {
 	*Thread
 	awaitStop bool // created by an event; its first SIGSTOP is ours
-	seenStop  bool // its first SIGSTOP came before the event
+	quietExit bool // its exit event was turned off after its last measurement (lastMeasure)
 	region    string
 	heapStack bool   // region is a malloc chunk or unknown part of the heap
 	lo        uint64 // lowest address of the region (for a main thread: [stack] start now)
@@ -60,6 +60,10 @@ type thread struct {
 	exited    bool   // PTRACE_EVENT_EXIT seen
 	img       *image // breakpoints of the program image it runs
 	reaped    bool
+	execd     bool        // exec'd a new program: its parent's clone event must not undo that
+	gort      *goRuntime  // the Go runtime of its program, nil when not Go
+	late      *lateSignal // a crash signal after its first fault
+	refaults  int         // faults analysed again after a handled one
 }
 
 type tracer struct {
@@ -71,6 +75,9 @@ type tracer struct {
 	scan     *stderrScan
 	sigcont  chan os.Signal
 	crashSeq []*thread
+	goFatal  *goFatal        // the thread of a Go program that exited with status 2
+	early    map[int]*early  // tracees held until their creator's event (events_linux.go)
+	images   map[*image]bool // every address space's breakpoint record in use
 
 	// live holds the tids not yet reaped, for Config.Timeout: the timer
 	// fires on another goroutine than the supervisor's.
@@ -106,6 +113,8 @@ func Run(cfg Config) (*Result, error) {
 		res:     &Result{Tunables: tun},
 		threads: map[int]*thread{},
 		held:    map[int]bool{},
+		early:   map[int]*early{},
+		images:  map[*image]bool{},
 		sigcont: make(chan os.Signal, 4),
 		live:    map[int]bool{},
 	}
@@ -177,6 +186,7 @@ func Run(cfg Config) (*Result, error) {
 			if o.err != nil {
 				return nil, o.err
 			}
+			tr.applyRuntimes()
 			tr.finish()
 			tr.liveMu.Lock()
 			tr.res.TimedOut = tr.timedOut
@@ -316,9 +326,7 @@ func (tr *tracer) supervise(outFD, errFD uintptr, started chan<- int) error {
 		tr.res.ExitStatus = statusOf(ws)
 		return nil
 	}
-	opts := unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-		unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_EXITKILL
-	if err := unix.PtraceSetOptions(pid, opts); err != nil {
+	if err := unix.PtraceSetOptions(pid, traceOpts); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("ptrace options: %w", err)
 	}
@@ -364,7 +372,8 @@ func (tr *tracer) newThread(tid, pid int, kind string) *thread {
 // initMainStack describes the main thread of a freshly exec'd program.
 func (tr *tracer) initMainStack(t *thread) {
 	t.Program = exePath(t.TID)
-	t.img = newImage(t.TID)
+	tr.setImage(t, newImage(t.TID))
+	t.gort = detectGo(t.Program)
 	maps := readMaps(t.TID)
 	var r unix.PtraceRegs
 	sp := uint64(0)
@@ -397,7 +406,7 @@ func (tr *tracer) initMainStack(t *thread) {
 func (tr *tracer) loop() {
 	for {
 		flags := unix.WALL
-		if len(tr.held) > 0 {
+		if len(tr.held) > 0 || len(tr.early) > 0 {
 			flags |= unix.WNOHANG
 		}
 		var ws unix.WaitStatus
@@ -406,10 +415,18 @@ func (tr *tracer) loop() {
 			continue
 		}
 		if err != nil { // ECHILD: nothing left to trace
+			tr.releaseOrphans(true)
 			return
 		}
 		if tid == 0 {
-			tr.pollHeld()
+			if len(tr.held) > 0 {
+				tr.pollHeld()
+			} else {
+				// Only held new tracees: their creators' events are on
+				// the way (or the creators are dying).
+				time.Sleep(200 * time.Microsecond)
+				tr.releaseOrphans(false)
+			}
 			continue
 		}
 		tr.handle(tid, ws)
@@ -439,6 +456,12 @@ func (tr *tracer) pollHeld() {
 
 func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 	t := tr.threads[tid]
+	if t == nil && tid != tr.leader {
+		// A new thread or process whose creator's event has not been
+		// seen yet: held stopped until it has (events_linux.go).
+		tr.hold(tid, ws)
+		return
+	}
 	switch {
 	case ws.Exited() || ws.Signaled():
 		if t != nil {
@@ -454,13 +477,7 @@ func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 	}
 	sig := ws.StopSignal()
 	if t == nil {
-		// A new thread whose parent's event has not been seen yet.
-		t = tr.newThread(tid, tid, KindProcess)
-		if sig == unix.SIGSTOP {
-			t.seenStop = true
-			unix.PtraceCont(tid, 0)
-			return
-		}
+		return
 	}
 	if t.awaitStop && sig == unix.SIGSTOP {
 		t.awaitStop = false
@@ -484,6 +501,8 @@ func (tr *tracer) handle(tid int, ws unix.WaitStatus) {
 	case unix.SIGSEGV, unix.SIGBUS, unix.SIGILL, unix.SIGFPE, unix.SIGABRT, unix.SIGSYS, unix.SIGTRAP:
 		if t.fault == nil && siErr == nil {
 			t.fault = tr.analyse(t, sig, si)
+		} else if t.fault != nil {
+			tr.noteLateSignal(t, sig, si)
 		}
 	}
 	unix.PtraceCont(tid, int(sig))
@@ -496,6 +515,9 @@ func (tr *tracer) event(t *thread, ev int) {
 		msg, err := unix.PtraceGetEventMsg(tid)
 		if err == nil {
 			tr.newChild(t, int(msg))
+			unix.PtraceCont(tid, 0)
+			tr.adoptEarly(int(msg))
+			return
 		}
 	case unix.PTRACE_EVENT_EXEC:
 		msg, _ := unix.PtraceGetEventMsg(tid)
@@ -520,11 +542,15 @@ func (tr *tracer) event(t *thread, ev int) {
 			}
 		}
 		tr.initMainStack(t)
+		tr.execd(t)
 		t.PID = tid
 		t.fault = nil
 	case unix.PTRACE_EVENT_EXIT:
 		msg, _ := unix.PtraceGetEventMsg(tid)
 		tr.exiting(t, unix.WaitStatus(msg))
+		if len(tr.early) > 0 {
+			tr.releaseOrphans(false)
+		}
 	}
 	unix.PtraceCont(tid, 0)
 }
@@ -536,8 +562,14 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		c = tr.newThread(ctid, ctid, KindProcess)
 		c.awaitStop = true
 	}
+	if c.execd {
+		// Its exec was seen before this event (posix_spawn's child runs
+		// at once): it already describes its new program.
+		return
+	}
 	c.Program = parent.Program
-	c.img = parent.img
+	tr.setImage(c, parent.img)
+	c.gort = parent.gort
 	var r unix.PtraceRegs
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
@@ -563,8 +595,8 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	case sysFork:
 	}
 	if flags&cloneVM == 0 && parent.img != nil {
-		cp := *parent.img // a copy of the memory, breakpoints included
-		c.img = &cp
+		// A copy of the memory, breakpoints included.
+		tr.setImage(c, tr.forkImage(parent.img))
 	}
 	if flags&cloneThread != 0 {
 		c.PID = parent.PID
@@ -582,10 +614,13 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		c.StackSize, c.Region, c.heapStack = parent.StackSize, parent.Region, parent.heapStack
 		return
 	}
+	if parent.gort != nil && !parent.gort.cgo && r.Orig_rax == sysClone && flags&cloneThread != 0 {
+		tr.goThread(parent, c, &r, top)
+		return
+	}
 	c.Kind = KindClone
 	c.StackTop = top
-	maps := readMaps(parent.TID)
-	m, i, ok := findMapping(maps, top-1)
+	m, below, ok, adjacent := tr.mappingAt(parent, top-1)
 	if !ok {
 		return
 	}
@@ -608,8 +643,8 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		}
 		size := top - m.start
 		c.StackSize, c.StackBottom, c.lo = &size, m.start, m.start
-		if i > 0 && maps[i-1].end == m.start && maps[i-1].none() {
-			c.GuardSize = maps[i-1].end - maps[i-1].start
+		if adjacent && below.none() {
+			c.GuardSize = below.end - below.start
 		}
 		if (r.Orig_rax == sysClone3 || flags&cloneThread != 0) && c.GuardSize > 0 {
 			c.Kind = KindPthread
@@ -617,18 +652,20 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		if r.Orig_rax == sysClone3 && flags&cloneThread != 0 && m.path == "" {
 			c.Kind = KindPthread
 		}
+		pthreadRequested(c, parent.TID, &r, m)
 	}
 }
 
 // exiting runs at PTRACE_EVENT_EXIT: the thread's memory is still there.
 func (tr *tracer) exiting(t *thread, ws unix.WaitStatus) {
 	t.exited = true
+	tr.goExiting(t, ws)
 	tr.measure(t)
 	switch {
 	case ws.Signaled():
 		t.Signal = unix.SignalName(ws.Signal())
 		t.Ended = EndedKilled
-		if t.fault != nil && t.fault.signo == ws.Signal() {
+		if t.fault != nil && t.fault.signo == ws.Signal() || tr.caughtOverflow(t, ws.Signal()) {
 			t.Ended = EndedCrash
 			tr.promote(t)
 		}
@@ -650,7 +687,7 @@ func (tr *tracer) reap(t *thread, ws unix.WaitStatus) {
 		if ws.Signaled() {
 			t.Ended = EndedKilled
 			t.Signal = unix.SignalName(ws.Signal())
-			if t.fault != nil && t.fault.signo == ws.Signal() {
+			if t.fault != nil && t.fault.signo == ws.Signal() || tr.caughtOverflow(t, ws.Signal()) {
 				t.Ended = EndedCrash
 				tr.promote(t)
 			}
@@ -660,6 +697,10 @@ func (tr *tracer) reap(t *thread, ws unix.WaitStatus) {
 		}
 	}
 	delete(tr.threads, t.TID)
+	tr.setImage(t, nil)
+	if len(tr.early) > 0 {
+		tr.releaseOrphans(false)
+	}
 }
 
 func (tr *tracer) promote(t *thread) {
@@ -694,7 +735,7 @@ func (tr *tracer) measure(t *thread) {
 				lo = m.start
 			}
 		}
-		low, ok = lowestTouched(t.TID, mem, lo, t.StackTop)
+		low, ok = tr.lowestTouched(t, mem, lo, t.StackTop)
 	}
 	if ok && low < t.StackTop {
 		// Measured more than once (before glibc's madvise, at exit): keep
@@ -723,4 +764,5 @@ func (tr *tracer) finish() {
 	if c := tr.res.Crash; c != nil && len(c.Backtrace) == 0 {
 		c.Backtrace = []string{}
 	}
+	tr.res.settleOverflow()
 }

@@ -27,6 +27,8 @@ type stderrScan struct {
 	asanSummary string // the SUMMARY line
 	asanFunc    string // first "#N 0x... in FUNC" frame in the program
 	asanFrame   bool
+
+	gos goScan // Go and Rust runtime messages (scan_runtimes.go)
 }
 
 // scanAllowed says whether stderr may be replaced by a pipe without anyone
@@ -109,6 +111,7 @@ func (s *stderrScan) copy() {
 func (s *stderrScan) see(line []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seeRuntime(line)
 	switch {
 	case bytes.Contains(line, []byte("*** stack smashing detected ***")):
 		s.smashing = true

@@ -296,7 +296,7 @@ func runThread(t *trace.Thread) htmlRunTh {
 	if t.StackSize != nil {
 		rt.Size = trace.HumanBytes(*t.StackSize)
 		if t.PeakMeasured && *t.StackSize > 0 {
-			rt.Headroom = fmt.Sprintf("%.1f%%", 100*(float64(*t.StackSize)-float64(t.Peak))/float64(*t.StackSize))
+			rt.Headroom = trace.Headroom(*t.StackSize, t.Peak) // "none (224 B over)" after an overflow
 		}
 	}
 	switch {

@@ -1,0 +1,240 @@
+//go:build linux && amd64
+
+package trace
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kernel reports a new thread's (or process's) first stop and its
+// creator's PTRACE_EVENT_CLONE/FORK/VFORK stop in either order: both are
+// queued at once, and wait4 looks at the newest tracee first. Resuming a
+// child before its creator's event has been seen lets it run without a
+// record: no stack, and no breakpoints for its address space, so the first
+// time it reached a breakpoint stackscope would deliver the SIGTRAP to the
+// program (issue 13: t1000 died with exit 133). So, as rr does, a child
+// whose stop comes first is held stopped, and its wait statuses are kept,
+// until the creator's event describes it; then the statuses are replayed in
+// order. strace -f instead resumes such a child at once, which is fine for
+// a tool that sets no breakpoints but not for stackscope.
+//
+// A creator's event can be lost only if the creator is dying (a fatal
+// signal pending when the event would stop it): then no thread that could
+// have created the child survives, and the child is adopted without an
+// event (releaseOrphans). A child held longer than orphanWait with no
+// event is adopted too, so no corner case can hold the program forever.
+
+const orphanWait = 2 * time.Second
+
+// early is a tracee seen before its creator's event.
+type early struct {
+	statuses []unix.WaitStatus
+	since    time.Time
+}
+
+// hold keeps a stop (or the death) of a tracee not yet described by its
+// creator's event, leaving the tracee stopped.
+func (tr *tracer) hold(tid int, ws unix.WaitStatus) {
+	e := tr.early[tid]
+	if e == nil {
+		e = &early{since: time.Now()}
+		tr.early[tid] = e
+		tr.liveMu.Lock()
+		tr.live[tid] = true
+		if tr.timedOut {
+			unix.Kill(tid, unix.SIGKILL)
+		}
+		tr.liveMu.Unlock()
+	}
+	e.statuses = append(e.statuses, ws)
+}
+
+// adoptEarly replays what a held tracee reported before its creator's event
+// (now handled) described it.
+func (tr *tracer) adoptEarly(tid int) {
+	e := tr.early[tid]
+	if e == nil {
+		return
+	}
+	delete(tr.early, tid)
+	for _, ws := range e.statuses {
+		tr.handle(tid, ws)
+	}
+}
+
+// releaseOrphans adopts, without an event, the held tracees whose creator
+// can no longer report one: no tracked thread that could have created them
+// is still alive and not exiting, or (all) they waited longer than
+// orphanWait. Such a child gets the breakpoint record of its address space
+// when one is known (a thread shares its process's; a forked process has a
+// copy of its parent's), and no stack description.
+func (tr *tracer) releaseOrphans(all bool) {
+	for tid, e := range tr.early {
+		tgid, ppid := procIDs(tid)
+		group := ppid // a process: created by a thread of its parent
+		if tgid != 0 && tgid != tid {
+			group = tgid // a thread: created by a thread of its own process
+		}
+		if !all && time.Since(e.since) < orphanWait && tr.mayCreate(group) {
+			continue
+		}
+		delete(tr.early, tid)
+		c := tr.newThread(tid, tid, KindProcess)
+		c.awaitStop = true
+		if from := tr.anyThreadOf(group); from != nil && from.img != nil {
+			if group == tgid && tgid != tid {
+				c.PID = tgid
+				c.Kind = KindClone
+				tr.setImage(c, from.img)
+			} else {
+				c.Program = from.Program
+				tr.setImage(c, tr.forkImage(from.img))
+			}
+		}
+		tr.res.Findings = append(tr.res.Findings, fmt.Sprintf(
+			"thread %d started without its creator's clone event (the creator was ending): its stack is not described", tid))
+		for _, ws := range e.statuses {
+			tr.handle(tid, ws)
+		}
+	}
+}
+
+// mayCreate: some tracked thread of process pid is alive and not exiting,
+// so its clone or fork event may still come.
+func (tr *tracer) mayCreate(pid int) bool {
+	for _, t := range tr.threads {
+		if t.PID == pid && !t.exited && !t.reaped && !t.quietExit {
+			return true
+		}
+	}
+	return false
+}
+
+func (tr *tracer) anyThreadOf(pid int) *thread {
+	for _, t := range tr.threads {
+		if t.PID == pid && t.img != nil {
+			return t
+		}
+	}
+	return nil
+}
+
+// procIDs reads a task's Tgid and PPid from /proc/TID/status (0 when gone).
+func procIDs(tid int) (tgid, ppid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			tgid, _ = strconv.Atoi(strings.TrimSpace(v))
+		} else if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			ppid, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return tgid, ppid
+}
+
+// Images are per address space: the threads of a process (and a vfork or
+// CLONE_VM child) share one; a fork child gets a copy, since its memory,
+// breakpoints included, is a copy of its parent's.
+
+// setImage points t at img, keeping the count of img's users, and drops
+// an image that nothing uses any more (closing its file descriptors).
+func (tr *tracer) setImage(t *thread, img *image) {
+	if t.img == img {
+		return
+	}
+	if old := t.img; old != nil {
+		old.users--
+		if old.users <= 0 {
+			old.close()
+			delete(tr.images, old)
+		}
+	}
+	t.img = img
+	if img != nil {
+		img.users++
+		tr.images[img] = true
+	}
+}
+
+// forkImage is the breakpoint record of a fork child of an address space
+// whose record is img.
+func (tr *tracer) forkImage(img *image) *image {
+	return &image{entry: img.entry, entryOrig: img.entryOrig, madvise: img.madvise, libcLo: img.libcLo, libcHi: img.libcHi}
+}
+
+const (
+	siKernelCode = 0x80 // SI_KERNEL: int3 reports SIGTRAP with this code
+	int3         = 0xcc
+)
+
+// trapImage says which of stackscope's breakpoints a SIGTRAP stop of t is,
+// if any: the image holding a breakpoint at the address just before the
+// PC, checked first in t's own address space's record, then in every other
+// record (a thread whose record was lost to a race would otherwise get our
+// trap delivered), where the trap must come from an int3 (SI_KERNEL, not
+// kill, tgkill or a single step) and the byte there must be int3 in t's
+// memory. Anything else is the program's, and is delivered unchanged.
+func (tr *tracer) trapImage(t *thread, rip uint64) *image {
+	at := rip - 1
+	if img := t.img; img != nil && img.has(at) {
+		// The PC just past one of our int3s, in the middle of the
+		// instruction the int3 replaced: only our int3 leads there.
+		return img
+	}
+	si, err := getSiginfo(t.TID)
+	if err != nil || int32(binary.LittleEndian.Uint32(si[8:])) != siKernelCode {
+		return nil
+	}
+	for img := range tr.images {
+		if !img.has(at) {
+			continue
+		}
+		var b [1]byte
+		if n, err := unix.PtracePeekData(t.TID, uintptr(at), b[:]); err == nil && n == 1 && b[0] == int3 {
+			if t.img == nil {
+				tr.setImage(t, img)
+			}
+			return img
+		}
+	}
+	return nil
+}
+
+// traceOpts are the ptrace options of every tracee.
+const traceOpts = unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
+	unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_EXITKILL
+
+// lastMeasure runs after a thread's peak was measured at a madvise of its
+// own stack. When that madvise is glibc's own, from start_thread's
+// advise_stack_range (the return address is in the C library, the range
+// starts at or below the stack's bottom, the thread is not a process's
+// first), the thread has finished: all that is left is a free of its
+// descriptor (detached threads) and the exit system call, on the pages the
+// madvise keeps near its SP, which the measurement just read. Its exit
+// event would measure nothing new (the rest of the stack is gone by then),
+// so it is turned off for this thread: one stop fewer per thread. How the
+// thread ended still comes from its wait status (reap).
+func (tr *tracer) lastMeasure(t *thread, img *image, r *unix.PtraceRegs) {
+	if t.TID == t.PID || img.libcHi == 0 || r.Rdi > t.lo || t.Kind != KindPthread {
+		return
+	}
+	mem := openMem(t.TID)
+	ret, ok := mem.u64(r.Rsp)
+	mem.close()
+	if !ok || ret < img.libcLo || ret >= img.libcHi {
+		return
+	}
+	if unix.PtraceSetOptions(t.TID, traceOpts&^unix.PTRACE_O_TRACEEXIT) == nil {
+		t.quietExit = true
+	}
+}
