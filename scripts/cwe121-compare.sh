@@ -4,7 +4,9 @@
 #   asan:     gcc -O0 -g -fsanitize=address                             -> run plainly; ASan's verdict
 # and the verdicts are compared: "overrun" when stackscope classifies a
 # stack-buffer-overrun (or ASan reports a stack-buffer-* error), "none" when
-# the program ends cleanly. The same ASan build under stackscope is checked too.
+# the program ends cleanly; ASan's kinds map to classes as in
+# scripts/asan-kind.sh (any other report, SEGV included, is "other"). The
+# same ASan build under stackscope is checked too.
 # docs/run.md records the figures.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,19 +31,16 @@ for src in "$root"/scripts/cwe121/*.c; do
 	gcc -O0 -g -fsanitize=address -w -o "$work/$name.asan" "$src"
 	"$work/stackscope" run --format json -o "$work/$name.json" -- "$work/$name.hard" >/dev/null 2>&1 || true
 	read -r ss fn < <(verdict_ss "$work/$name.json")
-	kind=$( ("$work/$name.asan" 2>&1 >/dev/null || true) | sed -n 's/.*ERROR: AddressSanitizer: \([a-z-]*\).*/\1/p' | head -1)
-	case "$kind" in
-		stack-buffer-*|dynamic-stack-buffer-overflow) asan=overrun ;;
-		"") asan=none ;;
-		*) asan=$kind ;;
-	esac
+	read -r kind class < <( ("$work/$name.asan" 2>&1 >/dev/null || true) | "$root/scripts/asan-kind.sh")
+	asan=$class
+	[ "$class" = stack-buffer-overrun ] && asan=overrun
 	"$work/stackscope" run --format json -o "$work/$name.asan.json" -- "$work/$name.asan" >/dev/null 2>&1 || true
 	read -r ssa _ < <(verdict_ss "$work/$name.asan.json")
 	total=$((total + 1))
 	ok=no
 	if [ "$ss" = "$asan" ]; then ok=yes; agree=$((agree + 1)); fi
 	if [ "$ssa" = "$asan" ]; then agree_asan=$((agree_asan + 1)); fi
-	printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$ss" "$fn" "${kind:-none}" "$ssa" "$ok"
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$ss" "$fn" "$kind" "$ssa" "$ok"
 done
 echo
 echo "stackscope on hardened builds agrees with ASan on $agree of $total cases; on the ASan builds, $agree_asan of $total."

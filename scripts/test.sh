@@ -10,6 +10,7 @@ needs="
 gcc:gcc
 g++:g++
 objdump:binutils
+awk:mawk
 arm-none-eabi-gcc:gcc-arm-none-eabi
 arm-none-eabi-objdump:binutils-arm-none-eabi
 arm-none-eabi-ld:binutils-arm-none-eabi
