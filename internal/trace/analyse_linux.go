@@ -406,6 +406,11 @@ func (tr *tracer) applyStderr() {
 			if !strings.Contains(c.Detail, "AddressSanitizer") {
 				c.Detail = "AddressSanitizer: stack-overflow; " + c.Detail
 			}
+		case "SEGV", "BUS", "FPE", "ILL", "ABRT":
+			// ASan's handler caught a signal: it names no memory error.
+			// stackscope saw the same signal first and its own analysis
+			// stands (an overrun through an uninstrumented wcscpy is
+			// still an overrun); the report keeps ASan's summary.
 		default:
 			if c.Class != ClassStackOverflow {
 				c.Class = ClassOther

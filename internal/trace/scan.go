@@ -64,7 +64,7 @@ func newStderrScan(out *os.File) (*stderrScan, *os.File, error) {
 }
 
 var (
-	asanError = regexp.MustCompile(`ERROR: AddressSanitizer: ([a-z-]+)`)
+	asanError = regexp.MustCompile(`ERROR: AddressSanitizer: ([A-Za-z0-9_-]+)`) // SEGV, BUS, FPE, ILL: upper case
 	asanFrame = regexp.MustCompile(`#\d+ 0x[0-9a-f]+ in ([^ ]+)`)
 )
 

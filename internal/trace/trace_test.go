@@ -355,6 +355,24 @@ func TestAddressSanitizer(t *testing.T) {
 	}
 }
 
+// TestAddressSanitizerCaughtSignal: ASan's "SEGV" report (an upper-case
+// kind: a signal its handler caught) is recorded, and stackscope's own
+// analysis of the fault stands: a NULL write is "other" in poke.
+func TestAddressSanitizerCaughtSignal(t *testing.T) {
+	prog := build(t, "asan_segv", "-O0", "-g", "-fsanitize=address")
+	o := run(t, prog)
+	c := wantCrash(t, o.res, ClassOther, "poke")
+	if !strings.Contains(c.ASan, "SEGV") {
+		t.Errorf("ASan summary %q, want its SEGV report", c.ASan)
+	}
+	if strings.Contains(c.Detail, "not a stack problem") && !strings.Contains(c.Detail, "poke") {
+		t.Errorf("detail %q", c.Detail)
+	}
+	if !bytes.Contains(o.stderr, []byte("ERROR: AddressSanitizer: SEGV")) {
+		t.Errorf("ASan's report did not pass through")
+	}
+}
+
 func TestParseMapsLine(t *testing.T) {
 	m, ok := parseMapsLine("7ffd1000-7ffd3000 rw-p 00001000 00:00 0          [stack]")
 	if !ok || m.start != 0x7ffd1000 || m.end != 0x7ffd3000 || m.off != 0x1000 || m.path != "[stack]" {
