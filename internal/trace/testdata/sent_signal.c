@@ -28,14 +28,25 @@ int main(int argc, char **argv) {
 		wait_here();
 	}
 	if (strcmp(mode, "shell") == 0) {
-		char *args[] = {"sh", "-c", "kill -SEGV $PPID", NULL};
+		/* The shell waits for a line on a pipe before it kills: the
+		 * parent has printed by then, whatever the scheduling. */
+		char *args[] = {"sh", "-c", "read go; kill -SEGV $PPID", NULL};
+		int fds[2];
 		pid_t pid;
-		if (posix_spawn(&pid, "/bin/sh", NULL, NULL, args, environ) != 0) {
+		posix_spawn_file_actions_t fa;
+		if (pipe(fds) != 0)
+			return 1;
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+		posix_spawn_file_actions_addclose(&fa, fds[1]);
+		if (posix_spawn(&pid, "/bin/sh", &fa, NULL, args, environ) != 0) {
 			perror("posix_spawn");
 			return 1;
 		}
 		printf("spawned %d\n", (int)pid);
 		fflush(stdout);
+		if (write(fds[1], "go\n", 3) != 3)
+			return 1;
 		wait_here();
 	}
 	return poke(NULL);
