@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 )
 
@@ -464,13 +465,29 @@ func (ss *summaries) attrOf(c *callgraph.Node) *attrSummary {
 			callees[e.Site] = ss.g.Nodes[e.To]
 		}
 	}
-	sum := summarizeAttrs(ss.ai, insts, func(addr uint64, s *state) callEffect {
+	onCall := func(addr uint64, s *state) callEffect {
 		cn := callees[addr]
 		if cn == nil {
 			return callEffect{callee: "an indirect call"}
 		}
 		return callEffect{callee: cn.Name, attrsDone: attrCall(ss.ai, cn, addr, s, ss), regArgs: regArgsOnly(cn)}
-	})
+	}
+	// A tail call (jmp pthread_attr_setstacksize at -O2) is the call and
+	// the helper's return in one: its effect is applied to a copy of the
+	// state, which is then an exit. A jump out of the helper to anything
+	// the call graph does not name as a tail call leaves it unsummarized.
+	tail := func(addr uint64, s *state) (attrs map[attrKey]attrInfo, ok bool) {
+		cn := callees[addr]
+		if cn == nil || !isTailCall(c, addr) {
+			return nil, false
+		}
+		st := s.clone()
+		if !attrCall(ss.ai, cn, addr, &st, ss) {
+			st.forgetAttrs(cn.Name, addr)
+		}
+		return st.attrs, true
+	}
+	sum := summarizeAttrs(ss.ai, insts, onCall, tail)
 	if sum != nil {
 		sum.name = c.Name
 	}
@@ -481,7 +498,8 @@ func (ss *summaries) attrOf(c *callgraph.Node) *attrSummary {
 // summarizeAttrs sweeps a helper with its parameters symbolic and returns
 // what it does to attribute objects, nil when some of its code is out of
 // sight (as summarize).
-func summarizeAttrs(ai archInfo, insts []inst, onCall func(uint64, *state) callEffect) *attrSummary {
+func summarizeAttrs(ai archInfo, insts []inst, onCall func(uint64, *state) callEffect,
+	tail func(uint64, *state) (map[attrKey]attrInfo, bool)) *attrSummary {
 	var exits []map[attrKey]attrInfo
 	lostControl := false
 	visited := map[uint64]bool{}
@@ -491,6 +509,13 @@ func summarizeAttrs(ai archInfo, insts []inst, onCall func(uint64, *state) callE
 		onExit: func(s *state) { exits = append(exits, copyAttrs(s.attrs)) },
 		lost:   func(uint64) { lostControl = true },
 		at:     func(addr uint64, _ *state) { visited[addr] = true },
+		tailCall: func(addr uint64, s *state) bool {
+			a, ok := tail(addr, s)
+			if ok {
+				exits = append(exits, a)
+			}
+			return ok
+		},
 	}
 	for _, in := range insts {
 		h.want[in.addr] = true
@@ -566,4 +591,14 @@ func (l *loopInfo) forgetAttrs(ai archInfo, s *state) {
 			s.alog.havoc = true
 		}
 	}
+}
+
+// isTailCall reports a tail-call edge of n at site.
+func isTailCall(n *callgraph.Node, site uint64) bool {
+	for _, e := range n.Edges {
+		if e.Site == site && e.Kind == frame.TailCall {
+			return true
+		}
+	}
+	return false
 }

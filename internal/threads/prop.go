@@ -314,6 +314,10 @@ type hooks struct {
 	// object, whatever its arguments (a loop calling it keeps them); nil:
 	// no call is.
 	attrSafe func(addr uint64) bool
+	// tailCall, when set, is offered a jump out of the function first
+	// (with the state at the jump); true: it handled it as a call that
+	// returns to this function's caller, and lost is not called.
+	tailCall func(addr uint64, s *state) bool
 	// lost is called when control leaves the function in a way the sweep
 	// does not follow (an indirect jump, a jump out of the function).
 	lost func(addr uint64)
@@ -603,6 +607,9 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 				j, ok := index[e.Target]
 				switch {
 				case !ok:
+					if h.tailCall != nil && h.tailCall(in.addr, &cur) {
+						break
+					}
 					if h.lost != nil {
 						h.lost(in.addr) // a tail call or a jump out of the function
 					}
