@@ -13,6 +13,8 @@
    - a size set to 1 MiB and then changed through an indirect call: the
      1 MiB must not be taken;
    - shrink: a helper never inlined that sets 20480 over an earlier 1 MiB;
+   - a size that depends on the path (1 MiB, or 16384 with 3 arguments):
+     not one constant, at least PTHREAD_STACK_MIN;
    - a loop creating LOOPN threads from one call with one attr (24576).
    Build: gcc -O1 -pthread -fstack-usage attrsizes.c */
 #define _GNU_SOURCE
@@ -53,6 +55,7 @@ WORKER(argv_worker, 30000)   /* over PTHREAD_STACK_MIN */
 WORKER(hook_worker, 100000)  /* under the stale 1 MiB, over the minimum */
 WORKER(shrink_worker, 30000) /* under the stale 1 MiB, over 20480 */
 WORKER(loop_worker, 1000)    /* within 24576 */
+WORKER(branch_worker, 30000) /* over PTHREAD_STACK_MIN */
 
 static void init_attr(pthread_attr_t *a)
 {
@@ -73,8 +76,8 @@ __attribute__((noipa)) void shrink(pthread_attr_t *a)
 
 void (*volatile hook)(pthread_attr_t *) = shrink;
 
-static pthread_t tids[7 + LOOPN];
-static const char *names[7 + LOOPN];
+static pthread_t tids[8 + LOOPN];
+static const char *names[8 + LOOPN];
 
 static void report(int n)
 {
@@ -93,7 +96,7 @@ static void report(int n)
 
 int main(int argc, char **argv)
 {
-	pthread_attr_t attr, h, p, r, k, s, l;
+	pthread_attr_t attr, h, p, r, k, s, b, l;
 	void *deep = (void *)(long)(argc > 4);
 	int n = 0;
 
@@ -134,6 +137,14 @@ int main(int argc, char **argv)
 	shrink(&s);
 	names[n] = "shrink_worker";
 	if (pthread_create(&tids[n++], &s, shrink_worker, deep) != 0)
+		return 1;
+
+	pthread_attr_init(&b);
+	pthread_attr_setstacksize(&b, 1 << 20);
+	if (argc > 3)
+		pthread_attr_setstacksize(&b, 16384);
+	names[n] = "branch_worker";
+	if (pthread_create(&tids[n++], &b, branch_worker, deep) != 0)
 		return 1;
 
 	pthread_attr_init(&l);
