@@ -442,6 +442,13 @@ func sortedAttrKeys(m map[attrKey]bool) []attrKey {
 	return out
 }
 
+// maxAttrDepth is how deep helpers calling helpers are summarized: a
+// helper that sets up attributes is small (init_attr and what it calls);
+// going further would sweep a library's whole call graph (every function
+// sqlite3_open reaches) to learn what a call not modelled already says,
+// that the attributes may change.
+const maxAttrDepth = 3
+
 // attrOf returns the attribute summary of a helper of the analysed file,
 // nil when it has none (no code, code out of sight, or a helper already
 // being summarized: recursion).
@@ -452,6 +459,17 @@ func (ss *summaries) attrOf(c *callgraph.Node) *attrSummary {
 	if s, ok := ss.attrDone[c]; ok {
 		return s
 	}
+	if ss.attrDepth >= maxAttrDepth {
+		return nil // not cached: a shallower call may still summarize it
+	}
+	if len(c.Edges) > 0 && !ss.reachesAttrSetter(c, maxAttrDepth) {
+		// It calls something, and nothing that sets attributes: its
+		// summary could only say they may change, which no summary says too.
+		ss.attrDone[c] = nil
+		return nil
+	}
+	ss.attrDepth++
+	defer func() { ss.attrDepth-- }()
 	ss.attrDone[c] = nil // in progress: a recursive call has no summary
 	f := c.Module.File
 	code, err := f.Code(c.Func.Addr, c.Func.Size)
@@ -601,4 +619,41 @@ func isTailCall(n *callgraph.Node, site uint64) bool {
 		}
 	}
 	return false
+}
+
+// reachesAttrSetter reports a function that calls a pthread_attr function
+// that sets up an attribute object, directly or through at most depth-1
+// helpers.
+func (ss *summaries) reachesAttrSetter(n *callgraph.Node, depth int) bool {
+	if depth <= 0 {
+		return false
+	}
+	key := reachKey{n, depth}
+	if r, ok := ss.reach[key]; ok {
+		return r
+	}
+	ss.reach[key] = false // a cycle is not followed round: a miss costs precision only (no summary, the attributes are forgotten)
+	found := false
+	for _, e := range n.Edges {
+		c := ss.g.Nodes[e.To]
+		for _, name := range nodeNames(c) {
+			switch name {
+			case "pthread_attr_init", "pthread_attr_setstacksize", "pthread_attr_setstack", "pthread_attr_destroy":
+				found = true
+			}
+		}
+		if !found && c.Module == ss.g.Modules[0] && ss.reachesAttrSetter(c, depth-1) {
+			found = true
+		}
+		if found {
+			break
+		}
+	}
+	ss.reach[key] = found
+	return found
+}
+
+type reachKey struct {
+	n     *callgraph.Node
+	depth int
 }

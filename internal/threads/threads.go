@@ -296,10 +296,14 @@ type summaries struct {
 	ai       archInfo
 	done     map[*callgraph.Node]*summary
 	attrDone map[*callgraph.Node]*attrSummary
+	// attrDepth is how many attribute summaries are being computed, one
+	// inside another (see maxAttrDepth).
+	attrDepth int
+	reach     map[reachKey]bool
 }
 
 func newSummaries(g *callgraph.Graph, ai archInfo) *summaries {
-	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}}
+	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}, reach: map[reachKey]bool{}}
 }
 
 // of returns the summary of a function of the analysed file, nil for one
