@@ -52,6 +52,7 @@ type attrInfo struct {
 type attrLog struct {
 	touched map[attrKey]bool
 	havoc   bool
+	globals bool // a write to a global whose address is not followed
 }
 
 // attrSize is sizeof(pthread_attr_t): 56 bytes on x86-64 glibc, 36 on 32-bit
@@ -156,6 +157,9 @@ func attrStore(ai archInfo, s *state, in inst) {
 				s.forgetAttr(k, "a store may write the attributes", in.addr)
 			}
 		}
+		if s.alog != nil {
+			s.alog.globals = true
+		}
 		return
 	}
 	if w.base < 0 {
@@ -195,7 +199,7 @@ func attrStore(ai archInfo, s *state, in inst) {
 			s.forgetAttr(k, "a store writes the attributes", in.addr)
 		}
 	}
-	if s.alog != nil && bk.k == vParam {
+	if s.alog != nil && (bk.k == vParam || bk.k == vConst) {
 		// a helper writing its argument's memory: the caller's object there
 		// is no longer what it was
 		if !w.hasDisp {
@@ -337,7 +341,7 @@ func attrWordWrite(ai archInfo, s *state, p value, callee string, addr uint64) {
 			s.forgetAttr(k, fmt.Sprintf("the call of %s may write the attributes", callee), addr)
 		}
 	}
-	if s.alog != nil && pk.k == vParam {
+	if s.alog != nil && (pk.k == vParam || pk.k == vConst) {
 		s.alog.touched[pk] = true
 	}
 }
@@ -349,6 +353,7 @@ type attrSummary struct {
 	sets    map[attrKey]attrInfo
 	touched map[attrKey]bool
 	havoc   bool
+	globals bool
 	name    string
 }
 
@@ -378,6 +383,13 @@ func applyAttrSummary(ai archInfo, s *state, sum *attrSummary, callee string, ad
 	}
 	if sum.havoc {
 		s.forgetAttrs(callee, addr)
+	}
+	if sum.globals {
+		for k := range s.attrs {
+			if k.k == vConst {
+				s.forgetAttr(k, fmt.Sprintf("the call of %s may write the attributes", callee), addr)
+			}
+		}
 	}
 	why := fmt.Sprintf("the call of %s may change the attributes", callee)
 	size := attrSize(ai)
@@ -560,7 +572,7 @@ func summarizeAttrs(ai archInfo, insts []inst, onCall func(uint64, *state) callE
 	for _, e := range exits[1:] {
 		sets = mergeAttrs(sets, e)
 	}
-	return &attrSummary{sets: sets, touched: log.touched, havoc: log.havoc}
+	return &attrSummary{sets: sets, touched: log.touched, havoc: log.havoc, globals: log.globals}
 }
 
 // noteLoopAttrs notes, for each loop, what its body may do to pthread
