@@ -115,6 +115,10 @@ func findThreads(res *Result, opts Options) []Thread {
 				size = override
 			}
 			t.StackSize = &size
+			if file, line := res.lineAt(s.SizeWhyAt); s.SizeMin && override == 0 && s.SizeWhyAt != 0 && file != "" {
+				// the attributes were lost at a call: say which one
+				t.SizeSource += fmt.Sprintf(" (the call at %s:%d)", file, line)
+			}
 		} else {
 			t.SizeSource = "not found: " + s.SizeWhy
 			if file, line := res.lineAt(s.SizeWhyAt); s.SizeWhyAt != 0 && file != "" {

@@ -93,6 +93,10 @@ type state struct {
 	// facts, shared by all paths, what it may have written on any.
 	out   map[outKey]value
 	facts *writeFacts
+	// attrs are the pthread attribute objects this path set up (attrs.go);
+	// alog, while summarizing a helper's effect on them, what it may do.
+	attrs map[attrKey]attrInfo
+	alog  *attrLog
 }
 
 // writeFacts are what a summarized function may write on any path: the
@@ -119,6 +123,7 @@ func (s *state) clone() state {
 			c.out[k] = v
 		}
 	}
+	c.attrs = copyAttrs(s.attrs)
 	return c
 }
 
@@ -145,6 +150,7 @@ func merge(a, b state) state {
 	}
 	a.escaped = a.escaped || b.escaped
 	a.out = agree(a.out, b.out)
+	a.attrs = mergeAttrs(a.attrs, b.attrs)
 	return a
 }
 
@@ -288,6 +294,12 @@ type callEffect struct {
 	callee string
 	ret    value
 	writes *summary
+	// attrsDone: the hook applied the call's effect on pthread attribute
+	// objects; otherwise the call may have changed them all.
+	attrsDone bool
+	// regArgs: the callee's prototype is known and passes every argument
+	// in registers, so it owns none of the caller's stack words.
+	regArgs bool
 }
 
 // hooks are the sweep's questions and reports: at is called at every
@@ -298,6 +310,14 @@ type hooks struct {
 	onCall func(addr uint64, s *state) callEffect
 	at     func(addr uint64, s *state)
 	onExit func(s *state)
+	// attrSafe says the call at addr cannot change a pthread attribute
+	// object, whatever its arguments (a loop calling it keeps them); nil:
+	// no call is.
+	attrSafe func(addr uint64) bool
+	// tailCall, when set, is offered a jump out of the function first
+	// (with the state at the jump); true: it handled it as a call that
+	// returns to this function's caller, and lost is not called.
+	tailCall func(addr uint64, s *state) bool
 	// lost is called when control leaves the function in a way the sweep
 	// does not follow (an indirect jump, a jump out of the function).
 	lost func(addr uint64)
@@ -319,6 +339,10 @@ type loopInfo struct {
 	regs      [16]bool
 	slots     bool
 	escapes   bool
+	// attrCalls: the body calls something that may change a pthread
+	// attribute object; writes are its memory writes (see forgetAttrs).
+	attrCalls bool
+	writes    []inst
 }
 
 // findLoops returns, for each backward jump target, what its loop's body
@@ -448,6 +472,7 @@ func reachability(insts []inst, index map[uint64]int) func(a, b int) bool {
 
 // forget applies what the loop's body may change to s.
 func (l *loopInfo) forget(ai archInfo, s *state) {
+	l.forgetAttrs(ai, s)
 	for r, w := range l.regs {
 		if w {
 			// an SCS address a loop steps through stays one (vNear)
@@ -485,6 +510,7 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 		index[in.addr] = i
 	}
 	loops := findLoops(ai, insts, index)
+	noteLoopAttrs(loops, insts, h.attrSafe)
 	pending := map[uint64]state{}
 	addPending := func(at uint64, s state) {
 		if p, ok := pending[at]; ok {
@@ -581,6 +607,9 @@ func sweep(ai archInfo, insts []inst, h hooks, init func(s *state)) {
 				j, ok := index[e.Target]
 				switch {
 				case !ok:
+					if h.tailCall != nil && h.tailCall(in.addr, &cur) {
+						break
+					}
 					if h.lost != nil {
 						h.lost(in.addr) // a tail call or a jump out of the function
 					}
@@ -676,6 +705,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 	if s.out != nil && m.wr.any {
 		noteOutWrite(ai, s, in)
 	}
+	attrStore(ai, s, in)
 	// The ALU result is computed first: a load may write one of its inputs.
 	aluResult := aluValue(s, m.alu)
 	if m.alu.op != aluNone && aluResult.k != vStack && aluReadsStack(s, m.alu) {
@@ -903,7 +933,7 @@ func callEffects(ai archInfo, s *state, addr uint64, ce callEffect) {
 		s.facts.partial = true
 	}
 	lost := unknownAfter(ce.callee, addr)
-	if s.spKnown {
+	if s.spKnown && !ce.regArgs {
 		for k := range s.slots {
 			if k >= s.sp+ai.stackArg && k < s.sp+ai.stackArg+maxStackArgs*ai.word {
 				s.slots[k] = lost
@@ -924,6 +954,9 @@ func callEffects(ai archInfo, s *state, addr uint64, ce callEffect) {
 	s.regs[ai.ret] = ce.ret
 	if ce.ret.k == vStack {
 		s.escaped = true
+	}
+	if !ce.attrsDone {
+		s.forgetAttrs(ce.callee, addr)
 	}
 }
 

@@ -187,18 +187,6 @@ func runtimeInternal(name string) bool {
 	return strings.HasPrefix(name, "__")
 }
 
-// attrKey names a pthread_attr_t object: a stack slot or a static address.
-type attrKey struct {
-	k vkind
-	v int64
-}
-
-type attrInfo struct {
-	size   value
-	set    bool   // pthread_attr_setstacksize/setstack was called
-	setter string // which
-}
-
 // findIn runs the propagation over one function and reads the arguments
 // at each creation site in want.
 func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums *summaries) []Site {
@@ -216,17 +204,30 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		}
 		callees[e.Site] = g.Nodes[e.To]
 	}
-	attrs := map[attrKey]*attrInfo{}
 	onCall := func(addr uint64, s *state) callEffect {
 		c := callees[addr]
 		if c == nil {
 			return callEffect{callee: "an indirect call"}
 		}
-		ce := callEffect{callee: c.Name, ret: callReturn(ai, c, s, attrs)}
+		ce := callEffect{callee: c.Name, ret: callReturn(ai, c, s)}
+		ce.attrsDone = attrCall(ai, c, addr, s, sums)
+		ce.regArgs = regArgsOnly(c)
 		if s.escaped {
 			ce.writes = sums.of(c)
 		}
 		return ce
+	}
+	attrSafe := func(addr uint64) bool {
+		c := callees[addr]
+		if c == nil {
+			return false
+		}
+		for _, name := range nodeNames(c) {
+			if outs, ok := attrPreserving[name]; ok && len(outs) == 0 {
+				return true
+			}
+		}
+		return false
 	}
 	var out []Site
 	at := func(addr uint64, s *state) {
@@ -236,7 +237,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		switch kind {
 		case "pthread":
 			setEntry(g, &site, ai.arg(s, 2), ai)
-			pthreadSize(&site, ai.arg(s, 1), attrs)
+			pthreadSize(&site, ai.arg(s, 1), s.attrs)
 			pthreadContext(f, &site)
 		case "clone":
 			setEntry(g, &site, ai.arg(s, 0), ai)
@@ -250,7 +251,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		}
 		out = append(out, site)
 	}
-	sweep(ai, insts, hooks{want: want, onCall: onCall, at: at}, nil)
+	sweep(ai, insts, hooks{want: want, onCall: onCall, at: at, attrSafe: attrSafe}, nil)
 	// A site the sweep never reached (code after data it could not get
 	// past) is still a thread: say what is missing.
 	seen := map[uint64]bool{}
@@ -268,8 +269,8 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 }
 
 // callReturn is what a call returns that the propagation follows: an
-// allocator's block; it also notes the pthread attribute calls.
-func callReturn(ai archInfo, c *callgraph.Node, s *state, attrs map[attrKey]*attrInfo) value {
+// allocator's block.
+func callReturn(ai archInfo, c *callgraph.Node, s *state) value {
 	if name, a, ok := allocOf(c); ok {
 		size := ai.arg(s, a[0])
 		if a[1] >= 0 {
@@ -286,34 +287,23 @@ func callReturn(ai archInfo, c *callgraph.Node, s *state, attrs map[attrKey]*att
 		}
 		return v
 	}
-	for _, name := range nodeNames(c) {
-		switch name {
-		case "pthread_attr_init":
-			if k, ok := keyOf(ai.arg(s, 0)); ok {
-				attrs[k] = &attrInfo{}
-			}
-		case "pthread_attr_setstacksize":
-			if k, ok := keyOf(ai.arg(s, 0)); ok {
-				attrs[k] = &attrInfo{size: ai.arg(s, 1), set: true, setter: name}
-			}
-		case "pthread_attr_setstack":
-			if k, ok := keyOf(ai.arg(s, 0)); ok {
-				attrs[k] = &attrInfo{size: ai.arg(s, 2), set: true, setter: name}
-			}
-		}
-	}
 	return unknown
 }
 
 // summaries computes callees' summaries once each.
 type summaries struct {
-	g    *callgraph.Graph
-	ai   archInfo
-	done map[*callgraph.Node]*summary
+	g        *callgraph.Graph
+	ai       archInfo
+	done     map[*callgraph.Node]*summary
+	attrDone map[*callgraph.Node]*attrSummary
+	// attrDepth is how many attribute summaries are being computed, one
+	// inside another (see maxAttrDepth).
+	attrDepth int
+	reach     map[reachKey]bool
 }
 
 func newSummaries(g *callgraph.Graph, ai archInfo) *summaries {
-	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}}
+	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}, reach: map[reachKey]bool{}}
 }
 
 // of returns the summary of a function of the analysed file, nil for one
@@ -332,13 +322,6 @@ func (ss *summaries) of(c *callgraph.Node) *summary {
 		ss.done[c] = summarize(ss.ai, decodeAll(ss.g.Decoder, f, c.Func.Addr, code, ss.ai, c.Frame.CaseTables))
 	}
 	return ss.done[c]
-}
-
-func keyOf(v value) (attrKey, bool) {
-	if v.k == vStack || v.k == vConst {
-		return attrKey{v.k, v.v}, true
-	}
-	return attrKey{}, false
 }
 
 // decodeAll decodes the function linearly, skipping data in code: the
@@ -457,7 +440,7 @@ func pthreadContext(f *binfile.File, s *Site) {
 	s.ContextNote = fmt.Sprintf("glibc's thread descriptor (%d B), static TLS surplus (%d B) and this program's TLS (%d B) at the top of a pthread's stack", glibcThreadDescriptor, glibcStaticTLSSurplus, tls)
 }
 
-func pthreadSize(s *Site, attr value, attrs map[attrKey]*attrInfo) {
+func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo) {
 	def := func(why string) {
 		s.Size, s.SizeKnown, s.Default = DefaultPthreadStack, true, true
 		s.SizeSource = "default: " + why + "; glibc uses RLIMIT_STACK (ulimit -s), typically 8 MiB"
@@ -478,17 +461,24 @@ func pthreadSize(s *Site, attr value, attrs map[attrKey]*attrInfo) {
 		least("attributes not known at the call")
 		return
 	}
-	a := attrs[k]
+	a, ok := attrs[k]
+	in := ""
+	if a.via != "" {
+		in = " " + a.via
+	}
 	switch {
-	case a == nil:
+	case !ok:
 		least("attributes not set in this function")
+	case a.why != "":
+		least(a.why)
+		s.SizeWhyAt = a.whyAt
 	case !a.set:
-		def("attributes without pthread_attr_setstacksize")
+		def("attributes without pthread_attr_setstacksize" + in)
 	case a.size.k != vConst:
-		least(a.setter + " with a size that is not a constant")
+		least(a.setter + " with a size that is not a constant" + in)
 	default:
 		s.Size, s.SizeKnown = a.size.v, true
-		s.SizeSource = fmt.Sprintf("%s(%d)", a.setter, a.size.v)
+		s.SizeSource = fmt.Sprintf("%s(%d)%s", a.setter, a.size.v, in)
 	}
 }
 
