@@ -239,6 +239,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, res.entryResult(b))
 	}
 	nr := newNoReturn(g, bo.Excluded)
+	if vt == nil {
+		lo := lowerOptions(bo, nr)
+		for i := range res.Entries {
+			res.provedAtLeast(&res.Entries[i], lo)
+		}
+	}
 	for i := range res.Entries {
 		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
 	}
