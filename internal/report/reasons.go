@@ -1,0 +1,139 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/bound"
+)
+
+// The reasons of an unbounded entry, for a person: one line per group
+// (a kind in a function) of the file's own code, each with the fix that
+// fits; a library's reasons in one line per library (what its author can
+// act on is the call of the program's own code that reaches them), with
+// their fixes; every reason with its address is in the JSON.
+
+// reasonGroup is the reasons of one kind in one function.
+type reasonGroup struct {
+	first bound.Reason
+	count int
+}
+
+// libraryReasons are the reasons of one library not shown one by one.
+type libraryReasons struct {
+	name      string
+	kinds     map[string]int
+	functions map[string]bool
+	fixes     []string
+}
+
+func reasonsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
+	var groups []*reasonGroup
+	byGroup := map[string]*reasonGroup{}
+	for _, r := range e.Reasons {
+		key := r.Group
+		if key == "" {
+			key = analysis.ReasonGroup(r)
+		}
+		if g := byGroup[key]; g != nil {
+			g.count++
+			continue
+		}
+		g := &reasonGroup{first: r, count: 1}
+		byGroup[key] = g
+		groups = append(groups, g)
+	}
+	// A library's groups whose fix is the library's usual one (a frame
+	// for the program's call into it) are summed up per library; one
+	// with a fix of its own (link with -z now) is shown.
+	usual := map[string]string{}
+	counts := map[string]map[string]int{}
+	for _, g := range groups {
+		if lib := g.first.Library; lib != "" {
+			if counts[lib] == nil {
+				counts[lib] = map[string]int{}
+			}
+			counts[lib][firstFix(g.first.Suggestion)] += g.count
+		}
+	}
+	for lib, c := range counts {
+		best := -1
+		for fix, n := range c {
+			if n > best || n == best && fix < usual[lib] {
+				usual[lib], best = fix, n
+			}
+		}
+	}
+	var libs []*libraryReasons
+	byLib := map[string]*libraryReasons{}
+	shown := 0
+	fmt.Fprintf(w, "  why (%d %s in %d %s; every one with its address: --format json):\n",
+		len(e.Reasons), plural(len(e.Reasons), "reason", "reasons"), len(groups), plural(len(groups), "group", "groups"))
+	// Each group's line and its fix: the fix lines are not in the table
+	// (a long fix would widen every column).
+	type line struct{ kind, function, detail, fix string }
+	var lines []line
+	for _, g := range groups {
+		r := g.first
+		own := r.Library == "" || firstFix(r.Suggestion) != usual[r.Library]
+		if own && shown < o.MaxReasons {
+			shown++
+			detail := r.Detail
+			if g.count > 1 {
+				detail += fmt.Sprintf(" (and %d more in it)", g.count-1)
+			}
+			lines = append(lines, line{r.Kind, r.Function, detail + at(r.File, r.Line), r.Suggestion})
+			continue
+		}
+		lib := r.Library
+		if lib == "" {
+			lib = "this file"
+		}
+		l := byLib[lib]
+		if l == nil {
+			l = &libraryReasons{name: lib, kinds: map[string]int{}, functions: map[string]bool{}}
+			byLib[lib] = l
+			libs = append(libs, l)
+		}
+		l.kinds[r.Kind] += g.count
+		l.functions[r.Function] = true
+		for _, fix := range strings.Split(r.Suggestion, "; ") {
+			if fix != "" && !hasFix(l.fixes, fix) {
+				l.fixes = append(l.fixes, fix)
+			}
+		}
+	}
+	width := 0
+	for _, l := range lines {
+		width = max(width, len(l.kind))
+	}
+	for _, l := range lines {
+		fmt.Fprintf(w, "    %-*s  %s: %s\n", width, l.kind, l.function, l.detail)
+		if l.fix != "" {
+			fmt.Fprintf(w, "    %-*s  fix: %s\n", width, "", l.fix)
+		}
+	}
+	for _, l := range libs {
+		fmt.Fprintf(w, "    in %s: %s in %d %s\n", l.name, kindCounts(l.kinds), len(l.functions), plural(len(l.functions), "function", "functions"))
+		if len(l.fixes) > 0 {
+			fmt.Fprintf(w, "      fix: %s\n", strings.Join(l.fixes[:min(len(l.fixes), 3)], "; "))
+		}
+	}
+}
+
+// firstFix is a suggestion's first part (parts are joined by "; ").
+func firstFix(s string) string {
+	first, _, _ := strings.Cut(s, "; ")
+	return first
+}
+
+func hasFix(v []string, s string) bool {
+	for _, x := range v {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
