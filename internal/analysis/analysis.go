@@ -247,8 +247,8 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, res.entryResult(b))
 	}
 	nr := newNoReturn(g, bo.Excluded)
+	lo := lowerOptions(bo, nr)
 	if vt == nil {
-		lo := lowerOptions(bo, nr)
 		for i := range res.Entries {
 			res.provedAtLeast(&res.Entries[i], lo)
 		}
@@ -258,7 +258,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	}
 	res.actionable(specs, bo)
 	if opts.OwnCode {
-		res.ownCode(specs, bo)
+		res.ownCode(specs, bo, lo)
 	}
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)

@@ -1,8 +1,11 @@
 package analysis
 
 import (
+	"fmt"
+
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/threads"
 )
 
 // --own-code: the bound of the analysed file's own functions, each call
@@ -90,7 +93,7 @@ func (res *Result) libraryCalls(id int, bo bound.Options) []int {
 const maxCallReasons = 10
 
 // libraryCall describes library node id from the whole analysis.
-func (res *Result) libraryCall(id int) LibraryCall {
+func (res *Result) libraryCall(id int, lo threads.LowerOptions) LibraryCall {
 	g := res.Graph
 	n := g.Nodes[id]
 	lc := LibraryCall{Function: n.Name, node: id, Reasons: []bound.Reason{}}
@@ -103,13 +106,40 @@ func (res *Result) libraryCall(id int) LibraryCall {
 		v := b.Bound
 		lc.Bound = &v
 	}
+	onChain := map[string]bool{}
+	if !b.Bounded {
+		// The depth it certainly reaches, as an entry's at_least.
+		var chain []threads.Step
+		lc.AtLeast, chain = threads.LowerBound(g, id, lo)
+		for _, st := range chain {
+			onChain[st.Name] = true
+		}
+	}
 	lc.ReasonCount = len(b.Reasons)
-	lc.Reasons = append(lc.Reasons, b.Reasons[:min(len(b.Reasons), maxCallReasons)]...)
+	// The reasons of the functions its deepest known chain goes through
+	// first (printf: the alloca of vfprintf), then its own library's,
+	// then the rest (the program's reasons it reaches are the entry's).
+	rank := func(r bound.Reason) int {
+		switch {
+		case onChain[r.Function]:
+			return 0
+		case r.Library == lc.Library:
+			return 1
+		}
+		return 2
+	}
+	for k := 0; k < 3; k++ {
+		for _, r := range b.Reasons {
+			if rank(r) == k && len(lc.Reasons) < maxCallReasons {
+				lc.Reasons = append(lc.Reasons, r)
+			}
+		}
+	}
 	return lc
 }
 
 // ownCode bounds every entry's own code (--own-code).
-func (res *Result) ownCode(specs []bound.Spec, bo bound.Options) {
+func (res *Result) ownCode(specs []bound.Spec, bo bound.Options, lo threads.LowerOptions) {
 	g := res.Graph
 	calls := map[int]LibraryCall{}
 	perEntry := make([][]int, len(specs))
@@ -126,7 +156,7 @@ func (res *Result) ownCode(specs []bound.Spec, bo bound.Options) {
 			if _, done := calls[id]; done {
 				continue
 			}
-			lc := res.libraryCall(id)
+			lc := res.libraryCall(id, lo)
 			calls[id] = lc
 			// A library function is a leaf of its bound, or of nothing
 			// when it has none: the requirement is listed instead.
@@ -185,7 +215,7 @@ func (res *Result) ownCode(specs []bound.Spec, bo bound.Options) {
 		}
 		oc.Path, oc.Steps, _ = res.pathSteps(b.Path)
 		for k, st := range b.Path {
-			if _, ok := calls[st.Node]; ok {
+			if lc, ok := calls[st.Node]; ok && lc.Bounded {
 				oc.Steps[k].LibraryBound = true
 			}
 		}
@@ -196,4 +226,28 @@ func (res *Result) ownCode(specs []bound.Spec, bo bound.Options) {
 		}
 		res.Entries[i].OwnCode = oc
 	}
+}
+
+// OwnCodeEntries are the entries' own-code bounds as entries named
+// "NAME (own code)", for comparisons (diff --own-code): its number, path
+// and own reasons; each library call without a bound is a reason of kind
+// external, so that one that appears or goes is a change.
+func (res *Result) OwnCodeEntries() []Entry {
+	var out []Entry
+	for _, e := range res.Entries {
+		oc := e.OwnCode
+		if oc == nil {
+			continue
+		}
+		x := Entry{Name: e.Name + " (own code)", Kind: e.Kind, Bounded: oc.Bounded, Bound: oc.Bound, AtLeast: oc.AtLeast,
+			Path: oc.Path, Steps: oc.Steps, Reasons: append([]bound.Reason{}, oc.Reasons...), Assumptions: oc.Assumptions}
+		for _, lc := range oc.LibraryCalls {
+			if !lc.Bounded {
+				x.Reasons = append(x.Reasons, bound.Reason{Kind: bound.ReasonExternal, Function: lc.Function, Library: lc.Library,
+					Detail: fmt.Sprintf("library call without a bound, made at %d bytes deep", lc.CallDepth)})
+			}
+		}
+		out = append(out, x)
+	}
+	return out
 }

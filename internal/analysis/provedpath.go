@@ -97,4 +97,3 @@ var lifecycle = map[string]bool{
 	"longjmp": true, "_longjmp": true, "siglongjmp": true, "__longjmp_chk": true,
 	"__cxa_throw": true, "__cxa_rethrow": true, "_Unwind_Resume": true,
 }
-

@@ -36,7 +36,9 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 // ReasonGroup is the group a reason is shown in: its kind and function.
 func ReasonGroup(r bound.Reason) string { return r.Kind + " " + r.Function }
 
-func reasonKey(r bound.Reason) string { return fmt.Sprintf("%s\x00%s\x00%x", r.Kind, r.Function, r.Addr) }
+func reasonKey(r bound.Reason) string {
+	return fmt.Sprintf("%s\x00%s\x00%x", r.Kind, r.Function, r.Addr)
+}
 
 // reachedThrough maps each reason a library call of the entry's own code
 // reaches to those calls' nodes (the first three).

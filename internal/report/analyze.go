@@ -83,10 +83,11 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 	for _, e := range r.Entries {
 		// A bounded entry that calls nothing and assumes nothing says all
 		// in the table above.
-		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 {
+		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 && e.OwnCode == nil {
 			continue
 		}
 		entryText(w, e, o)
+		ownCodeText(w, e)
 	}
 	neverReturnsText(w, r)
 	threadsText(w, r)

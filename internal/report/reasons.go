@@ -137,3 +137,62 @@ func hasFix(v []string, s string) bool {
 	}
 	return false
 }
+
+// ownCodeText is an entry's own-code bound (--own-code): the number, the
+// path it comes from (a library function's step is its whole bound), and
+// each library call without a bound, at the depth it is made, with its
+// first reason.
+func ownCodeText(w io.Writer, e analysis.Entry) {
+	oc := e.OwnCode
+	if oc == nil {
+		return
+	}
+	var open []analysis.LibraryCall
+	bounded := 0
+	for _, lc := range oc.LibraryCalls {
+		if lc.Bounded {
+			bounded++
+		} else {
+			open = append(open, lc)
+		}
+	}
+	head := fmt.Sprintf("  own code (--own-code): %s%s", Bytes(oc.AtLeast), AssumedText(oc.Assumptions))
+	if !oc.Bounded {
+		head = fmt.Sprintf("  own code (--own-code): NOT BOUNDED (at least %s): %d %s in the file's own code",
+			Bytes(oc.AtLeast), len(oc.Reasons), plural(len(oc.Reasons), "reason", "reasons"))
+	}
+	head += fmt.Sprintf(", %d library %s counted by %s bound", bounded, plural(bounded, "call", "calls"), plural(bounded, "its", "their"))
+	if len(open) > 0 {
+		head += fmt.Sprintf(", + %d without one (each needs its own depth on top of where it is called)", len(open))
+	}
+	fmt.Fprintln(w, head)
+	var parts []string
+	for _, st := range oc.Steps {
+		p := fmt.Sprintf("%s %s", st.Function, Bytes(st.Frame))
+		switch {
+		case st.LibraryBound:
+			p += " (its bound)"
+		case st.Kind != "static" || strings.HasSuffix(st.Function, ")") && st.Frame == 0:
+			p = st.Function + " (not bounded: below)"
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "    = %s\n", strings.Join(parts, " -> "))
+	}
+	for _, lc := range open {
+		name := lc.Function
+		if lc.Library != "" {
+			name += " (" + lc.Library + ")"
+		}
+		why := "no bound"
+		if len(lc.Reasons) > 0 {
+			r := lc.Reasons[0]
+			why = fmt.Sprintf("%s in %s at %#x%s", r.Kind, r.Function, r.Addr, at(r.File, r.Line))
+			if lc.ReasonCount > 1 {
+				why += fmt.Sprintf(" and %d more", lc.ReasonCount-1)
+			}
+		}
+		fmt.Fprintf(w, "    + %s, called at %s: not bounded (at least %s): %s\n", name, Bytes(lc.CallDepth), Bytes(lc.AtLeast), why)
+	}
+}
