@@ -105,6 +105,34 @@ func reasonsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 			}
 		}
 	}
+	// Installing debug symbols names every sub_ function of a module: it
+	// is said once, under the groups, not on every fix line.
+	var names []string
+	once := func(fix string) string {
+		var keep []string
+		for _, part := range strings.Split(fix, "; ") {
+			if strings.HasPrefix(part, "install ") {
+				if !hasFix(names, part) {
+					names = append(names, part)
+				}
+				continue
+			}
+			keep = append(keep, part)
+		}
+		return strings.Join(keep, "; ")
+	}
+	for i := range lines {
+		lines[i].fix = once(lines[i].fix)
+	}
+	for _, l := range libs {
+		var keep []string
+		for _, fix := range l.fixes {
+			if f := once(fix); f != "" {
+				keep = append(keep, f)
+			}
+		}
+		l.fixes = keep
+	}
 	width := 0
 	for _, l := range lines {
 		width = max(width, len(l.kind))
@@ -120,6 +148,9 @@ func reasonsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 		if len(l.fixes) > 0 {
 			fmt.Fprintf(w, "      fix: %s\n", strings.Join(l.fixes[:min(len(l.fixes), 3)], "; "))
 		}
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "    names: %s\n", n)
 	}
 }
 
