@@ -72,6 +72,11 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 	if err != nil {
 		return err
 	}
+	if fl.ownCode {
+		// Each entry's own-code bound is compared as an entry of its own.
+		oldRes.Entries = append(oldRes.Entries, oldRes.OwnCodeEntries()...)
+		newRes.Entries = append(newRes.Entries, newRes.OwnCodeEntries()...)
+	}
 	d := diff.Compare(oldRes, newRes)
 	var over []diff.EntryChange
 	if limit != nil {

@@ -37,6 +37,9 @@ type Options struct {
 	// Exclude names functions whose paths are set aside (--exclude), in
 	// addition to the [[exclude]] tables of Config.
 	Exclude []string
+	// OwnCode also bounds each entry's own code, library calls counted
+	// by their bounds or listed (--own-code; owncode.go).
+	OwnCode bool
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -121,6 +124,8 @@ type Entry struct {
 	// NeverReturns are the functions of the worst path that never return
 	// (error paths that [[exclude]] can set aside).
 	NeverReturns []NeverReturns `json:"never_returns,omitempty"`
+	// OwnCode is the bound of the file's own code (--own-code).
+	OwnCode *OwnCode `json:"own_code,omitempty"`
 	// Node and PathNodes are the entry's and the worst path's call-graph
 	// nodes (for reports that draw the graph).
 	Node      int   `json:"-"`
@@ -163,8 +168,11 @@ type PathStep struct {
 	// declared depth: Frame is depth trips of trip bytes.
 	Recursion *bound.Cycle `json:"recursion,omitempty"`
 	Depth     int64        `json:"depth"`
-	File      string       `json:"file,omitempty"` // where the function is declared
-	Line      int          `json:"line,omitempty"`
+	// LibraryBound: an own-code path's library function, whose Frame is
+	// its whole bound, callees included (--own-code).
+	LibraryBound bool   `json:"library_bound,omitempty"`
+	File         string `json:"file,omitempty"` // where the function is declared
+	Line         int    `json:"line,omitempty"`
 }
 
 // DecoderFor returns the instruction decoder for an architecture.
@@ -239,8 +247,18 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, res.entryResult(b))
 	}
 	nr := newNoReturn(g, bo.Excluded)
+	lo := lowerOptions(bo, nr)
+	if vt == nil {
+		for i := range res.Entries {
+			res.provedAtLeast(&res.Entries[i], lo)
+		}
+	}
 	for i := range res.Entries {
 		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
+	}
+	res.actionable(specs, bo)
+	if opts.OwnCode {
+		res.ownCode(specs, bo, lo)
 	}
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)

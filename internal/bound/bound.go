@@ -36,7 +36,15 @@ type Reason struct {
 	// table of the analysed file (empty without one).
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
-	node int
+	// Cycle is, for a recursion, the cycle shown: real calls from the
+	// program's own code into it, the first name repeating at its end.
+	Cycle []string `json:"cycle,omitempty"`
+	// Group names the reasons a report shows on one line: the same kind
+	// in the same function; Suggestion is what a person can do about it
+	// (stackscope.toml, a link flag, a package); both set by analysis.
+	Group      string `json:"group,omitempty"`
+	Suggestion string `json:"suggestion,omitempty"`
+	node       int
 }
 
 // Assumption kinds, part of the JSON contract.
@@ -345,15 +353,7 @@ func (a *Analysis) ownReasons() {
 		}
 		if c := a.scc[id]; a.cyclic[c] && a.depth[c] == 0 && !cycleDone[c] {
 			cycleDone[c] = true
-			members := a.cycleMembers(c)
-			addr := uint64(0)
-			for _, e := range n.Edges {
-				if a.scc[e.To] == c && a.follows(id, e) {
-					addr = e.Site
-					break
-				}
-			}
-			add(ReasonRecursion, addr, "recursion through "+strings.Join(members, " -> "))
+			rs = append(rs, a.recursion(c, id))
 		}
 		a.own[id] = rs
 	}

@@ -83,10 +83,11 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 	for _, e := range r.Entries {
 		// A bounded entry that calls nothing and assumes nothing says all
 		// in the table above.
-		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 {
+		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 && e.OwnCode == nil {
 			continue
 		}
 		entryText(w, e, o)
+		ownCodeText(w, e)
 	}
 	neverReturnsText(w, r)
 	threadsText(w, r)
@@ -230,34 +231,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
 		resetText(w, e)
-		fmt.Fprintln(w, "  why:")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		shown := 0
-		libCounts := map[string]map[string]int{}
-		var libs []string
-		for _, r := range e.Reasons {
-			if shown < o.MaxReasons && (r.Library == "" || shown < o.MaxReasons/2) {
-				fmt.Fprintf(tw, "    %s\t%s\t%s%s\n", r.Kind, r.Function, r.Detail, at(r.File, r.Line))
-				shown++
-				continue
-			}
-			lib := r.Library
-			if lib == "" {
-				lib = "this file"
-			}
-			if libCounts[lib] == nil {
-				libCounts[lib] = map[string]int{}
-				libs = append(libs, lib)
-			}
-			libCounts[lib][r.Kind]++
-		}
-		for _, lib := range libs {
-			fmt.Fprintf(tw, "    ...\tand in %s:\t%s\n", lib, kindCounts(libCounts[lib]))
-		}
-		tw.Flush()
-		if len(libs) > 0 {
-			fmt.Fprintln(w, "    (every reason with its address: --format json)")
-		}
+		reasonsText(w, e, o)
 	}
 	if len(e.Steps) == 0 {
 		return

@@ -13,6 +13,11 @@ type Step struct {
 	// Depth is the chain's depth below the entry's caller SP when this
 	// function's SP is deepest.
 	Depth int64
+	// TailCall: reached from the previous step by a tail call, which
+	// kept Kept bytes of the caller's frame (a printed path adds those
+	// instead of the caller's frame).
+	TailCall bool
+	Kept     int64
 }
 
 // certain reports the edges whose call the code itself names: a lower
@@ -33,6 +38,10 @@ func certain(method string) bool {
 type LowerOptions struct {
 	Excluded  map[int]bool
 	Overrides map[int]int64
+	// Stop, when set, also sets aside the calls to the functions it
+	// names: an entry's at_least leaves out error paths (a call to
+	// __assert_fail runs only when the program is already failing).
+	Stop func(int) bool
 }
 
 // LowerBound returns a call chain from node id made only of calls the code
@@ -86,7 +95,7 @@ func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 			return
 		}
 		for ei, e := range n.Edges {
-			if !certain(e.Method) && e.Method != "ifunc" || opts.Excluded[e.To] {
+			if !certain(e.Method) && e.Method != "ifunc" || opts.Excluded[e.To] || opts.Stop != nil && opts.Stop(e.To) {
 				continue
 			}
 			if color[e.To] == white {
@@ -118,11 +127,13 @@ func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 	// Rebuild the chain, stopping before a function repeats, and measure it.
 	var steps []Step
 	var depth, reach int64
+	var tail bool
+	var kept int64
 	seen := map[int]bool{}
 	for v := id; v >= 0 && !seen[v]; {
 		seen[v] = true
 		n := g.Nodes[v]
-		st := Step{Node: v, Name: g.QualifiedName(v), Frame: own(v), Depth: depth + own(v)}
+		st := Step{Node: v, Name: g.QualifiedName(v), Frame: own(v), Depth: depth + own(v), TailCall: tail, Kept: kept}
 		if n.External || n.Hub {
 			st.Frame = 0
 		}
@@ -133,8 +144,10 @@ func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 			break
 		}
 		e := n.Edges[ei]
-		if e.Kind == frame.TailCall {
-			depth += e.Depth - ra
+		tail, kept = e.Kind == frame.TailCall, 0
+		if tail {
+			kept = e.Depth - ra
+			depth += kept
 		} else {
 			depth += n.Frame.Size
 		}

@@ -1,0 +1,286 @@
+package bound
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A recursion reason names one cycle a person can read, not the whole
+// strongly connected component: through an assumed address-taken set a
+// component can hold a thousand functions, listed alphabetically they say
+// nothing. The cycle shown is made of real calls (no assumed set) where
+// one exists, from the program's own code into it; then, when that cycle
+// does not lead back, the way back through the assumed sets; each set is
+// named once with its size.
+
+// cycleSearchBudget caps the edges the search for a real cycle looks at
+// in one component (libc's component has thousands of members).
+const cycleSearchBudget = 200000
+
+// recursionReason describes component c's recursion, starting from node
+// from (the component's first member): the node the shown cycle starts at,
+// the call site that enters it, the detail and the cycle's names.
+func (a *Analysis) recursionReason(c, from int) (start int, site uint64, detail string, names []string) {
+	g := a.g
+	var members []int
+	for id := range g.Nodes {
+		if a.scc[id] == c {
+			members = append(members, id)
+		}
+	}
+	start = from
+	for _, id := range members {
+		// The program's own code first: that is what its author can annotate.
+		if n := g.Nodes[id]; !n.Hub && n.Module == g.Modules[0] {
+			start = id
+			break
+		}
+	}
+	budget := cycleSearchBudget
+	nodes := a.realCycle(c, start, &budget)
+	back := []int(nil)
+	if nodes == nil {
+		nodes = a.shortestCycle(c, start, start, true, &budget)
+	} else if nodes[len(nodes)-1] != start {
+		// A real cycle the start only leads into: how it comes back,
+		// from the nearest of its members.
+		back = a.wayBack(c, nodes, start, &budget)
+	}
+	if len(nodes) == 0 {
+		nodes = []int{start}
+	}
+	site = a.edgeSite(nodes[0], nodes)
+	names = a.displayNames(nodes)
+	detail = "recursion through " + strings.Join(names, " -> ")
+	if back != nil {
+		detail += fmt.Sprintf(", and from %s back to %s through %s", g.Nodes[back[0]].Name, g.Nodes[start].Name, strings.Join(shorten(a.displayNames(back[1:]), 6), " -> "))
+	}
+	shown := map[int]bool{}
+	for _, id := range nodes {
+		shown[id] = true
+	}
+	for _, id := range back {
+		shown[id] = true
+	}
+	var hubs []string
+	functions, others := 0, 0
+	for _, id := range members {
+		switch n := g.Nodes[id]; {
+		case n.Hub && !shown[id]:
+			hubs = append(hubs, a.hubName(id))
+		case !n.Hub:
+			functions++
+			if !shown[id] {
+				others++
+			}
+		}
+	}
+	if len(hubs) > 0 || others > 0 {
+		detail += fmt.Sprintf("; %d functions in the cycle's component", functions)
+		if len(hubs) > 0 {
+			also := ""
+			if back != nil {
+				also = "also "
+			}
+			detail += ", joined " + also + "by the assumed " + strings.Join(hubs, ", ")
+		}
+	}
+	return nodes[0], site, detail, names
+}
+
+// realCycle returns a cycle of real calls (no assumed set) reachable from
+// start inside component c, with the way from start into it: the nodes
+// start ... v ... v, the last one repeating the one the cycle begins at.
+// It prefers a cycle through start, then the nearest self-call, then the
+// nearest other cycle; nil when none is found within the budget.
+func (a *Analysis) realCycle(c, start int, budget *int) []int {
+	if a.g.Nodes[start].Hub {
+		return nil
+	}
+	if p := a.shortestCycle(c, start, start, false, budget); p != nil {
+		return p
+	}
+	order, parent := a.bfs(c, start, false, budget)
+	lead := func(v int) []int {
+		var p []int
+		for x := v; x >= 0; x = parent[x] {
+			p = append([]int{x}, p...)
+		}
+		return p
+	}
+	for _, v := range order {
+		for _, e := range a.g.Nodes[v].Edges {
+			if e.To == v && a.follows(v, e) {
+				return append(lead(v), v)
+			}
+		}
+	}
+	for _, v := range order {
+		if *budget <= 0 {
+			break
+		}
+		if p := a.shortestCycle(c, v, v, false, budget); p != nil {
+			return append(lead(v), p[1:]...)
+		}
+	}
+	return nil
+}
+
+// shortestCycle returns the shortest path from -> ... -> to of at least
+// one call inside component c (from, ..., to), through assumed sets only
+// when hubs is set; nil when there is none within the budget.
+func (a *Analysis) shortestCycle(c, from, to int, hubs bool, budget *int) []int {
+	parent := map[int]int{from: -1}
+	queue := []int{from}
+	for len(queue) > 0 && *budget > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, e := range a.g.Nodes[v].Edges {
+			*budget--
+			w := e.To
+			if a.scc[w] != c || !a.follows(v, e) || (!hubs && a.g.Nodes[w].Hub) {
+				continue
+			}
+			if w == to {
+				p := []int{to}
+				for x := v; x >= 0; x = parent[x] {
+					p = append([]int{x}, p...)
+				}
+				return p
+			}
+			if _, seen := parent[w]; !seen {
+				parent[w] = v
+				queue = append(queue, w)
+			}
+		}
+	}
+	return nil
+}
+
+// bfs lists the members of component c that start reaches, nearest first,
+// with each one's predecessor (-1 for start).
+func (a *Analysis) bfs(c, start int, hubs bool, budget *int) ([]int, map[int]int) {
+	parent := map[int]int{start: -1}
+	order := []int{start}
+	for i := 0; i < len(order) && *budget > 0; i++ {
+		v := order[i]
+		for _, e := range a.g.Nodes[v].Edges {
+			*budget--
+			w := e.To
+			if a.scc[w] != c || !a.follows(v, e) || (!hubs && a.g.Nodes[w].Hub) {
+				continue
+			}
+			if _, seen := parent[w]; !seen {
+				parent[w] = v
+				order = append(order, w)
+			}
+		}
+	}
+	return order, parent
+}
+
+// edgeSite is the address of the call from nodes[0] to nodes[1].
+func (a *Analysis) edgeSite(id int, nodes []int) uint64 {
+	if len(nodes) < 2 {
+		return 0
+	}
+	for _, e := range a.g.Nodes[id].Edges {
+		if e.To == nodes[1] && a.follows(id, e) {
+			return e.Site
+		}
+	}
+	return 0
+}
+
+// displayNames names a chain of nodes, the library only where it changes
+// ("sort_tree -> qsort (libc.so.6) -> msort_with_tmp -> msort_with_tmp"),
+// an assumed set by its size.
+func (a *Analysis) displayNames(nodes []int) []string {
+	g := a.g
+	var out []string
+	var module any
+	for _, id := range nodes {
+		n := g.Nodes[id]
+		name := n.Name
+		switch {
+		case n.Hub:
+			name = a.hubName(id)
+		case n.Module != module && n.Module != nil && n.Module != g.Modules[0]:
+			name = g.QualifiedName(id)
+		}
+		if !n.Hub {
+			module = n.Module
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// hubName is an assumed set's name with its module and what it is.
+func (a *Analysis) hubName(id int) string {
+	n := a.g.Nodes[id]
+	name := n.Name
+	if n.Module != nil {
+		name += " (" + n.Module.Name + ")"
+	}
+	return name
+}
+
+// shorten keeps the first and last of a long chain of names.
+func shorten(names []string, k int) []string {
+	if len(names) <= k {
+		return names
+	}
+	out := append([]string{}, names[:k-2]...)
+	out = append(out, fmt.Sprintf("... %d more", len(names)-k+1))
+	return append(out, names[len(names)-1])
+}
+
+// recursion is the reason of component c, found from its member id.
+func (a *Analysis) recursion(c, id int) Reason {
+	start, site, detail, names := a.recursionReason(c, id)
+	n := a.g.Nodes[start]
+	lib := ""
+	if n.Module != nil && n.Module != a.g.Modules[0] && !n.Hub {
+		lib = n.Module.Name
+	}
+	return Reason{Kind: ReasonRecursion, Function: a.g.QualifiedName(start), Addr: site, Detail: detail, Library: lib, Cycle: names, node: id}
+}
+
+// wayBack is the shortest path from any node of a real cycle (cycle
+// holds the way into it too) back to start, through assumed sets too:
+// cycle node, ..., start.
+func (a *Analysis) wayBack(c int, cycle []int, start int, budget *int) []int {
+	parent := map[int]int{}
+	var queue []int
+	for _, v := range cycle[1:] {
+		if _, ok := parent[v]; !ok {
+			parent[v] = -1
+			queue = append(queue, v)
+		}
+	}
+	for len(queue) > 0 && *budget > 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, e := range a.g.Nodes[v].Edges {
+			*budget--
+			w := e.To
+			if a.scc[w] != c || !a.follows(v, e) {
+				continue
+			}
+			if _, seen := parent[w]; seen {
+				continue
+			}
+			parent[w] = v
+			if w == start {
+				var p []int
+				for x := w; x >= 0; x = parent[x] {
+					p = append([]int{x}, p...)
+				}
+				return p
+			}
+			queue = append(queue, w)
+		}
+	}
+	return nil
+}
