@@ -19,16 +19,15 @@ func nameProgramStart(f *binfile.File, dec isa.Decoder) (callgraph.ProgramStart,
 	// The code _start calls first: a function added at the entry runs to
 	// the next known one, and would otherwise take them in.
 	if ps.StartC != 0 {
-		f.NameFunction(ps.StartC, "_start_c")
+		f.NameFunction(ps.StartC, "_start_c", callgraph.CodeExtent(f, dec, ps.StartC))
 	}
-	if _, isFunction := f.FunctionAt(ps.Target); isFunction && ps.Target != 0 {
-		// (Only a function an FDE delimits: musl's has none, and one
-		// added here would run to the next FDE over the whole of libc;
-		// the summary is named __libc_start_main anyway.)
-		f.NameFunction(ps.Target, "__libc_start_main")
+	if ps.Target != 0 {
+		// musl's has no FDE: without a function there, the jump to it
+		// would be taken for a jump inside _start_c.
+		f.NameFunction(ps.Target, "__libc_start_main", callgraph.CodeExtent(f, dec, ps.Target))
 	}
-	f.NameFunction(ps.Main, "main")
-	f.NameFunction(ps.Entry, "_start")
+	f.NameFunction(ps.Main, "main", callgraph.CodeExtent(f, dec, ps.Main))
+	f.NameFunction(ps.Entry, "_start", callgraph.CodeExtent(f, dec, ps.Entry))
 	return ps, true
 }
 

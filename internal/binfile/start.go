@@ -10,10 +10,11 @@ import (
 // no symbol names it (a stripped program's main, found from the code of
 // _start): its FDE name (sub_<addr>) becomes an alias. A function that
 // starts at no known address is added, running to the next function or
-// the end of its section (musl's _start has no FDE). Names from a symbol
-// table are never replaced. It must be called before the call graph is
-// built: it may reorder Functions.
-func (f *File) NameFunction(addr uint64, name string) bool {
+// the end of its section (musl's _start has no FDE), or size bytes when
+// size is not 0 and that is less. Names from a symbol table are never
+// replaced. It must be called before the call graph is built: it may
+// reorder Functions.
+func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 	if !f.IsExecutable(addr) {
 		return false
 	}
@@ -41,6 +42,9 @@ func (f *File) NameFunction(addr uint64, name string) bool {
 		end = f.Functions[i].Addr
 	}
 	fn.Size = end - addr
+	if size != 0 && size < fn.Size {
+		fn.Size = size
+	}
 	f.Functions = append(f.Functions, Function{})
 	copy(f.Functions[i+1:], f.Functions[i:])
 	f.Functions[i] = fn

@@ -139,6 +139,39 @@ func straightLine(f *binfile.File, dec isa.Decoder, addr uint64, max int) (map[i
 	return nil, startSite{}, false
 }
 
+// CodeExtent is how far the code of a function at addr that no symbol or
+// FDE delimits runs, read linearly: to the first return, jump or stop that
+// no earlier branch of it jumps past (at most 4 KiB; 0 when unreadable).
+// Code past it that the function does reach is still walked (see
+// frame.Input.Continue): the extent only keeps the function from taking in
+// its neighbours.
+func CodeExtent(f *binfile.File, dec isa.Decoder, addr uint64) uint64 {
+	code, err := f.Code(addr, 4096)
+	if err != nil {
+		return 0
+	}
+	reach := addr
+	for off := 0; off < len(code); {
+		e, err := dec.Decode(code[off:], addr+uint64(off))
+		if err != nil || e.Len <= 0 {
+			return uint64(off)
+		}
+		pc := addr + uint64(off)
+		end := pc + uint64(e.Len)
+		if e.HasTarget && e.Target > reach && (e.Flow == isa.FlowCondJump || e.Flow == isa.FlowJump) && e.Target < addr+uint64(len(code)) {
+			reach = e.Target
+		}
+		switch e.Flow {
+		case isa.FlowReturn, isa.FlowJump, isa.FlowIndirectJump, isa.FlowStop:
+			if end > reach {
+				return end - addr
+			}
+		}
+		off += e.Len
+	}
+	return uint64(len(code))
+}
+
 // LibcStartOptions control the model of __libc_start_main.
 type LibcStartOptions struct {
 	// AuditHooks keeps ld.so's _dl_audit_* calls, which run only when
