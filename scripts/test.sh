@@ -20,6 +20,7 @@ dpkg-source:dpkg-dev
 dot:graphviz
 chromium:chromium
 gdb:gdb
+musl-gcc:musl-tools
 qemu-system-arm:qemu-system-arm
 "
 missing=""

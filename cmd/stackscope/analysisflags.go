@@ -21,6 +21,7 @@ type analysisFlags struct {
 	strict      bool
 	exclude     []string
 	ownCode     bool
+	ldAudit     bool
 }
 
 func (a *analysisFlags) register(f *pflag.FlagSet) {
@@ -30,6 +31,7 @@ func (a *analysisFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&a.configPath, "config", "", "annotations and budgets (default: stackscope.toml beside the binary or in the working directory)")
 	f.StringArrayVar(&a.exclude, "exclude", nil, "set aside every path through this function, an error path such as an assert handler (repeatable; as [[exclude]] in stackscope.toml)")
 	f.BoolVar(&a.ownCode, "own-code", false, "also bound each entry's own code, every library call counted as the library function's bound, or listed when it has none")
+	f.BoolVar(&a.ldAudit, "ld-audit", false, "keep ld.so's _dl_audit_* hooks on the program's start (they run only under LD_AUDIT; as ld_audit = true in stackscope.toml)")
 	f.BoolVar(&a.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
 }
 
@@ -40,7 +42,7 @@ func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, 
 	if err != nil {
 		return nil, nil, analysis.Options{}, &exitError{Code: exitUsage, Err: err}
 	}
-	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg, Exclude: a.exclude, OwnCode: a.ownCode}
+	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg, Exclude: a.exclude, OwnCode: a.ownCode, LDAudit: a.ldAudit}
 	res, err := analysis.Run(path, opts)
 	if err != nil {
 		var ie *binfile.InputError

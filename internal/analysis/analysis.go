@@ -40,6 +40,9 @@ type Options struct {
 	// OwnCode also bounds each entry's own code, library calls counted
 	// by their bounds or listed (--own-code; owncode.go).
 	OwnCode bool
+	// LDAudit keeps, in the model of __libc_start_main, ld.so's
+	// _dl_audit_* hooks, which run only under LD_AUDIT (--ld-audit).
+	LDAudit bool
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -200,6 +203,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	res := &Result{Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
 	cfg := withExcludes(checkAnnotations(f, opts.Config, &res.Warnings), opts.Exclude)
 	opts = withConfig(opts, cfg)
+	start, hasStart := nameProgramStart(f, dec)
 	g := callgraph.Build(f, dec, callgraph.Options{
 		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
 		LibPaths:        opts.LibPaths,
@@ -208,6 +212,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		Annotations:     annotations(cfg),
 	})
 	res.Graph = g
+	if hasStart {
+		modelProgramStart(g, start, opts)
+	}
 	lines, err := srcloc.Load(f.ELF, f.Path)
 	if err != nil {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("source lines unknown: %v", err))
@@ -380,7 +387,7 @@ func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 	main := g.Modules[0]
 	out := make([]Function, 0, len(main.File.Functions))
 	for id, n := range g.Nodes {
-		if n.Module != main || n.Func == nil {
+		if n.Module != main || n.Func == nil || n.Summary != "" {
 			continue
 		}
 		fr := n.Frame

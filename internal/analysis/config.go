@@ -121,6 +121,7 @@ func withConfig(opts Options, c *config.Config) Options {
 		opts.Interrupts.Groups = c.Interrupts.Groups
 	}
 	opts.Config = c
+	opts.LDAudit = opts.LDAudit || c.LDAudit
 	return opts
 }
 

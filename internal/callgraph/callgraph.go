@@ -61,6 +61,10 @@ type Node struct {
 	// ExcReturns are the indirect jumps taken for Cortex-M exception
 	// returns (see EndAtExcReturn): they have no edges.
 	ExcReturns []ExcReturn
+	// Summary marks a node that stands for a model of code rather than
+	// the code (MethodLibcStart: the __libc_start_main summary and its
+	// parts, see ModelStart); it is no function of its own.
+	Summary string
 }
 
 // ExcReturn is an indirect jump of a handler-mode function taken for an

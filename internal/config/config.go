@@ -28,6 +28,9 @@ type Config struct {
 	// Entries adds entry points; with ReplaceEntries they replace the defaults.
 	Entries        []string `toml:"entries"`
 	ReplaceEntries bool     `toml:"replace_entries"`
+	// LDAudit keeps ld.so's _dl_audit_* hooks on __libc_start_main's path
+	// (they run only when LD_AUDIT names an audit library).
+	LDAudit bool `toml:"ld_audit"`
 
 	Indirect  []Indirect  `toml:"indirect"`
 	Recursion []Recursion `toml:"recursion"`
