@@ -25,7 +25,7 @@ type Step struct {
 // its targets; an ifunc call reaches one implementation, handled apart).
 func certain(method string) bool {
 	switch method {
-	case "direct", "plt", "got", "annotated", "init-array", callgraph.MethodConstant:
+	case "direct", "plt", "got", "annotated", "init-array", callgraph.MethodConstant, callgraph.MethodLibcStart:
 		return true
 	}
 	return false
