@@ -19,6 +19,7 @@ dpkg-source:dpkg-dev
 dot:graphviz
 chromium:chromium
 gdb:gdb
+/usr/share/doc/libc6-dbg/copyright:libc6-dbg
 qemu-system-arm:qemu-system-arm
 "
 missing=""

@@ -99,6 +99,9 @@ type File struct {
 	// Needed lists DT_NEEDED libraries, and RunPath DT_RUNPATH/DT_RPATH.
 	Needed  []string
 	RunPath []string
+	// DebugSymbols is the separate debug file (found by build ID) whose
+	// .symtab named the functions of this stripped file, "" when none.
+	DebugSymbols string
 	// CFI from .eh_frame/.debug_frame; never nil, maybe empty.
 	CFI *cfi.Table
 	// CFIError is set when call-frame information was present but could not
@@ -286,8 +289,12 @@ func (f *File) readFunctions() {
 	syms, err := f.ELF.Symbols()
 	source := "symtab"
 	if err != nil || !hasFunctions(syms) {
-		syms, err = f.ELF.DynamicSymbols()
-		source = "dynsym"
+		if dsyms, path := f.debugSymbols(); path != "" {
+			syms, err, f.DebugSymbols = dsyms, nil, path
+		} else {
+			syms, err = f.ELF.DynamicSymbols()
+			source = "dynsym"
+		}
 	}
 	if err == nil {
 		f.symbols = syms

@@ -61,6 +61,9 @@ type Node struct {
 	// ExcReturns are the indirect jumps taken for Cortex-M exception
 	// returns (see EndAtExcReturn): they have no edges.
 	ExcReturns []ExcReturn
+	// Premises are what an entry that reaches the node rests on, beyond
+	// its code (see ModelRuntime).
+	Premises []Premise
 }
 
 // ExcReturn is an indirect jump of a handler-mode function taken for an
@@ -119,10 +122,10 @@ type Graph struct {
 	search     binfile.LibrarySearch
 	libsLoaded bool
 	externals  map[string]int
-	// lazyResolver is the node standing for ld.so's lazy-binding resolver
-	// (see linkLazy), 0 until a call needs it.
-	lazyResolver int
-	pending      []int
+	// lazyResolvers are the nodes standing for ld.so's lazy-binding
+	// resolver, one per lazy slot (see linkLazy).
+	lazyResolvers map[lazyKey]int
+	pending       []int
 	// mainStack is the firmware's vector table (nil otherwise): its
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
@@ -455,7 +458,7 @@ func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
 		return false
 	}
 	if m.File.LazySlots[slot] {
-		g.linkLazy(from, cs)
+		g.linkLazy(from, m, slot, cs)
 	}
 	return true
 }
@@ -474,19 +477,41 @@ const LazyResolverName = "_dl_runtime_resolve"
 // looks the symbol up. The size is the run-time CPU's, so the frame is
 // dynamic: the entry is not bounded, and says how to bound it. Measured
 // on zlib's deflate: 503 bytes with LD_BIND_NOW=1, 3,383 without.
-func (g *Graph) linkLazy(from int, cs frame.CallSite) {
-	if g.lazyResolver == 0 {
-		g.lazyResolver = len(g.Nodes)
+//
+// One node per lazy slot, all named _dl_runtime_resolve (a [[frame]] of
+// that name covers them all), whose reason names the module and the slot:
+// a program linked with -z now can still reach its libraries' lazy
+// slots (glibc's libc.so.6 has 14: realloc, calloc, ld.so's TLS
+// functions), and the user must know which one to act on.
+func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
+	if g.lazyResolvers == nil {
+		g.lazyResolvers = map[lazyKey]int{}
+	}
+	key := lazyKey{m, slot}
+	id, ok := g.lazyResolvers[key]
+	if !ok {
+		id = len(g.Nodes)
+		fix := "link it with -Wl,-z,now"
+		if m != g.Modules[0] {
+			fix = "run with LD_BIND_NOW=1 (" + m.Name + " is not linked with -z now)"
+		}
 		g.Nodes = append(g.Nodes, &Node{Name: LazyResolverName, Frame: frame.Frame{
 			Kind: frame.Dynamic,
 			// The return address and the two words the PLT stub pushes.
-			// (No address: the node stands for every lazy call site.)
+			// (No address: the node stands for every call through the slot.)
 			Size: 24,
-			Reason: "lazy binding: the first call through a PLT slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
-				"on the stack (1-11 KB, depending on the CPU); link with -Wl,-z,now, or give it a frame in stackscope.toml",
+			Reason: "lazy binding of " + lazyName(m, slot) + ": the first call through it runs ld.so's resolver, which saves the CPU's XSAVE state " +
+				"on the stack (1-11 KB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})
+		g.lazyResolvers[key] = id
 	}
-	g.addEdge(from, g.lazyResolver, frame.CallSite{Addr: cs.Addr, Kind: frame.Call, Depth: cs.Depth}, MethodLazy)
+	g.addEdge(from, id, frame.CallSite{Addr: cs.Addr, Kind: frame.Call, Depth: cs.Depth}, MethodLazy)
+}
+
+// lazyKey is one lazily bound PLT slot of a module.
+type lazyKey struct {
+	m    *Module
+	slot uint64
 }
 
 // pltSlot decodes the PLT stub at addr and returns the GOT slot its
