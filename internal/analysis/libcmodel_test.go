@@ -181,7 +181,9 @@ func TestLibcModel(t *testing.T) {
 		for _, he := range hub.Edges {
 			names = append(names, g.Nodes[he.To].Name)
 		}
-		if !slices.ContainsFunc(names, func(n string) bool { return strings.Contains(n, "_IO_new_file_sync") || strings.HasPrefix(n, "_IO_file_sync") }) {
+		if !slices.ContainsFunc(names, func(n string) bool {
+			return strings.Contains(n, "_IO_new_file_sync") || strings.HasPrefix(n, "_IO_file_sync")
+		}) {
 			t.Errorf("fflush's jump-table call %s lacks _IO_new_file_sync: %v", hub.Name, names)
 		}
 		if len(names) == 0 || len(names)*10 > taken {

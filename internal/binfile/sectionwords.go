@@ -1,5 +1,7 @@
 package binfile
 
+import "debug/elf"
+
 // SectionFunctions returns the functions whose addresses the pointer-sized
 // words of the named section hold once the dynamic linker has relocated
 // them (glibc's __libc_atexit hook section, __libc_IO_vtables). ok is false
@@ -62,4 +64,16 @@ func (f *File) SectionWords(name string) map[uint64]uint64 {
 		out[at] = v
 	}
 	return out
+}
+
+// WeakImport says whether .dynsym imports name as a weak undefined symbol
+// (the dynamic linker leaves its slots 0 when no module defines it).
+func (f *File) WeakImport(name string) bool {
+	dyn, _ := f.ELF.DynamicSymbols()
+	for _, s := range dyn {
+		if s.Section == elf.SHN_UNDEF && s.Name == name && elf.ST_BIND(s.Info) == elf.STB_WEAK {
+			return true
+		}
+	}
+	return false
 }

@@ -375,11 +375,48 @@ func (g *Graph) resolveEdges(id int) {
 			}
 		case g.Arch == binfile.ArchThumb && isConstant(cs.From):
 			g.linkConstant(id, m, cs)
+		case g.linkGOTLoad(id, m, cs):
 		default:
 			n.Unresolved = append(n.Unresolved, cs)
 		}
 	}
 	g.resolveIndirect(id)
+}
+
+// linkGOTLoad links an indirect call through a register loaded from a
+// GOT slot (`mov rax,[rip+slot]; test rax,rax; je 1f; call rax`, crt's
+// calls of __gmon_start__ and the TM clone tables): to the symbol's
+// definition as a call through the slot would be. A weak import no module
+// defines leaves the slot 0; the code tests it before the call, which
+// never happens (a call of address 0 would fault): no edge, no reason.
+func (g *Graph) linkGOTLoad(id int, m *Module, cs frame.CallSite) bool {
+	v := cs.From
+	if g.Arch != binfile.ArchX86_64 || v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Indexed ||
+		v.Addr == nil || !isConstant(v.Addr) {
+		return false
+	}
+	slot := uint64(v.Addr.Off)
+	name, ok := m.File.Slots[slot]
+	if !ok {
+		return false
+	}
+	if m.File.WeakImport(name) && !g.definedAnywhere(name) {
+		return true
+	}
+	return g.linkSlot(id, m, slot, cs, "got")
+}
+
+// definedAnywhere says whether the program or a library defines name.
+func (g *Graph) definedAnywhere(name string) bool {
+	if g.opts.FollowLibraries {
+		g.loadLibraries()
+	}
+	for _, mod := range g.Modules {
+		if fn, ok := mod.File.Lookup(name); ok && (mod == g.Modules[0] || fn.Exported) {
+			return true
+		}
+	}
+	return !g.opts.FollowLibraries // libraries not followed: not known
 }
 
 // MethodConstant is the Method of an edge whose target the code loads as
