@@ -5,11 +5,13 @@
 package callgraph
 
 import (
+	"debug/elf"
 	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -494,7 +496,7 @@ func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
 	if slot == 0 || !g.linkSlot(from, m, slot, cs, "plt") {
 		return false
 	}
-	if m.File.LazySlots[slot] {
+	if m.File.LazySlots[slot] && !g.isInterpreter(m) {
 		g.linkLazy(from, m, slot, cs)
 	}
 	return true
@@ -515,16 +517,18 @@ const LazyResolverName = "_dl_runtime_resolve"
 // dynamic: the entry is not bounded, and says how to bound it. Measured
 // on zlib's deflate: 503 bytes with LD_BIND_NOW=1, 3,383 without.
 //
-// One node per lazy slot, all named _dl_runtime_resolve (a [[frame]] of
-// that name covers them all), whose reason names the module and the slot:
-// a program linked with -z now can still reach its libraries' lazy
-// slots (glibc's libc.so.6 has 14: realloc, calloc, ld.so's TLS
-// functions), and the user must know which one to act on.
+// One node per module with lazy slots, all named _dl_runtime_resolve (a
+// [[frame]] of that name covers them all), whose reason names the module
+// and the first of its slots the graph links: a program linked with -z
+// now can still reach its libraries' lazy slots (glibc's libc.so.6 has
+// 14: realloc, calloc, ld.so's TLS functions), and the user must know
+// which module to act on. (One per slot would repeat the same fix once
+// for each of a lazily bound program's imports.)
 func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 	if g.lazyResolvers == nil {
 		g.lazyResolvers = map[lazyKey]int{}
 	}
-	key := lazyKey{m, slot}
+	key := lazyKey{m}
 	id, ok := g.lazyResolvers[key]
 	if !ok {
 		id = len(g.Nodes)
@@ -535,9 +539,9 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 		g.Nodes = append(g.Nodes, &Node{Name: LazyResolverName, Frame: frame.Frame{
 			Kind: frame.Dynamic,
 			// The return address and the two words the PLT stub pushes.
-			// (No address: the node stands for every call through the slot.)
+			// (No address: the node stands for every call through the slots.)
 			Size: 24,
-			Reason: "lazy binding of " + lazyName(m, slot) + ": the first call through it runs ld.so's resolver, which saves the CPU's XSAVE state " +
+			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
 				"on the stack (1-11 KB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})
 		g.lazyResolvers[key] = id
@@ -545,10 +549,28 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 	g.addEdge(from, id, frame.CallSite{Addr: cs.Addr, Kind: frame.Call, Depth: cs.Depth}, MethodLazy)
 }
 
-// lazyKey is one lazily bound PLT slot of a module.
+// isInterpreter says whether m is the program's dynamic linker (the file
+// its PT_INTERP names): glibc's ld.so relocates its own PLT slots when it
+// starts (_dl_start, then with lazy off in dl_main), so none of them is
+// ever resolved lazily.
+func (g *Graph) isInterpreter(m *Module) bool {
+	for _, p := range g.Modules[0].File.ELF.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		data := make([]byte, p.Filesz)
+		if _, err := p.ReadAt(data, 0); err != nil {
+			return false
+		}
+		interp := strings.TrimRight(string(data), "\x00")
+		return filepath.Base(interp) == m.Name || interp == m.File.Path
+	}
+	return false
+}
+
+// lazyKey is a module with lazily bound PLT slots.
 type lazyKey struct {
-	m    *Module
-	slot uint64
+	m *Module
 }
 
 // pltSlot decodes the PLT stub at addr and returns the GOT slot its

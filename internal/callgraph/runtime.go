@@ -437,8 +437,8 @@ func (g *Graph) firstArgument(m *Module, n *Node, site uint64) (uint64, bool) {
 	return 0, false
 }
 
-// lazyName names a lazy slot for the reason: "realloc in libc.so.6's PLT
-// (GOT slot 0x1d3010)".
+// lazyName names a module's lazy slots for the reason, by the first one
+// linked: "libc.so.6's PLT (first: realloc, GOT slot 0x1d3010)".
 func lazyName(m *Module, slot uint64) string {
-	return fmt.Sprintf("%s in %s's PLT (GOT slot %#x)", m.File.Slots[slot], m.Name, slot)
+	return fmt.Sprintf("%s's PLT (first: %s, GOT slot %#x)", m.Name, m.File.Slots[slot], slot)
 }
