@@ -21,6 +21,7 @@ dot:graphviz
 chromium:chromium
 gdb:gdb
 musl-gcc:musl-tools
+/usr/share/doc/libc6-dbg/copyright:libc6-dbg
 qemu-system-arm:qemu-system-arm
 "
 missing=""

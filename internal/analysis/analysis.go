@@ -232,6 +232,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		roots[i] = s.Node
 	}
 	g.Resolve()
+	g.ModelRuntime()
 	if vt != nil {
 		checkStackModes(f, g, vt, userRoots(specs), opts.Strict)
 	}

@@ -99,6 +99,9 @@ type File struct {
 	// Needed lists DT_NEEDED libraries, and RunPath DT_RUNPATH/DT_RPATH.
 	Needed  []string
 	RunPath []string
+	// DebugSymbols is the separate debug file (found by build ID) whose
+	// .symtab named the functions of this stripped file, "" when none.
+	DebugSymbols string
 	// CFI from .eh_frame/.debug_frame; never nil, maybe empty.
 	CFI *cfi.Table
 	// CFIError is set when call-frame information was present but could not
@@ -286,8 +289,12 @@ func (f *File) readFunctions() {
 	syms, err := f.ELF.Symbols()
 	source := "symtab"
 	if err != nil || !hasFunctions(syms) {
-		syms, err = f.ELF.DynamicSymbols()
-		source = "dynsym"
+		if dsyms, path := f.debugSymbols(); path != "" {
+			syms, err, f.DebugSymbols = dsyms, nil, path
+		} else {
+			syms, err = f.ELF.DynamicSymbols()
+			source = "dynsym"
+		}
 	}
 	if err == nil {
 		f.symbols = syms
@@ -315,23 +322,33 @@ func (f *File) readFunctions() {
 			addr &^= 1
 		}
 		bind := elf.ST_BIND(s.Info)
+		// A versioned definition in .symtab (glibc's, in its debug file:
+		// "__libc_start_main@@GLIBC_2.34") is the name .dynsym exports
+		// and callers import without the version: that is its link name.
+		link, _, versioned := strings.Cut(s.Name, "@")
+		if link == "" {
+			link, versioned = s.Name, false
+		}
 		fn := Function{
-			Name: s.Name, LinkName: s.Name, Addr: addr, Size: s.Size, Source: source,
+			Name: link, LinkName: link, Addr: addr, Size: s.Size, Source: source,
 			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
-			Exported: exported[s.Name], IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
+			Exported: exported[link], IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
+		}
+		if versioned {
+			fn.Aliases = []string{s.Name}
 		}
 		if i, ok := byAddr[addr]; ok {
 			// Aliases: prefer a global, strong, non-underscored name.
 			old := &f.Functions[i]
 			if better(fn, *old) {
-				fn.Aliases = append(old.Aliases, old.LinkName)
+				fn.Aliases = append(append(fn.Aliases, old.Aliases...), old.LinkName)
 				fn.Exported = fn.Exported || old.Exported
 				if fn.Size < old.Size {
 					fn.Size = old.Size
 				}
 				*old = fn
 			} else {
-				old.Aliases = append(old.Aliases, fn.LinkName)
+				old.Aliases = append(append(old.Aliases, fn.LinkName), fn.Aliases...)
 				old.Exported = old.Exported || fn.Exported
 				if old.Size < fn.Size {
 					old.Size = fn.Size

@@ -58,6 +58,10 @@ const (
 	// exception return, through a word of the context the code restores
 	// (Cortex-M RTOS ports: the saved EXC_RETURN).
 	AssumeExcReturn = "exc-return"
+	// AssumeNoCancel: the C library's cancellation and unwinding paths
+	// were cut because nothing loaded at start cancels a thread or
+	// throws, and the entry reaches dlopen (callgraph.PremiseNoCancel).
+	AssumeNoCancel = callgraph.PremiseNoCancel
 )
 
 // Assumption is something the bound holds only under: an indirect call
@@ -700,6 +704,10 @@ func (a *Analysis) facts() {
 				Detail: as.Detail})
 			assumeNode = append(assumeNode, id)
 		}
+		for _, p := range n.Premises {
+			assumes = append(assumes, Assumption{Kind: p.Kind, Function: g.QualifiedName(id), Addr: p.Site, Library: lib, Detail: p.Detail})
+			assumeNode = append(assumeNode, id)
+		}
 		for _, r := range n.Frame.Resets {
 			if r.VTOR {
 				assumes = append(assumes, Assumption{Kind: AssumeVTOR, Function: g.QualifiedName(id), Addr: r.Addr, Library: lib,
@@ -747,6 +755,11 @@ func (a *Analysis) facts() {
 	}
 	sort.SliceStable(aOrder, func(i, j int) bool {
 		x, y := assumes[aOrder[i]], assumes[aOrder[j]]
+		// A premise of the whole runtime model first: one line the
+		// cap on the list must not drop among libc's indirect calls.
+		if px, py := x.Kind == AssumeNoCancel, y.Kind == AssumeNoCancel; px != py {
+			return px
+		}
 		if x.Library != y.Library {
 			return x.Library < y.Library
 		}

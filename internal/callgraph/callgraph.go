@@ -5,11 +5,13 @@
 package callgraph
 
 import (
+	"debug/elf"
 	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -65,6 +67,9 @@ type Node struct {
 	// the code (MethodLibcStart: the __libc_start_main summary and its
 	// parts, see ModelStart); it is no function of its own.
 	Summary string
+	// Premises are what an entry that reaches the node rests on, beyond
+	// its code (see ModelRuntime).
+	Premises []Premise
 }
 
 // ExcReturn is an indirect jump of a handler-mode function taken for an
@@ -123,10 +128,10 @@ type Graph struct {
 	search     binfile.LibrarySearch
 	libsLoaded bool
 	externals  map[string]int
-	// lazyResolver is the node standing for ld.so's lazy-binding resolver
-	// (see linkLazy), 0 until a call needs it.
-	lazyResolver int
-	pending      []int
+	// lazyResolvers are the nodes standing for ld.so's lazy-binding
+	// resolver, one per lazy slot (see linkLazy).
+	lazyResolvers map[lazyKey]int
+	pending       []int
 	// mainStack is the firmware's vector table (nil otherwise): its
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
@@ -376,11 +381,48 @@ func (g *Graph) resolveEdges(id int) {
 			}
 		case g.Arch == binfile.ArchThumb && isConstant(cs.From):
 			g.linkConstant(id, m, cs)
+		case g.linkGOTLoad(id, m, cs):
 		default:
 			n.Unresolved = append(n.Unresolved, cs)
 		}
 	}
 	g.resolveIndirect(id)
+}
+
+// linkGOTLoad links an indirect call through a register loaded from a
+// GOT slot (`mov rax,[rip+slot]; test rax,rax; je 1f; call rax`, crt's
+// calls of __gmon_start__ and the TM clone tables): to the symbol's
+// definition as a call through the slot would be. A weak import no module
+// defines leaves the slot 0; the code tests it before the call, which
+// never happens (a call of address 0 would fault): no edge, no reason.
+func (g *Graph) linkGOTLoad(id int, m *Module, cs frame.CallSite) bool {
+	v := cs.From
+	if g.Arch != binfile.ArchX86_64 || v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Indexed ||
+		v.Addr == nil || !isConstant(v.Addr) {
+		return false
+	}
+	slot := uint64(v.Addr.Off)
+	name, ok := m.File.Slots[slot]
+	if !ok {
+		return false
+	}
+	if m.File.WeakImport(name) && !g.definedAnywhere(name) {
+		return true
+	}
+	return g.linkSlot(id, m, slot, cs, "got")
+}
+
+// definedAnywhere says whether the program or a library defines name.
+func (g *Graph) definedAnywhere(name string) bool {
+	if g.opts.FollowLibraries {
+		g.loadLibraries()
+	}
+	for _, mod := range g.Modules {
+		if fn, ok := mod.File.Lookup(name); ok && (mod == g.Modules[0] || fn.Exported) {
+			return true
+		}
+	}
+	return !g.opts.FollowLibraries // libraries not followed: not known
 }
 
 // MethodConstant is the Method of an edge whose target the code loads as
@@ -458,8 +500,8 @@ func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
 	if slot == 0 || !g.linkSlot(from, m, slot, cs, "plt") {
 		return false
 	}
-	if m.File.LazySlots[slot] {
-		g.linkLazy(from, cs)
+	if m.File.LazySlots[slot] && !g.isInterpreter(m) {
+		g.linkLazy(from, m, slot, cs)
 	}
 	return true
 }
@@ -478,19 +520,61 @@ const LazyResolverName = "_dl_runtime_resolve"
 // looks the symbol up. The size is the run-time CPU's, so the frame is
 // dynamic: the entry is not bounded, and says how to bound it. Measured
 // on zlib's deflate: 503 bytes with LD_BIND_NOW=1, 3,383 without.
-func (g *Graph) linkLazy(from int, cs frame.CallSite) {
-	if g.lazyResolver == 0 {
-		g.lazyResolver = len(g.Nodes)
+//
+// One node per module with lazy slots, all named _dl_runtime_resolve (a
+// [[frame]] of that name covers them all), whose reason names the module
+// and the first of its slots the graph links: a program linked with -z
+// now can still reach its libraries' lazy slots (glibc's libc.so.6 has
+// 14: realloc, calloc, ld.so's TLS functions), and the user must know
+// which module to act on. (One per slot would repeat the same fix once
+// for each of a lazily bound program's imports.)
+func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
+	if g.lazyResolvers == nil {
+		g.lazyResolvers = map[lazyKey]int{}
+	}
+	key := lazyKey{m}
+	id, ok := g.lazyResolvers[key]
+	if !ok {
+		id = len(g.Nodes)
+		fix := "link it with -Wl,-z,now"
+		if m != g.Modules[0] {
+			fix = "run with LD_BIND_NOW=1 (" + m.Name + " is not linked with -z now)"
+		}
 		g.Nodes = append(g.Nodes, &Node{Name: LazyResolverName, Frame: frame.Frame{
 			Kind: frame.Dynamic,
 			// The return address and the two words the PLT stub pushes.
-			// (No address: the node stands for every lazy call site.)
+			// (No address: the node stands for every call through the slots.)
 			Size: 24,
-			Reason: "lazy binding: the first call through a PLT slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
-				"on the stack (1-11 KB, depending on the CPU); link with -Wl,-z,now, or give it a frame in stackscope.toml",
+			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
+				"on the stack (1-11 KB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})
+		g.lazyResolvers[key] = id
 	}
-	g.addEdge(from, g.lazyResolver, frame.CallSite{Addr: cs.Addr, Kind: frame.Call, Depth: cs.Depth}, MethodLazy)
+	g.addEdge(from, id, frame.CallSite{Addr: cs.Addr, Kind: frame.Call, Depth: cs.Depth}, MethodLazy)
+}
+
+// isInterpreter says whether m is the program's dynamic linker (the file
+// its PT_INTERP names): glibc's ld.so relocates its own PLT slots when it
+// starts (_dl_start, then with lazy off in dl_main), so none of them is
+// ever resolved lazily.
+func (g *Graph) isInterpreter(m *Module) bool {
+	for _, p := range g.Modules[0].File.ELF.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		data := make([]byte, p.Filesz)
+		if _, err := p.ReadAt(data, 0); err != nil {
+			return false
+		}
+		interp := strings.TrimRight(string(data), "\x00")
+		return filepath.Base(interp) == m.Name || interp == m.File.Path
+	}
+	return false
+}
+
+// lazyKey is a module with lazily bound PLT slots.
+type lazyKey struct {
+	m *Module
 }
 
 // pltSlot decodes the PLT stub at addr and returns the GOT slot its

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"debug/elf"
 	"fmt"
 	"slices"
 	"sort"
@@ -53,6 +54,9 @@ func (g *Graph) resolveIndirect(id int) {
 			still = append(still, cs)
 			continue
 		}
+		if g.libioVtable(id, cs) {
+			continue // proved: also with --strict
+		}
 		if g.opts.Strict {
 			still = append(still, cs)
 			continue
@@ -83,13 +87,36 @@ var initArrayCallers = map[string]bool{
 
 // linkInitArrays links a runtime indirect call to the init/fini arrays'
 // functions: the calls these loops make are exactly those.
+//
+// In a shared library (ld.so's _dl_init, call_init and _dl_fini; libc's
+// call_init; musl's libc.so) the loop runs over every loaded module's
+// arrays, and ld.so also calls each module's DT_INIT and DT_FINI
+// functions: all of them are linked, not just the library's own (the
+// names come from the library's debug file, see binfile.DebugRoots).
+// (musl's __libc_start_init and __libc_exit_fini are not listed: a static
+// musl program's crtbegin then reaches its `call 0` to a weak function
+// the link left undefined, a reason of its own; left for later.)
 func (g *Graph) linkInitArrays(id int, cs frame.CallSite) bool {
 	m := g.Nodes[id].Module
+	mods := []*Module{m}
+	if m != g.Modules[0] {
+		mods = g.Modules
+	}
 	linked := false
-	for _, addr := range m.File.InitArrays() {
-		if fi, ok := m.File.FunctionIndex(addr); ok {
-			g.addEdge(id, g.nodeFor(m, fi), cs, "init-array")
-			linked = true
+	for _, mod := range mods {
+		addrs := mod.File.InitArrays()
+		if m != g.Modules[0] {
+			for _, tag := range []elf.DynTag{elf.DT_INIT, elf.DT_FINI} {
+				if v, err := mod.File.ELF.DynValue(tag); err == nil && len(v) > 0 {
+					addrs = append(addrs, v[0])
+				}
+			}
+		}
+		for _, addr := range addrs {
+			if fi, ok := mod.File.FunctionIndex(addr); ok {
+				g.addEdge(id, g.nodeFor(mod, fi), cs, "init-array")
+				linked = true
+			}
 		}
 	}
 	return linked
