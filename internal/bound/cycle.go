@@ -28,15 +28,8 @@ func (a *Analysis) recursionReason(c, from int) (start int, site uint64, detail 
 			members = append(members, id)
 		}
 	}
-	start = from
-	for _, id := range members {
-		// The program's own code first: that is what its author can annotate.
-		if n := g.Nodes[id]; !n.Hub && n.Module == g.Modules[0] {
-			start = id
-			break
-		}
-	}
 	budget := cycleSearchBudget
+	start = a.cycleStart(c, from, members, &budget)
 	nodes := a.realCycle(c, start, &budget)
 	back := []int(nil)
 	if nodes == nil {
@@ -283,4 +276,52 @@ func (a *Analysis) wayBack(c int, cycle []int, start int, budget *int) []int {
 		}
 	}
 	return nil
+}
+
+// startupCode names the compiler's and the C runtime's own functions that
+// a program carries (crtstuff, crt1): they are the program's module, but
+// not code its author wrote or can annotate.
+var startupCode = map[string]bool{
+	"_start": true, "__do_global_dtors_aux": true, "frame_dummy": true,
+	"register_tm_clones": true, "deregister_tm_clones": true,
+	"__libc_csu_init": true, "__libc_csu_fini": true, "_init": true, "_fini": true,
+}
+
+// cycleStart picks the member of component c a recursion reason starts
+// at: the program's own code first (that is what its author can
+// annotate), not its startup code, and among the first few such members
+// the one on the shortest cycle (its own recursion rather than a long way
+// round through exit handlers and the address-taken sets); from when the
+// component has none.
+func (a *Analysis) cycleStart(c, from int, members []int, budget *int) int {
+	const tries = 16
+	var own, startup []int
+	for _, id := range members {
+		n := a.g.Nodes[id]
+		if n.Hub || n.Module != a.g.Modules[0] {
+			continue
+		}
+		if startupCode[n.Name] {
+			startup = append(startup, id)
+		} else {
+			own = append(own, id)
+		}
+	}
+	if len(own) == 0 {
+		own = startup
+	}
+	if len(own) == 0 {
+		return from
+	}
+	if len(own) > tries {
+		own = own[:tries]
+	}
+	best, bestLen := own[0], -1
+	for _, id := range own {
+		cyc := a.shortestCycle(c, id, id, true, budget)
+		if len(cyc) > 0 && (bestLen < 0 || len(cyc) < bestLen) {
+			best, bestLen = id, len(cyc)
+		}
+	}
+	return best
 }
