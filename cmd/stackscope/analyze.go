@@ -72,6 +72,9 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	err := fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
 		switch fl.out.format {
 		case "json":
+			for _, r := range results {
+				r.StackscopeVersion = version()
+			}
 			return report.AnalyzeJSON(out, results)
 		case "dot":
 			return report.AnalyzeDOT(out, results[0])

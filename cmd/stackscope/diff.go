@@ -84,6 +84,7 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 	}
 	err = fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
 		if fl.out.format == "json" {
+			d.StackscopeVersion = version()
 			return report.DiffJSON(out, d)
 		}
 		report.DiffText(out, d, fl.top)

@@ -112,6 +112,7 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 	err = fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
 		switch fl.out.format {
 		case "json":
+			r.StackscopeVersion = version()
 			return report.LayoutJSON(out, r)
 		case "sarif":
 			return sarif.Write(out, sarif.Input{Layouts: []*layout.Report{r}, Version: version()})

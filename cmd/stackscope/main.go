@@ -59,6 +59,7 @@ unsafe layout), 2 usage or input error; run passes the program's status through.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	setVersionFlag(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{Code: exitUsage, Err: err}
 	})
@@ -105,13 +106,4 @@ func runMain(args []string) int {
 	// Errors from cobra itself (unknown command, bad arguments) are usage errors.
 	fmt.Fprintf(os.Stderr, "stackscope: %v\n", err)
 	return exitUsage
-}
-
-// version is the module version stackscope was built from ("devel" in a
-// checkout), for reports that name the tool.
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }

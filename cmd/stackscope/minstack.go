@@ -205,6 +205,7 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 	}
 	render := func(w io.Writer) error {
 		if fl.out.format == "json" {
+			res.StackscopeVersion = version()
 			return res.WriteJSON(w)
 		}
 		res.WriteText(w)

@@ -147,6 +147,7 @@ func runRun(args []string, fl runFlags) error {
 		}
 		return &exitError{Code: exitUsage, Err: err}
 	}
+	res.StackscopeVersion = version() // in JSON only; the text does not show it
 	render := func(w io.Writer) error {
 		if fl.out.format == "json" {
 			return res.WriteJSON(w)

@@ -48,6 +48,10 @@ type Options struct {
 // Result is what one analysed file yields: the JSON contract of
 // `stackscope analyze --format json`. Keys are only ever added.
 type Result struct {
+	// StackscopeVersion names the stackscope build that wrote this report
+	// (`stackscope version`); set by the command, empty in tests of the library.
+	StackscopeVersion string `json:"stackscope_version,omitempty"`
+
 	Binary           string      `json:"binary"`
 	Arch             string      `json:"arch"`
 	Functions        []Function  `json:"functions"`

@@ -33,6 +33,10 @@ const MainStackTotal = "main stack total"
 // Report is the comparison; its JSON form is the contract of
 // `stackscope diff --format json` (keys are only ever added).
 type Report struct {
+	// StackscopeVersion names the stackscope build that wrote this report
+	// (`stackscope version`); set by the command, empty in tests of the library.
+	StackscopeVersion string `json:"stackscope_version,omitempty"`
+
 	Old     string        `json:"old"`
 	New     string        `json:"new"`
 	Entries []EntryChange `json:"entries"`

@@ -97,6 +97,10 @@ type Oracle struct {
 // Result is what minstack found. Its JSON form is a contract: keys are only
 // ever added.
 type Result struct {
+	// StackscopeVersion names the stackscope build that wrote this report
+	// (`stackscope version`); set by the command, empty in tests of the library.
+	StackscopeVersion string `json:"stackscope_version,omitempty"`
+
 	Program   string   `json:"program"`
 	Args      []string `json:"args"`
 	Env       []string `json:"environment"`

@@ -47,6 +47,10 @@ const (
 // Report is the layout of one ELF file: the JSON contract of
 // `stackscope layout --format json`. Keys are only ever added.
 type Report struct {
+	// StackscopeVersion names the stackscope build that wrote this report
+	// (`stackscope version`); set by the command, empty in tests of the library.
+	StackscopeVersion string `json:"stackscope_version,omitempty"`
+
 	Binary string `json:"binary"`
 	Arch   string `json:"arch"`
 	// Verdict is "safe", "unsafe", "unknown" (not proved either way: give

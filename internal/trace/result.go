@@ -64,6 +64,10 @@ type Config struct {
 // Result is what one run found. Its JSON form is a contract: keys are only
 // ever added.
 type Result struct {
+	// StackscopeVersion names the stackscope build that wrote this report
+	// (`stackscope version`); set by the command, empty in tests of the library.
+	StackscopeVersion string `json:"stackscope_version,omitempty"`
+
 	ExitStatus int       `json:"exit_status"`
 	Threads    []*Thread `json:"threads"`
 	Crash      *Crash    `json:"crash"`
