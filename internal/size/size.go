@@ -1,0 +1,150 @@
+// Package size reads the sizes people write on the command line and in
+// stackscope.toml: plain bytes, or K/M/G with or without "iB", in any case.
+// One parser for every size flag and every configuration size.
+package size
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Annotation marks a flag as a size (cobra/pflag annotation key), so a test
+// can list every size flag of every command and check it parses through here.
+const Annotation = "stackscope_size"
+
+// Syntax is the accepted syntax, in one line for help and errors.
+const Syntax = "bytes, or a number with K, M or G (KiB, MiB, GiB; powers of 1024; any case), e.g. 4096, 4K, 1.5MiB"
+
+// Error is a size that does not parse: one line naming the text and why.
+type Error struct {
+	Text    string
+	Problem string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%q: %s", e.Text, e.Problem) }
+
+var units = []struct {
+	suffix string
+	shift  uint
+}{
+	// Longest first, so "kib" is not read as "k" + "ib".
+	{"kib", 10}, {"mib", 20}, {"gib", 30},
+	{"k", 10}, {"m", 20}, {"g", 30},
+	{"b", 0},
+}
+
+// Parse reads a size in bytes. K, M and G are powers of 1024 with or
+// without "iB" ("4K" = "4KiB" = 4096), in any case. "KB", "MB" and "GB" are
+// refused, not guessed: some read them as 1000s and some as 1024s, and a
+// budget read 2.4% larger than meant hides a finding. A fraction is
+// defined when it makes whole bytes ("1.5M" is 1572864, "0.5K" is 512) and
+// refused when not ("1.3K" would be 1331.2 bytes). Negatives and sizes past
+// math.MaxInt64 are refused; 0 is returned as 0, for the caller to judge
+// (see Positive).
+func Parse(text string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(text))
+	bad := func(problem string) (int64, error) { return 0, &Error{text, problem} }
+	if s == "" {
+		return bad("empty; want " + Syntax)
+	}
+	if strings.HasPrefix(s, "-") {
+		return bad("a size cannot be negative")
+	}
+	for _, si := range []string{"kb", "mb", "gb"} {
+		if strings.HasSuffix(s, si) {
+			u := strings.ToUpper(si[:1])
+			return bad(fmt.Sprintf("%sB is ambiguous (1000 or 1024?): write %s or %siB for powers of 1024, or the number of bytes", u, u, u))
+		}
+	}
+	shift := uint(0)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, shift = strings.TrimSpace(n), u.shift
+			break
+		}
+	}
+	whole, frac, hasDot := strings.Cut(s, ".")
+	if whole == "" || !digits(whole) || !digits(frac) || hasDot && frac == "" {
+		return bad("not a size; want " + Syntax)
+	}
+	// Exact arithmetic: (whole.frac × 2^shift) must be a whole number.
+	num, ok := new(big.Int).SetString(whole+frac, 10)
+	if !ok {
+		return bad("not a size; want " + Syntax)
+	}
+	num.Lsh(num, shift)
+	den := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(len(frac))), nil)
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	if r.Sign() != 0 {
+		return bad("not a whole number of bytes")
+	}
+	if !q.IsInt64() || q.Int64() > math.MaxInt64 {
+		return bad("too large")
+	}
+	return q.Int64(), nil
+}
+
+func digits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Positive is Parse for sizes where 0 makes no sense (a budget, a stack
+// limit, a frame's size given by hand is allowed to be 0 and uses Parse).
+func Positive(text string) (int64, error) {
+	n, err := Parse(text)
+	if err == nil && n == 0 {
+		return 0, &Error{text, "must be more than 0 bytes"}
+	}
+	return n, err
+}
+
+// Value is a size flag: pflag.Value over an int64 that stays 0 until set.
+type Value struct {
+	p      *int64
+	zeroOK bool
+}
+
+// Set parses through Parse (Positive unless the flag allows 0).
+func (v *Value) Set(s string) error {
+	parse := Positive
+	if v.zeroOK {
+		parse = Parse
+	}
+	n, err := parse(s)
+	if err != nil {
+		return err
+	}
+	*v.p = n
+	return nil
+}
+
+func (v *Value) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return fmt.Sprint(*v.p)
+}
+
+// Type names the value in --help.
+func (v *Value) Type() string { return "size" }
+
+// Var registers a size flag (0 refused when given, so 0 can mean "not set")
+// and marks it with Annotation.
+func Var(f *pflag.FlagSet, p *int64, name, usage string) {
+	Mark(f, f.VarPF(&Value{p: p}, name, "", usage))
+}
+
+// Mark annotates a flag as a size; for flags that take a size among other
+// forms (diff's --max-growth also takes a percentage) and parse it here.
+func Mark(f *pflag.FlagSet, fl *pflag.Flag) {
+	f.SetAnnotation(fl.Name, Annotation, []string{"true"})
+}

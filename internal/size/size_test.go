@@ -1,0 +1,87 @@
+package size
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		err  string // a part of the error; "" when it parses
+	}{
+		{"4096", 4096, ""},
+		{"4096B", 4096, ""},
+		{"4096 b", 4096, ""},
+		{"4K", 4096, ""},
+		{"4k", 4096, ""},
+		{"4KiB", 4096, ""},
+		{"4kib", 4096, ""},
+		{"4KIB", 4096, ""},
+		{" 64 KiB ", 65536, ""},
+		{"1M", 1 << 20, ""},
+		{"8MiB", 8 << 20, ""},
+		{"2G", 2 << 30, ""},
+		{"2gib", 2 << 30, ""},
+		{"0", 0, ""},
+		{"0K", 0, ""},
+		// Fractions: defined when they make whole bytes, refused when not.
+		{"1.5M", 1572864, ""},
+		{"0.5K", 512, ""},
+		{"1.25k", 1280, ""},
+		{"1.0", 1, ""},
+		{"1.3K", 0, "whole number of bytes"},
+		{"1.5", 0, "whole number of bytes"},
+		{"4KB", 0, "ambiguous"},
+		{"10kb", 0, "ambiguous"},
+		{"1MB", 0, "ambiguous"},
+		{"-1", 0, "negative"},
+		{"-4K", 0, "negative"},
+		{"", 0, "empty"},
+		{"K", 0, "not a size"},
+		{".5K", 0, "not a size"},
+		{"4.K", 0, "not a size"},
+		{"4T", 0, "not a size"},
+		{"0x1000", 0, "not a size"},
+		{"4 K B", 0, "not a size"},
+		{"1e3", 0, "not a size"},
+		{"+4K", 0, "not a size"},
+		{"9223372036854775807", 9223372036854775807, ""},
+		{"9223372036854775808", 0, "too large"},
+		{"8G8", 0, "not a size"},
+		{"9000000000G", 0, "too large"},
+		{"99999999999999999999999999999999", 0, "too large"},
+	} {
+		got, err := Parse(c.in)
+		switch {
+		case c.err == "" && (err != nil || got != c.want):
+			t.Errorf("Parse(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("Parse(%q) = %d, %v; want an error about %q", c.in, got, err, c.err)
+		case err != nil && !strings.Contains(err.Error(), `"`+c.in+`"`):
+			t.Errorf("Parse(%q): error %q does not name the text", c.in, err)
+		}
+	}
+}
+
+// TestFlag: a size flag parses through Parse, refuses 0 when given, and
+// carries the annotation the command test walks for.
+func TestFlag(t *testing.T) {
+	f := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	var n int64
+	Var(f, &n, "budget", "b")
+	if err := f.Parse([]string{"--budget", "4KiB"}); err != nil || n != 4096 {
+		t.Fatalf("--budget 4KiB: %d, %v", n, err)
+	}
+	var se *Error
+	if err := f.Set("budget", "0"); !errors.As(err, &se) || n != 4096 {
+		t.Errorf("--budget 0: %v (value now %d); want refused", err, n)
+	}
+	if a := f.Lookup("budget").Annotations[Annotation]; len(a) != 1 {
+		t.Errorf("annotations %v", f.Lookup("budget").Annotations)
+	}
+}
