@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,7 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 	}
 	f := cmd.Flags()
 	fl.out.register(f, []string{"text", "json", "sarif", "html", "dot"}, "output format: text, json, sarif (SARIF 2.1.0 for code scanning), html (one self-contained page, one FILE; see also stackscope report), or dot (Graphviz call graph, one FILE)")
-	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes: exit 1 when an entry's bound exceeds it or is not bounded")
+	size.Var(f, &fl.budget, "budget", "stack budget, as `SIZE` (4096, 4K, 64KiB, 1M): exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
 	f.IntVar(&fl.top, "top", 10, "number of largest frames to list")
 	fl.analysisFlags.register(f)

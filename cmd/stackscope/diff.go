@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"io"
 	"os"
 	"strconv"
@@ -46,7 +47,7 @@ Exit status: 0, or 1 with --max-growth when an entry grew by more than it
 	}
 	f := cmd.Flags()
 	fl.out.register(f, []string{"text", "json"}, "output format: text or json")
-	f.StringVar(&fl.maxGrowth, "max-growth", "", "exit 1 when an entry grows by more than this many bytes, or percent (\"10%\"), or loses its bound")
+	size.Mark(f, f.VarPF(growthFlag{&fl.maxGrowth}, "max-growth", "", "exit 1 when an entry grows by more than this `SIZE` (512, 2K) or percentage (10%), or loses its bound"))
 	f.IntVar(&fl.top, "top", 10, "number of changed frames and causes to list")
 	fl.analysisFlags.register(f) // for ELF inputs
 	return cmd
@@ -132,12 +133,32 @@ func parseGrowth(s string) (diff.Threshold, error) {
 		}
 		return diff.Threshold{Percent: v, IsPct: true}, nil
 	}
-	v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(s), "B"), 10, 64)
-	if err != nil || v < 0 {
-		return diff.Threshold{}, errors.New("want a number of bytes or a percentage such as 10%")
+	v, err := size.Parse(s) // 0 is meaningful: no growth at all
+	if err != nil {
+		return diff.Threshold{}, err
 	}
 	return diff.Threshold{Bytes: v}, nil
 }
+
+// growthFlag is --max-growth: checked when given, through parseGrowth (so
+// its size part through the one size parser); kept as written for the
+// FAIL line.
+type growthFlag struct{ text *string }
+
+func (g growthFlag) Set(s string) error {
+	if _, err := parseGrowth(s); err != nil {
+		return err
+	}
+	*g.text = s
+	return nil
+}
+func (g growthFlag) String() string {
+	if g.text == nil {
+		return ""
+	}
+	return *g.text
+}
+func (g growthFlag) Type() string { return "size|N%" }
 
 // loadSide reads one side: a JSON report (by its first byte) or an ELF
 // file to analyse.

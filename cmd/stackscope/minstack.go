@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,8 +29,8 @@ type minstackFlags struct {
 	ignoreOutput bool
 	timeout      time.Duration
 	out          outputFlags
-	json         bool // --json, the old spelling of --format json
-	limit        string
+	json         bool  // --json, the old spelling of --format json
+	limit        int64 // 0: not given
 	env          []string
 	keepEnv      bool
 	noStatic     bool
@@ -76,7 +76,7 @@ bound of main is below the measured minimum); 2 usage or input error;
 	fl.out.register(f, []string{"text", "json"}, "report format: text or json")
 	f.BoolVar(&fl.json, "json", false, "deprecated: use --format json")
 	f.MarkHidden("json")
-	f.StringVar(&fl.limit, "limit", "", "normal limit to start from, as `SIZE` in bytes or with K/M (default: the soft RLIMIT_STACK)")
+	size.Var(f, &fl.limit, "limit", "normal limit to start from, as `SIZE` (65536, 64K, 8MiB; default: the soft RLIMIT_STACK)")
 	f.StringArrayVar(&fl.env, "env", nil, "add `KEY=VALUE` to PROG's fixed environment (repeatable)")
 	f.BoolVar(&fl.keepEnv, "keep-env", false, "run PROG with stackscope's environment instead of the fixed one")
 	f.BoolVar(&fl.noStatic, "no-static", false, "do not compute the static bound of main")
@@ -144,12 +144,8 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 	}
 	unlimited := false
 	switch {
-	case fl.limit != "":
-		n, err := parseSize(fl.limit)
-		if err != nil {
-			return usageErrorf("--limit: %v", err)
-		}
-		opts.NormalLimit = n
+	case fl.limit != 0:
+		opts.NormalLimit = uint64(fl.limit)
 	case cur == unlimitedStack:
 		opts.NormalLimit, unlimited = inject.DefaultNormalLimit, true
 	default:
@@ -284,30 +280,6 @@ func setEnv(env []string, kv string) []string {
 		}
 	}
 	return append(env, kv)
-}
-
-// parseSize reads 65536, 64K, 64KiB, 8M, 8MiB.
-func parseSize(s string) (uint64, error) {
-	t := strings.TrimSpace(s)
-	mult := uint64(1)
-	lower := strings.ToLower(t)
-	for _, u := range []struct {
-		suffix string
-		mult   uint64
-	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
-		if strings.HasSuffix(lower, u.suffix) {
-			t, mult = t[:len(t)-len(u.suffix)], u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseUint(strings.TrimSpace(t), 10, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q is not a size (bytes, or with K or M)", s)
-	}
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is too large", s)
-	}
-	return n * mult, nil
 }
 
 // progressBar draws one line on a terminal; elsewhere it stays quiet.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"io"
 	"os"
 
@@ -46,7 +47,7 @@ Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
 	fl.out.register(f, []string{"html"}, "output format: html (the only one; for text, json or sarif use stackscope analyze)")
 	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
 	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash")
-	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes (as for analyze)")
+	size.Var(f, &fl.budget, "budget", "stack budget, as `SIZE` (as for analyze)")
 	fl.analysisFlags.register(f)
 	return cmd
 }

@@ -145,7 +145,7 @@ func boundOptions(g *callgraph.Graph, c *config.Config) bound.Options {
 	}
 	for _, fr := range c.Frames {
 		for _, id := range g.NodesNamed(fr.Function) {
-			o.Overrides[id] = fr.Bytes
+			o.Overrides[id] = int64(fr.Bytes)
 		}
 	}
 	for _, r := range c.Recursion {

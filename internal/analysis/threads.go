@@ -103,7 +103,7 @@ func findThreads(res *Result, opts Options) []Thread {
 		var override int64
 		if c := opts.Config; c != nil {
 			if v, ok := c.Budgets.Threads[s.Entry]; ok && v > 0 {
-				override = v
+				override = int64(v)
 				t.SizeSource = "[budgets.threads] in " + c.Path
 				t.DefaultSize, t.SizeAtLeast = false, false
 			}

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,9 +68,9 @@ type Recursion struct {
 // see into (an external function, or hand-written assembly): Bytes counts
 // the function and everything it calls.
 type Frame struct {
-	Function string `toml:"function"`
-	Bytes    int64  `toml:"bytes"`
-	Hash     string `toml:"hash"`
+	Function string     `toml:"function"`
+	Bytes    size.Bytes `toml:"bytes"`
+	Hash     string     `toml:"hash"`
 }
 
 // Exclude sets aside every path through Function (an error path such as
@@ -87,9 +88,9 @@ type Interrupts struct {
 
 // Budgets are the stack sizes entries and threads must fit in.
 type Budgets struct {
-	Default int64            `toml:"default"`
-	Entries map[string]int64 `toml:"entries"`
-	Threads map[string]int64 `toml:"threads"`
+	Default size.Bytes            `toml:"default"`
+	Entries map[string]size.Bytes `toml:"entries"`
+	Threads map[string]size.Bytes `toml:"threads"`
 }
 
 // Error is a configuration problem: one line naming the file.
@@ -172,7 +173,7 @@ func CodeHash(code []byte) string {
 // Budget returns the budget for an entry: its own, else the default (0: none).
 func (c *Config) Budget(entry string) int64 {
 	if b, ok := c.Budgets.Entries[entry]; ok {
-		return b
+		return int64(b)
 	}
-	return c.Budgets.Default
+	return int64(c.Budgets.Default)
 }

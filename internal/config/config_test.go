@@ -111,3 +111,40 @@ attributes = "RWX"
 		}
 	}
 }
+
+// TestParseSizes: every size in stackscope.toml takes an integer or the
+// flags' size syntax (internal/size); what it refuses is one line naming
+// the file and the value.
+func TestParseSizes(t *testing.T) {
+	c, err := Parse("s.toml", []byte(`
+[[frame]]
+function = "memcpy"
+bytes = "1.5k"
+
+[budgets]
+default = "4KiB"
+entries = { main = "8k", isr = 512 }
+threads = { child_run = "1M" }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Frames[0].Bytes != 1536 || c.Budget("other") != 4096 || c.Budget("main") != 8192 || c.Budget("isr") != 512 ||
+		c.Budgets.Threads["child_run"] != 1<<20 {
+		t.Fatalf("parsed %+v", c)
+	}
+	for _, bad := range []struct{ toml, says string }{
+		{"[budgets]\ndefault = \"4KB\"", "4KB"},
+		{"[budgets]\ndefault = -1", "negative"},
+		{"[budgets]\nentries = { main = \"1.3K\" }", "1.3K"},
+		{"[budgets]\nthreads = { t = \"0x100\" }", "0x100"},
+		{"[budgets]\ndefault = 1.5", "not a size"},
+		{"[[frame]]\nfunction = \"f\"\nbytes = \"-8\"", "negative"},
+		{"[budgets]\ndefault = \"99999999999G\"", "too large"},
+	} {
+		_, err := Parse("bad.toml", []byte(bad.toml))
+		if err == nil || !strings.HasPrefix(err.Error(), "bad.toml: ") || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), bad.says) {
+			t.Errorf("%q: want one line naming the file and %q, got %v", bad.toml, bad.says, err)
+		}
+	}
+}

@@ -148,3 +148,24 @@ func Var(f *pflag.FlagSet, p *int64, name, usage string) {
 func Mark(f *pflag.FlagSet, fl *pflag.Flag) {
 	f.SetAnnotation(fl.Name, Annotation, []string{"true"})
 }
+
+// Bytes is a size in stackscope.toml: an integer (bytes) or a string in
+// the flags' syntax ("8K", "1.5MiB"), read by Parse.
+type Bytes int64
+
+// UnmarshalTOML reads an integer or a string (BurntSushi/toml's hook).
+func (b *Bytes) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return &Error{fmt.Sprint(x), "a size cannot be negative"}
+		}
+		*b = Bytes(x)
+		return nil
+	case string:
+		n, err := Parse(x)
+		*b = Bytes(n)
+		return err
+	}
+	return fmt.Errorf("%v is not a size: want an integer (bytes) or a string such as \"8K\"", v)
+}
