@@ -135,7 +135,7 @@ func parseGrowth(s string) (diff.Threshold, error) {
 	}
 	v, err := size.Parse(s) // 0 is meaningful: no growth at all
 	if err != nil {
-		return diff.Threshold{}, err
+		return diff.Threshold{}, fmt.Errorf("%w; or a percentage such as 10%%", err)
 	}
 	return diff.Threshold{Bytes: v}, nil
 }

@@ -452,7 +452,7 @@ func TestDiffBadInput(t *testing.T) {
 		"other JSON":    {[]string{write("other.json", []byte(`{"name": "not a report"}`)), good}, "other.json: not a stackscope analyze JSON report"},
 		"cut JSON":      {[]string{write("cut.json", []byte(report[:len(report)/2])), good}, "cut.json: not a stackscope analyze JSON report"},
 		"two files":     {[]string{write("two.json", []byte(report)), good}, "two.json: not a stackscope analyze JSON report: it holds 2 files"},
-		"bad limit":     {[]string{"--max-growth", "lots", good, good}, `--max-growth "lots"`},
+		"bad limit":     {[]string{"--max-growth", "lots", good, good}, `"lots" for "--max-growth"`},
 		"bad format":    {[]string{"--format", "xml", good, good}, `--format "xml"`},
 		"one operand":   {[]string{good}, "2 arg"},
 	} {
