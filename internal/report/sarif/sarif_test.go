@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -270,7 +271,7 @@ func TestFirmware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &config.Config{Budgets: config.Budgets{Entries: map[string]int64{budget.MainStack: 16}}}
+	cfg := &config.Config{Budgets: config.Budgets{Entries: map[string]size.Bytes{budget.MainStack: 16}}}
 	rs := write(t, Input{Analyses: []Analysis{{Result: res, Budget: budget.Policy{Config: cfg}}}, Layouts: []*layout.Report{lay}, Version: "test-2"})
 
 	unsafe := one(t, rs, RuleUnsafeLayout, "unsafe stack placement")
