@@ -173,6 +173,9 @@ func loadJSONReport(path string) (*analysis.Result, error) {
 	bad := func(why string) error {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: not a stackscope analyze JSON report: %s", path, why)}
 	}
+	if kind := jsonKind(data); kind != "" && kind != "analyze" {
+		return nil, bad("it is " + kindText(kind) + "; diff compares two ELF files or two JSON reports of stackscope analyze")
+	}
 	var res analysis.Result
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) > 0 && trimmed[0] == '[' {

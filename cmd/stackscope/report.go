@@ -45,7 +45,7 @@ Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
 	f := cmd.Flags()
 	fl.out.register(f, []string{"html"}, "output format: html (the only one; for text, json or sarif use stackscope analyze)")
 	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
-	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash")
+	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash (a record of another program is warned about; --strict refuses it)")
 	f.Int64Var(&fl.budget, "budget", 0, "stack budget in bytes (as for analyze)")
 	fl.analysisFlags.register(f)
 	return cmd
@@ -62,6 +62,11 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 	if fl.runFile != "" {
 		var err error
 		if run, err = readRunRecord(fl.runFile); err != nil {
+			return err
+		}
+	}
+	if run != nil {
+		if err := checkRunProgram(fl.runFile, run, path, fl.strict); err != nil {
 			return err
 		}
 	}
@@ -89,7 +94,9 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 	return nil
 }
 
-// readRunRecord reads a `stackscope run --format json -o FILE` record.
+// readRunRecord reads a `stackscope run --format json -o FILE` record,
+// and refuses any other JSON stackscope writes: an analyze report shown as
+// a run would read as "no stack problem seen".
 func readRunRecord(path string) (*trace.Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -97,6 +104,9 @@ func readRunRecord(path string) (*trace.Result, error) {
 			return nil, usageErrorf("--run %s: no such file", path)
 		}
 		return nil, usageErrorf("--run %s: %v", path, errors.Unwrap(err))
+	}
+	if kind := jsonKind(data); kind != "" && kind != trace.KindRun {
+		return nil, usageErrorf("--run %s: %s, not a run record (write one with stackscope run --format json -o FILE)", path, kindText(kind))
 	}
 	var r trace.Result
 	if err := json.Unmarshal(data, &r); err != nil || r.Threads == nil {
@@ -107,4 +117,18 @@ func readRunRecord(path string) (*trace.Result, error) {
 		return nil, usageErrorf("--run %s: not a record of stackscope run --format json: %s", path, why)
 	}
 	return &r, nil
+}
+
+// checkRunProgram warns on stderr when the run record is of another program
+// than the report's file; with --strict it refuses (exit 2).
+func checkRunProgram(runFile string, rec *trace.Result, path string, strict bool) error {
+	why := otherProgram(rec, path)
+	if why == "" {
+		return nil
+	}
+	if strict {
+		return usageErrorf("--run %s: %s (--strict)", runFile, why)
+	}
+	fmt.Fprintf(os.Stderr, "stackscope: warning: --run %s: %s\n", runFile, why)
+	return nil
 }

@@ -147,6 +147,7 @@ func runRun(args []string, fl runFlags) error {
 		}
 		return &exitError{Code: exitUsage, Err: err}
 	}
+	res.Executable = executableOf(path)
 	render := func(w io.Writer) error {
 		if fl.out.format == "json" {
 			return res.WriteJSON(w)
