@@ -96,10 +96,20 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if err != nil {
 		return err
 	}
+	var whys []string
 	for _, r := range results {
 		if overBudget(r, budgets[r], fl.budget, fl.allowUnbounded) {
-			return &exitError{Code: exitFinding}
+			w := budgetWhys(r, budgets[r], fl.budget, fl.allowUnbounded)
+			if len(results) > 1 {
+				for i := range w {
+					w[i] = r.Binary + ": " + w[i]
+				}
+			}
+			whys = append(whys, w...)
 		}
+	}
+	if len(whys) > 0 {
+		return findingError(wrote(fl.out), whys)
 	}
 	return nil
 }

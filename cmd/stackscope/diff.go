@@ -96,7 +96,7 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 		return err
 	}
 	if len(over) > 0 {
-		return &exitError{Code: exitFinding}
+		return findingError(wrote(fl.out), diffWhys(over, fl.maxGrowth, fl.top))
 	}
 	return nil
 }

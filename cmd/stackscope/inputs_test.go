@@ -110,7 +110,7 @@ func TestCheckedInputs(t *testing.T) {
 		"layout JSON as run":  {[]string{"report", "--no-libraries", "--run", lay, "-o", page, prog}, []string{lay, "stackscope layout"}},
 		"another program, --strict": {[]string{"report", "--no-libraries", "--strict", "--run", rec, "-o", page, other},
 			[]string{rec, "build ID", "not of " + other}},
-		"run record to diff": {[]string{"diff", rec, ana}, []string{rec, "run record"}},
+		"run record to diff":  {[]string{"diff", rec, ana}, []string{rec, "run record"}},
 		"layout JSON to diff": {[]string{"diff", ana, lay}, []string{lay, "stackscope layout"}},
 	} {
 		os.Remove(page)

@@ -123,7 +123,7 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 		return err
 	}
 	if r.Failing() {
-		return &exitError{Code: exitFinding}
+		return findingError(wrote(fl.out), layoutWhys(r))
 	}
 	return nil
 }

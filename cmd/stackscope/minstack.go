@@ -220,7 +220,7 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 		return err
 	}
 	if code := res.ExitCode(); code != 0 {
-		return &exitError{Code: code}
+		return findingError(wrote(fl.out), minstackWhys(res))
 	}
 	return nil
 }

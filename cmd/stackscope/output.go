@@ -64,6 +64,15 @@ func (o *outputFlags) emit(def io.Writer, render func(io.Writer) error) error {
 	return nil
 }
 
+// wrote is "wrote FILE" when the report went to -o FILE, for the line that
+// explains an exit status; "" when it went to the usual stream.
+func wrote(o outputFlags) string {
+	if o.output == "" {
+		return ""
+	}
+	return "wrote " + o.output
+}
+
 // pathless drops the path from an *os.PathError, which the message names
 // already.
 func pathless(err error) error {

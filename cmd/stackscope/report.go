@@ -88,8 +88,15 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 	if err := fl.out.emit(cmd.OutOrStdout(), func(w io.Writer) error { return html.Write(w, in) }); err != nil {
 		return err
 	}
-	if overBudget(res, cfg, fl.budget, false) || (lay != nil && lay.Failing()) {
-		return &exitError{Code: exitFinding}
+	var whys []string
+	if overBudget(res, cfg, fl.budget, false) {
+		whys = budgetWhys(res, cfg, fl.budget, false)
+	}
+	if lay != nil && lay.Failing() {
+		whys = append(whys, layoutWhys(lay)...)
+	}
+	if len(whys) > 0 {
+		return findingError(wrote(fl.out), whys)
 	}
 	return nil
 }
