@@ -35,10 +35,15 @@ entry's bound or why it has none, the worst paths as expandable trees with
 a bar per frame, a sortable and searchable table of every function, the
 memory map from layout (firmware: on by default), the threads and tasks
 found in the code, and with --run the threads a run record (written by
-"stackscope run --format json -o FILE") measured.
+"stackscope run --format json -o FILE") measured. With no -o and standard
+output on a terminal, the page goes to stack.html in the current directory.
 
-Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
-2 usage or input error).`,
+Exit status: 0 the page was written and nothing failed; 1 the page was
+written and there is a finding: an entry over --budget (or stackscope.toml's
+budgets) or not bounded with a budget, a thread whose stack overflows, or a
+memory map (firmware) whose stack placement is UNSAFE or UNKNOWN or whose
+stack will overflow; 2 usage or input error (no page is written). Every
+exit 1 names its finding in one line on standard error.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd, args[0], fl) },
 	}
@@ -84,6 +89,13 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: layout: %v", path, err)}
 		}
 	}
+	done := wrote(fl.out)
+	if fl.out.output == "" && isTerminal(cmd.OutOrStdout()) {
+		// 30 KB of HTML on a screen helps no one: the page goes to a file
+		// in the current directory, and the command says which.
+		fl.out.output = terminalReportFile
+		done = "wrote " + terminalReportFile + " (standard output is a terminal; -o FILE to name it)"
+	}
 	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
 	if err := fl.out.emit(cmd.OutOrStdout(), func(w io.Writer) error { return html.Write(w, in) }); err != nil {
 		return err
@@ -96,10 +108,17 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		whys = append(whys, layoutWhys(lay)...)
 	}
 	if len(whys) > 0 {
-		return findingError(wrote(fl.out), whys)
+		return findingError(done, whys)
+	}
+	if fl.out.output == terminalReportFile && done != wrote(fl.out) {
+		fmt.Fprintf(os.Stderr, "stackscope: %s\n", done)
 	}
 	return nil
 }
+
+// terminalReportFile is where report writes the page when no -o is given
+// and standard output is a terminal.
+const terminalReportFile = "stack.html"
 
 // readRunRecord reads a `stackscope run --format json -o FILE` record,
 // and refuses any other JSON stackscope writes: an analyze report shown as
