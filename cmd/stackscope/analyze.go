@@ -37,7 +37,7 @@ frame, or an external function is reported as NOT BOUNDED with every reason.
 Exit status: 0 all entries bounded (and within --budget), 1 an entry over
 budget or not bounded (with --budget, unless --allow-unbounded), or a thread
 or task whose stack certainly overflows, 2 usage or input error.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "give the ELF FILE to analyze"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
 	f := cmd.Flags()

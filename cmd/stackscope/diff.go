@@ -31,7 +31,7 @@ func newDiffCommand() *cobra.Command {
 		Use:   "diff [flags] OLD NEW",
 		Short: "Compare the stack bounds of two builds: what grew, what shrank, and why",
 		Long: `diff compares two analyses of one program: OLD and NEW are each an ELF
-file (analysed as analyze would, with the same flags) or a JSON report
+file (analyzed as analyze would, with the same flags) or a JSON report
 written by "stackscope analyze --format json". For every entry it gives the
 old and new bound and why it changed: a frame on the worst path that grew
 or shrank, a callee that joined or left the worst path, a new reason the
@@ -41,7 +41,7 @@ and removed.
 Exit status: 0, or 1 with --max-growth when an entry grew by more than it
 (bytes, or a percentage of the old bound such as 10%) or lost its bound,
 2 usage or input error.`,
-		Args: cobra.ExactArgs(2),
+		Args: needArgs(2, 2, "give the OLD and the NEW build (ELF files or analyze JSON)"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runDiff(cmd, args[0], args[1], fl) },
 	}
 	f := cmd.Flags()

@@ -29,7 +29,7 @@ func newReportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report [flags] FILE",
 		Short: "Write one HTML report: the stack bounds, the memory map and a run's threads",
-		Long: `report analyses FILE as analyze does and writes one self-contained HTML
+		Long: `report analyzes FILE as analyze does and writes one self-contained HTML
 page (it works offline: no network access, no external files) with each
 entry's bound or why it has none, the worst paths as expandable trees with
 a bar per frame, a sortable and searchable table of every function, the
@@ -44,7 +44,7 @@ budgets) or not bounded with a budget, a thread whose stack overflows, or a
 memory map (firmware) whose stack placement is UNSAFE or UNKNOWN or whose
 stack will overflow; 2 usage or input error (no page is written). Every
 exit 1 names its finding in one line on standard error.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs(1, 1, "give the ELF FILE to report on"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/budget"
 	"github.com/stackscope/stackscope/internal/config"
@@ -101,4 +102,19 @@ func minstackWhys(r *inject.Result) []string {
 	}
 	whys = append(whys, r.Findings...)
 	return whys
+}
+
+// needArgs replaces cobra's stock "requires at least 1 arg(s), only
+// received 0" with a line that names the command and what is missing
+// (missing), or what is too much; max < 0 means any number.
+func needArgs(min, max int, missing string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) < min:
+			return usageErrorf("%s: %s (usage: %s)", cmd.Name(), missing, cmd.UseLine())
+		case max >= 0 && len(args) > max:
+			return usageErrorf("%s: too many arguments (%s); usage: %s", cmd.Name(), strings.Join(args[max:], " "), cmd.UseLine())
+		}
+		return nil
+	}
 }
