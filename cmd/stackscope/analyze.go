@@ -90,6 +90,9 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 				fmt.Fprintln(out)
 			}
 			report.AnalyzeText(out, r, report.AnalyzeOptions{Budget: fl.budget, TopFrames: fl.top})
+			if line := configLine(budgets[r], r); line != "" {
+				fmt.Fprintln(out, line)
+			}
 		}
 		return nil
 	})
