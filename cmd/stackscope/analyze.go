@@ -38,7 +38,7 @@ frame, or an external function is reported as NOT BOUNDED with every reason.
 Exit status: 0 all entries bounded (and within --budget), 1 an entry over
 budget or not bounded (with --budget, unless --allow-unbounded), or a thread
 or task whose stack certainly overflows, 2 usage or input error.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "give the ELF FILE to analyze"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
 	f := cmd.Flags()
@@ -94,16 +94,29 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 				fmt.Fprintln(out)
 			}
 			report.AnalyzeText(out, r, report.AnalyzeOptions{Budget: fl.budget, TopFrames: fl.top})
+			if line := configLine(budgets[r], r); line != "" {
+				fmt.Fprintln(out, line)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	var whys []string
 	for _, r := range results {
 		if overBudget(r, budgets[r], fl.budget, fl.allowUnbounded) {
-			return &exitError{Code: exitFinding}
+			w := budgetWhys(r, budgets[r], fl.budget, fl.allowUnbounded)
+			if len(results) > 1 {
+				for i := range w {
+					w[i] = r.Binary + ": " + w[i]
+				}
+			}
+			whys = append(whys, w...)
 		}
+	}
+	if len(whys) > 0 {
+		return findingError(wrote(fl.out), whys)
 	}
 	return nil
 }

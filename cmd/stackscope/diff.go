@@ -32,7 +32,7 @@ func newDiffCommand() *cobra.Command {
 		Use:   "diff [flags] OLD NEW",
 		Short: "Compare the stack bounds of two builds: what grew, what shrank, and why",
 		Long: `diff compares two analyses of one program: OLD and NEW are each an ELF
-file (analysed as analyze would, with the same flags) or a JSON report
+file (analyzed as analyze would, with the same flags) or a JSON report
 written by "stackscope analyze --format json". For every entry it gives the
 old and new bound and why it changed: a frame on the worst path that grew
 or shrank, a callee that joined or left the worst path, a new reason the
@@ -42,7 +42,7 @@ and removed.
 Exit status: 0, or 1 with --max-growth when an entry grew by more than it
 (bytes, or a percentage of the old bound such as 10%) or lost its bound,
 2 usage or input error.`,
-		Args: cobra.ExactArgs(2),
+		Args: needArgs(2, 2, "give the OLD and the NEW build (ELF files or analyze JSON)"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runDiff(cmd, args[0], args[1], fl) },
 	}
 	f := cmd.Flags()
@@ -98,7 +98,7 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 		return err
 	}
 	if len(over) > 0 {
-		return &exitError{Code: exitFinding}
+		return findingError(wrote(fl.out), diffWhys(over, fl.maxGrowth, fl.top))
 	}
 	return nil
 }
@@ -194,6 +194,9 @@ func loadJSONReport(path string) (*analysis.Result, error) {
 	}
 	bad := func(why string) error {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: not a stackscope analyze JSON report: %s", path, why)}
+	}
+	if kind := jsonKind(data); kind != "" && kind != "analyze" {
+		return nil, bad("it is " + kindText(kind) + "; diff compares two ELF files or two JSON reports of stackscope analyze")
 	}
 	var res analysis.Result
 	trimmed := bytes.TrimSpace(data)

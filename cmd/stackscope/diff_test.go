@@ -454,7 +454,7 @@ func TestDiffBadInput(t *testing.T) {
 		"two files":     {[]string{write("two.json", []byte(report)), good}, "two.json: not a stackscope analyze JSON report: it holds 2 files"},
 		"bad limit":     {[]string{"--max-growth", "lots", good, good}, `"lots" for "--max-growth"`},
 		"bad format":    {[]string{"--format", "xml", good, good}, `--format "xml"`},
-		"one operand":   {[]string{good}, "2 arg"},
+		"one operand":   {[]string{good}, "diff: give the OLD and the NEW build"},
 	} {
 		code, out, errOut := capture(t, append([]string{"diff"}, c.args...)...)
 		if code != 2 || out != "" || strings.Count(strings.TrimSpace(errOut), "\n") != 0 ||

@@ -48,7 +48,7 @@ For an x86-64 program it shows the load segments and gives no verdict
 
 Exit status: 0 safe (or no verdict), 1 unsafe, unknown (not proved: give
 the memory map) or the stack will overflow, 2 usage or input error.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs(1, 1, "give the FIRMWARE.elf file"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runLayout(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()
@@ -84,6 +84,9 @@ func memoryMap(ld string, cfg *config.Config) (*layout.MemoryMap, error) {
 
 func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 	if err := fl.out.check(); err != nil {
+		return err
+	}
+	if err := checkOutputName("--svg", fl.svg); err != nil {
 		return err
 	}
 	cfg, err := config.Load(fl.configPath, path)
@@ -124,7 +127,7 @@ func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {
 		return err
 	}
 	if r.Failing() {
-		return &exitError{Code: exitFinding}
+		return findingError(wrote(fl.out), layoutWhys(r))
 	}
 	return nil
 }

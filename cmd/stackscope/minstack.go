@@ -51,7 +51,7 @@ and confirms it with three more runs (and one more run a page below).
 Every run is supervised as by 'stackscope run', so the failure just below the
 minimum is classified (stack overflow, buffer overrun, other crash, exit
 status, output, timeout) with the function to blame. Runs are deterministic:
-address-space randomisation off (ADDR_NO_RANDOMIZE), a fixed environment
+address-space randomization off (ADDR_NO_RANDOMIZE), a fixed environment
 (PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C, plus --env; --keep-env passes
 stackscope's own), stdin from --stdin or /dev/null.
 
@@ -63,7 +63,7 @@ Exit status: 0 the minimum was found and confirmed; 1 a finding (PROG fails
 even at the normal limit, the result is not reproducible, or the static
 bound of main is below the measured minimum); 2 usage or input error;
 126/127 PROG cannot be executed or is not found.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "give the program to run after --"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runMinstack(c, args, fl)
 		},
@@ -217,7 +217,7 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 		return err
 	}
 	if code := res.ExitCode(); code != 0 {
-		return &exitError{Code: code}
+		return findingError(wrote(fl.out), minstackWhys(res))
 	}
 	return nil
 }

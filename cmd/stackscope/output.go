@@ -27,14 +27,28 @@ func (o *outputFlags) register(f *pflag.FlagSet, formats []string, help string) 
 
 func (o *outputFlags) defaultStream() string { return "standard output" }
 
-// check rejects a format the command does not write (exit 2).
+// check rejects a format the command does not write, and an output file
+// name that starts with "-" (exit 2).
 func (o *outputFlags) check() error {
+	if err := checkOutputName("-o", o.output); err != nil {
+		return err
+	}
 	for _, f := range o.formats {
 		if o.format == f {
 			return nil
 		}
 	}
 	return usageErrorf("unknown --format %q (%s)", o.format, orList(o.formats))
+}
+
+// checkOutputName refuses an output file name that starts with "-": it is
+// almost always a flag that lost its value ("-o --format json"), and "-"
+// is not standard output here. ./-name still writes such a file.
+func checkOutputName(flag, name string) error {
+	if strings.HasPrefix(name, "-") {
+		return usageErrorf("%s %s: an output file name may not start with \"-\" (a flag missing its value?); write ./%s for such a file", flag, name, name)
+	}
+	return nil
 }
 
 func orList(s []string) string {
@@ -62,6 +76,15 @@ func (o *outputFlags) emit(def io.Writer, render func(io.Writer) error) error {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("-o %s: %v", o.output, pathless(err))}
 	}
 	return nil
+}
+
+// wrote is "wrote FILE" when the report went to -o FILE, for the line that
+// explains an exit status; "" when it went to the usual stream.
+func wrote(o outputFlags) string {
+	if o.output == "" {
+		return ""
+	}
+	return "wrote " + o.output
 }
 
 // pathless drops the path from an *os.PathError, which the message names

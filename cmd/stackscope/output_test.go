@@ -70,6 +70,10 @@ func TestOutputFlagsOfStaticCommands(t *testing.T) {
 			}
 			file := filepath.Join(dir, tc.name+"."+format)
 			code2, out2, errOut2 := capture(t, append([]string{args[0], "-o", file}, args[1:]...)...)
+			if code == exitFinding {
+				// The line that explains exit 1 also says where the report went.
+				errOut = strings.Replace(errOut, "stackscope: exit 1: ", "stackscope: wrote "+file+"; exit 1: ", 1)
+			}
 			if code2 != code || out2 != "" || errOut2 != errOut {
 				t.Errorf("%s --format %s -o: exit %d, stdout %d bytes, stderr %q; without -o: exit %d, stderr %q", tc.name, format, code2, len(out2), errOut2, code, errOut)
 			}

@@ -30,23 +30,28 @@ func newReportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report [flags] FILE",
 		Short: "Write one HTML report: the stack bounds, the memory map and a run's threads",
-		Long: `report analyses FILE as analyze does and writes one self-contained HTML
+		Long: `report analyzes FILE as analyze does and writes one self-contained HTML
 page (it works offline: no network access, no external files) with each
 entry's bound or why it has none, the worst paths as expandable trees with
 a bar per frame, a sortable and searchable table of every function, the
 memory map from layout (firmware: on by default), the threads and tasks
 found in the code, and with --run the threads a run record (written by
-"stackscope run --format json -o FILE") measured.
+"stackscope run --format json -o FILE") measured. With no -o and standard
+output on a terminal, the page goes to stack.html in the current directory.
 
-Exit status: as analyze's (0 all bounded and within --budget, 1 a finding,
-2 usage or input error).`,
-		Args: cobra.ExactArgs(1),
+Exit status: 0 the page was written and nothing failed; 1 the page was
+written and there is a finding: an entry over --budget (or stackscope.toml's
+budgets) or not bounded with a budget, a thread whose stack overflows, or a
+memory map (firmware) whose stack placement is UNSAFE or UNKNOWN or whose
+stack will overflow; 2 usage or input error (no page is written). Every
+exit 1 names its finding in one line on standard error.`,
+		Args: needArgs(1, 1, "give the ELF FILE to report on"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd, args[0], fl) },
 	}
 	f := cmd.Flags()
 	fl.out.register(f, []string{"html"}, "output format: html (the only one; for text, json or sarif use stackscope analyze)")
 	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
-	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash")
+	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash (a record of another program is warned about; --strict refuses it)")
 	size.Var(f, &fl.budget, "budget", "stack budget, as `SIZE` (as for analyze)")
 	fl.analysisFlags.register(f)
 	return cmd
@@ -66,6 +71,11 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 			return err
 		}
 	}
+	if run != nil {
+		if err := checkRunProgram(fl.runFile, run, path, fl.strict); err != nil {
+			return err
+		}
+	}
 	res, cfg, opts, err := fl.analyse(path)
 	if err != nil {
 		return err
@@ -80,17 +90,40 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 			return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: layout: %v", path, err)}
 		}
 	}
+	done := wrote(fl.out)
+	if fl.out.output == "" && isTerminal(cmd.OutOrStdout()) {
+		// 30 KB of HTML on a screen helps no one: the page goes to a file
+		// in the current directory, and the command says which.
+		fl.out.output = terminalReportFile
+		done = "wrote " + terminalReportFile + " (standard output is a terminal; -o FILE to name it)"
+	}
 	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
 	if err := fl.out.emit(cmd.OutOrStdout(), func(w io.Writer) error { return html.Write(w, in) }); err != nil {
 		return err
 	}
-	if overBudget(res, cfg, fl.budget, false) || (lay != nil && lay.Failing()) {
-		return &exitError{Code: exitFinding}
+	var whys []string
+	if overBudget(res, cfg, fl.budget, false) {
+		whys = budgetWhys(res, cfg, fl.budget, false)
+	}
+	if lay != nil && lay.Failing() {
+		whys = append(whys, layoutWhys(lay)...)
+	}
+	if len(whys) > 0 {
+		return findingError(done, whys)
+	}
+	if fl.out.output == terminalReportFile && done != wrote(fl.out) {
+		fmt.Fprintf(os.Stderr, "stackscope: %s\n", done)
 	}
 	return nil
 }
 
-// readRunRecord reads a `stackscope run --format json -o FILE` record.
+// terminalReportFile is where report writes the page when no -o is given
+// and standard output is a terminal.
+const terminalReportFile = "stack.html"
+
+// readRunRecord reads a `stackscope run --format json -o FILE` record,
+// and refuses any other JSON stackscope writes: an analyze report shown as
+// a run would read as "no stack problem seen".
 func readRunRecord(path string) (*trace.Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -98,6 +131,9 @@ func readRunRecord(path string) (*trace.Result, error) {
 			return nil, usageErrorf("--run %s: no such file", path)
 		}
 		return nil, usageErrorf("--run %s: %v", path, errors.Unwrap(err))
+	}
+	if kind := jsonKind(data); kind != "" && kind != trace.KindRun {
+		return nil, usageErrorf("--run %s: %s, not a run record (write one with stackscope run --format json -o FILE)", path, kindText(kind))
 	}
 	var r trace.Result
 	if err := json.Unmarshal(data, &r); err != nil || r.Threads == nil {
@@ -108,4 +144,18 @@ func readRunRecord(path string) (*trace.Result, error) {
 		return nil, usageErrorf("--run %s: not a record of stackscope run --format json: %s", path, why)
 	}
 	return &r, nil
+}
+
+// checkRunProgram warns on stderr when the run record is of another program
+// than the report's file; with --strict it refuses (exit 2).
+func checkRunProgram(runFile string, rec *trace.Result, path string, strict bool) error {
+	why := otherProgram(rec, path)
+	if why == "" {
+		return nil
+	}
+	if strict {
+		return usageErrorf("--run %s: %s (--strict)", runFile, why)
+	}
+	fmt.Fprintf(os.Stderr, "stackscope: warning: --run %s: %s\n", runFile, why)
+	return nil
 }

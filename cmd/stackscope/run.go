@@ -22,7 +22,7 @@ type runFlags struct {
 func newRunCommand() *cobra.Command {
 	var fl runFlags
 	cmd := &cobra.Command{
-		Use:   "run [--format text|json] [-o FILE] -- PROG [ARGS...]",
+		Use:   "run [flags] -- PROG [ARGS...]",
 		Short: "Run a program under ptrace: every thread's stack, its peak use, and the class of any crash",
 		Long: `run starts PROG under ptrace and follows every thread and child process.
 It measures each thread's peak stack use and classifies a crash as a stack
@@ -38,7 +38,7 @@ stacks do not hide use.
 
 Exit status: PROG's; 126/127 when PROG cannot be executed or is not found;
 2 for a usage error or a report that cannot be written.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs(1, -1, "give the program to run after --"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runRun(args, fl)
 		},
@@ -48,7 +48,7 @@ Exit status: PROG's; 126/127 when PROG cannot be executed or is not found;
 	f.Lookup("output").Usage = "write the report to `FILE` instead of standard error"
 	f.StringVar(&fl.jsonPath, "json", "", "deprecated: use --format json -o FILE")
 	f.MarkHidden("json")
-	f.BoolVar(&fl.noScan, "no-stderr-scan", false, "pass PROG's stderr straight through instead of through a forwarding pipe that recognises crash messages")
+	f.BoolVar(&fl.noScan, "no-stderr-scan", false, "pass PROG's stderr straight through instead of through a forwarding pipe that recognizes crash messages")
 	f.SetInterspersed(false)
 	return cmd
 }
@@ -106,6 +106,9 @@ func runRun(args []string, fl runFlags) error {
 	if fl.out.format == "json" && fl.out.output == "" {
 		return usageErrorf("run --format json needs -o FILE: standard output belongs to the program")
 	}
+	if err := checkOutputName("--json", fl.jsonPath); err != nil {
+		return err
+	}
 	if fl.jsonPath != "" {
 		deprecated("run --json FILE", "--format json -o FILE")
 	}
@@ -148,6 +151,7 @@ func runRun(args []string, fl runFlags) error {
 		return &exitError{Code: exitUsage, Err: err}
 	}
 	res.StackscopeVersion = version() // in JSON only; the text does not show it
+	res.Executable = executableOf(path)
 	render := func(w io.Writer) error {
 		if fl.out.format == "json" {
 			return res.WriteJSON(w)

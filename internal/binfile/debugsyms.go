@@ -42,6 +42,18 @@ func (f *File) debugSymbols() ([]elf.Symbol, string) {
 // BuildID is the file's GNU build ID in hex ("" without one).
 func (f *File) BuildID() string { return buildID(f.ELF) }
 
+// BuildIDOf is the GNU build ID of the ELF file at path, "" when it has
+// none or is not ELF (a script): for naming a program in a run record
+// without loading all of it.
+func BuildIDOf(path string) string {
+	ef, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer ef.Close()
+	return buildID(ef)
+}
+
 func buildID(ef *elf.File) string {
 	for _, s := range ef.Sections {
 		if s.Type != elf.SHT_NOTE {

@@ -97,6 +97,8 @@ type Oracle struct {
 // Result is what minstack found. Its JSON form is a contract: keys are only
 // ever added.
 type Result struct {
+	// Kind is "minstack", so that a reader can tell what JSON it got.
+	Kind string `json:"kind"`
 	// StackscopeVersion names the stackscope build that wrote this report
 	// (`stackscope version`); set by the command, empty in tests of the library.
 	StackscopeVersion string `json:"stackscope_version,omitempty"`

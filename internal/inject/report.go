@@ -92,6 +92,7 @@ func (r *Result) ExitCode() int {
 
 // WriteJSON writes r as indented JSON.
 func (r *Result) WriteJSON(w io.Writer) error {
+	r.Kind = "minstack"
 	if r.Findings == nil {
 		r.Findings = []string{}
 	}

@@ -46,10 +46,14 @@ func Bytes(n int64) string {
 func AnalyzeJSON(w io.Writer, results []*analysis.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if len(results) == 1 {
-		return enc.Encode(results[0])
+	list := make([]kindedAnalysis, len(results))
+	for i, r := range results {
+		list[i] = kindedAnalysis{Kind: KindAnalyze, Result: r}
 	}
-	return enc.Encode(results)
+	if len(list) == 1 {
+		return enc.Encode(list[0])
+	}
+	return enc.Encode(list)
 }
 
 // AnalyzeText writes the report a person reads: the verdict per entry

@@ -13,7 +13,7 @@ import (
 func DiffJSON(w io.Writer, d *diff.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(d)
+	return enc.Encode(kindedDiff{Kind: KindDiff, Report: d})
 }
 
 // DiffText writes the comparison for a CI log: the verdict first, then one

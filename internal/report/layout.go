@@ -14,6 +14,7 @@ import (
 // layoutJSON adds the contract's top-level "verdict" and "headroom" (bytes
 // or null) to the layout model.
 type layoutJSON struct {
+	Kind string `json:"kind"` // KindLayout
 	*layout.Report
 	Verdict  *string `json:"verdict"`
 	Headroom *int64  `json:"headroom"`
@@ -21,7 +22,7 @@ type layoutJSON struct {
 
 // LayoutJSON writes the layout report as JSON.
 func LayoutJSON(w io.Writer, r *layout.Report) error {
-	out := layoutJSON{Report: r}
+	out := layoutJSON{Kind: KindLayout, Report: r}
 	if r.Verdict != "" {
 		v := r.Verdict
 		out.Verdict = &v

@@ -64,13 +64,18 @@ type Config struct {
 // Result is what one run found. Its JSON form is a contract: keys are only
 // ever added.
 type Result struct {
+	// Kind is "run" in every record stackscope writes, so that a reader
+	// (report --run) can tell a run record from another stackscope JSON.
+	Kind string `json:"kind"`
 	// StackscopeVersion names the stackscope build that wrote this report
 	// (`stackscope version`); set by the command, empty in tests of the library.
 	StackscopeVersion string `json:"stackscope_version,omitempty"`
-
-	ExitStatus int       `json:"exit_status"`
-	Threads    []*Thread `json:"threads"`
-	Crash      *Crash    `json:"crash"`
+	// Executable names the program that was run, so that a reader can tell
+	// whether the record belongs to the file it is shown with.
+	Executable *Executable `json:"executable,omitempty"`
+	ExitStatus int         `json:"exit_status"`
+	Threads    []*Thread   `json:"threads"`
+	Crash      *Crash      `json:"crash"`
 	// Findings are stack problems that did not crash the program, such as a
 	// clone() stack whose measured use reached its bottom.
 	Findings []string `json:"findings"`
@@ -79,6 +84,17 @@ type Result struct {
 	TimedOut bool `json:"timed_out,omitempty"`
 	// Go describes a Go program's goroutines (nil for other programs).
 	Go *GoInfo `json:"go,omitempty"`
+}
+
+// KindRun is the "kind" of a run record.
+const KindRun = "run"
+
+// Executable identifies a program file: by its GNU build ID when it has
+// one, else by its path and size.
+type Executable struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size"`
+	BuildID string `json:"build_id,omitempty"`
 }
 
 // Thread is one traced thread (or the main thread of one traced process).
@@ -278,6 +294,7 @@ func (r *Result) settleOverflow() {
 
 // WriteJSON writes r as indented JSON.
 func (r *Result) WriteJSON(w io.Writer) error {
+	r.Kind = KindRun
 	if r.Threads == nil {
 		r.Threads = []*Thread{}
 	}
