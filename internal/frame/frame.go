@@ -704,7 +704,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				// A jump to a retpoline thunk: an indirect tail call, or
 				// a return (__x86_return_thunk).
 				if t.Return {
-					if why, ok := w.retCheck(&st); !ok {
+					if why, ok := w.retCheck(&pre); !ok {
 						w.setKind(Unknown, addr, "jumps to a return thunk at %#x, but %s", addr, why)
 					}
 				}
@@ -729,6 +729,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				w.noteDispatch(off, h, st)
 				return stack
 			}
+			if _, ok := w.thunkCall(addr, off, e, st, false); ok {
+				// A call through a retpoline thunk: an indirect call
+				// through its register (x86regs.go).
+				break
+			}
 			if t, local := w.localCall(e); local {
 				// A call to code that starts no function (hand-written
 				// assembly such as libgcc's `bleq` to a shared tail that
@@ -742,9 +747,6 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				callee.ra, callee.local, callee.localAt = st.ra|1<<uint(w.lr), st.local+1, addr
 				callee.retAt = callee.depth
 				stack = append(stack, work{t, callee})
-				break
-			}
-			if _, ok := w.thunkCall(addr, off, e, st, false); ok {
 				break
 			}
 			w.call(Call, addr, e, st)
@@ -788,7 +790,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 			}
 			if e.Flow == isa.FlowReturn && w.regs && !st.afterReset {
-				if reg, jump, why, ok := w.retThrough(&st); !ok {
+				if reg, jump, why, ok := w.retThrough(&pre); !ok {
 					w.setKind(Unknown, addr, "returns at %#x, but %s: where control goes is not known", addr, why)
 					return stack
 				} else if jump {
