@@ -19,6 +19,7 @@ dpkg-source:dpkg-dev
 dot:graphviz
 chromium:chromium
 gdb:gdb
+tclsh:tcl
 qemu-system-arm:qemu-system-arm
 "
 missing=""
@@ -40,7 +41,7 @@ fi
 
 # Real code bases from Debian's source packages, for the comparisons with
 # GCC on code that is not in this repo.
-./scripts/fetch-sources.sh zlib lua5.4 >/dev/null
+./scripts/fetch-sources.sh zlib lua5.4 sqlite3 >/dev/null
 
 # Tests fail, rather than skip, when a tool they need is missing.
 export STACKSCOPE_REQUIRE_TOOLS=1

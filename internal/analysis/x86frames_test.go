@@ -82,7 +82,7 @@ func TestX86SPCopiesAsm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	static := map[string]int64{"drap_r13": 112, "drap_r10_reload": 96, "sp_in_rbx": 48, "push_ret": 16, "pop_push_ret": 8, "noret_then_data": 16}
+	static := map[string]int64{"drap_r13": 120, "drap_r10_reload": 96, "sp_in_rbx": 48, "push_ret": 16, "pop_push_ret": 8, "noret_then_data": 16}
 	for name, want := range static {
 		fn := function(t, res, name)
 		if fn.Frame == nil || *fn.Frame != want {

@@ -610,6 +610,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		case isa.SPAdd:
 			st.depth -= e.SPDelta
 		case isa.SPAlign:
+			if w.regs && st.sp != nil && st.sp.valid != 0 {
+				st.depth = drapRealign(st.depth, e.SPAlignment)
+				break
+			}
 			st.depth = w.realign(st.depth, e.SPAlignment)
 		case isa.SPFromFP:
 			if !st.fpOK {

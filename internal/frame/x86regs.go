@@ -550,3 +550,18 @@ func dropWrite(o *retWrite, depth int64) *retWrite {
 	}
 	return out
 }
+
+// drapRealign is the depth after `and rsp,-align` while a register holds
+// a copy of SP taken before it: GCC's DRAP, which GCC uses where it does
+// not trust the incoming alignment. GCC's .su then assumes SP only 8-byte
+// aligned (a push or the return address away from anything), so that the
+// realignment can add align-8 bytes; the walk assumes the same, never
+// less than .su (sqlite3ExprCodeTarget at -march=x86-64-v3: push r13
+// before the `and rsp,-32` makes it 24 bytes, where the ABI's 16-byte
+// alignment would give 16).
+func drapRealign(depth, align int64) int64 {
+	if align <= 8 || align&(align-1) != 0 {
+		return depth
+	}
+	return roundUp(depth, 8) + align - 8
+}
