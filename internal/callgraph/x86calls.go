@@ -16,15 +16,15 @@ import (
 // fileCalls caches, per file, the retpoline thunks and the functions
 // that never return.
 type fileCalls struct {
-	mu sync.Mutex
-	// nrMu is held through one whole never-returns question (its
-	// recursion included): answers must not depend on which worker asks
-	// first, and pending is that question's cycle guard.
-	nrMu     sync.Mutex
-	thunks   map[uint64]thunkAnswer
-	noReturn map[uint64]bool
-	pending  map[uint64]bool
-	declared map[uint64]bool // DWARF DW_AT_noreturn, read once
+	mu     sync.Mutex
+	thunks map[uint64]thunkAnswer
+	// noReturn[level] caches never's answers at each level (see never),
+	// under mu; each depends only on the code and the level below, so no
+	// answer depends on which worker asked first (two may compute the
+	// same one).
+	noReturn [noReturnLevels + 1]map[uint64]bool
+	declared  map[uint64]bool // DWARF DW_AT_noreturn, read once
+	dwarfOnce sync.Once
 }
 
 type thunkAnswer struct {
@@ -40,7 +40,10 @@ func (g *Graph) callsOf(f *binfile.File) *fileCalls {
 	}
 	c, ok := g.calls[f]
 	if !ok {
-		c = &fileCalls{thunks: map[uint64]thunkAnswer{}, noReturn: map[uint64]bool{}, pending: map[uint64]bool{}}
+		c = &fileCalls{thunks: map[uint64]thunkAnswer{}}
+		for i := range c.noReturn {
+			c.noReturn[i] = map[uint64]bool{}
+		}
 		g.calls[f] = c
 	}
 	return c
@@ -53,7 +56,7 @@ func (g *Graph) setX86Calls(f *binfile.File, in *frame.Input) {
 	}
 	c := g.callsOf(f)
 	in.Thunk = func(addr uint64) (frame.Thunk, bool) { return c.thunk(g, f, addr) }
-	in.NoReturn = func(addr uint64) bool { return c.never(g, f, addr) }
+	in.NoReturn = func(addr uint64) bool { return c.never(g, f, addr, noReturnLevels) }
 }
 
 // thunkCode is how many bytes a retpoline thunk's shape is looked for in.
@@ -132,40 +135,40 @@ func NoReturnName(name string) bool {
 }
 
 // maxNoReturnWalk bounds the instructions decoded to prove that one
-// function never returns; past it, it is taken to return.
-const maxNoReturnWalk = 4000
+// function never returns, and maxNoReturnSize the size of a function
+// looked at; past them, it is taken to return (the safe answer). Error
+// paths that end in exit or abort are small.
+const (
+	maxNoReturnWalk = 1000
+	maxNoReturnSize = 4096
+)
+
+// noReturnLevels is how many wrappers deep never looks: a function that
+// calls one that calls exit (die -> fatal -> exit) is found; deeper ones
+// are taken to return (the safe answer: the walk goes on after the call).
+const noReturnLevels = 2
 
 // never says whether the function at addr never returns: by its name
 // (its symbol, or the import its PLT stub jumps to), DWARF's
-// DW_AT_noreturn, or its code: no path reaches a return, an indirect
-// jump or a tail call to a function that returns (each path ends in a
-// trap, a loop, or a call or jump to a function that never returns). A
-// cycle of such functions is taken to return (the safe answer: the walk
-// goes on after the call).
-func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64) bool {
-	c.nrMu.Lock()
-	defer c.nrMu.Unlock()
-	return c.neverLocked(g, f, addr)
-}
-
-func (c *fileCalls) neverLocked(g *Graph, f *binfile.File, addr uint64) bool {
-	if v, ok := c.noReturn[addr]; ok {
+// DW_AT_noreturn, or, at level > 0, its code: no path reaches a return,
+// an indirect jump or a tail call to a function that returns, each path
+// ending in a trap, a loop, or a call or jump to a function that never
+// returns by the answer one level down.
+func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64, level int) bool {
+	c.mu.Lock()
+	v, ok := c.noReturn[level][addr]
+	c.mu.Unlock()
+	if ok {
 		return v
 	}
-	if c.pending[addr] {
-		return false
-	}
-	c.pending[addr] = true
-	v := c.decide(g, f, addr)
-	delete(c.pending, addr)
-	if len(c.pending) == 0 || v {
-		// (A false inside a cycle may only hold for this question.)
-		c.noReturn[addr] = v
-	}
+	v = c.decide(g, f, addr, level)
+	c.mu.Lock()
+	c.noReturn[level][addr] = v
+	c.mu.Unlock()
 	return v
 }
 
-func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64) bool {
+func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64, level int) bool {
 	if f.InPLT(addr) {
 		m := &Module{File: f}
 		if slot := g.pltSlot(m, addr); slot != 0 {
@@ -179,14 +182,18 @@ func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64) bool {
 	if !ok {
 		return false
 	}
-	if NoReturnName(fn.Name) || c.codeNeverReturns(g, f, fn) {
+	if NoReturnName(fn.Name) || level > 0 && c.codeNeverReturns(g, f, fn, level-1) {
 		return true
 	}
 	return c.declaredNoReturn(f, addr)
 }
 
-// codeNeverReturns walks fn's code (see never).
-func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Function) bool {
+// codeNeverReturns walks fn's code (see never); callees are asked at
+// level.
+func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Function, level int) bool {
+	if fn.Size > maxNoReturnSize {
+		return false
+	}
 	code, err := f.Code(fn.Addr, fn.Size)
 	if err != nil || len(code) == 0 {
 		return false
@@ -221,18 +228,18 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 			switch {
 			case inside:
 				work = append(work, e.Target)
-			case !e.HasTarget || !c.ends(g, f, e.Target):
+			case !e.HasTarget || !c.ends(g, f, e.Target, level):
 				return false
 			}
 		case isa.FlowCondJump:
 			if inside {
 				work = append(work, e.Target)
-			} else if !e.HasTarget || !c.ends(g, f, e.Target) {
+			} else if !e.HasTarget || !c.ends(g, f, e.Target, level) {
 				return false
 			}
 			work = append(work, next)
 		case isa.FlowCall:
-			if e.HasTarget && !inside && c.ends(g, f, e.Target) {
+			if e.HasTarget && !inside && c.ends(g, f, e.Target, level) {
 				continue
 			}
 			if inside {
@@ -248,24 +255,22 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 
 // ends says whether control that reaches addr (by a call or a tail
 // call) never comes back.
-func (c *fileCalls) ends(g *Graph, f *binfile.File, addr uint64) bool {
+func (c *fileCalls) ends(g *Graph, f *binfile.File, addr uint64, level int) bool {
 	if t, ok := c.thunk(g, f, addr); ok && !t.Return {
 		return false
 	}
-	return c.neverLocked(g, f, addr)
+	return c.never(g, f, addr, level)
 }
 
 // declaredNoReturn says whether DWARF marks the subprogram at addr
 // DW_AT_noreturn (C11 _Noreturn, __attribute__((noreturn))).
 func (c *fileCalls) declaredNoReturn(f *binfile.File, addr uint64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.declared == nil {
+	c.dwarfOnce.Do(func() {
 		c.declared = map[uint64]bool{}
 		if d, err := f.ELF.DWARF(); err == nil {
 			ReadNoReturn(d, c.declared)
 		}
-	}
+	})
 	return c.declared[addr]
 }
 

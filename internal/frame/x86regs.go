@@ -158,13 +158,22 @@ func unionWrites(a, b *retWrite) *retWrite {
 	for ; b != nil; b = b.next {
 		if w, ok := out.find(b.depth); ok {
 			if w.reg != b.reg && w.reg >= 0 {
-				out = &retWrite{depth: b.depth, reg: -1, next: out}
+				out = setWrite(out, b.depth, -1)
 			}
 			continue
 		}
 		out = &retWrite{depth: b.depth, reg: b.reg, next: out}
 	}
 	return out
+}
+
+// setWrite is o with the word at depth written with reg: one record per
+// word, so that two lists with the same writes compare equal.
+func setWrite(o *retWrite, depth int64, reg int8) *retWrite {
+	if w, ok := o.find(depth); ok && w.reg == reg {
+		return o
+	}
+	return &retWrite{depth: depth, reg: reg, next: dropWrite(o, depth)}
 }
 
 func sameWrites(a, b *retWrite) bool {
@@ -313,9 +322,7 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 				st.ovr = dropWrite(st.ovr, ra)
 				continue
 			}
-			if o, ok := st.ovr.find(ra); !ok || o.reg != reg {
-				st.ovr = &retWrite{depth: ra, reg: reg, next: st.ovr}
-			}
+			st.ovr = setWrite(st.ovr, ra, reg)
 		}
 	}
 	// Registers holding the entry's return address: popped into them.
@@ -347,7 +354,14 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 			}
 		case isa.DefAddImm:
 			if e.DefSrc == regSP {
-				setReg, setVal = e.DefReg, pre.depth-e.DefValue
+				// Only the caller's SP (DRAP: lea r10,[rsp+8], lea
+				// r13,[rsp+16]): addresses of locals (lea rdi,[rsp+16])
+				// are everywhere and never restored into SP; following
+				// them all would cost a full decode of every
+				// instruction after them.
+				if pre.depth-e.DefValue == 0 {
+					setReg, setVal = e.DefReg, 0
+				}
 			} else if v, ok := pre.sp.regValue(e.DefSrc); ok {
 				setReg, setVal = e.DefReg, v-e.DefValue
 			}
@@ -377,14 +391,29 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 	if pre.sp.empty() && setReg < 0 && !storeOK {
 		return
 	}
-	c := st.sp.clone()
-	if c.valid != 0 {
-		kill := uint16(w.mayWrite(off))
+	// Copy on write: most instructions change nothing.
+	var kill uint16
+	if st.sp != nil && st.sp.valid != 0 {
+		kill = uint16(w.mayWrite(off))
 		if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
 			kill |= callerSaved
 		}
-		c.valid &^= kill
+		kill &= st.sp.valid
 	}
+	slotsChange := false
+	if st.sp != nil && (writes || e.SP != isa.SPNone) {
+		for _, sl := range st.sp.slots {
+			if writes && overlaps(sl.at, wAt, wSize) || sl.at > st.depth {
+				slotsChange = true
+				break
+			}
+		}
+	}
+	if kill == 0 && setReg < 0 && !storeOK && !slotsChange {
+		return
+	}
+	c := st.sp.clone()
+	c.valid &^= kill
 	if setReg >= 0 {
 		c.valid |= 1 << uint(setReg)
 		c.reg[setReg] = setVal
