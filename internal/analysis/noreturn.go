@@ -251,7 +251,6 @@ func (nr *noReturn) declaredNoReturn(f *binfile.File, addr uint64) bool {
 	return nr.declared[addr&^1] || nr.declared[addr|1]
 }
 
-
 // onPath returns the first function of an entry's worst path, after the
 // entry itself, that never returns: the candidate for [[exclude]] (what
 // it calls is set aside with it). For an entry with no bound, whose

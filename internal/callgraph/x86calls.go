@@ -22,7 +22,7 @@ type fileCalls struct {
 	// under mu; each depends only on the code and the level below, so no
 	// answer depends on which worker asked first (two may compute the
 	// same one).
-	noReturn [noReturnLevels + 1]map[uint64]bool
+	noReturn  [noReturnLevels + 1]map[uint64]bool
 	declared  map[uint64]bool // DWARF DW_AT_noreturn, read once
 	dwarfOnce sync.Once
 }
