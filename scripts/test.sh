@@ -22,6 +22,7 @@ chromium:chromium
 gdb:gdb
 musl-gcc:musl-tools
 /usr/share/doc/libc6-dbg/copyright:libc6-dbg
+tclsh:tcl
 qemu-system-arm:qemu-system-arm
 "
 missing=""
@@ -43,7 +44,7 @@ fi
 
 # Real code bases from Debian's source packages, for the comparisons with
 # GCC on code that is not in this repo.
-./scripts/fetch-sources.sh zlib lua5.4 >/dev/null
+./scripts/fetch-sources.sh zlib lua5.4 sqlite3 >/dev/null
 
 # Tests fail, rather than skip, when a tool they need is missing.
 export STACKSCOPE_REQUIRE_TOOLS=1

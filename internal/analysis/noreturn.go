@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"debug/dwarf"
 	"fmt"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -246,32 +245,10 @@ func (nr *noReturn) declaredNoReturn(f *binfile.File, addr uint64) bool {
 	if nr.declared == nil {
 		nr.declared = map[uint64]bool{}
 		if d, err := f.ELF.DWARF(); err == nil {
-			readNoReturn(d, nr.declared)
+			callgraph.ReadNoReturn(d, nr.declared)
 		}
 	}
 	return nr.declared[addr&^1] || nr.declared[addr|1]
-}
-
-// attrNoreturn is DW_AT_noreturn (debug/dwarf has no name for it).
-const attrNoreturn dwarf.Attr = 0x87
-
-func readNoReturn(d *dwarf.Data, out map[uint64]bool) {
-	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			return
-		}
-		if e.Tag != dwarf.TagSubprogram {
-			continue
-		}
-		if nr, _ := e.Val(attrNoreturn).(bool); !nr {
-			continue
-		}
-		if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
-			out[lo] = true
-		}
-	}
 }
 
 // onPath returns the first function of an entry's worst path, after the

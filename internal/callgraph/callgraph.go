@@ -125,6 +125,7 @@ type Graph struct {
 	dataMu     sync.Mutex
 	data       map[*binfile.File][]frame.Range
 	cases      map[*binfile.File]map[uint64]frame.CaseHelper
+	calls      map[*binfile.File]*fileCalls
 	search     binfile.LibrarySearch
 	libsLoaded bool
 	externals  map[string]int
@@ -235,6 +236,7 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 		in.MainStackTop, in.HasMainStack = vt.InitialSP, true
 	}
 	in.CaseHelpers = g.caseHelpers(f)
+	g.setX86Calls(f, &in)
 	return frame.Analyze(in)
 }
 

@@ -180,6 +180,15 @@ type Input struct {
 	// (__gnu_thumb1_case_uqi and kin, found by name) to their kinds: a
 	// call to one is a jump-table dispatch (see CaseTable).
 	CaseHelpers map[uint64]CaseHelper
+	// Thunk, when not nil, says whether code outside the function that
+	// it calls or jumps to is a retpoline thunk (found by its name or
+	// its code, see MatchThunk): the call is then an indirect call
+	// through the thunk's register (x86regs.go).
+	Thunk func(addr uint64) (Thunk, bool)
+	// NoReturn, when not nil, says whether the function a direct call
+	// goes to never returns (abort, __assert_fail, longjmp, ...): the
+	// path ends at the call.
+	NoReturn func(target uint64) bool
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -217,6 +226,17 @@ type state struct {
 	ra      uint16
 	local   int
 	localAt uint64
+	// retAt is the depth at which a ret returns from the innermost local
+	// call the path is inside (the entry's: the return address size);
+	// sp and ovr are the SP copies and return-address writes (x86regs.go).
+	retAt int64
+	sp    *spCopies
+	ovr   *retWrite
+	// raReg (x86) are the registers holding the entry's return address
+	// (popped into them); topReg is 1 + the register the instruction
+	// just before stored at SP (push rax; ret), 0 for none.
+	raReg  uint16
+	topReg int8
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -300,6 +320,12 @@ type walker struct {
 	// code before them shows (offset -> amount), checked again once the
 	// whole function is known (checkSPRegisters).
 	spRegs map[int]int64
+	// joins, writes and regSites serve the x86-64 tracking of SP copies
+	// and return addresses (x86regs.go); regs says it is on.
+	joins    map[int]joinState
+	writes   map[int]uint32
+	regSites map[uint64]regSite
+	regs     bool
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -324,7 +350,8 @@ func Analyze(in Input) Frame {
 		w.fr.ReasonAddr = in.Addr
 		return w.fr
 	}
-	start := state{depth: w.ra}
+	start := state{depth: w.ra, retAt: w.ra}
+	w.regs = w.tracksRegs()
 	if w.lr >= 0 {
 		start.ra = 1 << uint(w.lr)
 	}
@@ -518,8 +545,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
+			again := w.regs && w.joinAgain(off, &st, true)
 			if st.depth <= prev {
-				if w.lr < 0 || w.raWalked[callKey{uint64(off), st.afterReset}]&^st.ra == 0 {
+				if !again && (w.lr < 0 || w.raWalked[callKey{uint64(off), st.afterReset}]&^st.ra == 0) {
 					return stack
 				}
 				// Walked before with a register holding the return
@@ -552,6 +580,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				w.raWalked[k] = st.ra
 			}
 		}
+		if w.regs && seen[off] < 0 {
+			w.joinAgain(off, &st, false)
+		}
 		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
 		if in.err != nil {
@@ -579,6 +610,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		case isa.SPAdd:
 			st.depth -= e.SPDelta
 		case isa.SPAlign:
+			if w.regs && st.sp != nil && st.sp.valid != 0 {
+				st.depth = drapRealign(st.depth, e.SPAlignment)
+				break
+			}
 			st.depth = w.realign(st.depth, e.SPAlignment)
 		case isa.SPFromFP:
 			if !st.fpOK {
@@ -593,6 +628,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
 		case isa.SPUnknown:
+			if d, ok := w.spRestore(e, &st); ok && w.regs {
+				// SP set from a register holding a copy of it.
+				st.depth = d
+				break
+			}
 			switch w.stackWrite(off, e, cond) {
 			case writeOtherStack:
 				// The running SP does not move (see SysWrites).
@@ -639,6 +679,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		if w.lr >= 0 {
 			w.trackRA(e, &st, pre, cond)
 		}
+		if w.regs {
+			w.trackRegs(off, e, &pre, &st)
+		}
 		next := off + e.Len
 		switch e.Flow {
 		case isa.FlowNext:
@@ -661,6 +704,17 @@ func (w *walker) run(off int, st state, stack []work) []work {
 					continue
 				}
 				stack = append(stack, work{t, st})
+			} else if t, ok := w.thunkCall(addr, off, e, st, true); ok {
+				// A jump to a retpoline thunk: an indirect tail call, or
+				// a return (__x86_return_thunk).
+				if t.Return {
+					if why, ok := w.retCheck(&pre); !ok {
+						w.setKind(Unknown, addr, "jumps to a return thunk at %#x, but %s", addr, why)
+					}
+				}
+				if e.Flow == isa.FlowJump && !cond {
+					return stack
+				}
 			} else {
 				w.call(TailCall, addr, e, st)
 				if e.Flow == isa.FlowJump && !cond {
@@ -679,6 +733,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				w.noteDispatch(off, h, st)
 				return stack
 			}
+			if _, ok := w.thunkCall(addr, off, e, st, false); ok {
+				// A call through a retpoline thunk: an indirect call
+				// through its register (x86regs.go).
+				break
+			}
 			if t, local := w.localCall(e); local {
 				// A call to code that starts no function (hand-written
 				// assembly such as libgcc's `bleq` to a shared tail that
@@ -690,10 +749,17 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				callee.condLeft = 0
 				// LR holds the return address into this function.
 				callee.ra, callee.local, callee.localAt = st.ra|1<<uint(w.lr), st.local+1, addr
+				callee.retAt = callee.depth
 				stack = append(stack, work{t, callee})
 				break
 			}
 			w.call(Call, addr, e, st)
+			if w.in.NoReturn != nil && e.HasTarget && !cond && w.in.NoReturn(e.Target) {
+				// abort, __assert_fail, longjmp...: nothing after the
+				// call runs, and walking on would join the next block
+				// with this path's SP.
+				return stack
+			}
 		case isa.FlowIndirectCall:
 			w.call(IndirectCall, addr, e, st)
 		case isa.FlowIndirectJump:
@@ -725,6 +791,20 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 				if !w.fr.ReturnsElsewhere {
 					w.fr.ReturnsElsewhere, w.fr.ReturnsElsewhereAt = true, addr
+				}
+			}
+			if e.Flow == isa.FlowReturn && w.regs && !st.afterReset {
+				if reg, jump, why, ok := w.retThrough(&pre); !ok {
+					w.setKind(Unknown, addr, "returns at %#x, but %s: where control goes is not known", addr, why)
+					return stack
+				} else if jump {
+					// A retpoline: the return address was replaced by a
+					// register's value; ret jumps there with SP above it.
+					tail := st
+					tail.depth -= w.ra
+					w.call(IndirectTailCall, addr, e, tail)
+					w.regSite(addr, off, reg)
+					return stack
 				}
 			}
 			if st.afterReset && e.Flow == isa.FlowReturn {

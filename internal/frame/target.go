@@ -69,6 +69,11 @@ func (w *walker) traceTargets() {
 		}
 		e := &w.insts[w.index[off]-1].eff
 		budget := maxSlice
+		if rs, ok := w.regSites[cs.Addr]; ok {
+			// Through a retpoline: the thunk's register (x86regs.go).
+			cs.From = s.reg(rs.off, rs.reg, &budget)
+			continue
+		}
 		switch {
 		case e.HasMem:
 			cs.From = &Value{Kind: ValueLoad, Addr: s.mem(off, e, &budget)}

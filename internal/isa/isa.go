@@ -247,6 +247,27 @@ type Effect struct {
 	CmpReg int8
 	CmpRm  int8
 	CmpImm uint32
+	// HasStore: the instruction stores the whole of general-purpose
+	// register StoreSrc to memory: a push of it (to the word at the new
+	// SP), or a pointer-sized store to its memory operand (Access says
+	// where when that is SP- or FP-relative). x86-64 push r64 and mov
+	// [m], r64; the Thumb decoder does not set it. The walk follows the
+	// words that hold a copy of SP (GCC's DRAP register pushed and
+	// reloaded) and the return address a retpoline thunk overwrites.
+	HasStore bool
+	StoreSrc int8
+}
+
+// RegWriter is implemented by a Decoder that can name, for one
+// instruction, every general-purpose register it may write (bit n for
+// register n; a superset: an instruction it does not know gives all
+// ones). The frame walk uses it while a register holds a copy of SP: the
+// copy is dropped at any instruction that may write the register, so a
+// later SP restored from it is a proof. (The x86-64 decoder's Def fields
+// do not describe every write; this does, at x86asm's cost, and is only
+// asked while such a copy is live.)
+type RegWriter interface {
+	MayWrite(code []byte, pc uint64) uint32
 }
 
 // Cond is an ARM condition code plus one: CondNone, the zero value, is a

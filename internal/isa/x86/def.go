@@ -77,6 +77,8 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 		other(byteReg(op&7 | (rex&1)<<3))
 	case op >= 0x58 && op <= 0x5F: // pop r
 		other(op&7 | (rex&1)<<3)
+	case op >= 0x50 && op <= 0x57: // push r64 (a 0x66 push r16 returned above)
+		eff.HasStore, eff.StoreSrc = true, int8(op&7|(rex&1)<<3)
 	case op == 0xC7: // mov r/m, imm32
 		m, ok := modrm()
 		if !ok || m.mem || m.opdigit != 0 || len(b)-(p+m.n) < 4 {
@@ -116,6 +118,8 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 					eff.DefKind = isa.DefLoad
 					setMem(eff, m, pc, n)
 				}
+			} else if wide {
+				eff.HasStore, eff.StoreSrc = true, int8(m.reg)
 			}
 			return
 		}

@@ -69,6 +69,12 @@ prefixes:
 			return isa.Effect{}, false
 		}
 		eff := isa.Effect{Len: p + 2 + n}
+		// A memory operand based or indexed on rbp uses it, as classify
+		// says for the forms x86asm decodes (and the fast path for nop
+		// r/m): x86asm rejects REX.W nop r/m, and the fast path takes it.
+		if m, ok := parseModRM(code[p+2:], rex); ok && m.mem && (m.base == regBP || m.index == regBP) {
+			eff.UsesFP = true
+		}
 		// rdsspd/rdsspq r (F3 0F 1E /1, register form) writes its r/m register.
 		if op == 0x1E && rep && modrm>>6 == 3 && (modrm>>3)&7 == 1 {
 			rm := modrm&7 | (rex&1)<<3

@@ -29,9 +29,9 @@ type decodeCase struct {
 
 var decodeCases = []decodeCase{
 	// ---- push / pop ----
-	{"push %rbp", "55", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: -8, UsesFP: true}},
-	{"push %rbx", "53", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: -8}},
-	{"push %r15", "4157", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: -8}},
+	{"push %rbp", "55", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: -8, UsesFP: true, HasStore: true, StoreSrc: 5}},
+	{"push %rbx", "53", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: -8, HasStore: true, StoreSrc: 3}},
+	{"push %r15", "4157", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: -8, HasStore: true, StoreSrc: 15}},
 	{"push %ax", "6650", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: -2}},
 	{"push $0x7f", "6a7f", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: -8}},
 	{"push $0x1000", "6800100000", isa.Effect{Len: 5, SP: isa.SPAdd, SPDelta: -8}},
@@ -45,7 +45,7 @@ var decodeCases = []decodeCase{
 	{"pushfw", "669c", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: -2}},
 	{"popfq", "9d", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: 8}},
 	{"popfw", "669d", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: 2}},
-	{"push %rsp", "54", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: -8}},
+	{"push %rsp", "54", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: -8, HasStore: true, StoreSrc: 4}},
 	{"pop %rbx", "5b", isa.Effect{Len: 1, SP: isa.SPAdd, SPDelta: 8}},
 	{"pop %r12", "415c", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: 8}},
 	{"pop %ax", "6658", isa.Effect{Len: 2, SP: isa.SPAdd, SPDelta: 2}},
@@ -93,7 +93,7 @@ var decodeCases = []decodeCase{
 	{"cmp %r11,%rsp", "4c39dc", isa.Effect{Len: 3}},
 	{"test %rsp,%rsp", "4885e4", isa.Effect{Len: 3}},
 	{"mov %rsp,%rdi", "4889e7", isa.Effect{Len: 3}},
-	{"mov %rsp,(%rax)", "488920", isa.Effect{Len: 3}},
+	{"mov %rsp,(%rax)", "488920", isa.Effect{Len: 3, HasStore: true, StoreSrc: 4}},
 	{"bt $0x3,%rsp", "480fbae403", isa.Effect{Len: 5}},
 
 	// ---- enter / leave ----
@@ -133,7 +133,7 @@ var decodeCases = []decodeCase{
 	// ---- stack memory accesses ----
 	{"mov %edi,-0x14(%rbp)", "897dec", isa.Effect{Len: 3, Access: isa.BaseFP, AccessOff: -0x14, AccessSize: 4, UsesFP: true}},
 	{"movzbl -0x8(%rsp),%eax", "0fb64424f8", isa.Effect{Len: 5, Access: isa.BaseSP, AccessOff: -8, AccessSize: 1}},
-	{"mov %rax,-0x19084(%rbp)", "4889857c6ffeff", isa.Effect{Len: 7, Access: isa.BaseFP, AccessOff: -0x19084, AccessSize: 8, UsesFP: true}},
+	{"mov %rax,-0x19084(%rbp)", "4889857c6ffeff", isa.Effect{Len: 7, Access: isa.BaseFP, AccessOff: -0x19084, AccessSize: 8, UsesFP: true, HasStore: true, StoreSrc: 0}},
 	{"movaps %xmm0,-0x28(%rsp)", "0f294424d8", isa.Effect{Len: 5, Access: isa.BaseSP, AccessOff: -0x28, AccessSize: 16}},
 	{"vmovdqu %ymm1,0x20(%rsp)", "c5fe7f4c2420", isa.Effect{Len: 6, Access: isa.BaseSP, AccessOff: 0x20, AccessSize: 32}},
 	// EVEX compressed disp8: 0x40 is encoded as 1*64.

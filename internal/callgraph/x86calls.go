@@ -1,0 +1,299 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"strings"
+	"sync"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// What an x86-64 function's walk needs to know about the code it calls
+// (frame.Input.Thunk and NoReturn), found once per file and address.
+
+// fileCalls caches, per file, the retpoline thunks and the functions
+// that never return.
+type fileCalls struct {
+	mu     sync.Mutex
+	thunks map[uint64]thunkAnswer
+	// noReturn[level] caches never's answers at each level (see never),
+	// under mu; each depends only on the code and the level below, so no
+	// answer depends on which worker asked first (two may compute the
+	// same one).
+	noReturn  [noReturnLevels + 1]map[uint64]bool
+	declared  map[uint64]bool // DWARF DW_AT_noreturn, read once
+	dwarfOnce sync.Once
+}
+
+type thunkAnswer struct {
+	t  frame.Thunk
+	ok bool
+}
+
+func (g *Graph) callsOf(f *binfile.File) *fileCalls {
+	g.dataMu.Lock()
+	defer g.dataMu.Unlock()
+	if g.calls == nil {
+		g.calls = map[*binfile.File]*fileCalls{}
+	}
+	c, ok := g.calls[f]
+	if !ok {
+		c = &fileCalls{thunks: map[uint64]thunkAnswer{}}
+		for i := range c.noReturn {
+			c.noReturn[i] = map[uint64]bool{}
+		}
+		g.calls[f] = c
+	}
+	return c
+}
+
+// setX86Calls gives in the thunk and never-returns answers for f.
+func (g *Graph) setX86Calls(f *binfile.File, in *frame.Input) {
+	if f.Arch != binfile.ArchX86_64 {
+		return
+	}
+	c := g.callsOf(f)
+	in.Thunk = func(addr uint64) (frame.Thunk, bool) { return c.thunk(g, f, addr) }
+	in.NoReturn = func(addr uint64) bool { return c.never(g, f, addr, noReturnLevels) }
+}
+
+// thunkCode is how many bytes a retpoline thunk's shape is looked for in.
+const thunkCode = 64
+
+// thunk says whether the code at addr is a retpoline thunk: by its code
+// (frame.MatchThunk: also in a stripped file, and whatever its name), or
+// by the names GCC, Clang and the kernel give them.
+func (c *fileCalls) thunk(g *Graph, f *binfile.File, addr uint64) (frame.Thunk, bool) {
+	c.mu.Lock()
+	a, ok := c.thunks[addr]
+	c.mu.Unlock()
+	if ok {
+		return a.t, a.ok
+	}
+	if f.IsExecutable(addr) && !f.InPLT(addr) {
+		if code, err := f.Code(addr, min(f.CodeEnd(addr)-addr, thunkCode)); err == nil {
+			a.t, a.ok = frame.MatchThunk(g.Decoder, code, addr)
+		}
+	}
+	if !a.ok {
+		if fn, found := f.FunctionAt(addr); found {
+			a.t, a.ok = ThunkByName(fn.Name)
+		}
+	}
+	c.mu.Lock()
+	c.thunks[addr] = a
+	c.mu.Unlock()
+	return a.t, a.ok
+}
+
+// x86Regs are the 64-bit register names by number.
+var x86Regs = [...]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+
+// ThunkByName recognises a retpoline thunk by its name:
+// __x86_indirect_thunk_<reg>, __x86_indirect_call_thunk_<reg>,
+// __x86_indirect_jump_thunk_<reg>, __llvm_retpoline_<reg>,
+// __llvm_external_retpoline_<reg>; __x86_return_thunk returns.
+func ThunkByName(name string) (frame.Thunk, bool) {
+	if name == "__x86_return_thunk" {
+		return frame.Thunk{Return: true}, true
+	}
+	for _, p := range []string{"__x86_indirect_thunk_", "__x86_indirect_call_thunk_", "__x86_indirect_jump_thunk_",
+		"__llvm_retpoline_", "__llvm_external_retpoline_"} {
+		if reg, ok := strings.CutPrefix(name, p); ok {
+			for i, r := range x86Regs {
+				if r == reg {
+					return frame.Thunk{Reg: int8(i)}, true
+				}
+			}
+		}
+	}
+	return frame.Thunk{}, false
+}
+
+// noReturnNames are the C library's and C++ runtime's functions that
+// never return to their caller (glibc and musl declare them noreturn).
+var noReturnNames = map[string]bool{
+	"abort": true, "exit": true, "_exit": true, "_Exit": true, "quick_exit": true,
+	"__assert_fail": true, "__assert_perror_fail": true, "__assert": true, "__assert2": true,
+	"__stack_chk_fail": true, "__stack_chk_fail_local": true, "__fortify_fail": true, "__chk_fail": true,
+	"__libc_fatal": true, "longjmp": true, "_longjmp": true, "siglongjmp": true, "__longjmp_chk": true,
+	"err": true, "errx": true, "verr": true, "verrx": true, "pthread_exit": true, "thrd_exit": true,
+	"__cxa_throw": true, "__cxa_rethrow": true, "__cxa_bad_cast": true, "__cxa_bad_typeid": true,
+	"__cxa_throw_bad_array_new_length": true, "__cxa_call_unexpected": true, "_Unwind_Resume": true,
+	"_ZSt9terminatev": true, "__cxa_pure_virtual": true, "__cxa_deleted_virtual": true,
+}
+
+// NoReturnName says whether a function of that name never returns: the
+// list above, and libstdc++'s std::__throw_* helpers.
+func NoReturnName(name string) bool {
+	if i := strings.IndexByte(name, '@'); i > 0 {
+		name = name[:i] // a versioned import: abort@GLIBC_2.2.5
+	}
+	return noReturnNames[name] || strings.HasPrefix(name, "_ZSt") && strings.Contains(name, "__throw_")
+}
+
+// maxNoReturnWalk bounds the instructions decoded to prove that one
+// function never returns, and maxNoReturnSize the size of a function
+// looked at; past them, it is taken to return (the safe answer). Error
+// paths that end in exit or abort are small.
+const (
+	maxNoReturnWalk = 1000
+	maxNoReturnSize = 4096
+)
+
+// noReturnLevels is how many wrappers deep never looks: a function that
+// calls one that calls exit (die -> fatal -> exit) is found; deeper ones
+// are taken to return (the safe answer: the walk goes on after the call).
+const noReturnLevels = 2
+
+// never says whether the function at addr never returns: by its name
+// (its symbol, or the import its PLT stub jumps to), DWARF's
+// DW_AT_noreturn, or, at level > 0, its code: no path reaches a return,
+// an indirect jump or a tail call to a function that returns, each path
+// ending in a trap, a loop, or a call or jump to a function that never
+// returns by the answer one level down.
+func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64, level int) bool {
+	c.mu.Lock()
+	v, ok := c.noReturn[level][addr]
+	c.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = c.decide(g, f, addr, level)
+	c.mu.Lock()
+	c.noReturn[level][addr] = v
+	c.mu.Unlock()
+	return v
+}
+
+func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64, level int) bool {
+	if f.InPLT(addr) {
+		m := &Module{File: f}
+		if slot := g.pltSlot(m, addr); slot != 0 {
+			if name, ok := f.Slots[slot]; ok {
+				return NoReturnName(name)
+			}
+		}
+		return false
+	}
+	fn, ok := f.FunctionAt(addr)
+	if !ok {
+		return false
+	}
+	if NoReturnName(fn.Name) || level > 0 && c.codeNeverReturns(g, f, fn, level-1) {
+		return true
+	}
+	return c.declaredNoReturn(f, addr)
+}
+
+// codeNeverReturns walks fn's code (see never); callees are asked at
+// level.
+func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Function, level int) bool {
+	if fn.Size > maxNoReturnSize {
+		return false
+	}
+	code, err := f.Code(fn.Addr, fn.Size)
+	if err != nil || len(code) == 0 {
+		return false
+	}
+	end := fn.Addr + uint64(len(code))
+	seen := map[uint64]bool{}
+	work := []uint64{fn.Addr}
+	for n := 0; len(work) > 0; n++ {
+		if n > maxNoReturnWalk {
+			return false
+		}
+		pc := work[len(work)-1]
+		work = work[:len(work)-1]
+		if seen[pc] {
+			continue
+		}
+		if pc < fn.Addr || pc >= end {
+			return false // runs off its end, into code it does not own
+		}
+		seen[pc] = true
+		e, err := g.Decoder.Decode(code[pc-fn.Addr:], pc)
+		if err != nil || e.Len <= 0 {
+			return false
+		}
+		next := pc + uint64(e.Len)
+		inside := e.HasTarget && e.Target >= fn.Addr && e.Target < end
+		switch e.Flow {
+		case isa.FlowReturn, isa.FlowIndirectJump:
+			return false
+		case isa.FlowStop:
+		case isa.FlowJump:
+			switch {
+			case inside:
+				work = append(work, e.Target)
+			case !e.HasTarget || !c.ends(g, f, e.Target, level):
+				return false
+			}
+		case isa.FlowCondJump:
+			if inside {
+				work = append(work, e.Target)
+			} else if !e.HasTarget || !c.ends(g, f, e.Target, level) {
+				return false
+			}
+			work = append(work, next)
+		case isa.FlowCall:
+			if e.HasTarget && !inside && c.ends(g, f, e.Target, level) {
+				continue
+			}
+			if inside {
+				return false // a local call: not followed here
+			}
+			work = append(work, next)
+		default:
+			work = append(work, next)
+		}
+	}
+	return true
+}
+
+// ends says whether control that reaches addr (by a call or a tail
+// call) never comes back.
+func (c *fileCalls) ends(g *Graph, f *binfile.File, addr uint64, level int) bool {
+	if t, ok := c.thunk(g, f, addr); ok && !t.Return {
+		return false
+	}
+	return c.never(g, f, addr, level)
+}
+
+// declaredNoReturn says whether DWARF marks the subprogram at addr
+// DW_AT_noreturn (C11 _Noreturn, __attribute__((noreturn))).
+func (c *fileCalls) declaredNoReturn(f *binfile.File, addr uint64) bool {
+	c.dwarfOnce.Do(func() {
+		c.declared = map[uint64]bool{}
+		if d, err := f.ELF.DWARF(); err == nil {
+			ReadNoReturn(d, c.declared)
+		}
+	})
+	return c.declared[addr]
+}
+
+// attrNoreturn is DW_AT_noreturn (debug/dwarf has no name for it).
+const attrNoreturn dwarf.Attr = 0x87
+
+// ReadNoReturn adds to out the entry addresses of the subprograms DWARF
+// marks DW_AT_noreturn.
+func ReadNoReturn(d *dwarf.Data, out map[uint64]bool) {
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return
+		}
+		if e.Tag != dwarf.TagSubprogram {
+			continue
+		}
+		if nr, _ := e.Val(attrNoreturn).(bool); !nr {
+			continue
+		}
+		if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
+			out[lo] = true
+		}
+	}
+}
