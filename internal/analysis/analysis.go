@@ -320,12 +320,7 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 		v := b.Bound
 		e.Bound = &v
 	}
-	for i := range e.Reasons {
-		r := &e.Reasons[i]
-		if r.Library == "" {
-			r.File, r.Line = res.lineAt(r.Addr)
-		}
-	}
+	res.locateReasons(e.Reasons)
 	for i := range e.Assumptions {
 		a := &e.Assumptions[i]
 		if a.Library == "" {
@@ -376,6 +371,15 @@ func userRoots(specs []bound.Spec) []int {
 		}
 	}
 	return out
+}
+
+// locateReasons gives the reasons in the analysed file their source lines.
+func (res *Result) locateReasons(reasons []bound.Reason) {
+	for i := range reasons {
+		if r := &reasons[i]; r.Library == "" {
+			r.File, r.Line = res.lineAt(r.Addr)
+		}
+	}
 }
 
 // lineAt gives the source line of an address of the analysed file.

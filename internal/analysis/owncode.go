@@ -194,12 +194,7 @@ func (res *Result) ownCode(specs []bound.Spec, bo bound.Options, lo threads.Lowe
 			v := b.Bound
 			oc.Bound = &v
 		}
-		for j := range oc.Reasons {
-			r := &oc.Reasons[j]
-			if r.Library == "" {
-				r.File, r.Line = res.lineAt(r.Addr)
-			}
-		}
+		res.locateReasons(oc.Reasons)
 		injected := map[string]bool{}
 		for _, id := range perEntry[i] {
 			injected[g.QualifiedName(id)] = true
