@@ -75,7 +75,7 @@ func (a *Analysis) recursionReason(c, from int) (start int, site uint64, detail 
 			if back != nil {
 				also = "also "
 			}
-			detail += ", joined " + also + "by the assumed " + strings.Join(hubs, ", ")
+			detail += ", joined " + also + "by the assumed " + strings.Join(shortenHubs(hubs, 4), ", ")
 		}
 	}
 	return nodes[0], site, detail, names
@@ -324,4 +324,15 @@ func (a *Analysis) cycleStart(c, from int, members []int, budget *int) int {
 		}
 	}
 	return best
+}
+
+// shortenHubs keeps the first k assumed sets of a list and counts the
+// rest: a component of libc joins a dozen FILE jump-table calls, which say
+// nothing more one by one (the JSON's reasons keep the cycle; the text
+// must stay readable).
+func shortenHubs(hubs []string, k int) []string {
+	if len(hubs) <= k {
+		return hubs
+	}
+	return append(hubs[:k:k], fmt.Sprintf("and %d more assumed sets", len(hubs)-k))
 }
