@@ -318,7 +318,7 @@ func assumptionPlace(r *analysis.Result, a bound.Assumption) place {
 // maxRelated caps the related locations of one result: the message counts
 // them all, a code-scanning page shows only the first few anyway (and
 // one of each of the five reason kinds comes first).
-const maxRelated = 8
+const maxRelated = 6
 
 func (s *logRun) analysis(a Analysis) {
 	r := a.Result
@@ -555,11 +555,11 @@ func (s *logRun) layout(l *layout.Report) {
 		if len(into) > 0 {
 			props["overflow_into"] = strings.Join(into, ", ")
 		}
-		s.add(finding{rule: RuleUnsafeLayout, key: "main stack", at: place{binary: l.Binary}, props: props,
+		s.add(finding{rule: RuleUnsafeLayout, key: "main stack", at: stackPlace(l), props: props,
 			text: "unsafe stack placement: " + l.VerdictReason})
 	}
 	if l.Verdict == layout.Unknown {
-		s.add(finding{rule: RuleLayoutUnknown, key: "main stack", at: place{binary: l.Binary},
+		s.add(finding{rule: RuleLayoutUnknown, key: "main stack", at: stackPlace(l),
 			text: "stack placement not proved: " + l.VerdictReason})
 	}
 	if h := l.Headroom; h != nil && (h.Bytes != nil && *h.Bytes < 0 || h.WillOverflowBy > 0) {
@@ -567,7 +567,7 @@ func (s *logRun) layout(l *layout.Report) {
 		if h.Bytes != nil && *h.Bytes < 0 {
 			over = -*h.Bytes
 		}
-		s.add(finding{rule: RuleWillOverflow, key: "main stack", at: place{binary: l.Binary},
+		s.add(finding{rule: RuleWillOverflow, key: "main stack", at: stackPlace(l),
 			props: map[string]any{"stack_size": h.StackSize, "over": over},
 			text:  fmt.Sprintf("the main stack (%s) is %s smaller than its worst case", report.Bytes(h.StackSize), report.Bytes(over))})
 	}
@@ -721,4 +721,23 @@ func prune(key string, v any) (any, bool) {
 		return x, x.String() != "-1"
 	}
 	return v, true
+}
+
+// stackPlace is where a finding about the main stack's placement or size
+// is fixed: the linker script's line declaring the MEMORY region that holds
+// the stack's top, when the memory map came from a linker script, else the
+// ELF file.
+func stackPlace(l *layout.Report) place {
+	p := place{binary: l.Binary}
+	m, st := l.MemoryMap, l.Stack
+	if m == nil || m.File == "" || st == nil {
+		return p
+	}
+	for _, r := range m.Regions {
+		if r.Line > 0 && st.Top > r.Origin && st.Top <= r.End() {
+			p.file, p.line = m.File, r.Line
+			return p
+		}
+	}
+	return p
 }
