@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
-	"github.com/stackscope/stackscope/internal/budget"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/budget"
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report"
