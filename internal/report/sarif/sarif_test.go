@@ -335,3 +335,27 @@ func TestFileURI(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpAnchors: every rule's helpUri is docs/analyze.md at an anchor
+// that exists there (a heading whose text is the rule's ID, which GitHub
+// turns into the lower-case anchor).
+func TestHelpAnchors(t *testing.T) {
+	data, err := os.ReadFile("../../../docs/analyze.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "#") {
+			anchors[strings.ToLower(strings.TrimSpace(strings.TrimLeft(l, "#")))] = true
+		}
+	}
+	for _, r := range rules {
+		u := helpURI(r.id)
+		i := strings.Index(u, "#")
+		if !strings.HasPrefix(u, DocsURL) || i < 0 || !anchors[u[i+1:]] {
+			t.Errorf("rule %s: helpUri %s has no heading in docs/analyze.md", r.id, u)
+		}
+	}
+}
