@@ -1,14 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"github.com/stackscope/stackscope/internal/size"
 	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/budget"
 	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/report/html"
 	"github.com/stackscope/stackscope/internal/report/sarif"
@@ -22,6 +25,8 @@ type analyzeFlags struct {
 	budget         int64
 	allowUnbounded bool
 	top            int
+	withLayout     bool
+	ld             string
 }
 
 func newAnalyzeCommand() *cobra.Command {
@@ -46,6 +51,8 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 	size.Var(f, &fl.budget, "budget", "stack budget, as `SIZE` (4096, 4K, 64KiB, 1M): exit 1 when an entry's bound exceeds it or is not bounded")
 	f.BoolVar(&fl.allowUnbounded, "allow-unbounded", false, "with --budget, do not fail on entries that are not bounded")
 	f.IntVar(&fl.top, "top", 10, "number of largest frames to list")
+	f.BoolVar(&fl.withLayout, "with-layout", false, "with --format sarif: add the firmware layout findings (stackscope layout's SS101-SS105) to the log, and its verdict to the exit status")
+	f.StringVar(&fl.ld, "ld", "", "with --with-layout: the linker script whose MEMORY regions are the memory map; the placement result points at its line")
 	fl.analysisFlags.register(f)
 	return cmd
 }
@@ -70,7 +77,11 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		results = append(results, res)
 		budgets[res] = cfg
 	}
-	err := fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
+	layouts, err := analyzeLayouts(fl, results, budgets)
+	if err != nil {
+		return err
+	}
+	err = fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
 		switch fl.out.format {
 		case "json":
 			for _, r := range results {
@@ -82,7 +93,7 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		case "html":
 			return html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version()})
 		case "sarif":
-			in := sarif.Input{Version: version()}
+			in := sarif.Input{Version: version(), Layouts: layouts}
 			for _, r := range results {
 				in.Analyses = append(in.Analyses, sarif.Analysis{Result: r,
 					Budget: budget.Policy{Config: budgets[r], Flag: fl.budget, AllowUnbounded: fl.allowUnbounded}})
@@ -115,6 +126,11 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 			whys = append(whys, w...)
 		}
 	}
+	for _, l := range layouts {
+		if l.Failing() {
+			whys = append(whys, layoutWhys(l)...)
+		}
+	}
 	if len(whys) > 0 {
 		return findingError(wrote(fl.out), whys)
 	}
@@ -126,4 +142,36 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 // an entry not bounded unless allowed, or a thread whose stack overflows.
 func overBudget(r *analysis.Result, cfg *config.Config, flag int64, allowUnbounded bool) bool {
 	return budget.Policy{Config: cfg, Flag: flag, AllowUnbounded: allowUnbounded}.Failing(r)
+}
+
+// analyzeLayouts is --with-layout: the layout of each file (from the
+// analysis already done, with the memory map of --ld or stackscope.toml),
+// so that one SARIF log carries the placement findings a CI job uploads.
+func analyzeLayouts(fl analyzeFlags, results []*analysis.Result, cfgs map[*analysis.Result]*config.Config) ([]*layout.Report, error) {
+	if !fl.withLayout {
+		if fl.ld != "" {
+			return nil, usageErrorf("--ld goes with --with-layout (or use stackscope layout --ld)")
+		}
+		return nil, nil
+	}
+	if fl.out.format != "sarif" {
+		return nil, usageErrorf("--with-layout goes with --format sarif (for the text or JSON, run stackscope layout)")
+	}
+	var out []*layout.Report
+	for _, r := range results {
+		mem, err := memoryMap(fl.ld, cfgs[r])
+		if err != nil {
+			return nil, err
+		}
+		l, err := layout.Analyze(r.Binary, layout.Options{Memory: mem, Result: r, Analysis: analysis.Options{Config: cfgs[r]}})
+		if err != nil {
+			var ie *binfile.InputError
+			if errors.As(err, &ie) {
+				return nil, &exitError{Code: exitUsage, Err: ie}
+			}
+			return nil, &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", r.Binary, err)}
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }

@@ -79,7 +79,7 @@ func memoryMap(ld string, cfg *config.Config) (*layout.MemoryMap, error) {
 	if err != nil {
 		return nil, &exitError{Code: exitUsage, Err: err}
 	}
-	return &layout.MemoryMap{From: from, Regions: regions}, nil
+	return &layout.MemoryMap{From: from, Regions: regions, File: ld}, nil
 }
 
 func runLayout(cmd *cobra.Command, path string, fl layoutFlags) error {

@@ -116,3 +116,90 @@ int main(int argc, char **argv) { (void)argv; return leaf(argc); }
 		t.Errorf("results %+v, want one SS001 for leaf at small.c:1", rs)
 	}
 }
+
+// TestAnalyzeSARIFWithLayout: analyze --with-layout --ld on the example
+// firmware puts the unsafe placement (SS101) in analyze's log, at the line
+// of link.ld that declares the RAM region holding the stack (found in the
+// script's text here, not from the tool); without --ld it points at the
+// ELF; the log meets GitHub's required fields; exit 1 for the verdict.
+func TestAnalyzeSARIFWithLayout(t *testing.T) {
+	fw, ld := "../../examples/firmware/firmware.elf", "../../examples/firmware/link.ld"
+	data, err := os.ReadFile(ld)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ramLine := 0
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "RAM ") {
+			ramLine = i + 1
+		}
+	}
+	for _, tc := range []struct {
+		args     []string
+		file     string
+		line     int
+		verdicts string
+	}{
+		{[]string{"--ld", ld}, "link.ld", ramLine, "SS101"},
+		{nil, "firmware.elf", 1, "SS101"}, // unsafe even without the map: at the ELF
+	} {
+		args := append([]string{"analyze", "--format", "sarif", "--with-layout"}, tc.args...)
+		code, out, errOut := capture(t, append(args, fw)...)
+		if code != 1 || !strings.Contains(errOut, "layout") {
+			t.Fatalf("%v: exit %d, want 1 naming the layout; stderr %s", args, code, errOut)
+		}
+		rep := sariftest.Check(t, out)
+		sariftest.CodeScanning(t, rep)
+		var placed []sariftest.Result
+		for _, f := range sariftest.Results(rep) {
+			if f.Rule == tc.verdicts {
+				placed = append(placed, f)
+			}
+		}
+		if len(placed) != 1 || !strings.HasSuffix(placed[0].File, tc.file) || placed[0].Line != tc.line {
+			t.Errorf("%v: placement results %+v, want one %s at %s:%d", args, placed, tc.verdicts, tc.file, tc.line)
+		}
+	}
+	if code, _, errOut := capture(t, "analyze", "--ld", ld, fw); code != 2 || !strings.Contains(errOut, "--with-layout") {
+		t.Errorf("--ld without --with-layout: exit %d, %q; want 2 naming --with-layout", code, errOut)
+	}
+}
+
+// TestAnalyzeSARIFSize: the log of a program with a few results stays
+// small (go-sarif writes every default; the log omits them) and has no two
+// results of one rule at one place: main and _start reaching the same
+// recursion are one result naming both.
+func TestAnalyzeSARIFSize(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.c")
+	os.WriteFile(src, []byte(`int f(int n) { volatile char b[64]; b[0] = n; return n ? f(n - 1) + b[0] : 0; }
+int main(int c, char **v) { (void)v; return f(c); }
+`), 0o644)
+	bin := filepath.Join(dir, "p")
+	testutil.Run(t, dir, gcc, "-O1", "-g", "-o", bin, src)
+	code, out, errOut := capture(t, "analyze", "--format", "sarif", "--budget", "10", bin)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+	}
+	rep := sariftest.Check(t, out)
+	sariftest.CodeScanning(t, rep)
+	rs := sariftest.Results(rep)
+	if len(rs) < 3 || len(out) >= 10<<10 {
+		t.Errorf("%d results in %d bytes, want at least 3 in under 10 KB", len(rs), len(out))
+	}
+	both := 0
+	for _, r := range rs {
+		if r.Rule == "SS002" && strings.Contains(r.Text, "main has no stack bound") && strings.Contains(r.Text, "_start has no stack bound") {
+			both++
+		}
+	}
+	if both != 1 {
+		t.Errorf("want one SS002 result naming main and _start: %+v", rs)
+	}
+	for _, r := range rep.Runs[0].Tool.Driver.Rules {
+		if r.HelpURI == nil || !strings.HasPrefix(*r.HelpURI, "https://github.com/stackscope/stackscope/blob/main/docs/analyze.md#") {
+			t.Errorf("rule %s: helpUri %v", *r.ID, r.HelpURI)
+		}
+	}
+}

@@ -15,6 +15,9 @@ type MemoryMap struct {
 	// "stackscope.toml [memory]").
 	From    string            `json:"from"`
 	Regions []ldscript.Region `json:"regions"`
+	// File is the linker script the regions were read from (their Line
+	// is in it); empty when they come from stackscope.toml's regions.
+	File string `json:"file,omitempty"`
 }
 
 // blockBits: the Cortex-M architectural address map is cut into 512 MiB

@@ -9,7 +9,9 @@
 package sarif
 
 import (
+	"bytes"
 	"debug/elf"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -114,6 +116,7 @@ func Write(w io.Writer, in Input) error {
 	for _, r := range rules {
 		run.AddRule(r.id).
 			WithName(r.name).
+			WithHelpURI(helpURI(r.id)).
 			WithShortDescription(gosarif.NewMultiformatMessageString().WithText(r.short)).
 			WithFullDescription(gosarif.NewMultiformatMessageString().WithText(r.full)).
 			WithHelp(gosarif.NewMultiformatMessageString().WithText(r.help)).
@@ -126,12 +129,26 @@ func Write(w io.Writer, in Input) error {
 	for _, l := range in.Layouts {
 		lr.layout(l)
 	}
+	for _, f := range merge(lr.findings) {
+		lr.emit(f)
+	}
 	rep.AddRun(run)
-	return rep.PrettyWrite(w)
+	var buf bytes.Buffer
+	if err := rep.Write(&buf); err != nil {
+		return err
+	}
+	return compact(w, buf.Bytes())
 }
 
+// DocsURL is where each rule's help lives: docs/analyze.md, one heading
+// per rule (its ID in lower case is the heading's anchor).
+const DocsURL = "https://github.com/stackscope/stackscope/blob/main/docs/analyze.md"
+
+func helpURI(id string) string { return DocsURL + "#" + strings.ToLower(id) }
+
 type logRun struct {
-	run *gosarif.Run
+	run      *gosarif.Run
+	findings []finding
 }
 
 func ruleLevel(id string) string {
@@ -167,7 +184,10 @@ type finding struct {
 	key string
 }
 
-func (s *logRun) add(f finding) {
+// add collects a finding; Write merges and emits them at the end.
+func (s *logRun) add(f finding) { s.findings = append(s.findings, f) }
+
+func (s *logRun) emit(f finding) {
 	res := s.run.CreateResultForRule(f.rule).
 		WithLevel(ruleLevel(f.rule)).
 		WithMessage(gosarif.NewTextMessage(f.text))
@@ -179,10 +199,8 @@ func (s *logRun) add(f finding) {
 		res.WithPartialFingerprints(map[string]string{"stackscope/v1": f.rule + ":" + filepath.Base(f.at.binary) + ":" + f.key})
 	}
 	bag := gosarif.NewPropertyBag()
+	// The address is the location's (physical, or its property).
 	bag.Add("binary", f.at.binary)
-	if f.at.addr != 0 {
-		bag.Add("address", fmt.Sprintf("%#x", f.at.addr))
-	}
 	keys := make([]string, 0, len(f.props))
 	for k := range f.props {
 		keys = append(keys, k)
@@ -206,16 +224,24 @@ func location(p place) *gosarif.Location {
 		}
 		loc.WithPhysicalLocation(phys)
 	} else {
-		phys := gosarif.NewPhysicalLocation().WithArtifactLocation(gosarif.NewSimpleArtifactLocation(fileURI(p.binary)))
+		// Line 1 of the binary: a binary has no lines, but GitHub code
+		// scanning requires region.startLine on every result's location
+		// (the whole file is what it shows); the address says where.
+		phys := gosarif.NewPhysicalLocation().WithArtifactLocation(gosarif.NewSimpleArtifactLocation(fileURI(p.binary))).
+			WithRegion(gosarif.NewRegion().WithStartLine(1))
 		if p.addr != 0 {
 			phys.WithAddress(gosarif.NewAddress().WithAbsoluteAddress(int(p.addr)).WithKind("instruction"))
 		}
 		loc.WithPhysicalLocation(phys)
 	}
 	if p.function != "" {
-		loc.AddLogicalLocation(gosarif.NewLogicalLocation().WithName(p.function).WithFullyQualifiedName(p.function).WithKind("function"))
+		// The name only: a C function's fully qualified name is the same
+		// string, and the log is smaller without it twice.
+		loc.AddLogicalLocation(gosarif.NewLogicalLocation().WithName(p.function).WithKind("function"))
 	}
-	if p.addr != 0 {
+	// The address as a property only where the physical location is a
+	// source line (with the binary, it is the physical address already).
+	if p.addr != 0 && p.file != "" {
 		loc.WithProperties(gosarif.NewPropertyBag().Add("address", fmt.Sprintf("%#x", p.addr)))
 	}
 	return loc
@@ -290,8 +316,9 @@ func assumptionPlace(r *analysis.Result, a bound.Assumption) place {
 }
 
 // maxRelated caps the related locations of one result: the message counts
-// them all, a code-scanning page shows only the first few anyway.
-const maxRelated = 20
+// them all, a code-scanning page shows only the first few anyway (and
+// one of each of the five reason kinds comes first).
+const maxRelated = 6
 
 func (s *logRun) analysis(a Analysis) {
 	r := a.Result
@@ -528,11 +555,11 @@ func (s *logRun) layout(l *layout.Report) {
 		if len(into) > 0 {
 			props["overflow_into"] = strings.Join(into, ", ")
 		}
-		s.add(finding{rule: RuleUnsafeLayout, key: "main stack", at: place{binary: l.Binary}, props: props,
+		s.add(finding{rule: RuleUnsafeLayout, key: "main stack", at: stackPlace(l), props: props,
 			text: "unsafe stack placement: " + l.VerdictReason})
 	}
 	if l.Verdict == layout.Unknown {
-		s.add(finding{rule: RuleLayoutUnknown, key: "main stack", at: place{binary: l.Binary},
+		s.add(finding{rule: RuleLayoutUnknown, key: "main stack", at: stackPlace(l),
 			text: "stack placement not proved: " + l.VerdictReason})
 	}
 	if h := l.Headroom; h != nil && (h.Bytes != nil && *h.Bytes < 0 || h.WillOverflowBy > 0) {
@@ -540,7 +567,7 @@ func (s *logRun) layout(l *layout.Report) {
 		if h.Bytes != nil && *h.Bytes < 0 {
 			over = -*h.Bytes
 		}
-		s.add(finding{rule: RuleWillOverflow, key: "main stack", at: place{binary: l.Binary},
+		s.add(finding{rule: RuleWillOverflow, key: "main stack", at: stackPlace(l),
 			props: map[string]any{"stack_size": h.StackSize, "over": over},
 			text:  fmt.Sprintf("the main stack (%s) is %s smaller than its worst case", report.Bytes(h.StackSize), report.Bytes(over))})
 	}
@@ -571,4 +598,146 @@ func lineTable(path string) *srcloc.Table {
 	defer f.Close()
 	t, _ := srcloc.Load(f, path)
 	return t
+}
+
+// locKey is where a result shows in code scanning: the file and line when
+// there is a source line, else the binary and address. Two results of one
+// rule there are one alert to a reader, so they become one result.
+func locKey(p place) string {
+	if p.file != "" {
+		return fileURI(p.file) + ":" + fmt.Sprint(p.line)
+	}
+	return fileURI(p.binary) + "@" + fmt.Sprintf("%#x", p.addr)
+}
+
+// merge folds the findings of one rule at one location into one result
+// (main and _start reaching the same recursion are one alert): the message
+// is every finding's text, one a line, so it names every entry; the
+// related locations are the union; the fingerprint names every key. Order
+// is kept: the first finding of a (rule, location) gives its place.
+func merge(fs []finding) []finding {
+	var out []finding
+	at := map[string]int{}
+	for _, f := range fs {
+		k := f.rule + "\x00" + locKey(f.at)
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			if f.props == nil {
+				f.props = map[string]any{}
+			}
+			out = append(out, f)
+			continue
+		}
+		m := &out[i]
+		m.text += "\n" + f.text
+		if m.key != "" || f.key != "" {
+			m.key += "+" + f.key
+		}
+		seen := map[place]bool{}
+		for _, p := range m.related {
+			seen[p] = true
+		}
+		for _, p := range f.related {
+			if !seen[p] && len(m.related) < maxRelated {
+				seen[p] = true
+				m.related = append(m.related, p)
+			}
+		}
+		// The merged result's properties are the first finding's, with
+		// the entries it concerns listed (the others' numbers are in the
+		// message).
+		if e, ok := f.props["entry"]; ok {
+			list, _ := m.props["entries"].([]any)
+			if len(list) == 0 {
+				if first, ok := m.props["entry"]; ok {
+					list = append(list, first)
+				}
+			}
+			m.props["entries"] = append(list, e)
+		}
+	}
+	return out
+}
+
+// compact rewrites go-sarif's log without the values SARIF defines as
+// defaults (-1 indexes and offsets, empty arrays and objects, a result's
+// kind "fail", a rule's enabled true): the library writes them all, which
+// made a 3-result log 50 KB of noise. A reader applies the same defaults,
+// so the log means the same. The language and newline sequences stay
+// although they are defaults too: go-sarif's own reader does not apply
+// defaults and rejects a log without them.
+// The runs and results arrays are kept even when empty (GitHub's upload
+// wants results, and an empty list says "checked, nothing found").
+func compact(w io.Writer, log []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(log))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return fmt.Errorf("sarif: re-reading the log: %v", err)
+	}
+	doc, _ = prune("", doc)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(out, '\n'))
+	return err
+}
+
+// keep are the arrays that stay even when empty.
+var keep = map[string]bool{"runs": true, "results": true}
+
+// prune drops the defaults from v (under key); false when v itself is one.
+func prune(key string, v any) (any, bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if p, ok := prune(k, e); ok {
+				x[k] = p
+			} else {
+				delete(x, k)
+			}
+		}
+		if _, isResult := x["ruleId"]; isResult && x["kind"] == "fail" {
+			delete(x, "kind")
+		}
+		if key == "defaultConfiguration" && x["enabled"] == true {
+			delete(x, "enabled")
+		}
+		if key == "" { // the log itself
+			return x, true
+		}
+		return x, len(x) > 0 || keep[key]
+	case []any:
+		out := x[:0]
+		for _, e := range x {
+			if p, ok := prune("", e); ok {
+				out = append(out, p)
+			}
+		}
+		return out, len(out) > 0 || keep[key]
+	case json.Number:
+		return x, x.String() != "-1"
+	}
+	return v, true
+}
+
+// stackPlace is where a finding about the main stack's placement or size
+// is fixed: the linker script's line declaring the MEMORY region that holds
+// the stack's top, when the memory map came from a linker script, else the
+// ELF file.
+func stackPlace(l *layout.Report) place {
+	p := place{binary: l.Binary}
+	m, st := l.MemoryMap, l.Stack
+	if m == nil || m.File == "" || st == nil {
+		return p
+	}
+	for _, r := range m.Regions {
+		if r.Line > 0 && st.Top > r.Origin && st.Top <= r.End() {
+			p.file, p.line = m.File, r.Line
+			return p
+		}
+	}
+	return p
 }

@@ -150,11 +150,68 @@ func Results(rep *gosarif.Report) []Result {
 					f.Address = int(n)
 				}
 			}
-			if len(loc.LogicalLocations) > 0 && loc.LogicalLocations[0].FullyQualifiedName != nil {
-				f.Function = *loc.LogicalLocations[0].FullyQualifiedName
+			if len(loc.LogicalLocations) > 0 {
+				if ll := loc.LogicalLocations[0]; ll.FullyQualifiedName != nil {
+					f.Function = *ll.FullyQualifiedName
+				} else if ll.Name != nil {
+					f.Function = *ll.Name
+				}
 			}
 		}
 		out = append(out, f)
 	}
 	return out
+}
+
+// CodeScanning checks a log against what GitHub code scanning documents
+// as required of an uploaded SARIF file ("SARIF support for code
+// scanning", docs.github.com): tool.driver.name; every rule with an id and
+// a shortDescription; every result with a ruleId, a message.text and at
+// least one location with physicalLocation.artifactLocation.uri and
+// region.startLine >= 1. And stackscope's own rule on top: no two results
+// share a rule and a primary location (file and line, or binary and
+// address), since code scanning shows them as one place twice.
+func CodeScanning(t testing.TB, rep *gosarif.Report) {
+	t.Helper()
+	for _, run := range rep.Runs {
+		d := run.Tool.Driver
+		if d == nil || d.Name == nil || *d.Name == "" {
+			t.Errorf("no tool.driver.name")
+			continue
+		}
+		for _, r := range d.Rules {
+			if r.ID == nil || *r.ID == "" || r.ShortDescription == nil || r.ShortDescription.Text == nil || *r.ShortDescription.Text == "" {
+				t.Errorf("rule without id or shortDescription: %+v", r)
+			}
+		}
+		seen := map[string]bool{}
+		for i, res := range run.Results {
+			if res.RuleID == nil || *res.RuleID == "" || res.Message == nil || res.Message.Text == nil || *res.Message.Text == "" {
+				t.Errorf("result %d without ruleId or message.text", i)
+				continue
+			}
+			ok := false
+			for _, loc := range res.Locations {
+				pl := loc.PhysicalLocation
+				if pl != nil && pl.ArtifactLocation != nil && pl.ArtifactLocation.URI != nil && *pl.ArtifactLocation.URI != "" &&
+					pl.Region != nil && pl.Region.StartLine != nil && *pl.Region.StartLine >= 1 {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				t.Errorf("result %d (%s) has no location with an artifact URI and a startLine >= 1", i, *res.RuleID)
+				continue
+			}
+			pl := res.Locations[0].PhysicalLocation
+			key := *res.RuleID + " " + *pl.ArtifactLocation.URI + ":" + strconv.Itoa(*pl.Region.StartLine)
+			if pl.Address != nil {
+				key += "@" + strconv.Itoa(pl.Address.AbsoluteAddress)
+			}
+			if seen[key] {
+				t.Errorf("two results of one rule at one location: %s", key)
+			}
+			seen[key] = true
+		}
+	}
 }
