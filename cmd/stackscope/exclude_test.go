@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/size"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -80,8 +81,8 @@ func TestAnalyzeExclude(t *testing.T) {
 		t.Fatalf("--exclude fatal: exit %d, want 0\n%s", code, out)
 	}
 	for _, want := range []string{
-		"ok (budget 100,000 B), with fatal excluded",
-		"excluded; without it: NOT BOUNDED (at least " + thousands(atLeast) + ")",
+		"ok (budget 97.7 KiB), with fatal excluded",
+		"excluded; without it: NOT BOUNDED (at least " + size.Format(atLeast) + ")",
 	} {
 		if strings.Count(out, want) != 1 {
 			t.Errorf("want %q once:\n%s", want, out)
@@ -153,13 +154,4 @@ func TestAnalyzeExclude(t *testing.T) {
 	if code, out, errOut := capture(t, "diff", "--no-libraries", "--entry", "main", "--exclude", "fatal", bin, bin); code != exitOK {
 		t.Errorf("diff --exclude: exit %d: %s%s", code, out, errOut)
 	}
-}
-
-// thousands formats as the text report does: 1,234 B.
-func thousands(n int64) string {
-	s := itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s + " B"
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/size"
 	"github.com/stackscope/stackscope/internal/trace"
 )
 
@@ -105,7 +106,7 @@ func otherProgram(rec *trace.Result, path string) string {
 	case got.Path != want.Path:
 		return fmt.Sprintf("it is a run of %s, not of %s", got.Path, want.Path)
 	case got.Size != want.Size:
-		return fmt.Sprintf("it is a run of %s when it was %d bytes; it is %d bytes now", got.Path, got.Size, want.Size)
+		return fmt.Sprintf("it is a run of %s when it was %s; it is %s now", got.Path, size.Format(got.Size), size.Format(want.Size))
 	}
 	return ""
 }

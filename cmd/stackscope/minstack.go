@@ -153,7 +153,7 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 	}
 	page := uint64(os.Getpagesize())
 	if opts.NormalLimit < page {
-		return usageErrorf("the normal limit %d is less than a page (%d bytes)", opts.NormalLimit, page)
+		return usageErrorf("the normal limit %s is less than a page (%s)", size.Format(int64(opts.NormalLimit)), size.Format(int64(page)))
 	}
 	if hard != unlimitedStack && opts.NormalLimit > hard {
 		return usageErrorf("the normal limit %s is above the hard RLIMIT_STACK %s", trace.HumanBytes(opts.NormalLimit), trace.HumanBytes(hard))
@@ -305,7 +305,7 @@ func (b *progressBar) update(p inject.Progress) {
 	if !p.Run1.Pass {
 		state = p.Run1.Class
 	}
-	fmt.Fprintf(b.w, "\r\033[K[%s%s] run %d/~%d %s at %d KiB: %s", strings.Repeat("=", done), strings.Repeat(" ", width-done), p.Run, p.Estimate, p.Phase, p.Run1.Limit/1024, state)
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] run %d/~%d %s at %s: %s", strings.Repeat("=", done), strings.Repeat(" ", width-done), p.Run, p.Estimate, p.Phase, size.FormatKiB(int64(p.Run1.Limit)), state)
 }
 
 func (b *progressBar) clear() {

@@ -216,12 +216,12 @@ func TestMinstackOutput(t *testing.T) {
 		n, _ := strconv.ParseUint(strings.ReplaceAll(m[1], ",", ""), 10, 64)
 		return n
 	}
-	minimum := kib(`minimum stack (\d+) KiB`)
-	failed := kib(`(?m)^  at (\d+) KiB: stack-overflow`)
-	if again := kib(`at (\d+) KiB \(the minimum\)`); again != minimum {
+	minimum := kib(`minimum stack ([\d,]+) KiB`)
+	failed := kib(`(?m)^  at ([\d,]+) KiB: stack-overflow`)
+	if again := kib(`at ([\d,]+) KiB \(the minimum\)`); again != minimum {
 		t.Errorf("minimum %d KiB, then %d KiB", minimum, again)
 	}
-	if bytes := kib(`minimum +\d+ KiB \(([\d,]+) bytes\)`); bytes != minimum*1024 {
+	if bytes := kib(`minimum +[\d,]+ KiB \(([\d,]+) B\)`); bytes != minimum*1024 {
 		t.Errorf("minimum %d KiB is %d bytes", minimum, bytes)
 	}
 	page := uint64(os.Getpagesize())

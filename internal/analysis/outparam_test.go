@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/size"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -59,7 +60,7 @@ func TestThreadOutParamThumb(t *testing.T) {
 					t.Fatalf("%d tasks, want 4: %+v", len(res.Threads), res.Threads)
 				}
 				c := threadFor(t, res, "const_task")
-				if c.StackSize == nil || *c.StackSize != depthWords*4 || c.SizeSource != fmt.Sprintf("stack depth %d words x 4 bytes", depthWords) {
+				if c.StackSize == nil || *c.StackSize != depthWords*4 || c.SizeSource != fmt.Sprintf("stack depth %d words x 4 B", depthWords) {
 					t.Errorf("const_task: stack %v from %q, want %d words from get_depth", show(c.StackSize), c.SizeSource, depthWords)
 				}
 				if c.Status == "overflow" {
@@ -168,7 +169,7 @@ func TestFreeRTOSStaticHooks(t *testing.T) {
 				if th.Creator != "xTaskCreateStatic" || !strings.Contains(" "+w.creators+" ", " "+th.CreatedBy+" ") {
 					t.Errorf("%s: created by %s in %s", w.entry, th.Creator, th.CreatedBy)
 				}
-				want := fmt.Sprintf("stack depth %d words x 4 bytes in %s (%d bytes)", w.words, w.buffer, bytes)
+				want := fmt.Sprintf("stack depth %d words x 4 B in %s (%s)", w.words, w.buffer, size.Format(bytes))
 				if th.StackSize == nil || *th.StackSize != bytes || th.SizeSource != want {
 					t.Errorf("%s: stack %v from %q, want %d from %q", w.entry, show(th.StackSize), th.SizeSource, bytes, want)
 				}

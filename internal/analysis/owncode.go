@@ -5,6 +5,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/size"
 	"github.com/stackscope/stackscope/internal/threads"
 )
 
@@ -239,7 +240,7 @@ func (res *Result) OwnCodeEntries() []Entry {
 		for _, lc := range oc.LibraryCalls {
 			if !lc.Bounded {
 				x.Reasons = append(x.Reasons, bound.Reason{Kind: bound.ReasonExternal, Function: lc.Function, Library: lc.Library,
-					Detail: fmt.Sprintf("library call without a bound, made at %d bytes deep", lc.CallDepth)})
+					Detail: fmt.Sprintf("library call without a bound, made %s deep", size.Format(lc.CallDepth))})
 			}
 		}
 		out = append(out, x)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/size"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -101,7 +102,7 @@ func TestThreadPthread(t *testing.T) {
 				t.Fatalf("big_worker bound %v, want at least the .su frames %d + %d", show(big.Bound), su["big_worker"], su["fill"])
 			}
 			// The need counts glibc's descriptor and TLS at the top of the stack.
-			if big.Status != "overflow" || big.Over != *big.Bound+big.Context-16384 || big.Verdict != "overflow by "+itoa(big.Over)+" bytes" {
+			if big.Status != "overflow" || big.Over != *big.Bound+big.Context-16384 || big.Verdict != "overflow by "+size.Format(big.Over) {
 				t.Errorf("big_worker: %q %q over %d", big.Status, big.Verdict, big.Over)
 			}
 			small := threadFor(t, res, "small_worker")
@@ -176,7 +177,7 @@ func TestThreadFreeRTOS(t *testing.T) {
 						t.Errorf("%s: status %q (%s), want %q: needs %d of %d", name, th.Status, th.Verdict, wantStatus, need, w.size)
 					}
 				}
-				if !strings.Contains(threadFor(t, res, "comm_task").SizeSource, "comm_stack (800 bytes)") {
+				if !strings.Contains(threadFor(t, res, "comm_task").SizeSource, "comm_stack (800 B)") {
 					t.Errorf("comm_task size source %q does not name its buffer", threadFor(t, res, "comm_task").SizeSource)
 				}
 				// The sensor task's 600-byte buffer cannot fit 512 bytes.

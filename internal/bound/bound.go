@@ -12,6 +12,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // Reason kinds, part of the JSON contract.
@@ -690,7 +691,7 @@ func (a *Analysis) facts() {
 			lib = n.Module.Name
 		}
 		if v, ok := a.opts.Overrides[id]; ok {
-			assumes = append(assumes, Assumption{Kind: AssumeFrame, Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared worst case %d bytes, callees included (stackscope.toml)", v)})
+			assumes = append(assumes, Assumption{Kind: AssumeFrame, Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared worst case %s, callees included (stackscope.toml)", size.Format(v))})
 			assumeNode = append(assumeNode, id)
 			continue
 		}

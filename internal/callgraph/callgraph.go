@@ -548,7 +548,7 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 			// (No address: the node stands for every call through the slots.)
 			Size: 24,
 			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
-				"on the stack (1-11 KB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
+				"on the stack (1.0-11.0 KiB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})
 		g.lazyResolvers[key] = id
 	}

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/stackscope/stackscope/internal/trace"
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // StartupAllowance is what glibc's _start, __libc_start_main and
@@ -49,10 +49,10 @@ func (r *Result) SetStatic(bound *int64, atLeast int64, reasons []string, err er
 		if have < need {
 			r.StaticBelow = true
 			r.StaticCheck = fmt.Sprintf("ANALYZER BUG: the static bound of main (%s) plus argv/envp/auxv (%s) and %s for the startup frames is %s, but the program overflowed the main thread's stack inside main at a limit of %s",
-				commas(b), commas(int64(r.StartUse)), commas(StartupAllowance), commas(have), limit(f.Limit))
+				exact(b), exact(int64(r.StartUse)), exact(StartupAllowance), exact(have), limit(f.Limit))
 			r.Findings = append(r.Findings, r.StaticCheck)
 		} else {
-			r.StaticCheck = fmt.Sprintf("consistent: bound %s + start %s + %s startup allowance = %s >= %s, the limit that failed", commas(b), commas(int64(r.StartUse)), commas(StartupAllowance), commas(have), commas(int64(f.Limit)))
+			r.StaticCheck = fmt.Sprintf("consistent: bound %s + start %s + %s startup allowance = %s >= %s, the limit that failed", exact(b), exact(int64(r.StartUse)), exact(StartupAllowance), exact(have), exact(int64(f.Limit)))
 		}
 	}
 }
@@ -155,24 +155,24 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  normal limit       %s%s\n", limitHuman(r.Normal), unl)
 	if r.Peak > 0 {
-		fmt.Fprintf(w, "  peak at normal     %s (%s bytes, %s thread)\n", human(r.Peak), commas(int64(r.Peak)), r.PeakKind)
+		fmt.Fprintf(w, "  peak at normal     %s (%s, %s thread)\n", human(r.Peak), exact(int64(r.Peak)), r.PeakKind)
 	}
 	if r.Minimum != nil {
-		fmt.Fprintf(w, "  minimum            %s (%s bytes)\n", limit(*r.Minimum), commas(int64(*r.Minimum)))
+		fmt.Fprintf(w, "  minimum            %s (%s)\n", limit(*r.Minimum), exact(int64(*r.Minimum)))
 		fmt.Fprintf(w, "  margin             %s (normal limit less the minimum; the normal limit is %.1fx the minimum)\n", human(*r.Margin), float64(r.Normal)/float64(*r.Minimum))
 	}
-	fmt.Fprintf(w, "  argv/envp/auxv     %s bytes of the limit in use at exec\n", commas(int64(r.StartUse)))
+	fmt.Fprintf(w, "  argv/envp/auxv     %s of the limit in use at exec\n", exact(int64(r.StartUse)))
 	switch {
 	case r.StaticError != "":
 		fmt.Fprintf(w, "  static bound       not available: %s\n", r.StaticError)
 	case r.StaticBound != nil:
-		fmt.Fprintf(w, "  static bound       %s bytes for main (%s)\n", commas(*r.StaticBound), r.StaticCheck)
+		fmt.Fprintf(w, "  static bound       %s for main (%s)\n", exact(*r.StaticBound), r.StaticCheck)
 	case r.StaticAtLeast != nil:
 		why := ""
 		if len(r.StaticReasons) > 0 {
 			why = ": " + strings.Join(r.StaticReasons, "; ")
 		}
-		fmt.Fprintf(w, "  static bound       main is NOT BOUNDED (at least %s bytes)%s\n", commas(*r.StaticAtLeast), why)
+		fmt.Fprintf(w, "  static bound       main is NOT BOUNDED (at least %s)%s\n", exact(*r.StaticAtLeast), why)
 	}
 	cmp := "exit status and stdout/stderr digests"
 	if !r.Oracle.OutputCompared {
@@ -180,12 +180,18 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  oracle             exit status %d; compared: %s; stdin %s\n", r.Oracle.ExitStatus, cmp, r.Stdin)
 	fmt.Fprintf(w, "  runs               %d in %.1f s:", len(r.Runs), r.Seconds)
-	for _, run := range r.Runs {
+	// "8,192 KiB ok; 4,096 KiB ok; 2,048 KiB segv": "; " between runs,
+	// as the limits carry thousands separators.
+	for i, run := range r.Runs {
 		mark := "ok"
 		if !run.Pass {
 			mark = run.Class
 		}
-		fmt.Fprintf(w, " %s=%s", kib(run.Limit), mark)
+		sep := ";"
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(w, "%s %s %s", sep, limit(run.Limit), mark)
 	}
 	fmt.Fprintln(w)
 	for _, f := range r.Findings {
@@ -195,31 +201,25 @@ func (r *Result) WriteText(w io.Writer) {
 	}
 }
 
-// limit spells a stack limit exactly, in KiB as `ulimit -s` takes it (or in
-// bytes when it is not whole KiB): two limits a page apart must never read
-// the same ("1.8 MiB" was both the minimum and the limit that failed).
-func limit(n uint64) string {
-	if n%1024 != 0 {
-		return commas(int64(n)) + " bytes"
-	}
-	return fmt.Sprintf("%d KiB", n/1024)
-}
+// limit spells a stack limit exactly, in KiB as `ulimit -s` takes it
+// ("1,324 KiB"), or in bytes when it is not whole KiB (size.FormatKiB):
+// exact on purpose, not size.Format's one decimal, because two limits a
+// page apart must never read the same ("1.8 MiB" was both the minimum and
+// the limit that failed).
+func limit(n uint64) string { return size.FormatKiB(int64(n)) }
 
-// limitHuman is the exact limit with its rounded size: "8192 KiB (8 MiB)".
+// limitHuman is the exact limit with its rounded size: "8,192 KiB (8.0 MiB)".
 func limitHuman(n uint64) string {
-	if h := human(n); n >= 1<<20 && h != limit(n) {
-		return limit(n) + " (" + h + ")"
+	if n >= 1<<20 {
+		return limit(n) + " (" + human(n) + ")"
 	}
 	return limit(n)
 }
 
-// kib spells a limit as `ulimit -s` takes it.
-func kib(n uint64) string {
-	if n%1024 != 0 {
-		return fmt.Sprintf("%dB", n)
-	}
-	return fmt.Sprintf("%dK", n/1024)
-}
+// exact writes a size in exact bytes ("46,096 B"), for the figures of the
+// static check a reader adds up against the limits (exact on purpose: one
+// decimal of KiB would not add up).
+func exact(n int64) string { return size.Commas(n) + " B" }
 
 func (r *Result) passesAt(limit uint64) int {
 	n := 0
@@ -243,11 +243,4 @@ func (r *Result) runsAt(limit uint64) int {
 
 func describeFailure(f *Failure) string {
 	return describe(&Run{Class: f.Class, Function: f.Function, Detail: f.Detail, Thread: f.Thread, ThreadKind: f.ThreadKind, Recursion: f.Recursion})
-}
-
-func commas(n int64) string {
-	if n < 0 {
-		return "-" + commas(-n)
-	}
-	return trace.Commas(uint64(n))
 }

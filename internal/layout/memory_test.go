@@ -105,7 +105,7 @@ func TestMapBelowStack(t *testing.T) {
 	}{
 		{"own map", ram, Safe, "start of region RAM (ORIGIN 0x20000000, test.ld) and no writable region ends there"},
 		{"flash below", ram + " BOOT (rx) : ORIGIN = 0x1FFF0000, LENGTH = 64K\n", Safe, "no writable region ends there"},
-		{"writable below", ram + " SRAM_L (rw) : ORIGIN = 0x1FFF0000, LENGTH = 64K\n", Unsafe, "runs silently through 65,536 B of unused RAM, then reaches the start of RAM"},
+		{"writable below", ram + " SRAM_L (rw) : ORIGIN = 0x1FFF0000, LENGTH = 64K\n", Unsafe, "runs silently through 64.0 KiB of unused RAM, then reaches the start of RAM"},
 		{"overlapping below", ram + " BIG (rw) : ORIGIN = 0x1FF00000, LENGTH = 2M\n", Unsafe, "unused RAM"},
 		{"unknown below", ram + " X : ORIGIN = 0x1FFF0000, LENGTH = 64K\n", Unknown, "region X ends there and its attributes"},
 		{"not this image", "FLASH (rx) : ORIGIN = 0x08000000, LENGTH = 64K\n RAM (rwx) : ORIGIN = 0x30000000, LENGTH = 16K\n", Unknown, "does not describe this image"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // Conventional linker-script names, from vendor and toolchain startup files
@@ -515,16 +516,5 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// bytesText is a byte count with thousands separators (as report.Bytes,
-// which this package cannot import: report renders layout's results).
-func bytesText(n uint64) string {
-	s := fmt.Sprintf("%d", n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String() + " B"
-}
+// bytesText writes a size in the one text style (size.Format).
+func bytesText(n uint64) string { return size.Format(int64(n)) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // AnalyzeOptions tune the text report.
@@ -23,23 +24,9 @@ type AnalyzeOptions struct {
 	TopFrames  int   // 0: 10
 }
 
-// Bytes formats a byte count with thousands separators: 12,345 B.
-func Bytes(n int64) string {
-	s := fmt.Sprintf("%d", n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String() + " B"
-	}
-	return b.String() + " B"
-}
+// Bytes writes a size in the one text style (size.Format): "3,040 B",
+// "77.4 KiB". JSON keeps exact bytes.
+func Bytes(n int64) string { return size.Format(n) }
 
 // AnalyzeJSON writes the results as one JSON document: an object for one
 // file, an array for several.

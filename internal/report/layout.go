@@ -229,7 +229,7 @@ func firstSymbols(hits []layout.Hit) (string, bool) {
 		if skipped > 0 {
 			return fmt.Sprintf("the first data it reaches, %s below the limit, is %s in %s", Bytes(int64(skipped+h.End-h.SymbolDetail[0].Addr-h.SymbolDetail[0].Size)), symList(h.SymbolDetail[:n], n), h.Section), true
 		}
-		return fmt.Sprintf("the first %d bytes past the stack limit hold %s in %s", h.End-low, symList(h.SymbolDetail[:n], n), h.Section), true
+		return fmt.Sprintf("the first %s past the stack limit hold %s in %s", Bytes(int64(h.End-low)), symList(h.SymbolDetail[:n], n), h.Section), true
 	}
 	return "", false
 }

@@ -85,7 +85,7 @@ func TestLayoutText(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"fw.elf: UNSAFE: ",
-		"the first 12 bytes past the stack limit hold ticks (4 B), fault_count (4 B), timer_count (4 B) in .bss",
+		"the first 12 B past the stack limit hold ticks (4 B), fault_count (4 B), timer_count (4 B) in .bss",
 		"NEGATIVE: the stack WILL overflow by 12 B",
 		"place at start of RAM_region { block CSTACK };",
 		"USES THE STACK before checking SP (push of 8 B at 0x08000040)",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -168,4 +169,71 @@ func (b *Bytes) UnmarshalTOML(v any) error {
 		return err
 	}
 	return fmt.Errorf("%v is not a size: want an integer (bytes) or a string such as \"8K\"", v)
+}
+
+// Format writes a size in the one style of every text output: bytes with
+// thousands separators below 10 KiB ("3,040 B"), else KiB, MiB or GiB with
+// one decimal, always written ("77.4 KiB", "8.0 MiB"; the same width of
+// text for every size, so an exact multiple reads no differently from a
+// near one). The decimal is rounded up, never down: a printed bound or peak
+// is never below the real one ("64.0 KiB" is never 65,560 B), and a size
+// that rounds up to 1024 of a unit is written in the next ("1.0 MiB", not
+// "1024.0 KiB"). JSON keeps exact bytes; where a reader needs an exact
+// figure the caller writes it in full (FormatKiB, or bytes).
+func Format(n int64) string {
+	if n < 0 {
+		if n == math.MinInt64 {
+			return "-8.0 EiB"
+		}
+		return "-" + Format(-n)
+	}
+	if n < 10<<10 {
+		return Commas(n) + " B"
+	}
+	names := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := new(big.Int).SetInt64(n)
+	v.Mul(v, big.NewInt(10))
+	for i, name := range names {
+		shift := uint(10 * (i + 1))
+		// tenths = ceil(n*10 / 2^shift), exactly.
+		den := new(big.Int).Lsh(big.NewInt(1), shift)
+		t, r := new(big.Int).QuoRem(v, den, new(big.Int))
+		if r.Sign() != 0 {
+			t.Add(t, big.NewInt(1))
+		}
+		if t.Cmp(big.NewInt(10240)) < 0 || i == len(names)-1 {
+			tenths := t.Int64()
+			return fmt.Sprintf("%s.%d %s", Commas(tenths/10), tenths%10, name)
+		}
+	}
+	panic("unreachable")
+}
+
+// FormatKiB writes a size that is a whole number of KiB exactly, in KiB
+// ("1,324 KiB"), for figures a reader must be able to tell apart to the
+// page or give back to `ulimit -s`; a size that is not whole KiB is
+// written in exact bytes ("1,355,777 B").
+func FormatKiB(n int64) string {
+	if n%1024 != 0 {
+		return Commas(n) + " B"
+	}
+	return Commas(n/1024) + " KiB"
+}
+
+// Commas writes n with thousands separators: 6,144.
+func Commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

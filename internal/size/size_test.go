@@ -2,6 +2,7 @@ package size
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -83,5 +84,55 @@ func TestFlag(t *testing.T) {
 	}
 	if a := f.Lookup("budget").Annotations[Annotation]; len(a) != 1 {
 		t.Errorf("annotations %v", f.Lookup("budget").Annotations)
+	}
+}
+
+// The one text style: exact bytes below 10 KiB, one decimal (rounded up,
+// never below the real size) above, the next unit when a size rounds up
+// to 1024 of one.
+func TestFormat(t *testing.T) {
+	for _, c := range []struct {
+		in   int64
+		want string
+	}{
+		{0, "0 B"},
+		{1, "1 B"},
+		{999, "999 B"},
+		{3040, "3,040 B"},
+		{9999, "9,999 B"},
+		{10239, "10,239 B"},
+		{10240, "10.0 KiB"},
+		{10241, "10.1 KiB"},  // rounded up: never below the real size
+		{65560, "64.1 KiB"},  // 64.02 KiB: not "64.0", which a 64 KiB stack would seem to hold
+		{79257, "77.4 KiB"},  // 77.3994 KiB rounds up to 77.4
+		{79258, "77.5 KiB"},  // 77.4004 KiB: up, not to the nearest
+		{1048575, "1.0 MiB"}, // 1023.999 KiB rounds up into MiB, not "1024.0 KiB"
+		{1048576, "1.0 MiB"},
+		{1887437, "1.9 MiB"}, // 1.80000019 MiB rounds up
+		{1887436, "1.8 MiB"}, // exactly 1.8 MiB
+		{8 << 20, "8.0 MiB"},
+		{3 << 30, "3.0 GiB"},
+		{5 << 40, "5.0 TiB"},
+		{-312, "-312 B"},
+		{-(8 << 20), "-8.0 MiB"},
+		{math.MaxInt64, "8.0 EiB"},
+		{math.MinInt64, "-8.0 EiB"},
+	} {
+		if got := Format(c.in); got != c.want {
+			t.Errorf("Format(%d) = %q; want %q", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		in   int64
+		want string
+	}{
+		{1355776, "1,324 KiB"},
+		{8 << 20, "8,192 KiB"},
+		{4096, "4 KiB"},
+		{1355777, "1,355,777 B"},
+	} {
+		if got := FormatKiB(c.in); got != c.want {
+			t.Errorf("FormatKiB(%d) = %q; want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/stackscope/stackscope/internal/bound"
+	sz "github.com/stackscope/stackscope/internal/size"
 )
 
 // Verdict is a thread's stack judged against its entry's bound.
@@ -22,15 +23,15 @@ type Verdict struct {
 	Why string
 }
 
-// Text is the verdict as the report prints it: "ok", "overflow by N
-// bytes", "overflow by at least N bytes", "unknown".
+// Text is the verdict as the report prints it: "ok", "overflow by 312 B",
+// "overflow by at least 12.5 KiB" (size.Format), "unknown".
 func (v Verdict) Text() string {
 	switch v.Status {
 	case "overflow":
 		if v.AtLeast {
-			return fmt.Sprintf("overflow by at least %d bytes", v.Over)
+			return "overflow by at least " + sz.Format(v.Over)
 		}
-		return fmt.Sprintf("overflow by %d bytes", v.Over)
+		return "overflow by " + sz.Format(v.Over)
 	}
 	return v.Status
 }
@@ -52,7 +53,7 @@ func Judge(s Site, b bound.Entry, override int64) Verdict {
 	if b.Bounded {
 		need := b.Bound + s.Context
 		if need > size && minOnly {
-			return Verdict{Status: "unknown", Need: need, Why: fmt.Sprintf("needs %d bytes; the stack is only known to be at least %d", need, size)}
+			return Verdict{Status: "unknown", Need: need, Why: fmt.Sprintf("needs %s; the stack is only known to be at least %s", sz.Format(need), sz.Format(size))}
 		}
 		if need > size {
 			return Verdict{Status: "overflow", Over: need - size, Need: need}
@@ -61,7 +62,7 @@ func Judge(s Site, b bound.Entry, override int64) Verdict {
 	}
 	need := b.AtLeast + s.Context
 	if need > size && minOnly {
-		return Verdict{Status: "unknown", Need: need, Why: fmt.Sprintf("needs at least %d bytes; the stack is only known to be at least %d", need, size)}
+		return Verdict{Status: "unknown", Need: need, Why: fmt.Sprintf("needs at least %s; the stack is only known to be at least %s", sz.Format(need), sz.Format(size))}
 	}
 	if need > size {
 		return Verdict{Status: "overflow", Over: need - size, AtLeast: true, Need: need}
@@ -77,6 +78,6 @@ func Judge(s Site, b bound.Entry, override int64) Verdict {
 			why += fmt.Sprintf(" and %d more", len(b.Reasons)-1)
 		}
 	}
-	why += fmt.Sprintf("; it reaches at least %d of %d bytes", need, size)
+	why += fmt.Sprintf("; it reaches at least %s of %s", sz.Format(need), sz.Format(size))
 	return Verdict{Status: "unknown", Need: need, Why: why}
 }

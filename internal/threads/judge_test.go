@@ -30,20 +30,20 @@ func TestJudge(t *testing.T) {
 	}{
 		{"fits", site(1024, true, 0), bounded(1000), 0, "ok", "ok", 0},
 		{"exact", site(1024, true, 24), bounded(1000), 0, "ok", "ok", 0},
-		{"context tips it", site(1024, true, 64), bounded(1000), 0, "overflow", "overflow by 40 bytes", 40},
-		{"over", site(16384, true, 0), bounded(20000), 0, "overflow", "overflow by 3616 bytes", 3616},
-		{"lower bound over", site(8192, true, 0), unbounded(9000), 0, "overflow", "overflow by at least 808 bytes", 808},
+		{"context tips it", site(1024, true, 64), bounded(1000), 0, "overflow", "overflow by 40 B", 40},
+		{"over", site(16384, true, 0), bounded(20000), 0, "overflow", "overflow by 3,616 B", 3616},
+		{"lower bound over", site(8192, true, 0), unbounded(9000), 0, "overflow", "overflow by at least 808 B", 808},
 		{"lower bound under", site(8192, true, 0), unbounded(100), 0, "unknown", "unknown", 0},
 		{"size unknown", site(0, false, 0), bounded(100), 0, "unknown", "unknown", 0},
 		{"budget overrides", site(0, false, 0), bounded(100), 4096, "ok", "ok", 0},
-		{"budget too small", site(1<<20, true, 0), bounded(5000), 4096, "overflow", "overflow by 904 bytes", 904},
+		{"budget too small", site(1<<20, true, 0), bounded(5000), 4096, "overflow", "overflow by 904 B", 904},
 		{"entry unknown", Site{EntryNode: -1, EntryWhy: "x"}, bound.Entry{}, 0, "unknown", "unknown", 0},
 		// A size only known from below (glibc's minimum): ok is proved
 		// when the need fits it, an overflow never is.
 		{"at least, fits", atLeast(16384), bounded(16000), 0, "ok", "ok", 0},
 		{"at least, over", atLeast(16384), bounded(20000), 0, "unknown", "unknown", 0},
 		{"at least, lower bound over", atLeast(16384), unbounded(20000), 0, "unknown", "unknown", 0},
-		{"at least, budget", atLeast(16384), bounded(20000), 16384, "overflow", "overflow by 3616 bytes", 3616},
+		{"at least, budget", atLeast(16384), bounded(20000), 16384, "overflow", "overflow by 3,616 B", 3616},
 	} {
 		v := Judge(c.s, c.b, c.override)
 		if v.Status != c.status || v.Text() != c.text || v.Over != c.over {

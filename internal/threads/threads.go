@@ -14,6 +14,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/isa"
+	sz "github.com/stackscope/stackscope/internal/size"
 )
 
 // DefaultPthreadStack is glibc's default thread stack size when the
@@ -504,7 +505,7 @@ func cloneSize(f *binfile.File, s *Site, stack value) {
 			return
 		}
 		s.Size, s.SizeKnown = int64(uint64(stack.v)-sym.Value), true
-		s.SizeSource = fmt.Sprintf("%s (%d bytes), stack top at offset %d", sym.Name, sym.Size, s.Size)
+		s.SizeSource = fmt.Sprintf("%s (%s), stack top at offset %d", sym.Name, sz.Format(int64(sym.Size)), s.Size)
 	case vStack:
 		s.SizeWhy = "the stack is a buffer on the creating function's own stack"
 	default:
@@ -528,18 +529,18 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 		d := depth.v
 		bytes := d * ai.word
 		s.Size, s.SizeKnown = bytes, true
-		s.SizeSource = fmt.Sprintf("stack depth %d words x %d bytes", d, ai.word)
+		s.SizeSource = fmt.Sprintf("stack depth %d words x %d B", d, ai.word)
 		if bySym > 0 && bySym < bytes {
 			s.Size = bySym
-			s.SizeSource += fmt.Sprintf("; the buffer %s is only %d bytes", symName, bySym)
+			s.SizeSource += fmt.Sprintf("; the buffer %s is only %s", symName, sz.Format(int64(bySym)))
 		} else if bySym > 0 {
-			s.SizeSource += fmt.Sprintf(" in %s (%d bytes)", symName, bySym)
+			s.SizeSource += fmt.Sprintf(" in %s (%s)", symName, sz.Format(int64(bySym)))
 		}
 		return
 	}
 	if bySym > 0 {
 		s.Size, s.SizeKnown = bySym, true
-		s.SizeSource = fmt.Sprintf("stack buffer %s (%d bytes); the depth argument is not a constant", symName, bySym)
+		s.SizeSource = fmt.Sprintf("stack buffer %s (%s); the depth argument is not a constant", symName, sz.Format(int64(bySym)))
 		return
 	}
 	s.SizeWhy = "the stack depth is not a constant"
@@ -575,16 +576,16 @@ func zephyrSize(f *binfile.File, s *Site, size, stack value, ai archInfo) {
 	switch {
 	case size.k == vConst && bySym > 0 && bySym < size.v:
 		s.Size, s.SizeKnown = bySym, true
-		s.SizeSource = fmt.Sprintf("stack object %s (%d bytes; the call asks for %d)", symName, bySym, size.v)
+		s.SizeSource = fmt.Sprintf("stack object %s (%s; the call asks for %s)", symName, sz.Format(int64(bySym)), sz.Format(int64(size.v)))
 	case size.k == vConst:
 		s.Size, s.SizeKnown = size.v, true
 		s.SizeSource = fmt.Sprintf("stack_size argument %d", size.v)
 		if bySym > 0 {
-			s.SizeSource += fmt.Sprintf(" (stack object %s, %d bytes)", symName, bySym)
+			s.SizeSource += fmt.Sprintf(" (stack object %s, %s)", symName, sz.Format(int64(bySym)))
 		}
 	case bySym > 0:
 		s.Size, s.SizeKnown = bySym, true
-		s.SizeSource = fmt.Sprintf("stack object %s (%d bytes)", symName, bySym)
+		s.SizeSource = fmt.Sprintf("stack object %s (%s)", symName, sz.Format(int64(bySym)))
 	default:
 		s.SizeWhy = "neither the stack_size argument nor the stack object is known"
 	}

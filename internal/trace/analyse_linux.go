@@ -248,7 +248,7 @@ func (tr *tracer) localArrays(as *addrSpace, frames []Frame, i int) []string {
 	for _, a := range arrays {
 		s := fmt.Sprintf("%s %s", a.Type, a.Name)
 		if a.Size >= 0 {
-			s += fmt.Sprintf(" (%d bytes)", a.Size)
+			s += fmt.Sprintf(" (%s)", HumanBytes(uint64(a.Size)))
 		}
 		out = append(out, s)
 	}
@@ -271,7 +271,7 @@ func (tr *tracer) overflow(t *thread, c *Crash, lo uint64, regs *unix.PtraceRegs
 	switch {
 	case t.heapStack && t.StackSize != nil && sp < lo:
 		c.Class = ClassStackOverflow
-		why = fmt.Sprintf("the %s clone() stack of thread %d overflowed by %s bytes into the heap", HumanBytes(*t.StackSize), t.TID, Commas(lo-sp))
+		why = fmt.Sprintf("the %s clone() stack of thread %d overflowed by %s into the heap", HumanBytes(*t.StackSize), t.TID, HumanBytes(lo-sp))
 	case t.heapStack:
 		return false
 	case addr != 0 && (below(addr) || nearSP):

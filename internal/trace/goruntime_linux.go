@@ -415,7 +415,7 @@ func (tr *tracer) applyGoOverflow() {
 	c.Detail = fmt.Sprintf("%s (running on thread %d) overflowed its stack: ", who, t.TID)
 	switch {
 	case gs.limit > 0:
-		c.Detail += fmt.Sprintf("it needed more than the runtime's %s-byte goroutine stack limit (fatal error: stack overflow)", Commas(gs.limit))
+		c.Detail += fmt.Sprintf("it needed more than the runtime's goroutine stack limit of %s (fatal error: stack overflow)", HumanBytes(gs.limit))
 	case gs.overflow:
 		c.Detail += "the Go runtime said \"fatal error: stack overflow\""
 	default:

@@ -144,13 +144,13 @@ func TestPthreadRequestedSize(t *testing.T) {
 		t.Fatalf("program output %q", o.stdout)
 	}
 	text := reportText(o.res)
-	if !strings.Contains(text, "ASKED") || !strings.Contains(text, "64 KiB") || !strings.Contains(text, "100 KiB") {
+	if !strings.Contains(text, "ASKED") || !strings.Contains(text, "64.0 KiB") || !strings.Contains(text, "100.0 KiB") {
 		t.Errorf("the table lacks the requested sizes:\n%s", text)
 	}
 
 	// The crash text of an overflowing 64 KiB pthread says both sizes.
 	o = run(t, build(t, "pthread_guard", "-O0", "-g", "-pthread"))
-	if !strings.Contains(reportText(o.res), "usable of the 64 KiB asked for") {
+	if !strings.Contains(reportText(o.res), "usable of the 64.0 KiB asked for") {
 		t.Errorf("the crash text does not give the 64 KiB asked for")
 	}
 }

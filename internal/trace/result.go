@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // Kinds of thread.
@@ -306,22 +309,18 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	return e.Encode(r)
 }
 
-// HumanBytes spells a size the way people read it: 812 B, 7.5 KiB, 8.0 MiB.
-func HumanBytes(n uint64) string {
-	const k = 1024
-	switch {
-	case n < k:
-		return fmt.Sprintf("%d B", n)
-	case n < k*k:
-		return trimZero(fmt.Sprintf("%.1f", float64(n)/k)) + " KiB"
-	case n < k*k*k:
-		return trimZero(fmt.Sprintf("%.1f", float64(n)/(k*k))) + " MiB"
-	default:
-		return trimZero(fmt.Sprintf("%.1f", float64(n)/(k*k*k))) + " GiB"
-	}
-}
+// HumanBytes writes a size in the one text style of every output
+// (size.Format): "812 B", "7.5 KiB", "8.0 MiB".
+func HumanBytes(n uint64) string { return size.Format(clamp(n)) }
 
-func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
+// clamp keeps a uint64 size in int64 for size.Format; no real stack or
+// address-space size reaches 8 EiB.
+func clamp(n uint64) int64 {
+	if n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
+}
 
 // Commas writes n with thousands separators: 6,144.
 func Commas(n uint64) string {

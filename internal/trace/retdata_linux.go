@@ -117,7 +117,7 @@ func (tr *tracer) returnedIntoData(as *addrSpace, c *Crash, regs *unix.PtraceReg
 	}
 	c.Detail = fmt.Sprintf("%s (%s): %s %s %#x, which is data; %s: ", c.Signal, c.Code, where, how, value, evidence)
 	if a := fn.overran; a != nil {
-		c.Detail += fmt.Sprintf("its array %s (%s, %d bytes at %#x-%#x) overran up over the return address", a.Name, a.Type, a.Size, cfa+uint64(a.Off), cfa+uint64(a.Off+a.Size))
+		c.Detail += fmt.Sprintf("its array %s (%s, %s at %#x-%#x) overran up over the return address", a.Name, a.Type, HumanBytes(uint64(a.Size)), cfa+uint64(a.Off), cfa+uint64(a.Off+a.Size))
 	} else {
 		c.Detail += fmt.Sprintf("a buffer of %s overran its frame up over the return address", name)
 	}

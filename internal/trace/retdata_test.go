@@ -95,7 +95,7 @@ func TestReturnIntoSmashedAddress(t *testing.T) {
 					if !strings.Contains(strings.Join(c.LocalArrays, ","), "int[16] buf") {
 						t.Errorf("local arrays %q lack int[16] buf", c.LocalArrays)
 					}
-					if !strings.Contains(c.Detail, "its array buf (int[16], 64 bytes") {
+					if !strings.Contains(c.Detail, "its array buf (int[16], 64 B") {
 						t.Errorf("detail %q does not name the array that overran", c.Detail)
 					}
 					if !strings.Contains(c.Detail, "inferred from the stack") {

@@ -273,7 +273,7 @@ func (tr *tracer) forkExec(attr *syscall.ProcAttr) (int, error) {
 			return 0, &StartError{2, fmt.Errorf("getrlimit(RLIMIT_STACK): %v", err)}
 		}
 		if old.Max != unix.RLIM_INFINITY && tr.cfg.StackLimit > old.Max {
-			return 0, &StartError{2, fmt.Errorf("stack limit %d bytes is above the hard limit %d", tr.cfg.StackLimit, old.Max)}
+			return 0, &StartError{2, fmt.Errorf("stack limit %s is above the hard limit %s", HumanBytes(uint64(tr.cfg.StackLimit)), HumanBytes(uint64(old.Max)))}
 		}
 		// stackscope's own main thread keeps the stack it has (the kernel
 		// mapped at least 128 KiB of it at exec, more than Go's main

@@ -162,7 +162,7 @@ func TestGoroutineStackOverflow(t *testing.T) {
 	if want, _ := strconv.Atoi(string(m[1])); c.Goroutine != want {
 		t.Errorf("goroutine %d, the runtime said %d", c.Goroutine, want)
 	}
-	if !strings.Contains(c.Detail, "1,048,576-byte goroutine stack limit") || c.CycleName != "main.dive" {
+	if !strings.Contains(c.Detail, "goroutine stack limit of 1.0 MiB") || c.CycleName != "main.dive" {
 		t.Errorf("detail %q cycle %q", c.Detail, c.CycleName)
 	}
 	th := threadOf(o.res, c.TID)

@@ -132,7 +132,7 @@ func TestCloneHeapStackOverflow(t *testing.T) {
 	if *th.StackSize < 8192-64 || *th.StackSize > 8192 {
 		t.Errorf("stack size %d, want about 8192", *th.StackSize)
 	}
-	if !strings.Contains(c.Detail, "KiB clone() stack of thread") || !strings.Contains(c.Detail, "into the heap") {
+	if !strings.Contains(c.Detail, " B clone() stack of thread") || !strings.Contains(c.Detail, "into the heap") {
 		t.Errorf("detail %q", c.Detail)
 	}
 	if c.CycleName != "deep_dive" {

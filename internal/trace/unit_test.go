@@ -9,7 +9,7 @@ import (
 )
 
 func TestHumanBytesAndCommas(t *testing.T) {
-	for n, want := range map[uint64]string{0: "0 B", 812: "812 B", 8192: "8 KiB", 7680: "7.5 KiB", 8 << 20: "8 MiB", 3 << 30: "3 GiB"} {
+	for n, want := range map[uint64]string{0: "0 B", 812: "812 B", 8192: "8,192 B", 7680: "7,680 B", 10240: "10.0 KiB", 8 << 20: "8.0 MiB", 3 << 30: "3.0 GiB", 1<<64 - 1: "8.0 EiB"} {
 		if got := HumanBytes(n); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
 		}
@@ -30,7 +30,7 @@ func TestTextReportVerdictFirstAndAligned(t *testing.T) {
 			{TID: 1235, Kind: KindClone, StackSize: &size, Peak: 8192, PeakMeasured: true, Ended: EndedCrash, Signal: "SIGSEGV"},
 		},
 		Crash: &Crash{Class: ClassStackOverflow, TID: 1235, Kind: KindClone, Signal: "SIGSEGV", Function: "dive",
-			Detail: "the 8 KiB clone() stack of thread 1235 overflowed by 6,144 bytes into the heap"},
+			Detail: "the 8,192 B clone() stack of thread 1235 overflowed by 6,144 B into the heap"},
 	}
 	var b bytes.Buffer
 	r.WriteText(&b)
