@@ -101,7 +101,7 @@ func TestGoRuntimeStacks(t *testing.T) {
 	if string(o.stdout) != "workers done\n" || bytes.Count(o.stderr, []byte("worker ")) != 8 {
 		t.Errorf("output did not pass through: stdout %q stderr %q", o.stdout, o.stderr)
 	}
-	goThreads := 0
+	goThreads, measured := 0, 0
 	for _, th := range o.res.Threads {
 		switch th.Kind {
 		case KindMain:
@@ -124,12 +124,21 @@ func TestGoRuntimeStacks(t *testing.T) {
 			if th.GuardSize != 0 {
 				t.Errorf("thread %d: guard %d: a g0 stack in the Go heap has none", th.TID, th.GuardSize)
 			}
-			if !th.PeakMeasured || th.Peak == 0 || th.Peak > g0 {
-				t.Errorf("thread %d: peak %d (measured %v) of a %d-byte g0", th.TID, th.Peak, th.PeakMeasured, g0)
+			// A thread the group exit ends while it runs may be gone
+			// before its exit stop: its peak is then reported as not
+			// measured, never as a number. A measured one must fit.
+			if th.PeakMeasured {
+				measured++
+				if th.Peak == 0 || th.Peak > g0 {
+					t.Errorf("thread %d: peak %d of a %d-byte g0", th.TID, th.Peak, g0)
+				}
 			}
 		default:
 			t.Errorf("thread %d: kind %s in a Go program without cgo", th.TID, th.Kind)
 		}
+	}
+	if measured == 0 {
+		t.Errorf("no go-thread's peak was measured")
 	}
 	// GOMAXPROCS(4) and 8 busy goroutines, plus sysmon: several Ms.
 	if goThreads < 2 {
