@@ -28,33 +28,14 @@ func (f *File) ArraySlots(addr uint64) (slots []ArraySlot) {
 	if fb, _ := e.Val(dwarf.AttrFrameBase).([]byte); len(fb) != 1 || fb[0] != opCallFrameCFA {
 		return nil
 	}
-	depth := 1
-	for depth > 0 {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			break
+	f.eachLocalArray(r, func(e *dwarf.Entry, a Array) {
+		loc, _ := e.Val(dwarf.AttrLocation).([]byte)
+		if len(loc) < 2 || loc[0] != opFbreg || a.Size <= 0 {
+			return
 		}
-		if e.Tag == 0 {
-			depth--
-			continue
+		if off, n := sleb128(loc[1:]); n == len(loc)-1 {
+			slots = append(slots, ArraySlot{Array: a, Off: off})
 		}
-		if e.Tag == dwarf.TagVariable {
-			loc, _ := e.Val(dwarf.AttrLocation).([]byte)
-			toff, _ := e.Val(dwarf.AttrType).(dwarf.Offset)
-			if len(loc) > 1 && loc[0] == opFbreg && toff != 0 {
-				if t, err := f.dw.Type(toff); err == nil {
-					if at, ok := stripQual(t).(*dwarf.ArrayType); ok && at.Size() > 0 {
-						if off, n := sleb128(loc[1:]); n == len(loc)-1 {
-							name, _ := e.Val(dwarf.AttrName).(string)
-							slots = append(slots, ArraySlot{Array: Array{Name: name, Type: arrayString(at), Size: at.Size()}, Off: off})
-						}
-					}
-				}
-			}
-		}
-		if e.Children {
-			depth++
-		}
-	}
+	})
 	return slots
 }

@@ -292,6 +292,14 @@ func inRanges(ranges [][2]uint64, addr uint64) bool {
 // collectArrays reads the children of the entry just returned by r.
 func (f *File) collectArrays(r *dwarf.Reader) []Array {
 	var out []Array
+	f.eachLocalArray(r, func(_ *dwarf.Entry, a Array) { out = append(out, a) })
+	return out
+}
+
+// eachLocalArray calls fn for every array-typed variable among the
+// children (at any depth: lexical blocks included) of the entry just
+// returned by r.
+func (f *File) eachLocalArray(r *dwarf.Reader, fn func(e *dwarf.Entry, a Array)) {
 	depth := 1
 	for depth > 0 {
 		e, err := r.Next()
@@ -307,7 +315,7 @@ func (f *File) collectArrays(r *dwarf.Reader) []Array {
 				if t, err := f.dw.Type(off); err == nil {
 					if at, ok := stripQual(t).(*dwarf.ArrayType); ok {
 						name, _ := e.Val(dwarf.AttrName).(string)
-						out = append(out, Array{Name: name, Type: arrayString(at), Size: at.Size()})
+						fn(e, Array{Name: name, Type: arrayString(at), Size: at.Size()})
 					}
 				}
 			}
@@ -316,7 +324,6 @@ func (f *File) collectArrays(r *dwarf.Reader) []Array {
 			depth++
 		}
 	}
-	return out
 }
 
 func stripQual(t dwarf.Type) dwarf.Type {

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -50,28 +49,10 @@ func TestStressNoLostEvents(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("STACKSCOPE_STRESS_RUNS")); err == nil && v > 0 {
 		runs = v
 	}
-	dir := t.TempDir()
 	start := time.Now()
 	for i := 0; i < runs; i++ {
-		so, err := os.Create(filepath.Join(dir, "stdout"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		se, err := os.Create(filepath.Join(dir, "stderr"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := Run(Config{
-			Path: prog, Args: append([]string{prog}, args...), Env: os.Environ(),
-			ScanStderr: true, Stdout: so, Stderr: se,
-		})
-		so.Close()
-		se.Close()
-		if err != nil {
-			t.Fatalf("run %d: %v", i, err)
-		}
-		out, _ := os.ReadFile(so.Name())
-		errOut, _ := os.ReadFile(se.Name())
+		o := runQuiet(t, prog, args...)
+		res, out, errOut := o.res, o.stdout, o.stderr
 		if res.ExitStatus != 3 || !bytes.Equal(out, want.Bytes()) || len(errOut) != 0 || res.Crash != nil {
 			crash := "none"
 			if c := res.Crash; c != nil {

@@ -30,13 +30,9 @@ func build(t *testing.T, name string, flags ...string) string {
 	return out
 }
 
-type runOut struct {
-	res            *Result
-	stdout, stderr []byte
-}
-
-// run traces prog with stdout and stderr going to files.
-func run(t *testing.T, prog string, args ...string) runOut {
+// runQuiet traces prog with stdout and stderr going to files, and returns
+// the result and what the program wrote.
+func runQuiet(t *testing.T, prog string, args ...string) runOut {
 	t.Helper()
 	dir := t.TempDir()
 	so, err := os.Create(filepath.Join(dir, "stdout"))
@@ -56,10 +52,23 @@ func run(t *testing.T, prog string, args ...string) runOut {
 	if err != nil {
 		t.Fatalf("Run(%s): %v", prog, err)
 	}
-	var o runOut
-	o.res = res
+	o := runOut{res: res}
 	o.stdout, _ = os.ReadFile(so.Name())
 	o.stderr, _ = os.ReadFile(se.Name())
+	return o
+}
+
+type runOut struct {
+	res            *Result
+	stdout, stderr []byte
+}
+
+// run traces prog with stdout and stderr going to files, logs the report
+// and checks the JSON contract.
+func run(t *testing.T, prog string, args ...string) runOut {
+	t.Helper()
+	o := runQuiet(t, prog, args...)
+	res := o.res
 	var rep bytes.Buffer
 	res.WriteText(&rep)
 	t.Logf("report:\n%s", rep.String())
