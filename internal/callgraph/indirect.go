@@ -269,7 +269,7 @@ func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
 	var computed []uint64
 	g.eachNode(m, func(_ int, n *Node) {
 		for _, r := range n.Frame.LiteralReads {
-			if r.Branch {
+			if r.Branch && !g.mayReceiveOwnAddress(m, r) {
 				branch[r.Addr] = true
 				continue
 			}
@@ -305,6 +305,29 @@ func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
 		}
 	}
 	return out
+}
+
+// mayReceiveOwnAddress says whether the function a branch literal names
+// could get its own address as an argument: the branch's register is one
+// of the AAPCS parameter registers r0-r3 and the callee's DWARF prototype
+// does not show it takes fewer parameters than that (or there is none, or
+// it is variadic). The callee could then store its own address: the word
+// is no longer only a branch target.
+func (g *Graph) mayReceiveOwnAddress(m *Module, r frame.LiteralRead) bool {
+	if r.Reg > 3 {
+		return false
+	}
+	data, err := m.File.Code(r.Addr, 4)
+	if err != nil || len(data) < 4 {
+		return true
+	}
+	fn := uint64(m.File.ELF.ByteOrder.Uint32(data)) &^ 1
+	info := g.dwarfOf(m)
+	if info == nil {
+		return true
+	}
+	p, ok := info.Prototype(fn)
+	return !ok || p.Unknown || p.Variadic || len(p.Params) > int(r.Reg)
 }
 
 // eachNode calls fn for every node of module m's code: its functions and

@@ -14,8 +14,11 @@ type LiteralRead struct {
 	// Branch: the load only feeds the indirect jump right after it
 	// (ldr r3, =f; bx r3), which the call graph links to the constant's
 	// function (a direct tail call): the word is a branch target, not a
-	// function pointer that escapes.
+	// function pointer that escapes. Reg is the register it branches
+	// through: the callee receives its own address there when that is one
+	// of its parameter registers (see callgraph.branchOnlyWords).
 	Branch bool
+	Reg    int8
 }
 
 // branchLiterals finds the literal loads whose value only a branch uses,
@@ -68,7 +71,11 @@ func (w *walker) branchLiterals() {
 			continue
 		}
 		if in.eff.LiteralSize > 0 {
-			reads[LiteralRead{Addr: in.eff.Literal, Size: in.eff.LiteralSize, Branch: branch[in.off]}] = true
+			lr := LiteralRead{Addr: in.eff.Literal, Size: in.eff.LiteralSize}
+			if branch[in.off] {
+				lr.Branch, lr.Reg = true, in.eff.DefReg
+			}
+			reads[lr] = true
 		}
 		if in.eff.HasRef && !branch[in.off] {
 			refs = append(refs, in.eff.Ref)

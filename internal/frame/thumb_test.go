@@ -76,7 +76,7 @@ func TestThumbBranchLiteral(t *testing.T) {
 	if len(f.Refs) != 0 {
 		t.Errorf("refs %#x, want none", f.Refs)
 	}
-	if len(f.LiteralReads) != 1 || f.LiteralReads[0] != (LiteralRead{Addr: 0x1c, Size: 4, Branch: true}) {
+	if len(f.LiteralReads) != 1 || f.LiteralReads[0] != (LiteralRead{Addr: 0x1c, Size: 4, Branch: true, Reg: 3}) {
 		t.Errorf("literal reads %+v, want the branch's at 0x1c", f.LiteralReads)
 	}
 	if len(f.Calls) != 1 || f.Calls[0].From == nil || f.Calls[0].From.Off != 0x08000101 {

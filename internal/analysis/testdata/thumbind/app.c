@@ -164,8 +164,29 @@ static void prvGetRegistersFromStack(uint32_t *pulFaultStackAddress)
         sink = regs[sink & 7];
 }
 
+/* Branched to through r2, a parameter register: keep_self takes three
+ * parameters, so it receives its own address in its third and stores it:
+ * that literal is a pointer that escapes, and keep_self is address-taken. */
+void (*kept)(void);
+void keep_self(int a, int b, void (*self)(void))
+{
+    (void)a;
+    (void)b;
+    kept = self;
+}
+
+__attribute__((naked)) void branch_to_keep_self(void)
+{
+    __asm volatile(
+        " ldr r2, keep_self_address \n"
+        " bx r2                     \n"
+        " .align 2                  \n"
+        " keep_self_address: .word keep_self \n");
+}
+
 int main(void)
 {
+    branch_to_keep_self();
     fire_timer(&timers[sink & 1]);
     fire_indexed((int)sink);
     call_constant();
