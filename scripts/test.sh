@@ -31,6 +31,7 @@ gdb:gdb
 musl-gcc:musl-tools
 /usr/share/doc/libc6-dbg/copyright:libc6-dbg
 tclsh:tcl
+make:make
 qemu-system-arm:qemu-system-arm
 "
 missing=""
