@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // threadsText writes the THREADS section: one line per thread or task,
@@ -21,7 +22,7 @@ func threadsText(w io.Writer, r *analysis.Result) {
 	for _, th := range r.Threads {
 		stack := "?"
 		if th.StackSize != nil {
-			stack = Bytes(*th.StackSize)
+			stack = size.FormatCapacity(*th.StackSize)
 			if th.DefaultSize {
 				stack += " (default)"
 			}

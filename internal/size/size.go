@@ -180,12 +180,19 @@ func (b *Bytes) UnmarshalTOML(v any) error {
 // that rounds up to 1024 of a unit is written in the next ("1.0 MiB", not
 // "1024.0 KiB"). JSON keeps exact bytes; where a reader needs an exact
 // figure the caller writes it in full (FormatKiB, or bytes).
-func Format(n int64) string {
+func Format(n int64) string { return format(n, true) }
+
+// FormatCapacity writes a stack's size, or the room left in it, in the
+// same style rounded down: a capacity printed larger than it is would look
+// safer than it is, as a need printed smaller would (Format rounds up).
+func FormatCapacity(n int64) string { return format(n, false) }
+
+func format(n int64, up bool) string {
 	if n < 0 {
 		if n == math.MinInt64 {
 			return "-8.0 EiB"
 		}
-		return "-" + Format(-n)
+		return "-" + format(-n, up)
 	}
 	if n < 10<<10 {
 		return Commas(n) + " B"
@@ -195,10 +202,10 @@ func Format(n int64) string {
 	v.Mul(v, big.NewInt(10))
 	for i, name := range names {
 		shift := uint(10 * (i + 1))
-		// tenths = ceil(n*10 / 2^shift), exactly.
+		// tenths = ceil (floor for a capacity) of n*10 / 2^shift, exactly.
 		den := new(big.Int).Lsh(big.NewInt(1), shift)
 		t, r := new(big.Int).QuoRem(v, den, new(big.Int))
-		if r.Sign() != 0 {
+		if r.Sign() != 0 && up {
 			t.Add(t, big.NewInt(1))
 		}
 		if t.Cmp(big.NewInt(10240)) < 0 || i == len(names)-1 {

@@ -90,6 +90,21 @@ func TestFlag(t *testing.T) {
 // The one text style: exact bytes below 10 KiB, one decimal (rounded up,
 // never below the real size) above, the next unit when a size rounds up
 // to 1024 of one.
+// TestFormatCapacity: a capacity is rounded down where a need is rounded up.
+func TestFormatCapacity(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		want string
+	}{{9999, "9,999 B"}, {10240, "10.0 KiB"}, {65560, "64.0 KiB"}, {61312, "59.8 KiB"}, {1<<20 - 1, "1,023.9 KiB"}} {
+		if got := FormatCapacity(c.n); got != c.want {
+			t.Errorf("FormatCapacity(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+	if Format(65560) != "64.1 KiB" {
+		t.Errorf("Format(65560) = %q, want the need rounded up, 64.1 KiB", Format(65560))
+	}
+}
+
 func TestFormat(t *testing.T) {
 	for _, c := range []struct {
 		in   int64

@@ -491,9 +491,9 @@ func (r *Result) writeTable(w io.Writer) {
 	}
 	rows := [][]string{head}
 	for _, t := range r.Threads {
-		size, room := "?", "?"
+		stack, room := "?", "?"
 		if t.StackSize != nil {
-			size = HumanBytes(*t.StackSize)
+			stack = size.FormatCapacity(clamp(*t.StackSize))
 			if t.PeakMeasured && *t.StackSize > 0 {
 				room = Headroom(*t.StackSize, t.Peak)
 			}
@@ -519,7 +519,7 @@ func (r *Result) writeTable(w io.Writer) {
 			}
 			row = append(row, a)
 		}
-		row = append(row, size, peak, room, ended)
+		row = append(row, stack, peak, room, ended)
 		if progs {
 			row = append(row, baseName(t.Program))
 		}
@@ -559,7 +559,9 @@ func Headroom(size, peak uint64) string {
 	case peak == size:
 		return "none"
 	}
-	return fmt.Sprintf("%.1f%%", 100*(float64(size)-float64(peak))/float64(size))
+	// Rounded down, as a capacity is (size.FormatCapacity): room printed
+	// larger than it is would look safer than it is.
+	return fmt.Sprintf("%.1f%%", math.Floor(1000*(float64(size)-float64(peak))/float64(size))/10)
 }
 
 // regsState is the register set the unwinder tracks, by DWARF register
