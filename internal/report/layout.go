@@ -3,7 +3,9 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/size"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -145,8 +147,9 @@ const maxHeadroomReasons = 3
 // unknown, what is known of the worst case, and the first few reasons.
 func headroomLines(h *layout.Headroom) []string {
 	if h.Bytes != nil {
+		// The room and the stack are capacities: rounded down (size.FormatCapacity).
 		s := fmt.Sprintf("%s (%.1f%%) = stack %s - worst case %s (reset path + interrupts, as analyze computes it)",
-			Bytes(*h.Bytes), *h.Percent, Bytes(h.StackSize), Bytes(*h.Total))
+			size.FormatCapacity(*h.Bytes), math.Floor(*h.Percent*10)/10, size.FormatCapacity(h.StackSize), Bytes(*h.Total))
 		if *h.Bytes < 0 {
 			return []string{"NEGATIVE: the stack WILL overflow by " + Bytes(-*h.Bytes), s}
 		}
