@@ -48,8 +48,12 @@ func (w *walker) spRegisterValue(s *slicer, off int, e *isa.Effect) (int64, bool
 	if !ok {
 		return 0, false
 	}
-	// A 32-bit register: ldr r7, =0xFFFFFBF8 adds -1032.
+	// A 32-bit register: ldr r7, =0xFFFFFBF8 adds -1032. A 64-bit
+	// decoder's constants are whole (AArch64 mov x16, #N; sub sp, sp, x16).
 	v := int64(int32(uint32(c)))
+	if d, ok := w.in.Decoder.(interface{ RegisterBits() int }); ok && d.RegisterBits() == 64 {
+		v = c
+	}
 	if e.SPRegSub {
 		return v, true // SP -= v: the stack grows by v
 	}

@@ -351,9 +351,13 @@ const (
 	// Thumb ldr rX,[rY,#imm]).
 	DefLoad
 	DefAddIndex
+	// DefInsert16: the register keeps every bit but the 16 at bit
+	// DefIndex (0, 16, 32 or 48), which become those of DefValue (given
+	// already shifted): AArch64 movk.
+	DefInsert16
 )
 
-var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load", "add-index"}
+var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load", "add-index", "insert16"}
 
 func (k DefKind) String() string {
 	if int(k) < len(defNames) {
