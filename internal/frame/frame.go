@@ -374,6 +374,7 @@ func Analyze(in Input) Frame {
 		}
 	}
 	w.traceTargets()
+	w.pageRefs()
 	w.excReturns()
 	w.branchLiterals()
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })

@@ -86,6 +86,10 @@ func (Decoder) CompleteDefs() bool { return true }
 // frame walk must not cut it to 32 bits, as it does for Thumb).
 func (Decoder) RegisterBits() int { return 64 }
 
+// PageAddressing is true: code builds addresses with adrp and add, and
+// the frame walk pairs them into Refs (frame.pageRefs).
+func (Decoder) PageAddressing() bool { return true }
+
 // Register numbers with a special role.
 const (
 	regFP = 29
