@@ -669,7 +669,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			st.fpOK = false
 		}
 		if e.SavesSPLimit {
-			st.limitOK, st.limit = true, st.depth-e.SPLimitOffset
+			if lim, ok := w.spLimit(off, e); ok {
+				st.limitOK, st.limit = true, st.depth-lim
+			} else {
+				st.limitOK = false
+			}
 		}
 		if e.CondNext > 0 {
 			st.condLeft = e.CondNext

@@ -60,6 +60,27 @@ func (w *walker) spRegisterValue(s *slicer, off int, e *isa.Effect) (int64, bool
 	return -v, true
 }
 
+// spLimit is the offset from SP of the limit an instruction with
+// SavesSPLimit saves: SPLimitOffset, or minus the constant in SPLimitReg
+// when the code before proves it (checked again with the other SP
+// registers once the whole function is known).
+func (w *walker) spLimit(off int, e *isa.Effect) (int64, bool) {
+	if !e.HasSPLimitReg {
+		return e.SPLimitOffset, true
+	}
+	reg := *e
+	reg.SPReg, reg.HasSPReg, reg.SPRegSub = e.SPLimitReg, true, true
+	v, ok := w.spRegisterValue(w.spSlicer(), off, &reg)
+	if !ok {
+		return 0, false
+	}
+	if w.spRegs == nil {
+		w.spRegs = map[int]int64{}
+	}
+	w.spRegs[off] = v
+	return -v, true
+}
+
 // spSlicer is the slicer for the register of an SP move: any straight-line
 // code when the decoder names every register write, else contiguous code.
 func (w *walker) spSlicer() *slicer {
@@ -79,6 +100,12 @@ func (w *walker) checkSPRegisters() {
 	s := w.spSlicer()
 	for off, want := range w.spRegs {
 		e := &w.insts[w.index[off]-1].eff
+		if e.HasSPLimitReg && !e.HasSPReg {
+			// A probe loop's limit (spLimit).
+			reg := *e
+			reg.SPReg, reg.HasSPReg, reg.SPRegSub = e.SPLimitReg, true, true
+			e = &reg
+		}
 		if v, ok := w.spRegisterValue(s, off, e); !ok || v != want {
 			addr := w.addr(off)
 			w.setKind(Unknown, addr, "SP moved at %#x by a register whose value another path can change", addr)

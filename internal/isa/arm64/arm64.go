@@ -51,7 +51,8 @@
 //     Ref), adrp DefAddr of the page, add/sub immediate DefAddImm, mov
 //     (register) DefCopy, a 64-bit load with an immediate offset or from a
 //     literal DefLoad with Mem. sub xN,sp,#n (N not 29) is SavesSPLimit
-//     with SPLimitOffset -n, as on x86-64 (GCC's stack-clash probe loops).
+//     with SPLimitOffset -n, as on x86-64 (GCC's stack-clash probe loops),
+//     and sub xN,sp,xM is SavesSPLimit through SPLimitReg M.
 package arm64
 
 import (
@@ -104,7 +105,7 @@ func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 		return isa.Effect{}, &isa.DecodeError{PC: pc, Reason: "truncated instruction: fewer than 4 bytes"}
 	}
 	x := binary.LittleEndian.Uint32(code)
-	e := isa.Effect{Len: 4, DefReg: -1, DefSrc: -1, DefIndex: -1, MemBase: -1, MemIndex: -1, CallReg: -1, SPReg: -1, SysSrc: -1, StoreSrc: -1, CmpReg: -1, CmpRm: -1}
+	e := isa.Effect{Len: 4, DefReg: -1, DefSrc: -1, DefIndex: -1, MemBase: -1, MemIndex: -1, CallReg: -1, SPReg: -1, SPLimitReg: -1, SysSrc: -1, StoreSrc: -1, CmpReg: -1, CmpRm: -1}
 	if reason := decode(&e, x, pc); reason != "" {
 		return isa.Effect{}, &isa.DecodeError{PC: pc, Reason: reason}
 	}
@@ -502,6 +503,11 @@ func dataReg(e *isa.Effect, x uint32) {
 			return
 		}
 		if rd != regSP {
+			if rn == regSP && sub && sf && rd != regFP && option&3 == 3 && imm3 == 0 && rm != regSP {
+				// sub x12, sp, x12: a probe loop's limit, SP minus a
+				// register (frame.spLimit proves its constant).
+				e.SavesSPLimit, e.HasSPLimitReg, e.SPLimitReg = true, true, int8(rm)
+			}
 			write(e, rd, isa.DefOther)
 			return
 		}
