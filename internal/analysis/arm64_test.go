@@ -55,8 +55,12 @@ func TestARM64FramesMatchStackUsage(t *testing.T) {
 			if c.static < 12 {
 				t.Fatalf("only %d static functions compared; the fixture did not build as expected", c.static)
 			}
+			checked := 0
 			for _, line := range su {
 				fn := function(t, res, line.Function)
+				if res.Graph.Nodes[fn.Node].Frame.CFIChecked {
+					checked++
+				}
 				want := map[bool]string{true: "static", false: "dynamic"}[line.Kind == "static"]
 				if line.Function == "vla" && flags[0] == "-O0" && fn.FrameKind == "unknown" && strings.Contains(fn.Reason, "SP written in a way not modelled") {
 					// -O0 keeps SP in a register around the VLA (mov x0, sp;
@@ -71,6 +75,9 @@ func TestARM64FramesMatchStackUsage(t *testing.T) {
 				if fn.CFIMismatch != nil {
 					t.Errorf("%s: the CFA at %#x is %d in .eh_frame, the walk says %d", fn.Name, fn.CFIMismatch.PC, fn.CFIMismatch.CFA, *fn.Frame)
 				}
+			}
+			if checked < c.static/2 {
+				t.Errorf("only %d of %d frames were checked against .eh_frame's CFA", checked, len(su))
 			}
 			for _, name := range []string{"vla", "use_alloca"} {
 				if fn := function(t, res, name); !strings.Contains(fn.Reason, " at 0x") || fn.FrameKind == "static" {
