@@ -140,3 +140,52 @@ func TestARM64CallChainAndJumpTable(t *testing.T) {
 		}
 	}
 }
+
+// TestARM64Libraries: a dynamically linked AArch64 program is analysed into
+// Debian's cross libc (--lib-path /usr/aarch64-linux-gnu/lib): the PLT call
+// to memset (adrp x16; ldr x17, [x16, #n]; add; br x17) reaches libc's
+// memset ifunc, and through its resolver (adrp+add of each variant) every
+// implementation, which a stripped libc names only by its FDE.
+func TestARM64Libraries(t *testing.T) {
+	libc := "/usr/aarch64-linux-gnu/lib/libc.so.6"
+	testutil.RequireTool(t, libc)
+	dir := t.TempDir()
+	bin := buildARM64(t, dir, []string{"-O2"}, false)
+	res, err := Run(bin, Options{LibPaths: []string{filepath.Dir(libc)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Libraries, libc) || len(res.MissingLibraries) > 0 {
+		t.Fatalf("libraries %q, missing %q: want %s followed", res.Libraries, res.MissingLibraries, libc)
+	}
+	calls := function(t, res, "use_alloca").Calls
+	inLibc := 0
+	for _, c := range calls {
+		if strings.HasSuffix(c, "(libc.so.6)") {
+			inLibc++
+		}
+	}
+	if inLibc < 2 {
+		t.Errorf("use_alloca's memset call reaches %q, want libc's memset implementations", calls)
+	}
+	requirePathSums(t, res)
+}
+
+// TestARM64Static: a static AArch64 program (glibc's own code inside:
+// LSE atomics, SVE string functions, MTE) is analysed without a panic,
+// its own frames still equal to .su, every unbounded entry with reasons.
+func TestARM64Static(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildARM64(t, dir, []string{"-O2"}, true)
+	res, err := Run(bin, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireAllEqual(t, compareWithSU(res, testutil.ParseSU(t, dir)))
+	requirePathSums(t, res)
+	for _, e := range res.Entries {
+		if !e.Bounded && len(e.Reasons) == 0 {
+			t.Errorf("%s: not bounded and no reason", e.Name)
+		}
+	}
+}
