@@ -33,6 +33,9 @@ musl-gcc:musl-tools
 tclsh:tcl
 make:make
 qemu-system-arm:qemu-system-arm
+aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
+aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu
+/usr/aarch64-linux-gnu/lib/libc.so.6:libc6-arm64-cross
 "
 missing=""
 for pair in $needs; do

@@ -14,6 +14,7 @@ import (
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/isa/arm64"
 	"github.com/stackscope/stackscope/internal/isa/thumb"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/srcloc"
@@ -187,9 +188,17 @@ func DecoderFor(a binfile.Arch) (isa.Decoder, int64) {
 	switch a {
 	case binfile.ArchThumb:
 		return thumb.Decoder{}, 8 // AAPCS: SP 8-byte aligned at public interfaces
+	case binfile.ArchARM64:
+		return arm64.Decoder{}, 16 // AAPCS64: SP 16-byte aligned at all times
 	default:
 		return x86.Decoder{}, 16
 	}
+}
+
+// hasSharedLibraries says whether programs of an architecture are
+// analysed into their DT_NEEDED libraries (Linux ones; not firmware).
+func hasSharedLibraries(a binfile.Arch) bool {
+	return a == binfile.ArchX86_64 || a == binfile.ArchARM64
 }
 
 // Run analyses the ELF file at path.
@@ -209,7 +218,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	opts = withConfig(opts, cfg)
 	start, hasStart := nameProgramStart(f, dec)
 	g := callgraph.Build(f, dec, callgraph.Options{
-		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
+		FollowLibraries: !opts.NoLibraries && hasSharedLibraries(f.Arch),
 		LibPaths:        opts.LibPaths,
 		StackAlign:      align,
 		Strict:          opts.Strict,

@@ -27,6 +27,7 @@ type Arch int
 const (
 	ArchX86_64 Arch = iota + 1
 	ArchThumb
+	ArchARM64
 )
 
 func (a Arch) String() string {
@@ -35,6 +36,8 @@ func (a Arch) String() string {
 		return "x86-64"
 	case ArchThumb:
 		return "thumb"
+	case ArchARM64:
+		return "arm64"
 	}
 	return "unknown"
 }
@@ -186,9 +189,11 @@ func Open(path string) (f *File, err error) {
 	case ef.Machine == elf.EM_ARM && ef.Class == elf.ELFCLASS32:
 		f.Arch = ArchThumb
 		f.Entry &^= 1
+	case ef.Machine == elf.EM_AARCH64 && ef.Class == elf.ELFCLASS64:
+		f.Arch = ArchARM64
 	default:
 		r.Close()
-		return nil, &InputError{path, fmt.Sprintf("ELF for %s (%v) is not supported yet; stackscope analyses x86-64 and ARM Cortex-M (Thumb)", machineName(ef.Machine), ef.Class)}
+		return nil, &InputError{path, fmt.Sprintf("ELF for %s (%v) is not supported yet; stackscope analyses x86-64, AArch64 and ARM Cortex-M (Thumb)", machineName(ef.Machine), ef.Class)}
 	}
 	if ef.Type != elf.ET_EXEC && ef.Type != elf.ET_DYN {
 		r.Close()
@@ -265,6 +270,10 @@ func (f *File) readSlots() {
 	f.Slots = map[uint64]string{}
 	f.IRelative = map[uint64]uint64{}
 	f.LazySlots = map[uint64]bool{}
+	if f.Arch == ArchARM64 {
+		f.readSlotsARM64()
+		return
+	}
 	if f.Arch != ArchX86_64 {
 		return
 	}

@@ -586,6 +586,10 @@ func (g *Graph) pltSlot(m *Module, addr uint64) uint64 {
 	if err != nil {
 		return 0
 	}
+	// loaded[r] is the slot register r was loaded from, for a stub that
+	// builds the slot's address in one register and jumps through another
+	// (AArch64: adrp x16, page; ldr x17, [x16, #n]; add x16, x16, #n; br x17).
+	addrs, loaded := map[int8]uint64{}, map[int8]uint64{}
 	for off := 0; off < len(code); {
 		e, err := g.Decoder.Decode(code[off:], addr+uint64(off))
 		if err != nil || e.Len <= 0 {
@@ -594,8 +598,25 @@ func (g *Graph) pltSlot(m *Module, addr uint64) uint64 {
 		if e.Flow == isa.FlowIndirectJump && e.HasSlot {
 			return e.Slot
 		}
+		if e.Flow == isa.FlowIndirectJump && e.HasCallReg {
+			return loaded[e.CallReg]
+		}
 		if e.Flow != isa.FlowNext {
 			return 0
+		}
+		for r := range int8(32) {
+			if e.DefAlso&(1<<uint(r)) != 0 || e.DefKind != isa.DefNone && e.DefReg == r {
+				delete(addrs, r)
+				delete(loaded, r)
+			}
+		}
+		switch {
+		case e.DefKind == isa.DefAddr:
+			addrs[e.DefReg] = uint64(e.DefValue)
+		case e.DefKind == isa.DefLoad && e.HasMem && e.MemIndex < 0 && e.DefAlso == 0:
+			if base, ok := addrs[e.MemBase]; ok {
+				loaded[e.DefReg] = base + uint64(e.MemDisp)
+			}
 		}
 		off += e.Len
 	}

@@ -374,6 +374,7 @@ func Analyze(in Input) Frame {
 		}
 	}
 	w.traceTargets()
+	w.pageRefs()
 	w.excReturns()
 	w.branchLiterals()
 	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
@@ -668,7 +669,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			st.fpOK = false
 		}
 		if e.SavesSPLimit {
-			st.limitOK, st.limit = true, st.depth-e.SPLimitOffset
+			if lim, ok := w.spLimit(off, e); ok {
+				st.limitOK, st.limit = true, st.depth-lim
+			} else {
+				st.limitOK = false
+			}
 		}
 		if e.CondNext > 0 {
 			st.condLeft = e.CondNext

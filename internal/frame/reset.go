@@ -124,10 +124,20 @@ func (w *walker) noteSysWrite(off int, addr uint64, e *isa.Effect) {
 	w.fr.SysWrites = append(w.fr.SysWrites, sw)
 }
 
+// maxSlice64 is the slice budget for the constants of 64-bit decoders.
+const maxSlice64 = 32
+
 // constantIn is the constant register r holds just before off, if the
 // contiguous code before shows it.
 func (w *walker) constantIn(s *slicer, off int, r int8) (int64, bool) {
 	budget := maxSlice
+	if d, ok := w.in.Decoder.(interface{ RegisterBits() int }); ok && d.RegisterBits() == 64 {
+		// AArch64 builds a large constant over up to four instructions,
+		// and GCC interleaves the builds of several (a frame's size and
+		// an offset into it): a longer slice. Each step is still a proof
+		// (isa.CompleteDefs).
+		budget = maxSlice64
+	}
 	v := s.reg(off, r, &budget)
 	if v.Kind == ValueConst && !v.Indexed {
 		return v.Off, true

@@ -48,11 +48,36 @@ func (w *walker) spRegisterValue(s *slicer, off int, e *isa.Effect) (int64, bool
 	if !ok {
 		return 0, false
 	}
-	// A 32-bit register: ldr r7, =0xFFFFFBF8 adds -1032.
+	// A 32-bit register: ldr r7, =0xFFFFFBF8 adds -1032. A 64-bit
+	// decoder's constants are whole (AArch64 mov x16, #N; sub sp, sp, x16).
 	v := int64(int32(uint32(c)))
+	if d, ok := w.in.Decoder.(interface{ RegisterBits() int }); ok && d.RegisterBits() == 64 {
+		v = c
+	}
 	if e.SPRegSub {
 		return v, true // SP -= v: the stack grows by v
 	}
+	return -v, true
+}
+
+// spLimit is the offset from SP of the limit an instruction with
+// SavesSPLimit saves: SPLimitOffset, or minus the constant in SPLimitReg
+// when the code before proves it (checked again with the other SP
+// registers once the whole function is known).
+func (w *walker) spLimit(off int, e *isa.Effect) (int64, bool) {
+	if !e.HasSPLimitReg {
+		return e.SPLimitOffset, true
+	}
+	reg := *e
+	reg.SPReg, reg.HasSPReg, reg.SPRegSub = e.SPLimitReg, true, true
+	v, ok := w.spRegisterValue(w.spSlicer(), off, &reg)
+	if !ok {
+		return 0, false
+	}
+	if w.spRegs == nil {
+		w.spRegs = map[int]int64{}
+	}
+	w.spRegs[off] = v
 	return -v, true
 }
 
@@ -75,6 +100,12 @@ func (w *walker) checkSPRegisters() {
 	s := w.spSlicer()
 	for off, want := range w.spRegs {
 		e := &w.insts[w.index[off]-1].eff
+		if e.HasSPLimitReg && !e.HasSPReg {
+			// A probe loop's limit (spLimit).
+			reg := *e
+			reg.SPReg, reg.HasSPReg, reg.SPRegSub = e.SPLimitReg, true, true
+			e = &reg
+		}
 		if v, ok := w.spRegisterValue(s, off, e); !ok || v != want {
 			addr := w.addr(off)
 			w.setKind(Unknown, addr, "SP moved at %#x by a register whose value another path can change", addr)

@@ -179,6 +179,12 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 			}
 		case isa.DefAddIndex:
 			return s.indexed(p, e, budget)
+		case isa.DefInsert16:
+			// movk after movz/movn: 16 bits of the constant replaced.
+			if v := s.reg(p, r, budget); v.Kind == ValueConst && !v.Indexed && e.DefIndex >= 0 && e.DefIndex <= 48 {
+				mask := int64(0xFFFF) << uint(e.DefIndex)
+				return &Value{Kind: ValueConst, Off: v.Off&^mask | e.DefValue&mask}
+			}
 		case isa.DefShl:
 			// movs r3, #129; lsls r3, r3, #3: ARMv6-M builds constants
 			// over 255 this way. (Kept in 64 bits: right modulo 2^32 for

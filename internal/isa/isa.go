@@ -147,8 +147,14 @@ type Effect struct {
 	// or [rsp],0; cmp rsp,r11; jne loop) moves SP down to exactly that value,
 	// so the frame analysis bounds such a loop by it.
 	SavesSPLimit bool
-	HasSlot      bool
-	HasRef       bool
+	// SPLimitReg, when HasSPLimitReg, qualifies SavesSPLimit: the offset
+	// is minus the value of register SPLimitReg, not SPLimitOffset
+	// (AArch64: mov x12, #N; sub x12, sp, x12 before a probe loop). The
+	// walk takes the limit only when it proves the register's constant.
+	SPLimitReg    int8
+	HasSPLimitReg bool
+	HasSlot       bool
+	HasRef        bool
 	// Nop marks an instruction that does nothing (nop, its multi-byte
 	// forms): alignment padding between blocks, which the walk over code
 	// that only a jump table reaches must not take for a block's start.
@@ -351,9 +357,13 @@ const (
 	// Thumb ldr rX,[rY,#imm]).
 	DefLoad
 	DefAddIndex
+	// DefInsert16: the register keeps every bit but the 16 at bit
+	// DefIndex (0, 16, 32 or 48), which become those of DefValue (given
+	// already shifted): AArch64 movk.
+	DefInsert16
 )
 
-var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load", "add-index"}
+var defNames = [...]string{"none", "const", "addr", "copy", "add-imm", "high16", "other", "shl", "load", "add-index", "insert16"}
 
 func (k DefKind) String() string {
 	if int(k) < len(defNames) {
