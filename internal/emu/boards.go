@@ -3,6 +3,7 @@ package emu
 import (
 	"debug/elf"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -23,8 +24,9 @@ type Board struct {
 	// Flash holds code (ROM or code RAM the ELF loader writes); RAM is
 	// writable data memory. An alias of flash at 0 is listed as flash.
 	Flash, RAM []Range
-	// Boot is the reset value of VTOR: where the vector table must be.
-	Boot uint64
+	// Boot are the addresses where the core finds the vector table at
+	// reset: VTOR's reset value, and any alias of the same memory.
+	Boot []uint64
 	// Arch is the highest Tag_CPU_arch (ARM build attributes) the core
 	// runs: 11 v6-M, 10 v7(-M), 13 v7E-M, 17 v8-M.main.
 	Arch uint64
@@ -70,19 +72,20 @@ const (
 var Boards = []Board{
 	// MPS2 FPGA images: 4 MiB of SSRAM for code at 0, 4 MiB at 0x20000000
 	// (SSRAM2/3) and 16 MiB of PSRAM at 0x21000000.
-	{Name: "mps2-an385", CPU: "Cortex-M3", Flash: []Range{{0, 4 * mib}}, RAM: []Range{{0x20000000, 0x20400000}, {0x21000000, 0x22000000}}, Boot: 0, Arch: archV7},
-	{Name: "mps2-an386", CPU: "Cortex-M4F", Flash: []Range{{0, 4 * mib}}, RAM: []Range{{0x20000000, 0x20400000}, {0x21000000, 0x22000000}}, Boot: 0, Arch: archV7EM, FPU: true},
+	{Name: "mps2-an385", CPU: "Cortex-M3", Flash: []Range{{0, 4 * mib}}, RAM: []Range{{0x20000000, 0x20400000}, {0x21000000, 0x22000000}}, Boot: []uint64{0}, Arch: archV7},
+	{Name: "mps2-an386", CPU: "Cortex-M4F", Flash: []Range{{0, 4 * mib}}, RAM: []Range{{0x20000000, 0x20400000}, {0x21000000, 0x22000000}}, Boot: []uint64{0}, Arch: archV7EM, FPU: true},
 	// AN505 (IoT kit, TrustZone): the core starts secure with VTOR at
 	// 0x10000000, the secure alias of the 4 MiB code SSRAM; data in the
 	// secure aliases of SSRAM2 and SSRAM3 (2 MiB each, contiguous).
-	{Name: "mps2-an505", CPU: "Cortex-M33", Flash: []Range{{0x10000000, 0x10400000}}, RAM: []Range{{0x38000000, 0x38400000}}, Boot: 0x10000000, Arch: archV8MM, FPU: true},
-	// STM32F405: 1 MiB of flash at 0x08000000 (aliased at 0), 128 KiB of
-	// SRAM and 64 KiB of CCM data RAM.
-	{Name: "netduinoplus2", CPU: "Cortex-M4F", Flash: []Range{{0x08000000, 0x08100000}, {0, mib}}, RAM: []Range{{0x20000000, 0x20020000}, {0x10000000, 0x10010000}}, Boot: 0, Arch: archV7EM, FPU: true},
+	{Name: "mps2-an505", CPU: "Cortex-M33", Flash: []Range{{0x10000000, 0x10400000}}, RAM: []Range{{0x38000000, 0x38400000}}, Boot: []uint64{0x10000000}, Arch: archV8MM, FPU: true},
+	// STM32F405: 1 MiB of flash at 0x08000000 (aliased at 0) and 128 KiB
+	// of SRAM. QEMU 7.2 has no CCM RAM at 0x10000000 (its stub accepts a
+	// write there and cannot read it back).
+	{Name: "netduinoplus2", CPU: "Cortex-M4F", Flash: []Range{{0x08000000, 0x08100000}, {0, mib}}, RAM: []Range{{0x20000000, 0x20020000}}, Boot: []uint64{0, 0x08000000}, Arch: archV7EM, FPU: true},
 	// Stellaris LM3S6965: 256 KiB of flash, 64 KiB of SRAM.
-	{Name: "lm3s6965evb", CPU: "Cortex-M3", Flash: []Range{{0, 256 * kib}}, RAM: []Range{{0x20000000, 0x20010000}}, Boot: 0, Arch: archV7},
+	{Name: "lm3s6965evb", CPU: "Cortex-M3", Flash: []Range{{0, 256 * kib}}, RAM: []Range{{0x20000000, 0x20010000}}, Boot: []uint64{0}, Arch: archV7},
 	// nRF51822: 256 KiB of flash, 16 KiB of RAM.
-	{Name: "microbit", CPU: "Cortex-M0", Flash: []Range{{0, 256 * kib}}, RAM: []Range{{0x20000000, 0x20004000}}, Boot: 0, Arch: archV6M},
+	{Name: "microbit", CPU: "Cortex-M0", Flash: []Range{{0, 256 * kib}}, RAM: []Range{{0x20000000, 0x20004000}}, Boot: []uint64{0}, Arch: archV6M},
 }
 
 // BoardNames lists the boards' names.
@@ -153,8 +156,8 @@ func (b *Board) Fits(im Image) string {
 	if im.FP && !b.FPU {
 		return "the image uses the FPU, the " + b.CPU + " has none"
 	}
-	if im.HasVectors && im.VectorTable != b.Boot {
-		return fmt.Sprintf("vector table at %#x, the core reads it at %#x", im.VectorTable, b.Boot)
+	if im.HasVectors && !slices.Contains(b.Boot, im.VectorTable) {
+		return fmt.Sprintf("vector table at %#x, the core reads it at %#x", im.VectorTable, b.Boot[0])
 	}
 	all := append(append([]Range{}, b.Flash...), b.RAM...)
 	in := func(rs []Range, start, end uint64) bool {

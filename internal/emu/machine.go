@@ -57,13 +57,13 @@ type Machine struct {
 	// Args is QEMU's command line (for the report and the benchmark).
 	Args []string
 
-	cmd    *exec.Cmd
-	dir    string
-	conn   net.Conn
-	rsp    *gdbrsp.Client
-	stderr *capped
-	output *capped
-	exited chan struct{} // closed when QEMU has exited and its output is read
+	cmd     *exec.Cmd
+	dir     string
+	conn    net.Conn
+	rsp     *gdbrsp.Client
+	stderr  *capped
+	output  *capped
+	exited  chan struct{} // closed when QEMU has exited and its output is read
 	exitErr error
 
 	closeOnce sync.Once
