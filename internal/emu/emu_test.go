@@ -46,7 +46,7 @@ func buildFor(t *testing.T, dir, board string, flash, ram Range, defines ...stri
 	}
 	ld := strings.NewReplacer("FLASH_ORIGIN", fmt.Sprintf("%#x", flash.Start), "FLASH_LENGTH", fmt.Sprintf("%#x", flash.End-flash.Start),
 		"RAM_ORIGIN", fmt.Sprintf("%#x", ram.Start), "RAM_LENGTH", fmt.Sprintf("%#x", ram.End-ram.Start)).Replace(string(tmpl))
-	name := board + strings.ReplaceAll(strings.Join(defines, "_"), "=", "")
+	name := board + strings.NewReplacer("=", "", ",", "", "-", "").Replace(strings.Join(defines, "_"))
 	ldPath := filepath.Join(dir, name+".ld")
 	if err := os.WriteFile(ldPath, []byte(ld), 0o644); err != nil {
 		t.Fatal(err)
@@ -55,6 +55,10 @@ func buildFor(t *testing.T, dir, board string, flash, ram Range, defines ...stri
 	args := append([]string{"-mthumb", "-O2", "-g", "-fno-tree-loop-distribute-patterns", "-ffreestanding", "-nostdlib", "-nostartfiles",
 		"-T", ldPath, "-o", out, filepath.Join(td, "startup.c"), filepath.Join(td, "app.c")}, cpuFlags[board]...)
 	for _, d := range defines {
+		if strings.HasPrefix(d, "-") {
+			args = append(args, d)
+			continue
+		}
 		args = append(args, "-D"+d)
 	}
 	testutil.Run(t, dir, cc, args...)
@@ -306,6 +310,9 @@ func TestFaultInFirstInstruction(t *testing.T) {
 	if res.Stop.Kind != "hardfault" || !strings.Contains(res.Stop.Detail, "(Reset_Handler+0x0)") {
 		t.Fatalf("stop %+v, want a HardFault at Reset_Handler+0x0", res.Stop)
 	}
+	if res.ExitStatus() != 1 {
+		t.Errorf("exit status %d after a HardFault, want 1", res.ExitStatus())
+	}
 }
 
 // TestLockup: a fault in the first instruction, and a HardFault vector
@@ -321,6 +328,9 @@ func TestLockup(t *testing.T) {
 	}
 	if res.Stop.Kind != StopLockup || !strings.Contains(res.Stop.Detail, "Lockup") {
 		t.Fatalf("stop %+v, want a lockup", res.Stop)
+	}
+	if res.ExitStatus() != 1 {
+		t.Errorf("exit status %d after a lockup, want 1", res.ExitStatus())
 	}
 	if res.Stop.Registers == nil {
 		t.Errorf("no registers: want QEMU's dump")
@@ -382,5 +392,24 @@ func TestNotFirmware(t *testing.T) {
 	var ie *InputError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "not ARM firmware") {
 		t.Fatalf("error %v, want an InputError saying it is not ARM firmware", err)
+	}
+}
+
+// TestOverflow: a 256-byte stack under a 544-byte path: the word at the
+// limit changes, the stack is reported overflowed (never a peak below its
+// size), and the run's status is 1.
+func TestOverflow(t *testing.T) {
+	dir := t.TempDir()
+	fw := buildFirmware(t, dir, "mps2-an385", "-Wl,--defsym=STACK_SIZE=0x100")
+	res, err := run(t, fw, Options{ICount: DefaultICount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Stacks[0]
+	if s.Size != 256 || !s.Overflowed || s.Peak == nil || *s.Peak < s.Size {
+		t.Fatalf("size %d overflowed %v peak %v: want 256, true, at least the size", s.Size, s.Overflowed, s.Peak)
+	}
+	if res.ExitStatus() != 1 || !strings.HasPrefix(res.Verdict(), "STACK OVERFLOW: the main stack") {
+		t.Fatalf("exit %d, verdict %q", res.ExitStatus(), res.Verdict())
 	}
 }

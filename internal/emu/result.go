@@ -93,9 +93,14 @@ const (
 	exitFinding = 1
 )
 
+// exitInterrupted is the status of a run stopped by Ctrl-C (128+SIGINT,
+// as a shell reports a program it interrupted).
+const exitInterrupted = 130
+
 // ExitStatus is the run's exit status: the firmware's own semihosting
-// status when non-zero; else 1 when a stack overflowed or a measured peak
-// exceeds its static bound; else 0.
+// status when non-zero; else 1 when a stack overflowed, a measured peak
+// exceeds its static bound, or the firmware crashed (HardFault, lockup,
+// QEMU ended without an exit); 130 when interrupted; else 0.
 func (r *Result) ExitStatus() int {
 	if r.Stop.ExitStatus != nil && *r.Stop.ExitStatus != 0 {
 		return *r.Stop.ExitStatus
@@ -104,6 +109,12 @@ func (r *Result) ExitStatus() int {
 		if r.Stacks[i].Overflowed || r.Stacks[i].BoundExceeded() {
 			return exitFinding
 		}
+	}
+	switch r.Stop.Kind {
+	case "hardfault", StopLockup, StopQEMUDied:
+		return exitFinding
+	case StopCancelled:
+		return exitInterrupted
 	}
 	return exitOK
 }
@@ -161,7 +172,7 @@ func (r *Result) stopPhrase() string {
 	case "hardfault":
 		return "HARDFAULT: " + strings.TrimPrefix(st.Detail, "HardFault: ")
 	case StopLockup:
-		return "LOCKUP: " + st.Detail
+		return "CPU LOCKUP: " + strings.TrimPrefix(st.Detail, "Lockup: ")
 	case StopCancelled:
 		return "interrupted at " + st.Where
 	}
