@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/stackscope/stackscope/internal/analysis"
@@ -162,6 +164,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		if err := m.SetBreakpoint(a); err != nil {
 			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
 		}
+	}
+	if w := pageSharers(f, bps); w != "" {
+		r.Warnings = append(r.Warnings, w)
 	}
 
 	var deadline time.Time
@@ -410,4 +415,37 @@ func (mm *mainMeasure) result() StackResult {
 		s.Headroom = &h
 	}
 	return s
+}
+
+// qemuPage is QEMU's target page for ARM (TARGET_PAGE_BITS 10): code in
+// the same page as a GDB breakpoint runs one instruction at a time.
+const qemuPage = 1 << 10
+
+// pageSharers names the functions that share a 1 KiB page with a
+// breakpoint stackscope set and are not the breakpoint's own function:
+// QEMU 7.2 runs them one instruction per translation block, several
+// times slower (the results do not change). "" when there are none.
+func pageSharers(f *binfile.File, bps map[uint64]string) string {
+	seen := map[string]bool{}
+	var names []string
+	for a := range bps {
+		own, _ := f.Containing(a)
+		page := a &^ (qemuPage - 1)
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			if fn.Addr >= page+qemuPage || fn.Addr+fn.Size <= page || own != nil && fn.Addr == own.Addr || seen[fn.Name] {
+				continue
+			}
+			seen[fn.Name] = true
+			names = append(names, fn.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	if len(names) > 6 {
+		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
+	}
+	return fmt.Sprintf("%s share a 1 KiB page with a breakpoint stackscope set (semihosting call, HardFault loop or --until): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "))
 }
