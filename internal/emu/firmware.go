@@ -140,11 +140,27 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			return nil, fmt.Errorf("painting the main stack: %v", err)
 		}
 	}
+	// A stack inside .bss or .data is cleared or overwritten by the
+	// startup code after the paint: every word would look used (a false
+	// overflow). Paint it again below the SP at main's entry.
+	var repaintAt uint64
+	if sec := initializedOverlap(lay, main); sec != "" && main.painted {
+		if fn, ok := f.Lookup("main"); ok {
+			repaintAt = fn.Addr &^ 1
+			main.repaint = sec
+		} else {
+			main.painted = false
+			main.why = fmt.Sprintf("the main stack lies in %s, which the startup code initializes after any paint, and there is no main to paint it again at", sec)
+		}
+	}
 	// Breakpoints: --until; the HardFault handler when it is a branch to
 	// itself (the core would sit there until the timeout); every
 	// semihosting call, because on SYS_EXIT QEMU ends at once and the
 	// stacks must be read before.
 	bps := map[uint64]string{}
+	if repaintAt != 0 {
+		bps[repaintAt] = "repaint"
+	}
 	if until != nil {
 		bps[until.Addr&^1] = "until"
 	}
@@ -185,6 +201,20 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		}
 		pc := uint64(stop.Regs.PC())
 		what := bps[pc]
+		if what == "repaint" {
+			sp := uint64(stop.Regs.SP()) &^ 3
+			if sp > main.Limit && sp <= main.Top {
+				if err := m.Paint(main.Limit, sp, Paint); err != nil {
+					return nil, fmt.Errorf("painting the main stack again at main: %v", err)
+				}
+			}
+			main.repainted = true
+			delete(bps, pc)
+			if err := m.RemoveBreakpoint(pc); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if what == "semihosting" {
 			op := stop.Regs.R[0]
 			if op != sysExit && op != sysExitExtended {
@@ -348,6 +378,8 @@ type mainMeasure struct {
 	total       *int64
 	totalLeast  int64
 	reset       *int64
+	repaint     string // the initialized section the stack lies in: painted again at main
+	repainted   bool
 	lowest      uint64
 	disturbed   bool
 	measured    bool
@@ -399,7 +431,13 @@ func (mm *mainMeasure) result() StackResult {
 		}
 	case !mm.measured:
 		s.NotMeasured = mm.notMeasured
+	case mm.repaint != "" && !mm.repainted:
+		s.NotMeasured = fmt.Sprintf("the main stack lies in %s, which the startup code initializes after the paint, and the run stopped before main, where it is painted again", mm.repaint)
 	default:
+		if mm.repaint != "" {
+			s.PaintedAt = "main"
+			s.Note = fmt.Sprintf("the stack lies in %s, which the startup code initializes: painted again at main, so use before main is not seen", mm.repaint)
+		}
 		peak := int64(0)
 		if mm.disturbed {
 			peak = int64(mm.Top - mm.lowest)
@@ -448,4 +486,17 @@ func pageSharers(f *binfile.File, bps map[uint64]string) string {
 		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
 	}
 	return fmt.Sprintf("%s share a 1 KiB page with a breakpoint stackscope set (semihosting call, HardFault loop or --until): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "))
+}
+
+// initializedOverlap names a .data or .bss section that overlaps the main
+// stack: the startup code writes those before main. "" when none does.
+func initializedOverlap(lay *layout.Report, mm *mainMeasure) string {
+	for _, rg := range lay.Regions {
+		for _, sec := range rg.Sections {
+			if (sec.Kind == "bss" || sec.Kind == "data") && sec.Addr < mm.Top && sec.End() > mm.Limit {
+				return sec.Name
+			}
+		}
+	}
+	return ""
 }

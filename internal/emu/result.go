@@ -79,6 +79,11 @@ type StackResult struct {
 	// Headroom is size minus peak (null when not measured).
 	Headroom    *int64 `json:"headroom"`
 	NotMeasured string `json:"not_measured,omitempty"`
+	// PaintedAt is "main" when the stack was painted again at main's
+	// entry (it lies in .bss or .data, which startup code initializes):
+	// use before main is not in the peak. Note says so for a person.
+	PaintedAt string `json:"painted_at,omitempty"`
+	Note      string `json:"note,omitempty"`
 }
 
 // BoundExceeded: the measured peak is above a bounded static bound, which
@@ -235,6 +240,9 @@ func (r *Result) WriteText(w io.Writer) {
 		s := &r.Stacks[i]
 		if s.NotMeasured != "" {
 			fmt.Fprintf(w, "  %s stack not measured: %s\n", s.Name, s.NotMeasured)
+		}
+		if s.Note != "" {
+			fmt.Fprintf(w, "  %s stack: %s\n", s.Name, s.Note)
 		}
 		if s.Peak != nil && s.ResetBound != nil && s.StaticBound != nil && *s.StaticBound != *s.ResetBound {
 			fmt.Fprintf(w, "  %s stack: the static bound is the reset path's %s plus the interrupt levels; the run measures only what ran\n", s.Name, size.Format(*s.ResetBound))
