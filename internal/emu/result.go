@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/stackscope/stackscope/internal/size"
 )
@@ -205,35 +206,45 @@ func (r *Result) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  registers:%s xpsr=%08x\n", b.String(), r.Stop.XPSR)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  STACK\tKIND\tPEAK\tSIZE\tHEADROOM\tSTATIC BOUND\tCHECK\t")
+	// Numbers right-aligned (tabwriter), then the check and the stack's
+	// name left-aligned in the last cell, as analyze's tables end with
+	// the entry.
+	type row struct{ peak, size, room, bound, check, name string }
+	rows := []row{{"PEAK", "SIZE", "HEADROOM", "STATIC BOUND", "CHECK", "STACK"}}
 	for i := range r.Stacks {
 		s := &r.Stacks[i]
-		peak, room, check := "-", "-", "not measured"
+		rw := row{peak: "-", size: size.FormatCapacity(s.Size), room: "-", check: "not measured", name: s.Name}
+		if s.Kind != "main" {
+			rw.name += " (" + s.Kind + ")"
+		}
 		if s.Peak != nil {
-			peak = size.Format(*s.Peak)
-			room = headroomText(s.Size, *s.Peak)
-			check = "no static bound"
-			if s.Overflowed {
-				peak = "≥ " + size.Format(s.Size)
-				room = "none"
-			}
+			rw.peak = size.Format(*s.Peak)
+			rw.room = headroomText(s.Size, *s.Peak)
+			rw.check = "no static bound"
 			switch {
 			case s.Overflowed:
-				check = "overflowed"
+				rw.peak, rw.room, rw.check = "≥ "+size.Format(s.Size), "none", "OVERFLOWED"
 			case s.BoundExceeded():
-				check = fmt.Sprintf("ANALYSIS BUG: %s over the bound", size.Format(*s.Peak-*s.StaticBound))
+				rw.check = fmt.Sprintf("ANALYSIS BUG: %s over the bound", size.Format(*s.Peak-*s.StaticBound))
 			case s.StaticBound != nil:
-				check = "bound holds"
+				rw.check = "bound holds"
 			}
 		}
-		bound := "not bounded"
+		rw.bound = "not bounded"
 		if s.StaticBound != nil {
-			bound = size.Format(*s.StaticBound)
+			rw.bound = size.Format(*s.StaticBound)
 		} else if s.StaticAtLeast > 0 {
-			bound = "≥ " + size.Format(s.StaticAtLeast)
+			rw.bound = "≥ " + size.Format(s.StaticAtLeast)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, s.Kind, peak, size.FormatCapacity(s.Size), room, bound, check)
+		rows = append(rows, rw)
+	}
+	checkWidth := 0
+	for _, rw := range rows {
+		checkWidth = max(checkWidth, utf8.RuneCountInString(rw.check))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t  %-*s  %s\n", rw.peak, rw.size, rw.room, rw.bound, checkWidth, rw.check, rw.name)
 	}
 	tw.Flush()
 	for i := range r.Stacks {
