@@ -17,12 +17,13 @@ type runFlags struct {
 	out      outputFlags
 	jsonPath string // --json FILE, the old spelling of --format json -o FILE
 	noScan   bool
+	fw       firmwareFlags // FIRMWARE.elf in the emulator (firmware.go)
 }
 
 func newRunCommand() *cobra.Command {
 	var fl runFlags
 	cmd := &cobra.Command{
-		Use:   "run [flags] -- PROG [ARGS...]",
+		Use:   "run [flags] -- PROG [ARGS...] | run [flags] FIRMWARE.elf",
 		Short: "Run a program under ptrace: every thread's stack, its peak use, and the class of any crash",
 		Long: `run starts PROG under ptrace and follows every thread and child process.
 It measures each thread's peak stack use and classifies a crash as a stack
@@ -37,9 +38,26 @@ GLIBC_TUNABLES gets glibc.pthread.stack_cache_size=0 so that reused thread
 stacks do not hide use.
 
 Exit status: PROG's; 126/127 when PROG cannot be executed or is not found;
-2 for a usage error or a report that cannot be written.`,
+2 for a usage error or a report that cannot be written.
+
+A bare-metal ARM firmware (an ARM ELF with a vector table and no program
+interpreter) runs in QEMU (qemu-system-arm) instead: the main stack is
+painted before the first instruction, the run ends on a semihosting exit,
+--until FUNCTION, --timeout, an endless loop, a HardFault handler that
+loops, a lockup or Ctrl-C, and the measured peak is set beside the static
+bound. The UART goes to standard output, the report to standard error (or
+-o FILE). Exit status: the firmware's semihosting status when non-zero;
+else 1 when a stack overflowed or a peak exceeds its static bound; 2 for
+an input error (a file that is not firmware, one that fits no board, QEMU
+missing).`,
 		Args: needArgs(1, -1, "give the program to run after --"),
 		RunE: func(c *cobra.Command, args []string) error {
+			if isFW, err := firmwareTarget(args[0], fl.fw.given(c.Flags())); err != nil || isFW {
+				if err != nil {
+					return err
+				}
+				return runFirmware(args[0], args[1:], fl)
+			}
 			return runRun(args, fl)
 		},
 	}
@@ -49,6 +67,7 @@ Exit status: PROG's; 126/127 when PROG cannot be executed or is not found;
 	f.StringVar(&fl.jsonPath, "json", "", "deprecated: use --format json -o FILE")
 	f.MarkHidden("json")
 	f.BoolVar(&fl.noScan, "no-stderr-scan", false, "pass PROG's stderr straight through instead of through a forwarding pipe that recognizes crash messages")
+	fl.fw.register(f)
 	f.SetInterspersed(false)
 	return cmd
 }

@@ -161,6 +161,17 @@ func (f *File) UsesFloatingPoint() bool {
 	return attrs[tagFPArch] != 0 || attrs[tagABIVFPArgs] == 1
 }
 
+// ARMCPUArch is the build attributes' Tag_CPU_arch (11 ARMv6-M, 10
+// ARMv7, 13 ARMv7E-M, 17 ARMv8-M mainline...), 0 when the file has none:
+// the emulator picks a core that runs it.
+func (f *File) ARMCPUArch() uint64 {
+	if f.Arch != ArchThumb {
+		return 0
+	}
+	const tagCPUArch = 6
+	return f.armAttributes()[tagCPUArch]
+}
+
 // headerFlags returns e_flags, which debug/elf does not expose.
 func (f *File) headerFlags() uint32 {
 	var hdr [40]byte

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/emu"
+)
+
+// firmwareFlags are run's flags for firmware in the emulator.
+type firmwareFlags struct {
+	machine    string
+	until      string
+	timeout    time.Duration
+	icount     string
+	configPath string
+	ld         string
+}
+
+func (ff *firmwareFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&ff.machine, "machine", "", "firmware: the QEMU board to run it on (default: one whose memory holds the image)")
+	f.StringVar(&ff.until, "until", "", "firmware: stop when the core reaches this `FUNCTION`")
+	f.DurationVar(&ff.timeout, "timeout", 60*time.Second, "firmware: wall-clock limit of the run")
+	f.StringVar(&ff.icount, "icount", strconv.Itoa(emu.DefaultICount), "firmware: QEMU -icount `SHIFT` (a virtual ns per 2^SHIFT instructions: repeatable runs), or off")
+	f.StringVar(&ff.configPath, "config", "", "firmware: annotations and [memory] (default: stackscope.toml beside the ELF)")
+	f.StringVar(&ff.ld, "ld", "", "firmware: the linker script whose MEMORY regions are the memory map (as layout --ld)")
+}
+
+// given reports whether a firmware-only flag was set (a Linux program
+// given one is a usage error).
+func (ff *firmwareFlags) given(f *pflag.FlagSet) string {
+	for _, n := range []string{"machine", "until", "timeout", "icount", "config", "ld"} {
+		if f.Changed(n) {
+			return "--" + n
+		}
+	}
+	return ""
+}
+
+// firmwareTarget decides whether run's argument is firmware for the
+// emulator: an ELF file for ARM. It returns "" when it is not an ELF file
+// for ARM (the Linux path takes it), and an error when it is one that is
+// not bare-metal firmware, or when firmware flags were given for something
+// that is not firmware.
+func firmwareTarget(path string, flag string) (bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		if flag != "" {
+			if _, serr := os.Stat(path); serr != nil {
+				return false, usageErrorf("%s: %v", path, pathless(serr))
+			}
+			return false, usageErrorf("%s: not an ELF file, and %s is for firmware run in the emulator", path, flag)
+		}
+		return false, nil
+	}
+	machine := f.Machine
+	f.Close()
+	if machine != elf.EM_ARM {
+		if flag != "" {
+			return false, usageErrorf("%s: a %s program, not ARM firmware (%s is for firmware run in the emulator)", path, elfMachine(machine), flag)
+		}
+		return false, nil
+	}
+	bf, err := binfile.Open(path)
+	if err != nil {
+		return false, &exitError{Code: exitUsage, Err: err}
+	}
+	defer bf.Close()
+	if ok, why := emu.IsFirmware(bf); !ok {
+		return false, usageErrorf("%s: %s", path, why)
+	}
+	return true, nil
+}
+
+func elfMachine(m elf.Machine) string {
+	if m == elf.EM_X86_64 {
+		return "x86-64"
+	}
+	return m.String()
+}
+
+// runFirmware is `stackscope run FIRMWARE.elf`: the firmware in QEMU, its
+// stacks painted and measured, beside the static bounds.
+func runFirmware(path string, extra []string, fl runFlags) error {
+	if len(extra) > 0 {
+		return usageErrorf("run %s: firmware takes no arguments (%v); put flags before the file", path, extra)
+	}
+	ff := fl.fw
+	icount := emu.DefaultICount
+	switch ff.icount {
+	case "off":
+		icount = -1
+	default:
+		n, err := strconv.Atoi(ff.icount)
+		if err != nil || n < 0 || n > 10 {
+			return usageErrorf("--icount %q: a shift from 0 to 10, or off", ff.icount)
+		}
+		icount = n
+	}
+	cfg, err := config.Load(ff.configPath, path)
+	if err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	mem, err := memoryMap(ff.ld, cfg)
+	if err != nil {
+		return err
+	}
+	var out *reportFile
+	if fl.out.output != "" {
+		if out, err = openReport("-o", fl.out.output); err != nil {
+			return err
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := emu.RunFirmware(ctx, path, emu.Options{Machine: ff.machine, Until: ff.until, Timeout: ff.timeout,
+		ICount: icount, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
+	if err != nil {
+		out.discard()
+		var ie *emu.InputError
+		var be *binfile.InputError
+		if errors.As(err, &ie) || errors.As(err, &be) || errors.Is(err, emu.ErrNoQEMU) {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
+	}
+	res.Version = version()
+	render := func(w io.Writer) error {
+		if fl.out.format == "json" {
+			return res.WriteJSON(w)
+		}
+		res.WriteText(w)
+		return nil
+	}
+	if out == nil {
+		render(os.Stderr)
+	} else if err := out.write(render); err != nil {
+		return err
+	}
+	if code := res.ExitStatus(); code != 0 {
+		return &exitError{Code: code}
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package emu
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/stackscope/stackscope/internal/size"
+)
+
+// Result is a measured firmware run: the JSON contract of `stackscope run
+// --format json FIRMWARE.elf` (kind "firmware-run"). Keys are only ever
+// added.
+type Result struct {
+	Kind    string `json:"kind"`
+	Version string `json:"version"`
+	// Firmware is the ELF file's path; Machine and CPU the QEMU board.
+	Firmware string `json:"firmware"`
+	Machine  string `json:"machine"`
+	CPU      string `json:"cpu"`
+	// ICount is QEMU's -icount shift, -1 when the run was not
+	// instruction-counted (not repeatable).
+	ICount int `json:"icount"`
+	// QEMU is the emulator's command line (without the GDB stub's options).
+	QEMU []string   `json:"qemu"`
+	Stop StopResult `json:"stop"`
+	// Stacks: the main stack first; tasks and processes follow.
+	Stacks []StackResult `json:"stacks"`
+	// Output is what the firmware printed (UART, semihosting), the first
+	// 256 KiB; OutputTruncated when there was more.
+	Output          string   `json:"output"`
+	OutputTruncated bool     `json:"output_truncated,omitempty"`
+	Warnings        []string `json:"warnings"`
+}
+
+// StopResult is why the run ended.
+type StopResult struct {
+	// Kind: exit, until, timeout, endless-loop, hardfault, lockup,
+	// interrupted, qemu-died.
+	Kind   string `json:"kind"`
+	Detail string `json:"detail"`
+	// ExitStatus is the firmware's semihosting exit status (kind exit),
+	// null otherwise.
+	ExitStatus *int `json:"exit_status"`
+	// PC and Where (function+offset and source line) at the stop, with the
+	// core registers r0-r15 and xPSR, when they could be read.
+	PC        uint64   `json:"pc,omitempty"`
+	Where     string   `json:"where,omitempty"`
+	Registers []uint32 `json:"registers,omitempty"`
+	XPSR      uint32   `json:"xpsr,omitempty"`
+}
+
+// StackResult is one stack's measurement beside its static bound.
+type StackResult struct {
+	Name string `json:"name"`
+	// Kind: "main", "task" (an RTOS task), "process".
+	Kind  string `json:"kind"`
+	Top   uint64 `json:"top"`
+	Limit uint64 `json:"limit"`
+	Size  int64  `json:"size"`
+	// Peak is the deepest use measured: top minus the lowest word whose
+	// paint changed; null when not measured (NotMeasured says why).
+	Peak *int64 `json:"peak"`
+	// Overflowed: the word at the limit changed, so the stack reached its
+	// end and maybe beyond (what lies below was not painted): the peak is
+	// then at least the size.
+	Overflowed bool `json:"overflowed"`
+	// StaticBound is the static worst case of this stack (the main
+	// stack's total: reset path plus interrupt levels), null when not
+	// bounded; StaticAtLeast is then what it reaches at least.
+	StaticBound   *int64 `json:"static_bound"`
+	StaticAtLeast int64  `json:"static_at_least"`
+	Bounded       bool   `json:"bounded"`
+	// ResetBound is the reset path's own bound (main stack only).
+	ResetBound *int64 `json:"reset_bound,omitempty"`
+	// Headroom is size minus peak (null when not measured).
+	Headroom    *int64 `json:"headroom"`
+	NotMeasured string `json:"not_measured,omitempty"`
+	// PaintedAt is "main" when the stack was painted again at main's
+	// entry (it lies in .bss or .data, which startup code initializes):
+	// use before main is not in the peak. Note says so for a person.
+	PaintedAt string `json:"painted_at,omitempty"`
+	Note      string `json:"note,omitempty"`
+}
+
+// BoundExceeded: the measured peak is above a bounded static bound, which
+// the analysis promises never happens.
+func (s *StackResult) BoundExceeded() bool {
+	return s.Peak != nil && s.StaticBound != nil && *s.Peak > *s.StaticBound
+}
+
+// Exit statuses of a firmware run.
+const (
+	exitOK      = 0
+	exitFinding = 1
+)
+
+// exitInterrupted is the status of a run stopped by Ctrl-C (128+SIGINT,
+// as a shell reports a program it interrupted).
+const exitInterrupted = 130
+
+// ExitStatus is the run's exit status: the firmware's own semihosting
+// status when non-zero; else 1 when a stack overflowed, a measured peak
+// exceeds its static bound, or the firmware crashed (HardFault, lockup,
+// QEMU ended without an exit); 130 when interrupted; else 0.
+func (r *Result) ExitStatus() int {
+	if r.Stop.ExitStatus != nil && *r.Stop.ExitStatus != 0 {
+		return *r.Stop.ExitStatus
+	}
+	for i := range r.Stacks {
+		if r.Stacks[i].Overflowed || r.Stacks[i].BoundExceeded() {
+			return exitFinding
+		}
+	}
+	switch r.Stop.Kind {
+	case "hardfault", StopLockup, StopQEMUDied:
+		return exitFinding
+	case StopCancelled:
+		return exitInterrupted
+	}
+	return exitOK
+}
+
+// WriteJSON writes the result.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Verdict is the report's first line.
+func (r *Result) Verdict() string {
+	var parts []string
+	for i := range r.Stacks {
+		s := &r.Stacks[i]
+		switch {
+		case s.Overflowed:
+			parts = append(parts, fmt.Sprintf("STACK OVERFLOW: the %s stack reached its limit (%s)", s.Name, size.FormatCapacity(s.Size)))
+		case s.BoundExceeded():
+			parts = append(parts, fmt.Sprintf("analysis bug: measured peak %d exceeds the static bound %d of the %s stack; please report with the ELF", *s.Peak, *s.StaticBound, s.Name))
+		}
+	}
+	stop := r.stopPhrase()
+	if len(parts) > 0 {
+		return strings.Join(parts, "; ") + "; " + stop
+	}
+	var peaks []string
+	for i := range r.Stacks {
+		s := &r.Stacks[i]
+		if s.Peak == nil {
+			peaks = append(peaks, s.Name+" stack not measured")
+			continue
+		}
+		p := fmt.Sprintf("%s stack peak %s of %s", s.Name, size.Format(*s.Peak), size.FormatCapacity(s.Size))
+		if s.StaticBound != nil {
+			p += ", bound holds"
+		}
+		peaks = append(peaks, p)
+	}
+	return stop + "; " + strings.Join(peaks, "; ")
+}
+
+func (r *Result) stopPhrase() string {
+	st := r.Stop
+	switch st.Kind {
+	case StopExit:
+		return fmt.Sprintf("firmware exited with status %d", *st.ExitStatus)
+	case "until":
+		return "stopped at " + st.Where + " (--until)"
+	case StopTimeout:
+		return "TIMEOUT at " + st.Where
+	case StopLoop:
+		return "ENDLESS LOOP at " + st.Where
+	case "hardfault":
+		return "HARDFAULT: " + strings.TrimPrefix(st.Detail, "HardFault: ")
+	case StopLockup:
+		return "CPU LOCKUP: " + strings.TrimPrefix(st.Detail, "Lockup: ")
+	case StopCancelled:
+		return "interrupted at " + st.Where
+	}
+	return st.Kind + ": " + st.Detail
+}
+
+// WriteText writes the report for a person: the verdict, the run, then a
+// table of stacks.
+func (r *Result) WriteText(w io.Writer) {
+	fmt.Fprintln(w, "stackscope: "+r.Verdict())
+	ic := "without -icount (timing follows the host: runs may differ)"
+	if r.ICount >= 0 {
+		ic = fmt.Sprintf("-icount shift=%d (instruction-counted: repeatable)", r.ICount)
+	}
+	fmt.Fprintf(w, "  %s on QEMU %s (%s), %s\n", r.Firmware, r.Machine, r.CPU, ic)
+	stop := "  stop: " + r.Stop.Kind + ", " + r.Stop.Detail
+	if r.Stop.Where != "" && r.Stop.Kind != "until" {
+		stop += ", at " + r.Stop.Where
+	}
+	fmt.Fprintln(w, stop)
+	if regs := r.Stop.Registers; len(regs) == 16 && (r.Stop.Kind == StopLockup || r.Stop.Kind == "hardfault" || r.Stop.Kind == StopQEMUDied) {
+		var b strings.Builder
+		for i, v := range regs {
+			fmt.Fprintf(&b, " r%d=%08x", i, v)
+		}
+		fmt.Fprintf(w, "  registers:%s xpsr=%08x\n", b.String(), r.Stop.XPSR)
+	}
+	// Numbers right-aligned (tabwriter), then the check and the stack's
+	// name left-aligned in the last cell, as analyze's tables end with
+	// the entry.
+	type row struct{ peak, size, room, bound, check, name string }
+	rows := []row{{"PEAK", "SIZE", "HEADROOM", "STATIC BOUND", "CHECK", "STACK"}}
+	for i := range r.Stacks {
+		s := &r.Stacks[i]
+		rw := row{peak: "-", size: size.FormatCapacity(s.Size), room: "-", check: "not measured", name: s.Name}
+		if s.Kind != "main" {
+			rw.name += " (" + s.Kind + ")"
+		}
+		if s.Peak != nil {
+			rw.peak = size.Format(*s.Peak)
+			rw.room = headroomText(s.Size, *s.Peak)
+			rw.check = "no static bound"
+			switch {
+			case s.Overflowed:
+				rw.peak, rw.room, rw.check = "≥ "+size.Format(s.Size), "none", "OVERFLOWED"
+			case s.BoundExceeded():
+				rw.check = fmt.Sprintf("ANALYSIS BUG: %s over the bound", size.Format(*s.Peak-*s.StaticBound))
+			case s.StaticBound != nil:
+				rw.check = "bound holds"
+			}
+		}
+		rw.bound = "not bounded"
+		if s.StaticBound != nil {
+			rw.bound = size.Format(*s.StaticBound)
+		} else if s.StaticAtLeast > 0 {
+			rw.bound = "≥ " + size.Format(s.StaticAtLeast)
+		}
+		rows = append(rows, rw)
+	}
+	checkWidth := 0
+	for _, rw := range rows {
+		checkWidth = max(checkWidth, utf8.RuneCountInString(rw.check))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t  %-*s  %s\n", rw.peak, rw.size, rw.room, rw.bound, checkWidth, rw.check, rw.name)
+	}
+	tw.Flush()
+	for i := range r.Stacks {
+		s := &r.Stacks[i]
+		if s.NotMeasured != "" {
+			fmt.Fprintf(w, "  %s stack not measured: %s\n", s.Name, s.NotMeasured)
+		}
+		if s.Note != "" {
+			fmt.Fprintf(w, "  %s stack: %s\n", s.Name, s.Note)
+		}
+		if s.Peak != nil && s.ResetBound != nil && s.StaticBound != nil && *s.StaticBound != *s.ResetBound {
+			fmt.Fprintf(w, "  %s stack: the static bound is the reset path's %s plus the interrupt levels; the run measures only what ran\n", s.Name, size.Format(*s.ResetBound))
+		}
+		if s.BoundExceeded() {
+			fmt.Fprintf(w, "  analysis bug: measured peak %d exceeds the static bound %d; please report with the ELF\n", *s.Peak, *s.StaticBound)
+		}
+	}
+	for _, wn := range r.Warnings {
+		fmt.Fprintln(w, "  warning: "+wn)
+	}
+}
+
+// headroomText is the share of the stack left, rounded down (a capacity
+// printed larger than it is would look safer than it is).
+func headroomText(sz, peak int64) string {
+	if sz <= 0 || peak >= sz {
+		return "none"
+	}
+	return fmt.Sprintf("%.1f%%", math.Floor(1000*float64(sz-peak)/float64(sz))/10)
+}
