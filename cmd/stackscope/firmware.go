@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,6 +73,9 @@ func firmwareTarget(path string, flag string) (bool, error) {
 		if flag != "" {
 			return false, usageErrorf("%s: a %s program, not ARM firmware (%s is for firmware run in the emulator)", path, elfMachine(machine), flag)
 		}
+		if err := foreignProgram(path, machine); err != nil {
+			return false, err
+		}
 		return false, nil
 	}
 	bf, err := binfile.Open(path)
@@ -85,10 +90,50 @@ func firmwareTarget(path string, flag string) (bool, error) {
 }
 
 func elfMachine(m elf.Machine) string {
-	if m == elf.EM_X86_64 {
+	switch m {
+	case elf.EM_X86_64:
 		return "x86-64"
+	case elf.EM_AARCH64:
+		return "AArch64"
+	case elf.EM_RISCV:
+		return "RISC-V"
+	case elf.EM_386:
+		return "x86"
 	}
 	return m.String()
+}
+
+// nativeMachines are the ELF machines this build of stackscope can run
+// under ptrace: its own, and 32-bit x86 on x86-64 (the kernel runs it).
+var nativeMachines = map[string][]elf.Machine{
+	"amd64":   {elf.EM_X86_64, elf.EM_386},
+	"386":     {elf.EM_386},
+	"arm64":   {elf.EM_AARCH64},
+	"riscv64": {elf.EM_RISCV},
+}
+
+// foreignProgram refuses, with one line, an ELF file for another
+// architecture: the kernel would only say "exec format error", and a
+// RISC-V firmware image in the current directory would otherwise come
+// out as "command not found".
+func foreignProgram(path string, m elf.Machine) error {
+	for _, n := range nativeMachines[runtime.GOARCH] {
+		if m == n {
+			return nil
+		}
+	}
+	if m == elf.EM_RISCV {
+		return usageErrorf("%s: a RISC-V ELF file: run executes programs of this machine (%s) and Cortex-M firmware in QEMU, not RISC-V; `stackscope analyze %s` works on it", path, runtime.GOARCH, path)
+	}
+	return usageErrorf("%s: %s program: run needs a machine that executes it natively (this one is %s); `stackscope analyze %s` works on it", path, article(elfMachine(m)), runtime.GOARCH, path)
+}
+
+// article puts "a" or "an" before a machine's name.
+func article(name string) string {
+	if name != "" && strings.ContainsRune("AEIOUaeiou", rune(name[0])) {
+		return "an " + name
+	}
+	return "a " + name
 }
 
 // runFirmware is `stackscope run FIRMWARE.elf`: the firmware in QEMU, its

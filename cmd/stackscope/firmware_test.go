@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,6 +118,29 @@ func TestRunFirmwareBadInput(t *testing.T) {
 	ok := buildEmuFirmware(t, t.TempDir(), "0x20000000")
 	t.Setenv("PATH", t.TempDir())
 	oneLine("no qemu", "qemu-system-arm not found: install it (Debian/Ubuntu: apt-get install qemu-system-arm)", "run", ok)
+}
+
+// TestRunForeignProgram: a program for another machine is refused with
+// one line that says why and what works on it, not the kernel's "exec
+// format error", and a foreign ELF file in the current directory is not
+// "command not found".
+func TestRunForeignProgram(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the foreign machine here is AArch64; this test runs on x86-64")
+	}
+	cc := testutil.RequireTool(t, "aarch64-linux-gnu-gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.c")
+	os.WriteFile(src, []byte("int main(void){return 0;}\n"), 0o644)
+	prog := filepath.Join(dir, "p64")
+	testutil.Run(t, dir, cc, "-o", prog, src)
+	for _, args := range [][]string{{"run", "--", prog}, {"run", prog}} {
+		code, _, errOut := capture(t, args...)
+		want := "an AArch64 program: run needs a machine that executes it natively (this one is amd64); `stackscope analyze " + prog + "` works on it"
+		if code != exitUsage || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line with %q", args, code, errOut, want)
+		}
+	}
 }
 
 // qemuChildren lists the qemu-system-arm processes whose parent is pid.
