@@ -547,12 +547,23 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 			// The return address and the two words the PLT stub pushes.
 			// (No address: the node stands for every call through the slots.)
 			Size: 24,
-			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
-				"on the stack (1.0-11.0 KiB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
+			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, " + resolverSaves(m) +
+				"; " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})
 		g.lazyResolvers[key] = id
 	}
 	g.addEdge(from, id, frame.CallSite{Addr: cs.Addr, Kind: frame.Call, Depth: cs.Depth}, MethodLazy)
+}
+
+// resolverSaves says what the lazy-binding resolver puts on the stack on
+// m's machine. On x86-64 the size depends on the CPU it runs on (XSAVE);
+// elsewhere the resolver's frame is not read from ld.so, so no size is
+// claimed for it.
+func resolverSaves(m *Module) string {
+	if m.File.Arch == binfile.ArchX86_64 {
+		return "which saves the CPU's XSAVE state on the stack (1.0-11.0 KiB, depending on the CPU)"
+	}
+	return "whose frame (the argument registers it saves) stackscope does not read from ld.so"
 }
 
 // isInterpreter says whether m is the program's dynamic linker (the file
