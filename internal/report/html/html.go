@@ -61,7 +61,7 @@ type htmlData struct {
 	// table (calls.go); Links maps a source file's shown name to a link
 	// to it (sourcelinks.go), empty when the page is not made inside the
 	// source tree.
-	Others []htmlOther        `json:"others"`
+	Others []htmlOther       `json:"others"`
 	Links  map[string]string `json:"links"`
 }
 
