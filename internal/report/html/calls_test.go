@@ -18,17 +18,23 @@ import (
 )
 
 // callsFixture: a call chain (main -> top -> mid -> leaf), a function
-// called from two places (leaf), and a call through a function pointer
-// (dispatch) whose targets are an address-taken set.
+// called from several places (leaf), calls through function pointers
+// narrowed by prototype (dispatch, sink) and one that is not (untyped, no
+// prototype: the address-taken set, of which dispatch's set is a part).
 const callsFixture = `
 __attribute__((noinline)) int leaf(int x) { volatile char b[64]; b[x & 63] = x; return b[1]; }
 __attribute__((noinline)) int mid(int x) { volatile char b[128]; b[x & 127] = x; return b[2] + leaf(x); }
 __attribute__((noinline)) int top(int x) { return mid(x) + leaf(x + 1); }
 __attribute__((noinline)) int cb_a(int x) { volatile char b[200]; b[x & 127] = x; return b[3]; }
 __attribute__((noinline)) int cb_b(int x) { return leaf(x) * 2; }
-int (*volatile table[2])(int) = { cb_a, cb_b };
-__attribute__((noinline)) int dispatch(int x) { return table[x & 1](x); }
-int main(int argc, char **argv) { return top(argc) + dispatch(argc); }
+__attribute__((noinline)) int cb_c(int x) { return x + 3; }
+__attribute__((noinline)) int cb_d(int x) { return mid(x) - 1; }
+__attribute__((noinline)) void say(const char *s) { volatile char b[32]; b[0] = s[0]; }
+int (*volatile table[4])(int) = { cb_a, cb_b, cb_c, cb_d };
+void (*volatile sink)(const char *) = say;
+int (*volatile untyped)();
+__attribute__((noinline)) int dispatch(int x) { return table[x & 3](x); }
+int main(int argc, char **argv) { untyped = (int (*)())cb_c; sink(argv[0]); return top(argc) + dispatch(argc) + untyped(argc); }
 `
 
 // buildCallsFixture compiles callsFixture in a new directory as calls.c;
@@ -41,7 +47,7 @@ func buildCallsFixture(t *testing.T, moved bool) (dir, bin string) {
 	dir = t.TempDir()
 	os.WriteFile(filepath.Join(dir, "calls.c"), []byte(callsFixture), 0o644)
 	bin = filepath.Join(dir, "calls")
-	args := []string{"-O1", "-g", "-o", bin, "calls.c"}
+	args := []string{"-std=gnu11", "-O1", "-g", "-o", bin, "calls.c"} // gnu11: () declares no prototype
 	if moved {
 		args = append(args, "-fdebug-prefix-map="+dir+"=/nonexistent/checkout")
 	}
@@ -56,6 +62,9 @@ const callsDriver = `<script>
 (function () {
   const more = document.getElementById("more");
   while (more.style.display !== "none") more.click();
+  // Open every folded list (a summary builds its list when clicked).
+  for (let round = 0; round < 3; round++)
+    document.querySelectorAll("#functions details:not([open]) > summary, #sets details:not([open]) > summary").forEach(s => s.click());
   const item = li => {
     const a = li.querySelector(".fn, .set"), s = li.querySelector(".src");
     return { name: a.textContent, href: a.getAttribute("href") || "", set: a.classList.contains("set"),
@@ -204,6 +213,9 @@ func TestHTMLCallersCallees(t *testing.T) {
 	os.Mkdir(filepath.Dir(out), 0o755)
 	if err := Write(&b, Input{Analysis: res, Output: out}); err != nil {
 		t.Fatal(err)
+	}
+	if len(sets) < 2 || !strings.Contains(b.String(), `"base":`) {
+		t.Fatalf("the page writes no set against another (%d sets): the test would not check that the script rebuilds it", len(sets))
 	}
 	got := drive(t, b.Bytes(), out, callsDriver)
 	if len(got.Rows) != len(cg.Functions) {

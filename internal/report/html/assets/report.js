@@ -134,9 +134,41 @@
   // Callers and callees (calls.go): a number below data.functions.length
   // is a row of the table, else one of data.others (a library's function,
   // an external, an indirect-call set listed once in #sets).
-  const nFuncs = data.functions.length;
-  const setIds = new Map();
+  const nFuncs = data.functions.length, nRefs = nFuncs + data.others.length;
+  data.functions.forEach((f, i) => { f.i = i; });
+  const setIds = new Map(); // index in data.others -> the set's row id
   data.others.forEach((o, k) => { if (o.set) setIds.set(k, "set-" + setIds.size); });
+  // A set's members as a bitmap over the references, from its own list or
+  // from the larger set it is written against (base, minus, plus).
+  const setBits = new Map();
+  const words = (nRefs + 31) >>> 5;
+  const has = (bits, r) => (bits[r >>> 5] >>> (r & 31)) & 1;
+  function bitsOf(k) {
+    let bits = setBits.get(k);
+    if (bits) return bits;
+    const o = data.others[k];
+    if (o.base !== undefined) {
+      bits = bitsOf(o.base).slice();
+      (o.minus || []).forEach(r => { bits[r >>> 5] &= ~(1 << (r & 31)); });
+      (o.plus || []).forEach(r => { bits[r >>> 5] |= 1 << (r & 31); });
+    } else {
+      bits = new Uint32Array(words);
+      (o.members || []).forEach(r => { bits[r >>> 5] |= 1 << (r & 31); });
+    }
+    setBits.set(k, bits);
+    return bits;
+  }
+  function membersOf(k) {
+    const bits = bitsOf(k), out = [];
+    for (let r = 0; r < nRefs; r++) if (has(bits, r)) out.push(r);
+    return out;
+  }
+  // The sets a function belongs to: callers the row's data leaves out.
+  function setsOf(r) {
+    const out = [];
+    setIds.forEach((id, k) => { if (has(bitsOf(k), r)) out.push(nFuncs + k); });
+    return out;
+  }
   function refItem(r) {
     if (r < nFuncs) {
       const f = data.functions[r];
@@ -148,27 +180,35 @@
     return el("li", {}, el("span", { class: "fn other", text: o.name }));
   }
   function setMethod(o) { return (o.assumed ? "assumed, " : "") + "by " + (o.method || "?"); }
-  // A list of references; past 20, the rest behind a <details> of its own.
+  // A list of references; past 20, the rest behind a <details> of its
+  // own, built when first opened (a set's list has thousands).
   function refList(title, refs) {
     const box = el("div", { class: "reflist" }, el("h5", { text: title + " (" + refs.length + ")" }));
     if (!refs.length) return box;
     const first = el("ul");
     refs.slice(0, 20).forEach(r => first.append(refItem(r)));
     box.append(first);
-    if (refs.length > 20) {
+    if (refs.length > 20) box.append(lazyDetails("and " + (refs.length - 20) + " more", () => {
       const rest = el("ul");
       refs.slice(20).forEach(r => rest.append(refItem(r)));
-      box.append(el("details", {}, el("summary", { text: "and " + (refs.length - 20) + " more" }), rest));
-    }
+      return rest;
+    }));
     return box;
   }
-  function callsCell(f) {
-    if (!f.callers.length && !f.callees.length) return el("span", { class: "muted", text: "none" });
-    const count = (n, word) => n + " " + word + (n === 1 ? "" : "s");
-    return el("details", { class: "calls" }, el("summary", { text: count(f.callers.length, "caller") + ", " + count(f.callees.length, "callee") }),
-      refList("called by", f.callers), refList("calls", f.callees));
+  // A <details> whose content is built on the first click of its summary.
+  function lazyDetails(title, build) {
+    const summary = el("summary", { text: title }), d = el("details", {}, summary);
+    summary.addEventListener("click", () => { if (d.childElementCount === 1) d.append(build()); });
+    return d;
   }
-  // Indirect-call sets, each once: its method, its size, who calls
+  function callsCell(f) {
+    const callers = f.callers.concat(setsOf(f.i));
+    if (!callers.length && !f.callees.length) return el("span", { class: "muted", text: "none" });
+    const count = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+    return el("details", { class: "calls" }, el("summary", { text: count(callers.length, "caller") + ", " + count(f.callees.length, "callee") }),
+      refList("called by", callers), refList("calls", f.callees));
+  }
+  // Indirect-call sets, each once: how it was found, its size, who calls
   // through it, its members.
   const setsBox = document.getElementById("sets");
   if (setIds.size) {
@@ -176,8 +216,8 @@
     setIds.forEach((id, k) => {
       const o = data.others[k];
       tb.append(el("tr", { id: id }, el("td", { class: "fn", text: o.name }), el("td", { text: setMethod(o) }),
-        el("td", { class: "num", text: String(o.members.length) }), el("td", {}, refList("called from", o.callers)),
-        el("td", {}, el("details", {}, el("summary", { text: o.members.length + " functions" }), refList("may call", o.members)))));
+        el("td", { class: "num", text: String(o.size) }), el("td", {}, refList("called from", o.callers || [])),
+        el("td", {}, lazyDetails(o.size + " functions", () => refList("may call", membersOf(k))))));
     });
     setsBox.append(el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Set" }), el("th", { text: "Found" }),
       el("th", { class: "num", text: "Functions" }), el("th", { text: "Calls through it" }), el("th", { text: "Members" }))), tb));
