@@ -13,6 +13,9 @@ import (
 // else an entry of htmlData.Others (a library's function, an external, or
 // an indirect-call set).
 //
+// A function's callers that are rows of the table are not written: the
+// script finds them from the rows' callees.
+//
 // An indirect-call set of the program is written once, with its members;
 // a member's row does not list the sets it belongs to (the script finds
 // them), or a program such as node (155 sets of about 23,000 functions
@@ -83,13 +86,13 @@ func callRefs(r *analysis.Result, data *htmlData, nodeOf []int) {
 	}
 	for i, node := range nodeOf {
 		f := &data.Functions[i]
-		f.Callees = []int{}
 		for _, to := range targets(g.Nodes[node].Edges) { // as the JSON's calls
 			f.Callees = append(f.Callees, refOf(to))
 		}
-		f.Callers = []int{}
 		for _, c := range uniqueInts(callers[node]) {
-			if !isSet(c) { // the script adds the sets from their members
+			// The script adds the rows and the sets that call it, from
+			// their callees and members.
+			if _, row := ref[c]; !isSet(c) && !(row && ref[c] < len(nodeOf)) {
 				f.Callers = append(f.Callers, refOf(c))
 			}
 		}

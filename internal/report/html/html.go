@@ -107,10 +107,11 @@ type htmlFunc struct {
 	Bounded  bool   `json:"bounded"`
 	Analysed bool   `json:"analysed"`
 	Source   string `json:"src,omitempty"`
-	// Callers and Callees are references (calls.go): a row of the table,
-	// or one of htmlData.Others.
-	Callers []int `json:"callers"`
-	Callees []int `json:"callees"`
+	// Callees are references (calls.go): a row of the table, or one of
+	// htmlData.Others; Callers only those that are no row (the script
+	// finds the rows that call a function from their Callees).
+	Callers []int `json:"callers,omitempty"`
+	Callees []int `json:"callees,omitempty"`
 }
 
 type htmlThread struct {

@@ -135,7 +135,15 @@
   // is a row of the table, else one of data.others (a library's function,
   // an external, an indirect-call set listed once in #sets).
   const nFuncs = data.functions.length, nRefs = nFuncs + data.others.length;
-  data.functions.forEach((f, i) => { f.i = i; });
+  // The data lists a function's callees, and only those callers that are
+  // no row: the rows that call it come from their callees.
+  const rowCallers = data.functions.map(() => []);
+  data.functions.forEach((f, i) => {
+    f.i = i;
+    f.callees = f.callees || [];
+    f.callers = f.callers || [];
+    f.callees.forEach(r => { if (r < nFuncs) rowCallers[r].push(i); });
+  });
   const setIds = new Map(); // index in data.others -> the set's row id
   data.others.forEach((o, k) => { if (o.set) setIds.set(k, "set-" + setIds.size); });
   // A set's members as a bitmap over the references, from its own list or
@@ -202,7 +210,7 @@
     return d;
   }
   function callsCell(f) {
-    const callers = f.callers.concat(setsOf(f.i));
+    const callers = rowCallers[f.i].concat(f.callers, setsOf(f.i));
     if (!callers.length && !f.callees.length) return el("span", { class: "muted", text: "none" });
     const count = (n, word) => n + " " + word + (n === 1 ? "" : "s");
     return el("details", { class: "calls" }, el("summary", { text: count(callers.length, "caller") + ", " + count(f.callees.length, "callee") }),
