@@ -61,7 +61,8 @@ func buildCallsFixture(t *testing.T, moved bool) (dir, bin string) {
 const callsDriver = `<script>
 (function () {
   const more = document.getElementById("more");
-  while (more.style.display !== "none") more.click();
+  // Bounded: a page whose script failed never hides the button.
+  for (let i = 0; i < 100 && more.style.display !== "none"; i++) more.click();
   // Open every folded list (a summary builds its list when clicked).
   for (let round = 0; round < 3; round++)
     document.querySelectorAll("#functions details:not([open]) > summary, #sets details:not([open]) > summary").forEach(s => s.click());

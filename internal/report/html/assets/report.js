@@ -187,7 +187,7 @@
       el("span", { class: "muted", text: " " + setMethod(o) }));
     return el("li", {}, el("span", { class: "fn other", text: o.name }));
   }
-  const count = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
   function setMethod(o) { return (o.assumed ? "assumed, " : "") + "by " + (o.method || "?"); }
   // A list of references; past 20, the rest behind a <details> of its
   // own, built when first opened (a set's list has thousands).
@@ -213,7 +213,7 @@
   function callsCell(f) {
     const callers = rowCallers[f.i].concat(f.callers, setsOf(f.i));
     if (!callers.length && !f.callees.length) return el("span", { class: "muted", text: "none" });
-    return el("details", { class: "calls" }, el("summary", { text: count(callers.length, "caller") + ", " + count(f.callees.length, "callee") }),
+    return el("details", { class: "calls" }, el("summary", { text: plural(callers.length, "caller") + ", " + plural(f.callees.length, "callee") }),
       refList("called by", callers), refList("calls", f.callees));
   }
   // Indirect-call sets, each once: how it was found, its size, who calls
@@ -225,7 +225,7 @@
       const o = data.others[k];
       tb.append(el("tr", { id: id }, el("td", { class: "fn", text: o.name }), el("td", { text: setMethod(o) }),
         el("td", { class: "num", text: String(o.size) }), el("td", {}, refList("called from", o.callers || [])),
-        el("td", {}, lazyDetails(count(o.size, "function"), () => refList("may call", membersOf(k))))));
+        el("td", {}, lazyDetails(plural(o.size, "function"), () => refList("may call", membersOf(k))))));
     });
     setsBox.append(el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Set" }), el("th", { text: "Found" }),
       el("th", { class: "num", text: "Functions" }), el("th", { text: "Calls through it" }), el("th", { text: "Members" }))), tb));
