@@ -91,7 +91,7 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 		case "dot":
 			return report.AnalyzeDOT(out, results[0])
 		case "html":
-			return html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version()})
+			return html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version(), Output: fl.out.output})
 		case "sarif":
 			in := sarif.Input{Version: version(), Layouts: layouts}
 			for _, r := range results {

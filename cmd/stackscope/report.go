@@ -97,7 +97,7 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		fl.out.output = terminalReportFile
 		done = "wrote " + terminalReportFile + " (standard output is a terminal; -o FILE to name it)"
 	}
-	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version()}
+	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version(), Output: fl.out.output}
 	if err := fl.out.emit(cmd.OutOrStdout(), func(w io.Writer) error { return html.Write(w, in) }); err != nil {
 		return err
 	}

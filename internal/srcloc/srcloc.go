@@ -54,6 +54,9 @@ type Table struct {
 	// Source says where the line table came from (the file itself or its
 	// separate debug file).
 	Source string
+	// compDirs maps a file name to the DW_AT_comp_dir of the first unit
+	// that names it (see CompDir).
+	compDirs map[string]string
 }
 
 // DebugRoots are the directories searched for separate debug files
@@ -94,7 +97,7 @@ func load(f *elf.File, source string) (t *Table, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: DWARF: %v", source, err)
 	}
-	t = &Table{Source: source, funcs: map[uint64]Location{}}
+	t = &Table{Source: source, funcs: map[uint64]Location{}, compDirs: map[string]string{}}
 	fileIndex := map[string]int32{}
 	decls := declarations{byOffset: map[dwarf.Offset]decl{}}
 	r := d.Reader()
@@ -117,6 +120,15 @@ func load(f *elf.File, source string) (t *Table, err error) {
 		var files []*dwarf.LineFile
 		if lr != nil {
 			files = lr.Files()
+		}
+		if dir, _ := cu.Val(dwarf.AttrCompDir).(string); dir != "" {
+			for _, lf := range files {
+				if lf != nil {
+					if _, seen := t.compDirs[lf.Name]; !seen {
+						t.compDirs[lf.Name] = dir
+					}
+				}
+			}
 		}
 		if cu.Children {
 			if err := decls.readUnit(d, r, files); err != nil {
@@ -195,6 +207,17 @@ func (t *Table) At(pc uint64) (Location, bool) {
 		return Location{}, false
 	}
 	return Location{File: t.files[rw.file], Line: int(rw.line)}, true
+}
+
+// CompDir returns the compilation directory (DW_AT_comp_dir) of the unit
+// that names file, "" when unknown: a report that finds no file at that
+// name can look for it relative to this directory's place elsewhere (a
+// build made in another checkout of the same tree).
+func (t *Table) CompDir(file string) string {
+	if t == nil {
+		return ""
+	}
+	return t.compDirs[file]
 }
 
 // Rows is the number of line-table rows read (for benchmarks and tests).

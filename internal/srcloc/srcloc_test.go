@@ -263,3 +263,42 @@ func BenchmarkLoad(b *testing.B) {
 		}
 	}
 }
+
+// TestCompDir: each file name's compilation directory is the directory
+// the compiler ran in (DW_AT_comp_dir), also after -fdebug-prefix-map
+// moved it to a path that is not on this machine.
+func TestCompDir(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	for _, moved := range []bool{false, true} {
+		dir := t.TempDir()
+		src, _ := os.ReadFile("testdata/lines.c")
+		os.WriteFile(filepath.Join(dir, "lines.c"), src, 0o644)
+		args := []string{"-g", "-o", "lines", "lines.c"}
+		want := dir
+		if moved {
+			want = "/nonexistent/checkout"
+			args = append(args, "-fdebug-prefix-map="+dir+"="+want)
+		}
+		testutil.Run(t, dir, gcc, args...)
+		f, err := elf.Open(filepath.Join(dir, "lines"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		tab, err := Load(f, "lines")
+		if err != nil || tab == nil {
+			t.Fatalf("table %v, error %v", tab, err)
+		}
+		name := filepath.Join(want, "lines.c") // debug/dwarf joins the unit's directory
+		if got := tab.CompDir(name); got != want {
+			t.Errorf("moved %v: CompDir(%q) = %q, want %q", moved, name, got, want)
+		}
+		if got := tab.CompDir("/no/such/file.c"); got != "" {
+			t.Errorf("CompDir of a file the table does not name: %q", got)
+		}
+	}
+	var none *Table
+	if none.CompDir("x.c") != "" {
+		t.Error("a nil table answered")
+	}
+}

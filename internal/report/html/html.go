@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/size"
 	"github.com/stackscope/stackscope/internal/trace"
 )
 
@@ -24,6 +26,10 @@ var (
 	pageCSS string
 	//go:embed assets/report.js
 	pageJS string
+	// sizeJS writes sizes as internal/size does: the page's script starts
+	// with it (its functions are the page's globals, for the tests).
+	//go:embed assets/size.js
+	sizeJS string
 	//go:embed assets/report.tmpl
 	pageTemplate string
 )
@@ -37,6 +43,9 @@ type Input struct {
 	RunFile  string
 	Budget   int64
 	Version  string
+	// Output is the file the page is written to, "" for standard output:
+	// a page inside the source tree links to its files relatively.
+	Output string
 }
 
 // The page's data, given to the script as JSON. Field names are short and
@@ -48,6 +57,12 @@ type htmlData struct {
 	Functions []htmlFunc   `json:"functions"`
 	Threads   []htmlThread `json:"threads"`
 	Run       []htmlRunTh  `json:"run"`
+	// Others are the callers and callees that are no function of the
+	// table (calls.go); Links maps a source file's shown name to a link
+	// to it (sourcelinks.go), empty when the page is not made inside the
+	// source tree.
+	Others []htmlOther       `json:"others"`
+	Links  map[string]string `json:"links"`
 }
 
 type htmlEntry struct {
@@ -92,6 +107,11 @@ type htmlFunc struct {
 	Bounded  bool   `json:"bounded"`
 	Analysed bool   `json:"analysed"`
 	Source   string `json:"src,omitempty"`
+	// Callees are references (calls.go): a row of the table, or one of
+	// htmlData.Others; Callers only those that are no row (the script
+	// finds the rows that call a function from their Callees).
+	Callers []int `json:"callers,omitempty"`
+	Callees []int `json:"callees,omitempty"`
 }
 
 type htmlThread struct {
@@ -198,9 +218,11 @@ type htmlLayout struct {
 // Write writes the report as one self-contained HTML page.
 func Write(w io.Writer, in Input) error {
 	r := in.Analysis
-	data := htmlData{Binary: r.Binary, Arch: r.Arch, Entries: []htmlEntry{}, Functions: []htmlFunc{}, Threads: []htmlThread{}, Run: []htmlRunTh{}}
+	data := htmlData{Binary: r.Binary, Arch: r.Arch, Entries: []htmlEntry{}, Functions: []htmlFunc{}, Threads: []htmlThread{}, Run: []htmlRunTh{},
+		Others: []htmlOther{}}
 	page := htmlPage{Title: "stackscope: " + r.Binary, Binary: r.Binary, Arch: r.Arch, Version: in.Version,
-		CSS: template.CSS(pageCSS), JS: template.JS(pageJS), Warnings: r.Warnings}
+		CSS: template.CSS(pageCSS), JS: template.JS(sizeJS + "\n" + pageJS), Warnings: r.Warnings}
+	links := newSourceLinks(in.Output, r.Lines.CompDir)
 	local := map[string]bool{}
 	for _, f := range r.Functions {
 		local[f.Name] = true
@@ -212,6 +234,7 @@ func Write(w io.Writer, in Input) error {
 			he.Bound = *e.Bound
 		}
 		for _, st := range e.Steps {
+			links.add(st.File)
 			he.Path = append(he.Path, htmlStep{Function: st.Function, Frame: st.Frame + st.RedZone, Depth: st.Depth, Kind: st.Kind,
 				Tail: st.TailCall, Source: report.SourceLine(st.File, st.Line), Local: local[st.Function]})
 			if last := &he.Path[len(he.Path)-1]; !last.Local {
@@ -219,27 +242,42 @@ func Write(w io.Writer, in Input) error {
 			}
 		}
 		for _, rs := range e.Reasons {
+			links.add(rs.File)
 			he.Reasons = append(he.Reasons, htmlReason{Kind: rs.Kind, Function: rs.Function, Detail: rs.Detail, Library: rs.Library, Source: report.SourceLine(rs.File, rs.Line)})
 		}
 		for _, a := range e.Assumptions {
+			links.add(a.File)
 			he.Assumptions = append(he.Assumptions, htmlReason{Kind: "assumed", Function: a.Function, Detail: a.Detail, Library: a.Library, Source: report.SourceLine(a.File, a.Line)})
 		}
 		data.Entries = append(data.Entries, he)
 		page.Summary = append(page.Summary, htmlSummary{Name: e.Name, Kind: e.Kind, Bound: report.EntryBound(e), Verdict: he.Verdict,
 			Bad: !e.Bounded || (in.Budget > 0 && *e.Bound > in.Budget)})
 	}
+	type row struct {
+		f    htmlFunc
+		node int
+	}
+	var rows []row
 	for _, f := range r.Functions {
+		links.add(f.File)
 		hf := htmlFunc{Name: f.Name, Addr: fmt.Sprintf("%#x", f.Addr), Frame: f.FrameAtLeast, Kind: f.FrameKind, RedZone: f.RedZone, Source: report.SourceLine(f.File, f.Line)}
 		if r.Bounds != nil && r.Bounds.Analysed(f.Node) {
 			hf.Analysed, hf.Bound, hf.Bounded = true, r.Bounds.Value(f.Node), r.Bounds.Bounded(f.Node)
 		}
-		data.Functions = append(data.Functions, hf)
+		rows = append(rows, row{hf, f.Node})
 	}
-	sort.SliceStable(data.Functions, func(i, j int) bool { return data.Functions[i].Frame > data.Functions[j].Frame })
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].f.Frame > rows[j].f.Frame })
+	nodeOf := make([]int, len(rows))
+	for i, rw := range rows {
+		data.Functions = append(data.Functions, rw.f)
+		nodeOf[i] = rw.node
+	}
+	callRefs(r, &data, nodeOf)
 	for _, t := range r.Threads {
+		links.add(t.File)
 		ht := htmlThread{Entry: t.Entry, Created: t.CreatedBy + " (" + t.Creator + ")", Size: "unknown", Status: t.Status, Verdict: t.Verdict, Source: report.SourceLine(t.File, t.Line)}
 		if t.StackSize != nil {
-			ht.Size = report.Bytes(*t.StackSize)
+			ht.Size = size.FormatCapacity(*t.StackSize) // a capacity: rounded down
 		}
 		if t.Bound != nil {
 			ht.Need = report.Bytes(*t.Bound + t.Context)
@@ -274,6 +312,7 @@ func Write(w io.Writer, in Input) error {
 			data.Run = append(data.Run, runThread(t))
 		}
 	}
+	data.Links = links.links()
 	js, err := json.Marshal(data) // escapes <, > and & : safe inside <script>
 	if err != nil {
 		return err
@@ -294,7 +333,7 @@ func runThread(t *trace.Thread) htmlRunTh {
 		rt.Peak = trace.HumanBytes(t.Peak)
 	}
 	if t.StackSize != nil {
-		rt.Size = trace.HumanBytes(*t.StackSize)
+		rt.Size = size.FormatCapacity(int64(min(*t.StackSize, math.MaxInt64))) // a capacity: rounded down
 		if t.PeakMeasured && *t.StackSize > 0 {
 			rt.Headroom = trace.Headroom(*t.StackSize, t.Peak) // "none (224 B over)" after an overflow
 		}

@@ -2,6 +2,7 @@ package html
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	stdhtml "html"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/bound"
@@ -159,7 +161,12 @@ func chromiumDOM(t *testing.T, url string) (dom string, console []string) {
 	t.Helper()
 	bin := testutil.RequireTool(t, "chromium")
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, append(chromiumFlags(t), "--enable-logging=stderr", "--v=0", "--dump-dom", url)...)
+	// A page whose script loops never finishes loading: the test fails
+	// after a while instead of hanging with Chromium left running.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(chromiumFlags(t), "--enable-logging=stderr", "--v=0", "--dump-dom", url)...)
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

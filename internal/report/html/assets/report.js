@@ -15,12 +15,26 @@
     for (const c of children) if (c != null) e.append(c);
     return e;
   }
-  function bytes(n) { return n.toLocaleString("en-US") + " B"; }
+  // Every size this script writes is a need (a frame, a depth, a bound):
+  // rounded up, as the text output writes it (size.js).
+  const bytes = formatSize;
   function fnLink(name, local) {
     if (!local) return el("span", { class: "fn", text: name });
     return el("a", { class: "fn", href: "#fn=" + encodeURIComponent(name), text: name });
   }
   const localNames = new Set(data.functions.map(f => f.name));
+
+  // A source location, "file.c:12": a link to the file when the page was
+  // made inside the source tree (data.links), else text.
+  function srcNode(src) {
+    if (!src) return el("span", { class: "src" });
+    const colon = src.lastIndexOf(":");
+    const line = colon > 0 ? src.slice(colon + 1) : "";
+    const file = /^\d+$/.test(line) ? src.slice(0, colon) : src;
+    const href = Object.prototype.hasOwnProperty.call(data.links, file) ? data.links[file] : "";
+    if (!href) return el("span", { class: "src", text: src });
+    return el("a", { class: "src", href: href + (file !== src ? "#L" + line : ""), text: src });
+  }
 
   // Worst paths: nested <details>, one per step, each bar placed at the
   // depth where its frame starts.
@@ -81,7 +95,7 @@
           const base = r.fn.endsWith(" (" + r.lib + ")") ? r.fn.slice(0, -(r.lib.length + 3)) : r.fn;
           fn.append(el("span", { class: "fn", text: base }), " ", el("span", { class: "lib", text: "(" + r.lib + ")" }));
         } else fn.append(fnLink(r.fn, localNames.has(r.fn)));
-        tbody.append(el("tr", {}, el("td", { class: "kind", text: r.kind }), fn, el("td", { text: r.detail }), el("td", { class: "src", text: r.src || "" })));
+        tbody.append(el("tr", {}, el("td", { class: "kind", text: r.kind }), fn, el("td", { text: r.detail }), el("td", { class: "src" }, srcNode(r.src))));
       });
     };
     show(12);
@@ -117,6 +131,106 @@
       r => r.ended.startsWith("crash") ? "bad" : ""));
   }
 
+  // Callers and callees (calls.go): a number below data.functions.length
+  // is a row of the table, else one of data.others (a library's function,
+  // an external, an indirect-call set listed once in #sets).
+  const nFuncs = data.functions.length, nRefs = nFuncs + data.others.length;
+  // The data lists a function's callees, and only those callers that are
+  // no row: the rows that call it come from their callees.
+  const rowCallers = data.functions.map(() => []);
+  data.functions.forEach((f, i) => {
+    f.i = i;
+    f.callees = f.callees || [];
+    f.callers = f.callers || [];
+    f.callees.forEach(r => { if (r < nFuncs) rowCallers[r].push(i); });
+  });
+  const setIds = new Map(); // index in data.others -> the set's row id
+  data.others.forEach((o, k) => { if (o.set) setIds.set(k, "set-" + setIds.size); });
+  // A set's members as a bitmap over the references, from its own list or
+  // from the larger set it is written against (base, minus, plus).
+  const setBits = new Map();
+  const words = (nRefs + 31) >>> 5;
+  const has = (bits, r) => (bits[r >>> 5] >>> (r & 31)) & 1;
+  function bitsOf(k) {
+    let bits = setBits.get(k);
+    if (bits) return bits;
+    const o = data.others[k];
+    if (o.base !== undefined) {
+      bits = bitsOf(o.base).slice();
+      (o.minus || []).forEach(r => { bits[r >>> 5] &= ~(1 << (r & 31)); });
+      (o.plus || []).forEach(r => { bits[r >>> 5] |= 1 << (r & 31); });
+    } else {
+      bits = new Uint32Array(words);
+      (o.members || []).forEach(r => { bits[r >>> 5] |= 1 << (r & 31); });
+    }
+    setBits.set(k, bits);
+    return bits;
+  }
+  function membersOf(k) {
+    const bits = bitsOf(k), out = [];
+    for (let r = 0; r < nRefs; r++) if (has(bits, r)) out.push(r);
+    return out;
+  }
+  // The sets a function belongs to: callers the row's data leaves out.
+  function setsOf(r) {
+    const out = [];
+    setIds.forEach((id, k) => { if (has(bitsOf(k), r)) out.push(nFuncs + k); });
+    return out;
+  }
+  function refItem(r) {
+    if (r < nFuncs) {
+      const f = data.functions[r];
+      return el("li", {}, fnLink(f.name, true), f.src ? " " : null, f.src ? srcNode(f.src) : null);
+    }
+    const k = r - nFuncs, o = data.others[k];
+    if (o.set) return el("li", {}, el("a", { class: "set", href: "#" + setIds.get(k), text: o.name }),
+      el("span", { class: "muted", text: " " + setMethod(o) }));
+    return el("li", {}, el("span", { class: "fn other", text: o.name }));
+  }
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+  function setMethod(o) { return (o.assumed ? "assumed, " : "") + "by " + (o.method || "?"); }
+  // A list of references; past 20, the rest behind a <details> of its
+  // own, built when first opened (a set's list has thousands).
+  function refList(title, refs) {
+    const box = el("div", { class: "reflist" }, el("h5", { text: title + " (" + refs.length + ")" }));
+    if (!refs.length) return box;
+    const first = el("ul");
+    refs.slice(0, 20).forEach(r => first.append(refItem(r)));
+    box.append(first);
+    if (refs.length > 20) box.append(lazyDetails("and " + (refs.length - 20) + " more", () => {
+      const rest = el("ul");
+      refs.slice(20).forEach(r => rest.append(refItem(r)));
+      return rest;
+    }));
+    return box;
+  }
+  // A <details> whose content is built on the first click of its summary.
+  function lazyDetails(title, build) {
+    const summary = el("summary", { text: title }), d = el("details", {}, summary);
+    summary.addEventListener("click", () => { if (d.childElementCount === 1) d.append(build()); });
+    return d;
+  }
+  function callsCell(f) {
+    const callers = rowCallers[f.i].concat(f.callers, setsOf(f.i));
+    if (!callers.length && !f.callees.length) return el("span", { class: "muted", text: "none" });
+    return el("details", { class: "calls" }, el("summary", { text: plural(callers.length, "caller") + ", " + plural(f.callees.length, "callee") }),
+      refList("called by", callers), refList("calls", f.callees));
+  }
+  // Indirect-call sets, each once: how it was found, its size, who calls
+  // through it, its members.
+  const setsBox = document.getElementById("sets");
+  if (setIds.size) {
+    const tb = el("tbody");
+    setIds.forEach((id, k) => {
+      const o = data.others[k];
+      tb.append(el("tr", { id: id }, el("td", { class: "fn", text: o.name }), el("td", { text: setMethod(o) }),
+        el("td", { class: "num", text: String(o.size) }), el("td", {}, refList("called from", o.callers || [])),
+        el("td", {}, lazyDetails(plural(o.size, "function"), () => refList("may call", membersOf(k))))));
+    });
+    setsBox.append(el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "Set" }), el("th", { text: "Found" }),
+      el("th", { class: "num", text: "Functions" }), el("th", { text: "Calls through it" }), el("th", { text: "Members" }))), tb));
+  } else setsBox.append(el("p", { class: "muted", text: "no call through a pointer is resolved to a set of functions" }));
+
   // Functions: sortable, searchable, shown a page at a time (a big
   // program has tens of thousands).
   const tbody = document.querySelector("#functions tbody");
@@ -141,15 +255,16 @@
     list.slice(0, limit).forEach(f => {
       const frame = f.kind === "static" ? bytes(f.frame) : f.kind + " ≥ " + bytes(f.frame);
       const below = !f.analysed ? "" : (f.bounded ? "" : "≥ ") + bytes(f.bound);
-      const tr = el("tr", { id: "fn-" + f.name }, el("td", { class: "fn", text: f.name }), el("td", { class: "num", text: frame + (f.rz ? " (+" + f.rz + " red zone)" : "") }),
-        el("td", { text: f.kind }), el("td", { class: "num", text: below }), el("td", { class: "src", text: f.src || "" }), el("td", { class: "src", text: f.addr }));
+      const tr = el("tr", { id: "fn-" + f.name }, el("td", { class: "fn", text: f.name }), el("td", { class: "num", text: frame + (f.rz ? " (+" + bytes(f.rz) + " red zone)" : "") }),
+        el("td", { text: f.kind }), el("td", { class: "num", text: below }), el("td", { class: "src" }, srcNode(f.src)), el("td", { class: "src", text: f.addr }),
+        el("td", { class: "calls" }, callsCell(f)));
       if (exact !== null) tr.className = "highlight";
       tbody.append(tr);
     });
     count.textContent = list.length + " of " + data.functions.length + " functions" + (list.length > limit ? ", first " + limit + " shown" : "");
     more.style.display = list.length > limit ? "" : "none";
   }
-  document.querySelectorAll("#functions th").forEach(h => h.addEventListener("click", () => {
+  document.querySelectorAll("#functions th[data-key]").forEach(h => h.addEventListener("click", () => {
     const k = h.dataset.key;
     sortDir = sortKey === k ? -sortDir : (k === "name" || k === "src" || k === "addr" || k === "kind" ? 1 : -1);
     sortKey = k;
