@@ -44,7 +44,7 @@ func (g *Graph) resolveIndirect(id int) {
 		if g.linkAnnotated(id, cs) {
 			continue
 		}
-		if initArrayCallers[n.Name] && g.linkInitArrays(id, cs) {
+		if g.callsInitArrays(n) && g.linkInitArrays(id, cs) {
 			continue
 		}
 		if g.Arch == binfile.ArchThumb && isConstant(cs.From) {
@@ -82,7 +82,27 @@ func (g *Graph) resolveIndirect(id int) {
 // destructors listed in the init and fini arrays through pointers.
 var initArrayCallers = map[string]bool{
 	"__libc_init_array": true, "__libc_fini_array": true, "__libc_csu_init": true,
-	"call_init": true, "_dl_init": true, "_dl_fini": true, "__do_global_ctors_aux": true, "__do_global_dtors_aux": true,
+	"call_init": true, "_dl_init": true, "_dl_fini": true, "_dl_call_fini": true, "__do_global_ctors_aux": true, "__do_global_dtors_aux": true,
+}
+
+// callsInitArrays says whether node n is one of initArrayCallers, whose
+// indirect calls are the init and fini functions. ld.so's _dl_fini is one
+// only when its module has no _dl_call_fini: glibc 2.37 (and Debian's
+// 2.36, which took the change) moved the calls of DT_FINI_ARRAY and
+// DT_FINI into _dl_call_fini, and _dl_fini's own indirect calls are then
+// the loader's lock hooks (GL(dl_rtld_lock_recursive) and its unlock),
+// not destructors: linking them to the destructors would miss their real
+// targets.
+func (g *Graph) callsInitArrays(n *Node) bool {
+	if !initArrayCallers[n.Name] {
+		return false
+	}
+	if n.Name == "_dl_fini" && n.Module != nil {
+		if _, split := n.Module.File.Lookup("_dl_call_fini"); split {
+			return false
+		}
+	}
+	return true
 }
 
 // linkInitArrays links a runtime indirect call to the init/fini arrays'

@@ -228,6 +228,13 @@ func (g *Graph) linkExitHandlers() {
 	if !ok {
 		return
 	}
+	// __cxa_finalize (a shared object's __do_global_dtors_aux calls it
+	// with its __dso_handle) runs the ef_cxa entries of the same lists,
+	// each once, and nothing else through a pointer (glibc 2.36's
+	// stdlib/cxa_finalize.c): a part of the same registrations.
+	if fin := g.libcNodes("__cxa_finalize"); len(fin) == 1 && g.Nodes[fin[0]].Module == libc {
+		g.replaceIndirect(fin[0], slices.Clone(handlers), MethodAtexit)
+	}
 	hooks, ok := libc.File.SectionFunctions("__libc_atexit")
 	if !ok && libc.File.ELF.Section("__libc_atexit") != nil {
 		return
