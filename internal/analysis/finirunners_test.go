@@ -3,6 +3,7 @@ package analysis
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/callgraph"
@@ -76,4 +77,43 @@ func TestFiniRunners(t *testing.T) {
 		t.Errorf("__cxa_finalize's targets %v lack the atexit handler", got)
 	}
 	noHub(fin)
+}
+
+// TestAuditLazySlots: the model of __libc_start_main leaves out ld.so's
+// audit hooks (they run only under LD_AUDIT), and with them the lazy
+// binding of their slots in libc's PLT: the summary reaches no resolver
+// through an audit slot, and a lazy-binding reason of main's names no
+// audit hook unless main reaches one some other way.
+func TestAuditLazySlots(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/x86/libcmodel.c")
+	prog := filepath.Join(dir, "libcmodel")
+	testutil.Run(t, dir, gcc, "-O1", "-Wl,-z,now", "-o", prog, src)
+	res, err := Run(prog, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireLibcDebug(t, res)
+	g := res.Graph
+	summaries := 0
+	for _, id := range g.NodesNamed("__libc_start_main") {
+		n := g.Nodes[id]
+		if n.Summary == "" {
+			continue
+		}
+		summaries++
+		for _, e := range n.Edges {
+			to := g.Nodes[e.To]
+			if e.Method == callgraph.MethodLazy && strings.Contains(to.Frame.Reason, "_dl_audit_") {
+				t.Errorf("the start summary reaches the lazy resolver of an audit slot at %#x: %s", e.Site, to.Frame.Reason)
+			}
+			if strings.HasPrefix(to.Name, "_dl_audit_") {
+				t.Errorf("the start summary calls %s", to.Name)
+			}
+		}
+	}
+	if summaries == 0 {
+		t.Fatalf("no __libc_start_main summary")
+	}
 }

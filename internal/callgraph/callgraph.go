@@ -534,7 +534,7 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 	if g.lazyResolvers == nil {
 		g.lazyResolvers = map[lazyKey]int{}
 	}
-	key := lazyKey{m}
+	key := lazyKey{m: m, audit: strings.HasPrefix(m.File.Slots[slot], "_dl_audit_")}
 	id, ok := g.lazyResolvers[key]
 	if !ok {
 		id = len(g.Nodes)
@@ -574,9 +574,13 @@ func (g *Graph) isInterpreter(m *Module) bool {
 	return false
 }
 
-// lazyKey is a module with lazily bound PLT slots.
+// lazyKey is a module with lazily bound PLT slots. The slots of ld.so's
+// audit hooks (_dl_audit_*, which libc calls only under LD_AUDIT) have a
+// node of their own: when the model of the program's start leaves those
+// calls out, the reason of the other slots names one that is reached.
 type lazyKey struct {
-	m *Module
+	m     *Module
+	audit bool
 }
 
 // pltSlot decodes the PLT stub at addr and returns the GOT slot its
