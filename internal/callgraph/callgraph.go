@@ -329,6 +329,9 @@ func (g *Graph) codeNode(m *Module, addr uint64) (int, bool) {
 	if id, ok := m.code[addr]; ok {
 		return id, true
 	}
+	if m.File.InPLT(addr) {
+		return g.pltNode(m, addr)
+	}
 	if !m.File.IsExecutable(addr) {
 		return 0, false
 	}
