@@ -47,6 +47,9 @@ func (g *Graph) resolveIndirect(id int) {
 		if g.callsInitArrays(n) && g.linkInitArrays(id, cs) {
 			continue
 		}
+		if g.linkOwnersTable(id, cs) {
+			continue // proved: also with --strict
+		}
 		if g.Arch == binfile.ArchThumb && isConstant(cs.From) {
 			// A constant that starts no function (see linkConstant):
 			// the target is known and is not a function; no set of
