@@ -50,6 +50,9 @@ func (g *Graph) resolveIndirect(id int) {
 		if g.linkOwnersTable(id, cs) {
 			continue // proved: also with --strict
 		}
+		if !g.opts.Strict && g.rtldMutex(id, cs) {
+			continue // glibc's source: an assumption, not with --strict
+		}
 		if g.Arch == binfile.ArchThumb && isConstant(cs.From) {
 			// A constant that starts no function (see linkConstant):
 			// the target is known and is not a function; no set of

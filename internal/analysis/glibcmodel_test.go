@@ -1,0 +1,111 @@
+package analysis
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// TestLoaderLock: ld.so's loader lock goes through ___rtld_mutex_lock and
+// ___rtld_mutex_unlock, words of its RELRO segment that hold
+// rtld_mutex_dummy or libc's pthread_mutex_lock/_unlock (glibc 2.34+).
+// On a program's exit path (_dl_fini, testdata/x86/libcmodel.c) those
+// calls go to those functions, not to ld.so's address-taken set, and the
+// entry says what that rests on (a glibc-model assumption); with
+// --strict they stay unresolved.
+func TestLoaderLock(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/x86/libcmodel.c")
+	prog := filepath.Join(dir, "libcmodel")
+	testutil.Run(t, dir, gcc, "-O1", "-Wl,-z,now", "-o", prog, src)
+	res, err := Run(prog, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireLibcDebug(t, res)
+	g := res.Graph
+	fini := g.NodesNamed("_dl_fini")
+	if len(fini) == 0 {
+		t.Fatalf("no _dl_fini")
+	}
+	n := g.Nodes[fini[0]]
+	if _, ok := n.Module.File.Lookup("__rtld_mutex_init"); !ok {
+		t.Skipf("SKIPPED: ld.so has no __rtld_mutex_init (glibc before 2.34)")
+	}
+	lock := 0
+	for _, e := range n.Edges {
+		to := g.Nodes[e.To]
+		if e.Method == callgraph.MethodGlibcModel {
+			lock++
+			var names []string
+			for _, he := range to.Edges {
+				names = append(names, g.Nodes[he.To].Name)
+			}
+			for _, want := range []string{"rtld_mutex_dummy", "pthread_mutex_lock", "pthread_mutex_unlock"} {
+				if !slices.ContainsFunc(names, func(s string) bool { return s == want || strings.HasPrefix(s, "__"+want) }) {
+					t.Errorf("the loader lock's targets %v lack %s", names, want)
+				}
+			}
+			continue
+		}
+		if to.Hub {
+			t.Errorf("_dl_fini calls %s at %#x (%s)", to.Name, e.Site, e.Method)
+		}
+	}
+	if lock == 0 {
+		t.Fatalf("_dl_fini has no loader-lock edge: %+v", n.Assumed)
+	}
+	main := entry(t, res, "main")
+	if !slices.ContainsFunc(main.Assumptions, func(a bound.Assumption) bool { return a.Kind == callgraph.PremiseGlibcModel }) {
+		t.Errorf("main reaches _dl_fini's loader lock but carries no glibc-model assumption: %+v", main.Assumptions)
+	}
+
+	strict, err := Run(prog, Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range strict.Graph.NodesNamed("_dl_fini") {
+		for _, e := range strict.Graph.Nodes[id].Edges {
+			if e.Method == callgraph.MethodGlibcModel {
+				t.Errorf("with --strict, _dl_fini's lock call at %#x still goes to the model", e.Site)
+			}
+		}
+	}
+}
+
+// TestLibioTailJump: __overflow ends with a tail jump through the FILE's
+// vtable (`mov rax,[rbx+24]; pop rbx; jmp rax`) after glibc's check: it
+// goes to slot +24 of the __libc_IO_vtables tables, like a call does.
+func TestLibioTailJump(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/x86/libcmodel.c")
+	prog := filepath.Join(dir, "libcmodel")
+	testutil.Run(t, dir, gcc, "-O1", "-Wl,-z,now", "-o", prog, src)
+	res, err := Run(prog, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireLibcDebug(t, res)
+	g := res.Graph
+	ids := g.NodesNamed("__overflow")
+	if len(ids) == 0 {
+		t.Fatalf("no __overflow")
+	}
+	n := g.Nodes[ids[0]]
+	var slots []string
+	for _, e := range n.Edges {
+		if e.Method == callgraph.MethodLibioVtable {
+			slots = append(slots, g.Nodes[e.To].Name)
+		}
+	}
+	if !slices.ContainsFunc(slots, func(s string) bool { return strings.Contains(s, "slot +24 ") }) {
+		t.Errorf("__overflow's tail jump through the vtable is not narrowed to slot +24: %v (assumed %+v)", slots, n.Assumed)
+	}
+}
