@@ -109,3 +109,50 @@ func TestLibioTailJump(t *testing.T) {
 		t.Errorf("__overflow's tail jump through the vtable is not narrowed to slot +24: %v (assumed %+v)", slots, n.Assumed)
 	}
 }
+
+// TestAuditCallbacks: ld.so's _dl_audit_* hooks call an audit library's
+// callbacks only when LD_AUDIT loaded one: without --ld-audit those calls
+// are gone (no edge, no assumed set) and a hook that had one carries a
+// no-audit premise; with --ld-audit they stay.
+func TestAuditCallbacks(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/x86/libcmodel.c")
+	prog := filepath.Join(dir, "libcmodel")
+	testutil.Run(t, dir, gcc, "-O1", "-Wl,-z,now", "-o", prog, src)
+	for _, audit := range []bool{false, true} {
+		res, err := Run(prog, Options{LDAudit: audit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireLibcDebug(t, res)
+		g := res.Graph
+		ids := g.NodesNamed("_dl_audit_objclose")
+		if len(ids) == 0 {
+			t.Fatalf("no _dl_audit_objclose")
+		}
+		n := g.Nodes[ids[0]]
+		indirect := 0
+		for _, cs := range n.Frame.Calls {
+			if cs.Kind.Indirect() && !cs.HasSlot {
+				indirect++
+			}
+		}
+		if indirect == 0 {
+			t.Fatalf("_dl_audit_objclose has no indirect call: the test tests nothing")
+		}
+		linked := len(n.Assumed) + len(n.Unresolved)
+		for _, e := range n.Edges {
+			if g.Nodes[e.To].Hub {
+				linked++
+			}
+		}
+		premise := slices.ContainsFunc(n.Premises, func(p callgraph.Premise) bool { return p.Kind == callgraph.PremiseNoAudit })
+		if !audit && (linked > 0 || !premise) {
+			t.Errorf("without --ld-audit, _dl_audit_objclose keeps %d callback calls (premise %v)", linked, premise)
+		}
+		if audit && (linked == 0 || premise) {
+			t.Errorf("with --ld-audit, _dl_audit_objclose's callback calls are cut (%d kept, premise %v)", linked, premise)
+		}
+	}
+}

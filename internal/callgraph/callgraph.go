@@ -153,6 +153,10 @@ type Options struct {
 	// Strict leaves indirect calls without annotated or proved targets
 	// unresolved instead of assuming the address-taken set.
 	Strict bool
+	// AuditHooks keeps the calls ld.so's _dl_audit_* hooks make to an
+	// audit library's callbacks, which run only under LD_AUDIT (see
+	// ModelRuntime).
+	AuditHooks bool
 }
 
 // Build computes the frame of every function of main and the call edges

@@ -80,7 +80,48 @@ func (g *Graph) ModelRuntime() {
 	}
 	g.cutCancellation()
 	g.linkExitHandlers()
+	if !g.opts.AuditHooks {
+		g.cutAuditCallbacks()
+	}
 	g.resolvePending()
+}
+
+// PremiseNoAudit is the kind of the premise that no audit library is
+// loaded (the program does not run under LD_AUDIT).
+const PremiseNoAudit = "no-audit"
+
+// cutAuditCallbacks removes the indirect calls of ld.so's _dl_audit_*
+// hooks: each calls the audit libraries' callbacks in a loop over
+// GLRO(dl_naudit) (glibc 2.36's elf/dl-audit.c), which is 0 unless
+// LD_AUDIT (or DT_AUDIT) named one. Their own frames, and their direct
+// calls, stay; each hook that had such a call carries the premise, which
+// the entries reaching it list as an assumption ("not under LD_AUDIT").
+// --ld-audit keeps the calls. (The model of __libc_start_main leaves out
+// its calls of the hooks altogether, see ModelStart.)
+func (g *Graph) cutAuditCallbacks() {
+	for _, m := range g.Modules[1:] {
+		for fi := range m.File.Functions {
+			if !strings.HasPrefix(m.File.Functions[fi].Name, "_dl_audit_") {
+				continue
+			}
+			id := g.nodeFor(m, fi)
+			n := g.Nodes[id]
+			sites := map[uint64]bool{}
+			for _, cs := range n.Frame.Calls {
+				if cs.Kind.Indirect() && !cs.HasSlot {
+					sites[cs.Addr] = true
+				}
+			}
+			if len(sites) == 0 {
+				continue
+			}
+			n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return sites[e.Site] })
+			n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return sites[a.Site] })
+			n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return sites[cs.Addr] })
+			n.Premises = append(n.Premises, Premise{Kind: PremiseNoAudit, Site: n.Func.Addr,
+				Detail: "not under LD_AUDIT: " + n.Name + " calls an audit library's callbacks only when one is loaded (--ld-audit keeps them)"})
+		}
+	}
 }
 
 // cutCancellation removes the paths from glibc's cancellation points into
