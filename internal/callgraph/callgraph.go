@@ -40,6 +40,9 @@ type Module struct {
 	narrowed    map[string]narrowed
 	dwarf       *dwtypes.Info
 	dwarfLoaded bool
+	// wideVtable is the offset of glibc's _wide_vtable in struct
+	// _IO_wide_data (0 not read yet, -1 not known; libioforeign.go).
+	wideVtable int64
 }
 
 // Node is a function, or an external: an imported function no library on

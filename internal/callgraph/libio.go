@@ -65,8 +65,16 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 		return false
 	}
 	sec := m.File.ELF.Section(libioSection)
-	if sec == nil || !g.validatesVtable(m, n, reg, at, sec) {
+	if sec == nil {
 		return false
+	}
+	if !g.validatesVtable(m, n, reg, at, sec) {
+		// The walk back may have stopped before the check (it reads at
+		// most a few instructions): validate from the slot's load.
+		l, ok := g.slotLoad(m, n, reg, a.Off, cs.Addr)
+		if !ok || l == at || !g.validatesVtable(m, n, reg, l, sec) {
+			return false
+		}
 	}
 	nw, ok := g.libioHub(m, sec, a.Off)
 	if !ok {
@@ -74,6 +82,34 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	}
 	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
 	return true
+}
+
+// slotLoad returns the last instruction before the call at site that
+// loads [r+off] into the register the call goes through, with only
+// straight-line code that no branch enters between them.
+func (g *Graph) slotLoad(m *Module, n *Node, r int8, off int64, site uint64) (uint64, bool) {
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == site })
+	if i < 0 || !insts[i].e.HasCallReg {
+		return 0, false
+	}
+	target := insts[i].e.CallReg
+	for j := i - 1; j >= 0 && i-j <= 16; j-- {
+		e := insts[j].e
+		if len(from[insts[j+1].addr]) > 0 || e.Flow != isa.FlowNext {
+			return 0, false
+		}
+		if e.DefKind == isa.DefLoad && e.HasMem && e.MemBase == r && e.MemIndex < 0 && e.MemDisp == off && e.DefReg == target {
+			return insts[j].addr, true
+		}
+		if e.DefKind != isa.DefNone && e.DefReg == target {
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // vtableLoad finds, for a call whose target is Load(a) with a =

@@ -84,6 +84,7 @@ func (g *Graph) ModelRuntime() {
 		g.cutAuditCallbacks()
 	}
 	g.resolvePending()
+	g.assumeGlibcStreams()
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is
