@@ -20,7 +20,10 @@ import (
 //     lock hooks, is not linked to the destructors;
 //   - __cxa_finalize calls the registered handlers (the atexit handler
 //     among them, registered by atexit as an ef_cxa entry), never an
-//     address-taken set.
+//     address-taken set, and not _dl_fini, which __libc_start_main
+//     registers with a null dso handle that the program's
+//     __do_global_dtors_aux (passing its own __dso_handle) never passes:
+//     no recursion __cxa_finalize -> _dl_fini -> __do_global_dtors_aux.
 func TestFiniRunners(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
@@ -76,7 +79,17 @@ func TestFiniRunners(t *testing.T) {
 	if !slices.Contains(got, "on_exit_handler") {
 		t.Errorf("__cxa_finalize's targets %v lack the atexit handler", got)
 	}
+	// The program's crtbeginS passes its own __dso_handle, and
+	// __libc_start_main registers _dl_fini with a null handle.
+	if slices.Contains(got, "_dl_fini") {
+		t.Errorf("__cxa_finalize's targets %v hold _dl_fini, registered with a null dso handle", got)
+	}
 	noHub(fin)
+	for _, r := range entry(t, res, "main").Reasons {
+		if r.Kind == "recursion" && slices.Contains(r.Cycle, "__cxa_finalize") && slices.ContainsFunc(r.Cycle, func(s string) bool { return strings.HasPrefix(s, "_dl_fini") }) {
+			t.Errorf("a recursion through __cxa_finalize and _dl_fini: %s", r.Detail)
+		}
+	}
 }
 
 // TestAuditLazySlots: the model of __libc_start_main leaves out ld.so's

@@ -275,7 +275,7 @@ func (g *Graph) linkExitHandlers() {
 	// each once, and nothing else through a pointer (glibc 2.36's
 	// stdlib/cxa_finalize.c): a part of the same registrations.
 	if fin := g.libcNodes("__cxa_finalize"); len(fin) == 1 && g.Nodes[fin[0]].Module == libc {
-		g.replaceIndirect(fin[0], slices.Clone(handlers), MethodAtexit)
+		g.replaceIndirect(fin[0], g.finalizeHandlers(fin[0], handlers), MethodAtexit)
 	}
 	hooks, ok := libc.File.SectionFunctions("__libc_atexit")
 	if !ok && libc.File.ELF.Section("__libc_atexit") != nil {
@@ -431,10 +431,24 @@ func namedAny(n *Node, names []string) bool {
 // decoder names, and no branch of the function may land between: the
 // value is then proved, not guessed.
 func (g *Graph) firstArgument(m *Module, n *Node, site uint64) (uint64, bool) {
+	const rdi = 7
+	e, ok := g.argumentDef(m, n, site, rdi)
+	if !ok || (e.DefKind != isa.DefAddr && e.DefKind != isa.DefConst) {
+		return 0, false
+	}
+	return uint64(e.DefValue), true
+}
+
+// argumentDef returns the instruction that last wrote register reg (an
+// argument register) before the call at site in node n, following copies
+// between registers, under firstArgument's rules: straight-line code
+// right before the call, every instruction one whose register write the
+// decoder names, no branch of the function landing between.
+func (g *Graph) argumentDef(m *Module, n *Node, site uint64, reg int8) (isa.Effect, bool) {
 	fn := n.Func
 	code, err := m.File.Code(fn.Addr, fn.Size)
 	if err != nil || site < fn.Addr || site >= fn.Addr+fn.Size {
-		return 0, false
+		return isa.Effect{}, false
 	}
 	type inst struct {
 		addr uint64
@@ -453,37 +467,32 @@ func (g *Graph) firstArgument(m *Module, n *Node, site uint64) (uint64, bool) {
 			targets[e.Target] = true
 		}
 		if e.Flow == isa.FlowIndirectJump && !e.HasSlot {
-			return 0, false // a jump table could land anywhere
+			return isa.Effect{}, false // a jump table could land anywhere
 		}
 		off += e.Len
 	}
 	at := slices.IndexFunc(insts, func(in inst) bool { return in.addr == site })
 	if at < 0 {
-		return 0, false
+		return isa.Effect{}, false
 	}
-	const rdi = 7
-	reg := int8(rdi)
 	for i := at - 1; i >= 0 && at-i <= 12; i-- {
 		if targets[insts[i+1].addr] {
-			return 0, false
+			return isa.Effect{}, false
 		}
 		e := insts[i].e
 		if e.Flow != isa.FlowNext || e.DefKind == isa.DefNone {
-			return 0, false
+			return isa.Effect{}, false
 		}
 		if e.DefReg != reg {
 			continue
 		}
-		switch e.DefKind {
-		case isa.DefAddr, isa.DefConst:
-			return uint64(e.DefValue), true
-		case isa.DefCopy:
+		if e.DefKind == isa.DefCopy {
 			reg = e.DefSrc
-		default:
-			return 0, false
+			continue
 		}
+		return e, true
 	}
-	return 0, false
+	return isa.Effect{}, false
 }
 
 // lazyName names a module's lazy slots for the reason, by the first one
