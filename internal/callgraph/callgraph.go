@@ -337,7 +337,10 @@ func (g *Graph) codeNode(m *Module, addr uint64) (int, bool) {
 		return id, true
 	}
 	if m.File.InPLT(addr) {
-		return g.pltNode(m, addr)
+		if id, ok := g.pltNode(m, addr); ok {
+			return id, true
+		}
+		// A stub whose slot is not known: walked as code, as before.
 	}
 	if !m.File.IsExecutable(addr) {
 		return 0, false
