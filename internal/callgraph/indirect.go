@@ -215,11 +215,13 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	for _, ref := range g.TakenAddresses(m, nil) {
 		if t, ok := m.File.FunctionIndex(ref); ok {
 			add(t)
-		} else if id, ok := g.pltNode(m, ref); ok && m.File.InPLT(ref) && !seen[id] {
+		} else if m.File.InPLT(ref) {
 			// A stub's address: a non-PIE program's pointer to an
 			// imported function (see pltNode).
-			seen[id] = true
-			taken = append(taken, id)
+			if id, ok := g.pltNode(m, ref); ok && !seen[id] {
+				seen[id] = true
+				taken = append(taken, id)
+			}
 		}
 		// An address inside the vector table: code that may read
 		// handlers out of it and call them. The table's own address
