@@ -223,6 +223,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		StackAlign:      align,
 		Strict:          opts.Strict,
 		Annotations:     annotations(cfg),
+		AuditHooks:      opts.LDAudit,
 	})
 	res.Graph = g
 	if hasStart {

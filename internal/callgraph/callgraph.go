@@ -40,6 +40,9 @@ type Module struct {
 	narrowed    map[string]narrowed
 	dwarf       *dwtypes.Info
 	dwarfLoaded bool
+	// wideVtable is the offset of glibc's _wide_vtable in struct
+	// _IO_wide_data (0 not read yet, -1 not known; libioforeign.go).
+	wideVtable int64
 }
 
 // Node is a function, or an external: an imported function no library on
@@ -153,6 +156,10 @@ type Options struct {
 	// Strict leaves indirect calls without annotated or proved targets
 	// unresolved instead of assuming the address-taken set.
 	Strict bool
+	// AuditHooks keeps the calls ld.so's _dl_audit_* hooks make to an
+	// audit library's callbacks, which run only under LD_AUDIT (see
+	// ModelRuntime).
+	AuditHooks bool
 }
 
 // Build computes the frame of every function of main and the call edges
@@ -328,6 +335,12 @@ func (g *Graph) nodeFor(m *Module, fi int) int {
 func (g *Graph) codeNode(m *Module, addr uint64) (int, bool) {
 	if id, ok := m.code[addr]; ok {
 		return id, true
+	}
+	if m.File.InPLT(addr) {
+		if id, ok := g.pltNode(m, addr); ok {
+			return id, true
+		}
+		// A stub whose slot is not known: walked as code, as before.
 	}
 	if !m.File.IsExecutable(addr) {
 		return 0, false
@@ -534,7 +547,7 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 	if g.lazyResolvers == nil {
 		g.lazyResolvers = map[lazyKey]int{}
 	}
-	key := lazyKey{m}
+	key := lazyKey{m: m, audit: strings.HasPrefix(m.File.Slots[slot], "_dl_audit_")}
 	id, ok := g.lazyResolvers[key]
 	if !ok {
 		id = len(g.Nodes)
@@ -585,9 +598,13 @@ func (g *Graph) isInterpreter(m *Module) bool {
 	return false
 }
 
-// lazyKey is a module with lazily bound PLT slots.
+// lazyKey is a module with lazily bound PLT slots. The slots of ld.so's
+// audit hooks (_dl_audit_*, which libc calls only under LD_AUDIT) have a
+// node of their own: when the model of the program's start leaves those
+// calls out, the reason of the other slots names one that is reached.
 type lazyKey struct {
-	m *Module
+	m     *Module
+	audit bool
 }
 
 // pltSlot decodes the PLT stub at addr and returns the GOT slot its

@@ -44,8 +44,14 @@ func (g *Graph) resolveIndirect(id int) {
 		if g.linkAnnotated(id, cs) {
 			continue
 		}
-		if initArrayCallers[n.Name] && g.linkInitArrays(id, cs) {
+		if g.callsInitArrays(n) && g.linkInitArrays(id, cs) {
 			continue
+		}
+		if g.linkOwnersTable(id, cs) {
+			continue // proved: also with --strict
+		}
+		if !g.opts.Strict && g.rtldMutex(id, cs) {
+			continue // glibc's source: an assumption, not with --strict
 		}
 		if g.Arch == binfile.ArchThumb && isConstant(cs.From) {
 			// A constant that starts no function (see linkConstant):
@@ -82,7 +88,27 @@ func (g *Graph) resolveIndirect(id int) {
 // destructors listed in the init and fini arrays through pointers.
 var initArrayCallers = map[string]bool{
 	"__libc_init_array": true, "__libc_fini_array": true, "__libc_csu_init": true,
-	"call_init": true, "_dl_init": true, "_dl_fini": true, "__do_global_ctors_aux": true, "__do_global_dtors_aux": true,
+	"call_init": true, "_dl_init": true, "_dl_fini": true, "_dl_call_fini": true, "__do_global_ctors_aux": true, "__do_global_dtors_aux": true,
+}
+
+// callsInitArrays says whether node n is one of initArrayCallers, whose
+// indirect calls are the init and fini functions. ld.so's _dl_fini is one
+// only when its module has no _dl_call_fini: glibc 2.37 (and Debian's
+// 2.36, which took the change) moved the calls of DT_FINI_ARRAY and
+// DT_FINI into _dl_call_fini, and _dl_fini's own indirect calls are then
+// the loader's lock hooks (GL(dl_rtld_lock_recursive) and its unlock),
+// not destructors: linking them to the destructors would miss their real
+// targets.
+func (g *Graph) callsInitArrays(n *Node) bool {
+	if !initArrayCallers[n.Name] {
+		return false
+	}
+	if n.Name == "_dl_fini" && n.Module != nil {
+		if _, split := n.Module.File.Lookup("_dl_call_fini"); split {
+			return false
+		}
+	}
+	return true
 }
 
 // linkInitArrays links a runtime indirect call to the init/fini arrays'
@@ -189,6 +215,13 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	for _, ref := range g.TakenAddresses(m, nil) {
 		if t, ok := m.File.FunctionIndex(ref); ok {
 			add(t)
+		} else if m.File.InPLT(ref) {
+			// A stub's address: a non-PIE program's pointer to an
+			// imported function (see pltNode).
+			if id, ok := g.pltNode(m, ref); ok && !seen[id] {
+				seen[id] = true
+				taken = append(taken, id)
+			}
 		}
 		// An address inside the vector table: code that may read
 		// handlers out of it and call them. The table's own address

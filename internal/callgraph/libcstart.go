@@ -306,12 +306,17 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 	}
 	// The summary's edges: __libc_start_main's direct calls, without the
 	// audit hooks and with the copy of the function that calls main.
+	// A call to an audit hook goes through libc's PLT: the lazy-binding
+	// edge at the same site (libc.so.6 is not linked with -z now) goes
+	// with it.
+	auditSites := map[uint64]bool{}
 	for _, e := range l.Edges {
-		if isIndirectSite(l, e.Site) {
-			continue
+		if !opts.AuditHooks && strings.HasPrefix(g.Nodes[e.To].Name, "_dl_audit_") {
+			auditSites[e.Site] = true
 		}
-		to := g.Nodes[e.To]
-		if !opts.AuditHooks && strings.HasPrefix(to.Name, "_dl_audit_") {
+	}
+	for _, e := range l.Edges {
+		if isIndirectSite(l, e.Site) || auditSites[e.Site] {
 			continue
 		}
 		if e.To == holder && starter >= 0 {

@@ -46,12 +46,35 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 		return false
 	}
 	a := v.Addr
-	if a.Kind != frame.ValueReg || a.Indexed || a.Off < 0 {
+	if a.Indexed || a.Off < 0 {
+		return false
+	}
+	reg, at := a.Reg, a.At
+	switch a.Kind {
+	case frame.ValueReg:
+	case frame.ValueLoad:
+		// The walk back went past the load through the vtable pointer
+		// into where the pointer came from (`mov rbx,[rdi+0xd8]` ...
+		// `mov rax,[rbx+24]; pop rbx; jmp rax`, __overflow's tail
+		// call): find that load.
+		var ok bool
+		if reg, at, ok = g.vtableLoad(m, n, a, cs.Addr); !ok {
+			return false
+		}
+	default:
 		return false
 	}
 	sec := m.File.ELF.Section(libioSection)
-	if sec == nil || !g.validatesVtable(m, n, a.Reg, a.At, sec) {
+	if sec == nil {
 		return false
+	}
+	if !g.validatesVtable(m, n, reg, at, sec) {
+		// The walk back may have stopped before the check (it reads at
+		// most a few instructions): validate from the slot's load.
+		l, ok := g.slotLoad(m, n, reg, a.Off, cs.Addr)
+		if !ok || l == at || !g.validatesVtable(m, n, reg, l, sec) {
+			return false
+		}
 	}
 	nw, ok := g.libioHub(m, sec, a.Off)
 	if !ok {
@@ -59,6 +82,71 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	}
 	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
 	return true
+}
+
+// slotLoad returns the last instruction before the call at site that
+// loads [r+off] into the register the call goes through, with only
+// straight-line code that no branch enters between them.
+func (g *Graph) slotLoad(m *Module, n *Node, r int8, off int64, site uint64) (uint64, bool) {
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == site })
+	if i < 0 || !insts[i].e.HasCallReg {
+		return 0, false
+	}
+	target := insts[i].e.CallReg
+	for j := i - 1; j >= 0 && i-j <= 16; j-- {
+		e := insts[j].e
+		if len(from[insts[j+1].addr]) > 0 || e.Flow != isa.FlowNext {
+			return 0, false
+		}
+		if e.DefKind == isa.DefLoad && e.HasMem && e.MemBase == r && e.MemIndex < 0 && e.MemDisp == off && e.DefReg == target {
+			return insts[j].addr, true
+		}
+		if e.DefKind != isa.DefNone && e.DefReg == target {
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// vtableLoad finds, for a call whose target is Load(a) with a =
+// Load(b)+k, the instruction that reads the slot: b is read where the
+// vtable pointer is loaded into a register r (b.At), and the slot's load
+// is the last instruction before the call that loads [r+k] into the
+// register the call goes through, with only straight-line code between
+// that no branch enters. It returns r and that load's address.
+func (g *Graph) vtableLoad(m *Module, n *Node, a *frame.Value, site uint64) (int8, uint64, bool) {
+	b := a.Addr
+	if b == nil || b.Kind != frame.ValueReg || b.Indexed {
+		return 0, 0, false
+	}
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, 0, false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == site })
+	p := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == b.At })
+	if i < 0 || p < 0 || p >= i || !insts[i].e.HasCallReg {
+		return 0, 0, false
+	}
+	pe := insts[p].e
+	if pe.DefKind != isa.DefLoad || pe.DefReg < 0 {
+		return 0, 0, false
+	}
+	r, target := pe.DefReg, insts[i].e.CallReg
+	for j := i - 1; j > p; j-- {
+		e := insts[j].e
+		if len(from[insts[j+1].addr]) > 0 || e.Flow != isa.FlowNext {
+			return 0, 0, false
+		}
+		if e.DefKind == isa.DefLoad && e.HasMem && e.MemBase == r && e.MemIndex < 0 && e.MemDisp == a.Off && e.DefReg == target {
+			return r, insts[j].addr, true
+		}
+	}
+	return 0, 0, false
 }
 
 // validatesVtable checks the shape of IO_validate_vtable before `at`, where
@@ -180,6 +268,23 @@ func (g *Graph) libioHub(m *Module, sec *elf.Section, off int64) (narrowed, bool
 	return nw, nw.count > 0
 }
 
+// tailJump says whether the indirect jump at pc is one of node n's tail
+// calls in a function with no jump table: the frame walker then reached
+// all of the function's code by direct paths (frame.Frame.JumpTables), so
+// the jump lands nowhere in it. (__overflow ends with `jmp [vtable+24]`
+// after glibc's vtable check.)
+func tailJump(n *Node, pc uint64) bool {
+	if n.Frame.JumpTables != 0 {
+		return false
+	}
+	for _, cs := range n.Frame.Calls {
+		if cs.Addr == pc && cs.Kind == frame.IndirectTailCall {
+			return true
+		}
+	}
+	return false
+}
+
 // linearInst is one instruction of a linear decode of a function.
 type linearInst struct {
 	addr uint64
@@ -189,7 +294,8 @@ type linearInst struct {
 // decodeLinear decodes node n's function from its start, in address order,
 // and returns its instructions and, for each target of its direct
 // branches, where they branch from. ok is false when the function has a
-// jump table (a branch could land anywhere).
+// jump table (a branch could land anywhere): an indirect jump that is not
+// a tail call of a function without jump tables (tailJump).
 func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
 	fn := n.Func
 	if fn == nil {
@@ -211,7 +317,7 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 		if e.HasTarget && (e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) {
 			targets[e.Target] = append(targets[e.Target], pc)
 		}
-		if e.Flow == isa.FlowIndirectJump && !e.HasSlot {
+		if e.Flow == isa.FlowIndirectJump && !e.HasSlot && !tailJump(n, pc) {
 			return nil, nil, false
 		}
 		off += e.Len

@@ -80,7 +80,49 @@ func (g *Graph) ModelRuntime() {
 	}
 	g.cutCancellation()
 	g.linkExitHandlers()
+	if !g.opts.AuditHooks {
+		g.cutAuditCallbacks()
+	}
 	g.resolvePending()
+	g.assumeGlibcStreams()
+}
+
+// PremiseNoAudit is the kind of the premise that no audit library is
+// loaded (the program does not run under LD_AUDIT).
+const PremiseNoAudit = "no-audit"
+
+// cutAuditCallbacks removes the indirect calls of ld.so's _dl_audit_*
+// hooks: each calls the audit libraries' callbacks in a loop over
+// GLRO(dl_naudit) (glibc 2.36's elf/dl-audit.c), which is 0 unless
+// LD_AUDIT (or DT_AUDIT) named one. Their own frames, and their direct
+// calls, stay; each hook that had such a call carries the premise, which
+// the entries reaching it list as an assumption ("not under LD_AUDIT").
+// --ld-audit keeps the calls. (The model of __libc_start_main leaves out
+// its calls of the hooks altogether, see ModelStart.)
+func (g *Graph) cutAuditCallbacks() {
+	for _, m := range g.Modules[1:] {
+		for fi := range m.File.Functions {
+			if !strings.HasPrefix(m.File.Functions[fi].Name, "_dl_audit_") {
+				continue
+			}
+			id := g.nodeFor(m, fi)
+			n := g.Nodes[id]
+			sites := map[uint64]bool{}
+			for _, cs := range n.Frame.Calls {
+				if cs.Kind.Indirect() && !cs.HasSlot {
+					sites[cs.Addr] = true
+				}
+			}
+			if len(sites) == 0 {
+				continue
+			}
+			n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return sites[e.Site] })
+			n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return sites[a.Site] })
+			n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return sites[cs.Addr] })
+			n.Premises = append(n.Premises, Premise{Kind: PremiseNoAudit, Site: n.Func.Addr,
+				Detail: "not under LD_AUDIT: " + n.Name + " calls an audit library's callbacks only when one is loaded (--ld-audit keeps them)"})
+		}
+	}
 }
 
 // cutCancellation removes the paths from glibc's cancellation points into
@@ -227,6 +269,13 @@ func (g *Graph) linkExitHandlers() {
 	handlers, ok := g.registered(exitRegistrars, exitRegistrarsInternal)
 	if !ok {
 		return
+	}
+	// __cxa_finalize (a shared object's __do_global_dtors_aux calls it
+	// with its __dso_handle) runs the ef_cxa entries of the same lists,
+	// each once, and nothing else through a pointer (glibc 2.36's
+	// stdlib/cxa_finalize.c): a part of the same registrations.
+	if fin := g.libcNodes("__cxa_finalize"); len(fin) == 1 && g.Nodes[fin[0]].Module == libc {
+		g.replaceIndirect(fin[0], g.finalizeHandlers(fin[0], handlers), MethodAtexit)
 	}
 	hooks, ok := libc.File.SectionFunctions("__libc_atexit")
 	if !ok && libc.File.ELF.Section("__libc_atexit") != nil {
@@ -382,10 +431,24 @@ func namedAny(n *Node, names []string) bool {
 // decoder names, and no branch of the function may land between: the
 // value is then proved, not guessed.
 func (g *Graph) firstArgument(m *Module, n *Node, site uint64) (uint64, bool) {
+	const rdi = 7
+	e, ok := g.argumentDef(m, n, site, rdi)
+	if !ok || (e.DefKind != isa.DefAddr && e.DefKind != isa.DefConst) {
+		return 0, false
+	}
+	return uint64(e.DefValue), true
+}
+
+// argumentDef returns the instruction that last wrote register reg (an
+// argument register) before the call at site in node n, following copies
+// between registers, under firstArgument's rules: straight-line code
+// right before the call, every instruction one whose register write the
+// decoder names, no branch of the function landing between.
+func (g *Graph) argumentDef(m *Module, n *Node, site uint64, reg int8) (isa.Effect, bool) {
 	fn := n.Func
 	code, err := m.File.Code(fn.Addr, fn.Size)
 	if err != nil || site < fn.Addr || site >= fn.Addr+fn.Size {
-		return 0, false
+		return isa.Effect{}, false
 	}
 	type inst struct {
 		addr uint64
@@ -404,37 +467,32 @@ func (g *Graph) firstArgument(m *Module, n *Node, site uint64) (uint64, bool) {
 			targets[e.Target] = true
 		}
 		if e.Flow == isa.FlowIndirectJump && !e.HasSlot {
-			return 0, false // a jump table could land anywhere
+			return isa.Effect{}, false // a jump table could land anywhere
 		}
 		off += e.Len
 	}
 	at := slices.IndexFunc(insts, func(in inst) bool { return in.addr == site })
 	if at < 0 {
-		return 0, false
+		return isa.Effect{}, false
 	}
-	const rdi = 7
-	reg := int8(rdi)
 	for i := at - 1; i >= 0 && at-i <= 12; i-- {
 		if targets[insts[i+1].addr] {
-			return 0, false
+			return isa.Effect{}, false
 		}
 		e := insts[i].e
 		if e.Flow != isa.FlowNext || e.DefKind == isa.DefNone {
-			return 0, false
+			return isa.Effect{}, false
 		}
 		if e.DefReg != reg {
 			continue
 		}
-		switch e.DefKind {
-		case isa.DefAddr, isa.DefConst:
-			return uint64(e.DefValue), true
-		case isa.DefCopy:
+		if e.DefKind == isa.DefCopy {
 			reg = e.DefSrc
-		default:
-			return 0, false
+			continue
 		}
+		return e, true
 	}
-	return 0, false
+	return isa.Effect{}, false
 }
 
 // lazyName names a module's lazy slots for the reason, by the first one
