@@ -14,6 +14,7 @@ import (
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/isa/riscv"
 	"github.com/stackscope/stackscope/internal/isa/thumb"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/srcloc"
@@ -187,6 +188,10 @@ func DecoderFor(a binfile.Arch) (isa.Decoder, int64) {
 	switch a {
 	case binfile.ArchThumb:
 		return thumb.Decoder{}, 8 // AAPCS: SP 8-byte aligned at public interfaces
+	case binfile.ArchRISCV32:
+		return riscv.New(32), 16 // psABI: SP 16-byte aligned (ilp32e: 4, never more)
+	case binfile.ArchRISCV64:
+		return riscv.New(64), 16
 	default:
 		return x86.Decoder{}, 16
 	}

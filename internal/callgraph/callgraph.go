@@ -237,6 +237,7 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	}
 	in.CaseHelpers = g.caseHelpers(f)
 	g.setX86Calls(f, &in)
+	setMillicode(f, &in)
 	return frame.Analyze(in)
 }
 

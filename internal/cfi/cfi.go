@@ -32,6 +32,7 @@ type Table struct {
 const (
 	regSPx86_64 = 7
 	regSPARM    = 13
+	regSPRISCV  = 2
 )
 
 // Load parses .eh_frame and .debug_frame of f. A file with neither gives an
@@ -46,6 +47,8 @@ func Load(f *elf.File) (*Table, error) {
 	case elf.EM_ARM:
 		t.spReg = regSPARM
 		ptrSize = 4
+	case elf.EM_RISCV:
+		t.spReg = regSPRISCV
 	default:
 		return nil, fmt.Errorf("call-frame information for %v is not supported", f.Machine)
 	}

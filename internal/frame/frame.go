@@ -189,6 +189,11 @@ type Input struct {
 	// goes to never returns (abort, __assert_fail, longjmp, ...): the
 	// path ends at the call.
 	NoReturn func(target uint64) bool
+	// Millicode, when not nil, says what the routine at target does to
+	// SP when the code calls it through another link register than the
+	// usual one, or jumps to it (RISC-V -msave-restore: see
+	// AnalyzeMillicode).
+	Millicode func(target uint64) (Millicode, bool)
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -715,6 +720,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				if e.Flow == isa.FlowJump && !cond {
 					return stack
 				}
+			} else if w.millicodeReturn(e) {
+				// A jump to __riscv_restore_N: the function's epilogue.
+				if e.Flow == isa.FlowJump && !cond {
+					return stack
+				}
 			} else {
 				w.call(TailCall, addr, e, st)
 				if e.Flow == isa.FlowJump && !cond {
@@ -722,6 +732,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 			}
 		case isa.FlowCall:
+			if e.AltLink {
+				if !w.millicodeCall(addr, e, &st) {
+					return stack
+				}
+				break
+			}
 			if h, ok := w.caseHelper(e); ok {
 				w.call(Call, addr, e, st)
 				w.fr.Calls[w.callAt[callKey{addr, st.afterReset}]].Dispatch = true
@@ -761,6 +777,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowIndirectCall:
+			if e.AltLink {
+				w.millicodeCall(addr, e, &st)
+				return stack
+			}
 			w.call(IndirectCall, addr, e, st)
 		case isa.FlowIndirectJump:
 			if st.afterReset {
@@ -832,9 +852,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 // trackRA updates st.ra after the instruction e (pre is the state before
 // it; cond: it is conditional and may not run).
 func (w *walker) trackRA(e *isa.Effect, st *state, pre state, cond bool) {
-	if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
-		// AAPCS: the callee may change r0-r3, r12 and LR.
-		st.ra &^= 0xF | 1<<12 | 1<<uint(w.lr)
+	if (e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall) && !e.AltLink {
+		st.ra &^= w.callerSaved()
 	} else {
 		written := uint16(e.DefAlso)
 		if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 {
@@ -858,6 +877,16 @@ func (w *walker) trackRA(e *isa.Effect, st *state, pre state, cond bool) {
 	if cond {
 		st.ra &= pre.ra
 	}
+}
+
+// callerSaved are the registers (bit n for register n) a callee may
+// change: the decoder's (RISC-V's ra, t0-t6, a0-a7), else AAPCS's r0-r3,
+// r12 and LR.
+func (w *walker) callerSaved() uint16 {
+	if d, ok := w.in.Decoder.(interface{ CallerSaved() uint32 }); ok {
+		return uint16(d.CallerSaved()) | 1<<uint(w.lr)
+	}
+	return 0xF | 1<<12 | 1<<uint(w.lr)
 }
 
 // seenAt is the depth at which off was walked in st's kind of walk
