@@ -242,6 +242,9 @@ type state struct {
 	// just before stored at SP (push rax; ret), 0 for none.
 	raReg  uint16
 	topReg int8
+	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
+	// the latest first.
+	cps [2]cpState
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -331,6 +334,14 @@ type walker struct {
 	writes   map[int]uint32
 	regSites map[uint64]regSite
 	regs     bool
+	// copies turns on the tracking of SP copies (spcopy.go); cpSeen,
+	// cpConflict and cpRestored serve it.
+	copies     bool
+	spReg      int8
+	callerSave uint32
+	cpSeen     map[callKey][2]cpState
+	cpConflict uint64
+	cpRestored uint64
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -357,6 +368,7 @@ func Analyze(in Input) Frame {
 	}
 	start := state{depth: w.ra, retAt: w.ra}
 	w.regs = w.tracksRegs()
+	w.copies = w.tracksSPCopies()
 	if w.lr >= 0 {
 		start.ra = 1 << uint(w.lr)
 	}
@@ -367,6 +379,7 @@ func Analyze(in Input) Frame {
 	w.checkDispatches()
 	w.checkResets()
 	w.checkSPRegisters()
+	w.checkSPCopies()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -551,6 +564,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
 			again := w.regs && w.joinAgain(off, &st, true)
+			if w.copies {
+				w.joinCopy(off, addr, st)
+			}
 			if st.depth <= prev {
 				if !again && (w.lr < 0 || w.raWalked[callKey{uint64(off), st.afterReset}]&^st.ra == 0) {
 					return stack
@@ -587,6 +603,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if w.regs && seen[off] < 0 {
 			w.joinAgain(off, &st, false)
+		}
+		if w.copies && seen[off] < 0 {
+			w.joinCopy(off, addr, st)
 		}
 		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
@@ -633,6 +652,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
 		case isa.SPUnknown:
+			if d, ok := w.spCopyRestore(e, &st, addr); ok {
+				st.depth = d
+				break
+			}
 			if d, ok := w.spRestore(e, &st); ok && w.regs {
 				// SP set from a register holding a copy of it.
 				st.depth = d
@@ -686,6 +709,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if w.regs {
 			w.trackRegs(off, e, &pre, &st)
+		}
+		if w.copies {
+			w.trackSPCopy(e, &st)
 		}
 		next := off + e.Len
 		switch e.Flow {

@@ -69,8 +69,8 @@ func AnalyzeMillicode(dec isa.Decoder, code func(addr uint64) []byte, addr uint6
 		written := e.DefAlso
 		if e.DefKind != isa.DefNone && e.DefReg >= 0 {
 			written |= 1 << uint(e.DefReg)
-			if e.DefKind == isa.DefConst {
-				consts[e.DefReg] = e.DefValue
+			if v, ok := constAfter(&e, consts); ok {
+				consts[e.DefReg] = v
 			} else {
 				delete(consts, e.DefReg)
 			}
@@ -136,4 +136,27 @@ func (w *walker) millicodeReturn(e *isa.Effect) bool {
 	}
 	m, ok := w.in.Millicode(e.Target)
 	return ok && m.Restore
+}
+
+// constAfter is the constant e writes to its register, when the constants
+// known before it (consts) show it: libgcc's RV64 save routines compute
+// their SP adjustment as li t1,n; slli t1,t1,4.
+func constAfter(e *isa.Effect, consts map[int8]int64) (int64, bool) {
+	if e.DefAlso != 0 {
+		return 0, false
+	}
+	switch e.DefKind {
+	case isa.DefConst:
+		return e.DefValue, true
+	case isa.DefCopy:
+		v, ok := consts[e.DefSrc]
+		return v, ok && e.DefValue == 0
+	case isa.DefAddImm:
+		v, ok := consts[e.DefSrc]
+		return v + e.DefValue, ok
+	case isa.DefShl:
+		v, ok := consts[e.DefSrc]
+		return v << uint(e.DefValue&63), ok && e.DefValue >= 0 && e.DefValue < 32
+	}
+	return 0, false
 }

@@ -624,3 +624,6 @@ func memSize(op riscv64asm.Op) (size int64, store, ok bool) {
 	}
 	return 0, false, false
 }
+
+// StackRegister is sp (x2).
+func (Decoder) StackRegister() int8 { return regSP }
