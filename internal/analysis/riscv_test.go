@@ -193,3 +193,47 @@ func explainSaveRestore(t *testing.T, elf string, c suComparison) suComparison {
 	}
 	return out
 }
+
+// TestRISCVResetEntry: picolibc's _start sets SP to the stack top (la sp,
+// __stack); the analysis takes that for a reset of the main stack, and the
+// entry's path from there runs through _cstart into main.
+func TestRISCVResetEntry(t *testing.T) {
+	for _, tg := range riscvTargets {
+		tg := tg
+		t.Run(tg.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			elf := buildRISCV(t, dir, append(append([]string{}, tg.flags...), "-O2"))
+			res, err := Run(elf, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			requirePathSums(t, res)
+			var start, main *Entry
+			for i := range res.Entries {
+				switch res.Entries[i].Name {
+				case "_start":
+					start = &res.Entries[i]
+				case "main":
+					main = &res.Entries[i]
+				}
+			}
+			if start == nil || main == nil {
+				t.Fatalf("entries %v, want _start and main", res.Entries)
+			}
+			r := start.AfterReset
+			if r == nil {
+				t.Fatalf("_start: no reset (reasons %+v)", start.Reasons)
+			}
+			if r.Function != "_start" || r.Addr != res.File.Entry {
+				t.Errorf("reset in %s at %#x, want _start at the ELF entry %#x", r.Function, r.Addr, res.File.Entry)
+			}
+			if len(r.Path) < 3 || r.Path[0] != "_start" || !strings.Contains(strings.Join(r.Path, " "), "main") {
+				t.Errorf("path after the reset %v, want _start ... main", r.Path)
+			}
+			if start.AtLeast < main.AtLeast {
+				t.Errorf("_start reaches at least %d, less than main's %d", start.AtLeast, main.AtLeast)
+			}
+		})
+	}
+}

@@ -1,10 +1,12 @@
 package callgraph
 
 import (
+	"debug/elf"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
 )
 
 // riscvLinkT0 is t0 (x5), the link register of -msave-restore's
@@ -58,3 +60,58 @@ func setMillicode(f *binfile.File, in *frame.Input) {
 		return m, ok
 	}
 }
+
+// riscvStackTops holds, per firmware file, the stack top its entry sets
+// (0: none found).
+var riscvStackTops sync.Map // *binfile.File -> uint64
+
+// maxEntryScan bounds the instructions read from a RISC-V firmware's entry
+// before its first write of SP.
+const maxEntryScan = 16
+
+// setRISCVStack gives the walks of a RISC-V firmware's functions the top
+// of its main stack: the constant the ELF entry's first instructions set
+// SP to (la sp, __stack), as word 0 of the vector table is on Cortex-M.
+// Code that sets SP to that value starts the stack afresh (frame.Reset).
+func setRISCVStack(f *binfile.File, in *frame.Input) {
+	if !f.Arch.IsRISCV() || f.Type != elf.ET_EXEC || f.ELF.Section(".interp") != nil {
+		return
+	}
+	v, ok := riscvStackTops.Load(f)
+	if !ok {
+		v, _ = riscvStackTops.LoadOrStore(f, entryStackTop(f, in.Decoder))
+	}
+	if top := v.(uint64); top != 0 {
+		in.MainStackTop, in.HasMainStack = top, true
+	}
+}
+
+// entryStackTop is the constant the straight-line code at the ELF entry
+// first writes to SP, 0 when its first write of SP is not a constant.
+func entryStackTop(f *binfile.File, dec isa.Decoder) uint64 {
+	pc := f.Entry
+	for range maxEntryScan {
+		code, err := f.Code(pc, 16)
+		if err != nil {
+			return 0
+		}
+		e, err := dec.Decode(code, pc)
+		if err != nil {
+			return 0
+		}
+		if e.SP != isa.SPNone || (e.DefKind != isa.DefNone && e.DefReg == riscvSP) {
+			if e.SP == isa.SPUnknown && e.DefReg == riscvSP && (e.DefKind == isa.DefAddr || e.DefKind == isa.DefConst) {
+				return uint64(e.DefValue)
+			}
+			return 0
+		}
+		if e.Flow != isa.FlowNext {
+			return 0
+		}
+		pc += uint64(e.Len)
+	}
+	return 0
+}
+
+// riscvSP is sp (x2).
+const riscvSP = 2

@@ -36,6 +36,11 @@
 //     jalr with another link register (jal t0, __riscv_save_N: the
 //     -msave-restore millicode, which moves the caller's sp) are calls
 //     with AltLink set.
+//   - la sp,sym (auipc sp,hi; addi sp,sp,lo) and lui sp,hi; addi
+//     sp,sp,lo are one instruction of 8 bytes that sets sp to a constant
+//     (SPUnknown, the value in DefValue): a reset handler's first move,
+//     which the frame walk takes for a reset when the value is the top of
+//     the stack (frame.Reset).
 //   - mret and sret return from a trap (FlowReturn); ebreak and ecall fall
 //     through (semihosting and system calls return); the all-zero halfword
 //     and unimp are FlowStop.
@@ -405,7 +410,13 @@ func (d Decoder) effect(e *isa.Effect, op riscv64asm.Op, o operands, code []byte
 	case riscv64asm.AUIPC:
 		return d.auipc(e, o, code, pc)
 	case riscv64asm.LUI:
+		if v, ok := d.spConstant(o.rd, d.value(o.imm), code); ok && len(code) >= 8 && code[0]&3 == 3 {
+			v(e)
+			e.DefKind = isa.DefConst
+			return ""
+		}
 		d.write(e, o.rd, isa.DefConst, d.value(o.imm), 0)
+		d.pairRef(e, o.rd, d.value(o.imm), code)
 		return ""
 	case riscv64asm.ADDI, riscv64asm.ADDIW:
 		return d.addi(e, op, o)
@@ -462,6 +473,9 @@ func (d Decoder) write(e *isa.Effect, rd int8, kind isa.DefKind, value int64, sr
 // through rd (`call`, `tail`: the pair is one instruction of 8 bytes).
 func (d Decoder) auipc(e *isa.Effect, o operands, code []byte, pc uint64) string {
 	addr := d.value(int64(pc) + o.imm)
+	if v, ok := d.spConstant(o.rd, addr, code); ok {
+		return v(e)
+	}
 	if o.rd >= 0 && len(code) >= 8 {
 		x := binary.LittleEndian.Uint32(code[4:])
 		rd, rs1 := int8(x>>7&31), int8(x>>15&31)
@@ -484,13 +498,24 @@ func (d Decoder) auipc(e *isa.Effect, o operands, code []byte, pc uint64) string
 			}
 			return ""
 		}
-		// auipc rX; addi rX,rX,lo (`la`): the address is a reference.
-		if x&0x707F == 0x13 && rd == o.rd && rs1 == o.rd {
-			e.HasRef, e.Ref = true, uint64(d.value(addr+int64(int32(x)>>20)))
-		}
 	}
 	d.write(e, o.rd, isa.DefAddr, addr, 0)
+	d.pairRef(e, o.rd, addr, code)
 	return ""
+}
+
+// pairRef sets Ref when the instruction after a lui or auipc of rd (high:
+// the value it leaves) is addi rd,rd,lo: the pair builds an address (`la`,
+// `lui a0,%hi(f); addi a0,a0,%lo(f)`), which may be a function's whose
+// address is taken.
+func (d Decoder) pairRef(e *isa.Effect, rd int8, high int64, code []byte) {
+	if rd <= 0 || len(code) < 8 || code[0]&3 != 3 {
+		return
+	}
+	x := binary.LittleEndian.Uint32(code[4:])
+	if x&0x707F == 0x13 && int8(x>>7&31) == rd && int8(x>>15&31) == rd {
+		e.HasRef, e.Ref = true, uint64(d.value(high+int64(int32(x)>>20)))
+	}
 }
 
 // addi decodes addi/addiw rd,rs1,imm (and the compressed forms riscv64asm
@@ -627,3 +652,27 @@ func memSize(op riscv64asm.Op) (size int64, store, ok bool) {
 
 // StackRegister is sp (x2).
 func (Decoder) StackRegister() int8 { return regSP }
+
+// spConstant recognises `la sp, sym` (auipc sp,hi; addi sp,sp,lo) and
+// `lui sp,hi; addi sp,sp,lo` at the start of code, whose first part
+// (auipc or lui, the caller's) leaves high in sp: the pair sets sp to a
+// constant, as a reset handler does. It returns the function that fills
+// the effect of the pair, one instruction of 8 bytes: SPUnknown, with the
+// constant in DefValue (DefAddr; the lui form sets DefConst after).
+func (d Decoder) spConstant(rd int8, high int64, code []byte) (func(*isa.Effect) string, bool) {
+	if rd != regSP || len(code) < 8 || code[0]&3 != 3 {
+		return nil, false
+	}
+	x := binary.LittleEndian.Uint32(code[4:])
+	// addi sp, sp, imm
+	if x&0x000FFFFF != 0x00010113 {
+		return nil, false
+	}
+	v := d.value(high + int64(int32(x)>>20))
+	return func(e *isa.Effect) string {
+		e.Len = 8
+		e.SP = isa.SPUnknown
+		e.DefKind, e.DefReg, e.DefValue = isa.DefAddr, regSP, v
+		return ""
+	}, true
+}
