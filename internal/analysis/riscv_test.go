@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -235,5 +236,51 @@ func TestRISCVResetEntry(t *testing.T) {
 				t.Errorf("_start reaches at least %d, less than main's %d", start.AtLeast, main.AtLeast)
 			}
 		})
+	}
+}
+
+// TestRealWorldRISCV compiles zlib and Lua for RV32IMAC and RV64IMAC at
+// -O2 and -Os (objects linked into one image with picolibc) and compares
+// every frame with .su: at least 99% equal, none smaller.
+func TestRealWorldRISCV(t *testing.T) {
+	cc := testutil.RequireTool(t, "riscv64-unknown-elf-gcc")
+	zlib := sourceTree(t, "zlib")
+	lua := sourceTree(t, "lua5.4")
+	for _, tg := range riscvTargets {
+		for _, opt := range []string{"-O0", "-O2", "-Os"} {
+			for _, base := range []string{"zlib", "lua"} {
+				tg, opt, base := tg, opt, base
+				t.Run(base+"-"+tg.name+opt, func(t *testing.T) {
+					t.Parallel()
+					dir := t.TempDir()
+					flags := append([]string{opt, "-ffunction-sections", "--specs=picolibc.specs"}, tg.flags...)
+					var srcs []string
+					if base == "zlib" {
+						flags = append(flags, "-I"+zlib)
+						srcs = zlibSources(t, zlib)
+					} else {
+						flags = append(flags, luaIncludes(t, lua, dir)...)
+						for _, s := range luaSources(t, lua) {
+							// The OS and dynamic-loading libraries need a hosted system.
+							if b := filepath.Base(s); b != "loslib.c" && b != "loadlib.c" && b != "liolib.c" && b != "linit.c" {
+								srcs = append(srcs, s)
+							}
+						}
+					}
+					objs := compileEach(t, dir, cc, flags, srcs)
+					main := filepath.Join(dir, "main.c")
+					os.WriteFile(main, []byte("int main(void) { return 0; }\n"), 0o644)
+					img := filepath.Join(dir, "image.elf")
+					args := append([]string{"--specs=picolibc.specs", "--oslib=semihost", "-Wl,--no-gc-sections", "-Wl,--defsym=__flash_size=0x1000000", "-Wl,--defsym=__ram=0x81000000", "-Wl,--defsym=__ram_size=0x1000000", "-o", img, main}, tg.flags...)
+					testutil.Run(t, dir, cc, append(args, append(objs, "-lm")...)...)
+					res, err := Run(img, Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					requirePathSums(t, res)
+					checkRealWorld(t, res, dir)
+				})
+			}
+		}
 	}
 }

@@ -238,6 +238,7 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	in.CaseHelpers = g.caseHelpers(f)
 	g.setX86Calls(f, &in)
 	setMillicode(f, &in)
+	g.setRISCVNoReturn(f, &in)
 	if f == g.Modules[0].File {
 		setRISCVStack(f, &in)
 	}

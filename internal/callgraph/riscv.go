@@ -32,6 +32,18 @@ type millicodeResult struct {
 // of functions call the same few, from the parallel frame walks.
 var millicodeCache sync.Map // millicodeKey -> millicodeResult
 
+// setRISCVNoReturn tells the walks of a RISC-V file's functions which
+// calls never return (abort, luaG_runerror...), as for x86-64: GCC puts
+// other code right after such a call, and a walk that went on into it
+// would take ra for changed (jal wrote it) where the code never returns.
+func (g *Graph) setRISCVNoReturn(f *binfile.File, in *frame.Input) {
+	if !f.Arch.IsRISCV() {
+		return
+	}
+	c := g.callsOf(f)
+	in.NoReturn = func(addr uint64) bool { return c.never(g, f, addr, noReturnLevels) }
+}
+
 // setMillicode lets the walks of a RISC-V file's functions follow calls
 // to, and jumps to, libgcc's -msave-restore routines, from their code.
 func setMillicode(f *binfile.File, in *frame.Input) {

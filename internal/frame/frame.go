@@ -245,6 +245,9 @@ type state struct {
 	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
 	// the latest first.
 	cps [2]cpState
+	// raCall (RISC-V) is 1 + the offset after the call that last wrote
+	// the link register on this path, 0 when something else did or none.
+	raCall int32
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -712,6 +715,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if w.copies {
 			w.trackSPCopy(e, &st)
+			w.trackRACall(off, e, &st)
 		}
 		next := off + e.Len
 		switch e.Flow {
@@ -826,6 +830,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowReturn, isa.FlowStop:
+			if e.Flow == isa.FlowReturn && w.copies && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 && pre.raCall > 0 && !cond {
+				// ret with ra written by the function's own call: control
+				// goes back after that call (see trackRACall).
+				stack = append(stack, work{int(pre.raCall - 1), st})
+				return stack
+			}
 			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 {
 				// bx lr / mov pc, lr after LR was changed: control
 				// goes to where LR was made to point, not to the

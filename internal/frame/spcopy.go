@@ -119,3 +119,26 @@ func (w *walker) checkSPCopies() {
 		w.setKind(Unknown, w.cpRestored, "SP restored at %#x from a register that paths joining at %#x set differently", w.cpRestored, w.cpConflict)
 	}
 }
+
+// trackRACall notes, on RISC-V, where the link register points after a
+// call: the instruction after it. GCC places code that a call which never
+// returns (luaG_runerror) falls into; a ret reached that way, with ra
+// still the call's, goes back after the call in this same function, and
+// the walk follows it there, at its SP, instead of taking the function to
+// return somewhere unknown.
+func (w *walker) trackRACall(off int, e *isa.Effect, st *state) {
+	if w.lr < 0 {
+		return
+	}
+	if (e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall) && !e.AltLink {
+		st.raCall = int32(off + e.Len + 1)
+		return
+	}
+	written := e.DefAlso
+	if e.DefKind != isa.DefNone && e.DefReg >= 0 {
+		written |= 1 << uint(e.DefReg)
+	}
+	if written&(1<<uint(w.lr)) != 0 {
+		st.raCall = 0
+	}
+}
