@@ -214,7 +214,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	opts = withConfig(opts, cfg)
 	start, hasStart := nameProgramStart(f, dec)
 	g := callgraph.Build(f, dec, callgraph.Options{
-		FollowLibraries: !opts.NoLibraries && f.Arch == binfile.ArchX86_64,
+		FollowLibraries: !opts.NoLibraries && (f.Arch == binfile.ArchX86_64 || f.Arch == binfile.ArchRISCV64),
 		LibPaths:        opts.LibPaths,
 		StackAlign:      align,
 		Strict:          opts.Strict,

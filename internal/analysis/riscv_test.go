@@ -284,3 +284,47 @@ func TestRealWorldRISCV(t *testing.T) {
 		}
 	}
 }
+
+// TestRISCVLinuxProgram: the fixture built as an RV64 Linux program
+// (riscv64-linux-gnu-gcc, glibc, -z now): frames equal .su, the chain's
+// bound is the sum along its path, and a call through the PLT reaches
+// the imported function by name (not followed: NoLibraries).
+func TestRISCVLinuxProgram(t *testing.T) {
+	cc := testutil.RequireTool(t, "riscv64-linux-gnu-gcc")
+	for _, opt := range []string{"-O0", "-O2"} {
+		opt := opt
+		t.Run(opt, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			src, _ := filepath.Abs(filepath.Join("testdata", "riscv", "frames.c"))
+			bin := filepath.Join(dir, "frames")
+			testutil.Run(t, dir, cc, opt, "-fstack-usage", "-Wl,-z,now", "-o", bin, src)
+			res, err := Run(bin, Options{NoLibraries: true, Entries: []string{"chain", "use_alloca"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Arch != "riscv64" {
+				t.Fatalf("arch %q", res.Arch)
+			}
+			su := testutil.ParseSU(t, dir)
+			c := compareWithSU(res, su)
+			requireAllEqual(t, c)
+			if c.static < 15 {
+				t.Fatalf("only %d static functions compared", c.static)
+			}
+			requirePathSums(t, res)
+			f := suFrames(su)
+			chain := res.Entries[0]
+			if want := f["chain"] + max(f["top"]+f["mid"]+f["leaf"], f["shallow"]+f["leaf"]); !chain.Bounded || *chain.Bound != want {
+				t.Errorf("chain: %v %s, want bounded %d", chain.Bounded, show(chain.Bound), want)
+			}
+			found := false
+			for _, r := range res.Entries[1].Reasons {
+				found = found || r.Kind == bound.ReasonExternal && r.Function == "memset"
+			}
+			if !found {
+				t.Errorf("use_alloca: reasons %+v, want memset external (called through the PLT)", res.Entries[1].Reasons)
+			}
+		})
+	}
+}

@@ -280,6 +280,10 @@ func (f *File) readSlots() {
 	f.Slots = map[uint64]string{}
 	f.IRelative = map[uint64]uint64{}
 	f.LazySlots = map[uint64]bool{}
+	if f.Arch == ArchRISCV64 {
+		f.readSlotsRISCV()
+		return
+	}
 	if f.Arch != ArchX86_64 {
 		return
 	}

@@ -547,13 +547,17 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 		if m != g.Modules[0] {
 			fix = "run with LD_BIND_NOW=1 (" + m.Name + " is not linked with -z now)"
 		}
+		// The return address and the two words the PLT stub pushes.
+		// (No address: the node stands for every call through the slots.)
+		size, saves := int64(24), "the CPU's XSAVE state on the stack (1.0-11.0 KiB, depending on the CPU)"
+		if g.Arch.IsRISCV() {
+			size, saves = 0, "the argument registers on the stack (a frame this analysis does not measure)"
+		}
 		g.Nodes = append(g.Nodes, &Node{Name: LazyResolverName, Frame: frame.Frame{
 			Kind: frame.Dynamic,
-			// The return address and the two words the PLT stub pushes.
-			// (No address: the node stands for every call through the slots.)
-			Size: 24,
-			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, which saves the CPU's XSAVE state " +
-				"on the stack (1.0-11.0 KiB, depending on the CPU); " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
+			Size: size,
+			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, which saves " + saves +
+				"; " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})
 		g.lazyResolvers[key] = id
 	}

@@ -229,7 +229,7 @@ func parseObjdump(t *testing.T, out string) []objLine {
 		l := objLine{addr: addr, size: len(m[2]) / 2, mn: m[3], ops: strings.TrimSpace(ops), line: sc.Text()}
 		if tm := targetRE.FindStringSubmatch(l.ops); tm != nil {
 			l.target, _ = strconv.ParseUint(tm[1], 16, 64)
-		} else if tm := commentRE.FindStringSubmatch(m[4]); tm != nil && (l.mn == "jalr" || l.mn == "jr") {
+		} else if tm := commentRE.FindStringSubmatch(m[4]); tm != nil && (l.mn == "jalr" || l.mn == "jr" || l.mn == "ld" || l.mn == "lw") {
 			l.target, _ = strconv.ParseUint(tm[1], 16, 64)
 		}
 		lines = append(lines, l)
@@ -317,7 +317,32 @@ func TestObjdumpAgreement(t *testing.T) {
 	objdump := testutil.RequireTool(t, "riscv64-unknown-elf-objdump")
 	files := buildObjdumpFixtures(t)
 	for path, xlen := range files {
-		t.Run(filepath.Base(path), func(t *testing.T) {
+		t.Run(filepath.Base(path), func(t *testing.T) { checkObjdump(t, objdump, path, xlen) })
+	}
+}
+
+// TestObjdumpAgreementLinux does the same for an RV64 Linux program
+// (glibc's crt files, PLT stubs), built with riscv64-linux-gnu-gcc at -O2.
+func TestObjdumpAgreementLinux(t *testing.T) {
+	gcc := testutil.RequireTool(t, "riscv64-linux-gnu-gcc")
+	objdump := testutil.RequireTool(t, "riscv64-linux-gnu-objdump")
+	dir := t.TempDir()
+	src := strings.ReplaceAll(objdumpC, "#include <setjmp.h>", "#include <setjmp.h>\n#include <pthread.h>")
+	if err := os.WriteFile(filepath.Join(dir, "t.c"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []string{"-O2", "-O0"} {
+		out := filepath.Join(dir, "linux"+opt)
+		testutil.Run(t, dir, gcc, opt, "-o", out, "t.c")
+		t.Run(filepath.Base(out), func(t *testing.T) { checkObjdump(t, objdump, out, 64) })
+	}
+}
+
+// checkObjdump compares the decoder with objdump over every instruction
+// of the file at path (see TestObjdumpAgreement).
+func checkObjdump(t *testing.T, objdump, path string, xlen int) {
+	{
+		{
 			d := New(xlen)
 			secs := execSections(t, path)
 			lines := parseObjdump(t, testutil.Run(t, filepath.Dir(path), objdump, "-d", path))
@@ -343,6 +368,21 @@ func TestObjdumpAgreement(t *testing.T) {
 					continue
 				}
 				checked++
+				if e.Len == 12 && l.mn == "auipc" && i+2 < len(lines) {
+					// A PLT stub's jump through its GOT slot: the slot is
+					// the address objdump works out for the load.
+					ld, jr := lines[i+1], lines[i+2]
+					i += 2
+					fused++
+					if (ld.mn != "ld" && ld.mn != "lw") || (jr.mn != "jalr" && jr.mn != "jr") {
+						fail(l, "decoded as a PLT stub with %q and %q", ld.line, jr.line)
+						continue
+					}
+					if e.Flow != isa.FlowIndirectJump || !e.HasSlot || e.Slot != ld.target {
+						fail(ld, "PLT stub: flow %v, slot %#x (has %v), objdump's %#x", e.Flow, e.Slot, e.HasSlot, ld.target)
+					}
+					continue
+				}
 				if e.Len == 8 && (l.mn == "auipc" || l.mn == "lui") && strings.HasPrefix(l.ops, "sp,") && i+1 < len(lines) {
 					// la sp, sym: SP set to a constant, one instruction.
 					next := lines[i+1]
@@ -423,7 +463,7 @@ func TestObjdumpAgreement(t *testing.T) {
 			if fails > 20 {
 				t.Errorf("%d mismatches in all", fails)
 			}
-		})
+		}
 	}
 }
 

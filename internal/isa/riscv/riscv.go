@@ -36,6 +36,8 @@
 //     jalr with another link register (jal t0, __riscv_save_N: the
 //     -msave-restore millicode, which moves the caller's sp) are calls
 //     with AltLink set.
+//   - A PLT entry's auipc t3,hi; l[wd] t3,lo(t3); jalr t1,t3 is one
+//     instruction of 12 bytes: an indirect jump through the GOT slot (Slot).
 //   - la sp,sym (auipc sp,hi; addi sp,sp,lo) and lui sp,hi; addi
 //     sp,sp,lo are one instruction of 8 bytes that sets sp to a constant
 //     (SPUnknown, the value in DefValue): a reset handler's first move,
@@ -476,6 +478,9 @@ func (d Decoder) auipc(e *isa.Effect, o operands, code []byte, pc uint64) string
 	if v, ok := d.spConstant(o.rd, addr, code); ok {
 		return v(e)
 	}
+	if d.pltStub(e, o.rd, addr, code) {
+		return ""
+	}
 	if o.rd >= 0 && len(code) >= 8 {
 		x := binary.LittleEndian.Uint32(code[4:])
 		rd, rs1 := int8(x>>7&31), int8(x>>15&31)
@@ -675,4 +680,39 @@ func (d Decoder) spConstant(rd int8, high int64, code []byte) (func(*isa.Effect)
 		e.DefKind, e.DefReg, e.DefValue = isa.DefAddr, regSP, v
 		return ""
 	}, true
+}
+
+// pltStub recognises a PLT entry's jump through its GOT slot, auipc
+// t3,hi; l[wd] t3,lo(t3); jalr t1,t3 (or jr t3), and decodes the three as
+// one instruction of 12 bytes: an indirect jump through the word at Slot.
+// (The link into t1 is for the lazy-binding resolver; ra is kept, so the
+// stub is a tail call of the function the slot holds.)
+func (d Decoder) pltStub(e *isa.Effect, rd int8, addr int64, code []byte) bool {
+	if rd <= 0 || len(code) < 12 || code[4]&3 != 3 || code[8]&3 != 3 {
+		return false
+	}
+	ld := binary.LittleEndian.Uint32(code[4:])
+	jr := binary.LittleEndian.Uint32(code[8:])
+	load := uint32(0x2003) // lw
+	if !d.rv32() {
+		load = 0x3003 // ld
+	}
+	if ld&0x707F != load || int8(ld>>7&31) != rd || int8(ld>>15&31) != rd {
+		return false
+	}
+	link := int8(jr >> 7 & 31)
+	if jr&0xFFF0707F != 0x67 || int8(jr>>15&31) != rd || (link != regZero && link != 6) {
+		return false
+	}
+	slot := uint64(d.value(addr + int64(int32(ld)>>20)))
+	e.Len = 12
+	e.Flow = isa.FlowIndirectJump
+	e.HasSlot, e.Slot = true, slot
+	e.CallReg, e.HasCallReg = rd, true
+	d.write(e, rd, isa.DefLoad, 0, 0)
+	e.HasMem, e.MemBase, e.MemIndex, e.MemDisp = true, -1, -1, int64(slot)
+	if link != regZero {
+		d.write(e, link, isa.DefOther, 0, 0)
+	}
+	return true
 }
