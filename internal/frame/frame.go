@@ -830,13 +830,14 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowReturn, isa.FlowStop:
-			if e.Flow == isa.FlowReturn && w.copies && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 && pre.raCall > 0 && !cond {
+			if e.Flow == isa.FlowReturn && w.copies && e.HasCallReg && e.CallReg == w.lr && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 && pre.raCall > 0 && !cond {
 				// ret with ra written by the function's own call: control
 				// goes back after that call (see trackRACall).
 				stack = append(stack, work{int(pre.raCall - 1), st})
 				return stack
 			}
-			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 {
+			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 && !(w.copies && !e.HasCallReg) {
+				// (On RISC-V only ret goes through ra; mret does not.)
 				// bx lr / mov pc, lr after LR was changed: control
 				// goes to where LR was made to point, not to the
 				// return address.

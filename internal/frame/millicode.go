@@ -92,7 +92,8 @@ func AnalyzeMillicode(dec isa.Decoder, code func(addr uint64) []byte, addr uint6
 			}
 			return Millicode{Peak: m.Peak, Drop: depth}, true
 		case isa.FlowReturn:
-			if m.Peak > 0 || e.SP != isa.SPNone {
+			// ret (through the link register: HasCallReg), not mret.
+			if m.Peak > 0 || e.SP != isa.SPNone || !e.HasCallReg {
 				return Millicode{}, false
 			}
 			return Millicode{Drop: depth, Restore: true}, true

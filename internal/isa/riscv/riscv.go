@@ -43,7 +43,8 @@
 //     (SPUnknown, the value in DefValue): a reset handler's first move,
 //     which the frame walk takes for a reset when the value is the top of
 //     the stack (frame.Reset).
-//   - mret and sret return from a trap (FlowReturn); ebreak and ecall fall
+//   - ret is FlowReturn with CallReg ra; mret and sret return from a trap
+//     (FlowReturn without CallReg: where they go is not ra's); ebreak and ecall fall
 //     through (semihosting and system calls return); the all-zero halfword
 //     and unimp are FlowStop.
 //   - Every register an instruction writes is named in DefReg
@@ -388,7 +389,8 @@ func (d Decoder) effect(e *isa.Effect, op riscv64asm.Op, o operands, code []byte
 	case riscv64asm.JALR:
 		switch {
 		case o.rd == -1 && o.rs1 == regRA && o.imm == 0:
-			e.Flow = isa.FlowReturn
+			// ret: CallReg says it goes through ra (mret does not).
+			e.Flow, e.CallReg, e.HasCallReg = isa.FlowReturn, regRA, true
 		case o.rd == -1:
 			e.Flow = isa.FlowIndirectJump
 		case o.rd == regRA:
@@ -396,7 +398,7 @@ func (d Decoder) effect(e *isa.Effect, op riscv64asm.Op, o operands, code []byte
 		default:
 			e.Flow, e.AltLink = isa.FlowIndirectCall, true
 		}
-		if o.imm == 0 && e.Flow != isa.FlowReturn {
+		if o.imm == 0 {
 			e.CallReg, e.HasCallReg = o.rs1, true
 		}
 		d.write(e, o.rd, isa.DefOther, 0, 0)
@@ -546,6 +548,17 @@ func (d Decoder) addi(e *isa.Effect, op riscv64asm.Op, o operands) string {
 	if o.rs1 == regZero {
 		d.write(e, o.rd, isa.DefConst, d.value(o.imm), 0)
 		return ""
+	}
+	if o.imm == 0 && op == riscv64asm.ADDI {
+		// mv rd, rs (the 32-bit form): a copy, as c.mv is.
+		if o.rd == regSP && o.rs1 != regSP && o.rs1 != regFP {
+			d.write(e, o.rd, isa.DefCopy, 0, o.rs1)
+			return ""
+		}
+		if o.rd != regSP && o.rd != regFP {
+			d.write(e, o.rd, isa.DefCopy, 0, o.rs1)
+			return ""
+		}
 	}
 	d.write(e, o.rd, isa.DefAddImm, o.imm, o.rs1)
 	return ""

@@ -68,7 +68,7 @@ var unitCases = []struct {
 	{"call: auipc ra,0; jalr ra,16(ra)", 32, "00000097 010080e7", isa.Effect{Len: 8, Flow: isa.FlowCall, HasTarget: true, Target: 0x1010, DefKind: isa.DefOther, DefReg: 1}, false},
 	{"tail: auipc t1,1; jr -8(t1)", 64, "00001317 ff830067", isa.Effect{Len: 8, Flow: isa.FlowJump, HasTarget: true, Target: 0x1ff8, DefKind: isa.DefAddr, DefReg: 6, DefValue: 0x2000}, false},
 	{"jal t0 (millicode)", 32, "004002ef", isa.Effect{Len: 4, Flow: isa.FlowCall, HasTarget: true, Target: 0x1004, AltLink: true, DefKind: isa.DefOther, DefReg: 5}, false},
-	{"ret", 64, "8082", isa.Effect{Len: 2, Flow: isa.FlowReturn}, false},
+	{"ret", 64, "8082", isa.Effect{Len: 2, Flow: isa.FlowReturn, CallReg: 1, HasCallReg: true}, false},
 	{"jr a5", 64, "8782", isa.Effect{Len: 2, Flow: isa.FlowIndirectJump, CallReg: 15, HasCallReg: true}, false},
 	{"c.j -4", 32, "bff5", isa.Effect{Len: 2, Flow: isa.FlowJump, HasTarget: true, Target: 0xffc}, false},
 	{"mret", 32, "30200073", isa.Effect{Len: 4, Flow: isa.FlowReturn}, false},
