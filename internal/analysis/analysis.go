@@ -236,6 +236,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(opts.Entries) == 0 {
+		traps, warnings := riscvTrapSpecs(f, g, specs, dec)
+		specs = append(specs, traps...)
+		res.Warnings = append(res.Warnings, warnings...)
+	}
 	roots := make([]int, len(specs))
 	for i, s := range specs {
 		roots[i] = s.Node

@@ -328,3 +328,62 @@ func TestRISCVLinuxProgram(t *testing.T) {
 		})
 	}
 }
+
+// TestRISCVTrapHandlers: the handlers of testdata/riscv/traps.c are
+// entries of kind "trap": the interrupt functions (they return with mret)
+// and default_isr, found only in the vectored table main writes to mtvec.
+// A trap pushes nothing on RISC-V, so each bound is the sum of the .su
+// frames along its path; the handler that sets mstatus.MIE again (ext_isr)
+// is named in a warning, and no other.
+func TestRISCVTrapHandlers(t *testing.T) {
+	cc := testutil.RequireTool(t, "riscv64-unknown-elf-gcc")
+	for _, tg := range riscvTargets {
+		for _, opt := range []string{"-O2", "-Os"} {
+			tg, opt := tg, opt
+			t.Run(tg.name+opt, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				src, _ := filepath.Abs(filepath.Join("testdata", "riscv", "traps.c"))
+				elf := filepath.Join(dir, "traps.elf")
+				testutil.Run(t, dir, cc, append([]string{opt, "-fstack-usage", "--specs=picolibc.specs", "-o", elf, src}, tg.flags...)...)
+				res, err := Run(elf, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				requirePathSums(t, res)
+				f := suFrames(testutil.ParseSU(t, dir))
+				want := map[string]int64{
+					"timer_isr":   f["timer_isr"] + f["work"],
+					"ext_isr":     f["ext_isr"] + f["deep"] + f["work"],
+					"trap_entry":  f["trap_entry"],
+					"default_isr": 0,
+				}
+				for _, e := range res.Entries {
+					w, ok := want[e.Name]
+					if !ok {
+						if e.Kind == "trap" {
+							t.Errorf("%s: a trap entry, but not a handler", e.Name)
+						}
+						continue
+					}
+					delete(want, e.Name)
+					if e.Kind != "trap" || !e.Bounded || *e.Bound != w {
+						t.Errorf("%s: kind %q, bounded %v %s, want trap bounded at %d", e.Name, e.Kind, e.Bounded, show(e.Bound), w)
+					}
+				}
+				for name := range want {
+					t.Errorf("%s: not an entry", name)
+				}
+				var named []string
+				for _, w := range res.Warnings {
+					if strings.HasPrefix(w, "trap handler ") {
+						named = append(named, strings.Fields(w)[2])
+					}
+				}
+				if len(named) != 1 || named[0] != "ext_isr" {
+					t.Errorf("handlers named as setting MIE again: %v, want [ext_isr] (warnings %q)", named, res.Warnings)
+				}
+			})
+		}
+	}
+}
