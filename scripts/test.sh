@@ -24,6 +24,11 @@ arm-none-eabi-addr2line:binutils-arm-none-eabi
 arm-none-eabi-objcopy:binutils-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libc.a:libnewlib-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libstdc++.a:libstdc++-arm-none-eabi-newlib
+riscv64-unknown-elf-gcc:gcc-riscv64-unknown-elf
+riscv64-unknown-elf-objdump:binutils-riscv64-unknown-elf
+/usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs:picolibc-riscv64-unknown-elf
+riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu
+riscv64-linux-gnu-objdump:binutils-riscv64-linux-gnu
 dpkg-source:dpkg-dev
 dot:graphviz
 chromium:chromium

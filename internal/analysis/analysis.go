@@ -15,6 +15,7 @@ import (
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 	"github.com/stackscope/stackscope/internal/isa/arm64"
+	"github.com/stackscope/stackscope/internal/isa/riscv"
 	"github.com/stackscope/stackscope/internal/isa/thumb"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/srcloc"
@@ -190,6 +191,10 @@ func DecoderFor(a binfile.Arch) (isa.Decoder, int64) {
 		return thumb.Decoder{}, 8 // AAPCS: SP 8-byte aligned at public interfaces
 	case binfile.ArchARM64:
 		return arm64.Decoder{}, 16 // AAPCS64: SP 16-byte aligned at all times
+	case binfile.ArchRISCV32:
+		return riscv.New(32), 16 // psABI: SP 16-byte aligned (ilp32e: 4, never more)
+	case binfile.ArchRISCV64:
+		return riscv.New(64), 16
 	default:
 		return x86.Decoder{}, 16
 	}
@@ -198,7 +203,7 @@ func DecoderFor(a binfile.Arch) (isa.Decoder, int64) {
 // hasSharedLibraries says whether programs of an architecture are
 // analysed into their DT_NEEDED libraries (Linux ones; not firmware).
 func hasSharedLibraries(a binfile.Arch) bool {
-	return a == binfile.ArchX86_64 || a == binfile.ArchARM64
+	return a == binfile.ArchX86_64 || a == binfile.ArchARM64 || a == binfile.ArchRISCV64
 }
 
 // Run analyses the ELF file at path.
@@ -240,6 +245,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	specs, vt, err := entrySpecs(f, g, opts)
 	if err != nil {
 		return nil, err
+	}
+	if len(opts.Entries) == 0 {
+		traps, warnings := riscvTrapSpecs(f, g, specs, dec)
+		specs = append(specs, traps...)
+		res.Warnings = append(res.Warnings, warnings...)
 	}
 	roots := make([]int, len(specs))
 	for i, s := range specs {

@@ -28,6 +28,10 @@ const (
 	ArchX86_64 Arch = iota + 1
 	ArchThumb
 	ArchARM64
+	// ArchRISCV32 and ArchRISCV64: RV32 and RV64 (with or without the C
+	// extension), firmware and Linux programs.
+	ArchRISCV32
+	ArchRISCV64
 )
 
 func (a Arch) String() string {
@@ -38,9 +42,16 @@ func (a Arch) String() string {
 		return "thumb"
 	case ArchARM64:
 		return "arm64"
+	case ArchRISCV32:
+		return "riscv32"
+	case ArchRISCV64:
+		return "riscv64"
 	}
 	return "unknown"
 }
+
+// IsRISCV says whether a is RV32 or RV64.
+func (a Arch) IsRISCV() bool { return a == ArchRISCV32 || a == ArchRISCV64 }
 
 // Function is one function found in the file.
 type Function struct {
@@ -191,9 +202,13 @@ func Open(path string) (f *File, err error) {
 		f.Entry &^= 1
 	case ef.Machine == elf.EM_AARCH64 && ef.Class == elf.ELFCLASS64:
 		f.Arch = ArchARM64
+	case ef.Machine == elf.EM_RISCV && ef.Class == elf.ELFCLASS32:
+		f.Arch = ArchRISCV32
+	case ef.Machine == elf.EM_RISCV && ef.Class == elf.ELFCLASS64:
+		f.Arch = ArchRISCV64
 	default:
 		r.Close()
-		return nil, &InputError{path, fmt.Sprintf("ELF for %s (%v) is not supported yet; stackscope analyses x86-64, AArch64 and ARM Cortex-M (Thumb)", machineName(ef.Machine), ef.Class)}
+		return nil, &InputError{path, fmt.Sprintf("ELF for %s (%v) is not supported yet; stackscope analyses x86-64, AArch64, ARM Cortex-M (Thumb) and RISC-V", machineName(ef.Machine), ef.Class)}
 	}
 	if ef.Type != elf.ET_EXEC && ef.Type != elf.ET_DYN {
 		r.Close()
@@ -272,6 +287,10 @@ func (f *File) readSlots() {
 	f.LazySlots = map[uint64]bool{}
 	if f.Arch == ArchARM64 {
 		f.readSlotsARM64()
+		return
+	}
+	if f.Arch == ArchRISCV64 {
+		f.readSlotsRISCV()
 		return
 	}
 	if f.Arch != ArchX86_64 {

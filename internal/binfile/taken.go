@@ -78,7 +78,7 @@ func (f *File) findAddressTaken() {
 		}
 	}
 	word := 8
-	if f.Arch == ArchThumb {
+	if f.Arch == ArchThumb || f.Arch == ArchRISCV32 {
 		word = 4
 	}
 	vectors := f.VectorWords()

@@ -244,6 +244,11 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	}
 	in.CaseHelpers = g.caseHelpers(f)
 	g.setX86Calls(f, &in)
+	setMillicode(f, &in)
+	g.setRISCVNoReturn(f, &in)
+	if f == g.Modules[0].File {
+		setRISCVStack(f, &in)
+	}
 	return frame.Analyze(in)
 }
 
@@ -555,11 +560,17 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 		if m != g.Modules[0] {
 			fix = "run with LD_BIND_NOW=1 (" + m.Name + " is not linked with -z now)"
 		}
+		// The return address and the two words the PLT stub pushes.
+		// (No address: the node stands for every call through the slots.)
+		// (x86-64 only: elsewhere the stub pushes nothing, and the
+		// resolver's own frame is not read.)
+		size := int64(0)
+		if m.File.Arch == binfile.ArchX86_64 {
+			size = 24
+		}
 		g.Nodes = append(g.Nodes, &Node{Name: LazyResolverName, Frame: frame.Frame{
 			Kind: frame.Dynamic,
-			// The return address and the two words the PLT stub pushes.
-			// (No address: the node stands for every call through the slots.)
-			Size: 24,
+			Size: size,
 			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, " + resolverSaves(m) +
 				"; " + fix + ", or give _dl_runtime_resolve a frame in stackscope.toml",
 		}})

@@ -33,6 +33,7 @@ const (
 	regSPx86_64 = 7
 	regSPARM    = 13
 	regSPARM64  = 31 // DWARF for the Arm 64-bit Architecture: sp is 31
+	regSPRISCV  = 2
 )
 
 // Load parses .eh_frame and .debug_frame of f. A file with neither gives an
@@ -49,6 +50,8 @@ func Load(f *elf.File) (*Table, error) {
 		ptrSize = 4
 	case elf.EM_AARCH64:
 		t.spReg = regSPARM64
+	case elf.EM_RISCV:
+		t.spReg = regSPRISCV
 	default:
 		return nil, fmt.Errorf("call-frame information for %v is not supported", f.Machine)
 	}

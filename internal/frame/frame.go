@@ -189,6 +189,11 @@ type Input struct {
 	// goes to never returns (abort, __assert_fail, longjmp, ...): the
 	// path ends at the call.
 	NoReturn func(target uint64) bool
+	// Millicode, when not nil, says what the routine at target does to
+	// SP when the code calls it through another link register than the
+	// usual one, or jumps to it (RISC-V -msave-restore: see
+	// AnalyzeMillicode).
+	Millicode func(target uint64) (Millicode, bool)
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -237,6 +242,12 @@ type state struct {
 	// just before stored at SP (push rax; ret), 0 for none.
 	raReg  uint16
 	topReg int8
+	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
+	// the latest first.
+	cps [2]cpState
+	// raCall (RISC-V) is 1 + the offset after the call that last wrote
+	// the link register on this path, 0 when something else did or none.
+	raCall int32
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -326,6 +337,14 @@ type walker struct {
 	writes   map[int]uint32
 	regSites map[uint64]regSite
 	regs     bool
+	// copies turns on the tracking of SP copies (spcopy.go); cpSeen,
+	// cpConflict and cpRestored serve it.
+	copies     bool
+	spReg      int8
+	callerSave uint32
+	cpSeen     map[callKey][2]cpState
+	cpConflict uint64
+	cpRestored uint64
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -352,6 +371,7 @@ func Analyze(in Input) Frame {
 	}
 	start := state{depth: w.ra, retAt: w.ra}
 	w.regs = w.tracksRegs()
+	w.copies = w.tracksSPCopies()
 	if w.lr >= 0 {
 		start.ra = 1 << uint(w.lr)
 	}
@@ -362,6 +382,7 @@ func Analyze(in Input) Frame {
 	w.checkDispatches()
 	w.checkResets()
 	w.checkSPRegisters()
+	w.checkSPCopies()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -547,6 +568,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
 			again := w.regs && w.joinAgain(off, &st, true)
+			if w.copies {
+				w.joinCopy(off, addr, st)
+			}
 			if st.depth <= prev {
 				if !again && (w.lr < 0 || w.raWalked[callKey{uint64(off), st.afterReset}]&^st.ra == 0) {
 					return stack
@@ -583,6 +607,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if w.regs && seen[off] < 0 {
 			w.joinAgain(off, &st, false)
+		}
+		if w.copies && seen[off] < 0 {
+			w.joinCopy(off, addr, st)
 		}
 		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
@@ -629,6 +656,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
 		case isa.SPUnknown:
+			if d, ok := w.spCopyRestore(e, &st, addr); ok {
+				st.depth = d
+				break
+			}
 			if d, ok := w.spRestore(e, &st); ok && w.regs {
 				// SP set from a register holding a copy of it.
 				st.depth = d
@@ -687,6 +718,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		if w.regs {
 			w.trackRegs(off, e, &pre, &st)
 		}
+		if w.copies {
+			w.trackSPCopy(e, &st)
+			w.trackRACall(off, e, &st)
+		}
 		next := off + e.Len
 		switch e.Flow {
 		case isa.FlowNext:
@@ -720,6 +755,11 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				if e.Flow == isa.FlowJump && !cond {
 					return stack
 				}
+			} else if w.millicodeReturn(e) {
+				// A jump to __riscv_restore_N: the function's epilogue.
+				if e.Flow == isa.FlowJump && !cond {
+					return stack
+				}
 			} else {
 				w.call(TailCall, addr, e, st)
 				if e.Flow == isa.FlowJump && !cond {
@@ -727,6 +767,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				}
 			}
 		case isa.FlowCall:
+			if e.AltLink {
+				if !w.millicodeCall(addr, e, &st) {
+					return stack
+				}
+				break
+			}
 			if h, ok := w.caseHelper(e); ok {
 				w.call(Call, addr, e, st)
 				w.fr.Calls[w.callAt[callKey{addr, st.afterReset}]].Dispatch = true
@@ -766,6 +812,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowIndirectCall:
+			if e.AltLink {
+				w.millicodeCall(addr, e, &st)
+				return stack
+			}
 			w.call(IndirectCall, addr, e, st)
 		case isa.FlowIndirectJump:
 			if st.afterReset {
@@ -785,7 +835,14 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 		case isa.FlowReturn, isa.FlowStop:
-			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 {
+			if e.Flow == isa.FlowReturn && w.copies && e.HasCallReg && e.CallReg == w.lr && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 && pre.raCall > 0 && !cond {
+				// ret with ra written by the function's own call: control
+				// goes back after that call (see trackRACall).
+				stack = append(stack, work{int(pre.raCall - 1), st})
+				return stack
+			}
+			if e.Flow == isa.FlowReturn && w.lr >= 0 && e.SP == isa.SPNone && pre.ra&(1<<uint(w.lr)) == 0 && !(w.copies && !e.HasCallReg) {
+				// (On RISC-V only ret goes through ra; mret does not.)
 				// bx lr / mov pc, lr after LR was changed: control
 				// goes to where LR was made to point, not to the
 				// return address.
@@ -837,9 +894,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 // trackRA updates st.ra after the instruction e (pre is the state before
 // it; cond: it is conditional and may not run).
 func (w *walker) trackRA(e *isa.Effect, st *state, pre state, cond bool) {
-	if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
-		// AAPCS: the callee may change r0-r3, r12 and LR.
-		st.ra &^= 0xF | 1<<12 | 1<<uint(w.lr)
+	if (e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall) && !e.AltLink {
+		st.ra &^= w.callerSaved()
 	} else {
 		written := uint16(e.DefAlso)
 		if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 {
@@ -863,6 +919,16 @@ func (w *walker) trackRA(e *isa.Effect, st *state, pre state, cond bool) {
 	if cond {
 		st.ra &= pre.ra
 	}
+}
+
+// callerSaved are the registers (bit n for register n) a callee may
+// change: the decoder's (RISC-V's ra, t0-t6, a0-a7), else AAPCS's r0-r3,
+// r12 and LR.
+func (w *walker) callerSaved() uint16 {
+	if d, ok := w.in.Decoder.(interface{ CallerSaved() uint32 }); ok {
+		return uint16(d.CallerSaved()) | 1<<uint(w.lr)
+	}
+	return 0xF | 1<<12 | 1<<uint(w.lr)
 }
 
 // seenAt is the depth at which off was walked in st's kind of walk

@@ -40,6 +40,9 @@ type Reset struct {
 	Detail string
 	off    int
 	src    int8
+	// constant: the instruction holds the value itself (RISC-V la sp,
+	// sym): nothing before it to check again.
+	constant bool
 }
 
 // SysWrite is an msr to PSP or CONTROL the walk went past without moving SP.
@@ -72,6 +75,9 @@ func (w *walker) stackWrite(off int, e *isa.Effect, cond bool) writeKind {
 		w.noteSysWrite(off, addr, e)
 		return writeOtherStack
 	}
+	if w.copies && (e.DefKind == isa.DefConst || e.DefKind == isa.DefAddr) && e.DefReg == w.spReg {
+		return w.constantReset(off, addr, e, cond)
+	}
 	src, ok := spSource(e)
 	if !ok || !w.in.HasMainStack || cond || w.refused[off] {
 		return writeUnknown
@@ -88,6 +94,12 @@ func (w *walker) stackWrite(off int, e *isa.Effect, cond bool) writeKind {
 		return writeUnknown
 	}
 	r.Addr, r.Reg, r.off, r.src = addr, e.SysReg, off, src
+	w.addReset(off, r)
+	return writeReset
+}
+
+// addReset records the reset r at off.
+func (w *walker) addReset(off int, r Reset) {
 	if w.resetAt == nil {
 		w.resetAt = map[int]int{}
 		w.resetSeen = make([]int64, len(w.code))
@@ -98,6 +110,20 @@ func (w *walker) stackWrite(off int, e *isa.Effect, cond bool) writeKind {
 	}
 	w.resetAt[off] = len(w.fr.Resets)
 	w.fr.Resets = append(w.fr.Resets, r)
+}
+
+// constantReset classifies an instruction that sets SP to the constant
+// it holds (RISC-V la sp, __stack): a reset when the constant is the top
+// of the main stack, else a write not modelled.
+func (w *walker) constantReset(off int, addr uint64, e *isa.Effect, cond bool) writeKind {
+	if _, done := w.resetAt[off]; done {
+		return writeReset
+	}
+	if !w.in.HasMainStack || cond || uint64(e.DefValue) != w.in.MainStackTop {
+		return writeUnknown
+	}
+	w.addReset(off, Reset{Addr: addr, off: off, src: -1, constant: true,
+		Detail: fmt.Sprintf("the constant %#x, the stack top the program's entry sets", w.in.MainStackTop)})
 	return writeReset
 }
 
@@ -200,6 +226,9 @@ func (w *walker) checkResets() {
 		}
 	}
 	for _, r := range w.fr.Resets {
+		if r.constant {
+			continue
+		}
 		if _, ok := w.resetValue(s, r.off, r.src); !ok {
 			w.setKind(Unknown, r.Addr, "SP written at %#x with a value another path can change", r.Addr)
 		}

@@ -262,6 +262,12 @@ type Effect struct {
 	// reloaded) and the return address a retpoline thunk overwrites.
 	HasStore bool
 	StoreSrc int8
+	// AltLink: a call (FlowCall, FlowIndirectCall) that leaves its return
+	// address in a register other than the link register. RISC-V's
+	// -msave-restore prologues call libgcc's __riscv_save_N with jal t0:
+	// the routine moves the caller's SP before it returns, so the walk
+	// must know what it does (frame.Input.Millicode) or give up.
+	AltLink bool
 }
 
 // RegWriter is implemented by a Decoder that can name, for one
