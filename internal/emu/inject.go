@@ -1,0 +1,679 @@
+package emu
+
+// Fault injection on firmware: run the image with its main stack made
+// too small (the initial SP lowered) or with SP moved near the limit when
+// a function is entered (the debugger method), with the memory below the
+// limit faulting as the real part's would (guard.go), and watch what the
+// overflow writes, whether a fault is taken, and what the fault handler
+// does with it.
+
+import (
+	"context"
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/layout"
+)
+
+// InjectOptions say how to fire.
+type InjectOptions struct {
+	Machine string
+	// Stack runs the firmware with a main stack of this many bytes: the
+	// initial SP is limit+Stack, the limit stays where the image put it.
+	Stack int64
+	// At moves SP to AtSlack bytes above the limit when this function is
+	// entered (its first call).
+	At string
+	// Safe names a function whose entry is a safe end (assert_failed).
+	Safe    string
+	Timeout time.Duration
+	ICount  int
+	Output  interface{ Write([]byte) (int, error) }
+	// Analysis and Memory as for RunFirmware.
+	Analysis analysis.Options
+	Memory   *layout.MemoryMap
+	QEMU     string
+	Started  func(*Machine)
+}
+
+// AtSlack is how far above the limit --at puts SP: room for nothing.
+const AtSlack = 8
+
+// watchSpan is how far below the limit writes are watched.
+const watchSpan = 1024
+
+// maxWrites bounds the writes recorded below the limit.
+const maxWrites = 256
+
+// Verdicts of an injection.
+const (
+	VerdictContained  = "CONTAINED"
+	VerdictSilent     = "SILENT CORRUPTION"
+	VerdictLockup     = "LOCKUP"
+	VerdictHang       = "HANG"
+	VerdictUndetected = "UNDETECTED OVERFLOW" // ran on; wrote only unused memory
+	VerdictNoOverflow = "NO OVERFLOW"         // nothing was written below the limit and no fault
+)
+
+// Injection is the result: the JSON contract of `stackscope inject
+// --format json` (kind "firmware-injection"). Keys are only ever added.
+type Injection struct {
+	Kind     string   `json:"kind"`
+	Version  string   `json:"version"`
+	Firmware string   `json:"firmware"`
+	Machine  string   `json:"machine"`
+	CPU      string   `json:"cpu"`
+	QEMU     []string `json:"qemu"`
+	// Fired says how: "stack" (--stack) or "at" (--at), with FiredAt the
+	// function and the SP it was given.
+	Fired   string `json:"fired"`
+	FiredAt string `json:"fired_at,omitempty"`
+	FiredSP uint64 `json:"fired_sp"`
+	// Restored (--at): the function returned at the depth it was given
+	// and SP was put back for its caller.
+	Restored bool `json:"restored"`
+	// StackTop and StackLimit are the image's main stack; StackSize the
+	// size the run gave it.
+	StackTop   uint64 `json:"stack_top"`
+	StackLimit uint64 `json:"stack_limit"`
+	StackSize  int64  `json:"stack_size"`
+	Guard      Guard  `json:"guard"`
+	// Writes are the stores below the limit, in order (the first is the
+	// first corruption); Corrupted lists each object written, first
+	// written first.
+	Writes    []Write  `json:"writes"`
+	Corrupted []string `json:"corrupted"`
+	// WritesTruncated: more than the recorded writes happened.
+	WritesTruncated bool `json:"writes_truncated,omitempty"`
+	// Fault is the first fault handler entered after firing, null when none.
+	Fault *FaultTaken `json:"fault"`
+	// Handler is what happened after: "safe-end", "endless-loop",
+	// "lockup", "ran-on", "exit" (the firmware exited by itself),
+	// "timeout".
+	Handler       string `json:"handler"`
+	HandlerDetail string `json:"handler_detail"`
+	// LockupInstr is, for a lockup, the handler's instruction that
+	// touched the overflowed stack (static: layout's first stack use).
+	LockupInstr string `json:"lockup_instr,omitempty"`
+	Verdict     string `json:"verdict"`
+	// Predicted is layout's static verdict for the same overflow, and
+	// Disagree says where run and prediction differ ("" when they agree).
+	Predicted string   `json:"predicted"`
+	Disagree  string   `json:"disagree,omitempty"`
+	Output    string   `json:"output"`
+	Warnings  []string `json:"warnings"`
+}
+
+// Write is one store below the stack limit.
+type Write struct {
+	Addr   uint64 `json:"addr"`
+	Object string `json:"object"`
+	PC     uint64 `json:"pc"`
+	Where  string `json:"where"`
+	SP     uint64 `json:"sp"`
+	// Backtrace: the function at PC and the caller LR points into (a
+	// deeper unwind is not done).
+	Backtrace []string `json:"backtrace"`
+}
+
+// FaultTaken is a fault handler's entry.
+type FaultTaken struct {
+	Vector  string       `json:"vector"`
+	Handler string       `json:"handler"`
+	SP      uint64       `json:"sp"`
+	Status  *FaultStatus `json:"status"`
+}
+
+// ExitStatus: 0 for CONTAINED, 1 otherwise.
+func (r *Injection) ExitStatus() int {
+	if r.Verdict == VerdictContained {
+		return 0
+	}
+	return 1
+}
+
+// Inject fires the gun once. Errors: *InputError (exit 2), ErrNoQEMU, or
+// an emulator failure.
+func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, error) {
+	if (opts.Stack > 0) == (opts.At != "") {
+		return nil, &InputError{Path: path, Problem: "give one of --stack BYTES or --at FUNCTION"}
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if ok, why := IsFirmware(f); !ok {
+		return nil, &InputError{Path: path, Problem: why}
+	}
+	res, err := analysis.RunFile(f, opts.Analysis)
+	if err != nil {
+		return nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	lay := layout.AnalyzeFile(f, layout.Options{Result: res, Memory: opts.Memory})
+	st := lay.Stack
+	if st == nil || !st.LimitFound || st.Size == 0 {
+		return nil, &InputError{Path: path, Problem: "the main stack's limit is not known (no stack-limit symbol or section: see stackscope layout); inject needs it"}
+	}
+	im := ImageOf(f)
+	im.Stack = &Range{st.Limit, st.Top}
+	var board *Board
+	if opts.Machine != "" {
+		board, err = BoardByName(opts.Machine)
+	} else {
+		board, err = PickBoard(im)
+	}
+	if err != nil {
+		return nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	r := &Injection{Kind: "firmware-injection", Firmware: path, Machine: board.Name, CPU: board.CPU,
+		StackTop: st.Top, StackLimit: st.Limit, StackSize: int64(st.Size), Writes: []Write{}, Corrupted: []string{}, Warnings: []string{}}
+	if opts.Stack > 0 {
+		if ram := ramHolding(board, st.Limit); opts.Stack > int64(ram.End-ram.Start) {
+			return nil, &InputError{Path: path, Problem: fmt.Sprintf("--stack %d is larger than the RAM the stack is in (%d bytes at %#x)", opts.Stack, ram.End-ram.Start, ram.Start)}
+		}
+		if opts.Stack > int64(st.Size) {
+			return nil, &InputError{Path: path, Problem: fmt.Sprintf("--stack %d is larger than the image's main stack (%d bytes): inject makes the stack smaller", opts.Stack, st.Size)}
+		}
+		if opts.Stack < 8 {
+			return nil, &InputError{Path: path, Problem: "--stack must be at least 8 bytes"}
+		}
+		r.Fired, r.StackSize = "stack", opts.Stack&^7
+		r.FiredSP = st.Limit + uint64(r.StackSize)
+	}
+	var at, safe *binfile.Function
+	if opts.At != "" {
+		fn, ok := f.Lookup(opts.At)
+		if !ok {
+			return nil, &InputError{Path: path, Problem: fmt.Sprintf("no function named %q (--at)", opts.At)}
+		}
+		at, r.Fired, r.FiredAt = fn, "at", opts.At
+		r.FiredSP = st.Limit + AtSlack
+		r.StackSize = AtSlack
+	}
+	if opts.Safe != "" {
+		fn, ok := f.Lookup(opts.Safe)
+		if !ok {
+			return nil, &InputError{Path: path, Problem: fmt.Sprintf("no function named %q (--safe)", opts.Safe)}
+		}
+		safe = fn
+	}
+	objs := dataObjects(f)
+	r.Predicted = predict(lay)
+
+	m, err := Start(Config{Firmware: path, Board: board, ICount: opts.ICount, Output: opts.Output, QEMU: opts.QEMU})
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	r.QEMU = m.Args
+	if opts.Started != nil {
+		opts.Started(m)
+	}
+	r.Guard, err = installGuard(m, f, lay, board, im)
+	if err != nil {
+		return nil, err
+	}
+
+	reset, _ := f.Lookup("Reset_Handler")
+	if vt := f.VectorTable(); vt != nil {
+		for _, v := range vt.Vectors {
+			if fn, ok := f.Containing(v.Handler); ok && v.Index == 1 {
+				reset = fn
+			}
+		}
+	}
+	bps := map[uint64]string{}
+	faultVec := map[uint64]string{}
+	if vt := f.VectorTable(); vt != nil {
+		for _, v := range vt.Vectors {
+			if v.Index >= 3 && v.Index <= 7 && v.Handler != 0 {
+				a := v.Handler
+				if _, dup := faultVec[a]; !dup {
+					faultVec[a] = binfile.ExceptionName(v.Index)
+				} else {
+					faultVec[a] += "/" + binfile.ExceptionName(v.Index)
+				}
+				bps[a] = "fault"
+			}
+		}
+	}
+	if safe != nil {
+		bps[safe.Addr&^1] = "safe"
+	}
+	if at != nil {
+		bps[at.Addr&^1] = "fire"
+	}
+	watchLo, watchHi := watchRange(lay, r.Guard, st.Limit)
+	armed := false
+	var shadow []byte
+	arm := func() error {
+		armed = true
+		if watchHi > watchLo {
+			var err error
+			if shadow, err = m.ReadMemory(watchLo, int(watchHi-watchLo)); err != nil {
+				return err
+			}
+			if err := m.SetWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
+				return fmt.Errorf("watching %#x-%#x: %v", watchLo, watchHi, err)
+			}
+		}
+		if reset != nil {
+			if err := m.SetBreakpoint(reset.Addr &^ 1); err != nil {
+				return err
+			}
+			bps[reset.Addr&^1] = "reset"
+		}
+		return nil
+	}
+	if r.Fired == "stack" {
+		if err := m.WriteRegister(13, uint32(r.FiredSP)); err != nil {
+			return nil, err
+		}
+		// Watch from main on (the startup code's own writes to .bss are
+		// not an overflow), or at once when there is no main.
+		if mainFn, ok := f.Lookup("main"); ok {
+			bps[mainFn.Addr&^1] = "arm"
+		} else if err := m.stepOnce(); err != nil {
+			return nil, err
+		} else if err := arm(); err != nil {
+			return nil, err
+		}
+	}
+	for a := range bps {
+		if err := m.SetBreakpoint(a); err != nil {
+			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
+		}
+	}
+	deadline := time.Now().Add(opts.Timeout)
+	if opts.Timeout <= 0 {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	handlers := handlerRanges(f, faultVec)
+	seen := map[string]bool{}
+	var origSP, ret uint64
+	var stop *Stop
+loop:
+	for {
+		stop, err = m.Run(ctx, RunOptions{Deadline: deadline, LoopCheck: true})
+		if err != nil {
+			return nil, err
+		}
+		switch stop.Kind {
+		case StopWatch:
+			// QEMU reports an ARM write watchpoint before the store (and
+			// with the watched range's start, not the store's address):
+			// step over the instruction with the watch out, then compare
+			// the range with its last copy to find the words written.
+			pc, lr := uint64(stop.Regs.PC()), uint64(stop.Regs.LR())
+			if err := m.RemoveWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
+				return nil, err
+			}
+			if err := m.stepOnce(); err != nil {
+				return nil, err
+			}
+			regs, err := m.Registers()
+			if err != nil {
+				return nil, err
+			}
+			sp := uint64(regs.SP())
+			now, err := m.ReadMemory(watchLo, int(watchHi-watchLo))
+			if err != nil {
+				return nil, err
+			}
+			for i := 0; i+4 <= len(now); i += 4 {
+				if string(now[i:i+4]) == string(shadow[i:i+4]) {
+					continue
+				}
+				addr := watchLo + uint64(i)
+				// A store below the limit is the overflow's when it lands
+				// in the stack's own space: at or above SP, or in the
+				// 32-byte exception frame below it. Other stores there are
+				// the program's own, to the objects it owns.
+				if addr+32 < sp {
+					continue
+				}
+				if len(r.Writes) >= maxWrites {
+					r.WritesTruncated = true
+					break
+				}
+				obj := objectAt(objs, lay, addr)
+				r.Writes = append(r.Writes, Write{Addr: addr, Object: obj, PC: pc, Where: where(f, res, pc), SP: sp,
+					Backtrace: []string{where(f, res, pc), "called from " + where(f, res, lr&^1)}})
+				if !seen[obj] {
+					seen[obj] = true
+					r.Corrupted = append(r.Corrupted, obj)
+				}
+			}
+			shadow = now
+			if !r.WritesTruncated {
+				if err := m.SetWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		case StopBreakpoint:
+			pc := uint64(stop.Regs.PC())
+			switch bps[pc] {
+			case "return":
+				if uint64(stop.Regs.SP()) != r.FiredSP {
+					continue // a return from another call
+				}
+				delete(bps, pc)
+				m.RemoveBreakpoint(pc)
+				if err := m.WriteRegister(13, uint32(origSP)); err != nil {
+					return nil, err
+				}
+				r.Restored = true
+				continue
+			case "arm":
+				delete(bps, pc)
+				m.RemoveBreakpoint(pc)
+				if err := arm(); err != nil {
+					return nil, err
+				}
+				continue
+			case "fire":
+				delete(bps, pc)
+				m.RemoveBreakpoint(pc)
+				if err := m.WriteRegister(13, uint32(r.FiredSP)); err != nil {
+					return nil, err
+				}
+				// When the function returns to its caller at the depth it
+				// was given, SP goes back where it was: the caller runs on
+				// with its own frame, as if only the function's frame had
+				// been too deep.
+				origSP, ret = uint64(stop.Regs.SP()), uint64(stop.Regs.LR())&^1
+				if _, taken := bps[ret]; !taken {
+					if err := m.SetBreakpoint(ret); err != nil {
+						return nil, err
+					}
+					bps[ret] = "return"
+				}
+				if err := arm(); err != nil {
+					return nil, err
+				}
+				continue
+			case "fault":
+				if r.Fault == nil && armed {
+					fs, err := m.ReadFaultStatus()
+					if err != nil {
+						return nil, err
+					}
+					name := ""
+					if fn, ok := f.Containing(pc); ok {
+						name = fn.Name
+					}
+					r.Fault = &FaultTaken{Vector: faultVec[pc], Handler: name, SP: uint64(stop.Regs.SP()), Status: fs}
+				}
+				delete(bps, pc)
+				m.RemoveBreakpoint(pc)
+				continue
+			case "reset":
+				r.Handler, r.HandlerDetail = "safe-end", "system reset: the core restarted at the reset vector ("+reset.Name+")"
+			case "safe":
+				r.Handler, r.HandlerDetail = "safe-end", opts.Safe+" reached (--safe)"
+			default:
+				r.Handler, r.HandlerDetail = "stopped", stop.Detail
+			}
+			break loop
+		case StopExit:
+			r.Handler, r.HandlerDetail = "exit", stop.Detail
+			if r.Fault != nil {
+				r.Handler = "safe-end"
+			}
+		case StopLoop:
+			r.Handler, r.HandlerDetail = "endless-loop", "endless loop at "+where(f, res, uint64(stop.Regs.PC()))
+		case StopLockup:
+			r.Handler, r.HandlerDetail = "lockup", stop.Detail
+			if stop.Regs != nil {
+				r.HandlerDetail += " at " + where(f, res, uint64(stop.Regs.PC()))
+			}
+		case StopTimeout:
+			r.Handler, r.HandlerDetail = "timeout", "still running at "+where(f, res, uint64(stop.Regs.PC()))+" when the time limit passed"
+			if inAny(handlers, uint64(stop.Regs.PC())) {
+				r.Handler = "endless-loop"
+			}
+		case StopCancelled:
+			return nil, fmt.Errorf("interrupted")
+		default:
+			r.Handler, r.HandlerDetail = stop.Kind, stop.Detail
+		}
+		break
+	}
+	if r.Fired == "at" && !armed {
+		return nil, &InputError{Path: path, Problem: fmt.Sprintf("--at %s: the function was never reached (the run ended: %s)", opts.At, stop.Detail)}
+	}
+	if r.Handler == "lockup" && r.Fault != nil {
+		for _, h := range lay.FaultHandlers {
+			if h.Name == r.Fault.Handler && h.FirstStackUse != nil {
+				r.LockupInstr = fmt.Sprintf("%#x %s (%s)", h.FirstStackUse.Addr, h.FirstStackUse.What, where(f, res, h.FirstStackUse.Addr))
+			}
+		}
+	}
+	out, _ := m.Output()
+	r.Output = out
+	r.Verdict = verdict(r, handlers)
+	r.Disagree = disagreement(r)
+	return r, nil
+}
+
+// stepOnce executes one instruction.
+func (m *Machine) stepOnce() error {
+	return m.guard(requestTimeout, func() error { _, err := m.rsp.Step(); return err })
+}
+
+func ramHolding(b *Board, a uint64) Range {
+	for _, r := range b.RAM {
+		if a >= r.Start && a < r.End {
+			return r
+		}
+	}
+	if len(b.RAM) > 0 {
+		return b.RAM[0]
+	}
+	return Range{}
+}
+
+// installGuard decides how the memory below the limit faults and sets it
+// up.
+func installGuard(m *Machine, f *binfile.File, lay *layout.Report, b *Board, im Image) (Guard, error) {
+	limit := lay.Stack.Limit
+	if inRegions(lay, limit-4) {
+		return Guard{Mechanism: GuardNone, Note: "below the stack limit is memory the real part writes without a fault too: nothing guards it"}, nil
+	}
+	v8 := b.Arch == archV8MM || b.Arch == archV8MB
+	if v8 && SetsMSPLIM(f) {
+		return Guard{Mechanism: GuardMSPLIM, Note: "the startup code sets MSPLIM: the core's own stack-limit check (UsageFault STKOF), as on the part"}, nil
+	}
+	if ProgramsMPU(f) {
+		return Guard{Mechanism: GuardWatchOnly, Note: "the firmware programs the MPU itself, so stackscope leaves it alone: below the start of memory QEMU does not fault where the part raises a BusFault; writes there are listed, and the fault the part would take is not emulated"}, nil
+	}
+	var avoid []Range
+	for _, rg := range lay.Regions {
+		avoid = append(avoid, Range{rg.Start, rg.End})
+	}
+	avoid = append(avoid, b.Flash...)
+	for _, s := range im.Segments {
+		avoid = append(avoid, Range{s.VAddr, s.VAddr + s.MemSize}, Range{s.PAddr, s.PAddr + s.FileSize})
+	}
+	g, ok := guardRegion(limit, v8, avoid)
+	scratch, sok := scratchArea(b, im, 64)
+	if !ok || !sok {
+		return Guard{Mechanism: GuardWatchOnly, Note: "no room for an MPU guard region below the limit: writes there are listed, the fault the part would take is not emulated"}, nil
+	}
+	if err := m.InstallMPUGuard(g, v8, scratch); err != nil {
+		return Guard{}, fmt.Errorf("installing the stack guard: %v", err)
+	}
+	note := fmt.Sprintf("an MPU region with no access over %#x-%#x, programmed before the first instruction, stands in for the bus error the part raises below its memory: the fault is a MemManage (DACCVIOL, MSTKERR, MMFAR), escalated to HardFault as a disabled BusFault would be, where the part reports a BusFault (PRECISERR or IMPRECISERR, STKERR, BFAR); HFNMIENA is set so a HardFault handler's own push faults and locks up as on the part; the debugger cannot read the guarded range", g.Start, g.End)
+	if g.End != limit {
+		note += fmt.Sprintf("; the %d bytes between the guard and the limit are watched, not guarded", limit-g.End)
+	}
+	return Guard{Mechanism: GuardMPU, Start: g.Start, End: g.End, Note: note}, nil
+}
+
+func inRegions(lay *layout.Report, a uint64) bool {
+	for _, rg := range lay.Regions {
+		if a >= rg.Start && a < rg.End {
+			return true
+		}
+	}
+	return false
+}
+
+// watchRange is what the write watchpoint covers: up to watchSpan bytes
+// below the limit that are memory and not guarded.
+func watchRange(lay *layout.Report, g Guard, limit uint64) (uint64, uint64) {
+	hi := limit
+	lo := limit - min(limit, watchSpan)
+	if g.Mechanism == GuardMPU {
+		lo = max(lo, g.End)
+	}
+	for _, rg := range lay.Regions {
+		if limit-4 >= rg.Start && limit-4 < rg.End {
+			lo = max(lo, rg.Start)
+		}
+	}
+	if g.Mechanism == GuardWatchOnly || lo > hi {
+		lo = min(lo, hi)
+	}
+	return lo, hi
+}
+
+type object struct {
+	name       string
+	addr, size uint64
+}
+
+// dataObjects are the ELF's data symbols with a size, by address.
+func dataObjects(f *binfile.File) []object {
+	var out []object
+	for _, s := range f.Symbols() {
+		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Size > 0 {
+			out = append(out, object{s.Name, s.Value, s.Size})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+// objectAt names what lies at a: a data object, the heap, a section, or
+// unused memory.
+func objectAt(objs []object, lay *layout.Report, a uint64) string {
+	for _, o := range objs {
+		if a >= o.addr && a < o.addr+o.size {
+			return o.name
+		}
+	}
+	if h := lay.Heap; h != nil && a >= h.Start && a < h.End {
+		return "(heap)"
+	}
+	for _, rg := range lay.Regions {
+		for _, s := range rg.Sections {
+			if a >= s.Addr && a < s.End() {
+				if st := lay.Stack; st != nil && s.Addr < st.Limit && s.End() > st.Limit {
+					return "(" + s.Name + ", below the limit)"
+				}
+				return "(" + s.Name + ")"
+			}
+		}
+	}
+	if inRegions(lay, a) {
+		return "(unused RAM)"
+	}
+	return "(outside memory)"
+}
+
+type fnRange struct{ lo, hi uint64 }
+
+// handlerRanges are the fault handlers' code and the functions they call
+// directly (for "the core sits in the handler").
+func handlerRanges(f *binfile.File, faultVec map[uint64]string) []fnRange {
+	var out []fnRange
+	for a := range faultVec {
+		if fn, ok := f.Containing(a); ok {
+			out = append(out, fnRange{fn.Addr &^ 1, (fn.Addr &^ 1) + fn.Size})
+		}
+	}
+	return out
+}
+
+func inAny(rs []fnRange, a uint64) bool {
+	for _, r := range rs {
+		if a >= r.lo && a < r.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// verdict judges the run.
+func verdict(r *Injection, handlers []fnRange) string {
+	named := false
+	for _, c := range r.Corrupted {
+		if !strings.HasPrefix(c, "(unused") && c != "(outside memory)" {
+			named = true
+		}
+	}
+	handlerWrote := false
+	for _, w := range r.Writes {
+		if inAny(handlers, w.PC) {
+			handlerWrote = true
+		}
+	}
+	switch {
+	case r.Handler == "lockup":
+		return VerdictLockup
+	case r.Fault != nil && r.Handler == "safe-end" && !handlerWrote && !named:
+		return VerdictContained
+	case r.Fault != nil && r.Handler == "endless-loop":
+		return VerdictHang
+	case named:
+		return VerdictSilent
+	case r.Handler == "endless-loop":
+		return VerdictHang
+	case len(r.Writes) > 0 || r.Fault != nil:
+		return VerdictUndetected
+	}
+	return VerdictNoOverflow
+}
+
+// predict is layout's static expectation for an overflow of the main
+// stack, as a verdict.
+func predict(lay *layout.Report) string {
+	if len(lay.OverflowInto) > 0 {
+		h := lay.OverflowInto[0]
+		if h.Kind == "unused" || h.Kind == "heap" && len(h.Symbols) == 0 {
+			return VerdictUndetected
+		}
+		return VerdictSilent
+	}
+	for _, h := range lay.FaultHandlers {
+		for _, v := range h.Vectors {
+			if v != "HardFault" {
+				continue
+			}
+			switch {
+			case h.UsesStackBeforeSPCheck:
+				return VerdictLockup
+			case h.EndlessLoop:
+				return VerdictHang
+			}
+			return VerdictContained
+		}
+	}
+	return ""
+}
+
+// disagreement says where the run and the static prediction differ.
+func disagreement(r *Injection) string {
+	if r.Predicted == "" || r.Verdict == r.Predicted || r.Verdict == VerdictNoOverflow {
+		return ""
+	}
+	return fmt.Sprintf("layout predicted %s, the run shows %s", r.Predicted, r.Verdict)
+}

@@ -1,0 +1,211 @@
+package emu
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackscope/stackscope/internal/ldscript"
+	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// buildInjectFirmware compiles testdata/inject's startup.c, app.c and
+// hardfault_<handler>.c for mps2-an385 with the linker script <ld>.ld.
+func buildInjectFirmware(t *testing.T, dir, ld, handler string) string {
+	t.Helper()
+	cc := testutil.RequireTool(t, "arm-none-eabi-gcc")
+	td, _ := filepath.Abs(filepath.Join("testdata", "inject"))
+	out := filepath.Join(dir, ld+"-"+handler+".elf")
+	testutil.Run(t, dir, cc, "-mcpu=cortex-m3", "-mthumb", "-O2", "-g", "-ffreestanding", "-nostdlib", "-nostartfiles",
+		"-T", filepath.Join(td, ld+".ld"), "-o", out,
+		filepath.Join(td, "startup.c"), filepath.Join(td, "app.c"), filepath.Join(td, "hardfault_"+handler+".c"))
+	return out
+}
+
+func injectMemory(t *testing.T, ld string) *layout.MemoryMap {
+	t.Helper()
+	regions, err := ldscript.ParseFile(filepath.Join("testdata", "inject", ld+".ld"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &layout.MemoryMap{From: ld + ".ld", Regions: regions}
+}
+
+// nearestBelow is the data object that arm-none-eabi-nm lists nearest
+// below addr (the one an overflow reaches first).
+func nearestBelow(t *testing.T, elfPath string, addr uint64) string {
+	t.Helper()
+	nm := testutil.RequireTool(t, "arm-none-eabi-nm")
+	out := testutil.Run(t, filepath.Dir(elfPath), nm, "-S", "--defined-only", elfPath)
+	type obj struct {
+		name string
+		end  uint64
+	}
+	var objs []obj
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 || !strings.ContainsAny(f[2], "bBdD") {
+			continue
+		}
+		a, _ := strconv.ParseUint(f[0], 16, 64)
+		s, _ := strconv.ParseUint(f[1], 16, 64)
+		if a+s <= addr {
+			objs = append(objs, obj{f[3], a + s})
+		}
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].end > objs[j].end })
+	if len(objs) == 0 {
+		return ""
+	}
+	return objs[0].name
+}
+
+func inject(t *testing.T, fw string, opts InjectOptions) (*Injection, error) {
+	t.Helper()
+	testutil.RequireTool(t, "qemu-system-arm")
+	var pid int
+	var dir string
+	opts.Started = func(m *Machine) { pid, dir = m.PID(), m.Dir() }
+	if opts.Timeout == 0 {
+		opts.Timeout = 20 * time.Second
+	}
+	// QEMU 7.2 aborts ("Raised interrupt while not in I/O function")
+	// when a watchpoint hits under -icount.
+	opts.ICount = -1
+	r, err := Inject(context.Background(), fw, opts)
+	if pid != 0 {
+		assertGone(t, pid, dir)
+	}
+	return r, err
+}
+
+// TestInjectPlacements: the three placements of the main stack times the
+// three HardFault handlers, with the overflow fired at work's entry (SP
+// moved 8 bytes above the limit: work's 64-byte frame goes below it).
+// Below RAM's start the MPU guard faults (DACCVIOL on work's store,
+// MSTKERR on the exception frame, escalated: FORCED); the C handler's
+// push then faults inside HardFault (lockup), the naked one resets SP and
+// exits through semihosting (contained), the loop hangs. Above .bss
+// nothing faults: the gap is written silently (undetected), the stack
+// right after .bss corrupts its last object, whatever the handler.
+func TestInjectPlacements(t *testing.T) {
+	cases := []struct {
+		ld, handler string
+		verdict     string
+		guard       string
+		fault       bool
+	}{
+		{"start", "c", VerdictLockup, GuardMPU, true},
+		{"start", "naked", VerdictContained, GuardMPU, true},
+		{"start", "loop", VerdictHang, GuardMPU, true},
+		{"gap", "c", VerdictUndetected, GuardNone, false},
+		{"gap", "naked", VerdictUndetected, GuardNone, false},
+		{"gap", "loop", VerdictUndetected, GuardNone, false},
+		{"after_bss", "c", VerdictSilent, GuardNone, false},
+		{"after_bss", "naked", VerdictSilent, GuardNone, false},
+		{"after_bss", "loop", VerdictSilent, GuardNone, false},
+	}
+	dir := t.TempDir()
+	for _, c := range cases {
+		t.Run(c.ld+"-"+c.handler, func(t *testing.T) {
+			fw := buildInjectFirmware(t, dir, c.ld, c.handler)
+			r, err := inject(t, fw, InjectOptions{At: "work", Machine: "mps2-an385", Memory: injectMemory(t, c.ld)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != c.verdict {
+				t.Errorf("verdict %s (handler %s: %s), want %s", r.Verdict, r.Handler, r.HandlerDetail, c.verdict)
+			}
+			if r.Guard.Mechanism != c.guard {
+				t.Errorf("guard %s, want %s", r.Guard.Mechanism, c.guard)
+			}
+			if r.Disagree != "" {
+				t.Errorf("run and layout disagree: %s", r.Disagree)
+			}
+			if !c.fault {
+				if r.Fault != nil {
+					t.Errorf("fault %+v, want none", r.Fault)
+				}
+				// The program ran on to its own exit, with SP put back
+				// when work returned.
+				if r.Handler != "exit" || !r.Restored {
+					t.Errorf("handler %s (%s), restored %v: want the firmware's own exit after work returned", r.Handler, r.HandlerDetail, r.Restored)
+				}
+				if len(r.Writes) == 0 {
+					t.Fatal("no write below the limit recorded")
+				}
+				first := r.Writes[0]
+				if first.Addr >= r.StackLimit || first.SP > r.StackLimit+AtSlack || !strings.HasPrefix(first.Where, "work") {
+					t.Errorf("first write %+v: want work's store below the limit %#x", first, r.StackLimit)
+				}
+				if c.ld == "after_bss" {
+					// The first named object (alignment padding below the
+					// limit may come first, named by its section).
+					want, got := nearestBelow(t, fw, r.StackLimit), ""
+					for _, c := range r.Corrupted {
+						if !strings.HasPrefix(c, "(") {
+							got = c
+							break
+						}
+					}
+					if got != want {
+						t.Errorf("first corrupted object %q, want %q (nearest below the limit by nm); all %v", got, want, r.Corrupted)
+					}
+				} else if r.Corrupted[0] != "(unused RAM)" {
+					t.Errorf("first corrupted %q, want (unused RAM)", r.Corrupted[0])
+				}
+				return
+			}
+			if r.Fault == nil {
+				t.Fatalf("no fault taken (handler %s: %s)", r.Handler, r.HandlerDetail)
+			}
+			fs := r.Fault.Status
+			want := []string{"DACCVIOL", "MSTKERR", "MMARVALID", "FORCED"}
+			for _, b := range want {
+				if !strings.Contains(" "+strings.Join(fs.Bits, " ")+" ", " "+b+" ") {
+					t.Errorf("fault status %s lacks %s", fs, b)
+				}
+			}
+			// work fills its 64-byte frame from the top down from SP
+			// limit+8-64: buf[13], at limit-4, is its first store below.
+			if wantFar := uint32(r.StackLimit - 4); fs.MMFAR != wantFar {
+				t.Errorf("MMFAR %#x, want %#x (work's first store)", fs.MMFAR, wantFar)
+			}
+			if len(r.Writes) != 0 {
+				t.Errorf("writes below the guarded limit: %+v", r.Writes)
+			}
+			if c.handler == "c" && !strings.Contains(r.LockupInstr, "push") {
+				t.Errorf("lockup instruction %q, want the handler's push", r.LockupInstr)
+			}
+		})
+	}
+}
+
+// TestInjectBadInput: one line each, and no QEMU left.
+func TestInjectBadInput(t *testing.T) {
+	dir := t.TempDir()
+	fw := buildInjectFirmware(t, dir, "after_bss", "naked")
+	for _, c := range []struct {
+		opts InjectOptions
+		want string
+	}{
+		{InjectOptions{Stack: 64 << 20}, "larger than the RAM"},
+		{InjectOptions{At: "no_such_function"}, `no function named "no_such_function"`},
+		{InjectOptions{At: "HardFault_Handler"}, "never reached"},
+		{InjectOptions{}, "give one of"},
+	} {
+		_, err := inject(t, fw, c.opts)
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: error %v, want one line with %q", c.opts, err, c.want)
+		}
+	}
+	_ = os.Getpid
+}
