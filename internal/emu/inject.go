@@ -251,14 +251,9 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	}
 	watchLo, watchHi := watchRange(lay, r.Guard, st.Limit)
 	armed := false
-	var shadow []byte
 	arm := func() error {
 		armed = true
 		if watchHi > watchLo {
-			var err error
-			if shadow, err = m.ReadMemory(watchLo, int(watchHi-watchLo)); err != nil {
-				return err
-			}
 			if err := m.SetWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
 				return fmt.Errorf("watching %#x-%#x: %v", watchLo, watchHi, err)
 			}
@@ -306,12 +301,27 @@ loop:
 		}
 		switch stop.Kind {
 		case StopWatch:
-			// QEMU reports an ARM write watchpoint before the store (and
-			// with the watched range's start, not the store's address):
-			// step over the instruction with the watch out, then compare
-			// the range with its last copy to find the words written.
+			// QEMU reports an ARM write watchpoint before the store, with
+			// the watched range's start rather than the store's address.
+			// So: take the watch out, invert every watched word, step the
+			// one instruction, and every word that no longer holds its
+			// inverse was written (also a store of the value already
+			// there); the others get their value back. One instruction
+			// only stores, so the program never sees the inverted words.
 			pc, lr := uint64(stop.Regs.PC()), uint64(stop.Regs.LR())
-			if err := m.RemoveWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
+			n := int(watchHi - watchLo)
+			if err := m.RemoveWriteWatch(watchLo, n); err != nil {
+				return nil, err
+			}
+			orig, err := m.ReadMemory(watchLo, n)
+			if err != nil {
+				return nil, err
+			}
+			inv := make([]byte, n)
+			for i := range orig {
+				inv[i] = ^orig[i]
+			}
+			if err := m.WriteMemory(watchLo, inv); err != nil {
 				return nil, err
 			}
 			if err := m.stepOnce(); err != nil {
@@ -322,20 +332,34 @@ loop:
 				return nil, err
 			}
 			sp := uint64(regs.SP())
-			now, err := m.ReadMemory(watchLo, int(watchHi-watchLo))
+			now, err := m.ReadMemory(watchLo, n)
 			if err != nil {
 				return nil, err
 			}
-			for i := 0; i+4 <= len(now); i += 4 {
-				if string(now[i:i+4]) == string(shadow[i:i+4]) {
+			written := make([]bool, n/4)
+			for i := 0; i+4 <= n; i += 4 {
+				if string(now[i:i+4]) == string(inv[i:i+4]) {
+					copy(now[i:i+4], orig[i:i+4])
+				} else {
+					written[i/4] = true
+				}
+			}
+			if err := m.WriteMemory(watchLo, now); err != nil {
+				return nil, err
+			}
+			// Highest address first: the stack grows down, so the word
+			// nearest the limit is the first one past it.
+			for i := len(now)/4*4 - 4; i >= 0; i -= 4 {
+				if !written[i/4] {
 					continue
 				}
 				addr := watchLo + uint64(i)
 				// A store below the limit is the overflow's when it lands
-				// in the stack's own space: at or above SP, or in the
-				// 32-byte exception frame below it. Other stores there are
-				// the program's own, to the objects it owns.
-				if addr+32 < sp {
+				// in the stack's own space, at or above SP once the
+				// instruction (or an exception entry's stacking) is done:
+				// code never stores below SP. Other stores there are the
+				// program's own, to the objects it owns.
+				if addr < sp {
 					continue
 				}
 				if len(r.Writes) >= maxWrites {
@@ -350,7 +374,6 @@ loop:
 					r.Corrupted = append(r.Corrupted, obj)
 				}
 			}
-			shadow = now
 			if !r.WritesTruncated {
 				if err := m.SetWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
 					return nil, err
@@ -483,16 +506,26 @@ func ramHolding(b *Board, a uint64) Range {
 // installGuard decides how the memory below the limit faults and sets it
 // up.
 func installGuard(m *Machine, f *binfile.File, lay *layout.Report, b *Board, im Image) (Guard, error) {
-	limit := lay.Stack.Limit
-	if inRegions(lay, limit-4) {
-		return Guard{Mechanism: GuardNone, Note: "below the stack limit is memory the real part writes without a fault too: nothing guards it"}, nil
+	// The overflow runs down from the limit through memory (the part
+	// writes it without a fault) to the start of that memory, below which
+	// the part raises a bus error: guard there.
+	edge := lay.Stack.Limit
+	if rg, ok := regionHolding(lay, edge-4); ok {
+		edge = rg.Start
+	}
+	if _, ok := regionHolding(lay, edge-4); ok || edge == 0 {
+		return Guard{Mechanism: GuardNone, Note: "below the stack limit is memory all the way down: the part writes it without a fault too, and nothing guards it"}, nil
+	}
+	below := "below the stack limit"
+	if edge != lay.Stack.Limit {
+		below = fmt.Sprintf("below the start of the memory under the stack (%#x; between it and the limit the part writes without a fault, as here)", edge)
 	}
 	v8 := b.Arch == archV8MM || b.Arch == archV8MB
 	if v8 && SetsMSPLIM(f) {
 		return Guard{Mechanism: GuardMSPLIM, Note: "the startup code sets MSPLIM: the core's own stack-limit check (UsageFault STKOF), as on the part"}, nil
 	}
 	if ProgramsMPU(f) {
-		return Guard{Mechanism: GuardWatchOnly, Note: "the firmware programs the MPU itself, so stackscope leaves it alone: below the start of memory QEMU does not fault where the part raises a BusFault; writes there are listed, and the fault the part would take is not emulated"}, nil
+		return Guard{Mechanism: GuardWatchOnly, Note: "the firmware programs the MPU itself, so stackscope leaves it alone: " + below + " QEMU does not fault where the part raises a BusFault; the fault the part would take is not emulated"}, nil
 	}
 	var avoid []Range
 	for _, rg := range lay.Regions {
@@ -502,19 +535,30 @@ func installGuard(m *Machine, f *binfile.File, lay *layout.Report, b *Board, im 
 	for _, s := range im.Segments {
 		avoid = append(avoid, Range{s.VAddr, s.VAddr + s.MemSize}, Range{s.PAddr, s.PAddr + s.FileSize})
 	}
-	g, ok := guardRegion(limit, v8, avoid)
+	g, ok := guardRegion(edge, v8, avoid)
 	scratch, sok := scratchArea(b, im, 64)
 	if !ok || !sok {
-		return Guard{Mechanism: GuardWatchOnly, Note: "no room for an MPU guard region below the limit: writes there are listed, the fault the part would take is not emulated"}, nil
+		return Guard{Mechanism: GuardWatchOnly, Note: "no room for an MPU guard region " + below + ": the fault the part would take there is not emulated"}, nil
 	}
 	if err := m.InstallMPUGuard(g, v8, scratch); err != nil {
 		return Guard{}, fmt.Errorf("installing the stack guard: %v", err)
 	}
-	note := fmt.Sprintf("an MPU region with no access over %#x-%#x, programmed before the first instruction, stands in for the bus error the part raises below its memory: the fault is a MemManage (DACCVIOL, MSTKERR, MMFAR), escalated to HardFault as a disabled BusFault would be, where the part reports a BusFault (PRECISERR or IMPRECISERR, STKERR, BFAR); HFNMIENA is set so a HardFault handler's own push faults and locks up as on the part; the debugger cannot read the guarded range", g.Start, g.End)
-	if g.End != limit {
-		note += fmt.Sprintf("; the %d bytes between the guard and the limit are watched, not guarded", limit-g.End)
+	note := fmt.Sprintf("an MPU region with no access over %#x-%#x, %s, programmed before the first instruction, stands in for the bus error the part raises there: the fault is a MemManage (DACCVIOL, MSTKERR, MMFAR), escalated to HardFault as a disabled BusFault would be, where the part reports a BusFault (PRECISERR or IMPRECISERR, STKERR, BFAR); HFNMIENA is set so a HardFault handler's own push faults and locks up as on the part; the debugger cannot read the guarded range", g.Start, g.End, below)
+	if g.End != edge {
+		note += fmt.Sprintf("; the %d bytes between the guard and %#x are not guarded", edge-g.End, edge)
 	}
 	return Guard{Mechanism: GuardMPU, Start: g.Start, End: g.End, Note: note}, nil
+}
+
+// regionHolding is the memory region (from the memory map, or inferred)
+// holding a.
+func regionHolding(lay *layout.Report, a uint64) (layout.Region, bool) {
+	for _, rg := range lay.Regions {
+		if a >= rg.Start && a < rg.End {
+			return rg, true
+		}
+	}
+	return layout.Region{}, false
 }
 
 func inRegions(lay *layout.Report, a uint64) bool {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackscope/stackscope/internal/ldscript"
 	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/ldscript"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -105,12 +105,12 @@ func TestInjectPlacements(t *testing.T) {
 		{"start", "c", VerdictLockup, GuardMPU, true},
 		{"start", "naked", VerdictContained, GuardMPU, true},
 		{"start", "loop", VerdictHang, GuardMPU, true},
-		{"gap", "c", VerdictUndetected, GuardNone, false},
-		{"gap", "naked", VerdictUndetected, GuardNone, false},
-		{"gap", "loop", VerdictUndetected, GuardNone, false},
-		{"after_bss", "c", VerdictSilent, GuardNone, false},
-		{"after_bss", "naked", VerdictSilent, GuardNone, false},
-		{"after_bss", "loop", VerdictSilent, GuardNone, false},
+		{"gap", "c", VerdictUndetected, GuardMPU, false},
+		{"gap", "naked", VerdictUndetected, GuardMPU, false},
+		{"gap", "loop", VerdictUndetected, GuardMPU, false},
+		{"after_bss", "c", VerdictSilent, GuardMPU, false},
+		{"after_bss", "naked", VerdictSilent, GuardMPU, false},
+		{"after_bss", "loop", VerdictSilent, GuardMPU, false},
 	}
 	dir := t.TempDir()
 	for _, c := range cases {
@@ -208,4 +208,50 @@ func TestInjectBadInput(t *testing.T) {
 		}
 	}
 	_ = os.Getpid
+}
+
+// TestInjectStackSize: --stack lowers the initial SP. At the image's own
+// size nothing is written below the limit (the program needs far less);
+// at 32 bytes the deepest call (work's 64-byte frame) overflows: off the
+// start of RAM it faults and the naked handler contains it; above .bss
+// it corrupts the object nearest below the limit and the program runs on.
+func TestInjectStackSize(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		ld, handler string
+		stack       int64
+		verdict     string
+	}{
+		{"start", "naked", 1024, VerdictNoOverflow},
+		{"start", "naked", 32, VerdictContained},
+		{"after_bss", "c", 32, VerdictSilent},
+	} {
+		t.Run(c.ld+"-"+c.handler+"-"+strconv.FormatInt(c.stack, 10), func(t *testing.T) {
+			fw := buildInjectFirmware(t, dir, c.ld, c.handler)
+			r, err := inject(t, fw, InjectOptions{Stack: c.stack, Machine: "mps2-an385", Memory: injectMemory(t, c.ld)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != c.verdict {
+				t.Fatalf("verdict %s (%s: %s), want %s", r.Verdict, r.Handler, r.HandlerDetail, c.verdict)
+			}
+			if r.FiredSP != r.StackLimit+uint64(c.stack) {
+				t.Errorf("initial SP %#x, want limit %#x + %d", r.FiredSP, r.StackLimit, c.stack)
+			}
+			switch c.verdict {
+			case VerdictNoOverflow:
+				if r.Handler != "exit" || len(r.Writes) != 0 || r.Fault != nil {
+					t.Errorf("full-size run: %s (%s), %d writes, fault %v", r.Handler, r.HandlerDetail, len(r.Writes), r.Fault)
+				}
+			case VerdictContained:
+				if r.Fault == nil || !strings.Contains(r.Fault.Status.String(), "MSTKERR") {
+					t.Errorf("fault %+v, want a stacking MemManage escalated to HardFault", r.Fault)
+				}
+			case VerdictSilent:
+				if want := nearestBelow(t, fw, r.StackLimit); r.named()[0] != want {
+					t.Errorf("first named object %q, want %q; all %v", r.named()[0], want, r.Corrupted)
+				}
+			}
+		})
+	}
 }
