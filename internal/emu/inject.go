@@ -204,7 +204,6 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 		safe = fn
 	}
 	objs := dataObjects(f)
-	r.Predicted = predict(lay)
 
 	m, err := Start(Config{Firmware: path, Board: board, ICount: opts.ICount, Output: opts.Output, QEMU: opts.QEMU})
 	if err != nil {
@@ -219,6 +218,7 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if err != nil {
 		return nil, err
 	}
+	r.Predicted = predict(lay, r.Guard.Mechanism == GuardMSPLIM)
 
 	reset, _ := f.Lookup("Reset_Handler")
 	if vt := f.VectorTable(); vt != nil {
@@ -688,9 +688,11 @@ func verdict(r *Injection, handlers []fnRange) string {
 }
 
 // predict is layout's static expectation for an overflow of the main
-// stack, as a verdict.
-func predict(lay *layout.Report) string {
-	if len(lay.OverflowInto) > 0 {
+// stack, as a verdict. With MSPLIM armed by the startup code the core
+// stops the overflow at the limit (layout does not look for it), so the
+// fault handlers decide.
+func predict(lay *layout.Report, msplim bool) string {
+	if len(lay.OverflowInto) > 0 && !msplim {
 		h := lay.OverflowInto[0]
 		if h.Kind == "unused" || h.Kind == "heap" && len(h.Symbols) == 0 {
 			return VerdictUndetected

@@ -1,10 +1,11 @@
 /* Startup for the injection tests (mps2-an385, Cortex-M3): copies .data,
  * zeroes .bss, calls main and exits through semihosting with its value.
  * The HardFault handler comes from one of hardfault_*.c; the other fault
- * vectors share Default_Handler, a branch to itself. */
+ * vectors share Default_Handler, a branch to itself. SET_MSPLIM (ARMv8-M)
+ * arms the main stack's limit check first, as CMSIS startup code does. */
 #include <stdint.h>
 
-extern uint32_t __stack_top, _sidata, _sdata, _edata, _sbss, _ebss;
+extern uint32_t __stack_top, __stack_limit, _sidata, _sdata, _edata, _sbss, _ebss;
 int main(void);
 void HardFault_Handler(void);
 
@@ -20,6 +21,9 @@ void semihost_exit(uint32_t code)
 
 void Reset_Handler(void)
 {
+#ifdef SET_MSPLIM
+    __asm volatile("msr msplim, %0" : : "r"(&__stack_limit));
+#endif
     uint32_t *s = &_sidata, *d = &_sdata;
     while (d < &_edata)
         *d++ = *s++;
