@@ -56,8 +56,10 @@ type Guard struct {
 	// Start and End bound the guarded range [Start, End) (mpu only).
 	Start uint64 `json:"start,omitempty"`
 	End   uint64 `json:"end,omitempty"`
-	// Note says, for a person, how it differs from the real part.
-	Note string `json:"note"`
+	// Note says what guards the memory below the limit; Differs how the
+	// run then differs from the real part ("" when it does not).
+	Note    string `json:"note"`
+	Differs string `json:"differs,omitempty"`
 }
 
 // ProgramsMPU reports whether the firmware's code holds the address of an

@@ -32,8 +32,11 @@ type InjectOptions struct {
 	// Safe names a function whose entry is a safe end (assert_failed).
 	Safe    string
 	Timeout time.Duration
-	ICount  int
-	Output  interface{ Write([]byte) (int, error) }
+	// RunOn is how long the program may run on after the overflow was
+	// fired before the run stops ("ran on"); 0: 2 s.
+	RunOn  time.Duration
+	ICount int
+	Output interface{ Write([]byte) (int, error) }
 	// Analysis and Memory as for RunFirmware.
 	Analysis analysis.Options
 	Memory   *layout.MemoryMap
@@ -249,10 +252,21 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if at != nil {
 		bps[at.Addr&^1] = "fire"
 	}
+	deadline := time.Now().Add(opts.Timeout)
+	if opts.Timeout <= 0 {
+		deadline = time.Now().Add(20 * time.Second)
+	}
 	watchLo, watchHi := watchRange(lay, r.Guard, st.Limit)
 	armed := false
+	runOn := opts.RunOn
+	if runOn <= 0 {
+		runOn = 2 * time.Second
+	}
 	arm := func() error {
 		armed = true
+		if d := time.Now().Add(runOn); d.Before(deadline) {
+			deadline = d
+		}
 		if watchHi > watchLo {
 			if err := m.SetWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
 				return fmt.Errorf("watching %#x-%#x: %v", watchLo, watchHi, err)
@@ -284,10 +298,6 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 		if err := m.SetBreakpoint(a); err != nil {
 			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
 		}
-	}
-	deadline := time.Now().Add(opts.Timeout)
-	if opts.Timeout <= 0 {
-		deadline = time.Now().Add(10 * time.Second)
 	}
 	handlers := handlerRanges(f, faultVec)
 	seen := map[string]bool{}
@@ -367,8 +377,13 @@ loop:
 					break
 				}
 				obj := objectAt(objs, lay, addr)
-				r.Writes = append(r.Writes, Write{Addr: addr, Object: obj, PC: pc, Where: where(f, res, pc), SP: sp,
-					Backtrace: []string{where(f, res, pc), "called from " + where(f, res, lr&^1)}})
+				bt := []string{where(f, res, pc)}
+				if _, ok := f.Containing(lr &^ 1); ok {
+					bt = append(bt, "called from "+where(f, res, lr&^1))
+				} else {
+					bt = append(bt, fmt.Sprintf("caller not known (LR %#x does not point into code)", lr))
+				}
+				r.Writes = append(r.Writes, Write{Addr: addr, Object: obj, PC: pc, Where: where(f, res, pc), SP: sp, Backtrace: bt})
 				if !seen[obj] {
 					seen[obj] = true
 					r.Corrupted = append(r.Corrupted, obj)
@@ -459,6 +474,9 @@ loop:
 			}
 		case StopTimeout:
 			r.Handler, r.HandlerDetail = "timeout", "still running at "+where(f, res, uint64(stop.Regs.PC()))+" when the time limit passed"
+			if armed {
+				r.Handler, r.HandlerDetail = "ran-on", fmt.Sprintf("still running at %s %v after the overflow", where(f, res, uint64(stop.Regs.PC())), runOn)
+			}
 			if inAny(handlers, uint64(stop.Regs.PC())) {
 				r.Handler = "endless-loop"
 			}
@@ -525,7 +543,7 @@ func installGuard(m *Machine, f *binfile.File, lay *layout.Report, b *Board, im 
 		return Guard{Mechanism: GuardMSPLIM, Note: "the startup code sets MSPLIM: the core's own stack-limit check (UsageFault STKOF), as on the part"}, nil
 	}
 	if ProgramsMPU(f) {
-		return Guard{Mechanism: GuardWatchOnly, Note: "the firmware programs the MPU itself, so stackscope leaves it alone: " + below + " QEMU does not fault where the part raises a BusFault; the fault the part would take is not emulated"}, nil
+		return Guard{Mechanism: GuardWatchOnly, Note: "the firmware programs the MPU itself, so stackscope leaves it alone", Differs: below + " QEMU 7.2 does not fault where the part raises a BusFault: the fault the part would take there is not emulated"}, nil
 	}
 	var avoid []Range
 	for _, rg := range lay.Regions {
@@ -538,16 +556,17 @@ func installGuard(m *Machine, f *binfile.File, lay *layout.Report, b *Board, im 
 	g, ok := guardRegion(edge, v8, avoid)
 	scratch, sok := scratchArea(b, im, 64)
 	if !ok || !sok {
-		return Guard{Mechanism: GuardWatchOnly, Note: "no room for an MPU guard region " + below + ": the fault the part would take there is not emulated"}, nil
+		return Guard{Mechanism: GuardWatchOnly, Note: "no room for an MPU guard region " + below, Differs: "QEMU 7.2 does not fault there where the part raises a BusFault: the fault the part would take is not emulated"}, nil
 	}
 	if err := m.InstallMPUGuard(g, v8, scratch); err != nil {
 		return Guard{}, fmt.Errorf("installing the stack guard: %v", err)
 	}
-	note := fmt.Sprintf("an MPU region with no access over %#x-%#x, %s, programmed before the first instruction, stands in for the bus error the part raises there: the fault is a MemManage (DACCVIOL, MSTKERR, MMFAR), escalated to HardFault as a disabled BusFault would be, where the part reports a BusFault (PRECISERR or IMPRECISERR, STKERR, BFAR); HFNMIENA is set so a HardFault handler's own push faults and locks up as on the part; the debugger cannot read the guarded range", g.Start, g.End, below)
+	note := fmt.Sprintf("an MPU region with no access over %#x-%#x, %s, programmed before the first instruction, faults where the part's bus does", g.Start, g.End, below)
 	if g.End != edge {
-		note += fmt.Sprintf("; the %d bytes between the guard and %#x are not guarded", edge-g.End, edge)
+		note += fmt.Sprintf(" (the %d bytes between it and %#x are not guarded)", edge-g.End, edge)
 	}
-	return Guard{Mechanism: GuardMPU, Start: g.Start, End: g.End, Note: note}, nil
+	differs := "the fault is a MemManage (DACCVIOL, MSTKERR, MMFAR), escalated to HardFault as a disabled BusFault would be, where the part reports a BusFault (PRECISERR or IMPRECISERR, STKERR, BFAR); a firmware that enables MemManage but not BusFault would see MemManage_Handler; HFNMIENA is set so that a HardFault handler's own push faults (lockup) as a bus error would; the debugger cannot read the guarded range"
+	return Guard{Mechanism: GuardMPU, Start: g.Start, End: g.End, Note: note, Differs: differs}, nil
 }
 
 // regionHolding is the memory region (from the memory map, or inferred)

@@ -62,6 +62,9 @@ func (r *Injection) WriteText(w io.Writer) {
 	fmt.Fprintf(w, "  %s on QEMU %s (%s); main stack %#x-%#x (%s); %s\n", r.Firmware, r.Machine, r.CPU, r.StackLimit, r.StackTop,
 		size.FormatCapacity(int64(r.StackTop-r.StackLimit)), fired)
 	fmt.Fprintf(w, "  guard: %s: %s\n", r.Guard.Mechanism, r.Guard.Note)
+	if r.Guard.Differs != "" {
+		fmt.Fprintf(w, "  unlike the part: %s\n", r.Guard.Differs)
+	}
 
 	fmt.Fprintln(w, "1 written below the limit:")
 	if len(r.Writes) == 0 {
