@@ -86,3 +86,34 @@ func TestInjectBadInputCommand(t *testing.T) {
 		t.Errorf("QEMU left: %v", q)
 	}
 }
+
+// TestMinstackFirmwareCommand: `minstack FIRMWARE.elf` takes the firmware
+// path (not ptrace): the answer first on stdout, exit 0, the JSON kind,
+// no QEMU left; a flag after the file is one line and exit 2.
+func TestMinstackFirmwareCommand(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-arm")
+	fw := buildEmuFirmware(t, t.TempDir(), "0x20000000")
+	code, out, errOut := capture(t, "minstack", fw)
+	if code != 0 || !strings.HasPrefix(out, "stackscope: minimum main stack ") || !strings.Contains(out, "static total") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	js := filepath.Join(t.TempDir(), "m.json")
+	if code, _, errOut := capture(t, "minstack", "--format", "json", "-o", js, fw); code != 0 {
+		t.Fatalf("json: exit %d\n%s", code, errOut)
+	}
+	data, _ := os.ReadFile(js)
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["kind"] != "firmware-minstack" || doc["minimum"] == nil || doc["reproducible"] != true {
+		t.Errorf("JSON %v", doc)
+	}
+	code, _, errOut = capture(t, "minstack", fw, "--machine", "mps2-an385")
+	if code != exitUsage || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "put flags before the file") {
+		t.Errorf("flag after the file: exit %d, %q", code, errOut)
+	}
+	if q := qemuChildren(os.Getpid()); len(q) != 0 {
+		t.Errorf("QEMU left: %v", q)
+	}
+}

@@ -34,6 +34,7 @@ type minstackFlags struct {
 	env          []string
 	keepEnv      bool
 	noStatic     bool
+	fw           minstackFirmwareFlags
 }
 
 func newMinstackCommand() *cobra.Command {
@@ -80,6 +81,7 @@ bound of main is below the measured minimum); 2 usage or input error;
 	f.StringArrayVar(&fl.env, "env", nil, "add `KEY=VALUE` to PROG's fixed environment (repeatable)")
 	f.BoolVar(&fl.keepEnv, "keep-env", false, "run PROG with stackscope's environment instead of the fixed one")
 	f.BoolVar(&fl.noStatic, "no-static", false, "do not compute the static bound of main")
+	fl.fw.register(f)
 	f.SetInterspersed(false)
 	return cmd
 }
@@ -94,6 +96,9 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 	}
 	if fl.timeout < 0 {
 		return usageErrorf("--timeout must not be negative")
+	}
+	if handled, err := minstackFirmware(c, args, fl); handled {
+		return err
 	}
 	path, err := lookProgram(args[0])
 	if err != nil {

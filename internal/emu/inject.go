@@ -30,7 +30,13 @@ type InjectOptions struct {
 	// entered (its first call).
 	At string
 	// Safe names a function whose entry is a safe end (assert_failed).
-	Safe    string
+	Safe string
+	// Until ends the run when this function is reached (handler "until").
+	Until string
+	// ArmAtReset (--stack) watches below the limit from the first
+	// instruction instead of from main (minstack: an overflow in the
+	// startup code counts).
+	ArmAtReset bool
 	Timeout time.Duration
 	// RunOn is how long the program may run on after the overflow was
 	// fired before the run stops ("ran on"); 0: 2 s.
@@ -206,6 +212,14 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 		}
 		safe = fn
 	}
+	var until *binfile.Function
+	if opts.Until != "" {
+		fn, ok := f.Lookup(opts.Until)
+		if !ok {
+			return nil, &InputError{Path: path, Problem: fmt.Sprintf("no function named %q (--until)", opts.Until)}
+		}
+		until = fn
+	}
 	objs := dataObjects(f)
 
 	m, err := Start(Config{Firmware: path, Board: board, ICount: opts.ICount, Output: opts.Output, QEMU: opts.QEMU})
@@ -249,6 +263,9 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if safe != nil {
 		bps[safe.Addr&^1] = "safe"
 	}
+	if until != nil {
+		bps[until.Addr&^1] = "until"
+	}
 	if at != nil {
 		bps[at.Addr&^1] = "fire"
 	}
@@ -262,6 +279,25 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if runOn <= 0 {
 		runOn = 2 * time.Second
 	}
+	// The reset handler's breakpoint (a system reset ends the run) is set
+	// once the core has left it: one at the PC the core resumes from would
+	// stop it at once.
+	resetSet := false
+	setReset := func() error {
+		if reset == nil || resetSet {
+			return nil
+		}
+		regs, err := m.Registers()
+		if err != nil {
+			return err
+		}
+		if a := uint64(regs.PC()); a >= reset.Addr&^1 && a < (reset.Addr&^1)+reset.Size {
+			return nil
+		}
+		resetSet = true
+		bps[reset.Addr&^1] = "reset"
+		return m.SetBreakpoint(reset.Addr &^ 1)
+	}
 	arm := func() error {
 		armed = true
 		if d := time.Now().Add(runOn); d.Before(deadline) {
@@ -272,13 +308,7 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 				return fmt.Errorf("watching %#x-%#x: %v", watchLo, watchHi, err)
 			}
 		}
-		if reset != nil {
-			if err := m.SetBreakpoint(reset.Addr &^ 1); err != nil {
-				return err
-			}
-			bps[reset.Addr&^1] = "reset"
-		}
-		return nil
+		return setReset()
 	}
 	if r.Fired == "stack" {
 		if err := m.WriteRegister(13, uint32(r.FiredSP)); err != nil {
@@ -286,10 +316,8 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 		}
 		// Watch from main on (the startup code's own writes to .bss are
 		// not an overflow), or at once when there is no main.
-		if mainFn, ok := f.Lookup("main"); ok {
+		if mainFn, ok := f.Lookup("main"); ok && !opts.ArmAtReset {
 			bps[mainFn.Addr&^1] = "arm"
-		} else if err := m.stepOnce(); err != nil {
-			return nil, err
 		} else if err := arm(); err != nil {
 			return nil, err
 		}
@@ -308,6 +336,11 @@ loop:
 		stop, err = m.Run(ctx, RunOptions{Deadline: deadline, LoopCheck: true})
 		if err != nil {
 			return nil, err
+		}
+		if armed && stop.Alive && !resetSet {
+			if err := setReset(); err != nil {
+				return nil, err
+			}
 		}
 		switch stop.Kind {
 		case StopWatch:
@@ -456,6 +489,8 @@ loop:
 				r.Handler, r.HandlerDetail = "safe-end", "system reset: the core restarted at the reset vector ("+reset.Name+")"
 			case "safe":
 				r.Handler, r.HandlerDetail = "safe-end", opts.Safe+" reached (--safe)"
+			case "until":
+				r.Handler, r.HandlerDetail = "until", opts.Until+" reached (--until)"
 			default:
 				r.Handler, r.HandlerDetail = "stopped", stop.Detail
 			}
