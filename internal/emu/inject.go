@@ -37,7 +37,7 @@ type InjectOptions struct {
 	// instruction instead of from main (minstack: an overflow in the
 	// startup code counts).
 	ArmAtReset bool
-	Timeout time.Duration
+	Timeout    time.Duration
 	// RunOn is how long the program may run on after the overflow was
 	// fired before the run stops ("ran on"); 0: 2 s.
 	RunOn  time.Duration
