@@ -315,11 +315,21 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 			return nil, err
 		}
 		// Watch from main on (the startup code's own writes to .bss are
-		// not an overflow), or at once when there is no main.
-		if mainFn, ok := f.Lookup("main"); ok && !opts.ArmAtReset {
-			bps[mainFn.Addr&^1] = "arm"
-		} else if err := arm(); err != nil {
-			return nil, err
+		// not an overflow), or at once when there is no main. At main, SP
+		// must be at or below the lowered one: startup code that loads SP
+		// itself (ldr sp, =_estack) undoes --stack, and every size would
+		// then look enough.
+		mainFn, hasMain := f.Lookup("main")
+		if hasMain {
+			bps[mainFn.Addr&^1] = "check-sp"
+			if !opts.ArmAtReset {
+				bps[mainFn.Addr&^1] = "arm"
+			}
+		}
+		if !hasMain || opts.ArmAtReset {
+			if err := arm(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for a := range bps {
@@ -442,11 +452,17 @@ loop:
 				}
 				r.Restored = true
 				continue
-			case "arm":
+			case "arm", "check-sp":
+				if sp := uint64(stop.Regs.SP()); sp > r.FiredSP {
+					return nil, &InputError{Path: path, Problem: fmt.Sprintf("--stack %d: SP at main is %#x, above the lowered %#x: the startup code loads SP itself, so the stack cannot be shrunk this way (use --at FUNCTION)", r.StackSize, sp, r.FiredSP)}
+				}
+				what := bps[pc]
 				delete(bps, pc)
 				m.RemoveBreakpoint(pc)
-				if err := arm(); err != nil {
-					return nil, err
+				if what == "arm" {
+					if err := arm(); err != nil {
+						return nil, err
+					}
 				}
 				continue
 			case "fire":

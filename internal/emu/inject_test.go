@@ -212,7 +212,6 @@ func TestInjectBadInput(t *testing.T) {
 			t.Errorf("%+v: error %v, want one line with %q", c.opts, err, c.want)
 		}
 	}
-	_ = os.Getpid
 }
 
 // TestInjectStackSize: --stack lowers the initial SP. At the image's own
@@ -299,5 +298,45 @@ func TestInjectMSPLIM(t *testing.T) {
 	}
 	if r.Predicted != VerdictContained || r.Disagree == "" {
 		t.Errorf("prediction %s, disagreement %q: want CONTAINED, and the disagreement said", r.Predicted, r.Disagree)
+	}
+}
+
+// TestInjectEndings: a handler that requests a system reset through
+// AIRCR without touching the stack is contained (the core restarts at the
+// reset handler); --safe names a function whose entry is a safe end; and
+// startup code that loads SP itself is refused for --stack (every size
+// would look enough) with one line.
+func TestInjectEndings(t *testing.T) {
+	dir := t.TempDir()
+	fw := buildInjectFirmware(t, dir, "start", "reset")
+	r, err := inject(t, fw, InjectOptions{At: "work", Machine: "mps2-an385", Memory: injectMemory(t, "start")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != VerdictContained || !strings.Contains(r.HandlerDetail, "system reset") || r.Fault == nil {
+		t.Errorf("reset handler: %s (%s: %s), fault %v", r.Verdict, r.Handler, r.HandlerDetail, r.Fault)
+	}
+	if r.Predicted != VerdictContained {
+		t.Errorf("layout's prediction %s, want CONTAINED", r.Predicted)
+	}
+
+	naked := buildInjectFirmware(t, dir, "start", "naked")
+	r, err = inject(t, naked, InjectOptions{At: "work", Safe: "report_overflow", Machine: "mps2-an385", Memory: injectMemory(t, "start")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != VerdictContained || r.HandlerDetail != "report_overflow reached (--safe)" {
+		t.Errorf("--safe: %s (%s: %s)", r.Verdict, r.Handler, r.HandlerDetail)
+	}
+
+	reload := filepath.Join(t.TempDir(), "reload")
+	os.MkdirAll(reload, 0o755)
+	fw = buildInjectFirmware(t, reload, "start", "naked", "-mcpu=cortex-m3", "-DRELOAD_SP")
+	for _, armAtReset := range []bool{false, true} {
+		_, err = inject(t, fw, InjectOptions{Stack: 64, ArmAtReset: armAtReset, Machine: "mps2-an385", Memory: injectMemory(t, "start")})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "the startup code loads SP itself") {
+			t.Errorf("reloading startup, arm at reset %v: %v", armAtReset, err)
+		}
 	}
 }

@@ -2,7 +2,8 @@
  * zeroes .bss, calls main and exits through semihosting with its value.
  * The HardFault handler comes from one of hardfault_*.c; the other fault
  * vectors share Default_Handler, a branch to itself. SET_MSPLIM (ARMv8-M)
- * arms the main stack's limit check first, as CMSIS startup code does. */
+ * arms the main stack's limit check first, as CMSIS startup code does.
+ * RELOAD_SP loads SP from __stack_top first, as many assembly startups do. */
 #include <stdint.h>
 
 extern uint32_t __stack_top, __stack_limit, _sidata, _sdata, _edata, _sbss, _ebss;
@@ -21,6 +22,9 @@ void semihost_exit(uint32_t code)
 
 void Reset_Handler(void)
 {
+#ifdef RELOAD_SP
+    __asm volatile("ldr sp, =__stack_top");
+#endif
 #ifdef SET_MSPLIM
     __asm volatile("msr msplim, %0" : : "r"(&__stack_limit));
 #endif
