@@ -17,6 +17,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/cfi"
 	"github.com/stackscope/stackscope/internal/layout"
 )
 
@@ -125,8 +126,9 @@ type Write struct {
 	PC     uint64 `json:"pc"`
 	Where  string `json:"where"`
 	SP     uint64 `json:"sp"`
-	// Backtrace: the function at PC and the caller LR points into (a
-	// deeper unwind is not done).
+	// Backtrace: the function at PC, then its callers ("called from
+	// ..."): the whole chain from the call-frame information for the
+	// first write, the caller LR points into for the others.
 	Backtrace []string `json:"backtrace"`
 }
 
@@ -221,6 +223,7 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 		until = fn
 	}
 	objs := dataObjects(f)
+	frames, _ := cfi.Load(f.ELF) // none: backtraces say so
 
 	m, err := Start(Config{Firmware: path, Board: board, ICount: opts.ICount, Output: opts.Output, QEMU: opts.QEMU})
 	if err != nil {
@@ -420,11 +423,15 @@ loop:
 					break
 				}
 				obj := objectAt(objs, lay, addr)
-				bt := []string{where(f, res, pc)}
-				if _, ok := f.Containing(lr &^ 1); ok {
-					bt = append(bt, "called from "+where(f, res, lr&^1))
+				var bt []string
+				if len(r.Writes) == 0 {
+					// The first store past the limit: the whole chain, from
+					// the registers before it (memory is as it was then).
+					bt = backtrace(m, f, res, frames, stop.Regs, map[uint64]uint64{r.FiredSP: origSP})
+				} else if _, ok := f.Containing(lr &^ 1); ok {
+					bt = []string{where(f, res, pc), "called from " + where(f, res, lr&^1)}
 				} else {
-					bt = append(bt, fmt.Sprintf("caller not known (LR %#x does not point into code)", lr))
+					bt = []string{where(f, res, pc), fmt.Sprintf("caller not known (LR %#x does not point into code)", lr)}
 				}
 				r.Writes = append(r.Writes, Write{Addr: addr, Object: obj, PC: pc, Where: where(f, res, pc), SP: sp, Backtrace: bt})
 				if !seen[obj] {

@@ -150,6 +150,12 @@ func TestInjectPlacements(t *testing.T) {
 				if first.Addr >= r.StackLimit || first.SP > r.StackLimit+AtSlack || !strings.HasPrefix(first.Where, "work") {
 					t.Errorf("first write %+v: want work's store below the limit %#x", first, r.StackLimit)
 				}
+				// The backtrace crosses the moved SP back into main's
+				// frame (from .debug_frame), up to the reset handler.
+				bt := strings.Join(first.Backtrace, "\n")
+				if !strings.Contains(bt, "called from main+") || !strings.Contains(bt, "called from Reset_Handler+") {
+					t.Errorf("first write's backtrace:\n%s", bt)
+				}
 				if c.ld == "after_bss" {
 					// The first named object (alignment padding below the
 					// limit may come first, named by its section).
