@@ -108,6 +108,9 @@ func runInject(path string, fl injectFlags) error {
 	r, err := emu.Inject(ctx, path, emu.InjectOptions{Machine: fl.machine, Stack: fl.stack, At: fl.at, Safe: fl.safe,
 		Timeout: fl.timeout, ICount: -1, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
 	if err != nil {
+		if errors.Is(err, emu.ErrInterrupted) {
+			return &exitError{Code: 130, Err: fmt.Errorf("%s: %v", path, err)}
+		}
 		var ie *emu.InputError
 		var be *binfile.InputError
 		if errors.As(err, &ie) || errors.As(err, &be) || errors.Is(err, emu.ErrNoQEMU) {

@@ -62,6 +62,9 @@ func minstackFirmware(c *cobra.Command, args []string, fl minstackFlags) (handle
 	r, err := emu.MinStack(ctx, path, emu.MinStackOptions{Machine: fl.fw.machine, Until: fl.fw.until, Timeout: timeout,
 		Analysis: analysis.Options{Config: cfg}, Memory: mem})
 	if err != nil {
+		if errors.Is(err, emu.ErrInterrupted) {
+			return true, &exitError{Code: 130, Err: fmt.Errorf("%s: %v", path, err)}
+		}
 		var ie *emu.InputError
 		var be *binfile.InputError
 		if errors.As(err, &ie) || errors.As(err, &be) || errors.Is(err, emu.ErrNoQEMU) {

@@ -10,6 +10,7 @@ package emu
 import (
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -50,6 +51,10 @@ type InjectOptions struct {
 	QEMU     string
 	Started  func(*Machine)
 }
+
+// ErrInterrupted: the context ended (Ctrl-C) during an injection; there
+// is no verdict.
+var ErrInterrupted = errors.New("interrupted before a verdict")
 
 // AtSlack is how far above the limit --at puts SP: room for nothing.
 const AtSlack = 8
@@ -539,7 +544,7 @@ loop:
 				r.Handler = "endless-loop"
 			}
 		case StopCancelled:
-			return nil, fmt.Errorf("interrupted")
+			return nil, ErrInterrupted
 		default:
 			r.Handler, r.HandlerDetail = stop.Kind, stop.Detail
 		}
