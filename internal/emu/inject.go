@@ -281,7 +281,7 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if opts.Timeout <= 0 {
 		deadline = time.Now().Add(20 * time.Second)
 	}
-	watchLo, watchHi := watchRange(lay, r.Guard, st.Limit)
+	watchLo, watchHi := watchRange(lay, st.Limit)
 	armed := false
 	runOn := opts.RunOn
 	if runOn <= 0 {
@@ -499,7 +499,10 @@ loop:
 				}
 				continue
 			case "fault":
-				if r.Fault == nil && armed {
+				// IPSR (xPSR's exception number) says which exception
+				// entered: a handler shared with interrupts is a fault's
+				// only when a fault (3-7) is active.
+				if exc := int(stop.Regs.XPSR & 0x1ff); r.Fault == nil && armed && exc >= 3 && exc <= 7 {
 					fs, err := m.ReadFaultStatus()
 					if err != nil {
 						return nil, err
@@ -508,7 +511,7 @@ loop:
 					if fn, ok := f.Containing(pc); ok {
 						name = fn.Name
 					}
-					r.Fault = &FaultTaken{Vector: faultVec[pc], Handler: name, SP: uint64(stop.Regs.SP()), Status: fs}
+					r.Fault = &FaultTaken{Vector: binfile.ExceptionName(exc), Handler: name, SP: uint64(stop.Regs.SP()), Status: fs}
 				}
 				delete(bps, pc)
 				m.RemoveBreakpoint(pc)
@@ -652,23 +655,16 @@ func inRegions(lay *layout.Report, a uint64) bool {
 	return false
 }
 
-// watchRange is what the write watchpoint covers: up to watchSpan bytes
-// below the limit that are memory and not guarded.
-func watchRange(lay *layout.Report, g Guard, limit uint64) (uint64, uint64) {
-	hi := limit
-	lo := limit - min(limit, watchSpan)
-	if g.Mechanism == GuardMPU {
-		lo = max(lo, g.End)
+// watchRange is what the write watch covers: up to watchSpan bytes below
+// the limit, within the memory that holds them. When the word below the
+// limit is not memory there is nothing to watch (the stub cannot read
+// it): the guard, or the guard's note, covers it.
+func watchRange(lay *layout.Report, limit uint64) (uint64, uint64) {
+	rg, ok := regionHolding(lay, limit-4)
+	if !ok {
+		return limit, limit
 	}
-	for _, rg := range lay.Regions {
-		if limit-4 >= rg.Start && limit-4 < rg.End {
-			lo = max(lo, rg.Start)
-		}
-	}
-	if g.Mechanism == GuardWatchOnly || lo > hi {
-		lo = min(lo, hi)
-	}
-	return lo, hi
+	return max(limit-min(limit, watchSpan), rg.Start), limit
 }
 
 type object struct {
