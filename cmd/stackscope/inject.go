@@ -74,7 +74,7 @@ never reached).`,
 	}
 	f := cmd.Flags()
 	size.Var(f, &fl.stack, "stack", "run with a main stack of `SIZE` bytes (the initial SP lowered)")
-	f.StringVar(&fl.at, "at", "", "move SP to 8 bytes above the stack limit when `FUNCTION` is entered")
+	f.StringVar(&fl.at, "at", "", "when `FUNCTION` is entered, move SP to just above the stack limit (the debugger method)")
 	f.StringVar(&fl.safe, "safe", "", "count reaching `FUNCTION` (assert_failed, a reset routine) as a safe end")
 	f.StringVar(&fl.machine, "machine", "", "the QEMU board (default: one whose memory holds the image)")
 	f.DurationVar(&fl.timeout, "timeout", 20*time.Second, "wall-clock limit of the run")
