@@ -228,6 +228,14 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		main.notMeasured = "QEMU ended (" + stop.Kind + ") before the stack could be read"
 	}
 	r.Stacks = append(r.Stacks, main.result())
+	if !stop.Alive {
+		// QEMU has ended or is ending: its last output is still in the
+		// pipe until it has gone.
+		select {
+		case <-m.exited:
+		case <-time.After(5 * time.Second):
+		}
+	}
 	out, trunc := m.Output()
 	r.Output, r.OutputTruncated = out, trunc
 	return r, nil
