@@ -149,3 +149,42 @@ func cfaAt(fde *frame.FrameDescriptionEntry, pc uint64, spReg uint64) (n int64, 
 	}
 	return ctx.CFA.Offset, true
 }
+
+// Unwind is how to find the caller's frame at one PC: the CFA is SP plus
+// CFAOffset, and the return address is saved at CFA plus RAOffset when
+// RASaved, else still in the return-address register (a leaf, or before
+// the prologue saved it).
+type Unwind struct {
+	CFAOffset int64
+	RAOffset  int64
+	RASaved   bool
+}
+
+// UnwindAt returns the unwind rule at pc; ok is false when pc has no FDE,
+// the CFA is not SP-relative, or the return address is kept some other
+// way (an expression, another register).
+func (t *Table) UnwindAt(pc uint64) (u Unwind, ok bool) {
+	fde := t.find(pc)
+	if fde == nil {
+		return u, false
+	}
+	defer func() {
+		if recover() != nil {
+			u, ok = Unwind{}, false
+		}
+	}()
+	ctx, err := fde.EstablishFrame(pc)
+	if err != nil || ctx == nil || ctx.CFA.Rule != frame.RuleCFA || ctx.CFA.Reg != t.spReg {
+		return u, false
+	}
+	u.CFAOffset = ctx.CFA.Offset
+	r, found := ctx.Regs[ctx.RetAddrReg]
+	switch {
+	case !found || r.Rule == frame.RuleUndefined || r.Rule == frame.RuleSameVal:
+	case r.Rule == frame.RuleOffset:
+		u.RAOffset, u.RASaved = r.Offset, true
+	default:
+		return u, false
+	}
+	return u, true
+}

@@ -35,6 +35,9 @@ type Options struct {
 	Memory   *layout.MemoryMap
 	// QEMU overrides the emulator's path.
 	QEMU string
+	// NoRatchet turns the watchpoint ratchet off: no deepest path, and
+	// no watchpoint stops (see docs/PERFORMANCE.md for what it costs).
+	NoRatchet bool
 	// Started, when set, is called with the machine right after QEMU
 	// started (tests use it to see the process and its directory).
 	Started func(*Machine)
@@ -138,6 +141,10 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			return nil, fmt.Errorf("painting the main stack: %v", err)
 		}
 	}
+	w := newWatcher(f, res, main, opts.NoRatchet, func(s string) { r.Warnings = append(r.Warnings, s) })
+	if err := w.start(m); err != nil {
+		return nil, err
+	}
 	// Breakpoints: --until; the HardFault handler when it is a branch to
 	// itself (the core would sit there until the timeout); every
 	// semihosting call, because on SYS_EXIT QEMU ends at once and the
@@ -158,6 +165,7 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			bps[a] = "semihosting"
 		}
 	}
+	w.breakpoints(bps)
 	for a := range bps {
 		if err := m.SetBreakpoint(a); err != nil {
 			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
@@ -175,11 +183,25 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		if err != nil {
 			return nil, err
 		}
+		if stop.Kind == StopWatch {
+			if handled, err := w.watchStop(m, stop); err != nil {
+				return nil, err
+			} else if handled {
+				continue
+			}
+			break
+		}
 		if stop.Kind != StopBreakpoint {
 			break
 		}
 		pc := uint64(stop.Regs.PC())
 		what := bps[pc]
+		if handled, err := w.breakpoint(m, what, pc); err != nil {
+			return nil, err
+		} else if handled {
+			delete(bps, pc)
+			continue
+		}
 		if what == "semihosting" {
 			op := stop.Regs.R[0]
 			if op != sysExit && op != sysExitExtended {
@@ -191,6 +213,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			// The firmware is about to exit: read the stacks now, then let
 			// it go to pass its status through.
 			if err := main.measure(m); err != nil {
+				return nil, err
+			}
+			if err := w.measure(m); err != nil {
 				return nil, err
 			}
 			measured = true
@@ -211,6 +236,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		if err := main.measure(m); err != nil {
 			return nil, err
 		}
+		if err := w.measure(m); err != nil {
+			return nil, err
+		}
 		measured = true
 	}
 	r.Stop = StopResult{Kind: stop.Kind, Detail: stop.Detail}
@@ -227,7 +255,7 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 	if !measured {
 		main.notMeasured = "QEMU ended (" + stop.Kind + ") before the stack could be read"
 	}
-	r.Stacks = append(r.Stacks, main.result())
+	r.Stacks = append(r.Stacks, w.results(main.result(), measured)...)
 	if !stop.Alive {
 		// QEMU has ended or is ending: its last output is still in the
 		// pipe until it has gone.

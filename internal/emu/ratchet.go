@@ -1,0 +1,235 @@
+package emu
+
+import (
+	"os"
+	"encoding/binary"
+	"fmt"
+)
+
+// Deepest is the write that took a stack to its deepest measured point,
+// as the watchpoint ratchet caught it: the PC of the storing instruction,
+// SP before it, and the backtrace there, innermost frame first.
+type Deepest struct {
+	PC       uint64 `json:"pc"`
+	Function string `json:"function"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	SP       uint64 `json:"sp"`
+	// Addr is the lowest word disturbed after the write; Depth is the
+	// stack's top minus Addr.
+	Addr  uint64 `json:"addr"`
+	Depth int64  `json:"depth"`
+	// InException: the core was in an exception handler (an interrupt, or
+	// a context switch saving a task's registers on its stack).
+	InException bool    `json:"in_exception,omitempty"`
+	Backtrace   []Frame `json:"backtrace"`
+	// Steps is how many times the ratchet moved on this stack.
+	Steps int    `json:"steps"`
+	Note  string `json:"note,omitempty"`
+}
+
+// ratchet is a write watchpoint over the untouched part of one stack,
+// [limit, lowest): it fires only when the stack gets deeper, and each time
+// it records who did it and moves down. With QEMU's TCG the watchpoint is
+// software: any length, and as many as there are stacks (a real Cortex-M3
+// or M4 has four DWT comparators, each a power-of-two range).
+type ratchet struct {
+	name       string
+	limit, top uint64
+	untouched  func(uint32) bool
+	lowest     uint64 // lowest disturbed word so far; top when none
+	touched    uint64 // lowest word stored to with the paint's value (0: none)
+	armed      bool
+	armedLen   int
+	steps      int
+	deepest    *Deepest
+	// task: a task's stack, written in handler mode only by the context
+	// switch; the task's own path is then in the exception frame.
+	task bool
+	// entry ends a task's backtrace (what lies above it is the port's
+	// start-up frame, not the task's path).
+	entry string
+}
+
+// covers reports whether a watchpoint address belongs to this ratchet.
+func (r *ratchet) covers(addr uint64) bool {
+	return r.armed && addr >= r.limit && addr < r.limit+uint64(r.armedLen)
+}
+
+// arm sets the watchpoint over [limit, lowest). Once the stack has
+// reached its limit the ratchet stops: what lies below is not this
+// stack's, and writes there are not its depth.
+func (r *ratchet) arm(m *Machine) error {
+	top := r.watchTop()
+	if top <= r.limit {
+		return nil
+	}
+	n := int(top - r.limit)
+	if err := m.SetWriteWatch(r.limit, n); err != nil {
+		return fmt.Errorf("write watchpoint over the %s stack (%#x, %d bytes): %v", r.name, r.limit, n, err)
+	}
+	r.armed, r.armedLen = true, n
+	return nil
+}
+
+func (r *ratchet) disarm(m *Machine) error {
+	if !r.armed {
+		return nil
+	}
+	r.armed = false
+	return m.RemoveWriteWatch(r.limit, r.armedLen)
+}
+
+// scan finds the lowest disturbed word of [limit, below).
+func (r *ratchet) scan(m *Machine, below uint64) (uint64, bool, error) {
+	const chunk = 4096
+	for a := r.limit; a < below; a += chunk {
+		b, err := m.ReadMemory(a, int(min(chunk, below-a)))
+		if err != nil {
+			return 0, false, err
+		}
+		for i := 0; i+4 <= len(b); i += 4 {
+			if !r.untouched(binary.LittleEndian.Uint32(b[i:])) {
+				return a + uint64(i), true, nil
+			}
+		}
+	}
+	return 0, false, nil
+}
+
+// fire handles a stop on this ratchet's watchpoint: find the new lowest
+// word, record the write that reached it, and move down.
+//
+// QEMU (7.2, Arm) stops before the store: the PC is the storing
+// instruction and SP is still the one before it. The ratchet steps over
+// it with the watchpoint removed, then reads the stack; the PC, SP and
+// backtrace recorded are those before the store, where the CFI describes
+// the frame exactly.
+func (r *ratchet) fire(m *Machine, regs *Registers, u *unwinder) error {
+	if os.Getenv("SSDEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "fire %s [%#x,%#x) pc %#x sp %#x\n", r.name, r.limit, r.lowest, regs.PC(), regs.SP())
+	}
+	if err := r.disarm(m); err != nil {
+		return err
+	}
+	var serr error
+	m.guard(requestTimeout, func() error { _, serr = m.rsp.Step(); return serr })
+	if serr != nil {
+		if m.exitedNow() {
+			return nil
+		}
+		return fmt.Errorf("stepping over the store at %#x: %v", regs.PC(), serr)
+	}
+	a, ok, err := r.scan(m, r.lowest)
+	if err != nil {
+		return err
+	}
+	if ok {
+		r.lowest = a
+		r.steps++
+		r.record(m, regs, u)
+	}
+	// A store of the paint's own value (a context switch saving registers
+	// that were restored from a filled stack: 0xa5a5a5a5) leaves the
+	// measured depth where it was, but would fire again at every switch:
+	// the watchpoint moves below what the store's base register (SP, or
+	// stmdb's base) now points to.
+	if after, err := m.Registers(); err == nil {
+		for i, v := range after.R[:14] {
+			if v != regs.R[i] && uint64(v) >= r.limit && uint64(v) < r.watchTop() {
+				r.touched = uint64(v) &^ 3
+			}
+		}
+	}
+	return r.arm(m)
+}
+
+// watchTop is where the watchpoint ends: below the lowest disturbed word
+// and below what stores of the paint's value reached.
+func (r *ratchet) watchTop() uint64 {
+	if r.touched != 0 && r.touched < r.lowest {
+		return r.touched
+	}
+	return r.lowest
+}
+
+func (r *ratchet) record(m *Machine, regs *Registers, u *unwinder) {
+	d := &Deepest{PC: uint64(regs.PC()), SP: uint64(regs.SP()), Addr: r.lowest, Depth: int64(r.top - r.lowest), Steps: r.steps}
+	fr := u.frame(d.PC, d.SP)
+	d.Function, d.File, d.Line = fr.Function, fr.File, fr.Line
+	d.InException = regs.XPSR&0x1ff != 0
+	if d.InException && r.task {
+		// The context switch is saving the task's registers below the
+		// frame the core pushed on the task's stack: that frame holds
+		// where the task was. The GDB stub does not give PSP, so find the
+		// frame just above the saved registers.
+		if pc, lr, sp, ok := exceptionFrameAbove(m, u, r.lowest, r.top); ok {
+			d.Backtrace = append([]Frame{u.frame(d.PC, d.SP)}, u.backtrace(m, pc, sp, lr)...)
+			d.Note = fmt.Sprintf("written by %s, saving the task's registers at a context switch; the task was at %s", d.Function, d.Backtrace[1].Function)
+		} else {
+			d.Backtrace = []Frame{fr}
+			d.Note = fmt.Sprintf("written by %s in handler mode; the task's own frames were not found", d.Function)
+		}
+	} else {
+		d.Backtrace = u.backtrace(m, regs.PC(), regs.SP(), regs.LR())
+	}
+	if r.entry != "" {
+		for i, f := range d.Backtrace {
+			if f.Function == r.entry {
+				d.Backtrace = d.Backtrace[:i+1]
+				break
+			}
+		}
+	}
+	// The innermost frame is given what the rest leaves of the depth: the
+	// store being stepped over (a push, a context save) is in it.
+	if len(d.Backtrace) > 0 {
+		rest := int64(0)
+		for _, f := range d.Backtrace[1:] {
+			rest += f.Size
+		}
+		if d.Depth-rest > d.Backtrace[0].Size {
+			d.Backtrace[0].Size = d.Depth - rest
+		}
+	}
+	r.deepest = d
+}
+
+// exceptionFrameAbove looks for the frame the core pushed on a task's
+// stack at an exception entry, in the 40 words above lo (the context
+// switch saves at most r4-r11, EXC_RETURN and s16-s31 below it): a stacked
+// xPSR with the Thumb bit and no exception number in thread mode, below
+// it a PC inside a function. It returns the interrupted PC, LR and SP.
+func exceptionFrameAbove(m *Machine, u *unwinder, lo, top uint64) (pc, lr, sp uint32, ok bool) {
+	n := min(uint64(40*4+32), top-lo)
+	b, err := m.ReadMemory(lo, int(n))
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	// The frame is r0 r1 r2 r3 r12 lr pc xpsr: try each word as r0.
+	for i := 0; i+32 <= len(b); i += 4 {
+		xpsr := binary.LittleEndian.Uint32(b[i+28:])
+		fpc := binary.LittleEndian.Uint32(b[i+24:])
+		if xpsr&(1<<24) == 0 || xpsr&0x1ff != 0 || fpc&1 != 0 {
+			continue
+		}
+		if _, in := u.f.Containing(uint64(fpc)); !in {
+			continue
+		}
+		size := uint32(32)
+		if xpsr&(1<<9) != 0 {
+			size += 4
+		}
+		// An extended (FP) frame has s0-s15, FPSCR and a reserved word
+		// above the basic one. The ARM_CM4F port saves s16-s31 just below
+		// the frame and then r4-r11 and EXC_RETURN: an EXC_RETURN with bit
+		// 4 clear 64 bytes lower says the frame is extended.
+		if j := i - 4 - 64; j >= 0 {
+			if er := binary.LittleEndian.Uint32(b[j:]); excReturn(er) && er&(1<<4) == 0 {
+				size += 0x48
+			}
+		}
+		return fpc, binary.LittleEndian.Uint32(b[i+20:]), uint32(lo) + uint32(i) + size, true
+	}
+	return 0, 0, 0, false
+}

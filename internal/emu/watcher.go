@@ -1,0 +1,154 @@
+package emu
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/cfi"
+)
+
+// watcher is what a firmware run adds to the main stack's paint: the
+// watchpoint ratchet on the main stack, and FreeRTOS's tasks (painted at
+// main, a ratchet each from the scheduler's start, read at the end).
+type watcher struct {
+	f         *binfile.File
+	res       *analysis.Result
+	main      *mainMeasure
+	mainR     *ratchet
+	tasks     *freertosTasks
+	u         *unwinder
+	noRatchet bool
+}
+
+func newWatcher(f *binfile.File, res *analysis.Result, main *mainMeasure, noRatchet bool, warn func(string)) *watcher {
+	w := &watcher{f: f, res: res, main: main, noRatchet: noRatchet}
+	tab, err := cfi.Load(f.ELF)
+	if err != nil {
+		warn("call-frame information unreadable, backtraces stop at the first frame: " + err.Error())
+	}
+	w.u = &unwinder{f: f, cfi: tab, lines: res.Lines}
+	w.tasks = newFreeRTOSTasks(f, res, warn)
+	return w
+}
+
+// start arms the main stack's ratchet before the first instruction.
+//
+// First it tells QEMU's stub to single-step like the core runs: with
+// interrupts and timers (its default masks both), so that stepping over a
+// store at a ratchet stop, or a semihosting call, leaves the firmware's
+// timing exactly as in a run without stops.
+func (w *watcher) start(m *Machine) error {
+	var reply []byte
+	err := m.guard(requestTimeout, func() (err error) { reply, err = m.rsp.Exchange("Qqemu.sstep=" + sstepFlags()); return })
+	if err != nil || string(reply) != "OK" {
+		return fmt.Errorf("QEMU's stub refused single-stepping with interrupts (Qqemu.sstep=1): %q %v", reply, err)
+	}
+	if w.noRatchet || !w.main.painted {
+		return nil
+	}
+	w.mainR = &ratchet{name: "main", limit: w.main.Limit, top: w.main.Top, lowest: w.main.Top,
+		untouched: func(v uint32) bool { return v == Paint }}
+	return w.mainR.arm(m)
+}
+
+// breakpoints adds the watcher's: main (paint the task stacks) and the
+// port's xPortStartScheduler (arm the tasks' ratchets).
+func (w *watcher) breakpoints(bps map[uint64]string) {
+	if w.tasks == nil {
+		return
+	}
+	set := func(name, what string) {
+		if fn, ok := w.f.Lookup(name); ok {
+			if _, taken := bps[fn.Addr&^1]; !taken {
+				bps[fn.Addr&^1] = what
+			}
+		}
+	}
+	set("main", "rtos-main")
+	if !w.noRatchet {
+		set("xPortStartScheduler", "rtos-scheduler")
+	}
+}
+
+// breakpoint handles the watcher's own breakpoints (and removes them):
+// handled is false for the others.
+func (w *watcher) breakpoint(m *Machine, what string, pc uint64) (bool, error) {
+	switch what {
+	case "rtos-main":
+		if err := w.tasks.atMain(m); err != nil {
+			return true, err
+		}
+	case "rtos-scheduler":
+		if err := w.tasks.atScheduler(m); err != nil {
+			return true, err
+		}
+	default:
+		return false, nil
+	}
+	return true, m.RemoveBreakpoint(pc)
+}
+
+// watchStop moves the ratchet whose watchpoint fired; handled is false
+// for a watchpoint the watcher did not set.
+func (w *watcher) watchStop(m *Machine, st *Stop) (bool, error) {
+	r := w.tasks.fired(st.WatchAddr)
+	if r == nil && w.mainR != nil && w.mainR.covers(st.WatchAddr) {
+		r = w.mainR
+	}
+	if r == nil {
+		return false, nil
+	}
+	return true, r.fire(m, st.Regs, w.u)
+}
+
+func (w *watcher) measure(m *Machine) error {
+	if w.tasks == nil {
+		return nil
+	}
+	return w.tasks.measure(m)
+}
+
+// results are the main stack's result with its deepest path, then the
+// tasks'.
+func (w *watcher) results(main StackResult, measured bool) []StackResult {
+	if reset := w.resetEntry(); reset != nil {
+		main.StaticPath = reset.Path
+	}
+	if main.Peak != nil && w.mainR != nil {
+		switch {
+		case w.mainR.deepest != nil && w.main.disturbed && w.mainR.lowest == w.main.lowest:
+			main.Deepest = w.mainR.deepest
+		case w.main.disturbed:
+			main.DeepestNote = "the deepest word was written without a watchpoint stop (an exception entry's stacking, which QEMU does not report to watchpoints)"
+		}
+	}
+	out := []StackResult{main}
+	if w.tasks == nil {
+		return out
+	}
+	if !measured {
+		return out
+	}
+	if w.tasks.why != "" {
+		return append(out, StackResult{Name: "FreeRTOS tasks", Kind: "task", NotMeasured: "the kernel's task lists could not be read: " + w.tasks.why})
+	}
+	return append(out, w.tasks.results...)
+}
+
+func (w *watcher) resetEntry() *analysis.Entry {
+	for i := range w.res.Entries {
+		if w.res.Entries[i].Kind == "reset" {
+			return &w.res.Entries[i]
+		}
+	}
+	return nil
+}
+
+func sstepFlags() string {
+	if v := os.Getenv("SSSTEP"); v != "" {
+		return v
+	}
+	return "1"
+}
