@@ -1,7 +1,6 @@
 package emu
 
 import (
-	"os"
 	"encoding/binary"
 	"fmt"
 )
@@ -38,7 +37,8 @@ type ratchet struct {
 	limit, top uint64
 	untouched  func(uint32) bool
 	lowest     uint64 // lowest disturbed word so far; top when none
-	touched    uint64 // lowest word stored to with the paint's value (0: none)
+	stepped    int    // stores stepped over (see fire)
+	pending    *pendingStore
 	armed      bool
 	armedLen   int
 	steps      int
@@ -56,11 +56,10 @@ func (r *ratchet) covers(addr uint64) bool {
 	return r.armed && addr >= r.limit && addr < r.limit+uint64(r.armedLen)
 }
 
-// arm sets the watchpoint over [limit, lowest). Once the stack has
-// reached its limit the ratchet stops: what lies below is not this
-// stack's, and writes there are not its depth.
-func (r *ratchet) arm(m *Machine) error {
-	top := r.watchTop()
+// arm sets the watchpoint over [limit, top). Once the stack has reached
+// its limit the ratchet stops: what lies below is not this stack's, and
+// writes there are not its depth.
+func (r *ratchet) arm(m *Machine, top uint64) error {
 	if top <= r.limit {
 		return nil
 	}
@@ -101,25 +100,72 @@ func (r *ratchet) scan(m *Machine, below uint64) (uint64, bool, error) {
 // word, record the write that reached it, and move down.
 //
 // QEMU (7.2, Arm) stops before the store: the PC is the storing
-// instruction and SP is still the one before it. The ratchet steps over
-// it with the watchpoint removed, then reads the stack; the PC, SP and
-// backtrace recorded are those before the store, where the CFI describes
-// the frame exactly.
+// instruction and SP is still the one before it. Neither stepping over it
+// nor a breakpoint after it leaves the firmware alone: QEMU single-steps
+// with interrupts masked, and a breakpoint makes it translate the code
+// around it one instruction at a time, which moves where a pended
+// interrupt is taken (the tests saw both change the tasks' peaks). So the
+// ratchet lets the store run by moving the watchpoint below it: no store
+// of Thumb code reaches further than 256 bytes below its base register
+// (push and stmdb 64 bytes, vpush 128, a negative offset 255), and the
+// base is SP or another register that points into the stack. The store
+// stays pending, with its registers and backtrace taken now, and is
+// credited with the depth found at the next stop of this ratchet or at
+// the end. Writes in that gap are not watched: the depth is still read
+// from the paint, only the attribution may go to the last store caught.
 func (r *ratchet) fire(m *Machine, regs *Registers, u *unwinder) error {
-	if os.Getenv("SSDEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "fire %s [%#x,%#x) pc %#x sp %#x\n", r.name, r.limit, r.lowest, regs.PC(), regs.SP())
-	}
 	if err := r.disarm(m); err != nil {
 		return err
 	}
-	var serr error
-	m.guard(requestTimeout, func() error { _, serr = m.rsp.Step(); return serr })
-	if serr != nil {
-		if m.exitedNow() {
-			return nil
+	if p := r.pending; p != nil && *p.before == *regs {
+		// The same store again: its target was not where the registers
+		// said. Step it, the one way left (interrupts masked for one
+		// instruction), and say so.
+		r.stepped++
+		var serr error
+		m.guard(requestTimeout, func() error { _, serr = m.rsp.Step(); return serr })
+		if serr != nil && !m.exitedNow() {
+			return fmt.Errorf("stepping over the store at %#x: %v", regs.PC(), serr)
 		}
-		return fmt.Errorf("stepping over the store at %#x: %v", regs.PC(), serr)
+		if err := r.settle(m); err != nil {
+			return err
+		}
+		return r.arm(m, r.lowest)
 	}
+	if err := r.settle(m); err != nil {
+		return err
+	}
+	before := *regs
+	r.pending = &pendingStore{before: &before, backtrace: r.backtrace(m, regs, u)}
+	below := r.lowest
+	for _, v := range regs.R[:14] {
+		if uint64(v) >= r.limit && uint64(v) < r.top && uint64(v) < below+storeReach {
+			below = min(below, uint64(v))
+		}
+	}
+	if below < r.limit+storeReach {
+		return nil // no room left below: the end of the run reads it
+	}
+	return r.arm(m, min(r.lowest, (below-storeReach)&^3))
+}
+
+// storeReach is how far below its base register a Thumb store may write.
+const storeReach = 256
+
+// pendingStore is a store the ratchet caught and let run.
+type pendingStore struct {
+	before    *Registers
+	backtrace []Frame
+}
+
+// settle credits the pending store with the depth the stack has reached
+// since it was caught.
+func (r *ratchet) settle(m *Machine) error {
+	p := r.pending
+	if p == nil {
+		return nil
+	}
+	r.pending = nil
 	a, ok, err := r.scan(m, r.lowest)
 	if err != nil {
 		return err
@@ -127,62 +173,60 @@ func (r *ratchet) fire(m *Machine, regs *Registers, u *unwinder) error {
 	if ok {
 		r.lowest = a
 		r.steps++
-		r.record(m, regs, u)
+		r.record(p.before, p.backtrace)
 	}
-	// A store of the paint's own value (a context switch saving registers
-	// that were restored from a filled stack: 0xa5a5a5a5) leaves the
-	// measured depth where it was, but would fire again at every switch:
-	// the watchpoint moves below what the store's base register (SP, or
-	// stmdb's base) now points to.
-	if after, err := m.Registers(); err == nil {
-		for i, v := range after.R[:14] {
-			if v != regs.R[i] && uint64(v) >= r.limit && uint64(v) < r.watchTop() {
-				r.touched = uint64(v) &^ 3
-			}
+	return nil
+}
+
+// backtrace is the path at a caught store, innermost frame first. In
+// handler mode on a task's stack it is the context switch saving the
+// task's registers: the task's own path is below the frame the core
+// pushed on its stack.
+func (r *ratchet) backtrace(m *Machine, regs *Registers, u *unwinder) []Frame {
+	var bt []Frame
+	if regs.XPSR&0x1ff != 0 && r.task {
+		// The GDB stub does not give PSP: find the frame just above the
+		// lowest word (the registers the switch saves are below it).
+		// The core's stacking is not a watched store, so the frame may
+		// already be below the lowest word the ratchet knows: read it.
+		lo := r.lowest
+		if a, ok, err := r.scan(m, r.top); err == nil && ok {
+			lo = a
 		}
-	}
-	return r.arm(m)
-}
-
-// watchTop is where the watchpoint ends: below the lowest disturbed word
-// and below what stores of the paint's value reached.
-func (r *ratchet) watchTop() uint64 {
-	if r.touched != 0 && r.touched < r.lowest {
-		return r.touched
-	}
-	return r.lowest
-}
-
-func (r *ratchet) record(m *Machine, regs *Registers, u *unwinder) {
-	d := &Deepest{PC: uint64(regs.PC()), SP: uint64(regs.SP()), Addr: r.lowest, Depth: int64(r.top - r.lowest), Steps: r.steps}
-	fr := u.frame(d.PC, d.SP)
-	d.Function, d.File, d.Line = fr.Function, fr.File, fr.Line
-	d.InException = regs.XPSR&0x1ff != 0
-	if d.InException && r.task {
-		// The context switch is saving the task's registers below the
-		// frame the core pushed on the task's stack: that frame holds
-		// where the task was. The GDB stub does not give PSP, so find the
-		// frame just above the saved registers.
-		if pc, lr, sp, ok := exceptionFrameAbove(m, u, r.lowest, r.top); ok {
-			d.Backtrace = append([]Frame{u.frame(d.PC, d.SP)}, u.backtrace(m, pc, sp, lr)...)
-			d.Note = fmt.Sprintf("written by %s, saving the task's registers at a context switch; the task was at %s", d.Function, d.Backtrace[1].Function)
-		} else {
-			d.Backtrace = []Frame{fr}
-			d.Note = fmt.Sprintf("written by %s in handler mode; the task's own frames were not found", d.Function)
+		bt = []Frame{u.frame(uint64(regs.PC()), uint64(regs.SP()))}
+		if pc, lr, sp, ok := exceptionFrameAbove(m, u, lo, r.top); ok {
+			bt = append(bt, u.backtrace(m, pc, sp, lr)...)
 		}
 	} else {
-		d.Backtrace = u.backtrace(m, regs.PC(), regs.SP(), regs.LR())
+		bt = u.backtrace(m, regs.PC(), regs.SP(), regs.LR())
 	}
 	if r.entry != "" {
-		for i, f := range d.Backtrace {
+		for i, f := range bt {
 			if f.Function == r.entry {
-				d.Backtrace = d.Backtrace[:i+1]
+				bt = bt[:i+1]
 				break
 			}
 		}
 	}
+	return bt
+}
+
+// record makes the store at regs, with its backtrace, the deepest.
+func (r *ratchet) record(regs *Registers, bt []Frame) {
+	d := &Deepest{PC: uint64(regs.PC()), SP: uint64(regs.SP()), Addr: r.lowest, Depth: int64(r.top - r.lowest), Steps: r.steps,
+		InException: regs.XPSR&0x1ff != 0, Backtrace: append([]Frame(nil), bt...)}
+	if len(bt) > 0 {
+		d.Function, d.File, d.Line = bt[0].Function, bt[0].File, bt[0].Line
+	}
+	if d.InException && r.task {
+		if len(bt) > 1 {
+			d.Note = fmt.Sprintf("written by %s, saving the task's registers at a context switch; the task was in %s", d.Function, bt[1].Function)
+		} else {
+			d.Note = fmt.Sprintf("written by %s in handler mode; the task's own frames were not found", d.Function)
+		}
+	}
 	// The innermost frame is given what the rest leaves of the depth: the
-	// store being stepped over (a push, a context save) is in it.
+	// store (a push, a context save) and what followed it are in it.
 	if len(d.Backtrace) > 0 {
 		rest := int64(0)
 		for _, f := range d.Backtrace[1:] {

@@ -40,6 +40,8 @@ type freertosTasks struct {
 	results  []StackResult
 	// why is set when the tasks could not be read at the end.
 	why string
+	// noRatchet: read the entries at the scheduler's start, arm nothing.
+	noRatchet bool
 }
 
 type namedRange struct {
@@ -110,7 +112,7 @@ func (t *freertosTasks) atScheduler(m *Machine) error {
 			t.entries[tk.TCB] = e
 		}
 		g := t.geometry(m, tk)
-		if g.top == 0 || !t.measurable(m, tk, g) {
+		if t.noRatchet || g.top == 0 || !t.measurable(m, tk, g) {
 			continue
 		}
 		r := &ratchet{name: tk.Name, limit: tk.Stack, top: g.top, untouched: taskUntouched, lowest: g.top, task: true, entry: t.entries[tk.TCB]}
@@ -121,7 +123,7 @@ func (t *freertosTasks) atScheduler(m *Machine) error {
 		if ok {
 			r.lowest = a
 		}
-		if err := r.arm(m); err != nil {
+		if err := r.arm(m, r.lowest); err != nil {
 			return err
 		}
 		t.ratchets[tk.TCB] = r

@@ -2,7 +2,6 @@ package emu
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -20,37 +19,31 @@ type watcher struct {
 	tasks     *freertosTasks
 	u         *unwinder
 	noRatchet bool
+	warn      func(string)
 }
 
 func newWatcher(f *binfile.File, res *analysis.Result, main *mainMeasure, noRatchet bool, warn func(string)) *watcher {
-	w := &watcher{f: f, res: res, main: main, noRatchet: noRatchet}
+	w := &watcher{f: f, res: res, main: main, noRatchet: noRatchet, warn: warn}
 	tab, err := cfi.Load(f.ELF)
 	if err != nil {
 		warn("call-frame information unreadable, backtraces stop at the first frame: " + err.Error())
 	}
 	w.u = &unwinder{f: f, cfi: tab, lines: res.Lines}
 	w.tasks = newFreeRTOSTasks(f, res, warn)
+	if w.tasks != nil {
+		w.tasks.noRatchet = noRatchet
+	}
 	return w
 }
 
 // start arms the main stack's ratchet before the first instruction.
-//
-// First it tells QEMU's stub to single-step like the core runs: with
-// interrupts and timers (its default masks both), so that stepping over a
-// store at a ratchet stop, or a semihosting call, leaves the firmware's
-// timing exactly as in a run without stops.
 func (w *watcher) start(m *Machine) error {
-	var reply []byte
-	err := m.guard(requestTimeout, func() (err error) { reply, err = m.rsp.Exchange("Qqemu.sstep=" + sstepFlags()); return })
-	if err != nil || string(reply) != "OK" {
-		return fmt.Errorf("QEMU's stub refused single-stepping with interrupts (Qqemu.sstep=1): %q %v", reply, err)
-	}
 	if w.noRatchet || !w.main.painted {
 		return nil
 	}
 	w.mainR = &ratchet{name: "main", limit: w.main.Limit, top: w.main.Top, lowest: w.main.Top,
 		untouched: func(v uint32) bool { return v == Paint }}
-	return w.mainR.arm(m)
+	return w.mainR.arm(m, w.mainR.lowest)
 }
 
 // breakpoints adds the watcher's: main (paint the task stacks) and the
@@ -67,9 +60,9 @@ func (w *watcher) breakpoints(bps map[uint64]string) {
 		}
 	}
 	set("main", "rtos-main")
-	if !w.noRatchet {
-		set("xPortStartScheduler", "rtos-scheduler")
-	}
+	// The tasks' entries are read when the scheduler starts (and their
+	// ratchets armed): a breakpoint gone before the first tick.
+	set("xPortStartScheduler", "rtos-scheduler")
 }
 
 // breakpoint handles the watcher's own breakpoints (and removes them):
@@ -103,7 +96,30 @@ func (w *watcher) watchStop(m *Machine, st *Stop) (bool, error) {
 	return true, r.fire(m, st.Regs, w.u)
 }
 
+// ratchets are every armed or pending ratchet: the main stack's, then the
+// tasks'.
+func (w *watcher) ratchets() []*ratchet {
+	var out []*ratchet
+	if w.mainR != nil {
+		out = append(out, w.mainR)
+	}
+	if w.tasks != nil {
+		for _, tcb := range w.tasks.order {
+			out = append(out, w.tasks.ratchets[tcb])
+		}
+	}
+	return out
+}
+
 func (w *watcher) measure(m *Machine) error {
+	for _, r := range w.ratchets() {
+		if err := r.settle(m); err != nil {
+			return err
+		}
+		if r.stepped > 0 {
+			w.warn(fmt.Sprintf("the ratchet on the %s stack single-stepped %d store(s) whose target it could not tell: QEMU steps with interrupts masked, so an interrupt due there came an instruction late", r.name, r.stepped))
+		}
+	}
 	if w.tasks == nil {
 		return nil
 	}
@@ -144,11 +160,4 @@ func (w *watcher) resetEntry() *analysis.Entry {
 		}
 	}
 	return nil
-}
-
-func sstepFlags() string {
-	if v := os.Getenv("SSSTEP"); v != "" {
-		return v
-	}
-	return "1"
 }
