@@ -186,6 +186,9 @@ func TestTaskOverflow(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := stackNamed(res, "worker")
+	var text strings.Builder
+	res.WriteText(&text)
+	t.Log(text.String())
 	if w == nil || !w.Overflowed || w.Peak == nil || *w.Peak < w.Size {
 		t.Fatalf("worker %+v: want an overflow; stop %+v", w, res.Stop)
 	}

@@ -40,6 +40,10 @@ type freertosTasks struct {
 	results  []StackResult
 	// why is set when the tasks could not be read at the end.
 	why string
+	// known are the tasks as the scheduler's start found them: a task the
+	// end cannot find (an overflow wrote over its TCB or the lists) is
+	// still measured where it was.
+	known []rtos.Task
 	// noRatchet: read the entries at the scheduler's start, arm nothing.
 	noRatchet bool
 }
@@ -107,6 +111,7 @@ func (t *freertosTasks) atScheduler(m *Machine) error {
 	if err != nil {
 		return fmt.Errorf("reading FreeRTOS's tasks: %v", err)
 	}
+	t.known = tasks
 	for _, tk := range tasks {
 		if e := t.initialEntry(m, tk); e != "" {
 			t.entries[tk.TCB] = e
@@ -239,9 +244,23 @@ func (t *freertosTasks) measurable(m *Machine, tk rtos.Task, g taskGeometry) boo
 // measure reads every task at the end of the run.
 func (t *freertosTasks) measure(m *Machine) error {
 	tasks, err := t.k.Tasks(m)
+	lost := map[uint64]bool{}
 	if err != nil {
-		t.why = err.Error()
-		return nil
+		if len(t.known) == 0 {
+			t.why = err.Error()
+			return nil
+		}
+		tasks = nil
+	}
+	seen := map[uint64]bool{}
+	for _, tk := range tasks {
+		seen[tk.TCB] = true
+	}
+	for _, tk := range t.known {
+		if !seen[tk.TCB] {
+			tasks = append(tasks, tk)
+			lost[tk.TCB] = true
+		}
 	}
 	// Did the kernel fill the stacks? Then a stack it filled whose lowest
 	// word changed was used to its end, not left unpainted.
@@ -262,7 +281,19 @@ func (t *freertosTasks) measure(m *Machine) error {
 				t.entries[tk.TCB] = e
 			}
 		}
-		t.results = append(t.results, t.result(m, tk, kernelFills))
+		if lost[tk.TCB] && err == nil {
+			// In none of the lists: deleted, and its stack maybe freed
+			// and reused, so whatever is there now is not its peak.
+			t.results = append(t.results, StackResult{Name: tk.Name, Kind: "task", TCB: tk.TCB, Limit: tk.Stack, State: "deleted",
+				Entry: t.entries[tk.TCB], NotMeasured: "it is in none of the kernel's lists at the end (deleted during the run)"})
+			continue
+		}
+		sr := t.result(m, tk, kernelFills)
+		if lost[tk.TCB] {
+			sr.State = "lost"
+			sr.SizeSource += "; the kernel's lists could not be read at the end (" + err.Error() + "): measured where it was when the scheduler started"
+		}
+		t.results = append(t.results, sr)
 	}
 	sort.SliceStable(t.results, func(i, j int) bool { return t.results[i].Name < t.results[j].Name })
 	return nil
