@@ -2,10 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -112,4 +117,98 @@ func TestRunFirmwareBadInput(t *testing.T) {
 	ok := buildEmuFirmware(t, t.TempDir(), "0x20000000")
 	t.Setenv("PATH", t.TempDir())
 	oneLine("no qemu", "qemu-system-arm not found: install it (Debian/Ubuntu: apt-get install qemu-system-arm)", "run", ok)
+}
+
+// qemuChildren lists the qemu-system-arm processes whose parent is pid.
+func qemuChildren(pid int) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		s := string(stat)
+		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(s[j+1:])
+		if s[i+1:j] == "qemu-system-arm" && len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	// A zombie has ended; only its parent's wait is missing.
+	return err == nil && !strings.Contains(string(stat), ") Z ")
+}
+
+// TestRunFirmwareSignals runs the real command on a firmware that spins
+// forever: SIGINT ends the run with a report, exit 130 and QEMU gone;
+// SIGKILL of stackscope takes QEMU with it (PR_SET_PDEATHSIG).
+func TestRunFirmwareSignals(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-arm")
+	dir := t.TempDir()
+	fw := buildEmuFirmware(t, dir, "0x20000000", "MODE=2")
+	ss := filepath.Join(dir, "stackscope")
+	if out, err := exec.Command("go", "build", "-o", ss, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	start := func() (*exec.Cmd, *strings.Builder, int) {
+		t.Helper()
+		cmd := exec.Command(ss, "run", "--timeout", "60s", fw)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 200; i++ {
+			if q := qemuChildren(cmd.Process.Pid); len(q) == 1 {
+				time.Sleep(300 * time.Millisecond) // running, past the paint
+				return cmd, &stderr, q[0]
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal("no QEMU child within 10 s")
+		return nil, nil, 0
+	}
+
+	cmd, stderr, qemu := start()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.HasPrefix(stderr.String(), "stackscope: interrupted at main+") {
+		t.Errorf("after SIGINT: %v\n%s", err, stderr)
+	}
+	if alive(qemu) {
+		t.Errorf("QEMU %d survives SIGINT", qemu)
+		syscall.Kill(qemu, syscall.SIGKILL)
+	}
+
+	cmd, _, qemu = start()
+	// A killed stackscope cannot remove its private directory (the socket
+	// is in it): the test does.
+	cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(qemu), "cmdline"))
+	for _, a := range strings.Split(string(cmdline), "\x00") {
+		if i := strings.Index(a, "path="); i >= 0 && strings.Contains(a, "stackscope-emu-") {
+			sock := strings.SplitN(a[i+len("path="):], ",", 2)[0]
+			defer os.RemoveAll(filepath.Dir(sock))
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for i := 0; i < 100 && alive(qemu); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if alive(qemu) {
+		t.Errorf("QEMU %d survives SIGKILL of stackscope", qemu)
+		syscall.Kill(qemu, syscall.SIGKILL)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -216,11 +217,27 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 	if err := w.start(m); err != nil {
 		return nil, err
 	}
+	// A stack inside .bss or .data is cleared or overwritten by the
+	// startup code after the paint: every word would look used (a false
+	// overflow). Paint it again below the SP at main's entry.
+	var repaintAt uint64
+	if sec := initializedOverlap(lay, main); sec != "" && main.painted {
+		if fn, ok := f.Lookup("main"); ok {
+			repaintAt = fn.Addr &^ 1
+			main.repaint = sec
+		} else {
+			main.painted = false
+			main.why = fmt.Sprintf("the main stack lies in %s, which the startup code initializes after any paint, and there is no main to paint it again at", sec)
+		}
+	}
 	// Breakpoints: --until; the HardFault handler when it is a branch to
 	// itself (the core would sit there until the timeout); every
 	// semihosting call, because on SYS_EXIT QEMU ends at once and the
 	// stacks must be read before.
 	bps := map[uint64]string{}
+	if repaintAt != 0 {
+		bps[repaintAt] = "repaint"
+	}
 	if until != nil {
 		bps[until.Addr&^1] = "until"
 	}
@@ -241,6 +258,9 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		if err := m.SetBreakpoint(a); err != nil {
 			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
 		}
+	}
+	if w := pageSharers(f, bps); w != "" {
+		r.Warnings = append(r.Warnings, w)
 	}
 
 	var deadline time.Time
@@ -271,6 +291,27 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 			return nil, err
 		} else if handled {
 			delete(bps, pc)
+			continue
+		}
+		if what == "repaint" {
+			// main: FreeRTOS's task stacks are painted here too.
+			if err := w.atMain(m); err != nil {
+				return nil, err
+			}
+			sp := uint64(stop.Regs.SP()) &^ 3
+			if sp > main.Limit && sp <= main.Top {
+				if err := m.Paint(main.Limit, sp, Paint); err != nil {
+					return nil, fmt.Errorf("painting the main stack again at main: %v", err)
+				}
+			}
+			main.repainted = true
+			if err := w.mainRepainted(m, sp); err != nil {
+				return nil, err
+			}
+			delete(bps, pc)
+			if err := m.RemoveBreakpoint(pc); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if what == "semihosting" {
@@ -450,6 +491,8 @@ type mainMeasure struct {
 	total       *int64
 	totalLeast  int64
 	reset       *int64
+	repaint     string // the initialized section the stack lies in: painted again at main
+	repainted   bool
 	lowest      uint64
 	disturbed   bool
 	measured    bool
@@ -501,7 +544,13 @@ func (mm *mainMeasure) result() StackResult {
 		}
 	case !mm.measured:
 		s.NotMeasured = mm.notMeasured
+	case mm.repaint != "" && !mm.repainted:
+		s.NotMeasured = fmt.Sprintf("the main stack lies in %s, which the startup code initializes after the paint, and the run stopped before main, where it is painted again", mm.repaint)
 	default:
+		if mm.repaint != "" {
+			s.PaintedAt = "main"
+			s.Note = fmt.Sprintf("the stack lies in %s, which the startup code initializes: painted again at main, so use before main is not seen", mm.repaint)
+		}
 		peak := int64(0)
 		if mm.disturbed {
 			peak = int64(mm.Top - mm.lowest)
@@ -517,4 +566,50 @@ func (mm *mainMeasure) result() StackResult {
 		s.Headroom = &h
 	}
 	return s
+}
+
+// qemuPage is QEMU's target page for ARM (TARGET_PAGE_BITS 10): code in
+// the same page as a GDB breakpoint runs one instruction at a time.
+const qemuPage = 1 << 10
+
+// pageSharers names the functions that share a 1 KiB page with a
+// breakpoint stackscope set and are not the breakpoint's own function:
+// QEMU 7.2 runs them one instruction per translation block, several
+// times slower (the results do not change). "" when there are none.
+func pageSharers(f *binfile.File, bps map[uint64]string) string {
+	seen := map[string]bool{}
+	var names []string
+	for a := range bps {
+		own, _ := f.Containing(a)
+		page := a &^ (qemuPage - 1)
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			if fn.Addr >= page+qemuPage || fn.Addr+fn.Size <= page || own != nil && fn.Addr == own.Addr || seen[fn.Name] {
+				continue
+			}
+			seen[fn.Name] = true
+			names = append(names, fn.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	if len(names) > 6 {
+		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
+	}
+	return fmt.Sprintf("%s share a 1 KiB page with a breakpoint stackscope set (semihosting call, HardFault loop or --until): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "))
+}
+
+// initializedOverlap names a .data or .bss section that overlaps the main
+// stack: the startup code writes those before main. "" when none does.
+func initializedOverlap(lay *layout.Report, mm *mainMeasure) string {
+	for _, rg := range lay.Regions {
+		for _, sec := range rg.Sections {
+			if (sec.Kind == "bss" || sec.Kind == "data") && sec.Addr < mm.Top && sec.End() > mm.Limit {
+				return sec.Name
+			}
+		}
+	}
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/stackscope/stackscope/internal/size"
 )
@@ -97,6 +98,11 @@ type StackResult struct {
 	// watchpoint ratchet (null when none did; DeepestNote says why).
 	Deepest     *Deepest `json:"deepest"`
 	DeepestNote string   `json:"deepest_note,omitempty"`
+	// PaintedAt is "main" when the stack was painted again at main's
+	// entry (it lies in .bss or .data, which startup code initializes):
+	// use before main is not in the peak. Note says so for a person.
+	PaintedAt string `json:"painted_at,omitempty"`
+	Note      string `json:"note,omitempty"`
 }
 
 // BoundExceeded: the measured peak is above a bounded static bound, which
@@ -218,41 +224,54 @@ func (r *Result) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  registers:%s xpsr=%08x\n", b.String(), r.Stop.XPSR)
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  STACK\tKIND\tPEAK\tSIZE\tHEADROOM\tSTATIC BOUND\tCHECK\t")
+	// Numbers right-aligned (tabwriter), then the check and the stack's
+	// name left-aligned in the last cell, as analyze's tables end with
+	// the entry.
+	type row struct{ peak, size, room, bound, check, name string }
+	rows := []row{{"PEAK", "SIZE", "HEADROOM", "STATIC BOUND", "CHECK", "STACK"}}
 	for i := range r.Stacks {
 		s := &r.Stacks[i]
-		peak, room, check := "-", "-", "not measured"
+		rw := row{peak: "-", size: size.FormatCapacity(s.Size), room: "-", check: "not measured", name: s.Name}
+		if s.Kind != "main" {
+			rw.name += " (" + s.Kind + ")"
+		}
 		if s.Peak != nil {
-			peak = size.Format(*s.Peak)
-			room = headroomText(s.Size, *s.Peak)
-			check = "no static bound"
-			if s.Overflowed {
-				peak = "≥ " + size.Format(s.Size)
-				room = "none"
-			}
+			rw.peak = size.Format(*s.Peak)
+			rw.room = headroomText(s.Size, *s.Peak)
+			rw.check = "no static bound"
 			switch {
 			case s.Overflowed:
-				check = "overflowed"
+				rw.peak, rw.room, rw.check = "≥ "+size.Format(s.Size), "none", "OVERFLOWED"
 			case s.BoundExceeded():
-				check = fmt.Sprintf("ANALYSIS BUG: %s over the bound", size.Format(*s.Peak-*s.StaticBound))
+				rw.check = fmt.Sprintf("ANALYSIS BUG: %s over the bound", size.Format(*s.Peak-*s.StaticBound))
 			case s.StaticBound != nil:
-				check = "bound holds"
+				rw.check = "bound holds"
 			}
 		}
-		bound := "not bounded"
+		rw.bound = "not bounded"
 		if s.StaticBound != nil {
-			bound = size.Format(*s.StaticBound)
+			rw.bound = size.Format(*s.StaticBound)
 		} else if s.StaticAtLeast > 0 {
-			bound = "≥ " + size.Format(s.StaticAtLeast)
+			rw.bound = "≥ " + size.Format(s.StaticAtLeast)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, s.Kind, peak, size.FormatCapacity(s.Size), room, bound, check)
+		rows = append(rows, rw)
+	}
+	checkWidth := 0
+	for _, rw := range rows {
+		checkWidth = max(checkWidth, utf8.RuneCountInString(rw.check))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, rw := range rows {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t  %-*s  %s\n", rw.peak, rw.size, rw.room, rw.bound, checkWidth, rw.check, rw.name)
 	}
 	tw.Flush()
 	for i := range r.Stacks {
 		s := &r.Stacks[i]
 		if s.NotMeasured != "" {
 			fmt.Fprintf(w, "  %s stack not measured: %s\n", s.Name, s.NotMeasured)
+		}
+		if s.Note != "" {
+			fmt.Fprintf(w, "  %s stack: %s\n", s.Name, s.Note)
 		}
 		if s.Peak != nil && s.ResetBound != nil && s.StaticBound != nil && *s.StaticBound != *s.ResetBound {
 			fmt.Fprintf(w, "  %s stack: the static bound is the reset path's %s plus the interrupt levels; the run measures only what ran\n", s.Name, size.Format(*s.ResetBound))

@@ -43,7 +43,8 @@ type freertosTasks struct {
 	// known are the tasks as the scheduler's start found them: a task the
 	// end cannot find (an overflow wrote over its TCB or the lists) is
 	// still measured where it was.
-	known []rtos.Task
+	known         []rtos.Task
+	paintedAtMain bool
 	// noRatchet: read the entries at the scheduler's start, arm nothing.
 	noRatchet bool
 }

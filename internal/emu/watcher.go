@@ -70,7 +70,7 @@ func (w *watcher) breakpoints(bps map[uint64]string) {
 func (w *watcher) breakpoint(m *Machine, what string, pc uint64) (bool, error) {
 	switch what {
 	case "rtos-main":
-		if err := w.tasks.atMain(m); err != nil {
+		if err := w.atMain(m); err != nil {
 			return true, err
 		}
 	case "rtos-scheduler":
@@ -109,6 +109,31 @@ func (w *watcher) ratchets() []*ratchet {
 		}
 	}
 	return out
+}
+
+// mainRepainted starts the main stack's ratchet again below sp: the
+// stack was painted again at main (it lies in .bss or .data, which the
+// startup code wrote).
+func (w *watcher) mainRepainted(m *Machine, sp uint64) error {
+	r := w.mainR
+	if r == nil {
+		return nil
+	}
+	if err := r.disarm(m); err != nil {
+		return err
+	}
+	r.pending, r.deepest, r.steps = nil, nil, 0
+	r.lowest = min(max(sp, r.limit), r.top)
+	return r.arm(m, r.lowest)
+}
+
+// atMain paints FreeRTOS's heap and static task stacks, once.
+func (w *watcher) atMain(m *Machine) error {
+	if w.tasks == nil || w.tasks.paintedAtMain {
+		return nil
+	}
+	w.tasks.paintedAtMain = true
+	return w.tasks.atMain(m)
 }
 
 func (w *watcher) measure(m *Machine) error {

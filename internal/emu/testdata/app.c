@@ -3,7 +3,8 @@
  * and the measured peak can equal the static bound), chosen at run time
  * through a volatile so the compiler cannot fold it. MODE selects the
  * ending: 0 exit with EXIT_CODE, 1 a branch to itself after the path, 2
- * spin in a loop that is not a branch to itself (only a timeout ends it). */
+ * spin in a loop that is not a branch to itself (only a timeout ends it),
+ * 3 run the path ITERATIONS times and exit (scripts/bench-emu.sh). */
 #include <stdint.h>
 
 #ifndef MODE
@@ -52,6 +53,9 @@ int main(void)
 #elif MODE == 2
     for (;;)
         sink++;
+#elif MODE == 3
+    for (long i = 0; i < ITERATIONS; i++)
+        sink += outer(depth);
 #endif
     return EXIT_CODE;
 }

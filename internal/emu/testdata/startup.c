@@ -4,11 +4,18 @@
  * a branch to itself (the usual "hang here"). FAULT_FIRST makes the
  * reset handler's first instruction undefined; BAD_HARDFAULT points the
  * HardFault vector at unmapped memory (with FAULT_FIRST the core locks
- * up). */
+ * up). STACK_IN_BSS makes the main stack a 2 KiB array in .bss, which
+ * the reset handler zeroes. */
 #include <stdint.h>
 
 extern uint32_t __StackTop, _sidata, _sdata, _edata, _sbss, _ebss;
 int main(void);
+
+#ifdef STACK_IN_BSS
+uint32_t stack_area[512];
+__asm(".global __StackLimit\n.set __StackLimit, stack_area\n"
+      ".global __StackTop\n.set __StackTop, stack_area + 2048");
+#endif
 
 void semihost_exit(uint32_t code)
 {
