@@ -150,7 +150,15 @@ func mergeDeepest(res, ratcheted *Result) {
 			s.DeepestNote = fmt.Sprintf("the ratchet's run reached %s, not %s (its watchpoint stops move interrupts by a few instructions), through %s", size.Format(o.Deepest.Depth), size.Format(*s.Peak), strings.Join(path, " > "))
 		}
 	}
-	res.Warnings = append(res.Warnings, ratcheted.Warnings...)
+	have := map[string]bool{}
+	for _, w := range res.Warnings {
+		have[w] = true
+	}
+	for _, w := range ratcheted.Warnings {
+		if !have[w] {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
 }
 
 // runOnce is one run in QEMU.
