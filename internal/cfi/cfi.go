@@ -158,11 +158,21 @@ type Unwind struct {
 	CFAOffset int64
 	RAOffset  int64
 	RASaved   bool
+	// CFAReg is the register the CFA is computed from: SP, or on ARM the
+	// Thumb frame pointer r7 (code built with -O0 or
+	// -fno-omit-frame-pointer). FPOffset is where the caller's r7 was
+	// saved (CFA plus it) when FPSaved.
+	CFAReg   uint64
+	FPOffset int64
+	FPSaved  bool
 }
 
+// ARMFramePointer is the DWARF number of Thumb's frame pointer, r7.
+const ARMFramePointer = 7
+
 // UnwindAt returns the unwind rule at pc; ok is false when pc has no FDE,
-// the CFA is not SP-relative, or the return address is kept some other
-// way (an expression, another register).
+// the CFA is not SP-relative (or r7-relative on ARM), or the return
+// address is kept some other way (an expression, another register).
 func (t *Table) UnwindAt(pc uint64) (u Unwind, ok bool) {
 	fde := t.find(pc)
 	if fde == nil {
@@ -174,10 +184,18 @@ func (t *Table) UnwindAt(pc uint64) (u Unwind, ok bool) {
 		}
 	}()
 	ctx, err := fde.EstablishFrame(pc)
-	if err != nil || ctx == nil || ctx.CFA.Rule != frame.RuleCFA || ctx.CFA.Reg != t.spReg {
+	if err != nil || ctx == nil || ctx.CFA.Rule != frame.RuleCFA {
 		return u, false
 	}
-	u.CFAOffset = ctx.CFA.Offset
+	if ctx.CFA.Reg != t.spReg && (t.spReg != regSPARM || ctx.CFA.Reg != ARMFramePointer) {
+		return u, false
+	}
+	u.CFAOffset, u.CFAReg = ctx.CFA.Offset, ctx.CFA.Reg
+	if t.spReg == regSPARM {
+		if r, found := ctx.Regs[ARMFramePointer]; found && r.Rule == frame.RuleOffset {
+			u.FPOffset, u.FPSaved = r.Offset, true
+		}
+	}
 	r, found := ctx.Regs[ctx.RetAddrReg]
 	switch {
 	case !found || r.Rule == frame.RuleUndefined || r.Rule == frame.RuleSameVal:

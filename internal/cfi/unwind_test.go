@@ -54,6 +54,8 @@ func TestUnwindAt(t *testing.T) {
 				}
 				var deepest Unwind
 				for pc := start; pc < start+sym.Size; pc += 2 {
+					// At -O0 the CFA moves to r7 once it is set up: the frame is
+					// then the CFA's offset from r7, which -O0 sets to SP.
 					if u, ok := tab.UnwindAt(pc); ok && u.CFAOffset > deepest.CFAOffset {
 						deepest = u
 					}

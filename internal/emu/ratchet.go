@@ -195,10 +195,10 @@ func (r *ratchet) backtrace(m *Machine, regs *Registers, u *unwinder) []Frame {
 		}
 		bt = []Frame{u.frame(uint64(regs.PC()), uint64(regs.SP()))}
 		if pc, lr, sp, ok := exceptionFrameAbove(m, u, lo, r.top); ok {
-			bt = append(bt, u.backtrace(m, pc, sp, lr)...)
+			bt = append(bt, u.backtrace(m, pc, sp, lr, 0, false)...)
 		}
 	} else {
-		bt = u.backtrace(m, regs.PC(), regs.SP(), regs.LR())
+		bt = u.backtrace(m, regs.PC(), regs.SP(), regs.LR(), regs.R[7], true)
 	}
 	if r.entry != "" {
 		for i, f := range bt {

@@ -43,7 +43,10 @@ func excReturn(v uint32) bool { return v >= 0xffffff00 }
 // of a run of frames: at a stop or after an exception frame). Where it
 // stops: no CFI for a PC, a return to the process stack (which the GDB
 // stub of QEMU 7.2 does not expose), a zero or non-code return address.
-func (u *unwinder) backtrace(m *Machine, pc, sp, lr uint32) []Frame {
+// r7 is Thumb's frame pointer in code built with -O0, which makes the CFA
+// r7-relative: r7Valid says its value is known (at a stop; then wherever a
+// callee saved it).
+func (u *unwinder) backtrace(m *Machine, pc, sp, lr, r7 uint32, r7Valid bool) []Frame {
 	var out []Frame
 	lrValid := true
 	for len(out) < maxFrames {
@@ -58,8 +61,26 @@ func (u *unwinder) backtrace(m *Machine, pc, sp, lr uint32) []Frame {
 			break
 		}
 		cfa := sp + uint32(rule.CFAOffset)
-		fr.Size = rule.CFAOffset
+		if rule.CFAReg == cfi.ARMFramePointer {
+			if !r7Valid {
+				out = append(out, fr)
+				break
+			}
+			cfa = r7 + uint32(rule.CFAOffset)
+		}
+		if cfa < sp {
+			out = append(out, fr)
+			break
+		}
+		fr.Size = int64(cfa - sp)
 		out = append(out, fr)
+		if rule.FPSaved {
+			b, err := m.ReadMemory(uint64(int64(cfa)+rule.FPOffset), 4)
+			if err != nil {
+				return out
+			}
+			r7, r7Valid = binary.LittleEndian.Uint32(b), true
+		}
 		var ra uint32
 		switch {
 		case rule.RASaved:
@@ -96,9 +117,11 @@ func (u *unwinder) backtrace(m *Machine, pc, sp, lr uint32) []Frame {
 			out = append(out, Frame{PC: uint64(cfa), Function: "(exception frame)", SP: uint64(cfa), Size: int64(size), Exception: true})
 			pc, lr, sp = binary.LittleEndian.Uint32(b[24:]), binary.LittleEndian.Uint32(b[20:]), cfa+size
 			lrValid = true
+			// r7 is not stacked, but a handler saves and restores it like
+			// any callee: the value the walk holds is the interrupted one.
 			continue
 		}
-		if ra <= 1 || rule.CFAOffset < 0 {
+		if ra <= 1 {
 			return out
 		}
 		if _, ok := u.f.Containing(uint64(ra &^ 1)); !ok {
