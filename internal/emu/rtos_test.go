@@ -176,6 +176,29 @@ func TestTaskSizesWithoutEndOfStack(t *testing.T) {
 	}
 }
 
+// TestTaskSizeFromHeap: a task whose depth no analysis can tell (read
+// from a volatile), in a kernel that does not record pxEndOfStack, gets
+// its size from heap_4's block header (160 words: 640 B, already a
+// multiple of 8), and its peak still agrees with the kernel's.
+func TestTaskSizeFromHeap(t *testing.T) {
+	fw := buildRTOS(t, t.TempDir(), "mps2-an385", "RUNTIME_DEPTH")
+	res, err := run(t, fw, Options{ICount: DefaultICount, NoRatchet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hwm := freertosHWM(t, res.Output)
+	s := stackNamed(res, "producer")
+	if s == nil || s.Peak == nil {
+		t.Fatalf("producer: %+v", s)
+	}
+	if s.Size != 640 || !strings.HasPrefix(s.SizeSource, "the heap_4 block header") {
+		t.Errorf("producer: size %d from %q, want 640 from the heap block header", s.Size, s.SizeSource)
+	}
+	if *s.Headroom != 4*hwm["producer"] {
+		t.Errorf("producer: headroom %d, FreeRTOS says %d words", *s.Headroom, hwm["producer"])
+	}
+}
+
 // TestTaskOverflow: a worker given 100 words under a 600-byte chain is
 // reported as an overflow of that task, with the path that did it, and
 // the run's status is 1.

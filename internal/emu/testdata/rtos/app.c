@@ -10,7 +10,9 @@
  * hold the kernel's fill byte), which the test compares with stackscope.
  *
  * -DWORKER_WORDS=N sets the worker's stack (words): the default is ample;
- * a small one makes the worker's chain overflow it. */
+ * a small one makes the worker's chain overflow it. -DRUNTIME_DEPTH gives
+ * the producer a depth read from a volatile, which no static analysis can
+ * tell. */
 #include <stdint.h>
 
 #include "FreeRTOS.h"
@@ -22,6 +24,12 @@
 #define WORKER_WORDS 300
 #endif
 #define ROUNDS 30
+#ifdef RUNTIME_DEPTH
+static volatile configSTACK_DEPTH_TYPE producer_words = 160;
+#define PRODUCER_WORDS producer_words
+#else
+#define PRODUCER_WORDS 160
+#endif
 
 static QueueHandle_t items;
 static volatile uint32_t sink;
@@ -182,7 +190,7 @@ int main(void)
 {
     items = xQueueCreate(4, sizeof(uint32_t));
     TaskHandle_t h;
-    xTaskCreate(producer_task, "producer", 160, NULL, 2, &h);
+    xTaskCreate(producer_task, "producer", PRODUCER_WORDS, NULL, 2, &h);
     handles[n_handles++] = h;
     xTaskCreate(consumer_task, "consumer", 180, NULL, 3, &h);
     handles[n_handles++] = h;
