@@ -29,6 +29,7 @@ type firmwareFlags struct {
 	icount     string
 	configPath string
 	ld         string
+	noRatchet  bool
 }
 
 func (ff *firmwareFlags) register(f *pflag.FlagSet) {
@@ -37,13 +38,14 @@ func (ff *firmwareFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&ff.timeout, "timeout", 60*time.Second, "firmware: wall-clock limit of the run")
 	f.StringVar(&ff.icount, "icount", strconv.Itoa(emu.DefaultICount), "firmware: QEMU -icount `SHIFT` (a virtual ns per 2^SHIFT instructions: repeatable runs), or off")
 	f.StringVar(&ff.configPath, "config", "", "firmware: annotations and [memory] (default: stackscope.toml beside the ELF)")
+	f.BoolVar(&ff.noRatchet, "no-ratchet", false, "firmware: one run, without the watchpoint ratchet's second run (no deepest paths)")
 	f.StringVar(&ff.ld, "ld", "", "firmware: the linker script whose MEMORY regions are the memory map (as layout --ld)")
 }
 
 // given reports whether a firmware-only flag was set (a Linux program
 // given one is a usage error).
 func (ff *firmwareFlags) given(f *pflag.FlagSet) string {
-	for _, n := range []string{"machine", "until", "timeout", "icount", "config", "ld"} {
+	for _, n := range []string{"machine", "until", "timeout", "icount", "config", "ld", "no-ratchet"} {
 		if f.Changed(n) {
 			return "--" + n
 		}
@@ -171,7 +173,7 @@ func runFirmware(path string, extra []string, fl runFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := emu.RunFirmware(ctx, path, emu.Options{Machine: ff.machine, Until: ff.until, Timeout: ff.timeout,
-		ICount: icount, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
+		ICount: icount, NoRatchet: ff.noRatchet, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
 	if err != nil {
 		out.discard()
 		var ie *emu.InputError

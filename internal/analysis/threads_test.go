@@ -159,8 +159,8 @@ func TestThreadFreeRTOS(t *testing.T) {
 					if th.StackSize == nil || *th.StackSize != w.size {
 						t.Errorf("%s: stack %v (%s), want %d", name, show(th.StackSize), th.SizeSource, w.size)
 					}
-					if th.Context != 64 {
-						t.Errorf("%s: context %d, want 64", name, th.Context)
+					if th.Context != 72 {
+						t.Errorf("%s: context %d, want 72", name, th.Context)
 					}
 					if th.Bound == nil {
 						continue // ARMv6-M frames over 508 bytes are dynamic

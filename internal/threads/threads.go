@@ -62,6 +62,9 @@ type Site struct {
 	// ContextNote saying what it counts.
 	Context     int64
 	ContextNote string
+	// StackBuffer is the data symbol of a static stack (xTaskCreateStatic's
+	// buffer), "" when none is known: the emulator paints it.
+	StackBuffer string
 }
 
 // creatorKind maps the creation functions to the way their arguments are read.
@@ -515,14 +518,19 @@ func cloneSize(f *binfile.File, s *Site, stack value) {
 
 func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static bool, buf value) {
 	if ai.thumb {
-		s.Context = 64
-		s.ContextNote = "Cortex-M exception frame and r4-r11 saved by the context switch; a task using the FPU needs up to 136 B more"
+		// Measured in QEMU (internal/emu's task tests): the core's 32-byte
+		// frame, 4 bytes when it aligns SP to 8 on entry (STKALIGN), and
+		// r4-r11 plus EXC_RETURN saved by the ARM_CM4F port's switch (the
+		// ARM_CM3 and CM0 ports save 4 bytes less).
+		s.Context = 72
+		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP), r4-r11 and EXC_RETURN saved by the context switch; a task using the FPU needs up to 136 B more"
 	}
 	var bySym int64
 	symName := ""
 	if static && buf.k == vConst && buf.v != 0 {
 		if sym, ok := symbolAt(f, uint64(buf.v)); ok && sym.Size > 0 {
 			bySym, symName = int64(sym.Size), sym.Name
+			s.StackBuffer = sym.Name
 		}
 	}
 	if depth.k == vConst {
