@@ -523,7 +523,15 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 		// r4-r11 plus EXC_RETURN saved by the ARM_CM4F port's switch (the
 		// ARM_CM3 and CM0 ports save 4 bytes less).
 		s.Context = 72
-		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP), r4-r11 and EXC_RETURN saved by the context switch; a task using the FPU needs up to 136 B more"
+		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP), r4-r11 and EXC_RETURN saved by the context switch"
+		if f.UsesFloatingPoint() {
+			// A task that has run an FP instruction is switched out with
+			// the extended frame (S0-S15 and FPSCR: 72 B more) and the
+			// port's vstmdb of S16-S31 (64 B). Which tasks do cannot be
+			// told from the ELF alone, so every task is counted with it.
+			s.Context += 72 + 64
+			s.ContextNote += "; the image uses the FPU: the extended frame (S0-S15, FPSCR) and S16-S31 saved by the context switch, 136 B more"
+		}
 	}
 	var bySym int64
 	symName := ""
@@ -571,8 +579,14 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 
 func zephyrSize(f *binfile.File, s *Site, size, stack value, ai archInfo) {
 	if ai.thumb {
-		s.Context = 32
-		s.ContextNote = "Cortex-M exception frame; more when the thread uses the FPU"
+		// Zephyr keeps a thread's callee-saved (and FP callee-saved)
+		// registers in its thread object, not on its stack.
+		s.Context = 36
+		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP)"
+		if f.UsesFloatingPoint() {
+			s.Context += 72
+			s.ContextNote += "; the image uses the FPU: the extended frame (S0-S15, FPSCR) is 72 B more"
+		}
 	}
 	var bySym int64
 	symName := ""
