@@ -5,7 +5,7 @@
 # command line stackscope uses (the same -icount) without stackscope, and
 # under `stackscope run` (static analysis, QEMU started halted behind its
 # GDB stub, the main stack painted and read back, endless-loop checks),
-# with --no-ratchet (one run) and by default (a second run with the
+# by default (one run) and with --deepest (a second run with the
 # watchpoint ratchet for the deepest paths).
 # Prints a Markdown table; docs/PERFORMANCE.md ("## run (firmware)") has
 # the figures.
@@ -37,7 +37,7 @@ minof() { sort -n | head -1; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr), $(qemu-system-arm --version | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "runs: $runs, plain and under stackscope interleaved; the minimum wall time is reported"
 echo
-echo "| firmware run | code layout | qemu-system-arm alone | stackscope run --no-ratchet | ratio | stackscope run (with the ratchet's run) | ratio |"
+echo "| firmware run | code layout | qemu-system-arm alone | stackscope run | ratio | stackscope run --deepest (the ratchet's second run) | ratio |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 cflags=(-mcpu=cortex-m3 -mthumb -O2 -g -fno-tree-loop-distribute-patterns -ffreestanding -nostdlib -nostartfiles)
 arm-none-eabi-gcc "${cflags[@]}" -c -o "$work/startup.o" "$td/startup.c"
@@ -56,8 +56,8 @@ for spec in "20000 apart" "200000 apart" "20000 same"; do
 	plain=() ; once=() ; traced=()
 	for _ in $(seq "$runs"); do
 		plain+=("$(time1 "${qemu[@]}")")
-		once+=("$(time1 "$work/stackscope" run --no-ratchet "$fw")")
-		traced+=("$(time1 "$work/stackscope" run "$fw")")
+		once+=("$(time1 "$work/stackscope" run "$fw")")
+		traced+=("$(time1 "$work/stackscope" run --deepest "$fw")")
 	done
 	p=$(printf '%s\n' "${plain[@]}" | minof)
 	o=$(printf '%s\n' "${once[@]}" | minof)
