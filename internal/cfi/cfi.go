@@ -156,39 +156,6 @@ func cfaAt(fde *frame.FrameDescriptionEntry, pc uint64, spReg uint64) (n int64, 
 	return ctx.CFA.Offset, true
 }
 
-// SavedAt says where the caller's value of register reg is at pc: saved
-// at CFA+Offset (Saved), or still in the register itself (neither saved
-// nor clobbered yet: only meaningful in the innermost frame). ok is false
-// when pc has no FDE or the rule is another one. An unwinder reads the
-// return address with it (reg 14, LR, on ARM).
-func (t *Table) SavedAt(pc uint64, reg uint64) (offset int64, saved bool, ok bool) {
-	fde := t.find(pc)
-	if fde == nil {
-		return 0, false, false
-	}
-	defer func() {
-		if recover() != nil {
-			offset, saved, ok = 0, false, false
-		}
-	}()
-	ctx, err := fde.EstablishFrame(pc)
-	if err != nil || ctx == nil {
-		return 0, false, false
-	}
-	r, found := ctx.Regs[reg]
-	if !found {
-		return 0, false, true
-	}
-	switch r.Rule {
-	case frame.RuleOffset:
-		return r.Offset, true, true
-	case frame.RuleSameVal:
-		return 0, false, true
-	}
-	// Undefined: the outermost frame, or a value not recoverable.
-	return 0, false, false
-}
-
 // Unwind is how to find the caller's frame at one PC: the CFA is SP plus
 // CFAOffset, and the return address is saved at CFA plus RAOffset when
 // RASaved, else still in the return-address register (a leaf, or before

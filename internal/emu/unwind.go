@@ -31,6 +31,9 @@ type unwinder struct {
 	f     *binfile.File
 	cfi   *cfi.Table
 	lines *srcloc.Table
+	// splice maps an SP that inject's --at moved to the SP it replaced,
+	// so that the frames above the fired function are read where they are.
+	splice map[uint64]uint64
 }
 
 // maxFrames bounds a walk (a corrupt stack must end it).
@@ -130,6 +133,9 @@ func (u *unwinder) backtrace(m *Machine, pc, sp, lr, r7 uint32, r7Valid bool) []
 		// The return address is the instruction after the call: look up
 		// the call itself (ra-2 is inside it for 16- and 32-bit calls).
 		pc, sp = (ra&^1)-2, cfa
+		if to, ok := u.splice[uint64(sp)]; ok {
+			sp = uint32(to)
+		}
 	}
 	return out
 }
