@@ -161,21 +161,33 @@ func mergeDeepest(res, ratcheted *Result) {
 	}
 }
 
+// openFirmware opens a firmware image with what every emulator command
+// needs from the static side: its analysis and its layout (the main
+// stack's top and limit). The caller closes f.
+func openFirmware(path string, aopts analysis.Options, mem *layout.MemoryMap) (*binfile.File, *analysis.Result, *layout.Report, error) {
+	f, err := binfile.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ok, why := IsFirmware(f); !ok {
+		f.Close()
+		return nil, nil, nil, &InputError{Path: path, Problem: why}
+	}
+	res, err := analysis.RunFile(f, aopts)
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	return f, res, layout.AnalyzeFile(f, layout.Options{Result: res, Memory: mem}), nil
+}
+
 // runOnce is one run in QEMU.
 func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
-	f, err := binfile.Open(path)
+	f, res, lay, err := openFirmware(path, opts.Analysis, opts.Memory)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if ok, why := IsFirmware(f); !ok {
-		return nil, &InputError{Path: path, Problem: why}
-	}
-	res, err := analysis.RunFile(f, opts.Analysis)
-	if err != nil {
-		return nil, &InputError{Path: path, Problem: err.Error()}
-	}
-	lay := layout.AnalyzeFile(f, layout.Options{Result: res, Memory: opts.Memory})
 
 	im := ImageOf(f)
 	var board *Board

@@ -159,19 +159,11 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if (opts.Stack > 0) == (opts.At != "") {
 		return nil, &InputError{Path: path, Problem: "give one of --stack BYTES or --at FUNCTION"}
 	}
-	f, err := binfile.Open(path)
+	f, res, lay, err := openFirmware(path, opts.Analysis, opts.Memory)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if ok, why := IsFirmware(f); !ok {
-		return nil, &InputError{Path: path, Problem: why}
-	}
-	res, err := analysis.RunFile(f, opts.Analysis)
-	if err != nil {
-		return nil, &InputError{Path: path, Problem: err.Error()}
-	}
-	lay := layout.AnalyzeFile(f, layout.Options{Result: res, Memory: opts.Memory})
 	st := lay.Stack
 	if st == nil || !st.LimitFound || st.Size == 0 {
 		return nil, &InputError{Path: path, Problem: "the main stack's limit is not known (no stack-limit symbol or section: see stackscope layout); inject needs it"}
