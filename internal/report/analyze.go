@@ -552,7 +552,6 @@ func riscvTrapsText(w io.Writer, in *analysis.Interrupts, least func(int64) stri
 	fmt.Fprintln(w, "    assumes: "+strings.Join(in.Assumes, "; "))
 }
 
-
 // riscvNesting is a RISC-V handler's NESTING cell: what its level counts.
 func riscvNesting(h analysis.Handler, levels []analysis.Level) string {
 	if h.Level < 0 || h.Level >= len(levels) {
