@@ -28,7 +28,8 @@ type Options struct {
 	// NoLibraries stops PLT calls at the library boundary (external).
 	NoLibraries bool
 	LibPaths    []string
-	// Interrupts configures the Cortex-M nesting model (priority groups).
+	// Interrupts configures the nesting model (priority groups; Cortex-M
+	// and RISC-V).
 	Interrupts InterruptConfig
 	// Strict uses only annotated or proved indirect-call targets; without
 	// it, an unresolved indirect call is assumed to reach any function

@@ -252,6 +252,9 @@ func mtvecHandlers(f *binfile.File, dec isa.Decoder, v uint64) []vectorSlot {
 	var out []vectorSlot
 	for i := range maxVectors {
 		pc := base + uint64(4*i)
+		if fn, ok := f.FunctionAt(pc); i > 0 && ok && fn.Addr == pc {
+			break // a function starts here: the table has ended (its own first jump may be one)
+		}
 		code, err := f.Code(pc, 4)
 		if err != nil || len(code) < 4 {
 			break
