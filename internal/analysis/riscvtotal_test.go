@@ -13,7 +13,7 @@ import (
 // buildNest compiles testdata/riscv/nest.c for RV32IMAC with picolibc and
 // its own _start into dir, with -fstack-usage, and returns the image and
 // GCC's frames.
-func buildNest(t *testing.T, dir string, flags ...string) (string, map[string]int64) {
+func buildNest(t *testing.T, dir string, flags ...string) (string, []testutil.SULine) {
 	t.Helper()
 	cc := testutil.RequireTool(t, "riscv64-unknown-elf-gcc")
 	src, _ := filepath.Abs(filepath.Join("testdata", "riscv", "nest.c"))
@@ -21,15 +21,16 @@ func buildNest(t *testing.T, dir string, flags ...string) (string, map[string]in
 	args := append([]string{"-march=rv32imac", "-mabi=ilp32", "-g", "-fstack-usage", "--specs=picolibc.specs", "-nostartfiles", "-c", "-o", "nest.o", src}, flags...)
 	testutil.Run(t, dir, cc, args...)
 	testutil.Run(t, dir, cc, "-march=rv32imac", "-mabi=ilp32", "--specs=picolibc.specs", "-nostartfiles", "-o", elf, "nest.o")
-	return elf, suFrames(testutil.ParseSU(t, dir))
+	return elf, testutil.ParseSU(t, dir)
 }
 
 // TestRISCVMainStackTotal: the main-stack total of nest.c (a deep path
 // from main; a timer, an external, a software and an exception handler in
 // a vectored mtvec table, all __attribute__((interrupt))) at -O0, -O2 and
 // -Os equals what .su and the nesting rule give:
-//   - each handler's bound is the sum of its .su frames along its deepest
-//     calls (the interrupt attribute's saves are in its frame);
+//   - every static frame equals .su (an interrupt function's saves of
+//     the caller-saved registers included), and each handler's bound is
+//     the sum of its .su frames along its deepest calls;
 //   - nothing re-enabling (-DNO_NEST): reset path + the heaviest handler;
 //   - ext_isr (through enable_nesting) and soft_isr set MIE again: they
 //     are named, with the function and the address of the write, and the
@@ -53,7 +54,9 @@ func TestRISCVMainStackTotal(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				dir := t.TempDir()
-				elf, f := buildNest(t, dir, flags...)
+				elf, su := buildNest(t, dir, flags...)
+				f := suFrames(su)
+				checkedFrames := false
 				reset := f["main"] + f["level1"] + f["level2"] + f["level3"]
 				ext := f["ext_isr"] + f["level2"] + f["level3"]
 				if nest {
@@ -84,6 +87,15 @@ func TestRISCVMainStackTotal(t *testing.T) {
 						t.Fatal(err)
 					}
 					requirePathSums(t, res)
+					if !checkedFrames {
+						// Every static frame, the interrupt functions' saves included.
+						c := compareWithSU(res, su)
+						requireAllEqual(t, c)
+						if c.static < 10 {
+							t.Fatalf("only %d static frames compared with .su", c.static)
+						}
+						checkedFrames = true
+					}
 					in := res.Interrupts
 					if in == nil || in.Model != ModelRISCV {
 						t.Fatalf("no RISC-V main-stack total (%+v)", in)
