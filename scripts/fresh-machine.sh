@@ -260,6 +260,13 @@ mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+grep -qs "$(hostname)" "$root/etc/hosts" || echo "127.0.1.1 $(hostname)" >>"$root/etc/hosts" # sudo looks it up
+# This network's own certificate authorities (a TLS-inspecting proxy's),
+# which every machine on it needs to reach the Go proxy.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    chroot "$root" update-ca-certificates >/dev/null
+fi
 
 # Go as go.dev/doc/install leaves it: /usr/local/go, its bin on PATH.
 rm -rf "$root/usr/local/go"
