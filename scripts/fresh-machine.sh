@@ -14,7 +14,8 @@
 #   ROOT: where the new root goes (default /var/tmp/stackscope-fresh); an
 #   existing Debian root there is reused (delete it for a fresh machine).
 # Only committed changes are checked: it clones the branch. Mounts (proc,
-# sys, dev, dev/pts) are removed on exit; ROOT stays for a look afterwards.
+# sys, dev/pts, dev/shm) are removed on exit; ROOT stays for a look
+# afterwards.
 set -eu
 
 # inside runs in the chroot, in the clone, as the user: the README's steps.
@@ -265,7 +266,7 @@ else
 fi
 
 unmount() {
-    for m in dev/pts dev sys proc; do
+    for m in dev/shm dev/pts sys proc; do
         if mountpoint -q "$root/$m"; then umount "$root/$m" || umount -l "$root/$m"; fi
     done
 }
@@ -273,8 +274,12 @@ trap unmount EXIT
 trap 'exit 130' INT TERM
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
-mount --bind /dev "$root/dev"
-mount --bind /dev/pts "$root/dev/pts"
+# The root's own device nodes (debootstrap made them), not this machine's
+# /dev: what runs as root in there (apt, the suite) cannot remove or
+# replace a device of the host, and nothing on the host can break it.
+# Pseudo-terminals from a devpts of its own (its /dev/ptmx opens ../pts).
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts"
+mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 grep -qs "$(hostname)" "$root/etc/hosts" || echo "127.0.1.1 $(hostname)" >>"$root/etc/hosts" # sudo looks it up
 # This network's own certificate authorities (a TLS-inspecting proxy's),
