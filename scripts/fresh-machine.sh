@@ -11,6 +11,7 @@
 # Usage (as root, with network): scripts/fresh-machine.sh [--as user|root] [ROOT]
 #   --as user (default): a user with sudo, as the README's test command implies
 #   --as root: everything as root
+#   FRESH_CORPORA=DIR (environment): copy the test corpora to ../shared/corpora
 #   ROOT: where the new root goes (default /var/tmp/stackscope-fresh); an
 #   existing Debian root there is reused (delete it for a fresh machine).
 # Only committed changes are checked: it clones the branch. Mounts (proc,
@@ -302,7 +303,15 @@ if [ "$as" = user ]; then
 fi
 rm -rf "$root$home/stackscope"
 git clone -q --branch "$branch" "$repo" "$root$home/stackscope"
-chroot "$root" chown -R "$user:" "$home/stackscope"
+# FRESH_CORPORA=DIR: the test corpora (FreeRTOS-Kernel, ...) where the
+# README says to put them, ../shared/corpora from the checkout; without it
+# the tests that need them must skip, each with one line.
+if [ -n "${FRESH_CORPORA:-}" ]; then
+    rm -rf "$root$home/shared"
+    mkdir -p "$root$home/shared"
+    cp -a "$FRESH_CORPORA" "$root$home/shared/corpora"
+fi
+chroot "$root" chown -R "$user:" "$home"
 
 # A login shell: the environment a user has, not this one's (GOFLAGS...).
 chroot "$root" su - "$user" -c 'cd stackscope && ./scripts/fresh-machine.sh --inside'
