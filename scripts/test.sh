@@ -47,8 +47,12 @@ for pair in $needs; do
     what=${pair%%:*}
     pkg=${pair#*:}
     case "$what" in
-    /*) [ -e "$what" ] || missing="$missing $pkg" ;;
-    *) command -v "$what" >/dev/null 2>&1 || missing="$missing $pkg" ;;
+    /*) [ -e "$what" ] && continue ;;
+    *) command -v "$what" >/dev/null 2>&1 && continue ;;
+    esac
+    case "$missing " in
+    *" $pkg "*) ;; # one package gives several commands
+    *) missing="$missing $pkg" ;;
     esac
 done
 if [ -n "$missing" ]; then
