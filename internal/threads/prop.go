@@ -911,7 +911,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 	case isa.SPAdd:
 		s.sp += e.SPDelta
 	case isa.SPFromFP:
-		if fp := s.regs[ai.fp]; fp.k == vStack {
+		if fp := s.regs[ai.fp]; fp.k == vStack && !e.HasSPReg {
 			s.sp, s.spKnown = fp.v+e.SPDelta, true
 		} else {
 			s.spKnown = false
