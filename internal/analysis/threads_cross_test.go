@@ -17,6 +17,9 @@ var crossPthreadTargets = []struct {
 	name, cc, qemu, sysroot string
 	stackMin                int64
 }{
+	// The host itself (no qemu, no sysroot): its context is measured the
+	// same way.
+	{"x86-64", "gcc", "", "", 16384},
 	{"arm64", "aarch64-linux-gnu-gcc", "qemu-aarch64", "/usr/aarch64-linux-gnu", 131072},
 	{"rv64", "riscv64-linux-gnu-gcc", "qemu-riscv64", "/usr/riscv64-linux-gnu", 16384},
 }
@@ -36,13 +39,18 @@ func TestThreadPthreadCross(t *testing.T) {
 			t.Run(tg.name+opt, func(t *testing.T) {
 				t.Parallel()
 				cc := testutil.RequireTool(t, tg.cc)
-				qemu := testutil.RequireTool(t, tg.qemu)
-				testutil.RequireTool(t, filepath.Join(tg.sysroot, "lib", "libc.so.6"))
+				var qemu string
+				var libPaths []string
+				if tg.qemu != "" {
+					qemu = testutil.RequireTool(t, tg.qemu)
+					testutil.RequireTool(t, filepath.Join(tg.sysroot, "lib", "libc.so.6"))
+					libPaths = []string{filepath.Join(tg.sysroot, "lib")}
+				}
 				dir := t.TempDir()
 				src, _ := filepath.Abs(filepath.Join("testdata", "threads", "pthread_cross.c"))
 				bin := filepath.Join(dir, "pthread_cross")
 				testutil.Run(t, dir, cc, opt, fmt.Sprintf("-DSTACK=%d", tg.stackMin), "-fstack-usage", "-pthread", "-Wl,-z,now", "-o", bin, src)
-				res, err := Run(bin, Options{LibPaths: []string{filepath.Join(tg.sysroot, "lib")}})
+				res, err := Run(bin, Options{LibPaths: libPaths})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -52,7 +60,12 @@ func TestThreadPthreadCross(t *testing.T) {
 					t.Fatalf("%d threads, want 4 (big_worker, deep_worker, small_worker, measure_worker): %+v", len(res.Threads), res.Threads)
 				}
 				var top int64
-				out := testutil.Run(t, dir, qemu, "-L", tg.sysroot, bin, "measure")
+				var out string
+				if qemu == "" {
+					out = testutil.Run(t, dir, bin, "measure")
+				} else {
+					out = testutil.Run(t, dir, qemu, "-L", tg.sysroot, bin, "measure")
+				}
 				if _, err := fmt.Sscanf(out, "top %d", &top); err != nil {
 					t.Fatalf("measure: %q", out)
 				}
@@ -62,7 +75,7 @@ func TestThreadPthreadCross(t *testing.T) {
 					t.Fatalf("big_worker stack %v from %q, want %s", show(big.StackSize), big.SizeSource, want)
 				}
 				if big.Context != top {
-					t.Errorf("context %d B (%s), but the start routine's CFA is %d B below the stack's top under %s", big.Context, big.ContextNote, top, tg.qemu)
+					t.Errorf("context %d B (%s), but the start routine's CFA is %d B below the stack's top in a run (%s)", big.Context, big.ContextNote, top, tg.name)
 				}
 				if big.Bound == nil || *big.Bound < su["big_worker"]+su["fill"] {
 					t.Fatalf("big_worker bound %v, want at least the .su frames %d + %d", show(big.Bound), su["big_worker"], su["fill"])

@@ -450,31 +450,31 @@ func setEntry(g *callgraph.Graph, s *Site, v value, ai archInfo) {
 // glibc keeps a thread's descriptor (struct pthread, 2,304 bytes on x86-64
 // glibc 2.36) and its static TLS (the program's PT_TLS block and a surplus
 // of 1,664 bytes for libraries) at the top of the stack it allocates for
-// the thread, so the start routine gets that much less than the size asked
-// for. Leaving them out would call a thread "ok" that overflows.
-const (
-	glibcThreadDescriptor = 2304
-	glibcStaticTLSSurplus = 1664
-)
+// the thread, and start_thread's frame sits below them, so the start
+// routine gets that much less than the size asked for. Leaving them out
+// would call a thread "ok" that overflows.
 
 // glibcFacts are what glibc (Debian 12's 2.36) does with a thread's stack
 // on one target: PTHREAD_STACK_MIN, and what sits at the top of the stack
-// above the start routine (top, measured; 0: the x86-64 model above).
+// above the start routine (top, measured).
 type glibcFacts struct {
 	stackMin int64
 	top      int64
 	arch     string
 }
 
-// On AArch64 and RV64 the top of a pthread's stack holds the thread
+// On every target the top of a pthread's stack holds the thread
 // descriptor and the static TLS (with its surplus), and below them
 // start_thread's frame: the distance from the top of a stack given with
 // pthread_attr_setstack to the start routine's CFA, measured under
-// qemu-user with Debian 12's cross glibc 2.36 for a program without TLS
+// qemu-user with Debian 12's cross glibc 2.36 (natively on x86-64) for a
+// program without TLS
 // (TestThreadPthreadCross measures it again). PTHREAD_STACK_MIN is 128 KiB
 // on AArch64 (64 KiB pages), 16 KiB on RV64 (bits/pthread_stack_min.h).
 var (
-	glibcX86   = glibcFacts{stackMin: PthreadStackMin, arch: "x86-64"}
+	// x86-64: the descriptor and TLS surplus above, and start_thread's
+	// own frame below them (416 B), measured the same way on the host.
+	glibcX86   = glibcFacts{stackMin: PthreadStackMin, top: 4384, arch: "x86-64"}
 	glibcARM64 = glibcFacts{stackMin: 131072, top: 5824, arch: "AArch64"}
 	glibcRV64  = glibcFacts{stackMin: 16384, top: 5904, arch: "RV64"}
 )
@@ -496,13 +496,8 @@ func pthreadContext(f *binfile.File, s *Site, gf glibcFacts) {
 			tls += int64(p.Memsz)
 		}
 	}
-	if gf.top > 0 {
-		s.Context = gf.top + tls
-		s.ContextNote = fmt.Sprintf("glibc's thread descriptor, static TLS and start_thread's frame (%d B on %s, measured) and this program's TLS (%d B) at the top of a pthread's stack", gf.top, gf.arch, tls)
-		return
-	}
-	s.Context = glibcThreadDescriptor + glibcStaticTLSSurplus + tls
-	s.ContextNote = fmt.Sprintf("glibc's thread descriptor (%d B), static TLS surplus (%d B) and this program's TLS (%d B) at the top of a pthread's stack", glibcThreadDescriptor, glibcStaticTLSSurplus, tls)
+	s.Context = gf.top + tls
+	s.ContextNote = fmt.Sprintf("glibc's thread descriptor, static TLS and start_thread's frame (%d B on %s, measured) and this program's TLS (%d B) at the top of a pthread's stack", gf.top, gf.arch, tls)
 }
 
 func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo, gf glibcFacts) {
