@@ -12,37 +12,11 @@ import (
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
-// sourceTree returns a code base fetched by scripts/fetch-sources.sh from
-// Debian's source packages. Without it the test says plainly that it is
-// skipped (or fails under STACKSCOPE_REQUIRE_TOOLS=1).
-func sourceTree(t *testing.T, pkg string) string {
-	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join("..", "..", ".cache", "sources", pkg+"-*"))
-	for _, m := range matches {
-		if st, err := os.Stat(m); err == nil && st.IsDir() {
-			abs, _ := filepath.Abs(m)
-			return abs
-		}
-	}
-	if os.Getenv("STACKSCOPE_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("source package %s missing: run scripts/fetch-sources.sh %s", pkg, pkg)
-	}
-	t.Skipf("SKIPPED: source package %s not fetched; run scripts/fetch-sources.sh %s", pkg, pkg)
-	return ""
-}
+// sourceTree and zlibSources are testutil's (the decoders' objdump tests
+// build the same code).
+func sourceTree(t *testing.T, pkg string) string { t.Helper(); return testutil.SourceTree(t, pkg) }
 
-// zlibSources are zlib's library files (not its examples or contrib).
-func zlibSources(t *testing.T, root string) []string {
-	var out []string
-	for _, name := range []string{"adler32", "compress", "crc32", "deflate", "gzclose", "gzlib", "gzread", "gzwrite", "infback", "inffast", "inflate", "inftrees", "trees", "uncompr", "zutil"} {
-		p := filepath.Join(root, name+".c")
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("zlib source %s missing: %v", p, err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
+func zlibSources(t *testing.T, root string) []string { return testutil.ZlibSources(t, root) }
 
 // compileEach compiles each source with -fstack-usage into dir.
 func compileEach(t *testing.T, dir, cc string, flags []string, srcs []string) []string {

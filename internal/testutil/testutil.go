@@ -139,3 +139,52 @@ func Corpus(t testing.TB, name string) string {
 	t.Skipf("SKIPPED: corpus %s not found in ../shared/corpora above the repository (the README, Run the tests, says how to get it)", name)
 	return ""
 }
+
+// SourceTree returns the unpacked Debian source package pkg (zlib,
+// lua5.4, sqlite3) that scripts/fetch-sources.sh keeps in .cache/sources
+// at the module's root. Without it the test skips with one line saying how
+// to fetch it, or fails under STACKSCOPE_REQUIRE_TOOLS=1 (test.sh fetches
+// them).
+func SourceTree(t testing.TB, pkg string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("no go.mod above %s", dir)
+		}
+		dir = parent
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, ".cache", "sources", pkg+"-*"))
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && st.IsDir() {
+			return m
+		}
+	}
+	if os.Getenv("STACKSCOPE_REQUIRE_TOOLS") == "1" {
+		t.Fatalf("source package %s missing: run scripts/fetch-sources.sh %s", pkg, pkg)
+	}
+	t.Skipf("SKIPPED: source package %s not fetched; run scripts/fetch-sources.sh %s", pkg, pkg)
+	return ""
+}
+
+// ZlibSources are zlib's library files (not its examples or contrib) in
+// the source tree root.
+func ZlibSources(t testing.TB, root string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range []string{"adler32", "compress", "crc32", "deflate", "gzclose", "gzlib", "gzread", "gzwrite", "infback", "inffast", "inflate", "inftrees", "trees", "uncompr", "zutil"} {
+		p := filepath.Join(root, name+".c")
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("zlib source %s missing: %v", p, err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
