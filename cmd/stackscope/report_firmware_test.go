@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackscope/stackscope/internal/emu"
+	"github.com/stackscope/stackscope/internal/size"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// reportDOM loads url in headless Chromium and returns the DOM after the
+// page's script ran, failing on any console message (an error, an
+// uncaught exception).
+func reportDOM(t *testing.T, url string) string {
+	t.Helper()
+	bin := testutil.RequireTool(t, "chromium")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--disable-gpu", "--no-sandbox", "--user-data-dir="+t.TempDir(),
+		"--enable-logging=stderr", "--v=0", "--dump-dom", url)
+	cmd.WaitDelay = 10 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v\n%s", err, stderr.String())
+	}
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(l, ":CONSOLE") || strings.Contains(l, "Uncaught") {
+			t.Errorf("console: %s", l)
+		}
+	}
+	return string(out)
+}
+
+var (
+	trRE  = regexp.MustCompile(`(?s)<tr[^>]*>(.*?)</tr>`)
+	tdRE  = regexp.MustCompile(`(?s)<t[dh][^>]*>(.*?)</t[dh]>`)
+	tagRE = regexp.MustCompile(`<[^>]*>`)
+)
+
+// htmlText is an element's text: tags dropped, entities decoded.
+func htmlText(s string) string { return strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(s, ""))) }
+
+// tableRows are the rows of the first table in s, each a list of cell texts.
+func tableRows(s string) [][]string {
+	end := strings.Index(s, "</table>")
+	if end < 0 {
+		return nil
+	}
+	var rows [][]string
+	for _, tr := range trRE.FindAllStringSubmatch(s[:end], -1) {
+		var row []string
+		for _, td := range tdRE.FindAllStringSubmatch(tr[1], -1) {
+			row = append(row, htmlText(td[1]))
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// between is the part of s from the first start to the next end after it.
+func between(t *testing.T, s, start, end string) string {
+	t.Helper()
+	i := strings.Index(s, start)
+	if i < 0 {
+		t.Fatalf("no %q in the page", start)
+	}
+	j := strings.Index(s[i:], end)
+	if j < 0 {
+		t.Fatalf("no %q after %q", end, start)
+	}
+	return s[i : i+j]
+}
+
+// pageData is the page's JSON data (the function rows), to resolve links.
+func pageFunctions(t *testing.T, page string) map[string]bool {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<script id="data" type="application/json">(.*?)</script>`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no data in the page")
+	}
+	var data struct {
+		Functions []struct {
+			Name string `json:"name"`
+		} `json:"functions"`
+	}
+	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range data.Functions {
+		out[f.Name] = true
+	}
+	return out
+}
+
+// checkFnLinks: every #fn=NAME link in part names a row of the table.
+func checkFnLinks(t *testing.T, part string, rows map[string]bool) int {
+	t.Helper()
+	links := regexp.MustCompile(`href="#fn=([^"]*)"`).FindAllStringSubmatch(part, -1)
+	for _, l := range links {
+		name := html.UnescapeString(l[1])
+		if !rows[name] {
+			t.Errorf("link #fn=%s: no such row", name)
+		}
+	}
+	return len(links)
+}
+
+// TestReportFirmwareRun: a FreeRTOS firmware run with --deepest, its
+// record written by the real command, shown by report --run: in
+// Chromium, one row per stack whose peak, size, static bound and check
+// are the record's (as run's text writes them), and per stack the deepest
+// path beside the static worst path, frame by frame as the record has
+// them, every function linked to a row of the table; following a link
+// shows that row alone.
+func TestReportFirmwareRun(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-arm")
+	testutil.RequireTool(t, "chromium")
+	dir := t.TempDir()
+	app, _ := filepath.Abs("../../internal/emu/testdata/rtos/app.c")
+	fw := testutil.BuildFreeRTOS(t, dir, testutil.FreeRTOSApp{Port: "cm3", App: []string{app}, Defines: []string{"INCLUDE_xTaskGetIdleTaskHandle=1"}})
+	js := filepath.Join(dir, "run.json")
+	if code, _, errOut := capture(t, "run", "--deepest", "--format", "json", "-o", js, fw); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errOut)
+	}
+	data, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec emu.Result
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "fw.html")
+	if code, _, errOut := capture(t, "report", "--run", js, "-o", page, fw); code > 1 || strings.Contains(errOut, "warning") {
+		t.Fatalf("report: exit %d\n%s", code, errOut)
+	}
+	raw, _ := os.ReadFile(page)
+	rows := pageFunctions(t, string(raw))
+	if !strings.Contains(string(raw), html.EscapeString(rec.Verdict())) {
+		t.Errorf("the page lacks the run's verdict %q", rec.Verdict())
+	}
+	dom := reportDOM(t, "file://"+page)
+	if d := os.Getenv("STACKSCOPE_SCREENSHOTS"); d != "" {
+		exec.Command("cp", page, filepath.Join(d, "fwrun.html")).Run()
+		exec.Command("cp", js, filepath.Join(d, "fwrun.json")).Run()
+	}
+	part := between(t, dom, `<div id="fw-stacks">`, `<section id="functions-section">`)
+	got := tableRows(part)
+	if len(got) != len(rec.Stacks)+1 {
+		t.Fatalf("%d rows for %d stacks: %v", len(got)-1, len(rec.Stacks), got)
+	}
+	tasks, deepest := 0, 0
+	for i, s := range rec.Stacks {
+		row := got[i+1]
+		if s.Kind == "task" {
+			tasks++
+		}
+		if s.Peak == nil || s.Overflowed {
+			t.Errorf("%s: peak %v overflowed %v: the fixture's stacks are all measured and within", s.Name, s.Peak, s.Overflowed)
+			continue
+		}
+		// The bound and check as run's own table writes them.
+		bound, check := "not bounded", "no static bound"
+		switch {
+		case s.StaticBound != nil && *s.Peak > *s.StaticBound:
+			bound, check = size.Format(*s.StaticBound), "ANALYSIS BUG"
+		case s.StaticBound != nil:
+			bound, check = size.Format(*s.StaticBound), "bound holds"
+		case s.StaticAtLeast > 0:
+			bound = "≥ " + size.Format(s.StaticAtLeast)
+		}
+		want := []string{s.Name, s.Kind, size.Format(*s.Peak), size.FormatCapacity(s.Size), size.FormatCapacity(s.Size - *s.Peak), bound, check}
+		if len(row) != 7 || row[0] != want[0] || row[1] != want[1] || row[2] != want[2] || row[3] != want[3] ||
+			!strings.HasPrefix(row[4], want[4]+" (") || row[5] != want[5] || !strings.HasPrefix(row[6], want[6]) {
+			t.Errorf("stack %s: row %q, want %q", s.Name, row, want)
+		}
+		d := s.Deepest
+		if d == nil {
+			continue
+		}
+		deepest++
+		// The stack's path table, in the DOM as the script built it.
+		box := between(t, part, `data-stack="`+html.EscapeString(s.Name)+`"`, `</table>`) + "</table>"
+		if !strings.Contains(htmlText(box), fmt.Sprintf("deepest write %s at %#x in %s", size.Format(d.Depth), d.PC, d.Function)) {
+			t.Errorf("%s: the deepest write is not shown: %s", s.Name, htmlText(box))
+		}
+		prows := tableRows(box)[1:]
+		if len(prows) != max(len(d.Backtrace), len(s.StaticPath)) {
+			t.Errorf("%s: %d path rows for %d measured frames and %d static", s.Name, len(prows), len(d.Backtrace), len(s.StaticPath))
+			continue
+		}
+		for k, pr := range prows {
+			var m, fr, st string
+			if k < len(d.Backtrace) {
+				f := d.Backtrace[len(d.Backtrace)-1-k]
+				m, fr = f.Function, size.Format(f.Size)
+			}
+			if k < len(s.StaticPath) {
+				st = s.StaticPath[k]
+			}
+			if pr[0] != m || pr[1] != fr || pr[3] != st {
+				t.Errorf("%s: path row %d %q, want measured %q frame %q static %q", s.Name, k, pr, m, fr, st)
+			}
+		}
+		if n := checkFnLinks(t, box, rows); n == 0 {
+			t.Errorf("%s: no function of the path is linked", s.Name)
+		}
+	}
+	if tasks < 4 || deepest < 2 {
+		t.Errorf("%d tasks, %d deepest paths: the fixture has the main stack and its tasks, with --deepest", tasks, deepest)
+	}
+	// A link followed: the table shows that function's row alone.
+	leaf := rec.Stacks[0].StaticPath[len(rec.Stacks[0].StaticPath)-1]
+	linked := reportDOM(t, "file://"+page+"#fn="+leaf)
+	trs := tableRows(between(t, linked, `<table id="functions"`, `</table>`) + "</table>")
+	if len(trs) != 2 || trs[1][0] != leaf {
+		t.Errorf("#fn=%s shows %d rows: %v", leaf, len(trs)-1, trs)
+	}
+}
