@@ -51,7 +51,9 @@ var (
 )
 
 // htmlText is an element's text: tags dropped, entities decoded.
-func htmlText(s string) string { return strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(s, ""))) }
+func htmlText(s string) string {
+	return strings.TrimSpace(html.UnescapeString(tagRE.ReplaceAllString(s, "")))
+}
 
 // tableRows are the rows of the first table in s, each a list of cell texts.
 func tableRows(s string) [][]string {

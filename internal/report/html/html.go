@@ -42,16 +42,16 @@ type Input struct {
 	Layout   *layout.Report
 	Run      *trace.Result
 	RunFile  string
-	// FirmwareRun is a firmware's run record (given as RunFile, instead
-	// of Run); Injection an injected overflow's record, from InjectFile.
-	FirmwareRun *emu.Result
-	Injection   *emu.Injection
-	InjectFile  string
 	Budget   int64
 	Version  string
 	// Output is the file the page is written to, "" for standard output:
 	// a page inside the source tree links to its files relatively.
 	Output string
+	// FirmwareRun is a firmware's run record (given as RunFile, instead
+	// of Run); Injection an injected overflow's record, from InjectFile.
+	FirmwareRun *emu.Result
+	Injection   *emu.Injection
+	InjectFile  string
 }
 
 // The page's data, given to the script as JSON. Field names are short and
@@ -159,14 +159,14 @@ type htmlPage struct {
 	// RunFindings are the run's stack warnings that did not crash it.
 	RunFindings []string
 	Crash       *htmlCrash
-	// FwStop is how a firmware run ended; Injection an injected
-	// overflow's timeline (firmware.go).
-	FwStop    string
-	Injection *htmlInjection
 	CSS         template.CSS
 	JS          template.JS
 	Data        template.JS
 	Warnings    []string
+	// FwStop is how a firmware run ended; Injection an injected
+	// overflow's timeline (firmware.go).
+	FwStop    string
+	Injection *htmlInjection
 }
 
 // htmlCrash is a run's crash: what happened and where, innermost first.
