@@ -233,3 +233,124 @@ func TestReportFirmwareRun(t *testing.T) {
 		t.Errorf("#fn=%s shows %d rows: %v", leaf, len(trs)-1, trs)
 	}
 }
+
+// TestReportInjection: two injections written by the real command (one
+// detected by a HardFault whose handler ends safely, one that corrupts
+// .bss silently) shown by report --inject: the timeline's steps in the
+// order they happened, each equal to the record (the first store's
+// address, object, PC and where; every object written, with its word
+// count and who wrote it first; the fault's vector, handler, CFSR and
+// HFSR; what the handler did; the verdict beside layout's prediction),
+// and every function link naming a row of the table.
+func TestReportInjection(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-arm")
+	testutil.RequireTool(t, "chromium")
+	cases := []struct {
+		ld, handler string
+		fire        []string
+	}{
+		{"start", "naked", []string{"--at", "work"}},
+		{"after_bss", "c", []string{"--stack", "32"}},
+	}
+	for _, c := range cases {
+		t.Run(c.ld+"-"+c.handler, func(t *testing.T) {
+			fw, ld := buildInjectFixture(t, c.ld, c.handler)
+			dir := filepath.Dir(fw)
+			js := filepath.Join(dir, "inject.json")
+			args := append(append([]string{"inject"}, c.fire...), "--ld", ld, "--format", "json", "-o", js, fw)
+			if code, _, errOut := capture(t, args...); code > 1 {
+				t.Fatalf("inject: exit %d\n%s", code, errOut)
+			}
+			data, err := os.ReadFile(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec emu.Injection
+			if err := json.Unmarshal(data, &rec); err != nil {
+				t.Fatal(err)
+			}
+			page := filepath.Join(dir, "inject.html")
+			if code, _, errOut := capture(t, "report", "--inject", js, "-o", page, fw); code > 1 || strings.Contains(errOut, "warning") {
+				t.Fatalf("report: exit %d\n%s", code, errOut)
+			}
+			if d := os.Getenv("STACKSCOPE_SCREENSHOTS"); d != "" {
+				exec.Command("cp", page, filepath.Join(d, "inject-"+c.ld+".html")).Run()
+			}
+			raw, _ := os.ReadFile(page)
+			rows := pageFunctions(t, string(raw))
+			dom := reportDOM(t, "file://"+page)
+			if !strings.Contains(dom, html.EscapeString(rec.Headline())) {
+				t.Errorf("the verdict section lacks %q", rec.Headline())
+			}
+			tl := between(t, dom, `<ol class="timeline">`, `</ol>
+  `)
+			var order []string
+			steps := map[string]string{}
+			parts := strings.Split(tl, `<li data-step="`)[1:]
+			for _, p := range parts {
+				name, body, _ := strings.Cut(p, `"`)
+				order = append(order, name)
+				steps[name] = body[strings.Index(body, ">")+1:]
+			}
+			want := []string{"fired", "first-write", "objects", "fault", "handler", "end", "verdict"}
+			if len(rec.Writes) == 0 {
+				want = []string{"fired", "first-write", "fault", "handler", "end", "verdict"}
+			}
+			if strings.Join(order, " ") != strings.Join(want, " ") {
+				t.Fatalf("timeline steps %v, want %v", order, want)
+			}
+			text := func(step string) string { return htmlText(steps[step]) }
+			if rec.Fired == "at" {
+				if !strings.Contains(text("fired"), fmt.Sprintf("--at %s: SP moved to %#x", rec.FiredAt, rec.FiredSP)) {
+					t.Errorf("fired: %q", text("fired"))
+				}
+			} else if !strings.Contains(text("fired"), fmt.Sprintf("--stack %d: the initial SP lowered to %#x", rec.StackSize, rec.FiredSP)) {
+				t.Errorf("fired: %q", text("fired"))
+			}
+			if len(rec.Writes) > 0 {
+				w := rec.Writes[0]
+				if !strings.Contains(text("first-write"), fmt.Sprintf("%#x in %s, by %s (PC %#x), SP %#x", w.Addr, w.Object, w.Where, w.PC, w.SP)) {
+					t.Errorf("first write: %q, record %+v", text("first-write"), w)
+				}
+				objs := tableRows(steps["objects"])[1:]
+				if len(objs) != len(rec.Corrupted) {
+					t.Fatalf("%d objects shown, the record has %v", len(objs), rec.Corrupted)
+				}
+				for i, o := range rec.Corrupted {
+					words, by := 0, ""
+					for _, wr := range rec.Writes {
+						if wr.Object == o {
+							if words == 0 {
+								by = wr.Where
+							}
+							words++
+						}
+					}
+					if objs[i][0] != o || objs[i][1] != fmt.Sprint(words) || objs[i][2] != by {
+						t.Errorf("object %d: %q, want %s %d %s", i, objs[i], o, words, by)
+					}
+				}
+			}
+			if f := rec.Fault; f != nil {
+				ft := text("fault")
+				if !strings.Contains(ft, fmt.Sprintf("%s: %s entered, SP %#x", f.Vector, f.Handler, f.SP)) {
+					t.Errorf("fault: %q, record %+v", ft, f)
+				}
+				if f.Status != nil && (!strings.Contains(ft, fmt.Sprintf("CFSR %#08x, HFSR %#08x: %s", f.Status.CFSR, f.Status.HFSR, strings.Join(f.Status.Bits, " "))) || len(f.Status.Bits) == 0) {
+					t.Errorf("fault status: %q, record %+v", ft, f.Status)
+				}
+			} else if !strings.Contains(text("fault"), "none") {
+				t.Errorf("fault: %q, the record has none", text("fault"))
+			}
+			if text("handler") != "then: "+rec.Handler || text("end") != "end: "+rec.HandlerDetail {
+				t.Errorf("handler %q end %q, record %q %q", text("handler"), text("end"), rec.Handler, rec.HandlerDetail)
+			}
+			if v := text("verdict"); v != "verdict: "+rec.Verdict+"; layout predicted "+rec.Predicted || rec.Predicted == "" {
+				t.Errorf("verdict %q, record %q predicted %q", v, rec.Verdict, rec.Predicted)
+			}
+			if checkFnLinks(t, tl, rows) == 0 {
+				t.Error("no function in the timeline is linked to its row")
+			}
+		})
+	}
+}
