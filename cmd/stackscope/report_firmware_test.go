@@ -354,3 +354,62 @@ func TestReportInjection(t *testing.T) {
 		})
 	}
 }
+
+// TestReportRecordRefusals: a firmware run's record given for a Linux
+// program, a Linux run's record given for firmware, and a run record given
+// as an injection are refused in one line, exit 2, no page written; a
+// firmware run's record of another build is warned about in one line, and
+// refused with --strict.
+func TestReportRecordRefusals(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-arm")
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	fw := buildEmuFirmware(t, dir, "0x20000000")
+	fwJSON := filepath.Join(dir, "fw-run.json")
+	if code, _, errOut := capture(t, "run", "--format", "json", "-o", fwJSON, fw); code != 0 {
+		t.Fatalf("run %s: exit %d\n%s", fw, code, errOut)
+	}
+	src := filepath.Join(dir, "prog.c")
+	os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644)
+	prog := filepath.Join(dir, "prog")
+	testutil.Run(t, dir, gcc, "-O1", "-o", prog, src)
+	linuxJSON := filepath.Join(dir, "linux-run.json")
+	if code, _, errOut := capture(t, "run", "--format", "json", "-o", linuxJSON, prog); code != 0 {
+		t.Fatalf("run %s: exit %d\n%s", prog, code, errOut)
+	}
+	otherDir := filepath.Join(dir, "other")
+	os.Mkdir(otherDir, 0o755)
+	other := buildEmuFirmware(t, otherDir, "0x20000000", "EXIT_CODE=3")
+	page := filepath.Join(dir, "page.html")
+	oneLine := func(errOut string) bool {
+		return strings.HasPrefix(errOut, "stackscope: ") && !strings.Contains(strings.TrimSuffix(errOut, "\n"), "\n")
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--run", fwJSON, prog}, "a record of firmware run in the emulator, and " + prog + " is not firmware"},
+		{[]string{"--run", linuxJSON, fw}, "a run record of a Linux program, and " + fw + " is firmware"},
+		{[]string{"--inject", fwJSON, fw}, "a firmware run record (stackscope run --format json FIRMWARE.elf), not an injection record"},
+		{[]string{"--inject", linuxJSON, fw}, "not an injection record"},
+		{[]string{"--strict", "--run", fwJSON, other}, "it is a run of "},
+	} {
+		code, _, errOut := capture(t, append([]string{"report", "-o", page}, c.args...)...)
+		if code != 2 || !oneLine(errOut) || !strings.Contains(errOut, c.want) {
+			t.Errorf("report %v: exit %d, want 2 and one line with %q:\n%s", c.args, code, c.want, errOut)
+		}
+		if _, err := os.Stat(page); err == nil {
+			t.Errorf("report %v: a page was written", c.args)
+			os.Remove(page)
+		}
+	}
+	// Without --strict, the record of another build is a one-line warning
+	// and the page is made.
+	code, _, errOut := capture(t, "report", "-o", page, "--run", fwJSON, other)
+	if code > 1 || !strings.HasPrefix(errOut, "stackscope: warning: --run "+fwJSON+": it is a run of ") || strings.Count(errOut, "warning") != 1 {
+		t.Errorf("another build: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(page); err != nil {
+		t.Errorf("another build: no page: %v", err)
+	}
+}
