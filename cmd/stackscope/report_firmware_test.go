@@ -146,6 +146,9 @@ func TestReportFirmwareRun(t *testing.T) {
 	if err := json.Unmarshal(data, &rec); err != nil {
 		t.Fatal(err)
 	}
+	if e := rec.Executable; e == nil || e.Path != fw || e.Size != fileSize(t, fw) {
+		t.Errorf("the record names %+v, want %s", e, fw)
+	}
 	page := filepath.Join(dir, "fw.html")
 	if code, _, errOut := capture(t, "report", "--run", js, "-o", page, fw); code > 1 || strings.Contains(errOut, "warning") {
 		t.Fatalf("report: exit %d\n%s", code, errOut)
@@ -268,6 +271,9 @@ func TestReportInjection(t *testing.T) {
 			var rec emu.Injection
 			if err := json.Unmarshal(data, &rec); err != nil {
 				t.Fatal(err)
+			}
+			if e := rec.Executable; e == nil || e.Path != fw || e.Size != fileSize(t, fw) {
+				t.Errorf("the record names %+v, want %s", e, fw)
 			}
 			page := filepath.Join(dir, "inject.html")
 			if code, _, errOut := capture(t, "report", "--inject", js, "-o", page, fw); code > 1 || strings.Contains(errOut, "warning") {
@@ -412,4 +418,13 @@ func TestReportRecordRefusals(t *testing.T) {
 	if _, err := os.Stat(page); err != nil {
 		t.Errorf("another build: no page: %v", err)
 	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }
