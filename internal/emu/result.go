@@ -190,6 +190,9 @@ func (r *Result) stopPhrase() string {
 	st := r.Stop
 	switch st.Kind {
 	case StopExit:
+		if st.ExitStatus == nil { // a record read back without it
+			return "firmware exited (status not recorded)"
+		}
 		return fmt.Sprintf("firmware exited with status %d", *st.ExitStatus)
 	case "until":
 		return "stopped at " + st.Where + " (--until)"

@@ -28,6 +28,11 @@ func FuzzFirmwareRecords(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	// Damaged records the seeds are far from: a stop "exit" without its
+	// status, a verdict CONTAINED without its fault, a stack's peak
+	// without a size.
+	f.Add([]byte(`{"kind": "firmware-run", "stop": {"kind": "exit", "exit_status": null}, "stacks": [{"name": "main", "peak": 8, "static_bound": 4}]}`))
+	f.Add([]byte(`{"kind": "firmware-injection", "verdict": "CONTAINED", "fault": null, "writes": [{"backtrace": []}], "stack_top": 0, "stack_limit": 16}`))
 	res, err := analysis.Run("../../../examples/firmware/firmware.elf", analysis.Options{})
 	if err != nil {
 		f.Fatal(err)
