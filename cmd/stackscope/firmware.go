@@ -187,6 +187,7 @@ func runFirmware(path string, extra []string, fl runFlags) error {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
 	}
 	res.Version = version()
+	res.Executable = executableOf(path)
 	render := func(w io.Writer) error {
 		if fl.out.format == "json" {
 			return res.WriteJSON(w)

@@ -119,6 +119,7 @@ func runInject(path string, fl injectFlags) error {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("%s: %v", path, err)}
 	}
 	r.Version = version()
+	r.Executable = executableOf(path)
 	err = fl.out.emit(os.Stderr, func(w io.Writer) error {
 		if fl.out.format == "json" {
 			return r.WriteJSON(w)

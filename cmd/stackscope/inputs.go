@@ -72,6 +72,10 @@ func kindText(kind string) string {
 		return "a SARIF log"
 	case trace.KindRun:
 		return "a run record (stackscope run --format json)"
+	case kindFirmwareRun:
+		return "a firmware run record (stackscope run --format json FIRMWARE.elf)"
+	case kindFirmwareInjection:
+		return "an injection record (stackscope inject --format json)"
 	}
 	return "a JSON report of stackscope " + kind
 }
@@ -88,11 +92,11 @@ func executableOf(path string) *trace.Executable {
 	return e
 }
 
-// otherProgram says why a run record is not of the file at path ("" when
-// it is): by build ID when both have one, else by path and size. A record
-// that names no program cannot be matched, and says so.
-func otherProgram(rec *trace.Result, path string) string {
-	got := rec.Executable
+// otherProgram says why a record ("a run", "an injection") is not of the
+// file at path ("" when it is): by build ID when both have one, else by
+// path and size. A record that names no program cannot be matched, and
+// says so.
+func otherProgram(got *trace.Executable, what, path string) string {
 	if got == nil {
 		return "the record does not name the program it ran (written by an older stackscope), so it cannot be matched to " + path
 	}
@@ -100,13 +104,13 @@ func otherProgram(rec *trace.Result, path string) string {
 	switch {
 	case got.BuildID != "" && want.BuildID != "":
 		if got.BuildID != want.BuildID {
-			return fmt.Sprintf("it is a run of %s (build ID %s), not of %s (build ID %s)", got.Path, got.BuildID, path, want.BuildID)
+			return fmt.Sprintf("it is %s of %s (build ID %s), not of %s (build ID %s)", what, got.Path, got.BuildID, path, want.BuildID)
 		}
 		return ""
 	case got.Path != want.Path:
-		return fmt.Sprintf("it is a run of %s, not of %s", got.Path, want.Path)
+		return fmt.Sprintf("it is %s of %s, not of %s", what, got.Path, want.Path)
 	case got.Size != want.Size:
-		return fmt.Sprintf("it is a run of %s when it was %s; it is %s now", got.Path, size.Format(got.Size), size.Format(want.Size))
+		return fmt.Sprintf("it is %s of %s when it was %s; it is %s now", what, got.Path, size.Format(got.Size), size.Format(want.Size))
 	}
 	return ""
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/emu"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report/html"
 	"github.com/stackscope/stackscope/internal/trace"
@@ -22,7 +23,9 @@ type reportFlags struct {
 	out     outputFlags
 	layout  string
 	runFile string
-	budget  int64
+	// injectFile is a `stackscope inject --format json` record.
+	injectFile string
+	budget     int64
 }
 
 func newReportCommand() *cobra.Command {
@@ -36,8 +39,12 @@ entry's bound or why it has none, the worst paths as expandable trees with
 a bar per frame, a sortable and searchable table of every function, the
 memory map from layout (firmware: on by default), the threads and tasks
 found in the code, and with --run the threads a run record (written by
-"stackscope run --format json -o FILE") measured. With no -o and standard
-output on a terminal, the page goes to stack.html in the current directory.
+"stackscope run --format json -o FILE") measured, or for firmware each
+stack's measured peak beside its static bound and the deepest measured
+path beside the static worst path; with --inject (firmware) the timeline
+of an injected overflow (written by "stackscope inject --format json -o
+FILE"). With no -o and standard output on a terminal, the page goes to
+stack.html in the current directory.
 
 Exit status: 0 the page was written and nothing failed; 1 the page was
 written and there is a finding: an entry over --budget (or stackscope.toml's
@@ -51,7 +58,8 @@ exit 1 names its finding in one line on standard error.`,
 	f := cmd.Flags()
 	fl.out.register(f, []string{"html"}, "output format: html (the only one; for text, json or sarif use stackscope analyze)")
 	f.StringVar(&fl.layout, "layout", "auto", "include the memory map: auto (firmware only), yes, no")
-	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash (a record of another program is warned about; --strict refuses it)")
+	f.StringVar(&fl.runFile, "run", "", "a record written by stackscope run --format json -o FILE, to show its threads and crash, or a firmware's stacks (a record of another program is warned about; --strict refuses it)")
+	f.StringVar(&fl.injectFile, "inject", "", "a record written by stackscope inject --format json -o FILE, to show the injected overflow's timeline (firmware)")
 	size.Var(f, &fl.budget, "budget", "stack budget, as `SIZE` (as for analyze)")
 	fl.analysisFlags.register(f)
 	return cmd
@@ -65,14 +73,41 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		return usageErrorf("--layout %q: want auto, yes or no", fl.layout)
 	}
 	var run *trace.Result
+	var fwRun *emu.Result
 	if fl.runFile != "" {
 		var err error
-		if run, err = readRunRecord(fl.runFile); err != nil {
+		if fwRun, err = readFirmwareRun(fl.runFile); err != nil {
+			return err
+		}
+		if fwRun == nil {
+			if run, err = readRunRecord(fl.runFile); err != nil {
+				return err
+			}
+		}
+		if err := checkRecordTarget(path, "--run", fl.runFile, fwRun != nil); err != nil {
 			return err
 		}
 	}
 	if run != nil {
-		if err := checkRunProgram(fl.runFile, run, path, fl.strict); err != nil {
+		if err := checkRunProgram("--run", fl.runFile, otherProgram(run.Executable, "a run", path), fl.strict); err != nil {
+			return err
+		}
+	}
+	if fwRun != nil {
+		if err := checkRunProgram("--run", fl.runFile, otherProgram(fwRun.Executable, "a run", path), fl.strict); err != nil {
+			return err
+		}
+	}
+	var inj *emu.Injection
+	if fl.injectFile != "" {
+		var err error
+		if inj, err = readInjection(fl.injectFile); err != nil {
+			return err
+		}
+		if err := checkRecordTarget(path, "--inject", fl.injectFile, true); err != nil {
+			return err
+		}
+		if err := checkRunProgram("--inject", fl.injectFile, otherProgram(inj.Executable, "an injection", path), fl.strict); err != nil {
 			return err
 		}
 	}
@@ -97,7 +132,8 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		fl.out.output = terminalReportFile
 		done = "wrote " + terminalReportFile + " (standard output is a terminal; -o FILE to name it)"
 	}
-	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version(), Output: fl.out.output}
+	in := html.Input{Analysis: res, Layout: lay, Run: run, RunFile: fl.runFile, Budget: fl.budget, Version: version(), Output: fl.out.output,
+		FirmwareRun: fwRun, Injection: inj, InjectFile: fl.injectFile}
 	if err := fl.out.emit(cmd.OutOrStdout(), func(w io.Writer) error { return html.Write(w, in) }); err != nil {
 		return err
 	}
@@ -146,16 +182,16 @@ func readRunRecord(path string) (*trace.Result, error) {
 	return &r, nil
 }
 
-// checkRunProgram warns on stderr when the run record is of another program
-// than the report's file; with --strict it refuses (exit 2).
-func checkRunProgram(runFile string, rec *trace.Result, path string, strict bool) error {
-	why := otherProgram(rec, path)
+// checkRunProgram warns on stderr when a record (given by flag) is of
+// another program than the report's file, as otherProgram's why says;
+// with --strict it refuses (exit 2).
+func checkRunProgram(flag, file, why string, strict bool) error {
 	if why == "" {
 		return nil
 	}
 	if strict {
-		return usageErrorf("--run %s: %s (--strict)", runFile, why)
+		return usageErrorf("%s %s: %s (--strict)", flag, file, why)
 	}
-	fmt.Fprintf(os.Stderr, "stackscope: warning: --run %s: %s\n", runFile, why)
+	fmt.Fprintf(os.Stderr, "stackscope: warning: %s %s: %s\n", flag, file, why)
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/cfi"
 	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/trace"
 )
 
 // InjectOptions say how to fire.
@@ -78,12 +79,14 @@ const (
 // Injection is the result: the JSON contract of `stackscope inject
 // --format json` (kind "firmware-injection"). Keys are only ever added.
 type Injection struct {
-	Kind     string   `json:"kind"`
-	Version  string   `json:"version"`
-	Firmware string   `json:"firmware"`
-	Machine  string   `json:"machine"`
-	CPU      string   `json:"cpu"`
-	QEMU     []string `json:"qemu"`
+	Kind     string `json:"kind"`
+	Version  string `json:"version"`
+	Firmware string `json:"firmware"`
+	// Executable identifies the ELF, as in a firmware run's record.
+	Executable *trace.Executable `json:"executable,omitempty"`
+	Machine    string            `json:"machine"`
+	CPU        string            `json:"cpu"`
+	QEMU       []string          `json:"qemu"`
 	// Fired says how: "stack" (--stack) or "at" (--at), with FiredAt the
 	// function and the SP it was given.
 	Fired   string `json:"fired"`

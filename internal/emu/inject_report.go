@@ -21,7 +21,11 @@ func (r *Injection) WriteJSON(w io.Writer) error {
 func (r *Injection) Headline() string {
 	switch r.Verdict {
 	case VerdictContained:
-		return fmt.Sprintf("CONTAINED: the overflow was detected (%s) and the handler reached a safe end (%s)", r.Fault.Vector, r.HandlerDetail)
+		vector := "no fault recorded" // a record read back without it
+		if r.Fault != nil {
+			vector = r.Fault.Vector
+		}
+		return fmt.Sprintf("CONTAINED: the overflow was detected (%s) and the handler reached a safe end (%s)", vector, r.HandlerDetail)
 	case VerdictLockup:
 		return "LOCKUP: the fault handler faulted again on the overflowed stack (the stackless-handler problem): " + r.HandlerDetail
 	case VerdictHang:

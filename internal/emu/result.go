@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stackscope/stackscope/internal/size"
+	"github.com/stackscope/stackscope/internal/trace"
 )
 
 // Result is a measured firmware run: the JSON contract of `stackscope run
@@ -20,8 +21,11 @@ type Result struct {
 	Version string `json:"version"`
 	// Firmware is the ELF file's path; Machine and CPU the QEMU board.
 	Firmware string `json:"firmware"`
-	Machine  string `json:"machine"`
-	CPU      string `json:"cpu"`
+	// Executable identifies the ELF (build ID, else absolute path and
+	// size), so that `report --run` can tell a record of another build.
+	Executable *trace.Executable `json:"executable,omitempty"`
+	Machine    string            `json:"machine"`
+	CPU        string            `json:"cpu"`
 	// ICount is QEMU's -icount shift, -1 when the run was not
 	// instruction-counted (not repeatable).
 	ICount int `json:"icount"`
@@ -186,6 +190,9 @@ func (r *Result) stopPhrase() string {
 	st := r.Stop
 	switch st.Kind {
 	case StopExit:
+		if st.ExitStatus == nil { // a record read back without it
+			return "firmware exited (status not recorded)"
+		}
 		return fmt.Sprintf("firmware exited with status %d", *st.ExitStatus)
 	case "until":
 		return "stopped at " + st.Where + " (--until)"

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/emu"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/size"
@@ -46,6 +47,11 @@ type Input struct {
 	// Output is the file the page is written to, "" for standard output:
 	// a page inside the source tree links to its files relatively.
 	Output string
+	// FirmwareRun is a firmware's run record (given as RunFile, instead
+	// of Run); Injection an injected overflow's record, from InjectFile.
+	FirmwareRun *emu.Result
+	Injection   *emu.Injection
+	InjectFile  string
 }
 
 // The page's data, given to the script as JSON. Field names are short and
@@ -57,6 +63,8 @@ type htmlData struct {
 	Functions []htmlFunc   `json:"functions"`
 	Threads   []htmlThread `json:"threads"`
 	Run       []htmlRunTh  `json:"run"`
+	// FwRun are the stacks a firmware run measured (firmware.go).
+	FwRun []htmlFwStack `json:"fwrun"`
 	// Others are the callers and callees that are no function of the
 	// table (calls.go); Links maps a source file's shown name to a link
 	// to it (sourcelinks.go), empty when the page is not made inside the
@@ -155,6 +163,10 @@ type htmlPage struct {
 	JS          template.JS
 	Data        template.JS
 	Warnings    []string
+	// FwStop is how a firmware run ended; Injection an injected
+	// overflow's timeline (firmware.go).
+	FwStop    string
+	Injection *htmlInjection
 }
 
 // htmlCrash is a run's crash: what happened and where, innermost first.
@@ -219,7 +231,7 @@ type htmlLayout struct {
 func Write(w io.Writer, in Input) error {
 	r := in.Analysis
 	data := htmlData{Binary: r.Binary, Arch: r.Arch, Entries: []htmlEntry{}, Functions: []htmlFunc{}, Threads: []htmlThread{}, Run: []htmlRunTh{},
-		Others: []htmlOther{}}
+		FwRun: []htmlFwStack{}, Others: []htmlOther{}}
 	page := htmlPage{Title: "stackscope: " + r.Binary, Binary: r.Binary, Arch: r.Arch, Version: in.Version,
 		CSS: template.CSS(pageCSS), JS: template.JS(sizeJS + "\n" + pageJS), Warnings: r.Warnings}
 	links := newSourceLinks(in.Output, r.Lines.CompDir)
@@ -311,6 +323,21 @@ func Write(w io.Writer, in Input) error {
 		for _, t := range run.Threads {
 			data.Run = append(data.Run, runThread(t))
 		}
+	}
+	if fw := in.FirmwareRun; fw != nil {
+		page.RunFile, page.RunLine, page.RunBad, page.FwStop = in.RunFile, fw.Verdict(), fwRunBad(fw), fwStopLine(fw)
+		page.RunFindings = fw.Warnings
+		for i := range fw.Stacks {
+			if d := fw.Stacks[i].Deepest; d != nil {
+				for _, f := range d.Backtrace {
+					links.add(f.File)
+				}
+			}
+			data.FwRun = append(data.FwRun, fwStack(&fw.Stacks[i]))
+		}
+	}
+	if in.Injection != nil {
+		page.Injection = injection(in.Injection, in.InjectFile, local)
 	}
 	data.Links = links.links()
 	js, err := json.Marshal(data) // escapes <, > and & : safe inside <script>

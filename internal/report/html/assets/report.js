@@ -131,6 +131,34 @@
       r => r.ended.startsWith("crash") ? "bad" : ""));
   }
 
+  // A firmware run's stacks, each measured peak beside its static bound,
+  // and the deepest measured path beside the static worst path, outermost
+  // frame first, each function linked to its row.
+  if (data.fwrun.length) {
+    const box = document.getElementById("fw-stacks");
+    box.append(el("h3", { text: "measured in a firmware run" }), simpleTable([["Stack", "name"], ["Kind", "kind"], ["Peak", "peak", "num"],
+      ["Size", "size", "num"], ["Headroom", "headroom", "num"], ["Static bound", "bound", "num"], ["Check", "check"]], data.fwrun,
+      r => r.bad ? "bad" : r.check === "bound holds" ? "good" : ""));
+    const cell = (name, cls) => {
+      const td = el("td", { class: cls || "" });
+      if (name) td.append(fnLink(name, localNames.has(name)));
+      return td;
+    };
+    data.fwrun.forEach(s => {
+      const div = el("div", { class: "fw-stack", "data-stack": s.name });
+      s.notes.forEach(n => div.append(el("p", { class: "muted", text: s.name + " stack: " + n })));
+      if (s.deepest || s.path.length) {
+        div.append(el("h4", { text: s.name + " stack: " + (s.deepest || "the static worst path (no measured path: run with --deepest)") }));
+        const tb = el("tbody");
+        s.path.forEach(p => tb.append(el("tr", {}, cell(p.m, "fn measured"), el("td", { class: "num", text: p.frame || "" }),
+          el("td", {}, srcNode(p.src)), cell(p.s, "fn static"))));
+        div.append(el("table", { class: "deepest" }, el("thead", {}, el("tr", {}, el("th", { text: "Measured path" }), el("th", { class: "num", text: "Frame" }),
+          el("th", { text: "Source" }), el("th", { text: "Static worst path" }))), tb));
+      }
+      box.append(div);
+    });
+  }
+
   // Callers and callees (calls.go): a number below data.functions.length
   // is a row of the table, else one of data.others (a library's function,
   // an external, an indirect-call set listed once in #sets).
