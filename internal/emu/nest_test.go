@@ -1,0 +1,179 @@
+package emu
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// Exception frames as the architecture defines them (ARMv7-M ARM B1.5.7,
+// ARMv8-M the same without the security extension's state): r0-r3, r12,
+// lr, pc, xPSR; with an active FP context also s0-s15, FPSCR and a
+// reserved word (0x68). With CCR.STKALIGN (reset value on these cores,
+// fixed on ARMv6-M) the core adds 4 bytes when SP is 4 mod 8 at entry.
+const (
+	archBasicFrame    = 32
+	archExtendedFrame = 0x68
+	archAlignWord     = 4
+)
+
+// nestRecursion is testdata/nest.c's REC_DEPTH: rec runs nestRecursion+1
+// activations, the depth its [[recursion]] annotation declares.
+const nestRecursion = 4
+
+// buildNest compiles testdata/nest.c alone for a board, with its .su file
+// in dir, and writes stackscope.toml beside the ELF.
+func buildNest(t *testing.T, dir, board string) string {
+	t.Helper()
+	cc := testutil.RequireTool(t, "arm-none-eabi-gcc")
+	b, err := BoardByName(board)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, _ := filepath.Abs("testdata")
+	tmpl, err := os.ReadFile(filepath.Join(td, "link.ld.in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flash, ram := b.Flash[0], b.RAM[0]
+	ld := strings.NewReplacer("FLASH_ORIGIN", fmt.Sprintf("%#x", flash.Start), "FLASH_LENGTH", fmt.Sprintf("%#x", flash.End-flash.Start),
+		"RAM_ORIGIN", fmt.Sprintf("%#x", ram.Start), "RAM_LENGTH", fmt.Sprintf("%#x", ram.End-ram.Start)).Replace(string(tmpl))
+	ldPath := filepath.Join(dir, "nest.ld")
+	if err := os.WriteFile(ldPath, []byte(ld), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "nest.elf")
+	args := append([]string{"-mthumb", "-O2", "-g", "-fstack-usage", "-fno-tree-loop-distribute-patterns", "-ffreestanding", "-nostdlib", "-nostartfiles",
+		fmt.Sprintf("-DREC_DEPTH=%d", nestRecursion), "-T", ldPath, "-o", out, filepath.Join(td, "nest.c")}, cpuFlags[board]...)
+	testutil.Run(t, dir, cc, args...)
+	toml := fmt.Sprintf("[[recursion]]\nfunction = \"rec\"\ndepth = %d\n", nestRecursion+1)
+	if err := os.WriteFile(filepath.Join(dir, config.FileName), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestNestedInterruptsMeasured: on every board, firmware that forces the
+// main stack's worst case (nest.c: a deep path through an annotated
+// recursion, at whose deepest point the outer IRQ is pended, whose
+// handler at its deepest point pends the more urgent inner one, each with
+// SP 4 mod 8 so the alignment word is pushed, and on hard-float builds an
+// active FP context so both frames are extended) is measured in QEMU.
+//
+// Asserted: the run exits 0 (both handlers ran, the inner one nested in
+// the outer); analyze reads the two priorities from the code and puts the
+// handlers on two levels; the measured peak equals what GCC's .su frames
+// and the architecture's exception frames give for that path; the static
+// reset path plus the two levels that ran equals it too; and the static
+// total, which also counts levels that never run here, is not below it.
+func TestNestedInterruptsMeasured(t *testing.T) {
+	for _, b := range Boards {
+		t.Run(b.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			fw := buildNest(t, dir, b.Name)
+			cfg, err := config.Load("", fw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			aopts := analysis.Options{Config: cfg}
+			res, err := run(t, fw, Options{Machine: b.Name, ICount: DefaultICount, Analysis: aopts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ExitStatus() != 0 {
+				t.Fatalf("exit status %d, stop %+v (3: a handler did not run, 4: the inner one did not nest)", res.ExitStatus(), res.Stop)
+			}
+			s := res.Stacks[0]
+			if s.Peak == nil {
+				t.Fatalf("main stack not measured: %s", s.NotMeasured)
+			}
+
+			// What the architecture and GCC say the forced path uses.
+			su := map[string]int64{}
+			for _, l := range testutil.ParseSU(t, dir) {
+				su[l.Function] = l.Bytes
+			}
+			for _, fn := range []string{"Reset_Handler", "main", "path_a", "path_b", "rec", "leaf", "OuterIRQ_Handler", "InnerIRQ_Handler"} {
+				if _, ok := su[fn]; !ok {
+					t.Fatalf("no .su line for %s (inlined or cloned?): %v", fn, su)
+				}
+			}
+			frame := int64(archBasicFrame)
+			hardFloat := slices.Contains(cpuFlags[b.Name], "-mfloat-abi=hard")
+			if hardFloat {
+				frame = archExtendedFrame
+			}
+			// nest.c's pend: sub sp, #4 around the store, in leaf and in the
+			// outer handler; GCC's .su does not see inline assembly.
+			const pendDip = 4
+			thread := su["Reset_Handler"] + su["main"] + su["path_a"] + su["path_b"] + (nestRecursion+1)*su["rec"] + su["leaf"] + pendDip
+			outer := archAlignWord + frame + su["OuterIRQ_Handler"] + pendDip
+			inner := archAlignWord + frame + su["InnerIRQ_Handler"]
+			want := thread + outer + inner
+
+			// What analyze says: the levels of the two handlers that ran.
+			ar, err := analysis.Run(fw, aopts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := ar.Interrupts
+			if in == nil || in.Reset == nil || in.Total == nil {
+				t.Fatalf("no bounded interrupt model: %+v", in)
+			}
+			levelOf := func(h string) *analysis.Level {
+				for i := range in.Levels {
+					if slices.Contains(in.Levels[i].Handlers, h) {
+						return &in.Levels[i]
+					}
+				}
+				t.Fatalf("%s is on no level: %+v", h, in.Levels)
+				return nil
+			}
+			lo, li := levelOf("OuterIRQ_Handler"), levelOf("InnerIRQ_Handler")
+			if lo == li {
+				t.Fatalf("both handlers on one level %+v: want two", lo)
+			}
+			// The priorities nest.c's main writes, read from the code.
+			for _, want := range []struct {
+				exception, priority int
+			}{{16, 0x80}, {17, 0x40}} {
+				i := slices.IndexFunc(in.Priorities, func(p analysis.VectorPriority) bool { return p.Exception == want.exception })
+				if i < 0 || in.Priorities[i].Priority == nil || *in.Priorities[i].Priority != want.priority || in.Priorities[i].Source != "code" {
+					t.Fatalf("exception %d: priorities %+v, want %#x from the code", want.exception, in.Priorities, want.priority)
+				}
+			}
+			ran := *in.Reset + lo.Adds + li.Adds
+			var others []string
+			for _, l := range in.Levels {
+				if l.Heaviest != lo.Heaviest && l.Heaviest != li.Heaviest {
+					others = append(others, fmt.Sprintf("%s %d B", l.Heaviest, l.Adds))
+				}
+			}
+			t.Logf("%s: measured %d B; .su + frames %d B (thread %d, outer %d, inner %d); static reset %d + levels that ran %d + %d = %d; total %d (also %s, which never run here)",
+				b.Name, *s.Peak, want, thread, outer, inner, *in.Reset, lo.Adds, li.Adds, ran, *in.Total, strings.Join(others, ", "))
+
+			if *s.Peak > *in.Total || s.BoundExceeded() {
+				t.Errorf("measured %d B > static total %d B: an analysis bug", *s.Peak, *in.Total)
+			}
+			if *in.Reset != thread {
+				t.Errorf("static reset path %d B, .su path %d B", *in.Reset, thread)
+			}
+			if lo.Adds != outer || li.Adds != inner {
+				t.Errorf("static levels outer %d inner %d B, .su + frames %d and %d B", lo.Adds, li.Adds, outer, inner)
+			}
+			if *s.Peak != want {
+				t.Errorf("measured %d B, .su + exception frames %d B: the test forces that path", *s.Peak, want)
+			}
+			if *s.Peak != ran {
+				t.Errorf("measured %d B, static reset path + the two levels that ran %d B: the test forces the worst path and the nesting", *s.Peak, ran)
+			}
+		})
+	}
+}
