@@ -33,6 +33,7 @@
 /* IRQ0's and IRQ1's priority bytes; written as a word, as ARMv6-M needs. */
 #define NVIC_IPR0 (*(volatile uint32_t *)0xE000E400)
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88)
+#define SCB_AIRCR (*(volatile uint32_t *)0xE000ED0C)
 #define OUTER_IRQ 0
 #define INNER_IRQ 1
 
@@ -166,6 +167,9 @@ int main(void)
 {
     /* Priorities first, then enable: outer 0x80, inner 0x40 (bits 7:6,
      * implemented on every core here, even ARMv6-M's two). */
+#ifdef PRIGROUP
+    SCB_AIRCR = 0x05FA0000u | PRIGROUP << 8;
+#endif
     NVIC_IPR0 = 0x80u << (8 * OUTER_IRQ) | 0x40u << (8 * INNER_IRQ);
     NVIC_ISER0 = 1u << OUTER_IRQ | 1u << INNER_IRQ;
     sink = path_a(depth);
