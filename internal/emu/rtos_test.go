@@ -99,8 +99,9 @@ func deepestThrough(s *StackResult, fns ...string) bool {
 	return true
 }
 
-// TestTasksAgreeWithFreeRTOS: on every board of rtosPorts, every task is found by name
-// with its size from pxEndOfStack, its peak and its static bound; each
+// TestTasksAgreeWithFreeRTOS: on every board of rtosPorts, every task is
+// found by name with its size from pxEndOfStack, its peak and its static
+// bound; each
 // peak agrees to the word with what uxTaskGetStackHighWaterMark says from
 // inside the firmware (headroom = free words x 4); measured <= bound for
 // every bounded task; the ratchet names the deepest write of the main
