@@ -94,6 +94,17 @@ func TestPriorityGroupingMeasured(t *testing.T) {
 	}
 }
 
+// TestEveryLevelMeasured: nest.c with ALL_LEVELS nests on through every
+// level the model counts (IRQ 0x80, IRQ 0x40, SysTick at the reset value
+// 0, HardFault by an escalated SVC, NMI), each at the deepest point of the
+// one it interrupts: the measured peak is then the static total itself,
+// with no level set aside.
+func TestEveryLevelMeasured(t *testing.T) {
+	for _, b := range Boards {
+		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, "ALL_LEVELS") })
+	}
+}
+
 // checkNested builds nest.c with define (may be "") for board b, runs it,
 // and checks the measured peak against .su + exception frames and against
 // the static levels that ran.
@@ -104,8 +115,9 @@ func checkNested(t *testing.T, b Board, define string) {
 		defines = append(defines, "-D"+define)
 	}
 	fw := buildNest(t, dir, b.Name, defines...)
+	all := define == "ALL_LEVELS"
 	// PRIGROUP 7 stops the nesting only where the core has PRIGROUP.
-	nests := define == "" || b.Arch == archV6M
+	nests := !strings.HasPrefix(define, "PRIGROUP") || b.Arch == archV6M
 	cfg, err := config.Load("", fw)
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +132,30 @@ func checkNested(t *testing.T, b Board, define string) {
 		wantExit = 4
 	}
 	if res.ExitStatus() != wantExit {
-		t.Fatalf("exit status %d, want %d; stop %+v (3: a handler did not run, 4: the inner one did not nest)", res.ExitStatus(), wantExit, res.Stop)
+		t.Fatalf("exit status %d, want %d; stop %+v (3: a handler did not run, 4: the inner one did not nest, 5: NMI did not run on top of all)", res.ExitStatus(), wantExit, res.Stop)
 	}
 	s := res.Stacks[0]
 	if s.Peak == nil {
 		t.Fatalf("main stack not measured: %s", s.NotMeasured)
+	}
+
+	// The handlers that run nested, outermost first.
+	chain := []string{"OuterIRQ_Handler", "InnerIRQ_Handler"}
+	if all {
+		chain = append(chain, "SysTick_Handler", "HardFault_Handler", "NMI_Handler")
+	}
+	if !nests {
+		chain = chain[:1]
+	}
+	// Where nest.c lowers SP by 4 around a pend (or the svc): GCC's .su
+	// does not see inline assembly; the static frame does.
+	const pendDip = 4
+	dips := map[string]bool{"OuterIRQ_Handler": true, "InnerIRQ_Handler": all, "SysTick_Handler": true, "HardFault_Handler": true}
+	dip := func(fn string) int64 {
+		if dips[fn] {
+			return pendDip
+		}
+		return 0
 	}
 
 	// What the architecture and GCC say the forced path uses.
@@ -132,7 +163,7 @@ func checkNested(t *testing.T, b Board, define string) {
 	for _, l := range testutil.ParseSU(t, dir) {
 		su[l.Function] = l.Bytes
 	}
-	for _, fn := range []string{"Reset_Handler", "main", "path_a", "path_b", "rec", "leaf", "OuterIRQ_Handler", "InnerIRQ_Handler"} {
+	for _, fn := range append([]string{"Reset_Handler", "main", "path_a", "path_b", "rec", "leaf"}, chain...) {
 		if _, ok := su[fn]; !ok {
 			t.Fatalf("no .su line for %s (inlined or cloned?): %v", fn, su)
 		}
@@ -141,24 +172,19 @@ func checkNested(t *testing.T, b Board, define string) {
 	if slices.Contains(cpuFlags[b.Name], "-mfloat-abi=hard") {
 		frame = archExtendedFrame
 	}
-	// nest.c's pend: sub sp, #4 around the store, in leaf and in the
-	// outer handler; GCC's .su does not see inline assembly.
-	const pendDip = 4
 	thread := su["Reset_Handler"] + su["main"] + su["path_a"] + su["path_b"] + (nestRecursion+1)*su["rec"] + su["leaf"] + pendDip
-	outer := archAlignWord + frame + su["OuterIRQ_Handler"] + pendDip
-	inner := archAlignWord + frame + su["InnerIRQ_Handler"]
-	want := thread + outer
-	// unwritten: what the static levels count and nothing writes. Not
-	// nested, the deepest point is the outer handler's pend, and the word
-	// its sub sp reserves is written only by an exception frame pushed
-	// below it: the paint sees 4 B less than the frame the model counts.
-	unwritten := int64(0)
-	if nests {
-		want += inner
-	} else {
-		want -= pendDip
-		unwritten = pendDip
+	level := map[string]int64{} // what each handler adds on the stack it interrupts
+	want := thread
+	for _, h := range chain {
+		level[h] = archAlignWord + frame + su[h] + dip(h)
+		want += level[h]
 	}
+	// unwritten: what the static levels count and nothing writes: the
+	// word the last handler's dip reserves is written only by an
+	// exception frame pushed below it (not nested under PRIGROUP 7: the
+	// outer handler's).
+	unwritten := dip(chain[len(chain)-1])
+	want -= unwritten
 
 	// What analyze says: the levels of the handlers that ran.
 	ar, err := analysis.Run(fw, aopts)
@@ -182,27 +208,51 @@ func checkNested(t *testing.T, b Board, define string) {
 	if (lo != li) != nests {
 		t.Fatalf("outer on level %+v, inner on %+v: two levels %v, want %v (%s)", in.Levels[lo], in.Levels[li], lo != li, nests, in.PriorityGrouping)
 	}
-	// The priorities nest.c's main writes, read from the code.
-	for _, want := range []struct {
+	// The priorities nest.c's main writes, read from the code, and the
+	// fixed and reset ones of ALL_LEVELS.
+	prios := []struct {
 		exception, priority int
-	}{{16, 0x80}, {17, 0x40}} {
+		source              string
+	}{{16, 0x80, "code"}, {17, 0x40, "code"}}
+	if all {
+		prios = append(prios, struct {
+			exception, priority int
+			source              string
+		}{15, 0, "reset"}, struct {
+			exception, priority int
+			source              string
+		}{3, -1, "fixed"}, struct {
+			exception, priority int
+			source              string
+		}{2, -2, "fixed"})
+	}
+	for _, want := range prios {
 		i := slices.IndexFunc(in.Priorities, func(p analysis.VectorPriority) bool { return p.Exception == want.exception })
-		if i < 0 || in.Priorities[i].Priority == nil || *in.Priorities[i].Priority != want.priority || in.Priorities[i].Source != "code" {
-			t.Fatalf("exception %d: priorities %+v, want %#x from the code", want.exception, in.Priorities, want.priority)
+		if i < 0 || in.Priorities[i].Priority == nil || *in.Priorities[i].Priority != want.priority || in.Priorities[i].Source != want.source {
+			t.Fatalf("exception %d: priorities %+v, want %d from %s", want.exception, in.Priorities, want.priority, want.source)
 		}
 	}
-	ran := *in.Reset + in.Levels[lo].Adds
-	if nests {
-		ran += in.Levels[li].Adds
+	ran := *in.Reset
+	seen := map[int]bool{}
+	for _, h := range chain {
+		l := levelOf(h)
+		if seen[l] {
+			t.Fatalf("%s on level %d with another handler of the chain: %+v", h, l, in.Levels)
+		}
+		seen[l] = true
+		if in.Levels[l].Adds != level[h] {
+			t.Errorf("%s: its static level adds %d B, .su + exception frame %d B", h, in.Levels[l].Adds, level[h])
+		}
+		ran += in.Levels[l].Adds
 	}
 	var others []string
 	for i, l := range in.Levels {
-		if i != lo && i != li {
+		if !seen[i] && i != li {
 			others = append(others, fmt.Sprintf("%s %d B", l.Heaviest, l.Adds))
 		}
 	}
-	t.Logf("%s %s: measured %d B; .su + frames %d B (thread %d, outer %d, inner %d, nested %v); static reset %d + levels that ran = %d; total %d (also %s, which never run here); %s",
-		b.Name, define, *s.Peak, want, thread, outer, inner, nests, *in.Reset, ran, *in.Total, strings.Join(others, ", "), in.PriorityGrouping)
+	t.Logf("%s %s: measured %d B; .su + frames %d B (thread %d, nested %v); static reset %d + levels that ran = %d; total %d (levels that never run here: %s); %s",
+		b.Name, define, *s.Peak, want, thread, chain, *in.Reset, ran, *in.Total, strings.Join(others, ", "), in.PriorityGrouping)
 
 	if *s.Peak > *in.Total || s.BoundExceeded() {
 		t.Errorf("measured %d B > static total %d B: an analysis bug", *s.Peak, *in.Total)
@@ -210,13 +260,13 @@ func checkNested(t *testing.T, b Board, define string) {
 	if *in.Reset != thread {
 		t.Errorf("static reset path %d B, .su path %d B", *in.Reset, thread)
 	}
-	if in.Levels[lo].Adds != outer || nests && in.Levels[li].Adds != inner {
-		t.Errorf("static levels outer %d inner %d B, .su + frames %d and %d B", in.Levels[lo].Adds, in.Levels[li].Adds, outer, inner)
-	}
 	if *s.Peak != want {
 		t.Errorf("measured %d B, .su + exception frames %d B: the test forces that path", *s.Peak, want)
 	}
 	if *s.Peak != ran-unwritten {
 		t.Errorf("measured %d B, static reset path + the levels that ran %d B - %d B unwritten: the test forces the worst path and the nesting", *s.Peak, ran, unwritten)
+	}
+	if all && *s.Peak != *in.Total {
+		t.Errorf("measured %d B, static total %d B: every level ran, each at the deepest point", *s.Peak, *in.Total)
 	}
 }

@@ -19,9 +19,18 @@
  * does float arithmetic too. The static model counts the extended frame
  * for every handler of an image that uses the FPU.
  *
+ * ALL_LEVELS goes on through every level the model counts: the inner
+ * handler at its deepest point pends SysTick (priority 0, the reset value),
+ * whose handler at its deepest point executes an SVC, which cannot preempt
+ * it (SVCall is at 0 too) and escalates to HardFault (-1), whose handler
+ * at its deepest point pends NMI (-2). Each returns: an escalated SVC
+ * returns after the svc instruction.
+ *
+ * PRIGROUP=N writes AIRCR's PRIGROUP before the priorities.
+ *
  * Self-contained (its own vector table and reset handler): built alone
  * with -nostdlib, and exits through semihosting with main's status (0:
- * both handlers ran, nested). */
+ * both handlers ran, nested; with ALL_LEVELS, NMI ran on top of all). */
 #include <stdint.h>
 
 #ifndef REC_DEPTH
@@ -34,6 +43,9 @@
 #define NVIC_IPR0 (*(volatile uint32_t *)0xE000E400)
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88)
 #define SCB_AIRCR (*(volatile uint32_t *)0xE000ED0C)
+#define SCB_ICSR (*(volatile uint32_t *)0xE000ED04)
+#define ICSR_PENDSTSET (1u << 26)
+#define ICSR_NMIPENDSET (1u << 31)
 #define OUTER_IRQ 0
 #define INNER_IRQ 1
 
@@ -48,13 +60,19 @@ volatile int outer_active;
 volatile float fsink = 1.0f;
 #endif
 
-/* pend sets the IRQ pending with SP 4 bytes lower than the frame, and
- * waits for it to be taken (the barriers) before SP comes back. */
-#define pend(irq)                                                          \
+/* pend_at stores bits to a pending register with SP 4 bytes lower than
+ * the frame, and waits for the exception to be taken (the barriers)
+ * before SP comes back. */
+#define pend_at(reg, bits)                                                 \
     __asm volatile("sub sp, #4\n\tstr %0, [%1]\n\tdsb\n\tisb\n\tadd sp, #4" \
                    :                                                       \
-                   : "r"(1u << (irq)), "r"(&NVIC_ISPR0)                    \
+                   : "r"(bits), "r"(&(reg))                                \
                    : "memory")
+#define pend(irq) pend_at(NVIC_ISPR0, 1u << (irq))
+
+/* How many handlers are active: NMI records what it saw (5 with
+ * ALL_LEVELS: outer, inner, SysTick, HardFault and itself). */
+volatile int active, nmi_saw;
 
 __attribute__((noinline, noclone)) void semihost_exit(uint32_t code)
 {
@@ -80,10 +98,56 @@ void Reset_Handler(void)
     semihost_exit(main());
 }
 
+#ifdef ALL_LEVELS
+void NMI_Handler(void)
+{
+    volatile uint8_t buf[24];
+    for (int i = 0; i < (int)sizeof buf; i++)
+        buf[i] = (uint8_t)(i ^ 0x5a);
+#ifdef __ARM_FP
+    fsink = fsink * 2.0f + (float)buf[2];
+#endif
+    nmi_saw = active + 1;
+}
+
+void HardFault_Handler(void)
+{
+    volatile uint8_t buf[32];
+    active++;
+    for (int i = 0; i < (int)sizeof buf; i++)
+        buf[i] = (uint8_t)(i + 9);
+#ifdef __ARM_FP
+    fsink = fsink * 0.75f + (float)buf[4];
+#endif
+    pend_at(SCB_ICSR, ICSR_NMIPENDSET);
+    active--;
+    sink += buf[0];
+}
+
+void SysTick_Handler(void)
+{
+    volatile uint8_t buf[16];
+    active++;
+    for (int i = 0; i < (int)sizeof buf; i++)
+        buf[i] = (uint8_t)(i + 1);
+#ifdef __ARM_FP
+    fsink = fsink * 1.5f + (float)buf[5];
+#endif
+    /* SVCall's priority is SysTick's: the svc escalates to HardFault. */
+    __asm volatile("sub sp, #4\n\tsvc 0\n\tadd sp, #4" ::: "memory");
+    active--;
+    sink += buf[0];
+}
+#define NMI_VECTOR NMI_Handler
+#define SYSTICK_VECTOR SysTick_Handler
+#else
 __attribute__((naked)) void HardFault_Handler(void)
 {
     __asm volatile("b .");
 }
+#define NMI_VECTOR Default_Handler
+#define SYSTICK_VECTOR Default_Handler
+#endif
 
 __attribute__((naked)) void Default_Handler(void)
 {
@@ -100,6 +164,11 @@ void InnerIRQ_Handler(void)
 #endif
     inner_nested = outer_active;
     inner_ran = 1;
+#ifdef ALL_LEVELS
+    active++;
+    pend_at(SCB_ICSR, ICSR_PENDSTSET);
+    active--;
+#endif
 }
 
 void OuterIRQ_Handler(void)
@@ -111,16 +180,18 @@ void OuterIRQ_Handler(void)
     fsink = fsink * 0.5f + (float)buf[3];
 #endif
     outer_active = 1;
+    active++;
     pend(INNER_IRQ);
+    active--;
     outer_active = 0;
     outer_ran = 1;
     sink += buf[0];
 }
 
 __attribute__((section(".isr_vector"), used)) void *const vectors[18] = {
-    &__StackTop, Reset_Handler, Default_Handler, HardFault_Handler,
+    &__StackTop, Reset_Handler, NMI_VECTOR, HardFault_Handler,
     Default_Handler, Default_Handler, Default_Handler, 0, 0, 0, 0,
-    Default_Handler, Default_Handler, 0, Default_Handler, Default_Handler,
+    Default_Handler, Default_Handler, 0, Default_Handler, SYSTICK_VECTOR,
     OuterIRQ_Handler, InnerIRQ_Handler,
 };
 
@@ -177,5 +248,9 @@ int main(void)
         return 3;
     if (!inner_nested)
         return 4;
+#ifdef ALL_LEVELS
+    if (nmi_saw != 5)
+        return 5;
+#endif
     return 0;
 }
