@@ -28,9 +28,10 @@ const (
 // activations, the depth its [[recursion]] annotation declares.
 const nestRecursion = 4
 
-// buildNest compiles testdata/nest.c alone for a board, with its .su file
-// in dir (flags added to the compiler's), and writes stackscope.toml beside the ELF.
-func buildNest(t *testing.T, dir, board string, flags ...string) string {
+// buildNest compiles testdata/nest.c alone for a board's memory with the
+// cpu flags and flags, its .su file in dir, and writes stackscope.toml
+// beside the ELF.
+func buildNest(t *testing.T, dir, board string, cpu []string, flags ...string) string {
 	t.Helper()
 	cc := testutil.RequireTool(t, "arm-none-eabi-gcc")
 	b, err := BoardByName(board)
@@ -51,7 +52,7 @@ func buildNest(t *testing.T, dir, board string, flags ...string) string {
 	}
 	out := filepath.Join(dir, "nest.elf")
 	args := append([]string{"-mthumb", "-O2", "-g", "-fstack-usage", "-fno-tree-loop-distribute-patterns", "-ffreestanding", "-nostdlib", "-nostartfiles",
-		fmt.Sprintf("-DREC_DEPTH=%d", nestRecursion), "-T", ldPath, "-o", out, filepath.Join(td, "nest.c")}, cpuFlags[board]...)
+		fmt.Sprintf("-DREC_DEPTH=%d", nestRecursion), "-T", ldPath, "-o", out, filepath.Join(td, "nest.c")}, cpu...)
 	args = append(args, flags...)
 	testutil.Run(t, dir, cc, args...)
 	toml := fmt.Sprintf("[[recursion]]\nfunction = \"rec\"\ndepth = %d\n", nestRecursion+1)
@@ -77,7 +78,7 @@ func buildNest(t *testing.T, dir, board string, flags ...string) string {
 // Default_Handler's, with their exception frames), is not below it.
 func TestNestedInterruptsMeasured(t *testing.T) {
 	for _, b := range Boards {
-		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, "") })
+		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, cpuFlags[b.Name], "") })
 	}
 }
 
@@ -90,7 +91,7 @@ func TestNestedInterruptsMeasured(t *testing.T) {
 // the microbit, before priorities.go's withoutMainExtension).
 func TestPriorityGroupingMeasured(t *testing.T) {
 	for _, b := range Boards {
-		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, "PRIGROUP=7") })
+		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, cpuFlags[b.Name], "PRIGROUP=7") })
 	}
 }
 
@@ -101,20 +102,27 @@ func TestPriorityGroupingMeasured(t *testing.T) {
 // with no level set aside.
 func TestEveryLevelMeasured(t *testing.T) {
 	for _, b := range Boards {
-		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, "ALL_LEVELS") })
+		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, cpuFlags[b.Name], "ALL_LEVELS") })
 	}
+	// The M33 with its FPU (ARMv8-M's extended frame is 0x68 too, with
+	// FPCCR.TS clear as at reset).
+	t.Run("mps2-an505-hard-float", func(t *testing.T) {
+		b, _ := BoardByName("mps2-an505")
+		checkNested(t, *b, []string{"-mcpu=cortex-m33", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"}, "ALL_LEVELS")
+	})
 }
 
-// checkNested builds nest.c with define (may be "") for board b, runs it,
+// checkNested builds nest.c with the cpu flags and define (may be "") for
+// board b, runs it,
 // and checks the measured peak against .su + exception frames and against
 // the static levels that ran.
-func checkNested(t *testing.T, b Board, define string) {
+func checkNested(t *testing.T, b Board, cpu []string, define string) {
 	dir := t.TempDir()
 	var defines []string
 	if define != "" {
 		defines = append(defines, "-D"+define)
 	}
-	fw := buildNest(t, dir, b.Name, defines...)
+	fw := buildNest(t, dir, b.Name, cpu, defines...)
 	all := define == "ALL_LEVELS"
 	// PRIGROUP 7 stops the nesting only where the core has PRIGROUP.
 	nests := !strings.HasPrefix(define, "PRIGROUP") || b.Arch == archV6M
@@ -169,7 +177,7 @@ func checkNested(t *testing.T, b Board, define string) {
 		}
 	}
 	frame := int64(archBasicFrame)
-	if slices.Contains(cpuFlags[b.Name], "-mfloat-abi=hard") {
+	if slices.Contains(cpu, "-mfloat-abi=hard") {
 		frame = archExtendedFrame
 	}
 	thread := su["Reset_Handler"] + su["main"] + su["path_a"] + su["path_b"] + (nestRecursion+1)*su["rec"] + su["leaf"] + pendDip
