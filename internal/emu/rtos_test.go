@@ -120,6 +120,11 @@ func TestTasksAgreeWithFreeRTOS(t *testing.T) {
 				if res.Stop.Kind != StopExit || res.ExitStatus() != 0 {
 					t.Fatalf("stop %+v exit %d, want a clean exit; output %q", res.Stop, res.ExitStatus(), res.Output)
 				}
+				for _, w := range res.Warnings {
+					if strings.HasPrefix(w, "analysis bug") {
+						t.Error(w)
+					}
+				}
 				hwm := freertosHWM(t, res.Output)
 				peaks[run1] = map[string]int64{}
 				for _, name := range appTasks {
