@@ -98,7 +98,35 @@ func findPriorities(res *Result) *priorities {
 		c.follow(calls[id], 1)
 	}
 	p.resolveGrouping(aircr)
+	p.withoutMainExtension(g.Modules[0].File)
 	return p
+}
+
+// withoutMainExtension drops PRIGROUP when the core may not have it:
+// AIRCR's bits 10:8 exist only with the Main Extension (ARMv7-M, ARMv8-M
+// mainline); ARMv6-M and ARMv8-M baseline keep them RES0 and ignore the
+// write, so the handlers nest by their whole priority, as under PRIGROUP
+// 0. Measured on QEMU's microbit (TestNestedInterruptsMeasured's PRIGROUP
+// variant): PRIGROUP 7 written on a Cortex-M0, IRQs at 0x80 and 0x40 still
+// nest. An image without build attributes may be for such a core: PRIGROUP
+// is then taken as 0 too, the finest grouping, so the total stays a bound.
+func (p *priorities) withoutMainExtension(f *binfile.File) {
+	if len(p.prigroupWhere) == 0 {
+		return // nothing written: 0 already
+	}
+	var why string
+	switch f.ARMCPUArch() {
+	case 11, 12: // Tag_CPU_arch v6-M, v6S-M
+		why = "ARMv6-M has no PRIGROUP (AIRCR bits 10:8 are reserved): the write at %s is ignored"
+	case 16: // v8-M baseline
+		why = "ARMv8-M baseline has no PRIGROUP (AIRCR bits 10:8 are reserved): the write at %s is ignored"
+	case 0:
+		why = "the image names no CPU architecture (no build attributes), and ARMv6-M has no PRIGROUP: the write at %s may be ignored"
+	default:
+		return
+	}
+	p.prigroupWhy = fmt.Sprintf(why, strings.Join(p.prigroupWhere, ", "))
+	p.prigroup, p.prigroupWhere = 0, nil
 }
 
 type collector struct {

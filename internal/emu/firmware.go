@@ -148,6 +148,7 @@ func mergeDeepest(res, ratcheted *Result) {
 				path = append(path, o.Deepest.Backtrace[k].Function)
 			}
 			s.DeepestNote = fmt.Sprintf("the ratchet's run reached %s, not %s (its watchpoint stops move interrupts by a few instructions), through %s", size.Format(o.Deepest.Depth), size.Format(*s.Peak), strings.Join(path, " > "))
+			res.Warnings = append(res.Warnings, ratchetOverBound(s, o.Deepest.Depth)...)
 		}
 	}
 	have := map[string]bool{}
@@ -159,6 +160,17 @@ func mergeDeepest(res, ratcheted *Result) {
 			res.Warnings = append(res.Warnings, w)
 		}
 	}
+}
+
+// ratchetOverBound: the ratchet's run is the same firmware with interrupts
+// taken a few instructions elsewhere, a timing the hardware can produce
+// too; a depth it reached over the static bound is an analysis bug even
+// though the measured run's peak is within it.
+func ratchetOverBound(s *StackResult, depth int64) []string {
+	if !s.Bounded || s.StaticBound == nil || depth <= *s.StaticBound {
+		return nil
+	}
+	return []string{fmt.Sprintf("analysis bug: the %s stack reached %s in the ratchet's run, over its static bound %s; please report with the ELF", s.Name, size.Format(depth), size.Format(*s.StaticBound))}
 }
 
 // openFirmware opens a firmware image with what every emulator command

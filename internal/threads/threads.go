@@ -575,6 +575,19 @@ func cloneSize(f *binfile.File, s *Site, stack value) {
 	}
 }
 
+// v8mContext: the image is for ARMv8-M, whose FreeRTOS ports (ARM_CM33,
+// CM23, CM55...) save PSPLIM beside EXC_RETURN and r4-r11 on the task's
+// stack (ARM_CM33_NTZ's PendSV: stmdb r0!, {r2-r11}, 40 B). Measured on
+// QEMU's mps2-an505: a tick taken at the worker's deepest point used 620 B
+// where the bound with the CM4F port's 72 B of context said 616 B.
+func v8mContext(f *binfile.File) bool {
+	switch f.ARMCPUArch() {
+	case 16, 17: // Tag_CPU_arch v8-M baseline, v8-M mainline
+		return true
+	}
+	return false
+}
+
 func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static bool, buf value) {
 	if ai.thumb {
 		// Measured in QEMU (internal/emu's task tests): the core's 32-byte
@@ -583,6 +596,10 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 		// ARM_CM3 and CM0 ports save 4 bytes less).
 		s.Context = 72
 		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP), r4-r11 and EXC_RETURN saved by the context switch"
+		if v8mContext(f) {
+			s.Context += 4
+			s.ContextNote += ", and PSPLIM (the ARMv8-M ports)"
+		}
 		if f.UsesFloatingPoint() {
 			// A task that has run an FP instruction is switched out with
 			// the extended frame (S0-S15 and FPSCR: 72 B more) and the

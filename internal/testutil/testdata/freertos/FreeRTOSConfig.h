@@ -61,7 +61,13 @@
 
 /* ARMv8-M without TrustZone and without the MPU. */
 #define configENABLE_TRUSTZONE 0
+/* 1 to run ARM_CM33_NTZ on a core in Secure state with no Non-secure
+ * image (QEMU's mps2-an505 boots Secure): with 0 the port starts the first
+ * task with EXC_RETURN 0xFFFFFFBC, a return to Non-secure state, which
+ * faults there. */
+#ifndef configRUN_FREERTOS_SECURE_ONLY
 #define configRUN_FREERTOS_SECURE_ONLY 0
+#endif
 #define configENABLE_MPU 0
 #ifndef configENABLE_FPU
 #define configENABLE_FPU 0
