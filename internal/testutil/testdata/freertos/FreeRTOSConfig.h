@@ -25,7 +25,9 @@
 #define configUSE_COUNTING_SEMAPHORES 1
 #define configQUEUE_REGISTRY_SIZE 0
 #define configUSE_TRACE_FACILITY 0
+#ifndef configCHECK_FOR_STACK_OVERFLOW
 #define configCHECK_FOR_STACK_OVERFLOW 0
+#endif
 #define configUSE_MALLOC_FAILED_HOOK 0
 #ifndef configSUPPORT_STATIC_ALLOCATION
 #define configSUPPORT_STATIC_ALLOCATION 1
