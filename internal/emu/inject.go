@@ -50,6 +50,9 @@ type InjectOptions struct {
 	Memory   *layout.MemoryMap
 	QEMU     string
 	Started  func(*Machine)
+	// Task (with Stack) shrinks this FreeRTOS task's stack instead of the
+	// main stack (inject_task.go).
+	Task string
 }
 
 // ErrInterrupted: the context ended (Ctrl-C) during an injection; there
@@ -122,6 +125,12 @@ type Injection struct {
 	Disagree  string   `json:"disagree,omitempty"`
 	Output    string   `json:"output"`
 	Warnings  []string `json:"warnings"`
+	// Task is the FreeRTOS task --task shrank (fired "task"; stack_limit
+	// and stack_top are then its pxStack and the top it was given), and
+	// Hook the kernel's vApplicationStackOverflowHook call, null when it
+	// was not called.
+	Task string    `json:"task,omitempty"`
+	Hook *HookCall `json:"hook,omitempty"`
 }
 
 // Write is one store below the stack limit.
@@ -156,6 +165,9 @@ func (r *Injection) ExitStatus() int {
 // Inject fires the gun once. Errors: *InputError (exit 2), ErrNoQEMU, or
 // an emulator failure.
 func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, error) {
+	if opts.Task != "" {
+		return injectTask(ctx, path, opts)
+	}
 	if (opts.Stack > 0) == (opts.At != "") {
 		return nil, &InputError{Path: path, Problem: "give one of --stack BYTES or --at FUNCTION"}
 	}
@@ -658,18 +670,21 @@ func verdict(r *Injection, handlers []fnRange) string {
 			handlerWrote = true
 		}
 	}
+	// Detected: a fault taken, or (--task) the kernel's stack check
+	// calling its hook.
+	detected := r.Fault != nil || r.Hook != nil
 	switch {
 	case r.Handler == "lockup":
 		return VerdictLockup
-	case r.Fault != nil && r.Handler == "safe-end" && !handlerWrote && !named:
+	case detected && r.Handler == "safe-end" && !handlerWrote && !named:
 		return VerdictContained
-	case r.Fault != nil && r.Handler == "endless-loop":
+	case detected && r.Handler == "endless-loop":
 		return VerdictHang
 	case named:
 		return VerdictSilent
 	case r.Handler == "endless-loop":
 		return VerdictHang
-	case len(r.Writes) > 0 || r.Fault != nil:
+	case len(r.Writes) > 0 || detected:
 		return VerdictUndetected
 	}
 	return VerdictNoOverflow
