@@ -744,6 +744,14 @@ type writeCatcher struct {
 	// counts, when set, must also accept a store (at or above SP) as the
 	// overflow's: --task counts only the shrunk task's own.
 	counts func(addr, sp uint64) bool
+	// plainDiff: find the words written by comparing them before and
+	// after the step, without inverting them first. Below a task's stack
+	// lie other tasks' live TCBs and stacks; inverted for the step, they
+	// changed the program's course (TestInjectTask: the IDLE and Tmr Svc
+	// names came out inverted and the run ended normally, where the run
+	// without the watch takes a HardFault). The cost: a store of the
+	// value already there is not seen.
+	plainDiff bool
 }
 
 // catch handles one watch stop.
@@ -769,7 +777,10 @@ func (w *writeCatcher) catch(stop *Stop) error {
 	for i := range orig {
 		inv[i] = ^orig[i]
 	}
-	if err := m.WriteMemory(w.lo, inv); err != nil {
+	if w.plainDiff {
+		// Not inverted: a word written is one whose value changed.
+		copy(inv, orig)
+	} else if err := m.WriteMemory(w.lo, inv); err != nil {
 		return err
 	}
 	if err := m.stepOnce(); err != nil {
@@ -792,8 +803,10 @@ func (w *writeCatcher) catch(stop *Stop) error {
 			written[i/4] = true
 		}
 	}
-	if err := m.WriteMemory(w.lo, now); err != nil {
-		return err
+	if !w.plainDiff {
+		if err := m.WriteMemory(w.lo, now); err != nil {
+			return err
+		}
 	}
 	// Highest address first: the stack grows down, so the word
 	// nearest the limit is the first one past it.

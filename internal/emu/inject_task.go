@@ -45,6 +45,14 @@ var taskCreators = []string{"xTaskCreate", "xTaskCreateStatic"}
 // (configCHECK_FOR_STACK_OVERFLOW) finds a task's stack overflowed.
 const stackOverflowHook = "vApplicationStackOverflowHook"
 
+// taskWatchSpan is how far below a task's stack writes are watched:
+// less than below the main stack, because there the memory is other
+// tasks' live TCBs and stacks, every store to which stops the core. A
+// 1 KiB watch over the idle task's stack changed the run (TestInjectTask:
+// the worker never ran before the program's end, where without the watch
+// it overflows); 256 bytes did not.
+const taskWatchSpan = 256
+
 // injectTask fires --task NAME --stack BYTES.
 func injectTask(ctx context.Context, path string, opts InjectOptions) (*Injection, error) {
 	if opts.Stack <= 0 || opts.At != "" {
@@ -178,7 +186,11 @@ loop:
 					return nil, err
 				}
 				created = append(created, name)
-				if name != opts.Task || patched {
+				if name != opts.Task {
+					// The breakpoint stays for the next creation.
+					if err := stepOver(m, pc); err != nil {
+						return nil, err
+					}
 					continue
 				}
 				depth := uint64(stop.Regs.R[2])
@@ -189,6 +201,14 @@ loop:
 					return nil, err
 				}
 				patched = true
+				for a, what := range bps {
+					if what == "create" {
+						delete(bps, a)
+						if err := m.RemoveBreakpoint(a); err != nil {
+							return nil, err
+						}
+					}
+				}
 				ret = uint64(stop.Regs.LR()) &^ 1
 				if _, taken := bps[ret]; !taken {
 					bps[ret] = "created"
@@ -214,7 +234,8 @@ loop:
 				}
 				r.FiredSP = r.StackTop
 				lo, hi := watchRange(lay, r.StackLimit)
-				wc = &writeCatcher{m: m, f: f, res: res, frames: frames, objs: objs, lay: lay, r: r, seen: seen, lo: lo, hi: hi,
+				lo = max(lo, hi-min(hi, taskWatchSpan))
+				wc = &writeCatcher{m: m, f: f, res: res, frames: frames, objs: objs, lay: lay, r: r, seen: seen, lo: lo, hi: hi, plainDiff: true,
 					counts: func(addr, sp uint64) bool {
 						// Only the shrunk task's own stores: another task
 						// whose stack lies below this one pushes there too.
