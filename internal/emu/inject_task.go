@@ -89,7 +89,8 @@ func injectTask(ctx context.Context, path string, opts InjectOptions) (*Injectio
 	// A task's stack lies in RAM among other objects: the part writes
 	// below it without a fault, as QEMU does; only the kernel's own check
 	// can notice.
-	r.Guard = Guard{Mechanism: GuardNone, Note: "a task's stack lies in RAM among other objects: the part writes below it without a fault, as here; only the kernel's check (configCHECK_FOR_STACK_OVERFLOW) can notice"}
+	r.Guard = Guard{Mechanism: GuardNone, Note: "a task's stack lies in RAM among other objects: the part writes below it without a fault, as here; only the kernel's check (configCHECK_FOR_STACK_OVERFLOW) can notice",
+		Differs: "the kernel checks a task's stack when it switches tasks; here the tick runs on the host's clock (no -icount: QEMU 7.2 aborts when a watchpoint hits under it) and every watched store costs host time, so a preempting tick, and the check with it, can come earlier in the overflow than on the part; a store of the value a word already holds is not seen"}
 
 	bps := map[uint64]string{}
 	for _, name := range taskCreators {

@@ -74,7 +74,13 @@ func symbolAddr(t *testing.T, fw, name string) uint64 {
 // the array was written: a hook ending in a semihosting exit is a safe end
 // but the data was corrupted first (SILENT CORRUPTION, said as before the
 // hook), one that loops is a HANG; with the check off the program runs on
-// to its end: SILENT CORRUPTION of the array.
+// to its end: SILENT CORRUPTION of the array. The app is built
+// cooperative (configUSE_PREEMPTION 0) so that the kernel's check comes
+// where it would on the part, at the worker's vTaskDelay after the whole
+// chain: here the tick runs on the host's clock and each watched store
+// costs host time, so a preempting tick's check would land inside the
+// chain after a number of stores that depends on the host (measured: 7
+// words, then 0 in another run).
 func TestInjectTask(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
@@ -83,9 +89,9 @@ func TestInjectTask(t *testing.T) {
 		handler     []string
 		wantVerdict string
 	}{
-		{[]string{"configCHECK_FOR_STACK_OVERFLOW=2", "HOOK_EXIT", "WORKER_LOG"}, true, []string{"safe-end"}, VerdictSilent},
-		{[]string{"configCHECK_FOR_STACK_OVERFLOW=2", "WORKER_LOG"}, true, []string{"endless-loop"}, VerdictHang},
-		{[]string{"configCHECK_FOR_STACK_OVERFLOW=0", "WORKER_LOG"}, false, []string{"exit", "ran-on"}, VerdictSilent},
+		{[]string{"configCHECK_FOR_STACK_OVERFLOW=2", "HOOK_EXIT", "WORKER_LOG", "configUSE_PREEMPTION=0"}, true, []string{"safe-end"}, VerdictSilent},
+		{[]string{"configCHECK_FOR_STACK_OVERFLOW=2", "WORKER_LOG", "configUSE_PREEMPTION=0"}, true, []string{"endless-loop"}, VerdictHang},
+		{[]string{"configCHECK_FOR_STACK_OVERFLOW=0", "WORKER_LOG", "configUSE_PREEMPTION=0"}, false, []string{"exit", "ran-on"}, VerdictSilent},
 	} {
 		t.Run(strings.Join(c.defines, ","), func(t *testing.T) {
 			fw := buildRTOSHook(t, dir, c.defines...)

@@ -8,7 +8,9 @@
 
 #define configCPU_CLOCK_HZ 25000000UL
 #define configTICK_RATE_HZ 1000
+#ifndef configUSE_PREEMPTION
 #define configUSE_PREEMPTION 1
+#endif
 #define configUSE_IDLE_HOOK 0
 #define configUSE_TICK_HOOK 0
 #define configMAX_PRIORITIES 5
