@@ -24,6 +24,7 @@ func init() { subcommands = append(subcommands, newInjectCommand) }
 type injectFlags struct {
 	stack      int64
 	at         string
+	task       string
 	safe       string
 	machine    string
 	timeout    time.Duration
@@ -53,6 +54,11 @@ Fire with one of:
   --at FUNCTION   when FUNCTION is first entered, SP is moved 8 bytes above
                   the limit (the debugger method); when it returns at that
                   depth SP is put back for its caller
+  --task NAME --stack BYTES
+                  FreeRTOS task NAME created with a BYTES stack: the depth
+                  passed to its xTaskCreate/xTaskCreateStatic call is
+                  lowered, so the kernel builds the smaller stack; whether
+                  vApplicationStackOverflowHook was called is reported
 
 Where the memory below the limit is not memory on the part (a stack at the
 start of RAM), QEMU would let the writes through: stackscope programs an
@@ -66,7 +72,7 @@ nothing noticed), NO OVERFLOW (nothing written below the limit).
 
 Exit status: 0 CONTAINED; 1 any other verdict; 2 usage or input error
 (a stack size larger than RAM, an --at function that does not exist or is
-never reached).`,
+never reached, a --task that does not exist: the tasks are listed).`,
 		Args: needArgs(1, 1, "give the firmware ELF file"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runInject(args[0], fl)
@@ -75,6 +81,7 @@ never reached).`,
 	f := cmd.Flags()
 	size.Var(f, &fl.stack, "stack", "run with a main stack of `SIZE` bytes (the initial SP lowered)")
 	f.StringVar(&fl.at, "at", "", "when `FUNCTION` is entered, move SP to just above the stack limit (the debugger method)")
+	f.StringVar(&fl.task, "task", "", "with --stack: shrink FreeRTOS task `NAME`'s stack instead of the main stack")
 	f.StringVar(&fl.safe, "safe", "", "count reaching `FUNCTION` (assert_failed, a reset routine) as a safe end")
 	f.StringVar(&fl.machine, "machine", "", "the QEMU board (default: one whose memory holds the image)")
 	f.DurationVar(&fl.timeout, "timeout", 20*time.Second, "wall-clock limit of the run")
@@ -87,6 +94,9 @@ never reached).`,
 func runInject(path string, fl injectFlags) error {
 	if err := fl.out.check(); err != nil {
 		return err
+	}
+	if fl.task != "" && fl.stack <= 0 {
+		return usageErrorf("inject %s: --task NAME needs --stack BYTES", path)
 	}
 	if (fl.stack > 0) == (fl.at != "") {
 		return usageErrorf("inject %s: give one of --stack BYTES or --at FUNCTION", path)
@@ -105,7 +115,7 @@ func runInject(path string, fl injectFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// No -icount: QEMU 7.2 aborts when a watchpoint hits under it.
-	r, err := emu.Inject(ctx, path, emu.InjectOptions{Machine: fl.machine, Stack: fl.stack, At: fl.at, Safe: fl.safe,
+	r, err := emu.Inject(ctx, path, emu.InjectOptions{Machine: fl.machine, Stack: fl.stack, At: fl.at, Task: fl.task, Safe: fl.safe,
 		Timeout: fl.timeout, ICount: -1, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
 	if err != nil {
 		if errors.Is(err, emu.ErrInterrupted) {

@@ -117,3 +117,60 @@ func TestMinstackFirmwareCommand(t *testing.T) {
 		t.Errorf("QEMU left: %v", q)
 	}
 }
+
+// buildFreeRTOSFixture builds the emu package's FreeRTOS application with
+// its stack overflow hook for mps2-an385, with -D defines.
+func buildFreeRTOSFixture(t *testing.T, defines ...string) string {
+	t.Helper()
+	td, _ := filepath.Abs("../../internal/emu/testdata/rtos")
+	return testutil.BuildFreeRTOS(t, t.TempDir(), testutil.FreeRTOSApp{Port: "cm3",
+		App:     []string{filepath.Join(td, "app.c"), filepath.Join(td, "hook.c")},
+		Defines: append([]string{"INCLUDE_xTaskGetIdleTaskHandle=1"}, defines...)})
+}
+
+// TestInjectTaskCommand: --task worker --stack 256 on the FreeRTOS app with
+// the kernel's check and a hook that exits: exit 1, the JSON names the
+// task, the hook call and the object below the worker's stack; an unknown
+// task is one line listing the tasks, exit 2; no QEMU left. Cooperative,
+// as in internal/emu's TestInjectTask (why is there).
+func TestInjectTaskCommand(t *testing.T) {
+	testutil.RequireTool(t, "qemu-system-arm")
+	fw := buildFreeRTOSFixture(t, "configCHECK_FOR_STACK_OVERFLOW=2", "HOOK_EXIT", "WORKER_LOG", "configUSE_PREEMPTION=0")
+	js := filepath.Join(t.TempDir(), "inject.json")
+	code, _, errOut := capture(t, "inject", "--task", "worker", "--stack", "256", "--format", "json", "-o", js, fw)
+	if code != 1 {
+		t.Errorf("exit %d, want 1\n%s", code, errOut)
+	}
+	data, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Kind, Fired, Task, Verdict, Handler string
+		Corrupted                           []string
+		Hook                                *struct{ Function, Task string }
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Kind != "firmware-injection" || doc.Fired != "task" || doc.Task != "worker" || doc.Verdict != "SILENT CORRUPTION" || doc.Handler != "safe-end" {
+		t.Errorf("JSON %s", data)
+	}
+	if doc.Hook == nil || doc.Hook.Function != "vApplicationStackOverflowHook" || doc.Hook.Task != "worker" {
+		t.Errorf("hook %+v", doc.Hook)
+	}
+	if len(doc.Corrupted) == 0 || doc.Corrupted[0] != "worker_log" {
+		t.Errorf("corrupted %v, want worker_log (declared to lie below worker_stack; internal/emu's TestInjectTask checks the ELF)", doc.Corrupted)
+	}
+	code, _, errOut = capture(t, "inject", "--task", "nosuch", "--stack", "256", fw)
+	if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "no such task") || !strings.Contains(errOut, "worker") || !strings.Contains(errOut, "producer") {
+		t.Errorf("unknown task: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = capture(t, "inject", "--task", "worker", fw)
+	if code != 2 || !strings.Contains(errOut, "--task NAME needs --stack BYTES") {
+		t.Errorf("--task without --stack: exit %d\n%s", code, errOut)
+	}
+	if q := qemuChildren(os.Getpid()); len(q) != 0 {
+		t.Errorf("QEMU left: %v", q)
+	}
+}

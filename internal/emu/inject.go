@@ -51,6 +51,9 @@ type InjectOptions struct {
 	Memory   *layout.MemoryMap
 	QEMU     string
 	Started  func(*Machine)
+	// Task (with Stack) shrinks this FreeRTOS task's stack instead of the
+	// main stack (inject_task.go).
+	Task string
 }
 
 // ErrInterrupted: the context ended (Ctrl-C) during an injection; there
@@ -125,6 +128,12 @@ type Injection struct {
 	Disagree  string   `json:"disagree,omitempty"`
 	Output    string   `json:"output"`
 	Warnings  []string `json:"warnings"`
+	// Task is the FreeRTOS task --task shrank (fired "task"; stack_limit
+	// and stack_top are then its pxStack and the top it was given), and
+	// Hook the kernel's vApplicationStackOverflowHook call, null when it
+	// was not called.
+	Task string    `json:"task,omitempty"`
+	Hook *HookCall `json:"hook,omitempty"`
 }
 
 // Write is one store below the stack limit.
@@ -159,6 +168,9 @@ func (r *Injection) ExitStatus() int {
 // Inject fires the gun once. Errors: *InputError (exit 2), ErrNoQEMU, or
 // an emulator failure.
 func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, error) {
+	if opts.Task != "" {
+		return injectTask(ctx, path, opts)
+	}
 	if (opts.Stack > 0) == (opts.At != "") {
 		return nil, &InputError{Path: path, Problem: "give one of --stack BYTES or --at FUNCTION"}
 	}
@@ -357,92 +369,10 @@ loop:
 		}
 		switch stop.Kind {
 		case StopWatch:
-			// QEMU reports an ARM write watchpoint before the store, with
-			// the watched range's start rather than the store's address.
-			// So: take the watch out, invert every watched word, step the
-			// one instruction, and every word that no longer holds its
-			// inverse was written (also a store of the value already
-			// there); the others get their value back. One instruction
-			// only stores, so the program never sees the inverted words.
-			pc, lr := uint64(stop.Regs.PC()), uint64(stop.Regs.LR())
-			n := int(watchHi - watchLo)
-			if err := m.RemoveWriteWatch(watchLo, n); err != nil {
+			wc := writeCatcher{m: m, f: f, res: res, frames: frames, objs: objs, lay: lay, r: r, seen: seen,
+				lo: watchLo, hi: watchHi, splice: map[uint64]uint64{r.FiredSP: origSP}}
+			if err := wc.catch(stop); err != nil {
 				return nil, err
-			}
-			orig, err := m.ReadMemory(watchLo, n)
-			if err != nil {
-				return nil, err
-			}
-			inv := make([]byte, n)
-			for i := range orig {
-				inv[i] = ^orig[i]
-			}
-			if err := m.WriteMemory(watchLo, inv); err != nil {
-				return nil, err
-			}
-			if err := m.stepOnce(); err != nil {
-				return nil, err
-			}
-			regs, err := m.Registers()
-			if err != nil {
-				return nil, err
-			}
-			sp := uint64(regs.SP())
-			now, err := m.ReadMemory(watchLo, n)
-			if err != nil {
-				return nil, err
-			}
-			written := make([]bool, n/4)
-			for i := 0; i+4 <= n; i += 4 {
-				if string(now[i:i+4]) == string(inv[i:i+4]) {
-					copy(now[i:i+4], orig[i:i+4])
-				} else {
-					written[i/4] = true
-				}
-			}
-			if err := m.WriteMemory(watchLo, now); err != nil {
-				return nil, err
-			}
-			// Highest address first: the stack grows down, so the word
-			// nearest the limit is the first one past it.
-			for i := len(now)/4*4 - 4; i >= 0; i -= 4 {
-				if !written[i/4] {
-					continue
-				}
-				addr := watchLo + uint64(i)
-				// A store below the limit is the overflow's when it lands
-				// in the stack's own space, at or above SP once the
-				// instruction (or an exception entry's stacking) is done:
-				// code never stores below SP. Other stores there are the
-				// program's own, to the objects it owns.
-				if addr < sp {
-					continue
-				}
-				if len(r.Writes) >= maxWrites {
-					r.WritesTruncated = true
-					break
-				}
-				obj := objectAt(objs, lay, addr)
-				var bt []string
-				if len(r.Writes) == 0 {
-					// The first store past the limit: the whole chain, from
-					// the registers before it (memory is as it was then).
-					bt = backtrace(m, f, res, frames, stop.Regs, map[uint64]uint64{r.FiredSP: origSP})
-				} else if _, ok := f.Containing(lr &^ 1); ok {
-					bt = []string{where(f, res, pc), "called from " + where(f, res, lr&^1)}
-				} else {
-					bt = []string{where(f, res, pc), fmt.Sprintf("caller not known (LR %#x does not point into code)", lr)}
-				}
-				r.Writes = append(r.Writes, Write{Addr: addr, Object: obj, PC: pc, Where: where(f, res, pc), SP: sp, Backtrace: bt})
-				if !seen[obj] {
-					seen[obj] = true
-					r.Corrupted = append(r.Corrupted, obj)
-				}
-			}
-			if !r.WritesTruncated {
-				if err := m.SetWriteWatch(watchLo, int(watchHi-watchLo)); err != nil {
-					return nil, err
-				}
 			}
 			continue
 		case StopBreakpoint:
@@ -743,18 +673,21 @@ func verdict(r *Injection, handlers []fnRange) string {
 			handlerWrote = true
 		}
 	}
+	// Detected: a fault taken, or (--task) the kernel's stack check
+	// calling its hook.
+	detected := r.Fault != nil || r.Hook != nil
 	switch {
 	case r.Handler == "lockup":
 		return VerdictLockup
-	case r.Fault != nil && r.Handler == "safe-end" && !handlerWrote && !named:
+	case detected && r.Handler == "safe-end" && !handlerWrote && !named:
 		return VerdictContained
-	case r.Fault != nil && r.Handler == "endless-loop":
+	case detected && r.Handler == "endless-loop":
 		return VerdictHang
 	case named:
 		return VerdictSilent
 	case r.Handler == "endless-loop":
 		return VerdictHang
-	case len(r.Writes) > 0 || r.Fault != nil:
+	case len(r.Writes) > 0 || detected:
 		return VerdictUndetected
 	}
 	return VerdictNoOverflow
@@ -795,4 +728,129 @@ func disagreement(r *Injection) string {
 		return ""
 	}
 	return fmt.Sprintf("layout predicted %s, the run shows %s", r.Predicted, r.Verdict)
+}
+
+// writeCatcher records the stores below a stack limit at a watch stop.
+type writeCatcher struct {
+	m      *Machine
+	f      *binfile.File
+	res    *analysis.Result
+	frames *cfi.Table
+	objs   []object
+	lay    *layout.Report
+	r      *Injection
+	seen   map[string]bool
+	// lo-hi is the watched range; splice joins a moved SP to the one it
+	// replaced for the backtrace.
+	lo, hi uint64
+	splice map[uint64]uint64
+	// counts, when set, must also accept a store (at or above SP) as the
+	// overflow's: --task counts only the shrunk task's own.
+	counts func(addr, sp uint64) bool
+	// plainDiff: find the words written by comparing them before and
+	// after the step, without inverting them first. Below a task's stack
+	// lie other tasks' live TCBs and stacks; inverted for the step, they
+	// changed the program's course (TestInjectTask: the IDLE and Tmr Svc
+	// names came out inverted and the run ended normally, where the run
+	// without the watch takes a HardFault). The cost: a store of the
+	// value already there is not seen.
+	plainDiff bool
+}
+
+// catch handles one watch stop.
+func (w *writeCatcher) catch(stop *Stop) error {
+	m, f, res, frames, objs, lay, r, seen := w.m, w.f, w.res, w.frames, w.objs, w.lay, w.r, w.seen
+	// QEMU reports an ARM write watchpoint before the store, with
+	// the watched range's start rather than the store's address.
+	// So: take the watch out, invert every watched word, step the
+	// one instruction, and every word that no longer holds its
+	// inverse was written (also a store of the value already
+	// there); the others get their value back. One instruction
+	// only stores, so the program never sees the inverted words.
+	pc, lr := uint64(stop.Regs.PC()), uint64(stop.Regs.LR())
+	n := int(w.hi - w.lo)
+	if err := m.RemoveWriteWatch(w.lo, n); err != nil {
+		return err
+	}
+	orig, err := m.ReadMemory(w.lo, n)
+	if err != nil {
+		return err
+	}
+	inv := make([]byte, n)
+	for i := range orig {
+		inv[i] = ^orig[i]
+	}
+	if w.plainDiff {
+		// Not inverted: a word written is one whose value changed.
+		copy(inv, orig)
+	} else if err := m.WriteMemory(w.lo, inv); err != nil {
+		return err
+	}
+	if err := m.stepOnce(); err != nil {
+		return err
+	}
+	regs, err := m.Registers()
+	if err != nil {
+		return err
+	}
+	sp := uint64(regs.SP())
+	now, err := m.ReadMemory(w.lo, n)
+	if err != nil {
+		return err
+	}
+	written := make([]bool, n/4)
+	for i := 0; i+4 <= n; i += 4 {
+		if string(now[i:i+4]) == string(inv[i:i+4]) {
+			copy(now[i:i+4], orig[i:i+4])
+		} else {
+			written[i/4] = true
+		}
+	}
+	if !w.plainDiff {
+		if err := m.WriteMemory(w.lo, now); err != nil {
+			return err
+		}
+	}
+	// Highest address first: the stack grows down, so the word
+	// nearest the limit is the first one past it.
+	for i := len(now)/4*4 - 4; i >= 0; i -= 4 {
+		if !written[i/4] {
+			continue
+		}
+		addr := w.lo + uint64(i)
+		// A store below the limit is the overflow's when it lands
+		// in the stack's own space, at or above SP once the
+		// instruction (or an exception entry's stacking) is done:
+		// code never stores below SP. Other stores there are the
+		// program's own, to the objects it owns.
+		if addr < sp || w.counts != nil && !w.counts(addr, sp) {
+			continue
+		}
+		if len(r.Writes) >= maxWrites {
+			r.WritesTruncated = true
+			break
+		}
+		obj := objectAt(objs, lay, addr)
+		var bt []string
+		if len(r.Writes) == 0 {
+			// The first store past the limit: the whole chain, from
+			// the registers before it (memory is as it was then).
+			bt = backtrace(m, f, res, frames, stop.Regs, w.splice)
+		} else if _, ok := f.Containing(lr &^ 1); ok {
+			bt = []string{where(f, res, pc), "called from " + where(f, res, lr&^1)}
+		} else {
+			bt = []string{where(f, res, pc), fmt.Sprintf("caller not known (LR %#x does not point into code)", lr)}
+		}
+		r.Writes = append(r.Writes, Write{Addr: addr, Object: obj, PC: pc, Where: where(f, res, pc), SP: sp, Backtrace: bt})
+		if !seen[obj] {
+			seen[obj] = true
+			r.Corrupted = append(r.Corrupted, obj)
+		}
+	}
+	if !r.WritesTruncated {
+		if err := m.SetWriteWatch(w.lo, int(w.hi-w.lo)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

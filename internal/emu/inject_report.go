@@ -21,21 +21,32 @@ func (r *Injection) WriteJSON(w io.Writer) error {
 func (r *Injection) Headline() string {
 	switch r.Verdict {
 	case VerdictContained:
-		vector := "no fault recorded" // a record read back without it
-		if r.Fault != nil {
-			vector = r.Fault.Vector
-		}
-		return fmt.Sprintf("CONTAINED: the overflow was detected (%s) and the handler reached a safe end (%s)", vector, r.HandlerDetail)
+		return fmt.Sprintf("CONTAINED: the overflow was detected (%s) and the handler reached a safe end (%s)", r.detectedBy(), r.HandlerDetail)
 	case VerdictLockup:
 		return "LOCKUP: the fault handler faulted again on the overflowed stack (the stackless-handler problem): " + r.HandlerDetail
 	case VerdictHang:
 		return "HANG: the overflow was detected, then the core sat in " + strings.TrimPrefix(r.HandlerDetail, "endless loop at ")
 	case VerdictSilent:
+		if r.Hook != nil {
+			return fmt.Sprintf("SILENT CORRUPTION: the overflow wrote %s before the kernel's check called %s (then: %s)", strings.Join(r.named(), ", "), r.Hook.Function, r.HandlerDetail)
+		}
 		return fmt.Sprintf("SILENT CORRUPTION: the overflow wrote %s and the program ran on (%s)", strings.Join(r.named(), ", "), r.HandlerDetail)
 	case VerdictUndetected:
 		return "UNDETECTED OVERFLOW: the overflow wrote only memory no object uses, nothing noticed, and the program ran on (" + r.HandlerDetail + ")"
 	}
 	return "NO OVERFLOW: nothing was written below the stack limit and no fault was taken (" + r.HandlerDetail + ")"
+}
+
+// detectedBy names what noticed the overflow: the fault taken, else the
+// kernel's stack overflow hook.
+func (r *Injection) detectedBy() string {
+	if r.Fault != nil {
+		return r.Fault.Vector
+	}
+	if r.Hook != nil {
+		return r.Hook.Function + " called for task " + r.Hook.Task
+	}
+	return "nothing"
 }
 
 // named are the corrupted objects with a name.
@@ -63,7 +74,12 @@ func (r *Injection) WriteText(w io.Writer) {
 			fired += "; put back when it returned"
 		}
 	}
-	fmt.Fprintf(w, "  %s on QEMU %s (%s); main stack %#x-%#x (%s); %s\n", r.Firmware, r.Machine, r.CPU, r.StackLimit, r.StackTop,
+	which := "main stack"
+	if r.Fired == "task" {
+		which = "task " + r.Task + "'s stack"
+		fired = fmt.Sprintf("--task %s --stack %d: the depth passed to the call that created it lowered to %d words", r.Task, r.StackSize, r.StackSize/4)
+	}
+	fmt.Fprintf(w, "  %s on QEMU %s (%s); %s %#x-%#x (%s); %s\n", r.Firmware, r.Machine, r.CPU, which, r.StackLimit, r.StackTop,
 		size.FormatCapacity(int64(r.StackTop-r.StackLimit)), fired)
 	fmt.Fprintf(w, "  guard: %s: %s\n", r.Guard.Mechanism, r.Guard.Note)
 	if r.Guard.Differs != "" {
@@ -102,8 +118,16 @@ func (r *Injection) WriteText(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w, "2 detected:")
+	if r.Hook != nil {
+		fmt.Fprintf(w, "  %s called by the kernel's stack check, for task %s, SP %#x\n", r.Hook.Function, r.Hook.Task, r.Hook.SP)
+	}
 	if r.Fault == nil {
-		fmt.Fprintln(w, "  no: no fault handler was entered")
+		switch {
+		case r.Fired == "task" && r.Hook == nil:
+			fmt.Fprintln(w, "  no: no fault handler was entered and "+stackOverflowHook+" was not called")
+		case r.Hook == nil:
+			fmt.Fprintln(w, "  no: no fault handler was entered")
+		}
 	} else {
 		fmt.Fprintf(w, "  %s (%s entered, SP %#x): %s\n", r.Fault.Vector, r.Fault.Handler, r.Fault.SP, r.Fault.Status)
 	}

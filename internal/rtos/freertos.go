@@ -240,6 +240,10 @@ func (k *FreeRTOS) Tasks(mem Memory) ([]Task, error) {
 	return out, nil
 }
 
+// Current is pxCurrentTCB: the running task's TCB (0 before any task
+// exists).
+func (k *FreeRTOS) Current(mem Memory) (uint64, error) { return k.word(mem, k.currentTCB) }
+
 // walk returns the owners of the items of the list at addr.
 func (k *FreeRTOS) walk(mem Memory, addr uint64) ([]uint64, error) {
 	n, err := k.word(mem, addr+uint64(k.listCount))

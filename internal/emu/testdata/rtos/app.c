@@ -12,7 +12,7 @@
  * -DWORKER_WORDS=N sets the worker's stack (words): the default is ample;
  * a small one makes the worker's chain overflow it. -DRUNTIME_DEPTH gives
  * the producer a depth read from a volatile, which no static analysis can
- * tell. */
+ * tell. -DWORKER_LOG puts plain data right below the worker's stack. */
 #include <stdint.h>
 
 #include "FreeRTOS.h"
@@ -77,11 +77,18 @@ __attribute__((noinline)) static uint32_t outer(int n)
     return middle(n) + big[n % 64];
 }
 
+#ifdef WORKER_LOG
+static void log_sink(int n);
+#endif
+
 static void worker_task(void *arg)
 {
     (void)arg;
     for (int n = 0;; n++) {
         sink += outer(n);
+#ifdef WORKER_LOG
+        log_sink(n);
+#endif
         vTaskDelay(1);
     }
 }
@@ -167,6 +174,17 @@ static void report_task(void *arg)
 
 static StaticTask_t worker_tcb;
 static StackType_t worker_stack[WORKER_WORDS];
+#ifdef WORKER_LOG
+/* -DWORKER_LOG: plain data the worker keeps, declared after its stack so
+ * that GCC and ld place it right below (the injection tests check this in
+ * the ELF): an overflow of the worker's stack lands in data whose
+ * corruption does not crash the kernel, the silent case. */
+static volatile uint32_t worker_log[128];
+static void log_sink(int n)
+{
+    worker_log[n % 128] = sink;
+}
+#endif
 
 static StaticTask_t idle_tcb;
 static StackType_t idle_stack[configMINIMAL_STACK_SIZE];

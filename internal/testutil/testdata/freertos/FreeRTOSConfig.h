@@ -8,7 +8,9 @@
 
 #define configCPU_CLOCK_HZ 25000000UL
 #define configTICK_RATE_HZ 1000
+#ifndef configUSE_PREEMPTION
 #define configUSE_PREEMPTION 1
+#endif
 #define configUSE_IDLE_HOOK 0
 #define configUSE_TICK_HOOK 0
 #define configMAX_PRIORITIES 5
@@ -25,7 +27,9 @@
 #define configUSE_COUNTING_SEMAPHORES 1
 #define configQUEUE_REGISTRY_SIZE 0
 #define configUSE_TRACE_FACILITY 0
+#ifndef configCHECK_FOR_STACK_OVERFLOW
 #define configCHECK_FOR_STACK_OVERFLOW 0
+#endif
 #define configUSE_MALLOC_FAILED_HOOK 0
 #ifndef configSUPPORT_STATIC_ALLOCATION
 #define configSUPPORT_STATIC_ALLOCATION 1
