@@ -137,11 +137,11 @@ func (r *Injection) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  the handler uses the stack before it checks SP: %s\n", r.LockupInstr)
 	}
 	fmt.Fprintln(w, "4 verdict:")
-	pred := r.Predicted
-	if pred == "" {
-		pred = "no prediction"
+	if r.Predicted == "" {
+		fmt.Fprintf(w, "  %s; layout makes no prediction for this case\n", r.Verdict)
+	} else {
+		fmt.Fprintf(w, "  %s; layout predicted %s\n", r.Verdict, r.Predicted)
 	}
-	fmt.Fprintf(w, "  %s; layout predicted %s\n", r.Verdict, pred)
 	if r.Disagree != "" {
 		fmt.Fprintln(w, "  disagreement: "+r.Disagree)
 	}
