@@ -80,30 +80,13 @@ func TestRealWorldZlibX86(t *testing.T) {
 
 // luaSources are Lua's interpreter core and libraries (not lua.c/luac.c,
 // which have their own main).
-func luaSources(t *testing.T, root string) []string {
-	matches, _ := filepath.Glob(filepath.Join(root, "src", "*.c"))
-	var out []string
-	for _, m := range matches {
-		switch filepath.Base(m) {
-		case "lua.c", "luac.c", "onelua.c":
-			continue
-		}
-		out = append(out, m)
-	}
-	if len(out) < 20 {
-		t.Fatalf("lua sources under %s: only %d files", root, len(out))
-	}
-	return out
-}
+func luaSources(t *testing.T, root string) []string { return testutil.LuaSources(t, root) }
 
 // luaIncludes returns the include flags for Debian's Lua tree: its
 // luaconf.h includes a multiarch header that Debian's build generates;
 // an empty one in dir stands in for it.
 func luaIncludes(t *testing.T, root, dir string) []string {
-	if err := os.WriteFile(filepath.Join(dir, "lua5.4-deb-multiarch.h"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"-I" + filepath.Join(root, "src"), "-I" + dir, `-DDEB_HOST_MULTIARCH="none"`}
+	return testutil.LuaIncludes(t, root, dir)
 }
 
 func TestRealWorldLuaX86(t *testing.T) {

@@ -188,3 +188,32 @@ func ZlibSources(t testing.TB, root string) []string {
 	}
 	return out
 }
+
+// LuaSources are Lua's library and VM files in the source tree root (not
+// the stand-alone interpreter and compiler).
+func LuaSources(t testing.TB, root string) []string {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(root, "src", "*.c"))
+	var out []string
+	for _, m := range matches {
+		switch filepath.Base(m) {
+		case "lua.c", "luac.c", "onelua.c":
+			continue
+		}
+		out = append(out, m)
+	}
+	if len(out) < 20 {
+		t.Fatalf("lua sources under %s: only %d files", root, len(out))
+	}
+	return out
+}
+
+// LuaIncludes are the compiler flags Debian's Lua sources need, with the
+// header Debian's build generates written (empty) into dir.
+func LuaIncludes(t testing.TB, root, dir string) []string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "lua5.4-deb-multiarch.h"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-I" + filepath.Join(root, "src"), "-I" + dir, `-DDEB_HOST_MULTIARCH="none"`}
+}

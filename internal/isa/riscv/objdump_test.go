@@ -340,12 +340,12 @@ func TestObjdumpAgreementLinux(t *testing.T) {
 
 // checkObjdump compares the decoder with objdump over every instruction
 // of the file at path (see TestObjdumpAgreement).
-func checkObjdump(t *testing.T, objdump, path string, xlen int) {
+func checkObjdump(t *testing.T, objdump, path string, xlen int, objdumpArgs ...string) {
 	{
 		{
 			d := New(xlen)
 			secs := execSections(t, path)
-			lines := parseObjdump(t, testutil.Run(t, filepath.Dir(path), objdump, "-d", path))
+			lines := parseObjdump(t, testutil.Run(t, filepath.Dir(path), objdump, append(append([]string{"-d"}, objdumpArgs...), path)...))
 			if len(lines) < 40 {
 				t.Fatalf("only %d instructions in objdump's output", len(lines))
 			}
