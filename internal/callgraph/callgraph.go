@@ -18,6 +18,7 @@ import (
 	"github.com/stackscope/stackscope/internal/dwtypes"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/libcache"
 )
 
 // Module is one ELF file in the graph: the program or a shared library.
@@ -160,6 +161,9 @@ type Options struct {
 	// audit library's callbacks, which run only under LD_AUDIT (see
 	// ModelRuntime).
 	AuditHooks bool
+	// Libraries, when not nil, opens the shared libraries and keeps their
+	// functions' frames, for the programs analysed after this one.
+	Libraries *libcache.Cache
 }
 
 // Build computes the frame of every function of main and the call edges
@@ -221,6 +225,21 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
+	if f == g.Modules[0].File {
+		return g.walkFunction(f, fn)
+	}
+	// A library's frame depends on the library alone (libcache).
+	store := g.opts.Libraries.Frames(f, g.opts.StackAlign)
+	if fr, ok := store.Get(fn.Addr, fn.Size); ok {
+		return fr
+	}
+	fr := g.walkFunction(f, fn)
+	store.Put(fn.Addr, fn.Size, fr)
+	return fr
+}
+
+// walkFunction computes the frame of fn from its code.
+func (g *Graph) walkFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
 	code, err := f.Code(fn.Addr, fn.Size)
 	if err != nil {
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
@@ -764,7 +783,7 @@ func (g *Graph) loadLibraries() {
 				g.Missing = append(g.Missing, lib)
 				continue
 			}
-			lf, err := binfile.Open(path)
+			lf, err := g.opts.Libraries.OpenLibrary(path)
 			if err != nil || lf.Arch != g.Arch {
 				g.Missing = append(g.Missing, lib)
 				continue
