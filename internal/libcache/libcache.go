@@ -250,13 +250,34 @@ func (s *Frames) Put(addr, size uint64, fr frame.Frame) {
 	s.mu.Unlock()
 }
 
+// Stored is how many of the frames the disk entry holds (read from it,
+// or written to it by Flush).
+func (s *Frames) Stored() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stored
+}
+
+// Len is how many frames the store holds.
+func (s *Frames) Len() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.frames)
+}
+
 func (s *Frames) flush() {
 	s.mu.Lock()
 	if s.path == "" || len(s.frames) == s.stored {
 		s.mu.Unlock()
 		return
 	}
-	e := entry{header: s.header}
+	e := entry{Header: s.header}
 	for k, fr := range s.frames {
 		e.Frames = append(e.Frames, record{Addr: k.addr, Size: k.size, Frame: fr})
 	}
@@ -297,7 +318,7 @@ type header struct {
 }
 
 type entry struct {
-	header
+	Header header // a named field: gob leaves out an embedded unexported one
 	Frames []record
 }
 
@@ -341,7 +362,7 @@ func readEntry(path string, want header) (e entry, ok bool) {
 		return entry{}, false
 	}
 	want.Schema = Schema
-	if e.header != want {
+	if e.Header != want {
 		return entry{}, false
 	}
 	return e, true
@@ -351,7 +372,7 @@ func readEntry(path string, want header) (e entry, ok bool) {
 // directory and a rename, so that a reader, or another process writing
 // the same entry, sees a whole entry or none.
 func writeEntry(path string, e entry) error {
-	e.Schema = Schema
+	e.Header.Schema = Schema
 	var payload bytes.Buffer
 	if err := gob.NewEncoder(&payload).Encode(&e); err != nil {
 		return err
