@@ -238,6 +238,15 @@ func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Fra
 	return fr
 }
 
+// libraryStore is the library cache's store for module m: nil for the
+// program itself (or without a cache), whose answers are not kept.
+func (g *Graph) libraryStore(m *Module) *libcache.Frames {
+	if m == g.Modules[0] {
+		return nil
+	}
+	return g.opts.Libraries.Frames(m.File, g.opts.StackAlign)
+}
+
 // walkFunction computes the frame of fn from its code.
 func (g *Graph) walkFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
 	code, err := f.Code(fn.Addr, fn.Size)

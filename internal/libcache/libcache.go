@@ -40,7 +40,7 @@ import (
 // Schema numbers the entry format and the meaning of what it stores: raise
 // it when frame.Frame or the walk's inputs change in a way the stackscope
 // version would not show (a dev build keeps its version string).
-const Schema = 1
+const Schema = 2
 
 // magic starts every entry file, before the checksum and the gob payload.
 const magic = "stackscope-libcache\n"
@@ -182,7 +182,7 @@ func (c *Cache) Frames(f *binfile.File, align int64) *Frames {
 	if fr, ok := c.libs[k]; ok {
 		return fr
 	}
-	fr := &Frames{frames: map[funcKey]frame.Frame{}}
+	fr := &Frames{frames: map[funcKey]frame.Frame{}, facts: map[string]int64{}}
 	if id := f.BuildID(); id != "" && c.dir != "" {
 		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d.gob", safeName(id), f.Arch, align))
 		fr.header = header{Tool: c.tool, BuildID: id, Arch: f.Arch.String(), StackAlign: align, Functions: functionTable(f)}
@@ -191,6 +191,10 @@ func (c *Cache) Frames(f *binfile.File, align int64) *Frames {
 				fr.frames[funcKey{r.Addr, r.Size}] = r.Frame
 			}
 			fr.stored = len(e.Frames)
+			for k, v := range e.Facts {
+				fr.facts[k] = v
+			}
+			fr.storedFacts = len(fr.facts)
 		}
 	}
 	c.libs[k] = fr
@@ -222,6 +226,10 @@ type Frames struct {
 	mu     sync.Mutex
 	frames map[funcKey]frame.Frame
 	stored int // how many of frames the disk entry holds
+	// facts are other answers about the library that depend on it alone
+	// (see Fact); storedFacts how many of them the disk entry holds.
+	facts       map[string]int64
+	storedFacts int
 }
 
 type funcKey struct{ addr, size uint64 }
@@ -250,6 +258,27 @@ func (s *Frames) Put(addr, size uint64, fr frame.Frame) {
 	s.mu.Unlock()
 }
 
+// Fact returns the answer named key about the library, computing it once
+// (compute must depend on the library's bytes and function table alone,
+// as a frame does; the key names the question and its arguments). Without
+// a store (s nil) it is compute's answer.
+func (s *Frames) Fact(key string, compute func() int64) int64 {
+	if s == nil {
+		return compute()
+	}
+	s.mu.Lock()
+	v, ok := s.facts[key]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = compute()
+	s.mu.Lock()
+	s.facts[key] = v
+	s.mu.Unlock()
+	return v
+}
+
 // Stored is how many of the frames the disk entry holds (read from it,
 // or written to it by Flush).
 func (s *Frames) Stored() int {
@@ -273,14 +302,18 @@ func (s *Frames) Len() int {
 
 func (s *Frames) flush() {
 	s.mu.Lock()
-	if s.path == "" || len(s.frames) == s.stored {
+	if s.path == "" || len(s.frames) == s.stored && len(s.facts) == s.storedFacts {
 		s.mu.Unlock()
 		return
 	}
-	e := entry{Header: s.header}
+	e := entry{Header: s.header, Facts: map[string]int64{}}
 	for k, fr := range s.frames {
 		e.Frames = append(e.Frames, record{Addr: k.addr, Size: k.size, Frame: fr})
 	}
+	for k, v := range s.facts {
+		e.Facts[k] = v
+	}
+	nFrames, nFacts := len(s.frames), len(s.facts)
 	s.mu.Unlock()
 	// Another process may have stored frames this one did not compute.
 	if old, ok := readEntry(s.path, s.header); ok {
@@ -293,10 +326,15 @@ func (s *Frames) flush() {
 				e.Frames = append(e.Frames, r)
 			}
 		}
+		for k, v := range old.Facts {
+			if _, ok := e.Facts[k]; !ok {
+				e.Facts[k] = v
+			}
+		}
 	}
 	if writeEntry(s.path, e) == nil {
 		s.mu.Lock()
-		s.stored = len(s.frames)
+		s.stored, s.storedFacts = nFrames, nFacts
 		s.mu.Unlock()
 	}
 }
@@ -320,6 +358,7 @@ type header struct {
 type entry struct {
 	Header header // a named field: gob leaves out an embedded unexported one
 	Frames []record
+	Facts  map[string]int64
 }
 
 type record struct {
