@@ -308,6 +308,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	}
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
 	res.Functions = functions(g, lines)
+	opts.Libraries.Release(f)
 	return res, nil
 }
 

@@ -225,11 +225,16 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
-	if f == g.Modules[0].File {
-		return g.walkFunction(f, fn)
+	// A library's frame depends on the library alone (libcache); so does
+	// a Linux program's, whose walk has no main stack (firmware) or
+	// start-up stack model (RISC-V) of its own.
+	var store *libcache.Frames
+	switch {
+	case f != g.Modules[0].File:
+		store = g.opts.Libraries.Frames(f, g.opts.StackAlign)
+	case g.mainStack == nil && (f.Arch == binfile.ArchX86_64 || f.Arch == binfile.ArchARM64):
+		store = g.opts.Libraries.ProgramFrames(f, g.opts.StackAlign)
 	}
-	// A library's frame depends on the library alone (libcache).
-	store := g.opts.Libraries.Frames(f, g.opts.StackAlign)
 	if fr, ok := store.Get(fn.Addr, fn.Size); ok {
 		return fr
 	}

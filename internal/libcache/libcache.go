@@ -63,6 +63,14 @@ type libKey struct {
 	align int64
 }
 
+// Roles of a file in an analysis: its frames as a library and as the
+// program analysed differ when the analysis names its start-up code
+// (binfile.File.NameFunction), so each role has its own entry.
+const (
+	roleLibrary = "lib"
+	roleProgram = "prog"
+)
+
 type fileKey struct {
 	path  string
 	size  int64
@@ -173,6 +181,37 @@ func (c *Cache) OpenLibrary(path string) (*binfile.File, error) {
 // walked with stack alignment align, with the frames its disk entry holds;
 // nil when c is nil.
 func (c *Cache) Frames(f *binfile.File, align int64) *Frames {
+	return c.store(f, align, roleLibrary)
+}
+
+// ProgramFrames is Frames for the program analysed, f: its frames are kept
+// on disk as a library's are, for the next analysis of the same build.
+// Release drops them from memory once the program is done.
+func (c *Cache) ProgramFrames(f *binfile.File, align int64) *Frames {
+	return c.store(f, align, roleProgram)
+}
+
+// Release writes the entry of program f and forgets its frames: a run
+// over many programs keeps only the libraries' in memory.
+func (c *Cache) Release(f *binfile.File) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	var done []*Frames
+	for k, s := range c.libs {
+		if k.f == f && s.role == roleProgram {
+			done = append(done, s)
+			delete(c.libs, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range done {
+		s.flush()
+	}
+}
+
+func (c *Cache) store(f *binfile.File, align int64, role string) *Frames {
 	if c == nil {
 		return nil
 	}
@@ -182,9 +221,9 @@ func (c *Cache) Frames(f *binfile.File, align int64) *Frames {
 	if fr, ok := c.libs[k]; ok {
 		return fr
 	}
-	fr := &Frames{frames: map[funcKey]frame.Frame{}, facts: map[string]int64{}}
+	fr := &Frames{role: role, frames: map[funcKey]frame.Frame{}, facts: map[string]int64{}}
 	if id := f.BuildID(); id != "" && c.dir != "" {
-		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d.gob", safeName(id), f.Arch, align))
+		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d-%s.gob", safeName(id), f.Arch, align, role))
 		fr.header = header{Tool: c.tool, BuildID: id, Arch: f.Arch.String(), StackAlign: align, Functions: functionTable(f)}
 		if e, ok := readEntry(fr.path, fr.header); ok {
 			for _, r := range e.Frames {
@@ -220,6 +259,7 @@ func (c *Cache) Flush() {
 
 // Frames holds one library's frames by function address and size.
 type Frames struct {
+	role   string
 	path   string // "" when not stored on disk
 	header header
 
