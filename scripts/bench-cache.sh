@@ -26,35 +26,28 @@ for f in "$dir"/*; do
 done | awk -v e="$every" '(NR - 1) % e == 0' > "$work/files"
 count=$(wc -l < "$work/files")
 
-now() { date +%s.%N; }
-cpu() { # user+sys seconds of this shell's children so far
-    times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); sub("s", "", u[2]); sub("s", "", s[2]); print u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
-}
-# run NAME COMMAND...: appends "NAME wall cpu" to $work/times
+# run NAME SCRIPT: runs the shell SCRIPT and appends "NAME wall cpu" (cpu:
+# user+system of everything it ran) to $work/times.
 run() {
-    name=$1; shift
-    c0=$(cpu); t0=$(now)
-    "$@" > /dev/null 2>&1 || true
-    t1=$(now); c1=$(cpu)
-    echo "$name $(echo "$t1 $t0" | awk '{print $1 - $2}') $(echo "$c1 $c0" | awk '{print $1 - $2}')" >> "$work/times"
+    /usr/bin/time -f "$1 %e %U %S" -a -o "$work/times.raw" sh -c "$2" > /dev/null 2>&1 || true
+    tail -n 1 "$work/times.raw" | awk '{ print $1, $2, $3 + $4 }' >> "$work/times"
 }
-perfile() { # XDG FLAGS...: one invocation per file
-    xdg=$1; shift
-    while read -r f; do XDG_CACHE_HOME=$xdg "$bin" analyze --format json "$@" "$f"; done < "$work/files"
-}
-together() { # XDG: one invocation for all files
-    XDG_CACHE_HOME=$1 xargs "$bin" analyze --format json < "$work/files"
-}
+export bin work
+perfile='while read -r f; do "$bin" analyze --format json $FLAGS "$f"; done < "$work/files"'
+together='xargs "$bin" analyze --format json < "$work/files"'
 
-: > "$work/times"
+: > "$work/times"; : > "$work/times.raw"
 i=0
 while [ $i -lt "$n" ]; do
     xdg=$work/cache$i
     mkdir -p "$xdg"
-    run A perfile "$xdg" --no-cache
-    run B together "$xdg"
-    run C together "$xdg"
-    run D perfile "$xdg"
+    export XDG_CACHE_HOME=$xdg
+    export FLAGS=--no-cache
+    run A "$perfile"
+    export FLAGS=
+    run B "$together"
+    run C "$together"
+    run D "$perfile"
     i=$((i + 1))
 done
 best() { awk -v k="$1" -v c="$2" '$1 == k && (b == "" || $c < b) { b = $c } END { print b }' "$work/times"; }

@@ -91,6 +91,12 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	budgets := map[*analysis.Result]*config.Config{}
 	for _, path := range files {
 		res, cfg, _, err := fl.analyse(path)
+		if err != nil && len(files) > 1 {
+			// Among many files, one that cannot be analysed is a line
+			// on stderr, not a failure of the run (as in runAnalyzeMany).
+			fmt.Fprintf(cmd.ErrOrStderr(), "stackscope: not analysed: %v\n", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}

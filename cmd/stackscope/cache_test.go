@@ -318,3 +318,80 @@ func TestCacheConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeMany: analyze -r over a directory with firmware and a file
+// that is not ELF: one table line per file (the firmware's worst entry,
+// as its own report gives it; the other file "not analysed"), exit 0;
+// a JSON array with an "error" object; --budget makes it a finding
+// (exit 1), never a usage error.
+func TestAnalyzeMany(t *testing.T) {
+	dir := t.TempDir()
+	fw, err := os.ReadFile("../../examples/firmware/firmware.elf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a.elf"), fw, 0o644)
+	os.WriteFile(filepath.Join(dir, "sub", "b.elf"), fw, 0o644)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not ELF\n"), 0o644)
+
+	_, one, _ := capture(t, "analyze", "--format", "json", filepath.Join(dir, "a.elf"))
+	var single struct {
+		Entries []struct {
+			Name  string `json:"name"`
+			Bound *int64 `json:"bound"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(one), &single); err != nil {
+		t.Fatal(err)
+	}
+	worst, bound := "", int64(-1)
+	for _, e := range single.Entries {
+		if e.Bound != nil && *e.Bound > bound {
+			worst, bound = e.Name, *e.Bound
+		}
+	}
+
+	code, out, errOut := capture(t, "analyze", "-r", dir)
+	if code != exitOK {
+		t.Fatalf("analyze -r: exit %d, want 0 (%s)", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "VERDICT") {
+		t.Fatalf("want a header and 3 lines:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		switch {
+		case strings.HasSuffix(l, "notes.txt"):
+			if !strings.Contains(l, "not analysed: not an ELF file") {
+				t.Errorf("notes.txt: %q", l)
+			}
+		default:
+			if f := strings.Fields(l); len(f) < 4 || f[0]+" "+f[1] != fmt.Sprintf("%d B", bound) || !strings.Contains(l, " "+worst+" ") {
+				t.Errorf("firmware line %q: want %d B and %s", l, bound, worst)
+			}
+		}
+	}
+
+	code, out, _ = capture(t, "analyze", "-r", "--format", "json", dir)
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(out), &list); err != nil || code != exitOK || len(list) != 3 {
+		t.Fatalf("analyze -r --format json: exit %d, %d reports (%v)", code, len(list), err)
+	}
+	errors := 0
+	for _, r := range list {
+		if r["kind"] != "analyze" {
+			t.Errorf("report without kind analyze: %v", r["binary"])
+		}
+		if _, ok := r["error"]; ok {
+			errors++
+		}
+	}
+	if errors != 1 {
+		t.Errorf("%d error objects, want 1 (notes.txt)", errors)
+	}
+
+	if code, _, errOut := capture(t, "analyze", "-r", "--budget", "8", dir); code != exitFinding {
+		t.Errorf("analyze -r --budget 8: exit %d, want 1 (%s)", code, errOut)
+	}
+}
