@@ -4,7 +4,9 @@
 # times, then a semihosting exit) on mps2-an385, timed with the same QEMU
 # command line stackscope uses (the same -icount) without stackscope, and
 # under `stackscope run` (static analysis, QEMU started halted behind its
-# GDB stub, the main stack painted and read back, endless-loop checks).
+# GDB stub, the main stack painted and read back, endless-loop checks),
+# by default (one run) and with --deepest (a second run with the
+# watchpoint ratchet for the deepest paths).
 # Prints a Markdown table; docs/PERFORMANCE.md ("## run (firmware)") has
 # the figures.
 #
@@ -35,8 +37,8 @@ minof() { sort -n | head -1; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -sr), $(qemu-system-arm --version | head -1), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "runs: $runs, plain and under stackscope interleaved; the minimum wall time is reported"
 echo
-echo "| firmware run | code layout | qemu-system-arm alone | stackscope run | ratio |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| firmware run | code layout | qemu-system-arm alone | stackscope run | ratio | stackscope run --deepest (the ratchet's second run) | ratio |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 cflags=(-mcpu=cortex-m3 -mthumb -O2 -g -fno-tree-loop-distribute-patterns -ffreestanding -nostdlib -nostartfiles)
 arm-none-eabi-gcc "${cflags[@]}" -c -o "$work/startup.o" "$td/startup.c"
 for spec in "20000 apart" "200000 apart" "20000 same"; do
@@ -46,16 +48,19 @@ for spec in "20000 apart" "200000 apart" "20000 same"; do
 	arm-none-eabi-gcc "${cflags[@]}" -c -DMODE=3 -DITERATIONS=$iters -o "$work/app.o" "$td/app.c"
 	arm-none-eabi-gcc "${cflags[@]}" -T "$work/$layout.ld" -o "$fw" "$work/startup.o" "$work/app.o"
 	# The command line of internal/emu's QEMUArgs (the JSON report's "qemu").
-	qemu=(qemu-system-arm -M mps2-an385 -nographic -monitor none -serial stdio
-		-semihosting-config enable=on,target=native -icount shift=3,sleep=off -kernel "$fw")
+	qemu=(qemu-system-arm -M mps2-an385 -nographic -monitor none
+		-chardev stdio,id=stackscope-out,mux=on -serial chardev:stackscope-out
+		-semihosting-config enable=on,target=native,chardev=stackscope-out -icount shift=3,sleep=off -kernel "$fw")
 	"$work/stackscope" run --format json -o "$work/run.json" "$fw" >/dev/null 2>&1 || true
 	grep -q '"shift=3,sleep=off"' "$work/run.json" || { echo "bench-emu.sh: stackscope's QEMU command line changed; update this script" >&2; exit 1; }
-	plain=() ; traced=()
+	plain=() ; once=() ; traced=()
 	for _ in $(seq "$runs"); do
 		plain+=("$(time1 "${qemu[@]}")")
-		traced+=("$(time1 "$work/stackscope" run "$fw")")
+		once+=("$(time1 "$work/stackscope" run "$fw")")
+		traced+=("$(time1 "$work/stackscope" run --deepest "$fw")")
 	done
 	p=$(printf '%s\n' "${plain[@]}" | minof)
+	o=$(printf '%s\n' "${once[@]}" | minof)
 	s=$(printf '%s\n' "${traced[@]}" | minof)
-	echo "| path x $iters | $layout | ${p} s | ${s} s | $(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2fx", a/b}') |"
+	echo "| path x $iters | $layout | ${p} s | ${o} s | $(awk -v a="$o" -v b="$p" 'BEGIN{printf "%.2fx", a/b}') | ${s} s | $(awk -v a="$s" -v b="$p" 'BEGIN{printf "%.2fx", a/b}') |"
 done

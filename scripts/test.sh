@@ -41,14 +41,21 @@ qemu-system-arm:qemu-system-arm
 aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
 aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu
 /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-arm64-cross
+/usr/riscv64-linux-gnu/lib/libc.so.6:libc6-riscv64-cross
+qemu-aarch64:qemu-user
+qemu-riscv64:qemu-user
 "
 missing=""
 for pair in $needs; do
     what=${pair%%:*}
     pkg=${pair#*:}
     case "$what" in
-    /*) [ -e "$what" ] || missing="$missing $pkg" ;;
-    *) command -v "$what" >/dev/null 2>&1 || missing="$missing $pkg" ;;
+    /*) [ -e "$what" ] && continue ;;
+    *) command -v "$what" >/dev/null 2>&1 && continue ;;
+    esac
+    case "$missing " in
+    *" $pkg "*) ;; # one package gives several commands
+    *) missing="$missing $pkg" ;;
     esac
 done
 if [ -n "$missing" ]; then

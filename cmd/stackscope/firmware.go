@@ -29,6 +29,7 @@ type firmwareFlags struct {
 	icount     string
 	configPath string
 	ld         string
+	deepest    bool
 }
 
 func (ff *firmwareFlags) register(f *pflag.FlagSet) {
@@ -37,13 +38,17 @@ func (ff *firmwareFlags) register(f *pflag.FlagSet) {
 	f.DurationVar(&ff.timeout, "timeout", 60*time.Second, "firmware: wall-clock limit of the run")
 	f.StringVar(&ff.icount, "icount", strconv.Itoa(emu.DefaultICount), "firmware: QEMU -icount `SHIFT` (a virtual ns per 2^SHIFT instructions: repeatable runs), or off")
 	f.StringVar(&ff.configPath, "config", "", "firmware: annotations and [memory] (default: stackscope.toml beside the ELF)")
+	// Off by default: the ratchet's run costs about 8 times a plain one
+	// (QEMU's watchpoints slow every access near the stack's deepest
+	// point), and the peaks and verdict do not depend on it.
+	f.BoolVar(&ff.deepest, "deepest", false, "firmware: a second run with a write-watchpoint ratchet that records the path to each stack's deepest point (about 8x slower)")
 	f.StringVar(&ff.ld, "ld", "", "firmware: the linker script whose MEMORY regions are the memory map (as layout --ld)")
 }
 
 // given reports whether a firmware-only flag was set (a Linux program
 // given one is a usage error).
 func (ff *firmwareFlags) given(f *pflag.FlagSet) string {
-	for _, n := range []string{"machine", "until", "timeout", "icount", "config", "ld"} {
+	for _, n := range []string{"machine", "until", "timeout", "icount", "config", "ld", "deepest"} {
 		if f.Changed(n) {
 			return "--" + n
 		}
@@ -171,7 +176,7 @@ func runFirmware(path string, extra []string, fl runFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := emu.RunFirmware(ctx, path, emu.Options{Machine: ff.machine, Until: ff.until, Timeout: ff.timeout,
-		ICount: icount, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
+		ICount: icount, NoRatchet: !ff.deepest, Output: os.Stdout, Analysis: analysis.Options{Config: cfg}, Memory: mem})
 	if err != nil {
 		out.discard()
 		var ie *emu.InputError

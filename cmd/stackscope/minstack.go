@@ -34,6 +34,7 @@ type minstackFlags struct {
 	env          []string
 	keepEnv      bool
 	noStatic     bool
+	fw           minstackFirmwareFlags
 }
 
 func newMinstackCommand() *cobra.Command {
@@ -62,7 +63,14 @@ goes to stderr when it is a terminal and the format is text.
 Exit status: 0 the minimum was found and confirmed; 1 a finding (PROG fails
 even at the normal limit, the result is not reproducible, or the static
 bound of main is below the measured minimum); 2 usage or input error;
-126/127 PROG cannot be executed or is not found.`,
+126/127 PROG cannot be executed or is not found.
+
+minstack FIRMWARE.elf (flags first: --machine, --until, --ld, --config,
+--timeout, --format, -o) bisects a Cortex-M image's main stack in QEMU
+instead, to 8 bytes, each run with the initial SP lowered and compared with
+a run at the image's own size; docs/minstack.md has the details. Exit
+status there: 0 a reproducible minimum within the static total, 1
+otherwise, 2 usage or input error.`,
 		Args: needArgs(1, -1, "give the program to run after --"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runMinstack(c, args, fl)
@@ -80,6 +88,7 @@ bound of main is below the measured minimum); 2 usage or input error;
 	f.StringArrayVar(&fl.env, "env", nil, "add `KEY=VALUE` to PROG's fixed environment (repeatable)")
 	f.BoolVar(&fl.keepEnv, "keep-env", false, "run PROG with stackscope's environment instead of the fixed one")
 	f.BoolVar(&fl.noStatic, "no-static", false, "do not compute the static bound of main")
+	fl.fw.register(f)
 	f.SetInterspersed(false)
 	return cmd
 }
@@ -94,6 +103,9 @@ func runMinstack(c *cobra.Command, args []string, fl minstackFlags) error {
 	}
 	if fl.timeout < 0 {
 		return usageErrorf("--timeout must not be negative")
+	}
+	if handled, err := minstackFirmware(c, args, fl); handled {
+		return err
 	}
 	path, err := lookProgram(args[0])
 	if err != nil {

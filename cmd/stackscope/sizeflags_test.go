@@ -20,7 +20,7 @@ import (
 // and a flag whose name or help looks like a size but is not marked fails
 // the test, so a new size flag cannot bypass the parser unnoticed.
 func TestSizeFlags(t *testing.T) {
-	want := map[string]bool{"analyze --budget": true, "report --budget": true, "diff --max-growth": true, "minstack --limit": true}
+	want := map[string]bool{"analyze --budget": true, "report --budget": true, "diff --max-growth": true, "minstack --limit": true, "inject --stack": true}
 	sizeName := regexp.MustCompile(`(?i)budget|limit|growth|size|bytes`)
 	sizeHelp := regexp.MustCompile(`\bSIZE\b|\bbytes\b`)
 	var marked []string

@@ -29,7 +29,8 @@ type Options struct {
 	// NoLibraries stops PLT calls at the library boundary (external).
 	NoLibraries bool
 	LibPaths    []string
-	// Interrupts configures the Cortex-M nesting model (priority groups).
+	// Interrupts configures the nesting model (priority groups; Cortex-M
+	// and RISC-V).
 	Interrupts InterruptConfig
 	// Strict uses only annotated or proved indirect-call targets; without
 	// it, an unresolved indirect call is assumed to reach any function
@@ -252,10 +253,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	var traps *riscvTraps
 	if len(opts.Entries) == 0 {
-		traps, warnings := riscvTrapSpecs(f, g, specs, dec)
-		specs = append(specs, traps...)
-		res.Warnings = append(res.Warnings, warnings...)
+		var trapSpecs []bound.Spec
+		trapSpecs, traps = riscvTrapSpecs(f, g, specs, dec)
+		specs = append(specs, trapSpecs...)
 	}
 	roots := make([]int, len(specs))
 	for i, s := range specs {
@@ -301,6 +303,8 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if vt != nil {
 		res.Interrupts = interrupts(f, res, vt, opts.Interrupts)
 		keepFaultPaths(res)
+	} else if traps != nil {
+		res.Interrupts = riscvInterrupts(res, traps, cfg, opts.Interrupts.Groups)
 	}
 	res.Threads = findThreads(res, opts)
 	for _, m := range g.Modules[1:] {

@@ -47,6 +47,12 @@ type Interrupts struct {
 	// named by Applies. Reset is then the startup phase's path alone.
 	Phases  []Phase `json:"phases,omitempty"`
 	Applies string  `json:"applies,omitempty"`
+	// Model is ModelRISCV for RISC-V traps (riscvtotal.go); empty for
+	// Cortex-M. Reasons say why the nesting is not bounded, each with its
+	// fix; Assumes, what the total rests on.
+	Model   string   `json:"model,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+	Assumes []string `json:"assumes,omitempty"`
 }
 
 // Handler is one distinct exception or interrupt handler.
@@ -66,6 +72,9 @@ type Handler struct {
 	// PrioritySource says where the priorities come from.
 	Priority       *int   `json:"priority"`
 	PrioritySource string `json:"priority_source"`
+	// Reenables is where a RISC-V trap handler may set mstatus.MIE again
+	// (then traps nest on its stack); nil when it cannot.
+	Reenables *Reenable `json:"reenables_interrupts,omitempty"`
 }
 
 // Level is a priority level: only its heaviest handler counts.
@@ -78,6 +87,10 @@ type Level struct {
 	// handler whose priority is not known, on a level of its own).
 	Basis    string `json:"basis"`
 	Priority *int   `json:"priority"`
+	// Depth is, on RISC-V, how many activations of a re-enabling handler
+	// the level counts ([[recursion]]; 0: no limit declared, counted once
+	// in the lower bound).
+	Depth int64 `json:"depth,omitempty"`
 }
 
 func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg InterruptConfig) *Interrupts {

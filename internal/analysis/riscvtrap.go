@@ -20,9 +20,8 @@ import (
 //     la/lui+addi before it): in direct mode the handler, in vectored mode
 //     (mode bits 01) a table of jumps, one per cause, each to a handler.
 // Machine mode clears mstatus.MIE on a trap, so handlers do not nest unless
-// one sets it again (csrs/csrw mstatus): such a handler is named in a
-// warning, because a nested trap then runs on its stack. The main-stack
-// total (reset path plus the handlers by nesting) is not computed yet.
+// one sets it again (csrs/csrw mstatus, in the handler or a function it
+// calls): riscvtotal.go turns that into the main-stack total.
 
 const (
 	csrMstatus = 0x300
@@ -31,19 +30,33 @@ const (
 	maxVectors = 64
 )
 
+// riscvTraps is what the code of a RISC-V image says about its traps.
+type riscvTraps struct {
+	handlers []trapHandler // by address
+	// writers are the functions (by address) with a write of mstatus
+	// that may set MIE, and the address of their first one.
+	writers map[uint64]uint64
+	// tables are the values written to mtvec, and where.
+	tables []string
+}
+
+// trapHandler is one trap handler and how it was found.
+type trapHandler struct {
+	addr uint64
+	name string
+	node int
+	how  []string // "mret" (returns with it), "mtvec" (direct mode), "cause 7" (vectored)
+}
+
 // riscvTrapSpecs returns the trap handlers of a RISC-V firmware as entries
-// (kind "trap"), those not already in have, and a warning for each handler
-// that may set mstatus.MIE again.
-func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec isa.Decoder) ([]bound.Spec, []string) {
+// (kind "trap"), those not already in have, and what the code says about
+// its traps (nil when it is not RISC-V or has no trap handler).
+func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec isa.Decoder) ([]bound.Spec, *riscvTraps) {
 	if !f.Arch.IsRISCV() {
 		return nil, nil
 	}
-	handlers := map[uint64]string{} // address -> how it was found
-	type write struct {
-		name string
-		at   uint64
-	}
-	var reenable []write
+	how := map[uint64][]string{} // handler address -> how it was found
+	tr := &riscvTraps{writers: map[uint64]uint64{}}
 	for i := range f.Functions {
 		fn := &f.Functions[i]
 		code, err := f.Code(fn.Addr, fn.Size)
@@ -52,50 +65,54 @@ func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec 
 		}
 		s := scanTrapCode(dec, code, fn.Addr)
 		if s.mret {
-			handlers[fn.Addr] = "returns with mret"
+			how[fn.Addr] = append(how[fn.Addr], "mret")
 		}
 		for _, v := range s.mtvec {
-			for _, h := range mtvecHandlers(f, dec, v) {
-				if _, ok := handlers[h]; !ok {
-					handlers[h] = fmt.Sprintf("mtvec is set to %#x in %s", v, fn.Name)
+			mode := "direct"
+			if v&3 == 1 {
+				mode = "vectored"
+			}
+			tr.tables = append(tr.tables, fmt.Sprintf("mtvec %#x (%s), set in %s", v, mode, fn.Name))
+			for _, slot := range mtvecHandlers(f, dec, v) {
+				w := "mtvec"
+				if slot.cause >= 0 {
+					w = fmt.Sprintf("cause %d", slot.cause)
 				}
+				how[slot.addr] = append(how[slot.addr], w)
 			}
 		}
 		if s.mstatusAt != 0 {
-			reenable = append(reenable, write{fn.Name, s.mstatusAt})
+			tr.writers[fn.Addr] = s.mstatusAt
 		}
 	}
 	in := map[int]bool{}
 	for _, s := range have {
 		in[s.Node] = true
 	}
-	addrs := make([]uint64, 0, len(handlers))
-	for a := range handlers {
+	addrs := make([]uint64, 0, len(how))
+	for a := range how {
 		addrs = append(addrs, a)
 	}
 	sort.Slice(addrs, func(i, j int) bool { return addrs[i] < addrs[j] })
 	var specs []bound.Spec
-	var warnings []string
-	isHandler := map[string]bool{}
 	for _, a := range addrs {
 		fi, ok := f.FunctionIndex(a)
 		if !ok {
 			continue
 		}
 		node := g.Node(g.Modules[0], fi)
-		isHandler[f.Functions[fi].Name] = true
+		name := f.Functions[fi].Name
+		tr.handlers = append(tr.handlers, trapHandler{addr: a, name: name, node: node, how: how[a]})
 		if in[node] {
 			continue
 		}
 		in[node] = true
-		specs = append(specs, bound.Spec{Name: f.Functions[fi].Name, Node: node, Kind: "trap"})
+		specs = append(specs, bound.Spec{Name: name, Node: node, Kind: "trap"})
 	}
-	for _, r := range reenable {
-		if isHandler[r.name] {
-			warnings = append(warnings, fmt.Sprintf("trap handler %s writes mstatus at %#x: it may set MIE again, and traps then nest on its stack (the main-stack total of reset path and handlers is not computed for RISC-V)", r.name, r.at))
-		}
+	if len(tr.handlers) == 0 {
+		return specs, nil
 	}
-	return specs, warnings
+	return specs, tr
 }
 
 // trapScan is what scanTrapCode finds in one function.
@@ -108,12 +125,19 @@ type trapScan struct {
 // scanTrapCode decodes code (at addr) in order and notes mret, the
 // constants written to mtvec and the writes of mstatus that may set MIE.
 // Constants are followed in straight-line order (la t0, sym; csrw mtvec,
-// t0): a value found this way only adds an entry, it never removes one.
+// t0), forgotten at every branch and at every instruction a branch of the
+// function lands on. A value found this way only adds an mtvec entry; it
+// clears a write of mstatus (proves MIE stays clear) only when the
+// function has no indirect jump, which could land anywhere.
 func scanTrapCode(dec isa.Decoder, code []byte, addr uint64) trapScan {
+	joins, indirect := branchTargets(dec, code, addr)
 	var s trapScan
 	consts := map[int8]int64{}
 	for off := 0; off+2 <= len(code); {
 		pc := addr + uint64(off)
+		if joins[pc] {
+			clear(consts)
+		}
 		e, err := dec.Decode(code[off:], pc)
 		if err != nil {
 			off += 2
@@ -129,8 +153,14 @@ func scanTrapCode(dec isa.Decoder, code []byte, addr uint64) trapScan {
 				if v, ok := consts[int8(x>>15&31)]; ok {
 					s.mtvec = append(s.mtvec, uint64(v))
 				}
-			case x&0x7F == 0x73 && x>>20 == csrMstatus && mayWriteMIE(x) && s.mstatusAt == 0:
-				s.mstatusAt = pc
+			case x&0x7F == 0x73 && x>>20 == csrMstatus && s.mstatusAt == 0:
+				known := consts
+				if indirect {
+					known = nil
+				}
+				if mayWriteMIE(x, known) {
+					s.mstatusAt = pc
+				}
 			}
 		}
 		if e.DefKind != isa.DefNone {
@@ -155,34 +185,76 @@ func scanTrapCode(dec isa.Decoder, code []byte, addr uint64) trapScan {
 	return s
 }
 
+// branchTargets are the addresses in code that a branch or jump of the
+// same code lands on, and whether it has an indirect jump (a jump table
+// or a tail call through a register: its targets are not known here).
+func branchTargets(dec isa.Decoder, code []byte, addr uint64) (map[uint64]bool, bool) {
+	joins := map[uint64]bool{}
+	indirect := false
+	for off := 0; off+2 <= len(code); {
+		pc := addr + uint64(off)
+		e, err := dec.Decode(code[off:], pc)
+		if err != nil {
+			off += 2
+			continue
+		}
+		switch {
+		case e.Flow == isa.FlowIndirectJump:
+			indirect = true
+		case (e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) && e.HasTarget:
+			joins[e.Target] = true
+		}
+		off += e.Len
+	}
+	return joins, indirect
+}
+
 // mayWriteMIE says whether the CSR instruction x on mstatus may set its
-// MIE bit (bit 3): csrrw/csrrs with a source register other than x0 (its
-// value is not followed), csrrwi/csrrsi with bit 3 of the immediate.
-func mayWriteMIE(x uint32) bool {
-	rs1 := x >> 15 & 31
+// MIE bit (bit 3): csrrw/csrrs with a source register other than x0 whose
+// value is not a known constant with bit 3 clear (known: the constants
+// followed before it; nil when none can be trusted), csrrwi/csrrsi with
+// bit 3 of the immediate. csrrc/csrrci only clear bits.
+func mayWriteMIE(x uint32, known map[int8]int64) bool {
+	rs1 := int8(x >> 15 & 31)
 	switch x >> 12 & 7 {
 	case 1, 2: // csrrw, csrrs
-		return rs1 != 0
+		if rs1 == 0 {
+			return false
+		}
+		if v, ok := known[rs1]; ok {
+			return v&(1<<3) != 0
+		}
+		return true
 	case 5, 6: // csrrwi, csrrsi
 		return rs1&8 != 0
 	}
 	return false
 }
 
+// vectorSlot is one handler an mtvec value names: the cause of its slot
+// in a vectored table, -1 in direct mode.
+type vectorSlot struct {
+	cause int
+	addr  uint64
+}
+
 // mtvecHandlers are the handlers an mtvec value v names: v itself in
 // direct mode; in vectored mode, the targets of the jumps in the table at
 // v &^ 3.
-func mtvecHandlers(f *binfile.File, dec isa.Decoder, v uint64) []uint64 {
+func mtvecHandlers(f *binfile.File, dec isa.Decoder, v uint64) []vectorSlot {
 	base := v &^ 3
 	if v&3 == 0 {
-		return []uint64{base}
+		return []vectorSlot{{-1, base}}
 	}
 	if v&3 != 1 {
 		return nil
 	}
-	var out []uint64
+	var out []vectorSlot
 	for i := range maxVectors {
 		pc := base + uint64(4*i)
+		if fn, ok := f.FunctionAt(pc); i > 0 && ok && fn.Addr == pc {
+			break // a function starts here: the table has ended (its own first jump may be one)
+		}
 		code, err := f.Code(pc, 4)
 		if err != nil || len(code) < 4 {
 			break
@@ -191,7 +263,7 @@ func mtvecHandlers(f *binfile.File, dec isa.Decoder, v uint64) []uint64 {
 		if err != nil || e.Flow != isa.FlowJump || !e.HasTarget {
 			break
 		}
-		out = append(out, e.Target)
+		out = append(out, vectorSlot{i, e.Target})
 	}
 	return out
 }

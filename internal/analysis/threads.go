@@ -29,6 +29,8 @@ type Thread struct {
 	SizeAtLeast bool   `json:"size_at_least,omitempty"`
 	SizeSource  string `json:"size_source"`
 	DefaultSize bool   `json:"default_size,omitempty"`
+	// StackBuffer is the data symbol of a static stack, when known.
+	StackBuffer string `json:"stack_buffer,omitempty"`
 	// Bound is the entry's worst case (null when not bounded); AtLeast a
 	// depth it certainly reaches. Context is what the platform adds on the
 	// same stack (Cortex-M exception frame, saved registers).
@@ -79,7 +81,7 @@ func findThreads(res *Result, opts Options) []Thread {
 	}
 	for _, s := range sites {
 		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
-			DefaultSize: s.Default, SizeAtLeast: s.SizeMin, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
+			DefaultSize: s.Default, SizeAtLeast: s.SizeMin, StackBuffer: s.StackBuffer, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
 		t.File, t.Line = res.lineAt(s.Addr)
 		var b bound.Entry
 		if s.EntryNode >= 0 && ba != nil {

@@ -159,8 +159,16 @@ func TestThreadFreeRTOS(t *testing.T) {
 					if th.StackSize == nil || *th.StackSize != w.size {
 						t.Errorf("%s: stack %v (%s), want %d", name, show(th.StackSize), th.SizeSource, w.size)
 					}
-					if th.Context != 64 {
-						t.Errorf("%s: context %d, want 64", name, th.Context)
+					// 32 B frame + 4 B alignment + r4-r11 and EXC_RETURN;
+					// with the FPU, the extended frame's 72 B and the
+					// port's S16-S31 (64 B): what the CM4F port's
+					// PendSV_Handler pushes for a task that used the FPU.
+					wantContext := int64(72)
+					if strings.HasPrefix(cpu.name, "m4f") {
+						wantContext += 72 + 64
+					}
+					if th.Context != wantContext {
+						t.Errorf("%s: context %d, want %d", name, th.Context, wantContext)
 					}
 					if th.Bound == nil {
 						continue // ARMv6-M frames over 508 bytes are dynamic

@@ -253,8 +253,21 @@ func (f *File) load(fileSize int64) error {
 		}
 	}
 	f.readFunctions()
-	f.Shared = f.Type == elf.ET_DYN && f.ELF.Section(".interp") == nil
+	f.Shared = f.Type == elf.ET_DYN && (f.ELF.Section(".interp") == nil || f.runnableLibrary())
 	return nil
+}
+
+// runnableLibrary reports a shared library that also has an interpreter
+// and an entry point, as glibc's libc.so.6 does (run, it prints its
+// version): it has a DT_SONAME and no main. A PIE program has a main and,
+// usually, no SONAME.
+func (f *File) runnableLibrary() bool {
+	soname, err := f.ELF.DynString(elf.DT_SONAME)
+	if err != nil || len(soname) == 0 {
+		return false
+	}
+	_, hasMain := f.Lookup("main")
+	return !hasMain
 }
 
 func (f *File) readDynamic() {

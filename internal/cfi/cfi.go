@@ -155,3 +155,60 @@ func cfaAt(fde *frame.FrameDescriptionEntry, pc uint64, spReg uint64) (n int64, 
 	}
 	return ctx.CFA.Offset, true
 }
+
+// Unwind is how to find the caller's frame at one PC: the CFA is SP plus
+// CFAOffset, and the return address is saved at CFA plus RAOffset when
+// RASaved, else still in the return-address register (a leaf, or before
+// the prologue saved it).
+type Unwind struct {
+	CFAOffset int64
+	RAOffset  int64
+	RASaved   bool
+	// CFAReg is the register the CFA is computed from: SP, or on ARM the
+	// Thumb frame pointer r7 (code built with -O0 or
+	// -fno-omit-frame-pointer). FPOffset is where the caller's r7 was
+	// saved (CFA plus it) when FPSaved.
+	CFAReg   uint64
+	FPOffset int64
+	FPSaved  bool
+}
+
+// ARMFramePointer is the DWARF number of Thumb's frame pointer, r7.
+const ARMFramePointer = 7
+
+// UnwindAt returns the unwind rule at pc; ok is false when pc has no FDE,
+// the CFA is not SP-relative (or r7-relative on ARM), or the return
+// address is kept some other way (an expression, another register).
+func (t *Table) UnwindAt(pc uint64) (u Unwind, ok bool) {
+	fde := t.find(pc)
+	if fde == nil {
+		return u, false
+	}
+	defer func() {
+		if recover() != nil {
+			u, ok = Unwind{}, false
+		}
+	}()
+	ctx, err := fde.EstablishFrame(pc)
+	if err != nil || ctx == nil || ctx.CFA.Rule != frame.RuleCFA {
+		return u, false
+	}
+	if ctx.CFA.Reg != t.spReg && (t.spReg != regSPARM || ctx.CFA.Reg != ARMFramePointer) {
+		return u, false
+	}
+	u.CFAOffset, u.CFAReg = ctx.CFA.Offset, ctx.CFA.Reg
+	if t.spReg == regSPARM {
+		if r, found := ctx.Regs[ARMFramePointer]; found && r.Rule == frame.RuleOffset {
+			u.FPOffset, u.FPSaved = r.Offset, true
+		}
+	}
+	r, found := ctx.Regs[ctx.RetAddrReg]
+	switch {
+	case !found || r.Rule == frame.RuleUndefined || r.Rule == frame.RuleSameVal:
+	case r.Rule == frame.RuleOffset:
+		u.RAOffset, u.RASaved = r.Offset, true
+	default:
+		return u, false
+	}
+	return u, true
+}

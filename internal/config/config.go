@@ -80,8 +80,9 @@ type Exclude struct {
 	Function string `toml:"function"`
 }
 
-// Interrupts is the Cortex-M nesting model: handlers in one group share a
-// priority level and cannot preempt each other.
+// Interrupts is the nesting model: handlers in one group share a priority
+// level and cannot preempt each other (Cortex-M; on RISC-V, one PLIC or
+// CLIC level of handlers that set mstatus.MIE again).
 type Interrupts struct {
 	Groups [][]string `toml:"groups"`
 }

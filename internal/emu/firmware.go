@@ -13,6 +13,7 @@ import (
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/layout"
+	"github.com/stackscope/stackscope/internal/size"
 )
 
 // Paint is the word painted over a stack before the run: a peak is the
@@ -37,6 +38,9 @@ type Options struct {
 	Memory   *layout.MemoryMap
 	// QEMU overrides the emulator's path.
 	QEMU string
+	// NoRatchet turns the watchpoint ratchet off: no deepest path, and
+	// no watchpoint stops (see docs/PERFORMANCE.md for what it costs).
+	NoRatchet bool
 	// Started, when set, is called with the machine right after QEMU
 	// started (tests use it to see the process and its directory).
 	Started func(*Machine)
@@ -77,24 +81,113 @@ func machineName(m elf.Machine) string {
 }
 
 // RunFirmware runs the firmware at path in QEMU: paints the main stack
-// before the first instruction, runs to a stop, reads the stack back, and
-// sets the measured peak beside the static bound. ctx ending (Ctrl-C)
-// stops the run and still reports. Errors are *InputError (the firmware
-// cannot be run: exit 2), ErrNoQEMU, or a failure of the emulator.
+// before the first instruction (and FreeRTOS's task stacks at main), runs
+// to a stop, reads the stacks back, and sets the measured peaks beside the
+// static bounds. ctx ending (Ctrl-C) stops the run and still reports.
+// Errors are *InputError (the firmware cannot be run: exit 2), ErrNoQEMU,
+// or a failure of the emulator.
+//
+// The deepest paths come from a second run with the watchpoint ratchet
+// (unless opts.NoRatchet): its stops change where QEMU takes an interrupt
+// by a few instructions (see ratchetRun), so the peaks and the verdict are
+// always the first run's, which nothing but the paint and the exit
+// breakpoints touched.
 func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error) {
+	plain := opts
+	plain.NoRatchet = true
+	res, err := runOnce(ctx, path, plain)
+	if err != nil || opts.NoRatchet || ctx.Err() != nil {
+		return res, err
+	}
+	switch res.Stop.Kind {
+	case StopCancelled, StopTimeout:
+		return res, nil
+	}
+	second := opts
+	second.Output, second.Started = nil, nil
+	if opts.Timeout > 0 {
+		second.Timeout = 2 * opts.Timeout
+	}
+	ratcheted, err := runOnce(ctx, path, second)
+	if err != nil {
+		res.Warnings = append(res.Warnings, "no deepest paths: the watchpoint ratchet's run failed: "+err.Error())
+		return res, nil
+	}
+	mergeDeepest(res, ratcheted)
+	return res, nil
+}
+
+// mergeDeepest takes the deepest paths of the ratchet's run into the
+// measured run: as they are where both runs reached the same peak, and
+// otherwise as a note that says what the ratchet's run reached.
+//
+// Why a second run: QEMU 7.2 stops before a store that hits a watchpoint,
+// and whatever lets the store go on (a single step, which QEMU runs with
+// interrupts masked; a breakpoint after it, which makes QEMU translate the
+// code around it an instruction at a time; a stop at all, in a running
+// scheduler) moved the point where a pended PendSV or a tick was taken in
+// the tests, and with it the tasks' peaks.
+func mergeDeepest(res, ratcheted *Result) {
+	for i := range res.Stacks {
+		s := &res.Stacks[i]
+		var o *StackResult
+		for j := range ratcheted.Stacks {
+			if ratcheted.Stacks[j].Name == s.Name && ratcheted.Stacks[j].Kind == s.Kind {
+				o = &ratcheted.Stacks[j]
+			}
+		}
+		switch {
+		case o == nil || s.Peak == nil:
+		case o.Deepest == nil:
+			s.DeepestNote = o.DeepestNote
+		case o.Peak != nil && *o.Peak == *s.Peak:
+			s.Deepest, s.DeepestNote = o.Deepest, ""
+		default:
+			var path []string
+			for k := len(o.Deepest.Backtrace) - 1; k >= 0; k-- {
+				path = append(path, o.Deepest.Backtrace[k].Function)
+			}
+			s.DeepestNote = fmt.Sprintf("the ratchet's run reached %s, not %s (its watchpoint stops move interrupts by a few instructions), through %s", size.Format(o.Deepest.Depth), size.Format(*s.Peak), strings.Join(path, " > "))
+		}
+	}
+	have := map[string]bool{}
+	for _, w := range res.Warnings {
+		have[w] = true
+	}
+	for _, w := range ratcheted.Warnings {
+		if !have[w] {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
+}
+
+// openFirmware opens a firmware image with what every emulator command
+// needs from the static side: its analysis and its layout (the main
+// stack's top and limit). The caller closes f.
+func openFirmware(path string, aopts analysis.Options, mem *layout.MemoryMap) (*binfile.File, *analysis.Result, *layout.Report, error) {
 	f, err := binfile.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ok, why := IsFirmware(f); !ok {
+		f.Close()
+		return nil, nil, nil, &InputError{Path: path, Problem: why}
+	}
+	res, err := analysis.RunFile(f, aopts)
+	if err != nil {
+		f.Close()
+		return nil, nil, nil, &InputError{Path: path, Problem: err.Error()}
+	}
+	return f, res, layout.AnalyzeFile(f, layout.Options{Result: res, Memory: mem}), nil
+}
+
+// runOnce is one run in QEMU.
+func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
+	f, res, lay, err := openFirmware(path, opts.Analysis, opts.Memory)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if ok, why := IsFirmware(f); !ok {
-		return nil, &InputError{Path: path, Problem: why}
-	}
-	res, err := analysis.RunFile(f, opts.Analysis)
-	if err != nil {
-		return nil, &InputError{Path: path, Problem: err.Error()}
-	}
-	lay := layout.AnalyzeFile(f, layout.Options{Result: res, Memory: opts.Memory})
 
 	im := ImageOf(f)
 	var board *Board
@@ -140,6 +233,10 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			return nil, fmt.Errorf("painting the main stack: %v", err)
 		}
 	}
+	w := newWatcher(f, res, main, opts.NoRatchet, func(s string) { r.Warnings = append(r.Warnings, s) })
+	if err := w.start(m); err != nil {
+		return nil, err
+	}
 	// A stack inside .bss or .data is cleared or overwritten by the
 	// startup code after the paint: every word would look used (a false
 	// overflow). Paint it again below the SP at main's entry.
@@ -176,6 +273,7 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			bps[a] = "semihosting"
 		}
 	}
+	w.breakpoints(bps)
 	for a := range bps {
 		if err := m.SetBreakpoint(a); err != nil {
 			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
@@ -196,12 +294,30 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		if err != nil {
 			return nil, err
 		}
+		if stop.Kind == StopWatch {
+			if handled, err := w.watchStop(m, stop); err != nil {
+				return nil, err
+			} else if handled {
+				continue
+			}
+			break
+		}
 		if stop.Kind != StopBreakpoint {
 			break
 		}
 		pc := uint64(stop.Regs.PC())
 		what := bps[pc]
+		if handled, err := w.breakpoint(m, what, pc); err != nil {
+			return nil, err
+		} else if handled {
+			delete(bps, pc)
+			continue
+		}
 		if what == "repaint" {
+			// main: FreeRTOS's task stacks are painted here too.
+			if err := w.atMain(m); err != nil {
+				return nil, err
+			}
 			sp := uint64(stop.Regs.SP()) &^ 3
 			if sp > main.Limit && sp <= main.Top {
 				if err := m.Paint(main.Limit, sp, Paint); err != nil {
@@ -209,6 +325,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 				}
 			}
 			main.repainted = true
+			if err := w.mainRepainted(m, sp); err != nil {
+				return nil, err
+			}
 			delete(bps, pc)
 			if err := m.RemoveBreakpoint(pc); err != nil {
 				return nil, err
@@ -226,6 +345,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 			// The firmware is about to exit: read the stacks now, then let
 			// it go to pass its status through.
 			if err := main.measure(m); err != nil {
+				return nil, err
+			}
+			if err := w.measure(m); err != nil {
 				return nil, err
 			}
 			measured = true
@@ -246,6 +368,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		if err := main.measure(m); err != nil {
 			return nil, err
 		}
+		if err := w.measure(m); err != nil {
+			return nil, err
+		}
 		measured = true
 	}
 	r.Stop = StopResult{Kind: stop.Kind, Detail: stop.Detail}
@@ -262,7 +387,15 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 	if !measured {
 		main.notMeasured = "QEMU ended (" + stop.Kind + ") before the stack could be read"
 	}
-	r.Stacks = append(r.Stacks, main.result())
+	r.Stacks = append(r.Stacks, w.results(main.result(), measured)...)
+	if !stop.Alive {
+		// QEMU has ended or is ending: its last output is still in the
+		// pipe until it has gone.
+		select {
+		case <-m.exited:
+		case <-time.After(5 * time.Second):
+		}
+	}
 	out, trunc := m.Output()
 	r.Output, r.OutputTruncated = out, trunc
 	return r, nil

@@ -73,8 +73,11 @@ type Machine struct {
 // QEMUArgs is the command line that runs fw on the board, without the GDB
 // stub: what Start adds to it is -S and the stub's socket.
 func QEMUArgs(fw string, b *Board, icount int) []string {
-	args := []string{"-M", b.Name, "-nographic", "-monitor", "none", "-serial", "stdio",
-		"-semihosting-config", "enable=on,target=native"}
+	// One stdio character device for the UART and semihosting: without
+	// chardev=, QEMU (7.2) writes the semihosting console to its stderr.
+	args := []string{"-M", b.Name, "-nographic", "-monitor", "none",
+		"-chardev", "stdio,id=stackscope-out,mux=on", "-serial", "chardev:stackscope-out",
+		"-semihosting-config", "enable=on,target=native,chardev=stackscope-out"}
 	if icount >= 0 {
 		// sleep=off: an idle core (WFI) jumps to its next timer instead of
 		// waiting for the host's clock, which keeps runs repeatable.

@@ -80,6 +80,24 @@ type StackResult struct {
 	// Headroom is size minus peak (null when not measured).
 	Headroom    *int64 `json:"headroom"`
 	NotMeasured string `json:"not_measured,omitempty"`
+	// SizeSource says where a task's size came from (pxEndOfStack, the
+	// static thread model, a static buffer, the heap block header).
+	SizeSource string `json:"size_source,omitempty"`
+	// Entry is a task's entry function; TCB, State and Priority what its
+	// TCB says at the end of the run.
+	Entry    string  `json:"entry,omitempty"`
+	TCB      uint64  `json:"tcb,omitempty"`
+	State    string  `json:"state,omitempty"`
+	Priority *uint32 `json:"priority,omitempty"`
+	// StaticContext is what the static bound adds to the entry's own
+	// bound for a task (the exception frame and the registers the context
+	// switch saves); StaticPath is the static worst path.
+	StaticContext int64    `json:"static_context,omitempty"`
+	StaticPath    []string `json:"static_path,omitempty"`
+	// Deepest is the write that reached the peak, caught by the
+	// watchpoint ratchet (null when none did; DeepestNote says why).
+	Deepest     *Deepest `json:"deepest"`
+	DeepestNote string   `json:"deepest_note,omitempty"`
 	// PaintedAt is "main" when the stack was painted again at main's
 	// entry (it lies in .bss or .data, which startup code initializes):
 	// use before main is not in the peak. Note says so for a person.
@@ -262,6 +280,9 @@ func (r *Result) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  analysis bug: measured peak %d exceeds the static bound %d; please report with the ELF\n", *s.Peak, *s.StaticBound)
 		}
 	}
+	for i := range r.Stacks {
+		writeDeepest(w, &r.Stacks[i])
+	}
 	for _, wn := range r.Warnings {
 		fmt.Fprintln(w, "  warning: "+wn)
 	}
@@ -274,4 +295,43 @@ func headroomText(sz, peak int64) string {
 		return "none"
 	}
 	return fmt.Sprintf("%.1f%%", math.Floor(1000*float64(sz-peak)/float64(sz))/10)
+}
+
+// writeDeepest shows where a stack's measured peak was reached, the
+// measured path beside the static worst path, outermost frame first.
+func writeDeepest(w io.Writer, s *StackResult) {
+	d := s.Deepest
+	if d == nil {
+		if s.DeepestNote != "" && s.Peak != nil {
+			fmt.Fprintf(w, "  %s stack: no deepest path: %s\n", s.Name, s.DeepestNote)
+		}
+		return
+	}
+	loc := ""
+	if d.File != "" {
+		loc = fmt.Sprintf(" (%s:%d)", d.File, d.Line)
+	}
+	fmt.Fprintf(w, "  %s stack: deepest write %s at %#x in %s%s, sp %#x", s.Name, size.Format(d.Depth), d.PC, d.Function, loc, d.SP)
+	if d.Note != "" {
+		fmt.Fprintf(w, "; %s", d.Note)
+	}
+	fmt.Fprintln(w)
+	var measured []Frame
+	for i := len(d.Backtrace) - 1; i >= 0; i-- {
+		measured = append(measured, d.Backtrace[i])
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "    MEASURED PATH\tFRAME\tSTATIC WORST PATH\t")
+	for i := 0; i < max(len(measured), len(s.StaticPath)); i++ {
+		m, fr, st := "", "", ""
+		if i < len(measured) {
+			m = measured[i].Function
+			fr = size.Format(measured[i].Size)
+		}
+		if i < len(s.StaticPath) {
+			st = s.StaticPath[i]
+		}
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t\n", m, fr, st)
+	}
+	tw.Flush()
 }

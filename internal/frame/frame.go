@@ -649,6 +649,15 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 			st.depth = st.fpDepth - e.SPDelta
+			if e.HasSPReg {
+				// FP plus a register: its constant, when the code proves it
+				v, ok := w.spRegister(off, e)
+				if !ok {
+					w.setKind(Unknown, addr, "SP restored at %#x from the frame pointer plus a register whose value is not a proved constant", addr)
+					return stack
+				}
+				st.depth += v
+			}
 		case isa.SPDynamic:
 			if v, ok := w.spRegister(off, e); ok {
 				st.depth += v

@@ -111,3 +111,31 @@ func TestRISCVMillicode(t *testing.T) {
 		t.Errorf("without Millicode: %v, want unknown", f.Kind)
 	}
 }
+
+// TestRISCVSPFromFPPlusRegister: a frame over 2 KiB restored from the
+// frame pointer plus a register (lui t0,-1; addi t0,t0,1040; add
+// sp,s0,t0: glibc's RV64 epilogues) is static when the register's value
+// is a proved constant, and unknown, with the address, when it is not
+// (ld t0,0(a0)).
+func TestRISCVSPFromFPPlusRegister(t *testing.T) {
+	// addi sp,sp,-2032; sd ra,2024(sp); sd s0,2016(sp); addi s0,sp,2032;
+	// li t0,-1024; add sp,sp,t0; lui t0,0xfffff; addi t0,t0,1040;
+	// add sp,s0,t0; addi sp,sp,1024; ld ra,2024(sp); ld s0,2016(sp);
+	// addi sp,sp,2032; ret
+	prologue := "81010113 7e113423 7e813023 7f010413 c0000293 00510133 "
+	epilogue := "40010113 7e813083 7e013403 7f010113 00008067"
+	in := Input{Addr: 0x100, Code: riscvCode(t, prologue+"fffff2b7 41028293 00540133 "+epilogue), Decoder: riscv.New(64), StackAlign: 16}
+	if f := Analyze(in); f.Kind != Static || f.Size != 3056 {
+		t.Errorf("t0 a constant: %v %d (%s), want static 3056", f.Kind, f.Size, f.Reason)
+	}
+	// ld t0,0(a0); add sp,s0,t0: the amount is read from memory.
+	in.Code = riscvCode(t, prologue+"00053283 00540133 "+epilogue)
+	if f := Analyze(in); f.Kind != Unknown || !strings.Contains(f.Reason, "0x11c") {
+		t.Errorf("t0 loaded: %v %d (%s), want unknown at 0x11c", f.Kind, f.Size, f.Reason)
+	}
+	// sub sp,s0,t0 with t0 = 3056 (li t0,... built as lui t0,1; addi t0,t0,-1040).
+	in.Code = riscvCode(t, prologue+"000012b7 bf028293 40540133 "+epilogue)
+	if f := Analyze(in); f.Kind != Static || f.Size != 3056 {
+		t.Errorf("sub sp,s0,t0: %v %d (%s), want static 3056", f.Kind, f.Size, f.Reason)
+	}
+}

@@ -53,6 +53,8 @@ const (
 	SPAlign
 	// SPFromFP: SP = FP + SPDelta, where FP is the frame pointer set earlier
 	// by an instruction with SetsFP (mov rsp,rbp; mov sp,r7; sub sp,r7,#n).
+	// With HasSPReg, SP = FP + SPReg (FP - SPReg with SPRegSub), SPDelta 0:
+	// RISC-V add sp,s0,t0 after t0 is built from constants.
 	// x86 leave is SPFromFP with SPDelta 8 (the pop of rbp) and ClobbersFP.
 	SPFromFP
 	// SPDynamic: SP moved by an amount known only at run time (alloca, VLA,

@@ -408,6 +408,10 @@ func interruptsText(w io.Writer, in *analysis.Interrupts, o AnalyzeOptions) {
 	if !in.Bounded {
 		at = func(n int64) string { return "≥ " + Bytes(n) }
 	}
+	if in.Model == analysis.ModelRISCV {
+		riscvTrapsText(w, in, at)
+		return
+	}
 	fp := "no FPU context"
 	if in.FPContext {
 		fp = "FPU context"
@@ -506,4 +510,61 @@ func shortList(names []string, n int) string {
 		return strings.Join(names, ", ")
 	}
 	return strings.Join(names[:n], ", ") + fmt.Sprintf(" and %d more", len(names)-n)
+}
+
+// riscvTrapsText explains a RISC-V main-stack total under its verdict: the
+// sum, each handler's level and why it nests or not, where a handler sets
+// MIE again, and what is assumed. least marks a lower bound.
+func riscvTrapsText(w io.Writer, in *analysis.Interrupts, least func(int64) string) {
+	var levels int64
+	for _, l := range in.Levels {
+		levels += l.Adds
+	}
+	fmt.Fprintf(w, "  = reset path %s + %d trap %s %s\n", least(in.TotalAtLeast-levels), len(in.Levels), plural(len(in.Levels), "level", "levels"), least(levels))
+	fmt.Fprintln(w, "    a trap pushes nothing and clears mstatus.MIE: handlers nest only on one that sets MIE again")
+	t := newTable("    ", true, true, false, false, false)
+	t.row("BOUND", "LEVEL", "NESTING", "HANDLER", "FOUND BY")
+	for _, h := range in.Handlers {
+		b := "≥ " + Bytes(h.AtLeast)
+		if h.Bounded {
+			b = Bytes(*h.Bound)
+		}
+		t.row(b, fmt.Sprint(h.Level), riscvNesting(h, in.Levels), h.Name, shortList(h.Vectors, 4))
+	}
+	t.write(w)
+	for _, h := range in.Handlers {
+		if r := h.Reenables; r != nil {
+			where := fmt.Sprintf("%s at %#x%s", r.Function, r.Addr, at(r.File, r.Line))
+			if len(r.Path) > 1 {
+				where += ", called " + strings.Join(r.Path, " -> ")
+			}
+			fmt.Fprintf(w, "    %s sets MIE again: mstatus written in %s\n", h.Name, where)
+			if riscvNesting(h, in.Levels) == "re-enables; NO LIMIT" {
+				// in.Reasons has the same in one sentence, for the JSON.
+				fmt.Fprintf(w, "      any trap, %s itself included, can nest on it, with no limit the code shows\n", h.Name)
+				fmt.Fprintf(w, "      fix: [interrupts] groups = [[%q, ...]] (handlers that cannot preempt each other: one PLIC/CLIC priority level), or [[recursion]] function = %q depth = N\n", h.Name, h.Name)
+			}
+		}
+	}
+	if in.VectorTable != "" {
+		fmt.Fprintln(w, "    "+in.VectorTable)
+	}
+	fmt.Fprintln(w, "    assumes: "+strings.Join(in.Assumes, "; "))
+}
+
+// riscvNesting is a RISC-V handler's NESTING cell: what its level counts.
+func riscvNesting(h analysis.Handler, levels []analysis.Level) string {
+	if h.Level < 0 || h.Level >= len(levels) {
+		return ""
+	}
+	l := levels[h.Level]
+	switch {
+	case h.Reenables == nil:
+		return "on top, one at a time"
+	case l.Basis == "configured":
+		return "re-enables; group: its heaviest"
+	case l.Depth > 0:
+		return fmt.Sprintf("re-enables; %d deep ([[recursion]])", l.Depth)
+	}
+	return "re-enables; NO LIMIT"
 }

@@ -136,6 +136,6 @@ func Corpus(t testing.TB, name string) string {
 		}
 		dir = parent
 	}
-	t.Skipf("SKIPPED: corpus %s not found in ../shared/corpora above the repository (CI provides it)", name)
+	t.Skipf("SKIPPED: corpus %s not found in ../shared/corpora above the repository (the README, Run the tests, says how to get it)", name)
 	return ""
 }

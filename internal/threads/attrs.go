@@ -55,9 +55,13 @@ type attrLog struct {
 	globals bool // a write to a global whose address is not followed
 }
 
-// attrSize is sizeof(pthread_attr_t): 56 bytes on x86-64 glibc, 36 on 32-bit
-// ARM. A store into those bytes changes the object.
+// attrSize is sizeof(pthread_attr_t): 56 bytes on x86-64 and RV64 glibc,
+// 64 on AArch64, 36 on 32-bit ARM. A store into those bytes changes the
+// object.
 func attrSize(ai archInfo) int64 {
+	if ai.arch == archARM64 {
+		return 64
+	}
 	if ai.word == 8 {
 		return 56
 	}

@@ -218,7 +218,31 @@ func shr(x, n uint32) uint32 {
 
 // loadSized is what a w-byte load (0: a word; sign-extending when signed)
 // reads from a stack slot holding v.
+// loadAt is a w-byte load (0: a word of word bytes) of the slot holding
+// v. On a 64-bit target a 32-bit load of a whole 64-bit word reads its
+// low half (little-endian).
+func loadAt(v value, w, word int64, signed bool) value {
+	if word == 8 && w == 4 && v.w == 0 && v.k != vUnknown {
+		if v.k != vConst {
+			return unknown
+		}
+		if signed {
+			return constant(int64(int32(v.v)))
+		}
+		return constant(int64(uint32(v.v)))
+	}
+	return loadSized(v, w, signed)
+}
+
 func loadSized(v value, w int64, signed bool) value {
+	if w == 4 && v.w == 4 {
+		// a 32-bit load of a 32-bit store on a 64-bit target (storeSlot
+		// keeps the constant zero-extended): ldrsw sign-extends it
+		if signed && v.k == vConst {
+			return constant(int64(int32(v.v)))
+		}
+		return v
+	}
 	if w >= 4 || w == 0 {
 		if v.w != 0 {
 			return unknown // a word read over a smaller store

@@ -44,7 +44,8 @@ type value struct {
 	// shifted left (they are in place only at 0).
 	mask, bits uint32
 	sh         int8
-	// w is set on a stack slot written by a w-byte store (1 or 2).
+	// w is set on a stack slot written by a w-byte store (1 or 2; 4 on a
+	// 64-bit target).
 	w int8
 }
 
@@ -80,7 +81,7 @@ func (x value) add(d int64) value {
 // state is the propagation state at one instruction.
 type state struct {
 	live    bool
-	regs    [16]value
+	regs    [numRegs]value
 	spKnown bool
 	sp      int64           // SP - SP_entry
 	slots   map[int64]value // stack words by SP_entry-relative offset
@@ -208,10 +209,32 @@ type archInfo struct {
 	word     int64  // stack slot size
 	thumb    bool
 	stackArg int64 // offset from SP at the call of the first stack argument
+	arch     archKind
 }
 
 var x86Info = archInfo{sp: 4, fp: 5, ret: 0, args: []int8{7, 6, 2, 1, 8, 9}, clobber: []int8{0, 1, 2, 6, 7, 8, 9, 10, 11}, word: 8}
 var thumbInfo = archInfo{sp: 13, fp: 7, ret: 0, args: []int8{0, 1, 2, 3}, clobber: []int8{0, 1, 2, 3, 12, 14}, word: 4, thumb: true}
+
+// arm64Info: AAPCS64, x0-x7 arguments, x0 the result, x0-x18 and x30 (LR)
+// not preserved by a call; SP is 31, the frame pointer x29.
+var arm64Info = archInfo{sp: 31, fp: 29, ret: 0, args: []int8{0, 1, 2, 3, 4, 5, 6, 7},
+	clobber: []int8{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 30}, word: 8, arch: archARM64}
+
+// riscv64Info: the RISC-V LP64 calling convention, a0-a7 (x10-x17)
+// arguments, a0 the result, ra, t0-t6 and a0-a7 not preserved; sp is x2,
+// the frame pointer s0 (x8).
+var riscv64Info = archInfo{sp: 2, fp: 8, ret: 10, args: []int8{10, 11, 12, 13, 14, 15, 16, 17},
+	clobber: []int8{1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31}, word: 8, arch: archRISCV64}
+
+// archKind tells the targets whose instructions are re-decoded apart
+// (decodeAll) when the thumb flag does not.
+type archKind uint8
+
+const (
+	archOther archKind = iota // x86-64 and Thumb (see thumb)
+	archARM64
+	archRISCV64
+)
 
 // memOp is a move between a register (or constant) and a stack word that
 // the decoder's Effect does not describe; the arch-specific re-decoders
@@ -224,7 +247,7 @@ type memOp struct {
 	imm         value
 	useImm      bool
 	push        bool // store at the new SP (x86 push)
-	pair        bool // strd/ldrd: reg2 goes to or comes from disp+4
+	pair        bool // strd/ldrd, stp/ldp: reg2 goes to or comes from disp+pairStride()
 	reg2        int8
 	clobbers    []int8 // registers written besides Effect.Def
 	unknownMem  bool   // a store to the stack we cannot place
@@ -260,6 +283,21 @@ type memOp struct {
 	hasCond   bool
 	cond      int8
 }
+
+// pairStride is where a pair's second register goes: the width of each
+// (AArch64 stp/ldp of X or W registers), 4 when the width is a word's
+// (Thumb strd/ldrd).
+func (m memOp) pairStride() int64 {
+	if m.width > 0 {
+		return m.width
+	}
+	return 4
+}
+
+// numRegs is how many general-purpose registers the propagation follows:
+// enough for AArch64 (x0-x30 and SP as 31) and RISC-V (x0-x31); x86-64
+// and Thumb use the first 16.
+const numRegs = 32
 
 // memWrite describes where an instruction writes memory: at base + disp,
 // size bytes, when hasDisp; somewhere relative to base otherwise (an
@@ -336,7 +374,7 @@ type hooks struct {
 // address may escape in it.
 type loopInfo struct {
 	head, end int
-	regs      [16]bool
+	regs      [numRegs]bool
 	slots     bool
 	escapes   bool
 	// attrCalls: the body calls something that may change a pthread
@@ -382,7 +420,7 @@ func successors(in inst) []uint64 {
 }
 
 func noteLoopBody(ai archInfo, l *loopInfo, b inst) {
-	if b.e.DefKind != isa.DefNone && b.e.DefReg >= 0 && b.e.DefReg < 16 {
+	if b.e.DefKind != isa.DefNone && b.e.DefReg >= 0 && b.e.DefReg < numRegs {
 		l.regs[b.e.DefReg] = true
 		if (b.e.DefKind == isa.DefAddImm || b.e.DefKind == isa.DefCopy) && (b.e.DefSrc == ai.sp || b.e.DefSrc == ai.fp) {
 			l.escapes = true
@@ -391,10 +429,10 @@ func noteLoopBody(ai archInfo, l *loopInfo, b inst) {
 	for _, r := range b.m.clobbers {
 		l.regs[r] = true
 	}
-	if b.m.alu.op != aluNone && b.m.alu.rd >= 0 && b.m.alu.rd < 16 {
+	if b.m.alu.op != aluNone && b.m.alu.rd >= 0 && b.m.alu.rd < numRegs {
 		l.regs[b.m.alu.rd] = true
 	}
-	if b.m.addRegs && b.m.rd >= 0 && b.m.rd < 16 {
+	if b.m.addRegs && b.m.rd >= 0 && b.m.rd < numRegs {
 		l.regs[b.m.rd] = true
 	}
 	if b.m.load {
@@ -732,7 +770,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 			}
 			s.storeSlot(addr.v, m.width, ai.word, v)
 			if m.pair {
-				s.storeSlot(addr.v+4, 4, ai.word, s.regs[m.reg2])
+				s.storeSlot(addr.v+m.pairStride(), m.pairStride(), ai.word, s.regs[m.reg2])
 			}
 		case addr.k == vStack, m.base == ai.fp, m.base == ai.sp,
 			s.regs[m.base].k == vStack, m.hasIndex && s.regs[m.index].k == vStack:
@@ -756,7 +794,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 	if m.load {
 		switch addr := s.address(m); addr.k {
 		case vStack:
-			loaded, loaded2 = loadSized(s.slots[addr.v], m.width, m.signed), s.slots[addr.v+4]
+			loaded, loaded2 = loadAt(s.slots[addr.v], m.width, ai.word, m.signed), loadAt(s.slots[addr.v+m.pairStride()], m.pairStride(), ai.word, m.signed)
 		case vConst:
 			if !m.signed && !m.pair {
 				loaded = memLoad(addr.v, int(max(m.width, 4)))
@@ -798,7 +836,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 		return
 	}
 	// The register definition.
-	if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 && e.DefReg != ai.sp {
+	if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < numRegs && e.DefReg != ai.sp {
 		r := e.DefReg
 		switch e.DefKind {
 		case isa.DefConst, isa.DefAddr:
@@ -808,7 +846,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 			}
 			s.regs[r] = constant(v)
 		case isa.DefCopy:
-			src := s.regs[e.DefSrc&15]
+			src := s.regs[e.DefSrc&(numRegs-1)]
 			if e.DefValue == 32 {
 				if src.k == vConst && src.v >= 0 && src.v <= 0xFFFFFFFF {
 					s.regs[r] = src
@@ -819,17 +857,25 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 				s.regs[r] = src
 			}
 		case isa.DefAddImm:
-			s.regs[r] = s.regs[e.DefSrc&15].add(e.DefValue)
+			s.regs[r] = s.regs[e.DefSrc&(numRegs-1)].add(e.DefValue)
 			if ai.thumb && s.regs[r].k == vConst {
 				s.regs[r].v = int64(uint32(s.regs[r].v))
 			}
 		case isa.DefShl:
-			if c := s.regs[e.DefSrc&15]; c.k == vConst && e.DefValue >= 0 && e.DefValue < 64 {
+			if c := s.regs[e.DefSrc&(numRegs-1)]; c.k == vConst && e.DefValue >= 0 && e.DefValue < 64 {
 				v := c.v << uint(e.DefValue)
 				if ai.thumb {
 					v = int64(uint32(v))
 				}
 				s.regs[r] = constant(v)
+			} else {
+				s.regs[r] = unknown
+			}
+		case isa.DefInsert16:
+			// AArch64 movk: 16 bits of a constant replaced
+			if c := s.regs[r]; c.k == vConst && e.DefIndex >= 0 && e.DefIndex <= 48 {
+				mask := int64(0xFFFF) << uint(e.DefIndex)
+				s.regs[r] = constant(c.v&^mask | e.DefValue&mask)
 			} else {
 				s.regs[r] = unknown
 			}
@@ -865,7 +911,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 	case isa.SPAdd:
 		s.sp += e.SPDelta
 	case isa.SPFromFP:
-		if fp := s.regs[ai.fp]; fp.k == vStack {
+		if fp := s.regs[ai.fp]; fp.k == vStack && !e.HasSPReg {
 			s.sp, s.spKnown = fp.v+e.SPDelta, true
 		} else {
 			s.spKnown = false
@@ -900,7 +946,7 @@ func step(ai archInfo, s *state, in inst, onCall func(addr uint64, s *state) cal
 func noteEscape(ai archInfo, s *state, in inst) {
 	e := in.e
 	written := func(r int8) bool {
-		if r < 0 || r >= 16 || r == ai.sp || s.regs[r].k != vStack {
+		if r < 0 || r >= numRegs || r == ai.sp || s.regs[r].k != vStack {
 			return false
 		}
 		return r != ai.fp || !e.SetsFP && !e.AdjustsFP
@@ -1063,6 +1109,18 @@ func (s *state) storeSlot(k, w, word int64, v value) {
 	}
 	for j := k - word + 1; j < k+w; j++ {
 		delete(s.slots, j)
+	}
+	if w == 4 && word == 8 {
+		// a 32-bit store on a 64-bit target: only a 32-bit load gives it
+		// back (loadSized); a 64-bit one also reads the next 4 bytes
+		if v.k == vConst {
+			v = constant(int64(uint32(v.v)))
+		} else {
+			v = unknown
+		}
+		v.w = 4
+		s.slots[k] = v
+		return
 	}
 	if w < 4 {
 		if v.k != vConst {

@@ -108,8 +108,8 @@ func noteOutWrite(ai archInfo, s *state, in inst) {
 			s.out[outKey{base.n, off}] = v
 			s.facts.touched[outKey{base.n, off}] = true
 			if in.m.pair {
-				s.out[outKey{base.n, off + 4}] = s.regs[in.m.reg2]
-				s.facts.touched[outKey{base.n, off + 4}] = true
+				s.out[outKey{base.n, off + in.m.pairStride()}] = s.regs[in.m.reg2]
+				s.facts.touched[outKey{base.n, off + in.m.pairStride()}] = true
 			}
 			return
 		}

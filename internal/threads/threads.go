@@ -22,9 +22,9 @@ import (
 // -s), 8 MiB on most systems.
 const DefaultPthreadStack = 8 << 20
 
-// PthreadStackMin is glibc's PTHREAD_STACK_MIN on x86-64 Linux (the only
-// target whose pthreads are judged): pthread_attr_setstacksize and
-// pthread_attr_setstack refuse less.
+// PthreadStackMin is glibc's PTHREAD_STACK_MIN on x86-64 Linux:
+// pthread_attr_setstacksize and pthread_attr_setstack refuse less (other
+// targets: glibcFacts).
 const PthreadStackMin = 16384
 
 // Site is one place the program creates a thread or task.
@@ -62,6 +62,9 @@ type Site struct {
 	// ContextNote saying what it counts.
 	Context     int64
 	ContextNote string
+	// StackBuffer is the data symbol of a static stack (xTaskCreateStatic's
+	// buffer), "" when none is known: the emulator paints it.
+	StackBuffer string
 }
 
 // creatorKind maps the creation functions to the way their arguments are read.
@@ -149,6 +152,10 @@ func Find(g *callgraph.Graph) []Site {
 		ai = thumbInfo
 	case binfile.ArchX86_64:
 		ai = x86Info
+	case binfile.ArchARM64:
+		ai = arm64Info
+	case binfile.ArchRISCV64:
+		ai = riscv64Info
 	default:
 		return nil
 	}
@@ -238,8 +245,8 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		switch kind {
 		case "pthread":
 			setEntry(g, &site, ai.arg(s, 2), ai)
-			pthreadSize(&site, ai.arg(s, 1), s.attrs)
-			pthreadContext(f, &site)
+			pthreadSize(&site, ai.arg(s, 1), s.attrs, glibcFor(ai))
+			pthreadContext(f, &site, glibcFor(ai))
 		case "clone":
 			setEntry(g, &site, ai.arg(s, 0), ai)
 			cloneSize(f, &site, ai.arg(s, 1))
@@ -367,16 +374,36 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 			in.targets = t.Targets
 			in.dispatch = true
 		}
-		if ai.thumb {
+		switch {
+		case ai.thumb:
 			in.m = thumbMemOp(code[off:], e)
 			thumbOps(code[off:], &in.m)
-		} else {
+		case ai.arch == archARM64:
+			in.m = arm64MemOp(code[off:], e)
+			alsoWritten(ai, &in.m, e)
+		case ai.arch == archRISCV64:
+			in.m = riscvMemOp(code[off:off+e.Len], e)
+			alsoWritten(ai, &in.m, e)
+		default:
 			in.m = x86MemOp(code[off:off+e.Len], e.DefKind)
 		}
 		out = append(out, in)
 		off += e.Len
 	}
 	return out
+}
+
+// alsoWritten adds to m's clobbers the registers an AArch64 or RISC-V
+// instruction writes besides DefReg (their decoders name every one in
+// DefAlso: the second register of ldp, a writeback base), except the
+// ones m's own load gives a value.
+func alsoWritten(ai archInfo, m *memOp, e isa.Effect) {
+	for r := int8(0); r < numRegs; r++ {
+		if e.DefAlso&(1<<uint(r)) == 0 || r == ai.sp || m.load && (r == m.reg || m.pair && r == m.reg2) {
+			continue
+		}
+		m.clobbers = append(m.clobbers, r)
+	}
 }
 
 // inTable returns the end of the case table holding addr.
@@ -430,18 +457,55 @@ const (
 	glibcStaticTLSSurplus = 1664
 )
 
-func pthreadContext(f *binfile.File, s *Site) {
+// glibcFacts are what glibc (Debian 12's 2.36) does with a thread's stack
+// on one target: PTHREAD_STACK_MIN, and what sits at the top of the stack
+// above the start routine (top, measured; 0: the x86-64 model above).
+type glibcFacts struct {
+	stackMin int64
+	top      int64
+	arch     string
+}
+
+// On AArch64 and RV64 the top of a pthread's stack holds the thread
+// descriptor and the static TLS (with its surplus), and below them
+// start_thread's frame: the distance from the top of a stack given with
+// pthread_attr_setstack to the start routine's CFA, measured under
+// qemu-user with Debian 12's cross glibc 2.36 for a program without TLS
+// (TestThreadPthreadCross measures it again). PTHREAD_STACK_MIN is 128 KiB
+// on AArch64 (64 KiB pages), 16 KiB on RV64 (bits/pthread_stack_min.h).
+var (
+	glibcX86   = glibcFacts{stackMin: PthreadStackMin, arch: "x86-64"}
+	glibcARM64 = glibcFacts{stackMin: 131072, top: 5824, arch: "AArch64"}
+	glibcRV64  = glibcFacts{stackMin: 16384, top: 5904, arch: "RV64"}
+)
+
+func glibcFor(ai archInfo) glibcFacts {
+	switch ai.arch {
+	case archARM64:
+		return glibcARM64
+	case archRISCV64:
+		return glibcRV64
+	}
+	return glibcX86
+}
+
+func pthreadContext(f *binfile.File, s *Site, gf glibcFacts) {
 	var tls int64
 	for _, p := range f.ELF.Progs {
 		if p.Type == elf.PT_TLS {
 			tls += int64(p.Memsz)
 		}
 	}
+	if gf.top > 0 {
+		s.Context = gf.top + tls
+		s.ContextNote = fmt.Sprintf("glibc's thread descriptor, static TLS and start_thread's frame (%d B on %s, measured) and this program's TLS (%d B) at the top of a pthread's stack", gf.top, gf.arch, tls)
+		return
+	}
 	s.Context = glibcThreadDescriptor + glibcStaticTLSSurplus + tls
 	s.ContextNote = fmt.Sprintf("glibc's thread descriptor (%d B), static TLS surplus (%d B) and this program's TLS (%d B) at the top of a pthread's stack", glibcThreadDescriptor, glibcStaticTLSSurplus, tls)
 }
 
-func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo) {
+func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo, gf glibcFacts) {
 	def := func(why string) {
 		s.Size, s.SizeKnown, s.Default = DefaultPthreadStack, true, true
 		s.SizeSource = "default: " + why + "; glibc uses RLIMIT_STACK (ulimit -s), typically 8 MiB"
@@ -454,8 +518,8 @@ func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo) {
 	// may be any size glibc accepts, and it accepts none below
 	// PTHREAD_STACK_MIN. That much is proved; more is not.
 	least := func(why string) {
-		s.Size, s.SizeKnown, s.SizeMin = PthreadStackMin, true, true
-		s.SizeSource = fmt.Sprintf("at least PTHREAD_STACK_MIN (%d), the smallest glibc accepts: %s", PthreadStackMin, why)
+		s.Size, s.SizeKnown, s.SizeMin = gf.stackMin, true, true
+		s.SizeSource = fmt.Sprintf("at least PTHREAD_STACK_MIN (%d), the smallest glibc accepts: %s", gf.stackMin, why)
 	}
 	k, ok := keyOf(attr)
 	if !ok {
@@ -477,6 +541,9 @@ func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo) {
 		def("attributes without pthread_attr_setstacksize" + in)
 	case a.size.k != vConst:
 		least(a.setter + " with a size that is not a constant" + in)
+	case a.setter == "pthread_attr_setstacksize" && a.size.v >= 0 && a.size.v < gf.stackMin:
+		// the attributes keep what they had: the default, or a size set before
+		least(fmt.Sprintf("pthread_attr_setstacksize(%d)%s is below PTHREAD_STACK_MIN on %s, which glibc refuses (EINVAL)", a.size.v, in, gf.arch))
 	default:
 		s.Size, s.SizeKnown = a.size.v, true
 		s.SizeSource = fmt.Sprintf("%s(%d)%s", a.setter, a.size.v, in)
@@ -515,14 +582,27 @@ func cloneSize(f *binfile.File, s *Site, stack value) {
 
 func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static bool, buf value) {
 	if ai.thumb {
-		s.Context = 64
-		s.ContextNote = "Cortex-M exception frame and r4-r11 saved by the context switch; a task using the FPU needs up to 136 B more"
+		// Measured in QEMU (internal/emu's task tests): the core's 32-byte
+		// frame, 4 bytes when it aligns SP to 8 on entry (STKALIGN), and
+		// r4-r11 plus EXC_RETURN saved by the ARM_CM4F port's switch (the
+		// ARM_CM3 and CM0 ports save 4 bytes less).
+		s.Context = 72
+		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP), r4-r11 and EXC_RETURN saved by the context switch"
+		if f.UsesFloatingPoint() {
+			// A task that has run an FP instruction is switched out with
+			// the extended frame (S0-S15 and FPSCR: 72 B more) and the
+			// port's vstmdb of S16-S31 (64 B). Which tasks do cannot be
+			// told from the ELF alone, so every task is counted with it.
+			s.Context += 72 + 64
+			s.ContextNote += "; the image uses the FPU: the extended frame (S0-S15, FPSCR) and S16-S31 saved by the context switch, 136 B more"
+		}
 	}
 	var bySym int64
 	symName := ""
 	if static && buf.k == vConst && buf.v != 0 {
 		if sym, ok := symbolAt(f, uint64(buf.v)); ok && sym.Size > 0 {
 			bySym, symName = int64(sym.Size), sym.Name
+			s.StackBuffer = sym.Name
 		}
 	}
 	if depth.k == vConst {
@@ -563,8 +643,14 @@ func freertosSize(f *binfile.File, s *Site, ai archInfo, depth value, static boo
 
 func zephyrSize(f *binfile.File, s *Site, size, stack value, ai archInfo) {
 	if ai.thumb {
-		s.Context = 32
-		s.ContextNote = "Cortex-M exception frame; more when the thread uses the FPU"
+		// Zephyr keeps a thread's callee-saved (and FP callee-saved)
+		// registers in its thread object, not on its stack.
+		s.Context = 36
+		s.ContextNote = "Cortex-M exception frame (32 B, 4 more when the core aligns SP)"
+		if f.UsesFloatingPoint() {
+			s.Context += 72
+			s.ContextNote += "; the image uses the FPU: the extended frame (S0-S15, FPSCR) is 72 B more"
+		}
 	}
 	var bySym int64
 	symName := ""

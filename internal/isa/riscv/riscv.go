@@ -20,7 +20,8 @@
 //   - Registers are numbered x0..x31: sp is x2, ra x1, s0 (the frame
 //     pointer GCC uses) x8. x0 reads as zero and a write to it is no write.
 //   - The stack moves only through addi/c.addi/c.addi16sp sp,sp,imm (SPAdd),
-//     andi sp,sp,-2^n (SPAlign), addi sp,s0,imm and mv sp,s0 (SPFromFP) and
+//     andi sp,sp,-2^n (SPAlign), addi sp,s0,imm and mv sp,s0 (SPFromFP),
+//     add/sub sp,s0,rX (SPFromFP with the register in SPReg) and
 //     add/sub sp,sp,rX (SPDynamic, with the register in SPReg: GCC builds
 //     frames over 2 KiB as li t0,N; sub sp,sp,t0, which the frame walk
 //     resolves). Any other write of sp (a load, longjmp) is SPUnknown.
@@ -589,6 +590,13 @@ func (d Decoder) addReg(e *isa.Effect, op riscv64asm.Op, o operands) string {
 			e.SP, e.SPReg, e.HasSPReg, e.SPRegSub = isa.SPDynamic, o.rs2, true, op == riscv64asm.SUB
 		case op == riscv64asm.ADD && o.rs2 == regSP && copied < 0 && o.rs1 != regSP:
 			e.SP, e.SPReg, e.HasSPReg = isa.SPDynamic, o.rs1, true
+		case copied < 0 && o.rs1 == regFP && o.rs2 != regSP && o.rs2 != regFP:
+			// add/sub sp,s0,rX: an epilogue restoring a frame over 2 KiB
+			// from the frame pointer (lui t0,-1; addi t0,t0,N; add
+			// sp,s0,t0), resolved by the frame walk from rX's constant.
+			e.SP, e.SPReg, e.HasSPReg, e.SPRegSub = isa.SPFromFP, o.rs2, true, op == riscv64asm.SUB
+		case op == riscv64asm.ADD && copied < 0 && o.rs2 == regFP && o.rs1 != regSP && o.rs1 != regFP:
+			e.SP, e.SPReg, e.HasSPReg = isa.SPFromFP, o.rs1, true
 		}
 	}
 	if o.rd == regFP && copied == regSP {

@@ -63,6 +63,10 @@ var unitCases = []struct {
 	{"addi s0,sp,32", 32, "02010413", isa.Effect{Len: 4, SetsFP: true, FPOffset: 32, UsesFP: true, DefKind: isa.DefAddImm, DefReg: 8, DefSrc: 2, DefValue: 32}, false},
 	{"addi sp,s0,-32", 32, "fe040113", isa.Effect{Len: 4, SP: isa.SPFromFP, SPDelta: -32, UsesFP: true, DefKind: isa.DefAddImm, DefReg: 2, DefSrc: 8, DefValue: -32}, false},
 	{"sub sp,sp,t0", 32, "40510133", isa.Effect{Len: 4, SP: isa.SPDynamic, SPReg: 5, HasSPReg: true, SPRegSub: true, DefKind: isa.DefOther, DefReg: 2}, false},
+	// The epilogue of a frame over 2 KiB: SP from s0 plus a register the
+	// frame walk resolves (lui t0,-1; addi t0,t0,N before it).
+	{"add sp,s0,t0", 64, "00540133", isa.Effect{Len: 4, SP: isa.SPFromFP, SPReg: 5, HasSPReg: true, UsesFP: true, DefKind: isa.DefAddIndex, DefReg: 2, DefSrc: 8, DefIndex: 5}, false},
+	{"sub sp,s0,t1", 64, "40640133", isa.Effect{Len: 4, SP: isa.SPFromFP, SPReg: 6, HasSPReg: true, SPRegSub: true, UsesFP: true, DefKind: isa.DefOther, DefReg: 2}, false},
 	{"andi sp,sp,-16", 64, "ff017113", isa.Effect{Len: 4, SP: isa.SPAlign, SPAlignment: 16, DefKind: isa.DefOther, DefReg: 2}, false},
 	{"lw sp,0(a0)", 32, "00052103", isa.Effect{Len: 4, SP: isa.SPUnknown, DefKind: isa.DefLoad, DefReg: 2, HasMem: true, MemBase: 10, MemIndex: -1}, false},
 	{"call: auipc ra,0; jalr ra,16(ra)", 32, "00000097 010080e7", isa.Effect{Len: 8, Flow: isa.FlowCall, HasTarget: true, Target: 0x1010, DefKind: isa.DefOther, DefReg: 1}, false},
