@@ -8,6 +8,7 @@ import (
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/libcache"
 )
 
 // analysisFlags are the flags of every command that analyses an ELF file
@@ -22,6 +23,10 @@ type analysisFlags struct {
 	exclude     []string
 	ownCode     bool
 	ldAudit     bool
+	noCache     bool
+	// libs shares the libraries between the files of one command, and
+	// with later runs through the disk cache unless --no-cache.
+	libs *libcache.Cache
 }
 
 func (a *analysisFlags) register(f *pflag.FlagSet) {
@@ -32,6 +37,7 @@ func (a *analysisFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&a.exclude, "exclude", nil, "set aside every path through this function, an error path such as an assert handler (repeatable; as [[exclude]] in stackscope.toml)")
 	f.BoolVar(&a.ownCode, "own-code", false, "also bound each entry's own code, every library call counted as the library function's bound, or listed when it has none")
 	f.BoolVar(&a.ldAudit, "ld-audit", false, "keep ld.so's _dl_audit_* hooks on the program's start (they run only under LD_AUDIT; as ld_audit = true in stackscope.toml)")
+	f.BoolVar(&a.noCache, "no-cache", false, "neither read nor write the library cache (shared libraries' frames, per build ID, under the user cache directory)")
 	f.BoolVar(&a.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
 }
 
@@ -42,7 +48,8 @@ func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, 
 	if err != nil {
 		return nil, nil, analysis.Options{}, &exitError{Code: exitUsage, Err: err}
 	}
-	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg, Exclude: a.exclude, OwnCode: a.ownCode, LDAudit: a.ldAudit}
+	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg, Exclude: a.exclude, OwnCode: a.ownCode, LDAudit: a.ldAudit,
+		Libraries: a.libraryCache()}
 	res, err := analysis.Run(path, opts)
 	if err != nil {
 		var ie *binfile.InputError
@@ -53,3 +60,19 @@ func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, 
 	}
 	return res, cfg, opts, nil
 }
+
+// libraryCache is the command's library cache, opened on first use.
+func (a *analysisFlags) libraryCache() *libcache.Cache {
+	if a.libs == nil {
+		if a.noCache {
+			a.libs = libcache.Memory()
+		} else {
+			a.libs = libcache.Open(version())
+		}
+	}
+	return a.libs
+}
+
+// flushCache stores the library frames the command computed (nothing
+// with --no-cache); call it once the analyses are done.
+func (a *analysisFlags) flushCache() { a.libs.Flush() }

@@ -27,6 +27,7 @@ type analyzeFlags struct {
 	top            int
 	withLayout     bool
 	ld             string
+	recursive      bool
 }
 
 func newAnalyzeCommand() *cobra.Command {
@@ -42,7 +43,17 @@ frame, or an external function is reported as NOT BOUNDED with every reason.
 
 Exit status: 0 all entries bounded (and within --budget), 1 an entry over
 budget or not bounded (with --budget, unless --allow-unbounded), or a thread
-or task whose stack certainly overflows, 2 usage or input error.`,
+or task whose stack certainly overflows, 2 usage or input error.
+
+Several files (or directories with --recursive) are analysed in one
+process, each shared library once. The text is then a table, one line per
+file: the bound and verdict of main, else of the worst entry. The JSON is an
+array of one report per file. A file that cannot be analysed (not ELF,
+truncated) is a line of the table ("not analysed: ..."), in JSON an object
+with "error": it does not make the run fail (exit 2 is left to usage
+errors). Shared libraries' frames are kept per build ID under the user
+cache directory ($XDG_CACHE_HOME/stackscope) for later runs; --no-cache
+neither reads nor writes it.`,
 		Args: needArgs(1, -1, "give the ELF FILE to analyze"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
@@ -53,6 +64,7 @@ or task whose stack certainly overflows, 2 usage or input error.`,
 	f.IntVar(&fl.top, "top", 10, "number of largest frames to list")
 	f.BoolVar(&fl.withLayout, "with-layout", false, "with --format sarif: add the firmware layout findings (stackscope layout's SS101-SS105) to the log, and its verdict to the exit status")
 	f.StringVar(&fl.ld, "ld", "", "with --with-layout: the linker script whose MEMORY regions are the memory map; the placement result points at its line")
+	f.BoolVarP(&fl.recursive, "recursive", "r", false, "analyse every file below the directories given (each a line of the table; files that are not ELF say so)")
 	fl.analysisFlags.register(f)
 	return cmd
 }
@@ -61,16 +73,30 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if err := fl.out.check(); err != nil {
 		return err
 	}
+	files, err := expandFiles(files, fl.recursive)
+	if err != nil {
+		return err
+	}
 	if (fl.out.format == "dot" || fl.out.format == "html") && len(files) != 1 {
 		return usageErrorf("--format %s takes one FILE", fl.out.format)
 	}
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
 	}
+	if (len(files) > 1 || fl.recursive) && (fl.out.format == "text" || fl.out.format == "json") && !fl.withLayout && fl.ld == "" {
+		return runAnalyzeMany(cmd, files, fl)
+	}
+	defer fl.flushCache()
 	var results []*analysis.Result
 	budgets := map[*analysis.Result]*config.Config{}
 	for _, path := range files {
 		res, cfg, _, err := fl.analyse(path)
+		if err != nil && len(files) > 1 {
+			// Among many files, one that cannot be analysed is a line
+			// on stderr, not a failure of the run (as in runAnalyzeMany).
+			fmt.Fprintf(cmd.ErrOrStderr(), "stackscope: not analysed: %v\n", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}

@@ -65,6 +65,8 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 		}
 		limit = &t
 	}
+	fl.libs = fl.libraryCache() // both sides share the libraries
+	defer fl.flushCache()
 	oldRes, err := loadSide(oldPath, fl)
 	if err != nil {
 		return err

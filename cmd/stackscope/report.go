@@ -111,6 +111,7 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 			return err
 		}
 	}
+	defer fl.flushCache()
 	res, cfg, opts, err := fl.analyse(path)
 	if err != nil {
 		return err

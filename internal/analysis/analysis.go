@@ -18,6 +18,7 @@ import (
 	"github.com/stackscope/stackscope/internal/isa/riscv"
 	"github.com/stackscope/stackscope/internal/isa/thumb"
 	"github.com/stackscope/stackscope/internal/isa/x86"
+	"github.com/stackscope/stackscope/internal/libcache"
 	"github.com/stackscope/stackscope/internal/srcloc"
 )
 
@@ -46,6 +47,10 @@ type Options struct {
 	// LDAudit keeps, in the model of __libc_start_main, ld.so's
 	// _dl_audit_* hooks, which run only under LD_AUDIT (--ld-audit).
 	LDAudit bool
+	// Libraries shares the shared libraries' frames between analyses and
+	// runs (libcache); nil walks every library function again. Results
+	// are the same either way.
+	Libraries *libcache.Cache
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -230,6 +235,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		Strict:          opts.Strict,
 		Annotations:     annotations(cfg),
 		AuditHooks:      opts.LDAudit,
+		Libraries:       opts.Libraries,
 	})
 	res.Graph = g
 	if hasStart {
@@ -306,6 +312,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	}
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
 	res.Functions = functions(g, lines)
+	opts.Libraries.Release(f)
 	return res, nil
 }
 

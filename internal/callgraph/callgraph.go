@@ -18,6 +18,7 @@ import (
 	"github.com/stackscope/stackscope/internal/dwtypes"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/libcache"
 )
 
 // Module is one ELF file in the graph: the program or a shared library.
@@ -160,6 +161,9 @@ type Options struct {
 	// audit library's callbacks, which run only under LD_AUDIT (see
 	// ModelRuntime).
 	AuditHooks bool
+	// Libraries, when not nil, opens the shared libraries and keeps their
+	// functions' frames, for the programs analysed after this one.
+	Libraries *libcache.Cache
 }
 
 // Build computes the frame of every function of main and the call edges
@@ -221,6 +225,35 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
+	// A library's frame depends on the library alone (libcache); so does
+	// a Linux program's, whose walk has no main stack (firmware) or
+	// start-up stack model (RISC-V) of its own.
+	var store *libcache.Frames
+	switch {
+	case f != g.Modules[0].File:
+		store = g.opts.Libraries.Frames(f, g.opts.StackAlign)
+	case g.mainStack == nil && (f.Arch == binfile.ArchX86_64 || f.Arch == binfile.ArchARM64):
+		store = g.opts.Libraries.ProgramFrames(f, g.opts.StackAlign)
+	}
+	if fr, ok := store.Get(fn.Addr, fn.Size); ok {
+		return fr
+	}
+	fr := g.walkFunction(f, fn)
+	store.Put(fn.Addr, fn.Size, fr)
+	return fr
+}
+
+// libraryStore is the library cache's store for module m: nil for the
+// program itself (or without a cache), whose answers are not kept.
+func (g *Graph) libraryStore(m *Module) *libcache.Frames {
+	if m == g.Modules[0] {
+		return nil
+	}
+	return g.opts.Libraries.Frames(m.File, g.opts.StackAlign)
+}
+
+// walkFunction computes the frame of fn from its code.
+func (g *Graph) walkFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
 	code, err := f.Code(fn.Addr, fn.Size)
 	if err != nil {
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
@@ -764,7 +797,7 @@ func (g *Graph) loadLibraries() {
 				g.Missing = append(g.Missing, lib)
 				continue
 			}
-			lf, err := binfile.Open(path)
+			lf, err := g.opts.Libraries.OpenLibrary(path)
 			if err != nil || lf.Arch != g.Arch {
 				g.Missing = append(g.Missing, lib)
 				continue

@@ -49,6 +49,34 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	if a.Indexed || a.Off < 0 {
 		return false
 	}
+	sec := m.File.ELF.Section(libioSection)
+	if sec == nil || n.Func == nil {
+		return false
+	}
+	// Whether the code loads the slot from a vtable it validates depends
+	// on the library alone: asked once per call site (libcache keeps the
+	// answer, for the next program too).
+	key := fmt.Sprintf("libio-validated %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
+	if g.libraryStore(m).Fact(key, func() int64 {
+		if g.validatedVtableCall(m, n, a, cs) {
+			return 1
+		}
+		return 0
+	}) == 0 {
+		return false
+	}
+	nw, ok := g.libioHub(m, sec, a.Off)
+	if !ok {
+		return false
+	}
+	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
+	return true
+}
+
+// validatedVtableCall says whether the call at cs loads its target from
+// a vtable slot (Load(a)) after checking the vtable, as glibc's libio does.
+func (g *Graph) validatedVtableCall(m *Module, n *Node, a *frame.Value, cs frame.CallSite) bool {
+	sec := m.File.ELF.Section(libioSection)
 	reg, at := a.Reg, a.At
 	switch a.Kind {
 	case frame.ValueReg:
@@ -64,24 +92,13 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	default:
 		return false
 	}
-	sec := m.File.ELF.Section(libioSection)
-	if sec == nil {
-		return false
+	if g.validatesVtable(m, n, reg, at, sec) {
+		return true
 	}
-	if !g.validatesVtable(m, n, reg, at, sec) {
-		// The walk back may have stopped before the check (it reads at
-		// most a few instructions): validate from the slot's load.
-		l, ok := g.slotLoad(m, n, reg, a.Off, cs.Addr)
-		if !ok || l == at || !g.validatesVtable(m, n, reg, l, sec) {
-			return false
-		}
-	}
-	nw, ok := g.libioHub(m, sec, a.Off)
-	if !ok {
-		return false
-	}
-	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
-	return true
+	// The walk back may have stopped before the check (it reads at most
+	// a few instructions): validate from the slot's load.
+	l, ok := g.slotLoad(m, n, reg, a.Off, cs.Addr)
+	return ok && l != at && g.validatesVtable(m, n, reg, l, sec)
 }
 
 // slotLoad returns the last instruction before the call at site that

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"slices"
 
+	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 )
@@ -169,27 +170,33 @@ func (g *Graph) wideVtableCalls(m *Module, id int) []uint64 {
 // wideVtableOffset reads the offset of _wide_vtable in struct
 // _IO_wide_data from the DWARF of m's debug file, once.
 func (g *Graph) wideVtableOffset(m *Module) (int64, bool) {
-	if m.wideVtable != 0 {
-		return m.wideVtable, m.wideVtable > 0
+	if m.wideVtable == 0 {
+		// The debug file goes with the build ID: libcache keeps the answer.
+		m.wideVtable = g.libraryStore(m).Fact("wide-vtable-offset", func() int64 { return readWideVtableOffset(m.File) })
 	}
-	m.wideVtable = -1
-	if m.File.DebugSymbols == "" {
-		return 0, false
+	return m.wideVtable, m.wideVtable > 0
+}
+
+// readWideVtableOffset is wideVtableOffset from the DWARF, -1 when it
+// cannot be read.
+func readWideVtableOffset(file *binfile.File) int64 {
+	if file.DebugSymbols == "" {
+		return -1
 	}
-	f, err := elf.Open(m.File.DebugSymbols)
+	f, err := elf.Open(file.DebugSymbols)
 	if err != nil {
-		return 0, false
+		return -1
 	}
 	defer f.Close()
 	d, err := f.DWARF()
 	if err != nil {
-		return 0, false
+		return -1
 	}
 	r := d.Reader()
 	for {
 		e, err := r.Next()
 		if err != nil || e == nil {
-			return 0, false
+			return -1
 		}
 		if e.Tag != dwarf.TagStructType || e.Val(dwarf.AttrName) != "_IO_wide_data" || !e.Children {
 			if e.Tag != dwarf.TagCompileUnit && e.Children {
@@ -204,8 +211,7 @@ func (g *Graph) wideVtableOffset(m *Module) (int64, bool) {
 			}
 			if c.Tag == dwarf.TagMember && c.Val(dwarf.AttrName) == "_wide_vtable" {
 				if off, ok := c.Val(dwarf.AttrDataMemberLoc).(int64); ok && off > 0 {
-					m.wideVtable = off
-					return off, true
+					return off
 				}
 			}
 		}

@@ -116,8 +116,10 @@ func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 			}
 		}
 		for site, d := range ifuncMin {
-			if d > best {
-				best, bestEdge = d, ifuncEdge[site]
+			// Ties go to the first edge, as above: the map's order is
+			// random, and a report must be the same on every run.
+			if ei := ifuncEdge[site]; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
+				best, bestEdge = d, ei
 			}
 		}
 		val[v], next[v] = best, bestEdge

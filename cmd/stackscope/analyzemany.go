@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	"github.com/stackscope/stackscope/internal/analysis"
+	"github.com/stackscope/stackscope/internal/report"
+)
+
+// expandFiles is the FILE arguments with each directory replaced, under
+// --recursive, by the regular files below it (symbolic links to regular
+// files included, as /usr/bin has them), in name order. Without
+// --recursive a directory stays, and its analysis says what it is.
+func expandFiles(args []string, recursive bool) ([]string, error) {
+	if !recursive {
+		return args, nil
+	}
+	var out []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil || !st.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil // an unreadable directory: skipped, as find does
+			}
+			if d.Type().IsRegular() {
+				found = append(found, p)
+			} else if d.Type()&fs.ModeSymlink != 0 {
+				if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+					found = append(found, p)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, usageErrorf("%s: %v", a, err)
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	if len(out) == 0 {
+		return nil, usageErrorf("no files under %s", strings.Join(args, ", "))
+	}
+	return out, nil
+}
+
+// fileSummary is one line of the summary table of many files.
+type fileSummary struct {
+	path    string
+	entry   string // the entry shown: main, else the worst
+	bound   string
+	verdict string
+	failed  bool // an over-budget or unbounded finding (exit 1)
+	problem string
+}
+
+// summarize picks the line of a file: main's bound and verdict, else the
+// worst entry's (an unbounded one before any bounded one).
+func summarize(r *analysis.Result, budget int64) fileSummary {
+	s := fileSummary{path: r.Binary}
+	if len(r.Entries) == 0 {
+		s.verdict = "no entry points"
+		return s
+	}
+	pick := -1
+	for i, e := range r.Entries {
+		if e.Kind == "main" {
+			pick = i
+			break
+		}
+	}
+	if pick < 0 {
+		pick = 0
+		for i, e := range r.Entries {
+			if worse(e, r.Entries[pick]) {
+				pick = i
+			}
+		}
+	}
+	e := r.Entries[pick]
+	s.entry, s.bound, s.verdict = e.Name, report.EntryBound(e), report.Verdict(e, budget)
+	return s
+}
+
+// worse says whether entry a needs more stack than b as far as known: not
+// bounded before bounded, then the larger depth.
+func worse(a, b analysis.Entry) bool {
+	if a.Bounded != b.Bounded {
+		return !a.Bounded
+	}
+	if a.Bounded {
+		return *a.Bound > *b.Bound
+	}
+	return a.AtLeast > b.AtLeast
+}
+
+// summaryTable writes one aligned line per file, the verdict first (the
+// bound right-aligned, as in the report of one file).
+func summaryTable(w io.Writer, rows []fileSummary) {
+	width := len("BOUND")
+	for _, s := range rows {
+		width = max(width, utf8.RuneCountInString(s.boundText()))
+	}
+	pad := func(s string) string { return strings.Repeat(" ", width-utf8.RuneCountInString(s)) + s }
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\tVERDICT\tENTRY\tFILE\n", pad("BOUND"))
+	for _, s := range rows {
+		verdict, entry := s.verdict, s.entry
+		if s.problem != "" {
+			verdict = "not analysed: " + s.problem
+		}
+		if entry == "" {
+			entry = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", pad(s.boundText()), verdict, entry, s.path)
+	}
+	tw.Flush()
+}
+
+func (s fileSummary) boundText() string {
+	if s.bound == "" {
+		return "-"
+	}
+	return s.bound
+}
+
+// progress shows, on a terminal only, which file of how many is being
+// analysed, on one line of standard error that the next one overwrites.
+type progress struct {
+	w     io.Writer // nil: not a terminal
+	total int
+}
+
+func (p progress) show(i int, path string) {
+	if p.w == nil {
+		return
+	}
+	if len(path) > 60 {
+		path = "..." + path[len(path)-57:]
+	}
+	fmt.Fprintf(p.w, "\r\033[Kanalyze %d/%d %s", i+1, p.total, path)
+}
+
+func (p progress) done() {
+	if p.w != nil {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// runAnalyzeMany analyses several files in one process, the libraries
+// shared between them, and writes the reports as it goes: text is a
+// summary table (one line per file), JSON an array of one report per file
+// (as for several files before, written one file at a time). A file that
+// cannot be analysed (not ELF, truncated, a broken stackscope.toml) is a
+// line of the table, or in JSON an object with "error"; it is not a
+// finding and does not change the exit status.
+func runAnalyzeMany(cmd *cobra.Command, files []string, fl analyzeFlags) (err error) {
+	out := cmd.OutOrStdout()
+	if fl.out.output != "" {
+		fh, err := os.Create(fl.out.output)
+		if err != nil {
+			return &exitError{Code: exitUsage, Err: fmt.Errorf("-o %s: %v", fl.out.output, pathless(err))}
+		}
+		defer func() {
+			if cerr := fh.Close(); cerr != nil && err == nil {
+				err = &exitError{Code: exitUsage, Err: fmt.Errorf("-o %s: %v", fl.out.output, cerr)}
+			}
+		}()
+		out = fh
+	}
+	bw := bufio.NewWriter(out)
+	prog := progress{total: len(files)}
+	if isTerminal(cmd.ErrOrStderr()) {
+		prog.w = cmd.ErrOrStderr()
+	}
+	defer fl.flushCache()
+	var rows []fileSummary
+	var whys []string
+	first := true
+	if fl.out.format == "json" {
+		bw.WriteString("[\n")
+	}
+	for i, path := range files {
+		prog.show(i, path)
+		res, cfg, _, aerr := fl.analyse(path)
+		if aerr != nil {
+			msg := aerr.Error()
+			if ee := (*exitError)(nil); errors.As(aerr, &ee) && ee.Err != nil {
+				msg = ee.Err.Error()
+			}
+			msg = strings.TrimPrefix(msg, path+": ")
+			rows = append(rows, fileSummary{path: path, problem: msg})
+			if fl.out.format == "json" {
+				writeJSONElement(bw, &first, fileError{Kind: report.KindAnalyze, Binary: path, Error: msg})
+			}
+			continue
+		}
+		row := summarize(res, fl.budget)
+		if overBudget(res, cfg, fl.budget, fl.allowUnbounded) {
+			for _, w := range budgetWhys(res, cfg, fl.budget, fl.allowUnbounded) {
+				whys = append(whys, res.Binary+": "+w)
+			}
+		}
+		rows = append(rows, row)
+		if fl.out.format == "json" {
+			res.StackscopeVersion = version()
+			writeJSONElement(bw, &first, kindedResult{Kind: report.KindAnalyze, Result: res})
+		}
+	}
+	prog.done()
+	if fl.out.format == "json" {
+		bw.WriteString("\n]\n")
+	} else {
+		summaryTable(bw, rows)
+	}
+	if err := bw.Flush(); err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	if len(whys) > 0 {
+		return findingError(wrote(fl.out), whys)
+	}
+	return nil
+}
+
+// kindedResult is one file's JSON report, as report.AnalyzeJSON writes it.
+type kindedResult struct {
+	Kind string `json:"kind"`
+	*analysis.Result
+}
+
+// writeJSONElement writes v as the next element of an array indented as
+// report.AnalyzeJSON indents one.
+func writeJSONElement(w *bufio.Writer, first *bool, v any) {
+	data, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		data, _ = json.Marshal(map[string]string{"kind": report.KindAnalyze, "error": err.Error()})
+	}
+	if !*first {
+		w.WriteString(",\n")
+	}
+	*first = false
+	w.WriteString("  ")
+	w.Write(data)
+}
+
+// fileError is, in the JSON array, a file that could not be analysed.
+type fileError struct {
+	Kind   string `json:"kind"`
+	Binary string `json:"binary"`
+	Error  string `json:"error"`
+}

@@ -1,0 +1,484 @@
+// Package libcache keeps the per-function frames of shared libraries so
+// that the programs linking them do not walk the same code again: in
+// memory for one process (the library opened once, each frame computed
+// once), and on disk per GNU build ID under os.UserCacheDir()/stackscope.
+//
+// Only frames are kept. A frame is a pure function of the library's bytes
+// and its function table (the walk of one function asks nothing about the
+// program that links it), so a stored frame is the frame the walk would
+// compute. Bounds, edges and indirect-call targets are not: they depend on
+// the program (its address-taken functions, its annotations, --strict,
+// --exclude), and a stored bound could be wrong for the next program.
+//
+// The entry format is encoding/gob behind a SHA-256 of its bytes: gob
+// writes frame.Frame as it is (no tags to keep in step with the type,
+// recursive frame.Value included) and decodes several times faster than
+// JSON; the checksum makes a truncated or corrupted entry an absent one,
+// never a wrong frame. A library without a build ID is shared in memory
+// only, never stored: its path, size and time say too little about its
+// bytes, and hashing every library on every run costs what the cache saves.
+package libcache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+)
+
+// Schema numbers the entry format and the meaning of what it stores: raise
+// it when frame.Frame or the walk's inputs change in a way the stackscope
+// version would not show (a dev build keeps its version string).
+const Schema = 2
+
+// magic starts every entry file, before the checksum and the gob payload.
+const magic = "stackscope-libcache\n"
+
+// Cache shares opened libraries and their frames. A nil *Cache is valid and
+// caches nothing. Its methods are safe for concurrent use.
+type Cache struct {
+	dir  string // "" when nothing is stored on disk
+	tool string // the build of stackscope that computes the frames
+
+	mu    sync.Mutex
+	files map[fileKey]*binfile.File
+	libs  map[libKey]*Frames
+}
+
+// libKey names a frame store: a library, walked with an ABI's stack
+// alignment (which bounds realignments, frame.Input.StackAlign).
+type libKey struct {
+	f     *binfile.File
+	align int64
+}
+
+// Roles of a file in an analysis: its frames as a library and as the
+// program analysed differ when the analysis names its start-up code
+// (binfile.File.NameFunction), so each role has its own entry.
+const (
+	roleLibrary = "lib"
+	roleProgram = "prog"
+)
+
+type fileKey struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// Memory returns a cache that shares libraries within this process only
+// (--no-cache).
+func Memory() *Cache {
+	return &Cache{files: map[fileKey]*binfile.File{}, libs: map[libKey]*Frames{}}
+}
+
+// Open returns a cache that also reads and writes entries under
+// os.UserCacheDir()/stackscope for this version of stackscope. Without a
+// cache directory it is Memory's.
+func Open(version string) *Cache {
+	c := Memory()
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return c
+	}
+	c.dir = Dir(base, version)
+	c.tool = version + " " + executableID()
+	return c
+}
+
+// Dir is where the entries of a version of stackscope live under base:
+// one directory per schema and version, so a new stackscope never reads an
+// old one's entries.
+func Dir(base, version string) string {
+	return filepath.Join(base, "stackscope", fmt.Sprintf("libs-v%d-%s", Schema, safeName(version)))
+}
+
+// safeName keeps the characters of s that are safe in a file name.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// executableID names the running stackscope's code: its Go build ID, which
+// changes with every change of the code, else a hash of its bytes. A dev
+// build's version string stays the same across edits; this does not.
+func executableID() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown"
+	}
+	if ef, err := elf.Open(exe); err == nil {
+		defer ef.Close()
+		if s := ef.Section(".note.go.buildid"); s != nil {
+			if data, err := s.Data(); err == nil {
+				return fmt.Sprintf("%x", sha256.Sum256(data))
+			}
+		}
+	}
+	fh, err := os.Open(exe)
+	if err != nil {
+		return "unknown"
+	}
+	defer fh.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fh); err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// OpenLibrary opens the library at path, once per process for the same
+// file (same path, size and modification time).
+func (c *Cache) OpenLibrary(path string) (*binfile.File, error) {
+	if c == nil {
+		return binfile.Open(path)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return binfile.Open(path) // its error names the problem
+	}
+	k := fileKey{path, st.Size(), st.ModTime()}
+	c.mu.Lock()
+	f, ok := c.files[k]
+	c.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err = binfile.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if old, ok := c.files[k]; ok {
+		f = old
+	} else {
+		c.files[k] = f
+	}
+	c.mu.Unlock()
+	return f, nil
+}
+
+// Frames returns the frame store of library f (opened by OpenLibrary)
+// walked with stack alignment align, with the frames its disk entry holds;
+// nil when c is nil.
+func (c *Cache) Frames(f *binfile.File, align int64) *Frames {
+	return c.store(f, align, roleLibrary)
+}
+
+// ProgramFrames is Frames for the program analysed, f: its frames are kept
+// on disk as a library's are, for the next analysis of the same build.
+// Release drops them from memory once the program is done.
+func (c *Cache) ProgramFrames(f *binfile.File, align int64) *Frames {
+	return c.store(f, align, roleProgram)
+}
+
+// Release writes the entry of program f and forgets its frames: a run
+// over many programs keeps only the libraries' in memory.
+func (c *Cache) Release(f *binfile.File) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	var done []*Frames
+	for k, s := range c.libs {
+		if k.f == f && s.role == roleProgram {
+			done = append(done, s)
+			delete(c.libs, k)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range done {
+		s.flush()
+	}
+}
+
+func (c *Cache) store(f *binfile.File, align int64, role string) *Frames {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := libKey{f, align}
+	if fr, ok := c.libs[k]; ok {
+		return fr
+	}
+	fr := &Frames{role: role, frames: map[funcKey]frame.Frame{}, facts: map[string]int64{}}
+	if id := f.BuildID(); id != "" && c.dir != "" {
+		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d-%s.gob", safeName(id), f.Arch, align, role))
+		fr.header = header{Tool: c.tool, BuildID: id, Arch: f.Arch.String(), StackAlign: align, Functions: functionTable(f)}
+		if e, ok := readEntry(fr.path, fr.header); ok {
+			for _, r := range e.Frames {
+				fr.frames[funcKey{r.Addr, r.Size}] = r.Frame
+			}
+			fr.stored = len(e.Frames)
+			for k, v := range e.Facts {
+				fr.facts[k] = v
+			}
+			fr.storedFacts = len(fr.facts)
+		}
+	}
+	c.libs[k] = fr
+	return fr
+}
+
+// Flush writes the entries of the libraries that gained frames. A failure
+// (a read-only home, a full disk) only costs the next run the work.
+func (c *Cache) Flush() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	libs := make([]*Frames, 0, len(c.libs))
+	for _, fr := range c.libs {
+		libs = append(libs, fr)
+	}
+	c.mu.Unlock()
+	for _, fr := range libs {
+		fr.flush()
+	}
+}
+
+// Frames holds one library's frames by function address and size.
+type Frames struct {
+	role   string
+	path   string // "" when not stored on disk
+	header header
+
+	mu     sync.Mutex
+	frames map[funcKey]frame.Frame
+	stored int // how many of frames the disk entry holds
+	// facts are other answers about the library that depend on it alone
+	// (see Fact); storedFacts how many of them the disk entry holds.
+	facts       map[string]int64
+	storedFacts int
+}
+
+type funcKey struct{ addr, size uint64 }
+
+// Get returns the frame of the function at addr with size, when known.
+func (s *Frames) Get(addr, size uint64) (frame.Frame, bool) {
+	if s == nil {
+		return frame.Frame{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fr, ok := s.frames[funcKey{addr, size}]
+	return fr, ok
+}
+
+// Put keeps the frame of the function at addr with size. A frame with
+// parts the entry format cannot carry (firmware SP resets and system
+// register writes, which have unexported fields) is not kept: they occur
+// only in a firmware's own code, never in a shared library.
+func (s *Frames) Put(addr, size uint64, fr frame.Frame) {
+	if s == nil || len(fr.Resets) > 0 || len(fr.SysWrites) > 0 {
+		return
+	}
+	s.mu.Lock()
+	s.frames[funcKey{addr, size}] = fr
+	s.mu.Unlock()
+}
+
+// Fact returns the answer named key about the library, computing it once
+// (compute must depend on the library's bytes and function table alone,
+// as a frame does; the key names the question and its arguments). Without
+// a store (s nil) it is compute's answer.
+func (s *Frames) Fact(key string, compute func() int64) int64 {
+	if s == nil {
+		return compute()
+	}
+	s.mu.Lock()
+	v, ok := s.facts[key]
+	s.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = compute()
+	s.mu.Lock()
+	s.facts[key] = v
+	s.mu.Unlock()
+	return v
+}
+
+// Stored is how many of the frames the disk entry holds (read from it,
+// or written to it by Flush).
+func (s *Frames) Stored() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stored
+}
+
+// Len is how many frames the store holds.
+func (s *Frames) Len() int {
+	if s == nil {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.frames)
+}
+
+func (s *Frames) flush() {
+	s.mu.Lock()
+	if s.path == "" || len(s.frames) == s.stored && len(s.facts) == s.storedFacts {
+		s.mu.Unlock()
+		return
+	}
+	e := entry{Header: s.header, Facts: map[string]int64{}}
+	for k, fr := range s.frames {
+		e.Frames = append(e.Frames, record{Addr: k.addr, Size: k.size, Frame: fr})
+	}
+	for k, v := range s.facts {
+		e.Facts[k] = v
+	}
+	nFrames, nFacts := len(s.frames), len(s.facts)
+	s.mu.Unlock()
+	// Another process may have stored frames this one did not compute.
+	if old, ok := readEntry(s.path, s.header); ok {
+		have := map[funcKey]bool{}
+		for _, r := range e.Frames {
+			have[funcKey{r.Addr, r.Size}] = true
+		}
+		for _, r := range old.Frames {
+			if !have[funcKey{r.Addr, r.Size}] {
+				e.Frames = append(e.Frames, r)
+			}
+		}
+		for k, v := range old.Facts {
+			if _, ok := e.Facts[k]; !ok {
+				e.Facts[k] = v
+			}
+		}
+	}
+	if writeEntry(s.path, e) == nil {
+		s.mu.Lock()
+		s.stored, s.storedFacts = nFrames, nFacts
+		s.mu.Unlock()
+	}
+}
+
+// header says what an entry is for; an entry whose header differs from
+// the one expected is not used (and is rewritten).
+type header struct {
+	Schema  int
+	Tool    string
+	BuildID string
+	Arch    string
+	// StackAlign is the ABI alignment the frames were walked with.
+	StackAlign int64
+	// Functions is a hash of the library's function table (names,
+	// addresses, sizes): a separate debug file installed since the entry
+	// was written names more functions, and the walk's answers about
+	// calls (which never return, which are thunks) may change with them.
+	Functions string
+}
+
+type entry struct {
+	Header header // a named field: gob leaves out an embedded unexported one
+	Frames []record
+	Facts  map[string]int64
+}
+
+type record struct {
+	Addr, Size uint64
+	Frame      frame.Frame
+}
+
+// functionTable hashes what of f's function table a walk depends on.
+func functionTable(f *binfile.File) string {
+	h := sha256.New()
+	var buf [16]byte
+	for _, fn := range f.Functions {
+		binary.LittleEndian.PutUint64(buf[:8], fn.Addr)
+		binary.LittleEndian.PutUint64(buf[8:], fn.Size)
+		h.Write(buf[:])
+		io.WriteString(h, fn.Name)
+		h.Write([]byte{0})
+	}
+	io.WriteString(h, f.DebugSymbols)
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// readEntry reads the entry at path; false when it is missing, truncated,
+// corrupted, or for another build of stackscope or another library.
+func readEntry(path string, want header) (e entry, ok bool) {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) < len(magic)+sha256.Size || string(data[:len(magic)]) != magic {
+		return entry{}, false
+	}
+	sum, payload := data[len(magic):len(magic)+sha256.Size], data[len(magic)+sha256.Size:]
+	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+		return entry{}, false
+	}
+	defer func() {
+		if recover() != nil {
+			e, ok = entry{}, false
+		}
+	}()
+	if gob.NewDecoder(bytes.NewReader(payload)).Decode(&e) != nil {
+		return entry{}, false
+	}
+	want.Schema = Schema
+	if e.Header != want {
+		return entry{}, false
+	}
+	return e, true
+}
+
+// writeEntry writes e to path through a temporary file in the same
+// directory and a rename, so that a reader, or another process writing
+// the same entry, sees a whole entry or none.
+func writeEntry(path string, e entry) error {
+	e.Header.Schema = Schema
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(&e); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(payload.Bytes())
+	_, err = tmp.WriteString(magic)
+	if err == nil {
+		_, err = tmp.Write(sum[:])
+	}
+	if err == nil {
+		_, err = tmp.Write(payload.Bytes())
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
