@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/stackscope/stackscope/internal/gdbrsp"
@@ -129,9 +128,7 @@ func Start(cfg Config) (m *Machine, err error) {
 	}
 	cmd.Stdout = out
 	cmd.Stderr = m.stderr
-	// Its own process group (a terminal's Ctrl-C reaches stackscope,
-	// which stops the run and reports), and SIGKILL when stackscope dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = qemuProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %v", qemu, err)
 	}
@@ -182,7 +179,7 @@ func (m *Machine) Close() error {
 			m.conn.Close()
 		}
 		if m.cmd != nil && m.cmd.Process != nil {
-			syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+			killGroup(m.cmd.Process.Pid)
 			m.cmd.Process.Kill()
 			<-m.exited
 		}
