@@ -51,8 +51,9 @@ func newRootCommand() *cobra.Command {
 		Use:   "stackscope",
 		Short: "Find stack overflows and stack buffer overruns in programs and firmware",
 		Long: `stackscope bounds the stack a program or firmware image can use, from the
-ELF file alone, checks where a stack overflow would land, and explains stack
-crashes of running Linux programs.
+ELF file alone, checks where a stack overflow would land, explains stack
+crashes of running Linux programs, and runs Cortex-M firmware in QEMU to
+measure every stack and to overflow one on purpose.
 
 Exit status: 0 all good, 1 a finding (budget exceeded, entry not bounded,
 unsafe layout), 2 usage or input error; run passes the program's status through.`,

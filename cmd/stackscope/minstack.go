@@ -41,7 +41,7 @@ func newMinstackCommand() *cobra.Command {
 	var fl minstackFlags
 	cmd := &cobra.Command{
 		Use:   "minstack [flags] -- PROG [ARGS...]",
-		Short: "Find the smallest RLIMIT_STACK, to the page, at which a program still behaves as normal",
+		Short: "Find the smallest stack a program (RLIMIT_STACK, to the page) or firmware (in QEMU, to 8 bytes) still works with",
 		Long: `minstack runs PROG once at the normal stack limit (the soft RLIMIT_STACK;
 8 MiB when unlimited) to record an oracle: its exit status and the SHA-256
 of its stdout and stderr. It then bisects RLIMIT_STACK (which also sets

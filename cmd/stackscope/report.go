@@ -32,7 +32,7 @@ func newReportCommand() *cobra.Command {
 	var fl reportFlags
 	cmd := &cobra.Command{
 		Use:   "report [flags] FILE",
-		Short: "Write one HTML report: the stack bounds, the memory map and a run's threads",
+		Short: "Write one HTML report: the stack bounds, the memory map, a run's stacks and an injection's timeline",
 		Long: `report analyzes FILE as analyze does and writes one self-contained HTML
 page (it works offline: no network access, no external files) with each
 entry's bound or why it has none, the worst paths as expandable trees with

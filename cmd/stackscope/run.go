@@ -24,7 +24,7 @@ func newRunCommand() *cobra.Command {
 	var fl runFlags
 	cmd := &cobra.Command{
 		Use:   "run [flags] -- PROG [ARGS...] | run [flags] FIRMWARE.elf",
-		Short: "Run a program under ptrace: every thread's stack, its peak use, and the class of any crash",
+		Short: "Run a program under ptrace, or firmware in QEMU: every stack's peak use, and the class of any crash",
 		Long: `run starts PROG under ptrace and follows every thread and child process.
 It measures each thread's peak stack use and classifies a crash as a stack
 overflow, a stack buffer overrun (stack protector, _FORTIFY_SOURCE,
