@@ -165,11 +165,12 @@ func mergeDeepest(res, ratcheted *Result) {
 // ratchetOverBound: the ratchet's run is the same firmware with interrupts
 // taken a few instructions elsewhere, a timing the hardware can produce
 // too; a depth it reached over the static bound is an analysis bug even
-// though the measured run's peak is within it.
+// though the measured run's peak is within it (recorded on s: exit 1).
 func ratchetOverBound(s *StackResult, depth int64) []string {
 	if !s.Bounded || s.StaticBound == nil || depth <= *s.StaticBound {
 		return nil
 	}
+	s.RatchetOverBound = depth
 	return []string{fmt.Sprintf("analysis bug: the %s stack reached %s in the ratchet's run, over its static bound %s; please report with the ELF", s.Name, size.Format(depth), size.Format(*s.StaticBound))}
 }
 

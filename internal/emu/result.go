@@ -61,6 +61,9 @@ type StopResult struct {
 // StackResult is one stack's measurement beside its static bound.
 type StackResult struct {
 	Name string `json:"name"`
+	// RatchetOverBound is the depth the --deepest run reached when it went
+	// past the static bound (0 otherwise): an analysis bug, exit 1.
+	RatchetOverBound int64 `json:"ratchet_over_bound,omitempty"`
 	// Kind: "main", "task" (an RTOS task), "process".
 	Kind  string `json:"kind"`
 	Top   uint64 `json:"top"`
@@ -134,7 +137,7 @@ func (r *Result) ExitStatus() int {
 		return *r.Stop.ExitStatus
 	}
 	for i := range r.Stacks {
-		if r.Stacks[i].Overflowed || r.Stacks[i].BoundExceeded() {
+		if r.Stacks[i].Overflowed || r.Stacks[i].BoundExceeded() || r.Stacks[i].RatchetOverBound > 0 {
 			return exitFinding
 		}
 	}
