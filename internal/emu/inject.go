@@ -424,19 +424,8 @@ loop:
 				}
 				continue
 			case "fault":
-				// IPSR (xPSR's exception number) says which exception
-				// entered: a handler shared with interrupts is a fault's
-				// only when a fault (3-7) is active.
-				if exc := int(stop.Regs.XPSR & 0x1ff); r.Fault == nil && armed && exc >= 3 && exc <= 7 {
-					fs, err := m.ReadFaultStatus()
-					if err != nil {
-						return nil, err
-					}
-					name := ""
-					if fn, ok := f.Containing(pc); ok {
-						name = fn.Name
-					}
-					r.Fault = &FaultTaken{Vector: binfile.ExceptionName(exc), Handler: name, SP: uint64(stop.Regs.SP()), Status: fs}
+				if err := r.recordFault(m, f, stop.Regs, pc, armed); err != nil {
+					return nil, err
 				}
 				delete(bps, pc)
 				m.RemoveBreakpoint(pc)
@@ -852,5 +841,26 @@ func (w *writeCatcher) catch(stop *Stop) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// recordFault notes the first fault handler entered once the gun fired
+// (armed), at a breakpoint on a handler's first instruction pc. IPSR
+// (xPSR's exception number) says which exception entered: a handler
+// shared with interrupts is a fault's only when a fault (3-7) is active.
+func (r *Injection) recordFault(m *Machine, f *binfile.File, regs *Registers, pc uint64, armed bool) error {
+	exc := int(regs.XPSR & 0x1ff)
+	if r.Fault != nil || !armed || exc < 3 || exc > 7 {
+		return nil
+	}
+	fs, err := m.ReadFaultStatus()
+	if err != nil {
+		return err
+	}
+	name := ""
+	if fn, ok := f.Containing(pc); ok {
+		name = fn.Name
+	}
+	r.Fault = &FaultTaken{Vector: binfile.ExceptionName(exc), Handler: name, SP: uint64(regs.SP()), Status: fs}
 	return nil
 }

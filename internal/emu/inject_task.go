@@ -269,16 +269,8 @@ loop:
 				r.Hook = &HookCall{Function: stackOverflowHook, Task: name, SP: uint64(stop.Regs.SP())}
 				continue
 			case "fault":
-				if exc := int(stop.Regs.XPSR & 0x1ff); r.Fault == nil && armed && exc >= 3 && exc <= 7 {
-					fs, err := m.ReadFaultStatus()
-					if err != nil {
-						return nil, err
-					}
-					name := ""
-					if fn, ok := f.Containing(pc); ok {
-						name = fn.Name
-					}
-					r.Fault = &FaultTaken{Vector: binfile.ExceptionName(exc), Handler: name, SP: uint64(stop.Regs.SP()), Status: fs}
+				if err := r.recordFault(m, f, stop.Regs, pc, armed); err != nil {
+					return nil, err
 				}
 				delete(bps, pc)
 				m.RemoveBreakpoint(pc)
