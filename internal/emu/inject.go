@@ -440,30 +440,10 @@ loop:
 				r.Handler, r.HandlerDetail = "stopped", stop.Detail
 			}
 			break loop
-		case StopExit:
-			r.Handler, r.HandlerDetail = "exit", stop.Detail
-			if r.Fault != nil {
-				r.Handler = "safe-end"
-			}
-		case StopLoop:
-			r.Handler, r.HandlerDetail = "endless-loop", "endless loop at "+where(f, res, uint64(stop.Regs.PC()))
-		case StopLockup:
-			r.Handler, r.HandlerDetail = "lockup", stop.Detail
-			if stop.Regs != nil {
-				r.HandlerDetail += " at " + where(f, res, uint64(stop.Regs.PC()))
-			}
-		case StopTimeout:
-			r.Handler, r.HandlerDetail = "timeout", "still running at "+where(f, res, uint64(stop.Regs.PC()))+" when the time limit passed"
-			if armed {
-				r.Handler, r.HandlerDetail = "ran-on", fmt.Sprintf("still running at %s %v after the overflow", where(f, res, uint64(stop.Regs.PC())), runOn)
-			}
-			if inAny(handlers, uint64(stop.Regs.PC())) {
-				r.Handler = "endless-loop"
-			}
 		case StopCancelled:
 			return nil, ErrInterrupted
 		default:
-			r.Handler, r.HandlerDetail = stop.Kind, stop.Detail
+			r.endedBy(stop, f, res, handlers, armed, fmt.Sprintf("%v after the overflow", runOn))
 		}
 		break
 	}
@@ -863,4 +843,36 @@ func (r *Injection) recordFault(m *Machine, f *binfile.File, regs *Registers, pc
 	}
 	r.Fault = &FaultTaken{Vector: binfile.ExceptionName(exc), Handler: name, SP: uint64(regs.SP()), Status: fs}
 	return nil
+}
+
+// endedBy records how a run that the injection did not stop itself ended:
+// the firmware's exit (a safe end once a fault or the kernel's hook was
+// seen), an endless loop, a lockup, or the time limit (the program ran
+// on after firing, described by since; or sat in a fault handler).
+func (r *Injection) endedBy(stop *Stop, f *binfile.File, res *analysis.Result, handlers []fnRange, armed bool, since string) {
+	at := func() string { return where(f, res, uint64(stop.Regs.PC())) }
+	switch stop.Kind {
+	case StopExit:
+		r.Handler, r.HandlerDetail = "exit", stop.Detail
+		if r.Fault != nil || r.Hook != nil {
+			r.Handler = "safe-end"
+		}
+	case StopLoop:
+		r.Handler, r.HandlerDetail = "endless-loop", "endless loop at "+at()
+	case StopLockup:
+		r.Handler, r.HandlerDetail = "lockup", stop.Detail
+		if stop.Regs != nil {
+			r.HandlerDetail += " at " + at()
+		}
+	case StopTimeout:
+		r.Handler, r.HandlerDetail = "timeout", "still running at "+at()+" when the time limit passed"
+		if armed {
+			r.Handler, r.HandlerDetail = "ran-on", "still running at "+at()+" "+since
+		}
+		if inAny(handlers, uint64(stop.Regs.PC())) {
+			r.Handler = "endless-loop"
+		}
+	default:
+		r.Handler, r.HandlerDetail = stop.Kind, stop.Detail
+	}
 }

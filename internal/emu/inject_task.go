@@ -281,27 +281,10 @@ loop:
 				r.Handler, r.HandlerDetail = "stopped", stop.Detail
 			}
 			break loop
-		case StopExit:
-			r.Handler, r.HandlerDetail = "exit", stop.Detail
-			if r.Fault != nil || r.Hook != nil {
-				r.Handler = "safe-end"
-			}
-		case StopLoop:
-			r.Handler, r.HandlerDetail = "endless-loop", "endless loop at "+where(f, res, uint64(stop.Regs.PC()))
-		case StopLockup:
-			r.Handler, r.HandlerDetail = "lockup", stop.Detail
-		case StopTimeout:
-			r.Handler, r.HandlerDetail = "timeout", "still running at "+where(f, res, uint64(stop.Regs.PC()))+" when the time limit passed"
-			if armed {
-				r.Handler, r.HandlerDetail = "ran-on", fmt.Sprintf("still running at %s %v after the task was created", where(f, res, uint64(stop.Regs.PC())), runOn)
-			}
-			if inAny(handlers, uint64(stop.Regs.PC())) {
-				r.Handler = "endless-loop"
-			}
 		case StopCancelled:
 			return nil, ErrInterrupted
 		default:
-			r.Handler, r.HandlerDetail = stop.Kind, stop.Detail
+			r.endedBy(stop, f, res, handlers, armed, fmt.Sprintf("%v after the task was created", runOn))
 		}
 		break
 	}
