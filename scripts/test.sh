@@ -41,7 +41,9 @@ qemu-system-arm:qemu-system-arm
 aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
 aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu
 /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-arm64-cross
+/usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross
 /usr/riscv64-linux-gnu/lib/libc.so.6:libc6-riscv64-cross
+/usr/riscv64-linux-gnu/include/stdio.h:libc6-dev-riscv64-cross
 qemu-aarch64:qemu-user
 qemu-riscv64:qemu-user
 "
