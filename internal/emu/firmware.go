@@ -426,20 +426,13 @@ const (
 // 32-bit instruction only costs a breakpoint that never fires.
 func semihostingCalls(f *binfile.File) []uint64 {
 	var out []uint64
-	for _, s := range f.ELF.Sections {
-		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
+	execSections(f, func(addr uint64, data []byte) {
 	next:
 		for i := 0; i+2 <= len(data); i += 2 {
 			if binary.LittleEndian.Uint16(data[i:]) != 0xbeab {
 				continue
 			}
-			a := s.Addr + uint64(i)
+			a := addr + uint64(i)
 			for _, d := range f.DataInCode {
 				if a >= d.Begin && a < d.End {
 					continue next
@@ -447,7 +440,7 @@ func semihostingCalls(f *binfile.File) []uint64 {
 			}
 			out = append(out, a)
 		}
-	}
+	})
 	return out
 }
 

@@ -67,9 +67,11 @@ type Guard struct {
 // and RASR/RLAR that way): stackscope then leaves the MPU alone.
 func ProgramsMPU(f *binfile.File) bool {
 	found := false
-	execWords(f, func(w uint32) bool {
-		found = w >= mpuFirst && w < mpuEnd
-		return found
+	execSections(f, func(_ uint64, data []byte) {
+		for i := 0; i+4 <= len(data) && !found; i += 4 {
+			w := binary.LittleEndian.Uint32(data[i:])
+			found = w >= mpuFirst && w < mpuEnd
+		}
 	})
 	return found
 }
@@ -79,38 +81,23 @@ func ProgramsMPU(f *binfile.File) bool {
 // main stack's limit check.
 func SetsMSPLIM(f *binfile.File) bool {
 	found := false
-	for _, s := range f.ELF.Sections {
-		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
+	execSections(f, func(_ uint64, data []byte) {
+		for i := 0; i+4 <= len(data) && !found; i += 2 {
+			found = binary.LittleEndian.Uint16(data[i:])&0xfff0 == 0xf380 && binary.LittleEndian.Uint16(data[i+2:]) == 0x880a
 		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		for i := 0; i+4 <= len(data); i += 2 {
-			if binary.LittleEndian.Uint16(data[i:])&0xfff0 == 0xf380 && binary.LittleEndian.Uint16(data[i+2:]) == 0x880a {
-				found = true
-			}
-		}
-	}
+	})
 	return found
 }
 
-// execWords calls fn with every aligned word of the executable sections
-// until it returns true.
-func execWords(f *binfile.File, fn func(uint32) bool) {
+// execSections calls fn with the address and bytes of every executable
+// section of the image.
+func execSections(f *binfile.File, fn func(addr uint64, data []byte)) {
 	for _, s := range f.ELF.Sections {
 		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
 			continue
 		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		for i := 0; i+4 <= len(data); i += 4 {
-			if fn(binary.LittleEndian.Uint32(data[i:])) {
-				return
-			}
+		if data, err := s.Data(); err == nil {
+			fn(s.Addr, data)
 		}
 	}
 }
