@@ -1,8 +1,10 @@
 package callgraph
 
 import (
+	"debug/elf"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -78,7 +80,7 @@ func (g *Graph) linkArgumentCallbacks() {
 	if _, ok := g.Decoder.(isa.RegWriter); !ok {
 		return
 	}
-	a := &argModel{g: g, flows: map[int]*argFlow{}, imports: map[*Module]map[string]bool{}, done: map[argKey]argResult{}}
+	a := &argModel{g: g, flows: map[int]*argFlow{}, imports: map[*Module]map[string]bool{}, done: map[argKey]argResult{}, undefined: map[*Module]map[string]bool{}}
 	var sites []argSite
 	for id, n := range g.Nodes {
 		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
@@ -88,16 +90,18 @@ func (g *Graph) linkArgumentCallbacks() {
 			if !cs.Kind.Indirect() || cs.HasSlot || !a.unproved(n, cs.Addr) {
 				continue
 			}
+			// A target read from memory (a struct's member, a table) is no
+			// parameter: only a register the code right before the call
+			// does not explain can be one (the data flow then decides).
+			if v := cs.From; v == nil || v.Kind != frame.ValueReg || v.Off != 0 || v.Indexed {
+				continue
+			}
 			sites = append(sites, argSite{id, cs})
 		}
 	}
 	if len(sites) == 0 {
 		return
 	}
-	for _, m := range g.Modules {
-		g.completeModule(m)
-	}
-	g.resolvePending()
 	a.indexCallers()
 	for _, s := range sites {
 		reg, ok := a.targetParam(s.id, s.cs.Addr)
@@ -145,10 +149,13 @@ type argModel struct {
 	flows   map[int]*argFlow
 	imports map[*Module]map[string]bool
 	callers map[int][]callerEdge
+	byHub   map[int]bool // nodes some hub's edge reaches
 	done    map[argKey]argResult
 	// direct maps, per module, a function's address to the direct calls
 	// and jumps to it that a linear decode finds (callersKnown).
 	direct map[*Module]map[uint64][]uint64
+	// undefined are, per module, the names it imports (importedBy).
+	undefined map[*Module]map[string]bool
 }
 
 // unproved says whether node n's indirect call at site goes to an
@@ -161,10 +168,62 @@ func (a *argModel) unproved(n *Node, site uint64) bool {
 	return false
 }
 
+// callersInGraph says whether the graph holds every function that could
+// call node id's function: all of its module's, and, when it is
+// exported, all of each module's that imports it. The model does not
+// complete a module itself (computing every function's frame of each
+// library a big program loads doubled its memory): it applies where the
+// address-taken set already did (takenHub), as in libc and ld.so.
+func (a *argModel) callersInGraph(id int) bool {
+	g := a.g
+	n := g.Nodes[id]
+	mods := []*Module{n.Module}
+	if n.Func != nil && n.Func.Exported {
+		names := append([]string{n.Func.Name, n.Func.LinkName}, n.Func.Aliases...)
+		for _, m := range g.Modules {
+			if m != n.Module && slices.ContainsFunc(names, a.importedBy(m)) {
+				mods = append(mods, m)
+			}
+		}
+	}
+	for _, m := range mods {
+		if len(m.nodes) < len(m.File.Functions) {
+			return false
+		}
+	}
+	return true
+}
+
+// importedBy returns a test of whether module m imports a name (an
+// undefined dynamic symbol), reading m's symbols once.
+func (a *argModel) importedBy(m *Module) func(string) bool {
+	imp, ok := a.undefined[m]
+	if !ok {
+		imp = map[string]bool{}
+		dyn, _ := m.File.ELF.DynamicSymbols()
+		for _, s := range dyn {
+			if s.Section == elf.SHN_UNDEF {
+				name, _, _ := strings.Cut(s.Name, "@")
+				imp[name] = true
+			}
+		}
+		a.undefined[m] = imp
+	}
+	return func(name string) bool { return imp[name] }
+}
+
+// indexCallers maps each node to the calls of it. A hub's edges (the
+// address-taken set and its narrowed subsets, thousands of edges each)
+// are kept as a mark only: a function a hub reaches fails the model.
 func (a *argModel) indexCallers() {
 	a.callers = map[int][]callerEdge{}
+	a.byHub = map[int]bool{}
 	for id, n := range a.g.Nodes {
 		for _, e := range n.Edges {
+			if n.Hub {
+				a.byHub[e.To] = true
+				continue
+			}
 			a.callers[e.To] = append(a.callers[e.To], callerEdge{id, e})
 		}
 	}
@@ -204,7 +263,7 @@ func (a *argModel) targets(key argKey) argResult {
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		if !a.enteredOnlyByCalls(k.id) || !a.callersKnown(k.id) {
+		if a.byHub[k.id] || !a.callersInGraph(k.id) || !a.enteredOnlyByCalls(k.id) || !a.callersKnown(k.id) {
 			return fail()
 		}
 		for _, c := range a.callers[k.id] {
@@ -464,6 +523,21 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 			}
 		}
 	}
-	a.flows[id] = fl
-	return fl, true
+	// Keep the states where a caller's argument or a call's target is
+	// read (calls and jumps): a whole function's states cost 400 bytes an
+	// instruction, too much to keep for every function of a big program.
+	kept := &argFlow{at: map[uint64]int{}}
+	for i, in := range insts {
+		if fl.state[i] == nil {
+			continue
+		}
+		switch in.e.Flow {
+		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
+			kept.at[in.addr] = len(kept.insts)
+			kept.insts = append(kept.insts, in)
+			kept.state = append(kept.state, fl.state[i])
+		}
+	}
+	a.flows[id] = kept
+	return kept, true
 }
