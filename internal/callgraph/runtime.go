@@ -85,6 +85,7 @@ func (g *Graph) ModelRuntime() {
 	}
 	g.resolvePending()
 	g.assumeGlibcStreams()
+	g.linkArgumentCallbacks()
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is

@@ -1,0 +1,543 @@
+package callgraph
+
+import (
+	"debug/elf"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// Callbacks passed as arguments. Many of glibc's functions call a
+// function their caller passes: __tunable_get_val its callback (rdx),
+// tsearch and tfind their comparator (rdx), twalk its action,
+// pthread_once its init routine (rsi). Inside libc and ld.so every caller
+// passes a constant (lea rdx,[rip+f]) or passes on its own parameter, so
+// such a call goes only to those constants, not to the module's whole
+// address-taken set. This is a proof from the code, not an assumption
+// (it stands with --strict), made only where all of these hold:
+//   - in the function, the call's target register holds, on every path
+//     to the call, the value a parameter register had at the function's
+//     entry (a forward data flow over its code, the registers an
+//     instruction may write named by the decoder's RegWriter, a call
+//     clobbering the caller-saved ones);
+//   - every call of the function in the loaded modules is a direct call
+//     (direct, PLT, GOT), each passing in that register a constant or,
+//     by the same data flow in the caller, the caller's own parameter,
+//     whose callers are then followed the same way;
+//   - no function of that chain has its address taken (in its module's
+//     code or data, or as a pointer another module imports: a GLOB_DAT or
+//     absolute relocation), nor is entered other than at its start.
+// A constant 0 (a null callback, which the function tests for) is no
+// target. A library loaded later with dlopen could call the function with
+// a callback of its own: that library's functions are outside the graph,
+// as they are outside the address-taken sets this replaces. Only for a
+// program's libraries (the analysed file is not a shared object, whose
+// exported functions anyone may call) and x86-64.
+
+// MethodArgument is the method of the edges the model above gives.
+const MethodArgument = "constant-argument"
+
+// argRegs are the x86-64 System V argument registers, in order.
+var argRegs = []int8{7, 6, 2, 1, 8, 9} // rdi, rsi, rdx, rcx, r8, r9
+
+// callerSaved are the registers a call may change (x86-64 System V).
+const callerSaved = 1<<0 | 1<<1 | 1<<2 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11
+
+// regVal is what the data flow knows of a register: nothing (kind
+// valUnknown), a constant, or the value register reg had at entry.
+type regVal struct {
+	kind uint8
+	reg  int8
+	c    uint64
+}
+
+const (
+	valUnknown uint8 = iota
+	valConst
+	valEntry
+)
+
+type regState [16]regVal
+
+// argFlow is the data flow of one function: the registers' values before
+// each of its instructions (by address).
+type argFlow struct {
+	insts []linearInst
+	at    map[uint64]int
+	state []*regState // nil: not reached
+}
+
+// linkArgumentCallbacks applies the model to every indirect call of the
+// libraries' functions that has no proved target yet.
+func (g *Graph) linkArgumentCallbacks() {
+	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 || g.Modules[0].File.Shared {
+		return
+	}
+	if _, ok := g.Decoder.(isa.RegWriter); !ok {
+		return
+	}
+	a := &argModel{g: g, flows: map[int]*argFlow{}, imports: map[*Module]map[string]bool{}, done: map[argKey]argResult{}, undefined: map[*Module]map[string]bool{}}
+	var sites []argSite
+	for id, n := range g.Nodes {
+		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
+			continue
+		}
+		for _, cs := range n.Frame.Calls {
+			if !cs.Kind.Indirect() || cs.HasSlot || !a.unproved(n, cs.Addr) {
+				continue
+			}
+			// A target read from memory (a struct's member, a table) is no
+			// parameter: only a register the code right before the call
+			// does not explain can be one (the data flow then decides).
+			if v := cs.From; v == nil || v.Kind != frame.ValueReg || v.Off != 0 || v.Indexed {
+				continue
+			}
+			sites = append(sites, argSite{id, cs})
+		}
+	}
+	if len(sites) == 0 {
+		return
+	}
+	a.indexCallers()
+	for _, s := range sites {
+		reg, ok := a.targetParam(s.id, s.cs.Addr)
+		if !ok {
+			continue
+		}
+		r := a.targets(argKey{s.id, reg})
+		if !r.ok {
+			continue
+		}
+		n := g.Nodes[s.id]
+		site := s.cs.Addr
+		n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == site })
+		n.Assumed = slices.DeleteFunc(n.Assumed, func(as Assumption) bool { return as.Site == site })
+		n.Unresolved = slices.DeleteFunc(n.Unresolved, func(c frame.CallSite) bool { return c.Addr == site })
+		for _, t := range r.targets {
+			g.addEdge(s.id, t, s.cs, MethodArgument)
+		}
+	}
+	g.resolvePending() // the PLT stubs passed as constants
+}
+
+type argSite struct {
+	id int
+	cs frame.CallSite
+}
+
+type argKey struct {
+	id  int
+	reg int8
+}
+
+type argResult struct {
+	targets []int
+	ok      bool
+}
+
+type callerEdge struct {
+	from int
+	e    Edge
+}
+
+type argModel struct {
+	g       *Graph
+	flows   map[int]*argFlow
+	imports map[*Module]map[string]bool
+	callers map[int][]callerEdge
+	byHub   map[int]bool // nodes some hub's edge reaches
+	done    map[argKey]argResult
+	// direct maps, per module, a function's address to the direct calls
+	// and jumps to it that a linear decode finds (callersKnown).
+	direct map[*Module]map[uint64][]uint64
+	// undefined are, per module, the names it imports (importedBy).
+	undefined map[*Module]map[string]bool
+}
+
+// unproved says whether node n's indirect call at site goes to an
+// assumed set or nowhere known: a call the model may narrow.
+func (a *argModel) unproved(n *Node, site uint64) bool {
+	if slices.ContainsFunc(n.Unresolved, func(c frame.CallSite) bool { return c.Addr == site }) ||
+		slices.ContainsFunc(n.Assumed, func(as Assumption) bool { return as.Site == site }) {
+		return true
+	}
+	return false
+}
+
+// callersInGraph says whether the graph holds every function that could
+// call node id's function: all of its module's, and, when it is
+// exported, all of each module's that imports it. The model does not
+// complete a module itself (computing every function's frame of each
+// library a big program loads doubled its memory): it applies where the
+// address-taken set already did (takenHub), as in libc and ld.so.
+func (a *argModel) callersInGraph(id int) bool {
+	g := a.g
+	n := g.Nodes[id]
+	mods := []*Module{n.Module}
+	if n.Func != nil && n.Func.Exported {
+		names := append([]string{n.Func.Name, n.Func.LinkName}, n.Func.Aliases...)
+		for _, m := range g.Modules {
+			if m != n.Module && slices.ContainsFunc(names, a.importedBy(m)) {
+				mods = append(mods, m)
+			}
+		}
+	}
+	for _, m := range mods {
+		if len(m.nodes) < len(m.File.Functions) {
+			return false
+		}
+	}
+	return true
+}
+
+// importedBy returns a test of whether module m imports a name (an
+// undefined dynamic symbol), reading m's symbols once.
+func (a *argModel) importedBy(m *Module) func(string) bool {
+	imp, ok := a.undefined[m]
+	if !ok {
+		imp = map[string]bool{}
+		dyn, _ := m.File.ELF.DynamicSymbols()
+		for _, s := range dyn {
+			if s.Section == elf.SHN_UNDEF {
+				name, _, _ := strings.Cut(s.Name, "@")
+				imp[name] = true
+			}
+		}
+		a.undefined[m] = imp
+	}
+	return func(name string) bool { return imp[name] }
+}
+
+// indexCallers maps each node to the calls of it. A hub's edges (the
+// address-taken set and its narrowed subsets, thousands of edges each)
+// are kept as a mark only: a function a hub reaches fails the model.
+func (a *argModel) indexCallers() {
+	a.callers = map[int][]callerEdge{}
+	a.byHub = map[int]bool{}
+	for id, n := range a.g.Nodes {
+		for _, e := range n.Edges {
+			if n.Hub {
+				a.byHub[e.To] = true
+				continue
+			}
+			a.callers[e.To] = append(a.callers[e.To], callerEdge{id, e})
+		}
+	}
+}
+
+// targetParam returns the parameter register whose entry value node id's
+// indirect call at site goes to, on every path.
+func (a *argModel) targetParam(id int, site uint64) (int8, bool) {
+	fl, ok := a.flow(id)
+	if !ok {
+		return 0, false
+	}
+	i, ok := fl.at[site]
+	if !ok || fl.state[i] == nil || !fl.insts[i].e.HasCallReg || fl.insts[i].e.HasMem {
+		return 0, false
+	}
+	v := fl.state[i][fl.insts[i].e.CallReg&15]
+	if v.kind != valEntry || !slices.Contains(argRegs, v.reg) {
+		return 0, false
+	}
+	return v.reg, true
+}
+
+// targets returns the functions the callers of key.id pass in register
+// key.reg, following callers that pass their own parameter on.
+func (a *argModel) targets(key argKey) argResult {
+	if r, ok := a.done[key]; ok {
+		return r
+	}
+	seen := map[argKey]bool{key: true}
+	queue := []argKey{key}
+	var out []int
+	fail := func() argResult {
+		a.done[key] = argResult{}
+		return argResult{}
+	}
+	for len(queue) > 0 {
+		k := queue[0]
+		queue = queue[1:]
+		if a.byHub[k.id] || !a.callersInGraph(k.id) || !a.enteredOnlyByCalls(k.id) || !a.callersKnown(k.id) {
+			return fail()
+		}
+		for _, c := range a.callers[k.id] {
+			if c.e.Method != "direct" && c.e.Method != "plt" && c.e.Method != "got" {
+				return fail()
+			}
+			v, ok := a.valueAt(c.from, c.e.Site, k.reg)
+			if !ok {
+				return fail()
+			}
+			switch v.kind {
+			case valConst:
+				if v.c == 0 {
+					continue // a null callback: the function tests it
+				}
+				t, ok := a.function(a.g.Nodes[c.from].Module, v.c)
+				if !ok {
+					return fail()
+				}
+				out = append(out, t)
+			case valEntry:
+				if !slices.Contains(argRegs, v.reg) {
+					return fail()
+				}
+				nk := argKey{c.from, v.reg}
+				if !seen[nk] {
+					seen[nk] = true
+					queue = append(queue, nk)
+				}
+			default:
+				return fail()
+			}
+		}
+	}
+	sort.Ints(out)
+	r := argResult{targets: slices.Compact(out), ok: true}
+	a.done[key] = r
+	return r
+}
+
+// callersKnown says whether every direct call or jump to node id's
+// function that a linear decode of its module's functions finds is a
+// caller edge of the graph: a function whose walk stopped early (an
+// unknown frame) lists no calls past that point, and a caller the graph
+// does not hold would pass a callback the model does not see.
+func (a *argModel) callersKnown(id int) bool {
+	n := a.g.Nodes[id]
+	m := n.Module
+	if a.direct == nil {
+		a.direct = map[*Module]map[uint64][]uint64{}
+	}
+	sites, ok := a.direct[m]
+	if !ok {
+		sites = map[uint64][]uint64{}
+		for _, fn := range m.File.Functions {
+			code, err := m.File.Code(fn.Addr, fn.Size)
+			if err != nil {
+				continue
+			}
+			for off := 0; off < len(code); {
+				pc := fn.Addr + uint64(off)
+				e, err := a.g.Decoder.Decode(code[off:], pc)
+				if err != nil || e.Len <= 0 {
+					off++ // data or padding: resynchronise on the next byte
+					continue
+				}
+				if e.HasTarget && (e.Flow == isa.FlowCall || e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) &&
+					(e.Target < fn.Addr || e.Target >= fn.Addr+fn.Size) {
+					sites[e.Target] = append(sites[e.Target], pc)
+				}
+				off += e.Len
+			}
+		}
+		a.direct[m] = sites
+	}
+	known := map[uint64]bool{}
+	for _, c := range a.callers[id] {
+		known[c.e.Site] = true
+	}
+	for _, s := range sites[n.Func.Addr] {
+		if !known[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// function returns the node of the function that starts at addr in m:
+// one of its functions, or a PLT stub (a pointer to an imported function,
+// or to an ifunc's implementation through an IRELATIVE slot: strcmp
+// passed to tfind), which calls what its slot holds.
+func (a *argModel) function(m *Module, addr uint64) (int, bool) {
+	if fi, ok := m.File.FunctionIndex(addr); ok {
+		return a.g.nodeFor(m, fi), true
+	}
+	if m.File.InPLT(addr) {
+		return a.g.pltNode(m, addr)
+	}
+	return 0, false
+}
+
+// enteredOnlyByCalls says whether node id's function is entered only at
+// its start by the calls the graph holds: its address is taken nowhere,
+// and no other code jumps into it.
+func (a *argModel) enteredOnlyByCalls(id int) bool {
+	g := a.g
+	n := g.Nodes[id]
+	if n.Func == nil || n.Module == nil || n.Func.Source == "jump-target" {
+		return false
+	}
+	m := n.Module
+	if g.refersTo(m, []uint64{n.Func.Addr}) {
+		return false
+	}
+	for addr := range m.code {
+		if addr > n.Func.Addr && addr < n.Func.Addr+n.Func.Size {
+			return false
+		}
+	}
+	if !n.Func.Exported {
+		return true
+	}
+	names := append([]string{n.Func.Name, n.Func.LinkName}, n.Func.Aliases...)
+	for _, other := range g.Modules {
+		if other == m {
+			continue
+		}
+		imp, ok := a.imports[other]
+		if !ok {
+			imp, ok = other.File.AddressImports()
+			if !ok {
+				return false
+			}
+			a.imports[other] = imp
+		}
+		for _, name := range names {
+			if imp[name] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// valueAt returns what node id holds in register reg right before its
+// instruction at site.
+func (a *argModel) valueAt(id int, site uint64, reg int8) (regVal, bool) {
+	fl, ok := a.flow(id)
+	if !ok {
+		return regVal{}, false
+	}
+	i, ok := fl.at[site]
+	if !ok || fl.state[i] == nil {
+		return regVal{}, false
+	}
+	return fl.state[i][reg&15], true
+}
+
+// flow computes, once per node, the registers' values before each
+// instruction: a forward data flow from the function's entry over its
+// direct branches, joining paths by keeping what they agree on.
+func (a *argModel) flow(id int) (*argFlow, bool) {
+	if fl, ok := a.flows[id]; ok {
+		return fl, fl != nil
+	}
+	a.flows[id] = nil
+	g := a.g
+	n := g.Nodes[id]
+	insts, _, ok := g.decodeLinear(n.Module, n)
+	if !ok || len(insts) == 0 {
+		return nil, false
+	}
+	code, err := n.Module.File.Code(n.Func.Addr, n.Func.Size)
+	if err != nil {
+		return nil, false
+	}
+	rw := g.Decoder.(isa.RegWriter)
+	fl := &argFlow{insts: insts, at: make(map[uint64]int, len(insts)), state: make([]*regState, len(insts))}
+	for i, in := range insts {
+		fl.at[in.addr] = i
+	}
+	var entry regState
+	for r := range entry {
+		entry[r] = regVal{kind: valEntry, reg: int8(r)}
+	}
+	fl.state[0] = &entry
+	work := []int{0}
+	merge := func(j int, s *regState) {
+		if fl.state[j] == nil {
+			c := *s
+			fl.state[j] = &c
+			work = append(work, j)
+			return
+		}
+		changed := false
+		for r := range s {
+			if fl.state[j][r] != s[r] && fl.state[j][r].kind != valUnknown {
+				fl.state[j][r] = regVal{}
+				changed = true
+			}
+		}
+		if changed {
+			work = append(work, j)
+		}
+	}
+	end := n.Func.Addr + n.Func.Size
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		in := insts[i]
+		out := *fl.state[i]
+		off := in.addr - n.Func.Addr
+		mask := rw.MayWrite(code[off:], in.addr)
+		e := in.e
+		var def regVal
+		switch e.DefKind {
+		case isa.DefConst, isa.DefAddr:
+			def = regVal{kind: valConst, c: uint64(e.DefValue)}
+		case isa.DefCopy:
+			if e.DefValue != 32 && e.DefSrc >= 0 && e.DefSrc < 16 {
+				def = out[e.DefSrc]
+			}
+		}
+		for r := range out {
+			if mask&(1<<r) != 0 {
+				out[r] = regVal{}
+			}
+		}
+		if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 {
+			out[e.DefReg] = def
+		}
+		if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
+			for r := range out {
+				if callerSaved&(1<<r) != 0 {
+					out[r] = regVal{}
+				}
+			}
+		}
+		next := func() {
+			if i+1 < len(insts) {
+				merge(i+1, &out)
+			}
+		}
+		switch e.Flow {
+		case isa.FlowNext, isa.FlowCall, isa.FlowIndirectCall:
+			next()
+		case isa.FlowCondJump:
+			next()
+			fallthrough
+		case isa.FlowJump:
+			if e.HasTarget && e.Target >= n.Func.Addr && e.Target < end {
+				j, ok := fl.at[e.Target]
+				if !ok {
+					return nil, false // into the middle of an instruction
+				}
+				merge(j, &out)
+			}
+		}
+	}
+	// Keep the states where a caller's argument or a call's target is
+	// read (calls and jumps): a whole function's states cost 400 bytes an
+	// instruction, too much to keep for every function of a big program.
+	kept := &argFlow{at: map[uint64]int{}}
+	for i, in := range insts {
+		if fl.state[i] == nil {
+			continue
+		}
+		switch in.e.Flow {
+		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
+			kept.at[in.addr] = len(kept.insts)
+			kept.insts = append(kept.insts, in)
+			kept.state = append(kept.state, fl.state[i])
+		}
+	}
+	a.flows[id] = kept
+	return kept, true
+}
