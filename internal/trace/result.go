@@ -42,7 +42,7 @@ const (
 type Config struct {
 	Path string   // resolved path of the program
 	Args []string // argv, Args[0] included
-	Env  []string // environment; GLIBC_TUNABLES is extended by Run
+	Env  []string // environment, passed through unchanged (ProgramEnv says the one exception)
 	// ScanStderr copies the program's stderr through a pipe (every byte
 	// forwarded unchanged) to recognise glibc and AddressSanitizer messages.
 	// Run turns it off when stderr is a terminal or shares its file with stdout.
@@ -82,7 +82,9 @@ type Result struct {
 	// Findings are stack problems that did not crash the program, such as a
 	// clone() stack whose measured use reached its bottom.
 	Findings []string `json:"findings"`
-	Tunables string   `json:"glibc_tunables"`
+	// Tunables is the GLIBC_TUNABLES the program ran with: the user's
+	// own, unchanged ("" when not set).
+	Tunables string `json:"glibc_tunables"`
 	// TimedOut is true when Config.Timeout passed and the run was killed.
 	TimedOut bool `json:"timed_out,omitempty"`
 	// Go describes a Go program's goroutines (nil for other programs).
