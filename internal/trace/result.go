@@ -134,6 +134,11 @@ type Thread struct {
 	// overflowed reached (its SP or the fault address); its Peak then
 	// includes it, so Peak >= StackSize. Zero otherwise.
 	Overflow uint64 `json:"overflow,omitempty"`
+	// PeakStale, when not empty, says why Peak is an upper bound: the
+	// thread's stack held an earlier thread's data that stackscope could
+	// not clear when the thread started (stackreuse_linux.go), and the
+	// measurement counts it as used.
+	PeakStale string `json:"peak_stale,omitempty"`
 	// StartUse is, for a main thread, the bytes between the top of [stack]
 	// and the stack pointer at exec: argv, envp, auxv and their strings,
 	// which count against RLIMIT_STACK. Zero when unknown.
@@ -503,6 +508,9 @@ func (r *Result) writeTable(w io.Writer) {
 		peak := "?"
 		if t.PeakMeasured {
 			peak = HumanBytes(t.Peak)
+			if t.PeakStale != "" {
+				peak = "<=" + peak
+			}
 		}
 		ended := t.Ended
 		switch {
@@ -549,6 +557,11 @@ func (r *Result) writeTable(w io.Writer) {
 			b.WriteString(" ")
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	for _, t := range r.Threads {
+		if t.PeakMeasured && t.PeakStale != "" {
+			fmt.Fprintf(w, "  <= thread %d: %s\n", t.TID, t.PeakStale)
+		}
 	}
 }
 

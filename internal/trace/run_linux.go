@@ -604,6 +604,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 			c.Kind = KindPthread
 		}
 		pthreadRequested(c, parent.TID, &r, m)
+		tr.reusedStack(parent, c, &r, m, below, adjacent)
 	}
 }
 
