@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +46,9 @@ import (
 // creator's registers at its clone system call.
 func (tr *tracer) reusedStack(parent, c *thread, r *unix.PtraceRegs, m, below mapping, adjacent bool) {
 	img := parent.img
-	if img == nil || c.StackTop <= m.start {
+	if img == nil || c.StackTop <= m.start || !c.awaitStop {
+		// awaitStop: the thread has not been resumed yet. One adopted
+		// without its creator's event (releaseOrphans) may be running.
 		return
 	}
 	if img.stacks == nil {
@@ -199,12 +200,9 @@ func presentRuns(pm *os.File, lo, hi uint64, fn func(a, b uint64) bool) bool {
 		return pm != nil
 	}
 	if !pagemapScanUnsupported {
-		var regions [16]pageRegion
+		regions := make([]pageRegion, 16)
 		for lo < hi {
-			a := pmScanArg{start: lo, end: (hi + page - 1) &^ (page - 1), vec: uint64(uintptr(unsafe.Pointer(&regions[0]))), vecLen: uint64(len(regions)),
-				categoryAnyofMask: pageIsPresent | pageIsSwapped, returnMask: pageIsPresent | pageIsSwapped}
-			a.size = uint64(unsafe.Sizeof(a))
-			n, _, e := unix.Syscall(unix.SYS_IOCTL, pm.Fd(), uintptr(pagemapScanIoctl), uintptr(unsafe.Pointer(&a)))
+			n, walkEnd, e := pagemapScan(pm, lo, hi, regions)
 			if e == unix.ENOTTY || e == unix.EINVAL || e == unix.EOPNOTSUPP {
 				pagemapScanUnsupported = true
 				break
@@ -219,10 +217,10 @@ func presentRuns(pm *os.File, lo, hi uint64, fn func(a, b uint64) bool) bool {
 			}
 			// The kernel stops at a full vector (or at the end): go on
 			// from where its walk ended.
-			if a.walkEnd <= lo || n < uintptr(len(regions)) {
+			if walkEnd <= lo || n < uintptr(len(regions)) {
 				return true
 			}
-			lo = a.walkEnd
+			lo = walkEnd
 		}
 		if !pagemapScanUnsupported {
 			return true
