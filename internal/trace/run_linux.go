@@ -525,20 +525,21 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
 	}
-	var flags, stack, top uint64
+	var flags, stack, top, tls uint64
 	switch r.Orig_rax {
-	case sysClone:
-		flags, stack = r.Rdi, r.Rsi
+	case sysClone: // clone(flags, stack, ptid, ctid, tls)
+		flags, stack, tls = r.Rdi, r.Rsi, r.R8
 		top = stack
-	case sysClone3:
+	case sysClone3: // struct clone_args, read at once
 		mem := openMem(parent.TID)
-		var b [56]byte
+		var b [64]byte
 		if mem.read(r.Rdi, b[:]) {
 			flags = binary.LittleEndian.Uint64(b[0:])
 			stack = binary.LittleEndian.Uint64(b[40:])
 			if stack != 0 {
 				top = stack + binary.LittleEndian.Uint64(b[48:])
 			}
+			tls = binary.LittleEndian.Uint64(b[56:])
 		}
 		mem.close()
 	case sysVfork:
@@ -603,8 +604,11 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		if r.Orig_rax == sysClone3 && flags&cloneThread != 0 && m.path == "" {
 			c.Kind = KindPthread
 		}
-		pthreadRequested(c, parent.TID, &r, m)
-		tr.reusedStack(parent, c, &r, m, below, adjacent)
+		if flags&cloneSettls == 0 {
+			tls = 0 // no TLS pointer given: none to find a descriptor at
+		}
+		pthreadRequested(c, tls, m)
+		tr.reusedStack(parent, c, tls, m, below, adjacent)
 	}
 }
 

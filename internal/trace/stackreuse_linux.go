@@ -33,7 +33,11 @@ import (
 // It is done only for a stack glibc allocated itself, proven by the
 // thread descriptor glibc wrote at the top of the stack before clone: its
 // stackblock/stackblock_size pair describes a block that starts below the
-// read-write mapping, in the PROT_NONE guard just under it. A stack the
+// read-write mapping, in the PROT_NONE guard just under it. (glibc's own
+// madvise of the stack at an earlier thread's exit is evidence too, but
+// only of the mapping then: glibc may unmap a cached stack and the
+// program map its own buffer at the same address; and it misses the
+// stacks that are reused without one, small ones and a fork child's.) A stack the
 // program supplied (pthread_attr_setstack, a raw clone()) has no such
 // block, and may legitimately hold the program's own data below SP (a
 // clone() argument at the bottom of its buffer), so it is never written.
@@ -42,9 +46,9 @@ import (
 // peak is marked as an upper bound, with the reason (Thread.PeakStale).
 
 // reusedStack runs at the clone event that gives thread c the stack
-// mapping m (below is the mapping just under it, when adjacent); r are the
-// creator's registers at its clone system call.
-func (tr *tracer) reusedStack(parent, c *thread, r *unix.PtraceRegs, m, below mapping, adjacent bool) {
+// mapping m (below is the mapping just under it, when adjacent); tls is
+// the TLS pointer its creator gave clone (0 when none).
+func (tr *tracer) reusedStack(parent, c *thread, tls uint64, m, below mapping, adjacent bool) {
 	img := parent.img
 	if img == nil || c.StackTop <= m.start || !c.awaitStop {
 		// awaitStop: the thread has not been resumed yet. One adopted
@@ -63,7 +67,7 @@ func (tr *tracer) reusedStack(parent, c *thread, r *unix.PtraceRegs, m, below ma
 	mem := openMem(parent.TID)
 	defer mem.close()
 	pm := img.pagemap(parent.TID)
-	if adjacent && below.none() && glibcOwned(mem, r, c, m, below) {
+	if adjacent && below.none() && glibcOwned(mem, tls, c, m, below) {
 		if ok := clearStale(pm, mem, parent.TID, m.start, c.StackTop); ok {
 			return
 		}
@@ -81,9 +85,8 @@ func (tr *tracer) reusedStack(parent, c *thread, r *unix.PtraceRegs, m, below ma
 // guard glibc put at the bottom of a stack it allocated. A program's own
 // stack (pthread_attr_setstack) is recorded as the buffer the program
 // gave, which starts at or above the bottom of its read-write mapping.
-func glibcOwned(mem *memReader, r *unix.PtraceRegs, c *thread, m, below mapping) bool {
-	tls, ok := cloneTLS(mem, r)
-	if !ok || tls < c.StackTop || tls >= m.end {
+func glibcOwned(mem *memReader, tls uint64, c *thread, m, below mapping) bool {
+	if tls == 0 || tls < c.StackTop || tls >= m.end {
 		return false
 	}
 	// struct pthread is about 2.3 KiB in glibc 2.36.
@@ -105,19 +108,6 @@ func glibcOwned(mem *memReader, r *unix.PtraceRegs, c *thread, m, below mapping)
 	return false
 }
 
-// cloneTLS is the TLS pointer the creator passes to clone or clone3.
-func cloneTLS(mem *memReader, r *unix.PtraceRegs) (uint64, bool) {
-	switch r.Orig_rax {
-	case sysClone: // clone(flags, stack, ptid, ctid, tls)
-		return r.R8, r.Rdi&cloneSettls != 0
-	case sysClone3: // struct clone_args: flags at 0, tls at 56
-		flags, ok1 := mem.u64(r.Rdi)
-		tls, ok2 := mem.u64(r.Rdi + 56)
-		return tls, ok1 && ok2 && flags&cloneSettls != 0
-	}
-	return 0, false
-}
-
 // zeros is the source of clearStale's writes.
 var zeros [64 * 1024]byte
 
@@ -126,8 +116,11 @@ var zeros [64 * 1024]byte
 // a page could not be read or written, or pagemap cannot be read.
 func clearStale(pm *os.File, mem *memReader, tid int, lo, hi uint64) bool {
 	ok := true
-	buf := make([]byte, len(zeros))
+	var buf []byte // sized to the runs: usually a few pages near the top
 	walked := presentRuns(pm, lo, hi, func(a, b uint64) bool {
+		if n := min(b-a, uint64(len(zeros))); uint64(len(buf)) < n {
+			buf = make([]byte, n)
+		}
 		for p := a; p < b; {
 			end := min(b, p+uint64(len(buf)))
 			chunk := buf[:end-p]
