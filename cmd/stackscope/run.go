@@ -30,12 +30,12 @@ It measures each thread's peak stack use and classifies a crash as a stack
 overflow, a stack buffer overrun (stack protector, _FORTIFY_SOURCE,
 AddressSanitizer) or something else, with a symbolized backtrace.
 
-PROG's stdin, stdout, stderr, environment and signals pass through, and
-stackscope exits with PROG's status (128+N when PROG was killed by signal N).
+PROG's stdin, stdout, stderr, environment and signals pass through
+unchanged (an AddressSanitizer program alone gets detect_leaks=0 added to
+ASAN_OPTIONS: LeakSanitizer cannot work under a tracer), and stackscope
+exits with PROG's status (128+N when PROG was killed by signal N).
 Standard output belongs to PROG: the report goes to standard error after
 PROG ends, or with -o FILE to FILE only. --format json needs -o.
-GLIBC_TUNABLES gets glibc.pthread.stack_cache_size=0 so that reused thread
-stacks do not hide use.
 
 Exit status: PROG's; 126/127 when PROG cannot be executed or is not found;
 2 for a usage error or a report that cannot be written.

@@ -29,7 +29,7 @@ const (
 type Options struct {
 	Path string   // resolved program path
 	Args []string // argv, Args[0] included
-	Env  []string // the fixed environment (trace adds GLIBC_TUNABLES and ASAN_OPTIONS)
+	Env  []string // the fixed environment (trace passes it through; trace.ProgramEnv)
 	// Stdin is a file fed to every run; "" means /dev/null.
 	Stdin string
 	// ExpectExit, when not nil, is the only thing a run must match: this
@@ -204,7 +204,9 @@ func Find(opts Options) (*Result, error) {
 		return nil, err
 	}
 	r.res.Normal1 = normal
-	r.res.Env = normal.envUsed(opts.Env)
+	// The environment the program saw: trace passes ours through
+	// unchanged but for its one exception (trace.ProgramEnv).
+	r.res.Env = trace.ProgramEnv(opts.Path, opts.Env)
 	r.oracle = Oracle{ExitStatus: normal.Status, StdoutSHA256: normal.StdoutSHA256, StderrSHA256: normal.StderrSHA256, OutputCompared: !opts.IgnoreOutput && opts.ExpectExit == nil}
 	if opts.ExpectExit != nil {
 		r.oracle.ExitStatus = *opts.ExpectExit
@@ -397,28 +399,6 @@ func lastLine(s string) string {
 		s = s[:120] + "..."
 	}
 	return strings.ToValidUTF8(s, "?")
-}
-
-// envUsed is the environment the program saw: ours plus trace's additions.
-func (run *Run) envUsed(env []string) []string {
-	out := append([]string(nil), env...)
-	if run.Trace != nil && run.Trace.Tunables != "" {
-		set := false
-		for i, e := range out {
-			if strings.HasPrefix(e, "GLIBC_TUNABLES=") {
-				out[i], set = "GLIBC_TUNABLES="+run.Trace.Tunables, true
-			}
-		}
-		if !set {
-			out = append(out, "GLIBC_TUNABLES="+run.Trace.Tunables)
-		}
-	}
-	for _, e := range out {
-		if strings.HasPrefix(e, "ASAN_OPTIONS=") {
-			return out
-		}
-	}
-	return append(out, "ASAN_OPTIONS=detect_leaks=0")
 }
 
 // peakOf is the deepest measured stack of a main or pthread thread: the

@@ -35,6 +35,10 @@ type image struct {
 	// libcLo, libcHi: the executable mapping that holds madvise, to tell
 	// glibc's own call (start_thread's advise_stack_range) from others.
 	libcLo, libcHi uint64
+	// stacks holds the start of every read-write mapping a thread of the
+	// address space was given as its stack: a new thread on one of them
+	// may find an earlier thread's data there (stackreuse_linux.go).
+	stacks map[uint64]bool
 
 	users int // threads pointing at it (tracer.setImage)
 	// The address space's /proc/PID/pagemap and /proc/PID/maps, opened on

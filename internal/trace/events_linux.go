@@ -169,7 +169,16 @@ func (tr *tracer) setImage(t *thread, img *image) {
 // forkImage is the breakpoint record of a fork child of an address space
 // whose record is img.
 func (tr *tracer) forkImage(img *image) *image {
-	return &image{entry: img.entry, entryOrig: img.entryOrig, madvise: img.madvise, libcLo: img.libcLo, libcHi: img.libcHi}
+	c := &image{entry: img.entry, entryOrig: img.entryOrig, madvise: img.madvise, libcLo: img.libcLo, libcHi: img.libcHi}
+	// The child's glibc puts the stacks of the parent's other threads
+	// in its stack cache: they are used stacks in the child too.
+	if len(img.stacks) > 0 {
+		c.stacks = make(map[uint64]bool, len(img.stacks))
+		for a := range img.stacks {
+			c.stacks[a] = true
+		}
+	}
+	return c
 }
 
 const (

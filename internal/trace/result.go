@@ -42,7 +42,7 @@ const (
 type Config struct {
 	Path string   // resolved path of the program
 	Args []string // argv, Args[0] included
-	Env  []string // environment; GLIBC_TUNABLES is extended by Run
+	Env  []string // environment, passed through unchanged (ProgramEnv says the one exception)
 	// ScanStderr copies the program's stderr through a pipe (every byte
 	// forwarded unchanged) to recognise glibc and AddressSanitizer messages.
 	// Run turns it off when stderr is a terminal or shares its file with stdout.
@@ -82,7 +82,9 @@ type Result struct {
 	// Findings are stack problems that did not crash the program, such as a
 	// clone() stack whose measured use reached its bottom.
 	Findings []string `json:"findings"`
-	Tunables string   `json:"glibc_tunables"`
+	// Tunables is the GLIBC_TUNABLES the program ran with: the user's
+	// own, unchanged ("" when not set).
+	Tunables string `json:"glibc_tunables"`
 	// TimedOut is true when Config.Timeout passed and the run was killed.
 	TimedOut bool `json:"timed_out,omitempty"`
 	// Go describes a Go program's goroutines (nil for other programs).
@@ -132,6 +134,11 @@ type Thread struct {
 	// overflowed reached (its SP or the fault address); its Peak then
 	// includes it, so Peak >= StackSize. Zero otherwise.
 	Overflow uint64 `json:"overflow,omitempty"`
+	// PeakStale, when not empty, says why Peak is an upper bound: the
+	// thread's stack held an earlier thread's data that stackscope could
+	// not clear when the thread started (stackreuse_linux.go), and the
+	// measurement counts it as used.
+	PeakStale string `json:"peak_stale,omitempty"`
 	// StartUse is, for a main thread, the bytes between the top of [stack]
 	// and the stack pointer at exec: argv, envp, auxv and their strings,
 	// which count against RLIMIT_STACK. Zero when unknown.
@@ -501,6 +508,9 @@ func (r *Result) writeTable(w io.Writer) {
 		peak := "?"
 		if t.PeakMeasured {
 			peak = HumanBytes(t.Peak)
+			if t.PeakStale != "" {
+				peak = "<=" + peak
+			}
 		}
 		ended := t.Ended
 		switch {
@@ -547,6 +557,11 @@ func (r *Result) writeTable(w io.Writer) {
 			b.WriteString(" ")
 		}
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	for _, t := range r.Threads {
+		if t.PeakMeasured && t.PeakStale != "" {
+			fmt.Fprintf(w, "  <= thread %d: %s\n", t.TID, t.PeakStale)
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -17,10 +16,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// Tunable is appended to GLIBC_TUNABLES so that glibc does not hand a new
-// thread the (already dirty) stack of a thread that exited.
-const Tunable = "glibc.pthread.stack_cache_size=0"
 
 // ErrPtraceDenied is returned when the kernel refuses to let us trace.
 var ErrPtraceDenied = errors.New("ptrace is not permitted here: allow it with `sysctl kernel.yama.ptrace_scope=0` (or 1, since stackscope traces its own child), give stackscope CAP_SYS_PTRACE, or inside a container run it with --cap-add=SYS_PTRACE and a seccomp profile that allows ptrace")
@@ -105,9 +100,8 @@ func Run(cfg Config) (*Result, error) {
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
-	env, tun := withTunable(cfg.Env)
-	env = withoutLeakCheck(env)
-	cfg.Env = env
+	tun := userTunables(cfg.Env)
+	cfg.Env = ProgramEnv(cfg.Path, cfg.Env)
 	tr := &tracer{
 		cfg:     cfg,
 		res:     &Result{Tunables: tun},
@@ -194,49 +188,6 @@ func Run(cfg Config) (*Result, error) {
 			return tr.res, nil
 		}
 	}
-}
-
-func withTunable(env []string) ([]string, string) {
-	out := make([]string, 0, len(env)+1)
-	val := ""
-	found := false
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, "GLIBC_TUNABLES="); ok {
-			found = true
-			if v == "" {
-				val = Tunable
-			} else {
-				val = v + ":" + Tunable
-			}
-			out = append(out, "GLIBC_TUNABLES="+val)
-			continue
-		}
-		out = append(out, e)
-	}
-	if !found {
-		val = Tunable
-		out = append(out, "GLIBC_TUNABLES="+val)
-	}
-	return out, val
-}
-
-// withoutLeakCheck appends detect_leaks=0 to ASAN_OPTIONS (unless the user
-// chose): LeakSanitizer ptrace-attaches the program's threads at exit, which
-// fails under a tracer and turns every clean run into exit status 1.
-func withoutLeakCheck(env []string) []string {
-	for i, e := range env {
-		if v, ok := strings.CutPrefix(e, "ASAN_OPTIONS="); ok {
-			if strings.Contains(v, "detect_leaks") {
-				return env
-			}
-			if v != "" {
-				v += ":"
-			}
-			env[i] = "ASAN_OPTIONS=" + v + "detect_leaks=0"
-			return env
-		}
-	}
-	return append(env, "ASAN_OPTIONS=detect_leaks=0")
 }
 
 // killAll ends a run that took longer than Config.Timeout: SIGKILL to every
@@ -574,20 +525,21 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
 	}
-	var flags, stack, top uint64
+	var flags, stack, top, tls uint64
 	switch r.Orig_rax {
-	case sysClone:
-		flags, stack = r.Rdi, r.Rsi
+	case sysClone: // clone(flags, stack, ptid, ctid, tls)
+		flags, stack, tls = r.Rdi, r.Rsi, r.R8
 		top = stack
-	case sysClone3:
+	case sysClone3: // struct clone_args, read at once
 		mem := openMem(parent.TID)
-		var b [56]byte
+		var b [64]byte
 		if mem.read(r.Rdi, b[:]) {
 			flags = binary.LittleEndian.Uint64(b[0:])
 			stack = binary.LittleEndian.Uint64(b[40:])
 			if stack != 0 {
 				top = stack + binary.LittleEndian.Uint64(b[48:])
 			}
+			tls = binary.LittleEndian.Uint64(b[56:])
 		}
 		mem.close()
 	case sysVfork:
@@ -652,7 +604,11 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		if r.Orig_rax == sysClone3 && flags&cloneThread != 0 && m.path == "" {
 			c.Kind = KindPthread
 		}
-		pthreadRequested(c, parent.TID, &r, m)
+		if flags&cloneSettls == 0 {
+			tls = 0 // no TLS pointer given: none to find a descriptor at
+		}
+		pthreadRequested(c, tls, m)
+		tr.reusedStack(parent, c, tls, m, below, adjacent)
 	}
 }
 

@@ -7,9 +7,6 @@ import (
 	"runtime"
 )
 
-// Tunable is appended to GLIBC_TUNABLES on Linux.
-const Tunable = "glibc.pthread.stack_cache_size=0"
-
 // ErrPtraceDenied is returned on Linux when the kernel refuses to trace.
 var ErrPtraceDenied = errors.New("ptrace is not permitted here")
 

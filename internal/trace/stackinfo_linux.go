@@ -2,10 +2,6 @@
 
 package trace
 
-import (
-	"golang.org/x/sys/unix"
-)
-
 const cloneSettls = 0x80000
 
 // pthreadRequested finds the stack size a new pthread's program asked for.
@@ -16,31 +12,16 @@ const cloneSettls = 0x80000
 // guard is the request (rounded up to a page), and its end lies just above
 // the TLS pointer. When the end is further away, the mapping merged with a
 // neighbour (or the stack is the program's own, pthread_attr_setstack) and
-// nothing is claimed.
-func pthreadRequested(c *thread, parent int, r *unix.PtraceRegs, m mapping) {
+// nothing is claimed. tls is the TLS pointer the creator gave clone (0
+// when none).
+func pthreadRequested(c *thread, tls uint64, m mapping) {
 	if c.Kind != KindPthread || c.StackTop == 0 {
-		return
-	}
-	var flags, tls uint64
-	switch r.Orig_rax {
-	case sysClone: // clone(flags, stack, ptid, ctid, tls)
-		flags, tls = r.Rdi, r.R8
-	case sysClone3: // struct clone_args: flags at 0, tls at 56
-		mem := openMem(parent)
-		f, ok1 := mem.u64(r.Rdi)
-		v, ok2 := mem.u64(r.Rdi + 56)
-		mem.close()
-		if !ok1 || !ok2 {
-			return
-		}
-		flags, tls = f, v
-	default:
 		return
 	}
 	// struct pthread is about 2.3 KiB; alignment and the page rounding of
 	// the mapping add less than a page more.
 	const descriptorRoom = 16 << 10
-	if flags&cloneSettls == 0 || tls < c.StackTop || tls >= m.end || m.end-tls > descriptorRoom {
+	if tls == 0 || tls < c.StackTop || tls >= m.end || m.end-tls > descriptorRoom {
 		return
 	}
 	size := m.end - m.start

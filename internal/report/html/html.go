@@ -358,6 +358,9 @@ func runThread(t *trace.Thread) htmlRunTh {
 	rt := htmlRunTh{TID: t.TID, Kind: t.Kind, Size: "unknown", Peak: "?", Headroom: "?", Ended: t.Ended, Program: t.Program}
 	if t.PeakMeasured {
 		rt.Peak = trace.HumanBytes(t.Peak)
+		if t.PeakStale != "" {
+			rt.Peak = "<=" + rt.Peak // an upper bound: stale data on a reused stack
+		}
 	}
 	if t.StackSize != nil {
 		rt.Size = size.FormatCapacity(int64(min(*t.StackSize, math.MaxInt64))) // a capacity: rounded down
