@@ -257,6 +257,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if len(opts.Entries) == 0 {
 		var trapSpecs []bound.Spec
 		trapSpecs, traps = riscvTrapSpecs(f, g, specs, dec)
+		if traps != nil && opts.Strict {
+			traps.strictRestores()
+		}
 		specs = append(specs, trapSpecs...)
 	}
 	roots := make([]int, len(specs))
