@@ -125,7 +125,7 @@ func riscv32MemOp(code []byte, e isa.Effect) memOp {
 		case quadrant == 0 && funct3 == 3, quadrant == 2 && funct3 == 3, quadrant == 1 && funct3 == 1:
 			return memOp{wr: memWrite{base: -1}}
 		case quadrant == 0 && funct3 == 7:
-			rs1 := int8(8 + (code[0]>>7 | code[1]<<1) & 7)
+			rs1 := int8(8 + (code[0]>>7|code[1]<<1)&7)
 			return memOp{multi: true, base: rs1, wr: memWrite{any: true, base: rs1}}
 		case quadrant == 2 && funct3 == 7:
 			return memOp{multi: true, base: 2, wr: memWrite{any: true, base: 2}}
