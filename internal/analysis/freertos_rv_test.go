@@ -252,3 +252,63 @@ func objdumpAddr(t *testing.T, elfPath, fn, re string) uint64 {
 	a, _ := strconv.ParseUint(m[1], 16, 64)
 	return a
 }
+
+// TestFreeRTOSRISCVISRStack: the trap handler's part after its switch to
+// xISRStack is judged against xISRStack's size (the ELF's symbol): with
+// the application's interrupt hook given a 64-word buffer, it fits the
+// default 256-word stack and overflows a 16-word one, by the part's bound
+// minus the stack's bytes; the part's bound is its printed path's sum,
+// whose frames are the .su's.
+func TestFreeRTOSRISCVISRStack(t *testing.T) {
+	for _, port := range []string{"rv32", "rv64"} {
+		for _, words := range []int64{256, 16} {
+			port, words := port, words
+			t.Run(port+"-"+strconv.FormatInt(words, 10), func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				fw := buildFreeRTOSRISCV(t, dir, port, "-O2", "ISR_WORK=64", "configISR_STACK_SIZE_WORDS="+strconv.FormatInt(words, 10))
+				su := suFrames(testutil.ParseSU(t, dir))
+				res, err := Run(fw, Options{Config: parseConfig(t, excludeAssert)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				const handler = "freertos_risc_v_trap_handler"
+				var h *Handler
+				for i := range res.Interrupts.Handlers {
+					if res.Interrupts.Handlers[i].Name == handler {
+						h = &res.Interrupts.Handlers[i]
+					}
+				}
+				if h == nil || h.OwnStack == nil {
+					t.Fatalf("%s: no own stack: %+v", handler, h)
+				}
+				s := h.OwnStack
+				isr := elfSymbols(t, fw)["xISRStack"]
+				size := words * riscvWord[port]
+				if s.Symbol != "xISRStack" || s.Size == nil || *s.Size != size || int64(isr.Size) != size || s.Top != isr.Value+isr.Size {
+					t.Fatalf("own stack %+v (size %v), want xISRStack, %d B, top %#x", s, s.Size, size, isr.Value+isr.Size)
+				}
+				e := entry(t, res, handler)
+				if !e.Bounded || e.AfterReset == nil || e.AfterReset.Bound == nil || *e.AfterReset.Bound != s.Need {
+					t.Fatalf("%s: %s, after reset %+v: want a bounded part of %d B on the ISR stack", handler, reasonSummary(e), e.AfterReset, s.Need)
+				}
+				if sum := PathSum(e.AfterReset.Steps); sum != s.Need {
+					t.Errorf("ISR-stack part %d B, its path sums to %d: %s", s.Need, sum, showSteps(e.AfterReset.Steps))
+				}
+				requireFramesFromSU(t, Entry{Name: handler, Steps: e.AfterReset.Steps}, su)
+				if s.Need < 64*4 {
+					t.Fatalf("ISR-stack part %d B: the hook's %d B buffer is not on it", s.Need, 64*4)
+				}
+				switch {
+				case s.Need <= size && s.Status != "ok":
+					t.Errorf("needs %d of %d B: %s, want ok", s.Need, size, s.Status)
+				case s.Need > size && (s.Status != "overflow" || s.Over != s.Need-size):
+					t.Errorf("needs %d of %d B: %s by %d, want overflow by %d", s.Need, size, s.Status, s.Over, s.Need-size)
+				}
+				if (words == 16) != (s.Status == "overflow") || res.Interrupts.TrapStackOverflows() != (words == 16) {
+					t.Errorf("%d words: status %s", words, s.Status)
+				}
+			})
+		}
+	}
+}

@@ -92,6 +92,7 @@ func riscvInterrupts(res *Result, tr *riscvTraps, cfg *config.Config, groups [][
 			in.Unbounded = append(in.Unbounded, th.name)
 		}
 		h.Reenables = reenables(res, tr, th)
+		h.OwnStack = trapStack(res, e)
 		var l *Level
 		switch gi, inGroup := groupOf[th.addr]; {
 		case h.Reenables == nil:

@@ -5,7 +5,8 @@
  * static-allocation hooks for the idle and timer tasks.
  *
  * -DCONTROL_STACK_WORDS=N sets the static task's stack (words), and
- * -DSENSOR_STACK_WORDS=N the sensor task's; the defaults are large enough. */
+ * -DSENSOR_STACK_WORDS=N the sensor task's; the defaults are large enough.
+ * -DISR_WORK=N gives the port's interrupt hook a buffer of N words. */
 #include <stdint.h>
 
 #include "FreeRTOS.h"
@@ -80,6 +81,18 @@ static void control_task(void *arg)
         }
     }
 }
+
+#ifdef ISR_WORK
+/* The port's hook for interrupts other than the machine timer, called on
+ * the ISR stack (xISRStack): a handler with a buffer of its own. */
+void freertos_risc_v_application_interrupt_handler(void)
+{
+    volatile uint32_t scratch[ISR_WORK];
+    for (int i = 0; i < ISR_WORK; i++)
+        scratch[i] = ticks_seen + (uint32_t)i;
+    ticks_seen += scratch[ISR_WORK - 1];
+}
+#endif
 
 static void heartbeat_cb(TimerHandle_t t)
 {
