@@ -159,13 +159,17 @@ type ResetPart struct {
 	BeforeResetAtLeast int64  `json:"before_reset_at_least"`
 	// Function, Addr and Detail are the reset on the worst path: where
 	// and with what value SP is set.
-	Function string     `json:"function"`
-	Addr     uint64     `json:"addr"`
-	Detail   string     `json:"detail"`
-	File     string     `json:"file,omitempty"`
-	Line     int        `json:"line,omitempty"`
-	Path     []string   `json:"path"`
-	Steps    []PathStep `json:"path_frames"`
+	Function string `json:"function"`
+	Addr     uint64 `json:"addr"`
+	Detail   string `json:"detail"`
+	// Stack, when not 0, is the top of another stack than the main one
+	// that the code switched to (a RISC-V trap handler's own stack):
+	// Bound and AtLeast are then bytes below it.
+	Stack uint64     `json:"stack,omitempty"`
+	File  string     `json:"file,omitempty"`
+	Line  int        `json:"line,omitempty"`
+	Path  []string   `json:"path"`
+	Steps []PathStep `json:"path_frames"`
 }
 
 // PathStep is one function on the worst path.
@@ -363,7 +367,7 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 	}
 	e.Path, e.Steps, e.PathNodes = res.pathSteps(b.Path)
 	if r := b.AfterReset; r != nil {
-		p := &ResetPart{AtLeast: r.AtLeast, BeforeResetAtLeast: b.Relative, Function: r.Function, Addr: r.Addr, Detail: r.Detail}
+		p := &ResetPart{AtLeast: r.AtLeast, BeforeResetAtLeast: b.Relative, Function: r.Function, Addr: r.Addr, Detail: r.Detail, Stack: r.Stack}
 		if b.Bounded {
 			after, before := r.AtLeast, b.Relative
 			p.Bound, p.BeforeReset = &after, &before

@@ -209,8 +209,12 @@ func resetText(w io.Writer, e analysis.Entry) {
 	if r.AtLeast > r.BeforeResetAtLeast {
 		part = "after it, from the stack's top"
 	}
-	fmt.Fprintf(w, "  SP reset to the top of the main stack in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
-		r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
+	what := "SP reset to the top of the main stack"
+	if r.Stack != 0 {
+		what = fmt.Sprintf("SP switched to another stack (top %#x)", r.Stack)
+	}
+	fmt.Fprintf(w, "  %s in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
+		what, r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
 }
 
 func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
