@@ -159,17 +159,18 @@ type ResetPart struct {
 	BeforeResetAtLeast int64  `json:"before_reset_at_least"`
 	// Function, Addr and Detail are the reset on the worst path: where
 	// and with what value SP is set.
-	Function string `json:"function"`
-	Addr     uint64 `json:"addr"`
-	Detail   string `json:"detail"`
+	Function string     `json:"function"`
+	Addr     uint64     `json:"addr"`
+	Detail   string     `json:"detail"`
+	File     string     `json:"file,omitempty"`
+	Line     int        `json:"line,omitempty"`
+	Path     []string   `json:"path"`
+	Steps    []PathStep `json:"path_frames"`
+
 	// Stack, when not 0, is the top of another stack than the main one
 	// that the code switched to (a RISC-V trap handler's own stack):
 	// Bound and AtLeast are then bytes below it.
-	Stack uint64     `json:"stack,omitempty"`
-	File  string     `json:"file,omitempty"`
-	Line  int        `json:"line,omitempty"`
-	Path  []string   `json:"path"`
-	Steps []PathStep `json:"path_frames"`
+	Stack uint64 `json:"stack,omitempty"`
 }
 
 // PathStep is one function on the worst path.
