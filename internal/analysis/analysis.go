@@ -166,6 +166,11 @@ type ResetPart struct {
 	Line     int        `json:"line,omitempty"`
 	Path     []string   `json:"path"`
 	Steps    []PathStep `json:"path_frames"`
+
+	// Stack, when not 0, is the top of another stack than the main one
+	// that the code switched to (a RISC-V trap handler's own stack):
+	// Bound and AtLeast are then bytes below it.
+	Stack uint64 `json:"stack,omitempty"`
 }
 
 // PathStep is one function on the worst path.
@@ -257,6 +262,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if len(opts.Entries) == 0 {
 		var trapSpecs []bound.Spec
 		trapSpecs, traps = riscvTrapSpecs(f, g, specs, dec)
+		if traps != nil && opts.Strict {
+			traps.strictRestores()
+		}
 		specs = append(specs, trapSpecs...)
 	}
 	roots := make([]int, len(specs))
@@ -360,7 +368,7 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 	}
 	e.Path, e.Steps, e.PathNodes = res.pathSteps(b.Path)
 	if r := b.AfterReset; r != nil {
-		p := &ResetPart{AtLeast: r.AtLeast, BeforeResetAtLeast: b.Relative, Function: r.Function, Addr: r.Addr, Detail: r.Detail}
+		p := &ResetPart{AtLeast: r.AtLeast, BeforeResetAtLeast: b.Relative, Function: r.Function, Addr: r.Addr, Detail: r.Detail, Stack: r.Stack}
 		if b.Bounded {
 			after, before := r.AtLeast, b.Relative
 			p.Bound, p.BeforeReset = &after, &before

@@ -75,6 +75,9 @@ type Handler struct {
 	// Reenables is where a RISC-V trap handler may set mstatus.MIE again
 	// (then traps nest on its stack); nil when it cannot.
 	Reenables *Reenable `json:"reenables_interrupts,omitempty"`
+	// OwnStack is the stack a RISC-V trap handler switches to (riscvisr.go);
+	// nil when it runs on the stack it interrupts.
+	OwnStack *TrapStack `json:"own_stack,omitempty"`
 }
 
 // Level is a priority level: only its heaviest handler counts.

@@ -58,7 +58,8 @@ var riscvAssumptions = []string{
 func riscvInterrupts(res *Result, tr *riscvTraps, cfg *config.Config, groups [][]string) *Interrupts {
 	f := res.File
 	in := &Interrupts{Model: ModelRISCV, VectorTable: strings.Join(tr.tables, "; "), Bounded: true,
-		Handlers: []Handler{}, Unbounded: []string{}, Priorities: []VectorPriority{}, Assumes: riscvAssumptions}
+		Handlers: []Handler{}, Unbounded: []string{}, Priorities: []VectorPriority{}}
+	in.Assumes = append(append([]string{}, riscvAssumptions...), restoreAssumptions(res, tr)...)
 	if fn, ok := f.FunctionAt(f.Entry); ok && f.Entry != 0 {
 		fi, _ := f.FunctionIndex(fn.Addr)
 		e := res.Bounds.Entry(bound.Spec{Name: fn.Name, Node: res.Graph.Node(res.Graph.Modules[0], fi)})
@@ -91,6 +92,7 @@ func riscvInterrupts(res *Result, tr *riscvTraps, cfg *config.Config, groups [][
 			in.Unbounded = append(in.Unbounded, th.name)
 		}
 		h.Reenables = reenables(res, tr, th)
+		h.OwnStack = trapStack(res, e)
 		var l *Level
 		switch gi, inGroup := groupOf[th.addr]; {
 		case h.Reenables == nil:

@@ -38,6 +38,18 @@ type riscvTraps struct {
 	writers map[uint64]uint64
 	// tables are the values written to mtvec, and where.
 	tables []string
+	// restores are the functions (by address) whose writes of mstatus
+	// restore it from the context the code resumes (see restoresMstatus),
+	// which riscvTrapSpecs took for keeping MIE clear; --strict moves them
+	// back to writers (strictRestores).
+	restores map[uint64]mstatusRestore
+}
+
+// mstatusRestore is one function's restore of mstatus from a context.
+type mstatusRestore struct {
+	addr uint64 // the csrw
+	load uint64 // the load of the value
+	mret uint64
 }
 
 // trapHandler is one trap handler and how it was found.
@@ -56,7 +68,7 @@ func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec 
 		return nil, nil
 	}
 	how := map[uint64][]string{} // handler address -> how it was found
-	tr := &riscvTraps{writers: map[uint64]uint64{}}
+	tr := &riscvTraps{writers: map[uint64]uint64{}, restores: map[uint64]mstatusRestore{}}
 	for i := range f.Functions {
 		fn := &f.Functions[i]
 		code, err := f.Code(fn.Addr, fn.Size)
@@ -81,8 +93,11 @@ func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec 
 				how[slot.addr] = append(how[slot.addr], w)
 			}
 		}
-		if s.mstatusAt != 0 {
+		switch {
+		case s.mstatusAt != 0:
 			tr.writers[fn.Addr] = s.mstatusAt
+		case s.restore.addr != 0:
+			tr.restores[fn.Addr] = s.restore
 		}
 	}
 	in := map[int]bool{}
@@ -120,6 +135,10 @@ type trapScan struct {
 	mret      bool
 	mtvec     []uint64 // values written to mtvec
 	mstatusAt uint64   // a write to mstatus that may set MIE (0: none)
+	// restore is the first write of mstatus that restores it from the
+	// context the code resumes (addr 0: none); it may set MIE only if
+	// the saved value has it.
+	restore mstatusRestore
 }
 
 // scanTrapCode decodes code (at addr) in order and notes mret, the
@@ -133,15 +152,18 @@ func scanTrapCode(dec isa.Decoder, code []byte, addr uint64) trapScan {
 	joins, indirect := branchTargets(dec, code, addr)
 	var s trapScan
 	consts := map[int8]int64{}
+	loaded := map[int8]uint64{} // register -> the sp-relative load that set it
 	for off := 0; off+2 <= len(code); {
 		pc := addr + uint64(off)
 		if joins[pc] {
 			clear(consts)
+			clear(loaded)
 		}
 		e, err := dec.Decode(code[off:], pc)
 		if err != nil {
 			off += 2
 			clear(consts)
+			clear(loaded)
 			continue
 		}
 		if e.Len == 4 {
@@ -158,12 +180,23 @@ func scanTrapCode(dec isa.Decoder, code []byte, addr uint64) trapScan {
 				if indirect {
 					known = nil
 				}
-				if mayWriteMIE(x, known) {
-					s.mstatusAt = pc
+				if !mayWriteMIE(x, known) {
+					break
 				}
+				if r, ok := restoresMstatus(dec, code, addr, off, x, loaded); ok {
+					if s.restore.addr == 0 {
+						s.restore = r
+					}
+					break
+				}
+				s.mstatusAt = pc
 			}
 		}
 		if e.DefKind != isa.DefNone {
+			delete(loaded, e.DefReg)
+			if e.DefKind == isa.DefLoad && e.HasMem && e.MemBase == riscvRegSP && e.MemIndex < 0 {
+				loaded[e.DefReg] = pc
+			}
 			switch e.DefKind {
 			case isa.DefConst, isa.DefAddr:
 				consts[e.DefReg] = e.DefValue
@@ -179,10 +212,82 @@ func scanTrapCode(dec isa.Decoder, code []byte, addr uint64) trapScan {
 		}
 		if e.Flow != isa.FlowNext {
 			clear(consts)
+			clear(loaded)
 		}
 		off += e.Len
 	}
 	return s
+}
+
+// riscvRegSP is sp (x2).
+const riscvRegSP = 2
+
+// maxRestoreTail bounds the instructions from a restore of mstatus to
+// its mret (a context restore reloads about 30 registers).
+const maxRestoreTail = 96
+
+// restoresMstatus says whether the csrrw of mstatus x at off (in code at
+// addr) restores mstatus from the context the code resumes: its source
+// register was loaded from the stack (loaded: straight-line, after the
+// code's switch to the resumed context's SP), and the straight-line code
+// after it reaches mret with no branch, jump, call or other write of
+// mstatus. The value is then the mstatus the context was saved with: a
+// trap handler's save reads it with MIE already clear (the trap cleared
+// it), and an RTOS builds a new task's initial mstatus with MIE clear
+// (FreeRTOS's pxPortInitialiseStack: andi t0, t0, ~0x8), so MIE stays
+// clear until mret, which sets it from MPIE. That the saved value has MIE
+// clear is what the code of the context's writers says, not this
+// function's: an assumption ("mstatus-restore", off under --strict).
+func restoresMstatus(dec isa.Decoder, code []byte, addr uint64, off int, x uint32, loaded map[int8]uint64) (mstatusRestore, bool) {
+	if x>>12&7 != 1 { // csrrw only: csrrs would OR the value into the live one
+		return mstatusRestore{}, false
+	}
+	load, ok := loaded[int8(x>>15&31)]
+	if !ok {
+		return mstatusRestore{}, false
+	}
+	r := mstatusRestore{addr: addr + uint64(off), load: load}
+	off += 4
+	for range maxRestoreTail {
+		if off+2 > len(code) {
+			break
+		}
+		pc := addr + uint64(off)
+		e, err := dec.Decode(code[off:], pc)
+		if err != nil {
+			break
+		}
+		if e.Len == 4 {
+			y := binary.LittleEndian.Uint32(code[off:])
+			if y == 0x30200073 { // mret
+				r.mret = pc
+				return r, true
+			}
+			if y&0x7F == 0x73 && y>>20 == csrMstatus && y>>12&3 != 0 {
+				break
+			}
+		}
+		if e.Flow != isa.FlowNext {
+			break
+		}
+		off += e.Len
+	}
+	return mstatusRestore{}, false
+}
+
+// AssumeMstatusRestore is the assumption of a trap handler whose write of
+// mstatus restores it from the context it resumes (restoresMstatus).
+const AssumeMstatusRestore = "mstatus-restore"
+
+// strictRestores makes every restore of mstatus a write that may set MIE
+// (--strict assumes nothing about what a context holds).
+func (tr *riscvTraps) strictRestores() {
+	for fn, r := range tr.restores {
+		if _, ok := tr.writers[fn]; !ok {
+			tr.writers[fn] = r.addr
+		}
+	}
+	clear(tr.restores)
 }
 
 // branchTargets are the addresses in code that a branch or jump of the
@@ -266,4 +371,51 @@ func mtvecHandlers(f *binfile.File, dec isa.Decoder, v uint64) []vectorSlot {
 		out = append(out, vectorSlot{i, e.Target})
 	}
 	return out
+}
+
+// restoreAssumptions states, for each trap handler that reaches a
+// restore of mstatus from a context (tr.restores), the assumption it
+// rests on: in the handler's entry (Assumptions, kind "mstatus-restore")
+// and as lines for the main-stack total's assumes.
+func restoreAssumptions(res *Result, tr *riscvTraps) []string {
+	if len(tr.restores) == 0 {
+		return nil
+	}
+	g := res.Graph
+	var lines []string
+	for _, th := range tr.handlers {
+		seen := map[int]bool{th.node: true}
+		queue := []int{th.node}
+		for len(queue) > 0 {
+			id := queue[0]
+			queue = queue[1:]
+			n := g.Nodes[id]
+			if n.Module == g.Modules[0] && n.Func != nil {
+				if r, ok := tr.restores[n.Func.Addr]; ok {
+					detail := fmt.Sprintf("mstatus written at %#x with the word loaded at %#x from the context the code resumes, then mret at %#x: "+
+						"assumes every saved context has MIE clear (a trap's save reads mstatus with MIE cleared; FreeRTOS's pxPortInitialiseStack clears it), so %s does not set MIE again (--strict: it may)",
+						r.addr, r.load, r.mret, th.name)
+					a := bound.Assumption{Kind: AssumeMstatusRestore, Function: n.Name, Addr: r.addr, Detail: detail}
+					a.File, a.Line = res.lineAt(r.addr)
+					for i := range res.Entries {
+						if res.Entries[i].Name == th.name {
+							res.Entries[i].Assumptions = append(res.Entries[i].Assumptions, a)
+						}
+					}
+					where := ""
+					if a.File != "" {
+						where = fmt.Sprintf(" (%s:%d)", shortFile(a.File), a.Line)
+					}
+					lines = append(lines, fmt.Sprintf("%s restores mstatus from the resumed context at %#x%s before mret: every saved context has MIE clear", th.name, r.addr, where))
+				}
+			}
+			for _, e := range n.Edges {
+				if !seen[e.To] {
+					seen[e.To] = true
+					queue = append(queue, e.To)
+				}
+			}
+		}
+	}
+	return lines
 }

@@ -79,7 +79,9 @@ func findThreads(res *Result, opts Options) []Thread {
 		bo = boundOptions(g, cfg)
 		ba = bound.New(g, roots, bo)
 	}
+	trapCtx := riscvTrapContext(res)
 	for _, s := range sites {
+		s = withTrapContext(trapCtx, s)
 		t := Thread{Entry: s.Entry, CreatedBy: s.CreatedBy, Creator: s.Creator, Site: s.Addr, SizeSource: s.SizeSource,
 			DefaultSize: s.Default, SizeAtLeast: s.SizeMin, StackBuffer: s.StackBuffer, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
 		t.File, t.Line = res.lineAt(s.Addr)
@@ -110,7 +112,7 @@ func findThreads(res *Result, opts Options) []Thread {
 				t.DefaultSize, t.SizeAtLeast = false, false
 			}
 		}
-		v := threads.Judge(s, b, override)
+		v := judgeWithTrapContext(trapCtx, s, threads.Judge(s, b, override))
 		if s.SizeKnown || override > 0 {
 			size := s.Size
 			if override > 0 {

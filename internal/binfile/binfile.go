@@ -59,7 +59,8 @@ type Function struct {
 	LinkName string // the symbol as written in the file
 	Addr     uint64 // entry address (Thumb bit cleared)
 	Size     uint64
-	// Source says where the function was found: "symtab", "dynsym" or "fde".
+	// Source says where the function was found: "symtab", "dynsym", "fde"
+	// or "asm-label" (an untyped global label of RISC-V assembly).
 	Source string
 	// Global is true for a global or weak symbol; Exported for one that
 	// .dynsym defines (the entry points of a shared object).
@@ -403,6 +404,7 @@ func (f *File) readFunctions() {
 	// Functions the symbol table does not name (a stripped binary, or the
 	// static functions of a library that only has .dynsym) still have FDEs.
 	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
+	f.addAsmLabels(f.asmLabels(syms), byAddr)
 	named := append([]Function(nil), f.Functions...)
 	for _, r := range f.CFI.Ranges() {
 		if _, ok := byAddr[r.Begin]; ok || covered(named, r.Begin) || f.InPLT(r.Begin) {

@@ -154,7 +154,10 @@ type ResetPart struct {
 	Function string
 	Addr     uint64
 	Detail   string
-	Path     []Step
+	// Stack is the top of the other stack the reset switches to (a RISC-V
+	// trap handler's own stack, frame.Reset.Stack); 0 for the main stack.
+	Stack uint64
+	Path  []Step
 }
 
 // Analysis holds per-node results shared by all entries.
@@ -571,7 +574,7 @@ func (a *Analysis) resetPart(id int) *ResetPart {
 		}
 		// id resets SP; its post-reset part, then a callee's path.
 		r := n.Frame.Resets[0]
-		part.Function, part.Addr, part.Detail = a.g.QualifiedName(id), r.Addr, r.Detail
+		part.Function, part.Addr, part.Detail, part.Stack = a.g.QualifiedName(id), r.Addr, r.Detail, r.Stack
 		st := Step{Node: id, Name: a.g.QualifiedName(id), Frame: n.Frame.ResetSize, Kind: n.Frame.Kind, Depth: n.Frame.ResetSize}
 		part.Path = []Step{st}
 		if ei >= 0 {

@@ -97,5 +97,5 @@ func (p Policy) Failing(r *analysis.Result) bool {
 			return true
 		}
 	}
-	return false
+	return r.Interrupts.TrapStackOverflows()
 }

@@ -96,6 +96,7 @@ func setRISCVStack(f *binfile.File, in *frame.Input) {
 	if top := v.(uint64); top != 0 {
 		in.MainStackTop, in.HasMainStack = top, true
 	}
+	setRISCVSwitches(f, in)
 }
 
 // entryStackTop is the constant the straight-line code at the ELF entry
@@ -127,3 +128,65 @@ func entryStackTop(f *binfile.File, dec isa.Decoder) uint64 {
 
 // riscvSP is sp (x2).
 const riscvSP = 2
+
+// riscvSwitchFacts holds, per firmware file, what its stack switches are
+// checked against (see setRISCVSwitches).
+var riscvSwitchFacts sync.Map // *binfile.File -> *switchFacts
+
+type switchFacts struct {
+	taskPointer uint64 // FreeRTOS's pxCurrentTCB (0: none)
+}
+
+// freertosCurrentTCB is FreeRTOS's pointer to the running task's TCB,
+// whose first member is the task's saved SP (tasks.c: pxTopOfStack "MUST
+// BE THE FIRST MEMBER OF THE TCB STRUCT").
+const freertosCurrentTCB = "pxCurrentTCB"
+
+// setRISCVSwitches lets the walks of a RISC-V firmware's functions follow
+// the loads of SP an RTOS port makes (frame/stackswitch.go): from a word
+// of read-only data (the interrupt stack's top), and from the TCB
+// FreeRTOS's pxCurrentTCB points to.
+func setRISCVSwitches(f *binfile.File, in *frame.Input) {
+	v, ok := riscvSwitchFacts.Load(f)
+	if !ok {
+		sf := &switchFacts{}
+		for _, s := range f.Symbols() {
+			if s.Name == freertosCurrentTCB && elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Section != elf.SHN_UNDEF {
+				sf.taskPointer = s.Value
+			}
+		}
+		v, _ = riscvSwitchFacts.LoadOrStore(f, sf)
+	}
+	sf := v.(*switchFacts)
+	size := 4
+	if f.Arch == binfile.ArchRISCV64 {
+		size = 8
+	}
+	in.ReadWord = func(addr uint64) (uint64, bool) { return readOnlyWord(f, addr, size) }
+	if sf.taskPointer != 0 {
+		in.TaskPointer = func(addr uint64) (string, bool) {
+			return freertosCurrentTCB, addr == sf.taskPointer
+		}
+	}
+}
+
+// readOnlyWord reads the little-endian word of size bytes at addr when it
+// lies in an allocated section with contents that is not writable.
+func readOnlyWord(f *binfile.File, addr uint64, size int) (uint64, bool) {
+	for _, s := range f.ELF.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_WRITE != 0 || s.Type != elf.SHT_PROGBITS ||
+			addr < s.Addr || addr+uint64(size) > s.Addr+s.Size {
+			continue
+		}
+		buf := make([]byte, size)
+		if _, err := s.ReadAt(buf, int64(addr-s.Addr)); err != nil {
+			return 0, false
+		}
+		var v uint64
+		for i := size - 1; i >= 0; i-- {
+			v = v<<8 | uint64(buf[i])
+		}
+		return v, true
+	}
+	return 0, false
+}

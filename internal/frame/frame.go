@@ -134,6 +134,9 @@ type Frame struct {
 	// the caller cannot know: the call graph makes such a caller Unknown.
 	ReturnsElsewhere   bool
 	ReturnsElsewhereAt uint64
+	// TaskSwitches are the places where the code sets SP to a task's
+	// saved SP and resumes the task (stackswitch.go): paths end there.
+	TaskSwitches []TaskSwitch
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -194,6 +197,14 @@ type Input struct {
 	// usual one, or jumps to it (RISC-V -msave-restore: see
 	// AnalyzeMillicode).
 	Millicode func(target uint64) (Millicode, bool)
+	// ReadWord, when not nil, returns the pointer-sized word of read-only
+	// data at addr (a const the linker filled): SP loaded from it is a
+	// switch to a known stack (stackswitch.go).
+	ReadWord func(addr uint64) (uint64, bool)
+	// TaskPointer, when not nil, says whether addr is an RTOS variable
+	// pointing to the running task's control block, whose first word is
+	// the task's saved SP (FreeRTOS's pxCurrentTCB), and its name.
+	TaskPointer func(addr uint64) (string, bool)
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -679,6 +690,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				// The running SP does not move (see SysWrites).
 			case writeReset:
 				stack = append(stack, work{off + e.Len, state{afterReset: true, ra: st.ra}})
+				return stack
+			case writeTask:
+				// A task resumes on its own stack (stackswitch.go).
 				return stack
 			default:
 				w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)

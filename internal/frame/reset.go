@@ -43,6 +43,10 @@ type Reset struct {
 	// constant: the instruction holds the value itself (RISC-V la sp,
 	// sym): nothing before it to check again.
 	constant bool
+	// Stack, when not 0, is the top of another stack than the main one
+	// that SP is set to (a word of read-only data: FreeRTOS's RISC-V
+	// xISRStackTop, see stackswitch.go): the code after runs from it.
+	Stack uint64
 }
 
 // SysWrite is an msr to PSP or CONTROL the walk went past without moving SP.
@@ -65,6 +69,7 @@ const (
 	writeUnknown    writeKind = iota // SP written in a way not modelled
 	writeOtherStack                  // msr psp/control: the running SP does not move
 	writeReset                       // SP set to the top of the main stack
+	writeTask                        // SP set to a task's saved SP: the task resumes (stackswitch.go)
 )
 
 // stackWrite classifies an SPUnknown instruction at off (conditional when
@@ -77,6 +82,9 @@ func (w *walker) stackWrite(off int, e *isa.Effect, cond bool) writeKind {
 	}
 	if w.copies && (e.DefKind == isa.DefConst || e.DefKind == isa.DefAddr) && e.DefReg == w.spReg {
 		return w.constantReset(off, addr, e, cond)
+	}
+	if k, ok := w.loadSwitch(off, addr, e, cond); ok {
+		return k
 	}
 	src, ok := spSource(e)
 	if !ok || !w.in.HasMainStack || cond || w.refused[off] {

@@ -209,8 +209,12 @@ func resetText(w io.Writer, e analysis.Entry) {
 	if r.AtLeast > r.BeforeResetAtLeast {
 		part = "after it, from the stack's top"
 	}
-	fmt.Fprintf(w, "  SP reset to the top of the main stack in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
-		r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
+	what := "SP reset to the top of the main stack"
+	if r.Stack != 0 {
+		what = fmt.Sprintf("SP switched to another stack (top %#x)", r.Stack)
+	}
+	fmt.Fprintf(w, "  %s in %s at %#x%s: %s after it, %s before it; the path is the part %s\n",
+		what, r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
 }
 
 func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
@@ -546,10 +550,43 @@ func riscvTrapsText(w io.Writer, in *analysis.Interrupts, least func(int64) stri
 			}
 		}
 	}
+	riscvOwnStacksText(w, in)
 	if in.VectorTable != "" {
 		fmt.Fprintln(w, "    "+in.VectorTable)
 	}
 	fmt.Fprintln(w, "    assumes: "+strings.Join(in.Assumes, "; "))
+}
+
+// riscvOwnStacksText says, for each trap handler that switches to its own
+// stack, what it needs there against the stack's size.
+func riscvOwnStacksText(w io.Writer, in *analysis.Interrupts) {
+	for _, h := range in.Handlers {
+		s := h.OwnStack
+		if s == nil {
+			continue
+		}
+		name := fmt.Sprintf("%#x", s.Top)
+		if s.Symbol != "" {
+			name = fmt.Sprintf("%s (top %#x)", s.Symbol, s.Top)
+		}
+		need := Bytes(s.Need)
+		if s.NeedAtLeast {
+			need = "≥ " + need
+		}
+		verdict := "size not known"
+		switch {
+		case s.Status == "overflow":
+			verdict = "OVERFLOW by " + Bytes(s.Over)
+			if s.NeedAtLeast {
+				verdict = "OVERFLOW by at least " + Bytes(s.Over)
+			}
+		case s.Size != nil && s.Status == "ok":
+			verdict = "fits in " + size.FormatCapacity(*s.Size)
+		case s.Size != nil:
+			verdict = "not known to fit in " + size.FormatCapacity(*s.Size)
+		}
+		fmt.Fprintf(w, "    %s switches to its own stack %s at %#x: needs %s there (its bound above is the larger of that and its part on the stack it interrupts): %s\n", h.Name, name, s.Addr, need, verdict)
+	}
 }
 
 // riscvNesting is a RISC-V handler's NESTING cell: what its level counts.

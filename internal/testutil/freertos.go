@@ -18,6 +18,11 @@ type FreeRTOSPort struct {
 	Define string
 	// FP: exceptions may stack the FPU context (a hard-float build).
 	FP bool
+	// RISCV: the port is portable/GCC/RISC-V, built with
+	// riscv64-unknown-elf-gcc and picolibc, start_riscv.S and
+	// board_riscv.ld (QEMU virt's RAM and CLINT) instead of startup.c and
+	// board.ld; CPU are its -march/-mabi flags.
+	RISCV bool
 }
 
 // FreeRTOSPorts are the ports the tests build, by short name.
@@ -26,6 +31,11 @@ var FreeRTOSPorts = map[string]FreeRTOSPort{
 	"cm3":  {Name: "ARM_CM3", CPU: []string{"-mcpu=cortex-m3"}, Files: []string{"port.c"}},
 	"cm4f": {Name: "ARM_CM4F", CPU: []string{"-mcpu=cortex-m4", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"}, Files: []string{"port.c"}, FP: true},
 	"cm33": {Name: "ARM_CM33_NTZ/non_secure", CPU: []string{"-mcpu=cortex-m33", "-mfloat-abi=soft"}, Files: []string{"port.c", "portasm.c"}, Define: "FREERTOS_PORT_CM33"},
+	// -misa-spec=2.2 keeps the CSR instructions in I (the port's csrr
+	// needs them) with a plain -march, the one picolibc's multilibs are
+	// named by (rv32imac_zicsr finds none).
+	"rv32": {Name: "RISC-V", CPU: []string{"-march=rv32imac", "-misa-spec=2.2", "-mabi=ilp32"}, Files: []string{"port.c", "portASM.S"}, RISCV: true},
+	"rv64": {Name: "RISC-V", CPU: []string{"-march=rv64imac", "-misa-spec=2.2", "-mabi=lp64", "-mcmodel=medany"}, Files: []string{"port.c", "portASM.S"}, RISCV: true},
 }
 
 // FreeRTOSApp is a FreeRTOS firmware for a test: the kernel from
@@ -52,11 +62,14 @@ type FreeRTOSApp struct {
 func BuildFreeRTOS(t testing.TB, dir string, app FreeRTOSApp) string {
 	t.Helper()
 	kernel := Corpus(t, "FreeRTOS-Kernel")
-	cc := RequireTool(t, "arm-none-eabi-gcc")
 	port, ok := FreeRTOSPorts[app.Port]
 	if !ok {
 		t.Fatalf("unknown FreeRTOS port %q", app.Port)
 	}
+	if port.RISCV {
+		return buildFreeRTOSRISCV(t, dir, kernel, port, app)
+	}
+	cc := RequireTool(t, "arm-none-eabi-gcc")
 	td := testdataDir(t, "freertos")
 	opt := app.Opt
 	if opt == "" {
@@ -127,4 +140,54 @@ func testdataDir(t testing.TB, name string) string {
 		t.Fatal("cannot locate testutil's source directory")
 	}
 	return filepath.Join(filepath.Dir(file), "testdata", name)
+}
+
+// buildFreeRTOSRISCV is BuildFreeRTOS for the RISC-V port.
+func buildFreeRTOSRISCV(t testing.TB, dir, kernel string, port FreeRTOSPort, app FreeRTOSApp) string {
+	t.Helper()
+	cc := RequireTool(t, "riscv64-unknown-elf-gcc")
+	td := testdataDir(t, "freertos")
+	opt := app.Opt
+	if opt == "" {
+		opt = "-O2"
+	}
+	heap := app.Heap
+	if heap == "" {
+		heap = "heap_4.c"
+	}
+	linker := app.Linker
+	if linker == "" {
+		linker = filepath.Join(td, "board_riscv.ld")
+	}
+	portDir := filepath.Join(kernel, "portable", "GCC", port.Name)
+	srcs := []string{filepath.Join(td, "start_riscv.S")}
+	for _, f := range []string{"tasks.c", "list.c", "queue.c", "timers.c"} {
+		srcs = append(srcs, filepath.Join(kernel, f))
+	}
+	srcs = append(srcs, filepath.Join(kernel, "portable", "MemMang", heap))
+	for _, f := range port.Files {
+		srcs = append(srcs, filepath.Join(portDir, f))
+	}
+	for _, f := range app.App {
+		if !filepath.IsAbs(f) {
+			wd, _ := os.Getwd()
+			f = filepath.Join(wd, f)
+		}
+		srcs = append(srcs, f)
+	}
+	out := filepath.Join(dir, "freertos-"+app.Port+strings.TrimPrefix(opt, "-")+".elf")
+	args := append([]string{opt, "-g", "-fstack-usage", "-ffunction-sections", "-fdata-sections",
+		"--specs=picolibc.specs", "-nostartfiles", "-Wl,--gc-sections",
+		"-I", td, "-I", filepath.Join(kernel, "include"), "-I", portDir,
+		"-I", filepath.Join(portDir, "chip_specific_extensions", "RISCV_MTIME_CLINT_no_extensions"),
+		"-T", linker, "-o", out}, port.CPU...)
+	for _, d := range app.Defines {
+		args = append(args, "-D"+d)
+	}
+	for _, a := range app.LinkerArgs {
+		args = append(args, "-Wl,"+a)
+	}
+	args = append(args, srcs...)
+	Run(t, dir, cc, args...)
+	return out
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/stackscope/stackscope/internal/isa/riscv"
 )
 
-// FuzzMemOps: the AArch64 and RISC-V re-decoders never panic, and every
+// FuzzMemOps: the AArch64, RISC-V (RV64 and RV32) re-decoders never panic, and every
 // register they name is one the propagation has (0-31), so that step can
 // index its state with it.
 func FuzzMemOps(f *testing.F) {
@@ -21,6 +21,9 @@ func FuzzMemOps(f *testing.F) {
 		{0x06, 0xec},             // c.sdsp ra,24(sp)
 		{0x2f, 0xb5, 0xa5, 0x00}, // amoadd.d a0,a0,(a1)
 		{0x33, 0x01, 0x54, 0x00}, // add sp,s0,t0
+		{0x3c, 0xe0},             // c.fsw fa5,64(s0) (RV32; c.sd on RV64)
+		{0x22, 0x61},             // c.flwsp ft2,8(sp) (RV32; c.ldsp on RV64)
+		{0xef, 0x20},             // c.jal (RV32; c.addiw on RV64)
 	} {
 		f.Add(seed)
 	}
@@ -44,6 +47,11 @@ func FuzzMemOps(f *testing.F) {
 			m := riscvMemOp(code[:e.Len], e)
 			alsoWritten(riscv64Info, &m, e)
 			check(t, "riscv", m)
+		}
+		if e, err := riscv.New(32).Decode(code, 0x1000); err == nil {
+			m := riscv32MemOp(code[:e.Len], e)
+			alsoWritten(riscv32Info, &m, e)
+			check(t, "riscv32", m)
 		}
 	})
 }

@@ -226,6 +226,11 @@ var arm64Info = archInfo{sp: 31, fp: 29, ret: 0, args: []int8{0, 1, 2, 3, 4, 5, 
 var riscv64Info = archInfo{sp: 2, fp: 8, ret: 10, args: []int8{10, 11, 12, 13, 14, 15, 16, 17},
 	clobber: []int8{1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31}, word: 8, arch: archRISCV64}
 
+// riscv32Info: the RISC-V ILP32 calling convention, the registers of
+// LP64 with 4-byte words (RV32 firmware: FreeRTOS's RISC-V port).
+var riscv32Info = archInfo{sp: 2, fp: 8, ret: 10, args: []int8{10, 11, 12, 13, 14, 15, 16, 17},
+	clobber: []int8{1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 28, 29, 30, 31}, word: 4, arch: archRISCV32}
+
 // archKind tells the targets whose instructions are re-decoded apart
 // (decodeAll) when the thumb flag does not.
 type archKind uint8
@@ -234,6 +239,7 @@ const (
 	archOther archKind = iota // x86-64 and Thumb (see thumb)
 	archARM64
 	archRISCV64
+	archRISCV32
 )
 
 // memOp is a move between a register (or constant) and a stack word that

@@ -111,3 +111,25 @@ func rvReadsFrame(inst riscv64asm.Inst, e isa.Effect) bool {
 	}
 	return false
 }
+
+// riscv32MemOp is riscvMemOp for RV32. riscv64asm decodes RV64, whose
+// compressed encodings differ from RV32's in three places: RV32's c.flw,
+// c.flwsp (RV64 c.ld, c.ldsp), c.fsw, c.fswsp (c.sd, c.sdsp) and c.jal
+// (c.addiw). Those are taken here: a floating-point load moves no integer
+// register, a floating-point store writes somewhere from its base (not
+// followed), c.jal is a call (Effect says so) that touches no memory.
+func riscv32MemOp(code []byte, e isa.Effect) memOp {
+	if len(code) == 2 {
+		quadrant, funct3 := code[0]&3, code[1]>>5
+		switch {
+		case quadrant == 0 && funct3 == 3, quadrant == 2 && funct3 == 3, quadrant == 1 && funct3 == 1:
+			return memOp{wr: memWrite{base: -1}}
+		case quadrant == 0 && funct3 == 7:
+			rs1 := int8(8 + (code[0]>>7|code[1]<<1)&7)
+			return memOp{multi: true, base: rs1, wr: memWrite{any: true, base: rs1}}
+		case quadrant == 2 && funct3 == 7:
+			return memOp{multi: true, base: 2, wr: memWrite{any: true, base: 2}}
+		}
+	}
+	return riscvMemOp(code, e)
+}

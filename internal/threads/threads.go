@@ -156,6 +156,8 @@ func Find(g *callgraph.Graph) []Site {
 		ai = arm64Info
 	case binfile.ArchRISCV64:
 		ai = riscv64Info
+	case binfile.ArchRISCV32:
+		ai = riscv32Info
 	default:
 		return nil
 	}
@@ -383,6 +385,9 @@ func decodeAll(dec isa.Decoder, f *binfile.File, base uint64, code []byte, ai ar
 			alsoWritten(ai, &in.m, e)
 		case ai.arch == archRISCV64:
 			in.m = riscvMemOp(code[off:off+e.Len], e)
+			alsoWritten(ai, &in.m, e)
+		case ai.arch == archRISCV32:
+			in.m = riscv32MemOp(code[off:off+e.Len], e)
 			alsoWritten(ai, &in.m, e)
 		default:
 			in.m = x86MemOp(code[off:off+e.Len], e.DefKind)

@@ -43,7 +43,9 @@
 //     sp,sp,lo are one instruction of 8 bytes that sets sp to a constant
 //     (SPUnknown, the value in DefValue): a reset handler's first move,
 //     which the frame walk takes for a reset when the value is the top of
-//     the stack (frame.Reset).
+//     the stack (frame.Reset). Likewise auipc sp,hi; l[wd] sp,lo(sp)
+//     (`lw sp, sym`) is one instruction of 8 bytes loading sp from the
+//     word at a constant address (SPUnknown, DefLoad, MemBase -1).
 //   - ret is FlowReturn with CallReg ra; mret and sret return from a trap
 //     (FlowReturn without CallReg: where they go is not ra's); ebreak and ecall fall
 //     through (semihosting and system calls return); the all-zero halfword
@@ -481,6 +483,9 @@ func (d Decoder) auipc(e *isa.Effect, o operands, code []byte, pc uint64) string
 	if v, ok := d.spConstant(o.rd, addr, code); ok {
 		return v(e)
 	}
+	if d.spLoad(e, o.rd, addr, code) {
+		return ""
+	}
 	if d.pltStub(e, o.rd, addr, code) {
 		return ""
 	}
@@ -701,6 +706,33 @@ func (d Decoder) spConstant(rd int8, high int64, code []byte) (func(*isa.Effect)
 		e.DefKind, e.DefReg, e.DefValue = isa.DefAddr, regSP, v
 		return ""
 	}, true
+}
+
+// spLoad recognises `lw sp, sym` (ld on RV64: auipc sp,hi; l[wd]
+// sp,lo(sp)) at the start of code: the pair loads sp from the word at a
+// constant address, as an RTOS's trap handler switches to its interrupt
+// stack (FreeRTOS's load_x sp, xISRStackTop). Alone, the auipc would set
+// sp to an address nobody means as a stack. The pair is one instruction of
+// 8 bytes: SPUnknown, a DefLoad of sp from the absolute address (HasMem,
+// MemBase -1, MemDisp the address).
+func (d Decoder) spLoad(e *isa.Effect, rd int8, high int64, code []byte) bool {
+	if rd != regSP || len(code) < 8 || code[0]&3 != 3 {
+		return false
+	}
+	x := binary.LittleEndian.Uint32(code[4:])
+	funct3 := uint32(2) // lw
+	if d.pointerSize() == 8 {
+		funct3 = 3 // ld
+	}
+	// l[wd] sp, imm(sp)
+	if x&0x000FFFFF != 0x00010103|funct3<<12 {
+		return false
+	}
+	e.Len = 8
+	e.SP = isa.SPUnknown
+	d.write(e, regSP, isa.DefLoad, 0, 0)
+	e.HasMem, e.MemBase, e.MemIndex, e.MemDisp = true, -1, -1, d.value(high+int64(int32(x)>>20))
+	return true
 }
 
 // pltStub recognises a PLT entry's jump through its GOT slot, auipc

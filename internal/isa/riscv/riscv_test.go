@@ -69,6 +69,8 @@ var unitCases = []struct {
 	{"sub sp,s0,t1", 64, "40640133", isa.Effect{Len: 4, SP: isa.SPFromFP, SPReg: 6, HasSPReg: true, SPRegSub: true, UsesFP: true, DefKind: isa.DefOther, DefReg: 2}, false},
 	{"andi sp,sp,-16", 64, "ff017113", isa.Effect{Len: 4, SP: isa.SPAlign, SPAlignment: 16, DefKind: isa.DefOther, DefReg: 2}, false},
 	{"lw sp,0(a0)", 32, "00052103", isa.Effect{Len: 4, SP: isa.SPUnknown, DefKind: isa.DefLoad, DefReg: 2, HasMem: true, MemBase: 10, MemIndex: -1}, false},
+	{"lw sp,sym: auipc sp,0; lw sp,1038(sp) (RV32)", 32, "00000117 40e12103", isa.Effect{Len: 8, SP: isa.SPUnknown, DefKind: isa.DefLoad, DefReg: 2, HasMem: true, MemBase: -1, MemIndex: -1, MemDisp: 0x140e}, false},
+	{"ld sp,sym: auipc sp,1; ld sp,-8(sp) (RV64)", 64, "00001117 ff813103", isa.Effect{Len: 8, SP: isa.SPUnknown, DefKind: isa.DefLoad, DefReg: 2, HasMem: true, MemBase: -1, MemIndex: -1, MemDisp: 0x1ff8}, false},
 	{"call: auipc ra,0; jalr ra,16(ra)", 32, "00000097 010080e7", isa.Effect{Len: 8, Flow: isa.FlowCall, HasTarget: true, Target: 0x1010, DefKind: isa.DefOther, DefReg: 1}, false},
 	{"tail: auipc t1,1; jr -8(t1)", 64, "00001317 ff830067", isa.Effect{Len: 8, Flow: isa.FlowJump, HasTarget: true, Target: 0x1ff8, DefKind: isa.DefAddr, DefReg: 6, DefValue: 0x2000}, false},
 	{"jal t0 (millicode)", 32, "004002ef", isa.Effect{Len: 4, Flow: isa.FlowCall, HasTarget: true, Target: 0x1004, AltLink: true, DefKind: isa.DefOther, DefReg: 5}, false},

@@ -78,6 +78,17 @@
 #endif
 #define configENABLE_MVE 0
 
+/* RISC-V (portable/GCC/RISC-V): QEMU virt's CLINT, and an ISR stack the
+ * port allocates itself (xISRStack; without this define it takes the
+ * linker's __freertos_irq_stack_top). */
+#ifdef __riscv
+#define configMTIME_BASE_ADDRESS (0x0200BFF8UL)
+#define configMTIMECMP_BASE_ADDRESS (0x02004000UL)
+#ifndef configISR_STACK_SIZE_WORDS
+#define configISR_STACK_SIZE_WORDS 256
+#endif
+#endif
+
 /* The application's assert handler (it prints and stops). */
 void vAssertCalled(const char *file, int line);
 #define configASSERT(x) do { if ((x) == 0) vAssertCalled(__FILE__, __LINE__); } while (0)
