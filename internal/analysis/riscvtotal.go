@@ -49,7 +49,7 @@ type Reenable struct {
 // riscvAssumptions are what the RISC-V total rests on (said in the text
 // and in the JSON).
 var riscvAssumptions = []string{
-	"machine mode on one hart: a trap runs on the stack it interrupts (no switch to another stack)",
+	"machine mode on one hart: the hardware enters a trap on the stack it interrupts (a switch to another stack is the handler's own code, which its bound follows)",
 	"no exception (ecall, a fault) is taken inside a trap handler",
 }
 
