@@ -287,11 +287,15 @@ func (g *Graph) registryModel(m *Module, reg *registry) *registryCut {
 		if n.Func == nil || n.Hub || n.Summary != "" {
 			continue
 		}
+		var lin *linearCode
 		for _, cs := range n.Frame.Calls {
 			if !cs.Kind.Indirect() || cs.HasSlot {
 				continue
 			}
-			proved, ok := g.readsThrough(m, n, cs, vars)
+			if lin == nil {
+				lin = g.linearOf(m, n, vars)
+			}
+			proved, ok := g.readsThrough(m, n, lin, cs, vars)
 			if !ok {
 				continue
 			}
@@ -345,14 +349,47 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 	for v := range vars {
 		lo, hi = min(lo, v), max(hi, v+8)
 	}
-	result := int64(storesComplete)
+	foreign := false
+	complete := g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+		if !mayReach(code[:e.Len], pc, lo, hi) {
+			return true
+		}
+		ref, has, ok := fr.FixedRef(code, pc)
+		if !ok {
+			return false
+		}
+		if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
+			fn, in := m.File.Containing(pc)
+			if !in || !slices.Contains(regAddrs, fn.Addr) {
+				foreign = true
+			}
+		}
+		return true
+	})
+	switch {
+	case foreign:
+		return storesForeign
+	case complete:
+		return storesComplete
+	}
+	return storesIncomplete
+}
+
+// sweepCode decodes all of m's executable code, each function from its
+// start and the code between functions, and calls visit for every
+// instruction (its bytes from pc on). It says whether every byte decoded
+// and visit accepted every instruction (visit returns false for one it
+// could not read in full).
+func (g *Graph) sweepCode(m *Module, visit func(pc uint64, code []byte, e isa.Effect) bool) bool {
+	complete := true
 	for _, s := range m.File.ELF.Sections {
 		if s.Flags&elf.SHF_EXECINSTR == 0 || s.Type != elf.SHT_PROGBITS {
 			continue
 		}
 		code, err := m.File.Code(s.Addr, s.Size)
 		if err != nil {
-			return storesIncomplete
+			complete = false
+			continue
 		}
 		var starts []uint64
 		for _, fn := range m.File.Functions {
@@ -374,26 +411,18 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 				continue
 			}
 			e, err := g.Decoder.Decode(code[off:], pc)
-			if err != nil || e.Len <= 0 {
-				result = storesIncomplete
+			if err != nil || e.Len <= 0 || off+e.Len > len(code) {
+				complete = false
 				off++
 				continue
 			}
-			if mayReach(code[off:off+e.Len], pc, lo, hi) {
-				ref, has, ok := fr.FixedRef(code[off:], pc)
-				if !ok {
-					result = storesIncomplete
-				} else if has && (ref.MayWrite || ref.Address) && ref.Addr < hi && ref.Addr+uint64(ref.Size) > lo && overlapsAny(vars, ref) {
-					fn, in := m.File.Containing(pc)
-					if !in || !slices.Contains(regAddrs, fn.Addr) {
-						return storesForeign
-					}
-				}
+			if !visit(pc, code[off:], e) {
+				complete = false
 			}
 			off += e.Len
 		}
 	}
-	return result
+	return complete
 }
 
 // overlapsAny says whether the operand's bytes overlap one of the 8-byte
@@ -424,13 +453,33 @@ func mayReach(b []byte, pc, lo, hi uint64) bool {
 	return false
 }
 
+// linearCode is a function's linear decode, once per node (see
+// decodeLinear), and whether it loads one of the variables at all.
+type linearCode struct {
+	insts  []linearInst
+	from   map[uint64][]uint64
+	linear bool
+	loads  bool
+}
+
+func (g *Graph) linearOf(m *Module, n *Node, vars map[uint64]bool) *linearCode {
+	l := &linearCode{}
+	l.insts, l.from, l.linear = g.decodeLinear(m, n)
+	for _, in := range l.insts {
+		if in.e.HasMem && in.e.MemBase == -1 && vars[uint64(in.e.MemDisp)] {
+			l.loads = true
+		}
+	}
+	return l
+}
+
 // readsThrough says whether the indirect call cs of node n reads its
 // target through one of the pointers at vars (ok), and whether that is
 // proved from the code (proved) or shown only by the frame walk's slice in
 // a function with a jump table.
-func (g *Graph) readsThrough(m *Module, n *Node, cs frame.CallSite, vars map[uint64]bool) (proved, ok bool) {
-	if _, _, linear := g.decodeLinear(m, n); linear {
-		return true, g.loadChain(m, n, cs.Addr, vars)
+func (g *Graph) readsThrough(m *Module, n *Node, lin *linearCode, cs frame.CallSite, vars map[uint64]bool) (proved, ok bool) {
+	if lin.linear {
+		return true, lin.loads && g.loadChain(m, n, lin, cs.Addr, vars)
 	}
 	for v := cs.From; v != nil && v.Kind == frame.ValueLoad; v = v.Addr {
 		if a := v.Addr; a != nil && a.Kind == frame.ValueConst && !a.Indexed && vars[uint64(a.Off)] {
@@ -446,15 +495,12 @@ func (g *Graph) readsThrough(m *Module, n *Node, cs frame.CallSite, vars map[uin
 // branch enters, the last instruction that may write the register
 // followed (isa.RegWriter) is a load from [base+...], and base is followed
 // the same way, up to a load of [rip+var].
-func (g *Graph) loadChain(m *Module, n *Node, site uint64, vars map[uint64]bool) bool {
+func (g *Graph) loadChain(m *Module, n *Node, lin *linearCode, site uint64, vars map[uint64]bool) bool {
 	rw, ok := g.Decoder.(isa.RegWriter)
 	if !ok {
 		return false
 	}
-	insts, from, ok := g.decodeLinear(m, n)
-	if !ok {
-		return false
-	}
+	insts, from := lin.insts, lin.from
 	code, err := m.File.Code(n.Func.Addr, n.Func.Size)
 	if err != nil {
 		return false
