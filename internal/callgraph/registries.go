@@ -95,6 +95,9 @@ func (g *Graph) ModelReachableTables() {
 		if r := g.registryModel(m, &printfRegistry); r != nil {
 			models = append(models, r)
 		}
+		if l := g.libioInstallModel(m); l != nil {
+			models = append(models, l)
+		}
 	}
 	for len(models) > 0 {
 		reached := g.reachable(roots)
