@@ -9,8 +9,10 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -24,7 +26,8 @@ import (
 // that is all the calls of those functions the site has. At least one
 // cut is proved (stays with --strict). Built with -DREGISTER, main calls
 // register_printf_specifier: nothing is cut, and the program's arginfo_w
-// is among the targets of __parse_one_specmb's call.
+// is among the targets of __parse_one_specmb's call. main lists the
+// glibc-model assumption the cuts in functions with a jump table rest on.
 func TestPrintfRegistry(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	objdump := testutil.RequireTool(t, "objdump")
@@ -48,6 +51,15 @@ func TestPrintfRegistry(t *testing.T) {
 		if !slices.Contains(loads, site) {
 			t.Errorf("the call at %#x in %s is cut, but objdump shows no load of printf's tables before it since the last label", site, res.Graph.Nodes[fn].Name)
 		}
+	}
+
+	// The cuts in functions with a jump table rest on glibc's code's
+	// shape: main says so (listed before the cap on assumptions).
+	main := entry(t, res, "main")
+	if !slices.ContainsFunc(main.Assumptions, func(a bound.Assumption) bool {
+		return a.Kind == callgraph.PremiseGlibcModel && strings.Contains(a.Detail, "printf's registered handlers")
+	}) {
+		t.Errorf("main reaches printf's assumed cuts but lists no glibc-model assumption for them")
 	}
 
 	strict, err := Run(plain, Options{Strict: true})
