@@ -131,9 +131,47 @@ func (g *Graph) programRoots() []int {
 			}
 		}
 	}
+	// A function of another module whose address a module imports
+	// (GLOB_DAT, R_X86_64_64: a PIE program's pointer to fopencookie) is
+	// in no address-taken set: the code holding the pointer may call it.
+	for _, m := range g.Modules {
+		imp, _ := m.File.AddressImports()
+		names := make([]string, 0, len(imp))
+		for name := range imp {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if to, ok := g.definitionOf(m, name); ok {
+				roots = append(roots, to)
+			}
+		}
+	}
 	g.resolvePending()
 	slices.Sort(roots)
 	return slices.Compact(roots)
+}
+
+// definitionOf returns the node of the function another module defines
+// for a name module m imports (not its own), in the dynamic linker's
+// search order.
+func (g *Graph) definitionOf(m *Module, name string) (int, bool) {
+	name, _, _ = strings.Cut(name, "@")
+	if own, ok := m.File.Lookup(name); ok && own.Exported {
+		return 0, false // m's own definition: in its address-taken set
+	}
+	for _, mod := range g.Modules {
+		if mod == m {
+			continue
+		}
+		fn, ok := mod.File.LookupExported(name)
+		if !ok || fn.IFunc {
+			continue
+		}
+		fi, _ := mod.File.FunctionIndex(fn.Addr)
+		return g.nodeFor(mod, fi), true
+	}
+	return 0, false
 }
 
 // reachable marks the nodes reachable from roots over every edge (hubs'
