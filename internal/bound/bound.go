@@ -764,6 +764,9 @@ func (a *Analysis) facts() {
 		if px, py := x.Kind == AssumeNoCancel, y.Kind == AssumeNoCancel; px != py {
 			return px
 		}
+		if px, py := x.Kind == callgraph.PremiseGlibcModel, y.Kind == callgraph.PremiseGlibcModel; px != py {
+			return px // (the models of glibc's own code: a few lines, each for the whole run)
+		}
 		if x.Library != y.Library {
 			return x.Library < y.Library
 		}

@@ -86,6 +86,7 @@ func (g *Graph) ModelRuntime() {
 	g.resolvePending()
 	g.assumeGlibcStreams()
 	g.linkArgumentCallbacks()
+	g.ModelReachableTables()
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is

@@ -1,0 +1,588 @@
+package callgraph
+
+import (
+	"debug/elf"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// Registries glibc fills only when the program asks. printf calls the
+// handlers register_printf_specifier (and register_printf_function,
+// register_printf_modifier, register_printf_type) put in tables that
+// glibc allocates then: __printf_function_table, __printf_arginfo_table,
+// __printf_modifier_table and __printf_va_arg_table are NULL until one of
+// those functions runs. A call whose target is read through one of those
+// pointers calls nothing while they are NULL (glibc tests the pointer
+// first; a read through NULL would fault, not call). When no registering
+// function is reachable from the program's code (every function of the
+// program, and every module's constructors and destructors), such a call
+// has no target: it goes to a marker node instead of libc's address-taken
+// set.
+//
+// Proved (the edge stands with --strict) when:
+//   - every instruction of the library that may write one of the pointers,
+//     or computes its address (lea), lies in a registering function (a
+//     linear decode of every function and of the code between them, each
+//     fixed-address operand described by the decoder's isa.FixedRefReader),
+//     no data word or relocation holds their addresses, and they are not
+//     exported;
+//   - in the calling function, the call's target is read, through loads
+//     only, from a load of one of the pointers, in straight-line code no
+//     direct branch enters, no instruction between writing the registers
+//     followed (isa.RegWriter), in a function with no jump table.
+// A function with a jump table (printf_positional, __parse_one_specmb)
+// could be entered by it between the load and the call: there the call's
+// shape comes from the frame walk's slice, and the cut is an assumption
+// of kind glibc-model (not with --strict), as it is when the decode of the
+// library stopped on bytes it could not read. A library loaded later with
+// dlopen could register handlers of its own: its functions are outside
+// the graph, as they are outside the address-taken set this replaces.
+//
+// The cut depends on what is reachable, and reachability on the cuts:
+// every model of this kind starts narrowed, then the graph's reachable
+// set is computed and a model whose registering functions became
+// reachable gives its calls back their targets, until nothing changes
+// (fixpoint). Starting narrowed is sound: the first time a registering
+// function runs, every table is still empty, so the path that reached it
+// used none of the calls cut.
+
+// MethodEmptyRegistry is the method of the edge of a call through a table
+// no reachable code fills (see above): to a marker node, no function.
+const MethodEmptyRegistry = "empty-registry"
+
+// registry is a set of table pointers and the only functions that store
+// them.
+type registry struct {
+	what       string   // for reports
+	vars       []string // the pointers (data symbols)
+	registrars []string // the functions that may store them
+}
+
+var printfRegistry = registry{
+	what:       "printf's registered handlers",
+	vars:       []string{"__printf_function_table", "__printf_arginfo_table", "__printf_modifier_table", "__printf_va_arg_table"},
+	registrars: []string{"__register_printf_specifier", "__register_printf_function", "__register_printf_modifier", "__register_printf_type"},
+}
+
+// reachModel is a narrowing that depends on what the program can reach.
+// update is given the nodes reachable from the program's code and makes
+// the model agree with it, reporting whether it changed the graph. Models
+// only ever widen in update, so the fixpoint ends.
+type reachModel interface {
+	update(reached []bool) bool
+}
+
+// ModelReachableTables applies the models whose narrowing holds only
+// while some functions stay unreachable (printf's handler tables; FILE
+// jump tables of streams the program never makes), to a fixpoint. Run
+// after ModelRuntime, on a program (not a shared object: anyone may call
+// its exported functions).
+func (g *Graph) ModelReachableTables() {
+	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 || g.Modules[0].File.Shared {
+		return
+	}
+	if _, ok := g.Decoder.(isa.FixedRefReader); !ok {
+		return
+	}
+	roots := g.programRoots()
+	var models []reachModel
+	for _, m := range g.Modules[1:] {
+		if r := g.registryModel(m, &printfRegistry); r != nil {
+			models = append(models, r)
+		}
+		if l := g.libioInstallModel(m); l != nil {
+			models = append(models, l)
+		}
+	}
+	for len(models) > 0 {
+		reached := g.reachable(roots)
+		changed := false
+		for _, md := range models {
+			changed = md.update(reached) || changed
+		}
+		if !changed {
+			break
+		}
+	}
+}
+
+// programRoots are the nodes from which the program's code can run: every
+// function of the program (its entry, main, callbacks and signal handlers
+// alike), and every module's constructors and destructors (DT_INIT,
+// DT_FINI and their arrays), which ld.so runs before and after.
+func (g *Graph) programRoots() []int {
+	var roots []int
+	g.eachNode(g.Modules[0], func(id int, _ *Node) { roots = append(roots, id) })
+	for _, m := range g.Modules {
+		addrs := m.File.InitArrays()
+		for _, tag := range []elf.DynTag{elf.DT_INIT, elf.DT_FINI} {
+			if v, err := m.File.ELF.DynValue(tag); err == nil && len(v) > 0 {
+				addrs = append(addrs, v[0])
+			}
+		}
+		for _, a := range addrs {
+			if fi, ok := m.File.FunctionIndex(a); ok {
+				roots = append(roots, g.nodeFor(m, fi))
+			}
+		}
+	}
+	// A function of another module whose address a module imports
+	// (GLOB_DAT, R_X86_64_64: a PIE program's pointer to fopencookie) is
+	// in no address-taken set: the code holding the pointer may call it.
+	for _, m := range g.Modules {
+		imp, _ := m.File.AddressImports()
+		names := make([]string, 0, len(imp))
+		for name := range imp {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			if to, ok := g.definitionOf(m, name); ok {
+				roots = append(roots, to)
+			}
+		}
+	}
+	g.resolvePending()
+	slices.Sort(roots)
+	return slices.Compact(roots)
+}
+
+// definitionOf returns the node of the function another module defines
+// for a name module m imports (not its own), in the dynamic linker's
+// search order.
+func (g *Graph) definitionOf(m *Module, name string) (int, bool) {
+	name, _, _ = strings.Cut(name, "@")
+	if own, ok := m.File.Lookup(name); ok && own.Exported {
+		return 0, false // m's own definition: in its address-taken set
+	}
+	for _, mod := range g.Modules {
+		if mod == m {
+			continue
+		}
+		fn, ok := mod.File.LookupExported(name)
+		if !ok || fn.IFunc {
+			continue
+		}
+		fi, _ := mod.File.FunctionIndex(fn.Addr)
+		return g.nodeFor(mod, fi), true
+	}
+	return 0, false
+}
+
+// reachable marks the nodes reachable from roots over every edge (hubs'
+// included).
+func (g *Graph) reachable(roots []int) []bool {
+	seen := make([]bool, len(g.Nodes))
+	stack := append([]int(nil), roots...)
+	for _, r := range roots {
+		seen[r] = true
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range g.Nodes[id].Edges {
+			if e.To < len(seen) && !seen[e.To] {
+				seen[e.To] = true
+				stack = append(stack, e.To)
+			}
+		}
+	}
+	return seen
+}
+
+// cutSite is an indirect call a model took its targets from, with what
+// it had, to give back.
+type cutSite struct {
+	id         int
+	cs         frame.CallSite
+	edges      []Edge
+	assumed    []Assumption
+	unresolved []frame.CallSite
+}
+
+// cut removes node id's targets at cs.Addr and keeps them in a cutSite.
+func (g *Graph) cut(id int, cs frame.CallSite) cutSite {
+	n := g.Nodes[id]
+	site := cs.Addr
+	c := cutSite{id: id, cs: cs}
+	n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool {
+		if e.Site == site {
+			c.edges = append(c.edges, e)
+			return true
+		}
+		return false
+	})
+	n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool {
+		if a.Site == site {
+			c.assumed = append(c.assumed, a)
+			return true
+		}
+		return false
+	})
+	n.Unresolved = slices.DeleteFunc(n.Unresolved, func(u frame.CallSite) bool {
+		if u.Addr == site {
+			c.unresolved = append(c.unresolved, u)
+			return true
+		}
+		return false
+	})
+	return c
+}
+
+// restore gives a cut site back what it had, dropping the edges the
+// model gave it.
+func (g *Graph) restore(c cutSite) {
+	n := g.Nodes[c.id]
+	n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == c.cs.Addr })
+	n.Edges = append(n.Edges, c.edges...)
+	n.Assumed = append(n.Assumed, c.assumed...)
+	n.Unresolved = append(n.Unresolved, c.unresolved...)
+}
+
+// registryCut is one registry of one module, applied.
+type registryCut struct {
+	g          *Graph
+	reg        *registry
+	registrars []int
+	sites      []cutSite
+	restored   bool
+}
+
+// update gives the calls back their targets once a registering function
+// is reachable.
+func (r *registryCut) update(reached []bool) bool {
+	if r.restored {
+		return false
+	}
+	for _, id := range r.registrars {
+		if reached[id] {
+			for _, c := range r.sites {
+				r.g.restore(c)
+			}
+			r.restored = true
+			return true
+		}
+	}
+	return false
+}
+
+// Store scans of a registry's pointers (a library's fact, kept by libcache).
+const (
+	storesForeign    = 0 // written, or its address taken, outside the registrars
+	storesComplete   = 1 // only the registrars write it; every byte decoded
+	storesIncomplete = 2 // none outside them seen, but some code not decoded
+)
+
+// registryModel cuts module m's calls through reg's pointers, or returns
+// nil when the model does not apply (the names are not known, a pointer is
+// exported or written elsewhere, no call reads through one).
+func (g *Graph) registryModel(m *Module, reg *registry) *registryCut {
+	vars := map[uint64]bool{}
+	var key strings.Builder
+	key.WriteString("registry-stores " + reg.vars[0])
+	for _, s := range m.File.Symbols() {
+		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && slices.Contains(reg.vars, s.Name) && s.Size == 8 {
+			vars[s.Value] = true
+		}
+	}
+	if len(vars) != len(reg.vars) {
+		return nil
+	}
+	dyn, _ := m.File.ELF.DynamicSymbols()
+	for _, s := range dyn {
+		if s.Section != elf.SHN_UNDEF && vars[s.Value] {
+			return nil // exported: another module may write it
+		}
+	}
+	var regAddrs []uint64
+	r := &registryCut{g: g, reg: reg}
+	for _, name := range reg.registrars {
+		if fn, ok := m.File.Lookup(name); ok && !slices.Contains(regAddrs, fn.Addr) {
+			regAddrs = append(regAddrs, fn.Addr)
+			fi, _ := m.File.FunctionIndex(fn.Addr)
+			r.registrars = append(r.registrars, g.nodeFor(m, fi))
+		}
+	}
+	for v := range vars {
+		fmt.Fprintf(&key, " %x", v)
+	}
+	for _, a := range regAddrs {
+		fmt.Fprintf(&key, " r%x", a)
+	}
+	scan := g.libraryStore(m).Fact(key.String(), func() int64 { return g.scanStores(m, vars, regAddrs) })
+	if scan == storesForeign {
+		return nil
+	}
+	var marker [2]int // proved, assumed
+	marker[0], marker[1] = -1, -1
+	ids := make([]int, 0, len(m.nodes))
+	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
+	slices.Sort(ids)
+	for _, id := range ids {
+		n := g.Nodes[id]
+		if n.Func == nil || n.Hub || n.Summary != "" {
+			continue
+		}
+		var lin *linearCode
+		for _, cs := range n.Frame.Calls {
+			if !cs.Kind.Indirect() || cs.HasSlot {
+				continue
+			}
+			if lin == nil {
+				lin = g.linearOf(m, n, vars)
+			}
+			proved, ok := g.readsThrough(m, n, lin, cs, vars)
+			if !ok {
+				continue
+			}
+			proved = proved && scan == storesComplete
+			if !proved && g.opts.Strict {
+				continue
+			}
+			k := 0
+			if !proved {
+				k = 1
+			}
+			if marker[k] < 0 {
+				marker[k] = g.registryMarker(m, reg, proved)
+			}
+			r.sites = append(r.sites, g.cut(id, cs))
+			g.addEdge(id, marker[k], cs, MethodEmptyRegistry)
+		}
+	}
+	if len(r.sites) == 0 {
+		return nil
+	}
+	return r
+}
+
+// registryMarker is the node a cut call goes to: no code, no frame; when
+// the cut is an assumption, it carries the premise, so that an entry
+// lists it once.
+func (g *Graph) registryMarker(m *Module, reg *registry, proved bool) int {
+	detail := reg.what + " are empty: no function that registers one (" + strings.Join(reg.registrars, ", ") + ") is reachable"
+	n := &Node{Module: m, Name: "[" + reg.what + ": none registered]", Frame: frame.Frame{Kind: frame.Static}, Summary: MethodEmptyRegistry}
+	if !proved {
+		n.Premises = []Premise{{Kind: PremiseGlibcModel, Detail: detail + "; the calls through " + strings.Join(reg.vars, ", ") +
+			" are recognised by their shape in functions with a jump table, or part of libc's code could not be decoded"}}
+	}
+	g.Nodes = append(g.Nodes, n)
+	return len(g.Nodes) - 1
+}
+
+// scanStores decodes every function of m, and the code between them, and
+// says whether an instruction outside the registrars (functions starting
+// at regAddrs) may write one of the pointers at vars or computes its
+// address, or a data word holds one.
+func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) int64 {
+	for v := range vars {
+		if m.File.DataRefersTo(v, v+8) {
+			return storesForeign
+		}
+	}
+	fr := g.Decoder.(isa.FixedRefReader)
+	lo, hi := ^uint64(0), uint64(0)
+	for v := range vars {
+		lo, hi = min(lo, v), max(hi, v+8)
+	}
+	foreign := false
+	complete := g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+		if !mayReach(code[:e.Len], pc, lo, hi) {
+			return true
+		}
+		ref, has, ok := fr.FixedRef(code, pc)
+		if !ok {
+			return false
+		}
+		if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
+			fn, in := m.File.Containing(pc)
+			if !in || !slices.Contains(regAddrs, fn.Addr) {
+				foreign = true
+			}
+		}
+		return true
+	})
+	switch {
+	case foreign:
+		return storesForeign
+	case complete:
+		return storesComplete
+	}
+	return storesIncomplete
+}
+
+// sweepCode decodes all of m's executable code, each function from its
+// start and the code between functions, and calls visit for every
+// instruction (its bytes from pc on). It says whether every byte decoded
+// and visit accepted every instruction (visit returns false for one it
+// could not read in full).
+func (g *Graph) sweepCode(m *Module, visit func(pc uint64, code []byte, e isa.Effect) bool) bool {
+	complete := true
+	for _, s := range m.File.ELF.Sections {
+		if s.Flags&elf.SHF_EXECINSTR == 0 || s.Type != elf.SHT_PROGBITS {
+			continue
+		}
+		code, err := m.File.Code(s.Addr, s.Size)
+		if err != nil {
+			complete = false
+			continue
+		}
+		var starts []uint64
+		for _, fn := range m.File.Functions {
+			if fn.Addr >= s.Addr && fn.Addr < s.Addr+s.Size {
+				starts = append(starts, fn.Addr)
+			}
+		}
+		slices.Sort(starts)
+		next := 0
+		for off := 0; off < len(code); {
+			pc := s.Addr + uint64(off)
+			// Restart at each function's start: a decode that lost its
+			// way in padding or data finds the instructions again.
+			if next < len(starts) && starts[next] <= pc {
+				if starts[next] < pc {
+					off = int(starts[next] - s.Addr)
+				}
+				next++
+				continue
+			}
+			e, err := g.Decoder.Decode(code[off:], pc)
+			if err != nil || e.Len <= 0 || off+e.Len > len(code) {
+				complete = false
+				off++
+				continue
+			}
+			if !visit(pc, code[off:], e) {
+				complete = false
+			}
+			off += e.Len
+		}
+	}
+	return complete
+}
+
+// overlapsAny says whether the operand's bytes overlap one of the 8-byte
+// variables.
+func overlapsAny(vars map[uint64]bool, ref isa.FixedRef) bool {
+	for v := range vars {
+		if ref.Addr < v+8 && ref.Addr+uint64(ref.Size) > v {
+			return true
+		}
+	}
+	return false
+}
+
+// mayReach says whether a 32-bit displacement in the instruction's bytes,
+// taken relative to the instruction's end or as an absolute address,
+// could land within 64 bytes of [lo, hi): only such instructions are
+// decoded in full.
+func mayReach(b []byte, pc, lo, hi uint64) bool {
+	end := pc + uint64(len(b))
+	for k := 0; k+4 <= len(b); k++ {
+		d := int64(int32(uint32(b[k]) | uint32(b[k+1])<<8 | uint32(b[k+2])<<16 | uint32(b[k+3])<<24))
+		for _, t := range []uint64{end + uint64(d), uint64(d)} {
+			if t+64 >= lo && t < hi+64 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// linearCode is a function's linear decode, once per node (see
+// decodeLinear), and whether it loads one of the variables at all.
+type linearCode struct {
+	insts  []linearInst
+	from   map[uint64][]uint64
+	linear bool
+	loads  bool
+}
+
+func (g *Graph) linearOf(m *Module, n *Node, vars map[uint64]bool) *linearCode {
+	l := &linearCode{}
+	l.insts, l.from, l.linear = g.decodeLinear(m, n)
+	for _, in := range l.insts {
+		if in.e.HasMem && in.e.MemBase == -1 && vars[uint64(in.e.MemDisp)] {
+			l.loads = true
+		}
+	}
+	return l
+}
+
+// readsThrough says whether the indirect call cs of node n reads its
+// target through one of the pointers at vars (ok), and whether that is
+// proved from the code (proved) or shown only by the frame walk's slice in
+// a function with a jump table.
+func (g *Graph) readsThrough(m *Module, n *Node, lin *linearCode, cs frame.CallSite, vars map[uint64]bool) (proved, ok bool) {
+	if lin.linear {
+		return true, lin.loads && g.loadChain(m, n, lin, cs.Addr, vars)
+	}
+	for v := cs.From; v != nil && v.Kind == frame.ValueLoad; v = v.Addr {
+		if a := v.Addr; a != nil && a.Kind == frame.ValueConst && !a.Indexed && vars[uint64(a.Off)] {
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// loadChain says whether, in node n's function (no jump table), the call
+// at site goes to a word read through loads only from a load of one of
+// the pointers at vars: walking back over straight-line code no direct
+// branch enters, the last instruction that may write the register
+// followed (isa.RegWriter) is a load from [base+...], and base is followed
+// the same way, up to a load of [rip+var].
+func (g *Graph) loadChain(m *Module, n *Node, lin *linearCode, site uint64, vars map[uint64]bool) bool {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok {
+		return false
+	}
+	insts, from := lin.insts, lin.from
+	code, err := m.File.Code(n.Func.Addr, n.Func.Size)
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == site })
+	if i < 0 {
+		return false
+	}
+	call := insts[i].e
+	var cur int8
+	switch {
+	case call.HasMem && call.MemBase == -1:
+		return call.MemIndex < 0 && vars[uint64(call.MemDisp)]
+	case call.HasMem && call.MemBase >= 0:
+		cur = call.MemBase
+	case call.HasCallReg && !call.HasMem:
+		cur = call.CallReg
+	default:
+		return false
+	}
+	for j := i - 1; j >= 0 && i-j <= 32; j-- {
+		if len(from[insts[j+1].addr]) > 0 {
+			return false // another path joins
+		}
+		e := insts[j].e
+		if e.Flow != isa.FlowNext {
+			return false
+		}
+		if rw.MayWrite(code[insts[j].addr-n.Func.Addr:], insts[j].addr)&(1<<uint(cur&15)) == 0 {
+			continue
+		}
+		if e.DefKind != isa.DefLoad || !e.HasMem || e.DefReg != cur {
+			return false
+		}
+		if e.MemBase == -1 {
+			return e.MemIndex < 0 && vars[uint64(e.MemDisp)]
+		}
+		if e.MemBase < 0 {
+			return false
+		}
+		cur = e.MemBase
+	}
+	return false
+}
