@@ -1,0 +1,150 @@
+package emu
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// virtPorts are the RISC-V FreeRTOS ports by board, with StackType_t's
+// size.
+var virtPorts = map[string]struct {
+	port string
+	word int64
+}{"riscv32-virt": {"rv32", 4}, "riscv64-virt": {"rv64", 8}}
+
+// runVirt is run for a RISC-V board: its emulator is required, and no
+// QEMU may survive.
+func runVirt(t *testing.T, fw, board string, opts Options) (*Result, error) {
+	t.Helper()
+	requireVirtQEMU(t, board)
+	var pid int
+	var dir string
+	opts.Started = func(m *Machine) { pid, dir = m.PID(), m.Dir() }
+	if opts.Timeout == 0 {
+		opts.Timeout = 60 * time.Second
+	}
+	res, err := RunFirmware(context.Background(), fw, opts)
+	if pid != 0 {
+		assertGone(t, pid, dir)
+	}
+	return res, err
+}
+
+// requireVirtQEMU requires the emulator of a RISC-V board.
+func requireVirtQEMU(t *testing.T, board string) {
+	t.Helper()
+	if board == "riscv32-virt" {
+		testutil.RequireTool(t, "qemu-system-riscv32")
+	} else {
+		testutil.RequireTool(t, "qemu-system-riscv64")
+	}
+}
+
+// buildRTOSVirt builds testdata/rtos/app.c for a RISC-V board's port
+// (start_riscv.S, board_riscv.ld: QEMU virt's RAM at 0x80000000).
+func buildRTOSVirt(t *testing.T, dir, board string, defines ...string) string {
+	t.Helper()
+	app, _ := filepath.Abs(filepath.Join("testdata", "rtos", "app.c"))
+	sub := filepath.Join(dir, board+strings.NewReplacer("=", "", "_", "").Replace(strings.Join(defines, "")))
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defines = append([]string{"INCLUDE_xTaskGetIdleTaskHandle=1"}, defines...)
+	return testutil.BuildFreeRTOS(t, sub, testutil.FreeRTOSApp{Port: virtPorts[board].port, App: []string{app}, Defines: defines})
+}
+
+// TestRISCVTasksAgreeWithFreeRTOS is TestTasksAgreeWithFreeRTOS on QEMU
+// virt, RV32 and RV64 at -O2, the board picked from the ELF: the run ends
+// by the firmware's semihosting exit; every task is found by name, with
+// its entry, its size from pxEndOfStack and a peak whose headroom is what
+// uxTaskGetStackHighWaterMark says from inside the firmware, in words of
+// 4 or 8 bytes; every bounded peak (tasks: the analysis's bound with the
+// trap context) holds; the main stack is measured within its static
+// total.
+func TestRISCVTasksAgreeWithFreeRTOS(t *testing.T) {
+	for board, p := range virtPorts {
+		t.Run(board, func(t *testing.T) {
+			fw := buildRTOSVirt(t, t.TempDir(), board, "configRECORD_STACK_HIGH_ADDRESS=1")
+			res, err := runVirt(t, fw, board, Options{ICount: DefaultICount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text strings.Builder
+			res.WriteText(&text)
+			t.Log(text.String())
+			if res.Machine != board {
+				t.Errorf("ran on %s, want %s", res.Machine, board)
+			}
+			if res.Stop.Kind != StopExit || res.ExitStatus() != 0 {
+				t.Fatalf("stop %+v exit %d, want a clean exit; output %q", res.Stop, res.ExitStatus(), res.Output)
+			}
+			hwm := freertosHWM(t, res.Output)
+			for _, name := range appTasks {
+				s := stackNamed(res, name)
+				if s == nil {
+					t.Fatalf("task %q not found; stacks %+v", name, res.Stacks)
+				}
+				if s.Kind != "task" || s.Peak == nil || s.Headroom == nil || s.Entry == "" {
+					t.Fatalf("%s: kind %s peak %v entry %q (%s)", name, s.Kind, s.Peak, s.Entry, s.NotMeasured)
+				}
+				words, ok := hwm[name]
+				if !ok {
+					t.Fatalf("%s: not in the firmware's HWM line", name)
+				}
+				if *s.Headroom != p.word*words || *s.Peak+*s.Headroom != s.Size {
+					t.Errorf("%s: peak %d headroom %d of %d; FreeRTOS says %d words (%d B) never written", name, *s.Peak, *s.Headroom, s.Size, words, p.word*words)
+				}
+				if !strings.HasPrefix(s.SizeSource, "pxEndOfStack") || s.Top != s.Limit+uint64(s.Size) {
+					t.Errorf("%s: size %d from %q", name, s.Size, s.SizeSource)
+				}
+				if s.BoundExceeded() {
+					t.Errorf("%s: measured %d > static bound %d", name, *s.Peak, *s.StaticBound)
+				}
+				if s.Overflowed {
+					t.Errorf("%s: overflowed", name)
+				}
+			}
+			for _, name := range []string{"producer", "consumer", "worker", "report"} {
+				if s := stackNamed(res, name); !s.Bounded || s.StaticContext != 31*p.word {
+					t.Errorf("%s: bounded %v, context %d: want a bound with the %d B trap context", name, s.Bounded, s.StaticContext, 31*p.word)
+				}
+			}
+			main := res.Stacks[0]
+			if main.Kind != "main" || main.Peak == nil || *main.Peak == 0 || main.StaticBound == nil || main.BoundExceeded() {
+				t.Errorf("main stack: %+v", main)
+			}
+		})
+	}
+}
+
+// TestRISCVTaskOverflow: the worker given fewer bytes than its 600-byte
+// chain is reported as that task's overflow, and the run's status is 1.
+func TestRISCVTaskOverflow(t *testing.T) {
+	for board, p := range virtPorts {
+		t.Run(board, func(t *testing.T) {
+			words := 400 / p.word
+			fw := buildRTOSVirt(t, t.TempDir(), board, "configRECORD_STACK_HIGH_ADDRESS=1", "WORKER_WORDS="+strconv.FormatInt(words, 10))
+			res, err := runVirt(t, fw, board, Options{ICount: DefaultICount, Timeout: 15 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text strings.Builder
+			res.WriteText(&text)
+			t.Log(text.String())
+			w := stackNamed(res, "worker")
+			if w == nil || !w.Overflowed || w.Peak == nil || *w.Peak < w.Size || w.Size > 400 {
+				t.Fatalf("worker %+v: want an overflow of its %d B; stop %+v", w, 400, res.Stop)
+			}
+			if res.ExitStatus() != 1 || !strings.Contains(res.Verdict(), "STACK OVERFLOW: the worker stack") {
+				t.Errorf("exit %d, verdict %q", res.ExitStatus(), res.Verdict())
+			}
+		})
+	}
+}
