@@ -223,10 +223,24 @@ func (b *Board) fitsRISCV(im Image) string {
 		return "an Arm image, the virt board runs RISC-V"
 	case im.XLEN != b.XLEN:
 		return fmt.Sprintf("an RV%d image, the board runs RV%d", im.XLEN, b.XLEN)
-	case !slices.Contains(b.Boot, im.Entry):
+	}
+	if why := b.fitsMemory(im); why != "" {
+		return why
+	}
+	if !slices.Contains(b.Boot, im.Entry) {
 		return fmt.Sprintf("entry point %#x, the core starts at %#x (QEMU's reset code without firmware jumps there)", im.Entry, b.Boot[0])
 	}
-	return b.fitsMemory(im)
+	return ""
+}
+
+// isaMismatch says why the board cannot execute the image's instructions
+// at all (a RISC-V image on an Arm board, RV64 code on RV32 and back),
+// which --machine cannot override; "" when it can.
+func (b *Board) isaMismatch(im Image) string {
+	if im.XLEN == 0 && !b.RISCV() {
+		return ""
+	}
+	return b.fitsRISCV(Image{XLEN: im.XLEN, Entry: b.Boot[0]})
 }
 
 // fitsMemory: every segment is loaded into memory the board has, and

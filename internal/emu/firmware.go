@@ -231,6 +231,9 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		if board, err = BoardByName(opts.Machine); err != nil {
 			return nil, &InputError{Path: path, Problem: err.Error()}
 		}
+		if why := board.isaMismatch(im); why != "" {
+			return nil, &InputError{Path: path, Problem: "--machine " + board.Name + ": " + why}
+		}
 	} else {
 		if st := lay.Stack; st != nil && st.Size > 0 {
 			im.Stack = &Range{st.Limit, st.Top}

@@ -254,6 +254,13 @@ func (r *Result) WriteText(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  registers:%s xpsr=%08x\n", b.String(), r.Stop.XPSR)
 	}
+	if x := r.Stop.X; len(x) == 32 && (r.Stop.Kind == StopLockup || r.Stop.Kind == StopQEMUDied) {
+		var b strings.Builder
+		for i, v := range x[1:] {
+			fmt.Fprintf(&b, " x%d=%x", i+1, v)
+		}
+		fmt.Fprintf(w, "  registers:%s\n", b.String())
+	}
 	// Numbers right-aligned (tabwriter), then the check and the stack's
 	// name left-aligned in the last cell, as analyze's tables end with
 	// the entry.

@@ -2,6 +2,7 @@ package emu
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -146,5 +147,94 @@ func TestRISCVTaskOverflow(t *testing.T) {
 				t.Errorf("exit %d, verdict %q", res.ExitStatus(), res.Verdict())
 			}
 		})
+	}
+}
+
+// buildStuck builds testdata/virt/stuck.S for a RISC-V board, its code at
+// text, with -D defines.
+func buildStuck(t *testing.T, board, text string, defines ...string) string {
+	t.Helper()
+	cc := testutil.RequireTool(t, "riscv64-unknown-elf-gcc")
+	src, _ := filepath.Abs(filepath.Join("testdata", "virt", "stuck.S"))
+	dir := t.TempDir()
+	out := filepath.Join(dir, "stuck.elf")
+	args := []string{"-march=rv32imac", "-mabi=ilp32"}
+	if board == "riscv64-virt" {
+		args = []string{"-march=rv64imac", "-mabi=lp64", "-mcmodel=medany"}
+	}
+	args = append(args, "-nostdlib", "-nostartfiles", "-Wl,-N", "-Wl,-Ttext="+text, "-o", out, src)
+	for _, d := range defines {
+		args = append(args, "-D"+d)
+	}
+	testutil.Run(t, dir, cc, args...)
+	return out
+}
+
+// TestVirtEndlessLoopAndLockup: a program that sits on "j ." is reported
+// as an endless loop there, and one whose trap has no handler (mtvec 0)
+// as a lockup at the address virt has no memory at, within seconds, not
+// at the timeout; QEMU is gone after each.
+func TestVirtEndlessLoopAndLockup(t *testing.T) {
+	for board := range virtPorts {
+		t.Run(board, func(t *testing.T) {
+			start := time.Now()
+			res, err := runVirt(t, buildStuck(t, board, "0x80000000"), board, Options{ICount: DefaultICount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Stop.Kind != StopLoop || !strings.HasPrefix(res.Stop.Where, "_start+") {
+				t.Errorf("loop: stop %+v: want an endless loop in _start", res.Stop)
+			}
+			res, err = runVirt(t, buildStuck(t, board, "0x80000000", "TRAP"), board, Options{ICount: DefaultICount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Stop.Kind != StopLockup || res.Stop.PC != 0 || !strings.Contains(res.Stop.Detail, "no memory") || res.ExitStatus() != 1 || len(res.Stop.X) != 32 {
+				t.Errorf("trap: stop %+v, exit %d: want a lockup at 0 with the registers", res.Stop, res.ExitStatus())
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestVirtBadInput: what no RISC-V board runs is one line naming the
+// file: a RISC-V Linux program (dynamic: its interpreter; static: its
+// segments where virt has no RAM), an image linked at 0x40000000, an
+// RV64 image forced onto the RV32 board; inject refuses RISC-V firmware.
+// No QEMU is started for any of them.
+func TestVirtBadInput(t *testing.T) {
+	cc := testutil.RequireTool(t, "riscv64-linux-gnu-gcc")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.c")
+	os.WriteFile(src, []byte("int main(void){return 0;}\n"), 0o644)
+	dyn, static := filepath.Join(dir, "dyn"), filepath.Join(dir, "static")
+	testutil.Run(t, dir, cc, "-o", dyn, src)
+	testutil.Run(t, dir, cc, "-static", "-o", static, src)
+	low := buildStuck(t, "riscv32-virt", "0x40000000")
+	rv64 := buildStuck(t, "riscv64-virt", "0x80000000")
+	for _, c := range []struct {
+		name, fw, machine, want string
+	}{
+		{"dynamic Linux", dyn, "", "a RISC-V program with a program interpreter (a Linux executable), not bare-metal firmware"},
+		{"static Linux", static, "", "fits no board stackscope knows"},
+		{"no RAM", low, "", "riscv32-virt: segment loaded at 0x40000000"},
+		{"wrong XLEN", rv64, "riscv32-virt", "an RV64 image, the board runs RV32"},
+	} {
+		started := false
+		_, err := RunFirmware(context.Background(), c.fw, Options{Machine: c.machine, Started: func(*Machine) { started = true }})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.HasPrefix(err.Error(), c.fw+": ") || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line naming the file with %q", c.name, err, c.want)
+		}
+		if started {
+			t.Errorf("%s: QEMU was started", c.name)
+		}
+	}
+	_, err := Inject(context.Background(), rv64, InjectOptions{Stack: 1024})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "inject runs Cortex-M firmware only") {
+		t.Errorf("inject: %v", err)
 	}
 }
