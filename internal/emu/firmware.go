@@ -282,6 +282,9 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		}
 	}
 	w := newWatcher(f, res, main, opts.NoRatchet, func(s string) { r.Warnings = append(r.Warnings, s) })
+	if board.RISCV() {
+		w.trap = trapStacks(res)
+	}
 	if w.tasks != nil && board.RISCV() {
 		w.tasks.word = uint64(board.XLEN / 8)
 		w.tasks.riscv = true

@@ -69,7 +69,8 @@ type StackResult struct {
 	// RatchetOverBound is the depth the --deepest run reached when it went
 	// past the static bound (0 otherwise): an analysis bug, exit 1.
 	RatchetOverBound int64 `json:"ratchet_over_bound,omitempty"`
-	// Kind: "main", "task" (an RTOS task), "process".
+	// Kind: "main", "task" (an RTOS task), "process", "trap" (a RISC-V
+	// trap handler's own stack, such as FreeRTOS's xISRStack).
 	Kind  string `json:"kind"`
 	Top   uint64 `json:"top"`
 	Limit uint64 `json:"limit"`

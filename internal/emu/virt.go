@@ -3,6 +3,7 @@ package emu
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/rtos"
 	"strings"
@@ -139,4 +140,98 @@ func (t *freertosTasks) initialEntryRISCV(m *Machine, tk rtos.Task) string {
 		return fn.Name
 	}
 	return ""
+}
+
+// trapStack is a RISC-V trap handler's own stack (FreeRTOS's xISRStack:
+// a static array the handler switches SP to), painted at main (it is in
+// .bss, which the startup code clears) and read back at the end, beside
+// the analysis's need on it.
+type trapStack struct {
+	name       string
+	limit, top uint64
+	need       *int64
+	needLeast  int64
+	painted    bool
+	lowest     uint64
+	disturbed  bool
+	measured   bool
+}
+
+// isrFill is the word FreeRTOS's RISC-V port fills xISRStack with
+// (portISR_STACK_FILL_BYTE 0xee) in xPortStartScheduler when
+// configASSERT is defined: it overwrites stackscope's paint, so a word
+// that holds either was not written by the handlers.
+const isrFill = 0xeeeeeeee
+
+func isrUntouched(w uint32) bool { return w == Paint || w == isrFill }
+
+// trapStacks are the analysis's trap handlers' own stacks of known size.
+func trapStacks(res *analysis.Result) []*trapStack {
+	var out []*trapStack
+	if res.Interrupts == nil {
+		return nil
+	}
+	for _, h := range res.Interrupts.Handlers {
+		s := h.OwnStack
+		if s == nil || s.Size == nil || *s.Size <= 0 || uint64(*s.Size) > s.Top {
+			continue
+		}
+		ts := &trapStack{name: s.Symbol, top: s.Top &^ 3, limit: (s.Top - uint64(*s.Size) + 3) &^ 3, needLeast: s.Need}
+		if ts.name == "" {
+			ts.name = h.Name + "'s stack"
+		}
+		if !s.NeedAtLeast {
+			need := s.Need
+			ts.need = &need
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o.top == ts.top
+		}
+		if !dup && ts.top > ts.limit {
+			out = append(out, ts)
+		}
+	}
+	return out
+}
+
+func (ts *trapStack) paint(m *Machine) error {
+	if err := m.Paint(ts.limit, ts.top, Paint); err != nil {
+		return fmt.Errorf("painting %s: %v", ts.name, err)
+	}
+	ts.painted = true
+	return nil
+}
+
+func (ts *trapStack) measure(m *Machine) error {
+	if !ts.painted {
+		return nil
+	}
+	r := &ratchet{name: ts.name, limit: ts.limit, top: ts.top, untouched: isrUntouched}
+	a, ok, err := r.scan(m, ts.top)
+	if err != nil {
+		return fmt.Errorf("reading %s back: %v", ts.name, err)
+	}
+	ts.lowest, ts.disturbed, ts.measured = a, ok, true
+	return nil
+}
+
+func (ts *trapStack) result() StackResult {
+	s := StackResult{Name: ts.name, Kind: "trap", Top: ts.top, Limit: ts.limit, Size: int64(ts.top - ts.limit),
+		StaticBound: ts.need, StaticAtLeast: ts.needLeast, Bounded: ts.need != nil,
+		DeepestNote: "the watchpoint ratchet follows Cortex-M code only, not RISC-V (the peak is read from the paint)"}
+	if !ts.measured {
+		s.NotMeasured = "the trap handler's own stack is painted at main (it lies in .bss), and the run did not get there"
+		s.DeepestNote = ""
+		return s
+	}
+	peak := int64(0)
+	if ts.disturbed {
+		peak = int64(ts.top - ts.lowest)
+	}
+	s.Peak = &peak
+	s.Overflowed = ts.disturbed && ts.lowest == ts.limit
+	h := s.Size - peak
+	s.Headroom = &h
+	return s
 }
