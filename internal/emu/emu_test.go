@@ -122,7 +122,7 @@ func assertGone(t *testing.T, pid int, dir string) {
 // HardFault and default handlers' levels with their exception frames,
 // which never run here.
 func TestRunOnBoards(t *testing.T) {
-	for _, b := range Boards {
+	for _, b := range cortexBoards() {
 		t.Run(b.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			fw := buildFirmware(t, dir, b.Name)
@@ -159,7 +159,7 @@ func TestRunOnBoards(t *testing.T) {
 // and RAM's can be written.
 func TestBoardMemories(t *testing.T) {
 	testutil.RequireTool(t, "qemu-system-arm")
-	for _, b := range Boards {
+	for _, b := range cortexBoards() {
 		t.Run(b.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			fw := buildFirmware(t, dir, b.Name)

@@ -244,3 +244,50 @@ func TestVirtBadInput(t *testing.T) {
 		t.Errorf("inject: %v", err)
 	}
 }
+
+// cortexBoards are the Cortex-M boards (the tests built on startup.c and
+// Thumb code run on these).
+func cortexBoards() []Board {
+	var out []Board
+	for _, b := range Boards {
+		if !b.RISCV() {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// TestVirtMemories: the RAM the virt boards list is there, through the
+// stub: both ends written and read back.
+func TestVirtMemories(t *testing.T) {
+	for board := range virtPorts {
+		t.Run(board, func(t *testing.T) {
+			requireVirtQEMU(t, board)
+			b, err := BoardByName(board)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Start(Config{Firmware: buildStuck(t, board, "0x80000000"), Board: b, ICount: DefaultICount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			for _, r := range b.RAM {
+				for _, a := range []uint64{r.Start, r.End - 4} {
+					want := []byte{0x5a, 0xa5, byte(a), byte(a >> 8)}
+					if err := m.WriteMemory(a, want); err != nil {
+						t.Errorf("RAM %#x-%#x: %v", r.Start, r.End, err)
+						continue
+					}
+					if got, err := m.ReadMemory(a, 4); err != nil || string(got) != string(want) {
+						t.Errorf("RAM at %#x: wrote %x, read %x (%v)", a, want, got, err)
+					}
+				}
+			}
+			regs, err := m.Registers()
+			if err != nil || !regs.RISCV || regs.PC() != 0x1000 {
+				t.Errorf("registers at reset %+v (%v): want pc in virt's reset ROM, 0x1000", regs, err)
+			}
+		})
+	}
+}
