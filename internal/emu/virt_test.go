@@ -271,7 +271,11 @@ func TestVirtMemories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer m.Close()
+			pid, dir := m.PID(), m.Dir()
+			defer func() {
+				m.Close()
+				assertGone(t, pid, dir)
+			}()
 			for _, r := range b.RAM {
 				for _, a := range []uint64{r.Start, r.End - 4} {
 					want := []byte{0x5a, 0xa5, byte(a), byte(a >> 8)}
