@@ -295,3 +295,33 @@ func TestVirtMemories(t *testing.T) {
 		})
 	}
 }
+
+// TestRISCVTaskSizesWithoutEndOfStack: without
+// configRECORD_STACK_HIGH_ADDRESS the sizes come from the static thread
+// model (depth x 4 or 8), and the headrooms still agree with
+// uxTaskGetStackHighWaterMark.
+func TestRISCVTaskSizesWithoutEndOfStack(t *testing.T) {
+	for board, p := range virtPorts {
+		t.Run(board, func(t *testing.T) {
+			fw := buildRTOSVirt(t, t.TempDir(), board)
+			res, err := runVirt(t, fw, board, Options{ICount: DefaultICount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hwm := freertosHWM(t, res.Output)
+			want := map[string]int64{"producer": 160, "consumer": 180, "worker": 300, "report": 256, "IDLE": 128, "Tmr Svc": 256}
+			for name, words := range want {
+				s := stackNamed(res, name)
+				if s == nil || s.Peak == nil {
+					t.Fatalf("%s: %+v", name, s)
+				}
+				if s.Size != words*p.word || !strings.HasPrefix(s.SizeSource, "the static thread model") {
+					t.Errorf("%s: size %d from %q, want %d from the thread model", name, s.Size, s.SizeSource, words*p.word)
+				}
+				if *s.Headroom != p.word*hwm[name] {
+					t.Errorf("%s: headroom %d, FreeRTOS says %d words", name, *s.Headroom, hwm[name])
+				}
+			}
+		})
+	}
+}
