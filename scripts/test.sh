@@ -38,6 +38,8 @@ musl-gcc:musl-tools
 tclsh:tcl
 make:make
 qemu-system-arm:qemu-system-arm
+qemu-system-riscv32:qemu-system-misc
+qemu-system-riscv64:qemu-system-misc
 aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
 aarch64-linux-gnu-objdump:binutils-aarch64-linux-gnu
 /usr/aarch64-linux-gnu/lib/libc.so.6:libc6-arm64-cross

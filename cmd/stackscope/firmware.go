@@ -57,7 +57,8 @@ func (ff *firmwareFlags) given(f *pflag.FlagSet) string {
 }
 
 // firmwareTarget decides whether run's argument is firmware for the
-// emulator: an ELF file for ARM. It returns "" when it is not an ELF file
+// emulator: an ELF file for ARM, or a RISC-V one without a program
+// interpreter (riscvFirmwareTarget). It returns "" when it is not an ELF file
 // for ARM (the Linux path takes it), and an error when it is one that is
 // not bare-metal firmware, or when firmware flags were given for something
 // that is not firmware.
@@ -74,6 +75,9 @@ func firmwareTarget(path string, flag string) (bool, error) {
 	}
 	machine := f.Machine
 	f.Close()
+	if machine == elf.EM_RISCV {
+		return riscvFirmwareTarget(path, flag)
+	}
 	if machine != elf.EM_ARM {
 		if flag != "" {
 			return false, usageErrorf("%s: a %s program, not ARM firmware (%s is for firmware run in the emulator)", path, elfMachine(machine), flag)
@@ -92,6 +96,29 @@ func firmwareTarget(path string, flag string) (bool, error) {
 		return false, usageErrorf("%s: %s", path, why)
 	}
 	return true, nil
+}
+
+// riscvFirmwareTarget: a RISC-V ELF file without a program interpreter
+// is firmware for QEMU's virt machine (whether it fits is the emulator's
+// one-line answer); one with an interpreter is a Linux program, run
+// natively on a RISC-V host and refused elsewhere.
+func riscvFirmwareTarget(path, flag string) (bool, error) {
+	bf, err := binfile.Open(path)
+	if err != nil {
+		return false, &exitError{Code: exitUsage, Err: err}
+	}
+	ok, why := emu.IsFirmware(bf)
+	bf.Close()
+	if ok {
+		return true, nil
+	}
+	if flag == "" {
+		if err := foreignProgram(path, elf.EM_RISCV); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	return false, usageErrorf("%s: %s (%s is for firmware run in the emulator)", path, why, flag)
 }
 
 func elfMachine(m elf.Machine) string {
@@ -128,7 +155,7 @@ func foreignProgram(path string, m elf.Machine) error {
 		}
 	}
 	if m == elf.EM_RISCV {
-		return usageErrorf("%s: a RISC-V ELF file: run executes programs of this machine (%s) and Cortex-M firmware in QEMU, not RISC-V; `stackscope analyze %s` works on it", path, runtime.GOARCH, path)
+		return usageErrorf("%s: a RISC-V Linux program: run executes programs of this machine (%s), and Cortex-M or RISC-V firmware in QEMU; `stackscope analyze %s` works on it", path, runtime.GOARCH, path)
 	}
 	return usageErrorf("%s: %s program: run needs a machine that executes it natively (this one is %s); `stackscope analyze %s` works on it", path, article(elfMachine(m)), runtime.GOARCH, path)
 }

@@ -159,7 +159,7 @@ func qemuChildren(pid int) []int {
 			continue
 		}
 		f := strings.Fields(s[j+1:])
-		if s[i+1:j] == "qemu-system-arm" && len(f) > 1 && f[1] == strconv.Itoa(pid) {
+		if strings.HasPrefix(s[i+1:j], "qemu-system-") && len(f) > 1 && f[1] == strconv.Itoa(pid) {
 			out = append(out, n)
 		}
 	}

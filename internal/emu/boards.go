@@ -32,6 +32,36 @@ type Board struct {
 	Arch uint64
 	// FPU: the core has a floating-point unit.
 	FPU bool
+	// XLEN is a RISC-V board's register width (32 or 64): its emulator is
+	// qemu-system-riscv32 or -riscv64, and Arch, FPU and Boot mean
+	// nothing. 0 for a Cortex-M board (qemu-system-arm).
+	XLEN int
+	// QEMUMachine is QEMU's -M when it is not Name (the two virt boards
+	// are one machine of two emulators).
+	QEMUMachine string
+}
+
+// RISCV reports whether the board is a RISC-V machine.
+func (b *Board) RISCV() bool { return b.XLEN != 0 }
+
+// qemuMachine is the board's -M.
+func (b *Board) qemuMachine() string {
+	if b.QEMUMachine != "" {
+		return b.QEMUMachine
+	}
+	return b.Name
+}
+
+// qemuBinary is the emulator that runs the board, with the Debian package
+// that installs it.
+func (b *Board) qemuBinary() (bin, pkg string) {
+	switch b.XLEN {
+	case 32:
+		return "qemu-system-riscv32", "qemu-system-misc"
+	case 64:
+		return "qemu-system-riscv64", "qemu-system-misc"
+	}
+	return "qemu-system-arm", "qemu-system-arm"
 }
 
 // Tag_CPU_arch values, in order of what each adds.
@@ -86,6 +116,12 @@ var Boards = []Board{
 	{Name: "lm3s6965evb", CPU: "Cortex-M3", Flash: []Range{{0, 256 * kib}}, RAM: []Range{{0x20000000, 0x20010000}}, Boot: []uint64{0}, Arch: archV7},
 	// nRF51822: 256 KiB of flash, 16 KiB of RAM.
 	{Name: "microbit", CPU: "Cortex-M0", Flash: []Range{{0, 256 * kib}}, RAM: []Range{{0x20000000, 0x20004000}}, Boot: []uint64{0}, Arch: archV6M},
+	// QEMU's RISC-V virt machine without firmware (-bios none): the
+	// reset ROM jumps to the start of its 128 MiB of RAM at 0x80000000,
+	// whatever the ELF's entry; the top 16 MiB (from 0x87000000) are
+	// left out, because QEMU writes its device tree there.
+	{Name: "riscv32-virt", QEMUMachine: "virt", CPU: "RV32 (virt)", RAM: []Range{{0x80000000, 0x87000000}}, Boot: []uint64{0x80000000}, XLEN: 32},
+	{Name: "riscv64-virt", QEMUMachine: "virt", CPU: "RV64 (virt)", RAM: []Range{{0x80000000, 0x87000000}}, Boot: []uint64{0x80000000}, XLEN: 64},
 }
 
 // BoardNames lists the boards' names.
@@ -121,6 +157,10 @@ type Image struct {
 	// Arch is Tag_CPU_arch (0 unknown); FP: the code uses the FPU.
 	Arch uint64
 	FP   bool
+	// XLEN is 32 or 64 for a RISC-V image (its ELF class), 0 for ARM;
+	// Entry is the ELF's entry point.
+	XLEN  int
+	Entry uint64
 }
 
 // Segment is one PT_LOAD: where its bytes are loaded (PAddr, FileSize)
@@ -143,6 +183,14 @@ func ImageOf(f *binfile.File) Image {
 	if vt := f.VectorTable(); vt != nil {
 		im.VectorTable, im.HasVectors = vt.Addr, true
 	}
+	im.Entry = f.ELF.Entry
+	if f.ELF.Machine == elf.EM_RISCV {
+		im.XLEN = 32
+		if f.ELF.Class == elf.ELFCLASS64 {
+			im.XLEN = 64
+		}
+		return im
+	}
 	im.Arch = f.ARMCPUArch()
 	im.FP = f.UsesFloatingPoint()
 	return im
@@ -150,6 +198,9 @@ func ImageOf(f *binfile.File) Image {
 
 // Fits says why the image cannot run on the board, "" when it can.
 func (b *Board) Fits(im Image) string {
+	if im.XLEN != 0 || b.RISCV() {
+		return b.fitsRISCV(im)
+	}
 	if im.Arch != 0 && archRank(im.Arch) > archRank(b.Arch) {
 		return fmt.Sprintf("built for %s, the %s runs %s", archName(im.Arch), b.CPU, archName(b.Arch))
 	}
@@ -159,6 +210,42 @@ func (b *Board) Fits(im Image) string {
 	if im.HasVectors && !slices.Contains(b.Boot, im.VectorTable) {
 		return fmt.Sprintf("vector table at %#x, the core reads it at %#x", im.VectorTable, b.Boot[0])
 	}
+	return b.fitsMemory(im)
+}
+
+// fitsRISCV: a RISC-V image of the board's XLEN, entered where the core
+// starts, in the board's memory.
+func (b *Board) fitsRISCV(im Image) string {
+	switch {
+	case !b.RISCV():
+		return "a RISC-V image, the " + b.CPU + " runs Arm code"
+	case im.XLEN == 0:
+		return "an Arm image, the virt board runs RISC-V"
+	case im.XLEN != b.XLEN:
+		return fmt.Sprintf("an RV%d image, the board runs RV%d", im.XLEN, b.XLEN)
+	}
+	if why := b.fitsMemory(im); why != "" {
+		return why
+	}
+	if !slices.Contains(b.Boot, im.Entry) {
+		return fmt.Sprintf("entry point %#x, the core starts at %#x (QEMU's reset code without firmware jumps there)", im.Entry, b.Boot[0])
+	}
+	return ""
+}
+
+// isaMismatch says why the board cannot execute the image's instructions
+// at all (a RISC-V image on an Arm board, RV64 code on RV32 and back),
+// which --machine cannot override; "" when it can.
+func (b *Board) isaMismatch(im Image) string {
+	if im.XLEN == 0 && !b.RISCV() {
+		return ""
+	}
+	return b.fitsRISCV(Image{XLEN: im.XLEN, Entry: b.Boot[0]})
+}
+
+// fitsMemory: every segment is loaded into memory the board has, and
+// lives (and the main stack lies) where it can be written.
+func (b *Board) fitsMemory(im Image) string {
 	all := append(append([]Range{}, b.Flash...), b.RAM...)
 	in := func(rs []Range, start, end uint64) bool {
 		for _, r := range rs {
@@ -196,6 +283,9 @@ func PickBoard(im Image) (*Board, error) {
 	var why []string
 	for i := range Boards {
 		b := &Boards[i]
+		if b.RISCV() != (im.XLEN != 0) {
+			continue // the other architecture's boards: no reason worth listing
+		}
 		reason := b.Fits(im)
 		if reason == "" {
 			return b, nil

@@ -55,10 +55,19 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Path + ": " + e.Problem }
 
-// IsFirmware reports whether f is a bare-metal ARM image: EM_ARM, no
-// program interpreter, and a vector table. The reason says what is
-// missing when it is not.
+// IsFirmware reports whether f is a bare-metal image: EM_ARM with no
+// program interpreter and a vector table, or EM_RISCV with no program
+// interpreter (whether a RISC-V board fits it is PickBoard's business).
+// The reason says what is missing when it is not.
 func IsFirmware(f *binfile.File) (bool, string) {
+	if f.ELF.Machine == elf.EM_RISCV {
+		for _, p := range f.ELF.Progs {
+			if p.Type == elf.PT_INTERP {
+				return false, "a RISC-V program with a program interpreter (a Linux executable), not bare-metal firmware"
+			}
+		}
+		return true, ""
+	}
 	if f.ELF.Machine != elf.EM_ARM {
 		return false, fmt.Sprintf("a %s file, not ARM firmware", machineName(f.ELF.Machine))
 	}
@@ -96,6 +105,10 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 	plain := opts
 	plain.NoRatchet = true
 	res, err := runOnce(ctx, path, plain)
+	if err == nil && !opts.NoRatchet && res.riscv {
+		noDeepestOnRISCV(res)
+		return res, nil
+	}
 	if err != nil || opts.NoRatchet || ctx.Err() != nil {
 		return res, err
 	}
@@ -178,6 +191,12 @@ func ratchetOverBound(s *StackResult, depth int64) []string {
 // needs from the static side: its analysis and its layout (the main
 // stack's top and limit). The caller closes f.
 func openFirmware(path string, aopts analysis.Options, mem *layout.MemoryMap) (*binfile.File, *analysis.Result, *layout.Report, error) {
+	return openFirmwareFor(path, aopts, mem, "")
+}
+
+// openFirmwareFor is openFirmware for a command that runs Cortex-M
+// firmware only (cortexOnly names it; "" accepts RISC-V too).
+func openFirmwareFor(path string, aopts analysis.Options, mem *layout.MemoryMap, cortexOnly string) (*binfile.File, *analysis.Result, *layout.Report, error) {
 	f, err := binfile.Open(path)
 	if err != nil {
 		return nil, nil, nil, err
@@ -185,6 +204,10 @@ func openFirmware(path string, aopts analysis.Options, mem *layout.MemoryMap) (*
 	if ok, why := IsFirmware(f); !ok {
 		f.Close()
 		return nil, nil, nil, &InputError{Path: path, Problem: why}
+	}
+	if cortexOnly != "" && f.ELF.Machine != elf.EM_ARM {
+		f.Close()
+		return nil, nil, nil, &InputError{Path: path, Problem: "RISC-V firmware: " + cortexOnly + " runs Cortex-M firmware only (stackscope run measures RISC-V firmware on QEMU virt)"}
 	}
 	res, err := analysis.RunFile(f, aopts)
 	if err != nil {
@@ -208,6 +231,9 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		if board, err = BoardByName(opts.Machine); err != nil {
 			return nil, &InputError{Path: path, Problem: err.Error()}
 		}
+		if why := board.isaMismatch(im); why != "" {
+			return nil, &InputError{Path: path, Problem: "--machine " + board.Name + ": " + why}
+		}
 	} else {
 		if st := lay.Stack; st != nil && st.Size > 0 {
 			im.Stack = &Range{st.Limit, st.Top}
@@ -226,7 +252,11 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 	}
 
 	r := &Result{Kind: "firmware-run", Firmware: path, Machine: board.Name, CPU: board.CPU, ICount: opts.ICount,
-		Stacks: []StackResult{}, Warnings: []string{}}
+		Stacks: []StackResult{}, Warnings: []string{}, riscv: board.RISCV()}
+	if board.RISCV() {
+		// The ratchet knows Thumb stores and Cortex-M exception frames.
+		opts.NoRatchet = true
+	}
 	if opts.ICount < 0 {
 		r.ICount = -1
 	}
@@ -240,6 +270,11 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		opts.Started(m)
 	}
 
+	if board.RISCV() && lay.Stack == nil {
+		// Layout does not judge RISC-V firmware; its stack is where the
+		// linker's symbols say.
+		lay.Stack = layout.MainStackBySymbols(f)
+	}
 	main := mainStack(lay, res)
 	if main.painted {
 		if err := m.Paint(main.Limit, main.Top, Paint); err != nil {
@@ -247,6 +282,13 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		}
 	}
 	w := newWatcher(f, res, main, opts.NoRatchet, func(s string) { r.Warnings = append(r.Warnings, s) })
+	if board.RISCV() {
+		w.trap = trapStacks(res)
+	}
+	if w.tasks != nil && board.RISCV() {
+		w.tasks.word = uint64(board.XLEN / 8)
+		w.tasks.riscv = true
+	}
 	if err := w.start(m); err != nil {
 		return nil, err
 	}
@@ -281,7 +323,11 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 			}
 		}
 	}
-	for _, a := range semihostingCalls(f) {
+	calls := semihostingCalls(f)
+	if board.RISCV() {
+		calls = riscvSemihostingCalls(f)
+	}
+	for _, a := range calls {
 		if _, taken := bps[a]; !taken {
 			bps[a] = "semihosting"
 		}
@@ -292,7 +338,7 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("breakpoint at %#x: %v", a, err)
 		}
 	}
-	if w := pageSharers(f, bps); w != "" {
+	if w := pageSharers(f, bps, board); w != "" {
 		r.Warnings = append(r.Warnings, w)
 	}
 
@@ -348,7 +394,7 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 			continue
 		}
 		if what == "semihosting" {
-			op := stop.Regs.R[0]
+			op := stop.Regs.Arg(0)
 			if op != sysExit && op != sysExitExtended {
 				if err := stepOver(m, pc); err != nil {
 					return nil, err
@@ -392,8 +438,12 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		r.Stop.ExitStatus = &st
 	}
 	if stop.Regs != nil {
-		r.Stop.Registers = stop.Regs.R[:]
-		r.Stop.XPSR = stop.Regs.XPSR
+		if stop.Regs.RISCV {
+			r.Stop.X = stop.Regs.X[:]
+		} else {
+			r.Stop.Registers = stop.Regs.R[:]
+			r.Stop.XPSR = stop.Regs.XPSR
+		}
 		r.Stop.PC = uint64(stop.Regs.PC())
 		r.Stop.Where = where(f, res, uint64(stop.Regs.PC()))
 	}
@@ -596,13 +646,22 @@ func (mm *mainMeasure) result() StackResult {
 
 // qemuPage is QEMU's target page for ARM (TARGET_PAGE_BITS 10): code in
 // the same page as a GDB breakpoint runs one instruction at a time.
+// RISC-V's is 4 KiB (TARGET_PAGE_BITS 12).
 const qemuPage = 1 << 10
+
+func qemuPageOf(b *Board) uint64 {
+	if b != nil && b.RISCV() {
+		return 1 << 12
+	}
+	return qemuPage
+}
 
 // pageSharers names the functions that share a 1 KiB page with a
 // breakpoint stackscope set and are not the breakpoint's own function:
 // QEMU 7.2 runs them one instruction per translation block, several
 // times slower (the results do not change). "" when there are none.
-func pageSharers(f *binfile.File, bps map[uint64]string) string {
+func pageSharers(f *binfile.File, bps map[uint64]string, b *Board) string {
+	qemuPage := qemuPageOf(b)
 	seen := map[string]bool{}
 	var names []string
 	for a := range bps {
@@ -624,7 +683,7 @@ func pageSharers(f *binfile.File, bps map[uint64]string) string {
 	if len(names) > 6 {
 		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
 	}
-	return fmt.Sprintf("%s share a 1 KiB page with a breakpoint stackscope set (semihosting call, HardFault loop or --until): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "))
+	return fmt.Sprintf("%s share a %d KiB page with a breakpoint stackscope set (semihosting call, HardFault loop or --until): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "), qemuPage>>10)
 }
 
 // initializedOverlap names a .data or .bss section that overlaps the main

@@ -174,7 +174,7 @@ func Inject(ctx context.Context, path string, opts InjectOptions) (*Injection, e
 	if (opts.Stack > 0) == (opts.At != "") {
 		return nil, &InputError{Path: path, Problem: "give one of --stack BYTES or --at FUNCTION"}
 	}
-	f, res, lay, err := openFirmware(path, opts.Analysis, opts.Memory)
+	f, res, lay, err := openFirmwareFor(path, opts.Analysis, opts.Memory, "inject")
 	if err != nil {
 		return nil, err
 	}

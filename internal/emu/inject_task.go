@@ -61,7 +61,7 @@ func injectTask(ctx context.Context, path string, opts InjectOptions) (*Injectio
 	if opts.Stack < 8 {
 		return nil, &InputError{Path: path, Problem: "--stack must be at least 8 bytes"}
 	}
-	f, res, lay, err := openFirmware(path, opts.Analysis, opts.Memory)
+	f, res, lay, err := openFirmwareFor(path, opts.Analysis, opts.Memory, "inject")
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func backtrace(m *Machine, f *binfile.File, res *analysis.Result, tab *cfi.Table
 	}
 	u := &unwinder{f: f, cfi: tab, lines: res.Lines, splice: splice}
 	var out []string
-	for i, fr := range u.backtrace(m, regs.PC(), regs.SP(), regs.LR(), regs.R[7], true) {
+	for i, fr := range u.backtrace(m, uint32(regs.PC()), uint32(regs.SP()), uint32(regs.LR()), regs.R[7], true) {
 		switch {
 		case fr.Exception:
 			out = append(out, "(exception entry)")

@@ -26,8 +26,19 @@ import (
 	"github.com/stackscope/stackscope/internal/gdbrsp"
 )
 
-// ErrNoQEMU is returned by Start when qemu-system-arm is not installed.
+// ErrNoQEMU is returned by Start when qemu-system-arm is not installed;
+// a missing RISC-V emulator is a *NoQEMUError that errors.Is matches to it.
 var ErrNoQEMU = errors.New("qemu-system-arm not found: install it (Debian/Ubuntu: apt-get install qemu-system-arm)")
+
+// NoQEMUError names the emulator a board needs and its package.
+type NoQEMUError struct{ Binary, Package string }
+
+func (e *NoQEMUError) Error() string {
+	return fmt.Sprintf("%s not found: install it (Debian/Ubuntu: apt-get install %s)", e.Binary, e.Package)
+}
+
+// Is makes errors.Is(err, ErrNoQEMU) true for every missing emulator.
+func (e *NoQEMUError) Is(target error) bool { return target == ErrNoQEMU }
 
 // DefaultICount is the -icount shift used unless told otherwise: one
 // instruction is 2^3 ns of virtual time (a 125 MHz core). With -icount
@@ -74,13 +85,18 @@ type Machine struct {
 func QEMUArgs(fw string, b *Board, icount int) []string {
 	// One stdio character device for the UART and semihosting: without
 	// chardev=, QEMU (7.2) writes the semihosting console to its stderr.
-	args := []string{"-M", b.Name, "-nographic", "-monitor", "none",
+	args := []string{"-M", b.qemuMachine(), "-nographic", "-monitor", "none",
 		"-chardev", "stdio,id=stackscope-out,mux=on", "-serial", "chardev:stackscope-out",
 		"-semihosting-config", "enable=on,target=native,chardev=stackscope-out"}
 	if icount >= 0 {
 		// sleep=off: an idle core (WFI) jumps to its next timer instead of
 		// waiting for the host's clock, which keeps runs repeatable.
 		args = append(args, "-icount", "shift="+strconv.Itoa(icount)+",sleep=off")
+	}
+	if b.RISCV() {
+		// No firmware: the ELF is the machine-mode program, and the reset
+		// ROM jumps to the start of RAM.
+		args = append(args, "-bios", "none")
 	}
 	return append(args, "-kernel", fw)
 }
@@ -91,9 +107,13 @@ func QEMUArgs(fw string, b *Board, icount int) []string {
 func Start(cfg Config) (m *Machine, err error) {
 	qemu := cfg.QEMU
 	if qemu == "" {
-		p, err := exec.LookPath("qemu-system-arm")
+		bin, pkg := cfg.Board.qemuBinary()
+		p, err := exec.LookPath(bin)
 		if err != nil {
-			return nil, ErrNoQEMU
+			if !cfg.Board.RISCV() {
+				return nil, ErrNoQEMU
+			}
+			return nil, &NoQEMUError{Binary: bin, Package: pkg}
 		}
 		qemu = p
 	}
@@ -157,6 +177,11 @@ func Start(cfg Config) (m *Machine, err error) {
 	m.rsp.Console = cfg.Output
 	if err := m.guard(10*time.Second, m.rsp.Handshake); err != nil {
 		return nil, fmt.Errorf("QEMU's GDB stub: %v", err)
+	}
+	if cfg.Board.RISCV() {
+		if err := m.checkRISCVTarget(); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -249,16 +274,45 @@ func (m *Machine) LowestDisturbed(start, end uint64, word uint32) (addr uint64, 
 	return 0, false, nil
 }
 
-// Registers are the core registers r0-r15 and xPSR.
+// Registers are the core registers: r0-r15 and xPSR of a Cortex-M, or
+// x0-x31 and pc of a RISC-V core (RISCV set; R and XPSR unused).
 type Registers struct {
 	R    [16]uint32
 	XPSR uint32
+
+	RISCV bool
+	X     [32]uint64
+	XPC   uint64
 }
 
-// SP, LR and PC name r13-r15.
-func (r *Registers) SP() uint32 { return r.R[13] }
-func (r *Registers) LR() uint32 { return r.R[14] }
-func (r *Registers) PC() uint32 { return r.R[15] }
+// SP, LR and PC name r13-r15 (Cortex-M) or sp, ra and pc (RISC-V).
+func (r *Registers) SP() uint64 {
+	if r.RISCV {
+		return r.X[2]
+	}
+	return uint64(r.R[13])
+}
+func (r *Registers) LR() uint64 {
+	if r.RISCV {
+		return r.X[1]
+	}
+	return uint64(r.R[14])
+}
+func (r *Registers) PC() uint64 {
+	if r.RISCV {
+		return r.XPC
+	}
+	return uint64(r.R[15])
+}
+
+// Arg is the i-th argument register (r0-r3, a0-a7): a semihosting
+// call's operation and parameter are Arg(0) and Arg(1).
+func (r *Registers) Arg(i int) uint64 {
+	if r.RISCV {
+		return r.X[10+i]
+	}
+	return uint64(r.R[i])
+}
 
 // Registers reads the core registers. QEMU's "g" reply starts with r0-r15;
 // xPSR follows at 64 once a target description was read, and at 164
@@ -269,6 +323,9 @@ func (m *Machine) Registers() (*Registers, error) {
 	err := m.guard(requestTimeout, func() (err error) { b, err = m.rsp.ReadRegisters(); return })
 	if err != nil {
 		return nil, fmt.Errorf("reading registers: %v", err)
+	}
+	if m.Board.RISCV() {
+		return riscvRegisters(b, m.Board.XLEN)
 	}
 	if len(b) < 64 {
 		return nil, fmt.Errorf("reading registers: %d bytes, want at least 64", len(b))
@@ -289,12 +346,22 @@ func (m *Machine) Registers() (*Registers, error) {
 // SetBreakpoint stops the core when it reaches addr (a Thumb address; bit
 // 0 is ignored).
 func (m *Machine) SetBreakpoint(addr uint64) error {
-	return m.guard(requestTimeout, func() error { return m.rsp.SetBreakpoint(addr&^1, 2) })
+	return m.guard(requestTimeout, func() error { return m.rsp.SetBreakpoint(addr&^1, m.breakpointKind()) })
 }
 
 // RemoveBreakpoint removes it.
 func (m *Machine) RemoveBreakpoint(addr uint64) error {
-	return m.guard(requestTimeout, func() error { return m.rsp.RemoveBreakpoint(addr&^1, 2) })
+	return m.guard(requestTimeout, func() error { return m.rsp.RemoveBreakpoint(addr&^1, m.breakpointKind()) })
+}
+
+// breakpointKind is the Z0 packet's kind: the breakpoint instruction's
+// size (a Thumb bkpt; RISC-V's ebreak, which QEMU's software breakpoints
+// never write anyway).
+func (m *Machine) breakpointKind() int {
+	if m.Board != nil && m.Board.RISCV() {
+		return 4
+	}
+	return 2
 }
 
 // SetWriteWatch stops the core after a store into [addr, addr+n).

@@ -8,6 +8,7 @@ package emu
 
 import (
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"strings"
@@ -80,6 +81,10 @@ func MinStack(ctx context.Context, path string, opts MinStackOptions) (*MinStack
 	if ok, why := IsFirmware(f); !ok {
 		f.Close()
 		return nil, &InputError{Path: path, Problem: why}
+	}
+	if f.ELF.Machine != elf.EM_ARM {
+		f.Close()
+		return nil, &InputError{Path: path, Problem: "RISC-V firmware: minstack runs Cortex-M firmware only (stackscope run measures RISC-V firmware on QEMU virt)"}
 	}
 	res, err := analysis.RunFile(f, opts.Analysis)
 	f.Close()

@@ -77,7 +77,7 @@ func buildNest(t *testing.T, dir, board string, cpu []string, flags ...string) s
 // total, which also counts levels that never run here (HardFault and
 // Default_Handler's, with their exception frames), is not below it.
 func TestNestedInterruptsMeasured(t *testing.T) {
-	for _, b := range Boards {
+	for _, b := range cortexBoards() {
 		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, cpuFlags[b.Name], "") })
 	}
 }
@@ -90,7 +90,7 @@ func TestNestedInterruptsMeasured(t *testing.T) {
 // must keep two levels (it did not: a total 4 B under the measured peak on
 // the microbit, before priorities.go's withoutMainExtension).
 func TestPriorityGroupingMeasured(t *testing.T) {
-	for _, b := range Boards {
+	for _, b := range cortexBoards() {
 		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, cpuFlags[b.Name], "PRIGROUP=7") })
 	}
 }
@@ -101,7 +101,7 @@ func TestPriorityGroupingMeasured(t *testing.T) {
 // one it interrupts: the measured peak is then the static total itself,
 // with no level set aside.
 func TestEveryLevelMeasured(t *testing.T) {
-	for _, b := range Boards {
+	for _, b := range cortexBoards() {
 		t.Run(b.Name, func(t *testing.T) { checkNested(t, b, cpuFlags[b.Name], "ALL_LEVELS") })
 	}
 	// The M33 with its FPU (ARMv8-M's extended frame is 0x68 too, with

@@ -198,7 +198,7 @@ func (r *ratchet) backtrace(m *Machine, regs *Registers, u *unwinder) []Frame {
 			bt = append(bt, u.backtrace(m, pc, sp, lr, 0, false)...)
 		}
 	} else {
-		bt = u.backtrace(m, regs.PC(), regs.SP(), regs.LR(), regs.R[7], true)
+		bt = u.backtrace(m, uint32(regs.PC()), uint32(regs.SP()), uint32(regs.LR()), regs.R[7], true)
 	}
 	if r.entry != "" {
 		for i, f := range bt {

@@ -39,6 +39,8 @@ type Result struct {
 	Output          string   `json:"output"`
 	OutputTruncated bool     `json:"output_truncated,omitempty"`
 	Warnings        []string `json:"warnings"`
+
+	riscv bool // run on a RISC-V board
 }
 
 // StopResult is why the run ended.
@@ -56,6 +58,9 @@ type StopResult struct {
 	Where     string   `json:"where,omitempty"`
 	Registers []uint32 `json:"registers,omitempty"`
 	XPSR      uint32   `json:"xpsr,omitempty"`
+	// X are a RISC-V core's x0-x31 at the stop (Registers and XPSR are
+	// then absent).
+	X []uint64 `json:"x,omitempty"`
 }
 
 // StackResult is one stack's measurement beside its static bound.
@@ -64,7 +69,8 @@ type StackResult struct {
 	// RatchetOverBound is the depth the --deepest run reached when it went
 	// past the static bound (0 otherwise): an analysis bug, exit 1.
 	RatchetOverBound int64 `json:"ratchet_over_bound,omitempty"`
-	// Kind: "main", "task" (an RTOS task), "process".
+	// Kind: "main", "task" (an RTOS task), "process", "trap" (a RISC-V
+	// trap handler's own stack, such as FreeRTOS's xISRStack).
 	Kind  string `json:"kind"`
 	Top   uint64 `json:"top"`
 	Limit uint64 `json:"limit"`
@@ -165,6 +171,8 @@ func (r *Result) Verdict() string {
 		switch {
 		case s.Overflowed:
 			parts = append(parts, fmt.Sprintf("STACK OVERFLOW: the %s stack reached its limit (%s)", s.Name, size.FormatCapacity(s.Size)))
+		case s.BoundExceeded() && r.overflowedOther(s) != "":
+			parts = append(parts, fmt.Sprintf("the %s stack reached %s, over its static bound %s, after the %s stack overflowed into memory that is not its own", s.Name, size.Format(*s.Peak), size.Format(*s.StaticBound), r.overflowedOther(s)))
 		case s.BoundExceeded():
 			parts = append(parts, fmt.Sprintf("analysis bug: measured peak %d exceeds the static bound %d of the %s stack; please report with the ELF", *s.Peak, *s.StaticBound, s.Name))
 		}
@@ -187,6 +195,19 @@ func (r *Result) Verdict() string {
 		peaks = append(peaks, p)
 	}
 	return stop + "; " + strings.Join(peaks, "; ")
+}
+
+// overflowedOther names another stack that overflowed in the run, ""
+// when none did: after an overflow, memory beyond that stack was written
+// and the firmware ran on corrupted state, so a peak over a bound
+// elsewhere is the overflow's doing as likely as the analysis's.
+func (r *Result) overflowedOther(s *StackResult) string {
+	for i := range r.Stacks {
+		if o := &r.Stacks[i]; o != s && o.Overflowed {
+			return o.Name
+		}
+	}
+	return ""
 }
 
 func (r *Result) stopPhrase() string {
@@ -233,6 +254,13 @@ func (r *Result) WriteText(w io.Writer) {
 			fmt.Fprintf(&b, " r%d=%08x", i, v)
 		}
 		fmt.Fprintf(w, "  registers:%s xpsr=%08x\n", b.String(), r.Stop.XPSR)
+	}
+	if x := r.Stop.X; len(x) == 32 && (r.Stop.Kind == StopLockup || r.Stop.Kind == StopQEMUDied) {
+		var b strings.Builder
+		for i, v := range x[1:] {
+			fmt.Fprintf(&b, " x%d=%x", i+1, v)
+		}
+		fmt.Fprintf(w, "  registers:%s\n", b.String())
 	}
 	// Numbers right-aligned (tabwriter), then the check and the stack's
 	// name left-aligned in the last cell, as analyze's tables end with
@@ -286,7 +314,9 @@ func (r *Result) WriteText(w io.Writer) {
 		if s.Peak != nil && s.ResetBound != nil && s.StaticBound != nil && *s.StaticBound != *s.ResetBound {
 			fmt.Fprintf(w, "  %s stack: the static bound is the reset path's %s plus the interrupt levels; the run measures only what ran\n", s.Name, size.Format(*s.ResetBound))
 		}
-		if s.BoundExceeded() {
+		if o := r.overflowedOther(s); s.BoundExceeded() && o != "" {
+			fmt.Fprintf(w, "  %s stack: over its static bound after the %s stack overflowed (an overflow writes what is not its own: not by itself an analysis bug)\n", s.Name, o)
+		} else if s.BoundExceeded() {
 			fmt.Fprintf(w, "  analysis bug: measured peak %d exceeds the static bound %d; please report with the ELF\n", *s.Peak, *s.StaticBound)
 		}
 	}

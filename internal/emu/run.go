@@ -135,6 +135,12 @@ func (m *Machine) Run(ctx context.Context, opts RunOptions) (*Stop, error) {
 		if loop, err := m.branchToSelf(regs.PC()); err == nil && loop {
 			return &Stop{Kind: StopLoop, Regs: regs, Alive: true, Detail: fmt.Sprintf("the core sits on a branch to itself at %#x", regs.PC())}, nil
 		}
+		if m.Board.RISCV() {
+			if st := m.riscvStuck(regs); st != nil {
+				return st, nil
+			}
+			continue
+		}
 		if regs.PC() == lockupPC {
 			return &Stop{Kind: StopLockup, Regs: regs, Alive: true, Detail: "the core is locked up (PC 0xeffffffe)"}, nil
 		}
@@ -150,11 +156,15 @@ type waitResult struct {
 }
 
 // branchToSelf reports whether the instruction at pc jumps to itself: the
-// 16-bit "b ." (0xe7fe) or the 32-bit "b.w ." (0xf7ff 0xbffe).
-func (m *Machine) branchToSelf(pc uint32) (bool, error) {
-	b, err := m.ReadMemory(uint64(pc), 4)
+// 16-bit "b ." (0xe7fe) or the 32-bit "b.w ." (0xf7ff 0xbffe), or
+// RISC-V's "j ." (riscvEndless).
+func (m *Machine) branchToSelf(pc uint64) (bool, error) {
+	b, err := m.ReadMemory(pc, 4)
 	if err != nil {
 		return false, err
+	}
+	if m.Board.RISCV() {
+		return riscvEndless(b), nil
 	}
 	h0 := binary.LittleEndian.Uint16(b)
 	h1 := binary.LittleEndian.Uint16(b[2:])

@@ -47,6 +47,11 @@ type freertosTasks struct {
 	paintedAtMain bool
 	// noRatchet: read the entries at the scheduler's start, arm nothing.
 	noRatchet bool
+	// word is StackType_t's size (4; 8 on RV64): a task's size and
+	// peak are whole words of it, as the kernel counts them. riscv: the
+	// port is FreeRTOS's RISC-V one (its initial frame differs).
+	word  uint64
+	riscv bool
 }
 
 type namedRange struct {
@@ -65,7 +70,7 @@ func newFreeRTOSTasks(f *binfile.File, res *analysis.Result, warn func(string)) 
 		warn("FreeRTOS tasks not measured: " + err.Error())
 		return nil
 	}
-	t := &freertosTasks{k: k, f: f, res: res, entries: map[uint64]string{}, ratchets: map[uint64]*ratchet{}}
+	t := &freertosTasks{k: k, f: f, res: res, entries: map[uint64]string{}, ratchets: map[uint64]*ratchet{}, word: 4}
 	syms, _ := f.ELF.Symbols()
 	byName := map[string]elf.Symbol{}
 	for _, s := range syms {
@@ -155,6 +160,9 @@ func (t *freertosTasks) fired(addr uint64) *ratchet {
 // on a new task's stack (r0-r3, r12, lr, pc, xPSR with only the Thumb
 // bit): "" once the task has run and the frame is gone.
 func (t *freertosTasks) initialEntry(m *Machine, tk rtos.Task) string {
+	if t.riscv {
+		return t.initialEntryRISCV(m, tk)
+	}
 	b, err := m.ReadMemory(tk.TopOfStack, 32*4)
 	if err != nil {
 		return ""
@@ -184,7 +192,7 @@ type taskGeometry struct {
 // at pxStack; else heap_4's block header.
 func (t *freertosTasks) geometry(m *Machine, tk rtos.Task) taskGeometry {
 	if tk.HasEndOfStack && tk.EndOfStack >= tk.Stack {
-		return taskGeometry{top: tk.EndOfStack + 4, source: "pxEndOfStack - pxStack + 4 (configRECORD_STACK_HIGH_ADDRESS)"}
+		return taskGeometry{top: tk.EndOfStack + t.word, source: fmt.Sprintf("pxEndOfStack - pxStack + %d (configRECORD_STACK_HIGH_ADDRESS)", t.word)}
 	}
 	if th := t.thread(t.entries[tk.TCB]); th != nil && th.StackSize != nil && !th.SizeAtLeast {
 		return taskGeometry{top: tk.Stack + uint64(*th.StackSize), source: "the static thread model: " + th.SizeSource}
@@ -195,6 +203,11 @@ func (t *freertosTasks) geometry(m *Machine, tk rtos.Task) taskGeometry {
 		}
 	}
 	for _, r := range t.painted {
+		// heap_4's header as Cortex-M lays it out: on RISC-V it is
+		// rounded to portBYTE_ALIGNMENT (16), and its size is not read.
+		if t.riscv {
+			break
+		}
 		if r.name == "ucHeap" && tk.Stack >= r.start+8 && tk.Stack < r.end {
 			// heap_4's BlockLink_t {next, size} sits just below the block;
 			// the size has the allocated bit (the top bit) set and counts
@@ -332,6 +345,11 @@ func (t *freertosTasks) result(m *Machine, tk rtos.Task, kernelFills bool) Stack
 	if !painted && !(kernelFills && disturbed && a == tk.Stack) {
 		s.NotMeasured = "its stack was neither painted by stackscope (it is not in ucHeap nor a static buffer the analysis found) nor filled by the kernel (INCLUDE_uxTaskGetStackHighWaterMark or configCHECK_FOR_STACK_OVERFLOW > 1)"
 		return s
+	}
+	if disturbed && t.word > 4 {
+		// A whole stack word counts as used when any of its bytes is, as
+		// uxTaskGetStackHighWaterMark counts free words.
+		a = tk.Stack + (a-tk.Stack)/t.word*t.word
 	}
 	peak := int64(0)
 	if disturbed {

@@ -20,6 +20,8 @@ type watcher struct {
 	u         *unwinder
 	noRatchet bool
 	warn      func(string)
+	// trap are RISC-V trap handlers' own stacks (set by the caller).
+	trap []*trapStack
 }
 
 func newWatcher(f *binfile.File, res *analysis.Result, main *mainMeasure, noRatchet bool, warn func(string)) *watcher {
@@ -49,7 +51,7 @@ func (w *watcher) start(m *Machine) error {
 // breakpoints adds the watcher's: main (paint the task stacks) and the
 // port's xPortStartScheduler (arm the tasks' ratchets).
 func (w *watcher) breakpoints(bps map[uint64]string) {
-	if w.tasks == nil {
+	if w.tasks == nil && len(w.trap) == 0 {
 		return
 	}
 	set := func(name, what string) {
@@ -60,6 +62,9 @@ func (w *watcher) breakpoints(bps map[uint64]string) {
 		}
 	}
 	set("main", "rtos-main")
+	if w.tasks == nil {
+		return
+	}
 	// The tasks' entries are read when the scheduler starts (and their
 	// ratchets armed): a breakpoint gone before the first tick.
 	set("xPortStartScheduler", "rtos-scheduler")
@@ -129,6 +134,13 @@ func (w *watcher) mainRepainted(m *Machine, sp uint64) error {
 
 // atMain paints FreeRTOS's heap and static task stacks, once.
 func (w *watcher) atMain(m *Machine) error {
+	for _, ts := range w.trap {
+		if !ts.painted {
+			if err := ts.paint(m); err != nil {
+				return err
+			}
+		}
+	}
 	if w.tasks == nil || w.tasks.paintedAtMain {
 		return nil
 	}
@@ -143,6 +155,11 @@ func (w *watcher) measure(m *Machine) error {
 		}
 		if r.stepped > 0 {
 			w.warn(fmt.Sprintf("the ratchet on the %s stack single-stepped %d store(s) whose target it could not tell: QEMU steps with interrupts masked, so an interrupt due there came an instruction late", r.name, r.stepped))
+		}
+	}
+	for _, ts := range w.trap {
+		if err := ts.measure(m); err != nil {
+			return err
 		}
 	}
 	if w.tasks == nil {
@@ -166,6 +183,9 @@ func (w *watcher) results(main StackResult, measured bool) []StackResult {
 		}
 	}
 	out := []StackResult{main}
+	for _, ts := range w.trap {
+		out = append(out, ts.result())
+	}
 	if w.tasks == nil {
 		return out
 	}

@@ -518,3 +518,13 @@ func plural(n int, one, many string) string {
 
 // bytesText writes a size in the one text style (size.Format).
 func bytesText(n uint64) string { return size.Format(int64(n)) }
+
+// MainStackBySymbols finds the main stack of an image without a vector
+// table (RISC-V firmware, whose reset code loads SP itself) from the
+// linker's symbols alone, as findStack does: the top from a stack-top
+// symbol, the limit from a stack-limit or stack-size symbol or section.
+// nil when no stack-top symbol is there. (Layout's own report does not
+// judge RISC-V firmware yet; the emulator paints what this finds.)
+func MainStackBySymbols(f *binfile.File) *Stack {
+	return findStack(f, nil, f.Symbols(), sections(f))
+}

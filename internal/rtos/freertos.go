@@ -36,6 +36,9 @@ type FreeRTOS struct {
 	// List_t and ListItem_t fields.
 	listCount, listEnd, itemNext, itemOwner int64
 	listSize                                int64
+	// ptrSize is the size of a pointer and of UBaseType_t, the fields
+	// read: 8 in a 64-bit image (ELFCLASS64: RV64), else 4.
+	ptrSize int
 }
 
 // taskList is one of the kernel's lists of tasks.
@@ -93,7 +96,10 @@ func LoadFreeRTOS(f *elf.File) (*FreeRTOS, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &FreeRTOS{currentTCB: cur.Value, tcbEndOfStack: -1}
+	k := &FreeRTOS{currentTCB: cur.Value, tcbEndOfStack: -1, ptrSize: 4}
+	if f.Class == elf.ELFCLASS64 {
+		k.ptrSize = 8
+	}
 	tcb, list, item := structs["tskTaskControlBlock"], structs["xLIST"], structs["xLIST_ITEM"]
 	for _, fld := range []struct {
 		s    *dwarf.StructType
@@ -306,13 +312,22 @@ func (k *FreeRTOS) readTCB(mem Memory, tcb uint64) (Task, error) {
 	return t, nil
 }
 
+// word reads a pointer or a UBaseType_t (little-endian, as every target
+// stackscope runs is).
 func (k *FreeRTOS) word(mem Memory, addr uint64) (uint64, error) {
-	b, err := mem.ReadMemory(addr, 4)
+	n := k.ptrSize
+	if n == 0 {
+		n = 4
+	}
+	b, err := mem.ReadMemory(addr, n)
 	if err != nil {
 		return 0, err
 	}
-	if len(b) < 4 {
-		return 0, fmt.Errorf("reading 4 bytes at %#x: got %d", addr, len(b))
+	if len(b) < n {
+		return 0, fmt.Errorf("reading %d bytes at %#x: got %d", n, addr, len(b))
+	}
+	if n == 8 {
+		return binary.LittleEndian.Uint64(b), nil
 	}
 	return uint64(binary.LittleEndian.Uint32(b)), nil
 }

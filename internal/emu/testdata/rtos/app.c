@@ -12,7 +12,9 @@
  * -DWORKER_WORDS=N sets the worker's stack (words): the default is ample;
  * a small one makes the worker's chain overflow it. -DRUNTIME_DEPTH gives
  * the producer a depth read from a volatile, which no static analysis can
- * tell. -DWORKER_LOG puts plain data right below the worker's stack. */
+ * tell. -DWORKER_LOG puts plain data right below the worker's stack.
+ * Built for RISC-V (ports rv32/rv64, QEMU virt) too: only semihosting
+ * differs. */
 #include <stdint.h>
 
 #include "FreeRTOS.h"
@@ -44,11 +46,37 @@ void vAssertCalled(const char *file, int line)
         ;
 }
 
+#ifdef __riscv
+/* RISC-V semihosting: op in a0, argument in a1, and the three-instruction
+ * sequence QEMU recognises, uncompressed. */
+static void semihost(uintptr_t op, const void *arg)
+{
+    register uintptr_t a0 __asm("a0") = op;
+    register const void *a1 __asm("a1") = arg;
+    __asm volatile(".option push\n.option norvc\n"
+                   "slli x0, x0, 0x1f\nebreak\nsrai x0, x0, 7\n"
+                   ".option pop"
+                   : "+r"(a0) : "r"(a1) : "memory");
+}
+#else
 static void semihost(uint32_t op, const void *arg)
 {
     register uint32_t r0 __asm("r0") = op;
     register const void *r1 __asm("r1") = arg;
     __asm volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
+}
+#endif
+
+/* SYS_EXIT with ApplicationExit: a 64-bit target passes a pointer to
+ * {reason, subcode}, a 32-bit one the reason itself. */
+static void semihost_exit(void)
+{
+#if defined(__riscv) && __riscv_xlen == 64
+    static const uint64_t block[2] = {0x20026, 0};
+    semihost(0x18, block);
+#else
+    semihost(0x18, (const void *)0x20026);
+#endif
 }
 
 /* The worker's chain: three frames of different sizes, each noinline so
@@ -167,7 +195,7 @@ static void report_task(void *arg)
     o = put_str(o, "\n");
     *o = 0;
     semihost(0x04, line);                  /* SYS_WRITE0 */
-    semihost(0x18, (const void *)0x20026); /* SYS_EXIT, ApplicationExit */
+    semihost_exit();
     for (;;)
         ;
 }
