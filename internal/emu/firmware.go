@@ -97,7 +97,8 @@ func machineName(m elf.Machine) string {
 // or a failure of the emulator.
 //
 // The deepest paths come from a second run with the watchpoint ratchet
-// (unless opts.NoRatchet): its stops change where QEMU takes an interrupt
+// (unless opts.NoRatchet; then no stack says why it has none, since none
+// was asked for): its stops change where QEMU takes an interrupt
 // by a few instructions (see ratchetRun), so the peaks and the verdict are
 // always the first run's, which nothing but the paint and the exit
 // breakpoints touched.
@@ -110,6 +111,9 @@ func RunFirmware(ctx context.Context, path string, opts Options) (*Result, error
 		return res, nil
 	}
 	if err != nil || opts.NoRatchet || ctx.Err() != nil {
+		if err == nil && opts.NoRatchet {
+			noDeepestAsked(res)
+		}
 		return res, err
 	}
 	switch res.Stop.Kind {
@@ -697,4 +701,13 @@ func initializedOverlap(lay *layout.Report, mm *mainMeasure) string {
 		}
 	}
 	return ""
+}
+
+// noDeepestAsked drops the per-stack notes of why a stack has no deepest
+// path when the ratchet was not asked for: every stack lacks one, and a
+// line per stack saying so would bury the lines that matter.
+func noDeepestAsked(res *Result) {
+	for i := range res.Stacks {
+		res.Stacks[i].DeepestNote = ""
+	}
 }
