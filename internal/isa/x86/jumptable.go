@@ -80,6 +80,9 @@ func MatchJumpTable(code [][]byte, pcs []uint64) (jt JumpTable, ok bool) {
 		if i < 0 || insts[i].Op != x86asm.LEA {
 			return 0, false
 		}
+		if _, ok := reg64(insts[i].Args[0]); !ok {
+			return 0, false // lea r32 keeps the address's low half only
+		}
 		m, ok := insts[i].Args[1].(x86asm.Mem)
 		if !ok || m.Base != x86asm.RIP || m.Index != 0 {
 			return 0, false
