@@ -363,6 +363,8 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 		return false
 	}
 	fnEnd := fnAddr + uint64(len(code))
+	calls := g.callsOf(m.File)
+	never := func(addr uint64) bool { return calls.never(g, m.File, addr, noReturnLevels) }
 	at := make(map[uint64]int, len(insts))
 	for i, in := range insts {
 		at[in.addr] = i
@@ -374,7 +376,25 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 		table       x86.JumpTable
 	}
 	var windows []window
-	var walked []int // instructions a constJump took a register's value through
+	// valuesAt returns the code addresses register reg holds before
+	// insts[i] runs, on every path into it by the branches of from
+	// (sorted, without duplicates).
+	valuesAt := func(from map[uint64][]uint64, i int, reg uint) ([]uint64, bool) {
+		c := constJump{insts: insts, from: from, at: at, code: code, fnAddr: fnAddr, seen: map[int]bool{}, budget: 256, never: never}
+		if !c.values(i, reg) {
+			return nil, false
+		}
+		slices.Sort(c.found)
+		return slices.Compact(c.found), true
+	}
+	// The register values taken from the paths into the code, asked
+	// again once the tables' targets are known (they are paths too).
+	type query struct {
+		at    int
+		reg   uint
+		found []uint64
+	}
+	var queries []query
 	added := map[uint64][]uint64{}
 	for _, j := range jumps {
 		// The straight-line code before the jump: each instruction falls
@@ -395,17 +415,32 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 			bytes = append(bytes, code[off:off+uint64(in.e.Len)])
 			pcs = append(pcs, in.addr)
 		}
-		jt, ok := x86.MatchJumpTable(bytes, pcs)
+		// The table's and the base's addresses may be in their
+		// registers before that code (a lea hoisted out of a loop): one
+		// address on every path into it.
+		jt, ok := x86.MatchJumpTableFrom(bytes, pcs, func(reg uint) (uint64, bool) {
+			found, ok := valuesAt(from, s, reg)
+			if !ok || len(found) != 1 {
+				return 0, false
+			}
+			queries = append(queries, query{s, reg, found})
+			return found[0], true
+		})
 		if !ok {
 			// A jump through a register that holds a code address on
 			// every path into it (`lea rax,[rip+label]` on each, a
 			// computed goto GCC knows the label of).
-			c := constJump{insts: insts, from: from, at: at, code: code, fnAddr: fnAddr, seen: map[int]bool{}, budget: 256}
-			reg, isReg := x86.JumpRegister(c.bytes(j))
-			if !isReg || !c.values(j, reg) {
+			off := insts[j].addr - fnAddr
+			reg, isReg := x86.JumpRegister(code[off : off+uint64(insts[j].e.Len)])
+			if !isReg {
 				return false
 			}
-			for _, t := range c.found {
+			found, ok := valuesAt(from, j, reg)
+			if !ok {
+				return false
+			}
+			queries = append(queries, query{j, reg, found})
+			for _, t := range found {
 				if t >= fnAddr && t < fnEnd {
 					if _, ok := at[t]; !ok {
 						return false
@@ -413,7 +448,6 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 					added[t] = append(added[t], insts[j].addr)
 				}
 			}
-			walked = append(walked, c.walked...)
 			continue
 		}
 		if size, ok := tableObject(m, jt.Table); ok && size/4 < uint64(jt.Entries) {
@@ -460,13 +494,20 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 			}
 		}
 	}
-	for _, i := range walked {
-		if len(added[insts[i].addr]) > 0 {
+	all := make(map[uint64][]uint64, len(from)+len(added))
+	for t, srcs := range from {
+		all[t] = srcs
+	}
+	for t, srcs := range added {
+		all[t] = append(slices.Clip(all[t]), slices.Compact(srcs)...)
+	}
+	for _, q := range queries {
+		if found, ok := valuesAt(all, q.at, q.reg); !ok || !slices.Equal(found, q.found) {
 			return false
 		}
 	}
-	for t, srcs := range added {
-		from[t] = append(from[t], slices.Compact(srcs)...)
+	for t, srcs := range all {
+		from[t] = srcs
 	}
 	return true
 }
@@ -492,8 +533,7 @@ func tableObject(m *Module, addr uint64) (uint64, bool) {
 // branching from a direct branch) to an instruction that puts a code
 // address there with `lea reg,[rip+X]`. Any other write of the register, a
 // call, the function's entry, or more than budget instructions, and the
-// value is not known. walked lists the instructions the value passed
-// through: no indirect jump may land on them.
+// value is not known.
 type constJump struct {
 	insts  []linearInst
 	from   map[uint64][]uint64
@@ -503,7 +543,9 @@ type constJump struct {
 	seen   map[int]bool
 	budget int
 	found  []uint64
-	walked []int
+	// never says whether the function at an address never returns (as
+	// for the frame walk: frame.Input.NoReturn).
+	never func(addr uint64) bool
 }
 
 func (c *constJump) bytes(i int) []byte {
@@ -521,7 +563,6 @@ func (c *constJump) values(i int, reg uint) bool {
 	if c.budget--; c.budget < 0 {
 		return false
 	}
-	c.walked = append(c.walked, i)
 	preds := []int{}
 	for _, src := range c.from[c.insts[i].addr] {
 		k, ok := c.at[src]
@@ -533,10 +574,13 @@ func (c *constJump) values(i int, reg uint) bool {
 	if i == 0 {
 		return false // the function's entry: the caller's value
 	}
-	switch c.insts[i-1].e.Flow {
+	switch prev := c.insts[i-1].e; prev.Flow {
 	case isa.FlowNext, isa.FlowCondJump:
 		preds = append(preds, i-1)
 	case isa.FlowCall, isa.FlowIndirectCall:
+		if prev.Flow == isa.FlowCall && prev.HasTarget && c.never != nil && c.never(prev.Target) {
+			break // __assert_fail...: nothing falls through from it
+		}
 		return false // what the callee leaves there
 	}
 	for _, p := range preds {

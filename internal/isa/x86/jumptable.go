@@ -37,6 +37,14 @@ type JumpTable struct {
 // Written here because no maintained library resolves x86-64 jump tables
 // from machine code; golang.org/x/arch only decodes.
 func MatchJumpTable(code [][]byte, pcs []uint64) (jt JumpTable, ok bool) {
+	return MatchJumpTableFrom(code, pcs, nil)
+}
+
+// MatchJumpTableFrom is MatchJumpTable where the table's or the base's
+// address may be in its register before the code given (GCC hoists the
+// lea out of a loop): entry, when not nil, is asked for the address a
+// register holds when the first instruction runs.
+func MatchJumpTableFrom(code [][]byte, pcs []uint64, entry func(reg uint) (uint64, bool)) (jt JumpTable, ok bool) {
 	defer func() {
 		if recover() != nil {
 			jt, ok = JumpTable{}, false
@@ -90,6 +98,14 @@ func MatchJumpTable(code [][]byte, pcs []uint64) (jt JumpTable, ok bool) {
 		// (x86asm gives the 32-bit displacement zero-extended.)
 		return pcs[i] + uint64(insts[i].Len) + uint64(int64(int32(m.Disp))), true
 	}
+	// address is the address register reg holds after instruction i,
+	// its last write (-1: none in the code).
+	address := func(reg uint, i int) (uint64, bool) {
+		if i < 0 && entry != nil {
+			return entry(reg)
+		}
+		return ripLea(i)
+	}
 	last := len(insts) - 1
 	jmp := insts[last]
 	if jmp.Op != x86asm.JMP {
@@ -131,11 +147,11 @@ func MatchJumpTable(code [][]byte, pcs []uint64) (jt JumpTable, ok bool) {
 		if !ok1 || !ok2 {
 			continue
 		}
-		base, ok := ripLea(lastWrite(baseReg, k))
+		base, ok := address(baseReg, lastWrite(baseReg, k))
 		if !ok {
 			continue
 		}
-		table, ok := ripLea(lastWrite(tableReg, e))
+		table, ok := address(tableReg, lastWrite(tableReg, e))
 		if !ok {
 			continue
 		}
