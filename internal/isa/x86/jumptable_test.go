@@ -82,6 +82,12 @@ func FuzzMatchJumpTable(f *testing.F) {
 	f.Add([]byte{0x48, 0x8d, 0x05, 0x10, 0x00, 0x00, 0x00, 0xff, 0xe0})
 	f.Fuzz(func(t *testing.T, code []byte) {
 		insts, pcs := splitInstructions(code, 0x401000, 24)
+		// Registers not written in the code hold 0x402000 before it.
+		if jt, ok := MatchJumpTableFrom(insts, pcs, func(uint) (uint64, bool) { return 0x402000, true }); ok {
+			if _, isJump := JumpRegister(insts[len(insts)-1]); !isJump {
+				t.Errorf("a match that does not end in jmp reg: %+v", jt)
+			}
+		}
 		jt, ok := MatchJumpTable(insts, pcs)
 		if !ok {
 			return
