@@ -130,6 +130,9 @@ type Graph struct {
 	data       map[*binfile.File][]frame.Range
 	cases      map[*binfile.File]map[uint64]frame.CaseHelper
 	calls      map[*binfile.File]*fileCalls
+	// linearTables keeps, per function, where its jump tables land
+	// (decodeLinear; nil: not all read), under dataMu.
+	linearTables map[*binfile.Function]map[uint64][]uint64
 	search     binfile.LibrarySearch
 	libsLoaded bool
 	externals  map[string]int

@@ -345,10 +345,46 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 		}
 		off += e.Len
 	}
-	if len(tables) > 0 && !g.jumpTableTargets(m, fn.Addr, code, insts, tables, targets) {
-		return nil, nil, false
+	if len(tables) > 0 {
+		added, ok := g.tableTargetsOnce(m, fn, code, insts, tables, targets)
+		if !ok {
+			return nil, nil, false
+		}
+		for t, srcs := range added {
+			targets[t] = append(targets[t], srcs...)
+		}
 	}
 	return insts, targets, true
+}
+
+// tableTargetsOnce is jumpTableTargets' answer for fn, found once: each
+// of the libio model's questions decodes the function again.
+func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, insts []linearInst, jumps []int, direct map[uint64][]uint64) (map[uint64][]uint64, bool) {
+	g.dataMu.Lock()
+	added, done := g.linearTables[fn]
+	g.dataMu.Unlock()
+	if done {
+		return added, added != nil
+	}
+	from := make(map[uint64][]uint64, len(direct))
+	for t, srcs := range direct {
+		from[t] = srcs
+	}
+	if g.jumpTableTargets(m, fn.Addr, code, insts, jumps, from) {
+		added = map[uint64][]uint64{}
+		for t, srcs := range from {
+			if extra := srcs[len(direct[t]):]; len(extra) > 0 {
+				added[t] = slices.Clone(extra)
+			}
+		}
+	}
+	g.dataMu.Lock()
+	if g.linearTables == nil {
+		g.linearTables = map[*binfile.Function]map[uint64][]uint64{}
+	}
+	g.linearTables[fn] = added
+	g.dataMu.Unlock()
+	return added, added != nil
 }
 
 // jumpTableTargets adds to from the places the indirect jumps insts[j] (j
