@@ -125,17 +125,17 @@ type Graph struct {
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 
-	opts       Options
-	dataMu     sync.Mutex
-	data       map[*binfile.File][]frame.Range
-	cases      map[*binfile.File]map[uint64]frame.CaseHelper
-	calls      map[*binfile.File]*fileCalls
+	opts   Options
+	dataMu sync.Mutex
+	data   map[*binfile.File][]frame.Range
+	cases  map[*binfile.File]map[uint64]frame.CaseHelper
+	calls  map[*binfile.File]*fileCalls
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.
 	linearTables map[*binfile.Function]map[uint64][]uint64
-	search     binfile.LibrarySearch
-	libsLoaded bool
-	externals  map[string]int
+	search       binfile.LibrarySearch
+	libsLoaded   bool
+	externals    map[string]int
 	// lazyResolvers are the nodes standing for ld.so's lazy-binding
 	// resolver, one per lazy slot (see linkLazy).
 	lazyResolvers map[lazyKey]int
