@@ -125,17 +125,14 @@ type Graph struct {
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 
-	opts   Options
-	dataMu sync.Mutex
-	data   map[*binfile.File][]frame.Range
-	cases  map[*binfile.File]map[uint64]frame.CaseHelper
-	calls  map[*binfile.File]*fileCalls
-	// linearTables keeps, per function, where its jump tables land
-	// (decodeLinear; nil: not all read), under dataMu.
-	linearTables map[*binfile.Function]map[uint64][]uint64
-	search       binfile.LibrarySearch
-	libsLoaded   bool
-	externals    map[string]int
+	opts       Options
+	dataMu     sync.Mutex
+	data       map[*binfile.File][]frame.Range
+	cases      map[*binfile.File]map[uint64]frame.CaseHelper
+	calls      map[*binfile.File]*fileCalls
+	search     binfile.LibrarySearch
+	libsLoaded bool
+	externals  map[string]int
 	// lazyResolvers are the nodes standing for ld.so's lazy-binding
 	// resolver, one per lazy slot (see linkLazy).
 	lazyResolvers map[lazyKey]int
@@ -143,6 +140,10 @@ type Graph struct {
 	// mainStack is the firmware's vector table (nil otherwise): its
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
+
+	// linearTables keeps, per function, where its jump tables land
+	// (decodeLinear; nil: not all read), under dataMu.
+	linearTables map[*binfile.Function]map[uint64][]uint64
 }
 
 // Options control how the graph is built.
