@@ -432,10 +432,11 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 	a.flows[id] = nil
 	g := a.g
 	n := g.Nodes[id]
-	insts, _, ok := g.decodeLinear(n.Module, n)
+	insts, from, ok := g.decodeLinear(n.Module, n)
 	if !ok || len(insts) == 0 {
 		return nil, false
 	}
+	tables := jumpTableSuccessors(insts, from)
 	code, err := n.Module.File.Code(n.Func.Addr, n.Func.Size)
 	if err != nil {
 		return nil, false
@@ -521,6 +522,10 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 				}
 				merge(j, &out)
 			}
+		case isa.FlowIndirectJump:
+			for _, j := range tables[in.addr] {
+				merge(j, &out)
+			}
 		}
 	}
 	// Keep the states where a caller's argument or a call's target is
@@ -540,4 +545,27 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 	}
 	a.flows[id] = kept
 	return kept, true
+}
+
+// jumpTableSuccessors maps each indirect jump of a decodeLinear decode
+// to the instructions it lands on (the jump tables decodeLinear read:
+// their sources in from are indirect jumps).
+func jumpTableSuccessors(insts []linearInst, from map[uint64][]uint64) map[uint64][]int {
+	at := make(map[uint64]int, len(insts))
+	jumps := map[uint64]bool{}
+	for i, in := range insts {
+		at[in.addr] = i
+		if in.e.Flow == isa.FlowIndirectJump {
+			jumps[in.addr] = true
+		}
+	}
+	succ := map[uint64][]int{}
+	for t, srcs := range from {
+		for _, src := range srcs {
+			if j, ok := at[t]; ok && jumps[src] {
+				succ[src] = append(succ[src], j)
+			}
+		}
+	}
+	return succ
 }

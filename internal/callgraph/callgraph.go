@@ -140,6 +140,10 @@ type Graph struct {
 	// mainStack is the firmware's vector table (nil otherwise): its
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
+
+	// linearTables keeps, per function, where its jump tables land
+	// (decodeLinear; nil: not all read), under dataMu.
+	linearTables map[*binfile.Function]map[uint64][]uint64
 }
 
 // Options control how the graph is built.

@@ -2,6 +2,7 @@ package callgraph
 
 import (
 	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sort"
@@ -9,6 +10,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/isa/x86"
 )
 
 // MethodLibioVtable is the method of the edges of a call through a glibc
@@ -56,7 +58,7 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	// Whether the code loads the slot from a vtable it validates depends
 	// on the library alone: asked once per call site (libcache keeps the
 	// answer, for the next program too).
-	key := fmt.Sprintf("libio-validated %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
+	key := fmt.Sprintf("libio-validated-jt %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
 	if g.libraryStore(m).Fact(key, func() int64 {
 		if g.validatedVtableCall(m, n, a, cs) {
 			return 1
@@ -309,10 +311,13 @@ type linearInst struct {
 }
 
 // decodeLinear decodes node n's function from its start, in address order,
-// and returns its instructions and, for each target of its direct
-// branches, where they branch from. ok is false when the function has a
-// jump table (a branch could land anywhere): an indirect jump that is not
-// a tail call of a function without jump tables (tailJump).
+// and returns its instructions and, for each place branches land, where
+// they branch from: the targets of its direct branches and of its jump
+// tables that the code before the jump shows (jumpTableTargets). ok is
+// false when a branch could land anywhere: an indirect jump that is
+// neither such a jump table nor a tail call of a function without jump
+// tables (tailJump), or a table's target inside the function that is not
+// one of the decoded instructions.
 func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
 	fn := n.Func
 	if fn == nil {
@@ -323,6 +328,7 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 		return nil, nil, false
 	}
 	var insts []linearInst
+	var tables []int // indexes in insts of indirect jumps that are not tail calls
 	targets := map[uint64][]uint64{}
 	for off := 0; off < len(code); {
 		pc := fn.Addr + uint64(off)
@@ -335,9 +341,303 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 			targets[e.Target] = append(targets[e.Target], pc)
 		}
 		if e.Flow == isa.FlowIndirectJump && !e.HasSlot && !tailJump(n, pc) {
-			return nil, nil, false
+			tables = append(tables, len(insts)-1)
 		}
 		off += e.Len
 	}
+	if len(tables) > 0 {
+		added, ok := g.tableTargetsOnce(m, fn, code, insts, tables, targets)
+		if !ok {
+			return nil, nil, false
+		}
+		for t, srcs := range added {
+			targets[t] = append(targets[t], srcs...)
+		}
+	}
 	return insts, targets, true
+}
+
+// tableTargetsOnce is jumpTableTargets' answer for fn, found once: each
+// of the libio model's questions decodes the function again.
+func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, insts []linearInst, jumps []int, direct map[uint64][]uint64) (map[uint64][]uint64, bool) {
+	g.dataMu.Lock()
+	added, done := g.linearTables[fn]
+	g.dataMu.Unlock()
+	if done {
+		return added, added != nil
+	}
+	from := make(map[uint64][]uint64, len(direct))
+	for t, srcs := range direct {
+		from[t] = srcs
+	}
+	if g.jumpTableTargets(m, fn.Addr, code, insts, jumps, from) {
+		added = map[uint64][]uint64{}
+		for t, srcs := range from {
+			if extra := srcs[len(direct[t]):]; len(extra) > 0 {
+				added[t] = slices.Clone(extra)
+			}
+		}
+	}
+	g.dataMu.Lock()
+	if g.linearTables == nil {
+		g.linearTables = map[*binfile.Function]map[uint64][]uint64{}
+	}
+	g.linearTables[fn] = added
+	g.dataMu.Unlock()
+	return added, added != nil
+}
+
+// jumpTableTargets adds to from the places the indirect jumps insts[j] (j
+// in jumps) land, when each is a jump table the code before it shows
+// (x86.MatchJumpTable): every entry the index can select, read from the
+// file. It says false when one is not, or when a target inside the
+// function is not an instruction of the linear decode, or lands in the
+// straight-line code a table was read from (the registers the match saw
+// would then come from another path).
+func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []linearInst, jumps []int, from map[uint64][]uint64) bool {
+	if g.Arch != binfile.ArchX86_64 {
+		return false
+	}
+	fnEnd := fnAddr + uint64(len(code))
+	calls := g.callsOf(m.File)
+	never := func(addr uint64) bool { return calls.never(g, m.File, addr, noReturnLevels) }
+	at := make(map[uint64]int, len(insts))
+	for i, in := range insts {
+		at[in.addr] = i
+	}
+	type window struct {
+		first, last int
+		bytes       [][]byte
+		pcs         []uint64
+		table       x86.JumpTable
+	}
+	var windows []window
+	// valuesAt returns the code addresses register reg holds before
+	// insts[i] runs, on every path into it by the branches of from
+	// (sorted, without duplicates).
+	valuesAt := func(from map[uint64][]uint64, i int, reg uint) ([]uint64, bool) {
+		c := constJump{insts: insts, from: from, at: at, code: code, fnAddr: fnAddr, seen: map[int]bool{}, budget: 256, never: never}
+		if !c.values(i, reg) {
+			return nil, false
+		}
+		slices.Sort(c.found)
+		return slices.Compact(c.found), true
+	}
+	// The register values taken from the paths into the code, asked
+	// again once the tables' targets are known (they are paths too).
+	type query struct {
+		at    int
+		reg   uint
+		found []uint64
+	}
+	var queries []query
+	added := map[uint64][]uint64{}
+	for _, j := range jumps {
+		// The straight-line code before the jump: each instruction falls
+		// through (or does not take its branch) to the next, and no direct
+		// branch lands after the first.
+		s := j
+		for s > 0 && j-s < 24 && len(from[insts[s].addr]) == 0 {
+			f := insts[s-1].e.Flow
+			if f != isa.FlowNext && f != isa.FlowCondJump {
+				break
+			}
+			s--
+		}
+		var bytes [][]byte
+		var pcs []uint64
+		for _, in := range insts[s : j+1] {
+			off := in.addr - fnAddr
+			bytes = append(bytes, code[off:off+uint64(in.e.Len)])
+			pcs = append(pcs, in.addr)
+		}
+		// The table's and the base's addresses may be in their
+		// registers before that code (a lea hoisted out of a loop): one
+		// address on every path into it.
+		jt, ok := x86.MatchJumpTableFrom(bytes, pcs, func(reg uint) (uint64, bool) {
+			found, ok := valuesAt(from, s, reg)
+			if !ok || len(found) != 1 {
+				return 0, false
+			}
+			queries = append(queries, query{s, reg, found})
+			return found[0], true
+		})
+		if !ok {
+			// A jump through a register that holds a code address on
+			// every path into it (`lea rax,[rip+label]` on each, a
+			// computed goto GCC knows the label of).
+			off := insts[j].addr - fnAddr
+			reg, isReg := x86.JumpRegister(code[off : off+uint64(insts[j].e.Len)])
+			if !isReg {
+				return false
+			}
+			found, ok := valuesAt(from, j, reg)
+			if !ok {
+				return false
+			}
+			queries = append(queries, query{j, reg, found})
+			for _, t := range found {
+				if t >= fnAddr && t < fnEnd {
+					if _, ok := at[t]; !ok {
+						return false
+					}
+					added[t] = append(added[t], insts[j].addr)
+				}
+			}
+			continue
+		}
+		if size, ok := tableObject(m, jt.Table); ok && size/4 < uint64(jt.Entries) {
+			jt.Entries = int(size / 4)
+		}
+		var words []byte
+		if jt.Entries > 0 {
+			var err error
+			if words, err = m.File.Code(jt.Table, 4*uint64(jt.Entries)); err != nil {
+				return false
+			}
+		}
+		if len(words) != 4*jt.Entries {
+			return false
+		}
+		lands := []uint64{jt.Base}
+		if jt.Entries > 0 {
+			lands = lands[:0]
+		}
+		for k := 0; k < jt.Entries; k++ {
+			lands = append(lands, jt.Base+uint64(int64(int32(binary.LittleEndian.Uint32(words[4*k:])))))
+		}
+		for _, t := range lands {
+			if t < fnAddr || t >= fnEnd {
+				continue // outside the function (its .cold part): lands in none of its code
+			}
+			if _, ok := at[t]; !ok {
+				return false
+			}
+			added[t] = append(added[t], insts[j].addr)
+		}
+		windows = append(windows, window{s, j, bytes, pcs, jt})
+	}
+	for _, w := range windows {
+		for k, in := range insts[w.first+1 : w.last+1] {
+			// A jump landing inside the code the table was read from
+			// is harmless when that code's tail alone shows the same
+			// table (the registers are all written after it).
+			if len(added[in.addr]) > 0 {
+				if jt, ok := x86.MatchJumpTable(w.bytes[k+1:], w.pcs[k+1:]); ok && sameTable(jt, w.table, m) {
+					continue
+				}
+				return false
+			}
+		}
+	}
+	all := make(map[uint64][]uint64, len(from)+len(added))
+	for t, srcs := range from {
+		all[t] = srcs
+	}
+	for t, srcs := range added {
+		all[t] = append(slices.Clip(all[t]), slices.Compact(srcs)...)
+	}
+	for _, q := range queries {
+		if found, ok := valuesAt(all, q.at, q.reg); !ok || !slices.Equal(found, q.found) {
+			return false
+		}
+	}
+	for t, srcs := range all {
+		from[t] = srcs
+	}
+	return true
+}
+
+// tableObject returns the size of the data object that starts at addr,
+// by the module's symbols (libc6-dbg's for libc: glibc's vfprintf indexes
+// its step tables, step0_jumps and kin, by a byte of another table, which
+// the code alone bounds only at 256 entries). The object's size bounds the
+// table: the code that indexes it is the library's own, which stays within
+// its arrays; it is the extent the compiler gave the table, as the FILE
+// tables' symbols are for libioHub.
+func tableObject(m *Module, addr uint64) (uint64, bool) {
+	for _, s := range m.File.Symbols() {
+		if s.Value == addr && s.Size > 0 && elf.ST_TYPE(s.Info) == elf.STT_OBJECT {
+			return s.Size, true
+		}
+	}
+	return 0, false
+}
+
+// constJump finds the code addresses a register holds before an
+// instruction, going back over every path into it (falling through, or
+// branching from a direct branch) to an instruction that puts a code
+// address there with `lea reg,[rip+X]`. Any other write of the register, a
+// call, the function's entry, or more than budget instructions, and the
+// value is not known.
+type constJump struct {
+	insts  []linearInst
+	from   map[uint64][]uint64
+	at     map[uint64]int
+	code   []byte
+	fnAddr uint64
+	seen   map[int]bool
+	budget int
+	found  []uint64
+	// never says whether the function at an address never returns (as
+	// for the frame walk: frame.Input.NoReturn).
+	never func(addr uint64) bool
+}
+
+func (c *constJump) bytes(i int) []byte {
+	off := c.insts[i].addr - c.fnAddr
+	return c.code[off : off+uint64(c.insts[i].e.Len)]
+}
+
+// values adds the addresses reg holds before insts[i] runs to c.found,
+// and says whether they are all known.
+func (c *constJump) values(i int, reg uint) bool {
+	if c.seen[i] {
+		return true // a loop back: the values come from its other entries
+	}
+	c.seen[i] = true
+	if c.budget--; c.budget < 0 {
+		return false
+	}
+	preds := []int{}
+	for _, src := range c.from[c.insts[i].addr] {
+		k, ok := c.at[src]
+		if !ok {
+			return false
+		}
+		preds = append(preds, k)
+	}
+	if i == 0 {
+		return false // the function's entry: the caller's value
+	}
+	switch prev := c.insts[i-1].e; prev.Flow {
+	case isa.FlowNext, isa.FlowCondJump:
+		preds = append(preds, i-1)
+	case isa.FlowCall, isa.FlowIndirectCall:
+		if prev.Flow == isa.FlowCall && prev.HasTarget && c.never != nil && c.never(prev.Target) {
+			break // __assert_fail...: nothing falls through from it
+		}
+		return false // what the callee leaves there
+	}
+	for _, p := range preds {
+		writes, addr, isAddr := x86.RegisterWrite(c.bytes(p), c.insts[p].addr, reg)
+		switch {
+		case isAddr:
+			c.found = append(c.found, addr)
+		case writes || c.insts[p].e.Flow == isa.FlowCall || c.insts[p].e.Flow == isa.FlowIndirectCall:
+			return false
+		case !c.values(p, reg):
+			return false
+		}
+	}
+	return true
+}
+
+// sameTable says whether two matches of one jump read the same entries
+// (a match's Entries is the code's bound, before tableObject narrows it).
+func sameTable(a, b x86.JumpTable, m *Module) bool {
+	if size, ok := tableObject(m, a.Table); ok && size/4 < uint64(a.Entries) {
+		a.Entries = int(size / 4)
+	}
+	return a == b
 }

@@ -1,0 +1,101 @@
+package callgraph
+
+import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa/x86"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// TestDecodeLinearJumpTables: decodeLinear reads the indirect jumps of
+// testdata/jumptables.S (assembled at test time). A cmp/ja-bounded switch
+// and a computed goto whose label every path loads with lea add their
+// targets (objdump's reading of the labels) to the branch sources, from
+// the jump; a goto that one path loads from memory, a jump through a
+// loaded register in a function the frame walk says has a jump table, and
+// a table with an entry inside an instruction are refused.
+func TestDecodeLinearJumpTables(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	objdump := testutil.RequireTool(t, "objdump")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/jumptables.S")
+	lib := filepath.Join(dir, "jumptables.so")
+	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
+	f, err := binfile.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
+	m := g.Modules[0]
+	node := func(name string) *Node {
+		ids := g.NodesNamed(name)
+		if len(ids) == 0 {
+			t.Fatalf("no %s", name)
+		}
+		return g.Nodes[ids[0]]
+	}
+	// The jumps and what they land on, by objdump: the jump's address,
+	// and the addresses of the instructions the case labels name.
+	jumpIn := func(n *Node) uint64 {
+		out, err := exec.Command(objdump, "-d", "--no-show-raw-insn", "--start-address="+strconv.FormatUint(n.Func.Addr, 10),
+			"--stop-address="+strconv.FormatUint(n.Func.Addr+n.Func.Size, 10), lib).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "jmp    *%rax") {
+				a, _ := strconv.ParseUint(strings.TrimSpace(strings.Split(l, ":")[0]), 16, 64)
+				return a
+			}
+		}
+		t.Fatalf("objdump shows no jmp *%%rax in %s", n.Name)
+		return 0
+	}
+	for _, c := range []struct {
+		fn    string
+		ok    bool
+		lands []int // instruction indexes after the jump (1: the next one)
+	}{
+		{"sw_table", true, []int{1, 3, 5}},
+		{"goto_const", true, []int{1, 3}},
+		{"goto_loaded", false, nil},
+		{"jump_unresolved", false, nil},
+		{"sw_misaligned", false, nil},
+	} {
+		n := node(c.fn)
+		jmp := jumpIn(n)
+		insts, from, ok := g.decodeLinear(m, n)
+		if ok != c.ok {
+			t.Errorf("%s: decodeLinear ok=%v, want %v (frame: %d jump tables)", c.fn, ok, c.ok, n.Frame.JumpTables)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == jmp })
+		if i < 0 {
+			t.Fatalf("%s: the jump at %#x is not an instruction of the decode", c.fn, jmp)
+		}
+		var want []uint64
+		for _, k := range c.lands {
+			want = append(want, insts[i+k].addr)
+		}
+		var got []uint64
+		for to, srcs := range from {
+			if slices.Contains(srcs, jmp) {
+				got = append(got, to)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: the jump at %#x lands on %#x, want %#x", c.fn, jmp, got, want)
+		}
+	}
+}
