@@ -289,8 +289,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	nr := newNoReturn(g, bo.Excluded)
 	lo := lowerOptions(bo, nr)
 	if vt == nil {
+		pl := &provedLower{g: g, lo: lo}
 		for i := range res.Entries {
-			res.provedAtLeast(&res.Entries[i], lo)
+			res.provedAtLeast(&res.Entries[i], pl)
 		}
 	}
 	for i := range res.Entries {
