@@ -279,12 +279,16 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		plain.Excluded = nil
 		unexcluded = bound.New(g, roots, plain)
 	}
+	located := newReasonLists()
 	for _, s := range specs {
 		b := res.Bounds.Entry(s)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
-		res.Entries = append(res.Entries, res.entryResult(b))
+		e := res.entryResult(b)
+		// Equal lists, located alike (lineAt reads only the address): one.
+		e.Reasons = located.share(res.Bounds, s.Node, e.Reasons, nil, e.Reasons)
+		res.Entries = append(res.Entries, e)
 	}
 	nr := newNoReturn(g, bo.Excluded)
 	lo := lowerOptions(bo, nr)

@@ -19,6 +19,10 @@ import (
 // entry, threads too.
 func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 	rt := newReachedThrough(res, bo)
+	memo := map[suggestionKey]int32{}
+	var texts []string
+	lists := newReasonLists()
+	var ids []int32
 	for i, s := range specs {
 		e := &res.Entries[i]
 		never := map[string]bool{}
@@ -26,16 +30,43 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 			never[n.Function] = true
 		}
 		reach := rt.first(s.Node, e.Reasons)
-		for j := range e.Reasons {
-			r := &e.Reasons[j]
-			r.Group = ReasonGroup(*r)
+		// A new list: the entry's may be shared with other entries
+		// (shareReasons), whose suggestions can differ.
+		out := make([]bound.Reason, len(e.Reasons))
+		ids = ids[:0]
+		for j, r := range e.Reasons {
 			var through []int
-			if lib, ok := reach[reasonKeyOf(*r)]; ok {
+			lib, ok := reach[reasonKeyOf(r)]
+			if ok {
 				through = []int{lib}
+			} else {
+				lib = -1
 			}
-			r.Suggestion = res.suggestion(*r, through, never)
+			// The suggestion depends on these alone (see suggestion);
+			// entries share most of their reasons.
+			k := suggestionKey{reasonKeyOf(r), r.Library, strings.Contains(r.Detail, "lazy binding"), lib, never[r.Function]}
+			id, done := memo[k]
+			if !done {
+				id = int32(len(texts))
+				texts = append(texts, res.suggestion(r, through, never))
+				texts = append(texts, ReasonGroup(r))
+				memo[k] = id
+			}
+			r.Suggestion, r.Group = texts[id], texts[id+1]
+			out[j] = r
+			ids = append(ids, id)
 		}
+		e.Reasons = lists.share(res.Bounds, s.Node, e.Reasons, ids, out)
 	}
+}
+
+// suggestionKey is what a reason's suggestion and group are made of.
+type suggestionKey struct {
+	reasonKey
+	library string
+	lazy    bool
+	through int
+	never   bool
 }
 
 // ReasonGroup is the group a reason is shown in: its kind and function.
