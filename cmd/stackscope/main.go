@@ -74,6 +74,8 @@ func main() {
 	// (peak memory stays well under 1 GiB on a 28 MB .text, see
 	// docs/PERFORMANCE.md).
 	debug.SetGCPercent(400)
+	// ... within a soft limit that follows the live heap (memlimit.go).
+	softMemoryLimit(768 << 20)
 	stopProfiles := startProfiles()
 	code := runMain(os.Args[1:])
 	stopProfiles()

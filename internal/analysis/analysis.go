@@ -279,7 +279,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		plain.Excluded = nil
 		unexcluded = bound.New(g, roots, plain)
 	}
-	located := newReasonLists()
+	located, assumed := newReasonLists(), newSharedLists[bound.Assumption]()
 	for _, s := range specs {
 		b := res.Bounds.Entry(s)
 		if unexcluded != nil {
@@ -287,7 +287,15 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		}
 		e := res.entryResult(b)
 		// Equal lists, located alike (lineAt reads only the address): one.
-		e.Reasons = located.share(res.Bounds, s.Node, e.Reasons, nil, e.Reasons)
+		if ranks := res.reasonRanks(s.Node); len(ranks) == len(e.Reasons) {
+			e.Reasons = located.share(ranks, nil, e.Reasons)
+		}
+		if unexcluded == nil {
+			// (With exclusions, each entry's list says what it would
+			// have been without them: not shared.) The list is the
+			// ranks' items, located, one "excluded" per function.
+			e.Assumptions = assumed.share(res.Bounds.AssumptionRanks(s.Node), nil, e.Assumptions)
+		}
 		res.Entries = append(res.Entries, e)
 	}
 	nr := newNoReturn(g, bo.Excluded)

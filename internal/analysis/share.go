@@ -6,31 +6,33 @@ import (
 	"github.com/stackscope/stackscope/internal/bound"
 )
 
-// Entries of a shared object share most of their reasons: the lists are
-// the first MaxReasons of a common order, and libLLVM's 36,000 exported
-// functions held 7 million copies (1.5 GB) of a few thousand lists.
-// reasonLists gives entries whose lists are equal one list. A shared
-// list is never written again: code that changes an entry's reasons
-// (actionable) makes a new list and shares that.
-type reasonLists struct {
-	byKey map[string][]bound.Reason
+// Entries of a shared object share most of their reasons and assumptions:
+// the lists are the first MaxReasons (MaxAssumptions) of a common order,
+// and libLLVM's 36,000 exported functions held 7 million copies (1.5 GB)
+// of a few thousand reason lists. sharedLists gives entries whose lists
+// are equal one list. A shared list is never written again: code that
+// changes an entry's list (actionable) makes a new one and shares that.
+type sharedLists[T any] struct {
+	byKey map[string][]T
 	key   []byte
 }
 
-func newReasonLists() *reasonLists { return &reasonLists{byKey: map[string][]bound.Reason{}} }
+func newSharedLists[T any]() *sharedLists[T] { return &sharedLists[T]{byKey: map[string][]T{}} }
 
-// share returns the list equal to rs, the reasons of entry node id with
-// the extra numbers tags (what was added to each reason, the same for
-// equal lists: nil when nothing was), keeping rs when it is the first.
-// A list not read from the bound's ranks (an entry not analysed) is
-// kept as it is.
-func (l *reasonLists) share(b *bound.Analysis, id int, before []bound.Reason, tags []int32, rs []bound.Reason) []bound.Reason {
-	if b == nil {
-		return rs
-	}
-	ranks := b.ReasonRanks(id)
-	if len(ranks) == 0 || len(ranks) != len(before) || len(ranks) != len(rs) || tags != nil && len(tags) != len(rs) {
-		return rs
+// reasonLists share reason lists.
+type reasonLists = sharedLists[bound.Reason]
+
+func newReasonLists() *reasonLists { return newSharedLists[bound.Reason]() }
+
+// share returns the list equal to list, keeping list when it is the
+// first. What makes lists equal: the bound's ranks they were made from
+// (the same ranks give the same items in the same order, each then
+// changed only by what depends on the item alone), and tags, what was
+// added to each item (nil when nothing was). Without ranks (an entry
+// not analysed) list is kept as it is.
+func (l *sharedLists[T]) share(ranks, tags []int32, list []T) []T {
+	if len(ranks) == 0 {
+		return list
 	}
 	l.key = l.key[:0]
 	for i, r := range ranks {
@@ -42,6 +44,17 @@ func (l *reasonLists) share(b *bound.Analysis, id int, before []bound.Reason, ta
 	if s, ok := l.byKey[string(l.key)]; ok {
 		return s
 	}
-	l.byKey[string(l.key)] = rs
-	return rs
+	// Full: an append to a shared list must copy it.
+	list = list[:len(list):len(list)]
+	l.byKey[string(l.key)] = list
+	return list
+}
+
+// reasonRanks are the bound's ranks of entry node id's reasons (nil
+// without a bound).
+func (res *Result) reasonRanks(id int) []int32 {
+	if res.Bounds == nil {
+		return nil
+	}
+	return res.Bounds.ReasonRanks(id)
 }

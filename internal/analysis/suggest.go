@@ -56,7 +56,10 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 			out[j] = r
 			ids = append(ids, id)
 		}
-		e.Reasons = lists.share(res.Bounds, s.Node, e.Reasons, ids, out)
+		if ranks := res.reasonRanks(s.Node); len(ranks) == len(out) {
+			out = lists.share(ranks, ids, out)
+		}
+		e.Reasons = out
 	}
 }
 

@@ -888,6 +888,15 @@ func (a *Analysis) ReasonRanks(id int) []int32 {
 	return a.reasonsOf[a.scc[id]]
 }
 
+// AssumptionRanks are, as ReasonRanks, the ranks of the assumptions
+// node id reaches (Entry gives them with one "excluded" per function).
+func (a *Analysis) AssumptionRanks(id int) []int32 {
+	if !a.Analysed(id) {
+		return nil
+	}
+	return a.assumesOf[a.scc[id]]
+}
+
 // ReasonAt is the reason of rank i (see ReasonRanks).
 func (a *Analysis) ReasonAt(i int32) Reason { return a.reasonTable[i] }
 
