@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sync"
-	"syscall"
 )
 
 // startProfiles starts the profiles the environment asks for, for the
@@ -18,7 +17,7 @@ import (
 //	                            -sample_index=alloc_space or inuse_space)
 //
 // The returned function writes them out; it is safe to call more than once.
-// With either set, SIGUSR1 writes them out and ends the process with exit
+// With either set, SIGUSR1 (on Unix) writes them out and ends the process with exit
 // code 2, so that a run too long or too large to finish can still be
 // profiled. Without them, nothing changes.
 func startProfiles() (stop func()) {
@@ -53,8 +52,11 @@ func startProfiles() (stop func()) {
 			}
 		})
 	}
+	if len(profileSignals) == 0 {
+		return stop
+	}
 	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
+	signal.Notify(usr1, profileSignals...)
 	go func() {
 		<-usr1
 		stop()
