@@ -31,7 +31,7 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 		}
 		reach := rt.first(s.Node, e.Reasons)
 		// A new list: the entry's may be shared with other entries
-		// (shareReasons), whose suggestions can differ.
+		// (sharedLists, share.go), whose suggestions can differ.
 		out := make([]bound.Reason, len(e.Reasons))
 		ids = ids[:0]
 		for j, r := range e.Reasons {
