@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -75,18 +74,12 @@ func main() {
 	// (peak memory stays well under 1 GiB on a 28 MB .text, see
 	// docs/PERFORMANCE.md).
 	debug.SetGCPercent(400)
-	// STACKSCOPE_CPUPROFILE=FILE writes a CPU profile (go tool pprof), for
-	// the measurements in docs/PERFORMANCE.md.
-	if path := os.Getenv("STACKSCOPE_CPUPROFILE"); path != "" {
-		if f, err := os.Create(path); err == nil {
-			pprof.StartCPUProfile(f)
-			code := runMain(os.Args[1:])
-			pprof.StopCPUProfile()
-			f.Close()
-			os.Exit(code)
-		}
-	}
-	os.Exit(runMain(os.Args[1:]))
+	// ... within a soft limit that follows the live heap (memlimit.go).
+	softMemoryLimit(768 << 20)
+	stopProfiles := startProfiles()
+	code := runMain(os.Args[1:])
+	stopProfiles()
+	os.Exit(code)
 }
 
 // runMain runs the command line and turns its outcome into an exit code.

@@ -287,18 +287,31 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		plain.Excluded = nil
 		unexcluded = bound.New(g, roots, plain)
 	}
+	located, assumed := newReasonLists(), newSharedLists[bound.Assumption]()
 	for _, s := range specs {
 		b := res.Bounds.Entry(s)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
-		res.Entries = append(res.Entries, res.entryResult(b))
+		e := res.entryResult(b)
+		// Equal lists, located alike (lineAt reads only the address): one.
+		if ranks := res.reasonRanks(s.Node); len(ranks) == len(e.Reasons) {
+			e.Reasons = located.share(ranks, nil, e.Reasons)
+		}
+		if unexcluded == nil {
+			// (With exclusions, each entry's list says what it would
+			// have been without them: not shared.) The list is the
+			// ranks' items, located, one "excluded" per function.
+			e.Assumptions = assumed.share(res.Bounds.AssumptionRanks(s.Node), nil, e.Assumptions)
+		}
+		res.Entries = append(res.Entries, e)
 	}
 	nr := newNoReturn(g, bo.Excluded)
 	lo := lowerOptions(bo, nr)
 	if vt == nil {
+		pl := &provedLower{g: g, lo: lo}
 		for i := range res.Entries {
-			res.provedAtLeast(&res.Entries[i], lo)
+			res.provedAtLeast(&res.Entries[i], pl)
 		}
 	}
 	for i := range res.Entries {

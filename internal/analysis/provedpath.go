@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/threads"
 )
@@ -18,22 +19,45 @@ import (
 
 // provedAtLeast replaces an unbounded entry's at_least and path by the
 // deepest chain of named calls from it.
-func (res *Result) provedAtLeast(e *Entry, lo threads.LowerOptions) {
+func (res *Result) provedAtLeast(e *Entry, pl *provedLower) {
 	if e.Bounded || e.AfterReset != nil {
 		return
 	}
-	depth, chain := threads.LowerBound(res.Graph, e.Node, lo)
+	lo := pl.lo
+	depth, chain := pl.lower().Bound(e.Node)
 	e.AtLeast = depth
 	e.Path, e.Steps, e.PathNodes = res.chainSteps(chain, lo)
 	for i := range e.Assumptions {
 		// What the entry would be without an exclusion: the same kind of
 		// depth, from the same chains with the excluded functions back.
 		if x := e.Assumptions[i].WithoutExclusion; x != nil && !x.Bounded {
-			plain := lo
-			plain.Excluded = nil
-			x.AtLeast, _ = threads.LowerBound(res.Graph, e.Node, plain)
+			x.AtLeast, _ = pl.plainLower().Bound(e.Node)
 		}
 	}
+}
+
+// provedLower shares the lower bounds of all entries (threads.Lower): with
+// the user's exclusions, and without them, each made when first needed.
+type provedLower struct {
+	g           *callgraph.Graph
+	lo          threads.LowerOptions
+	with, plain *threads.Lower
+}
+
+func (pl *provedLower) lower() *threads.Lower {
+	if pl.with == nil {
+		pl.with = threads.NewLower(pl.g, pl.lo)
+	}
+	return pl.with
+}
+
+func (pl *provedLower) plainLower() *threads.Lower {
+	if pl.plain == nil {
+		plain := pl.lo
+		plain.Excluded = nil
+		pl.plain = threads.NewLower(pl.g, plain)
+	}
+	return pl.plain
 }
 
 // chainSteps turns a lower-bound chain into a printed path that adds up

@@ -18,38 +18,178 @@ import (
 // actionable fills the group and suggestion of every reason of every
 // entry, threads too.
 func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
+	rt := newReachedThrough(res, bo)
+	memo := map[suggestionKey]int32{}
+	var texts []string
+	lists := newReasonLists()
+	var ids []int32
 	for i, s := range specs {
 		e := &res.Entries[i]
-		reach := res.reachedThrough(s.Node, bo)
 		never := map[string]bool{}
 		for _, n := range e.NeverReturns {
 			never[n.Function] = true
 		}
-		for j := range e.Reasons {
-			r := &e.Reasons[j]
-			r.Group = ReasonGroup(*r)
-			r.Suggestion = res.suggestion(*r, reach[reasonKey(*r)], never)
+		reach := rt.first(s.Node, e.Reasons)
+		// A new list: the entry's may be shared with other entries
+		// (sharedLists, share.go), whose suggestions can differ.
+		out := make([]bound.Reason, len(e.Reasons))
+		ids = ids[:0]
+		for j, r := range e.Reasons {
+			var through []int
+			lib, ok := reach[reasonKeyOf(r)]
+			if ok {
+				through = []int{lib}
+			} else {
+				lib = -1
+			}
+			// The suggestion depends on these alone (see suggestion);
+			// entries share most of their reasons.
+			k := suggestionKey{reasonKeyOf(r), r.Library, strings.Contains(r.Detail, "lazy binding"), lib, never[r.Function]}
+			id, done := memo[k]
+			if !done {
+				id = int32(len(texts))
+				texts = append(texts, res.suggestion(r, through, never))
+				texts = append(texts, ReasonGroup(r))
+				memo[k] = id
+			}
+			r.Suggestion, r.Group = texts[id], texts[id+1]
+			out[j] = r
+			ids = append(ids, id)
 		}
+		if ranks := res.reasonRanks(s.Node); len(ranks) == len(out) {
+			out = lists.share(ranks, ids, out)
+		}
+		e.Reasons = out
 	}
+}
+
+// suggestionKey is what a reason's suggestion and group are made of.
+type suggestionKey struct {
+	reasonKey
+	library string
+	lazy    bool
+	through int
+	never   bool
 }
 
 // ReasonGroup is the group a reason is shown in: its kind and function.
 func ReasonGroup(r bound.Reason) string { return r.Kind + " " + r.Function }
 
-func reasonKey(r bound.Reason) string {
-	return fmt.Sprintf("%s\x00%s\x00%x", r.Kind, r.Function, r.Addr)
+// reasonKey identifies a reason across the entries that reach it.
+type reasonKey struct {
+	kind, function string
+	addr           uint64
 }
 
-// reachedThrough maps each reason a library call of the entry's own code
-// reaches to those calls' nodes (the first three).
-func (res *Result) reachedThrough(id int, bo bound.Options) map[string][]int {
-	out := map[string][]int{}
-	for _, lib := range res.libraryCalls(id, bo) {
-		b := res.Bounds.Entry(bound.Spec{Name: res.Graph.Nodes[lib].Name, Node: lib})
-		for _, r := range b.Reasons {
-			k := reasonKey(r)
-			if len(out[k]) < 3 {
-				out[k] = append(out[k], lib)
+func reasonKeyOf(r bound.Reason) reasonKey { return reasonKey{r.Kind, r.Function, r.Addr} }
+
+// reachedThrough finds, for the reasons inside libraries that an entry
+// reaches, the first library call of the entry's own code (in the order
+// of libraryCalls) that reaches each: the call a suggestion names. It
+// stops walking the own code as soon as every such reason has its call,
+// and reads the calls' reasons by rank instead of building their
+// entries: a shared object with tens of thousands of exported functions
+// spent most of its analysis here.
+type reachedThrough struct {
+	res *Result
+	bo  bound.Options
+	// keys numbers the distinct reason keys; keyOf is the key number of
+	// each reason rank (bound.Analysis.ReasonRanks).
+	keys  map[reasonKey]int32
+	keyOf []int32
+	// seen marks the nodes walked for the current entry (== stamp).
+	seen  []uint32
+	stamp uint32
+}
+
+func newReachedThrough(res *Result, bo bound.Options) *reachedThrough {
+	rt := &reachedThrough{res: res, bo: bo, keys: map[reasonKey]int32{}}
+	if res.Bounds == nil {
+		return rt
+	}
+	rt.keyOf = make([]int32, res.Bounds.Reasons())
+	for i := range rt.keyOf {
+		rt.keyOf[i] = rt.key(reasonKeyOf(res.Bounds.ReasonAt(int32(i))))
+	}
+	rt.seen = make([]uint32, len(res.Graph.Nodes))
+	return rt
+}
+
+func (rt *reachedThrough) key(k reasonKey) int32 {
+	id, ok := rt.keys[k]
+	if !ok {
+		id = int32(len(rt.keys))
+		rt.keys[k] = id
+	}
+	return id
+}
+
+// first maps the key of each of reasons in a library to the first library
+// call of entry node id that reaches it (none: not in the map).
+func (rt *reachedThrough) first(id int, reasons []bound.Reason) map[reasonKey]int {
+	res, bo := rt.res, rt.bo
+	need := map[int32]reasonKey{}
+	for _, r := range reasons {
+		if r.Library != "" {
+			k := reasonKeyOf(r)
+			need[rt.key(k)] = k
+		}
+	}
+	if len(need) == 0 || res.Bounds == nil {
+		return nil
+	}
+	out := map[reasonKey]int{}
+	// found records the reasons of library call lib; it says whether
+	// every reason needed has its call.
+	found := func(lib int) bool {
+		ranks := res.Bounds.ReasonRanks(lib)
+		if ranks == nil {
+			// Entry's one reason for a function not analysed.
+			k := reasonKey{bound.ReasonUnknown, res.Graph.Nodes[lib].Name, 0}
+			if kid, ok := rt.keys[k]; ok {
+				if want, ok := need[kid]; ok {
+					out[want] = lib
+					delete(need, kid)
+				}
+			}
+			return len(need) == 0
+		}
+		for _, rank := range ranks {
+			if want, ok := need[rt.keyOf[rank]]; ok {
+				out[want] = lib
+				delete(need, rt.keyOf[rank])
+			}
+		}
+		return len(need) == 0
+	}
+	// The walk of libraryCalls, in its order.
+	if rt.stamp == ^uint32(0) {
+		clear(rt.seen)
+		rt.stamp = 0
+	}
+	rt.stamp++
+	g := res.Graph
+	main := g.Modules[0]
+	rt.seen[id] = rt.stamp
+	stack := []int{id}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if _, leaf := bo.Overrides[v]; leaf {
+			continue
+		}
+		for _, e := range g.Nodes[v].Edges {
+			w := e.To
+			if rt.seen[w] == rt.stamp || bo.Excluded[w] {
+				continue
+			}
+			rt.seen[w] = rt.stamp
+			if n := g.Nodes[w]; !n.External && n.Module == main {
+				stack = append(stack, w)
+				continue
+			}
+			if _, declared := bo.Overrides[w]; !declared && found(w) {
+				return out
 			}
 		}
 	}

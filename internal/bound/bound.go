@@ -867,15 +867,47 @@ func mergeTop(x, y []int32, k int) []int32 {
 func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
 	c := a.scc[id]
 	var rs []Reason
-	for _, i := range a.reasonsOf[c] {
-		rs = append(rs, a.reasonTable[i])
+	if ranks := a.reasonsOf[c]; len(ranks) > 0 {
+		rs = make([]Reason, len(ranks))
+		for k, i := range ranks {
+			rs[k] = a.reasonTable[i]
+		}
 	}
 	var as []Assumption
-	for _, i := range a.assumesOf[c] {
-		as = append(as, a.assumeTable[i])
+	if ranks := a.assumesOf[c]; len(ranks) > 0 {
+		as = make([]Assumption, len(ranks))
+		for k, i := range ranks {
+			as[k] = a.assumeTable[i]
+		}
 	}
 	return rs, as
 }
+
+// ReasonRanks are the reasons Entry gives node id, as ranks for
+// ReasonAt, in Entry's order (nil when id was not analysed: Entry then
+// gives the one reason "entry was not analysed"). It copies nothing: for
+// callers that look at the reasons of many nodes.
+func (a *Analysis) ReasonRanks(id int) []int32 {
+	if !a.Analysed(id) {
+		return nil
+	}
+	return a.reasonsOf[a.scc[id]]
+}
+
+// AssumptionRanks are, as ReasonRanks, the ranks of the assumptions
+// node id reaches (Entry gives them with one "excluded" per function).
+func (a *Analysis) AssumptionRanks(id int) []int32 {
+	if !a.Analysed(id) {
+		return nil
+	}
+	return a.assumesOf[a.scc[id]]
+}
+
+// ReasonAt is the reason of rank i (see ReasonRanks).
+func (a *Analysis) ReasonAt(i int32) Reason { return a.reasonTable[i] }
+
+// Reasons is how many ranks there are.
+func (a *Analysis) Reasons() int { return len(a.reasonTable) }
 
 // Value is the worst depth below node id ignoring unknowns (a lower bound
 // when the node reaches an unknown).

@@ -1,6 +1,8 @@
 package threads
 
 import (
+	"sync"
+
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
 )
@@ -54,78 +56,331 @@ func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 	if g == nil || id < 0 || id >= len(g.Nodes) {
 		return 0, nil
 	}
-	ra := int64(0)
+	l := newLower(g, opts)
+	defer l.release()
+	return l.bound(id)
+}
+
+// Lower gives the lower bounds (LowerBound) of many entries of one graph
+// under the same options, and shares the work between them: a shared
+// object's thousands of exported functions each walked most of the graph
+// again (the larger part of analysing libLLVM). Its results are
+// LowerBound's, to the byte.
+//
+// What it shares: a function that reaches no cycle of the calls the bound
+// follows ("clean") has one value and one chain, whichever entry the walk
+// comes from (no function below it can be on the walk's stack), so it is
+// walked once. The functions that reach a cycle are walked again for each
+// entry, as LowerBound does, since which edge of a cycle the walk cuts
+// depends on where it came in. The order in which the walk first asks
+// Stop about a function is LowerBound's for every entry (a function is
+// skipped only once its whole part below has been asked about), which
+// matters because Stop may answer from a memo that depends on it.
+type Lower struct {
+	g    *callgraph.Graph
+	opts LowerOptions
+	ra   int64
+	// The current walk's colours (mark <= base: white, base+1: grey,
+	// base+2: black), values and chosen edges.
+	mark []uint32
+	base uint32
+	val  []int64
+	next []int32
+	// clean (nil: nothing shared) marks the clean functions; shared says
+	// a clean function's value and edge are final in val and next.
+	clean  []bool
+	shared []bool
+	// stops caches Stop's answers (0: not asked, 1: stop, 2: go on):
+	// Stop answers the same once asked, and asking costs map lookups
+	// on every edge of every walk.
+	stops []uint8
+	// pooled: the tables came from lowerPool.
+	pooled *lowerTables
+}
+
+type lowerTables struct {
+	mark []uint32
+	base uint32
+	val  []int64
+	next []int32
+}
+
+// lowerPool keeps the tables of one-off lower bounds (LowerBound), which
+// are as long as the graph: a run asks for a few per thread and per
+// library call.
+var lowerPool = sync.Pool{New: func() any { return &lowerTables{} }}
+
+func newLower(g *callgraph.Graph, opts LowerOptions) *Lower {
+	l := &Lower{g: g, opts: opts}
 	if g.Decoder != nil {
-		ra = g.Decoder.ReturnAddressSize()
+		l.ra = g.Decoder.ReturnAddressSize()
 	}
-	const (
-		white = iota
-		grey
-		black
-	)
-	color := make(map[int]uint8)
-	val := make(map[int]int64)
-	next := make(map[int]int) // edge index on the chosen chain, -1 none
-	own := func(v int) int64 {
-		n := g.Nodes[v]
-		if d, ok := opts.Overrides[v]; ok {
-			return d
-		}
-		if n.External || n.Hub {
-			return 0
-		}
-		return n.Frame.Size + n.Frame.RedZone
+	t := lowerPool.Get().(*lowerTables)
+	if n := len(g.Nodes); len(t.mark) < n {
+		t.mark, t.val, t.next, t.base = make([]uint32, n), make([]int64, n), make([]int32, n), 0
 	}
-	through := func(n *callgraph.Node, e callgraph.Edge, v int64) int64 {
-		if e.Kind == frame.TailCall {
-			return e.Depth - ra + v
-		}
-		return n.Frame.Size + v
+	l.pooled = t
+	l.mark, l.val, l.next, l.base = t.mark, t.val, t.next, t.base
+	return l
+}
+
+// release gives a one-off walk's tables back to the pool.
+func (l *Lower) release() {
+	if t := l.pooled; t != nil {
+		t.base = l.base
+		lowerPool.Put(t)
+		l.pooled = nil
 	}
-	var visit func(v int)
-	visit = func(v int) {
-		color[v] = grey
-		n := g.Nodes[v]
-		best, bestEdge := own(v), -1
-		ifuncMin := map[uint64]int64{}
-		ifuncEdge := map[uint64]int{}
+}
+
+// NewLower prepares the lower bounds of many entries of g under opts.
+func NewLower(g *callgraph.Graph, opts LowerOptions) *Lower {
+	n := len(g.Nodes)
+	l := &Lower{g: g, opts: opts, mark: make([]uint32, n), val: make([]int64, n), next: make([]int32, n)}
+	if g.Decoder != nil {
+		l.ra = g.Decoder.ReturnAddressSize()
+	}
+	l.clean = cleanNodes(g, opts)
+	l.shared = make([]bool, n)
+	l.stops = make([]uint8, n)
+	return l
+}
+
+// Bound is LowerBound(g, id, opts) for the graph and options of l.
+func (l *Lower) Bound(id int) (int64, []Step) {
+	if l == nil || l.g == nil || id < 0 || id >= len(l.g.Nodes) {
+		return 0, nil
+	}
+	return l.bound(id)
+}
+
+// follows says whether the lower bound may take edge e: only calls the
+// code names, and ifunc calls (handled apart), never into what the user
+// set aside.
+func (l *Lower) follows(e callgraph.Edge) bool {
+	return (certain(e.Method) || e.Method == "ifunc") && !l.opts.Excluded[e.To]
+}
+
+// cleanNodes marks the functions from which no cycle of followed calls
+// can be reached (a call of a function to itself is no cycle here: the
+// walk never takes it). Stop is not asked: cutting more edges cannot make
+// a clean function reach a cycle.
+func cleanNodes(g *callgraph.Graph, opts LowerOptions) []bool {
+	n := len(g.Nodes)
+	l := &Lower{g: g, opts: opts}
+	// Tarjan's strongly connected components, without recursion (call
+	// chains run tens of thousands deep); components come out callees
+	// first, so a component's callees are decided before it.
+	index := make([]int32, n) // 0: not visited; else 1 + discovery order
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	clean := make([]bool, n)
+	var stack []int32
+	type frameT struct {
+		v    int32
+		edge int32
+	}
+	var calls []frameT
+	counter := int32(0)
+	edgesOf := func(v int) []callgraph.Edge {
 		if _, leaf := opts.Overrides[v]; leaf {
-			val[v], next[v] = best, -1
-			color[v] = black
-			return
+			return nil
 		}
-		for ei, e := range n.Edges {
-			if !certain(e.Method) && e.Method != "ifunc" || opts.Excluded[e.To] || opts.Stop != nil && opts.Stop(e.To) {
-				continue
-			}
-			if color[e.To] == white {
-				visit(e.To)
-			}
-			if color[e.To] == grey {
-				continue // a cycle: not followed
-			}
-			d := through(n, e, val[e.To])
-			if e.Method == "ifunc" {
-				if m, ok := ifuncMin[e.Site]; !ok || d < m {
-					ifuncMin[e.Site], ifuncEdge[e.Site] = d, ei
-				}
-				continue
-			}
-			if d > best {
-				best, bestEdge = d, ei
-			}
-		}
-		for site, d := range ifuncMin {
-			// Ties go to the first edge, as above: the map's order is
-			// random, and a report must be the same on every run.
-			if ei := ifuncEdge[site]; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
-				best, bestEdge = d, ei
-			}
-		}
-		val[v], next[v] = best, bestEdge
-		color[v] = black
+		return g.Nodes[v].Edges
 	}
-	visit(id)
+	for root := 0; root < n; root++ {
+		if index[root] != 0 {
+			continue
+		}
+		counter++
+		index[root], low[root] = counter, counter
+		stack = append(stack, int32(root))
+		onStack[root] = true
+		calls = append(calls[:0], frameT{int32(root), 0})
+		for len(calls) > 0 {
+			top := &calls[len(calls)-1]
+			v := int(top.v)
+			edges := edgesOf(v)
+			descended := false
+			for int(top.edge) < len(edges) {
+				e := edges[top.edge]
+				top.edge++
+				w := e.To
+				if w == v || !l.follows(e) {
+					continue
+				}
+				if index[w] == 0 {
+					counter++
+					index[w], low[w] = counter, counter
+					stack = append(stack, int32(w))
+					onStack[w] = true
+					calls = append(calls, frameT{int32(w), 0})
+					descended = true
+					break
+				}
+				if onStack[w] && index[w] < low[v] {
+					low[v] = index[w]
+				}
+			}
+			if descended {
+				continue
+			}
+			calls = calls[:len(calls)-1]
+			if len(calls) > 0 {
+				if p := int(calls[len(calls)-1].v); low[v] < low[p] {
+					low[p] = low[v]
+				}
+			}
+			if low[v] != index[v] {
+				continue
+			}
+			// v roots a component: pop it.
+			k := len(stack) - 1
+			for int(stack[k]) != v {
+				k--
+			}
+			members := stack[k:]
+			stack = stack[:k]
+			for _, m := range members {
+				onStack[m] = false
+			}
+			if len(members) > 1 {
+				continue // a cycle: its members are not clean
+			}
+			ok := true
+			for _, e := range edgesOf(v) {
+				if e.To != v && l.follows(e) && !clean[e.To] {
+					ok = false
+					break
+				}
+			}
+			clean[v] = ok
+		}
+	}
+	return clean
+}
+
+const (
+	white = iota
+	grey
+	black
+)
+
+func (l *Lower) color(v int) uint8 {
+	if l.clean != nil && l.shared[v] {
+		return black
+	}
+	switch m := l.mark[v]; {
+	case m <= l.base:
+		return white
+	case m == l.base+1:
+		return grey
+	}
+	return black
+}
+
+// own is a function's own share of a chain: its frame and red zone, or
+// its declared depth.
+func (l *Lower) own(v int) int64 {
+	n := l.g.Nodes[v]
+	if d, ok := l.opts.Overrides[v]; ok {
+		return d
+	}
+	if n.External || n.Hub {
+		return 0
+	}
+	return n.Frame.Size + n.Frame.RedZone
+}
+
+func (l *Lower) through(n *callgraph.Node, e callgraph.Edge, v int64) int64 {
+	if e.Kind == frame.TailCall {
+		return e.Depth - l.ra + v
+	}
+	return n.Frame.Size + v
+}
+
+// stop asks opts.Stop about v, once per Lower when it caches.
+func (l *Lower) stop(v int) bool {
+	if l.opts.Stop == nil {
+		return false
+	}
+	if l.stops == nil {
+		return l.opts.Stop(v)
+	}
+	if l.stops[v] == 0 {
+		l.stops[v] = 2
+		if l.opts.Stop(v) {
+			l.stops[v] = 1
+		}
+	}
+	return l.stops[v] == 1
+}
+
+func (l *Lower) finish(v int, best int64, bestEdge int) {
+	l.val[v], l.next[v] = best, int32(bestEdge)
+	l.mark[v] = l.base + 2
+	if l.clean != nil && l.clean[v] {
+		l.shared[v] = true
+	}
+}
+
+// visit is the walk of LowerBound: the deepest chain below v, cycles cut
+// where the walk meets a function it is inside of.
+func (l *Lower) visit(v int) {
+	l.mark[v] = l.base + 1
+	n := l.g.Nodes[v]
+	best, bestEdge := l.own(v), -1
+	if _, leaf := l.opts.Overrides[v]; leaf {
+		l.finish(v, best, -1)
+		return
+	}
+	var ifuncMin map[uint64]int64
+	var ifuncEdge map[uint64]int
+	for ei, e := range n.Edges {
+		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] || l.stop(e.To) {
+			continue
+		}
+		c := l.color(e.To)
+		if c == white {
+			l.visit(e.To)
+		} else if c == grey {
+			continue // a cycle: not followed
+		}
+		d := l.through(n, e, l.val[e.To])
+		if e.Method == "ifunc" {
+			if ifuncMin == nil {
+				ifuncMin, ifuncEdge = map[uint64]int64{}, map[uint64]int{}
+			}
+			if m, ok := ifuncMin[e.Site]; !ok || d < m {
+				ifuncMin[e.Site], ifuncEdge[e.Site] = d, ei
+			}
+			continue
+		}
+		if d > best {
+			best, bestEdge = d, ei
+		}
+	}
+	for site, d := range ifuncMin {
+		// Ties go to the first edge, as above: the map's order is
+		// random, and a report must be the same on every run.
+		if ei := ifuncEdge[site]; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
+			best, bestEdge = d, ei
+		}
+	}
+	l.finish(v, best, bestEdge)
+}
+
+func (l *Lower) bound(id int) (int64, []Step) {
+	// A new walk: every colour of the last one is white again.
+	if l.base >= ^uint32(0)-4 {
+		clear(l.mark)
+		l.base = 0
+	}
+	l.base += 2
+	if l.color(id) == white {
+		l.visit(id)
+	}
+	g := l.g
 	// Rebuild the chain, stopping before a function repeats, and measure it.
 	var steps []Step
 	var depth, reach int64
@@ -135,20 +390,20 @@ func LowerBound(g *callgraph.Graph, id int, opts LowerOptions) (int64, []Step) {
 	for v := id; v >= 0 && !seen[v]; {
 		seen[v] = true
 		n := g.Nodes[v]
-		st := Step{Node: v, Name: g.QualifiedName(v), Frame: own(v), Depth: depth + own(v), TailCall: tail, Kept: kept}
+		st := Step{Node: v, Name: g.QualifiedName(v), Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
 		if n.External || n.Hub {
 			st.Frame = 0
 		}
 		steps = append(steps, st)
 		reach = max(reach, st.Depth)
-		ei := next[v]
+		ei := int(l.next[v])
 		if ei < 0 {
 			break
 		}
 		e := n.Edges[ei]
 		tail, kept = e.Kind == frame.TailCall, 0
 		if tail {
-			kept = e.Depth - ra
+			kept = e.Depth - l.ra
 			depth += kept
 		} else {
 			depth += n.Frame.Size

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+)
+
+// startProfiles starts the profiles the environment asks for, for the
+// measurements in docs/PERFORMANCE.md:
+//
+//	STACKSCOPE_CPUPROFILE=FILE  a CPU profile (go tool pprof)
+//	STACKSCOPE_MEMPROFILE=FILE  a heap profile at the end (go tool pprof
+//	                            -sample_index=alloc_space or inuse_space)
+//
+// The returned function writes them out; it is safe to call more than once.
+// With either set, SIGUSR1 (on Unix) writes them out and ends the process with exit
+// code 2, so that a run too long or too large to finish can still be
+// profiled. Without them, nothing changes.
+func startProfiles() (stop func()) {
+	cpuPath := os.Getenv("STACKSCOPE_CPUPROFILE")
+	memPath := os.Getenv("STACKSCOPE_MEMPROFILE")
+	if cpuPath == "" && memPath == "" {
+		return func() {}
+	}
+	var cpuFile *os.File
+	if cpuPath != "" {
+		if f, err := os.Create(cpuPath); err == nil && pprof.StartCPUProfile(f) == nil {
+			cpuFile = f
+		}
+	}
+	if memPath != "" {
+		// Every allocation, not one per 512 KiB: the profile is for finding
+		// what holds the memory, and stackscope allocates in small pieces.
+		runtime.MemProfileRate = 4096
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			if cpuFile != nil {
+				pprof.StopCPUProfile()
+				cpuFile.Close()
+			}
+			if memPath != "" {
+				if f, err := os.Create(memPath); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
+		})
+	}
+	if len(profileSignals) == 0 {
+		return stop
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, profileSignals...)
+	go func() {
+		<-usr1
+		stop()
+		fmt.Fprintln(os.Stderr, "stackscope: stopped by SIGUSR1, profiles written")
+		os.Exit(exitUsage)
+	}()
+	return stop
+}
