@@ -7,16 +7,21 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/resultcache"
 )
 
 // expandFiles is the FILE arguments with each directory replaced, under
@@ -196,31 +201,17 @@ func runAnalyzeMany(cmd *cobra.Command, files []string, fl analyzeFlags) (err er
 	if fl.out.format == "json" {
 		bw.WriteString("[\n")
 	}
-	for i, path := range files {
-		prog.show(i, path)
-		res, cfg, _, aerr := fl.analyse(path)
-		if aerr != nil {
-			msg := aerr.Error()
-			if ee := (*exitError)(nil); errors.As(aerr, &ee) && ee.Err != nil {
-				msg = ee.Err.Error()
-			}
-			msg = strings.TrimPrefix(msg, path+": ")
-			rows = append(rows, fileSummary{path: path, problem: msg})
-			if fl.out.format == "json" {
-				writeJSONElement(bw, &first, fileError{Kind: report.KindAnalyze, Binary: path, Error: msg})
-			}
-			continue
-		}
-		row := summarize(res, fl.budget)
-		if overBudget(res, cfg, fl.budget, fl.allowUnbounded) {
-			for _, w := range budgetWhys(res, cfg, fl.budget, fl.allowUnbounded) {
-				whys = append(whys, res.Binary+": "+w)
-			}
-		}
-		rows = append(rows, row)
+	for i, o := range analyseInParallel(&fl, files) {
+		prog.show(i, files[i])
+		rows = append(rows, o.row)
+		whys = append(whys, o.whys...)
 		if fl.out.format == "json" {
-			res.StackscopeVersion = version()
-			writeJSONElement(bw, &first, kindedResult{Kind: report.KindAnalyze, Result: res})
+			if !first {
+				bw.WriteString(",\n")
+			}
+			first = false
+			bw.WriteString("  ")
+			bw.Write(o.element)
 		}
 	}
 	prog.done()
@@ -238,25 +229,120 @@ func runAnalyzeMany(cmd *cobra.Command, files []string, fl analyzeFlags) (err er
 	return nil
 }
 
+// fileOutcome is one file's part of a run over many files: its line of
+// the table, the lines that explain its findings, and (--format json) its
+// element of the array.
+type fileOutcome struct {
+	row     fileSummary
+	whys    []string
+	element []byte
+}
+
+// analyseInParallel analyses files on every core (runtime.GOMAXPROCS),
+// the libraries shared through fl's library cache, and yields each file's
+// outcome in the order of files as soon as it and those before it are
+// done. At most one analysis per core is under way, so the memory of the
+// run is that of the libraries plus the largest programs analysed at once.
+func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutcome] {
+	return func(yield func(int, fileOutcome) bool) {
+		fl.libraryCache() // opened before the workers share it
+		fl.reportCache()
+		outs := make([]fileOutcome, len(files))
+		ready := make([]chan struct{}, len(files))
+		for i := range ready {
+			ready[i] = make(chan struct{})
+		}
+		var next atomic.Int64
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(files)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(files) {
+						return
+					}
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					outs[i] = fl.analyseOneOfMany(files[i])
+					close(ready[i])
+				}
+			}()
+		}
+		defer wg.Wait()
+		defer close(stop)
+		for i := range files {
+			<-ready[i]
+			o := outs[i]
+			outs[i] = fileOutcome{} // written: its bytes can go
+			if !yield(i, o) {
+				return
+			}
+		}
+	}
+}
+
+// analyseOneOfMany is one file's outcome among many: read from the report
+// cache when nothing it depends on changed, else analysed and stored.
+func (fl *analyzeFlags) analyseOneOfMany(path string) fileOutcome {
+	key, deps, cacheable := fl.reportKey(path)
+	if cacheable {
+		if e, ok := fl.reportCache().Get(key); ok {
+			if c, ok := decodeCachedFile(e["file"]); ok {
+				return fileOutcome{row: fileSummary{path: path, entry: c.Entry, bound: c.Bound, verdict: c.Verdict}, whys: c.Whys, element: c.Element}
+			}
+		}
+	}
+	res, cfg, _, aerr := fl.analyse(path)
+	if aerr != nil {
+		msg := aerr.Error()
+		if ee := (*exitError)(nil); errors.As(aerr, &ee) && ee.Err != nil {
+			msg = ee.Err.Error()
+		}
+		msg = strings.TrimPrefix(msg, path+": ")
+		o := fileOutcome{row: fileSummary{path: path, problem: msg}}
+		if fl.out.format == "json" {
+			o.element = jsonElement(fileError{Kind: report.KindAnalyze, Binary: path, Error: msg})
+		}
+		return o
+	}
+	o := fileOutcome{row: summarize(res, fl.budget)}
+	if overBudget(res, cfg, fl.budget, fl.allowUnbounded) {
+		for _, w := range budgetWhys(res, cfg, fl.budget, fl.allowUnbounded) {
+			o.whys = append(o.whys, res.Binary+": "+w)
+		}
+	}
+	if fl.out.format == "json" {
+		res.StackscopeVersion = version()
+		o.element = jsonElement(kindedResult{Kind: report.KindAnalyze, Result: res})
+	}
+	if cacheable {
+		c := cachedFile{Entry: o.row.entry, Bound: o.row.bound, Verdict: o.row.verdict, Whys: o.whys, Element: o.element}
+		fl.storeReport(key, deps, res, resultcache.Entry{"file": c.encode()})
+	}
+	return o
+}
+
 // kindedResult is one file's JSON report, as report.AnalyzeJSON writes it.
 type kindedResult struct {
 	Kind string `json:"kind"`
 	*analysis.Result
 }
 
-// writeJSONElement writes v as the next element of an array indented as
-// report.AnalyzeJSON indents one.
-func writeJSONElement(w *bufio.Writer, first *bool, v any) {
+// jsonElement is v as an element of an array indented as
+// report.AnalyzeJSON indents one (without the indentation of its first
+// line).
+func jsonElement(v any) []byte {
 	data, err := json.MarshalIndent(v, "  ", "  ")
 	if err != nil {
 		data, _ = json.Marshal(map[string]string{"kind": report.KindAnalyze, "error": err.Error()})
 	}
-	if !*first {
-		w.WriteString(",\n")
-	}
-	*first = false
-	w.WriteString("  ")
-	w.Write(data)
+	return data
 }
 
 // fileError is, in the JSON array, a file that could not be analysed.
