@@ -55,9 +55,13 @@ file: the bound and verdict of main, else of the worst entry. The JSON is an
 array of one report per file. A file that cannot be analysed (not ELF,
 truncated) is a line of the table ("not analysed: ..."), in JSON an object
 with "error": it does not make the run fail (exit 2 is left to usage
-errors). Shared libraries' frames are kept per build ID under the user
-cache directory ($XDG_CACHE_HOME/stackscope) for later runs; --no-cache
-neither reads nor writes it.`,
+errors); the files are analysed on every core. Shared libraries' frames
+are kept per build ID under the user cache directory
+($XDG_CACHE_HOME/stackscope) for later runs, and so is each report, used
+again only when nothing that made it changed (the program's and its
+libraries' bytes, their debug files, the configuration, the flags);
+entries unused for 30 days are removed. --no-cache neither reads nor
+writes it.`,
 		Args: needArgs(1, -1, "give the ELF FILE to analyze"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
