@@ -253,6 +253,7 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 			ready[i] = make(chan struct{})
 		}
 		var next atomic.Int64
+		room := newByteBudget(parallelBytes)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for range min(runtime.GOMAXPROCS(0), len(files)) {
@@ -269,7 +270,10 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 						return
 					default:
 					}
+					n := programBytes(files[i])
+					room.acquire(n)
 					outs[i] = fl.analyseOneOfMany(files[i])
+					room.release(n)
 					close(ready[i])
 				}
 			}()
@@ -285,6 +289,53 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 			}
 		}
 	}
+}
+
+// parallelBytes is how many bytes of program files are analysed at once:
+// an analysis needs memory in proportion to its program (/usr/bin/node,
+// 98 MB, about 800 MiB), so a large program is analysed alone, while the
+// small ones that make up most of a system share the cores.
+const parallelBytes = 48 << 20
+
+// byteBudget lets analyses start while the bytes of the programs under
+// way stay within a limit; one analysis may always run, however large.
+type byteBudget struct {
+	mu    sync.Mutex
+	freed *sync.Cond
+	limit int64
+	inUse int64
+}
+
+func newByteBudget(limit int64) *byteBudget {
+	b := &byteBudget{limit: limit}
+	b.freed = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *byteBudget) acquire(n int64) {
+	b.mu.Lock()
+	for b.inUse > 0 && b.inUse+n > b.limit {
+		b.freed.Wait()
+	}
+	b.inUse += n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.inUse -= n
+	b.mu.Unlock()
+	b.freed.Broadcast()
+}
+
+// programBytes is the size of the file at path, 0 when it cannot be read (its
+// analysis says why).
+func programBytes(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
 }
 
 // analyseOneOfMany is one file's outcome among many: read from the report
