@@ -227,9 +227,9 @@ func renderAnalyses(fl analyzeFlags, results []*analysis.Result, budgets map[*an
 // stored there.
 func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
 	defer fl.flushCache()
-	key, deps, cacheable := fl.reportKey(path)
+	key, deps, cacheable := fl.reportKey(path, "one")
 	if cacheable {
-		if e, ok := fl.reportCache().Get(key); ok {
+		if e, ok := fl.reportCache().Get(key); ok && len(e["report"]) > 0 {
 			return emitAnalyses(cmd, fl, e["report"], splitLines(e["whys"]))
 		}
 	}

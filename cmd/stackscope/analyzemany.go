@@ -341,7 +341,7 @@ func programBytes(path string) int64 {
 // analyseOneOfMany is one file's outcome among many: read from the report
 // cache when nothing it depends on changed, else analysed and stored.
 func (fl *analyzeFlags) analyseOneOfMany(path string) fileOutcome {
-	key, deps, cacheable := fl.reportKey(path)
+	key, deps, cacheable := fl.reportKey(path, "many")
 	if cacheable {
 		if e, ok := fl.reportCache().Get(key); ok {
 			if c, ok := decodeCachedFile(e["file"]); ok {

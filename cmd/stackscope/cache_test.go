@@ -179,6 +179,12 @@ func TestCacheReportsIdentical(t *testing.T) {
 		if n := len(reportEntries(t, xdg)); n != len(files) {
 			t.Errorf("%d files, %s: %d stored reports, want one per file", len(files), format, n)
 		}
+		// A file's part of the many is not its report alone (they are
+		// stored under different keys).
+		_, alone, _ := runWithCache(t, t.TempDir(), "analyze", "--no-cache", "--format", format, files[0])
+		if _, got, _ := runWithCache(t, xdg, "analyze", "--format", format, files[0]); got != alone {
+			t.Errorf("%s alone, %s, after the run over many: %d bytes, want %d", files[0], format, len(got), len(alone))
+		}
 	}
 	// The multi-file run, with the libraries shared in memory, gives
 	// each file the report a run of that file alone gives.

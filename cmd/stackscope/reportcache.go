@@ -31,7 +31,9 @@ func (fl *analyzeFlags) reportCache() *resultcache.Cache {
 // included), and the libraries it names; ok false when the report cannot
 // be cached (no cache, or the program or its configuration cannot be
 // read: the analysis then says what is wrong).
-func (fl *analyzeFlags) reportKey(path string) (key string, deps resultcache.Dependencies, ok bool) {
+// The mode ("one", a whole report; "many", a file's part of a run over
+// many) is in the key too: the two store different pieces.
+func (fl *analyzeFlags) reportKey(path, mode string) (key string, deps resultcache.Dependencies, ok bool) {
 	c := fl.reportCache()
 	if c == nil {
 		return "", deps, false
@@ -40,6 +42,7 @@ func (fl *analyzeFlags) reportKey(path string) (key string, deps resultcache.Dep
 	if !ok {
 		return "", deps, false
 	}
+	settings = append(settings, "mode: "+mode)
 	roots := append(append([]string{}, binfile.DebugRoots...), srcloc.DebugRoots...)
 	key, deps, err := c.Key(resultcache.Inputs{Program: path, LibPaths: fl.libPaths, DebugRoots: roots, Settings: settings})
 	return key, deps, err == nil
