@@ -90,7 +90,9 @@ func (fl *analyzeFlags) storeReport(key string, deps resultcache.Dependencies, r
 type cachedFile struct {
 	Entry, Bound, Verdict string
 	Whys                  []string
-	Element               []byte // the JSON array element (--format json)
+	// The JSON array element (--format json) is a piece of its own
+	// ("element"): a large program's is tens of MB, not to be copied by
+	// a second decoding.
 }
 
 func (c cachedFile) encode() []byte {
