@@ -37,7 +37,7 @@ func (a *analysisFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&a.exclude, "exclude", nil, "set aside every path through this function, an error path such as an assert handler (repeatable; as [[exclude]] in stackscope.toml)")
 	f.BoolVar(&a.ownCode, "own-code", false, "also bound each entry's own code, every library call counted as the library function's bound, or listed when it has none")
 	f.BoolVar(&a.ldAudit, "ld-audit", false, "keep ld.so's _dl_audit_* hooks on the program's start (they run only under LD_AUDIT; as ld_audit = true in stackscope.toml)")
-	f.BoolVar(&a.noCache, "no-cache", false, "neither read nor write the library cache (shared libraries' frames, per build ID, under the user cache directory)")
+	f.BoolVar(&a.noCache, "no-cache", false, "neither read nor write the cache under the user cache directory (shared libraries' frames per build ID; analyze's stored reports)")
 	f.BoolVar(&a.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
 }
 

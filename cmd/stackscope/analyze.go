@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"github.com/stackscope/stackscope/internal/size"
@@ -15,6 +16,7 @@ import (
 	"github.com/stackscope/stackscope/internal/report"
 	"github.com/stackscope/stackscope/internal/report/html"
 	"github.com/stackscope/stackscope/internal/report/sarif"
+	"github.com/stackscope/stackscope/internal/resultcache"
 )
 
 func init() { subcommands = append(subcommands, newAnalyzeCommand) }
@@ -28,6 +30,8 @@ type analyzeFlags struct {
 	withLayout     bool
 	ld             string
 	recursive      bool
+	// results is the cache of whole reports (reportcache.go).
+	results *resultcache.Cache
 }
 
 func newAnalyzeCommand() *cobra.Command {
@@ -51,9 +55,13 @@ file: the bound and verdict of main, else of the worst entry. The JSON is an
 array of one report per file. A file that cannot be analysed (not ELF,
 truncated) is a line of the table ("not analysed: ..."), in JSON an object
 with "error": it does not make the run fail (exit 2 is left to usage
-errors). Shared libraries' frames are kept per build ID under the user
-cache directory ($XDG_CACHE_HOME/stackscope) for later runs; --no-cache
-neither reads nor writes it.`,
+errors); the files are analysed on every core. Shared libraries' frames
+are kept per build ID under the user cache directory
+($XDG_CACHE_HOME/stackscope) for later runs, and so is each report, used
+again only when nothing that made it changed (the program's and its
+libraries' bytes, their debug files, the configuration, the flags);
+entries unused for 30 days are removed. --no-cache neither reads nor
+writes it.`,
 		Args: needArgs(1, -1, "give the ELF FILE to analyze"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runAnalyze(cmd, args, fl) },
 	}
@@ -86,6 +94,9 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if (len(files) > 1 || fl.recursive) && (fl.out.format == "text" || fl.out.format == "json") && !fl.withLayout && fl.ld == "" {
 		return runAnalyzeMany(cmd, files, fl)
 	}
+	if len(files) == 1 && fl.out.format != "dot" && fl.out.format != "html" && !fl.withLayout && fl.ld == "" {
+		return runAnalyzeOne(cmd, files[0], fl)
+	}
 	defer fl.flushCache()
 	var results []*analysis.Result
 	budgets := map[*analysis.Result]*config.Config{}
@@ -107,60 +118,11 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if err != nil {
 		return err
 	}
-	err = fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error {
-		switch fl.out.format {
-		case "json":
-			for _, r := range results {
-				r.StackscopeVersion = version()
-			}
-			return report.AnalyzeJSON(out, results)
-		case "dot":
-			return report.AnalyzeDOT(out, results[0])
-		case "html":
-			return html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version(), Output: fl.out.output})
-		case "sarif":
-			in := sarif.Input{Version: version(), Layouts: layouts}
-			for _, r := range results {
-				in.Analyses = append(in.Analyses, sarif.Analysis{Result: r,
-					Budget: budget.Policy{Config: budgets[r], Flag: fl.budget, AllowUnbounded: fl.allowUnbounded}})
-			}
-			return sarif.Write(out, in)
-		}
-		for i, r := range results {
-			if i > 0 {
-				fmt.Fprintln(out)
-			}
-			report.AnalyzeText(out, r, report.AnalyzeOptions{Budget: fl.budget, TopFrames: fl.top})
-			if line := configLine(budgets[r], r); line != "" {
-				fmt.Fprintln(out, line)
-			}
-		}
-		return nil
-	})
+	data, whys, err := renderAnalyses(fl, results, budgets, layouts)
 	if err != nil {
-		return err
+		return &exitError{Code: exitUsage, Err: err}
 	}
-	var whys []string
-	for _, r := range results {
-		if overBudget(r, budgets[r], fl.budget, fl.allowUnbounded) {
-			w := budgetWhys(r, budgets[r], fl.budget, fl.allowUnbounded)
-			if len(results) > 1 {
-				for i := range w {
-					w[i] = r.Binary + ": " + w[i]
-				}
-			}
-			whys = append(whys, w...)
-		}
-	}
-	for _, l := range layouts {
-		if l.Failing() {
-			whys = append(whys, layoutWhys(l)...)
-		}
-	}
-	if len(whys) > 0 {
-		return findingError(wrote(fl.out), whys)
-	}
-	return nil
+	return emitAnalyses(cmd, fl, data, whys)
 }
 
 // overBudget reports a finding (exit status 1): an entry or a firmware
@@ -200,4 +162,99 @@ func analyzeLayouts(fl analyzeFlags, results []*analysis.Result, cfgs map[*analy
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// renderAnalyses renders the report of the analyses in fl's format, and
+// the lines that explain a finding (exit 1), none when there is none.
+func renderAnalyses(fl analyzeFlags, results []*analysis.Result, budgets map[*analysis.Result]*config.Config, layouts []*layout.Report) ([]byte, []string, error) {
+	var buf bytes.Buffer
+	out := &buf
+	err := func() error {
+		switch fl.out.format {
+		case "json":
+			for _, r := range results {
+				r.StackscopeVersion = version()
+			}
+			return report.AnalyzeJSON(out, results)
+		case "dot":
+			return report.AnalyzeDOT(out, results[0])
+		case "html":
+			return html.Write(out, html.Input{Analysis: results[0], Budget: fl.budget, Version: version(), Output: fl.out.output})
+		case "sarif":
+			in := sarif.Input{Version: version(), Layouts: layouts}
+			for _, r := range results {
+				in.Analyses = append(in.Analyses, sarif.Analysis{Result: r,
+					Budget: budget.Policy{Config: budgets[r], Flag: fl.budget, AllowUnbounded: fl.allowUnbounded}})
+			}
+			return sarif.Write(out, in)
+		}
+		for i, r := range results {
+			if i > 0 {
+				fmt.Fprintln(out)
+			}
+			report.AnalyzeText(out, r, report.AnalyzeOptions{Budget: fl.budget, TopFrames: fl.top})
+			if line := configLine(budgets[r], r); line != "" {
+				fmt.Fprintln(out, line)
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		return nil, nil, err
+	}
+	var whys []string
+	for _, r := range results {
+		if overBudget(r, budgets[r], fl.budget, fl.allowUnbounded) {
+			w := budgetWhys(r, budgets[r], fl.budget, fl.allowUnbounded)
+			if len(results) > 1 {
+				for i := range w {
+					w[i] = r.Binary + ": " + w[i]
+				}
+			}
+			whys = append(whys, w...)
+		}
+	}
+	for _, l := range layouts {
+		if l.Failing() {
+			whys = append(whys, layoutWhys(l)...)
+		}
+	}
+	return buf.Bytes(), whys, nil
+}
+
+// runAnalyzeOne analyses one file, its report read from the report cache
+// when nothing it depends on changed (reportcache.go), else rendered and
+// stored there.
+func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
+	defer fl.flushCache()
+	key, deps, cacheable := fl.reportKey(path, "one")
+	if cacheable {
+		if e, ok := fl.reportCache().Get(key); ok && len(e["report"]) > 0 {
+			return emitAnalyses(cmd, fl, e["report"], splitLines(e["whys"]))
+		}
+	}
+	res, cfg, _, err := fl.analyse(path)
+	if err != nil {
+		return err
+	}
+	data, whys, err := renderAnalyses(fl, []*analysis.Result{res}, map[*analysis.Result]*config.Config{res: cfg}, nil)
+	if err != nil {
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	if cacheable {
+		fl.storeReport(key, deps, res, resultcache.Entry{"report": data, "whys": joinLines(whys)})
+	}
+	return emitAnalyses(cmd, fl, data, whys)
+}
+
+// emitAnalyses writes a rendered report and returns the exit status its
+// findings give.
+func emitAnalyses(cmd *cobra.Command, fl analyzeFlags, data []byte, whys []string) error {
+	if err := fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error { _, err := out.Write(data); return err }); err != nil {
+		return err
+	}
+	if len(whys) > 0 {
+		return findingError(wrote(fl.out), whys)
+	}
+	return nil
 }

@@ -7,16 +7,22 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/report"
+	"github.com/stackscope/stackscope/internal/resultcache"
 )
 
 // expandFiles is the FILE arguments with each directory replaced, under
@@ -196,31 +202,17 @@ func runAnalyzeMany(cmd *cobra.Command, files []string, fl analyzeFlags) (err er
 	if fl.out.format == "json" {
 		bw.WriteString("[\n")
 	}
-	for i, path := range files {
-		prog.show(i, path)
-		res, cfg, _, aerr := fl.analyse(path)
-		if aerr != nil {
-			msg := aerr.Error()
-			if ee := (*exitError)(nil); errors.As(aerr, &ee) && ee.Err != nil {
-				msg = ee.Err.Error()
-			}
-			msg = strings.TrimPrefix(msg, path+": ")
-			rows = append(rows, fileSummary{path: path, problem: msg})
-			if fl.out.format == "json" {
-				writeJSONElement(bw, &first, fileError{Kind: report.KindAnalyze, Binary: path, Error: msg})
-			}
-			continue
-		}
-		row := summarize(res, fl.budget)
-		if overBudget(res, cfg, fl.budget, fl.allowUnbounded) {
-			for _, w := range budgetWhys(res, cfg, fl.budget, fl.allowUnbounded) {
-				whys = append(whys, res.Binary+": "+w)
-			}
-		}
-		rows = append(rows, row)
+	for i, o := range analyseInParallel(&fl, files) {
+		prog.show(i, files[i])
+		rows = append(rows, o.row)
+		whys = append(whys, o.whys...)
 		if fl.out.format == "json" {
-			res.StackscopeVersion = version()
-			writeJSONElement(bw, &first, kindedResult{Kind: report.KindAnalyze, Result: res})
+			if !first {
+				bw.WriteString(",\n")
+			}
+			first = false
+			bw.WriteString("  ")
+			bw.Write(o.element)
 		}
 	}
 	prog.done()
@@ -238,25 +230,186 @@ func runAnalyzeMany(cmd *cobra.Command, files []string, fl analyzeFlags) (err er
 	return nil
 }
 
+// fileOutcome is one file's part of a run over many files: its line of
+// the table, the lines that explain its findings, and (--format json) its
+// element of the array.
+type fileOutcome struct {
+	row     fileSummary
+	whys    []string
+	element []byte
+}
+
+// analyseInParallel analyses files on every core (runtime.GOMAXPROCS),
+// the libraries shared through fl's library cache, and yields each file's
+// outcome in the order of files as soon as it and those before it are
+// done. At most one analysis per core is under way, so the memory of the
+// run is that of the libraries plus the largest programs analysed at once.
+func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutcome] {
+	return func(yield func(int, fileOutcome) bool) {
+		fl.libraryCache() // opened before the workers share it
+		fl.reportCache()
+		limitHeap()
+		outs := make([]fileOutcome, len(files))
+		ready := make([]chan struct{}, len(files))
+		for i := range ready {
+			ready[i] = make(chan struct{})
+		}
+		var next atomic.Int64
+		room := newByteBudget(parallelBytes)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(files)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(files) {
+						return
+					}
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					n := programBytes(files[i])
+					room.acquire(n)
+					outs[i] = fl.analyseOneOfMany(files[i])
+					room.release(n)
+					close(ready[i])
+				}
+			}()
+		}
+		defer wg.Wait()
+		defer close(stop)
+		for i := range files {
+			<-ready[i]
+			o := outs[i]
+			outs[i] = fileOutcome{} // written: its bytes can go
+			if !yield(i, o) {
+				return
+			}
+		}
+	}
+}
+
+// manyHeapLimit is the Go heap's soft limit in a run over many files
+// (unless GOMEMLIMIT sets one): such a run keeps every library it opened,
+// and between two collections the heap may grow to twice what is live
+// (GOGC=100), which over all of /usr/bin, two programs at once, was 5 GB
+// for about 2 GB live. Near the limit the collector runs more often instead.
+const manyHeapLimit = 3 << 29 // 1.5 GiB
+
+// limitHeap sets manyHeapLimit, unless the user set GOMEMLIMIT.
+func limitHeap() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(manyHeapLimit)
+	}
+}
+
+// parallelBytes is how many bytes of program files are analysed at once:
+// an analysis needs memory in proportion to its program (/usr/bin/node,
+// 98 MB, about 800 MiB), so a large program is analysed alone, while the
+// small ones that make up most of a system share the cores.
+const parallelBytes = 48 << 20
+
+// byteBudget lets analyses start while the bytes of the programs under
+// way stay within a limit; one analysis may always run, however large.
+type byteBudget struct {
+	mu    sync.Mutex
+	freed *sync.Cond
+	limit int64
+	inUse int64
+}
+
+func newByteBudget(limit int64) *byteBudget {
+	b := &byteBudget{limit: limit}
+	b.freed = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *byteBudget) acquire(n int64) {
+	b.mu.Lock()
+	for b.inUse > 0 && b.inUse+n > b.limit {
+		b.freed.Wait()
+	}
+	b.inUse += n
+	b.mu.Unlock()
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.inUse -= n
+	b.mu.Unlock()
+	b.freed.Broadcast()
+}
+
+// programBytes is the size of the file at path, 0 when it cannot be read (its
+// analysis says why).
+func programBytes(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// analyseOneOfMany is one file's outcome among many: read from the report
+// cache when nothing it depends on changed, else analysed and stored.
+func (fl *analyzeFlags) analyseOneOfMany(path string) fileOutcome {
+	key, deps, cacheable := fl.reportKey(path, "many")
+	if cacheable {
+		if e, ok := fl.reportCache().Get(key); ok {
+			if c, ok := decodeCachedFile(e["file"]); ok && (fl.out.format != "json" || len(e["element"]) > 0) {
+				return fileOutcome{row: fileSummary{path: path, entry: c.Entry, bound: c.Bound, verdict: c.Verdict}, whys: c.Whys, element: e["element"]}
+			}
+		}
+	}
+	res, cfg, _, aerr := fl.analyse(path)
+	if aerr != nil {
+		msg := aerr.Error()
+		if ee := (*exitError)(nil); errors.As(aerr, &ee) && ee.Err != nil {
+			msg = ee.Err.Error()
+		}
+		msg = strings.TrimPrefix(msg, path+": ")
+		o := fileOutcome{row: fileSummary{path: path, problem: msg}}
+		if fl.out.format == "json" {
+			o.element = jsonElement(fileError{Kind: report.KindAnalyze, Binary: path, Error: msg})
+		}
+		return o
+	}
+	o := fileOutcome{row: summarize(res, fl.budget)}
+	if overBudget(res, cfg, fl.budget, fl.allowUnbounded) {
+		for _, w := range budgetWhys(res, cfg, fl.budget, fl.allowUnbounded) {
+			o.whys = append(o.whys, res.Binary+": "+w)
+		}
+	}
+	if fl.out.format == "json" {
+		res.StackscopeVersion = version()
+		o.element = jsonElement(kindedResult{Kind: report.KindAnalyze, Result: res})
+	}
+	if cacheable {
+		c := cachedFile{Entry: o.row.entry, Bound: o.row.bound, Verdict: o.row.verdict, Whys: o.whys}
+		fl.storeReport(key, deps, res, resultcache.Entry{"file": c.encode(), "element": o.element})
+	}
+	return o
+}
+
 // kindedResult is one file's JSON report, as report.AnalyzeJSON writes it.
 type kindedResult struct {
 	Kind string `json:"kind"`
 	*analysis.Result
 }
 
-// writeJSONElement writes v as the next element of an array indented as
-// report.AnalyzeJSON indents one.
-func writeJSONElement(w *bufio.Writer, first *bool, v any) {
+// jsonElement is v as an element of an array indented as
+// report.AnalyzeJSON indents one (without the indentation of its first
+// line).
+func jsonElement(v any) []byte {
 	data, err := json.MarshalIndent(v, "  ", "  ")
 	if err != nil {
 		data, _ = json.Marshal(map[string]string{"kind": report.KindAnalyze, "error": err.Error()})
 	}
-	if !*first {
-		w.WriteString(",\n")
-	}
-	*first = false
-	w.WriteString("  ")
-	w.Write(data)
+	return data
 }
 
 // fileError is, in the JSON array, a file that could not be analysed.

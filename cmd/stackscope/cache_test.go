@@ -144,7 +144,7 @@ func TestCacheReportsIdentical(t *testing.T) {
 	for i, f := range files {
 		formats := []string{"json"}
 		if i == 0 {
-			formats = append(formats, "text")
+			formats = append(formats, "text", "sarif")
 		}
 		for _, format := range formats {
 			args := []string{"analyze", "--format", format, f}
@@ -162,6 +162,30 @@ func TestCacheReportsIdentical(t *testing.T) {
 	if len(cacheEntries(t, xdg)) == 0 {
 		t.Fatalf("no cache entries under %s", xdg)
 	}
+	if len(reportEntries(t, xdg)) == 0 {
+		t.Fatalf("no stored reports under %s", xdg)
+	}
+	// Many files in one run, on every core: the same table and array
+	// without the cache, cold and warm.
+	for _, format := range []string{"text", "json"} {
+		xdg := t.TempDir()
+		args := append([]string{"analyze", "--format", format}, files...)
+		code0, plain, _ := runWithCache(t, t.TempDir(), append([]string{"analyze", "--no-cache", "--format", format}, files...)...)
+		code1, cold, _ := runWithCache(t, xdg, args...)
+		code2, warm, _ := runWithCache(t, xdg, args...)
+		if code0 != code1 || code1 != code2 || plain != cold || cold != warm {
+			t.Errorf("%d files, %s: exit %d/%d/%d, reports same cold %v, warm %v", len(files), format, code0, code1, code2, plain == cold, cold == warm)
+		}
+		if n := len(reportEntries(t, xdg)); n != len(files) {
+			t.Errorf("%d files, %s: %d stored reports, want one per file", len(files), format, n)
+		}
+		// A file's part of the many is not its report alone (they are
+		// stored under different keys).
+		_, alone, _ := runWithCache(t, t.TempDir(), "analyze", "--no-cache", "--format", format, files[0])
+		if _, got, _ := runWithCache(t, xdg, "analyze", "--format", format, files[0]); got != alone {
+			t.Errorf("%s alone, %s, after the run over many: %d bytes, want %d", files[0], format, len(got), len(alone))
+		}
+	}
 	// The multi-file run, with the libraries shared in memory, gives
 	// each file the report a run of that file alone gives.
 	_, many, _ := runWithCache(t, xdg, append([]string{"analyze", "--format", "json"}, files...)...)
@@ -176,6 +200,28 @@ func TestCacheReportsIdentical(t *testing.T) {
 		json.Compact(&b, []byte(one))
 		if a.String() != b.String() {
 			t.Errorf("%s: its report among many differs from its report alone", f)
+		}
+	}
+}
+
+// reportEntries lists the stored reports under xdg (resultcache).
+func reportEntries(t *testing.T, xdg string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(xdg, "stackscope", "results-v*", "*", "*.gob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// dropReports removes the stored reports under xdg, leaving the library
+// entries.
+func dropReports(t *testing.T, xdg string) {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(xdg, "stackscope", "results-v*"))
+	for _, d := range m {
+		if err := os.RemoveAll(d); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
@@ -263,6 +309,9 @@ func TestCacheRebuiltLibrary(t *testing.T) {
 	if err := os.WriteFile(entry, whole[:len(whole)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Without the stored report, which would answer before any library
+	// entry is read (nothing the report depends on changed).
+	dropReports(t, xdg)
 	_, third, errOut := runWithCache(t, xdg, "analyze", "--format", "json", prog)
 	if third != second {
 		t.Errorf("with a truncated entry the report changed:\n%s", errOut)

@@ -6,7 +6,7 @@ import "debug/elf"
 // dynamic relocations, as readSlots does for x86-64: the slot a PLT stub
 // (adrp x16; ldr x17, [x16, #n]; add x16, x16, #n; br x17) jumps through.
 func (f *File) readSlotsARM64() {
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
 		switch elf.R_AARCH64(typ) {
 		case elf.R_AARCH64_IRELATIVE:

@@ -126,6 +126,7 @@ type File struct {
 	symbols     []elf.Symbol
 	mappings    []mapping
 	exported    map[string]int
+	exportOnce  sync.Once // analyses sharing a library look up exports at once
 	names       map[string]int
 	namesOnce   sync.Once
 	taken       []uint64
@@ -138,6 +139,10 @@ type File struct {
 	mapped      []byte // the whole file, when it could be mapped
 	sections    []*loadedSection
 	byAddr      map[uint64]int
+	// dynamic symbols, read once (dynsyms.go)
+	dynOnce sync.Once
+	dynSyms []elf.Symbol
+	dynErr  error
 }
 
 type loadedSection struct {
@@ -310,7 +315,7 @@ func (f *File) readSlots() {
 	if f.Arch != ArchX86_64 {
 		return
 	}
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
 		switch typ {
 		case elf.R_X86_64_IRELATIVE:
@@ -334,7 +339,7 @@ func (f *File) readFunctions() {
 		if dsyms, path := f.debugSymbols(); path != "" {
 			syms, err, f.DebugSymbols = dsyms, nil, path
 		} else {
-			syms, err = f.ELF.DynamicSymbols()
+			syms, err = f.DynamicSymbols()
 			source = "dynsym"
 		}
 	}
@@ -342,7 +347,7 @@ func (f *File) readFunctions() {
 		f.symbols = syms
 	}
 	exported := map[string]bool{}
-	if dyn, err := f.ELF.DynamicSymbols(); err == nil {
+	if dyn, err := f.DynamicSymbols(); err == nil {
 		for _, s := range dyn {
 			t := elf.ST_TYPE(s.Info)
 			if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF {
@@ -663,7 +668,7 @@ func Demangle(name string) string {
 
 // LookupExported returns the function that .dynsym exports under name.
 func (f *File) LookupExported(name string) (*Function, bool) {
-	if f.exported == nil {
+	f.exportOnce.Do(func() {
 		f.exported = map[string]int{}
 		for i, fn := range f.Functions {
 			if !fn.Exported {
@@ -676,7 +681,7 @@ func (f *File) LookupExported(name string) (*Function, bool) {
 				}
 			}
 		}
-	}
+	})
 	i, ok := f.exported[name]
 	if !ok {
 		return nil, false

@@ -8,7 +8,7 @@ import "debug/elf"
 // ifunc resolver fills (R_RISCV_IRELATIVE). (eachRela reads 64-bit Rela
 // entries, whatever their machine: the type is RISC-V's here.)
 func (f *File) readSlotsRISCV() {
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
 		switch elf.R_RISCV(typ) {
 		case rRISCVIRelative:

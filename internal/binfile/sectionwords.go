@@ -69,7 +69,7 @@ func (f *File) SectionWords(name string) map[uint64]uint64 {
 // WeakImport says whether .dynsym imports name as a weak undefined symbol
 // (the dynamic linker leaves its slots 0 when no module defines it).
 func (f *File) WeakImport(name string) bool {
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	for _, s := range dyn {
 		if s.Section == elf.SHN_UNDEF && s.Name == name && elf.ST_BIND(s.Info) == elf.STB_WEAK {
 			return true

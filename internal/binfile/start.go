@@ -53,7 +53,7 @@ func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 		f.byAddr[g.Addr] = j
 	}
 	f.names, f.namesOnce = nil, sync.Once{}
-	f.exported = nil
+	f.exported, f.exportOnce = nil, sync.Once{}
 	return true
 }
 

@@ -130,7 +130,7 @@ func (f *File) findAddressTaken() {
 		}
 	}
 	if f.Arch == ArchX86_64 {
-		dyn, _ := f.ELF.DynamicSymbols()
+		dyn, _ := f.DynamicSymbols()
 		f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
 			into = found
 			if s := f.sectionAt(off); s != nil && isInitArray(s) {

@@ -159,7 +159,7 @@ func (f *File) relocatedWords() map[uint64]relocatedWord {
 	if f.Arch != ArchX86_64 {
 		return out
 	}
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
 		switch typ {
 		case elf.R_X86_64_RELATIVE:

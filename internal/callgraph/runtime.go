@@ -229,7 +229,7 @@ func (g *Graph) anyCaller(names, except []string) bool {
 // importsAny says whether f imports one of the names (an undefined dynamic
 // symbol, which a PLT call, a GOT load or a data pointer goes through).
 func importsAny(f *binfile.File, names []string) bool {
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	for _, s := range dyn {
 		if s.Section != elf.SHN_UNDEF {
 			continue

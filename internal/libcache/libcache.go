@@ -93,9 +93,17 @@ func Open(version string) *Cache {
 		return c
 	}
 	c.dir = Dir(base, version)
-	c.tool = version + " " + executableID()
+	c.tool = ToolID(version)
 	return c
 }
+
+// ToolID names this build of stackscope in cache entries and keys: its
+// version and its executable's build ID (a dev build keeps its version
+// string across edits of the code; this does not).
+func ToolID(version string) string { return version + " " + executableIDOnce() }
+
+// executableIDOnce is executableID, read once per process.
+var executableIDOnce = sync.OnceValue(executableID)
 
 // Dir is where the entries of a version of stackscope live under base:
 // one directory per schema and version, so a new stackscope never reads an
@@ -226,6 +234,7 @@ func (c *Cache) store(f *binfile.File, align int64, role string) *Frames {
 		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d-%s.gob", safeName(id), f.Arch, align, role))
 		fr.header = header{Tool: c.tool, BuildID: id, Arch: f.Arch.String(), StackAlign: align, Functions: functionTable(f)}
 		if e, ok := readEntry(fr.path, fr.header); ok {
+			markUsed(fr.path)
 			for _, r := range e.Frames {
 				fr.frames[funcKey{r.Addr, r.Size}] = r.Frame
 			}
@@ -481,4 +490,17 @@ func writeEntry(path string, e entry) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// markUsed sets an entry's modification time to now when it is a day old
+// or more: eviction (resultcache.Evict) removes entries by it, so the
+// entries still read stay; once a day keeps a warm run from rewriting
+// the inode of every entry it reads.
+func markUsed(path string) {
+	st, err := os.Stat(path)
+	if err != nil || time.Since(st.ModTime()) < 24*time.Hour {
+		return
+	}
+	now := time.Now()
+	os.Chtimes(path, now, now)
 }
