@@ -12,7 +12,7 @@ func (f *File) AddressImports() (map[string]bool, bool) {
 	if f.Arch != ArchX86_64 {
 		return nil, false
 	}
-	dyn, _ := f.ELF.DynamicSymbols()
+	dyn, _ := f.DynamicSymbols()
 	out := map[string]bool{}
 	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
 		if typ != elf.R_X86_64_GLOB_DAT && typ != elf.R_X86_64_64 {

@@ -25,7 +25,7 @@ func (f *File) DataRefersTo(lo, hi uint64) bool {
 	}
 	found := false
 	if f.Arch == ArchX86_64 {
-		dyn, _ := f.ELF.DynamicSymbols()
+		dyn, _ := f.DynamicSymbols()
 		f.eachRela(func(_ uint64, typ elf.R_X86_64, sym int, addend uint64) {
 			var v uint64
 			switch typ {

@@ -200,7 +200,7 @@ func (a *argModel) importedBy(m *Module) func(string) bool {
 	imp, ok := a.undefined[m]
 	if !ok {
 		imp = map[string]bool{}
-		dyn, _ := m.File.ELF.DynamicSymbols()
+		dyn, _ := m.File.DynamicSymbols()
 		for _, s := range dyn {
 			if s.Section == elf.SHN_UNDEF {
 				name, _, _ := strings.Cut(s.Name, "@")

@@ -157,7 +157,7 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 		}
 	}
 	// An exported table another module imports.
-	dyn, _ := m.File.ELF.DynamicSymbols()
+	dyn, _ := m.File.DynamicSymbols()
 	for _, s := range dyn {
 		if s.Section == elf.SHN_UNDEF || s.Value < lo || s.Value >= hi {
 			continue

@@ -293,7 +293,7 @@ func (g *Graph) registryModel(m *Module, reg *registry) *registryCut {
 	if len(vars) != len(reg.vars) {
 		return nil
 	}
-	dyn, _ := m.File.ELF.DynamicSymbols()
+	dyn, _ := m.File.DynamicSymbols()
 	for _, s := range dyn {
 		if s.Section != elf.SHN_UNDEF && vars[s.Value] {
 			return nil // exported: another module may write it
