@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/cachefile"
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
@@ -234,7 +235,7 @@ func (c *Cache) store(f *binfile.File, align int64, role string) *Frames {
 		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d-%s.gob", safeName(id), f.Arch, align, role))
 		fr.header = header{Tool: c.tool, BuildID: id, Arch: f.Arch.String(), StackAlign: align, Functions: functionTable(f)}
 		if e, ok := readEntry(fr.path, fr.header); ok {
-			markUsed(fr.path)
+			cachefile.MarkUsed(fr.path)
 			for _, r := range e.Frames {
 				fr.frames[funcKey{r.Addr, r.Size}] = r.Frame
 			}
@@ -433,12 +434,8 @@ func functionTable(f *binfile.File) string {
 // readEntry reads the entry at path; false when it is missing, truncated,
 // corrupted, or for another build of stackscope or another library.
 func readEntry(path string, want header) (e entry, ok bool) {
-	data, err := os.ReadFile(path)
-	if err != nil || len(data) < len(magic)+sha256.Size || string(data[:len(magic)]) != magic {
-		return entry{}, false
-	}
-	sum, payload := data[len(magic):len(magic)+sha256.Size], data[len(magic)+sha256.Size:]
-	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+	payload, ok := cachefile.Read(path, magic)
+	if !ok {
 		return entry{}, false
 	}
 	defer func() {
@@ -465,42 +462,5 @@ func writeEntry(path string, e entry) error {
 	if err := gob.NewEncoder(&payload).Encode(&e); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(payload.Bytes())
-	_, err = tmp.WriteString(magic)
-	if err == nil {
-		_, err = tmp.Write(sum[:])
-	}
-	if err == nil {
-		_, err = tmp.Write(payload.Bytes())
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
-}
-
-// markUsed sets an entry's modification time to now when it is a day old
-// or more: eviction (resultcache.Evict) removes entries by it, so the
-// entries still read stay; once a day keeps a warm run from rewriting
-// the inode of every entry it reads.
-func markUsed(path string) {
-	st, err := os.Stat(path)
-	if err != nil || time.Since(st.ModTime()) < 24*time.Hour {
-		return
-	}
-	now := time.Now()
-	os.Chtimes(path, now, now)
+	return cachefile.Write(path, magic, payload.Bytes())
 }

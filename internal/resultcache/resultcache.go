@@ -21,7 +21,6 @@ package resultcache
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/gob"
 	"fmt"
 	"os"
@@ -29,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stackscope/stackscope/internal/cachefile"
 )
 
 // Schema numbers the entry format; raise it when Entry changes.
@@ -81,19 +82,15 @@ func (c *Cache) Get(key string) (Entry, bool) {
 		return nil, false
 	}
 	path := c.path(key)
-	data, err := os.ReadFile(path)
-	if err != nil || len(data) < len(magic)+sha256.Size || string(data[:len(magic)]) != magic {
-		return nil, false
-	}
-	sum, payload := data[len(magic):len(magic)+sha256.Size], data[len(magic)+sha256.Size:]
-	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+	payload, ok := cachefile.Read(path, magic)
+	if !ok {
 		return nil, false
 	}
 	var s stored
 	if err := decode(payload, &s); err != nil || s.Key != key {
 		return nil, false
 	}
-	touch(path)
+	cachefile.MarkUsed(path)
 	return s.Pieces, true
 }
 
@@ -121,7 +118,7 @@ func (c *Cache) Put(key string, e Entry) error {
 	if err := gob.NewEncoder(&payload).Encode(stored{Key: key, Pieces: e}); err != nil {
 		return err
 	}
-	return writeAtomic(c.path(key), payload.Bytes())
+	return cachefile.Write(c.path(key), magic, payload.Bytes())
 }
 
 // path is where the entry of key lives: a directory per first byte, so
@@ -129,51 +126,6 @@ func (c *Cache) Put(key string, e Entry) error {
 func (c *Cache) path(key string) string {
 	return filepath.Join(c.dir, key[:2], key[2:]+".gob")
 }
-
-// writeAtomic writes magic, the payload's SHA-256 and the payload to path
-// through a temporary file in the same directory and a rename.
-func writeAtomic(path string, payload []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(payload)
-	_, err = tmp.WriteString(magic)
-	if err == nil {
-		_, err = tmp.Write(sum[:])
-	}
-	if err == nil {
-		_, err = tmp.Write(payload)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
-}
-
-// touch marks an entry as used now (its modification time, which Evict
-// reads), at most once a day per entry so that a warm run does not
-// rewrite the inode of every entry it reads.
-func touch(path string) {
-	st, err := os.Stat(path)
-	if err != nil || time.Since(st.ModTime()) < 24*time.Hour {
-		return
-	}
-	now := time.Now()
-	os.Chtimes(path, now, now)
-}
-
-// Touch is touch for the library cache's entries.
-func Touch(path string) { touch(path) }
 
 // safeName keeps the characters of s that are safe in a file name.
 func safeName(s string) string {
