@@ -36,7 +36,7 @@ func nmSymbols(t *testing.T, elf string) (map[string]uint64, map[uint64]string) 
 
 // buildBareRISCV links testdata/riscv's app.c with a reset file and a
 // linker script into a 32-bit image, with extra -Wl options.
-func buildBareRISCV(t *testing.T, start, script string, ldArgs ...string) string {
+func buildBareRISCV(t testing.TB, start, script string, ldArgs ...string) string {
 	t.Helper()
 	cc := testutil.RequireTool(t, "riscv64-unknown-elf-gcc")
 	td, _ := filepath.Abs("testdata/riscv")
