@@ -26,6 +26,7 @@ arm-none-eabi-objcopy:binutils-arm-none-eabi
 /usr/lib/arm-none-eabi/newlib/libstdc++.a:libstdc++-arm-none-eabi-newlib
 riscv64-unknown-elf-gcc:gcc-riscv64-unknown-elf
 riscv64-unknown-elf-objdump:binutils-riscv64-unknown-elf
+riscv64-unknown-elf-nm:binutils-riscv64-unknown-elf
 /usr/lib/picolibc/riscv64-unknown-elf/picolibc.specs:picolibc-riscv64-unknown-elf
 riscv64-linux-gnu-gcc:gcc-riscv64-linux-gnu
 riscv64-linux-gnu-objdump:binutils-riscv64-linux-gnu

@@ -43,6 +43,8 @@ the verdict is UNSAFE or UNKNOWN. It also gives the headroom (stack size
 minus the worst case that analyze computes) and checks the fault handlers:
 stack use before an SP check, and endless loops.
 
+For RISC-V firmware the stack's top is what the reset code loads into SP
+(la sp, __stack); the fault-handler checks do not apply (NOT CHECKED).
 For an x86-64 program it shows the load segments and gives no verdict
 (process stacks are guarded by the kernel).
 

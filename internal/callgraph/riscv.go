@@ -89,11 +89,7 @@ func setRISCVStack(f *binfile.File, in *frame.Input) {
 	if !f.Arch.IsRISCV() || f.Type != elf.ET_EXEC || f.ELF.Section(".interp") != nil {
 		return
 	}
-	v, ok := riscvStackTops.Load(f)
-	if !ok {
-		v, _ = riscvStackTops.LoadOrStore(f, entryStackTop(f, in.Decoder))
-	}
-	if top := v.(uint64); top != 0 {
+	if top := EntryStackTop(f, in.Decoder); top != 0 {
 		in.MainStackTop, in.HasMainStack = top, true
 	}
 	setRISCVSwitches(f, in)
@@ -189,4 +185,20 @@ func readOnlyWord(f *binfile.File, addr uint64, size int) (uint64, bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// EntryStackTop is the top of the main stack a RISC-V firmware's entry
+// sets (the constant of its first write of SP: la sp, __stack), 0 when
+// f is not RISC-V firmware or its entry does not set SP to a constant.
+// Layout reads the main stack from it, as from word 0 of a Cortex-M
+// vector table.
+func EntryStackTop(f *binfile.File, dec isa.Decoder) uint64 {
+	if !f.Arch.IsRISCV() || f.Type != elf.ET_EXEC || f.ELF.Section(".interp") != nil {
+		return 0
+	}
+	v, ok := riscvStackTops.Load(f)
+	if !ok {
+		v, _ = riscvStackTops.LoadOrStore(f, entryStackTop(f, dec))
+	}
+	return v.(uint64)
 }

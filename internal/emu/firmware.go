@@ -274,11 +274,6 @@ func runOnce(ctx context.Context, path string, opts Options) (*Result, error) {
 		opts.Started(m)
 	}
 
-	if board.RISCV() && lay.Stack == nil {
-		// Layout does not judge RISC-V firmware; its stack is where the
-		// linker's symbols say.
-		lay.Stack = layout.MainStackBySymbols(f)
-	}
 	main := mainStack(lay, res)
 	if main.painted {
 		if err := m.Paint(main.Limit, main.Top, Paint); err != nil {

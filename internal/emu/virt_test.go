@@ -2,6 +2,7 @@ package emu
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"os"
 	"path/filepath"
@@ -126,6 +127,25 @@ func TestRISCVTasksAgreeWithFreeRTOS(t *testing.T) {
 			main := res.Stacks[0]
 			if main.Kind != "main" || main.Peak == nil || *main.Peak == 0 || main.StaticBound == nil || main.BoundExceeded() {
 				t.Errorf("main stack: %+v", main)
+			}
+			// The main stack is layout's (the reset code's la sp, the
+			// board's __stack_bottom), and only the reset path runs on it
+			// (the trap handler switches to xISRStack; traps are off until
+			// the scheduler starts): its peak is within the reset path's bound.
+			syms := map[string]uint64{}
+			ef, err := elf.Open(fw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, _ := ef.Symbols()
+			ef.Close()
+			for _, s := range all {
+				syms[s.Name] = s.Value
+			}
+			if main.Top != syms["_stack_top"] || main.Limit != syms["__stack_bottom"] ||
+				main.ResetBound == nil || main.Peak != nil && *main.Peak > *main.ResetBound {
+				t.Errorf("main stack %#x-%#x, peak %v, reset bound %v: want __stack_bottom %#x to _stack_top %#x, the peak within the reset path's bound",
+					main.Limit, main.Top, main.Peak, main.ResetBound, syms["__stack_bottom"], syms["_stack_top"])
 			}
 		})
 	}

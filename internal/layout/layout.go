@@ -87,6 +87,10 @@ type Report struct {
 	// Kernel is set for a hosted program (x86-64): process stacks are
 	// guarded by the kernel and no verdict is given.
 	Kernel string `json:"kernel_guard,omitempty"`
+	// NotChecked lists the checks of Cortex-M firmware that do not apply
+	// to this image (RISC-V: no vector table, MSPLIM, MPU or HardFault),
+	// one line each, so their absence is not read as a pass.
+	NotChecked []string `json:"not_checked,omitempty"`
 	// Missing lists what could not be found (a partial report).
 	Missing  []string `json:"missing"`
 	Warnings []string `json:"warnings"`
@@ -145,6 +149,9 @@ type Stack struct {
 	Tried      []string `json:"tried,omitempty"`
 	// Section is the section that holds the stack, if any.
 	Section string `json:"section,omitempty"`
+	// Reservation says which section only reserves the stack's size
+	// elsewhere (picolibc's .stack): it is not in the overflow path.
+	Reservation string `json:"reservation,omitempty"`
 }
 
 // Heap is the heap region, from symbols or a section.
@@ -191,6 +198,9 @@ type Headroom struct {
 	Percent      *float64 `json:"percent"`
 	// WillOverflowBy is set when the lower bound alone exceeds the stack.
 	WillOverflowBy int64 `json:"will_overflow_by,omitempty"`
+	// TotalOf says what Total adds up when it is not the reset path plus
+	// the interrupts (RISC-V firmware without trap handlers).
+	TotalOf string `json:"total_of,omitempty"`
 	// Unknown says why the headroom is not known, in one short line.
 	Unknown   string   `json:"unknown,omitempty"`
 	Unbounded []string `json:"unbounded,omitempty"`
@@ -235,13 +245,8 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 		}
 	}()
 	secs := sections(f)
-	if riscvFirmware(f) {
-		// Not a hosted program: no kernel guards its stack.
-		r.Regions = hostedRegions(secs)
-		r.VerdictReason = "no verdict: layout does not check RISC-V firmware yet (where its stack is and what an overflow would hit are not known)"
-		return r
-	}
-	if f.Arch != binfile.ArchThumb {
+	riscv := riscvFirmware(f)
+	if f.Arch != binfile.ArchThumb && !riscv {
 		r.Regions = hostedRegions(secs)
 		r.Kernel = "process stacks are guarded by the kernel: the stack grows down; the main thread's stack grows down toward a guard gap and each pthread stack has a guard page, so an overflow faults (SIGSEGV) instead of running into data; there is no linker-placed stack to check"
 		r.VerdictReason = "no verdict: a hosted " + r.Arch + " program, not firmware"
@@ -251,7 +256,9 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 	vt := f.VectorTable()
 	st := findStack(f, vt, syms, secs)
 	r.Stack = st
-	if vt == nil {
+	if riscv {
+		r.NotChecked = riscvNotChecked
+	} else if vt == nil {
 		r.Missing = append(r.Missing, "vector table (no initial SP, no fault handlers)")
 	}
 	var misfits []Section
@@ -267,10 +274,20 @@ func AnalyzeFile(f *binfile.File, opts Options) (r *Report) {
 	}
 	r.Heap = findHeap(f, syms, secs, st)
 	if st == nil {
-		r.Missing = append(r.Missing, "main stack (no initial SP from a vector table and no stack-top symbol)")
+		if riscv {
+			r.Missing = append(r.Missing, "main stack (the ELF entry does not set SP to a constant, la sp, SYMBOL, and no stack-top symbol: define _stack_top or __stack, or give the stack in [memory])")
+		} else {
+			r.Missing = append(r.Missing, "main stack (no initial SP from a vector table and no stack-top symbol)")
+		}
 		r.VerdictReason = "no verdict: the main stack was not found"
 	} else {
-		if !st.LimitFound {
+		switch {
+		case !st.LimitFound && riscv:
+			// No made-up size: the overflow path still starts at the
+			// nearest data below the top, but the size is not known.
+			st.Size = 0
+			r.Missing = append(r.Missing, riscvLimitMissing(st))
+		case !st.LimitFound:
 			r.Missing = append(r.Missing, "stack limit: no symbol or section names it ("+fmt.Sprint(len(st.Tried))+" names tried, listed under MAIN STACK); the limit is "+st.LimitFrom)
 		}
 		if problem := misfitProblem(opts.Memory, misfits); problem != "" {
@@ -440,4 +457,19 @@ func lookupSym(syms []elf.Symbol, name string) (elf.Symbol, bool) {
 // executable without a program interpreter.
 func riscvFirmware(f *binfile.File) bool {
 	return f.Arch.IsRISCV() && f.Type == elf.ET_EXEC && f.ELF.Section(".interp") == nil
+}
+
+// riscvNotChecked says which Cortex-M checks a RISC-V report leaves out.
+var riscvNotChecked = []string{
+	"fault handlers: not checked on RISC-V (whether the trap handler survives an overflow, i.e. does not use the overflowed SP, is not analysed)",
+	"stack guard: not checked on RISC-V (no PMP region or stack-limit register at the stack limit is looked for; Cortex-M's MSPLIM and MPU checks do not apply)",
+}
+
+// riscvLimitMissing says that a RISC-V image's stack limit is not known,
+// and what would give it.
+func riscvLimitMissing(st *Stack) string {
+	return fmt.Sprintf("stack limit and size: no symbol or section names them (%d names tried, listed under MAIN STACK); "+
+		"fix: define __stack_size (the size) or __StackLimit (the low end) in the linker script, or give the memory map "+
+		"(--ld, or [memory] in stackscope.toml) with the stack in a region of its own; the overflow path below starts at %s",
+		len(st.Tried), st.LimitFrom)
 }

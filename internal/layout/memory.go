@@ -228,13 +228,17 @@ func misfitProblem(m *MemoryMap, misfits []Section) string {
 // useRegionForLimit: a stack with no limit symbol and nothing below its
 // top in RAM may grow down to the ORIGIN of its region, by the map.
 func useRegionForLimit(st *Stack, m *MemoryMap) {
-	if st == nil || st.LimitFound || st.Limit != st.Top {
+	if st == nil || st.LimitFound {
 		return
 	}
 	for _, r := range m.Regions {
-		if st.Top > r.Origin && st.Top <= r.End() {
+		// Nothing the image places lies in the region below the top (the
+		// nearest section below is in another region, or there is none):
+		// the region is the stack's.
+		if st.Top > r.Origin && st.Top <= r.End() && (st.Limit == st.Top || st.Limit <= r.Origin) {
 			st.Limit, st.Size = r.Origin, st.Top-r.Origin
 			st.LimitFrom = fmt.Sprintf("ORIGIN of region %s in the memory map (no stack-limit symbol and nothing below the initial SP)", r.Name)
+			st.LimitFound, st.Tried = true, nil
 			return
 		}
 	}

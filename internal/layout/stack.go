@@ -8,6 +8,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/analysis"
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/size"
 )
 
@@ -19,10 +20,12 @@ var (
 	// _stack_start is the top in cortex-m-rt but the limit elsewhere.
 	stackLimitNames = []string{"__stack_start__", "_sstack", "__StackLimit", "_stack_start", "__main_stack_start",
 		"__stack_limit", "_stack_limit", "__stack_bottom", "_stack_bottom", "__main_stack_limit", "CSTACK$$Base",
-		"_stack_end", "__stack", "__stack_base", "__StackBottom"}
+		"_stack_end", "__stack", "__stack_base", "__StackBottom", "metal_segment_stack_begin"}
 	// Symbols that may mark the top of the main stack (the initial SP).
 	stackTopNames = []string{"_estack", "__stack_end__", "__StackTop", "__stack", "_stack_end", "_stack_start",
-		"__stack_top", "_stack_top", "__initial_sp", "__main_stack_end", "CSTACK$$Limit", "_eram", "__StackTop__"}
+		"__stack_top", "_stack_top", "__initial_sp", "__main_stack_end", "CSTACK$$Limit", "_eram", "__StackTop__",
+		// RISC-V: SiFive's freedom-metal and Nuclei/GD32V SDK scripts.
+		"_sp", "metal_segment_stack_end"}
 	// Absolute symbols that hold the main stack's size.
 	stackSizeNames = []string{"_Min_Stack_Size", "__stack_size__", "__STACK_SIZE", "_stack_size", "__stack_size",
 		"STACK_SIZE", "_Stack_Size", "__Stack_Size", "__main_stack_size__", "__MSP_STACK_SIZE"}
@@ -42,6 +45,8 @@ func grows(arch string) string { return "down" } // Cortex-M and x86-64 both hav
 func findStack(f *binfile.File, vt *binfile.VectorTable, syms []elf.Symbol, secs []Section) *Stack {
 	st := &Stack{Grows: grows(f.Arch.String())}
 	switch {
+	case riscvFirmware(f):
+		st.Top, st.TopFrom = riscvEntryTop(f, syms)
 	case vt != nil && vt.InitialSP != 0:
 		st.Top = vt.InitialSP
 		st.TopFrom = fmt.Sprintf("initial SP (word 0 of the vector table in %s)", vt.Section)
@@ -51,10 +56,15 @@ func findStack(f *binfile.File, vt *binfile.VectorTable, syms []elf.Symbol, secs
 				break
 			}
 		}
-	default:
+	}
+	if st.Top == 0 {
+		why := "(no vector table)"
+		if riscvFirmware(f) {
+			why = "(the ELF entry does not set SP to a constant)"
+		}
 		for _, n := range stackTopNames {
 			if s, ok := lookupSym(syms, n); ok && s.Value != 0 && s.Section != elf.SHN_UNDEF {
-				st.Top, st.TopFrom = s.Value, "symbol "+n+" (no vector table)"
+				st.Top, st.TopFrom = s.Value, "symbol "+n+" "+why
 				break
 			}
 		}
@@ -219,6 +229,7 @@ func overflowPath(r *Report, secs []Section, m *MemoryMap, syms []elf.Symbol) {
 		}
 		fl.addr = reg.Start
 	}
+	secs = withoutReservation(st, secs, syms)
 	r.OverflowInto = walkDown(st.Limit, fl.addr, secs, r.Heap, syms, m == nil)
 	judge(r, m, fl)
 }
@@ -459,6 +470,9 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 	h := &Headroom{StackSize: int64(st.Size)}
 	if st.Size == 0 {
 		h.Unknown = "the stack size is not known (no stack limit)"
+		if riscvFirmware(f) {
+			h.Unknown = "the stack size is not known (no stack-limit or stack-size symbol: see NOT FOUND)"
+		}
 		return h
 	}
 	res, err := opts.Result, error(nil)
@@ -470,6 +484,9 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 		return h
 	}
 	in := res.Interrupts
+	if in == nil && riscvFirmware(f) {
+		return riscvResetHeadroom(f, res, h)
+	}
 	if in == nil {
 		h.Unknown = "no vector table: the main-stack total is not known"
 		return h
@@ -519,12 +536,89 @@ func plural(n int, one, many string) string {
 // bytesText writes a size in the one text style (size.Format).
 func bytesText(n uint64) string { return size.Format(int64(n)) }
 
-// MainStackBySymbols finds the main stack of an image without a vector
-// table (RISC-V firmware, whose reset code loads SP itself) from the
-// linker's symbols alone, as findStack does: the top from a stack-top
-// symbol, the limit from a stack-limit or stack-size symbol or section.
-// nil when no stack-top symbol is there. (Layout's own report does not
-// judge RISC-V firmware yet; the emulator paints what this finds.)
-func MainStackBySymbols(f *binfile.File) *Stack {
-	return findStack(f, nil, f.Symbols(), sections(f))
+// riscvEntryTop is the top of a RISC-V firmware's main stack: the
+// constant its ELF entry first sets SP to (la sp, __stack), which is what
+// the analysis takes as the top too (0 when the entry shows none).
+func riscvEntryTop(f *binfile.File, syms []elf.Symbol) (uint64, string) {
+	dec, _ := analysis.DecoderFor(f.Arch)
+	top := callgraph.EntryStackTop(f, dec)
+	if top == 0 {
+		return 0, ""
+	}
+	where := fmt.Sprintf("%#x", f.Entry)
+	if fn, ok := f.FunctionAt(f.Entry); ok {
+		where = fmt.Sprintf("%s at %#x", fn.Name, f.Entry)
+	}
+	from := "SP set by the reset code (the ELF entry, " + where + ")"
+	for _, n := range stackTopNames {
+		if s, ok := lookupSym(syms, n); ok && s.Value == top {
+			from += " = " + n
+			break
+		}
+	}
+	return top, from
+}
+
+// riscvResetHeadroom is the headroom of a RISC-V image without trap
+// handlers (the analysis found no mret and no write of mtvec): the
+// main-stack total is the ELF entry's path alone.
+func riscvResetHeadroom(f *binfile.File, res *analysis.Result, h *Headroom) *Headroom {
+	fn, ok := f.FunctionAt(f.Entry)
+	if !ok {
+		h.Unknown = fmt.Sprintf("no function at the ELF entry %#x: the reset path is not known", f.Entry)
+		return h
+	}
+	for _, e := range res.Entries {
+		if e.Name != fn.Name {
+			continue
+		}
+		h.TotalOf = "reset path from " + fn.Name + " only: no trap handler found"
+		h.TotalAtLeast = e.AtLeast
+		if !e.Bounded || e.Bound == nil {
+			h.Unknown = "the worst case is not bounded (1 entry not bounded)"
+			h.Unbounded = []string{e.Name}
+			if len(e.Reasons) > 0 {
+				rs := e.Reasons[0]
+				w := fmt.Sprintf("%s: %s in %s at %#x", e.Name, rs.Kind, rs.Function, rs.Addr)
+				if rs.Detail != "" {
+					w += " (" + rs.Detail + ")"
+				}
+				h.UnboundedReasons = []string{w}
+			}
+			if e.AtLeast > h.StackSize {
+				h.WillOverflowBy = e.AtLeast - h.StackSize
+			}
+			return h
+		}
+		t := *e.Bound
+		h.Total = &t
+		b := h.StackSize - t
+		pc := float64(b) * 100 / float64(h.StackSize)
+		h.Bytes, h.Percent = &b, &pc
+		return h
+	}
+	h.Unknown = "the analysis has no entry for " + fn.Name + ", the ELF entry"
+	return h
+}
+
+// withoutReservation drops from secs a stack section that only reserves
+// the stack's size somewhere else than where the stack is: picolibc's
+// picolibc.ld ends .bss with `.stack (NOLOAD) : { . += __stack_size; }`
+// so that the link fails when RAM is too small, while SP starts at the
+// top of RAM (__stack). Nothing lives in it (no symbol; the heap may hand
+// it out, which gapHits then shows), so an overflow reaching it corrupts
+// nothing there. Stack.Reservation names it.
+func withoutReservation(st *Stack, secs []Section, syms []elf.Symbol) []Section {
+	if st.Size == 0 {
+		return secs
+	}
+	out := secs[:0:0]
+	for _, s := range secs {
+		if s.Kind == "stack" && s.Size == st.Size && s.End() < st.Top && s.Name != st.Section && len(dataSymbols(syms, s.Addr, s.End())) == 0 {
+			st.Reservation = fmt.Sprintf("section %s (%s at %#x) only reserves the stack's size: the stack itself lies below %#x", s.Name, bytesText(s.Size), s.Addr, st.Top)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -81,9 +81,16 @@ func LayoutText(w io.Writer, r *layout.Report) {
 		}
 	}
 	if st := r.Stack; st != nil {
-		fmt.Fprintf(w, "\nMAIN STACK  %s  %s, grows %s (toward lower addresses)\n", span(st.Limit, st.Top), Bytes(int64(st.Size)), st.Grows)
+		stackSize := Bytes(int64(st.Size))
+		if st.Size == 0 && !st.LimitFound {
+			stackSize = "size not known"
+		}
+		fmt.Fprintf(w, "\nMAIN STACK  %s  %s, grows %s (toward lower addresses)\n", span(st.Limit, st.Top), stackSize, st.Grows)
 		fmt.Fprintf(w, "  top    %s  %s\n", hex(st.Top), st.TopFrom)
 		fmt.Fprintf(w, "  limit  %s  %s\n", hex(st.Limit), st.LimitFrom)
+		if st.Reservation != "" {
+			fmt.Fprintf(w, "%s\n", wrap("  note   "+st.Reservation, 78, "         "))
+		}
 		if len(st.Tried) > 0 {
 			fmt.Fprintf(w, "%s\n", wrap("  tried  "+strings.Join(st.Tried, ", "), 78, "         "))
 		}
@@ -107,7 +114,12 @@ func LayoutText(w io.Writer, r *layout.Report) {
 	if r.Stack != nil && r.Verdict != "" {
 		overflowText(w, r)
 	}
-	if r.Verdict == layout.Unsafe {
+	if r.Verdict == layout.Unsafe && len(r.NotChecked) > 0 {
+		riscvFixText(w)
+		if r.MemoryMap == nil {
+			fmt.Fprint(w, "  Then prove it: only the memory map (--ld FILE.ld, or [memory] in stackscope.toml)\n  can show that no RAM lies below the stack.\n")
+		}
+	} else if r.Verdict == layout.Unsafe {
 		fixText(w)
 		if r.MemoryMap == nil {
 			fmt.Fprint(w, "  Then prove it: only the memory map (--ld FILE.ld, or [memory] in stackscope.toml)\n  can show that no RAM lies below the stack.\n")
@@ -117,6 +129,7 @@ func LayoutText(w io.Writer, r *layout.Report) {
 		fmt.Fprint(w, "\nPROVE IT  give the memory map: stackscope layout --ld FILE.ld (the linker script with the\n          MEMORY block), or [memory] in stackscope.toml (docs/layout.md)\n")
 	}
 	handlersText(w, r)
+	notCheckedText(w, r)
 	if len(r.TaskStacks) > 0 {
 		fmt.Fprintf(w, "\nSTATIC STACKS (task stacks in RAM: an overflow of one corrupts what lies below it)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -148,8 +161,12 @@ const maxHeadroomReasons = 3
 func headroomLines(h *layout.Headroom) []string {
 	if h.Bytes != nil {
 		// The room and the stack are capacities: rounded down (size.FormatCapacity).
-		s := fmt.Sprintf("%s (%.1f%%) = stack %s - worst case %s (reset path + interrupts, as analyze computes it)",
-			size.FormatCapacity(*h.Bytes), math.Floor(*h.Percent*10)/10, size.FormatCapacity(h.StackSize), Bytes(*h.Total))
+		of := "reset path + interrupts"
+		if h.TotalOf != "" {
+			of = h.TotalOf
+		}
+		s := fmt.Sprintf("%s (%.1f%%) = stack %s - worst case %s (%s, as analyze computes it)",
+			size.FormatCapacity(*h.Bytes), math.Floor(*h.Percent*10)/10, size.FormatCapacity(h.StackSize), Bytes(*h.Total), of)
 		if *h.Bytes < 0 {
 			return []string{"NEGATIVE: the stack WILL overflow by " + Bytes(-*h.Bytes), s}
 		}
@@ -550,4 +567,41 @@ func wrap(s string, width int, indent string) string {
 	}
 	b.WriteString(line)
 	return b.String()
+}
+
+// riscvFixText is the fix for RISC-V firmware: the stack first in RAM,
+// and SP loaded from its end by the reset code.
+func riscvFixText(w io.Writer) {
+	fmt.Fprint(w, `
+FIX  put the stack first in RAM: an overflow then runs off the start of RAM
+     into unmapped memory (a store access fault) instead of corrupting data;
+     or guard the limit with a PMP region.
+  GNU ld: place the stack section before .data and .bss; the reset code
+          loads its end (la sp, __stack_top):
+            SECTIONS {
+              .text : { *(.text.init) *(.text*) *(.rodata*) } > FLASH
+              .stack (NOLOAD) : {
+                  . = ALIGN(16);
+                  __stack_bottom = .;
+                  . = . + STACK_SIZE;
+                  . = ALIGN(16);
+                  __stack_top = .;        /* la sp, __stack_top */
+              } > RAM                     /* first in RAM */
+              .data : { *(.data*) *(.sdata*) } > RAM AT > FLASH
+              .bss  : { *(.sbss*) *(.bss*) *(COMMON) } > RAM
+            }
+  picolibc: its picolibc.ld puts the stack at the top of RAM (__stack); copy
+          it and move the stack section first, or link with -T your script.
+`)
+}
+
+// notCheckedText lists the checks that do not apply to this image.
+func notCheckedText(w io.Writer, r *layout.Report) {
+	if len(r.NotChecked) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nNOT CHECKED\n")
+	for _, n := range r.NotChecked {
+		fmt.Fprintf(w, "%s\n", wrap("  "+n, 78, "    "))
+	}
 }
