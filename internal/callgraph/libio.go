@@ -204,9 +204,10 @@ func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *el
 			// Every other path into the code between the branch and
 			// the call must come back from the check block.
 			if !check && g.callsVtableCheck(m, e.Target, checkFn.Addr) {
+				back, blockOK := checkBlockExit(insts, from, e.Target, checkFn.Addr)
 				for _, in := range insts[j+1 : i+1] {
 					for _, src := range from[in.addr] {
-						if in.addr != at || src < e.Target || src >= e.Target+32 {
+						if in.addr != at || !fromCheckBlock(src, e.Target, back, blockOK) {
 							return false
 						}
 					}
@@ -224,6 +225,52 @@ func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *el
 	}
 	return false
 }
+
+// fromCheckBlock says whether a branch at src comes back from the check
+// block at target: from its first 32 bytes (a call of _IO_vtable_check
+// and a jump back), or from the jump that ends it when checkBlockExit
+// read the whole block (back, when ok).
+func fromCheckBlock(src, target, back uint64, ok bool) bool {
+	return src >= target && src < target+32 || ok && src == back
+}
+
+// checkBlockExit reads the check block at target in the function's
+// linear decode: straight-line code that calls _IO_vtable_check (check)
+// and then, with no branch landing after that call, ends in an
+// unconditional direct jump, whose address it returns. A block that
+// spills the vtable pointer around the call (printf_positional's: `mov
+// %rcx,-0x8c8(%rbp); mov %r10,-0x8b8(%rbp); call _IO_vtable_check; mov
+// -0x8c8(%rbp),%rcx; mov -0x8b8(%rbp),%r10; jmp back`) is longer than the
+// 32 bytes fromCheckBlock reads otherwise. Every way out of the block
+// then passes the call, so the jump back is as good as the block's start.
+func checkBlockExit(insts []linearInst, from map[uint64][]uint64, target, check uint64) (uint64, bool) {
+	k := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == target })
+	if k < 0 {
+		return 0, false
+	}
+	called := false
+	for _, in := range insts[k:min(k+maxCheckBlock, len(insts))] {
+		e := in.e
+		if called && len(from[in.addr]) > 0 {
+			return 0, false // a way into the block past the call
+		}
+		switch {
+		case !called && e.Flow == isa.FlowCall && e.HasTarget && e.Target == check:
+			called = true
+		case e.Flow == isa.FlowNext:
+		case called && e.Flow == isa.FlowJump && e.HasTarget:
+			return in.addr, true
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// maxCheckBlock is the most instructions checkBlockExit reads: glibc's
+// blocks are a call, a jump, and a spill and reload of the registers
+// live across the call.
+const maxCheckBlock = 12
 
 // callsVtableCheck says whether the code at addr calls _IO_vtable_check
 // within its first few instructions.
