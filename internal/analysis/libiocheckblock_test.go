@@ -9,19 +9,24 @@ import (
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
-// TestLibioSpilledCheckBlock: printf_positional (one copy for printf,
-// one for wprintf) calls the stream's __xsputn slot after glibc's vtable
-// check, whose block spills the vtable pointer around _IO_vtable_check
-// and jumps back from more than 32 bytes in. Every `call *0x38(%reg)`
-// objdump shows in each copy goes to the FILE jump table hub and to no
-// address-taken hub, with and without --strict.
-func TestLibioSpilledCheckBlock(t *testing.T) {
+// TestLibioCheckShapes: calls through the stream's __xsputn slot after
+// glibc's vtable check in the shapes beyond straight-line code, in
+// functions testdata/x86/printfpos.c reaches: printf_positional (printf's
+// and wprintf's copies), whose check block spills the vtable pointer
+// around _IO_vtable_check and jumps back from 33 bytes in; _IO_padn,
+// _IO_wpadn and outstring_converted_wide_string (vfprintf's and
+// vfwprintf's), where the check sits in a loop and a branch taken when
+// the pointer is in the section goes back to the call. Every `call
+// *0x38(%reg)` objdump shows in each goes to the FILE jump table hub and
+// to no address-taken hub, with and without --strict.
+func TestLibioCheckShapes(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	objdump := testutil.RequireTool(t, "objdump")
 	dir := t.TempDir()
 	src, _ := filepath.Abs("testdata/x86/printfpos.c")
 	prog := filepath.Join(dir, "printfpos")
 	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", prog, src)
+	want := map[string]int{"printf_positional": 2, "_IO_padn": 1, "_IO_wpadn": 1, "outstring_converted_wide_string": 2}
 	for _, strict := range []bool{false, true} {
 		res, err := Run(prog, Options{Strict: strict})
 		if err != nil {
@@ -29,37 +34,39 @@ func TestLibioSpilledCheckBlock(t *testing.T) {
 		}
 		libc := requireLibcDebug(t, res)
 		g := res.Graph
-		var copies int
-		for _, id := range g.NodesNamed("printf_positional") {
-			n := g.Nodes[id]
-			if n.Module != libc || n.Func == nil {
-				continue
-			}
-			copies++
-			sites := xsputnCalls(t, objdump, libc.File.Path, n.Func.Addr, n.Func.Addr+n.Func.Size)
-			if len(sites) == 0 {
-				t.Fatalf("objdump shows no call *0x38(%%reg) in printf_positional at %#x", n.Func.Addr)
-			}
-			for _, site := range sites {
-				var libio, hub []string
-				for _, e := range n.Edges {
-					if e.Site != site {
-						continue
+		for name, copiesWanted := range want {
+			var copies int
+			for _, id := range g.NodesNamed(name) {
+				n := g.Nodes[id]
+				if n.Module != libc || n.Func == nil {
+					continue
+				}
+				copies++
+				sites := xsputnCalls(t, objdump, libc.File.Path, n.Func.Addr, n.Func.Addr+n.Func.Size)
+				if len(sites) == 0 {
+					t.Fatalf("objdump shows no call *0x38(%%reg) in %s at %#x", name, n.Func.Addr)
+				}
+				for _, site := range sites {
+					var libio, hub []string
+					for _, e := range n.Edges {
+						if e.Site != site {
+							continue
+						}
+						switch to := g.Nodes[e.To]; {
+						case e.Method == callgraph.MethodLibioVtable:
+							libio = append(libio, to.Name)
+						case to.Hub:
+							hub = append(hub, fmt.Sprintf("%s (%s)", to.Name, e.Method))
+						}
 					}
-					switch to := g.Nodes[e.To]; {
-					case e.Method == callgraph.MethodLibioVtable:
-						libio = append(libio, to.Name)
-					case to.Hub:
-						hub = append(hub, fmt.Sprintf("%s (%s)", to.Name, e.Method))
+					if len(libio) == 0 || len(hub) > 0 {
+						t.Errorf("strict=%v: %s %#x: call at %#x: libio-vtable edges %v, other hubs %v", strict, name, n.Func.Addr, site, libio, hub)
 					}
 				}
-				if len(libio) == 0 || len(hub) > 0 {
-					t.Errorf("strict=%v: printf_positional %#x: call at %#x: libio-vtable edges %v, other hubs %v", strict, n.Func.Addr, site, libio, hub)
-				}
 			}
-		}
-		if copies < 2 {
-			t.Fatalf("strict=%v: %d copies of printf_positional in the graph, want printf's and wprintf's", strict, copies)
+			if copies < copiesWanted {
+				t.Errorf("strict=%v: %d copies of %s in the graph, want %d", strict, copies, name, copiesWanted)
+			}
 		}
 	}
 }

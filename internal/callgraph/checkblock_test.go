@@ -59,3 +59,55 @@ func TestCheckBlockExit(t *testing.T) {
 		t.Errorf("a block ending in a conditional jump was accepted")
 	}
 }
+
+// TestCopiedBefore decodes _IO_padn's loop check as glibc 2.36 has it
+// (libc.so.6 at 0x77299, bytes from objdump): rax, the vtable pointer, is
+// copied to rdx for the subtraction before the jb back to the call, and
+// the block after the jb calls _IO_vtable_check and jumps back. A branch
+// landing between the copy and the jb, or a write of rax after the copy,
+// keeps the model off.
+func TestCopiedBefore(t *testing.T) {
+	const base, check, land = 0x77299, 0x7fc10, 0x77278
+	code := []byte{
+		0x48, 0x8b, 0x83, 0xd8, 0x00, 0x00, 0x00, // mov 0xd8(%rbx),%rax
+		0x48, 0x89, 0xc2, // mov %rax,%rdx
+		0x4c, 0x29, 0xf2, // sub %r14,%rdx
+		0x4c, 0x39, 0xe2, // cmp %r12,%rdx
+		0x72, 0xcd, // jb 77278
+		0x48, 0x89, 0x44, 0x24, 0x08, // mov %rax,0x8(%rsp)
+		0xe8, 0x5b, 0x89, 0x00, 0x00, // call 7fc10
+		0x48, 0x8b, 0x44, 0x24, 0x08, // mov 0x8(%rsp),%rax
+		0xeb, 0xbc, // jmp 77278
+	}
+	var dec x86.Decoder
+	var insts []linearInst
+	for off := 0; off < len(code); {
+		e, err := dec.Decode(code[off:], base+uint64(off))
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, linearInst{base + uint64(off), e})
+		off += e.Len
+	}
+	const rax, jb = 0, 4
+	if insts[jb].e.Flow != isa.FlowCondJump || insts[jb].e.Target != land {
+		t.Fatalf("decoded %+v: not the jb objdump shows", insts[jb].e)
+	}
+	if !copiedBefore(insts, map[uint64][]uint64{}, jb, rax) {
+		t.Errorf("the copy of rax before the jb was not found")
+	}
+	if exit, ok := checkBlockExit(insts, map[uint64][]uint64{}, insts[jb+1].addr, check); !ok || insts[len(insts)-1].addr != exit {
+		t.Errorf("the block after the jb: exit %#x %v", exit, ok)
+	}
+	if copiedBefore(insts, map[uint64][]uint64{insts[2].addr: {0x77000}}, jb, rax) {
+		t.Errorf("a branch landing after the copy was accepted")
+	}
+	if copiedBefore(insts, map[uint64][]uint64{}, jb, 3) {
+		t.Errorf("rbx, never copied, was taken for copied")
+	}
+	written := append([]linearInst(nil), insts...)
+	written[2].e.DefKind, written[2].e.DefReg = isa.DefOther, rax
+	if copiedBefore(written, map[uint64][]uint64{}, jb, rax) {
+		t.Errorf("a write of rax after the copy was accepted")
+	}
+}

@@ -94,7 +94,7 @@ func (g *Graph) validatedVtableCall(m *Module, n *Node, a *frame.Value, cs frame
 	default:
 		return false
 	}
-	if g.validatesVtable(m, n, reg, at, sec) {
+	if g.validatesVtable(m, n, reg, at, sec) || g.validatesVtableBranchIn(m, n, reg, at, sec) {
 		return true
 	}
 	// The walk back may have stopped before the check (it reads at most
@@ -221,6 +221,108 @@ func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *el
 		}
 		if copied && check {
 			return true
+		}
+	}
+	return false
+}
+
+// validatesVtableBranchIn checks the other shape of IO_validate_vtable,
+// GCC's in a loop (_IO_padn, _IO_wpadn): the code from `at` to the call
+// is entered only by branches, never by falling into it, and every branch
+// in is either a conditional branch whose fall-through is the check block
+// (so that taking it skips the block: the pointer is in the section),
+// with reg copied for the subtraction in the straight-line code before it
+// and not written after the copy, or the jump that ends such a block
+// (checkBlockExit):
+//
+//	77278: mov $0x10,%edx          <- at
+//	77283: call *0x38(%rax)
+//	...
+//	772a0: mov %rax,%rdx
+//	772a3: sub %r14,%rdx
+//	772a6: cmp %r12,%rdx
+//	772a9: jb 77278
+//	772ab: mov %rax,0x8(%rsp)
+//	772b0: call _IO_vtable_check
+//	772b5: mov 0x8(%rsp),%rax
+//	772ba: jmp 77278
+//
+// That reg keeps its value from `at` to the call is the caller's slice
+// (the call's target read as reg's value at `at`).
+func (g *Graph) validatesVtableBranchIn(m *Module, n *Node, reg int8, at uint64, sec *elf.Section) bool {
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == at })
+	checkFn, ok := m.File.Lookup("_IO_vtable_check")
+	if i < 0 || !ok || len(from[at]) == 0 {
+		return false
+	}
+	if !slices.ContainsFunc(insts, func(in linearInst) bool {
+		return in.e.DefKind == isa.DefAddr && uint64(in.e.DefValue) == sec.Addr
+	}) {
+		return false
+	}
+	// Nothing falls into `at`: the instruction before it (padding
+	// aside, which no branch reaches) does not go on.
+	for j := i - 1; ; j-- {
+		if j < 0 {
+			return false
+		}
+		if len(from[insts[j+1].addr]) > 0 && j+1 != i {
+			return false
+		}
+		e := insts[j].e
+		if e.Nop {
+			continue
+		}
+		if e.Flow != isa.FlowJump && e.Flow != isa.FlowReturn && e.Flow != isa.FlowStop {
+			return false
+		}
+		break
+	}
+	exits := map[uint64]bool{}
+	var branches []uint64
+	for _, src := range from[at] {
+		j := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == src })
+		if j < 0 || j+1 >= len(insts) || insts[j].e.Flow != isa.FlowCondJump {
+			continue
+		}
+		exit, ok := checkBlockExit(insts, from, insts[j+1].addr, checkFn.Addr)
+		if !ok || insts[slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == exit })].e.Target != at {
+			continue
+		}
+		if !copiedBefore(insts, from, j, reg) {
+			continue
+		}
+		exits[exit] = true
+		branches = append(branches, src)
+	}
+	for _, src := range from[at] {
+		if !exits[src] && !slices.Contains(branches, src) {
+			return false
+		}
+	}
+	return len(branches) > 0
+}
+
+// copiedBefore says whether the straight-line code before insts[j], which
+// no branch enters, copies reg into another register (for the
+// subtraction of the section's start) with no write of reg after it.
+func copiedBefore(insts []linearInst, from map[uint64][]uint64, j int, reg int8) bool {
+	for k := j - 1; k >= 0 && j-k <= 12; k-- {
+		if len(from[insts[k+1].addr]) > 0 {
+			return false
+		}
+		e := insts[k].e
+		switch {
+		case e.Flow != isa.FlowNext:
+			return false
+		case e.DefKind == isa.DefCopy && e.DefSrc == reg && e.DefReg != reg:
+			return true
+		case e.DefKind != isa.DefNone && e.DefReg == reg:
+			return false
 		}
 	}
 	return false

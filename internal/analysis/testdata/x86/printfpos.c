@@ -1,13 +1,20 @@
-/* Positional arguments: glibc's __vfprintf_internal and
-   __vfwprintf_internal hand such formats to printf_positional, which
-   writes through the stream's __xsputn slot after a vtable check whose
-   block spills the vtable pointer around _IO_vtable_check. */
+/* Calls through a FILE's __xsputn slot in the two shapes of glibc's
+   vtable check the libio model reads beyond straight-line code:
+   - positional arguments: __vfprintf_internal and __vfwprintf_internal
+     hand such formats to printf_positional, whose check block spills
+     the vtable pointer around _IO_vtable_check (33 bytes long);
+   - padding (_IO_padn, _IO_wpadn) and a wide string printed narrow
+     (outstring_converted_wide_string): the check in a loop, a branch
+     back to the call when the pointer is in the section, the check
+     block falling through from it. */
 #include <stdio.h>
 #include <wchar.h>
 
 int main(int argc, char **argv)
 {
 	printf("%2$s %1$d\n", argc, argv[0]);
+	printf("%40s|%ls\n", argv[0], L"wide");
 	fwprintf(stderr, L"%2$d %1$d\n", argc, argc + 1);
+	fwprintf(stderr, L"%40d\n", argc);
 	return 0;
 }
