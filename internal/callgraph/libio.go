@@ -622,7 +622,30 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 			}
 			found, ok := valuesAt(from, j, reg)
 			if !ok {
-				return false
+				// A table whose straight-line code a branch over the
+				// lookup joins (GCC's default case: `lea rax,[rip+dflt];
+				// cmp; ja join; <lookup into rax>; join: ...; jmp rax`).
+				t, jt, lands, ok := joinedTable(m, fnAddr, code, insts, from, s, j)
+				if !ok {
+					return false
+				}
+				for _, l := range lands {
+					if l >= fnAddr && l < fnEnd {
+						if _, ok := at[l]; !ok {
+							return false
+						}
+						added[l] = append(added[l], insts[j].addr)
+					}
+				}
+				var bytes [][]byte
+				var pcs []uint64
+				for _, in := range insts[t : j+1] {
+					off := in.addr - fnAddr
+					bytes = append(bytes, code[off:off+uint64(in.e.Len)])
+					pcs = append(pcs, in.addr)
+				}
+				windows = append(windows, window{t, j, bytes, pcs, jt})
+				continue
 			}
 			queries = append(queries, query{j, reg, found})
 			for _, t := range found {
@@ -695,6 +718,85 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 		from[t] = srcs
 	}
 	return true
+}
+
+// joinedTable reads a jump table whose straight-line code one branch
+// joins: the code before the jump at insts[j], from the landing at
+// insts[s] back to where a branch or a second landing would end it,
+// matched as one window (x86.MatchJumpTable) for the path that falls
+// through it, and, for the path through the conditional branch inside the
+// window that lands at insts[s] (its only source), the code up to that
+// branch and from the landing on, which must put a known address in the
+// jump's register (a `lea` before the branch: no index, so no bound the
+// branch could skip):
+//
+//	6b1e0: lea -0x9ba(%rip),%rax       (the default case)
+//	6b1f3: cmp $0x5a,%edx
+//	6b1f6: ja 6b218
+//	6b1f8: lea table1(%rip),%rax; lea table2(%rip),%rsi
+//	6b206: movzbl (%rax,%rdx,1),%eax; lea base(%rip),%rdi
+//	6b211: movslq (%rsi,%rax,4),%rax; add %rdi,%rax
+//	6b218: movl $0x1,0x24(%rsp)        (insts[s], the landing)
+//	6b228: jmp *%rax
+//
+// (__vfwprintf_internal, glibc 2.36). It returns the window's first
+// instruction, the fall-through path's table and every place the jump
+// lands.
+func joinedTable(m *Module, fnAddr uint64, code []byte, insts []linearInst, from map[uint64][]uint64, s, j int) (int, x86.JumpTable, []uint64, bool) {
+	srcs := from[insts[s].addr]
+	if len(srcs) != 1 {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	t := s
+	for t > 0 && j-t < 24 && (t == s || len(from[insts[t].addr]) == 0) {
+		f := insts[t-1].e.Flow
+		if f != isa.FlowNext && f != isa.FlowCondJump {
+			break
+		}
+		t--
+	}
+	b := slices.IndexFunc(insts[t:s], func(in linearInst) bool { return in.addr == srcs[0] })
+	if b < 0 || insts[t+b].e.Flow != isa.FlowCondJump {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	b += t
+	window := func(idx []int) ([][]byte, []uint64) {
+		var bytes [][]byte
+		var pcs []uint64
+		for _, k := range idx {
+			off := insts[k].addr - fnAddr
+			bytes = append(bytes, code[off:off+uint64(insts[k].e.Len)])
+			pcs = append(pcs, insts[k].addr)
+		}
+		return bytes, pcs
+	}
+	var through, taken []int
+	for k := t; k <= j; k++ {
+		through = append(through, k)
+		if k <= b || k >= s {
+			taken = append(taken, k)
+		}
+	}
+	jt, ok := x86.MatchJumpTable(window(through))
+	if !ok || jt.Entries == 0 {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	if size, ok := tableObject(m, jt.Table); ok && size/4 < uint64(jt.Entries) {
+		jt.Entries = int(size / 4)
+	}
+	words, err := m.File.Code(jt.Table, 4*uint64(jt.Entries))
+	if err != nil || len(words) != 4*jt.Entries {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	dflt, ok := x86.MatchJumpTable(window(taken))
+	if !ok || dflt.Entries != 0 {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	lands := []uint64{dflt.Base}
+	for k := 0; k < jt.Entries; k++ {
+		lands = append(lands, jt.Base+uint64(int64(int32(binary.LittleEndian.Uint32(words[4*k:])))))
+	}
+	return t, jt, lands, true
 }
 
 // tableObject returns the size of the data object that starts at addr,

@@ -6,7 +6,9 @@
    - padding (_IO_padn, _IO_wpadn) and a wide string printed narrow
      (outstring_converted_wide_string): the check in a loop, a branch
      back to the call when the pointer is in the section, the check
-     block falling through from it. */
+     block falling through from it;
+   - __vfwprintf_internal, whose jump tables include a switch whose
+     default case branches over the lookup to a join before the jump. */
 #include <stdio.h>
 #include <wchar.h>
 
