@@ -44,6 +44,9 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	n := g.Nodes[id]
 	m := n.Module
 	v := cs.From
+	if g.Arch == binfile.ArchX86_64 && v != nil && v.Kind == frame.ValueReg && v.Off == 0 && !v.Indexed {
+		return g.libioJoinedSlot(id, cs)
+	}
 	if g.Arch != binfile.ArchX86_64 || v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Addr == nil {
 		return false
 	}
@@ -73,6 +76,170 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	}
 	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
 	return true
+}
+
+// libioJoinedSlot is libioVtable for a call whose target register the
+// walk back followed only to a join (cs.From is the register's value
+// there): each path into the join loads the same slot (joinedSlotLoad).
+func (g *Graph) libioJoinedSlot(id int, cs frame.CallSite) bool {
+	n := g.Nodes[id]
+	m := n.Module
+	sec := m.File.ELF.Section(libioSection)
+	if sec == nil || n.Func == nil {
+		return false
+	}
+	key := fmt.Sprintf("libio-joined-slot %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
+	off := g.libraryStore(m).Fact(key, func() int64 {
+		if off, ok := g.joinedSlotLoad(m, n, cs.From.Reg, cs.From.At, cs.Addr, sec); ok {
+			return off + 1
+		}
+		return 0
+	}) - 1
+	if off < 0 {
+		return false
+	}
+	nw, ok := g.libioHub(m, sec, off)
+	if !ok {
+		return false
+	}
+	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
+	return true
+}
+
+// joinedSlotLoad reads the shape GCC gives __printf_fp_l's __xsputn call:
+// the slot's load duplicated on each side of glibc's vtable checks, the
+// paths joining before the call:
+//
+//	5444c: mov 0x38(%r15),%rax          (after a check: vtableCheckBefore)
+//	54450: mov %r8,%r11
+//	54453: ...; call *%rax              <- at, the join
+//	549fa: mov 0x38(%r15),%rax; jmp 54453   (after another check)
+//	55565: spill; call _IO_vtable_check; reload
+//	5558d: mov 0x38(%r15),%rax; test; cmovne; jmp 54453
+//
+// The code from at to the call at site is straight-line, no branch lands
+// in it after at, and reg is the call's register. Every way into at
+// (falling into it, or a direct jump) is either straight-line code that
+// loads [r+k] into reg after a check of r (vtableCheckBefore), with no
+// write of reg or r after the load (the decoder's MayWrite), or the jump
+// that ends one of those checks' blocks (checkBlockExit), a block whose
+// only way in is the check's branch and in which, after the call of
+// _IO_vtable_check, reg is loaded from the same [r+k], r written nowhere
+// in the block (a call keeps the callee-saved registers). It returns k.
+func (g *Graph) joinedSlotLoad(m *Module, n *Node, reg int8, at, site uint64, sec *elf.Section) (int64, bool) {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok {
+		return 0, false
+	}
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, false
+	}
+	index := func(addr uint64) int {
+		return slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == addr })
+	}
+	checkFn, ok := m.File.Lookup("_IO_vtable_check")
+	i, c := index(at), index(site)
+	if !ok || i <= 0 || c < i || !insts[c].e.HasCallReg || insts[c].e.CallReg != reg || insts[c].e.HasMem {
+		return 0, false
+	}
+	writes := func(k int, r int8) bool {
+		if insts[k].e.Flow == isa.FlowCall {
+			// A call keeps the callee-saved registers (the x86-64
+			// System V ABI), and may write all the others.
+			return callerSaved&(1<<uint(r)) != 0
+		}
+		code, err := m.File.Code(insts[k].addr, uint64(insts[k].e.Len))
+		return err != nil || rw.MayWrite(code, insts[k].addr)&(1<<uint(r)) != 0
+	}
+	for k := i; k < c; k++ {
+		if k > i && len(from[insts[k].addr]) > 0 || insts[k].e.Flow != isa.FlowNext || writes(k, reg) {
+			return 0, false
+		}
+	}
+	// slotLoadBefore finds, going back from insts[p] over straight-line
+	// code no branch enters (down to lo), the load [r+k] into reg with
+	// no other write of reg or of r after it.
+	slotLoadBefore := func(p, lo int) (l int, r int8, k int64, ok bool) {
+		for q := p; q >= lo && p-q < 12; q-- {
+			if q < p && (len(from[insts[q+1].addr]) > 0 || insts[q].e.Flow != isa.FlowNext) {
+				return 0, 0, 0, false
+			}
+			e := insts[q].e
+			if e.DefKind == isa.DefLoad && e.HasMem && e.DefReg == reg && e.MemBase >= 0 && e.MemIndex < 0 && e.MemDisp >= 0 {
+				for w := q + 1; w <= p; w++ {
+					if writes(w, e.MemBase) {
+						return 0, 0, 0, false
+					}
+				}
+				return q, e.MemBase, e.MemDisp, true
+			}
+			if writes(q, reg) {
+				return 0, 0, 0, false
+			}
+		}
+		return 0, 0, 0, false
+	}
+	// Each path into at: straight-line code that loads [r+k] after the
+	// check (falling into at, or jumping to it), or the jump that ends
+	// such a check's block.
+	var paths []int
+	switch insts[i-1].e.Flow {
+	case isa.FlowNext:
+		paths = append(paths, i-1)
+	case isa.FlowJump, isa.FlowReturn, isa.FlowStop:
+	default:
+		return 0, false
+	}
+	var exits []uint64
+	for _, src := range from[at] {
+		p := index(src)
+		if p < 0 || insts[p].e.Flow != isa.FlowJump {
+			return 0, false
+		}
+		paths = append(paths, p)
+	}
+	slot := int64(-1)
+	var checked []int
+	for _, p := range paths {
+		l, r, k, ok := slotLoadBefore(p, 0)
+		if !ok || slot >= 0 && k != slot {
+			continue // maybe a check block's exit (below)
+		}
+		block, ok := g.vtableCheckBefore(m, n, r, insts[l].addr, sec)
+		if !ok {
+			continue
+		}
+		exit, ok := checkBlockExit(insts, from, block, checkFn.Addr)
+		b, x := index(block), index(exit)
+		if !ok || b <= 0 || len(from[block]) != 1 || insts[b-1].e.Flow == isa.FlowNext || insts[b-1].e.Flow == isa.FlowCondJump {
+			return 0, false
+		}
+		// The block's path: the call of the check, then the same load,
+		// r written nowhere in the block.
+		call := slices.IndexFunc(insts[b:x], func(in linearInst) bool { return in.e.Flow == isa.FlowCall })
+		if call < 0 {
+			return 0, false
+		}
+		bl, br, bk, ok := slotLoadBefore(x, b+call+1)
+		if !ok || br != r || bk != k {
+			return 0, false
+		}
+		for w := b; w < bl; w++ {
+			if writes(w, r) {
+				return 0, false
+			}
+		}
+		slot = k
+		checked = append(checked, p)
+		exits = append(exits, exit)
+	}
+	for _, p := range paths {
+		if !slices.Contains(checked, p) && !slices.Contains(exits, insts[p].addr) {
+			return 0, false
+		}
+	}
+	return slot, len(checked) > 0
 }
 
 // validatedVtableCall says whether the call at cs loads its target from
@@ -171,17 +338,24 @@ func (g *Graph) vtableLoad(m *Module, n *Node, a *frame.Value, site uint64) (int
 // validatesVtable checks the shape of IO_validate_vtable before `at`, where
 // register reg holds the vtable pointer the call reads through.
 func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *elf.Section) bool {
+	_, ok := g.vtableCheckBefore(m, n, reg, at, sec)
+	return ok
+}
+
+// vtableCheckBefore is validatesVtable, also returning the check block's
+// address (the conditional branch's target).
+func (g *Graph) vtableCheckBefore(m *Module, n *Node, reg int8, at uint64, sec *elf.Section) (uint64, bool) {
 	insts, from, ok := g.decodeLinear(m, n)
 	if !ok {
-		return false
+		return 0, false
 	}
 	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == at })
 	if i < 0 {
-		return false
+		return 0, false
 	}
 	checkFn, ok := m.File.Lookup("_IO_vtable_check")
 	if !ok {
-		return false
+		return 0, false
 	}
 	// The section's start, which the check subtracts, is loaded somewhere
 	// in the function (GCC hoists it out of loops over the FILE list).
@@ -189,15 +363,16 @@ func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *el
 		return in.e.DefKind == isa.DefAddr && uint64(in.e.DefValue) == sec.Addr
 	})
 	if !start {
-		return false
+		return 0, false
 	}
 	var copied, check bool
+	var block uint64
 	for j := i - 1; j >= 0 && i-j <= 12; j-- {
 		e := insts[j].e
 		switch {
 		case e.DefKind == isa.DefCopy && e.DefSrc == reg && e.DefReg != reg:
 			if !check {
-				return false // the copy must be before the branch
+				return 0, false // the copy must be before the branch
 			}
 			copied = true
 		case e.Flow == isa.FlowCondJump && e.HasTarget:
@@ -208,22 +383,22 @@ func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *el
 				for _, in := range insts[j+1 : i+1] {
 					for _, src := range from[in.addr] {
 						if in.addr != at || !fromCheckBlock(src, e.Target, back, blockOK) {
-							return false
+							return 0, false
 						}
 					}
 				}
-				check = true
+				check, block = true, e.Target
 			}
 		case e.Flow != isa.FlowNext:
-			return false
+			return 0, false
 		case e.DefKind != isa.DefNone && e.DefReg == reg && !copied:
-			return false // r written between the check and the call
+			return 0, false // r written between the check and the call
 		}
 		if copied && check {
-			return true
+			return block, true
 		}
 	}
-	return false
+	return 0, false
 }
 
 // validatesVtableBranchIn checks the other shape of IO_validate_vtable,

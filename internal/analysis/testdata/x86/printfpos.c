@@ -8,7 +8,9 @@
      back to the call when the pointer is in the section, the check
      block falling through from it;
    - __vfwprintf_internal, whose jump tables include a switch whose
-     default case branches over the lookup to a join before the jump. */
+     default case branches over the lookup to a join before the jump;
+   - __printf_fp_l (%f): the slot loaded on each of the paths (two checks
+     and their blocks) that join before its one indirect call. */
 #include <stdio.h>
 #include <wchar.h>
 
@@ -18,5 +20,6 @@ int main(int argc, char **argv)
 	printf("%40s|%ls\n", argv[0], L"wide");
 	fwprintf(stderr, L"%2$d %1$d\n", argc, argc + 1);
 	fwprintf(stderr, L"%40d\n", argc);
+	printf("%f\n", argc / 3.0);
 	return 0;
 }
