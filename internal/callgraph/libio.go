@@ -212,7 +212,7 @@ func (g *Graph) joinedSlotLoad(m *Module, n *Node, reg int8, at, site uint64, se
 		}
 		exit, ok := checkBlockExit(insts, from, block, checkFn.Addr)
 		b, x := index(block), index(exit)
-		if !ok || b <= 0 || len(from[block]) != 1 || insts[b-1].e.Flow == isa.FlowNext || insts[b-1].e.Flow == isa.FlowCondJump {
+		if !ok || b <= 0 || len(from[block]) != 1 || fallsInto(insts, from, b) {
 			return 0, false
 		}
 		// The block's path: the call of the check, then the same load,
@@ -256,18 +256,118 @@ func (g *Graph) validatedVtableCall(m *Module, n *Node, a *frame.Value, cs frame
 		// call): find that load.
 		var ok bool
 		if reg, at, ok = g.vtableLoad(m, n, a, cs.Addr); !ok {
-			return false
+			// A call through memory, `call *k(%r)` (__xsputn's in
+			// _IO_wdefault_xsputn), with r the register the vtable
+			// pointer was loaded into: r is checked right before it.
+			if reg, ok = g.memoryCallBase(m, n, a, cs.Addr); !ok {
+				return false
+			}
+			at = cs.Addr
 		}
 	default:
 		return false
 	}
-	if g.validatesVtable(m, n, reg, at, sec) || g.validatesVtableBranchIn(m, n, reg, at, sec) {
+	if g.validatesVtable(m, n, reg, at, sec) || g.validatesVtableBranchIn(m, n, reg, at, sec) || g.calledAfterCheck(m, n, reg, at) {
 		return true
 	}
 	// The walk back may have stopped before the check (it reads at most
 	// a few instructions): validate from the slot's load.
 	l, ok := g.slotLoad(m, n, reg, a.Off, cs.Addr)
 	return ok && l != at && g.validatesVtable(m, n, reg, l, sec)
+}
+
+// fallsInto says whether control may reach insts[k] from the instruction
+// before it: padding between (nops no branch lands on) is passed over to
+// the last instruction that runs, which must end its path (a jump, a
+// return, a trap) for the answer to be no.
+func fallsInto(insts []linearInst, from map[uint64][]uint64, k int) bool {
+	for j := k - 1; j >= 0; j-- {
+		e := insts[j].e
+		if e.Nop && len(from[insts[j].addr]) == 0 {
+			continue
+		}
+		return e.Flow != isa.FlowJump && e.Flow != isa.FlowReturn && e.Flow != isa.FlowStop && e.Flow != isa.FlowIndirectJump
+	}
+	return true // the function's entry: its callers come in there
+}
+
+// memoryCallBase returns, for a call through memory at site whose target
+// the walk back read as Load(a) with a = Load(...)+k, the base register r
+// of the call's operand `k(%r)`: the caller then checks r right before
+// the call (validatesVtable), which is the proof; the frame's reading only
+// has to agree on k.
+func (g *Graph) memoryCallBase(m *Module, n *Node, a *frame.Value, site uint64) (int8, bool) {
+	insts, _, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == site })
+	if i < 0 {
+		return 0, false
+	}
+	call := insts[i].e
+	if call.Flow != isa.FlowIndirectCall && call.Flow != isa.FlowIndirectJump || !call.HasMem || call.HasCallReg ||
+		call.MemBase < 0 || call.MemIndex >= 0 || call.MemDisp != a.Off {
+		return 0, false
+	}
+	return call.MemBase, true
+}
+
+// calledAfterCheck reads the shape where GCC put a copy of the call in
+// the check block itself (_IO_wdefault_xsputn: `jae block` ... block: `mov
+// %edx,0x8(%rsp); call _IO_vtable_check; mov 0x8(%rsp),%edx; mov
+// %r15,%rdi; mov %edx,%esi; call *0x18(%rbx)`): from at back to the call
+// of _IO_vtable_check and on to the block's start, straight-line code no
+// branch enters with no write of reg (the decoder's MayWrite; a call keeps
+// the callee-saved registers), the block entered only by one conditional
+// branch, never by falling into it, and reg copied before that branch
+// with no write of it after the copy (copiedBefore).
+func (g *Graph) calledAfterCheck(m *Module, n *Node, reg int8, at uint64) bool {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok {
+		return false
+	}
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return false
+	}
+	checkFn, ok := m.File.Lookup("_IO_vtable_check")
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == at })
+	if !ok || i <= 0 {
+		return false
+	}
+	called := false
+	for k := i - 1; k > 0 && i-k <= 16; k-- {
+		e := insts[k].e
+		if len(from[insts[k+1].addr]) > 0 {
+			return false
+		}
+		switch {
+		case !called && e.Flow == isa.FlowCall && e.HasTarget && e.Target == checkFn.Addr:
+			if callerSaved&(1<<uint(reg)) != 0 {
+				return false
+			}
+			called = true
+		case e.Flow != isa.FlowNext:
+			return false
+		default:
+			code, err := m.File.Code(insts[k].addr, uint64(e.Len))
+			if err != nil || rw.MayWrite(code, insts[k].addr)&(1<<uint(reg)) != 0 {
+				return false
+			}
+		}
+		if !called {
+			continue
+		}
+		// The block's start: entered by one conditional branch only.
+		srcs := from[insts[k].addr]
+		if len(srcs) == 0 {
+			continue
+		}
+		j := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == srcs[0] })
+		return len(srcs) == 1 && !fallsInto(insts, from, k) && j >= 0 && insts[j].e.Flow == isa.FlowCondJump && copiedBefore(insts, from, j, reg)
+	}
+	return false
 }
 
 // slotLoad returns the last instruction before the call at site that

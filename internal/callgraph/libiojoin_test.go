@@ -62,3 +62,64 @@ func TestJoinedSlotLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestCalledAfterCheck: in testdata/libiojoin.S's in_block_* functions
+// the check block holds a copy of `call *0x18(%rbx)` after the call of
+// _IO_vtable_check. calledAfterCheck takes it in in_block_ok, and refuses
+// a block that writes rbx after the check and one that code which checked
+// nothing falls into. The first call, through memory, is checked before
+// it (memoryCallBase names rbx, the base of its operand).
+func TestCalledAfterCheck(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/libiojoin.S")
+	lib := filepath.Join(dir, "libiojoin.so")
+	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
+	f, err := binfile.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
+	m := g.Modules[0]
+	sec := f.ELF.Section(libioSection)
+	const rbx = 3
+	for _, c := range []struct {
+		fn string
+		ok bool
+	}{
+		{"in_block_ok", true},
+		{"in_block_clobbered", false},
+		{"in_block_fallen_into", false},
+	} {
+		ids := g.NodesNamed(c.fn)
+		if len(ids) == 0 {
+			t.Fatalf("no %s", c.fn)
+		}
+		n := g.Nodes[ids[0]]
+		var calls []frame.CallSite
+		for _, cs := range n.Frame.Calls {
+			if cs.Kind.Indirect() {
+				calls = append(calls, cs)
+			}
+		}
+		if len(calls) != 2 {
+			t.Fatalf("%s: %d indirect calls, want 2", c.fn, len(calls))
+		}
+		last := calls[len(calls)-1]
+		if got := g.calledAfterCheck(m, n, rbx, last.Addr); got != c.ok {
+			t.Errorf("%s: the call at %#x in the check block: %v, want %v", c.fn, last.Addr, got, c.ok)
+		}
+		if c.fn == "in_block_ok" {
+			first := calls[0]
+			v := first.From
+			if v == nil || v.Kind != frame.ValueLoad || v.Addr == nil {
+				t.Fatalf("%s: the first call's target is read as %+v", c.fn, v)
+			}
+			reg, ok := g.memoryCallBase(m, n, v.Addr, first.Addr)
+			if !ok || reg != rbx || !g.validatesVtable(m, n, reg, first.Addr, sec) {
+				t.Errorf("%s: the call through memory at %#x: base %d %v, want rbx, checked", c.fn, first.Addr, reg, ok)
+			}
+		}
+	}
+}

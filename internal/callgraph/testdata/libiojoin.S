@@ -129,6 +129,74 @@ joined_unchecked:
 	jmp	1b
 	.size	joined_unchecked, .-joined_unchecked
 
+/* The call copied into the check block, after the call of
+   _IO_vtable_check (glibc 2.36's _IO_wdefault_xsputn): see
+   TestCalledAfterCheck. The last indirect call of each is the one asked
+   about. */
+	.globl	in_block_ok
+	.type	in_block_ok, @function
+in_block_ok:
+	push	%rbx
+	mov	0xd8(%rdi), %rbx
+	lea	__start___libc_IO_vtables(%rip), %rdx
+	mov	%rbx, %rax
+	sub	%rdx, %rax
+	cmp	$0x48, %rax
+	jae	2f
+	call	*0x18(%rbx)
+	pop	%rbx
+	ret
+	nop
+2:	mov	%esi, -12(%rsp)
+	call	_IO_vtable_check
+	mov	-12(%rsp), %esi
+	call	*0x18(%rbx)
+	pop	%rbx
+	ret
+	.size	in_block_ok, .-in_block_ok
+
+/* The block loads rbx again after the check: refused. */
+	.globl	in_block_clobbered
+	.type	in_block_clobbered, @function
+in_block_clobbered:
+	push	%rbx
+	mov	0xd8(%rdi), %rbx
+	lea	__start___libc_IO_vtables(%rip), %rdx
+	mov	%rbx, %rax
+	sub	%rdx, %rax
+	cmp	$0x48, %rax
+	jae	2f
+	call	*0x18(%rbx)
+	pop	%rbx
+	ret
+2:	call	_IO_vtable_check
+	mov	0xd8(%rdi), %rbx
+	call	*0x18(%rbx)
+	pop	%rbx
+	ret
+	.size	in_block_clobbered, .-in_block_clobbered
+
+/* The block can be fallen into from code that checked nothing: refused. */
+	.globl	in_block_fallen_into
+	.type	in_block_fallen_into, @function
+in_block_fallen_into:
+	push	%rbx
+	mov	0xd8(%rdi), %rbx
+	test	%esi, %esi
+	je	3f
+	lea	__start___libc_IO_vtables(%rip), %rdx
+	mov	%rbx, %rax
+	sub	%rdx, %rax
+	cmp	$0x48, %rax
+	jae	2f
+3:	call	*0x18(%rbx)
+	mov	(%rdi), %rbx
+2:	call	_IO_vtable_check
+	call	*0x18(%rbx)
+	pop	%rbx
+	ret
+	.size	in_block_fallen_into, .-in_block_fallen_into
+
 	.section __libc_IO_vtables,"a",@progbits
 	.align 8
 	.type	file_jumps, @object
