@@ -19,7 +19,10 @@ import (
 // targets (objdump's reading of the labels) to the branch sources, from
 // the jump; a goto that one path loads from memory, a jump through a
 // loaded register in a function the frame walk says has a jump table, and
-// a table with an entry inside an instruction are refused.
+// a table with an entry inside an instruction are refused. A switch whose
+// default case branches over the lookup to a join before the jump adds
+// its cases and the default label; loaded from memory on that path
+// instead, it is refused.
 func TestDecodeLinearJumpTables(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	objdump := testutil.RequireTool(t, "objdump")
@@ -68,6 +71,8 @@ func TestDecodeLinearJumpTables(t *testing.T) {
 		{"goto_loaded", false, nil},
 		{"jump_unresolved", false, nil},
 		{"sw_misaligned", false, nil},
+		{"sw_joined", true, []int{1, 3, 5, 7}},
+		{"sw_joined_loaded", false, nil},
 	} {
 		n := node(c.fn)
 		jmp := jumpIn(n)

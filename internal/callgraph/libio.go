@@ -44,6 +44,9 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	n := g.Nodes[id]
 	m := n.Module
 	v := cs.From
+	if g.Arch == binfile.ArchX86_64 && v != nil && v.Kind == frame.ValueReg && v.Off == 0 && !v.Indexed {
+		return g.libioJoinedSlot(id, cs)
+	}
 	if g.Arch != binfile.ArchX86_64 || v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Addr == nil {
 		return false
 	}
@@ -75,6 +78,170 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	return true
 }
 
+// libioJoinedSlot is libioVtable for a call whose target register the
+// walk back followed only to a join (cs.From is the register's value
+// there): each path into the join loads the same slot (joinedSlotLoad).
+func (g *Graph) libioJoinedSlot(id int, cs frame.CallSite) bool {
+	n := g.Nodes[id]
+	m := n.Module
+	sec := m.File.ELF.Section(libioSection)
+	if sec == nil || n.Func == nil {
+		return false
+	}
+	key := fmt.Sprintf("libio-joined-slot %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
+	off := g.libraryStore(m).Fact(key, func() int64 {
+		if off, ok := g.joinedSlotLoad(m, n, cs.From.Reg, cs.From.At, cs.Addr, sec); ok {
+			return off + 1
+		}
+		return 0
+	}) - 1
+	if off < 0 {
+		return false
+	}
+	nw, ok := g.libioHub(m, sec, off)
+	if !ok {
+		return false
+	}
+	g.addEdge(id, nw.hub, cs, MethodLibioVtable)
+	return true
+}
+
+// joinedSlotLoad reads the shape GCC gives __printf_fp_l's __xsputn call:
+// the slot's load duplicated on each side of glibc's vtable checks, the
+// paths joining before the call:
+//
+//	5444c: mov 0x38(%r15),%rax          (after a check: vtableCheckBefore)
+//	54450: mov %r8,%r11
+//	54453: ...; call *%rax              <- at, the join
+//	549fa: mov 0x38(%r15),%rax; jmp 54453   (after another check)
+//	55565: spill; call _IO_vtable_check; reload
+//	5558d: mov 0x38(%r15),%rax; test; cmovne; jmp 54453
+//
+// The code from at to the call at site is straight-line, no branch lands
+// in it after at, and reg is the call's register. Every way into at
+// (falling into it, or a direct jump) is either straight-line code that
+// loads [r+k] into reg after a check of r (vtableCheckBefore), with no
+// write of reg or r after the load (the decoder's MayWrite), or the jump
+// that ends one of those checks' blocks (checkBlockExit), a block whose
+// only way in is the check's branch and in which, after the call of
+// _IO_vtable_check, reg is loaded from the same [r+k], r written nowhere
+// in the block (a call keeps the callee-saved registers). It returns k.
+func (g *Graph) joinedSlotLoad(m *Module, n *Node, reg int8, at, site uint64, sec *elf.Section) (int64, bool) {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok {
+		return 0, false
+	}
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, false
+	}
+	index := func(addr uint64) int {
+		return slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == addr })
+	}
+	checkFn, ok := m.File.Lookup("_IO_vtable_check")
+	i, c := index(at), index(site)
+	if !ok || i <= 0 || c < i || !insts[c].e.HasCallReg || insts[c].e.CallReg != reg || insts[c].e.HasMem {
+		return 0, false
+	}
+	writes := func(k int, r int8) bool {
+		if insts[k].e.Flow == isa.FlowCall {
+			// A call keeps the callee-saved registers (the x86-64
+			// System V ABI), and may write all the others.
+			return callerSaved&(1<<uint(r)) != 0
+		}
+		code, err := m.File.Code(insts[k].addr, uint64(insts[k].e.Len))
+		return err != nil || rw.MayWrite(code, insts[k].addr)&(1<<uint(r)) != 0
+	}
+	for k := i; k < c; k++ {
+		if k > i && len(from[insts[k].addr]) > 0 || insts[k].e.Flow != isa.FlowNext || writes(k, reg) {
+			return 0, false
+		}
+	}
+	// slotLoadBefore finds, going back from insts[p] over straight-line
+	// code no branch enters (down to lo), the load [r+k] into reg with
+	// no other write of reg or of r after it.
+	slotLoadBefore := func(p, lo int) (l int, r int8, k int64, ok bool) {
+		for q := p; q >= lo && p-q < 12; q-- {
+			if q < p && (len(from[insts[q+1].addr]) > 0 || insts[q].e.Flow != isa.FlowNext) {
+				return 0, 0, 0, false
+			}
+			e := insts[q].e
+			if e.DefKind == isa.DefLoad && e.HasMem && e.DefReg == reg && e.MemBase >= 0 && e.MemIndex < 0 && e.MemDisp >= 0 {
+				for w := q + 1; w <= p; w++ {
+					if writes(w, e.MemBase) {
+						return 0, 0, 0, false
+					}
+				}
+				return q, e.MemBase, e.MemDisp, true
+			}
+			if writes(q, reg) {
+				return 0, 0, 0, false
+			}
+		}
+		return 0, 0, 0, false
+	}
+	// Each path into at: straight-line code that loads [r+k] after the
+	// check (falling into at, or jumping to it), or the jump that ends
+	// such a check's block.
+	var paths []int
+	switch insts[i-1].e.Flow {
+	case isa.FlowNext:
+		paths = append(paths, i-1)
+	case isa.FlowJump, isa.FlowReturn, isa.FlowStop:
+	default:
+		return 0, false
+	}
+	var exits []uint64
+	for _, src := range from[at] {
+		p := index(src)
+		if p < 0 || insts[p].e.Flow != isa.FlowJump {
+			return 0, false
+		}
+		paths = append(paths, p)
+	}
+	slot := int64(-1)
+	var checked []int
+	for _, p := range paths {
+		l, r, k, ok := slotLoadBefore(p, 0)
+		if !ok || slot >= 0 && k != slot {
+			continue // maybe a check block's exit (below)
+		}
+		block, ok := g.vtableCheckBefore(m, n, r, insts[l].addr, sec)
+		if !ok {
+			continue
+		}
+		exit, ok := checkBlockExit(insts, from, block, checkFn.Addr)
+		b, x := index(block), index(exit)
+		if !ok || b <= 0 || len(from[block]) != 1 || fallsInto(insts, from, b) {
+			return 0, false
+		}
+		// The block's path: the call of the check, then the same load,
+		// r written nowhere in the block.
+		call := slices.IndexFunc(insts[b:x], func(in linearInst) bool { return in.e.Flow == isa.FlowCall })
+		if call < 0 {
+			return 0, false
+		}
+		bl, br, bk, ok := slotLoadBefore(x, b+call+1)
+		if !ok || br != r || bk != k {
+			return 0, false
+		}
+		for w := b; w < bl; w++ {
+			if writes(w, r) {
+				return 0, false
+			}
+		}
+		slot = k
+		checked = append(checked, p)
+		exits = append(exits, exit)
+	}
+	for _, p := range paths {
+		if !slices.Contains(checked, p) && !slices.Contains(exits, insts[p].addr) {
+			return 0, false
+		}
+	}
+	return slot, len(checked) > 0
+}
+
 // validatedVtableCall says whether the call at cs loads its target from
 // a vtable slot (Load(a)) after checking the vtable, as glibc's libio does.
 func (g *Graph) validatedVtableCall(m *Module, n *Node, a *frame.Value, cs frame.CallSite) bool {
@@ -89,18 +256,118 @@ func (g *Graph) validatedVtableCall(m *Module, n *Node, a *frame.Value, cs frame
 		// call): find that load.
 		var ok bool
 		if reg, at, ok = g.vtableLoad(m, n, a, cs.Addr); !ok {
-			return false
+			// A call through memory, `call *k(%r)` (__xsputn's in
+			// _IO_wdefault_xsputn), with r the register the vtable
+			// pointer was loaded into: r is checked right before it.
+			if reg, ok = g.memoryCallBase(m, n, a, cs.Addr); !ok {
+				return false
+			}
+			at = cs.Addr
 		}
 	default:
 		return false
 	}
-	if g.validatesVtable(m, n, reg, at, sec) {
+	if g.validatesVtable(m, n, reg, at, sec) || g.validatesVtableBranchIn(m, n, reg, at, sec) || g.calledAfterCheck(m, n, reg, at) {
 		return true
 	}
 	// The walk back may have stopped before the check (it reads at most
 	// a few instructions): validate from the slot's load.
 	l, ok := g.slotLoad(m, n, reg, a.Off, cs.Addr)
 	return ok && l != at && g.validatesVtable(m, n, reg, l, sec)
+}
+
+// fallsInto says whether control may reach insts[k] from the instruction
+// before it: padding between (nops no branch lands on) is passed over to
+// the last instruction that runs, which must end its path (a jump, a
+// return, a trap) for the answer to be no.
+func fallsInto(insts []linearInst, from map[uint64][]uint64, k int) bool {
+	for j := k - 1; j >= 0; j-- {
+		e := insts[j].e
+		if e.Nop && len(from[insts[j].addr]) == 0 {
+			continue
+		}
+		return e.Flow != isa.FlowJump && e.Flow != isa.FlowReturn && e.Flow != isa.FlowStop && e.Flow != isa.FlowIndirectJump
+	}
+	return true // the function's entry: its callers come in there
+}
+
+// memoryCallBase returns, for a call through memory at site whose target
+// the walk back read as Load(a) with a = Load(...)+k, the base register r
+// of the call's operand `k(%r)`: the caller then checks r right before
+// the call (validatesVtable), which is the proof; the frame's reading only
+// has to agree on k.
+func (g *Graph) memoryCallBase(m *Module, n *Node, a *frame.Value, site uint64) (int8, bool) {
+	insts, _, ok := g.decodeLinear(m, n)
+	if !ok {
+		return 0, false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == site })
+	if i < 0 {
+		return 0, false
+	}
+	call := insts[i].e
+	if call.Flow != isa.FlowIndirectCall && call.Flow != isa.FlowIndirectJump || !call.HasMem || call.HasCallReg ||
+		call.MemBase < 0 || call.MemIndex >= 0 || call.MemDisp != a.Off {
+		return 0, false
+	}
+	return call.MemBase, true
+}
+
+// calledAfterCheck reads the shape where GCC put a copy of the call in
+// the check block itself (_IO_wdefault_xsputn: `jae block` ... block: `mov
+// %edx,0x8(%rsp); call _IO_vtable_check; mov 0x8(%rsp),%edx; mov
+// %r15,%rdi; mov %edx,%esi; call *0x18(%rbx)`): from at back to the call
+// of _IO_vtable_check and on to the block's start, straight-line code no
+// branch enters with no write of reg (the decoder's MayWrite; a call keeps
+// the callee-saved registers), the block entered only by one conditional
+// branch, never by falling into it, and reg copied before that branch
+// with no write of it after the copy (copiedBefore).
+func (g *Graph) calledAfterCheck(m *Module, n *Node, reg int8, at uint64) bool {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok {
+		return false
+	}
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return false
+	}
+	checkFn, ok := m.File.Lookup("_IO_vtable_check")
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == at })
+	if !ok || i <= 0 {
+		return false
+	}
+	called := false
+	for k := i - 1; k > 0 && i-k <= 16; k-- {
+		e := insts[k].e
+		if len(from[insts[k+1].addr]) > 0 {
+			return false
+		}
+		switch {
+		case !called && e.Flow == isa.FlowCall && e.HasTarget && e.Target == checkFn.Addr:
+			if callerSaved&(1<<uint(reg)) != 0 {
+				return false
+			}
+			called = true
+		case e.Flow != isa.FlowNext:
+			return false
+		default:
+			code, err := m.File.Code(insts[k].addr, uint64(e.Len))
+			if err != nil || rw.MayWrite(code, insts[k].addr)&(1<<uint(reg)) != 0 {
+				return false
+			}
+		}
+		if !called {
+			continue
+		}
+		// The block's start: entered by one conditional branch only.
+		srcs := from[insts[k].addr]
+		if len(srcs) == 0 {
+			continue
+		}
+		j := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == srcs[0] })
+		return len(srcs) == 1 && !fallsInto(insts, from, k) && j >= 0 && insts[j].e.Flow == isa.FlowCondJump && copiedBefore(insts, from, j, reg)
+	}
+	return false
 }
 
 // slotLoad returns the last instruction before the call at site that
@@ -171,17 +438,24 @@ func (g *Graph) vtableLoad(m *Module, n *Node, a *frame.Value, site uint64) (int
 // validatesVtable checks the shape of IO_validate_vtable before `at`, where
 // register reg holds the vtable pointer the call reads through.
 func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *elf.Section) bool {
+	_, ok := g.vtableCheckBefore(m, n, reg, at, sec)
+	return ok
+}
+
+// vtableCheckBefore is validatesVtable, also returning the check block's
+// address (the conditional branch's target).
+func (g *Graph) vtableCheckBefore(m *Module, n *Node, reg int8, at uint64, sec *elf.Section) (uint64, bool) {
 	insts, from, ok := g.decodeLinear(m, n)
 	if !ok {
-		return false
+		return 0, false
 	}
 	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == at })
 	if i < 0 {
-		return false
+		return 0, false
 	}
 	checkFn, ok := m.File.Lookup("_IO_vtable_check")
 	if !ok {
-		return false
+		return 0, false
 	}
 	// The section's start, which the check subtracts, is loaded somewhere
 	// in the function (GCC hoists it out of loops over the FILE list).
@@ -189,41 +463,191 @@ func (g *Graph) validatesVtable(m *Module, n *Node, reg int8, at uint64, sec *el
 		return in.e.DefKind == isa.DefAddr && uint64(in.e.DefValue) == sec.Addr
 	})
 	if !start {
-		return false
+		return 0, false
 	}
 	var copied, check bool
+	var block uint64
 	for j := i - 1; j >= 0 && i-j <= 12; j-- {
 		e := insts[j].e
 		switch {
 		case e.DefKind == isa.DefCopy && e.DefSrc == reg && e.DefReg != reg:
 			if !check {
-				return false // the copy must be before the branch
+				return 0, false // the copy must be before the branch
 			}
 			copied = true
 		case e.Flow == isa.FlowCondJump && e.HasTarget:
 			// Every other path into the code between the branch and
 			// the call must come back from the check block.
 			if !check && g.callsVtableCheck(m, e.Target, checkFn.Addr) {
+				back, blockOK := checkBlockExit(insts, from, e.Target, checkFn.Addr)
 				for _, in := range insts[j+1 : i+1] {
 					for _, src := range from[in.addr] {
-						if in.addr != at || src < e.Target || src >= e.Target+32 {
-							return false
+						if in.addr != at || !fromCheckBlock(src, e.Target, back, blockOK) {
+							return 0, false
 						}
 					}
 				}
-				check = true
+				check, block = true, e.Target
 			}
 		case e.Flow != isa.FlowNext:
-			return false
+			return 0, false
 		case e.DefKind != isa.DefNone && e.DefReg == reg && !copied:
-			return false // r written between the check and the call
+			return 0, false // r written between the check and the call
 		}
 		if copied && check {
+			return block, true
+		}
+	}
+	return 0, false
+}
+
+// validatesVtableBranchIn checks the other shape of IO_validate_vtable,
+// GCC's in a loop (_IO_padn, _IO_wpadn): the code from `at` to the call
+// is entered only by branches, never by falling into it, and every branch
+// in is either a conditional branch whose fall-through is the check block
+// (so that taking it skips the block: the pointer is in the section),
+// with reg copied for the subtraction in the straight-line code before it
+// and not written after the copy, or the jump that ends such a block
+// (checkBlockExit):
+//
+//	77278: mov $0x10,%edx          <- at
+//	77283: call *0x38(%rax)
+//	...
+//	772a0: mov %rax,%rdx
+//	772a3: sub %r14,%rdx
+//	772a6: cmp %r12,%rdx
+//	772a9: jb 77278
+//	772ab: mov %rax,0x8(%rsp)
+//	772b0: call _IO_vtable_check
+//	772b5: mov 0x8(%rsp),%rax
+//	772ba: jmp 77278
+//
+// That reg keeps its value from `at` to the call is the caller's slice
+// (the call's target read as reg's value at `at`).
+func (g *Graph) validatesVtableBranchIn(m *Module, n *Node, reg int8, at uint64, sec *elf.Section) bool {
+	insts, from, ok := g.decodeLinear(m, n)
+	if !ok {
+		return false
+	}
+	i := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == at })
+	checkFn, ok := m.File.Lookup("_IO_vtable_check")
+	if i < 0 || !ok || len(from[at]) == 0 {
+		return false
+	}
+	if !slices.ContainsFunc(insts, func(in linearInst) bool {
+		return in.e.DefKind == isa.DefAddr && uint64(in.e.DefValue) == sec.Addr
+	}) {
+		return false
+	}
+	// Nothing falls into `at`: the instruction before it (padding
+	// aside, which no branch reaches) does not go on.
+	for j := i - 1; ; j-- {
+		if j < 0 {
+			return false
+		}
+		if len(from[insts[j+1].addr]) > 0 && j+1 != i {
+			return false
+		}
+		e := insts[j].e
+		if e.Nop {
+			continue
+		}
+		if e.Flow != isa.FlowJump && e.Flow != isa.FlowReturn && e.Flow != isa.FlowStop {
+			return false
+		}
+		break
+	}
+	exits := map[uint64]bool{}
+	var branches []uint64
+	for _, src := range from[at] {
+		j := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == src })
+		if j < 0 || j+1 >= len(insts) || insts[j].e.Flow != isa.FlowCondJump {
+			continue
+		}
+		exit, ok := checkBlockExit(insts, from, insts[j+1].addr, checkFn.Addr)
+		if !ok || insts[slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == exit })].e.Target != at {
+			continue
+		}
+		if !copiedBefore(insts, from, j, reg) {
+			continue
+		}
+		exits[exit] = true
+		branches = append(branches, src)
+	}
+	for _, src := range from[at] {
+		if !exits[src] && !slices.Contains(branches, src) {
+			return false
+		}
+	}
+	return len(branches) > 0
+}
+
+// copiedBefore says whether the straight-line code before insts[j], which
+// no branch enters, copies reg into another register (for the
+// subtraction of the section's start) with no write of reg after it.
+func copiedBefore(insts []linearInst, from map[uint64][]uint64, j int, reg int8) bool {
+	for k := j - 1; k >= 0 && j-k <= 12; k-- {
+		if len(from[insts[k+1].addr]) > 0 {
+			return false
+		}
+		e := insts[k].e
+		switch {
+		case e.Flow != isa.FlowNext:
+			return false
+		case e.DefKind == isa.DefCopy && e.DefSrc == reg && e.DefReg != reg:
 			return true
+		case e.DefKind != isa.DefNone && e.DefReg == reg:
+			return false
 		}
 	}
 	return false
 }
+
+// fromCheckBlock says whether a branch at src comes back from the check
+// block at target: from its first 32 bytes (a call of _IO_vtable_check
+// and a jump back), or from the jump that ends it when checkBlockExit
+// read the whole block (back, when ok).
+func fromCheckBlock(src, target, back uint64, ok bool) bool {
+	return src >= target && src < target+32 || ok && src == back
+}
+
+// checkBlockExit reads the check block at target in the function's
+// linear decode: straight-line code that calls _IO_vtable_check (check)
+// and then, with no branch landing after that call, ends in an
+// unconditional direct jump, whose address it returns. A block that
+// spills the vtable pointer around the call (printf_positional's: `mov
+// %rcx,-0x8c8(%rbp); mov %r10,-0x8b8(%rbp); call _IO_vtable_check; mov
+// -0x8c8(%rbp),%rcx; mov -0x8b8(%rbp),%r10; jmp back`) is longer than the
+// 32 bytes fromCheckBlock reads otherwise. Every way out of the block
+// then passes the call, so the jump back is as good as the block's start.
+func checkBlockExit(insts []linearInst, from map[uint64][]uint64, target, check uint64) (uint64, bool) {
+	k := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == target })
+	if k < 0 {
+		return 0, false
+	}
+	called := false
+	for _, in := range insts[k:min(k+maxCheckBlock, len(insts))] {
+		e := in.e
+		if called && len(from[in.addr]) > 0 {
+			return 0, false // a way into the block past the call
+		}
+		switch {
+		case !called && e.Flow == isa.FlowCall && e.HasTarget && e.Target == check:
+			called = true
+		case e.Flow == isa.FlowNext:
+		case called && e.Flow == isa.FlowJump && e.HasTarget:
+			return in.addr, true
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// maxCheckBlock is the most instructions checkBlockExit reads: glibc's
+// blocks are a call, a jump, and a spill and reload of the registers
+// live across the call.
+const maxCheckBlock = 12
 
 // callsVtableCheck says whether the code at addr calls _IO_vtable_check
 // within its first few instructions.
@@ -473,7 +897,30 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 			}
 			found, ok := valuesAt(from, j, reg)
 			if !ok {
-				return false
+				// A table whose straight-line code a branch over the
+				// lookup joins (GCC's default case: `lea rax,[rip+dflt];
+				// cmp; ja join; <lookup into rax>; join: ...; jmp rax`).
+				t, jt, lands, ok := joinedTable(m, fnAddr, code, insts, from, s, j)
+				if !ok {
+					return false
+				}
+				for _, l := range lands {
+					if l >= fnAddr && l < fnEnd {
+						if _, ok := at[l]; !ok {
+							return false
+						}
+						added[l] = append(added[l], insts[j].addr)
+					}
+				}
+				var bytes [][]byte
+				var pcs []uint64
+				for _, in := range insts[t : j+1] {
+					off := in.addr - fnAddr
+					bytes = append(bytes, code[off:off+uint64(in.e.Len)])
+					pcs = append(pcs, in.addr)
+				}
+				windows = append(windows, window{t, j, bytes, pcs, jt})
+				continue
 			}
 			queries = append(queries, query{j, reg, found})
 			for _, t := range found {
@@ -546,6 +993,85 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 		from[t] = srcs
 	}
 	return true
+}
+
+// joinedTable reads a jump table whose straight-line code one branch
+// joins: the code before the jump at insts[j], from the landing at
+// insts[s] back to where a branch or a second landing would end it,
+// matched as one window (x86.MatchJumpTable) for the path that falls
+// through it, and, for the path through the conditional branch inside the
+// window that lands at insts[s] (its only source), the code up to that
+// branch and from the landing on, which must put a known address in the
+// jump's register (a `lea` before the branch: no index, so no bound the
+// branch could skip):
+//
+//	6b1e0: lea -0x9ba(%rip),%rax       (the default case)
+//	6b1f3: cmp $0x5a,%edx
+//	6b1f6: ja 6b218
+//	6b1f8: lea table1(%rip),%rax; lea table2(%rip),%rsi
+//	6b206: movzbl (%rax,%rdx,1),%eax; lea base(%rip),%rdi
+//	6b211: movslq (%rsi,%rax,4),%rax; add %rdi,%rax
+//	6b218: movl $0x1,0x24(%rsp)        (insts[s], the landing)
+//	6b228: jmp *%rax
+//
+// (__vfwprintf_internal, glibc 2.36). It returns the window's first
+// instruction, the fall-through path's table and every place the jump
+// lands.
+func joinedTable(m *Module, fnAddr uint64, code []byte, insts []linearInst, from map[uint64][]uint64, s, j int) (int, x86.JumpTable, []uint64, bool) {
+	srcs := from[insts[s].addr]
+	if len(srcs) != 1 {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	t := s
+	for t > 0 && j-t < 24 && (t == s || len(from[insts[t].addr]) == 0) {
+		f := insts[t-1].e.Flow
+		if f != isa.FlowNext && f != isa.FlowCondJump {
+			break
+		}
+		t--
+	}
+	b := slices.IndexFunc(insts[t:s], func(in linearInst) bool { return in.addr == srcs[0] })
+	if b < 0 || insts[t+b].e.Flow != isa.FlowCondJump {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	b += t
+	window := func(idx []int) ([][]byte, []uint64) {
+		var bytes [][]byte
+		var pcs []uint64
+		for _, k := range idx {
+			off := insts[k].addr - fnAddr
+			bytes = append(bytes, code[off:off+uint64(insts[k].e.Len)])
+			pcs = append(pcs, insts[k].addr)
+		}
+		return bytes, pcs
+	}
+	var through, taken []int
+	for k := t; k <= j; k++ {
+		through = append(through, k)
+		if k <= b || k >= s {
+			taken = append(taken, k)
+		}
+	}
+	jt, ok := x86.MatchJumpTable(window(through))
+	if !ok || jt.Entries == 0 {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	if size, ok := tableObject(m, jt.Table); ok && size/4 < uint64(jt.Entries) {
+		jt.Entries = int(size / 4)
+	}
+	words, err := m.File.Code(jt.Table, 4*uint64(jt.Entries))
+	if err != nil || len(words) != 4*jt.Entries {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	dflt, ok := x86.MatchJumpTable(window(taken))
+	if !ok || dflt.Entries != 0 {
+		return 0, x86.JumpTable{}, nil, false
+	}
+	lands := []uint64{dflt.Base}
+	for k := 0; k < jt.Entries; k++ {
+		lands = append(lands, jt.Base+uint64(int64(int32(binary.LittleEndian.Uint32(words[4*k:])))))
+	}
+	return t, jt, lands, true
 }
 
 // tableObject returns the size of the data object that starts at addr,

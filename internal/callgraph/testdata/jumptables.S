@@ -83,4 +83,59 @@ sw_misaligned:
 	.section .rodata
 	.align 4
 .Lmtab:	.long	.Lm0-.Lmtab, .Lm0+1-.Lmtab
+	.text
+
+/* A switch whose default case loads its label before the bound and
+   branches over the lookup to a join before the jump (glibc 2.36's
+   __vfwprintf_internal, at 0x6b1e0): the table's three cases and the
+   default. */
+	.globl	sw_joined
+	.type	sw_joined, @function
+sw_joined:
+	lea	.Ljd(%rip), %rax
+	cmp	$2, %edi
+	ja	1f
+	lea	.Ljtab(%rip), %rdx
+	movslq	(%rdx,%rdi,4), %rax
+	add	%rdx, %rax
+1:	movl	$1, -8(%rsp)
+	jmp	*%rax
+.Lj0:	mov	$10, %eax
+	ret
+.Lj1:	mov	$11, %eax
+	ret
+.Lj2:	mov	$12, %eax
+	ret
+.Ljd:	xor	%eax, %eax
+	ret
+	.size	sw_joined, .-sw_joined
+	.section .rodata
+	.align 4
+.Ljtab:	.long	.Lj0-.Ljtab, .Lj1-.Ljtab, .Lj2-.Ljtab
+	.text
+
+/* The same, but the path over the lookup loads the target from memory:
+   refused. */
+	.globl	sw_joined_loaded
+	.type	sw_joined_loaded, @function
+sw_joined_loaded:
+	mov	(%rsi), %rax
+	cmp	$2, %edi
+	ja	1f
+	lea	.Lktab(%rip), %rdx
+	movslq	(%rdx,%rdi,4), %rax
+	add	%rdx, %rax
+1:	movl	$1, -8(%rsp)
+	jmp	*%rax
+.Lk0:	mov	$10, %eax
+	ret
+.Lk1:	mov	$11, %eax
+	ret
+.Lk2:	mov	$12, %eax
+	ret
+	.size	sw_joined_loaded, .-sw_joined_loaded
+	.section .rodata
+	.align 4
+.Lktab:	.long	.Lk0-.Lktab, .Lk1-.Lktab, .Lk2-.Lktab
+	.text
 	.section .note.GNU-stack,"",@progbits
