@@ -44,6 +44,64 @@ func (f *File) InitArrays() []uint64 {
 	return f.initArrays
 }
 
+// arrayBounds are the symbols the linker defines around the arrays the
+// runtime's init and fini loops read (newlib's and picolibc's
+// __libc_init_array, glibc's static start): the loops run from each start
+// to its end. picolibc's linker script puts the arrays inside another
+// output section, so they have no section of their own there.
+var arrayBounds = [][2]string{
+	{"__preinit_array_start", "__preinit_array_end"},
+	{"__init_array_start", "__init_array_end"},
+	{"__fini_array_start", "__fini_array_end"},
+}
+
+// arrayRanges returns the [start, end) ranges arrayBounds name in f's
+// symbols, and whether the init array's pair was among them.
+func (f *File) arrayRanges() (ranges [][2]uint64, initFound bool) {
+	val := map[string]uint64{}
+	for _, s := range f.symbols {
+		for _, b := range arrayBounds {
+			if s.Name == b[0] || s.Name == b[1] {
+				val[s.Name] = s.Value
+			}
+		}
+	}
+	for i, b := range arrayBounds {
+		lo, ok1 := val[b[0]]
+		hi, ok2 := val[b[1]]
+		if ok1 && ok2 && lo <= hi {
+			ranges = append(ranges, [2]uint64{lo, hi})
+			if i == 1 {
+				initFound = true
+			}
+		}
+	}
+	return ranges, initFound
+}
+
+// EmptyInitArrays says whether the runtime's init and fini loops provably
+// call nothing: the file has no section of constructors or destructors
+// (.init_array, .fini_array, .preinit_array, .ctors, .dtors), and the
+// symbols that bound the arrays are there, each pair with its start at its
+// end. Without those symbols (a stripped image) it is false.
+func (f *File) EmptyInitArrays() bool {
+	for _, s := range f.ELF.Sections {
+		if isInitArray(s) {
+			return false
+		}
+	}
+	ranges, initFound := f.arrayRanges()
+	if !initFound {
+		return false
+	}
+	for _, r := range ranges {
+		if r[0] != r[1] {
+			return false
+		}
+	}
+	return true
+}
+
 func isInitArray(s *elf.Section) bool {
 	switch s.Type {
 	case elf.SHT_INIT_ARRAY, elf.SHT_FINI_ARRAY, elf.SHT_PREINIT_ARRAY:
@@ -109,6 +167,19 @@ func (f *File) findAddressTaken() {
 		if data, err := f.Code(s.Addr, s.Size); err == nil {
 			scan(data, s.Addr)
 		}
+	}
+	// Arrays known only by their bounding symbols (picolibc merges them
+	// into another output section): their words are constructors too.
+	if ranges, _ := f.arrayRanges(); len(ranges) > 0 {
+		into = inits
+		for _, r := range ranges {
+			if r[1] > r[0] {
+				if data, err := f.Code(r[0], r[1]-r[0]); err == nil {
+					scan(data, r[0])
+				}
+			}
+		}
+		into = found
 	}
 	for _, r := range f.DataInCode {
 		data, err := f.Code(r.Begin, r.End-r.Begin)

@@ -122,6 +122,9 @@ type Graph struct {
 	Decoder isa.Decoder
 	Modules []*Module
 	Nodes   []*Node
+	// emptyInit is the index plus one of the node the calls of empty init
+	// and fini loops go to (0: none made yet).
+	emptyInit int
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 

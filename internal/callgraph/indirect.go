@@ -145,7 +145,27 @@ func (g *Graph) linkInitArrays(id int, cs frame.CallSite) bool {
 			}
 		}
 	}
+	if !linked && len(g.Modules) == 1 && m.File.EmptyInitArrays() {
+		// A static image whose init, fini and preinit arrays are empty
+		// (no section of them, and the linker's bounding symbols equal):
+		// the loops in __libc_init_array and its kin run zero times
+		// (picolibc and newlib firmware with no constructors), so the
+		// call is never made. It goes to a node
+		// with no code, so that it is resolved, not a reason.
+		g.addEdge(id, g.emptyInitArrays(m), cs, "init-array")
+		linked = true
+	}
 	return linked
+}
+
+// emptyInitArrays is the node the calls of an empty init or fini loop go
+// to: no code, no frame.
+func (g *Graph) emptyInitArrays(m *Module) int {
+	if g.emptyInit == 0 {
+		g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[init and fini arrays: empty]", Frame: frame.Frame{Kind: frame.Static}, Summary: "init-array"})
+		g.emptyInit = len(g.Nodes) // the index plus one
+	}
+	return g.emptyInit - 1
 }
 
 // linkAnnotated links a call site to the targets the configuration names.
