@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/emu"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report/html"
@@ -117,7 +116,7 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		return err
 	}
 	var lay *layout.Report
-	if fl.layout == "yes" || (fl.layout == "auto" && res.File.Arch == binfile.ArchThumb) {
+	if fl.layout == "yes" || (fl.layout == "auto" && autoLayout(res.File)) {
 		mem, err := memoryMap("", cfg)
 		if err != nil {
 			return err
