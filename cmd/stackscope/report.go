@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/emu"
 	"github.com/stackscope/stackscope/internal/layout"
 	"github.com/stackscope/stackscope/internal/report/html"
@@ -37,11 +36,11 @@ func newReportCommand() *cobra.Command {
 page (it works offline: no network access, no external files) with each
 entry's bound or why it has none, the worst paths as expandable trees with
 a bar per frame, a sortable and searchable table of every function, the
-memory map from layout (firmware: on by default), the threads and tasks
-found in the code, and with --run the threads a run record (written by
-"stackscope run --format json -o FILE") measured, or for firmware each
-stack's measured peak beside its static bound and the deepest measured
-path beside the static worst path; with --inject (firmware) the timeline
+memory map from layout (firmware, Cortex-M or RISC-V: on by default), the
+threads and tasks found in the code, and with --run the threads a run
+record (written by "stackscope run --format json -o FILE") measured, or
+for firmware each stack's measured peak beside its static bound and the
+deepest measured path beside the static worst path; with --inject (firmware) the timeline
 of an injected overflow (written by "stackscope inject --format json -o
 FILE"). With no -o and standard output on a terminal, the page goes to
 stack.html in the current directory.
@@ -49,8 +48,8 @@ stack.html in the current directory.
 Exit status: 0 the page was written and nothing failed; 1 the page was
 written and there is a finding: an entry over --budget (or stackscope.toml's
 budgets) or not bounded with a budget, a thread whose stack overflows, or a
-memory map (firmware) whose stack placement is UNSAFE or UNKNOWN or whose
-stack will overflow; 2 usage or input error (no page is written). Every
+memory map (firmware, --layout auto or yes) whose stack placement is
+UNSAFE or UNKNOWN or whose stack will overflow; 2 usage or input error (no page is written). Every
 exit 1 names its finding in one line on standard error.`,
 		Args: needArgs(1, 1, "give the ELF FILE to report on"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runReport(cmd, args[0], fl) },
@@ -117,7 +116,7 @@ func runReport(cmd *cobra.Command, path string, fl reportFlags) error {
 		return err
 	}
 	var lay *layout.Report
-	if fl.layout == "yes" || (fl.layout == "auto" && res.File.Arch == binfile.ArchThumb) {
+	if fl.layout == "yes" || (fl.layout == "auto" && autoLayout(res.File)) {
 		mem, err := memoryMap("", cfg)
 		if err != nil {
 			return err

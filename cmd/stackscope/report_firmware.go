@@ -88,8 +88,9 @@ func checkRecordTarget(path, flag, file string, fromEmulator bool) error {
 }
 
 // isFirmwareFile says whether path is firmware as run decides it (an ARM
-// ELF with a vector table and no program interpreter); ok is false when
-// it is no ELF file at all.
+// ELF with a vector table and no program interpreter, or a RISC-V ELF
+// without a program interpreter); ok is false when it is no ELF file at
+// all.
 func isFirmwareFile(path string) (fw, ok bool) {
 	f, err := elf.Open(path)
 	if err != nil {
@@ -97,7 +98,7 @@ func isFirmwareFile(path string) (fw, ok bool) {
 	}
 	machine := f.Machine
 	f.Close()
-	if machine != elf.EM_ARM {
+	if machine != elf.EM_ARM && machine != elf.EM_RISCV {
 		return false, true
 	}
 	bf, err := binfile.Open(path)
@@ -107,4 +108,20 @@ func isFirmwareFile(path string) (fw, ok bool) {
 	defer bf.Close()
 	fw, _ = emu.IsFirmware(bf)
 	return fw, true
+}
+
+// autoLayout says whether report's --layout auto includes the memory map:
+// for firmware, as run decides it (Cortex-M, and RISC-V without a program
+// interpreter), so that a page that takes a firmware run record also
+// shows the stack placement's verdict. A RISC-V Linux program is no
+// firmware: its stacks are the kernel's.
+func autoLayout(f *binfile.File) bool {
+	switch f.Arch {
+	case binfile.ArchThumb:
+		return true
+	case binfile.ArchRISCV32, binfile.ArchRISCV64:
+		fw, _ := emu.IsFirmware(f)
+		return fw
+	}
+	return false
 }

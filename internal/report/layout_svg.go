@@ -306,6 +306,11 @@ func footerLines(r *layout.Report) []string {
 		}
 		out = append(out, s)
 	}
+	// RISC-V: the Cortex-M checks not made are said, so that no fault
+	// handler line reads as a handler that passed.
+	for _, n := range r.NotChecked {
+		out = append(out, "Not checked: "+n)
+	}
 	for _, t := range r.TaskStacks {
 		s := fmt.Sprintf("Static stack %s (%s in %s) overflows into ", t.Name, Bytes(int64(t.Size)), t.Section)
 		if t.Below != nil {
