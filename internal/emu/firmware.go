@@ -682,7 +682,27 @@ func pageSharers(f *binfile.File, bps map[uint64]string, b *Board) string {
 	if len(names) > 6 {
 		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
 	}
-	return fmt.Sprintf("%s share a %d KiB page with a breakpoint stackscope set (semihosting call, HardFault loop or --until): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "), qemuPage>>10)
+	return fmt.Sprintf("%s share a %d KiB page with a breakpoint stackscope set (%s): QEMU runs them one instruction at a time, slower but the same", strings.Join(names, ", "), qemuPage>>10, breakpointKinds(bps))
+}
+
+// breakpointKinds says what the breakpoints in bps are for, in words.
+func breakpointKinds(bps map[uint64]string) string {
+	words := map[string]string{"semihosting": "a semihosting call", "hardfault": "the HardFault loop",
+		"until": "--until", "repaint": "where a stack is painted again",
+		"rtos-main": "main, where the RTOS's stacks are found", "rtos-scheduler": "the scheduler's start, where the tasks are read"}
+	seen := map[string]bool{}
+	var kinds []string
+	for _, k := range bps {
+		if w, ok := words[k]; ok && !seen[w] {
+			seen[w] = true
+			kinds = append(kinds, w)
+		}
+	}
+	sort.Strings(kinds)
+	if len(kinds) == 0 {
+		return "the run's own stops"
+	}
+	return strings.Join(kinds, "; ")
 }
 
 // initializedOverlap names a .data or .bss section that overlaps the main
