@@ -204,6 +204,7 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 	// map per walk was a tenth of its time.
 	var seen [maxNoReturnSize / 64]uint64
 	var workBuf [64]uint64
+	var e isa.Effect
 	work := append(workBuf[:0], fn.Addr)
 	for n := 0; len(work) > 0; n++ {
 		if n > maxNoReturnWalk {
@@ -222,8 +223,7 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 			continue
 		}
 		seen[bit/64] |= 1 << (bit % 64)
-		e, err := g.Decoder.Decode(code[pc-fn.Addr:], pc)
-		if err != nil || e.Len <= 0 {
+		if err := isa.DecodeInto(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil || e.Len <= 0 {
 			return false
 		}
 		next := pc + uint64(e.Len)
