@@ -41,7 +41,7 @@ const maxSlice = 12
 
 // slicer walks back from an indirect call over straight-line code.
 type slicer struct {
-	w       *walker
+	w *walker
 	// prev: end offset of an instruction -> 1 + its index in insts (0:
 	// none); entries: offsets where another path joins. Both are indexed
 	// by code offset (0 to len(code) as it was when the slicer was made):
