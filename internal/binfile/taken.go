@@ -120,12 +120,23 @@ func (f *File) findAddressTaken() {
 	into := found
 	// entry says whether v is a function pointer: a function's entry
 	// (with the Thumb bit on ARM).
+	//
+	// Every word of every data section is asked (millions in a large
+	// program), and most are small numbers or data addresses: a word
+	// outside the span of the function entries is not looked up.
+	lowest, highest := ^uint64(0), uint64(0)
+	for a := range f.byAddr {
+		lowest, highest = min(lowest, a), max(highest, a)
+	}
 	entry := func(v uint64) (uint64, bool) {
 		if f.Arch == ArchThumb {
 			if v&1 == 0 {
 				return 0, false
 			}
 			v &^= 1
+		}
+		if v < lowest || v > highest {
+			return 0, false
 		}
 		_, ok := f.byAddr[v]
 		return v, ok

@@ -512,9 +512,14 @@ func (w *walker) decode(off int) *inst {
 		return &w.insts[i-1]
 	}
 	end := w.segEnd(off)
-	eff, err := w.in.Decoder.Decode(w.code[off:end], w.addr(off))
+	// Decoded straight into the table (isa.DecodeInto: no copies of the
+	// Effect).
+	w.insts = append(w.insts, inst{off: off})
+	in := &w.insts[len(w.insts)-1]
+	eff := &in.eff
+	err := isa.DecodeInto(w.in.Decoder, w.code[off:end], w.addr(off), eff)
 	if err == nil && eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
-		eff = w.withTail(off, eff)
+		*eff = w.withTail(off, *eff)
 	}
 	if err == nil && (eff.Len <= 0 || off+eff.Len > end) {
 		if eff.Len <= 0 {
@@ -525,10 +530,10 @@ func (w *walker) decode(off int) *inst {
 			err = fmt.Errorf("instruction runs past the end of the function")
 		}
 	}
-	w.insts = append(w.insts, inst{off: off, eff: eff, err: err})
+	in.err = err
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
-	return &w.insts[len(w.insts)-1]
+	return in
 }
 
 // withTail decodes the instruction at off (in the function's own code)

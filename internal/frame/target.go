@@ -41,9 +41,14 @@ const maxSlice = 12
 
 // slicer walks back from an indirect call over straight-line code.
 type slicer struct {
-	w       *walker
-	prev    map[int]int  // end offset of an instruction -> its index in insts
-	entries map[int]bool // offsets where another path joins
+	w *walker
+	// prev: end offset of an instruction -> 1 + its index in insts (0:
+	// none); entries: offsets where another path joins. Both are indexed
+	// by code offset (0 to len(code) as it was when the slicer was made):
+	// maps of them were most of the cost of making a slicer on a large
+	// program.
+	prev    []int32
+	entries []bool
 	// contiguous: the value must be computed by the instructions right
 	// before its use, each one defining the register the next one reads.
 	// An instruction whose writes the decoder does not describe fully
@@ -84,39 +89,58 @@ func (w *walker) traceTargets() {
 }
 
 func (w *walker) newSlicer() *slicer {
-	s := &slicer{w: w, prev: map[int]int{}, entries: map[int]bool{}}
-	for i, in := range w.insts {
+	n := len(w.code) + 1
+	s := &slicer{w: w, prev: make([]int32, n), entries: make([]bool, n)}
+	for i := range w.insts {
+		in := &w.insts[i]
 		if in.err != nil {
 			continue
 		}
-		s.prev[in.off+in.eff.Len] = i
+		if end := in.off + in.eff.Len; end >= 0 && end < n {
+			s.prev[end] = int32(i + 1)
+		}
 		switch in.eff.Flow {
 		case isa.FlowJump, isa.FlowCondJump, isa.FlowCall:
 			if t, ok := w.offset(in.eff.Target); ok && in.eff.HasTarget {
-				s.entries[t] = true
+				s.setEntry(t)
 			}
 		}
 	}
 	for _, off := range w.tableTargets {
-		s.entries[off] = true
+		s.setEntry(off)
 	}
 	for _, d := range w.dispatches {
 		for _, t := range d.table.Targets {
 			if off, ok := w.offset(t); ok {
-				s.entries[off] = true
+				s.setEntry(off)
 			}
 		}
 	}
 	return s
 }
 
+// setEntry marks code offset off as a join point.
+func (s *slicer) setEntry(off int) {
+	if off >= 0 && off < len(s.entries) {
+		s.entries[off] = true
+	}
+}
+
+// prevOf is the index in insts of the instruction that ends at off.
+func (s *slicer) prevOf(off int) (int, bool) {
+	if off < 0 || off >= len(s.prev) || s.prev[off] == 0 {
+		return 0, false
+	}
+	return int(s.prev[off]) - 1, true
+}
+
 // before returns the instruction that falls through into off, when no
 // other path joins there.
 func (s *slicer) before(off int) (int, *isa.Effect, bool) {
-	if s.entries[off] {
+	if off >= 0 && off < len(s.entries) && s.entries[off] {
 		return 0, nil, false
 	}
-	i, ok := s.prev[off]
+	i, ok := s.prevOf(off)
 	if !ok {
 		return 0, nil, false
 	}

@@ -163,16 +163,33 @@ func Find(g *callgraph.Graph) []Site {
 	}
 	var out []Site
 	sums := newSummaries(g, ai)
+	// creator memoizes whether kindOf names a node a creation function
+	// (0: not asked yet, 1: no, 2: yes): asked of every call's callee, it
+	// scanned the long C++ names of a large program's callees once per
+	// call.
+	creator := make([]int8, len(g.Nodes))
+	isCreator := func(id int) bool {
+		if creator[id] == 0 {
+			creator[id] = 1
+			if _, k := kindOf(g.Nodes[id]); k != "" {
+				creator[id] = 2
+			}
+		}
+		return creator[id] == 2
+	}
 	for id, n := range g.Nodes {
 		if n.Module != main || n.Func == nil || n.Hub {
 			continue
 		}
-		if _, k := kindOf(n); k != "" || runtimeInternal(n.Name) {
+		if isCreator(id) || runtimeInternal(n.Name) {
 			continue // the creation machinery itself (a static build, a fake RTOS)
 		}
-		want := map[uint64]bool{}
+		var want map[uint64]bool
 		for _, e := range n.Edges {
-			if _, k := kindOf(g.Nodes[e.To]); k != "" {
+			if isCreator(e.To) {
+				if want == nil {
+					want = map[uint64]bool{}
+				}
 				want[e.Site] = true
 			}
 		}

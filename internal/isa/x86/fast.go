@@ -247,6 +247,11 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 		fullImm = 2
 	}
 
+	if n, ok := frameOp(code[p:], op, rex, has66, eff); ok {
+		eff.Len = p + n
+		return true
+	}
+
 	switch {
 	// ALU r/m,r and r,r/m: add or adc sbb and sub xor cmp.
 	case op < 0x40 && op&7 < 4:
@@ -536,6 +541,51 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 	}
 	eff.Len = p
 	return true
+}
+
+// frameOp decodes the prologue and epilogue forms that set rsp and rbp,
+// found in most functions and otherwise left to x86asm (nearly a third of
+// its work on a large program): add/sub rsp,imm8/imm32 (48 83/81 C4/EC),
+// mov rbp,rsp (48 89 E5, 48 8B EC), mov rsp,rbp (48 89 EC, 48 8B E5) and
+// leave (C9), each with no other prefix. rest is the code after the
+// opcode; n is the bytes it takes. Their Effects are classify's
+// (classifySPWrite, classifyFPWrite, LEAVE).
+func frameOp(rest []byte, op, rex byte, has66 bool, eff *isa.Effect) (n int, ok bool) {
+	if has66 {
+		return 0, false
+	}
+	if op == 0xC9 && rex == 0 { // leave
+		eff.UsesFP, eff.ClobbersFP = true, true
+		eff.SP, eff.SPDelta = isa.SPFromFP, 8
+		return 0, true
+	}
+	if rex != 0x48 || len(rest) < 1 {
+		return 0, false
+	}
+	switch modrm := rest[0]; {
+	case (op == 0x83 || op == 0x81) && (modrm == 0xC4 || modrm == 0xEC): // add/sub rsp, imm
+		size := 1
+		if op == 0x81 {
+			size = 4
+		}
+		if len(rest) < 1+size {
+			return 0, false
+		}
+		d := imm(rest[1:], size)
+		if modrm == 0xEC {
+			d = -d
+		}
+		eff.SP, eff.SPDelta = isa.SPAdd, d
+		return 1 + size, true
+	case op == 0x89 && modrm == 0xE5 || op == 0x8B && modrm == 0xEC: // mov rbp, rsp
+		eff.UsesFP, eff.SetsFP, eff.FPOffset = true, true, 0
+		return 1, true
+	case op == 0x89 && modrm == 0xEC || op == 0x8B && modrm == 0xE5: // mov rsp, rbp
+		eff.UsesFP = true
+		eff.SP, eff.SPDelta = isa.SPFromFP, 0
+		return 1, true
+	}
+	return 0, false
 }
 
 // fast0F handles the two-byte opcodes 0F xx; p is the offset of xx.

@@ -19,6 +19,12 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code []byte, pc uint64) {
 		checkFast(t, code, pc) // the fast path agrees with x86asm
 		eff, err := d.Decode(code, pc)
+		// DecodeInto over a used Effect (the frame walk's table) writes
+		// all of it: the same Effect and error as Decode.
+		into := isa.Effect{Len: 99, Target: 1, HasTarget: true, SPDelta: -8, SP: isa.SPAdd, Flow: isa.FlowCall, Nop: true, LiteralSize: 4}
+		if err2 := d.DecodeInto(code, pc, &into); into != eff || (err2 == nil) != (err == nil) {
+			t.Fatalf("% x: DecodeInto over a used Effect: %+v, %v; Decode: %+v, %v", code, into, err2, eff, err)
+		}
 		if err != nil {
 			if _, ok := err.(*isa.DecodeError); !ok {
 				t.Fatalf("error %T %v, want *isa.DecodeError", err, err)

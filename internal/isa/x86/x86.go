@@ -57,19 +57,28 @@ func isFPReg(r x86asm.Reg) bool {
 //   - SavesSPLimit is reported for lea r64,[rsp-N] (N > 0) only: a lea with a
 //     non-negative displacement is taking the address of a local, not setting
 //     a probe-loop limit.
-func (Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
+func (d Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 	var eff isa.Effect
-	if decodeFast(code, pc, &eff) {
+	err := d.DecodeInto(code, pc, &eff)
+	return eff, err
+}
+
+// DecodeInto is Decode writing the Effect to *eff (isa.IntoDecoder): the
+// frame walk decodes straight into its table of instructions.
+func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
+	*eff = isa.Effect{}
+	if decodeFast(code, pc, eff) {
 		eff.Nop = isNop(code[:eff.Len])
-		setDef(code, pc, &eff)
-		return eff, nil
+		setDef(code, pc, eff)
+		return nil
 	}
-	eff, err := decodeSlow(code, pc)
+	var err error
+	*eff, err = decodeSlow(code, pc)
 	if err == nil {
 		eff.Nop = isNop(code[:eff.Len])
-		setDef(code, pc, &eff)
+		setDef(code, pc, eff)
 	}
-	return eff, err
+	return err
 }
 
 // isNop recognises the no-operation forms compilers pad with: 90 and
