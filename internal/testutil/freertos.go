@@ -70,36 +70,8 @@ func BuildFreeRTOS(t testing.TB, dir string, app FreeRTOSApp) string {
 		return buildFreeRTOSRISCV(t, dir, kernel, port, app)
 	}
 	cc := RequireTool(t, "arm-none-eabi-gcc")
-	td := testdataDir(t, "freertos")
-	opt := app.Opt
-	if opt == "" {
-		opt = "-O2"
-	}
-	heap := app.Heap
-	if heap == "" {
-		heap = "heap_4.c"
-	}
-	linker := app.Linker
-	if linker == "" {
-		linker = filepath.Join(td, "board.ld")
-	}
-	portDir := filepath.Join(kernel, "portable", "GCC", port.Name)
-	srcs := []string{filepath.Join(td, "startup.c")}
-	for _, f := range []string{"tasks.c", "list.c", "queue.c", "timers.c"} {
-		srcs = append(srcs, filepath.Join(kernel, f))
-	}
-	srcs = append(srcs, filepath.Join(kernel, "portable", "MemMang", heap))
-	for _, f := range port.Files {
-		srcs = append(srcs, filepath.Join(portDir, f))
-	}
-	for _, f := range app.App {
-		if !filepath.IsAbs(f) {
-			wd, _ := os.Getwd()
-			f = filepath.Join(wd, f)
-		}
-		srcs = append(srcs, f)
-	}
-	out := filepath.Join(dir, "freertos-"+app.Port+strings.TrimPrefix(opt, "-")+".elf")
+	b := freertosBuild(t, dir, kernel, port, app, "startup.c", "board.ld")
+	td, portDir, opt, linker, out, srcs := b.td, b.portDir, b.opt, b.linker, b.out, b.srcs
 	args := []string{"-mthumb", opt, "-g", "-fstack-usage", "-ffunction-sections", "-fdata-sections",
 		"--specs=nosys.specs", "-nostartfiles", "-Wl,--gc-sections",
 		"-I", td, "-I", filepath.Join(kernel, "include"), "-I", portDir,
@@ -120,6 +92,49 @@ func BuildFreeRTOS(t testing.TB, dir string, app FreeRTOSApp) string {
 	args = append(args, srcs...)
 	Run(t, dir, cc, args...)
 	return out
+}
+
+// freertosFiles are the parts of a FreeRTOS build both ports' builders
+// share: the sources (startup, kernel, heap, port, application), the
+// options and the output's path.
+type freertosFiles struct {
+	td, portDir, opt, linker, out string
+	srcs                          []string
+}
+
+// freertosBuild collects app's sources and options, with startup and
+// board (the default linker script) from testutil's testdata/freertos.
+func freertosBuild(t testing.TB, dir, kernel string, port FreeRTOSPort, app FreeRTOSApp, startup, board string) freertosFiles {
+	t.Helper()
+	b := freertosFiles{td: testdataDir(t, "freertos"), opt: app.Opt, linker: app.Linker}
+	if b.opt == "" {
+		b.opt = "-O2"
+	}
+	heap := app.Heap
+	if heap == "" {
+		heap = "heap_4.c"
+	}
+	if b.linker == "" {
+		b.linker = filepath.Join(b.td, board)
+	}
+	b.portDir = filepath.Join(kernel, "portable", "GCC", port.Name)
+	b.srcs = []string{filepath.Join(b.td, startup)}
+	for _, f := range []string{"tasks.c", "list.c", "queue.c", "timers.c"} {
+		b.srcs = append(b.srcs, filepath.Join(kernel, f))
+	}
+	b.srcs = append(b.srcs, filepath.Join(kernel, "portable", "MemMang", heap))
+	for _, f := range port.Files {
+		b.srcs = append(b.srcs, filepath.Join(b.portDir, f))
+	}
+	for _, f := range app.App {
+		if !filepath.IsAbs(f) {
+			wd, _ := os.Getwd()
+			f = filepath.Join(wd, f)
+		}
+		b.srcs = append(b.srcs, f)
+	}
+	b.out = filepath.Join(dir, "freertos-"+app.Port+strings.TrimPrefix(b.opt, "-")+".elf")
+	return b
 }
 
 // FreeRTOSBoard is the path of one of the boards' linker scripts in
@@ -146,36 +161,8 @@ func testdataDir(t testing.TB, name string) string {
 func buildFreeRTOSRISCV(t testing.TB, dir, kernel string, port FreeRTOSPort, app FreeRTOSApp) string {
 	t.Helper()
 	cc := RequireTool(t, "riscv64-unknown-elf-gcc")
-	td := testdataDir(t, "freertos")
-	opt := app.Opt
-	if opt == "" {
-		opt = "-O2"
-	}
-	heap := app.Heap
-	if heap == "" {
-		heap = "heap_4.c"
-	}
-	linker := app.Linker
-	if linker == "" {
-		linker = filepath.Join(td, "board_riscv.ld")
-	}
-	portDir := filepath.Join(kernel, "portable", "GCC", port.Name)
-	srcs := []string{filepath.Join(td, "start_riscv.S")}
-	for _, f := range []string{"tasks.c", "list.c", "queue.c", "timers.c"} {
-		srcs = append(srcs, filepath.Join(kernel, f))
-	}
-	srcs = append(srcs, filepath.Join(kernel, "portable", "MemMang", heap))
-	for _, f := range port.Files {
-		srcs = append(srcs, filepath.Join(portDir, f))
-	}
-	for _, f := range app.App {
-		if !filepath.IsAbs(f) {
-			wd, _ := os.Getwd()
-			f = filepath.Join(wd, f)
-		}
-		srcs = append(srcs, f)
-	}
-	out := filepath.Join(dir, "freertos-"+app.Port+strings.TrimPrefix(opt, "-")+".elf")
+	b := freertosBuild(t, dir, kernel, port, app, "start_riscv.S", "board_riscv.ld")
+	td, portDir, opt, linker, out, srcs := b.td, b.portDir, b.opt, b.linker, b.out, b.srcs
 	args := append([]string{opt, "-g", "-fstack-usage", "-ffunction-sections", "-fdata-sections",
 		"--specs=picolibc.specs", "-nostartfiles", "-Wl,--gc-sections",
 		"-I", td, "-I", filepath.Join(kernel, "include"), "-I", portDir,
