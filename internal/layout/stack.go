@@ -518,7 +518,12 @@ func headroom(f *binfile.File, st *Stack, opts Options) *Headroom {
 		}
 		return h
 	}
-	t := *in.Total
+	return h.withTotal(*in.Total)
+}
+
+// withTotal sets h's bounded total need and the room it leaves, in bytes
+// and as a share of the stack.
+func (h *Headroom) withTotal(t int64) *Headroom {
 	h.Total = &t
 	b := h.StackSize - t
 	pc := float64(b) * 100 / float64(h.StackSize)
@@ -590,12 +595,7 @@ func riscvResetHeadroom(f *binfile.File, res *analysis.Result, h *Headroom) *Hea
 			}
 			return h
 		}
-		t := *e.Bound
-		h.Total = &t
-		b := h.StackSize - t
-		pc := float64(b) * 100 / float64(h.StackSize)
-		h.Bytes, h.Percent = &b, &pc
-		return h
+		return h.withTotal(*e.Bound)
 	}
 	h.Unknown = "the analysis has no entry for " + fn.Name + ", the ELF entry"
 	return h
