@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -295,15 +294,18 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 
 // manyHeapLimit is the Go heap's soft limit in a run over many files
 // (unless GOMEMLIMIT sets one): such a run keeps every library it opened,
-// and between two collections the heap may grow to twice what is live
-// (GOGC=100), which over all of /usr/bin, two programs at once, was 5 GB
-// for about 2 GB live. Near the limit the collector runs more often instead.
+// and between two collections the heap may grow to several times what is
+// live (main sets GOGC=400), which over all of /usr/bin, two programs at
+// once, was 5 GB for about 2 GB live. Near the limit the collector runs
+// more often instead. It replaces main's soft limit for good
+// (fixMemoryLimit): that one is lifted once the live heap passes half
+// of it, which a run over many files soon does.
 const manyHeapLimit = 3 << 29 // 1.5 GiB
 
 // limitHeap sets manyHeapLimit, unless the user set GOMEMLIMIT.
 func limitHeap() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(manyHeapLimit)
+		fixMemoryLimit(manyHeapLimit)
 	}
 }
 
