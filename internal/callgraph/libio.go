@@ -61,7 +61,7 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	// Whether the code loads the slot from a vtable it validates depends
 	// on the library alone: asked once per call site (libcache keeps the
 	// answer, for the next program too).
-	key := fmt.Sprintf("libio-validated-jt %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
+	key := fmt.Sprintf("libio-validated-jt%s %x %x %x", g.tableSizeKey(), n.Func.Addr, n.Func.Size, cs.Addr)
 	if g.libraryStore(m).Fact(key, func() int64 {
 		if g.validatedVtableCall(m, n, a, cs) {
 			return 1
@@ -88,7 +88,7 @@ func (g *Graph) libioJoinedSlot(id int, cs frame.CallSite) bool {
 	if sec == nil || n.Func == nil {
 		return false
 	}
-	key := fmt.Sprintf("libio-joined-slot %x %x %x", n.Func.Addr, n.Func.Size, cs.Addr)
+	key := fmt.Sprintf("libio-joined-slot%s %x %x %x", g.tableSizeKey(), n.Func.Addr, n.Func.Size, cs.Addr)
 	off := g.libraryStore(m).Fact(key, func() int64 {
 		if off, ok := g.joinedSlotLoad(m, n, cs.From.Reg, cs.From.At, cs.Addr, sec); ok {
 			return off + 1
@@ -900,7 +900,7 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 				// A table whose straight-line code a branch over the
 				// lookup joins (GCC's default case: `lea rax,[rip+dflt];
 				// cmp; ja join; <lookup into rax>; join: ...; jmp rax`).
-				t, jt, lands, ok := joinedTable(m, fnAddr, code, insts, from, s, j)
+				t, jt, lands, ok := joinedTable(m, fnAddr, code, insts, from, s, j, g.opts.Strict)
 				if !ok {
 					return false
 				}
@@ -933,7 +933,7 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 			}
 			continue
 		}
-		if size, ok := tableObject(m, jt.Table); ok && size/4 < uint64(jt.Entries) {
+		if size, ok := tableObject(m, jt.Table, g.opts.Strict); ok && size/4 < uint64(jt.Entries) {
 			jt.Entries = int(size / 4)
 		}
 		var words []byte
@@ -970,7 +970,7 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 			// is harmless when that code's tail alone shows the same
 			// table (the registers are all written after it).
 			if len(added[in.addr]) > 0 {
-				if jt, ok := x86.MatchJumpTable(w.bytes[k+1:], w.pcs[k+1:]); ok && sameTable(jt, w.table, m) {
+				if jt, ok := x86.MatchJumpTable(w.bytes[k+1:], w.pcs[k+1:]); ok && sameTable(jt, w.table, m, g.opts.Strict) {
 					continue
 				}
 				return false
@@ -1017,7 +1017,7 @@ func (g *Graph) jumpTableTargets(m *Module, fnAddr uint64, code []byte, insts []
 // (__vfwprintf_internal, glibc 2.36). It returns the window's first
 // instruction, the fall-through path's table and every place the jump
 // lands.
-func joinedTable(m *Module, fnAddr uint64, code []byte, insts []linearInst, from map[uint64][]uint64, s, j int) (int, x86.JumpTable, []uint64, bool) {
+func joinedTable(m *Module, fnAddr uint64, code []byte, insts []linearInst, from map[uint64][]uint64, s, j int, strict bool) (int, x86.JumpTable, []uint64, bool) {
 	srcs := from[insts[s].addr]
 	if len(srcs) != 1 {
 		return 0, x86.JumpTable{}, nil, false
@@ -1056,7 +1056,7 @@ func joinedTable(m *Module, fnAddr uint64, code []byte, insts []linearInst, from
 	if !ok || jt.Entries == 0 {
 		return 0, x86.JumpTable{}, nil, false
 	}
-	if size, ok := tableObject(m, jt.Table); ok && size/4 < uint64(jt.Entries) {
+	if size, ok := tableObject(m, jt.Table, strict); ok && size/4 < uint64(jt.Entries) {
 		jt.Entries = int(size / 4)
 	}
 	words, err := m.File.Code(jt.Table, 4*uint64(jt.Entries))
@@ -1081,13 +1081,30 @@ func joinedTable(m *Module, fnAddr uint64, code []byte, insts []linearInst, from
 // table: the code that indexes it is the library's own, which stays within
 // its arrays; it is the extent the compiler gave the table, as the FILE
 // tables' symbols are for libioHub.
-func tableObject(m *Module, addr uint64) (uint64, bool) {
+//
+// That the library stays within its arrays is a premise, not something the
+// code shows: under --strict (strict) no symbol narrows a table, and a
+// table the code bounds only at 256 entries reads words past its end, which
+// land outside the function's instructions and turn the model off.
+func tableObject(m *Module, addr uint64, strict bool) (uint64, bool) {
+	if strict {
+		return 0, false
+	}
 	for _, s := range m.File.Symbols() {
 		if s.Value == addr && s.Size > 0 && elf.ST_TYPE(s.Info) == elf.STT_OBJECT {
 			return s.Size, true
 		}
 	}
 	return 0, false
+}
+
+// tableSizeKey tells the library cache's facts that depend on
+// tableObject apart by --strict, which turns it off.
+func (g *Graph) tableSizeKey() string {
+	if g.opts.Strict {
+		return "-strict"
+	}
+	return ""
 }
 
 // constJump finds the code addresses a register holds before an
@@ -1161,8 +1178,8 @@ func (c *constJump) values(i int, reg uint) bool {
 
 // sameTable says whether two matches of one jump read the same entries
 // (a match's Entries is the code's bound, before tableObject narrows it).
-func sameTable(a, b x86.JumpTable, m *Module) bool {
-	if size, ok := tableObject(m, a.Table); ok && size/4 < uint64(a.Entries) {
+func sameTable(a, b x86.JumpTable, m *Module, strict bool) bool {
+	if size, ok := tableObject(m, a.Table, strict); ok && size/4 < uint64(a.Entries) {
 		a.Entries = int(size / 4)
 	}
 	return a == b
