@@ -1,0 +1,49 @@
+package analysis
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// TestArgumentCallbackPerCaller: a library calls the callback its caller
+// passes two levels down (run_cb -> run_cb_slow -> f, as pthread_once ->
+// __pthread_once_slow -> init). main passes a shallow callback, worker a
+// deep one (a 6 KB array; no red zone, which .su does not count). Each entry's bound is what gcc's .su files add
+// up to along its own callback's path: main's does not hold deep's frame,
+// as it would with the union of the callbacks every caller passes; with
+// and without --strict.
+func TestArgumentCallbackPerCaller(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	lib, _ := filepath.Abs("testdata/x86/ctxcb_lib.c")
+	prog, _ := filepath.Abs("testdata/x86/ctxcb_prog.c")
+	testutil.Run(t, dir, gcc, "-O2", "-fPIC", "-shared", "-fstack-usage", "-Wl,-z,now", "-o", filepath.Join(dir, "libctxcb.so"), lib)
+	bin := filepath.Join(dir, "prog")
+	testutil.Run(t, dir, gcc, "-O2", "-mno-red-zone", "-fstack-usage", "-Wl,-z,now", "-o", bin, prog, "-L"+dir, "-lctxcb", "-Wl,-rpath,"+dir)
+	su := suFrames(testutil.ParseSU(t, dir))
+	for _, name := range []string{"main", "worker", "run_cb", "run_cb_slow", "shallow", "deep"} {
+		if su[name] == 0 {
+			t.Fatalf("no .su line for %s", name)
+		}
+	}
+	for _, strict := range []bool{false, true} {
+		res, err := Run(bin, Options{Entries: []string{"main", "worker"}, LibPaths: []string{dir}, Strict: strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requirePathSums(t, res)
+		check := func(name, callback string) {
+			t.Helper()
+			want := su[name] + su["run_cb"] + su["run_cb_slow"] + su[callback]
+			e := entry(t, res, name)
+			if !e.Bounded || *e.Bound != want {
+				t.Errorf("strict=%v: %s: bounded %v bound %s, want %d (%s + run_cb + run_cb_slow + %s in the .su files); reasons %s",
+					strict, name, e.Bounded, show(e.Bound), want, name, callback, reasonSummary(e))
+			}
+		}
+		check("main", "shallow")
+		check("worker", "deep")
+	}
+}
