@@ -139,10 +139,10 @@ type Graph struct {
 	// lazyResolvers are the nodes standing for ld.so's lazy-binding
 	// resolver, one per lazy slot (see linkLazy).
 	lazyResolvers map[lazyKey]int
+	pending       []int
 	// cloneOf maps each copy of a chain function to its original (see
 	// specialiseArgumentCallbacks).
 	cloneOf map[int]int
-	pending       []int
 	// mainStack is the firmware's vector table (nil otherwise): its
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
