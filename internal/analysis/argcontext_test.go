@@ -29,7 +29,7 @@ func TestArgumentCallbackPerCaller(t *testing.T) {
 		}
 	}
 	for _, strict := range []bool{false, true} {
-		res, err := Run(bin, Options{Entries: []string{"main", "worker"}, LibPaths: []string{dir}, Strict: strict})
+		res, err := Run(bin, Options{Entries: []string{"main", "worker", "both"}, LibPaths: []string{dir}, Strict: strict})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,5 +45,14 @@ func TestArgumentCallbackPerCaller(t *testing.T) {
 		}
 		check("main", "shallow")
 		check("worker", "deep")
+		// both calls run_cb_vla (a run-time sized frame) with each
+		// callback: not bounded, the reason listed once.
+		e := entry(t, res, "both")
+		if e.Bounded {
+			t.Errorf("strict=%v: both: bounded at %d past run_cb_vla's run-time sized frame", strict, *e.Bound)
+		}
+		if got := reasonSummary(e); got != "dynamic@run_cb_vla (libctxcb.so)" {
+			t.Errorf("strict=%v: both: reasons %q, want run_cb_vla's run-time sized frame once", strict, got)
+		}
 	}
 }

@@ -15,3 +15,13 @@ void run_cb(void (*f)(void))
 	run_cb_slow(f);
 	ctxcb_calls++;
 }
+
+/* A run-time sized frame: a reason that each caller's copy of the
+ * function has, and that an entry calling it twice lists once. */
+void run_cb_vla(void (*f)(void), int n)
+{
+	volatile char a[n];
+	a[0] = 0;
+	f();
+	ctxcb_calls += a[0];
+}

@@ -2,6 +2,7 @@
  * array): main never runs deep.
  * Built: gcc -O2 -mno-red-zone -fstack-usage -Wl,-z,now -o prog ctxcb_prog.c -L. -lctxcb -Wl,-rpath,. */
 void run_cb(void (*f)(void));
+void run_cb_vla(void (*f)(void), int n);
 
 volatile int sink;
 
@@ -22,6 +23,12 @@ void worker(void)
 {
 	run_cb(deep);
 	sink++;
+}
+
+void both(void)
+{
+	run_cb_vla(shallow, 16);
+	run_cb_vla(deep, 16);
 }
 
 int main(void)
