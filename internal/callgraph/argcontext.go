@@ -26,7 +26,7 @@ import "slices"
 // maxChainCopies. A caller that passes a null callback keeps calling the
 // original, which keeps the union.
 
-// maxChainCopies caps the nodes copied for one call site: a chain of a
+// maxChainCopies caps the nodes copied for one chain: a chain of a
 // few functions times the distinct constants passed into it (glibc's
 // pthread_once is passed some 20 init routines; tfind, a few
 // comparators). Beyond it, the union is used.
@@ -35,7 +35,7 @@ const maxChainCopies = 256
 // argChain is the chain of one proved call: the keys (function, register)
 // the callback flows through, and the calls that pass it.
 type argChain struct {
-	site  argSite
+	sites []argSite // the calls through the sink's register
 	sink  argKey
 	keys  map[argKey]bool
 	node  map[int]argKey // the key of each node (one register a node)
@@ -60,10 +60,11 @@ type chainEnter struct {
 }
 
 // chainOf follows the callers of key back as targets does, recording the
-// calls; false when a value is other than a constant or a parameter (the
+// calls (sites are the calls through key's register, one chain for all:
+// twalk's trecurse calls its action at four places); false when a value is other than a constant or a parameter (the
 // union then stays).
-func (a *argModel) chainOf(s argSite, key argKey) (*argChain, bool) {
-	ch := &argChain{site: s, sink: key, keys: map[argKey]bool{key: true}, node: map[int]argKey{key.id: key}}
+func (a *argModel) chainOf(sites []argSite, key argKey) (*argChain, bool) {
+	ch := &argChain{sites: sites, sink: key, keys: map[argKey]bool{key: true}, node: map[int]argKey{key.id: key}}
 	queue := []argKey{key}
 	for len(queue) > 0 {
 		k := queue[0]
@@ -109,8 +110,16 @@ func (a *argModel) chainOf(s argSite, key argKey) (*argChain, bool) {
 func (g *Graph) specialiseArgumentCallbacks(a *argModel, linked []argSite, keys []argKey) {
 	var chains []*argChain
 	owner := map[int]int{} // node -> how many chains hold it
+	bySink := map[argKey][]argSite{}
+	var sinks []argKey
 	for i, s := range linked {
-		ch, ok := a.chainOf(s, keys[i])
+		if _, ok := bySink[keys[i]]; !ok {
+			sinks = append(sinks, keys[i])
+		}
+		bySink[keys[i]] = append(bySink[keys[i]], s)
+	}
+	for _, k := range sinks {
+		ch, ok := a.chainOf(bySink[k], k)
 		if !ok {
 			continue
 		}
@@ -157,9 +166,11 @@ func (g *Graph) specialiseArgumentCallbacks(a *argModel, linked []argSite, keys 
 				}
 			}
 			if ck.node == p.ch.sink.id {
-				site := p.ch.site.cs.Addr
-				n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == site })
-				g.addEdge(id, ck.target, p.ch.site.cs, MethodArgument)
+				for _, s := range p.ch.sites {
+					site := s.cs.Addr
+					n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == site })
+					g.addEdge(id, ck.target, s.cs, MethodArgument)
+				}
 			}
 		}
 	}
