@@ -1,7 +1,10 @@
 package analysis
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/testutil"
@@ -53,6 +56,49 @@ func TestArgumentCallbackPerCaller(t *testing.T) {
 		}
 		if got := reasonSummary(e); got != "dynamic@run_cb_vla (libctxcb.so)" {
 			t.Errorf("strict=%v: both: reasons %q, want run_cb_vla's run-time sized frame once", strict, got)
+		}
+	}
+}
+
+// TestArgumentCallbackCopiesCapped: past callgraph's cap on the copies of
+// one chain (here main passes run_cb 130 callbacks and worker one more, 2
+// functions copied for each), no copy is made, and every caller reaches
+// the union: main's bound holds worker's deep callback, as the .su files
+// add up along that path (sound, not per caller).
+func TestArgumentCallbackCopiesCapped(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	lib, _ := filepath.Abs("testdata/x86/ctxcb_lib.c")
+	testutil.Run(t, dir, gcc, "-O2", "-fPIC", "-shared", "-fstack-usage", "-Wl,-z,now", "-o", filepath.Join(dir, "libctxcb.so"), lib)
+	var src strings.Builder
+	src.WriteString("void run_cb(void (*f)(void));\nvolatile int sink;\n")
+	src.WriteString("__attribute__((noinline)) static void deep(void) { volatile char buf[6000]; buf[0] = 1; sink += buf[sink & 4095]; }\n")
+	src.WriteString("void worker(void) { run_cb(deep); sink++; }\n")
+	const callbacks = 130
+	for i := range callbacks {
+		fmt.Fprintf(&src, "__attribute__((noinline)) static void cb%d(void) { sink += %d; }\n", i, i+1)
+	}
+	src.WriteString("int main(void) {\n")
+	for i := range callbacks {
+		fmt.Fprintf(&src, "\trun_cb(cb%d);\n", i)
+	}
+	src.WriteString("\treturn 0;\n}\n")
+	prog := filepath.Join(dir, "many.c")
+	if err := os.WriteFile(prog, []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "prog")
+	testutil.Run(t, dir, gcc, "-O2", "-mno-red-zone", "-fstack-usage", "-Wl,-z,now", "-o", bin, prog, "-L"+dir, "-lctxcb", "-Wl,-rpath,"+dir)
+	su := suFrames(testutil.ParseSU(t, dir))
+	res, err := Run(bin, Options{Entries: []string{"main", "worker"}, LibPaths: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requirePathSums(t, res)
+	for _, name := range []string{"main", "worker"} {
+		want := su[name] + su["run_cb"] + su["run_cb_slow"] + su["deep"]
+		if e := entry(t, res, name); !e.Bounded || *e.Bound != want {
+			t.Errorf("%s: bounded %v bound %s, want %d (%s + run_cb + run_cb_slow + deep in the .su files)", name, e.Bounded, show(e.Bound), want, name)
 		}
 	}
 }
