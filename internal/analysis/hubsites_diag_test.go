@@ -65,11 +65,13 @@ func TestHubSitesDiag(t *testing.T) {
 		}
 		var sites []site
 		byFn := map[int][]site{}
+		listed := map[int]bool{} // a function's copies (per constant callback) count once
 		for id := range parent {
 			n := g.Nodes[id]
-			if n.Module == nil {
+			if n.Module == nil || listed[g.Original(id)] {
 				continue
 			}
+			listed[g.Original(id)] = true
 			if strict {
 				for _, cs := range n.Unresolved {
 					s := site{n.Name, cs.Addr, "unresolved"}

@@ -7,6 +7,7 @@ package bound
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -775,19 +776,36 @@ func (a *Analysis) facts() {
 		}
 		return x.Addr < y.Addr
 	})
-	a.reasonTable = make([]Reason, len(reasons))
-	a.assumeTable = make([]Assumption, len(assumes))
+	// Equal reasons (or assumptions) share a rank: the copies of one
+	// function made per constant callback (callgraph's argcontext.go)
+	// have the same reasons, which an entry reaching several copies
+	// lists once.
+	a.reasonTable = make([]Reason, 0, len(reasons))
+	a.assumeTable = make([]Assumption, 0, len(assumes))
 	ownR := make([][]int32, len(a.cyclic))
 	ownA := make([][]int32, len(a.cyclic))
-	for rank, i := range rOrder {
-		a.reasonTable[rank] = reasons[i]
+	reasonRank := map[reasonKey]int32{}
+	for _, i := range rOrder {
+		k := keyOf(reasons[i])
+		rank, ok := reasonRank[k]
+		if !ok {
+			rank = int32(len(a.reasonTable))
+			reasonRank[k] = rank
+			a.reasonTable = append(a.reasonTable, reasons[i])
+		}
 		c := a.scc[reasonNode[i]]
-		ownR[c] = append(ownR[c], int32(rank))
+		ownR[c] = append(ownR[c], rank)
 	}
-	for rank, i := range aOrder {
-		a.assumeTable[rank] = assumes[i]
+	assumeRank := map[Assumption]int32{}
+	for _, i := range aOrder {
+		rank, ok := assumeRank[assumes[i]]
+		if !ok {
+			rank = int32(len(a.assumeTable))
+			assumeRank[assumes[i]] = rank
+			a.assumeTable = append(a.assumeTable, assumes[i])
+		}
 		c := a.scc[assumeNode[i]]
-		ownA[c] = append(ownA[c], int32(rank))
+		ownA[c] = append(ownA[c], rank)
 	}
 	// Components are numbered callees first (Tarjan), so each one's
 	// callees are done before it.
@@ -830,8 +848,21 @@ func (a *Analysis) excludedAssumption(id int) Assumption {
 	return as
 }
 
+// reasonKey is a reason's content, for finding equal ones.
+type reasonKey struct {
+	kind, function, detail, library, file, cycle string
+	addr                                         uint64
+	line                                         int
+}
+
+func keyOf(r Reason) reasonKey {
+	return reasonKey{kind: r.Kind, function: r.Function, detail: r.Detail, library: r.Library, file: r.File,
+		cycle: strings.Join(r.Cycle, "\x00"), addr: r.Addr, line: r.Line}
+}
+
 func sortedTop(v []int32, k int) []int32 {
 	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	v = slices.Compact(v)
 	if len(v) > k {
 		v = v[:k]
 	}

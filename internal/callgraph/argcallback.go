@@ -103,6 +103,8 @@ func (g *Graph) linkArgumentCallbacks() {
 		return
 	}
 	a.indexCallers()
+	var linked []argSite
+	var linkedKeys []argKey
 	for _, s := range sites {
 		reg, ok := a.targetParam(s.id, s.cs.Addr)
 		if !ok {
@@ -120,8 +122,10 @@ func (g *Graph) linkArgumentCallbacks() {
 		for _, t := range r.targets {
 			g.addEdge(s.id, t, s.cs, MethodArgument)
 		}
+		linked, linkedKeys = append(linked, s), append(linkedKeys, argKey{s.id, reg})
 	}
 	g.resolvePending() // the PLT stubs passed as constants
+	g.specialiseArgumentCallbacks(a, linked, linkedKeys)
 }
 
 type argSite struct {

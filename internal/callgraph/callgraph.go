@@ -140,6 +140,9 @@ type Graph struct {
 	// resolver, one per lazy slot (see linkLazy).
 	lazyResolvers map[lazyKey]int
 	pending       []int
+	// cloneOf maps each copy of a chain function to its original (see
+	// specialiseArgumentCallbacks).
+	cloneOf map[int]int
 	// mainStack is the firmware's vector table (nil otherwise): its
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable

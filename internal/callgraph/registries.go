@@ -192,6 +192,13 @@ func (g *Graph) reachable(roots []int) []bool {
 			}
 		}
 	}
+	// A copy of a chain function (argcontext.go) reached is its function
+	// reached: the models ask about functions (a registrar, an installer).
+	for c, o := range g.cloneOf {
+		if c < len(seen) && seen[c] {
+			seen[o] = true
+		}
+	}
 	return seen
 }
 
