@@ -31,9 +31,9 @@ import (
 // such a handler that returns into the program by longjmp continues it.
 // The program's own calls (its assert, its __stack_chk_fail) and other
 // libraries' calls are followed as before (--exclude sets them aside), and
-// so are the calls of one fatal-error function to another, which such a
-// path makes (__assert_fail to __assert_fail_base); --strict keeps every
-// edge.
+// so are a fatal-error function's calls to the one that reports its error,
+// which such a path makes (__assert_fail to __assert_fail_base, not
+// __libc_message's stack-protector check); --strict keeps every edge.
 //
 // The functions are found by name: the names of libc6-dbg's .symtab when
 // it is installed, else .dynsym's, which exports __assert_fail,
@@ -72,6 +72,12 @@ var libcFatalFuncs = []string{
 	"_dl_fatal_printf",
 }
 
+// libcChecks are the fatal-error functions a failed check calls first;
+// the others report the error for them (__assert_fail_base,
+// __fortify_fail, __libc_fatal, __libc_message, _dl_fatal_printf).
+var libcChecks = []string{"__assert_fail", "__assert_perror_fail", "__chk_fail", "__stack_chk_fail", "__stack_chk_fail_local",
+	"malloc_printerr", "__malloc_assert"}
+
 // libcMessage is glibc's message function that aborts only when asked to
 // (glibc 2.36: __libc_message (enum action, fmt, ...), which returns when
 // action lacks do_abort, bit 0).
@@ -87,9 +93,15 @@ type libcFatal struct {
 	// calls counts the cut calls per target name; first is the cut call
 	// with the lowest (module, address), named in the premise.
 	calls   map[string]int
-	total   int
+	sites   map[fatalSite]bool
 	first   fatalCut
 	hasCuts bool
+}
+
+// fatalSite is a call site of a module (by its index in Graph.Modules).
+type fatalSite struct {
+	module int
+	site   uint64
 }
 
 // fatalCut is one call not followed.
@@ -116,10 +128,12 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	if _, fatal := g.libcFatalFuncs(caller.Module)[caller.Func.Addr]; fatal {
-		// One fatal-error function calling another (__assert_fail's
-		// __assert_fail_base, __libc_fatal's __libc_message): the path of
-		// a call the program makes itself, followed whole.
+	if _, fatal := g.libcFatalFuncs(caller.Module)[caller.Func.Addr]; fatal && !slices.Contains(libcChecks, name) {
+		// One fatal-error function calling the next that reports the
+		// error (__assert_fail's __assert_fail_base, __libc_fatal's
+		// __libc_message): the path of a call the program makes itself,
+		// followed whole. A check inside it (__libc_message's stack
+		// protector calling __stack_chk_fail) is cut as anywhere.
 		return 0, false
 	}
 	if name == libcMessage && !g.libcMessageAborts(caller, cs) {
@@ -131,10 +145,13 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 			Frame: frame.Frame{Kind: frame.Static}, Summary: MethodLibcFatal})
 		f.marker = len(g.Nodes)
 		f.calls = map[string]int{}
+		f.sites = map[fatalSite]bool{}
 	}
-	f.calls[name]++
-	f.total++
 	cut := fatalCut{module: slices.Index(g.Modules, caller.Module), caller: caller.Name, site: cs.Addr, lib: caller.Module.Name}
+	if k := (fatalSite{cut.module, cs.Addr}); !f.sites[k] {
+		f.sites[k] = true
+		f.calls[name]++
+	}
 	if !f.hasCuts || cut.module < f.first.module || cut.module == f.first.module && cut.site < f.first.site {
 		f.first, f.hasCuts = cut, true
 	}
@@ -161,7 +178,7 @@ func (f *libcFatal) detail() string {
 	return fmt.Sprintf("libc's internal checks hold: glibc's calls into its fatal-error functions are not followed "+
 		"(%d in the code analysed, into %s; first: %s at %#x in %s): each prints a message and ends the process (abort; _exit in ld.so), "+
 		"and a SIGABRT handler the program installs is not counted; --strict follows them",
-		f.total, into, f.first.caller, f.first.site, f.first.lib)
+		len(f.sites), into, f.first.caller, f.first.site, f.first.lib)
 }
 
 // libcFatalFuncs returns module m's fatal-error functions by address, nil
