@@ -765,7 +765,7 @@ func (a *Analysis) facts() {
 		if px, py := x.Kind == AssumeNoCancel, y.Kind == AssumeNoCancel; px != py {
 			return px
 		}
-		if px, py := x.Kind == callgraph.PremiseGlibcModel, y.Kind == callgraph.PremiseGlibcModel; px != py {
+		if px, py := glibcPremise(x.Kind), glibcPremise(y.Kind); px != py {
 			return px // (the models of glibc's own code: a few lines, each for the whole run)
 		}
 		if x.Library != y.Library {
@@ -835,6 +835,12 @@ func (a *Analysis) facts() {
 		}
 		a.reasonsOf[c], a.assumesOf[c] = r, as
 	}
+}
+
+// glibcPremise says whether an assumption of this kind is a premise of a
+// model of glibc's own code: one line for the whole run, listed first.
+func glibcPremise(kind string) bool {
+	return kind == callgraph.PremiseGlibcModel || kind == callgraph.PremiseLibcChecks
 }
 
 // excludedAssumption is the assumption an entry that calls excluded node

@@ -150,6 +150,9 @@ type Graph struct {
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.
 	linearTables map[*binfile.Function]map[uint64][]uint64
+	// fatal: glibc's fatal-error functions and the calls into them not
+	// followed (libcfatal.go).
+	fatal libcFatal
 }
 
 // Options control how the graph is built.
@@ -527,6 +530,9 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 		kind = frame.Call
 	case frame.IndirectTailCall:
 		kind = frame.TailCall
+	}
+	if marker, ok := g.cutLibcFatal(from, to, cs); ok {
+		to, method = marker, MethodLibcFatal
 	}
 	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
 	g.checkReturn(from, to, cs)

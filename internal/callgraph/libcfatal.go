@@ -1,0 +1,224 @@
+package callgraph
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// glibc's fatal-error paths, not followed from glibc's own code.
+//
+// libc checks its own state everywhere: malloc's heap checks
+// (malloc_printerr), internal assertions (assert in get_nprocs's
+// next_line, in pthread_mutex_lock, ...), FORTIFY and stack-protector
+// failures. On every one of those paths the process prints a message and
+// aborts: the path runs once, at the end of the process, and never returns
+// into the code that called it. Followed, they put __assert_fail's message
+// formatting (__dcigettext's alloca, vfprintf's printf_positional) and
+// __libc_message's alloca loop under every malloc and every mutex lock of
+// a trivial program, which is then NOT BOUNDED for a path it can only take
+// on its way to SIGABRT. So a call from glibc's own code (libc.so.6 or
+// ld.so) into one of these functions is not followed: the edge goes to a
+// marker node that carries the premise "libc's internal checks hold", which
+// every entry reaching such a call lists once. The residual risk, said in
+// the premise: the fatal path still uses stack (a deep one there dies of
+// SIGSEGV instead of SIGABRT: dead either way), and a SIGABRT handler the
+// program installs runs below it, uncounted (abort raises SIGABRT first);
+// such a handler that returns into the program by longjmp continues it.
+// The program's own calls (its assert, its __stack_chk_fail) and other
+// libraries' calls are followed as before (--exclude sets them aside), and
+// so are a fatal-error function's calls to the one that reports its error,
+// which such a path makes (__assert_fail to __assert_fail_base, not
+// __libc_message's stack-protector check); --strict keeps every edge.
+//
+// The functions are found by name: the names of libc6-dbg's .symtab when
+// it is installed, else .dynsym's, which exports __assert_fail,
+// __assert_perror_fail, __libc_fatal, __fortify_fail, __chk_fail and
+// __stack_chk_fail (libc's internal calls go to hidden aliases at the same
+// addresses). Without the debug file malloc_printerr and __libc_message
+// (static) have no name: calls to them are followed, as before.
+
+// PremiseLibcChecks is the kind of the premise that glibc's internal
+// checks hold: its calls into its fatal-error functions are not followed.
+const PremiseLibcChecks = "libc-checks"
+
+// MethodLibcFatal is the method of the edge from glibc's code to the
+// marker that stands for its fatal-error paths.
+const MethodLibcFatal = "libc-fatal"
+
+// libcFatalFuncs are glibc's functions that never return and end the
+// process with a message (glibc 2.36's source; older and newer names too):
+// __assert_fail, __assert_perror_fail and __assert_fail_base format the
+// message and call abort (assert/assert.c); __libc_fatal calls
+// __libc_message with do_abort (sysdeps/posix/libc_fatal.c);
+// __fortify_fail, __chk_fail and __stack_chk_fail(_local) end in it too
+// (debug/); malloc_printerr (static, malloc/malloc.c) does since 2.27;
+// __malloc_assert (malloc.c of some versions) prints and aborts; ld.so's own
+// __assert_fail, __chk_fail and __libc_fatal (elf/dl-minimal.c) call
+// _dl_fatal_printf, which prints and calls _exit(127). __libc_message_impl
+// (a later glibc's) is declared _Noreturn. Not here: __libc_message, which
+// in 2.36 returns unless its action has do_abort (see libcMessageAborts);
+// _dl_signal_error and _dl_signal_exception longjmp to a catcher (dlopen's
+// errors) when there is one, and return into the loader.
+var libcFatalFuncs = []string{
+	"__assert_fail", "__assert_perror_fail", "__assert_fail_base",
+	"__libc_fatal", "__libc_message_impl",
+	"__fortify_fail", "__fortify_fail_abort", "__chk_fail", "__stack_chk_fail", "__stack_chk_fail_local",
+	"malloc_printerr", "__malloc_assert",
+	"_dl_fatal_printf",
+}
+
+// libcChecks are the fatal-error functions a failed check calls first;
+// the others report the error for them (__assert_fail_base,
+// __fortify_fail, __libc_fatal, __libc_message, _dl_fatal_printf).
+var libcChecks = []string{"__assert_fail", "__assert_perror_fail", "__chk_fail", "__stack_chk_fail", "__stack_chk_fail_local",
+	"malloc_printerr", "__malloc_assert"}
+
+// libcMessage is glibc's message function that aborts only when asked to
+// (glibc 2.36: __libc_message (enum action, fmt, ...), which returns when
+// action lacks do_abort, bit 0).
+const libcMessage = "__libc_message"
+
+// libcFatal is what the graph knows of glibc's fatal-error functions.
+type libcFatal struct {
+	// funcs maps a glibc module to the addresses of its fatal-error
+	// functions and their names (nil: not glibc).
+	funcs map[*Module]map[uint64]string
+	// marker is the index plus one of the marker node (0: none yet).
+	marker int
+	// calls counts the cut calls per target name; first is the cut call
+	// with the lowest (module, address), named in the premise.
+	calls   map[string]int
+	sites   map[fatalSite]bool
+	first   fatalCut
+	hasCuts bool
+}
+
+// fatalSite is a call site of a module (by its index in Graph.Modules).
+type fatalSite struct {
+	module int
+	site   uint64
+}
+
+// fatalCut is one call not followed.
+type fatalCut struct {
+	module int
+	caller string
+	site   uint64
+	lib    string
+}
+
+// cutLibcFatal says whether the call cs of node from to node to is a call
+// from glibc's code into one of its fatal-error functions, and when it is,
+// returns the marker node the edge goes to instead and records it.
+func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
+	if g.opts.Strict || g.Arch != binfile.ArchX86_64 {
+		return 0, false
+	}
+	caller, callee := g.Nodes[from], g.Nodes[to]
+	if caller.Func == nil || caller.Hub || caller.External || callee.Func == nil || callee.Hub || callee.Module == nil ||
+		caller.Module == nil || caller.Module == g.Modules[0] || g.libcFatalFuncs(caller.Module) == nil {
+		return 0, false
+	}
+	name, ok := g.libcFatalFuncs(callee.Module)[callee.Func.Addr]
+	if !ok {
+		return 0, false
+	}
+	if _, fatal := g.libcFatalFuncs(caller.Module)[caller.Func.Addr]; fatal && !slices.Contains(libcChecks, name) {
+		// One fatal-error function calling the next that reports the
+		// error (__assert_fail's __assert_fail_base, __libc_fatal's
+		// __libc_message): the path of a call the program makes itself,
+		// followed whole. A check inside it (__libc_message's stack
+		// protector calling __stack_chk_fail) is cut as anywhere.
+		return 0, false
+	}
+	if name == libcMessage && !g.libcMessageAborts(caller, cs) {
+		return 0, false
+	}
+	f := &g.fatal
+	if f.marker == 0 {
+		g.Nodes = append(g.Nodes, &Node{Module: caller.Module, Name: "[glibc's fatal-error paths: not followed]",
+			Frame: frame.Frame{Kind: frame.Static}, Summary: MethodLibcFatal})
+		f.marker = len(g.Nodes)
+		f.calls = map[string]int{}
+		f.sites = map[fatalSite]bool{}
+	}
+	cut := fatalCut{module: slices.Index(g.Modules, caller.Module), caller: caller.Name, site: cs.Addr, lib: caller.Module.Name}
+	if k := (fatalSite{cut.module, cs.Addr}); !f.sites[k] {
+		f.sites[k] = true
+		f.calls[name]++
+	}
+	if !f.hasCuts || cut.module < f.first.module || cut.module == f.first.module && cut.site < f.first.site {
+		f.first, f.hasCuts = cut, true
+	}
+	g.Nodes[f.marker-1].Premises = []Premise{{Kind: PremiseLibcChecks, Detail: f.detail()}}
+	return f.marker - 1, true
+}
+
+// detail is the premise's text: how many calls, into what, the first.
+func (f *libcFatal) detail() string {
+	names := make([]string, 0, len(f.calls))
+	for n := range f.calls {
+		names = append(names, n)
+	}
+	slices.SortFunc(names, func(a, b string) int {
+		if f.calls[a] != f.calls[b] {
+			return f.calls[b] - f.calls[a]
+		}
+		return strings.Compare(a, b)
+	})
+	into := strings.Join(names, ", ")
+	if len(names) > 2 {
+		into = fmt.Sprintf("%s, %s and %d more", names[0], names[1], len(names)-2)
+	}
+	return fmt.Sprintf("libc's internal checks hold: glibc's calls into its fatal-error functions are not followed "+
+		"(%d in the code analysed, into %s; first: %s at %#x in %s): each prints a message and ends the process (abort; _exit in ld.so), "+
+		"and a SIGABRT handler the program installs is not counted; --strict follows them",
+		len(f.sites), into, f.first.caller, f.first.site, f.first.lib)
+}
+
+// libcFatalFuncs returns module m's fatal-error functions by address, nil
+// when m is not glibc's libc.so.6 or ld.so (which define
+// gnu_get_libc_version and _dl_fatal_printf).
+func (g *Graph) libcFatalFuncs(m *Module) map[uint64]string {
+	f := &g.fatal
+	if fns, ok := f.funcs[m]; ok {
+		return fns
+	}
+	if f.funcs == nil {
+		f.funcs = map[*Module]map[uint64]string{}
+	}
+	var fns map[uint64]string
+	_, libc := m.File.Lookup("gnu_get_libc_version")
+	_, rtld := m.File.Lookup("_dl_fatal_printf")
+	if m != g.Modules[0] && (libc || rtld) {
+		fns = map[uint64]string{}
+		for _, name := range append(slices.Clone(libcFatalFuncs), libcMessage) {
+			if fn, ok := m.File.Lookup(name); ok {
+				if _, dup := fns[fn.Addr]; !dup {
+					fns[fn.Addr] = name
+				}
+			}
+		}
+	}
+	f.funcs[m] = fns
+	return fns
+}
+
+// libcMessageAborts says whether the call cs of node n to __libc_message
+// aborts: its first argument (rdi), the action in glibc 2.36, is
+// a constant with do_abort (bit 0) set (every call of Debian's 2.36 passes
+// 1). Anything else is not proved, and the call is followed: a later
+// glibc's __libc_message (fmt, ...) too.
+func (g *Graph) libcMessageAborts(n *Node, cs frame.CallSite) bool {
+	const rdi = 7
+	e, ok := g.argumentDef(n.Module, n, cs.Addr, rdi)
+	if !ok {
+		return false
+	}
+	return e.DefKind == isa.DefConst && e.DefValue&1 != 0
+}
