@@ -90,26 +90,16 @@ type libcFatal struct {
 	funcs map[*Module]map[uint64]string
 	// marker is the index plus one of the marker node (0: none yet).
 	marker int
-	// calls counts the cut calls per target name; first is the cut call
-	// with the lowest (module, address), named in the premise.
-	calls   map[string]int
-	sites   map[fatalSite]bool
-	first   fatalCut
-	hasCuts bool
+	// calls counts the cut calls per target name (the premise names the
+	// most called first).
+	calls map[string]int
+	sites map[fatalSite]bool
 }
 
 // fatalSite is a call site of a module (by its index in Graph.Modules).
 type fatalSite struct {
 	module int
 	site   uint64
-}
-
-// fatalCut is one call not followed.
-type fatalCut struct {
-	module int
-	caller string
-	site   uint64
-	lib    string
 }
 
 // cutLibcFatal says whether the call cs of node from to node to is a call
@@ -147,19 +137,15 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 		f.calls = map[string]int{}
 		f.sites = map[fatalSite]bool{}
 	}
-	cut := fatalCut{module: slices.Index(g.Modules, caller.Module), caller: caller.Name, site: cs.Addr, lib: caller.Module.Name}
-	if k := (fatalSite{cut.module, cs.Addr}); !f.sites[k] {
+	if k := (fatalSite{slices.Index(g.Modules, caller.Module), cs.Addr}); !f.sites[k] {
 		f.sites[k] = true
 		f.calls[name]++
-	}
-	if !f.hasCuts || cut.module < f.first.module || cut.module == f.first.module && cut.site < f.first.site {
-		f.first, f.hasCuts = cut, true
 	}
 	g.Nodes[f.marker-1].Premises = []Premise{{Kind: PremiseLibcChecks, Detail: f.detail()}}
 	return f.marker - 1, true
 }
 
-// detail is the premise's text: how many calls, into what, the first.
+// detail is the premise's text: into which functions calls are cut.
 func (f *libcFatal) detail() string {
 	names := make([]string, 0, len(f.calls))
 	for n := range f.calls {
@@ -175,10 +161,11 @@ func (f *libcFatal) detail() string {
 	if len(names) > 2 {
 		into = fmt.Sprintf("%s, %s and %d more", names[0], names[1], len(names)-2)
 	}
-	return fmt.Sprintf("libc's internal checks hold: glibc's calls into its fatal-error functions are not followed "+
-		"(%d in the code analysed, into %s; first: %s at %#x in %s): each prints a message and ends the process (abort; _exit in ld.so), "+
-		"and a SIGABRT handler the program installs is not counted; --strict follows them",
-		len(f.sites), into, f.first.caller, f.first.site, f.first.lib)
+	// Neither a count nor a first call: they would be of all the code
+	// analysed, not of the entry that lists the premise.
+	return fmt.Sprintf("libc's internal checks hold: calls from glibc's own code into its fatal-error functions (%s) are not followed: "+
+		"each prints a message and ends the process (abort; _exit in ld.so), and a SIGABRT handler the program installs is not counted; --strict follows them",
+		into)
 }
 
 // libcFatalFuncs returns module m's fatal-error functions by address, nil
