@@ -21,7 +21,9 @@ import (
 // without --strict, and main's bound is the .su frames of main, apply_all
 // and the deeper of step and shallow. Without the data flow through the
 // frame's slots the call goes to {shallow, deep} (assumed; --strict: not
-// bounded).
+// bounded). Built with -DLEAK the program calls apply_leak, whose frame
+// address (&s) goes to another function: its call keeps the assumed
+// targets, both of them.
 func TestSpilledCallback(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	objdump := testutil.RequireTool(t, "objdump")
@@ -78,6 +80,35 @@ func TestSpilledCallback(t *testing.T) {
 			t.Errorf("strict=%v: main bound %s (bounded %v), want %d: main %d + apply_all %d + max(step %d, shallow %d) from .su",
 				strict, show(e.Bound), e.Bounded, want, su["main"], su["apply_all"], su["step"], su["shallow"])
 		}
+	}
+
+	leakSrc, _ := filepath.Abs("testdata/x86/spillcb_leak.c")
+	leakLib := filepath.Join(dir, "libspillleak.so")
+	testutil.Run(t, dir, gcc, "-O2", "-fPIC", "-shared", "-fno-stack-protector",
+		"-ffixed-rbx", "-ffixed-rbp", "-ffixed-r12", "-ffixed-r13", "-ffixed-r14", "-ffixed-r15", "-o", leakLib, leakSrc)
+	leak := filepath.Join(dir, "spillcb-leak")
+	testutil.Run(t, dir, gcc, "-O2", "-DLEAK", "-fno-stack-protector", "-Wl,-z,now", "-o", leak, mainSrc,
+		"-L"+dir, "-lspillleak", "-Wl,-rpath,"+dir)
+	site, ok = spillReloadCall(t, objdump, leakLib, "apply_leak")
+	if !ok {
+		t.Skip("SKIPPED: this gcc does not spill apply_leak's callback to the stack")
+	}
+	res, err := Run(leak, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := res.Graph
+	ids := g.NodesNamed("apply_leak")
+	if len(ids) != 1 {
+		t.Fatalf("apply_leak: %d nodes", len(ids))
+	}
+	for _, e := range g.Nodes[ids[0]].Edges {
+		if e.Site == site && e.Method == callgraph.MethodArgument {
+			t.Errorf("apply_leak's call at %#x goes to %s by a constant argument, but the function passes a frame address on", site, g.Nodes[e.To].Name)
+		}
+	}
+	if len(g.Nodes[ids[0]].Assumed) == 0 {
+		t.Errorf("apply_leak's call at %#x has no assumed targets", site)
 	}
 }
 
