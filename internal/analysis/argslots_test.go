@@ -1,14 +1,18 @@
 package analysis
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -156,6 +160,91 @@ func spillReloadCall(t *testing.T, objdump, lib, fn string) (uint64, bool) {
 			}
 		}
 		recent = append(recent, text)
+	}
+	return 0, false
+}
+
+// TestLibcVtableKeptInSlot: glibc's _IO_new_file_underflow keeps stdout's
+// vtable pointer in a slot of its frame across the vtable check (`mov
+// %rax,K(%rsp)` ... `jae check` ... `mov K(%rsp),%rax; call *0x18(%rax)`).
+// That call, found in objdump's listing of the function, goes to the
+// FILE jump tables' slot (method libio-vtable), with and without
+// --strict, and nothing of it stays unresolved or assumed.
+func TestLibcVtableKeptInSlot(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	objdump := testutil.RequireTool(t, "objdump")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "we.c")
+	if err := os.WriteFile(src, []byte("#include <unistd.h>\n#include <stdlib.h>\nint main(void){write(1,\"hi\\n\",3);exit(0);}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "we")
+	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", prog, src)
+	for _, strict := range []bool{false, true} {
+		res, err := Run(prog, Options{Strict: strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		libc := requireLibcDebug(t, res)
+		g := res.Graph
+		var id = -1
+		for _, name := range []string{"_IO_new_file_underflow", "_IO_file_underflow"} {
+			for _, i := range g.NodesNamed(name) {
+				if g.Nodes[i].Module == libc {
+					id = i
+				}
+			}
+		}
+		if id < 0 {
+			t.Fatalf("strict=%v: no node of _IO_new_file_underflow in libc", strict)
+		}
+		n := g.Nodes[id]
+		site, ok := slotReloadedCall(t, objdump, libc.File.Path, n.Func.Addr, n.Func.Size)
+		if !ok {
+			t.Skipf("SKIPPED: this libc's _IO_new_file_underflow has no call through a vtable pointer reloaded from its frame")
+		}
+		var methods []string
+		for _, e := range n.Edges {
+			if e.Site == site {
+				methods = append(methods, e.Method)
+			}
+		}
+		if len(methods) == 0 || slices.ContainsFunc(methods, func(m string) bool { return m != callgraph.MethodLibioVtable }) {
+			t.Errorf("strict=%v: _IO_new_file_underflow's call at %#x: edges by %v, want %s only", strict, site, methods, callgraph.MethodLibioVtable)
+		}
+		if slices.ContainsFunc(n.Unresolved, func(c frame.CallSite) bool { return c.Addr == site }) ||
+			slices.ContainsFunc(n.Assumed, func(a callgraph.Assumption) bool { return a.Site == site }) {
+			t.Errorf("strict=%v: _IO_new_file_underflow's call at %#x is still unresolved or assumed", strict, site)
+		}
+	}
+}
+
+// slotReloadedCall returns, in objdump's listing of [start, start+size)
+// of lib, the address of a call `call *K(%reg)` right after `mov
+// S(%rsp),%reg`.
+func slotReloadedCall(t *testing.T, objdump, lib string, start, size uint64) (uint64, bool) {
+	t.Helper()
+	out, err := exec.Command(objdump, "-d", "--no-show-raw-insn", fmt.Sprintf("--start-address=%#x", start), fmt.Sprintf("--stop-address=%#x", start+size), lib).Output()
+	if err != nil {
+		t.Fatalf("objdump: %v", err)
+	}
+	insn := regexp.MustCompile(`^\s*([0-9a-f]+):\s+(.*)$`)
+	reload := regexp.MustCompile(`^mov (0x[0-9a-f]+)?\(%rsp\),%(r[a-z0-9]+)$`)
+	call := regexp.MustCompile(`^call \*0x[0-9a-f]+\(%(r[a-z0-9]+)\)$`)
+	prev := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		m := insn.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		text := strings.Join(strings.Fields(m[2]), " ")
+		if c := call.FindStringSubmatch(text); c != nil {
+			if r := reload.FindStringSubmatch(prev); r != nil && r[2] == c[1] {
+				addr, _ := strconv.ParseUint(m[1], 16, 64)
+				return addr, true
+			}
+		}
+		prev = text
 	}
 	return 0, false
 }
