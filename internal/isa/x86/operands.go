@@ -103,6 +103,11 @@ func DecodeOperands(code []byte) (ops Operands, ok bool) {
 			}
 			ops.HasMem = true
 			ops.MemBase, ops.MemIndex, ops.MemDisp = base, index, a.Disp
+			if base >= 0 || index >= 0 {
+				// x86asm gives a disp32 unsigned; the CPU adds it
+				// sign-extended.
+				ops.MemDisp = sext32(a.Disp)
+			}
 			ops.MemSize = memSize(&inst)
 			// The first operand is the destination (Intel order), and
 			// xchg and xadd write their second too; cmp, test and bt
