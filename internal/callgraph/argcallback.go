@@ -92,8 +92,9 @@ func (g *Graph) linkArgumentCallbacks() {
 			}
 			// A target read from memory (a struct's member, a table) is no
 			// parameter: only a register the code right before the call
-			// does not explain can be one (the data flow then decides).
-			if v := cs.From; v == nil || v.Kind != frame.ValueReg || v.Off != 0 || v.Indexed {
+			// does not explain, or a slot of the frame it was kept in,
+			// can be one (the data flow then decides).
+			if v := cs.From; v == nil || !(v.Kind == frame.ValueReg || frameSlotLoad(v)) || v.Off != 0 || v.Indexed {
 				continue
 			}
 			sites = append(sites, argSite{id, cs})
@@ -450,16 +451,84 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 	for i, in := range insts {
 		fl.at[in.addr] = i
 	}
+	masks := make([]uint32, len(insts))
+	for i, in := range insts {
+		masks[i] = rw.MayWrite(code[in.addr-n.Func.Addr:], in.addr)
+	}
+	// Values kept in the frame (argslots.go): a first pass follows the
+	// registers alone, SP and a frame pointer as frame addresses, to learn
+	// whether a frame address leaks and which words the function writes;
+	// a second follows the slots too.
+	fs, slotted := scanFrame(insts, code, n.Func.Addr)
+	if !fl.solve(n, masks, tables, fs, false) {
+		return nil, false
+	}
+	if slotted {
+		leak := false
+		for i, in := range insts {
+			if fl.state[i] == nil {
+				continue
+			}
+			if fs.record(i, fl.state[i]) {
+				leak = true
+				break
+			}
+			if in.e.SP == isa.SPAdd && in.e.SPDelta < 0 && in.e.Flow != isa.FlowCall && in.e.Flow != isa.FlowIndirectCall && !fs.movesOnly(i) {
+				fs.recordPush(fl.state[i][regSP], spAfter(&in.e, fl.state[i]))
+			}
+		}
+		if !leak {
+			clear(fl.state)
+			if !fl.solve(n, masks, tables, fs, true) {
+				return nil, false
+			}
+		}
+	}
+	// Keep the states where a caller's argument or a call's target is
+	// read (calls and jumps): a whole function's states cost 400 bytes an
+	// instruction, too much to keep for every function of a big program.
+	kept := &argFlow{at: map[uint64]int{}}
+	for i, in := range insts {
+		if fl.state[i] == nil {
+			continue
+		}
+		switch in.e.Flow {
+		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
+			kept.at[in.addr] = len(kept.insts)
+			kept.insts = append(kept.insts, in)
+			kept.state = append(kept.state, fl.state[i])
+		}
+	}
+	a.flows[id] = kept
+	return kept, true
+}
+
+// solve runs the data flow over fl's instructions from the function's
+// entry (masks: the registers each may write), fs the frame's operands
+// (nil: none), slots whether to follow values through the frame's slots.
+// It is false where a branch goes into the middle of an instruction.
+func (fl *argFlow) solve(n *Node, masks []uint32, tables map[uint64][]int, fs *frameScan, slots bool) bool {
+	insts := fl.insts
 	var entry regState
 	for r := range entry {
 		entry[r] = regVal{kind: valEntry, reg: int8(r)}
 	}
+	if fs != nil {
+		entry[regSP] = regVal{kind: valStack}
+	}
+	var slotState []slotSet
+	if slots {
+		slotState = make([]slotSet, len(insts))
+	}
 	fl.state[0] = &entry
 	work := []int{0}
-	merge := func(j int, s *regState) {
+	merge := func(j int, s *regState, ss slotSet) {
 		if fl.state[j] == nil {
 			c := *s
 			fl.state[j] = &c
+			if slots {
+				slotState[j] = ss
+			}
 			work = append(work, j)
 			return
 		}
@@ -467,6 +536,12 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 		for r := range s {
 			if fl.state[j][r] != s[r] && fl.state[j][r].kind != valUnknown {
 				fl.state[j][r] = regVal{}
+				changed = true
+			}
+		}
+		if slots {
+			var lost bool
+			if slotState[j], lost = slotState[j].meet(ss); lost {
 				changed = true
 			}
 		}
@@ -480,8 +555,7 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 		work = work[:len(work)-1]
 		in := insts[i]
 		out := *fl.state[i]
-		off := in.addr - n.Func.Addr
-		mask := rw.MayWrite(code[off:], in.addr)
+		mask := masks[i]
 		e := in.e
 		var def regVal
 		switch e.DefKind {
@@ -507,9 +581,17 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 				}
 			}
 		}
+		var outSlots slotSet
+		if fs != nil {
+			var inSlots slotSet
+			if slots {
+				inSlots = slotState[i]
+			}
+			outSlots = fs.step(i, &e, fl.state[i], &out, inSlots)
+		}
 		next := func() {
 			if i+1 < len(insts) {
-				merge(i+1, &out)
+				merge(i+1, &out, outSlots)
 			}
 		}
 		switch e.Flow {
@@ -522,33 +604,17 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 			if e.HasTarget && e.Target >= n.Func.Addr && e.Target < end {
 				j, ok := fl.at[e.Target]
 				if !ok {
-					return nil, false // into the middle of an instruction
+					return false // into the middle of an instruction
 				}
-				merge(j, &out)
+				merge(j, &out, outSlots)
 			}
 		case isa.FlowIndirectJump:
 			for _, j := range tables[in.addr] {
-				merge(j, &out)
+				merge(j, &out, outSlots)
 			}
 		}
 	}
-	// Keep the states where a caller's argument or a call's target is
-	// read (calls and jumps): a whole function's states cost 400 bytes an
-	// instruction, too much to keep for every function of a big program.
-	kept := &argFlow{at: map[uint64]int{}}
-	for i, in := range insts {
-		if fl.state[i] == nil {
-			continue
-		}
-		switch in.e.Flow {
-		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
-			kept.at[in.addr] = len(kept.insts)
-			kept.insts = append(kept.insts, in)
-			kept.state = append(kept.state, fl.state[i])
-		}
-	}
-	a.flows[id] = kept
-	return kept, true
+	return true
 }
 
 // jumpTableSuccessors maps each indirect jump of a decodeLinear decode

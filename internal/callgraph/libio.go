@@ -267,7 +267,8 @@ func (g *Graph) validatedVtableCall(m *Module, n *Node, a *frame.Value, cs frame
 	default:
 		return false
 	}
-	if g.validatesVtable(m, n, reg, at, sec) || g.validatesVtableBranchIn(m, n, reg, at, sec) || g.calledAfterCheck(m, n, reg, at) {
+	if g.validatesVtable(m, n, reg, at, sec) || g.validatesVtableBranchIn(m, n, reg, at, sec) || g.calledAfterCheck(m, n, reg, at) ||
+		at == cs.Addr && g.vtableKeptInSlot(m, n, reg, at, sec) {
 		return true
 	}
 	// The walk back may have stopped before the check (it reads at most
