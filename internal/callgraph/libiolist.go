@@ -42,7 +42,7 @@ import (
 // the tables of fopen, fdopen, popen, fopencookie and their mmap and wide
 // variants).
 var neverLinkedTables = []string{
-	"_IO_helper_jumps", // vfprintf's and vfwprintf's helper streams (buffered_vfprintf)
+	"_IO_helper_jumps",                                     // vfprintf's and vfwprintf's helper streams (buffered_vfprintf)
 	"_IO_str_jumps", "_IO_strn_jumps", "_IO_str_chk_jumps", // sprintf, snprintf, __sprintf_chk, sscanf, asprintf
 	"_IO_wstr_jumps", "_IO_wstrn_jumps", // swprintf, swscanf
 	"_IO_obstack_jumps",               // obstack_printf
