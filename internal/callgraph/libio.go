@@ -70,7 +70,7 @@ func (g *Graph) libioVtable(id int, cs frame.CallSite) bool {
 	}) == 0 {
 		return false
 	}
-	nw, ok := g.libioHub(m, sec, a.Off)
+	nw, ok := g.libioSlotHubFor(m, n, sec, a.Off, cs.Addr)
 	if !ok {
 		return false
 	}
@@ -98,7 +98,7 @@ func (g *Graph) libioJoinedSlot(id int, cs frame.CallSite) bool {
 	if off < 0 {
 		return false
 	}
-	nw, ok := g.libioHub(m, sec, off)
+	nw, ok := g.libioSlotHubFor(m, n, sec, off, cs.Addr)
 	if !ok {
 		return false
 	}
@@ -673,7 +673,14 @@ func (g *Graph) callsVtableCheck(m *Module, addr, check uint64) bool {
 // libioHub returns the node standing for slot off of glibc's FILE jump
 // tables.
 func (g *Graph) libioHub(m *Module, sec *elf.Section, off int64) (narrowed, bool) {
-	key := fmt.Sprintf("libio slot +%d", off)
+	return g.libioKindHub(m, sec, off, slotMain)
+}
+
+// libioKindHub is libioHub for the calls of one kind (slotMain,
+// slotChain, slotWide: libiolist.go), each with a hub of its own, which
+// the install model narrows apart.
+func (g *Graph) libioKindHub(m *Module, sec *elf.Section, off int64, kind string) (narrowed, bool) {
+	key := fmt.Sprintf("libio %sslot +%d", kind, off)
 	if nw, ok := m.narrowed[key]; ok {
 		return nw, nw.count > 0
 	}
@@ -692,7 +699,7 @@ func (g *Graph) libioHub(m *Module, sec *elf.Section, off int64) (narrowed, bool
 	how := "every function of the section (its tables' symbols are not known)"
 	var targets []int
 	if len(tables) > 0 {
-		how = fmt.Sprintf("slot +%d of %d tables", off, len(tables))
+		how = fmt.Sprintf("slot +%d of %d tables%s", off, len(tables), libioKindWhat[kind])
 		words := m.File.SectionWords(libioSection)
 		for _, t := range tables {
 			if w, ok := words[t+uint64(off)]; ok && w != 0 {

@@ -153,7 +153,7 @@ func (g *Graph) wideVtableCalls(m *Module, id int) []uint64 {
 		if table.Indexed || table.Off != w || (table.Kind != frame.ValueReg && table.Kind != frame.ValueLoad) {
 			continue
 		}
-		nw, ok := g.libioHub(m, sec, slot.Off)
+		nw, ok := g.libioKindHub(m, sec, slot.Off, slotWide)
 		if !ok {
 			continue
 		}

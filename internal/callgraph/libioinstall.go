@@ -37,6 +37,24 @@ import (
 // each of them) makes every table count. When part of the code did not
 // decode, the narrowing is an assumption of kind glibc-model (not with
 // --strict): the hub then reaches a marker node that carries the premise.
+//
+// Where data holds a table matters (not with --strict): the standard
+// streams' static FILEs hold _IO_file_jumps in their vtable field, but
+// _IO_wfile_jumps only in their wide data's _wide_vtable field
+// (stdfiles.c), which only the wide calls read (the "wide" hubs). Such a
+// table becomes a FILE's vtable only where code copies _wide_vtable into
+// it (_IO_fwide; _IO_new_file_fopen with "ccs="): a function that both
+// loads a word at the _wide_vtable offset and stores one at the vtable
+// offset (offsets from libc's DWARF, libiolayout.go) is such a copier, and
+// once one is reachable those tables count for every slot. That the copy
+// happens within one function (not through a helper it calls) is glibc's
+// source: a premise of kind glibc-model, on the hubs it narrows. A word in
+// the symbol table (.dynsym: libc exports _IO_file_jumps and
+// _IO_wfile_jumps) is no FILE's field; a module importing the symbol is
+// the case below.
+//
+// Calls through the table of a FILE on _IO_list_all have hubs of their
+// own, narrowed further (libiolist.go).
 
 // libioInstalls is the model, applied to one module's libio hubs.
 type libioInstalls struct {
@@ -45,33 +63,51 @@ type libioInstalls struct {
 	tables []libioTable
 	hubs   []libioSlotHub
 	marker int // the premise marker, -1 when the narrowing is proved
+	// copiers are the functions that may copy a wide stream's
+	// _wide_vtable into its vtable; copied says one is reachable.
+	copiers []int
+	copied  bool
 }
 
 // libioTable is one jump table of the section: its slots' functions, and
-// whether a stream can have it (installed), or which functions install it.
+// whether a stream can have it (installed: in a wide stream's
+// _wide_vtable, at least; main: as a FILE's vtable), or which functions
+// install it; neverLinked: no stream on _IO_list_all has it.
 type libioTable struct {
-	name       string
-	addr, size uint64
-	installers []int
-	installed  bool
+	name        string
+	addr, size  uint64
+	installers  []int
+	installed   bool
+	main        bool
+	wideOnly    bool
+	neverLinked bool
 }
 
-// libioSlotHub is a hub of libioHub, for slot off.
+// libioSlotHub is a hub of libioKindHub, for slot off.
 type libioSlotHub struct {
-	hub int
-	off int64
+	hub  int
+	off  int64
+	kind string
 }
 
-// libioSlotHubs returns module m's hubs of libioHub, by slot.
+// libioSlotHubs returns module m's hubs of libioKindHub, by slot.
 func libioSlotHubs(m *Module) []libioSlotHub {
 	var hubs []libioSlotHub
 	for key, nw := range m.narrowed {
-		var off int64
-		if _, err := fmt.Sscanf(key, "libio slot +%d", &off); err == nil && strings.HasPrefix(key, "libio slot +") && nw.count > 0 {
-			hubs = append(hubs, libioSlotHub{hub: nw.hub, off: off})
+		for _, kind := range []string{slotMain, slotChain, slotWide} {
+			prefix := "libio " + kind + "slot +"
+			var off int64
+			if _, err := fmt.Sscanf(strings.TrimPrefix(key, prefix), "%d", &off); err == nil && strings.HasPrefix(key, prefix) && nw.count > 0 {
+				hubs = append(hubs, libioSlotHub{hub: nw.hub, off: off, kind: kind})
+			}
 		}
 	}
-	sort.Slice(hubs, func(i, j int) bool { return hubs[i].off < hubs[j].off })
+	sort.Slice(hubs, func(i, j int) bool {
+		if hubs[i].off != hubs[j].off {
+			return hubs[i].off < hubs[j].off
+		}
+		return hubs[i].kind < hubs[j].kind
+	})
 	return hubs
 }
 
@@ -103,13 +139,20 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 		return nil
 	}
 	for i := range tables {
-		tables[i].installed = inst.always[i]
+		tables[i].installed = inst.always[i] || inst.wideOnly[i]
+		tables[i].main = inst.always[i]
+		tables[i].wideOnly = inst.wideOnly[i] && !inst.always[i]
+		tables[i].neverLinked = !g.opts.Strict && isNeverLinked(m, tables[i].addr) && !inst.linked(i)
 		for _, a := range inst.by[i] {
 			fi, _ := m.File.FunctionIndex(a)
 			tables[i].installers = append(tables[i].installers, g.nodeFor(m, fi))
 		}
 	}
 	md := &libioInstalls{g: g, m: m, tables: tables, hubs: hubs, marker: -1}
+	for _, a := range inst.copiers {
+		fi, _ := m.File.FunctionIndex(a)
+		md.copiers = append(md.copiers, g.nodeFor(m, fi))
+	}
 	if !inst.complete {
 		md.marker = len(g.Nodes)
 		g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[FILE jump tables of streams the program makes]", Frame: frame.Frame{Kind: frame.Static},
@@ -127,6 +170,27 @@ type installScan struct {
 	by       [][]uint64
 	always   []bool
 	complete bool
+	// wideOnly: data holds the table only in the _wide_vtable fields of
+	// static wide data (not with --strict).
+	wideOnly []bool
+	// copiers: the functions that load a word at the _wide_vtable offset
+	// and store one at the vtable offset.
+	copiers []uint64
+	// inside: the functions that compute an address inside the table
+	// other than the section's start (which every vtable check computes).
+	inside [][]uint64
+	// linkers: _IO_link_in, the functions that call it, and theirs.
+	linkers []uint64
+}
+
+// linked says whether a function that computes table i's address may
+// link the stream it makes (it is one of the linkers), or whether the
+// linkers are not known.
+func (s installScan) linked(i int) bool {
+	if len(s.linkers) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(s.inside[i], func(fn uint64) bool { return slices.Contains(s.linkers, fn) })
 }
 
 // libioInstallers sweeps m's code and data for addresses inside the
@@ -136,7 +200,12 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 	if !ok {
 		return installScan{}, false
 	}
-	scan := installScan{by: make([][]uint64, len(tables)), always: make([]bool, len(tables))}
+	scan := installScan{by: make([][]uint64, len(tables)), always: make([]bool, len(tables)),
+		wideOnly: make([]bool, len(tables)), inside: make([][]uint64, len(tables))}
+	layout := libioLayoutOf(m)
+	if g.opts.Strict {
+		layout = nil
+	}
 	lo, hi := sec.Addr, sec.Addr+sec.Size
 	tableOf := func(a uint64) int {
 		i := sort.Search(len(tables), func(i int) bool { return tables[i].addr+tables[i].size > a })
@@ -152,10 +221,23 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 	}
 	// Data: the standard streams' initial tables, and any other pointer.
 	for i, t := range tables {
-		if m.File.DataRefersTo(t.addr, t.addr+t.size) {
-			scan.always[i] = true
+		if layout == nil || layout.vtable < 0 {
+			scan.always[i] = m.File.DataRefersTo(t.addr, t.addr+t.size)
+			continue
+		}
+		for _, w := range m.File.DataWordsInto(t.addr, t.addr+t.size) {
+			switch {
+			case inSymbolTable(m, w):
+			case layout.wideVtableWord(w):
+				scan.wideOnly[i] = true
+			default:
+				scan.always[i] = true
+			}
 		}
 	}
+	linkIn, hasLink := m.File.Lookup("_IO_link_in")
+	callers := map[uint64][]uint64{} // direct calls and jumps: target -> functions
+	copies := map[uint64]*libioCopies{}
 	// An exported table another module imports.
 	dyn, _ := m.File.DynamicSymbols()
 	for _, s := range dyn {
@@ -175,6 +257,14 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 	}
 	stray := false
 	scan.complete = g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+		if layout != nil {
+			g.noteLibioCopy(m, pc, code, e, layout, copies)
+		}
+		if hasLink && e.HasTarget && (e.Flow == isa.FlowCall || e.Flow == isa.FlowJump) {
+			if fn, in := m.File.Containing(pc); in && fn.Addr != e.Target {
+				callers[e.Target] = append(callers[e.Target], fn.Addr)
+			}
+		}
 		var addr uint64
 		switch {
 		case e.DefKind == isa.DefAddr:
@@ -201,27 +291,61 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 			stray = true
 		case !in:
 			scan.always[i] = true
-		case !slices.Contains(scan.by[i], fn.Addr):
-			scan.by[i] = append(scan.by[i], fn.Addr)
+		default:
+			if !slices.Contains(scan.by[i], fn.Addr) {
+				scan.by[i] = append(scan.by[i], fn.Addr)
+			}
+			if addr != lo && !slices.Contains(scan.inside[i], fn.Addr) {
+				scan.inside[i] = append(scan.inside[i], fn.Addr)
+			}
 		}
 		return true
 	})
 	if stray {
 		everything()
 	}
+	for fn, c := range copies {
+		if c.copies() {
+			scan.copiers = append(scan.copiers, fn)
+		}
+	}
+	slices.Sort(scan.copiers)
+	if hasLink {
+		scan.linkers = []uint64{linkIn.Addr}
+		for level := 0; level < 2; level++ {
+			for _, l := range slices.Clone(scan.linkers) {
+				for _, c := range callers[l] {
+					if !slices.Contains(scan.linkers, c) {
+						scan.linkers = append(scan.linkers, c)
+					}
+				}
+			}
+		}
+	}
 	return scan, true
 }
 
-// update adds the tables whose installers became reachable.
+// update adds the tables whose installers became reachable, and the
+// tables held only as wide tables once a copier is.
 func (md *libioInstalls) update(reached []bool) bool {
 	changed := false
+	isReached := func(id int) bool { return id < len(reached) && reached[id] }
+	if !md.copied && slices.ContainsFunc(md.copiers, isReached) {
+		md.copied = true
+		for i := range md.tables {
+			if t := &md.tables[i]; t.installed && !t.main {
+				t.main = true
+				changed = true
+			}
+		}
+	}
 	for i := range md.tables {
 		t := &md.tables[i]
-		if t.installed {
+		if t.installed && t.main {
 			continue
 		}
-		if slices.ContainsFunc(t.installers, func(id int) bool { return id < len(reached) && reached[id] }) {
-			t.installed = true
+		if slices.ContainsFunc(t.installers, isReached) {
+			t.installed, t.main = true, true
 			changed = true
 		}
 	}
@@ -249,18 +373,22 @@ func (md *libioInstalls) apply() {
 func (md *libioInstalls) narrowHubs() {
 	g, m := md.g, md.m
 	words := m.File.SectionWords(libioSection)
-	installed := 0
-	for _, t := range md.tables {
-		if t.installed {
-			installed++
-		}
-	}
 	for _, h := range md.hubs {
 		var targets []int
+		installed := 0
+		var premises []Premise
 		for _, t := range md.tables {
-			if !t.installed {
+			switch {
+			case !t.installed:
+				continue
+			case h.kind != slotWide && !t.main:
+				premises = appendPremise(premises, premiseWideData)
+				continue
+			case h.kind == slotChain && t.neverLinked:
+				premises = appendPremise(premises, premiseLibioChain)
 				continue
 			}
+			installed++
 			if w, ok := words[t.addr+uint64(h.off)]; ok && w != 0 {
 				if fi, ok := m.File.FunctionIndex(w); ok {
 					targets = append(targets, g.nodeFor(m, fi))
@@ -278,7 +406,8 @@ func (md *libioInstalls) narrowHubs() {
 		}
 		hub := g.Nodes[h.hub]
 		hub.Edges = edges
-		hub.Name = fmt.Sprintf("[FILE jump table call: %d %s in %s (slot +%d of the %d of %d tables whose streams the program can make)]",
-			len(targets), plural(len(targets), "function"), libioSection, h.off, installed, len(md.tables))
+		hub.Premises = premises
+		hub.Name = fmt.Sprintf("[FILE jump table call: %d %s in %s (slot +%d of the %d of %d tables %s)]",
+			len(targets), plural(len(targets), "function"), libioSection, h.off, installed, len(md.tables), libioKindTables[h.kind])
 	}
 }
