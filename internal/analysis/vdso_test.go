@@ -208,3 +208,90 @@ func TestVDSOCall(t *testing.T) {
 		t.Errorf("alloc reaches clock_gettime through malloc but does not list the vDSO premise")
 	}
 }
+
+// TestVDSOIFunc: glibc's time and gettimeofday are ifuncs whose resolver
+// returns the vDSO's function when the kernel has one: a call of either
+// goes to the vDSO's __vdso_time or __vdso_gettimeofday as well as to the
+// system-call fallback the resolver names, the entry lists the premise,
+// and its bound holds what a painted stack measures (the fallback alone
+// gave a bound below it). With --strict the calls are unresolved.
+func TestVDSOIFunc(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/x86/vdsotime.c")
+	prog := filepath.Join(dir, "vdsotime")
+	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", prog, src)
+	res, err := Run(prog, Options{Entries: []string{"stamp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := requireVDSO(t, res)
+	g := res.Graph
+	ids := g.NodesNamed("stamp")
+	if len(ids) != 1 {
+		t.Fatalf("stamp: %d nodes", len(ids))
+	}
+	n := g.Nodes[ids[0]]
+	targets := map[uint64][]string{}
+	for _, e := range n.Edges {
+		targets[e.Site] = append(targets[e.Site], g.QualifiedName(e.To))
+	}
+	for _, sym := range []string{"__vdso_gettimeofday", "__vdso_time"} {
+		want := sym + " (" + vdso.Name + ")"
+		found := false
+		for site, to := range targets {
+			if slices.Contains(to, want) {
+				found = true
+				if len(to) < 2 {
+					t.Errorf("stamp's call at %#x goes only to %v: the fallback the resolver names is lost", site, to)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no call of stamp goes to %s: %v", want, targets)
+		}
+		wantFrame, wantBound := vdsoAlone(t, im, sym)
+		for id, vn := range g.Nodes {
+			if vn.Module != nil && vn.Module.Name == vdso.Name && vn.Name == sym && (vn.Frame.Size != wantFrame.Size || vn.Frame.Kind != wantFrame.Kind) {
+				t.Errorf("%s: frame %v %d B, the vDSO walked alone %v %d B", g.QualifiedName(id), vn.Frame.Kind, vn.Frame.Size, wantFrame.Kind, wantFrame.Size)
+			}
+		}
+		if !wantBound.Bounded {
+			t.Fatalf("the vDSO's %s alone is not bounded", sym)
+		}
+	}
+	e := entry(t, res, "stamp")
+	if !e.Bounded {
+		t.Fatalf("stamp: NOT BOUNDED: %s", reasonSummary(e))
+	}
+	premises := 0
+	for _, a := range e.Assumptions {
+		if a.Kind == callgraph.PremiseGlibcModel && strings.HasPrefix(a.Detail, "the vDSO is the running kernel's (Linux "+im.Release+"): stamp's call of ") {
+			premises++
+		}
+	}
+	if premises != 2 {
+		t.Errorf("stamp lists %d vDSO premises, want 2 (gettimeofday, time): %+v", premises, e.Assumptions)
+	}
+	out := testutil.Run(t, dir, prog, "paint")
+	var measured int64
+	if _, err := fmt.Sscanf(out, "DEPTH %d", &measured); err != nil {
+		t.Fatalf("vdsotime paint: %q", out)
+	}
+	t.Logf("stamp: bound %d B, measured %d B on a painted stack", *e.Bound, measured)
+	if measured > *e.Bound {
+		t.Errorf("stamp measured %d B on a painted stack, over its bound %d B", measured, *e.Bound)
+	}
+
+	strict, err := Run(prog, Options{Entries: []string{"stamp"}, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se := entry(t, strict, "stamp"); se.Bounded {
+		t.Errorf("--strict: stamp bounded (%d B) although time and gettimeofday may run the kernel's code", *se.Bound)
+	}
+	sn := strict.Graph.Nodes[strict.Graph.NodesNamed("stamp")[0]]
+	if len(sn.Unresolved) != 2 {
+		t.Errorf("--strict: stamp has %d unresolved calls, want 2 (gettimeofday, time)", len(sn.Unresolved))
+	}
+}

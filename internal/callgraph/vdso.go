@@ -40,7 +40,9 @@ var vdsoImage = vdso.Running
 // test rax,rax; je fallback; call rax`, every program's path through
 // malloc's ptmalloc_init to clock_gettime) goes to the vDSO's function of
 // that name, walked from the running kernel's image, instead of libc's
-// whole address-taken set.
+// whole address-taken set (linkVDSOPointers); and a call of glibc's time
+// or gettimeofday, ifuncs whose resolver returns the vDSO's function,
+// goes there too (linkVDSOIFuncs).
 //
 // What it rests on: the member's offset is read from ld.so's DWARF
 // (libc6-dbg; without it there is no model); the object lies in ld.so's
@@ -52,13 +54,90 @@ var vdsoImage = vdso.Running
 // and not when the vDSO cannot be read (no model: the call keeps what
 // the resolution gave it).
 func (g *Graph) linkVDSO() {
-	if g.opts.Strict || g.Arch != binfile.ArchX86_64 {
+	if g.Arch != binfile.ArchX86_64 {
 		return
 	}
 	ld, object, ok := g.rtldGlobalRO()
 	if !ok {
 		return
 	}
+	v := &vdsoLinker{g: g, targets: map[string]int{}}
+	if !g.opts.Strict {
+		g.linkVDSOPointers(v, ld, object)
+	}
+	g.linkVDSOIFuncs(v, ld)
+	g.resolvePending()
+	// The bound of each vDSO function, for the premise to say: a vDSO
+	// function that calls anything unresolved, or has a frame not
+	// bounded, keeps its reasons, and the premise says it is not bounded.
+	for _, l := range v.linked {
+		pr := &g.Nodes[l.from].Premises[l.premise]
+		if b, ok := g.vdsoBound(l.to, map[int]bool{}); ok {
+			pr.Detail += fmt.Sprintf(", bounded by %d B (its frame walk)", b)
+		} else {
+			pr.Detail += ", not bounded (see its reasons)"
+		}
+	}
+}
+
+// vdsoLinker makes the vDSO's nodes, once per graph, and remembers the
+// premises that name them.
+type vdsoLinker struct {
+	g       *Graph
+	image   *vdso.Image
+	module  *Module
+	tried   bool
+	targets map[string]int // vDSO symbol -> node, -1 when the image has none
+	linked  []vdsoLink
+}
+
+// vdsoLink is a premise (index in the node's Premises) of node from
+// about its call into vDSO node to.
+type vdsoLink struct{ from, premise, to int }
+
+// open reads the running kernel's vDSO, once; false when there is none
+// for this graph's architecture.
+func (v *vdsoLinker) open() bool {
+	if !v.tried {
+		v.tried = true
+		im, err := vdsoImage()
+		if err == nil && im.File.Arch == v.g.Arch {
+			v.image = im
+			v.module = &Module{File: im.File, Name: vdso.Name, nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
+		}
+	}
+	return v.image != nil
+}
+
+// target is the node of the vDSO's exported function symbol, -1 when
+// the image has none (ld.so then finds none either).
+func (v *vdsoLinker) target(symbol string) int {
+	if to, ok := v.targets[symbol]; ok {
+		return to
+	}
+	to := -1
+	if fn, ok := v.image.File.LookupExported(symbol); ok {
+		fi, _ := v.image.File.FunctionIndex(fn.Addr)
+		to = v.g.nodeFor(v.module, fi)
+	}
+	v.targets[symbol] = to
+	return to
+}
+
+// premise adds the premise of node id's call at site into symbol (what
+// says why, what happens) and remembers it for the bound.
+func (v *vdsoLinker) premise(id int, site uint64, to int, why, then string) {
+	n := v.g.Nodes[id]
+	n.Premises = append(n.Premises, Premise{Kind: PremiseGlibcModel, Site: site,
+		Detail: fmt.Sprintf("the vDSO is the running kernel's (Linux %s): %s %s", v.image.Release, why, then)})
+	if to >= 0 {
+		v.linked = append(v.linked, vdsoLink{id, len(n.Premises) - 1, to})
+	}
+}
+
+// linkVDSOPointers links the calls through the vDSO pointers of
+// _rtld_global_ro (see linkVDSO).
+func (g *Graph) linkVDSOPointers(v *vdsoLinker, ld *Module, object uint64) {
 	offsets := map[int64]int{} // member offset -> index in vdsoPointers
 	store := g.libraryStore(ld)
 	var all map[string]int64
@@ -101,61 +180,134 @@ func (g *Graph) linkVDSO() {
 			}
 		}
 	}
-	if len(sites) == 0 {
+	if len(sites) == 0 || !v.open() {
 		return
 	}
-	im, err := vdsoImage()
-	if err != nil || im.File.Arch != g.Arch {
-		return
-	}
-	vm := &Module{File: im.File, Name: vdso.Name, nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
-	targets := map[int]int{} // index in vdsoPointers -> node
 	for _, s := range sites {
 		p := vdsoPointers[s.p]
-		to, ok := targets[s.p]
-		if !ok {
-			fn, found := im.File.LookupExported(p.symbol)
-			if !found {
-				// ld.so stores NULL, and the code takes the system call
-				// instead: no call through the member happens.
-				to = -1
-			} else {
-				fi, _ := im.File.FunctionIndex(fn.Addr)
-				to = g.nodeFor(vm, fi)
-			}
-			targets[s.p] = to
-		}
+		to := v.target(p.symbol)
 		n := g.Nodes[s.id]
 		at := s.cs.Addr
 		n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == at })
 		n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return a.Site == at })
 		n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return cs.Addr == at })
-		detail := fmt.Sprintf("the vDSO is the running kernel's (Linux %s): %s's call through GLRO(%s) at %#x ", im.Release, n.Name, strings.TrimPrefix(p.member, "_"), at)
+		why := fmt.Sprintf("%s's call through GLRO(%s) at %#x", n.Name, strings.TrimPrefix(p.member, "_"), at)
 		if to < 0 {
-			detail += "never happens (this kernel's vDSO has no " + p.symbol + ": ld.so leaves the pointer NULL, and the code makes the system call)"
-		} else {
-			g.addEdge(s.id, to, s.cs, MethodGlibcModel)
-			detail += "goes to " + p.symbol + " of that image"
-		}
-		n.Premises = append(n.Premises, Premise{Kind: PremiseGlibcModel, Site: at, Detail: detail})
-	}
-	g.resolvePending()
-	// The bound of each vDSO function, for the premise to say: a vDSO
-	// function that calls anything unresolved, or has a frame not
-	// bounded, keeps its reasons, and the premise says it is not bounded.
-	for _, s := range sites {
-		to := targets[s.p]
-		if to < 0 {
+			v.premise(s.id, at, to, why, "never happens (this kernel's vDSO has no "+p.symbol+": ld.so leaves the pointer NULL, and the code makes the system call)")
 			continue
 		}
-		n := g.Nodes[s.id]
-		pr := &n.Premises[slices.IndexFunc(n.Premises, func(p Premise) bool { return p.Kind == PremiseGlibcModel && p.Site == s.cs.Addr })]
-		if b, ok := g.vdsoBound(to, map[int]bool{}); ok {
-			pr.Detail += fmt.Sprintf(", bounded by %d B (its frame walk)", b)
-		} else {
-			pr.Detail += ", not bounded (see its reasons)"
+		g.addEdge(s.id, to, s.cs, MethodGlibcModel)
+		v.premise(s.id, at, to, why, "goes to "+p.symbol+" of that image")
+	}
+}
+
+// vdsoIFuncs are glibc's ifuncs whose resolver returns the vDSO's
+// function when the vDSO has one, else a system call
+// (`dl_vdso_vsym (HAVE_TIME_VSYSCALL) ?: time_syscall`, x86-64's
+// sysdeps/unix/sysv/linux/x86/time.c and gettimeofday.c): the vDSO's
+// function is a target of every call the resolver's constants are.
+var vdsoIFuncs = []struct{ ifunc, symbol string }{
+	{"time", "__vdso_time"},
+	{"gettimeofday", "__vdso_gettimeofday"},
+}
+
+// linkVDSOIFuncs gives every call of time or gettimeofday (an edge to
+// the implementations their resolver names, method "ifunc") the vDSO's
+// function as one more target: the resolver looks it up in the vDSO
+// through ld.so's state (a load through the module's GOT slot for
+// _rtld_global_ro, the check made), and the implementation it names is
+// only the fallback. With --strict, or without a vDSO to read, the call
+// is unresolved as well: its other target is code the analysis does not
+// walk.
+func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
+	type site struct {
+		id int
+		at uint64
+	}
+	for _, m := range g.Modules[1:] {
+		if m == ld {
+			continue
+		}
+		var slot uint64
+		for addr, name := range m.File.Slots {
+			if name, _, _ = strings.Cut(name, "@"); name == rtldGlobalRO {
+				slot = addr
+			}
+		}
+		if slot == 0 {
+			continue
+		}
+		for fi := range m.File.Functions {
+			fn := &m.File.Functions[fi]
+			k := slices.IndexFunc(vdsoIFuncs, func(x struct{ ifunc, symbol string }) bool {
+				return fn.Name == x.ifunc || fn.LinkName == x.ifunc || slices.Contains(fn.Aliases, x.ifunc)
+			})
+			if !fn.IFunc || k < 0 || !g.loadsSlot(m, fn, slot) {
+				continue
+			}
+			// The implementations linkIFunc links a call of it to.
+			impls := map[int]bool{}
+			for _, ref := range g.analyzeFunction(m.File, fn).Refs {
+				if ri, ok := m.File.FunctionIndex(ref); ok && ri != fi {
+					if id, ok := m.nodes[ri]; ok {
+						impls[id] = true
+					}
+				}
+			}
+			var sites []site
+			for id, n := range g.Nodes {
+				for _, e := range n.Edges {
+					if e.Method == "ifunc" && impls[e.To] && !slices.Contains(sites, site{id, e.Site}) {
+						sites = append(sites, site{id, e.Site})
+					}
+				}
+			}
+			sym := vdsoIFuncs[k].symbol
+			for _, s := range sites {
+				n := g.Nodes[s.id]
+				ci := slices.IndexFunc(n.Frame.Calls, func(cs frame.CallSite) bool { return cs.Addr == s.at })
+				if ci < 0 {
+					continue
+				}
+				cs := n.Frame.Calls[ci]
+				if g.opts.Strict || !v.open() || v.target(sym) < 0 {
+					if g.opts.Strict || !v.open() {
+						// "target not known": the code is the kernel's.
+						cs.Kind, cs.Target = frame.IndirectCall, 0
+						if e := slices.IndexFunc(n.Edges, func(e Edge) bool { return e.Site == s.at }); e >= 0 && n.Edges[e].Kind == frame.TailCall {
+							cs.Kind = frame.IndirectTailCall
+						}
+						n.Unresolved = append(n.Unresolved, cs)
+					}
+					continue
+				}
+				to := v.target(sym)
+				g.addEdge(s.id, to, cs, MethodGlibcModel)
+				v.premise(s.id, s.at, to, fmt.Sprintf("%s's call of %s at %#x (an ifunc whose resolver returns the vDSO's %s, else a system call)",
+					n.Name, vdsoIFuncs[k].ifunc, s.at, sym), "also goes to "+sym+" of that image")
+			}
 		}
 	}
+}
+
+// loadsSlot says whether fn's code loads the word at slot (a GOT slot):
+// `mov reg,[rip+slot]`.
+func (g *Graph) loadsSlot(m *Module, fn *binfile.Function, slot uint64) bool {
+	code, err := m.File.Code(fn.Addr, fn.Size)
+	if err != nil {
+		return false
+	}
+	for off := 0; off < len(code); {
+		e, err := g.Decoder.Decode(code[off:], fn.Addr+uint64(off))
+		if err != nil || e.Len <= 0 {
+			return false
+		}
+		if e.HasMem && e.MemBase < 0 && e.MemIndex < 0 && uint64(e.MemDisp) == slot {
+			return true
+		}
+		off += e.Len
+	}
+	return false
 }
 
 // rtldGlobalRO finds the module that defines _rtld_global_ro (ld.so) and
