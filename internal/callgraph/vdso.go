@@ -57,14 +57,13 @@ func (g *Graph) linkVDSO() {
 	if g.Arch != binfile.ArchX86_64 {
 		return
 	}
-	ld, object, ok := g.rtldGlobalRO()
-	if !ok {
-		return
-	}
 	v := &vdsoLinker{g: g, targets: map[string]int{}}
-	if !g.opts.Strict {
+	ld, object, ok := g.rtldGlobalRO()
+	if ok && !g.opts.Strict {
 		g.linkVDSOPointers(v, ld, object)
 	}
+	// (ld nil when no module defines _rtld_global_ro: the ifuncs'
+	// resolvers still read it, through their own module's slot.)
 	g.linkVDSOIFuncs(v, ld)
 	g.resolvePending()
 	// The bound of each vDSO function, for the premise to say: a vDSO
