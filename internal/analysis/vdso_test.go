@@ -11,6 +11,7 @@ import (
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/libcache"
 	"github.com/stackscope/stackscope/internal/testutil"
 	"github.com/stackscope/stackscope/internal/vdso"
 )
@@ -293,5 +294,62 @@ func TestVDSOIFunc(t *testing.T) {
 	sn := strict.Graph.Nodes[strict.Graph.NodesNamed("stamp")[0]]
 	if len(sn.Unresolved) != 2 {
 		t.Errorf("--strict: stamp has %d unresolved calls, want 2 (gettimeofday, time)", len(sn.Unresolved))
+	}
+}
+
+// TestVDSOLibraryCache: the library cache keeps the vDSO's frames under
+// the vDSO's own build ID (the image's identity, so another kernel's
+// image is another entry), beside the program's, libc's and ld.so's, and
+// nothing under any other name; an analysis that reads them back gives
+// the same bound and premise.
+func TestVDSOLibraryCache(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
+	src, _ := filepath.Abs("testdata/x86/vdsoclock.c")
+	prog := filepath.Join(dir, "vdsoclock")
+	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", prog, src)
+	var first Entry
+	for run := 0; run < 2; run++ {
+		c := libcache.Open("vdso-test")
+		res, err := Run(prog, Options{Entries: []string{"now"}, Libraries: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		im := requireVDSO(t, res)
+		c.Flush()
+		e := entry(t, res, "now")
+		if run == 0 {
+			first = e
+			ids := map[string]bool{binfile.BuildIDOf(prog): true}
+			for _, m := range res.Graph.Modules[1:] {
+				ids[m.File.BuildID()] = true
+			}
+			vid := im.File.BuildID()
+			if vid == "" {
+				t.Skip("SKIPPED: this kernel's vDSO has no build ID: its frames are not stored")
+			}
+			ids[vid] = true
+			entries, _ := filepath.Glob(filepath.Join(libcache.Dir(filepath.Join(dir, "cache"), "vdso-test"), "*"))
+			found := false
+			for _, p := range entries {
+				id, _, _ := strings.Cut(filepath.Base(p), "-")
+				if !ids[id] {
+					t.Errorf("cache entry %s is named by none of the program's, its libraries' or the vDSO's build IDs", filepath.Base(p))
+				}
+				found = found || id == vid
+			}
+			if !found {
+				t.Errorf("no cache entry for the vDSO's build ID %s: %v", vid, entries)
+			}
+			t.Logf("cache entries: %d, the vDSO's build ID %s", len(entries), vid)
+			continue
+		}
+		if !e.Bounded || !first.Bounded || *e.Bound != *first.Bound || !slices.Equal(e.Path, first.Path) {
+			t.Errorf("from the cache: %v %s %v, first run %v %s %v", e.Bounded, show(e.Bound), e.Path, first.Bounded, show(first.Bound), first.Path)
+		}
+		if !slices.EqualFunc(e.Assumptions, first.Assumptions, func(a, b bound.Assumption) bool { return a.Detail == b.Detail }) {
+			t.Errorf("from the cache the assumptions differ: %+v, first %+v", e.Assumptions, first.Assumptions)
+		}
 	}
 }
