@@ -79,6 +79,7 @@ func (g *Graph) ModelRuntime() {
 		return
 	}
 	g.cutCancellation()
+	g.linkVDSO()
 	g.linkExitHandlers()
 	if !g.opts.AuditHooks {
 		g.cutAuditCallbacks()

@@ -69,6 +69,7 @@ func (c *Cache) Key(in Inputs) (string, Dependencies, error) {
 	k.add("schema", fmt.Sprint(Schema))
 	k.add("tool", c.tool)
 	k.add("program", in.Program, prog.hash)
+	k.add("vdso", runningVDSO())
 	modules := []*module{prog}
 	// The walk of callgraph.loadLibraries: breadth first, each DT_NEEDED
 	// name once, searched from the module that names it.

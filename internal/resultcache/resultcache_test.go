@@ -271,3 +271,27 @@ func TestGetMarksUsed(t *testing.T) {
 		t.Errorf("entry read but still dated %v", st.ModTime())
 	}
 }
+
+// TestKeyCoversVDSO: the key names the running kernel's vDSO, whose code
+// the analysis walks where glibc calls into it: another kernel's image
+// gives another key, the same one the same key.
+func TestKeyCoversVDSO(t *testing.T) {
+	testutil.RequireTool(t, "gcc")
+	_, prog := build(t, t.TempDir(), 64)
+	in := Inputs{Program: prog}
+	base, _ := keyOf(t, in)
+	id := runningVDSO()
+	if id != "" && !strings.HasPrefix(id, "Linux ") {
+		t.Errorf("the vDSO's identity %q does not name the kernel", id)
+	}
+	defer func(f func() string) { runningVDSO = f }(runningVDSO)
+	for _, other := range []string{"Linux 9.9.9 x86_64 0123", ""} {
+		if other == id {
+			continue
+		}
+		runningVDSO = func() string { return other }
+		if k, _ := keyOf(t, in); k == base {
+			t.Errorf("with the vDSO %q the key is the one of the running kernel's", other)
+		}
+	}
+}
