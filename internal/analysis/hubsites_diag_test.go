@@ -17,7 +17,8 @@ import (
 // built here) it lists, for main, every indirect call site whose edge goes
 // to libc's or ld.so's address-taken hub (--strict: every unresolved
 // indirect call), grouped by function, with the path from main that
-// reaches the function without passing through such a hub.
+// reaches the function without passing through such a hub
+// (STACKSCOPE_HUBPATH=name: and the path to the function of that name).
 func TestHubSitesDiag(t *testing.T) {
 	target := os.Getenv("STACKSCOPE_HUBSITES")
 	if target == "" {
@@ -37,7 +38,7 @@ func TestHubSitesDiag(t *testing.T) {
 			t.Fatal(err)
 		}
 		g := res.Graph
-		ids := g.NodesNamed("main")
+		ids := g.NodesNamed(envOr("STACKSCOPE_HUBFROM", "main"))
 		if len(ids) == 0 {
 			t.Fatal("no main")
 		}
@@ -110,6 +111,30 @@ func TestHubSitesDiag(t *testing.T) {
 			sort.Strings(addrs)
 			fmt.Fprintf(&b, "  %-32s (%s) %s\n      via %s\n", g.Nodes[id].Name, g.Nodes[id].Module.Name, strings.Join(addrs, " "), strings.Join(path, " -> "))
 		}
+		// STACKSCOPE_HUBPATH=name: also the path from main to each node
+		// of that name that avoids the address-taken hubs.
+		if want := os.Getenv("STACKSCOPE_HUBPATH"); want != "" {
+			for id := range parent {
+				if g.Nodes[id].Name != want {
+					continue
+				}
+				var path []string
+				for p := id; p >= 0; p = parent[p] {
+					path = append([]string{g.Nodes[p].Name}, path...)
+				}
+				fmt.Fprintf(&b, "path to %s: %s\n", want, strings.Join(path, " -> "))
+				for _, e := range g.Nodes[id].Edges {
+					fmt.Fprintf(&b, "    edge %#x -> %s (%s)\n", e.Site, g.Nodes[e.To].Name, e.Method)
+				}
+			}
+		}
 		t.Log("\n" + b.String())
 	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
