@@ -607,6 +607,9 @@ const LazyResolverName = "_dl_runtime_resolve"
 // frame from its code with this CPU's XSAVE size, a premise, and an edge
 // to _dl_fixup (lazyresolver.go).
 func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
+	if g.cutGuardedAuditSlot(from, m, slot) { // (lazyresolver.go)
+		return
+	}
 	if g.lazyResolvers == nil {
 		g.lazyResolvers = map[lazyKey]int{}
 	}

@@ -264,3 +264,36 @@ func resolverAt(code []byte, addr uint64) (resolverVariant, bool) {
 	}
 	return v, true
 }
+
+// auditGuardedSlots are ld.so's audit hooks that libc calls, through a
+// lazily bound slot, only after testing GLRO(dl_naudit) > 0 itself, so
+// that without LD_AUDIT neither the hook nor the resolver runs there:
+// glibc 2.36's do_sym (elf/dl-sym.c) for _dl_audit_symbind_alt (Debian
+// 12's libc.so.6: `mov 0x378(%rax),%eax; test %eax,%eax; jne` before the
+// call). _dl_audit_preinit is not one: __libc_start_main calls it on
+// every start, and the hook tests dl_naudit inside, after its slot was
+// resolved (gdb shows _dl_fixup under __libc_start_main_impl).
+var auditGuardedSlots = map[string]bool{"_dl_audit_symbind_alt": true}
+
+// cutGuardedAuditSlot leaves out the lazy-binding edge of a call through
+// one of those slots unless --ld-audit, and gives the caller the no-audit
+// premise instead.
+func (g *Graph) cutGuardedAuditSlot(from int, m *Module, slot uint64) bool {
+	name := m.File.Slots[slot]
+	if g.opts.AuditHooks || !auditGuardedSlots[name] {
+		return false
+	}
+	n := g.Nodes[from]
+	p := Premise{Kind: PremiseNoAudit, Detail: "not under LD_AUDIT: " + n.Name + " calls " + name +
+		" (lazily bound in " + m.Name + ") only when an audit library is loaded (--ld-audit keeps the call)"}
+	if n.Func != nil {
+		p.Site = n.Func.Addr
+	}
+	for _, q := range n.Premises {
+		if q == p {
+			return true
+		}
+	}
+	n.Premises = append(n.Premises, p)
+	return true
+}

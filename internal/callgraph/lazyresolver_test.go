@@ -113,3 +113,67 @@ func requireLibcDbg(t *testing.T) {
 	}
 	t.Skip("SKIPPED: libc6-dbg is not installed; ./scripts/test.sh installs it")
 }
+
+// TestGuardedAuditSlot: do_sym (reached by dlsym) calls ld.so's
+// _dl_audit_symbind_alt through a lazy slot of libc.so.6 only under
+// LD_AUDIT: gdb, with a breakpoint on the hook, sees the program exit
+// without reaching it; the graph has no lazy-binding edge at that call,
+// and do_sym carries the no-audit premise. With AuditHooks (--ld-audit)
+// the edge is there.
+func TestGuardedAuditSlot(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	gdb := testutil.RequireTool(t, "gdb")
+	requireLibcDbg(t) // do_sym's name
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/lazyres/dlsym.c")
+	prog := filepath.Join(dir, "dlsym")
+	testutil.Run(t, dir, gcc, "-O2", "-o", prog, src)
+	cmd := exec.Command(gdb, "-q", "-batch", "-nx", "-ex", "starti", "-ex", "break _dl_audit_symbind_alt", "-ex", "continue", prog)
+	cmd.Env = append(os.Environ(), "LD_AUDIT=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Breakpoint 1 at 0x") || !strings.Contains(string(out), "exited normally") ||
+		strings.Contains(string(out), "Breakpoint 1, ") {
+		t.Fatalf("gdb: want an exit without reaching _dl_audit_symbind_alt (%v):\n%s", err, out)
+	}
+
+	f, err := binfile.Open(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, audit := range []bool{false, true} {
+		g := Build(f, x86.Decoder{}, Options{StackAlign: 16, FollowLibraries: true, AuditHooks: audit})
+		ids := g.NodesNamed("do_sym")
+		if len(ids) == 0 {
+			t.Fatal("no node do_sym (dlsym not followed into libc.so.6?)")
+		}
+		hookSites, lazyAtHook, premise := 0, 0, false
+		for _, id := range ids {
+			n := g.Nodes[id]
+			sites := map[uint64]bool{}
+			for _, e := range n.Edges {
+				if g.Nodes[e.To].Name == "_dl_audit_symbind_alt" {
+					sites[e.Site] = true
+				}
+			}
+			hookSites += len(sites)
+			for _, e := range n.Edges {
+				if e.Method == MethodLazy && sites[e.Site] {
+					lazyAtHook++
+				}
+			}
+			for _, p := range n.Premises {
+				premise = premise || p.Kind == PremiseNoAudit && strings.Contains(p.Detail, "_dl_audit_symbind_alt")
+			}
+		}
+		if hookSites == 0 {
+			t.Fatalf("audit %v: do_sym has no call of _dl_audit_symbind_alt", audit)
+		}
+		if !audit && (lazyAtHook != 0 || !premise) {
+			t.Errorf("without --ld-audit: %d lazy-binding edges at the hook's call, premise %v; want none and the premise", lazyAtHook, premise)
+		}
+		if audit && (lazyAtHook == 0 || premise) {
+			t.Errorf("with --ld-audit: %d lazy-binding edges at the hook's call, premise %v; want the edge and no premise", lazyAtHook, premise)
+		}
+	}
+}
