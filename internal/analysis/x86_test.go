@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -319,9 +321,11 @@ func TestX86SourceLines(t *testing.T) {
 }
 
 // TestX86LazyBinding: a call through a lazily bound PLT slot can run ld.so's
-// resolver, whose frame holds the CPU's XSAVE state: the entry is not
-// bounded (with that reason) unless the program is linked with -z now. The
-// run shows the reason is real: on this machine the first call costs
+// resolver, whose frame holds the CPU's XSAVE state. On x86-64 the
+// resolver is modelled from ld.so's code with this CPU's XSAVE size: the
+// entry carries the "cpu" premise instead of a reason; with --strict it is
+// not bounded with the lazy-binding reason; linked with -z now, neither.
+// The run shows the resolver is real: on this machine the first call costs
 // hundreds of bytes more stack without LD_BIND_NOW than with it.
 func TestX86LazyBinding(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
@@ -330,24 +334,37 @@ func TestX86LazyBinding(t *testing.T) {
 	lazy, now := filepath.Join(dir, "lazy"), filepath.Join(dir, "now")
 	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,lazy", "-o", lazy, src)
 	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", now, src)
-	hasResolver := func(bin string) bool {
-		res, err := Run(bin, Options{Entries: []string{"work"}})
+	// resolver says whether work has the lazy-binding reason, and whether
+	// it carries the modelled resolver's premise.
+	resolver := func(bin string, strict bool) (reason, premise bool) {
+		res, err := Run(bin, Options{Entries: []string{"work"}, Strict: strict})
 		if err != nil {
 			t.Fatal(err)
 		}
 		requirePathSums(t, res)
-		for _, r := range entry(t, res, "work").Reasons {
+		e := entry(t, res, "work")
+		for _, r := range e.Reasons {
 			if r.Function == "_dl_runtime_resolve" && r.Kind == "dynamic" {
-				return true
+				reason = true
 			}
 		}
-		return false
+		for _, a := range e.Assumptions {
+			if a.Kind == callgraph.PremiseCPU {
+				premise = true
+			}
+		}
+		return reason, premise
 	}
-	if !hasResolver(lazy) {
-		t.Errorf("-z lazy: work has no lazy-binding reason")
+	if reason, premise := resolver(lazy, true); !reason || premise {
+		t.Errorf("-z lazy, strict: lazy-binding reason %v, cpu premise %v; want the reason alone", reason, premise)
 	}
-	if hasResolver(now) {
-		t.Errorf("-z now: work has a lazy-binding reason")
+	if runtime.GOARCH == "amd64" {
+		if reason, premise := resolver(lazy, false); reason || !premise {
+			t.Errorf("-z lazy: lazy-binding reason %v, cpu premise %v; want the premise alone", reason, premise)
+		}
+	}
+	if reason, premise := resolver(now, false); reason || premise {
+		t.Errorf("-z now: lazy-binding reason %v, cpu premise %v; want neither", reason, premise)
 	}
 	measure := func(env ...string) int64 {
 		cmd := exec.Command(lazy)

@@ -838,9 +838,10 @@ func (a *Analysis) facts() {
 }
 
 // glibcPremise says whether an assumption of this kind is a premise of a
-// model of glibc's own code: one line for the whole run, listed first.
+// model of glibc's own code (ld.so's resolver modelled on this CPU among
+// them): one line for the whole run, listed first.
 func glibcPremise(kind string) bool {
-	return kind == callgraph.PremiseGlibcModel || kind == callgraph.PremiseLibcChecks
+	return kind == callgraph.PremiseGlibcModel || kind == callgraph.PremiseLibcChecks || kind == callgraph.PremiseCPU
 }
 
 // excludedAssumption is the assumption an entry that calls excluded node

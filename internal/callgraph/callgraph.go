@@ -153,6 +153,10 @@ type Graph struct {
 	// fatal: glibc's fatal-error functions and the calls into them not
 	// followed (libcfatal.go).
 	fatal libcFatal
+
+	// resolver is ld.so's lazy-binding resolver modelled on this CPU
+	// (lazyresolver.go).
+	resolver resolverModel
 }
 
 // Options control how the graph is built.
@@ -597,12 +601,23 @@ const LazyResolverName = "_dl_runtime_resolve"
 // 14: realloc, calloc, ld.so's TLS functions), and the user must know
 // which module to act on. (One per slot would repeat the same fix once
 // for each of a lazily bound program's imports.)
+//
+// Where ld.so's resolver is recognised (x86-64, glibc, not --strict nor
+// --ld-audit), every lazy slot links to one node instead: the resolver's
+// frame from its code with this CPU's XSAVE size, a premise, and an edge
+// to _dl_fixup (lazyresolver.go).
 func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
+	if g.cutGuardedAuditSlot(from, m, slot) { // (lazyresolver.go)
+		return
+	}
 	if g.lazyResolvers == nil {
 		g.lazyResolvers = map[lazyKey]int{}
 	}
 	key := lazyKey{m: m, audit: strings.HasPrefix(m.File.Slots[slot], "_dl_audit_")}
 	id, ok := g.lazyResolvers[key]
+	if !ok {
+		id, ok = g.modelledResolver() // (lazyresolver.go)
+	}
 	if !ok {
 		id = len(g.Nodes)
 		fix := "link it with -Wl,-z,now"

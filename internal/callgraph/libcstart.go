@@ -306,9 +306,11 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 	}
 	// The summary's edges: __libc_start_main's direct calls, without the
 	// audit hooks and with the copy of the function that calls main.
-	// A call to an audit hook goes through libc's PLT: the lazy-binding
-	// edge at the same site (libc.so.6 is not linked with -z now) goes
-	// with it.
+	// A call to an audit hook goes through libc's PLT, and its
+	// lazy-binding edge stays: glibc 2.36 calls _dl_audit_preinit on
+	// every start (the hook tests GLRO(dl_naudit) itself), so its slot,
+	// lazily bound in libc.so.6, runs the resolver there (seen with gdb:
+	// _dl_fixup under __libc_start_main_impl, reloc_arg 13).
 	auditSites := map[uint64]bool{}
 	for _, e := range l.Edges {
 		if !opts.AuditHooks && strings.HasPrefix(g.Nodes[e.To].Name, "_dl_audit_") {
@@ -316,7 +318,7 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 		}
 	}
 	for _, e := range l.Edges {
-		if isIndirectSite(l, e.Site) || auditSites[e.Site] {
+		if isIndirectSite(l, e.Site) || auditSites[e.Site] && e.Method != MethodLazy {
 			continue
 		}
 		if e.To == holder && starter >= 0 {

@@ -68,6 +68,10 @@ func (c *Cache) Key(in Inputs) (string, Dependencies, error) {
 	k := keyWriter{h: sha256.New()}
 	k.add("schema", fmt.Sprint(Schema))
 	k.add("tool", c.tool)
+	// ld.so's lazy-binding resolver is modelled with this CPU's XSAVE
+	// size (callgraph's lazyresolver.go): a report made on another CPU
+	// (a cache directory shared between machines) is another report.
+	k.add("cpu xsave", c.cpu)
 	k.add("program", in.Program, prog.hash)
 	k.add("vdso", runningVDSO())
 	modules := []*module{prog}

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/stackscope/stackscope/internal/cachefile"
+	"github.com/stackscope/stackscope/internal/xstate"
 )
 
 // Schema numbers the entry format; raise it when Entry changes.
@@ -48,6 +49,7 @@ type Cache struct {
 	base string // os.UserCacheDir()/stackscope, "" when nothing is stored
 	dir  string // this schema's and version's entries under base
 	tool string // the build of stackscope (libcache.ToolID)
+	cpu  string // the CPUID words of this CPU's XSAVE sizes (xstate)
 
 	files     fileMemo
 	evictOnce sync.Once
@@ -57,7 +59,7 @@ type Cache struct {
 // version and executable's ID) under os.UserCacheDir()/stackscope; without
 // a cache directory it stores nothing (but still computes keys).
 func Open(version, tool string) *Cache {
-	c := &Cache{tool: tool}
+	c := &Cache{tool: tool, cpu: xstate.Read().Words}
 	if base, err := os.UserCacheDir(); err == nil {
 		c.base = filepath.Join(base, "stackscope")
 		c.dir = filepath.Join(c.base, fmt.Sprintf("results-v%d-%s", Schema, safeName(version)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -81,6 +82,16 @@ func TestKeyCoversInputs(t *testing.T) {
 	}
 
 	differs("another setting", Inputs{Program: prog, DebugRoots: []string{debug}, Settings: []string{"format: text"}})
+
+	// Another CPU (a cache shared between machines): the lazy-binding
+	// resolver's frame is this CPU's XSAVE size. Open keys this one's.
+	other := &Cache{tool: "test", cpu: "d.0.ebx=0x2b00"}
+	if k, _, err := other.Key(in); err != nil || seen[k] != "" {
+		t.Errorf("another CPU's XSAVE size: key %s (%v), same as %q", k, err, seen[k])
+	}
+	if runtime.GOARCH == "amd64" && Open("test", "test").cpu == "" {
+		t.Error("Open did not read this CPU's XSAVE words")
+	}
 
 	// A debug file appearing for the library, then for the program.
 	for _, f := range []string{lib, prog} {
