@@ -615,7 +615,11 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 	}
 	key := lazyKey{m: m, audit: strings.HasPrefix(m.File.Slots[slot], "_dl_audit_")}
 	id, ok := g.lazyResolvers[key]
-	if !ok {
+	if !ok && m != g.Modules[0] {
+		// Not for the program's own PLT: its one reason, with a fix the
+		// user can apply (link with -z now), says more than the dozens of
+		// ld.so's and libc's reasons _dl_fixup's paths bring (a lazily
+		// bound write-only program: 1 reason against 73).
 		id, ok = g.modelledResolver() // (lazyresolver.go)
 	}
 	if !ok {

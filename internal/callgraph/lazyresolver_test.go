@@ -16,9 +16,10 @@ import (
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
-// TestLazyResolverFrame: a program's first call of a function in a library
-// built at test time without -z now runs ld.so's resolver. The graph links
-// that call to the resolver modelled on this CPU: a static frame, the
+// TestLazyResolverFrame: a program (built with -z now) calls a library
+// built at test time without -z now, whose call into a second library runs
+// ld.so's resolver. The graph links that call to the resolver modelled on
+// this CPU (the program's own lazy slots keep the dynamic reason): a static frame, the
 // "cpu" premise, one edge, to ld.so's _dl_fixup. Under gdb, the SP at
 // work's entry and at _dl_fixup's entry (the resolver's deepest point
 // before its callee) give the stack the resolver really used: at or below
@@ -33,31 +34,39 @@ func TestLazyResolverFrame(t *testing.T) {
 	requireLibcDbg(t) // _dl_fixup's name, for gdb's breakpoint and the edge
 	dir := t.TempDir()
 	src, _ := filepath.Abs("testdata/lazyres")
-	lib, prog := filepath.Join(dir, "liblr.so"), filepath.Join(dir, "prog")
-	testutil.Run(t, dir, gcc, "-O2", "-fPIC", "-shared", "-Wl,-z,lazy", "-o", lib, filepath.Join(src, "lib.c"))
-	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,lazy", "-o", prog, filepath.Join(src, "prog.c"), "-L"+dir, "-llr", "-Wl,-rpath,"+dir)
+	inner, lib, prog := filepath.Join(dir, "libinner.so"), filepath.Join(dir, "liblr.so"), filepath.Join(dir, "prog")
+	testutil.Run(t, dir, gcc, "-O2", "-fPIC", "-shared", "-o", inner, filepath.Join(src, "inner.c"))
+	testutil.Run(t, dir, gcc, "-O2", "-fPIC", "-shared", "-Wl,-z,lazy", "-o", lib, filepath.Join(src, "lib.c"), "-L"+dir, "-linner", "-Wl,-rpath,"+dir)
+	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", prog, filepath.Join(src, "prog.c"), "-L"+dir, "-llr", "-Wl,-rpath,"+dir)
 
 	f, err := binfile.Open(prog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	build := func(strict bool) (*Graph, *Node, Edge) {
+	// build returns the graph, the node lib_fn's lazy call links to, and
+	// the depths below work's caller's SP at that call (work's call of
+	// lib_fn, then lib_fn's through its lazy slot).
+	build := func(strict bool) (*Graph, *Node, int64) {
 		g := Build(f, x86.Decoder{}, Options{StackAlign: 16, FollowLibraries: true, Strict: strict})
-		ids := g.NodesNamed("work")
-		if len(ids) != 1 {
-			t.Fatalf("work: %d nodes", len(ids))
-		}
-		for _, e := range g.Nodes[ids[0]].Edges {
-			if e.Method == MethodLazy {
-				return g, g.Nodes[e.To], e
+		edge := func(name, method string) Edge {
+			ids := g.NodesNamed(name)
+			if len(ids) != 1 {
+				t.Fatalf("%s: %d nodes", name, len(ids))
 			}
+			for _, e := range g.Nodes[ids[0]].Edges {
+				if method == "" && g.Nodes[e.To].Name == "lib_fn" || e.Method == method {
+					return e
+				}
+			}
+			t.Fatalf("%s has no %q edge", name, method)
+			return Edge{}
 		}
-		t.Fatal("work's call of lib_fn has no lazy-binding edge")
-		return nil, nil, Edge{}
+		toLib, lazy := edge("work", ""), edge("lib_fn", MethodLazy)
+		return g, g.Nodes[lazy.To], toLib.Depth + lazy.Depth
 	}
 
-	g, res, call := build(false)
+	g, res, depth := build(false)
 	if res.Frame.Kind != frame.Static {
 		t.Fatalf("resolver frame %v (%s), want static", res.Frame.Kind, res.Frame.Reason)
 	}
@@ -69,7 +78,7 @@ func TestLazyResolverFrame(t *testing.T) {
 	}
 	// Below the SP of work's caller: work's depth at its call, the
 	// resolver's at its call of _dl_fixup, the return address that pushes.
-	static := call.Depth + res.Edges[0].Depth + 8
+	static := depth + res.Edges[0].Depth + 8
 
 	out, err := exec.Command(gdb, "-q", "-batch", "-nx",
 		"-ex", "break *work", "-ex", "run", "-ex", "p/x $rsp",
