@@ -71,13 +71,14 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		}
 		t.write(w)
 	}
+	why := reasonsMemo{}
 	for _, e := range r.Entries {
 		// A bounded entry that calls nothing and assumes nothing says all
 		// in the table above.
 		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 && e.OwnCode == nil {
 			continue
 		}
-		entryText(w, e, o)
+		entryText(w, e, o, why)
 		ownCodeText(w, e)
 	}
 	neverReturnsText(w, r)
@@ -217,7 +218,7 @@ func resetText(w io.Writer, e analysis.Entry) {
 		what, r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
 }
 
-func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
+func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions, why reasonsMemo) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
@@ -226,7 +227,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
 		resetText(w, e)
-		reasonsText(w, e, o)
+		why.write(w, e, o)
 	}
 	if len(e.Steps) == 0 {
 		return
