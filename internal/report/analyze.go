@@ -31,6 +31,15 @@ func Bytes(n int64) string { return size.Format(n) }
 // AnalyzeJSON writes the results as one JSON document: an object for one
 // file, an array for several.
 func AnalyzeJSON(w io.Writer, results []*analysis.Result) error {
+	if len(results) > 0 && resultFieldsOK {
+		return streamAnalyses(w, results)
+	}
+	return encodeAnalyses(w, results)
+}
+
+// encodeAnalyses is AnalyzeJSON through encoding/json's encoder, whole
+// (the bytes streamAnalyses matches, and what it falls back to).
+func encodeAnalyses(w io.Writer, results []*analysis.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	list := make([]kindedAnalysis, len(results))
