@@ -334,8 +334,11 @@ func (l *Lower) visit(v int) {
 		l.finish(v, best, -1)
 		return
 	}
-	var ifuncMin map[uint64]int64
-	var ifuncEdge map[uint64]int
+	// The shallowest implementation of each ifunc call site, in the
+	// order the sites come (a few per function: a list, not maps, which
+	// were 700 MB of allocation on libLLVM-15; the stack holds it).
+	var ifuncBuf [4]ifuncBest
+	ifuncs := ifuncBuf[:0]
 	for ei, e := range n.Edges {
 		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] || l.stop(e.To) {
 			continue
@@ -348,26 +351,44 @@ func (l *Lower) visit(v int) {
 		}
 		d := l.through(n, e, l.val[e.To])
 		if e.Method == "ifunc" {
-			if ifuncMin == nil {
-				ifuncMin, ifuncEdge = map[uint64]int64{}, map[uint64]int{}
-			}
-			if m, ok := ifuncMin[e.Site]; !ok || d < m {
-				ifuncMin[e.Site], ifuncEdge[e.Site] = d, ei
-			}
+			ifuncs = keepShallowest(ifuncs, e.Site, d, ei)
 			continue
 		}
 		if d > best {
 			best, bestEdge = d, ei
 		}
 	}
-	for site, d := range ifuncMin {
-		// Ties go to the first edge, as above: the map's order is
-		// random, and a report must be the same on every run.
-		if ei := ifuncEdge[site]; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
+	for _, f := range ifuncs {
+		// Ties go to the first edge, as above, whatever the order of
+		// the sites.
+		if d, ei := f.depth, f.edge; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
 			best, bestEdge = d, ei
 		}
 	}
 	l.finish(v, best, bestEdge)
+}
+
+// ifuncBest is the shallowest implementation of one ifunc call site so
+// far: its depth and edge.
+type ifuncBest struct {
+	site  uint64
+	depth int64
+	edge  int
+}
+
+// keepShallowest records depth d by edge ei for site when it is the
+// site's first or shallower than its best so far (a tie keeps the first
+// edge).
+func keepShallowest(list []ifuncBest, site uint64, d int64, ei int) []ifuncBest {
+	for i := range list {
+		if list[i].site == site {
+			if d < list[i].depth {
+				list[i].depth, list[i].edge = d, ei
+			}
+			return list
+		}
+	}
+	return append(list, ifuncBest{site, d, ei})
 }
 
 func (l *Lower) bound(id int) (int64, []Step) {
@@ -386,9 +407,9 @@ func (l *Lower) bound(id int) (int64, []Step) {
 	var depth, reach int64
 	var tail bool
 	var kept int64
-	seen := map[int]bool{}
-	for v := id; v >= 0 && !seen[v]; {
-		seen[v] = true
+	var seen chainSeen
+	for v := id; v >= 0 && !seen.has(v); {
+		seen.add(v)
 		n := g.Nodes[v]
 		st := Step{Node: v, Name: g.QualifiedName(v), Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
 		if n.External || n.Hub {
@@ -411,4 +432,38 @@ func (l *Lower) bound(id int) (int64, []Step) {
 		v = e.To
 	}
 	return reach, steps
+}
+
+// chainSeen is the set of functions on a chain being rebuilt: a list
+// while the chain is short (most are: a map per entry was 200 MB of
+// allocation on libLLVM-15), a map once it is long.
+type chainSeen struct {
+	list []int
+	set  map[int]bool
+}
+
+func (c *chainSeen) has(v int) bool {
+	if c.set != nil {
+		return c.set[v]
+	}
+	for _, x := range c.list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *chainSeen) add(v int) {
+	if c.set != nil {
+		c.set[v] = true
+		return
+	}
+	c.list = append(c.list, v)
+	if len(c.list) > 32 {
+		c.set = make(map[int]bool, 2*len(c.list))
+		for _, x := range c.list {
+			c.set[x] = true
+		}
+	}
 }
