@@ -96,7 +96,7 @@ func TestAnalyzeJSONStreamed(t *testing.T) {
 func TestStructFieldsRefuses(t *testing.T) {
 	type inner struct{ A int }
 	for name, v := range map[string]any{
-		"untagged":   struct{ A int }{},
+		"untagged": struct{ A int }{},
 		"string opt": struct {
 			A int `json:"a,string"`
 		}{},
