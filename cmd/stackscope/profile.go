@@ -46,6 +46,10 @@ func startProfiles() (stop func()) {
 			}
 			if memPath != "" {
 				if f, err := os.Create(memPath); err == nil {
+					// The profile is as of the last collection: without
+					// one here, what was allocated since (the report,
+					// most of what follows the bound) is left out.
+					runtime.GC()
 					pprof.Lookup("heap").WriteTo(f, 0)
 					f.Close()
 				}

@@ -96,6 +96,11 @@ type Lower struct {
 	stops []uint8
 	// pooled: the tables came from lowerPool.
 	pooled *lowerTables
+	// Scratch kept between walks: visit's ifunc sites per depth of the
+	// walk (depth), and the set of a chain being rebuilt.
+	ifuncs [][]ifuncBest
+	depth  int
+	seen   chainSeen
 }
 
 type lowerTables struct {
@@ -335,10 +340,14 @@ func (l *Lower) visit(v int) {
 		return
 	}
 	// The shallowest implementation of each ifunc call site, in the
-	// order the sites come (a few per function: a list, not maps, which
-	// were 700 MB of allocation on libLLVM-15; the stack holds it).
-	var ifuncBuf [4]ifuncBest
-	ifuncs := ifuncBuf[:0]
+	// order the sites come: a list per depth of the walk, kept between
+	// walks (maps per function were 700 MB of allocation on libLLVM-15,
+	// whose functions call memcpy and the like at many sites).
+	if l.depth == len(l.ifuncs) {
+		l.ifuncs = append(l.ifuncs, nil)
+	}
+	ifuncs := l.ifuncs[l.depth][:0]
+	l.depth++
 	for ei, e := range n.Edges {
 		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] || l.stop(e.To) {
 			continue
@@ -352,6 +361,7 @@ func (l *Lower) visit(v int) {
 		d := l.through(n, e, l.val[e.To])
 		if e.Method == "ifunc" {
 			ifuncs = keepShallowest(ifuncs, e.Site, d, ei)
+			l.ifuncs[l.depth-1] = ifuncs
 			continue
 		}
 		if d > best {
@@ -365,6 +375,7 @@ func (l *Lower) visit(v int) {
 			best, bestEdge = d, ei
 		}
 	}
+	l.depth--
 	l.finish(v, best, bestEdge)
 }
 
@@ -407,7 +418,8 @@ func (l *Lower) bound(id int) (int64, []Step) {
 	var depth, reach int64
 	var tail bool
 	var kept int64
-	var seen chainSeen
+	seen := &l.seen
+	seen.list, seen.set = seen.list[:0], nil
 	for v := id; v >= 0 && !seen.has(v); {
 		seen.add(v)
 		n := g.Nodes[v]
