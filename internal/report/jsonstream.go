@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"io"
 	"reflect"
@@ -80,15 +81,16 @@ func isEmptyJSON(v reflect.Value) bool {
 // for one, an array for several, and a newline.
 func streamAnalyses(w io.Writer, results []*analysis.Result) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
+	p := &pieces{w: bw}
 	if len(results) == 1 {
-		if err := streamAnalysis(bw, results[0], ""); err != nil {
+		if err := streamAnalysis(p, results[0], ""); err != nil {
 			return err
 		}
 	} else {
 		bw.WriteString("[\n")
 		for i, r := range results {
 			bw.WriteString("  ")
-			if err := streamAnalysis(bw, r, "  "); err != nil {
+			if err := streamAnalysis(p, r, "  "); err != nil {
 				return err
 			}
 			if i < len(results)-1 {
@@ -104,11 +106,12 @@ func streamAnalyses(w io.Writer, results []*analysis.Result) error {
 
 // streamAnalysis writes one kinded result as an object whose closing
 // brace is at prefix's depth (its first line is the caller's).
-func streamAnalysis(w *bufio.Writer, r *analysis.Result, prefix string) error {
+func streamAnalysis(p *pieces, r *analysis.Result, prefix string) error {
+	w := p.w
 	inner := prefix + "  "
 	w.WriteString("{\n")
 	w.WriteString(inner + `"kind": `)
-	if err := writeIndented(w, KindAnalyze, inner); err != nil {
+	if err := p.write(KindAnalyze, inner); err != nil {
 		return err
 	}
 	v := reflect.ValueOf(r).Elem()
@@ -118,12 +121,12 @@ func streamAnalysis(w *bufio.Writer, r *analysis.Result, prefix string) error {
 			continue
 		}
 		w.WriteString(",\n" + inner)
-		if err := writeIndented(w, f.name, inner); err != nil {
+		if err := p.write(f.name, inner); err != nil {
 			return err
 		}
 		w.WriteString(": ")
 		if fv.Kind() == reflect.Slice && fv.Len() > 0 && fv.Type().Elem().Kind() != reflect.Uint8 {
-			if err := streamList(w, fv, inner); err != nil {
+			if err := streamList(p, fv, inner); err != nil {
 				return err
 			}
 			continue
@@ -131,7 +134,7 @@ func streamAnalysis(w *bufio.Writer, r *analysis.Result, prefix string) error {
 		// Addr: the field as the encoder sees it, addressable (a
 		// pointer-receiver MarshalJSON applies), which Interface alone
 		// would copy away.
-		if err := writeIndented(w, fv.Addr().Interface(), inner); err != nil {
+		if err := p.write(fv.Addr().Interface(), inner); err != nil {
 			return err
 		}
 	}
@@ -141,12 +144,13 @@ func streamAnalysis(w *bufio.Writer, r *analysis.Result, prefix string) error {
 
 // streamList writes a non-empty list one element at a time, its closing
 // bracket at prefix's depth.
-func streamList(w *bufio.Writer, list reflect.Value, prefix string) error {
+func streamList(p *pieces, list reflect.Value, prefix string) error {
+	w := p.w
 	inner := prefix + "  "
 	w.WriteString("[\n")
 	for i := 0; i < list.Len(); i++ {
 		w.WriteString(inner)
-		if err := writeIndented(w, list.Index(i).Addr().Interface(), inner); err != nil {
+		if err := p.write(list.Index(i).Addr().Interface(), inner); err != nil {
 			return err
 		}
 		if i < list.Len()-1 {
@@ -158,12 +162,33 @@ func streamList(w *bufio.Writer, list reflect.Value, prefix string) error {
 	return nil
 }
 
-// writeIndented writes v as json.MarshalIndent does at prefix's depth.
-func writeIndented(w *bufio.Writer, v any, prefix string) error {
-	b, err := json.MarshalIndent(v, prefix, "  ")
-	if err != nil {
+// pieces encodes the pieces of one document: one encoder per depth
+// writing into one buffer, both reused (json.MarshalIndent makes two new
+// buffers per piece: on libLLVM-15's 4.66 GB document, most of its
+// allocation). An encoder with SetIndent writes what MarshalIndent
+// returns, and a newline.
+type pieces struct {
+	w    *bufio.Writer
+	buf  bytes.Buffer
+	encs map[string]*json.Encoder
+}
+
+// write writes v as json.MarshalIndent(v, prefix, "  ") would.
+func (p *pieces) write(v any, prefix string) error {
+	enc := p.encs[prefix]
+	if enc == nil {
+		if p.encs == nil {
+			p.encs = map[string]*json.Encoder{}
+		}
+		enc = json.NewEncoder(&p.buf)
+		enc.SetIndent(prefix, "  ")
+		p.encs[prefix] = enc
+	}
+	p.buf.Reset()
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
-	_, err = w.Write(b)
+	b := p.buf.Bytes()
+	_, err := p.w.Write(b[:len(b)-1]) // without Encode's newline
 	return err
 }
