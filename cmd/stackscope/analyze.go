@@ -168,7 +168,15 @@ func analyzeLayouts(fl analyzeFlags, results []*analysis.Result, cfgs map[*analy
 // the lines that explain a finding (exit 1), none when there is none.
 func renderAnalyses(fl analyzeFlags, results []*analysis.Result, budgets map[*analysis.Result]*config.Config, layouts []*layout.Report) ([]byte, []string, error) {
 	var buf bytes.Buffer
-	out := &buf
+	whys, err := renderAnalysesTo(&buf, fl, results, budgets, layouts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), whys, nil
+}
+
+// renderAnalysesTo is renderAnalyses writing to out as it goes.
+func renderAnalysesTo(out io.Writer, fl analyzeFlags, results []*analysis.Result, budgets map[*analysis.Result]*config.Config, layouts []*layout.Report) ([]string, error) {
 	err := func() error {
 		switch fl.out.format {
 		case "json":
@@ -200,7 +208,7 @@ func renderAnalyses(fl analyzeFlags, results []*analysis.Result, budgets map[*an
 		return nil
 	}()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var whys []string
 	for _, r := range results {
@@ -219,7 +227,7 @@ func renderAnalyses(fl analyzeFlags, results []*analysis.Result, budgets map[*an
 			whys = append(whys, layoutWhys(l)...)
 		}
 	}
-	return buf.Bytes(), whys, nil
+	return whys, nil
 }
 
 // runAnalyzeOne analyses one file, its report read from the report cache
@@ -237,6 +245,9 @@ func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
 	if err != nil {
 		return err
 	}
+	if !cacheable {
+		return streamAnalyses(cmd, fl, res, cfg)
+	}
 	data, whys, err := renderAnalyses(fl, []*analysis.Result{res}, map[*analysis.Result]*config.Config{res: cfg}, nil)
 	if err != nil {
 		return &exitError{Code: exitUsage, Err: err}
@@ -250,7 +261,27 @@ func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
 // emitAnalyses writes a rendered report and returns the exit status its
 // findings give.
 func emitAnalyses(cmd *cobra.Command, fl analyzeFlags, data []byte, whys []string) error {
-	if err := fl.out.emit(cmd.OutOrStdout(), func(out io.Writer) error { _, err := out.Write(data); return err }); err != nil {
+	if err := fl.out.emitBytes(cmd.OutOrStdout(), data); err != nil {
+		return err
+	}
+	if len(whys) > 0 {
+		return findingError(wrote(fl.out), whys)
+	}
+	return nil
+}
+
+// streamAnalyses renders the report of one analysis that the report cache
+// will not keep straight to its destination (outputFlags.stream): a large
+// library's report (libLLVM-15: 240 MB of text, gigabytes of JSON) is
+// then never held whole in memory.
+func streamAnalyses(cmd *cobra.Command, fl analyzeFlags, res *analysis.Result, cfg *config.Config) error {
+	var whys []string
+	err := fl.out.stream(cmd.OutOrStdout(), func(out io.Writer) error {
+		var err error
+		whys, err = renderAnalysesTo(out, fl, []*analysis.Result{res}, map[*analysis.Result]*config.Config{res: cfg}, nil)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	if len(whys) > 0 {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -74,6 +76,79 @@ func (o *outputFlags) emit(def io.Writer, render func(io.Writer) error) error {
 	}
 	if err := os.WriteFile(o.output, buf.Bytes(), 0o644); err != nil {
 		return &exitError{Code: exitUsage, Err: fmt.Errorf("-o %s: %v", o.output, pathless(err))}
+	}
+	return nil
+}
+
+// emitBytes writes a report already rendered to -o FILE, or else to def
+// (emit, without copying it).
+func (o *outputFlags) emitBytes(def io.Writer, data []byte) error {
+	if o.output == "" {
+		if _, err := def.Write(data); err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+		return nil
+	}
+	if err := os.WriteFile(o.output, data, 0o644); err != nil {
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("-o %s: %v", o.output, pathless(err))}
+	}
+	return nil
+}
+
+// stream is emit for a report too large to hold whole: it is written as
+// it is rendered, through a buffer, to def, or to a new file beside -o
+// FILE that replaces FILE only once the report is complete (so a failed
+// command still leaves no half-written file behind; on def, what was
+// written before the failure stays).
+func (o *outputFlags) stream(def io.Writer, render func(io.Writer) error) error {
+	if o.output == "" {
+		bw := bufio.NewWriterSize(def, 1<<20)
+		err := render(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			return &exitError{Code: exitUsage, Err: err}
+		}
+		return nil
+	}
+	fail := func(err error) error {
+		return &exitError{Code: exitUsage, Err: fmt.Errorf("-o %s: %v", o.output, pathless(err))}
+	}
+	old, err := os.Lstat(o.output)
+	if err == nil && !old.Mode().IsRegular() {
+		// A device, a pipe or a symbolic link: written in place, as
+		// os.WriteFile would, not replaced.
+		return o.emit(def, render)
+	}
+	dir, base := filepath.Split(o.output)
+	// Created as os.WriteFile creates (0644 less the umask), or with the
+	// mode of the file it replaces, which os.WriteFile keeps.
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", base, os.Getpid()))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fail(err)
+	}
+	if old != nil {
+		f.Chmod(old.Mode().Perm())
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = render(bw)
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return &exitError{Code: exitUsage, Err: err}
+	}
+	err = bw.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, o.output)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fail(err)
 	}
 	return nil
 }

@@ -14,7 +14,10 @@ import (
 //
 //	STACKSCOPE_CPUPROFILE=FILE  a CPU profile (go tool pprof)
 //	STACKSCOPE_MEMPROFILE=FILE  a heap profile at the end (go tool pprof
-//	                            -sample_index=alloc_space or inuse_space)
+//	                            -sample_index=alloc_space or inuse_space),
+//	                            as of the last collection: inuse is what
+//	                            was live then (near the peak), and what
+//	                            was allocated since is not counted
 //
 // The returned function writes them out; it is safe to call more than once.
 // With either set, SIGUSR1 (on Unix) writes them out and ends the process with exit

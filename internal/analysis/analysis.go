@@ -289,7 +289,10 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	}
 	located, assumed := newReasonLists(), newSharedLists[bound.Assumption]()
 	for _, s := range specs {
-		b := res.Bounds.Entry(s)
+		// An entry whose reasons are a list already made and located
+		// takes that list, not a copy of its own (EntrySharing).
+		known, _ := located.lookup(res.reasonRanks(s.Node), nil)
+		b := res.Bounds.EntrySharing(s, known)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}

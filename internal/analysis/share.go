@@ -34,6 +34,18 @@ func (l *sharedLists[T]) share(ranks, tags []int32, list []T) []T {
 	if len(ranks) == 0 {
 		return list
 	}
+	if s, ok := l.lookup(ranks, tags); ok {
+		return s
+	}
+	// Full: an append to a shared list must copy it.
+	list = list[:len(list):len(list)]
+	l.byKey[string(l.key)] = list
+	return list
+}
+
+// lookup returns the list shared under ranks and tags (share), if any,
+// and leaves its key in l.key.
+func (l *sharedLists[T]) lookup(ranks, tags []int32) ([]T, bool) {
 	l.key = l.key[:0]
 	for i, r := range ranks {
 		l.key = binary.LittleEndian.AppendUint32(l.key, uint32(r))
@@ -41,13 +53,11 @@ func (l *sharedLists[T]) share(ranks, tags []int32, list []T) []T {
 			l.key = binary.LittleEndian.AppendUint32(l.key, uint32(tags[i]))
 		}
 	}
-	if s, ok := l.byKey[string(l.key)]; ok {
-		return s
+	if len(ranks) == 0 {
+		return nil, false
 	}
-	// Full: an append to a shared list must copy it.
-	list = list[:len(list):len(list)]
-	l.byKey[string(l.key)] = list
-	return list
+	s, ok := l.byKey[string(l.key)]
+	return s, ok
 }
 
 // reasonRanks are the bound's ranks of entry node id's reasons (nil

@@ -30,11 +30,8 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 			never[n.Function] = true
 		}
 		reach := rt.first(s.Node, e.Reasons)
-		// A new list: the entry's may be shared with other entries
-		// (sharedLists, share.go), whose suggestions can differ.
-		out := make([]bound.Reason, len(e.Reasons))
 		ids = ids[:0]
-		for j, r := range e.Reasons {
+		for _, r := range e.Reasons {
 			var through []int
 			lib, ok := reach[reasonKeyOf(r)]
 			if ok {
@@ -52,11 +49,27 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 				texts = append(texts, ReasonGroup(r))
 				memo[k] = id
 			}
-			r.Suggestion, r.Group = texts[id], texts[id+1]
-			out[j] = r
 			ids = append(ids, id)
 		}
-		if ranks := res.reasonRanks(s.Node); len(ranks) == len(out) {
+		ranks := res.reasonRanks(s.Node)
+		shareable := len(ranks) == len(e.Reasons)
+		if shareable {
+			// An entry with the same list and suggestions came before:
+			// its list, without making this one (libLLVM-15 made 840 MB
+			// of lists only to drop them here).
+			if done, ok := lists.lookup(ranks, ids); ok {
+				e.Reasons = done
+				continue
+			}
+		}
+		// A new list: the entry's may be shared with other entries
+		// (sharedLists, share.go), whose suggestions can differ.
+		out := make([]bound.Reason, len(e.Reasons))
+		for j, r := range e.Reasons {
+			r.Suggestion, r.Group = texts[ids[j]], texts[ids[j]+1]
+			out[j] = r
+		}
+		if shareable {
 			out = lists.share(ranks, ids, out)
 		}
 		e.Reasons = out

@@ -31,6 +31,15 @@ func Bytes(n int64) string { return size.Format(n) }
 // AnalyzeJSON writes the results as one JSON document: an object for one
 // file, an array for several.
 func AnalyzeJSON(w io.Writer, results []*analysis.Result) error {
+	if len(results) > 0 && resultFieldsOK {
+		return streamAnalyses(w, results)
+	}
+	return encodeAnalyses(w, results)
+}
+
+// encodeAnalyses is AnalyzeJSON through encoding/json's encoder, whole
+// (the bytes streamAnalyses matches, and what it falls back to).
+func encodeAnalyses(w io.Writer, results []*analysis.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	list := make([]kindedAnalysis, len(results))
@@ -71,13 +80,14 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		}
 		t.write(w)
 	}
+	why := reasonsMemo{}
 	for _, e := range r.Entries {
 		// A bounded entry that calls nothing and assumes nothing says all
 		// in the table above.
 		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 && e.OwnCode == nil {
 			continue
 		}
-		entryText(w, e, o)
+		entryText(w, e, o, why)
 		ownCodeText(w, e)
 	}
 	neverReturnsText(w, r)
@@ -217,7 +227,7 @@ func resetText(w io.Writer, e analysis.Entry) {
 		what, r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
 }
 
-func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
+func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions, why reasonsMemo) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
@@ -226,7 +236,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
 		resetText(w, e)
-		reasonsText(w, e, o)
+		why.write(w, e, o)
 	}
 	if len(e.Steps) == 0 {
 		return

@@ -1,9 +1,8 @@
 package report
 
 import (
-	"fmt"
+	"bytes"
 	"io"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -21,32 +20,48 @@ func newTable(indent string, right ...bool) *table { return &table{indent: inden
 func (t *table) row(cells ...string) { t.rows = append(t.rows, cells) }
 
 func (t *table) write(w io.Writer) {
-	width := map[int]int{}
+	var width []int
 	for _, r := range t.rows {
 		for i, c := range r {
+			if i == len(width) {
+				width = append(width, 0)
+			}
 			if n := utf8.RuneCountInString(c); n > width[i] {
 				width[i] = n
 			}
 		}
 	}
+	// One line at a time in one buffer: libLLVM-15's report has 36,687
+	// path tables, and a string per cell and per line was a tenth of
+	// the run's allocation.
+	var line []byte
 	for _, r := range t.rows {
-		var b strings.Builder
-		b.WriteString(t.indent)
+		line = append(line[:0], t.indent...)
 		for i, c := range r {
 			if i > 0 {
-				b.WriteString("  ")
+				line = append(line, "  "...)
 			}
 			pad := width[i] - utf8.RuneCountInString(c)
 			last := i == len(r)-1
 			switch {
 			case i < len(t.right) && t.right[i]:
-				b.WriteString(strings.Repeat(" ", pad) + c)
+				line = appendSpaces(line, pad)
+				line = append(line, c...)
 			case last:
-				b.WriteString(c)
+				line = append(line, c...)
 			default:
-				b.WriteString(c + strings.Repeat(" ", pad))
+				line = append(line, c...)
+				line = appendSpaces(line, pad)
 			}
 		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		line = append(bytes.TrimRight(line, " "), '\n')
+		w.Write(line)
 	}
+}
+
+func appendSpaces(b []byte, n int) []byte {
+	for ; n > 0; n-- {
+		b = append(b, ' ')
+	}
+	return b
 }

@@ -96,6 +96,31 @@ type Lower struct {
 	stops []uint8
 	// pooled: the tables came from lowerPool.
 	pooled *lowerTables
+	// Scratch kept between walks: visit's ifunc sites per depth of the
+	// walk (depth), and the set of a chain being rebuilt.
+	ifuncs [][]ifuncBest
+	depth  int
+	seen   chainSeen
+	// The followed edges of each function that reaches a cycle (walked
+	// again for every entry), made on its first walk (compactEdges):
+	// edges[first[v]-1 : first[v]-1+count[v]]; first[v] 0: not made.
+	edges []followedEdge
+	first []int32
+	count []int32
+}
+
+// followedEdge is an edge the lower bound follows, with what the walk
+// reads of it: its target, its index among the function's edges, what a
+// chain through it adds to the callee's value (the caller's frame, or
+// what a tail call keeps of it), and whether it is an ifunc call. The
+// walk of a function that reaches a cycle runs once per entry (36,687
+// times on libLLVM-15), and testing each edge's method and exclusion
+// again was most of it.
+type followedEdge struct {
+	add   int64
+	to    int32
+	index int32
+	ifunc bool
 }
 
 type lowerTables struct {
@@ -143,7 +168,26 @@ func NewLower(g *callgraph.Graph, opts LowerOptions) *Lower {
 	l.clean = cleanNodes(g, opts)
 	l.shared = make([]bool, n)
 	l.stops = make([]uint8, n)
+	l.first = make([]int32, n)
+	l.count = make([]int32, n)
 	return l
+}
+
+// compactEdges returns v's followed edges (followedEdge), made once.
+func (l *Lower) compactEdges(v int) []followedEdge {
+	if f := l.first[v]; f > 0 {
+		return l.edges[f-1 : int(f-1)+int(l.count[v])]
+	}
+	n := l.g.Nodes[v]
+	start := len(l.edges)
+	for ei, e := range n.Edges {
+		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] {
+			continue
+		}
+		l.edges = append(l.edges, followedEdge{add: l.through(n, e, 0), to: int32(e.To), index: int32(ei), ifunc: e.Method == "ifunc"})
+	}
+	l.first[v], l.count[v] = int32(start+1), int32(len(l.edges)-start)
+	return l.edges[start:]
 }
 
 // Bound is LowerBound(g, id, opts) for the graph and options of l.
@@ -334,8 +378,41 @@ func (l *Lower) visit(v int) {
 		l.finish(v, best, -1)
 		return
 	}
-	var ifuncMin map[uint64]int64
-	var ifuncEdge map[uint64]int
+	// The shallowest implementation of each ifunc call site, in the
+	// order the sites come: a list per depth of the walk, kept between
+	// walks (maps per function were 700 MB of allocation on libLLVM-15,
+	// whose functions call memcpy and the like at many sites).
+	if l.depth == len(l.ifuncs) {
+		l.ifuncs = append(l.ifuncs, nil)
+	}
+	ifuncs := l.ifuncs[l.depth][:0]
+	l.depth++
+	if l.first != nil && !l.clean[v] {
+		// The same walk as below, on the edges made once.
+		for _, e := range l.compactEdges(v) {
+			to := int(e.to)
+			if l.stop(to) {
+				continue
+			}
+			c := l.color(to)
+			if c == white {
+				l.visit(to)
+			} else if c == grey {
+				continue
+			}
+			d := e.add + l.val[to]
+			if e.ifunc {
+				ifuncs = keepShallowest(ifuncs, n.Edges[e.index].Site, d, int(e.index))
+				l.ifuncs[l.depth-1] = ifuncs
+				continue
+			}
+			if d > best {
+				best, bestEdge = d, int(e.index)
+			}
+		}
+		l.finishWalk(v, best, bestEdge, ifuncs)
+		return
+	}
 	for ei, e := range n.Edges {
 		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] || l.stop(e.To) {
 			continue
@@ -348,26 +425,52 @@ func (l *Lower) visit(v int) {
 		}
 		d := l.through(n, e, l.val[e.To])
 		if e.Method == "ifunc" {
-			if ifuncMin == nil {
-				ifuncMin, ifuncEdge = map[uint64]int64{}, map[uint64]int{}
-			}
-			if m, ok := ifuncMin[e.Site]; !ok || d < m {
-				ifuncMin[e.Site], ifuncEdge[e.Site] = d, ei
-			}
+			ifuncs = keepShallowest(ifuncs, e.Site, d, ei)
+			l.ifuncs[l.depth-1] = ifuncs
 			continue
 		}
 		if d > best {
 			best, bestEdge = d, ei
 		}
 	}
-	for site, d := range ifuncMin {
-		// Ties go to the first edge, as above: the map's order is
-		// random, and a report must be the same on every run.
-		if ei := ifuncEdge[site]; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
+	l.finishWalk(v, best, bestEdge, ifuncs)
+}
+
+// finishWalk ends visit of v: the deepest of its calls and its ifunc
+// sites' shallowest implementations.
+func (l *Lower) finishWalk(v int, best int64, bestEdge int, ifuncs []ifuncBest) {
+	for _, f := range ifuncs {
+		// Ties go to the first edge, as above, whatever the order of
+		// the sites.
+		if d, ei := f.depth, f.edge; d > best || d == best && bestEdge >= 0 && ei < bestEdge {
 			best, bestEdge = d, ei
 		}
 	}
+	l.depth--
 	l.finish(v, best, bestEdge)
+}
+
+// ifuncBest is the shallowest implementation of one ifunc call site so
+// far: its depth and edge.
+type ifuncBest struct {
+	site  uint64
+	depth int64
+	edge  int
+}
+
+// keepShallowest records depth d by edge ei for site when it is the
+// site's first or shallower than its best so far (a tie keeps the first
+// edge).
+func keepShallowest(list []ifuncBest, site uint64, d int64, ei int) []ifuncBest {
+	for i := range list {
+		if list[i].site == site {
+			if d < list[i].depth {
+				list[i].depth, list[i].edge = d, ei
+			}
+			return list
+		}
+	}
+	return append(list, ifuncBest{site, d, ei})
 }
 
 func (l *Lower) bound(id int) (int64, []Step) {
@@ -386,9 +489,10 @@ func (l *Lower) bound(id int) (int64, []Step) {
 	var depth, reach int64
 	var tail bool
 	var kept int64
-	seen := map[int]bool{}
-	for v := id; v >= 0 && !seen[v]; {
-		seen[v] = true
+	seen := &l.seen
+	seen.list, seen.set = seen.list[:0], nil
+	for v := id; v >= 0 && !seen.has(v); {
+		seen.add(v)
 		n := g.Nodes[v]
 		st := Step{Node: v, Name: g.QualifiedName(v), Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
 		if n.External || n.Hub {
@@ -411,4 +515,38 @@ func (l *Lower) bound(id int) (int64, []Step) {
 		v = e.To
 	}
 	return reach, steps
+}
+
+// chainSeen is the set of functions on a chain being rebuilt: a list
+// while the chain is short (most are: a map per entry was 200 MB of
+// allocation on libLLVM-15), a map once it is long.
+type chainSeen struct {
+	list []int
+	set  map[int]bool
+}
+
+func (c *chainSeen) has(v int) bool {
+	if c.set != nil {
+		return c.set[v]
+	}
+	for _, x := range c.list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *chainSeen) add(v int) {
+	if c.set != nil {
+		c.set[v] = true
+		return
+	}
+	c.list = append(c.list, v)
+	if len(c.list) > 32 {
+		c.set = make(map[int]bool, 2*len(c.list))
+		for _, x := range c.list {
+			c.set[x] = true
+		}
+	}
 }
