@@ -98,6 +98,9 @@ func (g *Graph) ModelReachableTables() {
 		if l := g.libioInstallModel(m); l != nil {
 			models = append(models, l)
 		}
+		if t := g.tsdModel(m); t != nil {
+			models = append(models, t)
+		}
 	}
 	for len(models) > 0 {
 		reached := g.reachable(roots)
