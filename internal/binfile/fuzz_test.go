@@ -8,7 +8,8 @@ import (
 
 // FuzzOpen feeds arbitrary bytes to Open and to everything a caller then
 // reads from the file: no input may panic. Seeds: the example firmware's
-// header and corrupted variants (testdata/fuzz/FuzzOpen).
+// header and corrupted variants, a small x86-64 PIE with GLOB_DAT
+// relocations (testdata/fuzz/FuzzOpen).
 func FuzzOpen(f *testing.F) {
 	if data, err := os.ReadFile("../../examples/firmware/firmware.elf"); err == nil {
 		f.Add(data)
@@ -35,5 +36,8 @@ func FuzzOpen(f *testing.F) {
 		file.VectorTable()
 		file.UsesFloatingPoint()
 		file.Lookup("main")
+		file.AddressImports()
+		file.AddressImportSlots()
+		file.PointersTo(0, 1<<20)
 	})
 }

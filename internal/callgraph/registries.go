@@ -98,6 +98,9 @@ func (g *Graph) ModelReachableTables() {
 		if l := g.libioInstallModel(m); l != nil {
 			models = append(models, l)
 		}
+		if t := g.tsdModel(m); t != nil {
+			models = append(models, t)
+		}
 	}
 	for len(models) > 0 {
 		reached := g.reachable(roots)
@@ -134,8 +137,11 @@ func (g *Graph) programRoots() []int {
 	// A function of another module whose address a module imports
 	// (GLOB_DAT, R_X86_64_64: a PIE program's pointer to fopencookie) is
 	// in no address-taken set: the code holding the pointer may call it.
+	// One whose GOT word the code only calls through (a PIE _start's
+	// call of __libc_start_main) is no root: the call is an edge
+	// (importroots.go).
 	for _, m := range g.Modules {
-		imp, _ := m.File.AddressImports()
+		imp, _ := g.escapingImports(m)
 		names := make([]string, 0, len(imp))
 		for name := range imp {
 			names = append(names, name)
