@@ -107,7 +107,7 @@ func (g *Graph) linkCookieFunctions() {
 func (g *Graph) cookieHub(m *Module, f int, targets []int) narrowed {
 	field := []string{"read", "write", "seek", "close"}[f]
 	nw := g.subsetHub(m, "cookie io "+field, MethodCookieIO, slices.Clone(targets), func(c int) string {
-		return fmt.Sprintf("fopencookie's %s functions: %s (the ones the program's calls of fopencookie and fmemopen pass)", field, plural(c, "function"))
+		return fmt.Sprintf("fopencookie's %s functions: %d %s (the ones the calls of fopencookie and fmemopen pass)", field, c, plural(c, "function"))
 	})
 	g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel,
 		Detail: "a cookie stream's " + field + " function is one a call of fopencookie passed: only glibc 2.36's _IO_cookie_init, " +
@@ -532,51 +532,41 @@ func (fl *stackFlow) load(m *Module, addr cv, lanes int) []cv {
 			return out
 		}
 		for k := range out {
-			out[k] = cv{cvConst, int64(m.File.ELF.ByteOrder.Uint64(data[8*k:]))}
+			w := uint64(addr.v) + uint64(8*k)
+			v, relocated, known := m.File.DynamicWord(w)
+			switch {
+			case !relocated:
+				out[k] = cv{cvConst, int64(m.File.ELF.ByteOrder.Uint64(data[8*k:]))}
+			case known:
+				out[k] = cv{cvConst, int64(v)}
+			}
 		}
 	}
 	return out
 }
 
-// readOnlyData says whether [addr, addr+size) lies in a section that is
-// neither writable nor code and that the dynamic linker cannot write: not
-// in PT_GNU_RELRO (.data.rel.ro, whose words a PIE gets by relocation),
-// and the file has no text relocations.
+// readOnlyData says whether [addr, addr+size) lies in data the program
+// cannot write: an allocated section that is neither writable nor code,
+// or one inside PT_GNU_RELRO (.data.rel.ro: read-only once the dynamic
+// linker has relocated it). Its words are then the file's, or what a
+// dynamic relocation stores (DynamicWord).
 func readOnlyData(m *Module, addr, size uint64) bool {
-	if m.File.ELF.Type == elf.ET_DYN && hasTextRel(m) {
-		return false
-	}
 	for _, s := range m.File.ELF.Sections {
 		if s.Flags&elf.SHF_ALLOC == 0 || s.Type == elf.SHT_NOBITS || addr < s.Addr || addr+size > s.Addr+s.Size {
 			continue
 		}
-		if s.Flags&(elf.SHF_WRITE|elf.SHF_EXECINSTR) != 0 {
+		if s.Flags&elf.SHF_EXECINSTR != 0 {
 			return false
 		}
-		for _, p := range m.File.ELF.Progs {
-			if p.Type == elf.PT_GNU_RELRO && addr < p.Vaddr+p.Memsz && addr+size > p.Vaddr {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// hasTextRel says whether m's dynamic section asks for relocations in
-// read-only segments (DT_TEXTREL, or DF_TEXTREL in DT_FLAGS).
-func hasTextRel(m *Module) bool {
-	if v, err := m.File.ELF.DynValue(elf.DT_TEXTREL); err != nil || len(v) > 0 {
-		return true
-	}
-	v, err := m.File.ELF.DynValue(elf.DT_FLAGS)
-	if err != nil {
-		return true
-	}
-	for _, f := range v {
-		if f&uint64(elf.DF_TEXTREL) != 0 {
+		if s.Flags&elf.SHF_WRITE == 0 {
 			return true
 		}
+		for _, p := range m.File.ELF.Progs {
+			if p.Type == elf.PT_GNU_RELRO && addr >= p.Vaddr && addr+size <= p.Vaddr+p.Memsz {
+				return true
+			}
+		}
+		return false
 	}
 	return false
 }
