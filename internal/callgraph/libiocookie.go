@@ -54,7 +54,8 @@ var (
 
 // linkCookieFunctions applies the model above (not with --strict). Each
 // of the four call sites is found by its demangling shape in the function
-// of that name (libc6-dbg's names; without them nothing changes). A field
+// of that name (libc6-dbg's names; without them nothing changes), and the
+// four must load consecutive words of the FILE. A field
 // keeps its assumed targets when one of fopencookie's calls passes in it
 // a value the model cannot read, and every field does when fopencookie's
 // (or _IO_cookie_init's) address is taken, or it is called other than
@@ -67,27 +68,31 @@ func (g *Graph) linkCookieFunctions() {
 		if _, ok := m.File.Lookup("_IO_cookie_init"); !ok {
 			continue
 		}
+		// The four calls, each the one of its function, loading four
+		// consecutive words of the FILE (read, write, seek, close): the
+		// names stand for the fields they are taken to.
 		sites := make([]frame.CallSite, len(cookieFields))
 		callers := make([]int, len(cookieFields))
-		found := false
+		var first int64
 		for f, name := range cookieFields {
-			callers[f] = -1
 			fn, ok := m.File.Lookup(name)
 			if !ok {
-				continue
+				return
 			}
 			fi, _ := m.File.FunctionIndex(fn.Addr)
 			id := g.nodeFor(m, fi)
-			if cs, ok := g.demangledCall(m, g.Nodes[id]); ok {
-				sites[f], callers[f], found = cs, id, true
+			cs, disp, ok := g.demangledCall(m, g.Nodes[id])
+			if f == 0 {
+				first = disp
 			}
-		}
-		if !found {
-			continue
+			if !ok || disp != first+int64(8*f) {
+				return
+			}
+			sites[f], callers[f] = cs, id
 		}
 		fields, known := g.cookieArguments()
 		for f := range cookieFields {
-			if callers[f] < 0 || !known[f] {
+			if !known[f] {
 				continue
 			}
 			nw := g.cookieHub(m, f, fields[f])
@@ -111,7 +116,7 @@ func (g *Graph) cookieHub(m *Module, f int, targets []int) narrowed {
 	})
 	g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel,
 		Detail: "a cookie stream's " + field + " function is one a call of fopencookie passed: only glibc 2.36's _IO_cookie_init, " +
-			"called from fopencookie alone, writes the FILE's io functions (--strict takes any address-taken function)"})
+			"called from fopencookie alone, writes the FILE's io functions; a library loaded later with dlopen could pass others (--strict takes any address-taken function)"})
 	return nw
 }
 
@@ -238,74 +243,87 @@ func (g *Graph) functionNode(m *Module, addr uint64) (int, bool) {
 // pointer demangled right before it: `mov r,[base+k]`, `ror r,0x11`,
 // `xor r,fs:0x30`, then only compares, outward conditional branches and
 // moves into other registers up to `call r`/`jmp r`, no branch landing
-// after the load. Not ok when there is not exactly one.
-func (g *Graph) demangledCall(m *Module, n *Node) (frame.CallSite, bool) {
+// after the load. It returns the site and the load's displacement (the
+// field's offset in the FILE). Not ok when there is not exactly one.
+func (g *Graph) demangledCall(m *Module, n *Node) (frame.CallSite, int64, bool) {
 	insts, from, ok := g.decodeLinear(m, n)
 	if !ok {
-		return frame.CallSite{}, false
+		return frame.CallSite{}, 0, false
 	}
 	code, err := m.File.Code(n.Func.Addr, n.Func.Size)
 	if err != nil {
-		return frame.CallSite{}, false
+		return frame.CallSite{}, 0, false
 	}
 	var out []frame.CallSite
+	var disp int64
 	for _, cs := range n.Frame.Calls {
 		if !cs.Kind.Indirect() || cs.HasSlot {
 			continue
 		}
 		at := slices.IndexFunc(insts, func(in linearInst) bool { return in.addr == cs.Addr })
-		if at >= 0 && demangles(insts, from, code, n.Func.Addr, at) {
+		if at < 0 {
+			continue
+		}
+		if d, ok := demangles(insts, from, code, n.Func.Addr, at); ok {
 			out = append(out, cs)
+			disp = d
 		}
 	}
 	if len(out) != 1 {
-		return frame.CallSite{}, false
+		return frame.CallSite{}, 0, false
 	}
-	return out[0], true
+	return out[0], disp, true
 }
 
 // demangles checks the shape of demangledCall before insts[at].
-func demangles(insts []linearInst, from map[uint64][]uint64, code []byte, start uint64, at int) bool {
+func demangles(insts []linearInst, from map[uint64][]uint64, code []byte, start uint64, at int) (int64, bool) {
 	decode := func(i int) (x86asm.Inst, bool) {
 		in, err := x86asm.Decode(code[insts[i].addr-start:], 64)
 		return in, err == nil
 	}
 	call, ok := decode(at)
 	if !ok || (call.Op != x86asm.CALL && call.Op != x86asm.JMP) {
-		return false
+		return 0, false
 	}
 	r, ok := call.Args[0].(x86asm.Reg)
 	if !ok || r < x86asm.RAX || r > x86asm.R15 {
-		return false
+		return 0, false
+	}
+	sameGP := func(a x86asm.Reg) bool {
+		i, _, ok := gpIndex(a)
+		return ok && i == int(r-x86asm.RAX)
 	}
 	step := 0 // 0: want xor fs:0x30; 1: want ror 0x11; 2: want the load
 	for i := at - 1; i >= 0 && at-i <= 16; i-- {
 		if len(from[insts[i+1].addr]) > 0 {
-			return false // a branch lands between
+			return 0, false // a branch lands between
 		}
 		in, ok := decode(i)
 		if !ok {
-			return false
+			return 0, false
 		}
 		dst, isReg := in.Args[0].(x86asm.Reg)
-		writesR := isReg && dst == r && in.Op != x86asm.TEST && in.Op != x86asm.CMP
+		writesR := isReg && sameGP(dst) && in.Op != x86asm.TEST && in.Op != x86asm.CMP
 		switch {
-		case step == 0 && writesR && in.Op == x86asm.XOR:
+		case step == 0 && dst == r && in.Op == x86asm.XOR:
 			mem, ok := in.Args[1].(x86asm.Mem)
 			if !ok || mem.Segment != x86asm.FS || mem.Base != 0 || mem.Index != 0 || mem.Disp != 0x30 {
-				return false
+				return 0, false
 			}
 			step = 1
-		case step == 1 && writesR && in.Op == x86asm.ROR:
+		case step == 1 && dst == r && in.Op == x86asm.ROR:
 			if imm, ok := in.Args[1].(x86asm.Imm); !ok || imm != 0x11 {
-				return false
+				return 0, false
 			}
 			step = 2
-		case step == 2 && writesR && in.Op == x86asm.MOV:
+		case step == 2 && dst == r && in.Op == x86asm.MOV:
 			mem, ok := in.Args[1].(x86asm.Mem)
-			return ok && mem.Segment == 0 && mem.Base >= x86asm.RAX && mem.Base <= x86asm.R15 && mem.Index == 0
+			if !ok || mem.Segment != 0 || mem.Base < x86asm.RAX || mem.Base > x86asm.R15 || mem.Index != 0 {
+				return 0, false
+			}
+			return int64(int32(mem.Disp)), true
 		case writesR:
-			return false
+			return 0, false
 		case in.Op == x86asm.TEST || in.Op == x86asm.CMP:
 		case insts[i].e.Flow == isa.FlowCondJump:
 		case (in.Op == x86asm.MOV || in.Op == x86asm.LEA) && isReg:
@@ -313,10 +331,10 @@ func demangles(insts []linearInst, from map[uint64][]uint64, code []byte, start 
 		case in.Op == x86asm.MOV && !isReg:
 			// a store (_IO_cookie_seek keeps the offset in its frame)
 		default:
-			return false
+			return 0, false
 		}
 	}
-	return false
+	return 0, false
 }
 
 // Stack words at a call, by a forward flow over the straight-line code
@@ -524,7 +542,7 @@ func (fl *stackFlow) load(m *Module, addr cv, lanes int) []cv {
 			out[k] = fl.mem[addr.v+int64(8*k)]
 		}
 	case cvConst:
-		if !readOnlyData(m, uint64(addr.v), uint64(8*lanes)) {
+		if m == nil || !readOnlyData(m, uint64(addr.v), uint64(8*lanes)) {
 			return out
 		}
 		data, err := m.File.Code(uint64(addr.v), uint64(8*lanes))
