@@ -81,6 +81,7 @@ func (g *Graph) ModelRuntime() {
 	g.cutCancellation()
 	g.linkVDSO()
 	g.linkExitHandlers()
+	g.linkCookieFunctions()
 	if !g.opts.AuditHooks {
 		g.cutAuditCallbacks()
 	}
