@@ -782,20 +782,43 @@ func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame
 }
 
 // linkIFunc links a call to a GNU ifunc to every implementation its resolver
-// can return: the functions whose addresses the resolver computes.
+// can return, as the value analysis of the resolver proves it (ifuncret.go).
+// Where that is not proved the call stays an unresolved indirect call at the
+// site, the resolver named by the call's target; but the calls of glibc's
+// time and gettimeofday, whose resolver returns the vDSO's function or its
+// own constant fallback, are linked to that fallback for the vDSO model
+// (linkVDSOIFuncs) to add the vDSO's function or leave them unresolved. For
+// an instruction set without the analysis, the functions whose addresses
+// the resolver computes.
 func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) {
-	fr := g.analyzeFunction(lib.File, &lib.File.Functions[resolver])
+	var targets []uint64
+	proved := false
+	switch {
+	case g.Arch == binfile.ArchX86_64:
+		r := g.resolverReturns(lib, resolver)
+		proved = r.Proved
+		if proved || g.vdsoIFuncResolver(lib, resolver) {
+			targets = r.Targets
+		}
+	default:
+		targets = g.analyzeFunction(lib.File, &lib.File.Functions[resolver]).Refs
+		proved = true
+	}
 	linked := false
-	for _, ref := range fr.Refs {
+	for _, ref := range targets {
 		if fi, ok := lib.File.FunctionIndex(ref); ok && fi != resolver {
 			g.addEdge(from, g.nodeFor(lib, fi), cs, "ifunc")
 			linked = true
 		}
 	}
-	if !linked {
+	if !linked || !proved && !g.vdsoIFuncResolver(lib, resolver) {
 		// The implementations could not be found: the call stays an
 		// unresolved indirect call at the site, with the resolver named.
-		cs.Kind = frame.IndirectCall
+		if cs.Kind == frame.TailCall || cs.Kind == frame.IndirectTailCall {
+			cs.Kind = frame.IndirectTailCall
+		} else {
+			cs.Kind = frame.IndirectCall
+		}
 		g.Nodes[from].Unresolved = append(g.Nodes[from].Unresolved, cs)
 	}
 }

@@ -1,0 +1,365 @@
+package callgraph
+
+import (
+	"debug/elf"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// What a GNU ifunc's resolver can return (x86-64). A call of an ifunc
+// goes to the function whose address the resolver returned when the
+// dynamic linker ran it, so the call's targets are the values rax can
+// hold at the resolver's returns: proved by a small forward value
+// analysis of the resolver's code, not guessed from the addresses it
+// mentions (a resolver may compute an address it never returns, and may
+// return one it did not compute: glibc's time and gettimeofday return
+// the vDSO's function, read from ld.so's state).
+//
+// Each general-purpose register holds a set of constant code addresses
+// or is unknown. `lea r64,[rip+X]` gives {X}; `mov r64,r64` copies;
+// `cmovCC r64,r64` gives the union of both; a write of the constant 0
+// (`xor r32,r32`, `mov r,0`) gives {0}, no target (in a fixed-address
+// program a `mov r,imm` gives {imm}: the address itself); any other
+// write of a register (the decoder's RegWriter names every one an
+// instruction may make), a load, and a call for the caller-saved ones,
+// give unknown. States join at branch targets by union, to a fixpoint
+// over the resolver's control flow within a budget of instruction
+// visits. The targets are proved when every `ret` reached has rax known,
+// and every value in the sets but 0 starts a function of the module.
+// A jump to another function's start (a resolver that ends by jumping to
+// another resolver) is followed once, that function's returns counting
+// as the resolver's. Anything else (an indirect jump, an instruction
+// that does not decode, code running off the resolver's end, a branch
+// into the middle of an instruction) leaves the targets unproved.
+
+// ifuncVisitBudget bounds the instruction visits of one resolver's
+// fixpoint (glibc's largest resolvers have under 100 instructions and
+// converge in a few passes).
+const ifuncVisitBudget = 20000
+
+// ifuncReturns is what one resolver was proved to return.
+type ifuncReturns struct {
+	// Targets are the function starts the resolver can return, sorted,
+	// when Proved; the function starts among the known values at its
+	// returns otherwise.
+	Targets []uint64
+	Proved  bool
+	// Why says, when not Proved, what stopped the proof and where.
+	Why string
+}
+
+// addrSet is a register's value: a set of constants, or unknown (nil
+// set with unknown set).
+type addrSet struct {
+	unknown bool
+	vals    map[uint64]bool
+}
+
+func (a addrSet) union(b addrSet) addrSet {
+	if a.unknown || b.unknown {
+		return addrSet{unknown: true}
+	}
+	out := addrSet{vals: map[uint64]bool{}}
+	maps.Copy(out.vals, a.vals)
+	maps.Copy(out.vals, b.vals)
+	return out
+}
+
+func (a addrSet) equal(b addrSet) bool {
+	return a.unknown == b.unknown && maps.Equal(a.vals, b.vals)
+}
+
+// addrState is the sets of the 16 general-purpose registers, by the
+// decoder's register numbers (rax 0 ... r15 15).
+type addrState [16]addrSet
+
+func unknownAddrState() addrState {
+	var s addrState
+	for r := range s {
+		s[r] = addrSet{unknown: true}
+	}
+	return s
+}
+
+// resolverReturns proves what the resolver at fi of m can return (see
+// above).
+func (g *Graph) resolverReturns(m *Module, fi int) ifuncReturns {
+	var out ifuncReturns
+	vals, why := g.resolverValues(m, fi, true)
+	for _, v := range slices.Sorted(maps.Keys(vals)) {
+		if v == 0 {
+			continue // a null pointer: no target (the caller crashes)
+		}
+		ti, ok := m.File.FunctionIndex(v)
+		switch {
+		case !ok:
+			if why == "" {
+				why = fmt.Sprintf("it can return %#x, which starts no function", v)
+			}
+		case ti == fi:
+			if why == "" {
+				why = fmt.Sprintf("it can return its own address %#x", v)
+			}
+		default:
+			out.Targets = append(out.Targets, v)
+		}
+	}
+	out.Proved = why == ""
+	if !out.Proved {
+		out.Why = fmt.Sprintf("resolver %s at %#x: %s", m.File.Functions[fi].Name, m.File.Functions[fi].Addr, why)
+	}
+	return out
+}
+
+// resolverValues runs the value analysis over the function at fi: the
+// values rax can hold at its returns, and, when one of them is not
+// known, why ("" when all are). follow allows one jump to another
+// function's start, whose returns then count as this one's.
+func (g *Graph) resolverValues(m *Module, fi int, follow bool) (map[uint64]bool, string) {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok || g.Arch != binfile.ArchX86_64 {
+		return nil, "no value analysis for this instruction set"
+	}
+	fn := &m.File.Functions[fi]
+	code, err := m.File.Code(fn.Addr, fn.Size)
+	if err != nil || len(code) == 0 {
+		return nil, "its code cannot be read"
+	}
+	// A linear decode of the function: its instruction starts.
+	type inst struct {
+		pc uint64
+		e  isa.Effect
+	}
+	var insts []inst
+	index := map[uint64]int{}
+	for off := 0; off < len(code); {
+		pc := fn.Addr + uint64(off)
+		e, err := g.Decoder.Decode(code[off:], pc)
+		if err != nil || e.Len <= 0 {
+			// Padding after the last return decodes as anything; only
+			// an instruction the walk reaches must decode (below).
+			break
+		}
+		index[pc] = len(insts)
+		insts = append(insts, inst{pc, e})
+		off += e.Len
+	}
+	returns := map[uint64]bool{}
+	states := make([]*addrState, len(insts))
+	entry := unknownAddrState()
+	work := []int{}
+	// flowTo joins s into the state at instruction k and queues it when
+	// that changed it.
+	flowTo := func(k int, s addrState) {
+		if states[k] == nil {
+			c := s
+			states[k] = &c
+			work = append(work, k)
+			return
+		}
+		changed := false
+		for r := range s {
+			u := states[k][r].union(s[r])
+			if !u.equal(states[k][r]) {
+				states[k][r] = u
+				changed = true
+			}
+		}
+		if changed {
+			work = append(work, k)
+		}
+	}
+	if len(insts) == 0 {
+		return nil, fmt.Sprintf("the instruction at %#x does not decode", fn.Addr)
+	}
+	flowTo(0, entry)
+	followed := false
+	unknownRet := ""
+	for visits := 0; len(work) > 0; visits++ {
+		if visits > ifuncVisitBudget {
+			return nil, fmt.Sprintf("its value analysis did not settle in %d steps", ifuncVisitBudget)
+		}
+		k := work[len(work)-1]
+		work = work[:len(work)-1]
+		in := insts[k]
+		s := *states[k]
+		next := func(s addrState) string {
+			if k+1 >= len(insts) || insts[k+1].pc != in.pc+uint64(in.e.Len) {
+				return fmt.Sprintf("the code after %#x runs past what decodes of it", in.pc)
+			}
+			flowTo(k+1, s)
+			return ""
+		}
+		// jumpTo follows a branch to t: inside the function, to the
+		// instruction there; to another function's start, that
+		// function's returns (once).
+		jumpTo := func(t uint64) string {
+			if j, ok := index[t]; ok {
+				flowTo(j, s)
+				return ""
+			}
+			if t >= fn.Addr && t < fn.Addr+fn.Size {
+				return fmt.Sprintf("the branch at %#x lands at %#x, inside an instruction", in.pc, t)
+			}
+			ti, ok := m.File.FunctionIndex(t)
+			if !ok || !follow || followed || ti == fi {
+				return fmt.Sprintf("the jump at %#x to %#x leaves it", in.pc, t)
+			}
+			followed = true
+			vals, why := g.resolverValues(m, ti, false)
+			maps.Copy(returns, vals)
+			if why != "" {
+				return fmt.Sprintf("it jumps at %#x to %s, where %s", in.pc, m.File.Functions[ti].Name, why)
+			}
+			return ""
+		}
+		var why string
+		switch in.e.Flow {
+		case isa.FlowNext:
+			c, err := m.File.Code(in.pc, uint64(in.e.Len))
+			if err != nil {
+				return nil, fmt.Sprintf("the instruction at %#x cannot be read", in.pc)
+			}
+			why = next(addrTransfer(s, in.e, c, in.pc, rw, m.File.Type == elf.ET_EXEC))
+		case isa.FlowJump:
+			if !in.e.HasTarget {
+				why = fmt.Sprintf("the jump at %#x has no known target", in.pc)
+				break
+			}
+			why = jumpTo(in.e.Target)
+		case isa.FlowCondJump:
+			if !in.e.HasTarget {
+				why = fmt.Sprintf("the branch at %#x has no known target", in.pc)
+				break
+			}
+			if why = jumpTo(in.e.Target); why == "" {
+				why = next(s)
+			}
+		case isa.FlowCall, isa.FlowIndirectCall:
+			// The callee may change every caller-saved register and
+			// keeps the others (x86-64 System V).
+			for r := range s {
+				if callerSaved&(1<<r) != 0 {
+					s[r] = addrSet{unknown: true}
+				}
+			}
+			why = next(s)
+		case isa.FlowReturn:
+			if s[0].unknown {
+				// Not proved; the walk goes on for the known values
+				// at the other returns (vdsoIFuncResolver's fallback).
+				if unknownRet == "" {
+					unknownRet = fmt.Sprintf("the value it returns at %#x is not a known address", in.pc)
+				}
+				break
+			}
+			maps.Copy(returns, s[0].vals)
+		case isa.FlowStop:
+			// No successor: a trap returns nothing.
+		default:
+			why = fmt.Sprintf("the indirect jump at %#x", in.pc)
+		}
+		if why != "" {
+			return returns, why
+		}
+	}
+	return returns, unknownRet
+}
+
+// addrTransfer is the state after the straight-line instruction e (bytes c
+// at pc). exec says the module is a fixed-address program, where an
+// immediate can be an address.
+func addrTransfer(s addrState, e isa.Effect, c []byte, pc uint64, rw isa.RegWriter, exec bool) addrState {
+	written := rw.MayWrite(c, pc)
+	if e.DefKind != isa.DefNone && e.DefReg >= 0 {
+		written |= 1 << uint(e.DefReg)
+	}
+	written |= e.DefAlso
+	old := s
+	for r := range s {
+		if written&(1<<r) != 0 {
+			s[r] = addrSet{unknown: true}
+		}
+	}
+	d := e.DefReg
+	if d < 0 || d >= 16 {
+		return s
+	}
+	switch e.DefKind {
+	case isa.DefAddr:
+		// Only a 64-bit lea: a 32-bit one truncates the relocated
+		// address at run time.
+		if lea64(c) {
+			s[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
+		}
+	case isa.DefConst:
+		if e.DefValue == 0 || exec {
+			s[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
+		}
+	case isa.DefCopy:
+		// mov r32,r32 keeps only the low half (DefValue 32): unknown.
+		if e.DefValue != 32 && e.DefSrc >= 0 && e.DefSrc < 16 {
+			s[d] = old[e.DefSrc]
+		}
+	default:
+		if dst, src, ok := cmov64(c); ok && written == 1<<dst {
+			s[dst] = old[dst].union(old[src])
+		}
+	}
+	return s
+}
+
+// lea64 says whether c is a lea into a 64-bit register.
+func lea64(c []byte) bool {
+	in, err := x86asm.Decode(c, 64)
+	if err != nil || in.Op != x86asm.LEA {
+		return false
+	}
+	r, ok := in.Args[0].(x86asm.Reg)
+	return ok && r >= x86asm.RAX && r <= x86asm.R15
+}
+
+// cmov64 says whether c is a cmovCC between 64-bit registers, and which.
+func cmov64(c []byte) (dst, src int8, ok bool) {
+	in, err := x86asm.Decode(c, 64)
+	if err != nil || in.Op < x86asm.CMOVA || in.Op > x86asm.CMOVS {
+		return 0, 0, false
+	}
+	d, ok1 := in.Args[0].(x86asm.Reg)
+	r, ok2 := in.Args[1].(x86asm.Reg)
+	if !ok1 || !ok2 || d < x86asm.RAX || d > x86asm.R15 || r < x86asm.RAX || r > x86asm.R15 {
+		return 0, 0, false
+	}
+	return int8(d - x86asm.RAX), int8(r - x86asm.RAX), true
+}
+
+// vdsoIFuncResolver says whether the resolver at fi of library m is one
+// linkVDSOIFuncs models (time or gettimeofday, in a library the program
+// loads, reading ld.so's _rtld_global_ro through its GOT slot): a call of
+// it is linked to the resolver's constant fallback, to which that model
+// adds the vDSO's function (or leaves the call unresolved: --strict, no
+// vDSO to read). Its conditions are linkVDSOIFuncs' own.
+func (g *Graph) vdsoIFuncResolver(m *Module, fi int) bool {
+	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 || m == g.Modules[0] {
+		return false
+	}
+	fn := &m.File.Functions[fi]
+	if !fn.IFunc || !slices.ContainsFunc(vdsoIFuncs, func(x struct{ ifunc, symbol string }) bool {
+		return fn.Name == x.ifunc || fn.LinkName == x.ifunc || slices.Contains(fn.Aliases, x.ifunc)
+	}) {
+		return false
+	}
+	for addr, name := range m.File.Slots {
+		if name, _, _ = strings.Cut(name, "@"); name == rtldGlobalRO && g.loadsSlot(m, fn, addr) {
+			return true
+		}
+	}
+	return false
+}
