@@ -3,6 +3,7 @@ package callgraph
 import (
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -91,5 +93,121 @@ func TestIFuncLibcResolvers(t *testing.T) {
 		if !proved[name] {
 			t.Errorf("%s's resolver is not proved", name)
 		}
+	}
+}
+
+// TestIFuncResolverValues: a program calls three GNU ifuncs of a library
+// built at test time (testdata/ifunc, at -O0 and -O2, the program linked
+// lazily). resolve_a returns one of two constants by a condition: the
+// call goes to both, a_small and the deep a_deep. resolve_b returns the
+// pointer a global holds, set at run time, else b_mentioned: the call is
+// unresolved, not linked to b_mentioned; a run shows it goes to b_real,
+// which resolve_b's code never mentions (the functions whose addresses
+// it computes, what calls of an ifunc were linked to before, miss it).
+// resolve_c computes c_unused's address into a global but returns
+// c_impl: the call goes to c_impl alone.
+func TestIFuncResolverValues(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	objdump := testutil.RequireTool(t, "objdump")
+	src, err := filepath.Abs("testdata/ifunc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []string{"-O0", "-O2"} {
+		t.Run(opt, func(t *testing.T) {
+			dir := t.TempDir()
+			lib := filepath.Join(dir, "libifx.so")
+			prog := filepath.Join(dir, "main")
+			testutil.Run(t, dir, gcc, opt, "-fPIC", "-shared", "-o", lib, filepath.Join(src, "lib.c"))
+			testutil.Run(t, dir, gcc, "-O2", "-o", prog, filepath.Join(src, "main.c"), "-L"+dir, "-lifx", "-Wl,-rpath,"+dir, "-Wl,-z,lazy")
+			if out := testutil.Run(t, dir, prog); !strings.Contains(out, "b_real") {
+				t.Fatalf("the run did not reach b_real (output %q): the fixture does not do what it says", out)
+			}
+			// The call sites of fa, fb and fc in main, as objdump shows them.
+			sites := map[string]uint64{}
+			call := regexp.MustCompile(`^\s*([0-9a-f]+):\s+call\s+[0-9a-f]+ <(f[abc])@plt>`)
+			inMain := false
+			for _, line := range strings.Split(testutil.Run(t, dir, objdump, "-d", "--no-show-raw-insn", prog), "\n") {
+				if strings.HasSuffix(line, ">:") {
+					inMain = strings.HasSuffix(line, " <main>:")
+				}
+				if m := call.FindStringSubmatch(line); inMain && m != nil {
+					sites[m[2]], _ = strconv.ParseUint(m[1], 16, 64)
+				}
+			}
+			if len(sites) != 3 {
+				t.Fatalf("main's calls of fa, fb, fc in objdump's text: %v", sites)
+			}
+			f, err := binfile.Open(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := Build(f, x86.Decoder{}, Options{FollowLibraries: true, StackAlign: 16})
+			g.Resolve()
+			g.ModelRuntime()
+			var main *Node
+			for _, id := range g.NodesNamed("main") {
+				if g.Nodes[id].Module == g.Modules[0] {
+					main = g.Nodes[id]
+				}
+			}
+			if main == nil {
+				t.Fatal("no node for main")
+			}
+			targets := func(site uint64) []string {
+				var names []string
+				for _, e := range main.Edges {
+					// (The lazy slot's first call also goes to ld.so's
+					// resolver: an edge of another method.)
+					if e.Site == site && e.Method == "ifunc" {
+						names = append(names, g.Nodes[e.To].Name)
+					}
+				}
+				slices.Sort(names)
+				return names
+			}
+			unresolved := func(site uint64) bool {
+				return slices.ContainsFunc(main.Unresolved, func(cs frame.CallSite) bool { return cs.Addr == site })
+			}
+			if got := targets(sites["fa"]); !slices.Equal(got, []string{"a_deep", "a_small"}) || unresolved(sites["fa"]) {
+				t.Errorf("fa's call at %#x: targets %v (unresolved %v), want a_deep and a_small", sites["fa"], got, unresolved(sites["fa"]))
+			}
+			if got := targets(sites["fb"]); len(got) > 0 || !unresolved(sites["fb"]) {
+				t.Errorf("fb's call at %#x: targets %v (unresolved %v), want it unresolved: resolve_b returns a loaded pointer", sites["fb"], got, unresolved(sites["fb"]))
+			}
+			if got := targets(sites["fc"]); !slices.Equal(got, []string{"c_impl"}) || unresolved(sites["fc"]) {
+				t.Errorf("fc's call at %#x: targets %v (unresolved %v), want c_impl alone", sites["fc"], got, unresolved(sites["fc"]))
+			}
+			// What the resolvers' code mentions: b_real is not among
+			// resolve_b's, c_unused is among resolve_c's.
+			var m *Module
+			for _, mod := range g.Modules {
+				if mod.Name == "libifx.so" {
+					m = mod
+				}
+			}
+			if m == nil {
+				t.Fatal("libifx.so not loaded")
+			}
+			mentions := func(resolver string) []string {
+				fn, ok := m.File.Lookup(resolver)
+				if !ok {
+					t.Fatalf("no %s in libifx.so", resolver)
+				}
+				var names []string
+				for _, ref := range g.analyzeFunction(m.File, fn).Refs {
+					if ri, ok := m.File.FunctionIndex(ref); ok {
+						names = append(names, m.File.Functions[ri].Name)
+					}
+				}
+				return names
+			}
+			if b := mentions("resolve_b"); slices.Contains(b, "b_real") || !slices.Contains(b, "b_mentioned") {
+				t.Errorf("resolve_b mentions %v: want b_mentioned and not b_real, where the run went", b)
+			}
+			if c := mentions("resolve_c"); !slices.Contains(c, "c_unused") {
+				t.Errorf("resolve_c mentions %v: want c_unused among them", c)
+			}
+		})
 	}
 }
