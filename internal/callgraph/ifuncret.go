@@ -192,7 +192,7 @@ func (g *Graph) resolverValues(m *Module, fi int, follow bool) (map[uint64]bool,
 		s := *states[k]
 		next := func(s addrState) string {
 			if k+1 >= len(insts) || insts[k+1].pc != in.pc+uint64(in.e.Len) {
-				return fmt.Sprintf("the code after %#x runs past what decodes of it", in.pc)
+				return fmt.Sprintf("its code runs off its end (or into what does not decode) after %#x", in.pc)
 			}
 			flowTo(k+1, s)
 			return ""

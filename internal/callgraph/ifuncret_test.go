@@ -211,3 +211,61 @@ func TestIFuncResolverValues(t *testing.T) {
 		})
 	}
 }
+
+// TestIFuncResolverShapes asks the value analysis what each resolver of
+// testdata/ifuncret.S (assembled at test time) can return: the
+// implementations, by name, or nil when it must not be proved.
+func TestIFuncResolverShapes(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/ifuncret.S")
+	lib := filepath.Join(dir, "libifuncret.so")
+	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
+	f, err := binfile.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := &Graph{Arch: binfile.ArchX86_64, Decoder: x86.Decoder{}}
+	m := &Module{File: f}
+	for _, c := range []struct {
+		resolver string
+		want     []string
+	}{
+		{"r_cmov", []string{"impl2", "impl3"}},
+		{"r_tail", []string{"impl1", "impl2", "impl3"}},
+		{"r_tail2", nil},
+		{"r_null", []string{"impl1"}},
+		{"r_call", []string{"impl1"}},
+		{"r_clobber", nil},
+		{"r_result", nil},
+		{"r_mid", nil},
+		{"r_indirect", nil},
+		{"r_spill", nil},
+		{"r_lea32", nil},
+		{"r_add", nil},
+		{"r_loop", []string{"impl1", "impl2"}},
+		{"r_falls", nil},
+	} {
+		fn, ok := f.Lookup(c.resolver)
+		if !ok {
+			t.Fatalf("no %s", c.resolver)
+		}
+		fi, _ := f.FunctionIndex(fn.Addr)
+		r := g.resolverReturns(m, fi)
+		var got []string
+		for _, a := range r.Targets {
+			ti, _ := f.FunctionIndex(a)
+			got = append(got, f.Functions[ti].Name)
+		}
+		switch {
+		case c.want == nil && r.Proved:
+			t.Errorf("%s: proved %v, want not proved", c.resolver, got)
+		case c.want == nil && r.Why == "":
+			t.Errorf("%s: not proved without a reason", c.resolver)
+		case c.want != nil && (!r.Proved || !slices.Equal(got, c.want)):
+			t.Errorf("%s: %v (proved %v: %s), want %v", c.resolver, got, r.Proved, r.Why, c.want)
+		}
+		t.Logf("%s: %v %s", c.resolver, got, r.Why)
+	}
+}
