@@ -147,6 +147,10 @@ type Graph struct {
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
 
+	// ifuncs keeps what each ifunc resolver was proved to return
+	// (ifuncret.go): linkIFunc asks once per call site.
+	ifuncs map[*binfile.Function]ifuncReturns
+
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.
 	linearTables map[*binfile.Function]map[uint64][]uint64

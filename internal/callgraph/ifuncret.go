@@ -88,9 +88,23 @@ func unknownAddrState() addrState {
 	return s
 }
 
-// resolverReturns proves what the resolver at fi of m can return (see
-// above).
+// resolverReturns is what the resolver at fi of m can return (see
+// above), proved once per graph (edges are resolved on one goroutine).
 func (g *Graph) resolverReturns(m *Module, fi int) ifuncReturns {
+	fn := &m.File.Functions[fi]
+	if r, ok := g.ifuncs[fn]; ok {
+		return r
+	}
+	r := g.proveResolverReturns(m, fi)
+	if g.ifuncs == nil {
+		g.ifuncs = map[*binfile.Function]ifuncReturns{}
+	}
+	g.ifuncs[fn] = r
+	return r
+}
+
+// proveResolverReturns runs the analysis for resolverReturns.
+func (g *Graph) proveResolverReturns(m *Module, fi int) ifuncReturns {
 	var out ifuncReturns
 	vals, why := g.resolverValues(m, fi, true)
 	for _, v := range slices.Sorted(maps.Keys(vals)) {
