@@ -103,21 +103,40 @@ func (g *Graph) resolverReturns(m *Module, fi int) ifuncReturns {
 	return r
 }
 
+// resolverSource is what the analysis reads of a module: code, the
+// function that starts at an address, and whether an immediate can be an
+// address (a fixed-address program).
+type resolverSource struct {
+	dec    isa.Decoder
+	code   func(addr, size uint64) ([]byte, error)
+	funcAt func(addr uint64) (*binfile.Function, bool)
+	exec   bool
+}
+
 // proveResolverReturns runs the analysis for resolverReturns.
 func (g *Graph) proveResolverReturns(m *Module, fi int) ifuncReturns {
+	if g.Arch != binfile.ArchX86_64 {
+		return ifuncReturns{Why: "no value analysis for this instruction set"}
+	}
+	src := resolverSource{dec: g.Decoder, code: m.File.Code, funcAt: m.File.FunctionAt, exec: m.File.Type == elf.ET_EXEC}
+	return src.returns(&m.File.Functions[fi])
+}
+
+// returns proves what resolver fn can return.
+func (src resolverSource) returns(fn *binfile.Function) ifuncReturns {
 	var out ifuncReturns
-	vals, why := g.resolverValues(m, fi, true)
+	vals, why := src.values(fn, true)
 	for _, v := range slices.Sorted(maps.Keys(vals)) {
 		if v == 0 {
 			continue // a null pointer: no target (the caller crashes)
 		}
-		ti, ok := m.File.FunctionIndex(v)
+		t, ok := src.funcAt(v)
 		switch {
 		case !ok:
 			if why == "" {
 				why = fmt.Sprintf("it can return %#x, which starts no function", v)
 			}
-		case ti == fi:
+		case t.Addr == fn.Addr:
 			if why == "" {
 				why = fmt.Sprintf("it can return its own address %#x", v)
 			}
@@ -127,22 +146,21 @@ func (g *Graph) proveResolverReturns(m *Module, fi int) ifuncReturns {
 	}
 	out.Proved = why == ""
 	if !out.Proved {
-		out.Why = fmt.Sprintf("resolver %s at %#x: %s", m.File.Functions[fi].Name, m.File.Functions[fi].Addr, why)
+		out.Why = fmt.Sprintf("resolver %s at %#x: %s", fn.Name, fn.Addr, why)
 	}
 	return out
 }
 
-// resolverValues runs the value analysis over the function at fi: the
-// values rax can hold at its returns, and, when one of them is not
-// known, why ("" when all are). follow allows one jump to another
-// function's start, whose returns then count as this one's.
-func (g *Graph) resolverValues(m *Module, fi int, follow bool) (map[uint64]bool, string) {
-	rw, ok := g.Decoder.(isa.RegWriter)
-	if !ok || g.Arch != binfile.ArchX86_64 {
+// values runs the value analysis over resolver fn: the values rax can
+// hold at its returns, and, when one of them is not known, why (""
+// when all are). follow allows one jump to another function's start,
+// whose returns then count as this one's.
+func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]bool, string) {
+	rw, ok := src.dec.(isa.RegWriter)
+	if !ok {
 		return nil, "no value analysis for this instruction set"
 	}
-	fn := &m.File.Functions[fi]
-	code, err := m.File.Code(fn.Addr, fn.Size)
+	code, err := src.code(fn.Addr, fn.Size)
 	if err != nil || len(code) == 0 {
 		return nil, "its code cannot be read"
 	}
@@ -155,8 +173,8 @@ func (g *Graph) resolverValues(m *Module, fi int, follow bool) (map[uint64]bool,
 	index := map[uint64]int{}
 	for off := 0; off < len(code); {
 		pc := fn.Addr + uint64(off)
-		e, err := g.Decoder.Decode(code[off:], pc)
-		if err != nil || e.Len <= 0 {
+		e, err := src.dec.Decode(code[off:], pc)
+		if err != nil || e.Len <= 0 || e.Len > len(code)-off {
 			// Padding after the last return decodes as anything; only
 			// an instruction the walk reaches must decode (below).
 			break
@@ -222,26 +240,23 @@ func (g *Graph) resolverValues(m *Module, fi int, follow bool) (map[uint64]bool,
 			if t >= fn.Addr && t < fn.Addr+fn.Size {
 				return fmt.Sprintf("the branch at %#x lands at %#x, inside an instruction", in.pc, t)
 			}
-			ti, ok := m.File.FunctionIndex(t)
-			if !ok || !follow || followed || ti == fi {
+			to, ok := src.funcAt(t)
+			if !ok || !follow || followed || to.Addr == fn.Addr {
 				return fmt.Sprintf("the jump at %#x to %#x leaves it", in.pc, t)
 			}
 			followed = true
-			vals, why := g.resolverValues(m, ti, false)
+			vals, why := src.values(to, false)
 			maps.Copy(returns, vals)
 			if why != "" {
-				return fmt.Sprintf("it jumps at %#x to %s, where %s", in.pc, m.File.Functions[ti].Name, why)
+				return fmt.Sprintf("it jumps at %#x to %s, where %s", in.pc, to.Name, why)
 			}
 			return ""
 		}
 		var why string
 		switch in.e.Flow {
 		case isa.FlowNext:
-			c, err := m.File.Code(in.pc, uint64(in.e.Len))
-			if err != nil {
-				return nil, fmt.Sprintf("the instruction at %#x cannot be read", in.pc)
-			}
-			why = next(addrTransfer(s, in.e, c, in.pc, rw, m.File.Type == elf.ET_EXEC))
+			c := code[in.pc-fn.Addr:][:in.e.Len]
+			why = next(addrTransfer(s, in.e, c, in.pc, rw, src.exec))
 		case isa.FlowJump:
 			if !in.e.HasTarget {
 				why = fmt.Sprintf("the jump at %#x has no known target", in.pc)
