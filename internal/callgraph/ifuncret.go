@@ -77,13 +77,19 @@ func (a addrSet) equal(b addrSet) bool {
 }
 
 // addrState is the sets of the 16 general-purpose registers, by the
-// decoder's register numbers (rax 0 ... r15 15).
-type addrState [16]addrSet
+// decoder's register numbers (rax 0 ... r15 15), and where SP and the
+// frame pointer are: sp (fp) bytes below SP at the resolver's entry,
+// where its return address is, when spOK (fpOK).
+type addrState struct {
+	regs       [16]addrSet
+	sp, fp     int64
+	spOK, fpOK bool
+}
 
-func unknownAddrState() addrState {
-	var s addrState
-	for r := range s {
-		s[r] = addrSet{unknown: true}
+func entryAddrState() addrState {
+	s := addrState{spOK: true}
+	for r := range s.regs {
+		s.regs[r] = addrSet{unknown: true}
 	}
 	return s
 }
@@ -185,7 +191,7 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 	}
 	returns := map[uint64]bool{}
 	states := make([]*addrState, len(insts))
-	entry := unknownAddrState()
+	entry := entryAddrState()
 	work := []int{}
 	// flowTo joins s into the state at instruction k and queues it when
 	// that changed it.
@@ -197,12 +203,19 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 			return
 		}
 		changed := false
-		for r := range s {
-			u := states[k][r].union(s[r])
-			if !u.equal(states[k][r]) {
-				states[k][r] = u
+		for r := range s.regs {
+			u := states[k].regs[r].union(s.regs[r])
+			if !u.equal(states[k].regs[r]) {
+				states[k].regs[r] = u
 				changed = true
 			}
+		}
+		// SP or FP where the paths do not agree is not known.
+		if states[k].spOK && (!s.spOK || s.sp != states[k].sp) {
+			states[k].spOK, changed = false, true
+		}
+		if states[k].fpOK && (!s.fpOK || s.fp != states[k].fp) {
+			states[k].fpOK, changed = false, true
 		}
 		if changed {
 			work = append(work, k)
@@ -221,7 +234,14 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 		k := work[len(work)-1]
 		work = work[:len(work)-1]
 		in := insts[k]
-		s := *states[k]
+		// A ret returns from the resolver, and a jump to another
+		// function returns through its ret, only with SP where it was
+		// at the entry and the return address untouched (the value
+		// returned is then the resolver's).
+		s, why := stackMove(*states[k], in.e)
+		if why != "" {
+			return returns, fmt.Sprintf("at %#x %s", in.pc, why)
+		}
 		next := func(s addrState) string {
 			if k+1 >= len(insts) || insts[k+1].pc != in.pc+uint64(in.e.Len) {
 				return fmt.Sprintf("its code runs off its end (or into what does not decode) after %#x", in.pc)
@@ -241,7 +261,7 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 				return fmt.Sprintf("the branch at %#x lands at %#x, inside an instruction", in.pc, t)
 			}
 			to, ok := src.funcAt(t)
-			if !ok || !follow || followed || to.Addr == fn.Addr {
+			if !ok || !follow || followed || to.Addr == fn.Addr || !s.spOK || s.sp != 0 {
 				return fmt.Sprintf("the jump at %#x to %#x leaves it", in.pc, t)
 			}
 			followed = true
@@ -252,7 +272,6 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 			}
 			return ""
 		}
-		var why string
 		switch in.e.Flow {
 		case isa.FlowNext:
 			c := code[in.pc-fn.Addr:][:in.e.Len]
@@ -272,16 +291,26 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 				why = next(s)
 			}
 		case isa.FlowCall, isa.FlowIndirectCall:
+			if in.e.Flow == isa.FlowCall && in.e.HasTarget && in.e.Target >= fn.Addr && in.e.Target < fn.Addr+fn.Size {
+				// A call inside the resolver (a retpoline's, a pc
+				// load's): its ret does not return from the resolver.
+				why = fmt.Sprintf("the call at %#x goes to %#x, inside it", in.pc, in.e.Target)
+				break
+			}
 			// The callee may change every caller-saved register and
 			// keeps the others (x86-64 System V).
-			for r := range s {
+			for r := range s.regs {
 				if callerSaved&(1<<r) != 0 {
-					s[r] = addrSet{unknown: true}
+					s.regs[r] = addrSet{unknown: true}
 				}
 			}
 			why = next(s)
 		case isa.FlowReturn:
-			if s[0].unknown {
+			if !s.spOK || s.sp != 0 {
+				why = fmt.Sprintf("the ret at %#x may not return from it (SP is not where it was at the entry)", in.pc)
+				break
+			}
+			if s.regs[0].unknown {
 				// Not proved; the walk goes on for the known values
 				// at the other returns (vdsoIFuncResolver's fallback).
 				if unknownRet == "" {
@@ -289,7 +318,7 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 				}
 				break
 			}
-			maps.Copy(returns, s[0].vals)
+			maps.Copy(returns, s.regs[0].vals)
 		case isa.FlowStop:
 			// No successor: a trap returns nothing.
 		default:
@@ -311,11 +340,14 @@ func addrTransfer(s addrState, e isa.Effect, c []byte, pc uint64, rw isa.RegWrit
 		written |= 1 << uint(e.DefReg)
 	}
 	written |= e.DefAlso
-	old := s
-	for r := range s {
+	old := s.regs
+	for r := range s.regs {
 		if written&(1<<r) != 0 {
-			s[r] = addrSet{unknown: true}
+			s.regs[r] = addrSet{unknown: true}
 		}
+	}
+	if written&(1<<5) != 0 && !e.SetsFP {
+		s.fpOK = false // rbp written with something else than SP's value
 	}
 	d := e.DefReg
 	if d < 0 || d >= 16 {
@@ -326,23 +358,58 @@ func addrTransfer(s addrState, e isa.Effect, c []byte, pc uint64, rw isa.RegWrit
 		// Only a 64-bit lea: a 32-bit one truncates the relocated
 		// address at run time.
 		if lea64(c) {
-			s[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
+			s.regs[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
 		}
 	case isa.DefConst:
 		if e.DefValue == 0 || exec {
-			s[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
+			s.regs[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
 		}
 	case isa.DefCopy:
 		// mov r32,r32 keeps only the low half (DefValue 32): unknown.
 		if e.DefValue != 32 && e.DefSrc >= 0 && e.DefSrc < 16 {
-			s[d] = old[e.DefSrc]
+			s.regs[d] = old[e.DefSrc]
 		}
 	default:
 		if dst, src, ok := cmov64(c); ok && written == 1<<dst {
-			s[dst] = old[dst].union(old[src])
+			s.regs[dst] = old[dst].union(old[src])
 		}
 	}
 	return s
+}
+
+// stackMove is the state after instruction e's effect on SP and the
+// frame pointer, or why the resolver's return is not proved: e reads or
+// writes its return address, or an SP- or FP-relative access cannot be
+// placed.
+func stackMove(s addrState, e isa.Effect) (addrState, string) {
+	switch e.Access {
+	case isa.BaseSP:
+		if !s.spOK || e.AccessOff+e.AccessSize > s.sp {
+			return s, "an access of the stack may reach its return address"
+		}
+	case isa.BaseFP:
+		if !s.fpOK || e.AccessOff+e.AccessSize > s.fp {
+			return s, "an access of the stack may reach its return address"
+		}
+	}
+	switch e.SP {
+	case isa.SPNone:
+	case isa.SPAdd:
+		s.sp -= e.SPDelta
+	case isa.SPFromFP:
+		s.sp, s.spOK = s.fp-e.SPDelta, s.fpOK && !e.HasSPReg
+	default:
+		s.spOK = false
+	}
+	switch {
+	case e.SetsFP:
+		s.fp, s.fpOK = s.sp-e.FPOffset, s.spOK
+	case e.AdjustsFP:
+		s.fp -= e.FPDelta
+	case e.ClobbersFP:
+		s.fpOK = false
+	}
+	return s, ""
 }
 
 // lea64 says whether c is a lea into a 64-bit register.

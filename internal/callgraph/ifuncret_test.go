@@ -246,6 +246,10 @@ func TestIFuncResolverShapes(t *testing.T) {
 		{"r_add", nil},
 		{"r_loop", []string{"impl1", "impl2"}},
 		{"r_falls", nil},
+		{"r_retaddr", nil},
+		{"r_push", nil},
+		{"r_inner", nil},
+		{"r_frame", []string{"impl2"}},
 	} {
 		fn, ok := f.Lookup(c.resolver)
 		if !ok {

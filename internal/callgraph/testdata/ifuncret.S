@@ -150,3 +150,45 @@ r_falls:
 r_after:
 	ret
 	.size	r_after, .-r_after
+
+/* The return address overwritten: its ret goes to impl1, not back to
+   the caller. Not proved. */
+	.type	r_retaddr, @function
+r_retaddr:
+	lea	impl1(%rip), %rax
+	mov	%rax, (%rsp)
+	lea	impl2(%rip), %rax
+	ret
+	.size	r_retaddr, .-r_retaddr
+
+/* A push before the ret (a jump to impl1): not proved. */
+	.type	r_push, @function
+r_push:
+	lea	impl1(%rip), %rax
+	push	%rax
+	lea	impl2(%rip), %rax
+	ret
+	.size	r_push, .-r_push
+
+/* A call inside itself: not proved. */
+	.type	r_inner, @function
+r_inner:
+	call	1f
+	lea	impl1(%rip), %rax
+	ret
+1:	lea	impl2(%rip), %rax
+	ret
+	.size	r_inner, .-r_inner
+
+/* A frame-pointer frame left with leave (gcc -O0): {impl2}. */
+	.type	r_frame, @function
+r_frame:
+	push	%rbp
+	mov	%rsp, %rbp
+	sub	$16, %rsp
+	lea	impl1(%rip), %rax
+	mov	%rax, -8(%rbp)
+	lea	impl2(%rip), %rax
+	leave
+	ret
+	.size	r_frame, .-r_frame
