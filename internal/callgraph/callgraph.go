@@ -150,6 +150,9 @@ type Graph struct {
 	// ifuncs keeps what each ifunc resolver was proved to return
 	// (ifuncret.go): linkIFunc asks once per call site.
 	ifuncs map[*binfile.Function]ifuncReturns
+	// ifuncUnproved are the calls of ifuncs whose resolver's returns
+	// are not proved: no address-taken set stands for their targets.
+	ifuncUnproved map[ifuncSite]bool
 
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.
@@ -815,15 +818,21 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 			linked = true
 		}
 	}
-	if !linked || !proved && !g.vdsoIFuncResolver(lib, resolver) {
+	if !linked {
 		// The implementations could not be found: the call stays an
-		// unresolved indirect call at the site, with the resolver named.
+		// unresolved indirect call at the site, with the resolver named
+		// (resolveIndirect does not assume the caller's address-taken
+		// set for it: the resolver's value may come from anywhere).
 		if cs.Kind == frame.TailCall || cs.Kind == frame.IndirectTailCall {
 			cs.Kind = frame.IndirectTailCall
 		} else {
 			cs.Kind = frame.IndirectCall
 		}
 		g.Nodes[from].Unresolved = append(g.Nodes[from].Unresolved, cs)
+		if g.ifuncUnproved == nil {
+			g.ifuncUnproved = map[ifuncSite]bool{}
+		}
+		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = true
 	}
 }
 

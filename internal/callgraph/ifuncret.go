@@ -44,6 +44,13 @@ import (
 // converge in a few passes).
 const ifuncVisitBudget = 20000
 
+// ifuncSite is a call (node, address) of an ifunc whose resolver's
+// returns are not proved (Graph.ifuncUnproved).
+type ifuncSite struct {
+	node int
+	addr uint64
+}
+
 // ifuncReturns is what one resolver was proved to return.
 type ifuncReturns struct {
 	// Targets are the function starts the resolver can return, sorted,

@@ -101,7 +101,8 @@ func TestIFuncLibcResolvers(t *testing.T) {
 // lazily). resolve_a returns one of two constants by a condition: the
 // call goes to both, a_small and the deep a_deep. resolve_b returns the
 // pointer a global holds, set at run time, else b_mentioned: the call is
-// unresolved, not linked to b_mentioned; a run shows it goes to b_real,
+// unresolved, not linked to b_mentioned nor assumed to go to the
+// program's address-taken set (cmp); a run shows it goes to b_real,
 // which resolve_b's code never mentions (the functions whose addresses
 // it computes, what calls of an ifunc were linked to before, miss it).
 // resolve_c computes c_unused's address into a global but returns
@@ -171,6 +172,9 @@ func TestIFuncResolverValues(t *testing.T) {
 			}
 			if got := targets(sites["fa"]); !slices.Equal(got, []string{"a_deep", "a_small"}) || unresolved(sites["fa"]) {
 				t.Errorf("fa's call at %#x: targets %v (unresolved %v), want a_deep and a_small", sites["fa"], got, unresolved(sites["fa"]))
+			}
+			if slices.ContainsFunc(main.Assumed, func(a Assumption) bool { return a.Site == sites["fb"] }) {
+				t.Errorf("fb's call at %#x is assumed to go to an address-taken set (main's own cmp): b_real is not in it", sites["fb"])
 			}
 			if got := targets(sites["fb"]); len(got) > 0 || !unresolved(sites["fb"]) {
 				t.Errorf("fb's call at %#x: targets %v (unresolved %v), want it unresolved: resolve_b returns a loaded pointer", sites["fb"], got, unresolved(sites["fb"]))
