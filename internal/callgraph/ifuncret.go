@@ -44,6 +44,11 @@ import (
 // converge in a few passes).
 const ifuncVisitBudget = 20000
 
+// ifuncMaxValues bounds a register's set (glibc's largest resolver,
+// memmove's, returns 13 implementations): a larger one is unknown, which
+// keeps each step of the fixpoint cheap on any bytes.
+const ifuncMaxValues = 64
+
 // ifuncSite is a call (node, address) of an ifunc whose resolver's
 // returns are not proved (Graph.ifuncUnproved).
 type ifuncSite struct {
@@ -71,6 +76,19 @@ type addrSet struct {
 
 func (a addrSet) union(b addrSet) addrSet {
 	if a.unknown || b.unknown {
+		return addrSet{unknown: true}
+	}
+	subset := true
+	for v := range b.vals {
+		if !a.vals[v] {
+			subset = false
+			break
+		}
+	}
+	if subset {
+		return a // (sets are never changed in place: sharing is safe)
+	}
+	if len(a.vals)+len(b.vals) > ifuncMaxValues {
 		return addrSet{unknown: true}
 	}
 	out := addrSet{vals: map[uint64]bool{}}
