@@ -199,6 +199,7 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 	type inst struct {
 		pc uint64
 		e  isa.Effect
+		w  *regWrite // of a straight-line instruction, once visited
 	}
 	var insts []inst
 	index := map[uint64]int{}
@@ -211,7 +212,7 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 			break
 		}
 		index[pc] = len(insts)
-		insts = append(insts, inst{pc, e})
+		insts = append(insts, inst{pc: pc, e: e})
 		off += e.Len
 	}
 	returns := map[uint64]bool{}
@@ -299,8 +300,12 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 		}
 		switch in.e.Flow {
 		case isa.FlowNext:
-			c := code[in.pc-fn.Addr:][:in.e.Len]
-			why = next(addrTransfer(s, in.e, c, in.pc, rw, src.exec))
+			if in.w == nil {
+				w := describeWrite(in.e, code[in.pc-fn.Addr:][:in.e.Len], in.pc, rw, src.exec)
+				insts[k].w = &w
+				in.w = &w
+			}
+			why = next(in.w.apply(s))
 		case isa.FlowJump:
 			if !in.e.HasTarget {
 				why = fmt.Sprintf("the jump at %#x has no known target", in.pc)
@@ -356,48 +361,70 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 	return returns, unknownRet
 }
 
-// addrTransfer is the state after the straight-line instruction e (bytes c
-// at pc). exec says the module is a fixed-address program, where an
-// immediate can be an address.
-func addrTransfer(s addrState, e isa.Effect, c []byte, pc uint64, rw isa.RegWriter, exec bool) addrState {
-	written := rw.MayWrite(c, pc)
+// regWrite is what a straight-line instruction does to the registers'
+// sets, worked out once per instruction (x86asm decodes are the costly
+// part of a step of the fixpoint): every register in written becomes
+// unknown, then dst gets the set {val} (setVal), src's old set (copy),
+// or the union of its old set and src's (cmov).
+type regWrite struct {
+	written        uint32
+	dst, src       int8
+	val            uint64
+	setVal, copy   bool
+	cmov, fpWrites bool
+}
+
+// describeWrite is regWrite for instruction e (bytes c at pc). exec says
+// the module is a fixed-address program, where an immediate can be an
+// address.
+func describeWrite(e isa.Effect, c []byte, pc uint64, rw isa.RegWriter, exec bool) regWrite {
+	w := regWrite{written: rw.MayWrite(c, pc) | e.DefAlso}
 	if e.DefKind != isa.DefNone && e.DefReg >= 0 {
-		written |= 1 << uint(e.DefReg)
+		w.written |= 1 << uint(e.DefReg)
 	}
-	written |= e.DefAlso
-	old := s.regs
-	for r := range s.regs {
-		if written&(1<<r) != 0 {
-			s.regs[r] = addrSet{unknown: true}
-		}
-	}
-	if written&(1<<5) != 0 && !e.SetsFP {
-		s.fpOK = false // rbp written with something else than SP's value
-	}
+	// rbp written with something else than SP's value.
+	w.fpWrites = w.written&(1<<5) != 0 && !e.SetsFP
 	d := e.DefReg
 	if d < 0 || d >= 16 {
-		return s
+		return w
 	}
+	w.dst = d
 	switch e.DefKind {
 	case isa.DefAddr:
 		// Only a 64-bit lea: a 32-bit one truncates the relocated
 		// address at run time.
-		if lea64(c) {
-			s.regs[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
-		}
+		w.setVal, w.val = lea64(c), uint64(e.DefValue)
 	case isa.DefConst:
-		if e.DefValue == 0 || exec {
-			s.regs[d] = addrSet{vals: map[uint64]bool{uint64(e.DefValue): true}}
-		}
+		w.setVal, w.val = e.DefValue == 0 || exec, uint64(e.DefValue)
 	case isa.DefCopy:
 		// mov r32,r32 keeps only the low half (DefValue 32): unknown.
-		if e.DefValue != 32 && e.DefSrc >= 0 && e.DefSrc < 16 {
-			s.regs[d] = old[e.DefSrc]
-		}
+		w.copy, w.src = e.DefValue != 32 && e.DefSrc >= 0 && e.DefSrc < 16, e.DefSrc
 	default:
-		if dst, src, ok := cmov64(c); ok && written == 1<<dst {
-			s.regs[dst] = old[dst].union(old[src])
+		if dst, src, ok := cmov64(c); ok && w.written == 1<<dst {
+			w.cmov, w.dst, w.src = true, dst, src
 		}
+	}
+	return w
+}
+
+// apply is the state after an instruction that writes w.
+func (w *regWrite) apply(s addrState) addrState {
+	old := s.regs
+	for r := range s.regs {
+		if w.written&(1<<r) != 0 {
+			s.regs[r] = addrSet{unknown: true}
+		}
+	}
+	if w.fpWrites {
+		s.fpOK = false
+	}
+	switch {
+	case w.setVal:
+		s.regs[w.dst] = addrSet{vals: map[uint64]bool{w.val: true}}
+	case w.copy:
+		s.regs[w.dst] = old[w.src]
+	case w.cmov:
+		s.regs[w.dst] = old[w.dst].union(old[w.src])
 	}
 	return s
 }
