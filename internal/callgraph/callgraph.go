@@ -147,6 +147,13 @@ type Graph struct {
 	// initial SP is the top of the main stack (frame.Input.MainStackTop).
 	mainStack *binfile.VectorTable
 
+	// ifuncs keeps what each ifunc resolver was proved to return
+	// (ifuncret.go): linkIFunc asks once per call site.
+	ifuncs map[*binfile.Function]ifuncReturns
+	// ifuncUnproved are the calls of ifuncs whose resolver's returns
+	// are not proved: no address-taken set stands for their targets.
+	ifuncUnproved map[ifuncSite]bool
+
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.
 	linearTables map[*binfile.Function]map[uint64][]uint64
@@ -782,11 +789,30 @@ func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame
 }
 
 // linkIFunc links a call to a GNU ifunc to every implementation its resolver
-// can return: the functions whose addresses the resolver computes.
+// can return, as the value analysis of the resolver proves it (ifuncret.go).
+// Where that is not proved the call stays an unresolved indirect call at the
+// site, the resolver named by the call's target; but the calls of glibc's
+// time and gettimeofday, whose resolver returns the vDSO's function or its
+// own constant fallback, are linked to that fallback for the vDSO model
+// (linkVDSOIFuncs) to add the vDSO's function or leave them unresolved. For
+// an instruction set without the analysis, the functions whose addresses
+// the resolver computes.
 func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) {
-	fr := g.analyzeFunction(lib.File, &lib.File.Functions[resolver])
+	var targets []uint64
+	proved := false
+	switch {
+	case g.Arch == binfile.ArchX86_64:
+		r := g.resolverReturns(lib, resolver)
+		proved = r.Proved
+		if proved || g.vdsoIFuncResolver(lib, resolver) {
+			targets = r.Targets
+		}
+	default:
+		targets = g.analyzeFunction(lib.File, &lib.File.Functions[resolver]).Refs
+		proved = true
+	}
 	linked := false
-	for _, ref := range fr.Refs {
+	for _, ref := range targets {
 		if fi, ok := lib.File.FunctionIndex(ref); ok && fi != resolver {
 			g.addEdge(from, g.nodeFor(lib, fi), cs, "ifunc")
 			linked = true
@@ -794,9 +820,19 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 	}
 	if !linked {
 		// The implementations could not be found: the call stays an
-		// unresolved indirect call at the site, with the resolver named.
-		cs.Kind = frame.IndirectCall
+		// unresolved indirect call at the site, with the resolver named
+		// (resolveIndirect does not assume the caller's address-taken
+		// set for it: the resolver's value may come from anywhere).
+		if cs.Kind == frame.TailCall || cs.Kind == frame.IndirectTailCall {
+			cs.Kind = frame.IndirectTailCall
+		} else {
+			cs.Kind = frame.IndirectCall
+		}
 		g.Nodes[from].Unresolved = append(g.Nodes[from].Unresolved, cs)
+		if g.ifuncUnproved == nil {
+			g.ifuncUnproved = map[ifuncSite]bool{}
+		}
+		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = true
 	}
 }
 
