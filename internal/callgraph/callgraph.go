@@ -152,7 +152,7 @@ type Graph struct {
 	ifuncs map[*binfile.Function]ifuncReturns
 	// ifuncUnproved are the calls of ifuncs whose resolver's returns
 	// are not proved: no address-taken set stands for their targets.
-	ifuncUnproved map[ifuncSite]bool
+	ifuncUnproved map[ifuncSite]string
 
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.
@@ -799,10 +799,11 @@ func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame
 // the resolver computes.
 func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) {
 	var targets []uint64
+	var r ifuncReturns
 	proved := false
 	switch {
 	case g.Arch == binfile.ArchX86_64:
-		r := g.resolverReturns(lib, resolver)
+		r = g.resolverReturns(lib, resolver)
 		proved = r.Proved
 		if proved || g.vdsoIFuncResolver(lib, resolver) {
 			targets = r.Targets
@@ -830,10 +831,22 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 		}
 		g.Nodes[from].Unresolved = append(g.Nodes[from].Unresolved, cs)
 		if g.ifuncUnproved == nil {
-			g.ifuncUnproved = map[ifuncSite]bool{}
+			g.ifuncUnproved = map[ifuncSite]string{}
 		}
-		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = true
+		why := r.Why
+		if why == "" {
+			why = "resolver " + lib.File.Functions[resolver].Name + ": none of the addresses it returns starts a function"
+		}
+		cs.Target = 0 // (the ifunc's own address, no implementation: the reason says why instead)
+		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = why
 	}
+}
+
+// UnresolvedWhy says why the unresolved call at addr of node id has no
+// target, when the graph knows more than that (an ifunc whose resolver's
+// returns are not proved); "" otherwise.
+func (g *Graph) UnresolvedWhy(id int, addr uint64) string {
+	return g.ifuncUnproved[ifuncSite{id, addr}]
 }
 
 func (g *Graph) external(name string) int {

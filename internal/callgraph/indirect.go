@@ -63,7 +63,7 @@ func (g *Graph) resolveIndirect(id int) {
 		if g.libioVtable(id, cs) {
 			continue // proved: also with --strict
 		}
-		if g.opts.Strict || g.ifuncUnproved[ifuncSite{id, cs.Addr}] {
+		if g.opts.Strict || g.ifuncUnproved[ifuncSite{id, cs.Addr}] != "" {
 			still = append(still, cs)
 			continue
 		}
