@@ -120,3 +120,32 @@ func testdataAbs(t *testing.T) string {
 	}
 	return abs
 }
+
+// boundedNeed is a thread's need from its parts: the context and the
+// larger of the entry's bound and what start_thread runs after it, both
+// bounded; it checks the verdict's need is that.
+func boundedNeed(t *testing.T, th Thread) int64 {
+	t.Helper()
+	if th.Bound == nil || th.AfterEntry == nil || !th.AfterEntry.Counted || th.AfterEntry.Bound == nil {
+		t.Fatalf("%s: bound %v after_entry %+v, want both bounded", th.Entry, show(th.Bound), th.AfterEntry)
+	}
+	need := th.Context + max(*th.Bound, *th.AfterEntry.Bound)
+	if th.Need != need || th.NeedAtLeast {
+		t.Errorf("%s: need %d (at least %v), want context %d + max(bound %d, after_entry %d)", th.Entry, th.Need, th.NeedAtLeast, th.Context, *th.Bound, *th.AfterEntry.Bound)
+	}
+	return need
+}
+
+// needCountingAfter is boundedNeed where start_thread was read, else the
+// context and the bound, with the note that its post-routine work is not
+// counted.
+func needCountingAfter(t *testing.T, th Thread) int64 {
+	t.Helper()
+	if th.AfterEntry != nil && !th.AfterEntry.Counted {
+		if th.Bound == nil || !strings.Contains(th.ContextNote, "not counted: what glibc's start_thread runs after the start routine returns") {
+			t.Fatalf("%s: bound %v, context note %q: want a bound and the note that start_thread's post-routine work is not counted", th.Entry, show(th.Bound), th.ContextNote)
+		}
+		return th.Context + *th.Bound
+	}
+	return boundedNeed(t, th)
+}
