@@ -149,3 +149,27 @@ func needCountingAfter(t *testing.T, th Thread) int64 {
 	}
 	return boundedNeed(t, th)
 }
+
+// TestThreadC11: thrd_create's thread is found with its entry and the
+// default stack, and judged as a pthread is: the context and the larger of
+// the entry's bound and what start_thread runs after it.
+func TestThreadC11(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildThreads(t, dir, "c11.c", "-O2")
+	testutil.Run(t, dir, bin)
+	su := suFrames(testutil.ParseSU(t, dir))
+	res, err := Run(bin, Options{Config: parseConfig(t, afterEntryConfig)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := threadFor(t, res, "worker")
+	if th.Creator != "thrd_create" || th.CreatedBy != "main" || th.StackSize == nil || !th.DefaultSize {
+		t.Fatalf("worker: created by %s in %s, stack %v (default %v) from %q", th.Creator, th.CreatedBy, show(th.StackSize), th.DefaultSize, th.SizeSource)
+	}
+	if th.Bound == nil || *th.Bound < su["worker"] {
+		t.Fatalf("worker bound %v below its .su frame %d", show(th.Bound), su["worker"])
+	}
+	if need := boundedNeed(t, th); th.Status != "ok" || need > *th.StackSize {
+		t.Errorf("worker: %q %q need %d", th.Status, th.Verdict, need)
+	}
+}

@@ -60,7 +60,7 @@ func threadsText(w io.Writer, r *analysis.Result) {
 			fmt.Fprintf(w, "    path: %s%s\n", strings.Join(path, " -> "), more)
 		}
 		if a := th.AfterEntry; a != nil && a.Counted && a.Bound != nil && (th.Bound == nil || *a.Bound > *th.Bound) {
-			fmt.Fprintf(w, "    after %s returns, start_thread reaches %s below its frame: %s\n", th.Entry, Bytes(*a.Bound), strings.Join(a.Path, " -> "))
+			fmt.Fprintf(w, "    after %s returns, start_thread reaches %s below where %s's frame starts: %s\n", th.Entry, Bytes(*a.Bound), th.Entry, strings.Join(a.Path, " -> "))
 		}
 		if th.Context > 0 {
 			n := fmt.Sprintf("NEEDS counts %s of context: %s", Bytes(th.Context), th.ContextNote)

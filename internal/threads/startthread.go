@@ -165,5 +165,8 @@ func routineCalls(n *callgraph.Node) (map[uint64]bool, int64, string) {
 }
 
 // Pthread reports whether the site creates a thread through glibc's
-// pthread_create (whose start_thread runs the entry).
-func (s Site) Pthread() bool { return creatorKind[s.Creator] == "pthread" }
+// pthread_create or thrd_create (whose start_thread runs the entry).
+func (s Site) Pthread() bool {
+	k := creatorKind[s.Creator]
+	return k == "pthread" || k == "c11"
+}
