@@ -46,6 +46,14 @@ type Thread struct {
 	Reason  string         `json:"reason,omitempty"`
 	Path    []string       `json:"path"`
 	Reasons []bound.Reason `json:"reasons"`
+	// AfterEntry (pthreads): what glibc's start_thread runs on the same
+	// stack after the entry returns, from the entry's CFA as Bound is.
+	AfterEntry *AfterEntry `json:"after_entry,omitempty"`
+	// Need is what the verdict compares with the stack: Context plus the
+	// larger of Bound and AfterEntry's bound; with NeedAtLeast, a depth
+	// the code certainly reaches instead (one of them has no bound).
+	Need        int64 `json:"need"`
+	NeedAtLeast bool  `json:"need_at_least,omitempty"`
 }
 
 // findThreads finds the threads and tasks of the analysed file and judges
@@ -69,6 +77,17 @@ func findThreads(res *Result, opts Options) []Thread {
 			roots = append(roots, s.EntryNode)
 		}
 	}
+	// glibc's start_thread: its other calls are analysed with the entries
+	// (afterEntryPart) when the program creates a pthread.
+	var ae threads.AfterEntry
+	pthreads := false
+	for _, s := range sites {
+		pthreads = pthreads || s.Pthread() && s.EntryNode >= 0
+	}
+	if pthreads {
+		ae = threads.StartThread(g, g.Decoder.ReturnAddressSize())
+		roots = append(roots, afterEntryRoots(ae)...)
+	}
 	var ba *bound.Analysis
 	var bo bound.Options
 	if len(roots) > 0 {
@@ -79,6 +98,10 @@ func findThreads(res *Result, opts Options) []Thread {
 		bo = boundOptions(g, cfg)
 		ba = bound.New(g, roots, bo)
 	}
+	var after *AfterEntry
+	if pthreads {
+		after = afterEntryPart(res, g, ae, ba, bo)
+	}
 	trapCtx := riscvTrapContext(res)
 	for _, s := range sites {
 		s = withTrapContext(trapCtx, s)
@@ -86,6 +109,7 @@ func findThreads(res *Result, opts Options) []Thread {
 			DefaultSize: s.Default, SizeAtLeast: s.SizeMin, StackBuffer: s.StackBuffer, Context: s.Context, ContextNote: s.ContextNote, Path: []string{}, Reasons: []bound.Reason{}}
 		t.File, t.Line = res.lineAt(s.Addr)
 		var b bound.Entry
+		var lower int64 // the entry's certain depth (threads.LowerBound)
 		if s.EntryNode >= 0 && ba != nil {
 			b = ba.Entry(bound.Spec{Name: s.Entry, Node: s.EntryNode, Kind: "thread"})
 			e := res.entryResult(b)
@@ -96,12 +120,23 @@ func findThreads(res *Result, opts Options) []Thread {
 				// own lower bound may go through assumed targets).
 				lb, steps := threads.LowerBound(g, s.EntryNode, threads.LowerOptions{Excluded: bo.Excluded, Overrides: bo.Overrides})
 				b.AtLeast, t.AtLeast, t.Path = lb, lb, nil
+				lower = lb
 				for _, st := range steps {
 					t.Path = append(t.Path, st.Name)
 				}
 			}
 			if t.Path == nil {
 				t.Path = []string{}
+			}
+			if s.Pthread() && after != nil {
+				t.AfterEntry = after
+				if b.Bounded && after.Counted && after.Bound == nil {
+					lower, _ = threads.LowerBound(g, s.EntryNode, threads.LowerOptions{Excluded: bo.Excluded, Overrides: bo.Overrides})
+				}
+				b = withAfterEntry(b, lower, after)
+				if !after.Counted {
+					t.ContextNote += "; " + after.Note
+				}
 			}
 		}
 		var override int64
@@ -131,6 +166,7 @@ func findThreads(res *Result, opts Options) []Thread {
 			}
 		}
 		t.Status, t.Verdict, t.Over, t.Reason = v.Status, v.Text(), v.Over, v.Why
+		t.Need, t.NeedAtLeast = v.Need, !b.Bounded
 		out = append(out, t)
 	}
 	return out

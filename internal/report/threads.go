@@ -27,13 +27,7 @@ func threadsText(w io.Writer, r *analysis.Result) {
 				stack += " (default)"
 			}
 		}
-		need := "?"
-		switch {
-		case th.Bound != nil:
-			need = Bytes(*th.Bound + th.Context)
-		case th.Entry != "":
-			need = "≥ " + Bytes(th.AtLeast+th.Context)
-		}
+		need := threadNeed(th)
 		entry := th.Entry
 		if entry == "" {
 			entry = "?"
@@ -65,6 +59,9 @@ func threadsText(w io.Writer, r *analysis.Result) {
 			}
 			fmt.Fprintf(w, "    path: %s%s\n", strings.Join(path, " -> "), more)
 		}
+		if a := th.AfterEntry; a != nil && a.Counted && a.Bound != nil && (th.Bound == nil || *a.Bound > *th.Bound) {
+			fmt.Fprintf(w, "    after %s returns, start_thread reaches %s below where %s's frame starts: %s\n", th.Entry, Bytes(*a.Bound), th.Entry, strings.Join(a.Path, " -> "))
+		}
 		if th.Context > 0 {
 			n := fmt.Sprintf("NEEDS counts %s of context: %s", Bytes(th.Context), th.ContextNote)
 			if !notes[n] {
@@ -78,10 +75,23 @@ func threadsText(w io.Writer, r *analysis.Result) {
 	}
 }
 
+// threadNeed is the NEEDS column: what the verdict compared with the
+// stack (the context and the larger of the entry's bound and what
+// start_thread runs after it), "≥ " when only a certain depth is known.
+func threadNeed(th analysis.Thread) string {
+	switch {
+	case th.Entry == "":
+		return "?"
+	case th.NeedAtLeast:
+		return "≥ " + Bytes(th.Need)
+	}
+	return Bytes(th.Need)
+}
+
 func threadVerdict(th analysis.Thread) string {
 	switch th.Status {
 	case "overflow":
-		if th.Bound == nil {
+		if th.NeedAtLeast {
 			return "OVERFLOW by at least " + Bytes(th.Over)
 		}
 		return "OVERFLOW by " + Bytes(th.Over)

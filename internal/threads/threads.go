@@ -71,6 +71,7 @@ type Site struct {
 var creatorKind = map[string]string{
 	"pthread_create":         "pthread",
 	"__pthread_create_2_1":   "pthread",
+	"thrd_create":            "c11",
 	"clone":                  "clone",
 	"__clone":                "clone",
 	"xTaskCreate":            "freertos",
@@ -265,6 +266,10 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		case "pthread":
 			setEntry(g, &site, ai.arg(s, 2), ai)
 			pthreadSize(&site, ai.arg(s, 1), s.attrs, glibcFor(ai))
+			pthreadContext(f, &site, glibcFor(ai))
+		case "c11":
+			setEntry(g, &site, ai.arg(s, 1), ai)
+			c11Size(&site)
 			pthreadContext(f, &site, glibcFor(ai))
 		case "clone":
 			setEntry(g, &site, ai.arg(s, 0), ai)
@@ -565,6 +570,13 @@ func pthreadSize(s *Site, attr value, attrs map[attrKey]attrInfo, gf glibcFacts)
 		s.Size, s.SizeKnown = a.size.v, true
 		s.SizeSource = fmt.Sprintf("%s(%d)%s", a.setter, a.size.v, in)
 	}
+}
+
+// c11Size: glibc's thrd_create passes pthread_create no attributes of
+// the caller's (ATTR_C11_THREAD), so the thread gets the default stack.
+func c11Size(s *Site) {
+	s.Size, s.SizeKnown, s.Default = DefaultPthreadStack, true, true
+	s.SizeSource = "default: thrd_create takes no attributes; glibc uses RLIMIT_STACK (ulimit -s), typically 8 MiB"
 }
 
 func cloneSize(f *binfile.File, s *Site, stack value) {

@@ -291,10 +291,9 @@ func Write(w io.Writer, in Input) error {
 		if t.StackSize != nil {
 			ht.Size = size.FormatCapacity(*t.StackSize) // a capacity: rounded down
 		}
-		if t.Bound != nil {
-			ht.Need = report.Bytes(*t.Bound + t.Context)
-		} else {
-			ht.Need = "≥ " + report.Bytes(t.AtLeast+t.Context)
+		ht.Need = report.Bytes(t.Need)
+		if t.NeedAtLeast {
+			ht.Need = "≥ " + ht.Need
 		}
 		data.Threads = append(data.Threads, ht)
 	}
