@@ -198,14 +198,6 @@ func pathHas(g *callgraph.Graph, path []bound.Step, name string) bool {
 	return false
 }
 
-func stepNames(path []bound.Step) []string {
-	var out []string
-	for _, s := range path {
-		out = append(out, s.Name)
-	}
-	return out
-}
-
 func sameSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
