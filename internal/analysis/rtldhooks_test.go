@@ -22,7 +22,7 @@ func ldso(t *testing.T, res *Result) *callgraph.Module {
 	for _, m := range res.Graph.Modules[1:] {
 		if strings.HasPrefix(m.Name, "ld-linux") {
 			if _, ok := m.File.Lookup("__rtld_malloc_init_real"); !ok {
-				t.Skipf("SKIPPED: %s has no __rtld_malloc_init_real (glibc before 2.35, or no debug symbols)", m.File.Path)
+				t.Skipf("SKIPPED: %s has no __rtld_malloc_init_real (an older glibc, or no debug symbols)", m.File.Path)
 			}
 			return m
 		}

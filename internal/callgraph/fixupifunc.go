@@ -180,9 +180,9 @@ func (g *Graph) fixupIFuncHub(ld *Module, site uint64) (int, bool) {
 		}
 		return fmt.Sprintf("_dl_fixup's IFUNC resolver call: %d %s (%s)", c, plural(c, "resolver"), strings.Join(names, ", "))
 	})
-	what := "none is"
+	what := "none binds to an IFUNC"
 	if len(names) > 0 {
-		what = strings.Join(names, ", ")
+		what = "these bind to one: " + strings.Join(names, ", ")
 	}
 	g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel, Site: site, Detail: fmt.Sprintf(
 		"_dl_fixup calls a resolver only for a lazily bound symbol of type IFUNC, that symbol's (glibc 2.36's elf_ifunc_invoke): "+

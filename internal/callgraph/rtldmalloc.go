@@ -11,7 +11,7 @@ import (
 )
 
 // ld.so's own function pointers that every lazy binding passes through
-// (glibc 2.35-2.36 on x86-64), modelled like its loader lock
+// (read on glibc 2.36, x86-64), modelled like its loader lock
 // (rtldmutex.go): the malloc indirection of the symbol lookup, and
 // _dl_fixup's call of an IFUNC resolver (fixupifunc.go). Without them
 // both calls took ld.so's address-taken set, which reaches dl_open_worker
@@ -176,9 +176,9 @@ func (g *Graph) rtldMallocHubs(ld *Module) map[uint64]int {
 		nw := g.subsetHub(ld, "rtld malloc "+w.name, MethodGlibcModel, targets, func(int) string {
 			return fmt.Sprintf("ld.so's %s: %s or %s's %s", w.name, w.minimal, defMod.Name, w.name)
 		})
-		g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel, Site: addr, Detail: fmt.Sprintf(
+		g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(
 			"ld.so's %s holds %s or the %s a lookup from the program finds (%s's; one preloaded with LD_PRELOAD is not seen): "+
-				"glibc 2.35-2.36's %s store nothing else, and no other code of ld.so stores into it (a scan of its code)",
+				"glibc 2.36's %s store nothing else, and no other code of ld.so stores into it (a scan of its code)",
 			w.word, w.minimal, w.name, defMod.Name, strings.Join(rtldMallocWriters, " and "))})
 		hubs[addr] = nw.hub
 	}
