@@ -85,6 +85,7 @@ func (g *Graph) ModelRuntime() {
 	if !g.opts.AuditHooks {
 		g.cutAuditCallbacks()
 	}
+	g.linkRtldHooks() // ld.so's malloc words and _dl_fixup's IFUNC call (rtldmalloc.go)
 	g.resolvePending()
 	g.assumeGlibcStreams()
 	g.linkArgumentCallbacks()
