@@ -87,22 +87,7 @@ func (f *File) PointersTo(lo, hi uint64) bool {
 	if f.Arch != ArchX86_64 {
 		return true
 	}
-	dyn, _ := f.DynamicSymbols()
 	found := false
-	f.eachRela(func(_ uint64, typ elf.R_X86_64, sym int, addend uint64) {
-		var v uint64
-		switch typ {
-		case elf.R_X86_64_RELATIVE:
-			v = addend
-		case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
-			if sym-1 < 0 || sym-1 >= len(dyn) || dyn[sym-1].Section == elf.SHN_UNDEF {
-				return
-			}
-			v = dyn[sym-1].Value + addend
-		default:
-			return
-		}
-		found = found || v >= lo && v < hi
-	})
+	f.eachRelocatedWord(func(_, v uint64) { found = found || v >= lo && v < hi })
 	return found
 }

@@ -24,23 +24,32 @@ func (f *File) DataRefersTo(lo, hi uint64) bool {
 		}
 	}
 	found := false
-	if f.Arch == ArchX86_64 {
-		dyn, _ := f.DynamicSymbols()
-		f.eachRela(func(_ uint64, typ elf.R_X86_64, sym int, addend uint64) {
-			var v uint64
-			switch typ {
-			case elf.R_X86_64_RELATIVE:
-				v = addend
-			case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
-				if sym-1 < 0 || sym-1 >= len(dyn) || dyn[sym-1].Section == elf.SHN_UNDEF {
-					return
-				}
-				v = dyn[sym-1].Value + addend
-			default:
+	f.eachRelocatedWord(func(_, v uint64) { found = found || v >= lo && v < hi })
+	return found
+}
+
+// eachRelocatedWord calls fn with the place and the value of every word a
+// relocation stores that resolves to an address of the file (x86-64: a
+// RELATIVE addend, or a 64-bit or GLOB_DAT one to a symbol the file
+// defines); nothing on other architectures.
+func (f *File) eachRelocatedWord(fn func(off, value uint64)) {
+	if f.Arch != ArchX86_64 {
+		return
+	}
+	dyn, _ := f.DynamicSymbols()
+	f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
+		var v uint64
+		switch typ {
+		case elf.R_X86_64_RELATIVE:
+			v = addend
+		case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
+			if sym-1 < 0 || sym-1 >= len(dyn) || dyn[sym-1].Section == elf.SHN_UNDEF {
 				return
 			}
-			found = found || v >= lo && v < hi
-		})
-	}
-	return found
+			v = dyn[sym-1].Value + addend
+		default:
+			return
+		}
+		fn(off, v)
+	})
 }

@@ -27,26 +27,11 @@ func (f *File) DataWordsInto(lo, hi uint64) []uint64 {
 			}
 		}
 	}
-	if f.Arch == ArchX86_64 {
-		dyn, _ := f.DynamicSymbols()
-		f.eachRela(func(off uint64, typ elf.R_X86_64, sym int, addend uint64) {
-			var v uint64
-			switch typ {
-			case elf.R_X86_64_RELATIVE:
-				v = addend
-			case elf.R_X86_64_64, elf.R_X86_64_GLOB_DAT:
-				if sym-1 < 0 || sym-1 >= len(dyn) || dyn[sym-1].Section == elf.SHN_UNDEF {
-					return
-				}
-				v = dyn[sym-1].Value + addend
-			default:
-				return
-			}
-			if v >= lo && v < hi {
-				out = append(out, off)
-			}
-		})
-	}
+	f.eachRelocatedWord(func(off, v uint64) {
+		if v >= lo && v < hi {
+			out = append(out, off)
+		}
+	})
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -1,7 +1,6 @@
 package callgraph
 
 import (
-	"debug/dwarf"
 	"debug/elf"
 	"slices"
 
@@ -192,28 +191,8 @@ func readWideVtableOffset(file *binfile.File) int64 {
 	if err != nil {
 		return -1
 	}
-	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			return -1
-		}
-		if e.Tag != dwarf.TagStructType || e.Val(dwarf.AttrName) != "_IO_wide_data" || !e.Children {
-			if e.Tag != dwarf.TagCompileUnit && e.Children {
-				r.SkipChildren()
-			}
-			continue
-		}
-		for {
-			c, err := r.Next()
-			if err != nil || c == nil || c.Tag == 0 {
-				break
-			}
-			if c.Tag == dwarf.TagMember && c.Val(dwarf.AttrName) == "_wide_vtable" {
-				if off, ok := c.Val(dwarf.AttrDataMemberLoc).(int64); ok && off > 0 {
-					return off
-				}
-			}
-		}
+	if off, ok := memberOffsets(d, "_IO_wide_data", "_wide_vtable")["_wide_vtable"]; ok && off > 0 {
+		return off
 	}
+	return -1
 }

@@ -1,7 +1,6 @@
 package callgraph
 
 import (
-	"debug/dwarf"
 	"debug/elf"
 	"fmt"
 	"slices"
@@ -401,48 +400,9 @@ func rtldGlobalROMembers(file *binfile.File) map[string]int64 {
 	if err != nil {
 		return out
 	}
-	wanted := map[string]bool{}
+	var names []string
 	for _, p := range vdsoPointers {
-		wanted[p.member] = true
+		names = append(names, p.member)
 	}
-	conflict := map[string]bool{}
-	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			break
-		}
-		if e.Tag != dwarf.TagStructType || e.Val(dwarf.AttrName) != "rtld_global_ro" || !e.Children {
-			if e.Tag != dwarf.TagCompileUnit && e.Children {
-				r.SkipChildren()
-			}
-			continue
-		}
-		for {
-			c, err := r.Next()
-			if err != nil || c == nil || c.Tag == 0 {
-				break
-			}
-			if c.Children {
-				r.SkipChildren()
-			}
-			name, _ := c.Val(dwarf.AttrName).(string)
-			if c.Tag != dwarf.TagMember || !wanted[name] {
-				continue
-			}
-			off, ok := c.Val(dwarf.AttrDataMemberLoc).(int64)
-			if !ok || off < 0 {
-				conflict[name] = true
-				continue
-			}
-			if old, seen := out[name]; seen && old != off {
-				conflict[name] = true
-			}
-			out[name] = off
-		}
-	}
-	for name := range conflict {
-		delete(out, name)
-	}
-	return out
+	return memberOffsets(d, "rtld_global_ro", names...)
 }
