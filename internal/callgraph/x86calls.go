@@ -156,7 +156,7 @@ const noReturnLevels = 2
 // returns by the answer one level down.
 func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64, level int) bool {
 	c.mu.Lock()
-	v, ok := c.noReturn[level][addr]
+	v, ok := c.known(addr, level)
 	c.mu.Unlock()
 	if ok {
 		return v
@@ -166,6 +166,29 @@ func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64, level int) boo
 	c.noReturn[level][addr] = v
 	c.mu.Unlock()
 	return v
+}
+
+// known is never's answer at level when one is cached, at that level
+// or another: each level's answers are a superset of the level below's
+// (a level more only adds wrappers found), so a yes below or a no above
+// is the answer, exactly. Most functions return: a function the frame
+// walk asked about (level noReturnLevels) is not decoded again when it is
+// asked about as a callee's callee. Under mu.
+func (c *fileCalls) known(addr uint64, level int) (v, ok bool) {
+	if v, ok := c.noReturn[level][addr]; ok {
+		return v, true
+	}
+	for l := level + 1; l < len(c.noReturn); l++ {
+		if v, ok := c.noReturn[l][addr]; ok && !v {
+			return false, true
+		}
+	}
+	for l := level - 1; l >= 0; l-- {
+		if v, ok := c.noReturn[l][addr]; ok && v {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64, level int) bool {
