@@ -535,6 +535,10 @@ func (w *walker) extend(addr uint64) (int, bool) {
 }
 
 func (w *walker) isData(off int) bool {
+	// Asked at every instruction walked; x86-64 code has neither.
+	if len(w.in.DataInCode) == 0 && len(w.caseData) == 0 {
+		return false
+	}
 	a := w.addr(off)
 	return inRanges(w.in.DataInCode, a) || inRanges(w.caseData, a)
 }
