@@ -29,12 +29,20 @@ func fixMemoryLimit(n int64) {
 
 // softMemoryLimit keeps the heap that SetGCPercent(400) lets grow to five
 // times the live heap under a soft limit of base bytes, as long as the
-// live heap stays under half of it; past that the limit goes and the
+// live heap stays under two thirds of it (liftAt); past that the limit goes and the
 // percentage alone rules. A limit near or under the live heap makes the
 // collector run without a pause: libLLVM-15 (900 MB live) took 80 s of
 // CPU under a 768 MiB limit instead of 23, and 37 s under a limit kept at
 // twice its live heap. GOMEMLIMIT, when set, is the user's and stays.
+//
+// The live heap past which the limit lifts is two thirds of it. At one
+// half, /usr/bin/node (a live heap of 380-400 MB at its
+// end) lifted it in some runs and not in others, and peaked at 1.1-1.5
+// GiB of RSS when it did; held, it peaks at about 850 MiB for the same
+// CPU (GOMEMLIMIT=768MiB: 5.7 s either way, docs/PERFORMANCE.md). A
+// third of the limit left free still spaces the collections out.
 func softMemoryLimit(base int64) {
+	liftAt := base / 3 * 2
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
@@ -44,7 +52,7 @@ func softMemoryLimit(base int64) {
 		for {
 			time.Sleep(20 * time.Millisecond)
 			metrics.Read(sample)
-			lift := sample[0].Value.Kind() != metrics.KindUint64 || int64(sample[0].Value.Uint64()) > base/2
+			lift := sample[0].Value.Kind() != metrics.KindUint64 || int64(sample[0].Value.Uint64()) > liftAt
 			memoryLimitMu.Lock()
 			fixed := memoryLimitFixed
 			if lift && !fixed {

@@ -25,6 +25,9 @@ type fileCalls struct {
 	noReturn  [noReturnLevels + 1]map[uint64]bool
 	declared  map[uint64]bool // DWARF DW_AT_noreturn, read once
 	dwarfOnce sync.Once
+	// ownLevelOnly makes known use only the asked level's answers, as
+	// it did before (the tests' reference).
+	ownLevelOnly bool
 }
 
 type thunkAnswer struct {
@@ -40,11 +43,16 @@ func (g *Graph) callsOf(f *binfile.File) *fileCalls {
 	}
 	c, ok := g.calls[f]
 	if !ok {
-		c = &fileCalls{thunks: map[uint64]thunkAnswer{}}
-		for i := range c.noReturn {
-			c.noReturn[i] = map[uint64]bool{}
-		}
+		c = newFileCalls()
 		g.calls[f] = c
+	}
+	return c
+}
+
+func newFileCalls() *fileCalls {
+	c := &fileCalls{thunks: map[uint64]thunkAnswer{}}
+	for i := range c.noReturn {
+		c.noReturn[i] = map[uint64]bool{}
 	}
 	return c
 }
@@ -156,7 +164,7 @@ const noReturnLevels = 2
 // returns by the answer one level down.
 func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64, level int) bool {
 	c.mu.Lock()
-	v, ok := c.noReturn[level][addr]
+	v, ok := c.known(addr, level)
 	c.mu.Unlock()
 	if ok {
 		return v
@@ -166,6 +174,29 @@ func (c *fileCalls) never(g *Graph, f *binfile.File, addr uint64, level int) boo
 	c.noReturn[level][addr] = v
 	c.mu.Unlock()
 	return v
+}
+
+// known is never's answer at level when one is cached, at that level
+// or another: each level's answers are a superset of the level below's
+// (a level more only adds wrappers found), so a yes below or a no above
+// is the answer, exactly. Most functions return: a function the frame
+// walk asked about (level noReturnLevels) is not decoded again when it is
+// asked about as a callee's callee. Under mu.
+func (c *fileCalls) known(addr uint64, level int) (v, ok bool) {
+	if v, ok := c.noReturn[level][addr]; ok || c.ownLevelOnly {
+		return v, ok
+	}
+	for l := level + 1; l < len(c.noReturn); l++ {
+		if v, ok := c.noReturn[l][addr]; ok && !v {
+			return false, true
+		}
+	}
+	for l := level - 1; l >= 0; l-- {
+		if v, ok := c.noReturn[l][addr]; ok && v {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64, level int) bool {

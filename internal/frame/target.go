@@ -88,9 +88,52 @@ func (w *walker) traceTargets() {
 	}
 }
 
+// slicerTables keeps a walker's slicer tables: the last ones built, and
+// the key they were built for (prev and entries are read-only once
+// built, and depend only on the code, the instructions decoded and the
+// jump-table targets, which only grow); and, for the first build of
+// each function, storage reused from function to function (a slicer
+// does not outlive its walker's Analyze).
+type slicerTables struct {
+	key       slicerKey
+	last      *slicer
+	prev      []int32
+	entries   []bool
+	storeUsed bool
+}
+
+type slicerKey struct{ code, insts, tableTargets int }
+
+func (t *slicerTables) reset() {
+	t.last, t.storeUsed = nil, false
+}
+
 func (w *walker) newSlicer() *slicer {
 	n := len(w.code) + 1
-	s := &slicer{w: w, prev: make([]int32, n), entries: make([]bool, n)}
+	key := slicerKey{len(w.code), len(w.insts), len(w.tableTargets)}
+	t := w.slicers
+	// Case-helper tables are read late and may grow: not memoised.
+	memo := t != nil && len(w.dispatches) == 0
+	if memo && t.last != nil && t.key == key {
+		return &slicer{w: w, prev: t.last.prev, entries: t.last.entries}
+	}
+	s := &slicer{w: w}
+	if memo && !t.storeUsed {
+		t.storeUsed = true
+		if cap(t.prev) < n {
+			t.prev, t.entries = make([]int32, n), make([]bool, n)
+		}
+		s.prev, s.entries = t.prev[:n], t.entries[:n]
+		clear(s.prev)
+		clear(s.entries)
+	} else {
+		s.prev, s.entries = make([]int32, n), make([]bool, n)
+	}
+	defer func() {
+		if memo {
+			t.key, t.last = key, &slicer{prev: s.prev, entries: s.entries}
+		}
+	}()
 	for i := range w.insts {
 		in := &w.insts[i]
 		if in.err != nil {
