@@ -76,6 +76,11 @@ func (g *Graph) linkRtldHooks() {
 					g.addEdge(id, hub, cs, MethodGlibcModel)
 					continue
 				}
+				if hub, ok := g.uniqueSymFreeHub(n, cs, hubs); ok { // rtlduniquesym.go
+					g.cut(id, cs)
+					g.addEdge(id, hub, cs, MethodGlibcModel)
+					continue
+				}
 				if n.Named("_dl_fixup") && g.isIFuncInvoke(n, cs) {
 					if hub, ok := g.fixupIFuncHub(ld, cs.Addr); ok {
 						g.cut(id, cs)
