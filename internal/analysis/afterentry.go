@@ -124,11 +124,25 @@ func stepNames(steps []bound.Step) []string {
 // its AtLeast is the larger of the certain depths: the entry's (lower, a
 // chain of calls the code names) and the part's. A part that is not
 // bounded puts its reasons first, so the verdict names them.
+//
+// A part that was not counted (start_thread not read: no libc6-dbg names,
+// another architecture's libc) is an unknown like any other: the entry is
+// not bounded, with the reason first, and its AtLeast is the entry's
+// certain depth. Its own bound alone would call a thread "ok" whose
+// destructors overflow it.
 func withAfterEntry(b bound.Entry, lower int64, p *AfterEntry) bound.Entry {
-	if p == nil || !p.Counted {
+	if p == nil {
 		return b
 	}
 	out := b
+	if !p.Counted {
+		out.Bounded = false
+		if b.Bounded {
+			out.AtLeast = lower
+		}
+		out.Reasons = append([]bound.Reason{{Kind: bound.ReasonUnknown, Function: "start_thread", Detail: p.Note}}, b.Reasons...)
+		return out
+	}
 	if p.Bound != nil && b.Bounded {
 		out.Bound = max(b.Bound, *p.Bound)
 		out.AtLeast = out.Bound

@@ -130,12 +130,12 @@ func findThreads(res *Result, opts Options) []Thread {
 			}
 			if s.Pthread() && after != nil {
 				t.AfterEntry = after
-				if b.Bounded && after.Counted && after.Bound == nil {
+				if b.Bounded && (!after.Counted || after.Bound == nil) {
 					lower, _ = threads.LowerBound(g, s.EntryNode, threads.LowerOptions{Excluded: bo.Excluded, Overrides: bo.Overrides})
 				}
 				b = withAfterEntry(b, lower, after)
 				if !after.Counted {
-					t.ContextNote += "; " + after.Note
+					t.Reasons = append([]bound.Reason{b.Reasons[0]}, t.Reasons...) // the part not counted
 				}
 			}
 		}
