@@ -129,7 +129,7 @@ func (g *Graph) modelledResolver() (int, bool) {
 	id := len(g.Nodes)
 	g.Nodes = append(g.Nodes, &Node{Module: ld, Func: fn, Name: LazyResolverName, Frame: best,
 		Premises: []Premise{{Kind: PremiseCPU, Site: bestVariant.addr, Detail: fmt.Sprintf(
-			"the lazy-binding resolver runs on this machine's CPU: XSAVE area %s (CPUID leaf 0xD, ld.so's _dl_runtime_resolve_%s); "+
+			"the lazy-binding resolver runs on this machine's CPU: state save area %s (XSAVE state and the saved argument registers, from CPUID leaf 0xD; ld.so's _dl_runtime_resolve_%s); "+
 				"a CPU with more enabled state needs more; LD_BIND_NOW=1 avoids it", size.Format(area), bestVariant.save)}}})
 	g.pending = append(g.pending, id)
 	g.resolver.node = id
