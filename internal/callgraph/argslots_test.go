@@ -1,13 +1,10 @@
 package callgraph
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/isa"
 	"github.com/stackscope/stackscope/internal/isa/x86"
-	"github.com/stackscope/stackscope/internal/testutil"
 )
 
 // TestFrameSlots: the data flow of argcallback.go follows a value through
@@ -18,16 +15,7 @@ import (
 // written, a frame address passed to a callee, the stack-argument word
 // at the call's SP, below the red zone, after SP is realigned.
 func TestFrameSlots(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/argslots.S")
-	lib := filepath.Join(dir, "libargslots.so")
-	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
-	f, err := binfile.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := asmLib(t, "argslots")
 	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
 	a := &argModel{g: g, flows: map[int]*argFlow{}}
 	const rax, rdi = 0, 7

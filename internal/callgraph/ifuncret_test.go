@@ -220,16 +220,7 @@ func TestIFuncResolverValues(t *testing.T) {
 // testdata/ifuncret.S (assembled at test time) can return: the
 // implementations, by name, or nil when it must not be proved.
 func TestIFuncResolverShapes(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/ifuncret.S")
-	lib := filepath.Join(dir, "libifuncret.so")
-	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
-	f, err := binfile.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := asmLib(t, "ifuncret")
 	g := &Graph{Arch: binfile.ArchX86_64, Decoder: x86.Decoder{}}
 	m := &Module{File: f}
 	for _, c := range []struct {

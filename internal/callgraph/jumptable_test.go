@@ -2,13 +2,11 @@ package callgraph
 
 import (
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -24,17 +22,8 @@ import (
 // its cases and the default label; loaded from memory on that path
 // instead, it is refused.
 func TestDecodeLinearJumpTables(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
 	objdump := testutil.RequireTool(t, "objdump")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/jumptables.S")
-	lib := filepath.Join(dir, "jumptables.so")
-	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
-	f, err := binfile.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := asmLib(t, "jumptables")
 	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
 	m := g.Modules[0]
 	node := func(name string) *Node {
@@ -48,7 +37,7 @@ func TestDecodeLinearJumpTables(t *testing.T) {
 	// and the addresses of the instructions the case labels name.
 	jumpIn := func(n *Node) uint64 {
 		out, err := exec.Command(objdump, "-d", "--no-show-raw-insn", "--start-address="+strconv.FormatUint(n.Func.Addr, 10),
-			"--stop-address="+strconv.FormatUint(n.Func.Addr+n.Func.Size, 10), lib).Output()
+			"--stop-address="+strconv.FormatUint(n.Func.Addr+n.Func.Size, 10), f.Path).Output()
 		if err != nil {
 			t.Fatal(err)
 		}

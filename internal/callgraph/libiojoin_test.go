@@ -1,13 +1,10 @@
 package callgraph
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa/x86"
-	"github.com/stackscope/stackscope/internal/testutil"
 )
 
 // TestJoinedSlotLoad: testdata/libiojoin.S (assembled at test time) has
@@ -17,16 +14,7 @@ import (
 // writes the vtable register after the check, and a path that joins
 // without a check.
 func TestJoinedSlotLoad(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/libiojoin.S")
-	lib := filepath.Join(dir, "libiojoin.so")
-	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
-	f, err := binfile.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := asmLib(t, "libiojoin")
 	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
 	m := g.Modules[0]
 	sec := f.ELF.Section(libioSection)
@@ -70,16 +58,7 @@ func TestJoinedSlotLoad(t *testing.T) {
 // nothing falls into. The first call, through memory, is checked before
 // it (memoryCallBase names rbx, the base of its operand).
 func TestCalledAfterCheck(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/libiojoin.S")
-	lib := filepath.Join(dir, "libiojoin.so")
-	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
-	f, err := binfile.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := asmLib(t, "libiojoin")
 	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
 	m := g.Modules[0]
 	sec := f.ELF.Section(libioSection)

@@ -1,13 +1,10 @@
 package callgraph
 
 import (
-	"path/filepath"
 	"testing"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa/x86"
-	"github.com/stackscope/stackscope/internal/testutil"
 )
 
 // TestVtableKeptInSlot: testdata/libioslot.S (assembled at test time) keeps
@@ -18,16 +15,7 @@ import (
 // function that passes a frame address to a callee, and a path that
 // joins between the store and the check.
 func TestVtableKeptInSlot(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/libioslot.S")
-	lib := filepath.Join(dir, "libioslot.so")
-	testutil.Run(t, dir, gcc, "-shared", "-nostdlib", "-Wl,--no-undefined", "-o", lib, src)
-	f, err := binfile.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := asmLib(t, "libioslot")
 	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
 	m := g.Modules[0]
 	sec := f.ELF.Section(libioSection)
