@@ -79,6 +79,14 @@ func TestLibcFatalPaths(t *testing.T) {
 			}
 		}
 	}
+	// ld.so's _dl_signal_error ends in fatal_error when no catcher is
+	// set (a symbol lookup error during lazy binding): print, _exit(127).
+	if !slices.ContainsFunc(slices.Collect(maps.Values(cuts)), func(id int) bool {
+		n := g.Nodes[id]
+		return n.Named("_dl_signal_error") && n.Module != nil && strings.HasPrefix(n.Module.Name, "ld-linux")
+	}) {
+		t.Errorf("no call of _dl_signal_error (ld.so) into fatal_error is cut")
+	}
 	for _, name := range []string{"next_line", "arena_get2"} {
 		if !slices.ContainsFunc(libcNodesNamed(g, name), func(id int) bool { return slices.Contains(slices.Collect(maps.Values(cuts)), id) }) {
 			t.Errorf("no call of %s (libc.so.6) into a fatal-error function is cut", name)
@@ -200,11 +208,11 @@ func reasonsOf(a *bound.Analysis, id int) []bound.Reason {
 
 // fatalNames are glibc 2.36's fatal-error functions, by its source.
 var fatalNames = []string{"__assert_fail", "__assert_perror_fail", "__assert_fail_base", "__libc_fatal", "__libc_message",
-	"__fortify_fail", "__chk_fail", "__stack_chk_fail", "malloc_printerr", "_dl_fatal_printf"}
+	"__fortify_fail", "__chk_fail", "__stack_chk_fail", "malloc_printerr", "_dl_fatal_printf", "fatal_error"}
 
 // fatalChecks are those a failed check calls first: a fatal-error
 // function's call to one is a check of its own, cut.
-var fatalChecks = []string{"__assert_fail", "__assert_perror_fail", "__chk_fail", "__stack_chk_fail", "malloc_printerr"}
+var fatalChecks = []string{"__assert_fail", "__assert_perror_fail", "__chk_fail", "__stack_chk_fail", "malloc_printerr", "fatal_error"}
 
 // fatalAddrs reads the addresses of glibc's fatal-error functions from the
 // module's debug file.

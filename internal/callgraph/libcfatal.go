@@ -59,7 +59,11 @@ const MethodLibcFatal = "libc-fatal"
 // (debug/); malloc_printerr (static, malloc/malloc.c) does since 2.27;
 // __malloc_assert (malloc.c of some versions) prints and aborts; ld.so's own
 // __assert_fail, __chk_fail and __libc_fatal (elf/dl-minimal.c) call
-// _dl_fatal_printf, which prints and calls _exit(127). __libc_message_impl
+// _dl_fatal_printf, which prints and calls _exit(127); so does fatal_error
+// (static, elf/dl-error-skeleton.c, one copy in ld.so and one in libc),
+// where _dl_signal_error and _dl_signal_exception go when no catcher is
+// set: a symbol lookup error during lazy binding ends there, after
+// formatting errno's text with __strerror_r and gettext. __libc_message_impl
 // (a later glibc's) is declared _Noreturn. Not here: __libc_message, which
 // in 2.36 returns unless its action has do_abort (see libcMessageAborts);
 // _dl_signal_error and _dl_signal_exception longjmp to a catcher (dlopen's
@@ -69,14 +73,14 @@ var libcFatalFuncs = []string{
 	"__libc_fatal", "__libc_message_impl",
 	"__fortify_fail", "__fortify_fail_abort", "__chk_fail", "__stack_chk_fail", "__stack_chk_fail_local",
 	"malloc_printerr", "__malloc_assert",
-	"_dl_fatal_printf",
+	"_dl_fatal_printf", "fatal_error",
 }
 
 // libcChecks are the fatal-error functions a failed check calls first;
 // the others report the error for them (__assert_fail_base,
 // __fortify_fail, __libc_fatal, __libc_message, _dl_fatal_printf).
 var libcChecks = []string{"__assert_fail", "__assert_perror_fail", "__chk_fail", "__stack_chk_fail", "__stack_chk_fail_local",
-	"malloc_printerr", "__malloc_assert"}
+	"malloc_printerr", "__malloc_assert", "fatal_error"}
 
 // libcMessage is glibc's message function that aborts only when asked to
 // (glibc 2.36: __libc_message (enum action, fmt, ...), which returns when
