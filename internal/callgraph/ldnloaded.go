@@ -90,15 +90,11 @@ func (g *Graph) ModelLoadedObjects() LoadedObjects {
 	}
 	detail := fmt.Sprintf("%d objects loaded: the program, its %d %s, ld.so and the vDSO; no dlopen reachable; no LD_PRELOAD/LD_AUDIT objects, no dlmopen",
 		n, k, plural(k, "library"))
-	lay := rtldNamespaceLayout(ld.File)
-	if rg, ok := dataSymbol(ld, "_rtld_global"); ok && lay.ok {
-		g.boundLoaderVLAs(ld, "_dl_fini", countSources{nsBase: rg + uint64(lay.dlNS), nsStride: lay.stride, nsField: lay.nloaded, nsMax: uint64(n)},
-			detail+": _dl_fini's maps[nloaded]")
+	for _, name := range []string{"_dl_fini", "_dl_sort_maps"} {
+		if src, ok := loaderCountSources(ld, name, n); ok {
+			g.boundLoaderVLAs(ld, name, src, detail+loaderVLAWhat[name])
+		}
 	}
-	g.boundLoaderVLAs(ld, "_dl_sort_maps", countSources{
-		entry:     map[int]absVal{6: {k: absBnd, n: uint64(n), bits: 32}, 2: {k: absBnd, n: 1, bits: 8}},
-		subNoWrap: true,
-	}, detail+": _dl_sort_maps's arrays of nmaps elements (its callers pass at most the namespace's maps, and nmaps >= force_first)")
 	for _, name := range []string{"dfs_traversal", "dfs_traversal.part.0"} {
 		for _, id := range g.libcNodesIn(ld, name) {
 			nd := g.Nodes[id]
@@ -108,6 +104,30 @@ func (g *Graph) ModelLoadedObjects() LoadedObjects {
 		}
 	}
 	return LoadedObjects{Count: n, Objects: n}
+}
+
+// loaderVLAWhat says, per function, what its bounded arrays are.
+var loaderVLAWhat = map[string]string{
+	"_dl_fini":      ": _dl_fini's maps[nloaded]",
+	"_dl_sort_maps": ": _dl_sort_maps's arrays of nmaps elements (its callers pass at most the namespace's maps, and nmaps >= force_first)",
+}
+
+// loaderCountSources is where the count of ld.so's function name comes
+// from, n objects at most: _dl_fini's from _ns_nloaded (DWARF layout),
+// _dl_sort_maps's from its arguments nmaps (esi) and force_first (dl).
+func loaderCountSources(ld *Module, name string, n int) (countSources, bool) {
+	switch name {
+	case "_dl_fini":
+		lay := rtldNamespaceLayout(ld.File)
+		rg, ok := dataSymbol(ld, "_rtld_global")
+		if !ok || !lay.ok {
+			return countSources{}, false
+		}
+		return countSources{nsBase: rg + uint64(lay.dlNS), nsStride: lay.stride, nsField: lay.nloaded, nsMax: uint64(n)}, true
+	case "_dl_sort_maps":
+		return countSources{entry: map[int]absVal{6: {k: absBnd, n: uint64(n), bits: 32}, 2: {k: absBnd, n: 1, bits: 8}}, subNoWrap: true}, true
+	}
+	return countSources{}, false
 }
 
 // objectCount is N (0 with why when not known) and the number of libraries.

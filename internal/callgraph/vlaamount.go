@@ -371,12 +371,12 @@ func step(st *absState, in x86asm.Inst, next uint64, src countSources, escaped b
 				}
 			}
 			for k := range st.slots {
-				if k < int64(dmem.Disp)+8 && int64(dmem.Disp) < k+8 {
+				if k < memDisp(dmem)+8 && memDisp(dmem) < k+8 {
 					delete(st.slots, k)
 				}
 			}
 			if v.k != absTop {
-				st.slots[int64(dmem.Disp)] = v
+				st.slots[memDisp(dmem)] = v
 			}
 		case dmem.Base == x86asm.RSP || dmem.Index != 0 || escaped:
 			st.slots = map[int64]absVal{}
@@ -598,7 +598,7 @@ func lea(st *absState, m x86asm.Mem, next uint64, src countSources) absVal {
 		if m.Index != 0 {
 			return top
 		}
-		a := uint64(int64(next) + m.Disp)
+		a := uint64(int64(next) + memDisp(m))
 		if src.nsBase != 0 && a >= src.nsBase && int64(a-src.nsBase) < src.nsStride {
 			return nsAt(int64(a-src.nsBase), src)
 		}
@@ -633,10 +633,10 @@ func lea(st *absState, m x86asm.Mem, next uint64, src countSources) absVal {
 	}
 	switch {
 	case v.k == absNS:
-		return nsAt(v.off+m.Disp, src)
-	case v.k == absBnd && m.Disp >= 0 && v.n < 1<<40:
-		return bnd(v.n + uint64(m.Disp))
-	case v.k == absMult && m.Disp == 0:
+		return nsAt(v.off+memDisp(m), src)
+	case v.k == absBnd && memDisp(m) >= 0 && v.n < 1<<40:
+		return bnd(v.n + uint64(memDisp(m)))
+	case v.k == absMult && memDisp(m) == 0:
 		return v
 	}
 	return top
@@ -648,7 +648,7 @@ func load(st *absState, m x86asm.Mem, width int, next uint64, src countSources) 
 		return top
 	}
 	if m.Base == x86asm.RBP && st.rbpOK {
-		v, ok := st.slots[int64(m.Disp)]
+		v, ok := st.slots[int64(memDisp(m))]
 		switch {
 		case !ok:
 			return top
@@ -668,9 +668,12 @@ func load(st *absState, m x86asm.Mem, width int, next uint64, src countSources) 
 	}
 	b := readReg(st, m.Base)
 	if b.k == absNS && width == 4 && src.nsStride > 0 {
-		if nsAt(b.off+m.Disp, src).off == src.nsField {
+		if nsAt(b.off+memDisp(m), src).off == src.nsField {
 			return bnd(src.nsMax)
 		}
 	}
 	return top
 }
+
+// memDisp is m's displacement: x86asm keeps a 32-bit one unextended.
+func memDisp(m x86asm.Mem) int64 { return int64(int32(m.Disp)) }

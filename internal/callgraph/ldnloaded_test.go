@@ -1,0 +1,212 @@
+package callgraph
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa/x86"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// buildC compiles src with gcc -O2 -Wl,-z,now and extra flags.
+func buildC(t *testing.T, dir, name, src string, extra ...string) string {
+	t.Helper()
+	gcc := testutil.RequireTool(t, "gcc")
+	c := filepath.Join(dir, name+".c")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, name)
+	args := append([]string{"-O2", "-Wl,-z,now", "-o", out, c}, extra...)
+	testutil.Run(t, dir, gcc, args...)
+	return out
+}
+
+// rtldModule is the graph's ld.so (the module defining _dl_fini), or a skip
+// when its names are not known (no libc6-dbg).
+func rtldModule(t *testing.T, g *Graph) *Module {
+	t.Helper()
+	for _, m := range g.Modules[1:] {
+		if _, ok := m.File.Lookup("_dl_fini"); ok {
+			return m
+		}
+	}
+	t.Skip("ld.so's _dl_fini has no name (libc6-dbg not installed)")
+	return nil
+}
+
+// TestLoadedObjectsCountMatchesGDB: the number of objects the graph counts
+// (the program, its DT_NEEDED closure, ld.so, the vDSO) is what ld.so
+// itself counts, _rtld_global._dl_ns[0]._ns_nloaded read by gdb in the
+// stopped program, for programs with one, two and three libraries.
+func TestLoadedObjectsCountMatchesGDB(t *testing.T) {
+	gdb := testutil.RequireTool(t, "gdb")
+	dir := t.TempDir()
+	const prog = `#include <unistd.h>
+#include <stdlib.h>
+int main(void) { write(1, "hi\n", 3); exit(0); }
+`
+	for _, c := range []struct {
+		name  string
+		flags []string
+	}{
+		{"libc", nil},
+		{"libm", []string{"-Wl,--no-as-needed", "-lm"}},
+		{"librt", []string{"-Wl,--no-as-needed", "-lm", "-lrt"}},
+	} {
+		bin := buildC(t, dir, c.name, prog, c.flags...)
+		g := buildModelled(t, bin)
+		rtldModule(t, g)
+		out := testutil.Run(t, dir, gdb, "-q", "-batch", "-nx", "-ex", "break write", "-ex", "run",
+			"-ex", "print _rtld_global._dl_ns[0]._ns_nloaded", bin)
+		m := regexp.MustCompile(`(?m)^\$1 = (\d+)$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("%s: gdb did not print _ns_nloaded:\n%s", c.name, out)
+		}
+		want, _ := strconv.Atoi(m[1])
+		if g.Loaded.Objects != want {
+			t.Errorf("%s: %d objects counted from %d modules, gdb's _ns_nloaded %d", c.name, g.Loaded.Objects, len(g.Modules), want)
+		}
+	}
+}
+
+// TestLoaderVLAAmounts: the pass proves, for ld.so's _dl_fini and
+// _dl_sort_maps, a bound at every `sub %reg,%rsp` objdump lists in them,
+// and the bound is the array's bytes for n objects rounded as the code
+// rounds them (`lea 0xf(...)`, `shr $4`, `shl $4`): 8-byte pointers, or
+// 2-byte entries where objdump shows the count doubled (`add %rdx,%rdx`,
+// _dl_sort_maps_original's uint16_t seen[nmaps]). The frame walked with
+// those bounds counts them (frame.Frame.BoundedAmounts), and the node
+// carries the loaded-objects premise.
+func TestLoaderVLAAmounts(t *testing.T) {
+	objdump := testutil.RequireTool(t, "objdump")
+	dir := t.TempDir()
+	bin := buildC(t, dir, "we", "#include <unistd.h>\n#include <stdlib.h>\nint main(){write(1,\"hi\\n\",3);exit(0);}\n")
+	g := buildModelled(t, bin)
+	ld := rtldModule(t, g)
+	subRSP := regexp.MustCompile(`^\s*([0-9a-f]+):\s+sub\s+%r[a-z0-9]+,%rsp$`)
+	for _, name := range []string{"_dl_fini", "_dl_sort_maps"} {
+		fn, _ := ld.File.Lookup(name)
+		listing := testutil.Run(t, dir, objdump, "-d", "--no-show-raw-insn", "--start-address="+strconv.FormatUint(fn.Addr, 10),
+			"--stop-address="+strconv.FormatUint(fn.Addr+fn.Size, 10), ld.File.Path)
+		lines := strings.Split(listing, "\n")
+		want := map[uint64]int64{} // site -> bytes per object
+		for i, l := range lines {
+			m := subRSP.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			site, _ := strconv.ParseUint(m[1], 16, 64)
+			// 2-byte entries where the count is doubled right before
+			// (add %r,%r); else 8-byte ones where the code before scales
+			// by 8 (an index scaled by 8, or shl $3).
+			var per int64
+			double := regexp.MustCompile(`add\s+(%r[a-z0-9]+),(%r[a-z0-9]+)$`)
+			for j := i - 1; j >= 0 && j >= i-12; j-- {
+				if f := double.FindStringSubmatch(lines[j]); f != nil && f[1] == f[2] {
+					per = 2
+				}
+			}
+			for j := i - 1; j >= 0 && per == 0; j-- {
+				if strings.Contains(lines[j], ",8),") || strings.Contains(lines[j], "shl    $0x3,") {
+					per = 8
+				}
+			}
+			if per == 0 {
+				t.Fatalf("%s: objdump's %q: no element size before it", name, l)
+			}
+			want[site] = per
+		}
+		if len(want) == 0 {
+			t.Fatalf("%s: objdump lists no sub %%reg,%%rsp", name)
+		}
+		code, err := ld.File.Code(fn.Addr, fn.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		isFunction := func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok }
+		for _, n := range []int{4, 9} {
+			src, ok := loaderCountSources(ld, name, n)
+			if !ok {
+				t.Fatalf("%s: no count sources (ld.so's DWARF?)", name)
+			}
+			got, err := vlaAmounts(code, fn.Addr, src, isFunction)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(got) != len(want) {
+				t.Errorf("%s, %d objects: bounds at %v, objdump's sites %v", name, n, got, want)
+			}
+			for site, per := range want {
+				if b := (per*int64(n) + 15) &^ 15; got[site].Bytes != b {
+					t.Errorf("%s, %d objects: at %#x %d B, want %d B (%d B each, rounded to 16)", name, n, site, got[site].Bytes, b, per)
+				}
+			}
+		}
+		// The frame walked with them, and the premise.
+		id := g.libcNodesIn(ld, name)[0]
+		before := g.Nodes[id].Frame
+		src, _ := loaderCountSources(ld, name, 4)
+		g.boundLoaderVLAs(ld, name, src, "test")
+		after := g.Nodes[id].Frame
+		if len(after.BoundedAmounts) == 0 {
+			t.Fatalf("%s: the walk with the bounds took none (%s)", name, after.Reason)
+		}
+		for _, a := range after.BoundedAmounts {
+			if _, ok := want[a.Addr]; !ok {
+				t.Errorf("%s: the walk bounded %#x, not one of objdump's sites", name, a.Addr)
+			}
+		}
+		if after.Size < before.Size+after.BoundedAmounts[0].Bytes {
+			t.Errorf("%s: frame %d B with the bounds, %d B without: the array's %d B not counted", name, after.Size, before.Size, after.BoundedAmounts[0].Bytes)
+		}
+		if ps := g.Nodes[id].Premises; len(ps) != 1 || ps[0].Kind != PremiseLoadedObjects {
+			t.Errorf("%s: premises %+v, want the loaded-objects one", name, ps)
+		}
+	}
+}
+
+// TestLoadedObjectsKept: a program that calls dlopen, and any program
+// under --strict, keeps _dl_fini's and _dl_sort_maps's frames as walked
+// and dfs_traversal's recursion unbounded; the model says why.
+func TestLoadedObjectsKept(t *testing.T) {
+	dir := t.TempDir()
+	dl := buildC(t, dir, "dl", "#include <dlfcn.h>\nint main(int c, char **v){return dlopen(v[1], RTLD_NOW) != 0;}\n")
+	we := buildC(t, dir, "we", "#include <unistd.h>\n#include <stdlib.h>\nint main(){write(1,\"hi\\n\",3);exit(0);}\n")
+	check := func(what string, g *Graph) {
+		ld := rtldModule(t, g)
+		if g.Loaded.Count != 0 || g.Loaded.Why == "" {
+			t.Errorf("%s: %+v, want no count and a reason", what, g.Loaded)
+		}
+		for _, name := range []string{"_dl_fini", "_dl_sort_maps", "dfs_traversal.part.0"} {
+			for _, id := range g.libcNodesIn(ld, name) {
+				n := g.Nodes[id]
+				if len(n.Frame.BoundedAmounts) > 0 || n.RecursionDepth != 0 || len(n.Premises) > 0 {
+					t.Errorf("%s: %s bounded (%v, depth %d, %+v)", what, name, n.Frame.BoundedAmounts, n.RecursionDepth, n.Premises)
+				}
+			}
+		}
+	}
+	g := buildModelled(t, dl)
+	check("dlopen", g)
+	if !strings.Contains(g.Loaded.Why, "dlopen") {
+		t.Errorf("dlopen: why %q does not name the loader", g.Loaded.Why)
+	}
+	f, err := binfile.Open(we)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := x86.Decoder{}
+	ps, _ := FindStart(f, dec)
+	gs := Build(f, dec, Options{FollowLibraries: true, StackAlign: 16, Strict: true})
+	gs.ModelStart(ps, LibcStartOptions{})
+	gs.Resolve()
+	gs.ModelRuntime()
+	check("--strict", gs)
+}
