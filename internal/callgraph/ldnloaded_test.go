@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -209,4 +210,80 @@ func TestLoadedObjectsKept(t *testing.T) {
 	gs.Resolve()
 	gs.ModelRuntime()
 	check("--strict", gs)
+}
+
+// TestCountedVLAs: on a program of our own (testdata/nloaded/vla.c, gcc
+// -O2 -fstack-usage), the pass bounds the VLA sized from the count field
+// of an element of a global array of structs (the field's offset and the
+// struct's size as gcc laid them out, 8 and 160, like ld.so's
+// link_namespaces) and the one sized from an argument, by 8 bytes an
+// element rounded to 16; it leaves dynamic the VLA sized from another
+// field and the one sized by the argument times an unknown. The frame
+// walked with the bounds is gcc's static part (.su) plus the array.
+func TestCountedVLAs(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/nloaded/vla.c")
+	bin := filepath.Join(dir, "vla")
+	testutil.Run(t, dir, gcc, "-O2", "-fstack-usage", "-o", bin, src)
+	su := map[string]int64{}
+	for _, l := range testutil.ParseSU(t, dir) {
+		su[l.Function] = l.Bytes
+	}
+	f, err := binfile.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
+	tab, ok := dataSymbol(g.Modules[0], "tab")
+	if !ok {
+		t.Fatal("no symbol tab")
+	}
+	const n = 7
+	srcs := map[string]countSources{
+		"fromfield":  {nsBase: tab, nsStride: 160, nsField: 8, nsMax: n},
+		"otherfield": {nsBase: tab, nsStride: 160, nsField: 8, nsMax: n},
+		"fromarg":    {entry: map[int]absVal{6: {k: absBnd, n: n, bits: 32}}}, // esi: nmaps
+		"scaled":     {entry: map[int]absVal{6: {k: absBnd, n: n, bits: 32}}},
+	}
+	want := map[string]bool{"fromfield": true, "fromarg": true}
+	for name, cs := range srcs {
+		fn, ok := f.Lookup(name)
+		if !ok {
+			t.Fatalf("no function %s", name)
+		}
+		code, err := f.Code(fn.Addr, fn.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amounts, err := vlaAmounts(code, fn.Addr, cs, func(a uint64) bool { _, ok := f.FunctionIndex(a); return ok })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		plain := g.walkFunction(f, fn)
+		if plain.Kind != frame.Dynamic {
+			t.Fatalf("%s: walked %v (%s), want dynamic", name, plain.Kind, plain.Reason)
+		}
+		if !want[name] {
+			if len(amounts) > 0 {
+				t.Errorf("%s: bounded %+v, want none (not the count)", name, amounts)
+			}
+			continue
+		}
+		if len(amounts) != 1 {
+			t.Fatalf("%s: %d bounded sites (%+v), want 1", name, len(amounts), amounts)
+		}
+		for site, a := range amounts {
+			if site != plain.ReasonAddr || a.Bytes != (8*n+15)&^15 {
+				t.Errorf("%s: %d B at %#x, want %d B at the walk's dynamic site %#x", name, a.Bytes, site, (8*n+15)&^15, plain.ReasonAddr)
+			}
+			fr := g.walkFunctionWith(f, fn, func(in *frame.Input) {
+				in.SPAmount = func(addr uint64) (int64, bool) { b, ok := amounts[addr]; return b.Bytes, ok }
+			})
+			if fr.Kind != frame.Static || fr.Size != su[name]+a.Bytes {
+				t.Errorf("%s: walked with the bound: %v %d B (%s), want static %d B (.su %d + %d)", name, fr.Kind, fr.Size, fr.Reason, su[name]+a.Bytes, su[name], a.Bytes)
+			}
+		}
+	}
 }

@@ -644,11 +644,11 @@ func lea(st *absState, m x86asm.Mem, next uint64, src countSources) absVal {
 
 // load reads width bytes at m.
 func load(st *absState, m x86asm.Mem, width int, next uint64, src countSources) absVal {
-	if m.Segment != 0 || m.Index != 0 {
+	if m.Segment != 0 {
 		return top
 	}
-	if m.Base == x86asm.RBP && st.rbpOK {
-		v, ok := st.slots[int64(memDisp(m))]
+	if m.Base == x86asm.RBP && st.rbpOK && m.Index == 0 {
+		v, ok := st.slots[memDisp(m)]
 		switch {
 		case !ok:
 			return top
@@ -663,14 +663,10 @@ func load(st *absState, m x86asm.Mem, width int, next uint64, src countSources) 
 		}
 		return top
 	}
-	if m.Base == 0 || m.Base == x86asm.RIP || m.Base == x86asm.RSP {
-		return top
-	}
-	b := readReg(st, m.Base)
-	if b.k == absNS && width == 4 && src.nsStride > 0 {
-		if nsAt(b.off+memDisp(m), src).off == src.nsField {
-			return bnd(src.nsMax)
-		}
+	// The count field of a namespace: its address, base and index as
+	// lea computes them (a RIP-relative one included).
+	if a := lea(st, m, next, src); a.k == absNS && width == 4 && src.nsStride > 0 && a.off == src.nsField {
+		return bnd(src.nsMax)
 	}
 	return top
 }
