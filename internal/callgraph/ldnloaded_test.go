@@ -287,3 +287,52 @@ func TestCountedVLAs(t *testing.T) {
 		}
 	}
 }
+
+// TestDlFiniVLAMeasured: in a real run, the SP _dl_fini reaches right
+// after its VLA (gdb: the SP at its entry, then one instruction past the
+// `sub %reg,%rsp`) is the frame the walk computes with the bound for the
+// count gdb reads (_ns_nloaded): the pass's amount is the run's.
+func TestDlFiniVLAMeasured(t *testing.T) {
+	gdb := testutil.RequireTool(t, "gdb")
+	dir := t.TempDir()
+	bin := buildC(t, dir, "we", "#include <unistd.h>\n#include <stdlib.h>\nint main(){write(1,\"hi\\n\",3);exit(0);}\n")
+	g := buildModelled(t, bin)
+	ld := rtldModule(t, g)
+	fn, _ := ld.File.Lookup("_dl_fini")
+	out := testutil.Run(t, dir, gdb, "-q", "-batch", "-nx", "-ex", "starti", "-ex", "break *_dl_fini", "-ex", "continue",
+		"-ex", "print _rtld_global._dl_ns[0]._ns_nloaded", "-ex", "print/x $rsp", bin)
+	nl := regexp.MustCompile(`(?m)^\$1 = (\d+)$`).FindStringSubmatch(out)
+	if nl == nil {
+		t.Fatalf("gdb did not stop in _dl_fini:\n%s", out)
+	}
+	n, _ := strconv.Atoi(nl[1])
+	src, ok := loaderCountSources(ld, "_dl_fini", n)
+	if !ok {
+		t.Fatal("no count sources for _dl_fini (ld.so's DWARF?)")
+	}
+	code, _ := ld.File.Code(fn.Addr, fn.Size)
+	amounts, err := vlaAmounts(code, fn.Addr, src, func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok })
+	if err != nil || len(amounts) != 1 {
+		t.Fatalf("_dl_fini: %v, %v; want one bounded site", amounts, err)
+	}
+	var site uint64
+	for s := range amounts {
+		site = s
+	}
+	fr := g.walkFunctionWith(ld.File, fn, func(in *frame.Input) {
+		in.SPAmount = func(addr uint64) (int64, bool) { a, ok := amounts[addr]; return a.Bytes, ok }
+	})
+	out = testutil.Run(t, dir, gdb, "-q", "-batch", "-nx", "-ex", "starti", "-ex", "break *_dl_fini", "-ex", "continue", "-ex", "print/x $rsp",
+		"-ex", "break *(_dl_fini+"+strconv.FormatUint(site-fn.Addr, 10)+")", "-ex", "continue", "-ex", "stepi", "-ex", "print/x $rsp", bin)
+	sp := regexp.MustCompile(`(?m)^\$\d+ = (0x[0-9a-f]+)$`).FindAllStringSubmatch(out, -1)
+	if len(sp) != 2 {
+		t.Fatalf("gdb did not print two SPs:\n%s", out)
+	}
+	entry, _ := strconv.ParseUint(sp[0][1][2:], 16, 64)
+	after, _ := strconv.ParseUint(sp[1][1][2:], 16, 64)
+	measured := int64(entry+8-after) // the return address counted, as Frame.Size does
+	t.Logf("_dl_fini, %d objects: frame %d B (array %d B at %#x), measured %d B", n, fr.Size, amounts[site].Bytes, site, measured)
+	if fr.Size != measured {
+		t.Errorf("_dl_fini with %d objects: the walk's frame %d B (amount %d B at %#x), gdb's SP after the VLA %d B below the caller's", n, fr.Size, amounts[site].Bytes, site, measured)
+	}
+}
