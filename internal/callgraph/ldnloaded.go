@@ -83,9 +83,11 @@ func (g *Graph) ModelLoadedObjects() LoadedObjects {
 	}
 	n, k, why := g.objectCount()
 	if n == 0 {
+		g.noteCountUnknown(ld, why)
 		return LoadedObjects{Why: why}
 	}
 	if why := g.loaderReached(); why != "" {
+		g.noteCountUnknown(ld, why)
 		return LoadedObjects{Why: why, Objects: n}
 	}
 	detail := fmt.Sprintf("%d objects loaded: the program, its %d %s, ld.so and the vDSO; no dlopen reachable; no LD_PRELOAD/LD_AUDIT objects, no dlmopen",
@@ -304,4 +306,29 @@ func dataSymbol(m *Module, name string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// noteCountUnknown adds to the reason of _dl_fini's and _dl_sort_maps's
+// frames, when it is a run-time SP move the pass finds sized by the count,
+// why the count is not known: the reason then says what to look at.
+func (g *Graph) noteCountUnknown(ld *Module, why string) {
+	for _, name := range []string{"_dl_fini", "_dl_sort_maps"} {
+		src, ok := loaderCountSources(ld, name, 1)
+		ids := g.libcNodesIn(ld, name)
+		if !ok || len(ids) == 0 {
+			continue
+		}
+		n := g.Nodes[ids[0]]
+		if n.Frame.Kind != frame.Dynamic {
+			continue
+		}
+		code, err := ld.File.Code(n.Func.Addr, n.Func.Size)
+		if err != nil {
+			continue
+		}
+		amounts, err := vlaAmounts(code, n.Func.Addr, src, func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok })
+		if _, sized := amounts[n.Frame.ReasonAddr]; err == nil && sized {
+			n.Frame.Reason += "; its length is the number of loaded objects, not known: " + why
+		}
+	}
 }
