@@ -138,6 +138,9 @@ type Frame struct {
 	// TaskSwitches are the places where the code sets SP to a task's
 	// saved SP and resumes the task (stackswitch.go): paths end there.
 	TaskSwitches []TaskSwitch
+	// BoundedAmounts are the SP moves by a run-time amount that
+	// Input.SPAmount bounded, in the order walked: Size counts them.
+	BoundedAmounts []BoundedAmount
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -206,6 +209,10 @@ type Input struct {
 	// pointing to the running task's control block, whose first word is
 	// the task's saved SP (FreeRTOS's pxCurrentTCB), and its name.
 	TaskPointer func(addr uint64) (string, bool)
+	// SPAmount, when not nil, gives the largest number of bytes the SP
+	// move by a run-time amount at addr lowers SP by, when the caller
+	// can bound it (spamount.go).
+	SPAmount func(addr uint64) (int64, bool)
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -723,6 +730,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 		case isa.SPDynamic:
 			if v, ok := w.spRegister(off, e); ok {
+				st.depth += v
+				break
+			}
+			if v, ok := w.boundedAmount(addr); ok {
 				st.depth += v
 				break
 			}
