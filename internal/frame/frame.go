@@ -138,6 +138,12 @@ type Frame struct {
 	// TaskSwitches are the places where the code sets SP to a task's
 	// saved SP and resumes the task (stackswitch.go): paths end there.
 	TaskSwitches []TaskSwitch
+	// Leaves are the places where the code sets SP to a value that is no
+	// copy of SP and jumps through a register (longjmp, leave.go): paths
+	// end there, and the frame is Unknown for them; LeavesKind is its
+	// kind without them.
+	Leaves     []Leave
+	LeavesKind Kind
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -443,6 +449,7 @@ func (w *walker) analyze(sc *scratch) Frame {
 	w.checkSPRegisters()
 	w.checkSPCopies()
 	w.checkSlotRestores()
+	w.checkLeaves()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -765,6 +772,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				// A task resumes on its own stack (stackswitch.go).
 				return stack
 			default:
+				if w.leaves(off, addr, e, cond) {
+					// SP and PC from somewhere else: longjmp (leave.go).
+					return stack
+				}
 				w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
 				return stack
 			}
