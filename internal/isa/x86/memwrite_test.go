@@ -3,6 +3,8 @@ package x86
 import (
 	"encoding/hex"
 	"testing"
+
+	"github.com/stackscope/stackscope/internal/isa"
 )
 
 // TestMayWriteMemory: stores, read-modify-writes and xchg may write their
@@ -30,4 +32,24 @@ func TestMayWriteMemory(t *testing.T) {
 			t.Errorf("%s: MayWriteMemory %v, want %v", c.asm, got, c.want)
 		}
 	}
+}
+
+// FuzzMayWriteMemory: MayWriteMemory never panics, and says true for
+// every store Decode sees through a memory operand (HasStore with an SP-
+// or FP-relative Access and no SP effect: mov [m],r64): the frame walk
+// trusts a false to keep a saved copy of SP. Seeds: decodeCases; what
+// the fuzzer finds goes under testdata/fuzz/FuzzMayWriteMemory.
+func FuzzMayWriteMemory(f *testing.F) {
+	for _, c := range decodeCases {
+		b, _ := hex.DecodeString(c.hex)
+		f.Add(b)
+	}
+	var d Decoder
+	f.Fuzz(func(t *testing.T, code []byte) {
+		w := d.MayWriteMemory(code, testPC)
+		eff, err := d.Decode(code, testPC)
+		if err == nil && eff.HasStore && eff.Access != isa.BaseNone && eff.SP == isa.SPNone && !w {
+			t.Fatalf("% x: Decode stores r%d to memory, MayWriteMemory says no write", code, eff.StoreSrc)
+		}
+	})
 }
