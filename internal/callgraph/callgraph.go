@@ -251,6 +251,9 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		id := len(g.Nodes)
 		g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: fn.Name, Frame: frames[i]})
 		m.nodes[fi] = id
+		if len(frames[i].Leaves) > 0 {
+			g.modelLongjmp(id) // (longjmp.go)
+		}
 		g.pending = append(g.pending, id)
 	}
 }
