@@ -1,0 +1,558 @@
+package callgraph
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Character-set conversion steps of a program whose locale stays "C".
+//
+// glibc converts between multibyte and wide characters through gconv
+// steps (struct __gconv_step): a wide stream's codecvt (__libio_codecvt_
+// out, _in, _length), wcrtomb, mbrtowc, btowc, wctob, the wcsmbs string
+// functions and iconv's __gconv all call a step's __fct (btowc its
+// __btowc_fct), and each step function calls the next step's. Where the
+// step comes from decides the target (glibc 2.36's source):
+//   - the C locale's steps are static objects of wcsmbs/wcsmbsload.c
+//     (to_wc and to_mb, held by __wcsmbs_gconv_fcts_c);
+//   - any other conversion comes from __gconv_find_transform: a builtin
+//     one copies its functions from gconv_builtin.c's table (struct
+//     builtin_map), any other is a module loaded with dlopen
+//     (__gconv_find_shlib), whose functions the analysis cannot see.
+//
+// Two models, both assumptions about glibc (premises, off with --strict),
+// both undone when the code that breaks them becomes reachable from the
+// program's roots (the fixpoint of ModelReachableTables: they start
+// narrowed, which is sound because the first call of the function that
+// breaks them comes before any step it could make):
+//
+//  1. c-locale: get_gconv_fcts (wcsmbsload.h) calls __wcsmbs_load_conv
+//     only for LC_CTYPE data other than the C locale's (_nl_C_LC_CTYPE),
+//     and a program's LC_CTYPE data changes only through setlocale (the
+//     global locale), uselocale (the thread's) or a locale_t made by
+//     newlocale or duplocale and passed to an *_l function. While none of
+//     those (localeChangers) is reachable, libc's direct calls of
+//     __wcsmbs_load_conv are cut. By the same rule __dcigettext looks
+//     for no message catalog: guess_category_value returns the category's
+//     locale name, "C", and __dcigettext stops before _nl_find_domain.
+//  2. gconv steps: a call whose target the code loads from a step's
+//     __fct or __btowc_fct member (offsets from libc's DWARF; the call
+//     site found from the code by gconvStepCalls) goes to the functions
+//     the static objects hold in that member (read with their
+//     relocations), while __gconv_find_shlib is not reachable. Once it
+//     is, the calls become unresolved, naming the gconv modules: no
+//     address-taken set of the loaded files holds a module's functions.
+//     That no other code writes a step's functions is glibc's source
+//     (gconv_db.c, gconv_cache.c, gconv_builtin.c, wcsmbsload.c), not a
+//     proof from the code.
+//
+// Without libc's debug file (names, DWARF) nothing is changed.
+
+// PremiseCLocale is the kind of the premise that the program's locale
+// stays "C" (model 1 above).
+const PremiseCLocale = "c-locale"
+
+// MethodGconvStep is the method of the edge from a call through a gconv
+// step's function to the node standing for the static steps' functions.
+const MethodGconvStep = "gconv-step"
+
+// localeChangers are glibc's functions that install locale data other
+// than the C locale's (or make a locale_t that can hold it).
+var localeChangers = []string{"setlocale", "__newlocale", "newlocale", "__duplocale", "duplocale", "__uselocale", "uselocale"}
+
+// premiseCLocale is the detail of the c-locale premise.
+const premiseCLocale = "the locale stays \"C\": no function that changes it (setlocale, newlocale, duplocale, uselocale) is reachable, " +
+	"so LC_CTYPE's data is the C locale's, whose conversion steps are libc's static ones (glibc 2.36's get_gconv_fcts calls " +
+	"__wcsmbs_load_conv only for other data), and gettext looks for no message catalog (a category whose locale is \"C\")"
+
+// premiseGconvStep is the detail of the step premise.
+const premiseGconvStep = "a gconv step's function (__fct, __btowc_fct) is one that libc's static steps hold (%s): glibc 2.36 " +
+	"writes them only from those objects or from a gconv module loaded with dlopen (__gconv_find_shlib, not reachable)"
+
+// whyGconvModule is the reason of a step call left unresolved.
+const whyGconvModule = "a gconv step's function, which can be a gconv module's, loaded with dlopen (__gconv_find_shlib is reachable)"
+
+// gconvCut is the two models applied to libc.
+type gconvCut struct {
+	g *Graph
+	// changers are the locale changers' nodes; loadCuts the cut calls of
+	// __wcsmbs_load_conv and _nl_find_domain, given back once one is
+	// reached.
+	changers []int
+	loadCuts []gconvEdgeCut
+	// shlib is __gconv_find_shlib's node; sites the step calls.
+	shlib      int
+	sites      []cutSite
+	localeDone bool
+	stepsDone  bool
+}
+
+// gconvEdgeCut is one direct call edge cut by the c-locale model.
+type gconvEdgeCut struct {
+	from int
+	e    Edge
+}
+
+func (c *gconvCut) update(reached []bool) bool {
+	changed := false
+	if !c.localeDone && slices.ContainsFunc(c.changers, func(id int) bool { return id < len(reached) && reached[id] }) {
+		c.localeDone, changed = true, true
+		for _, lc := range c.loadCuts {
+			n := c.g.Nodes[lc.from]
+			n.Edges = append(n.Edges, lc.e)
+			n.Premises = slices.DeleteFunc(n.Premises, func(p Premise) bool { return p.Kind == PremiseCLocale })
+		}
+	}
+	if !c.stepsDone && c.shlib >= 0 && c.shlib < len(reached) && reached[c.shlib] {
+		c.stepsDone, changed = true, true
+		for _, s := range c.sites {
+			n := c.g.Nodes[s.id]
+			n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == s.cs.Addr })
+			n.Unresolved = append(n.Unresolved, s.cs)
+			c.g.setUnresolvedWhy(s.id, s.cs.Addr, whyGconvModule)
+		}
+	}
+	return changed
+}
+
+// gconvModel applies the models to module m (libc), or returns nil.
+func (g *Graph) gconvModel(m *Module) *gconvCut {
+	if g.opts.Strict || g.Arch != binfile.ArchX86_64 {
+		return nil
+	}
+	load, ok := m.File.Lookup("__wcsmbs_load_conv")
+	if !ok {
+		return nil
+	}
+	c := &gconvCut{g: g, shlib: -1}
+	if fn, ok := m.File.Lookup("__gconv_find_shlib"); ok {
+		fi, _ := m.File.FunctionIndex(fn.Addr)
+		c.shlib = g.nodeFor(m, fi)
+	}
+	for _, name := range localeChangers {
+		if fn, ok := m.File.Lookup(name); ok {
+			fi, _ := m.File.FunctionIndex(fn.Addr)
+			if id := g.nodeFor(m, fi); !slices.Contains(c.changers, id) {
+				c.changers = append(c.changers, id)
+			}
+		}
+	}
+	if len(c.changers) == 0 {
+		return nil
+	}
+	c.cutLocaleCalls(m, load)
+	c.cutStepCalls(m)
+	if len(c.loadCuts) == 0 && len(c.sites) == 0 {
+		return nil
+	}
+	return c
+}
+
+// cutLocaleCalls cuts the direct calls of __wcsmbs_load_conv from libc's
+// nodes, and __dcigettext's of _nl_find_domain.
+func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
+	g := c.g
+	targets := map[uint64]string{load.Addr: ""}
+	find, okFind := m.File.Lookup("_nl_find_domain")
+	dci, okDci := m.File.Lookup("__dcigettext")
+	if okFind && okDci {
+		targets[find.Addr] = dci.Name
+	}
+	ids := make([]int, 0, len(m.nodes))
+	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
+	slices.Sort(ids)
+	for _, id := range ids {
+		n := g.Nodes[id]
+		if n.Func == nil || n.Hub || n.Summary != "" {
+			continue
+		}
+		cut := false
+		n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool {
+			to := g.Nodes[e.To]
+			if to.Module != m || to.Func == nil || e.Method != "direct" {
+				return false
+			}
+			only, ok := targets[to.Func.Addr]
+			if !ok || only != "" && n.Func.Addr != dci.Addr {
+				return false
+			}
+			c.loadCuts = append(c.loadCuts, gconvEdgeCut{id, e})
+			cut = true
+			return true
+		})
+		if cut {
+			n.Premises = append(n.Premises, Premise{Kind: PremiseCLocale, Site: n.Func.Addr, Detail: premiseCLocale})
+		}
+	}
+}
+
+// cutStepCalls gives the calls through a step's function the static
+// steps' functions, through one node per member.
+func (c *gconvCut) cutStepCalls(m *Module) {
+	g := c.g
+	l := gconvLayoutOf(m)
+	if l == nil {
+		return
+	}
+	hubs := [2]int{-1, -1}
+	ids := make([]int, 0, len(m.nodes))
+	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
+	slices.Sort(ids)
+	for _, id := range ids {
+		n := g.Nodes[id]
+		if n.Func == nil || n.Hub || n.Summary != "" {
+			continue
+		}
+		var sites []frame.CallSite
+		for _, cs := range n.Frame.Calls {
+			if cs.Kind.Indirect() && !cs.HasSlot && onlyAddressTaken(n, cs.Addr) {
+				sites = append(sites, cs)
+			}
+		}
+		if len(sites) == 0 {
+			continue
+		}
+		held := g.gconvStepCalls(m, n, l)
+		for _, cs := range sites {
+			k, ok := held[cs.Addr]
+			if !ok {
+				continue
+			}
+			if hubs[k] < 0 {
+				hubs[k] = g.gconvHub(m, l, k)
+			}
+			c.sites = append(c.sites, g.cut(id, cs))
+			g.addEdge(id, hubs[k], cs, MethodGconvStep)
+		}
+	}
+}
+
+// onlyAddressTaken says whether the call at site has only the
+// address-taken set's edge: an annotated or proved target stays.
+func onlyAddressTaken(n *Node, site uint64) bool {
+	any := false
+	for _, e := range n.Edges {
+		if e.Site == site {
+			if e.Method != MethodAddressTaken {
+				return false
+			}
+			any = true
+		}
+	}
+	return any
+}
+
+// gconvHub is the node of member k's functions (0 __fct, 1 __btowc_fct).
+func (g *Graph) gconvHub(m *Module, l *gconvLayout, k int) int {
+	words, what := l.fcts, "conversion"
+	if k == 1 {
+		words, what = l.btowcs, "single-byte"
+	}
+	id := len(g.Nodes)
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Frame: frame.Frame{Kind: frame.Static},
+		Premises: []Premise{{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(premiseGconvStep, strings.Join(l.objects, ", "))}}})
+	count := 0
+	for _, w := range words {
+		fi, ok := m.File.FunctionIndex(w)
+		if !ok {
+			continue
+		}
+		g.Nodes[id].Edges = append(g.Nodes[id].Edges, Edge{To: g.nodeFor(m, fi), Kind: frame.Call, Method: MethodGlibcModel})
+		count++
+	}
+	g.Nodes[id].Name = fmt.Sprintf("[gconv step %s functions: %d of libc's static steps]", what, count)
+	return id
+}
+
+// setUnresolvedWhy keeps why the unresolved call at addr of node id has
+// no target (UnresolvedReason).
+func (g *Graph) setUnresolvedWhy(id int, addr uint64, why string) {
+	if g.unresolvedWhy == nil {
+		g.unresolvedWhy = map[ifuncSite]string{}
+	}
+	g.unresolvedWhy[ifuncSite{id, addr}] = why
+}
+
+// UnresolvedReason says what the unresolved call at addr of node id goes
+// through, when a model knows and could not narrow it ("" otherwise).
+func (g *Graph) UnresolvedReason(id int, addr uint64) string {
+	return g.unresolvedWhy[ifuncSite{id, addr}]
+}
+
+// What a register or stack word holds, for gconvStepCalls.
+const (
+	stepOther uint8 = iota
+	stepFct         // a word loaded from a step's __fct
+	stepBtowc       // from its __btowc_fct
+)
+
+// stepState is one point's knowledge: registers, and the stack words at
+// offsets from SP at the function's entry while SP's move is known.
+type stepState struct {
+	regs  [16]uint8
+	sp    int64
+	spOK  bool
+	slots map[int64]uint8
+}
+
+func (s stepState) clone() stepState {
+	c := s
+	c.slots = make(map[int64]uint8, len(s.slots))
+	for k, v := range s.slots {
+		c.slots[k] = v
+	}
+	return c
+}
+
+// meet keeps what both states agree on; it says whether s lost anything.
+func (s *stepState) meet(o stepState) bool {
+	changed := false
+	for r := range s.regs {
+		if s.regs[r] != o.regs[r] && s.regs[r] != stepOther {
+			s.regs[r] = stepOther
+			changed = true
+		}
+	}
+	if s.spOK && (!o.spOK || o.sp != s.sp) {
+		s.spOK = false
+		changed = true
+	}
+	for k, v := range s.slots {
+		if !s.spOK || o.slots[k] != v {
+			delete(s.slots, k)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// gconvStepCalls reads node n's function forward from its entry over every
+// path (decodeLinear's branches and jump tables, the cold part's jumps
+// back), what each register and stack word holds: a word loaded from
+// [reg+d] with d a step's __fct or __btowc_fct offset, or the same member
+// of the step after it (a step function's next step, step+1), kept by
+// glibc's PTR_DEMANGLE (ror $0x11; xor %fs:0x30), moves, spills to the
+// stack and reloads. A value is kept only when every path agrees; a call
+// loses the caller-saved registers, any other write (the decoder's
+// MayWrite, a superset) the register, a store to the stack the words it
+// covers. It returns the indirect calls whose target holds such a word,
+// with the member (0 __fct, 1 __btowc_fct), and only when the function
+// demangles such a word somewhere: glibc mangles a step's functions, and
+// a load from a struct at the same offset that is no step would not be.
+func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]int {
+	rw, ok := g.Decoder.(isa.RegWriter)
+	if !ok || n.Func == nil {
+		return nil
+	}
+	insts, from, ok := g.decodeLinear(m, n)
+	fn := n.Func
+	if !ok || len(insts) == 0 {
+		return nil
+	}
+	if last := insts[len(insts)-1]; last.addr+uint64(last.e.Len) != fn.Addr+fn.Size {
+		return nil
+	}
+	at := make(map[uint64]int, len(insts))
+	for i, in := range insts {
+		at[in.addr] = i
+	}
+	outside, ok := g.coldEntries(m, fn)
+	if !ok {
+		return nil
+	}
+	succ := make([][]int, len(insts))
+	for t, srcs := range from {
+		ti, ok := at[t]
+		if !ok {
+			if t >= fn.Addr && t < fn.Addr+fn.Size {
+				return nil
+			}
+			continue
+		}
+		for _, s := range srcs {
+			si, ok := at[s]
+			if !ok {
+				return nil
+			}
+			succ[si] = append(succ[si], ti)
+		}
+	}
+	for i, in := range insts {
+		switch in.e.Flow {
+		case isa.FlowNext, isa.FlowCondJump, isa.FlowCall, isa.FlowIndirectCall:
+			if i+1 < len(insts) {
+				succ[i] = append(succ[i], i+1)
+			}
+		}
+	}
+	member := func(disp int64) uint8 {
+		switch disp {
+		case l.fct, l.fct + l.stepSize:
+			return stepFct
+		case l.btowc, l.btowc + l.stepSize:
+			return stepBtowc
+		}
+		return stepOther
+	}
+	demangled := false
+	states := make([]*stepState, len(insts))
+	entry := &stepState{spOK: true, slots: map[int64]uint8{}}
+	states[0] = entry
+	for _, a := range outside {
+		i, ok := at[a]
+		if !ok {
+			return nil
+		}
+		states[i] = &stepState{slots: map[int64]uint8{}}
+	}
+	transfer := func(i int, s stepState) stepState {
+		e := insts[i].e
+		if e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall {
+			for r := range s.regs {
+				if callerSaved&(1<<uint(r)) != 0 {
+					s.regs[r] = stepOther
+				}
+			}
+			return s
+		}
+		code, err := m.File.Code(insts[i].addr, uint64(e.Len))
+		if err != nil {
+			return stepState{slots: map[int64]uint8{}}
+		}
+		held, def := stepOther, int8(-1)
+		keep := int8(-1) // a register PTR_DEMANGLE rewrites in place
+		switch {
+		case e.DefKind == isa.DefLoad && e.HasMem && e.MemIndex < 0 && e.DefReg >= 0 && e.DefReg < 16:
+			def = e.DefReg
+			switch {
+			case e.MemBase == rsp:
+				if s.spOK {
+					held = s.slots[s.sp+e.MemDisp]
+				}
+			case e.MemBase >= 0 && e.MemBase < 16:
+				held = member(e.MemDisp)
+			}
+		case e.DefKind == isa.DefCopy && e.DefValue != 32 && e.DefReg >= 0 && e.DefReg < 16 && e.DefSrc >= 0 && e.DefSrc < 16:
+			def, held = e.DefReg, s.regs[e.DefSrc]
+		}
+		mask := rw.MayWrite(code, insts[i].addr)
+		if def < 0 && mask != 0 {
+			for r := range s.regs {
+				if s.regs[r] != stepOther && mask == 1<<uint(r) && isDemangle(code, r) {
+					keep = int8(r)
+					demangled = true
+				}
+			}
+		}
+		// Stack words: a store of a register, a push; any other write
+		// to the stack loses the words it may cover.
+		switch {
+		case e.SP == isa.SPAdd:
+			s.sp += e.SPDelta
+			if e.SPDelta < 0 && s.spOK {
+				for k := s.sp; k < s.sp-e.SPDelta; k++ {
+					delete(s.slots, k)
+				}
+				if e.HasStore && e.StoreSrc >= 0 && e.StoreSrc < 16 && e.SPDelta == -8 {
+					s.slots[s.sp] = s.regs[e.StoreSrc]
+				}
+			}
+		case e.SP != isa.SPNone:
+			s.spOK = false
+			clear(s.slots)
+		}
+		if e.Access == isa.BaseSP && e.DefKind != isa.DefLoad && s.spOK {
+			lo, hi := s.sp+e.AccessOff, s.sp+e.AccessOff+max(e.AccessSize, 1)
+			for k := range s.slots {
+				if k < hi && k+8 > lo {
+					delete(s.slots, k)
+				}
+			}
+			if e.HasStore && e.AccessSize == 8 && e.StoreSrc >= 0 && e.StoreSrc < 16 {
+				s.slots[lo] = s.regs[e.StoreSrc]
+			}
+		}
+		if e.Access == isa.BaseFP && e.DefKind != isa.DefLoad {
+			clear(s.slots) // the frame pointer's offset from SP is not followed
+		}
+		for r := range s.regs {
+			if mask&(1<<uint(r)) != 0 && int8(r) != keep {
+				s.regs[r] = stepOther
+			}
+		}
+		if def >= 0 {
+			s.regs[def] = held
+		}
+		return s
+	}
+	work := []int{0}
+	for _, a := range outside {
+		work = append(work, at[a])
+	}
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		out := transfer(i, states[i].clone())
+		for _, sx := range succ[i] {
+			if states[sx] == nil {
+				st := out.clone()
+				states[sx] = &st
+				work = append(work, sx)
+				continue
+			}
+			if states[sx].meet(out) {
+				work = append(work, sx)
+			}
+		}
+	}
+	if !demangled {
+		return nil
+	}
+	calls := map[uint64]int{}
+	for i, in := range insts {
+		e, s := in.e, states[i]
+		if s == nil || e.Flow != isa.FlowIndirectCall && e.Flow != isa.FlowIndirectJump {
+			continue
+		}
+		h := stepOther
+		switch {
+		case e.HasCallReg && !e.HasMem && e.CallReg >= 0 && e.CallReg < 16:
+			h = s.regs[e.CallReg]
+		case e.HasMem && e.MemIndex < 0 && e.MemBase == rsp && s.spOK:
+			h = s.slots[s.sp+e.MemDisp]
+		}
+		if h != stepOther {
+			calls[in.addr] = int(h - stepFct)
+		}
+	}
+	return calls
+}
+
+// isDemangle says whether the instruction is one of PTR_DEMANGLE's two on
+// register r (x86-64: ror $0x11,r; xor %fs:0x30,r), which keep what the
+// register stands for.
+func isDemangle(code []byte, r int) bool {
+	in, err := x86asm.Decode(code, 64)
+	if err != nil {
+		return false
+	}
+	dst, ok := in.Args[0].(x86asm.Reg)
+	if !ok || dst != x86asm.RAX+x86asm.Reg(r) {
+		return false
+	}
+	switch in.Op {
+	case x86asm.ROR:
+		imm, ok := in.Args[1].(x86asm.Imm)
+		return ok && imm == 0x11
+	case x86asm.XOR:
+		mem, ok := in.Args[1].(x86asm.Mem)
+		return ok && mem.Segment == x86asm.FS && mem.Base == 0 && mem.Index == 0 && mem.Disp == 0x30
+	}
+	return false
+}
