@@ -159,10 +159,11 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
 	g := c.g
 	targets := map[uint64]string{load.Addr: ""}
-	find, okFind := m.File.Lookup("_nl_find_domain")
 	dci, okDci := m.File.Lookup("__dcigettext")
-	if okFind && okDci {
-		targets[find.Addr] = dci.Name
+	for _, name := range []string{"_nl_find_domain", "_nl_find_msg"} {
+		if fn, ok := m.File.Lookup(name); ok && okDci {
+			targets[fn.Addr] = dci.Name
+		}
 	}
 	ids := make([]int, 0, len(m.nodes))
 	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
@@ -290,7 +291,28 @@ const (
 	stepOther uint8 = iota
 	stepFct         // a word loaded from a step's __fct
 	stepBtowc       // from its __btowc_fct
+	stepNull        // the constant 0: a step function's fct before it
+	// reads the next step's (NULL when the step is the last); a call
+	// through it would fault, not call anything, so it joins with either
+	stepUndef // a word of the frame this path has not written yet (see meet)
 )
+
+// joinStep is what a register or word holds where two paths meet.
+func joinStep(a, b uint8) uint8 {
+	switch {
+	case a == b:
+		return a
+	case a == stepUndef:
+		return b
+	case b == stepUndef:
+		return a
+	case a == stepNull && (b == stepFct || b == stepBtowc):
+		return b
+	case b == stepNull && (a == stepFct || a == stepBtowc):
+		return a
+	}
+	return stepOther
+}
 
 // stepState is one point's knowledge: registers, and the stack words at
 // offsets from SP at the function's entry while SP's move is known.
@@ -299,6 +321,18 @@ type stepState struct {
 	sp    int64
 	spOK  bool
 	slots map[int64]uint8
+}
+
+// slotAt is what the stack word at k holds: stepUndef for a word of the
+// function's own frame that no instruction on the way wrote.
+func (s stepState) slotAt(k int64) uint8 {
+	if v, ok := s.slots[k]; ok {
+		return v
+	}
+	if k < 0 {
+		return stepUndef
+	}
+	return stepOther
 }
 
 func (s stepState) clone() stepState {
@@ -314,8 +348,8 @@ func (s stepState) clone() stepState {
 func (s *stepState) meet(o stepState) bool {
 	changed := false
 	for r := range s.regs {
-		if s.regs[r] != o.regs[r] && s.regs[r] != stepOther {
-			s.regs[r] = stepOther
+		if j := joinStep(s.regs[r], o.regs[r]); j != s.regs[r] {
+			s.regs[r] = j
 			changed = true
 		}
 	}
@@ -323,10 +357,35 @@ func (s *stepState) meet(o stepState) bool {
 		s.spOK = false
 		changed = true
 	}
-	for k, v := range s.slots {
-		if !s.spOK || o.slots[k] != v {
-			delete(s.slots, k)
+	if !s.spOK {
+		if len(s.slots) > 0 {
+			clear(s.slots)
 			changed = true
+		}
+		return changed
+	}
+	// A word of the function's own frame (below SP at its entry) that
+	// one path never wrote is one that path does not read: compiled code
+	// reads a spill slot only after the spill.
+	for k, v := range s.slots {
+		w, ok := o.slots[k]
+		if !ok && k >= 0 {
+			w = stepOther
+		} else if !ok {
+			w = v
+		}
+		if j := joinStep(v, w); j != v {
+			s.slots[k] = j
+			changed = true
+		}
+	}
+	for k, w := range o.slots {
+		if _, ok := s.slots[k]; !ok {
+			if k >= 0 {
+				w = stepOther
+			}
+			s.slots[k] = w
+			changed = changed || w != stepOther
 		}
 	}
 	return changed
@@ -401,6 +460,9 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 		return stepOther
 	}
 	demangled := false
+	// rbp is a frame pointer only in a function that sets it from SP;
+	// elsewhere a store through it is no store to the frame.
+	setsFP := slices.ContainsFunc(insts, func(in linearInst) bool { return in.e.SetsFP })
 	states := make([]*stepState, len(insts))
 	entry := &stepState{spOK: true, slots: map[int64]uint8{}}
 	states[0] = entry
@@ -428,23 +490,30 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 		held, def := stepOther, int8(-1)
 		keep := int8(-1) // a register PTR_DEMANGLE rewrites in place
 		switch {
+		case e.DefKind == isa.DefLoad && e.Access == isa.BaseSP && e.AccessSize == 8 && e.DefReg >= 0 && e.DefReg < 16:
+			def = e.DefReg
+			if s.spOK {
+				held = s.slotAt(s.sp + e.AccessOff)
+			}
 		case e.DefKind == isa.DefLoad && e.HasMem && e.MemIndex < 0 && e.DefReg >= 0 && e.DefReg < 16:
 			def = e.DefReg
 			switch {
 			case e.MemBase == rsp:
 				if s.spOK {
-					held = s.slots[s.sp+e.MemDisp]
+					held = s.slotAt(s.sp + e.MemDisp)
 				}
 			case e.MemBase >= 0 && e.MemBase < 16:
 				held = member(e.MemDisp)
 			}
+		case e.DefKind == isa.DefConst && e.DefValue == 0 && e.DefReg >= 0 && e.DefReg < 16:
+			def, held = e.DefReg, stepNull
 		case e.DefKind == isa.DefCopy && e.DefValue != 32 && e.DefReg >= 0 && e.DefReg < 16 && e.DefSrc >= 0 && e.DefSrc < 16:
 			def, held = e.DefReg, s.regs[e.DefSrc]
 		}
 		mask := rw.MayWrite(code, insts[i].addr)
 		if def < 0 && mask != 0 {
 			for r := range s.regs {
-				if s.regs[r] != stepOther && mask == 1<<uint(r) && isDemangle(code, r) {
+				if (s.regs[r] == stepFct || s.regs[r] == stepBtowc) && mask == 1<<uint(r) && isDemangle(code, r) {
 					keep = int8(r)
 					demangled = true
 				}
@@ -456,9 +525,12 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 		case e.SP == isa.SPAdd:
 			s.sp += e.SPDelta
 			if e.SPDelta < 0 && s.spOK {
-				for k := s.sp; k < s.sp-e.SPDelta; k++ {
-					delete(s.slots, k)
+				for k := s.sp - 7; k < s.sp-e.SPDelta; k++ {
+					if _, ok := s.slots[k]; ok {
+						s.slots[k] = stepOther
+					}
 				}
+				s.slots[s.sp] = stepOther
 				if e.HasStore && e.StoreSrc >= 0 && e.StoreSrc < 16 && e.SPDelta == -8 {
 					s.slots[s.sp] = s.regs[e.StoreSrc]
 				}
@@ -471,14 +543,14 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 			lo, hi := s.sp+e.AccessOff, s.sp+e.AccessOff+max(e.AccessSize, 1)
 			for k := range s.slots {
 				if k < hi && k+8 > lo {
-					delete(s.slots, k)
+					s.slots[k] = stepOther
 				}
 			}
 			if e.HasStore && e.AccessSize == 8 && e.StoreSrc >= 0 && e.StoreSrc < 16 {
 				s.slots[lo] = s.regs[e.StoreSrc]
 			}
 		}
-		if e.Access == isa.BaseFP && e.DefKind != isa.DefLoad {
+		if e.Access == isa.BaseFP && e.DefKind != isa.DefLoad && setsFP {
 			clear(s.slots) // the frame pointer's offset from SP is not followed
 		}
 		for r := range s.regs {
@@ -527,7 +599,7 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 		case e.HasMem && e.MemIndex < 0 && e.MemBase == rsp && s.spOK:
 			h = s.slots[s.sp+e.MemDisp]
 		}
-		if h != stepOther {
+		if h == stepFct || h == stepBtowc {
 			calls[in.addr] = int(h - stepFct)
 		}
 	}

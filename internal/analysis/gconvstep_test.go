@@ -1,0 +1,261 @@
+package analysis
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/testutil"
+)
+
+// ldsoWordsAnnotated names the targets of the two indirect calls outside
+// the gconv model through which, until ld.so's words are modelled, every
+// program reaches libc's address-taken set, and with it setlocale and
+// __gconv_find_shlib, which would undo the model: _dl_mcount_wrapper_check's
+// call through GLRO(dl_mcount) (rtld.c initialises it to _dl_mcount) and
+// _dl_signal_cexception's through its receiver (only _dl_receive_error
+// sets it, in rtld.c's trace modes: print_unresolved and
+// print_missing_version). These are glibc 2.36's values, as a user's
+// stackscope.toml would name them.
+func ldsoWordsAnnotated() *config.Config {
+	return &config.Config{Indirect: []config.Indirect{
+		{Function: "_dl_mcount_wrapper_check", Targets: []string{"_dl_mcount"}},
+		{Function: "_dl_signal_cexception", Targets: []string{"print_unresolved", "print_missing_version"}},
+	}}
+}
+
+// TestGconvStepsCLocale: a program that writes wide characters without
+// setlocale converts through the C locale's static gconv steps.
+//   - Every call the model gives the static steps' functions
+//     (MethodGconvStep) is, in objdump's listing, an indirect call or
+//     jump, and it includes __libio_codecvt_out's; the node it goes to
+//     has exactly the functions gdb prints in libc's static step objects
+//     (to_wc, to_mb and gconv_builtin.c's map) for that member (__fct, or
+//     __btowc_fct).
+//   - The codecvt functions have no call left to the address-taken set;
+//     no libc function calls __wcsmbs_load_conv; main lists the c-locale
+//     premise once.
+//   - With --strict the model is off: __wcsmbs_load_conv is called, the
+//     codecvt calls are unresolved, no premise.
+//   - After setlocale(LC_ALL, "") the model is off too: the calls of
+//     __wcsmbs_load_conv stay, and the step calls are unresolved, their
+//     reason naming the gconv modules dlopen can load.
+func TestGconvStepsCLocale(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	objdump := testutil.RequireTool(t, "objdump")
+	gdb := testutil.RequireTool(t, "gdb")
+	dir := t.TempDir()
+	build := func(name string) string {
+		src, _ := filepath.Abs("testdata/x86/" + name + ".c")
+		bin := filepath.Join(dir, name)
+		testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", bin, src)
+		return bin
+	}
+	wide, withLocale := build("widechars"), build("widelocale")
+
+	res, err := Run(wide, Options{Config: ldsoWordsAnnotated()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	libc := requireLibcDebug(t, res)
+	g, a := res.Graph, res.Bounds
+
+	want := staticStepFunctions(t, gdb, libc.File.Path)
+	sites := gconvStepSites(g)
+	if len(sites) == 0 {
+		t.Fatalf("no call through a gconv step's function is given the static steps' functions")
+	}
+	insts := indirectInsts(t, objdump, libc.File.Path, sites)
+	sawCodecvt := false
+	for _, s := range sites {
+		caller, hub := g.Nodes[s.from], g.Nodes[s.hub]
+		if !insts[s.site] {
+			t.Errorf("%s: the call at %#x is taken for a gconv step's, but objdump shows no indirect call or jump there", caller.Name, s.site)
+		}
+		sawCodecvt = sawCodecvt || caller.Named("__libio_codecvt_out")
+		member := "__fct"
+		if strings.Contains(hub.Name, "single-byte") {
+			member = "__btowc_fct"
+		}
+		var got []uint64
+		for _, e := range hub.Edges {
+			got = append(got, g.Nodes[e.To].Func.Addr)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want[member]) {
+			t.Errorf("%s's call at %#x goes to %s: %#x, want the %s functions gdb shows in libc's static steps, %#x", caller.Name, s.site, hub.Name, got, member, want[member])
+		}
+	}
+	if !sawCodecvt {
+		t.Errorf("__libio_codecvt_out's step call is not among the calls given the static steps' functions")
+	}
+	for _, name := range []string{"__libio_codecvt_out", "__libio_codecvt_length", "__libio_codecvt_in"} {
+		for _, id := range libcNodesNamed(g, name) {
+			for _, e := range g.Nodes[id].Edges {
+				if e.Method == callgraph.MethodAddressTaken {
+					t.Errorf("%s's call at %#x still goes to %s", name, e.Site, g.Nodes[e.To].Name)
+				}
+			}
+		}
+	}
+	if callers := loadConvCallers(g); len(callers) > 0 {
+		t.Errorf("the locale stays C, yet %s call __wcsmbs_load_conv", callers)
+	}
+	mains := g.NodesNamed("main")
+	if len(mains) != 1 {
+		t.Fatalf("%d nodes named main", len(mains))
+	}
+	if n := premiseCount(a, g, mains[0], callgraph.PremiseCLocale); n != 1 {
+		t.Errorf("main lists the c-locale premise %d times, want once", n)
+	}
+
+	strict, err := Run(wide, Options{Strict: true, Config: ldsoWordsAnnotated()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loadConvCallers(strict.Graph)) == 0 {
+		t.Errorf("with --strict, no function calls __wcsmbs_load_conv")
+	}
+	if s := gconvStepSites(strict.Graph); len(s) > 0 {
+		t.Errorf("with --strict, %d step calls go to the static steps' functions", len(s))
+	}
+	requireCodecvtUnresolved(t, strict.Graph, "with --strict", "")
+	if n := premiseCount(strict.Bounds, strict.Graph, strict.Graph.NodesNamed("main")[0], callgraph.PremiseCLocale); n != 0 {
+		t.Errorf("with --strict, main lists the c-locale premise %d times", n)
+	}
+
+	loc, err := Run(withLocale, Options{Config: ldsoWordsAnnotated()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loadConvCallers(loc.Graph)) == 0 {
+		t.Errorf("after setlocale, no function calls __wcsmbs_load_conv")
+	}
+	if s := gconvStepSites(loc.Graph); len(s) > 0 {
+		t.Errorf("after setlocale, %d step calls go to the static steps' functions", len(s))
+	}
+	requireCodecvtUnresolved(t, loc.Graph, "after setlocale", "gconv module")
+	if n := premiseCount(loc.Bounds, loc.Graph, loc.Graph.NodesNamed("main")[0], callgraph.PremiseCLocale); n != 0 {
+		t.Errorf("after setlocale, main lists the c-locale premise %d times", n)
+	}
+	if a.Bounded(mains[0]) {
+		t.Logf("main bounded at %d B: compare with a measured run", a.Entry(bound.Spec{Name: "main", Node: mains[0]}).Bound)
+	} else {
+		t.Logf("main NOT BOUNDED (%d reasons): no measured depth to compare", len(a.ReasonRanks(mains[0])))
+	}
+}
+
+type stepSite struct {
+	from, hub int
+	site      uint64
+}
+
+// gconvStepSites are the calls the model gave the static steps' functions.
+func gconvStepSites(g *callgraph.Graph) []stepSite {
+	var out []stepSite
+	for id, n := range g.Nodes {
+		for _, e := range n.Edges {
+			if e.Method == callgraph.MethodGconvStep {
+				out = append(out, stepSite{id, e.To, e.Site})
+			}
+		}
+	}
+	return out
+}
+
+// loadConvCallers names the functions with an edge to __wcsmbs_load_conv.
+func loadConvCallers(g *callgraph.Graph) []string {
+	targets := libcNodesNamed(g, "__wcsmbs_load_conv")
+	var out []string
+	for _, n := range g.Nodes {
+		for _, e := range n.Edges {
+			if slices.Contains(targets, e.To) && !slices.Contains(out, n.Name) {
+				out = append(out, n.Name)
+			}
+		}
+	}
+	return out
+}
+
+// requireCodecvtUnresolved: __libio_codecvt_out's step call is in the
+// graph, unresolved, and its reason contains why.
+func requireCodecvtUnresolved(t *testing.T, g *callgraph.Graph, when, why string) {
+	t.Helper()
+	ids := libcNodesNamed(g, "__libio_codecvt_out")
+	if len(ids) == 0 {
+		t.Errorf("%s: no __libio_codecvt_out in the graph", when)
+	}
+	for _, id := range ids {
+		n := g.Nodes[id]
+		if len(n.Unresolved) == 0 {
+			t.Errorf("%s: __libio_codecvt_out's step call is not unresolved (edges %v)", when, n.Edges)
+		}
+		for _, cs := range n.Unresolved {
+			if got := g.UnresolvedReason(id, cs.Addr); !strings.Contains(got, why) {
+				t.Errorf("%s: __libio_codecvt_out's call at %#x is unresolved for %q, want a reason naming %q", when, cs.Addr, got, why)
+			}
+		}
+	}
+}
+
+func premiseCount(a *bound.Analysis, g *callgraph.Graph, id int, kind string) int {
+	n := 0
+	for _, x := range a.Entry(bound.Spec{Name: name(g, id), Node: id}).Assumptions {
+		if x.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// staticStepFunctions asks gdb for libc's static step objects (with
+// libc6-dbg's symbols and the file's relocations) and returns the
+// addresses of the functions they hold, by member: __fct (fct in
+// gconv_builtin.c's map), __btowc_fct (btowc_fct).
+func staticStepFunctions(t *testing.T, gdb, libc string) map[string][]uint64 {
+	t.Helper()
+	out, err := exec.Command(gdb, "-batch", "-nx", libc, "-ex", "p to_wc", "-ex", "p to_mb", "-ex", "p 'gconv_builtin.c'::map").CombinedOutput()
+	if err != nil {
+		t.Fatalf("gdb: %v\n%s", err, out)
+	}
+	re := regexp.MustCompile(`\b(__fct|fct|__btowc_fct|btowc_fct) = (0x[0-9a-f]+) <`)
+	got := map[string][]uint64{}
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		member := "__" + strings.TrimPrefix(m[1], "__")
+		v, _ := strconv.ParseUint(m[2], 0, 64)
+		if !slices.Contains(got[member], v) {
+			got[member] = append(got[member], v)
+		}
+	}
+	if len(got["__fct"]) < 3 {
+		t.Fatalf("gdb shows %d conversion functions in libc's static steps:\n%s", len(got["__fct"]), out)
+	}
+	for _, v := range got {
+		slices.Sort(v)
+	}
+	return got
+}
+
+// indirectInsts says, for each site, whether objdump shows an indirect
+// call or jump there.
+func indirectInsts(t *testing.T, objdump, path string, sites []stepSite) map[uint64]bool {
+	t.Helper()
+	out := map[uint64]bool{}
+	for _, s := range sites {
+		b, err := exec.Command(objdump, "-d", "--no-show-raw-insn", "--start-address="+strconv.FormatUint(s.site, 10),
+			"--stop-address="+strconv.FormatUint(s.site+1, 10), path).Output()
+		if err != nil {
+			t.Fatalf("objdump: %v", err)
+		}
+		re := regexp.MustCompile(`(?m)^\s*` + strconv.FormatUint(s.site, 16) + `:\s+(call|jmp)\s+\*`)
+		out[s.site] = re.Match(b)
+	}
+	return out
+}
