@@ -12,6 +12,7 @@ import (
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/config"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -39,6 +40,9 @@ func ldsoWordsAnnotated() *config.Config {
 //     has exactly the functions gdb prints in libc's static step objects
 //     (to_wc, to_mb and gconv_builtin.c's map) for that member (__fct, or
 //     __btowc_fct).
+//   - __gcc_personality_v0's jump through struct unwind_link's
+//     personality routine, a mangled word at the offset of a step's
+//     __fct, is not taken for a step call.
 //   - The codecvt functions have no call left to the address-taken set;
 //     no libc function calls __wcsmbs_load_conv; main lists the c-locale
 //     premise once.
@@ -91,6 +95,24 @@ func TestGconvStepsCLocale(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, want[member]) {
 			t.Errorf("%s's call at %#x goes to %s: %#x, want the %s functions gdb shows in libc's static steps, %#x", caller.Name, s.site, hub.Name, got, member, want[member])
+		}
+	}
+	// glibc's __gcc_personality_v0 demangles and jumps to a word at the
+	// same offset as a step's __fct, struct unwind_link's personality
+	// routine (libgcc_s's): no step call.
+	personality := libcNodesNamed(g, "__gcc_personality_v0")
+	if len(personality) == 0 {
+		t.Errorf("no __gcc_personality_v0 in libc's graph: the check that its jump is no step call sees nothing")
+	}
+	for _, id := range personality {
+		n := g.Nodes[id]
+		if !slices.ContainsFunc(n.Frame.Calls, func(cs frame.CallSite) bool { return cs.Kind.Indirect() }) {
+			t.Errorf("__gcc_personality_v0 has no indirect call or jump: the check that it is no step call sees nothing")
+		}
+		for _, e := range n.Edges {
+			if e.Method == callgraph.MethodGconvStep {
+				t.Errorf("__gcc_personality_v0's jump at %#x (struct unwind_link's personality routine) is taken for a gconv step's", e.Site)
+			}
 		}
 	}
 	if !sawCodecvt {
@@ -244,13 +266,14 @@ func staticStepFunctions(t *testing.T, gdb, libc string) map[string][]uint64 {
 }
 
 // indirectInsts says, for each site, whether objdump shows an indirect
-// call or jump there.
+// call or jump there (decoding from the site on: a stop address inside
+// the instruction would show only its first byte).
 func indirectInsts(t *testing.T, objdump, path string, sites []stepSite) map[uint64]bool {
 	t.Helper()
 	out := map[uint64]bool{}
 	for _, s := range sites {
 		b, err := exec.Command(objdump, "-d", "--no-show-raw-insn", "--start-address="+strconv.FormatUint(s.site, 10),
-			"--stop-address="+strconv.FormatUint(s.site+1, 10), path).Output()
+			"--stop-address="+strconv.FormatUint(s.site+16, 10), path).Output()
 		if err != nil {
 			t.Fatalf("objdump: %v", err)
 		}

@@ -25,6 +25,10 @@ type gconvLayout struct {
 	fcts, btowcs []uint64
 	// objects names the static objects read, for reports.
 	objects []string
+	// users are the code ranges of the functions whose source handles a
+	// step (gconvusers.go): the only ones whose loads at the members'
+	// offsets are taken for a step's.
+	users []pcRange
 }
 
 var gconvLayouts struct {
@@ -180,6 +184,9 @@ func readGconvLayout(file *binfile.File) *gconvLayout {
 		}
 	}
 	if l.stepSize <= 0 || len(l.fcts) == 0 {
+		return nil
+	}
+	if l.users = readGconvUsers(d); len(l.users) == 0 {
 		return nil
 	}
 	slices.Sort(l.fcts)

@@ -207,7 +207,7 @@ func (c *gconvCut) cutStepCalls(m *Module) {
 	slices.Sort(ids)
 	for _, id := range ids {
 		n := g.Nodes[id]
-		if n.Func == nil || n.Hub || n.Summary != "" {
+		if n.Func == nil || n.Hub || n.Summary != "" || !handlesStep(l.users, n.Func.Addr) {
 			continue
 		}
 		var sites []frame.CallSite
@@ -402,8 +402,13 @@ func (s *stepState) meet(o stepState) bool {
 // MayWrite, a superset) the register, a store to the stack the words it
 // covers. It returns the indirect calls whose target holds such a word,
 // with the member (0 __fct, 1 __btowc_fct), and only when the function
-// demangles such a word somewhere: glibc mangles a step's functions, and
-// a load from a struct at the same offset that is no step would not be.
+// demangles such a word somewhere: glibc mangles a step's functions.
+// That alone does not make the word a step's (struct unwind_link's
+// personality routine is mangled at the same offset): cutStepCalls asks
+// only the functions whose DWARF shows they handle a step (gconvusers.go).
+// A direct call of a function that never returns has no successor, and a
+// store of the constant 0 to a stack word is a NULL fct (skeleton.c keeps
+// fct = NULL in a spill slot until it reads the next step's).
 func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]int {
 	rw, ok := g.Decoder.(isa.RegWriter)
 	if !ok || n.Func == nil {
@@ -442,9 +447,18 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 			succ[si] = append(succ[si], ti)
 		}
 	}
+	// A call of a function that never returns (glibc's __assert_fail,
+	// __stack_chk_fail) has no next instruction: GCC places another
+	// block after it, whose state the call's would otherwise spoil.
+	calls := g.callsOf(m.File)
 	for i, in := range insts {
 		switch in.e.Flow {
-		case isa.FlowNext, isa.FlowCondJump, isa.FlowCall, isa.FlowIndirectCall:
+		case isa.FlowCall:
+			if in.e.HasTarget && calls.never(g, m.File, in.e.Target, noReturnLevels) {
+				continue
+			}
+			fallthrough
+		case isa.FlowNext, isa.FlowCondJump, isa.FlowIndirectCall:
 			if i+1 < len(insts) {
 				succ[i] = append(succ[i], i+1)
 			}
@@ -546,8 +560,11 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 					s.slots[k] = stepOther
 				}
 			}
-			if e.HasStore && e.AccessSize == 8 && e.StoreSrc >= 0 && e.StoreSrc < 16 {
+			switch {
+			case e.HasStore && e.AccessSize == 8 && e.StoreSrc >= 0 && e.StoreSrc < 16:
 				s.slots[lo] = s.regs[e.StoreSrc]
+			case e.AccessSize == 8 && storesZero(code):
+				s.slots[lo] = stepNull // skeleton.c's fct = NULL, kept on the stack
 			}
 		}
 		if e.Access == isa.BaseFP && e.DefKind != isa.DefLoad && setsFP {
@@ -586,7 +603,7 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 	if !demangled {
 		return nil
 	}
-	calls := map[uint64]int{}
+	found := map[uint64]int{}
 	for i, in := range insts {
 		e, s := in.e, states[i]
 		if s == nil || e.Flow != isa.FlowIndirectCall && e.Flow != isa.FlowIndirectJump {
@@ -600,10 +617,10 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 			h = s.slots[s.sp+e.MemDisp]
 		}
 		if h == stepFct || h == stepBtowc {
-			calls[in.addr] = int(h - stepFct)
+			found[in.addr] = int(h - stepFct)
 		}
 	}
-	return calls
+	return found
 }
 
 // isDemangle says whether the instruction is one of PTR_DEMANGLE's two on
@@ -627,4 +644,17 @@ func isDemangle(code []byte, r int) bool {
 		return ok && mem.Segment == x86asm.FS && mem.Base == 0 && mem.Index == 0 && mem.Disp == 0x30
 	}
 	return false
+}
+
+// storesZero says whether the instruction is a store of the constant 0
+// to a memory word (x86-64 movq $0x0,m), which the decoder's HasStore
+// (a register's store) does not describe.
+func storesZero(code []byte) bool {
+	in, err := x86asm.Decode(code, 64)
+	if err != nil || in.Op != x86asm.MOV || in.MemBytes != 8 {
+		return false
+	}
+	_, toMem := in.Args[0].(x86asm.Mem)
+	imm, isImm := in.Args[1].(x86asm.Imm)
+	return toMem && isImm && imm == 0
 }
