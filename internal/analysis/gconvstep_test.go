@@ -37,9 +37,13 @@ func ldsoWordsAnnotated() *config.Config {
 //   - Every call the model gives the static steps' functions
 //     (MethodGconvStep) is, in objdump's listing, an indirect call or
 //     jump, and it includes __libio_codecvt_out's; the node it goes to
-//     has exactly the functions gdb prints in libc's static step objects
-//     (to_wc, to_mb and gconv_builtin.c's map) for that member (__fct, or
+//     has exactly the functions gdb prints in the C locale's static step
+//     objects (to_wc, to_mb; not gconv_builtin.c's map, which only
+//     __gconv_find_transform's steps copy) for that member (__fct, or
 //     __btowc_fct).
+//   - Those functions' calls of the next step are cut (no edge, not
+//     unresolved) and each conversion function carries the premise that
+//     it calls no next step.
 //   - __gcc_personality_v0's jump through struct unwind_link's
 //     personality routine, a mangled word at the offset of a step's
 //     __fct, is not taken for a step call.
@@ -71,7 +75,7 @@ func TestGconvStepsCLocale(t *testing.T) {
 	libc := requireLibcDebug(t, res)
 	g, a := res.Graph, res.Bounds
 
-	want := staticStepFunctions(t, gdb, libc.File.Path)
+	want := staticStepFunctions(t, gdb, libc.File.Path, "to_wc", "to_mb")
 	sites := gconvStepSites(g)
 	if len(sites) == 0 {
 		t.Fatalf("no call through a gconv step's function is given the static steps' functions")
@@ -112,6 +116,30 @@ func TestGconvStepsCLocale(t *testing.T) {
 		for _, e := range n.Edges {
 			if e.Method == callgraph.MethodGconvStep {
 				t.Errorf("__gcc_personality_v0's jump at %#x (struct unwind_link's personality routine) is taken for a gconv step's", e.Site)
+			}
+		}
+	}
+	// The static steps' functions are the steps of one-step chains: their
+	// calls of the next step are cut, under the premise that says so.
+	for member, fns := range want {
+		for _, addr := range fns {
+			id := libcNodeAt(g, addr)
+			if id < 0 {
+				t.Errorf("no node for %s function %#x", member, addr)
+				continue
+			}
+			n := g.Nodes[id]
+			for _, e := range n.Edges {
+				if e.Method == callgraph.MethodGconvStep || e.Method == callgraph.MethodAddressTaken {
+					t.Errorf("%s's call at %#x goes to %s: a one-step chain's step calls no next step", n.Name, e.Site, g.Nodes[e.To].Name)
+				}
+			}
+			if len(n.Unresolved) > 0 {
+				t.Errorf("%s has unresolved calls %v", n.Name, n.Unresolved)
+			}
+			if !slices.ContainsFunc(n.Premises, func(p callgraph.Premise) bool { return strings.Contains(p.Detail, "does not call the next step") }) &&
+				member == "__fct" {
+				t.Errorf("%s does not carry the premise that it calls no next step", n.Name)
 			}
 		}
 	}
@@ -172,6 +200,16 @@ func TestGconvStepsCLocale(t *testing.T) {
 	} else {
 		t.Logf("main NOT BOUNDED (%d reasons): no measured depth to compare", len(a.ReasonRanks(mains[0])))
 	}
+}
+
+// libcNodeAt is the node of libc's function at addr, or -1.
+func libcNodeAt(g *callgraph.Graph, addr uint64) int {
+	for id, n := range g.Nodes {
+		if n.Func != nil && n.Func.Addr == addr && n.Module != nil && strings.HasPrefix(n.Module.Name, "libc.so") {
+			return id
+		}
+	}
+	return -1
 }
 
 type stepSite struct {
@@ -237,13 +275,17 @@ func premiseCount(a *bound.Analysis, g *callgraph.Graph, id int, kind string) in
 	return n
 }
 
-// staticStepFunctions asks gdb for libc's static step objects (with
-// libc6-dbg's symbols and the file's relocations) and returns the
+// staticStepFunctions asks gdb for libc's static step objects named
+// (with libc6-dbg's symbols and the file's relocations) and returns the
 // addresses of the functions they hold, by member: __fct (fct in
 // gconv_builtin.c's map), __btowc_fct (btowc_fct).
-func staticStepFunctions(t *testing.T, gdb, libc string) map[string][]uint64 {
+func staticStepFunctions(t *testing.T, gdb, libc string, objects ...string) map[string][]uint64 {
 	t.Helper()
-	out, err := exec.Command(gdb, "-batch", "-nx", libc, "-ex", "p to_wc", "-ex", "p to_mb", "-ex", "p 'gconv_builtin.c'::map").CombinedOutput()
+	args := []string{"-batch", "-nx", libc}
+	for _, o := range objects {
+		args = append(args, "-ex", "p "+o)
+	}
+	out, err := exec.Command(gdb, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("gdb: %v\n%s", err, out)
 	}
@@ -256,7 +298,7 @@ func staticStepFunctions(t *testing.T, gdb, libc string) map[string][]uint64 {
 			got[member] = append(got[member], v)
 		}
 	}
-	if len(got["__fct"]) < 3 {
+	if len(got["__fct"]) < len(objects) {
 		t.Fatalf("gdb shows %d conversion functions in libc's static steps:\n%s", len(got["__fct"]), out)
 	}
 	for _, v := range got {

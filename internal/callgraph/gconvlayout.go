@@ -21,10 +21,13 @@ import (
 type gconvLayout struct {
 	stepSize, fct, btowc int64
 	// fcts and btowcs are the non-null words of those members in the
-	// static objects, relocated: function addresses.
-	fcts, btowcs []uint64
-	// objects names the static objects read, for reports.
-	objects []string
+	// static objects, relocated: function addresses; [0] of the static
+	// steps (struct __gconv_step: to_wc, to_mb), [1] of gconv_builtin.c's
+	// table (struct builtin_map), which only __gconv_find_transform's
+	// steps copy.
+	fcts, btowcs [2][]uint64
+	// objects names the static objects read, for reports (the same two).
+	objects [2][]string
 	// users are the code ranges of the functions whose source handles a
 	// step (gconvusers.go): the only ones whose loads at the members'
 	// offsets are taken for a step's.
@@ -162,10 +165,11 @@ func readGconvLayout(file *binfile.File) *gconvLayout {
 		if off[0] < 0 || off[1] < 0 {
 			return nil
 		}
+		kind := 1
 		if st.StructName == "__gconv_step" {
-			l.stepSize = st.ByteSize
+			l.stepSize, kind = st.ByteSize, 0
 		}
-		l.objects = append(l.objects, v.name)
+		l.objects[kind] = append(l.objects[kind], v.name)
 		for i := int64(0); i < count; i++ {
 			for k := range off {
 				w, ok := relocatedWord(file, v.addr+uint64(i*st.ByteSize+off[k]))
@@ -176,25 +180,27 @@ func readGconvLayout(file *binfile.File) *gconvLayout {
 					continue
 				}
 				if k == 0 {
-					l.fcts = append(l.fcts, w)
+					l.fcts[kind] = append(l.fcts[kind], w)
 				} else {
-					l.btowcs = append(l.btowcs, w)
+					l.btowcs[kind] = append(l.btowcs[kind], w)
 				}
 			}
 		}
 	}
-	if l.stepSize <= 0 || len(l.fcts) == 0 {
+	if l.stepSize <= 0 || len(l.fcts[0]) == 0 {
 		return nil
 	}
 	if l.users = readGconvUsers(d); len(l.users) == 0 {
 		return nil
 	}
-	slices.Sort(l.fcts)
-	l.fcts = slices.Compact(l.fcts)
-	slices.Sort(l.btowcs)
-	l.btowcs = slices.Compact(l.btowcs)
-	slices.Sort(l.objects)
-	l.objects = slices.Compact(l.objects)
+	for k := range l.fcts {
+		slices.Sort(l.fcts[k])
+		l.fcts[k] = slices.Compact(l.fcts[k])
+		slices.Sort(l.btowcs[k])
+		l.btowcs[k] = slices.Compact(l.btowcs[k])
+		slices.Sort(l.objects[k])
+		l.objects[k] = slices.Compact(l.objects[k])
+	}
 	return l
 }
 

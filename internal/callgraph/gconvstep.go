@@ -26,8 +26,8 @@ import (
 //     builtin_map), any other is a module loaded with dlopen
 //     (__gconv_find_shlib), whose functions the analysis cannot see.
 //
-// Two models, both assumptions about glibc (premises, off with --strict),
-// both undone when the code that breaks them becomes reachable from the
+// Three models, all assumptions about glibc (premises, off with --strict),
+// all undone when the code that breaks them becomes reachable from the
 // program's roots (the fixpoint of ModelReachableTables: they start
 // narrowed, which is sound because the first call of the function that
 // breaks them comes before any step it could make):
@@ -50,7 +50,17 @@ import (
 //     address-taken set of the loaded files holds a module's functions.
 //     That no other code writes a step's functions is glibc's source
 //     (gconv_db.c, gconv_cache.c, gconv_builtin.c, wcsmbsload.c), not a
-//     proof from the code.
+//     proof from the code. While __gconv_find_transform (the only maker
+//     of other steps, builtin or module) is not reachable, the calls go
+//     to the C locale's steps' functions alone (to_wc's, to_mb's); once
+//     it is, gconv_builtin.c's table's too.
+//  3. one-step chains: a step function calls the next step's function
+//     (loaded from step+1) only when its step data lacks __GCONV_IS_LAST
+//     (skeleton.c). While __gconv_find_transform is not reachable, every
+//     conversion is one of the C locale's one-step chains, flagged last
+//     by its users (iofwide.c, the wcsmbs functions): those calls are
+//     cut, the premise on the step function. Without this cut every step
+//     function would be a recursion through the step node.
 //
 // Without libc's debug file (names, DWARF) nothing is changed.
 
@@ -71,9 +81,20 @@ const premiseCLocale = "the locale stays \"C\": no function that changes it (set
 	"so LC_CTYPE's data is the C locale's, whose conversion steps are libc's static ones (glibc 2.36's get_gconv_fcts calls " +
 	"__wcsmbs_load_conv only for other data), and gettext looks for no message catalog (a category whose locale is \"C\")"
 
-// premiseGconvStep is the detail of the step premise.
-const premiseGconvStep = "a gconv step's function (__fct, __btowc_fct) is one that libc's static steps hold (%s): glibc 2.36 " +
+// premiseGconvStep is the detail of the step premise, while no step
+// comes from __gconv_find_transform (premiseGconvBuiltin once one can).
+const premiseGconvStep = "a gconv step is one of the C locale's static steps (%s): glibc 2.36 makes every other one in " +
+	"__gconv_find_transform (not reachable), from gconv_builtin.c's table or a gconv module loaded with dlopen"
+
+const premiseGconvBuiltin = "a gconv step's function (__fct, __btowc_fct) is one that libc's static steps hold (%s): glibc 2.36 " +
 	"writes them only from those objects or from a gconv module loaded with dlopen (__gconv_find_shlib, not reachable)"
+
+// premiseOneStep is the detail of the premise that a step function does
+// not call the next step (model 3).
+const premiseOneStep = "a gconv step function does not call the next step: glibc 2.36's skeleton.c calls it only when the step " +
+	"data lacks __GCONV_IS_LAST, and while __gconv_find_transform is not reachable every conversion is one of the C locale's " +
+	"one-step chains (wcsmbsload.c: towc_nsteps = tomb_nsteps = 1), whose users flag their one step's data last " +
+	"(libio/iofwide.c, the wcsmbs functions)"
 
 // whyGconvModule is the reason of a step call left unresolved.
 const whyGconvModule = "a gconv step's function, which can be a gconv module's, loaded with dlopen (__gconv_find_shlib is reachable)"
@@ -91,6 +112,23 @@ type gconvCut struct {
 	sites      []cutSite
 	localeDone bool
 	stepsDone  bool
+	// transform is __gconv_find_transform's node (-1: none); nexts the
+	// step functions' calls of the next step, cut while it is not
+	// reached (model 3); hubs the nodes of the two members' functions.
+	transform  int
+	nexts      []gconvNextCut
+	hubs       [2]int
+	chainsDone bool
+	m          *Module
+	l          *gconvLayout
+}
+
+// gconvNextCut is a step function's call of the next step's function
+// (member k: 0 __fct, 1 __btowc_fct), cut by model 3.
+type gconvNextCut struct {
+	id int
+	cs frame.CallSite
+	k  int
 }
 
 // gconvEdgeCut is one direct call edge cut by the c-locale model.
@@ -109,16 +147,47 @@ func (c *gconvCut) update(reached []bool) bool {
 			n.Premises = slices.DeleteFunc(n.Premises, func(p Premise) bool { return p.Kind == PremiseCLocale })
 		}
 	}
-	if !c.stepsDone && c.shlib >= 0 && c.shlib < len(reached) && reached[c.shlib] {
-		c.stepsDone, changed = true, true
+	isReached := func(id int) bool { return id >= 0 && id < len(reached) && reached[id] }
+	if !c.stepsDone && isReached(c.shlib) {
+		c.stepsDone, c.chainsDone, changed = true, true, true
+		unresolve := func(id int, cs frame.CallSite) {
+			n := c.g.Nodes[id]
+			n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == cs.Addr })
+			n.Premises = slices.DeleteFunc(n.Premises, func(p Premise) bool { return p.Detail == premiseOneStep })
+			n.Unresolved = append(n.Unresolved, cs)
+			c.g.setUnresolvedWhy(id, cs.Addr, whyGconvModule)
+		}
 		for _, s := range c.sites {
+			unresolve(s.id, s.cs)
+		}
+		for _, s := range c.nexts {
+			unresolve(s.id, s.cs)
+		}
+	}
+	if !c.chainsDone && isReached(c.transform) {
+		c.chainsDone, changed = true, true
+		for k, hub := range c.hubs {
+			if hub >= 0 {
+				c.g.fillGconvHub(c.m, c.l, k, hub, true)
+			}
+		}
+		for _, s := range c.nexts {
 			n := c.g.Nodes[s.id]
-			n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == s.cs.Addr })
-			n.Unresolved = append(n.Unresolved, s.cs)
-			c.g.setUnresolvedWhy(s.id, s.cs.Addr, whyGconvModule)
+			n.Premises = slices.DeleteFunc(n.Premises, func(p Premise) bool { return p.Detail == premiseOneStep })
+			c.g.addEdge(s.id, c.hub(s.k), s.cs, MethodGconvStep)
 		}
 	}
 	return changed
+}
+
+// hub is the node of member k's functions, made on first use.
+func (c *gconvCut) hub(k int) int {
+	if c.hubs[k] < 0 {
+		c.hubs[k] = len(c.g.Nodes)
+		c.g.Nodes = append(c.g.Nodes, &Node{Module: c.m, Hub: true, Frame: frame.Frame{Kind: frame.Static}})
+		c.g.fillGconvHub(c.m, c.l, k, c.hubs[k], c.chainsDone)
+	}
+	return c.hubs[k]
 }
 
 // gconvModel applies the models to module m (libc), or returns nil.
@@ -130,11 +199,18 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 	if !ok {
 		return nil
 	}
-	c := &gconvCut{g: g, shlib: -1}
+	c := &gconvCut{g: g, shlib: -1, transform: -1, hubs: [2]int{-1, -1}, m: m}
 	if fn, ok := m.File.Lookup("__gconv_find_shlib"); ok {
 		fi, _ := m.File.FunctionIndex(fn.Addr)
 		c.shlib = g.nodeFor(m, fi)
 	}
+	if fn, ok := m.File.Lookup("__gconv_find_transform"); ok {
+		fi, _ := m.File.FunctionIndex(fn.Addr)
+		c.transform = g.nodeFor(m, fi)
+	}
+	// Without __gconv_find_transform to watch, steps from gconv_builtin.c
+	// are not ruled out: the hubs hold them, and next steps are called.
+	c.chainsDone = c.transform < 0
 	for _, name := range localeChangers {
 		if fn, ok := m.File.Lookup(name); ok {
 			fi, _ := m.File.FunctionIndex(fn.Addr)
@@ -148,7 +224,7 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 	}
 	c.cutLocaleCalls(m, load)
 	c.cutStepCalls(m)
-	if len(c.loadCuts) == 0 && len(c.sites) == 0 {
+	if len(c.loadCuts) == 0 && len(c.sites) == 0 && len(c.nexts) == 0 {
 		return nil
 	}
 	return c
@@ -194,14 +270,16 @@ func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
 }
 
 // cutStepCalls gives the calls through a step's function the static
-// steps' functions, through one node per member.
+// steps' functions, through one node per member, and cuts a step
+// function's calls of the next step's (model 3) while no step can come
+// from __gconv_find_transform.
 func (c *gconvCut) cutStepCalls(m *Module) {
 	g := c.g
 	l := gconvLayoutOf(m)
 	if l == nil {
 		return
 	}
-	hubs := [2]int{-1, -1}
+	c.l = l
 	ids := make([]int, 0, len(m.nodes))
 	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
 	slices.Sort(ids)
@@ -221,15 +299,20 @@ func (c *gconvCut) cutStepCalls(m *Module) {
 		}
 		held := g.gconvStepCalls(m, n, l)
 		for _, cs := range sites {
-			k, ok := held[cs.Addr]
+			sc, ok := held[cs.Addr]
 			if !ok {
 				continue
 			}
-			if hubs[k] < 0 {
-				hubs[k] = g.gconvHub(m, l, k)
+			if sc.next && !c.chainsDone {
+				g.cut(id, cs)
+				c.nexts = append(c.nexts, gconvNextCut{id, cs, sc.member})
+				if !slices.ContainsFunc(n.Premises, func(p Premise) bool { return p.Detail == premiseOneStep }) {
+					n.Premises = append(n.Premises, Premise{Kind: PremiseGlibcModel, Site: n.Func.Addr, Detail: premiseOneStep})
+				}
+				continue
 			}
 			c.sites = append(c.sites, g.cut(id, cs))
-			g.addEdge(id, hubs[k], cs, MethodGconvStep)
+			g.addEdge(id, c.hub(sc.member), cs, MethodGconvStep)
 		}
 	}
 }
@@ -249,26 +332,39 @@ func onlyAddressTaken(n *Node, site uint64) bool {
 	return any
 }
 
-// gconvHub is the node of member k's functions (0 __fct, 1 __btowc_fct).
-func (g *Graph) gconvHub(m *Module, l *gconvLayout, k int) int {
-	words, what := l.fcts, "conversion"
+// fillGconvHub gives hub the functions of member k (0 __fct, 1
+// __btowc_fct) that the C locale's static steps hold, and with builtin
+// those of gconv_builtin.c's table too, with its name and premise.
+func (g *Graph) fillGconvHub(m *Module, l *gconvLayout, k, hub int, builtin bool) {
+	what := "conversion"
 	if k == 1 {
-		words, what = l.btowcs, "single-byte"
+		what = "single-byte"
 	}
-	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Frame: frame.Frame{Kind: frame.Static},
-		Premises: []Premise{{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(premiseGconvStep, strings.Join(l.objects, ", "))}}})
-	count := 0
-	for _, w := range words {
-		fi, ok := m.File.FunctionIndex(w)
-		if !ok {
-			continue
+	kinds, detail := 1, premiseGconvStep
+	if builtin {
+		kinds, detail = 2, premiseGconvBuiltin
+	}
+	h := g.Nodes[hub]
+	var objects []string
+	for kind := 0; kind < kinds; kind++ {
+		objects = append(objects, l.objects[kind]...)
+		words := l.fcts[kind]
+		if k == 1 {
+			words = l.btowcs[kind]
 		}
-		g.Nodes[id].Edges = append(g.Nodes[id].Edges, Edge{To: g.nodeFor(m, fi), Kind: frame.Call, Method: MethodGlibcModel})
-		count++
+		for _, w := range words {
+			fi, ok := m.File.FunctionIndex(w)
+			if !ok {
+				continue
+			}
+			to := g.nodeFor(m, fi)
+			if !slices.ContainsFunc(h.Edges, func(e Edge) bool { return e.To == to }) {
+				h.Edges = append(h.Edges, Edge{To: to, Kind: frame.Call, Method: MethodGlibcModel})
+			}
+		}
 	}
-	g.Nodes[id].Name = fmt.Sprintf("[gconv step %s functions: %d of libc's static steps]", what, count)
-	return id
+	h.Premises = []Premise{{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(detail, strings.Join(objects, ", "))}}
+	h.Name = fmt.Sprintf("[gconv step %s functions: %d of libc's static steps]", what, len(h.Edges))
 }
 
 // setUnresolvedWhy keeps why the unresolved call at addr of node id has
@@ -291,6 +387,8 @@ const (
 	stepOther uint8 = iota
 	stepFct         // a word loaded from a step's __fct
 	stepBtowc       // from its __btowc_fct
+	stepNextFct     // the next step's (step+1) __fct
+	stepNextBtowc   // the next step's __btowc_fct
 	stepNull        // the constant 0: a step function's fct before it
 	// reads the next step's (NULL when the step is the last); a call
 	// through it would fault, not call anything, so it joins with either
@@ -306,9 +404,9 @@ func joinStep(a, b uint8) uint8 {
 		return b
 	case b == stepUndef:
 		return a
-	case a == stepNull && (b == stepFct || b == stepBtowc):
+	case a == stepNull && b >= stepFct && b <= stepNextBtowc:
 		return b
-	case b == stepNull && (a == stepFct || a == stepBtowc):
+	case b == stepNull && a >= stepFct && a <= stepNextBtowc:
 		return a
 	}
 	return stepOther
@@ -409,7 +507,7 @@ func (s *stepState) meet(o stepState) bool {
 // A direct call of a function that never returns has no successor, and a
 // store of the constant 0 to a stack word is a NULL fct (skeleton.c keeps
 // fct = NULL in a spill slot until it reads the next step's).
-func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]int {
+func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]gconvStepCall {
 	rw, ok := g.Decoder.(isa.RegWriter)
 	if !ok || n.Func == nil {
 		return nil
@@ -466,10 +564,14 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 	}
 	member := func(disp int64) uint8 {
 		switch disp {
-		case l.fct, l.fct + l.stepSize:
+		case l.fct:
 			return stepFct
-		case l.btowc, l.btowc + l.stepSize:
+		case l.btowc:
 			return stepBtowc
+		case l.fct + l.stepSize:
+			return stepNextFct
+		case l.btowc + l.stepSize:
+			return stepNextBtowc
 		}
 		return stepOther
 	}
@@ -527,7 +629,7 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 		mask := rw.MayWrite(code, insts[i].addr)
 		if def < 0 && mask != 0 {
 			for r := range s.regs {
-				if (s.regs[r] == stepFct || s.regs[r] == stepBtowc) && mask == 1<<uint(r) && isDemangle(code, r) {
+				if s.regs[r] >= stepFct && s.regs[r] <= stepNextBtowc && mask == 1<<uint(r) && isDemangle(code, r) {
 					keep = int8(r)
 					demangled = true
 				}
@@ -603,7 +705,7 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 	if !demangled {
 		return nil
 	}
-	found := map[uint64]int{}
+	found := map[uint64]gconvStepCall{}
 	for i, in := range insts {
 		e, s := in.e, states[i]
 		if s == nil || e.Flow != isa.FlowIndirectCall && e.Flow != isa.FlowIndirectJump {
@@ -616,11 +718,21 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]in
 		case e.HasMem && e.MemIndex < 0 && e.MemBase == rsp && s.spOK:
 			h = s.slots[s.sp+e.MemDisp]
 		}
-		if h == stepFct || h == stepBtowc {
-			found[in.addr] = int(h - stepFct)
+		switch h {
+		case stepFct, stepBtowc:
+			found[in.addr] = gconvStepCall{member: int(h - stepFct)}
+		case stepNextFct, stepNextBtowc:
+			found[in.addr] = gconvStepCall{member: int(h - stepNextFct), next: true}
 		}
 	}
 	return found
+}
+
+// gconvStepCall is a call through a step's member (0 __fct, 1
+// __btowc_fct); next: the next step's (a step function's step+1).
+type gconvStepCall struct {
+	member int
+	next   bool
 }
 
 // isDemangle says whether the instruction is one of PTR_DEMANGLE's two on
