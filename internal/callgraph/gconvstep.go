@@ -384,12 +384,12 @@ func (g *Graph) UnresolvedReason(id int, addr uint64) string {
 
 // What a register or stack word holds, for gconvStepCalls.
 const (
-	stepOther uint8 = iota
-	stepFct         // a word loaded from a step's __fct
-	stepBtowc       // from its __btowc_fct
-	stepNextFct     // the next step's (step+1) __fct
-	stepNextBtowc   // the next step's __btowc_fct
-	stepNull        // the constant 0: a step function's fct before it
+	stepOther     uint8 = iota
+	stepFct             // a word loaded from a step's __fct
+	stepBtowc           // from its __btowc_fct
+	stepNextFct         // the next step's (step+1) __fct
+	stepNextBtowc       // the next step's __btowc_fct
+	stepNull            // the constant 0: a step function's fct before it
 	// reads the next step's (NULL when the step is the last); a call
 	// through it would fault, not call anything, so it joins with either
 	stepUndef // a word of the frame this path has not written yet (see meet)
