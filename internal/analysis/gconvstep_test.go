@@ -143,6 +143,42 @@ func TestGconvStepsCLocale(t *testing.T) {
 			}
 		}
 	}
+	// __gconv_transliterate's step calls go to copies of the static
+	// steps' functions that do not call it back, and the C locale's
+	// replacement text (what the premise says they convert) is ASCII.
+	translit := libcNodesNamed(g, "__gconv_transliterate")
+	if len(translit) != 1 {
+		t.Fatalf("%d nodes of __gconv_transliterate", len(translit))
+	}
+	sawCopies := false
+	for _, e := range g.Nodes[translit[0]].Edges {
+		if e.Method != callgraph.MethodGconvStep {
+			continue
+		}
+		hub := g.Nodes[e.To]
+		var got []uint64
+		for _, c := range hub.Edges {
+			cp := g.Nodes[c.To]
+			got = append(got, cp.Func.Addr)
+			if g.Original(c.To) == c.To {
+				t.Errorf("__gconv_transliterate's call at %#x goes to %s's own node, not a copy", e.Site, cp.Name)
+			}
+			for _, x := range cp.Edges {
+				if x.To == translit[0] {
+					t.Errorf("the copy of %s that __gconv_transliterate calls calls it back at %#x", cp.Name, x.Site)
+				}
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want["__fct"]) {
+			t.Errorf("__gconv_transliterate's call at %#x goes to copies of %#x, want the static steps' %#x", e.Site, got, want["__fct"])
+		}
+		sawCopies = true
+	}
+	if !sawCopies {
+		t.Errorf("__gconv_transliterate has no step call given the static steps' functions")
+	}
+	requireCTranslitASCII(t, gdb, libc.File.Path)
 	if !sawCodecvt {
 		t.Errorf("__libio_codecvt_out's step call is not among the calls given the static steps' functions")
 	}
@@ -161,6 +197,11 @@ func TestGconvStepsCLocale(t *testing.T) {
 	mains := g.NodesNamed("main")
 	if len(mains) != 1 {
 		t.Fatalf("%d nodes named main", len(mains))
+	}
+	for _, r := range reasonsOf(a, mains[0]) {
+		if strings.Contains(r.Detail, "__gconv_transliterate") || strings.Contains(r.Detail, "gconv step") {
+			t.Errorf("main's reason %q goes through the gconv steps", r.Detail)
+		}
 	}
 	if n := premiseCount(a, g, mains[0], callgraph.PremiseCLocale); n != 1 {
 		t.Errorf("main lists the c-locale premise %d times, want once", n)
@@ -192,6 +233,13 @@ func TestGconvStepsCLocale(t *testing.T) {
 		t.Errorf("after setlocale, %d step calls go to the static steps' functions", len(s))
 	}
 	requireCodecvtUnresolved(t, loc.Graph, "after setlocale", "gconv module")
+	for _, id := range libcNodesNamed(loc.Graph, "__gconv_transliterate") {
+		for _, e := range loc.Graph.Nodes[id].Edges {
+			if strings.Contains(loc.Graph.Nodes[e.To].Name, "replacement text") {
+				t.Errorf("after setlocale, __gconv_transliterate's call at %#x goes to %s", e.Site, loc.Graph.Nodes[e.To].Name)
+			}
+		}
+	}
 	if n := premiseCount(loc.Bounds, loc.Graph, loc.Graph.NodesNamed("main")[0], callgraph.PremiseCLocale); n != 0 {
 		t.Errorf("after setlocale, main lists the c-locale premise %d times", n)
 	}
@@ -323,4 +371,74 @@ func indirectInsts(t *testing.T, objdump, path string, sites []stepSite) map[uin
 		out[s.site] = re.Match(b)
 	}
 	return out
+}
+
+// requireCTranslitASCII asks gdb for the C locale's transliteration data
+// in libc (_nl_C_LC_CTYPE: the replacement table, by its index table, and
+// the default missing character) and fails unless every character of it
+// is ASCII, which the transliteration model's premise says.
+func requireCTranslitASCII(t *testing.T, gdb, libc string) {
+	t.Helper()
+	ask := func(exprs ...string) []string {
+		args := []string{"-batch", "-nx", "-ex", "set print elements unlimited", "-ex", "set print repeats unlimited", libc}
+		for _, e := range exprs {
+			args = append(args, "-ex", "p/x "+e)
+		}
+		out, err := exec.Command(gdb, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("gdb: %v\n%s", err, out)
+		}
+		var vals []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if _, v, ok := strings.Cut(line, " = "); ok && strings.HasPrefix(line, "$") {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) != len(exprs) {
+			t.Fatalf("gdb printed %d values for %d expressions:\n%s", len(vals), len(exprs), out)
+		}
+		return vals
+	}
+	words := func(v string) []uint64 {
+		var out []uint64
+		for _, f := range strings.FieldsFunc(strings.Trim(v, "{}"), func(r rune) bool { return r == ',' || r == ' ' }) {
+			n, err := strconv.ParseUint(f, 0, 64)
+			if err != nil {
+				t.Fatalf("gdb printed %q in %.80s", f, v)
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+	const values = "_nl_C_LC_CTYPE.values"
+	idx := func(item string) string { return "(" + item + " & 0xffff)" }
+	head := ask(values+"["+idx("_NL_CTYPE_TRANSLIT_TAB_SIZE")+"].word", values+"["+idx("_NL_CTYPE_TRANSLIT_DEFAULT_MISSING_LEN")+"].word")
+	size, missing := words(head[0])[0], words(head[1])[0]
+	if size == 0 {
+		t.Fatalf("gdb shows no transliteration table in the C locale")
+	}
+	tos := words(ask("*" + values + "[" + idx("_NL_CTYPE_TRANSLIT_TO_IDX") + "].wstr@" + strconv.FormatUint(size, 10))[0])
+	// The last replacement starts at the largest index and ends with two
+	// NULs (a list of NUL-terminated alternatives): read well past it.
+	end := slices.Max(tos) + 64
+	tbl := words(ask("*" + values + "[" + idx("_NL_CTYPE_TRANSLIT_TO_TBL") + "].wstr@" + strconv.FormatUint(end, 10))[0])
+	last := slices.Max(tos)
+	for i := last; ; i++ {
+		if i+1 >= uint64(len(tbl)) {
+			t.Fatalf("the C locale's last replacement (at %d) does not end in the %d words read", last, len(tbl))
+		}
+		if tbl[i] == 0 && tbl[i+1] == 0 {
+			tbl = tbl[:i+2]
+			break
+		}
+	}
+	if missing > 0 {
+		tbl = append(tbl, words(ask("*"+values+"["+idx("_NL_CTYPE_TRANSLIT_DEFAULT_MISSING")+"].wstr@"+strconv.FormatUint(missing, 10))[0])...)
+	}
+	for i, c := range tbl {
+		if c >= 0x80 {
+			t.Fatalf("the C locale's transliteration text has %#x (word %d): not ASCII", c, i)
+		}
+	}
+	t.Logf("the C locale's transliteration: %d entries, %d words of replacement text, all ASCII", size, len(tbl))
 }

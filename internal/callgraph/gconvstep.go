@@ -26,7 +26,7 @@ import (
 //     builtin_map), any other is a module loaded with dlopen
 //     (__gconv_find_shlib), whose functions the analysis cannot see.
 //
-// Three models, all assumptions about glibc (premises, off with --strict),
+// Four models, all assumptions about glibc (premises, off with --strict),
 // all undone when the code that breaks them becomes reachable from the
 // program's roots (the fixpoint of ModelReachableTables: they start
 // narrowed, which is sound because the first call of the function that
@@ -61,6 +61,9 @@ import (
 //     by its users (iofwide.c, the wcsmbs functions): those calls are
 //     cut, the premise on the step function. Without this cut every step
 //     function would be a recursion through the step node.
+//  4. transliteration in the C locale (gconvtranslit.go): what
+//     __gconv_transliterate converts is the C locale's ASCII replacement
+//     text, which does not call it again.
 //
 // Without libc's debug file (names, DWARF) nothing is changed.
 
@@ -119,6 +122,7 @@ type gconvCut struct {
 	nexts      []gconvNextCut
 	hubs       [2]int
 	chainsDone bool
+	tr         *gconvTranslit // model 4 (gconvtranslit.go)
 	m          *Module
 	l          *gconvLayout
 }
@@ -148,6 +152,10 @@ func (c *gconvCut) update(reached []bool) bool {
 		}
 	}
 	isReached := func(id int) bool { return id >= 0 && id < len(reached) && reached[id] }
+	if c.tr != nil && !c.tr.done && (c.localeDone || isReached(c.shlib) || isReached(c.transform)) {
+		c.undoTranslit()
+		changed = true
+	}
 	if !c.stepsDone && isReached(c.shlib) {
 		c.stepsDone, c.chainsDone, changed = true, true, true
 		unresolve := func(id int, cs frame.CallSite) {
@@ -224,6 +232,7 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 	}
 	c.cutLocaleCalls(m, load)
 	c.cutStepCalls(m)
+	c.cutTranslit(m)
 	if len(c.loadCuts) == 0 && len(c.sites) == 0 && len(c.nexts) == 0 {
 		return nil
 	}
