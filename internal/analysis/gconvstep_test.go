@@ -433,7 +433,7 @@ func requireCTranslitASCII(t *testing.T, gdb, libc string) {
 		}
 	}
 	if missing > 0 {
-		tbl = append(tbl, words(ask("*"+values+"["+idx("_NL_CTYPE_TRANSLIT_DEFAULT_MISSING")+"].wstr@"+strconv.FormatUint(missing, 10))[0])...)
+		tbl = append(tbl, words(ask("*" + values + "[" + idx("_NL_CTYPE_TRANSLIT_DEFAULT_MISSING") + "].wstr@" + strconv.FormatUint(missing, 10))[0])...)
 	}
 	for i, c := range tbl {
 		if c >= 0x80 {
