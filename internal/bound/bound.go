@@ -366,6 +366,10 @@ func (a *Analysis) ownReasons() {
 				add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x to the constant %#x, which starts no function", cs.Kind, cs.Addr, cs.Target))
 				continue
 			}
+			if why := g.UnresolvedReason(id, cs.Addr); why != "" {
+				add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x: target not known (%s)", cs.Kind, cs.Addr, why))
+				continue
+			}
 			if why := g.UnresolvedWhy(id, cs.Addr); why != "" {
 				add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x of an ifunc: target not known (%s)", cs.Kind, cs.Addr, why))
 				continue

@@ -101,6 +101,9 @@ func (g *Graph) ModelReachableTables() {
 		if t := g.tsdModel(m); t != nil {
 			models = append(models, t)
 		}
+		if c := g.gconvModel(m); c != nil {
+			models = append(models, c)
+		}
 	}
 	for len(models) > 0 {
 		reached := g.reachable(roots)

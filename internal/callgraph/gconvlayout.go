@@ -1,0 +1,230 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"slices"
+	"sync"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+)
+
+// gconvLayout is what the gconv step model (gconvstep.go) needs of
+// glibc's conversion structures, read from libc's debug file (libc6-dbg):
+// where struct __gconv_step keeps its conversion function (__fct) and its
+// single-byte function (__btowc_fct), its size, and the functions libc's
+// static objects of that type (wcsmbsload.c's to_wc and to_mb, the C
+// locale's steps) and of gconv_builtin.c's struct builtin_map (the table
+// __gconv_get_builtin_trans copies into the steps of iconv's builtin
+// conversions) hold in those members.
+type gconvLayout struct {
+	stepSize, fct, btowc int64
+	// fcts and btowcs are the non-null words of those members in the
+	// static objects, relocated: function addresses; [0] of the static
+	// steps (struct __gconv_step: to_wc, to_mb), [1] of gconv_builtin.c's
+	// table (struct builtin_map), which only __gconv_find_transform's
+	// steps copy.
+	fcts, btowcs [2][]uint64
+	// objects names the static objects read, for reports (the same two).
+	objects [2][]string
+	// users are the code ranges of the functions whose source handles a
+	// step (gconvusers.go): the only ones whose loads at the members'
+	// offsets are taken for a step's.
+	users []pcRange
+}
+
+var gconvLayouts struct {
+	sync.Mutex
+	byPath map[string]*gconvLayout
+}
+
+// gconvLayoutOf reads m's layout once per debug file; nil without one, or
+// when a member's offset, a static object or one of its words is not
+// known (a word some relocation other than R_X86_64_RELATIVE fills).
+func gconvLayoutOf(m *Module) *gconvLayout {
+	path := m.File.DebugSymbols
+	if path == "" {
+		return nil
+	}
+	gconvLayouts.Lock()
+	defer gconvLayouts.Unlock()
+	if l, ok := gconvLayouts.byPath[path]; ok {
+		return l
+	}
+	l := readGconvLayout(m.File)
+	if gconvLayouts.byPath == nil {
+		gconvLayouts.byPath = map[string]*gconvLayout{}
+	}
+	gconvLayouts.byPath[path] = l
+	return l
+}
+
+// gconvStructs are the structures whose function members the model reads:
+// the member names of the conversion and single-byte functions.
+var gconvStructs = map[string][2]string{
+	"__gconv_step": {"__fct", "__btowc_fct"},
+	"builtin_map":  {"fct", "btowc_fct"},
+}
+
+// readGconvLayout walks the top-level entries of the debug file's units:
+// the two structures, and the variables at fixed addresses whose type is
+// one of them or an array of one.
+func readGconvLayout(file *binfile.File) *gconvLayout {
+	f, err := elf.Open(file.DebugSymbols)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	d, err := f.DWARF()
+	if err != nil {
+		return nil
+	}
+	type variable struct {
+		name string
+		typ  dwarf.Offset
+		addr uint64
+	}
+	var vars []variable
+	structs := map[dwarf.Offset]bool{} // DIEs of the two structures
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil
+		}
+		if e == nil {
+			break
+		}
+		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			continue
+		}
+		if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {
+			structs[e.Offset] = true
+		}
+		if e.Tag == dwarf.TagVariable {
+			typ, okType := e.Val(dwarf.AttrType).(dwarf.Offset)
+			loc, okLoc := e.Val(dwarf.AttrLocation).([]byte)
+			name, _ := e.Val(dwarf.AttrName).(string)
+			if okType && okLoc && len(loc) == 9 && loc[0] == 0x03 { // DW_OP_addr
+				vars = append(vars, variable{name, typ, binary.LittleEndian.Uint64(loc[1:])})
+			}
+		}
+		if e.Children {
+			r.SkipChildren()
+		}
+	}
+	if len(structs) == 0 {
+		return nil
+	}
+	l := &gconvLayout{stepSize: -1, fct: -1, btowc: -1}
+	steps := memberOffsets(d, "__gconv_step", "__fct", "__btowc_fct")
+	fct, ok1 := steps["__fct"]
+	btowc, ok2 := steps["__btowc_fct"]
+	if !ok1 || !ok2 {
+		return nil
+	}
+	l.fct, l.btowc = fct, btowc
+	for _, v := range vars {
+		t, err := d.Type(v.typ)
+		if err != nil {
+			continue
+		}
+		count := int64(1)
+		for {
+			switch tt := t.(type) {
+			case *dwarf.QualType:
+				t = tt.Type
+				continue
+			case *dwarf.TypedefType:
+				t = tt.Type
+				continue
+			case *dwarf.ArrayType:
+				if count != 1 || tt.Count < 0 {
+					t = nil
+					break
+				}
+				count, t = tt.Count, tt.Type
+				continue
+			}
+			break
+		}
+		st, ok := t.(*dwarf.StructType)
+		if !ok || gconvStructs[st.StructName] == [2]string{} || st.ByteSize <= 0 {
+			continue
+		}
+		names := gconvStructs[st.StructName]
+		off := [2]int64{-1, -1}
+		for _, fld := range st.Field {
+			for k, want := range names {
+				if fld.Name == want {
+					off[k] = fld.ByteOffset
+				}
+			}
+		}
+		if off[0] < 0 || off[1] < 0 {
+			return nil
+		}
+		kind := 1
+		if st.StructName == "__gconv_step" {
+			l.stepSize, kind = st.ByteSize, 0
+		}
+		l.objects[kind] = append(l.objects[kind], v.name)
+		for i := int64(0); i < count; i++ {
+			for k := range off {
+				w, ok := relocatedWord(file, v.addr+uint64(i*st.ByteSize+off[k]))
+				if !ok {
+					return nil
+				}
+				if w == 0 {
+					continue
+				}
+				if k == 0 {
+					l.fcts[kind] = append(l.fcts[kind], w)
+				} else {
+					l.btowcs[kind] = append(l.btowcs[kind], w)
+				}
+			}
+		}
+	}
+	if l.stepSize <= 0 || len(l.fcts[0]) == 0 {
+		return nil
+	}
+	if l.users = readGconvUsers(d); len(l.users) == 0 {
+		return nil
+	}
+	for k := range l.fcts {
+		slices.Sort(l.fcts[k])
+		l.fcts[k] = slices.Compact(l.fcts[k])
+		slices.Sort(l.btowcs[k])
+		l.btowcs[k] = slices.Compact(l.btowcs[k])
+		slices.Sort(l.objects[k])
+		l.objects[k] = slices.Compact(l.objects[k])
+	}
+	return l
+}
+
+// relocatedWord is the 8-byte word the program reads at addr once the
+// dynamic linker has relocated the file: the R_X86_64_RELATIVE value, or
+// the file's bytes where no relocation writes (0 in .bss); ok is false for
+// any other relocation.
+func relocatedWord(f *binfile.File, addr uint64) (uint64, bool) {
+	v, relocated, known := f.DynamicWord(addr)
+	if relocated {
+		return v, known
+	}
+	for _, s := range f.ELF.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || addr < s.Addr || addr+8 > s.Addr+s.Size {
+			continue
+		}
+		if s.Type == elf.SHT_NOBITS {
+			return 0, true
+		}
+		var b [8]byte
+		if _, err := s.ReadAt(b[:], int64(addr-s.Addr)); err != nil {
+			return 0, false
+		}
+		return f.ELF.ByteOrder.Uint64(b[:]), true
+	}
+	return 0, false
+}

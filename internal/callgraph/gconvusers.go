@@ -1,0 +1,142 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"slices"
+)
+
+// The functions whose source handles a gconv step, for gconvstep.go.
+//
+// A load from [reg+0x28] is a step's __fct only if reg points to a step,
+// and the code does not say what reg points to: glibc's other structures
+// hold mangled function pointers at the same offset (sysdeps/generic/
+// unwind-link.h's struct unwind_link keeps the personality routine
+// there, which __gcc_personality_v0 demangles and jumps to: a function of
+// libgcc_s, loaded with dlopen). The compiler says it, though: a function
+// that reads a step's function has, in libc's DWARF, a parameter or a
+// variable (its own or one of the functions inlined into it) whose type
+// is a pointer to struct __gconv_step (skeleton.c's step and next_step,
+// the codecvt functions' gs, wcsmbs' fcts->towc) or the step function's
+// type itself (__gconv_fct, __gconv_btowc_fct: skeleton.c's fct, gconv.c's
+// fct). The model looks for step calls only in those functions.
+
+// gconvStepTypeNames are the typedefs of a step's two function members.
+var gconvStepTypeNames = []string{"__gconv_fct", "__gconv_btowc_fct"}
+
+// pcRange is a half-open range of code addresses.
+type pcRange struct{ lo, hi uint64 }
+
+// readGconvUsers returns the code ranges of the functions (DWARF
+// subprograms with code, with their cold parts) that have a parameter or
+// variable of a step's type; nil when the DWARF cannot be read
+// whole (the model then finds no step call).
+func readGconvUsers(d *dwarf.Data) []pcRange {
+	stepType := map[dwarf.Offset]bool{}
+	isStep := func(off dwarf.Offset) bool {
+		if v, ok := stepType[off]; ok {
+			return v
+		}
+		t, err := d.Type(off)
+		v := err == nil && gconvStepTyped(t)
+		stepType[off] = v
+		return v
+	}
+	type function struct {
+		ranges  [][2]uint64
+		typed   bool
+		origins []dwarf.Offset // abstract origins of its parameters and variables
+	}
+	var funcs []*function
+	stepDIEs := map[dwarf.Offset]bool{} // parameters and variables of a step's type
+	var cur *function
+	depth := 0
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil
+		}
+		if e == nil {
+			break
+		}
+		if e.Tag == 0 {
+			depth--
+			continue
+		}
+		switch {
+		case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
+			cur = nil
+			depth = 0
+		case depth == 1 && e.Tag == dwarf.TagSubprogram:
+			cur = nil
+			if rs, err := d.Ranges(e); err == nil && len(rs) > 0 {
+				cur = &function{ranges: rs}
+				funcs = append(funcs, cur)
+			}
+		case depth == 1:
+			cur = nil
+		case e.Tag == dwarf.TagFormalParameter || e.Tag == dwarf.TagVariable:
+			if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && isStep(typ) {
+				stepDIEs[e.Offset] = true
+				if cur != nil {
+					cur.typed = true
+				}
+			} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && cur != nil {
+				cur.origins = append(cur.origins, origin)
+			}
+		}
+		if e.Children {
+			depth++
+		}
+	}
+	var out []pcRange
+	for _, f := range funcs {
+		if !f.typed && !slices.ContainsFunc(f.origins, func(o dwarf.Offset) bool { return stepDIEs[o] }) {
+			continue
+		}
+		for _, rg := range f.ranges {
+			out = append(out, pcRange{rg[0], rg[1]})
+		}
+	}
+	return out
+}
+
+// gconvStepTyped says whether t is a pointer to struct __gconv_step or
+// one of a step's function types (through qualifiers and typedefs).
+func gconvStepTyped(t dwarf.Type) bool {
+	for {
+		switch tt := t.(type) {
+		case *dwarf.TypedefType:
+			if slices.Contains(gconvStepTypeNames, tt.Name) {
+				return true
+			}
+			t = tt.Type
+			continue
+		case *dwarf.QualType:
+			t = tt.Type
+			continue
+		case *dwarf.PtrType:
+			to := tt.Type
+			for {
+				switch x := to.(type) {
+				case *dwarf.TypedefType:
+					to = x.Type
+					continue
+				case *dwarf.QualType:
+					to = x.Type
+					continue
+				}
+				break
+			}
+			st, ok := to.(*dwarf.StructType)
+			return ok && st.StructName == "__gconv_step"
+		}
+		return false
+	}
+}
+
+// handlesStep says whether addr is in one of the ranges (a few dozen
+// functions: a scan is enough).
+func handlesStep(users []pcRange, addr uint64) bool {
+	return slices.ContainsFunc(users, func(r pcRange) bool { return r.lo <= addr && addr < r.hi })
+}
