@@ -63,6 +63,11 @@ func (g *Graph) rtldReceiverHub(ld *Module) (word uint64, hub int, ok bool) {
 	if !ok || !inNobits(ld, word) {
 		return 0, 0, false
 	}
+	// Every caller of the setter must be in the graph: all of ld.so's
+	// functions (a few hundred; with --strict no address-taken set has
+	// brought them in).
+	g.completeModule(ld)
+	g.resolvePending()
 	targets, why := g.setterTargets(ld, word, rtldReceiverSetter)
 	if why == "" {
 		names := make([]string, 0, len(targets))
