@@ -75,14 +75,12 @@ func (g *Graph) rtldReceiverHub(ld *Module) (word uint64, hub int, ok bool) {
 			names = append(names, g.Nodes[t].Name)
 		}
 		slices.Sort(names)
+		passes := fmt.Sprintf("%s passes to %s", g.callersOf(ld, rtldReceiverSetter), rtldReceiverSetter)
 		nw := g.subsetHub(ld, "rtld receiver", MethodStoredArgument, targets, func(c int) string {
-			return fmt.Sprintf("ld.so's error receiver: %d %s %s passes to %s", c, plural(c, "function"), g.callersOf(ld, rtldReceiverSetter), rtldReceiverSetter) +
-				func() string {
-					if c == 0 {
-						return ""
-					}
-					return " (" + strings.Join(names, ", ") + ")"
-				}()
+			if c == 0 {
+				return "ld.so's error receiver: no function " + passes
+			}
+			return fmt.Sprintf("ld.so's error receiver: %d %s %s (%s)", c, plural(c, "function"), passes, strings.Join(names, ", "))
 		})
 		return word, nw.hub, true
 	}
