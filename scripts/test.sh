@@ -10,6 +10,7 @@ needs="
 gcc:gcc
 g++:g++
 objdump:binutils
+readelf:binutils
 objcopy:binutils
 strip:binutils
 as:binutils

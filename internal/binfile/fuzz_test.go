@@ -39,5 +39,8 @@ func FuzzOpen(f *testing.F) {
 		file.AddressImports()
 		file.AddressImportSlots()
 		file.PointersTo(0, 1<<20)
+		for _, s := range file.ELF.Sections {
+			file.DynamicWord(s.Addr) // and the packed relocations (.relr.dyn) it reads
+		}
 	})
 }

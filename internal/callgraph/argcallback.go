@@ -48,7 +48,10 @@ var argRegs = []int8{7, 6, 2, 1, 8, 9} // rdi, rsi, rdx, rcx, r8, r9
 const callerSaved = 1<<0 | 1<<1 | 1<<2 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11
 
 // regVal is what the data flow knows of a register: nothing (kind
-// valUnknown), a constant, or the value register reg had at entry.
+// valUnknown), a constant, the value register reg had at entry, or a word
+// read from the fixed address c (valLoad: what the word held when the
+// load ran, whatever it is; rtldreceiver.go's restore of a variable's old
+// value).
 type regVal struct {
 	kind uint8
 	reg  int8
@@ -59,7 +62,13 @@ const (
 	valUnknown uint8 = iota
 	valConst
 	valEntry
+	valLoad
 )
+
+// newArgModel is an argModel with its caches made.
+func newArgModel(g *Graph) *argModel {
+	return &argModel{g: g, flows: map[int]*argFlow{}, imports: map[*Module]map[string]bool{}, done: map[argKey]argResult{}, undefined: map[*Module]map[string]bool{}}
+}
 
 type regState [16]regVal
 
@@ -80,7 +89,7 @@ func (g *Graph) linkArgumentCallbacks() {
 	if _, ok := g.Decoder.(isa.RegWriter); !ok {
 		return
 	}
-	a := &argModel{g: g, flows: map[int]*argFlow{}, imports: map[*Module]map[string]bool{}, done: map[argKey]argResult{}, undefined: map[*Module]map[string]bool{}}
+	a := newArgModel(g)
 	var sites []argSite
 	for id, n := range g.Nodes {
 		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
@@ -435,6 +444,32 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 		return fl, fl != nil
 	}
 	a.flows[id] = nil
+	fl, ok := a.fullFlow(id)
+	if !ok {
+		return nil, false
+	}
+	// Keep the states where a caller's argument or a call's target is
+	// read (calls and jumps): a whole function's states cost 400 bytes an
+	// instruction, too much to keep for every function of a big program.
+	kept := &argFlow{at: map[uint64]int{}}
+	for i, in := range fl.insts {
+		if fl.state[i] == nil {
+			continue
+		}
+		switch in.e.Flow {
+		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
+			kept.at[in.addr] = len(kept.insts)
+			kept.insts = append(kept.insts, in)
+			kept.state = append(kept.state, fl.state[i])
+		}
+	}
+	a.flows[id] = kept
+	return kept, true
+}
+
+// fullFlow computes node id's data flow with the state before every
+// instruction (nil where none reaches), not kept.
+func (a *argModel) fullFlow(id int) (*argFlow, bool) {
 	g := a.g
 	n := g.Nodes[id]
 	insts, from, ok := g.decodeLinear(n.Module, n)
@@ -484,23 +519,7 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 			}
 		}
 	}
-	// Keep the states where a caller's argument or a call's target is
-	// read (calls and jumps): a whole function's states cost 400 bytes an
-	// instruction, too much to keep for every function of a big program.
-	kept := &argFlow{at: map[uint64]int{}}
-	for i, in := range insts {
-		if fl.state[i] == nil {
-			continue
-		}
-		switch in.e.Flow {
-		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
-			kept.at[in.addr] = len(kept.insts)
-			kept.insts = append(kept.insts, in)
-			kept.state = append(kept.state, fl.state[i])
-		}
-	}
-	a.flows[id] = kept
-	return kept, true
+	return fl, true
 }
 
 // solve runs the data flow over fl's instructions from the function's
@@ -564,6 +583,10 @@ func (fl *argFlow) solve(n *Node, masks []uint32, tables map[uint64][]int, fs *f
 		case isa.DefCopy:
 			if e.DefValue != 32 && e.DefSrc >= 0 && e.DefSrc < 16 {
 				def = out[e.DefSrc]
+			}
+		case isa.DefLoad:
+			if e.HasMem && e.MemBase == -1 && e.MemIndex < 0 {
+				def = regVal{kind: valLoad, c: uint64(e.MemDisp)}
 			}
 		}
 		for r := range out {

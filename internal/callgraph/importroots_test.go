@@ -16,6 +16,12 @@ import (
 // its start, models __libc_start_main, resolves and models the runtime.
 func buildModelled(t *testing.T, prog string) *Graph {
 	t.Helper()
+	return buildModelledOpts(t, prog, Options{FollowLibraries: true, StackAlign: 16})
+}
+
+// buildModelledOpts is buildModelled with other options (--strict).
+func buildModelledOpts(t *testing.T, prog string, opts Options) *Graph {
+	t.Helper()
 	f, err := binfile.Open(prog)
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +32,7 @@ func buildModelled(t *testing.T, prog string) *Graph {
 	if !ok {
 		t.Fatalf("%s: no program start found", prog)
 	}
-	g := Build(f, dec, Options{FollowLibraries: true, StackAlign: 16})
+	g := Build(f, dec, opts)
 	if _, ok := g.ModelStart(ps, LibcStartOptions{}); !ok {
 		t.Fatalf("%s: __libc_start_main not modelled", prog)
 	}

@@ -20,7 +20,8 @@ import (
 // a table with an entry inside an instruction are refused. A switch whose
 // default case branches over the lookup to a join before the jump adds
 // its cases and the default label; loaded from memory on that path
-// instead, it is refused.
+// instead, it is refused. A table base kept in a callee-saved register
+// across a call is read; in a caller-saved one, refused.
 func TestDecodeLinearJumpTables(t *testing.T) {
 	objdump := testutil.RequireTool(t, "objdump")
 	f := asmLib(t, "jumptables")
@@ -62,6 +63,8 @@ func TestDecodeLinearJumpTables(t *testing.T) {
 		{"sw_misaligned", false, nil},
 		{"sw_joined", true, []int{1, 3, 5, 7}},
 		{"sw_joined_loaded", false, nil},
+		{"sw_saved", true, []int{1, 3, 5}},
+		{"sw_clobbered", false, nil},
 	} {
 		n := node(c.fn)
 		jmp := jumpIn(n)

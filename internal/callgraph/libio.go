@@ -1135,6 +1135,14 @@ type constJump struct {
 	never func(addr uint64) bool
 }
 
+// calleeSavedReg says whether a call leaves x86-64 register reg as it
+// was (System V: rbx, rbp, r12 to r15), as the frame walk and the data
+// flow of argcallback.go take it: dl_main keeps its jump table's base in
+// r13 from its prologue on, across its calls.
+func calleeSavedReg(reg uint) bool {
+	return reg < 16 && (1<<3|1<<5|1<<12|1<<13|1<<14|1<<15)&(1<<reg) != 0
+}
+
 func (c *constJump) bytes(i int) []byte {
 	off := c.insts[i].addr - c.fnAddr
 	return c.code[off : off+uint64(c.insts[i].e.Len)]
@@ -1168,14 +1176,17 @@ func (c *constJump) values(i int, reg uint) bool {
 		if prev.Flow == isa.FlowCall && prev.HasTarget && c.never != nil && c.never(prev.Target) {
 			break // __assert_fail...: nothing falls through from it
 		}
-		return false // what the callee leaves there
+		if !calleeSavedReg(reg) {
+			return false // what the callee leaves there
+		}
+		preds = append(preds, i-1) // the callee puts it back
 	}
 	for _, p := range preds {
 		writes, addr, isAddr := x86.RegisterWrite(c.bytes(p), c.insts[p].addr, reg)
 		switch {
 		case isAddr:
 			c.found = append(c.found, addr)
-		case writes || c.insts[p].e.Flow == isa.FlowCall || c.insts[p].e.Flow == isa.FlowIndirectCall:
+		case writes || (c.insts[p].e.Flow == isa.FlowCall || c.insts[p].e.Flow == isa.FlowIndirectCall) && !calleeSavedReg(reg):
 			return false
 		case !c.values(p, reg):
 			return false

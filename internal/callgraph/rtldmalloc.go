@@ -3,6 +3,7 @@ package callgraph
 import (
 	"debug/elf"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -37,13 +38,17 @@ var rtldMallocWords = []rtldMallocWord{
 // lets store into those words.
 var rtldMallocWriters = []string{"__rtld_malloc_init_stubs", "__rtld_malloc_init_real"}
 
-// linkRtldHooks applies the two models to every node of ld.so that the
-// graph has, and to those that resolving the new edges brings, until no
-// new one appears. A program only (a shared object's loader is not known:
-// the program that loads it may define malloc, or bind an IFUNC lazily),
-// not with --strict.
+// linkRtldHooks applies the models of ld.so's words to every node of
+// ld.so that the graph has, and to those that resolving the new edges
+// brings, until no new one appears: its allocator words, _dl_fixup's
+// IFUNC call, do_lookup_x's unique-symbol free (premises, not with
+// --strict), its error receiver (rtldreceiver.go: proved from the code,
+// or a premise); and, in every library, the calls through the members of
+// _rtld_global_ro that only ld.so's initialiser sets (rtldmcount.go). A
+// program only (a shared object's loader is not known: the program that
+// loads it may define malloc, or bind an IFUNC lazily).
 func (g *Graph) linkRtldHooks() {
-	if g.opts.Strict || g.Arch != binfile.ArchX86_64 || g.Modules[0].File.Shared {
+	if g.Arch != binfile.ArchX86_64 || g.Modules[0].File.Shared {
 		return
 	}
 	var ld *Module
@@ -55,14 +60,31 @@ func (g *Graph) linkRtldHooks() {
 	if ld == nil {
 		return
 	}
-	hubs := g.rtldMallocHubs(ld)
+	hubs := map[uint64]int{}
+	if !g.opts.Strict {
+		hubs = g.rtldMallocHubs(ld)
+		if hubs == nil {
+			hubs = map[uint64]int{}
+		}
+	}
+	if word, hub, ok := g.rtldReceiverHub(ld); ok {
+		hubs[word] = hub
+	}
+	var object uint64
+	if m, obj, ok := g.rtldGlobalRO(); ok && m == ld {
+		object = obj
+		maps.Copy(hubs, g.rtldROHookHubs(ld, object))
+	}
+	if len(hubs) == 0 && g.opts.Strict {
+		return
+	}
 	done := map[int]bool{}
 	for {
 		g.resolvePending() // a node's edges exist before they are replaced
 		changed := false
 		for id := 0; id < len(g.Nodes); id++ {
 			n := g.Nodes[id]
-			if done[id] || n.Module != ld || n.Hub || n.Func == nil {
+			if done[id] || n.Module == nil || n.Module == g.Modules[0] || n.Hub || n.Func == nil {
 				continue
 			}
 			done[id] = true
@@ -71,9 +93,12 @@ func (g *Graph) linkRtldHooks() {
 				if !cs.Kind.Indirect() || !assumedAt(n, cs.Addr) {
 					continue // resolved otherwise (an annotation, a proof): kept
 				}
-				if hub, ok := hubs[loadedWord(cs)]; ok {
+				if hub, ok := hubs[rtldWordCall(n, cs, ld, object)]; ok {
 					g.cut(id, cs)
-					g.addEdge(id, hub, cs, MethodGlibcModel)
+					g.addEdge(id, hub, cs, g.hubMethod(hub))
+					continue
+				}
+				if n.Module != ld || g.opts.Strict {
 					continue
 				}
 				if hub, ok := g.uniqueSymFreeHub(n, cs, hubs); ok { // rtlduniquesym.go

@@ -215,7 +215,7 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 // (argcallback.go's data flow and its conditions); ok is false when one
 // is not proved.
 func (g *Graph) tsdOrigins(create int) ([]tsdOrigin, bool) {
-	a := &argModel{g: g, flows: map[int]*argFlow{}, imports: map[*Module]map[string]bool{}, done: map[argKey]argResult{}, undefined: map[*Module]map[string]bool{}}
+	a := newArgModel(g)
 	a.indexCallers()
 	const rsi = 6
 	start := argKey{create, rsi}

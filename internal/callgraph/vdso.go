@@ -331,11 +331,22 @@ func (g *Graph) rtldGlobalRO() (*Module, uint64, bool) {
 
 // vdsoPointerCall says whether target (an indirect call's, as the slice
 // before it shows) is the word at a vDSO-pointer member of ld.so's
-// _rtld_global_ro: loaded through m's GOT slot for the object (a library
-// that imports it: `mov rax,[rip+slot]; mov rax,[rax+off]`), or, in ld.so
-// itself, read at its address (`mov rax,[rip+object+off]`). It returns
-// the index in vdsoPointers.
+// _rtld_global_ro (rtldROMember). It returns the index in vdsoPointers.
 func vdsoPointerCall(m, ld *Module, object uint64, target *frame.Value, offsets map[int64]int) (int, bool) {
+	off, ok := rtldROMember(m, ld, object, target)
+	if !ok {
+		return 0, false
+	}
+	p, ok := offsets[off]
+	return p, ok
+}
+
+// rtldROMember says whether target (an indirect call's, as the slice
+// before it shows) is a word of ld.so's _rtld_global_ro, and at which
+// offset: loaded through m's GOT slot for the object (a library that
+// imports it: `mov rax,[rip+slot]; mov rax,[rax+off]`), or, in ld.so
+// itself, read at its address (`mov rax,[rip+object+off]`).
+func rtldROMember(m, ld *Module, object uint64, target *frame.Value) (int64, bool) {
 	v := target
 	if v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Indexed || v.Addr == nil || v.Addr.Indexed {
 		return 0, false
@@ -348,11 +359,9 @@ func vdsoPointerCall(m, ld *Module, object uint64, target *frame.Value, offsets 
 		if name, _, _ = strings.Cut(name, "@"); !ok || name != rtldGlobalRO || m == ld {
 			return 0, false
 		}
-		p, ok := offsets[a.Off]
-		return p, ok
+		return a.Off, true
 	case m == ld && a.Kind == frame.ValueConst:
-		p, ok := offsets[a.Off-int64(object)]
-		return p, ok
+		return a.Off - int64(object), true
 	}
 	return 0, false
 }
@@ -387,6 +396,17 @@ func (g *Graph) vdsoBound(id int, active map[int]bool) (int64, bool) {
 // struct rtld_global_ro from the DWARF of ld.so's debug file: each
 // member's offset where every definition of the struct agrees on it.
 func rtldGlobalROMembers(file *binfile.File) map[string]int64 {
+	var names []string
+	for _, p := range vdsoPointers {
+		names = append(names, p.member)
+	}
+	return rtldStructMembers(file, "rtld_global_ro", names...)
+}
+
+// rtldStructMembers reads the offsets of the named members of one of
+// ld.so's structs from the DWARF of its debug file (memberOffsets); empty
+// without one.
+func rtldStructMembers(file *binfile.File, structName string, names ...string) map[string]int64 {
 	out := map[string]int64{}
 	if file.DebugSymbols == "" {
 		return out
@@ -400,9 +420,5 @@ func rtldGlobalROMembers(file *binfile.File) map[string]int64 {
 	if err != nil {
 		return out
 	}
-	var names []string
-	for _, p := range vdsoPointers {
-		names = append(names, p.member)
-	}
-	return memberOffsets(d, "rtld_global_ro", names...)
+	return memberOffsets(d, structName, names...)
 }

@@ -138,4 +138,76 @@ sw_joined_loaded:
 	.align 4
 .Lktab:	.long	.Lk0-.Lktab, .Lk1-.Lktab, .Lk2-.Lktab
 	.text
+
+/* A switch whose table base is put in a callee-saved register before a
+   call and used after it (ld.so's dl_main keeps it in r13 from its
+   prologue on): the call leaves r13 as it was. */
+	.type	jt_leaf, @function
+jt_leaf:
+	xor	%edx, %edx
+	ret
+	.size	jt_leaf, .-jt_leaf
+
+	.globl	sw_saved
+	.type	sw_saved, @function
+sw_saved:
+	push	%r13
+	push	%r12
+	sub	$8, %rsp
+	mov	%edi, %r12d
+	lea	.Lstab(%rip), %r13
+	call	jt_leaf
+	cmp	$2, %r12d
+	ja	.Lsdef
+	movslq	(%r13,%r12,4), %rax
+	add	%r13, %rax
+	jmp	*%rax
+.Ls0:	mov	$10, %eax
+	jmp	.Lsout
+.Ls1:	mov	$11, %eax
+	jmp	.Lsout
+.Ls2:	mov	$12, %eax
+	jmp	.Lsout
+.Lsdef:	xor	%eax, %eax
+.Lsout:	add	$8, %rsp
+	pop	%r12
+	pop	%r13
+	ret
+	.size	sw_saved, .-sw_saved
+	.section .rodata
+	.align 4
+.Lstab:	.long	.Ls0-.Lstab, .Ls1-.Lstab, .Ls2-.Lstab
+	.text
+
+/* The same with the base in rdx, which the call may change: refused. */
+	.globl	sw_clobbered
+	.type	sw_clobbered, @function
+sw_clobbered:
+	push	%r12
+	mov	%edi, %r12d
+	lea	.Lctab(%rip), %rdx
+	call	jt_leaf
+	cmp	$2, %r12d
+	ja	.Lcdef
+	movslq	(%rdx,%r12,4), %rax
+	add	%rdx, %rax
+	jmp	*%rax
+.Lc0x:	mov	$10, %eax
+	pop	%r12
+	ret
+.Lc1x:	mov	$11, %eax
+	pop	%r12
+	ret
+.Lc2x:	mov	$12, %eax
+	pop	%r12
+	ret
+.Lcdef:	xor	%eax, %eax
+	pop	%r12
+	ret
+	.size	sw_clobbered, .-sw_clobbered
+	.section .rodata
+	.align 4
+.Lctab:	.long	.Lc0x-.Lctab, .Lc1x-.Lctab, .Lc2x-.Lctab
+	.text
+
 	.section .note.GNU-stack,"",@progbits
