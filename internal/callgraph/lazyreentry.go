@@ -1,0 +1,176 @@
+package callgraph
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/stackscope/stackscope/internal/frame"
+)
+
+// The lazy-binding resolver entered again before it returns.
+//
+// libc.so.6 is lazily bound on Debian (its JUMP_SLOTs are resolved on
+// first call), and ld.so's own code calls into libc: do_lookup_x's error
+// path calls libc's _dl_signal_error (libc exports it, and comes before
+// ld.so in the lookup order), which calls _dl_exception_create through
+// one of libc's lazy slots; ld.so's malloc words lead into libc's malloc,
+// whose first call reads tunables through another. So the resolver's own
+// callees reach the resolver again: a cycle, which the bound reports as
+// a recursion with no depth.
+//
+// How deep it goes: a nested resolution is one of a slot whose first call
+// happens while another slot is being resolved. The premise: glibc does
+// not call through a slot while it resolves that same slot (the inner
+// resolution would start the same lookup again; with the same state it
+// would never end, and the slot's first call would never work). Then
+// every level of the nesting is a different slot, and the nesting is at
+// most 1 + the number of slots through which the resolver's callees
+// reach it again (counted per call site where the graph did not decode
+// the call's PLT stub: as many or more). The bound takes that as the
+// cycle's recursion depth (Node.RecursionDepth), on the premise, which
+// --strict drops (the resolver is not modelled then).
+//
+// It applies only when every cycle of the resolver's component passes
+// through the resolver node (without it the component has no cycle): any
+// other recursion in it (a library's own) would get the same depth, which
+// nothing says of it; then the recursion stays as it was.
+
+// PremiseLazyNesting is the kind of the premise that lazy resolutions
+// nest only through different slots.
+const PremiseLazyNesting = "lazy-nesting"
+
+// boundResolverReentry gives the modelled resolver's cycle a depth (see
+// above). Run when the graph's edges are final.
+func (g *Graph) boundResolverReentry() {
+	r := g.resolver.node
+	if g.opts.Strict || !g.resolver.done || r < 0 || r >= len(g.Nodes) {
+		return
+	}
+	comp := g.cycleThrough(r)
+	if len(comp) == 0 {
+		return
+	}
+	// The lazy slots through which the cycle enters the resolver: a
+	// call's slot where the call goes through a PLT stub the graph
+	// decoded, else the call itself (one slot or more, never fewer).
+	slots := map[reentry]bool{}
+	for v := range comp {
+		nv := g.Nodes[v]
+		for _, e := range nv.Edges {
+			if e.To != r || e.Method != MethodLazy {
+				continue
+			}
+			k := reentry{node: v, at: e.Site}
+			if i := slices.IndexFunc(nv.Frame.Calls, func(c frame.CallSite) bool { return c.Addr == e.Site }); i >= 0 && nv.Module != nil {
+				if slot := nv.Module.pltSlots[nv.Frame.Calls[i].Target]; slot != 0 {
+					k = reentry{node: -1, module: nv.Module, at: slot}
+				}
+			}
+			slots[k] = true
+		}
+	}
+	if len(slots) == 0 || !g.acyclicWithout(comp, r) {
+		return
+	}
+	depth := int64(1 + len(slots))
+	n := g.Nodes[r]
+	n.RecursionDepth = depth
+	n.Premises = append(n.Premises, Premise{Kind: PremiseLazyNesting, Site: n.Func.Addr, Detail: fmt.Sprintf(
+		"lazy bindings nest only through different slots (glibc does not call through a slot while it resolves that slot): "+
+			"the resolver's callees reach it again through %d lazy %s, so it is at most %d deep",
+		len(slots), plural(len(slots), "slot"), depth)})
+}
+
+// reentry is a lazy slot of a module (node -1), or a call site of a node
+// whose slot the graph did not decode.
+type reentry struct {
+	node   int
+	module *Module
+	at     uint64
+}
+
+// cycleThrough returns the nodes on a cycle through node r (its strongly
+// connected component), empty when r is on none.
+func (g *Graph) cycleThrough(r int) map[int]bool {
+	// Forward from r, then back to r over the edges among those nodes.
+	fwd := map[int]bool{r: true}
+	work := []int{r}
+	for len(work) > 0 {
+		v := work[len(work)-1]
+		work = work[:len(work)-1]
+		for _, e := range g.Nodes[v].Edges {
+			if !fwd[e.To] {
+				fwd[e.To] = true
+				work = append(work, e.To)
+			}
+		}
+	}
+	back := map[int][]int{}
+	for v := range fwd {
+		for _, e := range g.Nodes[v].Edges {
+			back[e.To] = append(back[e.To], v)
+		}
+	}
+	comp := map[int]bool{}
+	work = []int{r}
+	for len(work) > 0 {
+		v := work[len(work)-1]
+		work = work[:len(work)-1]
+		for _, u := range back[v] {
+			if !comp[u] {
+				comp[u] = true
+				work = append(work, u)
+			}
+		}
+	}
+	if !comp[r] {
+		return nil
+	}
+	return comp
+}
+
+// acyclicWithout says whether the nodes of comp other than r have no
+// cycle among them: every cycle of comp passes through r.
+func (g *Graph) acyclicWithout(comp map[int]bool, r int) bool {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[int]int{}
+	nodes := make([]int, 0, len(comp))
+	for v := range comp {
+		nodes = append(nodes, v)
+	}
+	slices.Sort(nodes)
+	type item struct{ v, e int }
+	for _, start := range nodes {
+		if start == r || state[start] != unseen {
+			continue
+		}
+		stack := []item{{start, 0}}
+		state[start] = open
+		for len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			edges := g.Nodes[top.v].Edges
+			if top.e == len(edges) {
+				state[top.v] = done
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			w := edges[top.e].To
+			top.e++
+			if w == r || !comp[w] {
+				continue
+			}
+			switch state[w] {
+			case open:
+				return false
+			case unseen:
+				state[w] = open
+				stack = append(stack, item{w, 0})
+			}
+		}
+	}
+	return true
+}
