@@ -181,8 +181,8 @@ type Analysis struct {
 	// modelDepth: the component's depth is a model's (callgraph.Node.
 	// RecursionDepth), whose premise the node carries, not stackscope.toml's.
 	modelDepth map[int]bool
-	own       [][]Reason
-	opts      Options
+	own        [][]Reason
+	opts       Options
 	// exit is, per component with a declared recursion depth, the node and
 	// edge its deepest call out of the cycle leaves by (edge -1: none, the
 	// cycle's red zone is deeper), for the path.
@@ -364,10 +364,6 @@ func (a *Analysis) ownReasons() {
 			if cs.Target != 0 {
 				// callgraph.linkConstant: a constant that is no function's entry.
 				add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x to the constant %#x, which starts no function", cs.Kind, cs.Addr, cs.Target))
-				continue
-			}
-			if why := g.UnresolvedReason(id, cs.Addr); why != "" {
-				add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x: target not known (%s)", cs.Kind, cs.Addr, why))
 				continue
 			}
 			if why := g.UnresolvedWhy(id, cs.Addr); why != "" {

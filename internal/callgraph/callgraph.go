@@ -157,9 +157,6 @@ type Graph struct {
 	// ifuncUnproved are the calls of ifuncs whose resolver's returns
 	// are not proved: no address-taken set stands for their targets.
 	ifuncUnproved map[ifuncSite]string
-	// unresolvedWhy: what other unresolved calls go through, when a
-	// model knows (UnresolvedReason).
-	unresolvedWhy map[ifuncSite]string
 
 	// linearTables keeps, per function, where its jump tables land
 	// (decodeLinear; nil: not all read), under dataMu.

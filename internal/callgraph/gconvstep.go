@@ -75,6 +75,10 @@ const PremiseCLocale = "c-locale"
 // step's function to the node standing for the static steps' functions.
 const MethodGconvStep = "gconv-step"
 
+// MethodGconvModule is the Method of a step call's edge to the node of
+// the gconv modules' functions (not analysed), once a module can load.
+const MethodGconvModule = "gconv-module"
+
 // localeChangers are glibc's functions that install locale data other
 // than the C locale's (or make a locale_t that can hold it).
 var localeChangers = []string{"setlocale", "__newlocale", "newlocale", "__duplocale", "duplocale", "__uselocale", "uselocale"}
@@ -99,8 +103,14 @@ const premiseOneStep = "a gconv step function does not call the next step: glibc
 	"one-step chains (wcsmbsload.c: towc_nsteps = tomb_nsteps = 1), whose users flag their one step's data last " +
 	"(libio/iofwide.c, the wcsmbs functions)"
 
-// whyGconvModule is the reason of a step call left unresolved.
-const whyGconvModule = "a gconv step's function, which can be a gconv module's, loaded with dlopen (__gconv_find_shlib is reachable)"
+// whyGconvModule is the reason of the node the step calls go to once a
+// module can be loaded: one reason for all of them (there are about 40
+// such calls in libc), not one per call.
+const whyGconvModule = "a gconv step's function can be a gconv module's, loaded with dlopen (__gconv_find_shlib is reachable): " +
+	"glibc's iconv modules (gconv-modules, e.g. /usr/lib/x86_64-linux-gnu/gconv) are not analysed"
+
+// gconvModulesName names that node.
+const gconvModulesName = "[gconv modules' step functions: loaded with dlopen, not analysed]"
 
 // gconvCut is the two models applied to libc.
 type gconvCut struct {
@@ -121,6 +131,7 @@ type gconvCut struct {
 	transform  int
 	nexts      []gconvNextCut
 	hubs       [2]int
+	modNode    int // (modules; -1: not made)
 	chainsDone bool
 	tr         *gconvTranslit // model 4 (gconvtranslit.go)
 	m          *Module
@@ -162,8 +173,7 @@ func (c *gconvCut) update(reached []bool) bool {
 			n := c.g.Nodes[id]
 			n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == cs.Addr })
 			n.Premises = slices.DeleteFunc(n.Premises, func(p Premise) bool { return p.Detail == premiseOneStep })
-			n.Unresolved = append(n.Unresolved, cs)
-			c.g.setUnresolvedWhy(id, cs.Addr, whyGconvModule)
+			c.g.addEdge(id, c.modules(), cs, MethodGconvModule)
 		}
 		for _, s := range c.sites {
 			unresolve(s.id, s.cs)
@@ -188,6 +198,17 @@ func (c *gconvCut) update(reached []bool) bool {
 	return changed
 }
 
+// modules is the node that stands for the step functions of gconv
+// modules, which the analysis does not see: unknown, with one reason.
+func (c *gconvCut) modules() int {
+	if c.modNode < 0 {
+		c.modNode = len(c.g.Nodes)
+		c.g.Nodes = append(c.g.Nodes, &Node{Module: c.m, Name: gconvModulesName,
+			Frame: frame.Frame{Kind: frame.Unknown, Reason: whyGconvModule}})
+	}
+	return c.modNode
+}
+
 // hub is the node of member k's functions, made on first use.
 func (c *gconvCut) hub(k int) int {
 	if c.hubs[k] < 0 {
@@ -207,7 +228,7 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 	if !ok {
 		return nil
 	}
-	c := &gconvCut{g: g, shlib: -1, transform: -1, hubs: [2]int{-1, -1}, m: m}
+	c := &gconvCut{g: g, shlib: -1, transform: -1, hubs: [2]int{-1, -1}, modNode: -1, m: m}
 	if fn, ok := m.File.Lookup("__gconv_find_shlib"); ok {
 		fi, _ := m.File.FunctionIndex(fn.Addr)
 		c.shlib = g.nodeFor(m, fi)
@@ -374,21 +395,6 @@ func (g *Graph) fillGconvHub(m *Module, l *gconvLayout, k, hub int, builtin bool
 	}
 	h.Premises = []Premise{{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(detail, strings.Join(objects, ", "))}}
 	h.Name = fmt.Sprintf("[gconv step %s functions: %d of libc's static steps]", what, len(h.Edges))
-}
-
-// setUnresolvedWhy keeps why the unresolved call at addr of node id has
-// no target (UnresolvedReason).
-func (g *Graph) setUnresolvedWhy(id int, addr uint64, why string) {
-	if g.unresolvedWhy == nil {
-		g.unresolvedWhy = map[ifuncSite]string{}
-	}
-	g.unresolvedWhy[ifuncSite{id, addr}] = why
-}
-
-// UnresolvedReason says what the unresolved call at addr of node id goes
-// through, when a model knows and could not narrow it ("" otherwise).
-func (g *Graph) UnresolvedReason(id int, addr uint64) string {
-	return g.unresolvedWhy[ifuncSite{id, addr}]
 }
 
 // What a register or stack word holds, for gconvStepCalls.

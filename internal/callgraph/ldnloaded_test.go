@@ -336,7 +336,7 @@ func TestDlFiniVLAMeasured(t *testing.T) {
 	}
 	entry, _ := strconv.ParseUint(sp[0][1][2:], 16, 64)
 	after, _ := strconv.ParseUint(sp[1][1][2:], 16, 64)
-	measured := int64(entry+8-after) // the return address counted, as Frame.Size does
+	measured := int64(entry + 8 - after) // the return address counted, as Frame.Size does
 	t.Logf("_dl_fini, %d objects: frame %d B (array %d B at %#x), measured %d B", n, fr.Size, amounts[site].Bytes, site, measured)
 	if fr.Size != measured {
 		t.Errorf("_dl_fini with %d objects: the walk's frame %d B (amount %d B at %#x), gdb's SP after the VLA %d B below the caller's", n, fr.Size, amounts[site].Bytes, site, measured)
