@@ -177,10 +177,26 @@ func reasonsText(w io.Writer, e analysis.Entry, o AnalyzeOptions) {
 			fmt.Fprintf(w, "    %-*s  fix: %s\n", width, "", l.fix)
 		}
 	}
-	for _, l := range libs {
+	// Libraries whose fixes are the same (a [[frame]] for the one call of
+	// the program's that reaches them both) share one fix line, after the
+	// last of them.
+	for i, l := range libs {
 		fmt.Fprintf(w, "    in %s: %s in %d %s\n", l.name, kindCounts(l.kinds), len(l.functions), plural(len(l.functions), "function", "functions"))
-		if len(l.fixes) > 0 {
-			fmt.Fprintf(w, "      fix: %s\n", strings.Join(l.fixes[:min(len(l.fixes), 3)], "; "))
+		fix := strings.Join(l.fixes[:min(len(l.fixes), 3)], "; ")
+		if fix == "" || i+1 < len(libs) && fix == strings.Join(libs[i+1].fixes[:min(len(libs[i+1].fixes), 3)], "; ") {
+			continue
+		}
+		shared := 1
+		for j := i - 1; j >= 0 && fix == strings.Join(libs[j].fixes[:min(len(libs[j].fixes), 3)], "; "); j-- {
+			shared++
+		}
+		switch shared {
+		case 1:
+			fmt.Fprintf(w, "      fix: %s\n", fix)
+		case 2:
+			fmt.Fprintf(w, "      fix (both): %s\n", fix)
+		default:
+			fmt.Fprintf(w, "      fix (these %d): %s\n", shared, fix)
 		}
 	}
 	for _, n := range names {
