@@ -75,11 +75,18 @@ func TestReasonsText(t *testing.T) {
 	var rec string
 	for i, l := range why[1:] {
 		trimmed := strings.TrimSpace(l)
-		if strings.HasPrefix(trimmed, "fix:") || strings.HasPrefix(trimmed, "names:") {
+		if strings.HasPrefix(trimmed, "fix") || strings.HasPrefix(trimmed, "names:") {
 			continue
 		}
-		// Every reason or library line is followed by its fix.
-		if i+2 >= len(why) || !strings.HasPrefix(strings.TrimSpace(why[i+2]), "fix:") {
+		// Every reason line is followed by its fix; library lines by
+		// theirs, or by the next library's line when the two share
+		// it ("fix (both)").
+		next := ""
+		if i+2 < len(why) {
+			next = strings.TrimSpace(why[i+2])
+		}
+		shared := strings.HasPrefix(trimmed, "in ") && strings.HasPrefix(next, "in ")
+		if !shared && !strings.HasPrefix(next, "fix:") && !strings.HasPrefix(next, "fix (") {
 			t.Errorf("no fix under %q", l)
 		}
 		if strings.HasPrefix(trimmed, "recursion") {
