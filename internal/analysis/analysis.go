@@ -273,6 +273,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	}
 	g.Resolve()
 	g.ModelRuntime()
+	g.ClipEdges()
 	if vt != nil {
 		checkStackModes(f, g, vt, userRoots(specs), opts.Strict)
 	}
@@ -398,9 +399,12 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 
 // pathSteps gives a worst path's names, frames and nodes.
 func (res *Result) pathSteps(path []bound.Step) ([]string, []PathStep, []int) {
-	var names []string
-	var steps []PathStep
-	var nodes []int
+	if len(path) == 0 {
+		return nil, nil, nil
+	}
+	// Made to the path's length (a large library's entries keep a million
+	// steps; see chainSteps).
+	names, steps, nodes := make([]string, 0, len(path)), make([]PathStep, 0, len(path)), make([]int, 0, len(path))
 	for _, st := range path {
 		names = append(names, st.Name)
 		nodes = append(nodes, st.Node)
@@ -450,6 +454,7 @@ func (res *Result) lineAt(addr uint64) (string, int) {
 func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 	main := g.Modules[0]
 	out := make([]Function, 0, len(main.File.Functions))
+	names := calleeNames{g.QualifiedNames()}
 	for id, n := range g.Nodes {
 		if n.Module != main || n.Func == nil || n.Summary != "" {
 			continue
@@ -466,11 +471,7 @@ func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 		} else {
 			fn.Reason = fr.Reason
 		}
-		for i, e := range n.Edges {
-			if !calledBefore(n.Edges[:i], e.To) {
-				fn.Calls = append(fn.Calls, g.QualifiedName(e.To))
-			}
-		}
+		fn.Calls = names.calls(n.Edges)
 		// Every call through a register or memory whose target the code
 		// does not name (a GOT slot names its import), resolved or not.
 		for _, cs := range fr.Calls {
@@ -496,6 +497,30 @@ func functions(g *callgraph.Graph, lines *srcloc.Table) []Function {
 		out = append(out, fn)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// calleeNames gives the names of the functions a function calls, each
+// library function's qualified name made once (callgraph.QualifiedNames):
+// built per call, the same "name (library)" strings were 30 MB of
+// libLLVM-15's live heap.
+type calleeNames struct{ names *callgraph.QualifiedNames }
+
+// calls are the qualified names of the nodes edges go to, each once, in
+// the order of the edges, in a list of that length (never nil).
+func (c calleeNames) calls(edges []callgraph.Edge) []string {
+	n := 0
+	for i, e := range edges {
+		if !calledBefore(edges[:i], e.To) {
+			n++
+		}
+	}
+	out := make([]string, 0, n)
+	for i, e := range edges {
+		if !calledBefore(edges[:i], e.To) {
+			out = append(out, c.names.Of(e.To))
+		}
+	}
 	return out
 }
 

@@ -55,18 +55,24 @@ func (c CallKind) String() string {
 func (c CallKind) Indirect() bool { return c == IndirectCall || c == IndirectTailCall }
 
 // CallSite is one place where the function calls or tail-calls.
+//
+// The one-byte fields are together at the end: every frame keeps its
+// call sites for the whole analysis (libLLVM-15: 1.3 million), and each
+// padded to its own word made a site 80 bytes instead of 64.
 type CallSite struct {
-	Addr    uint64
-	Kind    CallKind
-	Target  uint64 // direct calls
-	Slot    uint64 // indirect calls through a fixed memory word (GOT)
-	HasSlot bool
+	Addr   uint64
+	Target uint64 // direct calls
+	Slot   uint64 // indirect calls through a fixed memory word (GOT)
 	// Depth is the number of bytes below the caller's SP at the call
 	// instruction, before the call pushes anything.
 	Depth int64
 	// From is, for an indirect call, where its target comes from as far
 	// as the straight-line code before it shows (nil when not known).
 	From *Value
+	// ExcDetail says why ExcReturn is what it is.
+	ExcDetail string
+	Kind      CallKind
+	HasSlot   bool
 	// AfterReset: the call comes after SP was set to the top of the main
 	// stack (see Frame.Resets); Depth is then in bytes below that top,
 	// not below the caller's SP.
@@ -78,7 +84,6 @@ type CallSite struct {
 	// ExcReturn says, for an indirect jump, whether its target may be a
 	// Cortex-M EXC_RETURN value (see excReturns), and ExcDetail why.
 	ExcReturn ExcReturnKind
-	ExcDetail string
 }
 
 // Frame is the result for one function.

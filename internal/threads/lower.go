@@ -107,6 +107,9 @@ type Lower struct {
 	edges []followedEdge
 	first []int32
 	count []int32
+	// names are the chains' names, each library function's made once
+	// (every entry's chain keeps them).
+	names *callgraph.QualifiedNames
 }
 
 // followedEdge is an edge the lower bound follows, with what the walk
@@ -494,7 +497,7 @@ func (l *Lower) bound(id int) (int64, []Step) {
 	for v := id; v >= 0 && !seen.has(v); {
 		seen.add(v)
 		n := g.Nodes[v]
-		st := Step{Node: v, Name: g.QualifiedName(v), Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
+		st := Step{Node: v, Name: l.qualifiedName(v), Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
 		if n.External || n.Hub {
 			st.Frame = 0
 		}
@@ -515,6 +518,14 @@ func (l *Lower) bound(id int) (int64, []Step) {
 		v = e.To
 	}
 	return reach, steps
+}
+
+// qualifiedName is g.QualifiedName(v), made once per function.
+func (l *Lower) qualifiedName(v int) string {
+	if l.names == nil {
+		l.names = l.g.QualifiedNames()
+	}
+	return l.names.Of(v)
 }
 
 // chainSeen is the set of functions on a chain being rebuilt: a list
