@@ -476,7 +476,7 @@ func functions(g *callgraph.Graph, lines *srcloc.Table, release bool) []Function
 	names := calleeNames{g.QualifiedNames()}
 	for id, n := range g.Nodes {
 		if n.Module == main && n.Func != nil && n.Summary == "" {
-			out = append(out, function(id, n, names, lines))
+			out = append(out, functionOf(id, n, names, lines))
 		}
 		if release {
 			releaseNode(n)
@@ -486,8 +486,8 @@ func functions(g *callgraph.Graph, lines *srcloc.Table, release bool) []Function
 	return out
 }
 
-// function is node id's entry in the list of functions.
-func function(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Table) Function {
+// functionOf is node id's entry in the list of functions.
+func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Table) Function {
 	fr := n.Frame
 	fn := Function{Node: id,
 		Name: n.Name, Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),

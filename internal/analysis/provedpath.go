@@ -26,7 +26,8 @@ func (res *Result) provedAtLeast(i int, pl *provedLower, paths *chainPaths) {
 	if e.Bounded || e.AfterReset != nil {
 		return
 	}
-	depth, chain := pl.lower().Bound(e.Node)
+	depth, chain := pl.lower().BoundInto(e.Node, paths.buf)
+	paths.buf = chain // copied out below: the next entry's buffer
 	e.AtLeast = depth
 	steps := paths.compact(chain)
 	e.PathNodes = make([]int, len(chain))
@@ -77,7 +78,7 @@ func (pl *provedLower) plainLower() *threads.Lower {
 //
 // A chain is kept in two parts: what each function of it prints the same
 // on every path (its name, frame, kind and source line: one template per
-// function), and what is the path's own (depths, tail calls; 32 bytes a
+// function), and what is the path's own (depths, tail calls; 24 bytes a
 // step). A large library's entries have a million steps (libLLVM-15), and
 // written out they take 130 MB; deferred (Options.ResultOnly), they are
 // written out only once the call graph, which they no longer need, is
@@ -93,6 +94,9 @@ type chainPaths struct {
 	// expandPending.
 	deferred bool
 	pending  [][]chainStep
+	// buf is the lower bound's chain of the last entry, whose room the
+	// next one reuses (threads.Lower.BoundInto).
+	buf []threads.Step
 }
 
 // stepTemplate is what a function's step of a path prints on every path.
@@ -101,16 +105,16 @@ type stepTemplate struct {
 	frame, redZone int64
 	file           string
 	line           int
-	// declared: the frame is a declared worst case (LowerOptions.
-	// Overrides), the step's own Frame.
-	declared bool
+	// chainFrame is the chain's frame of the function (threads.Step.Frame:
+	// the same on every chain), which the printed one replaces.
+	chainFrame int64
 }
 
 // chainStep is what is a path's own in one step (threads.Step).
 type chainStep struct {
-	depth, frame, kept int64
-	node               int32
-	tail               bool
+	depth, kept int64
+	node        int32
+	tail        bool
 }
 
 // newChainPaths makes the paths of res's entries; deferred keeps them
@@ -132,17 +136,17 @@ func (p *chainPaths) compact(chain []threads.Step) []chainStep {
 	}
 	out := make([]chainStep, len(chain))
 	for i, st := range chain {
-		out[i] = chainStep{depth: st.Depth, frame: st.Frame, kept: st.Kept, node: int32(st.Node), tail: st.TailCall}
+		out[i] = chainStep{depth: st.Depth, kept: st.Kept, node: int32(st.Node), tail: st.TailCall}
 		if p.template[st.Node] != 0 {
 			continue
 		}
 		n := g.Nodes[st.Node]
-		t := stepTemplate{name: st.Name, kind: n.Frame.Kind.String(), frame: n.Frame.Size, redZone: n.Frame.RedZone}
+		t := stepTemplate{name: st.Name, kind: n.Frame.Kind.String(), frame: n.Frame.Size, redZone: n.Frame.RedZone, chainFrame: st.Frame}
 		switch {
 		case n.External || n.Hub:
 			t.frame, t.redZone, t.kind = 0, 0, frame.Unknown.String()
 		case p.lo.Overrides[st.Node] != 0:
-			t.redZone, t.kind, t.declared = 0, frame.Static.String(), true // a declared frame
+			t.frame, t.redZone, t.kind = st.Frame, 0, frame.Static.String() // a declared frame
 		}
 		if n.Module == g.Modules[0] && n.Func != nil {
 			if l, ok := p.lines.Func(n.Func.Addr); ok {
@@ -161,13 +165,10 @@ func (p *chainPaths) expand(chain []chainStep) ([]string, []PathStep) {
 	for i, st := range chain {
 		t := &p.templates[p.template[st.node]-1]
 		ps := PathStep{Function: t.name, Kind: t.kind, TailCall: st.tail, CallerKept: st.kept, Frame: t.frame, File: t.file, Line: t.line}
-		if t.declared {
-			ps.Frame = st.frame
-		}
 		if i == len(chain)-1 {
 			ps.RedZone = t.redZone
 		}
-		ps.Depth = st.depth - st.frame + ps.Frame + ps.RedZone
+		ps.Depth = st.depth - t.chainFrame + ps.Frame + ps.RedZone
 		names[i], steps[i] = t.name, ps
 	}
 	return names, steps
