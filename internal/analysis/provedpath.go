@@ -215,5 +215,6 @@ var lifecycle = map[string]bool{
 	"__libc_start_main": true, "__libc_start_main_impl": true, "__libc_start_call_main": true,
 	"exit": true, "_exit": true, "_Exit": true, "quick_exit": true, "pthread_exit": true,
 	"longjmp": true, "_longjmp": true, "siglongjmp": true, "__longjmp_chk": true,
+	"__libc_longjmp": true, "__libc_siglongjmp": true, "__longjmp": true, "__longjmp_cancel": true, "____longjmp_chk": true,
 	"__cxa_throw": true, "__cxa_rethrow": true, "_Unwind_Resume": true,
 }

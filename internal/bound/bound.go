@@ -178,6 +178,9 @@ type Analysis struct {
 	scc       []int   // strongly connected component of each node
 	cyclic    []bool  // per component: does it contain a cycle
 	depth     []int64 // per component: declared recursion depth (0: none)
+	// modelDepth: the component's depth is a model's (callgraph.Node.
+	// RecursionDepth), whose premise the node carries, not stackscope.toml's.
+	modelDepth map[int]bool
 	own       [][]Reason
 	opts      Options
 	// exit is, per component with a declared recursion depth, the node and
@@ -232,10 +235,22 @@ func (a *Analysis) follows(id int, e callgraph.Edge) bool {
 // applyDepths turns declared recursion depths into per-component depths.
 func (a *Analysis) applyDepths() {
 	a.depth = make([]int64, len(a.cyclic))
+	a.modelDepth = map[int]bool{}
+	for id, n := range a.g.Nodes {
+		// A depth a model of the call graph gives (its premise is the
+		// node's): taken as a declared one, unless the file declares one.
+		if d := n.RecursionDepth; d > 0 && a.scc[id] >= 0 {
+			if c := a.scc[id]; a.cyclic[c] && d > a.depth[c] {
+				a.depth[c] = d
+				a.modelDepth[c] = true
+			}
+		}
+	}
 	for id, d := range a.opts.Depths {
 		if id < len(a.scc) {
-			if c := a.scc[id]; c >= 0 && a.cyclic[c] && d > a.depth[c] {
+			if c := a.scc[id]; c >= 0 && a.cyclic[c] && (d > a.depth[c] || a.modelDepth[c]) {
 				a.depth[c] = d
+				a.modelDepth[c] = false
 			}
 		}
 	}
@@ -716,7 +731,7 @@ func (a *Analysis) facts() {
 			assumeNode = append(assumeNode, id)
 			continue
 		}
-		if a.depth[c] > 0 && !depthSeen[c] {
+		if a.depth[c] > 0 && !depthSeen[c] && !a.modelDepth[c] {
 			depthSeen[c] = true
 			assumes = append(assumes, Assumption{Kind: AssumeRecursion, Function: g.QualifiedName(id), Detail: fmt.Sprintf("declared recursion depth %d through %s (stackscope.toml)", a.depth[c], strings.Join(a.cycleMembers(c), " -> "))})
 			assumeNode = append(assumeNode, id)

@@ -140,3 +140,33 @@ func TestDeclarationsInCycles(t *testing.T) {
 		t.Errorf("recursion: at least %d, path %+v", e.AtLeast, e.Path)
 	}
 }
+
+// TestModelRecursionDepth: a depth a call-graph model gives a node
+// (callgraph.Node.RecursionDepth, ld.so's dfs_traversal) bounds its cycle
+// as a declared one does; the entry lists the node's premise, not a
+// stackscope.toml declaration; a declared depth in the file wins.
+func TestModelRecursionDepth(t *testing.T) {
+	g, id := graph(map[string]int64{"main": 16, "r": 48, "leaf": 24}, nil, "main>r", "r>r", "r>leaf")
+	r := g.Nodes[id["r"]]
+	r.RecursionDepth = 4
+	r.Premises = []callgraph.Premise{{Kind: callgraph.PremiseLoadedObjects, Detail: "4 objects loaded"}}
+	e := New(g, []int{id["main"]}, Options{}).Entry(Spec{Name: "main", Node: id["main"]})
+	if !e.Bounded || e.Bound != 16+4*48+24 {
+		t.Fatalf("model depth: bound %d (bounded %v, %+v), want %d", e.Bound, e.Bounded, e.Reasons, 16+4*48+24)
+	}
+	var kinds []string
+	for _, as := range e.Assumptions {
+		kinds = append(kinds, as.Kind)
+	}
+	if strings.Join(kinds, " ") != callgraph.PremiseLoadedObjects {
+		t.Errorf("assumptions %v, want the node's premise alone", kinds)
+	}
+	e = New(g, []int{id["main"]}, Options{Depths: map[int]int64{id["r"]: 2}}).Entry(Spec{Name: "main", Node: id["main"]})
+	if !e.Bounded || e.Bound != 16+2*48+24 {
+		t.Fatalf("declared over model: bound %d, want %d", e.Bound, 16+2*48+24)
+	}
+	r.RecursionDepth = 0
+	if e = New(g, []int{id["main"]}, Options{}).Entry(Spec{Name: "main", Node: id["main"]}); e.Bounded {
+		t.Errorf("without the depth the recursion is bounded")
+	}
+}

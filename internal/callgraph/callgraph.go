@@ -74,6 +74,10 @@ type Node struct {
 	// Premises are what an entry that reaches the node rests on, beyond
 	// its code (see ModelRuntime).
 	Premises []Premise
+	// RecursionDepth, when not 0, is the most activations of the node's
+	// recursive cycle a model proved or premised (see Premises): the
+	// bound takes it as a [[recursion]] depth (ldnloaded.go).
+	RecursionDepth int64
 }
 
 // ExcReturn is an indirect jump of a handler-mode function taken for an
@@ -168,6 +172,9 @@ type Graph struct {
 	// resolver is ld.so's lazy-binding resolver modelled on this CPU
 	// (lazyresolver.go).
 	resolver resolverModel
+	// Loaded is the number of objects the program's namespace holds,
+	// when ModelLoadedObjects proved it (ldnloaded.go).
+	Loaded LoadedObjects
 }
 
 // Options control how the graph is built.
@@ -248,6 +255,9 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		id := len(g.Nodes)
 		g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: fn.Name, Frame: frames[i]})
 		m.nodes[fi] = id
+		if len(frames[i].Leaves) > 0 {
+			g.modelLongjmp(id) // (longjmp.go)
+		}
 		g.pending = append(g.pending, id)
 	}
 }
@@ -282,6 +292,12 @@ func (g *Graph) libraryStore(m *Module) *libcache.Frames {
 
 // walkFunction computes the frame of fn from its code.
 func (g *Graph) walkFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
+	return g.walkFunctionWith(f, fn, nil)
+}
+
+// walkFunctionWith is walkFunction with more the caller knows (a model's
+// bound on a run-time SP move, see ldnloaded.go) set on the input by more.
+func (g *Graph) walkFunctionWith(f *binfile.File, fn *binfile.Function, more func(*frame.Input)) frame.Frame {
 	code, err := f.Code(fn.Addr, fn.Size)
 	if err != nil {
 		return frame.Frame{Kind: frame.Unknown, Reason: fmt.Sprintf("code not readable: %v", err), ReasonAddr: fn.Addr}
@@ -309,6 +325,9 @@ func (g *Graph) walkFunction(f *binfile.File, fn *binfile.Function) frame.Frame 
 	g.setRISCVNoReturn(f, &in)
 	if f == g.Modules[0].File {
 		setRISCVStack(f, &in)
+	}
+	if more != nil {
+		more(&in)
 	}
 	return frame.Analyze(in)
 }

@@ -90,6 +90,8 @@ func (g *Graph) ModelRuntime() {
 	g.assumeGlibcStreams()
 	g.linkArgumentCallbacks()
 	g.ModelReachableTables()
+	g.Loaded = g.ModelLoadedObjects()
+	g.resolvePending()
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is

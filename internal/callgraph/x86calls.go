@@ -127,6 +127,7 @@ var noReturnNames = map[string]bool{
 	"__assert_fail": true, "__assert_perror_fail": true, "__assert": true, "__assert2": true,
 	"__stack_chk_fail": true, "__stack_chk_fail_local": true, "__fortify_fail": true, "__chk_fail": true,
 	"__libc_fatal": true, "longjmp": true, "_longjmp": true, "siglongjmp": true, "__longjmp_chk": true,
+	"__libc_longjmp": true, "__libc_siglongjmp": true, "__longjmp": true, "__longjmp_cancel": true, "____longjmp_chk": true,
 	"err": true, "errx": true, "verr": true, "verrx": true, "pthread_exit": true, "thrd_exit": true,
 	"__cxa_throw": true, "__cxa_rethrow": true, "__cxa_bad_cast": true, "__cxa_bad_typeid": true,
 	"__cxa_throw_bad_array_new_length": true, "__cxa_call_unexpected": true, "_Unwind_Resume": true,

@@ -143,6 +143,15 @@ type Frame struct {
 	// TaskSwitches are the places where the code sets SP to a task's
 	// saved SP and resumes the task (stackswitch.go): paths end there.
 	TaskSwitches []TaskSwitch
+	// BoundedAmounts are the SP moves by a run-time amount that
+	// Input.SPAmount bounded, in the order walked: Size counts them.
+	BoundedAmounts []BoundedAmount
+	// Leaves are the places where the code sets SP to a value that is no
+	// copy of SP and jumps through a register (longjmp, leave.go): paths
+	// end there, and the frame is Unknown for them; LeavesKind is its
+	// kind without them.
+	Leaves     []Leave
+	LeavesKind Kind
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -211,6 +220,10 @@ type Input struct {
 	// pointing to the running task's control block, whose first word is
 	// the task's saved SP (FreeRTOS's pxCurrentTCB), and its name.
 	TaskPointer func(addr uint64) (string, bool)
+	// SPAmount, when not nil, gives the largest number of bytes the SP
+	// move by a run-time amount at addr lowers SP by, when the caller
+	// can bound it (spamount.go).
+	SPAmount func(addr uint64) (int64, bool)
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -265,6 +278,11 @@ type state struct {
 	// raCall (RISC-V) is 1 + the offset after the call that last wrote
 	// the link register on this path, 0 when something else did or none.
 	raCall int32
+	// dyn (x86-64) says SP moved by a run-time amount (a VLA, alloca)
+	// since it was last set from a value the walk knows: SP-relative
+	// addresses then point into what that move allocated, at a depth the
+	// walk does not know (spslot.go).
+	dyn bool
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -376,6 +394,10 @@ type walker struct {
 	cpSeen     map[callKey][2]cpState
 	cpConflict uint64
 	cpRestored uint64
+	// frameAddrs and slotRestores serve the SP saved in a frame slot
+	// (spslot.go).
+	frameAddrs   []frameAddr
+	slotRestores []slotRestore
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -438,6 +460,8 @@ func (w *walker) analyze(sc *scratch) Frame {
 	w.checkResets()
 	w.checkSPRegisters()
 	w.checkSPCopies()
+	w.checkSlotRestores()
+	w.checkLeaves()
 	if w.maxTouch > w.fr.Size {
 		w.fr.RedZone = w.maxTouch - w.fr.Size
 	}
@@ -717,6 +741,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				return stack
 			}
 			st.depth = st.fpDepth - e.SPDelta
+			st.dyn = false
 			if e.HasSPReg {
 				// FP plus a register: its constant, when the code proves it
 				v, ok := w.spRegister(off, e)
@@ -731,15 +756,31 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				st.depth += v
 				break
 			}
+			if v, ok := w.boundedAmount(addr); ok {
+				// An upper bound, not the amount: SP-relative
+				// addresses below it are not at a known depth
+				// (spslot.go), so the move still counts as dynamic
+				// for them.
+				st.depth += v
+				st.dyn = true
+				break
+			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
+			st.dyn = true
 		case isa.SPUnknown:
 			if d, ok := w.spCopyRestore(e, &st, addr); ok {
 				st.depth = d
 				break
 			}
+			if d, ok := w.slotRestoreDepth(e, &st, addr); w.regs && ok {
+				// SP loaded from a frame slot holding a copy of it
+				// (spslot.go).
+				st.depth, st.dyn = d, false
+				break
+			}
 			if d, ok := w.spRestore(e, &st); ok && w.regs {
 				// SP set from a register holding a copy of it.
-				st.depth = d
+				st.depth, st.dyn = d, false
 				break
 			}
 			switch w.stackWrite(off, e, cond) {
@@ -752,6 +793,10 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				// A task resumes on its own stack (stackswitch.go).
 				return stack
 			default:
+				if w.leaves(off, addr, e, cond) {
+					// SP and PC from somewhere else: longjmp (leave.go).
+					return stack
+				}
 				w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
 				return stack
 			}

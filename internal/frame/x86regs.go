@@ -61,6 +61,7 @@ type joinState struct {
 	sp    *spCopies
 	ovr   *retWrite
 	raReg uint16
+	dyn   bool
 }
 
 // callerSaved are the registers a call may change (SysV ABI): rax, rcx,
@@ -202,7 +203,7 @@ func (w *walker) tracksRegs() bool {
 // off must be walked again: the merge lost a copy or added a write that
 // the earlier walks did not have.
 func (w *walker) joinAgain(off int, st *state, seen bool) bool {
-	plain := st.sp == nil && st.ovr == nil && st.raReg == 0
+	plain := st.sp == nil && st.ovr == nil && st.raReg == 0 && !st.dyn
 	if w.joins == nil {
 		if plain {
 			return false
@@ -212,7 +213,7 @@ func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 	rec, ok := w.joins[off]
 	if !seen {
 		if !plain {
-			w.joins[off] = joinState{sp: st.sp, ovr: st.ovr, raReg: st.raReg}
+			w.joins[off] = joinState{sp: st.sp, ovr: st.ovr, raReg: st.raReg, dyn: st.dyn}
 		}
 		return false
 	}
@@ -220,9 +221,11 @@ func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 		return false
 	}
 	// Walked before: an absent record is a walk without copies or writes.
-	m := joinState{sp: meetCopies(rec.sp, st.sp), ovr: unionWrites(rec.ovr, st.ovr), raReg: rec.raReg & st.raReg}
-	st.sp, st.ovr, st.raReg = m.sp, m.ovr, m.raReg
-	if sameCopies(m.sp, rec.sp) && sameWrites(m.ovr, rec.ovr) && m.raReg == rec.raReg {
+	// (dyn: a path on which SP-relative addresses are exact walks again,
+	// so that the frame addresses it takes are seen: spslot.go.)
+	m := joinState{sp: meetCopies(rec.sp, st.sp), ovr: unionWrites(rec.ovr, st.ovr), raReg: rec.raReg & st.raReg, dyn: rec.dyn && st.dyn}
+	st.sp, st.ovr, st.raReg, st.dyn = m.sp, m.ovr, m.raReg, m.dyn
+	if sameCopies(m.sp, rec.sp) && sameWrites(m.ovr, rec.ovr) && m.raReg == rec.raReg && m.dyn == rec.dyn {
 		return false
 	}
 	w.joins[off] = m
@@ -290,6 +293,9 @@ func overlaps(at, a, size int64) bool {
 // instruction e at off (pre: the state before it).
 func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 	isLoad := e.DefKind == isa.DefLoad || e.SP == isa.SPAdd && e.SPDelta > 0 && e.Access == isa.BaseNone
+	if e.DefKind == isa.DefAddImm || e.DefKind == isa.DefCopy {
+		w.noteFrameAddr(e, w.addr(off), pre)
+	}
 	// The word an instruction writes on the stack, when it is not a load:
 	// its memory operand, or the word a push stores.
 	wAt, wSize, writes := int64(0), int64(0), false
@@ -387,6 +393,11 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 	storeOK := false
 	if e.HasStore && writes && wSize == 8 {
 		storeVal, storeOK = pre.sp.regValue(e.StoreSrc)
+		if e.StoreSrc == regSP {
+			// SP itself stored in a frame slot (spslot.go), at a depth
+			// the walk knows: not through rsp after a run-time move.
+			storeVal, storeOK = pre.depth, e.Access == isa.BaseFP || !pre.dyn
+		}
 	}
 	if pre.sp.empty() && setReg < 0 && !storeOK {
 		return
@@ -401,6 +412,9 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 		kill &= st.sp.valid
 	}
 	slotsChange := false
+	if writes && !e.HasStore && st.sp != nil && len(st.sp.slots) > 0 {
+		writes = w.slotWritten(off, st.sp.slots, wAt, wSize)
+	}
 	if st.sp != nil && (writes || e.SP != isa.SPNone) {
 		for _, sl := range st.sp.slots {
 			if writes && overlaps(sl.at, wAt, wSize) || sl.at > st.depth {

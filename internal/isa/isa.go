@@ -284,6 +284,16 @@ type RegWriter interface {
 	MayWrite(code []byte, pc uint64) uint32
 }
 
+// MemWriter is implemented by a Decoder that can say whether one
+// instruction may write the memory operand its Effect's Access describes
+// (a superset: true when it does not know). Effect.Access does not tell a
+// load of a byte or a compare from a store; the frame walk asks this
+// only where an access reaches a stack word it follows (a saved copy of
+// SP), which a read leaves as it is.
+type MemWriter interface {
+	MayWriteMemory(code []byte, pc uint64) bool
+}
+
 // Cond is an ARM condition code plus one: CondNone, the zero value, is a
 // condition the decoder does not describe.
 type Cond uint8

@@ -117,3 +117,11 @@ func DecodeOperands(code []byte) (ops Operands, ok bool) {
 	}
 	return ops, true
 }
+
+// MayWriteMemory says whether the instruction at the start of code may
+// write its memory operand: x86asm's operands, and true when x86asm
+// cannot decode it or sees no memory operand (see isa.MemWriter).
+func (Decoder) MayWriteMemory(code []byte, pc uint64) bool {
+	ops, ok := DecodeOperands(code)
+	return !ok || !ops.HasMem || ops.MemWrite
+}
