@@ -54,16 +54,16 @@ type Node struct {
 	Name     string
 	Frame    frame.Frame
 	External bool
-	Edges    []Edge
+	// Hub marks the node that stands for a module's address-taken set:
+	// no code, no frame; its edges go to the set's functions.
+	Hub   bool
+	Edges []Edge
 	// Unresolved are indirect call sites whose targets are not known.
 	Unresolved []frame.CallSite
 	// BadTargets are direct calls to addresses that start no known function.
 	BadTargets []frame.CallSite
 	// Assumed are indirect calls given edges by assumption (address-taken).
 	Assumed []Assumption
-	// Hub marks the node that stands for a module's address-taken set:
-	// no code, no frame; its edges go to the set's functions.
-	Hub bool
 	// ExcReturns are the indirect jumps taken for Cortex-M exception
 	// returns (see EndAtExcReturn): they have no edges.
 	ExcReturns []ExcReturn

@@ -93,6 +93,14 @@ type Frame struct {
 	// call pushes: what GCC -fstack-usage prints.
 	Size int64
 	Kind Kind
+	// The one-byte fields are here together (a graph keeps a frame per
+	// function, 158,000 of them for libLLVM-15, and each field padded to
+	// a word of its own made a frame 24 bytes larger): CFIChecked,
+	// ReturnsElsewhere and LeavesKind are described with CFIMismatch,
+	// ReturnsElsewhereAt and Leaves below.
+	CFIChecked       bool
+	ReturnsElsewhere bool
+	LeavesKind       Kind
 	// Reason and ReasonAddr say why Kind is not Static.
 	Reason     string
 	ReasonAddr uint64
@@ -109,8 +117,7 @@ type Frame struct {
 	// Instructions is the number of instructions decoded.
 	Instructions int
 	// CFI cross-check: at the instruction after the deepest point, the CFA
-	// from call-frame information, when it is SP-based.
-	CFIChecked  bool
+	// from call-frame information, when it is SP-based (CFIChecked).
 	CFIMismatch *Mismatch
 	// Resets are the places where the function sets SP to the top of the
 	// main stack (Input.MainStackTop). The code after one runs from depth
@@ -138,7 +145,6 @@ type Frame struct {
 	// instruction after its call: libgcc's case helpers do that. A caller
 	// that does not expect it (CallSite.Dispatch) runs code the walk of
 	// the caller cannot know: the call graph makes such a caller Unknown.
-	ReturnsElsewhere   bool
 	ReturnsElsewhereAt uint64
 	// TaskSwitches are the places where the code sets SP to a task's
 	// saved SP and resumes the task (stackswitch.go): paths end there.
@@ -150,8 +156,7 @@ type Frame struct {
 	// copy of SP and jumps through a register (longjmp, leave.go): paths
 	// end there, and the frame is Unknown for them; LeavesKind is its
 	// kind without them.
-	Leaves     []Leave
-	LeavesKind Kind
+	Leaves []Leave
 }
 
 // Mismatch records a disagreement between the code and the CFI.
