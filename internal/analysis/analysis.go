@@ -329,7 +329,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		}
 	}
 	for i := range res.Entries {
-		res.Entries[i].NeverReturns = nr.onPath(res.Entries[i])
+		e := res.Entries[i]
+		e.PathNodes = paths.pathNodes(i, e.PathNodes)
+		res.Entries[i].NeverReturns = nr.onPath(e)
 	}
 	res.actionable(specs, bo)
 	if opts.OwnCode {

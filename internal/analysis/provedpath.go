@@ -30,14 +30,13 @@ func (res *Result) provedAtLeast(i int, pl *provedLower, paths *chainPaths) {
 	paths.buf = chain // copied out below: the next entry's buffer
 	e.AtLeast = depth
 	steps := paths.compact(chain)
-	e.PathNodes = make([]int, len(chain))
-	for k, st := range chain {
-		e.PathNodes[k] = st.Node
-	}
 	if paths.deferred {
+		// The bound's path, which this replaces, goes now (pathNodes
+		// gives the chain's nodes until expandPending).
 		paths.pending[i] = steps
+		e.Path, e.Steps, e.PathNodes = nil, nil, nil
 	} else {
-		e.Path, e.Steps = paths.expand(steps)
+		e.Path, e.Steps, e.PathNodes = paths.expand(steps)
 	}
 	for i := range e.Assumptions {
 		// What the entry would be without an exclusion: the same kind of
@@ -95,8 +94,9 @@ type chainPaths struct {
 	deferred bool
 	pending  [][]chainStep
 	// buf is the lower bound's chain of the last entry, whose room the
-	// next one reuses (threads.Lower.BoundInto).
-	buf []threads.Step
+	// next one reuses (threads.Lower.BoundInto); nodes is pathNodes'.
+	buf   []threads.Step
+	nodes []int
 }
 
 // stepTemplate is what a function's step of a path prints on every path.
@@ -159,10 +159,25 @@ func (p *chainPaths) compact(chain []threads.Step) []chainStep {
 	return out
 }
 
-// expand writes a chain out as a path's names and steps.
-func (p *chainPaths) expand(chain []chainStep) ([]string, []PathStep) {
-	names, steps := make([]string, len(chain)), make([]PathStep, len(chain))
+// pathNodes are entry i's path nodes (Entry.PathNodes, which are the
+// entry's own, given as have, unless its chain is deferred): a deferred
+// chain's in a list reused by the next call.
+func (p *chainPaths) pathNodes(i int, have []int) []int {
+	if !p.deferred || p.pending[i] == nil {
+		return have
+	}
+	p.nodes = p.nodes[:0]
+	for _, st := range p.pending[i] {
+		p.nodes = append(p.nodes, int(st.node))
+	}
+	return p.nodes
+}
+
+// expand writes a chain out as a path's names, steps and nodes.
+func (p *chainPaths) expand(chain []chainStep) ([]string, []PathStep, []int) {
+	names, steps, nodes := make([]string, len(chain)), make([]PathStep, len(chain)), make([]int, len(chain))
 	for i, st := range chain {
+		nodes[i] = int(st.node)
 		t := &p.templates[p.template[st.node]-1]
 		ps := PathStep{Function: t.name, Kind: t.kind, TailCall: st.tail, CallerKept: st.kept, Frame: t.frame, File: t.file, Line: t.line}
 		if i == len(chain)-1 {
@@ -171,7 +186,7 @@ func (p *chainPaths) expand(chain []chainStep) ([]string, []PathStep) {
 		ps.Depth = st.depth - t.chainFrame + ps.Frame + ps.RedZone
 		names[i], steps[i] = t.name, ps
 	}
-	return names, steps
+	return names, steps, nodes
 }
 
 // expandPending writes out the deferred chains as the entries' paths. It
@@ -184,7 +199,7 @@ func (p *chainPaths) expandPending(entries []Entry) {
 	p.g, p.lines, p.lo = nil, nil, threads.LowerOptions{}
 	for i, chain := range p.pending {
 		if chain != nil {
-			entries[i].Path, entries[i].Steps = p.expand(chain)
+			entries[i].Path, entries[i].Steps, entries[i].PathNodes = p.expand(chain)
 			p.pending[i] = nil
 		}
 	}
