@@ -27,6 +27,10 @@ type analysisFlags struct {
 	// libs shares the libraries between the files of one command, and
 	// with later runs through the disk cache unless --no-cache.
 	libs *libcache.Cache
+	// resultOnly: the command analyses one file and reads only its result
+	// model, not its call graph (analysis.Options.ResultOnly); with
+	// --no-cache its library cache keeps no frames (libcache.Single).
+	resultOnly bool
 }
 
 func (a *analysisFlags) register(f *pflag.FlagSet) {
@@ -49,7 +53,7 @@ func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, 
 		return nil, nil, analysis.Options{}, &exitError{Code: exitUsage, Err: err}
 	}
 	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg, Exclude: a.exclude, OwnCode: a.ownCode, LDAudit: a.ldAudit,
-		Libraries: a.libraryCache()}
+		Libraries: a.libraryCache(), ResultOnly: a.resultOnly}
 	res, err := analysis.Run(path, opts)
 	if err != nil {
 		var ie *binfile.InputError
@@ -64,7 +68,9 @@ func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, 
 // libraryCache is the command's library cache, opened on first use.
 func (a *analysisFlags) libraryCache() *libcache.Cache {
 	if a.libs == nil {
-		if a.noCache {
+		if a.noCache && a.resultOnly {
+			a.libs = libcache.Single() // one file: nothing to share its frames with
+		} else if a.noCache {
 			a.libs = libcache.Memory()
 		} else {
 			a.libs = libcache.Open(version())

@@ -234,6 +234,9 @@ func renderAnalysesTo(out io.Writer, fl analyzeFlags, results []*analysis.Result
 // when nothing it depends on changed (reportcache.go), else rendered and
 // stored there.
 func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
+	// One file, whose text, JSON or SARIF report reads the result model
+	// alone.
+	fl.resultOnly = true
 	defer fl.flushCache()
 	key, deps, cacheable := fl.reportKey(path, "one")
 	if cacheable {

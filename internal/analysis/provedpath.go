@@ -4,6 +4,7 @@ import (
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/srcloc"
 	"github.com/stackscope/stackscope/internal/threads"
 )
 
@@ -18,15 +19,25 @@ import (
 // are made of (its vector table makes every handler address-taken).
 
 // provedAtLeast replaces an unbounded entry's at_least and path by the
-// deepest chain of named calls from it.
-func (res *Result) provedAtLeast(e *Entry, pl *provedLower) {
+// deepest chain of named calls from it (entry i of res.Entries; paths
+// keeps the chain, and writes it out now or, deferred, later).
+func (res *Result) provedAtLeast(i int, pl *provedLower, paths *chainPaths) {
+	e := &res.Entries[i]
 	if e.Bounded || e.AfterReset != nil {
 		return
 	}
-	lo := pl.lo
-	depth, chain := pl.lower().Bound(e.Node)
+	depth, chain := pl.lower().BoundInto(e.Node, paths.buf)
+	paths.buf = chain // copied out below: the next entry's buffer
 	e.AtLeast = depth
-	e.Path, e.Steps, e.PathNodes = res.chainSteps(chain, lo)
+	steps := paths.compact(chain)
+	if paths.deferred {
+		// The bound's path, which this replaces, goes now (pathNodes
+		// gives the chain's nodes until expandPending).
+		paths.pending[i] = steps
+		e.Path, e.Steps, e.PathNodes = nil, nil, nil
+	} else {
+		e.Path, e.Steps, e.PathNodes = paths.expand(steps)
+	}
 	for i := range e.Assumptions {
 		// What the entry would be without an exclusion: the same kind of
 		// depth, from the same chains with the excluded functions back.
@@ -60,38 +71,138 @@ func (pl *provedLower) plainLower() *threads.Lower {
 	return pl.plain
 }
 
-// chainSteps turns a lower-bound chain into a printed path that adds up
-// as a worst path does (docs/analyze.md): each step its frame, or what
-// the caller kept at a tail call, and the last step its red zone.
-func (res *Result) chainSteps(chain []threads.Step, lo threads.LowerOptions) ([]string, []PathStep, []int) {
-	g := res.Graph
-	names, steps, nodes := []string{}, []PathStep{}, []int{}
+// chainPaths turns lower-bound chains into printed paths that add up as
+// a worst path does (docs/analyze.md): each step its frame, or what the
+// caller kept at a tail call, and the last step its red zone.
+//
+// A chain is kept in two parts: what each function of it prints the same
+// on every path (its name, frame, kind and source line: one template per
+// function), and what is the path's own (depths, tail calls; 24 bytes a
+// step). A large library's entries have a million steps (libLLVM-15), and
+// written out they take 130 MB; deferred (Options.ResultOnly), they are
+// written out only once the call graph, which they no longer need, is
+// gone, so that the two are never in memory together.
+type chainPaths struct {
+	g     *callgraph.Graph
+	lines *srcloc.Table
+	lo    threads.LowerOptions
+	// template[node]-1 indexes templates (0: none made yet).
+	template  []int32
+	templates []stepTemplate
+	// deferred: pending holds the chains of the entries (by index) until
+	// expandPending.
+	deferred bool
+	pending  [][]chainStep
+	// buf is the lower bound's chain of the last entry, whose room the
+	// next one reuses (threads.Lower.BoundInto); nodes is pathNodes'.
+	buf   []threads.Step
+	nodes []int
+}
+
+// stepTemplate is what a function's step of a path prints on every path.
+type stepTemplate struct {
+	name, kind     string
+	frame, redZone int64
+	file           string
+	line           int
+	// chainFrame is the chain's frame of the function (threads.Step.Frame:
+	// the same on every chain), which the printed one replaces.
+	chainFrame int64
+}
+
+// chainStep is what is a path's own in one step (threads.Step).
+type chainStep struct {
+	depth, kept int64
+	node        int32
+	tail        bool
+}
+
+// newChainPaths makes the paths of res's entries; deferred keeps them
+// until expandPending.
+func newChainPaths(res *Result, lo threads.LowerOptions, deferred bool) *chainPaths {
+	p := &chainPaths{g: res.Graph, lines: res.Lines, lo: lo, deferred: deferred}
+	if deferred {
+		p.pending = make([][]chainStep, len(res.Entries))
+	}
+	return p
+}
+
+// compact keeps a chain as its steps' own parts, making the template of
+// each function not seen before.
+func (p *chainPaths) compact(chain []threads.Step) []chainStep {
+	g := p.g
+	if p.template == nil {
+		p.template = make([]int32, len(g.Nodes))
+	}
+	out := make([]chainStep, len(chain))
 	for i, st := range chain {
+		out[i] = chainStep{depth: st.Depth, kept: st.Kept, node: int32(st.Node), tail: st.TailCall}
+		if p.template[st.Node] != 0 {
+			continue
+		}
 		n := g.Nodes[st.Node]
-		base := st.Depth - st.Frame
-		ps := PathStep{Function: st.Name, Kind: n.Frame.Kind.String(), TailCall: st.TailCall, CallerKept: st.Kept}
-		fr, rz := n.Frame.Size, n.Frame.RedZone
+		t := stepTemplate{name: st.Name, kind: n.Frame.Kind.String(), frame: n.Frame.Size, redZone: n.Frame.RedZone, chainFrame: st.Frame}
 		switch {
 		case n.External || n.Hub:
-			fr, rz, ps.Kind = 0, 0, frame.Unknown.String()
-		case lo.Overrides[st.Node] != 0:
-			fr, rz, ps.Kind = st.Frame, 0, frame.Static.String() // a declared frame
+			t.frame, t.redZone, t.kind = 0, 0, frame.Unknown.String()
+		case p.lo.Overrides[st.Node] != 0:
+			t.frame, t.redZone, t.kind = st.Frame, 0, frame.Static.String() // a declared frame
 		}
-		ps.Frame = fr
-		if i == len(chain)-1 {
-			ps.RedZone = rz
-		}
-		ps.Depth = base + ps.Frame + ps.RedZone
 		if n.Module == g.Modules[0] && n.Func != nil {
-			if l, ok := res.Lines.Func(n.Func.Addr); ok {
-				ps.File, ps.Line = l.File, l.Line
+			if l, ok := p.lines.Func(n.Func.Addr); ok {
+				t.file, t.line = l.File, l.Line
 			}
 		}
-		names = append(names, st.Name)
-		steps = append(steps, ps)
-		nodes = append(nodes, st.Node)
+		p.templates = append(p.templates, t)
+		p.template[st.Node] = int32(len(p.templates))
+	}
+	return out
+}
+
+// pathNodes are entry i's path nodes (Entry.PathNodes, which are the
+// entry's own, given as have, unless its chain is deferred): a deferred
+// chain's in a list reused by the next call.
+func (p *chainPaths) pathNodes(i int, have []int) []int {
+	if !p.deferred || p.pending[i] == nil {
+		return have
+	}
+	p.nodes = p.nodes[:0]
+	for _, st := range p.pending[i] {
+		p.nodes = append(p.nodes, int(st.node))
+	}
+	return p.nodes
+}
+
+// expand writes a chain out as a path's names, steps and nodes.
+func (p *chainPaths) expand(chain []chainStep) ([]string, []PathStep, []int) {
+	names, steps, nodes := make([]string, len(chain)), make([]PathStep, len(chain)), make([]int, len(chain))
+	for i, st := range chain {
+		nodes[i] = int(st.node)
+		t := &p.templates[p.template[st.node]-1]
+		ps := PathStep{Function: t.name, Kind: t.kind, TailCall: st.tail, CallerKept: st.kept, Frame: t.frame, File: t.file, Line: t.line}
+		if i == len(chain)-1 {
+			ps.RedZone = t.redZone
+		}
+		ps.Depth = st.depth - t.chainFrame + ps.Frame + ps.RedZone
+		names[i], steps[i] = t.name, ps
 	}
 	return names, steps, nodes
+}
+
+// expandPending writes out the deferred chains as the entries' paths. It
+// reads neither the graph nor the options' closures (it lets go of them
+// first): the graph may be gone.
+func (p *chainPaths) expandPending(entries []Entry) {
+	if !p.deferred {
+		return
+	}
+	p.g, p.lines, p.lo = nil, nil, threads.LowerOptions{}
+	for i, chain := range p.pending {
+		if chain != nil {
+			entries[i].Path, entries[i].Steps, entries[i].PathNodes = p.expand(chain)
+			p.pending[i] = nil
+		}
+	}
 }
 
 // lowerOptions are the user's declarations as the lower bound takes them,

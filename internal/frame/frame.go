@@ -55,18 +55,24 @@ func (c CallKind) String() string {
 func (c CallKind) Indirect() bool { return c == IndirectCall || c == IndirectTailCall }
 
 // CallSite is one place where the function calls or tail-calls.
+//
+// The one-byte fields are together at the end: every frame keeps its
+// call sites for the whole analysis (libLLVM-15: 1.3 million), and each
+// padded to its own word made a site 80 bytes instead of 64.
 type CallSite struct {
-	Addr    uint64
-	Kind    CallKind
-	Target  uint64 // direct calls
-	Slot    uint64 // indirect calls through a fixed memory word (GOT)
-	HasSlot bool
+	Addr   uint64
+	Target uint64 // direct calls
+	Slot   uint64 // indirect calls through a fixed memory word (GOT)
 	// Depth is the number of bytes below the caller's SP at the call
 	// instruction, before the call pushes anything.
 	Depth int64
 	// From is, for an indirect call, where its target comes from as far
 	// as the straight-line code before it shows (nil when not known).
 	From *Value
+	// ExcDetail says why ExcReturn is what it is.
+	ExcDetail string
+	Kind      CallKind
+	HasSlot   bool
 	// AfterReset: the call comes after SP was set to the top of the main
 	// stack (see Frame.Resets); Depth is then in bytes below that top,
 	// not below the caller's SP.
@@ -78,7 +84,6 @@ type CallSite struct {
 	// ExcReturn says, for an indirect jump, whether its target may be a
 	// Cortex-M EXC_RETURN value (see excReturns), and ExcDetail why.
 	ExcReturn ExcReturnKind
-	ExcDetail string
 }
 
 // Frame is the result for one function.
@@ -88,6 +93,14 @@ type Frame struct {
 	// call pushes: what GCC -fstack-usage prints.
 	Size int64
 	Kind Kind
+	// The one-byte fields are here together (a graph keeps a frame per
+	// function, 158,000 of them for libLLVM-15, and each field padded to
+	// a word of its own made a frame 24 bytes larger): CFIChecked,
+	// ReturnsElsewhere and LeavesKind are described with CFIMismatch,
+	// ReturnsElsewhereAt and Leaves below.
+	CFIChecked       bool
+	ReturnsElsewhere bool
+	LeavesKind       Kind
 	// Reason and ReasonAddr say why Kind is not Static.
 	Reason     string
 	ReasonAddr uint64
@@ -104,8 +117,7 @@ type Frame struct {
 	// Instructions is the number of instructions decoded.
 	Instructions int
 	// CFI cross-check: at the instruction after the deepest point, the CFA
-	// from call-frame information, when it is SP-based.
-	CFIChecked  bool
+	// from call-frame information, when it is SP-based (CFIChecked).
 	CFIMismatch *Mismatch
 	// Resets are the places where the function sets SP to the top of the
 	// main stack (Input.MainStackTop). The code after one runs from depth
@@ -133,7 +145,6 @@ type Frame struct {
 	// instruction after its call: libgcc's case helpers do that. A caller
 	// that does not expect it (CallSite.Dispatch) runs code the walk of
 	// the caller cannot know: the call graph makes such a caller Unknown.
-	ReturnsElsewhere   bool
 	ReturnsElsewhereAt uint64
 	// TaskSwitches are the places where the code sets SP to a task's
 	// saved SP and resumes the task (stackswitch.go): paths end there.
@@ -145,8 +156,7 @@ type Frame struct {
 	// copy of SP and jumps through a register (longjmp, leave.go): paths
 	// end there, and the frame is Unknown for them; LeavesKind is its
 	// kind without them.
-	Leaves     []Leave
-	LeavesKind Kind
+	Leaves []Leave
 }
 
 // Mismatch records a disagreement between the code and the CFI.

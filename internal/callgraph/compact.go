@@ -1,0 +1,60 @@
+package callgraph
+
+// ClipEdges gives every node's edge list (and its list of assumed calls)
+// exactly the room it uses. The lists grow one call at a time while the
+// graph is built, and append leaves up to half of a list spare: on
+// libLLVM-15, 2.5 million edges of room for 1.8 million edges, about 30
+// MB of a live heap that decides whether the analysis stays under 1 GiB.
+// Call it once the graph is complete (after ModelRuntime); a later
+// append still works, on a new array.
+func (g *Graph) ClipEdges() {
+	for _, n := range g.Nodes {
+		if cap(n.Edges) > len(n.Edges) {
+			n.Edges = clipped(n.Edges)
+		}
+		if cap(n.Assumed) > len(n.Assumed) {
+			n.Assumed = clipped(n.Assumed)
+		}
+	}
+}
+
+// clipped is a copy of s in an array of its length (nil when s is empty).
+func clipped[E any](s []E) []E {
+	if len(s) == 0 {
+		return nil
+	}
+	out := make([]E, len(s))
+	copy(out, s)
+	return out
+}
+
+// QualifiedNames gives the nodes' qualified names (QualifiedName), each
+// library node's made once and then shared: a name with its library is
+// a new string on every call, and the paths of a large library's entries
+// keep one per step (libLLVM-15: 30 MB of copies of the same few
+// thousand names). The zero value is not usable: make one with
+// g.QualifiedNames(). Not safe for concurrent use.
+type QualifiedNames struct {
+	g    *Graph
+	made map[int]string
+}
+
+// QualifiedNames returns an empty name cache for g.
+func (g *Graph) QualifiedNames() *QualifiedNames { return &QualifiedNames{g: g} }
+
+// Of is g.QualifiedName(id).
+func (q *QualifiedNames) Of(id int) string {
+	g := q.g
+	if n := g.Nodes[id]; n.Module == nil || n.Module == g.Modules[0] || n.Hub {
+		return g.QualifiedName(id) // its name: nothing is made
+	}
+	if s, ok := q.made[id]; ok {
+		return s
+	}
+	s := g.QualifiedName(id)
+	if q.made == nil {
+		q.made = map[int]string{}
+	}
+	q.made[id] = s
+	return s
+}
