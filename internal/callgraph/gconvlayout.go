@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"slices"
-	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 )
@@ -34,30 +33,13 @@ type gconvLayout struct {
 	users []pcRange
 }
 
-var gconvLayouts struct {
-	sync.Mutex
-	byPath map[string]*gconvLayout
-}
+var gconvLayouts debugFileCache[*gconvLayout]
 
 // gconvLayoutOf reads m's layout once per debug file; nil without one, or
 // when a member's offset, a static object or one of its words is not
 // known (a word some relocation other than R_X86_64_RELATIVE fills).
 func gconvLayoutOf(m *Module) *gconvLayout {
-	path := m.File.DebugSymbols
-	if path == "" {
-		return nil
-	}
-	gconvLayouts.Lock()
-	defer gconvLayouts.Unlock()
-	if l, ok := gconvLayouts.byPath[path]; ok {
-		return l
-	}
-	l := readGconvLayout(m.File)
-	if gconvLayouts.byPath == nil {
-		gconvLayouts.byPath = map[string]*gconvLayout{}
-	}
-	gconvLayouts.byPath[path] = l
-	return l
+	return gconvLayouts.get(m.File, readGconvLayout)
 }
 
 // gconvStructs are the structures whose function members the model reads:

@@ -527,56 +527,11 @@ func (g *Graph) gconvStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]gc
 	if !ok || n.Func == nil {
 		return nil
 	}
-	insts, from, ok := g.decodeLinear(m, n)
-	fn := n.Func
-	if !ok || len(insts) == 0 {
-		return nil
-	}
-	if last := insts[len(insts)-1]; last.addr+uint64(last.e.Len) != fn.Addr+fn.Size {
-		return nil
-	}
-	at := make(map[uint64]int, len(insts))
-	for i, in := range insts {
-		at[in.addr] = i
-	}
-	outside, ok := g.coldEntries(m, fn)
+	lf, ok := g.linearFlow(m, n, true)
 	if !ok {
 		return nil
 	}
-	succ := make([][]int, len(insts))
-	for t, srcs := range from {
-		ti, ok := at[t]
-		if !ok {
-			if t >= fn.Addr && t < fn.Addr+fn.Size {
-				return nil
-			}
-			continue
-		}
-		for _, s := range srcs {
-			si, ok := at[s]
-			if !ok {
-				return nil
-			}
-			succ[si] = append(succ[si], ti)
-		}
-	}
-	// A call of a function that never returns (glibc's __assert_fail,
-	// __stack_chk_fail) has no next instruction: GCC places another
-	// block after it, whose state the call's would otherwise spoil.
-	calls := g.callsOf(m.File)
-	for i, in := range insts {
-		switch in.e.Flow {
-		case isa.FlowCall:
-			if in.e.HasTarget && calls.never(g, m.File, in.e.Target, noReturnLevels) {
-				continue
-			}
-			fallthrough
-		case isa.FlowNext, isa.FlowCondJump, isa.FlowIndirectCall:
-			if i+1 < len(insts) {
-				succ[i] = append(succ[i], i+1)
-			}
-		}
-	}
+	insts, at, succ, outside := lf.insts, lf.at, lf.succ, lf.outside
 	member := func(disp int64) uint8 {
 		switch disp {
 		case l.fct:

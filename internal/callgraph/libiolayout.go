@@ -39,28 +39,40 @@ func (l *libioLayout) wideVtableWord(addr uint64) bool {
 	return false
 }
 
-var libioLayouts struct {
-	sync.Mutex
-	byPath map[string]*libioLayout
-}
+var libioLayouts debugFileCache[*libioLayout]
 
 // libioLayoutOf reads m's layout once per debug file (nil without one).
 func libioLayoutOf(m *Module) *libioLayout {
-	path := m.File.DebugSymbols
+	return libioLayouts.get(m.File, readLibioLayout)
+}
+
+// debugFileCache keeps what a model reads from a module's debug file
+// (DWARF layouts), once per debug file for the whole process: several
+// graphs (many programs in one run) share one libc.
+type debugFileCache[T any] struct {
+	sync.Mutex
+	byPath map[string]T
+}
+
+// get returns read(f)'s value for f's debug file, reading it once; the
+// zero value for a file without one.
+func (c *debugFileCache[T]) get(f *binfile.File, read func(*binfile.File) T) T {
+	var zero T
+	path := f.DebugSymbols
 	if path == "" {
-		return nil
+		return zero
 	}
-	libioLayouts.Lock()
-	defer libioLayouts.Unlock()
-	if l, ok := libioLayouts.byPath[path]; ok {
-		return l
+	c.Lock()
+	defer c.Unlock()
+	if v, ok := c.byPath[path]; ok {
+		return v
 	}
-	l := readLibioLayout(m.File)
-	if libioLayouts.byPath == nil {
-		libioLayouts.byPath = map[string]*libioLayout{}
+	v := read(f)
+	if c.byPath == nil {
+		c.byPath = map[string]T{}
 	}
-	libioLayouts.byPath[path] = l
-	return l
+	c.byPath[path] = v
+	return v
 }
 
 // readLibioLayout walks the debug file's DWARF: the top-level entries of

@@ -140,50 +140,14 @@ func (g *Graph) chainCall(m *Module, n *Node, site uint64) bool {
 	if f, ok := m.File.Lookup("_IO_vtable_check"); ok {
 		checkFn = f.Addr
 	}
-	insts, from, ok := g.decodeLinear(m, n)
-	fn := n.Func
-	if !ok || len(insts) == 0 {
+	lf, ok := g.linearFlow(m, n, false)
+	if !ok {
 		return false
 	}
-	if last := insts[len(insts)-1]; last.addr+uint64(last.e.Len) != fn.Addr+fn.Size {
-		return false // part of the function did not decode
-	}
-	at := make(map[uint64]int, len(insts))
-	for i, in := range insts {
-		at[in.addr] = i
-	}
+	insts, from, at, succ, outside := lf.insts, lf.from, lf.at, lf.succ, lf.outside
 	c, ok := at[site]
 	if !ok {
 		return false
-	}
-	outside, ok := g.coldEntries(m, fn)
-	if !ok {
-		return false
-	}
-	succ := make([][]int, len(insts))
-	for t, srcs := range from {
-		ti, ok := at[t]
-		if !ok {
-			if t >= fn.Addr && t < fn.Addr+fn.Size {
-				return false // a branch into the middle of an instruction
-			}
-			continue
-		}
-		for _, s := range srcs {
-			si, ok := at[s]
-			if !ok {
-				return false
-			}
-			succ[si] = append(succ[si], ti)
-		}
-	}
-	for i, in := range insts {
-		switch in.e.Flow {
-		case isa.FlowNext, isa.FlowCondJump, isa.FlowCall, isa.FlowIndirectCall:
-			if i+1 < len(insts) {
-				succ[i] = append(succ[i], i+1)
-			}
-		}
 	}
 	type state [16]uint8
 	states := make([]*state, len(insts))
@@ -479,4 +443,79 @@ func (g *Graph) noteLibioCopy(m *Module, pc uint64, code []byte, e isa.Effect, l
 	if r, ok := reg(in.Args[1]); ok && field(in.Args[0], layout.vtable) {
 		c.stored |= r
 	}
+}
+
+// linearFlow is a function decoded in address order (decodeLinear) with
+// its flow between instructions: the successors of each, and where code
+// outside it (its .cold part) comes in. The forward passes of the libio
+// and gconv models run over it.
+type linearFlow struct {
+	insts []linearInst
+	// from maps each place branches land to where they come from.
+	from map[uint64][]uint64
+	// at maps an instruction's address to its index.
+	at   map[uint64]int
+	succ [][]int
+	// outside are the places the function's cold part jumps to.
+	outside []uint64
+}
+
+// linearFlow decodes node n's function (see the type). ok is false when
+// a branch could land anywhere, part of the function did not decode, a
+// branch lands inside an instruction, or the cold part does not decode.
+// With noReturn, a direct call of a function that never returns has no
+// successor (GCC places another block after it, whose state the call's
+// would otherwise spoil).
+func (g *Graph) linearFlow(m *Module, n *Node, noReturn bool) (linearFlow, bool) {
+	insts, from, ok := g.decodeLinear(m, n)
+	fn := n.Func
+	if !ok || len(insts) == 0 {
+		return linearFlow{}, false
+	}
+	if last := insts[len(insts)-1]; last.addr+uint64(last.e.Len) != fn.Addr+fn.Size {
+		return linearFlow{}, false // part of the function did not decode
+	}
+	at := make(map[uint64]int, len(insts))
+	for i, in := range insts {
+		at[in.addr] = i
+	}
+	outside, ok := g.coldEntries(m, fn)
+	if !ok {
+		return linearFlow{}, false
+	}
+	succ := make([][]int, len(insts))
+	for t, srcs := range from {
+		ti, ok := at[t]
+		if !ok {
+			if t >= fn.Addr && t < fn.Addr+fn.Size {
+				return linearFlow{}, false // a branch into the middle of an instruction
+			}
+			continue
+		}
+		for _, s := range srcs {
+			si, ok := at[s]
+			if !ok {
+				return linearFlow{}, false
+			}
+			succ[si] = append(succ[si], ti)
+		}
+	}
+	var calls *fileCalls
+	if noReturn {
+		calls = g.callsOf(m.File)
+	}
+	for i, in := range insts {
+		switch in.e.Flow {
+		case isa.FlowCall:
+			if noReturn && in.e.HasTarget && calls.never(g, m.File, in.e.Target, noReturnLevels) {
+				continue
+			}
+			fallthrough
+		case isa.FlowNext, isa.FlowCondJump, isa.FlowIndirectCall:
+			if i+1 < len(insts) {
+				succ[i] = append(succ[i], i+1)
+			}
+		}
+	}
+	return linearFlow{insts: insts, from: from, at: at, succ: succ, outside: outside}, true
 }
