@@ -51,18 +51,7 @@ func TestLazyResolverNesting(t *testing.T) {
 	// The lazy calls into the resolver from the nodes it reaches: each
 	// from libc, at a call objdump shows going to a PLT stub of libc.
 	libc := requireLibcDebug(t, res)
-	reach := map[int]bool{r: true}
-	work := []int{r}
-	for len(work) > 0 {
-		v := work[len(work)-1]
-		work = work[:len(work)-1]
-		for _, e := range g.Nodes[v].Edges {
-			if !reach[e.To] {
-				reach[e.To] = true
-				work = append(work, e.To)
-			}
-		}
-	}
+	reach := reachableFrom(g, r)
 	var fromLibc int
 	for v := range reach {
 		for _, e := range g.Nodes[v].Edges {
