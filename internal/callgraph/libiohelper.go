@@ -56,6 +56,7 @@ import (
 const premiseHelperPut = "vfprintf's helper stream (buffered_vfprintf, _IO_helper_jumps) writes only to the stream vfprintf was given, never " +
 	"to another helper: glibc 2.36 makes a helper only for an unbuffered stream, and nothing makes a helper unbuffered " +
 	"(its flags, checked in the code, do not have _IO_UNBUFFERED; a printf handler calling setvbuf on its stream would); " +
+	"only buffered_vfprintf makes a helper (a function that computes a helper table's address and stores a FILE's flags word), " +
 	"a helper is operated on only by the vfprintf run on it, and _IO_helper_overflow's closing PUTC finds room"
 
 // helperTableName is the name of the helper streams' jump tables (both
