@@ -44,6 +44,9 @@ type Module struct {
 	// wideVtable is the offset of glibc's _wide_vtable in struct
 	// _IO_wide_data (0 not read yet, -1 not known; libioforeign.go).
 	wideVtable int64
+	// helper is what the model of vfprintf's helper stream knows of the
+	// module (libiohelper.go).
+	helper libioHelper
 }
 
 // Node is a function, or an external: an imported function no library on

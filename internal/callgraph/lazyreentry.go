@@ -132,6 +132,12 @@ func (g *Graph) cycleThrough(r int) map[int]bool {
 // acyclicWithout says whether the nodes of comp other than r have no
 // cycle among them: every cycle of comp passes through r.
 func (g *Graph) acyclicWithout(comp map[int]bool, r int) bool {
+	return g.acyclicWithoutAny(comp, map[int]bool{r: true})
+}
+
+// acyclicWithoutAny says whether the nodes of comp not in rs have no
+// cycle among them: every cycle of comp passes through one of rs.
+func (g *Graph) acyclicWithoutAny(comp map[int]bool, rs map[int]bool) bool {
 	const (
 		unseen = iota
 		open
@@ -145,7 +151,7 @@ func (g *Graph) acyclicWithout(comp map[int]bool, r int) bool {
 	slices.Sort(nodes)
 	type item struct{ v, e int }
 	for _, start := range nodes {
-		if start == r || state[start] != unseen {
+		if rs[start] || state[start] != unseen {
 			continue
 		}
 		stack := []item{{start, 0}}
@@ -160,7 +166,7 @@ func (g *Graph) acyclicWithout(comp map[int]bool, r int) bool {
 			}
 			w := edges[top.e].To
 			top.e++
-			if w == r || !comp[w] {
+			if rs[w] || !comp[w] {
 				continue
 			}
 			switch state[w] {

@@ -81,6 +81,7 @@ type libioTable struct {
 	main        bool
 	wideOnly    bool
 	neverLinked bool
+	helper      bool // a helper table, out of the put hubs (libiohelper.go)
 }
 
 // libioSlotHub is a hub of libioKindHub, for slot off.
@@ -94,7 +95,7 @@ type libioSlotHub struct {
 func libioSlotHubs(m *Module) []libioSlotHub {
 	var hubs []libioSlotHub
 	for key, nw := range m.narrowed {
-		for _, kind := range []string{slotMain, slotChain, slotWide} {
+		for _, kind := range []string{slotMain, slotChain, slotWide, slotPut} {
 			prefix := "libio " + kind + "slot +"
 			var off int64
 			if _, err := fmt.Sscanf(strings.TrimPrefix(key, prefix), "%d", &off); err == nil && strings.HasPrefix(key, prefix) && nw.count > 0 {
@@ -148,6 +149,7 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 			tables[i].installers = append(tables[i].installers, g.nodeFor(m, fi))
 		}
 	}
+	g.markHelperTables(m, tables, inst)
 	md := &libioInstalls{g: g, m: m, tables: tables, hubs: hubs, marker: -1}
 	for _, a := range inst.copiers {
 		fi, _ := m.File.FunctionIndex(a)
@@ -386,6 +388,9 @@ func (md *libioInstalls) narrowHubs() {
 				continue
 			case h.kind == slotChain && t.neverLinked:
 				premises = appendPremise(premises, premiseLibioChain)
+				continue
+			case h.kind == slotPut && t.helper:
+				premises = appendPremise(premises, premiseHelperPut)
 				continue
 			}
 			installed++

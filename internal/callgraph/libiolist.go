@@ -60,6 +60,7 @@ const (
 	slotMain  = ""       // a FILE's vtable, the FILE from anywhere
 	slotChain = "chain " // a FILE's vtable, the FILE from _IO_list_all
 	slotWide  = "wide "  // a wide stream's _wide_vtable (wideVtableCalls)
+	slotPut   = "put "   // a FILE's vtable, the FILE a helper's put stream (libiohelper.go)
 )
 
 // libioKindWhat tells the hubs' names apart.
@@ -67,6 +68,7 @@ var libioKindWhat = map[string]string{
 	slotMain:  "",
 	slotChain: ", the FILE a stream on _IO_list_all",
 	slotWide:  ", a wide stream's _wide_vtable",
+	slotPut:   ", the FILE vfprintf's helper writes to",
 }
 
 // isNeverLinked says whether a table of neverLinkedTables starts at addr
@@ -85,6 +87,9 @@ func isNeverLinked(m *Module, addr uint64) bool {
 func (g *Graph) libioSlotHubFor(m *Module, n *Node, sec *elf.Section, off int64, site uint64) (narrowed, bool) {
 	if !g.opts.Strict && g.chainFILECall(m, n, site) {
 		return g.libioKindHub(m, sec, off, slotChain)
+	}
+	if g.isHelperOverflow(m, n) {
+		return g.libioKindHub(m, sec, off, slotPut)
 	}
 	return g.libioHub(m, sec, off)
 }
@@ -347,6 +352,7 @@ var libioKindTables = map[string]string{
 	slotMain:  "whose streams the program can make",
 	slotChain: "of streams on _IO_list_all the program can make",
 	slotWide:  "the program's wide streams can hold",
+	slotPut:   "of streams the program can make, less vfprintf's helpers",
 }
 
 // appendPremise adds a glibc-model premise once.

@@ -93,6 +93,7 @@ func (g *Graph) ModelRuntime() {
 	g.Loaded = g.ModelLoadedObjects()
 	g.resolvePending()
 	g.boundResolverReentry() // (lazyreentry.go; needs the final edges)
+	g.boundHelperRecursion() // (libiohelper.go; needs the final edges)
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is
