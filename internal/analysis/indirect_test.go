@@ -42,6 +42,25 @@ func frames(res *Result) map[string]int64 {
 // used: from the caller's SP before the call down to the lowest SP.
 func measuredDepths(t *testing.T, dir, bin, fn string, hits int, args ...string) []int64 {
 	t.Helper()
+	return measured(t, dir, bin, fn, "", hits, args...)
+}
+
+// measuredToExit is measuredDepths for one call of fn that never returns:
+// the steps end when the process reaches libc's _exit (whose own frame
+// is a syscall, no push), the depth then the most stack the call used.
+func measuredToExit(t *testing.T, dir, bin, fn string) int64 {
+	t.Helper()
+	d := measured(t, dir, bin, fn, "_exit", 1)
+	if len(d) != 1 {
+		return -1
+	}
+	return d[0]
+}
+
+// measured steps bin under gdb from each of the first hits calls of fn
+// until it returns, or, with stop, until it returns or reaches stop.
+func measured(t *testing.T, dir, bin, fn, stop string, hits int, args ...string) []int64 {
+	t.Helper()
 	gdb, err := exec.LookPath("gdb")
 	if err != nil {
 		t.Log("gdb not found: no measured run")
@@ -53,7 +72,12 @@ func measuredDepths(t *testing.T, dir, bin, fn string, hits int, args ...string)
 		if i > 0 {
 			sb.WriteString("continue\n")
 		}
-		sb.WriteString("set $top = $rsp + 8\nset $min = $rsp\nwhile $rsp < $top\nstepi\nif $rsp < $min\nset $min = $rsp\nend\nend\nprintf \"DEPTH %d\\n\", $top - $min\n")
+		cond := "$rsp < $top"
+		if stop != "" {
+			sb.WriteString("set $stop = (long)&" + stop + "\n")
+			cond += " && $pc != $stop"
+		}
+		sb.WriteString("set $top = $rsp + 8\nset $min = $rsp\nwhile " + cond + "\nstepi\nif $rsp < $min\nset $min = $rsp\nend\nend\nprintf \"DEPTH %d\\n\", $top - $min\n")
 	}
 	sb.WriteString("kill\n")
 	script := filepath.Join(dir, "measure.gdb")
