@@ -167,6 +167,17 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 			}
 		}
 	}
+	// Only the moves on a cycle of the code are counted: any other runs
+	// once per call at most, and the walk measures it as it is.
+	inLoop := map[int]bool{}
+	for i := range insts {
+		if _, ok := spMoveDown(insts[i].in); ok && onCycle(insts, i) {
+			inLoop[i] = true
+		}
+	}
+	if len(inLoop) == 0 {
+		return nil, fmt.Errorf("no constant SP move in a loop")
+	}
 	why := "no register set to a constant is compared with one"
 	for i := range insts {
 		f, v0, ok := ctrBirth(insts[i].in)
@@ -175,7 +186,7 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 		}
 		thresholds := append(slices.Clone(compared[f]), inMemory...)
 		slices.Sort(thresholds)
-		p := ctrPass{insts: insts, birth: i, fam: f, v0: v0, fatal: fatal, thresholds: thresholds, taken: taken}
+		p := ctrPass{insts: insts, birth: i, fam: f, v0: v0, fatal: fatal, thresholds: thresholds, taken: taken, inLoop: inLoop}
 		lc, err := p.run()
 		if err == nil {
 			return lc, nil
@@ -208,7 +219,7 @@ func ctrBirth(in x86asm.Inst) (int, int64, bool) {
 	return 0, 0, false
 }
 
-var debugCtr = false
+var debugCtr = false // (prints the pass's states; for debugging)
 
 type ctrPass struct {
 	insts      []flowInst
@@ -217,6 +228,25 @@ type ctrPass struct {
 	fatal      map[int]uint64
 	thresholds []int64
 	taken      []int64
+	inLoop     map[int]bool // the moves counted
+}
+
+// onCycle says whether instruction i can run again after itself.
+func onCycle(insts []flowInst, i int) bool {
+	seen := make([]bool, len(insts))
+	work := slices.Clone(insts[i].next)
+	for len(work) > 0 {
+		j := work[len(work)-1]
+		work = work[:len(work)-1]
+		if j == i {
+			return true
+		}
+		if !seen[j] {
+			seen[j] = true
+			work = append(work, insts[j].next...)
+		}
+	}
+	return false
 }
 
 func (p *ctrPass) run() (*loopCount, error) {
@@ -236,7 +266,7 @@ func (p *ctrPass) run() (*loopCount, error) {
 			}
 			st.born, st.regs, st.slots = 1, 1<<uint(p.fam), map[int64]uint8{}
 			st.hi, st.prev, st.gain, st.flags = p.v0, ctrNone, ctrNone, ctrFlags{}
-		} else if err := p.step(&st, fi.in); err != nil {
+		} else if err := p.step(&st, fi.in, p.inLoop[i]); err != nil {
 			return nil, fmt.Errorf("%v at %#x", err, fi.pc)
 		}
 		for _, j := range fi.next {
@@ -290,9 +320,12 @@ func (p *ctrPass) run() (*loopCount, error) {
 				lc.After[fi.pc] = true
 			}
 		}
-		b, ok := spMoveDown(fi.in)
-		if !ok || st.born == 0 {
+		b, _ := spMoveDown(fi.in)
+		if !p.inLoop[i] {
 			continue
+		}
+		if st.born == 0 {
+			return nil, fmt.Errorf("SP move at %#x in a loop runs before it", fi.pc)
 		}
 		if st.born != 1 {
 			return nil, fmt.Errorf("SP move at %#x runs both before and after the counter is set", fi.pc)
@@ -507,7 +540,7 @@ var implicitWrites = map[x86asm.Op][]int{
 }
 
 // step applies one instruction (not the birth) to st.
-func (p *ctrPass) step(st *ctrState, in x86asm.Inst) error {
+func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	if !flagKeepers[in.Op] && !isJcc(in.Op) {
 		st.flags = ctrFlags{}
 	}
@@ -517,7 +550,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst) error {
 	born := st.born == 1
 	// SP.
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
-		if _, ok := spMoveDown(in); ok && born {
+		if counted && born {
 			st.gain, st.prev, st.moved = 0, st.hi, true
 			st.rbpClean = st.rbpClean && st.rbpFP
 			return nil
