@@ -90,6 +90,10 @@ type ctrState struct {
 	// counted move came before.
 	rbpFP, rbpClean bool
 	flags           ctrFlags
+	// fresh is the size of the counted move SP last moved by (0: SP
+	// moved otherwise since, or none): rsp plus less than it points into
+	// that block, below every slot of the frame.
+	fresh int64
 }
 
 // ctrFlags says what the last instruction to set the flags compared: N
@@ -229,6 +233,9 @@ type ctrPass struct {
 	thresholds []int64
 	taken      []int64
 	inLoop     map[int]bool // the moves counted
+	// rspAddr: the code computes an address from rsp that may point into
+	// the frame's slots; slotUsed: N went through a slot. Both: no proof.
+	rspAddr, slotUsed bool
 }
 
 // onCycle says whether instruction i can run again after itself.
@@ -345,6 +352,9 @@ func (p *ctrPass) run() (*loopCount, error) {
 	}
 	if len(lc.Moves) == 0 {
 		return nil, fmt.Errorf("no SP move after it")
+	}
+	if p.rspAddr && p.slotUsed {
+		return nil, fmt.Errorf("it is kept in a frame slot, and the code computes addresses of the frame from rsp")
 	}
 	if G <= 0 {
 		return nil, fmt.Errorf("the counter may not grow between two SP moves")
@@ -486,12 +496,15 @@ func joinCtr(a, b ctrState) ctrState {
 	if a.flags != b.flags {
 		c.flags = ctrFlags{}
 	}
+	if a.fresh != b.fresh {
+		c.fresh = 0
+	}
 	return c
 }
 
 func sameCtr(a, b ctrState) bool {
 	if a.ok != b.ok || a.born != b.born || a.regs != b.regs || a.hi != b.hi || a.prev != b.prev || a.gain != b.gain ||
-		a.moved != b.moved || a.rbpFP != b.rbpFP || a.rbpClean != b.rbpClean || a.flags != b.flags || len(a.slots) != len(b.slots) {
+		a.moved != b.moved || a.fresh != b.fresh || a.rbpFP != b.rbpFP || a.rbpClean != b.rbpClean || a.flags != b.flags || len(a.slots) != len(b.slots) {
 		return false
 	}
 	for k, v := range a.slots {
@@ -548,11 +561,14 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 		return nil
 	}
 	born := st.born == 1
+	p.noteRSPAddr(st, in)
 	// SP.
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
+		st.fresh = 0
 		if counted && born {
 			st.gain, st.prev, st.moved = 0, st.hi, true
 			st.rbpClean = st.rbpClean && st.rbpFP
+			st.fresh, _ = spMoveDown(in)
 			return nil
 		}
 		if st.rbpFP && st.rbpClean {
@@ -568,6 +584,10 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 			}
 		}
 		return nil
+	}
+	switch in.Op {
+	case x86asm.PUSH, x86asm.POP, x86asm.CALL, x86asm.RET:
+		st.fresh = 0
 	}
 	if in.Op == x86asm.LEAVE {
 		if st.rbpFP && st.rbpClean {
@@ -621,6 +641,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 			if s, ok := in.Args[1].(x86asm.Reg); ok {
 				if f, w, ok := regFamily(s); ok && w >= 32 && st.regs&(1<<uint(f)) != 0 && p.slotUsable(st, m, in.MemBytes) {
 					st.slots[memDisp(m)] = uint8(in.MemBytes)
+					p.slotUsed = true
 				}
 			}
 		}
@@ -736,6 +757,37 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 		}
 	}
 	return nil
+}
+
+// noteRSPAddr notes an address computed from rsp (lea, a copy of rsp),
+// unless it points into the block a counted move just allocated.
+func (p *ctrPass) noteRSPAddr(st *ctrState, in x86asm.Inst) {
+	for i, a := range in.Args {
+		if a == nil {
+			break
+		}
+		switch a := a.(type) {
+		case x86asm.Reg:
+			if a != x86asm.RSP || i == 0 && in.Op != x86asm.PUSH {
+				continue
+			}
+			if d, ok := in.Args[0].(x86asm.Reg); ok && in.Op == x86asm.MOV && (d == x86asm.RBP || st.fresh > 0) {
+				continue // (the frame pointer; the block's start)
+			}
+			p.rspAddr = true
+		case x86asm.Mem:
+			if in.Op != x86asm.LEA || a.Base != x86asm.RSP && a.Index != x86asm.RSP {
+				continue
+			}
+			if d, ok := in.Args[0].(x86asm.Reg); ok && d == x86asm.RSP {
+				continue
+			}
+			if a.Index == 0 && memDisp(a) >= 0 && memDisp(a) < st.fresh {
+				continue
+			}
+			p.rspAddr = true
+		}
+	}
 }
 
 func isCmovOrSet(op x86asm.Op) bool {
