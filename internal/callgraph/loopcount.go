@@ -182,7 +182,7 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 	if len(inLoop) == 0 {
 		return nil, fmt.Errorf("no constant SP move in a loop")
 	}
-	why := "no register set to a constant is compared with one"
+	why, first := "no register set to a constant is compared with one", ""
 	for i := range insts {
 		f, v0, ok := ctrBirth(insts[i].in)
 		if !ok || len(compared[f]) == 0 {
@@ -195,7 +195,13 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 		if err == nil {
 			return lc, nil
 		}
-		why = fmt.Sprintf("counter set at %#x: %v", insts[i].pc, err)
+		if first == "" {
+			// (The first register set, the likeliest counter, says why.)
+			first = fmt.Sprintf("counter set at %#x: %v", insts[i].pc, err)
+		}
+	}
+	if first != "" {
+		why = first
 	}
 	return nil, fmt.Errorf("%s", why)
 }
