@@ -592,7 +592,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 		return nil
 	}
 	switch in.Op {
-	case x86asm.PUSH, x86asm.POP, x86asm.CALL, x86asm.RET:
+	case x86asm.PUSH, x86asm.POP, x86asm.CALL, x86asm.RET, x86asm.LEAVE:
 		st.fresh = 0
 	}
 	if in.Op == x86asm.LEAVE {
@@ -716,10 +716,6 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	}
 	if !oneDest[in.Op] && !isCmovOrSet(in.Op) && !(in.Op == x86asm.IMUL) {
 		p.clobber(st)
-		return nil
-	}
-	switch in.Op {
-	case x86asm.CMP, x86asm.TEST, x86asm.BT, x86asm.PUSH, x86asm.NOP:
 		return nil
 	}
 	holds := st.regs&(1<<uint(f)) != 0
