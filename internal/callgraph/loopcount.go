@@ -74,6 +74,10 @@ import (
 const (
 	ctrNone  = math.MaxInt64 // hi, prevHi: not known; gain: no move yet
 	maxCount = 1 << 16       // a counter bound past it is not used
+	// maxCtrSteps bounds the instructions the pass steps through for one
+	// function, over every register tried (ld.so's _dl_debug_vdprintf
+	// takes 3,433).
+	maxCtrSteps = 100000
 )
 
 // ctrState is what the pass knows before one instruction.
@@ -183,6 +187,7 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 		return nil, fmt.Errorf("no constant SP move in a loop")
 	}
 	why, first := "no register set to a constant is compared with one", ""
+	budget := maxCtrSteps
 	for i := range insts {
 		f, v0, ok := ctrBirth(insts[i].in)
 		if !ok || len(compared[f]) == 0 {
@@ -190,10 +195,16 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 		}
 		thresholds := append(slices.Clone(compared[f]), inMemory...)
 		slices.Sort(thresholds)
-		p := ctrPass{insts: insts, birth: i, fam: f, v0: v0, fatal: fatal, thresholds: thresholds, taken: taken, inLoop: inLoop}
+		p := ctrPass{insts: insts, birth: i, fam: f, v0: v0, fatal: fatal, thresholds: thresholds, taken: taken, inLoop: inLoop, budget: &budget}
 		lc, err := p.run()
 		if err == nil {
+			if debugCtr {
+				fmt.Printf("steps %d\n", maxCtrSteps-budget)
+			}
 			return lc, nil
+		}
+		if budget < 0 {
+			return nil, err
 		}
 		if first == "" {
 			// (The first register set, the likeliest counter, says why.)
@@ -242,6 +253,7 @@ type ctrPass struct {
 	// rspAddr: the code computes an address from rsp that may point into
 	// the frame's slots; slotUsed: N went through a slot. Both: no proof.
 	rspAddr, slotUsed bool
+	budget            *int // steps left
 }
 
 // onCycle says whether instruction i can run again after itself.
@@ -271,6 +283,9 @@ func (p *ctrPass) run() (*loopCount, error) {
 	for len(work) > 0 {
 		i := work[len(work)-1]
 		work = work[:len(work)-1]
+		if *p.budget--; *p.budget < 0 {
+			return nil, fmt.Errorf("the pass gave up after %d steps", maxCtrSteps)
+		}
 		st := states[i].clone()
 		fi := &p.insts[i]
 		if i == p.birth {
