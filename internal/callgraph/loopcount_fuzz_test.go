@@ -11,7 +11,8 @@ import (
 // the code. Calls out of the code never return (as __assert_fail@plt),
 // jumps out are tail calls. Seeds (testdata/fuzz/FuzzCountLoopMoves):
 // testdata/x86/countedalloca.c's counted, decremented and overflowing
-// (package analysis) from gcc -O1 and -O2.
+// (package analysis) from gcc -O1 and -O2, and the slowest inputs a run
+// of the fuzzer found (slow-*: 6 ms at most, the step budget holds).
 func FuzzCountLoopMoves(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code []byte) {
 		const base = 0x1000
