@@ -6,7 +6,6 @@ import (
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
-	"github.com/stackscope/stackscope/internal/size"
 )
 
 // A function whose SP moves down by a constant inside a loop (an alloca
@@ -18,8 +17,9 @@ import (
 // check ending the process when it fails: a call that never returns. When
 // that call is one of glibc's fatal-error functions called from glibc's
 // own code (ld.so's _dl_debug_vdprintf: assert (niov < NIOVMAX)), the
-// bound rests on the libc-checks premise (libcfatal.go): the node
-// carries it, and --strict leaves the frame Dynamic. A call the walker
+// bound rests on the libc-checks premise (libcfatal.go): that call is
+// cut to the premise's marker, which every entry reaching the function
+// lists, and --strict leaves the frame Dynamic. A call the walker
 // knows never returns for another reason (the program's own assert, into
 // __assert_fail@plt) is the code's proof, with no premise.
 //
@@ -76,9 +76,9 @@ func (g *Graph) modelCountedLoop(id int) {
 		}
 	}
 	n.Frame = fr
-	if len(checks) > 0 {
-		n.Premises = append(n.Premises, Premise{Kind: PremiseLibcChecks, Site: lc.Birth, Detail: fmt.Sprintf(
-			"%s's %d SP %s in a loop run at most %d times in one call (%s): a counter set at %#x caps them, and its check calls %s when it fails, which ends the process",
-			n.Name, len(lc.Moves), plural(len(lc.Moves), "move"), lc.Count, size.Format(lc.Total), lc.Birth, strings.Join(checks, ", "))})
-	}
+	// With checks, the bound rests on the libc-checks premise: the call
+	// into the fatal-error function is cut (cutLibcFatal, which takes
+	// the same calls), and every entry reaching this function lists the
+	// premise once through the cut; a second premise here would list it
+	// twice.
 }
