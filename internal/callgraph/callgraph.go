@@ -261,6 +261,9 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		if len(frames[i].Leaves) > 0 {
 			g.modelLongjmp(id) // (longjmp.go)
 		}
+		if movesInLoop(g.Arch, frames[i]) {
+			g.modelCountedLoop(id) // (countedloop.go)
+		}
 		g.pending = append(g.pending, id)
 	}
 }

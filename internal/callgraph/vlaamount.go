@@ -172,61 +172,13 @@ type vlaAmount struct {
 // isFunction says whether a jump target outside the code starts a
 // function (a tail call, which does not come back).
 func vlaAmounts(code []byte, addr uint64, src countSources, isFunction func(uint64) bool) (map[uint64]vlaAmount, error) {
-	type insn struct {
-		pc   uint64
-		in   x86asm.Inst
-		next []int
-	}
-	var insts []insn
-	index := map[uint64]int{}
-	for off := 0; off < len(code); {
-		in, err := x86asm.Decode(code[off:], 64)
-		if err != nil {
-			return nil, fmt.Errorf("instruction at %#x not decoded: %v", addr+uint64(off), err)
-		}
-		index[addr+uint64(off)] = len(insts)
-		insts = append(insts, insn{pc: addr + uint64(off), in: in})
-		off += in.Len
+	insts, err := decodeFlow(code, addr, isFunction)
+	if err != nil {
+		return nil, err
 	}
 	escaped := false
 	for i := range insts {
 		in := insts[i].in
-		end := insts[i].pc + uint64(in.Len)
-		target := func() (bool, error) {
-			rel, ok := in.Args[0].(x86asm.Rel)
-			if !ok {
-				return false, fmt.Errorf("indirect jump at %#x", insts[i].pc)
-			}
-			t := uint64(int64(end) + int64(rel))
-			if j, ok := index[t]; ok {
-				insts[i].next = append(insts[i].next, j)
-				return true, nil
-			}
-			if t >= addr && t < addr+uint64(len(code)) {
-				return false, fmt.Errorf("jump at %#x into the middle of an instruction", insts[i].pc)
-			}
-			if isFunction == nil || !isFunction(t) {
-				return false, fmt.Errorf("jump at %#x out of the function to %#x", insts[i].pc, t)
-			}
-			return true, nil
-		}
-		fall := true
-		switch {
-		case in.Op == x86asm.JMP:
-			fall = false
-			if _, err := target(); err != nil {
-				return nil, err
-			}
-		case in.Op >= x86asm.JA && in.Op <= x86asm.JS && in.Op != x86asm.JMP, in.Op == x86asm.JRCXZ, in.Op == x86asm.JECXZ:
-			if _, err := target(); err != nil {
-				return nil, err
-			}
-		case in.Op == x86asm.RET, in.Op == x86asm.UD2, in.Op == x86asm.HLT:
-			fall = false
-		}
-		if fall && i+1 < len(insts) {
-			insts[i].next = append(insts[i].next, i+1)
-		}
 		if in.Op == x86asm.LEA {
 			if m, ok := in.Args[1].(x86asm.Mem); ok && m.Base == x86asm.RBP {
 				if r, ok := in.Args[0].(x86asm.Reg); !ok || r != x86asm.RSP {
@@ -294,6 +246,75 @@ func vlaAmounts(code []byte, addr uint64, src countSources, isFunction func(uint
 		}
 	}
 	return out, nil
+}
+
+// flowInst is one instruction of a function and where it goes next:
+// next are its successors in the function (a jump's target first), jumpTo
+// the index of a jump's target in the function (-1: none).
+type flowInst struct {
+	pc     uint64
+	in     x86asm.Inst
+	next   []int
+	jumpTo int
+}
+
+// decodeFlow decodes code (at addr) into instructions and their
+// successors. A jump out of the function to a function (isFunction) is a
+// tail call and has no successor; any other jump out, an indirect jump,
+// or a jump into the middle of an instruction is an error.
+func decodeFlow(code []byte, addr uint64, isFunction func(uint64) bool) ([]flowInst, error) {
+	var insts []flowInst
+	index := map[uint64]int{}
+	for off := 0; off < len(code); {
+		in, err := x86asm.Decode(code[off:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("instruction at %#x not decoded: %v", addr+uint64(off), err)
+		}
+		index[addr+uint64(off)] = len(insts)
+		insts = append(insts, flowInst{pc: addr + uint64(off), in: in, jumpTo: -1})
+		off += in.Len
+	}
+	for i := range insts {
+		in := insts[i].in
+		end := insts[i].pc + uint64(in.Len)
+		target := func() error {
+			rel, ok := in.Args[0].(x86asm.Rel)
+			if !ok {
+				return fmt.Errorf("indirect jump at %#x", insts[i].pc)
+			}
+			t := uint64(int64(end) + int64(rel))
+			if j, ok := index[t]; ok {
+				insts[i].next = append(insts[i].next, j)
+				insts[i].jumpTo = j
+				return nil
+			}
+			if t >= addr && t < addr+uint64(len(code)) {
+				return fmt.Errorf("jump at %#x into the middle of an instruction", insts[i].pc)
+			}
+			if isFunction == nil || !isFunction(t) {
+				return fmt.Errorf("jump at %#x out of the function to %#x", insts[i].pc, t)
+			}
+			return nil
+		}
+		fall := true
+		switch {
+		case in.Op == x86asm.JMP:
+			fall = false
+			if err := target(); err != nil {
+				return nil, err
+			}
+		case in.Op >= x86asm.JA && in.Op <= x86asm.JS && in.Op != x86asm.JMP, in.Op == x86asm.JRCXZ, in.Op == x86asm.JECXZ:
+			if err := target(); err != nil {
+				return nil, err
+			}
+		case in.Op == x86asm.RET, in.Op == x86asm.UD2, in.Op == x86asm.HLT:
+			fall = false
+		}
+		if fall && i+1 < len(insts) {
+			insts[i].next = append(insts[i].next, i+1)
+		}
+	}
+	return insts, nil
 }
 
 // readReg is the value of register r read at its width: a bounded value

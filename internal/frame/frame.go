@@ -152,6 +152,9 @@ type Frame struct {
 	// BoundedAmounts are the SP moves by a run-time amount that
 	// Input.SPAmount bounded, in the order walked: Size counts them.
 	BoundedAmounts []BoundedAmount
+	// CountedMoves are the SP moves Input.CountedMoves took as no move,
+	// in address order: Size and the calls' depths leave them out.
+	CountedMoves []uint64
 	// Leaves are the places where the code sets SP to a value that is no
 	// copy of SP and jumps through a register (longjmp, leave.go): paths
 	// end there, and the frame is Unknown for them; LeavesKind is its
@@ -229,6 +232,10 @@ type Input struct {
 	// move by a run-time amount at addr lowers SP by, when the caller
 	// can bound it (spamount.go).
 	SPAmount func(addr uint64) (int64, bool)
+	// CountedMoves, when not nil, says whether the constant SP move down
+	// at addr is one whose executions the caller counted and whose total
+	// it adds itself (countedmoves.go): the walk takes it as no move.
+	CountedMoves func(addr uint64) bool
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -733,6 +740,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		switch e.SP {
 		case isa.SPAdd:
+			if e.SPDelta < 0 && w.countedMove(addr) {
+				// Counted by the caller (countedmoves.go): SP-relative
+				// addresses below it are not at a known depth.
+				st.dyn = true
+				break
+			}
 			st.depth -= e.SPDelta
 		case isa.SPAlign:
 			if w.regs && st.sp != nil && st.sp.valid != 0 {
