@@ -98,6 +98,14 @@ func TestWriteExitBounded(t *testing.T) {
 		t.Errorf("a gdb-measured run of main went %d B deep, above its bound %d B", d, *main.Bound)
 	}
 
+	// The ELF entry too: _start -> __libc_start_main -> main, with the
+	// [exit handlers] node's depth at _dl_fini's calls of the .fini_array
+	// (made again once _dl_fini's arrays are bounded, and not failed by
+	// dfs_traversal's recursion, which reaches no such call).
+	if start := entry(t, res, "_start"); !start.Bounded || *start.Bound < *main.Bound {
+		t.Errorf("_start: bounded %v at %s (main %d B): %s", start.Bounded, show(start.Bound), *main.Bound, reasonSummary(start))
+	}
+
 	strict, err := Run(bin, Options{Strict: true})
 	if err != nil {
 		t.Fatal(err)

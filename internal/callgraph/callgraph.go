@@ -175,6 +175,8 @@ type Graph struct {
 	// resolver is ld.so's lazy-binding resolver modelled on this CPU
 	// (lazyresolver.go).
 	resolver resolverModel
+	// exitHandlers are the [exit handlers] nodes (libcstart.go).
+	exitHandlers []exitHandlers
 	// Loaded is the number of objects the program's namespace holds,
 	// when ModelLoadedObjects proved it (ldnloaded.go).
 	Loaded LoadedObjects

@@ -2,6 +2,7 @@ package callgraph
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -454,6 +455,32 @@ func (g *Graph) exitAfter(n *Node, site frame.CallSite) int {
 // handlers run), plus, when m is a shared library (a dynamic program),
 // the depth ld.so's _dl_fini reaches before it calls the .fini_array.
 func (g *Graph) atExitNode(m *Module, exit int) int {
+	id := len(g.Nodes)
+	g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[exit handlers]", Frame: g.exitHandlersFrame(m, exit), Summary: MethodLibcStart})
+	g.exitHandlers = append(g.exitHandlers, exitHandlers{node: id, m: m, exit: exit})
+	return id
+}
+
+// exitHandlers is an [exit handlers] node, with what its frame is made
+// from.
+type exitHandlers struct {
+	node int
+	m    *Module
+	exit int
+}
+
+// refreshExitHandlers makes the [exit handlers] nodes' frames again once
+// the runtime models have changed frames on the way (ModelRuntime:
+// _dl_fini's arrays bounded by the number of loaded objects).
+func (g *Graph) refreshExitHandlers() {
+	for _, x := range g.exitHandlers {
+		g.Nodes[x.node].Frame = g.exitHandlersFrame(x.m, x.exit)
+	}
+}
+
+// exitHandlersFrame is the frame of the [exit handlers] node (see
+// atExitNode).
+func (g *Graph) exitHandlersFrame(m *Module, exit int) frame.Frame {
 	fr := frame.Frame{Kind: frame.Static}
 	note := func(why string) {
 		if fr.Kind == frame.Static {
@@ -480,9 +507,7 @@ func (g *Graph) atExitNode(m *Module, exit int) int {
 			note("the .fini_array is run by ld.so's _dl_fini, which was not found at ld.so's entry")
 		}
 	}
-	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[exit handlers]", Frame: fr, Summary: MethodLibcStart})
-	return id
+	return fr
 }
 
 // depthToIndirect is the most bytes below its caller's SP that node id's
@@ -497,22 +522,22 @@ func (g *Graph) depthToIndirect(id int, memo map[int]int64, active map[int]bool)
 	}
 	n := g.Nodes[id]
 	if active[id] {
+		// A recursion that reaches no indirect call (ld.so's
+		// dfs_traversal under _dl_fini's sort) is over before any
+		// handler runs: it adds nothing to the depth at one.
+		if !g.reachesIndirect(id, map[int]bool{}) {
+			return -1, true, ""
+		}
 		return 0, false, fmt.Sprintf("recursion through %s", n.Name)
 	}
 	best := int64(-1)
-	if len(n.Unresolved) > 0 || len(n.Assumed) > 0 {
+	if g.callsIndirect(n) {
 		best = 0
-	}
-	for _, cs := range n.Frame.Calls {
-		if cs.Kind.Indirect() && !cs.HasSlot {
-			best = 0
-		}
 	}
 	active[id] = true
 	defer delete(active, id)
 	for _, e := range n.Edges {
-		to := g.Nodes[e.To]
-		if to.Module != n.Module || to.Hub || to.External || to.Summary != "" || e.Method != "direct" {
+		if !g.followsToIndirect(n, e) {
 			continue
 		}
 		d, ok, why := g.depthToIndirect(e.To, memo, active)
@@ -535,6 +560,41 @@ func (g *Graph) depthToIndirect(id int, memo map[int]int64, active map[int]bool)
 	v := best + n.Frame.Size
 	memo[id] = v
 	return v, true, ""
+}
+
+// callsIndirect says whether node n makes a call that depthToIndirect
+// counts as one through a pointer (a handler may run there).
+func (g *Graph) callsIndirect(n *Node) bool {
+	if len(n.Unresolved) > 0 || len(n.Assumed) > 0 {
+		return true
+	}
+	return slices.ContainsFunc(n.Frame.Calls, func(cs frame.CallSite) bool { return cs.Kind.Indirect() && !cs.HasSlot })
+}
+
+// followsToIndirect says whether depthToIndirect follows edge e of n: a
+// direct call inside n's module.
+func (g *Graph) followsToIndirect(n *Node, e Edge) bool {
+	to := g.Nodes[e.To]
+	return to.Module == n.Module && !to.Hub && !to.External && to.Summary == "" && e.Method == "direct"
+}
+
+// reachesIndirect says whether node id, or a function it reaches the way
+// depthToIndirect follows calls, calls through a pointer.
+func (g *Graph) reachesIndirect(id int, seen map[int]bool) bool {
+	if seen[id] {
+		return false
+	}
+	seen[id] = true
+	n := g.Nodes[id]
+	if g.callsIndirect(n) {
+		return true
+	}
+	for _, e := range n.Edges {
+		if g.followsToIndirect(n, e) && g.reachesIndirect(e.To, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // rtldFini finds ld.so's _dl_fini: the address ld.so's own entry code puts

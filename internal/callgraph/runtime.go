@@ -93,6 +93,7 @@ func (g *Graph) ModelRuntime() {
 	g.Loaded = g.ModelLoadedObjects()
 	g.resolvePending()
 	g.boundResolverReentry() // (lazyreentry.go; needs the final edges)
+	g.refreshExitHandlers()  // (libcstart.go; _dl_fini's frame may be bounded now)
 	g.boundHelperRecursion() // (libiohelper.go; needs the final edges)
 }
 
