@@ -24,13 +24,9 @@ import (
 //   - _IO_cookie_write is bounded, its worst path ends in the write
 //     function, and a gdb-measured call of it (from its caller's SP down
 //     to the lowest SP until it returns) stays at or below that bound.
-//
-// main itself stays NOT BOUNDED (libc's other indirect calls), and its
-// at_least does not go through the stream: the FILE functions main
-// calls sit in one recursive component with libc's address-taken set,
-// and the bound does not follow the edges inside a component. So the
-// measured run is compared with _IO_cookie_write's bound, the part of the
-// depth the model gives.
+//   - main itself (built with -z now) is BOUNDED where the model applies,
+//     its bound at least _IO_cookie_write's, and a gdb-measured run of
+//     main (until it returns or reaches _exit) stays at or below it.
 func TestCookieStreamFunctions(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	testutil.RequireTool(t, "gdb")
@@ -58,7 +54,7 @@ func TestCookieStreamFunctions(t *testing.T) {
 			dir := t.TempDir()
 			src, _ := filepath.Abs(filepath.Join("testdata", "cookie", c.src))
 			bin := filepath.Join(dir, strings.TrimSuffix(c.src, ".c"))
-			testutil.Run(t, dir, gcc, append(append([]string{"-g"}, c.flags...), "-o", bin, src)...)
+			testutil.Run(t, dir, gcc, append(append([]string{"-g", "-Wl,-z,now"}, c.flags...), "-o", bin, src)...)
 			res, err := Run(bin, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -120,6 +116,13 @@ func TestCookieStreamFunctions(t *testing.T) {
 			}
 			if c.deep == "deep_write" && depths[0] < 15000 {
 				t.Errorf("measured %d B: the run did not go through deep_write", depths[0])
+			}
+			if !main.Bounded || *main.Bound < e.Bound {
+				t.Errorf("main: bounded %v at %s, want bounded at least at _IO_cookie_write's %d B; reasons %s", main.Bounded, show(main.Bound), e.Bound, reasonSummary(main))
+			} else if d := measuredToExit(t, dir, bin, "main"); d < 0 || d > *main.Bound {
+				t.Errorf("main: a gdb-measured run went %d B deep (-1: not measured), its bound %d B", d, *main.Bound)
+			} else {
+				t.Logf("main: bound %d B, measured %d B", *main.Bound, d)
 			}
 			strict, err := Run(bin, Options{Strict: true})
 			if err != nil {
