@@ -33,9 +33,21 @@ for p in $programs; do
         continue
     fi
     line=$("$tmp/summary" < "$tmp/out.json")
-    printf '%-10s %s\n' "$p" "$line"
+    # The text a person reads: under main's "why", the lines that state a
+    # reason or a library's group of them (fix: and names: lines, the
+    # suggestions under them, not counted), and all lines.
+    timeout "${LIMIT:-300}" "$bin" analyze "$path" > "$tmp/out.txt" 2>/dev/null || true
+    counts=$(awk '/^main: /{m=1} m && /^  why \(/{w=1; next} w && /^  deepest known path/{exit} w{all++; if ($1 !~ /^(fix|names)/) r++} END{printf "%d %d", r, all}' "$tmp/out.txt")
+    set -- $counts
+    echo "$1" >> "$tmp/reasonlines"
+    echo "$2" >> "$tmp/whylines"
+    printf '%-10s %s reason-lines=%s why-lines=%s\n' "$p" "$line" "$1" "$2"
     case "$line" in *"main=yes"*) found=$((found + 1)) ;; esac
     case "$line" in *"on-path=yes"*) onpath=$((onpath + 1)) ;; esac
     case "$line" in *"audit=yes"*) audit=$((audit + 1)) ;; esac
 done
 echo "main found: $found/$n; main on the deepest path: $onpath/$n; a path through _dl_audit_*: $audit/$n"
+median() { sort -n "$1" | awk '{v[NR]=$1} END{if (NR==0) print "-"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+if [ -s "$tmp/reasonlines" ]; then
+    echo "main's why in the text, median: $(median "$tmp/reasonlines") reason lines, $(median "$tmp/whylines") lines with the fix and names lines"
+fi

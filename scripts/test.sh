@@ -11,6 +11,7 @@ gcc:gcc
 g++:g++
 objdump:binutils
 readelf:binutils
+nm:binutils
 objcopy:binutils
 strip:binutils
 as:binutils
