@@ -186,7 +186,7 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 			return 0
 		}
 		foreign := false
-		complete := g.sweepCode(m, func(pc uint64, code []byte, e *isa.Effect) bool {
+		complete := g.sweepFlow(m, func(pc uint64, code []byte, e *isa.Effect) bool {
 			if !mayReach(code[:e.Len], pc, lo, hi) {
 				return true
 			}
