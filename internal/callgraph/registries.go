@@ -436,7 +436,8 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 // start and the code between functions, and calls visit for every
 // instruction (its bytes from pc on). It says whether every byte decoded
 // and visit accepted every instruction (visit returns false for one it
-// could not read in full).
+// could not read in full). e is lent for the call: the next instruction
+// is decoded into it.
 func (g *Graph) sweepCode(m *Module, visit func(pc uint64, code []byte, e *isa.Effect) bool) bool {
 	return g.sweepCodeWith(m, isa.DecodeInto, visit)
 }
