@@ -69,7 +69,7 @@ func (a *argModel) chainOf(sites []argSite, key argKey) (*argChain, bool) {
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		for _, c := range a.callers[k.id] {
+		for _, c := range a.callsOf(k.id) {
 			v, ok := a.valueAt(c.from, c.e.Site, k.reg)
 			if !ok {
 				return nil, false

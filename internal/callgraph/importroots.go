@@ -135,7 +135,7 @@ func (g *Graph) sweepGOTUses(m *Module, fr isa.FixedRefReader, slots map[string]
 		}
 	}
 	unseen := false
-	complete := g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+	complete := g.sweepFlow(m, func(pc uint64, code []byte, e *isa.Effect) bool {
 		if e.Ref == pc && e.Flow == isa.FlowNext {
 			unseen = true // lea r,[rip+0]-style: the large model's GOT base
 		}

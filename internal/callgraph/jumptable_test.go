@@ -96,3 +96,67 @@ func TestDecodeLinearJumpTables(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeLinearMatchesObjdump: decodeLinear's instructions of libc
+// functions (a program followed into libc) start where objdump's do, up
+// to where the decode stops, and each carries the Effect the decoder
+// gives for its bytes on their own.
+func TestDecodeLinearMatchesObjdump(t *testing.T) {
+	objdump := testutil.RequireTool(t, "objdump")
+	prog := buildC(t, t.TempDir(), "lin", `#include <stdio.h>
+int main(int argc, char **argv) { printf("%s %d\n", argv[0], argc); return 0; }
+`)
+	g := buildModelled(t, prog)
+	dec := x86.Decoder{}
+	checked, insts := 0, 0
+	for id, n := range g.Nodes {
+		if checked == 40 {
+			break
+		}
+		if n.Func == nil || n.Module == nil || !strings.HasPrefix(n.Module.Name, "libc.so") || g.Original(id) != id ||
+			n.Func.Size < 64 || n.Func.Size > 2048 || id%7 != 0 {
+			continue
+		}
+		lin, _, ok := g.decodeLinear(n.Module, n)
+		if !ok {
+			continue
+		}
+		out, err := exec.Command(objdump, "-d", "--no-show-raw-insn", "--start-address="+strconv.FormatUint(n.Func.Addr, 10),
+			"--stop-address="+strconv.FormatUint(n.Func.Addr+n.Func.Size, 10), n.Module.File.Path).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		for _, l := range strings.Split(string(out), "\n") {
+			head, _, found := strings.Cut(l, ":\t")
+			if !found {
+				continue
+			}
+			if a, err := strconv.ParseUint(strings.TrimSpace(head), 16, 64); err == nil {
+				want = append(want, a)
+			}
+		}
+		if len(lin) == 0 || len(lin) > len(want) {
+			t.Fatalf("%s: decodeLinear gave %d instructions, objdump %d", n.Name, len(lin), len(want))
+		}
+		code, err := n.Module.File.Code(n.Func.Addr, n.Func.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, in := range lin {
+			if in.addr != want[i] {
+				t.Fatalf("%s: instruction %d at %#x, objdump's at %#x", n.Name, i, in.addr, want[i])
+			}
+			e, err := dec.Decode(code[in.addr-n.Func.Addr:], in.addr)
+			if err != nil || e != in.e {
+				t.Fatalf("%s: the Effect at %#x is not the decoder's (%v)", n.Name, in.addr, err)
+			}
+		}
+		checked++
+		insts += len(lin)
+	}
+	if checked < 20 {
+		t.Fatalf("only %d libc functions compared", checked)
+	}
+	t.Logf("%d functions, %d instructions", checked, insts)
+}

@@ -258,9 +258,9 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 		}
 	}
 	stray := false
-	scan.complete = g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+	scan.complete = g.sweepCode(m, func(pc uint64, code []byte, e *isa.Effect) bool {
 		if layout != nil {
-			g.noteLibioCopy(m, pc, code, e, layout, copies)
+			g.noteLibioCopy(m, pc, code, *e, layout, copies)
 		}
 		if hasLink && e.HasTarget && (e.Flow == isa.FlowCall || e.Flow == isa.FlowJump) {
 			if fn, in := m.File.Containing(pc); in && fn.Addr != e.Target {

@@ -407,7 +407,7 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 		lo, hi = min(lo, v), max(hi, v+8)
 	}
 	foreign := false
-	complete := g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+	complete := g.sweepFlow(m, func(pc uint64, code []byte, e *isa.Effect) bool {
 		if !mayReach(code[:e.Len], pc, lo, hi) {
 			return true
 		}
@@ -436,9 +436,28 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 // start and the code between functions, and calls visit for every
 // instruction (its bytes from pc on). It says whether every byte decoded
 // and visit accepted every instruction (visit returns false for one it
-// could not read in full).
-func (g *Graph) sweepCode(m *Module, visit func(pc uint64, code []byte, e isa.Effect) bool) bool {
+// could not read in full). e is lent for the call: the next instruction
+// is decoded into it.
+func (g *Graph) sweepCode(m *Module, visit func(pc uint64, code []byte, e *isa.Effect) bool) bool {
+	return g.sweepCodeWith(m, isa.DecodeInto, visit)
+}
+
+// sweepFlow is sweepCode for a visit that reads of each instruction its
+// length, flow, target, slot and fixed reference only: its Effect may
+// lack the registers' description (isa.SweepDecoder), a third of the
+// sweep's decoding.
+func (g *Graph) sweepFlow(m *Module, visit func(pc uint64, code []byte, e *isa.Effect) bool) bool {
+	return g.sweepCodeWith(m, isa.DecodeSweep, visit)
+}
+
+// sweepCodeWith is sweepCode decoding with decode.
+func (g *Graph) sweepCodeWith(m *Module, decode func(isa.Decoder, []byte, uint64, *isa.Effect) error,
+	visit func(pc uint64, code []byte, e *isa.Effect) bool) bool {
 	complete := true
+	// One Effect decoded into and lent to visit: a sweep of a program's
+	// code decodes millions of instructions, and copying each Effect
+	// twice (returned, then passed) showed in node's profile (issue 19).
+	var e isa.Effect
 	for _, s := range m.File.ELF.Sections {
 		if s.Flags&elf.SHF_EXECINSTR == 0 || s.Type != elf.SHT_PROGBITS {
 			continue
@@ -467,13 +486,13 @@ func (g *Graph) sweepCode(m *Module, visit func(pc uint64, code []byte, e isa.Ef
 				next++
 				continue
 			}
-			e, err := g.Decoder.Decode(code[off:], pc)
+			err := decode(g.Decoder, code[off:], pc, &e)
 			if err != nil || e.Len <= 0 || off+e.Len > len(code) {
 				complete = false
 				off++
 				continue
 			}
-			if !visit(pc, code[off:], e) {
+			if !visit(pc, code[off:], &e) {
 				complete = false
 			}
 			off += e.Len

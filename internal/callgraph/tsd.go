@@ -186,7 +186,7 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 			return 0
 		}
 		foreign := false
-		complete := g.sweepCode(m, func(pc uint64, code []byte, e isa.Effect) bool {
+		complete := g.sweepFlow(m, func(pc uint64, code []byte, e *isa.Effect) bool {
 			if !mayReach(code[:e.Len], pc, lo, hi) {
 				return true
 			}
@@ -225,10 +225,10 @@ func (g *Graph) tsdOrigins(create int) ([]tsdOrigin, bool) {
 	for len(queue) > 0 {
 		k := queue[0]
 		queue = queue[1:]
-		if a.byHub[k.id] || !a.callersInGraph(k.id) || !a.enteredOnlyByCalls(k.id) || !a.callersKnown(k.id) {
+		if a.reachedByHub(k.id) || !a.callersInGraph(k.id) || !a.enteredOnlyByCalls(k.id) || !a.callersKnown(k.id) {
 			return nil, false
 		}
-		for _, c := range a.callers[k.id] {
+		for _, c := range a.callsOf(k.id) {
 			if c.e.Method != "direct" && c.e.Method != "plt" && c.e.Method != "got" {
 				return nil, false
 			}

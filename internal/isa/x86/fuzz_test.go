@@ -25,6 +25,12 @@ func FuzzDecode(f *testing.F) {
 		if err2 := d.DecodeInto(code, pc, &into); into != eff || (err2 == nil) != (err == nil) {
 			t.Fatalf("% x: DecodeInto over a used Effect: %+v, %v; Decode: %+v, %v", code, into, err2, eff, err)
 		}
+		// DecodeSweep over a used Effect: the same error, and the same
+		// Effect but for the registers' description.
+		sweep := isa.Effect{Len: 99, Target: 1, HasTarget: true, SPDelta: -8, SP: isa.SPAdd, Flow: isa.FlowCall, Nop: true, LiteralSize: 4}
+		if err3 := d.DecodeSweep(code, pc, &sweep); withoutRegisters(sweep) != withoutRegisters(eff) || (err3 == nil) != (err == nil) {
+			t.Fatalf("% x: DecodeSweep: %+v, %v; Decode: %+v, %v", code, sweep, err3, eff, err)
+		}
 		if err != nil {
 			if _, ok := err.(*isa.DecodeError); !ok {
 				t.Fatalf("error %T %v, want *isa.DecodeError", err, err)

@@ -81,6 +81,19 @@ func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	return err
 }
 
+// DecodeSweep is DecodeInto without setDef and isNop
+// (isa.SweepDecoder): neither changes the length, flow, target, slot or
+// reference, nor the error.
+func (Decoder) DecodeSweep(code []byte, pc uint64, eff *isa.Effect) error {
+	*eff = isa.Effect{}
+	if decodeFast(code, pc, eff) {
+		return nil
+	}
+	var err error
+	*eff, err = decodeSlow(code, pc)
+	return err
+}
+
 // isNop recognises the no-operation forms compilers pad with: 90 and
 // 0F 1F /0, behind any number of 66, 2E and 3E prefixes.
 func isNop(b []byte) bool {
