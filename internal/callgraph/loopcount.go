@@ -255,7 +255,7 @@ type ctrPass struct {
 	// out (any displacement from the copy reaches any slot); slotUsed: N
 	// went through a slot. slotUsed with either: no proof.
 	rspAddr, fpCopied, slotUsed bool
-	budget            *int // steps left
+	budget                      *int // steps left
 }
 
 // onCycle says whether instruction i can run again after itself.
