@@ -1,11 +1,16 @@
 package analysis
 
 import (
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -112,5 +117,68 @@ func TestRedTeamCountedLoops(t *testing.T) {
 				t.Errorf("after_check: gdb measured %d B at the call of __assert_fail after %d allocas, want the frame %d B + 8", d[0], rounds, *fn.Frame)
 			}
 		})
+	}
+}
+
+// TestRedTeamFilteesCounted: the loaded-objects model (ldnloaded.go)
+// counted the program's DT_NEEDED closure, but ld.so also loads at the
+// start the DT_AUXILIARY (and DT_FILTER) objects a library names, into
+// the same namespace. A program needing a library with two auxiliary
+// filtees ran (gdb: _rtld_global._dl_ns[0]._ns_nloaded at _dl_fini) with
+// 7 objects while the model bounded _dl_fini's maps[nloaded], _dl_sort_maps
+// and dfs_traversal's recursion for 5. Asserted: gdb counts more objects
+// than the graph's modules and the vDSO; _dl_fini stays dynamic, its
+// reason naming the filtees; no node carries the loaded-objects premise;
+// _start is not bounded.
+func TestRedTeamFilteesCounted(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/x86/redteam_filtee.c")
+	for _, lib := range []string{"libaux1.so", "libaux2.so"} {
+		testutil.Run(t, dir, gcc, "-shared", "-fPIC", "-o", lib, src)
+	}
+	testutil.Run(t, dir, gcc, "-shared", "-fPIC", "-Wl,--auxiliary=libaux1.so", "-Wl,--auxiliary=libaux2.so", "-Wl,-rpath,$ORIGIN", "-o", "libfilt.so", src)
+	bin := filepath.Join(dir, "prog")
+	testutil.Run(t, dir, gcc, "-DMAIN", "-O1", "-Wl,-z,now", "-o", bin, src, "-L"+dir, "-lfilt", "-Wl,-rpath,$ORIGIN")
+	res, err := Run(bin, Options{Entries: []string{"_start"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireLibcDebug(t, res)
+	counted := len(res.Graph.Modules) + 1 // (the vDSO)
+	found := false
+	for _, n := range res.Graph.Nodes {
+		if slices.ContainsFunc(n.Premises, func(p callgraph.Premise) bool { return p.Kind == callgraph.PremiseLoadedObjects }) {
+			t.Errorf("%s carries the loaded-objects premise: %s", n.Name, n.Premises[0].Detail)
+		}
+		if n.Func != nil && n.Module != nil && strings.HasPrefix(n.Module.Name, "ld-linux") && n.Func.Name == "_dl_fini" {
+			found = true
+			if n.Frame.Kind != frame.Dynamic || !strings.Contains(n.Frame.Reason, "filtees (DT_AUXILIARY)") {
+				t.Errorf("_dl_fini: %v %d B (%s), want dynamic, naming libfilt.so's filtees", n.Frame.Kind, n.Frame.Size, n.Frame.Reason)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no node for ld.so's _dl_fini")
+	}
+	if e := entry(t, res, "_start"); e.Bounded {
+		t.Errorf("_start bounded at %s", show(e.Bound))
+	}
+	gdb, err := exec.LookPath("gdb")
+	if err != nil {
+		t.Log("gdb not found: no run")
+		return
+	}
+	out, _ := exec.Command(gdb, "-batch", "-nx", "-ex", "set breakpoint pending on", "-ex", "starti", "-ex", "break _dl_fini", "-ex", "continue",
+		"-ex", "printf \"NLOADED %d\\n\", _rtld_global._dl_ns[0]._ns_nloaded", "-ex", "kill", bin).CombinedOutput()
+	m := regexp.MustCompile(`NLOADED (\d+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Logf("gdb did not read _ns_nloaded (ptrace not allowed?):\n%s", out)
+		return
+	}
+	n, _ := strconv.Atoi(m[1])
+	t.Logf("objects loaded at _dl_fini: %d; the graph's modules and the vDSO: %d", n, counted)
+	if n != counted+2 {
+		t.Errorf("gdb counts %d objects at _dl_fini, want the %d the graph knows plus the 2 filtees: the fixture does not load them", n, counted)
 	}
 }
