@@ -251,9 +251,11 @@ type ctrPass struct {
 	taken      []int64
 	inLoop     map[int]bool // the moves counted
 	// rspAddr: the code computes an address from rsp that may point into
-	// the frame's slots; slotUsed: N went through a slot. Both: no proof.
-	rspAddr, slotUsed bool
-	budget            *int // steps left
+	// the frame's slots; fpCopied: rbp, the frame pointer, was copied
+	// out (any displacement from the copy reaches any slot); slotUsed: N
+	// went through a slot. slotUsed with either: no proof.
+	rspAddr, fpCopied, slotUsed bool
+	budget                      *int // steps left
 }
 
 // onCycle says whether instruction i can run again after itself.
@@ -376,6 +378,9 @@ func (p *ctrPass) run() (*loopCount, error) {
 	}
 	if p.rspAddr && p.slotUsed {
 		return nil, fmt.Errorf("it is kept in a frame slot, and the code computes addresses of the frame from rsp")
+	}
+	if p.fpCopied && p.slotUsed {
+		return nil, fmt.Errorf("it is kept in a frame slot, and the code copies the frame pointer rbp")
 	}
 	if G <= 0 {
 		return nil, fmt.Errorf("the counter may not grow between two SP moves")
@@ -583,6 +588,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	}
 	born := st.born == 1
 	p.noteRSPAddr(st, in)
+	p.noteFPCopy(st, in)
 	// SP.
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
 		st.fresh = 0
@@ -704,6 +710,14 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	}
 	if in.Op == x86asm.XCHG {
 		for _, a := range in.Args[:2] {
+			switch a {
+			case x86asm.RBP:
+				// (rbp written: what it pointed to is no longer reached
+				// through it.)
+				st.rbpFP, st.rbpClean, st.slots = false, false, map[int64]uint8{}
+			case x86asm.RSP:
+				st.fresh = 0 // (SP written: rsp no longer at the block)
+			}
 			if r, ok := a.(x86asm.Reg); ok {
 				if f, _, ok := regFamily(r); ok {
 					st.regs &^= 1 << uint(f)
@@ -803,6 +817,40 @@ func (p *ctrPass) noteRSPAddr(st *ctrState, in x86asm.Inst) {
 				continue
 			}
 			p.rspAddr = true
+		}
+	}
+}
+
+// noteFPCopy notes rbp, while it is the frame pointer, copied anywhere
+// but SP: into a register (mov, xchg, an indexed lea, arithmetic with it
+// as the source), or into memory (push, a store). Found by a red-team
+// fixture (internal/analysis/redteam_frames_test.go): N spilled to a
+// slot and reset through `mov %rbp,%rdx; movl $0,-0x14(%rdx)`, or by a
+// callee given rbp, while the pass went on trusting the slot.
+func (p *ctrPass) noteFPCopy(st *ctrState, in x86asm.Inst) {
+	if !st.rbpFP {
+		return
+	}
+	for i, a := range in.Args {
+		if a == nil {
+			break
+		}
+		switch a := a.(type) {
+		case x86asm.Reg:
+			if a != x86asm.RBP || in.Op == x86asm.CMP || in.Op == x86asm.TEST {
+				continue
+			}
+			if i == 0 && in.Op != x86asm.PUSH && in.Op != x86asm.XCHG {
+				continue // (rbp written, not copied)
+			}
+			if d, ok := in.Args[0].(x86asm.Reg); ok && d == x86asm.RSP {
+				continue // (SP restored from the frame pointer)
+			}
+			p.fpCopied = true
+		case x86asm.Mem:
+			if in.Op == x86asm.LEA && (a.Index == x86asm.RBP || a.Base == x86asm.RBP && a.Index != 0) {
+				p.fpCopied = true
+			}
 		}
 	}
 }

@@ -27,6 +27,15 @@ import "github.com/stackscope/stackscope/internal/isa"
 //     SP-derived rbp (lea, mov, add), on any path; a restore from a slot
 //     one of them points into makes the frame Unknown (checkSlotRestores),
 //     since a callee or a store through any register may then write it.
+//   - rbp itself leaving for another register or memory while it is
+//     SP-derived (`mov %rbp,%rax`, `push %rbp` after the prologue, an
+//     indexed `lea (%rbp,%rcx),%rax`, `xchg %rbp,%rcx`): that pointer is
+//     to no object of the frame (the saved rbp is there), and any
+//     displacement from it reaches any slot, so it counts as an address
+//     of every slot (wholeFrame): a restore from a slot makes the frame
+//     Unknown (found by a red-team fixture, internal/analysis
+//     redteam_frames_test.go: the slot rewritten through such a copy
+//     with a deeper SP, and SP sinking on every round of a loop).
 //   - a store through any other pointer: not followed. The slot is a
 //     temporary of the compiler whose address the code never takes (the
 //     check above proves that for the function's own code); reaching it
@@ -44,6 +53,10 @@ type frameAddr struct {
 	depth int64
 	addr  uint64
 }
+
+// wholeFrame is the depth of a frameAddr that may point at any byte of
+// the frame: a copy of rbp (see above).
+const wholeFrame = int64(-1 << 62)
 
 // slotRestore is an SP load from a slot the walk took (at: the slot's
 // depth).
@@ -79,6 +92,10 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 // from rsp or an SP-derived rbp into a register (pre: the state before
 // e).
 func (w *walker) noteFrameAddr(e *isa.Effect, addr uint64, pre *state) {
+	if pre.fpOK && fpLeaves(e) {
+		w.frameAddrs = append(w.frameAddrs, frameAddr{depth: wholeFrame, addr: addr})
+		return
+	}
 	if e.DefReg < 0 || e.DefReg == regSP || e.DefReg == regFP {
 		return
 	}
@@ -103,13 +120,31 @@ func (w *walker) noteFrameAddr(e *isa.Effect, addr uint64, pre *state) {
 	}
 }
 
+// fpLeaves says whether e copies rbp (the frame pointer) somewhere other
+// than SP or rbp: a plain copy, a store of it (push included), a value
+// computed from it that the decoder does not model (an indexed lea), an
+// exchange (the other register gets it; rbp is clobbered).
+func fpLeaves(e *isa.Effect) bool {
+	switch {
+	case e.HasStore && e.StoreSrc == regFP:
+		return true
+	case e.DefReg == regSP || e.DefReg == regFP || e.SP != isa.SPNone || e.SetsFP:
+		return false
+	case e.DefKind == isa.DefCopy && e.DefSrc == regFP && e.DefValue == 0:
+		return true
+	case e.UsesFP && e.Access == isa.BaseNone && (e.DefKind == isa.DefOther || e.DefKind == isa.DefNone && e.ClobbersFP):
+		return true
+	}
+	return false
+}
+
 // checkSlotRestores makes the frame Unknown when SP was loaded from a
 // slot whose address the function computes somewhere.
 func (w *walker) checkSlotRestores() {
 	for _, r := range w.slotRestores {
 		for _, a := range w.frameAddrs {
 			// The pointer is to a byte of the slot's word.
-			if a.depth <= r.at && a.depth > r.at-8 {
+			if a.depth == wholeFrame || a.depth <= r.at && a.depth > r.at-8 {
 				w.setKind(Unknown, r.addr, "SP restored at %#x from a stack word whose address the code takes at %#x: a write through that pointer is not followed", r.addr, a.addr)
 				return
 			}

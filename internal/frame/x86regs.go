@@ -293,7 +293,7 @@ func overlaps(at, a, size int64) bool {
 // instruction e at off (pre: the state before it).
 func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 	isLoad := e.DefKind == isa.DefLoad || e.SP == isa.SPAdd && e.SPDelta > 0 && e.Access == isa.BaseNone
-	if e.DefKind == isa.DefAddImm || e.DefKind == isa.DefCopy {
+	if e.DefKind == isa.DefAddImm || e.DefKind == isa.DefCopy || e.UsesFP && pre.fpOK {
 		w.noteFrameAddr(e, w.addr(off), pre)
 	}
 	// The word an instruction writes on the stack, when it is not a load:
