@@ -83,6 +83,10 @@ const MethodGconvModule = "gconv-module"
 // than the C locale's (or make a locale_t that can hold it).
 var localeChangers = []string{"setlocale", "__newlocale", "newlocale", "__duplocale", "duplocale", "__uselocale", "uselocale"}
 
+// symbolLookups are libc's functions that give the program a pointer to
+// any function by its name (in libc since glibc 2.34).
+var symbolLookups = []string{"dlsym", "__dlsym", "dlvsym", "__dlvsym"}
+
 // premiseCLocale is the detail of the c-locale premise.
 const premiseCLocale = "the locale stays \"C\": no function that changes it (setlocale, newlocale, duplocale, uselocale) is reachable, " +
 	"so LC_CTYPE's data is the C locale's, whose conversion steps are libc's static ones (glibc 2.36's get_gconv_fcts calls " +
@@ -120,6 +124,8 @@ type gconvCut struct {
 	// reached.
 	changers []int
 	loadCuts []gconvEdgeCut
+	// lookups are the nodes of dlsym and dlvsym (see update).
+	lookups []int
 	// shlib is __gconv_find_shlib's node; sites the step calls.
 	shlib      int
 	sites      []cutSite
@@ -154,7 +160,14 @@ type gconvEdgeCut struct {
 
 func (c *gconvCut) update(reached []bool) bool {
 	changed := false
-	if !c.localeDone && slices.ContainsFunc(c.changers, func(id int) bool { return id < len(reached) && reached[id] }) {
+	// A reached call whose targets are not known (a missing library's
+	// function), or a pointer from dlsym (the graph gives a call through
+	// it the program's address-taken set, which holds no libc function:
+	// dlsym(RTLD_DEFAULT, "setlocale") would not be seen), may call any
+	// of the functions the models watch: every model is undone.
+	unknown := reachesUnknownCode(c.g, reached) ||
+		slices.ContainsFunc(c.lookups, func(id int) bool { return id < len(reached) && reached[id] })
+	if !c.localeDone && (unknown || slices.ContainsFunc(c.changers, func(id int) bool { return id < len(reached) && reached[id] })) {
 		c.localeDone, changed = true, true
 		for _, lc := range c.loadCuts {
 			n := c.g.Nodes[lc.from]
@@ -162,7 +175,7 @@ func (c *gconvCut) update(reached []bool) bool {
 			n.Premises = slices.DeleteFunc(n.Premises, func(p Premise) bool { return p.Kind == PremiseCLocale })
 		}
 	}
-	isReached := func(id int) bool { return id >= 0 && id < len(reached) && reached[id] }
+	isReached := func(id int) bool { return unknown || id >= 0 && id < len(reached) && reached[id] }
 	if c.tr != nil && !c.tr.done && (c.localeDone || isReached(c.shlib) || isReached(c.transform)) {
 		c.undoTranslit()
 		changed = true
@@ -250,6 +263,12 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 	}
 	if len(c.changers) == 0 {
 		return nil
+	}
+	for _, name := range symbolLookups {
+		if fn, ok := m.File.Lookup(name); ok {
+			fi, _ := m.File.FunctionIndex(fn.Addr)
+			c.lookups = append(c.lookups, g.nodeFor(m, fi))
+		}
 	}
 	c.cutLocaleCalls(m, load)
 	c.cutStepCalls(m)
@@ -739,4 +758,17 @@ func storesZero(code []byte) bool {
 	_, toMem := in.Args[0].(x86asm.Mem)
 	imm, isImm := in.Args[1].(x86asm.Imm)
 	return toMem && isImm && imm == 0
+}
+
+// reachesUnknownCode says whether a reached node has an indirect call
+// left unresolved or is an external function: code the graph does not
+// know, which could call any function (the rule ldnloaded.go's
+// loaderReached applies to loaders).
+func reachesUnknownCode(g *Graph, reached []bool) bool {
+	for id, r := range reached {
+		if r && id < len(g.Nodes) && (g.Nodes[id].External || len(g.Nodes[id].Unresolved) > 0) {
+			return true
+		}
+	}
+	return false
 }

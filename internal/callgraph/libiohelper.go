@@ -253,3 +253,41 @@ func isHelperTable(m *Module, addr uint64) bool {
 	}
 	return false
 }
+
+// helperHandlerRegistrars are the nodes of m's printf registrars
+// (register_printf_specifier and the like). A handler they register is
+// called by vfprintf with the stream it prints to, which is the helper
+// when the program's stream is unbuffered: the handler can do anything
+// with it (setvbuf(helper, NULL, _IONBF, 0) and a printf on it make a
+// second helper whose put stream is the first). The premise that only
+// the vfprintf run on it operates on a helper is then not the program's,
+// so the helper model is undone once one is reachable.
+func (g *Graph) helperHandlerRegistrars(m *Module) []int {
+	if !m.helper.narrowed {
+		return nil
+	}
+	var ids []int
+	for _, name := range printfRegistry.registrars {
+		if fn, ok := m.File.Lookup(name); ok {
+			if fi, ok := m.File.FunctionIndex(fn.Addr); ok {
+				ids = append(ids, g.nodeFor(m, fi))
+			}
+		}
+	}
+	return ids
+}
+
+// undoHelperModel puts the helper tables back in the put hubs and keeps
+// boundHelperRecursion off once a printf registrar is reached (see
+// helperHandlerRegistrars); it reports whether it changed the tables.
+func (md *libioInstalls) undoHelperModel(isReached func(int) bool) bool {
+	if !md.m.helper.narrowed || !slices.ContainsFunc(md.handlerRegistrars, isReached) {
+		return false
+	}
+	md.m.helper.narrowed = false
+	md.m.helper.installers = nil
+	for i := range md.tables {
+		md.tables[i].helper = false
+	}
+	return true
+}

@@ -67,6 +67,8 @@ type libioInstalls struct {
 	// _wide_vtable into its vtable; copied says one is reachable.
 	copiers []int
 	copied  bool
+	// handlerRegistrars are printf's registrars (see undoHelperModel).
+	handlerRegistrars []int
 }
 
 // libioTable is one jump table of the section: its slots' functions, and
@@ -155,6 +157,7 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 		fi, _ := m.File.FunctionIndex(a)
 		md.copiers = append(md.copiers, g.nodeFor(m, fi))
 	}
+	md.handlerRegistrars = g.helperHandlerRegistrars(m)
 	if !inst.complete {
 		md.marker = len(g.Nodes)
 		g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[FILE jump tables of streams the program makes]", Frame: frame.Frame{Kind: frame.Static},
@@ -350,6 +353,9 @@ func (md *libioInstalls) update(reached []bool) bool {
 			t.installed, t.main = true, true
 			changed = true
 		}
+	}
+	if md.undoHelperModel(isReached) {
+		changed = true
 	}
 	if changed {
 		md.apply()
