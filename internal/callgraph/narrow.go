@@ -206,8 +206,11 @@ func (g *Graph) subsetHub(m *Module, key, method string, targets []int, detail f
 }
 
 func plural(n int, word string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return word
+	case strings.HasSuffix(word, "ry"):
+		return strings.TrimSuffix(word, "y") + "ies" // library, libraries
 	}
 	return word + "s"
 }
