@@ -278,22 +278,14 @@ type rtldLayout struct {
 
 // rtldNamespaceLayout reads the layout from ld.so's DWARF (libc6-dbg).
 func rtldNamespaceLayout(file *binfile.File) rtldLayout {
-	if file.DebugSymbols == "" {
-		return rtldLayout{}
-	}
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
-		return rtldLayout{}
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return rtldLayout{}
-	}
-	ns, ok1 := memberOffsets(d, "rtld_global", "_dl_ns")["_dl_ns"]
-	cnt, ok2 := memberOffsets(d, "link_namespaces", "_ns_nloaded")["_ns_nloaded"]
-	size, ok3 := structSize(d, "link_namespaces")
-	return rtldLayout{ok: ok1 && ok2 && ok3 && size > cnt, dlNS: ns, stride: size, nloaded: cnt}
+	var l rtldLayout
+	withDebugDWARF(file, func(d *dwarf.Data) {
+		ns, ok1 := memberOffsets(d, "rtld_global", "_dl_ns")["_dl_ns"]
+		cnt, ok2 := memberOffsets(d, "link_namespaces", "_ns_nloaded")["_ns_nloaded"]
+		size, ok3 := structSize(d, "link_namespaces")
+		l = rtldLayout{ok: ok1 && ok2 && ok3 && size > cnt, dlNS: ns, stride: size, nloaded: cnt}
+	})
+	return l
 }
 
 // structSize is the byte size of struct name, where every definition

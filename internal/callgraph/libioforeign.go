@@ -1,7 +1,7 @@
 package callgraph
 
 import (
-	"debug/elf"
+	"debug/dwarf"
 	"slices"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -179,20 +179,11 @@ func (g *Graph) wideVtableOffset(m *Module) (int64, bool) {
 // readWideVtableOffset is wideVtableOffset from the DWARF, -1 when it
 // cannot be read.
 func readWideVtableOffset(file *binfile.File) int64 {
-	if file.DebugSymbols == "" {
-		return -1
-	}
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
-		return -1
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return -1
-	}
-	if off, ok := memberOffsets(d, "_IO_wide_data", "_wide_vtable")["_wide_vtable"]; ok && off > 0 {
-		return off
-	}
-	return -1
+	off := int64(-1)
+	withDebugDWARF(file, func(d *dwarf.Data) {
+		if o, ok := memberOffsets(d, "_IO_wide_data", "_wide_vtable")["_wide_vtable"]; ok && o > 0 {
+			off = o
+		}
+	})
+	return off
 }

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"debug/dwarf"
 	"debug/elf"
 	"fmt"
 	"slices"
@@ -408,17 +409,6 @@ func rtldGlobalROMembers(file *binfile.File) map[string]int64 {
 // without one.
 func rtldStructMembers(file *binfile.File, structName string, names ...string) map[string]int64 {
 	out := map[string]int64{}
-	if file.DebugSymbols == "" {
-		return out
-	}
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
-		return out
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return out
-	}
-	return memberOffsets(d, structName, names...)
+	withDebugDWARF(file, func(d *dwarf.Data) { out = memberOffsets(d, structName, names...) })
+	return out
 }
