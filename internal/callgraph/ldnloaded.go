@@ -174,23 +174,12 @@ func filteeNamed(mods []*Module) string {
 }
 
 // loaderReached says (non-empty) why the program may load objects: a
-// loader reached from its functions or its libraries' constructors, an
-// unresolved indirect call or an external function reached.
+// loader reached from where the program's code can run (programRoots:
+// its functions, every module's DT_INIT/DT_FINI and their arrays, the
+// functions whose addresses escape through imports), an unresolved
+// indirect call or an external function reached.
 func (g *Graph) loaderReached() string {
-	var roots []int
-	for id, n := range g.Nodes {
-		if n.Module == g.Modules[0] {
-			roots = append(roots, id)
-		}
-	}
-	for _, m := range g.Modules[1:] {
-		for _, a := range m.File.InitArrays() {
-			if fi, ok := m.File.FunctionIndex(a); ok {
-				roots = append(roots, g.nodeFor(m, fi))
-			}
-		}
-	}
-	g.resolvePending()
+	roots := g.programRoots()
 	seen := make([]bool, len(g.Nodes))
 	for _, r := range roots {
 		seen[r] = true
