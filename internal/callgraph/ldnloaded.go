@@ -120,7 +120,7 @@ var loaderVLAWhat = map[string]string{
 func loaderCountSources(ld *Module, name string, n int) (countSources, bool) {
 	switch name {
 	case "_dl_fini":
-		lay := rtldNamespaceLayout(ld.File)
+		lay := rtldLayouts.get(ld.File, rtldNamespaceLayout)
 		rg, ok := dataSymbol(ld, "_rtld_global")
 		if !ok || !lay.ok {
 			return countSources{}, false
@@ -264,6 +264,10 @@ type rtldLayout struct {
 	dlNS            int64 // offset of _dl_ns in struct rtld_global
 	stride, nloaded int64 // sizeof(struct link_namespaces), offset of _ns_nloaded
 }
+
+// rtldLayouts keeps ld.so's namespace layout per debug file: every
+// program's graph asks it again of the same ld.so.
+var rtldLayouts debugFileCache[rtldLayout]
 
 // rtldNamespaceLayout reads the layout from ld.so's DWARF (libc6-dbg).
 func rtldNamespaceLayout(file *binfile.File) rtldLayout {
