@@ -235,6 +235,7 @@ func Run(path string, opts Options) (*Result, error) {
 
 // RunFile analyses an opened file.
 func RunFile(f *binfile.File, opts Options) (*Result, error) {
+	phase("opened")
 	dec, align := DecoderFor(f.Arch)
 	res := &Result{Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
 	cfg := withExcludes(checkAnnotations(f, opts.Config, &res.Warnings), opts.Exclude)
@@ -249,6 +250,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		AuditHooks:      opts.LDAudit,
 		Libraries:       opts.Libraries,
 	})
+	phase("build")
 	res.Graph = g
 	if hasStart {
 		modelProgramStart(g, start, opts)
@@ -278,15 +280,20 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	for i, s := range specs {
 		roots[i] = s.Node
 	}
+	phase("entry specs")
 	g.Resolve()
+	phase("resolve")
 	g.ModelRuntime()
+	phase("glibc models")
 	g.ClipEdges()
 	if vt != nil {
 		checkStackModes(f, g, vt, userRoots(specs), opts.Strict)
 	}
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
+	phase("stack checks")
 	res.Bounds = bound.New(g, roots, bo)
+	phase("bound")
 	var unexcluded *bound.Analysis
 	if len(bo.Excluded) > 0 {
 		// The bounds without the exclusions, for each entry they changed
@@ -317,6 +324,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		}
 		res.Entries = append(res.Entries, e)
 	}
+	phase("entries")
 	nr := newNoReturn(g, bo.Excluded)
 	lo := lowerOptions(bo, nr)
 	// With ResultOnly, the entries' paths are written out once the graph
@@ -328,6 +336,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 			res.provedAtLeast(i, pl, paths)
 		}
 	}
+	phase("lower bounds")
 	for i := range res.Entries {
 		e := res.Entries[i]
 		e.PathNodes = paths.pathNodes(i, e.PathNodes)
@@ -343,6 +352,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	} else if traps != nil {
 		res.Interrupts = riscvInterrupts(res, traps, cfg, opts.Interrupts.Groups)
 	}
+	phase("actionable")
 	res.Threads = findThreads(res, opts)
 	for _, m := range g.Modules[1:] {
 		res.Libraries = append(res.Libraries, m.File.Path)
@@ -353,7 +363,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if opts.ResultOnly {
 		res.Graph, res.Bounds = nil, nil
 	}
+	phase("functions")
 	paths.expandPending(res.Entries)
+	phase("paths")
 	return res, nil
 }
 
