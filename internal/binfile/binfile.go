@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -367,6 +368,9 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 		}
 	}
 	byAddr := make(map[uint64]int, len(syms)/2)
+	if n := countFunctionSymbols(syms); n > 0 {
+		f.Functions = make([]Function, 0, n)
+	}
 	for _, s := range syms {
 		if f.Arch == ArchThumb {
 			f.noteMappingSymbol(s)
@@ -420,6 +424,19 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	return syms, byAddr
 }
 
+// countFunctionSymbols is how many of syms readSymbolFunctions can make
+// a function of (at most: aliases share one), so that f.Functions is made
+// once at its size, not grown and copied a dozen times.
+func countFunctionSymbols(syms []elf.Symbol) int {
+	n := 0
+	for _, s := range syms {
+		if t := elf.ST_TYPE(s.Info); (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF && s.Section < elf.SHN_LORESERVE {
+			n++
+		}
+	}
+	return n
+}
+
 // completeFunctions adds to the functions of the symbol table those only
 // assembly labels and FDEs name, sizes the unsized ones, attaches the cold
 // parts, and sets each Name from the demangled names (names, started on
@@ -443,8 +460,9 @@ func (f *File) completeFunctions(syms []elf.Symbol, byAddr map[uint64]int, names
 			continue
 		}
 		byAddr[r.Begin] = len(f.Functions)
+		name := "sub_" + strconv.FormatUint(r.Begin, 16) // (one string for both: a stripped library has tens of thousands)
 		f.Functions = append(f.Functions, Function{
-			Name: fmt.Sprintf("sub_%x", r.Begin), LinkName: fmt.Sprintf("sub_%x", r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
+			Name: name, LinkName: name, Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
 		})
 	}
 	sortByAddr(f.Functions)
