@@ -109,3 +109,65 @@ func nmFunctions(t *testing.T, dir, nm string, args ...string) map[uint64]nmSymb
 	}
 	return out
 }
+
+// TestOpenStrippedFDEFunctions: the same library stripped (strip --strip-all
+// keeps .dynsym): each function nm lists in the unstripped file is one
+// of the stripped file's, at the same address, named by .dynsym when it
+// exports it, else from its FDE (sub_<address>); the list is sorted by
+// address with no address twice.
+func TestOpenStrippedFDEFunctions(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	nm := testutil.RequireTool(t, "nm")
+	strip := testutil.RequireTool(t, "strip")
+	dir := t.TempDir()
+	var src strings.Builder
+	for i := 0; i < 300; i++ {
+		// Odd ones static: only their FDEs name them once stripped.
+		static := ""
+		if i%2 == 1 {
+			static = "static "
+		}
+		fmt.Fprintf(&src, "%s__attribute__((noinline)) int f%d(int x) { return x * %d + %d; }\n", static, i, i+3, i)
+	}
+	src.WriteString("int all(int x) { int s = 0;\n")
+	for i := 0; i < 300; i++ {
+		fmt.Fprintf(&src, "s += f%d(x);\n", i)
+	}
+	src.WriteString("return s; }\n")
+	if err := os.WriteFile(filepath.Join(dir, "lib.c"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, dir, gcc, "-O2", "-shared", "-fPIC", "-o", "lib.so", "lib.c")
+	testutil.Run(t, dir, strip, "--strip-all", "-o", "stripped.so", "lib.so")
+	want := nmFunctions(t, dir, nm, filepath.Join(dir, "lib.so"))
+	f, err := Open(filepath.Join(dir, "stripped.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := map[uint64]Function{}
+	for i, fn := range f.Functions {
+		if i > 0 && f.Functions[i-1].Addr >= fn.Addr {
+			t.Fatalf("functions out of order: %s at %#x after %s at %#x", fn.Name, fn.Addr, f.Functions[i-1].Name, f.Functions[i-1].Addr)
+		}
+		got[fn.Addr] = fn
+	}
+	fromFDE := 0
+	for addr, s := range want {
+		fn, ok := got[addr]
+		switch {
+		case !ok:
+			t.Errorf("%s at %#x: no function there", s.name, addr)
+		case fn.Source == "fde":
+			fromFDE++
+			if fn.Name != fmt.Sprintf("sub_%x", addr) || fn.LinkName != fn.Name {
+				t.Errorf("%s at %#x: named %q (%q)", s.name, addr, fn.Name, fn.LinkName)
+			}
+		case fn.Name != s.name:
+			t.Errorf("%s at %#x: named %q", s.name, addr, fn.Name)
+		}
+	}
+	if fromFDE < 100 {
+		t.Errorf("only %d functions from FDEs; the static functions should be", fromFDE)
+	}
+}
