@@ -2,7 +2,6 @@ package binfile
 
 import (
 	"debug/elf"
-	"sort"
 )
 
 // Assembly routines of RISC-V firmware. GNU as gives a label no type
@@ -58,5 +57,5 @@ func (f *File) addAsmLabels(labels []elf.Symbol, byAddr map[uint64]int) {
 		f.Functions = append(f.Functions, Function{Name: s.Name, LinkName: s.Name, Addr: s.Value, Source: "asm-label",
 			Global: true, weak: bind == elf.STB_WEAK})
 	}
-	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
+	sortByAddr(f.Functions)
 }

@@ -5,17 +5,20 @@
 package binfile
 
 import (
+	"cmp"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"regexp"
 	"runtime"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ianlancetaylor/demangle"
 	"github.com/stackscope/stackscope/internal/cfi"
@@ -247,18 +250,23 @@ func (f *File) load(fileSize int64) error {
 	}
 	sort.Slice(f.sections, func(i, j int) bool { return f.sections[i].sec.Addr < f.sections[j].sec.Addr })
 
+	// The named functions first, so that their names are demangled on the
+	// other cores while this one reads the call-frame information and the
+	// relocations (none of which needs the names).
+	f.readDynamic()
+	syms, byAddr := f.readSymbolFunctions()
+	names := startDemangling(f.Functions)
 	f.CFI, f.CFIError = cfi.Load(f.ELF)
 	if f.CFI == nil {
 		f.CFI = &cfi.Table{}
 	}
-	f.readDynamic()
 	f.readSlots()
 	for _, name := range []string{".plt", ".plt.sec", ".plt.got", ".iplt"} {
 		if s := f.ELF.Section(name); s != nil && s.Size > 0 {
 			f.PLT = append(f.PLT, Range{s.Addr, s.Addr + s.Size})
 		}
 	}
-	f.readFunctions()
+	f.completeFunctions(syms, byAddr, names)
 	f.Shared = f.Type == elf.ET_DYN && (f.ELF.Section(".interp") == nil || f.runnableLibrary())
 	return nil
 }
@@ -332,7 +340,10 @@ func (f *File) readSlots() {
 	})
 }
 
-func (f *File) readFunctions() {
+// readSymbolFunctions makes f.Functions from the symbol table (.symtab, a
+// debug file's, or .dynsym), in symbol order, one per address; byAddr maps
+// each address to its index there.
+func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	syms, err := f.ELF.Symbols()
 	source := "symtab"
 	if err != nil || !hasFunctions(syms) {
@@ -346,8 +357,9 @@ func (f *File) readFunctions() {
 	if err == nil {
 		f.symbols = syms
 	}
-	exported := map[string]bool{}
-	if dyn, err := f.DynamicSymbols(); err == nil {
+	dyn, dynErr := f.DynamicSymbols()
+	exported := make(map[string]bool, len(dyn))
+	if dynErr == nil {
 		for _, s := range dyn {
 			t := elf.ST_TYPE(s.Info)
 			if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF {
@@ -355,7 +367,10 @@ func (f *File) readFunctions() {
 			}
 		}
 	}
-	byAddr := map[uint64]int{}
+	byAddr := make(map[uint64]int, len(syms)/2)
+	if n := countFunctionSymbols(syms); n > 0 {
+		f.Functions = make([]Function, 0, n)
+	}
 	for _, s := range syms {
 		if f.Arch == ArchThumb {
 			f.noteMappingSymbol(s)
@@ -406,13 +421,34 @@ func (f *File) readFunctions() {
 		byAddr[addr] = len(f.Functions)
 		f.Functions = append(f.Functions, fn)
 	}
+	return syms, byAddr
+}
+
+// countFunctionSymbols is how many of syms readSymbolFunctions can make
+// a function of (at most: aliases share one), so that f.Functions is made
+// once at its size, not grown and copied a dozen times.
+func countFunctionSymbols(syms []elf.Symbol) int {
+	n := 0
+	for _, s := range syms {
+		if t := elf.ST_TYPE(s.Info); (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF && s.Section < elf.SHN_LORESERVE {
+			n++
+		}
+	}
+	return n
+}
+
+// completeFunctions adds to the functions of the symbol table those only
+// assembly labels and FDEs name, sizes the unsized ones, attaches the cold
+// parts, and sets each Name from the demangled names (names, started on
+// f.Functions as readSymbolFunctions left them).
+func (f *File) completeFunctions(syms []elf.Symbol, byAddr map[uint64]int, names *demangling) {
 	// Functions the symbol table does not name (a stripped binary, or the
 	// static functions of a library that only has .dynsym) still have FDEs.
-	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
+	sortByAddr(f.Functions)
 	f.addAsmLabels(f.asmLabels(syms), byAddr)
-	named := append([]Function(nil), f.Functions...)
+	var unnamed []Function // sorted by address when the FDEs are, as they are in a table
 	for _, r := range f.CFI.Ranges() {
-		if _, ok := byAddr[r.Begin]; ok || covered(named, r.Begin) || f.InPLT(r.Begin) {
+		if _, ok := byAddr[r.Begin]; ok || covered(f.Functions, r.Begin) || f.InPLT(r.Begin) {
 			continue
 		}
 		if r.Begin == 0 || !f.IsExecutable(r.Begin) {
@@ -421,12 +457,13 @@ func (f *File) readFunctions() {
 			// function is there unless a symbol says so.
 			continue
 		}
-		byAddr[r.Begin] = len(f.Functions)
-		f.Functions = append(f.Functions, Function{
-			Name: fmt.Sprintf("sub_%x", r.Begin), LinkName: fmt.Sprintf("sub_%x", r.Begin), Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
+		byAddr[r.Begin] = len(f.Functions) + len(unnamed)
+		name := "sub_" + strconv.FormatUint(r.Begin, 16) // (one string for both: a stripped library has tens of thousands)
+		unnamed = append(unnamed, Function{
+			Name: name, LinkName: name, Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
 		})
 	}
-	sort.Slice(f.Functions, func(i, j int) bool { return f.Functions[i].Addr < f.Functions[j].Addr })
+	f.Functions = mergeByAddr(f.Functions, unnamed)
 	// Assembly functions without .size: extend them to the next function or
 	// the end of their section, so their code is still analysed.
 	for i := range f.Functions {
@@ -443,7 +480,7 @@ func (f *File) readFunctions() {
 		}
 	}
 	f.attachColdParts()
-	demangleAll(f.Functions)
+	names.setNames(f.Functions, byAddr)
 	f.byAddr = make(map[uint64]int, len(f.Functions))
 	for i, fn := range f.Functions {
 		f.byAddr[fn.Addr] = i
@@ -451,23 +488,57 @@ func (f *File) readFunctions() {
 	f.dataRanges()
 }
 
-var coldSuffix = regexp.MustCompile(`\.cold(\.\d+)?$`)
+// coldSuffix returns where a GCC cold-part suffix (".cold" or ".cold.N",
+// N decimal digits) starts at the end of name, or -1: what the regular
+// expression `\.cold(\.\d+)?$` matches, read from the end of the name.
+// (The regular expression, on each of a C++ program's hundred thousand
+// long names, was a tenth of opening it.)
+func coldSuffix(name string) int {
+	end := len(name)
+	for end > 0 && name[end-1] >= '0' && name[end-1] <= '9' {
+		end--
+	}
+	if end < len(name) { // digits: ".cold." before them
+		if end == 0 || name[end-1] != '.' {
+			return -1
+		}
+		end--
+	}
+	if !strings.HasSuffix(name[:end], ".cold") {
+		return -1
+	}
+	return end - len(".cold")
+}
 
 // attachColdParts moves each "f.cold" symbol into f's Parts: the cold part
 // is not a function of its own, it runs on f's frame, so only f's walk can
 // follow its SP.
 func (f *File) attachColdParts() {
+	// The parents' names first: most functions have no cold part, and a
+	// map of every name was most of the time this took.
+	var parents map[string]uint64
+	for _, fn := range f.Functions {
+		if m := coldSuffix(fn.LinkName); m >= 0 {
+			if parents == nil {
+				parents = map[string]uint64{}
+			}
+			parents[fn.LinkName[:m]] = 0
+		}
+	}
+	if parents == nil {
+		return
+	}
 	byLink := map[string]uint64{}
 	for _, fn := range f.Functions {
-		if !coldSuffix.MatchString(fn.LinkName) {
-			byLink[fn.LinkName] = fn.Addr
+		if _, wanted := parents[fn.LinkName]; wanted && coldSuffix(fn.LinkName) < 0 {
+			byLink[fn.LinkName] = fn.Addr // the last of a name, as a map of every name had it
 		}
 	}
 	parts := map[uint64][]Range{} // parent address -> its cold parts
-	var kept []Function
+	kept := make([]Function, 0, len(f.Functions))
 	for _, fn := range f.Functions {
-		if m := coldSuffix.FindStringIndex(fn.LinkName); m != nil {
-			if parent, ok := byLink[fn.LinkName[:m[0]]]; ok {
+		if m := coldSuffix(fn.LinkName); m >= 0 {
+			if parent, ok := byLink[fn.LinkName[:m]]; ok {
 				parts[parent] = append(parts[parent], Range{fn.Addr, fn.Addr + fn.Size})
 				continue
 			}
@@ -481,6 +552,35 @@ func (f *File) attachColdParts() {
 		kept[i].Parts = parts[kept[i].Addr]
 	}
 	f.Functions = kept
+}
+
+// mergeByAddr returns the functions of a and b (a sorted by address, no
+// address in both) sorted by address: a merge when b is sorted too, as
+// the FDEs of a stripped library's tens of thousands of functions are,
+// not a sort of both lists together (a tenth of opening libLLVM).
+func mergeByAddr(a, b []Function) []Function {
+	if len(b) == 0 {
+		return a
+	}
+	byAddr := func(x, y Function) int { return cmp.Compare(x.Addr, y.Addr) }
+	if !slices.IsSortedFunc(b, byAddr) {
+		sortByAddr(b)
+	}
+	out := make([]Function, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Addr < b[0].Addr {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// sortByAddr sorts fns by address (every address is in fns once, so the
+// order is the one any sort gives).
+func sortByAddr(fns []Function) {
+	slices.SortFunc(fns, func(a, b Function) int { return cmp.Compare(a.Addr, b.Addr) })
 }
 
 // covered reports whether addr lies inside one of fns (sorted by address).
@@ -704,24 +804,85 @@ func (f *File) CodeEnd(addr uint64) uint64 {
 	return end
 }
 
-// demangleAll sets Name from LinkName, on every core: a large C++ program
-// has a hundred thousand symbols and demangling them one by one was a
-// large part of opening it.
-func demangleAll(fns []Function) {
-	workers := runtime.GOMAXPROCS(0)
-	chunk := (len(fns) + workers - 1) / workers
-	var wg sync.WaitGroup
-	for start := 0; start < len(fns); start += chunk {
-		part := fns[start:min(start+chunk, len(fns))]
-		wg.Add(1)
+// demangling is the demangling of a list of link names, running on the
+// other cores while Open reads the rest of the file; a large C++ program
+// has a hundred thousand symbols and demangling them was half of opening
+// it, one core's work at a time.
+type demangling struct {
+	links []string // the link names, in the order of the functions they came from
+	names []string // Demangle(links[i]), once done
+	next  atomic.Int64
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	fault any // a panic of a worker, raised again by setNames
+}
+
+// demangleChunk is how many names a worker takes at a time.
+const demangleChunk = 512
+
+// startDemangling starts demangling the link names of fns on
+// GOMAXPROCS-1 goroutines (at least one); setNames joins in and waits.
+func startDemangling(fns []Function) *demangling {
+	d := &demangling{links: make([]string, len(fns)), names: make([]string, len(fns))}
+	for i := range fns {
+		d.links[i] = fns[i].LinkName
+	}
+	workers := max(runtime.GOMAXPROCS(0)-1, 1)
+	if len(fns) < 2*demangleChunk {
+		workers = 0 // not worth a goroutine: setNames does it
+	}
+	for w := 0; w < workers; w++ {
+		d.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			for i := range part {
-				part[i].Name = Demangle(part[i].LinkName)
-			}
+			defer d.wg.Done()
+			d.work()
 		}()
 	}
-	wg.Wait()
+	return d
+}
+
+// work demangles chunks of names until none is left. A panic (the
+// demangler on a name it cannot handle) stops the worker and is kept for
+// setNames to raise on Open's goroutine, where it becomes an InputError.
+func (d *demangling) work() {
+	defer func() {
+		if p := recover(); p != nil {
+			d.mu.Lock()
+			if d.fault == nil {
+				d.fault = p
+			}
+			d.mu.Unlock()
+			d.next.Store(int64(len(d.links))) // the others stop too
+		}
+	}()
+	for {
+		start := int(d.next.Add(demangleChunk)) - demangleChunk
+		if start >= len(d.links) {
+			return
+		}
+		for i := start; i < min(start+demangleChunk, len(d.links)); i++ {
+			d.names[i] = Demangle(d.links[i])
+		}
+	}
+}
+
+// setNames sets the Name of each of fns (the functions started on, after
+// sorting, additions and removals) from its LinkName: the demangled name
+// when it is one started on (byAddr gives its index there: the functions
+// of the symbol table keep theirs), else demangled now.
+func (d *demangling) setNames(fns []Function, byAddr map[uint64]int) {
+	d.work()
+	d.wg.Wait()
+	if d.fault != nil {
+		panic(d.fault)
+	}
+	for i := range fns {
+		if j, ok := byAddr[fns[i].Addr]; ok && j < len(d.links) && d.links[j] == fns[i].LinkName {
+			fns[i].Name = d.names[j]
+		} else {
+			fns[i].Name = Demangle(fns[i].LinkName)
+		}
+	}
 }
 
 // eachRela calls fn for every relocation of the file's SHT_RELA sections

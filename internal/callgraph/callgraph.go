@@ -146,6 +146,7 @@ type Graph struct {
 	calls      map[*binfile.File]*fileCalls
 	search     binfile.LibrarySearch
 	libsLoaded bool
+	libsOpened chan openedLibraries // (libopen.go)
 	externals  map[string]int
 	// lazyResolvers are the nodes standing for ld.so's lazy-binding
 	// resolver, one per lazy slot (see linkLazy).
@@ -213,6 +214,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
+	g.startOpeningLibraries() // (libopen.go) while the program's frames are walked
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
@@ -897,29 +899,12 @@ func (g *Graph) loadLibraries() {
 		return
 	}
 	g.libsLoaded = true
-	seen := map[string]bool{}
-	queue := []*binfile.File{g.Modules[0].File}
-	for len(queue) > 0 {
-		f := queue[0]
-		queue = queue[1:]
-		for _, lib := range f.Needed {
-			if seen[lib] {
-				continue
-			}
-			seen[lib] = true
-			path := g.search.Find(lib, f.RunPath, filepath.Dir(f.Path))
-			if path == "" {
-				g.Missing = append(g.Missing, lib)
-				continue
-			}
-			lf, err := g.opts.Libraries.OpenLibrary(path)
-			if err != nil || lf.Arch != g.Arch {
-				g.Missing = append(g.Missing, lib)
-				continue
-			}
-			g.addModule(lf)
-			queue = append(queue, lf)
+	for _, lib := range g.neededLibraries() {
+		if lib.file == nil {
+			g.Missing = append(g.Missing, lib.name)
+			continue
 		}
+		g.addModule(lib.file)
 	}
 	sort.Strings(g.Missing)
 }
