@@ -255,7 +255,9 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 			continue
 		}
 		seen[bit/64] |= 1 << (bit % 64)
-		if err := isa.DecodeInto(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil || e.Len <= 0 {
+		// Only the length, flow and target are read: the sweep's decode
+		// (isa.SweepDecoder) gives them without the registers' description.
+		if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil || e.Len <= 0 {
 			return false
 		}
 		next := pc + uint64(e.Len)

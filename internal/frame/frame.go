@@ -597,9 +597,16 @@ func (w *walker) decode(off int) *inst {
 	}
 	end := w.segEnd(off)
 	// Decoded straight into the table (isa.DecodeInto: no copies of the
-	// Effect).
-	w.insts = append(w.insts, inst{off: off})
+	// Effect). The slot is not cleared first: DecodeInto sets the whole
+	// Effect, and off and err are set here (clearing the 200-byte slot
+	// twice was a tenth of the decoding).
+	if len(w.insts) < cap(w.insts) {
+		w.insts = w.insts[:len(w.insts)+1]
+	} else {
+		w.insts = append(w.insts, inst{})
+	}
 	in := &w.insts[len(w.insts)-1]
+	in.off = off
 	eff := &in.eff
 	err := isa.DecodeInto(w.in.Decoder, w.code[off:end], w.addr(off), eff)
 	if err == nil && eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
