@@ -30,3 +30,30 @@ func BenchmarkBuild(b *testing.B) {
 		b.ReportMetric(float64(len(g.Nodes)), "nodes")
 	}
 }
+
+// BenchmarkWalk walks every function of the same file on one worker (the
+// frame walk alone, without the edges): its ns/op is the walk's CPU.
+func BenchmarkWalk(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_FILE")
+	if path == "" {
+		path = "/usr/bin/node"
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		b.Skipf("SKIPPED: %v", err)
+	}
+	if f.Arch != binfile.ArchX86_64 {
+		b.Skipf("SKIPPED: %s is not x86-64", path)
+	}
+	g := &Graph{Arch: f.Arch, Decoder: x86.Decoder{}, opts: Options{StackAlign: 16}, externals: map[string]int{}}
+	g.addModule(f)
+	b.ReportAllocs()
+	for b.Loop() {
+		insts := 0
+		for i := range f.Functions {
+			fr := g.walkFunction(f, &f.Functions[i])
+			insts += fr.Instructions
+		}
+		b.ReportMetric(float64(insts), "insts")
+	}
+}
