@@ -337,7 +337,11 @@ func (g *Graph) walkFunctionWith(f *binfile.File, fn *binfile.Function, more fun
 		setRISCVStack(f, &in)
 	}
 	if more != nil {
-		more(&in)
+		// A copy: &in given to a function value would move in, and so
+		// every walk's Input, to the heap.
+		moved := in
+		more(&moved)
+		return frame.Analyze(moved)
 	}
 	return frame.Analyze(in)
 }

@@ -26,6 +26,9 @@ type Range struct {
 type Table struct {
 	fdes  frame.FrameDescriptionEntries
 	spReg uint64
+	// order is the file's byte order, which delve gives the FDEs it
+	// parses (cfaFast reads their advance_loc2/4 operands in it).
+	order binary.ByteOrder
 }
 
 // DWARF register numbers of the stack pointer.
@@ -40,7 +43,7 @@ const (
 // empty table and no error. A section that cannot be parsed is an error that
 // names it; the caller decides whether that matters.
 func Load(f *elf.File) (*Table, error) {
-	t := &Table{}
+	t := &Table{order: f.ByteOrder}
 	ptrSize := 8
 	switch f.Machine {
 	case elf.EM_X86_64:
@@ -126,6 +129,9 @@ func (t *Table) CFAOffset(pc uint64) (n int64, ok bool) {
 	fde := t.find(pc)
 	if fde == nil {
 		return 0, false
+	}
+	if n, ok, sure := cfaFast(fde, pc, t.spReg, t.order); sure {
+		return n, ok
 	}
 	return cfaAt(fde, pc, t.spReg)
 }

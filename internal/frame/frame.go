@@ -319,6 +319,10 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
 
+// maxClearedCalls is the most call sites the scratch's call index is
+// cleared with for the next walk; past it, it is made again.
+const maxClearedCalls = 64
+
 func (s *scratch) reset(n int) {
 	if cap(s.index) < n {
 		s.index = make([]int32, n)
@@ -341,7 +345,10 @@ func (s *scratch) reset(n int) {
 const maxLoopGrowth = 8
 
 type walker struct {
-	in       Input
+	in Input
+	// into is in.Decoder as an isa.IntoDecoder, when it is one (asked
+	// once per walk, not at every instruction).
+	into     isa.IntoDecoder
 	code     []byte    // the function's code, then its parts
 	segs     []segment // where each stretch of code lies
 	ra       int64
@@ -419,7 +426,11 @@ func Analyze(in Input) Frame {
 	defer scratchPool.Put(sc)
 	w := &sc.w
 	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1}
-	if sc.callAt == nil {
+	w.into, _ = in.Decoder.(isa.IntoDecoder)
+	// clear costs the map's capacity, not its length: a map grown once by
+	// a function with thousands of calls made every later clear slow
+	// (3% of node's walk). One that held many entries is made afresh.
+	if sc.callAt == nil || len(sc.callAt) > maxClearedCalls {
 		sc.callAt = map[callKey]int{}
 	}
 	clear(sc.callAt)
@@ -597,11 +608,23 @@ func (w *walker) decode(off int) *inst {
 	}
 	end := w.segEnd(off)
 	// Decoded straight into the table (isa.DecodeInto: no copies of the
-	// Effect).
-	w.insts = append(w.insts, inst{off: off})
+	// Effect). The slot is not cleared first: DecodeInto sets the whole
+	// Effect, and off and err are set here (clearing the 200-byte slot
+	// twice was a tenth of the decoding).
+	if len(w.insts) < cap(w.insts) {
+		w.insts = w.insts[:len(w.insts)+1]
+	} else {
+		w.insts = append(w.insts, inst{})
+	}
 	in := &w.insts[len(w.insts)-1]
+	in.off = off
 	eff := &in.eff
-	err := isa.DecodeInto(w.in.Decoder, w.code[off:end], w.addr(off), eff)
+	var err error
+	if w.into != nil {
+		err = w.into.DecodeInto(w.code[off:end], w.addr(off), eff)
+	} else {
+		err = isa.DecodeInto(w.in.Decoder, w.code[off:end], w.addr(off), eff)
+	}
 	if err == nil && eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
 		*eff = w.withTail(off, *eff)
 	}

@@ -46,8 +46,16 @@ const (
 // parseModRM decodes the ModRM byte at b[0] and what follows it (64-bit
 // addressing). ok is false when b is too short.
 func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
+	ok = parseModRMInto(&m, b, rex)
+	return m, ok
+}
+
+// parseModRMInto is parseModRM into *m (the decoders' hot path: no copies
+// of the operand); *m is not to be read when it returns false.
+func parseModRMInto(m *modRM, b []byte, rex byte) bool {
+	*m = modRM{}
 	if len(b) < 1 {
-		return m, false
+		return false
 	}
 	x := b[0]
 	m.mod, m.opdigit = x>>6, (x>>3)&7
@@ -56,7 +64,7 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 	m.n = 1
 	if m.mod == 3 {
 		m.rm = rm | (rex&1)<<3
-		return m, true
+		return true
 	}
 	m.mem = true
 	m.base, m.index = baseNone, baseNone
@@ -69,7 +77,7 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 	}
 	if rm == 4 {
 		if len(b) < 2 {
-			return m, false
+			return false
 		}
 		sib := b[1]
 		m.n = 2
@@ -90,7 +98,7 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 		m.base = int8(rm | (rex&1)<<3)
 	}
 	if len(b) < m.n+dispSize {
-		return m, false
+		return false
 	}
 	switch dispSize {
 	case 1:
@@ -99,7 +107,7 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 		m.disp = int64(int32(binary.LittleEndian.Uint32(b[m.n:])))
 	}
 	m.n += dispSize
-	return m, true
+	return true
 }
 
 // fastState carries what the opcode handlers need.
@@ -243,12 +251,11 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 
 	// modrm parses the ModRM operand at p; immediates follow it.
 	modrm := func() bool {
-		m, ok := parseModRM(code[p:], rex)
-		if !ok {
-			return false
+		if !parseModRMInto(&s.m, code[p:], rex) {
+			return false // (s.m is not read: the instruction goes to x86asm)
 		}
-		s.m, s.haveM = m, true
-		p += m.n
+		s.haveM = true
+		p += s.m.n
 		return true
 	}
 	// immN reads an n-byte immediate at p.
@@ -616,12 +623,11 @@ func fast0F(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool) bool 
 	op := code[p]
 	p++
 	modrm := func() bool {
-		m, ok := parseModRM(code[p:], s.rex)
-		if !ok {
-			return false
+		if !parseModRMInto(&s.m, code[p:], s.rex) {
+			return false // (s.m is not read: the instruction goes to x86asm)
 		}
-		s.m, s.haveM = m, true
-		p += m.n
+		s.haveM = true
+		p += s.m.n
 		return true
 	}
 	if n, ok := sseMove(code, p-1, s, eff, has66, 0); ok {

@@ -68,7 +68,7 @@ func (d Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}
 	if decodeFast(code, pc, eff) {
-		eff.Nop = isNop(code[:eff.Len])
+		eff.Nop = mayBeNop(code[0]) && isNop(code[:eff.Len])
 		setDef(code, pc, eff)
 		return nil
 	}
@@ -92,6 +92,12 @@ func (Decoder) DecodeSweep(code []byte, pc uint64, eff *isa.Effect) error {
 	var err error
 	*eff, err = decodeSlow(code, pc)
 	return err
+}
+
+// mayBeNop says whether an instruction that starts with byte b can be one
+// isNop recognises (asked first: most instructions start otherwise).
+func mayBeNop(b byte) bool {
+	return b == 0x90 || b == 0x0F || b == 0x66 || b == 0x2E || b == 0x3E
 }
 
 // isNop recognises the no-operation forms compilers pad with: 90 and

@@ -321,3 +321,27 @@ func TestDecodeCasesAssemble(t *testing.T) {
 		}
 	}
 }
+
+// TestMayBeNop: no instruction isNop takes starts with a byte mayBeNop
+// rules out, whatever follows it (DecodeInto asks mayBeNop first).
+func TestMayBeNop(t *testing.T) {
+	tails := [][]byte{{}, {0x90}, {0x0F, 0x1F, 0x00}, {0x0F, 0x1F, 0x44, 0x00, 0x00}, {0x66, 0x90}, {0x2E, 0x0F, 0x1F, 0x84, 0, 0, 0, 0, 0}}
+	nops := 0
+	for b := 0; b < 256; b++ {
+		for _, tail := range tails {
+			code := append([]byte{byte(b)}, tail...)
+			for n := 1; n <= len(code); n++ {
+				if !isNop(code[:n]) {
+					continue
+				}
+				nops++
+				if !mayBeNop(code[0]) {
+					t.Errorf("% x is a nop, but mayBeNop(%#x) says no", code[:n], code[0])
+				}
+			}
+		}
+	}
+	if nops == 0 {
+		t.Fatal("no nop among the inputs")
+	}
+}

@@ -1,0 +1,59 @@
+package callgraph
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa/x86"
+)
+
+// BenchmarkBuild builds the graph of one program with its libraries, on
+// one worker (the frame walk's CPU, then the edges'): /usr/bin/node, or
+// the file STACKSCOPE_BENCH_FILE names. For the speed work of issue 19
+// (docs/PERFORMANCE.md); `go test -run '^$' -bench Build ./internal/callgraph`.
+func BenchmarkBuild(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_FILE")
+	if path == "" {
+		path = "/usr/bin/node"
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		b.Skipf("SKIPPED: %v", err)
+	}
+	if f.Arch != binfile.ArchX86_64 {
+		b.Skipf("SKIPPED: %s is not x86-64", path)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		g := Build(f, x86.Decoder{}, Options{FollowLibraries: true, StackAlign: 16, Workers: 1})
+		b.ReportMetric(float64(len(g.Nodes)), "nodes")
+	}
+}
+
+// BenchmarkWalk walks every function of the same file on one worker (the
+// frame walk alone, without the edges): its ns/op is the walk's CPU.
+func BenchmarkWalk(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_FILE")
+	if path == "" {
+		path = "/usr/bin/node"
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		b.Skipf("SKIPPED: %v", err)
+	}
+	if f.Arch != binfile.ArchX86_64 {
+		b.Skipf("SKIPPED: %s is not x86-64", path)
+	}
+	g := &Graph{Arch: f.Arch, Decoder: x86.Decoder{}, opts: Options{StackAlign: 16}, externals: map[string]int{}}
+	g.addModule(f)
+	b.ReportAllocs()
+	for b.Loop() {
+		insts := 0
+		for i := range f.Functions {
+			fr := g.walkFunction(f, &f.Functions[i])
+			insts += fr.Instructions
+		}
+		b.ReportMetric(float64(insts), "insts")
+	}
+}
