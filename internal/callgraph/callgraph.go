@@ -180,6 +180,8 @@ type Graph struct {
 	// Loaded is the number of objects the program's namespace holds,
 	// when ModelLoadedObjects proved it (ldnloaded.go).
 	Loaded LoadedObjects
+	// escaping keeps escapingImports' answers (importroots.go).
+	escaping escapingCache
 }
 
 // Options control how the graph is built.
