@@ -924,6 +924,7 @@ func (g *Graph) loadLibraries() {
 		}
 	}
 	sort.Strings(g.Missing)
+	g.prefetchDebugLayouts() // (debugprefetch.go)
 }
 
 // Callers returns, for each node, the nodes that call it.

@@ -49,19 +49,17 @@ var gconvStructs = map[string][2]string{
 	"builtin_map":  {"fct", "btowc_fct"},
 }
 
-// readGconvLayout walks the top-level entries of the debug file's units:
-// the two structures, and the variables at fixed addresses whose type is
-// one of them or an array of one.
+// readGconvLayout reads the layout from file's debug file (gconvLayoutIn).
 func readGconvLayout(file *binfile.File) *gconvLayout {
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return nil
-	}
+	var l *gconvLayout
+	withDebugDWARF(file, func(d *dwarf.Data) { l = gconvLayoutIn(file, d) })
+	return l
+}
+
+// gconvLayoutIn walks the top-level entries of the units of d, file's
+// debug file's DWARF: the two structures, and the variables at fixed
+// addresses whose type is one of them or an array of one.
+func gconvLayoutIn(file *binfile.File, d *dwarf.Data) *gconvLayout {
 	type variable struct {
 		name string
 		typ  dwarf.Offset

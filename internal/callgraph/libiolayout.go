@@ -2,7 +2,6 @@ package callgraph
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"encoding/binary"
 	"sync"
 
@@ -62,6 +61,7 @@ func (c *debugFileCache[T]) get(f *binfile.File, read func(*binfile.File) T) T {
 	if path == "" {
 		return zero
 	}
+	debugPrefetches.wait(path) // (debugprefetch.go)
 	c.Lock()
 	defer c.Unlock()
 	if v, ok := c.byPath[path]; ok {
@@ -75,19 +75,38 @@ func (c *debugFileCache[T]) get(f *binfile.File, read func(*binfile.File) T) T {
 	return v
 }
 
-// readLibioLayout walks the debug file's DWARF: the top-level entries of
+// has says whether the value for the debug file at path was read.
+func (c *debugFileCache[T]) has(path string) bool {
+	c.Lock()
+	defer c.Unlock()
+	_, ok := c.byPath[path]
+	return ok
+}
+
+// put keeps v, read from the debug file at path, unless a value is kept.
+func (c *debugFileCache[T]) put(path string, v T) {
+	c.Lock()
+	defer c.Unlock()
+	if _, ok := c.byPath[path]; ok {
+		return
+	}
+	if c.byPath == nil {
+		c.byPath = map[string]T{}
+	}
+	c.byPath[path] = v
+}
+
+// readLibioLayout reads the layout from file's debug file (libioLayoutIn).
+func readLibioLayout(file *binfile.File) *libioLayout {
+	var l *libioLayout
+	withDebugDWARF(file, func(d *dwarf.Data) { l = libioLayoutIn(d) })
+	return l
+}
+
+// libioLayoutIn walks the debug file's DWARF d: the top-level entries of
 // each unit (structures and file-scope variables), and the members of
 // the three structures.
-func readLibioLayout(file *binfile.File) *libioLayout {
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return nil
-	}
+func libioLayoutIn(d *dwarf.Data) *libioLayout {
 	l := &libioLayout{chain: -1, vtable: -1, wideVtable: -1}
 	wideTypes := map[dwarf.Offset]uint64{} // struct _IO_wide_data DIEs, by offset: their size
 	type variable struct {

@@ -1,0 +1,105 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"sync"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// Reading the C library's layouts from its debug file ahead of the
+// models. The glibc models (ModelRuntime) read libc's DWARF for the gconv
+// step layout (gconvlayout.go, gconvusers.go), the FILE layout
+// (libiolayout.go) and _wide_vtable's offset (libioforeign.go): 0.6-0.7 s
+// of one core for every program, most of a small program's analysis,
+// spent while the other core idles (the models run one after the other).
+// What they read depends on the debug file alone, so it is read as soon
+// as the graph knows its libraries, on a goroutine of its own, from one
+// opening of the file, while the graph is built; the models then find it
+// in the caches (debugFileCache.get waits for a prefetch under way). A
+// reader that fails leaves its cache empty, and the model reads again and
+// fails the same way: the answers are the same as without the prefetch.
+//
+// Only what the models will ask is read: nothing for a shared object
+// (ModelReachableTables, which asks for the gconv layout, skips them, and
+// their libio questions are few), nothing already kept.
+
+// debugPrefetches are the prefetches under way, by debug file: a channel
+// closed when the prefetch has filled the caches.
+var debugPrefetches prefetches
+
+type prefetches struct {
+	sync.Mutex
+	running map[string]chan struct{}
+}
+
+// wait returns once no prefetch of the debug file at path is under way.
+func (p *prefetches) wait(path string) {
+	p.Lock()
+	done := p.running[path]
+	p.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// start runs read on the DWARF of file's debug file on a goroutine, unless
+// a prefetch of it is under way.
+func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
+	path := file.DebugSymbols
+	p.Lock()
+	defer p.Unlock()
+	if p.running[path] != nil {
+		return
+	}
+	if p.running == nil {
+		p.running = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	p.running[path] = done
+	go func() {
+		withDebugDWARF(file, func(d *dwarf.Data) {
+			for _, r := range read {
+				r(d)
+			}
+		})
+		p.Lock()
+		delete(p.running, path)
+		p.Unlock()
+		close(done)
+	}()
+}
+
+// prefetchDebugLayouts starts reading, for each library with a debug
+// file, the layouts the glibc models will ask of it (see above).
+func (g *Graph) prefetchDebugLayouts() {
+	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 || g.Modules[0].File.Shared {
+		return
+	}
+	if _, ok := g.Decoder.(isa.FixedRefReader); !ok {
+		return
+	}
+	for _, m := range g.Modules[1:] {
+		file := m.File
+		path := file.DebugSymbols
+		if path == "" {
+			continue
+		}
+		var read []func(*dwarf.Data)
+		if _, ok := file.Lookup("__wcsmbs_load_conv"); ok && !g.opts.Strict && !gconvLayouts.has(path) {
+			read = append(read, func(d *dwarf.Data) { gconvLayouts.put(path, gconvLayoutIn(file, d)) })
+		}
+		if file.ELF.Section(libioSection) != nil {
+			if !libioLayouts.has(path) {
+				read = append(read, func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) })
+			}
+			if !wideVtableOffsets.has(path) {
+				read = append(read, func(d *dwarf.Data) { wideVtableOffsets.put(path, wideVtableOffsetIn(d)) })
+			}
+		}
+		if len(read) > 0 {
+			debugPrefetches.start(file, read)
+		}
+	}
+}
