@@ -11,8 +11,10 @@ import (
 // Reading the C library's layouts from its debug file ahead of the
 // models. The glibc models (ModelRuntime) read libc's DWARF for the gconv
 // step layout (gconvlayout.go, gconvusers.go), the FILE layout
-// (libiolayout.go) and _wide_vtable's offset (libioforeign.go): 0.6-0.7 s
-// of one core for every program, most of a small program's analysis,
+// (libiolayout.go) and _wide_vtable's offset (libioforeign.go), and
+// ld.so's for its namespaces (ldnloaded.go) and _rtld_global_ro (vdso.go,
+// rtldmcount.go): 0.7-0.8 s of one core for every program, most of a
+// small program's analysis,
 // spent while the other core idles (the models run one after the other).
 // What they read depends on the debug file alone, so it is read as soon
 // as the graph knows its libraries, on a goroutine of its own, from one
@@ -96,6 +98,16 @@ func (g *Graph) prefetchDebugLayouts() {
 			}
 			if !wideVtableOffsets.has(path) {
 				read = append(read, func(d *dwarf.Data) { wideVtableOffsets.put(path, wideVtableOffsetIn(d)) })
+			}
+		}
+		if _, ok := file.Lookup("_dl_fini"); ok {
+			// ld.so: its namespace layout (ModelLoadedObjects) and the
+			// members of _rtld_global_ro (linkRtldHooks).
+			if !g.opts.Strict && !rtldLayouts.has(path) {
+				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
+			}
+			if !rtldGlobalROOffsets.has(path) {
+				read = append(read, func(d *dwarf.Data) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d)) })
 			}
 		}
 		if len(read) > 0 {

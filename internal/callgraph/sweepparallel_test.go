@@ -90,7 +90,8 @@ func TestSweepFlowParallelMatchesSweep(t *testing.T) {
 // one opening of libc's debug file, on its own goroutine, are those each
 // reader reads on its own (gconv step layout with its users, FILE
 // layout, _wide_vtable's offset), and are found (libc6-dbg's glibc has
-// them all).
+// them all); so are ld.so's (namespace layout, _rtld_global_ro's
+// members, each read alone as the models did before).
 func TestDebugPrefetchMatchesReaders(t *testing.T) {
 	g, libc := libcGraph(t, true)
 	path := libc.File.DebugSymbols
@@ -118,6 +119,37 @@ func TestDebugPrefetchMatchesReaders(t *testing.T) {
 	withDebugDWARF(libc.File, func(d *dwarf.Data) { want = wideVtableOffsetIn(d) })
 	if got := readWideVtableOffset(libc.File); got != want || got <= 0 {
 		t.Errorf("prefetched _wide_vtable offset %d, read alone %d", got, want)
+	}
+
+	var ld *Module
+	for _, m := range g.Modules[1:] {
+		if _, ok := m.File.Lookup("_dl_fini"); ok && m.File.DebugSymbols != "" {
+			ld = m
+		}
+	}
+	if ld == nil {
+		t.Fatal("no ld.so with debug symbols among the program's libraries")
+	}
+	ldPath := ld.File.DebugSymbols
+	debugPrefetches.wait(ldPath)
+	rtldLayouts.forget(ldPath)
+	rtldGlobalROOffsets.forget(ldPath)
+	g.prefetchDebugLayouts()
+	debugPrefetches.wait(ldPath)
+	if !rtldLayouts.has(ldPath) || !rtldGlobalROOffsets.has(ldPath) {
+		t.Fatalf("the prefetch did not read ld.so's layouts from %s", ldPath)
+	}
+	ns := rtldLayouts.get(ld.File, rtldNamespaceLayout)
+	if want := rtldNamespaceLayout(ld.File); ns != want || !ns.ok {
+		t.Errorf("prefetched namespace layout %+v, read alone %+v", ns, want)
+	}
+	for _, names := range [][]string{rtldROHookMembers, rtldGlobalROMemberNames()[:len(vdsoPointers)]} {
+		got := rtldStructMembers(ld.File, rtldGlobalROStruct, names...)
+		want := map[string]int64{}
+		withDebugDWARF(ld.File, func(d *dwarf.Data) { want = memberOffsets(d, rtldGlobalROStruct, names...) })
+		if !reflect.DeepEqual(got, want) || len(got) == 0 {
+			t.Errorf("_rtld_global_ro's members %v: prefetched %v, read alone %v", names, got, want)
+		}
 	}
 }
 
