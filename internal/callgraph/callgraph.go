@@ -924,7 +924,9 @@ func (g *Graph) loadLibraries() {
 		}
 	}
 	sort.Strings(g.Missing)
-	g.prefetchDebugLayouts() // (debugprefetch.go)
+	if len(g.Modules) > 0 && g.prefetchEarly() {
+		g.prefetchDebugLayouts() // (debugprefetch.go)
+	}
 }
 
 // Callers returns, for each node, the nodes that call it.

@@ -2,6 +2,7 @@ package callgraph
 
 import (
 	"debug/dwarf"
+	"debug/elf"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -26,6 +27,15 @@ import (
 // Only what the models will ask is read: nothing for a shared object
 // (ModelReachableTables, which asks for the gconv layout, skips them, and
 // their libio questions are few), nothing already kept.
+//
+// When: the reads allocate about 400 MB (debug/dwarf makes an Entry for
+// every DIE it walks), garbage at once but for 20-30 MB, and a big
+// program's graph reaches its peak of memory at the end of the build
+// (node: 850 MiB), where the prefetch would add to it. So a program with
+// more than smallProgramCode bytes of code has its layouts prefetched
+// when ModelRuntime starts (the peak is behind); a small one as soon as
+// its libraries are known, during the build (gzip's build is 0.4 s, far
+// from any limit of memory).
 
 // debugPrefetches are the prefetches under way, by debug file: a channel
 // closed when the prefetch has filled the caches.
@@ -73,6 +83,22 @@ func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
 	}()
 }
 
+// smallProgramCode is the size of code up to which a program's layouts
+// are prefetched during the build (see above).
+const smallProgramCode = 4 << 20
+
+// prefetchEarly says whether the program is small enough for its layouts
+// to be prefetched during the build.
+func (g *Graph) prefetchEarly() bool {
+	size := uint64(0)
+	for _, s := range g.Modules[0].File.ELF.Sections {
+		if s.Flags&elf.SHF_EXECINSTR != 0 {
+			size += s.Size
+		}
+	}
+	return size <= smallProgramCode
+}
+
 // prefetchDebugLayouts starts reading, for each library with a debug
 // file, the layouts the glibc models will ask of it (see above).
 func (g *Graph) prefetchDebugLayouts() {
@@ -88,27 +114,29 @@ func (g *Graph) prefetchDebugLayouts() {
 		if path == "" {
 			continue
 		}
+		// In the order the models ask (debugFileCache.get finds each as
+		// soon as it is read): _rtld_global_ro's members (linkVDSO) and
+		// _wide_vtable (assumeGlibcStreams) first, the gconv layout
+		// (ModelReachableTables) last.
 		var read []func(*dwarf.Data)
-		if _, ok := file.Lookup("__wcsmbs_load_conv"); ok && !g.opts.Strict && !gconvLayouts.has(path) {
-			read = append(read, func(d *dwarf.Data) { gconvLayouts.put(path, gconvLayoutIn(file, d)) })
-		}
-		if file.ELF.Section(libioSection) != nil {
-			if !libioLayouts.has(path) {
-				read = append(read, func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) })
-			}
-			if !wideVtableOffsets.has(path) {
-				read = append(read, func(d *dwarf.Data) { wideVtableOffsets.put(path, wideVtableOffsetIn(d)) })
-			}
-		}
 		if _, ok := file.Lookup("_dl_fini"); ok {
-			// ld.so: its namespace layout (ModelLoadedObjects) and the
-			// members of _rtld_global_ro (linkRtldHooks).
-			if !g.opts.Strict && !rtldLayouts.has(path) {
-				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
-			}
 			if !rtldGlobalROOffsets.has(path) {
 				read = append(read, func(d *dwarf.Data) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d)) })
 			}
+			if !g.opts.Strict && !rtldLayouts.has(path) {
+				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
+			}
+		}
+		if file.ELF.Section(libioSection) != nil {
+			if !wideVtableOffsets.has(path) {
+				read = append(read, func(d *dwarf.Data) { wideVtableOffsets.put(path, wideVtableOffsetIn(d)) })
+			}
+			if !libioLayouts.has(path) {
+				read = append(read, func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) })
+			}
+		}
+		if _, ok := file.Lookup("__wcsmbs_load_conv"); ok && !g.opts.Strict && !gconvLayouts.has(path) {
+			read = append(read, func(d *dwarf.Data) { gconvLayouts.put(path, gconvLayoutIn(file, d)) })
 		}
 		if len(read) > 0 {
 			debugPrefetches.start(file, read)
