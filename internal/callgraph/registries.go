@@ -408,25 +408,29 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 	for v := range vars {
 		lo, hi = min(lo, v), max(hi, v+8)
 	}
-	foreign := false
-	complete := g.sweepFlow(m, func(pc uint64, code []byte, e *isa.Effect) bool {
-		if !mayReach(code[:e.Len], pc, lo, hi) {
+	// On every core, a flag per worker (sweepFlowParallel).
+	workers := g.sweepWorkers()
+	foreignBy := make([]bool, workers)
+	complete := g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
+		return func(pc uint64, code []byte, e *isa.Effect) bool {
+			if !mayReach(code[:e.Len], pc, lo, hi) {
+				return true
+			}
+			ref, has, ok := fr.FixedRef(code, pc)
+			if !ok {
+				return false
+			}
+			if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
+				fn, in := m.File.Containing(pc)
+				if !in || !slices.Contains(regAddrs, fn.Addr) {
+					foreignBy[w] = true
+				}
+			}
 			return true
 		}
-		ref, has, ok := fr.FixedRef(code, pc)
-		if !ok {
-			return false
-		}
-		if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
-			fn, in := m.File.Containing(pc)
-			if !in || !slices.Contains(regAddrs, fn.Addr) {
-				foreign = true
-			}
-		}
-		return true
 	})
 	switch {
-	case foreign:
+	case slices.Contains(foreignBy, true):
 		return storesForeign
 	case complete:
 		return storesComplete
