@@ -127,16 +127,38 @@ func (g *Graph) prefetchDebugLayouts() {
 				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
 			}
 		}
-		if file.ELF.Section(libioSection) != nil {
-			if !wideVtableOffsets.has(path) {
-				read = append(read, func(d *dwarf.Data) { wideVtableOffsets.put(path, wideVtableOffsetIn(d)) })
-			}
-			if !libioLayouts.has(path) {
-				read = append(read, func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) })
-			}
-		}
-		if _, ok := file.Lookup("__wcsmbs_load_conv"); ok && !g.opts.Strict && !gconvLayouts.has(path) {
-			read = append(read, func(d *dwarf.Data) { gconvLayouts.put(path, gconvLayoutIn(file, d)) })
+		// libc's three share one walk of the top-level entries
+		// (walkTopLevel); the gconv layout then walks every entry for the
+		// step's users.
+		libio := file.ELF.Section(libioSection) != nil
+		wide := libio && !wideVtableOffsets.has(path)
+		layout := libio && !libioLayouts.has(path)
+		_, hasConv := file.Lookup("__wcsmbs_load_conv")
+		gconv := hasConv && !g.opts.Strict && !gconvLayouts.has(path)
+		if wide || layout || gconv {
+			read = append(read, func(d *dwarf.Data) {
+				var readers []topLevelReader
+				wideTop, libioTop, gconvTop := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+				if wide {
+					readers = append(readers, wideTop)
+				}
+				if layout {
+					readers = append(readers, libioTop)
+				}
+				if gconv {
+					readers = append(readers, gconvTop, gconvTop.steps)
+				}
+				err := walkTopLevel(d, readers...)
+				if wide {
+					wideVtableOffsets.put(path, wideVtableOffsetOf(wideTop.offsets()))
+				}
+				if layout {
+					libioLayouts.put(path, libioTop.layout(err))
+				}
+				if gconv {
+					gconvLayouts.put(path, gconvTop.layout(file, d, err))
+				}
+			})
 		}
 		if len(read) > 0 {
 			debugPrefetches.start(file, read)

@@ -195,7 +195,13 @@ var wideVtableOffsets debugFileCache[int64]
 // wideVtableOffsetIn is the offset of _wide_vtable in struct
 // _IO_wide_data in the DWARF d, -1 when not known.
 func wideVtableOffsetIn(d *dwarf.Data) int64 {
-	if o, ok := memberOffsets(d, "_IO_wide_data", "_wide_vtable")["_wide_vtable"]; ok && o > 0 {
+	return wideVtableOffsetOf(memberOffsets(d, "_IO_wide_data", "_wide_vtable"))
+}
+
+// wideVtableOffsetOf is the offset of _wide_vtable in struct
+// _IO_wide_data's members read (memberOffsets), -1 when not known.
+func wideVtableOffsetOf(members map[string]int64) int64 {
+	if o, ok := members["_wide_vtable"]; ok && o > 0 {
 		return o
 	}
 	return -1
