@@ -15,20 +15,20 @@ import (
 // (libiolayout.go) and _wide_vtable's offset (libioforeign.go), and
 // ld.so's for its namespaces (ldnloaded.go) and _rtld_global_ro (vdso.go,
 // rtldmcount.go): 0.7-0.8 s of one core for every program, most of a
-// small program's analysis,
-// spent while the other core idles (the models run one after the other).
-// What they read depends on the debug file alone, so it is read as soon
-// as the graph knows its libraries, on a goroutine of its own, from one
-// opening of the file, while the graph is built; the models then find it
-// in the caches (debugFileCache.get waits for a prefetch under way). A
-// reader that fails leaves its cache empty, and the model reads again and
-// fails the same way: the answers are the same as without the prefetch.
+// small program's analysis, while the other core idled (the models run
+// one after the other). What they read depends on the debug file alone,
+// so it is read on a goroutine of its own, from one opening of the file
+// and one walk of its top-level entries (walkTopLevel), while the graph
+// is built or modelled; the models then find it in the caches
+// (debugFileCache.get waits for a prefetch under way). A reader that
+// fails leaves its cache empty, and the model reads again and fails the
+// same way: the answers are the same as without the prefetch.
 //
 // Only what the models will ask is read: nothing for a shared object
 // (ModelReachableTables, which asks for the gconv layout, skips them, and
 // their libio questions are few), nothing already kept.
 //
-// When: the reads allocate about 400 MB (debug/dwarf makes an Entry for
+// When: the reads allocate about 270 MB (debug/dwarf makes an Entry for
 // every DIE it walks), garbage at once but for 20-30 MB, and a big
 // program's graph reaches its peak of memory at the end of the build
 // (node: 850 MiB), where the prefetch would add to it. So a program with
