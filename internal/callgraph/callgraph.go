@@ -181,6 +181,8 @@ type Graph struct {
 	// Loaded is the number of objects the program's namespace holds,
 	// when ModelLoadedObjects proved it (ldnloaded.go).
 	Loaded LoadedObjects
+	// escaping keeps escapingImports' answers (importroots.go).
+	escaping escapingCache
 }
 
 // Options control how the graph is built.
@@ -911,6 +913,9 @@ func (g *Graph) loadLibraries() {
 		g.addModule(lib.file)
 	}
 	sort.Strings(g.Missing)
+	if len(g.Modules) > 0 && g.prefetchEarly() {
+		g.prefetchDebugLayouts() // (debugprefetch.go)
+	}
 }
 
 // Callers returns, for each node, the nodes that call it.

@@ -49,58 +49,68 @@ var gconvStructs = map[string][2]string{
 	"builtin_map":  {"fct", "btowc_fct"},
 }
 
-// readGconvLayout walks the top-level entries of the debug file's units:
-// the two structures, and the variables at fixed addresses whose type is
-// one of them or an array of one.
+// readGconvLayout reads the layout from file's debug file (gconvLayoutIn).
 func readGconvLayout(file *binfile.File) *gconvLayout {
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
+	var l *gconvLayout
+	withDebugDWARF(file, func(d *dwarf.Data) { l = gconvLayoutIn(file, d) })
+	return l
+}
+
+// gconvLayoutIn walks the top-level entries of the units of d, file's
+// debug file's DWARF: the two structures, and the variables at fixed
+// addresses whose type is one of them or an array of one.
+func gconvLayoutIn(file *binfile.File, d *dwarf.Data) *gconvLayout {
+	t := newGconvTop()
+	err := walkTopLevel(d, t, t.steps)
+	return t.layout(file, d, err)
+}
+
+// gconvTop is what gconvLayoutIn reads of the top-level entries, as a
+// topLevelReader (a prefetch walks once for several readers): the DIEs
+// of the two structures, the variables at fixed addresses, and the
+// offsets of a step's two members (steps, memberOffsets').
+type gconvTop struct {
+	structs map[dwarf.Offset]bool
+	vars    []gconvVariable
+	steps   *memberAgreement
+}
+
+type gconvVariable struct {
+	name string
+	typ  dwarf.Offset
+	addr uint64
+}
+
+func newGconvTop() *gconvTop {
+	return &gconvTop{structs: map[dwarf.Offset]bool{}, steps: newMemberAgreement("__gconv_step", "__fct", "__btowc_fct")}
+}
+
+func (t *gconvTop) wantsMembers(*dwarf.Entry, dwarf.Tag) bool { return false }
+
+func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
+	if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {
+		t.structs[e.Offset] = true
+	}
+	if e.Tag == dwarf.TagVariable {
+		typ, okType := e.Val(dwarf.AttrType).(dwarf.Offset)
+		loc, okLoc := e.Val(dwarf.AttrLocation).([]byte)
+		name, _ := e.Val(dwarf.AttrName).(string)
+		if okType && okLoc && len(loc) == 9 && loc[0] == 0x03 { // DW_OP_addr
+			t.vars = append(t.vars, gconvVariable{name, typ, binary.LittleEndian.Uint64(loc[1:])})
+		}
+	}
+}
+
+// layout makes the layout from what the walk read (nil when it stopped
+// on err): the static objects' words, and the step's users (a walk of
+// every entry, readGconvUsers).
+func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, err error) *gconvLayout {
+	if err != nil || len(t.structs) == 0 {
 		return nil
 	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return nil
-	}
-	type variable struct {
-		name string
-		typ  dwarf.Offset
-		addr uint64
-	}
-	var vars []variable
-	structs := map[dwarf.Offset]bool{} // DIEs of the two structures
-	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil {
-			return nil
-		}
-		if e == nil {
-			break
-		}
-		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
-			continue
-		}
-		if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {
-			structs[e.Offset] = true
-		}
-		if e.Tag == dwarf.TagVariable {
-			typ, okType := e.Val(dwarf.AttrType).(dwarf.Offset)
-			loc, okLoc := e.Val(dwarf.AttrLocation).([]byte)
-			name, _ := e.Val(dwarf.AttrName).(string)
-			if okType && okLoc && len(loc) == 9 && loc[0] == 0x03 { // DW_OP_addr
-				vars = append(vars, variable{name, typ, binary.LittleEndian.Uint64(loc[1:])})
-			}
-		}
-		if e.Children {
-			r.SkipChildren()
-		}
-	}
-	if len(structs) == 0 {
-		return nil
-	}
+	vars := t.vars
 	l := &gconvLayout{stepSize: -1, fct: -1, btowc: -1}
-	steps := memberOffsets(d, "__gconv_step", "__fct", "__btowc_fct")
+	steps := t.steps.offsets()
 	fct, ok1 := steps["__fct"]
 	btowc, ok2 := steps["__btowc_fct"]
 	if !ok1 || !ok2 {

@@ -177,13 +177,32 @@ func (g *Graph) wideVtableOffset(m *Module) (int64, bool) {
 }
 
 // readWideVtableOffset is wideVtableOffset from the DWARF, -1 when it
-// cannot be read.
+// cannot be read; once per debug file (a prefetch may have read it, see
+// debugprefetch.go).
 func readWideVtableOffset(file *binfile.File) int64 {
-	off := int64(-1)
-	withDebugDWARF(file, func(d *dwarf.Data) {
-		if o, ok := memberOffsets(d, "_IO_wide_data", "_wide_vtable")["_wide_vtable"]; ok && o > 0 {
-			off = o
-		}
+	if file.DebugSymbols == "" {
+		return -1
+	}
+	return wideVtableOffsets.get(file, func(file *binfile.File) int64 {
+		off := int64(-1)
+		withDebugDWARF(file, func(d *dwarf.Data) { off = wideVtableOffsetIn(d) })
+		return off
 	})
-	return off
+}
+
+var wideVtableOffsets debugFileCache[int64]
+
+// wideVtableOffsetIn is the offset of _wide_vtable in struct
+// _IO_wide_data in the DWARF d, -1 when not known.
+func wideVtableOffsetIn(d *dwarf.Data) int64 {
+	return wideVtableOffsetOf(memberOffsets(d, "_IO_wide_data", "_wide_vtable"))
+}
+
+// wideVtableOffsetOf is the offset of _wide_vtable in struct
+// _IO_wide_data's members read (memberOffsets), -1 when not known.
+func wideVtableOffsetOf(members map[string]int64) int64 {
+	if o, ok := members["_wide_vtable"]; ok && o > 0 {
+		return o
+	}
+	return -1
 }

@@ -183,8 +183,12 @@ func (g *Graph) boundHelperRecursion() {
 			}
 			id := g.nodeFor(m, fi)
 			overflows[id] = true
-			for v := range g.cycleThrough(id) {
-				comp[v] = true
+			// A node of a component already found has that component:
+			// one walk of the graph (most of it, for node) is enough.
+			if !comp[id] {
+				for v := range g.cycleThrough(id) {
+					comp[v] = true
+				}
 			}
 			if first < 0 || id < first {
 				first = id

@@ -2,7 +2,6 @@ package callgraph
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"encoding/binary"
 	"sync"
 
@@ -62,12 +61,21 @@ func (c *debugFileCache[T]) get(f *binfile.File, read func(*binfile.File) T) T {
 	if path == "" {
 		return zero
 	}
+	// What a prefetch already read; else wait for the prefetch under
+	// way, if any, which may read it (debugprefetch.go).
+	c.Lock()
+	v, ok := c.byPath[path]
+	c.Unlock()
+	if ok {
+		return v
+	}
+	debugPrefetches.wait(path)
 	c.Lock()
 	defer c.Unlock()
 	if v, ok := c.byPath[path]; ok {
 		return v
 	}
-	v := read(f)
+	v = read(f)
 	if c.byPath == nil {
 		c.byPath = map[string]T{}
 	}
@@ -75,87 +83,111 @@ func (c *debugFileCache[T]) get(f *binfile.File, read func(*binfile.File) T) T {
 	return v
 }
 
-// readLibioLayout walks the debug file's DWARF: the top-level entries of
+// has says whether the value for the debug file at path was read.
+func (c *debugFileCache[T]) has(path string) bool {
+	c.Lock()
+	defer c.Unlock()
+	_, ok := c.byPath[path]
+	return ok
+}
+
+// put keeps v, read from the debug file at path, unless a value is kept.
+func (c *debugFileCache[T]) put(path string, v T) {
+	c.Lock()
+	defer c.Unlock()
+	if _, ok := c.byPath[path]; ok {
+		return
+	}
+	if c.byPath == nil {
+		c.byPath = map[string]T{}
+	}
+	c.byPath[path] = v
+}
+
+// readLibioLayout reads the layout from file's debug file (libioLayoutIn).
+func readLibioLayout(file *binfile.File) *libioLayout {
+	var l *libioLayout
+	withDebugDWARF(file, func(d *dwarf.Data) { l = libioLayoutIn(d) })
+	return l
+}
+
+// libioLayoutIn walks the debug file's DWARF d: the top-level entries of
 // each unit (structures and file-scope variables), and the members of
 // the three structures.
-func readLibioLayout(file *binfile.File) *libioLayout {
-	f, err := elf.Open(file.DebugSymbols)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return nil
-	}
-	l := &libioLayout{chain: -1, vtable: -1, wideVtable: -1}
-	wideTypes := map[dwarf.Offset]uint64{} // struct _IO_wide_data DIEs, by offset: their size
-	type variable struct {
-		typ  dwarf.Offset
-		addr uint64
-	}
-	var vars []variable
-	member := func(r *dwarf.Reader, name string) int64 {
-		off := int64(-1)
-		for {
-			c, err := r.Next()
-			if err != nil || c == nil || c.Tag == 0 {
-				return off
-			}
-			if c.Children {
-				r.SkipChildren()
-			}
-			if c.Tag == dwarf.TagMember && c.Val(dwarf.AttrName) == name {
+func libioLayoutIn(d *dwarf.Data) *libioLayout {
+	t := newLibioTop()
+	return t.layout(walkTopLevel(d, t))
+}
+
+// libioTop is what libioLayoutIn reads of the top-level entries, as a
+// topLevelReader (a prefetch walks once for several readers).
+type libioTop struct {
+	l         *libioLayout
+	wideTypes map[dwarf.Offset]uint64 // struct _IO_wide_data DIEs, by offset: their size
+	vars      []libioVariable
+}
+
+type libioVariable struct {
+	typ  dwarf.Offset
+	addr uint64
+}
+
+func newLibioTop() *libioTop {
+	return &libioTop{l: &libioLayout{chain: -1, vtable: -1, wideVtable: -1}, wideTypes: map[dwarf.Offset]uint64{}}
+}
+
+// libioMembers are the structures whose members libioTop reads: the
+// member read of each.
+var libioMembers = map[string]string{"_IO_FILE": "_chain", "_IO_FILE_plus": "vtable", "_IO_wide_data": "_wide_vtable"}
+
+func (t *libioTop) wantsMembers(e *dwarf.Entry, _ dwarf.Tag) bool {
+	name, _ := e.Val(dwarf.AttrName).(string)
+	return e.Tag == dwarf.TagStructType && libioMembers[name] != ""
+}
+
+func (t *libioTop) read(e *dwarf.Entry, _ dwarf.Tag, members []*dwarf.Entry) {
+	switch {
+	case e.Tag == dwarf.TagStructType && e.Children && t.wantsMembers(e, 0):
+		name := e.Val(dwarf.AttrName).(string)
+		off := int64(-1) // the last of its definition's members so named
+		for _, c := range members {
+			if c.Tag == dwarf.TagMember && c.Val(dwarf.AttrName) == libioMembers[name] {
 				if v, ok := c.Val(dwarf.AttrDataMemberLoc).(int64); ok && v >= 0 {
 					off = v
 				}
 			}
 		}
-	}
-	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil {
-			return nil
+		if name == "_IO_wide_data" {
+			size, _ := e.Val(dwarf.AttrByteSize).(int64)
+			t.wideTypes[e.Offset] = uint64(max(size, 0))
 		}
-		if e == nil {
-			break
+		if off < 0 {
+			return
 		}
-		switch {
-		case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
-			continue // its children are the top-level entries
-		case e.Tag == dwarf.TagStructType && e.Children:
-			switch e.Val(dwarf.AttrName) {
-			case "_IO_FILE":
-				if off := member(r, "_chain"); off >= 0 {
-					l.chain = off
-				}
-				continue
-			case "_IO_FILE_plus":
-				if off := member(r, "vtable"); off >= 0 {
-					l.vtable = off
-				}
-				continue
-			case "_IO_wide_data":
-				size, _ := e.Val(dwarf.AttrByteSize).(int64)
-				wideTypes[e.Offset] = uint64(max(size, 0))
-				if off := member(r, "_wide_vtable"); off >= 0 {
-					l.wideVtable = off
-				}
-				continue
-			}
-		case e.Tag == dwarf.TagVariable:
-			typ, okType := e.Val(dwarf.AttrType).(dwarf.Offset)
-			loc, okLoc := e.Val(dwarf.AttrLocation).([]byte)
-			// DW_OP_addr and an 8-byte address: a variable at a fixed place.
-			if okType && okLoc && len(loc) == 9 && loc[0] == 0x03 {
-				vars = append(vars, variable{typ, binary.LittleEndian.Uint64(loc[1:])})
-			}
+		switch name {
+		case "_IO_FILE":
+			t.l.chain = off
+		case "_IO_FILE_plus":
+			t.l.vtable = off
+		case "_IO_wide_data":
+			t.l.wideVtable = off
 		}
-		if e.Children {
-			r.SkipChildren()
+	case e.Tag == dwarf.TagVariable:
+		typ, okType := e.Val(dwarf.AttrType).(dwarf.Offset)
+		loc, okLoc := e.Val(dwarf.AttrLocation).([]byte)
+		// DW_OP_addr and an 8-byte address: a variable at a fixed place.
+		if okType && okLoc && len(loc) == 9 && loc[0] == 0x03 {
+			t.vars = append(t.vars, libioVariable{typ, binary.LittleEndian.Uint64(loc[1:])})
 		}
 	}
+}
+
+// layout is the layout read (nil when the walk stopped on err).
+func (t *libioTop) layout(err error) *libioLayout {
+	if err != nil {
+		return nil
+	}
+	l, wideTypes, vars := t.l, t.wideTypes, t.vars
 	for _, v := range vars {
 		if size, ok := wideTypes[v.typ]; ok {
 			l.wideData = append(l.wideData, libioObject{v.addr, size})

@@ -3,8 +3,10 @@ package callgraph
 import (
 	"debug/elf"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -406,25 +408,29 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 	for v := range vars {
 		lo, hi = min(lo, v), max(hi, v+8)
 	}
-	foreign := false
-	complete := g.sweepFlow(m, func(pc uint64, code []byte, e *isa.Effect) bool {
-		if !mayReach(code[:e.Len], pc, lo, hi) {
+	// On every core, a flag per worker (sweepFlowParallel).
+	workers := g.sweepWorkers()
+	foreignBy := make([]bool, workers)
+	complete := g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
+		return func(pc uint64, code []byte, e *isa.Effect) bool {
+			if !mayReach(code[:e.Len], pc, lo, hi) {
+				return true
+			}
+			ref, has, ok := fr.FixedRef(code, pc)
+			if !ok {
+				return false
+			}
+			if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
+				fn, in := m.File.Containing(pc)
+				if !in || !slices.Contains(regAddrs, fn.Addr) {
+					foreignBy[w] = true
+				}
+			}
 			return true
 		}
-		ref, has, ok := fr.FixedRef(code, pc)
-		if !ok {
-			return false
-		}
-		if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
-			fn, in := m.File.Containing(pc)
-			if !in || !slices.Contains(regAddrs, fn.Addr) {
-				foreign = true
-			}
-		}
-		return true
 	})
 	switch {
-	case foreign:
+	case slices.Contains(foreignBy, true):
 		return storesForeign
 	case complete:
 		return storesComplete
@@ -458,13 +464,33 @@ func (g *Graph) sweepCodeWith(m *Module, decode func(isa.Decoder, []byte, uint64
 	// code decodes millions of instructions, and copying each Effect
 	// twice (returned, then passed) showed in node's profile (issue 19).
 	var e isa.Effect
+	for _, s := range g.sweepSections(m, &complete) {
+		if !s.sweep(g.Decoder, decode, 0, len(s.code), visit, &e) {
+			complete = false
+		}
+	}
+	return complete
+}
+
+// sweepSection is one executable section of a module as the sweeps see
+// it: its code and the sorted starts of the functions in it.
+type sweepSection struct {
+	addr   uint64
+	code   []byte
+	starts []uint64
+}
+
+// sweepSections returns m's executable sections, clearing complete when
+// one's code cannot be read.
+func (g *Graph) sweepSections(m *Module, complete *bool) []sweepSection {
+	var out []sweepSection
 	for _, s := range m.File.ELF.Sections {
 		if s.Flags&elf.SHF_EXECINSTR == 0 || s.Type != elf.SHT_PROGBITS {
 			continue
 		}
 		code, err := m.File.Code(s.Addr, s.Size)
 		if err != nil {
-			complete = false
+			*complete = false
 			continue
 		}
 		var starts []uint64
@@ -474,31 +500,114 @@ func (g *Graph) sweepCodeWith(m *Module, decode func(isa.Decoder, []byte, uint64
 			}
 		}
 		slices.Sort(starts)
-		next := 0
-		for off := 0; off < len(code); {
-			pc := s.Addr + uint64(off)
-			// Restart at each function's start: a decode that lost its
-			// way in padding or data finds the instructions again.
-			if next < len(starts) && starts[next] <= pc {
-				if starts[next] < pc {
-					off = int(starts[next] - s.Addr)
-				}
-				next++
-				continue
+		out = append(out, sweepSection{s.Addr, code, starts})
+	}
+	return out
+}
+
+// sweep decodes the section's code from offset from, a function's start
+// (or 0), up to the first instruction at or after offset to, and calls
+// visit for every instruction, as sweepCode does; it says whether every
+// byte decoded and visit accepted every instruction. The decode restarts
+// at each function's start, so that a part starting at one decodes what
+// a sweep of the whole section decodes from there (sweepFlowParallel).
+func (s *sweepSection) sweep(dec isa.Decoder, decode func(isa.Decoder, []byte, uint64, *isa.Effect) error,
+	from, to int, visit func(pc uint64, code []byte, e *isa.Effect) bool, e *isa.Effect) bool {
+	complete := true
+	code := s.code
+	next, _ := slices.BinarySearch(s.starts, s.addr+uint64(from))
+	for off := from; off < to; {
+		pc := s.addr + uint64(off)
+		// Restart at each function's start: a decode that lost its
+		// way in padding or data finds the instructions again.
+		if next < len(s.starts) && s.starts[next] <= pc {
+			if s.starts[next] < pc {
+				off = int(s.starts[next] - s.addr)
 			}
-			err := decode(g.Decoder, code[off:], pc, &e)
-			if err != nil || e.Len <= 0 || off+e.Len > len(code) {
-				complete = false
-				off++
-				continue
-			}
-			if !visit(pc, code[off:], &e) {
-				complete = false
-			}
-			off += e.Len
+			next++
+			continue
 		}
+		err := decode(dec, code[off:], pc, e)
+		if err != nil || e.Len <= 0 || off+e.Len > len(code) {
+			complete = false
+			off++
+			continue
+		}
+		if !visit(pc, code[off:], e) {
+			complete = false
+		}
+		off += e.Len
 	}
 	return complete
+}
+
+// sweepFlowParallel is sweepFlow on every core: m's code is cut at
+// functions' starts into parts of about equal size, which workers sweep
+// at once (each part decodes as the whole sweep would, see sweep).
+// visitFor(w) is the visit of worker w (0 <= w < workers), called by
+// that worker's goroutine only: each keeps its own findings, which the
+// caller merges (a visit whose findings are sets or flags merges the
+// same whatever the order). It returns sweepCode's complete.
+func (g *Graph) sweepFlowParallel(m *Module, workers int, visitFor func(w int) func(pc uint64, code []byte, e *isa.Effect) bool) bool {
+	complete := true
+	sections := g.sweepSections(m, &complete)
+	type part struct {
+		sec      int
+		from, to int
+	}
+	total := 0
+	for _, s := range sections {
+		total += len(s.code)
+	}
+	// A few parts per worker, so that one slow part does not leave a
+	// core idle; not below 64 KiB each.
+	size := max(total/(workers*8), 64<<10)
+	var parts []part
+	for si, s := range sections {
+		from := 0
+		for _, st := range s.starts {
+			at := int(st - s.addr)
+			if at-from >= size {
+				parts = append(parts, part{si, from, at})
+				from = at
+			}
+		}
+		parts = append(parts, part{si, from, len(s.code)})
+	}
+	workers = max(min(workers, len(parts)), 1)
+	ok := make([]bool, len(parts))
+	var wg sync.WaitGroup
+	next := make(chan int, len(parts))
+	for i := range parts {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			visit := visitFor(w)
+			var e isa.Effect
+			for i := range next {
+				p := parts[i]
+				ok[i] = sections[p.sec].sweep(g.Decoder, isa.DecodeSweep, p.from, p.to, visit, &e)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, o := range ok {
+		complete = complete && o
+	}
+	return complete
+}
+
+// sweepWorkers is how many goroutines a parallel sweep uses: the
+// frame walk's (Options.Workers), all cores by default.
+func (g *Graph) sweepWorkers() int {
+	if g.opts.Workers > 0 {
+		return g.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // overlapsAny says whether the operand's bytes overlap one of the 8-byte

@@ -408,7 +408,47 @@ func rtldGlobalROMembers(file *binfile.File) map[string]int64 {
 // ld.so's structs from the DWARF of its debug file (memberOffsets); empty
 // without one.
 func rtldStructMembers(file *binfile.File, structName string, names ...string) map[string]int64 {
+	all := rtldGlobalROMemberNames()
+	if structName == rtldGlobalROStruct && file.DebugSymbols != "" && !slices.ContainsFunc(names, func(n string) bool { return !slices.Contains(all, n) }) {
+		// Each member's offset is read on its own (memberOffsets): those
+		// of all the models' members, read once per debug file (a
+		// prefetch may have, see debugprefetch.go), answer for any of them.
+		offsets := rtldGlobalROOffsets.get(file, func(file *binfile.File) map[string]int64 {
+			out := map[string]int64{}
+			withDebugDWARF(file, func(d *dwarf.Data) { out = rtldGlobalROOffsetsIn(d) })
+			return out
+		})
+		out := map[string]int64{}
+		for _, n := range names {
+			if v, ok := offsets[n]; ok {
+				out[n] = v
+			}
+		}
+		return out
+	}
 	out := map[string]int64{}
 	withDebugDWARF(file, func(d *dwarf.Data) { out = memberOffsets(d, structName, names...) })
 	return out
+}
+
+// rtldGlobalROStruct is the type of _rtld_global_ro.
+const rtldGlobalROStruct = "rtld_global_ro"
+
+// rtldGlobalROOffsets keeps the offsets of struct rtld_global_ro's
+// members the models read (rtldGlobalROMemberNames), per debug file.
+var rtldGlobalROOffsets debugFileCache[map[string]int64]
+
+// rtldGlobalROMemberNames are the members of struct rtld_global_ro the
+// models read: the vDSO pointers and the hooks of rtldmcount.go.
+func rtldGlobalROMemberNames() []string {
+	var names []string
+	for _, p := range vdsoPointers {
+		names = append(names, p.member)
+	}
+	return append(names, rtldROHookMembers...)
+}
+
+// rtldGlobalROOffsetsIn reads those members' offsets from ld.so's DWARF d.
+func rtldGlobalROOffsetsIn(d *dwarf.Data) map[string]int64 {
+	return memberOffsets(d, rtldGlobalROStruct, rtldGlobalROMemberNames()...)
 }

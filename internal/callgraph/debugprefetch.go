@@ -1,0 +1,167 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"debug/elf"
+	"sync"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// Reading the C library's layouts from its debug file ahead of the
+// models. The glibc models (ModelRuntime) read libc's DWARF for the gconv
+// step layout (gconvlayout.go, gconvusers.go), the FILE layout
+// (libiolayout.go) and _wide_vtable's offset (libioforeign.go), and
+// ld.so's for its namespaces (ldnloaded.go) and _rtld_global_ro (vdso.go,
+// rtldmcount.go): 0.7-0.8 s of one core for every program, most of a
+// small program's analysis, while the other core idled (the models run
+// one after the other). What they read depends on the debug file alone,
+// so it is read on a goroutine of its own, from one opening of the file
+// and one walk of its top-level entries (walkTopLevel), while the graph
+// is built or modelled; the models then find it in the caches
+// (debugFileCache.get waits for a prefetch under way). A reader that
+// fails leaves its cache empty, and the model reads again and fails the
+// same way: the answers are the same as without the prefetch.
+//
+// Only what the models will ask is read: nothing for a shared object
+// (ModelReachableTables, which asks for the gconv layout, skips them, and
+// their libio questions are few), nothing already kept.
+//
+// When: the reads allocate about 270 MB (debug/dwarf makes an Entry for
+// every DIE it walks), garbage at once but for 20-30 MB, and a big
+// program's graph reaches its peak of memory at the end of the build
+// (node: 850 MiB), where the prefetch would add to it. So a program with
+// more than smallProgramCode bytes of code has its layouts prefetched
+// when ModelRuntime starts (the peak is behind); a small one as soon as
+// its libraries are known, during the build (gzip's build is 0.4 s, far
+// from any limit of memory).
+
+// debugPrefetches are the prefetches under way, by debug file: a channel
+// closed when the prefetch has filled the caches.
+var debugPrefetches prefetches
+
+type prefetches struct {
+	sync.Mutex
+	running map[string]chan struct{}
+}
+
+// wait returns once no prefetch of the debug file at path is under way.
+func (p *prefetches) wait(path string) {
+	p.Lock()
+	done := p.running[path]
+	p.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// start runs read on the DWARF of file's debug file on a goroutine, unless
+// a prefetch of it is under way.
+func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
+	path := file.DebugSymbols
+	p.Lock()
+	defer p.Unlock()
+	if p.running[path] != nil {
+		return
+	}
+	if p.running == nil {
+		p.running = map[string]chan struct{}{}
+	}
+	done := make(chan struct{})
+	p.running[path] = done
+	go func() {
+		withDebugDWARF(file, func(d *dwarf.Data) {
+			for _, r := range read {
+				r(d)
+			}
+		})
+		p.Lock()
+		delete(p.running, path)
+		p.Unlock()
+		close(done)
+	}()
+}
+
+// smallProgramCode is the size of code up to which a program's layouts
+// are prefetched during the build (see above).
+const smallProgramCode = 4 << 20
+
+// prefetchEarly says whether the program is small enough for its layouts
+// to be prefetched during the build.
+func (g *Graph) prefetchEarly() bool {
+	size := uint64(0)
+	for _, s := range g.Modules[0].File.ELF.Sections {
+		if s.Flags&elf.SHF_EXECINSTR != 0 {
+			size += s.Size
+		}
+	}
+	return size <= smallProgramCode
+}
+
+// prefetchDebugLayouts starts reading, for each library with a debug
+// file, the layouts the glibc models will ask of it (see above).
+func (g *Graph) prefetchDebugLayouts() {
+	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 || g.Modules[0].File.Shared {
+		return
+	}
+	if _, ok := g.Decoder.(isa.FixedRefReader); !ok {
+		return
+	}
+	for _, m := range g.Modules[1:] {
+		file := m.File
+		path := file.DebugSymbols
+		if path == "" {
+			continue
+		}
+		// In the order the models ask (debugFileCache.get finds each as
+		// soon as it is read): _rtld_global_ro's members (linkVDSO) and
+		// _wide_vtable (assumeGlibcStreams) first, the gconv layout
+		// (ModelReachableTables) last.
+		var read []func(*dwarf.Data)
+		if _, ok := file.Lookup("_dl_fini"); ok {
+			if !rtldGlobalROOffsets.has(path) {
+				read = append(read, func(d *dwarf.Data) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d)) })
+			}
+			if !g.opts.Strict && !rtldLayouts.has(path) {
+				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
+			}
+		}
+		// libc's three share one walk of the top-level entries
+		// (walkTopLevel); the gconv layout then walks every entry for the
+		// step's users.
+		libio := file.ELF.Section(libioSection) != nil
+		wide := libio && !wideVtableOffsets.has(path)
+		layout := libio && !libioLayouts.has(path)
+		_, hasConv := file.Lookup("__wcsmbs_load_conv")
+		gconv := hasConv && !g.opts.Strict && !gconvLayouts.has(path)
+		if wide || layout || gconv {
+			read = append(read, func(d *dwarf.Data) {
+				var readers []topLevelReader
+				wideTop, libioTop, gconvTop := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+				if wide {
+					readers = append(readers, wideTop)
+				}
+				if layout {
+					readers = append(readers, libioTop)
+				}
+				if gconv {
+					readers = append(readers, gconvTop, gconvTop.steps)
+				}
+				err := walkTopLevel(d, readers...)
+				if wide {
+					wideVtableOffsets.put(path, wideVtableOffsetOf(wideTop.offsets()))
+				}
+				if layout {
+					libioLayouts.put(path, libioTop.layout(err))
+				}
+				if gconv {
+					gconvLayouts.put(path, gconvTop.layout(file, d, err))
+				}
+			})
+		}
+		if len(read) > 0 {
+			debugPrefetches.start(file, read)
+		}
+	}
+}

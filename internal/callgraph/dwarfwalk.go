@@ -1,0 +1,131 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+)
+
+// One walk of a debug file's top-level entries for several readers. The
+// layout readers (gconvlayout.go, libiolayout.go, the member offsets of
+// libioforeign.go) each walked every unit of libc's DWARF on their own:
+// debug/dwarf makes an Entry for every entry it reads, about 50 MB and
+// 0.05 s of libc's for each walk. The prefetch (debugprefetch.go) walks
+// once and hands each entry to all of them.
+
+// topLevelReader is one reader of a walkTopLevel.
+type topLevelReader interface {
+	// wantsMembers says whether the reader reads the children of e (a
+	// top-level entry of a unit whose tag is unit).
+	wantsMembers(e *dwarf.Entry, unit dwarf.Tag) bool
+	// read is given every top-level entry of the compile and partial
+	// units, with its children when a reader wants them (each child's own
+	// children skipped; fewer when the walk stopped on an error in them).
+	read(e *dwarf.Entry, unit dwarf.Tag, members []*dwarf.Entry)
+}
+
+// walkTopLevel walks d's units' top-level entries for the readers, and
+// returns the error that stopped it (nil at the end of the data). An
+// entry that is not a compile or partial unit is a top-level entry, whose
+// children are skipped unless a reader reads them: the walk the readers
+// made each on its own.
+func walkTopLevel(d *dwarf.Data, readers ...topLevelReader) error {
+	r := d.Reader()
+	var unit dwarf.Tag
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			return nil
+		}
+		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
+			unit = e.Tag
+			continue // its children are the top-level entries
+		}
+		wanted := false
+		for _, rd := range readers {
+			wanted = wanted || (e.Children && rd.wantsMembers(e, unit))
+		}
+		if !wanted {
+			for _, rd := range readers {
+				rd.read(e, unit, nil)
+			}
+			if e.Children {
+				r.SkipChildren()
+			}
+			continue
+		}
+		var members []*dwarf.Entry
+		var c *dwarf.Entry
+		for {
+			c, err = r.Next()
+			if err != nil || c == nil || c.Tag == 0 {
+				break
+			}
+			if c.Children {
+				r.SkipChildren()
+			}
+			members = append(members, c)
+		}
+		for _, rd := range readers {
+			rd.read(e, unit, members)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// memberAgreement reads what memberOffsets reads, as a topLevelReader:
+// the offsets of the named members of struct name, each where every
+// definition (in a compile unit) agrees on it.
+type memberAgreement struct {
+	name          string
+	wanted        map[string]bool
+	out, conflict map[string]int64
+}
+
+func newMemberAgreement(name string, members ...string) *memberAgreement {
+	a := &memberAgreement{name: name, wanted: map[string]bool{}, out: map[string]int64{}, conflict: map[string]int64{}}
+	for _, m := range members {
+		a.wanted[m] = true
+	}
+	return a
+}
+
+func (a *memberAgreement) wantsMembers(e *dwarf.Entry, unit dwarf.Tag) bool {
+	// memberOffsets skips a partial unit's children.
+	return unit == dwarf.TagCompileUnit && e.Tag == dwarf.TagStructType && e.Val(dwarf.AttrName) == a.name
+}
+
+func (a *memberAgreement) read(e *dwarf.Entry, unit dwarf.Tag, members []*dwarf.Entry) {
+	if !e.Children || !a.wantsMembers(e, unit) {
+		return
+	}
+	for _, c := range members {
+		member, _ := c.Val(dwarf.AttrName).(string)
+		if c.Tag != dwarf.TagMember || !a.wanted[member] {
+			continue
+		}
+		off, ok := c.Val(dwarf.AttrDataMemberLoc).(int64)
+		if !ok || off < 0 {
+			a.conflict[member] = 1
+			continue
+		}
+		if old, seen := a.out[member]; seen && old != off {
+			a.conflict[member] = 1
+		}
+		a.out[member] = off
+	}
+}
+
+// offsets is memberOffsets' answer.
+func (a *memberAgreement) offsets() map[string]int64 {
+	out := map[string]int64{}
+	for m, off := range a.out {
+		if _, bad := a.conflict[m]; !bad {
+			out[m] = off
+		}
+	}
+	return out
+}
