@@ -82,13 +82,8 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 	if e.DefKind != isa.DefLoad || e.DefReg != regSP || !e.HasMem || e.MemIndex >= 0 {
 		return 0, false
 	}
-	var at int64
-	switch {
-	case e.MemBase == regSP && !st.dyn:
-		at = st.depth - e.MemDisp
-	case e.MemBase == regFP && st.fpOK:
-		at = st.fpDepth - e.MemDisp
-	default:
+	at, ok := slotLoadAt(e, st)
+	if !ok {
 		return 0, false
 	}
 	d, ok := st.sp.slotValue(at)
@@ -97,6 +92,19 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 	}
 	w.slotRestores = append(w.slotRestores, slotRestore{at: at, addr: addr})
 	return d, true
+}
+
+// slotLoadAt is the depth of the stack word e loads from, when it is
+// one the walk can name: addressed from rsp at a known depth, or from an
+// SP-derived rbp.
+func slotLoadAt(e *isa.Effect, st *state) (int64, bool) {
+	switch {
+	case e.MemBase == regSP && !st.dyn:
+		return st.depth - e.MemDisp, true
+	case e.MemBase == regFP && st.fpOK:
+		return st.fpDepth - e.MemDisp, true
+	}
+	return 0, false
 }
 
 // noteFrameAddr records the frame address e computes, if it computes one
