@@ -65,7 +65,7 @@ import (
 // Memory: a store through rbp plus a constant drops the slots it
 // overlaps, a store through rsp or with an index register all slots, and
 // a call all slots when the frame's address escapes (a lea from rbp) or
-// when its stack-argument area may reach one (argOpenAt); a
+// when its stack-argument area may reach one (ctrState.argOpen); a
 // store through any other pointer is taken not to reach a slot whose
 // address the code never takes (the compiler's temporary: reaching it is
 // an out-of-bounds write, which would also reach the return address and
@@ -100,8 +100,16 @@ type ctrState struct {
 	// that block, below every slot of the frame.
 	fresh int64
 	// argOpen: something was stored through rsp or pushed since SP last
-	// moved down and since the last call, so the next call's
-	// stack-argument area may reach a slot (argOpenAt).
+	// moved down and since the last call. The stack-argument area of a
+	// call, which the callee owns under the System V ABI and may write,
+	// is taken to run from SP at the call up to the highest such word
+	// (frame/argarea.go says why, and what that assumes of the caller).
+	// The pass does not know where rbp's slots lie from rsp, so a call
+	// with argOpen drops every slot: found by a red-team fixture
+	// (internal/analysis/testdata/x86/redteam_argslot.S, ctr_arg) whose
+	// counter, spilled through rbp into the argument area of a callee
+	// that stores 0 there, never passed 1 while its check claimed 16
+	// allocas at most.
 	argOpen bool
 }
 
@@ -599,7 +607,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
 		st.fresh = 0
 		if in.Op == x86asm.SUB || in.Op == x86asm.AND {
-			st.argOpen = false // (SP moved down: see argOpenAt)
+			st.argOpen = false // (SP moved down: see argOpen)
 		} else if _, down := spMoveDown(in); down {
 			st.argOpen = false
 		}
@@ -936,14 +944,3 @@ func (p *ctrPass) store(st *ctrState, m x86asm.Mem, width int) {
 		st.slots = map[int64]uint8{}
 	}
 }
-
-// argOpenAt: the stack-argument area of a call (x86-64), which the
-// callee owns under the System V ABI and may write, is taken to run from
-// SP at the call up to the highest word stored through rsp or pushed
-// since SP last moved down and since the previous call (frame/argarea.go
-// says why, and what that assumes of the caller). The pass does not know
-// where rbp's slots are from rsp, so a call after any such store or push
-// (ctrState.argOpen) drops every slot: found by a red-team fixture
-// (internal/analysis/redteam_frames_test.go, ctr_arg) whose counter,
-// spilled through rbp into the argument area of a callee that stores 0
-// there, never passed 1 while its check claimed 16 allocas at most.
