@@ -100,7 +100,7 @@ type ctrState struct {
 	// that block, below every slot of the frame.
 	fresh int64
 	// argOpen: something was stored through rsp or pushed since SP last
-	// moved down by a constant and since the last call. The stack-argument area of a
+	// moved down and since the last call. The stack-argument area of a
 	// call, which the callee owns under the System V ABI and may write,
 	// is taken to run from SP at the call up to the highest such word
 	// (frame/argarea.go says why, and what that assumes of the caller).
@@ -606,8 +606,9 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	// SP.
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
 		st.fresh = 0
-		if _, down := spMoveDown(in); down || in.Op == x86asm.AND {
-			st.argOpen = false // (SP moved down by a constant: see argOpen)
+		_, byReg := in.Args[1].(x86asm.Reg)
+		if _, down := spMoveDown(in); down || in.Op == x86asm.SUB && byReg || in.Op == x86asm.AND {
+			st.argOpen = false // (SP moved down: see argOpen)
 		}
 		if counted && born {
 			st.gain, st.prev, st.moved = 0, st.hi, true

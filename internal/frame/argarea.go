@@ -27,8 +27,8 @@ import (
 // _dl_audit_activity_nsid`). What bounds the area is how the caller sets
 // it up: compiled code writes a call's stack arguments through rsp (a
 // store into the outgoing area at the bottom of the frame, or pushes
-// right before the call), after SP last moved down by a constant other
-// than by a push (the frame's `sub`, the alignment pad before pushed
+// right before the call), after SP last moved down other than by a push
+// (the frame's `sub`, an alloca, the alignment pad before pushed
 // arguments, `and rsp,-16`), and after the previous call (whose callee may have
 // clobbered its own). So the walk takes the area to be every word from
 // SP at the call up to the shallowest byte written through rsp or by a
@@ -126,10 +126,10 @@ func (w *walker) trackArgs(off int, addr uint64, e *isa.Effect, pre, st *state) 
 	push := e.SP == isa.SPAdd && e.SPDelta < 0 && e.HasStore
 	switch {
 	case push:
-	case e.SP == isa.SPAdd && e.SPDelta < 0, e.SP == isa.SPAlign:
-		// SP moved down: what lies above was written for no call
-		// yet to come (see above). (Not a move by a run-time amount,
-		// which may go either way.)
+	case e.SP == isa.SPAdd && e.SPDelta < 0, e.SP == isa.SPAlign, e.SP == isa.SPDynamic:
+		// SP moved down (a run-time amount too: the walk takes every
+		// such move for an alloca): what lies above was written for
+		// no call yet to come (see above).
 		st.args.on = false
 	}
 	if push {
