@@ -182,3 +182,51 @@ func TestRedTeamFilteesCounted(t *testing.T) {
 		t.Errorf("gdb counts %d objects at _dl_fini, want the %d the graph knows plus the 2 filtees: the fixture does not load them", n, counted)
 	}
 }
+
+// TestRedTeamArgumentSlots: a stack word the proofs trust, in the
+// stack-argument area of a call, which the callee owns under the System
+// V ABI and writes (testdata/x86/redteam_argslot.S). Before the fix
+// sp_arg0 and sp_arg1 (SP saved at [rsp] or [rsp+8], the callee storing
+// a SP 256 B deeper to that stack argument) were static 48 B, sp_push
+// (SP pushed as the first argument) and sp_below (SP saved through rbp
+// at [rsp], below an argument stored through rsp) static 64 B, and
+// ctr_arg (a counter spilled into the argument area of a callee that
+// stores 0 there) static 816 B: its check claimed 16 allocas of 48 B at
+// most. Asserted:
+//   - the fixture is real: gdb measures a run with 40 rounds deeper than
+//     those frames plus one 256-byte sink (the counter: than 16 allocas);
+//   - the four SP shapes are unknown, naming the call's stack-argument
+//     area; ctr_arg is not static; no entry reaching them is bounded.
+func TestRedTeamArgumentSlots(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "argslot")
+	asm, _ := filepath.Abs("testdata/x86/redteam_argslot.S")
+	drv, _ := filepath.Abs("testdata/x86/redteam_argslot_main.c")
+	testutil.Run(t, dir, gcc, "-O1", "-fno-pie", "-no-pie", "-Wl,-z,now", "-o", bin, drv, asm)
+	names := []string{"sp_arg0", "sp_arg1", "sp_push", "sp_below", "ctr_arg"}
+	res, err := Run(bin, Options{Entries: names, NoLibraries: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 40
+	for i, name := range names {
+		fn := function(t, res, name)
+		floor := int64(64 + 0x100)
+		if name == "ctr_arg" {
+			floor = 48 + 16*0x30
+			if fn.FrameKind == "static" {
+				t.Errorf("%s: static %s, want dynamic: the callee resets the counter in its argument area", name, show(fn.Frame))
+			}
+		} else if fn.FrameKind != "unknown" || !strings.Contains(fn.Reason, "stack-argument area") {
+			t.Errorf("%s: %s %s (%s), want unknown: the saved SP is in a callee's stack-argument area", name, fn.FrameKind, show(fn.Frame), fn.Reason)
+		}
+		if e := entry(t, res, name); e.Bounded {
+			t.Errorf("%s: entry bounded at %s", name, show(e.Bound))
+		}
+		d := measured(t, dir, bin, "*"+name, "exit", 1, strings.Repeat("a", rounds), string(rune('0'+i)))
+		if d != nil && d[0] <= floor {
+			t.Errorf("%s: gdb measured %d B with %d rounds, want more than %d B: the fixture no longer sinks SP", name, d[0], rounds, floor)
+		}
+	}
+}

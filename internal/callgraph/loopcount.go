@@ -64,7 +64,8 @@ import (
 // follow (an indirect jump, a jump out into code that is not a function).
 // Memory: a store through rbp plus a constant drops the slots it
 // overlaps, a store through rsp or with an index register all slots, and
-// a call all slots when the frame's address escapes (a lea from rbp); a
+// a call all slots when the frame's address escapes (a lea from rbp) or
+// when its stack-argument area may reach one (ctrState.argOpen); a
 // store through any other pointer is taken not to reach a slot whose
 // address the code never takes (the compiler's temporary: reaching it is
 // an out-of-bounds write, which would also reach the return address and
@@ -98,6 +99,18 @@ type ctrState struct {
 	// moved otherwise since, or none): rsp plus less than it points into
 	// that block, below every slot of the frame.
 	fresh int64
+	// argOpen: something was stored through rsp or pushed since SP last
+	// moved down and since the last call. The stack-argument area of a
+	// call, which the callee owns under the System V ABI and may write,
+	// is taken to run from SP at the call up to the highest such word
+	// (frame/argarea.go says why, and what that assumes of the caller).
+	// The pass does not know where rbp's slots lie from rsp, so a call
+	// with argOpen drops every slot: found by a red-team fixture
+	// (internal/analysis/testdata/x86/redteam_argslot.S, ctr_arg) whose
+	// counter, spilled through rbp into the argument area of a callee
+	// that stores 0 there, never passed 1 while its check claimed 16
+	// allocas at most.
+	argOpen bool
 }
 
 // ctrFlags says what the last instruction to set the flags compared: N
@@ -518,6 +531,7 @@ func joinCtr(a, b ctrState) ctrState {
 		c.prev = max(a.prev, b.prev)
 	}
 	c.moved = a.moved || b.moved
+	c.argOpen = a.argOpen || b.argOpen
 	c.rbpFP, c.rbpClean = a.rbpFP && b.rbpFP, a.rbpClean && b.rbpClean
 	if a.flags != b.flags {
 		c.flags = ctrFlags{}
@@ -530,7 +544,7 @@ func joinCtr(a, b ctrState) ctrState {
 
 func sameCtr(a, b ctrState) bool {
 	if a.ok != b.ok || a.born != b.born || a.regs != b.regs || a.hi != b.hi || a.prev != b.prev || a.gain != b.gain ||
-		a.moved != b.moved || a.fresh != b.fresh || a.rbpFP != b.rbpFP || a.rbpClean != b.rbpClean || a.flags != b.flags || len(a.slots) != len(b.slots) {
+		a.moved != b.moved || a.fresh != b.fresh || a.argOpen != b.argOpen || a.rbpFP != b.rbpFP || a.rbpClean != b.rbpClean || a.flags != b.flags || len(a.slots) != len(b.slots) {
 		return false
 	}
 	for k, v := range a.slots {
@@ -592,6 +606,10 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	// SP.
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
 		st.fresh = 0
+		_, byReg := in.Args[1].(x86asm.Reg)
+		if _, down := spMoveDown(in); down || in.Op == x86asm.SUB && byReg || in.Op == x86asm.AND {
+			st.argOpen = false // (SP moved down: see argOpen)
+		}
 		if counted && born {
 			st.gain, st.prev, st.moved = 0, st.hi, true
 			st.rbpClean = st.rbpClean && st.rbpFP
@@ -615,6 +633,9 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	switch in.Op {
 	case x86asm.PUSH, x86asm.POP, x86asm.CALL, x86asm.RET, x86asm.LEAVE:
 		st.fresh = 0
+	}
+	if in.Op == x86asm.PUSH {
+		st.argOpen = true
 	}
 	if in.Op == x86asm.LEAVE {
 		if st.rbpFP && st.rbpClean {
@@ -641,6 +662,9 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	}
 	// Stores.
 	if m, ok := in.Args[0].(x86asm.Mem); ok && in.Op != x86asm.CMP && in.Op != x86asm.CALL {
+		if m.Base == x86asm.RSP || m.Index == x86asm.RSP {
+			st.argOpen = true
+		}
 		if !memStoreOps[in.Op] && !isCmovOrSet(in.Op) {
 			// (rep stos, cmpxchg, ...: registers written too)
 			p.store(st, m, in.MemBytes)
@@ -693,9 +717,10 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 		for _, f := range sysvCallerSaved {
 			st.regs &^= 1 << uint(f)
 		}
-		if len(p.taken) > 0 {
+		if len(p.taken) > 0 || st.argOpen {
 			st.slots = map[int64]uint8{}
 		}
+		st.argOpen = false
 		return nil
 	}
 	if ws, ok := implicitWrites[in.Op]; ok {

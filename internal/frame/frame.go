@@ -295,6 +295,9 @@ type state struct {
 	// addresses then point into what that move allocated, at a depth the
 	// walk does not know (spslot.go).
 	dyn bool
+	// args (x86-64) are the words a call's callee may own as its stack
+	// arguments (argarea.go).
+	args argArea
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -417,6 +420,12 @@ type walker struct {
 	// (spslot.go).
 	frameAddrs   []frameAddr
 	slotRestores []slotRestore
+	// slotStored, argTrack, argSeen and argLost serve the stack-argument
+	// areas of calls (argarea.go).
+	slotStored bool
+	argTrack   bool
+	argSeen    map[int]argArea
+	argLost    []argLoss
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -425,19 +434,13 @@ func Analyze(in Input) Frame {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	w := &sc.w
-	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1}
-	w.into, _ = in.Decoder.(isa.IntoDecoder)
-	// clear costs the map's capacity, not its length: a map grown once by
-	// a function with thousands of calls made every later clear slow
-	// (3% of node's walk). One that held many entries is made afresh.
-	if sc.callAt == nil || len(sc.callAt) > maxClearedCalls {
-		sc.callAt = map[callKey]int{}
+	fr := w.begin(in, sc, false)
+	if w.slotStored {
+		// SP or a copy of it went to a stack word: walked again, this
+		// time following the stack-argument areas of the calls, which
+		// a callee may write (argarea.go).
+		fr = w.begin(in, sc, true)
 	}
-	clear(sc.callAt)
-	w.callAt, w.fr.Calls, w.stack = sc.callAt, sc.calls[:0], sc.stack[:0]
-	w.slicers = &sc.slicers
-	w.slicers.reset()
-	fr := w.analyze(sc)
 	// The call list is the scratch's: the frame gets an exact copy
 	// (which is also all the result keeps, not append's spare room).
 	sc.calls = fr.Calls[:0]
@@ -450,6 +453,24 @@ func Analyze(in Input) Frame {
 	// Nothing of this function is kept alive by the pooled walker.
 	*w = walker{}
 	return fr
+}
+
+// begin sets the walker up for in and walks it (argTrack: see
+// argarea.go).
+func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
+	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1, argTrack: argTrack}
+	w.into, _ = in.Decoder.(isa.IntoDecoder)
+	// clear costs the map's capacity, not its length: a map grown once by
+	// a function with thousands of calls made every later clear slow
+	// (3% of node's walk). One that held many entries is made afresh.
+	if sc.callAt == nil || len(sc.callAt) > maxClearedCalls {
+		sc.callAt = map[callKey]int{}
+	}
+	clear(sc.callAt)
+	w.callAt, w.fr.Calls, w.stack = sc.callAt, sc.calls[:0], sc.stack[:0]
+	w.slicers = &sc.slicers
+	w.slicers.reset()
+	return w.analyze(sc)
 }
 
 func (w *walker) analyze(sc *scratch) Frame {
@@ -695,6 +716,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		addr := w.addr(off)
 		if prev := seen[off]; prev >= 0 {
 			again := w.regs && w.joinAgain(off, &st, true)
+			if w.argTrack && w.joinArgs(off, &st, true) {
+				again = true
+			}
 			if w.copies {
 				w.joinCopy(off, addr, st)
 			}
@@ -734,6 +758,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if w.regs && seen[off] < 0 {
 			w.joinAgain(off, &st, false)
+			if w.argTrack {
+				w.joinArgs(off, &st, false)
+			}
 		}
 		if w.copies && seen[off] < 0 {
 			w.joinCopy(off, addr, st)
@@ -804,6 +831,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				// for them.
 				st.depth += v
 				st.dyn = true
+				st.args.slack += v
 				break
 			}
 			w.setKind(Dynamic, addr, "SP moved by a run-time amount at %#x (alloca or variable-length array)", addr)
@@ -838,7 +866,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 					// SP and PC from somewhere else: longjmp (leave.go).
 					return stack
 				}
-				w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
+				if !w.lostArgSlot(e, &pre, addr) {
+					w.setKind(Unknown, addr, "SP written in a way not modelled at %#x", addr)
+				}
 				return stack
 			}
 		}
@@ -883,6 +913,9 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		if w.regs {
 			w.trackRegs(off, e, &pre, &st)
+			if w.argTrack {
+				w.trackArgs(off, addr, e, &pre, &st)
+			}
 		}
 		if w.copies {
 			w.trackSPCopy(e, &st)

@@ -44,19 +44,19 @@ import "github.com/stackscope/stackscope/internal/isa"
 //     registers the walk trusts in the same frame.
 //   - two paths joining with different values in the slot: dropped
 //     (meetCopies).
-// A restore from a slot that was dropped or never written stays "SP
-// written in a way not modelled".
+//   - a call whose stack-argument area may cover the slot (the callee
+//     owns its incoming stack arguments under the ABI and may write
+//     them): dropped at the call (argarea.go says which words that area
+//     takes in, and what it assumes of the caller). Found by a red-team
+//     fixture (internal/analysis/testdata/x86/redteam_argslot.S): `mov
+//     %rsp,(%rsp); call f; mov (%rsp),%rsp` with f storing a deeper SP
+//     to its first stack argument was a frame of 48 B where the run
+//     sank 256 B a round. GCC's VLA scopes keep the copy among the
+//     locals, above any call's arguments, and stay proved.
 //
-// Known gap (a red-team fixture of this session, not fixed): a slot in
-// the area where the function passes stack arguments (SP saved at [rsp],
-// then a call) may be written by the callee, which owns its incoming
-// arguments under the ABI: `mov %rsp,(%rsp); call f; mov (%rsp),%rsp`
-// with f storing to its first stack argument gave a frame of 48 B where
-// the run sank 256 B a round. A call does not drop such a slot, because
-// how many argument words a callee may write is not known without its
-// prototype; GCC's VLA scopes keep the copy among the locals, never
-// there. The counted-loop pass (callgraph/loopcount.go) has the same gap
-// for a counter kept in that area.
+// A restore from a slot that was dropped or never written stays "SP
+// written in a way not modelled" (or names the call whose argument area
+// dropped it).
 
 // frameAddr is an address of the frame the function computes: the byte
 // at (caller's SP - depth), by the instruction at addr.
@@ -82,13 +82,8 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 	if e.DefKind != isa.DefLoad || e.DefReg != regSP || !e.HasMem || e.MemIndex >= 0 {
 		return 0, false
 	}
-	var at int64
-	switch {
-	case e.MemBase == regSP && !st.dyn:
-		at = st.depth - e.MemDisp
-	case e.MemBase == regFP && st.fpOK:
-		at = st.fpDepth - e.MemDisp
-	default:
+	at, ok := slotLoadAt(e, st)
+	if !ok {
 		return 0, false
 	}
 	d, ok := st.sp.slotValue(at)
@@ -97,6 +92,19 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 	}
 	w.slotRestores = append(w.slotRestores, slotRestore{at: at, addr: addr})
 	return d, true
+}
+
+// slotLoadAt is the depth of the stack word e loads from, when it is
+// one the walk can name: addressed from rsp at a known depth, or from an
+// SP-derived rbp.
+func slotLoadAt(e *isa.Effect, st *state) (int64, bool) {
+	switch {
+	case e.MemBase == regSP && !st.dyn:
+		return st.depth - e.MemDisp, true
+	case e.MemBase == regFP && st.fpOK:
+		return st.fpDepth - e.MemDisp, true
+	}
+	return 0, false
 }
 
 // noteFrameAddr records the frame address e computes, if it computes one

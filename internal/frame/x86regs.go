@@ -399,6 +399,9 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 			storeVal, storeOK = pre.depth, e.Access == isa.BaseFP || !pre.dyn
 		}
 	}
+	if storeOK {
+		w.slotStored = true
+	}
 	if pre.sp.empty() && setReg < 0 && !storeOK {
 		return
 	}

@@ -4,6 +4,7 @@
  * ends (at -O1 and -O2; -O0 keeps SP in a register). use() and pick()
  * are in no file of the build, so that GCC cannot see what they do. */
 void use(void *p, int n);
+void use8(void *p, int a, int b, int c, int d, int e, int f, int g, int h);
 int pick(int);
 
 /* A VLA in a loop body, many values live across the calls. */
@@ -14,6 +15,22 @@ int vla_loop_slot(int n, int a, int b, int c, int d, int e)
 		char buf[n + j];
 		use(buf, a);
 		use(buf, b);
+		s += buf[0] + a * b + c * d + e * j + pick(s) + pick(a + s);
+		a += pick(c); b += pick(d); c += pick(e); d += pick(a); e += pick(b);
+	}
+	return s + a + b + c + d + e;
+}
+
+/* A VLA in a loop body, a call with three stack arguments (pushed below
+ * the VLA, after `sub rsp,8`) in its scope: the saved SP is no word of
+ * that call's stack-argument area, which the callee may write
+ * (frame/argarea.go). */
+int vla_stack_args(int n, int a, int b, int c, int d, int e)
+{
+	int s = 0;
+	for (int j = 0; j < n; j++) {
+		char buf[n + j];
+		use8(buf, a, b, c, d, e, j, s, n);
 		s += buf[0] + a * b + c * d + e * j + pick(s) + pick(a + s);
 		a += pick(c); b += pick(d); c += pick(e); d += pick(a); e += pick(b);
 	}

@@ -1,0 +1,206 @@
+package frame
+
+import (
+	"math"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
+
+// A call's stack-argument area (x86-64), which the callee may write.
+//
+// Under the System V ABI a callee owns its incoming stack arguments: the
+// words from the caller's SP at the call upward, [rsp, rsp+8n) with n
+// the stack words its prototype takes (plus any memory whose address
+// escaped, which spslot.go follows separately). It may store to them
+// (C code assigning to a parameter, or using its slot as scratch). So a
+// stack word the walk trusts to hold a copy of SP (spslot.go, the
+// `mov %rsp,(%rsp); call f; mov (%rsp),%rsp` of a red-team fixture
+// whose f stored a deeper SP to its first stack argument: a frame of
+// 48 B while a run sank 256 B a round) is no longer trusted after a call
+// whose argument area may cover it.
+//
+// How far the area reaches is not known without the callee's
+// prototype. Dropping every word at or above SP at each call would be
+// sound but would lose GCC's VLA scopes, whose saved SP sits among the
+// locals a few words above SP while a call runs (ld.so's _dl_fini:
+// `mov %rsp,-0x48(%rbp)` 8 bytes above SP, then `call
+// _dl_audit_activity_nsid`). What bounds the area is how the caller sets
+// it up: compiled code writes a call's stack arguments through rsp (a
+// store into the outgoing area at the bottom of the frame, or pushes
+// right before the call), after SP last moved down other than by a push
+// (the frame's `sub`, an alloca, the alignment pad before pushed
+// arguments, `and rsp,-16`), and after the previous call (whose callee may have
+// clobbered its own). So the walk takes the area to be every word from
+// SP at the call up to the shallowest byte written through rsp or by a
+// push since then (state.args), and drops the SP copies kept there. The
+// area includes words the caller did not write (an argument left
+// undefined) as long as one it wrote lies above them.
+//
+// What that assumes, and so does not cover: a caller that passes as a
+// stack argument a word it wrote before SP last moved down (or before
+// the previous call) and none after, or one it wrote through rbp or
+// another register rather than rsp (GCC's and Clang's outgoing
+// arguments are always addressed from rsp, since their place from rbp
+// moves with any alloca). The calls' argument areas are walked only in
+// functions that store SP or a copy of it to a stack word (a second
+// walk, see Analyze): no other function has a word to drop.
+//
+// After a run-time move of SP, SP-relative depths are in the walk's
+// frame, not at the true depth (state.dyn): the true SP is at least as
+// deep (an alloca, a counted move), or at most slack bytes shallower (a
+// move by a bounded amount, which the walk counts at its bound), so each
+// write is recorded slack bytes shallower, which only widens the area.
+// Paths that join keep the widest area (joinArgs).
+
+// argArea is the stack-argument area a path has set up since SP last
+// moved down and since the last call: on when something was written, top
+// the depth of its shallowest byte (the area runs from SP up to it).
+// slack: how much shallower than the walk's depth SP may be after a
+// run-time move by a bounded amount.
+type argArea struct {
+	on    bool
+	top   int64
+	slack int64
+}
+
+// argLoss is an SP copy dropped from the word at depth at by the call
+// at call.
+type argLoss struct {
+	at   int64
+	call uint64
+}
+
+// joinArgs merges st's area into what the walk recorded at off (seen:
+// walked before) and says whether the merge widened it, so that the code
+// from off must be walked again.
+func (w *walker) joinArgs(off int, st *state, seen bool) bool {
+	rec := w.argSeen[off] // (absent: walked with no area)
+	m := widerArgs(rec, st.args)
+	st.args = m
+	if m == rec {
+		return false
+	}
+	if w.argSeen == nil {
+		w.argSeen = map[int]argArea{}
+	}
+	w.argSeen[off] = m
+	return seen
+}
+
+// widerArgs is the area that covers both a and b.
+func widerArgs(a, b argArea) argArea {
+	m := argArea{on: a.on || b.on, slack: max(a.slack, b.slack)}
+	switch {
+	case a.on && b.on:
+		m.top = min(a.top, b.top)
+	case a.on:
+		m.top = a.top
+	case b.on:
+		m.top = b.top
+	}
+	return m
+}
+
+// widen adds the bytes from depth top down to the area.
+func (a *argArea) widen(top int64) {
+	top -= a.slack
+	if top > math.MaxInt64/2 || top < math.MinInt64/2 {
+		top = math.MinInt64 / 2 // (nonsense depths: every word)
+	}
+	if !a.on || top < a.top {
+		a.on, a.top = true, top
+	}
+}
+
+// trackArgs updates st's argument area after e (at addr; pre: the state
+// before it), and at a call drops the SP copies in the area.
+func (w *walker) trackArgs(off int, addr uint64, e *isa.Effect, pre, st *state) {
+	if !st.dyn {
+		st.args.slack = 0
+	}
+	if (e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall) && !e.AltLink {
+		w.dropArgSlots(addr, st)
+		st.args = argArea{slack: st.args.slack}
+		return
+	}
+	push := e.SP == isa.SPAdd && e.SPDelta < 0 && e.HasStore
+	switch {
+	case push:
+	case e.SP == isa.SPAdd && e.SPDelta < 0, e.SP == isa.SPAlign, e.SP == isa.SPDynamic:
+		// SP moved down (a run-time amount too: the walk takes every
+		// such move for an alloca): what lies above was written for
+		// no call yet to come (see above).
+		st.args.on = false
+	}
+	if push {
+		st.args.widen(st.depth + e.SPDelta + 1)
+	}
+	isLoad := e.DefKind == isa.DefLoad || e.SP == isa.SPAdd && e.SPDelta > 0 && e.Access == isa.BaseNone
+	if e.Access == isa.BaseSP && !isLoad && w.mayWriteMemory(off) {
+		// (A read-modify-write counts; a read the decoder proves one,
+		// `movsx ebx,[rsp]` of GCC's VLA code, does not.)
+		size := e.AccessSize
+		if size <= 0 {
+			size = 1
+		}
+		st.args.widen(pre.depth - e.AccessOff - size + 1)
+	}
+}
+
+// mayWriteMemory says whether the instruction at off may write memory
+// (isa.MemWriter; true when the decoder does not say).
+func (w *walker) mayWriteMemory(off int) bool {
+	mw, ok := w.in.Decoder.(isa.MemWriter)
+	return !ok || mw.MayWriteMemory(w.code[off:w.segEnd(off)], w.addr(off))
+}
+
+// dropArgSlots drops, at the call at addr, the SP copies kept in the
+// words of its stack-argument area.
+func (w *walker) dropArgSlots(addr uint64, st *state) {
+	if !st.args.on || st.sp == nil || len(st.sp.slots) == 0 {
+		return
+	}
+	hit := false
+	for _, sl := range st.sp.slots {
+		if sl.at >= st.args.top {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return
+	}
+	c := st.sp.clone()
+	kept := c.slots[:0]
+	for _, sl := range c.slots {
+		if sl.at >= st.args.top {
+			w.argLost = append(w.argLost, argLoss{at: sl.at, call: addr})
+			continue
+		}
+		kept = append(kept, sl)
+	}
+	c.slots = kept
+	if c.empty() {
+		c = nil
+	}
+	st.sp = c
+}
+
+// lostArgSlot makes the frame Unknown, saying why, when e loads SP from
+// a stack word whose SP copy a call's argument area dropped.
+func (w *walker) lostArgSlot(e *isa.Effect, st *state, addr uint64) bool {
+	if e.DefKind != isa.DefLoad || e.DefReg != regSP || !e.HasMem || e.MemIndex >= 0 {
+		return false
+	}
+	at, ok := slotLoadAt(e, st)
+	if !ok {
+		return false
+	}
+	for _, l := range w.argLost {
+		if l.at == at {
+			w.setKind(Unknown, addr, "SP restored at %#x from a stack word in the stack-argument area of the call at %#x, which the callee may write", addr, l.call)
+			return true
+		}
+	}
+	return false
+}
