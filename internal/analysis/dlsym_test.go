@@ -117,3 +117,35 @@ func TestDlsymRegistrars(t *testing.T) {
 		t.Errorf("--strict, fopencookie through dlsym's pointer: no slot hub reaches a function of _IO_cookie_jumps' own")
 	}
 }
+
+// TestLibcLookupRunTimeCode: getpwnam loads an NSS module
+// (__libc_dlopen_mode) and calls the functions __libc_dlsym finds in it
+// through libc's own words, which the graph gives libc's address-taken
+// set: main now reaches the node of the functions of objects loaded at
+// run time (unknown, with its reason), through that set. write+exit
+// (neither reachable) does not.
+func TestLibcLookupRunTimeCode(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	const runTime = "[functions of objects loaded at run time: not analysed]"
+	reachesRunTime := func(res *Result) bool {
+		g := res.Graph
+		reached := reachableFrom(g, entryNode(t, res, "main"))
+		for id, n := range g.Nodes {
+			if reached[id] && n.Name == runTime && n.Frame.Reason != "" {
+				return true
+			}
+		}
+		return false
+	}
+	res := redteamRun(t, redteamBuild(t, gcc, dir, "getpwnam", ""))
+	if !reachesRunTime(res) {
+		t.Errorf("getpwnam: main does not reach %s, though NSS modules are loaded and called", runTime)
+	}
+	src, _ := filepath.Abs("testdata/x86/writeexit.c")
+	we := filepath.Join(dir, "writeexit")
+	testutil.Run(t, dir, gcc, "-O2", "-Wl,-z,now", "-o", we, src)
+	if reachesRunTime(redteamRun(t, we)) {
+		t.Errorf("write+exit: main reaches %s, though it loads nothing", runTime)
+	}
+}
