@@ -149,3 +149,27 @@ func TestLibcLookupRunTimeCode(t *testing.T) {
 		t.Errorf("write+exit: main reaches %s, though it loads nothing", runTime)
 	}
 }
+
+// TestDlsymExitHandler: an exit handler registered through dlsym's
+// pointer to on_exit (onexit_dlsym.c; big_handler, whose address main
+// passes, 64 KiB) is reachable from __run_exit_handlers, whose calls the
+// exit-handler model gives only the functions direct calls register.
+func TestDlsymExitHandler(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	res := redteamRun(t, redteamBuild(t, gcc, dir, "onexit_dlsym", ""))
+	g := res.Graph
+	var runner []int
+	for _, id := range g.NodesNamed("__run_exit_handlers") {
+		if n := g.Nodes[id]; n.Module != nil && n.Func != nil {
+			runner = append(runner, id)
+		}
+	}
+	if len(runner) != 1 {
+		t.Fatalf("__run_exit_handlers: %d nodes, want 1", len(runner))
+	}
+	reached := reachableFrom(g, runner[0])
+	if !slices.ContainsFunc(g.NodesNamed("big_handler"), func(id int) bool { return reached[id] }) {
+		t.Errorf("big_handler, registered through dlsym's pointer to on_exit, is not reachable from __run_exit_handlers")
+	}
+}

@@ -33,7 +33,10 @@ import (
 // or narrowed otherwise (a FILE's jump table, a vtable slot, an annotation)
 // keeps them: such a pointer is not one a program gets from dlsym.
 //
-// The models that decide "nobody calls X, so the table X fills is empty"
+// The models that read what the direct calls of a registrar pass (exit
+// handlers, callbacks passed as arguments) get their module's
+// address-taken set back at those calls (widenRegisteredSites). The models
+// that decide "nobody calls X, so the table X fills is empty"
 // (printf's registry, the FILE jump tables' installers, pthread_key_create's
 // destructors, the locale changers of gconvstep.go) are undone as soon as
 // a lookup is reachable (lookupReached): X may be called through a pointer
@@ -129,6 +132,7 @@ func (l *lookupModel) update(reached []bool) bool {
 		l.linked, changed = true, true
 		g.lookupHubNode()
 		g.eachAddressTakenHub(g.linkLookupHub)
+		g.widenRegisteredSites()
 		g.resolvePending()
 	}
 	loader, loads := g.namedReached(reached, loaderNames)
@@ -148,6 +152,46 @@ func (l *lookupModel) update(reached []bool) bool {
 		}
 	}
 	return changed
+}
+
+// widenRegisteredSites gives the calls whose targets were read from the
+// direct calls that pass them (exit handlers: MethodAtexit; callbacks
+// passed as arguments: MethodArgument) their module's address-taken set
+// too, once a lookup is reachable: a call through dlsym's pointer to
+// on_exit, __cxa_atexit, tsearch or pthread_once passes a function the
+// model did not read (one whose address the program takes, or one dlsym
+// returned, which the set's hub reaches).
+func (g *Graph) widenRegisteredSites() {
+	for id := 0; id < len(g.Nodes); id++ {
+		n := g.Nodes[id]
+		if n.Module == nil || n.Hub {
+			continue
+		}
+		var sites []uint64
+		for _, e := range n.Edges {
+			if (e.Method == MethodAtexit || e.Method == MethodArgument) && !slices.Contains(sites, e.Site) {
+				sites = append(sites, e.Site)
+			}
+		}
+		if len(sites) == 0 {
+			continue
+		}
+		hub, count := g.takenHub(n.Module)
+		if count == 0 {
+			continue
+		}
+		for _, site := range sites {
+			cs := frame.CallSite{Addr: site, Kind: frame.IndirectCall}
+			for _, c := range n.Frame.Calls {
+				if c.Addr == site {
+					cs = c
+				}
+			}
+			g.addEdge(id, hub, cs, MethodAddressTaken)
+			n.Assumed = append(n.Assumed, Assumption{Site: site, Targets: count, Method: MethodAddressTaken,
+				Detail: fmt.Sprintf("assumed: address-taken set of %d functions (dlsym is reachable: a function passed through its pointer is not read)", count)})
+		}
+	}
 }
 
 // eachAddressTakenHub calls fn with every hub that stands for a module's
