@@ -11,8 +11,8 @@ import (
 // Pointers from dlsym.
 //
 // dlsym and dlvsym return the address of any symbol a loaded object
-// exports, by its name: a string the analysis does not
-// follow. The function returned is in no address-taken set (its address
+// exports, by its name: a string the analysis does not follow. The
+// function returned is in no address-taken set (its address
 // appears in no code or data of the program: dlsym computes it from the
 // exporting object's .dynsym), so a call through such a pointer, which
 // the graph resolves to an address-taken set (takenHub) or a part of it
