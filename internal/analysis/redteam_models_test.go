@@ -160,6 +160,15 @@ func TestRedteamLoadedObjects(t *testing.T) {
 	if base.Graph.Loaded.Count == 0 || len(nodesWithPremise(base.Graph, isLoaded)) == 0 {
 		t.Fatalf("baseline (write+exit): no count (%q), so the cases below check nothing", base.Graph.Loaded.Why)
 	}
+	// ld.so preloads what /etc/ld.so.preload names as it does
+	// LD_PRELOAD's: the premise names both.
+	for id, n := range base.Graph.Nodes {
+		for _, p := range n.Premises {
+			if isLoaded(p) && (!strings.Contains(p.Detail, "LD_PRELOAD") || !strings.Contains(p.Detail, "/etc/ld.so.preload")) {
+				t.Errorf("%s: the loaded-objects premise does not name both LD_PRELOAD and /etc/ld.so.preload: %s", base.Graph.QualifiedName(id), p.Detail)
+			}
+		}
+	}
 	cases := []struct{ what, prog, lib string }{
 		{"dlopen through a pointer", "dlopen_ptr", ""},
 		{"dlopen through dlsym's pointer", "dlopen_dlsym", ""},

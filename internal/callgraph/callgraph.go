@@ -37,6 +37,10 @@ type Module struct {
 	hub, hubCount int
 	// taken are the nodes of the module's own address-taken functions.
 	taken []int
+	// runTimeLookups: the module's private symbol lookups and a loader
+	// are reachable; its hubs reach the code of objects loaded at run
+	// time (dlsym.go).
+	runTimeLookups bool
 	// narrowed caches the hubs of narrowed target sets (see narrow).
 	narrowed    map[string]narrowed
 	dwarf       *dwtypes.Info
@@ -136,6 +140,12 @@ type Graph struct {
 	// emptyInit is the index plus one of the node the calls of empty init
 	// and fini loops go to (0: none made yet).
 	emptyInit int
+	// lookupHub is the index plus one of the hub of the functions dlsym
+	// can return, once a lookup is reachable (dlsym.go; 0: not made).
+	lookupHub int
+	// runTimeNode is the index plus one of the node of the functions of
+	// objects loaded at run time (dlsym.go; 0: not made).
+	runTimeNode int
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 

@@ -34,7 +34,7 @@ import (
 // symbol the lookup returned), but not that %rdx holds that symbol's
 // value (the lookup's result goes through the frame and the link_map's
 // l_addr, which the walk does not follow), and a library loaded later
-// (dlopen, LD_PRELOAD) brings lazy slots and IFUNCs the graph does not
+// (dlopen, LD_PRELOAD, /etc/ld.so.preload) brings lazy slots and IFUNCs the graph does not
 // have. So it is glibc's source, and off with --strict.
 
 // isIFuncInvoke says whether cs, in _dl_fixup, is the call through a
@@ -186,7 +186,7 @@ func (g *Graph) fixupIFuncHub(ld *Module, site uint64) (int, bool) {
 	}
 	g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel, Site: site, Detail: fmt.Sprintf(
 		"_dl_fixup calls a resolver only for a lazily bound symbol of type IFUNC, that symbol's (glibc 2.36's elf_ifunc_invoke): "+
-			"of the %d lazy slots of the modules loaded at start, %s; a library loaded with dlopen or LD_PRELOAD could bind others", slots, what)})
+			"of the %d lazy slots of the modules loaded at start, %s; a library loaded with dlopen, LD_PRELOAD or /etc/ld.so.preload could bind others", slots, what)})
 	return nw.hub, true
 }
 

@@ -83,10 +83,6 @@ const MethodGconvModule = "gconv-module"
 // than the C locale's (or make a locale_t that can hold it).
 var localeChangers = []string{"setlocale", "__newlocale", "newlocale", "__duplocale", "duplocale", "__uselocale", "uselocale"}
 
-// symbolLookups are libc's functions that give the program a pointer to
-// any function by its name (in libc since glibc 2.34).
-var symbolLookups = []string{"dlsym", "__dlsym", "dlvsym", "__dlvsym"}
-
 // premiseCLocale is the detail of the c-locale premise.
 const premiseCLocale = "the locale stays \"C\": no function that changes it (setlocale, newlocale, duplocale, uselocale) is reachable, " +
 	"so LC_CTYPE's data is the C locale's, whose conversion steps are libc's static ones (glibc 2.36's get_gconv_fcts calls " +
@@ -124,8 +120,6 @@ type gconvCut struct {
 	// reached.
 	changers []int
 	loadCuts []gconvEdgeCut
-	// lookups are the nodes of dlsym and dlvsym (see update).
-	lookups []int
 	// shlib is __gconv_find_shlib's node; sites the step calls.
 	shlib      int
 	sites      []cutSite
@@ -161,12 +155,11 @@ type gconvEdgeCut struct {
 func (c *gconvCut) update(reached []bool) bool {
 	changed := false
 	// A reached call whose targets are not known (a missing library's
-	// function), or a pointer from dlsym (the graph gives a call through
-	// it the program's address-taken set, which holds no libc function:
-	// dlsym(RTLD_DEFAULT, "setlocale") would not be seen), may call any
-	// of the functions the models watch: every model is undone.
-	unknown := reachesUnknownCode(c.g, reached) ||
-		slices.ContainsFunc(c.lookups, func(id int) bool { return id < len(reached) && reached[id] })
+	// function), or a pointer from dlsym (dlsym(RTLD_DEFAULT,
+	// "setlocale"): see dlsym.go), may call any of the functions the
+	// models watch: every model is undone.
+	_, lookup := c.g.lookupReached(reached)
+	unknown := reachesUnknownCode(c.g, reached) || lookup
 	if !c.localeDone && (unknown || slices.ContainsFunc(c.changers, func(id int) bool { return id < len(reached) && reached[id] })) {
 		c.localeDone, changed = true, true
 		for _, lc := range c.loadCuts {
@@ -263,12 +256,6 @@ func (g *Graph) gconvModel(m *Module) *gconvCut {
 	}
 	if len(c.changers) == 0 {
 		return nil
-	}
-	for _, name := range symbolLookups {
-		if fn, ok := m.File.Lookup(name); ok {
-			fi, _ := m.File.FunctionIndex(fn.Addr)
-			c.lookups = append(c.lookups, g.nodeFor(m, fi))
-		}
 	}
 	c.cutLocaleCalls(m, load)
 	c.cutStepCalls(m)

@@ -275,6 +275,7 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: programHub, Kind: frame.Call, Method: "address-taken"})
 	}
 	m.hub, m.hubCount = hub, count
+	g.linkLookupHub(hub) // (dlsym.go, once a lookup is reachable)
 	return hub, count
 }
 

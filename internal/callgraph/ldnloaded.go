@@ -42,8 +42,10 @@ import (
 //   - dfs_traversal's recursion gets depth N (Node.RecursionDepth), as a
 //     user's [[recursion]] depth would.
 // What is glibc's source, not the code, is the premise each of those
-// nodes carries: no LD_PRELOAD or LD_AUDIT object (audit libraries also
-// live in namespaces of their own) and no dlmopen, so one namespace of N
+// nodes carries: no object preloaded by LD_PRELOAD or by
+// /etc/ld.so.preload (which ld.so reads too, on the machine the program
+// runs on), no LD_AUDIT object (audit libraries also live in namespaces
+// of their own) and no dlmopen, so one namespace of N
 // objects; _dl_sort_maps is called with nmaps at most the namespace's
 // objects and at least force_first. --strict turns the model off.
 
@@ -90,7 +92,7 @@ func (g *Graph) ModelLoadedObjects() LoadedObjects {
 		g.noteCountUnknown(ld, why)
 		return LoadedObjects{Why: why, Objects: n}
 	}
-	detail := fmt.Sprintf("%d objects loaded: the program, its %d %s, ld.so and the vDSO; no dlopen reachable; no LD_PRELOAD/LD_AUDIT objects, no dlmopen",
+	detail := fmt.Sprintf("%d objects loaded: the program, its %d %s, ld.so and the vDSO; no dlopen reachable; no LD_PRELOAD, /etc/ld.so.preload or LD_AUDIT objects, no dlmopen",
 		n, k, plural(k, "library"))
 	for _, name := range []string{"_dl_fini", "_dl_sort_maps"} {
 		if src, ok := loaderCountSources(ld, name, n); ok {

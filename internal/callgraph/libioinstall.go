@@ -331,10 +331,15 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 }
 
 // update adds the tables whose installers became reachable, and the
-// tables held only as wide tables once a copier is.
+// tables held only as wide tables once a copier is. Once a symbol lookup
+// is reachable (dlsym.go), every installer, copier and printf registrar
+// counts as reached: each may be called through a pointer dlsym returned,
+// which no edge may show (with --strict such a call stays unresolved, yet
+// the stream it makes may be another entry's).
 func (md *libioInstalls) update(reached []bool) bool {
 	changed := false
-	isReached := func(id int) bool { return id < len(reached) && reached[id] }
+	_, lookup := md.g.lookupReached(reached)
+	isReached := func(id int) bool { return lookup || id < len(reached) && reached[id] }
 	if !md.copied && slices.ContainsFunc(md.copiers, isReached) {
 		md.copied = true
 		for i := range md.tables {

@@ -162,6 +162,9 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 	nw := g.subsetHub(m, key, MethodPrototype, targets, func(n int) string {
 		return fmt.Sprintf("assumed: %d %s with prototype %s", n, plural(n, "function"), strings.Join(sigs, " or "))
 	})
+	if nw.count > 0 {
+		g.linkLookupHub(nw.hub) // (dlsym.go, once a lookup is reachable)
+	}
 	// None at all: the pointer holds a function of another module (a
 	// library's, which the address-taken set does not list either), so
 	// nothing is gained by narrowing.

@@ -93,6 +93,9 @@ func (g *Graph) ModelReachableTables() {
 	}
 	roots := g.programRoots()
 	var models []reachModel
+	if l := g.symbolLookupModel(); l != nil {
+		models = append(models, l) // (dlsym.go)
+	}
 	for _, m := range g.Modules[1:] {
 		if r := g.registryModel(m, &printfRegistry); r != nil {
 			models = append(models, r)
@@ -272,13 +275,17 @@ type registryCut struct {
 }
 
 // update gives the calls back their targets once a registering function
-// is reachable.
+// is reachable, or a symbol lookup (dlsym.go): a registrar may then be
+// called through the pointer it returns, which no edge may show (with
+// --strict such a call stays unresolved, yet another entry's printf
+// would use the handlers it registers).
 func (r *registryCut) update(reached []bool) bool {
 	if r.restored {
 		return false
 	}
+	_, lookup := r.g.lookupReached(reached)
 	for _, id := range r.registrars {
-		if reached[id] {
+		if lookup || reached[id] {
 			for _, c := range r.sites {
 				r.g.restore(c)
 			}

@@ -207,7 +207,7 @@ func (g *Graph) rtldMallocHubs(ld *Module) map[uint64]int {
 			return fmt.Sprintf("ld.so's %s: %s or %s's %s", w.name, w.minimal, defMod.Name, w.name)
 		})
 		g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(
-			"ld.so's %s holds %s or the %s a lookup from the program finds (%s's; one preloaded with LD_PRELOAD is not seen): "+
+			"ld.so's %s holds %s or the %s a lookup from the program finds (%s's; one preloaded with LD_PRELOAD or /etc/ld.so.preload is not seen): "+
 				"glibc 2.36's %s store nothing else, and no other code of ld.so stores into it (a scan of its code)",
 			w.word, w.minimal, w.name, defMod.Name, strings.Join(rtldMallocWriters, " and "))})
 		hubs[addr] = nw.hub

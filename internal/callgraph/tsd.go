@@ -54,10 +54,25 @@ type tsdCut struct {
 	hub     int
 	origins []tsdOrigin
 	added   map[int]bool
+	// site is the destructor call cut, given back its address-taken set
+	// once a symbol lookup is reachable (undone).
+	site   cutSite
+	undone bool
 }
 
 // update makes the destructors of the reachable key creations targets.
+// Once a symbol lookup is reachable (dlsym.go), pthread_key_create may be
+// called through a pointer dlsym returned, with any destructor: the call
+// gets its address-taken set back.
 func (t *tsdCut) update(reached []bool) bool {
+	if t.undone {
+		return false
+	}
+	if _, ok := t.g.lookupReached(reached); ok {
+		t.undone = true
+		t.g.restore(t.site)
+		return true
+	}
 	changed := false
 	for _, o := range t.origins {
 		if t.added[o.target] || o.from >= len(reached) || !reached[o.from] {
@@ -127,7 +142,7 @@ func (g *Graph) tsdModel(m *Module) *tsdCut {
 		return nil
 	}
 	t := &tsdCut{g: g, origins: origins, added: map[int]bool{}}
-	g.cut(id, site)
+	t.site = g.cut(id, site)
 	t.hub = len(g.Nodes)
 	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: tsdHubName(0), Frame: frame.Frame{Kind: frame.Static},
 		Premises: []Premise{{Kind: PremiseGlibcModel, Site: site.Addr, Detail: "__nptl_deallocate_tsd calls only the destructors passed to " +

@@ -41,7 +41,8 @@ func tsdSite(t *testing.T, g *Graph) (int, []int) {
 // with it (and deep_dtor's frame, the one gcc's .su gives, on the worst
 // path of the thread's end); none for a program that creates no key; and
 // the address-taken set still when the destructor passed is read from a
-// variable (not proved).
+// variable (not proved), or when the key is created through a pointer
+// from dlsym.
 func TestTSDDestructors(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
@@ -131,6 +132,32 @@ int main(void) {
 	}
 	for _, e := range g.Nodes[to[0]].Edges {
 		t.Errorf("without pthread_key_create, a destructor: %s", g.QualifiedName(e.To))
+	}
+
+	// A key created through dlsym's pointer: pthread_key_create's
+	// callers are not all known, the call gets its address-taken set
+	// back (dlsym.go), which holds deep_dtor.
+	viaLookup := build("dlsymkey", deep+`
+#include <dlfcn.h>
+int main(void) {
+	static char v[1];
+	pthread_t t;
+	int (*create)(pthread_key_t *, void (*)(void *)) = (int (*)(pthread_key_t *, void (*)(void *)))dlsym(RTLD_DEFAULT, "pthread_key_create");
+	if (create)
+		create(&key, deep_dtor);
+	pthread_create(&t, 0, worker, v);
+	return pthread_join(t, 0);
+}
+`)
+	g = buildModelled(t, viaLookup)
+	dealloc, to = tsdSite(t, g)
+	for _, id := range to {
+		if strings.HasPrefix(g.Nodes[id].Name, "[thread-specific data destructors") {
+			t.Errorf("a key created through dlsym's pointer: the call was narrowed to %s", g.Nodes[id].Name)
+		}
+	}
+	if dtor := g.NodesNamed("deep_dtor"); len(dtor) != 1 || !g.reachable([]int{dealloc})[dtor[0]] {
+		t.Errorf("a key created through dlsym's pointer with deep_dtor: deep_dtor is not reachable from __nptl_deallocate_tsd")
 	}
 
 	unproved := build("varkey", deep+`

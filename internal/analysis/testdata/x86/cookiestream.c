@@ -4,9 +4,11 @@
    With -DCOOKIE it writes through fopencookie to count_write: the cookie
    table's functions, and count_write through them, are reached. With
    -DCOOKIE -DPOINTER it calls fopencookie through a pointer (a GOT load
-   in a PIE): the same.
-   gcc -O2 -Wl,-z,now [-DCOOKIE [-DPOINTER]] cookiestream.c */
+   in a PIE): the same. With -DCOOKIE -DDLSYM the pointer comes from
+   dlsym (TestDlsymRegistrars).
+   gcc -O2 -Wl,-z,now [-DCOOKIE [-DPOINTER | -DDLSYM]] cookiestream.c */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -26,6 +28,10 @@ int main(int argc, char **argv) {
 #ifdef POINTER
 	FILE *(*volatile open)(void *, const char *, cookie_io_functions_t) = fopencookie;
 	FILE *f = open(NULL, "w", io);
+#elif defined(DLSYM)
+	FILE *(*open)(void *, const char *, cookie_io_functions_t) =
+		(FILE * (*)(void *, const char *, cookie_io_functions_t)) dlsym(RTLD_DEFAULT, "fopencookie");
+	FILE *f = open ? open(NULL, "w", io) : NULL;
 #else
 	FILE *f = fopencookie(NULL, "w", io);
 #endif
