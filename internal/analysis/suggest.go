@@ -20,7 +20,7 @@ import (
 func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 	rt := newReachedThrough(res, bo)
 	sk := newSuggestionKeys(res)
-	memo := map[suggestionKey]int32{}
+	memo := suggestionMemo{other: map[suggestionKey]int32{}}
 	var texts []string
 	lists := newReasonLists()
 	var ids []int32
@@ -49,12 +49,12 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 				rank = ranks[j]
 			}
 			k := suggestionKey{sk.of(r, rank), int32(lib), len(never) > 0 && never[r.Function]}
-			id, done := memo[k]
+			id, done := memo.get(k)
 			if !done {
 				id = int32(len(texts))
 				texts = append(texts, res.suggestion(r, through, never))
 				texts = append(texts, ReasonGroup(r))
-				memo[k] = id
+				memo.put(k, id)
 			}
 			ids = append(ids, id)
 		}
@@ -89,6 +89,37 @@ type suggestionKey struct {
 	reason  int32
 	through int32
 	never   bool
+}
+
+// suggestionMemo maps a suggestion's key to the index of its texts: by
+// the reason's number alone for a reason no library call reaches in an
+// entry with no function that never returns (most of a large library's
+// millions), else through a map.
+type suggestionMemo struct {
+	plain []int32 // plain[reason] is 1 + the index (0: none yet)
+	other map[suggestionKey]int32
+}
+
+func (m *suggestionMemo) get(k suggestionKey) (int32, bool) {
+	if k.through < 0 && !k.never {
+		if int(k.reason) < len(m.plain) && m.plain[k.reason] > 0 {
+			return m.plain[k.reason] - 1, true
+		}
+		return 0, false
+	}
+	id, ok := m.other[k]
+	return id, ok
+}
+
+func (m *suggestionMemo) put(k suggestionKey, id int32) {
+	if k.through < 0 && !k.never {
+		for int(k.reason) >= len(m.plain) {
+			m.plain = append(m.plain, 0)
+		}
+		m.plain[k.reason] = id + 1
+		return
+	}
+	m.other[k] = id
 }
 
 // reasonSuggestionKey is the part of a suggestion's making that is the
