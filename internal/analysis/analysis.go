@@ -331,10 +331,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	// is gone (chainPaths).
 	paths := newChainPaths(res, lo, opts.ResultOnly)
 	if vt == nil {
-		pl := &provedLower{g: g, lo: lo}
-		for i := range res.Entries {
-			res.provedAtLeast(i, pl, paths)
-		}
+		res.provedAtLeastAll(&provedLower{g: g, lo: lo}, paths)
 	}
 	phase("lower bounds")
 	for i := range res.Entries {

@@ -36,6 +36,10 @@ type noReturn struct {
 	// declared holds the entry addresses of the subprograms DWARF marks
 	// DW_AT_noreturn (read once, when first needed).
 	declared map[uint64]bool
+	// scratches are the walks' scratch, one per level (walkScratch);
+	// depth is the level of the next walk.
+	scratches []*walkScratch
+	depth     int
 }
 
 func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
@@ -74,35 +78,41 @@ func (nr *noReturn) walk(id int) string {
 		return ""
 	}
 	end := fn.Addr + uint64(len(code))
-	calls := map[uint64]int{} // call site -> callee node
-	for _, e := range n.Edges {
-		calls[e.Site] = e.To
-	}
+	s := nr.scratch(fn.Addr, len(code))
+	defer nr.release(s)
 	// Calls to case helpers go to their table's cases, never to the
 	// bytes after them (frame.CaseTable).
-	tables := map[uint64]frame.CaseTable{}
-	for _, t := range n.Frame.CaseTables {
-		tables[t.Call] = t
+	var tables map[uint64]frame.CaseTable
+	if len(n.Frame.CaseTables) > 0 {
+		tables = map[uint64]frame.CaseTable{}
+		for _, t := range n.Frame.CaseTables {
+			tables[t.Call] = t
+		}
 	}
-	consts := map[int64]bool{}
 	evidence := ""
-	seen := map[uint64]bool{}
-	conditional := map[uint64]bool{}
-	work := []uint64{fn.Addr}
+	var conditional map[uint64]bool
+	work := append(s.work[:0], fn.Addr)
+	defer func() { s.work = work[:0] }()
+	ef := &s.eff
 	for len(work) > 0 {
 		pc := work[len(work)-1]
 		work = work[:len(work)-1]
-		if pc < fn.Addr || pc >= end || seen[pc] || inData(f, pc) {
+		if pc < fn.Addr || pc >= end || s.seen[pc-fn.Addr] || inData(f, pc) {
 			continue
 		}
-		seen[pc] = true
-		ef, err := nr.g.Decoder.Decode(code[pc-fn.Addr:], pc)
-		if err != nil || ef.Len <= 0 {
+		s.seen[pc-fn.Addr] = true
+		s.order = append(s.order, pc)
+		// Without the registers' description (isa.SweepDecoder): the
+		// constants, which need it, are read after the walk, when the
+		// function has shown no return (resetsProcessor).
+		if err := isa.DecodeSweep(nr.g.Decoder, code[pc-fn.Addr:], pc, ef); err != nil || ef.Len <= 0 {
 			return ""
 		}
 		next := pc + uint64(ef.Len)
-		noteConstant(ef, consts)
 		if ef.CondNext > 0 {
+			if conditional == nil {
+				conditional = map[uint64]bool{}
+			}
 			markConditional(nr.g.Decoder, code, fn.Addr, next, ef.CondNext, conditional)
 		}
 		if conditional[pc] {
@@ -124,7 +134,7 @@ func (nr *noReturn) walk(id int) string {
 			case ef.HasTarget && ef.Target >= fn.Addr && ef.Target < end:
 				work = append(work, ef.Target)
 			default:
-				w := nr.callee(calls, pc)
+				w := nr.callee(s.callsOf(n), pc)
 				if w == "" {
 					return ""
 				}
@@ -133,7 +143,7 @@ func (nr *noReturn) walk(id int) string {
 		case isa.FlowCondJump:
 			if ef.HasTarget && ef.Target >= fn.Addr && ef.Target < end {
 				work = append(work, ef.Target)
-			} else if nr.callee(calls, pc) == "" {
+			} else if nr.callee(s.callsOf(n), pc) == "" {
 				return ""
 			}
 			work = append(work, next)
@@ -147,14 +157,14 @@ func (nr *noReturn) walk(id int) string {
 				}
 				continue
 			}
-			if w := nr.callee(calls, pc); w != "" {
+			if w := nr.callee(s.callsOf(n), pc); w != "" {
 				evidence = w
 				continue
 			}
 			if next >= end && ef.Flow == isa.FlowCall {
 				// The compiler put nothing after this call: it knew
 				// the callee does not come back.
-				if to, ok := calls[pc]; ok {
+				if to, ok := s.callsOf(n)[pc]; ok {
 					evidence = fmt.Sprintf("its last instruction calls %s, which does not come back", nr.g.QualifiedName(to))
 				}
 				continue
@@ -164,13 +174,81 @@ func (nr *noReturn) walk(id int) string {
 			work = append(work, next)
 		}
 	}
-	if resets(consts) {
+	if nr.resetsProcessor(code, fn.Addr, s.order) {
 		return "resets the processor (writes 0x05FA0004 to AIRCR)"
 	}
 	if evidence == "" && nr.declaredNoReturn(f, fn.Addr) {
 		evidence = "declared noreturn"
 	}
 	return evidence
+}
+
+// resetsProcessor reports whether the instructions at pcs (in the order
+// the walk decoded them) put the constants of a software reset in
+// registers (resets).
+func (nr *noReturn) resetsProcessor(code []byte, base uint64, pcs []uint64) bool {
+	consts := map[int64]bool{}
+	var ef isa.Effect
+	for _, pc := range pcs {
+		if err := isa.DecodeInto(nr.g.Decoder, code[pc-base:], pc, &ef); err != nil {
+			return false // (the walk decoded it: not reached)
+		}
+		noteConstant(ef, consts)
+	}
+	return resets(consts)
+}
+
+// walkScratch is what one walk of noReturn uses and the next one at its
+// level reuses (a walk asks about its callees, whose walks run inside
+// it: one scratch per level). Its decoding table and maps were most of
+// the walks' cost on libLLVM-15, whose entries' lower bounds ask about
+// 100,000 functions.
+type walkScratch struct {
+	eff isa.Effect
+	// seen marks the offsets from base of the instructions decoded
+	// (order holds them, in order, and clears them for the next walk).
+	base  uint64
+	seen  []bool
+	order []uint64
+	work  []uint64
+	// calls maps a call site to its callee (the node's edges; the last
+	// edge of a site wins), made when the walk first needs it.
+	calls map[uint64]int
+}
+
+// scratch returns the scratch of the next level down, for a function of
+// size bytes at base.
+func (nr *noReturn) scratch(base uint64, size int) *walkScratch {
+	if nr.depth == len(nr.scratches) {
+		nr.scratches = append(nr.scratches, &walkScratch{})
+	}
+	s := nr.scratches[nr.depth]
+	nr.depth++
+	if len(s.seen) < size {
+		s.seen = make([]bool, size)
+	}
+	s.base, s.order, s.calls = base, s.order[:0], nil
+	return s
+}
+
+// release clears s for the next walk at its level.
+func (nr *noReturn) release(s *walkScratch) {
+	for _, pc := range s.order {
+		s.seen[pc-s.base] = false
+	}
+	s.calls = nil
+	nr.depth--
+}
+
+// callsOf is the map of n's call sites to their callees.
+func (s *walkScratch) callsOf(n *callgraph.Node) map[uint64]int {
+	if s.calls == nil {
+		s.calls = make(map[uint64]int, len(n.Edges))
+		for _, e := range n.Edges {
+			s.calls[e.Site] = e.To
+		}
+	}
+	return s.calls
 }
 
 // markConditional marks the k instructions from pc as conditional.

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"runtime"
+
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -28,6 +30,35 @@ func (res *Result) provedAtLeast(i int, pl *provedLower, paths *chainPaths) {
 	}
 	depth, chain := pl.lower().BoundInto(e.Node, paths.buf)
 	paths.buf = chain // copied out below: the next entry's buffer
+	res.takeChain(i, depth, chain, pl, paths)
+}
+
+// provedAtLeastAll is provedAtLeast of every entry, in entry order; the
+// walks run on every core (threads.Lower.BoundEach) unless an entry
+// asks for its depth without the exclusions, whose walks then come in
+// between.
+func (res *Result) provedAtLeastAll(pl *provedLower, paths *chainPaths) {
+	if len(pl.lo.Excluded) > 0 {
+		for i := range res.Entries {
+			res.provedAtLeast(i, pl, paths)
+		}
+		return
+	}
+	var which, nodes []int
+	for i, e := range res.Entries {
+		if !e.Bounded && e.AfterReset == nil {
+			which, nodes = append(which, i), append(nodes, e.Node)
+		}
+	}
+	pl.lower().BoundEach(nodes, runtime.GOMAXPROCS(0), func(k int, depth int64, chain []threads.Step) {
+		res.takeChain(which[k], depth, chain, pl, paths)
+	})
+}
+
+// takeChain makes entry i's at_least and path the lower bound's depth and
+// chain (copied: the chain may be reused once this returns).
+func (res *Result) takeChain(i int, depth int64, chain []threads.Step, pl *provedLower, paths *chainPaths) {
+	e := &res.Entries[i]
 	e.AtLeast = depth
 	steps := paths.compact(chain)
 	if paths.deferred {

@@ -19,7 +19,8 @@ import (
 // entry, threads too.
 func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 	rt := newReachedThrough(res, bo)
-	memo := map[suggestionKey]int32{}
+	sk := newSuggestionKeys(res)
+	memo := suggestionMemo{other: map[suggestionKey]int32{}}
 	var texts []string
 	lists := newReasonLists()
 	var ids []int32
@@ -31,7 +32,9 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 		}
 		reach := rt.first(s.Node, e.Reasons)
 		ids = ids[:0]
-		for _, r := range e.Reasons {
+		ranks := res.reasonRanks(s.Node)
+		shareable := len(ranks) == len(e.Reasons)
+		for j, r := range e.Reasons {
 			var through []int
 			lib, ok := reach[reasonKeyOf(r)]
 			if ok {
@@ -41,18 +44,20 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 			}
 			// The suggestion depends on these alone (see suggestion);
 			// entries share most of their reasons.
-			k := suggestionKey{reasonKeyOf(r), r.Library, strings.Contains(r.Detail, "lazy binding"), lib, never[r.Function]}
-			id, done := memo[k]
+			rank := int32(-1)
+			if shareable {
+				rank = ranks[j]
+			}
+			k := suggestionKey{sk.of(r, rank), int32(lib), len(never) > 0 && never[r.Function]}
+			id, done := memo.get(k)
 			if !done {
 				id = int32(len(texts))
 				texts = append(texts, res.suggestion(r, through, never))
 				texts = append(texts, ReasonGroup(r))
-				memo[k] = id
+				memo.put(k, id)
 			}
 			ids = append(ids, id)
 		}
-		ranks := res.reasonRanks(s.Node)
-		shareable := len(ranks) == len(e.Reasons)
 		if shareable {
 			// An entry with the same list and suggestions came before:
 			// its list, without making this one (libLLVM-15 made 840 MB
@@ -76,13 +81,92 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 	}
 }
 
-// suggestionKey is what a reason's suggestion and group are made of.
+// suggestionKey is what a reason's suggestion and group are made of:
+// the reason's own part (reasonSuggestionKey, numbered by
+// suggestionKeys), the library call that reaches it and whether its
+// function never returns (for the entry at hand).
 type suggestionKey struct {
+	reason  int32
+	through int32
+	never   bool
+}
+
+// suggestionMemo maps a suggestion's key to the index of its texts: by
+// the reason's number alone for a reason no library call reaches in an
+// entry with no function that never returns (most of a large library's
+// millions), else through a map.
+type suggestionMemo struct {
+	plain []int32 // plain[reason] is 1 + the index (0: none yet)
+	other map[suggestionKey]int32
+}
+
+func (m *suggestionMemo) get(k suggestionKey) (int32, bool) {
+	if k.through < 0 && !k.never {
+		if int(k.reason) < len(m.plain) && m.plain[k.reason] > 0 {
+			return m.plain[k.reason] - 1, true
+		}
+		return 0, false
+	}
+	id, ok := m.other[k]
+	return id, ok
+}
+
+func (m *suggestionMemo) put(k suggestionKey, id int32) {
+	if k.through < 0 && !k.never {
+		for int(k.reason) >= len(m.plain) {
+			m.plain = append(m.plain, 0)
+		}
+		m.plain[k.reason] = id + 1
+		return
+	}
+	m.other[k] = id
+}
+
+// reasonSuggestionKey is the part of a suggestion's making that is the
+// reason's own.
+type reasonSuggestionKey struct {
 	reasonKey
 	library string
 	lazy    bool
-	through int
-	never   bool
+}
+
+// suggestionKeys numbers the reasons' own parts of their suggestions
+// (reasonSuggestionKey), each bound rank's once: libLLVM-15's entries
+// hold millions of reasons of a few thousand ranks, and searching each
+// one's detail for "lazy binding" and hashing its strings into the memo
+// was most of actionable.
+type suggestionKeys struct {
+	ids map[reasonSuggestionKey]int32
+	// ofRank[rank] is 1 + the number of the rank's key (0: not made).
+	ofRank []int32
+}
+
+func newSuggestionKeys(res *Result) *suggestionKeys {
+	sk := &suggestionKeys{ids: map[reasonSuggestionKey]int32{}}
+	if res.Bounds != nil {
+		sk.ofRank = make([]int32, res.Bounds.Reasons())
+	}
+	return sk
+}
+
+// of numbers reason r, which is the bound's reason of rank rank (-1:
+// none, or not known).
+func (sk *suggestionKeys) of(r bound.Reason, rank int32) int32 {
+	if rank >= 0 && int(rank) < len(sk.ofRank) {
+		if id := sk.ofRank[rank]; id > 0 {
+			return id - 1
+		}
+	}
+	k := reasonSuggestionKey{reasonKeyOf(r), r.Library, strings.Contains(r.Detail, "lazy binding")}
+	id, ok := sk.ids[k]
+	if !ok {
+		id = int32(len(sk.ids))
+		sk.ids[k] = id
+	}
+	if rank >= 0 && int(rank) < len(sk.ofRank) {
+		sk.ofRank[rank] = id + 1
+	}
+	return id
 }
 
 // ReasonGroup is the group a reason is shown in: its kind and function.

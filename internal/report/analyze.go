@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -80,16 +79,7 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		}
 		t.write(w)
 	}
-	why := reasonsMemo{}
-	for _, e := range r.Entries {
-		// A bounded entry that calls nothing and assumes nothing says all
-		// in the table above.
-		if e.Bounded && len(e.Steps) <= 1 && len(e.Assumptions) == 0 && e.OwnCode == nil {
-			continue
-		}
-		entryText(w, e, o, why)
-		ownCodeText(w, e)
-	}
+	entriesText(w, r.Entries, o)
 	neverReturnsText(w, r)
 	threadsText(w, r)
 	largestFrames(w, r, o.TopFrames)
@@ -347,11 +337,7 @@ func assumptionDetail(a bound.Assumption) string {
 }
 
 func largestFrames(w io.Writer, r *analysis.Result, n int) {
-	fns := append([]analysis.Function(nil), r.Functions...)
-	sort.SliceStable(fns, func(i, j int) bool { return fns[i].FrameAtLeast > fns[j].FrameAtLeast })
-	if len(fns) > n {
-		fns = fns[:n]
-	}
+	fns := topFrames(r.Functions, n)
 	if len(fns) == 0 {
 		return
 	}

@@ -17,6 +17,12 @@ import (
 // lists the analysis shares.
 func buildLuaShared(t *testing.T) *analysis.Result {
 	t.Helper()
+	return buildLuaSharedWith(t, analysis.Options{})
+}
+
+// buildLuaSharedWith is buildLuaShared analysed with opts.
+func buildLuaSharedWith(t *testing.T, opts analysis.Options) *analysis.Result {
+	t.Helper()
 	root := testutil.SourceTree(t, "lua5.4")
 	gcc := testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
@@ -29,7 +35,7 @@ func buildLuaShared(t *testing.T) *analysis.Result {
 	}
 	lib := filepath.Join(dir, "liblua.so")
 	testutil.Run(t, dir, gcc, append([]string{"-shared", "-o", lib}, append(objs, "-lm", "-ldl")...)...)
-	res, err := analysis.Run(lib, analysis.Options{})
+	res, err := analysis.Run(lib, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,11 @@ type Lower struct {
 	// names are the chains' names, each library function's made once
 	// (every entry's chain keeps them).
 	names *callgraph.QualifiedNames
+	// worker: a copy walking beside others (BoundEach, lowerpar.go); it
+	// writes only its own tables, and leaves the chains' names empty.
+	// missed counts the Stop answers it found not asked yet.
+	worker bool
+	missed int
 }
 
 // followedEdge is an edge the lower bound follows, with what the walk
@@ -181,16 +186,27 @@ func (l *Lower) compactEdges(v int) []followedEdge {
 	if f := l.first[v]; f > 0 {
 		return l.edges[f-1 : int(f-1)+int(l.count[v])]
 	}
-	n := l.g.Nodes[v]
+	if l.worker {
+		// Not made before the walks began: made for this walk alone
+		// (the list is shared with the other workers).
+		return l.appendFollowed(nil, v)
+	}
 	start := len(l.edges)
+	l.edges = l.appendFollowed(l.edges, v)
+	l.first[v], l.count[v] = int32(start+1), int32(len(l.edges)-start)
+	return l.edges[start:]
+}
+
+// appendFollowed appends v's followed edges to list.
+func (l *Lower) appendFollowed(list []followedEdge, v int) []followedEdge {
+	n := l.g.Nodes[v]
 	for ei, e := range n.Edges {
 		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] {
 			continue
 		}
-		l.edges = append(l.edges, followedEdge{add: l.through(n, e, 0), to: int32(e.To), index: int32(ei), ifunc: e.Method == "ifunc"})
+		list = append(list, followedEdge{add: l.through(n, e, 0), to: int32(e.To), index: int32(ei), ifunc: e.Method == "ifunc"})
 	}
-	l.first[v], l.count[v] = int32(start+1), int32(len(l.edges)-start)
-	return l.edges[start:]
+	return list
 }
 
 // Bound is LowerBound(g, id, opts) for the graph and options of l.
@@ -361,6 +377,15 @@ func (l *Lower) stop(v int) bool {
 	if l.stops == nil {
 		return l.opts.Stop(v)
 	}
+	if l.worker {
+		// The prepass asked about every function a walk can reach; one
+		// it did not is not asked here (Stop is not safe beside the
+		// other workers): the caller walks the entry again alone.
+		if l.stops[v] == 0 {
+			l.missed++
+		}
+		return l.stops[v] == 1
+	}
 	if l.stops[v] == 0 {
 		l.stops[v] = 2
 		if l.opts.Stop(v) {
@@ -373,7 +398,7 @@ func (l *Lower) stop(v int) bool {
 func (l *Lower) finish(v int, best int64, bestEdge int) {
 	l.val[v], l.next[v] = best, int32(bestEdge)
 	l.mark[v] = l.base + 2
-	if l.clean != nil && l.clean[v] {
+	if l.clean != nil && l.clean[v] && !l.worker {
 		l.shared[v] = true
 	}
 }
@@ -503,7 +528,10 @@ func (l *Lower) bound(id int, steps []Step) (int64, []Step) {
 	for v := id; v >= 0 && !seen.has(v); {
 		seen.add(v)
 		n := g.Nodes[v]
-		st := Step{Node: v, Name: l.qualifiedName(v), Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
+		st := Step{Node: v, Frame: l.own(v), Depth: depth + l.own(v), TailCall: tail, Kept: kept}
+		if !l.worker {
+			st.Name = l.qualifiedName(v)
+		}
 		if n.External || n.Hub {
 			st.Frame = 0
 		}

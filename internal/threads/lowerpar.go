@@ -1,0 +1,212 @@
+package threads
+
+import (
+	"slices"
+	"sync"
+)
+
+// BoundEach on several cores. A large library's entries each walk the
+// functions that reach a cycle again (libLLVM-15: 36,000 walks, a second
+// and a half on one core); the walks of different entries are
+// independent but for two things they share, which a prepass settles
+// first, in the order the walks one after the other would:
+//
+//   - Stop's answers: Stop may answer from a memo whose content depends
+//     on the order it is asked in (analysis.noReturn, with cycles of tail
+//     calls). The walks one after the other first ask about each function
+//     in the order of one depth-first walk from every entry in turn that
+//     never enters a function twice (a function walked again asks about
+//     nothing new: all its calls were asked about on its first walk, and
+//     they lead only to functions walked then too), which is the
+//     prepass.
+//   - the values of the functions that reach no cycle (clean), which the
+//     prepass makes as the first walk of each does.
+//
+// Each worker then walks with its own colours, values and chosen edges,
+// reading the answers, the clean values and the followed edges without
+// writing them; the chains come back in the order of the entries.
+
+// lowerChunk is how many entries a worker walks at a time.
+const lowerChunk = 32
+
+// BoundEach calls each with the lower bound of every node of ids
+// (Bound), in the order of ids, the k-th call for ids[k]; the chain is
+// valid during the call only. With workers > 1 the walks run on that
+// many goroutines (each within each's goroutine, which is the caller's);
+// the results, and Stop's order of questions, are those of the walks one
+// after the other. It returns how many of the walks the workers did.
+func (l *Lower) BoundEach(ids []int, workers int, each func(k int, depth int64, chain []Step)) (parallel int) {
+	if l == nil || l.g == nil {
+		for k := range ids {
+			each(k, 0, nil)
+		}
+		return 0
+	}
+	if workers < 2 || len(ids) <= lowerChunk || l.clean == nil {
+		var buf []Step
+		for k, id := range ids {
+			var d int64
+			d, buf = l.BoundInto(id, buf)
+			each(k, d, buf)
+		}
+		return 0
+	}
+	for _, id := range ids {
+		if id < 0 || id >= len(l.g.Nodes) {
+			workers = 1 // (BoundInto's answer for it: none)
+		}
+	}
+	if workers < 2 {
+		return l.BoundEach(ids, 1, each)
+	}
+	l.prepass(ids)
+	return l.boundParallel(ids, workers, each)
+}
+
+// prepass asks Stop about every function the walks of ids reach, in
+// their order, makes the followed edges of those that reach a cycle, and
+// the values of the clean ones.
+func (l *Lower) prepass(ids []int) {
+	if l.base >= ^uint32(0)-4 {
+		clear(l.mark)
+		l.base = 0
+	}
+	// One walk for all the entries: a function is entered once.
+	l.base += 2
+	for _, id := range ids {
+		if l.color(id) == white {
+			l.previsit(id)
+		}
+	}
+}
+
+// previsit is visit of the prepass.
+func (l *Lower) previsit(v int) {
+	if l.clean[v] {
+		l.visit(v) // its value and edge, final (shared)
+		return
+	}
+	l.mark[v] = l.base + 1
+	if _, leaf := l.opts.Overrides[v]; !leaf {
+		for _, e := range l.compactEdges(v) {
+			to := int(e.to)
+			if l.stop(to) {
+				continue
+			}
+			if l.color(to) == white {
+				l.previsit(to)
+			}
+		}
+	}
+	l.mark[v] = l.base + 2
+}
+
+// workerCopy is a walker beside l after its prepass: its own colours,
+// values (the clean functions' copied) and chosen edges, and l's
+// answers, clean values and followed edges, read only.
+func (l *Lower) workerCopy() *Lower {
+	return &Lower{g: l.g, opts: l.opts, ra: l.ra, mark: make([]uint32, len(l.mark)), val: slices.Clone(l.val), next: slices.Clone(l.next),
+		clean: l.clean, shared: l.shared, stops: l.stops, edges: l.edges, first: l.first, count: l.count, worker: true}
+}
+
+// lowerResults are a chunk's walks: entry j's chain is
+// steps[ends[j-1]:ends[j]]; missed, that a walk found a function the
+// prepass did not ask about.
+type lowerResults struct {
+	depths []int64
+	ends   []int
+	steps  []Step
+	missed []bool
+}
+
+func (l *Lower) boundParallel(ids []int, workers int, each func(k int, depth int64, chain []Step)) (parallel int) {
+	chunks := (len(ids) + lowerChunk - 1) / lowerChunk
+	done := make([]chan *lowerResults, chunks)
+	for i := range done {
+		done[i] = make(chan *lowerResults, 1)
+	}
+	// Results lent to the workers bound how far they run ahead; a
+	// worker takes one before its chunk, so the chunk waited for has one.
+	free := make(chan *lowerResults, 2*workers)
+	for range 2 * workers {
+		free <- &lowerResults{}
+	}
+	// cancel stops the workers (a walk that missed an answer).
+	cancel := make(chan struct{})
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range chunks {
+			select {
+			case next <- i:
+			case <-cancel:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		w := l.workerCopy()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var r *lowerResults
+				select {
+				case r = <-free:
+				case <-cancel:
+					return
+				}
+				i, ok := <-next
+				if !ok {
+					return
+				}
+				w.walkChunk(r, ids[i*lowerChunk:min((i+1)*lowerChunk, len(ids))])
+				done[i] <- r // (room for one: never waits)
+			}
+		}()
+	}
+	for i, c := range done {
+		r := <-c
+		start := 0
+		for j, d := range r.depths {
+			k := i*lowerChunk + j
+			if r.missed[j] {
+				// Never seen (the prepass reaches what the walks do):
+				// the workers stop, and the rest is walked here, one
+				// entry after the other.
+				close(cancel)
+				wg.Wait()
+				var buf []Step
+				for ; k < len(ids); k++ {
+					d, buf = l.BoundInto(ids[k], buf)
+					each(k, d, buf)
+				}
+				return parallel
+			}
+			chain := r.steps[start:r.ends[j]]
+			start = r.ends[j]
+			for s := range chain {
+				chain[s].Name = l.qualifiedName(chain[s].Node)
+			}
+			each(k, d, chain)
+			parallel++
+		}
+		free <- r
+	}
+	wg.Wait()
+	return parallel
+}
+
+// walkChunk walks the entries ids into r.
+func (l *Lower) walkChunk(r *lowerResults, ids []int) {
+	r.depths, r.ends, r.steps, r.missed = r.depths[:0], r.ends[:0], r.steps[:0], r.missed[:0]
+	for _, id := range ids {
+		l.missed = 0
+		var d int64
+		d, r.steps = l.bound(id, r.steps)
+		r.depths = append(r.depths, d)
+		r.ends = append(r.ends, len(r.steps))
+		r.missed = append(r.missed, l.missed > 0)
+	}
+}
