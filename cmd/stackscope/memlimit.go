@@ -28,38 +28,42 @@ func fixMemoryLimit(n int64) {
 }
 
 // softMemoryLimit keeps the heap that SetGCPercent(400) lets grow to five
-// times the live heap under a soft limit of base bytes, as long as the
-// live heap stays under two thirds of it (liftAt); past that the limit goes and the
-// percentage alone rules. A limit near or under the live heap makes the
-// collector run without a pause: libLLVM-15 (900 MB live) took 80 s of
-// CPU under a 768 MiB limit instead of 23, and 37 s under a limit kept at
-// twice its live heap. GOMEMLIMIT, when set, is the user's and stays.
-//
-// The live heap past which the limit lifts is two thirds of it. At one
-// half, /usr/bin/node (a live heap of 380-400 MB at its
-// end) lifted it in some runs and not in others, and peaked at 1.1-1.5
-// GiB of RSS when it did; held, it peaks at about 850 MiB for the same
-// CPU (GOMEMLIMIT=768MiB: 5.7 s either way, docs/PERFORMANCE.md). A
-// third of the limit left free still spaces the collections out.
+// times the live heap under a soft limit of base bytes, and once the live
+// heap passes two thirds of base, under a limit that follows it at 3/2 of
+// the live heap (read every 20 ms). A limit near or under the live heap
+// makes the collector run without a pause: libLLVM-15 (900 MB live then)
+// took 80 s of CPU under a 768 MiB limit instead of 23, and 37 s under a
+// limit kept at twice its live heap. Lifting the limit altogether once the
+// live heap passed two thirds of base (as this did until the seventh speed
+// pass) let the percentage alone rule, and a heap that reached five times
+// the live heap: libLLVM-15's live heap peaks at 490-515 MB, right at that
+// point, and its RSS was 925 MiB in the runs that held and 1.8-2.0 GiB in
+// those that lifted. Following the live heap keeps half of it free between
+// collections, which spaces them out, without the cliff.
+// GOMEMLIMIT, when set, is the user's and stays.
 func softMemoryLimit(base int64) {
-	liftAt := base / 3 * 2
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
 	debug.SetMemoryLimit(base)
 	go func() {
 		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		limit := base
 		for {
 			time.Sleep(20 * time.Millisecond)
 			metrics.Read(sample)
-			lift := sample[0].Value.Kind() != metrics.KindUint64 || int64(sample[0].Value.Uint64()) > liftAt
+			want := int64(math.MaxInt64) // no reading: the percentage alone
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				want = max(base, int64(sample[0].Value.Uint64())/2*3)
+			}
 			memoryLimitMu.Lock()
 			fixed := memoryLimitFixed
-			if lift && !fixed {
-				debug.SetMemoryLimit(math.MaxInt64)
+			if !fixed && want != limit {
+				debug.SetMemoryLimit(want)
+				limit = want
 			}
 			memoryLimitMu.Unlock()
-			if lift || fixed {
+			if fixed || limit == math.MaxInt64 {
 				return
 			}
 		}
