@@ -91,6 +91,9 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if fl.budget < 0 {
 		return usageErrorf("--budget must be a positive number of bytes")
 	}
+	if fl.top < 0 {
+		return usageErrorf("--top must be 0 or more")
+	}
 	if (len(files) > 1 || fl.recursive) && (fl.out.format == "text" || fl.out.format == "json") && !fl.withLayout && fl.ld == "" {
 		return runAnalyzeMany(cmd, files, fl)
 	}

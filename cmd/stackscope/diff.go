@@ -57,6 +57,9 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 	if err := fl.out.check(); err != nil {
 		return err
 	}
+	if fl.top < 0 {
+		return usageErrorf("--top must be 0 or more")
+	}
 	var limit *diff.Threshold
 	if fl.maxGrowth != "" {
 		t, err := parseGrowth(fl.maxGrowth)

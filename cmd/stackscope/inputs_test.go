@@ -112,6 +112,9 @@ func TestCheckedInputs(t *testing.T) {
 			[]string{rec, "build ID", "not of " + other}},
 		"run record to diff":  {[]string{"diff", rec, ana}, []string{rec, "run record"}},
 		"layout JSON to diff": {[]string{"diff", ana, lay}, []string{lay, "stackscope layout"}},
+		// (A negative --top once panicked in the largest-frames list.)
+		"analyze --top -1": {[]string{"analyze", "--no-libraries", "--top", "-1", prog}, []string{"--top"}},
+		"diff --top -1":    {[]string{"diff", "--top", "-1", ana, ana}, []string{"--top"}},
 	} {
 		os.Remove(page)
 		code, out, errOut := capture(t, c.args...)
