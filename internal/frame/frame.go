@@ -5,6 +5,7 @@
 package frame
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -315,6 +316,9 @@ type scratch struct {
 	calls   []CallSite
 	callAt  map[callKey]int
 	slicers slicerTables
+	// segs is the walker's segment list (one per function at least: an
+	// allocation per walk).
+	segs []segment
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
@@ -417,6 +421,10 @@ type walker struct {
 	// (spslot.go).
 	frameAddrs   []frameAddr
 	slotRestores []slotRestore
+	// literals says an instruction decoded without error reads a literal
+	// (isa.Effect.LiteralSize) or is a movt (DefHigh16): without one,
+	// branchLiterals has nothing to find.
+	literals bool
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -447,6 +455,7 @@ func Analyze(in Input) Frame {
 	}
 	sc.stack = w.stack[:0]
 	sc.insts = w.insts[:0]
+	sc.segs = w.segs[:0]
 	// Nothing of this function is kept alive by the pooled walker.
 	*w = walker{}
 	return fr
@@ -457,7 +466,7 @@ func (w *walker) analyze(sc *scratch) Frame {
 	if d, ok := in.Decoder.(interface{ LinkRegister() int8 }); ok {
 		w.lr = d.LinkRegister()
 	}
-	w.segs = []segment{{addr: in.Addr, start: 0, end: len(in.Code)}}
+	w.segs = append(sc.segs[:0], segment{addr: in.Addr, start: 0, end: len(in.Code)})
 	n := len(w.code)
 	sc.reset(n)
 	w.index, w.seen, w.visits, w.insts = sc.index, sc.seen, sc.visits, sc.insts[:0]
@@ -500,7 +509,10 @@ func (w *walker) analyze(sc *scratch) Frame {
 	w.pageRefs()
 	w.excReturns()
 	w.branchLiterals()
-	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
+	// (slices.SortFunc, not sort.Slice: the same pattern-defeating
+	// quicksort, so the same order of calls at one address, without
+	// sort.Slice's two allocations per walk.)
+	slices.SortFunc(w.fr.Calls, func(a, b CallSite) int { return cmp.Compare(a.Addr, b.Addr) })
 	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr
 }
@@ -638,6 +650,9 @@ func (w *walker) decode(off int) *inst {
 		}
 	}
 	in.err = err
+	if err == nil && (eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16) {
+		w.literals = true
+	}
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return in
