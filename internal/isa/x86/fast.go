@@ -118,6 +118,10 @@ type fastState struct {
 	size  int64 // operand size in bytes: 2, 4 or 8
 	m     modRM
 	haveM bool
+	// opAt is 1 + the offset of the opcode byte of an instruction with
+	// no prefix but REX (0 otherwise): with m and haveM, what setDefOp
+	// needs to describe its registers without parsing it again.
+	opAt int
 }
 
 // regKind says whether register number r (0-15) at operand size sz names
@@ -208,6 +212,13 @@ func imm(b []byte, n int) int64 {
 // decodeFast fills eff for the instructions it knows and returns true, or
 // returns false (eff untouched or partly filled: the caller resets it).
 func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
+	var s fastState
+	return decodeFastState(code, pc, eff, &s)
+}
+
+// decodeFastState is decodeFast leaving its state in *s (zero when
+// called): DecodeInto describes the registers from it (see opAt).
+func decodeFastState(code []byte, pc uint64, eff *isa.Effect, s *fastState) bool {
 	if len(code) > 1 && (code[0] == 0x66 || code[0] == 0x2E) {
 		if n, ok := fastPadding(code, eff); ok {
 			eff.Len = n
@@ -233,18 +244,21 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 		if code[p] != 0x0F {
 			return false
 		}
-		s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
-		n, ok := sseMove(code, p+1, &s, eff, false, rep)
+		*s = fastState{eff: eff, pc: pc, rex: rex, size: 4}
+		n, ok := sseMove(code, p+1, s, eff, false, rep)
 		if ok {
 			eff.Len = n
 		}
 		return ok
 	}
-	s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+	*s = fastState{eff: eff, pc: pc, rex: rex, size: 4}
 	if rex&8 != 0 {
 		s.size = 8
 	} else if has66 {
 		s.size = 2
+	}
+	if !has66 {
+		s.opAt = p + 1
 	}
 	op := code[p]
 	p++
@@ -313,7 +327,7 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 			return false
 		}
 	case op == 0x0F:
-		return fast0F(code, p, &s, eff, has66)
+		return fast0F(code, p, s, eff, has66)
 
 	// push/pop r64 (or r16 with 0x66).
 	case op >= 0x50 && op <= 0x5F:
