@@ -317,8 +317,11 @@ type scratch struct {
 	callAt  map[callKey]int
 	slicers slicerTables
 	// segs is the walker's segment list (one per function at least: an
-	// allocation per walk).
-	segs []segment
+	// allocation per walk); refs the frame's Refs while it is walked
+	// (copied out exactly, as the calls), frameAddrs the walker's.
+	segs       []segment
+	refs       []uint64
+	frameAddrs []frameAddr
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
@@ -443,6 +446,7 @@ func Analyze(in Input) Frame {
 	}
 	clear(sc.callAt)
 	w.callAt, w.fr.Calls, w.stack = sc.callAt, sc.calls[:0], sc.stack[:0]
+	w.fr.Refs, w.frameAddrs = sc.refs[:0], sc.frameAddrs[:0]
 	w.slicers = &sc.slicers
 	w.slicers.reset()
 	fr := w.analyze(sc)
@@ -453,9 +457,16 @@ func Analyze(in Input) Frame {
 	if len(fr.Calls) == 0 {
 		fr.Calls = nil
 	}
+	// The references too (Refs is nil when there are none, as before).
+	sc.refs = fr.Refs[:0]
+	fr.Refs = slices.Clone(fr.Refs)
+	if len(fr.Refs) == 0 {
+		fr.Refs = nil
+	}
 	sc.stack = w.stack[:0]
 	sc.insts = w.insts[:0]
 	sc.segs = w.segs[:0]
+	sc.frameAddrs = w.frameAddrs[:0]
 	// Nothing of this function is kept alive by the pooled walker.
 	*w = walker{}
 	return fr
@@ -1300,7 +1311,7 @@ func dedupe(v []uint64) []uint64 {
 	if len(v) < 2 {
 		return v
 	}
-	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	slices.Sort(v) // (no allocation, unlike sort.Slice; plain numbers)
 	out := v[:1]
 	for _, x := range v[1:] {
 		if x != out[len(out)-1] {
