@@ -119,9 +119,28 @@ type fastState struct {
 	m     modRM
 	haveM bool
 	// opAt is 1 + the offset of the opcode byte of an instruction with
-	// no prefix but REX (0 otherwise): with m and haveM, what setDefOp
-	// needs to describe its registers without parsing it again.
+	// no prefix but REX (0 otherwise).
 	opAt int
+}
+
+// fastParse is what decodeFastParse leaves for setDefOp of an
+// instruction the fast path took: opAt, rex, and the ModRM operand when
+// haveM, as in fastState. (A separate struct without pointers: a
+// fastState of the caller's would hold eff, and so move every Effect
+// Decode returns to the heap.)
+type fastParse struct {
+	opAt  int
+	rex   byte
+	haveM bool
+	m     modRM
+}
+
+// keep records s's parse in p (after the fast path took the instruction).
+func (p *fastParse) keep(s *fastState) {
+	p.opAt, p.rex, p.haveM = s.opAt, s.rex, s.haveM
+	if s.haveM {
+		p.m = s.m
+	}
 }
 
 // regKind says whether register number r (0-15) at operand size sz names
@@ -212,13 +231,12 @@ func imm(b []byte, n int) int64 {
 // decodeFast fills eff for the instructions it knows and returns true, or
 // returns false (eff untouched or partly filled: the caller resets it).
 func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
-	var s fastState
-	return decodeFastState(code, pc, eff, &s)
+	return decodeFastParse(code, pc, eff, nil)
 }
 
-// decodeFastState is decodeFast leaving its state in *s (zero when
-// called): DecodeInto describes the registers from it (see opAt).
-func decodeFastState(code []byte, pc uint64, eff *isa.Effect, s *fastState) bool {
+// decodeFastParse is decodeFast leaving its parse in *out (when not nil;
+// zero when called) for setDefFast.
+func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bool {
 	if len(code) > 1 && (code[0] == 0x66 || code[0] == 0x2E) {
 		if n, ok := fastPadding(code, eff); ok {
 			eff.Len = n
@@ -244,14 +262,14 @@ func decodeFastState(code []byte, pc uint64, eff *isa.Effect, s *fastState) bool
 		if code[p] != 0x0F {
 			return false
 		}
-		*s = fastState{eff: eff, pc: pc, rex: rex, size: 4}
-		n, ok := sseMove(code, p+1, s, eff, false, rep)
+		s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+		n, ok := sseMove(code, p+1, &s, eff, false, rep)
 		if ok {
 			eff.Len = n
 		}
 		return ok
 	}
-	*s = fastState{eff: eff, pc: pc, rex: rex, size: 4}
+	s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
 	if rex&8 != 0 {
 		s.size = 8
 	} else if has66 {
@@ -290,6 +308,9 @@ func decodeFastState(code []byte, pc uint64, eff *isa.Effect, s *fastState) bool
 
 	if n, ok := frameOp(code[p:], op, rex, has66, eff); ok {
 		eff.Len = p + n
+		if out != nil {
+			out.keep(&s)
+		}
 		return true
 	}
 
@@ -327,7 +348,11 @@ func decodeFastState(code []byte, pc uint64, eff *isa.Effect, s *fastState) bool
 			return false
 		}
 	case op == 0x0F:
-		return fast0F(code, p, s, eff, has66)
+		ok := fast0F(code, p, &s, eff, has66)
+		if ok && out != nil {
+			out.keep(&s)
+		}
+		return ok
 
 	// push/pop r64 (or r16 with 0x66).
 	case op >= 0x50 && op <= 0x5F:
@@ -581,6 +606,9 @@ func decodeFastState(code []byte, pc uint64, eff *isa.Effect, s *fastState) bool
 		return false
 	}
 	eff.Len = p
+	if out != nil {
+		out.keep(&s)
+	}
 	return true
 }
 

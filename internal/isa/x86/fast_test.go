@@ -21,9 +21,9 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 	}
 	// The registers' description from the fast path's parse (DecodeInto)
 	// is setDef's, which parses the bytes again.
-	var s fastState
+	var s fastParse
 	var fromParse isa.Effect
-	decodeFastState(code, pc, &fromParse, &s)
+	decodeFastParse(code, pc, &fromParse, &s)
 	again := fromParse
 	setDefFast(code, pc, &fromParse, &s)
 	setDef(code, pc, &again)

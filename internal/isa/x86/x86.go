@@ -67,10 +67,10 @@ func (d Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 // frame walk decodes straight into its table of instructions.
 func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}
-	var s fastState
-	if decodeFastState(code, pc, eff, &s) {
+	var fp fastParse
+	if decodeFastParse(code, pc, eff, &fp) {
 		eff.Nop = mayBeNop(code[0]) && isNop(code[:eff.Len])
-		setDefFast(code, pc, eff, &s)
+		setDefFast(code, pc, eff, &fp)
 		return nil
 	}
 	var err error
@@ -87,7 +87,7 @@ func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 // from the fast path's parse, its opcode and ModRM not read again (setDef
 // re-parsing every instruction was 5% of a program's frame walk); the
 // others by setDef. checkFast compares it with setDef.
-func setDefFast(code []byte, pc uint64, eff *isa.Effect, s *fastState) {
+func setDefFast(code []byte, pc uint64, eff *isa.Effect, s *fastParse) {
 	if s.opAt == 0 {
 		setDef(code, pc, eff)
 		return
