@@ -339,11 +339,22 @@ func (s *scratch) reset(n int) {
 	s.index, s.seen, s.visits = s.index[:n], s.seen[:n], s.visits[:n]
 	clear(s.index)
 	clear(s.visits)
-	for i := range s.seen {
-		s.seen[i] = -1
-	}
+	fillNever(s.seen)
 	if cap(s.insts) < n/3 {
 		s.insts = make([]inst, 0, n/3+8)
+	}
+}
+
+// fillNever sets every element of seen to -1 (never walked) by doubling
+// copies: a loop storing one element at a time was 1.6% of a program's
+// walk (every byte of every function's code).
+func fillNever(seen []int64) {
+	if len(seen) == 0 {
+		return
+	}
+	seen[0] = -1
+	for n := 1; n < len(seen); n *= 2 {
+		copy(seen[n:], seen[:n])
 	}
 }
 
@@ -552,12 +563,23 @@ func (w *walker) segmentOf(off int) segment {
 
 // addr returns the address of code offset off.
 func (w *walker) addr(off int) uint64 {
+	if len(w.segs) == 1 {
+		// The function's own code alone (nearly every walk): asked at
+		// every instruction, segmentOf's loop and copy cost 1.8% of a
+		// program's walk.
+		return w.segs[0].addr + uint64(off-w.segs[0].start)
+	}
 	sg := w.segmentOf(off)
 	return sg.addr + uint64(off-sg.start)
 }
 
 // segEnd returns the end offset of the segment holding off.
-func (w *walker) segEnd(off int) int { return w.segmentOf(off).end }
+func (w *walker) segEnd(off int) int {
+	if len(w.segs) == 1 {
+		return w.segs[0].end // (as in addr)
+	}
+	return w.segmentOf(off).end
+}
 
 // offset returns the code offset of addr when it lies in the function.
 func (w *walker) offset(addr uint64) (int, bool) {
