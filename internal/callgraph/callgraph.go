@@ -328,16 +328,8 @@ func (g *Graph) walkFunctionWith(f *binfile.File, fn *binfile.Function, more fun
 	if f.Arch == binfile.ArchThumb {
 		in.Tail = literalTail(f, fn.Addr+fn.Size)
 	}
-	in.Continue = func(addr uint64) ([]byte, bool) {
-		if _, isFunction := f.FunctionIndex(addr); isFunction || f.InPLT(addr) || !f.IsExecutable(addr) {
-			return nil, false
-		}
-		code, err := f.Code(addr, min(f.CodeEnd(addr)-addr, maxContinuation))
-		return code, err == nil
-	}
-	if f.CFI.Len() > 0 {
-		in.CFA = f.CFI.CFAOffset
-	}
+	c := g.callsOf(f)
+	in.Continue, in.CFA = c.continueFn, c.cfaFn
 	if vt := g.mainStack; vt != nil && f == g.Modules[0].File {
 		in.MainStackTop, in.HasMainStack = vt.InitialSP, true
 	}
@@ -356,6 +348,16 @@ func (g *Graph) walkFunctionWith(f *binfile.File, fn *binfile.Function, more fun
 		return frame.Analyze(moved)
 	}
 	return frame.Analyze(in)
+}
+
+// continueCode is frame.Input.Continue for f: the code at addr, when a
+// jump goes there into code no function starts.
+func continueCode(f *binfile.File, addr uint64) ([]byte, bool) {
+	if _, isFunction := f.FunctionIndex(addr); isFunction || f.InPLT(addr) || !f.IsExecutable(addr) {
+		return nil, false
+	}
+	code, err := f.Code(addr, min(f.CodeEnd(addr)-addr, maxContinuation))
+	return code, err == nil
 }
 
 // caseHelpers finds libgcc's switch helpers in f by their names, once per

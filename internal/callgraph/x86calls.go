@@ -30,6 +30,14 @@ type fileCalls struct {
 	// ownLevelOnly makes known use only the asked level's answers, as
 	// it did before (the tests' reference).
 	ownLevelOnly bool
+	// thunkFn and neverFn are thunk and never of this file, as
+	// frame.Input's Thunk and NoReturn (see callsOf).
+	thunkFn func(addr uint64) (frame.Thunk, bool)
+	neverFn func(addr uint64) bool
+	// continueFn and cfaFn are frame.Input's Continue and CFA for the
+	// file (any architecture), made once too.
+	continueFn func(addr uint64) ([]byte, bool)
+	cfaFn      func(pc uint64) (int64, bool)
 }
 
 // calleeFacts are fileCalls' answers for one address.
@@ -51,6 +59,14 @@ func (g *Graph) callsOf(f *binfile.File) *fileCalls {
 	c, ok := g.calls[f]
 	if !ok {
 		c = newFileCalls()
+		// The walk's two questions, made once per file: made for each
+		// walk, they were two of its allocations per function.
+		c.thunkFn = func(addr uint64) (frame.Thunk, bool) { return c.thunk(g, f, addr) }
+		c.neverFn = func(addr uint64) bool { return c.never(g, f, addr, noReturnLevels) }
+		c.continueFn = func(addr uint64) ([]byte, bool) { return continueCode(f, addr) }
+		if f.CFI.Len() > 0 {
+			c.cfaFn = f.CFI.CFAOffset
+		}
 		g.calls[f] = c
 	}
 	return c
@@ -66,8 +82,7 @@ func (g *Graph) setX86Calls(f *binfile.File, in *frame.Input) {
 		return
 	}
 	c := g.callsOf(f)
-	in.Thunk = func(addr uint64) (frame.Thunk, bool) { return c.thunk(g, f, addr) }
-	in.NoReturn = func(addr uint64) bool { return c.never(g, f, addr, noReturnLevels) }
+	in.Thunk, in.NoReturn = c.thunkFn, c.neverFn
 }
 
 // thunkCode is how many bytes a retpoline thunk's shape is looked for in.

@@ -5,6 +5,7 @@
 package frame
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -318,6 +319,12 @@ type scratch struct {
 	calls   []CallSite
 	callAt  map[callKey]int
 	slicers slicerTables
+	// segs is the walker's segment list (one per function at least: an
+	// allocation per walk); refs the frame's Refs while it is walked
+	// (copied out exactly, as the calls), frameAddrs the walker's.
+	segs       []segment
+	refs       []uint64
+	frameAddrs []frameAddr
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
@@ -335,11 +342,22 @@ func (s *scratch) reset(n int) {
 	s.index, s.seen, s.visits = s.index[:n], s.seen[:n], s.visits[:n]
 	clear(s.index)
 	clear(s.visits)
-	for i := range s.seen {
-		s.seen[i] = -1
-	}
+	fillNever(s.seen)
 	if cap(s.insts) < n/3 {
 		s.insts = make([]inst, 0, n/3+8)
+	}
+}
+
+// fillNever sets every element of seen to -1 (never walked) by doubling
+// copies: a loop storing one element at a time was 1.6% of a program's
+// walk (every byte of every function's code).
+func fillNever(seen []int64) {
+	if len(seen) == 0 {
+		return
+	}
+	seen[0] = -1
+	for n := 1; n < len(seen); n *= 2 {
+		copy(seen[n:], seen[:n])
 	}
 }
 
@@ -426,6 +444,10 @@ type walker struct {
 	argTrack   bool
 	argSeen    map[int]argArea
 	argLost    []argLoss
+	// literals says an instruction decoded without error reads a literal
+	// (isa.Effect.LiteralSize) or is a movt (DefHigh16): without one,
+	// branchLiterals has nothing to find.
+	literals bool
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -448,8 +470,16 @@ func Analyze(in Input) Frame {
 	if len(fr.Calls) == 0 {
 		fr.Calls = nil
 	}
+	// The references too (Refs is nil when there are none, as before).
+	sc.refs = fr.Refs[:0]
+	fr.Refs = slices.Clone(fr.Refs)
+	if len(fr.Refs) == 0 {
+		fr.Refs = nil
+	}
 	sc.stack = w.stack[:0]
 	sc.insts = w.insts[:0]
+	sc.segs = w.segs[:0]
+	sc.frameAddrs = w.frameAddrs[:0]
 	// Nothing of this function is kept alive by the pooled walker.
 	*w = walker{}
 	return fr
@@ -468,6 +498,7 @@ func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
 	}
 	clear(sc.callAt)
 	w.callAt, w.fr.Calls, w.stack = sc.callAt, sc.calls[:0], sc.stack[:0]
+	w.fr.Refs, w.frameAddrs = sc.refs[:0], sc.frameAddrs[:0]
 	w.slicers = &sc.slicers
 	w.slicers.reset()
 	return w.analyze(sc)
@@ -478,7 +509,7 @@ func (w *walker) analyze(sc *scratch) Frame {
 	if d, ok := in.Decoder.(interface{ LinkRegister() int8 }); ok {
 		w.lr = d.LinkRegister()
 	}
-	w.segs = []segment{{addr: in.Addr, start: 0, end: len(in.Code)}}
+	w.segs = append(sc.segs[:0], segment{addr: in.Addr, start: 0, end: len(in.Code)})
 	n := len(w.code)
 	sc.reset(n)
 	w.index, w.seen, w.visits, w.insts = sc.index, sc.seen, sc.visits, sc.insts[:0]
@@ -521,7 +552,10 @@ func (w *walker) analyze(sc *scratch) Frame {
 	w.pageRefs()
 	w.excReturns()
 	w.branchLiterals()
-	sort.Slice(w.fr.Calls, func(i, j int) bool { return w.fr.Calls[i].Addr < w.fr.Calls[j].Addr })
+	// (slices.SortFunc, not sort.Slice: the same pattern-defeating
+	// quicksort, so the same order of calls at one address, without
+	// sort.Slice's two allocations per walk.)
+	slices.SortFunc(w.fr.Calls, func(a, b CallSite) int { return cmp.Compare(a.Addr, b.Addr) })
 	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr
 }
@@ -550,12 +584,23 @@ func (w *walker) segmentOf(off int) segment {
 
 // addr returns the address of code offset off.
 func (w *walker) addr(off int) uint64 {
+	if len(w.segs) == 1 {
+		// The function's own code alone (nearly every walk): asked at
+		// every instruction, segmentOf's loop and copy cost 1.8% of a
+		// program's walk.
+		return w.segs[0].addr + uint64(off-w.segs[0].start)
+	}
 	sg := w.segmentOf(off)
 	return sg.addr + uint64(off-sg.start)
 }
 
 // segEnd returns the end offset of the segment holding off.
-func (w *walker) segEnd(off int) int { return w.segmentOf(off).end }
+func (w *walker) segEnd(off int) int {
+	if len(w.segs) == 1 {
+		return w.segs[0].end // (as in addr)
+	}
+	return w.segmentOf(off).end
+}
 
 // offset returns the code offset of addr when it lies in the function.
 func (w *walker) offset(addr uint64) (int, bool) {
@@ -659,6 +704,9 @@ func (w *walker) decode(off int) *inst {
 		}
 	}
 	in.err = err
+	if err == nil && (eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16) {
+		w.literals = true
+	}
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return in
@@ -1318,7 +1366,7 @@ func dedupe(v []uint64) []uint64 {
 	if len(v) < 2 {
 		return v
 	}
-	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	slices.Sort(v) // (no allocation, unlike sort.Slice; plain numbers)
 	out := v[:1]
 	for _, x := range v[1:] {
 		if x != out[len(out)-1] {

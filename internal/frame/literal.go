@@ -36,6 +36,13 @@ type LiteralRead struct {
 // load's value is also left out of Refs, unless another instruction
 // computes the same address.
 func (w *walker) branchLiterals() {
+	if !w.literals {
+		// No literal read and no movt (every x86-64 function): no
+		// branch literal (it is a 4-byte literal read), nothing to
+		// record, and Refs stays as it is. The loop below costs a pass
+		// over the whole instruction table.
+		return
+	}
 	var branch map[int]bool
 	var s *slicer
 	for _, cs := range w.fr.Calls {

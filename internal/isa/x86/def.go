@@ -40,13 +40,43 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 	if p >= len(b) {
 		return
 	}
-	wide := rex&8 != 0
+	setDefOp(b, p, rex, pc, eff, nil)
+}
+
+// defOpcodes marks the opcodes setDefOp has a case for (the first byte
+// after the prefixes): for the others (jcc, call, test, cmp with an
+// immediate, ...) it returns at once instead of trying every case.
+var defOpcodes = func() (t [256]bool) {
+	for i := range t {
+		op := byte(i)
+		t[i] = op >= 0xB0 && op <= 0xBF || op >= 0x50 && op <= 0x5F || op < 0x40 && op&7 < 6 ||
+			op == 0xC7 || op == 0x8D || op >= 0x88 && op <= 0x8B || op == 0x81 || op == 0x83 ||
+			op == 0x63 || op == 0x69 || op == 0x6B || op == 0xC1 || op == 0xD1 || op == 0xD3 ||
+			op == 0xF7 || op == 0xFF || op == 0x0F
+	}
+	return t
+}()
+
+// setDefOp is setDef from the opcode on: b is the instruction (eff.Len
+// bytes), p the offset of its opcode byte, rex its REX prefix (0: none).
+// pre, when not nil, is the ModRM operand the fast decoder parsed for
+// this instruction (after the opcode, or after 0F xx), which is what
+// setDefOp would parse again.
+func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM) {
+	n := len(b)
 	op := b[p]
+	if !defOpcodes[op] {
+		return
+	}
 	p++
+	wide := rex&8 != 0
 	other := func(r byte) {
 		eff.DefKind, eff.DefReg = isa.DefOther, int8(r)
 	}
 	modrm := func() (modRM, bool) {
+		if pre != nil {
+			return *pre, true
+		}
 		if p >= len(b) {
 			return modRM{}, false
 		}

@@ -118,6 +118,29 @@ type fastState struct {
 	size  int64 // operand size in bytes: 2, 4 or 8
 	m     modRM
 	haveM bool
+	// opAt is 1 + the offset of the opcode byte of an instruction with
+	// no prefix but REX (0 otherwise).
+	opAt int
+}
+
+// fastParse is what decodeFastParse leaves for setDefOp of an
+// instruction the fast path took: opAt, rex, and the ModRM operand when
+// haveM, as in fastState. (A separate struct without pointers: a
+// fastState of the caller's would hold eff, and so move every Effect
+// Decode returns to the heap.)
+type fastParse struct {
+	opAt  int
+	rex   byte
+	haveM bool
+	m     modRM
+}
+
+// keep records s's parse in p (after the fast path took the instruction).
+func (p *fastParse) keep(s *fastState) {
+	p.opAt, p.rex, p.haveM = s.opAt, s.rex, s.haveM
+	if s.haveM {
+		p.m = s.m
+	}
 }
 
 // regKind says whether register number r (0-15) at operand size sz names
@@ -208,6 +231,12 @@ func imm(b []byte, n int) int64 {
 // decodeFast fills eff for the instructions it knows and returns true, or
 // returns false (eff untouched or partly filled: the caller resets it).
 func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
+	return decodeFastParse(code, pc, eff, nil)
+}
+
+// decodeFastParse is decodeFast leaving its parse in *out (when not nil;
+// zero when called) for setDefFast.
+func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bool {
 	if len(code) > 1 && (code[0] == 0x66 || code[0] == 0x2E) {
 		if n, ok := fastPadding(code, eff); ok {
 			eff.Len = n
@@ -246,6 +275,9 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 	} else if has66 {
 		s.size = 2
 	}
+	if !has66 {
+		s.opAt = p + 1
+	}
 	op := code[p]
 	p++
 
@@ -276,6 +308,9 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 
 	if n, ok := frameOp(code[p:], op, rex, has66, eff); ok {
 		eff.Len = p + n
+		if out != nil {
+			out.keep(&s)
+		}
 		return true
 	}
 
@@ -313,7 +348,11 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 			return false
 		}
 	case op == 0x0F:
-		return fast0F(code, p, &s, eff, has66)
+		ok := fast0F(code, p, &s, eff, has66)
+		if ok && out != nil {
+			out.keep(&s)
+		}
+		return ok
 
 	// push/pop r64 (or r16 with 0x66).
 	case op >= 0x50 && op <= 0x5F:
@@ -567,6 +606,9 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 		return false
 	}
 	eff.Len = p
+	if out != nil {
+		out.keep(&s)
+	}
 	return true
 }
 

@@ -15,12 +15,20 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 		return false
 	}
 	slow, err := decodeSlow(code, pc)
+	n := min(len(code), 15)
 	if err != nil || fast != slow {
-		n := len(code)
-		if n > 15 {
-			n = 15
-		}
 		t.Errorf("% x at %#x:\nfast %+v\nslow %+v, %v", code[:n], pc, fast, slow, err)
+	}
+	// The registers' description from the fast path's parse (DecodeInto)
+	// is setDef's, which parses the bytes again.
+	var s fastParse
+	var fromParse isa.Effect
+	decodeFastParse(code, pc, &fromParse, &s)
+	again := fromParse
+	setDefFast(code, pc, &fromParse, &s)
+	setDef(code, pc, &again)
+	if fromParse != again {
+		t.Errorf("% x at %#x: registers described from the fast parse\n%+v\nby setDef\n%+v", code[:n], pc, fromParse, again)
 	}
 	return true
 }
