@@ -91,6 +91,9 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 		return 0, false
 	}
 	w.slotRestores = append(w.slotRestores, slotRestore{at: at, addr: addr})
+	if k := st.sp.slotKept(at); k != 0 {
+		w.noteStackArg(k, addr)
+	}
 	return d, true
 }
 
