@@ -1,6 +1,7 @@
 package frame
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -246,14 +247,54 @@ func (w *walker) noteStackArg(kept uint32, addr uint64) {
 	}
 }
 
+// lostLoad is a load into register reg, at load, from the stack word at
+// depth at after a call dropped the SP copy there (any path: it serves
+// only to say why SP set from reg is not known).
+type lostLoad struct {
+	reg  int8
+	at   int64
+	load uint64
+}
+
+// noteLostLoad records a lostLoad when a call dropped an SP copy from
+// the word at at (the instruction at off loads it into reg).
+func (w *walker) noteLostLoad(reg int8, at int64, off int) {
+	for _, l := range w.argLost {
+		if l.at == at {
+			w.lostLoads = append(w.lostLoads, lostLoad{reg: reg, at: at, load: w.addr(off)})
+			return
+		}
+	}
+}
+
 // lostArgSlot makes the frame Unknown, saying why, when e loads SP from
-// a stack word whose SP copy a call's argument area dropped.
+// a stack word whose SP copy a call's argument area dropped, or copies
+// SP from a register loaded from one (GCC's _dl_sort_maps: `mov
+// -0xa0(%rbp),%rbx; mov %rbx,%rsp`).
 func (w *walker) lostArgSlot(e *isa.Effect, st *state, addr uint64) bool {
-	if e.DefKind != isa.DefLoad || e.DefReg != regSP || !e.HasMem || e.MemIndex >= 0 {
+	if e.DefReg != regSP {
 		return false
 	}
-	at, ok := slotLoadAt(e, st)
-	if !ok {
+	var at int64
+	via := ""
+	switch {
+	case e.DefKind == isa.DefLoad && e.HasMem && e.MemIndex < 0:
+		var ok bool
+		if at, ok = slotLoadAt(e, st); !ok {
+			return false
+		}
+	case e.DefKind == isa.DefCopy && e.DefValue == 0, e.DefKind == isa.DefAddImm:
+		found := false
+		for i := len(w.lostLoads) - 1; i >= 0; i-- {
+			if l := w.lostLoads[i]; l.reg == e.DefSrc {
+				at, via, found = l.at, fmt.Sprintf(" (through a register loaded from it at %#x)", l.load), true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	default:
 		return false
 	}
 	for _, l := range w.argLost {
@@ -261,9 +302,9 @@ func (w *walker) lostArgSlot(e *isa.Effect, st *state, addr uint64) bool {
 			continue
 		}
 		if l.strict {
-			w.setKind(Unknown, addr, "SP restored at %#x from a stack word at or above SP at the call at %#x, which the callee may write as a stack argument (--strict: the stack-argument rule is off)", addr, l.call)
+			w.setKind(Unknown, addr, "SP restored at %#x from a stack word%s at or above SP at the call at %#x, which the callee may write as a stack argument (--strict: the stack-argument rule is off)", addr, via, l.call)
 		} else {
-			w.setKind(Unknown, addr, "SP restored at %#x from a stack word in the stack-argument area of the call at %#x, which the callee may write", addr, l.call)
+			w.setKind(Unknown, addr, "SP restored at %#x from a stack word%s in the stack-argument area of the call at %#x, which the callee may write", addr, via, l.call)
 		}
 		return true
 	}

@@ -435,6 +435,7 @@ type walker struct {
 	argSeen    map[int]argArea
 	argLost    []argLoss
 	keptFromSP []keptAt
+	lostLoads  []lostLoad
 }
 
 // Analyze walks one function and returns its frame. It never panics on any

@@ -413,6 +413,8 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 				}
 				if v, ok := pre.sp.slotValue(at); ok {
 					setReg, setVal, setKept = e.DefReg, v, pre.sp.slotKept(at)
+				} else if len(w.argLost) > 0 {
+					w.noteLostLoad(e.DefReg, at, off)
 				}
 			}
 		case isa.DefOther:
