@@ -284,6 +284,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	g.Resolve()
 	phase("resolve")
 	g.ModelRuntime()
+	g.ListStackArgs() // (after every model that replaces a frame)
 	phase("glibc models")
 	g.ClipEdges()
 	if vt != nil {

@@ -285,6 +285,12 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
+	return g.strictStackArgs(f, fn, g.cachedFrame(f, fn)) // (stackargs.go)
+}
+
+// cachedFrame is fn's frame from the library cache, or walked and stored
+// there.
+func (g *Graph) cachedFrame(f *binfile.File, fn *binfile.Function) frame.Frame {
 	// A library's frame depends on the library alone (libcache); so does
 	// a Linux program's, whose walk has no main stack (firmware) or
 	// start-up stack model (RISC-V) of its own.
@@ -344,6 +350,9 @@ func (g *Graph) walkFunctionWith(f *binfile.File, fn *binfile.Function, more fun
 		// A copy: &in given to a function value would move in, and so
 		// every walk's Input, to the heap.
 		moved := in
+		// (A model's walk is not cached, so it follows --strict itself;
+		// see strictStackArgs for the cached one.)
+		moved.StrictArgs = g.opts.Strict
 		more(&moved)
 		return frame.Analyze(moved)
 	}

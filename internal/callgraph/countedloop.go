@@ -42,7 +42,7 @@ func (g *Graph) modelCountedLoop(id int) {
 	var lc *loopCount
 	why := "no counter"
 	fr := g.walkFunctionWith(f, n.Func, func(in *frame.Input) {
-		c, err := countLoopMoves(in.Code, in.Addr, isFunction, in.NoReturn)
+		c, err := countLoopMoves(in.Code, in.Addr, isFunction, in.NoReturn, g.opts.Strict)
 		if err != nil {
 			why = err.Error()
 			return
@@ -76,6 +76,7 @@ func (g *Graph) modelCountedLoop(id int) {
 		}
 	}
 	n.Frame = fr
+	g.noteCounterStackArgs(n, lc) // (stackargs.go)
 	// With checks, the bound rests on the libc-checks premise: the call
 	// into the fatal-error function is cut (cutLibcFatal, which takes
 	// the same calls), and every entry reaching this function lists the

@@ -65,7 +65,9 @@ import (
 // Memory: a store through rbp plus a constant drops the slots it
 // overlaps, a store through rsp or with an index register all slots, and
 // a call all slots when the frame's address escapes (a lea from rbp) or
-// when its stack-argument area may reach one (ctrState.argOpen); a
+// when its stack-argument area may reach one (ctrState.argOpen: every
+// call under --strict, and a call that keeps a slot without it is
+// listed, loopCount.ArgKept, for the premise stackargs.go states); a
 // store through any other pointer is taken not to reach a slot whose
 // address the code never takes (the compiler's temporary: reaching it is
 // an out-of-bounds write, which would also reach the return address and
@@ -141,11 +143,25 @@ type loopCount struct {
 	// Fatal are the targets of the calls that never return which end a
 	// path after the birth.
 	Fatal []uint64
+	// ArgKept are the calls after the birth across which a slot that may
+	// hold N was kept only because nothing was stored through rsp or
+	// pushed for them (ctrState.argOpen; the stack-argument rule of
+	// frame/argarea.go), in address order, with those slots' rbp
+	// displacements.
+	ArgKept []ctrArgKept
+}
+
+// ctrArgKept is a call across which the counted-loop pass kept slots
+// (rbp displacements) by the stack-argument rule.
+type ctrArgKept struct {
+	Call  uint64
+	Slots []int64
 }
 
 // countLoopMoves runs the pass over code (at addr); noReturn says which
-// call targets never return.
-func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) bool) (*loopCount, error) {
+// call targets never return; strict drops every slot at every call (the
+// stack-argument rule off, --strict).
+func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) bool, strict bool) (*loopCount, error) {
 	insts, err := decodeFlow(code, addr, isFunction)
 	if err != nil {
 		return nil, err
@@ -208,7 +224,7 @@ func countLoopMoves(code []byte, addr uint64, isFunction, noReturn func(uint64) 
 		}
 		thresholds := append(slices.Clone(compared[f]), inMemory...)
 		slices.Sort(thresholds)
-		p := ctrPass{insts: insts, birth: i, fam: f, v0: v0, fatal: fatal, thresholds: thresholds, taken: taken, inLoop: inLoop, budget: &budget}
+		p := ctrPass{insts: insts, birth: i, fam: f, v0: v0, fatal: fatal, thresholds: thresholds, taken: taken, inLoop: inLoop, budget: &budget, strict: strict}
 		lc, err := p.run()
 		if err == nil {
 			if debugCtr {
@@ -269,6 +285,7 @@ type ctrPass struct {
 	// went through a slot. slotUsed with either: no proof.
 	rspAddr, fpCopied, slotUsed bool
 	budget                      *int // steps left
+	strict                      bool // countLoopMoves' strict
 }
 
 // onCycle says whether instruction i can run again after itself.
@@ -354,6 +371,16 @@ func (p *ctrPass) run() (*loopCount, error) {
 		}
 		if t, ok := p.fatal[i]; ok && st.born != 0 {
 			lc.Fatal = append(lc.Fatal, t)
+		}
+		if _, fatal := p.fatal[i]; !fatal && fi.in.Op == x86asm.CALL && st.born != 0 && len(st.slots) > 0 && !st.argOpen && len(p.taken) == 0 && !p.strict {
+			// (The state before the call: the slots step keeps. A call
+			// that never returns keeps nothing.)
+			k := ctrArgKept{Call: fi.pc}
+			for d := range st.slots {
+				k.Slots = append(k.Slots, d)
+			}
+			slices.Sort(k.Slots)
+			lc.ArgKept = append(lc.ArgKept, k)
 		}
 		switch {
 		case fi.in.Op == x86asm.RET && st.moved:
@@ -717,7 +744,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 		for _, f := range sysvCallerSaved {
 			st.regs &^= 1 << uint(f)
 		}
-		if len(p.taken) > 0 || st.argOpen {
+		if len(p.taken) > 0 || st.argOpen || p.strict {
 			st.slots = map[int64]uint8{}
 		}
 		st.argOpen = false

@@ -8,7 +8,8 @@ import (
 // any bytes, and what it proves is consistent: at least one counted move,
 // each a `sub $b,%rsp` (b > 0) inside the code, a count of at least one,
 // the total the count times the largest move, and the counter set inside
-// the code. Calls out of the code never return (as __assert_fail@plt),
+// the code; the pass run strictly (odd lengths) keeps no slot across a
+// call by the stack-argument rule. Calls out of the code never return (as __assert_fail@plt),
 // jumps out are tail calls. Seeds (testdata/fuzz/FuzzCountLoopMoves):
 // testdata/x86/countedalloca.c's counted, decremented and overflowing
 // (package analysis) from gcc -O1 and -O2, and the slowest inputs a run
@@ -18,7 +19,8 @@ func FuzzCountLoopMoves(f *testing.F) {
 		const base = 0x1000
 		end := uint64(base + len(code))
 		outside := func(a uint64) bool { return a < base || a >= end }
-		lc, err := countLoopMoves(code, base, outside, outside)
+		strict := len(code)%2 == 1
+		lc, err := countLoopMoves(code, base, outside, outside, strict)
 		if err != nil {
 			if err.Error() == "" {
 				t.Error("not proved, without a reason")
@@ -37,6 +39,14 @@ func FuzzCountLoopMoves(f *testing.F) {
 		}
 		if lc.Total != lc.Count*largest {
 			t.Errorf("total %d B, want %d x %d B", lc.Total, lc.Count, largest)
+		}
+		if strict && len(lc.ArgKept) > 0 {
+			t.Errorf("strict pass kept slots across calls by the stack-argument rule: %+v", lc.ArgKept)
+		}
+		for _, k := range lc.ArgKept {
+			if k.Call < base || k.Call >= end || len(k.Slots) == 0 {
+				t.Errorf("slots kept across a call at %#x: %v", k.Call, k.Slots)
+			}
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package frame
 
 import (
+	"fmt"
 	"math"
+	"slices"
 
 	"github.com/stackscope/stackscope/internal/isa"
 )
@@ -45,6 +47,17 @@ import (
 // functions that store SP or a copy of it to a stack word (a second
 // walk, see Analyze): no other function has a word to drop.
 //
+// Since that is an assumption, not a proof, the walk records where it
+// rests on it (Frame.StackArgs): an SP copy in a stack word at or above
+// SP at a call (so within reach of a callee that takes enough stack
+// arguments), kept there only because nothing was written through rsp
+// up to it, and SP later loaded from it with that value. The call graph
+// lists each as the premise `stack-args` on every entry reaching the
+// function. Input.StrictArgs (--strict) turns the rule off: every SP
+// copy in a stack word is dropped at a call, and SP loaded from one is
+// unknown, naming the call. A copy kept in a callee-saved register is
+// no stack argument and needs neither.
+//
 // After a run-time move of SP, SP-relative depths are in the walk's
 // frame, not at the true depth (state.dyn): the true SP is at least as
 // deep (an alloca, a counted move), or at most slack bytes shallower (a
@@ -64,10 +77,23 @@ type argArea struct {
 }
 
 // argLoss is an SP copy dropped from the word at depth at by the call
-// at call.
+// at call (strict: only because the rule is off).
 type argLoss struct {
-	at   int64
-	call uint64
+	at     int64
+	call   uint64
+	strict bool
+}
+
+// StackArg is an SP restore that rests on the stack-argument rule: SP
+// set at Restore from the stack word at CFA-Slot (the caller's SP minus
+// Slot), or from a register or another word its value was copied to,
+// when that word held a copy of SP across the call at Call, at or above
+// SP there, and outside the area the rule gave that call.
+// FromSP is the word's offset from SP at the call (-1 when SP had moved
+// by a run-time amount: the word is then above that allocation).
+type StackArg struct {
+	Call, Restore uint64
+	Slot, FromSP  int64
 }
 
 // joinArgs merges st's area into what the walk recorded at off (seen:
@@ -155,27 +181,35 @@ func (w *walker) mayWriteMemory(off int) bool {
 }
 
 // dropArgSlots drops, at the call at addr, the SP copies kept in the
-// words of its stack-argument area.
+// words of its stack-argument area (every word under Input.StrictArgs),
+// and marks the others as kept by the rule alone.
 func (w *walker) dropArgSlots(addr uint64, st *state) {
-	if !st.args.on || st.sp == nil || len(st.sp.slots) == 0 {
+	if st.sp == nil || len(st.sp.slots) == 0 {
 		return
 	}
-	hit := false
+	inArea := func(sl spSlot) bool { return st.args.on && sl.at >= st.args.top }
+	change := false
 	for _, sl := range st.sp.slots {
-		if sl.at >= st.args.top {
-			hit = true
+		if w.in.StrictArgs || inArea(sl) || sl.kept == 0 {
+			change = true
 			break
 		}
 	}
-	if !hit {
+	if !change {
 		return
 	}
 	c := st.sp.clone()
 	kept := c.slots[:0]
 	for _, sl := range c.slots {
-		if sl.at >= st.args.top {
-			w.argLost = append(w.argLost, argLoss{at: sl.at, call: addr})
+		if w.in.StrictArgs || inArea(sl) {
+			w.argLost = append(w.argLost, argLoss{at: sl.at, call: addr, strict: !inArea(sl)})
 			continue
+		}
+		if sl.kept == 0 {
+			// (Every slot left is at or above SP: trackRegs drops one SP
+			// rises above.)
+			w.keptFromSP = append(w.keptFromSP, keptAt{call: addr, at: sl.at, fromSP: fromSP(st, sl.at)})
+			sl.kept = uint32(len(w.keptFromSP))
 		}
 		kept = append(kept, sl)
 	}
@@ -186,21 +220,93 @@ func (w *walker) dropArgSlots(addr uint64, st *state) {
 	st.sp = c
 }
 
+// keptAt is where a call left the slot at at, by the rule alone: fromSP
+// bytes above SP (see StackArg.FromSP).
+type keptAt struct {
+	call   uint64
+	at     int64
+	fromSP int64
+}
+
+// fromSP is the offset from SP of the word at depth at (-1 after a
+// run-time move of SP).
+func fromSP(st *state, at int64) int64 {
+	if st.dyn {
+		return -1
+	}
+	return st.depth - at
+}
+
+// noteStackArg records that SP was set at addr from a copy that rests on
+// the rule: kept (spSlot.kept) names the call and the slot.
+func (w *walker) noteStackArg(kept uint32, addr uint64) {
+	k := w.keptFromSP[kept-1]
+	sa := StackArg{Call: k.call, Restore: addr, Slot: k.at, FromSP: k.fromSP}
+	if !slices.Contains(w.fr.StackArgs, sa) {
+		w.fr.StackArgs = append(w.fr.StackArgs, sa)
+	}
+}
+
+// lostLoad is a load into register reg, at load, from the stack word at
+// depth at after a call dropped the SP copy there (any path: it serves
+// only to say why SP set from reg is not known).
+type lostLoad struct {
+	reg  int8
+	at   int64
+	load uint64
+}
+
+// noteLostLoad records a lostLoad when a call dropped an SP copy from
+// the word at at (the instruction at off loads it into reg).
+func (w *walker) noteLostLoad(reg int8, at int64, off int) {
+	for _, l := range w.argLost {
+		if l.at == at {
+			w.lostLoads = append(w.lostLoads, lostLoad{reg: reg, at: at, load: w.addr(off)})
+			return
+		}
+	}
+}
+
 // lostArgSlot makes the frame Unknown, saying why, when e loads SP from
-// a stack word whose SP copy a call's argument area dropped.
+// a stack word whose SP copy a call's argument area dropped, or copies
+// SP from a register loaded from one (GCC's _dl_sort_maps: `mov
+// -0xa0(%rbp),%rbx; mov %rbx,%rsp`).
 func (w *walker) lostArgSlot(e *isa.Effect, st *state, addr uint64) bool {
-	if e.DefKind != isa.DefLoad || e.DefReg != regSP || !e.HasMem || e.MemIndex >= 0 {
+	if e.DefReg != regSP {
 		return false
 	}
-	at, ok := slotLoadAt(e, st)
-	if !ok {
+	var at int64
+	via := ""
+	switch {
+	case e.DefKind == isa.DefLoad && e.HasMem && e.MemIndex < 0:
+		var ok bool
+		if at, ok = slotLoadAt(e, st); !ok {
+			return false
+		}
+	case e.DefKind == isa.DefCopy && e.DefValue == 0, e.DefKind == isa.DefAddImm:
+		found := false
+		for i := len(w.lostLoads) - 1; i >= 0; i-- {
+			if l := w.lostLoads[i]; l.reg == e.DefSrc {
+				at, via, found = l.at, fmt.Sprintf(" (through a register loaded from it at %#x)", l.load), true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	default:
 		return false
 	}
 	for _, l := range w.argLost {
-		if l.at == at {
-			w.setKind(Unknown, addr, "SP restored at %#x from a stack word in the stack-argument area of the call at %#x, which the callee may write", addr, l.call)
-			return true
+		if l.at != at {
+			continue
 		}
+		if l.strict {
+			w.setKind(Unknown, addr, "SP restored at %#x from a stack word%s at or above SP at the call at %#x, which the callee may write as a stack argument (--strict: the stack-argument rule is off)", addr, via, l.call)
+		} else {
+			w.setKind(Unknown, addr, "SP restored at %#x from a stack word%s in the stack-argument area of the call at %#x, which the callee may write", addr, via, l.call)
+		}
+		return true
 	}
 	return false
 }

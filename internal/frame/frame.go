@@ -161,6 +161,11 @@ type Frame struct {
 	// end there, and the frame is Unknown for them; LeavesKind is its
 	// kind without them.
 	Leaves []Leave
+	// StackArgs are the SP restores from a stack word that a call's
+	// callee could have written as one of its stack arguments, trusted
+	// only by the stack-argument rule (argarea.go): an assumption about
+	// the caller, which the call graph lists as a premise.
+	StackArgs []StackArg
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -237,6 +242,9 @@ type Input struct {
 	// at addr is one whose executions the caller counted and whose total
 	// it adds itself (countedmoves.go): the walk takes it as no move.
 	CountedMoves func(addr uint64) bool
+	// StrictArgs turns the stack-argument rule off (argarea.go): every
+	// stack word holding a copy of SP is dropped at a call (--strict).
+	StrictArgs bool
 }
 
 // maxSegments bounds how many outside regions one walk follows.
@@ -448,6 +456,8 @@ type walker struct {
 	// (isa.Effect.LiteralSize) or is a movt (DefHigh16): without one,
 	// branchLiterals has nothing to find.
 	literals bool
+	keptFromSP []keptAt
+	lostLoads  []lostLoad
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -895,7 +905,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				st.depth, st.dyn = d, false
 				break
 			}
-			if d, ok := w.spRestore(e, &st); ok && w.regs {
+			if d, ok := w.spRestore(e, &st, addr); ok && w.regs {
 				// SP set from a register holding a copy of it.
 				st.depth, st.dyn = d, false
 				break

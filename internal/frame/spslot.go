@@ -47,7 +47,8 @@ import "github.com/stackscope/stackscope/internal/isa"
 //   - a call whose stack-argument area may cover the slot (the callee
 //     owns its incoming stack arguments under the ABI and may write
 //     them): dropped at the call (argarea.go says which words that area
-//     takes in, and what it assumes of the caller). Found by a red-team
+//     takes in, what it assumes of the caller, and how a restore that
+//     rests on that is recorded, Frame.StackArgs). Found by a red-team
 //     fixture (internal/analysis/testdata/x86/redteam_argslot.S): `mov
 //     %rsp,(%rsp); call f; mov (%rsp),%rsp` with f storing a deeper SP
 //     to its first stack argument was a frame of 48 B where the run
@@ -91,6 +92,9 @@ func (w *walker) slotRestoreDepth(e *isa.Effect, st *state, addr uint64) (int64,
 		return 0, false
 	}
 	w.slotRestores = append(w.slotRestores, slotRestore{at: at, addr: addr})
+	if k := st.sp.slotKept(at); k != 0 {
+		w.noteStackArg(k, addr)
+	}
 	return d, true
 }
 

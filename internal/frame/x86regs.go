@@ -1,6 +1,10 @@
 package frame
 
-import "github.com/stackscope/stackscope/internal/isa"
+import (
+	"cmp"
+
+	"github.com/stackscope/stackscope/internal/isa"
+)
 
 // What the walk follows besides SP itself, for x86-64 (a decoder that
 // implements isa.RegWriter and sets isa.Effect.HasStore):
@@ -39,12 +43,22 @@ type spCopies struct {
 	// valid has bit r.
 	reg   [16]int64
 	valid uint16
+	// regKept[r] is, for a valid register, 1 + the index in the walk's
+	// keptFromSP of the call at which the stack-argument rule alone kept
+	// the slot its value came from (argarea.go), 0 for none.
+	regKept [16]uint32
 	// slots are the stack words holding such a copy: the word at
 	// (caller's SP - at) holds SP at depth.
 	slots []spSlot
 }
 
-type spSlot struct{ at, depth int64 }
+// kept is 1 + the index in the walk's keptFromSP of the call at which
+// the stack-argument rule alone kept the slot (argarea.go), or kept the
+// slot its value was copied from; 0 for none.
+type spSlot struct {
+	at, depth int64
+	kept      uint32
+}
 
 // retWrite records that the word at (caller's SP - depth), a return
 // address the walk will return through, was written: with register reg
@@ -100,6 +114,19 @@ func (c *spCopies) slotValue(at int64) (int64, bool) {
 	return 0, false
 }
 
+// slotKept is the slot at at's spSlot.kept (0 too when there is none).
+func (c *spCopies) slotKept(at int64) uint32 {
+	if c == nil {
+		return 0
+	}
+	for _, s := range c.slots {
+		if s.at == at {
+			return s.kept
+		}
+	}
+	return 0
+}
+
 func meetCopies(a, b *spCopies) *spCopies {
 	if a == nil || b == nil {
 		return nil
@@ -110,10 +137,12 @@ func meetCopies(a, b *spCopies) *spCopies {
 		if a.valid&b.valid&bit != 0 && a.reg[r] == b.reg[r] {
 			m.valid |= bit
 			m.reg[r] = a.reg[r]
+			m.regKept[r] = cmp.Or(a.regKept[r], b.regKept[r]) // (kept by the rule on either path)
 		}
 	}
 	for _, s := range a.slots {
 		if d, ok := b.slotValue(s.at); ok && d == s.depth {
+			s.kept = cmp.Or(s.kept, b.slotKept(s.at))
 			m.slots = append(m.slots, s)
 		}
 	}
@@ -131,12 +160,12 @@ func sameCopies(a, b *spCopies) bool {
 		return false
 	}
 	for r := 0; r < 16; r++ {
-		if a.valid&(1<<uint(r)) != 0 && a.reg[r] != b.reg[r] {
+		if a.valid&(1<<uint(r)) != 0 && (a.reg[r] != b.reg[r] || (a.regKept[r] == 0) != (b.regKept[r] == 0)) {
 			return false
 		}
 	}
 	for _, s := range a.slots {
-		if d, ok := b.slotValue(s.at); !ok || d != s.depth {
+		if d, ok := b.slotValue(s.at); !ok || d != s.depth || (s.kept == 0) != (b.slotKept(s.at) == 0) {
 			return false
 		}
 	}
@@ -234,8 +263,9 @@ func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 
 // spRestore gives the depth an SP write (isa.SPUnknown) sets, when it
 // sets SP from a register holding a copy of SP: mov rsp,r15 and lea
-// rsp,[r10-8].
-func (w *walker) spRestore(e *isa.Effect, st *state) (int64, bool) {
+// rsp,[r10-8]. (addr: e's address; a copy that rests on the
+// stack-argument rule is recorded, argarea.go.)
+func (w *walker) spRestore(e *isa.Effect, st *state, addr uint64) (int64, bool) {
 	if e.DefReg != regSP {
 		return 0, false
 	}
@@ -244,6 +274,9 @@ func (w *walker) spRestore(e *isa.Effect, st *state) (int64, bool) {
 		d, ok := st.sp.regValue(e.DefSrc)
 		if !ok {
 			return 0, false
+		}
+		if k := st.sp.regKept[e.DefSrc]; k != 0 {
+			w.noteStackArg(k, addr)
 		}
 		if e.DefKind == isa.DefAddImm {
 			d -= e.DefValue
@@ -348,6 +381,7 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 	// SP copies.
 	var setReg int8 = -1
 	var setVal int64
+	var setKept uint32 // (spCopies.regKept)
 	if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 && e.DefReg != regSP && e.DefReg != regFP {
 		switch e.DefKind {
 		case isa.DefCopy:
@@ -355,7 +389,7 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 				if e.DefSrc == regSP {
 					setReg, setVal = e.DefReg, pre.depth
 				} else if v, ok := pre.sp.regValue(e.DefSrc); ok {
-					setReg, setVal = e.DefReg, v
+					setReg, setVal, setKept = e.DefReg, v, pre.sp.regKept[e.DefSrc]
 				}
 			}
 		case isa.DefAddImm:
@@ -369,7 +403,7 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 					setReg, setVal = e.DefReg, 0
 				}
 			} else if v, ok := pre.sp.regValue(e.DefSrc); ok {
-				setReg, setVal = e.DefReg, v-e.DefValue
+				setReg, setVal, setKept = e.DefReg, v-e.DefValue, pre.sp.regKept[e.DefSrc]
 			}
 		case isa.DefLoad:
 			if e.MemIndex < 0 && (e.MemBase == regSP || e.MemBase == regFP && pre.fpOK) {
@@ -378,25 +412,31 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 					at = pre.fpDepth - e.MemDisp
 				}
 				if v, ok := pre.sp.slotValue(at); ok {
-					setReg, setVal = e.DefReg, v
+					setReg, setVal, setKept = e.DefReg, v, pre.sp.slotKept(at)
+				} else if len(w.argLost) > 0 {
+					w.noteLostLoad(e.DefReg, at, off)
 				}
 			}
 		case isa.DefOther:
 			if e.SP == isa.SPAdd && e.SPDelta == 8 { // pop r
 				if v, ok := pre.sp.slotValue(pre.depth); ok {
-					setReg, setVal = e.DefReg, v
+					setReg, setVal, setKept = e.DefReg, v, pre.sp.slotKept(pre.depth)
 				}
 			}
 		}
 	}
 	var storeVal int64
+	var storeKept uint32
 	storeOK := false
 	if e.HasStore && writes && wSize == 8 {
 		storeVal, storeOK = pre.sp.regValue(e.StoreSrc)
+		if storeOK {
+			storeKept = pre.sp.regKept[e.StoreSrc]
+		}
 		if e.StoreSrc == regSP {
 			// SP itself stored in a frame slot (spslot.go), at a depth
 			// the walk knows: not through rsp after a run-time move.
-			storeVal, storeOK = pre.depth, e.Access == isa.BaseFP || !pre.dyn
+			storeVal, storeOK, storeKept = pre.depth, e.Access == isa.BaseFP || !pre.dyn, 0
 		}
 	}
 	if storeOK {
@@ -433,7 +473,7 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 	c.valid &^= kill
 	if setReg >= 0 {
 		c.valid |= 1 << uint(setReg)
-		c.reg[setReg] = setVal
+		c.reg[setReg], c.regKept[setReg] = setVal, setKept
 	}
 	if writes || e.SP != isa.SPNone {
 		kept := c.slots[:0]
@@ -446,7 +486,7 @@ func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
 		c.slots = kept
 	}
 	if storeOK {
-		c.slots = append(c.slots, spSlot{at: wAt, depth: storeVal})
+		c.slots = append(c.slots, spSlot{at: wAt, depth: storeVal, kept: storeKept})
 	}
 	if c.empty() {
 		st.sp = nil

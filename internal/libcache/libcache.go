@@ -41,7 +41,7 @@ import (
 // Schema numbers the entry format and the meaning of what it stores: raise
 // it when frame.Frame or the walk's inputs change in a way the stackscope
 // version would not show (a dev build keeps its version string).
-const Schema = 2
+const Schema = 3
 
 // magic starts every entry file, before the checksum and the gob payload.
 const magic = "stackscope-libcache\n"
