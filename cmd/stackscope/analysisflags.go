@@ -42,7 +42,7 @@ func (a *analysisFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&a.ownCode, "own-code", false, "also bound each entry's own code, every library call counted as the library function's bound, or listed when it has none")
 	f.BoolVar(&a.ldAudit, "ld-audit", false, "keep ld.so's _dl_audit_* hooks on the program's start (they run only under LD_AUDIT; as ld_audit = true in stackscope.toml)")
 	f.BoolVar(&a.noCache, "no-cache", false, "neither read nor write the cache under the user cache directory (shared libraries' frames per build ID; analyze's stored reports)")
-	f.BoolVar(&a.strict, "strict", false, "use only annotated or proved indirect-call targets; never assume the address-taken set")
+	f.BoolVar(&a.strict, "strict", false, "rest on no premise: only annotated or proved indirect-call targets (never the address-taken set), no glibc model, no stack-argument rule")
 }
 
 // analyse loads the configuration for path and analyses it; errors are
