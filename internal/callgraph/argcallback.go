@@ -153,9 +153,22 @@ type argResult struct {
 	ok      bool
 }
 
+// callerEdge is one call indexCallers found: its caller, its site, and
+// whether it is a plain call (direct, through the PLT or a GOT slot), the
+// only kind the model follows. No pointer and 16 bytes, not the whole
+// Edge (64 bytes and its method's string): made for every edge of the
+// graph three times per program, the index's writes and the collector's
+// scan of them were most of its time (node's profile, issue 19).
 type callerEdge struct {
-	from int
-	e    Edge
+	from  int32
+	plain bool
+	site  uint64
+}
+
+// plainCall says whether an edge is a direct call, a PLT call or a call
+// through a GOT slot.
+func plainCall(e *Edge) bool {
+	return e.Method == "direct" || e.Method == "plt" || e.Method == "got"
 }
 
 type argModel struct {
@@ -168,9 +181,6 @@ type argModel struct {
 	callerEnd []int32
 	byHub     []bool // nodes some hub's edge reaches (see reachedByHub)
 	done      map[argKey]argResult
-	// direct maps, per module, a function's address to the direct calls
-	// and jumps to it that a linear decode finds (callersKnown).
-	direct map[*Module]map[uint64][]uint64
 	// undefined are, per module, the names it imports (importedBy).
 	undefined map[*Module]map[string]bool
 }
@@ -259,8 +269,9 @@ func (a *argModel) indexCallers() {
 		if nd.Hub {
 			continue
 		}
-		for _, e := range nd.Edges {
-			a.callers[end[e.To]] = callerEdge{id, e}
+		for i := range nd.Edges {
+			e := &nd.Edges[i]
+			a.callers[end[e.To]] = callerEdge{from: int32(id), plain: plainCall(e), site: e.Site}
 			end[e.To]++
 		}
 	}
@@ -325,10 +336,11 @@ func (a *argModel) targets(key argKey) argResult {
 			return fail()
 		}
 		for _, c := range a.callsOf(k.id) {
-			if c.e.Method != "direct" && c.e.Method != "plt" && c.e.Method != "got" {
+			if !c.plain {
 				return fail()
 			}
-			v, ok := a.valueAt(c.from, c.e.Site, k.reg)
+			from := int(c.from)
+			v, ok := a.valueAt(from, c.site, k.reg)
 			if !ok {
 				return fail()
 			}
@@ -337,7 +349,7 @@ func (a *argModel) targets(key argKey) argResult {
 				if v.c == 0 {
 					continue // a null callback: the function tests it
 				}
-				t, ok := a.function(a.g.Nodes[c.from].Module, v.c)
+				t, ok := a.function(a.g.Nodes[from].Module, v.c)
 				if !ok {
 					return fail()
 				}
@@ -346,7 +358,7 @@ func (a *argModel) targets(key argKey) argResult {
 				if !slices.Contains(argRegs, v.reg) {
 					return fail()
 				}
-				nk := argKey{c.from, v.reg}
+				nk := argKey{from, v.reg}
 				if !seen[nk] {
 					seen[nk] = true
 					queue = append(queue, nk)
@@ -369,37 +381,10 @@ func (a *argModel) targets(key argKey) argResult {
 // does not hold would pass a callback the model does not see.
 func (a *argModel) callersKnown(id int) bool {
 	n := a.g.Nodes[id]
-	m := n.Module
-	if a.direct == nil {
-		a.direct = map[*Module]map[uint64][]uint64{}
-	}
-	sites, ok := a.direct[m]
-	if !ok {
-		sites = map[uint64][]uint64{}
-		for _, fn := range m.File.Functions {
-			code, err := m.File.Code(fn.Addr, fn.Size)
-			if err != nil {
-				continue
-			}
-			for off := 0; off < len(code); {
-				pc := fn.Addr + uint64(off)
-				e, err := a.g.Decoder.Decode(code[off:], pc)
-				if err != nil || e.Len <= 0 {
-					off++ // data or padding: resynchronise on the next byte
-					continue
-				}
-				if e.HasTarget && (e.Flow == isa.FlowCall || e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) &&
-					(e.Target < fn.Addr || e.Target >= fn.Addr+fn.Size) {
-					sites[e.Target] = append(sites[e.Target], pc)
-				}
-				off += e.Len
-			}
-		}
-		a.direct[m] = sites
-	}
+	sites := a.g.directCallSites(n.Module)
 	known := map[uint64]bool{}
 	for _, c := range a.callsOf(id) {
-		known[c.e.Site] = true
+		known[c.site] = true
 	}
 	for _, s := range sites[n.Func.Addr] {
 		if !known[s] {

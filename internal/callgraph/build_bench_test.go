@@ -57,3 +57,31 @@ func BenchmarkWalk(b *testing.B) {
 		b.ReportMetric(float64(insts), "insts")
 	}
 }
+
+// BenchmarkModelRuntime runs the glibc models (ModelRuntime) on the
+// resolved graph of the same file; the build is not timed. Its ns/op is
+// the models' wall time, and a CPU profile focused on ModelRuntime
+// (-cpuprofile, pprof -focus ModelRuntime) their CPU on the analysis'
+// goroutine. The debug layouts the models read are kept across
+// iterations (their caches are per file): the first iteration reads
+// them, on the prefetch's goroutine.
+func BenchmarkModelRuntime(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_FILE")
+	if path == "" {
+		path = "/usr/bin/node"
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		b.Skipf("SKIPPED: %v", err)
+	}
+	if f.Arch != binfile.ArchX86_64 {
+		b.Skipf("SKIPPED: %s is not x86-64", path)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		g := Build(f, x86.Decoder{}, Options{FollowLibraries: true, StackAlign: 16})
+		g.Resolve()
+		b.StartTimer()
+		g.ModelRuntime()
+	}
+}
