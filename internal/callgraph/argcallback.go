@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -113,6 +115,11 @@ func (g *Graph) linkArgumentCallbacks() {
 		return
 	}
 	a.indexCallers()
+	ids := make([]int, len(sites))
+	for i, s := range sites {
+		ids[i] = s.id
+	}
+	a.prepareFlows(ids)
 	var linked []argSite
 	var linkedKeys []argKey
 	for _, s := range sites {
@@ -285,36 +292,83 @@ func (a *argModel) importedBy(m *Module) func(string) bool {
 // program over all of its edges, the map was 3% of node's analysis
 // (profile, issue 19). The calls of each callee stay in the order of
 // their callers' ids and edges.
+//
+// The nodes are shared out among the cores in runs of ids: each worker
+// counts, then places, the edges of its run, after those of the runs
+// before it (the same array as one sequential pass).
 func (a *argModel) indexCallers() {
-	n := len(a.g.Nodes)
-	a.byHub = make([]bool, n)
-	end := make([]int32, n)
-	for _, nd := range a.g.Nodes {
-		for _, e := range nd.Edges {
-			if nd.Hub {
-				a.byHub[e.To] = true
-				continue
+	g := a.g
+	n := len(g.Nodes)
+	workers := max(min(g.sweepWorkers(), n/1024), 1)
+	run := func(w int) (int, int) { return w * n / workers, (w + 1) * n / workers }
+	counts := make([][]int32, workers)
+	byHub := make([][]bool, workers)
+	parallel(workers, func(w int) {
+		cnt, hub := make([]int32, n), make([]bool, n)
+		lo, hi := run(w)
+		for _, nd := range g.Nodes[lo:hi] {
+			for i := range nd.Edges {
+				if nd.Hub {
+					hub[nd.Edges[i].To] = true
+				} else {
+					cnt[nd.Edges[i].To]++
+				}
 			}
-			end[e.To]++
 		}
-	}
+		counts[w], byHub[w] = cnt, hub
+	})
+	// Each callee's group, each run's part of it in the runs' order:
+	// counts[w][t] becomes where run w places its first call of t.
+	a.byHub = byHub[0]
+	end := make([]int32, n)
 	total := int32(0)
 	for t := range end {
-		total += end[t]
-		end[t] = total - end[t] // the start of t's group, for now
+		for w := range workers {
+			c := counts[w][t]
+			counts[w][t] = total
+			total += c
+			if byHub[w][t] {
+				a.byHub[t] = true
+			}
+		}
+		end[t] = total
 	}
 	a.callers = make([]callerEdge, total)
-	for id, nd := range a.g.Nodes {
-		if nd.Hub {
-			continue
+	parallel(workers, func(w int) {
+		at := counts[w]
+		lo, hi := run(w)
+		for id := lo; id < hi; id++ {
+			nd := g.Nodes[id]
+			if nd.Hub {
+				continue
+			}
+			for i := range nd.Edges {
+				e := &nd.Edges[i]
+				a.callers[at[e.To]] = callerEdge{from: int32(id), plain: plainCall(e), site: e.Site}
+				at[e.To]++
+			}
 		}
-		for i := range nd.Edges {
-			e := &nd.Edges[i]
-			a.callers[end[e.To]] = callerEdge{from: int32(id), plain: plainCall(e), site: e.Site}
-			end[e.To]++
-		}
-	}
+	})
 	a.callerEnd = end
+}
+
+// parallel runs do(0) ... do(workers-1), each on a goroutine of its own
+// (do(0) on the caller's when there is one worker), and returns when all
+// are done.
+func parallel(workers int, do func(w int)) {
+	if workers == 1 {
+		do(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			do(w)
+		}()
+	}
+	wg.Wait()
 }
 
 // callsOf returns the calls of node id that indexCallers found (none
@@ -512,9 +566,18 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 		return fl, fl != nil
 	}
 	a.flows[id] = nil
+	fl := a.keptFlow(id)
+	a.flows[id] = fl
+	return fl, fl != nil
+}
+
+// keptFlow is node id's flow as flow keeps it, nil when it has none.
+// It writes nothing of the model's: the flows of several nodes may be
+// computed at once (prepareFlows).
+func (a *argModel) keptFlow(id int) *argFlow {
 	fl, ok := a.fullFlow(id)
 	if !ok {
-		return nil, false
+		return nil
 	}
 	// Keep the states where a caller's argument or a call's target is
 	// read (calls and jumps): a whole function's states cost 400 bytes an
@@ -531,8 +594,37 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 			kept.state = append(kept.state, fl.state[i])
 		}
 	}
-	a.flows[id] = kept
-	return kept, true
+	return kept
+}
+
+// prepareFlows computes the flows of nodes ids that flow has not, on
+// every core, and keeps them as flow does: the model then asks for each
+// (linkArgumentCallbacks: one per function with a call through a
+// parameter, 0.07 s of node's models one after the other, issue 19). A
+// flow depends on the function's code and its frame's calls alone, which
+// the model does not change.
+func (a *argModel) prepareFlows(ids []int) {
+	var todo []int
+	for _, id := range ids {
+		if _, ok := a.flows[id]; !ok {
+			a.flows[id] = nil // (the place taken: listed once)
+			todo = append(todo, id)
+		}
+	}
+	out := make([]*argFlow, len(todo))
+	var next atomic.Int64
+	parallel(max(min(a.g.sweepWorkers(), len(todo)), 1), func(int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(todo) {
+				return
+			}
+			out[i] = a.keptFlow(todo[i])
+		}
+	})
+	for i, id := range todo {
+		a.flows[id] = out[i]
+	}
 }
 
 // fullFlow computes node id's data flow with the state before every
