@@ -97,6 +97,7 @@ func (g *Graph) ModelRuntime() {
 	g.boundResolverReentry(cyc) // (lazyreentry.go; needs the final edges)
 	g.refreshExitHandlers()     // (libcstart.go; _dl_fini's frame may be bounded now)
 	g.boundHelperRecursion(cyc) // (libiohelper.go; needs the final edges)
+	g.directSites = nil         // (argdirect.go; the models' alone: not kept to the peak of memory)
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is
