@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -113,6 +115,11 @@ func (g *Graph) linkArgumentCallbacks() {
 		return
 	}
 	a.indexCallers()
+	ids := make([]int, len(sites))
+	for i, s := range sites {
+		ids[i] = s.id
+	}
+	a.prepareFlows(ids)
 	var linked []argSite
 	var linkedKeys []argKey
 	for _, s := range sites {
@@ -153,9 +160,22 @@ type argResult struct {
 	ok      bool
 }
 
+// callerEdge is one call indexCallers found: its caller, its site, and
+// whether it is a plain call (direct, through the PLT or a GOT slot), the
+// only kind the model follows. No pointer and 16 bytes, not the whole
+// Edge (64 bytes and its method's string): made for every edge of the
+// graph three times per program, the index's writes and the collector's
+// scan of them were most of its time (node's profile, issue 19).
 type callerEdge struct {
-	from int
-	e    Edge
+	from  int32
+	plain bool
+	site  uint64
+}
+
+// plainCall says whether an edge is a direct call, a PLT call or a call
+// through a GOT slot.
+func plainCall(e *Edge) bool {
+	return e.Method == "direct" || e.Method == "plt" || e.Method == "got"
 }
 
 type argModel struct {
@@ -168,11 +188,47 @@ type argModel struct {
 	callerEnd []int32
 	byHub     []bool // nodes some hub's edge reaches (see reachedByHub)
 	done      map[argKey]argResult
-	// direct maps, per module, a function's address to the direct calls
-	// and jumps to it that a linear decode finds (callersKnown).
-	direct map[*Module]map[uint64][]uint64
 	// undefined are, per module, the names it imports (importedBy).
 	undefined map[*Module]map[string]bool
+	// refs index, per module, its nodes' references (refersTo).
+	refs map[*Module]*refIndex
+}
+
+// refIndex maps the addresses a module's function nodes refer to
+// (Frame.Refs) to those nodes, made when the module had nodes nodes.
+type refIndex struct {
+	nodes int
+	by    map[uint64][]int32
+}
+
+// refersTo is g.refersTo(m, []uint64{addr}): whether a function of m
+// other than the one at addr refers to addr, or m's address-taken set
+// holds it. From an index of m's references made once per model (and
+// again when m has gained nodes): g.refersTo reads every node of the
+// module at each question, 0.05 s of node's models (issue 19). The
+// nodes' frames do not change while a model asks: a node's frame is
+// final when nodeFor returns it.
+func (a *argModel) refersTo(m *Module, addr uint64) bool {
+	g := a.g
+	if a.refs == nil {
+		a.refs = map[*Module]*refIndex{}
+	}
+	idx := a.refs[m]
+	if idx == nil || idx.nodes != len(m.nodes) {
+		idx = &refIndex{nodes: len(m.nodes), by: map[uint64][]int32{}}
+		for _, id := range m.nodes {
+			for _, r := range g.Nodes[id].Frame.Refs {
+				idx.by[r] = append(idx.by[r], int32(id))
+			}
+		}
+		a.refs[m] = idx
+	}
+	for _, id := range idx.by[addr] {
+		if g.Nodes[id].Func.Addr != addr {
+			return true
+		}
+	}
+	return slices.Contains(m.File.AddressTaken(), addr)
 }
 
 // unproved says whether node n's indirect call at site goes to an
@@ -236,35 +292,83 @@ func (a *argModel) importedBy(m *Module) func(string) bool {
 // program over all of its edges, the map was 3% of node's analysis
 // (profile, issue 19). The calls of each callee stay in the order of
 // their callers' ids and edges.
+//
+// The nodes are shared out among the cores in runs of ids: each worker
+// counts, then places, the edges of its run, after those of the runs
+// before it (the same array as one sequential pass).
 func (a *argModel) indexCallers() {
-	n := len(a.g.Nodes)
-	a.byHub = make([]bool, n)
-	end := make([]int32, n)
-	for _, nd := range a.g.Nodes {
-		for _, e := range nd.Edges {
-			if nd.Hub {
-				a.byHub[e.To] = true
-				continue
+	g := a.g
+	n := len(g.Nodes)
+	workers := max(min(g.sweepWorkers(), n/1024), 1)
+	run := func(w int) (int, int) { return w * n / workers, (w + 1) * n / workers }
+	counts := make([][]int32, workers)
+	byHub := make([][]bool, workers)
+	parallel(workers, func(w int) {
+		cnt, hub := make([]int32, n), make([]bool, n)
+		lo, hi := run(w)
+		for _, nd := range g.Nodes[lo:hi] {
+			for i := range nd.Edges {
+				if nd.Hub {
+					hub[nd.Edges[i].To] = true
+				} else {
+					cnt[nd.Edges[i].To]++
+				}
 			}
-			end[e.To]++
 		}
-	}
+		counts[w], byHub[w] = cnt, hub
+	})
+	// Each callee's group, each run's part of it in the runs' order:
+	// counts[w][t] becomes where run w places its first call of t.
+	a.byHub = byHub[0]
+	end := make([]int32, n)
 	total := int32(0)
 	for t := range end {
-		total += end[t]
-		end[t] = total - end[t] // the start of t's group, for now
+		for w := range workers {
+			c := counts[w][t]
+			counts[w][t] = total
+			total += c
+			if byHub[w][t] {
+				a.byHub[t] = true
+			}
+		}
+		end[t] = total
 	}
 	a.callers = make([]callerEdge, total)
-	for id, nd := range a.g.Nodes {
-		if nd.Hub {
-			continue
+	parallel(workers, func(w int) {
+		at := counts[w]
+		lo, hi := run(w)
+		for id := lo; id < hi; id++ {
+			nd := g.Nodes[id]
+			if nd.Hub {
+				continue
+			}
+			for i := range nd.Edges {
+				e := &nd.Edges[i]
+				a.callers[at[e.To]] = callerEdge{from: int32(id), plain: plainCall(e), site: e.Site}
+				at[e.To]++
+			}
 		}
-		for _, e := range nd.Edges {
-			a.callers[end[e.To]] = callerEdge{id, e}
-			end[e.To]++
-		}
-	}
+	})
 	a.callerEnd = end
+}
+
+// parallel runs do(0) ... do(workers-1), each on a goroutine of its own
+// (do(0) on the caller's when there is one worker), and returns when all
+// are done.
+func parallel(workers int, do func(w int)) {
+	if workers == 1 {
+		do(0)
+		return
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			do(w)
+		}()
+	}
+	wg.Wait()
 }
 
 // callsOf returns the calls of node id that indexCallers found (none
@@ -325,10 +429,11 @@ func (a *argModel) targets(key argKey) argResult {
 			return fail()
 		}
 		for _, c := range a.callsOf(k.id) {
-			if c.e.Method != "direct" && c.e.Method != "plt" && c.e.Method != "got" {
+			if !c.plain {
 				return fail()
 			}
-			v, ok := a.valueAt(c.from, c.e.Site, k.reg)
+			from := int(c.from)
+			v, ok := a.valueAt(from, c.site, k.reg)
 			if !ok {
 				return fail()
 			}
@@ -337,7 +442,7 @@ func (a *argModel) targets(key argKey) argResult {
 				if v.c == 0 {
 					continue // a null callback: the function tests it
 				}
-				t, ok := a.function(a.g.Nodes[c.from].Module, v.c)
+				t, ok := a.function(a.g.Nodes[from].Module, v.c)
 				if !ok {
 					return fail()
 				}
@@ -346,7 +451,7 @@ func (a *argModel) targets(key argKey) argResult {
 				if !slices.Contains(argRegs, v.reg) {
 					return fail()
 				}
-				nk := argKey{c.from, v.reg}
+				nk := argKey{from, v.reg}
 				if !seen[nk] {
 					seen[nk] = true
 					queue = append(queue, nk)
@@ -369,37 +474,10 @@ func (a *argModel) targets(key argKey) argResult {
 // does not hold would pass a callback the model does not see.
 func (a *argModel) callersKnown(id int) bool {
 	n := a.g.Nodes[id]
-	m := n.Module
-	if a.direct == nil {
-		a.direct = map[*Module]map[uint64][]uint64{}
-	}
-	sites, ok := a.direct[m]
-	if !ok {
-		sites = map[uint64][]uint64{}
-		for _, fn := range m.File.Functions {
-			code, err := m.File.Code(fn.Addr, fn.Size)
-			if err != nil {
-				continue
-			}
-			for off := 0; off < len(code); {
-				pc := fn.Addr + uint64(off)
-				e, err := a.g.Decoder.Decode(code[off:], pc)
-				if err != nil || e.Len <= 0 {
-					off++ // data or padding: resynchronise on the next byte
-					continue
-				}
-				if e.HasTarget && (e.Flow == isa.FlowCall || e.Flow == isa.FlowJump || e.Flow == isa.FlowCondJump) &&
-					(e.Target < fn.Addr || e.Target >= fn.Addr+fn.Size) {
-					sites[e.Target] = append(sites[e.Target], pc)
-				}
-				off += e.Len
-			}
-		}
-		a.direct[m] = sites
-	}
+	sites := a.g.directCallSites(n.Module)
 	known := map[uint64]bool{}
 	for _, c := range a.callsOf(id) {
-		known[c.e.Site] = true
+		known[c.site] = true
 	}
 	for _, s := range sites[n.Func.Addr] {
 		if !known[s] {
@@ -433,7 +511,7 @@ func (a *argModel) enteredOnlyByCalls(id int) bool {
 		return false
 	}
 	m := n.Module
-	if g.refersTo(m, []uint64{n.Func.Addr}) {
+	if a.refersTo(m, n.Func.Addr) {
 		return false
 	}
 	for addr := range m.code {
@@ -488,9 +566,18 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 		return fl, fl != nil
 	}
 	a.flows[id] = nil
+	fl := a.keptFlow(id)
+	a.flows[id] = fl
+	return fl, fl != nil
+}
+
+// keptFlow is node id's flow as flow keeps it, nil when it has none.
+// It writes nothing of the model's: the flows of several nodes may be
+// computed at once (prepareFlows).
+func (a *argModel) keptFlow(id int) *argFlow {
 	fl, ok := a.fullFlow(id)
 	if !ok {
-		return nil, false
+		return nil
 	}
 	// Keep the states where a caller's argument or a call's target is
 	// read (calls and jumps): a whole function's states cost 400 bytes an
@@ -507,8 +594,37 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 			kept.state = append(kept.state, fl.state[i])
 		}
 	}
-	a.flows[id] = kept
-	return kept, true
+	return kept
+}
+
+// prepareFlows computes the flows of nodes ids that flow has not, on
+// every core, and keeps them as flow does: the model then asks for each
+// (linkArgumentCallbacks: one per function with a call through a
+// parameter, 0.07 s of node's models one after the other, issue 19). A
+// flow depends on the function's code and its frame's calls alone, which
+// the model does not change.
+func (a *argModel) prepareFlows(ids []int) {
+	var todo []int
+	for _, id := range ids {
+		if _, ok := a.flows[id]; !ok {
+			a.flows[id] = nil // (the place taken: listed once)
+			todo = append(todo, id)
+		}
+	}
+	out := make([]*argFlow, len(todo))
+	var next atomic.Int64
+	parallel(max(min(a.g.sweepWorkers(), len(todo)), 1), func(int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(todo) {
+				return
+			}
+			out[i] = a.keptFlow(todo[i])
+		}
+	})
+	for i, id := range todo {
+		a.flows[id] = out[i]
+	}
 }
 
 // fullFlow computes node id's data flow with the state before every

@@ -70,7 +70,7 @@ func (a *argModel) chainOf(sites []argSite, key argKey) (*argChain, bool) {
 		k := queue[0]
 		queue = queue[1:]
 		for _, c := range a.callsOf(k.id) {
-			v, ok := a.valueAt(c.from, c.e.Site, k.reg)
+			v, ok := a.valueAt(int(c.from), c.site, k.reg)
 			if !ok {
 				return nil, false
 			}
@@ -79,14 +79,14 @@ func (a *argModel) chainOf(sites []argSite, key argKey) (*argChain, bool) {
 				if v.c == 0 {
 					continue
 				}
-				t, ok := a.function(a.g.Nodes[c.from].Module, v.c)
+				t, ok := a.function(a.g.Nodes[int(c.from)].Module, v.c)
 				if !ok {
 					return nil, false
 				}
-				ch.enter = append(ch.enter, chainEnter{caller: c.from, site: c.e.Site, to: k, target: t})
+				ch.enter = append(ch.enter, chainEnter{caller: int(c.from), site: c.site, to: k, target: t})
 			case valEntry:
-				nk := argKey{c.from, v.reg}
-				ch.pass = append(ch.pass, chainPass{from: nk, to: k, site: c.e.Site})
+				nk := argKey{int(c.from), v.reg}
+				ch.pass = append(ch.pass, chainPass{from: nk, to: k, site: c.site})
 				if ch.keys[nk] {
 					continue
 				}

@@ -2,7 +2,11 @@ package callgraph
 
 import (
 	"os"
+	"runtime"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/isa/x86"
@@ -56,4 +60,46 @@ func BenchmarkWalk(b *testing.B) {
 		}
 		b.ReportMetric(float64(insts), "insts")
 	}
+}
+
+// BenchmarkModelRuntime runs the glibc models (ModelRuntime) on the
+// resolved graph of the same file; the build is not timed. Its ns/op is
+// the models' wall time; thread-cpu-s/op their CPU on the goroutine that
+// calls them (locked to its thread, whose CPU time the kernel counts:
+// the figure a shared machine's load changes least), without the work
+// they give other goroutines. The debug layouts the models read are kept
+// across iterations (their caches are per file): the first iteration
+// reads them, on the prefetch's goroutine.
+func BenchmarkModelRuntime(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_FILE")
+	if path == "" {
+		path = "/usr/bin/node"
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		b.Skipf("SKIPPED: %v", err)
+	}
+	if f.Arch != binfile.ArchX86_64 {
+		b.Skipf("SKIPPED: %s is not x86-64", path)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	threadCPU := func() time.Duration {
+		var ru unix.Rusage
+		if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+			b.Fatalf("getrusage: %v", err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		g := Build(f, x86.Decoder{}, Options{FollowLibraries: true, StackAlign: 16})
+		g.Resolve()
+		b.StartTimer()
+		before := threadCPU()
+		g.ModelRuntime()
+		cpu += threadCPU() - before
+	}
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "thread-cpu-s/op")
 }

@@ -193,6 +193,9 @@ type Graph struct {
 	Loaded LoadedObjects
 	// escaping keeps escapingImports' answers (importroots.go).
 	escaping escapingCache
+	// directSites keeps, per module, the direct calls and jumps into its
+	// functions (argdirect.go).
+	directSites map[*Module]directSites
 }
 
 // Options control how the graph is built.

@@ -3,6 +3,8 @@ package callgraph
 import (
 	"debug/dwarf"
 	"debug/elf"
+	"fmt"
+	"strings"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 )
@@ -28,10 +30,62 @@ func withDebugDWARF(file *binfile.File, use func(*dwarf.Data)) bool {
 		return false
 	}
 	defer f.Close()
-	d, err := f.DWARF()
+	d, err := debugEntriesDWARF(f)
 	if err != nil {
 		return false
 	}
 	use(d)
 	return true
+}
+
+// debugEntriesDWARF is f.DWARF() for the models' readers, which read the
+// entries, their types and their code ranges, never the line table or a
+// location list: it decompresses only the sections those need. (libc's
+// debug file: .debug_line and .debug_loclists are a third of its
+// compressed bytes, which f.DWARF() decompresses too; issue 19.) A file
+// whose DWARF sections would take relocations, or in the old .zdebug
+// form, is left to f.DWARF().
+func debugEntriesDWARF(f *elf.File) (*dwarf.Data, error) {
+	read := map[string][]byte{}
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".zdebug_") || (s.Type == elf.SHT_REL || s.Type == elf.SHT_RELA) && f.Type != elf.ET_EXEC &&
+			int(s.Info) < len(f.Sections) && strings.HasPrefix(f.Sections[s.Info].Name, ".debug_") {
+			return f.DWARF()
+		}
+	}
+	var types []*elf.Section
+	for _, s := range f.Sections {
+		switch s.Name {
+		case ".debug_abbrev", ".debug_info", ".debug_str", ".debug_ranges",
+			".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists":
+			b, err := s.Data()
+			if err != nil && uint64(len(b)) < s.Size {
+				return nil, err
+			}
+			read[s.Name] = b
+		case ".debug_types":
+			types = append(types, s)
+		}
+	}
+	d, err := dwarf.New(read[".debug_abbrev"], nil, nil, read[".debug_info"], nil, nil, read[".debug_ranges"], read[".debug_str"])
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists"} {
+		if b, ok := read[name]; ok {
+			if err := d.AddSection(name, b); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for i, s := range types {
+		b, err := s.Data()
+		if err != nil && uint64(len(b)) < s.Size {
+			return nil, err
+		}
+		if err := d.AddTypes(fmt.Sprintf("types-%d", i), b); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }

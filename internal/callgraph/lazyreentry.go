@@ -40,13 +40,13 @@ import (
 const PremiseLazyNesting = "lazy-nesting"
 
 // boundResolverReentry gives the modelled resolver's cycle a depth (see
-// above). Run when the graph's edges are final.
-func (g *Graph) boundResolverReentry() {
+// above). Run when the graph's edges are final; cyc finds its cycle.
+func (g *Graph) boundResolverReentry(cyc *cycles) {
 	r := g.resolver.node
 	if g.opts.Strict || !g.resolver.done || r < 0 || r >= len(g.Nodes) {
 		return
 	}
-	comp := g.cycleThrough(r)
+	comp := cyc.through(r)
 	if len(comp) == 0 {
 		return
 	}
@@ -90,74 +90,10 @@ type reentry struct {
 }
 
 // cycleThrough returns the nodes on a cycle through node r (its strongly
-// connected component), empty when r is on none.
+// connected component), empty when r is on none. (The models ask a
+// cycles, which finds the components once for all their questions.)
 func (g *Graph) cycleThrough(r int) map[int]bool {
-	// Forward from r, then back to r over the edges among those nodes.
-	// Marks and the reversed edges are slices indexed by node, not maps:
-	// the forward set of a libc function is most of a program's graph,
-	// and maps of it were 6% of node's analysis (profile, issue 19).
-	n := len(g.Nodes)
-	inFwd := make([]bool, n)
-	inFwd[r] = true
-	fwd := []int32{int32(r)}
-	for i := 0; i < len(fwd); i++ {
-		for _, e := range g.Nodes[fwd[i]].Edges {
-			if !inFwd[e.To] {
-				inFwd[e.To] = true
-				fwd = append(fwd, int32(e.To))
-			}
-		}
-	}
-	// The reversed edges of the forward set (it is closed under edges),
-	// grouped by target: the callers of t are from[end[t-1]:end[t]].
-	end := make([]int32, n)
-	for _, v := range fwd {
-		for _, e := range g.Nodes[v].Edges {
-			end[e.To]++
-		}
-	}
-	total := int32(0)
-	for t := range end {
-		total += end[t]
-		end[t] = total - end[t] // the start of t's group, for now
-	}
-	from := make([]int32, total)
-	for _, v := range fwd {
-		for _, e := range g.Nodes[v].Edges {
-			from[end[e.To]] = v
-			end[e.To]++
-		}
-	}
-	callers := func(t int32) []int32 {
-		lo := int32(0)
-		if t > 0 {
-			lo = end[t-1]
-		}
-		return from[lo:end[t]]
-	}
-	inComp := inFwd // the forward marks are read no more
-	clear(inComp)
-	var comp []int32
-	work := []int32{int32(r)}
-	for len(work) > 0 {
-		v := work[len(work)-1]
-		work = work[:len(work)-1]
-		for _, u := range callers(v) {
-			if !inComp[u] {
-				inComp[u] = true
-				comp = append(comp, u)
-				work = append(work, u)
-			}
-		}
-	}
-	if !inComp[r] {
-		return nil
-	}
-	out := make(map[int]bool, len(comp))
-	for _, v := range comp {
-		out[int(v)] = true
-	}
-	return out
+	return (&cycles{g: g}).through(r)
 }
 
 // acyclicWithout says whether the nodes of comp other than r have no

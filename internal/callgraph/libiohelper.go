@@ -164,8 +164,9 @@ func helperMakers(m *Module, candidates []uint64) (makers []uint64, ok bool) {
 // boundHelperRecursion gives the cycle through a helper's overflow a
 // depth of two trips (see above), on the premise, when every cycle of its
 // component passes through a helper's overflow and no function that
-// installs a helper table is in it. Run when the graph's edges are final.
-func (g *Graph) boundHelperRecursion() {
+// installs a helper table is in it. Run when the graph's edges are final;
+// cyc finds the cycles.
+func (g *Graph) boundHelperRecursion(cyc *cycles) {
 	if g.opts.Strict {
 		return
 	}
@@ -186,7 +187,7 @@ func (g *Graph) boundHelperRecursion() {
 			// A node of a component already found has that component:
 			// one walk of the graph (most of it, for node) is enough.
 			if !comp[id] {
-				for v := range g.cycleThrough(id) {
+				for v := range cyc.through(id) {
 					comp[v] = true
 				}
 			}

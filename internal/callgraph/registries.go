@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -556,36 +557,12 @@ func (s *sweepSection) sweep(dec isa.Decoder, decode func(isa.Decoder, []byte, u
 // caller merges (a visit whose findings are sets or flags merges the
 // same whatever the order). It returns sweepCode's complete.
 func (g *Graph) sweepFlowParallel(m *Module, workers int, visitFor func(w int) func(pc uint64, code []byte, e *isa.Effect) bool) bool {
-	complete := true
-	sections := g.sweepSections(m, &complete)
-	type part struct {
-		sec      int
-		from, to int
-	}
-	total := 0
-	for _, s := range sections {
-		total += len(s.code)
-	}
-	// A few parts per worker, so that one slow part does not leave a
-	// core idle; not below 64 KiB each.
-	size := max(total/(workers*8), 64<<10)
-	var parts []part
-	for si, s := range sections {
-		from := 0
-		for _, st := range s.starts {
-			at := int(st - s.addr)
-			if at-from >= size {
-				parts = append(parts, part{si, from, at})
-				from = at
-			}
-		}
-		parts = append(parts, part{si, from, len(s.code)})
-	}
-	workers = max(min(workers, len(parts)), 1)
-	ok := make([]bool, len(parts))
+	plan := g.planSweep(m, workers)
+	workers = max(min(workers, len(plan.parts)), 1)
+	ok := make([]bool, len(plan.parts))
 	var wg sync.WaitGroup
-	next := make(chan int, len(parts))
-	for i := range parts {
+	next := make(chan int, len(plan.parts))
+	for i := range plan.parts {
 		next <- i
 	}
 	close(next)
@@ -596,12 +573,81 @@ func (g *Graph) sweepFlowParallel(m *Module, workers int, visitFor func(w int) f
 			visit := visitFor(w)
 			var e isa.Effect
 			for i := range next {
-				p := parts[i]
-				ok[i] = sections[p.sec].sweep(g.Decoder, isa.DecodeSweep, p.from, p.to, visit, &e)
+				p := plan.parts[i]
+				ok[i] = plan.sections[p.sec].sweep(g.Decoder, isa.DecodeSweep, p.from, p.to, visit, &e)
 			}
 		}()
 	}
 	wg.Wait()
+	complete := plan.complete
+	for _, o := range ok {
+		complete = complete && o
+	}
+	return complete
+}
+
+// sweepPlan is m's code cut at functions' starts into parts of about
+// equal size for workers to sweep at once; complete is false when a
+// section's code cannot be read.
+type sweepPlan struct {
+	sections []sweepSection
+	parts    []sweepPart
+	complete bool
+}
+
+// sweepPart is the code of sections[sec] from byte from to byte to.
+type sweepPart struct {
+	sec      int
+	from, to int
+}
+
+// planSweep cuts m's code for workers (see sweepPlan).
+func (g *Graph) planSweep(m *Module, workers int) sweepPlan {
+	plan := sweepPlan{complete: true}
+	plan.sections = g.sweepSections(m, &plan.complete)
+	total := 0
+	for _, s := range plan.sections {
+		total += len(s.code)
+	}
+	// A few parts per worker, so that one slow part does not leave a
+	// core idle; not below 64 KiB each.
+	size := max(total/(workers*8), 64<<10)
+	for si, s := range plan.sections {
+		from := 0
+		for _, st := range s.starts {
+			at := int(st - s.addr)
+			if at-from >= size {
+				plan.parts = append(plan.parts, sweepPart{si, from, at})
+				from = at
+			}
+		}
+		plan.parts = append(plan.parts, sweepPart{si, from, len(s.code)})
+	}
+	return plan
+}
+
+// sweepPartsParallel is sweepCodeWith on every core, for a sweep whose
+// findings are ordered: it sweeps plan's parts with decode, visitFor(p)
+// being the visit of part p (called on the goroutine that sweeps it), so
+// that the caller, merging each part's findings in the parts' order,
+// finds what the sequential sweep finds in the same order. It returns
+// sweepCodeWith's complete.
+func (g *Graph) sweepPartsParallel(plan sweepPlan, workers int, decode func(isa.Decoder, []byte, uint64, *isa.Effect) error,
+	visitFor func(p int) func(pc uint64, code []byte, e *isa.Effect) bool) bool {
+	ok := make([]bool, len(plan.parts))
+	var next atomic.Int64
+	parallel(max(min(workers, len(plan.parts)), 1), func(int) {
+		var e isa.Effect
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(plan.parts) {
+				return
+			}
+			p := plan.parts[i]
+			ok[i] = plan.sections[p.sec].sweep(g.Decoder, decode, p.from, p.to, visitFor(i), &e)
+		}
+	})
+	complete := plan.complete
 	for _, o := range ok {
 		complete = complete && o
 	}

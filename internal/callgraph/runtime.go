@@ -93,9 +93,11 @@ func (g *Graph) ModelRuntime() {
 	g.ModelReachableTables()
 	g.Loaded = g.ModelLoadedObjects()
 	g.resolvePending()
-	g.boundResolverReentry() // (lazyreentry.go; needs the final edges)
-	g.refreshExitHandlers()  // (libcstart.go; _dl_fini's frame may be bounded now)
-	g.boundHelperRecursion() // (libiohelper.go; needs the final edges)
+	cyc := &cycles{g: g}        // (cycles.go; the final edges' components, found once)
+	g.boundResolverReentry(cyc) // (lazyreentry.go; needs the final edges)
+	g.refreshExitHandlers()     // (libcstart.go; _dl_fini's frame may be bounded now)
+	g.boundHelperRecursion(cyc) // (libiohelper.go; needs the final edges)
+	g.directSites = nil         // (argdirect.go; the models' alone: not kept to the peak of memory)
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is

@@ -248,10 +248,10 @@ func (g *Graph) tsdOrigins(create int) ([]tsdOrigin, bool) {
 			return nil, false
 		}
 		for _, c := range a.callsOf(k.id) {
-			if c.e.Method != "direct" && c.e.Method != "plt" && c.e.Method != "got" {
+			if !c.plain {
 				return nil, false
 			}
-			v, ok := a.valueAt(c.from, c.e.Site, k.reg)
+			v, ok := a.valueAt(int(c.from), c.site, k.reg)
 			if !ok {
 				return nil, false
 			}
@@ -260,16 +260,16 @@ func (g *Graph) tsdOrigins(create int) ([]tsdOrigin, bool) {
 				if v.c == 0 {
 					continue // no destructor
 				}
-				t, ok := a.function(g.Nodes[c.from].Module, v.c)
+				t, ok := a.function(g.Nodes[int(c.from)].Module, v.c)
 				if !ok {
 					return nil, false
 				}
-				out = append(out, tsdOrigin{from: c.from, target: t})
+				out = append(out, tsdOrigin{from: int(c.from), target: t})
 			case valEntry:
 				if !slices.Contains(argRegs, v.reg) {
 					return nil, false
 				}
-				nk := argKey{c.from, v.reg}
+				nk := argKey{int(c.from), v.reg}
 				if !seen[nk] {
 					seen[nk] = true
 					queue = append(queue, nk)
