@@ -183,6 +183,12 @@ type Graph struct {
 	Loaded LoadedObjects
 	// escaping keeps escapingImports' answers (importroots.go).
 	escaping escapingCache
+	// indexed is closed with the panic of startIndexingProgram's
+	// goroutine, nil if it did not start (resolveahead.go).
+	indexed chan any
+	// imports keeps where each module's imported symbols are defined
+	// (importDefinition).
+	imports map[importKey]importDef
 }
 
 // Options control how the graph is built.
@@ -222,7 +228,9 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
+	g.startIndexingProgram() // (resolveahead.go) while the edges are resolved
 	g.resolvePending()
+	g.finishIndexing()
 	return g
 }
 
@@ -796,26 +804,58 @@ func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, me
 // calling module itself when it defines it, else in the first library that
 // exports it, else to an external node.
 func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method string) {
-	// The dynamic linker's search order: the program, then the libraries
-	// breadth first; a module's own definition last (hidden or protected).
-	if fn, ok := g.Modules[0].File.Lookup(name); ok && (g.Modules[0] == m || fn.Exported) {
-		g.linkFunction(from, g.Modules[0], fn, cs, method)
+	if def := g.importDefinition(m, name); def.mod != nil {
+		g.linkFunction(from, def.mod, def.fn, cs, method)
 		return
+	}
+	g.addEdge(from, g.external(name), cs, method)
+}
+
+// importDefinition finds the definition of the symbol name that module m
+// imports, once per module and name (a program makes thousands of calls
+// through the same slots: libLLVM-15 searched its 11 modules' names for
+// each of its PLT calls). An answer kept stays right: the modules change
+// only when the libraries are loaded, and an answer found before that is
+// the program's, which the search asks first.
+func (g *Graph) importDefinition(m *Module, name string) importDef {
+	if !keepImportDefinitions {
+		return g.searchDefinition(m, name)
+	}
+	key := importKey{m, name}
+	if def, ok := g.imports[key]; ok {
+		return def
+	}
+	def := g.searchDefinition(m, name)
+	if g.imports == nil {
+		g.imports = map[importKey]importDef{}
+	}
+	g.imports[key] = def
+	return def
+}
+
+// keepImportDefinitions is false only in a test, which compares the graph
+// built with and without the answers kept.
+var keepImportDefinitions = true
+
+// searchDefinition is the dynamic linker's search order: the program,
+// then the libraries breadth first; a module's own definition last
+// (hidden or protected).
+func (g *Graph) searchDefinition(m *Module, name string) importDef {
+	if fn, ok := g.Modules[0].File.Lookup(name); ok && (g.Modules[0] == m || fn.Exported) {
+		return importDef{g.Modules[0], fn}
 	}
 	if g.opts.FollowLibraries {
 		g.loadLibraries()
 		for _, lib := range g.Modules[1:] {
 			if fn, ok := lib.File.LookupExported(name); ok {
-				g.linkFunction(from, lib, fn, cs, method)
-				return
+				return importDef{lib, fn}
 			}
 		}
 	}
 	if fn, ok := m.File.Lookup(name); ok {
-		g.linkFunction(from, m, fn, cs, method)
-		return
+		return importDef{m, fn}
 	}
-	g.addEdge(from, g.external(name), cs, method)
+	return importDef{}
 }
 
 func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method string) {
@@ -916,6 +956,7 @@ func (g *Graph) loadLibraries() {
 	if len(g.Modules) > 0 && g.prefetchEarly() {
 		g.prefetchDebugLayouts() // (debugprefetch.go)
 	}
+	g.prefetchLibioLayouts() // (resolveahead.go)
 }
 
 // Callers returns, for each node, the nodes that call it.

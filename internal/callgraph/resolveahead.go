@@ -1,0 +1,97 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+)
+
+// Work the resolution of the edges (resolvePending) would do on the
+// analysis' goroutine, one node after the other, while the other core
+// idles (issue 19: node's resolution was about 1 s of one core, libLLVM's
+// 1.1 s): what depends on a file alone is read ahead on goroutines of its
+// own, as soon as the libraries are known (loadLibraries, at the first
+// call into one, after the program's frames are walked), and the answers
+// the resolution repeats for each call are kept. The answers are the
+// same: the readers are the ones the resolution calls, behind the same
+// sync.Once or cache, and only when they would be read anyway.
+
+// prefetchLibioLayouts starts reading the FILE layout (libiolayout.go) of
+// each library with glibc's libio vtables and a debug file, which
+// libioVtable asks during the build: a big program's and a shared
+// object's layouts are otherwise read on the analysis' goroutine (node:
+// 0.17 s of CPU of its resolution), since prefetchDebugLayouts starts only
+// for a small program during the build. A file whose prefetch is under way
+// (a small program's, which reads the FILE layout too) or whose layout is
+// kept is left alone. The reads' memory is what readLibioLayout allocates
+// at the same point of the build, a little earlier.
+func (g *Graph) prefetchLibioLayouts() {
+	if g.Arch != binfile.ArchX86_64 {
+		return // (libioVtable is for x86-64 alone)
+	}
+	for _, m := range g.Modules[1:] {
+		file := m.File
+		path := file.DebugSymbols
+		if path == "" || file.ELF.Section(libioSection) == nil || libioLayouts.has(path) || debugPrefetches.under(path) {
+			continue
+		}
+		debugPrefetches.start(file, []func(*dwarf.Data){func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) }})
+	}
+}
+
+// under says whether a prefetch of the debug file at path is under way.
+func (p *prefetches) under(path string) bool {
+	p.Lock()
+	defer p.Unlock()
+	return p.running[path] != nil
+}
+
+// startIndexingProgram builds, on another goroutine, the program's indexes
+// that the address-taken sets (binfile.AddressTaken, for every module's
+// takenHub) and the vtable narrowing (binfile.Vtables, for every module's
+// vtableHub: withProgram) read the first time they are asked, during the
+// resolution, which it starts: libLLVM-15's 0.2 s of one core. Both are
+// behind a sync.Once: a question asked while the goroutine builds one
+// waits for it, and gets what the question alone would have built. A
+// program with nothing to narrow or assume (all calls direct) pays for
+// them on the idle core only.
+//
+// A panic of the indexing would leave the Once done and its index empty:
+// it is raised again on the analysis' goroutine (finishIndexing, at the
+// end of Build), so that no result comes from a half-built index.
+func (g *Graph) startIndexingProgram() {
+	done := make(chan any, 1)
+	g.indexed = done
+	f := g.Modules[0].File
+	go func() {
+		defer func() { done <- recover() }()
+		f.Vtables()
+		f.AddressTaken()
+	}()
+}
+
+// finishIndexing waits for startIndexingProgram's goroutine, if it ran,
+// and raises its panic, if any, on the analysis' goroutine.
+func (g *Graph) finishIndexing() {
+	if g.indexed == nil {
+		return
+	}
+	fault := <-g.indexed
+	g.indexed = nil
+	if fault != nil {
+		panic(fault)
+	}
+}
+
+// importKey is an imported symbol asked for by a module.
+type importKey struct {
+	m    *Module
+	name string
+}
+
+// importDef is where the dynamic linker's search finds an imported symbol
+// (importDefinition): fn in mod, or nothing (mod nil).
+type importDef struct {
+	mod *Module
+	fn  *binfile.Function
+}
