@@ -183,9 +183,9 @@ type Graph struct {
 	Loaded LoadedObjects
 	// escaping keeps escapingImports' answers (importroots.go).
 	escaping escapingCache
-	// indexed is closed with the panic of startIndexingProgram's
-	// goroutine, nil if it did not start (resolveahead.go).
-	indexed chan any
+	// indexed receive the panic (or nil) of each of startIndexing's
+	// goroutines (resolveahead.go).
+	indexed []chan any
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
@@ -222,13 +222,14 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
-	g.startOpeningLibraries() // (libopen.go) while the program's frames are walked
+	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
+	g.startIndexing(func() { main.Lookup("") }) // (resolveahead.go) the same
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
-	g.startIndexingProgram() // (resolveahead.go) while the edges are resolved
+	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
 	g.resolvePending()
 	g.finishIndexing()
 	return g
@@ -476,6 +477,10 @@ func (g *Graph) resolvePending() {
 		g.pending = g.pending[1:]
 		g.resolveEdges(id)
 	}
+	// The answers kept for this resolution (importDefinition) go with
+	// it: libLLVM-15's live heap has little room left under the soft
+	// memory limit (docs/PERFORMANCE.md, fifth pass).
+	g.imports = nil
 }
 
 func (g *Graph) resolveEdges(id int) {

@@ -42,6 +42,14 @@ func (g *Graph) startOpeningLibraries() {
 			done <- out
 		}()
 		out.libs = openNeeded(main, search, cache, arch)
+		// The exported names the resolution's calls into the libraries
+		// ask (linkImport), indexed while the walk goes on
+		// (resolveahead.go: behind a sync.Once, the same index).
+		for _, lib := range out.libs {
+			if lib.file != nil {
+				lib.file.LookupExported("")
+			}
+		}
 	}()
 }
 

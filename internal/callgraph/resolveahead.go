@@ -46,40 +46,43 @@ func (p *prefetches) under(path string) bool {
 	return p.running[path] != nil
 }
 
-// startIndexingProgram builds, on another goroutine, the program's indexes
-// that the address-taken sets (binfile.AddressTaken, for every module's
-// takenHub) and the vtable narrowing (binfile.Vtables, for every module's
-// vtableHub: withProgram) read the first time they are asked, during the
-// resolution, which it starts: libLLVM-15's 0.2 s of one core. Both are
-// behind a sync.Once: a question asked while the goroutine builds one
-// waits for it, and gets what the question alone would have built. A
-// program with nothing to narrow or assume (all calls direct) pays for
-// them on the idle core only.
+// startIndexing runs index, which builds indexes of files that the
+// resolution reads the first time it asks them, on another goroutine:
+// the program's names (binfile.Lookup: its first call through the PLT
+// asks them; node's 77,000 functions) while the frames are walked, its
+// address-taken words (binfile.AddressTaken, for every module's takenHub)
+// and vtables (binfile.Vtables, for every module's vtableHub:
+// withProgram) while the edges are resolved (libLLVM-15: 0.2 s of one
+// core), and the libraries' exported names as soon as they are opened
+// (startOpeningLibraries). Each index is behind a sync.Once: a question
+// asked while the goroutine builds it waits for it, and gets what the
+// question alone would have built. A program that never asks one (no
+// indirect call to narrow or assume) pays for it on the other core only.
 //
 // A panic of the indexing would leave the Once done and its index empty:
 // it is raised again on the analysis' goroutine (finishIndexing, at the
 // end of Build), so that no result comes from a half-built index.
-func (g *Graph) startIndexingProgram() {
+func (g *Graph) startIndexing(index func()) {
 	done := make(chan any, 1)
-	g.indexed = done
-	f := g.Modules[0].File
+	g.indexed = append(g.indexed, done)
 	go func() {
 		defer func() { done <- recover() }()
-		f.Vtables()
-		f.AddressTaken()
+		index()
 	}()
 }
 
-// finishIndexing waits for startIndexingProgram's goroutine, if it ran,
-// and raises its panic, if any, on the analysis' goroutine.
+// finishIndexing waits for startIndexing's goroutines and raises the
+// first panic, if any, on the analysis' goroutine.
 func (g *Graph) finishIndexing() {
-	if g.indexed == nil {
-		return
+	var first any
+	for _, done := range g.indexed {
+		if fault := <-done; fault != nil && first == nil {
+			first = fault
+		}
 	}
-	fault := <-g.indexed
 	g.indexed = nil
-	if fault != nil {
-		panic(fault)
+	if first != nil {
+		panic(first)
 	}
 }
 
