@@ -229,7 +229,9 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
-	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
+	if g.readAheadFits() {
+		g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
+	}
 	g.resolvePending()
 	g.finishIndexing()
 	return g

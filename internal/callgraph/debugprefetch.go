@@ -106,13 +106,18 @@ const smallProgramCode = 4 << 20
 // prefetchEarly says whether the program is small enough for its layouts
 // to be prefetched during the build.
 func (g *Graph) prefetchEarly() bool {
+	return g.programCode() <= smallProgramCode
+}
+
+// programCode is the size of the program's executable sections.
+func (g *Graph) programCode() uint64 {
 	size := uint64(0)
 	for _, s := range g.Modules[0].File.ELF.Sections {
 		if s.Flags&elf.SHF_EXECINSTR != 0 {
 			size += s.Size
 		}
 	}
-	return size <= smallProgramCode
+	return size
 }
 
 // prefetchDebugLayouts starts reading, for each library with a debug

@@ -26,7 +26,7 @@ import (
 // kept is left alone. The reads' memory is what readLibioLayout allocates
 // at the same point of the build, a little earlier.
 func (g *Graph) prefetchLibioLayouts() {
-	if g.Arch != binfile.ArchX86_64 {
+	if g.Arch != binfile.ArchX86_64 || !g.readAheadFits() {
 		return // (libioVtable is for x86-64 alone)
 	}
 	for _, m := range g.Modules[1:] {
@@ -38,6 +38,24 @@ func (g *Graph) prefetchLibioLayouts() {
 		debugPrefetches.start(file, []func(*dwarf.Data){func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) }})
 	}
 }
+
+// readAheadFits says whether the reads that overlap the resolution
+// (prefetchLibioLayouts, and the program's address-taken words and
+// vtables: startIndexing) may: not for a program with more than
+// largeProgramCode bytes of code. Their memory, garbage at once, is
+// allocated while the resolution's is, where it was allocated after it;
+// libLLVM-15's live heap during its build (484-518 MB at the collections'
+// marks, 6 runs) has no room for that under the soft memory limit, which
+// lifts past 512 MiB (cmd/stackscope/memlimit.go): with them, 491-550 MB
+// in 6 runs, and the limit lifted in 5 (2.1 GiB of RSS; 2026-11-27,
+// GODEBUG=gctrace=1). node's build (26.6 MiB of code, a live heap of
+// 280 MB at its end) is far from it.
+func (g *Graph) readAheadFits() bool {
+	return g.programCode() <= largeProgramCode
+}
+
+// largeProgramCode: see readAheadFits (libLLVM-15: 50.5 MiB of code).
+const largeProgramCode = 32 << 20
 
 // under says whether a prefetch of the debug file at path is under way.
 func (p *prefetches) under(path string) bool {
@@ -53,7 +71,7 @@ func (p *prefetches) under(path string) bool {
 // address-taken words (binfile.AddressTaken, for every module's takenHub)
 // and vtables (binfile.Vtables, for every module's vtableHub:
 // withProgram) while the edges are resolved (libLLVM-15: 0.2 s of one
-// core), and the libraries' exported names as soon as they are opened
+// core; but see readAheadFits), and the libraries' exported names as soon as they are opened
 // (startOpeningLibraries). Each index is behind a sync.Once: a question
 // asked while the goroutine builds it waits for it, and gets what the
 // question alone would have built. A program that never asks one (no
