@@ -222,8 +222,10 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
-	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
-	g.startIndexing(func() { main.Lookup("") }) // (resolveahead.go) the same
+	g.startOpeningLibraries() // (libopen.go) while the program's frames are walked
+	if g.readAheadFits() {    // (resolveahead.go)
+		g.startIndexing(func() { main.Lookup("") }) // the same
+	}
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i

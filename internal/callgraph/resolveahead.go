@@ -39,17 +39,18 @@ func (g *Graph) prefetchLibioLayouts() {
 	}
 }
 
-// readAheadFits says whether the reads that overlap the resolution
-// (prefetchLibioLayouts, and the program's address-taken words and
-// vtables: startIndexing) may: not for a program with more than
-// largeProgramCode bytes of code. Their memory, garbage at once, is
-// allocated while the resolution's is, where it was allocated after it;
-// libLLVM-15's live heap during its build (484-518 MB at the collections'
-// marks, 6 runs) has no room for that under the soft memory limit, which
-// lifts past 512 MiB (cmd/stackscope/memlimit.go): with them, 491-550 MB
-// in 6 runs, and the limit lifted in 5 (2.1 GiB of RSS; 2026-11-27,
-// GODEBUG=gctrace=1). node's build (26.6 MiB of code, a live heap of
-// 280 MB at its end) is far from it.
+// readAheadFits says whether the reads and indexes done ahead on other
+// goroutines (prefetchLibioLayouts, startIndexing, the libraries'
+// exported names) may be: not for a program with more than
+// largeProgramCode bytes of code. Their memory is allocated while the
+// walk's or the resolution's is, where it was allocated after it, and
+// libLLVM-15's live heap during its build (483-525 MB at the
+// collections' marks, 12 runs of main) has no room for that under the
+// soft memory limit, which lifts past 512 MiB (cmd/stackscope/memlimit.go):
+// with all of them, 491-550 MB and the limit lifted in 5 runs of 6; with
+// the names' indexes alone, in 4 of 7 (2.1 GiB of RSS; main: 2 of 12;
+// 2026-11-27, GODEBUG=gctrace=1). node's build (26.6 MiB of code, a live
+// heap of 280 MB at its end) is far from it.
 func (g *Graph) readAheadFits() bool {
 	return g.programCode() <= largeProgramCode
 }
