@@ -189,6 +189,8 @@ type Graph struct {
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
+	// readAhead: 0 not known yet, 1 no, 2 yes (readAheadFits).
+	readAhead int8
 }
 
 // Options control how the graph is built.
@@ -827,7 +829,7 @@ func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, 
 // only when the libraries are loaded, and an answer found before that is
 // the program's, which the search asks first.
 func (g *Graph) importDefinition(m *Module, name string) importDef {
-	if !keepImportDefinitions {
+	if !keepImportDefinitions || !g.readAheadFits() {
 		return g.searchDefinition(m, name)
 	}
 	key := importKey{m, name}

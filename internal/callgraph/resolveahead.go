@@ -41,18 +41,27 @@ func (g *Graph) prefetchLibioLayouts() {
 
 // readAheadFits says whether the reads and indexes done ahead on other
 // goroutines (prefetchLibioLayouts, startIndexing, the libraries'
-// exported names) may be: not for a program with more than
-// largeProgramCode bytes of code. Their memory is allocated while the
-// walk's or the resolution's is, where it was allocated after it, and
-// libLLVM-15's live heap during its build (483-525 MB at the
-// collections' marks, 12 runs of main) has no room for that under the
-// soft memory limit, which lifts past 512 MiB (cmd/stackscope/memlimit.go):
-// with all of them, 491-550 MB and the limit lifted in 5 runs of 6; with
-// the names' indexes alone, in 4 of 7 (2.1 GiB of RSS; main: 2 of 12;
-// 2026-11-27, GODEBUG=gctrace=1). node's build (26.6 MiB of code, a live
-// heap of 280 MB at its end) is far from it.
+// exported names) and the import definitions kept (importDefinition) are
+// for this program: not for one with more than largeProgramCode bytes of
+// code, whose build is left as it was. libLLVM-15's live heap during its
+// build is at the soft memory limit's edge (483-525 MB at the
+// collections' marks in 13 runs of main, which lifted the limit in 2:
+// it lifts past 512 MiB, cmd/stackscope/memlimit.go, and the RSS goes to
+// 2.1 GiB), and what a collection marks live counts what is allocated
+// while it marks: with the reads ahead, 491-550 MB and the limit lifted
+// in 5 runs of 6; with the names' indexes and the import definitions, 4
+// of 7; with the import definitions alone, 1 of 1, though the heap left
+// at the build's end (runtime.GC, then HeapAlloc) is main's within its
+// spread (415-434 MiB either way). node's build (26.6 MiB of code, 280
+// MB live at its end) is far from the limit.
 func (g *Graph) readAheadFits() bool {
-	return g.programCode() <= largeProgramCode
+	if g.readAhead == 0 {
+		g.readAhead = 1
+		if g.programCode() <= largeProgramCode {
+			g.readAhead = 2
+		}
+	}
+	return g.readAhead == 2
 }
 
 // largeProgramCode: see readAheadFits (libLLVM-15: 50.5 MiB of code).
