@@ -44,13 +44,13 @@ func (g *Graph) prefetchLibioLayouts() {
 // exported names) and the import definitions kept (importDefinition) are
 // for this program: not for one with more than largeProgramCode bytes of
 // code, whose build is left as it was. libLLVM-15's live heap during its
-// build is at the soft memory limit's edge (483-525 MB at the
-// collections' marks in 13 runs of main, which lifted the limit in 2:
+// build is at the soft memory limit's edge (480-525 MB at the
+// collections' marks in 15 runs of main, which lifted the limit in 2:
 // it lifts past 512 MiB, cmd/stackscope/memlimit.go, and the RSS goes to
 // 2.1 GiB), and what a collection marks live counts what is allocated
 // while it marks: with the reads ahead, 491-550 MB and the limit lifted
 // in 5 runs of 6; with the names' indexes and the import definitions, 4
-// of 7; with the import definitions alone, 1 of 1, though the heap left
+// of 7; with the import definitions alone, 1 of 3, though the heap left
 // at the build's end (runtime.GC, then HeapAlloc) is main's within its
 // spread (415-434 MiB either way). node's build (26.6 MiB of code, 280
 // MB live at its end) is far from the limit.
