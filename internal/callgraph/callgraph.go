@@ -196,6 +196,14 @@ type Graph struct {
 	// directSites keeps, per module, the direct calls and jumps into its
 	// functions (argdirect.go).
 	directSites map[*Module]directSites
+	// indexed receive the panic (or nil) of each of startIndexing's
+	// goroutines (resolveahead.go).
+	indexed []chan any
+	// imports keeps where each module's imported symbols are defined
+	// (importDefinition).
+	imports map[importKey]importDef
+	// readAhead: 0 not known yet, 1 no, 2 yes (readAheadFits).
+	readAhead int8
 }
 
 // Options control how the graph is built.
@@ -230,12 +238,19 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
 	g.startOpeningLibraries() // (libopen.go) while the program's frames are walked
+	if g.readAheadFits() {    // (resolveahead.go)
+		g.startIndexing(func() { main.Lookup("") }) // the same
+	}
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
+	if g.readAheadFits() {
+		g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
+	}
 	g.resolvePending()
+	g.finishIndexing()
 	return g
 }
 
@@ -492,6 +507,10 @@ func (g *Graph) resolvePending() {
 		g.pending = g.pending[1:]
 		g.resolveEdges(id)
 	}
+	// The answers kept for this resolution (importDefinition) go with
+	// it: libLLVM-15's live heap has little room left under the soft
+	// memory limit (docs/PERFORMANCE.md, fifth pass).
+	g.imports = nil
 }
 
 func (g *Graph) resolveEdges(id int) {
@@ -820,26 +839,58 @@ func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, me
 // calling module itself when it defines it, else in the first library that
 // exports it, else to an external node.
 func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method string) {
-	// The dynamic linker's search order: the program, then the libraries
-	// breadth first; a module's own definition last (hidden or protected).
-	if fn, ok := g.Modules[0].File.Lookup(name); ok && (g.Modules[0] == m || fn.Exported) {
-		g.linkFunction(from, g.Modules[0], fn, cs, method)
+	if def := g.importDefinition(m, name); def.mod != nil {
+		g.linkFunction(from, def.mod, def.fn, cs, method)
 		return
+	}
+	g.addEdge(from, g.external(name), cs, method)
+}
+
+// importDefinition finds the definition of the symbol name that module m
+// imports, once per module and name (a program makes thousands of calls
+// through the same slots: libLLVM-15 searched its 11 modules' names for
+// each of its PLT calls). An answer kept stays right: the modules change
+// only when the libraries are loaded, and an answer found before that is
+// the program's, which the search asks first.
+func (g *Graph) importDefinition(m *Module, name string) importDef {
+	if !keepImportDefinitions || !g.readAheadFits() {
+		return g.searchDefinition(m, name)
+	}
+	key := importKey{m, name}
+	if def, ok := g.imports[key]; ok {
+		return def
+	}
+	def := g.searchDefinition(m, name)
+	if g.imports == nil {
+		g.imports = map[importKey]importDef{}
+	}
+	g.imports[key] = def
+	return def
+}
+
+// keepImportDefinitions is false only in a test, which compares the graph
+// built with and without the answers kept.
+var keepImportDefinitions = true
+
+// searchDefinition is the dynamic linker's search order: the program,
+// then the libraries breadth first; a module's own definition last
+// (hidden or protected).
+func (g *Graph) searchDefinition(m *Module, name string) importDef {
+	if fn, ok := g.Modules[0].File.Lookup(name); ok && (g.Modules[0] == m || fn.Exported) {
+		return importDef{g.Modules[0], fn}
 	}
 	if g.opts.FollowLibraries {
 		g.loadLibraries()
 		for _, lib := range g.Modules[1:] {
 			if fn, ok := lib.File.LookupExported(name); ok {
-				g.linkFunction(from, lib, fn, cs, method)
-				return
+				return importDef{lib, fn}
 			}
 		}
 	}
 	if fn, ok := m.File.Lookup(name); ok {
-		g.linkFunction(from, m, fn, cs, method)
-		return
+		return importDef{m, fn}
 	}
-	g.addEdge(from, g.external(name), cs, method)
+	return importDef{}
 }
 
 func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method string) {
@@ -940,6 +991,7 @@ func (g *Graph) loadLibraries() {
 	if len(g.Modules) > 0 && g.prefetchEarly() {
 		g.prefetchDebugLayouts() // (debugprefetch.go)
 	}
+	g.prefetchLibioLayouts() // (resolveahead.go)
 }
 
 // Callers returns, for each node, the nodes that call it.

@@ -46,38 +46,54 @@ type prefetches struct {
 	running map[string]chan struct{}
 }
 
-// wait returns once no prefetch of the debug file at path is under way.
+// wait returns once no prefetch of the debug file at path is under way
+// (one started while it waited too: see start).
 func (p *prefetches) wait(path string) {
-	p.Lock()
-	done := p.running[path]
-	p.Unlock()
-	if done != nil {
-		<-done
+	for p.waitOne(path) {
 	}
 }
 
-// start runs read on the DWARF of file's debug file on a goroutine, unless
-// a prefetch of it is under way.
+// waitOne waits for the last prefetch of the debug file at path started,
+// if one is under way, and says whether it waited.
+func (p *prefetches) waitOne(path string) bool {
+	p.Lock()
+	done := p.running[path]
+	p.Unlock()
+	if done == nil {
+		return false
+	}
+	<-done
+	return true
+}
+
+// start runs read on the DWARF of file's debug file on a goroutine; after
+// the prefetch of it under way, if any (a big program's libio layout is
+// read during the build, its other layouts when ModelRuntime starts: see
+// prefetchLibioLayouts), so that one file is read at a time and what the
+// later one asks is not lost.
 func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
 	path := file.DebugSymbols
 	p.Lock()
 	defer p.Unlock()
-	if p.running[path] != nil {
-		return
-	}
 	if p.running == nil {
 		p.running = map[string]chan struct{}{}
 	}
+	before := p.running[path]
 	done := make(chan struct{})
 	p.running[path] = done
 	go func() {
+		if before != nil {
+			<-before
+		}
 		withDebugDWARF(file, func(d *dwarf.Data) {
 			for _, r := range read {
 				r(d)
 			}
 		})
 		p.Lock()
-		delete(p.running, path)
+		if p.running[path] == done {
+			delete(p.running, path)
+		}
 		p.Unlock()
 		close(done)
 	}()
@@ -90,13 +106,18 @@ const smallProgramCode = 4 << 20
 // prefetchEarly says whether the program is small enough for its layouts
 // to be prefetched during the build.
 func (g *Graph) prefetchEarly() bool {
+	return g.programCode() <= smallProgramCode
+}
+
+// programCode is the size of the program's executable sections.
+func (g *Graph) programCode() uint64 {
 	size := uint64(0)
 	for _, s := range g.Modules[0].File.ELF.Sections {
 		if s.Flags&elf.SHF_EXECINSTR != 0 {
 			size += s.Size
 		}
 	}
-	return size <= smallProgramCode
+	return size
 }
 
 // prefetchDebugLayouts starts reading, for each library with a debug

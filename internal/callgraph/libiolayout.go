@@ -61,21 +61,25 @@ func (c *debugFileCache[T]) get(f *binfile.File, read func(*binfile.File) T) T {
 	if path == "" {
 		return zero
 	}
-	// What a prefetch already read; else wait for the prefetch under
+	// What a prefetch already read; else wait for the prefetches under
 	// way, if any, which may read it (debugprefetch.go).
-	c.Lock()
-	v, ok := c.byPath[path]
-	c.Unlock()
-	if ok {
-		return v
+	for {
+		c.Lock()
+		v, ok := c.byPath[path]
+		c.Unlock()
+		if ok {
+			return v
+		}
+		if !debugPrefetches.waitOne(path) {
+			break
+		}
 	}
-	debugPrefetches.wait(path)
 	c.Lock()
 	defer c.Unlock()
 	if v, ok := c.byPath[path]; ok {
 		return v
 	}
-	v = read(f)
+	v := read(f)
 	if c.byPath == nil {
 		c.byPath = map[string]T{}
 	}

@@ -35,6 +35,7 @@ func (g *Graph) startOpeningLibraries() {
 	done := make(chan openedLibraries, 1)
 	g.libsOpened = done
 	main, search, cache, arch := g.Modules[0].File, &g.search, g.opts.Libraries, g.Arch
+	index := g.readAheadFits() // (resolveahead.go)
 	go func() {
 		var out openedLibraries
 		defer func() {
@@ -42,6 +43,14 @@ func (g *Graph) startOpeningLibraries() {
 			done <- out
 		}()
 		out.libs = openNeeded(main, search, cache, arch)
+		// The exported names the resolution's calls into the libraries
+		// ask (linkImport), indexed while the walk goes on
+		// (resolveahead.go: behind a sync.Once, the same index).
+		for _, lib := range out.libs {
+			if lib.file != nil && index {
+				lib.file.LookupExported("")
+			}
+		}
 	}()
 }
 

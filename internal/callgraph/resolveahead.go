@@ -1,0 +1,128 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+)
+
+// Work the resolution of the edges (resolvePending) would do on the
+// analysis' goroutine, one node after the other, while the other core
+// idles (issue 19: node's resolution was about 1 s of one core, libLLVM's
+// 1.1 s): what depends on a file alone is read ahead on goroutines of its
+// own, as soon as the libraries are known (loadLibraries, at the first
+// call into one, after the program's frames are walked), and the answers
+// the resolution repeats for each call are kept. The answers are the
+// same: the readers are the ones the resolution calls, behind the same
+// sync.Once or cache, and only when they would be read anyway.
+
+// prefetchLibioLayouts starts reading the FILE layout (libiolayout.go) of
+// each library with glibc's libio vtables and a debug file, which
+// libioVtable asks during the build: a big program's and a shared
+// object's layouts are otherwise read on the analysis' goroutine (node:
+// 0.17 s of CPU of its resolution), since prefetchDebugLayouts starts only
+// for a small program during the build. A file whose prefetch is under way
+// (a small program's, which reads the FILE layout too) or whose layout is
+// kept is left alone. The reads' memory is what readLibioLayout allocates
+// at the same point of the build, a little earlier.
+func (g *Graph) prefetchLibioLayouts() {
+	if g.Arch != binfile.ArchX86_64 || !g.readAheadFits() {
+		return // (libioVtable is for x86-64 alone)
+	}
+	for _, m := range g.Modules[1:] {
+		file := m.File
+		path := file.DebugSymbols
+		if path == "" || file.ELF.Section(libioSection) == nil || libioLayouts.has(path) || debugPrefetches.under(path) {
+			continue
+		}
+		debugPrefetches.start(file, []func(*dwarf.Data){func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) }})
+	}
+}
+
+// readAheadFits says whether the reads and indexes done ahead on other
+// goroutines (prefetchLibioLayouts, startIndexing, the libraries'
+// exported names) and the import definitions kept (importDefinition) are
+// for this program: not for one with more than largeProgramCode bytes of
+// code, whose build is left as it was. libLLVM-15's live heap during its
+// build is at the soft memory limit's edge (480-525 MB at the
+// collections' marks in 15 runs of main, which lifted the limit in 2:
+// it lifts past 512 MiB, cmd/stackscope/memlimit.go, and the RSS goes to
+// 2.1 GiB), and what a collection marks live counts what is allocated
+// while it marks: with the reads ahead, 491-550 MB and the limit lifted
+// in 5 runs of 6; with the names' indexes and the import definitions, 4
+// of 7; with the import definitions alone, 1 of 3, though the heap left
+// at the build's end (runtime.GC, then HeapAlloc) is main's within its
+// spread (415-434 MiB either way). node's build (26.6 MiB of code, 280
+// MB live at its end) is far from the limit.
+func (g *Graph) readAheadFits() bool {
+	if g.readAhead == 0 {
+		g.readAhead = 1
+		if g.programCode() <= largeProgramCode {
+			g.readAhead = 2
+		}
+	}
+	return g.readAhead == 2
+}
+
+// largeProgramCode: see readAheadFits (libLLVM-15: 50.5 MiB of code).
+const largeProgramCode = 32 << 20
+
+// under says whether a prefetch of the debug file at path is under way.
+func (p *prefetches) under(path string) bool {
+	p.Lock()
+	defer p.Unlock()
+	return p.running[path] != nil
+}
+
+// startIndexing runs index, which builds indexes of files that the
+// resolution reads the first time it asks them, on another goroutine:
+// the program's names (binfile.Lookup: its first call through the PLT
+// asks them; node's 77,000 functions) while the frames are walked, its
+// address-taken words (binfile.AddressTaken, for every module's takenHub)
+// and vtables (binfile.Vtables, for every module's vtableHub:
+// withProgram) while the edges are resolved (libLLVM-15: 0.2 s of one
+// core; but see readAheadFits), and the libraries' exported names as soon as they are opened
+// (startOpeningLibraries). Each index is behind a sync.Once: a question
+// asked while the goroutine builds it waits for it, and gets what the
+// question alone would have built. A program that never asks one (no
+// indirect call to narrow or assume) pays for it on the other core only.
+//
+// A panic of the indexing would leave the Once done and its index empty:
+// it is raised again on the analysis' goroutine (finishIndexing, at the
+// end of Build), so that no result comes from a half-built index.
+func (g *Graph) startIndexing(index func()) {
+	done := make(chan any, 1)
+	g.indexed = append(g.indexed, done)
+	go func() {
+		defer func() { done <- recover() }()
+		index()
+	}()
+}
+
+// finishIndexing waits for startIndexing's goroutines and raises the
+// first panic, if any, on the analysis' goroutine.
+func (g *Graph) finishIndexing() {
+	var first any
+	for _, done := range g.indexed {
+		if fault := <-done; fault != nil && first == nil {
+			first = fault
+		}
+	}
+	g.indexed = nil
+	if first != nil {
+		panic(first)
+	}
+}
+
+// importKey is an imported symbol asked for by a module.
+type importKey struct {
+	m    *Module
+	name string
+}
+
+// importDef is where the dynamic linker's search finds an imported symbol
+// (importDefinition): fn in mod, or nothing (mod nil).
+type importDef struct {
+	mod *Module
+	fn  *binfile.Function
+}
