@@ -416,10 +416,26 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 	for v := range vars {
 		lo, hi = min(lo, v), max(hi, v+8)
 	}
-	// On every core, a flag per worker (sweepFlowParallel).
+	foreign, complete := g.foreignFixedRefs(m, fr, lo, hi, regAddrs, func(ref isa.FixedRef) bool {
+		return (ref.MayWrite || ref.Address) && overlapsAny(vars, ref)
+	})
+	switch {
+	case foreign:
+		return storesForeign
+	case complete:
+		return storesComplete
+	}
+	return storesIncomplete
+}
+
+// foreignFixedRefs sweeps m's code on every core (sweepFlowParallel) for
+// an instruction near [lo, hi) whose fixed reference matches, outside the
+// functions starting at allowed: foreign says one was found; complete is
+// false when some code could not be decoded or its reference read.
+func (g *Graph) foreignFixedRefs(m *Module, fr isa.FixedRefReader, lo, hi uint64, allowed []uint64, matches func(isa.FixedRef) bool) (foreign, complete bool) {
 	workers := g.sweepWorkers()
-	foreignBy := make([]bool, workers)
-	complete := g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
+	foreignBy := make([]bool, workers) // a flag per worker
+	complete = g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
 		return func(pc uint64, code []byte, e *isa.Effect) bool {
 			if !mayReach(code[:e.Len], pc, lo, hi) {
 				return true
@@ -428,22 +444,16 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 			if !ok {
 				return false
 			}
-			if has && (ref.MayWrite || ref.Address) && overlapsAny(vars, ref) {
+			if has && matches(ref) {
 				fn, in := m.File.Containing(pc)
-				if !in || !slices.Contains(regAddrs, fn.Addr) {
+				if !in || !slices.Contains(allowed, fn.Addr) {
 					foreignBy[w] = true
 				}
 			}
 			return true
 		}
 	})
-	switch {
-	case slices.Contains(foreignBy, true):
-		return storesForeign
-	case complete:
-		return storesComplete
-	}
-	return storesIncomplete
+	return slices.Contains(foreignBy, true), complete
 }
 
 // sweepCode decodes all of m's executable code, each function from its

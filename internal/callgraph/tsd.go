@@ -200,28 +200,10 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 		if m.File.PointersTo(lo, hi) {
 			return 0
 		}
-		// On every core, a flag per worker (sweepFlowParallel).
-		workers := g.sweepWorkers()
-		foreignBy := make([]bool, workers)
-		complete := g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
-			return func(pc uint64, code []byte, e *isa.Effect) bool {
-				if !mayReach(code[:e.Len], pc, lo, hi) {
-					return true
-				}
-				ref, has, ok := fr.FixedRef(code, pc)
-				if !ok {
-					return false
-				}
-				if has && ref.Addr < hi && ref.Addr+uint64(max(ref.Size, 1)) > lo {
-					fn, in := m.File.Containing(pc)
-					if !in || !slices.Contains(users, fn.Addr) {
-						foreignBy[w] = true
-					}
-				}
-				return true
-			}
+		foreign, complete := g.foreignFixedRefs(m, fr, lo, hi, users, func(ref isa.FixedRef) bool {
+			return ref.Addr < hi && ref.Addr+uint64(max(ref.Size, 1)) > lo
 		})
-		if slices.Contains(foreignBy, true) || !complete {
+		if foreign || !complete {
 			return 0
 		}
 		return 1
