@@ -456,6 +456,8 @@ type walker struct {
 	// (isa.Effect.LiteralSize) or is a movt (DefHigh16): without one,
 	// branchLiterals has nothing to find.
 	literals bool
+	// keptFromSP and lostLoads say where the stack-argument rule kept an
+	// SP copy, and which loads read one a call dropped (argarea.go).
 	keptFromSP []keptAt
 	lostLoads  []lostLoad
 }
