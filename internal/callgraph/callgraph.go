@@ -202,8 +202,6 @@ type Graph struct {
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
-	// readAhead: 0 not known yet, 1 no, 2 yes (readAheadFits).
-	readAhead int8
 }
 
 // Options control how the graph is built.
@@ -237,18 +235,14 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
-	g.startOpeningLibraries() // (libopen.go) while the program's frames are walked
-	if g.readAheadFits() {    // (resolveahead.go)
-		g.startIndexing(func() { main.Lookup("") }) // the same
-	}
+	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
+	g.startIndexing(func() { main.Lookup("") }) // the same (resolveahead.go)
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
-	if g.readAheadFits() {
-		g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
-	}
+	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
 	g.resolvePending()
 	g.finishIndexing()
 	return g
@@ -853,7 +847,7 @@ func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, 
 // only when the libraries are loaded, and an answer found before that is
 // the program's, which the search asks first.
 func (g *Graph) importDefinition(m *Module, name string) importDef {
-	if !keepImportDefinitions || !g.readAheadFits() {
+	if !keepImportDefinitions {
 		return g.searchDefinition(m, name)
 	}
 	key := importKey{m, name}

@@ -35,7 +35,6 @@ func (g *Graph) startOpeningLibraries() {
 	done := make(chan openedLibraries, 1)
 	g.libsOpened = done
 	main, search, cache, arch := g.Modules[0].File, &g.search, g.opts.Libraries, g.Arch
-	index := g.readAheadFits() // (resolveahead.go)
 	go func() {
 		var out openedLibraries
 		defer func() {
@@ -47,7 +46,7 @@ func (g *Graph) startOpeningLibraries() {
 		// ask (linkImport), indexed while the walk goes on
 		// (resolveahead.go: behind a sync.Once, the same index).
 		for _, lib := range out.libs {
-			if lib.file != nil && index {
+			if lib.file != nil {
 				lib.file.LookupExported("")
 			}
 		}

@@ -26,7 +26,7 @@ import (
 // kept is left alone. The reads' memory is what readLibioLayout allocates
 // at the same point of the build, a little earlier.
 func (g *Graph) prefetchLibioLayouts() {
-	if g.Arch != binfile.ArchX86_64 || !g.readAheadFits() {
+	if g.Arch != binfile.ArchX86_64 {
 		return // (libioVtable is for x86-64 alone)
 	}
 	for _, m := range g.Modules[1:] {
@@ -38,34 +38,6 @@ func (g *Graph) prefetchLibioLayouts() {
 		debugPrefetches.start(file, []func(*dwarf.Data){func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) }})
 	}
 }
-
-// readAheadFits says whether the reads and indexes done ahead on other
-// goroutines (prefetchLibioLayouts, startIndexing, the libraries'
-// exported names) and the import definitions kept (importDefinition) are
-// for this program: not for one with more than largeProgramCode bytes of
-// code, whose build is left as it was. libLLVM-15's live heap during its
-// build is at the soft memory limit's edge (480-525 MB at the
-// collections' marks in 15 runs of main, which lifted the limit in 2:
-// it lifts past 512 MiB, cmd/stackscope/memlimit.go, and the RSS goes to
-// 2.1 GiB), and what a collection marks live counts what is allocated
-// while it marks: with the reads ahead, 491-550 MB and the limit lifted
-// in 5 runs of 6; with the names' indexes and the import definitions, 4
-// of 7; with the import definitions alone, 1 of 3, though the heap left
-// at the build's end (runtime.GC, then HeapAlloc) is main's within its
-// spread (415-434 MiB either way). node's build (26.6 MiB of code, 280
-// MB live at its end) is far from the limit.
-func (g *Graph) readAheadFits() bool {
-	if g.readAhead == 0 {
-		g.readAhead = 1
-		if g.programCode() <= largeProgramCode {
-			g.readAhead = 2
-		}
-	}
-	return g.readAhead == 2
-}
-
-// largeProgramCode: see readAheadFits (libLLVM-15: 50.5 MiB of code).
-const largeProgramCode = 32 << 20
 
 // under says whether a prefetch of the debug file at path is under way.
 func (p *prefetches) under(path string) bool {
@@ -81,7 +53,7 @@ func (p *prefetches) under(path string) bool {
 // address-taken words (binfile.AddressTaken, for every module's takenHub)
 // and vtables (binfile.Vtables, for every module's vtableHub:
 // withProgram) while the edges are resolved (libLLVM-15: 0.2 s of one
-// core; but see readAheadFits), and the libraries' exported names as soon as they are opened
+// core), and the libraries' exported names as soon as they are opened
 // (startOpeningLibraries). Each index is behind a sync.Once: a question
 // asked while the goroutine builds it waits for it, and gets what the
 // question alone would have built. A program that never asks one (no
