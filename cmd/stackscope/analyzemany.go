@@ -298,8 +298,9 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 // live (main sets GOGC=400), which over all of /usr/bin, two programs at
 // once, was 5 GB for about 2 GB live. Near the limit the collector runs
 // more often instead. It replaces main's soft limit for good
-// (fixMemoryLimit): that one is lifted once the live heap passes half
-// of it, which a run over many files soon does.
+// (fixMemoryLimit): that one (768 MiB) follows the live heap at 3/2 once
+// it passes two thirds of it, which a run over many files soon does, and
+// would let such a run's heap grow with all it keeps.
 const manyHeapLimit = 3 << 29 // 1.5 GiB
 
 // limitHeap sets manyHeapLimit, unless the user set GOMEMLIMIT.

@@ -982,9 +982,7 @@ func (g *Graph) loadLibraries() {
 		g.addModule(lib.file)
 	}
 	sort.Strings(g.Missing)
-	if len(g.Modules) > 0 && g.prefetchEarly() {
-		g.prefetchDebugLayouts() // (debugprefetch.go)
-	}
+	g.prefetchDebugLayouts() // (debugprefetch.go)
 	g.prefetchLibioLayouts() // (resolveahead.go)
 }
 

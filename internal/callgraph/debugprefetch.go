@@ -2,7 +2,6 @@ package callgraph
 
 import (
 	"debug/dwarf"
-	"debug/elf"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -28,14 +27,14 @@ import (
 // (ModelReachableTables, which asks for the gconv layout, skips them, and
 // their libio questions are few), nothing already kept.
 //
-// When: the reads allocate about 270 MB (debug/dwarf makes an Entry for
-// every DIE it walks), garbage at once but for 20-30 MB, and a big
-// program's graph reaches its peak of memory at the end of the build
-// (node: 850 MiB), where the prefetch would add to it. So a program with
-// more than smallProgramCode bytes of code has its layouts prefetched
-// when ModelRuntime starts (the peak is behind); a small one as soon as
-// its libraries are known, during the build (gzip's build is 0.4 s, far
-// from any limit of memory).
+// When: as soon as the libraries are known (loadLibraries), during the
+// build. The reads allocate about 270 MB (debug/dwarf makes an Entry for
+// every DIE it walks), garbage at once but for 20-30 MB. Until the soft
+// memory limit followed the live heap (cmd/stackscope/memlimit.go), a
+// program with more than 4 MiB of code had them start only with
+// ModelRuntime, after its build's peak of memory; now node starts them
+// during its build too: 3.88-3.95 s wall and 851-867 MiB, against
+// 4.14-4.24 s and 859-866 MiB.
 
 // debugPrefetches are the prefetches under way, by debug file: a channel
 // closed when the prefetch has filled the caches.
@@ -97,27 +96,6 @@ func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
 		p.Unlock()
 		close(done)
 	}()
-}
-
-// smallProgramCode is the size of code up to which a program's layouts
-// are prefetched during the build (see above).
-const smallProgramCode = 4 << 20
-
-// prefetchEarly says whether the program is small enough for its layouts
-// to be prefetched during the build.
-func (g *Graph) prefetchEarly() bool {
-	return g.programCode() <= smallProgramCode
-}
-
-// programCode is the size of the program's executable sections.
-func (g *Graph) programCode() uint64 {
-	size := uint64(0)
-	for _, s := range g.Modules[0].File.ELF.Sections {
-		if s.Flags&elf.SHF_EXECINSTR != 0 {
-			size += s.Size
-		}
-	}
-	return size
 }
 
 // prefetchDebugLayouts starts reading, for each library with a debug

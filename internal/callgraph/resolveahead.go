@@ -18,13 +18,12 @@ import (
 
 // prefetchLibioLayouts starts reading the FILE layout (libiolayout.go) of
 // each library with glibc's libio vtables and a debug file, which
-// libioVtable asks during the build: a big program's and a shared
-// object's layouts are otherwise read on the analysis' goroutine (node:
-// 0.17 s of CPU of its resolution), since prefetchDebugLayouts starts only
-// for a small program during the build. A file whose prefetch is under way
-// (a small program's, which reads the FILE layout too) or whose layout is
-// kept is left alone. The reads' memory is what readLibioLayout allocates
-// at the same point of the build, a little earlier.
+// libioVtable asks during the build: a shared object's layouts are
+// otherwise read on the analysis' goroutine (prefetchDebugLayouts reads
+// nothing for a shared object). A file whose prefetch is under way (a
+// program's, which reads the FILE layout too) or whose layout is kept is
+// left alone. The reads' memory is what readLibioLayout allocates at the
+// same point of the build, a little earlier.
 func (g *Graph) prefetchLibioLayouts() {
 	if g.Arch != binfile.ArchX86_64 {
 		return // (libioVtable is for x86-64 alone)

@@ -32,7 +32,7 @@ func TestLibioPrefetchMatchesReader(t *testing.T) {
 	if !debugPrefetches.under(path) && !libioLayouts.has(path) {
 		t.Fatalf("no prefetch of %s's FILE layout started", path)
 	}
-	g.prefetchDebugLayouts() // (the program is small: what loadLibraries would start first)
+	g.prefetchDebugLayouts() // (queued behind the FILE layout's prefetch)
 	debugPrefetches.wait(path)
 	if !libioLayouts.has(path) || !gconvLayouts.has(path) || !wideVtableOffsets.has(path) {
 		t.Fatalf("after both prefetches: FILE layout kept %v, gconv layout %v, _wide_vtable %v; want all",

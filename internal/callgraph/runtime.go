@@ -78,7 +78,6 @@ func (g *Graph) ModelRuntime() {
 	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 {
 		return
 	}
-	g.prefetchDebugLayouts() // (debugprefetch.go; a big program's start here)
 	g.cutCancellation()
 	g.linkVDSO()
 	g.linkExitHandlers()
