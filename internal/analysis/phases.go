@@ -4,19 +4,32 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // Phase timing for the speed work of docs/PERFORMANCE.md: with
 // STACKSCOPE_PHASES=1, RunFile writes to standard error the time since the
 // process started and since the last mark at the end of each of its phases
-// (one line each), which shows where the wall time of one analysis goes
-// (a CPU profile shows the CPU, not what runs while a core idles).
+// (one line each), and the CPU time the whole process used in that phase,
+// which shows where the wall time of one analysis goes and how many cores
+// were busy meanwhile (a CPU profile shows the CPU, not what runs while a
+// core idles).
 var phases = struct {
 	sync.Mutex
 	on          bool
 	start, last time.Time
+	lastCPU     time.Duration
 }{on: os.Getenv("STACKSCOPE_PHASES") == "1", start: time.Now(), last: time.Now()}
+
+// processCPU is the user and system time of the whole process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // phase marks the end of the phase name.
 func phase(name string) {
@@ -25,7 +38,7 @@ func phase(name string) {
 	}
 	phases.Lock()
 	defer phases.Unlock()
-	now := time.Now()
-	fmt.Fprintf(os.Stderr, "phase %-14s %7.2fs  +%.2fs\n", name, now.Sub(phases.start).Seconds(), now.Sub(phases.last).Seconds())
-	phases.last = now
+	now, cpu := time.Now(), processCPU()
+	fmt.Fprintf(os.Stderr, "phase %-14s %7.2fs  +%.2fs  cpu +%.2fs\n", name, now.Sub(phases.start).Seconds(), now.Sub(phases.last).Seconds(), (cpu - phases.lastCPU).Seconds())
+	phases.last, phases.lastCPU = now, cpu
 }
