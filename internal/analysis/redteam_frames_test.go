@@ -69,6 +69,42 @@ func TestRedTeamFrameSlotAliases(t *testing.T) {
 	}
 }
 
+// TestRedTeamWritesBelowSP: a counter kept in a frame slot below SP,
+// overwritten by what goes under SP: the frame's own push (ctr_push) and a
+// callee's frame (ctr_callee, through zero16), in
+// testdata/x86/redteam_frames.S. Before the fix the counted-loop pass
+// kept both slots and called each frame static at 16 allocas (792 B), and
+// their entries bounded; gdb measures 29 rounds, 29 allocas. Asserted:
+//   - the fixture is real: gdb measures each function's run with 29
+//     rounds deeper than 16 allocas of 48 B could be;
+//   - neither frame is static, and neither entry is bounded.
+func TestRedTeamWritesBelowSP(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "redteam")
+	asm, _ := filepath.Abs("testdata/x86/redteam_frames.S")
+	drv, _ := filepath.Abs("testdata/x86/redteam_frames_main.c")
+	testutil.Run(t, dir, gcc, "-O1", "-fno-pie", "-no-pie", "-Wl,-z,now", "-o", bin, drv, asm)
+	names := []string{"ctr_push", "ctr_callee"}
+	res, err := Run(bin, Options{Entries: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds, cap, move = 29, 16, 0x30
+	for i, name := range names {
+		if fn := function(t, res, name); fn.FrameKind == "static" {
+			t.Errorf("%s: static %s, want dynamic: the counter's slot lies below SP, where a push or a callee writes", name, show(fn.Frame))
+		}
+		if e := entry(t, res, name); e.Bounded {
+			t.Errorf("%s: entry bounded at %s", name, show(e.Bound))
+		}
+		d := measured(t, dir, bin, "*"+name, "exit", 1, strings.Repeat("a", rounds), strconv.Itoa(4+i))
+		if d != nil && d[0] <= cap*move {
+			t.Errorf("%s: gdb measured %d B with %d rounds, want more than %d B: the fixture's counter is no longer reset", name, d[0], rounds, cap*move)
+		}
+	}
+}
+
 // TestRedTeamCountedLoops: allocas in a loop that no counter caps, in C
 // (testdata/x86/redteam_loops.c) at -O0, -O1, -O2 and -Os: the counter
 // grows on one way round only, is reset through a pointer, is checked

@@ -113,7 +113,19 @@ type ctrState struct {
 	// that stores 0 there, never passed 1 while its check claimed 16
 	// allocas at most.
 	argOpen bool
+	// below is how far SP is below rbp at least (rbp - rsp >= below)
+	// while rbpFP, or belowUnknown. What a push or a call writes (the
+	// pushed word, the return address, and the callee's frame) lies
+	// under SP, so it reaches no slot at or above rbp-below and may reach
+	// any slot under it: a counter in a slot below SP is overwritten
+	// (red-team fixtures ctr_push and ctr_callee in
+	// internal/analysis/testdata/x86/redteam_frames.S, whose counters
+	// were reset that way while the pass claimed 16 allocas at most).
+	below int64
 }
+
+// belowUnknown: where SP is from rbp is not known.
+const belowUnknown = math.MinInt64
 
 // ctrFlags says what the last instruction to set the flags compared: N
 // with k at width bits.
@@ -310,7 +322,7 @@ func (p *ctrPass) run() (*loopCount, error) {
 	n := len(p.insts)
 	states := make([]ctrState, n)
 	visits := make([]int, n)
-	states[0] = ctrState{ok: true, hi: ctrNone, prev: ctrNone, gain: ctrNone, slots: map[int64]uint8{}}
+	states[0] = ctrState{ok: true, hi: ctrNone, prev: ctrNone, gain: ctrNone, slots: map[int64]uint8{}, below: belowUnknown}
 	work := []int{0}
 	for len(work) > 0 {
 		i := work[len(work)-1]
@@ -347,6 +359,9 @@ func (p *ctrPass) run() (*loopCount, error) {
 			if visits[j] > 64 {
 				nw.hi = p.widen(old.hi, nw.hi)
 				nw.prev = p.widen(old.prev, nw.prev)
+				if nw.below != old.below {
+					nw.below = belowUnknown
+				}
 			}
 			if visits[j] > 1000 {
 				return nil, fmt.Errorf("the pass did not settle at %#x", p.insts[j].pc)
@@ -437,6 +452,53 @@ func (p *ctrPass) run() (*loopCount, error) {
 	slices.Sort(lc.Fatal)
 	lc.Fatal = slices.Compact(lc.Fatal)
 	return lc, nil
+}
+
+// spBelow is st.below after in, which writes rsp.
+func spBelow(st *ctrState, in x86asm.Inst) int64 {
+	if b, down := spMoveDown(in); down {
+		return belowMoved(st.below, b)
+	}
+	switch s := in.Args[1].(type) {
+	case x86asm.Imm:
+		if in.Op == x86asm.ADD {
+			return belowMoved(st.below, -int64(s))
+		}
+		if in.Op == x86asm.AND && s < 0 {
+			return st.below // (SP only goes down)
+		}
+	case x86asm.Reg:
+		if in.Op == x86asm.MOV && s == x86asm.RBP && st.rbpFP {
+			return 0
+		}
+		if in.Op == x86asm.SUB {
+			// (A VLA: SP goes down by a size, as the frame walk reads it.)
+			return st.below
+		}
+	case x86asm.Mem:
+		if in.Op == x86asm.LEA && s.Base == x86asm.RBP && s.Index == 0 && s.Segment == 0 && st.rbpFP {
+			return -memDisp(s)
+		}
+	}
+	return belowUnknown
+}
+
+// belowMoved is below after SP moves down by b bytes (up when b < 0).
+func belowMoved(below, b int64) int64 {
+	if below == belowUnknown {
+		return below
+	}
+	return below + b
+}
+
+// dropUnderSP drops the slots that a push, or a call's return address and
+// its callee's frame, may write: every one not wholly at or above SP.
+func dropUnderSP(st *ctrState) {
+	for d := range st.slots {
+		if st.below == belowUnknown || d < -st.below {
+			delete(st.slots, d)
+		}
+	}
 }
 
 // widen takes a bound that still grows to the next constant the code
@@ -559,6 +621,7 @@ func joinCtr(a, b ctrState) ctrState {
 	}
 	c.moved = a.moved || b.moved
 	c.argOpen = a.argOpen || b.argOpen
+	c.below = min(a.below, b.below) // (belowUnknown is the least)
 	c.rbpFP, c.rbpClean = a.rbpFP && b.rbpFP, a.rbpClean && b.rbpClean
 	if a.flags != b.flags {
 		c.flags = ctrFlags{}
@@ -571,7 +634,7 @@ func joinCtr(a, b ctrState) ctrState {
 
 func sameCtr(a, b ctrState) bool {
 	if a.ok != b.ok || a.born != b.born || a.regs != b.regs || a.hi != b.hi || a.prev != b.prev || a.gain != b.gain ||
-		a.moved != b.moved || a.fresh != b.fresh || a.argOpen != b.argOpen || a.rbpFP != b.rbpFP || a.rbpClean != b.rbpClean || a.flags != b.flags || len(a.slots) != len(b.slots) {
+		a.moved != b.moved || a.fresh != b.fresh || a.argOpen != b.argOpen || a.below != b.below || a.rbpFP != b.rbpFP || a.rbpClean != b.rbpClean || a.flags != b.flags || len(a.slots) != len(b.slots) {
 		return false
 	}
 	for k, v := range a.slots {
@@ -630,9 +693,17 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 	born := st.born == 1
 	p.noteRSPAddr(st, in)
 	p.noteFPCopy(st, in)
+	switch in.Op {
+	case x86asm.PUSH:
+		dropUnderSP(st)
+		st.below = belowMoved(st.below, 8)
+	case x86asm.POP:
+		st.below = belowMoved(st.below, -8)
+	}
 	// SP.
 	if r, ok := in.Args[0].(x86asm.Reg); ok && r == x86asm.RSP {
 		st.fresh = 0
+		st.below = spBelow(st, in)
 		_, byReg := in.Args[1].(x86asm.Reg)
 		if _, down := spMoveDown(in); down || in.Op == x86asm.SUB && byReg || in.Op == x86asm.AND {
 			st.argOpen = false // (SP moved down: see argOpen)
@@ -679,6 +750,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 				}
 				st.rbpFP, st.rbpClean, st.slots = true, true, map[int64]uint8{}
 				st.regs &^= 1 << famRBP
+				st.below = 0
 				return nil
 			}
 		}
@@ -744,6 +816,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 		for _, f := range sysvCallerSaved {
 			st.regs &^= 1 << uint(f)
 		}
+		dropUnderSP(st)
 		if len(p.taken) > 0 || st.argOpen || p.strict {
 			st.slots = map[int64]uint8{}
 		}

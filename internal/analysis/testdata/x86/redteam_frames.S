@@ -3,6 +3,8 @@
  * taking the slot's address. Each function runs one round per character of
  * its string argument; on each round SP sinks for good (a counter that is
  * reset, an SP slot rewritten with a deeper SP), so no frame is bounded.
+ * ctr_push and ctr_callee (TestRedTeamWritesBelowSP): a counter in a slot
+ * below SP, overwritten by a push or a callee's frame.
  * Built with redteam_frames_main.c: gcc -O1 -fno-pie -no-pie -Wl,-z,now. */
 	.text
 	.globl leaf
@@ -139,5 +141,80 @@ slot_alias:
 	leave
 	ret
 	.size slot_alias, .-slot_alias
+
+
+/* A counter in a slot below SP, which the frame's own push overwrites.
+   The counter at -0x2d8(%rbp) is checked (< 16) before each 48-byte
+   move; after the 15th move SP is at rbp-0x2d0, and the push of 0 that
+   follows writes rbp-0x2d8..rbp-0x2d0: the counter is reset once, and
+   30 moves run where the check claims 16. */
+	.globl ctr_push
+	.type ctr_push, @function
+ctr_push:
+	push %rbp
+	mov %rsp,%rbp
+	xor %eax,%eax
+	mov %eax,-0x2d8(%rbp)
+.Lp_loop:
+	cmpb $0,(%rdi)
+	je .Lp_done
+	mov -0x2d8(%rbp),%eax
+	cmp $15,%eax
+	ja .Lp_fail
+	sub $0x30,%rsp
+	push $0
+	pop %rcx
+	addl $1,-0x2d8(%rbp)
+	add $1,%rdi
+	jmp .Lp_loop
+.Lp_fail:
+	call abort
+.Lp_done:
+	call leaf
+	leave
+	ret
+	.size ctr_push, .-ctr_push
+
+/* The same counter, overwritten by a callee's frame: zero16 stores 0 in
+   its own frame, 16 bytes below SP at the call; after the 15th move SP
+   is at rbp-0x2d8 (rbx pushed, then 15 x 48 B), and that store writes
+   rbp-0x2e8, the counter's slot. */
+	.globl zero16
+	.type zero16, @function
+zero16:
+	sub $8,%rsp
+	movq $0,(%rsp)
+	add $8,%rsp
+	ret
+	.size zero16, .-zero16
+
+	.globl ctr_callee
+	.type ctr_callee, @function
+ctr_callee:
+	push %rbp
+	mov %rsp,%rbp
+	push %rbx
+	mov %rdi,%rbx
+	xor %eax,%eax
+	mov %eax,-0x2e8(%rbp)
+.Le_loop:
+	cmpb $0,(%rbx)
+	je .Le_done
+	mov -0x2e8(%rbp),%eax
+	cmp $15,%eax
+	ja .Le_fail
+	sub $0x30,%rsp
+	call zero16
+	addl $1,-0x2e8(%rbp)
+	add $1,%rbx
+	jmp .Le_loop
+.Le_fail:
+	call abort
+.Le_done:
+	call leaf
+	mov -8(%rbp),%rbx
+	leave
+	ret
+	.size ctr_callee, .-ctr_callee
 
 	.section .note.GNU-stack,"",@progbits
