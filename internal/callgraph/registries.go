@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
 	"runtime"
@@ -516,13 +517,14 @@ func (g *Graph) sweepSections(m *Module, complete *bool) []sweepSection {
 			*complete = false
 			continue
 		}
+		// The functions are sorted by address: the section's are a run
+		// (node's 77,000 functions were read once per section and sweep).
 		var starts []uint64
-		for _, fn := range m.File.Functions {
-			if fn.Addr >= s.Addr && fn.Addr < s.Addr+s.Size {
-				starts = append(starts, fn.Addr)
-			}
+		fns := m.File.Functions
+		i, _ := slices.BinarySearchFunc(fns, s.Addr, func(fn binfile.Function, a uint64) int { return cmp.Compare(fn.Addr, a) })
+		for ; i < len(fns) && fns[i].Addr < s.Addr+s.Size; i++ {
+			starts = append(starts, fns[i].Addr)
 		}
-		slices.Sort(starts)
 		out = append(out, sweepSection{s.Addr, code, starts})
 	}
 	return out

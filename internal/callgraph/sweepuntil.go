@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/isa"
 )
 
@@ -100,32 +101,26 @@ func gapsFirst(m *Module, plan sweepPlan, workers int) (sweepPlan, []int) {
 		sec    int
 		lo, hi int // offsets in the section
 	}
-	var gaps []gap
-	for si, s := range plan.sections {
-		type span struct{ lo, hi int }
-		var fns []span
-		end := uint64(len(s.code))
-		for _, fn := range m.File.Functions {
-			if fn.Addr >= s.addr && fn.Addr < s.addr+end {
-				fns = append(fns, span{int(fn.Addr - s.addr), int(min(fn.Addr-s.addr+fn.Size, end))})
-			}
-		}
-		slices.SortFunc(fns, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
-		covered := 0
-		for _, f := range fns {
-			if f.lo > covered {
-				gaps = append(gaps, gap{si, covered, f.lo})
-			}
-			covered = max(covered, f.hi)
-		}
-		if covered < len(s.code) {
-			gaps = append(gaps, gap{si, covered, len(s.code)})
-		}
-	}
 	// The largest gaps, a few per worker; padding between functions is
 	// a few bytes of no-ops, which decode.
 	const minGap = 64
-	gaps = slices.DeleteFunc(gaps, func(g gap) bool { return g.hi-g.lo < minGap })
+	var gaps []gap
+	fns := m.File.Functions // sorted by address
+	for si, s := range plan.sections {
+		end := uint64(len(s.code))
+		i, _ := slices.BinarySearchFunc(fns, s.addr, func(fn binfile.Function, a uint64) int { return cmp.Compare(fn.Addr, a) })
+		covered := 0
+		for ; i < len(fns) && fns[i].Addr < s.addr+end; i++ {
+			fn := &fns[i]
+			if lo := int(fn.Addr - s.addr); lo-covered >= minGap {
+				gaps = append(gaps, gap{si, covered, lo})
+			}
+			covered = max(covered, int(min(fn.Addr-s.addr+fn.Size, end)))
+		}
+		if len(s.code)-covered >= minGap {
+			gaps = append(gaps, gap{si, covered, len(s.code)})
+		}
+	}
 	slices.SortStableFunc(gaps, func(a, b gap) int { return cmp.Compare(b.hi-b.lo, a.hi-a.lo) })
 	gaps = gaps[:min(len(gaps), 4*workers)]
 	if len(gaps) == 0 {
