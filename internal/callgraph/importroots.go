@@ -175,11 +175,16 @@ func (g *Graph) sweepGOTUses(m *Module, fr isa.FixedRefReader, slots map[string]
 	workers := g.sweepWorkers()
 	escaped := make([]map[uint64]bool, workers)
 	unseenBy := make([]bool, workers)
-	complete := g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
+	// An incomplete sweep, or code that reaches the GOT unseen, keeps
+	// every name (the callers read escaped of a complete sweep only): the
+	// sweep ends at the first.
+	halt := &sweepHalt{onIncomplete: true}
+	complete := g.sweepFlowUntil(m, workers, halt, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
 		escaped[w] = map[uint64]bool{}
 		return func(pc uint64, code []byte, e *isa.Effect) bool {
 			if e.Ref == pc && e.Flow == isa.FlowNext {
 				unseenBy[w] = true // lea r,[rip+0]-style: the large model's GOT base
+				halt.end()
 			}
 			if !mayReach(code[:e.Len], pc, lo, hi) {
 				return true
@@ -204,6 +209,7 @@ func (g *Graph) sweepGOTUses(m *Module, fr isa.FixedRefReader, slots map[string]
 				for _, s := range gots {
 					if ref.Addr >= s.lo && ref.Addr < s.hi {
 						unseenBy[w] = true
+						halt.end()
 					}
 				}
 			}

@@ -1,12 +1,12 @@
 package callgraph
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -416,7 +416,7 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 	for v := range vars {
 		lo, hi = min(lo, v), max(hi, v+8)
 	}
-	foreign, complete := g.foreignFixedRefs(m, fr, lo, hi, regAddrs, func(ref isa.FixedRef) bool {
+	foreign, complete := g.foreignFixedRefs(m, fr, lo, hi, regAddrs, false, func(ref isa.FixedRef) bool {
 		return (ref.MayWrite || ref.Address) && overlapsAny(vars, ref)
 	})
 	switch {
@@ -431,11 +431,16 @@ func (g *Graph) scanStores(m *Module, vars map[uint64]bool, regAddrs []uint64) i
 // foreignFixedRefs sweeps m's code on every core (sweepFlowParallel) for
 // an instruction near [lo, hi) whose fixed reference matches, outside the
 // functions starting at allowed: foreign says one was found; complete is
-// false when some code could not be decoded or its reference read.
-func (g *Graph) foreignFixedRefs(m *Module, fr isa.FixedRefReader, lo, hi uint64, allowed []uint64, matches func(isa.FixedRef) bool) (foreign, complete bool) {
+// false when some code could not be decoded or its reference read. The
+// sweep ends at the first foreign reference (complete is then false),
+// and at the first undecoded byte when incompleteSettles (the caller's
+// answer is the same for foreign and incomplete).
+func (g *Graph) foreignFixedRefs(m *Module, fr isa.FixedRefReader, lo, hi uint64, allowed []uint64, incompleteSettles bool,
+	matches func(isa.FixedRef) bool) (foreign, complete bool) {
 	workers := g.sweepWorkers()
 	foreignBy := make([]bool, workers) // a flag per worker
-	complete = g.sweepFlowParallel(m, workers, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
+	halt := &sweepHalt{onIncomplete: incompleteSettles}
+	complete = g.sweepFlowUntil(m, workers, halt, func(w int) func(pc uint64, code []byte, e *isa.Effect) bool {
 		return func(pc uint64, code []byte, e *isa.Effect) bool {
 			if !mayReach(code[:e.Len], pc, lo, hi) {
 				return true
@@ -448,6 +453,7 @@ func (g *Graph) foreignFixedRefs(m *Module, fr isa.FixedRefReader, lo, hi uint64
 				fn, in := m.File.Containing(pc)
 				if !in || !slices.Contains(allowed, fn.Addr) {
 					foreignBy[w] = true
+					halt.end()
 				}
 			}
 			return true
@@ -483,7 +489,7 @@ func (g *Graph) sweepCodeWith(m *Module, decode func(isa.Decoder, []byte, uint64
 	// twice (returned, then passed) showed in node's profile (issue 19).
 	var e isa.Effect
 	for _, s := range g.sweepSections(m, &complete) {
-		if !s.sweep(g.Decoder, decode, 0, len(s.code), visit, &e) {
+		if !s.sweep(g.Decoder, decode, 0, len(s.code), visit, &e, nil) {
 			complete = false
 		}
 	}
@@ -511,13 +517,14 @@ func (g *Graph) sweepSections(m *Module, complete *bool) []sweepSection {
 			*complete = false
 			continue
 		}
+		// The functions are sorted by address: the section's are a run
+		// (node's 77,000 functions were read once per section and sweep).
 		var starts []uint64
-		for _, fn := range m.File.Functions {
-			if fn.Addr >= s.Addr && fn.Addr < s.Addr+s.Size {
-				starts = append(starts, fn.Addr)
-			}
+		fns := m.File.Functions
+		i, _ := slices.BinarySearchFunc(fns, s.Addr, func(fn binfile.Function, a uint64) int { return cmp.Compare(fn.Addr, a) })
+		for ; i < len(fns) && fns[i].Addr < s.Addr+s.Size; i++ {
+			starts = append(starts, fns[i].Addr)
 		}
-		slices.Sort(starts)
 		out = append(out, sweepSection{s.Addr, code, starts})
 	}
 	return out
@@ -529,12 +536,17 @@ func (g *Graph) sweepSections(m *Module, complete *bool) []sweepSection {
 // byte decoded and visit accepted every instruction. The decode restarts
 // at each function's start, so that a part starting at one decodes what
 // a sweep of the whole section decodes from there (sweepFlowParallel).
+// halt, when not nil, ends the sweep early (see sweepHalt): it then
+// returns false.
 func (s *sweepSection) sweep(dec isa.Decoder, decode func(isa.Decoder, []byte, uint64, *isa.Effect) error,
-	from, to int, visit func(pc uint64, code []byte, e *isa.Effect) bool, e *isa.Effect) bool {
+	from, to int, visit func(pc uint64, code []byte, e *isa.Effect) bool, e *isa.Effect, halt *sweepHalt) bool {
 	complete := true
 	code := s.code
 	next, _ := slices.BinarySearch(s.starts, s.addr+uint64(from))
 	for off := from; off < to; {
+		if halt != nil && halt.ended.Load() {
+			return false
+		}
 		pc := s.addr + uint64(off)
 		// Restart at each function's start: a decode that lost its
 		// way in padding or data finds the instructions again.
@@ -548,11 +560,13 @@ func (s *sweepSection) sweep(dec isa.Decoder, decode func(isa.Decoder, []byte, u
 		err := decode(dec, code[off:], pc, e)
 		if err != nil || e.Len <= 0 || off+e.Len > len(code) {
 			complete = false
+			halt.incomplete()
 			off++
 			continue
 		}
 		if !visit(pc, code[off:], e) {
 			complete = false
+			halt.incomplete()
 		}
 		off += e.Len
 	}
@@ -567,33 +581,7 @@ func (s *sweepSection) sweep(dec isa.Decoder, decode func(isa.Decoder, []byte, u
 // caller merges (a visit whose findings are sets or flags merges the
 // same whatever the order). It returns sweepCode's complete.
 func (g *Graph) sweepFlowParallel(m *Module, workers int, visitFor func(w int) func(pc uint64, code []byte, e *isa.Effect) bool) bool {
-	plan := g.planSweep(m, workers)
-	workers = max(min(workers, len(plan.parts)), 1)
-	ok := make([]bool, len(plan.parts))
-	var wg sync.WaitGroup
-	next := make(chan int, len(plan.parts))
-	for i := range plan.parts {
-		next <- i
-	}
-	close(next)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			visit := visitFor(w)
-			var e isa.Effect
-			for i := range next {
-				p := plan.parts[i]
-				ok[i] = plan.sections[p.sec].sweep(g.Decoder, isa.DecodeSweep, p.from, p.to, visit, &e)
-			}
-		}()
-	}
-	wg.Wait()
-	complete := plan.complete
-	for _, o := range ok {
-		complete = complete && o
-	}
-	return complete
+	return g.sweepFlowUntil(m, workers, nil, visitFor)
 }
 
 // sweepPlan is m's code cut at functions' starts into parts of about
@@ -654,7 +642,7 @@ func (g *Graph) sweepPartsParallel(plan sweepPlan, workers int, decode func(isa.
 				return
 			}
 			p := plan.parts[i]
-			ok[i] = plan.sections[p.sec].sweep(g.Decoder, decode, p.from, p.to, visitFor(i), &e)
+			ok[i] = plan.sections[p.sec].sweep(g.Decoder, decode, p.from, p.to, visitFor(i), &e, nil)
 		}
 	})
 	complete := plan.complete

@@ -200,7 +200,7 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 		if m.File.PointersTo(lo, hi) {
 			return 0
 		}
-		foreign, complete := g.foreignFixedRefs(m, fr, lo, hi, users, func(ref isa.FixedRef) bool {
+		foreign, complete := g.foreignFixedRefs(m, fr, lo, hi, users, true, func(ref isa.FixedRef) bool {
 			return ref.Addr < hi && ref.Addr+uint64(max(ref.Size, 1)) > lo
 		})
 		if foreign || !complete {
