@@ -167,10 +167,20 @@ func (s *fastState) useReg(r byte, sz int64) {
 }
 
 // writeReg checks a written register operand. It returns false for the
-// rsp and rbp families: those writes (SP effects, SetsFP, ClobbersFP) are
-// left to the x86asm path.
+// rsp family: those writes (SP effects) are left to the x86asm path. A
+// write of the rbp family is ClobbersFP, as classifyFPWrite says for any
+// instruction but mov rbp,rsp and lea rbp,[rsp+d] (SetsFP), which the
+// callers leave to the x86asm path. (Code built without frame pointers
+// uses rbp as any other register: these writes were the largest share
+// of libLLVM's instructions that went through x86asm.)
 func (s *fastState) writeReg(r byte, sz int64) bool {
-	return regKind(r, sz, s.rex) == 0
+	switch regKind(r, sz, s.rex) {
+	case 1:
+		return false
+	case 2:
+		s.eff.UsesFP, s.eff.ClobbersFP = true, true
+	}
+	return true
 }
 
 // useRM records the r/m operand: a register (read or written as told) or a
@@ -440,6 +450,15 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if op&1 == 0 {
 			sz = 1
 		}
+		if sz == 8 && !s.m.mem {
+			dst, src := s.m.rm, s.m.reg
+			if op == 0x8B {
+				dst, src = src, dst
+			}
+			if dst == regBP && src == regSP {
+				return false // mov rbp,rsp with a REX other than frameOp's: SetsFP
+			}
+		}
 		if op&2 == 0 {
 			if !s.useRM(sz, true, true) {
 				return false
@@ -456,11 +475,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			return false
 		}
 		r := s.m.reg
-		if r == regSP || r == regBP {
-			return false // SetsFP / SP effects: the x86asm path
-		}
-		s.useRM(s.size, false, false)
 		m := &s.m
+		if r == regSP || r == regBP && s.size == 8 && m.base == regSP && !m.hasIndex {
+			return false // SP effects / SetsFP: the x86asm path
+		}
+		s.writeReg(r, s.size)
+		s.useRM(s.size, false, false)
 		eff.Len = p
 		if m.base == baseRIP && !m.hasIndex {
 			eff.Ref, eff.HasRef = s.slot()

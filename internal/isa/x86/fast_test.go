@@ -33,14 +33,22 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 	return true
 }
 
+// libstdcxxPath is the C++ runtime's code: compiled without frame
+// pointers, with other compilers' habits than libc's.
+const libstdcxxPath = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+
 // TestFastMatchesSlow runs the fast path at every byte offset of libc's
-// .text (real instructions and, at misaligned offsets, arbitrary byte
-// sequences) and checks it agrees with the x86asm path whenever it decodes.
-// With STACKSCOPE_X86_NODE=1 it does the same over /usr/bin/node.
+// and libstdc++'s .text (real instructions and, at misaligned offsets,
+// arbitrary byte sequences) and checks it agrees with the x86asm path
+// whenever it decodes. With STACKSCOPE_X86_NODE=1 it does the same over
+// /usr/bin/node, and over the file STACKSCOPE_X86_TEXT names.
 func TestFastMatchesSlow(t *testing.T) {
-	paths := []string{libcPath}
+	paths := []string{libcPath, libstdcxxPath}
 	if os.Getenv("STACKSCOPE_X86_NODE") == "1" {
 		paths = append(paths, "/usr/bin/node")
+	}
+	if p := os.Getenv("STACKSCOPE_X86_TEXT"); p != "" {
+		paths = append(paths, p)
 	}
 	for _, path := range paths {
 		if _, err := os.Stat(path); err != nil {
