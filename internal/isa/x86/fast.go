@@ -740,59 +740,129 @@ func fast0F(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool) bool 
 	return true
 }
 
-// sseMove handles the SSE data moves and pxor that compilers emit for
-// copies and zeroing of structs and for floating point (about 4% of
+// sseMove handles the SSE instructions compilers emit for copies and
+// zeroing of structs, floating point and vectorised loops (about 4% of
 // node's instructions, which went through x86asm at ten times the cost):
-// movups/movupd/movss/movsd (0F 10/11), movaps/movapd (0F 28/29),
-// movdqa/movdqu (66/F3 0F 6F/7F) and pxor (66 0F EF). p is the offset of
-// the byte after 0F. Their register operands are xmm registers, so the
-// only effect is the memory operand's: UsesFP and an rsp/rbp-relative
-// access of the operand's size. Without REX.W only (which would make
-// some of them other instructions); anything else returns false.
+// the data moves (movups/movss/movsd/movaps/movdqa/movdqu/movq/movhps),
+// the logic, arithmetic, compares, unpacks and shuffles of sseOps, and
+// the moves and conversions between xmm and general-purpose registers.
+// p is the offset of the byte after 0F. Their xmm operands touch nothing
+// the Effect describes, so what is left is the memory operand's (UsesFP
+// and an rsp/rbp-relative access of its size) and, for the few with a
+// general-purpose operand, that register's (UsesFP, ClobbersFP; a write
+// of rsp goes to x86asm). REX.W is taken only where it sizes the
+// general-purpose operand; anything else returns false.
 func sseMove(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool, rep byte) (int, bool) {
-	if p >= len(code) || s.rex&8 != 0 {
+	if p >= len(code) {
 		return 0, false
 	}
-	op := code[p]
-	var size int64
-	switch op {
-	case 0x10, 0x11:
-		switch rep {
-		case 0xF3:
-			size = 4
-		case 0xF2:
-			size = 8
-		default:
-			size = 16
-		}
-	case 0x28, 0x29:
-		if rep != 0 {
-			return 0, false
-		}
-		size = 16
-	case 0x6F, 0x7F:
-		if !has66 && rep != 0xF3 {
-			return 0, false // the MMX form
-		}
-		size = 16
-	case 0xEF:
-		if !has66 {
-			return 0, false
-		}
-		size = 16
-	default:
+	e := &sseOps[code[p]]
+	pfx := 0
+	switch {
+	case has66:
+		pfx = 1
+	case rep == 0xF3:
+		pfx = 2
+	case rep == 0xF2:
+		pfx = 3
+	}
+	size := int64(e.mem[pfx])
+	if size == 0 {
 		return 0, false
+	}
+	gp, gpSize := e.gp[pfx], int64(4)
+	if s.rex&8 != 0 {
+		if gp == gpNone {
+			return 0, false
+		}
+		gpSize = 8
+		if e.wSized {
+			size = 8
+		}
 	}
 	m, ok := parseModRM(code[p+1:], s.rex)
 	if !ok {
 		return 0, false
 	}
+	n := p + 1 + m.n
+	if e.imm8 {
+		if n >= len(code) {
+			return 0, false
+		}
+		n++
+	}
+	switch gp {
+	case gpReadRM:
+		if !m.mem {
+			s.useReg(m.rm, gpSize)
+		}
+	case gpWriteRM:
+		if !m.mem && !s.writeReg(m.rm, gpSize) {
+			return 0, false
+		}
+	case gpWriteReg:
+		if !s.writeReg(m.reg, gpSize) {
+			return 0, false
+		}
+	}
 	if m.mem {
 		s.m, s.haveM = m, true
 		s.useRM(size, false, true)
 	}
-	return p + 1 + m.n, true
+	return n, true
 }
+
+// sseOp describes the SSE instruction 0F op for sseMove.
+type sseOp struct {
+	// mem is the size of the memory operand under each mandatory prefix:
+	// none, 66, F3, F2 (0: not taken by the fast path).
+	mem [4]uint8
+	// gp says, under each prefix, which operand is a general-purpose
+	// register (gpNone: all are xmm registers).
+	gp [4]uint8
+	// wSized: with REX.W the memory operand is 8 bytes (movq, cvtsi2sd).
+	wSized bool
+	imm8   bool // an 8-bit immediate follows the operands
+}
+
+const (
+	gpNone     = iota
+	gpReadRM   // the r/m register is a general-purpose one, read (movd xmm,r; cvtsi2sd)
+	gpWriteRM  // the r/m register is a general-purpose one, written (movd r,xmm)
+	gpWriteReg // ModRM.reg is a general-purpose register, written (cvttsd2si)
+)
+
+// sseOps lists what sseMove takes; the sizes are x86asm's MemBytes
+// (TestFastMatchesSlow compares every entry with it).
+var sseOps = func() (t [256]sseOp) {
+	set := func(mem [4]uint8, ops ...byte) {
+		for _, op := range ops {
+			t[op].mem = mem
+		}
+	}
+	packed := [4]uint8{16, 16, 0, 0} // ps, pd
+	scalar := [4]uint8{16, 16, 4, 8} // ps, pd, ss, sd
+	integer := [4]uint8{0, 16, 0, 0} // 66 only (without: the MMX form)
+	set(scalar, 0x10, 0x11, 0x51, 0x58, 0x59, 0x5C, 0x5D, 0x5E, 0x5F)
+	set(packed, 0x14, 0x15, 0x28, 0x29, 0x54, 0x55, 0x56, 0x57)
+	set([4]uint8{8, 0, 0, 0}, 0x12, 0x16) // movlps/movhps m64 (movhlps/movlhps xmm)
+	set([4]uint8{4, 8, 0, 0}, 0x2E, 0x2F) // ucomiss/comiss, ucomisd/comisd
+	set(integer, 0x60, 0x61, 0x62, 0x63, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D,
+		0x74, 0x75, 0x76, 0xD4, 0xDB, 0xDF, 0xEB, 0xEF, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE)
+	set([4]uint8{0, 16, 16, 0}, 0x6F, 0x7F) // movdqa, movdqu
+	set([4]uint8{0, 8, 0, 0}, 0xD6)         // movq xmm/m64, xmm
+	set([4]uint8{0, 16, 16, 16}, 0x70)      // pshufd, pshufhw, pshuflw
+	t[0x70].imm8 = true
+	set(packed, 0xC6) // shufps, shufpd
+	t[0xC6].imm8 = true
+	// Between xmm and general-purpose registers.
+	t[0x6E] = sseOp{mem: [4]uint8{0, 4, 0, 0}, gp: [4]uint8{0, gpReadRM, 0, 0}, wSized: true}        // movd/movq xmm, r/m
+	t[0x7E] = sseOp{mem: [4]uint8{0, 4, 8, 0}, gp: [4]uint8{0, gpWriteRM, 0, 0}, wSized: true}       // movd/movq r/m, xmm; F3: movq xmm, xmm/m64
+	t[0x2A] = sseOp{mem: [4]uint8{0, 0, 4, 4}, gp: [4]uint8{0, 0, gpReadRM, gpReadRM}, wSized: true} // cvtsi2ss/sd
+	t[0x2C] = sseOp{mem: [4]uint8{0, 0, 4, 8}, gp: [4]uint8{0, 0, gpWriteReg, gpWriteReg}}           // cvttss2si/cvttsd2si
+	t[0x2D] = t[0x2C]                                                                                // cvtss2si/cvtsd2si
+	return t
+}()
 
 // fastPadding handles the prefixed no-operations compilers align loops
 // with inside functions: 66 90 and 66 ... 2E 0F 1F /0 (nopw
