@@ -121,6 +121,9 @@ type fastState struct {
 	// opAt is 1 + the offset of the opcode byte of an instruction with
 	// no prefix but REX (0 otherwise).
 	opAt int
+	// seg: an fs or gs segment prefix (thread-local data: no stack
+	// access, no fixed address).
+	seg bool
 }
 
 // fastParse is what decodeFastParse leaves for setDefOp of an
@@ -200,7 +203,7 @@ func (s *fastState) useRM(sz int64, write, access bool) bool {
 	// With an index register ([rsp+rdx-0x78]: an array in the red zone),
 	// the displacement is the lowest byte touched for a non-negative
 	// index, which is what C array indexing gives.
-	if access {
+	if access && !s.seg {
 		switch m.base {
 		case regSP:
 			s.eff.Access, s.eff.AccessOff, s.eff.AccessSize = isa.BaseSP, m.disp, sz
@@ -254,12 +257,17 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 	}
 	p := 0
-	has66 := false
+	has66, seg := false, false
 	var rep byte // an F2 or F3 prefix: only SSE data moves (sseMove) take one here
-	if len(code) > 0 && code[0] == 0x66 {
-		has66, p = true, 1
-	} else if len(code) > 0 && (code[0] == 0xF2 || code[0] == 0xF3) {
-		rep, p = code[0], 1
+	if len(code) > 0 {
+		switch code[0] {
+		case 0x66:
+			has66, p = true, 1
+		case 0xF2, 0xF3:
+			rep, p = code[0], 1
+		case 0x64, 0x65:
+			seg, p = true, 1
+		}
 	}
 	var rex byte
 	if p < len(code) && code[p]&0xF0 == 0x40 {
@@ -279,17 +287,20 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 		return ok
 	}
-	s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+	s := fastState{eff: eff, pc: pc, rex: rex, size: 4, seg: seg}
 	if rex&8 != 0 {
 		s.size = 8
 	} else if has66 {
 		s.size = 2
 	}
-	if !has66 {
+	if !has66 && !seg {
 		s.opAt = p + 1
 	}
 	op := code[p]
 	p++
+	if seg && (!segOps[op] || p >= len(code) || code[p]>>6 == 3) {
+		return false
+	}
 
 	// modrm parses the ModRM operand at p; immediates follow it.
 	modrm := func() bool {
@@ -632,6 +643,19 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 	return true
 }
 
+// segOps marks the opcodes the fast path takes after an fs or gs prefix,
+// with a memory operand only: the loads, stores, arithmetic and compares
+// of thread-local variables and of the stack protector's canary (mov
+// rax,fs:[0x28] in every protected function).
+var segOps = func() (t [256]bool) {
+	for i := range t {
+		op := byte(i)
+		t[i] = op < 0x40 && op&7 < 4 || op == 0x80 || op == 0x81 || op == 0x83 ||
+			op == 0x84 || op == 0x85 || op >= 0x88 && op <= 0x8B || op == 0xC6 || op == 0xC7
+	}
+	return t
+}()
+
 // frameOp decodes the prologue and epilogue forms that set rsp and rbp,
 // found in most functions and otherwise left to x86asm (nearly a third of
 // its work on a large program): add/sub rsp,imm8/imm32 (48 83/81 C4/EC),
@@ -673,6 +697,44 @@ func frameOp(rest []byte, op, rex byte, has66 bool, eff *isa.Effect) (n int, ok 
 		eff.UsesFP = true
 		eff.SP, eff.SPDelta = isa.SPFromFP, 0
 		return 1, true
+	case op == 0x83 && modrm == 0xE4: // and rsp, imm8
+		if len(rest) < 2 {
+			return 0, false
+		}
+		a := -int64(int8(rest[1]))
+		if a <= 0 || a&(a-1) != 0 {
+			return 0, false // not a realignment: SPUnknown, x86asm's
+		}
+		eff.SP, eff.SPAlignment = isa.SPAlign, a
+		return 2, true
+	case op == 0x8D && (modrm == 0x65 || modrm == 0xA5): // lea rsp, [rbp+d]
+		size := 1
+		if modrm == 0xA5 {
+			size = 4
+		}
+		if len(rest) < 1+size {
+			return 0, false
+		}
+		eff.UsesFP = true
+		eff.SP, eff.SPDelta = isa.SPFromFP, imm(rest[1:], size)
+		return 1 + size, true
+	case op == 0x8D && (modrm == 0x2C || modrm == 0x6C || modrm == 0xAC) && len(rest) > 1 && rest[1] == 0x24: // lea rbp, [rsp+d]
+		size := 0
+		switch modrm {
+		case 0x6C:
+			size = 1
+		case 0xAC:
+			size = 4
+		}
+		if len(rest) < 2+size {
+			return 0, false
+		}
+		d := int64(0)
+		if size > 0 {
+			d = imm(rest[2:], size)
+		}
+		eff.UsesFP, eff.SetsFP, eff.FPOffset = true, true, d
+		return 2 + size, true
 	}
 	return 0, false
 }
