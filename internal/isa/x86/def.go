@@ -111,10 +111,10 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		eff.HasStore, eff.StoreSrc = true, int8(op&7|(rex&1)<<3)
 	case op == 0xC7: // mov r/m, imm32
 		m, ok := modrm()
-		if !ok || m.mem || m.opdigit != 0 || len(b)-(p+m.n) < 4 {
+		if !ok || m.mem || m.opdigit != 0 || len(b)-(p+int(m.n)) < 4 {
 			return
 		}
-		v := int64(int32(binary.LittleEndian.Uint32(b[p+m.n:])))
+		v := int64(int32(binary.LittleEndian.Uint32(b[p+int(m.n):])))
 		if !wide {
 			v = int64(uint32(v))
 		}
@@ -212,7 +212,7 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		if !ok || m.mem || m.opdigit == 7 {
 			return
 		}
-		q := p + m.n
+		q := p + int(m.n)
 		var v int64
 		if op == 0x83 {
 			if len(b)-q < 1 {
@@ -250,8 +250,8 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		if !ok || m.mem {
 			return
 		}
-		if op == 0xC1 && m.opdigit == 4 && wide && p+m.n < len(b) { // shl r64, imm8
-			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefShl, int8(m.rm), int8(m.rm), int64(b[p+m.n]&63)
+		if op == 0xC1 && m.opdigit == 4 && wide && p+int(m.n) < len(b) { // shl r64, imm8
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefShl, int8(m.rm), int8(m.rm), int64(b[p+int(m.n)]&63)
 			return
 		}
 		switch {

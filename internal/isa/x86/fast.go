@@ -18,16 +18,17 @@ import (
 // Effect the x86asm path would; TestFastMatchesSlow checks this on every
 // byte offset of libc's .text and FuzzDecode on random input.
 
-// modRM is a decoded ModRM operand.
+// modRM is a decoded ModRM operand. (24 bytes: the fast path copies it
+// for setDefOp, and zeroes it for every instruction with a ModRM.)
 type modRM struct {
-	n        int   // bytes taken by ModRM, SIB and displacement
+	disp     int64 // sign-extended displacement
+	n        uint8 // bytes taken by ModRM, SIB and displacement
 	mod      byte  // ModRM.mod
 	reg      byte  // ModRM.reg extended by REX.R (0-15)
 	rm       byte  // ModRM.rm extended by REX.B, for mod == 3
 	mem      bool  // mod != 3
 	base     int8  // memory base register 0-15, baseNone or baseRIP
 	index    int8  // memory index register 0-15 or baseNone
-	disp     int64 // sign-extended displacement
 	opdigit  byte  // ModRM.reg without REX.R (the /digit of group opcodes)
 	hasIndex bool
 	scale    uint8 // the index's scale: 1, 2, 4 or 8
@@ -68,7 +69,7 @@ func parseModRMInto(m *modRM, b []byte, rex byte) bool {
 	}
 	m.mem = true
 	m.base, m.index = baseNone, baseNone
-	dispSize := 0
+	dispSize := uint8(0)
 	switch m.mod {
 	case 1:
 		dispSize = 1
@@ -97,7 +98,7 @@ func parseModRMInto(m *modRM, b []byte, rex byte) bool {
 	} else {
 		m.base = int8(rm | (rex&1)<<3)
 	}
-	if len(b) < m.n+dispSize {
+	if len(b) < int(m.n+dispSize) {
 		return false
 	}
 	switch dispSize {
@@ -308,7 +309,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			return false // (s.m is not read: the instruction goes to x86asm)
 		}
 		s.haveM = true
-		p += s.m.n
+		p += int(s.m.n)
 		return true
 	}
 	// immN reads an n-byte immediate at p.
@@ -327,17 +328,19 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		fullImm = 2
 	}
 
-	if n, ok := frameOp(code[p:], op, rex, has66, eff); ok {
-		eff.Len = p + n
-		if out != nil {
-			out.keep(&s)
+	if frameOpcodes[op] && !has66 && !seg {
+		if n, ok := frameOp(code[p:], op, rex, eff); ok {
+			eff.Len = p + n
+			if out != nil {
+				out.keep(&s)
+			}
+			return true
 		}
-		return true
 	}
 
-	switch {
+	switch opClasses[op] { // (a jump table: a chain of compares was a fifth of the fast path)
 	// ALU r/m,r and r,r/m: add or adc sbb and sub xor cmp.
-	case op < 0x40 && op&7 < 4:
+	case opcALU:
 		if !modrm() {
 			return false
 		}
@@ -360,7 +363,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			s.useRM(sz, false, true)
 		}
 	// ALU al/eax, imm.
-	case op < 0x40 && (op&7 == 4 || op&7 == 5):
+	case opcALUAcc:
 		n := 1
 		if op&7 == 5 {
 			n = fullImm
@@ -368,7 +371,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !immN(n) {
 			return false
 		}
-	case op == 0x0F:
+	case opc0F:
 		ok := fast0F(code, p, &s, eff, has66)
 		if ok && out != nil {
 			out.keep(&s)
@@ -376,7 +379,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		return ok
 
 	// push/pop r64 (or r16 with 0x66).
-	case op >= 0x50 && op <= 0x5F:
+	case opcPushPop:
 		r := op&7 | (rex&1)<<3
 		d := int64(8)
 		if has66 && rex&8 == 0 { // REX.W overrides 0x66
@@ -394,12 +397,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 				eff.UsesFP, eff.ClobbersFP = true, true // pop rbp
 			}
 		}
-	case op == 0x63: // movsxd r64, r/m32
+	case opcMovsxd: // movsxd r64, r/m32
 		if rex&8 == 0 || !modrm() || !s.writeReg(s.m.reg, 8) {
 			return false
 		}
 		s.useRM(4, false, true)
-	case op == 0x68 || op == 0x6A: // push imm
+	case opcPushImm: // push imm
 		if has66 {
 			return false
 		}
@@ -411,7 +414,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			return false
 		}
 		eff.SP, eff.SPDelta = isa.SPAdd, -8
-	case op == 0x69 || op == 0x6B: // imul r, r/m, imm
+	case opcImulImm: // imul r, r/m, imm
 		if !modrm() || !s.writeReg(s.m.reg, s.size) {
 			return false
 		}
@@ -423,13 +426,13 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !immN(n) {
 			return false
 		}
-	case op >= 0x70 && op <= 0x7F: // jcc rel8
+	case opcJcc8: // jcc rel8
 		if has66 || !immN(1) {
 			return false
 		}
 		eff.Flow, eff.HasTarget = isa.FlowCondJump, true
 		eff.Target = pc + uint64(p) + uint64(immv)
-	case op >= 0x80 && op <= 0x83 && op != 0x82: // group 1 r/m, imm
+	case opcGroup1: // group 1 r/m, imm
 		if !modrm() {
 			return false
 		}
@@ -443,7 +446,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !s.useRM(sz, s.m.opdigit != 7, true) || !immN(n) {
 			return false
 		}
-	case op == 0x84 || op == 0x85: // test r/m, r
+	case opcTest: // test r/m, r
 		if !modrm() {
 			return false
 		}
@@ -453,7 +456,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 		s.useRM(sz, false, true)
 		s.useReg(s.m.reg, sz)
-	case op >= 0x88 && op <= 0x8B: // mov
+	case opcMov: // mov
 		if !modrm() {
 			return false
 		}
@@ -481,7 +484,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			}
 			s.useRM(sz, false, true)
 		}
-	case op == 0x8D: // lea
+	case opcLea: // lea
 		if !modrm() || !s.m.mem || s.size == 2 {
 			return false
 		}
@@ -499,12 +502,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if s.size == 8 && m.base == regSP && !m.hasIndex && m.disp < 0 {
 			eff.SavesSPLimit, eff.SPLimitOffset = true, m.disp
 		}
-	case op == 0x90: // nop
+	case opcNop: // nop
 		if has66 || rex != 0 {
 			return false
 		}
-	case op == 0x98 || op == 0x99: // cbw/cwde/cdqe, cwd/cdq/cqo
-	case op == 0xA8 || op == 0xA9: // test al/eax, imm
+	case opcConvert: // cbw/cwde/cdqe, cwd/cdq/cqo
+	case opcTestAcc: // test al/eax, imm
 		n := 1
 		if op == 0xA9 {
 			n = fullImm
@@ -512,7 +515,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !immN(n) {
 			return false
 		}
-	case op >= 0xB0 && op <= 0xBF: // mov r, imm
+	case opcMovImm: // mov r, imm
 		r := op&7 | (rex&1)<<3
 		sz, n := s.size, fullImm
 		if op < 0xB8 {
@@ -528,7 +531,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if sz >= 4 && immv >= 0x10000 {
 			eff.Ref, eff.HasRef = uint64(immv), true
 		}
-	case op == 0xC0 || op == 0xC1 || op >= 0xD0 && op <= 0xD3: // shifts
+	case opcShift: // shifts
 		if !modrm() || s.m.opdigit == 6 {
 			return false
 		}
@@ -542,12 +545,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if op <= 0xC1 && !immN(1) {
 			return false
 		}
-	case op == 0xC3: // ret
+	case opcRet: // ret
 		if has66 || rex != 0 {
 			return false
 		}
 		eff.Flow = isa.FlowReturn
-	case op == 0xC6 || op == 0xC7: // mov r/m, imm
+	case opcMovRMImm: // mov r/m, imm
 		if !modrm() || s.m.opdigit != 0 {
 			return false
 		}
@@ -561,9 +564,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !s.m.mem && sz >= 4 && immv >= 0x10000 {
 			eff.Ref, eff.HasRef = uint64(immv), true
 		}
-	case op == 0xCC: // int3
+	case opcInt3: // int3
 		eff.Flow = isa.FlowStop
-	case op == 0xE8 || op == 0xE9 || op == 0xEB: // call/jmp rel
+	case opcCallJmpRel: // call/jmp rel
 		if has66 {
 			return false
 		}
@@ -579,7 +582,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			eff.Flow = isa.FlowCall
 		}
 		eff.Target, eff.HasTarget = pc+uint64(p)+uint64(immv), true
-	case op == 0xF6 || op == 0xF7: // test/not/neg/mul/imul/div/idiv r/m
+	case opcGroup3: // test/not/neg/mul/imul/div/idiv r/m
 		if !modrm() || s.m.opdigit == 1 {
 			return false
 		}
@@ -600,7 +603,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 				return false
 			}
 		}
-	case op == 0xFE || op == 0xFF:
+	case opcGroup45:
 		if !modrm() {
 			return false
 		}
@@ -656,6 +659,100 @@ var segOps = func() (t [256]bool) {
 	return t
 }()
 
+// The opcode classes of decodeFastParse's switch (opClasses).
+const (
+	opcNone = iota
+	opcALU
+	opcALUAcc
+	opc0F
+	opcPushPop
+	opcMovsxd
+	opcPushImm
+	opcImulImm
+	opcJcc8
+	opcGroup1
+	opcTest
+	opcMov
+	opcLea
+	opcNop
+	opcConvert
+	opcTestAcc
+	opcMovImm
+	opcShift
+	opcRet
+	opcMovRMImm
+	opcInt3
+	opcCallJmpRel
+	opcGroup3
+	opcGroup45
+)
+
+// opClasses numbers the cases of decodeFastParse's switch on the opcode
+// byte (0: none), each opcode to the first case whose condition it meets.
+var opClasses = func() (t [256]uint8) {
+	for i := range t {
+		op := byte(i)
+		switch {
+		case op < 0x40 && op&7 < 4:
+			t[i] = opcALU
+		case op < 0x40 && (op&7 == 4 || op&7 == 5):
+			t[i] = opcALUAcc
+		case op == 0x0F:
+			t[i] = opc0F
+		case op >= 0x50 && op <= 0x5F:
+			t[i] = opcPushPop
+		case op == 0x63:
+			t[i] = opcMovsxd
+		case op == 0x68 || op == 0x6A:
+			t[i] = opcPushImm
+		case op == 0x69 || op == 0x6B:
+			t[i] = opcImulImm
+		case op >= 0x70 && op <= 0x7F:
+			t[i] = opcJcc8
+		case op >= 0x80 && op <= 0x83 && op != 0x82:
+			t[i] = opcGroup1
+		case op == 0x84 || op == 0x85:
+			t[i] = opcTest
+		case op >= 0x88 && op <= 0x8B:
+			t[i] = opcMov
+		case op == 0x8D:
+			t[i] = opcLea
+		case op == 0x90:
+			t[i] = opcNop
+		case op == 0x98 || op == 0x99:
+			t[i] = opcConvert
+		case op == 0xA8 || op == 0xA9:
+			t[i] = opcTestAcc
+		case op >= 0xB0 && op <= 0xBF:
+			t[i] = opcMovImm
+		case op == 0xC0 || op == 0xC1 || op >= 0xD0 && op <= 0xD3:
+			t[i] = opcShift
+		case op == 0xC3:
+			t[i] = opcRet
+		case op == 0xC6 || op == 0xC7:
+			t[i] = opcMovRMImm
+		case op == 0xCC:
+			t[i] = opcInt3
+		case op == 0xE8 || op == 0xE9 || op == 0xEB:
+			t[i] = opcCallJmpRel
+		case op == 0xF6 || op == 0xF7:
+			t[i] = opcGroup3
+		case op == 0xFE || op == 0xFF:
+			t[i] = opcGroup45
+		}
+	}
+	return t
+}()
+
+// frameOpcodes marks the opcodes frameOp has a case for (asked first: a
+// call for every instruction was a tenth of the fast path).
+var frameOpcodes = func() (t [256]bool) {
+	for _, op := range []byte{0x81, 0x83, 0x89, 0x8B, 0x8D, 0xC9} {
+		t[op] = true
+	}
+	return t
+}()
+
 // frameOp decodes the prologue and epilogue forms that set rsp and rbp,
 // found in most functions and otherwise left to x86asm (nearly a third of
 // its work on a large program): add/sub rsp,imm8/imm32 (48 83/81 C4/EC),
@@ -663,10 +760,7 @@ var segOps = func() (t [256]bool) {
 // leave (C9), each with no other prefix. rest is the code after the
 // opcode; n is the bytes it takes. Their Effects are classify's
 // (classifySPWrite, classifyFPWrite, LEAVE).
-func frameOp(rest []byte, op, rex byte, has66 bool, eff *isa.Effect) (n int, ok bool) {
-	if has66 {
-		return 0, false
-	}
+func frameOp(rest []byte, op, rex byte, eff *isa.Effect) (n int, ok bool) {
 	if op == 0xC9 && rex == 0 { // leave
 		eff.UsesFP, eff.ClobbersFP = true, true
 		eff.SP, eff.SPDelta = isa.SPFromFP, 8
@@ -751,7 +845,7 @@ func fast0F(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool) bool 
 			return false // (s.m is not read: the instruction goes to x86asm)
 		}
 		s.haveM = true
-		p += s.m.n
+		p += int(s.m.n)
 		return true
 	}
 	if n, ok := sseMove(code, p-1, s, eff, has66, 0); ok {
@@ -846,7 +940,7 @@ func sseMove(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool, rep 
 	if !ok {
 		return 0, false
 	}
-	n := p + 1 + m.n
+	n := p + 1 + int(m.n)
 	if e.imm8 {
 		if n >= len(code) {
 			return 0, false
@@ -947,7 +1041,7 @@ func fastPadding(code []byte, eff *isa.Effect) (int, bool) {
 	if !ok || !m.mem || m.opdigit != 0 {
 		return 0, false
 	}
-	n := i + 2 + m.n
+	n := i + 2 + int(m.n)
 	if n > 15 {
 		return 0, false // longer than any instruction may be
 	}
