@@ -54,6 +54,18 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 // parseModRMInto is parseModRM into *m (the decoders' hot path: no copies
 // of the operand); *m is not to be read when it returns false.
 func parseModRMInto(m *modRM, b []byte, rex byte) bool {
+	if len(b) > 0 && b[0] >= 0xC0 {
+		// A register operand (most ModRMs), here where the compiler
+		// inlines it: a call costs the caller's registers.
+		x := b[0]
+		*m = modRM{n: 1, mod: 3, opdigit: (x >> 3) & 7, reg: (x>>3)&7 | (rex&4)<<1, rm: x&7 | (rex&1)<<3}
+		return true
+	}
+	return parseModRMMem(m, b, rex)
+}
+
+// parseModRMMem is parseModRMInto for the memory operands (mod 0-2).
+func parseModRMMem(m *modRM, b []byte, rex byte) bool {
 	*m = modRM{}
 	if len(b) < 1 {
 		return false
@@ -281,14 +293,26 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if code[p] != 0x0F {
 			return false
 		}
-		s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+		if rep == 0xF3 && rex == 0 && p+2 < len(code) && code[p+1] == 0x1E && (code[p+2] == 0xFA || code[p+2] == 0xFB) {
+			// endbr64/endbr32, at the entry of every function built with
+			// -fcf-protection (Debian's libc and libstdc++): x86asm
+			// rejects them and decodeExtra's hint-NOP space takes them,
+			// with no effect.
+			eff.Len = p + 3
+			return true
+		}
+		var s fastState
+		s.eff, s.pc, s.rex, s.size = eff, pc, rex, 4
 		n, ok := sseMove(code, p+1, &s, eff, false, rep)
 		if ok {
 			eff.Len = n
 		}
 		return ok
 	}
-	s := fastState{eff: eff, pc: pc, rex: rex, size: 4, seg: seg}
+	// (Field by field: a composite literal with a non-zero field is
+	// copied from a template, twice, 80 bytes each time.)
+	var s fastState
+	s.eff, s.pc, s.rex, s.size, s.seg = eff, pc, rex, 4, seg
 	if rex&8 != 0 {
 		s.size = 8
 	} else if has66 {
