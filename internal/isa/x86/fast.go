@@ -327,15 +327,6 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		return false
 	}
 
-	// modrm parses the ModRM operand at p; immediates follow it.
-	modrm := func() bool {
-		if !parseModRMInto(&s.m, code[p:], rex) {
-			return false // (s.m is not read: the instruction goes to x86asm)
-		}
-		s.haveM = true
-		p += int(s.m.n)
-		return true
-	}
 	// immN reads an n-byte immediate at p.
 	var immv int64
 	immN := func(n int) bool {
@@ -362,12 +353,23 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 	}
 
-	switch opClasses[op] { // (a jump table: a chain of compares was a fifth of the fast path)
+	cls := opClasses[op]
+	if withModRM[cls] {
+		// The ModRM operand, parsed here for every case that has one; a
+		// register operand (most) without a call, which would cost the
+		// registers this function keeps.
+		if p < len(code) && code[p] >= 0xC0 {
+			x := code[p]
+			s.m = modRM{n: 1, mod: 3, opdigit: (x >> 3) & 7, reg: (x>>3)&7 | (rex&4)<<1, rm: x&7 | (rex&1)<<3}
+		} else if !parseModRMMem(&s.m, code[p:], rex) {
+			return false // (s.m is not read: the instruction goes to x86asm)
+		}
+		s.haveM = true
+		p += int(s.m.n)
+	}
+	switch cls { // (a jump table: a chain of compares was a fifth of the fast path)
 	// ALU r/m,r and r,r/m: add or adc sbb and sub xor cmp.
 	case opcALU:
-		if !modrm() {
-			return false
-		}
 		sz := s.size
 		if op&1 == 0 {
 			sz = 1
@@ -422,7 +424,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			}
 		}
 	case opcMovsxd: // movsxd r64, r/m32
-		if rex&8 == 0 || !modrm() || !s.writeReg(s.m.reg, 8) {
+		if rex&8 == 0 || !s.writeReg(s.m.reg, 8) {
 			return false
 		}
 		s.useRM(4, false, true)
@@ -439,7 +441,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 		eff.SP, eff.SPDelta = isa.SPAdd, -8
 	case opcImulImm: // imul r, r/m, imm
-		if !modrm() || !s.writeReg(s.m.reg, s.size) {
+		if !s.writeReg(s.m.reg, s.size) {
 			return false
 		}
 		s.useRM(s.size, false, true)
@@ -457,9 +459,6 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		eff.Flow, eff.HasTarget = isa.FlowCondJump, true
 		eff.Target = pc + uint64(p) + uint64(immv)
 	case opcGroup1: // group 1 r/m, imm
-		if !modrm() {
-			return false
-		}
 		sz, n := s.size, 1
 		switch op {
 		case 0x80:
@@ -471,9 +470,6 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			return false
 		}
 	case opcTest: // test r/m, r
-		if !modrm() {
-			return false
-		}
 		sz := s.size
 		if op == 0x84 {
 			sz = 1
@@ -481,9 +477,6 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		s.useRM(sz, false, true)
 		s.useReg(s.m.reg, sz)
 	case opcMov: // mov
-		if !modrm() {
-			return false
-		}
 		sz := s.size
 		if op&1 == 0 {
 			sz = 1
@@ -509,7 +502,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			s.useRM(sz, false, true)
 		}
 	case opcLea: // lea
-		if !modrm() || !s.m.mem || s.size == 2 {
+		if !s.m.mem || s.size == 2 {
 			return false
 		}
 		r := s.m.reg
@@ -556,7 +549,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			eff.Ref, eff.HasRef = uint64(immv), true
 		}
 	case opcShift: // shifts
-		if !modrm() || s.m.opdigit == 6 {
+		if s.m.opdigit == 6 {
 			return false
 		}
 		sz := s.size
@@ -575,7 +568,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 		eff.Flow = isa.FlowReturn
 	case opcMovRMImm: // mov r/m, imm
-		if !modrm() || s.m.opdigit != 0 {
+		if s.m.opdigit != 0 {
 			return false
 		}
 		sz, n := s.size, fullImm
@@ -607,7 +600,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 		eff.Target, eff.HasTarget = pc+uint64(p)+uint64(immv), true
 	case opcGroup3: // test/not/neg/mul/imul/div/idiv r/m
-		if !modrm() || s.m.opdigit == 1 {
+		if s.m.opdigit == 1 {
 			return false
 		}
 		sz := s.size
@@ -628,9 +621,6 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			}
 		}
 	case opcGroup45:
-		if !modrm() {
-			return false
-		}
 		d := s.m.opdigit
 		switch {
 		case d <= 1: // inc/dec
@@ -710,6 +700,16 @@ const (
 	opcGroup3
 	opcGroup45
 )
+
+// withModRM marks the opcode classes whose instructions have a ModRM
+// operand after the opcode.
+var withModRM = func() (t [opcGroup45 + 1]bool) {
+	for _, c := range []int{opcALU, opcMovsxd, opcImulImm, opcGroup1, opcTest, opcMov, opcLea,
+		opcShift, opcMovRMImm, opcGroup3, opcGroup45} {
+		t[c] = true
+	}
+	return t
+}()
 
 // opClasses numbers the cases of decodeFastParse's switch on the opcode
 // byte (0: none), each opcode to the first case whose condition it meets.
