@@ -263,21 +263,24 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 // decodeFastParse is decodeFast leaving its parse in *out (when not nil;
 // zero when called) for setDefFast.
 func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bool {
-	if len(code) > 1 && (code[0] == 0x66 || code[0] == 0x2E) {
-		if n, ok := fastPadding(code, eff); ok {
-			eff.Len = n
-			return true
-		}
+	if len(code) == 0 {
+		return false
 	}
 	p := 0
 	has66, seg := false, false
-	var rep byte // an F2 or F3 prefix: only SSE data moves (sseMove) take one here
-	if len(code) > 0 {
-		switch code[0] {
+	var rep byte                         // an F2 or F3 prefix: only SSE data moves (sseMove) take one here
+	if b0 := code[0]; legacyPrefix[b0] { // (one test for the instructions without)
+		if (b0 == 0x66 || b0 == 0x2E) && len(code) > 1 {
+			if n, ok := fastPadding(code, eff); ok {
+				eff.Len = n
+				return true
+			}
+		}
+		switch b0 {
 		case 0x66:
 			has66, p = true, 1
 		case 0xF2, 0xF3:
-			rep, p = code[0], 1
+			rep, p = b0, 1
 		case 0x64, 0x65:
 			seg, p = true, 1
 		}
@@ -659,6 +662,11 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 	}
 	return true
 }
+
+// legacyPrefix marks the first bytes decodeFastParse looks at before
+// the REX prefix and the opcode: 66, F2, F3, the fs and gs segments, and
+// 2E (padding only).
+var legacyPrefix = [256]bool{0x66: true, 0x2E: true, 0xF2: true, 0xF3: true, 0x64: true, 0x65: true}
 
 // segOps marks the opcodes the fast path takes after an fs or gs prefix,
 // with a memory operand only: the loads, stores, arithmetic and compares
