@@ -268,8 +268,10 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 	}
 	p := 0
 	has66, seg := false, false
-	var rep byte                         // an F2 or F3 prefix: only SSE data moves (sseMove) take one here
-	if b0 := code[0]; legacyPrefix[b0] { // (one test for the instructions without)
+	// rep: an F2 or F3 prefix (only SSE data moves, sseMove, take one
+	// here). One test for the instructions without a legacy prefix.
+	var rep byte
+	if b0 := code[0]; legacyPrefix[b0] {
 		if (b0 == 0x66 || b0 == 0x2E) && len(code) > 1 {
 			if n, ok := fastPadding(code, eff); ok {
 				eff.Len = n

@@ -70,7 +70,9 @@ func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	var fp fastParse
 	if decodeFastParse(code, pc, eff, &fp) {
 		eff.Nop = mayBeNop(code[0]) && isNop(code[:eff.Len])
-		setDefFast(code, pc, eff, &fp)
+		if fp.opAt == 0 || defClasses[code[fp.opAt-1]] != defcNone {
+			setDefFast(code, pc, eff, &fp) // (not called for jcc, call, test, ...)
+		}
 		return nil
 	}
 	var err error
