@@ -23,12 +23,16 @@ func TestDecodeRecoversPanic(t *testing.T) {
 	}
 }
 
-// benchText returns the .text to benchmark: /usr/bin/node's when
+// benchText returns the .text to benchmark: the file named by
+// STACKSCOPE_X86_TEXT when set, /usr/bin/node's when
 // STACKSCOPE_X86_NODE=1, else libc's.
 func benchText(b *testing.B) ([]byte, uint64) {
 	path := libcPath
 	if os.Getenv("STACKSCOPE_X86_NODE") == "1" {
 		path = "/usr/bin/node"
+	}
+	if p := os.Getenv("STACKSCOPE_X86_TEXT"); p != "" {
+		path = p
 	}
 	if _, err := os.Stat(path); err != nil {
 		b.Skipf("SKIPPED: %s not present", path)
@@ -55,6 +59,35 @@ func BenchmarkDecode(b *testing.B) {
 			off += e.Len
 			insts++
 		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(insts), "ns/inst")
+	b.ReportMetric(float64(insts)/float64(b.N), "inst/op")
+}
+
+// BenchmarkDecodeInto is BenchmarkDecode the way the frame walk decodes:
+// DecodeInto into a table of Effects that is reused (never cleared) from
+// one sweep to the next, so the cost is the decoder's alone.
+func BenchmarkDecodeInto(b *testing.B) {
+	text, base := benchText(b)
+	var d Decoder
+	table := make([]isa.Effect, 1<<12)
+	insts := 0
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := 0
+		for off := 0; off < len(text); {
+			eff := &table[k&(len(table)-1)]
+			if err := d.DecodeInto(text[off:], base+uint64(off), eff); err != nil {
+				off++
+				continue
+			}
+			off += eff.Len
+			k++
+		}
+		insts += k
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(insts), "ns/inst")

@@ -43,16 +43,62 @@ func setDef(code []byte, pc uint64, eff *isa.Effect) {
 	setDefOp(b, p, rex, pc, eff, nil)
 }
 
-// defOpcodes marks the opcodes setDefOp has a case for (the first byte
-// after the prefixes): for the others (jcc, call, test, cmp with an
-// immediate, ...) it returns at once instead of trying every case.
-var defOpcodes = func() (t [256]bool) {
+// The cases of setDefOp's switch on the opcode byte (defClasses).
+const (
+	defcNone = iota
+	defcMovImm
+	defcMovImm8
+	defcPop
+	defcPush
+	defcMovRMImm
+	defcLea
+	defcMov
+	defcMov8
+	defcALU
+	defcALUAcc
+	defcGroup1
+	defcOtherReg
+	defcGroup2345
+	defc0F
+)
+
+// defClasses gives each opcode (the first byte after the prefixes) the
+// case of setDefOp's switch it takes, defcNone for those it has none for
+// (jcc, call, test, cmp with an immediate, ...): a jump table, where a
+// chain of compares was a fifth of setDefOp.
+var defClasses = func() (t [256]uint8) {
 	for i := range t {
 		op := byte(i)
-		t[i] = op >= 0xB0 && op <= 0xBF || op >= 0x50 && op <= 0x5F || op < 0x40 && op&7 < 6 ||
-			op == 0xC7 || op == 0x8D || op >= 0x88 && op <= 0x8B || op == 0x81 || op == 0x83 ||
-			op == 0x63 || op == 0x69 || op == 0x6B || op == 0xC1 || op == 0xD1 || op == 0xD3 ||
-			op == 0xF7 || op == 0xFF || op == 0x0F
+		switch {
+		case op >= 0xB8 && op <= 0xBF:
+			t[i] = defcMovImm
+		case op >= 0xB0 && op <= 0xB7:
+			t[i] = defcMovImm8
+		case op >= 0x58 && op <= 0x5F:
+			t[i] = defcPop
+		case op >= 0x50 && op <= 0x57:
+			t[i] = defcPush
+		case op == 0xC7:
+			t[i] = defcMovRMImm
+		case op == 0x8D:
+			t[i] = defcLea
+		case op == 0x89 || op == 0x8B:
+			t[i] = defcMov
+		case op == 0x88 || op == 0x8A:
+			t[i] = defcMov8
+		case op < 0x40 && op&7 < 4:
+			t[i] = defcALU
+		case op < 0x40 && (op&7 == 4 || op&7 == 5):
+			t[i] = defcALUAcc
+		case op == 0x81 || op == 0x83:
+			t[i] = defcGroup1
+		case op == 0x63 || op == 0x69 || op == 0x6B:
+			t[i] = defcOtherReg
+		case op == 0xC1 || op == 0xD1 || op == 0xD3 || op == 0xF7 || op == 0xFF:
+			t[i] = defcGroup2345
+		case op == 0x0F:
+			t[i] = defc0F
+		}
 	}
 	return t
 }()
@@ -65,7 +111,8 @@ var defOpcodes = func() (t [256]bool) {
 func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM) {
 	n := len(b)
 	op := b[p]
-	if !defOpcodes[op] {
+	cls := defClasses[op]
+	if cls == defcNone {
 		return
 	}
 	p++
@@ -89,8 +136,8 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		}
 		return r
 	}
-	switch {
-	case op >= 0xB8 && op <= 0xBF: // mov r, imm32 / imm64
+	switch cls {
+	case defcMovImm: // mov r, imm32 / imm64
 		r := op&7 | (rex&1)<<3
 		if wide {
 			if len(b)-p < 8 {
@@ -103,23 +150,23 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 			return
 		}
 		eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(r), int64(binary.LittleEndian.Uint32(b[p:]))
-	case op >= 0xB0 && op <= 0xB7: // mov r8, imm8
+	case defcMovImm8: // mov r8, imm8
 		other(byteReg(op&7 | (rex&1)<<3))
-	case op >= 0x58 && op <= 0x5F: // pop r
+	case defcPop: // pop r
 		other(op&7 | (rex&1)<<3)
-	case op >= 0x50 && op <= 0x57: // push r64 (a 0x66 push r16 returned above)
+	case defcPush: // push r64 (a 0x66 push r16 returned above)
 		eff.HasStore, eff.StoreSrc = true, int8(op&7|(rex&1)<<3)
-	case op == 0xC7: // mov r/m, imm32
+	case defcMovRMImm: // mov r/m, imm32
 		m, ok := modrm()
-		if !ok || m.mem || m.opdigit != 0 || len(b)-(p+m.n) < 4 {
+		if !ok || m.mem || m.opdigit != 0 || len(b)-(p+int(m.n)) < 4 {
 			return
 		}
-		v := int64(int32(binary.LittleEndian.Uint32(b[p+m.n:])))
+		v := int64(int32(binary.LittleEndian.Uint32(b[p+int(m.n):])))
 		if !wide {
 			v = int64(uint32(v))
 		}
 		eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(m.rm), v
-	case op == 0x8D: // lea
+	case defcLea: // lea
 		m, ok := modrm()
 		if !ok || !m.mem {
 			return
@@ -136,7 +183,7 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		default:
 			other(m.reg)
 		}
-	case op == 0x89 || op == 0x8B: // mov r/m,r and r,r/m
+	case defcMov: // mov r/m,r and r,r/m
 		m, ok := modrm()
 		if !ok {
 			return
@@ -161,7 +208,7 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		if !wide {
 			eff.DefValue = 32
 		}
-	case op == 0x88 || op == 0x8A: // mov r/m8,r8 and r8,r/m8
+	case defcMov8: // mov r/m8,r8 and r8,r/m8
 		m, ok := modrm()
 		if !ok {
 			return
@@ -171,7 +218,7 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		} else if !m.mem {
 			other(byteReg(m.rm))
 		}
-	case op < 0x40 && op&7 < 4: // ALU r/m,r and r,r/m
+	case defcALU: // ALU r/m,r and r,r/m
 		m, ok := modrm()
 		if !ok || op&0xF8 == 0x38 { // cmp
 			return
@@ -194,7 +241,7 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 			return
 		}
 		other(dst)
-	case op < 0x40 && (op&7 == 4 || op&7 == 5): // ALU al/eax/rax, imm
+	case defcALUAcc: // ALU al/eax/rax, imm
 		if op&0xF8 == 0x38 {
 			return // cmp
 		}
@@ -207,12 +254,12 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 			return
 		}
 		other(0)
-	case op == 0x81 || op == 0x83: // group 1 r, imm
+	case defcGroup1: // group 1 r, imm
 		m, ok := modrm()
 		if !ok || m.mem || m.opdigit == 7 {
 			return
 		}
-		q := p + m.n
+		q := p + int(m.n)
 		var v int64
 		if op == 0x83 {
 			if len(b)-q < 1 {
@@ -233,11 +280,11 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 			return
 		}
 		other(m.rm)
-	case op == 0x63 || op == 0x69 || op == 0x6B: // movsxd, imul r,r/m,imm
+	case defcOtherReg: // movsxd, imul r,r/m,imm
 		if m, ok := modrm(); ok {
 			other(m.reg)
 		}
-	case op == 0xC1 || op == 0xD1 || op == 0xD3 || op == 0xF7 || op == 0xFF:
+	case defcGroup2345:
 		m, ok := modrm()
 		if ok && op == 0xFF && (m.opdigit == 2 || m.opdigit == 4) { // call/jmp r/m
 			if m.mem {
@@ -250,8 +297,8 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 		if !ok || m.mem {
 			return
 		}
-		if op == 0xC1 && m.opdigit == 4 && wide && p+m.n < len(b) { // shl r64, imm8
-			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefShl, int8(m.rm), int8(m.rm), int64(b[p+m.n]&63)
+		if op == 0xC1 && m.opdigit == 4 && wide && p+int(m.n) < len(b) { // shl r64, imm8
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefShl, int8(m.rm), int8(m.rm), int64(b[p+int(m.n)]&63)
 			return
 		}
 		switch {
@@ -260,7 +307,10 @@ func setDefOp(b []byte, p int, rex byte, pc uint64, eff *isa.Effect, pre *modRM)
 			op != 0xF7 && op != 0xFF && m.opdigit != 6:
 			other(m.rm)
 		}
-	case op == 0x0F && p < len(b):
+	case defc0F:
+		if p >= len(b) {
+			return
+		}
 		op2 := b[p]
 		p++
 		switch {

@@ -61,6 +61,12 @@ prefixes:
 	if code[p+1] == 0x38 && p+3 < len(code) && code[p+2] == 0xF6 && (opsize != rep) {
 		return decodeADX(code, pc, p, rex)
 	}
+	if p+3 > 15 {
+		// Every form below takes the opcode, 0F xx and a ModRM byte
+		// after the prefixes: longer than any instruction may be (the
+		// fuzzer's twelve es prefixes, REX and rdpkru).
+		return isa.Effect{}, false
+	}
 	op, modrm := code[p+1], code[p+2]
 	switch {
 	case op == 0x0D || op >= 0x18 && op <= 0x1F:

@@ -18,16 +18,17 @@ import (
 // Effect the x86asm path would; TestFastMatchesSlow checks this on every
 // byte offset of libc's .text and FuzzDecode on random input.
 
-// modRM is a decoded ModRM operand.
+// modRM is a decoded ModRM operand. (24 bytes: the fast path copies it
+// for setDefOp, and zeroes it for every instruction with a ModRM.)
 type modRM struct {
-	n        int   // bytes taken by ModRM, SIB and displacement
+	disp     int64 // sign-extended displacement
+	n        uint8 // bytes taken by ModRM, SIB and displacement
 	mod      byte  // ModRM.mod
 	reg      byte  // ModRM.reg extended by REX.R (0-15)
 	rm       byte  // ModRM.rm extended by REX.B, for mod == 3
 	mem      bool  // mod != 3
 	base     int8  // memory base register 0-15, baseNone or baseRIP
 	index    int8  // memory index register 0-15 or baseNone
-	disp     int64 // sign-extended displacement
 	opdigit  byte  // ModRM.reg without REX.R (the /digit of group opcodes)
 	hasIndex bool
 	scale    uint8 // the index's scale: 1, 2, 4 or 8
@@ -53,6 +54,18 @@ func parseModRM(b []byte, rex byte) (m modRM, ok bool) {
 // parseModRMInto is parseModRM into *m (the decoders' hot path: no copies
 // of the operand); *m is not to be read when it returns false.
 func parseModRMInto(m *modRM, b []byte, rex byte) bool {
+	if len(b) > 0 && b[0] >= 0xC0 {
+		// A register operand (most ModRMs), here where the compiler
+		// inlines it: a call costs the caller's registers.
+		x := b[0]
+		*m = modRM{n: 1, mod: 3, opdigit: (x >> 3) & 7, reg: (x>>3)&7 | (rex&4)<<1, rm: x&7 | (rex&1)<<3}
+		return true
+	}
+	return parseModRMMem(m, b, rex)
+}
+
+// parseModRMMem is parseModRMInto for the memory operands (mod 0-2).
+func parseModRMMem(m *modRM, b []byte, rex byte) bool {
 	*m = modRM{}
 	if len(b) < 1 {
 		return false
@@ -68,7 +81,7 @@ func parseModRMInto(m *modRM, b []byte, rex byte) bool {
 	}
 	m.mem = true
 	m.base, m.index = baseNone, baseNone
-	dispSize := 0
+	dispSize := uint8(0)
 	switch m.mod {
 	case 1:
 		dispSize = 1
@@ -97,7 +110,7 @@ func parseModRMInto(m *modRM, b []byte, rex byte) bool {
 	} else {
 		m.base = int8(rm | (rex&1)<<3)
 	}
-	if len(b) < m.n+dispSize {
+	if len(b) < int(m.n+dispSize) {
 		return false
 	}
 	switch dispSize {
@@ -121,6 +134,9 @@ type fastState struct {
 	// opAt is 1 + the offset of the opcode byte of an instruction with
 	// no prefix but REX (0 otherwise).
 	opAt int
+	// seg: an fs or gs segment prefix (thread-local data: no stack
+	// access, no fixed address).
+	seg bool
 }
 
 // fastParse is what decodeFastParse leaves for setDefOp of an
@@ -167,10 +183,20 @@ func (s *fastState) useReg(r byte, sz int64) {
 }
 
 // writeReg checks a written register operand. It returns false for the
-// rsp and rbp families: those writes (SP effects, SetsFP, ClobbersFP) are
-// left to the x86asm path.
+// rsp family: those writes (SP effects) are left to the x86asm path. A
+// write of the rbp family is ClobbersFP, as classifyFPWrite says for any
+// instruction but mov rbp,rsp and lea rbp,[rsp+d] (SetsFP), which the
+// callers leave to the x86asm path. (Code built without frame pointers
+// uses rbp as any other register: these writes were the largest share
+// of libLLVM's instructions that went through x86asm.)
 func (s *fastState) writeReg(r byte, sz int64) bool {
-	return regKind(r, sz, s.rex) == 0
+	switch regKind(r, sz, s.rex) {
+	case 1:
+		return false
+	case 2:
+		s.eff.UsesFP, s.eff.ClobbersFP = true, true
+	}
+	return true
 }
 
 // useRM records the r/m operand: a register (read or written as told) or a
@@ -190,7 +216,7 @@ func (s *fastState) useRM(sz int64, write, access bool) bool {
 	// With an index register ([rsp+rdx-0x78]: an array in the red zone),
 	// the displacement is the lowest byte touched for a non-negative
 	// index, which is what C array indexing gives.
-	if access {
+	if access && !s.seg {
 		switch m.base {
 		case regSP:
 			s.eff.Access, s.eff.AccessOff, s.eff.AccessSize = isa.BaseSP, m.disp, sz
@@ -237,19 +263,29 @@ func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
 // decodeFastParse is decodeFast leaving its parse in *out (when not nil;
 // zero when called) for setDefFast.
 func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bool {
-	if len(code) > 1 && (code[0] == 0x66 || code[0] == 0x2E) {
-		if n, ok := fastPadding(code, eff); ok {
-			eff.Len = n
-			return true
-		}
+	if len(code) == 0 {
+		return false
 	}
 	p := 0
-	has66 := false
-	var rep byte // an F2 or F3 prefix: only SSE data moves (sseMove) take one here
-	if len(code) > 0 && code[0] == 0x66 {
-		has66, p = true, 1
-	} else if len(code) > 0 && (code[0] == 0xF2 || code[0] == 0xF3) {
-		rep, p = code[0], 1
+	has66, seg := false, false
+	// rep: an F2 or F3 prefix (only SSE data moves, sseMove, take one
+	// here). One test for the instructions without a legacy prefix.
+	var rep byte
+	if b0 := code[0]; legacyPrefix[b0] {
+		if (b0 == 0x66 || b0 == 0x2E) && len(code) > 1 {
+			if n, ok := fastPadding(code, eff); ok {
+				eff.Len = n
+				return true
+			}
+		}
+		switch b0 {
+		case 0x66:
+			has66, p = true, 1
+		case 0xF2, 0xF3:
+			rep, p = b0, 1
+		case 0x64, 0x65:
+			seg, p = true, 1
+		}
 	}
 	var rex byte
 	if p < len(code) && code[p]&0xF0 == 0x40 {
@@ -262,34 +298,40 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if code[p] != 0x0F {
 			return false
 		}
-		s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+		if rep == 0xF3 && rex == 0 && p+2 < len(code) && code[p+1] == 0x1E && (code[p+2] == 0xFA || code[p+2] == 0xFB) {
+			// endbr64/endbr32, at the entry of every function built with
+			// -fcf-protection (Debian's libc and libstdc++): x86asm
+			// rejects them and decodeExtra's hint-NOP space takes them,
+			// with no effect.
+			eff.Len = p + 3
+			return true
+		}
+		var s fastState
+		s.eff, s.pc, s.rex, s.size = eff, pc, rex, 4
 		n, ok := sseMove(code, p+1, &s, eff, false, rep)
 		if ok {
 			eff.Len = n
 		}
 		return ok
 	}
-	s := fastState{eff: eff, pc: pc, rex: rex, size: 4}
+	// (Field by field: a composite literal with a non-zero field is
+	// copied from a template, twice, 80 bytes each time.)
+	var s fastState
+	s.eff, s.pc, s.rex, s.size, s.seg = eff, pc, rex, 4, seg
 	if rex&8 != 0 {
 		s.size = 8
 	} else if has66 {
 		s.size = 2
 	}
-	if !has66 {
+	if !has66 && !seg {
 		s.opAt = p + 1
 	}
 	op := code[p]
 	p++
-
-	// modrm parses the ModRM operand at p; immediates follow it.
-	modrm := func() bool {
-		if !parseModRMInto(&s.m, code[p:], rex) {
-			return false // (s.m is not read: the instruction goes to x86asm)
-		}
-		s.haveM = true
-		p += s.m.n
-		return true
+	if seg && (!segOps[op] || p >= len(code) || code[p]>>6 == 3) {
+		return false
 	}
+
 	// immN reads an n-byte immediate at p.
 	var immv int64
 	immN := func(n int) bool {
@@ -306,20 +348,33 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		fullImm = 2
 	}
 
-	if n, ok := frameOp(code[p:], op, rex, has66, eff); ok {
-		eff.Len = p + n
-		if out != nil {
-			out.keep(&s)
+	if frameOpcodes[op] && !has66 && !seg {
+		if n, ok := frameOp(code[p:], op, rex, eff); ok {
+			eff.Len = p + n
+			if out != nil {
+				out.keep(&s)
+			}
+			return true
 		}
-		return true
 	}
 
-	switch {
-	// ALU r/m,r and r,r/m: add or adc sbb and sub xor cmp.
-	case op < 0x40 && op&7 < 4:
-		if !modrm() {
-			return false
+	cls := opClasses[op]
+	if withModRM[cls] {
+		// The ModRM operand, parsed here for every case that has one; a
+		// register operand (most) without a call, which would cost the
+		// registers this function keeps.
+		if p < len(code) && code[p] >= 0xC0 {
+			x := code[p]
+			s.m = modRM{n: 1, mod: 3, opdigit: (x >> 3) & 7, reg: (x>>3)&7 | (rex&4)<<1, rm: x&7 | (rex&1)<<3}
+		} else if !parseModRMMem(&s.m, code[p:], rex) {
+			return false // (s.m is not read: the instruction goes to x86asm)
 		}
+		s.haveM = true
+		p += int(s.m.n)
+	}
+	switch cls { // (a jump table: a chain of compares was a fifth of the fast path)
+	// ALU r/m,r and r,r/m: add or adc sbb and sub xor cmp.
+	case opcALU:
 		sz := s.size
 		if op&1 == 0 {
 			sz = 1
@@ -339,7 +394,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			s.useRM(sz, false, true)
 		}
 	// ALU al/eax, imm.
-	case op < 0x40 && (op&7 == 4 || op&7 == 5):
+	case opcALUAcc:
 		n := 1
 		if op&7 == 5 {
 			n = fullImm
@@ -347,7 +402,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !immN(n) {
 			return false
 		}
-	case op == 0x0F:
+	case opc0F:
 		ok := fast0F(code, p, &s, eff, has66)
 		if ok && out != nil {
 			out.keep(&s)
@@ -355,7 +410,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		return ok
 
 	// push/pop r64 (or r16 with 0x66).
-	case op >= 0x50 && op <= 0x5F:
+	case opcPushPop:
 		r := op&7 | (rex&1)<<3
 		d := int64(8)
 		if has66 && rex&8 == 0 { // REX.W overrides 0x66
@@ -373,12 +428,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 				eff.UsesFP, eff.ClobbersFP = true, true // pop rbp
 			}
 		}
-	case op == 0x63: // movsxd r64, r/m32
-		if rex&8 == 0 || !modrm() || !s.writeReg(s.m.reg, 8) {
+	case opcMovsxd: // movsxd r64, r/m32
+		if rex&8 == 0 || !s.writeReg(s.m.reg, 8) {
 			return false
 		}
 		s.useRM(4, false, true)
-	case op == 0x68 || op == 0x6A: // push imm
+	case opcPushImm: // push imm
 		if has66 {
 			return false
 		}
@@ -390,8 +445,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			return false
 		}
 		eff.SP, eff.SPDelta = isa.SPAdd, -8
-	case op == 0x69 || op == 0x6B: // imul r, r/m, imm
-		if !modrm() || !s.writeReg(s.m.reg, s.size) {
+	case opcImulImm: // imul r, r/m, imm
+		if !s.writeReg(s.m.reg, s.size) {
 			return false
 		}
 		s.useRM(s.size, false, true)
@@ -402,16 +457,13 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !immN(n) {
 			return false
 		}
-	case op >= 0x70 && op <= 0x7F: // jcc rel8
+	case opcJcc8: // jcc rel8
 		if has66 || !immN(1) {
 			return false
 		}
 		eff.Flow, eff.HasTarget = isa.FlowCondJump, true
 		eff.Target = pc + uint64(p) + uint64(immv)
-	case op >= 0x80 && op <= 0x83 && op != 0x82: // group 1 r/m, imm
-		if !modrm() {
-			return false
-		}
+	case opcGroup1: // group 1 r/m, imm
 		sz, n := s.size, 1
 		switch op {
 		case 0x80:
@@ -422,23 +474,26 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !s.useRM(sz, s.m.opdigit != 7, true) || !immN(n) {
 			return false
 		}
-	case op == 0x84 || op == 0x85: // test r/m, r
-		if !modrm() {
-			return false
-		}
+	case opcTest: // test r/m, r
 		sz := s.size
 		if op == 0x84 {
 			sz = 1
 		}
 		s.useRM(sz, false, true)
 		s.useReg(s.m.reg, sz)
-	case op >= 0x88 && op <= 0x8B: // mov
-		if !modrm() {
-			return false
-		}
+	case opcMov: // mov
 		sz := s.size
 		if op&1 == 0 {
 			sz = 1
+		}
+		if sz == 8 && !s.m.mem {
+			dst, src := s.m.rm, s.m.reg
+			if op == 0x8B {
+				dst, src = src, dst
+			}
+			if dst == regBP && src == regSP {
+				return false // mov rbp,rsp with a REX other than frameOp's: SetsFP
+			}
 		}
 		if op&2 == 0 {
 			if !s.useRM(sz, true, true) {
@@ -451,16 +506,17 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			}
 			s.useRM(sz, false, true)
 		}
-	case op == 0x8D: // lea
-		if !modrm() || !s.m.mem || s.size == 2 {
+	case opcLea: // lea
+		if !s.m.mem || s.size == 2 {
 			return false
 		}
 		r := s.m.reg
-		if r == regSP || r == regBP {
-			return false // SetsFP / SP effects: the x86asm path
-		}
-		s.useRM(s.size, false, false)
 		m := &s.m
+		if r == regSP || r == regBP && s.size == 8 && m.base == regSP && !m.hasIndex {
+			return false // SP effects / SetsFP: the x86asm path
+		}
+		s.writeReg(r, s.size)
+		s.useRM(s.size, false, false)
 		eff.Len = p
 		if m.base == baseRIP && !m.hasIndex {
 			eff.Ref, eff.HasRef = s.slot()
@@ -468,12 +524,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if s.size == 8 && m.base == regSP && !m.hasIndex && m.disp < 0 {
 			eff.SavesSPLimit, eff.SPLimitOffset = true, m.disp
 		}
-	case op == 0x90: // nop
+	case opcNop: // nop
 		if has66 || rex != 0 {
 			return false
 		}
-	case op == 0x98 || op == 0x99: // cbw/cwde/cdqe, cwd/cdq/cqo
-	case op == 0xA8 || op == 0xA9: // test al/eax, imm
+	case opcConvert: // cbw/cwde/cdqe, cwd/cdq/cqo
+	case opcTestAcc: // test al/eax, imm
 		n := 1
 		if op == 0xA9 {
 			n = fullImm
@@ -481,7 +537,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !immN(n) {
 			return false
 		}
-	case op >= 0xB0 && op <= 0xBF: // mov r, imm
+	case opcMovImm: // mov r, imm
 		r := op&7 | (rex&1)<<3
 		sz, n := s.size, fullImm
 		if op < 0xB8 {
@@ -497,8 +553,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if sz >= 4 && immv >= 0x10000 {
 			eff.Ref, eff.HasRef = uint64(immv), true
 		}
-	case op == 0xC0 || op == 0xC1 || op >= 0xD0 && op <= 0xD3: // shifts
-		if !modrm() || s.m.opdigit == 6 {
+	case opcShift: // shifts
+		if s.m.opdigit == 6 {
 			return false
 		}
 		sz := s.size
@@ -511,13 +567,13 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if op <= 0xC1 && !immN(1) {
 			return false
 		}
-	case op == 0xC3: // ret
+	case opcRet: // ret
 		if has66 || rex != 0 {
 			return false
 		}
 		eff.Flow = isa.FlowReturn
-	case op == 0xC6 || op == 0xC7: // mov r/m, imm
-		if !modrm() || s.m.opdigit != 0 {
+	case opcMovRMImm: // mov r/m, imm
+		if s.m.opdigit != 0 {
 			return false
 		}
 		sz, n := s.size, fullImm
@@ -530,9 +586,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if !s.m.mem && sz >= 4 && immv >= 0x10000 {
 			eff.Ref, eff.HasRef = uint64(immv), true
 		}
-	case op == 0xCC: // int3
+	case opcInt3: // int3
 		eff.Flow = isa.FlowStop
-	case op == 0xE8 || op == 0xE9 || op == 0xEB: // call/jmp rel
+	case opcCallJmpRel: // call/jmp rel
 		if has66 {
 			return false
 		}
@@ -548,8 +604,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			eff.Flow = isa.FlowCall
 		}
 		eff.Target, eff.HasTarget = pc+uint64(p)+uint64(immv), true
-	case op == 0xF6 || op == 0xF7: // test/not/neg/mul/imul/div/idiv r/m
-		if !modrm() || s.m.opdigit == 1 {
+	case opcGroup3: // test/not/neg/mul/imul/div/idiv r/m
+		if s.m.opdigit == 1 {
 			return false
 		}
 		sz := s.size
@@ -569,10 +625,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 				return false
 			}
 		}
-	case op == 0xFE || op == 0xFF:
-		if !modrm() {
-			return false
-		}
+	case opcGroup45:
 		d := s.m.opdigit
 		switch {
 		case d <= 1: // inc/dec
@@ -612,6 +665,128 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 	return true
 }
 
+// legacyPrefix marks the first bytes decodeFastParse looks at before
+// the REX prefix and the opcode: 66, F2, F3, the fs and gs segments, and
+// 2E (padding only).
+var legacyPrefix = [256]bool{0x66: true, 0x2E: true, 0xF2: true, 0xF3: true, 0x64: true, 0x65: true}
+
+// segOps marks the opcodes the fast path takes after an fs or gs prefix,
+// with a memory operand only: the loads, stores, arithmetic and compares
+// of thread-local variables and of the stack protector's canary (mov
+// rax,fs:[0x28] in every protected function).
+var segOps = func() (t [256]bool) {
+	for i := range t {
+		op := byte(i)
+		t[i] = op < 0x40 && op&7 < 4 || op == 0x80 || op == 0x81 || op == 0x83 ||
+			op == 0x84 || op == 0x85 || op >= 0x88 && op <= 0x8B || op == 0xC6 || op == 0xC7
+	}
+	return t
+}()
+
+// The opcode classes of decodeFastParse's switch (opClasses).
+const (
+	opcNone = iota
+	opcALU
+	opcALUAcc
+	opc0F
+	opcPushPop
+	opcMovsxd
+	opcPushImm
+	opcImulImm
+	opcJcc8
+	opcGroup1
+	opcTest
+	opcMov
+	opcLea
+	opcNop
+	opcConvert
+	opcTestAcc
+	opcMovImm
+	opcShift
+	opcRet
+	opcMovRMImm
+	opcInt3
+	opcCallJmpRel
+	opcGroup3
+	opcGroup45
+)
+
+// withModRM marks the opcode classes whose instructions have a ModRM
+// operand after the opcode.
+var withModRM = func() (t [opcGroup45 + 1]bool) {
+	for _, c := range []int{opcALU, opcMovsxd, opcImulImm, opcGroup1, opcTest, opcMov, opcLea,
+		opcShift, opcMovRMImm, opcGroup3, opcGroup45} {
+		t[c] = true
+	}
+	return t
+}()
+
+// opClasses numbers the cases of decodeFastParse's switch on the opcode
+// byte (0: none), each opcode to the first case whose condition it meets.
+var opClasses = func() (t [256]uint8) {
+	for i := range t {
+		op := byte(i)
+		switch {
+		case op < 0x40 && op&7 < 4:
+			t[i] = opcALU
+		case op < 0x40 && (op&7 == 4 || op&7 == 5):
+			t[i] = opcALUAcc
+		case op == 0x0F:
+			t[i] = opc0F
+		case op >= 0x50 && op <= 0x5F:
+			t[i] = opcPushPop
+		case op == 0x63:
+			t[i] = opcMovsxd
+		case op == 0x68 || op == 0x6A:
+			t[i] = opcPushImm
+		case op == 0x69 || op == 0x6B:
+			t[i] = opcImulImm
+		case op >= 0x70 && op <= 0x7F:
+			t[i] = opcJcc8
+		case op >= 0x80 && op <= 0x83 && op != 0x82:
+			t[i] = opcGroup1
+		case op == 0x84 || op == 0x85:
+			t[i] = opcTest
+		case op >= 0x88 && op <= 0x8B:
+			t[i] = opcMov
+		case op == 0x8D:
+			t[i] = opcLea
+		case op == 0x90:
+			t[i] = opcNop
+		case op == 0x98 || op == 0x99:
+			t[i] = opcConvert
+		case op == 0xA8 || op == 0xA9:
+			t[i] = opcTestAcc
+		case op >= 0xB0 && op <= 0xBF:
+			t[i] = opcMovImm
+		case op == 0xC0 || op == 0xC1 || op >= 0xD0 && op <= 0xD3:
+			t[i] = opcShift
+		case op == 0xC3:
+			t[i] = opcRet
+		case op == 0xC6 || op == 0xC7:
+			t[i] = opcMovRMImm
+		case op == 0xCC:
+			t[i] = opcInt3
+		case op == 0xE8 || op == 0xE9 || op == 0xEB:
+			t[i] = opcCallJmpRel
+		case op == 0xF6 || op == 0xF7:
+			t[i] = opcGroup3
+		case op == 0xFE || op == 0xFF:
+			t[i] = opcGroup45
+		}
+	}
+	return t
+}()
+
+// frameOpcodes marks the opcodes frameOp has a case for (asked first: a
+// call for every instruction was a tenth of the fast path).
+var frameOpcodes = func() (t [256]bool) {
+	for _, op := range []byte{0x81, 0x83, 0x89, 0x8B, 0x8D, 0xC9} {
+		t[op] = true
+	}
+	return t
+}()
+
 // frameOp decodes the prologue and epilogue forms that set rsp and rbp,
 // found in most functions and otherwise left to x86asm (nearly a third of
 // its work on a large program): add/sub rsp,imm8/imm32 (48 83/81 C4/EC),
@@ -619,10 +794,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 // leave (C9), each with no other prefix. rest is the code after the
 // opcode; n is the bytes it takes. Their Effects are classify's
 // (classifySPWrite, classifyFPWrite, LEAVE).
-func frameOp(rest []byte, op, rex byte, has66 bool, eff *isa.Effect) (n int, ok bool) {
-	if has66 {
-		return 0, false
-	}
+func frameOp(rest []byte, op, rex byte, eff *isa.Effect) (n int, ok bool) {
 	if op == 0xC9 && rex == 0 { // leave
 		eff.UsesFP, eff.ClobbersFP = true, true
 		eff.SP, eff.SPDelta = isa.SPFromFP, 8
@@ -653,6 +825,44 @@ func frameOp(rest []byte, op, rex byte, has66 bool, eff *isa.Effect) (n int, ok 
 		eff.UsesFP = true
 		eff.SP, eff.SPDelta = isa.SPFromFP, 0
 		return 1, true
+	case op == 0x83 && modrm == 0xE4: // and rsp, imm8
+		if len(rest) < 2 {
+			return 0, false
+		}
+		a := -int64(int8(rest[1]))
+		if a <= 0 || a&(a-1) != 0 {
+			return 0, false // not a realignment: SPUnknown, x86asm's
+		}
+		eff.SP, eff.SPAlignment = isa.SPAlign, a
+		return 2, true
+	case op == 0x8D && (modrm == 0x65 || modrm == 0xA5): // lea rsp, [rbp+d]
+		size := 1
+		if modrm == 0xA5 {
+			size = 4
+		}
+		if len(rest) < 1+size {
+			return 0, false
+		}
+		eff.UsesFP = true
+		eff.SP, eff.SPDelta = isa.SPFromFP, imm(rest[1:], size)
+		return 1 + size, true
+	case op == 0x8D && (modrm == 0x2C || modrm == 0x6C || modrm == 0xAC) && len(rest) > 1 && rest[1] == 0x24: // lea rbp, [rsp+d]
+		size := 0
+		switch modrm {
+		case 0x6C:
+			size = 1
+		case 0xAC:
+			size = 4
+		}
+		if len(rest) < 2+size {
+			return 0, false
+		}
+		d := int64(0)
+		if size > 0 {
+			d = imm(rest[2:], size)
+		}
+		eff.UsesFP, eff.SetsFP, eff.FPOffset = true, true, d
+		return 2 + size, true
 	}
 	return 0, false
 }
@@ -669,7 +879,7 @@ func fast0F(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool) bool 
 			return false // (s.m is not read: the instruction goes to x86asm)
 		}
 		s.haveM = true
-		p += s.m.n
+		p += int(s.m.n)
 		return true
 	}
 	if n, ok := sseMove(code, p-1, s, eff, has66, 0); ok {
@@ -720,59 +930,129 @@ func fast0F(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool) bool 
 	return true
 }
 
-// sseMove handles the SSE data moves and pxor that compilers emit for
-// copies and zeroing of structs and for floating point (about 4% of
+// sseMove handles the SSE instructions compilers emit for copies and
+// zeroing of structs, floating point and vectorised loops (about 4% of
 // node's instructions, which went through x86asm at ten times the cost):
-// movups/movupd/movss/movsd (0F 10/11), movaps/movapd (0F 28/29),
-// movdqa/movdqu (66/F3 0F 6F/7F) and pxor (66 0F EF). p is the offset of
-// the byte after 0F. Their register operands are xmm registers, so the
-// only effect is the memory operand's: UsesFP and an rsp/rbp-relative
-// access of the operand's size. Without REX.W only (which would make
-// some of them other instructions); anything else returns false.
+// the data moves (movups/movss/movsd/movaps/movdqa/movdqu/movq/movhps),
+// the logic, arithmetic, compares, unpacks and shuffles of sseOps, and
+// the moves and conversions between xmm and general-purpose registers.
+// p is the offset of the byte after 0F. Their xmm operands touch nothing
+// the Effect describes, so what is left is the memory operand's (UsesFP
+// and an rsp/rbp-relative access of its size) and, for the few with a
+// general-purpose operand, that register's (UsesFP, ClobbersFP; a write
+// of rsp goes to x86asm). REX.W is taken only where it sizes the
+// general-purpose operand; anything else returns false.
 func sseMove(code []byte, p int, s *fastState, eff *isa.Effect, has66 bool, rep byte) (int, bool) {
-	if p >= len(code) || s.rex&8 != 0 {
+	if p >= len(code) {
 		return 0, false
 	}
-	op := code[p]
-	var size int64
-	switch op {
-	case 0x10, 0x11:
-		switch rep {
-		case 0xF3:
-			size = 4
-		case 0xF2:
-			size = 8
-		default:
-			size = 16
-		}
-	case 0x28, 0x29:
-		if rep != 0 {
-			return 0, false
-		}
-		size = 16
-	case 0x6F, 0x7F:
-		if !has66 && rep != 0xF3 {
-			return 0, false // the MMX form
-		}
-		size = 16
-	case 0xEF:
-		if !has66 {
-			return 0, false
-		}
-		size = 16
-	default:
+	e := &sseOps[code[p]]
+	pfx := 0
+	switch {
+	case has66:
+		pfx = 1
+	case rep == 0xF3:
+		pfx = 2
+	case rep == 0xF2:
+		pfx = 3
+	}
+	size := int64(e.mem[pfx])
+	if size == 0 {
 		return 0, false
+	}
+	gp, gpSize := e.gp[pfx], int64(4)
+	if s.rex&8 != 0 {
+		if gp == gpNone {
+			return 0, false
+		}
+		gpSize = 8
+		if e.wSized {
+			size = 8
+		}
 	}
 	m, ok := parseModRM(code[p+1:], s.rex)
 	if !ok {
 		return 0, false
 	}
+	n := p + 1 + int(m.n)
+	if e.imm8 {
+		if n >= len(code) {
+			return 0, false
+		}
+		n++
+	}
+	switch gp {
+	case gpReadRM:
+		if !m.mem {
+			s.useReg(m.rm, gpSize)
+		}
+	case gpWriteRM:
+		if !m.mem && !s.writeReg(m.rm, gpSize) {
+			return 0, false
+		}
+	case gpWriteReg:
+		if !s.writeReg(m.reg, gpSize) {
+			return 0, false
+		}
+	}
 	if m.mem {
 		s.m, s.haveM = m, true
 		s.useRM(size, false, true)
 	}
-	return p + 1 + m.n, true
+	return n, true
 }
+
+// sseOp describes the SSE instruction 0F op for sseMove.
+type sseOp struct {
+	// mem is the size of the memory operand under each mandatory prefix:
+	// none, 66, F3, F2 (0: not taken by the fast path).
+	mem [4]uint8
+	// gp says, under each prefix, which operand is a general-purpose
+	// register (gpNone: all are xmm registers).
+	gp [4]uint8
+	// wSized: with REX.W the memory operand is 8 bytes (movq, cvtsi2sd).
+	wSized bool
+	imm8   bool // an 8-bit immediate follows the operands
+}
+
+const (
+	gpNone     = iota
+	gpReadRM   // the r/m register is a general-purpose one, read (movd xmm,r; cvtsi2sd)
+	gpWriteRM  // the r/m register is a general-purpose one, written (movd r,xmm)
+	gpWriteReg // ModRM.reg is a general-purpose register, written (cvttsd2si)
+)
+
+// sseOps lists what sseMove takes; the sizes are x86asm's MemBytes
+// (TestFastMatchesSlow compares every entry with it).
+var sseOps = func() (t [256]sseOp) {
+	set := func(mem [4]uint8, ops ...byte) {
+		for _, op := range ops {
+			t[op].mem = mem
+		}
+	}
+	packed := [4]uint8{16, 16, 0, 0} // ps, pd
+	scalar := [4]uint8{16, 16, 4, 8} // ps, pd, ss, sd
+	integer := [4]uint8{0, 16, 0, 0} // 66 only (without: the MMX form)
+	set(scalar, 0x10, 0x11, 0x51, 0x58, 0x59, 0x5C, 0x5D, 0x5E, 0x5F)
+	set(packed, 0x14, 0x15, 0x28, 0x29, 0x54, 0x55, 0x56, 0x57)
+	set([4]uint8{8, 0, 0, 0}, 0x12, 0x16) // movlps/movhps m64 (movhlps/movlhps xmm)
+	set([4]uint8{4, 8, 0, 0}, 0x2E, 0x2F) // ucomiss/comiss, ucomisd/comisd
+	set(integer, 0x60, 0x61, 0x62, 0x63, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D,
+		0x74, 0x75, 0x76, 0xD4, 0xDB, 0xDF, 0xEB, 0xEF, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE)
+	set([4]uint8{0, 16, 16, 0}, 0x6F, 0x7F) // movdqa, movdqu
+	set([4]uint8{0, 8, 0, 0}, 0xD6)         // movq xmm/m64, xmm
+	set([4]uint8{0, 16, 16, 16}, 0x70)      // pshufd, pshufhw, pshuflw
+	t[0x70].imm8 = true
+	set(packed, 0xC6) // shufps, shufpd
+	t[0xC6].imm8 = true
+	// Between xmm and general-purpose registers.
+	t[0x6E] = sseOp{mem: [4]uint8{0, 4, 0, 0}, gp: [4]uint8{0, gpReadRM, 0, 0}, wSized: true}        // movd/movq xmm, r/m
+	t[0x7E] = sseOp{mem: [4]uint8{0, 4, 8, 0}, gp: [4]uint8{0, gpWriteRM, 0, 0}, wSized: true}       // movd/movq r/m, xmm; F3: movq xmm, xmm/m64
+	t[0x2A] = sseOp{mem: [4]uint8{0, 0, 4, 4}, gp: [4]uint8{0, 0, gpReadRM, gpReadRM}, wSized: true} // cvtsi2ss/sd
+	t[0x2C] = sseOp{mem: [4]uint8{0, 0, 4, 8}, gp: [4]uint8{0, 0, gpWriteReg, gpWriteReg}}           // cvttss2si/cvttsd2si
+	t[0x2D] = t[0x2C]                                                                                // cvtss2si/cvtsd2si
+	return t
+}()
 
 // fastPadding handles the prefixed no-operations compilers align loops
 // with inside functions: 66 90 and 66 ... 2E 0F 1F /0 (nopw
@@ -795,7 +1075,7 @@ func fastPadding(code []byte, eff *isa.Effect) (int, bool) {
 	if !ok || !m.mem || m.opdigit != 0 {
 		return 0, false
 	}
-	n := i + 2 + m.n
+	n := i + 2 + int(m.n)
 	if n > 15 {
 		return 0, false // longer than any instruction may be
 	}

@@ -33,14 +33,22 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 	return true
 }
 
+// libstdcxxPath is the C++ runtime's code: compiled without frame
+// pointers, with other compilers' habits than libc's.
+const libstdcxxPath = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
+
 // TestFastMatchesSlow runs the fast path at every byte offset of libc's
-// .text (real instructions and, at misaligned offsets, arbitrary byte
-// sequences) and checks it agrees with the x86asm path whenever it decodes.
-// With STACKSCOPE_X86_NODE=1 it does the same over /usr/bin/node.
+// and libstdc++'s .text (real instructions and, at misaligned offsets,
+// arbitrary byte sequences) and checks it agrees with the x86asm path
+// whenever it decodes. With STACKSCOPE_X86_NODE=1 it does the same over
+// /usr/bin/node, and over the file STACKSCOPE_X86_TEXT names.
 func TestFastMatchesSlow(t *testing.T) {
-	paths := []string{libcPath}
+	paths := []string{libcPath, libstdcxxPath}
 	if os.Getenv("STACKSCOPE_X86_NODE") == "1" {
 		paths = append(paths, "/usr/bin/node")
+	}
+	if p := os.Getenv("STACKSCOPE_X86_TEXT"); p != "" {
+		paths = append(paths, p)
 	}
 	for _, path := range paths {
 		if _, err := os.Stat(path); err != nil {
@@ -73,4 +81,52 @@ func TestFastMatchesSlow(t *testing.T) {
 		t.Logf("%s: fast path agreed at %d of %d byte offsets; took %d of %d instructions of a linear sweep (%.1f%%)",
 			path, taken, len(text), alignedFast, aligned, 100*float64(alignedFast)/float64(aligned))
 	}
+}
+
+// TestFastMatchesSlowEveryOpcode compares the fast path with the x86asm
+// path on every one- and two-byte opcode (0F xx) under each prefix the
+// fast path looks at (none, 66, F2, F3, the fs and gs segments, and
+// REX with each of W, R, X and B), with every ModRM byte and two
+// different SIB bytes and tails: every form of every opcode the fast
+// path takes, whether or not a compiler emitted it in the libraries
+// TestFastMatchesSlow reads.
+func TestFastMatchesSlowEveryOpcode(t *testing.T) {
+	prefixes := [][]byte{nil, {0x66}, {0xF2}, {0xF3}, {0x64}, {0x65}, {0x2E}, {0x3E}}
+	rexes := []byte{0, 0x40, 0x41, 0x42, 0x44, 0x48, 0x49, 0x4C, 0x4D, 0x4F}
+	// After ModRM: a SIB byte (base rsp, no index; base rbp-less with an
+	// index of rbp) and then a displacement and immediates.
+	tails := [][]byte{
+		{0x24, 0xF0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99},
+		{0x6D, 0x80, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00},
+	}
+	taken := 0
+	code := make([]byte, 0, 16)
+	for _, pre := range prefixes {
+		for _, rex := range rexes {
+			for two := 0; two < 2; two++ {
+				for op := 0; op < 256; op++ {
+					for modrm := 0; modrm < 256; modrm++ {
+						for _, tail := range tails {
+							code = append(code[:0], pre...)
+							if rex != 0 {
+								code = append(code, rex)
+							}
+							if two == 1 {
+								code = append(code, 0x0F)
+							}
+							code = append(code, byte(op), byte(modrm))
+							code = append(code, tail...)
+							if checkFast(t, code, testPC) {
+								taken++
+							}
+							if t.Failed() {
+								return
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	t.Logf("the fast path took %d encodings, each as x86asm decodes it", taken)
 }

@@ -70,7 +70,9 @@ func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	var fp fastParse
 	if decodeFastParse(code, pc, eff, &fp) {
 		eff.Nop = mayBeNop(code[0]) && isNop(code[:eff.Len])
-		setDefFast(code, pc, eff, &fp)
+		if fp.opAt == 0 || defClasses[code[fp.opAt-1]] != defcNone {
+			setDefFast(code, pc, eff, &fp) // (not called for jcc, call, test, ...)
+		}
 		return nil
 	}
 	var err error
@@ -91,6 +93,9 @@ func setDefFast(code []byte, pc uint64, eff *isa.Effect, s *fastParse) {
 	if s.opAt == 0 {
 		setDef(code, pc, eff)
 		return
+	}
+	if defClasses[code[s.opAt-1]] == defcNone {
+		return // (setDefOp's first test, without the call: jcc, call, test, ...)
 	}
 	var pre *modRM
 	if s.haveM {
@@ -115,8 +120,12 @@ func (Decoder) DecodeSweep(code []byte, pc uint64, eff *isa.Effect) error {
 // mayBeNop says whether an instruction that starts with byte b can be one
 // isNop recognises (asked first: most instructions start otherwise).
 func mayBeNop(b byte) bool {
-	return b == 0x90 || b == 0x0F || b == 0x66 || b == 0x2E || b == 0x3E
+	return nopStarts[b]
 }
+
+// nopStarts marks the bytes a nop can start with: 90, 0F and the
+// prefixes isNop skips (a table: five compares for every instruction).
+var nopStarts = [256]bool{0x90: true, 0x0F: true, 0x66: true, 0x2E: true, 0x3E: true}
 
 // isNop recognises the no-operation forms compilers pad with: 90 and
 // 0F 1F /0, behind any number of 66, 2E and 3E prefixes.
