@@ -257,56 +257,76 @@ type segment struct {
 	end   int
 }
 
+// inst is one decoded instruction of the walk's table. It holds no
+// pointer (isa.Effect has none; the rare decoding error is kept in
+// walker.errs): the table, hundreds of KiB for a large function, is then
+// neither scanned by the collector nor written through its write
+// barrier at every instruction decoded while a collection runs.
 type inst struct {
 	off int
 	eff isa.Effect
-	err error
+	// errAt is 1 + the index of the instruction's decoding error in
+	// walker.errs, 0 when it decoded.
+	errAt int32
+	// writes is the instruction's isa.RegWriter mask, when hasWrites
+	// (asked of the decoder once, see mayWrite).
+	writes    uint32
+	hasWrites bool
 }
 
+// failed says whether the instruction did not decode (see walker.instErr).
+func (in *inst) failed() bool { return in.errAt != 0 }
+
+// state is a path's state at one instruction. It is copied at every
+// instruction walked (the state before it, see run) and at every branch
+// pushed, so its fields are ordered to leave no padding: the word-sized
+// ones, then the small ones together (176 bytes to 144); its two
+// pointers first, so that the collector's scan of a state ends there.
 type state struct {
-	// afterReset: depth is measured from the top of the main stack, after
-	// a Reset, not from the caller's SP.
-	afterReset bool
-	depth      int64
-	fpOK       bool
-	fpDepth    int64
-	condLeft   int
-	limitOK    bool
-	limit      int64
-	// ra (ARM) are the registers that may hold the function's return
-	// address: LR at the entry; a copy of one; a value loaded from the
-	// stack (taken for the saved LR, as pop {pc} is taken for a return).
-	// A call, or any other write, takes a register out. local counts the
-	// calls to code no function starts that the path is inside, localAt
-	// the innermost one's address.
-	ra      uint16
+	// sp and ovr are the SP copies and return-address writes (x86regs.go).
+	sp      *spCopies
+	ovr     *retWrite
+	depth   int64
+	fpDepth int64
+	// condLeft (Thumb) is how many instructions of an IT block are left.
+	condLeft int
+	limit    int64
+	// local counts the calls to code no function starts that the path
+	// is inside, localAt the innermost one's address (see ra).
 	local   int
 	localAt uint64
 	// retAt is the depth at which a ret returns from the innermost local
-	// call the path is inside (the entry's: the return address size);
-	// sp and ovr are the SP copies and return-address writes (x86regs.go).
+	// call the path is inside (the entry's: the return address size).
 	retAt int64
-	sp    *spCopies
-	ovr   *retWrite
+	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
+	// the latest first.
+	cps [2]cpState
+	// args (x86-64) are the words a call's callee may own as its stack
+	// arguments (argarea.go).
+	args argArea
+	// raCall (RISC-V) is 1 + the offset after the call that last wrote
+	// the link register on this path, 0 when something else did or none.
+	raCall int32
+	// ra (ARM) are the registers that may hold the function's return
+	// address: LR at the entry; a copy of one; a value loaded from the
+	// stack (taken for the saved LR, as pop {pc} is taken for a return).
+	// A call, or any other write, takes a register out.
+	ra uint16
 	// raReg (x86) are the registers holding the entry's return address
 	// (popped into them); topReg is 1 + the register the instruction
 	// just before stored at SP (push rax; ret), 0 for none.
 	raReg  uint16
 	topReg int8
-	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
-	// the latest first.
-	cps [2]cpState
-	// raCall (RISC-V) is 1 + the offset after the call that last wrote
-	// the link register on this path, 0 when something else did or none.
-	raCall int32
+	// afterReset: depth is measured from the top of the main stack, after
+	// a Reset, not from the caller's SP.
+	afterReset bool
+	fpOK       bool
+	limitOK    bool
 	// dyn (x86-64) says SP moved by a run-time amount (a VLA, alloca)
 	// since it was last set from a value the walk knows: SP-relative
 	// addresses then point into what that move allocated, at a depth the
 	// walk does not know (spslot.go).
 	dyn bool
-	// args (x86-64) are the words a call's callee may own as its stack
-	// arguments (argarea.go).
-	args argArea
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -333,6 +353,9 @@ type scratch struct {
 	segs       []segment
 	refs       []uint64
 	frameAddrs []frameAddr
+	// joins and argSeen are the walker's tables of the same names.
+	joins   offTable[joinState]
+	argSeen offTable[argArea]
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
@@ -428,10 +451,9 @@ type walker struct {
 	// code before them shows (offset -> amount), checked again once the
 	// whole function is known (checkSPRegisters).
 	spRegs map[int]int64
-	// joins, writes and regSites serve the x86-64 tracking of SP copies
+	// joins and regSites serve the x86-64 tracking of SP copies
 	// and return addresses (x86regs.go); regs says it is on.
-	joins    map[int]joinState
-	writes   map[int]uint32
+	joins    offTable[joinState]
 	regSites map[uint64]regSite
 	regs     bool
 	// copies turns on the tracking of SP copies (spcopy.go); cpSeen,
@@ -450,7 +472,7 @@ type walker struct {
 	// areas of calls (argarea.go).
 	slotStored bool
 	argTrack   bool
-	argSeen    map[int]argArea
+	argSeen    offTable[argArea]
 	argLost    []argLoss
 	// literals says an instruction decoded without error reads a literal
 	// (isa.Effect.LiteralSize) or is a movt (DefHigh16): without one,
@@ -460,6 +482,8 @@ type walker struct {
 	// SP copy, and which loads read one a call dropped (argarea.go).
 	keptFromSP []keptAt
 	lostLoads  []lostLoad
+	// errs are the decoding errors of insts (inst.errAt).
+	errs []error
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -513,7 +537,10 @@ func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
 	w.fr.Refs, w.frameAddrs = sc.refs[:0], sc.frameAddrs[:0]
 	w.slicers = &sc.slicers
 	w.slicers.reset()
-	return w.analyze(sc)
+	w.joins, w.argSeen = sc.joins, sc.argSeen
+	fr := w.analyze(sc)
+	sc.joins, sc.argSeen = w.joins.release(), w.argSeen.release()
+	return fr
 }
 
 func (w *walker) analyze(sc *scratch) Frame {
@@ -665,10 +692,16 @@ func (w *walker) extend(addr uint64) (int, bool) {
 }
 
 func (w *walker) isData(off int) bool {
-	// Asked at every instruction walked; x86-64 code has neither.
+	// Asked at every instruction walked; x86-64 code has neither (this
+	// test alone, so that it is inlined into the walk's loop).
 	if len(w.in.DataInCode) == 0 && len(w.caseData) == 0 {
 		return false
 	}
+	return w.inData(off)
+}
+
+// inData is isData for a walk with data ranges.
+func (w *walker) inData(off int) bool {
 	a := w.addr(off)
 	return inRanges(w.in.DataInCode, a) || inRanges(w.caseData, a)
 }
@@ -715,13 +748,25 @@ func (w *walker) decode(off int) *inst {
 			err = fmt.Errorf("instruction runs past the end of the function")
 		}
 	}
-	in.err = err
+	in.errAt, in.hasWrites = 0, false
+	if err != nil {
+		w.errs = append(w.errs, err)
+		in.errAt = int32(len(w.errs))
+	}
 	if err == nil && (eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16) {
 		w.literals = true
 	}
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return in
+}
+
+// instErr is the decoding error of in (nil when it decoded).
+func (w *walker) instErr(in *inst) error {
+	if in.errAt == 0 {
+		return nil
+	}
+	return w.errs[in.errAt-1]
 }
 
 // withTail decodes the instruction at off (in the function's own code)
@@ -827,8 +872,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
-		if in.err != nil {
-			w.setKind(Unknown, addr, "%v at %#x", in.err, addr)
+		if in.failed() {
+			w.setKind(Unknown, addr, "%v at %#x", w.instErr(in), addr)
 			return stack
 		}
 		e := &in.eff
@@ -1309,9 +1354,9 @@ func (w *walker) resolveIndirectJumps() {
 			continue
 		}
 		in := w.decode(off)
-		if in.err != nil || isPadding(in.eff) {
+		if in.failed() || isPadding(in.eff) {
 			off += max(in.eff.Len, 1)
-			if in.err != nil {
+			if in.failed() {
 				// Bytes between blocks that do not decode are alignment
 				// or data; a real target would decode.
 				off = w.nextInstruction(off)

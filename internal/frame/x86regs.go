@@ -233,19 +233,16 @@ func (w *walker) tracksRegs() bool {
 // the earlier walks did not have.
 func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 	plain := st.sp == nil && st.ovr == nil && st.raReg == 0 && !st.dyn
-	if w.joins == nil {
-		if plain {
-			return false
-		}
-		w.joins = map[int]joinState{}
+	if !w.joins.on && plain {
+		return false
 	}
-	rec, ok := w.joins[off]
 	if !seen {
 		if !plain {
-			w.joins[off] = joinState{sp: st.sp, ovr: st.ovr, raReg: st.raReg, dyn: st.dyn}
+			w.joins.set(off, len(w.code), joinState{sp: st.sp, ovr: st.ovr, raReg: st.raReg, dyn: st.dyn})
 		}
 		return false
 	}
+	rec, ok := w.joins.get(off)
 	if !ok && plain {
 		return false
 	}
@@ -257,7 +254,7 @@ func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 	if sameCopies(m.sp, rec.sp) && sameWrites(m.ovr, rec.ovr) && m.raReg == rec.raReg && m.dyn == rec.dyn {
 		return false
 	}
-	w.joins[off] = m
+	w.joins.set(off, len(w.code), m)
 	return true
 }
 
@@ -286,17 +283,18 @@ func (w *walker) spRestore(e *isa.Effect, st *state, addr uint64) (int64, bool) 
 	return 0, false
 }
 
-// mayWrite is the RegWriter mask of the instruction at off.
+// mayWrite is the RegWriter mask of the instruction at off, which the
+// walk decoded: asked of the decoder once and kept in the instruction's
+// entry (a map by offset cost a map per function and an insertion per
+// instruction asked).
 func (w *walker) mayWrite(off int) uint32 {
-	if m, ok := w.writes[off]; ok {
-		return m
+	in := &w.insts[w.index[off]-1]
+	if in.hasWrites {
+		return in.writes
 	}
 	rw := w.in.Decoder.(isa.RegWriter)
 	m := rw.MayWrite(w.code[off:w.segEnd(off)], w.addr(off))
-	if w.writes == nil {
-		w.writes = map[int]uint32{}
-	}
-	w.writes[off] = m
+	in.writes, in.hasWrites = m, true
 	return m
 }
 
