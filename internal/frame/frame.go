@@ -345,7 +345,9 @@ type scratch struct {
 	w       walker
 	stack   []work
 	calls   []CallSite
-	callAt  map[callKey]int
+	// callIdx and callIdxReset are the walker's tables of the same
+	// names.
+	callIdx, callIdxReset offTable[int32]
 	slicers slicerTables
 	// segs is the walker's segment list (one per function at least: an
 	// allocation per walk); refs the frame's Refs while it is walked
@@ -359,10 +361,6 @@ type scratch struct {
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
-
-// maxClearedCalls is the most call sites the scratch's call index is
-// cleared with for the next walk; past it, it is made again.
-const maxClearedCalls = 64
 
 func (s *scratch) reset(n int) {
 	if cap(s.index) < n {
@@ -412,7 +410,11 @@ type walker struct {
 	maxAt    uint64 // address of the instruction after the deepest point
 	maxOK    bool
 	maxTouch int64
-	callAt   map[callKey]int
+	// callIdx (and callIdxReset, for the code after a reset) map the
+	// offset of a call site walked to its index in fr.Calls; callAt the
+	// address of one outside the walk's code, if any.
+	callIdx, callIdxReset offTable[int32]
+	callAt                map[callKey]int
 	// stack is the work stack's storage between walks; slicers the
 	// slicer's tables (both the scratch's).
 	stack   []work
@@ -526,20 +528,15 @@ func Analyze(in Input) Frame {
 func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
 	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1, argTrack: argTrack}
 	w.into, _ = in.Decoder.(isa.IntoDecoder)
-	// clear costs the map's capacity, not its length: a map grown once by
-	// a function with thousands of calls made every later clear slow
-	// (3% of node's walk). One that held many entries is made afresh.
-	if sc.callAt == nil || len(sc.callAt) > maxClearedCalls {
-		sc.callAt = map[callKey]int{}
-	}
-	clear(sc.callAt)
-	w.callAt, w.fr.Calls, w.stack = sc.callAt, sc.calls[:0], sc.stack[:0]
+	w.fr.Calls, w.stack = sc.calls[:0], sc.stack[:0]
+	w.callIdx, w.callIdxReset = sc.callIdx, sc.callIdxReset
 	w.fr.Refs, w.frameAddrs = sc.refs[:0], sc.frameAddrs[:0]
 	w.slicers = &sc.slicers
 	w.slicers.reset()
 	w.joins, w.argSeen = sc.joins, sc.argSeen
 	fr := w.analyze(sc)
 	sc.joins, sc.argSeen = w.joins.release(), w.argSeen.release()
+	sc.callIdx, sc.callIdxReset = w.callIdx.release(), w.callIdxReset.release()
 	return fr
 }
 
@@ -1079,7 +1076,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			if h, ok := w.caseHelper(e); ok {
 				w.call(Call, addr, e, st)
-				w.fr.Calls[w.callAt[callKey{addr, st.afterReset}]].Dispatch = true
+				i, _ := w.callIndex(callKey{addr, st.afterReset})
+				w.fr.Calls[i].Dispatch = true
 				if cond || st.afterReset {
 					w.setKind(Unknown, addr, "jump table through %s at %#x: %s", h, addr,
 						map[bool]string{true: "a conditional call", false: "after SP was set to the top of the main stack"}[cond])
@@ -1304,16 +1302,13 @@ func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, st state) {
 	key := callKey{addr, st.afterReset}
 	// A call walked again (SP deeper on a second path) keeps one site with
 	// the deepest depth.
-	if i, ok := w.callAt[key]; ok {
+	if i, ok := w.callIndex(key); ok {
 		if depth > w.fr.Calls[i].Depth {
 			w.fr.Calls[i].Depth = depth
 		}
 		return
 	}
-	if w.callAt == nil {
-		w.callAt = map[callKey]int{}
-	}
-	w.callAt[key] = len(w.fr.Calls)
+	w.setCallIndex(key, len(w.fr.Calls))
 	cs := CallSite{Addr: addr, Kind: kind, Depth: depth, Slot: e.Slot, HasSlot: e.HasSlot, AfterReset: st.afterReset}
 	if e.HasTarget {
 		cs.Target = e.Target
@@ -1323,6 +1318,39 @@ func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, st state) {
 		cs.Kind = IndirectTailCall
 	}
 	w.fr.Calls = append(w.fr.Calls, cs)
+}
+
+// callIndex is the index in fr.Calls of the call site key, if it has
+// one. The sites are found by offset (a map insertion per call site was
+// 1.5% of a program's walk), those outside the walk's code, if any, by
+// address.
+func (w *walker) callIndex(key callKey) (int, bool) {
+	t := w.callTable(key.afterReset)
+	if off, ok := w.offset(key.addr); ok {
+		i, ok := t.get(off)
+		return int(i), ok
+	}
+	i, ok := w.callAt[key]
+	return i, ok
+}
+
+// setCallIndex records that call site key is fr.Calls[i].
+func (w *walker) setCallIndex(key callKey, i int) {
+	if off, ok := w.offset(key.addr); ok {
+		w.callTable(key.afterReset).set(off, len(w.code), int32(i))
+		return
+	}
+	if w.callAt == nil {
+		w.callAt = map[callKey]int{}
+	}
+	w.callAt[key] = i
+}
+
+func (w *walker) callTable(afterReset bool) *offTable[int32] {
+	if afterReset {
+		return &w.callIdxReset
+	}
+	return &w.callIdx
 }
 
 // resolveIndirectJumps decides what the function's indirect jumps are. Code
@@ -1375,13 +1403,10 @@ func (w *walker) resolveIndirectJumps() {
 			}
 			continue
 		}
-		if _, dup := w.callAt[callKey{addr: j.addr}]; dup {
+		if _, dup := w.callIndex(callKey{addr: j.addr}); dup {
 			continue
 		}
-		if w.callAt == nil {
-			w.callAt = map[callKey]int{}
-		}
-		w.callAt[callKey{addr: j.addr}] = len(w.fr.Calls)
+		w.setCallIndex(callKey{addr: j.addr}, len(w.fr.Calls))
 		w.fr.Calls = append(w.fr.Calls, CallSite{Addr: j.addr, Kind: IndirectTailCall, Depth: j.st.depth})
 	}
 }
