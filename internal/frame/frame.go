@@ -1014,7 +1014,14 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			w.trackRA(e, &st, pre, cond)
 		}
 		if w.regs {
-			w.trackRegs(off, e, &pre, &st)
+			if regsQuiet(e, &pre, &st, len(w.argLost)) {
+				if quietCheck != nil {
+					quietCheck(w, off, e, &pre, &st)
+				}
+				st.topReg = 0 // (all trackRegs would do)
+			} else {
+				w.trackRegs(off, e, &pre, &st)
+			}
 			if w.argTrack {
 				w.trackArgs(off, addr, e, &pre, &st)
 			}

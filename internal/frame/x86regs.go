@@ -320,6 +320,36 @@ func overlaps(at, a, size int64) bool {
 	return -at < -a+size && -a < -at+8
 }
 
+// regsQuiet says whether trackRegs would change nothing but clear
+// st.topReg for the instruction e (pre: the state before it; lost:
+// len(walker.argLost)): no SP copy is tracked and no register holds the
+// return address, and e moves no SP, writes no stack word, defines no
+// register from SP or a frame address, and reads no frame slot that could
+// hold a copy of SP. Most instructions are such (an ALU operation, a load
+// through a pointer or from a frame slot), and trackRegs' full test of
+// them was half its cost. The test follows trackRegs step by step: keep
+// the two together.
+func regsQuiet(e *isa.Effect, pre, st *state, lost int) bool {
+	if pre.sp != nil || st.sp != nil || st.raReg != 0 || e.SP != isa.SPNone || e.HasStore || e.UsesFP && pre.fpOK {
+		return false
+	}
+	switch e.DefKind {
+	case isa.DefNone, isa.DefOther:
+		// (DefOther sets a copy only for a pop, which moves SP.)
+		return e.Access == isa.BaseNone
+	case isa.DefLoad:
+		// A load writes no stack word; the word it reads holds no copy
+		// (pre.sp is nil), and with no copy lost at a call it notes
+		// nothing (noteLostLoad).
+		return lost == 0
+	}
+	return false
+}
+
+// quietCheck, when not nil (tests), is called where regsQuiet spares
+// trackRegs, before st.topReg is cleared (TestRegsQuiet).
+var quietCheck func(w *walker, off int, e *isa.Effect, pre, st *state)
+
 // trackRegs updates st's SP copies and return-address writes after the
 // instruction e at off (pre: the state before it).
 func (w *walker) trackRegs(off int, e *isa.Effect, pre, st *state) {
