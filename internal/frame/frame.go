@@ -1014,9 +1014,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			w.trackRA(e, &st, pre, cond)
 		}
 		if w.regs {
-			if regsQuiet(e, &pre, &st, len(w.argLost)) {
+			if !noQuiet && regsQuiet(e, &pre, &st, len(w.argLost)) {
 				if quietCheck != nil {
-					quietCheck(w, off, e, &pre, &st)
+					// (The states by value: their addresses given to a
+					// function value would move them to the heap, an
+					// allocation per instruction.)
+					quietCheck(w, off, e, pre, st)
 				}
 				st.topReg = 0 // (all trackRegs would do)
 			} else {

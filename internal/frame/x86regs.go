@@ -347,8 +347,12 @@ func regsQuiet(e *isa.Effect, pre, st *state, lost int) bool {
 }
 
 // quietCheck, when not nil (tests), is called where regsQuiet spares
-// trackRegs, before st.topReg is cleared (TestRegsQuiet).
-var quietCheck func(w *walker, off int, e *isa.Effect, pre, st *state)
+// trackRegs, with the states before st.topReg is cleared; noQuiet turns
+// regsQuiet off (TestRegsQuiet, TestRegsQuietFrames).
+var (
+	quietCheck func(w *walker, off int, e *isa.Effect, pre, st state)
+	noQuiet    bool
+)
 
 // trackRegs updates st's SP copies and return-address writes after the
 // instruction e at off (pre: the state before it).
