@@ -859,7 +859,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 		}
 		if w.regs && seen[off] < 0 {
-			w.joinAgain(off, &st, false)
+			if !st.plain() {
+				// (For a plain state, all joinAgain does at an offset
+				// not walked before is nothing: the test here, inlined,
+				// spares a call per instruction.)
+				w.joinAgain(off, &st, false)
+			}
 			if w.argTrack {
 				w.joinArgs(off, &st, false)
 			}

@@ -232,7 +232,7 @@ func (w *walker) tracksRegs() bool {
 // off must be walked again: the merge lost a copy or added a write that
 // the earlier walks did not have.
 func (w *walker) joinAgain(off int, st *state, seen bool) bool {
-	plain := st.sp == nil && st.ovr == nil && st.raReg == 0 && !st.dyn
+	plain := st.plain()
 	if !w.joins.on && plain {
 		return false
 	}
@@ -256,6 +256,13 @@ func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 	}
 	w.joins.set(off, len(w.code), m)
 	return true
+}
+
+// plain says the state has no SP copy, no return-address write, no
+// register holding the return address and no run-time SP move: what
+// joinAgain need not record.
+func (st *state) plain() bool {
+	return st.sp == nil && st.ovr == nil && st.raReg == 0 && !st.dyn
 }
 
 // spRestore gives the depth an SP write (isa.SPUnknown) sets, when it
