@@ -100,16 +100,13 @@ type StackArg struct {
 // walked before) and says whether the merge widened it, so that the code
 // from off must be walked again.
 func (w *walker) joinArgs(off int, st *state, seen bool) bool {
-	rec := w.argSeen[off] // (absent: walked with no area)
+	rec, _ := w.argSeen.get(off) // (absent: walked with no area)
 	m := widerArgs(rec, st.args)
 	st.args = m
 	if m == rec {
 		return false
 	}
-	if w.argSeen == nil {
-		w.argSeen = map[int]argArea{}
-	}
-	w.argSeen[off] = m
+	w.argSeen.set(off, len(w.code), m)
 	return seen
 }
 

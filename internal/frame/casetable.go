@@ -309,7 +309,7 @@ func (w *walker) predecessors() map[int][]pred {
 	}
 	for i := range w.insts {
 		in := &w.insts[i]
-		if in.err != nil || !walked(in.off) {
+		if in.failed() || !walked(in.off) {
 			continue
 		}
 		e := &in.eff

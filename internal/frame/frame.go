@@ -257,56 +257,76 @@ type segment struct {
 	end   int
 }
 
+// inst is one decoded instruction of the walk's table. It holds no
+// pointer (isa.Effect has none; the rare decoding error is kept in
+// walker.errs): the table, hundreds of KiB for a large function, is then
+// neither scanned by the collector nor written through its write
+// barrier at every instruction decoded while a collection runs.
 type inst struct {
 	off int
 	eff isa.Effect
-	err error
+	// errAt is 1 + the index of the instruction's decoding error in
+	// walker.errs, 0 when it decoded.
+	errAt int32
+	// writes is the instruction's isa.RegWriter mask, when hasWrites
+	// (asked of the decoder once, see mayWrite).
+	writes    uint32
+	hasWrites bool
 }
 
+// failed says whether the instruction did not decode (see walker.instErr).
+func (in *inst) failed() bool { return in.errAt != 0 }
+
+// state is a path's state at one instruction. It is copied at every
+// instruction walked (the state before it, see run) and at every branch
+// pushed, so its fields are ordered to leave no padding: the word-sized
+// ones, then the small ones together (176 bytes to 144); its two
+// pointers first, so that the collector's scan of a state ends there.
 type state struct {
-	// afterReset: depth is measured from the top of the main stack, after
-	// a Reset, not from the caller's SP.
-	afterReset bool
-	depth      int64
-	fpOK       bool
-	fpDepth    int64
-	condLeft   int
-	limitOK    bool
-	limit      int64
-	// ra (ARM) are the registers that may hold the function's return
-	// address: LR at the entry; a copy of one; a value loaded from the
-	// stack (taken for the saved LR, as pop {pc} is taken for a return).
-	// A call, or any other write, takes a register out. local counts the
-	// calls to code no function starts that the path is inside, localAt
-	// the innermost one's address.
-	ra      uint16
+	// sp and ovr are the SP copies and return-address writes (x86regs.go).
+	sp      *spCopies
+	ovr     *retWrite
+	depth   int64
+	fpDepth int64
+	// condLeft (Thumb) is how many instructions of an IT block are left.
+	condLeft int
+	limit    int64
+	// local counts the calls to code no function starts that the path
+	// is inside, localAt the innermost one's address (see ra).
 	local   int
 	localAt uint64
 	// retAt is the depth at which a ret returns from the innermost local
-	// call the path is inside (the entry's: the return address size);
-	// sp and ovr are the SP copies and return-address writes (x86regs.go).
+	// call the path is inside (the entry's: the return address size).
 	retAt int64
-	sp    *spCopies
-	ovr   *retWrite
+	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
+	// the latest first.
+	cps [2]cpState
+	// args (x86-64) are the words a call's callee may own as its stack
+	// arguments (argarea.go).
+	args argArea
+	// raCall (RISC-V) is 1 + the offset after the call that last wrote
+	// the link register on this path, 0 when something else did or none.
+	raCall int32
+	// ra (ARM) are the registers that may hold the function's return
+	// address: LR at the entry; a copy of one; a value loaded from the
+	// stack (taken for the saved LR, as pop {pc} is taken for a return).
+	// A call, or any other write, takes a register out.
+	ra uint16
 	// raReg (x86) are the registers holding the entry's return address
 	// (popped into them); topReg is 1 + the register the instruction
 	// just before stored at SP (push rax; ret), 0 for none.
 	raReg  uint16
 	topReg int8
-	// cps (RISC-V, see spcopy.go) are registers holding a copy of SP,
-	// the latest first.
-	cps [2]cpState
-	// raCall (RISC-V) is 1 + the offset after the call that last wrote
-	// the link register on this path, 0 when something else did or none.
-	raCall int32
+	// afterReset: depth is measured from the top of the main stack, after
+	// a Reset, not from the caller's SP.
+	afterReset bool
+	fpOK       bool
+	limitOK    bool
 	// dyn (x86-64) says SP moved by a run-time amount (a VLA, alloca)
 	// since it was last set from a value the walk knows: SP-relative
 	// addresses then point into what that move allocated, at a depth the
 	// walk does not know (spslot.go).
 	dyn bool
-	// args (x86-64) are the words a call's callee may own as its stack
-	// arguments (argarea.go).
-	args argArea
 }
 
 // scratch holds the per-offset tables of one walk; they are reused from
@@ -325,7 +345,9 @@ type scratch struct {
 	w       walker
 	stack   []work
 	calls   []CallSite
-	callAt  map[callKey]int
+	// callIdx and callIdxReset are the walker's tables of the same
+	// names.
+	callIdx, callIdxReset offTable[int32]
 	slicers slicerTables
 	// segs is the walker's segment list (one per function at least: an
 	// allocation per walk); refs the frame's Refs while it is walked
@@ -333,13 +355,12 @@ type scratch struct {
 	segs       []segment
 	refs       []uint64
 	frameAddrs []frameAddr
+	// joins and argSeen are the walker's tables of the same names.
+	joins   offTable[joinState]
+	argSeen offTable[argArea]
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
-
-// maxClearedCalls is the most call sites the scratch's call index is
-// cleared with for the next walk; past it, it is made again.
-const maxClearedCalls = 64
 
 func (s *scratch) reset(n int) {
 	if cap(s.index) < n {
@@ -389,7 +410,11 @@ type walker struct {
 	maxAt    uint64 // address of the instruction after the deepest point
 	maxOK    bool
 	maxTouch int64
-	callAt   map[callKey]int
+	// callIdx (and callIdxReset, for the code after a reset) map the
+	// offset of a call site walked to its index in fr.Calls; callAt the
+	// address of one outside the walk's code, if any.
+	callIdx, callIdxReset offTable[int32]
+	callAt                map[callKey]int
 	// stack is the work stack's storage between walks; slicers the
 	// slicer's tables (both the scratch's).
 	stack   []work
@@ -428,10 +453,9 @@ type walker struct {
 	// code before them shows (offset -> amount), checked again once the
 	// whole function is known (checkSPRegisters).
 	spRegs map[int]int64
-	// joins, writes and regSites serve the x86-64 tracking of SP copies
+	// joins and regSites serve the x86-64 tracking of SP copies
 	// and return addresses (x86regs.go); regs says it is on.
-	joins    map[int]joinState
-	writes   map[int]uint32
+	joins    offTable[joinState]
 	regSites map[uint64]regSite
 	regs     bool
 	// copies turns on the tracking of SP copies (spcopy.go); cpSeen,
@@ -450,7 +474,7 @@ type walker struct {
 	// areas of calls (argarea.go).
 	slotStored bool
 	argTrack   bool
-	argSeen    map[int]argArea
+	argSeen    offTable[argArea]
 	argLost    []argLoss
 	// literals says an instruction decoded without error reads a literal
 	// (isa.Effect.LiteralSize) or is a movt (DefHigh16): without one,
@@ -460,6 +484,8 @@ type walker struct {
 	// SP copy, and which loads read one a call dropped (argarea.go).
 	keptFromSP []keptAt
 	lostLoads  []lostLoad
+	// errs are the decoding errors of insts (inst.errAt).
+	errs []error
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -502,18 +528,16 @@ func Analyze(in Input) Frame {
 func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
 	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1, argTrack: argTrack}
 	w.into, _ = in.Decoder.(isa.IntoDecoder)
-	// clear costs the map's capacity, not its length: a map grown once by
-	// a function with thousands of calls made every later clear slow
-	// (3% of node's walk). One that held many entries is made afresh.
-	if sc.callAt == nil || len(sc.callAt) > maxClearedCalls {
-		sc.callAt = map[callKey]int{}
-	}
-	clear(sc.callAt)
-	w.callAt, w.fr.Calls, w.stack = sc.callAt, sc.calls[:0], sc.stack[:0]
+	w.fr.Calls, w.stack = sc.calls[:0], sc.stack[:0]
+	w.callIdx, w.callIdxReset = sc.callIdx, sc.callIdxReset
 	w.fr.Refs, w.frameAddrs = sc.refs[:0], sc.frameAddrs[:0]
 	w.slicers = &sc.slicers
 	w.slicers.reset()
-	return w.analyze(sc)
+	w.joins, w.argSeen = sc.joins, sc.argSeen
+	fr := w.analyze(sc)
+	sc.joins, sc.argSeen = w.joins.release(), w.argSeen.release()
+	sc.callIdx, sc.callIdxReset = w.callIdx.release(), w.callIdxReset.release()
+	return fr
 }
 
 func (w *walker) analyze(sc *scratch) Frame {
@@ -665,10 +689,16 @@ func (w *walker) extend(addr uint64) (int, bool) {
 }
 
 func (w *walker) isData(off int) bool {
-	// Asked at every instruction walked; x86-64 code has neither.
+	// Asked at every instruction walked; x86-64 code has neither (this
+	// test alone, so that it is inlined into the walk's loop).
 	if len(w.in.DataInCode) == 0 && len(w.caseData) == 0 {
 		return false
 	}
+	return w.inData(off)
+}
+
+// inData is isData for a walk with data ranges.
+func (w *walker) inData(off int) bool {
 	a := w.addr(off)
 	return inRanges(w.in.DataInCode, a) || inRanges(w.caseData, a)
 }
@@ -715,13 +745,25 @@ func (w *walker) decode(off int) *inst {
 			err = fmt.Errorf("instruction runs past the end of the function")
 		}
 	}
-	in.err = err
+	in.errAt, in.hasWrites = 0, false
+	if err != nil {
+		w.errs = append(w.errs, err)
+		in.errAt = int32(len(w.errs))
+	}
 	if err == nil && (eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16) {
 		w.literals = true
 	}
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return in
+}
+
+// instErr is the decoding error of in (nil when it decoded).
+func (w *walker) instErr(in *inst) error {
+	if in.errAt == 0 {
+		return nil
+	}
+	return w.errs[in.errAt-1]
 }
 
 // withTail decodes the instruction at off (in the function's own code)
@@ -817,7 +859,12 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 		}
 		if w.regs && seen[off] < 0 {
-			w.joinAgain(off, &st, false)
+			if !st.plain() {
+				// (For a plain state, all joinAgain does at an offset
+				// not walked before is nothing: the test here, inlined,
+				// spares a call per instruction.)
+				w.joinAgain(off, &st, false)
+			}
 			if w.argTrack {
 				w.joinArgs(off, &st, false)
 			}
@@ -827,8 +874,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 		}
 		seen[off] = max(seen[off], st.depth)
 		in := w.decode(off)
-		if in.err != nil {
-			w.setKind(Unknown, addr, "%v at %#x", in.err, addr)
+		if in.failed() {
+			w.setKind(Unknown, addr, "%v at %#x", w.instErr(in), addr)
 			return stack
 		}
 		e := &in.eff
@@ -972,7 +1019,17 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			w.trackRA(e, &st, pre, cond)
 		}
 		if w.regs {
-			w.trackRegs(off, e, &pre, &st)
+			if !noQuiet && regsQuiet(e, &pre, &st, len(w.argLost)) {
+				if quietCheck != nil {
+					// (The states by value: their addresses given to a
+					// function value would move them to the heap, an
+					// allocation per instruction.)
+					quietCheck(w, off, e, pre, st)
+				}
+				st.topReg = 0 // (all trackRegs would do)
+			} else {
+				w.trackRegs(off, e, &pre, &st)
+			}
 			if w.argTrack {
 				w.trackArgs(off, addr, e, &pre, &st)
 			}
@@ -1034,7 +1091,8 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			}
 			if h, ok := w.caseHelper(e); ok {
 				w.call(Call, addr, e, st)
-				w.fr.Calls[w.callAt[callKey{addr, st.afterReset}]].Dispatch = true
+				i, _ := w.callIndex(callKey{addr, st.afterReset})
+				w.fr.Calls[i].Dispatch = true
 				if cond || st.afterReset {
 					w.setKind(Unknown, addr, "jump table through %s at %#x: %s", h, addr,
 						map[bool]string{true: "a conditional call", false: "after SP was set to the top of the main stack"}[cond])
@@ -1259,16 +1317,13 @@ func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, st state) {
 	key := callKey{addr, st.afterReset}
 	// A call walked again (SP deeper on a second path) keeps one site with
 	// the deepest depth.
-	if i, ok := w.callAt[key]; ok {
+	if i, ok := w.callIndex(key); ok {
 		if depth > w.fr.Calls[i].Depth {
 			w.fr.Calls[i].Depth = depth
 		}
 		return
 	}
-	if w.callAt == nil {
-		w.callAt = map[callKey]int{}
-	}
-	w.callAt[key] = len(w.fr.Calls)
+	w.setCallIndex(key, len(w.fr.Calls))
 	cs := CallSite{Addr: addr, Kind: kind, Depth: depth, Slot: e.Slot, HasSlot: e.HasSlot, AfterReset: st.afterReset}
 	if e.HasTarget {
 		cs.Target = e.Target
@@ -1278,6 +1333,39 @@ func (w *walker) call(kind CallKind, addr uint64, e *isa.Effect, st state) {
 		cs.Kind = IndirectTailCall
 	}
 	w.fr.Calls = append(w.fr.Calls, cs)
+}
+
+// callIndex is the index in fr.Calls of the call site key, if it has
+// one. The sites are found by offset (a map insertion per call site was
+// 1.5% of a program's walk), those outside the walk's code, if any, by
+// address.
+func (w *walker) callIndex(key callKey) (int, bool) {
+	t := w.callTable(key.afterReset)
+	if off, ok := w.offset(key.addr); ok {
+		i, ok := t.get(off)
+		return int(i), ok
+	}
+	i, ok := w.callAt[key]
+	return i, ok
+}
+
+// setCallIndex records that call site key is fr.Calls[i].
+func (w *walker) setCallIndex(key callKey, i int) {
+	if off, ok := w.offset(key.addr); ok {
+		w.callTable(key.afterReset).set(off, len(w.code), int32(i))
+		return
+	}
+	if w.callAt == nil {
+		w.callAt = map[callKey]int{}
+	}
+	w.callAt[key] = i
+}
+
+func (w *walker) callTable(afterReset bool) *offTable[int32] {
+	if afterReset {
+		return &w.callIdxReset
+	}
+	return &w.callIdx
 }
 
 // resolveIndirectJumps decides what the function's indirect jumps are. Code
@@ -1309,9 +1397,9 @@ func (w *walker) resolveIndirectJumps() {
 			continue
 		}
 		in := w.decode(off)
-		if in.err != nil || isPadding(in.eff) {
+		if in.failed() || isPadding(in.eff) {
 			off += max(in.eff.Len, 1)
-			if in.err != nil {
+			if in.failed() {
 				// Bytes between blocks that do not decode are alignment
 				// or data; a real target would decode.
 				off = w.nextInstruction(off)
@@ -1330,13 +1418,10 @@ func (w *walker) resolveIndirectJumps() {
 			}
 			continue
 		}
-		if _, dup := w.callAt[callKey{addr: j.addr}]; dup {
+		if _, dup := w.callIndex(callKey{addr: j.addr}); dup {
 			continue
 		}
-		if w.callAt == nil {
-			w.callAt = map[callKey]int{}
-		}
-		w.callAt[callKey{addr: j.addr}] = len(w.fr.Calls)
+		w.setCallIndex(callKey{addr: j.addr}, len(w.fr.Calls))
 		w.fr.Calls = append(w.fr.Calls, CallSite{Addr: j.addr, Kind: IndirectTailCall, Depth: j.st.depth})
 	}
 }

@@ -48,7 +48,7 @@ func (w *walker) leaves(off int, addr uint64, e *isa.Effect, cond bool) bool {
 		}
 		in := w.decode(next)
 		n := &in.eff
-		if in.err != nil || n.SP != isa.SPNone || n.Access != isa.BaseNone || n.HasStore || n.CondNext > 0 {
+		if in.failed() || n.SP != isa.SPNone || n.Access != isa.BaseNone || n.HasStore || n.CondNext > 0 {
 			return false
 		}
 		switch n.Flow {

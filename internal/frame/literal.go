@@ -74,7 +74,7 @@ func (w *walker) branchLiterals() {
 	var refs, movt []uint64
 	for i := range w.insts {
 		in := &w.insts[i]
-		if in.err != nil || !w.walked(in.off) {
+		if in.failed() || !w.walked(in.off) {
 			continue
 		}
 		if in.eff.LiteralSize > 0 {

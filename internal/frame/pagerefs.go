@@ -15,7 +15,7 @@ func (w *walker) pageRefs() {
 	var s *slicer
 	for i := range w.insts {
 		in := &w.insts[i]
-		if in.err != nil || in.eff.DefKind != isa.DefAddImm || in.eff.DefSrc < 0 || in.eff.DefSrc == in.eff.DefReg && in.eff.SetsFP {
+		if in.failed() || in.eff.DefKind != isa.DefAddImm || in.eff.DefSrc < 0 || in.eff.DefSrc == in.eff.DefReg && in.eff.SetsFP {
 			continue
 		}
 		if s == nil {

@@ -71,7 +71,7 @@ func (w *walker) loadSwitch(off int, addr uint64, e *isa.Effect, cond bool) (wri
 		}
 		in := w.decode(next)
 		n := &in.eff
-		if in.err != nil || n.DefKind != isa.DefLoad || n.DefReg != w.spReg || !n.HasMem || n.MemBase != w.spReg || n.MemIndex >= 0 || n.MemDisp != 0 {
+		if in.failed() || n.DefKind != isa.DefLoad || n.DefReg != w.spReg || !n.HasMem || n.MemBase != w.spReg || n.MemIndex >= 0 || n.MemDisp != 0 {
 			return writeUnknown, false
 		}
 		return w.taskSwitch(next+n.Len, addr, name)
@@ -108,7 +108,7 @@ func (w *walker) taskSwitch(off int, addr uint64, name string) (writeKind, bool)
 		}
 		in := w.decode(off)
 		e := &in.eff
-		if in.err != nil {
+		if in.failed() {
 			return writeUnknown, false
 		}
 		switch e.SP {

@@ -136,7 +136,7 @@ func (w *walker) newSlicer() *slicer {
 	}()
 	for i := range w.insts {
 		in := &w.insts[i]
-		if in.err != nil {
+		if in.failed() {
 			continue
 		}
 		if end := in.off + in.eff.Len; end >= 0 && end < n {

@@ -232,20 +232,17 @@ func (w *walker) tracksRegs() bool {
 // off must be walked again: the merge lost a copy or added a write that
 // the earlier walks did not have.
 func (w *walker) joinAgain(off int, st *state, seen bool) bool {
-	plain := st.sp == nil && st.ovr == nil && st.raReg == 0 && !st.dyn
-	if w.joins == nil {
-		if plain {
-			return false
-		}
-		w.joins = map[int]joinState{}
+	plain := st.plain()
+	if !w.joins.on && plain {
+		return false
 	}
-	rec, ok := w.joins[off]
 	if !seen {
 		if !plain {
-			w.joins[off] = joinState{sp: st.sp, ovr: st.ovr, raReg: st.raReg, dyn: st.dyn}
+			w.joins.set(off, len(w.code), joinState{sp: st.sp, ovr: st.ovr, raReg: st.raReg, dyn: st.dyn})
 		}
 		return false
 	}
+	rec, ok := w.joins.get(off)
 	if !ok && plain {
 		return false
 	}
@@ -257,8 +254,15 @@ func (w *walker) joinAgain(off int, st *state, seen bool) bool {
 	if sameCopies(m.sp, rec.sp) && sameWrites(m.ovr, rec.ovr) && m.raReg == rec.raReg && m.dyn == rec.dyn {
 		return false
 	}
-	w.joins[off] = m
+	w.joins.set(off, len(w.code), m)
 	return true
+}
+
+// plain says the state has no SP copy, no return-address write, no
+// register holding the return address and no run-time SP move: what
+// joinAgain need not record.
+func (st *state) plain() bool {
+	return st.sp == nil && st.ovr == nil && st.raReg == 0 && !st.dyn
 }
 
 // spRestore gives the depth an SP write (isa.SPUnknown) sets, when it
@@ -286,17 +290,18 @@ func (w *walker) spRestore(e *isa.Effect, st *state, addr uint64) (int64, bool) 
 	return 0, false
 }
 
-// mayWrite is the RegWriter mask of the instruction at off.
+// mayWrite is the RegWriter mask of the instruction at off, which the
+// walk decoded: asked of the decoder once and kept in the instruction's
+// entry (a map by offset cost a map per function and an insertion per
+// instruction asked).
 func (w *walker) mayWrite(off int) uint32 {
-	if m, ok := w.writes[off]; ok {
-		return m
+	in := &w.insts[w.index[off]-1]
+	if in.hasWrites {
+		return in.writes
 	}
 	rw := w.in.Decoder.(isa.RegWriter)
 	m := rw.MayWrite(w.code[off:w.segEnd(off)], w.addr(off))
-	if w.writes == nil {
-		w.writes = map[int]uint32{}
-	}
-	w.writes[off] = m
+	in.writes, in.hasWrites = m, true
 	return m
 }
 
@@ -321,6 +326,40 @@ func overlaps(at, a, size int64) bool {
 	}
 	return -at < -a+size && -a < -at+8
 }
+
+// regsQuiet says whether trackRegs would change nothing but clear
+// st.topReg for the instruction e (pre: the state before it; lost:
+// len(walker.argLost)): no SP copy is tracked and no register holds the
+// return address, and e moves no SP, writes no stack word, defines no
+// register from SP or a frame address, and reads no frame slot that could
+// hold a copy of SP. Most instructions are such (an ALU operation, a load
+// through a pointer or from a frame slot), and trackRegs' full test of
+// them was half its cost. The test follows trackRegs step by step: keep
+// the two together.
+func regsQuiet(e *isa.Effect, pre, st *state, lost int) bool {
+	if pre.sp != nil || st.sp != nil || st.raReg != 0 || e.SP != isa.SPNone || e.HasStore || e.UsesFP && pre.fpOK {
+		return false
+	}
+	switch e.DefKind {
+	case isa.DefNone, isa.DefOther:
+		// (DefOther sets a copy only for a pop, which moves SP.)
+		return e.Access == isa.BaseNone
+	case isa.DefLoad:
+		// A load writes no stack word; the word it reads holds no copy
+		// (pre.sp is nil), and with no copy lost at a call it notes
+		// nothing (noteLostLoad).
+		return lost == 0
+	}
+	return false
+}
+
+// quietCheck, when not nil (tests), is called where regsQuiet spares
+// trackRegs, with the states before st.topReg is cleared; noQuiet turns
+// regsQuiet off (TestRegsQuiet, TestRegsQuietFrames).
+var (
+	quietCheck func(w *walker, off int, e *isa.Effect, pre, st state)
+	noQuiet    bool
+)
 
 // trackRegs updates st's SP copies and return-address writes after the
 // instruction e at off (pre: the state before it).
