@@ -67,13 +67,13 @@ type Node struct {
 	Edges []Edge
 	// Unresolved are indirect call sites whose targets are not known.
 	Unresolved []frame.CallSite
-	// BadTargets are direct calls to addresses that start no known function.
-	BadTargets []frame.CallSite
 	// Assumed are indirect calls given edges by assumption (address-taken).
 	Assumed []Assumption
-	// ExcReturns are the indirect jumps taken for Cortex-M exception
-	// returns (see EndAtExcReturn): they have no edges.
-	ExcReturns []ExcReturn
+	// rare holds the lists few nodes have (BadTargets, ExcReturns; nil when
+	// both are empty): two slices less make a node 512 bytes instead of
+	// 560 (Go's size class 576), and a graph keeps a node per function
+	// (libLLVM-15 and its libraries: 150,000).
+	rare *nodeRare
 	// Summary marks a node that stands for a model of code rather than
 	// the code (MethodLibcStart: the __libc_start_main summary and its
 	// parts, see ModelStart); it is no function of its own.
@@ -85,6 +85,42 @@ type Node struct {
 	// recursive cycle a model proved or premised (see Premises): the
 	// bound takes it as a [[recursion]] depth (ldnloaded.go).
 	RecursionDepth int64
+}
+
+// nodeRare is the part of a node that few nodes have (Node.rare).
+type nodeRare struct {
+	badTargets []frame.CallSite
+	excReturns []ExcReturn
+}
+
+// BadTargets are the node's direct calls to addresses that start no known
+// function.
+func (n *Node) BadTargets() []frame.CallSite {
+	if n.rare == nil {
+		return nil
+	}
+	return n.rare.badTargets
+}
+
+// ExcReturns are the node's indirect jumps taken for Cortex-M exception
+// returns (see EndAtExcReturn): they have no edges.
+func (n *Node) ExcReturns() []ExcReturn {
+	if n.rare == nil {
+		return nil
+	}
+	return n.rare.excReturns
+}
+
+// ReleaseRare lets go of the node's BadTargets and ExcReturns (for a
+// caller done with the graph's nodes one by one).
+func (n *Node) ReleaseRare() { n.rare = nil }
+
+// more is n.rare, made when n has none.
+func (n *Node) more() *nodeRare {
+	if n.rare == nil {
+		n.rare = &nodeRare{}
+	}
+	return n.rare
 }
 
 // ExcReturn is an indirect jump of a handler-mode function taken for an
@@ -109,7 +145,8 @@ func (g *Graph) EndAtExcReturn(id int, site uint64, assumed bool, detail string)
 	n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == site })
 	n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return cs.Addr == site })
 	n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return a.Site == site })
-	n.ExcReturns = append(n.ExcReturns, ExcReturn{Site: site, Assumed: assumed, Detail: detail})
+	r := n.more()
+	r.excReturns = append(r.excReturns, ExcReturn{Site: site, Assumed: assumed, Detail: detail})
 }
 
 // Edge is one call from a node.
@@ -533,7 +570,7 @@ func (g *Graph) resolveEdges(id int) {
 				g.addEdge(id, to, cs, "direct")
 				continue
 			}
-			n.BadTargets = append(n.BadTargets, cs)
+			n.more().badTargets = append(n.more().badTargets, cs)
 		case cs.HasSlot:
 			if !g.linkSlot(id, m, cs.Slot, cs, "got") {
 				n.Unresolved = append(n.Unresolved, cs)
