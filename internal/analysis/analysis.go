@@ -308,7 +308,14 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		// An entry whose reasons are a list already made and located
 		// takes that list, not a copy of its own (EntrySharing).
 		known, _ := located.lookup(res.reasonRanks(s.Node), nil)
-		b := res.Bounds.EntrySharing(s, known)
+		// And its assumptions, when they are shared (below) and a list
+		// of the same ranks is made already: that list, not a copy that
+		// share would drop.
+		var knownAssumed []bound.Assumption
+		if unexcluded == nil && known != nil {
+			knownAssumed, _ = assumed.lookup(res.Bounds.AssumptionRanks(s.Node), nil)
+		}
+		b := res.Bounds.EntrySharingAll(s, known, knownAssumed)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
