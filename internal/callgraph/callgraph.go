@@ -697,7 +697,7 @@ func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
 	}
 	caller.Frame.Kind = frame.Unknown
 	caller.Frame.Reason = fmt.Sprintf("the call at %#x to %s does not return after the call: %s returns at %#x through a link register it changed "+
-		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name, callee.Name, callee.Frame.ReturnsElsewhereAt)
+		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name, callee.Name, callee.Frame.ReturnsElsewhereAt())
 	caller.Frame.ReasonAddr = cs.Addr
 }
 

@@ -108,8 +108,8 @@ type Frame struct {
 	// The one-byte fields are here together (a graph keeps a frame per
 	// function, 158,000 of them for libLLVM-15, and each field padded to
 	// a word of its own made a frame 24 bytes larger): CFIChecked,
-	// ReturnsElsewhere and LeavesKind are described with CFIMismatch,
-	// ReturnsElsewhereAt and Leaves below.
+	// ReturnsElsewhere and LeavesKind are described with CFIMismatch, the
+	// method ReturnsElsewhereAt and Leaves.
 	CFIChecked       bool
 	ReturnsElsewhere bool
 	LeavesKind       Kind
@@ -140,10 +140,10 @@ type Frame struct {
 	// AfterReset set. Size counts only the code before a reset.
 	Resets    []Reset
 	ResetSize int64
-	// LiteralReads are the literal-pool words the function's code reads
-	// (PC-relative loads, isa.Effect.Literal), in address order; Branch
-	// marks a word read only to branch to it (see branchLiterals).
-	LiteralReads []LiteralRead
+	// Rare holds what few frames have (nil when none of it is set): read
+	// it through LiteralReads, ReturnsElsewhereAt, TaskSwitches and
+	// BoundedAmounts.
+	Rare *Rare
 	// SysWrites are the writes of PSP and CONTROL (msr) the walk went past
 	// as if SP did not move, which holds only when the function runs in
 	// handler mode (or, for PSP, on the main stack): the caller of Analyze
@@ -154,18 +154,6 @@ type Frame struct {
 	// targets are code of the function. One whose Entries is 0 could not
 	// be read, and the frame is Unknown.
 	CaseTables []CaseTable
-	// ReturnsElsewhere: the function returns through LR after writing LR
-	// itself (ARM; at ReturnsElsewhereAt), so it does not come back to the
-	// instruction after its call: libgcc's case helpers do that. A caller
-	// that does not expect it (CallSite.Dispatch) runs code the walk of
-	// the caller cannot know: the call graph makes such a caller Unknown.
-	ReturnsElsewhereAt uint64
-	// TaskSwitches are the places where the code sets SP to a task's
-	// saved SP and resumes the task (stackswitch.go): paths end there.
-	TaskSwitches []TaskSwitch
-	// BoundedAmounts are the SP moves by a run-time amount that
-	// Input.SPAmount bounded, in the order walked: Size counts them.
-	BoundedAmounts []BoundedAmount
 	// CountedMoves are the SP moves Input.CountedMoves took as no move,
 	// in address order: Size and the calls' depths leave them out.
 	CountedMoves []uint64
@@ -179,6 +167,73 @@ type Frame struct {
 	// only by the stack-argument rule (argarea.go): an assumption about
 	// the caller, which the call graph lists as a premise.
 	StackArgs []StackArg
+}
+
+// Rare is the part of a frame that few functions have (Frame.Rare): as
+// fields of Frame, its three slices and a word made every frame, and so
+// every callgraph.Node (one per function: 158,000 for libLLVM-15 and its
+// libraries), 80 bytes larger, a node 512 bytes instead of 448. A walk
+// makes its own (rare); a copy of a frame shares it, and nothing changes
+// it after the walk.
+type Rare struct {
+	// LiteralReads are the literal-pool words the function's code reads
+	// (PC-relative loads, isa.Effect.Literal), in address order; Branch
+	// marks a word read only to branch to it (see branchLiterals).
+	LiteralReads []LiteralRead
+	// ReturnsElsewhereAt is where the function writes LR before it
+	// returns through it (Frame.ReturnsElsewhere).
+	ReturnsElsewhereAt uint64
+	// TaskSwitches are the places where the code sets SP to a task's
+	// saved SP and resumes the task (stackswitch.go): paths end there.
+	TaskSwitches []TaskSwitch
+	// BoundedAmounts are the SP moves by a run-time amount that
+	// Input.SPAmount bounded, in the order walked: Size counts them.
+	BoundedAmounts []BoundedAmount
+}
+
+// LiteralReads are f.Rare.LiteralReads (nil without a Rare).
+func (f *Frame) LiteralReads() []LiteralRead {
+	if f.Rare == nil {
+		return nil
+	}
+	return f.Rare.LiteralReads
+}
+
+// ReturnsElsewhereAt is f.Rare.ReturnsElsewhereAt: where the function
+// writes LR before it returns through it, when ReturnsElsewhere (ARM), so
+// that it does not come back to the instruction after its call: libgcc's
+// case helpers do that. A caller that does not expect it
+// (CallSite.Dispatch) runs code the walk of the caller cannot know: the
+// call graph makes such a caller Unknown.
+func (f *Frame) ReturnsElsewhereAt() uint64 {
+	if f.Rare == nil {
+		return 0
+	}
+	return f.Rare.ReturnsElsewhereAt
+}
+
+// TaskSwitches are f.Rare.TaskSwitches (nil without a Rare).
+func (f *Frame) TaskSwitches() []TaskSwitch {
+	if f.Rare == nil {
+		return nil
+	}
+	return f.Rare.TaskSwitches
+}
+
+// BoundedAmounts are f.Rare.BoundedAmounts (nil without a Rare).
+func (f *Frame) BoundedAmounts() []BoundedAmount {
+	if f.Rare == nil {
+		return nil
+	}
+	return f.Rare.BoundedAmounts
+}
+
+// rare is w.fr.Rare, made for this walk's frame when it has none.
+func (w *walker) rare() *Rare {
+	if w.fr.Rare == nil {
+		w.fr.Rare = &Rare{}
+	}
+	return w.fr.Rare
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -1182,7 +1237,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 					return stack
 				}
 				if !w.fr.ReturnsElsewhere {
-					w.fr.ReturnsElsewhere, w.fr.ReturnsElsewhereAt = true, addr
+					w.fr.ReturnsElsewhere, w.rare().ReturnsElsewhereAt = true, addr
 				}
 			}
 			if e.Flow == isa.FlowReturn && w.regs && !st.afterReset {
