@@ -69,14 +69,9 @@ type CallSite struct {
 	Depth int64
 	// From is, for an indirect call, where its target comes from as far
 	// as the straight-line code before it shows (nil when not known).
-	From *Value
-	// ExcDetail says why ExcReturn is what it is (nil when ExcReturn is
-	// not set; read it with ExcDetailText). A pointer and not a string:
-	// only a Cortex-M indirect jump has one, and the 8 bytes less make a
-	// call site 56 bytes instead of 64 (libLLVM-15 keeps 1.3 million).
-	ExcDetail *string
-	Kind      CallKind
-	HasSlot   bool
+	From    *Value
+	Kind    CallKind
+	HasSlot bool
 	// AfterReset: the call comes after SP was set to the top of the main
 	// stack (see Frame.Resets); Depth is then in bytes below that top,
 	// not below the caller's SP.
@@ -86,16 +81,9 @@ type CallSite struct {
 	// not to the next instruction, and that is expected.
 	Dispatch bool
 	// ExcReturn says, for an indirect jump, whether its target may be a
-	// Cortex-M EXC_RETURN value (see excReturns), and ExcDetail why.
+	// Cortex-M EXC_RETURN value (see excReturns), and the frame's
+	// ExcDetail why.
 	ExcReturn ExcReturnKind
-}
-
-// ExcDetailText is cs.ExcDetail, "" when there is none.
-func (cs *CallSite) ExcDetailText() string {
-	if cs.ExcDetail == nil {
-		return ""
-	}
-	return *cs.ExcDetail
 }
 
 // Frame is the result for one function.
@@ -189,6 +177,32 @@ type Rare struct {
 	// BoundedAmounts are the SP moves by a run-time amount that
 	// Input.SPAmount bounded, in the order walked: Size counts them.
 	BoundedAmounts []BoundedAmount
+	// ExcDetails say why the call sites whose ExcReturn is set are what
+	// they are, in the order walked (Frame.ExcDetail): kept here and not
+	// in each CallSite, which is then 48 bytes and not 64 (libLLVM-15
+	// keeps 1.3 million call sites, and no ExcReturn).
+	ExcDetails []ExcDetail
+}
+
+// ExcDetail says why the indirect jump at Site may be an exception return
+// (CallSite.ExcReturn).
+type ExcDetail struct {
+	Site   uint64
+	Detail string
+}
+
+// ExcDetail says why the call site at site has its ExcReturn ("" when
+// none is set).
+func (f *Frame) ExcDetail(site uint64) string {
+	if f.Rare == nil {
+		return ""
+	}
+	for _, d := range f.Rare.ExcDetails {
+		if d.Site == site {
+			return d.Detail
+		}
+	}
+	return ""
 }
 
 // LiteralReads are f.Rare.LiteralReads (nil without a Rare).
