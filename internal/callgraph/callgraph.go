@@ -202,6 +202,11 @@ type Graph struct {
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
+	// ahead walks the libraries' frames while Build resolves the edges
+	// (walkahead.go; nil: not under way).
+	ahead *aheadWalker
+	// aheadTook counts the frames the resolution took from it.
+	aheadTook int
 }
 
 // Options control how the graph is built.
@@ -243,7 +248,9 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	}
 	g.addNodes(m, idx)
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
+	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
+	g.stopWalkingAhead()
 	g.finishIndexing()
 	return g
 }
@@ -258,16 +265,20 @@ func (g *Graph) addModule(f *binfile.File) *Module {
 // parallel, and queues them for edge resolution.
 func (g *Graph) addNodes(m *Module, fns []int) {
 	frames := make([]frame.Frame, len(fns))
-	workers := g.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	walk := g.takeAhead(m, fns, frames) // (walkahead.go: the frames walked ahead, nil: none)
+	if walk == nil {
+		walk = make([]int, len(fns))
+		for i := range walk {
+			walk[i] = i
+		}
 	}
-	if len(fns) < 64 {
+	workers := g.workers()
+	if len(walk) < 64 {
 		workers = 1
 	}
 	var wg sync.WaitGroup
 	next := make(chan int, workers*4)
-	for w := 0; w < workers; w++ {
+	for w := 0; w < workers && len(walk) > 0; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -276,7 +287,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 			}
 		}()
 	}
-	for i := range fns {
+	for _, i := range walk {
 		next <- i
 	}
 	close(next)
@@ -294,6 +305,14 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		}
 		g.pending = append(g.pending, id)
 	}
+}
+
+// workers is the number of goroutines that walk frames.
+func (g *Graph) workers() int {
+	if g.opts.Workers > 0 {
+		return g.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
@@ -457,6 +476,9 @@ func (g *Graph) dataInCode(f *binfile.File) []frame.Range {
 func (g *Graph) nodeFor(m *Module, fi int) int {
 	if id, ok := m.nodes[fi]; ok {
 		return id
+	}
+	if g.ahead != nil {
+		g.queueAhead(m) // (walkahead.go)
 	}
 	g.addNodes(m, []int{fi})
 	return m.nodes[fi]
