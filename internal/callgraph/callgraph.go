@@ -37,6 +37,8 @@ type Module struct {
 	hub, hubCount int
 	// taken are the nodes of the module's own address-taken functions.
 	taken []int
+	// takenProtos are their prototypes (takenPrototypes).
+	takenProtos []takenPrototype
 	// runTimeLookups: the module's private symbol lookups and a loader
 	// are reachable; its hubs reach the code of objects loaded at run
 	// time (dlsym.go).
@@ -247,6 +249,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
+	Phase("program walk")
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
 	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
@@ -254,6 +257,12 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.finishIndexing()
 	return g
 }
+
+// Phase marks the end of a part of Build for the phase timing of
+// docs/PERFORMANCE.md (STACKSCOPE_PHASES=1; internal/analysis sets it):
+// the program's walk, on every core, is then told apart from the
+// resolution that follows it, mostly on one.
+var Phase = func(name string) {}
 
 func (g *Graph) addModule(f *binfile.File) *Module {
 	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
