@@ -43,6 +43,10 @@ type walkAhead struct {
 	walked *sync.Cond // broadcast when a walk ends (under mu)
 	state  []aheadState
 	frames []frame.Frame
+	// left counts the functions not yet aheadTaken; at 0 the frames go
+	// (the table would otherwise hold a library's worth of frame
+	// structs until Build's end).
+	left int
 }
 
 // aheadWalker is the goroutine that walks the libraries ahead, and the
@@ -166,8 +170,10 @@ func (g *Graph) queueAhead(m *Module) {
 	n := len(m.File.Functions)
 	t := &walkAhead{state: make([]aheadState, n), frames: make([]frame.Frame, n)}
 	t.walked = sync.NewCond(&t.mu)
+	t.left = n
 	for fi := range m.nodes {
 		t.state[fi] = aheadTaken
+		t.left--
 	}
 	a.tables[m] = t
 	a.queue = append(a.queue, m)
@@ -198,6 +204,9 @@ func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []in
 		t.walked.Wait()
 	}
 	for i, fi := range fns {
+		if t.state[fi] != aheadTaken {
+			t.left--
+		}
 		switch t.state[fi] {
 		case aheadDone:
 			frames[i] = t.frames[fi]
@@ -222,6 +231,9 @@ func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []in
 			walk = append(walk, i) // (its walk panicked: the resolution's own walk panics too)
 		}
 		t.state[fi] = aheadTaken
+	}
+	if t.left == 0 {
+		t.frames = nil // (no walk of the module is under way: none is left to walk)
 	}
 	t.mu.Unlock()
 	g.aheadTook += len(fns) - len(walk)
