@@ -205,7 +205,8 @@ type Graph struct {
 	// (importDefinition).
 	imports map[importKey]importDef
 	// ahead walks the libraries' frames while Build resolves the edges
-	// (walkahead.go; nil: not under way).
+	// (walkahead.go; nil: never started; after Build, stopped, with the
+	// frames not taken yet).
 	ahead *aheadWalker
 	// aheadTook counts the frames the resolution took from it.
 	aheadTook int
