@@ -43,7 +43,11 @@ type walkAhead struct {
 	mu     sync.Mutex
 	walked *sync.Cond // broadcast when a walk ends (under mu)
 	state  []aheadState
-	frames []frame.Frame
+	// frames holds the frames walked and not taken yet: a pointer each,
+	// so that the table of a library the goroutine has not reached far
+	// into is small (libz3's 42,933 frame structs were 15 MB, scanned by
+	// every collection while the table lived).
+	frames []*frame.Frame
 	// left counts the functions not yet aheadTaken; at 0 the frames go
 	// (the table would otherwise hold a library's worth of frame
 	// structs until Build's end).
@@ -128,7 +132,7 @@ func (g *Graph) walkModuleAhead(a *aheadWalker, m *Module, t *walkAhead) {
 		t.mu.Unlock()
 		fr := g.walkAheadOne(m, t, fi)
 		t.mu.Lock()
-		t.frames[fi], t.state[fi] = fr, aheadDone
+		t.frames[fi], t.state[fi] = &fr, aheadDone
 		t.walked.Broadcast()
 		t.mu.Unlock()
 	}
@@ -169,7 +173,7 @@ func (g *Graph) queueAhead(m *Module) {
 		return
 	}
 	n := len(m.File.Functions)
-	t := &walkAhead{state: make([]aheadState, n), frames: make([]frame.Frame, n)}
+	t := &walkAhead{state: make([]aheadState, n), frames: make([]*frame.Frame, n)}
 	t.walked = sync.NewCond(&t.mu)
 	t.left = n
 	for fi := range m.nodes {
@@ -212,8 +216,8 @@ func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []in
 		}
 		switch t.state[fi] {
 		case aheadDone:
-			frames[i] = t.frames[fi]
-			t.frames[fi] = frame.Frame{}
+			frames[i] = *t.frames[fi]
+			t.frames[fi] = nil
 		case aheadWalking:
 			waiting = append(waiting, i)
 			continue
@@ -228,8 +232,8 @@ func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []in
 			t.walked.Wait()
 		}
 		if t.state[fi] == aheadDone {
-			frames[i] = t.frames[fi]
-			t.frames[fi] = frame.Frame{}
+			frames[i] = *t.frames[fi]
+			t.frames[fi] = nil
 		} else {
 			walk = append(walk, i) // (its walk panicked: the resolution's own walk panics too)
 		}
