@@ -23,7 +23,7 @@ import (
 // its file alone (the per-file answers it asks, fileCalls, are behind a
 // mutex and depend on the code alone), and the nodes are made in the same
 // order by the resolution, which alone touches the graph. A library's
-// table goes once all its functions have nodes; the frames of a library
+// frames go once all its functions have nodes; the frames of a library
 // whose address-taken set the resolution did not need stay for the nodes
 // made after Build (the glibc models'): libm's and libffi's, for
 // libLLVM-15, 900 small functions of its libraries' 60,000.
@@ -48,9 +48,8 @@ type walkAhead struct {
 	// into is small (libz3's 42,933 frame structs were 15 MB, scanned by
 	// every collection while the table lived).
 	frames []*frame.Frame
-	// left counts the functions not yet aheadTaken; at 0 the frames go
-	// (the table would otherwise hold a library's worth of frame
-	// structs until Build's end).
+	// left counts the functions not yet aheadTaken; at 0 the frames'
+	// slice goes (it would otherwise stay as long as the graph).
 	left int
 }
 
