@@ -6,6 +6,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stackscope/stackscope/internal/callgraph"
 )
 
 // Phase timing for the speed work of docs/PERFORMANCE.md: with
@@ -21,6 +23,14 @@ var phases = struct {
 	start, last time.Time
 	lastCPU     time.Duration
 }{on: os.Getenv("STACKSCOPE_PHASES") == "1", start: time.Now(), last: time.Now()}
+
+// The build's own marks (callgraph.Phase: "program walk"; its "build" is
+// then the resolution).
+func init() {
+	if phases.on {
+		callgraph.Phase = phase
+	}
+}
 
 // processCPU is the user and system time of the whole process so far.
 func processCPU() time.Duration {

@@ -37,6 +37,8 @@ type Module struct {
 	hub, hubCount int
 	// taken are the nodes of the module's own address-taken functions.
 	taken []int
+	// takenProtos are their prototypes (takenPrototypes).
+	takenProtos []takenPrototype
 	// runTimeLookups: the module's private symbol lookups and a loader
 	// are reachable; its hubs reach the code of objects loaded at run
 	// time (dlsym.go).
@@ -202,6 +204,12 @@ type Graph struct {
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
+	// ahead walks the libraries' frames while Build resolves the edges
+	// (walkahead.go; nil: never started; after Build, stopped, with the
+	// frames not taken yet).
+	ahead *aheadWalker
+	// aheadTook counts the frames the resolution took from it.
+	aheadTook int
 }
 
 // Options control how the graph is built.
@@ -242,11 +250,20 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
+	Phase("program walk")
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
+	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
+	g.stopWalkingAhead()
 	g.finishIndexing()
 	return g
 }
+
+// Phase marks the end of a part of Build for the phase timing of
+// docs/PERFORMANCE.md (STACKSCOPE_PHASES=1; internal/analysis sets it):
+// the program's walk, on every core, is then told apart from the
+// resolution that follows it, mostly on one.
+var Phase = func(name string) {}
 
 func (g *Graph) addModule(f *binfile.File) *Module {
 	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
@@ -258,16 +275,20 @@ func (g *Graph) addModule(f *binfile.File) *Module {
 // parallel, and queues them for edge resolution.
 func (g *Graph) addNodes(m *Module, fns []int) {
 	frames := make([]frame.Frame, len(fns))
-	workers := g.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	walk := g.takeAhead(m, fns, frames) // (walkahead.go: the frames walked ahead, nil: none)
+	if walk == nil {
+		walk = make([]int, len(fns))
+		for i := range walk {
+			walk[i] = i
+		}
 	}
-	if len(fns) < 64 {
+	workers := g.workers()
+	if len(walk) < 64 {
 		workers = 1
 	}
 	var wg sync.WaitGroup
 	next := make(chan int, workers*4)
-	for w := 0; w < workers; w++ {
+	for w := 0; w < workers && len(walk) > 0; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -276,7 +297,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 			}
 		}()
 	}
-	for i := range fns {
+	for _, i := range walk {
 		next <- i
 	}
 	close(next)
@@ -294,6 +315,14 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		}
 		g.pending = append(g.pending, id)
 	}
+}
+
+// workers is the number of goroutines that walk frames.
+func (g *Graph) workers() int {
+	if g.opts.Workers > 0 {
+		return g.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
@@ -457,6 +486,9 @@ func (g *Graph) dataInCode(f *binfile.File) []frame.Range {
 func (g *Graph) nodeFor(m *Module, fi int) int {
 	if id, ok := m.nodes[fi]; ok {
 		return id
+	}
+	if g.ahead != nil {
+		g.queueAhead(m) // (walkahead.go)
 	}
 	g.addNodes(m, []int{fi})
 	return m.nodes[fi]
