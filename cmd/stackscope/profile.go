@@ -24,7 +24,7 @@ import (
 //	                            each other: what a CPU profile cannot show)
 //
 // The returned function writes them out; it is safe to call more than once.
-// With either set, SIGUSR1 (on Unix) writes them out and ends the process with exit
+// With any of them set, SIGUSR1 (on Unix) writes them out and ends the process with exit
 // code 2, so that a run too long or too large to finish can still be
 // profiled. Without them, nothing changes.
 func startProfiles() (stop func()) {
