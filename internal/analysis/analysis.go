@@ -84,6 +84,8 @@ type Result struct {
 	Graph  *callgraph.Graph `json:"-"`
 	Bounds *bound.Analysis  `json:"-"`
 	File   *binfile.File    `json:"-"`
+
+	threadsBeside bool // findThreads ran beside the bounds (threadsbeside.go)
 }
 
 // Function is one function of the analysed file.
@@ -293,6 +295,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
+	ahead := startThreads(res, g, opts) // (threadsbeside.go) beside what follows
 	res.Bounds = bound.New(g, roots, bo)
 	phase("bound")
 	var unexcluded *bound.Analysis
@@ -351,12 +354,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Interrupts = riscvInterrupts(res, traps, cfg, opts.Interrupts.Groups)
 	}
 	phase("actionable")
-	res.Threads = findThreads(res, opts)
+	res.Threads, res.Functions = threadsAndFunctions(res, ahead, opts)
 	for _, m := range g.Modules[1:] {
 		res.Libraries = append(res.Libraries, m.File.Path)
 	}
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
-	res.Functions = functions(g, lines, opts.ResultOnly)
 	opts.Libraries.Release(f)
 	if opts.ResultOnly {
 		res.Graph, res.Bounds = nil, nil

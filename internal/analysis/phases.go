@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"runtime/trace"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +45,10 @@ func processCPU() time.Duration {
 
 // phase marks the end of the phase name.
 func phase(name string) {
+	if trace.IsEnabled() {
+		// (STACKSCOPE_TRACE: the phases' ends in the execution trace)
+		trace.Log(context.Background(), "phase", name)
+	}
 	if !phases.on {
 		return
 	}
