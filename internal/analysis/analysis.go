@@ -303,12 +303,15 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		plain.Excluded = nil
 		unexcluded = bound.New(g, roots, plain)
 	}
+	early := startLowerBounds(res, specs, bo, vt == nil)
 	located, assumed := newReasonLists(), newSharedLists[bound.Assumption]()
 	for _, s := range specs {
 		// An entry whose reasons are a list already made and located
 		// takes that list, not a copy of its own (EntrySharing).
 		known, _ := located.lookup(res.reasonRanks(s.Node), nil)
-		b := res.Bounds.EntrySharing(s, known)
+		// (Without a bound, a program's entry gets the lower bound's
+		// chain for its path: provedAtLeast.)
+		b := res.Bounds.EntrySharingPathless(s, known, vt == nil)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
@@ -326,13 +329,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, e)
 	}
 	phase("entries")
-	nr := newNoReturn(g, bo.Excluded)
-	lo := lowerOptions(bo, nr)
+	nr, lo, pl := early.finish(res)
 	// With ResultOnly, the entries' paths are written out once the graph
 	// is gone (chainPaths).
 	paths := newChainPaths(res, lo, opts.ResultOnly)
 	if vt == nil {
-		res.provedAtLeastAll(&provedLower{g: g, lo: lo}, paths)
+		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
 	for i := range res.Entries {
