@@ -57,7 +57,8 @@ func TestParallelLowerIsSerial(t *testing.T) {
 	for _, e := range res.Entries {
 		specs = append(specs, bound.Spec{Name: e.Name, Node: e.Node, Kind: e.Kind})
 	}
-	early := startLowerBounds(res, specs, bo, true)
+	early := startLowerBounds(g, bo, true)
+	early.forEntries(res, specs)
 	if _, _, pl := early.finish(res); pl != early.pl || !slices.Equal(early.ids, unbounded) {
 		t.Errorf("the early prepass was for %d entries, the walks are for %d (or another walker)", len(early.ids), len(unbounded))
 	}

@@ -16,8 +16,9 @@ import (
 // which entries the walks are for, which the bound says as soon as it is
 // made: so it runs on its own goroutine while RunFile writes out the
 // entries (the "entries" phase), which reads neither the never-returns
-// memo nor the lower bound's tables. The walks, and so the results, are
-// those of a prepass done in place.
+// memo nor the lower bound's tables; the walker's tables are made on
+// that goroutine before, while the bound is made. The walks, and so the
+// results, are those of a prepass done in place.
 
 // earlyLower is the never-returns finder, the lower bound's options and
 // walker of one analysis, with the walks' prepass started early.
@@ -28,33 +29,56 @@ type earlyLower struct {
 	lo  threads.LowerOptions
 	pl  *provedLower
 	ids []int
-	// done is closed when the prepass is over (nil: none was started).
-	done chan struct{}
+	// entries takes the ids to the goroutine; done is closed when it is
+	// over (both nil: none was started).
+	entries chan []int
+	done    chan struct{}
 }
 
-// startLowerBounds makes the lower bound's options and walker, and with
-// walks (the entries' at_least will be lower bounds: provedAtLeastAll),
-// starts their prepass for the entries that will be walked: those the
-// bound leaves unbounded, with no part after an SP reset, in entry order.
-func startLowerBounds(res *Result, specs []bound.Spec, bo bound.Options, walks bool) *earlyLower {
-	g := res.Graph
+// startLowerBounds makes the lower bound's options and, with walks (the
+// entries' at_least will be lower bounds: provedAtLeastAll), starts
+// making its walker (threads.NewLower) on another goroutine, which then
+// waits for the entries (forEntries) to begin their prepass.
+func startLowerBounds(g *callgraph.Graph, bo bound.Options, walks bool) *earlyLower {
 	nr := newNoReturn(g, bo.Excluded)
 	el := &earlyLower{g: g, bo: bo, nr: nr, lo: lowerOptions(bo, nr)}
 	el.pl = &provedLower{g: g, lo: el.lo}
-	if !walks || len(bo.Excluded) > 0 || res.Bounds == nil {
+	if !walks || len(bo.Excluded) > 0 {
 		return el // (with exclusions the walks go one after the other)
 	}
-	for _, s := range specs {
-		if !res.Bounds.Bounded(s.Node) && !res.Bounds.ResetsAfter(s.Node) {
-			el.ids = append(el.ids, s.Node)
-		}
-	}
+	// bound.New, which runs beside the walker's making, resolves what
+	// the graph still has pending first: done here, before, it leaves
+	// the graph as bound.New would, and unchanged while both read it.
+	g.Resolve()
+	el.entries = make(chan []int, 1)
 	el.done = make(chan struct{})
 	go func() {
 		defer close(el.done)
-		el.pl.lower().Prepare(el.ids, runtime.GOMAXPROCS(0))
+		l := el.pl.lower()
+		ids, ok := <-el.entries
+		if ok {
+			l.Prepare(ids, runtime.GOMAXPROCS(0))
+		}
 	}()
 	return el
+}
+
+// forEntries gives the prepass the entries the walks will be for: those
+// the bound leaves unbounded, with no part after an SP reset, in entry
+// order.
+func (el *earlyLower) forEntries(res *Result, specs []bound.Spec) {
+	if el.entries == nil {
+		return
+	}
+	if res.Bounds != nil {
+		for _, s := range specs {
+			if !res.Bounds.Bounded(s.Node) && !res.Bounds.ResetsAfter(s.Node) {
+				el.ids = append(el.ids, s.Node)
+			}
+		}
+		el.entries <- el.ids
+	}
+	close(el.entries)
 }
 
 // finish waits for the prepass and gives the never-returns finder, the

@@ -210,9 +210,17 @@ func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 	a.components(roots)
 	a.listMembers()
 	a.applyDepths()
+	// The values and the facts read the components and the graph and
+	// write apart (values: value, next, after..., exit; the reasons:
+	// own, the tables, reasonsOf, assumesOf): made on two cores.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.values()
+	}()
 	a.ownReasons()
-	a.values()
 	a.facts()
+	<-done
 	return a
 }
 
@@ -561,35 +569,44 @@ type cycleExit struct {
 }
 
 // Entry returns the result for one entry.
-func (a *Analysis) Entry(s Spec) Entry { return a.entry(s, nil, false) }
+func (a *Analysis) Entry(s Spec) Entry { return a.entry(s, nil, nil, false) }
 
 // EntrySharing is Entry with reasons as its reasons: a list the caller
 // made from the same ReasonRanks before (a copy of the items those ranks
 // name, which Entry would make again: 840 MB of copies on libLLVM-15,
 // whose 36,687 entries share a few thousand lists). With reasons nil, or
 // for an entry that was not analysed, it is Entry.
-func (a *Analysis) EntrySharing(s Spec, reasons []Reason) Entry { return a.entry(s, reasons, false) }
-
-// EntrySharingPathless is EntrySharing, but with pathless an entry with
-// no bound and no part after an SP reset gets no Path: for a caller that
-// gives such entries another path (analysis: the lower bound's chain),
-// which need not have this one made first (36,000 paths on libLLVM-15).
-func (a *Analysis) EntrySharingPathless(s Spec, reasons []Reason, pathless bool) Entry {
-	return a.entry(s, reasons, pathless)
+func (a *Analysis) EntrySharing(s Spec, reasons []Reason) Entry {
+	return a.entry(s, reasons, nil, false)
 }
 
-func (a *Analysis) entry(s Spec, reasons []Reason, pathless bool) Entry {
+// EntrySharingPathless is EntrySharing, and takes assumptions (when not
+// nil) as the entry's assumptions, as reasons: a list made before from
+// the same AssumptionRanks, under no exclusions (it is taken as it is).
+// With pathless an entry with no bound and no part after an SP reset
+// gets no Path: for a caller that gives such entries another path
+// (analysis: the lower bound's chain), which need not have this one made
+// first (36,000 paths on libLLVM-15, and as many copies of lists).
+func (a *Analysis) EntrySharingPathless(s Spec, reasons []Reason, assumptions []Assumption, pathless bool) Entry {
+	return a.entry(s, reasons, assumptions, pathless)
+}
+
+func (a *Analysis) entry(s Spec, reasons []Reason, assumptions []Assumption, pathless bool) Entry {
 	e := Entry{Spec: s}
 	if a.scc[s.Node] < 0 {
 		e.Reasons = []Reason{{Kind: ReasonUnknown, Function: s.Name, Detail: "entry was not analysed"}}
 		return e
 	}
 	if reasons != nil {
-		e.Reasons, e.Assumptions = reasons, a.reachableAssumptions(s.Node)
+		e.Reasons = reasons
 	} else {
-		e.Reasons, e.Assumptions = a.reachable(s.Node)
+		e.Reasons = a.reachableReasons(s.Node)
 	}
-	e.Assumptions = dedupeExcluded(e.Assumptions)
+	if assumptions != nil {
+		e.Assumptions = assumptions
+	} else {
+		e.Assumptions = dedupeExcluded(a.reachableAssumptions(s.Node))
+	}
 	e.AtLeast = a.value[s.Node]
 	e.Relative = e.AtLeast
 	if !pathless || len(e.Reasons) == 0 || a.after[s.Node] >= 0 {
@@ -961,21 +978,21 @@ func mergeTop(x, y []int32, k int) []int32 {
 	return out
 }
 
-// reachable returns the reasons and assumptions reachable from id, first
-// ones first, at most MaxReasons and MaxAssumptions.
-func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
-	c := a.scc[id]
+// reachableReasons returns the reasons reachable from id, first ones
+// first, at most MaxReasons (reachableAssumptions: the assumptions, at
+// most MaxAssumptions).
+func (a *Analysis) reachableReasons(id int) []Reason {
 	var rs []Reason
-	if ranks := a.reasonsOf[c]; len(ranks) > 0 {
+	if ranks := a.reasonsOf[a.scc[id]]; len(ranks) > 0 {
 		rs = make([]Reason, len(ranks))
 		for k, i := range ranks {
 			rs[k] = a.reasonTable[i]
 		}
 	}
-	return rs, a.reachableAssumptions(id)
+	return rs
 }
 
-// reachableAssumptions is reachable's assumptions alone.
+// reachableAssumptions are the assumptions reachable from id.
 func (a *Analysis) reachableAssumptions(id int) []Assumption {
 	var as []Assumption
 	if ranks := a.assumesOf[a.scc[id]]; len(ranks) > 0 {
