@@ -296,7 +296,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
 	ahead := startThreads(res, g, opts) // (threadsbeside.go) beside what follows
+	early := startLowerBounds(g, bo, vt == nil)
 	res.Bounds = bound.New(g, roots, bo)
+	early.forEntries(res, specs)
 	phase("bound")
 	var unexcluded *bound.Analysis
 	if len(bo.Excluded) > 0 {
@@ -311,11 +313,18 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		// An entry whose reasons are a list already made and located
 		// takes that list, not a copy of its own (EntrySharing).
 		known, _ := located.lookup(res.reasonRanks(s.Node), nil)
-		b := res.Bounds.EntrySharing(s, known)
+		// So does one whose assumptions are (without exclusions).
+		var knownAs []bound.Assumption
+		if unexcluded == nil {
+			knownAs, _ = assumed.lookup(res.Bounds.AssumptionRanks(s.Node), nil)
+		}
+		// (Without a bound, a program's entry gets the lower bound's
+		// chain for its path: provedAtLeast.)
+		b := res.Bounds.EntrySharingPathless(s, known, knownAs, vt == nil)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
-		e := res.entryResult(b)
+		e := res.entryResultWith(b, knownAs == nil)
 		// Equal lists, located alike (lineAt reads only the address): one.
 		if ranks := res.reasonRanks(s.Node); len(ranks) == len(e.Reasons) {
 			e.Reasons = located.share(ranks, nil, e.Reasons)
@@ -329,13 +338,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, e)
 	}
 	phase("entries")
-	nr := newNoReturn(g, bo.Excluded)
-	lo := lowerOptions(bo, nr)
+	nr, lo, pl := early.finish(res)
 	// With ResultOnly, the entries' paths are written out once the graph
 	// is gone (chainPaths).
 	paths := newChainPaths(res, lo, opts.ResultOnly)
 	if vt == nil {
-		res.provedAtLeastAll(&provedLower{g: g, lo: lo}, paths)
+		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
 	for i := range res.Entries {
@@ -392,7 +400,11 @@ func excludedEffect(with, without bound.Entry) []bound.Assumption {
 	return out
 }
 
-func (res *Result) entryResult(b bound.Entry) Entry {
+func (res *Result) entryResult(b bound.Entry) Entry { return res.entryResultWith(b, true) }
+
+// entryResultWith is entryResult; without locate, the assumptions are a
+// list located before (a shared list is never written again).
+func (res *Result) entryResultWith(b bound.Entry, locate bool) Entry {
 	e := Entry{Name: b.Name, Kind: b.Kind, Node: b.Node, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
 	if e.Reasons == nil {
 		e.Reasons = []bound.Reason{}
@@ -406,8 +418,7 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 	}
 	res.locateReasons(e.Reasons)
 	for i := range e.Assumptions {
-		a := &e.Assumptions[i]
-		if a.Library == "" {
+		if a := &e.Assumptions[i]; locate && a.Library == "" {
 			a.File, a.Line = res.lineAt(a.Addr)
 		}
 	}
