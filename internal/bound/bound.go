@@ -175,15 +175,15 @@ type Analysis struct {
 	// afterInto: afterNext's callee is followed into its own after-reset
 	// part (its reset, not this node's).
 	afterInto []bool
-	scc       []int   // strongly connected component of each node
-	cyclic    []bool  // per component: does it contain a cycle
+	scc       []int  // strongly connected component of each node
+	cyclic    []bool // per component: does it contain a cycle
 	// memberList holds each component's members in node order:
 	// memberList[memberStart[c]:memberStart[c+1]] (componentMembers).
 	// Made once: a scan of every node per cyclic component was most of
 	// the recursion reasons' time on a large library.
 	memberStart []int32
 	memberList  []int
-	depth     []int64 // per component: declared recursion depth (0: none)
+	depth       []int64 // per component: declared recursion depth (0: none)
 	// modelDepth: the component's depth is a model's (callgraph.Node.
 	// RecursionDepth), whose premise the node carries, not stackscope.toml's.
 	modelDepth map[int]bool

@@ -342,13 +342,13 @@ type scratch struct {
 	// /usr/bin/node they were a third of the bytes the frame walk
 	// allocated (the stack and the call list regrown from nothing for
 	// each of 77,000 functions).
-	w       walker
-	stack   []work
-	calls   []CallSite
+	w     walker
+	stack []work
+	calls []CallSite
 	// callIdx and callIdxReset are the walker's tables of the same
 	// names.
 	callIdx, callIdxReset offTable[int32]
-	slicers slicerTables
+	slicers               slicerTables
 	// segs is the walker's segment list (one per function at least: an
 	// allocation per walk); refs the frame's Refs while it is walked
 	// (copied out exactly, as the calls), frameAddrs the walker's.
