@@ -324,7 +324,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
-		e := res.entryResultWith(b, knownAs == nil)
+		e := res.entryResultWith(b, !sameList(b.Reasons, known), knownAs == nil)
 		// Equal lists, located alike (lineAt reads only the address): one.
 		if ranks := res.reasonRanks(s.Node); len(ranks) == len(e.Reasons) {
 			e.Reasons = located.share(ranks, nil, e.Reasons)
@@ -400,11 +400,12 @@ func excludedEffect(with, without bound.Entry) []bound.Assumption {
 	return out
 }
 
-func (res *Result) entryResult(b bound.Entry) Entry { return res.entryResultWith(b, true) }
+func (res *Result) entryResult(b bound.Entry) Entry { return res.entryResultWith(b, true, true) }
 
-// entryResultWith is entryResult; without locate, the assumptions are a
-// list located before (a shared list is never written again).
-func (res *Result) entryResultWith(b bound.Entry, locate bool) Entry {
+// entryResultWith is entryResult; without locateReasons (locate), the
+// reasons (the assumptions) are a list located before: a shared list is
+// never written again.
+func (res *Result) entryResultWith(b bound.Entry, locateReasons, locate bool) Entry {
 	e := Entry{Name: b.Name, Kind: b.Kind, Node: b.Node, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
 	if e.Reasons == nil {
 		e.Reasons = []bound.Reason{}
@@ -416,7 +417,9 @@ func (res *Result) entryResultWith(b bound.Entry, locate bool) Entry {
 		v := b.Bound
 		e.Bound = &v
 	}
-	res.locateReasons(e.Reasons)
+	if locateReasons {
+		res.locateReasons(e.Reasons)
+	}
 	for i := range e.Assumptions {
 		if a := &e.Assumptions[i]; locate && a.Library == "" {
 			a.File, a.Line = res.lineAt(a.Addr)
@@ -478,6 +481,11 @@ func (res *Result) locateReasons(reasons []bound.Reason) {
 			r.File, r.Line = res.lineAt(r.Addr)
 		}
 	}
+}
+
+// sameList says whether a and b are the same list (not only equal).
+func sameList[T any](a, b []T) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // lineAt gives the source line of an address of the analysed file.
