@@ -18,8 +18,8 @@ import (
 // Effect the x86asm path would; TestFastMatchesSlow checks this on every
 // byte offset of libc's .text and FuzzDecode on random input.
 
-// modRM is a decoded ModRM operand. (24 bytes: the fast path copies it
-// for setDefOp, and zeroes it for every instruction with a ModRM.)
+// modRM is a decoded ModRM operand. (24 bytes: the fast path zeroes it
+// for every instruction with a ModRM.)
 type modRM struct {
 	disp     int64 // sign-extended displacement
 	n        uint8 // bytes taken by ModRM, SIB and displacement
@@ -139,24 +139,26 @@ type fastState struct {
 	seg bool
 }
 
-// fastParse is what decodeFastParse leaves for setDefOp of an
-// instruction the fast path took: opAt, rex, and the ModRM operand when
-// haveM, as in fastState. (A separate struct without pointers: a
-// fastState of the caller's would hold eff, and so move every Effect
-// Decode returns to the heap.)
-type fastParse struct {
-	opAt  int
-	rex   byte
-	haveM bool
-	m     modRM
-}
-
-// keep records s's parse in p (after the fast path took the instruction).
-func (p *fastParse) keep(s *fastState) {
-	p.opAt, p.rex, p.haveM = s.opAt, s.rex, s.haveM
-	if s.haveM {
-		p.m = s.m
+// describeRegs fills the Def fields (setDef) of an instruction the
+// fast path took, from its parse: an instruction without prefixes but
+// REX (most) is described from s, its opcode and ModRM not read again
+// (setDef re-parsing every instruction was 5% of a program's frame
+// walk); the others by setDef. Done here, in the decoding's own pass,
+// where a separate step copied the parse out and called again for it.
+// TestFastMatchesSlow compares it with setDef.
+func (s *fastState) describeRegs(code []byte) {
+	if s.opAt == 0 {
+		setDef(code, s.pc, s.eff)
+		return
 	}
+	if defClasses[code[s.opAt-1]] == defcNone {
+		return // (setDefOp's first test, without the call: jcc, call, test, ...)
+	}
+	var pre *modRM
+	if s.haveM {
+		pre = &s.m
+	}
+	setDefOp(code[:s.eff.Len], s.opAt-1, s.rex, s.pc, s.eff, pre)
 }
 
 // regKind says whether register number r (0-15) at operand size sz names
@@ -257,12 +259,12 @@ func imm(b []byte, n int) int64 {
 // decodeFast fills eff for the instructions it knows and returns true, or
 // returns false (eff untouched or partly filled: the caller resets it).
 func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
-	return decodeFastParse(code, pc, eff, nil)
+	return decodeFastParse(code, pc, eff, false)
 }
 
-// decodeFastParse is decodeFast leaving its parse in *out (when not nil;
-// zero when called) for setDefFast.
-func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bool {
+// decodeFastParse is decodeFast that, with def, also fills the Def
+// fields as setDef does (describeRegs).
+func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 	if len(code) == 0 {
 		return false
 	}
@@ -275,6 +277,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if (b0 == 0x66 || b0 == 0x2E) && len(code) > 1 {
 			if n, ok := fastPadding(code, eff); ok {
 				eff.Len = n
+				if def {
+					setDef(code, pc, eff)
+				}
 				return true
 			}
 		}
@@ -304,6 +309,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			// rejects them and decodeExtra's hint-NOP space takes them,
 			// with no effect.
 			eff.Len = p + 3
+			if def {
+				setDef(code, pc, eff)
+			}
 			return true
 		}
 		var s fastState
@@ -311,6 +319,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		n, ok := sseMove(code, p+1, &s, eff, false, rep)
 		if ok {
 			eff.Len = n
+			if def {
+				setDef(code, pc, eff)
+			}
 		}
 		return ok
 	}
@@ -351,8 +362,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 	if frameOpcodes[op] && !has66 && !seg {
 		if n, ok := frameOp(code[p:], op, rex, eff); ok {
 			eff.Len = p + n
-			if out != nil {
-				out.keep(&s)
+			if def {
+				s.describeRegs(code)
 			}
 			return true
 		}
@@ -404,8 +415,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 	case opc0F:
 		ok := fast0F(code, p, &s, eff, has66)
-		if ok && out != nil {
-			out.keep(&s)
+		if ok && def {
+			s.describeRegs(code)
 		}
 		return ok
 
@@ -659,8 +670,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		return false
 	}
 	eff.Len = p
-	if out != nil {
-		out.keep(&s)
+	if def {
+		s.describeRegs(code)
 	}
 	return true
 }

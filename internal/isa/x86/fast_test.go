@@ -21,14 +21,24 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 	}
 	// The registers' description from the fast path's parse (DecodeInto)
 	// is setDef's, which parses the bytes again.
-	var s fastParse
 	var fromParse isa.Effect
-	decodeFastParse(code, pc, &fromParse, &s)
-	again := fromParse
-	setDefFast(code, pc, &fromParse, &s)
+	decodeFastParse(code, pc, &fromParse, true)
+	again := fast
 	setDef(code, pc, &again)
 	if fromParse != again {
 		t.Errorf("% x at %#x: registers described from the fast parse\n%+v\nby setDef\n%+v", code[:n], pc, fromParse, again)
+	}
+	// And DecodeInto as a whole (fast path, registers, Nop) is the x86asm
+	// path's Effect with setDef's registers and isNop's Nop.
+	if err == nil {
+		var into isa.Effect
+		Decoder{}.DecodeInto(code, pc, &into)
+		want := slow
+		want.Nop = isNop(code[:want.Len])
+		setDef(code, pc, &want)
+		if into != want {
+			t.Errorf("% x at %#x: DecodeInto\n%+v\nthe x86asm path\n%+v", code[:n], pc, into, want)
+		}
 	}
 	return true
 }
