@@ -370,6 +370,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 	}
 
 	cls := opClasses[op]
+	described := false // the Def fields filled by the case itself
 	if withModRM[cls] {
 		// The ModRM operand, parsed here for every case that has one; a
 		// register operand (most) without a call, which would cost the
@@ -430,7 +431,13 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 		if op < 0x58 {
 			eff.SP, eff.SPDelta = isa.SPAdd, -d
 			s.useReg(r, 8)
+			if def && s.opAt != 0 { // setDefOp's defcPush
+				eff.HasStore, eff.StoreSrc = true, int8(r)
+			}
 		} else {
+			if def && s.opAt != 0 { // setDefOp's defcPop
+				eff.DefKind, eff.DefReg = isa.DefOther, int8(r)
+			}
 			if r == regSP {
 				return false // pop rsp
 			}
@@ -516,6 +523,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 				return false
 			}
 			s.useRM(sz, false, true)
+		}
+		if def && s.opAt != 0 {
+			// setDefOp's defcMov and defcMov8, here where the operand
+			// is at hand (the most common instruction).
+			described = true
+			describeMov(eff, &s.m, op, rex, pc, p)
 		}
 	case opcLea: // lea
 		if !s.m.mem || s.size == 2 {
@@ -670,10 +683,53 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 		return false
 	}
 	eff.Len = p
-	if def {
+	if def && !described && (s.opAt == 0 || defClasses[op] != defcNone) {
 		s.describeRegs(code)
 	}
 	return true
+}
+
+// describeMov is setDefOp's description of mov r/m,r and r,r/m (88,
+// 89, 8A, 8B; no prefix but REX) from its parsed operand m; n is the
+// instruction's length.
+func describeMov(eff *isa.Effect, m *modRM, op, rex byte, pc uint64, n int) {
+	wide := rex&8 != 0
+	if op&1 == 0 { // mov r/m8,r8 and r8,r/m8
+		if op == 0x8A {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(byteRegOf(m.reg, rex))
+		} else if !m.mem {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(byteRegOf(m.rm, rex))
+		}
+		return
+	}
+	if m.mem {
+		if op == 0x8B {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(m.reg)
+			if wide {
+				eff.DefKind = isa.DefLoad
+				setMem(eff, *m, pc, n)
+			}
+		} else if wide {
+			eff.HasStore, eff.StoreSrc = true, int8(m.reg)
+		}
+		return
+	}
+	dst, src := m.rm, m.reg
+	if op == 0x8B {
+		dst, src = src, dst
+	}
+	eff.DefKind, eff.DefReg, eff.DefSrc = isa.DefCopy, int8(dst), int8(src)
+	if !wide {
+		eff.DefValue = 32
+	}
+}
+
+// byteRegOf is the full register an 8-bit register operand r lives in.
+func byteRegOf(r, rex byte) byte {
+	if rex == 0 && r >= 4 && r < 8 {
+		return r - 4 // ah, ch, dh, bh
+	}
+	return r
 }
 
 // legacyPrefix marks the first bytes decodeFastParse looks at before
