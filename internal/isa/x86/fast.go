@@ -202,16 +202,30 @@ func (s *fastState) writeReg(r byte, sz int64) bool {
 }
 
 // useRM records the r/m operand: a register (read or written as told) or a
-// memory operand of sz bytes (an access when relative to rsp/rbp).
+// memory operand of sz bytes (an access when relative to rsp/rbp). (The
+// register operand here, where the compiler inlines it.)
 func (s *fastState) useRM(sz int64, write, access bool) bool {
-	m := &s.m
-	if !m.mem {
+	if !s.m.mem && s.m.rm-regSP > 1 { // (byte arithmetic: rm is neither 4 nor 5)
+		return true // a register other than rsp and rbp: nothing to record
+	}
+	return s.useRMSlow(sz, write, access)
+}
+
+// useRMSlow is useRM for a memory operand or the rsp and rbp families.
+func (s *fastState) useRMSlow(sz int64, write, access bool) bool {
+	if !s.m.mem {
 		if write {
-			return s.writeReg(m.rm, sz)
+			return s.writeReg(s.m.rm, sz)
 		}
-		s.useReg(m.rm, sz)
+		s.useReg(s.m.rm, sz)
 		return true
 	}
+	return s.useMem(sz, access)
+}
+
+// useMem is useRM for a memory operand.
+func (s *fastState) useMem(sz int64, access bool) bool {
+	m := &s.m
 	if m.base == regBP || m.index == regBP {
 		s.eff.UsesFP = true
 	}
@@ -359,7 +373,7 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 		fullImm = 2
 	}
 
-	if frameOpcodes[op] && !has66 && !seg {
+	if frameOpcodes[op] && !has66 && !seg && (op == 0xC9 || rex == 0x48 && p < len(code) && frameModRMs[code[p]]) {
 		if n, ok := frameOp(code[p:], op, rex, eff); ok {
 			eff.Len = p + n
 			if def {
@@ -850,6 +864,15 @@ var opClasses = func() (t [256]uint8) {
 var frameOpcodes = func() (t [256]bool) {
 	for _, op := range []byte{0x81, 0x83, 0x89, 0x8B, 0x8D, 0xC9} {
 		t[op] = true
+	}
+	return t
+}()
+
+// frameModRMs marks the ModRM bytes frameOp has a case for (asked
+// before the call: most mov, lea and group-1 instructions are other).
+var frameModRMs = func() (t [256]bool) {
+	for _, m := range []byte{0xC4, 0xEC, 0xE5, 0xE4, 0x65, 0xA5, 0x2C, 0x6C, 0xAC} {
+		t[m] = true
 	}
 	return t
 }()
