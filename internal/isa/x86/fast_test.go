@@ -10,6 +10,7 @@ import (
 // checkFast compares the fast path with the x86asm path at one offset. It
 // returns whether the fast path took the instruction.
 func checkFast(t testing.TB, code []byte, pc uint64) bool {
+	checkHot(t, code, pc)
 	var fast isa.Effect
 	if !decodeFast(code, pc, &fast) {
 		return false
@@ -41,6 +42,27 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 		}
 	}
 	return true
+}
+
+// checkHot compares decodeHot, when it takes the instruction at code,
+// with the x86asm path's Effect, setDef's registers and isNop's Nop (what
+// DecodeInto reports), and checks it leaves eff untouched otherwise.
+func checkHot(t testing.TB, code []byte, pc uint64) {
+	var hot isa.Effect
+	if !decodeHot(code, pc, &hot) {
+		if hot != (isa.Effect{}) {
+			t.Errorf("% x at %#x: decodeHot declined but wrote %+v", code[:min(len(code), 15)], pc, hot)
+		}
+		return
+	}
+	want, err := decodeSlow(code, pc)
+	if err == nil {
+		want.Nop = isNop(code[:want.Len])
+		setDef(code, pc, &want)
+	}
+	if err != nil || hot != want {
+		t.Errorf("% x at %#x: decodeHot\n%+v\nthe x86asm path\n%+v, %v", code[:min(len(code), 15)], pc, hot, want, err)
+	}
 }
 
 // libstdcxxPath is the C++ runtime's code: compiled without frame

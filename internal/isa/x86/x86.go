@@ -67,6 +67,9 @@ func (d Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 // frame walk decodes straight into its table of instructions.
 func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}
+	if decodeHot(code, pc, eff) {
+		return nil // (no nop among them)
+	}
 	if decodeFastParse(code, pc, eff, true) {
 		if mayBeNop(code[0]) { // (most instructions start otherwise)
 			eff.Nop = isNop(code[:eff.Len])
