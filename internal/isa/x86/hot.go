@@ -7,19 +7,22 @@ import (
 )
 
 // decodeHot decodes the most frequent instructions of compiled code in
-// one flat pass: no prefix but REX, and mov r/m,r and r,r/m (89, 8B),
-// the ALU forms r/m,r and r,r/m (add, or, adc, sbb, and, sub, xor, cmp), test
-// (85), lea, push and pop of a register, call, jmp, jcc and ret. It
-// fills the whole Effect DecodeInto reports, registers (setDef's) and
-// all, and returns false, eff untouched, for anything else: any other
-// form, and any register operand of the rsp or rbp family (their SP and
-// FP effects are decodeFastParse's). Why a second fast path: in
-// decodeFastParse every instruction goes through the decoder's state
-// in memory, helper calls (Go keeps no register across a call, so each
-// spills the state) and setDefOp's second dispatch; here the operand
-// lives in registers and each case writes its Effect at once, for
-// about half the machine instructions (docs/PERFORMANCE.md). checkFast
-// compares it with the x86asm path, as every fast path is.
+// one flat pass, with no prefix but REX (and endbr64's F3): mov r/m,r
+// and r,r/m (89, 8B), the ALU forms r/m,r and r,r/m, test (85), lea,
+// group 1 with an immediate (81, 83; 80 on memory), mov r/m,imm32 (C7)
+// and r,imm (B8-BF), movzx and movsx, call and jmp through r/m, push and
+// pop of a register, call, jmp, jcc, ret, nop (90, 0F 1F) and endbr64.
+// It fills the whole Effect DecodeInto reports, registers (setDef's) and
+// Nop included, and returns false, eff untouched, for anything else and
+// for the forms that move rsp or set rbp from it (decodeFastParse's
+// frameOp and x86asm's) but add and sub rsp, imm. Why a second fast path: in decodeFastParse
+// every instruction goes through the decoder's state in memory, helper
+// calls (Go keeps no register across a call, so each spills the state)
+// and setDefOp's second dispatch; here the operand lives in locals and
+// each case writes its Effect at once, for about half the machine
+// instructions (docs/PERFORMANCE.md). checkHot compares it with the
+// x86asm path at every byte offset of libc and libstdc++ and on every
+// opcode.
 func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 	if len(code) < 2 {
 		return false
@@ -32,10 +35,9 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 	op := code[p]
 	p++
 	cls := hotClasses[op]
-	if cls == hotNone {
-		return false
-	}
 	switch cls {
+	case hotNone:
+		return false
 	case hotJcc8:
 		if p >= len(code) {
 			return false
@@ -66,21 +68,24 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 		}
 		eff.Target, eff.HasTarget = pc+uint64(p)+uint64(rel), true
 		return true
-	case hot0F: // jcc rel32 only
-		if p+5 > len(code) || code[p]&0xF0 != 0x80 {
-			return false
-		}
-		p += 5
-		eff.Len = p
-		eff.Flow, eff.HasTarget = isa.FlowCondJump, true
-		eff.Target = pc + uint64(p) + uint64(int64(int32(binary.LittleEndian.Uint32(code[p-4:]))))
-		return true
 	case hotRet:
 		if rex != 0 {
 			return false
 		}
 		eff.Len = p
 		eff.Flow = isa.FlowReturn
+		return true
+	case hotNop:
+		if rex != 0 {
+			return false
+		}
+		eff.Len, eff.Nop = 1, true
+		return true
+	case hotEndbr: // F3 0F 1E FA/FB: no effect
+		if p != 1 || p+3 > len(code) || code[1] != 0x0F || code[2] != 0x1E || code[3] != 0xFA && code[3] != 0xFB {
+			return false
+		}
+		eff.Len = 4
 		return true
 	case hotPush, hotPop:
 		r := op&7 | (rex&1)<<3
@@ -101,15 +106,67 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 			}
 		}
 		return true
+	case hotMovImm: // mov r32, imm32; mov r64, imm64
+		r := op&7 | (rex&1)<<3
+		if r == regSP {
+			return false
+		}
+		var v int64
+		if rex&8 != 0 {
+			if p+8 > len(code) {
+				return false
+			}
+			v = int64(binary.LittleEndian.Uint64(code[p:]))
+			p += 8
+			eff.DefValue = v
+		} else {
+			if p+4 > len(code) {
+				return false
+			}
+			u := binary.LittleEndian.Uint32(code[p:])
+			p += 4
+			v = int64(int32(u)) // (x86asm's sign extension: see opcMovImm)
+			eff.DefValue = int64(u)
+		}
+		eff.Len = p
+		if r == regBP {
+			eff.UsesFP, eff.ClobbersFP = true, true
+		}
+		if v >= 0x10000 {
+			eff.Ref, eff.HasRef = uint64(v), true
+		}
+		eff.DefKind, eff.DefReg = isa.DefConst, int8(r)
+		return true
+	case hot0F:
+		if p >= len(code) {
+			return false
+		}
+		op = code[p]
+		p++
+		if op&0xF0 == 0x80 { // jcc rel32
+			if p+4 > len(code) {
+				return false
+			}
+			p += 4
+			eff.Len = p
+			eff.Flow, eff.HasTarget = isa.FlowCondJump, true
+			eff.Target = pc + uint64(p) + uint64(int64(int32(binary.LittleEndian.Uint32(code[p-4:]))))
+			return true
+		}
+		cls = hot0FClasses[op]
+		if cls == hotNone {
+			return false
+		}
 	}
 
 	// The rest have a ModRM operand (parseModRMMem's rules, in locals).
+	if p >= len(code) {
+		return false
+	}
 	x := code[p]
 	p++
 	reg := (x>>3)&7 | (rex&4)<<1
-	if reg == regSP || reg == regBP {
-		return false
-	}
+	digit := (x >> 3) & 7 // the /digit of the group opcodes
 	mod := x >> 6
 	rm := x&7 | (rex&1)<<3
 	mem := mod != 3
@@ -153,51 +210,156 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 			disp = int64(int32(binary.LittleEndian.Uint32(code[p:])))
 		}
 		p += dispSize
-	} else if rm == regSP || rm == regBP || cls == hotLea {
-		return false
 	}
 	wide := rex&8 != 0
 	sz := int64(4)
 	if wide {
 		sz = 8
 	}
-	eff.Len = p
-	if cls == hotLea {
-		if base == regBP || index == regBP {
-			eff.UsesFP = true
+	// What the operands do to the rbp family (useReg, writeReg); a
+	// write of the rsp family returns false before eff is touched.
+	usesFP, clobbersFP := false, false
+	// accessSize is the size of the memory operand's access (0: none).
+	accessSize := sz
+	var v int64 // the immediate
+	switch cls {
+	case hotMov, hotALU:
+		// toReg: ModRM.reg is the destination (8B; ALU 02, 03, ...);
+		// read: the destination is only read (cmp).
+		toReg, read := op == 0x8B, false
+		if cls == hotALU {
+			toReg, read = op&2 != 0, op&0xF8 == 0x38
 		}
-		switch {
-		case base == baseRIP:
-			a := pc + uint64(p) + uint64(disp)
-			eff.Ref, eff.HasRef = a, true
-			if !wide {
-				a = uint64(uint32(a))
-			}
-			eff.DefKind, eff.DefReg, eff.DefValue = isa.DefAddr, int8(reg), int64(a)
-		case wide && base >= 0 && index < 0:
-			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefAddImm, int8(reg), base, disp
-			if base == regSP && disp < 0 {
-				eff.SavesSPLimit, eff.SPLimitOffset = true, disp
-			}
-		default:
-			eff.DefKind, eff.DefReg = isa.DefOther, int8(reg)
+		if cls == hotMov && !mem && wide && (toReg && reg == regBP && rm == regSP || !toReg && rm == regBP && reg == regSP) {
+			return false // mov rbp,rsp: SetsFP
 		}
-		return true
+		dst, src := rm, reg
+		if toReg {
+			dst, src = reg, rm
+		}
+		// (src is ModRM.reg unless toReg, dst when toReg: those are
+		// registers; the other is one only without a memory operand.)
+		if src == regBP && (!toReg || !mem) || read && dst == regBP && (toReg || !mem) {
+			usesFP = true
+		}
+		if !read && (toReg || !mem) { // a register written
+			if dst == regSP {
+				return false
+			}
+			if dst == regBP {
+				usesFP, clobbersFP = true, true
+			}
+		}
+	case hotTest:
+		if reg == regBP || !mem && rm == regBP {
+			usesFP = true
+		}
+	case hotLea:
+		if !mem || reg == regSP || reg == regBP && wide && base == regSP && index < 0 {
+			return false // SP effects, SetsFP: frameOp's and x86asm's
+		}
+		if reg == regBP {
+			usesFP, clobbersFP = true, true
+		}
+		accessSize = 0
+	case hotGroup1:
+		n := 1
+		if op == 0x80 {
+			if !mem {
+				return false
+			}
+			accessSize = 1
+		} else if op == 0x81 {
+			n = 4
+		}
+		spAdd := false // add/sub rsp, imm (frameOp's)
+		if !mem {
+			if digit != 7 && rm == regSP {
+				if rex != 0x48 || x != 0xC4 && x != 0xEC {
+					return false
+				}
+				spAdd = true
+			}
+			if rm == regBP {
+				usesFP = true
+				clobbersFP = digit != 7
+			}
+		}
+		if p+n > len(code) {
+			return false
+		}
+		if n == 1 {
+			v = int64(int8(code[p]))
+		} else {
+			v = int64(int32(binary.LittleEndian.Uint32(code[p:])))
+		}
+		p += n
+		if spAdd {
+			eff.SP, eff.SPDelta = isa.SPAdd, v
+			if x == 0xEC {
+				eff.SPDelta = -v
+			}
+		}
+	case hotMovRMImm: // C7 /0
+		if digit != 0 || p+4 > len(code) {
+			return false
+		}
+		if !mem {
+			if rm == regSP {
+				return false
+			}
+			if rm == regBP {
+				usesFP, clobbersFP = true, true
+			}
+		}
+		v = int64(int32(binary.LittleEndian.Uint32(code[p:])))
+		p += 4
+	case hotGroup5: // call and jmp through r/m
+		if digit != 2 && digit != 4 || !mem && wide {
+			return false
+		}
+		if !mem && rm == regBP {
+			usesFP = true
+		}
+		accessSize = 8
+	case hotMovx: // movzx, movsx r, r/m8 and r/m16
+		if !mem && (rm == regSP || rm == regBP) || reg == regSP {
+			return false // (the byte registers' names: x86asm's)
+		}
+		if reg == regBP {
+			usesFP, clobbersFP = true, true
+		}
+		accessSize = 1
+		if op&1 == 1 {
+			accessSize = 2
+		}
+	case hotNopRM: // nop r/m
+		if !mem || digit != 0 {
+			return false
+		}
+		accessSize = 0
+		eff.Nop = rex == 0 // (isNop skips no REX)
 	}
+
+	eff.Len = p
 	if mem {
 		// useMem: the rbp family in the address, and an access relative
 		// to rsp or rbp.
-		switch base {
-		case regSP:
-			eff.Access, eff.AccessOff, eff.AccessSize = isa.BaseSP, disp, sz
-		case regBP:
-			eff.Access, eff.AccessOff, eff.AccessSize = isa.BaseFP, disp, sz
-			eff.UsesFP = true
+		if base == regBP || index == regBP {
+			usesFP = true
 		}
-		if index == regBP {
-			eff.UsesFP = true
+		if accessSize != 0 {
+			switch base {
+			case regSP:
+				eff.Access, eff.AccessOff, eff.AccessSize = isa.BaseSP, disp, accessSize
+			case regBP:
+				eff.Access, eff.AccessOff, eff.AccessSize = isa.BaseFP, disp, accessSize
+			}
 		}
 	}
+	eff.UsesFP, eff.ClobbersFP = usesFP, clobbersFP
+
+	// The registers' description (setDefOp's) and the rest of each form.
 	switch cls {
 	case hotMov: // describeMov
 		if mem {
@@ -205,13 +367,7 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 				eff.DefKind, eff.DefReg = isa.DefOther, int8(reg)
 				if wide {
 					eff.DefKind = isa.DefLoad
-					eff.HasMem, eff.MemBase, eff.MemIndex, eff.MemDisp, eff.MemScale = true, base, index, disp, scale
-					switch base {
-					case baseRIP:
-						eff.MemBase, eff.MemDisp = -1, int64(pc+uint64(p))+disp
-					case baseNone:
-						eff.MemBase = -1
-					}
+					setMemOf(eff, base, index, scale, disp, pc, p)
 				}
 			} else if wide {
 				eff.HasStore, eff.StoreSrc = true, int8(reg)
@@ -226,7 +382,7 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 		if !wide {
 			eff.DefValue = 32
 		}
-	case hotALU: // setDefOp's defcALU
+	case hotALU: // defcALU
 		if op&0xF8 == 0x38 { // cmp
 			return true
 		}
@@ -243,9 +399,79 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 			return true
 		}
 		eff.DefKind, eff.DefReg = isa.DefOther, int8(dst)
-	case hotTest: // no register written
+	case hotLea: // defcLea, and the address as a reference
+		switch {
+		case base == baseRIP:
+			a := pc + uint64(p) + uint64(disp)
+			eff.Ref, eff.HasRef = a, true
+			if !wide {
+				a = uint64(uint32(a))
+			}
+			eff.DefKind, eff.DefReg, eff.DefValue = isa.DefAddr, int8(reg), int64(a)
+		case wide && base >= 0 && index < 0:
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefAddImm, int8(reg), base, disp
+			if base == regSP && disp < 0 {
+				eff.SavesSPLimit, eff.SPLimitOffset = true, disp
+			}
+		default:
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(reg)
+		}
+	case hotGroup1: // defcGroup1
+		if op == 0x80 || mem || digit == 7 {
+			return true
+		}
+		if wide && (digit == 0 || digit == 5) {
+			if digit == 5 {
+				v = -v
+			}
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefAddImm, int8(rm), int8(rm), v
+			return true
+		}
+		eff.DefKind, eff.DefReg = isa.DefOther, int8(rm)
+	case hotMovRMImm: // defcMovRMImm
+		if mem {
+			return true
+		}
+		if v >= 0x10000 {
+			eff.Ref, eff.HasRef = uint64(v), true
+		}
+		if !wide {
+			v = int64(uint32(v))
+		}
+		eff.DefKind, eff.DefReg, eff.DefValue = isa.DefConst, int8(rm), v
+	case hotGroup5: // defcGroup2345's call/jmp r/m
+		eff.Flow = isa.FlowIndirectCall
+		if digit == 4 {
+			eff.Flow = isa.FlowIndirectJump
+		}
+		if !mem {
+			eff.CallReg, eff.HasCallReg = int8(rm), true
+			return true
+		}
+		if index < 0 {
+			switch base {
+			case baseRIP:
+				eff.Slot, eff.HasSlot = pc+uint64(p)+uint64(disp), true
+			case baseNone:
+				eff.Slot, eff.HasSlot = uint64(disp), true
+			}
+		}
+		setMemOf(eff, base, index, scale, disp, pc, p)
+	case hotMovx: // defc0F
+		eff.DefKind, eff.DefReg = isa.DefOther, int8(reg)
 	}
 	return true
+}
+
+// setMemOf is setMem for an operand decodeHot parsed into locals.
+func setMemOf(eff *isa.Effect, base, index int8, scale uint8, disp int64, pc uint64, n int) {
+	eff.HasMem, eff.MemBase, eff.MemIndex, eff.MemDisp, eff.MemScale = true, base, index, disp, scale
+	switch base {
+	case baseRIP:
+		eff.MemBase, eff.MemDisp = -1, int64(pc+uint64(n))+disp
+	case baseNone:
+		eff.MemBase = -1
+	}
 }
 
 // The opcode classes of decodeHot.
@@ -255,12 +481,21 @@ const (
 	hotCallJmp
 	hot0F
 	hotRet
+	hotNop
+	hotEndbr
 	hotPush
 	hotPop
+	hotMovImm
+	// With a ModRM operand:
 	hotMov
 	hotALU
 	hotTest
 	hotLea
+	hotGroup1
+	hotMovRMImm
+	hotGroup5
+	hotMovx
+	hotNopRM
 )
 
 // hotClasses gives each opcode byte its case in decodeHot (hotNone:
@@ -277,10 +512,16 @@ var hotClasses = func() (t [256]uint8) {
 			t[i] = hot0F
 		case op == 0xC3:
 			t[i] = hotRet
+		case op == 0x90:
+			t[i] = hotNop
+		case op == 0xF3:
+			t[i] = hotEndbr
 		case op >= 0x50 && op <= 0x57:
 			t[i] = hotPush
 		case op >= 0x58 && op <= 0x5F:
 			t[i] = hotPop
+		case op >= 0xB8 && op <= 0xBF:
+			t[i] = hotMovImm
 		case op == 0x89 || op == 0x8B:
 			t[i] = hotMov
 		case op < 0x40 && op&7 < 4 && op&1 == 1:
@@ -289,7 +530,23 @@ var hotClasses = func() (t [256]uint8) {
 			t[i] = hotTest
 		case op == 0x8D:
 			t[i] = hotLea
+		case op == 0x80 || op == 0x81 || op == 0x83:
+			t[i] = hotGroup1
+		case op == 0xC7:
+			t[i] = hotMovRMImm
+		case op == 0xFF:
+			t[i] = hotGroup5
 		}
 	}
+	return t
+}()
+
+// hot0FClasses is hotClasses for the second byte of 0F xx (jcc rel32,
+// 0F 8x, is decodeHot's own test).
+var hot0FClasses = func() (t [256]uint8) {
+	for _, op := range []byte{0xB6, 0xB7, 0xBE, 0xBF} {
+		t[op] = hotMovx
+	}
+	t[0x1F] = hotNopRM
 	return t
 }()
