@@ -87,6 +87,29 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 		}
 		eff.Len = 4
 		return true
+	case hotInt3:
+		eff.Len = p
+		eff.Flow = isa.FlowStop
+		return true
+	case hotLeave: // frameOp's
+		if rex != 0 {
+			return false
+		}
+		eff.Len = p
+		eff.UsesFP, eff.ClobbersFP = true, true
+		eff.SP, eff.SPDelta = isa.SPFromFP, 8
+		return true
+	case hotPushImm:
+		n := 4
+		if op == 0x6A {
+			n = 1
+		}
+		if p+n > len(code) {
+			return false
+		}
+		eff.Len = p + n
+		eff.SP, eff.SPDelta = isa.SPAdd, -8
+		return true
 	case hotPush, hotPop:
 		r := op&7 | (rex&1)<<3
 		if cls == hotPop && r == regSP {
@@ -224,6 +247,23 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 	var v int64 // the immediate
 	switch cls {
 	case hotMov, hotALU:
+		if cls == hotMov && rex == 0x48 && (x == 0xE5 || x == 0xEC) {
+			// mov rbp,rsp (89 E5, 8B EC) and mov rsp,rbp (89 EC, 8B E5):
+			// frameOp's Effects, and setDefOp's copy.
+			dst, src := rm, reg
+			if op == 0x8B {
+				dst, src = src, dst
+			}
+			eff.Len = p
+			eff.UsesFP = true
+			if dst == regBP {
+				eff.SetsFP = true
+			} else {
+				eff.SP = isa.SPFromFP
+			}
+			eff.DefKind, eff.DefReg, eff.DefSrc = isa.DefCopy, int8(dst), int8(src)
+			return true
+		}
 		// toReg: ModRM.reg is the destination (8B; ALU 02, 03, ...);
 		// read: the destination is only read (cmp).
 		toReg, read := op == 0x8B, false
@@ -314,7 +354,19 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 		}
 		v = int64(int32(binary.LittleEndian.Uint32(code[p:])))
 		p += 4
-	case hotGroup5: // call and jmp through r/m
+	case hotGroup5: // call and jmp through r/m; inc and dec
+		if digit <= 1 {
+			cls = hotIncDec
+			if !mem {
+				if rm == regSP {
+					return false
+				}
+				if rm == regBP {
+					usesFP, clobbersFP = true, true
+				}
+			}
+			break
+		}
 		if digit != 2 && digit != 4 || !mem && wide {
 			return false
 		}
@@ -333,6 +385,80 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 		if op&1 == 1 {
 			accessSize = 2
 		}
+	case hotShift, hotTest8, hotMovRMImm8, hotGroup3, hotSSE, hotSetcc, hotRegRM, hotMovsxd, hotImulImm:
+		// Each form's operands: what ModRM.reg is (none: an opcode
+		// extension or an xmm register), what the r/m register is
+		// (none: xmm), whether they are bytes, the immediate's size.
+		regRole, rmRole, byteOp, n := roleNone, roleRead, false, 0
+		switch cls {
+		case hotShift: // C1, D1, D3
+			if digit == 6 {
+				return false
+			}
+			rmRole = roleWrite
+			if op == 0xC1 {
+				n = 1
+			}
+		case hotTest8: // 84
+			regRole, byteOp, accessSize = roleRead, true, 1
+		case hotMovRMImm8: // C6 /0
+			if digit != 0 {
+				return false
+			}
+			rmRole, byteOp, accessSize, n = roleWrite, true, 1, 1
+		case hotGroup3: // F6 /0, F7 /0: test r/m, imm
+			if digit != 0 {
+				return false
+			}
+			n = 4
+			if op == 0xF6 {
+				byteOp, accessSize, n = true, 1, 1
+			}
+		case hotSSE: // 0F xx, no prefix (sseMove's)
+			if wide {
+				return false
+			}
+			rmRole, accessSize = roleNone, int64(sseOps[op].mem[0])
+		case hotSetcc: // 0F 9x
+			rmRole, byteOp, accessSize = roleWrite, true, 1
+		case hotRegRM: // cmovcc, imul r,r/m
+			regRole = roleWrite
+		case hotMovsxd: // 63
+			if !wide {
+				return false
+			}
+			regRole, accessSize = roleWrite, 4
+		case hotImulImm: // 69, 6B
+			regRole, n = roleWrite, 4
+			if op == 0x6B {
+				n = 1
+			}
+		}
+		if byteOp {
+			// (4 and 5 are ah and ch without REX, spl and bpl with it:
+			// left to decodeFastParse.)
+			if regRole != roleNone && (reg == regSP || reg == regBP) || !mem && (rm == regSP || rm == regBP) {
+				return false
+			}
+		} else {
+			if regRole == roleWrite && reg == regSP || !mem && rmRole == roleWrite && rm == regSP {
+				return false
+			}
+			if regRole != roleNone && reg == regBP || !mem && rmRole != roleNone && rm == regBP {
+				usesFP = true
+				clobbersFP = regRole == roleWrite && reg == regBP || !mem && rmRole == roleWrite && rm == regBP
+			}
+		}
+		if p+n > len(code) {
+			return false
+		}
+		switch n {
+		case 1:
+			v = int64(int8(code[p]))
+		case 4:
+			v = int64(int32(binary.LittleEndian.Uint32(code[p:])))
+		}
+		p += n
 	case hotNopRM: // nop r/m
 		if !mem || digit != 0 {
 			return false
@@ -457,11 +583,27 @@ func decodeHot(code []byte, pc uint64, eff *isa.Effect) bool {
 			}
 		}
 		setMemOf(eff, base, index, scale, disp, pc, p)
-	case hotMovx: // defc0F
+	case hotMovx, hotRegRM, hotMovsxd, hotImulImm: // defc0F, defcOtherReg
 		eff.DefKind, eff.DefReg = isa.DefOther, int8(reg)
+	case hotShift, hotIncDec: // defcGroup2345
+		if mem {
+			return true
+		}
+		if op == 0xC1 && digit == 4 && wide { // shl r64, imm8
+			eff.DefKind, eff.DefReg, eff.DefSrc, eff.DefValue = isa.DefShl, int8(rm), int8(rm), v&63
+			return true
+		}
+		eff.DefKind, eff.DefReg = isa.DefOther, int8(rm)
 	}
 	return true
 }
+
+// The roles of an operand of decodeHot's generic forms.
+const (
+	roleNone = iota
+	roleRead
+	roleWrite
+)
 
 // setMemOf is setMem for an operand decodeHot parsed into locals.
 func setMemOf(eff *isa.Effect, base, index int8, scale uint8, disp int64, pc uint64, n int) {
@@ -486,6 +628,9 @@ const (
 	hotPush
 	hotPop
 	hotMovImm
+	hotInt3
+	hotLeave
+	hotPushImm
 	// With a ModRM operand:
 	hotMov
 	hotALU
@@ -496,6 +641,16 @@ const (
 	hotGroup5
 	hotMovx
 	hotNopRM
+	hotIncDec // (from hotGroup5)
+	hotShift
+	hotTest8
+	hotMovRMImm8
+	hotGroup3
+	hotSSE
+	hotSetcc
+	hotRegRM
+	hotMovsxd
+	hotImulImm
 )
 
 // hotClasses gives each opcode byte its case in decodeHot (hotNone:
@@ -536,6 +691,24 @@ var hotClasses = func() (t [256]uint8) {
 			t[i] = hotMovRMImm
 		case op == 0xFF:
 			t[i] = hotGroup5
+		case op == 0xCC:
+			t[i] = hotInt3
+		case op == 0xC9:
+			t[i] = hotLeave
+		case op == 0x68 || op == 0x6A:
+			t[i] = hotPushImm
+		case op == 0xC1 || op == 0xD1 || op == 0xD3:
+			t[i] = hotShift
+		case op == 0x84:
+			t[i] = hotTest8
+		case op == 0xC6:
+			t[i] = hotMovRMImm8
+		case op == 0xF6 || op == 0xF7:
+			t[i] = hotGroup3
+		case op == 0x63:
+			t[i] = hotMovsxd
+		case op == 0x69 || op == 0x6B:
+			t[i] = hotImulImm
 		}
 	}
 	return t
@@ -548,5 +721,18 @@ var hot0FClasses = func() (t [256]uint8) {
 		t[op] = hotMovx
 	}
 	t[0x1F] = hotNopRM
+	for op := range t {
+		// sseMove's forms without a prefix, all-xmm and without an
+		// immediate.
+		if e := &sseOps[op]; e.mem[0] != 0 && e.gp[0] == gpNone && !e.imm8 {
+			t[op] = hotSSE
+		}
+		switch {
+		case op >= 0x90 && op <= 0x9F:
+			t[op] = hotSetcc
+		case op >= 0x40 && op <= 0x4F || op == 0xAF:
+			t[op] = hotRegRM
+		}
+	}
 	return t
 }()
