@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 )
 
@@ -18,17 +19,22 @@ import (
 //	                            as of the last collection: inuse is what
 //	                            was live then (near the peak), and what
 //	                            was allocated since is not counted
+//	STACKSCOPE_TRACE=FILE       an execution trace (go tool trace; with
+//	                            -pprof=sync, where goroutines waited for
+//	                            each other: what a CPU profile cannot show)
 //
 // The returned function writes them out; it is safe to call more than once.
-// With either set, SIGUSR1 (on Unix) writes them out and ends the process with exit
+// With any of them set, SIGUSR1 (on Unix) writes them out and ends the process with exit
 // code 2, so that a run too long or too large to finish can still be
 // profiled. Without them, nothing changes.
 func startProfiles() (stop func()) {
 	cpuPath := os.Getenv("STACKSCOPE_CPUPROFILE")
 	memPath := os.Getenv("STACKSCOPE_MEMPROFILE")
-	if cpuPath == "" && memPath == "" {
+	tracePath := os.Getenv("STACKSCOPE_TRACE")
+	if cpuPath == "" && memPath == "" && tracePath == "" {
 		return func() {}
 	}
+	traceFile := startTrace(tracePath)
 	var cpuFile *os.File
 	if cpuPath != "" {
 		if f, err := os.Create(cpuPath); err == nil && pprof.StartCPUProfile(f) == nil {
@@ -43,6 +49,10 @@ func startProfiles() (stop func()) {
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
+			if traceFile != nil {
+				trace.Stop()
+				traceFile.Close()
+			}
 			if cpuFile != nil {
 				pprof.StopCPUProfile()
 				cpuFile.Close()
@@ -67,4 +77,21 @@ func startProfiles() (stop func()) {
 		os.Exit(exitUsage)
 	}()
 	return stop
+}
+
+// startTrace starts an execution trace into the file at path, if path is
+// not empty and the file can be made; it returns the file, or nil.
+func startTrace(path string) *os.File {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil
+	}
+	if trace.Start(f) != nil {
+		f.Close()
+		return nil
+	}
+	return f
 }

@@ -84,6 +84,8 @@ type Result struct {
 	Graph  *callgraph.Graph `json:"-"`
 	Bounds *bound.Analysis  `json:"-"`
 	File   *binfile.File    `json:"-"`
+
+	threadsBeside bool // findThreads ran beside the bounds (threadsbeside.go)
 }
 
 // Function is one function of the analysed file.
@@ -293,7 +295,10 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
+	ahead := startThreads(res, g, opts) // (threadsbeside.go) beside what follows
+	early := startLowerBounds(g, bo, vt == nil)
 	res.Bounds = bound.New(g, roots, bo)
+	early.forEntries(res, specs)
 	phase("bound")
 	var unexcluded *bound.Analysis
 	if len(bo.Excluded) > 0 {
@@ -308,18 +313,18 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		// An entry whose reasons are a list already made and located
 		// takes that list, not a copy of its own (EntrySharing).
 		known, _ := located.lookup(res.reasonRanks(s.Node), nil)
-		// And its assumptions, when they are shared (below) and a list
-		// of the same ranks is made already: that list, not a copy that
-		// share would drop.
-		var knownAssumed []bound.Assumption
-		if unexcluded == nil && known != nil {
-			knownAssumed, _ = assumed.lookup(res.Bounds.AssumptionRanks(s.Node), nil)
+		// So does one whose assumptions are (without exclusions).
+		var knownAs []bound.Assumption
+		if unexcluded == nil {
+			knownAs, _ = assumed.lookup(res.Bounds.AssumptionRanks(s.Node), nil)
 		}
-		b := res.Bounds.EntrySharingAll(s, known, knownAssumed)
+		// (Without a bound, a program's entry gets the lower bound's
+		// chain for its path: provedAtLeast.)
+		b := res.Bounds.EntrySharingPathless(s, known, knownAs, vt == nil)
 		if unexcluded != nil {
 			b.Assumptions = excludedEffect(b, unexcluded.Entry(s))
 		}
-		e := res.entryResult(b)
+		e := res.entryResultWith(b, !sameList(b.Reasons, known), knownAs == nil)
 		// Equal lists, located alike (lineAt reads only the address): one.
 		if ranks := res.reasonRanks(s.Node); len(ranks) == len(e.Reasons) {
 			e.Reasons = located.share(ranks, nil, e.Reasons)
@@ -333,13 +338,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, e)
 	}
 	phase("entries")
-	nr := newNoReturn(g, bo.Excluded)
-	lo := lowerOptions(bo, nr)
+	nr, lo, pl := early.finish(res)
 	// With ResultOnly, the entries' paths are written out once the graph
 	// is gone (chainPaths).
 	paths := newChainPaths(res, lo, opts.ResultOnly)
 	if vt == nil {
-		res.provedAtLeastAll(&provedLower{g: g, lo: lo}, paths)
+		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
 	for i := range res.Entries {
@@ -358,12 +362,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Interrupts = riscvInterrupts(res, traps, cfg, opts.Interrupts.Groups)
 	}
 	phase("actionable")
-	res.Threads = findThreads(res, opts)
+	res.Threads, res.Functions = threadsAndFunctions(res, ahead, opts)
 	for _, m := range g.Modules[1:] {
 		res.Libraries = append(res.Libraries, m.File.Path)
 	}
 	res.MissingLibraries = append(res.MissingLibraries, g.Missing...)
-	res.Functions = functions(g, lines, opts.ResultOnly)
 	opts.Libraries.Release(f)
 	if opts.ResultOnly {
 		res.Graph, res.Bounds = nil, nil
@@ -397,7 +400,12 @@ func excludedEffect(with, without bound.Entry) []bound.Assumption {
 	return out
 }
 
-func (res *Result) entryResult(b bound.Entry) Entry {
+func (res *Result) entryResult(b bound.Entry) Entry { return res.entryResultWith(b, true, true) }
+
+// entryResultWith is entryResult; without locateReasons (locate), the
+// reasons (the assumptions) are a list located before: a shared list is
+// never written again.
+func (res *Result) entryResultWith(b bound.Entry, locateReasons, locate bool) Entry {
 	e := Entry{Name: b.Name, Kind: b.Kind, Node: b.Node, Bounded: b.Bounded, AtLeast: b.AtLeast, Reasons: b.Reasons, Assumptions: b.Assumptions}
 	if e.Reasons == nil {
 		e.Reasons = []bound.Reason{}
@@ -409,10 +417,11 @@ func (res *Result) entryResult(b bound.Entry) Entry {
 		v := b.Bound
 		e.Bound = &v
 	}
-	res.locateReasons(e.Reasons)
+	if locateReasons {
+		res.locateReasons(e.Reasons)
+	}
 	for i := range e.Assumptions {
-		a := &e.Assumptions[i]
-		if a.Library == "" {
+		if a := &e.Assumptions[i]; locate && a.Library == "" {
 			a.File, a.Line = res.lineAt(a.Addr)
 		}
 	}
@@ -472,6 +481,11 @@ func (res *Result) locateReasons(reasons []bound.Reason) {
 			r.File, r.Line = res.lineAt(r.Addr)
 		}
 	}
+}
+
+// sameList says whether a and b are the same list (not only equal).
+func sameList[T any](a, b []T) bool {
+	return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0]
 }
 
 // lineAt gives the source line of an address of the analysed file.

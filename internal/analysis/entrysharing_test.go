@@ -38,3 +38,31 @@ func TestEntrySharingReasons(t *testing.T) {
 		t.Errorf("only %d entries share a reason list with an earlier one", shared)
 	}
 }
+
+// TestEntrySharingAssumptions: the same for assumptions, which an entry
+// takes from an earlier one with the same ranks (without exclusions:
+// with them each entry's list says what it would be without) instead of
+// a copy it would locate again: every entry's are, located, what a fresh
+// bound.Entry gives, and lists are in fact shared.
+func TestEntrySharingAssumptions(t *testing.T) {
+	res := buildLuaSharedWith(t, Options{})
+	shared, with := 0, 0
+	seen := map[*bound.Assumption]bool{}
+	for _, e := range res.Entries {
+		b := res.Bounds.Entry(bound.Spec{Name: e.Name, Node: e.Node, Kind: e.Kind})
+		want := res.entryResult(b).Assumptions
+		if !reflect.DeepEqual(e.Assumptions, want) {
+			t.Errorf("%s: %d assumptions, a fresh bound.Entry gives %d (or different ones)", e.Name, len(e.Assumptions), len(want))
+		}
+		if len(e.Assumptions) > 0 {
+			with++
+			if seen[&e.Assumptions[0]] {
+				shared++
+			}
+			seen[&e.Assumptions[0]] = true
+		}
+	}
+	if with < 10 || shared < 10 {
+		t.Errorf("%d entries have assumptions, %d share a list with an earlier one: want >= 10 each", with, shared)
+	}
+}

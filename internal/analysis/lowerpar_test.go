@@ -19,7 +19,8 @@ import (
 // on the order it is asked in): on Lua built as a shared object and
 // followed into libc, without exclusions (the analysis walks in parallel
 // only then), for its unbounded entries and for every function of the
-// graph as an entry, with 2 and 3 workers.
+// graph as an entry, with 2 and 3 workers, and with the prepass done
+// ahead (threads.Lower.Prepare).
 func TestParallelLowerIsSerial(t *testing.T) {
 	root := sourceTree(t, "lua5.4")
 	gcc := testutil.RequireTool(t, "gcc")
@@ -50,6 +51,17 @@ func TestParallelLowerIsSerial(t *testing.T) {
 	if len(unbounded) < 100 || cyclic < 10 {
 		t.Fatalf("%d unbounded entries, %d reach recursion: want >= 100 and >= 10", len(unbounded), cyclic)
 	}
+	// RunFile's early prepass (startLowerBounds) is for the entries the
+	// walks are for: its walker is the one they use.
+	var specs []bound.Spec
+	for _, e := range res.Entries {
+		specs = append(specs, bound.Spec{Name: e.Name, Node: e.Node, Kind: e.Kind})
+	}
+	early := startLowerBounds(g, bo, true)
+	early.forEntries(res, specs)
+	if _, _, pl := early.finish(res); pl != early.pl || !slices.Equal(early.ids, unbounded) {
+		t.Errorf("the early prepass was for %d entries, the walks are for %d (or another walker)", len(early.ids), len(unbounded))
+	}
 	type walk struct {
 		depth int64
 		chain []threads.Step
@@ -62,31 +74,44 @@ func TestParallelLowerIsSerial(t *testing.T) {
 			d, c := serial.Bound(id)
 			want = append(want, walk{d, slices.Clone(c)})
 		}
-		for _, workers := range []int{2, 3} {
+		for _, run := range []struct {
+			workers  int
+			prepared bool
+		}{{2, false}, {3, false}, {2, true}} {
+			workers, label := run.workers, name
 			nr := newNoReturn(g, bo.Excluded)
 			var got []walk
-			parallel := threads.NewLower(g, lowerOptions(bo, nr)).BoundEach(ids, workers, func(k int, d int64, c []threads.Step) {
+			l := threads.NewLower(g, lowerOptions(bo, nr))
+			if run.prepared {
+				// The prepass done ahead, on another goroutine
+				// (startLowerBounds).
+				done := make(chan struct{})
+				go func() { l.Prepare(ids, workers); close(done) }()
+				<-done
+				label += " (prepared)"
+			}
+			parallel := l.BoundEach(ids, workers, func(k int, d int64, c []threads.Step) {
 				if k != len(got) {
 					t.Fatalf("%s: walk %d given as the %d-th", name, k, len(got))
 				}
 				got = append(got, walk{d, slices.Clone(c)})
 			})
 			if parallel < len(ids) {
-				t.Errorf("%s, %d workers: %d of %d walks done by the workers", name, workers, parallel, len(ids))
+				t.Errorf("%s, %d workers: %d of %d walks done by the workers", label, workers, parallel, len(ids))
 			}
 			if len(got) != len(want) {
-				t.Fatalf("%s, %d workers: %d walks, want %d", name, workers, len(got), len(want))
+				t.Fatalf("%s, %d workers: %d walks, want %d", label, workers, len(got), len(want))
 			}
 			differ := 0
 			for k := range want {
 				if got[k].depth != want[k].depth || !slices.Equal(got[k].chain, want[k].chain) {
 					if differ++; differ <= 5 {
-						t.Errorf("%s, %d workers: %s: %d %v, one after the other %d %v", name, workers, g.Nodes[ids[k]].Name, got[k].depth, got[k].chain, want[k].depth, want[k].chain)
+						t.Errorf("%s, %d workers: %s: %d %v, one after the other %d %v", label, workers, g.Nodes[ids[k]].Name, got[k].depth, got[k].chain, want[k].depth, want[k].chain)
 					}
 				}
 			}
 			if !maps.Equal(nr.memo, serialNR.memo) {
-				t.Errorf("%s, %d workers: the never-returns memo holds %d answers, one after the other %d, or different ones", name, workers, len(nr.memo), len(serialNR.memo))
+				t.Errorf("%s, %d workers: the never-returns memo holds %d answers, one after the other %d, or different ones", label, workers, len(nr.memo), len(serialNR.memo))
 			}
 		}
 		t.Logf("%s: %d walks, %d never-returns answers", name, len(ids), len(serialNR.memo))

@@ -1,11 +1,15 @@
 package analysis
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"runtime/trace"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stackscope/stackscope/internal/callgraph"
 )
 
 // Phase timing for the speed work of docs/PERFORMANCE.md: with
@@ -22,6 +26,14 @@ var phases = struct {
 	lastCPU     time.Duration
 }{on: os.Getenv("STACKSCOPE_PHASES") == "1", start: time.Now(), last: time.Now()}
 
+// The build's own marks (callgraph.Phase: "program walk"; its "build" is
+// then the resolution).
+func init() {
+	if phases.on {
+		callgraph.Phase = phase
+	}
+}
+
 // processCPU is the user and system time of the whole process so far.
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -33,6 +45,10 @@ func processCPU() time.Duration {
 
 // phase marks the end of the phase name.
 func phase(name string) {
+	if trace.IsEnabled() {
+		// (STACKSCOPE_TRACE: the phases' ends in the execution trace)
+		trace.Log(context.Background(), "phase", name)
+	}
 	if !phases.on {
 		return
 	}

@@ -2,6 +2,8 @@ package analysis
 
 import (
 	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
@@ -228,12 +230,30 @@ func (p *chainPaths) expandPending(entries []Entry) {
 		return
 	}
 	p.g, p.lines, p.lo = nil, nil, threads.LowerOptions{}
-	for i, chain := range p.pending {
-		if chain != nil {
-			entries[i].Path, entries[i].Steps, entries[i].PathNodes = p.expand(chain)
-			p.pending[i] = nil
-		}
+	// Each entry's path is its own (expand reads the templates alone):
+	// chunks of entries on every core.
+	const chunk = 64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), (len(p.pending)+chunk-1)/chunk) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(chunk)) - chunk
+				if start >= len(p.pending) {
+					return
+				}
+				for i := start; i < min(start+chunk, len(p.pending)); i++ {
+					if chain := p.pending[i]; chain != nil {
+						entries[i].Path, entries[i].Steps, entries[i].PathNodes = p.expand(chain)
+						p.pending[i] = nil
+					}
+				}
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // lowerOptions are the user's declarations as the lower bound takes them,

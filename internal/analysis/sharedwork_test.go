@@ -16,6 +16,12 @@ import (
 // into libc, whose reasons the entries reach.
 func buildLuaShared(t *testing.T) *Result {
 	t.Helper()
+	return buildLuaSharedWith(t, Options{Exclude: []string{"luaG_runerror"}})
+}
+
+// buildLuaSharedWith is buildLuaShared analysed with opts.
+func buildLuaSharedWith(t *testing.T, opts Options) *Result {
+	t.Helper()
 	root := sourceTree(t, "lua5.4")
 	gcc := testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
@@ -23,7 +29,7 @@ func buildLuaShared(t *testing.T) *Result {
 	objs := compileEach(t, dir, gcc, flags, luaSources(t, root))
 	lib := filepath.Join(dir, "liblua.so")
 	testutil.Run(t, dir, gcc, append([]string{"-shared", "-o", lib}, append(objs, "-lm", "-ldl")...)...)
-	res, err := Run(lib, Options{Exclude: []string{"luaG_runerror"}})
+	res, err := Run(lib, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -175,9 +175,15 @@ type Analysis struct {
 	// afterInto: afterNext's callee is followed into its own after-reset
 	// part (its reset, not this node's).
 	afterInto []bool
-	scc       []int   // strongly connected component of each node
-	cyclic    []bool  // per component: does it contain a cycle
-	depth     []int64 // per component: declared recursion depth (0: none)
+	scc       []int  // strongly connected component of each node
+	cyclic    []bool // per component: does it contain a cycle
+	// memberList holds each component's members in node order:
+	// memberList[memberStart[c]:memberStart[c+1]] (componentMembers).
+	// Made once: a scan of every node per cyclic component was most of
+	// the recursion reasons' time on a large library.
+	memberStart []int32
+	memberList  []int
+	depth       []int64 // per component: declared recursion depth (0: none)
 	// modelDepth: the component's depth is a model's (callgraph.Node.
 	// RecursionDepth), whose premise the node carries, not stackscope.toml's.
 	modelDepth map[int]bool
@@ -202,10 +208,19 @@ func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 	a := &Analysis{g: g, ra: g.Decoder.ReturnAddressSize(), value: make([]int64, n), next: make([]int, n), opts: opts,
 		after: make([]int64, n), afterNext: make([]int, n), afterInto: make([]bool, n)}
 	a.components(roots)
+	a.listMembers()
 	a.applyDepths()
+	// The values and the facts read the components and the graph and
+	// write apart (values: value, next, after..., exit; the reasons:
+	// own, the tables, reasonsOf, assumesOf): made on two cores.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.values()
+	}()
 	a.ownReasons()
-	a.values()
 	a.facts()
+	<-done
 	return a
 }
 
@@ -230,6 +245,33 @@ func (a *Analysis) follows(id int, e callgraph.Edge) bool {
 		return false
 	}
 	return !a.opts.Excluded[e.To]
+}
+
+// listMembers makes the member lists of the components (memberList).
+func (a *Analysis) listMembers() {
+	a.memberStart = make([]int32, len(a.cyclic)+1)
+	for _, c := range a.scc {
+		if c >= 0 {
+			a.memberStart[c+1]++
+		}
+	}
+	for c := range a.cyclic {
+		a.memberStart[c+1] += a.memberStart[c]
+	}
+	a.memberList = make([]int, a.memberStart[len(a.cyclic)])
+	fill := slices.Clone(a.memberStart[:len(a.cyclic)])
+	for id, c := range a.scc {
+		if c >= 0 {
+			a.memberList[fill[c]] = id
+			fill[c]++
+		}
+	}
+}
+
+// componentMembers are component c's members in node order (shared:
+// not to be changed).
+func (a *Analysis) componentMembers(c int) []int {
+	return a.memberList[a.memberStart[c]:a.memberStart[c+1]:a.memberStart[c+1]]
 }
 
 // applyDepths turns declared recursion depths into per-component depths.
@@ -389,10 +431,8 @@ func (a *Analysis) ownReasons() {
 
 func (a *Analysis) cycleMembers(c int) []string {
 	var names []string
-	for id := range a.g.Nodes {
-		if a.scc[id] == c {
-			names = append(names, a.g.QualifiedName(id))
-		}
+	for _, id := range a.componentMembers(c) {
+		names = append(names, a.g.QualifiedName(id))
 	}
 	sort.Strings(names)
 	if len(names) > 8 {
@@ -407,13 +447,8 @@ func (a *Analysis) cycleMembers(c int) []string {
 // bound, and its entries carry the recursion reason.
 func (a *Analysis) values() {
 	g := a.g
-	order := make([][]int, len(a.cyclic))
-	for id := range g.Nodes {
-		if c := a.scc[id]; c >= 0 {
-			order[c] = append(order[c], id)
-		}
-	}
-	for c, members := range order {
+	for c := range a.cyclic {
+		members := a.componentMembers(c)
 		for _, id := range members {
 			a.next[id] = -1
 			n := g.Nodes[id]
@@ -534,43 +569,49 @@ type cycleExit struct {
 }
 
 // Entry returns the result for one entry.
-func (a *Analysis) Entry(s Spec) Entry { return a.entry(s, nil, nil) }
+func (a *Analysis) Entry(s Spec) Entry { return a.entry(s, nil, nil, false) }
 
 // EntrySharing is Entry with reasons as its reasons: a list the caller
 // made from the same ReasonRanks before (a copy of the items those ranks
 // name, which Entry would make again: 840 MB of copies on libLLVM-15,
 // whose 36,687 entries share a few thousand lists). With reasons nil, or
 // for an entry that was not analysed, it is Entry.
-func (a *Analysis) EntrySharing(s Spec, reasons []Reason) Entry { return a.entry(s, reasons, nil) }
-
-// EntrySharingAll is EntrySharing with assumptions as the entry's
-// assumptions too: a list the caller made from the same AssumptionRanks
-// before (their items with one "excluded" per function, as Entry gives
-// them), which Entry would copy again only for the caller to drop the copy
-// (140 MB of garbage on libLLVM-15). It is used only with reasons not nil;
-// with assumptions nil it is EntrySharing.
-func (a *Analysis) EntrySharingAll(s Spec, reasons []Reason, assumptions []Assumption) Entry {
-	return a.entry(s, reasons, assumptions)
+func (a *Analysis) EntrySharing(s Spec, reasons []Reason) Entry {
+	return a.entry(s, reasons, nil, false)
 }
 
-func (a *Analysis) entry(s Spec, reasons []Reason, assumptions []Assumption) Entry {
+// EntrySharingPathless is EntrySharing, and takes assumptions (when not
+// nil) as the entry's assumptions, as reasons: a list made before from
+// the same AssumptionRanks, under no exclusions (it is taken as it is).
+// With pathless an entry with no bound and no part after an SP reset
+// gets no Path: for a caller that gives such entries another path
+// (analysis: the lower bound's chain), which need not have this one made
+// first (36,000 paths on libLLVM-15, and as many copies of lists).
+func (a *Analysis) EntrySharingPathless(s Spec, reasons []Reason, assumptions []Assumption, pathless bool) Entry {
+	return a.entry(s, reasons, assumptions, pathless)
+}
+
+func (a *Analysis) entry(s Spec, reasons []Reason, assumptions []Assumption, pathless bool) Entry {
 	e := Entry{Spec: s}
 	if a.scc[s.Node] < 0 {
 		e.Reasons = []Reason{{Kind: ReasonUnknown, Function: s.Name, Detail: "entry was not analysed"}}
 		return e
 	}
-	switch {
-	case reasons == nil:
-		e.Reasons, e.Assumptions = a.reachable(s.Node)
-		e.Assumptions = dedupeExcluded(e.Assumptions)
-	case assumptions == nil:
-		e.Reasons, e.Assumptions = reasons, dedupeExcluded(a.reachableAssumptions(s.Node))
-	default:
-		e.Reasons, e.Assumptions = reasons, assumptions
+	if reasons != nil {
+		e.Reasons = reasons
+	} else {
+		e.Reasons = a.reachableReasons(s.Node)
+	}
+	if assumptions != nil {
+		e.Assumptions = assumptions
+	} else {
+		e.Assumptions = dedupeExcluded(a.reachableAssumptions(s.Node))
 	}
 	e.AtLeast = a.value[s.Node]
 	e.Relative = e.AtLeast
-	e.Path = a.path(s.Node)
+	if !pathless || len(e.Reasons) == 0 || a.after[s.Node] >= 0 {
+		e.Path = a.path(s.Node)
+	}
 	if a.after[s.Node] >= 0 {
 		e.AfterReset = a.resetPart(s.Node)
 		if e.AfterReset.AtLeast > e.AtLeast {
@@ -673,10 +714,8 @@ func (a *Analysis) pathFrom(id int, depth int64, tail bool, kept int64) []Step {
 			if ei < 0 {
 				st.RedZone = a.g.Nodes[id].Frame.RedZone
 			}
-			for m := range a.g.Nodes {
-				if a.scc[m] == c {
-					seen[m] = true
-				}
+			for _, m := range a.componentMembers(c) {
+				seen[m] = true
 			}
 			n = a.g.Nodes[id]
 		}
@@ -854,12 +893,6 @@ func (a *Analysis) facts() {
 	}
 	// Components are numbered callees first (Tarjan), so each one's
 	// callees are done before it.
-	members := make([][]int, len(a.cyclic))
-	for id := range g.Nodes {
-		if c := a.scc[id]; c >= 0 {
-			members[c] = append(members[c], id)
-		}
-	}
 	a.reasonsOf = make([][]int32, len(a.cyclic))
 	a.assumesOf = make([][]int32, len(a.cyclic))
 	stamp := make([]int, len(a.cyclic)) // stamp[d] == c+1: d already merged into c
@@ -867,7 +900,7 @@ func (a *Analysis) facts() {
 		r := sortedTop(ownR[c], MaxReasons)
 		as := sortedTop(ownA[c], MaxAssumptions)
 		stamp[c] = c + 1
-		for _, id := range members[c] {
+		for _, id := range a.componentMembers(c) {
 			for _, e := range g.Nodes[id].Edges {
 				d := a.scc[e.To]
 				if d < 0 || stamp[d] == c+1 || !a.follows(id, e) {
@@ -945,21 +978,21 @@ func mergeTop(x, y []int32, k int) []int32 {
 	return out
 }
 
-// reachable returns the reasons and assumptions reachable from id, first
-// ones first, at most MaxReasons and MaxAssumptions.
-func (a *Analysis) reachable(id int) ([]Reason, []Assumption) {
-	c := a.scc[id]
+// reachableReasons returns the reasons reachable from id, first ones
+// first, at most MaxReasons (reachableAssumptions: the assumptions, at
+// most MaxAssumptions).
+func (a *Analysis) reachableReasons(id int) []Reason {
 	var rs []Reason
-	if ranks := a.reasonsOf[c]; len(ranks) > 0 {
+	if ranks := a.reasonsOf[a.scc[id]]; len(ranks) > 0 {
 		rs = make([]Reason, len(ranks))
 		for k, i := range ranks {
 			rs[k] = a.reasonTable[i]
 		}
 	}
-	return rs, a.reachableAssumptions(id)
+	return rs
 }
 
-// reachableAssumptions is reachable's assumptions alone.
+// reachableAssumptions are the assumptions reachable from id.
 func (a *Analysis) reachableAssumptions(id int) []Assumption {
 	var as []Assumption
 	if ranks := a.assumesOf[a.scc[id]]; len(ranks) > 0 {
@@ -1009,6 +1042,10 @@ func (a *Analysis) Bounded(id int) bool {
 	}
 	return len(a.reasonsOf[a.scc[id]]) == 0
 }
+
+// ResetsAfter reports whether node id was analysed and reaches an SP
+// reset (Entry then gives it an AfterReset part).
+func (a *Analysis) ResetsAfter(id int) bool { return a.Analysed(id) && a.after[id] >= 0 }
 
 // Analysed reports whether node id is reachable from the roots (and so
 // has a value).

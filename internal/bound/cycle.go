@@ -22,12 +22,7 @@ const cycleSearchBudget = 200000
 // the call site that enters it, the detail and the cycle's names.
 func (a *Analysis) recursionReason(c, from int) (start int, site uint64, detail string, names []string) {
 	g := a.g
-	var members []int
-	for id := range g.Nodes {
-		if a.scc[id] == c {
-			members = append(members, id)
-		}
-	}
+	members := a.componentMembers(c)
 	budget := cycleSearchBudget
 	start = a.cycleStart(c, from, members, &budget)
 	nodes := a.realCycle(c, start, &budget)

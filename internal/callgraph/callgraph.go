@@ -37,6 +37,8 @@ type Module struct {
 	hub, hubCount int
 	// taken are the nodes of the module's own address-taken functions.
 	taken []int
+	// takenProtos are their prototypes (takenPrototypes).
+	takenProtos []takenPrototype
 	// runTimeLookups: the module's private symbol lookups and a loader
 	// are reachable; its hubs reach the code of objects loaded at run
 	// time (dlsym.go).
@@ -238,6 +240,12 @@ type Graph struct {
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
+	// ahead walks the libraries' frames while Build resolves the edges
+	// (walkahead.go; nil: never started; after Build, stopped, with the
+	// frames not taken yet).
+	ahead *aheadWalker
+	// aheadTook counts the frames the resolution took from it.
+	aheadTook int
 }
 
 // Options control how the graph is built.
@@ -278,11 +286,20 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
+	Phase("program walk")
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
+	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
+	g.stopWalkingAhead()
 	g.finishIndexing()
 	return g
 }
+
+// Phase marks the end of a part of Build for the phase timing of
+// docs/PERFORMANCE.md (STACKSCOPE_PHASES=1; internal/analysis sets it):
+// the program's walk, on every core, is then told apart from the
+// resolution that follows it, mostly on one.
+var Phase = func(name string) {}
 
 func (g *Graph) addModule(f *binfile.File) *Module {
 	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
@@ -293,49 +310,55 @@ func (g *Graph) addModule(f *binfile.File) *Module {
 // addNodes creates nodes for functions fns of m, computing their frames in
 // parallel, and queues them for edge resolution.
 func (g *Graph) addNodes(m *Module, fns []int) {
-	// The nodes are made first and the workers write each frame into its
-	// node: a slice of frames to copy from was a second copy of every
-	// frame while the module's were walked (libLLVM-15: 48 MB).
-	nodes := make([]*Node, len(fns))
-	for i, fi := range fns {
-		fn := &m.File.Functions[fi]
-		nodes[i] = &Node{Module: m, Func: fn, Name: fn.Name}
+	frames := make([]frame.Frame, len(fns))
+	walk := g.takeAhead(m, fns, frames) // (walkahead.go: the frames walked ahead, nil: none)
+	if walk == nil {
+		walk = make([]int, len(fns))
+		for i := range walk {
+			walk[i] = i
+		}
 	}
-	workers := g.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	if len(fns) < 64 {
+	workers := g.workers()
+	if len(walk) < 64 {
 		workers = 1
 	}
 	var wg sync.WaitGroup
 	next := make(chan int, workers*4)
-	for w := 0; w < workers; w++ {
+	for w := 0; w < workers && len(walk) > 0; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				nodes[i].Frame = g.analyzeFunction(m.File, nodes[i].Func)
+				frames[i] = g.analyzeFunction(m.File, &m.File.Functions[fns[i]])
 			}
 		}()
 	}
-	for i := range fns {
+	for _, i := range walk {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
 	for i, fi := range fns {
+		fn := &m.File.Functions[fi]
 		id := len(g.Nodes)
-		g.Nodes = append(g.Nodes, nodes[i])
+		g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: fn.Name, Frame: frames[i]})
 		m.nodes[fi] = id
-		if len(nodes[i].Frame.Leaves) > 0 {
+		if len(frames[i].Leaves) > 0 {
 			g.modelLongjmp(id) // (longjmp.go)
 		}
-		if movesInLoop(g.Arch, nodes[i].Frame) {
+		if movesInLoop(g.Arch, frames[i]) {
 			g.modelCountedLoop(id) // (countedloop.go)
 		}
 		g.pending = append(g.pending, id)
 	}
+}
+
+// workers is the number of goroutines that walk frames.
+func (g *Graph) workers() int {
+	if g.opts.Workers > 0 {
+		return g.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 func (g *Graph) analyzeFunction(f *binfile.File, fn *binfile.Function) frame.Frame {
@@ -500,6 +523,9 @@ func (g *Graph) nodeFor(m *Module, fi int) int {
 	if id, ok := m.nodes[fi]; ok {
 		return id
 	}
+	if g.ahead != nil {
+		g.queueAhead(m) // (walkahead.go)
+	}
 	g.addNodes(m, []int{fi})
 	return m.nodes[fi]
 }
@@ -545,8 +571,13 @@ func (g *Graph) resolvePending() {
 	}
 	// The answers kept for this resolution (importDefinition) go with
 	// it: libLLVM-15's live heap has little room left under the soft
-	// memory limit (docs/PERFORMANCE.md, fifth pass).
-	g.imports = nil
+	// memory limit (docs/PERFORMANCE.md, fifth pass). Written only when
+	// set: a settled graph's Resolve (bound.New's) then only reads, and
+	// bounds on several goroutines do not race (analysis: the threads'
+	// bound beside the entries').
+	if g.imports != nil {
+		g.imports = nil
+	}
 }
 
 func (g *Graph) resolveEdges(id int) {

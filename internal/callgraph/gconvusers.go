@@ -86,6 +86,10 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 			}
 		}
 		if e.Children {
+			if usersSkipChildren(e, depth) {
+				r.SkipChildren()
+				continue
+			}
 			depth++
 		}
 	}
@@ -100,6 +104,27 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 	}
 	return out
 }
+
+// usersSkipChildren says whether readGconvUsers can skip the children of
+// e, at depth: those of a top-level entry that is not a function (a
+// type's members, enumerators, subrange and parameter types: in libc's
+// debug file, 0.5 of its 1.2 million entries), and those of a call site
+// (its parameters' values), which hold no function's parameter or
+// variable. (Each entry read is an allocated dwarf.Entry: the whole walk
+// was 0.3 s of CPU and 190 MB for node's libc.)
+func usersSkipChildren(e *dwarf.Entry, depth int) bool {
+	switch {
+	case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
+		return false
+	case depth == 1:
+		return e.Tag != dwarf.TagSubprogram
+	}
+	return e.Tag == dwarf.TagCallSite || e.Tag == tagGNUCallSite
+}
+
+// tagGNUCallSite is DW_TAG_GNU_call_site, DWARF 4's call site (GCC's
+// extension before DWARF 5's DW_TAG_call_site; debug/dwarf has no name).
+const tagGNUCallSite dwarf.Tag = 0x4109
 
 // gconvStepTyped says whether t is a pointer to struct __gconv_step or
 // one of a step's function types (through qualifiers and typedefs).

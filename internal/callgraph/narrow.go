@@ -130,20 +130,14 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 	var targets []int
 	total := 0
 	for _, mod := range g.withProgram(m) {
-		modInfo := g.dwarfOf(mod)
 		total += len(mod.taken)
-		for _, t := range mod.taken {
-			fn := g.Nodes[t].Func
-			if fn == nil {
+		for i, tp := range g.takenPrototypes(mod) {
+			if tp.noFunc {
 				continue
 			}
-			var p *dwtypes.Proto
-			if modInfo != nil {
-				p, _ = modInfo.Prototype(fn.Addr)
-			}
 			for _, ft := range types {
-				if p == nil || info.Fits(p, ft) {
-					targets = append(targets, t)
+				if tp.p == nil || info.Fits(tp.p, ft) {
+					targets = append(targets, mod.taken[i])
 					break
 				}
 			}
@@ -169,6 +163,39 @@ func (g *Graph) prototypeHub(m *Module, types []*dwarf.FuncType) (narrowed, bool
 	// library's, which the address-taken set does not list either), so
 	// nothing is gained by narrowing.
 	return nw, nw.count > 0
+}
+
+// takenPrototype is what prototypeHub needs of one address-taken node:
+// its function's prototype, nil when the module's DWARF has none (or the
+// module no DWARF); noFunc when the node is no function (a PLT stub's).
+type takenPrototype struct {
+	p      *dwtypes.Proto
+	noFunc bool
+}
+
+// takenPrototypes returns the prototypes of the functions of mod.taken,
+// in its order, looked up once per module: prototypeHub asks them for
+// each new prototype an indirect call reads (node: hundreds, each over
+// thousands of functions). Only once mod's address-taken set is made
+// (takenHub), which does not change after.
+func (g *Graph) takenPrototypes(mod *Module) []takenPrototype {
+	if mod.takenProtos != nil || len(mod.taken) == 0 {
+		return mod.takenProtos
+	}
+	info := g.dwarfOf(mod)
+	out := make([]takenPrototype, len(mod.taken))
+	for i, t := range mod.taken {
+		fn := g.Nodes[t].Func
+		if fn == nil {
+			out[i].noFunc = true
+			continue
+		}
+		if info != nil {
+			out[i].p, _ = info.Prototype(fn.Addr)
+		}
+	}
+	mod.takenProtos = out
+	return out
 }
 
 // withProgram is m, and the program after it when m is a library.

@@ -217,7 +217,7 @@ func resetText(w io.Writer, e analysis.Entry) {
 		what, r.Function, r.Addr, at(r.File, r.Line), Bytes(r.AtLeast), Bytes(r.BeforeResetAtLeast), part)
 }
 
-func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions, why reasonsMemo) {
+func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions, m *textMemo) {
 	fmt.Fprintln(w)
 	if e.Bounded {
 		fmt.Fprintf(w, "%s: %s worst case\n", e.Name, Bytes(*e.Bound))
@@ -226,7 +226,7 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions, why reasonsMemo)
 	} else {
 		fmt.Fprintf(w, "%s: NOT BOUNDED (at least %s)\n", e.Name, Bytes(e.AtLeast))
 		resetText(w, e)
-		why.write(w, e, o)
+		m.reasons.write(w, e, o)
 	}
 	if len(e.Steps) == 0 {
 		return
@@ -236,14 +236,14 @@ func entryText(w io.Writer, e analysis.Entry, o AnalyzeOptions, why reasonsMemo)
 	} else {
 		fmt.Fprintln(w, "  deepest known path:")
 	}
-	t := newTable("    ", true, true, false, false)
+	t := m.table()
 	t.row("FRAME", "DEPTH", "FUNCTION", "SOURCE")
 	for _, st := range e.Steps {
-		frame := Bytes(st.Frame)
+		frame := m.bytes(st.Frame)
 		if st.Kind != "static" {
 			frame = st.Kind
 		}
-		t.row(frame, Bytes(st.Depth), st.Function+stepNote(st), SourceLine(st.File, st.Line))
+		t.row(frame, m.bytes(st.Depth), st.Function+stepNote(st), SourceLine(st.File, st.Line))
 	}
 	t.write(w)
 }

@@ -31,7 +31,7 @@ func entriesText(w io.Writer, entries []analysis.Entry, o AnalyzeOptions) {
 // chunk or one worker).
 func entriesTextWith(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, workers, chunk int) {
 	if workers < 2 || len(entries) <= chunk {
-		writeEntries(w, entries, o, reasonsMemo{})
+		writeEntries(w, entries, o, newTextMemo())
 		return
 	}
 	chunks := (len(entries) + chunk - 1) / chunk
@@ -60,7 +60,7 @@ func entriesTextWith(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, wo
 			defer wg.Done()
 			// A memo per worker: a list's text is the same whoever
 			// writes it.
-			why := reasonsMemo{}
+			why := newTextMemo()
 			for {
 				b := <-free
 				i, ok := <-next
@@ -83,7 +83,7 @@ func entriesTextWith(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, wo
 }
 
 // writeEntries writes the entries' texts, one after the other.
-func writeEntries(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, why reasonsMemo) {
+func writeEntries(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, why *textMemo) {
 	for _, e := range entries {
 		// A bounded entry that calls nothing and assumes nothing says all
 		// in the verdict table.
@@ -115,4 +115,44 @@ func topFrames(fns []analysis.Function, n int) []analysis.Function {
 		}
 	}
 	return top
+}
+
+// textMemo is what one goroutine writing entries keeps from one entry to
+// the next: the text of each reason list, the sizes written lately
+// (size.Format, the same frames and depths again and again on the paths
+// of a large library's entries), and the path table with its scratch.
+type textMemo struct {
+	reasons reasonsMemo
+	sizes   map[int64]string
+	path    *table
+}
+
+// maxMemoSizes bounds the sizes kept (depths are many: a map of every
+// one would cost more memory than it saves time).
+const maxMemoSizes = 1 << 14
+
+func newTextMemo() *textMemo {
+	return &textMemo{reasons: reasonsMemo{}, sizes: map[int64]string{}}
+}
+
+// bytes is Bytes(n), from the memo when it has it.
+func (m *textMemo) bytes(n int64) string {
+	if s, ok := m.sizes[n]; ok {
+		return s
+	}
+	s := Bytes(n)
+	if len(m.sizes) >= maxMemoSizes {
+		clear(m.sizes)
+	}
+	m.sizes[n] = s
+	return s
+}
+
+// table is the path table, emptied (one entry's at a time).
+func (m *textMemo) table() *table {
+	if m.path == nil {
+		m.path = newTable("    ", true, true, false, false)
+	}
+	m.path.reset()
+	return m.path
 }

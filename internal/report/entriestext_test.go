@@ -18,7 +18,7 @@ func TestEntriesTextInOrder(t *testing.T) {
 	lua := buildLuaSharedWith(t, analysis.Options{OwnCode: true})
 	o := AnalyzeOptions{MaxReasons: 8, TopFrames: 10}
 	var one bytes.Buffer
-	writeEntries(&one, lua.Entries, o, reasonsMemo{})
+	writeEntries(&one, lua.Entries, o, newTextMemo())
 	if one.Len() < 100000 {
 		t.Fatalf("the entries' text is %d bytes; want a long report", one.Len())
 	}

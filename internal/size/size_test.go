@@ -3,6 +3,7 @@ package size
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -148,6 +149,35 @@ func TestFormat(t *testing.T) {
 	} {
 		if got := FormatKiB(c.in); got != c.want {
 			t.Errorf("FormatKiB(%d) = %q; want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestFormatFastIsExact: format's 64-bit path gives formatBig's text
+// (exact arithmetic of any size) at every boundary of every unit, around
+// it, and at random sizes, rounded up and down.
+func TestFormatFastIsExact(t *testing.T) {
+	var ns []int64
+	for shift := 10; shift <= 62; shift++ {
+		for _, m := range []int64{1, 10, 10239, 10240} {
+			base := m << (shift - 10)
+			for d := int64(-3); d <= 3; d++ {
+				if n := base + d; n >= 10<<10 && n <= math.MaxInt64/10 {
+					ns = append(ns, n)
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		ns = append(ns, 10<<10+r.Int64N(math.MaxInt64/10-10<<10))
+		ns = append(ns, 10<<10+r.Int64N(1<<40))
+	}
+	for _, n := range ns {
+		for _, up := range []bool{true, false} {
+			if got, want := format(n, up), formatBig(n, up); got != want {
+				t.Fatalf("format(%d, %v) = %q, exact arithmetic says %q", n, up, got, want)
+			}
 		}
 	}
 }

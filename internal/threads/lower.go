@@ -115,6 +115,8 @@ type Lower struct {
 	// missed counts the Stop answers it found not asked yet.
 	worker bool
 	missed int
+	// prepared are the ids of the BoundEach whose prepass Prepare did.
+	prepared []int
 }
 
 // followedEdge is an edge the lower bound follows, with what the walk

@@ -42,7 +42,7 @@ func (l *Lower) BoundEach(ids []int, workers int, each func(k int, depth int64, 
 		}
 		return 0
 	}
-	if workers < 2 || len(ids) <= lowerChunk || l.clean == nil {
+	if !l.walksInParallel(ids, workers) {
 		var buf []Step
 		for k, id := range ids {
 			var d int64
@@ -51,16 +51,39 @@ func (l *Lower) BoundEach(ids []int, workers int, each func(k int, depth int64, 
 		}
 		return 0
 	}
+	if !slices.Equal(l.prepared, ids) {
+		l.prepass(ids)
+	}
+	l.prepared = nil
+	return l.boundParallel(ids, workers, each)
+}
+
+// walksInParallel says whether BoundEach(ids, workers) walks on the
+// workers (after a prepass) or one entry after the other.
+func (l *Lower) walksInParallel(ids []int, workers int) bool {
+	if workers < 2 || len(ids) <= lowerChunk || l.clean == nil {
+		return false
+	}
 	for _, id := range ids {
 		if id < 0 || id >= len(l.g.Nodes) {
-			workers = 1 // (BoundInto's answer for it: none)
+			return false // (BoundInto's answer for it: none)
 		}
 	}
-	if workers < 2 {
-		return l.BoundEach(ids, 1, each)
+	return true
+}
+
+// Prepare does now the serial part of a BoundEach(ids, workers) that
+// follows (its prepass, when the walks go on the workers), so that a
+// caller can run it beside other work of its own (on another goroutine:
+// it asks Stop, and l must not be used meanwhile). Only the next
+// BoundEach of the same ids skips its prepass; the results are
+// BoundEach's alone.
+func (l *Lower) Prepare(ids []int, workers int) {
+	if l == nil || l.g == nil || !l.walksInParallel(ids, workers) {
+		return
 	}
 	l.prepass(ids)
-	return l.boundParallel(ids, workers, each)
+	l.prepared = slices.Clone(ids)
 }
 
 // prepass asks Stop about every function the walks of ids reach, in

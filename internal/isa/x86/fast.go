@@ -18,8 +18,8 @@ import (
 // Effect the x86asm path would; TestFastMatchesSlow checks this on every
 // byte offset of libc's .text and FuzzDecode on random input.
 
-// modRM is a decoded ModRM operand. (24 bytes: the fast path copies it
-// for setDefOp, and zeroes it for every instruction with a ModRM.)
+// modRM is a decoded ModRM operand. (24 bytes: the fast path zeroes it
+// for every instruction with a ModRM.)
 type modRM struct {
 	disp     int64 // sign-extended displacement
 	n        uint8 // bytes taken by ModRM, SIB and displacement
@@ -139,24 +139,26 @@ type fastState struct {
 	seg bool
 }
 
-// fastParse is what decodeFastParse leaves for setDefOp of an
-// instruction the fast path took: opAt, rex, and the ModRM operand when
-// haveM, as in fastState. (A separate struct without pointers: a
-// fastState of the caller's would hold eff, and so move every Effect
-// Decode returns to the heap.)
-type fastParse struct {
-	opAt  int
-	rex   byte
-	haveM bool
-	m     modRM
-}
-
-// keep records s's parse in p (after the fast path took the instruction).
-func (p *fastParse) keep(s *fastState) {
-	p.opAt, p.rex, p.haveM = s.opAt, s.rex, s.haveM
-	if s.haveM {
-		p.m = s.m
+// describeRegs fills the Def fields (setDef) of an instruction the
+// fast path took, from its parse: an instruction without prefixes but
+// REX (most) is described from s, its opcode and ModRM not read again
+// (setDef re-parsing every instruction was 5% of a program's frame
+// walk); the others by setDef. Done here, in the decoding's own pass,
+// where a separate step copied the parse out and called again for it.
+// TestFastMatchesSlow compares it with setDef.
+func (s *fastState) describeRegs(code []byte) {
+	if s.opAt == 0 {
+		setDef(code, s.pc, s.eff)
+		return
 	}
+	if defClasses[code[s.opAt-1]] == defcNone {
+		return // (setDefOp's first test, without the call: jcc, call, test, ...)
+	}
+	var pre *modRM
+	if s.haveM {
+		pre = &s.m
+	}
+	setDefOp(code[:s.eff.Len], s.opAt-1, s.rex, s.pc, s.eff, pre)
 }
 
 // regKind says whether register number r (0-15) at operand size sz names
@@ -200,16 +202,30 @@ func (s *fastState) writeReg(r byte, sz int64) bool {
 }
 
 // useRM records the r/m operand: a register (read or written as told) or a
-// memory operand of sz bytes (an access when relative to rsp/rbp).
+// memory operand of sz bytes (an access when relative to rsp/rbp). (The
+// register operand here, where the compiler inlines it.)
 func (s *fastState) useRM(sz int64, write, access bool) bool {
-	m := &s.m
-	if !m.mem {
+	if !s.m.mem && s.m.rm-regSP > 1 { // (byte arithmetic: rm is neither 4 nor 5)
+		return true // a register other than rsp and rbp: nothing to record
+	}
+	return s.useRMSlow(sz, write, access)
+}
+
+// useRMSlow is useRM for a memory operand or the rsp and rbp families.
+func (s *fastState) useRMSlow(sz int64, write, access bool) bool {
+	if !s.m.mem {
 		if write {
-			return s.writeReg(m.rm, sz)
+			return s.writeReg(s.m.rm, sz)
 		}
-		s.useReg(m.rm, sz)
+		s.useReg(s.m.rm, sz)
 		return true
 	}
+	return s.useMem(sz, access)
+}
+
+// useMem is useRM for a memory operand.
+func (s *fastState) useMem(sz int64, access bool) bool {
+	m := &s.m
 	if m.base == regBP || m.index == regBP {
 		s.eff.UsesFP = true
 	}
@@ -257,12 +273,12 @@ func imm(b []byte, n int) int64 {
 // decodeFast fills eff for the instructions it knows and returns true, or
 // returns false (eff untouched or partly filled: the caller resets it).
 func decodeFast(code []byte, pc uint64, eff *isa.Effect) bool {
-	return decodeFastParse(code, pc, eff, nil)
+	return decodeFastParse(code, pc, eff, false)
 }
 
-// decodeFastParse is decodeFast leaving its parse in *out (when not nil;
-// zero when called) for setDefFast.
-func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bool {
+// decodeFastParse is decodeFast that, with def, also fills the Def
+// fields as setDef does (describeRegs).
+func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, def bool) bool {
 	if len(code) == 0 {
 		return false
 	}
@@ -275,6 +291,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if (b0 == 0x66 || b0 == 0x2E) && len(code) > 1 {
 			if n, ok := fastPadding(code, eff); ok {
 				eff.Len = n
+				if def {
+					setDef(code, pc, eff)
+				}
 				return true
 			}
 		}
@@ -304,6 +323,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 			// rejects them and decodeExtra's hint-NOP space takes them,
 			// with no effect.
 			eff.Len = p + 3
+			if def {
+				setDef(code, pc, eff)
+			}
 			return true
 		}
 		var s fastState
@@ -311,6 +333,9 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		n, ok := sseMove(code, p+1, &s, eff, false, rep)
 		if ok {
 			eff.Len = n
+			if def {
+				setDef(code, pc, eff)
+			}
 		}
 		return ok
 	}
@@ -348,17 +373,18 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		fullImm = 2
 	}
 
-	if frameOpcodes[op] && !has66 && !seg {
+	if frameOpcodes[op] && !has66 && !seg && (op == 0xC9 || rex == 0x48 && p < len(code) && frameModRMs[code[p]]) {
 		if n, ok := frameOp(code[p:], op, rex, eff); ok {
 			eff.Len = p + n
-			if out != nil {
-				out.keep(&s)
+			if def {
+				s.describeRegs(code)
 			}
 			return true
 		}
 	}
 
 	cls := opClasses[op]
+	described := false // the Def fields filled by the case itself
 	if withModRM[cls] {
 		// The ModRM operand, parsed here for every case that has one; a
 		// register operand (most) without a call, which would cost the
@@ -404,8 +430,8 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		}
 	case opc0F:
 		ok := fast0F(code, p, &s, eff, has66)
-		if ok && out != nil {
-			out.keep(&s)
+		if ok && def {
+			s.describeRegs(code)
 		}
 		return ok
 
@@ -419,7 +445,13 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		if op < 0x58 {
 			eff.SP, eff.SPDelta = isa.SPAdd, -d
 			s.useReg(r, 8)
+			if def && s.opAt != 0 { // setDefOp's defcPush
+				eff.HasStore, eff.StoreSrc = true, int8(r)
+			}
 		} else {
+			if def && s.opAt != 0 { // setDefOp's defcPop
+				eff.DefKind, eff.DefReg = isa.DefOther, int8(r)
+			}
 			if r == regSP {
 				return false // pop rsp
 			}
@@ -505,6 +537,12 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 				return false
 			}
 			s.useRM(sz, false, true)
+		}
+		if def && s.opAt != 0 {
+			// setDefOp's defcMov and defcMov8, here where the operand
+			// is at hand (the most common instruction).
+			described = true
+			describeMov(eff, &s.m, op, rex, pc, p)
 		}
 	case opcLea: // lea
 		if !s.m.mem || s.size == 2 {
@@ -659,10 +697,53 @@ func decodeFastParse(code []byte, pc uint64, eff *isa.Effect, out *fastParse) bo
 		return false
 	}
 	eff.Len = p
-	if out != nil {
-		out.keep(&s)
+	if def && !described && (s.opAt == 0 || defClasses[op] != defcNone) {
+		s.describeRegs(code)
 	}
 	return true
+}
+
+// describeMov is setDefOp's description of mov r/m,r and r,r/m (88,
+// 89, 8A, 8B; no prefix but REX) from its parsed operand m; n is the
+// instruction's length.
+func describeMov(eff *isa.Effect, m *modRM, op, rex byte, pc uint64, n int) {
+	wide := rex&8 != 0
+	if op&1 == 0 { // mov r/m8,r8 and r8,r/m8
+		if op == 0x8A {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(byteRegOf(m.reg, rex))
+		} else if !m.mem {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(byteRegOf(m.rm, rex))
+		}
+		return
+	}
+	if m.mem {
+		if op == 0x8B {
+			eff.DefKind, eff.DefReg = isa.DefOther, int8(m.reg)
+			if wide {
+				eff.DefKind = isa.DefLoad
+				setMem(eff, *m, pc, n)
+			}
+		} else if wide {
+			eff.HasStore, eff.StoreSrc = true, int8(m.reg)
+		}
+		return
+	}
+	dst, src := m.rm, m.reg
+	if op == 0x8B {
+		dst, src = src, dst
+	}
+	eff.DefKind, eff.DefReg, eff.DefSrc = isa.DefCopy, int8(dst), int8(src)
+	if !wide {
+		eff.DefValue = 32
+	}
+}
+
+// byteRegOf is the full register an 8-bit register operand r lives in.
+func byteRegOf(r, rex byte) byte {
+	if rex == 0 && r >= 4 && r < 8 {
+		return r - 4 // ah, ch, dh, bh
+	}
+	return r
 }
 
 // legacyPrefix marks the first bytes decodeFastParse looks at before
@@ -783,6 +864,15 @@ var opClasses = func() (t [256]uint8) {
 var frameOpcodes = func() (t [256]bool) {
 	for _, op := range []byte{0x81, 0x83, 0x89, 0x8B, 0x8D, 0xC9} {
 		t[op] = true
+	}
+	return t
+}()
+
+// frameModRMs marks the ModRM bytes frameOp has a case for (asked
+// before the call: most mov, lea and group-1 instructions are other).
+var frameModRMs = func() (t [256]bool) {
+	for _, m := range []byte{0xC4, 0xEC, 0xE5, 0xE4, 0x65, 0xA5, 0x2C, 0x6C, 0xAC} {
+		t[m] = true
 	}
 	return t
 }()

@@ -10,6 +10,7 @@ import (
 // checkFast compares the fast path with the x86asm path at one offset. It
 // returns whether the fast path took the instruction.
 func checkFast(t testing.TB, code []byte, pc uint64) bool {
+	checkHot(t, code, pc)
 	var fast isa.Effect
 	if !decodeFast(code, pc, &fast) {
 		return false
@@ -21,16 +22,47 @@ func checkFast(t testing.TB, code []byte, pc uint64) bool {
 	}
 	// The registers' description from the fast path's parse (DecodeInto)
 	// is setDef's, which parses the bytes again.
-	var s fastParse
 	var fromParse isa.Effect
-	decodeFastParse(code, pc, &fromParse, &s)
-	again := fromParse
-	setDefFast(code, pc, &fromParse, &s)
+	decodeFastParse(code, pc, &fromParse, true)
+	again := fast
 	setDef(code, pc, &again)
 	if fromParse != again {
 		t.Errorf("% x at %#x: registers described from the fast parse\n%+v\nby setDef\n%+v", code[:n], pc, fromParse, again)
 	}
+	// And DecodeInto as a whole (fast path, registers, Nop) is the x86asm
+	// path's Effect with setDef's registers and isNop's Nop.
+	if err == nil {
+		var into isa.Effect
+		Decoder{}.DecodeInto(code, pc, &into)
+		want := slow
+		want.Nop = isNop(code[:want.Len])
+		setDef(code, pc, &want)
+		if into != want {
+			t.Errorf("% x at %#x: DecodeInto\n%+v\nthe x86asm path\n%+v", code[:n], pc, into, want)
+		}
+	}
 	return true
+}
+
+// checkHot compares decodeHot, when it takes the instruction at code,
+// with the x86asm path's Effect, setDef's registers and isNop's Nop (what
+// DecodeInto reports), and checks it leaves eff untouched otherwise.
+func checkHot(t testing.TB, code []byte, pc uint64) {
+	var hot isa.Effect
+	if !decodeHot(code, pc, &hot) {
+		if hot != (isa.Effect{}) {
+			t.Errorf("% x at %#x: decodeHot declined but wrote %+v", code[:min(len(code), 15)], pc, hot)
+		}
+		return
+	}
+	want, err := decodeSlow(code, pc)
+	if err == nil {
+		want.Nop = isNop(code[:want.Len])
+		setDef(code, pc, &want)
+	}
+	if err != nil || hot != want {
+		t.Errorf("% x at %#x: decodeHot\n%+v\nthe x86asm path\n%+v, %v", code[:min(len(code), 15)], pc, hot, want, err)
+	}
 }
 
 // libstdcxxPath is the C++ runtime's code: compiled without frame

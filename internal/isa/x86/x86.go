@@ -67,11 +67,12 @@ func (d Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 // frame walk decodes straight into its table of instructions.
 func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}
-	var fp fastParse
-	if decodeFastParse(code, pc, eff, &fp) {
-		eff.Nop = mayBeNop(code[0]) && isNop(code[:eff.Len])
-		if fp.opAt == 0 || defClasses[code[fp.opAt-1]] != defcNone {
-			setDefFast(code, pc, eff, &fp) // (not called for jcc, call, test, ...)
+	if decodeHot(code, pc, eff) {
+		return nil // (no nop among them)
+	}
+	if decodeFastParse(code, pc, eff, true) {
+		if mayBeNop(code[0]) { // (most instructions start otherwise)
+			eff.Nop = isNop(code[:eff.Len])
 		}
 		return nil
 	}
@@ -84,32 +85,13 @@ func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	return err
 }
 
-// setDefFast is setDef after the fast path took the instruction, s its
-// state: an instruction without prefixes but REX (most) is described
-// from the fast path's parse, its opcode and ModRM not read again (setDef
-// re-parsing every instruction was 5% of a program's frame walk); the
-// others by setDef. checkFast compares it with setDef.
-func setDefFast(code []byte, pc uint64, eff *isa.Effect, s *fastParse) {
-	if s.opAt == 0 {
-		setDef(code, pc, eff)
-		return
-	}
-	if defClasses[code[s.opAt-1]] == defcNone {
-		return // (setDefOp's first test, without the call: jcc, call, test, ...)
-	}
-	var pre *modRM
-	if s.haveM {
-		pre = &s.m
-	}
-	setDefOp(code[:eff.Len], s.opAt-1, s.rex, pc, eff, pre)
-}
-
 // DecodeSweep is DecodeInto without setDef and isNop
 // (isa.SweepDecoder): neither changes the length, flow, target, slot or
-// reference, nor the error.
+// reference, nor the error. (decodeHot, which sets them, costs less
+// than decodeFast without them.)
 func (Decoder) DecodeSweep(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}
-	if decodeFast(code, pc, eff) {
+	if decodeHot(code, pc, eff) || decodeFast(code, pc, eff) {
 		return nil
 	}
 	var err error

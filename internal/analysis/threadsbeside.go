@@ -1,0 +1,124 @@
+package analysis
+
+import (
+	"github.com/stackscope/stackscope/internal/callgraph"
+)
+
+// Finding the threads beside the bounds. findThreads (threads.Find, and a
+// bound of the threads' entries of its own) used to run after everything
+// else, on one core, while the other idled: /usr/bin/node, 0.4 s of the
+// "functions" phase. Once the graph is final (after the stack checks), it
+// reads only the graph, the file and the source lines, none of which a
+// later phase changes, so it runs on a goroutine of its own beside the
+// entries' bound, the lower bounds and the function list, and its result
+// is taken where it was made before (RunFile): the same threads, in the
+// same place of the result.
+//
+// Except where it would change the graph or read what is not final yet;
+// then it runs in its place, as before:
+//   - threads.StartThread creates glibc's start_thread's node, and
+//     resolves it, when the graph has none yet; threads.Find creates the
+//     node of an entry that has none (each program function has one from
+//     the build), and bound.New resolves what is pending;
+//   - on RISC-V it reads the trap handlers' entries (riscvTrapContext),
+//     made after the bound.
+
+// threadsAhead is a findThreads under way on its own goroutine.
+type threadsAhead struct {
+	done  chan struct{}
+	out   []Thread
+	fault any // a panic of findThreads, raised again by wait
+}
+
+// startThreads starts findThreads on a goroutine when it will only read
+// what no later phase of RunFile writes (see above), and returns nil when
+// it has to run in its place. g is res.Graph, final.
+func startThreads(res *Result, g *callgraph.Graph, opts Options) *threadsAhead {
+	if res.File.Arch.IsRISCV() || !threadsOnlyRead(g) {
+		return nil
+	}
+	res.threadsBeside = true
+	t := &threadsAhead{done: make(chan struct{})}
+	go func() {
+		defer func() {
+			t.fault = recover()
+			close(t.done)
+		}()
+		t.out = findThreads(res, opts)
+	}()
+	return t
+}
+
+// threadsOnlyRead says whether findThreads will only read g: nothing is
+// pending, every function of the program has its node, and so has every
+// library's start_thread (threads.StartThread takes one of them).
+func threadsOnlyRead(g *callgraph.Graph) bool {
+	g.Resolve() // (bound.New's first step, done here: then every later one only reads)
+	if !g.Settled() {
+		return false
+	}
+	main := g.Modules[0]
+	for fi := range main.File.Functions {
+		if !g.HasNode(main, fi) {
+			return false
+		}
+	}
+	for _, m := range g.Modules {
+		if m == nil || m.File == nil {
+			continue
+		}
+		fn, ok := m.File.Lookup("start_thread")
+		if !ok {
+			continue
+		}
+		if fi, ok := m.File.FunctionIndex(fn.Addr); ok && !g.HasNode(m, fi) {
+			return false
+		}
+	}
+	return true
+}
+
+// finished says whether the threads are found (wait would not wait).
+func (t *threadsAhead) finished() bool {
+	select {
+	case <-t.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait returns the threads found, once they are.
+func (t *threadsAhead) wait() []Thread {
+	<-t.done
+	if t.fault != nil {
+		panic(t.fault)
+	}
+	return t.out
+}
+
+// threadsAndFunctions gives the threads (found ahead, or now) and the list
+// of functions. With release (Options.ResultOnly), the list lets go of
+// each node as it reads it (functions); while the threads are still being
+// found, which read the nodes too, the list is made first and the nodes
+// let go once they are: the same list, the graph's memory kept a little
+// longer (node only; a large library's threads are found long before).
+func threadsAndFunctions(res *Result, ahead *threadsAhead, opts Options) ([]Thread, []Function) {
+	g, lines, release := res.Graph, res.Lines, opts.ResultOnly
+	if ahead == nil {
+		found := findThreads(res, opts)
+		return found, functions(g, lines, release)
+	}
+	if ahead.finished() {
+		found := ahead.wait()
+		return found, functions(g, lines, release)
+	}
+	list := functions(g, lines, false)
+	found := ahead.wait()
+	if release {
+		for _, n := range g.Nodes {
+			releaseNode(n)
+		}
+	}
+	return found, list
+}

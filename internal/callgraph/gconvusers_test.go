@@ -1,0 +1,121 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"os"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+)
+
+// TestGconvUsersSkipMatchesEveryEntry: readGconvUsers, which skips the
+// children of non-function top-level entries and of call sites, finds in
+// libc's debug file exactly the ranges a walk of every entry finds
+// (gconvUsersEveryEntry, the reader as it was), and some.
+func TestGconvUsersSkipMatchesEveryEntry(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	var got, want []pcRange
+	withDebugDWARF(libc.File, func(d *dwarf.Data) {
+		got, want = readGconvUsers(d), gconvUsersEveryEntry(d)
+	})
+	if len(want) == 0 {
+		t.Fatalf("no gconv step users in %s's DWARF", libc.File.DebugSymbols)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("readGconvUsers: %d ranges %v\nevery entry walked: %d ranges %v", len(got), got, len(want), want)
+	}
+}
+
+// BenchmarkGconvUsers: readGconvUsers on the system libc's debug file
+// (STACKSCOPE_BENCH_LIBC, or /lib/x86_64-linux-gnu/libc.so.6; its DWARF
+// opened once, untimed).
+func BenchmarkGconvUsers(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_LIBC")
+	if path == "" {
+		path = "/lib/x86_64-linux-gnu/libc.so.6"
+	}
+	f, err := binfile.Open(path)
+	if err != nil || f.DebugSymbols == "" {
+		b.Skipf("SKIPPED: %s with debug symbols: %v", path, err)
+	}
+	defer f.Close()
+	withDebugDWARF(f, func(d *dwarf.Data) {
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			readGconvUsers(d)
+		}
+	})
+}
+
+// gconvUsersEveryEntry is readGconvUsers walking every entry, for the
+// comparison above.
+func gconvUsersEveryEntry(d *dwarf.Data) []pcRange {
+	stepType := map[dwarf.Offset]bool{}
+	isStep := func(off dwarf.Offset) bool {
+		if v, ok := stepType[off]; ok {
+			return v
+		}
+		t, err := d.Type(off)
+		v := err == nil && gconvStepTyped(t)
+		stepType[off] = v
+		return v
+	}
+	type function struct {
+		ranges  [][2]uint64
+		typed   bool
+		origins []dwarf.Offset
+	}
+	var funcs []*function
+	stepDIEs := map[dwarf.Offset]bool{}
+	var cur *function
+	depth := 0
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return nil
+		}
+		if e == nil {
+			break
+		}
+		if e.Tag == 0 {
+			depth--
+			continue
+		}
+		switch {
+		case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
+			cur, depth = nil, 0
+		case depth == 1 && e.Tag == dwarf.TagSubprogram:
+			cur = nil
+			if rs, err := d.Ranges(e); err == nil && len(rs) > 0 {
+				cur = &function{ranges: rs}
+				funcs = append(funcs, cur)
+			}
+		case depth == 1:
+			cur = nil
+		case e.Tag == dwarf.TagFormalParameter || e.Tag == dwarf.TagVariable:
+			if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && isStep(typ) {
+				stepDIEs[e.Offset] = true
+				if cur != nil {
+					cur.typed = true
+				}
+			} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && cur != nil {
+				cur.origins = append(cur.origins, origin)
+			}
+		}
+		if e.Children {
+			depth++
+		}
+	}
+	var out []pcRange
+	for _, f := range funcs {
+		if f.typed || slices.ContainsFunc(f.origins, func(o dwarf.Offset) bool { return stepDIEs[o] }) {
+			for _, rg := range f.ranges {
+				out = append(out, pcRange{rg[0], rg[1]})
+			}
+		}
+	}
+	return out
+}
