@@ -563,7 +563,8 @@ func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Tabl
 // QualifiedName reads): its frame, edges, call sites and premises.
 func releaseNode(n *callgraph.Node) {
 	n.Frame = frame.Frame{}
-	n.Edges, n.Unresolved, n.BadTargets, n.Assumed, n.ExcReturns, n.Premises = nil, nil, nil, nil, nil, nil
+	n.Edges, n.Unresolved, n.Assumed, n.Premises = nil, nil, nil, nil
+	n.ReleaseRare()
 }
 
 // calleeNames gives the names of the functions a function calls, each

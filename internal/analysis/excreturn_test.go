@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/bound"
@@ -79,6 +80,15 @@ func TestThumbExceptionReturns(t *testing.T) {
 					t.Errorf("PendSV_Handler: bound %s (%s), want %d from .su", show(pendsv.Bound), reasonSummary(pendsv), work)
 				case !strict && (len(excAt(pendsv)) != 1 || excAt(pendsv)[0] != bx["PendSV_Handler"] || len(pendsv.Assumptions) != 1):
 					t.Errorf("PendSV_Handler: assumptions %+v, want one exc-return at %#x", pendsv.Assumptions, bx["PendSV_Handler"])
+				}
+
+				// The assumption says why the jump returns from the
+				// exception (the frame walk's detail, kept beside the
+				// call site: frame.Frame.ExcDetail).
+				for _, a := range pendsv.Assumptions {
+					if a.Kind == bound.AssumeExcReturn && !strings.Contains(a.Detail, "(msr psp): the restored context's EXC_RETURN") {
+						t.Errorf("PendSV_Handler: exc-return assumption %q does not say which context it restores", a.Detail)
+					}
 				}
 
 				svc := entry(t, res, "SVC_Handler")

@@ -73,7 +73,7 @@ func TestFreeRTOSRISCV(t *testing.T) {
 
 				g := res.Graph
 				first := nodeNamed(t, res.Graph, "xPortStartFirstTask")
-				if ts := g.Nodes[first].Frame.TaskSwitches; len(ts) != 1 || ts[0].Addr != syms["xPortStartFirstTask"].Value {
+				if ts := g.Nodes[first].Frame.TaskSwitches(); len(ts) != 1 || ts[0].Addr != syms["xPortStartFirstTask"].Value {
 					t.Errorf("xPortStartFirstTask: task switches %+v, want one at its first instruction %#x", ts, syms["xPortStartFirstTask"].Value)
 				}
 
@@ -93,7 +93,7 @@ func TestFreeRTOSRISCV(t *testing.T) {
 				}
 				restore := objdumpAddr(t, fw, handler, `l[wd]\s+sp,0\(t1\)`)
 				hn := nodeNamed(t, res.Graph, handler)
-				if ts := g.Nodes[hn].Frame.TaskSwitches; len(ts) != 1 || ts[0].Addr != restore {
+				if ts := g.Nodes[hn].Frame.TaskSwitches(); len(ts) != 1 || ts[0].Addr != restore {
 					t.Errorf("%s: task switches %+v, want one at the context restore %#x", handler, ts, restore)
 				}
 				csrw := objdumpAddr(t, fw, handler, `csrw\s+mstatus,t3`)

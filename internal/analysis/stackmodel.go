@@ -134,7 +134,7 @@ func excReturnCandidates(g *callgraph.Graph, strict bool) map[excSite]excCandida
 		}
 		for _, cs := range n.Frame.Calls {
 			if cs.ExcReturn == frame.ExcReturnConstant || cs.ExcReturn == frame.ExcReturnContext && !strict {
-				out[excSite{id, cs.Addr}] = excCandidate{assumed: cs.ExcReturn == frame.ExcReturnContext, detail: cs.ExcDetail}
+				out[excSite{id, cs.Addr}] = excCandidate{assumed: cs.ExcReturn == frame.ExcReturnContext, detail: n.Frame.ExcDetail(cs.Addr)}
 			}
 		}
 	}

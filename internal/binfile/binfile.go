@@ -72,9 +72,11 @@ type Function struct {
 	// IFunc marks a GNU indirect function: Addr is its resolver, not the
 	// implementation callers reach.
 	IFunc bool
+	// weak is with the other one-byte fields: a function is 120 bytes,
+	// not 128 (a large library has 150,000 of them).
+	weak bool
 	// Aliases are other symbols (link names) at the same address.
 	Aliases []string
-	weak    bool
 	// Parts are the function's code elsewhere: GCC's .cold parts, which
 	// run on the function's own frame.
 	Parts []Range

@@ -414,7 +414,7 @@ func (a *Analysis) ownReasons() {
 			}
 			add(ReasonIndirect, cs.Addr, fmt.Sprintf("%s at %#x: target not known", cs.Kind, cs.Addr))
 		}
-		for _, cs := range n.BadTargets {
+		for _, cs := range n.BadTargets() {
 			add(ReasonUnknown, cs.Addr, fmt.Sprintf("%s at %#x to %#x, which starts no known function", cs.Kind, cs.Addr, cs.Target))
 		}
 		if _, ok := a.opts.Overrides[id]; ok {
@@ -804,7 +804,7 @@ func (a *Analysis) facts() {
 				assumeNode = append(assumeNode, id)
 			}
 		}
-		for _, x := range n.ExcReturns {
+		for _, x := range n.ExcReturns() {
 			if x.Assumed {
 				assumes = append(assumes, Assumption{Kind: AssumeExcReturn, Function: g.QualifiedName(id), Addr: x.Site, Library: lib,
 					Detail: "exception return (handler mode): " + x.Detail})

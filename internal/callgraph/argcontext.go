@@ -271,9 +271,10 @@ func (g *Graph) copyNode(id int) int {
 	n := *orig
 	n.Edges = slices.Clone(orig.Edges)
 	n.Unresolved = slices.Clone(orig.Unresolved)
-	n.BadTargets = slices.Clone(orig.BadTargets)
 	n.Assumed = slices.Clone(orig.Assumed)
-	n.ExcReturns = slices.Clone(orig.ExcReturns)
+	if orig.rare != nil {
+		n.rare = &nodeRare{badTargets: slices.Clone(orig.rare.badTargets), excReturns: slices.Clone(orig.rare.excReturns)}
+	}
 	n.Premises = slices.Clone(orig.Premises)
 	c := len(g.Nodes)
 	g.Nodes = append(g.Nodes, &n)

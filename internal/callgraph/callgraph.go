@@ -69,13 +69,12 @@ type Node struct {
 	Edges []Edge
 	// Unresolved are indirect call sites whose targets are not known.
 	Unresolved []frame.CallSite
-	// BadTargets are direct calls to addresses that start no known function.
-	BadTargets []frame.CallSite
 	// Assumed are indirect calls given edges by assumption (address-taken).
 	Assumed []Assumption
-	// ExcReturns are the indirect jumps taken for Cortex-M exception
-	// returns (see EndAtExcReturn): they have no edges.
-	ExcReturns []ExcReturn
+	// rare holds the lists few nodes have (BadTargets, ExcReturns; nil when
+	// both are empty): 40 bytes less in every node, and a graph keeps a
+	// node per function (libLLVM-15 and its libraries: 158,000).
+	rare *nodeRare
 	// Summary marks a node that stands for a model of code rather than
 	// the code (MethodLibcStart: the __libc_start_main summary and its
 	// parts, see ModelStart); it is no function of its own.
@@ -87,6 +86,42 @@ type Node struct {
 	// recursive cycle a model proved or premised (see Premises): the
 	// bound takes it as a [[recursion]] depth (ldnloaded.go).
 	RecursionDepth int64
+}
+
+// nodeRare is the part of a node that few nodes have (Node.rare).
+type nodeRare struct {
+	badTargets []frame.CallSite
+	excReturns []ExcReturn
+}
+
+// BadTargets are the node's direct calls to addresses that start no known
+// function.
+func (n *Node) BadTargets() []frame.CallSite {
+	if n.rare == nil {
+		return nil
+	}
+	return n.rare.badTargets
+}
+
+// ExcReturns are the node's indirect jumps taken for Cortex-M exception
+// returns (see EndAtExcReturn): they have no edges.
+func (n *Node) ExcReturns() []ExcReturn {
+	if n.rare == nil {
+		return nil
+	}
+	return n.rare.excReturns
+}
+
+// ReleaseRare lets go of the node's BadTargets and ExcReturns (for a
+// caller done with the graph's nodes one by one).
+func (n *Node) ReleaseRare() { n.rare = nil }
+
+// more is n.rare, made when n has none.
+func (n *Node) more() *nodeRare {
+	if n.rare == nil {
+		n.rare = &nodeRare{}
+	}
+	return n.rare
 }
 
 // ExcReturn is an indirect jump of a handler-mode function taken for an
@@ -111,7 +146,8 @@ func (g *Graph) EndAtExcReturn(id int, site uint64, assumed bool, detail string)
 	n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == site })
 	n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return cs.Addr == site })
 	n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return a.Site == site })
-	n.ExcReturns = append(n.ExcReturns, ExcReturn{Site: site, Assumed: assumed, Detail: detail})
+	r := n.more()
+	r.excReturns = append(r.excReturns, ExcReturn{Site: site, Assumed: assumed, Detail: detail})
 }
 
 // Edge is one call from a node.
@@ -564,7 +600,7 @@ func (g *Graph) resolveEdges(id int) {
 				g.addEdge(id, to, cs, "direct")
 				continue
 			}
-			n.BadTargets = append(n.BadTargets, cs)
+			n.more().badTargets = append(n.more().badTargets, cs)
 		case cs.HasSlot:
 			if !g.linkSlot(id, m, cs.Slot, cs, "got") {
 				n.Unresolved = append(n.Unresolved, cs)
@@ -658,8 +694,21 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 	if marker, ok := g.cutLibcFatal(from, to, cs); ok {
 		to, method = marker, MethodLibcFatal
 	}
-	g.Nodes[from].Edges = append(g.Nodes[from].Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
+	n := g.Nodes[from]
+	if n.Edges == nil {
+		n.Edges = make([]Edge, 0, edgeRoom(n))
+	}
+	n.Edges = append(n.Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
 	g.checkReturn(from, to, cs)
+}
+
+// edgeRoom is the room a node's edge list starts with: one edge per call
+// site, which most call sites get (a direct call, a resolved indirect one).
+// Growing the list by doubling from one edge was 200 MB of garbage on
+// libLLVM-15 (1.4 million edges), and ClipEdges copied most lists once
+// more to drop the spare room; a list made to this size usually ends full.
+func edgeRoom(n *Node) int {
+	return max(len(n.Frame.Calls), 1)
 }
 
 // checkReturn makes the caller's frame Unknown when its callee does not
@@ -678,7 +727,7 @@ func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
 	}
 	caller.Frame.Kind = frame.Unknown
 	caller.Frame.Reason = fmt.Sprintf("the call at %#x to %s does not return after the call: %s returns at %#x through a link register it changed "+
-		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name, callee.Name, callee.Frame.ReturnsElsewhereAt)
+		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name, callee.Name, callee.Frame.ReturnsElsewhereAt())
 	caller.Frame.ReasonAddr = cs.Addr
 }
 

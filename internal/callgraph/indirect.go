@@ -322,7 +322,7 @@ func (g *Graph) branchOnlyWords(m *Module) map[uint64]bool {
 	other := map[uint64]bool{} // words some other load reads (any byte)
 	var computed []uint64
 	g.eachNode(m, func(_ int, n *Node) {
-		for _, r := range n.Frame.LiteralReads {
+		for _, r := range n.Frame.LiteralReads() {
 			if r.Branch && !g.mayReceiveOwnAddress(m, r) {
 				branch[r.Addr] = true
 				continue

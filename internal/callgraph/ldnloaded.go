@@ -248,11 +248,11 @@ func (g *Graph) boundLoaderVLAs(ld *Module, name string, src countSources, detai
 			return a.Bytes, ok
 		}
 	})
-	if len(fr.BoundedAmounts) == 0 {
+	if len(fr.BoundedAmounts()) == 0 {
 		return
 	}
 	var sites []string
-	for _, a := range fr.BoundedAmounts {
+	for _, a := range fr.BoundedAmounts() {
 		sites = append(sites, fmt.Sprintf("at most %d B at %#x", a.Bytes, a.Addr))
 	}
 	slices.Sort(sites)

@@ -160,16 +160,16 @@ func TestLoaderVLAAmounts(t *testing.T) {
 			g.boundLoaderVLAs(ld, name, src, "test")
 		}
 		after := g.Nodes[id].Frame
-		if len(after.BoundedAmounts) == 0 {
+		if len(after.BoundedAmounts()) == 0 {
 			t.Fatalf("%s: the walk with the bounds took none (%s)", name, after.Reason)
 		}
-		for _, a := range after.BoundedAmounts {
+		for _, a := range after.BoundedAmounts() {
 			if _, ok := want[a.Addr]; !ok {
 				t.Errorf("%s: the walk bounded %#x, not one of objdump's sites", name, a.Addr)
 			}
 		}
-		if after.Size < before.Size+after.BoundedAmounts[0].Bytes {
-			t.Errorf("%s: frame %d B with the bounds, %d B without: the array's %d B not counted", name, after.Size, before.Size, after.BoundedAmounts[0].Bytes)
+		if after.Size < before.Size+after.BoundedAmounts()[0].Bytes {
+			t.Errorf("%s: frame %d B with the bounds, %d B without: the array's %d B not counted", name, after.Size, before.Size, after.BoundedAmounts()[0].Bytes)
 		}
 		if ps := g.Nodes[id].Premises; len(ps) != 1 || ps[0].Kind != PremiseLoadedObjects {
 			t.Errorf("%s: premises %+v, want the loaded-objects one", name, ps)
@@ -192,8 +192,8 @@ func TestLoadedObjectsKept(t *testing.T) {
 		for _, name := range []string{"_dl_fini", "_dl_sort_maps", "dfs_traversal.part.0"} {
 			for _, id := range g.libcNodesIn(ld, name) {
 				n := g.Nodes[id]
-				if len(n.Frame.BoundedAmounts) > 0 || n.RecursionDepth != 0 || len(n.Premises) > 0 {
-					t.Errorf("%s: %s bounded (%v, depth %d, %+v)", what, name, n.Frame.BoundedAmounts, n.RecursionDepth, n.Premises)
+				if len(n.Frame.BoundedAmounts()) > 0 || n.RecursionDepth != 0 || len(n.Premises) > 0 {
+					t.Errorf("%s: %s bounded (%v, depth %d, %+v)", what, name, n.Frame.BoundedAmounts(), n.RecursionDepth, n.Premises)
 				}
 				// Once the walk gets past _dl_fini's SP restore (a model of
 				// its own), the VLA is its reason, which says why the count

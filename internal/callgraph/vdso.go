@@ -373,7 +373,7 @@ func rtldROMember(m, ld *Module, object uint64, target *frame.Value) (int64, boo
 // not static, a call is not resolved or the calls recurse.
 func (g *Graph) vdsoBound(id int, active map[int]bool) (int64, bool) {
 	n := g.Nodes[id]
-	if active[id] || n.Frame.Kind != frame.Static || len(n.Unresolved) > 0 || len(n.BadTargets) > 0 || len(n.Assumed) > 0 || n.External || n.Hub {
+	if active[id] || n.Frame.Kind != frame.Static || len(n.Unresolved) > 0 || len(n.BadTargets()) > 0 || len(n.Assumed) > 0 || n.External || n.Hub {
 		return 0, false
 	}
 	active[id] = true

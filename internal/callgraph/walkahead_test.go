@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
 		for id, n := range without.nodeList {
 			m := with.nodeList[id]
 			if !reflect.DeepEqual(n.Frame, m.Frame) || !reflect.DeepEqual(n.Unresolved, m.Unresolved) ||
-				!reflect.DeepEqual(n.Assumed, m.Assumed) || !reflect.DeepEqual(n.BadTargets, m.BadTargets) {
+				!reflect.DeepEqual(n.Assumed, m.Assumed) || !reflect.DeepEqual(n.BadTargets(), m.BadTargets()) {
 				t.Fatalf("wait %v: node %d %s differs: frame %+v, with the walk ahead %+v", wait, id, n.Name, n.Frame, m.Frame)
 			}
 		}

@@ -47,8 +47,8 @@ func TestThumbReturnsElsewhere(t *testing.T) {
 		{"not restored after a call", halfwords(0xb510, 0xf000, 0xf900, 0xbc10, 0xb001, 0x4770), true, base + 10},
 	} {
 		f := Analyze(Input{Addr: base, Code: c.code, Decoder: thumb.Decoder{}, StackAlign: 8})
-		if f.ReturnsElsewhere != c.want || c.want && f.ReturnsElsewhereAt != c.at {
-			t.Errorf("%s: ReturnsElsewhere %v at %#x, want %v at %#x (%+v)", c.name, f.ReturnsElsewhere, f.ReturnsElsewhereAt, c.want, c.at, f)
+		if f.ReturnsElsewhere != c.want || c.want && f.ReturnsElsewhereAt() != c.at {
+			t.Errorf("%s: ReturnsElsewhere %v at %#x, want %v at %#x (%+v)", c.name, f.ReturnsElsewhere, f.ReturnsElsewhereAt(), c.want, c.at, f)
 		}
 		if f.Kind != Static {
 			t.Errorf("%s: %v (%s)", c.name, f.Kind, f.Reason)

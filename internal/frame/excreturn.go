@@ -74,12 +74,14 @@ func (w *walker) excReturns() {
 		v := s.reg(off, e.CallReg, &budget)
 		if v.Kind == ValueConst && !v.Indexed && uint32(v.Off)&0xFFFFFF00 == 0xFFFFFF00 {
 			cs.ExcReturn = ExcReturnConstant
-			cs.ExcDetail = fmt.Sprintf("bx r%d to the constant %#x, an EXC_RETURN value", e.CallReg, uint32(v.Off))
+			r := w.rare()
+			r.ExcDetails = append(r.ExcDetails, ExcDetail{Site: cs.Addr, Detail: fmt.Sprintf("bx r%d to the constant %#x, an EXC_RETURN value", e.CallReg, uint32(v.Off))})
 			continue
 		}
 		if detail, ok := w.contextReturn(s, off, e.CallReg, v); ok {
 			cs.ExcReturn = ExcReturnContext
-			cs.ExcDetail = detail
+			r := w.rare()
+			r.ExcDetails = append(r.ExcDetails, ExcDetail{Site: cs.Addr, Detail: detail})
 		}
 	}
 }

@@ -69,11 +69,9 @@ type CallSite struct {
 	Depth int64
 	// From is, for an indirect call, where its target comes from as far
 	// as the straight-line code before it shows (nil when not known).
-	From *Value
-	// ExcDetail says why ExcReturn is what it is.
-	ExcDetail string
-	Kind      CallKind
-	HasSlot   bool
+	From    *Value
+	Kind    CallKind
+	HasSlot bool
 	// AfterReset: the call comes after SP was set to the top of the main
 	// stack (see Frame.Resets); Depth is then in bytes below that top,
 	// not below the caller's SP.
@@ -83,7 +81,8 @@ type CallSite struct {
 	// not to the next instruction, and that is expected.
 	Dispatch bool
 	// ExcReturn says, for an indirect jump, whether its target may be a
-	// Cortex-M EXC_RETURN value (see excReturns), and ExcDetail why.
+	// Cortex-M EXC_RETURN value (see excReturns), and the frame's
+	// ExcDetail why.
 	ExcReturn ExcReturnKind
 }
 
@@ -97,11 +96,15 @@ type Frame struct {
 	// The one-byte fields are here together (a graph keeps a frame per
 	// function, 158,000 of them for libLLVM-15, and each field padded to
 	// a word of its own made a frame 24 bytes larger): CFIChecked,
-	// ReturnsElsewhere and LeavesKind are described with CFIMismatch,
-	// ReturnsElsewhereAt and Leaves below.
+	// ReturnsElsewhere and LeavesKind are described with CFIMismatch, the
+	// method ReturnsElsewhereAt and Leaves.
 	CFIChecked       bool
 	ReturnsElsewhere bool
 	LeavesKind       Kind
+	// JumpTables counts indirect jumps taken to be jump tables (an int32
+	// here, in the room the one-byte fields leave before Reason, makes a
+	// frame and so a callgraph.Node 8 bytes smaller).
+	JumpTables int32
 	// Reason and ReasonAddr say why Kind is not Static.
 	Reason     string
 	ReasonAddr uint64
@@ -109,8 +112,6 @@ type Frame struct {
 	// deepest SP (x86-64 red zone); the stack bound adds them.
 	RedZone int64
 	Calls   []CallSite
-	// JumpTables counts indirect jumps taken to be jump tables.
-	JumpTables int
 	// Refs are the addresses the function's code computes (lea rip-relative,
 	// literal pools), in address order without duplicates: the functions
 	// among them may be called indirectly.
@@ -127,10 +128,10 @@ type Frame struct {
 	// AfterReset set. Size counts only the code before a reset.
 	Resets    []Reset
 	ResetSize int64
-	// LiteralReads are the literal-pool words the function's code reads
-	// (PC-relative loads, isa.Effect.Literal), in address order; Branch
-	// marks a word read only to branch to it (see branchLiterals).
-	LiteralReads []LiteralRead
+	// Rare holds what few frames have (nil when none of it is set): read
+	// it through LiteralReads, ReturnsElsewhereAt, TaskSwitches and
+	// BoundedAmounts.
+	Rare *Rare
 	// SysWrites are the writes of PSP and CONTROL (msr) the walk went past
 	// as if SP did not move, which holds only when the function runs in
 	// handler mode (or, for PSP, on the main stack): the caller of Analyze
@@ -141,18 +142,6 @@ type Frame struct {
 	// targets are code of the function. One whose Entries is 0 could not
 	// be read, and the frame is Unknown.
 	CaseTables []CaseTable
-	// ReturnsElsewhere: the function returns through LR after writing LR
-	// itself (ARM; at ReturnsElsewhereAt), so it does not come back to the
-	// instruction after its call: libgcc's case helpers do that. A caller
-	// that does not expect it (CallSite.Dispatch) runs code the walk of
-	// the caller cannot know: the call graph makes such a caller Unknown.
-	ReturnsElsewhereAt uint64
-	// TaskSwitches are the places where the code sets SP to a task's
-	// saved SP and resumes the task (stackswitch.go): paths end there.
-	TaskSwitches []TaskSwitch
-	// BoundedAmounts are the SP moves by a run-time amount that
-	// Input.SPAmount bounded, in the order walked: Size counts them.
-	BoundedAmounts []BoundedAmount
 	// CountedMoves are the SP moves Input.CountedMoves took as no move,
 	// in address order: Size and the calls' depths leave them out.
 	CountedMoves []uint64
@@ -166,6 +155,99 @@ type Frame struct {
 	// only by the stack-argument rule (argarea.go): an assumption about
 	// the caller, which the call graph lists as a premise.
 	StackArgs []StackArg
+}
+
+// Rare is the part of a frame that few functions have (Frame.Rare): as
+// fields of Frame, its three slices and a word made every frame, and so
+// every callgraph.Node (one per function: 158,000 for libLLVM-15 and its
+// libraries), 80 bytes larger, a node 512 bytes instead of 448. A walk
+// makes its own (rare); a copy of a frame shares it, and nothing changes
+// it after the walk.
+type Rare struct {
+	// LiteralReads are the literal-pool words the function's code reads
+	// (PC-relative loads, isa.Effect.Literal), in address order; Branch
+	// marks a word read only to branch to it (see branchLiterals).
+	LiteralReads []LiteralRead
+	// ReturnsElsewhereAt is where the function writes LR before it
+	// returns through it (Frame.ReturnsElsewhere).
+	ReturnsElsewhereAt uint64
+	// TaskSwitches are the places where the code sets SP to a task's
+	// saved SP and resumes the task (stackswitch.go): paths end there.
+	TaskSwitches []TaskSwitch
+	// BoundedAmounts are the SP moves by a run-time amount that
+	// Input.SPAmount bounded, in the order walked: Size counts them.
+	BoundedAmounts []BoundedAmount
+	// ExcDetails say why the call sites whose ExcReturn is set are what
+	// they are, in the order walked (Frame.ExcDetail): kept here and not
+	// in each CallSite, which is then 48 bytes and not 64 (libLLVM-15
+	// keeps 1.3 million call sites, and no ExcReturn).
+	ExcDetails []ExcDetail
+}
+
+// ExcDetail says why the indirect jump at Site may be an exception return
+// (CallSite.ExcReturn).
+type ExcDetail struct {
+	Site   uint64
+	Detail string
+}
+
+// ExcDetail says why the call site at site has its ExcReturn ("" when
+// none is set).
+func (f *Frame) ExcDetail(site uint64) string {
+	if f.Rare == nil {
+		return ""
+	}
+	for _, d := range f.Rare.ExcDetails {
+		if d.Site == site {
+			return d.Detail
+		}
+	}
+	return ""
+}
+
+// LiteralReads are f.Rare.LiteralReads (nil without a Rare).
+func (f *Frame) LiteralReads() []LiteralRead {
+	if f.Rare == nil {
+		return nil
+	}
+	return f.Rare.LiteralReads
+}
+
+// ReturnsElsewhereAt is f.Rare.ReturnsElsewhereAt: where the function
+// writes LR before it returns through it, when ReturnsElsewhere (ARM), so
+// that it does not come back to the instruction after its call: libgcc's
+// case helpers do that. A caller that does not expect it
+// (CallSite.Dispatch) runs code the walk of the caller cannot know: the
+// call graph makes such a caller Unknown.
+func (f *Frame) ReturnsElsewhereAt() uint64 {
+	if f.Rare == nil {
+		return 0
+	}
+	return f.Rare.ReturnsElsewhereAt
+}
+
+// TaskSwitches are f.Rare.TaskSwitches (nil without a Rare).
+func (f *Frame) TaskSwitches() []TaskSwitch {
+	if f.Rare == nil {
+		return nil
+	}
+	return f.Rare.TaskSwitches
+}
+
+// BoundedAmounts are f.Rare.BoundedAmounts (nil without a Rare).
+func (f *Frame) BoundedAmounts() []BoundedAmount {
+	if f.Rare == nil {
+		return nil
+	}
+	return f.Rare.BoundedAmounts
+}
+
+// rare is w.fr.Rare, made for this walk's frame when it has none.
+func (w *walker) rare() *Rare {
+	if w.fr.Rare == nil {
+		w.fr.Rare = &Rare{}
+	}
+	return w.fr.Rare
 }
 
 // Mismatch records a disagreement between the code and the CFI.
@@ -1169,7 +1251,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 					return stack
 				}
 				if !w.fr.ReturnsElsewhere {
-					w.fr.ReturnsElsewhere, w.fr.ReturnsElsewhereAt = true, addr
+					w.fr.ReturnsElsewhere, w.rare().ReturnsElsewhereAt = true, addr
 				}
 			}
 			if e.Flow == isa.FlowReturn && w.regs && !st.afterReset {

@@ -105,11 +105,15 @@ func (w *walker) branchLiterals() {
 		w.fr.Refs = refs
 	}
 	w.fr.Refs = append(w.fr.Refs, movt...)
-	for r := range reads {
-		w.fr.LiteralReads = append(w.fr.LiteralReads, r)
+	if len(reads) == 0 {
+		return
 	}
-	sort.Slice(w.fr.LiteralReads, func(i, j int) bool {
-		a, b := w.fr.LiteralReads[i], w.fr.LiteralReads[j]
+	rare := w.rare()
+	for r := range reads {
+		rare.LiteralReads = append(rare.LiteralReads, r)
+	}
+	sort.Slice(rare.LiteralReads, func(i, j int) bool {
+		a, b := rare.LiteralReads[i], rare.LiteralReads[j]
 		if a.Addr != b.Addr {
 			return a.Addr < b.Addr
 		}

@@ -29,11 +29,12 @@ func (w *walker) boundedAmount(addr uint64) (int64, bool) {
 	if !ok || b < 0 {
 		return 0, false
 	}
-	for _, a := range w.fr.BoundedAmounts {
+	for _, a := range w.fr.BoundedAmounts() {
 		if a.Addr == addr {
 			return b, true
 		}
 	}
-	w.fr.BoundedAmounts = append(w.fr.BoundedAmounts, BoundedAmount{Addr: addr, Bytes: b})
+	r := w.rare()
+	r.BoundedAmounts = append(r.BoundedAmounts, BoundedAmount{Addr: addr, Bytes: b})
 	return b, true
 }

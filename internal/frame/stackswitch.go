@@ -123,12 +123,13 @@ func (w *walker) taskSwitch(off int, addr uint64, name string) (writeKind, bool)
 		switch e.Flow {
 		case isa.FlowNext:
 		case isa.FlowReturn:
-			for _, t := range w.fr.TaskSwitches {
+			for _, t := range w.fr.TaskSwitches() {
 				if t.Addr == addr {
 					return writeTask, true
 				}
 			}
-			w.fr.TaskSwitches = append(w.fr.TaskSwitches, TaskSwitch{Addr: addr,
+			r := w.rare()
+			r.TaskSwitches = append(r.TaskSwitches, TaskSwitch{Addr: addr,
 				Detail: fmt.Sprintf("SP loaded at %#x from the first word of the task control block %s points to (the task's saved SP), then the context popped and a return at %#x: the code resumes the task on its own stack", addr, name, w.addr(off))})
 			return writeTask, true
 		default:

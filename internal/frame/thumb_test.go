@@ -63,8 +63,8 @@ func TestThumbLiteralPastTheEnd(t *testing.T) {
 	if len(f.Refs) != 1 || f.Refs[0] != 0xe000ed08 || f.Kind != Static || f.Instructions != 3 {
 		t.Errorf("with the tail: refs %#x, kind %v, %d instructions", f.Refs, f.Kind, f.Instructions)
 	}
-	if len(f.LiteralReads) != 1 || f.LiteralReads[0] != (LiteralRead{Addr: 0x14, Size: 4}) {
-		t.Errorf("literal reads %+v", f.LiteralReads)
+	if len(f.LiteralReads()) != 1 || f.LiteralReads()[0] != (LiteralRead{Addr: 0x14, Size: 4}) {
+		t.Errorf("literal reads %+v", f.LiteralReads())
 	}
 }
 
@@ -76,8 +76,8 @@ func TestThumbBranchLiteral(t *testing.T) {
 	if len(f.Refs) != 0 {
 		t.Errorf("refs %#x, want none", f.Refs)
 	}
-	if len(f.LiteralReads) != 1 || f.LiteralReads[0] != (LiteralRead{Addr: 0x1c, Size: 4, Branch: true, Reg: 3}) {
-		t.Errorf("literal reads %+v, want the branch's at 0x1c", f.LiteralReads)
+	if len(f.LiteralReads()) != 1 || f.LiteralReads()[0] != (LiteralRead{Addr: 0x1c, Size: 4, Branch: true, Reg: 3}) {
+		t.Errorf("literal reads %+v, want the branch's at 0x1c", f.LiteralReads())
 	}
 	if len(f.Calls) != 1 || f.Calls[0].From == nil || f.Calls[0].From.Off != 0x08000101 {
 		t.Errorf("calls %+v, from %+v", f.Calls, f.Calls[0].From)
@@ -85,8 +85,8 @@ func TestThumbBranchLiteral(t *testing.T) {
 	// With a blx the address may outlive the call: a reference.
 	// ldr r3, [pc, #0]; blx r3; bx lr | .word
 	f = analyzeThumb(t, 0x18, "4b01 4798 4770 bf00", "08000101")
-	if len(f.Refs) != 1 || f.LiteralReads[0].Branch {
-		t.Errorf("blx: refs %#x, reads %+v", f.Refs, f.LiteralReads)
+	if len(f.Refs) != 1 || f.LiteralReads()[0].Branch {
+		t.Errorf("blx: refs %#x, reads %+v", f.Refs, f.LiteralReads())
 	}
 }
 
