@@ -346,6 +346,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
+	listAhead := startFunctions(res, ahead, vt != nil, opts) // (threadsbeside.go)
 	for i := range res.Entries {
 		e := res.Entries[i]
 		e.PathNodes = paths.pathNodes(i, e.PathNodes)
@@ -362,7 +363,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Interrupts = riscvInterrupts(res, traps, cfg, opts.Interrupts.Groups)
 	}
 	phase("actionable")
-	res.Threads, res.Functions = threadsAndFunctions(res, ahead, opts)
+	res.Threads, res.Functions = threadsAndFunctions(res, ahead, listAhead, opts)
 	for _, m := range g.Modules[1:] {
 		res.Libraries = append(res.Libraries, m.File.Path)
 	}
