@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime/trace"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/stackscope/stackscope/internal/callgraph"
@@ -32,15 +31,6 @@ func init() {
 	if phases.on {
 		callgraph.Phase = phase
 	}
-}
-
-// processCPU is the user and system time of the whole process so far.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // phase marks the end of the phase name.
