@@ -346,7 +346,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
-	listAhead := startFunctions(res, ahead, vt != nil, opts) // (threadsbeside.go)
+	listAhead := startFunctions(res, ahead, vt != nil) // (threadsbeside.go)
 	for i := range res.Entries {
 		e := res.Entries[i]
 		e.PathNodes = paths.pathNodes(i, e.PathNodes)

@@ -98,11 +98,11 @@ func (t *threadsAhead) wait() []Thread {
 }
 
 // threadsAndFunctions gives the threads (found ahead, or now) and the list
-// of functions. With release (Options.ResultOnly), the list lets go of
-// each node as it reads it (functions); while the threads are still being
-// found, which read the nodes too, the list is made first and the nodes
-// let go once they are: the same list, the graph's memory kept a little
-// longer (node only; a large library's threads are found long before).
+// of functions (made ahead, listAhead, or now). With release
+// (Options.ResultOnly), a list made now lets go of each node as it reads
+// it (functions); while the threads are still being found, which read
+// the nodes too, or once the list was made ahead, the nodes are let go
+// after both: the same list, the graph's memory kept a little longer.
 func threadsAndFunctions(res *Result, ahead *threadsAhead, listAhead *functionsAhead, opts Options) ([]Thread, []Function) {
 	g, lines, release := res.Graph, res.Lines, opts.ResultOnly
 	if listAhead != nil {
@@ -143,12 +143,12 @@ type functionsAhead struct {
 // it, only reads the graph (libLLVM-15: 0.26 and 0.21 s, each on one
 // core), when nothing can add a node to the graph before the list would
 // have been made in its place: the threads are found beside (ahead:
-// findThreads adds no node), and no firmware's interrupts are analysed
-// (vt). With ResultOnly the nodes are let go once the list is made, not
-// as it reads them (threadsAndFunctions): the graph's memory is kept
-// until then, below the peak of the build and the bound.
-func startFunctions(res *Result, ahead *threadsAhead, vt bool, opts Options) *functionsAhead {
-	if ahead == nil || vt {
+// findThreads adds no node), and no firmware's interrupts are analysed.
+// With ResultOnly the nodes are let go once the list is made, not as it
+// reads them (threadsAndFunctions): the graph's memory is kept until
+// then, below the peak of the build and the bound.
+func startFunctions(res *Result, ahead *threadsAhead, interrupts bool) *functionsAhead {
+	if ahead == nil || interrupts {
 		return nil
 	}
 	t := &functionsAhead{done: make(chan struct{})}
