@@ -842,6 +842,7 @@ func (p *ctrPass) step(st *ctrState, in x86asm.Inst, counted bool) error {
 				st.rbpFP, st.rbpClean, st.slots = false, false, map[int64]uint8{}
 			case x86asm.RSP:
 				st.fresh = 0 // (SP written: rsp no longer at the block)
+				st.below = belowUnknown
 			}
 			if r, ok := a.(x86asm.Reg); ok {
 				if f, _, ok := regFamily(r); ok {
