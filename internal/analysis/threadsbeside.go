@@ -23,12 +23,31 @@ import (
 //   - on RISC-V it reads the trap handlers' entries (riscvTrapContext),
 //     made after the bound.
 
-// threadsAhead is a findThreads under way on its own goroutine.
-type threadsAhead struct {
+// ahead is a result made on a goroutine of its own.
+type ahead[T any] struct {
 	done  chan struct{}
-	out   []Thread
-	fault any // a panic of findThreads, raised again by wait
+	out   T
+	fault any // a panic of run, raised again by wait
 }
+
+// startAhead runs run on a goroutine of its own.
+func startAhead[T any](run func() T) *ahead[T] {
+	a := &ahead[T]{done: make(chan struct{})}
+	go func() {
+		defer func() {
+			a.fault = recover()
+			close(a.done)
+		}()
+		a.out = run()
+	}()
+	return a
+}
+
+// threadsAhead is a findThreads under way on its own goroutine.
+type threadsAhead = ahead[[]Thread]
+
+// functionsAhead is the function list made on a goroutine of its own.
+type functionsAhead = ahead[[]Function]
 
 // startThreads starts findThreads on a goroutine when it will only read
 // what no later phase of RunFile writes (see above), and returns nil when
@@ -38,15 +57,7 @@ func startThreads(res *Result, g *callgraph.Graph, opts Options) *threadsAhead {
 		return nil
 	}
 	res.threadsBeside = true
-	t := &threadsAhead{done: make(chan struct{})}
-	go func() {
-		defer func() {
-			t.fault = recover()
-			close(t.done)
-		}()
-		t.out = findThreads(res, opts)
-	}()
-	return t
+	return startAhead(func() []Thread { return findThreads(res, opts) })
 }
 
 // threadsOnlyRead says whether findThreads will only read g: nothing is
@@ -79,7 +90,7 @@ func threadsOnlyRead(g *callgraph.Graph) bool {
 }
 
 // finished says whether the threads are found (wait would not wait).
-func (t *threadsAhead) finished() bool {
+func (t *ahead[T]) finished() bool {
 	select {
 	case <-t.done:
 		return true
@@ -88,8 +99,8 @@ func (t *threadsAhead) finished() bool {
 	}
 }
 
-// wait returns the threads found, once they are.
-func (t *threadsAhead) wait() []Thread {
+// wait returns the result, once it is made.
+func (t *ahead[T]) wait() T {
 	<-t.done
 	if t.fault != nil {
 		panic(t.fault)
@@ -105,24 +116,19 @@ func (t *threadsAhead) wait() []Thread {
 // after both: the same list, the graph's memory kept a little longer.
 func threadsAndFunctions(res *Result, ahead *threadsAhead, listAhead *functionsAhead, opts Options) ([]Thread, []Function) {
 	g, lines, release := res.Graph, res.Lines, opts.ResultOnly
-	if listAhead != nil {
-		list, found := listAhead.wait(), ahead.wait()
-		if release {
-			for _, n := range g.Nodes {
-				releaseNode(n)
-			}
+	if listAhead == nil && (ahead == nil || ahead.finished()) {
+		if ahead != nil {
+			return ahead.wait(), functions(g, lines, release)
 		}
-		return found, list
-	}
-	if ahead == nil {
 		found := findThreads(res, opts)
 		return found, functions(g, lines, release)
 	}
-	if ahead.finished() {
-		found := ahead.wait()
-		return found, functions(g, lines, release)
+	var list []Function
+	if listAhead != nil {
+		list = listAhead.wait()
+	} else {
+		list = functions(g, lines, false)
 	}
-	list := functions(g, lines, false)
 	found := ahead.wait()
 	if release {
 		for _, n := range g.Nodes {
@@ -130,13 +136,6 @@ func threadsAndFunctions(res *Result, ahead *threadsAhead, listAhead *functionsA
 		}
 	}
 	return found, list
-}
-
-// functionsAhead is the function list made on a goroutine of its own.
-type functionsAhead struct {
-	done  chan struct{}
-	out   []Function
-	fault any // a panic of functions, raised again by wait
 }
 
 // startFunctions starts the function list beside actionable, which, like
@@ -151,22 +150,5 @@ func startFunctions(res *Result, ahead *threadsAhead, interrupts bool) *function
 	if ahead == nil || interrupts {
 		return nil
 	}
-	t := &functionsAhead{done: make(chan struct{})}
-	go func() {
-		defer func() {
-			t.fault = recover()
-			close(t.done)
-		}()
-		t.out = functions(res.Graph, res.Lines, false)
-	}()
-	return t
-}
-
-// wait returns the list, once it is made.
-func (t *functionsAhead) wait() []Function {
-	<-t.done
-	if t.fault != nil {
-		panic(t.fault)
-	}
-	return t.out
+	return startAhead(func() []Function { return functions(res.Graph, res.Lines, false) })
 }
