@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/dwtypes"
@@ -322,21 +323,22 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 	if len(walk) < 64 {
 		workers = 1
 	}
+	// The workers take the next function from a shared counter. (A
+	// channel fed by this goroutine left a core idle: with both cores
+	// walking, the feeder ran only once a worker found the channel empty
+	// and parked, some 10,000 times on libLLVM.)
 	var wg sync.WaitGroup
-	next := make(chan int, workers*4)
+	var next atomic.Int64
 	for w := 0; w < workers && len(walk) > 0; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
+			for k := next.Add(1) - 1; k < int64(len(walk)); k = next.Add(1) - 1 {
+				i := walk[k]
 				frames[i] = g.analyzeFunction(m.File, &m.File.Functions[fns[i]])
 			}
 		}()
 	}
-	for _, i := range walk {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	for i, fi := range fns {
 		fn := &m.File.Functions[fi]
