@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/analysis"
 )
@@ -46,13 +47,10 @@ func entriesTextWith(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, wo
 	for range 2 * workers {
 		free <- new(bytes.Buffer)
 	}
-	next := make(chan int)
-	go func() {
-		for i := range chunks {
-			next <- i
-		}
-		close(next)
-	}()
+	// The workers take the next chunk from a shared counter (a channel
+	// fed by a goroutine of its own left them parked until the feeder
+	// got a core, some 370 times for libLLVM's text).
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -63,8 +61,8 @@ func entriesTextWith(w io.Writer, entries []analysis.Entry, o AnalyzeOptions, wo
 			why := newTextMemo()
 			for {
 				b := <-free
-				i, ok := <-next
-				if !ok {
+				i := int(next.Add(1) - 1)
+				if i >= chunks {
 					free <- b
 					return
 				}
