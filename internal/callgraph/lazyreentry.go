@@ -46,7 +46,7 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	if g.opts.Strict || !g.resolver.done || r < 0 || r >= len(g.Nodes) {
 		return
 	}
-	comp := cyc.through(r)
+	comp := cyc.members(r)
 	if len(comp) == 0 {
 		return
 	}
@@ -54,7 +54,7 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	// call's slot where the call goes through a PLT stub the graph
 	// decoded, else the call itself (one slot or more, never fewer).
 	slots := map[reentry]bool{}
-	for v := range comp {
+	for _, v := range comp {
 		nv := g.Nodes[v]
 		for _, e := range nv.Edges {
 			if e.To != r || e.Method != MethodLazy {
@@ -69,7 +69,7 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 			slots[k] = true
 		}
 	}
-	if len(slots) == 0 || !g.acyclicWithout(comp, r) {
+	if len(slots) == 0 || !g.acyclicAmong(comp, func(v int) bool { return cyc.in(v, r) }, func(v int) bool { return v == r }) {
 		return
 	}
 	depth := int64(1 + len(slots))
@@ -105,20 +105,29 @@ func (g *Graph) acyclicWithout(comp map[int]bool, r int) bool {
 // acyclicWithoutAny says whether the nodes of comp not in rs have no
 // cycle among them: every cycle of comp passes through one of rs.
 func (g *Graph) acyclicWithoutAny(comp map[int]bool, rs map[int]bool) bool {
-	const (
-		unseen = iota
-		open
-		done
-	)
-	state := map[int]int{}
 	nodes := make([]int, 0, len(comp))
 	for v := range comp {
 		nodes = append(nodes, v)
 	}
 	slices.Sort(nodes)
+	return g.acyclicAmong(nodes, func(v int) bool { return comp[v] }, func(v int) bool { return rs[v] })
+}
+
+// acyclicAmong says whether the nodes (in increasing order; in says
+// whether a node is one of them) other than those of removed have no
+// cycle among them: acyclicWithoutAny's walk, its marks in a slice by
+// node rather than a map (the resolver's component is most of node's
+// graph).
+func (g *Graph) acyclicAmong(nodes []int, in, removed func(int) bool) bool {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := make([]uint8, len(g.Nodes))
 	type item struct{ v, e int }
 	for _, start := range nodes {
-		if rs[start] || state[start] != unseen {
+		if removed(start) || state[start] != unseen {
 			continue
 		}
 		stack := []item{{start, 0}}
@@ -133,7 +142,7 @@ func (g *Graph) acyclicWithoutAny(comp map[int]bool, rs map[int]bool) bool {
 			}
 			w := edges[top.e].To
 			top.e++
-			if rs[w] || !comp[w] {
+			if removed(w) || !in(w) {
 				continue
 			}
 			switch state[w] {
