@@ -46,7 +46,16 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	if g.opts.Strict || !g.resolver.done || r < 0 || r >= len(g.Nodes) {
 		return
 	}
-	comp := cyc.members(r)
+	// The resolver's lazy callers are looked for on another core while
+	// the components are found (both only read the graph; each was 0.03
+	// s of node's models on the analysis' goroutine, the other core
+	// idle), then kept if in the resolver's component.
+	callers := besideWait(func() []lazyCaller { return g.lazyCallersOf(r) })
+	var calls []lazyCaller
+	comp := func() []int {
+		defer func() { calls = callers() }() // (waited for even when finding the components panics)
+		return cyc.members(r)
+	}()
 	if len(comp) == 0 {
 		return
 	}
@@ -54,19 +63,9 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	// call's slot where the call goes through a PLT stub the graph
 	// decoded, else the call itself (one slot or more, never fewer).
 	slots := map[reentry]bool{}
-	for _, v := range comp {
-		nv := g.Nodes[v]
-		for _, e := range nv.Edges {
-			if e.To != r || e.Method != MethodLazy {
-				continue
-			}
-			k := reentry{node: v, at: e.Site}
-			if i := slices.IndexFunc(nv.Frame.Calls, func(c frame.CallSite) bool { return c.Addr == e.Site }); i >= 0 && nv.Module != nil {
-				if slot := nv.Module.pltSlots[nv.Frame.Calls[i].Target]; slot != 0 {
-					k = reentry{node: -1, module: nv.Module, at: slot}
-				}
-			}
-			slots[k] = true
+	for _, c := range calls {
+		if cyc.in(c.from, r) {
+			slots[c.slot] = true
 		}
 	}
 	if len(slots) == 0 || !g.acyclicAmong(comp, func(v int) bool { return cyc.in(v, r) }, func(v int) bool { return v == r }) {
@@ -79,6 +78,58 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 		"lazy bindings nest only through different slots (glibc does not call through a slot while it resolves that slot): "+
 			"the resolver's callees reach it again through %d lazy %s, so it is at most %d deep",
 		len(slots), plural(len(slots), "slot"), depth)})
+}
+
+// lazyCaller is a lazy call of the resolver: from node from, through slot.
+type lazyCaller struct {
+	from int
+	slot reentry
+}
+
+// lazyCallersOf returns the calls of every node into the resolver r
+// through a lazy slot (method MethodLazy), in the nodes' and their edges'
+// order, each with its slot: the call's slot where the call goes through
+// a PLT stub the graph decoded, else the call itself.
+func (g *Graph) lazyCallersOf(r int) []lazyCaller {
+	var out []lazyCaller
+	for v, nv := range g.Nodes {
+		for _, e := range nv.Edges {
+			if e.To != r || e.Method != MethodLazy {
+				continue
+			}
+			k := reentry{node: v, at: e.Site}
+			if i := slices.IndexFunc(nv.Frame.Calls, func(c frame.CallSite) bool { return c.Addr == e.Site }); i >= 0 && nv.Module != nil {
+				if slot := nv.Module.pltSlots[nv.Frame.Calls[i].Target]; slot != 0 {
+					k = reentry{node: -1, module: nv.Module, at: slot}
+				}
+			}
+			out = append(out, lazyCaller{from: v, slot: k})
+		}
+	}
+	return out
+}
+
+// besideWait runs run on a goroutine of its own and returns a function
+// that waits for its result; a panic of run is raised again by that
+// function, on the goroutine that waits (the analysis' recovers it).
+func besideWait[T any](run func() T) func() T {
+	done := make(chan struct{})
+	var out T
+	var fault any
+	go func() {
+		defer func() {
+			fault = recover()
+			close(done)
+		}()
+		out = run()
+	}()
+	return func() T {
+		<-done
+		if fault != nil {
+			panic(fault)
+		}
+		return out
+	}
 }
 
 // reentry is a lazy slot of a module (node -1), or a call site of a node
