@@ -122,8 +122,8 @@ var directAheadMarks = []string{"_dl_catch_exception", "__libc_start_main", "__c
 // (directAheadMarks), one worker each, when the models start: the models
 // before linkArgumentCallbacks (the vDSO, the exit handlers, ld.so's
 // hooks: 0.1 s of node's) run on the analysis' goroutine with the other
-// core idle, and libc's and libstdc++'s decode was 0.03-0.04 s each on
-// the models' path. The sites are the module's code's alone, so they are
+// core idle, and libc's and libstdc++'s decode took 0.04 and 0.03 s of
+// the models' wall time (node, load 10). The sites are the module's code's alone, so they are
 // the same whenever they are found; a module never asked costs that core
 // its decode. Programs only: a shared object's models have asked none
 // (libLLVM-15). finishDirectCallSites waits for what was not asked.
