@@ -235,6 +235,9 @@ type Graph struct {
 	// directSites keeps, per module, the direct calls and jumps into its
 	// functions (argdirect.go).
 	directSites map[*Module]directSites
+	// directAhead waits for the direct sites of a module being found on
+	// another goroutine (startDirectCallSites, argdirect.go).
+	directAhead map[*Module]func() directSites
 	// indexed receive the panic (or nil) of each of startIndexing's
 	// goroutines (resolveahead.go).
 	indexed []chan any

@@ -24,6 +24,23 @@ type cycles struct {
 // through returns the nodes on a cycle through node r (its strongly
 // connected component), empty when r is on none: cycleThrough's answer.
 func (c *cycles) through(r int) map[int]bool {
+	nodes := c.members(r)
+	if nodes == nil {
+		return nil
+	}
+	out := make(map[int]bool, len(nodes))
+	for _, v := range nodes {
+		out[v] = true
+	}
+	return out
+}
+
+// members returns the nodes of through(r)'s answer in increasing order
+// (nil when r is on no cycle), and in says whether a node is one of them:
+// for a question that walks the component (boundResolverReentry: the
+// resolver's is most of node's graph, and a map of it, and walks in the
+// map's order, were 0.03 s of node's models).
+func (c *cycles) members(r int) []int {
 	g := c.g
 	if c.comp == nil || c.nodes != len(g.Nodes) {
 		c.find()
@@ -41,14 +58,17 @@ func (c *cycles) through(r int) map[int]bool {
 			return nil
 		}
 	}
-	out := make(map[int]bool, c.size[id])
+	out := make([]int, 0, c.size[id])
 	for v, cv := range c.comp {
 		if cv == id {
-			out[v] = true
+			out = append(out, v)
 		}
 	}
 	return out
 }
+
+// in says whether node v is in the component of node r (after members).
+func (c *cycles) in(v, r int) bool { return c.comp[v] == c.comp[r] }
 
 // find computes the components: Tarjan's algorithm, with an explicit
 // stack (the graph's paths are tens of thousands of calls long).

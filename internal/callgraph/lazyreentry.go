@@ -46,7 +46,16 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	if g.opts.Strict || !g.resolver.done || r < 0 || r >= len(g.Nodes) {
 		return
 	}
-	comp := cyc.through(r)
+	// The resolver's lazy callers are looked for on another core while
+	// the components are found (both only read the graph; each was 0.03
+	// s of node's models on the analysis' goroutine, the other core
+	// idle), then kept if in the resolver's component.
+	callers := besideWait(func() []lazyCaller { return g.lazyCallersOf(r) })
+	var calls []lazyCaller
+	comp := func() []int {
+		defer func() { calls = callers() }() // (waited for even when finding the components panics)
+		return cyc.members(r)
+	}()
 	if len(comp) == 0 {
 		return
 	}
@@ -54,8 +63,36 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	// call's slot where the call goes through a PLT stub the graph
 	// decoded, else the call itself (one slot or more, never fewer).
 	slots := map[reentry]bool{}
-	for v := range comp {
-		nv := g.Nodes[v]
+	for _, c := range calls {
+		if cyc.in(c.from, r) {
+			slots[c.slot] = true
+		}
+	}
+	if len(slots) == 0 || !g.acyclicAmong(comp, func(v int) bool { return cyc.in(v, r) }, func(v int) bool { return v == r }) {
+		return
+	}
+	depth := int64(1 + len(slots))
+	n := g.Nodes[r]
+	n.RecursionDepth = depth
+	n.Premises = append(n.Premises, Premise{Kind: PremiseLazyNesting, Site: n.Func.Addr, Detail: fmt.Sprintf(
+		"lazy bindings nest only through different slots (glibc does not call through a slot while it resolves that slot): "+
+			"the resolver's callees reach it again through %d lazy %s, so it is at most %d deep",
+		len(slots), plural(len(slots), "slot"), depth)})
+}
+
+// lazyCaller is a lazy call of the resolver: from node from, through slot.
+type lazyCaller struct {
+	from int
+	slot reentry
+}
+
+// lazyCallersOf returns the calls of every node into the resolver r
+// through a lazy slot (method MethodLazy), in the nodes' and their edges'
+// order, each with its slot: the call's slot where the call goes through
+// a PLT stub the graph decoded, else the call itself.
+func (g *Graph) lazyCallersOf(r int) []lazyCaller {
+	var out []lazyCaller
+	for v, nv := range g.Nodes {
 		for _, e := range nv.Edges {
 			if e.To != r || e.Method != MethodLazy {
 				continue
@@ -66,19 +103,33 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 					k = reentry{node: -1, module: nv.Module, at: slot}
 				}
 			}
-			slots[k] = true
+			out = append(out, lazyCaller{from: v, slot: k})
 		}
 	}
-	if len(slots) == 0 || !g.acyclicWithout(comp, r) {
-		return
+	return out
+}
+
+// besideWait runs run on a goroutine of its own and returns a function
+// that waits for its result; a panic of run is raised again by that
+// function, on the goroutine that waits (the analysis' recovers it).
+func besideWait[T any](run func() T) func() T {
+	done := make(chan struct{})
+	var out T
+	var fault any
+	go func() {
+		defer func() {
+			fault = recover()
+			close(done)
+		}()
+		out = run()
+	}()
+	return func() T {
+		<-done
+		if fault != nil {
+			panic(fault)
+		}
+		return out
 	}
-	depth := int64(1 + len(slots))
-	n := g.Nodes[r]
-	n.RecursionDepth = depth
-	n.Premises = append(n.Premises, Premise{Kind: PremiseLazyNesting, Site: n.Func.Addr, Detail: fmt.Sprintf(
-		"lazy bindings nest only through different slots (glibc does not call through a slot while it resolves that slot): "+
-			"the resolver's callees reach it again through %d lazy %s, so it is at most %d deep",
-		len(slots), plural(len(slots), "slot"), depth)})
 }
 
 // reentry is a lazy slot of a module (node -1), or a call site of a node
@@ -105,20 +156,29 @@ func (g *Graph) acyclicWithout(comp map[int]bool, r int) bool {
 // acyclicWithoutAny says whether the nodes of comp not in rs have no
 // cycle among them: every cycle of comp passes through one of rs.
 func (g *Graph) acyclicWithoutAny(comp map[int]bool, rs map[int]bool) bool {
-	const (
-		unseen = iota
-		open
-		done
-	)
-	state := map[int]int{}
 	nodes := make([]int, 0, len(comp))
 	for v := range comp {
 		nodes = append(nodes, v)
 	}
 	slices.Sort(nodes)
+	return g.acyclicAmong(nodes, func(v int) bool { return comp[v] }, func(v int) bool { return rs[v] })
+}
+
+// acyclicAmong says whether the nodes (in increasing order; in says
+// whether a node is one of them) other than those of removed have no
+// cycle among them: acyclicWithoutAny's walk, its marks in a slice by
+// node rather than a map (the resolver's component is most of node's
+// graph).
+func (g *Graph) acyclicAmong(nodes []int, in, removed func(int) bool) bool {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := make([]uint8, len(g.Nodes))
 	type item struct{ v, e int }
 	for _, start := range nodes {
-		if rs[start] || state[start] != unseen {
+		if removed(start) || state[start] != unseen {
 			continue
 		}
 		stack := []item{{start, 0}}
@@ -133,7 +193,7 @@ func (g *Graph) acyclicWithoutAny(comp map[int]bool, rs map[int]bool) bool {
 			}
 			w := edges[top.e].To
 			top.e++
-			if rs[w] || !comp[w] {
+			if removed(w) || !in(w) {
 				continue
 			}
 			switch state[w] {

@@ -1,9 +1,11 @@
 package callgraph
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
 
@@ -173,4 +175,78 @@ func tarjanComponents(g *Graph) []component {
 		}
 	}
 	return out
+}
+
+// TestResolverCallersBeside: the resolver's lazy callers that
+// boundResolverReentry finds on another goroutine (every node's edges,
+// then those in the resolver's component) are the calls into it that a
+// walk of the component's own nodes finds, slot for slot, on a real
+// program followed into libc; and there are some (the depth is not
+// vacuous).
+func TestResolverCallersBeside(t *testing.T) {
+	testutil.RequireTool(t, "gcc")
+	prog := buildC(t, t.TempDir(), "lazy", `#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+	printf("%d\n", atoi(argc > 1 ? argv[1] : "3"));
+	return 0;
+}
+`)
+	g := buildModelled(t, prog)
+	r := g.resolver.node
+	if !g.resolver.done || r < 0 {
+		t.Fatalf("%s: the lazy-binding resolver is not modelled", prog)
+	}
+	comp := tarjanComponents(g)
+	want := map[reentry]bool{}
+	for v, nv := range g.Nodes {
+		if comp[v].id != comp[r].id {
+			continue
+		}
+		for _, e := range nv.Edges {
+			if e.To != r || e.Method != MethodLazy {
+				continue
+			}
+			k := reentry{node: v, at: e.Site}
+			if i := slices.IndexFunc(nv.Frame.Calls, func(c frame.CallSite) bool { return c.Addr == e.Site }); i >= 0 && nv.Module != nil {
+				if slot := nv.Module.pltSlots[nv.Frame.Calls[i].Target]; slot != 0 {
+					k = reentry{node: -1, module: nv.Module, at: slot}
+				}
+			}
+			want[k] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatalf("no lazy call into the resolver from its component: nothing compared")
+	}
+	cyc := &cycles{g: g}
+	members := cyc.members(r)
+	got := map[reentry]bool{}
+	for _, c := range g.lazyCallersOf(r) {
+		if cyc.in(c.from, r) {
+			got[c.slot] = true
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("slots found beside: %d, by the component's walk: %d", len(got), len(want))
+	}
+	if !slices.IsSorted(members) || len(members) != comp[r].size {
+		t.Errorf("members: %d nodes (sorted %v), the component has %d", len(members), slices.IsSorted(members), comp[r].size)
+	}
+}
+
+// TestBesideWaitRaisesPanic: a panic of the work run beside is raised by
+// the wait, on the goroutine that waits, and a result is handed over.
+func TestBesideWaitRaisesPanic(t *testing.T) {
+	if got := besideWait(func() int { return 42 })(); got != 42 {
+		t.Errorf("result %d, want 42", got)
+	}
+	wait := besideWait(func() int { panic("beside") })
+	defer func() {
+		if p := recover(); p != "beside" {
+			t.Errorf("recovered %v, want the goroutine's panic", p)
+		}
+	}()
+	wait()
+	t.Errorf("the wait returned after the goroutine panicked")
 }

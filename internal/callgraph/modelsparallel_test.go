@@ -109,6 +109,23 @@ func TestDirectCallSitesMatchesDecode(t *testing.T) {
 			t.Fatalf("%d workers: %d targets, the sequential decode %d (or other sites)", workers, len(got), len(want))
 		}
 	}
+	// Found ahead on a goroutine of their own when the models start
+	// (startDirectCallSites): the same, taken by the first question.
+	g.directSites = nil
+	g.startDirectCallSites()
+	if g.directAhead[libc] == nil {
+		t.Fatalf("libc's direct sites were not started ahead")
+	}
+	if got := g.directCallSites(libc); !reflect.DeepEqual(got, want) {
+		t.Fatalf("found ahead: %d targets, the sequential decode %d (or other sites)", len(got), len(want))
+	}
+	if _, ok := g.directAhead[libc]; ok {
+		t.Errorf("the question did not take the sites found ahead")
+	}
+	g.finishDirectCallSites()
+	if g.directAhead != nil || g.directSites != nil {
+		t.Errorf("finishDirectCallSites kept the sites")
+	}
 }
 
 // TestPrepareFlowsMatchesFlow: the flows the argument model computes at

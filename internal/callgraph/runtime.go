@@ -78,6 +78,7 @@ func (g *Graph) ModelRuntime() {
 	if g.Arch != binfile.ArchX86_64 || len(g.Modules) < 2 {
 		return
 	}
+	g.startDirectCallSites() // (argdirect.go; beside the models that precede linkArgumentCallbacks)
 	g.cutCancellation()
 	g.linkVDSO()
 	g.linkExitHandlers()
@@ -96,7 +97,7 @@ func (g *Graph) ModelRuntime() {
 	g.boundResolverReentry(cyc) // (lazyreentry.go; needs the final edges)
 	g.refreshExitHandlers()     // (libcstart.go; _dl_fini's frame may be bounded now)
 	g.boundHelperRecursion(cyc) // (libiohelper.go; needs the final edges)
-	g.directSites = nil         // (argdirect.go; the models' alone: not kept to the peak of memory)
+	g.finishDirectCallSites()   // (argdirect.go; the models' alone: not kept to the peak of memory)
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is

@@ -223,6 +223,7 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 		id int
 		at uint64
 	}
+	var calls ifuncCalls
 	for _, m := range g.Modules[1:] {
 		if m == ld {
 			continue
@@ -254,11 +255,9 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 				}
 			}
 			var sites []site
-			for id, n := range g.Nodes {
-				for _, e := range n.Edges {
-					if e.Method == "ifunc" && impls[e.To] && !slices.Contains(sites, site{id, e.Site}) {
-						sites = append(sites, site{id, e.Site})
-					}
+			for _, e := range calls.upTo(g) {
+				if impls[e.to] && !slices.Contains(sites, site{e.id, e.site}) {
+					sites = append(sites, site{e.id, e.site})
 				}
 			}
 			sym := vdsoIFuncs[k].symbol
@@ -287,6 +286,38 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 			}
 		}
 	}
+}
+
+// ifuncCalls are the graph's edges of method "ifunc" (linkIFunc's), in
+// the order of their nodes and of each node's edges, for
+// linkVDSOIFuncs: each ifunc it links (time, gettimeofday, under each of
+// their names) asked for them with a scan of every edge of the graph,
+// 0.02 s of node's models on the analysis' goroutine. linkVDSOIFuncs
+// adds no edge of that method to the nodes already scanned (its edges
+// are the glibc model's), so the list is extended only with the nodes
+// added since (v.target may add the vDSO function's).
+type ifuncCalls struct {
+	scanned int // the nodes scanned: g.Nodes[:scanned]
+	edges   []ifuncCall
+}
+
+// ifuncCall is an edge of method "ifunc": node id's call at site to to.
+type ifuncCall struct {
+	id, to int
+	site   uint64
+}
+
+// upTo returns the "ifunc" edges of every node of g, scanning those added
+// since the last call.
+func (c *ifuncCalls) upTo(g *Graph) []ifuncCall {
+	for ; c.scanned < len(g.Nodes); c.scanned++ {
+		for _, e := range g.Nodes[c.scanned].Edges {
+			if e.Method == "ifunc" {
+				c.edges = append(c.edges, ifuncCall{id: c.scanned, to: e.To, site: e.Site})
+			}
+		}
+	}
+	return c.edges
 }
 
 // loadsSlot says whether fn's code loads the word at slot (a GOT slot):
