@@ -47,7 +47,11 @@ type Module struct {
 	// narrowed caches the hubs of narrowed target sets (see narrow).
 	narrowed    map[string]narrowed
 	dwarf       *dwtypes.Info
-	dwarfLoaded bool
+	dwarfOnce   sync.Once // (dwarfOf)
+	// rtldWords are the addresses of its ld.so mutex words
+	// (rtldMutexWordAddrs), found once.
+	rtldWords     []uint64
+	rtldWordsOnce sync.Once
 	// wideVtable is the offset of glibc's _wide_vtable in struct
 	// _IO_wide_data (0 not read yet, -1 not known; libioforeign.go).
 	wideVtable int64
@@ -247,6 +251,9 @@ type Graph struct {
 	ahead *aheadWalker
 	// aheadTook counts the frames the resolution took from it.
 	aheadTook int
+	// dwarfAhead: the program's DWARF types were loaded ahead
+	// (loadProgramDWARFAhead).
+	dwarfAhead bool
 }
 
 // Options control how the graph is built.
@@ -290,6 +297,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	Phase("program walk")
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
 	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
+	g.loadProgramDWARFAhead(m)                                      // its DWARF types, the same (resolveahead.go)
 	g.resolvePending()
 	g.stopWalkingAhead()
 	g.finishIndexing()
@@ -322,6 +330,15 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 	workers := g.workers()
 	if len(walk) < 64 {
 		workers = 1
+	}
+	if workers == 1 {
+		// Walked here: a goroutine of its own for the one function a
+		// call reaches (nodeFor) parked the resolution until it ended,
+		// some 200 times on libLLVM-15, for the same work.
+		for _, i := range walk {
+			frames[i] = g.analyzeFunction(m.File, &m.File.Functions[fns[i]])
+		}
+		walk = nil
 	}
 	// The workers take the next function from a shared counter. (A
 	// channel fed by this goroutine left a core idle: with both cores

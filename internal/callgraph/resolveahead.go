@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/frame"
 )
 
 // Work the resolution of the edges (resolvePending) would do on the
@@ -96,4 +97,38 @@ type importKey struct {
 type importDef struct {
 	mod *Module
 	fn  *binfile.Function
+}
+
+// loadProgramDWARFAhead loads the program's DWARF types (dwarfOf:
+// dwtypes.Load) on another goroutine while the edges are resolved, when
+// the resolution will read them: the program has DWARF, the build
+// narrows (not --strict), and one of its indirect calls has the shape
+// narrow reads the types for. The resolution's first narrowing otherwise
+// loads them on the analysis' goroutine (node: its 1 MB of .debug_info,
+// some 50 ms). The types are what that load reads, behind the module's
+// sync.Once; a panic is raised again at the end of Build (startIndexing).
+func (g *Graph) loadProgramDWARFAhead(m *Module) {
+	if !dwarfAheadOn || g.opts.Strict || m.File.ELF.Section(".debug_info") == nil || !g.mayNarrow(m) {
+		return
+	}
+	g.dwarfAhead = true
+	g.startIndexing(func() { g.dwarfOf(m) })
+}
+
+// dwarfAheadOn is false only in a test, which compares the graph built
+// with the program's DWARF types loaded ahead and without.
+var dwarfAheadOn = true
+
+// mayNarrow says whether one of module m's nodes has an indirect call
+// that narrow reads the module's DWARF types for (a call through a word
+// loaded from memory), unless an earlier model links it.
+func (g *Graph) mayNarrow(m *Module) bool {
+	for _, id := range m.nodes {
+		for _, cs := range g.Nodes[id].Frame.Calls {
+			if v := cs.From; cs.Kind.Indirect() && v != nil && v.Kind == frame.ValueLoad && v.Off == 0 && v.Addr != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
