@@ -45,9 +45,9 @@ type Module struct {
 	// time (dlsym.go).
 	runTimeLookups bool
 	// narrowed caches the hubs of narrowed target sets (see narrow).
-	narrowed    map[string]narrowed
-	dwarf       *dwtypes.Info
-	dwarfOnce   sync.Once // (dwarfOf)
+	narrowed  map[string]narrowed
+	dwarf     *dwtypes.Info
+	dwarfOnce sync.Once // (dwarfOf)
 	// rtldWords are the addresses of its ld.so mutex words
 	// (rtldMutexWordAddrs), found once.
 	rtldWords     []uint64
@@ -289,6 +289,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	m := g.addModule(main)
 	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
 	g.startIndexing(func() { main.Lookup("") }) // the same (resolveahead.go)
+	g.loadProgramDWARFAhead(m)                  // its DWARF types, the same
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
@@ -297,7 +298,6 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	Phase("program walk")
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
 	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
-	g.loadProgramDWARFAhead(m)                                      // its DWARF types, the same (resolveahead.go)
 	g.resolvePending()
 	g.stopWalkingAhead()
 	g.finishIndexing()

@@ -4,7 +4,6 @@ import (
 	"debug/dwarf"
 
 	"github.com/stackscope/stackscope/internal/binfile"
-	"github.com/stackscope/stackscope/internal/frame"
 )
 
 // Work the resolution of the edges (resolvePending) would do on the
@@ -100,15 +99,19 @@ type importDef struct {
 }
 
 // loadProgramDWARFAhead loads the program's DWARF types (dwarfOf:
-// dwtypes.Load) on another goroutine while the edges are resolved, when
-// the resolution will read them: the program has DWARF, the build
-// narrows (not --strict), and one of its indirect calls has the shape
-// narrow reads the types for. The resolution's first narrowing otherwise
-// loads them on the analysis' goroutine (node: its 1 MB of .debug_info,
-// some 50 ms). The types are what that load reads, behind the module's
-// sync.Once; a panic is raised again at the end of Build (startIndexing).
+// dwtypes.Load) on another goroutine while its frames are walked, when
+// the resolution is likely to read them: the program has DWARF and the
+// build narrows indirect calls (not --strict). The resolution's first
+// narrowing otherwise loads them on the analysis' goroutine (node: its
+// 1 MB of .debug_info, some 50 ms of CPU), and node's first comes at the
+// start of its resolution: a load started only then kept the resolution
+// waiting for a goroutine that shared a core with the walk ahead and the
+// prefetches (a trace). The types are what that load reads, behind the
+// module's sync.Once; a panic is raised again at the end of Build
+// (startIndexing). A program whose calls are never narrowed loads them
+// for nothing, on the core the walk shares.
 func (g *Graph) loadProgramDWARFAhead(m *Module) {
-	if !dwarfAheadOn || g.opts.Strict || m.File.ELF.Section(".debug_info") == nil || !g.mayNarrow(m) {
+	if !dwarfAheadOn || g.opts.Strict || m.File.ELF.Section(".debug_info") == nil {
 		return
 	}
 	g.dwarfAhead = true
@@ -118,17 +121,3 @@ func (g *Graph) loadProgramDWARFAhead(m *Module) {
 // dwarfAheadOn is false only in a test, which compares the graph built
 // with the program's DWARF types loaded ahead and without.
 var dwarfAheadOn = true
-
-// mayNarrow says whether one of module m's nodes has an indirect call
-// that narrow reads the module's DWARF types for (a call through a word
-// loaded from memory), unless an earlier model links it.
-func (g *Graph) mayNarrow(m *Module) bool {
-	for _, id := range m.nodes {
-		for _, cs := range g.Nodes[id].Frame.Calls {
-			if v := cs.From; cs.Kind.Indirect() && v != nil && v.Kind == frame.ValueLoad && v.Off == 0 && v.Addr != nil {
-				return true
-			}
-		}
-	}
-	return false
-}
