@@ -45,9 +45,13 @@ type Module struct {
 	// time (dlsym.go).
 	runTimeLookups bool
 	// narrowed caches the hubs of narrowed target sets (see narrow).
-	narrowed    map[string]narrowed
-	dwarf       *dwtypes.Info
-	dwarfLoaded bool
+	narrowed  map[string]narrowed
+	dwarf     *dwtypes.Info
+	dwarfOnce sync.Once // (dwarfOf)
+	// rtldWords are the addresses of its ld.so mutex words
+	// (rtldMutexWordAddrs), found once.
+	rtldWords     []uint64
+	rtldWordsOnce sync.Once
 	// wideVtable is the offset of glibc's _wide_vtable in struct
 	// _IO_wide_data (0 not read yet, -1 not known; libioforeign.go).
 	wideVtable int64
@@ -250,6 +254,9 @@ type Graph struct {
 	ahead *aheadWalker
 	// aheadTook counts the frames the resolution took from it.
 	aheadTook int
+	// dwarfAhead: the program's DWARF types were loaded ahead
+	// (loadProgramDWARFAhead).
+	dwarfAhead bool
 }
 
 // Options control how the graph is built.
@@ -285,6 +292,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	m := g.addModule(main)
 	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
 	g.startIndexing(func() { main.Lookup("") }) // the same (resolveahead.go)
+	g.loadProgramDWARFAhead(m)                  // its DWARF types, the same
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
@@ -325,6 +333,15 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 	workers := g.workers()
 	if len(walk) < 64 {
 		workers = 1
+	}
+	if workers == 1 {
+		// Walked here: a goroutine of its own for the one function a
+		// call reaches (nodeFor) parked the resolution until it ended,
+		// some 200 times on libLLVM-15, for the same work.
+		for _, i := range walk {
+			frames[i] = g.analyzeFunction(m.File, &m.File.Functions[fns[i]])
+		}
+		walk = nil
 	}
 	// The workers take the next function from a shared counter. (A
 	// channel fed by this goroutine left a core idle: with both cores

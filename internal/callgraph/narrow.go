@@ -81,12 +81,11 @@ func vtableSlot(v *frame.Value) (int64, bool) {
 	return a.Off, true
 }
 
-// dwarfOf loads the module's DWARF type information once (nil without).
+// dwarfOf loads the module's DWARF type information once (nil without);
+// the program's may be loading ahead, on another goroutine
+// (loadProgramDWARFAhead), and is then waited for.
 func (g *Graph) dwarfOf(m *Module) *dwtypes.Info {
-	if !m.dwarfLoaded {
-		m.dwarfLoaded = true
-		m.dwarf = dwtypes.Load(m.File.ELF)
-	}
+	m.dwarfOnce.Do(func() { m.dwarf = dwtypes.Load(m.File.ELF) })
 	return m.dwarf
 }
 

@@ -97,3 +97,27 @@ type importDef struct {
 	mod *Module
 	fn  *binfile.Function
 }
+
+// loadProgramDWARFAhead loads the program's DWARF types (dwarfOf:
+// dwtypes.Load) on another goroutine while its frames are walked, when
+// the resolution is likely to read them: the program has DWARF and the
+// build narrows indirect calls (not --strict). The resolution's first
+// narrowing otherwise loads them on the analysis' goroutine (node: its
+// 1 MB of .debug_info, some 50 ms of CPU), and node's first comes at the
+// start of its resolution: a load started only then kept the resolution
+// waiting for a goroutine that shared a core with the walk ahead and the
+// prefetches (a trace). The types are what that load reads, behind the
+// module's sync.Once; a panic is raised again at the end of Build
+// (startIndexing). A program whose calls are never narrowed loads them
+// for nothing, on the core the walk shares.
+func (g *Graph) loadProgramDWARFAhead(m *Module) {
+	if !dwarfAheadOn || g.opts.Strict || m.File.ELF.Section(".debug_info") == nil {
+		return
+	}
+	g.dwarfAhead = true
+	g.startIndexing(func() { g.dwarfOf(m) })
+}
+
+// dwarfAheadOn is false only in a test, which compares the graph built
+// with the program's DWARF types loaded ahead and without.
+var dwarfAheadOn = true

@@ -3,6 +3,7 @@ package callgraph
 import (
 	"debug/elf"
 	"fmt"
+	"slices"
 
 	"github.com/stackscope/stackscope/internal/frame"
 )
@@ -47,7 +48,7 @@ func (g *Graph) rtldMutex(id int, cs frame.CallSite) bool {
 	default:
 		return false
 	}
-	if !isObject(m, word, rtldMutexWords) || !inRelro(m, word) {
+	if !slices.Contains(rtldMutexWordAddrs(m), word) || !inRelro(m, word) {
 		return false
 	}
 	nw, ok := g.rtldMutexHub(m)
@@ -96,6 +97,22 @@ func (g *Graph) rtldMutexHub(m *Module) (narrowed, bool) {
 		"(read-only after start: PT_GNU_RELRO) hold only rtld_mutex_dummy or libc's pthread_mutex_lock/_unlock, the values glibc 2.34-2.36's " +
 		"__tls_pre_init_tp and __rtld_mutex_init store"})
 	return nw, true
+}
+
+// rtldMutexWordAddrs are the addresses of m's data symbols named in
+// rtldMutexWords (isObject's answer for them), found once per module:
+// rtldMutex asks at nearly every indirect call through a word, and a
+// scan of all the module's symbols for each was some 30 ms of node's
+// resolution, on the analysis' goroutine.
+func rtldMutexWordAddrs(m *Module) []uint64 {
+	m.rtldWordsOnce.Do(func() {
+		for _, s := range m.File.Symbols() {
+			if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && slices.Contains(rtldMutexWords, s.Name) {
+				m.rtldWords = append(m.rtldWords, s.Value)
+			}
+		}
+	})
+	return m.rtldWords
 }
 
 // isObject says whether addr is the address of a data symbol of m with

@@ -1,0 +1,62 @@
+package callgraph
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/isa/x86"
+)
+
+// BenchmarkResolve times Build's resolution (from its "program walk" mark
+// to its end) of /usr/bin/node, or the file STACKSCOPE_BENCH_FILE names,
+// with every core: wall-s/op is its wall time, thread-cpu-s/op the CPU of
+// the goroutine that resolves (locked to its thread, whose CPU the kernel
+// counts: what a shared machine's load changes least, and on an idle
+// machine the phase's length, as the other core's work runs beside it),
+// process-cpu-s/op the whole process's in the same time. For issue 19
+// (docs/PERFORMANCE.md); `go test -run '^$' -bench Resolve ./internal/callgraph`.
+func BenchmarkResolve(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_FILE")
+	if path == "" {
+		path = "/usr/bin/node"
+	}
+	f, err := binfile.Open(path)
+	if err != nil {
+		b.Skipf("SKIPPED: %v", err)
+	}
+	if f.Arch != binfile.ArchX86_64 {
+		b.Skipf("SKIPPED: %s is not x86-64", path)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu := func(who int) time.Duration {
+		var ru unix.Rusage
+		if err := unix.Getrusage(who, &ru); err != nil {
+			b.Fatalf("getrusage: %v", err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var start time.Time
+	var startThread, startProcess time.Duration
+	defer func(p func(string)) { Phase = p }(Phase)
+	Phase = func(name string) {
+		if name == "program walk" {
+			start, startThread, startProcess = time.Now(), cpu(unix.RUSAGE_THREAD), cpu(unix.RUSAGE_SELF)
+		}
+	}
+	var wall, thread, process time.Duration
+	for b.Loop() {
+		Build(f, x86.Decoder{}, Options{FollowLibraries: true, StackAlign: 16})
+		wall += time.Since(start)
+		thread += cpu(unix.RUSAGE_THREAD) - startThread
+		process += cpu(unix.RUSAGE_SELF) - startProcess
+	}
+	b.ReportMetric(wall.Seconds()/float64(b.N), "wall-s/op")
+	b.ReportMetric(thread.Seconds()/float64(b.N), "thread-cpu-s/op")
+	b.ReportMetric(process.Seconds()/float64(b.N), "process-cpu-s/op")
+}
