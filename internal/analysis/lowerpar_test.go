@@ -19,8 +19,9 @@ import (
 // on the order it is asked in): on Lua built as a shared object and
 // followed into libc, without exclusions (the analysis walks in parallel
 // only then), for its unbounded entries and for every function of the
-// graph as an entry, with 2 and 3 workers, and with the prepass done
-// ahead (threads.Lower.Prepare).
+// graph as an entry, with 2 and 3 workers, with the prepass done ahead
+// (threads.Lower.Prepare) and with the walks beside it as it goes
+// (threads.Lower.StartPrepare).
 func TestParallelLowerIsSerial(t *testing.T) {
 	root := sourceTree(t, "lua5.4")
 	gcc := testutil.RequireTool(t, "gcc")
@@ -62,6 +63,7 @@ func TestParallelLowerIsSerial(t *testing.T) {
 	if _, _, pl := early.finish(res); pl != early.pl || !slices.Equal(early.ids, unbounded) {
 		t.Errorf("the early prepass was for %d entries, the walks are for %d (or another walker)", len(early.ids), len(unbounded))
 	}
+	<-early.done // (its walker is not walked here: its prepass ends alone)
 	type walk struct {
 		depth int64
 		chain []threads.Step
@@ -75,9 +77,9 @@ func TestParallelLowerIsSerial(t *testing.T) {
 			want = append(want, walk{d, slices.Clone(c)})
 		}
 		for _, run := range []struct {
-			workers  int
-			prepared bool
-		}{{2, false}, {3, false}, {2, true}} {
+			workers            int
+			prepared, pipeline bool
+		}{{2, false, false}, {3, false, false}, {2, true, false}, {2, false, true}, {3, false, true}} {
 			workers, label := run.workers, name
 			nr := newNoReturn(g, bo.Excluded)
 			var got []walk
@@ -89,6 +91,13 @@ func TestParallelLowerIsSerial(t *testing.T) {
 				go func() { l.Prepare(ids, workers); close(done) }()
 				<-done
 				label += " (prepared)"
+			}
+			if run.pipeline {
+				// The prepass beside the walks (startLowerBounds): the
+				// workers walk each chunk once it has passed it.
+				prepass := l.StartPrepare(ids, workers)
+				go prepass()
+				label += " (beside the prepass)"
 			}
 			parallel := l.BoundEach(ids, workers, func(k int, d int64, c []threads.Step) {
 				if k != len(got) {

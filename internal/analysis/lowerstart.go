@@ -16,8 +16,10 @@ import (
 // which entries the walks are for, which the bound says as soon as it is
 // made: so it runs on its own goroutine while RunFile writes out the
 // entries (the "entries" phase), which reads neither the never-returns
-// memo nor the lower bound's tables; the walker's tables are made on
-// that goroutine before, while the bound is made. The walks, and so the
+// memo nor the lower bound's tables, and goes on beside the walks, which
+// take each chunk of entries once the prepass has passed it
+// (threads.Lower.StartPrepare); the walker's tables are made on that
+// goroutine before, while the bound is made. The walks, and so the
 // results, are those of a prepass done in place.
 
 // earlyLower is the never-returns finder, the lower bound's options and
@@ -29,9 +31,11 @@ type earlyLower struct {
 	lo  threads.LowerOptions
 	pl  *provedLower
 	ids []int
-	// entries takes the ids to the goroutine; done is closed when it is
-	// over (both nil: none was started).
+	// entries takes the ids to the goroutine; started is closed once the
+	// prepass is ready to be walked beside (StartPrepare) or there is
+	// none, done when the goroutine is over (all nil: none was started).
 	entries chan []int
+	started chan struct{}
 	done    chan struct{}
 }
 
@@ -51,13 +55,15 @@ func startLowerBounds(g *callgraph.Graph, bo bound.Options, walks bool) *earlyLo
 	// the graph as bound.New would, and unchanged while both read it.
 	g.Resolve()
 	el.entries = make(chan []int, 1)
-	el.done = make(chan struct{})
+	el.started, el.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(el.done)
+		run := func() {}
+		defer func() { run() }() // (after started, whatever happens)
+		defer close(el.started)
 		l := el.pl.lower()
-		ids, ok := <-el.entries
-		if ok {
-			l.Prepare(ids, runtime.GOMAXPROCS(0))
+		if ids, ok := <-el.entries; ok {
+			run = l.StartPrepare(ids, runtime.GOMAXPROCS(0))
 		}
 	}()
 	return el
@@ -81,16 +87,18 @@ func (el *earlyLower) forEntries(res *Result, specs []bound.Spec) {
 	close(el.entries)
 }
 
-// finish waits for the prepass and gives the never-returns finder, the
-// options and the walker for the entries of res. Should the entries to
-// walk not be those the prepass was for, it gives new ones, whose
-// questions have not been asked yet: the prepass's order would be
-// another's.
+// finish waits for the prepass to start and gives the never-returns
+// finder, the options and the walker for the entries of res: the
+// walker's BoundEach of those entries waits for the prepass where it
+// must, and until it returns the finder is the prepass's. Should the
+// entries to walk not be those the prepass was for, it waits for the
+// prepass to end and gives new ones, whose questions have not been asked
+// yet: the prepass's order would be another's.
 func (el *earlyLower) finish(res *Result) (*noReturn, threads.LowerOptions, *provedLower) {
 	if el.done == nil {
 		return el.nr, el.lo, el.pl
 	}
-	<-el.done
+	<-el.started
 	var ids []int
 	for _, e := range res.Entries {
 		if !e.Bounded && e.AfterReset == nil {
@@ -100,6 +108,7 @@ func (el *earlyLower) finish(res *Result) (*noReturn, threads.LowerOptions, *pro
 	if slices.Equal(ids, el.ids) {
 		return el.nr, el.lo, el.pl
 	}
+	<-el.done
 	nr := newNoReturn(el.g, el.bo.Excluded)
 	lo := lowerOptions(el.bo, nr)
 	return nr, lo, &provedLower{g: el.g, lo: lo}

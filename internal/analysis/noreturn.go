@@ -40,6 +40,12 @@ type noReturn struct {
 	// depth is the level of the next walk.
 	scratches []*walkScratch
 	depth     int
+	// candidates keeps onPath's answer for each function but the entry
+	// itself (0: not asked yet, 1: no candidate, 2: never returns,
+	// memo says why): libLLVM-15's 36,687 entries ask about the callees
+	// of every function on their paths, again and again, each time
+	// through two or three map lookups on the analysis' goroutine.
+	candidates []uint8
 }
 
 func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
@@ -337,12 +343,34 @@ func (nr *noReturn) declaredNoReturn(f *binfile.File, addr uint64) bool {
 // entries (main) are left out: they do not return by design, not as an
 // error path.
 func (nr *noReturn) onPath(e Entry) []NeverReturns {
+	if len(nr.candidates) < len(nr.g.Nodes) {
+		nr.candidates = append(nr.candidates, make([]uint8, len(nr.g.Nodes)-len(nr.candidates))...)
+	}
 	candidate := func(id int) []NeverReturns {
-		n := nr.g.Nodes[id]
-		if n.Func == nil || runtimeEntry[n.Name] || id == e.Node || nr.skip[id] {
+		if id == e.Node {
 			return nil
 		}
-		if w := nr.why(id); w != "" {
+		// The answer once asked is the answer again: why's is kept in
+		// its memo.
+		switch nr.candidates[id] {
+		case 1:
+			return nil
+		case 2:
+			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: nr.memo[id]}}
+		}
+		n := nr.g.Nodes[id]
+		if n.Func == nil || runtimeEntry[n.Name] || nr.skip[id] {
+			nr.candidates[id] = 1
+			return nil
+		}
+		w := nr.why(id)
+		if _, kept := nr.memo[id]; kept {
+			nr.candidates[id] = 1
+			if w != "" {
+				nr.candidates[id] = 2
+			}
+		}
+		if w != "" {
 			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: w}}
 		}
 		return nil

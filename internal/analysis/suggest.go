@@ -26,9 +26,19 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 	var ids []int32
 	for i, s := range specs {
 		e := &res.Entries[i]
-		never := map[string]bool{}
-		for _, n := range e.NeverReturns {
-			never[n.Function] = true
+		// The functions on the entry's path that never return (at most
+		// one from onPath): compared by name, reason by reason, and put
+		// in a map only for a suggestion to be made (a map per entry,
+		// and a lookup per reason, were half of actionable on
+		// libLLVM-15).
+		var never map[string]bool
+		isNever := func(name string) bool {
+			for _, n := range e.NeverReturns {
+				if n.Function == name {
+					return true
+				}
+			}
+			return false
 		}
 		reach := rt.first(s.Node, e.Reasons)
 		ids = ids[:0]
@@ -48,9 +58,15 @@ func (res *Result) actionable(specs []bound.Spec, bo bound.Options) {
 			if shareable {
 				rank = ranks[j]
 			}
-			k := suggestionKey{sk.of(r, rank), int32(lib), len(never) > 0 && never[r.Function]}
+			k := suggestionKey{sk.of(r, rank), int32(lib), len(e.NeverReturns) > 0 && isNever(r.Function)}
 			id, done := memo.get(k)
 			if !done {
+				if never == nil {
+					never = map[string]bool{}
+					for _, n := range e.NeverReturns {
+						never[n.Function] = true
+					}
+				}
 				id = int32(len(texts))
 				texts = append(texts, res.suggestion(r, through, never))
 				texts = append(texts, ReasonGroup(r))

@@ -74,8 +74,9 @@ func AnalyzeText(w io.Writer, r *analysis.Result, o AnalyzeOptions) {
 		fmt.Fprintln(w)
 		t := newTable("", true, false, false, false)
 		t.row("BOUND", "VERDICT", "KIND", "ENTRY")
+		verdicts := newVerdictMemo(o.Budget)
 		for _, e := range r.Entries {
-			t.row(EntryBound(e), Verdict(e, o.Budget), e.Kind, e.Name)
+			t.row(EntryBound(e), verdicts.of(e), e.Kind, e.Name)
 		}
 		t.write(w)
 	}

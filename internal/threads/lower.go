@@ -115,8 +115,14 @@ type Lower struct {
 	// missed counts the Stop answers it found not asked yet.
 	worker bool
 	missed int
-	// prepared are the ids of the BoundEach whose prepass Prepare did.
-	prepared []int
+	// pre is the prepass Prepare or StartPrepare began for a BoundEach
+	// to come (lowerpar.go); nil: none.
+	pre *prepassRun
+	// cleanDone lists the clean functions whose value and edge are final
+	// (shared), in the order they were made: the workers copy them from
+	// val and next (lowerpar.go). synced is how many a worker copied.
+	cleanDone []int32
+	synced    int
 }
 
 // followedEdge is an edge the lower bound follows, with what the walk
@@ -402,6 +408,7 @@ func (l *Lower) finish(v int, best int64, bestEdge int) {
 	l.mark[v] = l.base + 2
 	if l.clean != nil && l.clean[v] && !l.worker {
 		l.shared[v] = true
+		l.cleanDone = append(l.cleanDone, int32(v))
 	}
 }
 

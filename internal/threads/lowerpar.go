@@ -43,7 +43,14 @@ func (l *Lower) BoundEach(ids []int, workers int, each func(k int, depth int64, 
 		}
 		return 0
 	}
-	if !l.walksInParallel(ids, workers) {
+	pre := l.pre
+	l.pre = nil
+	inParallel := l.walksInParallel(ids, workers)
+	if pre != nil && (!inParallel || !slices.Equal(pre.ids, ids)) {
+		<-pre.done // another's prepass: over before l is walked
+		pre = nil
+	}
+	if !inParallel {
 		var buf []Step
 		for k, id := range ids {
 			var d int64
@@ -52,11 +59,11 @@ func (l *Lower) BoundEach(ids []int, workers int, each func(k int, depth int64, 
 		}
 		return 0
 	}
-	if !slices.Equal(l.prepared, ids) {
-		l.prepass(ids)
+	if pre == nil {
+		pre = l.newPrepass(ids)
+		pre.run()
 	}
-	l.prepared = nil
-	return l.boundParallel(ids, workers, each)
+	return l.boundParallel(pre, workers, each)
 }
 
 // walksInParallel says whether BoundEach(ids, workers) walks on the
@@ -80,28 +87,83 @@ func (l *Lower) walksInParallel(ids []int, workers int) bool {
 // BoundEach of the same ids skips its prepass; the results are
 // BoundEach's alone.
 func (l *Lower) Prepare(ids []int, workers int) {
-	if l == nil || l.g == nil || !l.walksInParallel(ids, workers) {
-		return
-	}
-	l.prepass(ids)
-	l.prepared = slices.Clone(ids)
+	l.StartPrepare(ids, workers)()
 }
 
-// prepass asks Stop about every function the walks of ids reach, in
-// their order, makes the followed edges of those that reach a cycle, and
-// the values of the clean ones.
-func (l *Lower) prepass(ids []int) {
+// StartPrepare is Prepare in two steps: it readies the prepass and
+// returns it, to be run (on a goroutine of its own) beside the
+// BoundEach(ids, workers) that follows; that BoundEach may be called on
+// another goroutine as soon as StartPrepare has returned, and its
+// workers walk each chunk of entries as soon as the prepass has passed
+// it, instead of waiting for the whole prepass (libLLVM-15: a fifth of a
+// second with one core idle). Until that BoundEach, l is run's alone.
+func (l *Lower) StartPrepare(ids []int, workers int) (run func()) {
+	if l == nil || l.g == nil || !l.walksInParallel(ids, workers) {
+		return func() {}
+	}
+	pre := l.newPrepass(ids)
+	l.pre = pre
+	return pre.run
+}
+
+// prepassRun is a prepass under way: it says how far it has gone, chunk
+// by chunk of lowerChunk entries, and what the workers read of it then.
+//
+// The prepass writes the walker's shared tables (stops, shared, first
+// and count, the clean functions' values and edges) only for the
+// functions it walks, each once, and the walks of a chunk's entries read
+// only the functions the prepass walked for those entries and the ones
+// before: once ready[i] is closed, chunk i's walks read only what is
+// final, while the prepass goes on writing other functions' entries.
+// The followed edges (edges) and the list of clean functions
+// (cleanDone) grow by append, which never writes below their length:
+// each chunk gets their slice as it was when the chunk was passed.
+type prepassRun struct {
+	l     *Lower
+	ids   []int
+	ready []chan struct{}
+	snaps []prepassSnap
+	// done is closed when the prepass is over (Stop asked everything).
+	done chan struct{}
+}
+
+// prepassSnap is what a worker reads of the prepass after a chunk.
+type prepassSnap struct {
+	edges     []followedEdge
+	cleanDone []int32
+}
+
+func (l *Lower) newPrepass(ids []int) *prepassRun {
+	chunks := (len(ids) + lowerChunk - 1) / lowerChunk
+	p := &prepassRun{l: l, ids: slices.Clone(ids), ready: make([]chan struct{}, chunks), snaps: make([]prepassSnap, chunks), done: make(chan struct{})}
+	for i := range p.ready {
+		p.ready[i] = make(chan struct{})
+	}
+	return p
+}
+
+// run asks Stop about every function the walks of ids reach, in their
+// order, makes the followed edges of those that reach a cycle, and the
+// values of the clean ones; one walk for all the entries: a function is
+// entered once.
+func (p *prepassRun) run() {
+	l := p.l
 	if l.base >= ^uint32(0)-4 {
 		clear(l.mark)
 		l.base = 0
 	}
-	// One walk for all the entries: a function is entered once.
 	l.base += 2
-	for _, id := range ids {
+	for k, id := range p.ids {
 		if l.color(id) == white {
 			l.previsit(id)
 		}
+		if (k+1)%lowerChunk == 0 || k+1 == len(p.ids) {
+			i := k / lowerChunk
+			p.snaps[i] = prepassSnap{edges: l.edges, cleanDone: l.cleanDone}
+			close(p.ready[i])
+		}
 	}
+	close(p.done)
 }
 
 // previsit is visit of the prepass.
@@ -125,12 +187,26 @@ func (l *Lower) previsit(v int) {
 	l.mark[v] = l.base + 2
 }
 
-// workerCopy is a walker beside l after its prepass: its own colours,
-// values (the clean functions' copied) and chosen edges, and l's
-// answers, clean values and followed edges, read only.
+// workerCopy is a walker beside l and its prepass: its own colours,
+// values and chosen edges, and l's answers, clean values (copied as the
+// prepass makes them: sync) and followed edges, read only.
 func (l *Lower) workerCopy() *Lower {
-	return &Lower{g: l.g, opts: l.opts, ra: l.ra, mark: make([]uint32, len(l.mark)), val: slices.Clone(l.val), next: slices.Clone(l.next),
-		clean: l.clean, shared: l.shared, stops: l.stops, edges: l.edges, first: l.first, count: l.count, worker: true}
+	n := len(l.g.Nodes)
+	return &Lower{g: l.g, opts: l.opts, ra: l.ra, mark: make([]uint32, n), val: make([]int64, n), next: make([]int32, n),
+		clean: l.clean, shared: l.shared, stops: l.stops, first: l.first, count: l.count, worker: true}
+}
+
+// sync takes into worker w what the prepass of p had made when it passed
+// chunk i: the followed edges, and the clean functions' values and edges
+// (copied: w's own tables hold the walk's values of the others).
+func (w *Lower) sync(p *prepassRun, i int) {
+	s := p.snaps[i]
+	w.edges = s.edges
+	from := p.l
+	for _, v := range s.cleanDone[w.synced:] {
+		w.val[v], w.next[v] = from.val[v], from.next[v]
+	}
+	w.synced = len(s.cleanDone)
 }
 
 // lowerResults are a chunk's walks: entry j's chain is
@@ -143,8 +219,9 @@ type lowerResults struct {
 	missed []bool
 }
 
-func (l *Lower) boundParallel(ids []int, workers int, each func(k int, depth int64, chain []Step)) (parallel int) {
-	chunks := (len(ids) + lowerChunk - 1) / lowerChunk
+func (l *Lower) boundParallel(pre *prepassRun, workers int, each func(k int, depth int64, chain []Step)) (parallel int) {
+	ids := pre.ids
+	chunks := len(pre.ready)
 	done := make([]chan *lowerResults, chunks)
 	for i := range done {
 		done[i] = make(chan *lowerResults, 1)
@@ -178,6 +255,13 @@ func (l *Lower) boundParallel(ids []int, workers int, each func(k int, depth int
 				if i >= chunks {
 					return
 				}
+				// Once the prepass has passed the chunk's entries.
+				select {
+				case <-pre.ready[i]:
+				case <-cancel:
+					return
+				}
+				w.sync(pre, i)
 				w.walkChunk(r, ids[i*lowerChunk:min((i+1)*lowerChunk, len(ids))])
 				done[i] <- r // (room for one: never waits)
 			}
@@ -190,10 +274,11 @@ func (l *Lower) boundParallel(ids []int, workers int, each func(k int, depth int
 			k := i*lowerChunk + j
 			if r.missed[j] {
 				// Never seen (the prepass reaches what the walks do):
-				// the workers stop, and the rest is walked here, one
-				// entry after the other.
+				// the workers stop, and once the prepass is over the
+				// rest is walked here, one entry after the other.
 				close(cancel)
 				wg.Wait()
+				<-pre.done
 				var buf []Step
 				for ; k < len(ids); k++ {
 					d, buf = l.BoundInto(ids[k], buf)
@@ -212,6 +297,7 @@ func (l *Lower) boundParallel(ids []int, workers int, each func(k int, depth int
 		free <- r
 	}
 	wg.Wait()
+	<-pre.done // (closed with the last chunk's ready: Stop's answers are the caller's again)
 	return parallel
 }
 
