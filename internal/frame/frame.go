@@ -355,8 +355,7 @@ type inst struct {
 	writes    uint32
 	hasWrites bool
 	// quiet says what run's shortcut needs of the path's state to skip
-	// the instruction's general step (quietFlags; 0: no shortcut, and
-	// always 0 when the walk takes none: walker.fast).
+	// the instruction's general step (quietFlags; 0: no shortcut).
 	quiet uint8
 }
 
@@ -839,9 +838,7 @@ func (w *walker) decode(off int) *inst {
 			if eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16 {
 				w.literals = true
 			}
-			if w.fast {
-				in.quiet = quietFlags(eff)
-			}
+			in.quiet = quietFlags(eff)
 		}
 	}
 	if err != nil {
@@ -1048,7 +1045,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			return stack
 		}
 		e := &in.eff
-		if q := in.quiet; q != 0 && st.condLeft == 0 && st.sp == nil && st.raReg == 0 &&
+		if q := in.quiet; q != 0 && w.fast && st.condLeft == 0 && st.sp == nil && st.raReg == 0 &&
 			(q&quietFP == 0 || !st.fpOK) && (q&quietLoad == 0 || len(w.argLost) == 0) && (q&quietJcc == 0 || w.quietJump(e, st.limitOK, &jumpTo)) {
 			// An instruction that moves no SP, writes no stack word, sets
 			// no frame pointer and falls through or branches inside the
