@@ -354,6 +354,9 @@ type inst struct {
 	// (asked of the decoder once, see mayWrite).
 	writes    uint32
 	hasWrites bool
+	// quiet says what run's shortcut needs of the path's state to skip
+	// the instruction's general step (quietFlags; 0: no shortcut).
+	quiet uint8
 }
 
 // failed says whether the instruction did not decode (see walker.instErr).
@@ -568,6 +571,9 @@ type walker struct {
 	lostLoads  []lostLoad
 	// errs are the decoding errors of insts (inst.errAt).
 	errs []error
+	// fast lets run take its shortcut for quiet instructions (see
+	// quietFlags).
+	fast bool
 }
 
 // Analyze walks one function and returns its frame. It never panics on any
@@ -642,6 +648,7 @@ func (w *walker) analyze(sc *scratch) Frame {
 	start := state{depth: w.ra, retAt: w.ra}
 	w.regs = w.tracksRegs()
 	w.copies = w.tracksSPCopies()
+	w.fast = w.lr < 0 && !w.copies && !noQuiet
 	if w.lr >= 0 {
 		start.ra = 1 << uint(w.lr)
 	}
@@ -815,29 +822,105 @@ func (w *walker) decode(off int) *inst {
 	} else {
 		err = isa.DecodeInto(w.in.Decoder, w.code[off:end], w.addr(off), eff)
 	}
-	if err == nil && eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
-		*eff = w.withTail(off, *eff)
-	}
-	if err == nil && (eff.Len <= 0 || off+eff.Len > end) {
-		if eff.Len <= 0 {
+	in.errAt, in.hasWrites, in.quiet = 0, false, 0
+	if err == nil {
+		if eff.LiteralSize > 0 && end == w.segs[0].end && len(w.in.Tail) > 0 {
+			*eff = w.withTail(off, *eff)
+		}
+		switch {
+		case eff.Len <= 0:
 			err = fmt.Errorf("decoder returned length %d", eff.Len)
-		} else {
+		case off+eff.Len > end:
 			// An instruction that straddles the function's end: the code
 			// runs on past the symbol's size.
 			err = fmt.Errorf("instruction runs past the end of the function")
+		default:
+			if eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16 {
+				w.literals = true
+			}
+			in.quiet = quietFlags(eff)
 		}
 	}
-	in.errAt, in.hasWrites = 0, false
 	if err != nil {
 		w.errs = append(w.errs, err)
 		in.errAt = int32(len(w.errs))
 	}
-	if err == nil && (eff.LiteralSize > 0 || eff.DefKind == isa.DefHigh16) {
-		w.literals = true
-	}
 	w.index[off] = int32(len(w.insts))
 	w.fr.Instructions++
 	return in
+}
+
+// Bits of inst.quiet: quietStep says the instruction leaves SP
+// (SPNone), neither sets nor adjusts FP nor saves an SP limit, starts no
+// IT block, computes no reference, stores no register, writes at most a
+// register run's tracking does not follow (regsQuiet's DefNone,
+// DefOther, DefLoad) and accesses no SP- or FP-relative memory but to
+// load from it, and falls through or is a conditional branch to a known
+// target (quietJcc). On a path with no SP copy and no register holding
+// the return address, run's general step then changes nothing but the
+// deepest access (a load's), topReg and the argument area's slack, and
+// pushes the branch's target, on x86-64 (no link register, no RISC-V
+// copies: walker.fast). quietFP: it uses or clobbers FP, which matters
+// only while FP is set from SP; quietLoad: a load, which matters only
+// when a call dropped an SP copy (regsQuiet).
+const (
+	quietStep uint8 = 1 << iota
+	quietFP
+	quietLoad
+	quietJcc
+)
+
+// quietFlags is inst.quiet for the instruction e.
+func quietFlags(e *isa.Effect) uint8 {
+	if e.SP != isa.SPNone || e.SetsFP || e.AdjustsFP || e.SavesSPLimit || e.CondNext != 0 || e.HasStore {
+		return 0
+	}
+	q := quietStep
+	switch e.Flow {
+	case isa.FlowNext:
+	case isa.FlowCondJump:
+		if !e.HasTarget {
+			return 0
+		}
+		q |= quietJcc
+	default:
+		return 0
+	}
+	switch e.DefKind {
+	case isa.DefLoad:
+		q |= quietLoad
+	case isa.DefCopy, isa.DefAddImm:
+		// (A copy of SP or FP, or an address from them, is a frame
+		// address or an SP copy trackRegs notes.)
+		if e.DefSrc == regSP || e.DefSrc == regFP || e.Access != isa.BaseNone {
+			return 0
+		}
+	case isa.DefNone, isa.DefOther, isa.DefConst, isa.DefAddr:
+		if e.Access != isa.BaseNone {
+			return 0 // (a store to the stack: trackRegs follows it)
+		}
+	default:
+		return 0
+	}
+	if e.UsesFP || e.ClobbersFP {
+		q |= quietFP
+	}
+	return q
+}
+
+// quietJump says whether run's shortcut may take the conditional
+// branch e (quietJcc) on a path with or without a stack-clash limit:
+// a branch into the function (*to: its target's offset) on a path with
+// no limit, which the general step pushes with the state after it.
+// (targetOffset may extend the code; the general step would have asked
+// it first as well.)
+func (w *walker) quietJump(e *isa.Effect, limitOK bool, to *int) bool {
+	if limitOK {
+		return false
+	}
+	t, inside := w.targetOffset(e)
+	*to = t
+	return inside
 }
 
 // instErr is the decoding error of in (nil when it decoded).
@@ -888,6 +971,7 @@ func (w *walker) walk(start int, st state) {
 
 // run follows straight-line code from off, pushing branch targets on stack.
 func (w *walker) run(off int, st state, stack []work) []work {
+	var jumpTo int // (quietJump's)
 	for {
 		if off < 0 || off >= len(w.code) || w.isData(off) {
 			return stack
@@ -961,6 +1045,57 @@ func (w *walker) run(off int, st state, stack []work) []work {
 			return stack
 		}
 		e := &in.eff
+		if q := in.quiet; q != 0 && w.fast && st.condLeft == 0 && st.sp == nil && st.raReg == 0 &&
+			(q&quietFP == 0 || !st.fpOK) && (q&quietLoad == 0 || len(w.argLost) == 0) && (q&quietJcc == 0 || w.quietJump(e, st.limitOK, &jumpTo)) {
+			// An instruction that moves no SP, writes no stack word, sets
+			// no frame pointer and falls through or branches inside the
+			// function, on a path with no SP copy or return address in a
+			// register (see quietFlags): what the general step below
+			// would do, without the copy of the state and the forty
+			// tests per instruction, for most instructions of compiled
+			// x86-64 code.
+			if q&quietLoad != 0 && !st.afterReset {
+				switch {
+				case e.Access == isa.BaseSP:
+					w.touch(st.depth - e.AccessOff)
+				case e.Access == isa.BaseFP && st.fpOK:
+					w.touch(st.fpDepth - e.AccessOff)
+				}
+			}
+			switch {
+			case st.afterReset:
+				w.fr.ResetSize = max(w.fr.ResetSize, st.depth)
+			case st.depth > w.fr.Size:
+				w.fr.Size = st.depth
+				w.maxAt = addr + uint64(e.Len)
+				w.maxOK = true
+			}
+			if st.depth < 0 {
+				if st.afterReset {
+					w.setKind(Unknown, addr, "SP rises above the top of the main stack at %#x", addr)
+				} else {
+					w.setKind(Unknown, addr, "SP rises above the caller's SP at %#x", addr)
+				}
+				return stack
+			}
+			if e.HasRef {
+				w.fr.Refs = append(w.fr.Refs, e.Ref)
+			}
+			if w.regs {
+				if quietCheck != nil {
+					quietCheck(w, off, e, st, st)
+				}
+				st.topReg = 0 // (regsQuiet's)
+				if w.argTrack && !st.dyn {
+					st.args.slack = 0 // (all trackArgs does)
+				}
+			}
+			if q&quietJcc != 0 {
+				stack = append(stack, work{jumpTo, st})
+			}
+			off += e.Len
+			continue
+		}
 		cond := st.condLeft > 0
 		if cond {
 			st.condLeft--

@@ -353,9 +353,10 @@ func regsQuiet(e *isa.Effect, pre, st *state, lost int) bool {
 	return false
 }
 
-// quietCheck, when not nil (tests), is called where regsQuiet spares
-// trackRegs, with the states before st.topReg is cleared; noQuiet turns
-// regsQuiet off (TestRegsQuiet, TestRegsQuietFrames).
+// quietCheck, when not nil (tests), is called where regsQuiet or run's
+// shortcut (quietFlags) spares trackRegs, with the states before
+// st.topReg is cleared; noQuiet turns both off (TestRegsQuiet,
+// TestRegsQuietFrames).
 var (
 	quietCheck func(w *walker, off int, e *isa.Effect, pre, st state)
 	noQuiet    bool

@@ -63,6 +63,10 @@ func checkHot(t testing.TB, code []byte, pc uint64) {
 	if err != nil || hot != want {
 		t.Errorf("% x at %#x: decodeHot\n%+v\nthe x86asm path\n%+v, %v", code[:min(len(code), 15)], pc, hot, want, err)
 	}
+	// MayWrite from decodeHot's Effect, where it answers, is x86asm's.
+	if m, ok := mayWriteHot(code); ok && m != mayWriteSlow(code) {
+		t.Errorf("% x at %#x: mayWriteHot %016b, mayWriteSlow %016b", code[:min(len(code), 15)], pc, m, mayWriteSlow(code))
+	}
 }
 
 // libstdcxxPath is the C++ runtime's code: compiled without frame

@@ -2,6 +2,8 @@ package x86
 
 import (
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/stackscope/stackscope/internal/isa"
 )
 
 // allRegs is MayWrite's answer for an instruction it cannot describe.
@@ -15,7 +17,76 @@ const allRegs = 0xFFFF
 // a register operand of an instruction not known to only read it counts
 // as written, and an instruction x86asm does not decode writes all. See
 // isa.RegWriter.
-func (Decoder) MayWrite(code []byte, pc uint64) (mask uint32) {
+func (Decoder) MayWrite(code []byte, pc uint64) uint32 {
+	if m, ok := mayWriteHot(code); ok {
+		return m
+	}
+	return mayWriteSlow(code)
+}
+
+// mayWriteHot is MayWrite for the instructions decodeHot takes, read
+// from its Effect (about a fifth of x86asm's cost; the frame walk asks
+// MayWrite at every instruction while a register holds a copy of SP):
+// the register its Def names, rsp for what moves SP (push, pop, call,
+// ret, leave, add and sub rsp), rbp for what sets or clobbers it, and
+// rax and rdx for imul, which MayWrite counts for every form of it.
+// decodeHot describes every register its forms write (Def), and checkHot
+// compares this with mayWriteSlow wherever decodeHot takes an
+// instruction. ok is false for the rest.
+func mayWriteHot(code []byte) (mask uint32, ok bool) {
+	var e isa.Effect
+	if !decodeHot(code, 0, &e) || e.DefKind == isa.DefNone && hotWritesUndescribed(code) {
+		return 0, false
+	}
+	if e.DefKind != isa.DefNone && e.DefReg >= 0 && e.DefReg < 16 {
+		mask |= 1 << uint(e.DefReg)
+	}
+	if e.SP != isa.SPNone || e.Flow == isa.FlowCall || e.Flow == isa.FlowIndirectCall || e.Flow == isa.FlowReturn {
+		mask |= wRSP
+	}
+	if e.SetsFP || e.ClobbersFP {
+		mask |= wRBP
+	}
+	op := code[0]
+	if op&0xF0 == 0x40 {
+		op = code[1] // (decodeHot took it: there is a byte after REX)
+	}
+	if op == 0x69 || op == 0x6B || op == 0x0F && hotIsImul0F(code) {
+		mask |= wRAX | wRDX
+	}
+	return mask, true
+}
+
+// hotWritesUndescribed says whether code, an instruction decodeHot
+// took, is one whose register write its Def leaves undescribed (setcc
+// and mov r/m8, imm8 on a register), or int3, which x86asm does not
+// decode (MayWrite: every register): mayWriteSlow answers for them.
+func hotWritesUndescribed(code []byte) bool {
+	p := 0
+	if code[0]&0xF0 == 0x40 {
+		p = 1
+	}
+	switch code[p] {
+	case 0xCC, 0xC6:
+		return true
+	case 0x0F:
+		return p+1 < len(code) && code[p+1]&0xF0 == 0x90
+	}
+	return false
+}
+
+// hotIsImul0F says whether code, a 0F xx instruction decodeHot took
+// (after an optional REX), is imul r, r/m (0F AF).
+func hotIsImul0F(code []byte) bool {
+	p := 0
+	if code[0]&0xF0 == 0x40 {
+		p = 1
+	}
+	return p+1 < len(code) && code[p] == 0x0F && code[p+1] == 0xAF
+}
+
+// mayWriteSlow is MayWrite through x86asm's decoding.
+func mayWriteSlow(code []byte) (mask uint32) {
 	defer func() {
 		if recover() != nil {
 			mask = allRegs

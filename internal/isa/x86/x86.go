@@ -66,6 +66,14 @@ func (d Decoder) Decode(code []byte, pc uint64) (isa.Effect, error) {
 // DecodeInto is Decode writing the Effect to *eff (isa.IntoDecoder): the
 // frame walk decodes straight into its table of instructions.
 func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
+	// (A call small enough to inline: an interface holding a Decoder
+	// calls the generated pointer wrapper (*Decoder).DecodeInto, which
+	// then calls decodeInto itself instead of a second wrapper level.)
+	return decodeInto(code, pc, eff)
+}
+
+// decodeInto is DecodeInto.
+func decodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}
 	if decodeHot(code, pc, eff) {
 		return nil // (no nop among them)
