@@ -549,7 +549,7 @@ func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Tabl
 		if fn.AssumedMethods == nil {
 			fn.AssumedMethods = map[string]int{}
 		}
-		fn.AssumedMethods[a.Method]++
+		fn.AssumedMethods[a.Method.String()]++
 	}
 	if l, ok := lines.Func(n.Func.Addr); ok {
 		fn.File, fn.Line = l.File, l.Line

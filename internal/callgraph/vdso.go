@@ -256,7 +256,7 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 			var sites []site
 			for id, n := range g.Nodes {
 				for _, e := range n.Edges {
-					if e.Method == "ifunc" && impls[e.To] && !slices.Contains(sites, site{id, e.Site}) {
+					if e.Method == MethodIfunc && impls[e.To] && !slices.Contains(sites, site{id, e.Site}) {
 						sites = append(sites, site{id, e.Site})
 					}
 				}

@@ -25,9 +25,9 @@ type Step struct {
 // certain reports the edges whose call the code itself names: a lower
 // bound may use only these (an address-taken assumption may reach none of
 // its targets; an ifunc call reaches one implementation, handled apart).
-func certain(method string) bool {
+func certain(method callgraph.Method) bool {
 	switch method {
-	case "direct", "plt", "got", "annotated", "init-array", callgraph.MethodConstant, callgraph.MethodLibcStart:
+	case callgraph.MethodDirect, callgraph.MethodPLT, callgraph.MethodGOT, callgraph.MethodAnnotated, callgraph.MethodInitArray, callgraph.MethodConstant, callgraph.MethodLibcStart:
 		return true
 	}
 	return false
@@ -203,10 +203,10 @@ func (l *Lower) compactEdges(v int) []followedEdge {
 func (l *Lower) appendFollowed(list []followedEdge, v int) []followedEdge {
 	n := l.g.Nodes[v]
 	for ei, e := range n.Edges {
-		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] {
+		if !certain(e.Method) && e.Method != callgraph.MethodIfunc || l.opts.Excluded[e.To] {
 			continue
 		}
-		list = append(list, followedEdge{add: l.through(n, e, 0), to: int32(e.To), index: int32(ei), ifunc: e.Method == "ifunc"})
+		list = append(list, followedEdge{add: l.through(n, e, 0), to: int32(e.To), index: int32(ei), ifunc: e.Method == callgraph.MethodIfunc})
 	}
 	return list
 }
@@ -230,7 +230,7 @@ func (l *Lower) BoundInto(id int, buf []Step) (int64, []Step) {
 // code names, and ifunc calls (handled apart), never into what the user
 // set aside.
 func (l *Lower) follows(e callgraph.Edge) bool {
-	return (certain(e.Method) || e.Method == "ifunc") && !l.opts.Excluded[e.To]
+	return (certain(e.Method) || e.Method == callgraph.MethodIfunc) && !l.opts.Excluded[e.To]
 }
 
 // cleanNodes marks the functions from which no cycle of followed calls
@@ -451,7 +451,7 @@ func (l *Lower) visit(v int) {
 		return
 	}
 	for ei, e := range n.Edges {
-		if !certain(e.Method) && e.Method != "ifunc" || l.opts.Excluded[e.To] || l.stop(e.To) {
+		if !certain(e.Method) && e.Method != callgraph.MethodIfunc || l.opts.Excluded[e.To] || l.stop(e.To) {
 			continue
 		}
 		c := l.color(e.To)
@@ -461,7 +461,7 @@ func (l *Lower) visit(v int) {
 			continue // a cycle: not followed
 		}
 		d := l.through(n, e, l.val[e.To])
-		if e.Method == "ifunc" {
+		if e.Method == callgraph.MethodIfunc {
 			ifuncs = keepShallowest(ifuncs, e.Site, d, ei)
 			l.ifuncs[l.depth-1] = ifuncs
 			continue
