@@ -706,8 +706,21 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method Method) {
 // Growing the list by doubling from one edge was 200 MB of garbage on
 // libLLVM-15 (1.4 million edges), and ClipEdges copied most lists once
 // more to drop the spare room; a list made to this size usually ends full.
+// A call through the PLT of a module with lazily bound slots counts two:
+// it gets an edge to the lazy-binding resolver too (linkLazy). Counted
+// as one, the lists of libLLVM-15's 62,000 functions that call through
+// its PLT grew past their room (a copy each), and most were copied once
+// more by ClipEdges.
 func edgeRoom(n *Node) int {
-	return max(len(n.Frame.Calls), 1)
+	room := len(n.Frame.Calls)
+	if m := n.Module; m != nil && m.File != nil && len(m.File.LazySlots) > 0 && len(m.File.PLT) > 0 {
+		for _, cs := range n.Frame.Calls {
+			if !cs.Kind.Indirect() && m.File.InPLT(cs.Target) {
+				room++
+			}
+		}
+	}
+	return max(room, 1)
 }
 
 // checkReturn makes the caller's frame Unknown when its callee does not
