@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/bound"
+	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/config"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -154,7 +155,7 @@ func TestProvedAtLeast(t *testing.T) {
 		}
 		named := false
 		for _, e := range g.Nodes[m.PathNodes[i-1]].Edges {
-			if e.To == node && slices.Contains([]string{"direct", "plt", "got", "ifunc", "annotated", "init-array", "constant"}, e.Method) {
+			if e.To == node && slices.Contains([]callgraph.Method{callgraph.MethodDirect, callgraph.MethodPLT, callgraph.MethodGOT, callgraph.MethodIfunc, callgraph.MethodAnnotated, callgraph.MethodInitArray, callgraph.MethodConstant}, e.Method) {
 				named = true
 			}
 		}

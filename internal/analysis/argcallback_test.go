@@ -64,7 +64,7 @@ func TestArgumentCallbacks(t *testing.T) {
 		var got []uint64
 		for _, e := range n.Edges {
 			to := g.Nodes[e.To]
-			if e.Method != "direct" && e.Method != callgraph.MethodArgument {
+			if e.Method != callgraph.MethodDirect && e.Method != callgraph.MethodArgument {
 				t.Errorf("strict=%v: __tfind calls %s at %#x (%s), not a constant argument", strict, to.Name, e.Site, e.Method)
 			}
 			if e.Method == callgraph.MethodArgument {

@@ -203,13 +203,13 @@ func TestLibcVtableKeptInSlot(t *testing.T) {
 		if !ok {
 			t.Skipf("SKIPPED: this libc's _IO_new_file_underflow has no call through a vtable pointer reloaded from its frame")
 		}
-		var methods []string
+		var methods []callgraph.Method
 		for _, e := range n.Edges {
 			if e.Site == site {
 				methods = append(methods, e.Method)
 			}
 		}
-		if len(methods) == 0 || slices.ContainsFunc(methods, func(m string) bool { return m != callgraph.MethodLibioVtable }) {
+		if len(methods) == 0 || slices.ContainsFunc(methods, func(m callgraph.Method) bool { return m != callgraph.MethodLibioVtable }) {
 			t.Errorf("strict=%v: _IO_new_file_underflow's call at %#x: edges by %v, want %s only", strict, site, methods, callgraph.MethodLibioVtable)
 		}
 		if slices.ContainsFunc(n.Unresolved, func(c frame.CallSite) bool { return c.Addr == site }) ||

@@ -97,7 +97,7 @@ func checkEffects(f *binfile.File, g *callgraph.Graph, c *config.Config, warning
 func annotationUsed(g *callgraph.Graph, in config.Indirect) bool {
 	for _, id := range g.NodesNamed(in.Function) {
 		for _, e := range g.Nodes[id].Edges {
-			if e.Method == "annotated" && (in.Site == 0 || e.Site == in.Site) {
+			if e.Method == callgraph.MethodAnnotated && (in.Site == 0 || e.Site == in.Site) {
 				return true
 			}
 		}

@@ -155,7 +155,7 @@ func cookieWriteHub(t *testing.T, g *callgraph.Graph, id int) int {
 	if hub < 0 {
 		var m []string
 		for _, e := range g.Nodes[id].Edges {
-			m = append(m, g.Nodes[e.To].Name+" ("+e.Method+")")
+			m = append(m, g.Nodes[e.To].Name+" ("+e.Method.String()+")")
 		}
 		t.Fatalf("_IO_cookie_write's call is not linked by the model: edges %v", m)
 	}

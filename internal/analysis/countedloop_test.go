@@ -207,7 +207,9 @@ func TestDlDebugVdprintfCounted(t *testing.T) {
 	if !slices.Equal(n.Frame.CountedMoves, subs) {
 		t.Errorf("_dl_debug_vdprintf: counted moves %#x, objdump's sub $0x30,%%rsp %#x", n.Frame.CountedMoves, subs)
 	}
-	if !slices.ContainsFunc(n.Edges, func(e callgraph.Edge) bool { return res.Graph.Nodes[e.To].Summary == callgraph.MethodLibcFatal }) {
+	if !slices.ContainsFunc(n.Edges, func(e callgraph.Edge) bool {
+		return res.Graph.Nodes[e.To].Summary == callgraph.MethodLibcFatal.String()
+	}) {
 		t.Errorf("_dl_debug_vdprintf: no edge to glibc's fatal-error paths (its assert's call, cut on the libc-checks premise)")
 	}
 	main := entry(t, res, "main")

@@ -37,7 +37,7 @@ func TestFiniRunners(t *testing.T) {
 	requireLibcDebug(t, res)
 	g := res.Graph
 
-	targets := func(id int, method string) []string {
+	targets := func(id int, method callgraph.Method) []string {
 		var out []string
 		for _, e := range g.Nodes[id].Edges {
 			if e.Method == method {
@@ -61,12 +61,12 @@ func TestFiniRunners(t *testing.T) {
 
 	if ids := g.NodesNamed("_dl_call_fini"); len(ids) > 0 {
 		callFini := ids[0]
-		if got := targets(callFini, "init-array"); !slices.Contains(got, "__do_global_dtors_aux") {
+		if got := targets(callFini, callgraph.MethodInitArray); !slices.Contains(got, "__do_global_dtors_aux") {
 			t.Errorf("_dl_call_fini's targets %v lack the program's __do_global_dtors_aux", got)
 		}
 		noHub(callFini)
 		for _, id := range g.NodesNamed("_dl_fini") {
-			if got := targets(id, "init-array"); len(got) > 0 {
+			if got := targets(id, callgraph.MethodInitArray); len(got) > 0 {
 				t.Errorf("_dl_fini's indirect calls (the lock hooks) are linked to destructors %v", got)
 			}
 		}

@@ -160,7 +160,7 @@ func (c *collector) contextual(id int) bool {
 		return false
 	}
 	for _, e := range c.callers[id] {
-		if e.Method != "direct" {
+		if e.Method != callgraph.MethodDirect {
 			return false
 		}
 	}

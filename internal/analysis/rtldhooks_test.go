@@ -45,7 +45,7 @@ func objectAddr(t *testing.T, m *callgraph.Module, name string) uint64 {
 
 // siteTargets returns the methods of node id's edges at site and the
 // nodes its glibc-model edges' hubs go to.
-func siteTargets(res *Result, id int, site uint64) (methods []string, targets []int) {
+func siteTargets(res *Result, id int, site uint64) (methods []callgraph.Method, targets []int) {
 	g := res.Graph
 	for _, e := range g.Nodes[id].Edges {
 		if e.Site != site {

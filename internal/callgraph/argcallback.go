@@ -40,9 +40,6 @@ import (
 // program's libraries (the analysed file is not a shared object, whose
 // exported functions anyone may call) and x86-64.
 
-// MethodArgument is the method of the edges the model above gives.
-const MethodArgument = "constant-argument"
-
 // argRegs are the x86-64 System V argument registers, in order.
 var argRegs = []int8{7, 6, 2, 1, 8, 9} // rdi, rsi, rdx, rcx, r8, r9
 
@@ -175,7 +172,7 @@ type callerEdge struct {
 // plainCall says whether an edge is a direct call, a PLT call or a call
 // through a GOT slot.
 func plainCall(e *Edge) bool {
-	return e.Method == "direct" || e.Method == "plt" || e.Method == "got"
+	return e.Method == MethodDirect || e.Method == MethodPLT || e.Method == MethodGOT
 }
 
 type argModel struct {

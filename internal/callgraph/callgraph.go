@@ -164,10 +164,11 @@ type Edge struct {
 	To    int
 	Site  uint64
 	Depth int64 // the caller's depth at the call (frame.CallSite.Depth)
-	// Method says how the target was found: "direct", "plt" (through the
-	// PLT, by the imported symbol's name), "got" (call [rip+X]), "ifunc"
-	// (an implementation the GNU ifunc resolver can return).
-	Method string
+	// Method says how the target was found: MethodDirect, MethodPLT
+	// (through the PLT, by the imported symbol's name), MethodGOT (call
+	// [rip+X]), MethodIfunc (an implementation the GNU ifunc resolver can
+	// return), or the method of a model or of an indirect call's set.
+	Method Method
 	Kind   frame.CallKind
 	// AfterReset: the call comes after the caller set SP to the top of
 	// the main stack; Depth is measured from that top.
@@ -612,19 +613,19 @@ func (g *Graph) resolveEdges(id int) {
 		switch {
 		case !cs.Kind.Indirect():
 			if fi, ok := m.File.FunctionIndex(cs.Target); ok {
-				g.addEdge(id, g.nodeFor(m, fi), cs, "direct")
+				g.addEdge(id, g.nodeFor(m, fi), cs, MethodDirect)
 				continue
 			}
 			if m.File.InPLT(cs.Target) && g.linkPLT(id, m, cs) {
 				continue
 			}
 			if to, ok := g.codeNode(m, cs.Target); ok {
-				g.addEdge(id, to, cs, "direct")
+				g.addEdge(id, to, cs, MethodDirect)
 				continue
 			}
 			n.more().badTargets = append(n.more().badTargets, cs)
 		case cs.HasSlot:
-			if !g.linkSlot(id, m, cs.Slot, cs, "got") {
+			if !g.linkSlot(id, m, cs.Slot, cs, MethodGOT) {
 				n.Unresolved = append(n.Unresolved, cs)
 			}
 		case g.Arch == binfile.ArchThumb && isConstant(cs.From):
@@ -657,7 +658,7 @@ func (g *Graph) linkGOTLoad(id int, m *Module, cs frame.CallSite) bool {
 	if m.File.WeakImport(name) && !g.definedAnywhere(name) {
 		return true
 	}
-	return g.linkSlot(id, m, slot, cs, "got")
+	return g.linkSlot(id, m, slot, cs, MethodGOT)
 }
 
 // definedAnywhere says whether the program or a library defines name.
@@ -672,10 +673,6 @@ func (g *Graph) definedAnywhere(name string) bool {
 	}
 	return !g.opts.FollowLibraries // libraries not followed: not known
 }
-
-// MethodConstant is the Method of an edge whose target the code loads as
-// a constant just before it branches (ldr rX,=f or movw/movt; bx/blx rX).
-const MethodConstant = "constant"
 
 // isConstant says whether an indirect call's target is a constant the
 // code loads, not an element of a table.
@@ -705,7 +702,7 @@ func (g *Graph) linkConstant(id int, m *Module, cs frame.CallSite) {
 	n.Unresolved = append(n.Unresolved, cs)
 }
 
-func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
+func (g *Graph) addEdge(from, to int, cs frame.CallSite, method Method) {
 	kind := cs.Kind
 	switch kind {
 	case frame.IndirectCall:
@@ -729,8 +726,21 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method string) {
 // Growing the list by doubling from one edge was 200 MB of garbage on
 // libLLVM-15 (1.4 million edges), and ClipEdges copied most lists once
 // more to drop the spare room; a list made to this size usually ends full.
+// A call through the PLT of a module with lazily bound slots counts two:
+// it gets an edge to the lazy-binding resolver too (linkLazy). Counted
+// as one, the lists of libLLVM-15's 62,000 functions that call through
+// its PLT grew past their room (a copy each), and most were copied once
+// more by ClipEdges.
 func edgeRoom(n *Node) int {
-	return max(len(n.Frame.Calls), 1)
+	room := len(n.Frame.Calls)
+	if m := n.Module; m != nil && m.File != nil && len(m.File.LazySlots) > 0 && len(m.File.PLT) > 0 {
+		for _, cs := range n.Frame.Calls {
+			if !cs.Kind.Indirect() && m.File.InPLT(cs.Target) {
+				room++
+			}
+		}
+	}
+	return max(room, 1)
 }
 
 // checkReturn makes the caller's frame Unknown when its callee does not
@@ -761,7 +771,7 @@ func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
 		slot = g.pltSlot(m, cs.Target)
 		m.pltSlots[cs.Target] = slot
 	}
-	if slot == 0 || !g.linkSlot(from, m, slot, cs, "plt") {
+	if slot == 0 || !g.linkSlot(from, m, slot, cs, MethodPLT) {
 		return false
 	}
 	if m.File.LazySlots[slot] && !g.isInterpreter(m) {
@@ -769,9 +779,6 @@ func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
 	}
 	return true
 }
-
-// MethodLazy is the Method of an edge to the lazy-binding resolver.
-const MethodLazy = "lazy-binding"
 
 // LazyResolverName names the node of ld.so's lazy-binding resolver, so that
 // a [[frame]] in stackscope.toml can give it a size.
@@ -923,7 +930,7 @@ func (g *Graph) pltSlot(m *Module, addr uint64) uint64 {
 
 // linkSlot links a call through GOT slot to its target: an imported symbol
 // by name, or the implementations of a local ifunc (IRELATIVE).
-func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method string) bool {
+func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method Method) bool {
 	if name, ok := m.File.Slots[slot]; ok {
 		g.linkImport(from, m, name, cs, method)
 		return true
@@ -940,7 +947,7 @@ func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, me
 // linkImport adds an edge to the definition of an imported symbol: in the
 // calling module itself when it defines it, else in the first library that
 // exports it, else to an external node.
-func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method string) {
+func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method Method) {
 	if def := g.importDefinition(m, name); def.mod != nil {
 		g.linkFunction(from, def.mod, def.fn, cs, method)
 		return
@@ -995,7 +1002,7 @@ func (g *Graph) searchDefinition(m *Module, name string) importDef {
 	return importDef{}
 }
 
-func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method string) {
+func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method Method) {
 	fi, _ := m.File.FunctionIndex(fn.Addr)
 	if fn.IFunc {
 		g.linkIFunc(from, m, fi, cs)
@@ -1031,7 +1038,7 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 	linked := false
 	for _, ref := range targets {
 		if fi, ok := lib.File.FunctionIndex(ref); ok && fi != resolver {
-			g.addEdge(from, g.nodeFor(lib, fi), cs, "ifunc")
+			g.addEdge(from, g.nodeFor(lib, fi), cs, MethodIfunc)
 			linked = true
 		}
 	}

@@ -46,7 +46,7 @@ func (g *Graph) finalizeGetsHandles(fin int) bool {
 			if e.To != fin {
 				continue
 			}
-			if n.Hub || (e.Method != "direct" && e.Method != "plt" && e.Method != "got") {
+			if n.Hub || (e.Method != MethodDirect && e.Method != MethodPLT && e.Method != MethodGOT) {
 				return false
 			}
 			const rdi = 7

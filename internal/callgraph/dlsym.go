@@ -68,10 +68,6 @@ var symbolLookups = []string{"dlsym", "__dlsym", "___dlsym", "dlvsym", "__dlvsym
 // node of the functions of objects loaded at run time.
 var libcLookups = []string{"__libc_dlsym", "__libc_dlvsym"}
 
-// MethodSymbolLookup is the method of the edges from a hub to the lookup
-// hub, and from the lookup hub to the functions dlsym can return.
-const MethodSymbolLookup = "dlsym"
-
 // whyLoadedAtRunTime is the reason of the node standing for the functions
 // of objects loaded at run time.
 const whyLoadedAtRunTime = "a pointer from dlsym (or libc's __libc_dlsym) can be a function of an object loaded at run time, " +

@@ -71,14 +71,6 @@ import (
 // stays "C" (model 1 above).
 const PremiseCLocale = "c-locale"
 
-// MethodGconvStep is the method of the edge from a call through a gconv
-// step's function to the node standing for the static steps' functions.
-const MethodGconvStep = "gconv-step"
-
-// MethodGconvModule is the Method of a step call's edge to the node of
-// the gconv modules' functions (not analysed), once a module can load.
-const MethodGconvModule = "gconv-module"
-
 // localeChangers are glibc's functions that install locale data other
 // than the C locale's (or make a locale_t that can hold it).
 var localeChangers = []string{"setlocale", "__newlocale", "newlocale", "__duplocale", "duplocale", "__uselocale", "uselocale"}
@@ -288,7 +280,7 @@ func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
 		cut := false
 		n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool {
 			to := g.Nodes[e.To]
-			if to.Module != m || to.Func == nil || e.Method != "direct" {
+			if to.Module != m || to.Func == nil || e.Method != MethodDirect {
 				return false
 			}
 			only, ok := targets[to.Func.Addr]

@@ -160,7 +160,7 @@ func TestIFuncResolverValues(t *testing.T) {
 				for _, e := range main.Edges {
 					// (The lazy slot's first call also goes to ld.so's
 					// resolver: an edge of another method.)
-					if e.Site == site && e.Method == "ifunc" {
+					if e.Site == site && e.Method == MethodIfunc {
 						names = append(names, g.Nodes[e.To].Name)
 					}
 				}

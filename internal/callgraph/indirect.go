@@ -25,7 +25,7 @@ type Assumption struct {
 	Targets int
 	// Method is MethodAddressTaken, MethodPrototype, MethodVtableSlot or
 	// MethodVtableTyped.
-	Method string
+	Method Method
 	// Detail says what was assumed, for reports: "assumed: 2 functions
 	// with prototype int (*)(int, char *)".
 	Detail string
@@ -140,7 +140,7 @@ func (g *Graph) linkInitArrays(id int, cs frame.CallSite) bool {
 		}
 		for _, addr := range addrs {
 			if fi, ok := mod.File.FunctionIndex(addr); ok {
-				g.addEdge(id, g.nodeFor(mod, fi), cs, "init-array")
+				g.addEdge(id, g.nodeFor(mod, fi), cs, MethodInitArray)
 				linked = true
 			}
 		}
@@ -152,7 +152,7 @@ func (g *Graph) linkInitArrays(id int, cs frame.CallSite) bool {
 		// (picolibc and newlib firmware with no constructors), so the
 		// call is never made. It goes to a node
 		// with no code, so that it is resolved, not a reason.
-		g.addEdge(id, g.emptyInitArrays(m), cs, "init-array")
+		g.addEdge(id, g.emptyInitArrays(m), cs, MethodInitArray)
 		linked = true
 	}
 	return linked
@@ -181,7 +181,7 @@ func (g *Graph) linkAnnotated(id int, cs frame.CallSite) bool {
 			if !ok {
 				to = g.external(name)
 			}
-			g.addEdge(id, to, cs, "annotated")
+			g.addEdge(id, to, cs, MethodAnnotated)
 			linked = true
 		}
 	}
@@ -269,10 +269,10 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: fmt.Sprintf("[any of %d address-taken functions]", count),
 		Frame: frame.Frame{Kind: frame.Static}})
 	for _, t := range taken {
-		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: "address-taken"})
+		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: MethodAddressTaken})
 	}
 	if m != g.Modules[0] && programHub >= 0 && count > len(taken) {
-		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: programHub, Kind: frame.Call, Method: "address-taken"})
+		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: programHub, Kind: frame.Call, Method: MethodAddressTaken})
 	}
 	m.hub, m.hubCount = hub, count
 	g.linkLookupHub(hub) // (dlsym.go, once a lookup is reachable)

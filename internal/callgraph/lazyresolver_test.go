@@ -49,20 +49,20 @@ func TestLazyResolverFrame(t *testing.T) {
 	// lib_fn, then lib_fn's through its lazy slot).
 	build := func(strict bool) (*Graph, *Node, int64) {
 		g := Build(f, x86.Decoder{}, Options{StackAlign: 16, FollowLibraries: true, Strict: strict})
-		edge := func(name, method string) Edge {
+		edge := func(name string, method Method) Edge {
 			ids := g.NodesNamed(name)
 			if len(ids) != 1 {
 				t.Fatalf("%s: %d nodes", name, len(ids))
 			}
 			for _, e := range g.Nodes[ids[0]].Edges {
-				if method == "" && g.Nodes[e.To].Name == "lib_fn" || e.Method == method {
+				if method == MethodNone && g.Nodes[e.To].Name == "lib_fn" || e.Method == method {
 					return e
 				}
 			}
 			t.Fatalf("%s has no %q edge", name, method)
 			return Edge{}
 		}
-		toLib, lazy := edge("work", ""), edge("lib_fn", MethodLazy)
+		toLib, lazy := edge("work", MethodNone), edge("lib_fn", MethodLazy)
 		return g, g.Nodes[lazy.To], toLib.Depth + lazy.Depth
 	}
 

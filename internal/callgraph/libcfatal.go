@@ -46,10 +46,6 @@ import (
 // checks hold: its calls into its fatal-error functions are not followed.
 const PremiseLibcChecks = "libc-checks"
 
-// MethodLibcFatal is the method of the edge from glibc's code to the
-// marker that stands for its fatal-error paths.
-const MethodLibcFatal = "libc-fatal"
-
 // libcFatalFuncs are glibc's functions that never return and end the
 // process with a message (glibc 2.36's source; older and newer names too):
 // __assert_fail, __assert_perror_fail and __assert_fail_base format the
@@ -136,7 +132,7 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 	f := &g.fatal
 	if f.marker == 0 {
 		g.Nodes = append(g.Nodes, &Node{Module: caller.Module, Name: "[glibc's fatal-error paths: not followed]",
-			Frame: frame.Frame{Kind: frame.Static}, Summary: MethodLibcFatal})
+			Frame: frame.Frame{Kind: frame.Static}, Summary: MethodLibcFatal.String()})
 		f.marker = len(g.Nodes)
 		f.calls = map[string]int{}
 		f.sites = map[fatalSite]bool{}

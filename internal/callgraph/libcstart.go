@@ -180,10 +180,6 @@ type LibcStartOptions struct {
 	AuditHooks bool
 }
 
-// MethodLibcStart is the Method of the edges of the __libc_start_main
-// summary (ModelStart).
-const MethodLibcStart = "libc-start"
-
 // ModelStart replaces the entry's call to __libc_start_main with a summary
 // of what it runs of the program: main, the program's init and fini
 // functions (the init and fini arguments, DT_INIT and DT_FINI,
@@ -274,7 +270,7 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 	var candidates []int
 	if holder < 0 {
 		for _, e := range l.Edges {
-			if to := g.Nodes[e.To]; to.Module == m && to.Func != nil && !to.Func.Exported && e.Method == "direct" && !containsInt(candidates, e.To) {
+			if to := g.Nodes[e.To]; to.Module == m && to.Func != nil && !to.Func.Exported && e.Method == MethodDirect && !containsInt(candidates, e.To) {
 				candidates = append(candidates, e.To)
 			}
 		}
@@ -389,7 +385,7 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 // name, marked as a summary.
 func (g *Graph) cloneNode(id int, name string) int {
 	n := g.Nodes[id]
-	c := &Node{Module: n.Module, Func: n.Func, Name: name, Frame: n.Frame, Summary: MethodLibcStart}
+	c := &Node{Module: n.Module, Func: n.Func, Name: name, Frame: n.Frame, Summary: MethodLibcStart.String()}
 	g.Nodes = append(g.Nodes, c)
 	return len(g.Nodes) - 1
 }
@@ -456,7 +452,7 @@ func (g *Graph) exitAfter(n *Node, site frame.CallSite) int {
 // the depth ld.so's _dl_fini reaches before it calls the .fini_array.
 func (g *Graph) atExitNode(m *Module, exit int) int {
 	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[exit handlers]", Frame: g.exitHandlersFrame(m, exit), Summary: MethodLibcStart})
+	g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[exit handlers]", Frame: g.exitHandlersFrame(m, exit), Summary: MethodLibcStart.String()})
 	g.exitHandlers = append(g.exitHandlers, exitHandlers{node: id, m: m, exit: exit})
 	return id
 }
@@ -575,7 +571,7 @@ func (g *Graph) callsIndirect(n *Node) bool {
 // direct call inside n's module.
 func (g *Graph) followsToIndirect(n *Node, e Edge) bool {
 	to := g.Nodes[e.To]
-	return to.Module == n.Module && !to.Hub && !to.External && to.Summary == "" && e.Method == "direct"
+	return to.Module == n.Module && !to.Hub && !to.External && to.Summary == "" && e.Method == MethodDirect
 }
 
 // reachesIndirect says whether node id, or a function it reaches the way

@@ -13,11 +13,6 @@ import (
 	"github.com/stackscope/stackscope/internal/isa/x86"
 )
 
-// MethodLibioVtable is the method of the edges of a call through a glibc
-// FILE's vtable slot: the functions in that slot of the tables of glibc's
-// __libc_IO_vtables section.
-const MethodLibioVtable = "libio-vtable"
-
 // libioSection is where glibc keeps every FILE jump table it accepts.
 const libioSection = "__libc_IO_vtables"
 

@@ -34,11 +34,6 @@ import (
 // store through a FILE* could write them), so the edges carry a
 // glibc-model premise and --strict keeps the assumed targets.
 
-// MethodCookieIO is the method of the edge from one of _IO_cookie_*'s
-// calls through a cookie stream's function to the hub of the functions
-// fopencookie's callers pass in that field.
-const MethodCookieIO = "fopencookie-io"
-
 // cookieFields are the functions that call through each field of
 // cookie_io_functions_t, in the field's order (read, write, seek, close).
 var cookieFields = []string{"_IO_cookie_read", "_IO_cookie_write", "_IO_cookie_seek", "_IO_cookie_close"}
@@ -158,7 +153,7 @@ func (g *Graph) cookieArguments() (fields [4][]int, known [4]bool) {
 				if !namedAny(to, all) {
 					continue
 				}
-				if e.Method != "direct" && e.Method != "plt" {
+				if e.Method != MethodDirect && e.Method != MethodPLT {
 					return fields, none // through a pointer or a GOT word: any argument
 				}
 				if namedAny(to, cookieInit) {

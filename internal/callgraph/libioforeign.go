@@ -67,7 +67,7 @@ func (g *Graph) assumeGlibcStreams() {
 			if marker < 0 {
 				marker = len(g.Nodes)
 				g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[glibc's streams only]", Frame: frame.Frame{Kind: frame.Static},
-					Summary: MethodGlibcModel, Premises: []Premise{{Kind: PremiseGlibcModel, Detail: premiseGlibcStreams}}})
+					Summary: MethodGlibcModel.String(), Premises: []Premise{{Kind: PremiseGlibcModel, Detail: premiseGlibcStreams}}})
 			}
 			if len(wide) > 0 {
 				g.addEdge(id, marker, frame.CallSite{Addr: wide[0], Kind: frame.Call}, MethodGlibcModel)

@@ -161,7 +161,7 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 	if !inst.complete {
 		md.marker = len(g.Nodes)
 		g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[FILE jump tables of streams the program makes]", Frame: frame.Frame{Kind: frame.Static},
-			Summary: MethodGlibcModel, Premises: []Premise{{Kind: PremiseGlibcModel, Detail: "a FILE jump table is in use only when code that computes its address " +
+			Summary: MethodGlibcModel.String(), Premises: []Premise{{Kind: PremiseGlibcModel, Detail: "a FILE jump table is in use only when code that computes its address " +
 				"is reachable (part of " + m.Name + "'s code could not be decoded to see every such place)"}}})
 	}
 	md.apply()

@@ -10,14 +10,6 @@ import (
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
-// Methods of narrowed indirect calls (Edge.Method, Assumption.Method).
-const (
-	MethodAddressTaken = "address-taken"
-	MethodPrototype    = "prototype"
-	MethodVtableSlot   = "vtable-slot"       // recognised by the code's shape
-	MethodVtableTyped  = "vtable-slot-typed" // the load is of a _vptr, by DWARF
-)
-
 // narrowed is a subset of the address-taken set that one kind of indirect
 // call can reach, with the node that stands for it.
 type narrowed struct {
@@ -37,12 +29,12 @@ type narrowed struct {
 //     fits (dwtypes.Fits), and those whose prototype is not known.
 //
 // ok is false when neither applies: the call keeps the whole set.
-func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, ok bool) {
+func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method Method, ok bool) {
 	n := g.Nodes[id]
 	m := n.Module
 	v := cs.From
 	if v == nil || v.Kind != frame.ValueLoad || v.Off != 0 || v.Addr == nil {
-		return nw, "", false
+		return nw, MethodNone, false
 	}
 	info := g.dwarfOf(m)
 	slot, isSlot := vtableSlot(v)
@@ -57,7 +49,7 @@ func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, o
 					return nw, MethodPrototype, true
 				}
 			}
-			return nw, "", false
+			return nw, MethodNone, false
 		}
 	}
 	// Without types, by the code's shape. In C the same shape is an ops
@@ -68,7 +60,7 @@ func (g *Graph) narrow(id int, cs frame.CallSite) (nw narrowed, method string, o
 			return nw, MethodVtableSlot, true
 		}
 	}
-	return nw, "", false
+	return nw, MethodNone, false
 }
 
 // vtableSlot recognises Load(Load(obj)+k): the word k bytes into the table
@@ -206,7 +198,7 @@ func (g *Graph) withProgram(m *Module) []*Module {
 }
 
 // subsetHub makes a hub node whose edges go to targets.
-func (g *Graph) subsetHub(m *Module, key, method string, targets []int, detail func(int) string) narrowed {
+func (g *Graph) subsetHub(m *Module, key string, method Method, targets []int, detail func(int) string) narrowed {
 	sort.Ints(targets)
 	// One exact-size edge list (a big program has many such hubs of tens
 	// of thousands of edges each; growing them by append cost 10% of

@@ -4,11 +4,6 @@ import (
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
-// MethodOwnersTable is the method of the edge of an indirect jump that a
-// function's walk reached in another function's code, and that the other
-// function's own walk takes for a jump table (see linkOwnersTable).
-const MethodOwnersTable = "owners-jump-table"
-
 // linkOwnersTable links an indirect jump that node id's walk reached past
 // its own function, in the code of another function F of its module (an
 // assembly entry that jumps into a shared body: glibc's __mempcpy_ssse3

@@ -54,10 +54,6 @@ import (
 // function runs, every table is still empty, so the path that reached it
 // used none of the calls cut.
 
-// MethodEmptyRegistry is the method of the edge of a call through a table
-// no reachable code fills (see above): to a marker node, no function.
-const MethodEmptyRegistry = "empty-registry"
-
 // registry is a set of table pointers and the only functions that store
 // them.
 type registry struct {
@@ -392,7 +388,7 @@ func (g *Graph) registryModel(m *Module, reg *registry) *registryCut {
 // lists it once.
 func (g *Graph) registryMarker(m *Module, reg *registry, proved bool) int {
 	detail := reg.what + " are empty: no function that registers one (" + strings.Join(reg.registrars, ", ") + ") is reachable"
-	n := &Node{Module: m, Name: "[" + reg.what + ": none registered]", Frame: frame.Frame{Kind: frame.Static}, Summary: MethodEmptyRegistry}
+	n := &Node{Module: m, Name: "[" + reg.what + ": none registered]", Frame: frame.Frame{Kind: frame.Static}, Summary: MethodEmptyRegistry.String()}
 	if !proved {
 		n.Premises = []Premise{{Kind: PremiseGlibcModel, Detail: detail + "; the calls through " + strings.Join(reg.vars, ", ") +
 			" are recognised by their shape in functions with a jump table, or part of libc's code could not be decoded"}}

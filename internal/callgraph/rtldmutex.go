@@ -8,10 +8,6 @@ import (
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
-// MethodGlibcModel is the method of the edges a model of glibc's own
-// function pointers gives an indirect call (see rtldMutex).
-const MethodGlibcModel = "glibc-model"
-
 // PremiseGlibcModel is the kind of the premise that a glibc function
 // pointer holds only what glibc's source stores in it.
 const PremiseGlibcModel = "glibc-model"

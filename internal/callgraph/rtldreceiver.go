@@ -42,11 +42,6 @@ import (
 // variable is NULL whenever the program's code runs, glibc's source
 // above: the call then has no target. With --strict it keeps its set.
 
-// MethodStoredArgument is the method of the edges of a call through a
-// variable whose only setter stores its parameter, to the constants every
-// call of the setter passes (setterTargets: proved from the code).
-const MethodStoredArgument = "stored-argument"
-
 // rtldReceiverWord and rtldReceiverSetter name the variable and the only
 // function glibc's source lets store into it.
 const (
@@ -256,7 +251,7 @@ func rtldWordCall(n *Node, cs frame.CallSite, ld *Module, object uint64) uint64 
 
 // hubMethod is the method of the edge into one of linkRtldHooks' hubs:
 // that of the hub's own edges (a proof's), else glibc-model.
-func (g *Graph) hubMethod(hub int) string {
+func (g *Graph) hubMethod(hub int) Method {
 	if es := g.Nodes[hub].Edges; len(es) > 0 && len(g.Nodes[hub].Premises) == 0 {
 		return es[0].Method
 	}

@@ -175,7 +175,7 @@ func TestRtldReceiver(t *testing.T) {
 			}
 		}
 		var got, other []string
-		method := ""
+		method := MethodNone
 		for _, e := range n.Edges {
 			if e.Site != site {
 				continue

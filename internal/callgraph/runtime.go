@@ -17,13 +17,6 @@ import (
 // exception is thrown, a handler was registered), so that a path that
 // needs them is taken only when the program can bring them about.
 
-// Methods of the edges the runtime model adds.
-const (
-	// MethodAtexit: an exit handler the program's modules register
-	// (atexit, on_exit, __cxa_atexit ...) called by __run_exit_handlers.
-	MethodAtexit = "atexit-registered"
-)
-
 // Premise is something an entry's bound rests on that the code it reaches
 // cannot show: a library loaded later (dlopen) could cancel a thread. The
 // bound package turns each premise of a node the entry reaches into one of
@@ -317,7 +310,7 @@ var tlsRegistrars = []string{"__cxa_thread_atexit_impl", "__cxa_thread_atexit"}
 
 // replaceIndirect makes node id's indirect calls go to targets, and to
 // nothing else: the assumed or unresolved targets they had go.
-func (g *Graph) replaceIndirect(id int, targets []int, method string) {
+func (g *Graph) replaceIndirect(id int, targets []int, method Method) {
 	n := g.Nodes[id]
 	sites := map[uint64]bool{}
 	for _, cs := range n.Frame.Calls {
@@ -373,7 +366,7 @@ func (g *Graph) registered(registrars, internal []string) ([]int, bool) {
 				if !namedAny(to, all) {
 					continue
 				}
-				if e.Method != "direct" && e.Method != "plt" && e.Method != "got" {
+				if e.Method != MethodDirect && e.Method != MethodPLT && e.Method != MethodGOT {
 					return nil, false // reached through a pointer: any argument
 				}
 				if m != g.Modules[0] && namedAny(n, []string{"__libc_start_main_impl", "__libc_start_main"}) && namedAny(to, registrars) {

@@ -312,7 +312,7 @@ type ifuncCall struct {
 func (c *ifuncCalls) upTo(g *Graph) []ifuncCall {
 	for ; c.scanned < len(g.Nodes); c.scanned++ {
 		for _, e := range g.Nodes[c.scanned].Edges {
-			if e.Method == "ifunc" {
+			if e.Method == MethodIfunc {
 				c.edges = append(c.edges, ifuncCall{id: c.scanned, to: e.To, site: e.Site})
 			}
 		}

@@ -59,7 +59,7 @@ int main(void) { return stamp() + now() > 0; }
 		if cs.Kind != frame.IndirectCall && cs.Kind != frame.IndirectTailCall || cs.Target != 0 {
 			t.Errorf("stamp's unresolved call at %#x: kind %v target %#x, want an indirect call of unknown target", cs.Addr, cs.Kind, cs.Target)
 		}
-		if !slices.ContainsFunc(stamp.Edges, func(e Edge) bool { return e.Site == cs.Addr && e.Method == "ifunc" }) {
+		if !slices.ContainsFunc(stamp.Edges, func(e Edge) bool { return e.Site == cs.Addr && e.Method == MethodIfunc }) {
 			t.Errorf("stamp's call at %#x lost its fallback (the ifunc edge)", cs.Addr)
 		}
 	}

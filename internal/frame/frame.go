@@ -448,17 +448,22 @@ type scratch struct {
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
 
 func (s *scratch) reset(n int) {
+	// The tables grow to twice their size at least: made to each larger
+	// function's exact size, a walker's tables were made again at most
+	// of the functions, in the order the walk meets them (libLLVM-15: 81
+	// MB of garbage, while the graph is built).
 	if cap(s.index) < n {
-		s.index = make([]int32, n)
-		s.seen = make([]int64, n)
-		s.visits = make([]uint8, n)
+		room := max(n, 2*cap(s.index))
+		s.index = make([]int32, room)
+		s.seen = make([]int64, room)
+		s.visits = make([]uint8, room)
 	}
 	s.index, s.seen, s.visits = s.index[:n], s.seen[:n], s.visits[:n]
 	clear(s.index)
 	clear(s.visits)
 	fillNever(s.seen)
 	if cap(s.insts) < n/3 {
-		s.insts = make([]inst, 0, n/3+8)
+		s.insts = make([]inst, 0, max(n/3+8, 2*cap(s.insts)))
 	}
 }
 

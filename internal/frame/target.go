@@ -203,12 +203,15 @@ func (s *slicer) before(off int) (int, *isa.Effect, bool) {
 
 // reg is the value of register r just before the instruction at off.
 func (s *slicer) reg(off int, r int8, budget *int) *Value {
-	opaque := &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
+	// The register where the slice stops (made only if it does: most
+	// calls return another value, and this was 200,000 allocations of
+	// libLLVM-15's walk).
+	opaqueAt := s.w.addr(off)
 	for *budget > 0 {
 		*budget--
 		p, e, ok := s.before(off)
 		if !ok {
-			return opaque
+			return &Value{Kind: ValueReg, Reg: r, At: opaqueAt}
 		}
 		if e.HasLdm && (e.LdmList&(1<<uint(r)) != 0 || e.LdmBase == r && e.DefAlso&(1<<uint(r)) != 0) {
 			return s.ldm(p, e, r, budget)
@@ -220,10 +223,10 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 		}
 		if e.DefKind == isa.DefNone || e.DefReg != r {
 			if s.contiguous {
-				return opaque
+				return &Value{Kind: ValueReg, Reg: r, At: opaqueAt}
 			}
 			off = p
-			opaque.At = s.w.addr(off)
+			opaqueAt = s.w.addr(off)
 			continue
 		}
 		switch e.DefKind {
@@ -270,7 +273,7 @@ func (s *slicer) reg(off int, r int8, budget *int) *Value {
 		}
 		return &Value{Kind: ValueReg, Reg: r, At: s.w.addr(off)}
 	}
-	return opaque
+	return &Value{Kind: ValueReg, Reg: r, At: opaqueAt}
 }
 
 // ldm is the value of register r just after the ldm e at off: the word

@@ -266,7 +266,7 @@ func regArgsOnly(c *callgraph.Node) bool {
 	if c == nil {
 		return false
 	}
-	for _, name := range nodeNames(c) {
+	for name := range nodeNames(c) {
 		switch name {
 		case "pthread_attr_init", "pthread_attr_setstacksize", "pthread_attr_setstack", "pthread_attr_destroy":
 			return true
@@ -285,7 +285,7 @@ func attrCall(ai archInfo, c *callgraph.Node, addr uint64, s *state, sums *summa
 	if c == nil {
 		return false
 	}
-	for _, name := range nodeNames(c) {
+	for name := range nodeNames(c) {
 		switch name {
 		case "pthread_attr_init":
 			if k, ok := keyOf(ai.arg(s, 0)); ok {
@@ -652,7 +652,7 @@ func (ss *summaries) reachesAttrSetter(n *callgraph.Node, depth int) bool {
 	found := false
 	for _, e := range n.Edges {
 		c := ss.g.Nodes[e.To]
-		for _, name := range nodeNames(c) {
+		for name := range nodeNames(c) {
 			switch name {
 			case "pthread_attr_init", "pthread_attr_setstacksize", "pthread_attr_setstack", "pthread_attr_destroy":
 				found = true

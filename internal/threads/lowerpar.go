@@ -129,7 +129,7 @@ type prepassRun struct {
 
 // prepassSnap is what a worker reads of the prepass after a chunk.
 type prepassSnap struct {
-	edges     []followedEdge
+	edges     [][]followedEdge // (the arrays' headers copied: the prepass appends to the last one)
 	cleanDone []int32
 }
 
@@ -159,7 +159,7 @@ func (p *prepassRun) run() {
 		}
 		if (k+1)%lowerChunk == 0 || k+1 == len(p.ids) {
 			i := k / lowerChunk
-			p.snaps[i] = prepassSnap{edges: l.edges, cleanDone: l.cleanDone}
+			p.snaps[i] = prepassSnap{edges: slices.Clone(l.edges), cleanDone: l.cleanDone}
 			close(p.ready[i])
 		}
 	}

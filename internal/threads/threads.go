@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"github.com/stackscope/stackscope/internal/frame"
 	"sort"
 	"strings"
@@ -103,16 +104,23 @@ func baseName(n string) string {
 	return n
 }
 
-// nodeNames are the names a node answers to.
-func nodeNames(n *callgraph.Node) []string {
-	out := []string{baseName(n.Name)}
-	if n.Func != nil {
-		out = append(out, baseName(n.Func.LinkName))
+// nodeNames are the names a node answers to. (An iterator, not a list:
+// kindOf asks about every node of the graph, and a list for each was
+// 260,000 allocations on libLLVM-15.)
+func nodeNames(n *callgraph.Node) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if !yield(baseName(n.Name)) || n.Func == nil {
+			return
+		}
+		if !yield(baseName(n.Func.LinkName)) {
+			return
+		}
 		for _, a := range n.Func.Aliases {
-			out = append(out, baseName(a))
+			if !yield(baseName(a)) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // kindOf returns the creation function a node is (the public name when
@@ -122,7 +130,7 @@ func kindOf(n *callgraph.Node) (string, string) {
 		return "", ""
 	}
 	best, kind := "", ""
-	for _, name := range nodeNames(n) {
+	for name := range nodeNames(n) {
 		if k, ok := creatorKind[name]; ok && (best == "" || strings.HasPrefix(best, "_") && !strings.HasPrefix(name, "_")) {
 			best, kind = name, k
 		}
@@ -131,7 +139,7 @@ func kindOf(n *callgraph.Node) (string, string) {
 }
 
 func allocOf(n *callgraph.Node) (string, [2]int, bool) {
-	for _, name := range nodeNames(n) {
+	for name := range nodeNames(n) {
 		if a, ok := allocators[name]; ok {
 			return name, a, true
 		}
@@ -250,7 +258,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		if c == nil {
 			return false
 		}
-		for _, name := range nodeNames(c) {
+		for name := range nodeNames(c) {
 			if outs, ok := attrPreserving[name]; ok && len(outs) == 0 {
 				return true
 			}

@@ -115,7 +115,7 @@ func callRefs(r *analysis.Result, data *htmlData, nodeOf []int) {
 					continue
 				}
 				if o.Method == "" {
-					o.Method = e.Method
+					o.Method = e.Method.String()
 				}
 				for _, a := range g.Nodes[c].Assumed {
 					o.Assumed = o.Assumed || a.Site == e.Site
@@ -123,7 +123,7 @@ func callRefs(r *analysis.Result, data *htmlData, nodeOf []int) {
 			}
 		}
 		if o.Method == "" && len(g.Nodes[node].Edges) > 0 {
-			o.Method = g.Nodes[node].Edges[0].Method
+			o.Method = g.Nodes[node].Edges[0].Method.String()
 		}
 		v := ref[node]
 		members[v] = ms
