@@ -8,12 +8,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
-	"github.com/stackscope/stackscope/internal/frame"
 	"sort"
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 	sz "github.com/stackscope/stackscope/internal/size"
 )
