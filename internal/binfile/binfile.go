@@ -256,8 +256,10 @@ func (f *File) load(fileSize int64) error {
 	// other cores while this one reads the call-frame information and the
 	// relocations (none of which needs the names).
 	f.readDynamic()
+	exported := f.startExportedNames()
 	syms, byAddr := f.readSymbolFunctions()
 	names := startDemangling(f.Functions)
+	f.markExported(exported)
 	f.CFI, f.CFIError = cfi.Load(f.ELF)
 	if f.CFI == nil {
 		f.CFI = &cfi.Table{}
@@ -345,28 +347,8 @@ func (f *File) readSlots() {
 // readSymbolFunctions makes f.Functions from the symbol table (.symtab, a
 // debug file's, or .dynsym), in symbol order, one per address; byAddr maps
 // each address to its index there.
+// Exported is left false: markExported sets it.
 func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
-	// The exported names (.dynsym) are read on another goroutine while
-	// this one reads the symbol table: both are most of the time before
-	// the demangling can start, with the other core idle (node: 74,000
-	// exports and 85,000 symbols). Symbols and DynamicSymbols share no
-	// state of the elf.File (only DynamicSymbols reads the version
-	// tables), and f.DynamicSymbols is under a sync.Once.
-	// A panic there (a corrupted file) is raised again here, where Open
-	// makes it an InputError.
-	type exportedOrPanic struct {
-		names map[string]bool
-		fault any
-	}
-	exportedDone := make(chan exportedOrPanic, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				exportedDone <- exportedOrPanic{fault: p}
-			}
-		}()
-		exportedDone <- exportedOrPanic{names: f.exportedNames()}
-	}()
 	syms, err := f.ELF.Symbols()
 	source := "symtab"
 	if err != nil || !hasFunctions(syms) {
@@ -380,11 +362,6 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	if err == nil {
 		f.symbols = syms
 	}
-	done := <-exportedDone
-	if done.fault != nil {
-		panic(done.fault)
-	}
-	exported := done.names
 	byAddr := make(map[uint64]int, len(syms)/2)
 	if n := countFunctionSymbols(syms); n > 0 {
 		f.Functions = make([]Function, 0, n)
@@ -405,14 +382,12 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 		// A versioned definition in .symtab (glibc's, in its debug file:
 		// "__libc_start_main@@GLIBC_2.34") is the name .dynsym exports
 		// and callers import without the version: that is its link name.
-		link, _, versioned := strings.Cut(s.Name, "@")
-		if link == "" {
-			link, versioned = s.Name, false
-		}
+		link := symbolLink(s.Name)
+		versioned := link != s.Name
 		fn := Function{
 			Name: link, LinkName: link, Addr: addr, Size: s.Size, Source: source,
 			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
-			Exported: exported[link], IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
+			IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
 		}
 		if versioned {
 			fn.Aliases = []string{s.Name}
@@ -422,14 +397,12 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 			old := &f.Functions[i]
 			if better(fn, *old) {
 				fn.Aliases = append(append(fn.Aliases, old.Aliases...), old.LinkName)
-				fn.Exported = fn.Exported || old.Exported
 				if fn.Size < old.Size {
 					fn.Size = old.Size
 				}
 				*old = fn
 			} else {
 				old.Aliases = append(append(old.Aliases, fn.LinkName), fn.Aliases...)
-				old.Exported = old.Exported || fn.Exported
 				if old.Size < fn.Size {
 					old.Size = fn.Size
 				}
@@ -442,8 +415,66 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	return syms, byAddr
 }
 
-// exportedNames is the set of the function names .dynsym defines.
-func (f *File) exportedNames() map[string]bool {
+// exportedNames is the set of the function names .dynsym defines, read
+// on another goroutine (startExportedNames) while Open's reads the symbol
+// table: both were most of the time before the demangling could start,
+// with the other core idle (node: 74,000 exports and 85,000 symbols).
+// Symbols and DynamicSymbols share no state of the elf.File (only
+// DynamicSymbols reads the version tables), and f.DynamicSymbols is under
+// a sync.Once.
+type exportedNames struct {
+	names map[string]bool
+	fault any // a panic reading them (a corrupted file), raised again by markExported
+}
+
+func (f *File) startExportedNames() <-chan exportedNames {
+	done := make(chan exportedNames, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- exportedNames{fault: p}
+			}
+		}()
+		done <- exportedNames{names: f.readExportedNames()}
+	}()
+	return done
+}
+
+// markExported sets the Exported of each function of the symbol table
+// that .dynsym defines under any of its symbols' names (its link name,
+// or an alias's, without the version). It runs once the demangling has
+// started: the lookups of 85,000 long names kept the other core idle when
+// they were made in readSymbolFunctions.
+func (f *File) markExported(done <-chan exportedNames) {
+	e := <-done
+	if e.fault != nil {
+		panic(e.fault) // on Open's goroutine: an InputError
+	}
+	if len(e.names) == 0 {
+		return
+	}
+	for i := range f.Functions {
+		fn := &f.Functions[i]
+		fn.Exported = e.names[fn.LinkName]
+		for _, a := range fn.Aliases {
+			if fn.Exported {
+				break
+			}
+			fn.Exported = e.names[symbolLink(a)]
+		}
+	}
+}
+
+// symbolLink is the link name of a symbol's name: without a version
+// ("__libc_start_main@@GLIBC_2.34"), unless the name is all version.
+func symbolLink(name string) string {
+	if link, _, _ := strings.Cut(name, "@"); link != "" {
+		return link
+	}
+	return name
+}
+
+func (f *File) readExportedNames() map[string]bool {
 	dyn, dynErr := f.DynamicSymbols()
 	exported := make(map[string]bool, len(dyn))
 	if dynErr == nil {
