@@ -386,8 +386,8 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 		versioned := link != s.Name
 		fn := Function{
 			Name: link, LinkName: link, Addr: addr, Size: s.Size, Source: source,
-			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
-			IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
+			Global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
+			IFunc:  t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
 		}
 		if versioned {
 			fn.Aliases = []string{s.Name}
