@@ -321,3 +321,56 @@ func symbolLinkOf(name string) string {
 	link, _, _ := strings.Cut(name, "@")
 	return link
 }
+
+// TestOpenNamesOfAliases: a C++ shared object whose constructors and
+// destructors have two exported names at one address (C1/C2, D1/D2):
+// every function's Name is its LinkName demangled, whichever of the two
+// Open kept, and what nm -C prints for that symbol.
+func TestOpenNamesOfAliases(t *testing.T) {
+	gxx := testutil.RequireTool(t, "g++")
+	nm := testutil.RequireTool(t, "nm")
+	dir := t.TempDir()
+	var src strings.Builder
+	const n = 700
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&src, "struct S%d { int v; S%d(int x); ~S%d(); };\nS%d::S%d(int x) : v(x * %d) {}\nS%d::~S%d() { v = 0; }\n", i, i, i, i, i, i+2, i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alias.cc"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, dir, gxx, "-O2", "-shared", "-fPIC", "-o", "libalias.so", "alias.cc")
+	path := filepath.Join(dir, "libalias.so")
+	demangledOf := map[string]string{}
+	plain := strings.Split(testutil.Run(t, dir, nm, "-D", "--defined-only", path), "\n")
+	demangled := strings.Split(testutil.Run(t, dir, nm, "-D", "-C", "--defined-only", path), "\n")
+	if len(plain) != len(demangled) {
+		t.Fatalf("nm -D lists %d lines, nm -D -C %d", len(plain), len(demangled))
+	}
+	for i, line := range plain {
+		fields := strings.SplitN(line, " ", 3)
+		dfields := strings.SplitN(demangled[i], " ", 3)
+		if len(fields) == 3 && len(dfields) == 3 && fields[1] == "T" {
+			demangledOf[fields[2]] = dfields[2]
+		}
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	withAlias := 0
+	for _, fn := range f.Functions {
+		if fn.Name != Demangle(fn.LinkName) {
+			t.Errorf("%s at %#x: Name %q, demangled %q", fn.LinkName, fn.Addr, fn.Name, Demangle(fn.LinkName))
+		}
+		if want, ok := demangledOf[fn.LinkName]; ok && fn.Name != want {
+			t.Errorf("%s: Name %q, nm -C says %q", fn.LinkName, fn.Name, want)
+		}
+		if len(fn.Aliases) > 0 && strings.HasPrefix(fn.LinkName, "_Z") {
+			withAlias++
+		}
+	}
+	if withAlias < n {
+		t.Fatalf("only %d functions with a second name; the test needs g++ to alias C1/C2 and D1/D2", withAlias)
+	}
+}
