@@ -254,8 +254,9 @@ func (f *File) load(fileSize int64) error {
 
 	// The named functions first, so that their names are demangled on the
 	// other cores while this one reads the call-frame information and the
-	// relocations (none of which needs the names). The exported ones
-	// (.dynsym) are demangled from while this one reads the symbol table.
+	// relocations (none of which needs the names). The exported names
+	// (.dynsym) are demangled already while this one reads the symbol
+	// table.
 	f.readDynamic()
 	exported := f.startExportedNames()
 	syms, byAddr := f.readSymbolFunctions()
@@ -416,7 +417,7 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	return syms, byAddr
 }
 
-// exportedNames is the set of the function names .dynsym defines, read
+// exportedNames are the function names .dynsym defines, read
 // on another goroutine (startExportedNames) while Open's reads the symbol
 // table: both were most of the time before the demangling could start,
 // with the other core idle (node: 74,000 exports and 85,000 symbols).
@@ -429,7 +430,7 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 // symbol table is still read; the demangling of the other names joins in
 // when it starts (startDemangling).
 type exportedNames struct {
-	index map[string]int32 // the name's index in pre.links
+	index map[string]int32 // every exported name: its index in pre.links, -1 if not demangled ahead
 	pre   *demangling      // the exported names' demangling, under way
 	fault any              // a panic reading them (a corrupted file), raised again by markExported
 }
@@ -477,7 +478,6 @@ func (f *File) markExported(done <-chan exportedNames) *exportedNames {
 			}
 			_, fn.Exported = e.index[symbolLink(a)]
 		}
-		// (index holds every exported name, -1 for one not demangled ahead)
 	}
 	return &e
 }
