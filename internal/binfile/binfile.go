@@ -505,7 +505,8 @@ func (f *File) readExportedNames() (map[string]int32, []string) {
 	}
 	index := make(map[string]int32, len(dyn))
 	links := make([]string, 0, len(dyn))
-	kept := make([]Function, 0, len(dyn)) // what better compares, of links[i]
+	type binding struct{ global, weak bool } // what better compares of links[i], but the name
+	kept := make([]binding, 0, len(dyn))
 	atAddr := make(map[uint64]int32, len(dyn))
 	for _, s := range dyn {
 		t := elf.ST_TYPE(s.Info)
@@ -516,18 +517,18 @@ func (f *File) readExportedNames() (map[string]int32, []string) {
 			continue
 		}
 		bind := elf.ST_BIND(s.Info)
-		fn := Function{LinkName: s.Name, Global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK, weak: bind == elf.STB_WEAK}
+		b := binding{global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK, weak: bind == elf.STB_WEAK}
 		k, ok := atAddr[s.Value]
 		switch {
 		case !ok:
 			atAddr[s.Value] = int32(len(links))
 			index[s.Name] = int32(len(links))
 			links = append(links, s.Name)
-			kept = append(kept, fn)
-		case better(fn, kept[k]):
+			kept = append(kept, b)
+		case better(Function{LinkName: s.Name, Global: b.global, weak: b.weak}, Function{LinkName: links[k], Global: kept[k].global, weak: kept[k].weak}):
 			index[links[k]] = -1
 			index[s.Name] = k
-			links[k], kept[k] = s.Name, fn
+			links[k], kept[k] = s.Name, b
 		default:
 			index[s.Name] = -1
 		}
