@@ -420,13 +420,14 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 // exportedNames are the function names .dynsym defines, read
 // on another goroutine (startExportedNames) while Open's reads the symbol
 // table: both were most of the time before the demangling could start,
-// with the other core idle (node: 74,000 exports and 85,000 symbols).
+// with the other core idle (node: 74,000 symbols in .dynsym, 85,000 in
+// .symtab).
 // Symbols and DynamicSymbols share no state of the elf.File (only
 // DynamicSymbols reads the version tables), and f.DynamicSymbols is under
 // a sync.Once.
 //
 // That goroutine then demangles the exported names (most of a C++
-// program's: node exports 74,000 of its 77,000 functions) while the
+// program's: node exports 67,000 names for its 77,000 functions) while the
 // symbol table is still read; the demangling of the other names joins in
 // when it starts (startDemangling).
 type exportedNames struct {
