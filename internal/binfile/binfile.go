@@ -254,10 +254,14 @@ func (f *File) load(fileSize int64) error {
 
 	// The named functions first, so that their names are demangled on the
 	// other cores while this one reads the call-frame information and the
-	// relocations (none of which needs the names).
+	// relocations (none of which needs the names). The exported names
+	// (.dynsym) are demangled already while this one reads the symbol
+	// table.
 	f.readDynamic()
+	exported := f.startExportedNames()
 	syms, byAddr := f.readSymbolFunctions()
-	names := startDemangling(f.Functions)
+	pre := f.markExported(exported)
+	names := startDemangling(f.Functions, pre)
 	f.CFI, f.CFIError = cfi.Load(f.ELF)
 	if f.CFI == nil {
 		f.CFI = &cfi.Table{}
@@ -345,6 +349,7 @@ func (f *File) readSlots() {
 // readSymbolFunctions makes f.Functions from the symbol table (.symtab, a
 // debug file's, or .dynsym), in symbol order, one per address; byAddr maps
 // each address to its index there.
+// Exported is left false: markExported sets it.
 func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	syms, err := f.ELF.Symbols()
 	source := "symtab"
@@ -358,16 +363,6 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 	}
 	if err == nil {
 		f.symbols = syms
-	}
-	dyn, dynErr := f.DynamicSymbols()
-	exported := make(map[string]bool, len(dyn))
-	if dynErr == nil {
-		for _, s := range dyn {
-			t := elf.ST_TYPE(s.Info)
-			if (t == elf.STT_FUNC || t == elf.STT_GNU_IFUNC) && s.Section != elf.SHN_UNDEF {
-				exported[s.Name] = true
-			}
-		}
 	}
 	byAddr := make(map[uint64]int, len(syms)/2)
 	if n := countFunctionSymbols(syms); n > 0 {
@@ -389,14 +384,12 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 		// A versioned definition in .symtab (glibc's, in its debug file:
 		// "__libc_start_main@@GLIBC_2.34") is the name .dynsym exports
 		// and callers import without the version: that is its link name.
-		link, _, versioned := strings.Cut(s.Name, "@")
-		if link == "" {
-			link, versioned = s.Name, false
-		}
+		link := symbolLink(s.Name)
+		versioned := link != s.Name
 		fn := Function{
 			Name: link, LinkName: link, Addr: addr, Size: s.Size, Source: source,
-			Global:   bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
-			Exported: exported[link], IFunc: t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
+			Global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
+			IFunc:  t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
 		}
 		if versioned {
 			fn.Aliases = []string{s.Name}
@@ -406,14 +399,12 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 			old := &f.Functions[i]
 			if better(fn, *old) {
 				fn.Aliases = append(append(fn.Aliases, old.Aliases...), old.LinkName)
-				fn.Exported = fn.Exported || old.Exported
 				if fn.Size < old.Size {
 					fn.Size = old.Size
 				}
 				*old = fn
 			} else {
 				old.Aliases = append(append(old.Aliases, fn.LinkName), fn.Aliases...)
-				old.Exported = old.Exported || fn.Exported
 				if old.Size < fn.Size {
 					old.Size = fn.Size
 				}
@@ -424,6 +415,126 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 		f.Functions = append(f.Functions, fn)
 	}
 	return syms, byAddr
+}
+
+// exportedNames are the function names .dynsym defines, read
+// on another goroutine (startExportedNames) while Open's reads the symbol
+// table: both were most of the time before the demangling could start,
+// with the other core idle (node: 74,000 symbols in .dynsym, 85,000 in
+// .symtab).
+// Symbols and DynamicSymbols share no state of the elf.File (only
+// DynamicSymbols reads the version tables), and f.DynamicSymbols is under
+// a sync.Once.
+//
+// That goroutine then demangles the exported names (most of a C++
+// program's: node exports 67,000 names for its 77,000 functions) while the
+// symbol table is still read; the demangling of the other names joins in
+// when it starts (startDemangling).
+type exportedNames struct {
+	index map[string]int32 // every exported name: its index in pre.links, -1 if not demangled ahead
+	pre   *demangling      // the exported names' demangling, under way
+	fault any              // a panic reading them (a corrupted file), raised again by markExported
+}
+
+func (f *File) startExportedNames() <-chan exportedNames {
+	done := make(chan exportedNames, 1)
+	go func() {
+		sent := false
+		defer func() {
+			if p := recover(); p != nil && !sent {
+				done <- exportedNames{fault: p}
+			}
+		}()
+		index, links := f.readExportedNames()
+		pre := newDemangling(links)
+		pre.wg.Add(1) // (before setNames can wait for it)
+		defer pre.wg.Done()
+		done <- exportedNames{index: index, pre: pre}
+		sent = true
+		pre.work() // (a panic there is kept for setNames)
+	}()
+	return done
+}
+
+// markExported sets the Exported of each function of the symbol table
+// that .dynsym defines under any of its symbols' names (its link name,
+// or an alias's, without the version), and returns the demangling of the
+// exported names. (The lookups of 85,000 long names kept the other core
+// idle when they were made in readSymbolFunctions, before any demangling
+// had started; now the exported names are demangled meanwhile.)
+func (f *File) markExported(done <-chan exportedNames) *exportedNames {
+	e := <-done
+	if e.fault != nil {
+		panic(e.fault) // on Open's goroutine: an InputError
+	}
+	if len(e.index) == 0 {
+		return &e
+	}
+	for i := range f.Functions {
+		fn := &f.Functions[i]
+		_, fn.Exported = e.index[fn.LinkName]
+		for _, a := range fn.Aliases {
+			if fn.Exported {
+				break
+			}
+			_, fn.Exported = e.index[symbolLink(a)]
+		}
+	}
+	return &e
+}
+
+// symbolLink is the link name of a symbol's name: without a version
+// ("__libc_start_main@@GLIBC_2.34"), unless the name is all version.
+func symbolLink(name string) string {
+	if link, _, _ := strings.Cut(name, "@"); link != "" {
+		return link
+	}
+	return name
+}
+
+// readExportedNames returns the function names .dynsym defines, each
+// once, with each one's index in links, the names to demangle ahead: one
+// per address, the one readSymbolFunctions will likely keep as the
+// function's link name (better's choice, in .dynsym's order); -1 for the
+// others (node: 5,800 aliases, a tenth of the demangling, else done for
+// nothing). A wrong guess costs a name demangled twice, not a wrong name:
+// setNames takes a name from here only for its own link name.
+func (f *File) readExportedNames() (map[string]int32, []string) {
+	dyn, dynErr := f.DynamicSymbols()
+	if dynErr != nil {
+		return nil, nil
+	}
+	index := make(map[string]int32, len(dyn))
+	links := make([]string, 0, len(dyn))
+	type binding struct{ global, weak bool } // what better compares of links[i], but the name
+	kept := make([]binding, 0, len(dyn))
+	atAddr := make(map[uint64]int32, len(dyn))
+	for _, s := range dyn {
+		t := elf.ST_TYPE(s.Info)
+		if (t != elf.STT_FUNC && t != elf.STT_GNU_IFUNC) || s.Section == elf.SHN_UNDEF {
+			continue
+		}
+		if _, dup := index[s.Name]; dup {
+			continue
+		}
+		bind := elf.ST_BIND(s.Info)
+		b := binding{global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK, weak: bind == elf.STB_WEAK}
+		k, ok := atAddr[s.Value]
+		switch {
+		case !ok:
+			atAddr[s.Value] = int32(len(links))
+			index[s.Name] = int32(len(links))
+			links = append(links, s.Name)
+			kept = append(kept, b)
+		case better(Function{LinkName: s.Name, Global: b.global, weak: b.weak}, Function{LinkName: links[k], Global: kept[k].global, weak: kept[k].weak}):
+			index[links[k]] = -1
+			index[s.Name] = k
+			links[k], kept[k] = s.Name, b
+		default:
+			index[s.Name] = -1
+		}
+	}
+	return index, links
 }
 
 // countFunctionSymbols is how many of syms readSymbolFunctions can make
@@ -582,7 +693,41 @@ func mergeByAddr(a, b []Function) []Function {
 // sortByAddr sorts fns by address (every address is in fns once, so the
 // order is the one any sort gives).
 func sortByAddr(fns []Function) {
-	slices.SortFunc(fns, func(a, b Function) int { return cmp.Compare(a.Addr, b.Addr) })
+	if slices.IsSortedFunc(fns, func(a, b Function) int { return cmp.Compare(a.Addr, b.Addr) }) {
+		return
+	}
+	// The addresses are sorted with their places, and each function then
+	// moved once to its own: a sort moving the 120-byte functions
+	// themselves was a tenth of opening node (77,000 of them). (The
+	// addresses are unique: no order among equals to keep.)
+	type place struct {
+		addr uint64
+		from int
+	}
+	order := make([]place, len(fns))
+	for i := range fns {
+		order[i] = place{fns[i].Addr, i}
+	}
+	slices.SortFunc(order, func(a, b place) int { return cmp.Compare(a.addr, b.addr) })
+	// Function order[i].from goes to i: follow each cycle of that
+	// permutation once, marking a done place with from = -1.
+	for start := range order {
+		if order[start].from < 0 || order[start].from == start {
+			continue
+		}
+		held := fns[start]
+		at := start
+		for {
+			from := order[at].from
+			order[at].from = -1
+			if from == start {
+				fns[at] = held
+				break
+			}
+			fns[at] = fns[from]
+			at = from
+		}
+	}
 }
 
 // covered reports whether addr lies inside one of fns (sorted by address).
@@ -817,20 +962,48 @@ type demangling struct {
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	fault any // a panic of a worker, raised again by setNames
+	// pre is the demangling of the exported names, started before this
+	// one (nil: none); fromPre[i] is links[i]'s index there, -1 if it is
+	// not one of them, and this demangling skips those.
+	pre     *exportedNames
+	fromPre []int32
+}
+
+// newDemangling is the demangling of links, not started.
+func newDemangling(links []string) *demangling {
+	return &demangling{links: links, names: make([]string, len(links))}
 }
 
 // demangleChunk is how many names a worker takes at a time.
 const demangleChunk = 512
 
 // startDemangling starts demangling the link names of fns on
-// GOMAXPROCS-1 goroutines (at least one); setNames joins in and waits.
-func startDemangling(fns []Function) *demangling {
-	d := &demangling{links: make([]string, len(fns)), names: make([]string, len(fns))}
+// GOMAXPROCS-1 goroutines (at least one), those that pre (the exported
+// names' demangling, under way; may be nil) does not; setNames joins
+// in and waits for both.
+func startDemangling(fns []Function, pre *exportedNames) *demangling {
+	links := make([]string, len(fns))
 	for i := range fns {
-		d.links[i] = fns[i].LinkName
+		links[i] = fns[i].LinkName
+	}
+	d := newDemangling(links)
+	todo := len(fns)
+	if pre != nil && pre.pre != nil {
+		d.pre = pre
+		d.fromPre = make([]int32, len(fns))
+		for i := range fns {
+			j, ok := pre.index[links[i]]
+			if !ok {
+				j = -1
+			}
+			if j >= 0 {
+				todo--
+			}
+			d.fromPre[i] = j
+		}
 	}
 	workers := max(runtime.GOMAXPROCS(0)-1, 1)
-	if len(fns) < 2*demangleChunk {
+	if todo < 2*demangleChunk {
 		workers = 0 // not worth a goroutine: setNames does it
 	}
 	for w := 0; w < workers; w++ {
@@ -838,6 +1011,9 @@ func startDemangling(fns []Function) *demangling {
 		go func() {
 			defer d.wg.Done()
 			d.work()
+			if d.pre != nil {
+				d.pre.pre.work() // then help with the exported names
+			}
 		}()
 	}
 	return d
@@ -863,7 +1039,9 @@ func (d *demangling) work() {
 			return
 		}
 		for i := start; i < min(start+demangleChunk, len(d.links)); i++ {
-			d.names[i] = Demangle(d.links[i])
+			if d.fromPre == nil || d.fromPre[i] < 0 {
+				d.names[i] = Demangle(d.links[i])
+			}
 		}
 	}
 }
@@ -875,12 +1053,26 @@ func (d *demangling) work() {
 func (d *demangling) setNames(fns []Function, byAddr map[uint64]int) {
 	d.work()
 	d.wg.Wait()
-	if d.fault != nil {
-		panic(d.fault)
+	var pre *demangling
+	if d.pre != nil {
+		// The exported names' goroutine may still be at it: join in, then
+		// wait for its last chunk.
+		pre = d.pre.pre
+		pre.work()
+		pre.wg.Wait()
+	}
+	for _, x := range []*demangling{d, pre} {
+		if x != nil && x.fault != nil {
+			panic(x.fault)
+		}
 	}
 	for i := range fns {
 		if j, ok := byAddr[fns[i].Addr]; ok && j < len(d.links) && d.links[j] == fns[i].LinkName {
-			fns[i].Name = d.names[j]
+			if d.fromPre != nil && d.fromPre[j] >= 0 {
+				fns[i].Name = pre.names[d.fromPre[j]]
+			} else {
+				fns[i].Name = d.names[j]
+			}
 		} else {
 			fns[i].Name = Demangle(fns[i].LinkName)
 		}

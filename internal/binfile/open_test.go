@@ -171,3 +171,206 @@ func TestOpenStrippedFDEFunctions(t *testing.T) {
 		t.Errorf("only %d functions from FDEs; the static functions should be", fromFDE)
 	}
 }
+
+// TestOpenExportedByAnyAlias: a C library whose functions are exported
+// under their own name, only under an alias (a hidden or static function
+// with a global alias at its address), under a versioned name, or not at
+// all. Each function's Exported is whether .dynsym (nm -D) defines one of
+// the names nm lists at its address, without the version, and the list
+// is sorted by address.
+func TestOpenExportedByAnyAlias(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	nm := testutil.RequireTool(t, "nm")
+	dir := t.TempDir()
+	var src strings.Builder
+	for i := 0; i < 200; i++ {
+		switch i % 4 {
+		case 0: // exported under its name
+			fmt.Fprintf(&src, "__attribute__((noinline)) int f%d(int x) { return x * %d; }\n", i, i+3)
+		case 1: // static: not exported
+			fmt.Fprintf(&src, "static __attribute__((noinline)) int f%d(int x) { return x * %d; }\n", i, i+3)
+		case 2: // hidden, exported only under an alias
+			fmt.Fprintf(&src, "__attribute__((noinline, visibility(\"hidden\"))) int f%d(int x) { return x * %d; }\n", i, i+3)
+			fmt.Fprintf(&src, "int alias%d(int) __attribute__((alias(\"f%d\")));\n", i, i)
+		case 3: // local (the version script's hid*), exported only under a versioned alias
+			fmt.Fprintf(&src, "__attribute__((noinline)) int hid%d(int x) { return x * %d; }\n", i, i+3)
+			fmt.Fprintf(&src, "__asm__(\".symver hid%d, ver%d@@V1\");\n", i, i)
+			fmt.Fprintf(&src, "#define f%d hid%d\n", i, i)
+		}
+	}
+	src.WriteString("int all(int x) { int s = 0;\n")
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(&src, "s += f%d(x);\n", i)
+	}
+	src.WriteString("return s; }\n")
+	if err := os.WriteFile(filepath.Join(dir, "lib.c"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lib.map"), []byte("V1 { global: *; local: hid*; };\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, dir, gcc, "-O2", "-shared", "-fPIC", "-Wl,--version-script=lib.map", "-o", "lib.so", "lib.c")
+	byName, kinds, _ := checkExported(t, dir, nm, filepath.Join(dir, "lib.so"))
+	// The kinds above are all there: f0 by name, f2 by alias, hid3 by a
+	// versioned alias; f1 not at all.
+	for name, want := range map[string]bool{"f0": true, "f1": false, "alias2": true, "hid3": true} {
+		got, ok := byName[name]
+		if !ok {
+			// f2's function may keep either name (both global).
+			if name == "alias2" {
+				got, ok = byName["f2"]
+			}
+			if name == "hid3" {
+				got, ok = byName["ver3"]
+			}
+		}
+		if !ok || got != want {
+			t.Errorf("%s: Exported %v (found %v), want %v", name, got, ok, want)
+		}
+	}
+	if kinds[true] < 100 || kinds[false] < 40 {
+		t.Errorf("%d exported and %d other functions; the test needs both kinds", kinds[true], kinds[false])
+	}
+
+	// A program exporting only the aliases (--dynamic-list): two global
+	// names at one address, the one kept as the link name (the first in
+	// .symtab) not exported for about half of them.
+	src.Reset()
+	var list strings.Builder
+	list.WriteString("{\n")
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&src, "__attribute__((noinline)) int g%d(int x) { return x * %d; }\n", i, i+3)
+		fmt.Fprintf(&src, "int galias%d(int) __attribute__((alias(\"g%d\")));\n", i, i)
+		fmt.Fprintf(&list, "galias%d;\n", i)
+	}
+	list.WriteString("};\n")
+	src.WriteString("int main(int c, char **v) { int s = 0;\n")
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&src, "s += g%d(c);\n", i)
+	}
+	src.WriteString("return s; }\n")
+	if err := os.WriteFile(filepath.Join(dir, "prog.c"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "prog.list"), []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, dir, gcc, "-O2", "-Wl,--dynamic-list=prog.list", "-o", "prog", "prog.c")
+	if _, _, byAlias := checkExported(t, dir, nm, filepath.Join(dir, "prog")); byAlias == 0 {
+		t.Errorf("no function of prog is exported only under an alias; the test needs some")
+	}
+}
+
+// checkExported opens path and checks each function's Exported against
+// nm: whether .dynsym (nm -D) defines one of the names nm lists at its
+// address, without the version; and that the list is sorted by address.
+// It returns Exported by link name, how many functions are and are not
+// exported, and how many are only under an alias.
+func checkExported(t *testing.T, dir, nm, path string) (byName map[string]bool, kinds map[bool]int, byAlias int) {
+	t.Helper()
+	exported := map[string]bool{}
+	for _, line := range strings.Split(testutil.Run(t, dir, nm, "-D", "--defined-only", path), "\n") {
+		if fields := strings.Fields(line); len(fields) == 3 && (fields[1] == "T" || fields[1] == "W" || fields[1] == "i") {
+			exported[symbolLinkOf(fields[2])] = true
+		}
+	}
+	namesAt := map[uint64][]string{}
+	for _, line := range strings.Split(testutil.Run(t, dir, nm, "--defined-only", path), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) != 3 || !strings.ContainsAny(fields[1], "TtWi") {
+			continue
+		}
+		addr, err := strconv.ParseUint(fields[0], 16, 64)
+		if err != nil {
+			t.Fatalf("nm line %q", line)
+		}
+		namesAt[addr] = append(namesAt[addr], fields[2])
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	byName, kinds = map[string]bool{}, map[bool]int{}
+	for i, fn := range f.Functions {
+		if i > 0 && f.Functions[i-1].Addr >= fn.Addr {
+			t.Fatalf("functions out of order: %s at %#x after %s at %#x", fn.Name, fn.Addr, f.Functions[i-1].Name, f.Functions[i-1].Addr)
+		}
+		names, ok := namesAt[fn.Addr]
+		if !ok {
+			continue // (_init, _fini: nm lists them too; a symbol-less FDE function)
+		}
+		want := false
+		for _, n := range names {
+			want = want || exported[symbolLinkOf(n)]
+		}
+		if fn.Exported != want {
+			t.Errorf("%s at %#x (names %v): Exported %v, nm -D says %v", fn.LinkName, fn.Addr, names, fn.Exported, want)
+		}
+		kinds[want]++
+		byName[fn.LinkName] = fn.Exported
+		if want && !exported[fn.LinkName] {
+			byAlias++
+		}
+	}
+	return byName, kinds, byAlias
+}
+
+// symbolLinkOf is a name nm prints without its version ("f@@V1", "f@V1").
+func symbolLinkOf(name string) string {
+	link, _, _ := strings.Cut(name, "@")
+	return link
+}
+
+// TestOpenNamesOfAliases: a C++ shared object whose constructors and
+// destructors have two exported names at one address (C1/C2, D1/D2):
+// every function's Name is its LinkName demangled, whichever of the two
+// Open kept, and what nm -C prints for that symbol.
+func TestOpenNamesOfAliases(t *testing.T) {
+	gxx := testutil.RequireTool(t, "g++")
+	nm := testutil.RequireTool(t, "nm")
+	dir := t.TempDir()
+	var src strings.Builder
+	const n = 700
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&src, "struct S%d { int v; S%d(int x); ~S%d(); };\nS%d::S%d(int x) : v(x * %d) {}\nS%d::~S%d() { v = 0; }\n", i, i, i, i, i, i+2, i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alias.cc"), []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Run(t, dir, gxx, "-O2", "-shared", "-fPIC", "-o", "libalias.so", "alias.cc")
+	path := filepath.Join(dir, "libalias.so")
+	demangledOf := map[string]string{}
+	plain := strings.Split(testutil.Run(t, dir, nm, "-D", "--defined-only", path), "\n")
+	demangled := strings.Split(testutil.Run(t, dir, nm, "-D", "-C", "--defined-only", path), "\n")
+	if len(plain) != len(demangled) {
+		t.Fatalf("nm -D lists %d lines, nm -D -C %d", len(plain), len(demangled))
+	}
+	for i, line := range plain {
+		fields := strings.SplitN(line, " ", 3)
+		dfields := strings.SplitN(demangled[i], " ", 3)
+		if len(fields) == 3 && len(dfields) == 3 && fields[1] == "T" {
+			demangledOf[fields[2]] = dfields[2]
+		}
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	withAlias := 0
+	for _, fn := range f.Functions {
+		if fn.Name != Demangle(fn.LinkName) {
+			t.Errorf("%s at %#x: Name %q, demangled %q", fn.LinkName, fn.Addr, fn.Name, Demangle(fn.LinkName))
+		}
+		if want, ok := demangledOf[fn.LinkName]; ok && fn.Name != want {
+			t.Errorf("%s: Name %q, nm -C says %q", fn.LinkName, fn.Name, want)
+		}
+		if len(fn.Aliases) > 0 && strings.HasPrefix(fn.LinkName, "_Z") {
+			withAlias++
+		}
+	}
+	if withAlias < n {
+		t.Fatalf("only %d functions with a second name; the test needs g++ to alias C1/C2 and D1/D2", withAlias)
+	}
+}
