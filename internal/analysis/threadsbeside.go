@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/callgraph"
 )
 
@@ -23,31 +24,11 @@ import (
 //   - on RISC-V it reads the trap handlers' entries (riscvTrapContext),
 //     made after the bound.
 
-// ahead is a result made on a goroutine of its own.
-type ahead[T any] struct {
-	done  chan struct{}
-	out   T
-	fault any // a panic of run, raised again by wait
-}
-
-// startAhead runs run on a goroutine of its own.
-func startAhead[T any](run func() T) *ahead[T] {
-	a := &ahead[T]{done: make(chan struct{})}
-	go func() {
-		defer func() {
-			a.fault = recover()
-			close(a.done)
-		}()
-		a.out = run()
-	}()
-	return a
-}
-
 // threadsAhead is a findThreads under way on its own goroutine.
-type threadsAhead = ahead[[]Thread]
+type threadsAhead = beside.Result[[]Thread]
 
 // functionsAhead is the function list made on a goroutine of its own.
-type functionsAhead = ahead[[]Function]
+type functionsAhead = beside.Result[[]Function]
 
 // startThreads starts findThreads on a goroutine when it will only read
 // what no later phase of RunFile writes (see above), and returns nil when
@@ -57,7 +38,7 @@ func startThreads(res *Result, g *callgraph.Graph, opts Options) *threadsAhead {
 		return nil
 	}
 	res.threadsBeside = true
-	return startAhead(func() []Thread { return findThreads(res, opts) })
+	return beside.Start(func() []Thread { return findThreads(res, opts) })
 }
 
 // threadsOnlyRead says whether findThreads will only read g: nothing is
@@ -89,25 +70,6 @@ func threadsOnlyRead(g *callgraph.Graph) bool {
 	return true
 }
 
-// finished says whether the threads are found (wait would not wait).
-func (t *ahead[T]) finished() bool {
-	select {
-	case <-t.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait returns the result, once it is made.
-func (t *ahead[T]) wait() T {
-	<-t.done
-	if t.fault != nil {
-		panic(t.fault)
-	}
-	return t.out
-}
-
 // threadsAndFunctions gives the threads (found ahead, or now) and the list
 // of functions (made ahead, listAhead, or now). With release
 // (Options.ResultOnly), a list made now lets go of each node as it reads
@@ -116,20 +78,20 @@ func (t *ahead[T]) wait() T {
 // after both: the same list, the graph's memory kept a little longer.
 func threadsAndFunctions(res *Result, ahead *threadsAhead, listAhead *functionsAhead, opts Options) ([]Thread, []Function) {
 	g, lines, release := res.Graph, res.Lines, opts.ResultOnly
-	if listAhead == nil && (ahead == nil || ahead.finished()) {
+	if listAhead == nil && (ahead == nil || ahead.Finished()) {
 		if ahead != nil {
-			return ahead.wait(), functions(g, lines, release)
+			return ahead.Wait(), functions(g, lines, release)
 		}
 		found := findThreads(res, opts)
 		return found, functions(g, lines, release)
 	}
 	var list []Function
 	if listAhead != nil {
-		list = listAhead.wait()
+		list = listAhead.Wait()
 	} else {
 		list = functions(g, lines, false)
 	}
-	found := ahead.wait()
+	found := ahead.Wait()
 	if release {
 		for _, n := range g.Nodes {
 			releaseNode(n)
@@ -150,5 +112,5 @@ func startFunctions(res *Result, ahead *threadsAhead, interrupts bool) *function
 	if ahead == nil || interrupts {
 		return nil
 	}
-	return startAhead(func() []Function { return functions(res.Graph, res.Lines, false) })
+	return beside.Start(func() []Function { return functions(res.Graph, res.Lines, false) })
 }

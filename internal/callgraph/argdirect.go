@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/isa"
 )
 
@@ -141,7 +142,7 @@ func (g *Graph) startDirectCallSites() {
 		if g.directAhead == nil {
 			g.directAhead = map[*Module]func() directSites{}
 		}
-		g.directAhead[m] = besideWait(func() directSites { return g.findDirectSites(m, 1) })
+		g.directAhead[m] = beside.Start(func() directSites { return g.findDirectSites(m, 1) }).Wait
 	}
 }
 

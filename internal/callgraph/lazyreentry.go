@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
@@ -50,7 +51,7 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	// the components are found (both only read the graph; each was 0.03
 	// s of node's models on the analysis' goroutine, the other core
 	// idle), then kept if in the resolver's component.
-	callers := besideWait(func() []lazyCaller { return g.lazyCallersOf(r) })
+	callers := beside.Start(func() []lazyCaller { return g.lazyCallersOf(r) }).Wait
 	var calls []lazyCaller
 	comp := func() []int {
 		defer func() { calls = callers() }() // (waited for even when finding the components panics)
@@ -107,29 +108,6 @@ func (g *Graph) lazyCallersOf(r int) []lazyCaller {
 		}
 	}
 	return out
-}
-
-// besideWait runs run on a goroutine of its own and returns a function
-// that waits for its result; a panic of run is raised again by that
-// function, on the goroutine that waits (the analysis' recovers it).
-func besideWait[T any](run func() T) func() T {
-	done := make(chan struct{})
-	var out T
-	var fault any
-	go func() {
-		defer func() {
-			fault = recover()
-			close(done)
-		}()
-		out = run()
-	}()
-	return func() T {
-		<-done
-		if fault != nil {
-			panic(fault)
-		}
-		return out
-	}
 }
 
 // reentry is a lazy slot of a module (node -1), or a call site of a node

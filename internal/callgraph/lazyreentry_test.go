@@ -234,19 +234,3 @@ int main(int argc, char **argv) {
 		t.Errorf("members: %d nodes (sorted %v), the component has %d", len(members), slices.IsSorted(members), comp[r].size)
 	}
 }
-
-// TestBesideWaitRaisesPanic: a panic of the work run beside is raised by
-// the wait, on the goroutine that waits, and a result is handed over.
-func TestBesideWaitRaisesPanic(t *testing.T) {
-	if got := besideWait(func() int { return 42 })(); got != 42 {
-		t.Errorf("result %d, want 42", got)
-	}
-	wait := besideWait(func() int { panic("beside") })
-	defer func() {
-		if p := recover(); p != "beside" {
-			t.Errorf("recovered %v, want the goroutine's panic", p)
-		}
-	}()
-	wait()
-	t.Errorf("the wait returned after the goroutine panicked")
-}
