@@ -119,3 +119,51 @@ func gconvUsersEveryEntry(d *dwarf.Data) []pcRange {
 	}
 	return out
 }
+
+// TestGconvStepChainMatchesType: for every type that a parameter or a
+// variable of libc's debug file names, gconvStepChain reading only the
+// type's chain says chainNot exactly where gconvStepTyped of the whole
+// type (d.Type) is false, and chainMaybe only where it is true or
+// d.Type's fails: no step type is missed, and some are found.
+func TestGconvStepChainMatchesType(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARF(libc.File, func(d *dwarf.Data) {
+		seen := map[dwarf.Offset]bool{}
+		chain := d.Reader()
+		r := d.Reader()
+		steps, maybes := 0, 0
+		for {
+			e, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e == nil {
+				break
+			}
+			if e.Tag != dwarf.TagFormalParameter && e.Tag != dwarf.TagVariable {
+				continue
+			}
+			off, ok := e.Val(dwarf.AttrType).(dwarf.Offset)
+			if !ok || seen[off] {
+				continue
+			}
+			seen[off] = true
+			typ, err := d.Type(off)
+			want := err == nil && gconvStepTyped(typ)
+			got := gconvStepChain(chain, off)
+			if want {
+				steps++
+			}
+			if got == chainMaybe {
+				maybes++
+			}
+			if got == chainCycle || (got == chainNot) == want {
+				t.Errorf("type at %#x: gconvStepChain %d, d.Type's step %v (%v)", off, got, want, typ)
+			}
+		}
+		t.Logf("%d types, %d a step's, %d maybe", len(seen), steps, maybes)
+		if steps == 0 {
+			t.Errorf("no step type among %d types of %s", len(seen), libc.File.DebugSymbols)
+		}
+	})
+}
