@@ -31,31 +31,7 @@ type pcRange struct{ lo, hi uint64 }
 // variable of a step's type; nil when the DWARF cannot be read
 // whole (the model then finds no step call).
 func readGconvUsers(d *dwarf.Data) []pcRange {
-	stepType := map[dwarf.Offset]bool{}
-	chain := d.Reader()
-	isStep := func(off dwarf.Offset) bool {
-		if v, ok := stepType[off]; ok {
-			return v
-		}
-		v := false
-		switch gconvStepChain(chain, off) {
-		case chainMaybe:
-			t, err := d.Type(off)
-			v = err == nil && gconvStepTyped(t)
-		case chainCycle:
-			v = true
-		}
-		stepType[off] = v
-		return v
-	}
-	type function struct {
-		ranges  [][2]uint64
-		typed   bool
-		origins []dwarf.Offset // abstract origins of its parameters and variables
-	}
-	var funcs []*function
-	stepDIEs := map[dwarf.Offset]bool{} // parameters and variables of a step's type
-	var cur *function
+	u := newGconvUsers(d)
 	depth := 0
 	r := d.Reader()
 	for {
@@ -72,25 +48,12 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 		}
 		switch {
 		case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
-			cur = nil
+			u.cur = nil
 			depth = 0
-		case depth == 1 && e.Tag == dwarf.TagSubprogram:
-			cur = nil
-			if rs, err := d.Ranges(e); err == nil && len(rs) > 0 {
-				cur = &function{ranges: rs}
-				funcs = append(funcs, cur)
-			}
 		case depth == 1:
-			cur = nil
-		case e.Tag == dwarf.TagFormalParameter || e.Tag == dwarf.TagVariable:
-			if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && isStep(typ) {
-				stepDIEs[e.Offset] = true
-				if cur != nil {
-					cur.typed = true
-				}
-			} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && cur != nil {
-				cur.origins = append(cur.origins, origin)
-			}
+			u.top(e)
+		default:
+			u.inner(e)
 		}
 		if e.Children {
 			if usersSkipChildren(e, depth) {
@@ -100,9 +63,79 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 			depth++
 		}
 	}
+	return u.ranges()
+}
+
+// gconvUsers is what readGconvUsers reads, entry by entry: the functions
+// with code, and the parameters and variables of a step's type.
+type gconvUsers struct {
+	d        *dwarf.Data
+	chain    *dwarf.Reader // gconvStepChain's
+	stepType map[dwarf.Offset]bool
+	funcs    []*gconvUser
+	stepDIEs map[dwarf.Offset]bool // parameters and variables of a step's type
+	cur      *gconvUser            // the top-level function being read
+}
+
+type gconvUser struct {
+	ranges  [][2]uint64
+	typed   bool
+	origins []dwarf.Offset // abstract origins of its parameters and variables
+}
+
+func newGconvUsers(d *dwarf.Data) *gconvUsers {
+	return &gconvUsers{d: d, chain: d.Reader(), stepType: map[dwarf.Offset]bool{}, stepDIEs: map[dwarf.Offset]bool{}}
+}
+
+// isStep says whether the type at off is a step's (gconvStepTyped).
+func (u *gconvUsers) isStep(off dwarf.Offset) bool {
+	if v, ok := u.stepType[off]; ok {
+		return v
+	}
+	v := false
+	switch gconvStepChain(u.chain, off) {
+	case chainMaybe:
+		t, err := u.d.Type(off)
+		v = err == nil && gconvStepTyped(t)
+	case chainCycle:
+		v = true
+	}
+	u.stepType[off] = v
+	return v
+}
+
+// top reads a unit's top-level entry e.
+func (u *gconvUsers) top(e *dwarf.Entry) {
+	u.cur = nil
+	if e.Tag != dwarf.TagSubprogram {
+		return
+	}
+	if rs, err := u.d.Ranges(e); err == nil && len(rs) > 0 {
+		u.cur = &gconvUser{ranges: rs}
+		u.funcs = append(u.funcs, u.cur)
+	}
+}
+
+// inner reads an entry below a top-level one.
+func (u *gconvUsers) inner(e *dwarf.Entry) {
+	if e.Tag != dwarf.TagFormalParameter && e.Tag != dwarf.TagVariable {
+		return
+	}
+	if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && u.isStep(typ) {
+		u.stepDIEs[e.Offset] = true
+		if u.cur != nil {
+			u.cur.typed = true
+		}
+	} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && u.cur != nil {
+		u.cur.origins = append(u.cur.origins, origin)
+	}
+}
+
+// ranges is readGconvUsers' answer once every entry is read.
+func (u *gconvUsers) ranges() []pcRange {
 	var out []pcRange
-	for _, f := range funcs {
-		if !f.typed && !slices.ContainsFunc(f.origins, func(o dwarf.Offset) bool { return stepDIEs[o] }) {
+	for _, f := range u.funcs {
+		if !f.typed && !slices.ContainsFunc(f.origins, func(o dwarf.Offset) bool { return u.stepDIEs[o] }) {
 			continue
 		}
 		for _, rg := range f.ranges {
