@@ -146,8 +146,9 @@ func (g *Graph) prefetchDebugLayouts() {
 				}
 				if gconv {
 					readers = append(readers, gconvTop, gconvTop.steps)
+					gconvTop.users = newUsersBeside(d)
 				}
-				err := walkTopLevel(d, readers...)
+				err := walkTopLevelUsers(d, gconvTop.users, readers...)
 				if wide {
 					wideVtableOffsets.put(path, wideVtableOffsetOf(wideTop.offsets()))
 				}

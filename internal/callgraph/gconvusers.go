@@ -264,3 +264,152 @@ func gconvStepChain(r *dwarf.Reader, off dwarf.Offset) int {
 	}
 	return chainCycle
 }
+
+// usersBeside reads what readGconvUsers reads in walkTopLevelUsers' walk
+// of the top-level entries, with its reader: the top-level entries it is
+// given, and the bodies of the top-level functions, which it reads itself
+// (body). It is sure to have seen what readGconvUsers sees as long as
+// the units have their usual shape (a compile or partial unit whose
+// children end with a null entry, then the next unit) and every entry
+// whose children the two walks read differently ends where its
+// DW_AT_sibling says (GCC writes one for every entry with children but a
+// unit's last): debug/dwarf's SkipChildren jumps there, so the top-level
+// walk goes on from there while readGconvUsers reads on from the end of
+// the children. Otherwise it gives up (failed), the top-level walk goes
+// on as walkTopLevel's, and the caller runs readGconvUsers: on malformed
+// DWARF the answer is readGconvUsers', at the cost of its walk.
+type usersBeside struct {
+	u      *gconvUsers
+	failed bool
+	inUnit bool         // between a unit's entry and the null that ends its children
+	expect dwarf.Offset // where the next entry must be (0: anywhere)
+}
+
+func newUsersBeside(d *dwarf.Data) *usersBeside { return &usersBeside{u: newGconvUsers(d)} }
+
+// result is readGconvUsers(d)'s answer.
+func (b *usersBeside) result(d *dwarf.Data) []pcRange {
+	if b.failed {
+		return readGconvUsers(d)
+	}
+	return b.u.ranges()
+}
+
+// see reads an entry of the top-level walk (a unit's, a top-level one,
+// or the null ending a unit's children).
+func (b *usersBeside) see(e *dwarf.Entry) {
+	if b == nil || b.failed {
+		return
+	}
+	if b.expect != 0 && e.Offset != b.expect {
+		b.failed = true
+		return
+	}
+	b.expect = 0
+	isUnit := e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit
+	switch {
+	case !b.inUnit && isUnit:
+		b.u.cur = nil
+		b.inUnit = e.Children
+	case !b.inUnit || isUnit:
+		b.failed = true // another kind of unit, a stray null, a unit in a unit
+	case e.Tag == 0:
+		b.inUnit = false
+	default:
+		b.u.top(e)
+	}
+}
+
+// end is told that the walk reached the end of the data.
+func (b *usersBeside) end() {
+	if b != nil && b.expect != 0 {
+		b.failed = true
+	}
+}
+
+// wantsBody says whether e's children are to be read by body (where the
+// top-level walk skips them).
+func (b *usersBeside) wantsBody(e *dwarf.Entry) bool {
+	return b != nil && !b.failed && b.inUnit && e.Tag == dwarf.TagSubprogram
+}
+
+// membersRead is told that the top-level walk read the children of e
+// (first: the offset of the first, 0 if none read), which
+// readGconvUsers skips with SkipChildren: where that jumps to e's
+// sibling, the next entry must be there.
+func (b *usersBeside) membersRead(e *dwarf.Entry, first dwarf.Offset) {
+	if b == nil || b.failed {
+		return
+	}
+	if e.Tag == dwarf.TagSubprogram {
+		b.failed = true // readGconvUsers reads its body
+		return
+	}
+	if sib, ok := e.Val(dwarf.AttrSibling).(dwarf.Offset); ok && (first == 0 || sib >= first) {
+		b.expect = sib
+		if sib == 0 {
+			b.failed = true
+		}
+	}
+}
+
+// body reads the children of the top-level function e with r, as
+// readGconvUsers does, and returns the entry after them: where r's
+// SkipChildren would have gone on from. SkipChildren jumps to an entry's
+// DW_AT_sibling where it has one (after its first child), and reads the
+// children (skipping theirs the same way) where it has none, as the
+// last function of a unit; so wherever body reads the children of an
+// entry that has a sibling, the entry after them must be at the sibling.
+// When it is not, or on an error, body gives up, puts r where
+// SkipChildren would have, and returns nil.
+func (b *usersBeside) body(r *dwarf.Reader, e *dwarf.Entry) *dwarf.Entry {
+	type level struct {
+		sibling, first dwarf.Offset // first: of its first child (or null)
+	}
+	sibling := func(e *dwarf.Entry) dwarf.Offset { s, _ := e.Val(dwarf.AttrSibling).(dwarf.Offset); return s }
+	levels := []level{{sibling: sibling(e)}}
+	var at dwarf.Offset // where the next entry must be (0: anywhere)
+	ok := true
+	for ok && len(levels) > 0 {
+		c, err := r.Next()
+		if err != nil || c == nil || at != 0 && c.Offset != at {
+			ok = false
+			break
+		}
+		at = 0
+		l := &levels[len(levels)-1]
+		if l.first == 0 {
+			l.first = c.Offset
+		}
+		switch {
+		case c.Tag == 0:
+			if l.sibling != 0 && l.sibling >= l.first {
+				at = l.sibling
+			}
+			levels = levels[:len(levels)-1]
+			continue
+		case c.Tag == dwarf.TagCompileUnit || c.Tag == dwarf.TagPartialUnit:
+			ok = false
+			continue
+		}
+		b.u.inner(c)
+		if c.Children {
+			if usersSkipChildren(c, len(levels)+1) {
+				r.SkipChildren()
+				continue
+			}
+			levels = append(levels, level{sibling: sibling(c)})
+		}
+	}
+	if ok {
+		next, err := r.Next()
+		if err == nil && next != nil && (at == 0 || next.Offset == at) {
+			return next
+		}
+	}
+	b.failed = true
+	r.Seek(e.Offset)
+	r.Next()
+	r.SkipChildren()
+	return nil
+}
