@@ -126,9 +126,9 @@ func (g *Graph) prefetchDebugLayouts() {
 				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
 			}
 		}
-		// libc's three share one walk of the top-level entries
-		// (walkTopLevel); the gconv layout then walks every entry for the
-		// step's users.
+		// libc's three share one walk of the top-level entries, which
+		// also reads the functions' bodies for the gconv step's users
+		// (walkTopLevelUsers).
 		libio := file.ELF.Section(libioSection) != nil
 		wide := libio && !wideVtableOffsets.has(path)
 		layout := libio && !libioLayouts.has(path)
