@@ -126,9 +126,9 @@ func (g *Graph) prefetchDebugLayouts() {
 				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
 			}
 		}
-		// libc's three share one walk of the top-level entries
-		// (walkTopLevel); the gconv layout then walks every entry for the
-		// step's users.
+		// libc's three share one walk of the top-level entries, which
+		// also reads the functions' bodies for the gconv step's users
+		// (walkTopLevelUsers).
 		libio := file.ELF.Section(libioSection) != nil
 		wide := libio && !wideVtableOffsets.has(path)
 		layout := libio && !libioLayouts.has(path)
@@ -146,8 +146,9 @@ func (g *Graph) prefetchDebugLayouts() {
 				}
 				if gconv {
 					readers = append(readers, gconvTop, gconvTop.steps)
+					gconvTop.users = newUsersBeside(d)
 				}
-				err := walkTopLevel(d, readers...)
+				err := walkTopLevelUsers(d, gconvTop.users, readers...)
 				if wide {
 					wideVtableOffsets.put(path, wideVtableOffsetOf(wideTop.offsets()))
 				}

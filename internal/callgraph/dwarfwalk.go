@@ -28,16 +28,36 @@ type topLevelReader interface {
 // children are skipped unless a reader reads them: the walk the readers
 // made each on its own.
 func walkTopLevel(d *dwarf.Data, readers ...topLevelReader) error {
+	return walkTopLevelUsers(d, nil, readers...)
+}
+
+// walkTopLevelUsers is walkTopLevel that also reads, when users is not
+// nil, what readGconvUsers reads (the functions' bodies) in the same
+// walk: libc's 260,000 top-level entries are then read once, not twice
+// (debug/dwarf allocates each entry it reads). The readers are given
+// exactly what walkTopLevel gives them; where users cannot be sure to
+// see what readGconvUsers would (see usersBeside), it gives up and
+// readGconvUsers reads the DWARF on its own.
+func walkTopLevelUsers(d *dwarf.Data, users *usersBeside, readers ...topLevelReader) error {
 	r := d.Reader()
 	var unit dwarf.Tag
+	var ahead *dwarf.Entry // the entry after a function's body, read by users.body
 	for {
-		e, err := r.Next()
+		var e *dwarf.Entry
+		var err error
+		if ahead != nil {
+			e, ahead = ahead, nil
+		} else {
+			e, err = r.Next()
+		}
 		if err != nil {
 			return err
 		}
 		if e == nil {
+			users.end()
 			return nil
 		}
+		users.see(e)
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
 			unit = e.Tag
 			continue // its children are the top-level entries
@@ -51,14 +71,22 @@ func walkTopLevel(d *dwarf.Data, readers ...topLevelReader) error {
 				rd.read(e, unit, nil)
 			}
 			if e.Children {
-				r.SkipChildren()
+				if users.wantsBody(e) {
+					ahead = users.body(r, e)
+				} else {
+					r.SkipChildren()
+				}
 			}
 			continue
 		}
 		var members []*dwarf.Entry
 		var c *dwarf.Entry
+		first := dwarf.Offset(0)
 		for {
 			c, err = r.Next()
+			if c != nil && first == 0 {
+				first = c.Offset
+			}
 			if err != nil || c == nil || c.Tag == 0 {
 				break
 			}
@@ -67,6 +95,7 @@ func walkTopLevel(d *dwarf.Data, readers ...topLevelReader) error {
 			}
 			members = append(members, c)
 		}
+		users.membersRead(e, first)
 		for _, rd := range readers {
 			rd.read(e, unit, members)
 		}

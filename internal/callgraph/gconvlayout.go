@@ -61,7 +61,8 @@ func readGconvLayout(file *binfile.File) *gconvLayout {
 // addresses whose type is one of them or an array of one.
 func gconvLayoutIn(file *binfile.File, d *dwarf.Data) *gconvLayout {
 	t := newGconvTop()
-	err := walkTopLevel(d, t, t.steps)
+	t.users = newUsersBeside(d)
+	err := walkTopLevelUsers(d, t.users, t, t.steps)
 	return t.layout(file, d, err)
 }
 
@@ -73,6 +74,7 @@ type gconvTop struct {
 	structs map[dwarf.Offset]bool
 	vars    []gconvVariable
 	steps   *memberAgreement
+	users   *usersBeside // the step's users, read in the same walk (nil: layout reads them)
 }
 
 type gconvVariable struct {
@@ -102,8 +104,8 @@ func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
 }
 
 // layout makes the layout from what the walk read (nil when it stopped
-// on err): the static objects' words, and the step's users (a walk of
-// every entry, readGconvUsers).
+// on err): the static objects' words, and the step's users (read in the
+// same walk, t.users, or by a walk of every entry, readGconvUsers).
 func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, err error) *gconvLayout {
 	if err != nil || len(t.structs) == 0 {
 		return nil
@@ -182,7 +184,12 @@ func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, err error) *gconvLa
 	if l.stepSize <= 0 || len(l.fcts[0]) == 0 {
 		return nil
 	}
-	if l.users = readGconvUsers(d); len(l.users) == 0 {
+	if t.users != nil {
+		l.users = t.users.result(d)
+	} else {
+		l.users = readGconvUsers(d)
+	}
+	if len(l.users) == 0 {
 		return nil
 	}
 	for k := range l.fcts {

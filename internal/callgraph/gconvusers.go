@@ -31,24 +31,7 @@ type pcRange struct{ lo, hi uint64 }
 // variable of a step's type; nil when the DWARF cannot be read
 // whole (the model then finds no step call).
 func readGconvUsers(d *dwarf.Data) []pcRange {
-	stepType := map[dwarf.Offset]bool{}
-	isStep := func(off dwarf.Offset) bool {
-		if v, ok := stepType[off]; ok {
-			return v
-		}
-		t, err := d.Type(off)
-		v := err == nil && gconvStepTyped(t)
-		stepType[off] = v
-		return v
-	}
-	type function struct {
-		ranges  [][2]uint64
-		typed   bool
-		origins []dwarf.Offset // abstract origins of its parameters and variables
-	}
-	var funcs []*function
-	stepDIEs := map[dwarf.Offset]bool{} // parameters and variables of a step's type
-	var cur *function
+	u := newGconvUsers(d)
 	depth := 0
 	r := d.Reader()
 	for {
@@ -65,25 +48,12 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 		}
 		switch {
 		case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
-			cur = nil
+			u.cur = nil
 			depth = 0
-		case depth == 1 && e.Tag == dwarf.TagSubprogram:
-			cur = nil
-			if rs, err := d.Ranges(e); err == nil && len(rs) > 0 {
-				cur = &function{ranges: rs}
-				funcs = append(funcs, cur)
-			}
 		case depth == 1:
-			cur = nil
-		case e.Tag == dwarf.TagFormalParameter || e.Tag == dwarf.TagVariable:
-			if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && isStep(typ) {
-				stepDIEs[e.Offset] = true
-				if cur != nil {
-					cur.typed = true
-				}
-			} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && cur != nil {
-				cur.origins = append(cur.origins, origin)
-			}
+			u.top(e)
+		default:
+			u.inner(e)
 		}
 		if e.Children {
 			if usersSkipChildren(e, depth) {
@@ -93,9 +63,79 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 			depth++
 		}
 	}
+	return u.ranges()
+}
+
+// gconvUsers is what readGconvUsers reads, entry by entry: the functions
+// with code, and the parameters and variables of a step's type.
+type gconvUsers struct {
+	d        *dwarf.Data
+	chain    *dwarf.Reader // gconvStepChain's
+	stepType map[dwarf.Offset]bool
+	funcs    []*gconvUser
+	stepDIEs map[dwarf.Offset]bool // parameters and variables of a step's type
+	cur      *gconvUser            // the top-level function being read
+}
+
+type gconvUser struct {
+	ranges  [][2]uint64
+	typed   bool
+	origins []dwarf.Offset // abstract origins of its parameters and variables
+}
+
+func newGconvUsers(d *dwarf.Data) *gconvUsers {
+	return &gconvUsers{d: d, chain: d.Reader(), stepType: map[dwarf.Offset]bool{}, stepDIEs: map[dwarf.Offset]bool{}}
+}
+
+// isStep says whether the type at off is a step's (gconvStepTyped).
+func (u *gconvUsers) isStep(off dwarf.Offset) bool {
+	if v, ok := u.stepType[off]; ok {
+		return v
+	}
+	v := false
+	switch gconvStepChain(u.chain, off) {
+	case chainMaybe:
+		t, err := u.d.Type(off)
+		v = err == nil && gconvStepTyped(t)
+	case chainCycle:
+		v = true
+	}
+	u.stepType[off] = v
+	return v
+}
+
+// top reads a unit's top-level entry e.
+func (u *gconvUsers) top(e *dwarf.Entry) {
+	u.cur = nil
+	if e.Tag != dwarf.TagSubprogram {
+		return
+	}
+	if rs, err := u.d.Ranges(e); err == nil && len(rs) > 0 {
+		u.cur = &gconvUser{ranges: rs}
+		u.funcs = append(u.funcs, u.cur)
+	}
+}
+
+// inner reads an entry below a top-level one.
+func (u *gconvUsers) inner(e *dwarf.Entry) {
+	if e.Tag != dwarf.TagFormalParameter && e.Tag != dwarf.TagVariable {
+		return
+	}
+	if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && u.isStep(typ) {
+		u.stepDIEs[e.Offset] = true
+		if u.cur != nil {
+			u.cur.typed = true
+		}
+	} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && u.cur != nil {
+		u.cur.origins = append(u.cur.origins, origin)
+	}
+}
+
+// ranges is readGconvUsers' answer once every entry is read.
+func (u *gconvUsers) ranges() []pcRange {
 	var out []pcRange
-	for _, f := range funcs {
-		if !f.typed && !slices.ContainsFunc(f.origins, func(o dwarf.Offset) bool { return stepDIEs[o] }) {
+	for _, f := range u.funcs {
+		if !f.typed && !slices.ContainsFunc(f.origins, func(o dwarf.Offset) bool { return u.stepDIEs[o] }) {
 			continue
 		}
 		for _, rg := range f.ranges {
@@ -164,4 +204,212 @@ func gconvStepTyped(t dwarf.Type) bool {
 // functions: a scan is enough).
 func handlesStep(users []pcRange, addr uint64) bool {
 	return slices.ContainsFunc(users, func(r pcRange) bool { return r.lo <= addr && addr < r.hi })
+}
+
+// What gconvStepChain found.
+const (
+	chainNot   = iota // not a step's type, or d.Type(off) fails
+	chainMaybe        // perhaps a step's type: d.Type(off) decides
+	chainCycle        // a cycle of typedefs, qualifiers or pointers
+)
+
+// gconvStepChain answers gconvStepTyped's question of the type at off by
+// reading only the entries of its chain (typedefs, qualifiers, one
+// pointer, the struct at its end) with r, where d.Type builds the whole
+// type: every member of every struct it reaches, for each of the few
+// thousand type offsets libc's parameters and variables name, which was
+// a third of readGconvUsers' time and 70 MB of node's run. It says
+// chainNot only where gconvStepTyped(d.Type(off)) is false or d.Type
+// fails (an entry that does not read: d.Type fails on it too); where the
+// chain leads to a step's name, or through what it does not follow (a
+// type unit's signature), chainMaybe, and d.Type decides, so the answer
+// is d.Type's. A cycle (malformed: gconvStepTyped would not return) is
+// chainCycle, which readGconvUsers takes as a step user: the model then
+// looks for step calls in one more function, never fewer.
+func gconvStepChain(r *dwarf.Reader, off dwarf.Offset) int {
+	pointee := false // past the pointer: only typedefs and qualifiers, then the struct
+	for range 256 {
+		r.Seek(off)
+		e, err := r.Next()
+		if err != nil || e == nil || e.Offset != off {
+			return chainNot
+		}
+		switch e.Tag {
+		case dwarf.TagTypedef:
+			if name, _ := e.Val(dwarf.AttrName).(string); !pointee && slices.Contains(gconvStepTypeNames, name) {
+				return chainMaybe
+			}
+		case dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType:
+		case dwarf.TagPointerType:
+			if pointee {
+				return chainNot
+			}
+			pointee = true
+		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
+			if name, _ := e.Val(dwarf.AttrName).(string); pointee && name == "__gconv_step" {
+				return chainMaybe
+			}
+			return chainNot
+		default:
+			return chainNot
+		}
+		switch next := e.Val(dwarf.AttrType).(type) {
+		case dwarf.Offset:
+			off = next
+		case nil:
+			return chainNot // void
+		default:
+			return chainMaybe // a type unit's signature: d.Type follows it
+		}
+	}
+	return chainCycle
+}
+
+// usersBeside reads what readGconvUsers reads in walkTopLevelUsers' walk
+// of the top-level entries, with its reader: the top-level entries it is
+// given, and the bodies of the top-level functions, which it reads itself
+// (body). It is sure to have seen what readGconvUsers sees as long as
+// the units have their usual shape (a compile or partial unit whose
+// children end with a null entry, then the next unit) and every entry
+// whose children the two walks read differently ends where its
+// DW_AT_sibling says (GCC writes one for every entry with children but a
+// unit's last): debug/dwarf's SkipChildren jumps there, so the top-level
+// walk goes on from there while readGconvUsers reads on from the end of
+// the children. Otherwise it gives up (failed), the top-level walk goes
+// on as walkTopLevel's, and the caller runs readGconvUsers: on malformed
+// DWARF the answer is readGconvUsers', at the cost of its walk.
+type usersBeside struct {
+	u      *gconvUsers
+	failed bool
+	inUnit bool         // between a unit's entry and the null that ends its children
+	expect dwarf.Offset // where the next entry must be (0: anywhere)
+}
+
+func newUsersBeside(d *dwarf.Data) *usersBeside { return &usersBeside{u: newGconvUsers(d)} }
+
+// result is readGconvUsers(d)'s answer.
+func (b *usersBeside) result(d *dwarf.Data) []pcRange {
+	if b.failed {
+		return readGconvUsers(d)
+	}
+	return b.u.ranges()
+}
+
+// see reads an entry of the top-level walk (a unit's, a top-level one,
+// or the null ending a unit's children).
+func (b *usersBeside) see(e *dwarf.Entry) {
+	if b == nil || b.failed {
+		return
+	}
+	if b.expect != 0 && e.Offset != b.expect {
+		b.failed = true
+		return
+	}
+	b.expect = 0
+	isUnit := e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit
+	switch {
+	case !b.inUnit && isUnit:
+		b.u.cur = nil
+		b.inUnit = e.Children
+	case !b.inUnit || isUnit:
+		b.failed = true // another kind of unit, a stray null, a unit in a unit
+	case e.Tag == 0:
+		b.inUnit = false
+	default:
+		b.u.top(e)
+	}
+}
+
+// end is told that the walk reached the end of the data.
+func (b *usersBeside) end() {
+	if b != nil && b.expect != 0 {
+		b.failed = true
+	}
+}
+
+// wantsBody says whether e's children are to be read by body (where the
+// top-level walk skips them).
+func (b *usersBeside) wantsBody(e *dwarf.Entry) bool {
+	return b != nil && !b.failed && b.inUnit && e.Tag == dwarf.TagSubprogram
+}
+
+// membersRead is told that the top-level walk read the children of e
+// (first: the offset of the first, 0 if none read), which
+// readGconvUsers skips with SkipChildren: where that jumps to e's
+// sibling, the next entry must be there.
+func (b *usersBeside) membersRead(e *dwarf.Entry, first dwarf.Offset) {
+	if b == nil || b.failed {
+		return
+	}
+	if e.Tag == dwarf.TagSubprogram {
+		b.failed = true // readGconvUsers reads its body
+		return
+	}
+	if sib, ok := e.Val(dwarf.AttrSibling).(dwarf.Offset); ok && (first == 0 || sib >= first) {
+		b.expect = sib
+		if sib == 0 {
+			b.failed = true
+		}
+	}
+}
+
+// body reads the children of the top-level function e with r, as
+// readGconvUsers does, and returns the entry after them: where r's
+// SkipChildren would have gone on from. SkipChildren jumps to an entry's
+// DW_AT_sibling where it has one (after its first child), and reads the
+// children (skipping theirs the same way) where it has none, as the
+// last function of a unit; so wherever body reads the children of an
+// entry that has a sibling, the entry after them must be at the sibling.
+// When it is not, or on an error, body gives up, puts r where
+// SkipChildren would have, and returns nil.
+func (b *usersBeside) body(r *dwarf.Reader, e *dwarf.Entry) *dwarf.Entry {
+	type level struct {
+		sibling, first dwarf.Offset // first: of its first child (or null)
+	}
+	sibling := func(e *dwarf.Entry) dwarf.Offset { s, _ := e.Val(dwarf.AttrSibling).(dwarf.Offset); return s }
+	levels := []level{{sibling: sibling(e)}}
+	var at dwarf.Offset // where the next entry must be (0: anywhere)
+	ok := true
+	for ok && len(levels) > 0 {
+		c, err := r.Next()
+		if err != nil || c == nil || at != 0 && c.Offset != at {
+			ok = false
+			break
+		}
+		at = 0
+		l := &levels[len(levels)-1]
+		if l.first == 0 {
+			l.first = c.Offset
+		}
+		switch {
+		case c.Tag == 0:
+			if l.sibling != 0 && l.sibling >= l.first {
+				at = l.sibling
+			}
+			levels = levels[:len(levels)-1]
+			continue
+		case c.Tag == dwarf.TagCompileUnit || c.Tag == dwarf.TagPartialUnit:
+			ok = false
+			continue
+		}
+		b.u.inner(c)
+		if c.Children {
+			if usersSkipChildren(c, len(levels)+1) {
+				r.SkipChildren()
+				continue
+			}
+			levels = append(levels, level{sibling: sibling(c)})
+		}
+	}
+	if ok {
+		next, err := r.Next()
+		if err == nil && next != nil && (at == 0 || next.Offset == at) {
+			return next
+		}
+	}
+	b.failed = true
+	r.Seek(e.Offset)
+	r.Next()
+	r.SkipChildren()
+	return nil
 }

@@ -119,3 +119,99 @@ func gconvUsersEveryEntry(d *dwarf.Data) []pcRange {
 	}
 	return out
 }
+
+// TestGconvStepChainMatchesType: for every type that a parameter or a
+// variable of libc's debug file names, gconvStepChain reading only the
+// type's chain says chainNot exactly where gconvStepTyped of the whole
+// type (d.Type) is false, and chainMaybe only where it is true or
+// d.Type's fails: no step type is missed, and some are found.
+func TestGconvStepChainMatchesType(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARF(libc.File, func(d *dwarf.Data) {
+		seen := map[dwarf.Offset]bool{}
+		chain := d.Reader()
+		r := d.Reader()
+		steps, maybes := 0, 0
+		for {
+			e, err := r.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e == nil {
+				break
+			}
+			if e.Tag != dwarf.TagFormalParameter && e.Tag != dwarf.TagVariable {
+				continue
+			}
+			off, ok := e.Val(dwarf.AttrType).(dwarf.Offset)
+			if !ok || seen[off] {
+				continue
+			}
+			seen[off] = true
+			typ, err := d.Type(off)
+			want := err == nil && gconvStepTyped(typ)
+			got := gconvStepChain(chain, off)
+			if want {
+				steps++
+			}
+			if got == chainMaybe {
+				maybes++
+			}
+			if got == chainCycle || (got == chainNot) == want {
+				t.Errorf("type at %#x: gconvStepChain %d, d.Type's step %v (%v)", off, got, want, typ)
+			}
+		}
+		t.Logf("%d types, %d a step's, %d maybe", len(seen), steps, maybes)
+		if steps == 0 {
+			t.Errorf("no step type among %d types of %s", len(seen), libc.File.DebugSymbols)
+		}
+	})
+}
+
+// TestUsersBesideMatchesReadGconvUsers: the walk of libc's top-level
+// entries that reads the step's users beside (walkTopLevelUsers) finds
+// them itself, without giving up, exactly as readGconvUsers' own walk,
+// and gives the top-level readers (the libio, gconv and _wide_vtable
+// readers of the prefetch) what walkTopLevel gives them.
+func TestUsersBesideMatchesReadGconvUsers(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARF(libc.File, func(d *dwarf.Data) {
+		want := readGconvUsers(d)
+		if len(want) == 0 {
+			t.Fatalf("no gconv step users in %s's DWARF", libc.File.DebugSymbols)
+		}
+		type readers struct {
+			wide  *memberAgreement
+			libio *libioTop
+			gconv *gconvTop
+		}
+		fresh := func() (readers, []topLevelReader) {
+			r := readers{newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()}
+			return r, []topLevelReader{r.wide, r.libio, r.gconv, r.gconv.steps}
+		}
+		alone, list := fresh()
+		errAlone := walkTopLevel(d, list...)
+		beside, list := fresh()
+		users := newUsersBeside(d)
+		errBeside := walkTopLevelUsers(d, users, list...)
+		if errAlone != nil || errBeside != nil {
+			t.Fatalf("walks: %v, %v", errAlone, errBeside)
+		}
+		if users.failed {
+			t.Fatal("the users' reading beside the top-level walk gave up on libc's DWARF")
+		}
+		if got := users.result(d); !reflect.DeepEqual(got, want) {
+			t.Errorf("users read beside: %d ranges %v\nreadGconvUsers: %d ranges %v", len(got), got, len(want), want)
+		}
+		if !reflect.DeepEqual(alone.wide.offsets(), beside.wide.offsets()) ||
+			!reflect.DeepEqual(alone.libio.layout(nil), beside.libio.layout(nil)) ||
+			!reflect.DeepEqual(alone.gconv.structs, beside.gconv.structs) ||
+			!reflect.DeepEqual(alone.gconv.vars, beside.gconv.vars) ||
+			!reflect.DeepEqual(alone.gconv.steps.offsets(), beside.gconv.steps.offsets()) {
+			t.Error("the top-level readers read differently beside the users")
+		}
+		if len(alone.gconv.vars) == 0 || len(alone.wide.offsets()) == 0 {
+			t.Errorf("the top-level readers found nothing: %d gconv variables, wide offsets %v", len(alone.gconv.vars), alone.wide.offsets())
+		}
+	})
+}
