@@ -1,14 +1,12 @@
 package callgraph
 
 import (
-	"os"
 	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 )
 
@@ -21,26 +19,10 @@ import (
 // process-cpu-s/op the whole process's in the same time. For issue 19
 // (docs/PERFORMANCE.md); `go test -run '^$' -bench Resolve ./internal/callgraph`.
 func BenchmarkResolve(b *testing.B) {
-	path := os.Getenv("STACKSCOPE_BENCH_FILE")
-	if path == "" {
-		path = "/usr/bin/node"
-	}
-	f, err := binfile.Open(path)
-	if err != nil {
-		b.Skipf("SKIPPED: %v", err)
-	}
-	if f.Arch != binfile.ArchX86_64 {
-		b.Skipf("SKIPPED: %s is not x86-64", path)
-	}
+	f := benchFile(b)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cpu := func(who int) time.Duration {
-		var ru unix.Rusage
-		if err := unix.Getrusage(who, &ru); err != nil {
-			b.Fatalf("getrusage: %v", err)
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	cpu := func(who int) time.Duration { return benchCPU(b, who) }
 	var start time.Time
 	var startThread, startProcess time.Duration
 	defer func(p func(string)) { Phase = p }(Phase)
