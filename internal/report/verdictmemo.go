@@ -34,21 +34,21 @@ func newVerdictMemo(budget int64) *verdictMemo {
 func (m *verdictMemo) of(e analysis.Entry) string {
 	switch {
 	case !e.Bounded && len(e.Reasons) > 0:
-		k := listKey[bound.Reason]{&e.Reasons[0], len(e.Reasons)}
-		if v, ok := m.reasons[k]; ok {
-			return v
-		}
-		v := Verdict(e, m.budget)
-		m.reasons[k] = v
-		return v
+		return memoized(m.reasons, e.Reasons, func() string { return Verdict(e, m.budget) })
 	case e.Bounded && m.budget <= 0 && len(e.Assumptions) > 0:
-		k := listKey[bound.Assumption]{&e.Assumptions[0], len(e.Assumptions)}
-		if v, ok := m.assumption[k]; ok {
-			return v
-		}
-		v := Verdict(e, m.budget)
-		m.assumption[k] = v
-		return v
+		return memoized(m.assumption, e.Assumptions, func() string { return Verdict(e, m.budget) })
 	}
 	return Verdict(e, m.budget)
+}
+
+// memoized is memo's text for list (not empty), made by text the first
+// time.
+func memoized[T any](memo map[listKey[T]]string, list []T, text func() string) string {
+	k := listKey[T]{&list[0], len(list)}
+	if v, ok := memo[k]; ok {
+		return v
+	}
+	v := text()
+	memo[k] = v
+	return v
 }
