@@ -147,6 +147,8 @@ type File struct {
 	// dynamic symbols, read once (dynsyms.go)
 	dynOnce sync.Once
 	dynSyms []elf.Symbol
+	// results derived from the file's bytes alone (derived.go)
+	derived sync.Map
 	dynErr  error
 }
 
