@@ -2,10 +2,12 @@ package callgraph
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/isa"
 )
 
 // A function whose SP moves down by a constant inside a loop (an alloca
@@ -37,19 +39,17 @@ func (g *Graph) modelCountedLoop(id int) {
 	if n.Func == nil || n.Module == nil {
 		return
 	}
-	f := n.Module.File
-	isFunction := func(a uint64) bool { _, ok := f.FunctionIndex(a); return ok }
-	var lc *loopCount
-	why := "no counter"
-	fr := g.walkFunctionWith(f, n.Func, func(in *frame.Input) {
-		c, err := countLoopMoves(in.Code, in.Addr, isFunction, in.NoReturn, g.opts.Strict)
-		if err != nil {
-			why = err.Error()
-			return
-		}
-		lc = c
-		in.CountedMoves = func(a uint64) bool { _, ok := c.Moves[a]; return ok }
-	})
+	var w countedWalk
+	if n.Module != g.Modules[0] {
+		// A library's function: the same walk for every program that
+		// links the file (issue 19). The program's own file may give
+		// the walk what only the program's role has (its main stack).
+		key := countedWalkKey{g.Decoder, g.opts.StackAlign, g.opts.Strict, n.Func.Addr, n.Func.Size}
+		w = binfile.Derived(n.Module.File, key, func() countedWalk { return g.walkCounted(n.Module.File, n.Func) })
+	} else {
+		w = g.walkCounted(n.Module.File, n.Func)
+	}
+	fr, lc, why := w.fr, w.lc, w.why
 	if lc == nil {
 		n.Frame.Reason += "; no counter bounds it (" + why + ")"
 		return
@@ -70,6 +70,7 @@ func (g *Graph) modelCountedLoop(id int) {
 		return
 	}
 	fr.Size += lc.Total
+	fr.Calls = slices.Clone(fr.Calls) // the walk's may be shared
 	for i := range fr.Calls {
 		if lc.After[fr.Calls[i].Addr] {
 			fr.Calls[i].Depth += lc.Total
@@ -82,4 +83,40 @@ func (g *Graph) modelCountedLoop(id int) {
 	// the same calls), and every entry reaching this function lists the
 	// premise once through the cut; a second premise here would list it
 	// twice.
+}
+
+// countedWalk is the walk of modelCountedLoop: the frame with the loop's
+// moves counted, and the count (nil: none, and why).
+type countedWalk struct {
+	fr  frame.Frame
+	lc  *loopCount
+	why string
+}
+
+// countedWalkKey names a library function's countedWalk in
+// binfile.Derived: the function, and what of the graph the walk reads
+// (its decoder, the stack alignment, --strict).
+type countedWalkKey struct {
+	dec        isa.Decoder
+	stackAlign int64
+	strict     bool
+	fn, size   uint64
+}
+
+// walkCounted walks fn of f again with the moves its loop counter caps
+// counted (countLoopMoves). Its result is shared (see modelCountedLoop):
+// the caller copies what it changes.
+func (g *Graph) walkCounted(f *binfile.File, fn *binfile.Function) countedWalk {
+	isFunction := func(a uint64) bool { _, ok := f.FunctionIndex(a); return ok }
+	w := countedWalk{why: "no counter"}
+	w.fr = g.walkFunctionWith(f, fn, func(in *frame.Input) {
+		c, err := countLoopMoves(in.Code, in.Addr, isFunction, in.NoReturn, g.opts.Strict)
+		if err != nil {
+			w.why = err.Error()
+			return
+		}
+		w.lc = c
+		in.CountedMoves = func(a uint64) bool { _, ok := c.Moves[a]; return ok }
+	})
+	return w
 }

@@ -325,7 +325,7 @@ func (c *gconvCut) cutStepCalls(m *Module) {
 		if len(sites) == 0 {
 			continue
 		}
-		held := g.gconvStepCalls(m, n, l)
+		held := g.sharedStepCalls(m, n, l)
 		for _, cs := range sites {
 			sc, ok := held[cs.Addr]
 			if !ok {
@@ -343,6 +343,49 @@ func (c *gconvCut) cutStepCalls(m *Module) {
 			g.addEdge(id, c.hub(sc.member), cs, MethodGconvStep)
 		}
 	}
+}
+
+// gconvStepKey names gconvStepCalls' answer for one function in
+// binfile.Derived. The answer reads the node's function, its file (code,
+// DWARF layout, the callees that never return) and, through decodeLinear's
+// tailJump, its frame's jump tables and indirect tail calls: tails names
+// those, so that a frame a model changed (modelCountedLoop changes only
+// depths) never shares another frame's answer; strict, what
+// jumpTableTargets reads of the options.
+type gconvStepKey struct {
+	dec    isa.Decoder
+	strict bool
+	fn     uint64 // the function's address and size
+	size   uint64
+	tails  string
+}
+
+// sharedStepCalls is gconvStepCalls made once per file and function for
+// every program of the run that links the file (issue 19: libc's step
+// users were read again for every program). The map is shared: read it
+// only.
+func (g *Graph) sharedStepCalls(m *Module, n *Node, l *gconvLayout) map[uint64]gconvStepCall {
+	if n.Func == nil {
+		return nil
+	}
+	key := gconvStepKey{dec: g.Decoder, strict: g.opts.Strict, fn: n.Func.Addr, size: n.Func.Size, tails: tailJumpShape(n)}
+	return binfile.Derived(m.File, key, func() map[uint64]gconvStepCall { return g.gconvStepCalls(m, n, l) })
+}
+
+// tailJumpShape names what tailJump reads of n's frame: its jump tables
+// (then no jump is a tail call) or the sites of its indirect tail calls.
+// Results shared across programs that depend on tailJump are keyed by it.
+func tailJumpShape(n *Node) string {
+	if n.Frame.JumpTables != 0 {
+		return "tables"
+	}
+	var b strings.Builder
+	for _, cs := range n.Frame.Calls {
+		if cs.Kind == frame.IndirectTailCall {
+			fmt.Fprintf(&b, "%x ", cs.Addr)
+		}
+	}
+	return b.String()
 }
 
 // onlyAddressTaken says whether the call at site has only the

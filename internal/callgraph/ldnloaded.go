@@ -325,6 +325,13 @@ func dataSymbol(m *Module, name string) (uint64, bool) {
 // frames, when it is a run-time SP move the pass finds sized by the count,
 // why the count is not known: the reason then says what to look at.
 func (g *Graph) noteCountUnknown(ld *Module, why string) {
+	// unknownCountKey names the pass's amounts for a function of ld.so
+	// (name, address, size) with the count of one object, in
+	// binfile.Derived.
+	type unknownCountKey struct {
+		name       string
+		addr, size uint64
+	}
 	for _, name := range []string{"_dl_fini", "_dl_sort_maps"} {
 		src, ok := loaderCountSources(ld, name, 1)
 		ids := g.libcNodesIn(ld, name)
@@ -335,12 +342,22 @@ func (g *Graph) noteCountUnknown(ld *Module, why string) {
 		if n.Frame.Kind != frame.Dynamic {
 			continue
 		}
-		code, err := ld.File.Code(n.Func.Addr, n.Func.Size)
-		if err != nil {
-			continue
-		}
-		amounts, err := vlaAmounts(code, n.Func.Addr, src, func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok })
-		if _, sized := amounts[n.Frame.ReasonAddr]; err == nil && sized {
+		// The pass with one object reads the file alone: made once per
+		// file for the programs of a run (issue 19); the map is shared.
+		fn := n.Func
+		key := unknownCountKey{name, fn.Addr, fn.Size}
+		amounts := binfile.Derived(ld.File, key, func() map[uint64]vlaAmount {
+			code, err := ld.File.Code(fn.Addr, fn.Size)
+			if err != nil {
+				return nil
+			}
+			amounts, err := vlaAmounts(code, fn.Addr, src, func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok })
+			if err != nil {
+				return nil
+			}
+			return amounts
+		})
+		if _, sized := amounts[n.Frame.ReasonAddr]; sized {
 			n.Frame.Reason += "; its length is the number of loaded objects, not known: " + why
 		}
 	}

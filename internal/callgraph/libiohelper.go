@@ -213,27 +213,29 @@ func (g *Graph) boundHelperRecursion(cyc *cycles) {
 	}
 }
 
-// markHelperTables marks the helper tables that the put hubs leave out:
-// every helper table, when the functions that make a helper are found and
-// their flags checked (helperMakers); none otherwise (not with --strict).
-func (g *Graph) markHelperTables(m *Module, tables []libioTable, inst installScan) {
-	if g.opts.Strict {
-		return
-	}
-	var helpers []int
-	var makers []uint64
+// helperTables returns the helper tables that the put hubs leave out,
+// with the functions that make a helper: every helper table, when those
+// functions are found and their flags checked (helperMakers); ok is
+// false otherwise, and when there is none. It reads m's file alone.
+func helperTables(m *Module, tables []libioTable, inst installScan) (helpers []int, makers []uint64, ok bool) {
 	for i := range tables {
 		if !isHelperTable(m, tables[i].addr) {
 			continue
 		}
 		mk, ok := helperMakers(m, inst.by[i])
 		if !ok {
-			return
+			return nil, nil, false
 		}
 		helpers = append(helpers, i)
 		makers = append(makers, mk...)
 	}
-	if len(helpers) == 0 {
+	return helpers, makers, len(helpers) > 0
+}
+
+// markHelperTables marks the helper tables (helperTables' answer) that
+// the put hubs leave out (not with --strict).
+func (g *Graph) markHelperTables(m *Module, tables []libioTable, helpers []int, makers []uint64) {
+	if g.opts.Strict {
 		return
 	}
 	for _, i := range helpers {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 )
@@ -125,33 +126,29 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 	if len(hubs) == 0 {
 		return nil
 	}
-	var tables []libioTable
-	for _, s := range m.File.Symbols() {
-		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Value >= sec.Addr && s.Value < sec.Addr+sec.Size && s.Size > 0 {
-			if !slices.ContainsFunc(tables, func(t libioTable) bool { return t.addr == s.Value }) {
-				tables = append(tables, libioTable{name: s.Name, addr: s.Value, size: s.Size})
-			}
-		}
-	}
-	if len(tables) == 0 {
+	shared := binfile.Derived(m.File, libioScanKey{g.Decoder, g.opts.Strict}, func() libioShared { return g.scanLibioFile(m, sec) })
+	if len(shared.tables) == 0 || !shared.ok {
 		return nil
 	}
-	sort.Slice(tables, func(i, j int) bool { return tables[i].addr < tables[j].addr })
-	inst, ok := g.libioInstallers(m, sec, tables)
-	if !ok || !inst.complete && g.opts.Strict {
+	tables := slices.Clone(shared.tables) // this graph's: installed, installers, helper
+	inst := shared.scan
+	inst.always = slices.Clone(inst.always)
+	g.addImportedTables(m, sec, tables, &inst)
+	if !inst.complete && g.opts.Strict {
 		return nil
 	}
 	for i := range tables {
 		tables[i].installed = inst.always[i] || inst.wideOnly[i]
 		tables[i].main = inst.always[i]
 		tables[i].wideOnly = inst.wideOnly[i] && !inst.always[i]
-		tables[i].neverLinked = !g.opts.Strict && isNeverLinked(m, tables[i].addr) && !inst.linked(i)
 		for _, a := range inst.by[i] {
 			fi, _ := m.File.FunctionIndex(a)
 			tables[i].installers = append(tables[i].installers, g.nodeFor(m, fi))
 		}
 	}
-	g.markHelperTables(m, tables, inst)
+	if shared.helpersOK {
+		g.markHelperTables(m, tables, shared.helpers, shared.makers)
+	}
 	md := &libioInstalls{g: g, m: m, tables: tables, hubs: hubs, marker: -1}
 	for _, a := range inst.copiers {
 		fi, _ := m.File.FunctionIndex(a)
@@ -166,6 +163,58 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 	}
 	md.apply()
 	return md
+}
+
+// libioScanKey names libioShared in binfile.Derived: the decoder that
+// sweeps, and --strict (which leaves out the DWARF layout and the helper
+// tables).
+type libioScanKey struct {
+	dec    isa.Decoder
+	strict bool
+}
+
+// libioShared is what the model finds in a libc from its bytes alone,
+// the same for every program that links it (many programs in one run
+// share it, issue 19): the tables of the section (with neverLinked
+// set), the sweep of its code and data (without the imports of the
+// program's other modules, addImportedTables), and the helper tables
+// with the functions that make a helper (helpersOK false: none are
+// marked). Shared: a graph copies what it changes.
+type libioShared struct {
+	tables    []libioTable
+	scan      installScan
+	ok        bool
+	helpers   []int
+	makers    []uint64
+	helpersOK bool
+}
+
+// scanLibioFile computes libioShared for m's file. It reads m.File,
+// g.Decoder and g.opts.Strict only (the key of its result).
+func (g *Graph) scanLibioFile(m *Module, sec *elf.Section) libioShared {
+	var out libioShared
+	for _, s := range m.File.Symbols() {
+		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Value >= sec.Addr && s.Value < sec.Addr+sec.Size && s.Size > 0 {
+			if !slices.ContainsFunc(out.tables, func(t libioTable) bool { return t.addr == s.Value }) {
+				out.tables = append(out.tables, libioTable{name: s.Name, addr: s.Value, size: s.Size})
+			}
+		}
+	}
+	if len(out.tables) == 0 {
+		return out
+	}
+	sort.Slice(out.tables, func(i, j int) bool { return out.tables[i].addr < out.tables[j].addr })
+	out.scan, out.ok = g.scanLibioCode(m, sec, out.tables)
+	if !out.ok {
+		return out
+	}
+	for i := range out.tables {
+		out.tables[i].neverLinked = !g.opts.Strict && isNeverLinked(m, out.tables[i].addr) && !out.scan.linked(i)
+	}
+	if !g.opts.Strict {
+		out.helpers, out.makers, out.helpersOK = helperTables(m, out.tables, out.scan)
+	}
+	return out
 }
 
 // installScan is what a sweep of the module's code found: the functions
@@ -199,8 +248,54 @@ func (s installScan) linked(i int) bool {
 }
 
 // libioInstallers sweeps m's code and data for addresses inside the
-// section's tables.
+// section's tables, and adds the tables other modules import.
 func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable) (installScan, bool) {
+	scan, ok := g.scanLibioCode(m, sec, tables)
+	if ok {
+		g.addImportedTables(m, sec, tables, &scan)
+	}
+	return scan, ok
+}
+
+// addImportedTables marks in scan.always the tables of m's section that
+// another module of the program imports (every table, for an imported
+// symbol inside none): the part of libioInstallers that depends on the
+// program.
+func (g *Graph) addImportedTables(m *Module, sec *elf.Section, tables []libioTable, scan *installScan) {
+	lo, hi := sec.Addr, sec.Addr+sec.Size
+	dyn, _ := m.File.DynamicSymbols()
+	for _, s := range dyn {
+		if s.Section == elf.SHN_UNDEF || s.Value < lo || s.Value >= hi {
+			continue
+		}
+		name, _, _ := strings.Cut(s.Name, "@")
+		for _, other := range g.Modules {
+			if other != m && importsAny(other.File, []string{name}) {
+				if i := libioTableOf(tables, s.Value); i >= 0 {
+					scan.always[i] = true
+				} else {
+					for i := range scan.always {
+						scan.always[i] = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// libioTableOf is the index of the table holding a, or -1.
+func libioTableOf(tables []libioTable, a uint64) int {
+	i := sort.Search(len(tables), func(i int) bool { return tables[i].addr+tables[i].size > a })
+	if i < len(tables) && tables[i].addr <= a {
+		return i
+	}
+	return -1
+}
+
+// scanLibioCode is libioInstallers without the program's other modules:
+// it reads m's file, g.Decoder and g.opts.Strict only, so that
+// libioShared can be shared by every program linking the file.
+func (g *Graph) scanLibioCode(m *Module, sec *elf.Section, tables []libioTable) (installScan, bool) {
 	fr, ok := g.Decoder.(isa.FixedRefReader)
 	if !ok {
 		return installScan{}, false
@@ -212,13 +307,7 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 		layout = nil
 	}
 	lo, hi := sec.Addr, sec.Addr+sec.Size
-	tableOf := func(a uint64) int {
-		i := sort.Search(len(tables), func(i int) bool { return tables[i].addr+tables[i].size > a })
-		if i < len(tables) && tables[i].addr <= a {
-			return i
-		}
-		return -1
-	}
+	tableOf := func(a uint64) int { return libioTableOf(tables, a) }
 	everything := func() {
 		for i := range scan.always {
 			scan.always[i] = true
@@ -241,23 +330,6 @@ func (g *Graph) libioInstallers(m *Module, sec *elf.Section, tables []libioTable
 		}
 	}
 	linkIn, hasLink := m.File.Lookup("_IO_link_in")
-	// An exported table another module imports.
-	dyn, _ := m.File.DynamicSymbols()
-	for _, s := range dyn {
-		if s.Section == elf.SHN_UNDEF || s.Value < lo || s.Value >= hi {
-			continue
-		}
-		name, _, _ := strings.Cut(s.Name, "@")
-		for _, other := range g.Modules {
-			if other != m && importsAny(other.File, []string{name}) {
-				if i := tableOf(s.Value); i >= 0 {
-					scan.always[i] = true
-				} else {
-					everything()
-				}
-			}
-		}
-	}
 	// The sweep of libc's code on every core (0.05 s of one core before,
 	// issue 19): each part of the code keeps its findings, merged in the
 	// parts' order below, which gives the lists of the sequential sweep.
