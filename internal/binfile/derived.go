@@ -27,7 +27,12 @@ type derivedCell struct {
 // comparable). A compute that panics panics again in every caller with the
 // same key.
 func Derived[T any](f *File, key any, compute func() T) T {
-	c, _ := f.derived.LoadOrStore(key, &derivedCell{})
+	// Load first: a LoadOrStore would allocate a cell at every call, most
+	// of them for a result already made.
+	c, ok := f.derived.Load(key)
+	if !ok {
+		c, _ = f.derived.LoadOrStore(key, &derivedCell{})
+	}
 	cell := c.(*derivedCell)
 	cell.once.Do(func() {
 		defer func() {
