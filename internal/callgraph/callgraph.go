@@ -861,18 +861,35 @@ func resolverSaves(m *Module) string {
 // starts (_dl_start, then with lazy off in dl_main), so none of them is
 // ever resolved lazily.
 func (g *Graph) isInterpreter(m *Module) bool {
-	for _, p := range g.Modules[0].File.ELF.Progs {
-		if p.Type != elf.PT_INTERP {
-			continue
-		}
-		data := make([]byte, p.Filesz)
-		if _, err := p.ReadAt(data, 0); err != nil {
-			return false
-		}
-		interp := strings.TrimRight(string(data), "\x00")
-		return filepath.Base(interp) == m.Name || interp == m.File.Path
+	interp, ok := interpreterOf(g.Modules[0].File)
+	return ok && (filepath.Base(interp) == m.Name || interp == m.File.Path)
+}
+
+// interpKey is the key of interpreterOf's answer (binfile.Derived).
+type interpKey struct{}
+
+// interpreterOf is the path f's PT_INTERP names, read once per file: the
+// resolution asks it at every call through a lazy slot (a read of the
+// file each time was 0.4 s of 117 programs' analysis).
+func interpreterOf(f *binfile.File) (string, bool) {
+	type answer struct {
+		path string
+		ok   bool
 	}
-	return false
+	a := binfile.Derived(f, interpKey{}, func() answer {
+		for _, p := range f.ELF.Progs {
+			if p.Type != elf.PT_INTERP {
+				continue
+			}
+			data := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(data, 0); err != nil {
+				return answer{}
+			}
+			return answer{strings.TrimRight(string(data), "\x00"), true}
+		}
+		return answer{}
+	})
+	return a.path, a.ok
 }
 
 // lazyKey is a module with lazily bound PLT slots. The slots of ld.so's

@@ -140,8 +140,10 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 	if k := (fatalSite{slices.Index(g.Modules, caller.Module), cs.Addr}); !f.sites[k] {
 		f.sites[k] = true
 		f.calls[name]++
+		// The text changes only with the counts: made again for every
+		// cut call, it was 0.3 s of 117 programs' analysis.
+		g.Nodes[f.marker-1].Premises = []Premise{{Kind: PremiseLibcChecks, Detail: f.detail()}}
 	}
-	g.Nodes[f.marker-1].Premises = []Premise{{Kind: PremiseLibcChecks, Detail: f.detail()}}
 	return f.marker - 1, true
 }
 
