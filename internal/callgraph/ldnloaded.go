@@ -335,33 +335,13 @@ func (g *Graph) noteCountUnknown(ld *Module, why string) {
 		if n.Frame.Kind != frame.Dynamic {
 			continue
 		}
-		// The pass reads ld.so's code and src, which the count 1 makes
-		// ld.so's alone: its answer is the same for every program of a
-		// run (binfile.Derived; shared, never changed).
-		fn := n.Func
-		a := binfile.Derived(ld.File, countUnknownKey{name: name, addr: fn.Addr, size: fn.Size}, func() vlaAnswer {
-			code, err := ld.File.Code(fn.Addr, fn.Size)
-			if err != nil {
-				return vlaAnswer{err: err}
-			}
-			amounts, err := vlaAmounts(code, fn.Addr, src, func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok })
-			return vlaAnswer{amounts, err}
-		})
-		if _, sized := a.amounts[n.Frame.ReasonAddr]; a.err == nil && sized {
+		code, err := ld.File.Code(n.Func.Addr, n.Func.Size)
+		if err != nil {
+			continue
+		}
+		amounts, err := vlaAmounts(code, n.Func.Addr, src, func(a uint64) bool { _, ok := ld.File.FunctionIndex(a); return ok })
+		if _, sized := amounts[n.Frame.ReasonAddr]; err == nil && sized {
 			n.Frame.Reason += "; its length is the number of loaded objects, not known: " + why
 		}
 	}
-}
-
-// countUnknownKey names noteCountUnknown's pass over one of ld.so's
-// functions (binfile.Derived).
-type countUnknownKey struct {
-	name       string
-	addr, size uint64
-}
-
-// vlaAnswer is what vlaAmounts returned.
-type vlaAnswer struct {
-	amounts map[uint64]vlaAmount
-	err     error
 }
