@@ -258,6 +258,13 @@ type Graph struct {
 	// dwarfAhead: the program's DWARF types were loaded ahead
 	// (loadProgramDWARFAhead).
 	dwarfAhead bool
+	// interp is the path the program's PT_INTERP names (interpOK: it
+	// has one), read once (isInterpreter: the resolution asks at every
+	// call through a lazy slot, and a read of the file each time was 0.4
+	// s of 117 programs' analysis).
+	interpOnce sync.Once
+	interp     string
+	interpOK   bool
 }
 
 // Options control how the graph is built.
@@ -861,35 +868,23 @@ func resolverSaves(m *Module) string {
 // starts (_dl_start, then with lazy off in dl_main), so none of them is
 // ever resolved lazily.
 func (g *Graph) isInterpreter(m *Module) bool {
-	interp, ok := interpreterOf(g.Modules[0].File)
-	return ok && (filepath.Base(interp) == m.Name || interp == m.File.Path)
+	g.interpOnce.Do(func() { g.interp, g.interpOK = interpreterOf(g.Modules[0].File) })
+	return g.interpOK && (filepath.Base(g.interp) == m.Name || g.interp == m.File.Path)
 }
 
-// interpKey is the key of interpreterOf's answer (binfile.Derived).
-type interpKey struct{}
-
-// interpreterOf is the path f's PT_INTERP names, read once per file: the
-// resolution asks it at every call through a lazy slot (a read of the
-// file each time was 0.4 s of 117 programs' analysis).
+// interpreterOf is the path f's PT_INTERP names.
 func interpreterOf(f *binfile.File) (string, bool) {
-	type answer struct {
-		path string
-		ok   bool
-	}
-	a := binfile.Derived(f, interpKey{}, func() answer {
-		for _, p := range f.ELF.Progs {
-			if p.Type != elf.PT_INTERP {
-				continue
-			}
-			data := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(data, 0); err != nil {
-				return answer{}
-			}
-			return answer{strings.TrimRight(string(data), "\x00"), true}
+	for _, p := range f.ELF.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
 		}
-		return answer{}
-	})
-	return a.path, a.ok
+		data := make([]byte, p.Filesz)
+		if _, err := p.ReadAt(data, 0); err != nil {
+			return "", false
+		}
+		return strings.TrimRight(string(data), "\x00"), true
+	}
+	return "", false
 }
 
 // lazyKey is a module with lazily bound PLT slots. The slots of ld.so's

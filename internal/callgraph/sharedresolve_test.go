@@ -16,10 +16,9 @@ import (
 )
 
 // TestSharedResolutionSameGraph: the resolution's and the linking models'
-// answers made once per library file (binfile.Derived: the program's
-// interpreter, the ifunc resolvers' returns, an argument's definition
-// before a call, the dynamic symbols' visibility, _dl_fini's count pass)
-// leave a program's graph as it is built alone: a lazily bound program
+// answers made once per library file (binfile.Derived: the ifunc
+// resolvers' returns, an argument's definition before a call, the
+// dynamic symbols' visibility) leave a program's graph as it is built alone: a lazily bound program
 // whose calls reach ifuncs, the vDSO's time, qsort's callback and
 // glibc's checks, built after another program that shares its libraries'
 // files (one library cache, as `analyze FILE...` does), is the same node
