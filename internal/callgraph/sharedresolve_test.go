@@ -72,28 +72,52 @@ int main(int argc, char **argv) {
 		// to it are built (linkLazy, isInterpreter, lazyBinding).
 		testutil.Run(t, dir, gcc, "-O1", "-Wl,-z,lazy", "-o", name, name+".c")
 	}
+	// build fails the test with t.Errorf (it may run on a goroutine of
+	// its own) and returns nil.
 	build := func(name string, cache *libcache.Cache) *Graph {
 		f, err := binfile.Open(filepath.Join(dir, name))
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return nil
 		}
 		t.Cleanup(func() { f.Close() })
 		ps, ok := FindStart(f, x86.Decoder{})
 		if !ok {
-			t.Fatalf("%s: no program start found", name)
+			t.Errorf("%s: no program start found", name)
+			return nil
 		}
 		g := Build(f, x86.Decoder{}, Options{FollowLibraries: true, StackAlign: 16, Libraries: cache})
 		if _, ok := g.ModelStart(ps, LibcStartOptions{}); !ok {
-			t.Fatalf("%s: __libc_start_main not modelled", name)
+			t.Errorf("%s: __libc_start_main not modelled", name)
+			return nil
 		}
 		g.Resolve()
 		g.ModelRuntime()
 		return g
 	}
+	same := func(what string, got, alone []string) {
+		t.Helper()
+		if slices.Equal(got, alone) {
+			return
+		}
+		for i := range min(len(got), len(alone)) {
+			if got[i] != alone[i] {
+				t.Fatalf("%s, node line %d differs:\nshared: %s\nalone:  %s", what, i, got[i], alone[i])
+			}
+		}
+		t.Fatalf("%s: %d lines, alone %d", what, len(got), len(alone))
+	}
 
-	alone := dumpGraph(build("second", libcache.Memory()))
+	g := build("second", libcache.Memory())
+	if g == nil {
+		t.FailNow()
+	}
+	alone := dumpGraph(g)
 	shared := libcache.Memory()
 	first := build("first", shared)
+	if first == nil {
+		t.FailNow()
+	}
 	var libc *binfile.File
 	for _, m := range first.Modules {
 		if strings.HasPrefix(m.Name, "libc.so") {
@@ -111,6 +135,9 @@ int main(int argc, char **argv) {
 		return nil
 	})
 	second := build("second", shared)
+	if second == nil {
+		t.FailNow()
+	}
 	sharesLibc := false
 	for _, m := range second.Modules {
 		sharesLibc = sharesLibc || m.File == libc
@@ -118,16 +145,20 @@ int main(int argc, char **argv) {
 	if !sharesLibc {
 		t.Fatal("second: libc's File is not the first graph's: nothing is shared")
 	}
-	got := dumpGraph(second)
-	if !slices.Equal(got, alone) {
-		for i := range min(len(got), len(alone)) {
-			if got[i] != alone[i] {
-				t.Fatalf("built after another program, node line %d differs:\nshared: %s\nalone:  %s", i, got[i], alone[i])
-			}
-		}
-		t.Fatalf("built after another program: %d lines, alone %d", len(got), len(alone))
+	same("built after another program", dumpGraph(second), alone)
+
+	// Both at once, as `analyze FILE...` builds them (under -race: the
+	// shared answers made and read on two goroutines).
+	both := libcache.Memory()
+	done := make(chan *Graph)
+	go func() { done <- build("first", both) }()
+	second = build("second", both)
+	<-done
+	if second == nil {
+		t.FailNow()
 	}
-	t.Logf("%d nodes the same", len(got))
+	same("built beside another program", dumpGraph(second), alone)
+	t.Logf("%d nodes the same", len(alone))
 }
 
 // dumpGraph is one line per node of g: what the report reads of it.
