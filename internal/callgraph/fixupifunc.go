@@ -195,13 +195,30 @@ func (g *Graph) fixupIFuncHub(ld *Module, site uint64) (int, bool) {
 // default (_dl_fixup does no lookup then), else the first definition in
 // load order.
 func (g *Graph) lazyBinding(m *Module, name string) (*binfile.Function, *Module, bool) {
-	dyn, _ := m.File.DynamicSymbols()
-	for _, s := range dyn {
-		if s.Name == name && s.Section != elf.SHN_UNDEF && elf.ST_VISIBILITY(s.Other) != elf.STV_DEFAULT {
-			if fn, ok := m.File.Lookup(name); ok {
-				return fn, m, true
-			}
+	if nonDefaultDefinitions(m.File)[name] {
+		if fn, ok := m.File.Lookup(name); ok {
+			return fn, m, true
 		}
 	}
 	return g.firstDefinition(name)
+}
+
+// nonDefaultKey is the key of nonDefaultDefinitions' answer.
+type nonDefaultKey struct{}
+
+// nonDefaultDefinitions are the names f's dynamic symbols define with a
+// visibility other than default, found once per file (shared, never
+// changed): lazyBinding asks for each lazy slot of each module, and a
+// scan of the symbols each time was 0.3 s of 117 programs' analysis.
+func nonDefaultDefinitions(f *binfile.File) map[string]bool {
+	return binfile.Derived(f, nonDefaultKey{}, func() map[string]bool {
+		out := map[string]bool{}
+		dyn, _ := f.DynamicSymbols()
+		for _, s := range dyn {
+			if s.Section != elf.SHN_UNDEF && elf.ST_VISIBILITY(s.Other) != elf.STV_DEFAULT {
+				out[s.Name] = true
+			}
+		}
+		return out
+	})
 }

@@ -120,18 +120,31 @@ func entryAddrState() addrState {
 }
 
 // resolverReturns is what the resolver at fi of m can return (see
-// above), proved once per graph (edges are resolved on one goroutine).
+// above), proved once per file (the proof reads the file's code alone;
+// the programs of one run share libc's) and kept per graph too (edges
+// are resolved on one goroutine). The answer is shared: its Targets are
+// never changed.
 func (g *Graph) resolverReturns(m *Module, fi int) ifuncReturns {
 	fn := &m.File.Functions[fi]
 	if r, ok := g.ifuncs[fn]; ok {
 		return r
 	}
-	r := g.proveResolverReturns(m, fi)
+	key := resolverKey{arch: g.Arch, fi: fi, addr: fn.Addr}
+	r := binfile.Derived(m.File, key, func() ifuncReturns { return g.proveResolverReturns(m, fi) })
 	if g.ifuncs == nil {
 		g.ifuncs = map[*binfile.Function]ifuncReturns{}
 	}
 	g.ifuncs[fn] = r
 	return r
+}
+
+// resolverKey names a resolver's proof in its file (binfile.Derived): the
+// analysis runs for the program's instruction set, whose decoder is the
+// same for every program of it.
+type resolverKey struct {
+	arch binfile.Arch
+	fi   int // (its name is in the answer's Why)
+	addr uint64
 }
 
 // resolverSource is what the analysis reads of a module: code, the

@@ -449,10 +449,38 @@ func (g *Graph) firstArgument(m *Module, n *Node, site uint64) (uint64, bool) {
 // argument register) before the call at site in node n, following copies
 // between registers, under firstArgument's rules: straight-line code
 // right before the call, every instruction one whose register write the
-// decoder names, no branch of the function landing between.
+// decoder names, no branch of the function landing between. The answer
+// reads the module's code alone: it is found once per file (the programs
+// of one run share libc's; binfile.Derived).
 func (g *Graph) argumentDef(m *Module, n *Node, site uint64, reg int8) (isa.Effect, bool) {
 	fn := n.Func
-	code, err := m.File.Code(fn.Addr, fn.Size)
+	key := argumentDefKey{arch: g.Arch, addr: fn.Addr, size: fn.Size, site: site, reg: reg}
+	a := binfile.Derived(m.File, key, func() argumentDefAnswer {
+		e, ok := g.argumentDefIn(m.File, fn, site, reg)
+		return argumentDefAnswer{e, ok}
+	})
+	return a.e, a.ok
+}
+
+// argumentDefKey names an answer of argumentDef in its file: the code of
+// the function (address and size), the call, the register, and the
+// instruction set (whose decoder is the same for every program of it).
+type argumentDefKey struct {
+	arch       binfile.Arch
+	addr, size uint64
+	site       uint64
+	reg        int8
+}
+
+// argumentDefAnswer is argumentDefIn's answer.
+type argumentDefAnswer struct {
+	e  isa.Effect
+	ok bool
+}
+
+// argumentDefIn is argumentDef over fn's code in f.
+func (g *Graph) argumentDefIn(f *binfile.File, fn *binfile.Function, site uint64, reg int8) (isa.Effect, bool) {
+	code, err := f.Code(fn.Addr, fn.Size)
 	if err != nil || site < fn.Addr || site >= fn.Addr+fn.Size {
 		return isa.Effect{}, false
 	}
