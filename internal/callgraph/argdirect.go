@@ -52,7 +52,7 @@ func (g *Graph) directCallSites(m *Module) map[uint64][]uint64 {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	d := g.findDirectSites(m, workers)
+	d := g.sharedDirectSites(m, workers)
 	g.directSites[m] = d
 	return d.sites
 }
@@ -142,7 +142,7 @@ func (g *Graph) startDirectCallSites() {
 		if g.directAhead == nil {
 			g.directAhead = map[*Module]func() directSites{}
 		}
-		g.directAhead[m] = beside.Start(func() directSites { return g.findDirectSites(m, 1) }).Wait
+		g.directAhead[m] = beside.Start(func() directSites { return g.sharedDirectSites(m, 1) }).Wait
 	}
 }
 

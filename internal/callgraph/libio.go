@@ -745,11 +745,23 @@ type linearInst struct {
 // neither such a jump table nor a tail call of a function without jump
 // tables (tailJump), or a table's target inside the function that is not
 // one of the decoded instructions.
+//
+// The answer is made once per file and linearKeyOf (argshared.go), shared
+// by every program of the run: callers must not change it.
 func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
-	fn := n.Func
-	if fn == nil {
+	if n.Func == nil {
 		return nil, nil, false
 	}
+	d := binfile.Derived(m.File, g.linearKeyOf(derivedLinear, n), func() linearDecode {
+		insts, from, ok := g.decodeLinearNow(m, n)
+		return linearDecode{insts, from, ok}
+	})
+	return d.insts, d.from, d.ok
+}
+
+// decodeLinearNow is decodeLinear's answer, made now.
+func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
+	fn := n.Func
 	code, err := m.File.Code(fn.Addr, fn.Size)
 	if err != nil {
 		return nil, nil, false
