@@ -579,7 +579,7 @@ func (a *argModel) keptFlow(id int) *argFlow {
 	if n.Func == nil || n.Module == nil {
 		return nil
 	}
-	return binfile.Derived(n.Module.File, a.g.linearKeyOf(derivedKeptFlow, n), func() *argFlow {
+	return derived(a.g, n.Module.File, a.g.linearKeyOf(derivedKeptFlow, n), func() *argFlow {
 		return a.keptFlowNow(id)
 	})
 }

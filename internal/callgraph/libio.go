@@ -752,7 +752,7 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 	if n.Func == nil {
 		return nil, nil, false
 	}
-	d := binfile.Derived(m.File, g.linearKeyOf(derivedLinear, n), func() linearDecode {
+	d := derived(g, m.File, g.linearKeyOf(derivedLinear, n), func() linearDecode {
 		insts, from, ok := g.decodeLinearNow(m, n)
 		return linearDecode{insts, from, ok}
 	})
