@@ -15,7 +15,8 @@ import (
 // They depend on the module's code alone, so they are found once per
 // graph, not once per argModel: the three models that ask (ld.so's
 // receiver hubs, the argument callbacks, the TSD destructors) each
-// decoded all of libc's functions again (issue 19). The decode reads only
+// decoded all of libc's functions again (issue 19); and, in a run over
+// several programs, once per file for all of them (sharedDirectSites). The decode reads only
 // the length, flow and target of each instruction (isa.DecodeSweep), and
 // the functions are shared out among the cores in runs, each worker
 // keeping its own sites, merged in the functions' order: the same lists
