@@ -571,9 +571,9 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 // keptFlow is node id's flow as flow keeps it, nil when it has none.
 // It writes nothing of the model's: the flows of several nodes may be
 // computed at once (prepareFlows). A flow reads the node's function, its
-// frame's tail calls and --strict alone (decodeLinear, solve), so it is
-// made once per file and linearKeyOf, shared by every program of the run
-// and by the models of one (argshared.go): it is never changed.
+// frame's tail calls and --strict alone (decodeLinear, solve), so in a
+// run over several programs it is made once per file and linearKeyOf and
+// shared by them (argshared.go): it is never changed.
 func (a *argModel) keptFlow(id int) *argFlow {
 	n := a.g.Nodes[id]
 	if n.Func == nil || n.Module == nil {

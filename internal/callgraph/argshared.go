@@ -7,9 +7,9 @@ import (
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
-// What the argument model derives from a function's code is shared by
-// every program of one run that links the function's file
-// (binfile.Derived): the linear decode of a function (decodeLinear), its
+// What the argument model derives from a function's code is shared, in a
+// run over several programs (analyze FILE..., diff), by every program
+// that links the function's file (binfile.Derived): the linear decode of a function (decodeLinear), its
 // data flow (keptFlow) and the direct calls into each function of a file
 // (directCallSites). In a run over many files each program derived them
 // again for libc, ld.so and libstdc++: most of a small program's models

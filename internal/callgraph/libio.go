@@ -746,8 +746,9 @@ type linearInst struct {
 // tables (tailJump), or a table's target inside the function that is not
 // one of the decoded instructions.
 //
-// The answer is made once per file and linearKeyOf (argshared.go), shared
-// by every program of the run: callers must not change it.
+// In a run over several programs the answer is made once per file and
+// linearKeyOf and shared by them (argshared.go): callers must not change
+// it.
 func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
 	if n.Func == nil {
 		return nil, nil, false
