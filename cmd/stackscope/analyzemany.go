@@ -245,7 +245,7 @@ type fileOutcome struct {
 // run is that of the libraries plus the largest programs analysed at once.
 func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutcome] {
 	return func(yield func(int, fileOutcome) bool) {
-		fl.libraryCache() // opened before the workers share it
+		fl.libraryCache().ForMany() // opened before the workers share it
 		fl.reportCache()
 		limitHeap()
 		outs := make([]fileOutcome, len(files))

@@ -68,7 +68,7 @@ func runDiff(cmd *cobra.Command, oldPath, newPath string, fl diffFlags) error {
 		}
 		limit = &t
 	}
-	fl.libs = fl.libraryCache() // both sides share the libraries
+	fl.libs = fl.libraryCache().ForMany() // both sides share the libraries
 	defer fl.flushCache()
 	oldRes, err := loadSide(oldPath, fl)
 	if err != nil {

@@ -570,8 +570,22 @@ func (a *argModel) flow(id int) (*argFlow, bool) {
 
 // keptFlow is node id's flow as flow keeps it, nil when it has none.
 // It writes nothing of the model's: the flows of several nodes may be
-// computed at once (prepareFlows).
+// computed at once (prepareFlows). A flow reads the node's function, its
+// frame's tail calls and --strict alone (decodeLinear, solve), so in a
+// run over several programs it is made once per file and linearKeyOf and
+// shared by them (argshared.go): it is never changed.
 func (a *argModel) keptFlow(id int) *argFlow {
+	n := a.g.Nodes[id]
+	if n.Func == nil || n.Module == nil {
+		return nil
+	}
+	return derived(a.g, n.Module.File, a.g.linearKeyOf(derivedKeptFlow, n), func() *argFlow {
+		return a.keptFlowNow(id)
+	})
+}
+
+// keptFlowNow is keptFlow's answer, made now.
+func (a *argModel) keptFlowNow(id int) *argFlow {
 	fl, ok := a.fullFlow(id)
 	if !ok {
 		return nil

@@ -15,7 +15,8 @@ import (
 // They depend on the module's code alone, so they are found once per
 // graph, not once per argModel: the three models that ask (ld.so's
 // receiver hubs, the argument callbacks, the TSD destructors) each
-// decoded all of libc's functions again (issue 19). The decode reads only
+// decoded all of libc's functions again (issue 19); and, in a run over
+// several programs, once per file for all of them (sharedDirectSites). The decode reads only
 // the length, flow and target of each instruction (isa.DecodeSweep), and
 // the functions are shared out among the cores in runs, each worker
 // keeping its own sites, merged in the functions' order: the same lists
@@ -52,7 +53,7 @@ func (g *Graph) directCallSites(m *Module) map[uint64][]uint64 {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	d := g.findDirectSites(m, workers)
+	d := g.sharedDirectSites(m, workers)
 	g.directSites[m] = d
 	return d.sites
 }
@@ -142,7 +143,7 @@ func (g *Graph) startDirectCallSites() {
 		if g.directAhead == nil {
 			g.directAhead = map[*Module]func() directSites{}
 		}
-		g.directAhead[m] = beside.Start(func() directSites { return g.findDirectSites(m, 1) }).Wait
+		g.directAhead[m] = beside.Start(func() directSites { return g.sharedDirectSites(m, 1) }).Wait
 	}
 }
 

@@ -745,11 +745,24 @@ type linearInst struct {
 // neither such a jump table nor a tail call of a function without jump
 // tables (tailJump), or a table's target inside the function that is not
 // one of the decoded instructions.
+//
+// In a run over several programs the answer is made once per file and
+// linearKeyOf and shared by them (argshared.go): callers must not change
+// it.
 func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
-	fn := n.Func
-	if fn == nil {
+	if n.Func == nil {
 		return nil, nil, false
 	}
+	d := derived(g, m.File, g.linearKeyOf(derivedLinear, n), func() linearDecode {
+		insts, from, ok := g.decodeLinearNow(m, n)
+		return linearDecode{insts, from, ok}
+	})
+	return d.insts, d.from, d.ok
+}
+
+// decodeLinearNow is decodeLinear's answer, made now.
+func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
+	fn := n.Func
 	code, err := m.File.Code(fn.Addr, fn.Size)
 	if err != nil {
 		return nil, nil, false
@@ -791,25 +804,24 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 
 // tableTargetsOnce is jumpTableTargets' answer for fn, found once: each
 // of the libio model's questions decodes the function again.
+//
+// In a run over several programs decodeLinear's answer is kept per file
+// and per the frame's tail calls that choose jumps (argshared.go): the
+// graph's answer by function, found for the jumps of the first frame
+// asked, is then not read (a result shared by the programs depends on
+// its key alone).
 func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, insts []linearInst, jumps []int, direct map[uint64][]uint64) (map[uint64][]uint64, bool) {
+	if g.opts.Libraries.Shares() {
+		added := g.tableTargetsNow(m, fn, code, insts, jumps, direct)
+		return added, added != nil
+	}
 	g.dataMu.Lock()
 	added, done := g.linearTables[fn]
 	g.dataMu.Unlock()
 	if done {
 		return added, added != nil
 	}
-	from := make(map[uint64][]uint64, len(direct))
-	for t, srcs := range direct {
-		from[t] = srcs
-	}
-	if g.jumpTableTargets(m, fn.Addr, code, insts, jumps, from) {
-		added = map[uint64][]uint64{}
-		for t, srcs := range from {
-			if extra := srcs[len(direct[t]):]; len(extra) > 0 {
-				added[t] = slices.Clone(extra)
-			}
-		}
-	}
+	added = g.tableTargetsNow(m, fn, code, insts, jumps, direct)
 	g.dataMu.Lock()
 	if g.linearTables == nil {
 		g.linearTables = map[*binfile.Function]map[uint64][]uint64{}
@@ -817,6 +829,26 @@ func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, i
 	g.linearTables[fn] = added
 	g.dataMu.Unlock()
 	return added, added != nil
+}
+
+// tableTargetsNow is jumpTableTargets' answer for fn, made now: where
+// the tables land beside the direct branches, nil when they are not
+// known.
+func (g *Graph) tableTargetsNow(m *Module, fn *binfile.Function, code []byte, insts []linearInst, jumps []int, direct map[uint64][]uint64) map[uint64][]uint64 {
+	from := make(map[uint64][]uint64, len(direct))
+	for t, srcs := range direct {
+		from[t] = srcs
+	}
+	if !g.jumpTableTargets(m, fn.Addr, code, insts, jumps, from) {
+		return nil
+	}
+	added := map[uint64][]uint64{}
+	for t, srcs := range from {
+		if extra := srcs[len(direct[t]):]; len(extra) > 0 {
+			added[t] = slices.Clone(extra)
+		}
+	}
+	return added
 }
 
 // jumpTableTargets adds to from the places the indirect jumps insts[j] (j

@@ -57,6 +57,8 @@ type Cache struct {
 	libs  map[libKey]*Frames
 	// noFrames: the stores keep no frames (Single).
 	noFrames bool
+	// many: the cache serves several analyses (ForMany).
+	many bool
 }
 
 // libKey names a frame store: a library, walked with an ABI's stack
@@ -95,6 +97,26 @@ func Single() *Cache {
 	c := Memory()
 	c.noFrames = true
 	return c
+}
+
+// ForMany marks c as serving several analyses of this process (a run
+// over many files, diff's two sides), and returns it: what the models
+// derive from a library's code alone is then kept with the library for
+// the next (Shares).
+func (c *Cache) ForMany() *Cache {
+	if c != nil {
+		c.many = true
+	}
+	return c
+}
+
+// Shares says whether c serves several analyses (ForMany): only then is
+// what the models derive from a library's code alone worth keeping with
+// the library (binfile.Derived). In one analysis it would only be kept
+// to its end, most of it never read again (node: 25 MB of linear decodes,
+// some 45 MB more peak RSS; issue 19).
+func (c *Cache) Shares() bool {
+	return c != nil && c.many
 }
 
 // Open returns a cache that also reads and writes entries under
