@@ -30,7 +30,11 @@ import (
 // their libraries (libcache.Cache.Shares); in a run over one program it
 // is compute's result, made now and kept by the caller alone, as before:
 // kept with the file to the end of the analysis, node's linear decodes
-// raised its peak RSS by some 45 MB for nothing read again.
+// raised its peak RSS by some 45 MB for nothing read again. (Small
+// answers that a single analysis asks again and again, such as a file's
+// non-default symbols or an ifunc resolver's returns, go to
+// binfile.Derived directly: kept with the file, they are also the one
+// analysis' memo.)
 func derived[T any](g *Graph, f *binfile.File, key any, compute func() T) T {
 	if !g.opts.Libraries.Shares() {
 		return compute()

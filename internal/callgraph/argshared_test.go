@@ -1,7 +1,6 @@
 package callgraph
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -72,41 +71,6 @@ func modelledQuiet(prog string, opts Options) *Graph {
 	g.Resolve()
 	g.ModelRuntime()
 	return g
-}
-
-// graphDump is a graph's nodes, edges, unproved calls and assumptions as
-// text, by node id (a program's graph is built in the same order whether
-// or not its libraries' results are shared).
-func graphDump(g *Graph) string {
-	var b strings.Builder
-	for id, n := range g.Nodes {
-		mod := ""
-		if n.Module != nil {
-			mod = n.Module.Name
-		}
-		fmt.Fprintf(&b, "%d %s %s hub=%v summary=%q copy-of=%d\n", id, mod, n.Name, n.Hub, n.Summary, g.Original(id))
-		for _, e := range n.Edges {
-			fmt.Fprintf(&b, "  -> %d %s at %#x %v %v depth %d\n", e.To, g.Nodes[e.To].Name, e.Site, e.Method, e.Kind, e.Depth)
-		}
-		for _, c := range n.Unresolved {
-			fmt.Fprintf(&b, "  unresolved at %#x\n", c.Addr)
-		}
-		for _, a := range n.Assumed {
-			fmt.Fprintf(&b, "  assumed at %#x %d %v\n", a.Site, a.Targets, a.Method)
-		}
-	}
-	return b.String()
-}
-
-// firstDiff is the first line where two dumps differ.
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := range min(len(al), len(bl)) {
-		if al[i] != bl[i] {
-			return fmt.Sprintf("line %d: %q, alone %q", i+1, al[i], bl[i])
-		}
-	}
-	return fmt.Sprintf("lengths %d and %d lines", len(al), len(bl))
 }
 
 // TestArgumentModelSharedMatchesAlone: two programs analysed at once in

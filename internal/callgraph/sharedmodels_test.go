@@ -1,7 +1,6 @@
 package callgraph
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -49,29 +48,6 @@ int main(int argc, char **argv) {
 }
 `}
 
-// graphDump writes what a report reads of every node of g, in id order.
-func graphDump(g *Graph) string {
-	var b strings.Builder
-	for id, n := range g.Nodes {
-		fmt.Fprintf(&b, "%d %q summary=%q hub=%v ext=%v depth=%d kind=%v size=%d reason=%q\n",
-			id, n.Name, n.Summary, n.Hub, n.External, n.RecursionDepth, n.Frame.Kind, n.Frame.Size, n.Frame.Reason)
-		for _, cs := range n.Frame.Calls {
-			fmt.Fprintf(&b, "  call %#x kind=%v depth=%d\n", cs.Addr, cs.Kind, cs.Depth)
-		}
-		for _, p := range n.Premises {
-			fmt.Fprintf(&b, "  premise %v %#x %q\n", p.Kind, p.Site, p.Detail)
-		}
-		for _, e := range n.Edges {
-			fmt.Fprintf(&b, "  edge %d %#x %v %v %d\n", e.To, e.Site, e.Method, e.Kind, e.Depth)
-		}
-		for _, u := range n.Unresolved {
-			fmt.Fprintf(&b, "  unresolved %#x\n", u.Addr)
-		}
-		fmt.Fprintf(&b, "  assumed %d\n", len(n.Assumed))
-	}
-	return b.String()
-}
-
 // TestSharedLibcModelsMatchAlone: the second program's graph, built after
 // the first's in one cache (one libc File, its models' findings shared),
 // is the graph it has built alone, for the default options and --strict,
@@ -112,15 +88,4 @@ func TestSharedLibcModelsMatchAlone(t *testing.T) {
 			t.Errorf("strict=%v: the first program's graph after the second's with strict=%v differs:\n%s", strict, !strict, firstDiff(got, alone))
 		}
 	}
-}
-
-// firstDiff shows the first line where got and want differ.
-func firstDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(g) && i < len(w); i++ {
-		if g[i] != w[i] {
-			return fmt.Sprintf("line %d:\n got  %s\n want %s", i+1, g[i], w[i])
-		}
-	}
-	return fmt.Sprintf("%d lines, want %d", len(g), len(w))
 }

@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
 	if g == nil {
 		t.FailNow()
 	}
-	alone := dumpGraph(g)
+	alone := graphLines(g)
 	shared := libcache.Memory()
 	first := build("first", shared)
 	if first == nil {
@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
 	if !sharesLibc {
 		t.Fatal("second: libc's File is not the first graph's: nothing is shared")
 	}
-	same("built after another program", dumpGraph(second), alone)
+	same("built after another program", graphLines(second), alone)
 
 	// Both at once, as `analyze FILE...` builds them (under -race: the
 	// shared answers made and read on two goroutines).
@@ -157,32 +157,8 @@ int main(int argc, char **argv) {
 	if second == nil {
 		t.FailNow()
 	}
-	same("built beside another program", dumpGraph(second), alone)
+	same("built beside another program", graphLines(second), alone)
 	t.Logf("%d nodes the same", len(alone))
-}
-
-// dumpGraph is one line per node of g: what the report reads of it.
-func dumpGraph(g *Graph) []string {
-	var out []string
-	for id, n := range g.Nodes {
-		mod := ""
-		if n.Module != nil {
-			mod = n.Module.Name
-		}
-		var b strings.Builder
-		fmt.Fprintf(&b, "%d %s!%s kind=%v size=%d reason=%q depth=%d", id, mod, n.Name, n.Frame.Kind, n.Frame.Size, n.Frame.Reason, n.RecursionDepth)
-		for _, p := range n.Premises {
-			fmt.Fprintf(&b, " premise{%s %#x %q}", p.Kind, p.Site, p.Detail)
-		}
-		for _, cs := range n.Unresolved {
-			fmt.Fprintf(&b, " unresolved{%#x %q}", cs.Addr, g.UnresolvedWhy(id, cs.Addr))
-		}
-		for _, e := range n.Edges {
-			fmt.Fprintf(&b, " edge{%#x %s %v %d}", e.Site, g.QualifiedName(e.To), e.Method, e.Depth)
-		}
-		out = append(out, b.String())
-	}
-	return out
 }
 
 // TestLibcChecksInto: the premise's list of the functions glibc's
