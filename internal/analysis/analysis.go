@@ -531,7 +531,7 @@ func functions(g *callgraph.Graph, lines *srcloc.Table, release bool) []Function
 func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Table) Function {
 	fr := n.Frame
 	fn := Function{Node: id,
-		Name: n.Name, Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
+		Name: n.Name(), Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
 		FrameAtLeast: fr.Size, RedZone: fr.RedZone, Source: n.Func.Source, Calls: []string{},
 		IndirectCallSites: []uint64{},
 	}
@@ -632,7 +632,7 @@ func entrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bound.Spec
 			return nil, nil, &binfile.InputError{Path: opts.Config.Path, Problem: fmt.Sprintf("entry %q is not a function of %s", name, f.Path)}
 		}
 		fi, _ := f.FunctionIndex(fn.Addr)
-		specs = append(specs, bound.Spec{Name: fn.Name, Node: g.Node(g.Modules[0], fi), Kind: "config"})
+		specs = append(specs, bound.Spec{Name: fn.Name(), Node: g.Node(g.Modules[0], fi), Kind: "config"})
 	}
 	return specs, vt, nil
 }
@@ -652,7 +652,7 @@ func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bou
 			if !ok {
 				return nil, nil, &binfile.InputError{Path: f.Path, Problem: fmt.Sprintf("no function named %q (--entry)", name)}
 			}
-			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "user"})
+			specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "user"})
 		}
 		return specs, vt, nil
 	}
@@ -667,23 +667,23 @@ func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bou
 			if !ok {
 				continue // reported by interrupts as a handler without a function
 			}
-			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: binfile.ExceptionKind(v.Index)})
+			specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: binfile.ExceptionKind(v.Index)})
 		}
 		return specs, vt, nil
 	}
 	if fn, ok := f.Lookup("main"); ok {
-		specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "main"})
+		specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "main"})
 	}
 	if fn, ok := f.FunctionAt(f.Entry); ok && f.Entry != 0 && !f.Shared {
 		if len(specs) == 0 || specs[0].Node != node(fn) {
-			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "start"})
+			specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "start"})
 		}
 	}
 	if f.Shared || (len(specs) == 0 && f.Type == elf.ET_DYN) {
 		for i := range f.Functions {
 			fn := &f.Functions[i]
 			if fn.Exported && !fn.IFunc {
-				specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "export"})
+				specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "export"})
 			}
 		}
 	}
@@ -700,7 +700,7 @@ func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bou
 		for i := range f.Functions {
 			fn := &f.Functions[i]
 			if !called[fn.Addr] && fn.Global {
-				specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "root"})
+				specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "root"})
 			}
 		}
 	}
