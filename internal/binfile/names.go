@@ -29,18 +29,19 @@ func (fn *Function) Name() string {
 	return *slot.Load()
 }
 
-// CName is the function's name when that is a C name: Name() if it has
-// only the characters of a C symbol (letters, digits, '_', '.', '$') and
-// does not start as a mangled one does (_Z, _R, __Z), else "". For a
-// matcher that accepts only C names (a model's "malloc", "main"),
-// match(fn.CName()) is match(fn.Name()) without demangling the names of
-// a C++ program that cannot be C names (mayDemanglePlain): a text report
-// then demangles only the names it prints.
+// CName is the function's name when that is a C name, else "": Name()
+// if its part before any '@' (a version, "abort@GLIBC_2.2.5") has only the
+// characters of a C symbol (letters, digits, '_', '.', '$') and does not
+// start as a mangled one does (_Z, _R, __Z). For a matcher that accepts
+// only C names (a model's "malloc", "main"), match(fn.CName()) is
+// match(fn.Name()), without demangling the names of a C++ program that
+// cannot demangle to a C name (mayDemanglePlain): a text report then
+// demangles little more than the names it prints.
 func (fn *Function) CName() string {
 	slot := fn.name
 	if slot != nil && slot.Load() == nil && !mayDemanglePlain(fn.LinkName) {
 		// Demangled, it is either itself (the demangler failed:
-		// mangled) or not plain.
+		// mangled) or no C name.
 		return ""
 	}
 	return CName(fn.Name())
@@ -48,11 +49,32 @@ func (fn *Function) CName() string {
 
 // CName is name when that is a C name (see Function.CName), else "".
 func CName(name string) string {
-	if plainSymbol(name) && !mangled(name) {
+	if base := baseName(name); plainSymbol(base) && !mangled(base) {
 		return name
 	}
 	return ""
 }
+
+// baseName is name without a version: its part before the first '@' not
+// at its start.
+func baseName(name string) string {
+	if i := strings.IndexByte(name, '@'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// NotYetDemangled says whether Name would demangle the link name now:
+// for a reader that can tell from the link name that the demangled name
+// cannot match (see callgraph's noReturnFunction).
+func (fn *Function) NotYetDemangled() bool {
+	return fn.name != nil && fn.name.Load() == nil
+}
+
+// MayDemangleToCName says whether the link name may demangle to a C
+// name (mayDemanglePlain); false means Name is the link name itself (the
+// demangler failed on it) or no C name.
+func (fn *Function) MayDemangleToCName() bool { return mayDemanglePlain(fn.LinkName) }
 
 // SetName gives the function a name of its own, kept as it is (not
 // demangled). It must be called before the function is shared.
@@ -116,9 +138,9 @@ func (f *File) indexMangled() {
 // The names of the map are the link names and aliases, which need no
 // demangling. A demangled name can only differ from its link name for a
 // mangled one (f.mangled), and a name with only the characters of a C
-// symbol (plainSymbol: the names the analysis looks up) is the demangled
-// name of only the few mangled symbols mayDemanglePlain accepts, which are
-// demangled once, on the first lookup. Any other name (a C++ name,
+// symbol before any '@' (plainSymbol: the names the analysis looks up) is
+// the demangled name of only the few mangled symbols mayDemanglePlain
+// accepts, which are demangled once, on the first lookup. Any other name (a C++ name,
 // "ns::f(int)", as a person may give one) makes Lookup demangle every
 // name, once.
 func (f *File) Lookup(name string) (*Function, bool) {
@@ -141,7 +163,7 @@ func (f *File) Lookup(name string) (*Function, bool) {
 			if !mayDemanglePlain(fn.LinkName) {
 				continue
 			}
-			if n := fn.Name(); n != fn.LinkName && plainSymbol(n) {
+			if n := fn.Name(); n != fn.LinkName {
 				if _, dup := f.plainDemangled[n]; !dup {
 					f.plainDemangled[n] = i
 				}
@@ -153,7 +175,7 @@ func (f *File) Lookup(name string) (*Function, bool) {
 		i = len(f.Functions)
 	}
 	j, demangled := f.plainDemangled[name]
-	if !plainSymbol(name) {
+	if !plainSymbol(baseName(name)) {
 		j, demangled = f.firstDemangledAs(name)
 	}
 	if demangled && j < i {
@@ -166,7 +188,8 @@ func (f *File) Lookup(name string) (*Function, bool) {
 }
 
 // firstDemangledAs is the index of the first function with a mangled link
-// name whose demangled name is name, which is not plainSymbol (see Lookup).
+// name whose demangled name is name, whose part before any '@' is not
+// plainSymbol (see Lookup).
 func (f *File) firstDemangledAs(name string) (int, bool) {
 	if len(f.mangled) == 0 {
 		return 0, false
@@ -200,16 +223,22 @@ func plainSymbol(name string) bool {
 }
 
 // mayDemanglePlain says whether a mangled symbol may demangle to a name
-// plainSymbol accepts, from its form alone, without demangling it. The
+// whose part before any '@' plainSymbol accepts, from its form alone,
+// without demangling it. The
 // demangler prints a function's parameters in parentheses, nested names
 // with "::", templates with '<', special names ("vtable for") and clone
 // suffixes with spaces: what is left is a lone identifier, in C++
-// _Z[L]<length><identifier> or _ZN[L]<length><identifier>E, in Rust (v0)
-// a crate root, _R[<version>]C...; anything else is a lone name only if
-// the demangler fails, and then it is the link name. (FuzzPlainDemangled
-// holds the demangler to it; a form missed here would let Lookup miss a
-// function a plain name demangles to.)
+// _Z[L]<length><identifier> or _ZN[L]<length><identifier>E, or anything of
+// a C++20 module (moduleAttached), in Rust (v0) a crate root,
+// _R[<version>]C...; anything else is a lone name only if
+// the demangler fails, and then it is the link name. (FuzzDemangledCNames
+// and TestDemangledCNames hold the demangler to it; a form missed here
+// would let Lookup and CName miss a function whose name demangles to a C
+// name.)
 func mayDemanglePlain(link string) bool {
+	if moduleAttached(link) || strings.Contains(link, "$SP$") || strings.Contains(link, "@") {
+		return true // an '@' of the demangled name (Rust's legacy symbols write it $SP$)
+	}
 	rest, ok := strings.CutPrefix(link, "_R")
 	if ok {
 		rest = strings.TrimLeft(rest, "0123456789")
@@ -222,19 +251,56 @@ func mayDemanglePlain(link string) bool {
 	return ok && loneIdentifier(rest)
 }
 
-// loneIdentifier says whether s is [N][L]<length><identifier>[E].
+// moduleAttached says whether a mangled name may name something of a
+// C++20 module: the demangler prints "f@mod(int)", whose part before '@'
+// is a lone identifier whatever follows. The module is W[P]<length><name>.
+func moduleAttached(link string) bool {
+	for i := strings.IndexByte(link, 'W'); i >= 0 && i+1 < len(link); {
+		next := link[i+1]
+		if next >= '0' && next <= '9' || next == 'P' {
+			return true
+		}
+		j := strings.IndexByte(link[i+1:], 'W')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// loneIdentifier says whether s is [N][L][H]...<length><identifier> (or an
+// operator's two letters), then maybe
+// a Rust (legacy) symbol's hash, 17h<16 hex digits>, and nothing the
+// demangler prints: digits, '_', 'n' and 'E' (discriminators, the end of a
+// nested name).
 func loneIdentifier(s string) bool {
-	nested := strings.HasPrefix(s, "N")
-	s = strings.TrimPrefix(s, "N")
-	s = strings.TrimPrefix(s, "L")
+	s = strings.TrimLeft(s, "NLHKVrRO") // nesting, linkage, qualifiers
+	if len(s) > 2 && s[0] == 'v' && s[1] >= '0' && s[1] <= '9' {
+		s = s[2:] // a vendor's operator: "operator" and its name
+	}
+	_, tail, ok := cutSourceName(s)
+	if !ok {
+		if len(s) < 2 {
+			return false
+		}
+		tail = s[2:] // an operator's code: "dt" is "operator."
+	}
+	if hash, rest, ok := cutSourceName(tail); ok && len(hash) == 17 && hash[0] == 'h' {
+		tail = rest
+	}
+	return strings.Trim(tail, "0123456789_nE") == ""
+}
+
+// cutSourceName cuts <length><identifier> off the start of s.
+func cutSourceName(s string) (id, rest string, ok bool) {
 	digits := len(s) - len(strings.TrimLeft(s, "0123456789"))
 	if digits == 0 {
-		return false
+		return "", s, false
 	}
 	n, err := strconv.Atoi(s[:digits])
 	if err != nil || n <= 0 || digits+n > len(s) {
-		return false
+		return "", s, false
 	}
-	tail := s[digits+n:]
-	return tail == "" || nested && tail == "E"
+	return s[digits : digits+n], s[digits+n:], true
 }

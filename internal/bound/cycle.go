@@ -296,7 +296,7 @@ func (a *Analysis) cycleStart(c, from int, members []int, budget *int) int {
 		if n.Hub || n.Module != a.g.Modules[0] {
 			continue
 		}
-		if startupCode[n.Name()] {
+		if startupCode[n.CName()] { // (C names: demangles no C++ name)
 			startup = append(startup, id)
 		} else {
 			own = append(own, id)

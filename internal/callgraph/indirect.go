@@ -100,7 +100,7 @@ var initArrayCallers = map[string]bool{
 // not destructors: linking them to the destructors would miss their real
 // targets.
 func (g *Graph) callsInitArrays(n *Node) bool {
-	if !initArrayCallers[n.Name()] {
+	if !initArrayCallers[n.CName()] { // (C names)
 		return false
 	}
 	if n.Name() == "_dl_fini" && n.Module != nil {

@@ -265,7 +265,7 @@ func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64, level int) bo
 	if !ok {
 		return false
 	}
-	if NoReturnName(fn.Name()) || level > 0 && c.codeNeverReturns(g, f, fn, level-1) {
+	if noReturnFunction(fn) || level > 0 && c.codeNeverReturns(g, f, fn, level-1) {
 		return true
 	}
 	return c.declaredNoReturn(f, addr)

@@ -109,7 +109,7 @@ func baseName(n string) string {
 // 260,000 allocations on libLLVM-15.)
 func nodeNames(n *callgraph.Node) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if !yield(baseName(n.Name())) || n.Func == nil {
+		if !yield(baseName(n.CName())) || n.Func == nil { // (its readers match C names)
 			return
 		}
 		if !yield(baseName(n.Func.LinkName)) {
@@ -190,7 +190,7 @@ func Find(g *callgraph.Graph) []Site {
 		if n.Module != main || n.Func == nil || n.Hub {
 			continue
 		}
-		if isCreator(id) || runtimeInternal(n.Name()) {
+		if isCreator(id) {
 			continue // the creation machinery itself (a static build, a fake RTOS)
 		}
 		var want map[uint64]bool
@@ -202,7 +202,7 @@ func Find(g *callgraph.Graph) []Site {
 				want[e.Site] = true
 			}
 		}
-		if len(want) == 0 {
+		if len(want) == 0 || runtimeInternal(n.Name()) { // (the name last: demangled only for a caller of a creator)
 			continue
 		}
 		out = append(out, findIn(g, id, ai, want, sums)...)
