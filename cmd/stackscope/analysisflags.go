@@ -31,6 +31,9 @@ type analysisFlags struct {
 	// model, not its call graph (analysis.Options.ResultOnly); with
 	// --no-cache its library cache keeps no frames (libcache.Single).
 	resultOnly bool
+	// namesOnDemand: the command reads the functions' names only through
+	// analysis.Function.DisplayName (analysis.Options.NamesOnDemand).
+	namesOnDemand bool
 }
 
 func (a *analysisFlags) register(f *pflag.FlagSet) {
@@ -53,7 +56,7 @@ func (a *analysisFlags) analyse(path string) (*analysis.Result, *config.Config, 
 		return nil, nil, analysis.Options{}, &exitError{Code: exitUsage, Err: err}
 	}
 	opts := analysis.Options{Entries: a.entries, LibPaths: a.libPaths, NoLibraries: a.noLibraries, Strict: a.strict, Config: cfg, Exclude: a.exclude, OwnCode: a.ownCode, LDAudit: a.ldAudit,
-		Libraries: a.libraryCache(), ResultOnly: a.resultOnly}
+		Libraries: a.libraryCache(), ResultOnly: a.resultOnly, NamesOnDemand: a.namesOnDemand}
 	res, err := analysis.Run(path, opts)
 	if err != nil {
 		var ie *binfile.InputError

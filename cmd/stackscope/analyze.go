@@ -240,6 +240,7 @@ func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
 	// One file, whose text, JSON or SARIF report reads the result model
 	// alone.
 	fl.resultOnly = true
+	fl.namesOnDemand = fl.out.format == "text" // (its largest frames)
 	defer fl.flushCache()
 	key, deps, cacheable := fl.reportKey(path, "one")
 	if cacheable {

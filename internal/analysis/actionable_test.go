@@ -146,8 +146,8 @@ func TestProvedAtLeast(t *testing.T) {
 			t.Fatalf("path %v goes through an assumed set", m.Path)
 		}
 		if n.Module == g.Modules[0] {
-			if f, ok := su[n.Name]; ok && m.Steps[i].Frame != f {
-				t.Errorf("%s: frame %d on the path, .su %d", n.Name, m.Steps[i].Frame, f)
+			if f, ok := su[n.Name()]; ok && m.Steps[i].Frame != f {
+				t.Errorf("%s: frame %d on the path, .su %d", n.Name(), m.Steps[i].Frame, f)
 			}
 		}
 		if i == 0 {
@@ -194,7 +194,7 @@ targets = ["twice", "negate"]
 	fromMeasure := map[string]bool{}
 	for _, id := range res.Graph.NodesNamed("measure") {
 		for _, e := range res.Graph.Nodes[id].Edges {
-			fromMeasure[res.Graph.Nodes[e.To].Name] = true
+			fromMeasure[res.Graph.Nodes[e.To].Name()] = true
 		}
 	}
 	open := map[string]LibraryCall{}

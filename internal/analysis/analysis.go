@@ -58,6 +58,12 @@ type Options struct {
 	// library's analysis in less memory (libLLVM-15: the graph's 300 MB
 	// and the paths' 130 MB are never held together).
 	ResultOnly bool
+	// NamesOnDemand says the caller reads the functions' names only
+	// through Function.DisplayName, and not their Calls (the text report:
+	// the largest frames): Run leaves Name and Calls empty, and a C++
+	// program's names are demangled only for the functions shown (node:
+	// 77,000 names, 0.3 s of CPU, for 10).
+	NamesOnDemand bool
 }
 
 // Result is what one analysed file yields: the JSON contract of
@@ -86,6 +92,9 @@ type Result struct {
 	File   *binfile.File    `json:"-"`
 
 	threadsBeside bool // findThreads ran beside the bounds (threadsbeside.go)
+
+	// namesOnDemand is Options.NamesOnDemand (the function list reads it).
+	namesOnDemand bool
 }
 
 // Function is one function of the analysed file.
@@ -118,6 +127,17 @@ type Function struct {
 	// Node is the function's call-graph node (Result.Bounds gives the
 	// worst depth below it).
 	Node int `json:"-"`
+	// node names the function on demand (Options.NamesOnDemand).
+	node *callgraph.Node
+}
+
+// DisplayName is the function's name: Name, or, when Run left it to be
+// made on demand (Options.NamesOnDemand), its node's name, made now.
+func (f *Function) DisplayName() string {
+	if f.Name == "" && f.node != nil {
+		return f.node.Name()
+	}
+	return f.Name
 }
 
 // CFIMismatch is a disagreement between the code walk and .eh_frame/.debug_frame.
@@ -239,7 +259,7 @@ func Run(path string, opts Options) (*Result, error) {
 func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	phase("opened")
 	dec, align := DecoderFor(f.Arch)
-	res := &Result{Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
+	res := &Result{namesOnDemand: opts.NamesOnDemand, Binary: f.Path, Arch: f.Arch.String(), File: f, Libraries: []string{}, MissingLibraries: []string{}, Warnings: []string{}}
 	cfg := withExcludes(checkAnnotations(f, opts.Config, &res.Warnings), opts.Exclude)
 	opts = withConfig(opts, cfg)
 	start, hasStart := nameProgramStart(f, dec)
@@ -511,10 +531,10 @@ func (res *Result) lineAt(addr uint64) (string, int) {
 // that the list (libLLVM-15: 37 MB) takes the place of the graph's 170
 // MB of edges and call sites instead of adding to them; what a callee's
 // name needs (QualifiedName) stays.
-func functions(g *callgraph.Graph, lines *srcloc.Table, release bool) []Function {
+func functions(g *callgraph.Graph, lines *srcloc.Table, release, onDemand bool) []Function {
 	main := g.Modules[0]
 	out := make([]Function, 0, len(main.File.Functions))
-	names := calleeNames{g.QualifiedNames()}
+	names := calleeNames{g.QualifiedNames(), onDemand}
 	for id, n := range g.Nodes {
 		if n.Module == main && n.Func != nil && n.Summary == "" {
 			out = append(out, functionOf(id, n, names, lines))
@@ -531,7 +551,7 @@ func functions(g *callgraph.Graph, lines *srcloc.Table, release bool) []Function
 func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Table) Function {
 	fr := n.Frame
 	fn := Function{Node: id,
-		Name: n.Name, Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
+		Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
 		FrameAtLeast: fr.Size, RedZone: fr.RedZone, Source: n.Func.Source, Calls: []string{},
 		IndirectCallSites: []uint64{},
 	}
@@ -541,7 +561,11 @@ func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Tabl
 	} else {
 		fn.Reason = fr.Reason
 	}
-	fn.Calls = names.calls(n.Edges)
+	if names.onDemand {
+		fn.node, fn.Calls = n, nil
+	} else {
+		fn.Name, fn.Calls = n.Name(), names.calls(n.Edges)
+	}
 	// Every call through a register or memory whose target the code
 	// does not name (a GOT slot names its import), resolved or not.
 	for _, cs := range fr.Calls {
@@ -579,7 +603,10 @@ func releaseNode(n *callgraph.Node) {
 // library function's qualified name made once (callgraph.QualifiedNames):
 // built per call, the same "name (library)" strings were 30 MB of
 // libLLVM-15's live heap.
-type calleeNames struct{ names *callgraph.QualifiedNames }
+type calleeNames struct {
+	names    *callgraph.QualifiedNames
+	onDemand bool // Options.NamesOnDemand: no names, no calls
+}
 
 // calls are the qualified names of the nodes edges go to, each once, in
 // the order of the edges, in a list of that length (never nil).
@@ -632,7 +659,7 @@ func entrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bound.Spec
 			return nil, nil, &binfile.InputError{Path: opts.Config.Path, Problem: fmt.Sprintf("entry %q is not a function of %s", name, f.Path)}
 		}
 		fi, _ := f.FunctionIndex(fn.Addr)
-		specs = append(specs, bound.Spec{Name: fn.Name, Node: g.Node(g.Modules[0], fi), Kind: "config"})
+		specs = append(specs, bound.Spec{Name: fn.Name(), Node: g.Node(g.Modules[0], fi), Kind: "config"})
 	}
 	return specs, vt, nil
 }
@@ -652,7 +679,7 @@ func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bou
 			if !ok {
 				return nil, nil, &binfile.InputError{Path: f.Path, Problem: fmt.Sprintf("no function named %q (--entry)", name)}
 			}
-			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "user"})
+			specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "user"})
 		}
 		return specs, vt, nil
 	}
@@ -667,23 +694,23 @@ func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bou
 			if !ok {
 				continue // reported by interrupts as a handler without a function
 			}
-			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: binfile.ExceptionKind(v.Index)})
+			specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: binfile.ExceptionKind(v.Index)})
 		}
 		return specs, vt, nil
 	}
 	if fn, ok := f.Lookup("main"); ok {
-		specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "main"})
+		specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "main"})
 	}
 	if fn, ok := f.FunctionAt(f.Entry); ok && f.Entry != 0 && !f.Shared {
 		if len(specs) == 0 || specs[0].Node != node(fn) {
-			specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "start"})
+			specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "start"})
 		}
 	}
 	if f.Shared || (len(specs) == 0 && f.Type == elf.ET_DYN) {
 		for i := range f.Functions {
 			fn := &f.Functions[i]
 			if fn.Exported && !fn.IFunc {
-				specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "export"})
+				specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "export"})
 			}
 		}
 	}
@@ -700,7 +727,7 @@ func defaultEntrySpecs(f *binfile.File, g *callgraph.Graph, opts Options) ([]bou
 		for i := range f.Functions {
 			fn := &f.Functions[i]
 			if !called[fn.Addr] && fn.Global {
-				specs = append(specs, bound.Spec{Name: fn.Name, Node: node(fn), Kind: "root"})
+				specs = append(specs, bound.Spec{Name: fn.Name(), Node: node(fn), Kind: "root"})
 			}
 		}
 	}

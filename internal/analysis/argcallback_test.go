@@ -65,12 +65,12 @@ func TestArgumentCallbacks(t *testing.T) {
 		for _, e := range n.Edges {
 			to := g.Nodes[e.To]
 			if e.Method != callgraph.MethodDirect && e.Method != callgraph.MethodArgument {
-				t.Errorf("strict=%v: __tfind calls %s at %#x (%s), not a constant argument", strict, to.Name, e.Site, e.Method)
+				t.Errorf("strict=%v: __tfind calls %s at %#x (%s), not a constant argument", strict, to.Name(), e.Site, e.Method)
 			}
 			if e.Method == callgraph.MethodArgument {
 				if to.Module == g.Modules[0] {
-					if to.Name != "by_len" {
-						t.Errorf("strict=%v: __tfind calls the program's %s", strict, to.Name)
+					if to.Name() != "by_len" {
+						t.Errorf("strict=%v: __tfind calls the program's %s", strict, to.Name())
 					}
 					continue
 				}
@@ -86,7 +86,7 @@ func TestArgumentCallbacks(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("strict=%v: __tfind's libc targets %#x, objdump shows the calls of tfind loading %#x into rdx", strict, got, want)
 		}
-		if !slices.ContainsFunc(n.Edges, func(e Edge) bool { return g.Nodes[e.To].Name == "by_len" }) {
+		if !slices.ContainsFunc(n.Edges, func(e Edge) bool { return g.Nodes[e.To].Name() == "by_len" }) {
 			t.Errorf("strict=%v: the program's comparator by_len is not among __tfind's targets", strict)
 		}
 	}
@@ -101,7 +101,7 @@ func TestArgumentCallbacks(t *testing.T) {
 	for _, id := range g.NodesNamed("__tfind") {
 		for _, e := range g.Nodes[id].Edges {
 			if e.Method == callgraph.MethodArgument {
-				t.Errorf("-DPICK: __tfind's call at %#x goes to %s by constant argument, but main passes a comparator chosen at run time", e.Site, g.Nodes[e.To].Name)
+				t.Errorf("-DPICK: __tfind's call at %#x goes to %s by constant argument, but main passes a comparator chosen at run time", e.Site, g.Nodes[e.To].Name())
 			}
 		}
 		if len(g.Nodes[id].Assumed) == 0 {

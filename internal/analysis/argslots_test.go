@@ -71,9 +71,9 @@ func TestSpilledCallback(t *testing.T) {
 			if e.Site != site {
 				continue
 			}
-			targets = append(targets, g.Nodes[e.To].Name)
+			targets = append(targets, g.Nodes[e.To].Name())
 			if e.Method != callgraph.MethodArgument {
-				t.Errorf("strict=%v: apply_all's call at %#x goes to %s by %s, want %s", strict, site, g.Nodes[e.To].Name, e.Method, callgraph.MethodArgument)
+				t.Errorf("strict=%v: apply_all's call at %#x goes to %s by %s, want %s", strict, site, g.Nodes[e.To].Name(), e.Method, callgraph.MethodArgument)
 			}
 		}
 		if len(targets) != 1 || targets[0] != "shallow" {
@@ -108,7 +108,7 @@ func TestSpilledCallback(t *testing.T) {
 	}
 	for _, e := range g.Nodes[ids[0]].Edges {
 		if e.Site == site && e.Method == callgraph.MethodArgument {
-			t.Errorf("apply_leak's call at %#x goes to %s by a constant argument, but the function passes a frame address on", site, g.Nodes[e.To].Name)
+			t.Errorf("apply_leak's call at %#x goes to %s by a constant argument, but the function passes a frame address on", site, g.Nodes[e.To].Name())
 		}
 	}
 	if len(g.Nodes[ids[0]].Assumed) == 0 {

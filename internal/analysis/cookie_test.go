@@ -70,11 +70,11 @@ func TestCookieStreamFunctions(t *testing.T) {
 			if c.want == nil {
 				for _, e := range g.Nodes[cw[0]].Edges {
 					if e.Method == callgraph.MethodCookieIO {
-						t.Fatalf("_IO_cookie_write's call linked by the model to %s, want it left to the address-taken set", g.Nodes[e.To].Name)
+						t.Fatalf("_IO_cookie_write's call linked by the model to %s, want it left to the address-taken set", g.Nodes[e.To].Name())
 					}
 				}
 				if len(into) > 0 {
-					t.Errorf("%s reached from main without an address-taken set (from %s)", c.deep, g.Nodes[into[0]].Name)
+					t.Errorf("%s reached from main without an address-taken set (from %s)", c.deep, g.Nodes[into[0]].Name())
 				}
 				return
 			}
@@ -84,14 +84,14 @@ func TestCookieStreamFunctions(t *testing.T) {
 			hub := cookieWriteHub(t, g, cw[0])
 			var names []string
 			for _, e := range g.Nodes[hub].Edges {
-				names = append(names, g.Nodes[e.To].Name)
+				names = append(names, g.Nodes[e.To].Name())
 			}
 			if !sameSet(names, c.want) {
 				t.Errorf("fopencookie's write functions %v, want %v", names, c.want)
 			}
 			for _, from := range into {
 				if from != hub {
-					t.Errorf("%s reached from main through %s, want only through %s", c.deep, g.Nodes[from].Name, g.Nodes[hub].Name)
+					t.Errorf("%s reached from main through %s, want only through %s", c.deep, g.Nodes[from].Name(), g.Nodes[hub].Name())
 				}
 			}
 			main := entry(t, res, "main")
@@ -131,7 +131,7 @@ func TestCookieStreamFunctions(t *testing.T) {
 			for _, id := range strict.Graph.NodesNamed("_IO_cookie_write") {
 				for _, ed := range strict.Graph.Nodes[id].Edges {
 					if ed.Method == callgraph.MethodCookieIO {
-						t.Errorf("--strict: _IO_cookie_write still calls %s by the model", strict.Graph.Nodes[ed.To].Name)
+						t.Errorf("--strict: _IO_cookie_write still calls %s by the model", strict.Graph.Nodes[ed.To].Name())
 					}
 				}
 			}
@@ -155,7 +155,7 @@ func cookieWriteHub(t *testing.T, g *callgraph.Graph, id int) int {
 	if hub < 0 {
 		var m []string
 		for _, e := range g.Nodes[id].Edges {
-			m = append(m, g.Nodes[e.To].Name+" ("+e.Method.String()+")")
+			m = append(m, g.Nodes[e.To].Name()+" ("+e.Method.String()+")")
 		}
 		t.Fatalf("_IO_cookie_write's call is not linked by the model: edges %v", m)
 	}
@@ -168,7 +168,7 @@ func cookieWriteHub(t *testing.T, g *callgraph.Graph, id int) int {
 func hubFreeEdgesInto(g *callgraph.Graph, root int, name string) []int {
 	taken := func(id int) bool {
 		n := g.Nodes[id]
-		return n.Hub && strings.HasPrefix(n.Name, "[any of ")
+		return n.Hub && strings.HasPrefix(n.Name(), "[any of ")
 	}
 	seen := map[int]bool{root: true}
 	queue := []int{root}

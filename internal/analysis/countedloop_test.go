@@ -142,7 +142,7 @@ func TestCountedAllocaLoop(t *testing.T) {
 func rtldVdprintf(t *testing.T, res *Result) (*callgraph.Module, *callgraph.Node) {
 	t.Helper()
 	for _, n := range res.Graph.Nodes {
-		if n.Func != nil && n.Module != nil && strings.HasPrefix(n.Module.Name, "ld-linux") && n.Func.Name == "_dl_debug_vdprintf" {
+		if n.Func != nil && n.Module != nil && strings.HasPrefix(n.Module.Name, "ld-linux") && n.Func.Name() == "_dl_debug_vdprintf" {
 			return n.Module, n
 		}
 	}

@@ -56,7 +56,7 @@ func TestDlsymPointer(t *testing.T) {
 	byLookup := false
 	for _, n := range g.Nodes {
 		for _, e := range n.Edges {
-			byLookup = byLookup || e.Method == callgraph.MethodSymbolLookup && g.Nodes[e.To].Name == "deep"
+			byLookup = byLookup || e.Method == callgraph.MethodSymbolLookup && g.Nodes[e.To].Name() == "deep"
 		}
 	}
 	if !byLookup {
@@ -64,7 +64,7 @@ func TestDlsymPointer(t *testing.T) {
 	}
 	runTime := false
 	for id, n := range g.Nodes {
-		if reached[id] && n.Frame.Reason != "" && n.Name == "[functions of objects loaded at run time: not analysed]" {
+		if reached[id] && n.Frame.Reason != "" && n.Name() == "[functions of objects loaded at run time: not analysed]" {
 			runTime = true
 		}
 	}
@@ -132,7 +132,7 @@ func TestLibcLookupRunTimeCode(t *testing.T) {
 		g := res.Graph
 		reached := reachableFrom(g, entryNode(t, res, "main"))
 		for id, n := range g.Nodes {
-			if reached[id] && n.Name == runTime && n.Frame.Reason != "" {
+			if reached[id] && n.Name() == runTime && n.Frame.Reason != "" {
 				return true
 			}
 		}

@@ -41,7 +41,7 @@ func TestFiniRunners(t *testing.T) {
 		var out []string
 		for _, e := range g.Nodes[id].Edges {
 			if e.Method == method {
-				out = append(out, g.Nodes[e.To].Name)
+				out = append(out, g.Nodes[e.To].Name())
 			}
 		}
 		return out
@@ -51,11 +51,11 @@ func TestFiniRunners(t *testing.T) {
 		n := g.Nodes[id]
 		for _, e := range n.Edges {
 			if g.Nodes[e.To].Hub {
-				t.Errorf("%s calls %s (%s)", n.Name, g.Nodes[e.To].Name, e.Method)
+				t.Errorf("%s calls %s (%s)", n.Name(), g.Nodes[e.To].Name(), e.Method)
 			}
 		}
 		if len(n.Assumed) > 0 || len(n.Unresolved) > 0 {
-			t.Errorf("%s keeps %d assumed and %d unresolved calls", n.Name, len(n.Assumed), len(n.Unresolved))
+			t.Errorf("%s keeps %d assumed and %d unresolved calls", n.Name(), len(n.Assumed), len(n.Unresolved))
 		}
 	}
 
@@ -121,8 +121,8 @@ func TestAuditLazySlots(t *testing.T) {
 			if e.Method == callgraph.MethodLazy && strings.Contains(to.Frame.Reason, "_dl_audit_") {
 				t.Errorf("the start summary reaches the lazy resolver of an audit slot at %#x: %s", e.Site, to.Frame.Reason)
 			}
-			if strings.HasPrefix(to.Name, "_dl_audit_") {
-				t.Errorf("the start summary calls %s", to.Name)
+			if strings.HasPrefix(to.Name(), "_dl_audit_") {
+				t.Errorf("the start summary calls %s", to.Name())
 			}
 		}
 	}

@@ -99,7 +99,7 @@ func TestFreeRTOSStackModel(t *testing.T) {
 			}
 			g := res.Graph
 			for _, id := range g.AddressTaken(g.Modules[0]) {
-				if g.Nodes[id].Name == "vPortSVCHandler_C" {
+				if g.Nodes[id].Name() == "vPortSVCHandler_C" {
 					t.Errorf("vPortSVCHandler_C is address-taken: SVC_Handler only branches to it")
 				}
 			}

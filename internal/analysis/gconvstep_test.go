@@ -85,11 +85,11 @@ func TestGconvStepsCLocale(t *testing.T) {
 	for _, s := range sites {
 		caller, hub := g.Nodes[s.from], g.Nodes[s.hub]
 		if !insts[s.site] {
-			t.Errorf("%s: the call at %#x is taken for a gconv step's, but objdump shows no indirect call or jump there", caller.Name, s.site)
+			t.Errorf("%s: the call at %#x is taken for a gconv step's, but objdump shows no indirect call or jump there", caller.Name(), s.site)
 		}
 		sawCodecvt = sawCodecvt || caller.Named("__libio_codecvt_out")
 		member := "__fct"
-		if strings.Contains(hub.Name, "single-byte") {
+		if strings.Contains(hub.Name(), "single-byte") {
 			member = "__btowc_fct"
 		}
 		var got []uint64
@@ -98,7 +98,7 @@ func TestGconvStepsCLocale(t *testing.T) {
 		}
 		slices.Sort(got)
 		if !slices.Equal(got, want[member]) {
-			t.Errorf("%s's call at %#x goes to %s: %#x, want the %s functions gdb shows in libc's static steps, %#x", caller.Name, s.site, hub.Name, got, member, want[member])
+			t.Errorf("%s's call at %#x goes to %s: %#x, want the %s functions gdb shows in libc's static steps, %#x", caller.Name(), s.site, hub.Name(), got, member, want[member])
 		}
 	}
 	// glibc's __gcc_personality_v0 demangles and jumps to a word at the
@@ -131,15 +131,15 @@ func TestGconvStepsCLocale(t *testing.T) {
 			n := g.Nodes[id]
 			for _, e := range n.Edges {
 				if e.Method == callgraph.MethodGconvStep || e.Method == callgraph.MethodAddressTaken {
-					t.Errorf("%s's call at %#x goes to %s: a one-step chain's step calls no next step", n.Name, e.Site, g.Nodes[e.To].Name)
+					t.Errorf("%s's call at %#x goes to %s: a one-step chain's step calls no next step", n.Name(), e.Site, g.Nodes[e.To].Name())
 				}
 			}
 			if len(n.Unresolved) > 0 {
-				t.Errorf("%s has unresolved calls %v", n.Name, n.Unresolved)
+				t.Errorf("%s has unresolved calls %v", n.Name(), n.Unresolved)
 			}
 			if !slices.ContainsFunc(n.Premises, func(p callgraph.Premise) bool { return strings.Contains(p.Detail, "does not call the next step") }) &&
 				member == "__fct" {
-				t.Errorf("%s does not carry the premise that it calls no next step", n.Name)
+				t.Errorf("%s does not carry the premise that it calls no next step", n.Name())
 			}
 		}
 	}
@@ -161,11 +161,11 @@ func TestGconvStepsCLocale(t *testing.T) {
 			cp := g.Nodes[c.To]
 			got = append(got, cp.Func.Addr)
 			if g.Original(c.To) == c.To {
-				t.Errorf("__gconv_transliterate's call at %#x goes to %s's own node, not a copy", e.Site, cp.Name)
+				t.Errorf("__gconv_transliterate's call at %#x goes to %s's own node, not a copy", e.Site, cp.Name())
 			}
 			for _, x := range cp.Edges {
 				if x.To == translit[0] {
-					t.Errorf("the copy of %s that __gconv_transliterate calls calls it back at %#x", cp.Name, x.Site)
+					t.Errorf("the copy of %s that __gconv_transliterate calls calls it back at %#x", cp.Name(), x.Site)
 				}
 			}
 		}
@@ -186,7 +186,7 @@ func TestGconvStepsCLocale(t *testing.T) {
 		for _, id := range libcNodesNamed(g, name) {
 			for _, e := range g.Nodes[id].Edges {
 				if e.Method == callgraph.MethodAddressTaken {
-					t.Errorf("%s's call at %#x still goes to %s", name, e.Site, g.Nodes[e.To].Name)
+					t.Errorf("%s's call at %#x still goes to %s", name, e.Site, g.Nodes[e.To].Name())
 				}
 			}
 		}
@@ -235,8 +235,8 @@ func TestGconvStepsCLocale(t *testing.T) {
 	requireCodecvtUnresolved(t, loc.Graph, "after setlocale", "gconv module")
 	for _, id := range libcNodesNamed(loc.Graph, "__gconv_transliterate") {
 		for _, e := range loc.Graph.Nodes[id].Edges {
-			if strings.Contains(loc.Graph.Nodes[e.To].Name, "replacement text") {
-				t.Errorf("after setlocale, __gconv_transliterate's call at %#x goes to %s", e.Site, loc.Graph.Nodes[e.To].Name)
+			if strings.Contains(loc.Graph.Nodes[e.To].Name(), "replacement text") {
+				t.Errorf("after setlocale, __gconv_transliterate's call at %#x goes to %s", e.Site, loc.Graph.Nodes[e.To].Name())
 			}
 		}
 	}
@@ -284,8 +284,8 @@ func loadConvCallers(g *callgraph.Graph) []string {
 	var out []string
 	for _, n := range g.Nodes {
 		for _, e := range n.Edges {
-			if slices.Contains(targets, e.To) && !slices.Contains(out, n.Name) {
-				out = append(out, n.Name)
+			if slices.Contains(targets, e.To) && !slices.Contains(out, n.Name()) {
+				out = append(out, n.Name())
 			}
 		}
 	}
@@ -318,7 +318,7 @@ func requireCodecvtUnresolved(t *testing.T, g *callgraph.Graph, when, why string
 			to := g.Nodes[e.To]
 			if to.Frame.Kind != frame.Unknown || !strings.Contains(to.Frame.Reason, why) {
 				t.Errorf("%s: __libio_codecvt_out's step call at %#x goes to %s (%s: %q), want the unknown gconv modules' node naming %q",
-					when, e.Site, to.Name, to.Frame.Kind, to.Frame.Reason, why)
+					when, e.Site, to.Name(), to.Frame.Kind, to.Frame.Reason, why)
 				continue
 			}
 			toModules++

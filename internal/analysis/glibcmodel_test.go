@@ -45,7 +45,7 @@ func TestLoaderLock(t *testing.T) {
 			lock++
 			var names []string
 			for _, he := range to.Edges {
-				names = append(names, g.Nodes[he.To].Name)
+				names = append(names, g.Nodes[he.To].Name())
 			}
 			for _, want := range []string{"rtld_mutex_dummy", "pthread_mutex_lock", "pthread_mutex_unlock"} {
 				if !slices.ContainsFunc(names, func(s string) bool { return s == want || strings.HasPrefix(s, "__"+want) }) {
@@ -55,7 +55,7 @@ func TestLoaderLock(t *testing.T) {
 			continue
 		}
 		if to.Hub {
-			t.Errorf("_dl_fini calls %s at %#x (%s)", to.Name, e.Site, e.Method)
+			t.Errorf("_dl_fini calls %s at %#x (%s)", to.Name(), e.Site, e.Method)
 		}
 	}
 	if lock == 0 {
@@ -102,7 +102,7 @@ func TestLibioTailJump(t *testing.T) {
 	var slots []string
 	for _, e := range n.Edges {
 		if e.Method == callgraph.MethodLibioVtable {
-			slots = append(slots, g.Nodes[e.To].Name)
+			slots = append(slots, g.Nodes[e.To].Name())
 		}
 	}
 	if !slices.ContainsFunc(slots, func(s string) bool { return strings.Contains(s, "slot +24 ") }) {
@@ -204,7 +204,7 @@ func TestGlibcStreams(t *testing.T) {
 	slotEdge := func(g *callgraph.Graph, fn, slot string) bool {
 		for _, id := range g.NodesNamed(fn) {
 			for _, e := range g.Nodes[id].Edges {
-				if e.Method == callgraph.MethodLibioVtable && strings.Contains(g.Nodes[e.To].Name, slot) {
+				if e.Method == callgraph.MethodLibioVtable && strings.Contains(g.Nodes[e.To].Name(), slot) {
 					return true
 				}
 			}

@@ -44,7 +44,7 @@ func TestHubSitesDiag(t *testing.T) {
 		}
 		isTakenHub := func(id int) bool {
 			n := g.Nodes[id]
-			return n.Hub && strings.HasPrefix(n.Name, "[any of ")
+			return n.Hub && strings.HasPrefix(n.Name(), "[any of ")
 		}
 		parent := map[int]int{ids[0]: -1}
 		queue := []int{ids[0]}
@@ -75,7 +75,7 @@ func TestHubSitesDiag(t *testing.T) {
 			listed[g.Original(id)] = true
 			if strict {
 				for _, cs := range n.Unresolved {
-					s := site{n.Name, cs.Addr, "unresolved"}
+					s := site{n.Name(), cs.Addr, "unresolved"}
 					byFn[id] = append(byFn[id], s)
 					sites = append(sites, s)
 				}
@@ -83,7 +83,7 @@ func TestHubSitesDiag(t *testing.T) {
 			}
 			for _, e := range n.Edges {
 				if isTakenHub(e.To) && e.Method == callgraph.MethodAddressTaken {
-					s := site{n.Name, e.Site, g.Nodes[e.To].Module.Name}
+					s := site{n.Name(), e.Site, g.Nodes[e.To].Module.Name}
 					byFn[id] = append(byFn[id], s)
 					sites = append(sites, s)
 				}
@@ -93,13 +93,13 @@ func TestHubSitesDiag(t *testing.T) {
 		for id := range byFn {
 			fns = append(fns, id)
 		}
-		sort.Slice(fns, func(i, j int) bool { return g.Nodes[fns[i]].Name < g.Nodes[fns[j]].Name })
+		sort.Slice(fns, func(i, j int) bool { return g.Nodes[fns[i]].Name() < g.Nodes[fns[j]].Name() })
 		var b strings.Builder
 		fmt.Fprintf(&b, "strict=%v: %d sites in %d functions\n", strict, len(sites), len(fns))
 		for _, id := range fns {
 			var path []string
 			for p := id; p >= 0; p = parent[p] {
-				path = append(path, g.Nodes[p].Name)
+				path = append(path, g.Nodes[p].Name())
 			}
 			for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
 				path[i], path[j] = path[j], path[i]
@@ -109,22 +109,22 @@ func TestHubSitesDiag(t *testing.T) {
 				addrs = append(addrs, fmt.Sprintf("%#x->%s", s.addr, s.to))
 			}
 			sort.Strings(addrs)
-			fmt.Fprintf(&b, "  %-32s (%s) %s\n      via %s\n", g.Nodes[id].Name, g.Nodes[id].Module.Name, strings.Join(addrs, " "), strings.Join(path, " -> "))
+			fmt.Fprintf(&b, "  %-32s (%s) %s\n      via %s\n", g.Nodes[id].Name(), g.Nodes[id].Module.Name, strings.Join(addrs, " "), strings.Join(path, " -> "))
 		}
 		// STACKSCOPE_HUBPATH=name: also the path from main to each node
 		// of that name that avoids the address-taken hubs.
 		if want := os.Getenv("STACKSCOPE_HUBPATH"); want != "" {
 			for id := range parent {
-				if g.Nodes[id].Name != want {
+				if g.Nodes[id].Name() != want {
 					continue
 				}
 				var path []string
 				for p := id; p >= 0; p = parent[p] {
-					path = append([]string{g.Nodes[p].Name}, path...)
+					path = append([]string{g.Nodes[p].Name()}, path...)
 				}
 				fmt.Fprintf(&b, "path to %s: %s\n", want, strings.Join(path, " -> "))
 				for _, e := range g.Nodes[id].Edges {
-					fmt.Fprintf(&b, "    edge %#x -> %s (%s)\n", e.Site, g.Nodes[e.To].Name, e.Method)
+					fmt.Fprintf(&b, "    edge %#x -> %s (%s)\n", e.Site, g.Nodes[e.To].Name(), e.Method)
 				}
 			}
 		}

@@ -115,7 +115,7 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 		if !ok {
 			name := fmt.Sprintf("handler@%#x", v.Handler)
 			if fn, ok := f.FunctionAt(v.Handler); ok {
-				name = fn.Name
+				name = fn.Name()
 			}
 			h = &Handler{Name: name, Kind: binfile.ExceptionKind(v.Index), Level: -1}
 			byHandler[v.Handler] = h
@@ -131,7 +131,7 @@ func interrupts(f *binfile.File, res *Result, vt *binfile.VectorTable, cfg Inter
 		}
 		fi, _ := f.FunctionIndex(fn.Addr)
 		node := res.Graph.Node(res.Graph.Modules[0], fi)
-		return res.Bounds.Entry(bound.Spec{Name: fn.Name, Node: node}), true
+		return res.Bounds.Entry(bound.Spec{Name: fn.Name(), Node: node}), true
 	}
 	resetEntry, haveReset := entryOf(resetAddr)
 	afterReset := map[string]bound.Entry{}

@@ -33,7 +33,7 @@ func TestLazyResolverNesting(t *testing.T) {
 	g := res.Graph
 	var r = -1
 	for id, n := range g.Nodes {
-		if n.Name == callgraph.LazyResolverName && n.Func != nil {
+		if n.Name() == callgraph.LazyResolverName && n.Func != nil {
 			r = id
 		}
 	}

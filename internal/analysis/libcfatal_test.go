@@ -68,14 +68,14 @@ func TestLibcFatalPaths(t *testing.T) {
 			caller := g.Nodes[cuts[site]]
 			to, ok := targets[site]
 			if !ok || fatal[to.addr] == "" && !slices.Contains(fatalNames, strings.TrimSuffix(to.name, "@plt")) {
-				t.Errorf("%s: the call at %#x in %s is cut, but objdump shows no call or jump there to a fatal-error function (target %#x <%s>)", m.Name, site, caller.Name, to.addr, to.name)
+				t.Errorf("%s: the call at %#x in %s is cut, but objdump shows no call or jump there to a fatal-error function (target %#x <%s>)", m.Name, site, caller.Name(), to.addr, to.name)
 			}
 			callee := fatal[to.addr]
 			if callee == "" {
 				callee = strings.TrimSuffix(to.name, "@plt")
 			}
 			if fatal[caller.Func.Addr] != "" && !slices.Contains(fatalChecks, callee) {
-				t.Errorf("%s: the call at %#x in %s, itself a fatal-error function, to %s, which reports its error, is cut", m.Name, site, caller.Name, callee)
+				t.Errorf("%s: the call at %#x in %s, itself a fatal-error function, to %s, which reports its error, is cut", m.Name, site, caller.Name(), callee)
 			}
 		}
 	}

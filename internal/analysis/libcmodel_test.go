@@ -150,9 +150,9 @@ func TestLibcModel(t *testing.T) {
 	for _, e := range runner.Edges {
 		if e.Method == callgraph.MethodAtexit {
 			indirect++
-			handlers = append(handlers, g.Nodes[e.To].Name)
+			handlers = append(handlers, g.Nodes[e.To].Name())
 		} else if g.Nodes[e.To].Hub {
-			t.Errorf("__run_exit_handlers calls %s (%s)", g.Nodes[e.To].Name, e.Method)
+			t.Errorf("__run_exit_handlers calls %s (%s)", g.Nodes[e.To].Name(), e.Method)
 		}
 	}
 	for _, want := range []string{"on_exit_handler", "_IO_cleanup", "_dl_fini"} {
@@ -179,12 +179,12 @@ func TestLibcModel(t *testing.T) {
 		hub := g.Nodes[e.To]
 		var names []string
 		for _, he := range hub.Edges {
-			names = append(names, g.Nodes[he.To].Name)
+			names = append(names, g.Nodes[he.To].Name())
 		}
 		if !slices.ContainsFunc(names, func(n string) bool {
 			return strings.Contains(n, "_IO_new_file_sync") || strings.HasPrefix(n, "_IO_file_sync")
 		}) {
-			t.Errorf("fflush's jump-table call %s lacks _IO_new_file_sync: %v", hub.Name, names)
+			t.Errorf("fflush's jump-table call %s lacks _IO_new_file_sync: %v", hub.Name(), names)
 		}
 		if len(names) == 0 || len(names)*10 > taken {
 			t.Errorf("fflush's jump-table call has %d targets, libc's address-taken set %d", len(names), taken)

@@ -78,10 +78,10 @@ func TestLibioCheckShapes(t *testing.T) {
 						}
 						switch to := g.Nodes[e.To]; {
 						case e.Method == callgraph.MethodLibioVtable:
-							libio = append(libio, to.Name)
-							m := hubSlot.FindStringSubmatch(to.Name)
+							libio = append(libio, to.Name())
+							m := hubSlot.FindStringSubmatch(to.Name())
 							if m == nil {
-								t.Errorf("strict=%v: %s: call at %#x: hub %q names no slot", strict, name, site, to.Name)
+								t.Errorf("strict=%v: %s: call at %#x: hub %q names no slot", strict, name, site, to.Name())
 								continue
 							}
 							off, _ := strconv.ParseInt(m[1], 10, 64)
@@ -90,11 +90,11 @@ func TestLibioCheckShapes(t *testing.T) {
 							}
 							for _, he := range to.Edges {
 								if f := g.Nodes[he.To].Func; f != nil && !slots[off][f.Addr] {
-									t.Errorf("strict=%v: %s: call at %#x reaches %s, in slot +%d of no table", strict, name, site, g.Nodes[he.To].Name, off)
+									t.Errorf("strict=%v: %s: call at %#x reaches %s, in slot +%d of no table", strict, name, site, g.Nodes[he.To].Name(), off)
 								}
 							}
 						case to.Hub:
-							hub = append(hub, fmt.Sprintf("%s (%s)", to.Name, e.Method))
+							hub = append(hub, fmt.Sprintf("%s (%s)", to.Name(), e.Method))
 						}
 					}
 					// Without --strict, a call only the code right after a

@@ -279,7 +279,7 @@ func vtableTargets(g *callgraph.Graph, id int) map[uint64]bool {
 func slotHubTargets(g *callgraph.Graph, part, end string) map[uint64]bool {
 	out := map[uint64]bool{}
 	for _, n := range g.Nodes {
-		if !n.Hub || !strings.Contains(n.Name, part) || !strings.Contains(n.Name, end) {
+		if !n.Hub || !strings.Contains(n.Name(), part) || !strings.Contains(n.Name(), end) {
 			continue
 		}
 		for _, e := range n.Edges {

@@ -84,7 +84,7 @@ var slotHubName = regexp.MustCompile(`^\[FILE jump table call: .*\(slot \+(\d+) 
 func slotHubs(res *Result) map[int64][]uint64 {
 	out := map[int64][]uint64{}
 	for _, n := range res.Graph.Nodes {
-		m := slotHubName.FindStringSubmatch(n.Name)
+		m := slotHubName.FindStringSubmatch(n.Name())
 		if !n.Hub || m == nil {
 			continue
 		}

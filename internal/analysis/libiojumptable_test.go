@@ -63,7 +63,7 @@ func TestLibioJumpTableFunction(t *testing.T) {
 				to := g.Nodes[e.To]
 				switch {
 				case e.Method == callgraph.MethodLibioVtable:
-					libio = append(libio, to.Name)
+					libio = append(libio, to.Name())
 					var targets []uint64
 					for _, he := range to.Edges {
 						if f := g.Nodes[he.To].Func; f != nil && he.Method == callgraph.MethodLibioVtable {
@@ -71,15 +71,15 @@ func TestLibioJumpTableFunction(t *testing.T) {
 						}
 					}
 					if !slices.Contains(targets, file) {
-						t.Errorf("strict=%v: %#x: %s lacks _IO_file_jumps' __xsputn %#x (stdout's)", strict, site, to.Name, file)
+						t.Errorf("strict=%v: %#x: %s lacks _IO_file_jumps' __xsputn %#x (stdout's)", strict, site, to.Name(), file)
 					}
 					for _, f := range targets {
 						if !tables[f] {
-							t.Errorf("strict=%v: %#x: %s reaches %#x, in slot +0x38 of no table", strict, site, to.Name, f)
+							t.Errorf("strict=%v: %#x: %s reaches %#x, in slot +0x38 of no table", strict, site, to.Name(), f)
 						}
 					}
 				case to.Hub:
-					hub = append(hub, fmt.Sprintf("%s (%s)", to.Name, e.Method))
+					hub = append(hub, fmt.Sprintf("%s (%s)", to.Name(), e.Method))
 				}
 			}
 			if strict {

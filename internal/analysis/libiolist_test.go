@@ -66,8 +66,8 @@ func TestLibioListWalk(t *testing.T) {
 	}
 	targets, premises = flushTargets(t, strict, slot)
 	for _, n := range strict.Graph.Nodes {
-		if strings.Contains(n.Name, "_IO_list_all") {
-			t.Errorf("--strict: %s", n.Name)
+		if strings.Contains(n.Name(), "_IO_list_all") {
+			t.Errorf("--strict: %s", n.Name())
 		}
 	}
 	if len(premises) > 0 {
@@ -111,7 +111,7 @@ func flushTargets(t *testing.T, res *Result, off int64) ([]uint64, []callgraph.P
 	for _, id := range ids {
 		for _, e := range g.Nodes[id].Edges {
 			hub := g.Nodes[e.To]
-			m := slotHubName.FindStringSubmatch(hub.Name)
+			m := slotHubName.FindStringSubmatch(hub.Name())
 			if e.Method != callgraph.MethodLibioVtable || !hub.Hub || m == nil || m[1] != strconv.FormatInt(off, 10) {
 				continue
 			}

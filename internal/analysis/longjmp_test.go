@@ -35,7 +35,7 @@ func TestX86Longjmp(t *testing.T) {
 			requirePathSums(t, res)
 			lib, at := "", uint64(0)
 			for _, n := range res.Graph.Nodes {
-				if n.Func != nil && n.Module != nil && n.Module.Name == "libc.so.6" && n.Name == "__longjmp" {
+				if n.Func != nil && n.Module != nil && n.Module.Name == "libc.so.6" && n.Name() == "__longjmp" {
 					if n.Frame.Kind.String() != "static" || len(n.Frame.Leaves) != 1 {
 						t.Fatalf("__longjmp: %s (%s), %d leaves; want static with its jump a leave", n.Frame.Kind, n.Frame.Reason, len(n.Frame.Leaves))
 					}

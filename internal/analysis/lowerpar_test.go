@@ -115,7 +115,7 @@ func TestParallelLowerIsSerial(t *testing.T) {
 			for k := range want {
 				if got[k].depth != want[k].depth || !slices.Equal(got[k].chain, want[k].chain) {
 					if differ++; differ <= 5 {
-						t.Errorf("%s, %d workers: %s: %d %v, one after the other %d %v", label, workers, g.Nodes[ids[k]].Name, got[k].depth, got[k].chain, want[k].depth, want[k].chain)
+						t.Errorf("%s, %d workers: %s: %d %v, one after the other %d %v", label, workers, g.Nodes[ids[k]].Name(), got[k].depth, got[k].chain, want[k].depth, want[k].chain)
 					}
 				}
 			}

@@ -359,7 +359,7 @@ func (nr *noReturn) onPath(e Entry) []NeverReturns {
 			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: nr.memo[id]}}
 		}
 		n := nr.g.Nodes[id]
-		if n.Func == nil || runtimeEntry[n.Name] || nr.skip[id] {
+		if n.Func == nil || runtimeEntry[n.Name()] || nr.skip[id] {
 			nr.candidates[id] = 1
 			return nil
 		}

@@ -180,7 +180,7 @@ func TestNoReturnIsReference(t *testing.T) {
 		for id := range g.Nodes {
 			got, want := nr.why(id), ref.why(id)
 			if got != want {
-				t.Errorf("%s: %s: never returns %q, reference %q", name, g.Nodes[id].Name, got, want)
+				t.Errorf("%s: %s: never returns %q, reference %q", name, g.Nodes[id].Name(), got, want)
 			}
 			if got != "" {
 				never++
@@ -188,7 +188,7 @@ func TestNoReturnIsReference(t *testing.T) {
 		}
 		for id, want := range ref.memo {
 			if got, ok := nr.memo[id]; !ok || got != want {
-				t.Errorf("%s: %s: memo %q (%v), reference %q", name, g.Nodes[id].Name, got, ok, want)
+				t.Errorf("%s: %s: memo %q (%v), reference %q", name, g.Nodes[id].Name(), got, ok, want)
 			}
 		}
 		if never == 0 || nr.depth != 0 {

@@ -97,7 +97,7 @@ const maxCallReasons = 10
 func (res *Result) libraryCall(id int, lo threads.LowerOptions) LibraryCall {
 	g := res.Graph
 	n := g.Nodes[id]
-	lc := LibraryCall{Function: n.Name, node: id, Reasons: []bound.Reason{}}
+	lc := LibraryCall{Function: n.Name(), node: id, Reasons: []bound.Reason{}}
 	if n.Module != nil {
 		lc.Library = n.Module.Name
 	}

@@ -35,17 +35,17 @@ func TestOwnersJumpTable(t *testing.T) {
 	for _, e := range n.Edges {
 		to := g.Nodes[e.To]
 		if to.Hub {
-			t.Errorf("__mempcpy_ssse3 jumps to %s at %#x (%s)", to.Name, e.Site, e.Method)
+			t.Errorf("__mempcpy_ssse3 jumps to %s at %#x (%s)", to.Name(), e.Site, e.Method)
 		}
 		if e.Method != callgraph.MethodOwnersTable {
 			continue
 		}
 		owners++
 		if !holds(to.Func.Addr, to.Func.Size, e.Site) || holds(n.Func.Addr, n.Func.Size, e.Site) {
-			t.Errorf("the jump at %#x is linked to %s, which does not hold it (or __mempcpy_ssse3 does)", e.Site, to.Name)
+			t.Errorf("the jump at %#x is linked to %s, which does not hold it (or __mempcpy_ssse3 does)", e.Site, to.Name())
 		}
 		if to.Frame.JumpTables == 0 {
-			t.Errorf("%s has no jump table, yet the jump at %#x is linked to it", to.Name, e.Site)
+			t.Errorf("%s has no jump table, yet the jump at %#x is linked to it", to.Name(), e.Site)
 		}
 	}
 	if owners == 0 {

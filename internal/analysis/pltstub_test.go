@@ -55,16 +55,16 @@ func TestPLTStubNames(t *testing.T) {
 		if n.Func == nil || !prg.File.InPLT(n.Func.Addr) {
 			continue
 		}
-		if w, ok := want[n.Func.Addr]; !ok || w != n.Name {
-			t.Errorf("the stub at %#x is named %q, objdump names it %q", n.Func.Addr, n.Name, w)
+		if w, ok := want[n.Func.Addr]; !ok || w != n.Name() {
+			t.Errorf("the stub at %#x is named %q, objdump names it %q", n.Func.Addr, n.Name(), w)
 		}
-		if n.Name != "strcmp@plt" {
+		if n.Name() != "strcmp@plt" {
 			continue
 		}
 		found = true
 		toStrcmp := false
 		for id := range reachableFrom(g, id) {
-			if m := g.Nodes[id]; m.Module != nil && m.Module != prg && strings.Contains(m.Name, "strcmp") {
+			if m := g.Nodes[id]; m.Module != nil && m.Module != prg && strings.Contains(m.Name(), "strcmp") {
 				toStrcmp = true
 			}
 		}
@@ -76,8 +76,8 @@ func TestPLTStubNames(t *testing.T) {
 		t.Errorf("strcmp@plt is not in the program's address-taken set")
 	}
 	for _, n := range g.Nodes {
-		if n.Module == prg && n.Func != nil && prg.File.InPLT(n.Func.Addr) && strings.HasPrefix(n.Name, "code_") {
-			t.Errorf("a node in the PLT has no stub name: %s", n.Name)
+		if n.Module == prg && n.Func != nil && prg.File.InPLT(n.Func.Addr) && strings.HasPrefix(n.Name(), "code_") {
+			t.Errorf("a node in the PLT has no stub name: %s", n.Name())
 		}
 	}
 }

@@ -49,7 +49,7 @@ func TestPrintfRegistry(t *testing.T) {
 	}
 	for site, fn := range cut {
 		if !slices.Contains(loads, site) {
-			t.Errorf("the call at %#x in %s is cut, but objdump shows no load of printf's tables before it since the last label", site, res.Graph.Nodes[fn].Name)
+			t.Errorf("the call at %#x in %s is cut, but objdump shows no load of printf's tables before it since the last label", site, res.Graph.Nodes[fn].Name())
 		}
 	}
 
@@ -114,7 +114,7 @@ func hubReaches(g *callgraph.Graph, id int, name string) bool {
 	for len(stack) > 0 {
 		n := g.Nodes[stack[len(stack)-1]]
 		stack = stack[:len(stack)-1]
-		if n.Name == name {
+		if n.Name() == name {
 			return true
 		}
 		if !n.Hub {

@@ -185,11 +185,11 @@ func (c *collector) follow(calls []threads.Call, depth int) {
 		c.done[key] = true
 		where := c.where(call.At)
 		if depth > contextDepth {
-			c.p.taint = append(c.p.taint, fmt.Sprintf("%s, called at %s, sets priorities more than %d calls deep", c.g.Nodes[call.Callee].Name, where, contextDepth))
+			c.p.taint = append(c.p.taint, fmt.Sprintf("%s, called at %s, sets priorities more than %d calls deep", c.g.Nodes[call.Callee].Name(), where, contextDepth))
 			continue
 		}
 		stores, calls := threads.Scan(c.g, call.Callee, call.Args[:])
-		c.record(call.Callee, stores, fmt.Sprintf(" (%s called at %s)", c.g.Nodes[call.Callee].Name, where))
+		c.record(call.Callee, stores, fmt.Sprintf(" (%s called at %s)", c.g.Nodes[call.Callee].Name(), where))
 		c.follow(calls, depth+1)
 	}
 }
@@ -356,7 +356,7 @@ func (p *priorities) resolveGrouping(ws []prioWrite) {
 func (c *collector) where(addr uint64) string {
 	fn := ""
 	if f, ok := c.g.Modules[0].File.FunctionAt(addr); ok {
-		fn = " in " + f.Name
+		fn = " in " + f.Name()
 	}
 	if l, ok := c.res.Lines.At(addr); ok {
 		return fmt.Sprintf("%s:%d%s", filepath.Base(l.File), l.Line, fn)

@@ -132,11 +132,11 @@ func checkNoAudit(t *testing.T, res *Result) {
 func summaryCalls(res *Result, name string) bool {
 	g := res.Graph
 	for _, n := range g.Nodes {
-		if n.Summary != callgraph.MethodLibcStart.String() || !strings.HasPrefix(n.Name, "__libc_start_main") {
+		if n.Summary != callgraph.MethodLibcStart.String() || !strings.HasPrefix(n.Name(), "__libc_start_main") {
 			continue
 		}
 		for _, e := range n.Edges {
-			if g.Nodes[e.To].Name == name {
+			if g.Nodes[e.To].Name() == name {
 				return true
 			}
 		}

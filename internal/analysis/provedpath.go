@@ -266,7 +266,7 @@ func lowerOptions(bo bound.Options, nr *noReturn) threads.LowerOptions {
 	g := nr.g
 	stop := func(id int) bool {
 		n := g.Nodes[id]
-		if n.Hub || n.External || lifecycle[n.Name] {
+		if n.Hub || n.External || lifecycle[n.Name()] {
 			return false
 		}
 		return nr.why(id) != ""

@@ -185,9 +185,9 @@ func TestRedTeamFilteesCounted(t *testing.T) {
 	found := false
 	for _, n := range res.Graph.Nodes {
 		if slices.ContainsFunc(n.Premises, func(p callgraph.Premise) bool { return p.Kind == callgraph.PremiseLoadedObjects }) {
-			t.Errorf("%s carries the loaded-objects premise: %s", n.Name, n.Premises[0].Detail)
+			t.Errorf("%s carries the loaded-objects premise: %s", n.Name(), n.Premises[0].Detail)
 		}
-		if n.Func != nil && n.Module != nil && strings.HasPrefix(n.Module.Name, "ld-linux") && n.Func.Name == "_dl_fini" {
+		if n.Func != nil && n.Module != nil && strings.HasPrefix(n.Module.Name, "ld-linux") && n.Func.Name() == "_dl_fini" {
 			found = true
 			if n.Frame.Kind != frame.Dynamic || !strings.Contains(n.Frame.Reason, "filtees (DT_AUXILIARY)") {
 				t.Errorf("_dl_fini: %v %d B (%s), want dynamic, naming libfilt.so's filtees", n.Frame.Kind, n.Frame.Size, n.Frame.Reason)

@@ -238,7 +238,7 @@ func TestRedteamLazyOtherCycle(t *testing.T) {
 	g := res.Graph
 	r := -1
 	for id, n := range g.Nodes {
-		if n.Name == callgraph.LazyResolverName && n.Func != nil {
+		if n.Name() == callgraph.LazyResolverName && n.Func != nil {
 			r = id
 		}
 	}

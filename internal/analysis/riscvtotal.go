@@ -62,7 +62,7 @@ func riscvInterrupts(res *Result, tr *riscvTraps, cfg *config.Config, groups [][
 	in.Assumes = append(append([]string{}, riscvAssumptions...), restoreAssumptions(res, tr)...)
 	if fn, ok := f.FunctionAt(f.Entry); ok && f.Entry != 0 {
 		fi, _ := f.FunctionIndex(fn.Addr)
-		e := res.Bounds.Entry(bound.Spec{Name: fn.Name, Node: res.Graph.Node(res.Graph.Modules[0], fi)})
+		e := res.Bounds.Entry(bound.Spec{Name: fn.Name(), Node: res.Graph.Node(res.Graph.Modules[0], fi)})
 		// The larger of the parts before and after an SP reset (la sp,
 		// __stack): before it, SP is whatever the loader left.
 		in.TotalAtLeast += e.AtLeast
@@ -200,10 +200,10 @@ func reenables(res *Result, tr *riscvTraps, th trapHandler) *Reenable {
 		n := g.Nodes[id]
 		if n.Module == g.Modules[0] && n.Func != nil {
 			if at, ok := tr.writers[n.Func.Addr]; ok {
-				r := &Reenable{Function: n.Name, Addr: at}
+				r := &Reenable{Function: n.Name(), Addr: at}
 				r.File, r.Line = res.lineAt(at)
 				for p := id; p >= 0; p = parent[p] {
-					r.Path = append([]string{g.Nodes[p].Name}, r.Path...)
+					r.Path = append([]string{g.Nodes[p].Name()}, r.Path...)
 				}
 				return r
 			}

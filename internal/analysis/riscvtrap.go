@@ -84,7 +84,7 @@ func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec 
 			if v&3 == 1 {
 				mode = "vectored"
 			}
-			tr.tables = append(tr.tables, fmt.Sprintf("mtvec %#x (%s), set in %s", v, mode, fn.Name))
+			tr.tables = append(tr.tables, fmt.Sprintf("mtvec %#x (%s), set in %s", v, mode, fn.Name()))
 			for _, slot := range mtvecHandlers(f, dec, v) {
 				w := "mtvec"
 				if slot.cause >= 0 {
@@ -116,7 +116,7 @@ func riscvTrapSpecs(f *binfile.File, g *callgraph.Graph, have []bound.Spec, dec 
 			continue
 		}
 		node := g.Node(g.Modules[0], fi)
-		name := f.Functions[fi].Name
+		name := f.Functions[fi].Name()
 		tr.handlers = append(tr.handlers, trapHandler{addr: a, name: name, node: node, how: how[a]})
 		if in[node] {
 			continue
@@ -395,7 +395,7 @@ func restoreAssumptions(res *Result, tr *riscvTraps) []string {
 					detail := fmt.Sprintf("mstatus written at %#x with the word loaded at %#x from the context the code resumes, then mret at %#x: "+
 						"assumes every saved context has MIE clear (a trap's save reads mstatus with MIE cleared; FreeRTOS's pxPortInitialiseStack clears it), so %s does not set MIE again (--strict: it may)",
 						r.addr, r.load, r.mret, th.name)
-					a := bound.Assumption{Kind: AssumeMstatusRestore, Function: n.Name, Addr: r.addr, Detail: detail}
+					a := bound.Assumption{Kind: AssumeMstatusRestore, Function: n.Name(), Addr: r.addr, Detail: detail}
 					a.File, a.Line = res.lineAt(r.addr)
 					for i := range res.Entries {
 						if res.Entries[i].Name == th.name {

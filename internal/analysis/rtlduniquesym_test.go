@@ -90,8 +90,8 @@ func TestRtldUniqueSymFree(t *testing.T) {
 		if e.Method != callgraph.MethodGlibcModel {
 			t.Errorf("do_lookup_x's call at %#x has an edge by %s to %s, want only the glibc model's", site, e.Method, g.QualifiedName(e.To))
 		}
-		if strings.HasPrefix(g.Nodes[e.To].Name, "[any of ") {
-			t.Errorf("do_lookup_x's call at %#x goes to the address-taken set %s", site, g.Nodes[e.To].Name)
+		if strings.HasPrefix(g.Nodes[e.To].Name(), "[any of ") {
+			t.Errorf("do_lookup_x's call at %#x goes to the address-taken set %s", site, g.Nodes[e.To].Name())
 		}
 		hubs = append(hubs, e.To)
 	}

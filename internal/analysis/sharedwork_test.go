@@ -97,7 +97,7 @@ func TestReachedThroughFirstCall(t *testing.T) {
 	for _, e := range res.Entries {
 		want := map[reasonKey]int{}
 		for _, lib := range res.libraryCalls(e.Node, bo) {
-			b := res.Bounds.Entry(bound.Spec{Name: res.Graph.Nodes[lib].Name, Node: lib})
+			b := res.Bounds.Entry(bound.Spec{Name: res.Graph.Nodes[lib].Name(), Node: lib})
 			for _, r := range b.Reasons {
 				if _, ok := want[reasonKeyOf(r)]; !ok {
 					want[reasonKeyOf(r)] = lib

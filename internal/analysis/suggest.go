@@ -258,7 +258,7 @@ func (rt *reachedThrough) first(id int, reasons []bound.Reason) map[reasonKey]in
 		ranks := res.Bounds.ReasonRanks(lib)
 		if ranks == nil {
 			// Entry's one reason for a function not analysed.
-			k := reasonKey{bound.ReasonUnknown, res.Graph.Nodes[lib].Name, 0}
+			k := reasonKey{bound.ReasonUnknown, res.Graph.Nodes[lib].Name(), 0}
 			if kid, ok := rt.keys[k]; ok {
 				if want, ok := need[kid]; ok {
 					out[want] = lib
@@ -329,7 +329,7 @@ func (res *Result) suggestion(r bound.Reason, through []int, never map[string]bo
 			where = call.Module.Name
 		}
 		fix = append(fix, fmt.Sprintf("[[frame]] function = %q bytes = N (%s's worst case, callees included: your code's call into %s that reaches it); --own-code counts your code apart",
-			call.Name, call.Name, where))
+			call.Name(), call.Name(), where))
 	case r.Kind == bound.ReasonRecursion && r.Library == "":
 		fix = append(fix, fmt.Sprintf("[[recursion]] function = %q depth = N, N the deepest nesting your input allows", name))
 	case r.Kind == bound.ReasonIndirect && r.Library == "":

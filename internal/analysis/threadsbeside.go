@@ -80,16 +80,16 @@ func threadsAndFunctions(res *Result, ahead *threadsAhead, listAhead *functionsA
 	g, lines, release := res.Graph, res.Lines, opts.ResultOnly
 	if listAhead == nil && (ahead == nil || ahead.Finished()) {
 		if ahead != nil {
-			return ahead.Wait(), functions(g, lines, release)
+			return ahead.Wait(), functions(g, lines, release, res.namesOnDemand)
 		}
 		found := findThreads(res, opts)
-		return found, functions(g, lines, release)
+		return found, functions(g, lines, release, res.namesOnDemand)
 	}
 	var list []Function
 	if listAhead != nil {
 		list = listAhead.Wait()
 	} else {
-		list = functions(g, lines, false)
+		list = functions(g, lines, false, res.namesOnDemand)
 	}
 	found := ahead.Wait()
 	if release {
@@ -112,5 +112,5 @@ func startFunctions(res *Result, ahead *threadsAhead, interrupts bool) *function
 	if ahead == nil || interrupts {
 		return nil
 	}
-	return beside.Start(func() []Function { return functions(res.Graph, res.Lines, false) })
+	return beside.Start(func() []Function { return functions(res.Graph, res.Lines, false, res.namesOnDemand) })
 }

@@ -90,7 +90,7 @@ func TestGraphHasNodeAndSettled(t *testing.T) {
 	for _, m := range g.Modules {
 		for fi := range m.File.Functions {
 			if !g.HasNode(m, fi) {
-				t.Fatalf("%s (%s) has no node after the build", m.File.Functions[fi].Name, m.Name)
+				t.Fatalf("%s (%s) has no node after the build", m.File.Functions[fi].Name(), m.Name)
 			}
 		}
 		if g.HasNode(m, len(m.File.Functions)) {

@@ -125,7 +125,7 @@ func checkAddressTaken(t *testing.T, res *Result) {
 	g := res.Graph
 	var taken []string
 	for _, id := range g.AddressTaken(g.Modules[0]) {
-		taken = append(taken, g.Nodes[id].Name)
+		taken = append(taken, g.Nodes[id].Name())
 	}
 	sort.Strings(taken)
 	if strings.Join(taken, " ") != strings.Join(thumbTaken, " ") {
@@ -175,7 +175,7 @@ func prototypeTargets(t *testing.T, res *Result, fn string) []string {
 			}
 			hubs[e.To] = true
 			for _, h := range g.Nodes[e.To].Edges {
-				out = append(out, g.Nodes[h.To].Name)
+				out = append(out, g.Nodes[h.To].Name())
 			}
 		}
 	}

@@ -112,7 +112,7 @@ func TestVDSOCall(t *testing.T) {
 			continue
 		}
 		to := g.Nodes[e.To]
-		if e.Method != callgraph.MethodGlibcModel || to.Module == nil || to.Module.Name != vdso.Name || to.Name != "__vdso_clock_gettime" {
+		if e.Method != callgraph.MethodGlibcModel || to.Module == nil || to.Module.Name != vdso.Name || to.Name() != "__vdso_clock_gettime" {
 			t.Errorf("clock_gettime's call at %#x goes to %s (%s), want only __vdso_clock_gettime of %s", e.Site, g.QualifiedName(e.To), e.Method, vdso.Name)
 			continue
 		}
@@ -196,9 +196,9 @@ func TestVDSOCall(t *testing.T) {
 	for _, e := range mg.Nodes[mcg].Edges {
 		to := mg.Nodes[e.To]
 		if slices.Contains(msites, e.Site) {
-			linked = linked || to.Module != nil && to.Module.Name == vdso.Name && to.Name == "__vdso_clock_gettime"
+			linked = linked || to.Module != nil && to.Module.Name == vdso.Name && to.Name() == "__vdso_clock_gettime"
 			if to.Hub {
-				t.Errorf("malloc's program: clock_gettime's call at %#x still goes to %s", e.Site, to.Name)
+				t.Errorf("malloc's program: clock_gettime's call at %#x still goes to %s", e.Site, to.Name())
 			}
 		}
 	}
@@ -253,7 +253,7 @@ func TestVDSOIFunc(t *testing.T) {
 		}
 		wantFrame, wantBound := vdsoAlone(t, im, sym)
 		for id, vn := range g.Nodes {
-			if vn.Module != nil && vn.Module.Name == vdso.Name && vn.Name == sym && (vn.Frame.Size != wantFrame.Size || vn.Frame.Kind != wantFrame.Kind) {
+			if vn.Module != nil && vn.Module.Name == vdso.Name && vn.Name() == sym && (vn.Frame.Size != wantFrame.Size || vn.Frame.Kind != wantFrame.Kind) {
 				t.Errorf("%s: frame %v %d B, the vDSO walked alone %v %d B", g.QualifiedName(id), vn.Frame.Kind, vn.Frame.Size, wantFrame.Kind, wantFrame.Size)
 			}
 		}

@@ -72,7 +72,7 @@ func TestWriteExitBounded(t *testing.T) {
 		if !a.Bounded(to) {
 			t.Fatalf("%s is not bounded, yet main is", g.QualifiedName(to))
 		}
-		callee[n.Func.Name] = max(callee[n.Func.Name], a.Value(to))
+		callee[n.Func.Name()] = max(callee[n.Func.Name()], a.Value(to))
 	}
 	if _, ok := callee["write"]; !ok {
 		t.Fatalf("main's callees %v: no write", callee)

@@ -54,7 +54,7 @@ func (f *File) addAsmLabels(labels []elf.Symbol, byAddr map[uint64]int) {
 		}
 		bind := elf.ST_BIND(s.Info)
 		byAddr[s.Value] = len(f.Functions)
-		f.Functions = append(f.Functions, Function{Name: s.Name, LinkName: s.Name, Addr: s.Value, Source: "asm-label",
+		f.Functions = append(f.Functions, Function{LinkName: s.Name, Addr: s.Value, Source: "asm-label",
 			Global: true, weak: bind == elf.STB_WEAK})
 	}
 	sortByAddr(f.Functions)

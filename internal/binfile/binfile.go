@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -20,7 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/ianlancetaylor/demangle"
 	"github.com/stackscope/stackscope/internal/cfi"
 )
 
@@ -58,7 +56,12 @@ func (a Arch) IsRISCV() bool { return a == ArchRISCV32 || a == ArchRISCV64 }
 
 // Function is one function found in the file.
 type Function struct {
-	Name     string // demangled
+	// name holds the demangled name once a reader asked for it (Name):
+	// nil when the link name is its own demangled form (a C name),
+	// else a slot of the File's (File.demangled). Demangling every
+	// name when the file was opened was a tenth of a C++ program's
+	// analysis, and a text report prints a few hundred of its names.
+	name     *atomic.Pointer[string]
 	LinkName string // the symbol as written in the file
 	Addr     uint64 // entry address (Thumb bit cleared)
 	Size     uint64
@@ -72,8 +75,8 @@ type Function struct {
 	// IFunc marks a GNU indirect function: Addr is its resolver, not the
 	// implementation callers reach.
 	IFunc bool
-	// weak is with the other one-byte fields: a function is 120 bytes,
-	// not 128 (a large library has 150,000 of them).
+	// weak is with the other one-byte fields: a function is 112 bytes,
+	// not 120 (a large library has 150,000 of them).
 	weak bool
 	// Aliases are other symbols (link names) at the same address.
 	Aliases []string
@@ -150,6 +153,15 @@ type File struct {
 	// results derived from the file's bytes alone (derived.go)
 	derived sync.Map
 	dynErr  error
+
+	// demangled are the slots of the functions whose link names are
+	// mangled (Function.name); mangled, plainDemangled and demangledAll
+	// serve Lookup (names.go).
+	demangled      []atomic.Pointer[string]
+	mangled        []int
+	demangledAll   map[string]int
+	demangleMu     sync.Mutex
+	plainDemangled map[string]int
 }
 
 type loadedSection struct {
@@ -254,16 +266,13 @@ func (f *File) load(fileSize int64) error {
 	}
 	sort.Slice(f.sections, func(i, j int) bool { return f.sections[i].sec.Addr < f.sections[j].sec.Addr })
 
-	// The named functions first, so that their names are demangled on the
-	// other cores while this one reads the call-frame information and the
-	// relocations (none of which needs the names). The exported names
-	// (.dynsym) are demangled already while this one reads the symbol
-	// table.
+	// The exported names (.dynsym) are read on another core while this
+	// one reads the symbol table. (Names are demangled when a reader
+	// asks for them: Function.Name.)
 	f.readDynamic()
 	exported := f.startExportedNames()
 	syms, byAddr := f.readSymbolFunctions()
-	pre := f.markExported(exported)
-	names := startDemangling(f.Functions, pre)
+	f.markExported(exported)
 	f.CFI, f.CFIError = cfi.Load(f.ELF)
 	if f.CFI == nil {
 		f.CFI = &cfi.Table{}
@@ -274,7 +283,7 @@ func (f *File) load(fileSize int64) error {
 			f.PLT = append(f.PLT, Range{s.Addr, s.Addr + s.Size})
 		}
 	}
-	f.completeFunctions(syms, byAddr, names)
+	f.completeFunctions(syms, byAddr)
 	f.Shared = f.Type == elf.ET_DYN && (f.ELF.Section(".interp") == nil || f.runnableLibrary())
 	return nil
 }
@@ -389,7 +398,7 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 		link := symbolLink(s.Name)
 		versioned := link != s.Name
 		fn := Function{
-			Name: link, LinkName: link, Addr: addr, Size: s.Size, Source: source,
+			LinkName: link, Addr: addr, Size: s.Size, Source: source,
 			Global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
 			IFunc:  t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
 		}
@@ -421,68 +430,50 @@ func (f *File) readSymbolFunctions() ([]elf.Symbol, map[uint64]int) {
 
 // exportedNames are the function names .dynsym defines, read
 // on another goroutine (startExportedNames) while Open's reads the symbol
-// table: both were most of the time before the demangling could start,
-// with the other core idle (node: 74,000 symbols in .dynsym, 85,000 in
-// .symtab).
+// table: both were most of the time of opening a large program, with the
+// other core idle (node: 74,000 symbols in .dynsym, 85,000 in .symtab).
 // Symbols and DynamicSymbols share no state of the elf.File (only
 // DynamicSymbols reads the version tables), and f.DynamicSymbols is under
 // a sync.Once.
-//
-// That goroutine then demangles the exported names (most of a C++
-// program's: node exports 67,000 names for its 77,000 functions) while the
-// symbol table is still read; the demangling of the other names joins in
-// when it starts (startDemangling).
 type exportedNames struct {
-	index map[string]int32 // every exported name: its index in pre.links, -1 if not demangled ahead
-	pre   *demangling      // the exported names' demangling, under way
-	fault any              // a panic reading them (a corrupted file), raised again by markExported
+	names map[string]struct{} // every exported function name
+	fault any                 // a panic reading them (a corrupted file), raised again by markExported
 }
 
 func (f *File) startExportedNames() <-chan exportedNames {
 	done := make(chan exportedNames, 1)
 	go func() {
-		sent := false
 		defer func() {
-			if p := recover(); p != nil && !sent {
+			if p := recover(); p != nil {
 				done <- exportedNames{fault: p}
 			}
 		}()
-		index, links := f.readExportedNames()
-		pre := newDemangling(links)
-		pre.wg.Add(1) // (before setNames can wait for it)
-		defer pre.wg.Done()
-		done <- exportedNames{index: index, pre: pre}
-		sent = true
-		pre.work() // (a panic there is kept for setNames)
+		done <- exportedNames{names: f.readExportedNames()}
 	}()
 	return done
 }
 
 // markExported sets the Exported of each function of the symbol table
 // that .dynsym defines under any of its symbols' names (its link name,
-// or an alias's, without the version), and returns the demangling of the
-// exported names. (The lookups of 85,000 long names kept the other core
-// idle when they were made in readSymbolFunctions, before any demangling
-// had started; now the exported names are demangled meanwhile.)
-func (f *File) markExported(done <-chan exportedNames) *exportedNames {
+// or an alias's, without the version).
+func (f *File) markExported(done <-chan exportedNames) {
 	e := <-done
 	if e.fault != nil {
 		panic(e.fault) // on Open's goroutine: an InputError
 	}
-	if len(e.index) == 0 {
-		return &e
+	if len(e.names) == 0 {
+		return
 	}
 	for i := range f.Functions {
 		fn := &f.Functions[i]
-		_, fn.Exported = e.index[fn.LinkName]
+		_, fn.Exported = e.names[fn.LinkName]
 		for _, a := range fn.Aliases {
 			if fn.Exported {
 				break
 			}
-			_, fn.Exported = e.index[symbolLink(a)]
+			_, fn.Exported = e.names[symbolLink(a)]
 		}
 	}
-	return &e
 }
 
 // symbolLink is the link name of a symbol's name: without a version
@@ -494,49 +485,21 @@ func symbolLink(name string) string {
 	return name
 }
 
-// readExportedNames returns the function names .dynsym defines, each
-// once, with each one's index in links, the names to demangle ahead: one
-// per address, the one readSymbolFunctions will likely keep as the
-// function's link name (better's choice, in .dynsym's order); -1 for the
-// others (node: 5,800 aliases, a tenth of the demangling, else done for
-// nothing). A wrong guess costs a name demangled twice, not a wrong name:
-// setNames takes a name from here only for its own link name.
-func (f *File) readExportedNames() (map[string]int32, []string) {
+// readExportedNames returns the function names .dynsym defines.
+func (f *File) readExportedNames() map[string]struct{} {
 	dyn, dynErr := f.DynamicSymbols()
 	if dynErr != nil {
-		return nil, nil
+		return nil
 	}
-	index := make(map[string]int32, len(dyn))
-	links := make([]string, 0, len(dyn))
-	type binding struct{ global, weak bool } // what better compares of links[i], but the name
-	kept := make([]binding, 0, len(dyn))
-	atAddr := make(map[uint64]int32, len(dyn))
+	names := make(map[string]struct{}, len(dyn))
 	for _, s := range dyn {
 		t := elf.ST_TYPE(s.Info)
 		if (t != elf.STT_FUNC && t != elf.STT_GNU_IFUNC) || s.Section == elf.SHN_UNDEF {
 			continue
 		}
-		if _, dup := index[s.Name]; dup {
-			continue
-		}
-		bind := elf.ST_BIND(s.Info)
-		b := binding{global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK, weak: bind == elf.STB_WEAK}
-		k, ok := atAddr[s.Value]
-		switch {
-		case !ok:
-			atAddr[s.Value] = int32(len(links))
-			index[s.Name] = int32(len(links))
-			links = append(links, s.Name)
-			kept = append(kept, b)
-		case better(Function{LinkName: s.Name, Global: b.global, weak: b.weak}, Function{LinkName: links[k], Global: kept[k].global, weak: kept[k].weak}):
-			index[links[k]] = -1
-			index[s.Name] = k
-			links[k], kept[k] = s.Name, b
-		default:
-			index[s.Name] = -1
-		}
+		names[s.Name] = struct{}{}
 	}
-	return index, links
+	return names
 }
 
 // countFunctionSymbols is how many of syms readSymbolFunctions can make
@@ -554,9 +517,9 @@ func countFunctionSymbols(syms []elf.Symbol) int {
 
 // completeFunctions adds to the functions of the symbol table those only
 // assembly labels and FDEs name, sizes the unsized ones, attaches the cold
-// parts, and sets each Name from the demangled names (names, started on
-// f.Functions as readSymbolFunctions left them).
-func (f *File) completeFunctions(syms []elf.Symbol, byAddr map[uint64]int, names *demangling) {
+// parts, and gives each function with a mangled link name the slot of its
+// demangled name.
+func (f *File) completeFunctions(syms []elf.Symbol, byAddr map[uint64]int) {
 	// Functions the symbol table does not name (a stripped binary, or the
 	// static functions of a library that only has .dynsym) still have FDEs.
 	sortByAddr(f.Functions)
@@ -575,7 +538,7 @@ func (f *File) completeFunctions(syms []elf.Symbol, byAddr map[uint64]int, names
 		byAddr[r.Begin] = len(f.Functions) + len(unnamed)
 		name := "sub_" + strconv.FormatUint(r.Begin, 16) // (one string for both: a stripped library has tens of thousands)
 		unnamed = append(unnamed, Function{
-			Name: name, LinkName: name, Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
+			LinkName: name, Addr: r.Begin, Size: r.End - r.Begin, Source: "fde",
 		})
 	}
 	f.Functions = mergeByAddr(f.Functions, unnamed)
@@ -595,7 +558,7 @@ func (f *File) completeFunctions(syms []elf.Symbol, byAddr map[uint64]int, names
 		}
 	}
 	f.attachColdParts()
-	names.setNames(f.Functions, byAddr)
+	f.demangleSlots()
 	f.byAddr = make(map[uint64]int, len(f.Functions))
 	for i, fn := range f.Functions {
 		f.byAddr[fn.Addr] = i
@@ -877,25 +840,6 @@ func (f *File) InPLT(addr uint64) bool {
 	return false
 }
 
-// Lookup returns the function with this link name, demangled name or alias.
-func (f *File) Lookup(name string) (*Function, bool) {
-	f.namesOnce.Do(func() {
-		f.names = make(map[string]int, 2*len(f.Functions))
-		for i, fn := range f.Functions {
-			for _, n := range append([]string{fn.LinkName, fn.Name}, fn.Aliases...) {
-				if _, dup := f.names[n]; !dup {
-					f.names[n] = i
-				}
-			}
-		}
-	})
-	i, ok := f.names[name]
-	if !ok {
-		return nil, false
-	}
-	return &f.Functions[i], true
-}
-
 // Symbols returns the file's symbol table (.symtab, or .dynsym when stripped).
 func (f *File) Symbols() []elf.Symbol { return f.symbols }
 
@@ -904,15 +848,6 @@ func (f *File) Close() error {
 	unmapFile(f.mapped)
 	f.mapped = nil
 	return f.ELF.Close()
-}
-
-// Demangle turns a C++ or Rust symbol into a readable name; other names are
-// returned unchanged.
-func Demangle(name string) string {
-	if !strings.HasPrefix(name, "_Z") && !strings.HasPrefix(name, "_R") && !strings.HasPrefix(name, "__Z") {
-		return name
-	}
-	return demangle.Filter(name)
 }
 
 // LookupExported returns the function that .dynsym exports under name.
@@ -951,134 +886,6 @@ func (f *File) CodeEnd(addr uint64) uint64 {
 		end = f.Functions[i].Addr
 	}
 	return end
-}
-
-// demangling is the demangling of a list of link names, running on the
-// other cores while Open reads the rest of the file; a large C++ program
-// has a hundred thousand symbols and demangling them was half of opening
-// it, one core's work at a time.
-type demangling struct {
-	links []string // the link names, in the order of the functions they came from
-	names []string // Demangle(links[i]), once done
-	next  atomic.Int64
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	fault any // a panic of a worker, raised again by setNames
-	// pre is the demangling of the exported names, started before this
-	// one (nil: none); fromPre[i] is links[i]'s index there, -1 if it is
-	// not one of them, and this demangling skips those.
-	pre     *exportedNames
-	fromPre []int32
-}
-
-// newDemangling is the demangling of links, not started.
-func newDemangling(links []string) *demangling {
-	return &demangling{links: links, names: make([]string, len(links))}
-}
-
-// demangleChunk is how many names a worker takes at a time.
-const demangleChunk = 512
-
-// startDemangling starts demangling the link names of fns on
-// GOMAXPROCS-1 goroutines (at least one), those that pre (the exported
-// names' demangling, under way; may be nil) does not; setNames joins
-// in and waits for both.
-func startDemangling(fns []Function, pre *exportedNames) *demangling {
-	links := make([]string, len(fns))
-	for i := range fns {
-		links[i] = fns[i].LinkName
-	}
-	d := newDemangling(links)
-	todo := len(fns)
-	if pre != nil && pre.pre != nil {
-		d.pre = pre
-		d.fromPre = make([]int32, len(fns))
-		for i := range fns {
-			j, ok := pre.index[links[i]]
-			if !ok {
-				j = -1
-			}
-			if j >= 0 {
-				todo--
-			}
-			d.fromPre[i] = j
-		}
-	}
-	workers := max(runtime.GOMAXPROCS(0)-1, 1)
-	if todo < 2*demangleChunk {
-		workers = 0 // not worth a goroutine: setNames does it
-	}
-	for w := 0; w < workers; w++ {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.work()
-			if d.pre != nil {
-				d.pre.pre.work() // then help with the exported names
-			}
-		}()
-	}
-	return d
-}
-
-// work demangles chunks of names until none is left. A panic (the
-// demangler on a name it cannot handle) stops the worker and is kept for
-// setNames to raise on Open's goroutine, where it becomes an InputError.
-func (d *demangling) work() {
-	defer func() {
-		if p := recover(); p != nil {
-			d.mu.Lock()
-			if d.fault == nil {
-				d.fault = p
-			}
-			d.mu.Unlock()
-			d.next.Store(int64(len(d.links))) // the others stop too
-		}
-	}()
-	for {
-		start := int(d.next.Add(demangleChunk)) - demangleChunk
-		if start >= len(d.links) {
-			return
-		}
-		for i := start; i < min(start+demangleChunk, len(d.links)); i++ {
-			if d.fromPre == nil || d.fromPre[i] < 0 {
-				d.names[i] = Demangle(d.links[i])
-			}
-		}
-	}
-}
-
-// setNames sets the Name of each of fns (the functions started on, after
-// sorting, additions and removals) from its LinkName: the demangled name
-// when it is one started on (byAddr gives its index there: the functions
-// of the symbol table keep theirs), else demangled now.
-func (d *demangling) setNames(fns []Function, byAddr map[uint64]int) {
-	d.work()
-	d.wg.Wait()
-	var pre *demangling
-	if d.pre != nil {
-		// The exported names' goroutine may still be at it: join in, then
-		// wait for its last chunk.
-		pre = d.pre.pre
-		pre.work()
-		pre.wg.Wait()
-	}
-	for _, x := range []*demangling{d, pre} {
-		if x != nil && x.fault != nil {
-			panic(x.fault)
-		}
-	}
-	for i := range fns {
-		if j, ok := byAddr[fns[i].Addr]; ok && j < len(d.links) && d.links[j] == fns[i].LinkName {
-			if d.fromPre != nil && d.fromPre[j] >= 0 {
-				fns[i].Name = pre.names[d.fromPre[j]]
-			} else {
-				fns[i].Name = d.names[j]
-			}
-		} else {
-			fns[i].Name = Demangle(fns[i].LinkName)
-		}
-	}
 }
 
 // eachRela calls fn for every relocation of the file's SHT_RELA sections

@@ -55,7 +55,7 @@ long plain[2] = {1, 2};
 	defer f.Close()
 	funcs := map[uint64]string{}
 	for _, fn := range f.Functions {
-		funcs[fn.Addr] = fn.Name
+		funcs[fn.Addr] = fn.Name()
 	}
 	inTables := 0
 	for _, off := range offsets {

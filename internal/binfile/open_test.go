@@ -45,8 +45,8 @@ func TestOpenNamesAndColdParts(t *testing.T) {
 	for i := range f.Functions {
 		fn := &f.Functions[i]
 		byLink[fn.LinkName] = fn
-		if fn.Name != Demangle(fn.LinkName) {
-			t.Errorf("%s at %#x: Name %q, demangled %q", fn.LinkName, fn.Addr, fn.Name, Demangle(fn.LinkName))
+		if fn.Name() != Demangle(fn.LinkName) {
+			t.Errorf("%s at %#x: Name %q, demangled %q", fn.LinkName, fn.Addr, fn.Name(), Demangle(fn.LinkName))
 		}
 	}
 	demangled := nmFunctions(t, dir, nm, "-C", path)
@@ -76,8 +76,8 @@ func TestOpenNamesAndColdParts(t *testing.T) {
 			t.Errorf("nm's %s at %#x: not a function of the file (%v)", s.name, s.addr, fn)
 			continue
 		}
-		if want := demangled[s.addr].name; strings.HasPrefix(s.name, "_Z") && fn.Name != want {
-			t.Errorf("%s: Name %q, nm -C says %q", s.name, fn.Name, want)
+		if want := demangled[s.addr].name; strings.HasPrefix(s.name, "_Z") && fn.Name() != want {
+			t.Errorf("%s: Name %q, nm -C says %q", s.name, fn.Name(), want)
 		}
 	}
 	if cold < n/2 {
@@ -148,7 +148,7 @@ func TestOpenStrippedFDEFunctions(t *testing.T) {
 	got := map[uint64]Function{}
 	for i, fn := range f.Functions {
 		if i > 0 && f.Functions[i-1].Addr >= fn.Addr {
-			t.Fatalf("functions out of order: %s at %#x after %s at %#x", fn.Name, fn.Addr, f.Functions[i-1].Name, f.Functions[i-1].Addr)
+			t.Fatalf("functions out of order: %s at %#x after %s at %#x", fn.Name(), fn.Addr, f.Functions[i-1].Name(), f.Functions[i-1].Addr)
 		}
 		got[fn.Addr] = fn
 	}
@@ -160,11 +160,11 @@ func TestOpenStrippedFDEFunctions(t *testing.T) {
 			t.Errorf("%s at %#x: no function there", s.name, addr)
 		case fn.Source == "fde":
 			fromFDE++
-			if fn.Name != fmt.Sprintf("sub_%x", addr) || fn.LinkName != fn.Name {
-				t.Errorf("%s at %#x: named %q (%q)", s.name, addr, fn.Name, fn.LinkName)
+			if fn.Name() != fmt.Sprintf("sub_%x", addr) || fn.LinkName != fn.Name() {
+				t.Errorf("%s at %#x: named %q (%q)", s.name, addr, fn.Name(), fn.LinkName)
 			}
-		case fn.Name != s.name:
-			t.Errorf("%s at %#x: named %q", s.name, addr, fn.Name)
+		case fn.Name() != s.name:
+			t.Errorf("%s at %#x: named %q", s.name, addr, fn.Name())
 		}
 	}
 	if fromFDE < 100 {
@@ -294,7 +294,7 @@ func checkExported(t *testing.T, dir, nm, path string) (byName map[string]bool, 
 	byName, kinds = map[string]bool{}, map[bool]int{}
 	for i, fn := range f.Functions {
 		if i > 0 && f.Functions[i-1].Addr >= fn.Addr {
-			t.Fatalf("functions out of order: %s at %#x after %s at %#x", fn.Name, fn.Addr, f.Functions[i-1].Name, f.Functions[i-1].Addr)
+			t.Fatalf("functions out of order: %s at %#x after %s at %#x", fn.Name(), fn.Addr, f.Functions[i-1].Name(), f.Functions[i-1].Addr)
 		}
 		names, ok := namesAt[fn.Addr]
 		if !ok {
@@ -360,11 +360,11 @@ func TestOpenNamesOfAliases(t *testing.T) {
 	defer f.Close()
 	withAlias := 0
 	for _, fn := range f.Functions {
-		if fn.Name != Demangle(fn.LinkName) {
-			t.Errorf("%s at %#x: Name %q, demangled %q", fn.LinkName, fn.Addr, fn.Name, Demangle(fn.LinkName))
+		if fn.Name() != Demangle(fn.LinkName) {
+			t.Errorf("%s at %#x: Name %q, demangled %q", fn.LinkName, fn.Addr, fn.Name(), Demangle(fn.LinkName))
 		}
-		if want, ok := demangledOf[fn.LinkName]; ok && fn.Name != want {
-			t.Errorf("%s: Name %q, nm -C says %q", fn.LinkName, fn.Name, want)
+		if want, ok := demangledOf[fn.LinkName]; ok && fn.Name() != want {
+			t.Errorf("%s: Name %q, nm -C says %q", fn.LinkName, fn.Name(), want)
 		}
 		if len(fn.Aliases) > 0 && strings.HasPrefix(fn.LinkName, "_Z") {
 			withAlias++

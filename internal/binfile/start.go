@@ -21,13 +21,15 @@ func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 	if i, ok := f.byAddr[addr]; ok {
 		fn := &f.Functions[i]
 		if fn.Source != "fde" && fn.Source != "start" {
-			return fn.Name == name
+			return fn.Name() == name
 		}
 		if fn.LinkName != name {
 			fn.Aliases = append(fn.Aliases, fn.LinkName)
 		}
-		fn.Name, fn.LinkName, fn.Source = name, name, "start"
+		fn.LinkName, fn.Source = name, "start"
+		fn.SetName(name)
 		f.names, f.namesOnce = nil, sync.Once{}
+		f.indexMangled()
 		return true
 	}
 	if _, inside := f.Containing(addr); inside {
@@ -35,7 +37,8 @@ func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 		// it would split that function.
 		return false
 	}
-	fn := Function{Name: name, LinkName: name, Addr: addr, Source: "start", Global: true}
+	fn := Function{LinkName: name, Addr: addr, Source: "start", Global: true}
+	fn.SetName(name)
 	end := f.sectionEnd(addr)
 	i := sort.Search(len(f.Functions), func(i int) bool { return f.Functions[i].Addr > addr })
 	if i < len(f.Functions) && f.Functions[i].Addr < end {
@@ -53,6 +56,7 @@ func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 		f.byAddr[g.Addr] = j
 	}
 	f.names, f.namesOnce = nil, sync.Once{}
+	f.indexMangled()
 	f.exported, f.exportOnce = nil, sync.Once{}
 	return true
 }

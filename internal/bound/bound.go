@@ -394,13 +394,16 @@ func (a *Analysis) ownReasons() {
 		if a.scc[id] < 0 {
 			continue
 		}
-		name := g.QualifiedName(id)
+		name := "" // made for the first reason: most functions have none (and a C++ name is demangled when made)
 		lib := ""
 		if n.Module != nil && n.Module != g.Modules[0] {
 			lib = n.Module.Name
 		}
 		var rs []Reason
 		add := func(kind string, addr uint64, detail string) {
+			if rs == nil {
+				name = g.QualifiedName(id)
+			}
 			rs = append(rs, Reason{Kind: kind, Function: name, Addr: addr, Detail: detail, Library: lib, node: id})
 		}
 		switch {

@@ -19,7 +19,7 @@ func graph(frames map[string]int64, kinds map[string]frame.Kind, edges ...string
 			return i
 		}
 		id[name] = len(g.Nodes)
-		g.Nodes = append(g.Nodes, &callgraph.Node{Name: name, Frame: frame.Frame{Size: frames[name], Kind: kinds[name]}})
+		g.Nodes = append(g.Nodes, callgraph.NewNode(name, frame.Frame{Size: frames[name], Kind: kinds[name]}))
 		return id[name]
 	}
 	for name := range frames {

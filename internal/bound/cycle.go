@@ -41,7 +41,7 @@ func (a *Analysis) recursionReason(c, from int) (start int, site uint64, detail 
 	names = a.displayNames(nodes)
 	detail = "recursion through " + strings.Join(names, " -> ")
 	if back != nil {
-		detail += fmt.Sprintf(", and from %s back to %s through %s", g.Nodes[back[0]].Name, g.Nodes[start].Name, strings.Join(shorten(a.displayNames(back[1:]), 6), " -> "))
+		detail += fmt.Sprintf(", and from %s back to %s through %s", g.Nodes[back[0]].Name(), g.Nodes[start].Name(), strings.Join(shorten(a.displayNames(back[1:]), 6), " -> "))
 	}
 	shown := map[int]bool{}
 	for _, id := range nodes {
@@ -189,7 +189,7 @@ func (a *Analysis) displayNames(nodes []int) []string {
 	var module any
 	for _, id := range nodes {
 		n := g.Nodes[id]
-		name := n.Name
+		name := n.Name()
 		switch {
 		case n.Hub:
 			name = a.hubName(id)
@@ -207,7 +207,7 @@ func (a *Analysis) displayNames(nodes []int) []string {
 // hubName is an assumed set's name with its module and what it is.
 func (a *Analysis) hubName(id int) string {
 	n := a.g.Nodes[id]
-	name := n.Name
+	name := n.Name()
 	if n.Module != nil {
 		name += " (" + n.Module.Name + ")"
 	}
@@ -296,7 +296,7 @@ func (a *Analysis) cycleStart(c, from int, members []int, budget *int) int {
 		if n.Hub || n.Module != a.g.Modules[0] {
 			continue
 		}
-		if startupCode[n.Name] {
+		if startupCode[n.CName()] { // (C names: demangles no C++ name)
 			startup = append(startup, id)
 		} else {
 			own = append(own, id)

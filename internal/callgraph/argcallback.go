@@ -249,7 +249,7 @@ func (a *argModel) callersInGraph(id int) bool {
 	n := g.Nodes[id]
 	mods := []*Module{n.Module}
 	if n.Func != nil && n.Func.Exported {
-		names := append([]string{n.Func.Name, n.Func.LinkName}, n.Func.Aliases...)
+		names := append([]string{n.Func.Name(), n.Func.LinkName}, n.Func.Aliases...)
 		for _, m := range g.Modules {
 			if m != n.Module && slices.ContainsFunc(names, a.importedBy(m)) {
 				mods = append(mods, m)
@@ -519,7 +519,7 @@ func (a *argModel) enteredOnlyByCalls(id int) bool {
 	if !n.Func.Exported {
 		return true
 	}
-	names := append([]string{n.Func.Name, n.Func.LinkName}, n.Func.Aliases...)
+	names := append([]string{n.Func.Name(), n.Func.LinkName}, n.Func.Aliases...)
 	for _, other := range g.Modules {
 		if other == m {
 			continue

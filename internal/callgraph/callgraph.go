@@ -65,7 +65,7 @@ type Module struct {
 type Node struct {
 	Module   *Module // nil for an external
 	Func     *binfile.Function
-	Name     string
+	name     string // "": Func's (Name)
 	Frame    frame.Frame
 	External bool
 	// Hub marks the node that stands for a module's address-taken set:
@@ -92,6 +92,28 @@ type Node struct {
 	// bound takes it as a [[recursion]] depth (ldnloaded.go).
 	RecursionDepth int64
 }
+
+// Name is the node's name: its function's demangled name (demangled when
+// first asked for: binfile.Function.Name), unless the node was given one.
+func (n *Node) Name() string {
+	if n.name == "" && n.Func != nil {
+		return n.Func.Name()
+	}
+	return n.name
+}
+
+// CName is the node's name when that is a C name, else "" (see
+// binfile.Function.CName: matching C names without demangling).
+func (n *Node) CName() string {
+	if n.name == "" && n.Func != nil {
+		return n.Func.CName()
+	}
+	return binfile.CName(n.name)
+}
+
+// NewNode is a node with this name and frame and nothing else (for tests
+// of what reads a graph).
+func NewNode(name string, fr frame.Frame) *Node { return &Node{name: name, Frame: fr} }
 
 // nodeRare is the part of a node that few nodes have (Node.rare).
 type nodeRare struct {
@@ -371,7 +393,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 	for i, fi := range fns {
 		fn := &m.File.Functions[fi]
 		id := len(g.Nodes)
-		g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: fn.Name, Frame: frames[i]})
+		g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Frame: frames[i]})
 		m.nodes[fi] = id
 		if len(frames[i].Leaves) > 0 {
 			g.modelLongjmp(id) // (longjmp.go)
@@ -583,11 +605,11 @@ func (g *Graph) codeNode(m *Module, addr uint64) (int, bool) {
 	}
 	name := fmt.Sprintf("code_%x", addr)
 	if parent, ok := m.File.Containing(addr); ok {
-		name = fmt.Sprintf("%s+%#x", parent.Name, addr-parent.Addr)
+		name = fmt.Sprintf("%s+%#x", parent.Name(), addr-parent.Addr)
 	}
-	fn := &binfile.Function{Name: name, LinkName: name, Addr: addr, Size: end - addr, Source: "jump-target"}
+	fn := &binfile.Function{LinkName: name, Addr: addr, Size: end - addr, Source: "jump-target"}
 	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: name, Frame: g.analyzeFunction(m.File, fn)})
+	g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, name: name, Frame: g.analyzeFunction(m.File, fn)})
 	m.code[addr] = id
 	g.pending = append(g.pending, id)
 	return id, true
@@ -766,7 +788,7 @@ func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
 	}
 	caller.Frame.Kind = frame.Unknown
 	caller.Frame.Reason = fmt.Sprintf("the call at %#x to %s does not return after the call: %s returns at %#x through a link register it changed "+
-		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name, callee.Name, callee.Frame.ReturnsElsewhereAt())
+		"(a jump-table helper?); the code that runs after it is not known", cs.Addr, callee.Name(), callee.Name(), callee.Frame.ReturnsElsewhereAt())
 	caller.Frame.ReasonAddr = cs.Addr
 }
 
@@ -841,7 +863,7 @@ func (g *Graph) linkLazy(from int, m *Module, slot uint64, cs frame.CallSite) {
 		if m.File.Arch == binfile.ArchX86_64 {
 			size = 24
 		}
-		g.Nodes = append(g.Nodes, &Node{Name: LazyResolverName, Frame: frame.Frame{
+		g.Nodes = append(g.Nodes, &Node{name: LazyResolverName, Frame: frame.Frame{
 			Kind: frame.Dynamic,
 			Size: size,
 			Reason: "lazy binding in " + lazyName(m, slot) + ": the first call through a lazy slot runs ld.so's resolver, " + resolverSaves(m) +
@@ -1070,7 +1092,7 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 		}
 		why := r.Why
 		if why == "" {
-			why = "resolver " + lib.File.Functions[resolver].Name + ": none of the addresses it returns starts a function"
+			why = "resolver " + lib.File.Functions[resolver].Name() + ": none of the addresses it returns starts a function"
 		}
 		cs.Target = 0 // (the ifunc's own address, no implementation: the reason says why instead)
 		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = why
@@ -1089,7 +1111,7 @@ func (g *Graph) external(name string) int {
 		return id
 	}
 	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Name: name, External: true, Frame: frame.Frame{Kind: frame.Unknown, Reason: "external function: its code was not found"}})
+	g.Nodes = append(g.Nodes, &Node{name: name, External: true, Frame: frame.Frame{Kind: frame.Unknown, Reason: "external function: its code was not found"}})
 	g.externals[name] = id
 	return id
 }
@@ -1133,9 +1155,9 @@ func (g *Graph) Resolve() { g.resolvePending() }
 func (g *Graph) QualifiedName(id int) string {
 	n := g.Nodes[id]
 	if n.Module != nil && n.Module != g.Modules[0] && !n.Hub {
-		return n.Name + " (" + n.Module.Name + ")"
+		return n.Name() + " (" + n.Module.Name + ")"
 	}
-	return n.Name
+	return n.Name()
 }
 
 // Node returns the node of function index fi of module m, creating it.

@@ -210,7 +210,7 @@ func (g *Graph) eachAddressTakenHub(fn func(hub int)) {
 // reached), making it.
 func (g *Graph) runTimeCode(loader int) int {
 	if g.runTimeNode == 0 {
-		g.Nodes = append(g.Nodes, &Node{Name: "[functions of objects loaded at run time: not analysed]",
+		g.Nodes = append(g.Nodes, &Node{name: "[functions of objects loaded at run time: not analysed]",
 			Frame: frame.Frame{Kind: frame.Unknown, Reason: whyLoadedAtRunTime + " (" + g.QualifiedName(loader) + " is reachable)"}})
 		g.runTimeNode = len(g.Nodes)
 	}
@@ -263,7 +263,7 @@ func (g *Graph) lookupHubNode() int {
 			g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: m.nodes[fi], Kind: frame.Call, Method: MethodSymbolLookup})
 		}
 	}
-	g.Nodes[hub].Name = fmt.Sprintf("[any of %d exported %s: dlsym is reachable]", count, plural(count, "function"))
+	g.Nodes[hub].name = fmt.Sprintf("[any of %d exported %s: dlsym is reachable]", count, plural(count, "function"))
 	slices.SortFunc(g.Nodes[hub].Edges, func(a, b Edge) int { return a.To - b.To })
 	return hub
 }

@@ -201,7 +201,7 @@ func (c *gconvCut) update(reached []bool) bool {
 func (c *gconvCut) modules() int {
 	if c.modNode < 0 {
 		c.modNode = len(c.g.Nodes)
-		c.g.Nodes = append(c.g.Nodes, &Node{Module: c.m, Name: gconvModulesName,
+		c.g.Nodes = append(c.g.Nodes, &Node{Module: c.m, name: gconvModulesName,
 			Frame: frame.Frame{Kind: frame.Unknown, Reason: whyGconvModule}})
 	}
 	return c.modNode
@@ -266,7 +266,7 @@ func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
 	dci, okDci := m.File.Lookup("__dcigettext")
 	for _, name := range []string{"_nl_find_domain", "_nl_find_msg"} {
 		if fn, ok := m.File.Lookup(name); ok && okDci {
-			targets[fn.Addr] = dci.Name
+			targets[fn.Addr] = dci.Name()
 		}
 	}
 	ids := make([]int, 0, len(m.nodes))
@@ -435,7 +435,7 @@ func (g *Graph) fillGconvHub(m *Module, l *gconvLayout, k, hub int, builtin bool
 		}
 	}
 	h.Premises = []Premise{{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(detail, strings.Join(objects, ", "))}}
-	h.Name = fmt.Sprintf("[gconv step %s functions: %d of libc's static steps]", what, len(h.Edges))
+	h.name = fmt.Sprintf("[gconv step %s functions: %d of libc's static steps]", what, len(h.Edges))
 }
 
 // What a register or stack word holds, for gconvStepCalls.

@@ -68,7 +68,7 @@ func (c *gconvCut) cutTranslit(m *Module) {
 		}
 		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: cp, Kind: e.Kind, Method: MethodGlibcModel})
 	}
-	g.Nodes[hub].Name = fmt.Sprintf("[gconv step conversion functions on the C locale's replacement text: %d]", len(g.Nodes[hub].Edges))
+	g.Nodes[hub].name = fmt.Sprintf("[gconv step conversion functions on the C locale's replacement text: %d]", len(g.Nodes[hub].Edges))
 	for i, e := range g.Nodes[t].Edges {
 		if e.Method == MethodGconvStep && e.To == c.hubs[0] {
 			g.Nodes[t].Edges[i].To = hub

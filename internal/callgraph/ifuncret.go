@@ -190,7 +190,7 @@ func (src resolverSource) returns(fn *binfile.Function) ifuncReturns {
 	}
 	out.Proved = why == ""
 	if !out.Proved {
-		out.Why = fmt.Sprintf("resolver %s at %#x: %s", fn.Name, fn.Addr, why)
+		out.Why = fmt.Sprintf("resolver %s at %#x: %s", fn.Name(), fn.Addr, why)
 	}
 	return out
 }
@@ -307,7 +307,7 @@ func (src resolverSource) values(fn *binfile.Function, follow bool) (map[uint64]
 			vals, why := src.values(to, false)
 			maps.Copy(returns, vals)
 			if why != "" {
-				return fmt.Sprintf("it jumps at %#x to %s, where %s", in.pc, to.Name, why)
+				return fmt.Sprintf("it jumps at %#x to %s, where %s", in.pc, to.Name(), why)
 			}
 			return ""
 		}
@@ -513,7 +513,7 @@ func (g *Graph) vdsoIFuncResolver(m *Module, fi int) bool {
 	}
 	fn := &m.File.Functions[fi]
 	if !fn.IFunc || !slices.ContainsFunc(vdsoIFuncs, func(x struct{ ifunc, symbol string }) bool {
-		return fn.Name == x.ifunc || fn.LinkName == x.ifunc || slices.Contains(fn.Aliases, x.ifunc)
+		return fn.Name() == x.ifunc || fn.LinkName == x.ifunc || slices.Contains(fn.Aliases, x.ifunc)
 	}) {
 		return false
 	}

@@ -22,9 +22,9 @@ func FuzzResolverReturns(f *testing.F) {
 			return
 		}
 		cut := min(int(split), len(code))
-		fns := []binfile.Function{{Name: "resolver", Addr: base, Size: uint64(cut)}}
+		fns := []binfile.Function{{LinkName: "resolver", Addr: base, Size: uint64(cut)}}
 		if cut < len(code) {
-			fns = append(fns, binfile.Function{Name: "other", Addr: base + uint64(cut), Size: uint64(len(code) - cut)})
+			fns = append(fns, binfile.Function{LinkName: "other", Addr: base + uint64(cut), Size: uint64(len(code) - cut)})
 		}
 		if cut == 0 {
 			fns = fns[1:]

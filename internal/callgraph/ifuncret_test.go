@@ -69,7 +69,7 @@ func TestIFuncLibcResolvers(t *testing.T) {
 			continue
 		}
 		nProved++
-		names := append([]string{fn.Name, fn.LinkName}, fn.Aliases...)
+		names := append([]string{fn.Name(), fn.LinkName}, fn.Aliases...)
 		for _, n := range names {
 			proved[n] = true
 		}
@@ -85,7 +85,7 @@ func TestIFuncLibcResolvers(t *testing.T) {
 			}
 		}
 		if got := r.Targets; !slices.Equal(got, slices.Sorted(maps.Keys(want))) {
-			t.Errorf("%s: proved targets %x, objdump's lea'd function starts %x", fn.Name, got, slices.Sorted(maps.Keys(want)))
+			t.Errorf("%s: proved targets %x, objdump's lea'd function starts %x", fn.Name(), got, slices.Sorted(maps.Keys(want)))
 		}
 	}
 	t.Logf("%d of %d resolvers proved", nProved, total)
@@ -161,7 +161,7 @@ func TestIFuncResolverValues(t *testing.T) {
 					// (The lazy slot's first call also goes to ld.so's
 					// resolver: an edge of another method.)
 					if e.Site == site && e.Method == MethodIfunc {
-						names = append(names, g.Nodes[e.To].Name)
+						names = append(names, g.Nodes[e.To].Name())
 					}
 				}
 				slices.Sort(names)
@@ -201,7 +201,7 @@ func TestIFuncResolverValues(t *testing.T) {
 				var names []string
 				for _, ref := range g.analyzeFunction(m.File, fn).Refs {
 					if ri, ok := m.File.FunctionIndex(ref); ok {
-						names = append(names, m.File.Functions[ri].Name)
+						names = append(names, m.File.Functions[ri].Name())
 					}
 				}
 				return names
@@ -255,7 +255,7 @@ func TestIFuncResolverShapes(t *testing.T) {
 		var got []string
 		for _, a := range r.Targets {
 			ti, _ := f.FunctionIndex(a)
-			got = append(got, f.Functions[ti].Name)
+			got = append(got, f.Functions[ti].Name())
 		}
 		switch {
 		case c.want == nil && r.Proved:

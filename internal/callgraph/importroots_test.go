@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
 	reached := g.reachable(roots)
 	for _, e := range g.Nodes[tok].Edges {
 		if !reached[e.To] {
-			t.Errorf("strtok_r's callee %s is not reachable from the program's roots", g.Nodes[e.To].Name)
+			t.Errorf("strtok_r's callee %s is not reachable from the program's roots", g.Nodes[e.To].Name())
 		}
 	}
 	if slices.Contains(roots, libcNode(t, g, "__libc_start_main")) {

@@ -100,10 +100,10 @@ var initArrayCallers = map[string]bool{
 // not destructors: linking them to the destructors would miss their real
 // targets.
 func (g *Graph) callsInitArrays(n *Node) bool {
-	if !initArrayCallers[n.Name] {
+	if !initArrayCallers[n.CName()] { // (C names)
 		return false
 	}
-	if n.Name == "_dl_fini" && n.Module != nil {
+	if n.Name() == "_dl_fini" && n.Module != nil {
 		if _, split := n.Module.File.Lookup("_dl_call_fini"); split {
 			return false
 		}
@@ -162,7 +162,7 @@ func (g *Graph) linkInitArrays(id int, cs frame.CallSite) bool {
 // to: no code, no frame.
 func (g *Graph) emptyInitArrays(m *Module) int {
 	if g.emptyInit == 0 {
-		g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[init and fini arrays: empty]", Frame: frame.Frame{Kind: frame.Static}, Summary: "init-array"})
+		g.Nodes = append(g.Nodes, &Node{Module: m, name: "[init and fini arrays: empty]", Frame: frame.Frame{Kind: frame.Static}, Summary: "init-array"})
 		g.emptyInit = len(g.Nodes) // the index plus one
 	}
 	return g.emptyInit - 1
@@ -222,7 +222,7 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	var taken []int
 	seen := map[int]bool{}
 	add := func(fi int) {
-		if runtimeEntries[m.File.Functions[fi].Name] {
+		if runtimeEntries[m.File.Functions[fi].CName()] { // (C names)
 			return
 		}
 		if id := g.nodeFor(m, fi); !seen[id] {
@@ -266,7 +266,7 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 		count += n
 	}
 	hub = len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: fmt.Sprintf("[any of %d address-taken functions]", count),
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, name: fmt.Sprintf("[any of %d address-taken functions]", count),
 		Frame: frame.Frame{Kind: frame.Static}})
 	for _, t := range taken {
 		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: MethodAddressTaken})
@@ -420,7 +420,7 @@ func (g *Graph) completeModule(m *Module) {
 // its link name, or another symbol at its address (a handler that the
 // vector table and the startup code call by different names).
 func (n *Node) Named(name string) bool {
-	if n.Name == name {
+	if n.Name() == name {
 		return true
 	}
 	if n.Func == nil {

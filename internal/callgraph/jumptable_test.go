@@ -48,7 +48,7 @@ func TestDecodeLinearJumpTables(t *testing.T) {
 				return a
 			}
 		}
-		t.Fatalf("objdump shows no jmp *%%rax in %s", n.Name)
+		t.Fatalf("objdump shows no jmp *%%rax in %s", n.Name())
 		return 0
 	}
 	for _, c := range []struct {
@@ -137,7 +137,7 @@ int main(int argc, char **argv) { printf("%s %d\n", argv[0], argc); return 0; }
 			}
 		}
 		if len(lin) == 0 || len(lin) > len(want) {
-			t.Fatalf("%s: decodeLinear gave %d instructions, objdump %d", n.Name, len(lin), len(want))
+			t.Fatalf("%s: decodeLinear gave %d instructions, objdump %d", n.Name(), len(lin), len(want))
 		}
 		code, err := n.Module.File.Code(n.Func.Addr, n.Func.Size)
 		if err != nil {
@@ -145,11 +145,11 @@ int main(int argc, char **argv) { printf("%s %d\n", argv[0], argc); return 0; }
 		}
 		for i, in := range lin {
 			if in.addr != want[i] {
-				t.Fatalf("%s: instruction %d at %#x, objdump's at %#x", n.Name, i, in.addr, want[i])
+				t.Fatalf("%s: instruction %d at %#x, objdump's at %#x", n.Name(), i, in.addr, want[i])
 			}
 			e, err := dec.Decode(code[in.addr-n.Func.Addr:], in.addr)
 			if err != nil || e != in.e {
-				t.Fatalf("%s: the Effect at %#x is not the decoder's (%v)", n.Name, in.addr, err)
+				t.Fatalf("%s: the Effect at %#x is not the decoder's (%v)", n.Name(), in.addr, err)
 			}
 		}
 		checked++

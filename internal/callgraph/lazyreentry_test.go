@@ -77,17 +77,17 @@ int main(int argc, char **argv) {
 		checked++
 		if !onCycle(r) {
 			if len(got) != 0 {
-				t.Fatalf("node %d (%s) is on no cycle, cycleThrough gave %d nodes", r, g.Nodes[r].Name, len(got))
+				t.Fatalf("node %d (%s) is on no cycle, cycleThrough gave %d nodes", r, g.Nodes[r].Name(), len(got))
 			}
 			continue
 		}
 		cyclic++
 		if len(got) != comp[r].size {
-			t.Fatalf("node %d (%s): cycleThrough gave %d nodes, its component has %d", r, g.Nodes[r].Name, len(got), comp[r].size)
+			t.Fatalf("node %d (%s): cycleThrough gave %d nodes, its component has %d", r, g.Nodes[r].Name(), len(got), comp[r].size)
 		}
 		for v := range got {
 			if comp[v].id != comp[r].id {
-				t.Fatalf("node %d (%s): cycleThrough holds %d (%s), of another component", r, g.Nodes[r].Name, v, g.Nodes[v].Name)
+				t.Fatalf("node %d (%s): cycleThrough holds %d (%s), of another component", r, g.Nodes[r].Name(), v, g.Nodes[v].Name())
 			}
 		}
 	}

@@ -124,10 +124,10 @@ func (g *Graph) modelledResolver() (int, bool) {
 	if !cpu.XSAVE {
 		area = 0x240
 	}
-	fn := &binfile.Function{Name: LazyResolverName, LinkName: LazyResolverName, Addr: bestVariant.addr,
+	fn := &binfile.Function{LinkName: LazyResolverName, Addr: bestVariant.addr,
 		Size: uint64(len(bestVariant.code)), Source: "lazy-resolver"}
 	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: ld, Func: fn, Name: LazyResolverName, Frame: best,
+	g.Nodes = append(g.Nodes, &Node{Module: ld, Func: fn, name: LazyResolverName, Frame: best,
 		Premises: []Premise{{Kind: PremiseCPU, Site: bestVariant.addr, Detail: fmt.Sprintf(
 			"the lazy-binding resolver runs on this machine's CPU: state save area %s (XSAVE state and the saved argument registers, from CPUID leaf 0xD; ld.so's _dl_runtime_resolve_%s); "+
 				"a CPU with more enabled state needs more; LD_BIND_NOW=1 avoids it", size.Format(area), bestVariant.save)}}})
@@ -284,7 +284,7 @@ func (g *Graph) cutGuardedAuditSlot(from int, m *Module, slot uint64) bool {
 		return false
 	}
 	n := g.Nodes[from]
-	p := Premise{Kind: PremiseNoAudit, Detail: "not under LD_AUDIT: " + n.Name + " calls " + name +
+	p := Premise{Kind: PremiseNoAudit, Detail: "not under LD_AUDIT: " + n.Name() + " calls " + name +
 		" (lazily bound in " + m.Name + ") only when an audit library is loaded (--ld-audit keeps the call)"}
 	if n.Func != nil {
 		p.Site = n.Func.Addr

@@ -55,7 +55,7 @@ func TestLazyResolverFrame(t *testing.T) {
 				t.Fatalf("%s: %d nodes", name, len(ids))
 			}
 			for _, e := range g.Nodes[ids[0]].Edges {
-				if method == MethodNone && g.Nodes[e.To].Name == "lib_fn" || e.Method == method {
+				if method == MethodNone && g.Nodes[e.To].Name() == "lib_fn" || e.Method == method {
 					return e
 				}
 			}
@@ -73,7 +73,7 @@ func TestLazyResolverFrame(t *testing.T) {
 	if len(res.Premises) != 1 || res.Premises[0].Kind != PremiseCPU {
 		t.Errorf("resolver premises %+v, want one %q", res.Premises, PremiseCPU)
 	}
-	if len(res.Edges) != 1 || g.Nodes[res.Edges[0].To].Name != "_dl_fixup" || res.Edges[0].Kind != frame.Call {
+	if len(res.Edges) != 1 || g.Nodes[res.Edges[0].To].Name() != "_dl_fixup" || res.Edges[0].Kind != frame.Call {
 		t.Fatalf("resolver edges %+v, want one call of _dl_fixup", res.Edges)
 	}
 	// Below the SP of work's caller: work's depth at its call, the
@@ -161,7 +161,7 @@ func TestGuardedAuditSlot(t *testing.T) {
 			n := g.Nodes[id]
 			sites := map[uint64]bool{}
 			for _, e := range n.Edges {
-				if g.Nodes[e.To].Name == "_dl_audit_symbind_alt" {
+				if g.Nodes[e.To].Name() == "_dl_audit_symbind_alt" {
 					sites[e.Site] = true
 				}
 			}

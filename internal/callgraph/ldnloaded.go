@@ -104,7 +104,7 @@ func (g *Graph) ModelLoadedObjects() LoadedObjects {
 			nd := g.Nodes[id]
 			nd.RecursionDepth = int64(n)
 			nd.Premises = append(nd.Premises, Premise{Kind: PremiseLoadedObjects, Site: nd.Func.Addr,
-				Detail: detail + fmt.Sprintf(": %s recurses once per map not yet visited, at most %d deep", nd.Name, n)})
+				Detail: detail + fmt.Sprintf(": %s recurses once per map not yet visited, at most %d deep", nd.Name(), n)})
 		}
 	}
 	return LoadedObjects{Count: n, Objects: n}
@@ -196,7 +196,7 @@ func (g *Graph) loaderReached() string {
 			}
 		}
 		if n.External {
-			return "the program calls " + n.Name + ", whose code is not known (it could load objects)"
+			return "the program calls " + n.Name() + ", whose code is not known (it could load objects)"
 		}
 		if len(n.Unresolved) > 0 {
 			return fmt.Sprintf("%s's indirect call at %#x has targets not known (they could load objects)", g.QualifiedName(id), n.Unresolved[0].Addr)

@@ -132,7 +132,7 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 	}
 	f := &g.fatal
 	if f.marker == 0 {
-		g.Nodes = append(g.Nodes, &Node{Module: caller.Module, Name: "[glibc's fatal-error paths: not followed]",
+		g.Nodes = append(g.Nodes, &Node{Module: caller.Module, name: "[glibc's fatal-error paths: not followed]",
 			Frame: frame.Frame{Kind: frame.Static}, Summary: MethodLibcFatal.String()})
 		f.marker = len(g.Nodes)
 		f.calls = map[string]int{}

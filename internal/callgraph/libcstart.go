@@ -294,7 +294,7 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 	case holder == lsm:
 		starter = s
 	case holder >= 0:
-		starter = g.cloneNode(holder, g.Nodes[holder].Name)
+		starter = g.cloneNode(holder, g.Nodes[holder].Name())
 		for _, ref := range l.Frame.Refs {
 			if id, ok := g.nodeAt(m, ref); ok && id == holder {
 				refTargets = append(refTargets, starter)
@@ -310,7 +310,7 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 	// _dl_fixup under __libc_start_main_impl, reloc_arg 13).
 	auditSites := map[uint64]bool{}
 	for _, e := range l.Edges {
-		if !opts.AuditHooks && strings.HasPrefix(g.Nodes[e.To].Name, "_dl_audit_") {
+		if !opts.AuditHooks && strings.HasPrefix(g.Nodes[e.To].Name(), "_dl_audit_") {
 			auditSites[e.Site] = true
 		}
 	}
@@ -385,7 +385,7 @@ func (g *Graph) ModelStart(ps ProgramStart, opts LibcStartOptions) (int, bool) {
 // name, marked as a summary.
 func (g *Graph) cloneNode(id int, name string) int {
 	n := g.Nodes[id]
-	c := &Node{Module: n.Module, Func: n.Func, Name: name, Frame: n.Frame, Summary: MethodLibcStart.String()}
+	c := &Node{Module: n.Module, Func: n.Func, name: name, Frame: n.Frame, Summary: MethodLibcStart.String()}
 	g.Nodes = append(g.Nodes, c)
 	return len(g.Nodes) - 1
 }
@@ -452,7 +452,7 @@ func (g *Graph) exitAfter(n *Node, site frame.CallSite) int {
 // the depth ld.so's _dl_fini reaches before it calls the .fini_array.
 func (g *Graph) atExitNode(m *Module, exit int) int {
 	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[exit handlers]", Frame: g.exitHandlersFrame(m, exit), Summary: MethodLibcStart.String()})
+	g.Nodes = append(g.Nodes, &Node{Module: m, name: "[exit handlers]", Frame: g.exitHandlersFrame(m, exit), Summary: MethodLibcStart.String()})
 	g.exitHandlers = append(g.exitHandlers, exitHandlers{node: id, m: m, exit: exit})
 	return id
 }
@@ -524,7 +524,7 @@ func (g *Graph) depthToIndirect(id int, memo map[int]int64, active map[int]bool)
 		if !g.reachesIndirect(id, map[int]bool{}) {
 			return -1, true, ""
 		}
-		return 0, false, fmt.Sprintf("recursion through %s", n.Name)
+		return 0, false, fmt.Sprintf("recursion through %s", n.Name())
 	}
 	best := int64(-1)
 	if g.callsIndirect(n) {
@@ -551,7 +551,7 @@ func (g *Graph) depthToIndirect(id int, memo map[int]int64, active map[int]bool)
 	}
 	if n.Frame.Kind != frame.Static {
 		memo[id] = failed
-		return 0, false, fmt.Sprintf("%s's frame is %s", n.Name, n.Frame.Kind)
+		return 0, false, fmt.Sprintf("%s's frame is %s", n.Name(), n.Frame.Kind)
 	}
 	v := best + n.Frame.Size
 	memo[id] = v

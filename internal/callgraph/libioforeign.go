@@ -66,7 +66,7 @@ func (g *Graph) assumeGlibcStreams() {
 			}
 			if marker < 0 {
 				marker = len(g.Nodes)
-				g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[glibc's streams only]", Frame: frame.Frame{Kind: frame.Static},
+				g.Nodes = append(g.Nodes, &Node{Module: m, name: "[glibc's streams only]", Frame: frame.Frame{Kind: frame.Static},
 					Summary: MethodGlibcModel.String(), Premises: []Premise{{Kind: PremiseGlibcModel, Detail: premiseGlibcStreams}}})
 			}
 			if len(wide) > 0 {

@@ -157,7 +157,7 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 	md.handlerRegistrars = g.helperHandlerRegistrars(m)
 	if !inst.complete {
 		md.marker = len(g.Nodes)
-		g.Nodes = append(g.Nodes, &Node{Module: m, Name: "[FILE jump tables of streams the program makes]", Frame: frame.Frame{Kind: frame.Static},
+		g.Nodes = append(g.Nodes, &Node{Module: m, name: "[FILE jump tables of streams the program makes]", Frame: frame.Frame{Kind: frame.Static},
 			Summary: MethodGlibcModel.String(), Premises: []Premise{{Kind: PremiseGlibcModel, Detail: "a FILE jump table is in use only when code that computes its address " +
 				"is reachable (part of " + m.Name + "'s code could not be decoded to see every such place)"}}})
 	}
@@ -543,7 +543,7 @@ func (md *libioInstalls) narrowHubs() {
 		hub := g.Nodes[h.hub]
 		hub.Edges = edges
 		hub.Premises = premises
-		hub.Name = fmt.Sprintf("[FILE jump table call: %d %s in %s (slot +%d of the %d of %d tables %s)]",
+		hub.name = fmt.Sprintf("[FILE jump table call: %d %s in %s (slot +%d of the %d of %d tables %s)]",
 			len(targets), plural(len(targets), "function"), libioSection, h.off, installed, len(md.tables), libioKindTables[h.kind])
 	}
 }

@@ -119,7 +119,7 @@ func TestLibioLayout(t *testing.T) {
 		var out []string
 		for _, a := range addrs {
 			if fn, ok := m.File.Containing(a); ok {
-				out = append(out, append([]string{fn.Name, fn.LinkName}, fn.Aliases...)...)
+				out = append(out, append([]string{fn.Name(), fn.LinkName}, fn.Aliases...)...)
 			}
 		}
 		return out

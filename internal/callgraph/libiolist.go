@@ -303,7 +303,7 @@ func spilledAround(insts []linearInst, from map[uint64][]uint64, i int, check ui
 // does not decode, or leaves by an indirect jump.
 func (g *Graph) coldEntries(m *Module, fn *binfile.Function) ([]uint64, bool) {
 	var out, seen []uint64
-	for _, name := range append([]string{fn.Name, fn.LinkName}, fn.Aliases...) {
+	for _, name := range append([]string{fn.Name(), fn.LinkName}, fn.Aliases...) {
 		cold, ok := m.File.Lookup(name + ".cold")
 		if !ok || slices.Contains(seen, cold.Addr) {
 			continue

@@ -64,10 +64,10 @@ func TestIndexCallersMatchesEdges(t *testing.T) {
 		a.indexCallers()
 		for id := range g.Nodes {
 			if got := a.callsOf(id); !slices.Equal(got, want[id]) {
-				t.Fatalf("%d workers: node %d (%s): calls %v, want %v", workers, id, g.Nodes[id].Name, got, want[id])
+				t.Fatalf("%d workers: node %d (%s): calls %v, want %v", workers, id, g.Nodes[id].Name(), got, want[id])
 			}
 			if a.reachedByHub(id) != wantHub[id] {
-				t.Fatalf("%d workers: node %d (%s): reached by a hub %v, want %v", workers, id, g.Nodes[id].Name, a.reachedByHub(id), wantHub[id])
+				t.Fatalf("%d workers: node %d (%s): reached by a hub %v, want %v", workers, id, g.Nodes[id].Name(), a.reachedByHub(id), wantHub[id])
 			}
 		}
 	}
@@ -152,7 +152,7 @@ func TestPrepareFlowsMatchesFlow(t *testing.T) {
 		want, ok := alone.flow(id)
 		got, gotOK := at.flow(id)
 		if gotOK != ok || !reflect.DeepEqual(got, want) {
-			t.Fatalf("node %d (%s): the flow computed at once (%v) is not the one computed alone (%v)", id, g.Nodes[id].Name, gotOK, ok)
+			t.Fatalf("node %d (%s): the flow computed at once (%v) is not the one computed alone (%v)", id, g.Nodes[id].Name(), gotOK, ok)
 		}
 		if ok {
 			found++

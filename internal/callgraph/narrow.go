@@ -217,7 +217,7 @@ func (g *Graph) subsetHub(m *Module, key string, method Method, targets []int, d
 	}
 	hub := len(g.Nodes)
 	d := detail(uniq)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: "[" + strings.TrimPrefix(d, "assumed: ") + "]", Frame: frame.Frame{Kind: frame.Static}, Edges: edges})
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, name: "[" + strings.TrimPrefix(d, "assumed: ") + "]", Frame: frame.Frame{Kind: frame.Static}, Edges: edges})
 	nw := narrowed{hub: hub, count: uniq, detail: d}
 	if m.narrowed == nil {
 		m.narrowed = map[string]narrowed{}

@@ -56,7 +56,7 @@ func TestNeverAcrossLevels(t *testing.T) {
 			for _, level := range order {
 				for _, fn := range f.Functions {
 					if got, w := c.never(g, f, fn.Addr, level), want[[2]uint64{fn.Addr, uint64(level)}]; got != w {
-						t.Errorf("%s: %s at level %d (asked in order %v): never = %v, alone %v", filepath.Base(path), fn.Name, level, order, got, w)
+						t.Errorf("%s: %s at level %d (asked in order %v): never = %v, alone %v", filepath.Base(path), fn.Name(), level, order, got, w)
 					}
 				}
 			}

@@ -18,7 +18,7 @@ func PLTName(f *binfile.File, slot uint64) string {
 	}
 	if resolver, ok := f.IRelative[slot]; ok {
 		if fn, ok := f.FunctionAt(resolver); ok {
-			return fn.Name + "@plt"
+			return fn.Name() + "@plt"
 		}
 	}
 	return ""
@@ -52,11 +52,11 @@ func (g *Graph) pltNode(m *Module, addr uint64) (int, bool) {
 	// the return address of the call that entered it, and the jump a
 	// tail call through the slot.
 	size := min(uint64(pltStubSize), m.File.CodeEnd(addr)-addr)
-	fn := &binfile.Function{Name: name, LinkName: name, Addr: addr, Size: size, Source: "plt"}
+	fn := &binfile.Function{LinkName: name, Addr: addr, Size: size, Source: "plt"}
 	jump := frame.CallSite{Addr: addr, Kind: frame.IndirectTailCall, Slot: slot, HasSlot: true, Depth: ra}
 	fr := frame.Frame{Kind: frame.Static, Size: ra, Calls: []frame.CallSite{jump}}
 	id := len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, Name: name, Frame: fr})
+	g.Nodes = append(g.Nodes, &Node{Module: m, Func: fn, name: name, Frame: fr})
 	m.code[addr] = id
 	g.pending = append(g.pending, id)
 	if m.File.LazySlots[slot] && !g.isInterpreter(m) {

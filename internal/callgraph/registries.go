@@ -388,7 +388,7 @@ func (g *Graph) registryModel(m *Module, reg *registry) *registryCut {
 // lists it once.
 func (g *Graph) registryMarker(m *Module, reg *registry, proved bool) int {
 	detail := reg.what + " are empty: no function that registers one (" + strings.Join(reg.registrars, ", ") + ") is reachable"
-	n := &Node{Module: m, Name: "[" + reg.what + ": none registered]", Frame: frame.Frame{Kind: frame.Static}, Summary: MethodEmptyRegistry.String()}
+	n := &Node{Module: m, name: "[" + reg.what + ": none registered]", Frame: frame.Frame{Kind: frame.Static}, Summary: MethodEmptyRegistry.String()}
 	if !proved {
 		n.Premises = []Premise{{Kind: PremiseGlibcModel, Detail: detail + "; the calls through " + strings.Join(reg.vars, ", ") +
 			" are recognised by their shape in functions with a jump table, or part of libc's code could not be decoded"}}

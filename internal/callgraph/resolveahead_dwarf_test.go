@@ -83,7 +83,7 @@ int main(int argc, char **argv) { return (run_small(argc, argv[0]) + (int)run_bi
 	for id, n := range withoutNodes {
 		m := withNodes[id]
 		if !reflect.DeepEqual(n.Frame, m.Frame) || !reflect.DeepEqual(n.Unresolved, m.Unresolved) || !reflect.DeepEqual(n.Assumed, m.Assumed) {
-			t.Fatalf("node %d %s differs: assumed %+v, loaded ahead %+v", id, n.Name, n.Assumed, m.Assumed)
+			t.Fatalf("node %d %s differs: assumed %+v, loaded ahead %+v", id, n.Name(), n.Assumed, m.Assumed)
 		}
 	}
 }

@@ -76,12 +76,12 @@ func (g *Graph) rtldROHookHubs(ld *Module, object uint64) map[uint64]int {
 		target := g.nodeFor(ld, fi)
 		name := strings.TrimPrefix(member, "_")
 		nw := g.subsetHub(ld, "rtld ro hook "+member, MethodGlibcModel, []int{target}, func(int) string {
-			return fmt.Sprintf("GLRO(%s): ld.so's %s, its initialiser", name, g.Nodes[target].Name)
+			return fmt.Sprintf("GLRO(%s): ld.so's %s, its initialiser", name, g.Nodes[target].Name())
 		})
 		g.Nodes[nw.hub].Premises = append(g.Nodes[nw.hub].Premises, Premise{Kind: PremiseGlibcModel, Detail: fmt.Sprintf(
 			"GLRO(%s) (ld.so's _rtld_global_ro+%#x, in PT_GNU_RELRO) holds its static initialiser, ld.so's %s: no instruction of ld.so "+
 				"writes it at its address (a scan of its code), and glibc 2.36 writes it through no pointer to _rtld_global_ro",
-			name, off, g.Nodes[target].Name)})
+			name, off, g.Nodes[target].Name())})
 		hubs[word] = nw.hub
 	}
 	return hubs

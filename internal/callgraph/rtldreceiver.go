@@ -67,7 +67,7 @@ func (g *Graph) rtldReceiverHub(ld *Module) (word uint64, hub int, ok bool) {
 	if why == "" {
 		names := make([]string, 0, len(targets))
 		for _, t := range targets {
-			names = append(names, g.Nodes[t].Name)
+			names = append(names, g.Nodes[t].Name())
 		}
 		slices.Sort(names)
 		passes := fmt.Sprintf("%s passes to %s", g.callersOf(ld, rtldReceiverSetter), rtldReceiverSetter)
@@ -110,8 +110,8 @@ func (g *Graph) callersOf(m *Module, name string) string {
 			continue
 		}
 		for _, e := range n.Edges {
-			if e.To == id && !slices.Contains(names, n.Name) {
-				names = append(names, n.Name)
+			if e.To == id && !slices.Contains(names, n.Name()) {
+				names = append(names, n.Name())
 			}
 		}
 	}
@@ -190,11 +190,11 @@ func (g *Graph) storedParams(a *argModel, id int, word uint64) (regs []int8, why
 	}
 	fl, ok := a.fullFlow(id)
 	if !ok {
-		return nil, n.Name + "'s code does not decode in full, or a branch lands where the decode does not"
+		return nil, n.Name() + "'s code does not decode in full, or a branch lands where the decode does not"
 	}
 	code, err := n.Module.File.Code(n.Func.Addr, n.Func.Size)
 	if err != nil {
-		return nil, n.Name + "'s code is not readable"
+		return nil, n.Name() + "'s code is not readable"
 	}
 	stores := 0
 	for i, in := range fl.insts {
@@ -203,14 +203,14 @@ func (g *Graph) storedParams(a *argModel, id int, word uint64) (regs []int8, why
 			continue
 		}
 		if ref.Address {
-			return nil, fmt.Sprintf("%s computes the variable's address at %#x", n.Name, in.addr)
+			return nil, fmt.Sprintf("%s computes the variable's address at %#x", n.Name(), in.addr)
 		}
 		if !ref.MayWrite {
 			continue
 		}
 		st := fl.state[i]
 		if !in.e.HasStore || ref.Addr != word || ref.Size != 8 || st == nil || in.e.StoreSrc < 0 || in.e.StoreSrc > 15 {
-			return nil, fmt.Sprintf("%s's store at %#x is not a 64-bit store of a register the data flow reaches", n.Name, in.addr)
+			return nil, fmt.Sprintf("%s's store at %#x is not a 64-bit store of a register the data flow reaches", n.Name(), in.addr)
 		}
 		v := st[in.e.StoreSrc]
 		switch {
@@ -221,12 +221,12 @@ func (g *Graph) storedParams(a *argModel, id int, word uint64) (regs []int8, why
 		case v.kind == valLoad && v.c == word, v.kind == valConst && v.c == 0:
 			// its own earlier value put back; NULL
 		default:
-			return nil, fmt.Sprintf("%s's store at %#x writes a value that is not one of its parameters", n.Name, in.addr)
+			return nil, fmt.Sprintf("%s's store at %#x writes a value that is not one of its parameters", n.Name(), in.addr)
 		}
 		stores++
 	}
 	if stores == 0 {
-		return nil, n.Name + " does not store into the variable"
+		return nil, n.Name() + " does not store into the variable"
 	}
 	return regs, ""
 }

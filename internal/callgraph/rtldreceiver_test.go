@@ -63,7 +63,7 @@ func TestSetterTargets(t *testing.T) {
 		ids, why := g.setterTargets(m, word, "set_and_run")
 		var names []string
 		for _, id := range ids {
-			names = append(names, g.Nodes[id].Name)
+			names = append(names, g.Nodes[id].Name())
 		}
 		slices.Sort(names)
 		return names, why
@@ -188,9 +188,9 @@ func TestRtldReceiver(t *testing.T) {
 			for _, he := range hub.Edges {
 				to := g.Nodes[he.To]
 				if to.Func != nil && want[to.Func.Addr] != "" {
-					got = append(got, to.Name)
+					got = append(got, to.Name())
 				} else {
-					other = append(other, to.Name)
+					other = append(other, to.Name())
 				}
 			}
 		}

@@ -108,7 +108,7 @@ const PremiseNoAudit = "no-audit"
 func (g *Graph) cutAuditCallbacks() {
 	for _, m := range g.Modules[1:] {
 		for fi := range m.File.Functions {
-			if !strings.HasPrefix(m.File.Functions[fi].Name, "_dl_audit_") {
+			if !strings.HasPrefix(m.File.Functions[fi].Name(), "_dl_audit_") {
 				continue
 			}
 			id := g.nodeFor(m, fi)
@@ -126,7 +126,7 @@ func (g *Graph) cutAuditCallbacks() {
 			n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return sites[a.Site] })
 			n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return sites[cs.Addr] })
 			n.Premises = append(n.Premises, Premise{Kind: PremiseNoAudit, Site: n.Func.Addr,
-				Detail: "not under LD_AUDIT: " + n.Name + " calls an audit library's callbacks only when one is loaded (--ld-audit keeps them)"})
+				Detail: "not under LD_AUDIT: " + n.Name() + " calls an audit library's callbacks only when one is loaded (--ld-audit keeps them)"})
 		}
 	}
 }
@@ -163,7 +163,7 @@ func (g *Graph) cutCancellation() {
 		n := g.Nodes[id]
 		n.Premises = append(n.Premises, Premise{Kind: PremiseNoCancel, Site: n.Func.Addr,
 			Detail: "no thread is cancelled and nothing throws: no module loaded at start calls pthread_cancel or throws; " +
-				"a library loaded with " + n.Name + " could"})
+				"a library loaded with " + n.Name() + " could"})
 	}
 }
 

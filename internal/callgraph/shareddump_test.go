@@ -23,7 +23,7 @@ func graphLines(g *Graph) []string {
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%d %s!%q summary=%q hub=%v ext=%v copy-of=%d kind=%v size=%d reason=%q depth=%d",
-			id, mod, n.Name, n.Summary, n.Hub, n.External, g.Original(id), n.Frame.Kind, n.Frame.Size, n.Frame.Reason, n.RecursionDepth)
+			id, mod, n.Name(), n.Summary, n.Hub, n.External, g.Original(id), n.Frame.Kind, n.Frame.Size, n.Frame.Reason, n.RecursionDepth)
 		for _, cs := range n.Frame.Calls {
 			fmt.Fprintf(&b, " call{%#x %v %d}", cs.Addr, cs.Kind, cs.Depth)
 		}

@@ -81,7 +81,7 @@ func (g *Graph) ListStackArgs() {
 			"the callee does not write a stack word its caller passed no stack argument in: %s: %s; "+
 				"nothing was stored through rsp or pushed up to that word for the call (how compilers pass stack arguments); "+
 				"a caller passing one it wrote through rbp, or before SP last moved down, is outside this; --strict drops the word at the call",
-			n.Name, strings.Join(each, "; "))})
+			n.Name(), strings.Join(each, "; "))})
 	}
 }
 
@@ -107,5 +107,5 @@ func (g *Graph) noteCounterStackArgs(n *Node, lc *loopCount) {
 		"the callee does not write a stack word its caller passed no stack argument in: %s's loop counter (set at %#x) may be in a frame slot across calls: %s; "+
 			"nothing was stored through rsp or pushed since SP last moved down for them (how compilers pass stack arguments); "+
 			"a caller passing one it wrote through rbp is outside this; --strict drops the slots at every call",
-		n.Name, lc.Birth, strings.Join(each, "; "))})
+		n.Name(), lc.Birth, strings.Join(each, "; "))})
 }

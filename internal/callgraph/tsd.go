@@ -83,7 +83,7 @@ func (t *tsdCut) update(reached []bool) bool {
 		changed = true
 	}
 	if changed {
-		t.g.Nodes[t.hub].Name = tsdHubName(len(t.added))
+		t.g.Nodes[t.hub].name = tsdHubName(len(t.added))
 	}
 	return changed
 }
@@ -144,7 +144,7 @@ func (g *Graph) tsdModel(m *Module) *tsdCut {
 	t := &tsdCut{g: g, origins: origins, added: map[int]bool{}}
 	t.site = g.cut(id, site)
 	t.hub = len(g.Nodes)
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Name: tsdHubName(0), Frame: frame.Frame{Kind: frame.Static},
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, name: tsdHubName(0), Frame: frame.Frame{Kind: frame.Static},
 		Premises: []Premise{{Kind: PremiseGlibcModel, Site: site.Addr, Detail: "__nptl_deallocate_tsd calls only the destructors passed to " +
 			"pthread_key_create: glibc 2.34-2.36's __pthread_key_create is the only writer of __pthread_keys[].destr (its other users compute the " +
 			"array's address too, which the code cannot show they use only to read)"}}})

@@ -84,10 +84,10 @@ int main(void) {
 	}
 	g := buildModelled(t, withKey)
 	dealloc, to := tsdSite(t, g)
-	if len(to) != 1 || !strings.HasPrefix(g.Nodes[to[0]].Name, "[thread-specific data destructors") {
+	if len(to) != 1 || !strings.HasPrefix(g.Nodes[to[0]].Name(), "[thread-specific data destructors") {
 		var names []string
 		for _, id := range to {
-			names = append(names, g.Nodes[id].Name)
+			names = append(names, g.Nodes[id].Name())
 		}
 		t.Fatalf("__nptl_deallocate_tsd's destructor call goes to %v, want the thread-specific data destructors", names)
 	}
@@ -95,7 +95,7 @@ int main(void) {
 	var targets []string
 	for _, e := range hub.Edges {
 		if m := g.Nodes[e.To].Module; m == nil || !strings.HasPrefix(m.Name, "libc.so") {
-			targets = append(targets, g.Nodes[e.To].Name)
+			targets = append(targets, g.Nodes[e.To].Name())
 		}
 	}
 	if !slices.Equal(targets, []string{"deep_dtor"}) {
@@ -127,7 +127,7 @@ int main(void) {
 `)
 	g = buildModelled(t, none)
 	_, to = tsdSite(t, g)
-	if len(to) != 1 || !strings.HasPrefix(g.Nodes[to[0]].Name, "[thread-specific data destructors") {
+	if len(to) != 1 || !strings.HasPrefix(g.Nodes[to[0]].Name(), "[thread-specific data destructors") {
 		t.Fatalf("without pthread_key_create, the destructor call goes to %d nodes, want the destructors' node", len(to))
 	}
 	for _, e := range g.Nodes[to[0]].Edges {
@@ -152,8 +152,8 @@ int main(void) {
 	g = buildModelled(t, viaLookup)
 	dealloc, to = tsdSite(t, g)
 	for _, id := range to {
-		if strings.HasPrefix(g.Nodes[id].Name, "[thread-specific data destructors") {
-			t.Errorf("a key created through dlsym's pointer: the call was narrowed to %s", g.Nodes[id].Name)
+		if strings.HasPrefix(g.Nodes[id].Name(), "[thread-specific data destructors") {
+			t.Errorf("a key created through dlsym's pointer: the call was narrowed to %s", g.Nodes[id].Name())
 		}
 	}
 	if dtor := g.NodesNamed("deep_dtor"); len(dtor) != 1 || !g.reachable([]int{dealloc})[dtor[0]] {
@@ -174,11 +174,11 @@ int main(void) {
 	_, to = tsdSite(t, g)
 	taken := false
 	for _, id := range to {
-		if n := g.Nodes[id]; n.Hub && strings.HasPrefix(n.Name, "[any of ") {
+		if n := g.Nodes[id]; n.Hub && strings.HasPrefix(n.Name(), "[any of ") {
 			taken = true
 		}
-		if strings.HasPrefix(g.Nodes[id].Name, "[thread-specific data destructors") {
-			t.Errorf("a destructor read from a variable: the call was narrowed to %s", g.Nodes[id].Name)
+		if strings.HasPrefix(g.Nodes[id].Name(), "[thread-specific data destructors") {
+			t.Errorf("a destructor read from a variable: the call was narrowed to %s", g.Nodes[id].Name())
 		}
 	}
 	if !taken {

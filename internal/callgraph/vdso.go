@@ -190,7 +190,7 @@ func (g *Graph) linkVDSOPointers(v *vdsoLinker, ld *Module, object uint64) {
 		n.Edges = slices.DeleteFunc(n.Edges, func(e Edge) bool { return e.Site == at })
 		n.Assumed = slices.DeleteFunc(n.Assumed, func(a Assumption) bool { return a.Site == at })
 		n.Unresolved = slices.DeleteFunc(n.Unresolved, func(cs frame.CallSite) bool { return cs.Addr == at })
-		why := fmt.Sprintf("%s's call through GLRO(%s) at %#x", n.Name, strings.TrimPrefix(p.member, "_"), at)
+		why := fmt.Sprintf("%s's call through GLRO(%s) at %#x", n.Name(), strings.TrimPrefix(p.member, "_"), at)
 		if to < 0 {
 			v.premise(s.id, at, to, why, "never happens (this kernel's vDSO has no "+p.symbol+": ld.so leaves the pointer NULL, and the code makes the system call)")
 			continue
@@ -240,7 +240,7 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 		for fi := range m.File.Functions {
 			fn := &m.File.Functions[fi]
 			k := slices.IndexFunc(vdsoIFuncs, func(x struct{ ifunc, symbol string }) bool {
-				return fn.Name == x.ifunc || fn.LinkName == x.ifunc || slices.Contains(fn.Aliases, x.ifunc)
+				return fn.Name() == x.ifunc || fn.LinkName == x.ifunc || slices.Contains(fn.Aliases, x.ifunc)
 			})
 			if !fn.IFunc || k < 0 || !g.loadsSlot(m, fn, slot) {
 				continue
@@ -282,7 +282,7 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 				to := v.target(sym)
 				g.addEdge(s.id, to, cs, MethodGlibcModel)
 				v.premise(s.id, s.at, to, fmt.Sprintf("%s's call of %s at %#x (an ifunc whose resolver returns the vDSO's %s, else a system call)",
-					n.Name, vdsoIFuncs[k].ifunc, s.at, sym), "also goes to "+sym+" of that image")
+					n.Name(), vdsoIFuncs[k].ifunc, s.at, sym), "also goes to "+sym+" of that image")
 			}
 		}
 	}

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
 			m := with.nodeList[id]
 			if !reflect.DeepEqual(n.Frame, m.Frame) || !reflect.DeepEqual(n.Unresolved, m.Unresolved) ||
 				!reflect.DeepEqual(n.Assumed, m.Assumed) || !reflect.DeepEqual(n.BadTargets(), m.BadTargets()) {
-				t.Fatalf("wait %v: node %d %s differs: frame %+v, with the walk ahead %+v", wait, id, n.Name, n.Frame, m.Frame)
+				t.Fatalf("wait %v: node %d %s differs: frame %+v, with the walk ahead %+v", wait, id, n.Name(), n.Frame, m.Frame)
 			}
 		}
 		t.Logf("wait %v: %d nodes, %d library functions, %d frames taken from the walk ahead", wait, len(with.nodeList), libraryNodes, with.took)

@@ -129,7 +129,7 @@ func (c *fileCalls) thunk(g *Graph, f *binfile.File, addr uint64) (frame.Thunk, 
 	}
 	if !ok {
 		if fn, found := f.FunctionAt(addr); found {
-			t, ok = ThunkByName(fn.Name)
+			t, ok = ThunkByName(fn.CName()) // (its names are C names)
 		}
 	}
 	sh.mu.Lock()
@@ -265,7 +265,7 @@ func (c *fileCalls) decide(g *Graph, f *binfile.File, addr uint64, level int) bo
 	if !ok {
 		return false
 	}
-	if NoReturnName(fn.Name) || level > 0 && c.codeNeverReturns(g, f, fn, level-1) {
+	if noReturnFunction(fn) || level > 0 && c.codeNeverReturns(g, f, fn, level-1) {
 		return true
 	}
 	return c.declaredNoReturn(f, addr)

@@ -538,7 +538,7 @@ func hardFaultDetail(m *Machine, f *binfile.File, regs *Registers) string {
 
 func fnSuffix(f *binfile.File, pc uint64) string {
 	if fn, ok := f.Containing(pc &^ 1); ok {
-		return fmt.Sprintf(" (%s+%#x)", fn.Name, (pc&^1)-(fn.Addr&^1))
+		return fmt.Sprintf(" (%s+%#x)", fn.Name(), (pc&^1)-(fn.Addr&^1))
 	}
 	return ""
 }
@@ -547,7 +547,7 @@ func fnSuffix(f *binfile.File, pc uint64) string {
 func where(f *binfile.File, res *analysis.Result, pc uint64) string {
 	s := fmt.Sprintf("%#x", pc)
 	if fn, ok := f.Containing(pc &^ 1); ok {
-		s = fmt.Sprintf("%s+%#x", fn.Name, (pc&^1)-(fn.Addr&^1))
+		s = fmt.Sprintf("%s+%#x", fn.Name(), (pc&^1)-(fn.Addr&^1))
 	}
 	if res.Lines != nil {
 		if loc, ok := res.Lines.At(pc &^ 1); ok {
@@ -668,11 +668,11 @@ func pageSharers(f *binfile.File, bps map[uint64]string, b *Board) string {
 		page := a &^ (qemuPage - 1)
 		for i := range f.Functions {
 			fn := &f.Functions[i]
-			if fn.Addr >= page+qemuPage || fn.Addr+fn.Size <= page || own != nil && fn.Addr == own.Addr || seen[fn.Name] {
+			if fn.Addr >= page+qemuPage || fn.Addr+fn.Size <= page || own != nil && fn.Addr == own.Addr || seen[fn.Name()] {
 				continue
 			}
-			seen[fn.Name] = true
-			names = append(names, fn.Name)
+			seen[fn.Name()] = true
+			names = append(names, fn.Name())
 		}
 	}
 	if len(names) == 0 {

@@ -431,7 +431,7 @@ loop:
 				m.RemoveBreakpoint(pc)
 				continue
 			case "reset":
-				r.Handler, r.HandlerDetail = "safe-end", "system reset: the core restarted at the reset vector ("+reset.Name+")"
+				r.Handler, r.HandlerDetail = "safe-end", "system reset: the core restarted at the reset vector ("+reset.Name()+")"
 			case "safe":
 				r.Handler, r.HandlerDetail = "safe-end", opts.Safe+" reached (--safe)"
 			case "until":
@@ -839,7 +839,7 @@ func (r *Injection) recordFault(m *Machine, f *binfile.File, regs *Registers, pc
 	}
 	name := ""
 	if fn, ok := f.Containing(pc); ok {
-		name = fn.Name
+		name = fn.Name()
 	}
 	r.Fault = &FaultTaken{Vector: binfile.ExceptionName(exc), Handler: name, SP: uint64(regs.SP()), Status: fs}
 	return nil

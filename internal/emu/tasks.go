@@ -173,7 +173,7 @@ func (t *freertosTasks) initialEntry(m *Machine, tk rtos.Task) string {
 		}
 		pc := uint64(binary.LittleEndian.Uint32(b[i-4:]))
 		if fn, ok := t.f.FunctionAt(pc &^ 1); ok && fn.Addr&^1 == pc&^1 {
-			return fn.Name
+			return fn.Name()
 		}
 		return ""
 	}

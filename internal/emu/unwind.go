@@ -143,7 +143,7 @@ func (u *unwinder) backtrace(m *Machine, pc, sp, lr, r7 uint32, r7Valid bool) []
 func (u *unwinder) frame(pc, sp uint64) Frame {
 	fr := Frame{PC: pc &^ 1, SP: sp, Function: "?"}
 	if fn, ok := u.f.Containing(pc &^ 1); ok {
-		fr.Function = fn.Name
+		fr.Function = fn.Name()
 	}
 	if u.lines != nil {
 		if loc, ok := u.lines.At(pc &^ 1); ok {

@@ -137,7 +137,7 @@ func (t *freertosTasks) initialEntryRISCV(m *Machine, tk rtos.Task) string {
 		pc = binary.LittleEndian.Uint64(b)
 	}
 	if fn, ok := t.f.FunctionAt(pc); ok && fn.Addr == pc {
-		return fn.Name
+		return fn.Name()
 	}
 	return ""
 }

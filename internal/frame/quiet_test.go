@@ -103,7 +103,7 @@ func TestRegsQuietFrames(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				differ++
 				if differ <= 5 {
-					t.Errorf("%s: %s at %#x: frame %+v with regsQuiet, %+v without", path, fn.Name, fn.Addr, got, want)
+					t.Errorf("%s: %s at %#x: frame %+v with regsQuiet, %+v without", path, fn.Name(), fn.Addr, got, want)
 				}
 			}
 		}

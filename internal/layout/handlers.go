@@ -57,7 +57,7 @@ func checkHandlers(f *binfile.File, vt *binfile.VectorTable) (faults, loops []Fa
 		if !ok {
 			h = &FaultHandler{Name: fmt.Sprintf("handler@%#x", v.Handler), Addr: v.Handler, Vectors: []string{}}
 			if fn, ok := f.FunctionAt(v.Handler); ok {
-				h.Name = fn.Name
+				h.Name = fn.Name()
 			}
 			byAddr[v.Handler] = h
 			order = append(order, v.Handler)
@@ -293,7 +293,7 @@ func stackUse(f *binfile.File, e isa.Effect, code []byte) string {
 	case e.Flow == isa.FlowCall:
 		name := fmt.Sprintf("%#x", e.Target)
 		if fn, ok := f.FunctionAt(e.Target); ok {
-			name = fn.Name
+			name = fn.Name()
 		}
 		return "calls " + name
 	case e.Flow == isa.FlowIndirectCall:

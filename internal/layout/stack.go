@@ -552,7 +552,7 @@ func riscvEntryTop(f *binfile.File, syms []elf.Symbol) (uint64, string) {
 	}
 	where := fmt.Sprintf("%#x", f.Entry)
 	if fn, ok := f.FunctionAt(f.Entry); ok {
-		where = fmt.Sprintf("%s at %#x", fn.Name, f.Entry)
+		where = fmt.Sprintf("%s at %#x", fn.Name(), f.Entry)
 	}
 	from := "SP set by the reset code (the ELF entry, " + where + ")"
 	for _, n := range stackTopNames {
@@ -574,10 +574,10 @@ func riscvResetHeadroom(f *binfile.File, res *analysis.Result, h *Headroom) *Hea
 		return h
 	}
 	for _, e := range res.Entries {
-		if e.Name != fn.Name {
+		if e.Name != fn.Name() {
 			continue
 		}
-		h.TotalOf = "reset path from " + fn.Name + " only: no trap handler found"
+		h.TotalOf = "reset path from " + fn.Name() + " only: no trap handler found"
 		h.TotalAtLeast = e.AtLeast
 		if !e.Bounded || e.Bound == nil {
 			h.Unknown = "the worst case is not bounded (1 entry not bounded)"
@@ -597,7 +597,7 @@ func riscvResetHeadroom(f *binfile.File, res *analysis.Result, h *Headroom) *Hea
 		}
 		return h.withTotal(*e.Bound)
 	}
-	h.Unknown = "the analysis has no entry for " + fn.Name + ", the ELF entry"
+	h.Unknown = "the analysis has no entry for " + fn.Name() + ", the ELF entry"
 	return h
 }
 

@@ -470,7 +470,7 @@ func functionTable(f *binfile.File) string {
 		binary.LittleEndian.PutUint64(buf[:8], fn.Addr)
 		binary.LittleEndian.PutUint64(buf[8:], fn.Size)
 		h.Write(buf[:])
-		io.WriteString(h, fn.Name)
+		io.WriteString(h, fn.Name())
 		h.Write([]byte{0})
 	}
 	io.WriteString(h, f.DebugSymbols)

@@ -26,7 +26,7 @@ func libraryFrames(t *testing.T, prog string, c *libcache.Cache) (map[string]cal
 	out := map[string]callgraph.Node{}
 	for _, n := range g.Nodes {
 		if n.Module != nil && n.Module != g.Modules[0] && n.Func != nil {
-			out[n.Module.File.Path+" "+n.Name] = *n
+			out[n.Module.File.Path+" "+n.Name()] = *n
 		}
 	}
 	return out, g.Modules[1:]

@@ -349,7 +349,7 @@ func largestFrames(w io.Writer, r *analysis.Result, n int) {
 		if f.FrameKind != "static" {
 			kind = " (" + f.FrameKind + ")"
 		}
-		t.row(Bytes(f.FrameAtLeast), f.Name+kind, SourceLine(f.File, f.Line))
+		t.row(Bytes(f.FrameAtLeast), f.DisplayName()+kind, SourceLine(f.File, f.Line))
 	}
 	t.write(w)
 }

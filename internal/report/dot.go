@@ -153,7 +153,7 @@ func nodeLabel(r *analysis.Result, id int) string {
 	g := r.Graph
 	n := g.Nodes[id]
 	if n.Hub {
-		return fmt.Sprintf("%s\n%d edges", n.Name, len(n.Edges))
+		return fmt.Sprintf("%s\n%d edges", n.Name(), len(n.Edges))
 	}
 	name := g.QualifiedName(id)
 	if n.External {

@@ -320,7 +320,7 @@ func attrCall(ai archInfo, c *callgraph.Node, addr uint64, s *state, sums *summa
 		}
 	}
 	if sum := sums.attrOf(c); sum != nil {
-		applyAttrSummary(ai, s, sum, c.Name, addr)
+		applyAttrSummary(ai, s, sum, c.Name(), addr)
 		return true
 	}
 	return false
@@ -504,7 +504,7 @@ func (ss *summaries) attrOf(c *callgraph.Node) *attrSummary {
 		if cn == nil {
 			return callEffect{callee: "an indirect call"}
 		}
-		return callEffect{callee: cn.Name, attrsDone: attrCall(ss.ai, cn, addr, s, ss), regArgs: regArgsOnly(cn)}
+		return callEffect{callee: cn.Name(), attrsDone: attrCall(ss.ai, cn, addr, s, ss), regArgs: regArgsOnly(cn)}
 	}
 	// A tail call (jmp pthread_attr_setstacksize at -O2) is the call and
 	// the helper's return in one: its effect is applied to a copy of the
@@ -517,13 +517,13 @@ func (ss *summaries) attrOf(c *callgraph.Node) *attrSummary {
 		}
 		st := s.clone()
 		if !attrCall(ss.ai, cn, addr, &st, ss) {
-			st.forgetAttrs(cn.Name, addr)
+			st.forgetAttrs(cn.Name(), addr)
 		}
 		return st.attrs, true
 	}
 	sum := summarizeAttrs(ss.ai, insts, onCall, tail)
 	if sum != nil {
-		sum.name = c.Name
+		sum.name = c.Name()
 	}
 	ss.attrDone[c] = sum
 	return sum

@@ -109,7 +109,7 @@ func baseName(n string) string {
 // 260,000 allocations on libLLVM-15.)
 func nodeNames(n *callgraph.Node) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if !yield(baseName(n.Name)) || n.Func == nil {
+		if !yield(baseName(n.CName())) || n.Func == nil { // (its readers match C names)
 			return
 		}
 		if !yield(baseName(n.Func.LinkName)) {
@@ -190,7 +190,7 @@ func Find(g *callgraph.Graph) []Site {
 		if n.Module != main || n.Func == nil || n.Hub {
 			continue
 		}
-		if isCreator(id) || runtimeInternal(n.Name) {
+		if isCreator(id) {
 			continue // the creation machinery itself (a static build, a fake RTOS)
 		}
 		var want map[uint64]bool
@@ -202,7 +202,7 @@ func Find(g *callgraph.Graph) []Site {
 				want[e.Site] = true
 			}
 		}
-		if len(want) == 0 {
+		if len(want) == 0 || runtimeInternal(n.Name()) { // (the name last: demangled only for a caller of a creator)
 			continue
 		}
 		out = append(out, findIn(g, id, ai, want, sums)...)
@@ -245,7 +245,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 		if c == nil {
 			return callEffect{callee: "an indirect call"}
 		}
-		ce := callEffect{callee: c.Name, ret: callReturn(ai, c, s)}
+		ce := callEffect{callee: c.Name(), ret: callReturn(ai, c, s)}
 		ce.attrsDone = attrCall(ai, c, addr, s, sums)
 		ce.regArgs = regArgsOnly(c)
 		if s.escaped {
@@ -269,7 +269,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 	at := func(addr uint64, s *state) {
 		c := callees[addr]
 		name, kind := kindOf(c)
-		site := Site{Creator: name, CreatedBy: n.Name, Addr: addr, EntryNode: -1}
+		site := Site{Creator: name, CreatedBy: n.Name(), Addr: addr, EntryNode: -1}
 		switch kind {
 		case "pthread":
 			setEntry(g, &site, ai.arg(s, 2), ai)
@@ -301,7 +301,7 @@ func findIn(g *callgraph.Graph, id int, ai archInfo, want map[uint64]bool, sums 
 	for _, a := range sortedAddrs(want) {
 		if !seen[a] {
 			name, _ := kindOf(callees[a])
-			out = append(out, Site{Creator: name, CreatedBy: n.Name, Addr: a, EntryNode: -1,
+			out = append(out, Site{Creator: name, CreatedBy: n.Name(), Addr: a, EntryNode: -1,
 				EntryWhy: "the call's arguments could not be followed", SizeWhy: "the call's arguments could not be followed"})
 		}
 	}
@@ -479,7 +479,7 @@ func setEntry(g *callgraph.Graph, s *Site, v value, ai archInfo) {
 		return
 	}
 	s.EntryNode = g.Node(main, fi)
-	s.Entry = g.Nodes[s.EntryNode].Name
+	s.Entry = g.Nodes[s.EntryNode].Name()
 }
 
 // glibc keeps a thread's descriptor (struct pthread, 2,304 bytes on x86-64

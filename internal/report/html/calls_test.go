@@ -169,7 +169,7 @@ func TestHTMLCallersCallees(t *testing.T) {
 	for _, n := range res.Graph.Nodes {
 		if n.Hub && n.Module == res.Graph.Modules[0] {
 			for _, e := range n.Edges {
-				sets[n.Name] = append(sets[n.Name], res.Graph.QualifiedName(e.To))
+				sets[n.Name()] = append(sets[n.Name()], res.Graph.QualifiedName(e.To))
 			}
 		}
 	}

@@ -1,0 +1,306 @@
+package binfile
+
+import (
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/ianlancetaylor/demangle"
+)
+
+// Name is the function's name demangled: its link name when that is not
+// a C++ or Rust symbol (a C name is its own demangled form), else
+// Demangle(LinkName), made on the first call and kept (a text report
+// prints a few hundred of a C++ program's 77,000 names; demangling them
+// all when the file was opened was a tenth of its analysis). Safe from
+// any goroutine: every caller gets the same string.
+func (fn *Function) Name() string {
+	slot := fn.name
+	if slot == nil {
+		return fn.LinkName
+	}
+	if p := slot.Load(); p != nil {
+		return *p
+	}
+	name := Demangle(fn.LinkName)
+	if slot.CompareAndSwap(nil, &name) {
+		return name
+	}
+	return *slot.Load()
+}
+
+// CName is the function's name when that is a C name, else "": Name()
+// if its part before any '@' (a version, "abort@GLIBC_2.2.5") has only the
+// characters of a C symbol (letters, digits, '_', '.', '$') and does not
+// start as a mangled one does (_Z, _R, __Z). For a matcher that accepts
+// only C names (a model's "malloc", "main"), match(fn.CName()) is
+// match(fn.Name()), without demangling the names of a C++ program that
+// cannot demangle to a C name (mayDemanglePlain): a text report then
+// demangles little more than the names it prints.
+func (fn *Function) CName() string {
+	slot := fn.name
+	if slot != nil && slot.Load() == nil && !mayDemanglePlain(fn.LinkName) {
+		// Demangled, it is either itself (the demangler failed:
+		// mangled) or no C name.
+		return ""
+	}
+	return CName(fn.Name())
+}
+
+// CName is name when that is a C name (see Function.CName), else "".
+func CName(name string) string {
+	if base := baseName(name); plainSymbol(base) && !mangled(base) {
+		return name
+	}
+	return ""
+}
+
+// baseName is name without a version: its part before the first '@' not
+// at its start.
+func baseName(name string) string {
+	if i := strings.IndexByte(name, '@'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// NotYetDemangled says whether Name would demangle the link name now:
+// for a reader that can tell from the link name that the demangled name
+// cannot match (see callgraph's noReturnFunction).
+func (fn *Function) NotYetDemangled() bool {
+	return fn.name != nil && fn.name.Load() == nil
+}
+
+// MayDemangleToCName says whether the link name may demangle to a C
+// name (mayDemanglePlain); false means Name is the link name itself (the
+// demangler failed on it) or no C name.
+func (fn *Function) MayDemangleToCName() bool { return mayDemanglePlain(fn.LinkName) }
+
+// SetName gives the function a name of its own, kept as it is (not
+// demangled). It must be called before the function is shared.
+func (fn *Function) SetName(name string) {
+	if name == fn.LinkName && !mangled(name) {
+		fn.name = nil
+		return
+	}
+	fn.name = new(atomic.Pointer[string])
+	fn.name.Store(&name)
+}
+
+// mangled says whether Demangle may change name (a C++ or Rust symbol).
+func mangled(name string) bool {
+	return strings.HasPrefix(name, "_Z") || strings.HasPrefix(name, "_R") || strings.HasPrefix(name, "__Z")
+}
+
+// Demangle turns a C++ or Rust symbol into a readable name; other names are
+// returned unchanged, and so is a name the demangler fails on (it reports
+// failures as errors; a panic, a bug of it, is taken as one: names are
+// demangled when a reader asks, long after the file was opened).
+func Demangle(name string) (readable string) {
+	if !mangled(name) {
+		return name
+	}
+	defer func() {
+		if recover() != nil {
+			readable = name
+		}
+	}()
+	return demangle.Filter(name)
+}
+
+// demangleSlots gives each function whose link name is mangled the slot
+// its demangled name will be kept in (Function.Name), once f.Functions is
+// in its final order.
+func (f *File) demangleSlots() {
+	f.indexMangled()
+	f.demangled = make([]atomic.Pointer[string], len(f.mangled))
+	for k, i := range f.mangled {
+		f.Functions[i].name = &f.demangled[k]
+	}
+}
+
+// indexMangled lists the functions whose link names are mangled, and
+// forgets what Lookup found among their demangled names (NameFunction
+// renames and inserts functions).
+func (f *File) indexMangled() {
+	f.mangled = f.mangled[:0]
+	for i := range f.Functions {
+		if mangled(f.Functions[i].LinkName) {
+			f.mangled = append(f.mangled, i)
+		}
+	}
+	f.demangledAll = nil
+}
+
+// Lookup returns the function with this link name, demangled name or
+// alias: the first of f.Functions with one of them.
+//
+// The names of the map are the link names and aliases, which need no
+// demangling. A demangled name can only differ from its link name for a
+// mangled one (f.mangled), and a name with only the characters of a C
+// symbol before any '@' (plainSymbol: the names the analysis looks up) is
+// the demangled name of only the few mangled symbols mayDemanglePlain
+// accepts, which are demangled once, on the first lookup. Any other name (a C++ name,
+// "ns::f(int)", as a person may give one) makes Lookup demangle every
+// name, once.
+func (f *File) Lookup(name string) (*Function, bool) {
+	f.namesOnce.Do(func() {
+		f.names = make(map[string]int, 2*len(f.Functions))
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			if _, dup := f.names[fn.LinkName]; !dup {
+				f.names[fn.LinkName] = i
+			}
+			for _, a := range fn.Aliases {
+				if _, dup := f.names[a]; !dup {
+					f.names[a] = i
+				}
+			}
+		}
+		f.plainDemangled = map[string]int{}
+		for _, i := range f.mangled {
+			fn := &f.Functions[i]
+			if !mayDemanglePlain(fn.LinkName) {
+				continue
+			}
+			if n := fn.Name(); n != fn.LinkName {
+				if _, dup := f.plainDemangled[n]; !dup {
+					f.plainDemangled[n] = i
+				}
+			}
+		}
+	})
+	i, ok := f.names[name]
+	if !ok {
+		i = len(f.Functions)
+	}
+	j, demangled := f.plainDemangled[name]
+	if !plainSymbol(baseName(name)) {
+		j, demangled = f.firstDemangledAs(name)
+	}
+	if demangled && j < i {
+		i, ok = j, true
+	}
+	if !ok {
+		return nil, false
+	}
+	return &f.Functions[i], true
+}
+
+// firstDemangledAs is the index of the first function with a mangled link
+// name whose demangled name is name, whose part before any '@' is not
+// plainSymbol (see Lookup).
+func (f *File) firstDemangledAs(name string) (int, bool) {
+	if len(f.mangled) == 0 {
+		return 0, false
+	}
+	f.demangleMu.Lock()
+	defer f.demangleMu.Unlock()
+	if f.demangledAll == nil {
+		f.demangledAll = make(map[string]int, len(f.mangled))
+		for _, i := range f.mangled {
+			if n := f.Functions[i].Name(); n != f.Functions[i].LinkName {
+				if _, dup := f.demangledAll[n]; !dup {
+					f.demangledAll[n] = i
+				}
+			}
+		}
+	}
+	i, ok := f.demangledAll[name]
+	return i, ok
+}
+
+// plainSymbol says whether name has only the characters of a C symbol:
+// letters, digits, '_', '.' and '$'.
+func plainSymbol(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '$') {
+			return false
+		}
+	}
+	return true
+}
+
+// mayDemanglePlain says whether a mangled symbol may demangle to a name
+// whose part before any '@' plainSymbol accepts, from its form alone,
+// without demangling it. The
+// demangler prints a function's parameters in parentheses, nested names
+// with "::", templates with '<', special names ("vtable for") and clone
+// suffixes with spaces: what is left is a lone identifier, in C++
+// _Z[L]<length><identifier> or _ZN[L]<length><identifier>E, or anything of
+// a C++20 module (moduleAttached), in Rust (v0) a crate root,
+// _R[<version>]C...; anything else is a lone name only if
+// the demangler fails, and then it is the link name. (FuzzDemangledCNames
+// and TestDemangledCNames hold the demangler to it; a form missed here
+// would let Lookup and CName miss a function whose name demangles to a C
+// name.)
+func mayDemanglePlain(link string) bool {
+	if moduleAttached(link) || strings.Contains(link, "$SP$") || strings.Contains(link, "@") {
+		return true // an '@' of the demangled name (Rust's legacy symbols write it $SP$)
+	}
+	rest, ok := strings.CutPrefix(link, "_R")
+	if ok {
+		rest = strings.TrimLeft(rest, "0123456789")
+		return strings.HasPrefix(rest, "C")
+	}
+	rest, ok = strings.CutPrefix(link, "_Z")
+	if !ok {
+		rest, ok = strings.CutPrefix(link, "__Z")
+	}
+	return ok && loneIdentifier(rest)
+}
+
+// moduleAttached says whether a mangled name may name something of a
+// C++20 module: the demangler prints "f@mod(int)", whose part before '@'
+// is a lone identifier whatever follows. The module is W[P]<length><name>.
+func moduleAttached(link string) bool {
+	for i := strings.IndexByte(link, 'W'); i >= 0 && i+1 < len(link); {
+		next := link[i+1]
+		if next >= '0' && next <= '9' || next == 'P' {
+			return true
+		}
+		j := strings.IndexByte(link[i+1:], 'W')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
+// loneIdentifier says whether s is [N][L][H]...<length><identifier> (or an
+// operator's two letters), then maybe
+// a Rust (legacy) symbol's hash, 17h<16 hex digits>, and nothing the
+// demangler prints: digits, '_', 'n' and 'E' (discriminators, the end of a
+// nested name).
+func loneIdentifier(s string) bool {
+	s = strings.TrimLeft(s, "NLHKVrRO") // nesting, linkage, qualifiers
+	if len(s) > 2 && s[0] == 'v' && s[1] >= '0' && s[1] <= '9' {
+		s = s[2:] // a vendor's operator: "operator" and its name
+	}
+	_, tail, ok := cutSourceName(s)
+	if !ok {
+		if len(s) < 2 {
+			return false
+		}
+		tail = s[2:] // an operator's code: "dt" is "operator."
+	}
+	if hash, rest, ok := cutSourceName(tail); ok && len(hash) == 17 && hash[0] == 'h' {
+		tail = rest
+	}
+	return strings.Trim(tail, "0123456789_nE") == ""
+}
+
+// cutSourceName cuts <length><identifier> off the start of s.
+func cutSourceName(s string) (id, rest string, ok bool) {
+	digits := len(s) - len(strings.TrimLeft(s, "0123456789"))
+	if digits == 0 {
+		return "", s, false
+	}
+	n, err := strconv.Atoi(s[:digits])
+	if err != nil || n <= 0 || digits+n > len(s) {
+		return "", s, false
+	}
+	return s[digits : digits+n], s[digits+n:], true
+}
