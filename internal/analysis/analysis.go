@@ -296,6 +296,10 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
 	ahead := startThreads(res, g, opts) // (threadsbeside.go) beside what follows
+	var listAhead *functionsAhead
+	if fewEntries(specs) {
+		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go: early)
+	}
 	early := startLowerBounds(g, bo, vt == nil)
 	res.Bounds = bound.New(g, roots, bo)
 	early.forEntries(res, specs)
@@ -353,7 +357,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
-	listAhead := startFunctions(res, ahead, vt != nil) // (threadsbeside.go)
+	if !fewEntries(specs) {
+		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go)
+	}
 	for i := range res.Entries {
 		e := res.Entries[i]
 		e.PathNodes = paths.pathNodes(i, e.PathNodes)
