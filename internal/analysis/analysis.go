@@ -86,6 +86,9 @@ type Result struct {
 	File   *binfile.File    `json:"-"`
 
 	threadsBeside bool // findThreads ran beside the bounds (threadsbeside.go)
+	// threadsSharedBound: the threads' entries took their bounds from the
+	// entries' (entriesBound).
+	threadsSharedBound bool
 }
 
 // Function is one function of the analysed file.
@@ -295,13 +298,15 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
-	ahead := startThreads(res, g, opts) // (threadsbeside.go) beside what follows
+	entriesBound := newEntriesBound(cfg)
+	defer entriesBound.settle()
+	ahead := startThreads(res, g, opts, entriesBound) // (threadsbeside.go) beside what follows
 	var listAhead *functionsAhead
 	if fewEntries(specs) {
 		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go: early)
 	}
 	early := startLowerBounds(g, bo, vt == nil)
-	res.Bounds = bound.New(g, roots, bo)
+	res.Bounds = entriesBound.make(func() *bound.Analysis { return bound.New(g, roots, bo) })
 	early.forEntries(res, specs)
 	phase("bound")
 	var unexcluded *bound.Analysis

@@ -1,9 +1,12 @@
 package analysis
 
 import (
+	"sync"
+
 	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
+	"github.com/stackscope/stackscope/internal/config"
 )
 
 // Finding the threads beside the bounds. findThreads (threads.Find, and a
@@ -34,12 +37,55 @@ type functionsAhead = beside.Result[[]Function]
 // startThreads starts findThreads on a goroutine when it will only read
 // what no later phase of RunFile writes (see above), and returns nil when
 // it has to run in its place. g is res.Graph, final.
-func startThreads(res *Result, g *callgraph.Graph, opts Options) *threadsAhead {
+func startThreads(res *Result, g *callgraph.Graph, opts Options, entries *entriesBound) *threadsAhead {
 	if res.File.Arch.IsRISCV() || !threadsOnlyRead(g) {
 		return nil
 	}
 	res.threadsBeside = true
-	return beside.Start(func() []Thread { return findThreads(res, opts) })
+	return beside.Start(func() []Thread { return findThreadsWith(res, opts, entries) })
+}
+
+// entriesBound is the entries' bound (Result.Bounds) as the threads found
+// beside it see it: once made, the threads' entries take their bounds from
+// it when it covers them as their own bound.New would
+// (bound.Analysis.CoversAsOwn): on /usr/bin/node every thread entry and
+// every call start_thread makes after one is among the entries' nodes,
+// and a second bound of them was 0.19 s of CPU. Only beside: there the
+// graph is final, as it was when the entries' bound was made (in place,
+// findThreads may add start_thread's node and resolve it).
+type entriesBound struct {
+	cfg  *config.Config // the options' source: boundOptions(g, cfg)
+	done chan struct{}  // closed once a is made, or will not be
+	once sync.Once
+	a    *bound.Analysis
+}
+
+func newEntriesBound(cfg *config.Config) *entriesBound {
+	return &entriesBound{cfg: cfg, done: make(chan struct{})}
+}
+
+// make makes the entries' bound and hands it to the threads' goroutine.
+func (b *entriesBound) make(mk func() *bound.Analysis) *bound.Analysis {
+	defer b.settle()
+	b.a = mk()
+	return b.a
+}
+
+// settle lets the threads' goroutine go on, with the bound or (a panic
+// before it was made: RunFile's deferred call) without it.
+func (b *entriesBound) settle() { b.once.Do(func() { close(b.done) }) }
+
+// forRoots waits for the entries' bound and returns it when it gives each
+// of roots what bound.New(g, roots, boundOptions(g, cfg)) would; else nil.
+func (b *entriesBound) forRoots(cfg *config.Config, roots []int) *bound.Analysis {
+	if b == nil || cfg != b.cfg {
+		return nil
+	}
+	<-b.done
+	if b.a == nil || !b.a.CoversAsOwn(roots) {
+		return nil
+	}
+	return b.a
 }
 
 // threadsOnlyRead says whether findThreads will only read g: nothing is

@@ -17,7 +17,9 @@ import (
 // result-only analysis (the list made while the threads are still being
 // found, the nodes let go after) are those of a full one. Programs that
 // create pthreads (start_thread's part, its own bound) and a clone; with
-// -race, the goroutine's reads against the bounds' and the list's.
+// -race, the goroutine's reads against the bounds' and the list's. The
+// threads found beside take their bounds from the entries' analysis
+// (entriesBound), those found alone make their own: the same threads.
 func TestThreadsBesideSameAsAfter(t *testing.T) {
 	for _, c := range []struct {
 		src     string
@@ -41,6 +43,12 @@ func TestThreadsBesideSameAsAfter(t *testing.T) {
 			}
 			if got := full.threadsBeside; got != c.beside {
 				t.Errorf("threads found beside the bounds: %v, want %v", got, c.beside)
+			}
+			// Beside, the threads' entries are bounded by the entries'
+			// analysis (entriesBound): what findThreads alone, below, gets
+			// from a bound.New of their own.
+			if got := full.threadsSharedBound; got != c.beside {
+				t.Errorf("threads bounded by the entries' analysis: %v, want %v", got, c.beside)
 			}
 			// findThreads again, alone, on the graph RunFile left (it only
 			// read it), with the options RunFile gave it.
