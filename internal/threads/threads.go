@@ -363,10 +363,14 @@ type summaries struct {
 	// inside another (see maxAttrDepth).
 	attrDepth int
 	reach     map[reachKey]bool
+	// attrSetter is isAttrSetter's answer per node: 0 not asked yet, 1
+	// no, 2 yes.
+	attrSetter []int8
 }
 
 func newSummaries(g *callgraph.Graph, ai archInfo) *summaries {
-	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}, reach: map[reachKey]bool{}}
+	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}, reach: map[reachKey]bool{},
+		attrSetter: make([]int8, len(g.Nodes))}
 }
 
 // of returns the summary of a function of the analysed file, nil for one
