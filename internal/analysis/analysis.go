@@ -301,10 +301,6 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	entriesBound := newEntriesBound(cfg)
 	defer entriesBound.settle()
 	ahead := startThreads(res, g, opts, entriesBound) // (threadsbeside.go) beside what follows
-	var listAhead *functionsAhead
-	if fewEntries(specs) {
-		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go: early)
-	}
 	early := startLowerBounds(g, bo, vt == nil)
 	res.Bounds = entriesBound.make(func() *bound.Analysis { return bound.New(g, roots, bo) })
 	early.forEntries(res, specs)
@@ -354,6 +350,10 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, e)
 	}
 	phase("entries")
+	var listAhead *functionsAhead
+	if fewEntries(specs) {
+		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go: beside the lower bounds)
+	}
 	nr, lo, pl := early.finish(res)
 	// With ResultOnly, the entries' paths are written out once the graph
 	// is gone (chainPaths).

@@ -163,17 +163,17 @@ func startFunctions(res *Result, ahead *threadsAhead, interrupts bool) *function
 }
 
 // fewEntryPoints is the most entries for which the function list starts
-// beside the bound (fewEntries).
+// beside the lower bounds (fewEntries).
 const fewEntryPoints = 16
 
-// fewEntries says whether the function list starts as soon as the threads
-// do, beside the bound, the entries and the lower bounds, rather than
-// beside actionable. With a program's few entries (main, _start),
-// actionable and the entries take no time, so the list made beside them
-// ran alone at the end while the other core idled (/usr/bin/node: about
-// 0.04 s on an idle machine, one core's share of the list). With many
-// (a library's exports: libLLVM-15's 28,000), actionable takes one core
-// for as long as the list takes the other, and the bound and the lower
-// bounds keep both busy already: the list stays beside actionable. Both
-// places read the same final graph, so the list is the same.
+// fewEntries says whether the function list starts once the entries are
+// written out, beside the lower bounds, rather than after them, beside
+// actionable. With a program's few entries (main, _start) there is one
+// walk of the lower bounds, on one core, and actionable takes no time:
+// the list made after the walk ran alone at the end while the other core
+// idled, and so did the walk (/usr/bin/node). With many (a library's
+// exports: libLLVM-15's 28,000) the lower bounds' walks keep both cores
+// busy, and actionable takes one core for as long as the list takes the
+// other: the list stays beside actionable. Both places read the same
+// final graph, so the list is the same.
 func fewEntries(specs []bound.Spec) bool { return len(specs) <= fewEntryPoints }
