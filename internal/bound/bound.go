@@ -796,7 +796,7 @@ func (a *Analysis) reasonFacts() {
 	for i := range rOrder {
 		rOrder[i] = i
 	}
-	sort.SliceStable(rOrder, func(i, j int) bool { return reasonBefore(reasons[rOrder[i]], reasons[rOrder[j]]) })
+	sort.SliceStable(rOrder, func(i, j int) bool { return reasonBefore(&reasons[rOrder[i]], &reasons[rOrder[j]]) })
 	// Equal reasons share a rank: the copies of one function made per
 	// constant callback (callgraph's argcontext.go) have the same
 	// reasons, which an entry reaching several copies lists once.
@@ -812,7 +812,7 @@ func (a *Analysis) reasonFacts() {
 			reasonRank[k] = rank
 			a.reasonTable = append(a.reasonTable, reasons[i])
 		}
-		if prev >= 0 && rank != prevRank && !reasonBefore(reasons[prev], reasons[i]) {
+		if prev >= 0 && rank != prevRank && !reasonBefore(&reasons[prev], &reasons[i]) {
 			a.reasonTiesMixed = true
 		}
 		prev, prevRank = i, rank
@@ -892,7 +892,7 @@ func (a *Analysis) assumptionFacts() {
 	for i := range aOrder {
 		aOrder[i] = i
 	}
-	sort.SliceStable(aOrder, func(i, j int) bool { return assumptionBefore(assumes[aOrder[i]], assumes[aOrder[j]]) })
+	sort.SliceStable(aOrder, func(i, j int) bool { return assumptionBefore(&assumes[aOrder[i]], &assumes[aOrder[j]]) })
 	// Equal assumptions share a rank, as equal reasons do.
 	a.assumeTable = make([]Assumption, 0, len(assumes))
 	ownA := make([][]int32, len(a.cyclic))
@@ -905,7 +905,7 @@ func (a *Analysis) assumptionFacts() {
 			assumeRank[assumes[i]] = rank
 			a.assumeTable = append(a.assumeTable, assumes[i])
 		}
-		if prev >= 0 && rank != prevRank && !assumptionBefore(assumes[prev], assumes[i]) {
+		if prev >= 0 && rank != prevRank && !assumptionBefore(&assumes[prev], &assumes[i]) {
 			a.assumeTiesMixed = true
 		}
 		prev, prevRank = i, rank
@@ -918,7 +918,7 @@ func (a *Analysis) assumptionFacts() {
 // reasonBefore is the reasons' priority order: the program's own first,
 // they are the ones its author can act on; then by kind, function and
 // address. (Reasons it orders neither way keep the order of their nodes.)
-func reasonBefore(x, y Reason) bool {
+func reasonBefore(x, y *Reason) bool {
 	if x.Library != y.Library {
 		return x.Library < y.Library
 	}
@@ -932,7 +932,7 @@ func reasonBefore(x, y Reason) bool {
 }
 
 // assumptionBefore is the assumptions' order, as reasonBefore's.
-func assumptionBefore(x, y Assumption) bool {
+func assumptionBefore(x, y *Assumption) bool {
 	// A premise of the whole runtime model first: one line the cap on
 	// the list must not drop among libc's indirect calls.
 	if px, py := x.Kind == AssumeNoCancel, y.Kind == AssumeNoCancel; px != py {
