@@ -307,11 +307,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
-	entriesBound := newEntriesBound(cfg)
-	defer entriesBound.settle()
-	ahead := startThreads(res, g, opts, entriesBound) // (threadsbeside.go) beside what follows
+	shared := newEntriesBound(cfg) // (the entries' bound, for the threads')
+	defer shared.settle()
+	ahead := startThreads(res, g, opts, shared) // (threadsbeside.go) beside what follows
 	early := startLowerBounds(g, bo, vt == nil)
-	res.Bounds = entriesBound.make(func() *bound.Analysis { return bound.New(g, roots, bo) })
+	res.Bounds = shared.make(func() *bound.Analysis { return bound.New(g, roots, bo) })
 	early.forEntries(res, specs)
 	phase("bound")
 	var unexcluded *bound.Analysis
