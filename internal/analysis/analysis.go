@@ -307,7 +307,7 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
-	shared := newEntriesBound(cfg) // (the entries' bound, for the threads')
+	shared := newEntriesBound(bo) // (the entries' bound, for the threads')
 	defer shared.settle()
 	ahead := startThreads(res, g, opts, shared) // (threadsbeside.go) beside what follows
 	early := startLowerBounds(g, bo, vt == nil)

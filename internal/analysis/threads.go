@@ -100,7 +100,7 @@ func findThreadsWith(res *Result, opts Options, entries *entriesBound) []Thread 
 			cfg = checkAnnotations(res.File, nil, &res.Warnings)
 		}
 		bo = boundOptions(g, cfg)
-		if ba = entries.forRoots(cfg, roots); ba != nil {
+		if ba = entries.forRoots(bo, roots); ba != nil {
 			res.threadsSharedBound = true
 		} else {
 			ba = bound.New(g, roots, bo)

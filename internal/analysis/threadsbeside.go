@@ -1,12 +1,12 @@
 package analysis
 
 import (
+	"maps"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
-	"github.com/stackscope/stackscope/internal/config"
 )
 
 // Finding the threads beside the bounds. findThreads (threads.Find, and a
@@ -54,14 +54,14 @@ func startThreads(res *Result, g *callgraph.Graph, opts Options, entries *entrie
 // graph is final, as it was when the entries' bound was made (in place,
 // findThreads may add start_thread's node and resolve it).
 type entriesBound struct {
-	cfg  *config.Config // the options' source: boundOptions(g, cfg)
-	done chan struct{}  // closed once a is made, or will not be
+	opts bound.Options // the options it is made with
+	done chan struct{} // closed once a is made, or will not be
 	once sync.Once
 	a    *bound.Analysis
 }
 
-func newEntriesBound(cfg *config.Config) *entriesBound {
-	return &entriesBound{cfg: cfg, done: make(chan struct{})}
+func newEntriesBound(opts bound.Options) *entriesBound {
+	return &entriesBound{opts: opts, done: make(chan struct{})}
 }
 
 // make makes the entries' bound and hands it to the threads' goroutine.
@@ -76,9 +76,11 @@ func (b *entriesBound) make(mk func() *bound.Analysis) *bound.Analysis {
 func (b *entriesBound) settle() { b.once.Do(func() { close(b.done) }) }
 
 // forRoots waits for the entries' bound and returns it when it gives each
-// of roots what bound.New(g, roots, boundOptions(g, cfg)) would; else nil.
-func (b *entriesBound) forRoots(cfg *config.Config, roots []int) *bound.Analysis {
-	if b == nil || cfg != b.cfg {
+// of roots what bound.New(g, roots, opts) would; else nil. (The options
+// are compared, not only their source: the entries' were made before
+// threadsOnlyRead's Resolve, which may add nodes they name.)
+func (b *entriesBound) forRoots(opts bound.Options, roots []int) *bound.Analysis {
+	if b == nil || !sameOptions(opts, b.opts) {
 		return nil
 	}
 	<-b.done
@@ -177,3 +179,8 @@ const fewEntryPoints = 16
 // other: the list stays beside actionable. Both places read the same
 // final graph, so the list is the same.
 func fewEntries(specs []bound.Spec) bool { return len(specs) <= fewEntryPoints }
+
+// sameOptions says whether two bounds' options are equal.
+func sameOptions(x, y bound.Options) bool {
+	return maps.Equal(x.Overrides, y.Overrides) && maps.Equal(x.Depths, y.Depths) && maps.Equal(x.Excluded, y.Excluded)
+}
