@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
@@ -92,6 +93,9 @@ type Result struct {
 	File   *binfile.File    `json:"-"`
 
 	threadsBeside bool // findThreads ran beside the bounds (threadsbeside.go)
+	// threadsSharedBound: the threads' entries took their bounds from the
+	// entries' (entriesBound).
+	threadsSharedBound bool
 
 	// namesOnDemand is Options.NamesOnDemand (the function list reads it).
 	namesOnDemand bool
@@ -277,16 +281,16 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	if hasStart {
 		modelProgramStart(g, start, opts)
 	}
-	lines, err := srcloc.Load(f.ELF, f.Path)
-	if err != nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("source lines unknown: %v", err))
-	}
-	res.Lines = lines
-	if f.CFIError != nil {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("call-frame information ignored: %v", f.CFIError))
-	}
+	// The source lines are read beside the entries and the runtime's
+	// models, which read neither them nor the warnings, and leave a core
+	// partly idle (/usr/bin/node: 0.03 s); taken after the models.
+	linesAhead := beside.Start(func() sourceLines {
+		t, err := srcloc.Load(f.ELF, f.Path)
+		return sourceLines{t, err}
+	})
 	specs, vt, err := entrySpecs(f, g, opts)
 	if err != nil {
+		linesAhead.Wait() // (nothing left running, and its panic first, as before)
 		return nil, err
 	}
 	var traps *riscvTraps
@@ -308,6 +312,14 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	g.ModelRuntime()
 	g.ListStackArgs() // (after every model that replaces a frame)
 	phase("glibc models")
+	lines := linesAhead.Wait()
+	if lines.err != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("source lines unknown: %v", lines.err))
+	}
+	res.Lines = lines.table
+	if f.CFIError != nil {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("call-frame information ignored: %v", f.CFIError))
+	}
 	g.ClipEdges()
 	if vt != nil {
 		checkStackModes(f, g, vt, userRoots(specs), opts.Strict)
@@ -315,9 +327,11 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	checkEffects(f, g, cfg, &res.Warnings)
 	bo := boundOptions(g, cfg)
 	phase("stack checks")
-	ahead := startThreads(res, g, opts) // (threadsbeside.go) beside what follows
+	shared := newEntriesBound(bo) // (the entries' bound, for the threads')
+	defer shared.settle()
+	ahead := startThreads(res, g, opts, shared) // (threadsbeside.go) beside what follows
 	early := startLowerBounds(g, bo, vt == nil)
-	res.Bounds = bound.New(g, roots, bo)
+	res.Bounds = shared.make(func() *bound.Analysis { return bound.New(g, roots, bo) })
 	early.forEntries(res, specs)
 	phase("bound")
 	var unexcluded *bound.Analysis
@@ -365,6 +379,10 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.Entries = append(res.Entries, e)
 	}
 	phase("entries")
+	var listAhead *functionsAhead
+	if fewEntries(specs) {
+		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go: beside the lower bounds)
+	}
 	nr, lo, pl := early.finish(res)
 	// With ResultOnly, the entries' paths are written out once the graph
 	// is gone (chainPaths).
@@ -373,7 +391,9 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 		res.provedAtLeastAll(pl, paths)
 	}
 	phase("lower bounds")
-	listAhead := startFunctions(res, ahead, vt != nil) // (threadsbeside.go)
+	if !fewEntries(specs) {
+		listAhead = startFunctions(res, ahead, vt != nil) // (threadsbeside.go)
+	}
 	for i := range res.Entries {
 		e := res.Entries[i]
 		e.PathNodes = paths.pathNodes(i, e.PathNodes)
@@ -403,6 +423,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	paths.expandPending(res.Entries)
 	phase("paths")
 	return res, nil
+}
+
+// sourceLines is srcloc.Load's answer.
+type sourceLines struct {
+	table *srcloc.Table
+	err   error
 }
 
 // excludedEffect returns the entry's assumptions with its "excluded" ones
@@ -533,22 +559,66 @@ func (res *Result) lineAt(addr uint64) (string, int) {
 // name needs (QualifiedName) stays.
 func functions(g *callgraph.Graph, lines *srcloc.Table, release, onDemand bool) []Function {
 	main := g.Modules[0]
-	out := make([]Function, 0, len(main.File.Functions))
-	names := calleeNames{g.QualifiedNames(), onDemand}
+	listed := func(n *callgraph.Node) bool { return n.Module == main && n.Func != nil && n.Summary == "" }
+	// Made at its size: the program's copies of functions (one per
+	// constant callback) are nodes past its functions, and growing the
+	// list of /usr/bin/node's 77,000 moved 15 MB.
+	count := 0
+	for _, n := range g.Nodes {
+		if listed(n) {
+			count++
+		}
+	}
+	out := make([]Function, 0, count)
+	names := newCalleeNames(g, onDemand)
 	for id, n := range g.Nodes {
-		if n.Module == main && n.Func != nil && n.Summary == "" {
+		if listed(n) {
 			out = append(out, functionOf(id, n, names, lines))
 		}
 		if release {
 			releaseNode(n)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	sortByAddr(out)
 	return out
 }
 
+// sortByAddr sorts the list by address as sort.Slice on the list itself
+// would, functions at one address (copies of a function) in the same
+// order, while moving 16-byte keys instead of 200-byte Functions: the
+// sort decides from the comparisons alone, the same ones on the keys.
+// Then the list is put in that order in place (no second list).
+func sortByAddr(out []Function) {
+	type key struct {
+		addr uint64
+		at   int
+	}
+	keys := make([]key, len(out))
+	for i := range out {
+		keys[i] = key{out[i].Addr, i}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].addr < keys[j].addr })
+	// out[k] takes what was at keys[k].at: follow each cycle of the
+	// permutation once, marking the places done with -1.
+	for k := range keys {
+		if keys[k].at < 0 || keys[k].at == k {
+			continue
+		}
+		first := out[k]
+		j := k
+		for keys[j].at != k {
+			from := keys[j].at
+			out[j] = out[from]
+			keys[j].at = -1
+			j = from
+		}
+		out[j] = first
+		keys[j].at = -1
+	}
+}
+
 // functionOf is node id's entry in the list of functions.
-func functionOf(id int, n *callgraph.Node, names calleeNames, lines *srcloc.Table) Function {
+func functionOf(id int, n *callgraph.Node, names *calleeNames, lines *srcloc.Table) Function {
 	fr := n.Frame
 	fn := Function{Node: id,
 		Addr: n.Func.Addr, Size: n.Func.Size, FrameKind: fr.Kind.String(),
@@ -603,38 +673,50 @@ func releaseNode(n *callgraph.Node) {
 // library function's qualified name made once (callgraph.QualifiedNames):
 // built per call, the same "name (library)" strings were 30 MB of
 // libLLVM-15's live heap.
+// Which callees a list has named already is a mark per node (seen[to] ==
+// mark): a scan of the edges before each edge (they were thought short)
+// was half the list's time on /usr/bin/node, whose largest functions
+// make hundreds of calls.
 type calleeNames struct {
 	names    *callgraph.QualifiedNames
 	onDemand bool // Options.NamesOnDemand: no names, no calls
+	seen     []uint32
+	mark     uint32
+}
+
+func newCalleeNames(g *callgraph.Graph, onDemand bool) *calleeNames {
+	return &calleeNames{names: g.QualifiedNames(), onDemand: onDemand, seen: make([]uint32, len(g.Nodes))}
 }
 
 // calls are the qualified names of the nodes edges go to, each once, in
 // the order of the edges, in a list of that length (never nil).
-func (c calleeNames) calls(edges []callgraph.Edge) []string {
+func (c *calleeNames) calls(edges []callgraph.Edge) []string {
 	n := 0
-	for i, e := range edges {
-		if !calledBefore(edges[:i], e.To) {
+	c.next()
+	for _, e := range edges {
+		if c.seen[e.To] != c.mark {
+			c.seen[e.To] = c.mark
 			n++
 		}
 	}
 	out := make([]string, 0, n)
-	for i, e := range edges {
-		if !calledBefore(edges[:i], e.To) {
+	c.next()
+	for _, e := range edges {
+		if c.seen[e.To] != c.mark {
+			c.seen[e.To] = c.mark
 			out = append(out, c.names.Of(e.To))
 		}
 	}
 	return out
 }
 
-// calledBefore reports whether one of edges already goes to node to (edge
-// lists are short: a scan beats a map per function).
-func calledBefore(edges []callgraph.Edge, to int) bool {
-	for _, e := range edges {
-		if e.To == to {
-			return true
-		}
+// next starts a new mark (every node unmarked).
+func (c *calleeNames) next() {
+	c.mark++
+	if c.mark == 0 { // (wrapped: marks of 2^32 lists ago would match)
+		clear(c.seen)
+		c.mark = 1
 	}
-	return false
 }
 
 // entrySpecs picks the entry points: the user's, or the defaults for the

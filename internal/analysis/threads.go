@@ -61,7 +61,11 @@ type Thread struct {
 // through the creation call, so they get their own bound analysis with
 // the same options. A [budgets.threads] entry (by entry function name)
 // replaces the stack size found in the code.
-func findThreads(res *Result, opts Options) []Thread {
+func findThreads(res *Result, opts Options) []Thread { return findThreadsWith(res, opts, nil) }
+
+// findThreadsWith is findThreads, the threads' entries bounded by the
+// entries' bound when it covers them (entries: nil, or see entriesBound).
+func findThreadsWith(res *Result, opts Options, entries *entriesBound) []Thread {
 	out := []Thread{}
 	g := res.Graph
 	if g == nil {
@@ -96,7 +100,11 @@ func findThreads(res *Result, opts Options) []Thread {
 			cfg = checkAnnotations(res.File, nil, &res.Warnings)
 		}
 		bo = boundOptions(g, cfg)
-		ba = bound.New(g, roots, bo)
+		if ba = entries.forRoots(bo, roots); ba != nil {
+			res.threadsSharedBound = true
+		} else {
+			ba = bound.New(g, roots, bo)
+		}
 	}
 	var after *AfterEntry
 	if pthreads {

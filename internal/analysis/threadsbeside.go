@@ -1,7 +1,11 @@
 package analysis
 
 import (
+	"maps"
+	"sync"
+
 	"github.com/stackscope/stackscope/internal/beside"
+	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 )
 
@@ -33,12 +37,57 @@ type functionsAhead = beside.Result[[]Function]
 // startThreads starts findThreads on a goroutine when it will only read
 // what no later phase of RunFile writes (see above), and returns nil when
 // it has to run in its place. g is res.Graph, final.
-func startThreads(res *Result, g *callgraph.Graph, opts Options) *threadsAhead {
+func startThreads(res *Result, g *callgraph.Graph, opts Options, entries *entriesBound) *threadsAhead {
 	if res.File.Arch.IsRISCV() || !threadsOnlyRead(g) {
 		return nil
 	}
 	res.threadsBeside = true
-	return beside.Start(func() []Thread { return findThreads(res, opts) })
+	return beside.Start(func() []Thread { return findThreadsWith(res, opts, entries) })
+}
+
+// entriesBound is the entries' bound (Result.Bounds) as the threads found
+// beside it see it: once made, the threads' entries take their bounds from
+// it when it covers them as their own bound.New would
+// (bound.Analysis.CoversAsOwn): on /usr/bin/node every thread entry and
+// every call start_thread makes after one is among the entries' nodes,
+// and a second bound of them was 0.19 s of CPU. Only beside: there the
+// graph is final, as it was when the entries' bound was made (in place,
+// findThreads may add start_thread's node and resolve it).
+type entriesBound struct {
+	opts bound.Options // the options it is made with
+	done chan struct{} // closed once a is made, or will not be
+	once sync.Once
+	a    *bound.Analysis
+}
+
+func newEntriesBound(opts bound.Options) *entriesBound {
+	return &entriesBound{opts: opts, done: make(chan struct{})}
+}
+
+// make makes the entries' bound and hands it to the threads' goroutine.
+func (b *entriesBound) make(mk func() *bound.Analysis) *bound.Analysis {
+	defer b.settle()
+	b.a = mk()
+	return b.a
+}
+
+// settle lets the threads' goroutine go on, with the bound or (a panic
+// before it was made: RunFile's deferred call) without it.
+func (b *entriesBound) settle() { b.once.Do(func() { close(b.done) }) }
+
+// forRoots waits for the entries' bound and returns it when it gives each
+// of roots what bound.New(g, roots, opts) would; else nil. (The options
+// are compared, not only their source: the entries' were made before
+// threadsOnlyRead's Resolve, which may add nodes they name.)
+func (b *entriesBound) forRoots(opts bound.Options, roots []int) *bound.Analysis {
+	if b == nil || !sameOptions(opts, b.opts) {
+		return nil
+	}
+	<-b.done
+	if b.a == nil || !b.a.CoversAsOwn(roots) {
+		return nil
+	}
+	return b.a
 }
 
 // threadsOnlyRead says whether findThreads will only read g: nothing is
@@ -113,4 +162,25 @@ func startFunctions(res *Result, ahead *threadsAhead, interrupts bool) *function
 		return nil
 	}
 	return beside.Start(func() []Function { return functions(res.Graph, res.Lines, false, res.namesOnDemand) })
+}
+
+// fewEntryPoints is the most entries for which the function list starts
+// beside the lower bounds (fewEntries).
+const fewEntryPoints = 16
+
+// fewEntries says whether the function list starts once the entries are
+// written out, beside the lower bounds, rather than after them, beside
+// actionable. With a program's few entries (main, _start) there is one
+// walk of the lower bounds, on one core, and actionable takes no time:
+// the list made after the walk ran alone at the end while the other core
+// idled, and so did the walk (/usr/bin/node). With many (a library's
+// exports: libLLVM-15's 28,000) the lower bounds' walks keep both cores
+// busy, and actionable takes one core for as long as the list takes the
+// other: the list stays beside actionable. Both places read the same
+// final graph, so the list is the same.
+func fewEntries(specs []bound.Spec) bool { return len(specs) <= fewEntryPoints }
+
+// sameOptions says whether two bounds' options are equal.
+func sameOptions(x, y bound.Options) bool {
+	return maps.Equal(x.Overrides, y.Overrides) && maps.Equal(x.Depths, y.Depths) && maps.Equal(x.Excluded, y.Excluded)
 }

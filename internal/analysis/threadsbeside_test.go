@@ -2,11 +2,13 @@ package analysis
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/binfile"
+	"github.com/stackscope/stackscope/internal/bound"
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/testutil"
 )
@@ -17,7 +19,9 @@ import (
 // result-only analysis (the list made while the threads are still being
 // found, the nodes let go after) are those of a full one. Programs that
 // create pthreads (start_thread's part, its own bound) and a clone; with
-// -race, the goroutine's reads against the bounds' and the list's.
+// -race, the goroutine's reads against the bounds' and the list's. The
+// threads found beside take their bounds from the entries' analysis
+// (entriesBound), those found alone make their own: the same threads.
 func TestThreadsBesideSameAsAfter(t *testing.T) {
 	for _, c := range []struct {
 		src     string
@@ -41,6 +45,12 @@ func TestThreadsBesideSameAsAfter(t *testing.T) {
 			}
 			if got := full.threadsBeside; got != c.beside {
 				t.Errorf("threads found beside the bounds: %v, want %v", got, c.beside)
+			}
+			// Beside, the threads' entries are bounded by the entries'
+			// analysis (entriesBound): what findThreads alone, below, gets
+			// from a bound.New of their own.
+			if got := full.threadsSharedBound; got != c.beside {
+				t.Errorf("threads bounded by the entries' analysis: %v, want %v", got, c.beside)
 			}
 			// findThreads again, alone, on the graph RunFile left (it only
 			// read it), with the options RunFile gave it.
@@ -121,4 +131,33 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestEntriesBoundOnlyForSameOptions: the entries' bound is not taken for
+// the threads when their options differ (an exclusion, a declared frame
+// or depth one has and the other has not), and then it is not waited for.
+func TestEntriesBoundOnlyForSameOptions(t *testing.T) {
+	with := func(ex, fr, dp map[int]int64) bound.Options {
+		o := bound.Options{Overrides: map[int]int64{}, Depths: map[int]int64{}, Excluded: map[int]bool{}}
+		for k := range ex {
+			o.Excluded[k] = true
+		}
+		maps.Copy(o.Overrides, fr)
+		maps.Copy(o.Depths, dp)
+		return o
+	}
+	entries := with(map[int]int64{3: 0}, map[int]int64{4: 64}, nil)
+	b := newEntriesBound(entries) // (never made: forRoots must not wait)
+	for _, other := range []bound.Options{
+		with(nil, map[int]int64{4: 64}, nil),
+		with(map[int]int64{3: 0}, map[int]int64{4: 32}, nil),
+		with(map[int]int64{3: 0}, map[int]int64{4: 64}, map[int]int64{5: 2}),
+	} {
+		if a := b.forRoots(other, []int{1}); a != nil {
+			t.Errorf("options %+v: took the entries' bound made with %+v", other, entries)
+		}
+	}
+	if !sameOptions(entries, with(map[int]int64{3: 0}, map[int]int64{4: 64}, nil)) {
+		t.Error("equal options taken as different")
+	}
 }

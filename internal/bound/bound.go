@@ -199,6 +199,10 @@ type Analysis struct {
 	assumeTable []Assumption
 	reasonsOf   [][]int32
 	assumesOf   [][]int32
+	// reasonTiesMixed and assumeTiesMixed: two items of different
+	// content sort as equal (the stable sort then orders them by node, and
+	// their ranks by the first of each: see CoversAsOwn).
+	reasonTiesMixed, assumeTiesMixed bool
 }
 
 // New analyses every node of g reachable from the given entries.
@@ -795,25 +799,14 @@ func (a *Analysis) reasonFacts() {
 	for i := range rOrder {
 		rOrder[i] = i
 	}
-	sort.SliceStable(rOrder, func(i, j int) bool {
-		x, y := reasons[rOrder[i]], reasons[rOrder[j]]
-		if x.Library != y.Library {
-			return x.Library < y.Library
-		}
-		if x.Kind != y.Kind {
-			return x.Kind < y.Kind
-		}
-		if x.Function != y.Function {
-			return x.Function < y.Function
-		}
-		return x.Addr < y.Addr
-	})
+	sort.SliceStable(rOrder, func(i, j int) bool { return reasonBefore(&reasons[rOrder[i]], &reasons[rOrder[j]]) })
 	// Equal reasons share a rank: the copies of one function made per
 	// constant callback (callgraph's argcontext.go) have the same
 	// reasons, which an entry reaching several copies lists once.
 	a.reasonTable = make([]Reason, 0, len(reasons))
 	ownR := make([][]int32, len(a.cyclic))
 	reasonRank := map[reasonKey]int32{}
+	prev, prevRank := -1, int32(-1)
 	for _, i := range rOrder {
 		k := keyOf(reasons[i])
 		rank, ok := reasonRank[k]
@@ -822,6 +815,10 @@ func (a *Analysis) reasonFacts() {
 			reasonRank[k] = rank
 			a.reasonTable = append(a.reasonTable, reasons[i])
 		}
+		if prev >= 0 && rank != prevRank && !reasonBefore(&reasons[prev], &reasons[i]) {
+			a.reasonTiesMixed = true
+		}
+		prev, prevRank = i, rank
 		c := a.scc[reasonNode[i]]
 		ownR[c] = append(ownR[c], rank)
 	}
@@ -898,28 +895,12 @@ func (a *Analysis) assumptionFacts() {
 	for i := range aOrder {
 		aOrder[i] = i
 	}
-	sort.SliceStable(aOrder, func(i, j int) bool {
-		x, y := assumes[aOrder[i]], assumes[aOrder[j]]
-		// A premise of the whole runtime model first: one line the
-		// cap on the list must not drop among libc's indirect calls.
-		if px, py := x.Kind == AssumeNoCancel, y.Kind == AssumeNoCancel; px != py {
-			return px
-		}
-		if px, py := glibcPremise(x.Kind), glibcPremise(y.Kind); px != py {
-			return px // (the models of glibc's own code: a few lines, each for the whole run)
-		}
-		if x.Library != y.Library {
-			return x.Library < y.Library
-		}
-		if x.Function != y.Function {
-			return x.Function < y.Function
-		}
-		return x.Addr < y.Addr
-	})
+	sort.SliceStable(aOrder, func(i, j int) bool { return assumptionBefore(&assumes[aOrder[i]], &assumes[aOrder[j]]) })
 	// Equal assumptions share a rank, as equal reasons do.
 	a.assumeTable = make([]Assumption, 0, len(assumes))
 	ownA := make([][]int32, len(a.cyclic))
 	assumeRank := make(map[Assumption]int32, len(assumes))
+	prev, prevRank := -1, int32(-1)
 	for _, i := range aOrder {
 		rank, ok := assumeRank[assumes[i]]
 		if !ok {
@@ -927,10 +908,49 @@ func (a *Analysis) assumptionFacts() {
 			assumeRank[assumes[i]] = rank
 			a.assumeTable = append(a.assumeTable, assumes[i])
 		}
+		if prev >= 0 && rank != prevRank && !assumptionBefore(&assumes[prev], &assumes[i]) {
+			a.assumeTiesMixed = true
+		}
+		prev, prevRank = i, rank
 		c := a.scc[assumeNode[i]]
 		ownA[c] = append(ownA[c], rank)
 	}
 	a.assumesOf = a.reachedTop(ownA, MaxAssumptions)
+}
+
+// reasonBefore is the reasons' priority order: the program's own first,
+// they are the ones its author can act on; then by kind, function and
+// address. (Reasons it orders neither way keep the order of their nodes.)
+func reasonBefore(x, y *Reason) bool {
+	if x.Library != y.Library {
+		return x.Library < y.Library
+	}
+	if x.Kind != y.Kind {
+		return x.Kind < y.Kind
+	}
+	if x.Function != y.Function {
+		return x.Function < y.Function
+	}
+	return x.Addr < y.Addr
+}
+
+// assumptionBefore is the assumptions' order, as reasonBefore's.
+func assumptionBefore(x, y *Assumption) bool {
+	// A premise of the whole runtime model first: one line the cap on
+	// the list must not drop among libc's indirect calls.
+	if px, py := x.Kind == AssumeNoCancel, y.Kind == AssumeNoCancel; px != py {
+		return px
+	}
+	if px, py := glibcPremise(x.Kind), glibcPremise(y.Kind); px != py {
+		return px // (the models of glibc's own code: a few lines, each for the whole run)
+	}
+	if x.Library != y.Library {
+		return x.Library < y.Library
+	}
+	if x.Function != y.Function {
+		return x.Function < y.Function
+	}
+	return x.Addr < y.Addr
 }
 
 // reachedTop gives each component the first k of the ranks it or its
@@ -1123,3 +1143,34 @@ func (a *Analysis) ResetsAfter(id int) bool { return a.Analysed(id) && a.after[i
 // Analysed reports whether node id is reachable from the roots (and so
 // has a value).
 func (a *Analysis) Analysed(id int) bool { return id >= 0 && id < len(a.scc) && a.scc[id] >= 0 }
+
+// CoversAsOwn says whether Entry gives every node of roots what an
+// analysis of roots alone, New(g, roots, opts) on the same graph with the
+// same options, would give it: then that analysis need not be made (the
+// threads' entries, on a program's: analysis.findThreads).
+//
+// It does when every root was analysed here and no two reasons (or
+// assumptions) of different content sort as equal. Why: what Entry says
+// of a node is made from what the node reaches alone. Its component is
+// the same in any analysis that reaches it (its members in node order,
+// and the recursion reason found from its first member), and so are the
+// components it reaches, so its value, path, after-reset part and the
+// set of reasons and assumptions it reaches are too. Which of those are
+// listed, and in what order, follows their ranks; a rank is the place of
+// an item's content in the table of every item analysed, and two
+// analyses' tables order the items both hold alike when the order of
+// the sort is the order of their content. When two items of different
+// content sort as equal, the stable sort orders them by node, and an
+// item equal to one the other analysis holds first could come first
+// here: not covered.
+func (a *Analysis) CoversAsOwn(roots []int) bool {
+	if a.reasonTiesMixed || a.assumeTiesMixed {
+		return false
+	}
+	for _, r := range roots {
+		if !a.Analysed(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -104,19 +104,42 @@ func baseName(n string) string {
 	return n
 }
 
-// nodeNames are the names a node answers to. (An iterator, not a list:
-// kindOf asks about every node of the graph, and a list for each was
-// 260,000 allocations on libLLVM-15.)
+// maxKnownName is the longest name nodeNames gives: every one of its
+// callers looks the names up among C functions' names (creatorKind,
+// allocators, attrPreserving, the pthread_attr functions), all shorter
+// (TestKnownNamesAreShort).
+const maxKnownName = 64
+
+// knownBase is baseName(n) when that is at most maxKnownName long; ok is
+// false when it is longer, found without reading past that length: a
+// large C++ program's names are mostly much longer (/usr/bin/node: finding
+// the '@' in every callee's names was 0.05 s of the threads' search).
+func knownBase(n string) (base string, ok bool) {
+	head := n[:min(len(n), maxKnownName+1)]
+	if i := strings.IndexByte(head, '@'); i > 0 {
+		return n[:i], true
+	}
+	// No '@' in the head, or one first: baseName(n) is n.
+	return n, len(n) <= maxKnownName
+}
+
+// nodeNames are the names a node answers to, those longer than
+// maxKnownName left out. (An iterator, not a list: kindOf asks about
+// every node of the graph, and a list for each was 260,000 allocations on
+// libLLVM-15.)
 func nodeNames(n *callgraph.Node) iter.Seq[string] {
 	return func(yield func(string) bool) {
-		if !yield(baseName(n.CName())) || n.Func == nil { // (its readers match C names)
+		if b, ok := knownBase(n.CName()); ok && !yield(b) { // (its readers match C names)
 			return
 		}
-		if !yield(baseName(n.Func.LinkName)) {
+		if n.Func == nil {
+			return
+		}
+		if b, ok := knownBase(n.Func.LinkName); ok && !yield(b) {
 			return
 		}
 		for _, a := range n.Func.Aliases {
-			if !yield(baseName(a)) {
+			if b, ok := knownBase(a); ok && !yield(b) {
 				return
 			}
 		}
@@ -340,10 +363,14 @@ type summaries struct {
 	// inside another (see maxAttrDepth).
 	attrDepth int
 	reach     map[reachKey]bool
+	// attrSetter is isAttrSetter's answer per node: 0 not asked yet, 1
+	// no, 2 yes.
+	attrSetter []int8
 }
 
 func newSummaries(g *callgraph.Graph, ai archInfo) *summaries {
-	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}, reach: map[reachKey]bool{}}
+	return &summaries{g: g, ai: ai, done: map[*callgraph.Node]*summary{}, attrDone: map[*callgraph.Node]*attrSummary{}, reach: map[reachKey]bool{},
+		attrSetter: make([]int8, len(g.Nodes))}
 }
 
 // of returns the summary of a function of the analysed file, nil for one
