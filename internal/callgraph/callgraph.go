@@ -242,9 +242,10 @@ type Graph struct {
 	// are not proved: no address-taken set stands for their targets.
 	ifuncUnproved map[ifuncSite]string
 
-	// linearTables keeps, per function, where its jump tables land
-	// (decodeLinear; nil: not all read), under dataMu.
-	linearTables map[*binfile.Function]map[uint64][]uint64
+	// linearTables keeps, per function and jumps asked about, where
+	// its jump tables land (decodeLinear, tableTargetsOnce; nil: not all
+	// read), under dataMu.
+	linearTables map[tablesKey]map[uint64][]uint64
 	// fatal: glibc's fatal-error functions and the calls into them not
 	// followed (libcfatal.go).
 	fatal libcFatal

@@ -802,21 +802,42 @@ func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]
 	return insts, targets, true
 }
 
-// tableTargetsOnce is jumpTableTargets' answer for fn, found once: each
-// of the libio model's questions decodes the function again.
+// tableTargetsOnce is jumpTableTargets' answer for fn's jumps, found
+// once per graph: each of the libio model's questions decodes the
+// function again.
+//
+// The answer is kept by the function and the jumps asked about. The
+// jumps come from the asking node's frame (tailJump: an indirect jump the
+// frame lists as a tail call, in a frame with no jump table, is not a
+// table), and one function can be asked with two frames in one graph: a
+// model may replace a node's frame after other models decoded it
+// (boundLoaderVLAs walks ld.so's _dl_fini and _dl_sort_maps again in
+// ModelLoadedObjects, after linkArgumentCallbacks and the libio models;
+// glibc 2.36's have no indirect jump, so they are not asked today).
+// (modelCountedLoop replaces a frame before any model sees the node;
+// cloneNode's copy has the original's frame; the lazy resolver's,
+// codeNode's and a PLT stub's nodes have Functions of their own.) An
+// answer kept by the function alone would be the first frame's: jump
+// targets missing, or a jump the later frame takes for a table read as a
+// tail call, and decodeLinear would claim to know every place a branch
+// lands where it does not (edges dropped, a bound too small;
+// TestTableTargetsFollowTheFrame). Everything else the answer reads is
+// the same at every ask in a graph: fn's code, its linear decode (insts,
+// and the direct branches: the code and the decoder alone), its file and
+// --strict.
 //
 // In a run over several programs decodeLinear's answer is kept per file
-// and per the frame's tail calls that choose jumps (argshared.go): the
-// graph's answer by function, found for the jumps of the first frame
-// asked, is then not read (a result shared by the programs depends on
-// its key alone).
+// and per the frame's tail calls that choose jumps (argshared.go): this
+// graph's answers are then not read (a result shared by the programs
+// depends on its key alone).
 func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, insts []linearInst, jumps []int, direct map[uint64][]uint64) (map[uint64][]uint64, bool) {
 	if g.opts.Libraries.Shares() {
 		added := g.tableTargetsNow(m, fn, code, insts, jumps, direct)
 		return added, added != nil
 	}
+	key := tablesKey{fn: fn, jumps: jumpAddrs(insts, jumps)}
 	g.dataMu.Lock()
-	added, done := g.linearTables[fn]
+	added, done := g.linearTables[key]
 	g.dataMu.Unlock()
 	if done {
 		return added, added != nil
@@ -824,11 +845,28 @@ func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, i
 	added = g.tableTargetsNow(m, fn, code, insts, jumps, direct)
 	g.dataMu.Lock()
 	if g.linearTables == nil {
-		g.linearTables = map[*binfile.Function]map[uint64][]uint64{}
+		g.linearTables = map[tablesKey]map[uint64][]uint64{}
 	}
-	g.linearTables[fn] = added
+	g.linearTables[key] = added
 	g.dataMu.Unlock()
 	return added, added != nil
+}
+
+// tablesKey keys tableTargetsOnce's answers: the function and the
+// addresses of the jumps asked about (jumpAddrs).
+type tablesKey struct {
+	fn    *binfile.Function
+	jumps string
+}
+
+// jumpAddrs is the addresses of the jumps insts[j] (j in jumps), 8 bytes
+// each in the order given.
+func jumpAddrs(insts []linearInst, jumps []int) string {
+	b := make([]byte, 0, 8*len(jumps))
+	for _, j := range jumps {
+		b = binary.LittleEndian.AppendUint64(b, insts[j].addr)
+	}
+	return string(b)
 }
 
 // tableTargetsNow is jumpTableTargets' answer for fn, made now: where
