@@ -7,10 +7,10 @@ import (
 )
 
 // FuzzOpen feeds arbitrary bytes to Open and to everything a caller then
-// reads from the file, names demangled included: no input may panic. (The
-// fuzzer's minimizing of new inputs is bounded in TestMain, main_test.go.) Seeds: the example firmware's
-// header and corrupted variants, a small x86-64 PIE with GLOB_DAT
-// relocations (testdata/fuzz/FuzzOpen).
+// reads from the file, names demangled included: no input may panic.
+// Seeds: the example firmware's header and corrupted variants, a small
+// x86-64 PIE with GLOB_DAT relocations (testdata/fuzz/FuzzOpen). TestMain
+// (main_test.go) bounds the fuzzer's minimizing of each new input.
 func FuzzOpen(f *testing.F) {
 	if data, err := os.ReadFile("../../examples/firmware/firmware.elf"); err == nil {
 		f.Add(data)
