@@ -246,6 +246,21 @@ func Open(path string) (f *File, err error) {
 	return f, nil
 }
 
+// allocatedCompressed rejects a section that is both loaded into memory
+// and compressed: the ELF gABI forbids SHF_COMPRESSED with SHF_ALLOC (the
+// loader maps a section's bytes as they are), so no linker makes one, and
+// only a corrupted file has it. Reading such a section would inflate it to
+// the size its compression header claims, at every read: debug/elf
+// allocates up to 10 MB of it before it reads a byte, and reads .dynamic
+// again for each DynString and DynValue (a fuzzed 4 KB file whose
+// .dynamic claimed 2.4e18 bytes took 20 ms to open instead of 1).
+func allocatedCompressed(s *elf.Section) error {
+	if s.Flags&elf.SHF_ALLOC != 0 && s.Flags&elf.SHF_COMPRESSED != 0 {
+		return fmt.Errorf("corrupted ELF file: section %s is both loaded (SHF_ALLOC) and compressed (SHF_COMPRESSED)", s.Name)
+	}
+	return nil
+}
+
 func machineName(m elf.Machine) string {
 	s := m.String()
 	return strings.TrimPrefix(s, "EM_")
@@ -262,6 +277,9 @@ func (f *File) load(fileSize int64) error {
 		// a Go program's DWARF, has no ReaderAt.)
 		if s.Type != elf.SHT_NOBITS && s.FileSize > 0 && (s.Offset > uint64(fileSize) || s.FileSize > uint64(fileSize)-s.Offset) {
 			return fmt.Errorf("truncated ELF file: section %s ends beyond the end of the file", s.Name)
+		}
+		if err := allocatedCompressed(s); err != nil {
+			return err
 		}
 	}
 	sort.Slice(f.sections, func(i, j int) bool { return f.sections[i].sec.Addr < f.sections[j].sec.Addr })

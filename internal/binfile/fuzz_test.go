@@ -7,9 +7,10 @@ import (
 )
 
 // FuzzOpen feeds arbitrary bytes to Open and to everything a caller then
-// reads from the file: no input may panic. Seeds: the example firmware's
-// header and corrupted variants, a small x86-64 PIE with GLOB_DAT
-// relocations (testdata/fuzz/FuzzOpen).
+// reads from the file, names demangled included: no input may panic.
+// Seeds: the example firmware's header and corrupted variants, a small
+// x86-64 PIE with GLOB_DAT relocations (testdata/fuzz/FuzzOpen). TestMain
+// (main_test.go) bounds the fuzzer's minimizing of each new input.
 func FuzzOpen(f *testing.F) {
 	if data, err := os.ReadFile("../../examples/firmware/firmware.elf"); err == nil {
 		f.Add(data)
@@ -29,13 +30,17 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		defer file.Close()
-		for _, fn := range file.Functions {
+		for i := range file.Functions {
+			fn := &file.Functions[i]
 			file.Code(fn.Addr, fn.Size)
 			file.CodeEnd(fn.Addr)
+			fn.Name() // demangled on demand: a crafted name must not hang the demangler
+			fn.CName()
 		}
 		file.VectorTable()
 		file.UsesFloatingPoint()
 		file.Lookup("main")
+		file.Lookup("ns::f(int)") // a C++ name: every name demangled (firstDemangledAs)
 		file.AddressImports()
 		file.AddressImportSlots()
 		file.PointersTo(0, 1<<20)
