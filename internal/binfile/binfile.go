@@ -204,6 +204,9 @@ func Open(path string) (f *File, err error) {
 			if os.Getenv("STACKSCOPE_PANIC") == "1" {
 				panic(p)
 			}
+			if f != nil {
+				unmapFile(f.mapped) // (a panic in load: f is made)
+			}
 			r.Close()
 			f, err = nil, &InputError{path, fmt.Sprintf("corrupted ELF file (%v)", p)}
 		}
@@ -218,7 +221,7 @@ func Open(path string) (f *File, err error) {
 		r.Close()
 		return nil, &InputError{path, "corrupted or truncated ELF file: " + err.Error()}
 	}
-	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry, r: r, mapped: mapFile(r)}
+	f = &File{Path: path, ELF: ef, Type: ef.Type, Entry: ef.Entry, r: r}
 	switch {
 	case ef.Machine == elf.EM_X86_64 && ef.Class == elf.ELFCLASS64:
 		f.Arch = ArchX86_64
@@ -239,7 +242,11 @@ func Open(path string) (f *File, err error) {
 		r.Close()
 		return nil, &InputError{path, fmt.Sprintf("is an ELF %s, not an executable or shared object (link it first)", strings.ToLower(strings.TrimPrefix(ef.Type.String(), "ET_")))}
 	}
+	// Mapped once the file is one stackscope reads; a file rejected
+	// after this is unmapped again.
+	f.mapped = mapFile(r)
 	if err := f.load(st.Size()); err != nil {
+		unmapFile(f.mapped)
 		r.Close()
 		return nil, &InputError{path, err.Error()}
 	}
