@@ -20,6 +20,7 @@ import (
 	"github.com/stackscope/stackscope/internal/isa/thumb"
 	"github.com/stackscope/stackscope/internal/isa/x86"
 	"github.com/stackscope/stackscope/internal/libcache"
+	"github.com/stackscope/stackscope/internal/permute"
 	"github.com/stackscope/stackscope/internal/srcloc"
 )
 
@@ -598,23 +599,11 @@ func sortByAddr(out []Function) {
 		keys[i] = key{out[i].Addr, i}
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].addr < keys[j].addr })
-	// out[k] takes what was at keys[k].at: follow each cycle of the
-	// permutation once, marking the places done with -1.
-	for k := range keys {
-		if keys[k].at < 0 || keys[k].at == k {
-			continue
-		}
-		first := out[k]
-		j := k
-		for keys[j].at != k {
-			from := keys[j].at
-			out[j] = out[from]
-			keys[j].at = -1
-			j = from
-		}
-		out[j] = first
-		keys[j].at = -1
+	from := make([]int, len(keys))
+	for k, key := range keys {
+		from[k] = key.at // out[k] takes what was at keys[k].at
 	}
+	permute.Gather(out, from)
 }
 
 // functionOf is node id's entry in the list of functions.

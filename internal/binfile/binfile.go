@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/cfi"
+	"github.com/stackscope/stackscope/internal/permute"
 )
 
 // Arch is an instruction set the analysis supports.
@@ -699,25 +700,11 @@ func sortByAddr(fns []Function) {
 		order[i] = place{fns[i].Addr, i}
 	}
 	slices.SortFunc(order, func(a, b place) int { return cmp.Compare(a.addr, b.addr) })
-	// Function order[i].from goes to i: follow each cycle of that
-	// permutation once, marking a done place with from = -1.
-	for start := range order {
-		if order[start].from < 0 || order[start].from == start {
-			continue
-		}
-		held := fns[start]
-		at := start
-		for {
-			from := order[at].from
-			order[at].from = -1
-			if from == start {
-				fns[at] = held
-				break
-			}
-			fns[at] = fns[from]
-			at = from
-		}
+	from := make([]int, len(order))
+	for i, p := range order {
+		from[i] = p.from // function order[i].from goes to i
 	}
+	permute.Gather(fns, from)
 }
 
 // covered reports whether addr lies inside one of fns (sorted by address).
