@@ -20,19 +20,7 @@ import (
 // argument model (callbacks passed to tsearch, tfind, twalk,
 // pthread_once, qsort), each passing different callbacks.
 var argSharedPrograms = map[string]string{
-	"cbA": `#include <stdio.h>
-#include <stdlib.h>
-#include <search.h>
-static int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
-int main(int argc, char **argv) {
-	int v[] = {3, 1, 2};
-	qsort(v, 3, sizeof v[0], cmp);
-	void *root = NULL;
-	tsearch(&v[0], &root, cmp);
-	printf("%d\n", v[argc % 3]);
-	return 0;
-}
-`,
+	"cbA": callbackProgram,
 	"cbB": `#include <stdio.h>
 #include <search.h>
 #include <pthread.h>

@@ -12,11 +12,9 @@ import (
 // The glibc models' work shared out among the cores (issue 19) gives
 // what the one-at-a-time work gives, in the same order.
 
-// modelledLibcProgram is a small program's graph after the glibc models,
-// with libc and ld.so complete (their address-taken hubs made).
-func modelledLibcProgram(t *testing.T) *Graph {
-	t.Helper()
-	prog := buildC(t, t.TempDir(), "cb", `#include <stdio.h>
+// callbackProgram passes a comparator to qsort and tsearch: calls the
+// argument model follows into libc.
+const callbackProgram = `#include <stdio.h>
 #include <stdlib.h>
 #include <search.h>
 static int cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
@@ -28,7 +26,13 @@ int main(int argc, char **argv) {
 	printf("%d\n", v[argc % 3]);
 	return 0;
 }
-`)
+`
+
+// modelledLibcProgram is a small program's graph after the glibc models,
+// with libc and ld.so complete (their address-taken hubs made).
+func modelledLibcProgram(t *testing.T) *Graph {
+	t.Helper()
+	prog := buildC(t, t.TempDir(), "cb", callbackProgram)
 	g := buildModelled(t, prog)
 	if len(g.Modules) < 3 {
 		t.Fatalf("%d modules: libc and ld.so not loaded", len(g.Modules))
