@@ -265,6 +265,9 @@ type Graph struct {
 	// directAhead waits for the direct sites of a module being found on
 	// another goroutine (startDirectCallSites, argdirect.go).
 	directAhead map[*Module]func() directSites
+	// modelsAhead waits for the file-pure answers the models will ask
+	// for, made on another goroutine (startModelsAhead, modelsahead.go).
+	modelsAhead func() struct{}
 	// indexed receive the panic (or nil) of each of startIndexing's
 	// goroutines (resolveahead.go).
 	indexed []chan any

@@ -72,6 +72,7 @@ func (g *Graph) ModelRuntime() {
 		return
 	}
 	g.startDirectCallSites() // (argdirect.go; beside the models that precede linkArgumentCallbacks)
+	g.startModelsAhead()     // (modelsahead.go; beside the models before ld.so's hooks and the tables)
 	g.cutCancellation()
 	g.linkVDSO()
 	g.linkExitHandlers()
@@ -91,6 +92,7 @@ func (g *Graph) ModelRuntime() {
 	g.refreshExitHandlers()     // (libcstart.go; _dl_fini's frame may be bounded now)
 	g.boundHelperRecursion(cyc) // (libiohelper.go; needs the final edges)
 	g.finishDirectCallSites()   // (argdirect.go; the models' alone: not kept to the peak of memory)
+	g.finishModelsAhead()
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is
