@@ -268,6 +268,8 @@ type Graph struct {
 	// modelsAhead waits for the file-pure answers the models will ask
 	// for, made on another goroutine (startModelsAhead, modelsahead.go).
 	modelsAhead func() struct{}
+	// modelsAheadMade is how many answers startModelsAhead made (for a test).
+	modelsAheadMade int
 	// indexed receive the panic (or nil) of each of startIndexing's
 	// goroutines (resolveahead.go).
 	indexed []chan any

@@ -1,6 +1,7 @@
 package callgraph
 
 import (
+	"debug/elf"
 	"slices"
 
 	"github.com/stackscope/stackscope/internal/beside"
@@ -30,13 +31,12 @@ import (
 // condition that changes before the model runs costs the work, never the
 // answer: the answers are the file's, whoever makes them.
 func (g *Graph) startModelsAhead() {
-	if g.Modules[0].File.Shared {
+	if !modelsAheadOn || g.Modules[0].File.Shared {
 		return // no ModelReachableTables, no linkRtldHooks (a shared object)
 	}
 	var program *binfile.File
 	if !g.opts.Strict && slices.ContainsFunc(g.Modules[1:], func(m *Module) bool {
-		_, ok := m.File.Lookup(rtldMallocWords[0].word)
-		return ok && g.isInterpreter(m)
+		return g.isInterpreter(m) && hasRtldMallocWord(m.File)
 	}) {
 		program = g.Modules[0].File // (rtldMallocHubs' firstDefinition)
 	}
@@ -51,6 +51,10 @@ func (g *Graph) startModelsAhead() {
 	if program == nil && len(scans) == 0 {
 		return
 	}
+	g.modelsAheadMade = len(scans)
+	if program != nil {
+		g.modelsAheadMade++
+	}
 	g.modelsAhead = beside.Start(func() struct{} {
 		if program != nil {
 			program.LookupExported("") // builds the index once (sync.Once)
@@ -62,6 +66,10 @@ func (g *Graph) startModelsAhead() {
 	}).Wait
 }
 
+// modelsAheadOn says whether startModelsAhead starts anything (a test
+// turns it off to compare the graphs).
+var modelsAheadOn = true
+
 // finishModelsAhead waits for startModelsAhead's goroutine (raising its
 // panic), so that none outlives the models.
 func (g *Graph) finishModelsAhead() {
@@ -69,4 +77,16 @@ func (g *Graph) finishModelsAhead() {
 		g.modelsAhead()
 		g.modelsAhead = nil
 	}
+}
+
+// hasRtldMallocWord says whether ld.so's file has the first of the words
+// rtldMallocHubs reads (its symbols, as that reads them): whether the
+// hubs, and so the program's exported index, will likely be asked for.
+func hasRtldMallocWord(ld *binfile.File) bool {
+	for _, s := range ld.Symbols() {
+		if elf.ST_TYPE(s.Info) == elf.STT_OBJECT && s.Size == 8 && s.Name == rtldMallocWords[0].word {
+			return true
+		}
+	}
+	return false
 }
