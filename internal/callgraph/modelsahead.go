@@ -16,7 +16,7 @@ import (
 // for late in the phase depend on a file's bytes alone, not on the graph:
 // the program's index of exported names (binfile.File.LookupExported,
 // first asked by ld.so's malloc hooks, linkRtldHooks, which builds it for
-// node's 67,000 exported functions) and the sweep of libc's code and data
+// node's 67,000 exported names) and the sweep of libc's code and data
 // for the FILE jump tables (libioShared, asked by ModelReachableTables).
 // startModelsAhead makes them on a goroutine from the phase's start,
 // beside the models before them; the models then find them made (a
