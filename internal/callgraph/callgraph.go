@@ -266,6 +266,11 @@ type Graph struct {
 	// directAhead waits for the direct sites of a module being found on
 	// another goroutine (startDirectCallSites, argdirect.go).
 	directAhead map[*Module]func() directSites
+	// modelsAhead waits for the file-pure answers the models will ask
+	// for, made on another goroutine (startModelsAhead, modelsahead.go).
+	modelsAhead func() struct{}
+	// modelsAheadMade is how many answers startModelsAhead made (for a test).
+	modelsAheadMade int
 	// indexed receive the panic (or nil) of each of startIndexing's
 	// goroutines (resolveahead.go).
 	indexed []chan any

@@ -126,7 +126,7 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 	if len(hubs) == 0 {
 		return nil
 	}
-	shared := binfile.Derived(m.File, libioScanKey{g.Decoder, g.opts.Strict}, func() libioShared { return g.scanLibioFile(m, sec) })
+	shared := g.libioSharedOf(m)
 	if len(shared.tables) == 0 || !shared.ok {
 		return nil
 	}
@@ -163,6 +163,15 @@ func (g *Graph) libioInstallModel(m *Module) *libioInstalls {
 	}
 	md.apply()
 	return md
+}
+
+// libioSharedOf is libioShared for m's file (which has the libio
+// section), made once per file (binfile.Derived): by libioInstallModel,
+// or ahead of it (startModelsAhead, modelsahead.go).
+func (g *Graph) libioSharedOf(m *Module) libioShared {
+	return binfile.Derived(m.File, libioScanKey{g.Decoder, g.opts.Strict}, func() libioShared {
+		return g.scanLibioFile(m, m.File.ELF.Section(libioSection))
+	})
 }
 
 // libioScanKey names libioShared in binfile.Derived: the decoder that

@@ -72,6 +72,7 @@ func (g *Graph) ModelRuntime() {
 		return
 	}
 	g.startDirectCallSites() // (argdirect.go; beside the models that precede linkArgumentCallbacks)
+	g.startModelsAhead()     // (modelsahead.go; beside the models before ld.so's hooks and the tables)
 	g.cutCancellation()
 	g.linkVDSO()
 	g.linkExitHandlers()
@@ -91,6 +92,7 @@ func (g *Graph) ModelRuntime() {
 	g.refreshExitHandlers()     // (libcstart.go; _dl_fini's frame may be bounded now)
 	g.boundHelperRecursion(cyc) // (libiohelper.go; needs the final edges)
 	g.finishDirectCallSites()   // (argdirect.go; the models' alone: not kept to the peak of memory)
+	g.finishModelsAhead()
 }
 
 // PremiseNoAudit is the kind of the premise that no audit library is
@@ -108,7 +110,7 @@ const PremiseNoAudit = "no-audit"
 func (g *Graph) cutAuditCallbacks() {
 	for _, m := range g.Modules[1:] {
 		for fi := range m.File.Functions {
-			if !strings.HasPrefix(m.File.Functions[fi].Name(), "_dl_audit_") {
+			if !isAuditHook(&m.File.Functions[fi]) {
 				continue
 			}
 			id := g.nodeFor(m, fi)
@@ -129,6 +131,27 @@ func (g *Graph) cutAuditCallbacks() {
 				Detail: "not under LD_AUDIT: " + n.Name() + " calls an audit library's callbacks only when one is loaded (--ld-audit keeps them)"})
 		}
 	}
+}
+
+// auditHookPrefix starts the names of ld.so's audit hooks.
+const auditHookPrefix = "_dl_audit_"
+
+// isAuditHook says whether fn's name starts with auditHookPrefix, without
+// demangling a link name that does not hold the prefix: identifiers keep
+// their characters in a mangled name (C++: a length and the identifier;
+// Rust: the same, or punycode with the ASCII characters first and in
+// order), so a demangled name can start with the prefix only if the link
+// name holds it. cutAuditCallbacks asked every function of every library
+// (node: libstdc++'s C++ names, some 5,900 exported, demangled for it
+// alone: about 0.02 s of the
+// glibc models' one goroutine, issue 19). Any doubt on this (a symbol
+// whose demangling made the prefix out of escapes) errs to the safe side:
+// the function's calls are kept.
+func isAuditHook(fn *binfile.Function) bool {
+	if fn.NotYetDemangled() && !strings.Contains(fn.LinkName, auditHookPrefix) {
+		return false
+	}
+	return strings.HasPrefix(fn.Name(), auditHookPrefix)
 }
 
 // cutCancellation removes the paths from glibc's cancellation points into
