@@ -793,34 +793,17 @@ func (a *Analysis) reasonFacts() {
 			reasonNode = append(reasonNode, id)
 		}
 	}
-	// Priority order: the program's own first, they are the ones its
-	// author can act on; then by kind, function and address.
-	rOrder := make([]int, len(reasons))
-	for i := range rOrder {
-		rOrder[i] = i
-	}
-	sort.SliceStable(rOrder, func(i, j int) bool { return reasonBefore(&reasons[rOrder[i]], &reasons[rOrder[j]]) })
-	// Equal reasons share a rank: the copies of one function made per
-	// constant callback (callgraph's argcontext.go) have the same
-	// reasons, which an entry reaching several copies lists once.
-	a.reasonTable = make([]Reason, 0, len(reasons))
+	// Priority order (reasonBefore). Equal reasons share a rank: the
+	// copies of one function made per constant callback (callgraph's
+	// argcontext.go) have the same reasons, which an entry reaching
+	// several copies lists once.
+	var order []int
+	var rank []int32
+	a.reasonTable, order, rank, a.reasonTiesMixed = rankTable(reasons, keyOf, reasonBefore)
 	ownR := make([][]int32, len(a.cyclic))
-	reasonRank := map[reasonKey]int32{}
-	prev, prevRank := -1, int32(-1)
-	for _, i := range rOrder {
-		k := keyOf(reasons[i])
-		rank, ok := reasonRank[k]
-		if !ok {
-			rank = int32(len(a.reasonTable))
-			reasonRank[k] = rank
-			a.reasonTable = append(a.reasonTable, reasons[i])
-		}
-		if prev >= 0 && rank != prevRank && !reasonBefore(&reasons[prev], &reasons[i]) {
-			a.reasonTiesMixed = true
-		}
-		prev, prevRank = i, rank
+	for _, i := range order {
 		c := a.scc[reasonNode[i]]
-		ownR[c] = append(ownR[c], rank)
+		ownR[c] = append(ownR[c], rank[i])
 	}
 	a.reasonsOf = a.reachedTop(ownR, MaxReasons)
 }
@@ -891,31 +874,49 @@ func (a *Analysis) assumptionFacts() {
 			}
 		}
 	}
-	aOrder := make([]int, len(assumes))
-	for i := range aOrder {
-		aOrder[i] = i
-	}
-	sort.SliceStable(aOrder, func(i, j int) bool { return assumptionBefore(&assumes[aOrder[i]], &assumes[aOrder[j]]) })
 	// Equal assumptions share a rank, as equal reasons do.
-	a.assumeTable = make([]Assumption, 0, len(assumes))
+	var order []int
+	var rank []int32
+	a.assumeTable, order, rank, a.assumeTiesMixed = rankTable(assumes, func(x Assumption) Assumption { return x }, assumptionBefore)
 	ownA := make([][]int32, len(a.cyclic))
-	assumeRank := make(map[Assumption]int32, len(assumes))
-	prev, prevRank := -1, int32(-1)
-	for _, i := range aOrder {
-		rank, ok := assumeRank[assumes[i]]
-		if !ok {
-			rank = int32(len(a.assumeTable))
-			assumeRank[assumes[i]] = rank
-			a.assumeTable = append(a.assumeTable, assumes[i])
-		}
-		if prev >= 0 && rank != prevRank && !assumptionBefore(&assumes[prev], &assumes[i]) {
-			a.assumeTiesMixed = true
-		}
-		prev, prevRank = i, rank
+	for _, i := range order {
 		c := a.scc[assumeNode[i]]
-		ownA[c] = append(ownA[c], rank)
+		ownA[c] = append(ownA[c], rank[i])
 	}
 	a.assumesOf = a.reachedTop(ownA, MaxAssumptions)
+}
+
+// rankTable orders items by before, stably (items it orders neither way
+// keep their order), and numbers their contents in that order: table is
+// each content once, in order, and rank[i] the place of items[i]'s content
+// (key) in it. order is the items' indexes in that order. tiesMixed says
+// that two items of different content sorted as equal (their order then
+// comes from the items' order: see CoversAsOwn).
+func rankTable[T any, K comparable](items []T, key func(T) K, before func(x, y *T) bool) (table []T, order []int, rank []int32, tiesMixed bool) {
+	order = make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return before(&items[order[i]], &items[order[j]]) })
+	table = make([]T, 0, len(items))
+	rank = make([]int32, len(items))
+	ranks := make(map[K]int32, len(items))
+	prev, prevRank := -1, int32(-1)
+	for _, i := range order {
+		k := key(items[i])
+		r, ok := ranks[k]
+		if !ok {
+			r = int32(len(table))
+			ranks[k] = r
+			table = append(table, items[i])
+		}
+		if prev >= 0 && r != prevRank && !before(&items[prev], &items[i]) {
+			tiesMixed = true
+		}
+		prev, prevRank = i, r
+		rank[i] = r
+	}
+	return table, order, rank, tiesMixed
 }
 
 // reasonBefore is the reasons' priority order: the program's own first,
