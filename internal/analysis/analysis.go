@@ -6,7 +6,6 @@ package analysis
 import (
 	"debug/elf"
 	"fmt"
-	"sort"
 
 	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -580,30 +579,10 @@ func functions(g *callgraph.Graph, lines *srcloc.Table, release, onDemand bool) 
 			releaseNode(n)
 		}
 	}
-	sortByAddr(out)
+	// In the order sort.Slice on the list gives (functions at one address,
+	// copies of a function, included), each moved once.
+	permute.SortByAddr(out, func(fn *Function) uint64 { return fn.Addr })
 	return out
-}
-
-// sortByAddr sorts the list by address as sort.Slice on the list itself
-// would, functions at one address (copies of a function) in the same
-// order, while moving 16-byte keys instead of 200-byte Functions: the
-// sort decides from the comparisons alone, the same ones on the keys.
-// Then the list is put in that order in place (no second list).
-func sortByAddr(out []Function) {
-	type key struct {
-		addr uint64
-		at   int
-	}
-	keys := make([]key, len(out))
-	for i := range out {
-		keys[i] = key{out[i].Addr, i}
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].addr < keys[j].addr })
-	from := make([]int, len(keys))
-	for k, key := range keys {
-		from[k] = key.at // out[k] takes what was at keys[k].at
-	}
-	permute.Gather(out, from)
 }
 
 // functionOf is node id's entry in the list of functions.

@@ -2,41 +2,11 @@ package analysis
 
 import (
 	"fmt"
-	"math/rand"
-	"sort"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
 )
-
-// TestSortByAddrIsSortSlice: the function list's sort puts functions in
-// the order sort.Slice on the list itself gives, functions at one
-// address (copies of a function) included, whatever order they come in:
-// lists of every length up to a few hundred and larger ones, most
-// addresses shared by several functions.
-func TestSortByAddrIsSortSlice(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	for _, n := range []int{0, 1, 2, 3, 7, 12, 13, 50, 200, 1000, 5000} {
-		for trial := 0; trial < 20; trial++ {
-			list := make([]Function, n)
-			for i := range list {
-				list[i] = Function{Name: fmt.Sprint(i), Addr: uint64(r.Intn(max(n/3, 1)))}
-				if trial%4 == 0 {
-					list[i].Addr = uint64(i / 3) // nearly sorted: pdqsort's other paths
-				}
-			}
-			want := append([]Function(nil), list...)
-			sort.Slice(want, func(i, j int) bool { return want[i].Addr < want[j].Addr })
-			sortByAddr(list)
-			for i := range list {
-				if list[i].Name != want[i].Name {
-					t.Fatalf("%d functions, trial %d: at %d %s (%#x), sort.Slice gives %s (%#x)", n, trial, i, list[i].Name, list[i].Addr, want[i].Name, want[i].Addr)
-				}
-			}
-		}
-	}
-}
 
 // TestCalleeNamesOncePerCallee: each callee named once, in the order of
 // its first edge, the list exactly that long, across lists made one

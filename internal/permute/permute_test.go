@@ -1,8 +1,10 @@
 package permute
 
 import (
+	"fmt"
 	"math/rand"
 	"slices"
+	"sort"
 	"testing"
 )
 
@@ -30,6 +32,35 @@ func TestGatherIsACopyInOrder(t *testing.T) {
 			Gather(xs, from)
 			if !slices.Equal(xs, want) {
 				t.Fatalf("n=%d trial %d: got %v, want %v", n, trial, xs, want)
+			}
+		}
+	}
+}
+
+// TestSortByAddrIsSortSlice: SortByAddr puts a list in the order
+// sort.Slice on the list itself gives, elements at one address included,
+// whatever order they come in: lists of every length up to a few hundred
+// and larger ones, most addresses shared by several elements.
+func TestSortByAddrIsSortSlice(t *testing.T) {
+	type fn struct {
+		name string
+		addr uint64
+	}
+	r := rand.New(rand.NewSource(1))
+	for _, n := range []int{0, 1, 2, 3, 7, 12, 13, 50, 200, 1000, 5000} {
+		for trial := 0; trial < 20; trial++ {
+			list := make([]fn, n)
+			for i := range list {
+				list[i] = fn{fmt.Sprint(i), uint64(r.Intn(max(n/3, 1)))}
+				if trial%4 == 0 {
+					list[i].addr = uint64(i / 3) // nearly sorted: pdqsort's other paths
+				}
+			}
+			want := slices.Clone(list)
+			sort.Slice(want, func(i, j int) bool { return want[i].addr < want[j].addr })
+			SortByAddr(list, func(f *fn) uint64 { return f.addr })
+			if !slices.Equal(list, want) {
+				t.Fatalf("%d elements, trial %d: not sort.Slice's order", n, trial)
 			}
 		}
 	}
