@@ -824,17 +824,10 @@ func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]
 // TestTableTargetsFollowTheFrame). Everything else the answer reads is
 // the same at every ask in a graph: fn's code, its linear decode (insts,
 // and the direct branches: the code and the decoder alone), its file and
-// --strict.
-//
-// In a run over several programs decodeLinear's answer is kept per file
-// and per the frame's tail calls that choose jumps (argshared.go): this
-// graph's answers are then not read (a result shared by the programs
-// depends on its key alone).
+// --strict. (So an answer is the same whichever graph found it: in a run
+// over several programs, decodeLinear's answer made in one graph is
+// shared by all, argshared.go.)
 func (g *Graph) tableTargetsOnce(m *Module, fn *binfile.Function, code []byte, insts []linearInst, jumps []int, direct map[uint64][]uint64) (map[uint64][]uint64, bool) {
-	if g.opts.Libraries.Shares() {
-		added := g.tableTargetsNow(m, fn, code, insts, jumps, direct)
-		return added, added != nil
-	}
 	key := tablesKey{fn: fn, jumps: jumpAddrs(insts, jumps)}
 	g.dataMu.Lock()
 	added, done := g.linearTables[key]
