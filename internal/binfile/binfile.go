@@ -76,9 +76,12 @@ type Function struct {
 	// IFunc marks a GNU indirect function: Addr is its resolver, not the
 	// implementation callers reach.
 	IFunc bool
-	// weak is with the other one-byte fields: a function is 112 bytes,
-	// not 120 (a large library has 150,000 of them).
+	// weak and renamed are with the other one-byte fields: a function is
+	// 112 bytes, not 120 (a large library has 150,000 of them).
 	weak bool
+	// renamed: SetName gave the function a name of its own, which its
+	// link name does not determine.
+	renamed bool
 	// Aliases are other symbols (link names) at the same address.
 	Aliases []string
 	// Parts are the function's code elsewhere: GCC's .cold parts, which

@@ -470,7 +470,13 @@ func functionTable(f *binfile.File) string {
 		binary.LittleEndian.PutUint64(buf[:8], fn.Addr)
 		binary.LittleEndian.PutUint64(buf[8:], fn.Size)
 		h.Write(buf[:])
-		io.WriteString(h, fn.Name())
+		// The link name, not Name(): the demangled name follows from it
+		// for the build of stackscope the header names.
+		name, own := fn.NameKey()
+		if own {
+			h.Write([]byte{1})
+		}
+		io.WriteString(h, name)
 		h.Write([]byte{0})
 	}
 	io.WriteString(h, f.DebugSymbols)
