@@ -89,6 +89,10 @@ func newGconvTop() *gconvTop {
 
 func (t *gconvTop) wantsMembers(*dwarf.Entry, dwarf.Tag) bool { return false }
 
+func (t *gconvTop) readsTag(tag dwarf.Tag) bool {
+	return tag == dwarf.TagStructType || tag == dwarf.TagVariable
+}
+
 func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
 	if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {
 		t.structs[e.Offset] = true

@@ -149,6 +149,10 @@ func (t *libioTop) wantsMembers(e *dwarf.Entry, _ dwarf.Tag) bool {
 	return e.Tag == dwarf.TagStructType && libioMembers[name] != ""
 }
 
+func (t *libioTop) readsTag(tag dwarf.Tag) bool {
+	return tag == dwarf.TagStructType || tag == dwarf.TagVariable
+}
+
 func (t *libioTop) read(e *dwarf.Entry, _ dwarf.Tag, members []*dwarf.Entry) {
 	switch {
 	case e.Tag == dwarf.TagStructType && e.Children && t.wantsMembers(e, 0):

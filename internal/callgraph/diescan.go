@@ -1,0 +1,442 @@
+package callgraph
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"encoding/binary"
+	"sort"
+)
+
+// The shape of a DWARF entry without debug/dwarf's decoding of it. The
+// prefetch's walk of libc's top-level entries (walkTopLevelUsers) reads
+// 260,000 of them, and debug/dwarf allocates an Entry, its fields and a
+// boxed value per attribute for each; 210,000 of them (pointer, const and
+// restrict types, typedefs, base, array, subroutine, union and enum
+// types) no reader looks at beyond their tag and where the next one
+// starts. dieScanner reads just that (tag, children, DW_AT_sibling, the
+// entry's end) from the abbreviations, so the walk skips those entries
+// without building them. debug/dwarf has no such reader (its abbreviation
+// tables and units are private), so this is our own, kept to what the
+// walk needs.
+//
+// It answers only where debug/dwarf's Reader.Next, put at the same offset,
+// would read the entry without an error and end it at the same place: a
+// form whose value is looked up elsewhere (strx, addrx, rnglistx) or one
+// it does not know, a value that runs past its unit, an abbreviation
+// table that does not read, and it says it does not know, and the walk
+// reads that entry with debug/dwarf. FuzzDIEScanner checks the answers
+// against debug/dwarf's on mutated DWARF.
+
+// dieScanner reads entries' shapes from a .debug_info section.
+type dieScanner struct {
+	info           []byte
+	units          []scanUnit // by offset
+	last           int        // the unit of the last shape asked (entries are asked in order)
+	strEnd         int        // .debug_str's last NUL + 1 (0: none): a strp below it reads
+	lineStrEnd     int        // the same for .debug_line_str
+	abbrevsByTable map[uint64]map[uint32]*scanAbbrev
+}
+
+// scanUnit is one unit of .debug_info, as debug/dwarf's parseUnits reads
+// its header.
+type scanUnit struct {
+	base       dwarf.Offset // the header's offset (references are relative to it)
+	start, end dwarf.Offset // its entries
+	vers       int
+	asize      int
+	is64       bool
+	abbrevs    map[uint32]*scanAbbrev // nil: the table did not read as expected
+}
+
+// scanAbbrev is one abbreviation: nil forms when the scanner cannot read
+// an entry of it.
+type scanAbbrev struct {
+	tag      dwarf.Tag
+	children bool
+	forms    []uint64
+	sibling  int // the index in forms of the first DW_AT_sibling, -1: none
+}
+
+// dieShape is what dieScanner reads of an entry.
+type dieShape struct {
+	tag        dwarf.Tag
+	children   bool
+	hasSibling bool         // DW_AT_sibling, first of the entry's, is a reference (what Reader.SkipChildren follows)
+	sibling    dwarf.Offset // its value
+	end        dwarf.Offset // where the entry's attributes end: its first child, or the next entry
+	unit       *scanUnit
+}
+
+// newDIEScanner reads the units' headers of info and the abbreviation
+// tables they name; nil when the units do not read as debug/dwarf reads
+// them (the walk then uses debug/dwarf alone).
+func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
+	s := &dieScanner{info: info, abbrevsByTable: map[uint64]map[uint32]*scanAbbrev{}}
+	if i := bytes.LastIndexByte(str, 0); i >= 0 {
+		s.strEnd = i + 1
+	}
+	if i := bytes.LastIndexByte(lineStr, 0); i >= 0 {
+		s.lineStrEnd = i + 1
+	}
+	off := 0
+	for off < len(info) {
+		base := off
+		if len(info)-off < 4 {
+			return nil
+		}
+		n := uint64(binary.LittleEndian.Uint32(info[off:]))
+		off += 4
+		is64 := false
+		if n == 0xffffffff {
+			if len(info)-off < 8 {
+				return nil
+			}
+			n = binary.LittleEndian.Uint64(info[off:])
+			off += 8
+			is64 = true
+		} else if n >= 0xfffffff0 {
+			return nil
+		}
+		if n == 0 || n != uint64(uint32(n)) || n > uint64(len(info)-off) {
+			// (debug/dwarf skips a unit of length 0, and rejects a
+			// length over 32 bits: not ours to follow)
+			return nil
+		}
+		unitEnd := off + int(n)
+		u := scanUnit{base: dwarf.Offset(base), is64: is64, end: dwarf.Offset(unitEnd)}
+		h := info[off:unitEnd]
+		if len(h) < 2 {
+			return nil
+		}
+		u.vers = int(binary.LittleEndian.Uint16(h))
+		h = h[2:]
+		if u.vers < 2 || u.vers > 5 {
+			return nil
+		}
+		utype := byte(0)
+		if u.vers >= 5 {
+			if len(h) < 2 {
+				return nil
+			}
+			utype, u.asize = h[0], int(h[1])
+			h = h[2:]
+		}
+		var table uint64
+		if is64 {
+			if len(h) < 8 {
+				return nil
+			}
+			table, h = binary.LittleEndian.Uint64(h), h[8:]
+		} else {
+			if len(h) < 4 {
+				return nil
+			}
+			table, h = uint64(binary.LittleEndian.Uint32(h)), h[4:]
+		}
+		if u.vers < 5 {
+			if len(h) < 1 {
+				return nil
+			}
+			u.asize, h = int(h[0]), h[1:]
+		}
+		switch utype {
+		case 0, 1, 3: // (none before DWARF 5), DW_UT_compile, DW_UT_partial
+		default:
+			return nil // type, skeleton and split units: not read here
+		}
+		u.start = dwarf.Offset(unitEnd - len(h))
+		abbrevs, ok := s.abbrevsByTable[table]
+		if !ok {
+			abbrevs = parseScanAbbrevs(abbrev, table)
+			s.abbrevsByTable[table] = abbrevs
+		}
+		u.abbrevs = abbrevs
+		s.units = append(s.units, u)
+		off = unitEnd
+	}
+	return s
+}
+
+// parseScanAbbrevs reads the abbreviation table at off; nil when it does
+// not read whole (its entries are then left to debug/dwarf). An
+// abbreviation code given twice is left out: none is read here.
+func parseScanAbbrevs(abbrev []byte, off uint64) map[uint32]*scanAbbrev {
+	if off > uint64(len(abbrev)) {
+		return nil
+	}
+	b := abbrev[off:]
+	out := map[uint32]*scanAbbrev{}
+	twice := map[uint32]bool{}
+	for {
+		code, ok := uleb(&b)
+		if !ok || code != uint64(uint32(code)) {
+			return nil
+		}
+		if code == 0 {
+			break
+		}
+		tag, ok := uleb(&b)
+		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
+			return nil
+		}
+		a := &scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, sibling: -1}
+		b = b[1:]
+		for {
+			attr, ok1 := uleb(&b)
+			form, ok2 := uleb(&b)
+			if !ok1 || !ok2 {
+				return nil
+			}
+			if attr == 0 && form == 0 {
+				break
+			}
+			// (debug/dwarf keeps both in 32 bits: read as it reads them)
+			form = uint64(uint32(form))
+			if form == formImplicitConst {
+				if _, ok := uleb(&b); !ok {
+					return nil
+				}
+			}
+			if dwarf.Attr(attr) == dwarf.AttrSibling && a.sibling < 0 {
+				a.sibling = len(a.forms)
+			}
+			a.forms = append(a.forms, form)
+		}
+		if _, seen := out[uint32(code)]; seen {
+			twice[uint32(code)] = true
+		}
+		out[uint32(code)] = a
+	}
+	for code := range twice {
+		delete(out, code)
+	}
+	return out
+}
+
+// The forms dieScanner reads (DWARF 5, 7.5.6).
+const (
+	formAddr          = 0x01
+	formBlock2        = 0x03
+	formBlock4        = 0x04
+	formData2         = 0x05
+	formData4         = 0x06
+	formData8         = 0x07
+	formString        = 0x08
+	formBlock         = 0x09
+	formBlock1        = 0x0a
+	formData1         = 0x0b
+	formFlag          = 0x0c
+	formSdata         = 0x0d
+	formStrp          = 0x0e
+	formUdata         = 0x0f
+	formRefAddr       = 0x10
+	formRef1          = 0x11
+	formRef2          = 0x12
+	formRef4          = 0x13
+	formRef8          = 0x14
+	formRefUdata      = 0x15
+	formSecOffset     = 0x17
+	formExprloc       = 0x18
+	formFlagPresent   = 0x19
+	formRefSup4       = 0x1c
+	formStrpSup       = 0x1d
+	formData16        = 0x1e
+	formLineStrp      = 0x1f
+	formRefSig8       = 0x20
+	formImplicitConst = 0x21
+	formLoclistx      = 0x22
+	formRefSup8       = 0x24
+	formGNURefAlt     = 0x1f20
+	formGNUStrpAlt    = 0x1f21
+)
+
+// shape reads the entry at off; false when it cannot say what
+// debug/dwarf would read there (see above), or off is not in a unit's
+// entries.
+func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
+	if s == nil {
+		return dieShape{}, false
+	}
+	u := s.unitOf(off)
+	if u == nil || u.abbrevs == nil {
+		return dieShape{}, false
+	}
+	b := s.info[off:u.end]
+	code, ok := uleb(&b)
+	if !ok || code == 0 {
+		return dieShape{}, false // (a null entry: debug/dwarf reads it cheaply)
+	}
+	a := u.abbrevs[uint32(code)]
+	if a == nil {
+		return dieShape{}, false
+	}
+	out := dieShape{tag: a.tag, children: a.children, unit: u}
+	offSize := 4
+	if u.is64 {
+		offSize = 8
+	}
+	for i, form := range a.forms {
+		n := -1 // the value's size, when fixed
+		var ref uint64
+		isRef := false
+		switch form {
+		case formAddr:
+			if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
+				return dieShape{}, false
+			}
+			n = u.asize
+		case formData1, formFlag, formRef1:
+			n = 1
+		case formData2, formRef2:
+			n = 2
+		case formData4, formRef4, formRefSup4:
+			n = 4
+		case formData8, formRef8, formRefSig8, formRefSup8:
+			n = 8
+		case formData16:
+			n = 16
+		case formFlagPresent, formImplicitConst:
+			n = 0
+		case formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+			n = offSize
+		case formRefAddr:
+			n = offSize
+			if u.vers == 2 {
+				if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
+					return dieShape{}, false
+				}
+				n = u.asize
+			}
+		case formStrp, formLineStrp:
+			if len(b) < offSize {
+				return dieShape{}, false
+			}
+			var at uint64
+			if u.is64 {
+				at = binary.LittleEndian.Uint64(b)
+			} else {
+				at = uint64(binary.LittleEndian.Uint32(b))
+			}
+			end := s.strEnd
+			if form == formLineStrp {
+				end = s.lineStrEnd
+			}
+			if at >= uint64(end) { // (no NUL after it: debug/dwarf fails)
+				return dieShape{}, false
+			}
+			n = offSize
+		case formSdata, formUdata, formLoclistx:
+			if _, ok := uleb(&b); !ok {
+				return dieShape{}, false
+			}
+		case formRefUdata:
+			v, ok := uleb(&b)
+			if !ok {
+				return dieShape{}, false
+			}
+			ref, isRef = v+uint64(u.base), true
+		case formString:
+			z := bytes.IndexByte(b, 0)
+			if z < 0 {
+				return dieShape{}, false
+			}
+			b = b[z+1:]
+		case formBlock1, formBlock2, formBlock4, formBlock, formExprloc:
+			var size uint64
+			switch form {
+			case formBlock1:
+				if len(b) < 1 {
+					return dieShape{}, false
+				}
+				size, b = uint64(b[0]), b[1:]
+			case formBlock2:
+				if len(b) < 2 {
+					return dieShape{}, false
+				}
+				size, b = uint64(binary.LittleEndian.Uint16(b)), b[2:]
+			case formBlock4:
+				if len(b) < 4 {
+					return dieShape{}, false
+				}
+				size, b = uint64(binary.LittleEndian.Uint32(b)), b[4:]
+			default:
+				if size, ok = uleb(&b); !ok {
+					return dieShape{}, false
+				}
+			}
+			if size > uint64(len(b)) {
+				return dieShape{}, false
+			}
+			b = b[size:]
+		default:
+			return dieShape{}, false // a value looked up elsewhere, or a form not known
+		}
+		if n >= 0 {
+			if len(b) < n {
+				return dieShape{}, false
+			}
+			switch form {
+			case formRef1:
+				ref, isRef = uint64(b[0])+uint64(u.base), true
+			case formRef2:
+				ref, isRef = uint64(binary.LittleEndian.Uint16(b))+uint64(u.base), true
+			case formRef4:
+				ref, isRef = uint64(binary.LittleEndian.Uint32(b))+uint64(u.base), true
+			case formRef8:
+				ref, isRef = binary.LittleEndian.Uint64(b)+uint64(u.base), true
+			case formRefAddr:
+				switch n {
+				case 1:
+					ref = uint64(b[0])
+				case 2:
+					ref = uint64(binary.LittleEndian.Uint16(b))
+				case 4:
+					ref = uint64(binary.LittleEndian.Uint32(b))
+				case 8:
+					ref = binary.LittleEndian.Uint64(b)
+				}
+				isRef = true
+			}
+			b = b[n:]
+		}
+		if i == a.sibling && isRef {
+			out.hasSibling, out.sibling = true, dwarf.Offset(ref)
+		}
+	}
+	out.end = u.end - dwarf.Offset(len(b))
+	return out, true
+}
+
+// unitOf is the unit whose entries hold off, nil if none.
+func (s *dieScanner) unitOf(off dwarf.Offset) *scanUnit {
+	if s.last < len(s.units) {
+		if u := &s.units[s.last]; u.start <= off && off < u.end {
+			return u
+		}
+	}
+	i := sort.Search(len(s.units), func(i int) bool { return s.units[i].end > off })
+	if i == len(s.units) || off < s.units[i].start {
+		return nil
+	}
+	s.last = i
+	return &s.units[i]
+}
+
+// uleb reads an unsigned LEB128 number from *b; false when it does not
+// end within *b (debug/dwarf then reads 0 without moving: not followed
+// here).
+func uleb(b *[]byte) (uint64, bool) {
+	var v uint64
+	var shift uint
+	for i, c := range *b {
+		if shift < 64 {
+			v |= uint64(c&0x7f) << shift
+		}
+		shift += 7
+		if c&0x80 == 0 {
+			*b = (*b)[i+1:]
+			return v, true
+		}
+	}
+	return 0, false
+}

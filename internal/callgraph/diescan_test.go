@@ -1,0 +1,153 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"reflect"
+	"testing"
+)
+
+// checkShapes compares, for every entry debug/dwarf reads in d, what sc
+// says of it with what debug/dwarf reads: the same tag, children and
+// DW_AT_sibling (as Reader.SkipChildren takes it), and its end where the
+// next entry follows within the unit; it returns how many entries debug/
+// dwarf read and how many of them sc read.
+func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped int) {
+	t.Helper()
+	r, one := d.Reader(), d.Reader()
+	type read struct {
+		off   dwarf.Offset
+		shape dieShape
+		nulls int // null entries read after it
+	}
+	var last *read
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return
+		}
+		if e.Tag == 0 {
+			if last != nil {
+				last.nulls++
+			}
+			continue
+		}
+		entries++
+		if last != nil && last.shape.unit != nil && e.Offset < last.shape.unit.end && e.Offset >= last.shape.unit.start {
+			// The entries between are nulls: one byte each where
+			// written as one (0x00).
+			end, gap := last.shape.end, int(e.Offset)-int(last.shape.end)
+			allZero := gap >= 0
+			for i := 0; allZero && i < gap; i++ {
+				allZero = sc.info[int(end)+i] == 0
+			}
+			if gap < 0 || allZero && gap != last.nulls {
+				t.Fatalf("entry at %#x: the scanner ends it at %#x, debug/dwarf reads the next entry at %#x after %d null entries", last.off, end, e.Offset, last.nulls)
+			}
+		}
+		last = nil
+		s, ok := sc.shape(e.Offset)
+		if !ok {
+			continue
+		}
+		shaped++
+		one.Seek(e.Offset)
+		alone, err := one.Next()
+		if err != nil || alone == nil {
+			t.Fatalf("entry at %#x: the scanner reads it, debug/dwarf from there fails: %v", e.Offset, err)
+		}
+		sib, hasSib := alone.Val(dwarf.AttrSibling).(dwarf.Offset)
+		if alone.Offset != e.Offset || s.tag != e.Tag || s.children != e.Children || s.hasSibling != hasSib || s.sibling != sib {
+			t.Fatalf("entry at %#x: scanner %v children %v sibling %v %#x; debug/dwarf %v children %v sibling %v %#x",
+				e.Offset, s.tag, s.children, s.hasSibling, s.sibling, e.Tag, e.Children, hasSib, sib)
+		}
+		if s.end <= e.Offset || s.end > s.unit.end {
+			t.Fatalf("entry at %#x: the scanner ends it at %#x, outside its unit [%#x, %#x)", e.Offset, s.end, s.unit.start, s.unit.end)
+		}
+		last = &read{off: e.Offset, shape: s}
+	}
+}
+
+// topLevelReadings is what the prefetch's readers and the step's users
+// read in one walk of d (with sc: the scanned walk).
+type topLevelReadings struct {
+	err                error
+	wide, steps        map[string]int64
+	libio              *libioLayout
+	structs            map[dwarf.Offset]bool
+	vars               []gconvVariable
+	users              []pcRange
+	usersFailed        bool
+	libioAlone         *libioLayout
+	libioAloneErr      error
+	usersWalkCompleted bool
+}
+
+func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
+	wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+	users := newUsersBeside(d)
+	var out topLevelReadings
+	out.err = walkTopLevelScanned(d, sc, users, wide, libio, gconv, gconv.steps)
+	out.wide, out.steps, out.libio = wide.offsets(), gconv.steps.offsets(), libio.layout(out.err)
+	out.structs, out.vars = gconv.structs, gconv.vars
+	if out.err == nil {
+		out.users, out.usersFailed, out.usersWalkCompleted = users.result(d), users.failed, true
+	}
+	alone := newLibioTop() // prefetchLibioLayouts' walk
+	out.libioAloneErr = walkTopLevelScanned(d, sc, nil, alone)
+	out.libioAlone = alone.layout(out.libioAloneErr)
+	return out
+}
+
+// TestDIEScannerMatchesReader: on libc's debug file, the scanner reads
+// the shape of most entries (all but those it leaves to debug/dwarf) and
+// each as debug/dwarf reads it; and the prefetch's walk that passes by
+// the entries no reader reads gives the readers, and the step's users,
+// exactly what the walk of every top-level entry with debug/dwarf gives.
+func TestDIEScannerMatchesReader(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		if sc == nil {
+			t.Fatalf("no scanner for %s", libc.File.DebugSymbols)
+		}
+		entries, shaped := checkShapes(t, d, sc)
+		if shaped < entries*9/10 {
+			t.Errorf("the scanner read %d of %d entries", shaped, entries)
+		}
+		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
+		if !reflect.DeepEqual(plain, scanned) {
+			t.Errorf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
+		}
+		if plain.err != nil || plain.usersFailed || len(plain.users) == 0 || len(plain.vars) == 0 || len(plain.wide) == 0 || plain.libio == nil || plain.libio.chain < 0 {
+			t.Errorf("the walk read too little to compare: %+v", plain)
+		}
+	})
+}
+
+// FuzzDIEScanner: on any DWARF (FuzzUsersBeside's: the sections of a
+// small gcc program, DWARF 4 and 5, mutated), what the scanner reads of
+// an entry is what debug/dwarf reads of it, and the walk that passes by
+// entries with it gives the readers what the plain walk gives them and
+// stops on the same error; nothing panics or hangs.
+func FuzzDIEScanner(f *testing.F) {
+	f.Fuzz(func(t *testing.T, abbrev, info, str, lineStr, ranges, rnglists []byte) {
+		d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, ranges, str)
+		if err != nil {
+			return
+		}
+		if len(lineStr) > 0 {
+			d.AddSection(".debug_line_str", lineStr)
+		}
+		if len(rnglists) > 0 {
+			d.AddSection(".debug_rnglists", rnglists)
+		}
+		sc := newDIEScanner(info, abbrev, str, lineStr)
+		if sc == nil {
+			return
+		}
+		checkShapes(t, d, sc)
+		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
+		if !reflect.DeepEqual(plain, scanned) {
+			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
+		}
+	})
+}
