@@ -54,7 +54,9 @@ type scanAbbrev struct {
 	tag      dwarf.Tag
 	children bool
 	forms    []uint64
-	sibling  int // the index in forms of the first DW_AT_sibling, -1: none
+	// The index in forms of the first DW_AT_sibling, DW_AT_type and
+	// DW_AT_abstract_origin (what Entry.Val finds), -1: none.
+	sibling, typ, origin int
 }
 
 // dieShape is what dieScanner reads of an entry.
@@ -63,6 +65,10 @@ type dieShape struct {
 	children   bool
 	hasSibling bool         // DW_AT_sibling, first of the entry's, is a reference (what Reader.SkipChildren follows)
 	sibling    dwarf.Offset // its value
+	// DW_AT_type and DW_AT_abstract_origin, the same (the step's users
+	// read them: usersBeside.bodyScanned).
+	hasType, hasOrigin bool
+	typ, origin        dwarf.Offset
 	end        dwarf.Offset // where the entry's attributes end: its first child, or the next entry
 	unit       *scanUnit
 }
@@ -179,7 +185,7 @@ func parseScanAbbrevs(abbrev []byte, off uint64) map[uint32]*scanAbbrev {
 		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
 			return nil
 		}
-		a := &scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, sibling: -1}
+		a := &scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, sibling: -1, typ: -1, origin: -1}
 		b = b[1:]
 		for {
 			attr, ok1 := uleb(&b)
@@ -197,8 +203,19 @@ func parseScanAbbrevs(abbrev []byte, off uint64) map[uint32]*scanAbbrev {
 					return nil
 				}
 			}
-			if dwarf.Attr(attr) == dwarf.AttrSibling && a.sibling < 0 {
-				a.sibling = len(a.forms)
+			switch dwarf.Attr(attr) {
+			case dwarf.AttrSibling:
+				if a.sibling < 0 {
+					a.sibling = len(a.forms)
+				}
+			case dwarf.AttrType:
+				if a.typ < 0 {
+					a.typ = len(a.forms)
+				}
+			case dwarf.AttrAbstractOrigin:
+				if a.origin < 0 {
+					a.origin = len(a.forms)
+				}
 			}
 			a.forms = append(a.forms, form)
 		}
@@ -399,12 +416,72 @@ func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
 			}
 			b = b[n:]
 		}
-		if i == a.sibling && isRef {
-			out.hasSibling, out.sibling = true, dwarf.Offset(ref)
+		if isRef {
+			switch i {
+			case a.sibling:
+				out.hasSibling, out.sibling = true, dwarf.Offset(ref)
+			case a.typ:
+				out.hasType, out.typ = true, dwarf.Offset(ref)
+			case a.origin:
+				out.hasOrigin, out.origin = true, dwarf.Offset(ref)
+			}
 		}
 	}
 	out.end = u.end - dwarf.Offset(len(b))
 	return out, true
+}
+
+// null reads the entry at off as debug/dwarf's Reader.Next does when it
+// is a null entry (an abbreviation code 0 in 32 bits): isNull, and
+// where the next entry starts; false when the code does not read.
+func (s *dieScanner) null(off dwarf.Offset) (end dwarf.Offset, isNull, ok bool) {
+	u := s.unitOf(off)
+	if u == nil {
+		return 0, false, false
+	}
+	b := s.info[off:u.end]
+	code, ok := uleb(&b)
+	if !ok {
+		return 0, false, false
+	}
+	return u.end - dwarf.Offset(len(b)), uint32(code) == 0, true
+}
+
+// skipChildren is where debug/dwarf's Reader.SkipChildren goes on from
+// after the entry shaped e: its DW_AT_sibling when past it, else the end
+// of its children, read one by one (theirs skipped the same way); false
+// when an entry does not read, or the skip leaves e's unit.
+func (s *dieScanner) skipChildren(e dieShape) (dwarf.Offset, bool) {
+	u := e.unit
+	if !e.children {
+		return e.end, true
+	}
+	if e.hasSibling && e.sibling >= e.end {
+		if e.sibling < u.start || e.sibling >= u.end {
+			return 0, false
+		}
+		return e.sibling, true
+	}
+	p := e.end
+	for {
+		if p < u.start || p >= u.end {
+			return 0, false
+		}
+		end, isNull, ok := s.null(p)
+		if !ok {
+			return 0, false
+		}
+		if isNull {
+			return end, true
+		}
+		c, ok := s.shape(p)
+		if !ok || c.unit != u || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit {
+			return 0, false
+		}
+		if p, ok = s.skipChildren(c); !ok {
+			return 0, false
+		}
+	}
 }
 
 // unitOf is the unit whose entries hold off, nil if none.

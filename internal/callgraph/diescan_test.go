@@ -2,13 +2,17 @@ package callgraph
 
 import (
 	"debug/dwarf"
+	"os"
 	"reflect"
 	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
 )
 
 // checkShapes compares, for every entry debug/dwarf reads in d, what sc
 // says of it with what debug/dwarf reads: the same tag, children and
-// DW_AT_sibling (as Reader.SkipChildren takes it), and its end where the
+// DW_AT_sibling (as Reader.SkipChildren takes it), DW_AT_type and
+// DW_AT_abstract_origin (as Entry.Val gives them), and its end where the
 // next entry follows within the unit; it returns how many entries debug/
 // dwarf read and how many of them sc read.
 func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped int) {
@@ -60,6 +64,12 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 			t.Fatalf("entry at %#x: scanner %v children %v sibling %v %#x; debug/dwarf %v children %v sibling %v %#x",
 				e.Offset, s.tag, s.children, s.hasSibling, s.sibling, e.Tag, e.Children, hasSib, sib)
 		}
+		typ, hasType := alone.Val(dwarf.AttrType).(dwarf.Offset)
+		origin, hasOrigin := alone.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+		if s.hasType != hasType || s.typ != typ || s.hasOrigin != hasOrigin || s.origin != origin {
+			t.Fatalf("entry at %#x: scanner type %v %#x origin %v %#x; debug/dwarf type %v %#x origin %v %#x",
+				e.Offset, s.hasType, s.typ, s.hasOrigin, s.origin, hasType, typ, hasOrigin, origin)
+		}
 		if s.end <= e.Offset || s.end > s.unit.end {
 			t.Fatalf("entry at %#x: the scanner ends it at %#x, outside its unit [%#x, %#x)", e.Offset, s.end, s.unit.start, s.unit.end)
 		}
@@ -79,7 +89,7 @@ type topLevelReadings struct {
 	usersFailed        bool
 	libioAlone         *libioLayout
 	libioAloneErr      error
-	usersWalkCompleted bool
+	scannedBodies      int
 }
 
 func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
@@ -90,8 +100,9 @@ func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
 	out.wide, out.steps, out.libio = wide.offsets(), gconv.steps.offsets(), libio.layout(out.err)
 	out.structs, out.vars = gconv.structs, gconv.vars
 	if out.err == nil {
-		out.users, out.usersFailed, out.usersWalkCompleted = users.result(d), users.failed, true
+		out.users, out.usersFailed = users.result(d), users.failed
 	}
+	out.scannedBodies = users.scanned
 	alone := newLibioTop() // prefetchLibioLayouts' walk
 	out.libioAloneErr = walkTopLevelScanned(d, sc, nil, alone)
 	out.libioAlone = alone.layout(out.libioAloneErr)
@@ -114,6 +125,10 @@ func TestDIEScannerMatchesReader(t *testing.T) {
 			t.Errorf("the scanner read %d of %d entries", shaped, entries)
 		}
 		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
+		if scanned.scannedBodies < 10000 {
+			t.Errorf("the scanner read %d functions' bodies", scanned.scannedBodies)
+		}
+		scanned.scannedBodies = 0
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Errorf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
@@ -146,8 +161,42 @@ func FuzzDIEScanner(f *testing.F) {
 		}
 		checkShapes(t, d, sc)
 		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
+		scanned.scannedBodies = 0
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
+		}
+	})
+}
+
+// BenchmarkTopLevelWalk: the prefetch's walk of libc's top-level entries
+// (the libio, _wide_vtable and gconv readers and the step's users), with
+// debug/dwarf alone and with the scanner passing entries by (libc from
+// STACKSCOPE_BENCH_LIBC, or the system's; its DWARF opened once).
+func BenchmarkTopLevelWalk(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_LIBC")
+	if path == "" {
+		path = "/lib/x86_64-linux-gnu/libc.so.6"
+	}
+	f, err := binfile.Open(path)
+	if err != nil || f.DebugSymbols == "" {
+		b.Skipf("SKIPPED: %s with debug symbols: %v", path, err)
+	}
+	defer f.Close()
+	withDebugDWARFScanned(f, func(d *dwarf.Data, sc *dieScanner) {
+		for _, bc := range []struct {
+			name string
+			sc   *dieScanner
+		}{{"plain", nil}, {"scanned", sc}} {
+			b.Run(bc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+					gconv.users = newUsersBeside(d)
+					if err := walkTopLevelScanned(d, bc.sc, gconv.users, wide, libio, gconv, gconv.steps); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	})
 }

@@ -129,11 +129,17 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 			}
 			switch {
 			case e.Children && users.wantsBody(e):
+				if s, ok := sc.shape(e.Offset); ok && s.tag == e.Tag && s.children {
+					if at, ok := users.bodyScanned(sc, s); ok {
+						pos = at
+						continue
+					}
+				}
 				ahead = users.body(r, e)
 			case sc != nil && unit != 0:
 				// Go on from the entry after it by its shape, where sc
 				// reads it: the entries that follow may be passed by.
-				if s, ok := sc.shape(e.Offset); ok && s.children == e.Children {
+				if s, ok := sc.shape(e.Offset); ok && s.tag == e.Tag && s.children == e.Children {
 					if pos = next(s); pos != 0 {
 						continue
 					}
