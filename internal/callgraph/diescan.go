@@ -69,8 +69,8 @@ type dieShape struct {
 	// read them: usersBeside.bodyScanned).
 	hasType, hasOrigin bool
 	typ, origin        dwarf.Offset
-	end        dwarf.Offset // where the entry's attributes end: its first child, or the next entry
-	unit       *scanUnit
+	end                dwarf.Offset // where the entry's attributes end: its first child, or the next entry
+	unit               *scanUnit
 }
 
 // newDIEScanner reads the units' headers of info and the abbreviation

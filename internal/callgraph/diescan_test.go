@@ -80,16 +80,16 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 // topLevelReadings is what the prefetch's readers and the step's users
 // read in one walk of d (with sc: the scanned walk).
 type topLevelReadings struct {
-	err                error
-	wide, steps        map[string]int64
-	libio              *libioLayout
-	structs            map[dwarf.Offset]bool
-	vars               []gconvVariable
-	users              []pcRange
-	usersFailed        bool
-	libioAlone         *libioLayout
-	libioAloneErr      error
-	scannedBodies      int
+	err           error
+	wide, steps   map[string]int64
+	libio         *libioLayout
+	structs       map[dwarf.Offset]bool
+	vars          []gconvVariable
+	users         []pcRange
+	usersFailed   bool
+	libioAlone    *libioLayout
+	libioAloneErr error
+	scannedBodies int
 }
 
 func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
