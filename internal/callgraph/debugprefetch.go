@@ -120,10 +120,10 @@ func (g *Graph) prefetchDebugLayouts() {
 		var read []func(*dwarf.Data, *dieScanner)
 		if _, ok := file.Lookup("_dl_fini"); ok {
 			if !rtldGlobalROOffsets.has(path) {
-				read = append(read, func(d *dwarf.Data, _ *dieScanner) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d)) })
+				read = append(read, func(d *dwarf.Data, sc *dieScanner) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d, sc)) })
 			}
 			if !g.opts.Strict && !rtldLayouts.has(path) {
-				read = append(read, func(d *dwarf.Data, _ *dieScanner) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
+				read = append(read, func(d *dwarf.Data, sc *dieScanner) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d, sc)) })
 			}
 		}
 		// libc's three share one walk of the top-level entries, which

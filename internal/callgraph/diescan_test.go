@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -197,6 +198,38 @@ func BenchmarkTopLevelWalk(b *testing.B) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// TestDIEScannerLdSo: on ld.so's debug file, the scanner reads entries
+// as debug/dwarf does, and the namespace layout and _rtld_global_ro's
+// members read with it are those read without.
+func TestDIEScannerLdSo(t *testing.T) {
+	g, _ := libcGraph(t, true)
+	var ld *Module
+	for _, m := range g.Modules[1:] {
+		if strings.HasPrefix(m.Name, "ld-linux") && m.File.DebugSymbols != "" {
+			ld = m
+		}
+	}
+	if ld == nil {
+		t.Fatal("no ld.so with debug symbols among the program's libraries")
+	}
+	withDebugDWARFScanned(ld.File, func(d *dwarf.Data, sc *dieScanner) {
+		if sc == nil {
+			t.Fatalf("no scanner for %s", ld.File.DebugSymbols)
+		}
+		if entries, shaped := checkShapes(t, d, sc); shaped < entries*9/10 {
+			t.Errorf("the scanner read %d of %d entries", shaped, entries)
+		}
+		plain, scanned := rtldNamespaceLayoutIn(d, nil), rtldNamespaceLayoutIn(d, sc)
+		if plain != scanned || !plain.ok {
+			t.Errorf("namespace layout: %+v without the scanner, %+v with", plain, scanned)
+		}
+		plainRO, scannedRO := rtldGlobalROOffsetsIn(d, nil), rtldGlobalROOffsetsIn(d, sc)
+		if !reflect.DeepEqual(plainRO, scannedRO) || len(plainRO) == 0 {
+			t.Errorf("_rtld_global_ro's members: %v without the scanner, %v with", plainRO, scannedRO)
 		}
 	})
 }

@@ -14,8 +14,14 @@ import (
 // struct (one per compile unit that uses it) agrees on it; a member whose
 // definitions disagree, or whose offset is not a constant, is left out.
 func memberOffsets(d *dwarf.Data, name string, members ...string) map[string]int64 {
+	return memberOffsetsScanned(d, nil, name, members...)
+}
+
+// memberOffsetsScanned is memberOffsets, its walk passing by the entries
+// that are not structs with the scanner sc of d (nil: none; diescan.go).
+func memberOffsetsScanned(d *dwarf.Data, sc *dieScanner, name string, members ...string) map[string]int64 {
 	a := newMemberAgreement(name, members...)
-	walkTopLevel(d, a) // (an error ends the walk: what was read stands)
+	walkTopLevelScanned(d, sc, nil, a) // (an error ends the walk: what was read stands)
 	return a.offsets()
 }
 
