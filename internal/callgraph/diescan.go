@@ -34,7 +34,7 @@ type dieScanner struct {
 	last           int        // the unit of the last shape asked (entries are asked in order)
 	strEnd         int        // .debug_str's last NUL + 1 (0: none): a strp below it reads
 	lineStrEnd     int        // the same for .debug_line_str
-	abbrevsByTable map[uint64]map[uint32]*scanAbbrev
+	abbrevsByTable map[uint64][]*scanAbbrev
 }
 
 // scanUnit is one unit of .debug_info, as debug/dwarf's parseUnits reads
@@ -45,7 +45,7 @@ type scanUnit struct {
 	vers       int
 	asize      int
 	is64       bool
-	abbrevs    map[uint32]*scanAbbrev // nil: the table did not read as expected
+	abbrevs    []*scanAbbrev // by code (nil: none read here); nil: the table did not read as expected
 }
 
 // scanAbbrev is one abbreviation: nil forms when the scanner cannot read
@@ -77,7 +77,7 @@ type dieShape struct {
 // tables they name; nil when the units do not read as debug/dwarf reads
 // them (the walk then uses debug/dwarf alone).
 func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
-	s := &dieScanner{info: info, abbrevsByTable: map[uint64]map[uint32]*scanAbbrev{}}
+	s := &dieScanner{info: info, abbrevsByTable: map[uint64][]*scanAbbrev{}}
 	if i := bytes.LastIndexByte(str, 0); i >= 0 {
 		s.strEnd = i + 1
 	}
@@ -163,10 +163,11 @@ func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
 	return s
 }
 
-// parseScanAbbrevs reads the abbreviation table at off; nil when it does
-// not read whole (its entries are then left to debug/dwarf). An
-// abbreviation code given twice is left out: none is read here.
-func parseScanAbbrevs(abbrev []byte, off uint64) map[uint32]*scanAbbrev {
+// parseScanAbbrevs reads the abbreviation table at off, by code; nil
+// when it does not read whole (its entries are then left to
+// debug/dwarf). An abbreviation code given twice, or over 1<<16 (GCC
+// numbers them from 1), is left out: its entries are debug/dwarf's.
+func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 	if off > uint64(len(abbrev)) {
 		return nil
 	}
@@ -227,7 +228,16 @@ func parseScanAbbrevs(abbrev []byte, off uint64) map[uint32]*scanAbbrev {
 	for code := range twice {
 		delete(out, code)
 	}
-	return out
+	byCode := make([]*scanAbbrev, 1) // (never nil: the table read)
+	for code, a := range out {
+		if code < 1<<16 {
+			for int(code) >= len(byCode) {
+				byCode = append(byCode, nil)
+			}
+			byCode[code] = a
+		}
+	}
+	return byCode
 }
 
 // The forms dieScanner reads (DWARF 5, 7.5.6).
@@ -268,25 +278,42 @@ const (
 )
 
 // shape reads the entry at off; false when it cannot say what
-// debug/dwarf would read there (see above), or off is not in a unit's
-// entries.
+// debug/dwarf would read there (see above), off is not in a unit's
+// entries, or the entry is a null one.
 func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
+	out, kind := s.read(off)
+	return out, kind == readEntry
+}
+
+// What read found.
+const (
+	readUnknown = iota // what debug/dwarf reads there is not known
+	readNull           // a null entry (abbreviation code 0 in 32 bits: debug/dwarf's test)
+	readEntry          // an entry
+)
+
+// read reads the entry at off: its shape, or for a null entry only its
+// end (and unit).
+func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 	if s == nil {
-		return dieShape{}, false
+		return dieShape{}, readUnknown
 	}
 	u := s.unitOf(off)
 	if u == nil || u.abbrevs == nil {
-		return dieShape{}, false
+		return dieShape{}, readUnknown
 	}
 	b := s.info[off:u.end]
 	code, ok := uleb(&b)
-	if !ok || code == 0 {
-		return dieShape{}, false // (a null entry: debug/dwarf reads it cheaply)
+	if !ok {
+		return dieShape{}, readUnknown
+	}
+	if uint32(code) == 0 {
+		return dieShape{end: u.end - dwarf.Offset(len(b)), unit: u}, readNull
+	}
+	if uint32(code) >= uint32(len(u.abbrevs)) || u.abbrevs[uint32(code)] == nil {
+		return dieShape{}, readUnknown
 	}
 	a := u.abbrevs[uint32(code)]
-	if a == nil {
-		return dieShape{}, false
-	}
 	out := dieShape{tag: a.tag, children: a.children, unit: u}
 	offSize := 4
 	if u.is64 {
@@ -299,7 +326,7 @@ func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
 		switch form {
 		case formAddr:
 			if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			n = u.asize
 		case formData1, formFlag, formRef1:
@@ -320,13 +347,13 @@ func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
 			n = offSize
 			if u.vers == 2 {
 				if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
-					return dieShape{}, false
+					return dieShape{}, readUnknown
 				}
 				n = u.asize
 			}
 		case formStrp, formLineStrp:
 			if len(b) < offSize {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			var at uint64
 			if u.is64 {
@@ -339,23 +366,23 @@ func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
 				end = s.lineStrEnd
 			}
 			if at >= uint64(end) { // (no NUL after it: debug/dwarf fails)
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			n = offSize
 		case formSdata, formUdata, formLoclistx:
 			if _, ok := uleb(&b); !ok {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 		case formRefUdata:
 			v, ok := uleb(&b)
 			if !ok {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			ref, isRef = v+uint64(u.base), true
 		case formString:
 			z := bytes.IndexByte(b, 0)
 			if z < 0 {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			b = b[z+1:]
 		case formBlock1, formBlock2, formBlock4, formBlock, formExprloc:
@@ -363,34 +390,34 @@ func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
 			switch form {
 			case formBlock1:
 				if len(b) < 1 {
-					return dieShape{}, false
+					return dieShape{}, readUnknown
 				}
 				size, b = uint64(b[0]), b[1:]
 			case formBlock2:
 				if len(b) < 2 {
-					return dieShape{}, false
+					return dieShape{}, readUnknown
 				}
 				size, b = uint64(binary.LittleEndian.Uint16(b)), b[2:]
 			case formBlock4:
 				if len(b) < 4 {
-					return dieShape{}, false
+					return dieShape{}, readUnknown
 				}
 				size, b = uint64(binary.LittleEndian.Uint32(b)), b[4:]
 			default:
 				if size, ok = uleb(&b); !ok {
-					return dieShape{}, false
+					return dieShape{}, readUnknown
 				}
 			}
 			if size > uint64(len(b)) {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			b = b[size:]
 		default:
-			return dieShape{}, false // a value looked up elsewhere, or a form not known
+			return dieShape{}, readUnknown // a value looked up elsewhere, or a form not known
 		}
 		if n >= 0 {
 			if len(b) < n {
-				return dieShape{}, false
+				return dieShape{}, readUnknown
 			}
 			switch form {
 			case formRef1:
@@ -428,23 +455,7 @@ func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
 		}
 	}
 	out.end = u.end - dwarf.Offset(len(b))
-	return out, true
-}
-
-// null reads the entry at off as debug/dwarf's Reader.Next does when it
-// is a null entry (an abbreviation code 0 in 32 bits): isNull, and
-// where the next entry starts; false when the code does not read.
-func (s *dieScanner) null(off dwarf.Offset) (end dwarf.Offset, isNull, ok bool) {
-	u := s.unitOf(off)
-	if u == nil {
-		return 0, false, false
-	}
-	b := s.info[off:u.end]
-	code, ok := uleb(&b)
-	if !ok {
-		return 0, false, false
-	}
-	return u.end - dwarf.Offset(len(b)), uint32(code) == 0, true
+	return out, readEntry
 }
 
 // skipChildren is where debug/dwarf's Reader.SkipChildren goes on from
@@ -467,17 +478,14 @@ func (s *dieScanner) skipChildren(e dieShape) (dwarf.Offset, bool) {
 		if p < u.start || p >= u.end {
 			return 0, false
 		}
-		end, isNull, ok := s.null(p)
-		if !ok {
+		c, kind := s.read(p)
+		switch {
+		case kind == readNull:
+			return c.end, true
+		case kind != readEntry || c.unit != u || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit:
 			return 0, false
 		}
-		if isNull {
-			return end, true
-		}
-		c, ok := s.shape(p)
-		if !ok || c.unit != u || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit {
-			return 0, false
-		}
+		var ok bool
 		if p, ok = s.skipChildren(c); !ok {
 			return 0, false
 		}

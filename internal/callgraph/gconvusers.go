@@ -466,12 +466,12 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 		if p < u.start || p >= u.end {
 			return 0, false
 		}
-		end, isNull, ok := sc.null(p)
-		if !ok {
+		c, kind := sc.read(p)
+		if kind == readUnknown {
 			return 0, false
 		}
 		l := &levels[len(levels)-1]
-		if isNull {
+		if kind == readNull {
 			if at != 0 { // (its Offset is 0)
 				return 0, false
 			}
@@ -479,11 +479,10 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 				at = l.sibling
 			}
 			levels = levels[:len(levels)-1]
-			p = end
+			p = c.end
 			continue
 		}
-		c, ok := sc.shape(p)
-		if !ok || c.unit != u || at != 0 && p != at || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit {
+		if c.unit != u || at != 0 && p != at || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit {
 			return 0, false
 		}
 		at = 0
@@ -494,6 +493,7 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 			found = append(found, innerEntry{off: p, typ: c.typ, origin: c.origin, tag: c.tag, hasType: c.hasType, hasOrigin: c.hasOrigin})
 		}
 		if c.children && usersSkipChildrenOf(c.tag, len(levels)+1) {
+			var ok bool
 			if p, ok = sc.skipChildren(c); !ok {
 				return 0, false
 			}
@@ -509,14 +509,11 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 	if p < u.start || p >= u.end {
 		return 0, false
 	}
-	_, isNull, ok := sc.null(p)
-	if !ok || at != 0 && (isNull || p != at) {
+	// (where debug/dwarf's reading of it is not known, it may fail on
+	// it: body sees how)
+	_, kind := sc.read(p)
+	if kind == readUnknown || at != 0 && (kind == readNull || p != at) {
 		return 0, false
-	}
-	if !isNull {
-		if _, ok := sc.shape(p); !ok {
-			return 0, false // (debug/dwarf may fail on it: body sees how)
-		}
 	}
 	for _, c := range found {
 		b.u.innerOf(c)
