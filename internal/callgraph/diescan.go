@@ -32,6 +32,7 @@ type dieScanner struct {
 	info           []byte
 	units          []scanUnit // by offset
 	last           int        // the unit of the last shape asked (entries are asked in order)
+	str, lineStr   []byte     // .debug_str, .debug_line_str
 	strEnd         int        // .debug_str's last NUL + 1 (0: none): a strp below it reads
 	lineStrEnd     int        // the same for .debug_line_str
 	abbrevsByTable map[uint64][]*scanAbbrev
@@ -54,9 +55,10 @@ type scanAbbrev struct {
 	tag      dwarf.Tag
 	children bool
 	forms    []uint64
-	// The index in forms of the first DW_AT_sibling, DW_AT_type and
-	// DW_AT_abstract_origin (what Entry.Val finds), -1: none.
-	sibling, typ, origin int
+	// The index in forms of the first DW_AT_sibling, DW_AT_type,
+	// DW_AT_abstract_origin and DW_AT_name (what Entry.Val finds), -1:
+	// none.
+	sibling, typ, origin, name int
 }
 
 // dieShape is what dieScanner reads of an entry.
@@ -69,6 +71,11 @@ type dieShape struct {
 	// read them: usersBeside.bodyScanned).
 	hasType, hasOrigin bool
 	typ, origin        dwarf.Offset
+	// DW_AT_name, the first, when it is a string (a string, strp or
+	// line_strp form): nameKnown, and hasName and name. nameKnown too
+	// when the entry has none; not when it is in another form.
+	nameKnown, hasName bool
+	name               []byte
 	end                dwarf.Offset // where the entry's attributes end: its first child, or the next entry
 	unit               *scanUnit
 }
@@ -77,7 +84,7 @@ type dieShape struct {
 // tables they name; nil when the units do not read as debug/dwarf reads
 // them (the walk then uses debug/dwarf alone).
 func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
-	s := &dieScanner{info: info, abbrevsByTable: map[uint64][]*scanAbbrev{}}
+	s := &dieScanner{info: info, str: str, lineStr: lineStr, abbrevsByTable: map[uint64][]*scanAbbrev{}}
 	if i := bytes.LastIndexByte(str, 0); i >= 0 {
 		s.strEnd = i + 1
 	}
@@ -186,7 +193,7 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
 			return nil
 		}
-		a := &scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, sibling: -1, typ: -1, origin: -1}
+		a := &scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, sibling: -1, typ: -1, origin: -1, name: -1}
 		b = b[1:]
 		for {
 			attr, ok1 := uleb(&b)
@@ -216,6 +223,10 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 			case dwarf.AttrAbstractOrigin:
 				if a.origin < 0 {
 					a.origin = len(a.forms)
+				}
+			case dwarf.AttrName:
+				if a.name < 0 {
+					a.name = len(a.forms)
 				}
 			}
 			a.forms = append(a.forms, form)
@@ -314,7 +325,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		return dieShape{}, readUnknown
 	}
 	a := u.abbrevs[uint32(code)]
-	out := dieShape{tag: a.tag, children: a.children, unit: u}
+	out := dieShape{tag: a.tag, children: a.children, unit: u, nameKnown: a.name < 0}
 	offSize := 4
 	if u.is64 {
 		offSize = 8
@@ -361,12 +372,16 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 			} else {
 				at = uint64(binary.LittleEndian.Uint32(b))
 			}
-			end := s.strEnd
+			end, str := s.strEnd, s.str
 			if form == formLineStrp {
-				end = s.lineStrEnd
+				end, str = s.lineStrEnd, s.lineStr
 			}
 			if at >= uint64(end) { // (no NUL after it: debug/dwarf fails)
 				return dieShape{}, readUnknown
+			}
+			if i == a.name {
+				str = str[at:]
+				out.nameKnown, out.hasName, out.name = true, true, str[:bytes.IndexByte(str, 0)]
 			}
 			n = offSize
 		case formSdata, formUdata, formLoclistx:
@@ -383,6 +398,9 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 			z := bytes.IndexByte(b, 0)
 			if z < 0 {
 				return dieShape{}, readUnknown
+			}
+			if i == a.name {
+				out.nameKnown, out.hasName, out.name = true, true, b[:z]
 			}
 			b = b[z+1:]
 		case formBlock1, formBlock2, formBlock4, formBlock, formExprloc:

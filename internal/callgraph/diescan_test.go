@@ -13,7 +13,7 @@ import (
 // checkShapes compares, for every entry debug/dwarf reads in d, what sc
 // says of it with what debug/dwarf reads: the same tag, children and
 // DW_AT_sibling (as Reader.SkipChildren takes it), DW_AT_type and
-// DW_AT_abstract_origin (as Entry.Val gives them), and its end where the
+// DW_AT_abstract_origin and DW_AT_name (as Entry.Val gives them), and its end where the
 // next entry follows within the unit; it returns how many entries debug/
 // dwarf read and how many of them sc read.
 func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped int) {
@@ -70,6 +70,12 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 		if s.hasType != hasType || s.typ != typ || s.hasOrigin != hasOrigin || s.origin != origin {
 			t.Fatalf("entry at %#x: scanner type %v %#x origin %v %#x; debug/dwarf type %v %#x origin %v %#x",
 				e.Offset, s.hasType, s.typ, s.hasOrigin, s.origin, hasType, typ, hasOrigin, origin)
+		}
+		if s.nameKnown {
+			name, isString := alone.Val(dwarf.AttrName).(string)
+			if s.hasName != isString || string(s.name) != name || !s.hasName && alone.Val(dwarf.AttrName) != nil {
+				t.Fatalf("entry at %#x: scanner name %v %q; debug/dwarf %#v", e.Offset, s.hasName, s.name, alone.Val(dwarf.AttrName))
+			}
 		}
 		if s.end <= e.Offset || s.end > s.unit.end {
 			t.Fatalf("entry at %#x: the scanner ends it at %#x, outside its unit [%#x, %#x)", e.Offset, s.end, s.unit.start, s.unit.end)

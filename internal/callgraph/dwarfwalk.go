@@ -24,6 +24,10 @@ type topLevelReader interface {
 	// entry of tag t: given another, wantsMembers says false and read
 	// does nothing, so the walk may pass it by unread (dieScanner).
 	readsTag(t dwarf.Tag) bool
+	// structNames are the names of the structs it reads: given a
+	// DW_TAG_structure_type whose DW_AT_name is none of them (or that
+	// has none), wantsMembers says false and read does nothing.
+	structNames() []string
 }
 
 // walkTopLevel walks d's units' top-level entries for the readers, and
@@ -60,9 +64,19 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 	// pos is where the next top-level entry is when the walk went past
 	// entries that r did not read (0: r is at the next entry).
 	var pos dwarf.Offset
-	passBy := func(t dwarf.Tag) bool {
+	structs := map[string]bool{} // the structs the readers read, by name
+	for _, rd := range readers {
+		for _, name := range rd.structNames() {
+			structs[name] = true
+		}
+	}
+	passBy := func(s dieShape) bool {
+		t := s.tag
 		if t == 0 || t == dwarf.TagCompileUnit || t == dwarf.TagPartialUnit || users != nil && t == dwarf.TagSubprogram {
 			return false
+		}
+		if t == dwarf.TagStructType && s.nameKnown && (!s.hasName || !structs[string(s.name)]) {
+			return true // (structNames)
 		}
 		for _, rd := range readers {
 			if rd.readsTag(t) {
@@ -90,7 +104,7 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 	}
 	for {
 		if pos != 0 {
-			if s, ok := sc.shape(pos); ok && passBy(s.tag) {
+			if s, ok := sc.shape(pos); ok && passBy(s) {
 				if at := next(s); at != 0 {
 					users.see(&dwarf.Entry{Offset: pos, Tag: s.tag, Children: s.children})
 					pos = at
@@ -199,6 +213,8 @@ func (a *memberAgreement) wantsMembers(e *dwarf.Entry, unit dwarf.Tag) bool {
 }
 
 func (a *memberAgreement) readsTag(t dwarf.Tag) bool { return t == dwarf.TagStructType }
+
+func (a *memberAgreement) structNames() []string { return []string{a.name} }
 
 func (a *memberAgreement) read(e *dwarf.Entry, unit dwarf.Tag, members []*dwarf.Entry) {
 	if !e.Children || !a.wantsMembers(e, unit) {
