@@ -85,8 +85,8 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 		}
 		return true
 	}
-	// next says where the entry after the top-level entry at off is once
-	// the walk skips its children (0: sc cannot say; r is to read on).
+	// next says where the entry after the top-level entry shaped s is
+	// once the walk skips its children (0: sc cannot say; r reads on).
 	next := func(s dieShape) dwarf.Offset {
 		at := s.end
 		if s.children {
