@@ -70,7 +70,7 @@ func (p *prefetches) waitOne(path string) bool {
 // read during the build, its other layouts when ModelRuntime starts: see
 // prefetchLibioLayouts), so that one file is read at a time and what the
 // later one asks is not lost.
-func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
+func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data, *dieScanner)) {
 	path := file.DebugSymbols
 	p.Lock()
 	defer p.Unlock()
@@ -84,9 +84,9 @@ func (p *prefetches) start(file *binfile.File, read []func(*dwarf.Data)) {
 		if before != nil {
 			<-before
 		}
-		withDebugDWARF(file, func(d *dwarf.Data) {
+		withDebugDWARFScanned(file, func(d *dwarf.Data, sc *dieScanner) {
 			for _, r := range read {
-				r(d)
+				r(d, sc)
 			}
 		})
 		p.Lock()
@@ -117,13 +117,13 @@ func (g *Graph) prefetchDebugLayouts() {
 		// soon as it is read): _rtld_global_ro's members (linkVDSO) and
 		// _wide_vtable (assumeGlibcStreams) first, the gconv layout
 		// (ModelReachableTables) last.
-		var read []func(*dwarf.Data)
+		var read []func(*dwarf.Data, *dieScanner)
 		if _, ok := file.Lookup("_dl_fini"); ok {
 			if !rtldGlobalROOffsets.has(path) {
-				read = append(read, func(d *dwarf.Data) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d)) })
+				read = append(read, func(d *dwarf.Data, sc *dieScanner) { rtldGlobalROOffsets.put(path, rtldGlobalROOffsetsIn(d, sc)) })
 			}
 			if !g.opts.Strict && !rtldLayouts.has(path) {
-				read = append(read, func(d *dwarf.Data) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d)) })
+				read = append(read, func(d *dwarf.Data, sc *dieScanner) { rtldLayouts.put(path, rtldNamespaceLayoutIn(d, sc)) })
 			}
 		}
 		// libc's three share one walk of the top-level entries, which
@@ -135,7 +135,7 @@ func (g *Graph) prefetchDebugLayouts() {
 		_, hasConv := file.Lookup("__wcsmbs_load_conv")
 		gconv := hasConv && !g.opts.Strict && !gconvLayouts.has(path)
 		if wide || layout || gconv {
-			read = append(read, func(d *dwarf.Data) {
+			read = append(read, func(d *dwarf.Data, sc *dieScanner) {
 				var readers []topLevelReader
 				wideTop, libioTop, gconvTop := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
 				if wide {
@@ -148,7 +148,7 @@ func (g *Graph) prefetchDebugLayouts() {
 					readers = append(readers, gconvTop, gconvTop.steps)
 					gconvTop.users = newUsersBeside(d)
 				}
-				err := walkTopLevelUsers(d, gconvTop.users, readers...)
+				err := walkTopLevelScanned(d, sc, gconvTop.users, readers...) // (diescan.go)
 				if wide {
 					wideVtableOffsets.put(path, wideVtableOffsetOf(wideTop.offsets()))
 				}

@@ -14,14 +14,27 @@ import (
 // struct (one per compile unit that uses it) agrees on it; a member whose
 // definitions disagree, or whose offset is not a constant, is left out.
 func memberOffsets(d *dwarf.Data, name string, members ...string) map[string]int64 {
+	return memberOffsetsScanned(d, nil, name, members...)
+}
+
+// memberOffsetsScanned is memberOffsets, its walk passing by the entries
+// that are not structs with the scanner sc of d (nil: none; diescan.go).
+func memberOffsetsScanned(d *dwarf.Data, sc *dieScanner, name string, members ...string) map[string]int64 {
 	a := newMemberAgreement(name, members...)
-	walkTopLevel(d, a) // (an error ends the walk: what was read stands)
+	walkTopLevelScanned(d, sc, nil, a) // (an error ends the walk: what was read stands)
 	return a.offsets()
 }
 
 // withDebugDWARF runs use on the DWARF of file's debug file (libc6-dbg's
 // for glibc), false when there is none or it does not read.
 func withDebugDWARF(file *binfile.File, use func(*dwarf.Data)) bool {
+	return withDebugDWARFScanned(file, func(d *dwarf.Data, _ *dieScanner) { use(d) })
+}
+
+// withDebugDWARFScanned is withDebugDWARF that also gives use the
+// scanner of the entries' shapes (diescan.go; nil where the sections
+// were left to f.DWARF()).
+func withDebugDWARFScanned(file *binfile.File, use func(*dwarf.Data, *dieScanner)) bool {
 	if file.DebugSymbols == "" {
 		return false
 	}
@@ -30,11 +43,15 @@ func withDebugDWARF(file *binfile.File, use func(*dwarf.Data)) bool {
 		return false
 	}
 	defer f.Close()
-	d, err := debugEntriesDWARF(f)
+	d, sections, err := debugEntriesSections(f)
 	if err != nil {
 		return false
 	}
-	use(d)
+	var sc *dieScanner
+	if sections != nil {
+		sc = newDIEScanner(sections[".debug_info"], sections[".debug_abbrev"], sections[".debug_str"], sections[".debug_line_str"])
+	}
+	use(d, sc)
 	return true
 }
 
@@ -46,11 +63,19 @@ func withDebugDWARF(file *binfile.File, use func(*dwarf.Data)) bool {
 // whose DWARF sections would take relocations, or in the old .zdebug
 // form, is left to f.DWARF().
 func debugEntriesDWARF(f *elf.File) (*dwarf.Data, error) {
+	d, _, err := debugEntriesSections(f)
+	return d, err
+}
+
+// debugEntriesSections is debugEntriesDWARF, and the sections it read
+// (by name; nil when it left them to f.DWARF()).
+func debugEntriesSections(f *elf.File) (*dwarf.Data, map[string][]byte, error) {
 	read := map[string][]byte{}
 	for _, s := range f.Sections {
 		if strings.HasPrefix(s.Name, ".zdebug_") || (s.Type == elf.SHT_REL || s.Type == elf.SHT_RELA) && f.Type != elf.ET_EXEC &&
 			int(s.Info) < len(f.Sections) && strings.HasPrefix(f.Sections[s.Info].Name, ".debug_") {
-			return f.DWARF()
+			d, err := f.DWARF()
+			return d, nil, err
 		}
 	}
 	var types []*elf.Section
@@ -60,7 +85,7 @@ func debugEntriesDWARF(f *elf.File) (*dwarf.Data, error) {
 			".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists":
 			b, err := s.Data()
 			if err != nil && uint64(len(b)) < s.Size {
-				return nil, err
+				return nil, nil, err
 			}
 			read[s.Name] = b
 		case ".debug_types":
@@ -69,23 +94,23 @@ func debugEntriesDWARF(f *elf.File) (*dwarf.Data, error) {
 	}
 	d, err := dwarf.New(read[".debug_abbrev"], nil, nil, read[".debug_info"], nil, nil, read[".debug_ranges"], read[".debug_str"])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, name := range []string{".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists"} {
 		if b, ok := read[name]; ok {
 			if err := d.AddSection(name, b); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 	for i, s := range types {
 		b, err := s.Data()
 		if err != nil && uint64(len(b)) < s.Size {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := d.AddTypes(fmt.Sprintf("types-%d", i), b); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return d, nil
+	return d, read, nil
 }

@@ -20,6 +20,14 @@ type topLevelReader interface {
 	// units, with its children when a reader wants them (each child's own
 	// children skipped; fewer when the walk stopped on an error in them).
 	read(e *dwarf.Entry, unit dwarf.Tag, members []*dwarf.Entry)
+	// readsTag says whether wantsMembers or read may do anything with an
+	// entry of tag t: given another, wantsMembers says false and read
+	// does nothing, so the walk may pass it by unread (dieScanner).
+	readsTag(t dwarf.Tag) bool
+	// structNames are the names of the structs it reads: given a
+	// DW_TAG_structure_type whose DW_AT_name is none of them (or that
+	// has none), wantsMembers says false and read does nothing.
+	structNames() []string
 }
 
 // walkTopLevel walks d's units' top-level entries for the readers, and
@@ -39,10 +47,73 @@ func walkTopLevel(d *dwarf.Data, readers ...topLevelReader) error {
 // see what readGconvUsers would (see usersBeside), it gives up and
 // readGconvUsers reads the DWARF on its own.
 func walkTopLevelUsers(d *dwarf.Data, users *usersBeside, readers ...topLevelReader) error {
+	return walkTopLevelScanned(d, nil, users, readers...)
+}
+
+// walkTopLevelScanned is walkTopLevelUsers that, with sc (the scanner of
+// d's .debug_info), passes by the top-level entries no reader reads
+// (readsTag) without debug/dwarf's decoding of them: their shape (sc)
+// says where the next entry starts, or where Reader.SkipChildren would
+// go on from, which is all the walk takes from them. Where sc cannot
+// say, the entry is read with debug/dwarf as before; so the readers are
+// given the same entries, and the walk ends on the same error.
+func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, readers ...topLevelReader) error {
 	r := d.Reader()
 	var unit dwarf.Tag
 	var ahead *dwarf.Entry // the entry after a function's body, read by users.body
+	// pos is where the next top-level entry is when the walk went past
+	// entries that r did not read (0: r is at the next entry).
+	var pos dwarf.Offset
+	structs := map[string]bool{} // the structs the readers read, by name
+	for _, rd := range readers {
+		for _, name := range rd.structNames() {
+			structs[name] = true
+		}
+	}
+	passBy := func(s dieShape) bool {
+		t := s.tag
+		if t == 0 || t == dwarf.TagCompileUnit || t == dwarf.TagPartialUnit || users != nil && t == dwarf.TagSubprogram {
+			return false
+		}
+		if t == dwarf.TagStructType && s.nameKnown && (!s.hasName || !structs[string(s.name)]) {
+			return true // (structNames)
+		}
+		for _, rd := range readers {
+			if rd.readsTag(t) {
+				return false
+			}
+		}
+		return true
+	}
+	// next says where the entry after the top-level entry shaped s is
+	// once the walk skips its children (0: sc cannot say; r reads on).
+	next := func(s dieShape) dwarf.Offset {
+		at := s.end
+		if s.children {
+			// Reader.SkipChildren goes to DW_AT_sibling when it is past
+			// the entry, and reads the children otherwise.
+			if !s.hasSibling || s.sibling < s.end {
+				return 0
+			}
+			at = s.sibling
+		}
+		if at < s.unit.start || at >= s.unit.end {
+			return 0 // (the next unit's, or none: r reads on)
+		}
+		return at
+	}
 	for {
+		if pos != 0 {
+			if s, ok := sc.shape(pos); ok && passBy(s) {
+				if at := next(s); at != 0 {
+					users.see(&dwarf.Entry{Offset: pos, Tag: s.tag, Children: s.children})
+					pos = at
+					continue
+				}
+			}
+			r.Seek(pos)
+			pos = 0
+		}
 		var e *dwarf.Entry
 		var err error
 		if ahead != nil {
@@ -70,12 +141,26 @@ func walkTopLevelUsers(d *dwarf.Data, users *usersBeside, readers ...topLevelRea
 			for _, rd := range readers {
 				rd.read(e, unit, nil)
 			}
-			if e.Children {
-				if users.wantsBody(e) {
-					ahead = users.body(r, e)
-				} else {
-					r.SkipChildren()
+			switch {
+			case e.Children && users.wantsBody(e):
+				if s, ok := sc.shape(e.Offset); ok && s.tag == e.Tag && s.children {
+					if at, ok := users.bodyScanned(sc, s); ok {
+						pos = at
+						continue
+					}
 				}
+				ahead = users.body(r, e)
+			case sc != nil && unit != 0:
+				// Go on from the entry after it by its shape, where sc
+				// reads it: the entries that follow may be passed by.
+				if s, ok := sc.shape(e.Offset); ok && s.tag == e.Tag && s.children == e.Children {
+					if pos = next(s); pos != 0 {
+						continue
+					}
+				}
+				r.SkipChildren()
+			default:
+				r.SkipChildren()
 			}
 			continue
 		}
@@ -126,6 +211,10 @@ func (a *memberAgreement) wantsMembers(e *dwarf.Entry, unit dwarf.Tag) bool {
 	// memberOffsets skips a partial unit's children.
 	return unit == dwarf.TagCompileUnit && e.Tag == dwarf.TagStructType && e.Val(dwarf.AttrName) == a.name
 }
+
+func (a *memberAgreement) readsTag(t dwarf.Tag) bool { return t == dwarf.TagStructType }
+
+func (a *memberAgreement) structNames() []string { return []string{a.name} }
 
 func (a *memberAgreement) read(e *dwarf.Entry, unit dwarf.Tag, members []*dwarf.Entry) {
 	if !e.Children || !a.wantsMembers(e, unit) {

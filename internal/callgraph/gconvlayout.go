@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
+	"maps"
 	"slices"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -88,6 +89,12 @@ func newGconvTop() *gconvTop {
 }
 
 func (t *gconvTop) wantsMembers(*dwarf.Entry, dwarf.Tag) bool { return false }
+
+func (t *gconvTop) readsTag(tag dwarf.Tag) bool {
+	return tag == dwarf.TagStructType || tag == dwarf.TagVariable
+}
+
+func (t *gconvTop) structNames() []string { return slices.Collect(maps.Keys(gconvStructs)) }
 
 func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
 	if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {

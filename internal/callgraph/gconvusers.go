@@ -121,13 +121,30 @@ func (u *gconvUsers) inner(e *dwarf.Entry) {
 	if e.Tag != dwarf.TagFormalParameter && e.Tag != dwarf.TagVariable {
 		return
 	}
-	if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok && u.isStep(typ) {
-		u.stepDIEs[e.Offset] = true
+	typ, hasType := e.Val(dwarf.AttrType).(dwarf.Offset)
+	origin, hasOrigin := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+	u.innerOf(innerEntry{off: e.Offset, typ: typ, origin: origin, tag: e.Tag, hasType: hasType, hasOrigin: hasOrigin})
+}
+
+// innerEntry is what inner reads of an entry.
+type innerEntry struct {
+	off, typ, origin   dwarf.Offset
+	tag                dwarf.Tag
+	hasType, hasOrigin bool
+}
+
+// innerOf is inner of the entry read as c.
+func (u *gconvUsers) innerOf(c innerEntry) {
+	if c.tag != dwarf.TagFormalParameter && c.tag != dwarf.TagVariable {
+		return
+	}
+	if c.hasType && u.isStep(c.typ) {
+		u.stepDIEs[c.off] = true
 		if u.cur != nil {
 			u.cur.typed = true
 		}
-	} else if origin, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset); ok && u.cur != nil {
-		u.cur.origins = append(u.cur.origins, origin)
+	} else if c.hasOrigin && u.cur != nil {
+		u.cur.origins = append(u.cur.origins, c.origin)
 	}
 }
 
@@ -152,14 +169,17 @@ func (u *gconvUsers) ranges() []pcRange {
 // (its parameters' values), which hold no function's parameter or
 // variable. (Each entry read is an allocated dwarf.Entry: the whole walk
 // was 0.3 s of CPU and 190 MB for node's libc.)
-func usersSkipChildren(e *dwarf.Entry, depth int) bool {
+func usersSkipChildren(e *dwarf.Entry, depth int) bool { return usersSkipChildrenOf(e.Tag, depth) }
+
+// usersSkipChildrenOf is usersSkipChildren of an entry tagged tag.
+func usersSkipChildrenOf(tag dwarf.Tag, depth int) bool {
 	switch {
-	case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit:
+	case tag == dwarf.TagCompileUnit || tag == dwarf.TagPartialUnit:
 		return false
 	case depth == 1:
-		return e.Tag != dwarf.TagSubprogram
+		return tag != dwarf.TagSubprogram
 	}
-	return e.Tag == dwarf.TagCallSite || e.Tag == tagGNUCallSite
+	return tag == dwarf.TagCallSite || tag == tagGNUCallSite
 }
 
 // tagGNUCallSite is DW_TAG_GNU_call_site, DWARF 4's call site (GCC's
@@ -283,6 +303,10 @@ type usersBeside struct {
 	failed bool
 	inUnit bool         // between a unit's entry and the null that ends its children
 	expect dwarf.Offset // where the next entry must be (0: anywhere)
+	// bodyScanned's buffers, kept from one function to the next
+	levels  []struct{ sibling, first dwarf.Offset }
+	found   []innerEntry
+	scanned int // bodies read by bodyScanned (for the tests)
 }
 
 func newUsersBeside(d *dwarf.Data) *usersBeside { return &usersBeside{u: newGconvUsers(d)} }
@@ -412,4 +436,89 @@ func (b *usersBeside) body(r *dwarf.Reader, e *dwarf.Entry) *dwarf.Entry {
 	r.Next()
 	r.SkipChildren()
 	return nil
+}
+
+// bodyScanned is body read with the scanner sc, from the shape e of the
+// top-level function (read by the walk's reader, which stays where it
+// is): the same entries, checks and skips, each entry's shape from sc
+// (a null entry's offset is 0 to debug/dwarf, as body sees it). It
+// returns where the entry after the body is, and true; false when sc
+// cannot read an entry of it or a check of body's fails, and then it has
+// changed nothing: the caller runs body, which reads the same entries
+// with debug/dwarf and fails or not as it does. (Half of the prefetch's
+// allocations were debug/dwarf's entries of the functions' bodies.)
+func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, bool) {
+	type level struct {
+		sibling, first dwarf.Offset
+	}
+	sibling := func(s dieShape) dwarf.Offset {
+		if s.hasSibling {
+			return s.sibling
+		}
+		return 0
+	}
+	u := e.unit
+	levels := append(b.levels[:0], level{sibling: sibling(e)})
+	found := b.found[:0]
+	var at dwarf.Offset
+	p := e.end
+	for len(levels) > 0 {
+		if p < u.start || p >= u.end {
+			return 0, false
+		}
+		c, kind := sc.read(p)
+		if kind == readUnknown {
+			return 0, false
+		}
+		l := &levels[len(levels)-1]
+		if kind == readNull {
+			if at != 0 { // (its Offset is 0)
+				return 0, false
+			}
+			if l.sibling != 0 && l.sibling >= l.first {
+				at = l.sibling
+			}
+			levels = levels[:len(levels)-1]
+			p = c.end
+			continue
+		}
+		if c.unit != u || at != 0 && p != at || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit {
+			return 0, false
+		}
+		at = 0
+		if l.first == 0 {
+			l.first = p
+		}
+		if c.tag == dwarf.TagFormalParameter || c.tag == dwarf.TagVariable {
+			found = append(found, innerEntry{off: p, typ: c.typ, origin: c.origin, tag: c.tag, hasType: c.hasType, hasOrigin: c.hasOrigin})
+		}
+		if c.children && usersSkipChildrenOf(c.tag, len(levels)+1) {
+			var ok bool
+			if p, ok = sc.skipChildren(c); !ok {
+				return 0, false
+			}
+			continue
+		}
+		if c.children {
+			levels = append(levels, level{sibling: sibling(c)})
+		}
+		p = c.end
+	}
+	// The entry after the body, which body reads: at its sibling, if
+	// it has one.
+	if p < u.start || p >= u.end {
+		return 0, false
+	}
+	// (where debug/dwarf's reading of it is not known, it may fail on
+	// it: body sees how)
+	_, kind := sc.read(p)
+	if kind == readUnknown || at != 0 && (kind == readNull || p != at) {
+		return 0, false
+	}
+	for _, c := range found {
+		b.u.innerOf(c)
+	}
+	b.levels, b.found = levels, found
+	b.scanned++
+	return p, true
 }

@@ -274,14 +274,15 @@ var rtldLayouts debugFileCache[rtldLayout]
 // rtldNamespaceLayout reads the layout from ld.so's DWARF (libc6-dbg).
 func rtldNamespaceLayout(file *binfile.File) rtldLayout {
 	var l rtldLayout
-	withDebugDWARF(file, func(d *dwarf.Data) { l = rtldNamespaceLayoutIn(d) })
+	withDebugDWARFScanned(file, func(d *dwarf.Data, sc *dieScanner) { l = rtldNamespaceLayoutIn(d, sc) })
 	return l
 }
 
-// rtldNamespaceLayoutIn reads the layout from ld.so's DWARF d.
-func rtldNamespaceLayoutIn(d *dwarf.Data) rtldLayout {
-	ns, ok1 := memberOffsets(d, "rtld_global", "_dl_ns")["_dl_ns"]
-	cnt, ok2 := memberOffsets(d, "link_namespaces", "_ns_nloaded")["_ns_nloaded"]
+// rtldNamespaceLayoutIn reads the layout from ld.so's DWARF d (sc: its
+// scanner, or nil; see memberOffsetsScanned).
+func rtldNamespaceLayoutIn(d *dwarf.Data, sc *dieScanner) rtldLayout {
+	ns, ok1 := memberOffsetsScanned(d, sc, "rtld_global", "_dl_ns")["_dl_ns"]
+	cnt, ok2 := memberOffsetsScanned(d, sc, "link_namespaces", "_ns_nloaded")["_ns_nloaded"]
 	size, ok3 := structSize(d, "link_namespaces")
 	return rtldLayout{ok: ok1 && ok2 && ok3 && size > cnt, dlNS: ns, stride: size, nloaded: cnt}
 }

@@ -3,6 +3,8 @@ package callgraph
 import (
 	"debug/dwarf"
 	"encoding/binary"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -148,6 +150,12 @@ func (t *libioTop) wantsMembers(e *dwarf.Entry, _ dwarf.Tag) bool {
 	name, _ := e.Val(dwarf.AttrName).(string)
 	return e.Tag == dwarf.TagStructType && libioMembers[name] != ""
 }
+
+func (t *libioTop) readsTag(tag dwarf.Tag) bool {
+	return tag == dwarf.TagStructType || tag == dwarf.TagVariable
+}
+
+func (t *libioTop) structNames() []string { return slices.Collect(maps.Keys(libioMembers)) }
 
 func (t *libioTop) read(e *dwarf.Entry, _ dwarf.Tag, members []*dwarf.Entry) {
 	switch {

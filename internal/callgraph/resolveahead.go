@@ -34,7 +34,10 @@ func (g *Graph) prefetchLibioLayouts() {
 		if path == "" || file.ELF.Section(libioSection) == nil || libioLayouts.has(path) || debugPrefetches.under(path) {
 			continue
 		}
-		debugPrefetches.start(file, []func(*dwarf.Data){func(d *dwarf.Data) { libioLayouts.put(path, libioLayoutIn(d)) }})
+		debugPrefetches.start(file, []func(*dwarf.Data, *dieScanner){func(d *dwarf.Data, sc *dieScanner) {
+			t := newLibioTop()
+			libioLayouts.put(path, t.layout(walkTopLevelScanned(d, sc, nil, t))) // libioLayoutIn's, the entries no reader reads passed by (diescan.go)
+		}})
 	}
 }
 

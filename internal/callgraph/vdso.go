@@ -446,7 +446,7 @@ func rtldStructMembers(file *binfile.File, structName string, names ...string) m
 		// prefetch may have, see debugprefetch.go), answer for any of them.
 		offsets := rtldGlobalROOffsets.get(file, func(file *binfile.File) map[string]int64 {
 			out := map[string]int64{}
-			withDebugDWARF(file, func(d *dwarf.Data) { out = rtldGlobalROOffsetsIn(d) })
+			withDebugDWARFScanned(file, func(d *dwarf.Data, sc *dieScanner) { out = rtldGlobalROOffsetsIn(d, sc) })
 			return out
 		})
 		out := map[string]int64{}
@@ -479,7 +479,8 @@ func rtldGlobalROMemberNames() []string {
 	return append(names, rtldROHookMembers...)
 }
 
-// rtldGlobalROOffsetsIn reads those members' offsets from ld.so's DWARF d.
-func rtldGlobalROOffsetsIn(d *dwarf.Data) map[string]int64 {
-	return memberOffsets(d, rtldGlobalROStruct, rtldGlobalROMemberNames()...)
+// rtldGlobalROOffsetsIn reads those members' offsets from ld.so's DWARF d
+// (sc: its scanner, or nil; see memberOffsetsScanned).
+func rtldGlobalROOffsetsIn(d *dwarf.Data, sc *dieScanner) map[string]int64 {
+	return memberOffsetsScanned(d, sc, rtldGlobalROStruct, rtldGlobalROMemberNames()...)
 }

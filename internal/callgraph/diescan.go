@@ -1,0 +1,545 @@
+package callgraph
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"encoding/binary"
+	"sort"
+)
+
+// The shape of a DWARF entry without debug/dwarf's decoding of it. The
+// prefetch's walk of libc's top-level entries (walkTopLevelUsers) reads
+// 260,000 of them, and debug/dwarf allocates an Entry, its fields and a
+// boxed value per attribute for each; 210,000 of them (pointer, const and
+// restrict types, typedefs, base, array, subroutine, union and enum
+// types) no reader looks at beyond their tag and where the next one
+// starts. dieScanner reads just that (tag, children, DW_AT_sibling, the
+// entry's end) from the abbreviations, so the walk skips those entries
+// without building them. debug/dwarf has no such reader (its abbreviation
+// tables and units are private), so this is our own, kept to what the
+// walk needs.
+//
+// It answers only where debug/dwarf's Reader.Next, put at the same offset,
+// would read the entry without an error and end it at the same place: a
+// form whose value is looked up elsewhere (strx, addrx, rnglistx) or one
+// it does not know, a value that runs past its unit, an abbreviation
+// table that does not read, and it says it does not know, and the walk
+// reads that entry with debug/dwarf. FuzzDIEScanner checks the answers
+// against debug/dwarf's on mutated DWARF.
+
+// dieScanner reads entries' shapes from a .debug_info section.
+type dieScanner struct {
+	info           []byte
+	units          []scanUnit // by offset
+	last           int        // the unit of the last shape asked (entries are asked in order)
+	str, lineStr   []byte     // .debug_str, .debug_line_str
+	strEnd         int        // .debug_str's last NUL + 1 (0: none): a strp below it reads
+	lineStrEnd     int        // the same for .debug_line_str
+	abbrevsByTable map[uint64][]*scanAbbrev
+}
+
+// scanUnit is one unit of .debug_info, as debug/dwarf's parseUnits reads
+// its header.
+type scanUnit struct {
+	base       dwarf.Offset // the header's offset (references are relative to it)
+	start, end dwarf.Offset // its entries
+	vers       int
+	asize      int
+	is64       bool
+	abbrevs    []*scanAbbrev // by code (nil: none read here); nil: the table did not read as expected
+}
+
+// scanAbbrev is one abbreviation: nil forms when the scanner cannot read
+// an entry of it.
+type scanAbbrev struct {
+	tag      dwarf.Tag
+	children bool
+	forms    []uint64
+	// The index in forms of the first DW_AT_sibling, DW_AT_type,
+	// DW_AT_abstract_origin and DW_AT_name (what Entry.Val finds), -1:
+	// none.
+	sibling, typ, origin, name int
+}
+
+// dieShape is what dieScanner reads of an entry.
+type dieShape struct {
+	tag        dwarf.Tag
+	children   bool
+	hasSibling bool         // DW_AT_sibling, first of the entry's, is a reference (what Reader.SkipChildren follows)
+	sibling    dwarf.Offset // its value
+	// DW_AT_type and DW_AT_abstract_origin, the same (the step's users
+	// read them: usersBeside.bodyScanned).
+	hasType, hasOrigin bool
+	typ, origin        dwarf.Offset
+	// DW_AT_name, the first, when it is a string (a string, strp or
+	// line_strp form): nameKnown, and hasName and name. nameKnown too
+	// when the entry has none; not when it is in another form.
+	nameKnown, hasName bool
+	name               []byte
+	end                dwarf.Offset // where the entry's attributes end: its first child, or the next entry
+	unit               *scanUnit
+}
+
+// newDIEScanner reads the units' headers of info and the abbreviation
+// tables they name; nil when the units do not read as debug/dwarf reads
+// them (the walk then uses debug/dwarf alone).
+func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
+	s := &dieScanner{info: info, str: str, lineStr: lineStr, abbrevsByTable: map[uint64][]*scanAbbrev{}}
+	if i := bytes.LastIndexByte(str, 0); i >= 0 {
+		s.strEnd = i + 1
+	}
+	if i := bytes.LastIndexByte(lineStr, 0); i >= 0 {
+		s.lineStrEnd = i + 1
+	}
+	off := 0
+	for off < len(info) {
+		base := off
+		if len(info)-off < 4 {
+			return nil
+		}
+		n := uint64(binary.LittleEndian.Uint32(info[off:]))
+		off += 4
+		is64 := false
+		if n == 0xffffffff {
+			if len(info)-off < 8 {
+				return nil
+			}
+			n = binary.LittleEndian.Uint64(info[off:])
+			off += 8
+			is64 = true
+		} else if n >= 0xfffffff0 {
+			return nil
+		}
+		if n == 0 || n != uint64(uint32(n)) || n > uint64(len(info)-off) {
+			// (debug/dwarf skips a unit of length 0, and rejects a
+			// length over 32 bits: not ours to follow)
+			return nil
+		}
+		unitEnd := off + int(n)
+		u := scanUnit{base: dwarf.Offset(base), is64: is64, end: dwarf.Offset(unitEnd)}
+		h := info[off:unitEnd]
+		if len(h) < 2 {
+			return nil
+		}
+		u.vers = int(binary.LittleEndian.Uint16(h))
+		h = h[2:]
+		if u.vers < 2 || u.vers > 5 {
+			return nil
+		}
+		utype := byte(0)
+		if u.vers >= 5 {
+			if len(h) < 2 {
+				return nil
+			}
+			utype, u.asize = h[0], int(h[1])
+			h = h[2:]
+		}
+		var table uint64
+		if is64 {
+			if len(h) < 8 {
+				return nil
+			}
+			table, h = binary.LittleEndian.Uint64(h), h[8:]
+		} else {
+			if len(h) < 4 {
+				return nil
+			}
+			table, h = uint64(binary.LittleEndian.Uint32(h)), h[4:]
+		}
+		if u.vers < 5 {
+			if len(h) < 1 {
+				return nil
+			}
+			u.asize, h = int(h[0]), h[1:]
+		}
+		switch utype {
+		case 0, 1, 3: // (none before DWARF 5), DW_UT_compile, DW_UT_partial
+		default:
+			return nil // type, skeleton and split units: not read here
+		}
+		u.start = dwarf.Offset(unitEnd - len(h))
+		abbrevs, ok := s.abbrevsByTable[table]
+		if !ok {
+			abbrevs = parseScanAbbrevs(abbrev, table)
+			s.abbrevsByTable[table] = abbrevs
+		}
+		u.abbrevs = abbrevs
+		s.units = append(s.units, u)
+		off = unitEnd
+	}
+	return s
+}
+
+// parseScanAbbrevs reads the abbreviation table at off, by code; nil
+// when it does not read whole (its entries are then left to
+// debug/dwarf). An abbreviation code given twice, or over 1<<16 (GCC
+// numbers them from 1), is left out: its entries are debug/dwarf's.
+func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
+	if off > uint64(len(abbrev)) {
+		return nil
+	}
+	b := abbrev[off:]
+	out := map[uint32]*scanAbbrev{}
+	twice := map[uint32]bool{}
+	for {
+		code, ok := uleb(&b)
+		if !ok || code != uint64(uint32(code)) {
+			return nil
+		}
+		if code == 0 {
+			break
+		}
+		tag, ok := uleb(&b)
+		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
+			return nil
+		}
+		a := &scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, sibling: -1, typ: -1, origin: -1, name: -1}
+		b = b[1:]
+		for {
+			attr, ok1 := uleb(&b)
+			form, ok2 := uleb(&b)
+			if !ok1 || !ok2 {
+				return nil
+			}
+			if attr == 0 && form == 0 {
+				break
+			}
+			// (debug/dwarf keeps both in 32 bits: read as it reads them)
+			form = uint64(uint32(form))
+			if form == formImplicitConst {
+				if _, ok := uleb(&b); !ok {
+					return nil
+				}
+			}
+			switch dwarf.Attr(attr) {
+			case dwarf.AttrSibling:
+				if a.sibling < 0 {
+					a.sibling = len(a.forms)
+				}
+			case dwarf.AttrType:
+				if a.typ < 0 {
+					a.typ = len(a.forms)
+				}
+			case dwarf.AttrAbstractOrigin:
+				if a.origin < 0 {
+					a.origin = len(a.forms)
+				}
+			case dwarf.AttrName:
+				if a.name < 0 {
+					a.name = len(a.forms)
+				}
+			}
+			a.forms = append(a.forms, form)
+		}
+		if _, seen := out[uint32(code)]; seen {
+			twice[uint32(code)] = true
+		}
+		out[uint32(code)] = a
+	}
+	for code := range twice {
+		delete(out, code)
+	}
+	byCode := make([]*scanAbbrev, 1) // (never nil: the table read)
+	for code, a := range out {
+		if code < 1<<16 {
+			for int(code) >= len(byCode) {
+				byCode = append(byCode, nil)
+			}
+			byCode[code] = a
+		}
+	}
+	return byCode
+}
+
+// The forms dieScanner reads (DWARF 5, 7.5.6).
+const (
+	formAddr          = 0x01
+	formBlock2        = 0x03
+	formBlock4        = 0x04
+	formData2         = 0x05
+	formData4         = 0x06
+	formData8         = 0x07
+	formString        = 0x08
+	formBlock         = 0x09
+	formBlock1        = 0x0a
+	formData1         = 0x0b
+	formFlag          = 0x0c
+	formSdata         = 0x0d
+	formStrp          = 0x0e
+	formUdata         = 0x0f
+	formRefAddr       = 0x10
+	formRef1          = 0x11
+	formRef2          = 0x12
+	formRef4          = 0x13
+	formRef8          = 0x14
+	formRefUdata      = 0x15
+	formSecOffset     = 0x17
+	formExprloc       = 0x18
+	formFlagPresent   = 0x19
+	formRefSup4       = 0x1c
+	formStrpSup       = 0x1d
+	formData16        = 0x1e
+	formLineStrp      = 0x1f
+	formRefSig8       = 0x20
+	formImplicitConst = 0x21
+	formLoclistx      = 0x22
+	formRefSup8       = 0x24
+	formGNURefAlt     = 0x1f20
+	formGNUStrpAlt    = 0x1f21
+)
+
+// shape reads the entry at off; false when it cannot say what
+// debug/dwarf would read there (see above), off is not in a unit's
+// entries, or the entry is a null one.
+func (s *dieScanner) shape(off dwarf.Offset) (dieShape, bool) {
+	out, kind := s.read(off)
+	return out, kind == readEntry
+}
+
+// What read found.
+const (
+	readUnknown = iota // what debug/dwarf reads there is not known
+	readNull           // a null entry (abbreviation code 0 in 32 bits: debug/dwarf's test)
+	readEntry          // an entry
+)
+
+// read reads the entry at off: its shape, or for a null entry only its
+// end (and unit).
+func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
+	if s == nil {
+		return dieShape{}, readUnknown
+	}
+	u := s.unitOf(off)
+	if u == nil || u.abbrevs == nil {
+		return dieShape{}, readUnknown
+	}
+	b := s.info[off:u.end]
+	code, ok := uleb(&b)
+	if !ok {
+		return dieShape{}, readUnknown
+	}
+	if uint32(code) == 0 {
+		return dieShape{end: u.end - dwarf.Offset(len(b)), unit: u}, readNull
+	}
+	if uint32(code) >= uint32(len(u.abbrevs)) || u.abbrevs[uint32(code)] == nil {
+		return dieShape{}, readUnknown
+	}
+	a := u.abbrevs[uint32(code)]
+	out := dieShape{tag: a.tag, children: a.children, unit: u, nameKnown: a.name < 0}
+	offSize := 4
+	if u.is64 {
+		offSize = 8
+	}
+	for i, form := range a.forms {
+		n := -1 // the value's size, when fixed
+		var ref uint64
+		isRef := false
+		switch form {
+		case formAddr:
+			if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
+				return dieShape{}, readUnknown
+			}
+			n = u.asize
+		case formData1, formFlag, formRef1:
+			n = 1
+		case formData2, formRef2:
+			n = 2
+		case formData4, formRef4, formRefSup4:
+			n = 4
+		case formData8, formRef8, formRefSig8, formRefSup8:
+			n = 8
+		case formData16:
+			n = 16
+		case formFlagPresent, formImplicitConst:
+			n = 0
+		case formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+			n = offSize
+		case formRefAddr:
+			n = offSize
+			if u.vers == 2 {
+				if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
+					return dieShape{}, readUnknown
+				}
+				n = u.asize
+			}
+		case formStrp, formLineStrp:
+			if len(b) < offSize {
+				return dieShape{}, readUnknown
+			}
+			var at uint64
+			if u.is64 {
+				at = binary.LittleEndian.Uint64(b)
+			} else {
+				at = uint64(binary.LittleEndian.Uint32(b))
+			}
+			end, str := s.strEnd, s.str
+			if form == formLineStrp {
+				end, str = s.lineStrEnd, s.lineStr
+			}
+			if at >= uint64(end) { // (no NUL after it: debug/dwarf fails)
+				return dieShape{}, readUnknown
+			}
+			if i == a.name {
+				str = str[at:]
+				out.nameKnown, out.hasName, out.name = true, true, str[:bytes.IndexByte(str, 0)]
+			}
+			n = offSize
+		case formSdata, formUdata, formLoclistx:
+			if _, ok := uleb(&b); !ok {
+				return dieShape{}, readUnknown
+			}
+		case formRefUdata:
+			v, ok := uleb(&b)
+			if !ok {
+				return dieShape{}, readUnknown
+			}
+			ref, isRef = v+uint64(u.base), true
+		case formString:
+			z := bytes.IndexByte(b, 0)
+			if z < 0 {
+				return dieShape{}, readUnknown
+			}
+			if i == a.name {
+				out.nameKnown, out.hasName, out.name = true, true, b[:z]
+			}
+			b = b[z+1:]
+		case formBlock1, formBlock2, formBlock4, formBlock, formExprloc:
+			var size uint64
+			switch form {
+			case formBlock1:
+				if len(b) < 1 {
+					return dieShape{}, readUnknown
+				}
+				size, b = uint64(b[0]), b[1:]
+			case formBlock2:
+				if len(b) < 2 {
+					return dieShape{}, readUnknown
+				}
+				size, b = uint64(binary.LittleEndian.Uint16(b)), b[2:]
+			case formBlock4:
+				if len(b) < 4 {
+					return dieShape{}, readUnknown
+				}
+				size, b = uint64(binary.LittleEndian.Uint32(b)), b[4:]
+			default:
+				if size, ok = uleb(&b); !ok {
+					return dieShape{}, readUnknown
+				}
+			}
+			if size > uint64(len(b)) {
+				return dieShape{}, readUnknown
+			}
+			b = b[size:]
+		default:
+			return dieShape{}, readUnknown // a value looked up elsewhere, or a form not known
+		}
+		if n >= 0 {
+			if len(b) < n {
+				return dieShape{}, readUnknown
+			}
+			switch form {
+			case formRef1:
+				ref, isRef = uint64(b[0])+uint64(u.base), true
+			case formRef2:
+				ref, isRef = uint64(binary.LittleEndian.Uint16(b))+uint64(u.base), true
+			case formRef4:
+				ref, isRef = uint64(binary.LittleEndian.Uint32(b))+uint64(u.base), true
+			case formRef8:
+				ref, isRef = binary.LittleEndian.Uint64(b)+uint64(u.base), true
+			case formRefAddr:
+				switch n {
+				case 1:
+					ref = uint64(b[0])
+				case 2:
+					ref = uint64(binary.LittleEndian.Uint16(b))
+				case 4:
+					ref = uint64(binary.LittleEndian.Uint32(b))
+				case 8:
+					ref = binary.LittleEndian.Uint64(b)
+				}
+				isRef = true
+			}
+			b = b[n:]
+		}
+		if isRef {
+			switch i {
+			case a.sibling:
+				out.hasSibling, out.sibling = true, dwarf.Offset(ref)
+			case a.typ:
+				out.hasType, out.typ = true, dwarf.Offset(ref)
+			case a.origin:
+				out.hasOrigin, out.origin = true, dwarf.Offset(ref)
+			}
+		}
+	}
+	out.end = u.end - dwarf.Offset(len(b))
+	return out, readEntry
+}
+
+// skipChildren is where debug/dwarf's Reader.SkipChildren goes on from
+// after the entry shaped e: its DW_AT_sibling when past it, else the end
+// of its children, read one by one (theirs skipped the same way); false
+// when an entry does not read, or the skip leaves e's unit.
+func (s *dieScanner) skipChildren(e dieShape) (dwarf.Offset, bool) {
+	u := e.unit
+	if !e.children {
+		return e.end, true
+	}
+	if e.hasSibling && e.sibling >= e.end {
+		if e.sibling < u.start || e.sibling >= u.end {
+			return 0, false
+		}
+		return e.sibling, true
+	}
+	p := e.end
+	for {
+		if p < u.start || p >= u.end {
+			return 0, false
+		}
+		c, kind := s.read(p)
+		switch {
+		case kind == readNull:
+			return c.end, true
+		case kind != readEntry || c.unit != u || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit:
+			return 0, false
+		}
+		var ok bool
+		if p, ok = s.skipChildren(c); !ok {
+			return 0, false
+		}
+	}
+}
+
+// unitOf is the unit whose entries hold off, nil if none.
+func (s *dieScanner) unitOf(off dwarf.Offset) *scanUnit {
+	if s.last < len(s.units) {
+		if u := &s.units[s.last]; u.start <= off && off < u.end {
+			return u
+		}
+	}
+	i := sort.Search(len(s.units), func(i int) bool { return s.units[i].end > off })
+	if i == len(s.units) || off < s.units[i].start {
+		return nil
+	}
+	s.last = i
+	return &s.units[i]
+}
+
+// uleb reads an unsigned LEB128 number from *b; false when it does not
+// end within *b (debug/dwarf then reads 0 without moving: not followed
+// here).
+func uleb(b *[]byte) (uint64, bool) {
+	var v uint64
+	var shift uint
+	for i, c := range *b {
+		if shift < 64 {
+			v |= uint64(c&0x7f) << shift
+		}
+		shift += 7
+		if c&0x80 == 0 {
+			*b = (*b)[i+1:]
+			return v, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,241 @@
+package callgraph
+
+import (
+	"debug/dwarf"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
+)
+
+// checkShapes compares, for every entry debug/dwarf reads in d, what sc
+// says of it with what debug/dwarf reads: the same tag, children and
+// DW_AT_sibling (as Reader.SkipChildren takes it), DW_AT_type and
+// DW_AT_abstract_origin and DW_AT_name (as Entry.Val gives them), and its end where the
+// next entry follows within the unit; it returns how many entries debug/
+// dwarf read and how many of them sc read.
+func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped int) {
+	t.Helper()
+	r, one := d.Reader(), d.Reader()
+	type read struct {
+		off   dwarf.Offset
+		shape dieShape
+		nulls int // null entries read after it
+	}
+	var last *read
+	for {
+		e, err := r.Next()
+		if err != nil || e == nil {
+			return
+		}
+		if e.Tag == 0 {
+			if last != nil {
+				last.nulls++
+			}
+			continue
+		}
+		entries++
+		if last != nil && last.shape.unit != nil && e.Offset < last.shape.unit.end && e.Offset >= last.shape.unit.start {
+			// The entries between are nulls: one byte each where
+			// written as one (0x00).
+			end, gap := last.shape.end, int(e.Offset)-int(last.shape.end)
+			allZero := gap >= 0
+			for i := 0; allZero && i < gap; i++ {
+				allZero = sc.info[int(end)+i] == 0
+			}
+			if gap < 0 || allZero && gap != last.nulls {
+				t.Fatalf("entry at %#x: the scanner ends it at %#x, debug/dwarf reads the next entry at %#x after %d null entries", last.off, end, e.Offset, last.nulls)
+			}
+		}
+		last = nil
+		s, ok := sc.shape(e.Offset)
+		if !ok {
+			continue
+		}
+		shaped++
+		one.Seek(e.Offset)
+		alone, err := one.Next()
+		if err != nil || alone == nil {
+			t.Fatalf("entry at %#x: the scanner reads it, debug/dwarf from there fails: %v", e.Offset, err)
+		}
+		sib, hasSib := alone.Val(dwarf.AttrSibling).(dwarf.Offset)
+		if alone.Offset != e.Offset || s.tag != e.Tag || s.children != e.Children || s.hasSibling != hasSib || s.sibling != sib {
+			t.Fatalf("entry at %#x: scanner %v children %v sibling %v %#x; debug/dwarf %v children %v sibling %v %#x",
+				e.Offset, s.tag, s.children, s.hasSibling, s.sibling, e.Tag, e.Children, hasSib, sib)
+		}
+		typ, hasType := alone.Val(dwarf.AttrType).(dwarf.Offset)
+		origin, hasOrigin := alone.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+		if s.hasType != hasType || s.typ != typ || s.hasOrigin != hasOrigin || s.origin != origin {
+			t.Fatalf("entry at %#x: scanner type %v %#x origin %v %#x; debug/dwarf type %v %#x origin %v %#x",
+				e.Offset, s.hasType, s.typ, s.hasOrigin, s.origin, hasType, typ, hasOrigin, origin)
+		}
+		if s.nameKnown {
+			name, isString := alone.Val(dwarf.AttrName).(string)
+			if s.hasName != isString || string(s.name) != name || !s.hasName && alone.Val(dwarf.AttrName) != nil {
+				t.Fatalf("entry at %#x: scanner name %v %q; debug/dwarf %#v", e.Offset, s.hasName, s.name, alone.Val(dwarf.AttrName))
+			}
+		}
+		if s.end <= e.Offset || s.end > s.unit.end {
+			t.Fatalf("entry at %#x: the scanner ends it at %#x, outside its unit [%#x, %#x)", e.Offset, s.end, s.unit.start, s.unit.end)
+		}
+		last = &read{off: e.Offset, shape: s}
+	}
+}
+
+// topLevelReadings is what the prefetch's readers and the step's users
+// read in one walk of d (with sc: the scanned walk).
+type topLevelReadings struct {
+	err           error
+	wide, steps   map[string]int64
+	libio         *libioLayout
+	structs       map[dwarf.Offset]bool
+	vars          []gconvVariable
+	users         []pcRange
+	usersFailed   bool
+	libioAlone    *libioLayout
+	libioAloneErr error
+	scannedBodies int
+}
+
+func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
+	wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+	users := newUsersBeside(d)
+	var out topLevelReadings
+	out.err = walkTopLevelScanned(d, sc, users, wide, libio, gconv, gconv.steps)
+	out.wide, out.steps, out.libio = wide.offsets(), gconv.steps.offsets(), libio.layout(out.err)
+	out.structs, out.vars = gconv.structs, gconv.vars
+	if out.err == nil {
+		out.users, out.usersFailed = users.result(d), users.failed
+	}
+	out.scannedBodies = users.scanned
+	alone := newLibioTop() // prefetchLibioLayouts' walk
+	out.libioAloneErr = walkTopLevelScanned(d, sc, nil, alone)
+	out.libioAlone = alone.layout(out.libioAloneErr)
+	return out
+}
+
+// TestDIEScannerMatchesReader: on libc's debug file, the scanner reads
+// the shape of most entries (all but those it leaves to debug/dwarf) and
+// each as debug/dwarf reads it; and the prefetch's walk that passes by
+// the entries no reader reads gives the readers, and the step's users,
+// exactly what the walk of every top-level entry with debug/dwarf gives.
+func TestDIEScannerMatchesReader(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		if sc == nil {
+			t.Fatalf("no scanner for %s", libc.File.DebugSymbols)
+		}
+		entries, shaped := checkShapes(t, d, sc)
+		if shaped < entries*9/10 {
+			t.Errorf("the scanner read %d of %d entries", shaped, entries)
+		}
+		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
+		if scanned.scannedBodies < 10000 {
+			t.Errorf("the scanner read %d functions' bodies", scanned.scannedBodies)
+		}
+		scanned.scannedBodies = 0
+		if !reflect.DeepEqual(plain, scanned) {
+			t.Errorf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
+		}
+		if plain.err != nil || plain.usersFailed || len(plain.users) == 0 || len(plain.vars) == 0 || len(plain.wide) == 0 || plain.libio == nil || plain.libio.chain < 0 {
+			t.Errorf("the walk read too little to compare: %+v", plain)
+		}
+	})
+}
+
+// FuzzDIEScanner: on any DWARF (FuzzUsersBeside's: the sections of a
+// small gcc program, DWARF 4 and 5, mutated), what the scanner reads of
+// an entry is what debug/dwarf reads of it, and the walk that passes by
+// entries with it gives the readers what the plain walk gives them and
+// stops on the same error; nothing panics or hangs.
+func FuzzDIEScanner(f *testing.F) {
+	f.Fuzz(func(t *testing.T, abbrev, info, str, lineStr, ranges, rnglists []byte) {
+		d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, ranges, str)
+		if err != nil {
+			return
+		}
+		if len(lineStr) > 0 {
+			d.AddSection(".debug_line_str", lineStr)
+		}
+		if len(rnglists) > 0 {
+			d.AddSection(".debug_rnglists", rnglists)
+		}
+		sc := newDIEScanner(info, abbrev, str, lineStr)
+		if sc == nil {
+			return
+		}
+		checkShapes(t, d, sc)
+		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
+		scanned.scannedBodies = 0
+		if !reflect.DeepEqual(plain, scanned) {
+			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
+		}
+	})
+}
+
+// BenchmarkTopLevelWalk: the prefetch's walk of libc's top-level entries
+// (the libio, _wide_vtable and gconv readers and the step's users), with
+// debug/dwarf alone and with the scanner passing entries by (libc from
+// STACKSCOPE_BENCH_LIBC, or the system's; its DWARF opened once).
+func BenchmarkTopLevelWalk(b *testing.B) {
+	path := os.Getenv("STACKSCOPE_BENCH_LIBC")
+	if path == "" {
+		path = "/lib/x86_64-linux-gnu/libc.so.6"
+	}
+	f, err := binfile.Open(path)
+	if err != nil || f.DebugSymbols == "" {
+		b.Skipf("SKIPPED: %s with debug symbols: %v", path, err)
+	}
+	defer f.Close()
+	withDebugDWARFScanned(f, func(d *dwarf.Data, sc *dieScanner) {
+		for _, bc := range []struct {
+			name string
+			sc   *dieScanner
+		}{{"plain", nil}, {"scanned", sc}} {
+			b.Run(bc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+					gconv.users = newUsersBeside(d)
+					if err := walkTopLevelScanned(d, bc.sc, gconv.users, wide, libio, gconv, gconv.steps); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestDIEScannerLdSo: on ld.so's debug file, the scanner reads entries
+// as debug/dwarf does, and the namespace layout and _rtld_global_ro's
+// members read with it are those read without.
+func TestDIEScannerLdSo(t *testing.T) {
+	g, _ := libcGraph(t, true)
+	var ld *Module
+	for _, m := range g.Modules[1:] {
+		if strings.HasPrefix(m.Name, "ld-linux") && m.File.DebugSymbols != "" {
+			ld = m
+		}
+	}
+	if ld == nil {
+		t.Fatal("no ld.so with debug symbols among the program's libraries")
+	}
+	withDebugDWARFScanned(ld.File, func(d *dwarf.Data, sc *dieScanner) {
+		if sc == nil {
+			t.Fatalf("no scanner for %s", ld.File.DebugSymbols)
+		}
+		if entries, shaped := checkShapes(t, d, sc); shaped < entries*9/10 {
+			t.Errorf("the scanner read %d of %d entries", shaped, entries)
+		}
+		plain, scanned := rtldNamespaceLayoutIn(d, nil), rtldNamespaceLayoutIn(d, sc)
+		if plain != scanned || !plain.ok {
+			t.Errorf("namespace layout: %+v without the scanner, %+v with", plain, scanned)
+		}
+		plainRO, scannedRO := rtldGlobalROOffsetsIn(d, nil), rtldGlobalROOffsetsIn(d, sc)
+		if !reflect.DeepEqual(plainRO, scannedRO) || len(plainRO) == 0 {
+			t.Errorf("_rtld_global_ro's members: %v without the scanner, %v with", plainRO, scannedRO)
+		}
+	})
+}
