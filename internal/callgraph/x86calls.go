@@ -8,6 +8,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/isa/x86"
 )
 
 // What an x86-64 function's walk needs to know about the code it calls
@@ -288,6 +289,7 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 	var seen [maxNoReturnSize / 64]uint64
 	var workBuf [64]uint64
 	var e isa.Effect
+	flows, _ := g.Decoder.(flowDecoder)
 	work := append(workBuf[:0], fn.Addr)
 	for n := 0; len(work) > 0; n++ {
 		if n > maxNoReturnWalk {
@@ -307,8 +309,18 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 		}
 		seen[bit/64] |= 1 << (bit % 64)
 		// Only the length, flow and target are read: the sweep's decode
-		// (isa.SweepDecoder) gives them without the registers' description.
-		if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil || e.Len <= 0 {
+		// (isa.SweepDecoder) gives them without the registers' description,
+		// x86's DecodeFlow without the rest of an Effect.
+		if flows != nil {
+			fl, err := flows.DecodeFlow(code[pc-fn.Addr:], pc)
+			if err != nil {
+				return false
+			}
+			e.Len, e.Flow, e.Target, e.HasTarget = fl.Len, fl.Flow, fl.Target, fl.HasTarget
+		} else if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil {
+			return false
+		}
+		if e.Len <= 0 {
 			return false
 		}
 		next := pc + uint64(e.Len)
@@ -344,6 +356,12 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 		}
 	}
 	return true
+}
+
+// flowDecoder is x86.Decoder's DecodeFlow: codeNeverReturns reads only
+// an instruction's length, flow and target.
+type flowDecoder interface {
+	DecodeFlow(code []byte, pc uint64) (x86.Flow, error)
 }
 
 // ends says whether control that reaches addr (by a call or a tail
