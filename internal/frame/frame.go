@@ -685,7 +685,7 @@ func (w *walker) analyze(sc *scratch) Frame {
 	// (slices.SortFunc, not sort.Slice: the same pattern-defeating
 	// quicksort, so the same order of calls at one address, without
 	// sort.Slice's two allocations per walk.)
-	sortCalls(w.fr.Calls)
+	slices.SortFunc(w.fr.Calls, func(a, b CallSite) int { return cmp.Compare(a.Addr, b.Addr) })
 	w.fr.Refs = dedupe(w.fr.Refs)
 	return w.fr
 }
@@ -1695,17 +1695,3 @@ func dedupe(v []uint64) []uint64 {
 	return out
 }
 
-// sortCalls sorts calls by address as slices.SortFunc does. The walk
-// mostly finds them in address order already: when every address is
-// larger than the one before, that order is the only sorted one, and
-// pdqsort (its comparisons through a function value) is skipped. With
-// two calls at one address the sort runs as before, since the order it
-// leaves equal addresses in is part of the output.
-func sortCalls(calls []CallSite) {
-	for i := 1; i < len(calls); i++ {
-		if calls[i-1].Addr >= calls[i].Addr {
-			slices.SortFunc(calls, func(a, b CallSite) int { return cmp.Compare(a.Addr, b.Addr) })
-			return
-		}
-	}
-}
