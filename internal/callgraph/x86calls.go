@@ -288,8 +288,15 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 	// map per walk was a tenth of its time.
 	var seen [maxNoReturnSize / 64]uint64
 	var workBuf [64]uint64
-	var e isa.Effect
+	// The instruction's length, flow and target: x86's DecodeFlow gives
+	// them alone; other decoders fill an Effect (made here only for
+	// them: given to an interface method, it moves to the heap).
+	var e x86.Flow
 	flows, _ := g.Decoder.(flowDecoder)
+	var eff *isa.Effect
+	if flows == nil {
+		eff = new(isa.Effect)
+	}
 	work := append(workBuf[:0], fn.Addr)
 	for n := 0; len(work) > 0; n++ {
 		if n > maxNoReturnWalk {
@@ -309,16 +316,17 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 		}
 		seen[bit/64] |= 1 << (bit % 64)
 		// Only the length, flow and target are read: the sweep's decode
-		// (isa.SweepDecoder) gives them without the registers' description,
-		// x86's DecodeFlow without the rest of an Effect.
+		// (isa.SweepDecoder) gives them without the registers' description.
 		if flows != nil {
-			fl, err := flows.DecodeFlow(code[pc-fn.Addr:], pc)
-			if err != nil {
+			var err error
+			if e, err = flows.DecodeFlow(code[pc-fn.Addr:], pc); err != nil {
 				return false
 			}
-			e.Len, e.Flow, e.Target, e.HasTarget = fl.Len, fl.Flow, fl.Target, fl.HasTarget
-		} else if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil {
-			return false
+		} else {
+			if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, eff); err != nil {
+				return false
+			}
+			e = x86.Flow{Len: eff.Len, Flow: eff.Flow, Target: eff.Target, HasTarget: eff.HasTarget}
 		}
 		if e.Len <= 0 {
 			return false
