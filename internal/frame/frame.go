@@ -1694,4 +1694,3 @@ func dedupe(v []uint64) []uint64 {
 	}
 	return out
 }
-
