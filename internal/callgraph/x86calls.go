@@ -288,13 +288,16 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 	// map per walk was a tenth of its time.
 	var seen [maxNoReturnSize / 64]uint64
 	var workBuf [64]uint64
-	// The instruction's length, flow and target: x86's DecodeFlow gives
-	// them alone; other decoders fill an Effect (made here only for
-	// them: given to an interface method, it moves to the heap).
+	// The instruction's length, flow and target: x86.DecodeFlow gives
+	// them alone (called directly: through an interface, the dispatch
+	// and the wrapper cost as much as its decoding); other decoders fill
+	// an Effect (made here only for them: given to an interface method,
+	// it moves to the heap).
 	var e x86.Flow
-	flows, _ := g.Decoder.(flowDecoder)
 	var eff *isa.Effect
-	if flows == nil {
+	switch g.Decoder.(type) {
+	case x86.Decoder, *x86.Decoder:
+	default:
 		eff = new(isa.Effect)
 	}
 	work := append(workBuf[:0], fn.Addr)
@@ -317,9 +320,9 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 		seen[bit/64] |= 1 << (bit % 64)
 		// Only the length, flow and target are read: the sweep's decode
 		// (isa.SweepDecoder) gives them without the registers' description.
-		if flows != nil {
+		if eff == nil {
 			var err error
-			if e, err = flows.DecodeFlow(code[pc-fn.Addr:], pc); err != nil {
+			if e, err = x86.DecodeFlow(code[pc-fn.Addr:], pc); err != nil {
 				return false
 			}
 		} else {
@@ -364,12 +367,6 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 		}
 	}
 	return true
-}
-
-// flowDecoder is x86.Decoder's DecodeFlow: codeNeverReturns reads only
-// an instruction's length, flow and target.
-type flowDecoder interface {
-	DecodeFlow(code []byte, pc uint64) (x86.Flow, error)
 }
 
 // ends says whether control that reaches addr (by a call or a tail
