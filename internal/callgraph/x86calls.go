@@ -8,6 +8,7 @@ import (
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
+	"github.com/stackscope/stackscope/internal/isa/x86"
 )
 
 // What an x86-64 function's walk needs to know about the code it calls
@@ -287,7 +288,18 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 	// map per walk was a tenth of its time.
 	var seen [maxNoReturnSize / 64]uint64
 	var workBuf [64]uint64
-	var e isa.Effect
+	// The instruction's length, flow and target: x86.DecodeFlow gives
+	// them alone (called directly: through an interface, the dispatch
+	// and the wrapper cost as much as its decoding); other decoders fill
+	// an Effect (made here only for them: given to an interface method,
+	// it moves to the heap).
+	var e x86.Flow
+	var eff *isa.Effect
+	switch g.Decoder.(type) {
+	case x86.Decoder, *x86.Decoder:
+	default:
+		eff = new(isa.Effect)
+	}
 	work := append(workBuf[:0], fn.Addr)
 	for n := 0; len(work) > 0; n++ {
 		if n > maxNoReturnWalk {
@@ -308,7 +320,18 @@ func (c *fileCalls) codeNeverReturns(g *Graph, f *binfile.File, fn *binfile.Func
 		seen[bit/64] |= 1 << (bit % 64)
 		// Only the length, flow and target are read: the sweep's decode
 		// (isa.SweepDecoder) gives them without the registers' description.
-		if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, &e); err != nil || e.Len <= 0 {
+		if eff == nil {
+			var err error
+			if e, err = x86.DecodeFlow(code[pc-fn.Addr:], pc); err != nil {
+				return false
+			}
+		} else {
+			if err := isa.DecodeSweep(g.Decoder, code[pc-fn.Addr:], pc, eff); err != nil {
+				return false
+			}
+			e = x86.Flow{Len: eff.Len, Flow: eff.Flow, Target: eff.Target, HasTarget: eff.HasTarget}
+		}
+		if e.Len <= 0 {
 			return false
 		}
 		next := pc + uint64(e.Len)

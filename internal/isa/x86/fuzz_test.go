@@ -17,7 +17,8 @@ func FuzzDecode(f *testing.F) {
 	}
 	var d Decoder
 	f.Fuzz(func(t *testing.T, code []byte, pc uint64) {
-		checkFast(t, code, pc) // the fast path agrees with x86asm
+		checkFast(t, code, pc)       // the fast path agrees with x86asm
+		checkDecodeFlow(t, code, pc) // DecodeFlow with DecodeSweep
 		eff, err := d.Decode(code, pc)
 		// DecodeInto over a used Effect (the frame walk's table) writes
 		// all of it: the same Effect and error as Decode.
