@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/cachefile"
 	"github.com/stackscope/stackscope/internal/frame"
@@ -265,6 +266,25 @@ func (c *Cache) Release(f *binfile.File) {
 	}
 }
 
+// ProgramWalked tells the store of program f (ProgramFrames) that its
+// functions are all walked: its entry is encoded and written on another
+// goroutine from now, beside the phases that follow the walk, and not
+// after them at Release (node: gob encoding of 150,000 frames and a 10
+// MB write, 0.27 s, the last thing a first analysis did). Release waits
+// for that write, and writes again only when frames came after it.
+func (c *Cache) ProgramWalked(f *binfile.File, align int64) {
+	if c == nil || c.dir == "" {
+		return
+	}
+	c.mu.Lock()
+	s := c.libs[libKey{f, align}]
+	c.mu.Unlock()
+	if s == nil || s.role != roleProgram {
+		return
+	}
+	s.flushBeside()
+}
+
 func (c *Cache) store(f *binfile.File, align int64, role string) *Frames {
 	if c == nil {
 		return nil
@@ -279,7 +299,17 @@ func (c *Cache) store(f *binfile.File, align int64, role string) *Frames {
 	if id := f.BuildID(); id != "" && c.dir != "" {
 		fr.path = filepath.Join(c.dir, fmt.Sprintf("%s-%s-%d-%s.gob", safeName(id), f.Arch, align, role))
 		fr.header = header{Tool: c.tool, BuildID: id, Arch: f.Arch.String(), StackAlign: align, Functions: functionTable(f)}
-		if e, ok := readEntry(fr.path, fr.header); ok {
+		e, ok := readEntry(fr.path, fr.header)
+		switch {
+		case ok:
+			fr.frames = make(map[funcKey]frame.Frame, len(e.Frames))
+		case role == roleProgram:
+			// Every function of the program is walked and Put: sized
+			// once, the map is not rebuilt some 15 times as it grows
+			// (node: 150,000 frames) under the lock both walkers take.
+			fr.frames = make(map[funcKey]frame.Frame, len(f.Functions))
+		}
+		if ok {
 			cachefile.MarkUsed(fr.path)
 			for _, r := range e.Frames {
 				fr.frames[funcKey{r.Addr, r.Size}] = r.Frame
@@ -326,6 +356,8 @@ type Frames struct {
 	facts       map[string]int64
 	storedFacts int
 	noFrames    bool // Put keeps nothing (Single)
+	// writing is the write flushBeside started, not waited for yet.
+	writing *beside.Result[struct{}]
 }
 
 type funcKey struct{ addr, size uint64 }
@@ -396,7 +428,34 @@ func (s *Frames) Len() int {
 	return len(s.frames)
 }
 
+// flushBeside starts flush on another goroutine; the next flush waits
+// for it (and hands on its panic).
+func (s *Frames) flushBeside() {
+	if s.path == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writing == nil {
+		s.writing = beside.Start(func() struct{} { s.write(); return struct{}{} })
+	}
+}
+
+// flush writes the store's entry when it gained frames or facts since
+// it was read or last written, after the write flushBeside started.
 func (s *Frames) flush() {
+	s.mu.Lock()
+	w := s.writing
+	s.writing = nil
+	s.mu.Unlock()
+	if w != nil {
+		w.Wait()
+	}
+	s.write()
+}
+
+// write is flush's work.
+func (s *Frames) write() {
 	s.mu.Lock()
 	if s.path == "" || len(s.frames) == s.stored && len(s.facts) == s.storedFacts {
 		s.mu.Unlock()
