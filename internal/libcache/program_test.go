@@ -1,6 +1,7 @@
 package libcache_test
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -79,5 +80,69 @@ int main(int argc, char **argv) { printf("%d\n", depth(argv[0], argc)); return 0
 	}
 	if got, ok := s.Get(1, 2); !ok || !reflect.DeepEqual(got, late) {
 		t.Errorf("the frame Put after the walk: %v %+v", ok, got)
+	}
+}
+
+// TestLargeEntryRoundTrip: an entry of more frames than a part holds
+// (libstdc++'s every function, with the program's frame map sized for
+// them), written on every core and read back on every core, gives each
+// frame exactly as Put; an entry whose last part is cut short by a
+// byte, behind a checksum made for it, is not read.
+func TestLargeEntryRoundTrip(t *testing.T) {
+	lib := "/lib/x86_64-linux-gnu/libstdc++.so.6"
+	if _, err := os.Stat(lib); err != nil {
+		t.Skipf("SKIPPED: no %s", lib)
+	}
+	xdg := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", xdg)
+	c := libcache.Open("test")
+	f, err := c.OpenLibrary(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.BuildID() == "" {
+		t.Skipf("SKIPPED: %s has no build ID", lib)
+	}
+	g := callgraph.Build(f, x86.Decoder{}, callgraph.Options{StackAlign: 16})
+	want := map[[2]uint64]callgraph.Node{}
+	s := c.Frames(f, 16)
+	for _, n := range g.Nodes {
+		if n.Func != nil {
+			want[[2]uint64{n.Func.Addr, n.Func.Size}] = *n
+			s.Put(n.Func.Addr, n.Func.Size, n.Frame)
+		}
+	}
+	if len(want) <= libcache.PartFrames {
+		t.Fatalf("%d frames: not enough for two parts", len(want))
+	}
+	c.Flush()
+	read := func() *libcache.Frames {
+		c := libcache.Open("test")
+		f, err := c.OpenLibrary(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Frames(f, 16)
+	}
+	back := read()
+	if back.Stored() != len(want) {
+		t.Fatalf("%d frames read back, %d put", back.Stored(), len(want))
+	}
+	for k, n := range want {
+		got, ok := back.Get(k[0], k[1])
+		if !ok || !reflect.DeepEqual(got, n.Frame) {
+			t.Fatalf("%s: read back %v %+v, put %+v", n.Name(), ok, got, n.Frame)
+		}
+	}
+	entries, _ := filepath.Glob(filepath.Join(xdg, "stackscope", "*", "*.gob"))
+	if len(entries) != 1 {
+		t.Fatalf("entries %v, want one", entries)
+	}
+	whole, _ := os.ReadFile(entries[0])
+	cut := whole[len(libcache.Magic)+sha256.Size : len(whole)-1]
+	sum := sha256.Sum256(cut)
+	os.WriteFile(entries[0], append(append([]byte(libcache.Magic), sum[:]...), cut...), 0o644)
+	if n := read().Stored(); n != 0 {
+		t.Errorf("an entry cut short gave %d frames", n)
 	}
 }
