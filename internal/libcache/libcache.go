@@ -549,7 +549,6 @@ type header struct {
 	Functions string
 }
 
-
 // functionTable hashes what of f's function table a walk depends on.
 func functionTable(f *binfile.File) string {
 	h := sha256.New()
