@@ -9,6 +9,7 @@ package cachefile
 import (
 	"bytes"
 	"crypto/sha256"
+	"hash"
 	"os"
 	"path/filepath"
 	"time"
@@ -69,4 +70,72 @@ func MarkUsed(path string) {
 	}
 	now := time.Now()
 	os.Chtimes(path, now, now)
+}
+
+// Writer writes an entry whose payload is never whole in memory (a
+// large report, written as it is rendered): Write appends to the
+// payload, Commit puts the checksum in its place and renames the file
+// to its path, Abort removes it. The file is the one Write makes, read
+// by Read alike.
+type Writer struct {
+	f     *os.File
+	sum   hash.Hash
+	path  string
+	magic string
+	err   error
+}
+
+// Create starts the entry at path (creating its directory) in a
+// temporary file beside it.
+func Create(path, magic string) (*Writer, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{f: f, sum: sha256.New(), path: path, magic: magic}
+	// The checksum's room, filled by Commit.
+	if _, err := f.WriteString(magic + string(make([]byte, sha256.Size))); err != nil {
+		w.Abort()
+		return nil, err
+	}
+	return w, nil
+}
+
+// Write appends p to the payload. It never fails: a failure to write the
+// file (a full disk) is kept for Commit, so that the writer beside which
+// it is written (the report's destination) goes on.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err == nil {
+		_, w.err = w.f.Write(p)
+		w.sum.Write(p)
+	}
+	return len(p), nil
+}
+
+// Commit completes the entry and puts it at its path; after a failure the
+// temporary file is removed.
+func (w *Writer) Commit() error {
+	err := w.err
+	if err == nil {
+		_, err = w.f.WriteAt(w.sum.Sum(nil), int64(len(w.magic)))
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.f.Name(), w.path)
+	}
+	if err != nil {
+		os.Remove(w.f.Name())
+	}
+	return err
+}
+
+// Abort drops the entry.
+func (w *Writer) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
 }
