@@ -15,9 +15,10 @@
 // recursive frame.Value included) and decodes several times faster than
 // JSON; the checksum makes a truncated or corrupted entry an absent one,
 // never a wrong frame. The frames are in parts of a few thousand, each a
-// gob stream of its own, encoded and decoded on every core (entry.go). A library without a build ID is shared in memory
-// only, never stored: its path, size and time say too little about its
-// bytes, and hashing every library on every run costs what the cache saves.
+// gob stream of its own, encoded and decoded on every core (entry.go). A
+// library without a build ID is shared in memory only, never stored: its
+// path, size and time say too little about its bytes, and hashing every
+// library on every run costs what the cache saves.
 package libcache
 
 import (
