@@ -252,17 +252,10 @@ func runAnalyzeOne(cmd *cobra.Command, path string, fl analyzeFlags) error {
 	if err != nil {
 		return err
 	}
-	if !cacheable {
-		return streamAnalyses(cmd, fl, res, cfg)
+	if !cacheable || !deps.Matches(res.Libraries, res.MissingLibraries) {
+		return streamAnalyses(cmd, fl, res, cfg, nil)
 	}
-	data, whys, err := renderAnalyses(fl, []*analysis.Result{res}, map[*analysis.Result]*config.Config{res: cfg}, nil)
-	if err != nil {
-		return &exitError{Code: exitUsage, Err: err}
-	}
-	if cacheable {
-		fl.storeReport(key, deps, res, resultcache.Entry{"report": data, "whys": joinLines(whys)})
-	}
-	return emitAnalyses(cmd, fl, data, whys)
+	return streamAnalyses(cmd, fl, res, cfg, fl.reportCache().Stream(key, "report"))
 }
 
 // emitAnalyses writes a rendered report and returns the exit status its
@@ -277,20 +270,26 @@ func emitAnalyses(cmd *cobra.Command, fl analyzeFlags, data []byte, whys []strin
 	return nil
 }
 
-// streamAnalyses renders the report of one analysis that the report cache
-// will not keep straight to its destination (outputFlags.stream): a large
-// library's report (libLLVM-15: 240 MB of text, gigabytes of JSON) is
-// then never held whole in memory.
-func streamAnalyses(cmd *cobra.Command, fl analyzeFlags, res *analysis.Result, cfg *config.Config) error {
+// streamAnalyses renders the report of one analysis straight to its
+// destination (outputFlags.stream), and to the report cache's entry
+// being written (keep; nil: none): a large library's report (libLLVM-15:
+// 240 MB of text, gigabytes of JSON) is then never held whole in memory,
+// and the entry is stored only when the report was rendered whole.
+func streamAnalyses(cmd *cobra.Command, fl analyzeFlags, res *analysis.Result, cfg *config.Config, keep *resultcache.Stream) error {
 	var whys []string
 	err := fl.out.stream(cmd.OutOrStdout(), func(out io.Writer) error {
 		var err error
+		if keep != nil {
+			out = io.MultiWriter(out, keep)
+		}
 		whys, err = renderAnalysesTo(out, fl, []*analysis.Result{res}, map[*analysis.Result]*config.Config{res: cfg}, nil)
 		return err
 	})
 	if err != nil {
+		keep.Abort()
 		return err
 	}
+	keep.Finish(resultcache.Entry{"whys": joinLines(whys)})
 	if len(whys) > 0 {
 		return findingError(wrote(fl.out), whys)
 	}

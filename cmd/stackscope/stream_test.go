@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestAnalyzeStreamedOutput: a report the report cache does not keep
-// (--no-cache) is written as it is rendered, and is byte for byte the
-// report rendered whole (the same command with a cache, first run) in
-// every format, on stdout and in -o FILE, with the same exit status. -o replaces an existing file keeping its
+// TestAnalyzeStreamedOutput: a report is written as it is rendered
+// (--no-cache; with a cache the first time, while it is stored), and is
+// byte for byte the report the cache gives back whole (the same command
+// again) in every format, on stdout and in -o FILE, with the same exit status. -o replaces an existing file keeping its
 // mode, writes through a symbolic link, and leaves no temporary file
 // behind.
 func TestAnalyzeStreamedOutput(t *testing.T) {
@@ -18,7 +18,12 @@ func TestAnalyzeStreamedOutput(t *testing.T) {
 	dir := t.TempDir()
 	for _, file := range []string{firmware, prog} {
 		for _, format := range []string{"text", "json", "sarif"} {
-			whole, wholeOut, _ := runWithCache(t, t.TempDir(), "analyze", "--no-libraries", "--format", format, file)
+			cache := t.TempDir()
+			first, firstOut, _ := runWithCache(t, cache, "analyze", "--no-libraries", "--format", format, file)
+			whole, wholeOut, _ := runWithCache(t, cache, "analyze", "--no-libraries", "--format", format, file)
+			if first != whole || firstOut != wholeOut {
+				t.Errorf("%s --format %s: first run (streamed and stored) exit %d, %d bytes; read back exit %d, %d bytes", file, format, first, len(firstOut), whole, len(wholeOut))
+			}
 			code, out, _ := runWithCache(t, t.TempDir(), "analyze", "--no-libraries", "--no-cache", "--format", format, file)
 			if code != whole || out != wholeOut || out == "" {
 				t.Errorf("%s --format %s: streamed exit %d, %d bytes; rendered whole exit %d, %d bytes", file, format, code, len(out), whole, len(wholeOut))

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/stackscope/stackscope/internal/beside"
 )
 
 // Read returns the payload of the entry at path; false when it is missing,
@@ -69,4 +71,123 @@ func MarkUsed(path string) {
 	}
 	now := time.Now()
 	os.Chtimes(path, now, now)
+}
+
+// Writer writes an entry whose payload is never whole in memory (a
+// large report, written as it is rendered): Write appends to the
+// payload, Commit puts the checksum in its place and renames the file
+// to its path, Abort removes it. The file is the one Write makes, read
+// by Read alike. The payload is hashed and written on another goroutine,
+// a megabyte at a time: the writer of the report (libLLVM-15's text:
+// 240 MB, 0.3 s of SHA-256 and writes) does not wait for it.
+type Writer struct {
+	f     *os.File
+	path  string
+	magic string
+	buf   []byte
+	full  chan []byte // buffers to hash and write
+	free  chan []byte // buffers written
+	done  *beside.Result[writeResult]
+}
+
+// writerBuffer is the size of the buffers Writer hands on.
+const writerBuffer = 1 << 20
+
+type writeResult struct {
+	sum []byte
+	err error
+}
+
+// Create starts the entry at path (creating its directory) in a
+// temporary file beside it.
+func Create(path, magic string) (*Writer, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	// The checksum's room, filled by Commit.
+	if _, err := f.WriteString(magic + string(make([]byte, sha256.Size))); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	w := &Writer{f: f, path: path, magic: magic, buf: make([]byte, 0, writerBuffer),
+		full: make(chan []byte, 2), free: make(chan []byte, 3)}
+	w.free <- make([]byte, 0, writerBuffer)
+	w.free <- make([]byte, 0, writerBuffer)
+	w.done = beside.Start(func() writeResult {
+		sum := sha256.New()
+		var err error
+		for b := range w.full {
+			sum.Write(b)
+			if err == nil {
+				_, err = f.Write(b)
+			}
+			w.free <- b[:0]
+		}
+		return writeResult{sum.Sum(nil), err}
+	})
+	return w, nil
+}
+
+// Write appends p to the payload. It never fails: a failure to write the
+// file (a full disk) is kept for Commit, so that the writer beside which
+// it is written (the report's destination) goes on.
+func (w *Writer) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		k := min(len(p), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, p[:k]...)
+		p = p[k:]
+		if len(w.buf) == cap(w.buf) {
+			w.handOn()
+		}
+	}
+	return n, nil
+}
+
+// handOn gives the buffer to the goroutine that hashes and writes, and
+// takes an empty one.
+func (w *Writer) handOn() {
+	w.full <- w.buf
+	w.buf = <-w.free
+}
+
+// finish hands on what is left and waits for it to be written.
+func (w *Writer) finish() writeResult {
+	if len(w.buf) > 0 {
+		w.handOn()
+	}
+	close(w.full)
+	return w.done.Wait()
+}
+
+// Commit completes the entry and puts it at its path; after a failure the
+// temporary file is removed.
+func (w *Writer) Commit() error {
+	r := w.finish()
+	err := r.err
+	if err == nil {
+		_, err = w.f.WriteAt(r.sum, int64(len(w.magic)))
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.f.Name(), w.path)
+	}
+	if err != nil {
+		os.Remove(w.f.Name())
+	}
+	return err
+}
+
+// Abort drops the entry.
+func (w *Writer) Abort() {
+	w.finish()
+	w.f.Close()
+	os.Remove(w.f.Name())
 }

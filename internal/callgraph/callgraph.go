@@ -334,6 +334,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 		idx[i] = i
 	}
 	g.addNodes(m, idx)
+	opts.Libraries.ProgramWalked(main, opts.StackAlign) // its cache entry written from now, beside what follows
 	Phase("program walk")
 	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
 	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)

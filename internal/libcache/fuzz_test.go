@@ -1,9 +1,7 @@
 package libcache
 
 import (
-	"bytes"
 	"crypto/sha256"
-	"encoding/gob"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,14 +11,28 @@ import (
 
 // FuzzReadEntry: whatever gob payload an entry holds (behind a valid
 // checksum, so that the decoder sees it), reading it neither panics nor
-// hangs, and what it accepts has the header asked for. Seeds are in
+// hangs, and what it accepts has the header asked for, and parts of at
+// most partFrames frames. Seeds are in
 // testdata/fuzz/FuzzReadEntry: real entries' payloads and cut ones.
 func FuzzReadEntry(f *testing.F) {
-	var seed bytes.Buffer
-	e := entry{Header: header{Schema: Schema, Tool: "t", BuildID: "b", Arch: "x86-64", StackAlign: 16, Functions: "h"},
-		Frames: []record{{Addr: 1, Size: 2, Frame: frame.Frame{Size: 24, Calls: []frame.CallSite{{Addr: 3, From: &frame.Value{Addr: &frame.Value{Off: 8}}}}, Refs: []uint64{5}}}}}
-	gob.NewEncoder(&seed).Encode(&e)
-	f.Add(seed.Bytes())
+	hdr := header{Schema: Schema, Tool: "t", BuildID: "b", Arch: "x86-64", StackAlign: 16, Functions: "h"}
+	frames := []record{{Addr: 1, Size: 2, Frame: frame.Frame{Size: 24, Calls: []frame.CallSite{{Addr: 3, From: &frame.Value{Addr: &frame.Value{Off: 8}}}}, Refs: []uint64{5}}}}
+	for _, n := range []int{0, 1, partFrames + 1} {
+		seed, err := encodeEntry(hdr, map[string]int64{"fact": 7}, n, func(lo, hi int, buf []record) []record {
+			for i := lo; i < hi; i++ {
+				r := frames[0]
+				r.Addr = uint64(i)
+				buf = append(buf, r)
+			}
+			return buf
+		})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(seed)
+		f.Add(seed[:len(seed)/2])
+	}
+	e := entry{Header: hdr}
 	want := e.Header
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -30,8 +42,14 @@ func FuzzReadEntry(f *testing.F) {
 		if err := os.WriteFile(path, append(data, payload...), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if got, ok := readEntry(path, want); ok && got.Header != want {
+		got, ok := readEntry(path, want)
+		if ok && got.Header != want {
 			t.Fatalf("accepted an entry for %+v", got.Header)
+		}
+		for _, p := range got.Parts {
+			if len(p) > partFrames {
+				t.Fatalf("accepted a part of %d frames", len(p))
+			}
 		}
 	})
 }

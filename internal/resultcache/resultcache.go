@@ -13,14 +13,16 @@
 // the report itself. A caller that finds that the analysis used other
 // libraries than the key named must not store it (Dependencies.Matches).
 //
-// Entries are stored as libcache's are: encoding/gob behind a SHA-256 of
-// the payload, written through a temporary file and a rename, so a reader
+// Entries are stored as libcache's are: encoding/gob (after one piece
+// written raw as it was made, Stream) behind a SHA-256 of the payload,
+// written through a temporary file and a rename, so a reader
 // sees a whole entry or none, and a truncated or corrupted entry is a miss
 // (and is rewritten). Entries not used for MaxAge are removed (Evict).
 package resultcache
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"fmt"
 	"os"
@@ -34,7 +36,7 @@ import (
 )
 
 // Schema numbers the entry format; raise it when Entry changes.
-const Schema = 1
+const Schema = 2
 
 // MaxAge is how long an entry (of this cache or of the library cache) may
 // go unused before a run that writes entries removes it.
@@ -75,7 +77,14 @@ type Entry map[string][]byte
 type stored struct {
 	Key    string // the whole key, checked on read
 	Pieces Entry
+	// Streamed names the piece written raw before the gob value (Stream),
+	// "" when none.
+	Streamed string
 }
+
+// An entry's payload is the streamed piece's bytes (none without one),
+// then the gob value of stored, then its length (8 bytes, little endian):
+// the piece is written as it is made, and the rest once it is complete.
 
 // Get returns the entry stored under key; false when there is none, or it
 // is unreadable, truncated, corrupted or for another key.
@@ -88,23 +97,57 @@ func (c *Cache) Get(key string) (Entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	var s stored
-	if err := decode(payload, &s); err != nil || s.Key != key {
+	s, ok := decodeEntry(payload)
+	if !ok || s.Key != key {
 		return nil, false
 	}
 	cachefile.MarkUsed(path)
 	return s.Pieces, true
 }
 
+// decodeEntry reads a payload; false when it is not one.
+func decodeEntry(payload []byte) (s stored, ok bool) {
+	if len(payload) < 8 {
+		return stored{}, false
+	}
+	n := binary.LittleEndian.Uint64(payload[len(payload)-8:])
+	if n > uint64(len(payload)-8) {
+		return stored{}, false
+	}
+	front, value := payload[:len(payload)-8-int(n)], payload[len(payload)-8-int(n):len(payload)-8]
+	if err := decode(value, &s); err != nil {
+		return stored{}, false
+	}
+	switch {
+	case s.Streamed != "":
+		if s.Pieces == nil {
+			s.Pieces = Entry{}
+		}
+		s.Pieces[s.Streamed] = front
+	case len(front) > 0:
+		return stored{}, false
+	}
+	return s, true
+}
+
 // decode is gob's Decode, with a panic on bad input (the checksum makes one
 // unlikely, not impossible) turned into an error.
-func decode(payload []byte, s *stored) (err error) {
+func decode(value []byte, s *stored) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("corrupted entry: %v", p)
 		}
 	}()
-	return gob.NewDecoder(bytes.NewReader(payload)).Decode(s)
+	return gob.NewDecoder(bytes.NewReader(value)).Decode(s)
+}
+
+// encodeTail is the end of a payload: the gob value of s and its length.
+func encodeTail(s stored) ([]byte, error) {
+	var b bytes.Buffer
+	if err := gob.NewEncoder(&b).Encode(s); err != nil {
+		return nil, err
+	}
+	return binary.LittleEndian.AppendUint64(b.Bytes(), uint64(b.Len())), nil
 }
 
 // Put stores e under key. A failure (a read-only home, a full disk) only
@@ -116,11 +159,65 @@ func (c *Cache) Put(key string, e Entry) error {
 		return nil
 	}
 	c.evictOnce.Do(func() { Evict(c.base, MaxAge, time.Now()) })
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(stored{Key: key, Pieces: e}); err != nil {
+	payload, err := encodeTail(stored{Key: key, Pieces: e})
+	if err != nil {
 		return err
 	}
-	return cachefile.Write(c.path(key), magic, payload.Bytes())
+	return cachefile.Write(c.path(key), magic, payload)
+}
+
+// Stream starts the entry of key whose piece name is written to it as it
+// is made (Stream.Write): a large report (libLLVM-15's text, 240 MB) is
+// then never whole in memory, nor copied again to be stored. Finish adds
+// the other pieces and puts the entry in place; Abort drops it. nil (a
+// Stream that stores nothing) when c stores nothing.
+func (c *Cache) Stream(key, name string) *Stream {
+	if c == nil || c.dir == "" {
+		return nil
+	}
+	c.evictOnce.Do(func() { Evict(c.base, MaxAge, time.Now()) })
+	w, err := cachefile.Create(c.path(key), magic)
+	if err != nil {
+		return nil
+	}
+	return &Stream{w: w, key: key, name: name}
+}
+
+// Stream is an entry being written (Cache.Stream). A nil *Stream takes
+// and stores nothing.
+type Stream struct {
+	w         *cachefile.Writer
+	key, name string
+}
+
+// Write appends p to the streamed piece; it never fails (a failure to
+// write the entry fails Finish, not the writer beside it).
+func (s *Stream) Write(p []byte) (int, error) {
+	if s != nil {
+		s.w.Write(p)
+	}
+	return len(p), nil
+}
+
+// Finish stores the entry with the streamed piece and the pieces of rest.
+func (s *Stream) Finish(rest Entry) error {
+	if s == nil {
+		return nil
+	}
+	tail, err := encodeTail(stored{Key: s.key, Pieces: rest, Streamed: s.name})
+	if err != nil {
+		s.w.Abort()
+		return err
+	}
+	s.w.Write(tail)
+	return s.w.Commit()
+}
+
+// Abort drops the entry.
+func (s *Stream) Abort() {
+	if s != nil {
+		s.w.Abort()
+	}
 }
 
 // path is where the entry of key lives: a directory per first byte, so

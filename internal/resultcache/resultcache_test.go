@@ -306,3 +306,60 @@ func TestKeyCoversVDSO(t *testing.T) {
 		}
 	}
 }
+
+// TestStream: an entry whose report is written in pieces as it is made
+// (Stream) reads back as Put's would, with its other pieces; one aborted,
+// or cut short, is a miss, and neither leaves a temporary file. Two
+// streams of the same key at once leave one whole entry.
+func TestStream(t *testing.T) {
+	c := &Cache{tool: "test", base: t.TempDir()}
+	c.dir = filepath.Join(c.base, "results-v2-test")
+	key := strings.Repeat("ab", 32)
+	report := bytes.Repeat([]byte("a line of the report\n"), 50000)
+	write := func(s *Stream, report []byte) {
+		for len(report) > 0 {
+			n := min(len(report), 4093)
+			s.Write(report[:n])
+			report = report[n:]
+		}
+	}
+	s := c.Stream(key, "report")
+	write(s, report)
+	if err := s.Finish(Entry{"whys": []byte("a\nb")}); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.Get(key)
+	if !ok || !bytes.Equal(got["report"], report) || string(got["whys"]) != "a\nb" || len(got) != 2 {
+		t.Fatalf("read back %v: %d bytes of report, whys %q, %d pieces", ok, len(got["report"]), got["whys"], len(got))
+	}
+	path := c.path(key)
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path, data[:len(data)-1], 0o644)
+	if _, ok := c.Get(key); ok {
+		t.Error("an entry cut short read as a hit")
+	}
+	other := strings.Repeat("cd", 32)
+	s = c.Stream(other, "report")
+	write(s, report)
+	s.Abort()
+	if _, ok := c.Get(other); ok {
+		t.Error("an aborted entry read as a hit")
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := c.Stream(key, "report")
+			write(s, bytes.Repeat([]byte{byte('a' + i)}, len(report)))
+			s.Finish(nil)
+		}()
+	}
+	wg.Wait()
+	if got, ok := c.Get(key); !ok || bytes.Count(got["report"], got["report"][:1]) != len(report) {
+		t.Error("streams at once left no whole entry")
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "*.tmp*")); len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}
