@@ -246,6 +246,9 @@ type Graph struct {
 	// its jump tables land (decodeLinear, tableTargetsOnce; nil: not all
 	// read), under dataMu.
 	linearTables map[tablesKey]map[uint64][]uint64
+	// recent keeps the last few linear decodes and flows made
+	// (recentAnswers; argshared.go's derived).
+	recent recentAnswers
 	// fatal: glibc's fatal-error functions and the calls into them not
 	// followed (libcfatal.go).
 	fatal libcFatal
