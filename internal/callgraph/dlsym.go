@@ -221,9 +221,25 @@ func (g *Graph) runTimeCode(loader int) int {
 func (g *Graph) linkOnce(hub, to int) {
 	n := g.Nodes[hub]
 	if !slices.ContainsFunc(n.Edges, func(e Edge) bool { return e.To == to }) {
+		if len(n.Edges) == cap(n.Edges) {
+			// Room for this edge and the other linkLookupHub may add,
+			// not the quarter more that append gives a long list (the
+			// address-taken hubs are made with that room, hubEdgeRoom).
+			grown := make([]Edge, len(n.Edges), len(n.Edges)+hubEdgeRoom)
+			copy(grown, n.Edges)
+			n.Edges = grown
+		}
 		n.Edges = append(n.Edges, Edge{To: to, Kind: frame.Call, Method: MethodSymbolLookup})
 	}
 }
+
+// hubEdgeRoom is the room an address-taken hub's edge list is made
+// with beyond its targets: for the edges linkLookupHub adds once a
+// symbol lookup is reached (to the lookup hub and to the node of objects
+// loaded at run time). Without it each hub's list was copied to a new
+// array a quarter longer when the lookup was reached (node: 38 MB of
+// hubs), and copied again by ClipEdges, which leaves a hub that room.
+const hubEdgeRoom = 2
 
 // lookupHubNode returns the lookup hub, making it: a hub whose edges go
 // to every function a loaded module exports.

@@ -209,7 +209,7 @@ func (g *Graph) subsetHub(m *Module, key string, method Method, targets []int, d
 			uniq++
 		}
 	}
-	edges := make([]Edge, 0, uniq)
+	edges := make([]Edge, 0, uniq+hubEdgeRoom)
 	for i, t := range targets {
 		if i == 0 || t != targets[i-1] {
 			edges = append(edges, Edge{To: t, Kind: frame.Call, Method: method})
