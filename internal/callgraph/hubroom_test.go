@@ -1,6 +1,8 @@
 package callgraph
 
 import (
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +46,7 @@ func TestHubsLinkLookupInTheirRoom(t *testing.T) {
 	lookup := g.lookupHub - 1
 	hubs, prototypes := 0, 0
 	first := map[int]*Edge{}
+	checked := 0 // prototype hubs of a1..a6 or s1..s6
 	g.eachAddressTakenHub(func(hub int) {
 		n := g.Nodes[hub]
 		hubs++
@@ -61,7 +64,32 @@ func TestHubsLinkLookupInTheirRoom(t *testing.T) {
 			t.Errorf("hub %s: %d edges in an array of %d: copied to a longer one", n.Name(), len(n.Edges), cap(n.Edges))
 		}
 		first[hub] = &n.Edges[0]
+		if hub == g.Modules[0].hub {
+			return
+		}
+		// A prototype hub goes to the six functions of its prototype
+		// (made from prototypeHub's scratch list, one hub after the
+		// other: neither is the other's).
+		var names []string
+		for _, e := range n.Edges {
+			if e.Method == MethodPrototype {
+				names = append(names, g.Nodes[e.To].Name())
+			}
+		}
+		slices.Sort(names)
+		if len(names) > 0 && (names[0] == "a1" || names[0] == "s1") {
+			checked++
+		}
+		if want := []string{"a1", "a2", "a3", "a4", "a5", "a6"}; strings.Contains(n.Name(), "int (*)(int, int)") && !slices.Equal(names, want) {
+			t.Errorf("hub %s goes to %v, want %v", n.Name(), names, want)
+		}
+		if want := []string{"s1", "s2", "s3", "s4", "s5", "s6"}; strings.Contains(n.Name(), "const char *") && !slices.Equal(names, want) {
+			t.Errorf("hub %s goes to %v, want %v", n.Name(), names, want)
+		}
 	})
+	if checked != 2 {
+		t.Errorf("%d prototype hubs of the program's two prototypes, want 2", checked)
+	}
 	if hubs == 0 || prototypes == 0 {
 		t.Fatalf("%d address-taken hubs, %d of them prototype hubs: the test shows too little", hubs, prototypes)
 	}
