@@ -249,7 +249,18 @@ func (g *Graph) lookupHubNode() int {
 	}
 	hub := len(g.Nodes)
 	m, _ := g.lookupModule()
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Frame: frame.Frame{Kind: frame.Static}})
+	// An edge per exported function, in a list made at its size (grown
+	// by append, node's was 12 MB allocated for 2.5 MB kept), with room
+	// for the edge to the run-time objects' node (hubEdgeRoom).
+	exports := 0
+	for _, m := range g.Modules {
+		for fi := range m.File.Functions {
+			if m.File.Functions[fi].Exported {
+				exports++
+			}
+		}
+	}
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Frame: frame.Frame{Kind: frame.Static}, Edges: make([]Edge, 0, exports+hubEdgeRoom)})
 	g.lookupHub = hub + 1
 	count := 0
 	for _, m := range g.Modules {
