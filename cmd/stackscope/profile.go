@@ -58,6 +58,9 @@ func startProfiles() (stop func()) {
 				cpuFile.Close()
 			}
 			if memPath != "" {
+				// The heap profile counts what was allocated up to the
+				// last collection: one now, so that it counts the whole run.
+				runtime.GC()
 				if f, err := os.Create(memPath); err == nil {
 					pprof.Lookup("heap").WriteTo(f, 0)
 					f.Close()

@@ -37,6 +37,9 @@ import (
 // analysis' memo.)
 func derived[T any](g *Graph, f *binfile.File, key any, compute func() T) T {
 	if !g.opts.Libraries.Shares() {
+		if k, ok := key.(linearKey); ok && keepRecentAnswers {
+			return recentAnswer(g, f, k, compute)
+		}
 		return compute()
 	}
 	return binfile.Derived(f, key, compute)
@@ -77,6 +80,17 @@ func (g *Graph) linearKeyOf(what derivedWhat, n *Node) linearKey {
 		k.tails = string(tails)
 	}
 	return k
+}
+
+// recentAnswer is compute's result for k in file f, made now unless it was one of
+// the last few made in this graph (recentAnswers).
+func recentAnswer[T any](g *Graph, f *binfile.File, k linearKey, compute func() T) T {
+	if v, ok := g.recent.get(f, k); ok {
+		return v.(T)
+	}
+	v := compute()
+	g.recent.put(f, k, v)
+	return v
 }
 
 // linearDecode is decodeLinear's answer, as it is shared.

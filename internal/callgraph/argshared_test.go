@@ -157,3 +157,50 @@ func TestLinearKeyNamesTailCalls(t *testing.T) {
 		t.Errorf("a flow and a decode have the same key")
 	}
 }
+
+// TestRecentAnswersMatchMadeAgain: in a run over one program, the linear
+// decodes and flows a graph gives again from its last few answers
+// (recentAnswers) leave it the graph it has when every answer is made
+// again, and some were given again (the test shows something).
+func TestRecentAnswersMatchMadeAgain(t *testing.T) {
+	prog := buildC(t, t.TempDir(), "cbA", argSharedPrograms["cbA"], "-pthread")
+	g := buildModelled(t, prog)
+	if g.recent.hits == 0 {
+		t.Fatalf("no linear decode or flow given again: the test shows nothing")
+	}
+	keepRecentAnswers = false
+	defer func() { keepRecentAnswers = true }()
+	again := buildModelled(t, prog)
+	if again.recent.hits != 0 {
+		t.Fatalf("%d answers given again with keepRecentAnswers off", again.recent.hits)
+	}
+	if got, want := graphDump(g), graphDump(again); got != want {
+		t.Errorf("the graph with recent answers kept differs from the one with every answer made again: %s", firstDiff(got, want))
+	}
+}
+
+// TestRecentAnswersKeyedByFile: an answer kept for one file is not given
+// for the same key in another (a linearKey names a function by its
+// address and size, which two libraries can share).
+func TestRecentAnswersKeyedByFile(t *testing.T) {
+	g := modelledLibcProgram(t)
+	if len(g.Modules) < 2 {
+		t.Fatalf("%d modules: no library to tell from the program", len(g.Modules))
+	}
+	a, b := g.Modules[0].File, g.Modules[1].File
+	var r recentAnswers
+	k := linearKey{what: derivedLinear, addr: 0x1000, size: 16}
+	r.put(a, k, "a's")
+	if v, ok := r.get(b, k); ok {
+		t.Errorf("another file's answer given: %v", v)
+	}
+	if v, ok := r.get(a, k); !ok || v != "a's" {
+		t.Errorf("the file's own answer not given: %v %v", v, ok)
+	}
+	for i := range recentAnswerSlots {
+		r.put(b, linearKey{what: derivedLinear, addr: uint64(i)}, i)
+	}
+	if _, ok := r.get(a, k); ok {
+		t.Errorf("an answer kept after %d others were kept", recentAnswerSlots)
+	}
+}

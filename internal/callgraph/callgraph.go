@@ -246,6 +246,12 @@ type Graph struct {
 	// its jump tables land (decodeLinear, tableTargetsOnce; nil: not all
 	// read), under dataMu.
 	linearTables map[tablesKey]map[uint64][]uint64
+	// prototypeScratch is prototypeHub's list of the functions that fit,
+	// kept between calls (the resolution asks one at a time).
+	prototypeScratch []int
+	// recent keeps the last few linear decodes and flows made
+	// (recentAnswers; argshared.go's derived).
+	recent recentAnswers
 	// fatal: glibc's fatal-error functions and the calls into them not
 	// followed (libcfatal.go).
 	fatal libcFatal

@@ -221,9 +221,25 @@ func (g *Graph) runTimeCode(loader int) int {
 func (g *Graph) linkOnce(hub, to int) {
 	n := g.Nodes[hub]
 	if !slices.ContainsFunc(n.Edges, func(e Edge) bool { return e.To == to }) {
+		if len(n.Edges) == cap(n.Edges) {
+			// Room for this edge and the other linkLookupHub may add,
+			// not the quarter more that append gives a long list (the
+			// address-taken hubs are made with that room, hubEdgeRoom).
+			grown := make([]Edge, len(n.Edges), len(n.Edges)+hubEdgeRoom)
+			copy(grown, n.Edges)
+			n.Edges = grown
+		}
 		n.Edges = append(n.Edges, Edge{To: to, Kind: frame.Call, Method: MethodSymbolLookup})
 	}
 }
+
+// hubEdgeRoom is the room an address-taken hub's edge list is made
+// with beyond its targets: for the edges linkLookupHub adds once a
+// symbol lookup is reached (to the lookup hub and to the node of objects
+// loaded at run time). Without it each hub's list was copied to a new
+// array a quarter longer when the lookup was reached (node: 38 MB of
+// hubs), and copied again by ClipEdges, which leaves a hub that room.
+const hubEdgeRoom = 2
 
 // lookupHubNode returns the lookup hub, making it: a hub whose edges go
 // to every function a loaded module exports.
@@ -233,7 +249,18 @@ func (g *Graph) lookupHubNode() int {
 	}
 	hub := len(g.Nodes)
 	m, _ := g.lookupModule()
-	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Frame: frame.Frame{Kind: frame.Static}})
+	// An edge per exported function, in a list made at its size (grown
+	// by append, node's was 12 MB allocated for 2.5 MB kept), with room
+	// for the edge to the run-time objects' node (hubEdgeRoom).
+	exports := 0
+	for _, m := range g.Modules {
+		for fi := range m.File.Functions {
+			if m.File.Functions[fi].Exported {
+				exports++
+			}
+		}
+	}
+	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, Frame: frame.Frame{Kind: frame.Static}, Edges: make([]Edge, 0, exports+hubEdgeRoom)})
 	g.lookupHub = hub + 1
 	count := 0
 	for _, m := range g.Modules {

@@ -267,7 +267,7 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	}
 	hub = len(g.Nodes)
 	g.Nodes = append(g.Nodes, &Node{Module: m, Hub: true, name: fmt.Sprintf("[any of %d address-taken functions]", count),
-		Frame: frame.Frame{Kind: frame.Static}})
+		Frame: frame.Frame{Kind: frame.Static}, Edges: make([]Edge, 0, len(taken)+1+hubEdgeRoom)})
 	for _, t := range taken {
 		g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: t, Kind: frame.Call, Method: MethodAddressTaken})
 	}
