@@ -297,10 +297,14 @@ func (g *Graph) TakenAddresses(m *Module, skip func(id int) bool) []uint64 {
 		}
 	})
 	out = append(out, m.File.AddressTaken()...)
-	branchOnly := g.branchOnlyWords(m)
-	for _, w := range m.File.PoolWords() {
-		if !branchOnly[w.At] {
-			out = append(out, w.Func)
+	// (branchOnlyWords reads every node's literal loads: asked only of a
+	// module with literal-pool words, which x86-64 code has none of.)
+	if pool := m.File.PoolWords(); len(pool) > 0 {
+		branchOnly := g.branchOnlyWords(m)
+		for _, w := range pool {
+			if !branchOnly[w.At] {
+				out = append(out, w.Func)
+			}
 		}
 	}
 	slices.Sort(out)
