@@ -136,6 +136,19 @@ func TestFastMatchesSlowEveryOpcode(t *testing.T) {
 		{0x6D, 0x80, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00},
 	}
 	taken := 0
+	forEveryOpcode(t, prefixes, rexes, tails, func(code, _ []byte, _ byte, _ []byte) {
+		if checkFast(t, code, testPC) {
+			taken++
+		}
+	})
+	t.Logf("the fast path took %d encodings, each as x86asm decodes it", taken)
+}
+
+// forEveryOpcode calls check with every one- and two-byte (0F) opcode
+// under each prefix and REX byte (0: none), each followed by every ModRM
+// byte and then each tail, until a check fails. check also gets the
+// prefix, ModRM byte and tail the code was made of.
+func forEveryOpcode(t *testing.T, prefixes [][]byte, rexes []byte, tails [][]byte, check func(code, pre []byte, modrm byte, tail []byte)) {
 	code := make([]byte, 0, 16)
 	for _, pre := range prefixes {
 		for _, rex := range rexes {
@@ -151,10 +164,7 @@ func TestFastMatchesSlowEveryOpcode(t *testing.T) {
 								code = append(code, 0x0F)
 							}
 							code = append(code, byte(op), byte(modrm))
-							code = append(code, tail...)
-							if checkFast(t, code, testPC) {
-								taken++
-							}
+							check(append(code, tail...), pre, byte(modrm), tail)
 							if t.Failed() {
 								return
 							}
@@ -164,5 +174,4 @@ func TestFastMatchesSlowEveryOpcode(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("the fast path took %d encodings, each as x86asm decodes it", taken)
 }

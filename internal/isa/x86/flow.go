@@ -199,7 +199,7 @@ func flowHot(code []byte, pc uint64) (f Flow, ok bool) {
 	}
 	modrm := code[p]
 	mod, reg := modrm>>6, (modrm>>3)&7
-	n, ok := modRMLen(code[p:])
+	n, ok := modrmLen(code[p:]) // (false also when it runs past code: the check below would fail)
 	if !ok {
 		return Flow{}, false
 	}
@@ -232,34 +232,4 @@ func flowHot(code []byte, pc uint64) (f Flow, ok bool) {
 	}
 	f.Len = p + n
 	return f, true
-}
-
-// modRMLen is the length of a ModRM operand at b (ModRM, SIB and
-// displacement) in 64-bit addressing; ok false when b is too short to
-// hold the SIB byte it needs.
-func modRMLen(b []byte) (int, bool) {
-	modrm := b[0]
-	mod, rm := modrm>>6, modrm&7
-	n := 1
-	if mod == 3 {
-		return n, true
-	}
-	if rm == 4 {
-		if len(b) < 2 {
-			return 0, false
-		}
-		n++
-		if mod == 0 && b[1]&7 == 5 {
-			n += 4 // no base: disp32
-		}
-	} else if mod == 0 && rm == 5 {
-		n += 4 // rip-relative
-	}
-	switch mod {
-	case 1:
-		n++
-	case 2:
-		n += 4
-	}
-	return n, true
 }

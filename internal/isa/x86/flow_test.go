@@ -88,39 +88,16 @@ func TestDecodeFlowEveryOpcode(t *testing.T) {
 		{0x25, 0x80, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00},
 	}
 	taken := 0
-	code := make([]byte, 0, 16)
-	for _, pre := range prefixes {
-		for _, rex := range rexes {
-			for two := 0; two < 2; two++ {
-				for op := 0; op < 256; op++ {
-					for modrm := 0; modrm < 256; modrm++ {
-						for _, tail := range tails {
-							code = append(code[:0], pre...)
-							if rex != 0 {
-								code = append(code, rex)
-							}
-							if two == 1 {
-								code = append(code, 0x0F)
-							}
-							code = append(code, byte(op), byte(modrm))
-							code = append(code, tail...)
-							if checkDecodeFlow(t, code, testPC) {
-								taken++
-							}
-							if pre == nil && modrm%16 == 4 && tail[0] == 0x25 {
-								for cut := 1; cut < len(code); cut++ {
-									checkDecodeFlow(t, code[:cut], testPC)
-								}
-							}
-							if t.Failed() {
-								return
-							}
-						}
-					}
-				}
+	forEveryOpcode(t, prefixes, rexes, tails, func(code, pre []byte, modrm byte, tail []byte) {
+		if checkDecodeFlow(t, code, testPC) {
+			taken++
+		}
+		if pre == nil && modrm%16 == 4 && tail[0] == 0x25 {
+			for cut := 1; cut < len(code); cut++ {
+				checkDecodeFlow(t, code[:cut], testPC)
 			}
 		}
-	}
+	})
 	if taken == 0 {
 		t.Fatal("flowHot took no encoding")
 	}
