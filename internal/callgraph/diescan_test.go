@@ -2,12 +2,9 @@ package callgraph
 
 import (
 	"debug/dwarf"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/stackscope/stackscope/internal/binfile"
 )
 
 // checkShapes compares, for every entry debug/dwarf reads in d, what sc
@@ -152,15 +149,9 @@ func TestDIEScannerMatchesReader(t *testing.T) {
 // stops on the same error; nothing panics or hangs.
 func FuzzDIEScanner(f *testing.F) {
 	f.Fuzz(func(t *testing.T, abbrev, info, str, lineStr, ranges, rnglists []byte) {
-		d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, ranges, str)
-		if err != nil {
+		d := fuzzDWARF(abbrev, info, str, lineStr, ranges, rnglists)
+		if d == nil {
 			return
-		}
-		if len(lineStr) > 0 {
-			d.AddSection(".debug_line_str", lineStr)
-		}
-		if len(rnglists) > 0 {
-			d.AddSection(".debug_rnglists", rnglists)
 		}
 		sc := newDIEScanner(info, abbrev, str, lineStr)
 		if sc == nil {
@@ -180,14 +171,7 @@ func FuzzDIEScanner(f *testing.F) {
 // debug/dwarf alone and with the scanner passing entries by (libc from
 // STACKSCOPE_BENCH_LIBC, or the system's; its DWARF opened once).
 func BenchmarkTopLevelWalk(b *testing.B) {
-	path := os.Getenv("STACKSCOPE_BENCH_LIBC")
-	if path == "" {
-		path = "/lib/x86_64-linux-gnu/libc.so.6"
-	}
-	f, err := binfile.Open(path)
-	if err != nil || f.DebugSymbols == "" {
-		b.Skipf("SKIPPED: %s with debug symbols: %v", path, err)
-	}
+	f := benchLibc(b)
 	defer f.Close()
 	withDebugDWARFScanned(f, func(d *dwarf.Data, sc *dieScanner) {
 		for _, bc := range []struct {

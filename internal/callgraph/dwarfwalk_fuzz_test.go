@@ -14,15 +14,9 @@ import (
 // readGconvUsers answers; and none of them panics or hangs.
 func FuzzUsersBeside(f *testing.F) {
 	f.Fuzz(func(t *testing.T, abbrev, info, str, lineStr, ranges, rnglists []byte) {
-		d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, ranges, str)
-		if err != nil {
+		d := fuzzDWARF(abbrev, info, str, lineStr, ranges, rnglists)
+		if d == nil {
 			return
-		}
-		if len(lineStr) > 0 {
-			d.AddSection(".debug_line_str", lineStr)
-		}
-		if len(rnglists) > 0 {
-			d.AddSection(".debug_rnglists", rnglists)
 		}
 		want := readGconvUsers(d)
 		fresh := func() (*memberAgreement, *libioTop, *gconvTop) {
@@ -49,4 +43,20 @@ func FuzzUsersBeside(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzDWARF makes the DWARF data of a fuzz input's sections, nil when
+// debug/dwarf refuses them.
+func fuzzDWARF(abbrev, info, str, lineStr, ranges, rnglists []byte) *dwarf.Data {
+	d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, ranges, str)
+	if err != nil {
+		return nil
+	}
+	if len(lineStr) > 0 {
+		d.AddSection(".debug_line_str", lineStr)
+	}
+	if len(rnglists) > 0 {
+		d.AddSection(".debug_rnglists", rnglists)
+	}
+	return d
 }

@@ -32,14 +32,7 @@ func TestGconvUsersSkipMatchesEveryEntry(t *testing.T) {
 // (STACKSCOPE_BENCH_LIBC, or /lib/x86_64-linux-gnu/libc.so.6; its DWARF
 // opened once, untimed).
 func BenchmarkGconvUsers(b *testing.B) {
-	path := os.Getenv("STACKSCOPE_BENCH_LIBC")
-	if path == "" {
-		path = "/lib/x86_64-linux-gnu/libc.so.6"
-	}
-	f, err := binfile.Open(path)
-	if err != nil || f.DebugSymbols == "" {
-		b.Skipf("SKIPPED: %s with debug symbols: %v", path, err)
-	}
+	f := benchLibc(b)
 	defer f.Close()
 	withDebugDWARF(f, func(d *dwarf.Data) {
 		b.ResetTimer()
@@ -214,4 +207,18 @@ func TestUsersBesideMatchesReadGconvUsers(t *testing.T) {
 			t.Errorf("the top-level readers found nothing: %d gconv variables, wide offsets %v", len(alone.gconv.vars), alone.wide.offsets())
 		}
 	})
+}
+
+// benchLibc opens the libc a benchmark reads (STACKSCOPE_BENCH_LIBC, or
+// the system's), and skips the benchmark when it has no debug symbols.
+func benchLibc(b *testing.B) *binfile.File {
+	path := os.Getenv("STACKSCOPE_BENCH_LIBC")
+	if path == "" {
+		path = "/lib/x86_64-linux-gnu/libc.so.6"
+	}
+	f, err := binfile.Open(path)
+	if err != nil || f.DebugSymbols == "" {
+		b.Skipf("SKIPPED: %s with debug symbols: %v", path, err)
+	}
+	return f
 }
