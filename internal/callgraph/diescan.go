@@ -47,6 +47,10 @@ type scanUnit struct {
 	asize      int
 	is64       bool
 	abbrevs    []*scanAbbrev // by code (nil: none read here); nil: the table did not read as expected
+	// noReturnAttr: an attribute of the table, any of its
+	// abbreviations (those left out of abbrevs too), is DW_AT_noreturn
+	// (in 32 bits, as debug/dwarf reads it).
+	noReturnAttr bool
 }
 
 // scanAbbrev is one abbreviation: nil forms when the scanner cannot read
@@ -59,6 +63,9 @@ type scanAbbrev struct {
 	// DW_AT_abstract_origin and DW_AT_name (what Entry.Val finds), -1:
 	// none.
 	sibling, typ, origin, name int
+	// noReturnAttr is set only on the table's entry 0 (no abbreviation
+	// has code 0): some abbreviation of the table has DW_AT_noreturn.
+	noReturnAttr bool
 }
 
 // dieShape is what dieScanner reads of an entry.
@@ -164,6 +171,7 @@ func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
 			s.abbrevsByTable[table] = abbrevs
 		}
 		u.abbrevs = abbrevs
+		u.noReturnAttr = abbrevs != nil && abbrevs[0] != nil && abbrevs[0].noReturnAttr
 		s.units = append(s.units, u)
 		off = unitEnd
 	}
@@ -181,6 +189,7 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 	b := abbrev[off:]
 	out := map[uint32]*scanAbbrev{}
 	twice := map[uint32]bool{}
+	noReturn := false
 	for {
 		code, ok := uleb(&b)
 		if !ok || code != uint64(uint32(code)) {
@@ -206,6 +215,9 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 			}
 			// (debug/dwarf keeps both in 32 bits: read as it reads them)
 			form = uint64(uint32(form))
+			if dwarf.Attr(attr) == attrNoreturn {
+				noReturn = true
+			}
 			if form == formImplicitConst {
 				if _, ok := uleb(&b); !ok {
 					return nil
@@ -240,6 +252,9 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 		delete(out, code)
 	}
 	byCode := make([]*scanAbbrev, 1) // (never nil: the table read)
+	if noReturn {
+		byCode[0] = &scanAbbrev{noReturnAttr: true}
+	}
 	for code, a := range out {
 		if code < 1<<16 {
 			for int(code) >= len(byCode) {
