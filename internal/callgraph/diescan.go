@@ -47,10 +47,6 @@ type scanUnit struct {
 	asize      int
 	is64       bool
 	abbrevs    []*scanAbbrev // by code (nil: none read here); nil: the table did not read as expected
-	// noReturnAttr: an attribute of the table, any of its
-	// abbreviations (those left out of abbrevs too), is DW_AT_noreturn
-	// (in 32 bits, as debug/dwarf reads it).
-	noReturnAttr bool
 }
 
 // scanAbbrev is one abbreviation: nil forms when the scanner cannot read
@@ -63,8 +59,8 @@ type scanAbbrev struct {
 	// DW_AT_abstract_origin and DW_AT_name (what Entry.Val finds), -1:
 	// none.
 	sibling, typ, origin, name int
-	// noReturnAttr is set only on the table's entry 0 (no abbreviation
-	// has code 0): some abbreviation of the table has DW_AT_noreturn.
+	// noReturnAttr: the abbreviation has DW_AT_noreturn (in 32 bits, as
+	// debug/dwarf reads it).
 	noReturnAttr bool
 }
 
@@ -85,6 +81,7 @@ type dieShape struct {
 	name               []byte
 	end                dwarf.Offset // where the entry's attributes end: its first child, or the next entry
 	unit               *scanUnit
+	noReturnAttr       bool // its abbreviation has DW_AT_noreturn
 }
 
 // newDIEScanner reads the units' headers of info and the abbreviation
@@ -171,7 +168,6 @@ func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
 			s.abbrevsByTable[table] = abbrevs
 		}
 		u.abbrevs = abbrevs
-		u.noReturnAttr = abbrevs != nil && abbrevs[0] != nil && abbrevs[0].noReturnAttr
 		s.units = append(s.units, u)
 		off = unitEnd
 	}
@@ -189,7 +185,6 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 	b := abbrev[off:]
 	out := map[uint32]*scanAbbrev{}
 	twice := map[uint32]bool{}
-	noReturn := false
 	for {
 		code, ok := uleb(&b)
 		if !ok || code != uint64(uint32(code)) {
@@ -216,7 +211,7 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 			// (debug/dwarf keeps both in 32 bits: read as it reads them)
 			form = uint64(uint32(form))
 			if dwarf.Attr(attr) == attrNoreturn {
-				noReturn = true
+				a.noReturnAttr = true
 			}
 			if form == formImplicitConst {
 				if _, ok := uleb(&b); !ok {
@@ -252,9 +247,6 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 		delete(out, code)
 	}
 	byCode := make([]*scanAbbrev, 1) // (never nil: the table read)
-	if noReturn {
-		byCode[0] = &scanAbbrev{noReturnAttr: true}
-	}
 	for code, a := range out {
 		if code < 1<<16 {
 			for int(code) >= len(byCode) {
@@ -340,7 +332,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		return dieShape{}, readUnknown
 	}
 	a := u.abbrevs[uint32(code)]
-	out := dieShape{tag: a.tag, children: a.children, unit: u, nameKnown: a.name < 0}
+	out := dieShape{tag: a.tag, children: a.children, unit: u, nameKnown: a.name < 0, noReturnAttr: a.noReturnAttr}
 	offSize := 4
 	if u.is64 {
 		offSize = 8

@@ -3,7 +3,6 @@ package callgraph
 import (
 	"debug/dwarf"
 	"debug/elf"
-	"sort"
 	"strings"
 	"sync"
 
@@ -443,71 +442,92 @@ func noReturnScanner(f *elf.File) *dieScanner {
 }
 
 // readNoReturnSkipping is ReadNoReturn without debug/dwarf's decoding of
-// the units that cannot change its answer (node: most of its 111 units;
-// reading them all was 2.4% of its program walk). A unit is skipped,
-// after its first entry, when (1) no abbreviation of its table has
-// DW_AT_noreturn, so none of its entries adds to out, (2) the scanner
-// reads every one of its entries, in order, to its end, which it does
-// only where debug/dwarf's Next reads them without an error, so reading
-// them would not have stopped ReadNoReturn, and (3) it is DWARF 2-4
-// (Next collects a DWARF 5 unit's bases when it enters it, which can
-// fail). What is read then is what ReadNoReturn reads, less entries that
-// add nothing and raise no error: the same out. Seek to the next unit
-// read sets the reader as Next would on entering it (its buffer from the
-// unit's first entry, no compile unit entry yet). sc nil: ReadNoReturn.
-func readNoReturnSkipping(d *dwarf.Data, sc *dieScanner, out map[uint64]bool) {
+// the entries that cannot add to out (on node: all but the units' first
+// entries; decoding all of them was 2.4% of its program walk). The entry
+// scanner (diescan.go) goes through each unit's entries in order, as
+// debug/dwarf's Next does; debug/dwarf decodes (Seek, then Next) each
+// unit's first entry, each entry whose abbreviation has DW_AT_noreturn,
+// and, from the first entry the scanner cannot read on, the rest of the
+// unit (all of a DWARF 5 unit: entering one, Next collects its bases,
+// which can fail). An entry the scanner passes by has no DW_AT_noreturn,
+// so it adds nothing, and reads in debug/dwarf without an error (what
+// the scanner answers only then), so it would not have stopped the full
+// read either. An entry decoded after a Seek to it decodes as it does in
+// the full read: from the same bytes, in the same unit (debug/dwarf's
+// entry decoding does not use the compile unit entry it is given), and
+// its error, if any, is the one the full read stops on. So out is
+// ReadNoReturn's, errors included. sc nil: ReadNoReturn. It returns how
+// many entries it decoded with debug/dwarf (for the tests: -1 for
+// ReadNoReturn's).
+func readNoReturnSkipping(d *dwarf.Data, sc *dieScanner, out map[uint64]bool) (decoded int) {
 	if sc == nil {
 		ReadNoReturn(d, out)
-		return
-	}
-	skip := make([]bool, len(sc.units))
-	for i := range sc.units {
-		skip[i] = sc.unitAddsNoNoReturn(&sc.units[i])
+		return -1
 	}
 	r := d.Reader()
-	for {
+	// decode reads the entry at off with debug/dwarf; false on an error
+	// (the full read stops there).
+	decode := func(off dwarf.Offset) bool {
+		r.Seek(off)
 		e, err := r.Next()
+		decoded++
 		if err != nil || e == nil {
-			return
+			return false
 		}
-		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
-			i := sort.Search(len(sc.units), func(i int) bool { return sc.units[i].start >= e.Offset })
-			if i < len(sc.units) && sc.units[i].start == e.Offset && skip[i] {
-				for i < len(sc.units) && skip[i] {
-					i++
+		addNoReturn(e, out)
+		return true
+	}
+	for i := range sc.units {
+		u := &sc.units[i]
+		p := u.start
+		if p == u.end {
+			continue // (no entries: Next passes it by)
+		}
+		if u.abbrevs != nil && u.vers < 5 {
+			if !decode(p) {
+				return decoded
+			}
+			for p != u.end {
+				e, kind := sc.read(p)
+				if kind == readUnknown || e.unit != u || e.end <= p || e.end > u.end {
+					break
 				}
-				if i == len(sc.units) {
-					return
+				if e.noReturnAttr && p != u.start && !decode(p) {
+					return decoded
 				}
-				r.Seek(sc.units[i].start)
+				p = e.end
+			}
+			if p == u.end {
 				continue
 			}
 		}
-		if e.Tag != dwarf.TagSubprogram {
-			continue
-		}
-		if nr, _ := e.Val(attrNoreturn).(bool); !nr {
-			continue
-		}
-		if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
-			out[lo] = true
+		// The rest of the unit, from p, as the full read reads it.
+		r.Seek(p)
+		for {
+			e, err := r.Next()
+			decoded++
+			if err != nil || e == nil {
+				return decoded
+			}
+			if e.Offset >= u.end && (e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit) {
+				break // (the next unit's first entry: decoded again there)
+			}
+			addNoReturn(e, out)
 		}
 	}
+	return decoded
 }
 
-// unitAddsNoNoReturn says whether readNoReturnSkipping may skip u (see
-// there): a DWARF 2-4 unit whose table has no DW_AT_noreturn and whose
-// entries all read.
-func (s *dieScanner) unitAddsNoNoReturn(u *scanUnit) bool {
-	if u.abbrevs == nil || u.noReturnAttr || u.vers >= 5 {
-		return false
+// addNoReturn adds e's entry address to out when it is a subprogram
+// marked DW_AT_noreturn (ReadNoReturn's test).
+func addNoReturn(e *dwarf.Entry, out map[uint64]bool) {
+	if e.Tag != dwarf.TagSubprogram {
+		return
 	}
-	for p := u.start; p != u.end; {
-		e, kind := s.read(p)
-		if kind == readUnknown || e.unit != u || e.end <= p || e.end > u.end {
-			return false
-		}
-		p = e.end
+	if nr, _ := e.Val(attrNoreturn).(bool); !nr {
+		return
 	}
-	return true
+	if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
+		out[lo] = true
+	}
 }
