@@ -59,6 +59,9 @@ type scanAbbrev struct {
 	// DW_AT_abstract_origin and DW_AT_name (what Entry.Val finds), -1:
 	// none.
 	sibling, typ, origin, name int
+	// noReturnAttr: the abbreviation has DW_AT_noreturn (in 32 bits, as
+	// debug/dwarf reads it).
+	noReturnAttr bool
 }
 
 // dieShape is what dieScanner reads of an entry.
@@ -78,6 +81,7 @@ type dieShape struct {
 	name               []byte
 	end                dwarf.Offset // where the entry's attributes end: its first child, or the next entry
 	unit               *scanUnit
+	noReturnAttr       bool // its abbreviation has DW_AT_noreturn
 }
 
 // newDIEScanner reads the units' headers of info and the abbreviation
@@ -206,6 +210,9 @@ func parseScanAbbrevs(abbrev []byte, off uint64) []*scanAbbrev {
 			}
 			// (debug/dwarf keeps both in 32 bits: read as it reads them)
 			form = uint64(uint32(form))
+			if dwarf.Attr(attr) == attrNoreturn {
+				a.noReturnAttr = true
+			}
 			if form == formImplicitConst {
 				if _, ok := uleb(&b); !ok {
 					return nil
@@ -325,7 +332,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		return dieShape{}, readUnknown
 	}
 	a := u.abbrevs[uint32(code)]
-	out := dieShape{tag: a.tag, children: a.children, unit: u, nameKnown: a.name < 0}
+	out := dieShape{tag: a.tag, children: a.children, unit: u, nameKnown: a.name < 0, noReturnAttr: a.noReturnAttr}
 	offSize := 4
 	if u.is64 {
 		offSize = 8

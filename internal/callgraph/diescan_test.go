@@ -163,6 +163,14 @@ func FuzzDIEScanner(f *testing.F) {
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
+		// The noreturn declarations read skipping units (x86calls.go):
+		// those read without, errors and all.
+		want, got := map[uint64]bool{}, map[uint64]bool{}
+		ReadNoReturn(d, want)
+		readNoReturnSkipping(d, sc, got)
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("noreturn skipping units %v, without %v", got, want)
+		}
 	})
 }
 
