@@ -188,22 +188,40 @@ func (c *Cache) Stream(key, name string) *Stream {
 type Stream struct {
 	w         *cachefile.Writer
 	key, name string
+	written   int64
+	done      bool // finished, aborted, or given up past maxStreamed
 }
 
+// maxStreamed is the largest report a Stream keeps (a variable for a
+// test). A larger one is
+// not stored: libLLVM-15's JSON report is 20 GB, which the cache would
+// write a second time to the user's disk and keep for weeks, to save a
+// run that takes a few seconds. (Its text report, 240 MB, is kept.)
+var maxStreamed int64 = 1 << 30
+
 // Write appends p to the streamed piece; it never fails (a failure to
-// write the entry fails Finish, not the writer beside it).
+// write the entry fails Finish, not the writer beside it). Past
+// maxStreamed it gives the entry up.
 func (s *Stream) Write(p []byte) (int, error) {
-	if s != nil {
-		s.w.Write(p)
+	if s == nil || s.done {
+		return len(p), nil
 	}
+	s.written += int64(len(p))
+	if s.written > maxStreamed {
+		s.done = true
+		s.w.Abort()
+		return len(p), nil
+	}
+	s.w.Write(p)
 	return len(p), nil
 }
 
 // Finish stores the entry with the streamed piece and the pieces of rest.
 func (s *Stream) Finish(rest Entry) error {
-	if s == nil {
+	if s == nil || s.done {
 		return nil
 	}
+	s.done = true
 	tail, err := encodeTail(stored{Key: s.key, Pieces: rest, Streamed: s.name})
 	if err != nil {
 		s.w.Abort()
@@ -215,7 +233,8 @@ func (s *Stream) Finish(rest Entry) error {
 
 // Abort drops the entry.
 func (s *Stream) Abort() {
-	if s != nil {
+	if s != nil && !s.done {
+		s.done = true
 		s.w.Abort()
 	}
 }

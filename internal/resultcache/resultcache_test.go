@@ -363,3 +363,38 @@ func TestStream(t *testing.T) {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
+
+// TestStreamTooLarge: a report over maxStreamed is not stored (libLLVM's
+// 20 GB JSON report would be written to the cache a second time), its
+// temporary file is gone, and Finish and Abort after it do nothing.
+func TestStreamTooLarge(t *testing.T) {
+	c := &Cache{tool: "test", base: t.TempDir()}
+	c.dir = filepath.Join(c.base, "results-v2-test")
+	defer func(old int64) { maxStreamed = old }(maxStreamed)
+	maxStreamed = 10000
+	key := strings.Repeat("ef", 32)
+	s := c.Stream(key, "report")
+	for range 30 {
+		s.Write(bytes.Repeat([]byte("x"), 999))
+	}
+	if err := s.Finish(Entry{"whys": []byte("a")}); err != nil {
+		t.Fatal(err)
+	}
+	s.Abort()
+	if _, ok := c.Get(key); ok {
+		t.Error("a report over the limit was stored")
+	}
+	left, _ := filepath.Glob(filepath.Join(c.dir, "*", "*"))
+	if len(left) > 0 {
+		t.Errorf("files left in the cache: %v", left)
+	}
+	small := strings.Repeat("01", 32)
+	s = c.Stream(small, "report")
+	s.Write(bytes.Repeat([]byte("y"), 9999))
+	if err := s.Finish(nil); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := c.Get(small); !ok || len(e["report"]) != 9999 {
+		t.Errorf("a report under the limit: stored %v, %d bytes", ok, len(e["report"]))
+	}
+}
