@@ -19,6 +19,7 @@
    Build: gcc -O1 -pthread -fstack-usage attrsizes.c */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@ __attribute__((noipa)) long fill(char *buf, size_t n, long v)
 /* The large buffer is in a helper the worker calls only when asked: at -O0
    the worker's own spilled argument would sit below a buffer of its own,
    past the end of a small stack, even on a run that never uses it. */
+/* A worker that returns at once waits until main has read its stack
+   size: pthread_getattr_np fails (ESRCH, from the affinity it also reads)
+   for a thread that has exited, which a loaded machine made happen. */
+static volatile int released;
+
 #define WORKER(name, n)                                            \
 	__attribute__((noipa)) long name##_deep(void)              \
 	{                                                          \
@@ -44,6 +50,8 @@ __attribute__((noipa)) long fill(char *buf, size_t n, long v)
 	{                                                          \
 		if (arg)                                           \
 			return (void *)name##_deep();              \
+		while (!released)                                  \
+			sched_yield();                             \
 		return NULL;                                       \
 	}
 
@@ -90,6 +98,7 @@ static void report(int n)
 		}
 		printf("%s %zu\n", names[i], size);
 	}
+	released = 1;
 	for (int i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);
 }
