@@ -403,15 +403,7 @@ func ReadNoReturn(d *dwarf.Data, out map[uint64]bool) {
 		if err != nil || e == nil {
 			return
 		}
-		if e.Tag != dwarf.TagSubprogram {
-			continue
-		}
-		if nr, _ := e.Val(attrNoreturn).(bool); !nr {
-			continue
-		}
-		if lo, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
-			out[lo] = true
-		}
+		addNoReturn(e, out)
 	}
 }
 
