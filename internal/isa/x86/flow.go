@@ -21,14 +21,10 @@ type Flow struct {
 // never-returns walk (callgraph's codeNeverReturns) reads only these, of
 // some 1.7 million instructions on /usr/bin/node; the most frequent
 // instructions (flowHot) are measured here without an Effect (176 bytes
-// cleared and filled for each), the others decoded by DecodeSweep.
-func (Decoder) DecodeFlow(code []byte, pc uint64) (Flow, error) {
-	return DecodeFlow(code, pc)
-}
-
-// DecodeFlow is Decoder.DecodeFlow as a plain function: a caller that
-// knows its decoder is x86's calls it without the interface's dispatch
-// and wrapper (about as many machine instructions as flowHot's own).
+// cleared and filled for each), the others decoded by DecodeSweep. A
+// plain function, not a method of Decoder: its caller knows its decoder
+// is x86's, and through an interface the dispatch and the wrapper cost
+// about as many machine instructions as flowHot's own.
 func DecodeFlow(code []byte, pc uint64) (Flow, error) {
 	if f, ok := flowHot(code, pc); ok {
 		return f, nil

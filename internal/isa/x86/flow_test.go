@@ -14,7 +14,7 @@ func checkDecodeFlow(t testing.TB, code []byte, pc uint64) bool {
 	var d Decoder
 	var e isa.Effect
 	errSweep := d.DecodeSweep(code, pc, &e)
-	f, errFlow := d.DecodeFlow(code, pc)
+	f, errFlow := DecodeFlow(code, pc)
 	_, hot := flowHot(code, pc)
 	n := min(len(code), 15)
 	if (errSweep == nil) != (errFlow == nil) {
@@ -47,7 +47,6 @@ func TestDecodeFlowMatchesSweep(t *testing.T) {
 			t.Skipf("SKIPPED: %s not present", path)
 		}
 		text, base := textSection(t, path)
-		var d Decoder
 		aligned, alignedHot := 0, 0
 		next := 0
 		for off := range text {
@@ -57,7 +56,7 @@ func TestDecodeFlowMatchesSweep(t *testing.T) {
 				if hot {
 					alignedHot++
 				}
-				if f, err := d.DecodeFlow(text[off:], base+uint64(off)); err == nil {
+				if f, err := DecodeFlow(text[off:], base+uint64(off)); err == nil {
 					next += f.Len
 				} else {
 					next++
