@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/gob"
-	"runtime"
 	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/beside"
@@ -77,10 +76,13 @@ func readEntry(path string, want header) (entry, bool) {
 		return entry{}, false
 	}
 	e := entry{Header: h.Header, Facts: h.Facts, Parts: make([][]record, len(frames))}
-	bad := eachOnCores(len(frames), func(i int) bool {
-		return decodeGob(frames[i], &e.Parts[i]) && len(e.Parts[i]) <= partFrames
+	var bad atomic.Bool
+	beside.Each(len(frames), func(i int) {
+		if !decodeGob(frames[i], &e.Parts[i]) || len(e.Parts[i]) > partFrames {
+			bad.Store(true)
+		}
 	})
-	if bad || e.frames() != h.Frames {
+	if bad.Load() || e.frames() != h.Frames {
 		return entry{}, false
 	}
 	return e, true
@@ -131,16 +133,15 @@ func encodeEntry(hdr header, facts map[string]int64, n int, fill func(lo, hi int
 	}
 	parts[0] = b.Bytes()
 	var failed atomic.Pointer[error]
-	eachOnCores(nparts, func(i int) bool {
+	beside.Each(nparts, func(i int) {
 		lo, hi := i*partFrames, min(n, (i+1)*partFrames)
 		recs := fill(lo, hi, make([]record, 0, hi-lo))
 		var b bytes.Buffer
 		if err := gob.NewEncoder(&b).Encode(recs); err != nil {
 			failed.Store(&err)
-			return false
+			return
 		}
 		parts[1+i] = b.Bytes()
-		return true
 	})
 	if err := failed.Load(); err != nil {
 		return nil, *err
@@ -155,29 +156,4 @@ func encodeEntry(hdr header, facts map[string]int64, n int, fill func(lo, hi int
 		out = append(out, p...)
 	}
 	return out, nil
-}
-
-// eachOnCores runs do(0) to do(n-1) on as many goroutines as there are
-// cores (a panic is raised again here) and says whether any returned
-// false.
-func eachOnCores(n int, do func(i int) bool) (failed bool) {
-	var next atomic.Int64
-	var bad atomic.Bool
-	work := func() struct{} {
-		for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-			if !do(int(i)) {
-				bad.Store(true)
-			}
-		}
-		return struct{}{}
-	}
-	var others []*beside.Result[struct{}]
-	for w := 1; w < min(runtime.GOMAXPROCS(0), n); w++ {
-		others = append(others, beside.Start(work))
-	}
-	work()
-	for _, o := range others {
-		o.Wait()
-	}
-	return bad.Load()
 }

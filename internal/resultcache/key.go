@@ -11,12 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/binfile"
@@ -288,36 +286,25 @@ const pieceSize = 8 << 20
 func hashPieces(fh *os.File, size int64) (string, error) {
 	n := int((size + pieceSize - 1) / pieceSize)
 	sums := make([][sha256.Size]byte, n)
-	var next atomic.Int64
-	hashSome := func() error {
+	errs := make([]error, n)
+	beside.Each(n, func(i int) {
 		buf := make([]byte, 256<<10)
-		for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-			h := sha256.New()
-			r := io.NewSectionReader(fh, i*pieceSize, min(pieceSize, size-i*pieceSize))
-			got, err := io.CopyBuffer(h, r, buf)
-			if err != nil {
-				return err
-			}
-			if got != min(pieceSize, size-i*pieceSize) {
-				return fmt.Errorf("%s: changed while read", fh.Name())
-			}
+		want := min(pieceSize, size-int64(i)*pieceSize)
+		h := sha256.New()
+		got, err := io.CopyBuffer(h, io.NewSectionReader(fh, int64(i)*pieceSize, want), buf)
+		switch {
+		case err != nil:
+			errs[i] = err
+		case got != want:
+			errs[i] = fmt.Errorf("%s: changed while read", fh.Name())
+		default:
 			h.Sum(sums[i][:0])
 		}
-		return nil
-	}
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var others []*beside.Result[error]
-	for w := 1; w < workers; w++ {
-		others = append(others, beside.Start(hashSome))
-	}
-	err := hashSome()
-	for _, o := range others {
-		if oerr := o.Wait(); err == nil {
-			err = oerr
+	})
+	for _, err := range errs {
+		if err != nil {
+			return "", err
 		}
-	}
-	if err != nil {
-		return "", err
 	}
 	all := sha256.New()
 	var head [8]byte
