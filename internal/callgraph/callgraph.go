@@ -20,6 +20,7 @@ import (
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
 	"github.com/stackscope/stackscope/internal/libcache"
+	"github.com/stackscope/stackscope/internal/pages"
 )
 
 // Module is one ELF file in the graph: the program or a shared library.
@@ -371,6 +372,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 	// /usr/bin/node, made, faulted in and copied once. Only the frames
 	// walked ahead (walkahead.go) come through a table of their own.
 	nodes := make([]Node, len(fns))
+	pages.Touch(nodes, func(n *Node) { n.RecursionDepth = 0 })
 	var ahead []frame.Frame
 	if g.ahead != nil {
 		ahead = make([]frame.Frame, len(fns))
