@@ -15,11 +15,16 @@ import (
 // the names are pieces of one copy of the string table. Any file this
 // reader does not take as it is (not ELF64, a section not mapped, or one
 // debug/elf would decompress or fail to read) is read by debug/elf.
-func (f *File) symtabSymbols() ([]elf.Symbol, error) {
-	if syms, ok := f.mappedSymbols(elf.SHT_SYMTAB); ok {
-		return syms, nil
+//
+// versioned[i] says whether syms[i]'s name has an '@' (symbolLink): seen
+// while the name is in the cache, a search of every function's name
+// later was 9 ms of node's opening. nil when debug/elf read the symbols.
+func (f *File) symtabSymbols() (syms []elf.Symbol, versioned []bool, err error) {
+	if syms, versioned, ok := f.readMappedSymbols(elf.SHT_SYMTAB); ok {
+		return syms, versioned, nil
 	}
-	return f.ELF.Symbols()
+	syms, err = f.ELF.Symbols()
+	return syms, nil, err
 }
 
 // mappedSymbols reads the first section of type typ as debug/elf's
@@ -27,40 +32,49 @@ func (f *File) symtabSymbols() ([]elf.Symbol, error) {
 // mapped file. ok is false when it cannot give what debug/elf gives
 // without an error.
 func (f *File) mappedSymbols(typ elf.SectionType) (syms []elf.Symbol, ok bool) {
+	syms, _, ok = f.readMappedSymbols(typ)
+	return syms, ok
+}
+
+// readMappedSymbols is mappedSymbols, and which names have an '@'.
+func (f *File) readMappedSymbols(typ elf.SectionType) (syms []elf.Symbol, versioned []bool, ok bool) {
 	if f.ELF.Class != elf.ELFCLASS64 {
-		return nil, false
+		return nil, nil, false
 	}
 	sec := f.ELF.SectionByType(typ)
 	if sec == nil {
-		return nil, false
+		return nil, nil, false
 	}
 	data, ok := f.mappedSection(sec)
 	if !ok || len(data) == 0 || len(data)%elf.Sym64Size != 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	if sec.Link == 0 || sec.Link >= uint32(len(f.ELF.Sections)) {
-		return nil, false
+		return nil, nil, false
 	}
 	strdata, ok := f.mappedSection(f.ELF.Sections[sec.Link])
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	strs := string(strdata) // the one copy: the names are pieces of it
 	order := f.ELF.ByteOrder
 	data = data[elf.Sym64Size:] // the null symbol
 	syms = make([]elf.Symbol, len(data)/elf.Sym64Size)
+	versioned = make([]bool, len(syms))
 	for i := range syms {
 		e := data[i*elf.Sym64Size : (i+1)*elf.Sym64Size]
+		name := stringAt(strs, order.Uint32(e[0:4]))
 		syms[i] = elf.Symbol{
-			Name:    stringAt(strs, order.Uint32(e[0:4])),
+			Name:    name,
 			Info:    e[4],
 			Other:   e[5],
 			Section: elf.SectionIndex(order.Uint16(e[6:8])),
 			Value:   order.Uint64(e[8:16]),
 			Size:    order.Uint64(e[16:24]),
 		}
+		versioned[i] = strings.IndexByte(name, '@') >= 0
 	}
-	return syms, true
+	return syms, versioned, true
 }
 
 // stringAt is the NUL-terminated string at offset start of a string

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -72,8 +73,17 @@ func TestMappedSymbolsMatchDebugELF(t *testing.T) {
 			if symtab != c.symtab || dynsym != c.dynsym {
 				t.Errorf("read from the mapping: .symtab %v, .dynsym %v; want %v, %v", symtab, dynsym, c.symtab, c.dynsym)
 			}
-			if got, err := f.symtabSymbols(); !reflect.DeepEqual(got, f.symbols) && err == nil && f.DebugSymbols == "" {
+			got, versioned, err := f.symtabSymbols()
+			if !reflect.DeepEqual(got, f.symbols) && err == nil && f.DebugSymbols == "" {
 				t.Errorf("Open kept other symbols than symtabSymbols reads")
+			}
+			if (versioned != nil) != c.symtab {
+				t.Errorf("names with an '@' known: %v; want %v", versioned != nil, c.symtab)
+			}
+			for i, v := range versioned {
+				if v != strings.Contains(got[i].Name, "@") {
+					t.Fatalf("symbol %d, %q: has an '@': %v", i, got[i].Name, v)
+				}
 			}
 		})
 	}
@@ -91,9 +101,9 @@ func TestMappedSymbolsLeftToDebugELF(t *testing.T) {
 	if _, ok := f.mappedSymbols(elf.SHT_SYMTAB); ok {
 		t.Fatal("read the symbols of a file that is not mapped")
 	}
-	got, err := f.symtabSymbols()
+	got, versioned, err := f.symtabSymbols()
 	want, werr := ef.Symbols()
-	if err != nil || werr != nil || !reflect.DeepEqual(got, want) {
+	if err != nil || werr != nil || !reflect.DeepEqual(got, want) || versioned != nil {
 		t.Fatalf("symtabSymbols without a mapping: %d symbols (%v), debug/elf %d (%v)", len(got), err, len(want), werr)
 	}
 }
