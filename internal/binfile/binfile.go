@@ -429,26 +429,25 @@ func (f *File) readSymbolFunctions() []elf.Symbol {
 	if len(order) > 0 {
 		f.Functions = make([]Function, 0, len(order))
 	}
-	for _, k := range order {
-		s := syms[k.at]
-		t := elf.ST_TYPE(s.Info)
-		bind := elf.ST_BIND(s.Info)
+	for _, s := range order {
+		t := elf.ST_TYPE(s.info)
+		bind := elf.ST_BIND(s.info)
 		// A versioned definition in .symtab (glibc's, in its debug file:
 		// "__libc_start_main@@GLIBC_2.34") is the name .dynsym exports
 		// and callers import without the version: that is its link name.
-		link := s.Name
-		if versioned == nil || versioned[k.at] {
-			link = symbolLink(s.Name)
+		link := s.name
+		if versioned == nil || versioned[s.at] {
+			link = symbolLink(s.name)
 		}
 		fn := Function{
-			LinkName: link, Addr: k.addr, Size: s.Size, Source: source,
+			LinkName: link, Addr: s.addr, Size: s.size, Source: source,
 			Global: bind == elf.STB_GLOBAL || bind == elf.STB_WEAK,
 			IFunc:  t == elf.STT_GNU_IFUNC, weak: bind == elf.STB_WEAK,
 		}
-		if link != s.Name {
-			fn.Aliases = []string{s.Name}
+		if link != s.name {
+			fn.Aliases = []string{s.name}
 		}
-		if n := len(f.Functions); n > 0 && f.Functions[n-1].Addr == k.addr {
+		if n := len(f.Functions); n > 0 && f.Functions[n-1].Addr == s.addr {
 			// Aliases: prefer a global, strong, non-underscored name.
 			old := &f.Functions[n-1]
 			if better(fn, *old) {
@@ -470,11 +469,16 @@ func (f *File) readSymbolFunctions() []elf.Symbol {
 	return syms
 }
 
-// symbolAt is a function symbol's address (the Thumb bit cleared) and its
-// index in the symbol table.
+// symbolAt is a function symbol's address (the Thumb bit cleared), its
+// index in the symbol table, and what readSymbolFunctions reads of it:
+// the fold then reads the keys in order, not the symbols in address
+// order (node: 6 ms of cache misses in 9.7 MB of symbols).
 type symbolAt struct {
 	addr uint64
 	at   int
+	size uint64
+	name string
+	info byte
 }
 
 // functionSymbolsByAddr lists the symbols that name functions, by
@@ -497,7 +501,7 @@ func (f *File) functionSymbolsByAddr(syms []elf.Symbol) []symbolAt {
 		if f.Arch == ArchThumb {
 			addr &^= 1
 		}
-		order = append(order, symbolAt{addr, i})
+		order = append(order, symbolAt{addr: addr, at: i, size: s.Size, name: s.Name, info: s.Info})
 	}
 	return sortSymbolsByAddr(order)
 }

@@ -23,7 +23,7 @@ func TestSortSymbolsByAddr(t *testing.T) {
 	} {
 		keys := make([]symbolAt, c.n)
 		for i := range keys {
-			keys[i] = symbolAt{c.base + uint64(r.Int63n(int64(min(c.span, 1<<62)))), i}
+			keys[i] = symbolAt{addr: c.base + uint64(r.Int63n(int64(min(c.span, 1<<62)))), at: i}
 		}
 		if c.span == 1<<63 {
 			for i := range keys {

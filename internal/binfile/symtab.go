@@ -20,7 +20,7 @@ import (
 // while the name is in the cache, a search of every function's name
 // later was 9 ms of node's opening. nil when debug/elf read the symbols.
 func (f *File) symtabSymbols() (syms []elf.Symbol, versioned []bool, err error) {
-	if syms, versioned, ok := f.readMappedSymbols(elf.SHT_SYMTAB); ok {
+	if syms, versioned, ok := f.readMappedSymbols(elf.SHT_SYMTAB, true); ok {
 		return syms, versioned, nil
 	}
 	syms, err = f.ELF.Symbols()
@@ -32,12 +32,13 @@ func (f *File) symtabSymbols() (syms []elf.Symbol, versioned []bool, err error) 
 // mapped file. ok is false when it cannot give what debug/elf gives
 // without an error.
 func (f *File) mappedSymbols(typ elf.SectionType) (syms []elf.Symbol, ok bool) {
-	syms, _, ok = f.readMappedSymbols(typ)
+	syms, _, ok = f.readMappedSymbols(typ, false)
 	return syms, ok
 }
 
-// readMappedSymbols is mappedSymbols, and which names have an '@'.
-func (f *File) readMappedSymbols(typ elf.SectionType) (syms []elf.Symbol, versioned []bool, ok bool) {
+// readMappedSymbols is mappedSymbols, and, if asked for, which names
+// have an '@'.
+func (f *File) readMappedSymbols(typ elf.SectionType, atSigns bool) (syms []elf.Symbol, versioned []bool, ok bool) {
 	if f.ELF.Class != elf.ELFCLASS64 {
 		return nil, nil, false
 	}
@@ -60,7 +61,9 @@ func (f *File) readMappedSymbols(typ elf.SectionType) (syms []elf.Symbol, versio
 	order := f.ELF.ByteOrder
 	data = data[elf.Sym64Size:] // the null symbol
 	syms = make([]elf.Symbol, len(data)/elf.Sym64Size)
-	versioned = make([]bool, len(syms))
+	if atSigns {
+		versioned = make([]bool, len(syms))
+	}
 	for i := range syms {
 		e := data[i*elf.Sym64Size : (i+1)*elf.Sym64Size]
 		name := stringAt(strs, order.Uint32(e[0:4]))
@@ -72,7 +75,9 @@ func (f *File) readMappedSymbols(typ elf.SectionType) (syms []elf.Symbol, versio
 			Value:   order.Uint64(e[8:16]),
 			Size:    order.Uint64(e[16:24]),
 		}
-		versioned[i] = strings.IndexByte(name, '@') >= 0
+		if atSigns {
+			versioned[i] = strings.IndexByte(name, '@') >= 0
+		}
 	}
 	return syms, versioned, true
 }
