@@ -43,17 +43,18 @@ func (f *File) asmLabels(syms []elf.Symbol) []elf.Symbol {
 // addAsmLabels adds the labels asmLabels found as functions of size 0
 // (sized later), those at no function's start and inside no sized
 // function; f.Functions must be sorted by address, and stays so.
-func (f *File) addAsmLabels(labels []elf.Symbol, byAddr map[uint64]int) {
+func (f *File) addAsmLabels(labels []elf.Symbol) {
 	if len(labels) == 0 {
 		return
 	}
 	named := append([]Function(nil), f.Functions...)
+	added := map[uint64]bool{}
 	for _, s := range labels {
-		if _, ok := byAddr[s.Value]; ok || covered(named, s.Value) {
+		if added[s.Value] || startsOrCovered(named, s.Value) {
 			continue
 		}
 		bind := elf.ST_BIND(s.Info)
-		byAddr[s.Value] = len(f.Functions)
+		added[s.Value] = true
 		f.Functions = append(f.Functions, Function{LinkName: s.Name, Addr: s.Value, Source: "asm-label",
 			Global: true, weak: bind == elf.STB_WEAK})
 	}
