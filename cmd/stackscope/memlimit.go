@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,6 +84,8 @@ func softMemoryLimit(base int64) {
 // 152,000, peak RSS 697 to 669 MiB; 100 MB made the peak 798 MiB: the
 // collection that then follows comes later, at a higher heap).
 // The allocation is polled every 5 ms (node allocates about 1 MB a ms).
+// A later hold (another analysis in the same process: tests) replaces an
+// earlier one's, which then leaves the percentage to it.
 func holdFirstCollection(first uint64, percent int) {
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
 	metrics.Read(sample)
@@ -90,15 +93,20 @@ func holdFirstCollection(first uint64, percent int) {
 		return // (no reading: the percentage as it is)
 	}
 	until := sample[0].Value.Uint64() + first
+	hold := heldCollection.Add(1)
 	debug.SetGCPercent(-1)
 	go func() {
-		for {
+		for heldCollection.Load() == hold {
 			time.Sleep(5 * time.Millisecond)
 			metrics.Read(sample)
-			if sample[0].Value.Uint64() >= until {
+			if sample[0].Value.Uint64() >= until && heldCollection.CompareAndSwap(hold, hold+1) {
 				debug.SetGCPercent(percent)
 				return
 			}
 		}
 	}()
 }
+
+// heldCollection numbers the holds of holdFirstCollection: a poller acts
+// only while the number is still its own.
+var heldCollection atomic.Uint64
