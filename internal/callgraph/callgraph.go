@@ -433,7 +433,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 // slab on the other core while Touch writes it; every page they read
 // first maps the zero page, and Touch's write to it is a write-protect
 // fault with a TLB flush to the other core (perf, one run of node: 3,231
-// such faults on the slab, a tenth of a second). A chunk is touched
+// such faults on the slab, 0.08 s of CPU). A chunk is touched
 // before the next is made, so a collection the next one starts finds
 // every earlier page written.
 type nodeSlab [][]Node
