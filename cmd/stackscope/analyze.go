@@ -81,6 +81,7 @@ func runAnalyze(cmd *cobra.Command, files []string, fl analyzeFlags) error {
 	if err := fl.out.check(); err != nil {
 		return err
 	}
+	holdFirstCollection(150<<20, gcPercent) // (memlimit.go)
 	files, err := expandFiles(files, fl.recursive)
 	if err != nil {
 		return err

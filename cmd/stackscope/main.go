@@ -69,11 +69,15 @@ unsafe layout), 2 usage or input error; run passes the program's status through.
 	return root
 }
 
+// gcPercent is the collector's percentage (main), also after
+// holdFirstCollection.
+const gcPercent = 400
+
 func main() {
 	// A batch tool that builds one large graph: collect garbage less often
 	// (peak memory stays well under 1 GiB on a 28 MB .text, see
 	// docs/PERFORMANCE.md).
-	debug.SetGCPercent(400)
+	debug.SetGCPercent(gcPercent)
 	// ... within a soft limit that follows the live heap (memlimit.go).
 	softMemoryLimit(768 << 20)
 	stopProfiles := startProfiles()

@@ -187,10 +187,11 @@ func (g *Graph) queueAhead(m *Module) {
 	}
 }
 
-// takeAhead claims functions fns of m for the resolution: frames[i] is
-// fns[i]'s frame when the goroutine walked it (or waits for the walk under
-// way), and walk lists the indexes into fns the caller must walk itself.
-func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []int) {
+// takeAhead claims functions fns of m for the resolution: it copies fns[i]'s
+// frame to frameAt(i) when the goroutine walked it (or waits for the walk
+// under way), and walk lists the indexes into fns the caller must walk
+// itself.
+func (g *Graph) takeAhead(m *Module, fns []int, frameAt func(i int) *frame.Frame) (walk []int) {
 	a := g.ahead
 	if a == nil {
 		return nil
@@ -215,7 +216,7 @@ func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []in
 		}
 		switch t.state[fi] {
 		case aheadDone:
-			frames[i] = *t.frames[fi]
+			*frameAt(i) = *t.frames[fi]
 			t.frames[fi] = nil
 		case aheadWalking:
 			waiting = append(waiting, i)
@@ -231,7 +232,7 @@ func (g *Graph) takeAhead(m *Module, fns []int, frames []frame.Frame) (walk []in
 			t.walked.Wait()
 		}
 		if t.state[fi] == aheadDone {
-			frames[i] = *t.frames[fi]
+			*frameAt(i) = *t.frames[fi]
 			t.frames[fi] = nil
 		} else {
 			walk = append(walk, i) // (its walk panicked: the resolution's own walk panics too)

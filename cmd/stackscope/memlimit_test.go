@@ -1,0 +1,47 @@
+package main
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+	"time"
+)
+
+var holdSink []byte
+
+// gcCycles is the number of collections the process has finished.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestHoldFirstCollection checks that holdFirstCollection keeps the
+// collector from running while the first bytes are allocated (at the
+// percentage of 100, 48 MB of garbage in 1 MB pieces collects several
+// times) and gives the percentage back once they are.
+func TestHoldFirstCollection(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	runtime.GC()
+	before := gcCycles()
+	holdFirstCollection(64<<20, 100)
+	for range 48 {
+		holdSink = make([]byte, 1<<20)
+	}
+	if n := gcCycles() - before; n != 0 {
+		t.Fatalf("%d collections within the first 48 MB", n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for gcCycles() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no collection 30 s after the first 64 MB")
+		}
+		holdSink = make([]byte, 1<<20)
+		time.Sleep(100 * time.Microsecond)
+	}
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Fatalf("percentage %d after the first collection, want 100", p)
+	}
+	holdSink = nil
+}
