@@ -309,8 +309,12 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	phase("entry specs")
 	g.Resolve()
 	phase("resolve")
+	assumedNames := startAssumedNames(g) // (namesahead.go; beside the models)
 	g.ModelRuntime()
 	g.ListStackArgs() // (after every model that replaces a frame)
+	if assumedNames != nil {
+		assumedNames.Wait()
+	}
 	phase("glibc models")
 	lines := linesAhead.Wait()
 	if lines.err != nil {

@@ -98,3 +98,47 @@ func TestLowerStopDemanglesNothing(t *testing.T) {
 		t.Errorf("%d nodes stop the walks, %d are lifecycle functions: want some of each", stops, lifecycleSeen)
 	}
 }
+
+// TestAssumedNamesAhead: startAssumedNames demangles the name of every
+// function whose node carries an assumption, which bound.New's
+// assumptionFacts sorts by, and no other.
+func TestAssumedNamesAhead(t *testing.T) {
+	g := cxxProgram(t)
+	g.Resolve()
+	carries := func(n *callgraph.Node) bool { return len(n.Assumed) > 0 || len(n.Premises) > 0 }
+	before := map[*binfile.Function]bool{} // the functions not yet demangled
+	wanted := 0
+	for _, n := range g.Nodes {
+		if fn := n.NamedBy(); fn != nil && fn.NotYetDemangled() {
+			before[fn] = true
+			if carries(n) {
+				wanted++
+			}
+		}
+	}
+	if wanted == 0 {
+		t.Fatal("no mangled function carries an assumption: the test tests nothing")
+	}
+	r := startAssumedNames(g)
+	if r == nil {
+		t.Fatal("startAssumedNames started nothing")
+	}
+	r.Wait()
+	carried := map[*binfile.Function]bool{}
+	for _, n := range g.Nodes {
+		if fn := n.NamedBy(); fn != nil && carries(n) {
+			carried[fn] = true
+			if fn.NotYetDemangled() {
+				t.Errorf("%s carries assumptions, and its name is not demangled", fn.LinkName)
+			}
+		}
+	}
+	for fn := range before {
+		if !carried[fn] && !fn.NotYetDemangled() {
+			t.Errorf("%s carries no assumption, and its name was demangled", fn.LinkName)
+		}
+	}
+	if startAssumedNames(g) != nil {
+		t.Errorf("a second startAssumedNames found names left to demangle")
+	}
+}

@@ -103,6 +103,15 @@ func (n *Node) Name() string {
 	return n.name
 }
 
+// NamedBy is the function whose name (binfile.Function.Name) is the
+// node's, or nil when the node has a name of its own or no function.
+func (n *Node) NamedBy() *binfile.Function {
+	if n.name == "" {
+		return n.Func
+	}
+	return nil
+}
+
 // CName is the node's name when that is a C name, else "" (see
 // binfile.Function.CName: matching C names without demangling).
 func (n *Node) CName() string {
