@@ -891,7 +891,15 @@ func (a *Analysis) assumptionFacts() {
 // each content once, in order, and rank[i] the place of items[i]'s content
 // (key) in it. order is the items' indexes in that order. tiesMixed says
 // that two items of different content sorted as equal (their order then
-// comes from the items' order: see CoversAsOwn).
+// comes from the items' order: see CoversAsOwn). Items of equal keys must
+// be ones before orders neither way.
+//
+// Equal contents are then in one run of the sorted items that before
+// orders neither way (a tie run: before is a strict weak order), so a
+// content is looked for among its run's alone (runContents), not in a
+// map of all: that map (node: 32,800 assumptions, 4.7 MB) was most of
+// rankTable's time, its fresh memory read before it was written (the
+// kernel mapped the zero page, then faulted again at the write).
 func rankTable[T any, K comparable](items []T, key func(T) K, before func(x, y *T) bool) (table []T, order []int, rank []int32, tiesMixed bool) {
 	order = make([]int, len(items))
 	for i := range order {
@@ -900,14 +908,17 @@ func rankTable[T any, K comparable](items []T, key func(T) K, before func(x, y *
 	sort.SliceStable(order, func(i, j int) bool { return before(&items[order[i]], &items[order[j]]) })
 	table = make([]T, 0, len(items))
 	rank = make([]int32, len(items))
-	ranks := make(map[K]int32, len(items))
+	var run runContents[K]
 	prev, prevRank := -1, int32(-1)
 	for _, i := range order {
+		if prev < 0 || before(&items[prev], &items[i]) {
+			run.start(int32(len(table)))
+		}
 		k := key(items[i])
-		r, ok := ranks[k]
+		r, ok := run.find(k)
 		if !ok {
 			r = int32(len(table))
-			ranks[k] = r
+			run.add(k)
 			table = append(table, items[i])
 		}
 		if prev >= 0 && r != prevRank && !before(&items[prev], &items[i]) {
@@ -917,6 +928,51 @@ func rankTable[T any, K comparable](items []T, key func(T) K, before func(x, y *
 		rank[i] = r
 	}
 	return table, order, rank, tiesMixed
+}
+
+// runContents are the contents of one tie run of rankTable, in table
+// order from rank first: looked for one by one while they are few (a run
+// is nearly always one content), through a map once there are more.
+type runContents[K comparable] struct {
+	first int32
+	keys  []K
+	index map[K]int32 // (nil while keys are few)
+}
+
+// runScanLimit is how many contents a run's lookups scan one by one.
+const runScanLimit = 16
+
+// start begins a run whose first new content will be ranked first.
+func (rc *runContents[K]) start(first int32) {
+	rc.first, rc.keys, rc.index = first, rc.keys[:0], nil
+}
+
+// find returns the rank of k in the run, if it is there.
+func (rc *runContents[K]) find(k K) (int32, bool) {
+	if rc.index != nil {
+		r, ok := rc.index[k]
+		return r, ok
+	}
+	for j, c := range rc.keys {
+		if c == k {
+			return rc.first + int32(j), true
+		}
+	}
+	return 0, false
+}
+
+// add appends k, the run's next content.
+func (rc *runContents[K]) add(k K) {
+	rc.keys = append(rc.keys, k)
+	switch {
+	case rc.index != nil:
+		rc.index[k] = rc.first + int32(len(rc.keys)-1)
+	case len(rc.keys) > runScanLimit:
+		rc.index = make(map[K]int32, 2*len(rc.keys))
+		for j, c := range rc.keys {
+			rc.index[c] = rc.first + int32(j)
+		}
+	}
 }
 
 // reasonBefore is the reasons' priority order: the program's own first,
