@@ -298,8 +298,14 @@ func (a *Analysis) cycleStart(c, from int, members []int, budget *int) int {
 		}
 		if startupCode[n.CName()] { // (C names: demangles no C++ name)
 			startup = append(startup, id)
-		} else {
-			own = append(own, id)
+			continue
+		}
+		own = append(own, id)
+		if len(own) == tries {
+			// The first few are all that is tried: the rest of a large
+			// component (node's recursion: thousands of members, each
+			// name looked at, 0.014 s) need not be.
+			break
 		}
 	}
 	if len(own) == 0 {
@@ -309,7 +315,7 @@ func (a *Analysis) cycleStart(c, from int, members []int, budget *int) int {
 		return from
 	}
 	if len(own) > tries {
-		own = own[:tries]
+		own = own[:tries] // (startup's)
 	}
 	best, bestLen := own[0], -1
 	for _, id := range own {
