@@ -327,12 +327,17 @@ func (a *Analysis) components(roots []int) {
 	onStack := make([]bool, n)
 	var stack []int
 	counter := 0
-	type frameT struct{ v, e int }
+	// A frame holds its node's edges, read from the node once, not at
+	// each edge (node: 1.6 million edges, a node's load each).
+	type frameT struct {
+		v, e  int
+		edges []callgraph.Edge
+	}
 	for _, r := range roots {
 		if index[r] >= 0 {
 			continue
 		}
-		call := []frameT{{r, 0}}
+		call := []frameT{{r, 0, g.Nodes[r].Edges}}
 		index[r], low[r] = counter, counter
 		counter++
 		stack = append(stack, r)
@@ -340,11 +345,11 @@ func (a *Analysis) components(roots []int) {
 		for len(call) > 0 {
 			top := &call[len(call)-1]
 			v := top.v
-			if top.e < len(g.Nodes[v].Edges) {
-				edge := g.Nodes[v].Edges[top.e]
+			if top.e < len(top.edges) {
+				edge := &top.edges[top.e]
 				w := edge.To
 				top.e++
-				if !a.follows(v, edge) {
+				if !a.follows(v, *edge) {
 					continue
 				}
 				if index[w] < 0 {
@@ -352,7 +357,7 @@ func (a *Analysis) components(roots []int) {
 					counter++
 					stack = append(stack, w)
 					onStack[w] = true
-					call = append(call, frameT{w, 0})
+					call = append(call, frameT{w, 0, g.Nodes[w].Edges})
 				} else if onStack[w] && index[w] < low[v] {
 					low[v] = index[w]
 				}
