@@ -309,8 +309,10 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	phase("entry specs")
 	g.Resolve()
 	phase("resolve")
-	assumedNames := startAssumedNames(g) // (namesahead.go; beside the models)
+	var assumedNames *beside.Result[struct{}]
+	g.BesideLastModels = func() { assumedNames = startAssumedNames(g) } // (namesahead.go)
 	g.ModelRuntime()
+	g.BesideLastModels = nil
 	g.ListStackArgs() // (after every model that replaces a frame)
 	if assumedNames != nil {
 		assumedNames.Wait()

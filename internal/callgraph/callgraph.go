@@ -287,6 +287,12 @@ type Graph struct {
 	modelsAhead func() struct{}
 	// modelsAheadMade is how many answers startModelsAhead made (for a test).
 	modelsAheadMade int
+	// BesideLastModels, when set, is called by ModelRuntime before its
+	// last models (ModelReachableTables and what follows), which run on
+	// its goroutine alone and leave a core idle (/usr/bin/node: about
+	// 0.06 s): it may start work on another goroutine there, reading the
+	// graph only while it is called, not from that goroutine.
+	BesideLastModels func()
 	// indexed receive the panic (or nil) of each of startIndexing's
 	// goroutines (resolveahead.go).
 	indexed []chan any
