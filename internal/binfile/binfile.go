@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/cfi"
 	"github.com/stackscope/stackscope/internal/permute"
@@ -62,7 +61,7 @@ type Function struct {
 	// else a slot of the File's (File.demangled). Demangling every
 	// name when the file was opened was a tenth of a C++ program's
 	// analysis, and a text report prints a few hundred of its names.
-	name     *atomic.Pointer[string]
+	name     *nameSlot
 	LinkName string // the symbol as written in the file
 	Addr     uint64 // entry address (Thumb bit cleared)
 	Size     uint64
@@ -161,7 +160,7 @@ type File struct {
 	// demangled are the slots of the functions whose link names are
 	// mangled (Function.name); mangled, plainDemangled and demangledAll
 	// serve Lookup (names.go).
-	demangled      []atomic.Pointer[string]
+	demangled      []nameSlot
 	mangled        []int
 	demangledAll   map[string]int
 	demangleMu     sync.Mutex
