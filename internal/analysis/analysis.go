@@ -310,8 +310,14 @@ func RunFile(f *binfile.File, opts Options) (*Result, error) {
 	phase("entry specs")
 	g.Resolve()
 	phase("resolve")
+	var assumedNames *beside.Result[struct{}]
+	g.BesideLastModels = func() { assumedNames = startAssumedNames(g) } // (namesahead.go)
 	g.ModelRuntime()
+	g.BesideLastModels = nil
 	g.ListStackArgs() // (after every model that replaces a frame)
+	if assumedNames != nil {
+		assumedNames.Wait()
+	}
 	phase("glibc models")
 	lines := linesAhead.Wait()
 	if lines.err != nil {

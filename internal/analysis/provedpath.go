@@ -266,7 +266,10 @@ func lowerOptions(bo bound.Options, nr *noReturn) threads.LowerOptions {
 	g := nr.g
 	stop := func(id int) bool {
 		n := g.Nodes[id]
-		if n.Hub || n.External || lifecycle[n.Name()] {
+		// (CName: every lifecycle name is a C name, so lifecycle[CName]
+		// is lifecycle[Name] without demangling each node the walks
+		// visit: 0.04 s of node's lower bounds.)
+		if n.Hub || n.External || lifecycle[n.CName()] {
 			return false
 		}
 		return nr.why(id) != ""

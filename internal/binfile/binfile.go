@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/cfi"
@@ -64,7 +63,7 @@ type Function struct {
 	// else a slot of the File's (File.demangled). Demangling every
 	// name when the file was opened was a tenth of a C++ program's
 	// analysis, and a text report prints a few hundred of its names.
-	name     *atomic.Pointer[string]
+	name     *nameSlot
 	LinkName string // the symbol as written in the file
 	Addr     uint64 // entry address (Thumb bit cleared)
 	Size     uint64
@@ -163,7 +162,7 @@ type File struct {
 	// demangled are the slots of the functions whose link names are
 	// mangled (Function.name); mangled, plainDemangled and demangledAll
 	// serve Lookup (names.go).
-	demangled      []atomic.Pointer[string]
+	demangled      []nameSlot
 	mangled        []int
 	demangledAll   map[string]int
 	demangleMu     sync.Mutex

@@ -103,6 +103,15 @@ func (n *Node) Name() string {
 	return n.name
 }
 
+// NamedBy is the function whose name (binfile.Function.Name) is the
+// node's, or nil when the node has a name of its own or no function.
+func (n *Node) NamedBy() *binfile.Function {
+	if n.name == "" {
+		return n.Func
+	}
+	return nil
+}
+
 // CName is the node's name when that is a C name, else "" (see
 // binfile.Function.CName: matching C names without demangling).
 func (n *Node) CName() string {
@@ -278,6 +287,12 @@ type Graph struct {
 	modelsAhead func() struct{}
 	// modelsAheadMade is how many answers startModelsAhead made (for a test).
 	modelsAheadMade int
+	// BesideLastModels, when set, is called by ModelRuntime before its
+	// last models (ModelReachableTables and what follows), which run on
+	// its goroutine alone and leave a core idle (/usr/bin/node: about
+	// 0.06 s): it may start work on another goroutine there, reading the
+	// graph only while it is called, not from that goroutine.
+	BesideLastModels func()
 	// indexed receive the panic (or nil) of each of startIndexing's
 	// goroutines (resolveahead.go).
 	indexed []chan any

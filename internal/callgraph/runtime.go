@@ -84,6 +84,9 @@ func (g *Graph) ModelRuntime() {
 	g.resolvePending()
 	g.assumeGlibcStreams()
 	g.linkArgumentCallbacks()
+	if g.BesideLastModels != nil {
+		g.BesideLastModels()
+	}
 	g.ModelReachableTables()
 	g.Loaded = g.ModelLoadedObjects()
 	g.resolvePending()

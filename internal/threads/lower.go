@@ -228,7 +228,7 @@ const edgeChunk = 1 << 15
 func (l *Lower) appendFollowed(list []followedEdge, v int) []followedEdge {
 	n := l.g.Nodes[v]
 	for ei, e := range n.Edges {
-		if !certain(e.Method) && e.Method != callgraph.MethodIfunc || l.opts.Excluded[e.To] {
+		if !certain(e.Method) && e.Method != callgraph.MethodIfunc || l.excluded(e.To) {
 			continue
 		}
 		list = append(list, followedEdge{add: l.through(n, e, 0), to: int32(e.To), index: int32(ei), ifunc: e.Method == callgraph.MethodIfunc})
@@ -255,7 +255,13 @@ func (l *Lower) BoundInto(id int, buf []Step) (int64, []Step) {
 // code names, and ifunc calls (handled apart), never into what the user
 // set aside.
 func (l *Lower) follows(e callgraph.Edge) bool {
-	return (certain(e.Method) || e.Method == callgraph.MethodIfunc) && !l.opts.Excluded[e.To]
+	return (certain(e.Method) || e.Method == callgraph.MethodIfunc) && !l.excluded(e.To)
+}
+
+// excluded says whether the user set node v aside, without a map lookup
+// when nothing is (the walks ask it of every edge they follow).
+func (l *Lower) excluded(v int) bool {
+	return len(l.opts.Excluded) > 0 && l.opts.Excluded[v]
 }
 
 // cleanNodes marks the functions from which no cycle of followed calls
@@ -477,7 +483,7 @@ func (l *Lower) visit(v int) {
 		return
 	}
 	for ei, e := range n.Edges {
-		if !certain(e.Method) && e.Method != callgraph.MethodIfunc || l.opts.Excluded[e.To] || l.stop(e.To) {
+		if !certain(e.Method) && e.Method != callgraph.MethodIfunc || l.excluded(e.To) || l.stop(e.To) {
 			continue
 		}
 		c := l.color(e.To)
