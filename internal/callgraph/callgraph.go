@@ -28,7 +28,7 @@ type Module struct {
 	File *binfile.File
 	Name string // base name, for reports
 	// nodes maps a function index in File.Functions to its node.
-	nodes map[int]int
+	nodes funcNodes
 	// code maps the address of code that no symbol starts (a jump into a
 	// function's cold part, a call to a local label) to its node.
 	code map[uint64]int
@@ -358,8 +358,8 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.addNodes(m, idx)
 	opts.Libraries.ProgramWalked(main, opts.StackAlign) // its cache entry written from now, beside what follows
 	Phase("program walk")
-	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
-	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
+	g.startIndexing(func() { main.IndexVtableSlots(); main.AddressTaken() }) // while the edges are resolved
+	g.startWalkingAhead(g.workers())                                         // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
 	g.stopWalkingAhead()
 	g.finishIndexing()
@@ -373,7 +373,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 var Phase = func(name string) {}
 
 func (g *Graph) addModule(f *binfile.File) *Module {
-	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
+	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: newFuncNodes(len(f.Functions)), code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
 	g.Modules = append(g.Modules, m)
 	return m
 }
@@ -429,7 +429,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		n.Module, n.Func = m, &m.File.Functions[fi]
 		id := len(g.Nodes)
 		g.Nodes = append(g.Nodes, n)
-		m.nodes[fi] = id
+		m.nodes.set(fi, id)
 		if len(n.Frame.Leaves) > 0 {
 			g.modelLongjmp(id) // (longjmp.go)
 		}
@@ -637,14 +637,15 @@ func (g *Graph) dataInCode(f *binfile.File) []frame.Range {
 
 // nodeFor returns the node of function index fi in m, creating it.
 func (g *Graph) nodeFor(m *Module, fi int) int {
-	if id, ok := m.nodes[fi]; ok {
+	if id, ok := m.nodes.get(fi); ok {
 		return id
 	}
 	if g.ahead != nil {
 		g.queueAhead(m) // (walkahead.go)
 	}
 	g.addNodes(m, []int{fi})
-	return m.nodes[fi]
+	id, _ := m.nodes.get(fi)
+	return id
 }
 
 // codeNode returns a node for code at addr that starts no known function
