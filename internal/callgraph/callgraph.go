@@ -211,8 +211,15 @@ type Edge struct {
 type Graph struct {
 	Arch    binfile.Arch
 	Decoder isa.Decoder
-	Modules []*Module
-	Nodes   []*Node
+	// noLinkRegister: Decoder has no link register, so no frame the
+	// graph walks returns elsewhere (frame.Frame.ReturnsElsewhere, which
+	// the walker sets only through one), and checkReturn need not read
+	// the callee's node at each edge (often a cache miss: with
+	// cutLibcFatal's, 16 ms of node's resolution, perf). Set by Build;
+	// false, the safe value, in a graph made otherwise.
+	noLinkRegister bool
+	Modules        []*Module
+	Nodes          []*Node
 	// emptyInit is the index plus one of the node the calls of empty init
 	// and fini loops go to (0: none made yet).
 	emptyInit int
@@ -344,7 +351,7 @@ type Options struct {
 // Build computes the frame of every function of main and the call edges
 // from each; library functions are added as calls reach them.
 func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
-	g := &Graph{Arch: main.Arch, Decoder: dec, opts: opts, externals: map[string]int{}}
+	g := &Graph{Arch: main.Arch, Decoder: dec, opts: opts, externals: map[string]int{}, noLinkRegister: !hasLinkRegister(dec)}
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
@@ -838,6 +845,14 @@ func edgeRoom(n *Node) int {
 	return max(room, 1)
 }
 
+// hasLinkRegister says whether the frame walker follows a link register
+// with dec: the test frame.walker.analyze makes before it can set
+// Frame.ReturnsElsewhere.
+func hasLinkRegister(dec isa.Decoder) bool {
+	d, ok := dec.(interface{ LinkRegister() int8 })
+	return ok && d.LinkRegister() >= 0
+}
+
 // checkReturn makes the caller's frame Unknown when its callee does not
 // return to the instruction after the call (frame.Frame.ReturnsElsewhere)
 // and the caller's walk did not expect it (a case helper whose symbol the
@@ -845,6 +860,9 @@ func edgeRoom(n *Node) int {
 // walk went on after the call, into bytes that may be a table, and never
 // reached the code the callee really returns to.
 func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
+	if g.noLinkRegister {
+		return // (no frame of this graph returns elsewhere)
+	}
 	callee, caller := g.Nodes[to], g.Nodes[from]
 	if cs.Dispatch || !callee.Frame.ReturnsElsewhere || caller.Hub || caller.External {
 		return
