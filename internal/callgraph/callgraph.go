@@ -355,9 +355,9 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
-	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
-	g.startIndexing(func() { main.Lookup("") }) // the same (resolveahead.go)
-	g.loadProgramDWARFAhead(m)                  // its DWARF types, the same
+	g.startOpeningLibraries()                                                                 // (libopen.go) while the program's frames are walked
+	g.startIndexing(func() { main.Lookup(""); main.AddressTaken(); main.IndexVtableSlots() }) // the same, and more (resolveahead.go)
+	g.loadProgramDWARFAhead(m)                                                                // its DWARF types, the same
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
@@ -365,8 +365,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.addNodes(m, idx)
 	opts.Libraries.ProgramWalked(main, opts.StackAlign) // its cache entry written from now, beside what follows
 	Phase("program walk")
-	g.startIndexing(func() { main.IndexVtableSlots(); main.AddressTaken() }) // while the edges are resolved
-	g.startWalkingAhead(g.workers())                                         // the libraries' frames, the same (walkahead.go)
+	g.startWalkingAhead(g.workers()) // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
 	g.stopWalkingAhead()
 	g.finishIndexing()
