@@ -59,7 +59,7 @@ func (p *prefetches) under(path string) bool {
 // words and vtables were indexed from the walk's end, beside the
 // resolution, whose first narrowing or address-taken set then waited for
 // them: node's resolution, in an execution trace at load 13, blocked
-// 0.19 s in AddressTaken; their CPU, some 0.03 s for node, now shares the
+// 0.19 s in AddressTaken; their CPU, some 0.04 s for node, now shares the
 // walk's two cores.) Each index is behind a sync.Once: a question
 // asked while the goroutine builds it waits for it, and gets what the
 // question alone would have built. A program that never asks one (no
