@@ -148,10 +148,13 @@ type File struct {
 	takenOnce   sync.Once
 	vtables     []Vtable
 	vtablesOnce sync.Once
-	r           io.ReaderAt
-	mapped      []byte // the whole file, when it could be mapped
-	sections    []*loadedSection
-	byAddr      map[uint64]int
+	// vtableColumnsIndex is VtableSlot's index (vtables.go).
+	vtableColumnsIndex [][]uint64
+	vtableColumnsOnce  sync.Once
+	r                  io.ReaderAt
+	mapped             []byte // the whole file, when it could be mapped
+	sections           []*loadedSection
+	byAddr             map[uint64]int
 	// dynamic symbols, read once (dynsyms.go)
 	dynOnce sync.Once
 	dynSyms []elf.Symbol

@@ -211,9 +211,9 @@ func (a *argModel) refersTo(m *Module, addr uint64) bool {
 		a.refs = map[*Module]*refIndex{}
 	}
 	idx := a.refs[m]
-	if idx == nil || idx.nodes != len(m.nodes) {
-		idx = &refIndex{nodes: len(m.nodes), by: map[uint64][]int32{}}
-		for _, id := range m.nodes {
+	if idx == nil || idx.nodes != m.nodes.len() {
+		idx = &refIndex{nodes: m.nodes.len(), by: map[uint64][]int32{}}
+		for id := range m.nodes.all() {
 			for _, r := range g.Nodes[id].Frame.Refs {
 				idx.by[r] = append(idx.by[r], int32(id))
 			}
@@ -257,7 +257,7 @@ func (a *argModel) callersInGraph(id int) bool {
 		}
 	}
 	for _, m := range mods {
-		if len(m.nodes) < len(m.File.Functions) {
+		if m.nodes.len() < len(m.File.Functions) {
 			return false
 		}
 	}

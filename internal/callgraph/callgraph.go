@@ -28,7 +28,7 @@ type Module struct {
 	File *binfile.File
 	Name string // base name, for reports
 	// nodes maps a function index in File.Functions to its node.
-	nodes map[int]int
+	nodes funcNodes
 	// code maps the address of code that no symbol starts (a jump into a
 	// function's cold part, a call to a local label) to its node.
 	code map[uint64]int
@@ -211,8 +211,15 @@ type Edge struct {
 type Graph struct {
 	Arch    binfile.Arch
 	Decoder isa.Decoder
-	Modules []*Module
-	Nodes   []*Node
+	// noLinkRegister: Decoder has no link register, so no frame the
+	// graph walks returns elsewhere (frame.Frame.ReturnsElsewhere, which
+	// the walker sets only through one), and checkReturn need not read
+	// the callee's node at each edge (often a cache miss: with
+	// cutLibcFatal's, 16 ms of node's resolution, perf). Set by Build;
+	// false, the safe value, in a graph made otherwise.
+	noLinkRegister bool
+	Modules        []*Module
+	Nodes          []*Node
 	// emptyInit is the index plus one of the node the calls of empty init
 	// and fini loops go to (0: none made yet).
 	emptyInit int
@@ -344,13 +351,13 @@ type Options struct {
 // Build computes the frame of every function of main and the call edges
 // from each; library functions are added as calls reach them.
 func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
-	g := &Graph{Arch: main.Arch, Decoder: dec, opts: opts, externals: map[string]int{}}
+	g := &Graph{Arch: main.Arch, Decoder: dec, opts: opts, externals: map[string]int{}, noLinkRegister: !hasLinkRegister(dec)}
 	g.search.Extra = opts.LibPaths
 	g.mainStack = main.VectorTable()
 	m := g.addModule(main)
-	g.startOpeningLibraries()                   // (libopen.go) while the program's frames are walked
-	g.startIndexing(func() { main.Lookup("") }) // the same (resolveahead.go)
-	g.loadProgramDWARFAhead(m)                  // its DWARF types, the same
+	g.startOpeningLibraries()                                                                 // (libopen.go) while the program's frames are walked
+	g.startIndexing(func() { main.Lookup(""); main.AddressTaken(); main.IndexVtableSlots() }) // the same, and more (resolveahead.go)
+	g.loadProgramDWARFAhead(m)                                                                // its DWARF types, the same
 	idx := make([]int, len(main.Functions))
 	for i := range main.Functions {
 		idx[i] = i
@@ -358,8 +365,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.addNodes(m, idx)
 	opts.Libraries.ProgramWalked(main, opts.StackAlign) // its cache entry written from now, beside what follows
 	Phase("program walk")
-	g.startIndexing(func() { main.Vtables(); main.AddressTaken() }) // while the edges are resolved
-	g.startWalkingAhead(g.workers())                                // the libraries' frames, the same (walkahead.go)
+	g.startWalkingAhead(g.workers()) // the libraries' frames, the same (walkahead.go)
 	g.resolvePending()
 	g.stopWalkingAhead()
 	g.finishIndexing()
@@ -373,7 +379,7 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 var Phase = func(name string) {}
 
 func (g *Graph) addModule(f *binfile.File) *Module {
-	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
+	m := &Module{File: f, Name: filepath.Base(f.Path), nodes: newFuncNodes(len(f.Functions)), code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
 	g.Modules = append(g.Modules, m)
 	return m
 }
@@ -429,7 +435,7 @@ func (g *Graph) addNodes(m *Module, fns []int) {
 		n.Module, n.Func = m, &m.File.Functions[fi]
 		id := len(g.Nodes)
 		g.Nodes = append(g.Nodes, n)
-		m.nodes[fi] = id
+		m.nodes.set(fi, id)
 		if len(n.Frame.Leaves) > 0 {
 			g.modelLongjmp(id) // (longjmp.go)
 		}
@@ -637,14 +643,15 @@ func (g *Graph) dataInCode(f *binfile.File) []frame.Range {
 
 // nodeFor returns the node of function index fi in m, creating it.
 func (g *Graph) nodeFor(m *Module, fi int) int {
-	if id, ok := m.nodes[fi]; ok {
+	if id, ok := m.nodes.get(fi); ok {
 		return id
 	}
 	if g.ahead != nil {
 		g.queueAhead(m) // (walkahead.go)
 	}
 	g.addNodes(m, []int{fi})
-	return m.nodes[fi]
+	id, _ := m.nodes.get(fi)
+	return id
 }
 
 // codeNode returns a node for code at addr that starts no known function
@@ -837,6 +844,14 @@ func edgeRoom(n *Node) int {
 	return max(room, 1)
 }
 
+// hasLinkRegister says whether the frame walker follows a link register
+// with dec: the test frame.walker.analyze makes before it can set
+// Frame.ReturnsElsewhere.
+func hasLinkRegister(dec isa.Decoder) bool {
+	d, ok := dec.(interface{ LinkRegister() int8 })
+	return ok && d.LinkRegister() >= 0
+}
+
 // checkReturn makes the caller's frame Unknown when its callee does not
 // return to the instruction after the call (frame.Frame.ReturnsElsewhere)
 // and the caller's walk did not expect it (a case helper whose symbol the
@@ -844,6 +859,9 @@ func edgeRoom(n *Node) int {
 // walk went on after the call, into bytes that may be a table, and never
 // reached the code the callee really returns to.
 func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
+	if g.noLinkRegister {
+		return // (no frame of this graph returns elsewhere)
+	}
 	callee, caller := g.Nodes[to], g.Nodes[from]
 	if cs.Dispatch || !callee.Frame.ReturnsElsewhere || caller.Hub || caller.External {
 		return

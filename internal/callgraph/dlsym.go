@@ -90,7 +90,7 @@ func (g *Graph) namedReached(reached []bool, names []string) (int, bool) {
 				continue
 			}
 			fi, _ := m.File.FunctionIndex(fn.Addr)
-			if id, ok := m.nodes[fi]; ok && id < len(reached) && reached[id] {
+			if id, ok := m.nodes.get(fi); ok && id < len(reached) && reached[id] {
 				return id, true
 			}
 		}
@@ -271,7 +271,7 @@ func (g *Graph) lookupHubNode() int {
 				continue
 			}
 			exported = append(exported, fi)
-			if _, ok := m.nodes[fi]; !ok {
+			if !m.nodes.has(fi) {
 				fresh = append(fresh, fi)
 			}
 		}
@@ -287,7 +287,8 @@ func (g *Graph) lookupHubNode() int {
 				g.linkIFunc(hub, m, fi, frame.CallSite{Addr: fn.Addr, Target: fn.Addr, Kind: frame.Call})
 				continue
 			}
-			g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: m.nodes[fi], Kind: frame.Call, Method: MethodSymbolLookup})
+			id, _ := m.nodes.get(fi) // (made above)
+			g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: id, Kind: frame.Call, Method: MethodSymbolLookup})
 		}
 	}
 	g.Nodes[hub].name = fmt.Sprintf("[any of %d exported %s: dlsym is reachable]", count, plural(count, "function"))

@@ -269,7 +269,7 @@ func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
 			targets[fn.Addr] = dci.Name()
 		}
 	}
-	ids := make([]int, 0, len(m.nodes))
+	ids := make([]int, 0, m.nodes.len())
 	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
 	slices.Sort(ids)
 	for _, id := range ids {
@@ -308,7 +308,7 @@ func (c *gconvCut) cutStepCalls(m *Module) {
 		return
 	}
 	c.l = l
-	ids := make([]int, 0, len(m.nodes))
+	ids := make([]int, 0, m.nodes.len())
 	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
 	slices.Sort(ids)
 	for _, id := range ids {

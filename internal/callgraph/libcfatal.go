@@ -110,9 +110,16 @@ func (g *Graph) cutLibcFatal(from, to int, cs frame.CallSite) (int, bool) {
 	if g.opts.Strict || g.Arch != binfile.ArchX86_64 {
 		return 0, false
 	}
-	caller, callee := g.Nodes[from], g.Nodes[to]
-	if caller.Func == nil || caller.Hub || caller.External || callee.Func == nil || callee.Hub || callee.Module == nil ||
-		caller.Module == nil || caller.Module == g.Modules[0] || g.libcFatalFuncs(caller.Module) == nil {
+	// The caller first: most calls are the program's, and its node is
+	// the one being resolved, while the callee's is anywhere in memory
+	// (read first, it was often a cache miss: with checkReturn's, 16 ms
+	// of node's resolution, perf).
+	caller := g.Nodes[from]
+	if caller.Func == nil || caller.Hub || caller.External || caller.Module == nil || caller.Module == g.Modules[0] {
+		return 0, false
+	}
+	callee := g.Nodes[to]
+	if callee.Func == nil || callee.Hub || callee.Module == nil || g.libcFatalFuncs(caller.Module) == nil {
 		return 0, false
 	}
 	name, ok := g.libcFatalFuncs(callee.Module)[callee.Func.Addr]

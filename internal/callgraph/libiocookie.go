@@ -137,10 +137,7 @@ func (g *Graph) cookieArguments() (fields [4][]int, known [4]bool) {
 			return fields, none
 		}
 		g.completeModule(m)
-		ids := make([]int, 0, len(m.nodes))
-		for _, id := range m.nodes {
-			ids = append(ids, id)
-		}
+		ids := m.nodes.nodeIDs()
 		slices.Sort(ids)
 		for _, id := range ids {
 			n := g.Nodes[id]
@@ -214,7 +211,7 @@ func (g *Graph) cookieOpenerEscapes(m *Module, defined []uint64, names []string)
 		return slices.Contains(names, name)
 	}
 	g.completeModule(m)
-	for _, id := range m.nodes {
+	for id := range m.nodes.all() {
 		if slices.ContainsFunc(g.Nodes[id].Frame.Refs, stub) {
 			return true
 		}

@@ -44,10 +44,7 @@ func (g *Graph) assumeGlibcStreams() {
 			continue
 		}
 		marker := -1
-		ids := make([]int, 0, len(m.nodes))
-		for _, id := range m.nodes {
-			ids = append(ids, id)
-		}
+		ids := m.nodes.nodeIDs()
 		slices.Sort(ids)
 		for _, id := range ids {
 			n := g.Nodes[id]

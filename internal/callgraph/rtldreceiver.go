@@ -100,7 +100,7 @@ func (g *Graph) callersOf(m *Module, name string) string {
 		return "its callers"
 	}
 	fi, _ := m.File.FunctionIndex(fn.Addr)
-	id, ok := m.nodes[fi]
+	id, ok := m.nodes.get(fi)
 	if !ok {
 		return "its callers"
 	}

@@ -231,7 +231,7 @@ func (g *Graph) anyCaller(names, except []string) bool {
 			continue
 		}
 		g.completeModule(m)
-		for _, id := range m.nodes {
+		for id := range m.nodes.all() {
 			n := g.Nodes[id]
 			if slices.Contains(defined, n.Func.Addr) || namedAny(n, except) {
 				continue
@@ -377,10 +377,7 @@ func (g *Graph) registered(registrars, internal []string) ([]int, bool) {
 		if g.refersTo(m, defined) {
 			return nil, false // a registrar's address escapes: any argument
 		}
-		ids := make([]int, 0, len(m.nodes))
-		for _, id := range m.nodes {
-			ids = append(ids, id)
-		}
+		ids := m.nodes.nodeIDs()
 		sort.Ints(ids)
 		for _, id := range ids {
 			n := g.Nodes[id]
@@ -428,7 +425,7 @@ func (g *Graph) refersTo(m *Module, addrs []uint64) bool {
 	if len(addrs) == 0 {
 		return false
 	}
-	for _, id := range m.nodes {
+	for id := range m.nodes.all() {
 		n := g.Nodes[id]
 		if slices.Contains(addrs, n.Func.Addr) {
 			continue

@@ -8,8 +8,7 @@ package callgraph
 // HasNode says whether function index fi of module m has its node already
 // (Node would return it without creating one).
 func (g *Graph) HasNode(m *Module, fi int) bool {
-	_, ok := m.nodes[fi]
-	return ok
+	return m.nodes.has(fi)
 }
 
 // Settled says whether every node has its edges: Resolve would add none.

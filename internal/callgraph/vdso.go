@@ -102,7 +102,7 @@ func (v *vdsoLinker) open() bool {
 		im, err := vdsoImage()
 		if err == nil && im.File.Arch == v.g.Arch {
 			v.image = im
-			v.module = &Module{File: im.File, Name: vdso.Name, nodes: map[int]int{}, code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
+			v.module = &Module{File: im.File, Name: vdso.Name, nodes: newFuncNodes(len(im.File.Functions)), code: map[uint64]int{}, pltSlots: map[uint64]uint64{}, hub: -1}
 		}
 	}
 	return v.image != nil
@@ -249,7 +249,7 @@ func (g *Graph) linkVDSOIFuncs(v *vdsoLinker, ld *Module) {
 			impls := map[int]bool{}
 			for _, ref := range g.analyzeFunction(m.File, fn).Refs {
 				if ri, ok := m.File.FunctionIndex(ref); ok && ri != fi {
-					if id, ok := m.nodes[ri]; ok {
+					if id, ok := m.nodes.get(ri); ok {
 						impls[id] = true
 					}
 				}

@@ -175,10 +175,10 @@ func (g *Graph) queueAhead(m *Module) {
 	t := &walkAhead{state: make([]aheadState, n), frames: make([]*frame.Frame, n)}
 	t.walked = sync.NewCond(&t.mu)
 	t.left = n
-	for fi := range m.nodes {
+	m.nodes.each(func(fi, _ int) {
 		t.state[fi] = aheadTaken
 		t.left--
-	}
+	})
 	a.tables[m] = t
 	a.queue = append(a.queue, m)
 	select {
