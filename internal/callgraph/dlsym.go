@@ -264,21 +264,25 @@ func (g *Graph) lookupHubNode() int {
 	g.lookupHub = hub + 1
 	count := 0
 	for _, m := range g.Modules {
-		var fresh []int
-		var exported []int
+		// Each exported function's node, looked up once (-1: made
+		// below): node's 67,000 exports were two map lookups each.
+		var fresh, exported, ids []int
 		for fi := range m.File.Functions {
 			if !m.File.Functions[fi].Exported {
 				continue
 			}
 			exported = append(exported, fi)
-			if _, ok := m.nodes[fi]; !ok {
+			id, ok := m.nodes[fi]
+			if !ok {
+				id = -1
 				fresh = append(fresh, fi)
 			}
+			ids = append(ids, id)
 		}
 		if len(fresh) > 0 {
 			g.addNodes(m, fresh)
 		}
-		for _, fi := range exported {
+		for k, fi := range exported {
 			fn := &m.File.Functions[fi]
 			count++
 			if fn.IFunc {
@@ -287,7 +291,11 @@ func (g *Graph) lookupHubNode() int {
 				g.linkIFunc(hub, m, fi, frame.CallSite{Addr: fn.Addr, Target: fn.Addr, Kind: frame.Call})
 				continue
 			}
-			g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: m.nodes[fi], Kind: frame.Call, Method: MethodSymbolLookup})
+			id := ids[k]
+			if id < 0 {
+				id = m.nodes[fi] // (made by addNodes: a node's id never changes)
+			}
+			g.Nodes[hub].Edges = append(g.Nodes[hub].Edges, Edge{To: id, Kind: frame.Call, Method: MethodSymbolLookup})
 		}
 	}
 	g.Nodes[hub].name = fmt.Sprintf("[any of %d exported %s: dlsym is reachable]", count, plural(count, "function"))

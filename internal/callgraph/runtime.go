@@ -430,12 +430,13 @@ func (g *Graph) refersTo(m *Module, addrs []uint64) bool {
 		return false
 	}
 	for _, id := range m.nodes {
+		// The references first, the function's own address only for
+		// one that matches: most nodes refer to none of addrs, and
+		// reading each one's function too was a cache miss more per
+		// node (node: 77,000 nodes per question).
 		n := g.Nodes[id]
-		if slices.Contains(addrs, n.Func.Addr) {
-			continue
-		}
 		for _, r := range n.Frame.Refs {
-			if slices.Contains(addrs, r) {
+			if slices.Contains(addrs, r) && !slices.Contains(addrs, n.Func.Addr) {
 				return true
 			}
 		}
