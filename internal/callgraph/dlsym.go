@@ -264,17 +264,18 @@ func (g *Graph) lookupHubNode() int {
 	g.lookupHub = hub + 1
 	count := 0
 	for _, m := range g.Modules {
-		// Each exported function's node, looked up once (-1: made
-		// below): node's 67,000 exports were two map lookups each.
+		// Each exported function's node from one pass over m's nodes
+		// (-1: made below): node's 67,000 exports were two map look-ups
+		// each, a cache miss apiece, 0.008 s of each run (perf).
+		byFunction := nodesByFunction(m)
 		var fresh, exported, ids []int
 		for fi := range m.File.Functions {
 			if !m.File.Functions[fi].Exported {
 				continue
 			}
 			exported = append(exported, fi)
-			id, ok := m.nodes[fi]
-			if !ok {
-				id = -1
+			id := byFunction[fi]
+			if id < 0 {
 				fresh = append(fresh, fi)
 			}
 			ids = append(ids, id)
@@ -301,6 +302,19 @@ func (g *Graph) lookupHubNode() int {
 	g.Nodes[hub].name = fmt.Sprintf("[any of %d exported %s: dlsym is reachable]", count, plural(count, "function"))
 	slices.SortFunc(g.Nodes[hub].Edges, func(a, b Edge) int { return a.To - b.To })
 	return hub
+}
+
+// nodesByFunction returns the node of each of m's functions by its
+// index, -1 for one without a node.
+func nodesByFunction(m *Module) []int {
+	out := make([]int, len(m.File.Functions))
+	for fi := range out {
+		out[fi] = -1
+	}
+	for fi, id := range m.nodes {
+		out[fi] = id
+	}
+	return out
 }
 
 // lookupModule is the first module that defines a symbol lookup (libc),
