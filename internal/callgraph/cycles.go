@@ -1,5 +1,11 @@
 package callgraph
 
+import (
+	"slices"
+
+	"github.com/stackscope/stackscope/internal/beside"
+)
+
 // The cycles of the final graph, found once for the models that ask
 // (boundResolverReentry, boundHelperRecursion).
 //
@@ -16,9 +22,10 @@ package callgraph
 // components of the graph.
 type cycles struct {
 	g     *Graph
-	nodes int     // len(g.Nodes) when comp was found
-	comp  []int32 // the component of each node
-	size  []int32 // the number of nodes of each component
+	nodes int       // len(g.Nodes) when comp was found
+	comp  []int32   // the component of each node
+	size  []int32   // the number of nodes of each component
+	adj   adjacency // the edges' targets comp was found on
 }
 
 // through returns the nodes on a cycle through node r (its strongly
@@ -80,6 +87,7 @@ func (c *cycles) in(v, r int) bool { return c.comp[v] == c.comp[r] }
 // timing, the least of 12; issue 19).
 func (c *cycles) find() {
 	adj := adjacencyOf(c.g)
+	c.adj = adj
 	n := len(adj.first) - 1
 	c.nodes = n
 	c.comp = make([]int32, n)
@@ -175,7 +183,10 @@ type adjacency struct {
 	to    []int32
 }
 
-// adjacencyOf copies g's edges' targets.
+// adjacencyOf copies g's edges' targets: the lengths first, then the
+// targets of the nodes holding the second half of the edges on another
+// goroutine, beside the first half's (the copy is the reading of every
+// node and edge list; both only read the graph).
 func adjacencyOf(g *Graph) adjacency {
 	first := make([]int32, len(g.Nodes)+1)
 	total := 0
@@ -184,11 +195,20 @@ func adjacencyOf(g *Graph) adjacency {
 		total += len(n.Edges)
 	}
 	first[len(g.Nodes)] = int32(total)
-	to := make([]int32, 0, total)
-	for _, n := range g.Nodes {
-		for i := range n.Edges {
-			to = append(to, int32(n.Edges[i].To))
+	a := adjacency{first: first, to: make([]int32, total)}
+	half, _ := slices.BinarySearch(first, int32(total/2))
+	second := beside.Start(func() struct{} { a.fill(g, half, len(g.Nodes)); return struct{}{} }).Wait
+	defer second() // (waited for, its panic raised, even when the first half panics)
+	a.fill(g, 0, half)
+	return a
+}
+
+// fill copies the targets of nodes lo to hi-1.
+func (a adjacency) fill(g *Graph, lo, hi int) {
+	for v := lo; v < hi; v++ {
+		to := a.to[a.first[v]:a.first[v+1]]
+		for i := range g.Nodes[v].Edges {
+			to[i] = int32(g.Nodes[v].Edges[i].To)
 		}
 	}
-	return adjacency{first: first, to: to}
 }
