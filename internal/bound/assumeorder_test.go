@@ -35,3 +35,52 @@ func TestAssumptionOrderIsStableSort(t *testing.T) {
 		}
 	}
 }
+
+// TestTopMergerAsAppendMergeTop: topMerger's merges, with their shortcuts
+// (a callee's list that adds nothing, a merge into an empty list), give
+// what appendMergeTop gives, and never write a list kept before: lists
+// chained as reachedTop chains them, many of them subsets of others.
+func TestTopMergerAsAppendMergeTop(t *testing.T) {
+	rng := rand.New(rand.NewSource(50))
+	shortcuts := 0
+	for trial := 0; trial < 300; trial++ {
+		k := 1 + rng.Intn(8)
+		var kept, snapshots [][]int32
+		var m topMerger
+		for c := 0; c < 30; c++ {
+			r := randomTop(rng, k, 12)
+			for n := rng.Intn(4); n > 0 && len(kept) > 0; n-- {
+				y := kept[rng.Intn(len(kept))]
+				want := appendMergeTop(nil, r, y, k)
+				if addsNothing(r, y, k) || len(r) == 0 {
+					shortcuts++
+				}
+				r = m.merge(r, y, k)
+				if !slices.Equal(r, want) {
+					t.Fatalf("trial %d: merge gives %v, want %v", trial, r, want)
+				}
+			}
+			r = m.kept(r)
+			kept, snapshots = append(kept, r), append(snapshots, slices.Clone(r))
+		}
+		for i := range kept {
+			if !slices.Equal(kept[i], snapshots[i]) {
+				t.Fatalf("trial %d: kept list %d written after: %v, was %v", trial, i, kept[i], snapshots[i])
+			}
+		}
+	}
+	if shortcuts == 0 {
+		t.Fatal("no merge took a shortcut")
+	}
+}
+
+// randomTop is a sorted list of at most k distinct numbers below limit.
+func randomTop(rng *rand.Rand, k int, limit int32) []int32 {
+	var v []int32
+	for x := int32(0); x < limit && len(v) < k; x++ {
+		if rng.Intn(3) == 0 {
+			v = append(v, x)
+		}
+	}
+	return v
+}
