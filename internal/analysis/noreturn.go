@@ -32,8 +32,8 @@ type noReturn struct {
 	g    *callgraph.Graph
 	skip map[int]bool // excluded already: not suggested again
 	// memo is why's answer for each node whose walk has ended (state
-	// walked), state also marks the walks under way (pending): indexed
-	// by node, not maps. The lower bounds' walk asks about every function
+	// whyKnown); state also marks the walks under way: indexed by node,
+	// not maps. The lower bounds' walk asks about every function
 	// it visits, on node one after the other on its critical path, and
 	// the maps' lookups, inserts and deletes were a tenth of those asks.
 	memo  []string
@@ -59,14 +59,14 @@ func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
 
 // The states of a node's walk in noReturn.state.
 const (
-	notWalked = iota
-	pending   // its walk is under way (a cycle of tail calls meets it)
-	walked    // memo holds its answer
+	whyNotAsked = iota
+	whyPending  // its walk is under way (a cycle of tail calls meets it)
+	whyKnown    // memo holds its answer
 )
 
 // known is why's answer for node id, if its walk has ended.
 func (nr *noReturn) known(id int) (string, bool) {
-	if id < len(nr.state) && nr.state[id] == walked {
+	if id < len(nr.state) && nr.state[id] == whyKnown {
 		return nr.memo[id], true
 	}
 	return "", false
@@ -84,14 +84,14 @@ func (nr *noReturn) why(id int) string {
 		nr.memo = append(nr.memo, make([]string, n-len(nr.memo))...)
 	}
 	switch nr.state[id] {
-	case walked:
+	case whyKnown:
 		return nr.memo[id]
-	case pending:
+	case whyPending:
 		return "" // a cycle of tail calls: not claimed
 	}
-	nr.state[id] = pending
+	nr.state[id] = whyPending
 	w := nr.walk(id)
-	nr.state[id], nr.memo[id] = walked, w
+	nr.state[id], nr.memo[id] = whyKnown, w
 	return w
 }
 
