@@ -29,10 +29,15 @@ const (
 
 // noReturn finds the functions that never return, from their code.
 type noReturn struct {
-	g       *callgraph.Graph
-	skip    map[int]bool // excluded already: not suggested again
-	memo    map[int]string
-	pending map[int]bool
+	g    *callgraph.Graph
+	skip map[int]bool // excluded already: not suggested again
+	// memo is why's answer for each node whose walk has ended (state
+	// whyKnown); state also marks the walks under way: indexed by node,
+	// not maps. The lower bounds' walk asks about every function
+	// it visits, on node one after the other on its critical path, and
+	// the maps' lookups, inserts and deletes were a tenth of those asks.
+	memo  []string
+	state []uint8
 	// declared holds the entry addresses of the subprograms DWARF marks
 	// DW_AT_noreturn (read once, when first needed).
 	declared map[uint64]bool
@@ -49,7 +54,22 @@ type noReturn struct {
 }
 
 func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
-	return &noReturn{g: g, skip: excluded, memo: map[int]string{}, pending: map[int]bool{}}
+	return &noReturn{g: g, skip: excluded}
+}
+
+// The states of a node's walk in noReturn.state.
+const (
+	whyNotAsked = iota
+	whyPending  // its walk is under way (a cycle of tail calls meets it)
+	whyKnown    // memo holds its answer
+)
+
+// known is why's answer for node id, if its walk has ended.
+func (nr *noReturn) known(id int) (string, bool) {
+	if id < len(nr.state) && nr.state[id] == whyKnown {
+		return nr.memo[id], true
+	}
+	return "", false
 }
 
 // why returns the evidence that node id never returns, or "" when it may
@@ -59,16 +79,19 @@ func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
 // it stops on purpose (an endless loop, a reset, a call that does not come
 // back, or DWARF's noreturn).
 func (nr *noReturn) why(id int) string {
-	if w, ok := nr.memo[id]; ok {
-		return w
+	if n := len(nr.g.Nodes); len(nr.state) < n {
+		nr.state = append(nr.state, make([]uint8, n-len(nr.state))...)
+		nr.memo = append(nr.memo, make([]string, n-len(nr.memo))...)
 	}
-	if nr.pending[id] {
+	switch nr.state[id] {
+	case whyKnown:
+		return nr.memo[id]
+	case whyPending:
 		return "" // a cycle of tail calls: not claimed
 	}
-	nr.pending[id] = true
+	nr.state[id] = whyPending
 	w := nr.walk(id)
-	delete(nr.pending, id)
-	nr.memo[id] = w
+	nr.state[id], nr.memo[id] = whyKnown, w
 	return w
 }
 
@@ -356,7 +379,8 @@ func (nr *noReturn) onPath(e Entry) []NeverReturns {
 		case 1:
 			return nil
 		case 2:
-			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: nr.memo[id]}}
+			w, _ := nr.known(id)
+			return []NeverReturns{{Function: nr.g.QualifiedName(id), Why: w}}
 		}
 		n := nr.g.Nodes[id]
 		if n.Func == nil || runtimeEntry[n.Name()] || nr.skip[id] {
@@ -364,7 +388,7 @@ func (nr *noReturn) onPath(e Entry) []NeverReturns {
 			return nil
 		}
 		w := nr.why(id)
-		if _, kept := nr.memo[id]; kept {
+		if _, kept := nr.known(id); kept {
 			nr.candidates[id] = 1
 			if w != "" {
 				nr.candidates[id] = 2

@@ -187,7 +187,7 @@ func TestNoReturnIsReference(t *testing.T) {
 			}
 		}
 		for id, want := range ref.memo {
-			if got, ok := nr.memo[id]; !ok || got != want {
+			if got, ok := nr.known(id); !ok || got != want {
 				t.Errorf("%s: %s: memo %q (%v), reference %q", name, g.Nodes[id].Name(), got, ok, want)
 			}
 		}
@@ -196,4 +196,16 @@ func TestNoReturnIsReference(t *testing.T) {
 		}
 		t.Logf("%s: %d functions, %d never return", name, len(g.Nodes), never)
 	}
+}
+
+// answers are noReturn's memo as a map: the answer of each node whose
+// walk has ended.
+func (nr *noReturn) answers() map[int]string {
+	out := map[int]string{}
+	for id := range nr.state {
+		if w, ok := nr.known(id); ok {
+			out[id] = w
+		}
+	}
+	return out
 }

@@ -815,9 +815,9 @@ func (a *Analysis) reasonFacts() {
 	// copies of one function made per constant callback (callgraph's
 	// argcontext.go) have the same reasons, which an entry reaching
 	// several copies lists once.
-	var order []int
+	order := stableOrder(reasons, reasonBefore)
 	var rank []int32
-	a.reasonTable, order, rank, a.reasonTiesMixed = rankTable(reasons, keyOf, reasonBefore)
+	a.reasonTable, rank, a.reasonTiesMixed = rankTable(reasons, order, keyOf, reasonBefore)
 	ownR := make([][]int32, len(a.cyclic))
 	for _, i := range order {
 		c := a.scc[reasonNode[i]]
@@ -884,6 +884,9 @@ func (a *Analysis) assumptionFacts() {
 				assumeNode = append(assumeNode, id)
 			}
 		}
+		if len(a.opts.Excluded) == 0 {
+			continue // (not a map lookup per edge for nothing: 1.6 million on node)
+		}
 		for _, e := range n.Edges {
 			if a.opts.Excluded[e.To] && !excludedFrom[[2]int{id, e.To}] {
 				excludedFrom[[2]int{id, e.To}] = true
@@ -893,9 +896,9 @@ func (a *Analysis) assumptionFacts() {
 		}
 	}
 	// Equal assumptions share a rank, as equal reasons do.
-	var order []int
+	order := assumptionOrder(assumes)
 	var rank []int32
-	a.assumeTable, order, rank, a.assumeTiesMixed = rankTable(assumes, func(x Assumption) Assumption { return x }, assumptionBefore)
+	a.assumeTable, rank, a.assumeTiesMixed = rankTable(assumes, order, func(x Assumption) Assumption { return x }, assumptionBefore)
 	ownA := make([][]int32, len(a.cyclic))
 	for _, i := range order {
 		c := a.scc[assumeNode[i]]
@@ -918,12 +921,10 @@ func (a *Analysis) assumptionFacts() {
 // map of all: that map (node: 32,800 assumptions, 4.7 MB) was most of
 // rankTable's time, its fresh memory read before it was written (the
 // kernel mapped the zero page, then faulted again at the write).
-func rankTable[T any, K comparable](items []T, key func(T) K, before func(x, y *T) bool) (table []T, order []int, rank []int32, tiesMixed bool) {
-	order = make([]int, len(items))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(i, j int) bool { return before(&items[order[i]], &items[order[j]]) })
+//
+// order is the items' indexes sorted stably by before: stableOrder's
+// answer, or one of a faster sort that gives the same (assumptionOrder).
+func rankTable[T any, K comparable](items []T, order []int, key func(T) K, before func(x, y *T) bool) (table []T, rank []int32, tiesMixed bool) {
 	table = make([]T, 0, len(items))
 	rank = make([]int32, len(items))
 	var run runContents[K]
@@ -945,7 +946,17 @@ func rankTable[T any, K comparable](items []T, key func(T) K, before func(x, y *
 		prev, prevRank = i, r
 		rank[i] = r
 	}
-	return table, order, rank, tiesMixed
+	return table, rank, tiesMixed
+}
+
+// stableOrder is the items' indexes sorted stably by before.
+func stableOrder[T any](items []T, before func(x, y *T) bool) []int {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return before(&items[order[i]], &items[order[j]]) })
+	return order
 }
 
 // runContents are the contents of one tie run of rankTable, in table
@@ -1066,9 +1077,17 @@ type topMerger struct {
 
 // merge merges x and y, two sorted lists without duplicates, keeping
 // the first k, in a scratch list (x itself when y is empty).
+//
+// Most merges change nothing: the callee's list is all in the caller's
+// already, or past its k-th (node: the same libc assumptions reach most
+// components), and x is the answer without writing a list; into an empty
+// x, the answer is y itself (the lists are never written once made).
 func (m *topMerger) merge(x, y []int32, k int) []int32 {
-	if len(y) == 0 {
+	if addsNothing(x, y, k) {
 		return x
+	}
+	if len(x) == 0 {
+		return y
 	}
 	m.turn ^= 1 // (x may be the other scratch list, never this one)
 	m.buf[m.turn] = appendMergeTop(m.buf[m.turn][:0], x, y, k)
@@ -1123,6 +1142,26 @@ func sortedTop(v []int32, k int) []int32 {
 		v = v[:k]
 	}
 	return v
+}
+
+// addsNothing says whether the first k of x and y merged are x: every
+// item of y before x's k-th is in x. (Both sorted, without duplicates, of
+// at most k items.)
+func addsNothing(x, y []int32, k int) bool {
+	i := 0
+	for _, v := range y {
+		if len(x) == k && v > x[k-1] {
+			return true // (and so is the rest of y: past the first k)
+		}
+		for i < len(x) && x[i] < v {
+			i++
+		}
+		if i == len(x) || x[i] != v {
+			return false
+		}
+		i++
+	}
+	return true
 }
 
 // appendMergeTop merges two sorted lists without duplicates, keeping the

@@ -54,7 +54,8 @@ func TestRankTableRunsAsMap(t *testing.T) {
 				Detail: fmt.Sprintf("d%d", rng.Intn(details)), Library: []string{"", "libc.so.6"}[rng.Intn(2)]}
 		}
 		same := func(x Assumption) Assumption { return x }
-		table, order, rank, ties := rankTable(items, same, assumptionBefore)
+		order := stableOrder(items, assumptionBefore)
+		table, rank, ties := rankTable(items, order, same, assumptionBefore)
 		wTable, wOrder, wRank, wTies := rankTableByMap(items, same, assumptionBefore)
 		if !slices.Equal(table, wTable) || !slices.Equal(order, wOrder) || !slices.Equal(rank, wRank) || ties != wTies {
 			t.Fatalf("trial %d (%d items): rankTable differs from one map of all contents", trial, n)
