@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"debug/elf"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stackscope/stackscope/internal/testutil"
 )
 
 // withoutVersions is what mappedSymbols reads of .dynsym: debug/elf's
@@ -64,28 +68,84 @@ func TestMappedSymbolsMatchDebugELF(t *testing.T) {
 			if _, err := os.Stat(c.path); err != nil {
 				t.Skip(err)
 			}
-			f, err := Open(c.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			symtab, dynsym := sameSymbolsAsDebugELF(t, f)
-			if symtab != c.symtab || dynsym != c.dynsym {
-				t.Errorf("read from the mapping: .symtab %v, .dynsym %v; want %v, %v", symtab, dynsym, c.symtab, c.dynsym)
-			}
-			got, versioned, err := f.symtabSymbols()
-			if !reflect.DeepEqual(got, f.symbols) && err == nil && f.DebugSymbols == "" {
-				t.Errorf("Open kept other symbols than symtabSymbols reads")
-			}
-			if (versioned != nil) != c.symtab {
-				t.Errorf("names with an '@' known: %v; want %v", versioned != nil, c.symtab)
-			}
-			for i, v := range versioned {
-				if v != strings.Contains(got[i].Name, "@") {
-					t.Fatalf("symbol %d, %q: has an '@': %v", i, got[i].Name, v)
-				}
-			}
+			checkMappedSymbols(t, c.path, c.symtab, c.dynsym)
 		})
+	}
+}
+
+// checkMappedSymbols opens path and checks that the symbols read from the
+// mapping are debug/elf's, that .symtab and .dynsym were (or were not)
+// read from the mapping as wanted, and that Open kept those symbols with
+// their '@' marks right. It returns the symbols symtabSymbols read.
+func checkMappedSymbols(t *testing.T, path string, wantSymtab, wantDynsym bool) []elf.Symbol {
+	t.Helper()
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	symtab, dynsym := sameSymbolsAsDebugELF(t, f)
+	if symtab != wantSymtab || dynsym != wantDynsym {
+		t.Errorf("read from the mapping: .symtab %v, .dynsym %v; want %v, %v", symtab, dynsym, wantSymtab, wantDynsym)
+	}
+	got, versioned, err := f.symtabSymbols()
+	if !reflect.DeepEqual(got, f.symbols) && err == nil && f.DebugSymbols == "" {
+		t.Errorf("Open kept other symbols than symtabSymbols reads")
+	}
+	if (versioned != nil) != wantSymtab {
+		t.Errorf("names with an '@' known: %v; want %v", versioned != nil, wantSymtab)
+	}
+	for i, v := range versioned {
+		if v != strings.Contains(got[i].Name, "@") {
+			t.Fatalf("symbol %d, %q: has an '@': %v", i, got[i].Name, v)
+		}
+	}
+	return got
+}
+
+// TestMappedSymbolsOfBuiltLibrary: the .symtab path on a file built here
+// (node, the real file above, is not on every machine): a shared object
+// with versioned definitions, whose .symtab names carry '@' and '@@'.
+// Its symbols are debug/elf's, the '@' marks are right, and Open folds
+// the two versions of f to the link name f with the versioned names as
+// aliases, as it did through debug/elf.
+func TestMappedSymbolsOfBuiltLibrary(t *testing.T) {
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "lib.c"), []byte(`int old_f(void) { return 1; }
+int new_f(void) { return 2; }
+int plain(int x) { return x * 3; }
+__asm__(".symver old_f,f@V1");
+__asm__(".symver new_f,f@@V2");
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "lib.map"), []byte("V1 { global: f; plain; local: *; };\nV2 { global: f; } V1;\n"), 0o644)
+	testutil.Run(t, dir, gcc, "-O2", "-shared", "-fPIC", "-Wl,--version-script=lib.map", "-o", "lib.so", "lib.c")
+	path := filepath.Join(dir, "lib.so")
+	syms := checkMappedSymbols(t, path, true, true)
+	at := 0
+	for _, s := range syms {
+		if strings.Contains(s.Name, "@") {
+			at++
+		}
+	}
+	if at < 2 {
+		t.Fatalf("%d names with an '@' in the built library's .symtab, want f@V1 and f@@V2", at)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, name := range []string{"f@V1", "f@@V2"} {
+		found := false
+		for _, fn := range f.Functions {
+			if slices.Contains(fn.Aliases, name) {
+				found = fn.LinkName == "f"
+			}
+		}
+		if !found {
+			t.Errorf("no function with link name f and alias %q", name)
+		}
 	}
 }
 
