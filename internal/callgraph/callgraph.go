@@ -387,8 +387,8 @@ func (g *Graph) addModule(f *binfile.File) *Module {
 // addNodes creates nodes for functions fns of m, computing their frames in
 // parallel, and queues them for edge resolution.
 func (g *Graph) addNodes(m *Module, fns []int) {
-	// The nodes are made in one slab and each frame is walked straight
-	// into its node: a table of frames walked, then copied into nodes
+	// The nodes are made in a slab (nodeSlab) and each frame is walked
+	// straight into its node: a table of frames walked, then copied into nodes
 	// made one by one, was 21 MB (and 77,000 allocations more) on
 	// /usr/bin/node, made, faulted in and copied once. The frames walked
 	// ahead (walkahead.go) are copied straight into their nodes too.
