@@ -74,7 +74,8 @@ func (tr *tracer) adoptEarly(tid int) {
 // is still alive and not exiting, or (all) they waited longer than
 // orphanWait. Such a child gets the breakpoint record of its address space
 // when one is known (a thread shares its process's; a forked process has a
-// copy of its parent's), and no stack description.
+// copy of its parent's), and the stack its own registers show
+// (describeOrphan), or none, with a finding that says so.
 func (tr *tracer) releaseOrphans(all bool) {
 	for tid, e := range tr.early {
 		tgid, ppid := procIDs(tid)
@@ -88,22 +89,91 @@ func (tr *tracer) releaseOrphans(all bool) {
 		delete(tr.early, tid)
 		c := tr.newThread(tid, tid, KindProcess)
 		c.awaitStop = true
-		if from := tr.anyThreadOf(group); from != nil && from.img != nil {
-			if group == tgid && tgid != tid {
-				c.PID = tgid
-				c.Kind = KindClone
-				tr.setImage(c, from.img)
-			} else {
-				c.Program = from.Program
-				tr.setImage(c, tr.forkImage(from.img))
+		from := tr.anyThreadOf(group)
+		described := from != nil && from.img != nil && tr.describeOrphan(c, from, group, tgid == tid)
+		if !described {
+			if from != nil && from.img != nil {
+				if group == tgid && tgid != tid {
+					c.PID = tgid
+					c.Kind = KindClone
+					tr.setImage(c, from.img)
+				} else {
+					c.Program = from.Program
+					tr.setImage(c, tr.forkImage(from.img))
+				}
 			}
+			tr.res.Findings = append(tr.res.Findings, fmt.Sprintf(
+				"thread %d started without its creator's clone event (the creator was ending): its stack is not described", tid))
 		}
-		tr.res.Findings = append(tr.res.Findings, fmt.Sprintf(
-			"thread %d started without its creator's clone event (the creator was ending): its stack is not described", tid))
 		for _, ws := range e.statuses {
 			tr.handle(tid, ws)
 		}
 	}
+}
+
+// describeOrphan describes held child c from its own registers, which are
+// its creator's at the system call that made it but for rax (0, the
+// child's return value) and rsp (the stack it was given, if any): a new
+// task's first stop comes before it runs an instruction of its own, and a
+// held child has not been resumed since. from is a tracked thread of the
+// child's creating process (group); ownProcess says the child is a
+// process of its own, not a thread of group. It reports false, leaving c's
+// stack unknown, when the registers cannot be read or do not agree with
+// what /proc says the child is. clone3's arguments are in the creator's
+// memory, which a creator that went on running may have overwritten: they
+// must agree with the child's SP and TLS register.
+func (tr *tracer) describeOrphan(c, from *thread, group int, ownProcess bool) bool {
+	var r unix.PtraceRegs
+	if unix.PtraceGetRegs(c.TID, &r) != nil || r.Rax != 0 {
+		return false
+	}
+	switch r.Orig_rax {
+	case sysClone, sysClone3:
+		flags, top, tls := cloneArgs(c.TID, &r)
+		if (flags&cloneThread == 0) != ownProcess ||
+			top != 0 && top != r.Rsp ||
+			flags&cloneSettls != 0 && tls != r.Fs_base {
+			return false
+		}
+	case sysFork, sysVfork:
+		if !ownProcess {
+			return false
+		}
+	default:
+		return false
+	}
+	// A stand-in for the unknown creator: its process's image and runtime,
+	// memory read through the child (a thread shares it; a process has a
+	// copy), and the stack of whichever tracked thread of group holds the
+	// child's SP, for a child that shares its creator's stack.
+	stand := &thread{Thread: &Thread{TID: c.TID, PID: group, Program: from.Program}, img: from.img, gort: from.gort}
+	for _, t := range tr.threads {
+		if t.PID == group && t.StackTop != 0 && t.lo <= r.Rsp && r.Rsp < t.StackTop {
+			stand.StackTop, stand.StackBottom, stand.lo, stand.GuardSize = t.StackTop, t.StackBottom, t.lo, t.GuardSize
+			stand.StackSize, stand.Region, stand.heapStack = t.StackSize, t.Region, t.heapStack
+			break
+		}
+	}
+	c.Program = from.Program
+	tr.setImage(c, from.img)
+	c.gort = from.gort
+	tr.describeChild(stand, c, &r)
+	return c.StackTop != 0
+}
+
+// loseEvent handles a creator's event as if the kernel had lost it
+// (Config.loseCreatorEvents, for tests): the child is held until its first
+// stop and adopted as an orphan while its creator stays stopped at the
+// event, as a dying creator does not run on.
+func (tr *tracer) loseEvent(creator *thread, child int) {
+	if tr.early[child] == nil && tr.threads[child] == nil {
+		var ws unix.WaitStatus
+		if _, err := unix.Wait4(child, &ws, unix.WALL, nil); err == nil {
+			tr.hold(child, ws)
+		}
+	}
+	tr.releaseOrphans(true)
+	unix.PtraceCont(creator.TID, 0)
 }
 
 // mayCreate: some tracked thread of process pid is alive and not exiting,

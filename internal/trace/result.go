@@ -62,6 +62,11 @@ type Config struct {
 	// Timeout, when not zero, kills every traced process (SIGKILL) once it
 	// has passed; the result then has TimedOut set.
 	Timeout time.Duration
+
+	// loseCreatorEvents (tests only) makes the tracer act as if the kernel
+	// never reported a creator's clone, fork or vfork event, as happens
+	// when the creator is dying (events_linux.go, loseEvent).
+	loseCreatorEvents bool
 }
 
 // Result is what one run found. Its JSON form is a contract: keys are only

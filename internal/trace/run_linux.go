@@ -464,6 +464,10 @@ func (tr *tracer) event(t *thread, ev int) {
 	switch ev {
 	case unix.PTRACE_EVENT_CLONE, unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK:
 		msg, err := unix.PtraceGetEventMsg(tid)
+		if err == nil && tr.cfg.loseCreatorEvents {
+			tr.loseEvent(t, int(msg))
+			return
+		}
 		if err == nil {
 			tr.newChild(t, int(msg))
 			unix.PtraceCont(tid, 0)
@@ -525,27 +529,15 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
 	}
-	var flags, stack, top, tls uint64
-	switch r.Orig_rax {
-	case sysClone: // clone(flags, stack, ptid, ctid, tls)
-		flags, stack, tls = r.Rdi, r.Rsi, r.R8
-		top = stack
-	case sysClone3: // struct clone_args, read at once
-		mem := openMem(parent.TID)
-		var b [64]byte
-		if mem.read(r.Rdi, b[:]) {
-			flags = binary.LittleEndian.Uint64(b[0:])
-			stack = binary.LittleEndian.Uint64(b[40:])
-			if stack != 0 {
-				top = stack + binary.LittleEndian.Uint64(b[48:])
-			}
-			tls = binary.LittleEndian.Uint64(b[56:])
-		}
-		mem.close()
-	case sysVfork:
-		flags = cloneVM | cloneVfork
-	case sysFork:
-	}
+	tr.describeChild(parent, c, &r)
+}
+
+// describeChild gives c the stack its creator's clone, clone3, fork or
+// vfork asked for: r holds the system call's arguments (the creator's
+// registers at its event, or the child's own at its first stop), and
+// parent's address space is where its memory and mappings are read.
+func (tr *tracer) describeChild(parent, c *thread, r *unix.PtraceRegs) {
+	flags, top, tls := cloneArgs(parent.TID, r)
 	if flags&cloneVM == 0 && parent.img != nil {
 		// A copy of the memory, breakpoints included.
 		tr.setImage(c, tr.forkImage(parent.img))
@@ -553,7 +545,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	if flags&cloneThread != 0 {
 		c.PID = parent.PID
 	} else {
-		c.PID = ctid
+		c.PID = c.TID
 	}
 	if flags&cloneVM == 0 || top == 0 {
 		// A process (fork, vfork) or a thread sharing its parent's stack:
@@ -567,7 +559,7 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		return
 	}
 	if parent.gort != nil && !parent.gort.cgo && r.Orig_rax == sysClone && flags&cloneThread != 0 {
-		tr.goThread(parent, c, &r, top)
+		tr.goThread(parent, c, r, top)
 		return
 	}
 	c.Kind = KindClone
@@ -610,6 +602,31 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 		pthreadRequested(c, tls, m)
 		tr.reusedStack(parent, c, tls, m, below, adjacent)
 	}
+}
+
+// cloneArgs reads what a clone-family system call asked for from the
+// registers r at it (memory, for clone3's struct clone_args, is read
+// through task tid): its flags, the top of the stack it gave (0 when
+// none) and the TLS pointer.
+func cloneArgs(tid int, r *unix.PtraceRegs) (flags, top, tls uint64) {
+	switch r.Orig_rax {
+	case sysClone: // clone(flags, stack, ptid, ctid, tls)
+		return r.Rdi, r.Rsi, r.R8
+	case sysClone3: // struct clone_args, read at once
+		mem := openMem(tid)
+		defer mem.close()
+		var b [64]byte
+		if mem.read(r.Rdi, b[:]) {
+			flags = binary.LittleEndian.Uint64(b[0:])
+			if stack := binary.LittleEndian.Uint64(b[40:]); stack != 0 {
+				top = stack + binary.LittleEndian.Uint64(b[48:])
+			}
+			tls = binary.LittleEndian.Uint64(b[56:])
+		}
+	case sysVfork:
+		flags = cloneVM | cloneVfork
+	}
+	return flags, top, tls
 }
 
 // exiting runs at PTRACE_EVENT_EXIT: the thread's memory is still there.
