@@ -4,10 +4,10 @@
 # `go install` of ./cmd/stackscope picks it up). The profile merges
 # `analyze --no-cache` runs of /usr/bin/node (twice, and once in JSON),
 # the newest libLLVM and one run over every 6th ELF file of /usr/bin,
-# where the machine has them. (A run too short to hold a sample, such as
-# the firmware example's, is left out: merged first, its profile made one
-# that the compiler refused for lack of functions' start lines.) PGO changes inlining and
-# code layout only, never a result; its gain is measured in
+# where the machine has them. A run too short to hold a sample (the
+# firmware example's) is left out: merged first, its profile made one the
+# compiler refused for lack of the functions' start lines. PGO changes
+# inlining and code layout only, never a result; its gain is measured in
 # docs/PERFORMANCE.md. Run it again when the analysis changes much.
 # Usage: scripts/pgo-profile.sh
 set -eu
@@ -33,5 +33,13 @@ for f in /usr/bin/*; do
 done | awk '(NR - 1) % 6 == 0' > "$work/files"
 # shellcheck disable=SC2046 # one argument per file name
 [ -s "$work/files" ] && run many analyze --no-cache $(cat "$work/files")
-go tool pprof -proto "$work"/*.prof > cmd/stackscope/default.pgo
+set -- "$work"/*.prof
+if [ ! -e "$1" ]; then
+    echo "pgo-profile.sh: no run made a profile (no /usr/bin/node, libLLVM or ELF file in /usr/bin?); default.pgo left as it was" >&2
+    exit 1
+fi
+# Into place only once merged: a failed merge must not leave a profile
+# that breaks every build.
+go tool pprof -proto "$@" > "$work/merged.pgo"
+mv "$work/merged.pgo" cmd/stackscope/default.pgo
 ls -l cmd/stackscope/default.pgo
