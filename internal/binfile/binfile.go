@@ -439,7 +439,7 @@ func (f *File) readSymbolFunctions() []elf.Symbol {
 		// and callers import without the version: that is its link name.
 		link := s.name
 		if versioned == nil || versioned[s.at] {
-			link = symbolLink(s.name)
+			link = baseName(s.name)
 		}
 		fn := Function{
 			LinkName: link, Addr: s.addr, Size: s.size, Source: source,
@@ -605,18 +605,9 @@ func markExportedIn(fns []Function, names map[string]struct{}) {
 			if fn.Exported {
 				break
 			}
-			_, fn.Exported = names[symbolLink(a)]
+			_, fn.Exported = names[baseName(a)]
 		}
 	}
-}
-
-// symbolLink is the link name of a symbol's name: without a version
-// ("__libc_start_main@@GLIBC_2.34"), unless the name is all version.
-func symbolLink(name string) string {
-	if at := strings.IndexByte(name, '@'); at > 0 {
-		return name[:at]
-	}
-	return name
 }
 
 // readExportedNames returns the function names .dynsym defines.

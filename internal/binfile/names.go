@@ -90,7 +90,8 @@ func CName(name string) string {
 }
 
 // baseName is name without a version: its part before the first '@' not
-// at its start.
+// at its start ("__libc_start_main@@GLIBC_2.34": a symbol's link name),
+// the whole name when it is all version.
 func baseName(name string) string {
 	if i := strings.IndexByte(name, '@'); i > 0 {
 		return name[:i]

@@ -16,7 +16,7 @@ import (
 // reader does not take as it is (not ELF64, a section not mapped, or one
 // debug/elf would decompress or fail to read) is read by debug/elf.
 //
-// versioned[i] says whether syms[i]'s name has an '@' (symbolLink): seen
+// versioned[i] says whether syms[i]'s name has an '@' (baseName): seen
 // while the name is in the cache, a search of every function's name
 // later was 9 ms of node's opening. nil when debug/elf read the symbols.
 func (f *File) symtabSymbols() (syms []elf.Symbol, versioned []bool, err error) {
