@@ -46,15 +46,6 @@ func (t *funcNodes) set(fi, id int) {
 // len is the number of functions with a node.
 func (t *funcNodes) len() int { return t.count }
 
-// each calls fn for each function with a node, in function order.
-func (t *funcNodes) each(fn func(fi, id int)) {
-	for fi, v := range t.ids {
-		if v != 0 {
-			fn(fi, int(v)-1)
-		}
-	}
-}
-
 // all yields the nodes of the functions, in function order.
 func (t *funcNodes) all() iter.Seq[int] {
 	return func(yield func(int) bool) {
@@ -64,11 +55,4 @@ func (t *funcNodes) all() iter.Seq[int] {
 			}
 		}
 	}
-}
-
-// nodeIDs returns the nodes of the functions, in function order.
-func (t *funcNodes) nodeIDs() []int {
-	ids := make([]int, 0, t.count)
-	t.each(func(_, id int) { ids = append(ids, id) })
-	return ids
 }

@@ -36,7 +36,7 @@ func TestFuncNodes(t *testing.T) {
 	if tab.len() != 3 {
 		t.Errorf("len %d, want 3", tab.len())
 	}
-	if got := tab.nodeIDs(); !slices.Equal(got, []int{7, 0, 9}) {
+	if got := slices.Collect(tab.all()); !slices.Equal(got, []int{7, 0, 9}) {
 		t.Errorf("nodes %v, want [7 0 9] (function order)", got)
 	}
 	var first []int

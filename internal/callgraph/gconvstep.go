@@ -269,10 +269,7 @@ func (c *gconvCut) cutLocaleCalls(m *Module, load *binfile.Function) {
 			targets[fn.Addr] = dci.Name()
 		}
 	}
-	ids := make([]int, 0, m.nodes.len())
-	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range g.sortedNodes(m) {
 		n := g.Nodes[id]
 		if n.Func == nil || n.Hub || n.Summary != "" {
 			continue
@@ -308,10 +305,7 @@ func (c *gconvCut) cutStepCalls(m *Module) {
 		return
 	}
 	c.l = l
-	ids := make([]int, 0, m.nodes.len())
-	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range g.sortedNodes(m) {
 		n := g.Nodes[id]
 		if n.Func == nil || n.Hub || n.Summary != "" || !handlesStep(l.users, n.Func.Addr) {
 			continue

@@ -391,12 +391,20 @@ func (g *Graph) mayReceiveOwnAddress(m *Module, r frame.LiteralRead) bool {
 // eachNode calls fn for every node of module m's code: its functions and
 // the code nodes of jumps into code no symbol starts.
 func (g *Graph) eachNode(m *Module, fn func(id int, n *Node)) {
-	m.nodes.each(func(_, id int) {
+	for id := range m.nodes.all() {
 		fn(id, g.Nodes[id])
-	})
+	}
 	for _, id := range m.code {
 		fn(id, g.Nodes[id])
 	}
+}
+
+// sortedNodes lists eachNode's nodes of module m in node order.
+func (g *Graph) sortedNodes(m *Module) []int {
+	ids := make([]int, 0, m.nodes.len()+len(m.code))
+	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
+	slices.Sort(ids)
+	return ids
 }
 
 // AddressTaken returns the nodes of the functions whose address module m

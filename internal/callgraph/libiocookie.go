@@ -137,9 +137,7 @@ func (g *Graph) cookieArguments() (fields [4][]int, known [4]bool) {
 			return fields, none
 		}
 		g.completeModule(m)
-		ids := m.nodes.nodeIDs()
-		slices.Sort(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(m.nodes.all()) {
 			n := g.Nodes[id]
 			if n.Func == nil {
 				continue

@@ -44,9 +44,7 @@ func (g *Graph) assumeGlibcStreams() {
 			continue
 		}
 		marker := -1
-		ids := m.nodes.nodeIDs()
-		slices.Sort(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(m.nodes.all()) {
 			n := g.Nodes[id]
 			if n.Func == nil || n.Func.Addr == check.Addr {
 				continue

@@ -361,10 +361,7 @@ func (g *Graph) registryModel(m *Module, reg *registry) *registryCut {
 	}
 	var marker [2]int // proved, assumed
 	marker[0], marker[1] = -1, -1
-	ids := make([]int, 0, m.nodes.len())
-	g.eachNode(m, func(id int, _ *Node) { ids = append(ids, id) })
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range g.sortedNodes(m) {
 		n := g.Nodes[id]
 		if n.Func == nil || n.Hub || n.Summary != "" {
 			continue

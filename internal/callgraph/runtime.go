@@ -380,7 +380,7 @@ func (g *Graph) registered(registrars, internal []string) ([]int, bool) {
 		// In node order: each id once (a node is made for one function),
 		// and sortedUnique is sort.Ints' order without its cost on
 		// node's 77,000.
-		for _, id := range sortedUnique(m.nodes.nodeIDs(), len(g.Nodes)) {
+		for _, id := range sortedUnique(slices.Collect(m.nodes.all()), len(g.Nodes)) {
 			n := g.Nodes[id]
 			if slices.Contains(defined, n.Func.Addr) {
 				continue // a registrar passing its argument on

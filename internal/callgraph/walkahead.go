@@ -175,10 +175,12 @@ func (g *Graph) queueAhead(m *Module) {
 	t := &walkAhead{state: make([]aheadState, n), frames: make([]*frame.Frame, n)}
 	t.walked = sync.NewCond(&t.mu)
 	t.left = n
-	m.nodes.each(func(fi, _ int) {
-		t.state[fi] = aheadTaken
-		t.left--
-	})
+	for fi := range t.state {
+		if m.nodes.has(fi) {
+			t.state[fi] = aheadTaken
+			t.left--
+		}
+	}
 	a.tables[m] = t
 	a.queue = append(a.queue, m)
 	select {
