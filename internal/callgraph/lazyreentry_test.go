@@ -177,6 +177,16 @@ func tarjanComponents(g *Graph) []component {
 	return out
 }
 
+// printAtoiProgram is a small C program followed into libc (printf,
+// atoi): enough of glibc for the models to run on.
+const printAtoiProgram = `#include <stdio.h>
+#include <stdlib.h>
+int main(int argc, char **argv) {
+	printf("%d\n", atoi(argc > 1 ? argv[1] : "3"));
+	return 0;
+}
+`
+
 // TestResolverCallersBeside: the resolver's lazy callers that
 // boundResolverReentry finds on another goroutine (every node's edges,
 // then those in the resolver's component) are the calls into it that a
@@ -185,13 +195,7 @@ func tarjanComponents(g *Graph) []component {
 // vacuous).
 func TestResolverCallersBeside(t *testing.T) {
 	testutil.RequireTool(t, "gcc")
-	prog := buildC(t, t.TempDir(), "lazy", `#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv) {
-	printf("%d\n", atoi(argc > 1 ? argv[1] : "3"));
-	return 0;
-}
-`)
+	prog := buildC(t, t.TempDir(), "lazy", printAtoiProgram)
 	g := buildModelled(t, prog)
 	r := g.resolver.node
 	if !g.resolver.done || r < 0 {

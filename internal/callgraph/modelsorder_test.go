@@ -32,13 +32,7 @@ func TestSortedUniqueMatchesSort(t *testing.T) {
 // edges), and completeModule, asked of a module it completed, makes no node.
 func TestModelsIndexesMatchGraph(t *testing.T) {
 	testutil.RequireTool(t, "gcc")
-	prog := buildC(t, t.TempDir(), "idx", `#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv) {
-	printf("%d\n", atoi(argc > 1 ? argv[1] : "3"));
-	return 0;
-}
-`)
+	prog := buildC(t, t.TempDir(), "idx", printAtoiProgram)
 	g := buildModelled(t, prog)
 	adj := adjacencyOf(g)
 	if len(adj.first) != len(g.Nodes)+1 {
