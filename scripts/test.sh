@@ -81,9 +81,8 @@ fi
 export STACKSCOPE_REQUIRE_TOOLS=1
 go vet ./...
 # "go install" must build anywhere: the static commands on every OS, run and
-# minstack saying plainly where they cannot work. (-pgo=off: profile-guided
-# optimisation changes no result and would rebuild everything per target.)
+# minstack saying plainly where they cannot work.
 for target in darwin/arm64 windows/amd64 linux/arm64; do
-    GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -pgo=off -o /dev/null ./cmd/stackscope
+    GOOS=${target%/*} GOARCH=${target#*/} CGO_ENABLED=0 go build -o /dev/null ./cmd/stackscope
 done
 go test -count=1 -timeout 30m "$@" ./...
