@@ -127,9 +127,9 @@ func (tr *tracer) describeOrphan(c, from *thread, group int, ownProcess bool) bo
 	if unix.PtraceGetRegs(c.TID, &r) != nil || r.Rax != 0 {
 		return false
 	}
+	flags, top, tls := cloneArgs(c.TID, &r)
 	switch r.Orig_rax {
 	case sysClone, sysClone3:
-		flags, top, tls := cloneArgs(c.TID, &r)
 		if (flags&cloneThread == 0) != ownProcess ||
 			top != 0 && top != r.Rsp ||
 			flags&cloneSettls != 0 && tls != r.Fs_base {
@@ -157,7 +157,7 @@ func (tr *tracer) describeOrphan(c, from *thread, group int, ownProcess bool) bo
 	c.Program = from.Program
 	tr.setImage(c, from.img)
 	c.gort = from.gort
-	tr.describeChild(stand, c, &r)
+	tr.describeChild(stand, c, &r, flags, top, tls)
 	return c.StackTop != 0
 }
 

@@ -529,15 +529,16 @@ func (tr *tracer) newChild(parent *thread, ctid int) {
 	if unix.PtraceGetRegs(parent.TID, &r) != nil {
 		return
 	}
-	tr.describeChild(parent, c, &r)
+	flags, top, tls := cloneArgs(parent.TID, &r)
+	tr.describeChild(parent, c, &r, flags, top, tls)
 }
 
 // describeChild gives c the stack its creator's clone, clone3, fork or
-// vfork asked for: r holds the system call's arguments (the creator's
-// registers at its event, or the child's own at its first stop), and
-// parent's address space is where its memory and mappings are read.
-func (tr *tracer) describeChild(parent, c *thread, r *unix.PtraceRegs) {
-	flags, top, tls := cloneArgs(parent.TID, r)
+// vfork asked for: r holds the system call's registers (the creator's at
+// its event, or the child's own at its first stop), flags, top and tls
+// what cloneArgs read of them, and parent's address space is where its
+// memory and mappings are read.
+func (tr *tracer) describeChild(parent, c *thread, r *unix.PtraceRegs, flags, top, tls uint64) {
 	if flags&cloneVM == 0 && parent.img != nil {
 		// A copy of the memory, breakpoints included.
 		tr.setImage(c, tr.forkImage(parent.img))
