@@ -83,7 +83,8 @@ func (tr *tracer) releaseOrphans(all bool) {
 		if tgid != 0 && tgid != tid {
 			group = tgid // a thread: created by a thread of its own process
 		}
-		if !all && time.Since(e.since) < orphanWait && tr.mayCreate(group) {
+		creatorLives, waited := tr.mayCreate(group), time.Since(e.since)
+		if !all && waited < orphanWait && creatorLives {
 			continue
 		}
 		delete(tr.early, tid)
@@ -103,11 +104,26 @@ func (tr *tracer) releaseOrphans(all bool) {
 				}
 			}
 			tr.res.Findings = append(tr.res.Findings, fmt.Sprintf(
-				"thread %d started without its creator's clone event (the creator was ending): its stack is not described", tid))
+				"thread %d started without its creator's clone event (%s): its stack is not described", tid, orphanReason(creatorLives, waited)))
 		}
 		for _, ws := range e.statuses {
 			tr.handle(tid, ws)
 		}
+	}
+}
+
+// orphanReason says why a child was adopted without its creator's event:
+// no thread that could have created it was left (the usual case: a
+// creator with a fatal signal pending reports no event), or one was but
+// the event did not come within orphanWait, or before the trace ended.
+func orphanReason(creatorLives bool, waited time.Duration) string {
+	switch {
+	case !creatorLives:
+		return "the creator was ending"
+	case waited >= orphanWait:
+		return fmt.Sprintf("none came within %v", orphanWait)
+	default:
+		return "none came before the trace ended"
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHumanBytesAndCommas(t *testing.T) {
@@ -63,5 +64,25 @@ func TestFindCycle(t *testing.T) {
 	}
 	if _, _, ok := findCycle([]uint64{1, 2, 3, 4, 5}); ok {
 		t.Errorf("cycle found in a plain backtrace")
+	}
+}
+
+// An orphan's finding says why its creator's event never came: the
+// creator was ending (the kernel's usual reason), or it lived on and the
+// event did not come in time or before the trace ended.
+func TestOrphanReason(t *testing.T) {
+	for _, c := range []struct {
+		lives  bool
+		waited time.Duration
+		want   string
+	}{
+		{false, 0, "the creator was ending"},
+		{false, 5 * time.Second, "the creator was ending"},
+		{true, orphanWait, "none came within 2s"},
+		{true, time.Millisecond, "none came before the trace ended"},
+	} {
+		if got := orphanReason(c.lives, c.waited); got != c.want {
+			t.Errorf("orphanReason(%v, %v) = %q, want %q", c.lives, c.waited, got, c.want)
+		}
 	}
 }
