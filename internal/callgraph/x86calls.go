@@ -106,6 +106,8 @@ func (g *Graph) setX86Calls(f *binfile.File, in *frame.Input) {
 	}
 	c := g.callsOf(f)
 	in.Thunk, in.NoReturn = c.thunkFn, c.neverFn
+	// (both answers depend on the address alone: see fileCalls.shards)
+	in.CalleeKey = c
 }
 
 // thunkCode is how many bytes a retpoline thunk's shape is looked for in.

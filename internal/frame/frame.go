@@ -303,6 +303,12 @@ type Input struct {
 	// goes to never returns (abort, __assert_fail, longjmp, ...): the
 	// path ends at the call.
 	NoReturn func(target uint64) bool
+	// CalleeKey, when not nil, promises that every Input with this key
+	// (compared with ==) has the same Thunk and NoReturn, whose answers
+	// depend on the address alone: the walks then keep those answers,
+	// per worker, across functions (calleecache.go). A pooled walk's
+	// scratch holds on to the last key it saw.
+	CalleeKey any
 	// Millicode, when not nil, says what the routine at target does to
 	// SP when the code calls it through another link register than the
 	// usual one, or jumps to it (RISC-V -msave-restore: see
@@ -443,6 +449,9 @@ type scratch struct {
 	// joins and argSeen are the walker's tables of the same names.
 	joins   offTable[joinState]
 	argSeen offTable[argArea]
+	// callees are the Thunk and NoReturn answers of the walks with a
+	// CalleeKey (calleecache.go).
+	callees calleeCache
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{} }}
@@ -488,7 +497,10 @@ type walker struct {
 	in Input
 	// into is in.Decoder as an isa.IntoDecoder, when it is one (asked
 	// once per walk, not at every instruction).
-	into     isa.IntoDecoder
+	into isa.IntoDecoder
+	// callees caches in's Thunk and NoReturn answers (the scratch's,
+	// nil without a CalleeKey).
+	callees  *calleeCache
 	code     []byte    // the function's code, then its parts
 	segs     []segment // where each stretch of code lies
 	ra       int64
@@ -621,6 +633,10 @@ func Analyze(in Input) Frame {
 func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
 	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1, argTrack: argTrack}
 	w.into, _ = in.Decoder.(isa.IntoDecoder)
+	if in.CalleeKey != nil {
+		sc.callees.use(in.CalleeKey)
+		w.callees = &sc.callees
+	}
 	w.fr.Calls, w.stack = sc.calls[:0], sc.stack[:0]
 	w.callIdx, w.callIdxReset = sc.callIdx, sc.callIdxReset
 	w.fr.Refs, w.frameAddrs = sc.refs[:0], sc.frameAddrs[:0]
@@ -1344,7 +1360,7 @@ func (w *walker) run(off int, st state, stack []work) []work {
 				break
 			}
 			w.call(Call, addr, e, st)
-			if w.in.NoReturn != nil && e.HasTarget && !cond && w.in.NoReturn(e.Target) {
+			if w.in.NoReturn != nil && e.HasTarget && !cond && w.noReturn(e.Target) {
 				// abort, __assert_fail, longjmp...: nothing after the
 				// call runs, and walking on would join the next block
 				// with this path's SP.
