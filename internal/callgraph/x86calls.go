@@ -106,7 +106,8 @@ func (g *Graph) setX86Calls(f *binfile.File, in *frame.Input) {
 	}
 	c := g.callsOf(f)
 	in.Thunk, in.NoReturn = c.thunkFn, c.neverFn
-	// (both answers depend on the address alone: see fileCalls.shards)
+	// (the answers of both, and of Continue, depend on the address alone:
+	// see fileCalls.shards and continueCode)
 	in.CalleeKey = c
 }
 

@@ -1,7 +1,7 @@
 package frame
 
 // The walk asks Input.Thunk of nearly every call and of every jump out
-// of the function, and Input.NoReturn of most calls. The answers are
+// of the function, Input.NoReturn and Input.Continue of most calls. The answers are
 // the caller's (callgraph's fileCalls: maps behind locks shared by
 // every worker), and asking cost more than the walk's own step at a
 // call: node's walk spent 0.035 s of CPU a run on the locks and the
@@ -32,7 +32,7 @@ type calleeSlot struct {
 	addr  uint64
 	gen   uint32
 	thunk Thunk
-	known uint8 // calleeThunk, calleeThunkOK, calleeNever, calleeNeverYes
+	known uint8 // calleeThunk, calleeThunkOK, calleeNever, calleeNeverYes, calleeNoContinue
 }
 
 // Bits of calleeSlot.known.
@@ -41,6 +41,9 @@ const (
 	calleeThunkOK              // Thunk's ok
 	calleeNever                // calleeNeverYes is NoReturn's answer
 	calleeNeverYes             // NoReturn's answer
+	// calleeNoContinue: Continue answers no (a function's entry: most
+	// call targets, asked at each call by localCall).
+	calleeNoContinue
 )
 
 // use makes c hold the answers for key (nil: no caching).
@@ -105,4 +108,25 @@ func (w *walker) noReturn(addr uint64) bool {
 		s.known |= calleeNeverYes
 	}
 	return v
+}
+
+// continueAt is w.in.Continue(addr), its noes from the cache when the
+// input has a key (a yes gives code, which the cache does not keep).
+func (w *walker) continueAt(addr uint64) ([]byte, bool) {
+	c := w.callees
+	if c == nil {
+		return w.in.Continue(addr)
+	}
+	s, ok := c.slot(addr)
+	if ok && s.known&calleeNoContinue != 0 {
+		return nil, false
+	}
+	code, yes := w.in.Continue(addr)
+	if !yes || len(code) == 0 {
+		if !ok {
+			*s = calleeSlot{addr: addr, gen: c.gen}
+		}
+		s.known |= calleeNoContinue
+	}
+	return code, yes
 }

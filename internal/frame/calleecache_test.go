@@ -8,13 +8,15 @@ import (
 	"github.com/stackscope/stackscope/internal/isa"
 )
 
-// calleeAsks counts the Thunk and NoReturn questions a walk asks.
+// calleeAsks counts the Thunk, NoReturn and Continue questions a walk
+// asks.
 type calleeAsks struct {
-	thunk, never map[uint64]int
+	thunk, never, cont map[uint64]int
 }
 
 // input is a walk of code whose Thunk and NoReturn are counted in a:
-// 0x9100 is a retpoline thunk through rax, 0x9200 never returns.
+// 0x9100 is a retpoline thunk through rax, 0x9200 never returns, and
+// each of them starts a function (Continue says no).
 func (a *calleeAsks) input(code []byte, dec isa.Decoder, key any) Input {
 	return Input{
 		Addr: base, Code: code, Decoder: dec, StackAlign: 16, CalleeKey: key,
@@ -25,6 +27,10 @@ func (a *calleeAsks) input(code []byte, dec isa.Decoder, key any) Input {
 		NoReturn: func(addr uint64) bool {
 			a.never[addr]++
 			return addr == 0x9200
+		},
+		Continue: func(addr uint64) ([]byte, bool) {
+			a.cont[addr]++
+			return nil, false
 		},
 	}
 }
@@ -40,7 +46,7 @@ func TestCalleeCache(t *testing.T) {
 	}
 	code := prog(0, 1, 0, 2, 3, 4, 5, 3)
 	walk := func(sc *scratch, a *calleeAsks, key any) Frame {
-		a.thunk, a.never = map[uint64]int{}, map[uint64]int{}
+		a.thunk, a.never, a.cont = map[uint64]int{}, map[uint64]int{}, map[uint64]int{}
 		return sc.w.begin(a.input(code, s, key), sc, false)
 	}
 	var a calleeAsks
@@ -48,8 +54,8 @@ func TestCalleeCache(t *testing.T) {
 	if len(want.Calls) != 4 || want.Size != 8 {
 		t.Fatalf("without a key: %+v", want)
 	}
-	if a.thunk[0x9000] != 2 || a.never[0x9000] != 2 {
-		t.Fatalf("without a key, each call asks: %v %v", a.thunk, a.never)
+	if a.thunk[0x9000] != 2 || a.never[0x9000] != 2 || a.cont[0x9000] != 2 {
+		t.Fatalf("without a key, each call asks: %v %v %v", a.thunk, a.never, a.cont)
 	}
 
 	sc := &scratch{}
@@ -82,8 +88,13 @@ func TestCalleeCache(t *testing.T) {
 				t.Errorf("%d %s: NoReturn asked %d times of %#x", i, c.what, n, addr)
 			}
 		}
-		if c.asked != (len(a.never) > 0) {
-			t.Errorf("%d %s: NoReturn asked of %v", i, c.what, a.never)
+		for addr, n := range a.cont {
+			if n != 1 {
+				t.Errorf("%d %s: Continue asked %d times of %#x", i, c.what, n, addr)
+			}
+		}
+		if c.asked != (len(a.never) > 0) || c.asked != (len(a.cont) > 0) {
+			t.Errorf("%d %s: NoReturn asked of %v, Continue of %v", i, c.what, a.never, a.cont)
 		}
 	}
 }

@@ -304,10 +304,11 @@ type Input struct {
 	// path ends at the call.
 	NoReturn func(target uint64) bool
 	// CalleeKey, when not nil, promises that every Input with this key
-	// (compared with ==) has the same Thunk and NoReturn, whose answers
-	// depend on the address alone: the walks then keep those answers,
-	// per worker, across functions (calleecache.go). A pooled walk's
-	// scratch holds on to the last key it saw.
+	// (compared with ==) has the same Thunk, NoReturn and Continue,
+	// whose answers depend on the address alone: the walks then keep
+	// those answers (Continue's noes only), per worker, across
+	// functions (calleecache.go). A pooled walk's scratch holds on to
+	// the last key it saw.
 	CalleeKey any
 	// Millicode, when not nil, says what the routine at target does to
 	// SP when the code calls it through another link register than the
@@ -763,7 +764,7 @@ func (w *walker) extend(addr uint64) (int, bool) {
 	if w.in.Continue == nil || len(w.segs) >= maxSegments {
 		return 0, false
 	}
-	code, ok := w.in.Continue(addr)
+	code, ok := w.continueAt(addr)
 	if !ok || len(code) == 0 {
 		return 0, false
 	}
