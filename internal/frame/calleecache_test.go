@@ -114,3 +114,4 @@ func TestCalleeCacheGenerationWraps(t *testing.T) {
 		t.Fatalf("a slot of before the wrap matches: %+v", *s)
 	}
 }
+

@@ -499,6 +499,9 @@ type walker struct {
 	// into is in.Decoder as an isa.IntoDecoder, when it is one (asked
 	// once per walk, not at every instruction).
 	into isa.IntoDecoder
+	// intoFn is in.Decoder's isa.IntoFunc, when it has one (called
+	// before into: one call level less per instruction).
+	intoFn isa.IntoFunc
 	// callees caches in's Thunk and NoReturn answers (the scratch's,
 	// nil without a CalleeKey).
 	callees  *calleeCache
@@ -634,6 +637,9 @@ func Analyze(in Input) Frame {
 func (w *walker) begin(in Input, sc *scratch, argTrack bool) Frame {
 	*w = walker{in: in, ra: in.Decoder.ReturnAddressSize(), code: in.Code, lr: -1, argTrack: argTrack}
 	w.into, _ = in.Decoder.(isa.IntoDecoder)
+	if d, ok := in.Decoder.(isa.IntoFuncDecoder); ok {
+		w.intoFn = d.IntoFunc()
+	}
 	if in.CalleeKey != nil {
 		sc.callees.use(in.CalleeKey)
 		w.callees = &sc.callees
@@ -839,7 +845,9 @@ func (w *walker) decode(off int) *inst {
 	in.off = off
 	eff := &in.eff
 	var err error
-	if w.into != nil {
+	if w.intoFn != nil {
+		err = w.intoFn(w.code[off:end], w.addr(off), eff)
+	} else if w.into != nil {
 		err = w.into.DecodeInto(w.code[off:end], w.addr(off), eff)
 	} else {
 		err = isa.DecodeInto(w.in.Decoder, w.code[off:end], w.addr(off), eff)
