@@ -114,4 +114,3 @@ func TestCalleeCacheGenerationWraps(t *testing.T) {
 		t.Fatalf("a slot of before the wrap matches: %+v", *s)
 	}
 }
-
