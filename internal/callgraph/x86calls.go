@@ -106,6 +106,9 @@ func (g *Graph) setX86Calls(f *binfile.File, in *frame.Input) {
 	}
 	c := g.callsOf(f)
 	in.Thunk, in.NoReturn = c.thunkFn, c.neverFn
+	// (the answers of both, and of Continue, depend on the address alone:
+	// see fileCalls.shards and continueCode)
+	in.CalleeKey = c
 }
 
 // thunkCode is how many bytes a retpoline thunk's shape is looked for in.

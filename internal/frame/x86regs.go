@@ -578,7 +578,7 @@ func (w *walker) thunkCall(addr uint64, off int, e *isa.Effect, st state, tail b
 	if _, inside := w.offset(e.Target); inside {
 		return Thunk{}, false
 	}
-	t, ok := w.in.Thunk(e.Target)
+	t, ok := w.thunk(e.Target)
 	if !ok || t.Return {
 		return t, ok
 	}

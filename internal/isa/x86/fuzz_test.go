@@ -26,6 +26,11 @@ func FuzzDecode(f *testing.F) {
 		if err2 := d.DecodeInto(code, pc, &into); into != eff || (err2 == nil) != (err == nil) {
 			t.Fatalf("% x: DecodeInto over a used Effect: %+v, %v; Decode: %+v, %v", code, into, err2, eff, err)
 		}
+		// IntoFunc's function (the frame walk's) is DecodeInto.
+		byFunc := isa.Effect{Len: 99, Target: 1, HasTarget: true, SPDelta: -8, SP: isa.SPAdd, Flow: isa.FlowCall, Nop: true, LiteralSize: 4}
+		if err4 := d.IntoFunc()(code, pc, &byFunc); byFunc != eff || (err4 == nil) != (err == nil) {
+			t.Fatalf("% x: IntoFunc over a used Effect: %+v, %v; Decode: %+v, %v", code, byFunc, err4, eff, err)
+		}
 		// DecodeSweep over a used Effect: the same error, and the same
 		// Effect but for the registers' description.
 		sweep := isa.Effect{Len: 99, Target: 1, HasTarget: true, SPDelta: -8, SP: isa.SPAdd, Flow: isa.FlowCall, Nop: true, LiteralSize: 4}

@@ -72,6 +72,9 @@ func (Decoder) DecodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	return decodeInto(code, pc, eff)
 }
 
+// IntoFunc returns decodeInto (isa.IntoFuncDecoder).
+func (Decoder) IntoFunc() isa.IntoFunc { return decodeInto }
+
 // decodeInto is DecodeInto.
 func decodeInto(code []byte, pc uint64, eff *isa.Effect) error {
 	*eff = isa.Effect{}

@@ -266,6 +266,10 @@ func TestDecoderInterface(t *testing.T) {
 	if d.ReturnAddressSize() != 8 || d.Name() != "x86-64" {
 		t.Errorf("ReturnAddressSize %d Name %q", d.ReturnAddressSize(), d.Name())
 	}
+	// The frame walk decodes through IntoFunc when the decoder has it.
+	if _, ok := d.(isa.IntoFuncDecoder); !ok {
+		t.Errorf("Decoder is not an isa.IntoFuncDecoder")
+	}
 }
 
 // TestDecodeCasesAssemble checks that every case's bytes are what GNU as
