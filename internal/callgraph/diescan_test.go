@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
 )
 
 // checkShapes compares, for every entry debug/dwarf reads in d, what sc
@@ -230,4 +232,36 @@ func TestDIEScannerLdSo(t *testing.T) {
 			t.Errorf("_rtld_global_ro's members: %v without the scanner, %v with", plainRO, scannedRO)
 		}
 	})
+}
+
+// BenchmarkDebugPrefetch: the whole prefetch of libc's and ld.so's
+// layouts (debugprefetch.go), from opening the debug files to the
+// readers' answers: the sections' decompression, the units and
+// abbreviations read by debug/dwarf and the scanner, the walk, and the
+// readers' own reads (the gconv layout's types and users, ld.so's
+// struct sizes).
+func BenchmarkDebugPrefetch(b *testing.B) {
+	libc := benchLibc(b)
+	defer libc.Close()
+	ld, err := binfile.Open("/lib64/ld-linux-x86-64.so.2")
+	if err != nil || ld.DebugSymbols == "" {
+		b.Skipf("SKIPPED: ld.so with debug symbols: %v", err)
+	}
+	defer ld.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		withDebugDWARFScanned(ld, func(d *dwarf.Data, sc *dieScanner) {
+			if len(rtldGlobalROOffsetsIn(d, sc)) == 0 || !rtldNamespaceLayoutIn(d, sc).ok {
+				b.Fatal("ld.so's layouts not read")
+			}
+		})
+		withDebugDWARFScanned(libc, func(d *dwarf.Data, sc *dieScanner) {
+			wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+			gconv.users = newUsersBeside(d)
+			err := walkTopLevelScanned(d, sc, gconv.users, wide, libio, gconv, gconv.steps)
+			if wideVtableOffsetOf(wide.offsets()) < 0 || libio.layout(err) == nil || gconv.layout(libc, d, err) == nil {
+				b.Fatal("libc's layouts not read")
+			}
+		})
+	}
 }
