@@ -88,6 +88,9 @@ type dieShape struct {
 	// read them: usersBeside.bodyScanned).
 	hasType, hasOrigin bool
 	typ, origin        dwarf.Offset
+	// typeOther: its first DW_AT_type is not a reference (a type unit's
+	// signature: Entry.Val gives another type than dwarf.Offset).
+	typeOther bool
 	// DW_AT_name, the first, when it is a string (a string, strp or
 	// line_strp form): nameKnown, and hasName and name. nameKnown too
 	// when the entry has none; not when it is in another form.
@@ -504,6 +507,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 			}
 		}
 	}
+	out.typeOther = a.typ >= 0 && !out.hasType
 	out.end = u.end - dwarf.Offset(len(b))
 	return out, readEntry
 }

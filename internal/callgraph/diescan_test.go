@@ -65,6 +65,9 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 				e.Offset, s.tag, s.children, s.hasSibling, s.sibling, e.Tag, e.Children, hasSib, sib)
 		}
 		typ, hasType := alone.Val(dwarf.AttrType).(dwarf.Offset)
+		if other := !hasType && alone.Val(dwarf.AttrType) != nil; s.typeOther != other {
+			t.Fatalf("entry at %#x: scanner's type not a reference %v, debug/dwarf's %#v", e.Offset, s.typeOther, alone.Val(dwarf.AttrType))
+		}
 		origin, hasOrigin := alone.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
 		if s.hasType != hasType || s.typ != typ || s.hasOrigin != hasOrigin || s.origin != origin {
 			t.Fatalf("entry at %#x: scanner type %v %#x origin %v %#x; debug/dwarf type %v %#x origin %v %#x",

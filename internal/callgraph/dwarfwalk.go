@@ -59,6 +59,9 @@ func walkTopLevelUsers(d *dwarf.Data, users *usersBeside, readers ...topLevelRea
 // given the same entries, and the walk ends on the same error.
 func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, readers ...topLevelReader) error {
 	r := d.Reader()
+	if users != nil {
+		users.u.sc = sc // (the step types' chains read from their shapes)
+	}
 	var unit dwarf.Tag
 	var ahead *dwarf.Entry // the entry after a function's body, read by users.body
 	// pos is where the next top-level entry is when the walk went past

@@ -71,6 +71,7 @@ func readGconvUsers(d *dwarf.Data) []pcRange {
 type gconvUsers struct {
 	d        *dwarf.Data
 	chain    *dwarf.Reader // gconvStepChain's
+	sc       *dieScanner   // its scanner, or nil (gconvStepChainScanned)
 	stepType map[dwarf.Offset]bool
 	funcs    []*gconvUser
 	stepDIEs map[dwarf.Offset]bool // parameters and variables of a step's type
@@ -93,7 +94,7 @@ func (u *gconvUsers) isStep(off dwarf.Offset) bool {
 		return v
 	}
 	v := false
-	switch gconvStepChain(u.chain, off) {
+	switch gconvStepChainScanned(u.chain, u.sc, off) {
 	case chainMaybe:
 		t, err := u.d.Type(off)
 		v = err == nil && gconvStepTyped(t)
@@ -247,16 +248,23 @@ const (
 // chainCycle, which readGconvUsers takes as a step user: the model then
 // looks for step calls in one more function, never fewer.
 func gconvStepChain(r *dwarf.Reader, off dwarf.Offset) int {
+	return gconvStepChainScanned(r, nil, off)
+}
+
+// gconvStepChainScanned is gconvStepChain reading each entry of the
+// chain from its shape (sc, diescan.go) where sc reads it and its name,
+// and with r where it does not. (r's entries were 90,000 of libc's
+// prefetch's allocations.)
+func gconvStepChainScanned(r *dwarf.Reader, sc *dieScanner, off dwarf.Offset) int {
 	pointee := false // past the pointer: only typedefs and qualifiers, then the struct
 	for range 256 {
-		r.Seek(off)
-		e, err := r.Next()
-		if err != nil || e == nil || e.Offset != off {
+		l, ok := chainLinkAt(r, sc, off)
+		if !ok {
 			return chainNot
 		}
-		switch e.Tag {
+		switch l.tag {
 		case dwarf.TagTypedef:
-			if name, _ := e.Val(dwarf.AttrName).(string); !pointee && slices.Contains(gconvStepTypeNames, name) {
+			if !pointee && slices.Contains(gconvStepTypeNames, l.name) {
 				return chainMaybe
 			}
 		case dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType:
@@ -266,23 +274,71 @@ func gconvStepChain(r *dwarf.Reader, off dwarf.Offset) int {
 			}
 			pointee = true
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
-			if name, _ := e.Val(dwarf.AttrName).(string); pointee && name == "__gconv_step" {
+			if pointee && l.name == "__gconv_step" {
 				return chainMaybe
 			}
 			return chainNot
 		default:
 			return chainNot
 		}
-		switch next := e.Val(dwarf.AttrType).(type) {
-		case dwarf.Offset:
-			off = next
-		case nil:
+		switch l.next {
+		case linkOffset:
+			off = l.typ
+		case linkNone:
 			return chainNot // void
 		default:
 			return chainMaybe // a type unit's signature: d.Type follows it
 		}
 	}
 	return chainCycle
+}
+
+// chainLink is what gconvStepChain reads of an entry of the chain: its
+// tag, its DW_AT_name when a string ("" otherwise), and what its
+// DW_AT_type is (next: a reference, typ; none; another kind of value).
+type chainLink struct {
+	tag  dwarf.Tag
+	name string
+	next int
+	typ  dwarf.Offset
+}
+
+// What a chainLink's DW_AT_type is.
+const (
+	linkNone   = iota // none
+	linkOffset        // a reference (dwarf.Offset)
+	linkOther         // another value (a type unit's signature)
+)
+
+// chainLinkAt reads the entry at off, from its shape where sc reads it
+// and its name, else with r (Seek, Next); false when r's read fails or
+// does not start at off.
+func chainLinkAt(r *dwarf.Reader, sc *dieScanner, off dwarf.Offset) (chainLink, bool) {
+	if s, ok := sc.shape(off); ok && s.nameKnown {
+		l := chainLink{tag: s.tag, name: string(s.name), typ: s.typ}
+		switch {
+		case s.hasType:
+			l.next = linkOffset
+		case s.typeOther:
+			l.next = linkOther
+		}
+		return l, true
+	}
+	r.Seek(off)
+	e, err := r.Next()
+	if err != nil || e == nil || e.Offset != off {
+		return chainLink{}, false
+	}
+	l := chainLink{tag: e.Tag}
+	l.name, _ = e.Val(dwarf.AttrName).(string)
+	switch next := e.Val(dwarf.AttrType).(type) {
+	case dwarf.Offset:
+		l.next, l.typ = linkOffset, next
+	case nil:
+	default:
+		l.next = linkOther
+	}
+	return l, true
 }
 
 // usersBeside reads what readGconvUsers reads in walkTopLevelUsers' walk
