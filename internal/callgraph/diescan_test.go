@@ -141,6 +141,7 @@ func TestDIEScannerMatchesReader(t *testing.T) {
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Errorf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
+		checkStructSizes(t, d, sc, "__gconv_step", "_IO_FILE", "_IO_wide_data", "link_namespaces")
 		if plain.err != nil || plain.usersFailed || len(plain.users) == 0 || len(plain.vars) == 0 || len(plain.wide) == 0 || plain.libio == nil || plain.libio.chain < 0 {
 			t.Errorf("the walk read too little to compare: %+v", plain)
 		}
@@ -168,6 +169,7 @@ func FuzzDIEScanner(f *testing.F) {
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
+		checkStructSizes(t, d, sc, "__gconv_step", "link_namespaces")
 		// The noreturn declarations read skipping units (x86calls.go):
 		// those read without, errors and all.
 		want, got := map[uint64]bool{}, map[uint64]bool{}
@@ -230,6 +232,7 @@ func TestDIEScannerLdSo(t *testing.T) {
 		if plain != scanned || !plain.ok {
 			t.Errorf("namespace layout: %+v without the scanner, %+v with", plain, scanned)
 		}
+		checkStructSizes(t, d, sc, "link_namespaces", "rtld_global", "rtld_global_ro", "link_map")
 		plainRO, scannedRO := rtldGlobalROOffsetsIn(d, nil), rtldGlobalROOffsetsIn(d, sc)
 		if !reflect.DeepEqual(plainRO, scannedRO) || len(plainRO) == 0 {
 			t.Errorf("_rtld_global_ro's members: %v without the scanner, %v with", plainRO, scannedRO)
@@ -266,5 +269,18 @@ func BenchmarkDebugPrefetch(b *testing.B) {
 				b.Fatal("libc's layouts not read")
 			}
 		})
+	}
+}
+
+// checkStructSizes: structSize of each of names, its walk passing
+// entries by with sc, is what it is with debug/dwarf alone.
+func checkStructSizes(t *testing.T, d *dwarf.Data, sc *dieScanner, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		size, ok := structSize(d, name)
+		scanned, scannedOK := structSizeScanned(d, sc, name)
+		if size != scanned || ok != scannedOK {
+			t.Fatalf("struct %s's size: %d %v, with the scanner %d %v", name, size, ok, scanned, scannedOK)
+		}
 	}
 }
