@@ -170,6 +170,18 @@ func FuzzDIEScanner(f *testing.F) {
 			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
 		checkStructSizes(t, d, sc, "__gconv_step", "link_namespaces")
+		// A variable's type passed by in the gconv layout is not one
+		// it takes.
+		chain := d.Reader()
+		for _, v := range plain.vars {
+			if !gconvStructTypeMaybe(chain, sc, v.typ) {
+				if typ, err := d.Type(v.typ); err == nil {
+					if st, _ := gconvStructOf(typ); st != nil {
+						t.Fatalf("variable %s: type at %#x passed by, d.Type's is %v", v.name, v.typ, st)
+					}
+				}
+			}
+		}
 		// The noreturn declarations read skipping units (x86calls.go):
 		// those read without, errors and all.
 		want, got := map[uint64]bool{}, map[uint64]bool{}
@@ -265,7 +277,7 @@ func BenchmarkDebugPrefetch(b *testing.B) {
 			wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
 			gconv.users = newUsersBeside(d)
 			err := walkTopLevelScanned(d, sc, gconv.users, wide, libio, gconv, gconv.steps)
-			if wideVtableOffsetOf(wide.offsets()) < 0 || libio.layout(err) == nil || gconv.layout(libc, d, err) == nil {
+			if wideVtableOffsetOf(wide.offsets()) < 0 || libio.layout(err) == nil || gconv.layout(libc, d, sc, err) == nil {
 				b.Fatal("libc's layouts not read")
 			}
 		})
@@ -283,4 +295,33 @@ func checkStructSizes(t *testing.T, d *dwarf.Data, sc *dieScanner, names ...stri
 			t.Fatalf("struct %s's size: %d %v, with the scanner %d %v", name, size, ok, scanned, scannedOK)
 		}
 	}
+}
+
+// TestGconvLayoutScanned: on libc's debug file, the gconv layout made
+// with the scanner (the variables whose type cannot be a step's or a
+// builtin map's passed by without d.Type) is the one made without, and
+// the scanner does pass most of them by.
+func TestGconvLayoutScanned(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		if sc == nil {
+			t.Fatalf("no scanner for %s", libc.File.DebugSymbols)
+		}
+		top := newGconvTop()
+		top.users = newUsersBeside(d)
+		err := walkTopLevelScanned(d, sc, top.users, top, top.steps)
+		plain, scanned := top.layout(libc.File, d, nil, err), top.layout(libc.File, d, sc, err)
+		if plain == nil || !reflect.DeepEqual(plain, scanned) {
+			t.Fatalf("gconv layout: %+v without the scanner, %+v with", plain, scanned)
+		}
+		r, maybe := d.Reader(), 0
+		for _, v := range top.vars {
+			if gconvStructTypeMaybe(r, sc, v.typ) {
+				maybe++
+			}
+		}
+		if maybe == 0 || maybe > len(top.vars)/10 {
+			t.Errorf("%d of %d variables' types may be a gconv structure", maybe, len(top.vars))
+		}
+	})
 }
