@@ -73,6 +73,10 @@ type scanAbbrev struct {
 	// DW_AT_abstract_origin and DW_AT_name (what Entry.Val finds), -1:
 	// none.
 	sibling, typ, origin, name int32
+	// The same for DW_AT_low_pc and DW_AT_high_pc; hasRanges: it has
+	// DW_AT_ranges (dieShape.pcKnown).
+	lowpc, highpc int32
+	hasRanges     bool
 	// noReturnAttr: the abbreviation has DW_AT_noreturn (in 32 bits, as
 	// debug/dwarf reads it).
 	noReturnAttr bool
@@ -99,6 +103,12 @@ type dieShape struct {
 	end                dwarf.Offset // where the entry's attributes end: its first child, or the next entry
 	unit               *scanUnit
 	noReturnAttr       bool // its abbreviation has DW_AT_noreturn
+	// pcKnown: what debug/dwarf's Data.Ranges gives for the entry is
+	// known: none, or pc (hasPC), from DW_AT_low_pc and DW_AT_high_pc
+	// (an address, or a constant added to low_pc) where it has no
+	// DW_AT_ranges and both are in those forms.
+	pcKnown, hasPC bool
+	pc             [2]uint64
 }
 
 // newDIEScanner reads the units' headers of info and the abbreviation
@@ -222,7 +232,7 @@ func (s *dieScanner) parseScanAbbrevs(abbrev []byte, off uint64) scanAbbrevTable
 		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
 			return scanAbbrevTable{}
 		}
-		a := scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, known: true, sibling: -1, typ: -1, origin: -1, name: -1}
+		a := scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, known: true, sibling: -1, typ: -1, origin: -1, name: -1, lowpc: -1, highpc: -1}
 		b = b[1:]
 		a.formStart = uint32(len(forms))
 		for {
@@ -277,6 +287,13 @@ func (a *scanAbbrev) note(attr dwarf.Attr, i int32) {
 		at = &a.origin
 	case dwarf.AttrName:
 		at = &a.name
+	case dwarf.AttrLowpc:
+		at = &a.lowpc
+	case dwarf.AttrHighpc:
+		at = &a.highpc
+	case dwarf.AttrRanges:
+		a.hasRanges = true
+		return
 	default:
 		return
 	}
@@ -364,9 +381,13 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 	if u.is64 {
 		offSize = 8
 	}
+	var low, high uint64
+	lowOK, highOK, highConst := false, false, false
+	out.pcKnown = !a.hasRanges
 	for j, form := range u.forms[a.formStart:a.formEnd] {
 		i := int32(j)
-		n := -1 // the value's size, when fixed
+		value := b // (for DW_AT_low_pc and DW_AT_high_pc)
+		n := -1    // the value's size, when fixed
 		var ref uint64
 		isRef := false
 		switch form {
@@ -496,6 +517,17 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 			}
 			b = b[n:]
 		}
+		if i == a.lowpc || i == a.highpc {
+			v, ok := pcValue(form, value, n)
+			switch {
+			case !ok || i == a.lowpc && form != formAddr:
+				out.pcKnown = false
+			case i == a.lowpc:
+				low, lowOK = v, true
+			default:
+				high, highOK, highConst = v, true, form != formAddr
+			}
+		}
 		if isRef {
 			switch i {
 			case a.sibling:
@@ -508,8 +540,37 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		}
 	}
 	out.typeOther = a.typ >= 0 && !out.hasType
+	if out.pcKnown && lowOK && highOK {
+		if highConst {
+			high += low
+		}
+		out.hasPC, out.pc = true, [2]uint64{low, high}
+	}
 	out.end = u.end - dwarf.Offset(len(b))
 	return out, readEntry
+}
+
+// pcValue is the value, as Data.Ranges takes it, of a DW_AT_low_pc or
+// DW_AT_high_pc in form at v (n: its size when fixed): an address, or a
+// constant in data1-8 or udata (debug/dwarf's int64, here its bits);
+// false in another form.
+func pcValue(form uint32, v []byte, n int) (uint64, bool) {
+	switch form {
+	case formAddr, formData1, formData2, formData4, formData8:
+		switch n {
+		case 1:
+			return uint64(v[0]), true
+		case 2:
+			return uint64(binary.LittleEndian.Uint16(v)), true
+		case 4:
+			return uint64(binary.LittleEndian.Uint32(v)), true
+		case 8:
+			return binary.LittleEndian.Uint64(v), true
+		}
+	case formUdata:
+		return uleb(&v)
+	}
+	return 0, false
 }
 
 // skipChildren is where debug/dwarf's Reader.SkipChildren goes on from

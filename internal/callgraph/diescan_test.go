@@ -79,6 +79,16 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 				t.Fatalf("entry at %#x: scanner name %v %q; debug/dwarf %#v", e.Offset, s.hasName, s.name, alone.Val(dwarf.AttrName))
 			}
 		}
+		if s.pcKnown {
+			rs, err := d.Ranges(alone)
+			want := [][2]uint64(nil)
+			if s.hasPC {
+				want = [][2]uint64{s.pc}
+			}
+			if err != nil || !reflect.DeepEqual(rs, want) {
+				t.Fatalf("entry at %#x: scanner's code ranges %v, debug/dwarf's %v %v", e.Offset, want, rs, err)
+			}
+		}
 		if s.end <= e.Offset || s.end > s.unit.end {
 			t.Fatalf("entry at %#x: the scanner ends it at %#x, outside its unit [%#x, %#x)", e.Offset, s.end, s.unit.start, s.unit.end)
 		}
@@ -99,6 +109,7 @@ type topLevelReadings struct {
 	libioAlone    *libioLayout
 	libioAloneErr error
 	scannedBodies int
+	scannedTops   int
 }
 
 func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
@@ -111,7 +122,7 @@ func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
 	if out.err == nil {
 		out.users, out.usersFailed = users.result(d), users.failed
 	}
-	out.scannedBodies = users.scanned
+	out.scannedBodies, out.scannedTops = users.scanned, users.tops
 	alone := newLibioTop() // prefetchLibioLayouts' walk
 	out.libioAloneErr = walkTopLevelScanned(d, sc, nil, alone)
 	out.libioAlone = alone.layout(out.libioAloneErr)
@@ -134,10 +145,10 @@ func TestDIEScannerMatchesReader(t *testing.T) {
 			t.Errorf("the scanner read %d of %d entries", shaped, entries)
 		}
 		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
-		if scanned.scannedBodies < 10000 {
-			t.Errorf("the scanner read %d functions' bodies", scanned.scannedBodies)
+		if scanned.scannedBodies < 10000 || scanned.scannedTops < 10000 {
+			t.Errorf("the scanner read %d functions' bodies, %d top-level functions", scanned.scannedBodies, scanned.scannedTops)
 		}
-		scanned.scannedBodies = 0
+		scanned.scannedBodies, scanned.scannedTops = 0, 0
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Errorf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
@@ -165,7 +176,7 @@ func FuzzDIEScanner(f *testing.F) {
 		}
 		checkShapes(t, d, sc)
 		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
-		scanned.scannedBodies = 0
+		scanned.scannedBodies, scanned.scannedTops = 0, 0
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}

@@ -68,10 +68,12 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 	// entries that r did not read (0: r is at the next entry).
 	var pos dwarf.Offset
 	structs := map[string]bool{} // the structs the readers read, by name
+	functionsRead := false       // a reader reads functions: users.topScanned would pass them by
 	for _, rd := range readers {
 		for _, name := range rd.structNames() {
 			structs[name] = true
 		}
+		functionsRead = functionsRead || rd.readsTag(dwarf.TagSubprogram)
 	}
 	passBy := func(s dieShape) bool {
 		t := s.tag
@@ -113,6 +115,11 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 					pos = at
 					continue
 				}
+			} else if ok && !functionsRead {
+				if at, ok := users.topScanned(sc, pos, s, next); ok {
+					pos = at
+					continue
+				}
 			}
 			r.Seek(pos)
 			pos = 0
@@ -134,7 +141,12 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 		users.see(e)
 		if e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit {
 			unit = e.Tag
-			continue // its children are the top-level entries
+			// Its children are the top-level entries: the first is
+			// where the unit's entry ends, where sc reads it.
+			if s, ok := sc.shape(e.Offset); ok && e.Children && s.tag == e.Tag && s.children && s.end < s.unit.end {
+				pos = s.end
+			}
+			continue
 		}
 		wanted := false
 		for _, rd := range readers {

@@ -363,6 +363,7 @@ type usersBeside struct {
 	levels  []struct{ sibling, first dwarf.Offset }
 	found   []innerEntry
 	scanned int // bodies read by bodyScanned (for the tests)
+	tops    int // top-level functions read by topScanned (for the tests)
 }
 
 func newUsersBeside(d *dwarf.Data) *usersBeside { return &usersBeside{u: newGconvUsers(d)} }
@@ -504,6 +505,61 @@ func (b *usersBeside) body(r *dwarf.Reader, e *dwarf.Entry) *dwarf.Entry {
 // with debug/dwarf and fails or not as it does. (Half of the prefetch's
 // allocations were debug/dwarf's entries of the functions' bodies.)
 func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, bool) {
+	at, found, ok := b.scanBody(sc, e)
+	if ok {
+		b.applyBody(found)
+	}
+	return at, ok
+}
+
+// topScanned is see and then bodyScanned of the top-level function
+// shaped e at off, whose code ranges e gives (pcKnown), without
+// debug/dwarf's Entry of it (13,000 of libc's): false when see would
+// not take it as a top-level function, or bodyScanned fails (or,
+// without children, the entry after it is not known), and then it has
+// changed nothing (the walk reads it with debug/dwarf, as before). It
+// returns where the entry after it is.
+func (b *usersBeside) topScanned(sc *dieScanner, off dwarf.Offset, e dieShape, next func(dieShape) dwarf.Offset) (dwarf.Offset, bool) {
+	if b == nil || b.failed || !b.inUnit || b.expect != 0 && b.expect != off ||
+		e.tag != dwarf.TagSubprogram || !e.pcKnown {
+		return 0, false
+	}
+	var at dwarf.Offset
+	var found []innerEntry
+	if e.children {
+		var ok bool
+		if at, found, ok = b.scanBody(sc, e); !ok {
+			return 0, false
+		}
+	} else if at = next(e); at == 0 {
+		return 0, false
+	}
+	b.expect = 0
+	b.u.cur = nil // (top)
+	if e.hasPC {
+		b.u.cur = &gconvUser{ranges: [][2]uint64{e.pc}}
+		b.u.funcs = append(b.u.funcs, b.u.cur)
+	}
+	if e.children {
+		b.applyBody(found)
+	}
+	b.tops++
+	return at, true
+}
+
+// applyBody reads the parameters and variables scanBody found, as body
+// would have, and keeps its buffers.
+func (b *usersBeside) applyBody(found []innerEntry) {
+	for _, c := range found {
+		b.u.innerOf(c)
+	}
+	b.found = found
+	b.scanned++
+}
+
+// scanBody is bodyScanned's reading: where the entry after the body is,
+// and the parameters and variables it found; false when it fails.
+func (b *usersBeside) scanBody(sc *dieScanner, e dieShape) (dwarf.Offset, []innerEntry, bool) {
 	type level struct {
 		sibling, first dwarf.Offset
 	}
@@ -520,16 +576,16 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 	p := e.end
 	for len(levels) > 0 {
 		if p < u.start || p >= u.end {
-			return 0, false
+			return 0, nil, false
 		}
 		c, kind := sc.read(p)
 		if kind == readUnknown {
-			return 0, false
+			return 0, nil, false
 		}
 		l := &levels[len(levels)-1]
 		if kind == readNull {
 			if at != 0 { // (its Offset is 0)
-				return 0, false
+				return 0, nil, false
 			}
 			if l.sibling != 0 && l.sibling >= l.first {
 				at = l.sibling
@@ -539,7 +595,7 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 			continue
 		}
 		if c.unit != u || at != 0 && p != at || c.tag == dwarf.TagCompileUnit || c.tag == dwarf.TagPartialUnit {
-			return 0, false
+			return 0, nil, false
 		}
 		at = 0
 		if l.first == 0 {
@@ -551,7 +607,7 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 		if c.children && usersSkipChildrenOf(c.tag, len(levels)+1) {
 			var ok bool
 			if p, ok = sc.skipChildren(c); !ok {
-				return 0, false
+				return 0, nil, false
 			}
 			continue
 		}
@@ -563,18 +619,14 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 	// The entry after the body, which body reads: at its sibling, if
 	// it has one.
 	if p < u.start || p >= u.end {
-		return 0, false
+		return 0, nil, false
 	}
 	// (where debug/dwarf's reading of it is not known, it may fail on
 	// it: body sees how)
 	_, kind := sc.read(p)
 	if kind == readUnknown || at != 0 && (kind == readNull || p != at) {
-		return 0, false
+		return 0, nil, false
 	}
-	for _, c := range found {
-		b.u.innerOf(c)
-	}
-	b.levels, b.found = levels, found
-	b.scanned++
-	return p, true
+	b.levels = levels
+	return p, found, true
 }
