@@ -2,7 +2,6 @@ package callgraph
 
 import (
 	"bytes"
-	"compress/zlib"
 	"debug/dwarf"
 	"debug/elf"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/klauspost/compress/zlib"
 	"github.com/stackscope/stackscope/internal/binfile"
 )
 
@@ -138,7 +138,11 @@ func debugEntriesSectionsFrom(f *elf.File, file io.ReaderAt) (*dwarf.Data, map[s
 // them through a 4 KiB bufio.Reader over pread calls, which was a tenth
 // of the inflation's time on libc's debug file. The same zlib reader
 // inflates the same bytes into a buffer of the size the compression
-// header gives, as Data does, and fails where it fails. Anything else
+// header gives, as Data does, and fails where it fails. The inflater is
+// klauspost/compress's zlib (compress/zlib's reader and checks, with a
+// deflate decoder specialized for an in-memory reader): libc's and
+// ld.so's sections in 20-25% less CPU than compress/zlib's (libc's: 38.6
+// -> 31.5 ms, median of 15). Anything else
 // (file nil, another compression, a header or bytes that do not read)
 // is Data's.
 func sectionData(f *elf.File, s *elf.Section, file io.ReaderAt, buf *[]byte) ([]byte, error) {
