@@ -246,7 +246,7 @@ func gconvStructTypeMaybe(r *dwarf.Reader, sc *dieScanner, off dwarf.Offset) boo
 		switch l.tag {
 		case dwarf.TagTypedef, dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType, dwarf.TagArrayType:
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
-			return gconvStructs[l.name] != [2]string{}
+			return gconvStructs[string(l.name)] != [2]string{}
 		default:
 			return false
 		}
