@@ -77,6 +77,7 @@ type scanAbbrev struct {
 	// DW_AT_ranges (dieShape.pcKnown).
 	lowpc, highpc int32
 	hasRanges     bool
+	memberLoc     int32 // the same for DW_AT_data_member_location
 	// noReturnAttr: the abbreviation has DW_AT_noreturn (in 32 bits, as
 	// debug/dwarf reads it).
 	noReturnAttr bool
@@ -109,6 +110,12 @@ type dieShape struct {
 	// DW_AT_ranges and both are in those forms.
 	pcKnown, hasPC bool
 	pc             [2]uint64
+	// memberLocKnown: what Entry.Val(DW_AT_data_member_location) gives
+	// is known: none, a value that is not an int64 (a block, an
+	// expression), or, hasMemberLoc, the int64 memberLoc (a constant in
+	// data1-8, udata or sdata).
+	memberLocKnown, hasMemberLoc bool
+	memberLoc                    int64
 }
 
 // newDIEScanner reads the units' headers of info and the abbreviation
@@ -232,7 +239,7 @@ func (s *dieScanner) parseScanAbbrevs(abbrev []byte, off uint64) scanAbbrevTable
 		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
 			return scanAbbrevTable{}
 		}
-		a := scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, known: true, sibling: -1, typ: -1, origin: -1, name: -1, lowpc: -1, highpc: -1}
+		a := scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, known: true, sibling: -1, typ: -1, origin: -1, name: -1, lowpc: -1, highpc: -1, memberLoc: -1}
 		b = b[1:]
 		a.formStart = uint32(len(forms))
 		for {
@@ -291,6 +298,8 @@ func (a *scanAbbrev) note(attr dwarf.Attr, i int32) {
 		at = &a.lowpc
 	case dwarf.AttrHighpc:
 		at = &a.highpc
+	case dwarf.AttrDataMemberLoc:
+		at = &a.memberLoc
 	case dwarf.AttrRanges:
 		a.hasRanges = true
 		return
@@ -384,6 +393,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 	var low, high uint64
 	lowOK, highOK, highConst := false, false, false
 	out.pcKnown = !a.hasRanges
+	out.memberLocKnown = a.memberLoc < 0
 	for j, form := range u.forms[a.formStart:a.formEnd] {
 		i := int32(j)
 		value := b // (for DW_AT_low_pc and DW_AT_high_pc)
@@ -528,6 +538,9 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				high, highOK, highConst = v, true, form != formAddr
 			}
 		}
+		if i == a.memberLoc {
+			out.memberLocKnown, out.hasMemberLoc, out.memberLoc = memberLocValue(form, value, n)
+		}
 		if isRef {
 			switch i {
 			case a.sibling:
@@ -557,7 +570,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 func pcValue(form uint32, v []byte, n int) (uint64, bool) {
 	switch form {
 	case formAddr, formData1, formData2, formData4, formData8:
-		switch n {
+		switch n { // (checked against the entry's bytes by read)
 		case 1:
 			return uint64(v[0]), true
 		case 2:
@@ -569,6 +582,42 @@ func pcValue(form uint32, v []byte, n int) (uint64, bool) {
 		}
 	case formUdata:
 		return uleb(&v)
+	}
+	return 0, false
+}
+
+// memberLocValue is what Entry.Val gives of a DW_AT_data_member_location
+// in form at v (n: its size when fixed): known, and whether it is an
+// int64 and which; not known in a form whose value is not read here.
+func memberLocValue(form uint32, v []byte, n int) (known, isInt bool, value int64) {
+	switch form {
+	case formData1, formData2, formData4, formData8, formUdata:
+		u, ok := pcValue(form, v, n)
+		return ok, ok, int64(u)
+	case formSdata:
+		x, ok := sleb(v)
+		return ok, ok, x
+	case formBlock1, formBlock2, formBlock4, formBlock, formExprloc, formData16:
+		return true, false, 0 // ([]byte)
+	}
+	return false, false, 0
+}
+
+// sleb reads a signed LEB128 number at the start of v as debug/dwarf
+// reads it; false when it does not end within v.
+func sleb(v []byte) (int64, bool) {
+	var c uint64
+	var bits uint
+	for _, b := range v {
+		c |= uint64(b&0x7f) << bits
+		bits += 7
+		if b&0x80 == 0 {
+			x := int64(c)
+			if x&(1<<(bits-1)) != 0 {
+				x |= -1 << bits
+			}
+			return x, true
+		}
 	}
 	return 0, false
 }

@@ -79,6 +79,12 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 				t.Fatalf("entry at %#x: scanner name %v %q; debug/dwarf %#v", e.Offset, s.hasName, s.name, alone.Val(dwarf.AttrName))
 			}
 		}
+		if s.memberLocKnown {
+			loc, isInt := alone.Val(dwarf.AttrDataMemberLoc).(int64)
+			if s.hasMemberLoc != isInt || s.memberLoc != loc {
+				t.Fatalf("entry at %#x: scanner's member location %v %d, debug/dwarf's %#v", e.Offset, s.hasMemberLoc, s.memberLoc, alone.Val(dwarf.AttrDataMemberLoc))
+			}
+		}
 		if s.pcKnown {
 			rs, err := d.Ranges(alone)
 			want := [][2]uint64(nil)
@@ -333,6 +339,72 @@ func TestGconvLayoutScanned(t *testing.T) {
 		}
 		if maybe == 0 || maybe > len(top.vars)/10 {
 			t.Errorf("%d of %d variables' types may be a gconv structure", maybe, len(top.vars))
+		}
+	})
+}
+
+// TestScanMembersMatchesReader: on libc's debug file, for every struct,
+// union and enumeration with children, the members scanMembers reads
+// from their shapes (and the first's offset, and where the entry after
+// them is) are what the walk reads of them with debug/dwarf; and it
+// reads nearly all of them.
+func TestScanMembersMatchesReader(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		r, one := d.Reader(), d.Reader()
+		structs, scanned := 0, 0
+		for {
+			e, err := r.Next()
+			if err != nil || e == nil {
+				break
+			}
+			switch e.Tag {
+			case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagEnumerationType:
+			default:
+				continue
+			}
+			if !e.Children {
+				continue
+			}
+			structs++
+			s, ok := sc.shape(e.Offset)
+			if !ok {
+				continue
+			}
+			got, gotFirst, next, ok := scanMembers(sc, s, nil)
+			if !ok {
+				continue
+			}
+			scanned++
+			one.Seek(e.Offset)
+			one.Next()
+			var want []memberEntry
+			first := dwarf.Offset(0)
+			for {
+				c, err := one.Next()
+				if c != nil && first == 0 {
+					first = c.Offset
+				}
+				if err != nil || c == nil || c.Tag == 0 {
+					break
+				}
+				if c.Children {
+					one.SkipChildren()
+				}
+				want = append(want, memberOf(c))
+			}
+			after, err := one.Next()
+			if err != nil || after == nil || after.Offset != next || first != gotFirst || len(got) != len(want) {
+				t.Fatalf("struct at %#x: %d members from %#x, next at %#x; debug/dwarf %d from %#x, next %+v", e.Offset, len(got), gotFirst, next, len(want), first, after)
+			}
+			for i := range want {
+				if got[i].tag != want[i].tag || string(got[i].name) != string(want[i].name) || got[i].hasLoc != want[i].hasLoc || got[i].loc != want[i].loc {
+					t.Fatalf("struct at %#x, member %d: %+v, debug/dwarf %+v", e.Offset, i, got[i], want[i])
+				}
+			}
+		}
+		if structs == 0 || scanned < structs*9/10 {
+			t.Errorf("scanMembers read %d of %d structs", scanned, structs)
 		}
 	})
 }

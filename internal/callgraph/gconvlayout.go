@@ -96,7 +96,7 @@ func (t *gconvTop) readsTag(tag dwarf.Tag) bool {
 
 func (t *gconvTop) structNames() []string { return slices.Collect(maps.Keys(gconvStructs)) }
 
-func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
+func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []memberEntry) {
 	if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {
 		t.structs[e.Offset] = true
 	}
