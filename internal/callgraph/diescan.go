@@ -656,6 +656,32 @@ func (s *dieScanner) skipChildren(e dieShape) (dwarf.Offset, bool) {
 	}
 }
 
+// pastNull says, for a null entry at off, where debug/dwarf's Reader.Next
+// reads on after it: the entry after it in its unit, or, at the unit's
+// end, the first child of the next unit's entry, which is a compile or
+// partial unit (tag) with children (the walk's readers are given none of
+// the two: walkTopLevelScanned). False when off is not a null entry, or
+// the next unit is empty or its entry is not so read (r reads it).
+func (s *dieScanner) pastNull(off dwarf.Offset) (at dwarf.Offset, tag dwarf.Tag, ok bool) {
+	c, kind := s.read(off)
+	if kind != readNull {
+		return 0, 0, false
+	}
+	u := c.unit
+	if c.end < u.end {
+		return c.end, 0, true
+	}
+	i := s.last + 1 // (read just found u: s.units[s.last])
+	if &s.units[s.last] != u || i >= len(s.units) || s.units[i].start >= s.units[i].end {
+		return 0, 0, false
+	}
+	e, ok := s.shape(s.units[i].start)
+	if !ok || e.tag != dwarf.TagCompileUnit && e.tag != dwarf.TagPartialUnit || !e.children || e.end >= e.unit.end {
+		return 0, 0, false
+	}
+	return e.end, e.tag, true
+}
+
 // unitOf is the unit whose entries hold off, nil if none.
 func (s *dieScanner) unitOf(off dwarf.Offset) *scanUnit {
 	if s.last < len(s.units) {

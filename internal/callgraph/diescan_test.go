@@ -408,3 +408,36 @@ func TestScanMembersMatchesReader(t *testing.T) {
 		}
 	})
 }
+
+// TestPastNullMatchesReader: on libc's debug file, at the null entry that
+// ends each unit's children, where pastNull says the walk goes on (the
+// next unit's entry, and its first child) is where debug/dwarf's Reader
+// reads on from there; and it says so for nearly every unit.
+func TestPastNullMatchesReader(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		r := d.Reader()
+		said := 0
+		for i := range sc.units[:len(sc.units)-1] {
+			end := sc.units[i].end - 1 // (GCC ends a unit with a one-byte null)
+			at, tag, ok := sc.pastNull(end)
+			if !ok {
+				continue
+			}
+			said++
+			r.Seek(end)
+			null, err := r.Next()
+			if err != nil || null == nil || null.Tag != 0 {
+				t.Fatalf("unit %d: no null entry at %#x: %+v %v", i, end, null, err)
+			}
+			cu, err1 := r.Next()
+			first, err2 := r.Next()
+			if err1 != nil || err2 != nil || cu == nil || first == nil || cu.Offset != sc.units[i+1].start || cu.Tag != tag || !cu.Children || first.Offset != at {
+				t.Fatalf("unit %d: pastNull %#x %v; debug/dwarf reads %+v then %+v (%v %v)", i, at, tag, cu, first, err1, err2)
+			}
+		}
+		if said < len(sc.units)*9/10 {
+			t.Errorf("pastNull went on at %d of %d units' ends", said, len(sc.units))
+		}
+	})
+}

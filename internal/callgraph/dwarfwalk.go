@@ -121,6 +121,17 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 					pos = at
 					continue
 				}
+			} else if at, tag, ok := sc.pastNull(pos); ok {
+				// A null entry (debug/dwarf's Entry has no offset), then
+				// the entry after it, or the next unit's entry and its
+				// first child: no reader reads those (see below).
+				users.see(&dwarf.Entry{})
+				if tag != 0 {
+					users.see(&dwarf.Entry{Offset: sc.unitOf(at).start, Tag: tag, Children: true})
+					unit = tag
+				}
+				pos = at
+				continue
 			}
 			r.Seek(pos)
 			pos = 0
