@@ -337,6 +337,7 @@ func TestGconvLayoutScanned(t *testing.T) {
 				maybe++
 			}
 		}
+		t.Logf("%d of %d variables' types may be a gconv structure", maybe, len(top.vars))
 		if maybe == 0 || maybe > len(top.vars)/10 {
 			t.Errorf("%d of %d variables' types may be a gconv structure", maybe, len(top.vars))
 		}
