@@ -156,7 +156,7 @@ func (g *Graph) prefetchDebugLayouts() {
 					libioLayouts.put(path, libioTop.layout(err))
 				}
 				if gconv {
-					gconvLayouts.put(path, gconvTop.layout(file, d, err))
+					gconvLayouts.put(path, gconvTop.layout(file, d, sc, err))
 				}
 			})
 		}

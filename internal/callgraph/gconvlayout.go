@@ -64,7 +64,7 @@ func gconvLayoutIn(file *binfile.File, d *dwarf.Data) *gconvLayout {
 	t := newGconvTop()
 	t.users = newUsersBeside(d)
 	err := walkTopLevelUsers(d, t.users, t, t.steps)
-	return t.layout(file, d, err)
+	return t.layout(file, d, nil, err)
 }
 
 // gconvTop is what gconvLayoutIn reads of the top-level entries, as a
@@ -96,7 +96,7 @@ func (t *gconvTop) readsTag(tag dwarf.Tag) bool {
 
 func (t *gconvTop) structNames() []string { return slices.Collect(maps.Keys(gconvStructs)) }
 
-func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
+func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []memberEntry) {
 	if name, _ := e.Val(dwarf.AttrName).(string); e.Tag == dwarf.TagStructType && gconvStructs[name] != [2]string{} {
 		t.structs[e.Offset] = true
 	}
@@ -113,7 +113,11 @@ func (t *gconvTop) read(e *dwarf.Entry, _ dwarf.Tag, _ []*dwarf.Entry) {
 // layout makes the layout from what the walk read (nil when it stopped
 // on err): the static objects' words, and the step's users (read in the
 // same walk, t.users, or by a walk of every entry, readGconvUsers).
-func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, err error) *gconvLayout {
+//
+// sc (d's scanner, or nil) passes by the variables whose type cannot be
+// one of the structures (gconvStructTypeMaybe) without d.Type, which
+// builds the whole type of each: 110,000 allocations for libc's.
+func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, sc *dieScanner, err error) *gconvLayout {
 	if err != nil || len(t.structs) == 0 {
 		return nil
 	}
@@ -126,32 +130,20 @@ func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, err error) *gconvLa
 		return nil
 	}
 	l.fct, l.btowc = fct, btowc
+	var chain *dwarf.Reader // gconvStructTypeMaybe's
+	if sc != nil {
+		chain = d.Reader()
+	}
 	for _, v := range vars {
+		if sc != nil && !gconvStructTypeMaybe(chain, sc, v.typ) {
+			continue
+		}
 		t, err := d.Type(v.typ)
 		if err != nil {
 			continue
 		}
-		count := int64(1)
-		for {
-			switch tt := t.(type) {
-			case *dwarf.QualType:
-				t = tt.Type
-				continue
-			case *dwarf.TypedefType:
-				t = tt.Type
-				continue
-			case *dwarf.ArrayType:
-				if count != 1 || tt.Count < 0 {
-					t = nil
-					break
-				}
-				count, t = tt.Count, tt.Type
-				continue
-			}
-			break
-		}
-		st, ok := t.(*dwarf.StructType)
-		if !ok || gconvStructs[st.StructName] == [2]string{} || st.ByteSize <= 0 {
+		st, count := gconvStructOf(t)
+		if st == nil {
 			continue
 		}
 		names := gconvStructs[st.StructName]
@@ -208,6 +200,62 @@ func (t *gconvTop) layout(file *binfile.File, d *dwarf.Data, err error) *gconvLa
 		l.objects[k] = slices.Compact(l.objects[k])
 	}
 	return l
+}
+
+// gconvStructOf is the struct of gconvStructs that a variable of type t
+// is, or is an array of (count of them), through qualifiers and
+// typedefs; nil if none.
+func gconvStructOf(t dwarf.Type) (*dwarf.StructType, int64) {
+	count := int64(1)
+	for {
+		switch tt := t.(type) {
+		case *dwarf.QualType:
+			t = tt.Type
+			continue
+		case *dwarf.TypedefType:
+			t = tt.Type
+			continue
+		case *dwarf.ArrayType:
+			if count != 1 || tt.Count < 0 {
+				return nil, 0
+			}
+			count, t = tt.Count, tt.Type
+			continue
+		}
+		break
+	}
+	st, ok := t.(*dwarf.StructType)
+	if !ok || gconvStructs[st.StructName] == [2]string{} || st.ByteSize <= 0 {
+		return nil, 0
+	}
+	return st, count
+}
+
+// gconvStructTypeMaybe says whether the type at off may be, once d.Type
+// builds it, one of gconvStructs or an array of one through qualifiers
+// and typedefs (what layout takes): false only where it cannot (its
+// chain, read as gconvStepChainScanned reads one, ends in another tag,
+// or in a struct, union or class of another name), true where it may
+// or where the chain does not read (d.Type decides).
+func gconvStructTypeMaybe(r *dwarf.Reader, sc *dieScanner, off dwarf.Offset) bool {
+	for range 256 {
+		l, ok := chainLinkAt(r, sc, off)
+		if !ok {
+			return true
+		}
+		switch l.tag {
+		case dwarf.TagTypedef, dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType, dwarf.TagArrayType:
+		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
+			return gconvStructs[string(l.name)] != [2]string{}
+		default:
+			return false
+		}
+		if l.next != linkOffset {
+			return l.next == linkOther
+		}
+		off = l.typ
+	}
+	return true
 }
 
 // relocatedWord is the 8-byte word the program reads at addr once the

@@ -120,7 +120,7 @@ func gconvUsersEveryEntry(d *dwarf.Data) []pcRange {
 // d.Type's fails: no step type is missed, and some are found.
 func TestGconvStepChainMatchesType(t *testing.T) {
 	_, libc := libcGraph(t, true)
-	withDebugDWARF(libc.File, func(d *dwarf.Data) {
+	withDebugDWARFScanned(libc.File, func(d *dwarf.Data, sc *dieScanner) {
 		seen := map[dwarf.Offset]bool{}
 		chain := d.Reader()
 		r := d.Reader()
@@ -144,6 +144,9 @@ func TestGconvStepChainMatchesType(t *testing.T) {
 			typ, err := d.Type(off)
 			want := err == nil && gconvStepTyped(typ)
 			got := gconvStepChain(chain, off)
+			if scanned := gconvStepChainScanned(chain, sc, off); scanned != got {
+				t.Errorf("type at %#x: gconvStepChain %d, with the scanner %d", off, got, scanned)
+			}
 			if want {
 				steps++
 			}

@@ -283,16 +283,35 @@ func rtldNamespaceLayout(file *binfile.File) rtldLayout {
 func rtldNamespaceLayoutIn(d *dwarf.Data, sc *dieScanner) rtldLayout {
 	ns, ok1 := memberOffsetsScanned(d, sc, "rtld_global", "_dl_ns")["_dl_ns"]
 	cnt, ok2 := memberOffsetsScanned(d, sc, "link_namespaces", "_ns_nloaded")["_ns_nloaded"]
-	size, ok3 := structSize(d, "link_namespaces")
+	size, ok3 := structSizeScanned(d, sc, "link_namespaces")
 	return rtldLayout{ok: ok1 && ok2 && ok3 && size > cnt, dlNS: ns, stride: size, nloaded: cnt}
 }
 
 // structSize is the byte size of struct name, where every definition
 // agrees on it.
 func structSize(d *dwarf.Data, name string) (int64, bool) {
+	return structSizeScanned(d, nil, name)
+}
+
+// structSizeScanned is structSize that passes by, with the scanner sc of
+// d (nil: none; diescan.go), the entries that cannot be a struct named
+// name: their shape says where the next one starts, or where
+// Reader.SkipChildren would go on from; debug/dwarf reads the others, as
+// before. (ld.so's 70,000 entries were a tenth of the prefetch's
+// allocations.)
+func structSizeScanned(d *dwarf.Data, sc *dieScanner, name string) (int64, bool) {
 	r := d.Reader()
 	size := int64(-1)
+	var pos dwarf.Offset // where the next entry is, when r is not there (0: r is)
 	for {
+		if pos != 0 {
+			if at, ok := sizePassBy(sc, pos, name); ok {
+				pos = at
+				continue
+			}
+			r.Seek(pos)
+			pos = 0
+		}
 		e, err := r.Next()
 		if err != nil || e == nil {
 			break
@@ -305,11 +324,49 @@ func structSize(d *dwarf.Data, name string) (int64, bool) {
 				size = s
 			}
 		}
-		if e.Tag != dwarf.TagCompileUnit && e.Children {
+		if e.Tag == dwarf.TagCompileUnit {
+			continue
+		}
+		if s, ok := sc.shape(e.Offset); ok && s.tag == e.Tag && s.children == e.Children {
+			if pos = nextAfterSkip(s); pos != 0 {
+				continue
+			}
+		}
+		if e.Children {
 			r.SkipChildren()
 		}
 	}
 	return size, size > 0
+}
+
+// sizePassBy says where structSizeScanned goes on from past the entry at
+// pos, which it need not read: one that sc reads and that is neither a
+// compile unit nor a struct that may be named name.
+func sizePassBy(sc *dieScanner, pos dwarf.Offset, name string) (dwarf.Offset, bool) {
+	s, ok := sc.shape(pos)
+	if !ok || s.tag == dwarf.TagCompileUnit || s.tag == dwarf.TagStructType && (!s.nameKnown || string(s.name) == name) {
+		return 0, false
+	}
+	at := nextAfterSkip(s)
+	return at, at != 0
+}
+
+// nextAfterSkip is where the entry after the one shaped s is once
+// Reader.SkipChildren passed its children: its end when it has none,
+// else its DW_AT_sibling when past it; 0 when that is not known (the
+// children would be read) or is not within s's unit.
+func nextAfterSkip(s dieShape) dwarf.Offset {
+	at := s.end
+	if s.children {
+		if !s.hasSibling || s.sibling < s.end {
+			return 0
+		}
+		at = s.sibling
+	}
+	if at < s.unit.start || at >= s.unit.end {
+		return 0
+	}
+	return at
 }
 
 // dataSymbol is the address of m's data object name (any size).

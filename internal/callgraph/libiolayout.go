@@ -157,14 +157,14 @@ func (t *libioTop) readsTag(tag dwarf.Tag) bool {
 
 func (t *libioTop) structNames() []string { return slices.Collect(maps.Keys(libioMembers)) }
 
-func (t *libioTop) read(e *dwarf.Entry, _ dwarf.Tag, members []*dwarf.Entry) {
+func (t *libioTop) read(e *dwarf.Entry, _ dwarf.Tag, members []memberEntry) {
 	switch {
 	case e.Tag == dwarf.TagStructType && e.Children && t.wantsMembers(e, 0):
 		name := e.Val(dwarf.AttrName).(string)
 		off := int64(-1) // the last of its definition's members so named
 		for _, c := range members {
-			if c.Tag == dwarf.TagMember && c.Val(dwarf.AttrName) == libioMembers[name] {
-				if v, ok := c.Val(dwarf.AttrDataMemberLoc).(int64); ok && v >= 0 {
+			if c.tag == dwarf.TagMember && string(c.name) == libioMembers[name] {
+				if v, ok := c.loc, c.hasLoc; ok && v >= 0 {
 					off = v
 				}
 			}
