@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/stackscope/stackscope/internal/frame"
 )
@@ -37,6 +38,19 @@ type Info struct {
 	// the unit being scanned
 	cuBase    uint64
 	cuVersion int
+	// seek reads the entries asked by offset (origins, types): one
+	// Reader for all, where a Reader each cost 37,000 allocations per
+	// load of node's DWARF.
+	seek *dwarf.Reader
+	// origins holds the entries origin read during Load: the abstract
+	// instance of an inline function is the origin of each of its
+	// inlined copies' parameters, read once instead of once per copy.
+	origins map[dwarf.Offset]*dwarf.Entry
+	// mu guards data's type cache and seek once Load has returned: the
+	// lazy types (lazyType) read them when first asked.
+	mu sync.Mutex
+	// eager: see load.
+	eager bool
 }
 
 type global struct {
@@ -60,7 +74,12 @@ type Proto struct {
 // Load reads the DWARF of f. It returns nil when f has no debugging
 // information or it cannot be read: callers then keep the unnarrowed
 // sets.
-func Load(f *elf.File) (info *Info) {
+func Load(f *elf.File) (info *Info) { return load(f, false) }
+
+// load is Load; eager reads as Load did before lazyType and the skipping
+// of C structs' members (mayHoldCode): every type when found, each
+// struct's children. Tests compare the two readings.
+func load(f *elf.File, eager bool) (info *Info) {
 	if f.Section(".debug_info") == nil {
 		return nil
 	}
@@ -75,7 +94,8 @@ func Load(f *elf.File) (info *Info) {
 	if err != nil {
 		return nil
 	}
-	in := &Info{data: d, protos: map[uint64]*Proto{}, ptrSize: 8, arm: f.Machine == elf.EM_ARM}
+	in := &Info{data: d, protos: map[uint64]*Proto{}, ptrSize: 8, arm: f.Machine == elf.EM_ARM,
+		seek: d.Reader(), origins: map[dwarf.Offset]*dwarf.Entry{}, eager: eager}
 	if f.Class == elf.ELFCLASS32 {
 		in.ptrSize = 4
 	}
@@ -98,6 +118,7 @@ func Load(f *elf.File) (info *Info) {
 	sort.Slice(in.units, func(i, j int) bool { return in.units[i].low < in.units[j].low })
 	sort.Slice(in.funcs, func(i, j int) bool { return in.funcs[i].low < in.funcs[j].low })
 	in.locs = locSections{}
+	in.origins = nil
 	return in
 }
 
@@ -132,11 +153,24 @@ func (in *Info) scan() error {
 		case dwarf.TagVariable:
 			in.addGlobal(e)
 		}
-		if e.Children && e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagNamespace &&
-			e.Tag != dwarf.TagLexDwarfBlock && e.Tag != dwarf.TagStructType && e.Tag != dwarf.TagClassType {
+		if e.Children && !mayHoldCode(e.Tag, knr && !in.eager) {
 			r.SkipChildren()
 		}
 	}
+}
+
+// mayHoldCode says whether an entry of tag may have subprograms or
+// variables among its children, which scan reads. A C struct has only
+// members: its children are skipped (node's libuv, all C: 15% fewer
+// allocations in Load).
+func mayHoldCode(tag dwarf.Tag, c bool) bool {
+	switch tag {
+	case dwarf.TagCompileUnit, dwarf.TagNamespace, dwarf.TagLexDwarfBlock:
+		return true
+	case dwarf.TagStructType, dwarf.TagClassType:
+		return !c
+	}
+	return false
 }
 
 func isCPlusPlus(lang int64) bool {
@@ -204,7 +238,11 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 		if depth == 1 {
 			switch c.Tag {
 			case dwarf.TagFormalParameter:
-				p.Params = append(p.Params, in.typeOf(c))
+				if in.eager {
+					p.Params = append(p.Params, in.typeOf(c))
+				} else {
+					p.Params = append(p.Params, in.lazyTypeOf(c))
+				}
 			case dwarf.TagUnspecifiedParameters:
 				p.Variadic = true
 			case dwarf.TagVariable:
@@ -236,8 +274,12 @@ func (in *Info) registerVars(e *dwarf.Entry) []regVar {
 	if len(rv) == 0 {
 		return nil
 	}
-	t := in.typeOf(e)
-	if t == nil {
+	toff, ok := in.typeOffset(e)
+	if !ok {
+		return nil
+	}
+	t := &lazyType{in: in, off: toff}
+	if in.eager && t.get() == nil {
 		return nil
 	}
 	for i := range rv {
@@ -268,11 +310,16 @@ func (in *Info) origin(e *dwarf.Entry) *dwarf.Entry {
 	if !ok {
 		return nil
 	}
-	r := in.data.Reader()
-	r.Seek(off)
-	o, err := r.Next()
+	if o, ok := in.origins[off]; ok {
+		return o
+	}
+	in.seek.Seek(off)
+	o, err := in.seek.Next()
 	if err != nil {
-		return nil
+		o = nil
+	}
+	if in.origins != nil {
+		in.origins[off] = o
 	}
 	return o
 }
@@ -280,21 +327,39 @@ func (in *Info) origin(e *dwarf.Entry) *dwarf.Entry {
 // typeOf returns the type of a parameter or variable, from its own
 // DW_AT_type or its origin's; nil when unknown.
 func (in *Info) typeOf(e *dwarf.Entry) dwarf.Type {
+	if off, ok := in.typeOffset(e); ok {
+		return in.typeAt(off)
+	}
+	return nil
+}
+
+// typeOffset returns the offset of the type entry of a parameter or
+// variable: its own DW_AT_type or its origin's.
+func (in *Info) typeOffset(e *dwarf.Entry) (dwarf.Offset, bool) {
 	for i := 0; i < 4 && e != nil; i++ {
 		if off, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-			return in.typeAt(off)
+			return off, true
 		}
 		e = in.origin(e)
 	}
-	return nil
+	return 0, false
+}
+
+// lazyTypeOf is typeOf read when first asked (see lazyType), nil when e
+// has no type.
+func (in *Info) lazyTypeOf(e *dwarf.Entry) dwarf.Type {
+	off, ok := in.typeOffset(e)
+	if !ok {
+		return nil
+	}
+	return &lazyType{in: in, off: off}
 }
 
 // typeAt returns the type at off; a C++ reference is given as a pointer
 // to what it refers to (debug/dwarf does not model references).
 func (in *Info) typeAt(off dwarf.Offset) dwarf.Type {
-	r := in.data.Reader()
-	r.Seek(off)
-	if e, err := r.Next(); err == nil && e != nil && (e.Tag == dwarf.TagReferenceType || e.Tag == dwarf.TagRvalueReferenceType) {
+	in.seek.Seek(off)
+	if e, err := in.seek.Next(); err == nil && e != nil && (e.Tag == dwarf.TagReferenceType || e.Tag == dwarf.TagRvalueReferenceType) {
 		if to, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
 			if t, err := in.data.Type(to); err == nil {
 				return &dwarf.PtrType{CommonType: dwarf.CommonType{ByteSize: in.ptrSize}, Type: t}
@@ -506,6 +571,8 @@ func (in *Info) wordsAt(declared dwarf.Type, off int64, indexed bool, depth int)
 func strip(t dwarf.Type) dwarf.Type {
 	for i := 0; i < 32; i++ {
 		switch u := t.(type) {
+		case *lazyType:
+			t = u.get()
 		case *dwarf.TypedefType:
 			t = u.Type
 		case *dwarf.QualType:

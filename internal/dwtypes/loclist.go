@@ -12,7 +12,7 @@ import (
 type regVar struct {
 	lo, hi uint64
 	dwreg  int
-	typ    dwarf.Type
+	typ    *lazyType
 }
 
 // locSections holds the raw location-list sections and the .debug_info
@@ -206,8 +206,10 @@ func (in *Info) inRegister(reg int, pc uint64) []dwarf.Type {
 	var out []dwarf.Type
 	for ; i < len(fs) && fs[i].low <= pc; i++ {
 		for _, v := range fs[i].vars {
-			if v.lo <= pc && pc < v.hi && in.decoderReg(v.dwreg) == reg && v.typ != nil {
-				out = append(out, v.typ)
+			if v.lo <= pc && pc < v.hi && in.decoderReg(v.dwreg) == reg {
+				if t := v.typ.get(); t != nil {
+					out = append(out, t)
+				}
 			}
 		}
 	}

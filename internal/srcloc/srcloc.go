@@ -85,7 +85,11 @@ func Load(f *elf.File, path string) (*Table, error) {
 	return load(df, dbgPath)
 }
 
-func load(f *elf.File, source string) (t *Table, err error) {
+func load(f *elf.File, source string) (*Table, error) { return read(f, source, true) }
+
+// read is load; cTopLevel reads only the top-level entries of C units
+// (see readUnit), false every unit's as before (tests compare the two).
+func read(f *elf.File, source string, cTopLevel bool) (t *Table, err error) {
 	// debug/dwarf reports some malformed input by panicking deep inside;
 	// a corrupt line table must cost the locations, not the analysis.
 	defer func() {
@@ -131,7 +135,8 @@ func load(f *elf.File, source string) (t *Table, err error) {
 			}
 		}
 		if cu.Children {
-			if err := decls.readUnit(d, r, files); err != nil {
+			lang, _ := cu.Val(dwarf.AttrLanguage).(int64)
+			if err := decls.readUnit(d, r, files, cTopLevel && isC(lang)); err != nil {
 				return nil, fmt.Errorf("%s: DWARF: %v", source, err)
 			}
 		}
