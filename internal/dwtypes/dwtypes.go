@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stackscope/stackscope/internal/dieread"
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
@@ -38,14 +39,13 @@ type Info struct {
 	// the unit being scanned
 	cuBase    uint64
 	cuVersion int
-	// seek reads the entries asked by offset (origins, types): one
-	// Reader for all, where a Reader each cost 37,000 allocations per
-	// load of node's DWARF.
+	// dies reads the entries during Load (see package dieread: with
+	// debug/dwarf's Reader, an Entry allocated per entry was 80% of the
+	// allocations of Load).
+	dies *dieread.Reader
+	// seek reads the types by offset: one Reader for all, where a Reader
+	// each cost 37,000 allocations per load of node's DWARF.
 	seek *dwarf.Reader
-	// origins holds the entries origin read during Load: the abstract
-	// instance of an inline function is the origin of each of its
-	// inlined copies' parameters, read once instead of once per copy.
-	origins map[dwarf.Offset]*dwarf.Entry
 	// mu guards data's type cache and seek once Load has returned: the
 	// lazy types (lazyType) read them when first asked.
 	mu sync.Mutex
@@ -95,7 +95,7 @@ func load(f *elf.File, eager bool) (info *Info) {
 		return nil
 	}
 	in := &Info{data: d, protos: map[uint64]*Proto{}, ptrSize: 8, arm: f.Machine == elf.EM_ARM,
-		seek: d.Reader(), origins: map[dwarf.Offset]*dwarf.Entry{}, eager: eager}
+		seek: d.Reader(), eager: eager}
 	if f.Class == elf.ELFCLASS32 {
 		in.ptrSize = 4
 	}
@@ -111,6 +111,12 @@ func load(f *elf.File, eager bool) (info *Info) {
 		return nil
 	}
 	in.locs = locSections{info: section(".debug_info"), loc: section(".debug_loc"), loclists: section(".debug_loclists"), addrSize: int(in.ptrSize)}
+	if eager {
+		in.dies = dieread.New(d, dieread.Sections{}) // every entry read by debug/dwarf
+	} else {
+		in.dies = dieread.New(d, dieread.Sections{Info: in.locs.info, Abbrev: section(".debug_abbrev"),
+			Str: section(".debug_str"), LineStr: section(".debug_line_str")})
+	}
 	if err := in.scan(); err != nil {
 		return nil
 	}
@@ -118,31 +124,35 @@ func load(f *elf.File, eager bool) (info *Info) {
 	sort.Slice(in.units, func(i, j int) bool { return in.units[i].low < in.units[j].low })
 	sort.Slice(in.funcs, func(i, j int) bool { return in.funcs[i].low < in.funcs[j].low })
 	in.locs = locSections{}
-	in.origins = nil
+	in.dies = nil
 	return in
 }
 
 // scan walks every compilation unit once for subprograms with code,
 // global variables at fixed addresses and the units' languages.
 func (in *Info) scan() error {
-	r := in.data.Reader()
+	r := in.dies
 	cplusplus, knr := false, false
 	for {
-		e, err := r.Next()
+		e, ok, err := r.Next()
 		if err != nil {
 			return err
 		}
-		if e == nil {
+		if !ok {
 			return nil
 		}
 		switch e.Tag {
 		case dwarf.TagCompileUnit:
-			lang, _ := e.Val(dwarf.AttrLanguage).(int64)
+			cu, err := r.Full(e)
+			if err != nil || cu == nil {
+				return fmt.Errorf("unit at %#x does not read: %v", e.Offset, err)
+			}
+			lang, _ := cu.Val(dwarf.AttrLanguage).(int64)
 			cplusplus = isCPlusPlus(lang)
 			knr = isC(lang)
-			in.cuBase, _ = e.Val(dwarf.AttrLowpc).(uint64)
+			in.cuBase, _ = cu.Val(dwarf.AttrLowpc).(uint64)
 			in.cuVersion = in.locs.unitVersion(e.Offset)
-			if ranges, err := in.data.Ranges(e); err == nil {
+			if ranges, err := in.data.Ranges(cu); err == nil {
 				for _, rg := range ranges {
 					in.units = append(in.units, unit{rg[0], rg[1], cplusplus})
 				}
@@ -195,13 +205,15 @@ func isC(lang int64) bool {
 }
 
 // addSubprogram records the prototype of a subprogram that has code.
-func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
+func (in *Info) addSubprogram(r *dieread.Reader, e dieread.Entry, knr bool) {
 	var entries []uint64
-	if low, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
-		entries = append(entries, low)
-	} else if ranges, err := in.data.Ranges(e); err == nil {
-		for _, rg := range ranges {
-			entries = append(entries, rg[0])
+	if e.HasLowpc {
+		entries = append(entries, e.Lowpc)
+	} else if e.HasRanges { // (without either Ranges has none)
+		if ranges, err := in.ranges(e); err == nil {
+			for _, rg := range ranges {
+				entries = append(entries, rg[0])
+			}
 		}
 	}
 	if !e.Children {
@@ -219,7 +231,7 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 		if len(vars) == 0 {
 			return
 		}
-		ranges, err := in.data.Ranges(e)
+		ranges, err := in.ranges(e)
 		if err != nil {
 			return
 		}
@@ -229,8 +241,8 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 	}()
 	depth := 1
 	for depth > 0 {
-		c, err := r.Next()
-		if err != nil || c == nil {
+		c, ok, err := r.Next()
+		if err != nil || !ok {
 			return
 		}
 		if c.Tag == 0 {
@@ -272,16 +284,11 @@ func (in *Info) addSubprogram(r *dwarf.Reader, e *dwarf.Entry, knr bool) {
 
 // registerVars returns where the location list of a variable or
 // parameter puts it in a register, with its type.
-func (in *Info) registerVars(e *dwarf.Entry) []regVar {
-	f := e.AttrField(dwarf.AttrLocation)
-	if f == nil || f.Class != dwarf.ClassLocListPtr {
+func (in *Info) registerVars(e dieread.Entry) []regVar {
+	if !e.HasLocList {
 		return nil
 	}
-	off, ok := f.Val.(int64)
-	if !ok {
-		return nil
-	}
-	rv := in.locs.regEntries(in.cuVersion, off, in.cuBase)
+	rv := in.locs.regEntries(in.cuVersion, e.LocList, in.cuBase)
 	if len(rv) == 0 {
 		return nil
 	}
@@ -301,43 +308,42 @@ func (in *Info) registerVars(e *dwarf.Entry) []regVar {
 
 // prototyped says whether a C function was declared with a prototype,
 // looking through its declaration.
-func (in *Info) prototyped(e *dwarf.Entry) bool {
-	for i := 0; i < 4 && e != nil; i++ {
-		if v, ok := e.Val(dwarf.AttrPrototyped).(bool); ok && v {
+func (in *Info) prototyped(e dieread.Entry) bool {
+	ok := true
+	for i := 0; i < 4 && ok; i++ {
+		if e.Prototyped {
 			return true
 		}
-		e = in.origin(e)
+		e, ok = in.origin(e)
 	}
 	return false
 }
 
 // origin returns the DIE e completes (DW_AT_specification, or
-// DW_AT_abstract_origin for an out-of-line instance), or nil.
-func (in *Info) origin(e *dwarf.Entry) *dwarf.Entry {
-	off, ok := e.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+// DW_AT_abstract_origin for an out-of-line instance); false if none.
+func (in *Info) origin(e dieread.Entry) (dieread.Entry, bool) {
+	off, ok := e.Origin, e.HasOrigin
 	if !ok {
-		off, ok = e.Val(dwarf.AttrSpecification).(dwarf.Offset)
+		off, ok = e.Spec, e.HasSpec
 	}
 	if !ok {
-		return nil
+		return dieread.Entry{}, false
 	}
-	if o, ok := in.origins[off]; ok {
-		return o
+	return in.dies.At(off)
+}
+
+// ranges is debug/dwarf's Ranges of e.
+func (in *Info) ranges(e dieread.Entry) ([][2]uint64, error) {
+	full, err := in.dies.Full(e)
+	if err != nil || full == nil {
+		return nil, fmt.Errorf("entry at %#x does not read: %v", e.Offset, err)
 	}
-	in.seek.Seek(off)
-	o, err := in.seek.Next()
-	if err != nil {
-		o = nil
-	}
-	if in.origins != nil {
-		in.origins[off] = o
-	}
-	return o
+	return in.data.Ranges(full)
 }
 
 // typeOf returns the type of a parameter or variable, from its own
 // DW_AT_type or its origin's; nil when unknown.
-func (in *Info) typeOf(e *dwarf.Entry) dwarf.Type {
+func (in *Info) typeOf(e dieread.Entry) dwarf.Type {
 	if off, ok := in.typeOffset(e); ok {
 		return in.typeAt(off)
 	}
@@ -346,19 +352,20 @@ func (in *Info) typeOf(e *dwarf.Entry) dwarf.Type {
 
 // typeOffset returns the offset of the type entry of a parameter or
 // variable: its own DW_AT_type or its origin's.
-func (in *Info) typeOffset(e *dwarf.Entry) (dwarf.Offset, bool) {
-	for i := 0; i < 4 && e != nil; i++ {
-		if off, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-			return off, true
+func (in *Info) typeOffset(e dieread.Entry) (dwarf.Offset, bool) {
+	ok := true
+	for i := 0; i < 4 && ok; i++ {
+		if e.HasType {
+			return e.Type, true
 		}
-		e = in.origin(e)
+		e, ok = in.origin(e)
 	}
 	return 0, false
 }
 
 // lazyTypeOf is typeOf read when first asked (see lazyType), nil when e
 // has no type.
-func (in *Info) lazyTypeOf(e *dwarf.Entry) dwarf.Type {
+func (in *Info) lazyTypeOf(e dieread.Entry) dwarf.Type {
 	off, ok := in.typeOffset(e)
 	if !ok {
 		return nil
@@ -386,9 +393,9 @@ func (in *Info) typeAt(off dwarf.Offset) dwarf.Type {
 }
 
 // addGlobal records a variable whose location is a fixed address.
-func (in *Info) addGlobal(e *dwarf.Entry) {
-	loc, ok := e.Val(dwarf.AttrLocation).([]byte)
-	if !ok || int64(len(loc)) != 1+in.ptrSize || loc[0] != 0x03 { // DW_OP_addr
+func (in *Info) addGlobal(e dieread.Entry) {
+	loc := e.LocExpr
+	if int64(len(loc)) != 1+in.ptrSize || loc[0] != 0x03 { // DW_OP_addr
 		return
 	}
 	addr := uint64(0)
