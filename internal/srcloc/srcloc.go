@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/stackscope/stackscope/internal/dieread"
 )
 
 // Location is a place in the source.
@@ -88,7 +90,9 @@ func Load(f *elf.File, path string) (*Table, error) {
 func load(f *elf.File, source string) (*Table, error) { return read(f, source, true) }
 
 // read is load; cTopLevel reads only the top-level entries of C units
-// (see readUnit), false every unit's as before (tests compare the two).
+// (see readUnit) and decodes the entries with package dieread; false
+// reads every unit's entries, all with debug/dwarf, as before (tests
+// compare the two).
 func read(f *elf.File, source string, cTopLevel bool) (t *Table, err error) {
 	// debug/dwarf reports some malformed input by panicking deep inside;
 	// a corrupt line table must cost the locations, not the analysis.
@@ -104,18 +108,27 @@ func read(f *elf.File, source string, cTopLevel bool) (t *Table, err error) {
 	t = &Table{Source: source, funcs: map[uint64]Location{}, compDirs: map[string]string{}}
 	fileIndex := map[string]int32{}
 	decls := declarations{byOffset: map[dwarf.Offset]decl{}}
-	r := d.Reader()
+	var sections dieread.Sections
+	if cTopLevel {
+		sections = dieread.Sections{Info: sectionData(f, ".debug_info"), Abbrev: sectionData(f, ".debug_abbrev"),
+			Str: sectionData(f, ".debug_str"), LineStr: sectionData(f, ".debug_line_str")}
+	}
+	r := dieread.New(d, sections)
 	for {
-		cu, err := r.Next()
+		top, ok, err := r.Next()
 		if err != nil {
 			return nil, fmt.Errorf("%s: DWARF: %v", source, err)
 		}
-		if cu == nil {
+		if !ok {
 			break
 		}
-		if cu.Tag != dwarf.TagCompileUnit && cu.Tag != dwarf.TagPartialUnit {
+		if top.Tag != dwarf.TagCompileUnit && top.Tag != dwarf.TagPartialUnit {
 			r.SkipChildren()
 			continue
+		}
+		cu, err := r.Full(top)
+		if err != nil || cu == nil {
+			return nil, fmt.Errorf("%s: DWARF: unit at %#x: %v", source, top.Offset, err)
 		}
 		lr, err := d.LineReader(cu)
 		if err != nil {
@@ -283,3 +296,14 @@ func buildID(f *elf.File) []byte {
 }
 
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
+
+// sectionData returns the bytes of f's section name, nil if none (or
+// they do not read: dieread then leaves the entries to debug/dwarf).
+func sectionData(f *elf.File, name string) []byte {
+	if s := f.Section(name); s != nil {
+		if b, err := s.Data(); err == nil {
+			return b
+		}
+	}
+	return nil
+}
