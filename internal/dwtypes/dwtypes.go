@@ -51,6 +51,8 @@ type Info struct {
 	mu sync.Mutex
 	// eager: see load.
 	eager bool
+	// lazies is the block newLazyType takes lazy types from.
+	lazies []lazyType
 }
 
 type global struct {
@@ -206,7 +208,8 @@ func isC(lang int64) bool {
 
 // addSubprogram records the prototype of a subprogram that has code.
 func (in *Info) addSubprogram(r *dieread.Reader, e dieread.Entry, knr bool) {
-	var entries []uint64
+	var first [1]uint64
+	entries := first[:0]
 	if e.HasLowpc {
 		entries = append(entries, e.Lowpc)
 	} else if e.HasRanges { // (without either Ranges has none)
@@ -250,7 +253,7 @@ func (in *Info) addSubprogram(r *dieread.Reader, e dieread.Entry, knr bool) {
 			continue
 		}
 		if c.Tag == dwarf.TagFormalParameter || c.Tag == dwarf.TagVariable {
-			vars = append(vars, in.registerVars(c)...)
+			vars = in.registerVars(vars, c)
 		}
 		if depth == 1 {
 			switch c.Tag {
@@ -282,28 +285,29 @@ func (in *Info) addSubprogram(r *dieread.Reader, e dieread.Entry, knr bool) {
 	}
 }
 
-// registerVars returns where the location list of a variable or
+// registerVars appends to vars where the location list of a variable or
 // parameter puts it in a register, with its type.
-func (in *Info) registerVars(e dieread.Entry) []regVar {
+func (in *Info) registerVars(vars []regVar, e dieread.Entry) []regVar {
 	if !e.HasLocList {
-		return nil
+		return vars
 	}
-	rv := in.locs.regEntries(in.cuVersion, e.LocList, in.cuBase)
-	if len(rv) == 0 {
-		return nil
+	n := len(vars)
+	vars = in.locs.regEntries(vars, in.cuVersion, e.LocList, in.cuBase)
+	if len(vars) == n {
+		return vars
 	}
 	toff, ok := in.typeOffset(e)
 	if !ok {
-		return nil
+		return vars[:n]
 	}
-	t := &lazyType{in: in, off: toff}
+	t := in.newLazyType(toff)
 	if in.eager && t.get() == nil {
-		return nil
+		return vars[:n]
 	}
-	for i := range rv {
-		rv[i].typ = t
+	for i := n; i < len(vars); i++ {
+		vars[i].typ = t
 	}
-	return rv
+	return vars
 }
 
 // prototyped says whether a C function was declared with a prototype,
@@ -370,7 +374,7 @@ func (in *Info) lazyTypeOf(e dieread.Entry) dwarf.Type {
 	if !ok {
 		return nil
 	}
-	return &lazyType{in: in, off: off}
+	return in.newLazyType(off)
 }
 
 // typeAt returns the type at off; a C++ reference is given as a pointer
