@@ -120,3 +120,42 @@ func TestLazySameAsEagerNode(t *testing.T) {
 	}
 	sameAsEager(t, f)
 }
+
+// TestLazyTypesConcurrently: the lazy types are read from several
+// goroutines at once (the call graph's queries may be): run with -race.
+func TestLazyTypesConcurrently(t *testing.T) {
+	testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/types.c")
+	out := filepath.Join(dir, "types")
+	testutil.Run(t, dir, "gcc", "-g", "-O2", "-o", out, src)
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in := Load(f)
+	if in == nil {
+		t.Fatal("no types")
+	}
+	want := describe(load(f, true))
+	done := make(chan string)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for _, p := range in.protos {
+				for _, pt := range p.Params {
+					class(pt)
+				}
+			}
+			for _, fv := range in.funcs {
+				in.inRegister(in.decoderReg(fv.vars[0].dwreg), fv.vars[0].lo)
+			}
+			done <- describe(in)
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if got := <-done; got != want {
+			t.Errorf("goroutine %d read:\n%s\nwant:\n%s", i, got, want)
+		}
+	}
+}
