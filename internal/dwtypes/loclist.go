@@ -12,7 +12,7 @@ import (
 type regVar struct {
 	lo, hi uint64
 	dwreg  int
-	typ    dwarf.Type
+	typ    *lazyType
 }
 
 // locSections holds the raw location-list sections and the .debug_info
@@ -50,16 +50,17 @@ func (s *locSections) unitVersion(off dwarf.Offset) int {
 	return 0
 }
 
-// regEntries returns the ranges of the location list at off in which the
+// regEntries appends to dst the ranges of the location list at off in which the
 // value is wholly in one register (DW_OP_regN, DW_OP_regx). Lists that use
 // forms needing .debug_addr (split DWARF) give nothing.
-func (s *locSections) regEntries(version int, off int64, base uint64) (out []regVar) {
+func (s *locSections) regEntries(dst []regVar, version int, off int64, base uint64) (out []regVar) {
 	if version == 5 {
-		return s.regEntries5(off, base)
+		return s.regEntries5(dst, off, base)
 	}
+	out = dst
 	d := s.loc
 	if off < 0 || int(off) >= len(d) {
-		return nil
+		return out
 	}
 	p := int(off)
 	n := s.addrSize
@@ -91,10 +92,11 @@ func (s *locSections) regEntries(version int, off int64, base uint64) (out []reg
 	return out
 }
 
-func (s *locSections) regEntries5(off int64, base uint64) (out []regVar) {
+func (s *locSections) regEntries5(dst []regVar, off int64, base uint64) (out []regVar) {
+	out = dst
 	d := s.loclists
 	if off < 0 || int(off) >= len(d) {
-		return nil
+		return out
 	}
 	p := int(off)
 	uleb := func() (uint64, bool) {
@@ -206,8 +208,10 @@ func (in *Info) inRegister(reg int, pc uint64) []dwarf.Type {
 	var out []dwarf.Type
 	for ; i < len(fs) && fs[i].low <= pc; i++ {
 		for _, v := range fs[i].vars {
-			if v.lo <= pc && pc < v.hi && in.decoderReg(v.dwreg) == reg && v.typ != nil {
-				out = append(out, v.typ)
+			if v.lo <= pc && pc < v.hi && in.decoderReg(v.dwreg) == reg {
+				if t := v.typ.get(); t != nil {
+					out = append(out, t)
+				}
 			}
 		}
 	}
