@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/dwarf"
 	"debug/elf"
+	"encoding/binary"
 	"os"
 	"reflect"
 	"testing"
@@ -100,4 +101,9 @@ func TestSectionDataMatchesData(t *testing.T) {
 		changed[at] ^= 0x5a
 		check(changed)
 	}
+	// A compression header that claims more than a deflate stream of
+	// that size can give (1 TiB): no allocation of it, the error Data's.
+	huge := bytes.Clone(raw)
+	binary.LittleEndian.PutUint64(huge[abbrev.Offset+8:], 1<<40)
+	check(huge)
 }

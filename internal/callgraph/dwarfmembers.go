@@ -145,6 +145,11 @@ func debugEntriesSectionsFrom(f *elf.File, file io.ReaderAt) (*dwarf.Data, map[s
 // -> 31.5 ms, median of 15). Anything else
 // (file nil, another compression, a header or bytes that do not read)
 // is Data's.
+// maxDeflateRatio bounds how much larger than its compressed bytes a
+// deflate stream inflates (1032 to 1 at most: RFC 1951's longest match,
+// 258 bytes, in a code of at least 2 bits).
+const maxDeflateRatio = 1032
+
 func sectionData(f *elf.File, s *elf.Section, file io.ReaderAt, buf *[]byte) ([]byte, error) {
 	if file == nil || s.Flags&elf.SHF_COMPRESSED == 0 || s.Flags&elf.SHF_ALLOC != 0 || s.Type == elf.SHT_NOBITS {
 		return s.Data()
@@ -162,6 +167,12 @@ func sectionData(f *elf.File, s *elf.Section, file io.ReaderAt, buf *[]byte) ([]
 		return s.Data()
 	}
 	n := int(s.FileSize - header)
+	if s.Size > uint64(n)*maxDeflateRatio+maxDeflateRatio {
+		// A size no deflate stream of n bytes reaches (a corrupt or
+		// hostile header): Data reads it in steps and fails without
+		// allocating it first.
+		return s.Data()
+	}
 	if cap(*buf) < n {
 		*buf = make([]byte, n)
 	}
