@@ -295,7 +295,7 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 // manyHeapLimit is the Go heap's soft limit in a run over many files
 // (unless GOMEMLIMIT sets one): such a run keeps every library it opened,
 // and between two collections the heap may grow to several times what is
-// live (main sets GOGC=400), which over all of /usr/bin, two programs at
+// live (main's gcPercent; 400 then), which over all of /usr/bin, two programs at
 // once, was 5 GB for about 2 GB live. Near the limit the collector runs
 // more often instead. It replaces main's soft limit for good
 // (fixMemoryLimit): that one (768 MiB) follows the live heap at 3/2 once

@@ -28,16 +28,16 @@ func fixMemoryLimit(n int64) {
 	debug.SetMemoryLimit(n)
 }
 
-// softMemoryLimit keeps the heap that SetGCPercent(400) lets grow to five
-// times the live heap under a soft limit of base bytes, and once the live
+// softMemoryLimit keeps the heap that SetGCPercent(gcPercent) lets grow to
+// several times the live heap under a soft limit of base bytes, and once the live
 // heap passes two thirds of base, under a limit that follows it at 3/2 of
 // the live heap (read every 20 ms). A limit near or under the live heap
 // makes the collector run without a pause: libLLVM-15 (900 MB live then)
 // took 80 s of CPU under a 768 MiB limit instead of 23, and 37 s under a
 // limit kept at twice its live heap. Lifting the limit altogether once the
 // live heap passed two thirds of base (as this did until the seventh speed
-// pass) let the percentage alone rule, and a heap that reached five times
-// the live heap: libLLVM-15's live heap peaks at 490-515 MB, right at that
+// pass) let the percentage alone rule (400 then), and a heap that reached
+// five times the live heap: libLLVM-15's live heap peaks at 490-515 MB, right at that
 // point, and its RSS was 925 MiB in the runs that held and 1.8-2.0 GiB in
 // those that lifted. Following the live heap keeps half of it free between
 // collections, which spaces them out, without the cliff.
