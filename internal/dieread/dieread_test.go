@@ -113,12 +113,13 @@ func TestSameAsDebugDWARFNode(t *testing.T) {
 	}
 }
 
-// buildFixture compiles testdata/types.c with gcc and flags.
+// buildFixture compiles dwtypes' C fixture (internal/dwtypes/testdata/types.c)
+// with gcc and flags.
 func buildFixture(t testing.TB, flags ...string) *elf.File {
 	t.Helper()
 	testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/types.c")
+	src, _ := filepath.Abs("../dwtypes/testdata/types.c")
 	out := filepath.Join(dir, "types")
 	testutil.Run(t, dir, "gcc", append(append([]string{"-g", "-O2"}, flags...), "-o", out, src)...)
 	f, err := elf.Open(out)
