@@ -20,19 +20,9 @@ import (
 // depth says: die (calls exit) from level 1, fatal (calls die) from
 // level 2, fatal_deep (calls fatal) at no level; may_die returns.
 func TestNeverAcrossLevels(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/noreturn_levels.c")
-	bin := filepath.Join(dir, "noreturn_levels")
-	testutil.Run(t, dir, gcc, "-O1", "-fno-inline", "-o", bin, src)
-	libc := strings.TrimSpace(testutil.Run(t, dir, gcc, "-print-file-name=libc.so.6"))
+	bin, libc := noReturnFixtures(t)
 	for _, path := range []string{bin, libc} {
-		f, err := binfile.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
+		f, g := noReturnGraph(t, path)
 		// The reference: each level's answers from that level's cache
 		// alone (what never did before known).
 		ref := newFileCalls()
@@ -84,4 +74,28 @@ func TestNeverAcrossLevels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// noReturnFixtures builds testdata/noreturn_levels.c (-O1, no inlining:
+// its wrappers stay calls) and finds the C library gcc links.
+func noReturnFixtures(t *testing.T) (bin, libc string) {
+	t.Helper()
+	gcc := testutil.RequireTool(t, "gcc")
+	dir := t.TempDir()
+	src, _ := filepath.Abs("testdata/noreturn_levels.c")
+	bin = filepath.Join(dir, "noreturn_levels")
+	testutil.Run(t, dir, gcc, "-O1", "-fno-inline", "-o", bin, src)
+	return bin, strings.TrimSpace(testutil.Run(t, dir, gcc, "-print-file-name=libc.so.6"))
+}
+
+// noReturnGraph opens path (closed when the test ends) and builds its
+// graph.
+func noReturnGraph(t *testing.T, path string) (*binfile.File, *Graph) {
+	t.Helper()
+	f, err := binfile.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, Build(f, x86.Decoder{}, Options{StackAlign: 16})
 }

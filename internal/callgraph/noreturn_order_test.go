@@ -2,13 +2,10 @@ package callgraph
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/isa"
 	"github.com/stackscope/stackscope/internal/isa/x86"
-	"github.com/stackscope/stackscope/internal/testutil"
 )
 
 // countingDecoder is x86's decoder, counting the instructions
@@ -31,19 +28,9 @@ func (d countingDecoder) DecodeSweep(code []byte, pc uint64, eff *isa.Effect) er
 // it decodes fewer instructions (most functions return, and a branch
 // reaches a return sooner).
 func TestNeverBranchFirst(t *testing.T) {
-	gcc := testutil.RequireTool(t, "gcc")
-	dir := t.TempDir()
-	src, _ := filepath.Abs("testdata/noreturn_levels.c")
-	bin := filepath.Join(dir, "noreturn_levels")
-	testutil.Run(t, dir, gcc, "-O1", "-fno-inline", "-o", bin, src)
-	libc := strings.TrimSpace(testutil.Run(t, dir, gcc, "-print-file-name=libc.so.6"))
+	bin, libc := noReturnFixtures(t)
 	for _, path := range []string{bin, libc} {
-		f, err := binfile.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		g := Build(f, x86.Decoder{}, Options{StackAlign: 16})
+		f, g := noReturnGraph(t, path)
 		var decoded int
 		g.Decoder = countingDecoder{n: &decoded}
 		ends := 0
