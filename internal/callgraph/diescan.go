@@ -363,6 +363,24 @@ const (
 	readEntry          // an entry
 )
 
+// nextAfterSkip is where the entry after the one shaped s is once
+// Reader.SkipChildren passed its children: its end when it has none,
+// else its DW_AT_sibling when past it; 0 when that is not known (the
+// children would be read) or is not within s's unit.
+func nextAfterSkip(s dieShape) dwarf.Offset {
+	at := s.end
+	if s.children {
+		if !s.hasSibling || s.sibling < s.end {
+			return 0
+		}
+		at = s.sibling
+	}
+	if at < s.unit.start || at >= s.unit.end {
+		return 0
+	}
+	return at
+}
+
 // read reads the entry at off: its shape, or for a null entry only its
 // end (and unit).
 func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {

@@ -91,33 +91,16 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 		}
 		return true
 	}
-	// next says where the entry after the top-level entry shaped s is
-	// once the walk skips its children (0: sc cannot say; r reads on).
-	next := func(s dieShape) dwarf.Offset {
-		at := s.end
-		if s.children {
-			// Reader.SkipChildren goes to DW_AT_sibling when it is past
-			// the entry, and reads the children otherwise.
-			if !s.hasSibling || s.sibling < s.end {
-				return 0
-			}
-			at = s.sibling
-		}
-		if at < s.unit.start || at >= s.unit.end {
-			return 0 // (the next unit's, or none: r reads on)
-		}
-		return at
-	}
 	for {
 		if pos != 0 {
 			if s, ok := sc.shape(pos); ok && passBy(s) {
-				if at := next(s); at != 0 {
+				if at := nextAfterSkip(s); at != 0 {
 					users.see(&dwarf.Entry{Offset: pos, Tag: s.tag, Children: s.children})
 					pos = at
 					continue
 				}
 			} else if ok && !functionsRead {
-				if at, ok := users.topScanned(sc, pos, s, next); ok {
+				if at, ok := users.topScanned(sc, pos, s); ok {
 					pos = at
 					continue
 				}
@@ -181,7 +164,7 @@ func walkTopLevelScanned(d *dwarf.Data, sc *dieScanner, users *usersBeside, read
 				// Go on from the entry after it by its shape, where sc
 				// reads it: the entries that follow may be passed by.
 				if s, ok := sc.shape(e.Offset); ok && s.tag == e.Tag && s.children == e.Children {
-					if pos = next(s); pos != 0 {
+					if pos = nextAfterSkip(s); pos != 0 {
 						continue
 					}
 				}

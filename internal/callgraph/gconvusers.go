@@ -547,7 +547,7 @@ func (b *usersBeside) bodyScanned(sc *dieScanner, e dieShape) (dwarf.Offset, boo
 // without children, the entry after it is not known), and then it has
 // changed nothing (the walk reads it with debug/dwarf, as before). It
 // returns where the entry after it is.
-func (b *usersBeside) topScanned(sc *dieScanner, off dwarf.Offset, e dieShape, next func(dieShape) dwarf.Offset) (dwarf.Offset, bool) {
+func (b *usersBeside) topScanned(sc *dieScanner, off dwarf.Offset, e dieShape) (dwarf.Offset, bool) {
 	if b == nil || b.failed || !b.inUnit || b.expect != 0 && b.expect != off ||
 		e.tag != dwarf.TagSubprogram || !e.pcKnown {
 		return 0, false
@@ -559,7 +559,7 @@ func (b *usersBeside) topScanned(sc *dieScanner, off dwarf.Offset, e dieShape, n
 		if at, found, ok = b.scanBody(sc, e); !ok {
 			return 0, false
 		}
-	} else if at = next(e); at == 0 {
+	} else if at = nextAfterSkip(e); at == 0 {
 		return 0, false
 	}
 	b.expect = 0

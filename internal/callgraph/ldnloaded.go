@@ -351,24 +351,6 @@ func sizePassBy(sc *dieScanner, pos dwarf.Offset, name string) (dwarf.Offset, bo
 	return at, at != 0
 }
 
-// nextAfterSkip is where the entry after the one shaped s is once
-// Reader.SkipChildren passed its children: its end when it has none,
-// else its DW_AT_sibling when past it; 0 when that is not known (the
-// children would be read) or is not within s's unit.
-func nextAfterSkip(s dieShape) dwarf.Offset {
-	at := s.end
-	if s.children {
-		if !s.hasSibling || s.sibling < s.end {
-			return 0
-		}
-		at = s.sibling
-	}
-	if at < s.unit.start || at >= s.unit.end {
-		return 0
-	}
-	return at
-}
-
 // dataSymbol is the address of m's data object name (any size).
 func dataSymbol(m *Module, name string) (uint64, bool) {
 	for _, s := range m.File.Symbols() {
