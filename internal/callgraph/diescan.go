@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"slices"
 	"sort"
+
+	"github.com/stackscope/stackscope/internal/dieread"
 )
 
 // The shape of a DWARF entry without debug/dwarf's decoding of it. The
@@ -256,7 +258,7 @@ func (s *dieScanner) parseScanAbbrevs(abbrev []byte, off uint64) scanAbbrevTable
 			if dwarf.Attr(attr) == attrNoreturn {
 				a.noReturnAttr = true
 			}
-			if form == formImplicitConst {
+			if form == dieread.FormImplicitConst {
 				if _, ok := uleb(&b); !ok {
 					return scanAbbrevTable{}
 				}
@@ -310,43 +312,6 @@ func (a *scanAbbrev) note(attr dwarf.Attr, i int32) {
 		*at = i
 	}
 }
-
-// The forms dieScanner reads (DWARF 5, 7.5.6).
-const (
-	formAddr          = 0x01
-	formBlock2        = 0x03
-	formBlock4        = 0x04
-	formData2         = 0x05
-	formData4         = 0x06
-	formData8         = 0x07
-	formString        = 0x08
-	formBlock         = 0x09
-	formBlock1        = 0x0a
-	formData1         = 0x0b
-	formFlag          = 0x0c
-	formSdata         = 0x0d
-	formStrp          = 0x0e
-	formUdata         = 0x0f
-	formRefAddr       = 0x10
-	formRef1          = 0x11
-	formRef2          = 0x12
-	formRef4          = 0x13
-	formRef8          = 0x14
-	formRefUdata      = 0x15
-	formSecOffset     = 0x17
-	formExprloc       = 0x18
-	formFlagPresent   = 0x19
-	formRefSup4       = 0x1c
-	formStrpSup       = 0x1d
-	formData16        = 0x1e
-	formLineStrp      = 0x1f
-	formRefSig8       = 0x20
-	formImplicitConst = 0x21
-	formLoclistx      = 0x22
-	formRefSup8       = 0x24
-	formGNURefAlt     = 0x1f20
-	formGNUStrpAlt    = 0x1f21
-)
 
 // shape reads the entry at off; false when it cannot say what
 // debug/dwarf would read there (see above), off is not in a unit's
@@ -419,26 +384,26 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		var ref uint64
 		isRef := false
 		switch form {
-		case formAddr:
+		case dieread.FormAddr:
 			if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
 				return dieShape{}, readUnknown
 			}
 			n = u.asize
-		case formData1, formFlag, formRef1:
+		case dieread.FormData1, dieread.FormFlag, dieread.FormRef1:
 			n = 1
-		case formData2, formRef2:
+		case dieread.FormData2, dieread.FormRef2:
 			n = 2
-		case formData4, formRef4, formRefSup4:
+		case dieread.FormData4, dieread.FormRef4, dieread.FormRefSup4:
 			n = 4
-		case formData8, formRef8, formRefSig8, formRefSup8:
+		case dieread.FormData8, dieread.FormRef8, dieread.FormRefSig8, dieread.FormRefSup8:
 			n = 8
-		case formData16:
+		case dieread.FormData16:
 			n = 16
-		case formFlagPresent, formImplicitConst:
+		case dieread.FormFlagPresent, dieread.FormImplicitConst:
 			n = 0
-		case formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+		case dieread.FormSecOffset, dieread.FormStrpSup, dieread.FormGNURefAlt, dieread.FormGNUStrpAlt:
 			n = offSize
-		case formRefAddr:
+		case dieread.FormRefAddr:
 			n = offSize
 			if u.vers == 2 {
 				if u.asize != 1 && u.asize != 2 && u.asize != 4 && u.asize != 8 {
@@ -446,7 +411,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				}
 				n = u.asize
 			}
-		case formStrp, formLineStrp:
+		case dieread.FormStrp, dieread.FormLineStrp:
 			if len(b) < offSize {
 				return dieShape{}, readUnknown
 			}
@@ -457,7 +422,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				at = uint64(binary.LittleEndian.Uint32(b))
 			}
 			end, str := s.strEnd, s.str
-			if form == formLineStrp {
+			if form == dieread.FormLineStrp {
 				end, str = s.lineStrEnd, s.lineStr
 			}
 			if at >= uint64(end) { // (no NUL after it: debug/dwarf fails)
@@ -468,17 +433,17 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				out.nameKnown, out.hasName, out.name = true, true, str[:bytes.IndexByte(str, 0)]
 			}
 			n = offSize
-		case formSdata, formUdata, formLoclistx:
+		case dieread.FormSdata, dieread.FormUdata, dieread.FormLoclistx:
 			if _, ok := uleb(&b); !ok {
 				return dieShape{}, readUnknown
 			}
-		case formRefUdata:
+		case dieread.FormRefUdata:
 			v, ok := uleb(&b)
 			if !ok {
 				return dieShape{}, readUnknown
 			}
 			ref, isRef = v+uint64(u.base), true
-		case formString:
+		case dieread.FormString:
 			z := bytes.IndexByte(b, 0)
 			if z < 0 {
 				return dieShape{}, readUnknown
@@ -487,20 +452,20 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				out.nameKnown, out.hasName, out.name = true, true, b[:z]
 			}
 			b = b[z+1:]
-		case formBlock1, formBlock2, formBlock4, formBlock, formExprloc:
+		case dieread.FormBlock1, dieread.FormBlock2, dieread.FormBlock4, dieread.FormBlock, dieread.FormExprloc:
 			var size uint64
 			switch form {
-			case formBlock1:
+			case dieread.FormBlock1:
 				if len(b) < 1 {
 					return dieShape{}, readUnknown
 				}
 				size, b = uint64(b[0]), b[1:]
-			case formBlock2:
+			case dieread.FormBlock2:
 				if len(b) < 2 {
 					return dieShape{}, readUnknown
 				}
 				size, b = uint64(binary.LittleEndian.Uint16(b)), b[2:]
-			case formBlock4:
+			case dieread.FormBlock4:
 				if len(b) < 4 {
 					return dieShape{}, readUnknown
 				}
@@ -522,15 +487,15 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				return dieShape{}, readUnknown
 			}
 			switch form {
-			case formRef1:
+			case dieread.FormRef1:
 				ref, isRef = uint64(b[0])+uint64(u.base), true
-			case formRef2:
+			case dieread.FormRef2:
 				ref, isRef = uint64(binary.LittleEndian.Uint16(b))+uint64(u.base), true
-			case formRef4:
+			case dieread.FormRef4:
 				ref, isRef = uint64(binary.LittleEndian.Uint32(b))+uint64(u.base), true
-			case formRef8:
+			case dieread.FormRef8:
 				ref, isRef = binary.LittleEndian.Uint64(b)+uint64(u.base), true
-			case formRefAddr:
+			case dieread.FormRefAddr:
 				switch n {
 				case 1:
 					ref = uint64(b[0])
@@ -548,12 +513,12 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		if i == a.lowpc || i == a.highpc {
 			v, ok := pcValue(form, value, n)
 			switch {
-			case !ok || i == a.lowpc && form != formAddr:
+			case !ok || i == a.lowpc && form != dieread.FormAddr:
 				out.pcKnown = false
 			case i == a.lowpc:
 				low, lowOK = v, true
 			default:
-				high, highOK, highConst = v, true, form != formAddr
+				high, highOK, highConst = v, true, form != dieread.FormAddr
 			}
 		}
 		if i == a.memberLoc {
@@ -587,7 +552,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 // false in another form.
 func pcValue(form uint32, v []byte, n int) (uint64, bool) {
 	switch form {
-	case formAddr, formData1, formData2, formData4, formData8:
+	case dieread.FormAddr, dieread.FormData1, dieread.FormData2, dieread.FormData4, dieread.FormData8:
 		switch n { // (checked against the entry's bytes by read)
 		case 1:
 			return uint64(v[0]), true
@@ -598,7 +563,7 @@ func pcValue(form uint32, v []byte, n int) (uint64, bool) {
 		case 8:
 			return binary.LittleEndian.Uint64(v), true
 		}
-	case formUdata:
+	case dieread.FormUdata:
 		return uleb(&v)
 	}
 	return 0, false
@@ -609,13 +574,13 @@ func pcValue(form uint32, v []byte, n int) (uint64, bool) {
 // int64 and which; not known in a form whose value is not read here.
 func memberLocValue(form uint32, v []byte, n int) (known, isInt bool, value int64) {
 	switch form {
-	case formData1, formData2, formData4, formData8, formUdata:
+	case dieread.FormData1, dieread.FormData2, dieread.FormData4, dieread.FormData8, dieread.FormUdata:
 		u, ok := pcValue(form, v, n)
 		return ok, ok, int64(u)
-	case formSdata:
+	case dieread.FormSdata:
 		x, ok := sleb(v)
 		return ok, ok, x
-	case formBlock1, formBlock2, formBlock4, formBlock, formExprloc, formData16:
+	case dieread.FormBlock1, dieread.FormBlock2, dieread.FormBlock4, dieread.FormBlock, dieread.FormExprloc, dieread.FormData16:
 		return true, false, 0 // ([]byte)
 	}
 	return false, false, 0

@@ -283,7 +283,7 @@ func parseAbbrevs(sec []byte, off uint64) []abbrev {
 			if at > 0xffff || !known(form) {
 				a.ok = false
 			}
-			if form == formImplicitConst {
+			if form == FormImplicitConst {
 				v, _ := sleb(&b)
 				f.implicit = int32(v)
 				if int64(f.implicit) != v {
@@ -322,7 +322,7 @@ func countAbbrevs(b []byte) (maxCode uint64, fields int, ok bool) {
 			if at == 0 && form == 0 {
 				break
 			}
-			if form == formImplicitConst {
+			if form == FormImplicitConst {
 				if _, ok := sleb(&b); !ok {
 					return 0, 0, false
 				}
@@ -332,43 +332,12 @@ func countAbbrevs(b []byte) (maxCode uint64, fields int, ok bool) {
 	}
 }
 
-// The forms Reader decodes.
-const (
-	formAddr          = 0x01
-	formBlock2        = 0x03
-	formBlock4        = 0x04
-	formData2         = 0x05
-	formData4         = 0x06
-	formData8         = 0x07
-	formString        = 0x08
-	formBlock         = 0x09
-	formBlock1        = 0x0a
-	formData1         = 0x0b
-	formFlag          = 0x0c
-	formSdata         = 0x0d
-	formStrp          = 0x0e
-	formUdata         = 0x0f
-	formRefAddr       = 0x10
-	formRef1          = 0x11
-	formRef2          = 0x12
-	formRef4          = 0x13
-	formRef8          = 0x14
-	formRefUdata      = 0x15
-	formSecOffset     = 0x17
-	formExprloc       = 0x18
-	formFlagPresent   = 0x19
-	formData16        = 0x1e
-	formLineStrp      = 0x1f
-	formRefSig8       = 0x20
-	formImplicitConst = 0x21
-)
-
 func known(form uint64) bool {
 	switch form {
-	case formAddr, formBlock2, formBlock4, formData2, formData4, formData8, formString,
-		formBlock, formBlock1, formData1, formFlag, formSdata, formStrp, formUdata,
-		formRefAddr, formRef1, formRef2, formRef4, formRef8, formRefUdata, formSecOffset,
-		formExprloc, formFlagPresent, formData16, formLineStrp, formRefSig8, formImplicitConst:
+	case FormAddr, FormBlock2, FormBlock4, FormData2, FormData4, FormData8, FormString,
+		FormBlock, FormBlock1, FormData1, FormFlag, FormSdata, FormStrp, FormUdata,
+		FormRefAddr, FormRef1, FormRef2, FormRef4, FormRef8, FormRefUdata, FormSecOffset,
+		FormExprloc, FormFlagPresent, FormData16, FormLineStrp, FormRefSig8, FormImplicitConst:
 		return true
 	}
 	return false
@@ -595,7 +564,7 @@ func (r *Reader) decode(ui int, off int) (e Entry, next int, ok bool) {
 			switch {
 			case kind == kindBytes:
 				e.LocExpr = bs
-			case f.form == formSecOffset || (kind == kindConst && u.vers < 4):
+			case f.form == FormSecOffset || (kind == kindConst && u.vers < 4):
 				// debug/dwarf's class: a location list pointer (in
 				// DWARF 2 and 3 a constant is one).
 				e.LocList, e.HasLocList = int64(v), true
@@ -691,92 +660,92 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		return out, true
 	}
 	switch f.form {
-	case formAddr:
+	case FormAddr:
 		v, ok = fixed(u.asize)
 		return v, nil, kindAddr, ok
-	case formData1:
+	case FormData1:
 		v, ok = fixed(1)
 		return v, nil, kindConst, ok
-	case formData2:
+	case FormData2:
 		v, ok = fixed(2)
 		return v, nil, kindConst, ok
-	case formData4:
+	case FormData4:
 		v, ok = fixed(4)
 		return v, nil, kindConst, ok
-	case formData8:
+	case FormData8:
 		v, ok = fixed(8)
 		return v, nil, kindConst, ok
-	case formSdata:
+	case FormSdata:
 		s, ok := sleb(b)
 		return uint64(s), nil, kindConst, ok
-	case formUdata:
+	case FormUdata:
 		v, ok = uleb(b)
 		return v, nil, kindConst, ok
-	case formImplicitConst:
+	case FormImplicitConst:
 		return uint64(f.implicit), nil, kindConst, true
-	case formSecOffset:
+	case FormSecOffset:
 		v, ok = fixed(offSize)
 		return v, nil, kindConst, ok
-	case formFlag:
+	case FormFlag:
 		v, ok = fixed(1)
 		return v, nil, kindFlag, ok
-	case formFlagPresent:
+	case FormFlagPresent:
 		return 1, nil, kindFlag, true
-	case formRef1:
+	case FormRef1:
 		v, ok = fixed(1)
 		return v + uint64(u.base), nil, kindRef, ok
-	case formRef2:
+	case FormRef2:
 		v, ok = fixed(2)
 		return v + uint64(u.base), nil, kindRef, ok
-	case formRef4:
+	case FormRef4:
 		v, ok = fixed(4)
 		return v + uint64(u.base), nil, kindRef, ok
-	case formRef8:
+	case FormRef8:
 		v, ok = fixed(8)
 		return v + uint64(u.base), nil, kindRef, ok
-	case formRefUdata:
+	case FormRefUdata:
 		v, ok = uleb(b)
 		return v + uint64(u.base), nil, kindRef, ok
-	case formRefAddr:
+	case FormRefAddr:
 		if u.vers == 2 {
 			v, ok = fixed(u.asize)
 		} else {
 			v, ok = fixed(offSize)
 		}
 		return v, nil, kindRef, ok
-	case formRefSig8:
+	case FormRefSig8:
 		_, ok = fixed(8)
 		return 0, nil, kindOther, ok
-	case formBlock1:
+	case FormBlock1:
 		n, ok := fixed(1)
 		bs, ok = block(n, ok)
 		return 0, bs, kindBytes, ok
-	case formBlock2:
+	case FormBlock2:
 		n, ok := fixed(2)
 		bs, ok = block(n, ok)
 		return 0, bs, kindBytes, ok
-	case formBlock4:
+	case FormBlock4:
 		n, ok := fixed(4)
 		bs, ok = block(n, ok)
 		return 0, bs, kindBytes, ok
-	case formBlock, formExprloc:
+	case FormBlock, FormExprloc:
 		n, ok := uleb(b)
 		bs, ok = block(n, ok)
 		return 0, bs, kindBytes, ok
-	case formData16:
+	case FormData16:
 		bs, ok = block(16, true)
 		return 0, bs, kindBytes, ok
-	case formString:
+	case FormString:
 		i := bytes.IndexByte(*b, 0)
 		if i < 0 {
 			return 0, nil, kindOther, false
 		}
 		*b = (*b)[i+1:]
 		return 0, nil, kindOther, true
-	case formStrp, formLineStrp:
+	case FormStrp, FormLineStrp:
 		o, ok := fixed(offSize)
 		end := r.strEnd
-		if f.form == formLineStrp {
+		if f.form == FormLineStrp {
 			end = r.lineStrEnd
 			ok = ok && r.hasLineStr
 		}
