@@ -38,3 +38,13 @@ const (
 	FormGNURefAlt     = 0x1f20
 	FormGNUStrpAlt    = 0x1f21
 )
+
+// IsC says whether a unit's DW_AT_language is C (C89, C, C99, C11, C17):
+// its functions are at the top level, and its structs hold only members.
+func IsC(lang int64) bool {
+	switch lang {
+	case 0x1, 0x2, 0xc, 0x1d, 0x2c:
+		return true
+	}
+	return false
+}

@@ -151,7 +151,7 @@ func (in *Info) scan() error {
 			}
 			lang, _ := cu.Val(dwarf.AttrLanguage).(int64)
 			cplusplus = isCPlusPlus(lang)
-			knr = isC(lang)
+			knr = dieread.IsC(lang)
 			in.cuBase, _ = cu.Val(dwarf.AttrLowpc).(uint64)
 			in.cuVersion = in.locs.unitVersion(e.Offset)
 			if ranges, err := in.data.Ranges(cu); err == nil {
@@ -196,14 +196,6 @@ func isCPlusPlus(lang int64) bool {
 		return true
 	}
 	return lang >= 0x2a && lang <= 0x2b // C++17, C++20
-}
-
-func isC(lang int64) bool {
-	switch lang {
-	case 0x1, 0x2, 0xc, 0x1d, 0x2c: // C89, C, C99, C11, C17
-		return true
-	}
-	return false
 }
 
 // addSubprogram records the prototype of a subprogram that has code.

@@ -118,12 +118,3 @@ func (ds *declarations) resolve(out map[uint64]Location) {
 		}
 	}
 }
-
-// isC says whether a unit's DW_AT_language is C (C89, C, C99, C11, C17).
-func isC(lang int64) bool {
-	switch lang {
-	case 0x1, 0x2, 0xc, 0x1d, 0x2c:
-		return true
-	}
-	return false
-}

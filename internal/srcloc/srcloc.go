@@ -151,7 +151,7 @@ func read(f *elf.File, source string, cTopLevel bool) (t *Table, err error) {
 		}
 		if cu.Children {
 			lang, _ := cu.Val(dwarf.AttrLanguage).(int64)
-			if err := decls.readUnit(d, r, files, cTopLevel && isC(lang)); err != nil {
+			if err := decls.readUnit(d, r, files, cTopLevel && dieread.IsC(lang)); err != nil {
 				return nil, fmt.Errorf("%s: DWARF: %v", source, err)
 			}
 		}
