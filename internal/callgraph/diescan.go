@@ -284,7 +284,9 @@ func (s *dieScanner) parseScanAbbrevs(abbrev []byte, off uint64) scanAbbrevTable
 }
 
 // note keeps i, the index of an attribute attr among a's, where it is the
-// first DW_AT_sibling, DW_AT_type, DW_AT_abstract_origin or DW_AT_name.
+// first of its kind that the scanner reads (sibling, type, abstract
+// origin, name, low and high pc, data member location), and whether a
+// has DW_AT_ranges.
 func (a *scanAbbrev) note(attr dwarf.Attr, i int32) {
 	var at *int32
 	switch attr {
