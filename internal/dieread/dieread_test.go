@@ -95,14 +95,7 @@ func compareWalk(t testing.TB, d *dwarf.Data, s Sections, skip int) (entries, de
 
 // TestSameAsDebugDWARFNode: node's DWARF (libuv: 111 units of DWARF 4).
 func TestSameAsDebugDWARFNode(t *testing.T) {
-	f, err := elf.Open("/usr/bin/node")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	if f.Section(".debug_info") == nil {
-		t.Skip("no DWARF")
-	}
+	f := testutil.ELFWith(t, "/usr/bin/node", ".debug_info")
 	d, s := sectionsOf(t, f)
 	for _, skip := range []int{0, 1, 3} {
 		n, own := compareWalk(t, d, s, skip)

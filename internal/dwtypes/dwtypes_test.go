@@ -110,14 +110,7 @@ func TestLazySameAsEagerFixture(t *testing.T) {
 
 // TestLazySameAsEagerNode: node's DWARF (libuv, 111 C units).
 func TestLazySameAsEagerNode(t *testing.T) {
-	f, err := elf.Open("/usr/bin/node")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	if f.Section(".debug_info") == nil {
-		t.Skip("node has no DWARF")
-	}
+	f := testutil.ELFWith(t, "/usr/bin/node", ".debug_info")
 	sameAsEager(t, f)
 }
 

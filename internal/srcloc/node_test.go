@@ -11,11 +11,7 @@ import (
 // BenchmarkLoadNode reads /usr/bin/node's line table and declarations
 // (libuv's 111 units): go test -run XXX -bench LoadNode -benchmem ./internal/srcloc
 func BenchmarkLoadNode(b *testing.B) {
-	f, err := elf.Open("/usr/bin/node")
-	if err != nil {
-		b.Skip(err)
-	}
-	defer f.Close()
+	f := testutil.ELFWith(b, "/usr/bin/node")
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -50,14 +46,7 @@ func sameTables(t *testing.T, f *elf.File, path string) {
 
 // TestCTopLevelSameNode: node's libuv.
 func TestCTopLevelSameNode(t *testing.T) {
-	f, err := elf.Open("/usr/bin/node")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	if f.Section(".debug_line") == nil {
-		t.Skip("node has no line table")
-	}
+	f := testutil.ELFWith(t, "/usr/bin/node", ".debug_line")
 	sameTables(t, f, "/usr/bin/node")
 }
 

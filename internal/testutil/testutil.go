@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -216,4 +217,22 @@ func LuaIncludes(t testing.TB, root, dir string) []string {
 		t.Fatal(err)
 	}
 	return []string{"-I" + filepath.Join(root, "src"), "-I" + dir, `-DDEB_HOST_MULTIARCH="none"`}
+}
+
+// ELFWith opens the ELF file at path (a program of the machine, such as
+// /usr/bin/node), closed when the test ends; the test is skipped, saying
+// why, when the file does not open or has none of the sections named.
+func ELFWith(t testing.TB, path string, sections ...string) *elf.File {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	for _, name := range sections {
+		if f.Section(name) == nil {
+			t.Skipf("%s has no %s", path, name)
+		}
+	}
+	return f
 }
