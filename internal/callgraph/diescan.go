@@ -131,81 +131,23 @@ func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
 	if i := bytes.LastIndexByte(lineStr, 0); i >= 0 {
 		s.lineStrEnd = i + 1
 	}
-	off := 0
-	for off < len(info) {
-		base := off
-		if len(info)-off < 4 {
-			return nil
-		}
-		n := uint64(binary.LittleEndian.Uint32(info[off:]))
-		off += 4
-		is64 := false
-		if n == 0xffffffff {
-			if len(info)-off < 8 {
-				return nil
-			}
-			n = binary.LittleEndian.Uint64(info[off:])
-			off += 8
-			is64 = true
-		} else if n >= 0xfffffff0 {
-			return nil
-		}
-		if n == 0 || n != uint64(uint32(n)) || n > uint64(len(info)-off) {
-			// (debug/dwarf skips a unit of length 0, and rejects a
-			// length over 32 bits: not ours to follow)
-			return nil
-		}
-		unitEnd := off + int(n)
-		u := scanUnit{base: dwarf.Offset(base), is64: is64, end: dwarf.Offset(unitEnd)}
-		h := info[off:unitEnd]
-		if len(h) < 2 {
-			return nil
-		}
-		u.vers = int(binary.LittleEndian.Uint16(h))
-		h = h[2:]
-		if u.vers < 2 || u.vers > 5 {
-			return nil
-		}
-		utype := byte(0)
-		if u.vers >= 5 {
-			if len(h) < 2 {
-				return nil
-			}
-			utype, u.asize = h[0], int(h[1])
-			h = h[2:]
-		}
-		var table uint64
-		if is64 {
-			if len(h) < 8 {
-				return nil
-			}
-			table, h = binary.LittleEndian.Uint64(h), h[8:]
-		} else {
-			if len(h) < 4 {
-				return nil
-			}
-			table, h = uint64(binary.LittleEndian.Uint32(h)), h[4:]
-		}
-		if u.vers < 5 {
-			if len(h) < 1 {
-				return nil
-			}
-			u.asize, h = int(h[0]), h[1:]
-		}
-		switch utype {
-		case 0, 1, 3: // (none before DWARF 5), DW_UT_compile, DW_UT_partial
-		default:
+	headers, ok := dieread.ReadUnitHeaders(info)
+	if !ok {
+		return nil
+	}
+	s.units = make([]scanUnit, 0, len(headers))
+	for _, h := range headers {
+		if h.Type != dieread.UnitCompile && h.Type != dieread.UnitPartial {
 			return nil // type, skeleton and split units: not read here
 		}
-		u.start = dwarf.Offset(unitEnd - len(h))
-		t, ok := s.abbrevsByTable[table]
+		u := scanUnit{base: dwarf.Offset(h.Base), start: dwarf.Offset(h.Start), end: dwarf.Offset(h.End), vers: h.Version, asize: h.AddrSize, is64: h.Is64}
+		t, ok := s.abbrevsByTable[h.AbbrevOff]
 		if !ok {
-			t = s.parseScanAbbrevs(abbrev, table)
-			s.abbrevsByTable[table] = t
+			t = s.parseScanAbbrevs(abbrev, h.AbbrevOff)
+			s.abbrevsByTable[h.AbbrevOff] = t
 		}
 		u.abbrevs, u.forms = t.byCode, t.forms
 		s.units = append(s.units, u)
-		off = unitEnd
 	}
 	return s
 }
@@ -222,46 +164,35 @@ func newDIEScanner(info, abbrev, str, lineStr []byte) *dieScanner {
 // per abbreviation and a map per table were 320,000 objects and 0.02 s
 // of CPU per run for libc's 1 MB of abbreviations.)
 func (s *dieScanner) parseScanAbbrevs(abbrev []byte, off uint64) scanAbbrevTable {
-	if off > uint64(len(abbrev)) {
+	c, ok := dieread.NewAbbrevCursor(abbrev, off)
+	if !ok {
 		return scanAbbrevTable{}
 	}
-	b := abbrev[off:]
 	byCode := append(s.scratchAbbrevs[:0], scanAbbrev{})
 	forms := s.scratchForms[:0]
 	defer func() { s.scratchAbbrevs, s.scratchForms = byCode[:0], forms[:0] }()
 	for {
-		code, ok := uleb(&b)
+		code, tag, children, ok := c.Next()
 		if !ok || code != uint64(uint32(code)) {
+			// (debug/dwarf keeps a code in 32 bits: a longer one would
+			// stand for another)
 			return scanAbbrevTable{}
 		}
 		if code == 0 {
 			break
 		}
-		tag, ok := uleb(&b)
-		if !ok || tag != uint64(uint32(tag)) || len(b) < 1 {
-			return scanAbbrevTable{}
-		}
-		a := scanAbbrev{tag: dwarf.Tag(tag), children: b[0] != 0, known: true, sibling: -1, typ: -1, origin: -1, name: -1, lowpc: -1, highpc: -1, memberLoc: -1}
-		b = b[1:]
+		a := scanAbbrev{tag: tag, children: children, known: true, sibling: -1, typ: -1, origin: -1, name: -1, lowpc: -1, highpc: -1, memberLoc: -1}
 		a.formStart = uint32(len(forms))
 		for {
-			attr, ok1 := uleb(&b)
-			form, ok2 := uleb(&b)
-			if !ok1 || !ok2 {
+			attr, form, _, ok := c.NextField()
+			if !ok {
 				return scanAbbrevTable{}
 			}
 			if attr == 0 && form == 0 {
 				break
 			}
-			// (debug/dwarf keeps both in 32 bits: read as it reads them)
-			form = uint64(uint32(form))
 			if dwarf.Attr(attr) == attrNoreturn {
 				a.noReturnAttr = true
-			}
-			if form == dieread.FormImplicitConst {
-				if _, ok := uleb(&b); !ok {
-					return scanAbbrevTable{}
-				}
 			}
 			a.note(dwarf.Attr(attr), int32(uint32(len(forms))-a.formStart))
 			forms = append(forms, uint32(form))
@@ -359,7 +290,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 		return dieShape{}, readUnknown
 	}
 	b := s.info[off:u.end]
-	code, ok := uleb(&b)
+	code, ok := dieread.ULEB(&b)
 	if !ok {
 		return dieShape{}, readUnknown
 	}
@@ -436,11 +367,11 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 			}
 			n = offSize
 		case dieread.FormSdata, dieread.FormUdata, dieread.FormLoclistx:
-			if _, ok := uleb(&b); !ok {
+			if _, ok := dieread.ULEB(&b); !ok {
 				return dieShape{}, readUnknown
 			}
 		case dieread.FormRefUdata:
-			v, ok := uleb(&b)
+			v, ok := dieread.ULEB(&b)
 			if !ok {
 				return dieShape{}, readUnknown
 			}
@@ -473,7 +404,7 @@ func (s *dieScanner) read(off dwarf.Offset) (dieShape, int) {
 				}
 				size, b = uint64(binary.LittleEndian.Uint32(b)), b[4:]
 			default:
-				if size, ok = uleb(&b); !ok {
+				if size, ok = dieread.ULEB(&b); !ok {
 					return dieShape{}, readUnknown
 				}
 			}
@@ -566,7 +497,7 @@ func pcValue(form uint32, v []byte, n int) (uint64, bool) {
 			return binary.LittleEndian.Uint64(v), true
 		}
 	case dieread.FormUdata:
-		return uleb(&v)
+		return dieread.ULEB(&v)
 	}
 	return 0, false
 }
@@ -680,23 +611,4 @@ func (s *dieScanner) unitOf(off dwarf.Offset) *scanUnit {
 	}
 	s.last = i
 	return &s.units[i]
-}
-
-// uleb reads an unsigned LEB128 number from *b; false when it does not
-// end within *b (debug/dwarf then reads 0 without moving: not followed
-// here).
-func uleb(b *[]byte) (uint64, bool) {
-	var v uint64
-	var shift uint
-	for i, c := range *b {
-		if shift < 64 {
-			v |= uint64(c&0x7f) << shift
-		}
-		shift += 7
-		if c&0x80 == 0 {
-			*b = (*b)[i+1:]
-			return v, true
-		}
-	}
-	return 0, false
 }

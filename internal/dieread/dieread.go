@@ -163,85 +163,25 @@ func New(d *dwarf.Data, s Sections) *Reader {
 // does; nil when one does not read as expected (then debug/dwarf reads
 // every entry).
 func parseUnits(info, abbrevSec []byte) []unit {
-	var units []unit
+	headers, ok := ReadUnitHeaders(info)
+	if !ok {
+		return nil
+	}
+	units := make([]unit, 0, len(headers))
 	tables := map[uint64][]abbrev{}
-	for off := 0; off < len(info); {
-		u := unit{base: off}
-		if off+4 > len(info) {
-			return nil
-		}
-		n := uint64(binary.LittleEndian.Uint32(info[off:]))
-		p := off + 4
-		if n == 0xffffffff {
-			if p+8 > len(info) {
-				return nil
-			}
-			n = binary.LittleEndian.Uint64(info[p:])
-			p += 8
-			u.is64 = true
-		} else if n >= 0xfffffff0 || n == 0 {
-			return nil
-		}
-		if n > uint64(len(info)-p) {
-			return nil
-		}
-		u.end = p + int(n)
-		offSize := 4
-		if u.is64 {
-			offSize = 8
-		}
-		if p+2 > u.end {
-			return nil
-		}
-		u.vers = int(binary.LittleEndian.Uint16(info[p:]))
-		p += 2
-		utype := byte(1)
-		if u.vers >= 5 {
-			if p+2 > u.end {
-				return nil
-			}
-			utype, u.asize = info[p], int(info[p+1])
-			p += 2
-		}
-		if p+offSize > u.end {
-			return nil
-		}
-		var abbrevOff uint64
-		if u.is64 {
-			abbrevOff = binary.LittleEndian.Uint64(info[p:])
-		} else {
-			abbrevOff = uint64(binary.LittleEndian.Uint32(info[p:]))
-		}
-		p += offSize
-		if u.vers < 5 {
-			if p+1 > u.end {
-				return nil
-			}
-			u.asize = int(info[p])
-			p++
-		}
-		switch utype {
-		case 4, 5: // skeleton, split compile: the unit ID
-			p += 8
-		case 2, 6: // type, split type: the signature, the type's offset
-			p += 8 + offSize
-		}
-		if p > u.end {
-			return nil
-		}
-		u.start = p
-		// Compile and partial units of DWARF 2 to 5 with 4- or 8-byte
-		// addresses; the rest is read by debug/dwarf.
-		if u.vers >= 2 && u.vers <= 5 && (utype == 1 || utype == 3) && (u.asize == 4 || u.asize == 8) {
-			t, seen := tables[abbrevOff]
+	for _, h := range headers {
+		u := unit{base: h.Base, start: h.Start, end: h.End, vers: h.Version, asize: h.AddrSize, is64: h.Is64}
+		// Compile and partial units with 4- or 8-byte addresses; the
+		// rest is read by debug/dwarf.
+		if (h.Type == UnitCompile || h.Type == UnitPartial) && (u.asize == 4 || u.asize == 8) {
+			t, seen := tables[h.AbbrevOff]
 			if !seen {
-				t = parseAbbrevs(abbrevSec, abbrevOff)
-				tables[abbrevOff] = t
+				t = parseAbbrevs(abbrevSec, h.AbbrevOff)
+				tables[h.AbbrevOff] = t
 			}
 			u.abbrevs = t
 		}
 		units = append(units, u)
-		off = u.end
 	}
 	return units
 }
@@ -254,28 +194,22 @@ const maxCodes = 1 << 16
 // the fields of all abbreviations in one (node's 111 tables: built by
 // append, 2.6 MB were allocated per load).
 func parseAbbrevs(sec []byte, off uint64) []abbrev {
-	if off >= uint64(len(sec)) {
-		return nil
-	}
-	maxCode, fields, ok := countAbbrevs(sec[off:])
+	maxCode, fields, ok := countAbbrevs(sec, off)
 	if !ok {
 		return nil
 	}
 	out := make([]abbrev, maxCode+1)
 	all := make([]field, 0, fields)
-	b := sec[off:]
+	c, _ := NewAbbrevCursor(sec, off)
 	for {
-		code, _ := uleb(&b)
+		code, tag, children, _ := c.Next()
 		if code == 0 {
 			return out
 		}
-		tag, _ := uleb(&b)
-		a := abbrev{tag: dwarf.Tag(tag), children: b[0] != 0, ok: true}
-		b = b[1:]
+		a := abbrev{tag: tag, children: children, ok: true}
 		start := len(all)
 		for {
-			at, _ := uleb(&b)
-			form, _ := uleb(&b)
+			at, form, implicit, _ := c.NextField()
 			if at == 0 && form == 0 {
 				break
 			}
@@ -284,9 +218,8 @@ func parseAbbrevs(sec []byte, off uint64) []abbrev {
 				a.ok = false
 			}
 			if form == FormImplicitConst {
-				v, _ := sleb(&b)
-				f.implicit = int32(v)
-				if int64(f.implicit) != v {
+				f.implicit = int32(implicit)
+				if int64(f.implicit) != implicit {
 					a.ok = false
 				}
 			}
@@ -297,11 +230,15 @@ func parseAbbrevs(sec []byte, off uint64) []abbrev {
 	}
 }
 
-// countAbbrevs returns the largest code of the table b starts with and
-// the number of its fields; false when it does not read.
-func countAbbrevs(b []byte) (maxCode uint64, fields int, ok bool) {
+// countAbbrevs returns the largest code of the table at off and the
+// number of its fields; false when it does not read.
+func countAbbrevs(sec []byte, off uint64) (maxCode uint64, fields int, ok bool) {
+	c, ok := NewAbbrevCursor(sec, off)
+	if !ok {
+		return 0, 0, false
+	}
 	for {
-		code, ok := uleb(&b)
+		code, _, _, ok := c.Next()
 		if !ok || code >= maxCodes {
 			return 0, 0, false
 		}
@@ -309,23 +246,13 @@ func countAbbrevs(b []byte) (maxCode uint64, fields int, ok bool) {
 			return maxCode, fields, true
 		}
 		maxCode = max(maxCode, code)
-		if _, ok := uleb(&b); !ok || len(b) < 1 {
-			return 0, 0, false
-		}
-		b = b[1:]
 		for {
-			at, ok1 := uleb(&b)
-			form, ok2 := uleb(&b)
-			if !ok1 || !ok2 {
+			at, form, _, ok := c.NextField()
+			if !ok {
 				return 0, 0, false
 			}
 			if at == 0 && form == 0 {
 				break
-			}
-			if form == FormImplicitConst {
-				if _, ok := sleb(&b); !ok {
-					return 0, 0, false
-				}
 			}
 			fields++
 		}
@@ -515,7 +442,7 @@ func (r *Reader) decode(ui int, off int) (e Entry, next int, ok bool) {
 		return e, 0, false
 	}
 	b := r.info[off:u.end]
-	code, ok := uleb(&b)
+	code, ok := ULEB(&b)
 	if !ok {
 		return e, 0, false
 	}
@@ -679,7 +606,7 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		s, ok := sleb(b)
 		return uint64(s), nil, kindConst, ok
 	case FormUdata:
-		v, ok = uleb(b)
+		v, ok = ULEB(b)
 		return v, nil, kindConst, ok
 	case FormImplicitConst:
 		return uint64(f.implicit), nil, kindConst, true
@@ -704,7 +631,7 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		v, ok = fixed(8)
 		return v + uint64(u.base), nil, kindRef, ok
 	case FormRefUdata:
-		v, ok = uleb(b)
+		v, ok = ULEB(b)
 		return v + uint64(u.base), nil, kindRef, ok
 	case FormRefAddr:
 		if u.vers == 2 {
@@ -729,7 +656,7 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		bs, ok = block(n, ok)
 		return 0, bs, kindBytes, ok
 	case FormBlock, FormExprloc:
-		n, ok := uleb(b)
+		n, ok := ULEB(b)
 		bs, ok = block(n, ok)
 		return 0, bs, kindBytes, ok
 	case FormData16:
@@ -752,24 +679,6 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		return 0, nil, kindOther, ok && o < uint64(end)
 	}
 	return 0, nil, kindOther, false
-}
-
-// uleb reads an unsigned LEB128 number; false when it runs past b or
-// past 64 bits (debug/dwarf then reads it its own way).
-func uleb(b *[]byte) (uint64, bool) {
-	var x uint64
-	for i := 0; i < len(*b) && i < 10; i++ {
-		c := (*b)[i]
-		if i == 9 && c > 1 {
-			return 0, false
-		}
-		x |= uint64(c&0x7f) << (7 * uint(i))
-		if c&0x80 == 0 {
-			*b = (*b)[i+1:]
-			return x, true
-		}
-	}
-	return 0, false
 }
 
 // sleb reads a signed LEB128 number of at most 9 bytes (debug/dwarf's
