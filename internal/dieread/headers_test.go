@@ -1,6 +1,7 @@
 package dieread
 
 import (
+	"debug/dwarf"
 	"fmt"
 	"testing"
 )
@@ -68,5 +69,43 @@ func readTable(sec []byte, off uint64) error {
 				break
 			}
 		}
+	}
+}
+
+// TestFormKeptIn32Bits: an abbreviation whose form is implicit_const
+// with a bit set above 32 (debug/dwarf keeps forms in 32 bits: an
+// implicit constant, whose value follows in the table) reads as
+// debug/dwarf reads it, and so does the abbreviation after it, both
+// decoded here. (Read in 64 bits, as dieread did before it shared
+// AbbrevCursor, the form was an unknown one and its value was taken for
+// the next attribute: here the table then did not read, and every entry
+// was left to debug/dwarf.)
+func TestFormKeptIn32Bits(t *testing.T) {
+	abbrev := []byte{
+		1, 0x11, 1, // 1: compile_unit, with children
+		0x0b, 0xa1, 0x80, 0x80, 0x80, 0x10, 5, // byte_size, form 1<<32|implicit_const, value 5
+		0x13, 0x0b, // language, data1
+		0, 0,
+		2, 0x24, 0, // 2: base_type
+		0x0b, 0x0b, // byte_size, data1
+		0, 0,
+		0,
+	}
+	info := []byte{
+		13, 0, 0, 0, // unit length
+		5, 0, 1, 8, // DWARF 5, compile unit, 8-byte addresses
+		0, 0, 0, 0, // abbreviations at 0
+		1, 0x0c, // compile_unit, C99
+		2, 4, // base_type, 4 bytes
+		0,
+	}
+	d, err := dwarf.New(abbrev, nil, nil, info, nil, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, own := compareWalk(t, d, Sections{Info: info, Abbrev: abbrev}, 0)
+	// (a unit's own entry is debug/dwarf's: the other two are decoded here)
+	if n != 3 || own != 2 {
+		t.Errorf("%d entries, %d decoded here; want 3 and 2", n, own)
 	}
 }
