@@ -1022,7 +1022,7 @@ func (f *File) Close() error {
 // LookupExported returns the function that .dynsym exports under name.
 func (f *File) LookupExported(name string) (*Function, bool) {
 	f.exportOnce.Do(func() {
-		f.exported = map[string]int{}
+		f.exported = make(map[string]int, f.countExportedNames())
 		for i, fn := range f.Functions {
 			if !fn.Exported {
 				continue
@@ -1040,6 +1040,19 @@ func (f *File) LookupExported(name string) (*Function, bool) {
 		return nil, false
 	}
 	return &f.Functions[i], true
+}
+
+// countExportedNames is how many names LookupExported's index may hold
+// (at most: an alias may repeat a name), so that the index is made at
+// its size: growing it was half of its 8 ms on node (profiles).
+func (f *File) countExportedNames() int {
+	n := 0
+	for i := range f.Functions {
+		if fn := &f.Functions[i]; fn.Exported {
+			n += 1 + len(fn.Aliases)
+		}
+	}
+	return n
 }
 
 // CodeEnd returns where code that starts at addr (a jump target inside a

@@ -81,12 +81,28 @@ func (slot *nameSlot) notPlainLink(link string) bool {
 	return true
 }
 
-// CName is name when that is a C name (see Function.CName), else "".
+// CName is name when that is a C name (see Function.CName), else "":
+// when plainSymbol(baseName(name)) and the base is not mangled. One pass,
+// which stops at the first character no C name has: a demangled C++
+// name ("v8::internal::Isolate::Init(...)") is left at its first ':',
+// where finding its '@' first (baseName) read all of it, the most of
+// node's strings.IndexByte (profiles, issue 19).
 func CName(name string) string {
-	if base := baseName(name); plainSymbol(base) && !mangled(base) {
-		return name
+	base := name
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '@' && i > 0 {
+			base = name[:i]
+			break
+		}
+		if !symbolChar(c) {
+			return ""
+		}
 	}
-	return ""
+	if mangled(base) {
+		return ""
+	}
+	return name
 }
 
 // baseName is name without a version: its part before the first '@' not
@@ -263,12 +279,16 @@ func (f *File) firstDemangledAs(name string) (int, bool) {
 // letters, digits, '_', '.' and '$'.
 func plainSymbol(name string) bool {
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '$') {
+		if !symbolChar(name[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// symbolChar says whether c is one of the characters of a C symbol.
+func symbolChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '$'
 }
 
 // mayDemanglePlain says whether a mangled symbol may demangle to a name
