@@ -178,7 +178,6 @@ func sortedKeys(m map[uint64]bool) []uint64 {
 	return out
 }
 
-
 // BenchmarkAddressTaken: node's address-taken scan, as it is and as it
 // was (the map version).
 func BenchmarkAddressTaken(b *testing.B) {
