@@ -143,7 +143,7 @@ func (f *File) findAddressTaken() {
 		if v < lowest || v > highest {
 			return 0, 0, false
 		}
-		i, ok := f.byAddr[v]
+		i, ok := f.byAddr.get(v)
 		return v, i, ok
 	}
 	check := func(v uint64) {

@@ -60,7 +60,8 @@ func takenByMap(f *File) (takenOut, initsOut []uint64, pool []PoolWord) {
 	// program), and most are small numbers or data addresses: a word
 	// outside the span of the function entries is not looked up.
 	lowest, highest := ^uint64(0), uint64(0)
-	for a := range f.byAddr {
+	for i := range f.Functions {
+		a := f.Functions[i].Addr
 		lowest, highest = min(lowest, a), max(highest, a)
 	}
 	entry := func(v uint64) (uint64, bool) {
@@ -73,7 +74,7 @@ func takenByMap(f *File) (takenOut, initsOut []uint64, pool []PoolWord) {
 		if v < lowest || v > highest {
 			return 0, false
 		}
-		_, ok := f.byAddr[v]
+		_, ok := f.byAddr.get(v)
 		return v, ok
 	}
 	check := func(v uint64) {
