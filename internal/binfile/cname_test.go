@@ -64,3 +64,92 @@ func FuzzCNameIsByBase(f *testing.F) {
 		}
 	})
 }
+
+// TestFirstIndexByName: the index by name built from the last name to
+// the first keeps what asking before each assignment kept: the first
+// function with the name, its link name before its aliases.
+func TestFirstIndexByName(t *testing.T) {
+	fns := []Function{
+		{LinkName: "a", Aliases: []string{"b", "a", "c"}},
+		{LinkName: "b", Aliases: []string{"d", "d"}},
+		{LinkName: "c"},
+		{LinkName: "e", Aliases: []string{"a", "f"}},
+		{LinkName: "f"},
+	}
+	want := map[string]int{"a": 0, "b": 0, "c": 0, "d": 1, "e": 3, "f": 3}
+	paths := []string{"/lib/x86_64-linux-gnu/libc.so.6", "/usr/bin/node"}
+	check := func(name string, fns []Function, want map[string]int) {
+		got := firstIndexByName(fns)
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d names, want %d", name, len(got), len(want))
+		}
+		for n, i := range want {
+			if got[n] != i {
+				t.Fatalf("%s: %q at %d, want %d", name, n, got[n], i)
+			}
+		}
+	}
+	check("table", fns, want)
+	for _, path := range paths {
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		f, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{}
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			for _, n := range append([]string{fn.LinkName}, fn.Aliases...) {
+				if _, dup := want[n]; !dup {
+					want[n] = i
+				}
+			}
+		}
+		check(path, f.Functions, want)
+		f.Close()
+	}
+}
+
+// TestLinkMangled: LinkMangled, which trusts the slot Open gives a
+// mangled link name, says what reading the link name says, for every
+// function of libstdc++ and node, and after NameFunction renamed one.
+func TestLinkMangled(t *testing.T) {
+	for _, path := range []string{"/lib/x86_64-linux-gnu/libstdc++.so.6", "/usr/bin/node"} {
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		f, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			if fn.LinkMangled() != mangled(fn.LinkName) {
+				t.Fatalf("%s: %q: LinkMangled %v", path, fn.LinkName, fn.LinkMangled())
+			}
+			if fn.LinkMangled() {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no mangled link name", path)
+		}
+		f.Close()
+	}
+	fn := Function{LinkName: "_Z3foov"}
+	if !fn.LinkMangled() {
+		t.Error("a function made without Open: _Z3foov not mangled")
+	}
+	fn.SetName("plain")
+	if !fn.LinkMangled() {
+		t.Error("_Z3foov renamed: its link name not mangled")
+	}
+	fn = Function{LinkName: "plain"}
+	fn.SetName("_Z3foov")
+	if fn.LinkMangled() {
+		t.Error("plain, named _Z3foov: its link name mangled")
+	}
+}

@@ -115,6 +115,18 @@ func baseName(name string) string {
 	return name
 }
 
+// LinkMangled says whether the link name is a C++ or Rust symbol's
+// (mangled), without reading it when the function has the slot of its
+// demangled name from Open (demangleSlots gives one to each mangled link
+// name): a reader that only matches C names can pass such a function's
+// link name over without a cache miss on it.
+func (fn *Function) LinkMangled() bool {
+	if fn.name != nil && !fn.renamed {
+		return true
+	}
+	return mangled(fn.LinkName)
+}
+
 // NotYetDemangled says whether Name would demangle the link name now:
 // for a reader that can tell from the link name that the demangled name
 // cannot match (see callgraph's noReturnFunction).
@@ -210,18 +222,7 @@ func (f *File) indexMangled() {
 // name, once.
 func (f *File) Lookup(name string) (*Function, bool) {
 	f.namesOnce.Do(func() {
-		f.names = make(map[string]int, 2*len(f.Functions))
-		for i := range f.Functions {
-			fn := &f.Functions[i]
-			if _, dup := f.names[fn.LinkName]; !dup {
-				f.names[fn.LinkName] = i
-			}
-			for _, a := range fn.Aliases {
-				if _, dup := f.names[a]; !dup {
-					f.names[a] = i
-				}
-			}
-		}
+		f.names = firstIndexByName(f.Functions)
 		f.plainDemangled = map[string]int{}
 		for _, i := range f.mangled {
 			fn := &f.Functions[i]
@@ -250,6 +251,24 @@ func (f *File) Lookup(name string) (*Function, bool) {
 		return nil, false
 	}
 	return &f.Functions[i], true
+}
+
+// firstIndexByName maps each link name and alias of fns to the index
+// of the first function with it (its link name before its aliases, in
+// order). Assigned from the last name to the first, so that the first
+// stays: one assignment per name, where asking first whether the name
+// was there made two (half of the 36 ms a run of the index of node's
+// names, in the profiles).
+func firstIndexByName(fns []Function) map[string]int {
+	names := make(map[string]int, 2*len(fns))
+	for i := len(fns) - 1; i >= 0; i-- {
+		fn := &fns[i]
+		for k := len(fn.Aliases) - 1; k >= 0; k-- {
+			names[fn.Aliases[k]] = i
+		}
+		names[fn.LinkName] = i
+	}
+	return names
 }
 
 // firstDemangledAs is the index of the first function with a mangled link
