@@ -162,8 +162,12 @@ func (f *File) findAddressTaken() {
 			// (x86-64, AArch64: the byte order's method called through
 			// its interface and the vector table's test were most of
 			// the 12 million words' instructions on node.)
+			// The span's test here, not only in entry: few words
+			// pass it (node: 135,000 of .rodata's 5.9 million).
 			for i := 0; i+8 <= len(data); i += 8 {
-				check(binary.LittleEndian.Uint64(data[i:]))
+				if v := binary.LittleEndian.Uint64(data[i:]); v-lowest <= highest-lowest {
+					check(v)
+				}
 			}
 			return
 		}
