@@ -11,7 +11,8 @@ import (
 // and again, is the demangled name when that is a C name (else ""), and
 // a mangled link name found unable to demangle to a C name is
 // remembered as such (nameSlot.notPlain), its name left undemangled;
-// Lookup's first call remembers it of every function.
+// Lookup's first call remembers it of every function. Once demangled,
+// CName stays; renamed, it is the new name.
 func TestCNameRemembersNotPlain(t *testing.T) {
 	gxx := testutil.RequireTool(t, "g++")
 	path := strings.TrimSpace(testutil.Run(t, t.TempDir(), gxx, "-print-file-name=libstdc++.so.6"))
@@ -42,6 +43,17 @@ func TestCNameRemembersNotPlain(t *testing.T) {
 			}
 			if want := CName(fn.Name()); first != want {
 				t.Fatalf("%s: CName %q, want %q (of its demangled name %q)", fn.LinkName, first, want, fn.Name())
+			}
+			if demangled := fn.CName(); demangled != first { // (its name demangled now)
+				t.Fatalf("%s: CName %q, then %q once demangled", fn.LinkName, first, demangled)
+			}
+			if notPlain {
+				renamed := *fn
+				renamed.SetName("plain_name")
+				renamed.mayDemanglePlain() // (as Lookup's first call asks of every mangled link name)
+				if got := renamed.CName(); got != "plain_name" {
+					t.Fatalf("%s renamed plain_name: CName %q", fn.LinkName, got)
+				}
 			}
 		}
 		if remembered == 0 {

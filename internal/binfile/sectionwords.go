@@ -30,7 +30,7 @@ func (f *File) SectionFunctions(name string) (funcs []uint64, ok bool) {
 		if v == 0 {
 			continue
 		}
-		if _, isFunc := f.byAddr[v]; !isFunc {
+		if !f.byAddr.has(v) {
 			return nil, false
 		}
 		funcs = append(funcs, v)

@@ -18,7 +18,7 @@ func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 	if !f.IsExecutable(addr) {
 		return false
 	}
-	if i, ok := f.byAddr[addr]; ok {
+	if i, ok := f.byAddr.get(addr); ok {
 		fn := &f.Functions[i]
 		if fn.Source != "fde" && fn.Source != "start" {
 			return fn.Name() == name
@@ -51,10 +51,7 @@ func (f *File) NameFunction(addr uint64, name string, size uint64) bool {
 	f.Functions = append(f.Functions, Function{})
 	copy(f.Functions[i+1:], f.Functions[i:])
 	f.Functions[i] = fn
-	f.byAddr = make(map[uint64]int, len(f.Functions))
-	for j, g := range f.Functions {
-		f.byAddr[g.Addr] = j
-	}
+	f.byAddr = newAddrIndex(f.Functions)
 	f.names, f.namesOnce = nil, sync.Once{}
 	f.indexMangled()
 	f.exported, f.exportOnce = nil, sync.Once{}

@@ -133,7 +133,7 @@ func (f *File) readVtables() {
 				}
 				v &^= 1
 			}
-			_, ok := f.byAddr[v]
+			ok := f.byAddr.has(v)
 			return v, ok
 		}
 		vt := Vtable{Name: s.Name, Addr: s.Value, Size: s.Size}

@@ -219,8 +219,11 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 		return m.hub, m.hubCount
 	}
 	g.completeModule(m)
-	var taken []int
-	seen := map[int]bool{}
+	refs := g.TakenAddresses(m, nil)
+	// Made at the count of references (an upper bound but for the
+	// vector table's handlers): grown, they were most of add's time.
+	taken := make([]int, 0, len(refs))
+	seen := make(map[int]bool, len(refs))
 	add := func(fi int) {
 		if runtimeEntries[m.File.Functions[fi].CName()] { // (C names)
 			return
@@ -232,7 +235,7 @@ func (g *Graph) takenHub(m *Module) (hub, count int) {
 	}
 	vectors := m.File.VectorWords()
 	readsVectors := false
-	for _, ref := range g.TakenAddresses(m, nil) {
+	for _, ref := range refs {
 		if t, ok := m.File.FunctionIndex(ref); ok {
 			add(t)
 		} else if m.File.InPLT(ref) {

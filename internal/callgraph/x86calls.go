@@ -187,9 +187,25 @@ var noReturnNames = map[string]bool{
 	"_ZSt9terminatev": true, "__cxa_pure_virtual": true, "__cxa_deleted_virtual": true,
 }
 
+// maxNoReturnName is the length of the longest of noReturnNames.
+var maxNoReturnName = func() int {
+	n := 0
+	for name := range noReturnNames {
+		n = max(n, len(name))
+	}
+	return n
+}()
+
 // NoReturnName says whether a function of that name never returns: the
 // list above, and libstdc++'s std::__throw_* helpers.
 func NoReturnName(name string) bool {
+	if len(name) > maxNoReturnName && !strings.HasPrefix(name, "_ZSt") && strings.IndexByte(name[:maxNoReturnName+1], '@') < 0 {
+		// Its part before any '@' is longer than every name listed:
+		// a C++ program's link names mostly are, and finding their '@'
+		// and hashing them was most of noReturnFunction's 13 ms a run
+		// on node (profiles).
+		return false
+	}
 	if i := strings.IndexByte(name, '@'); i > 0 {
 		name = name[:i] // a versioned import: abort@GLIBC_2.2.5
 	}

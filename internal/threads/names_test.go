@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stackscope/stackscope/internal/binfile"
 )
 
 // TestKnownNamesAreShort: nodeNames leaves out names longer than
@@ -58,6 +60,9 @@ func TestKnownNamesAreShort(t *testing.T) {
 	for _, n := range names {
 		if len(n) > maxKnownName {
 			t.Errorf("%q is longer than maxKnownName (%d): nodeNames would never give it", n, maxKnownName)
+		}
+		if (&binfile.Function{LinkName: n}).LinkMangled() {
+			t.Errorf("%q is a mangled name: nodeNames passes over mangled link names", n)
 		}
 	}
 }
