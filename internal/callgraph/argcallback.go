@@ -89,6 +89,7 @@ func (g *Graph) linkArgumentCallbacks() {
 		return
 	}
 	a := newArgModel(g)
+	defer a.release()
 	var sites []argSite
 	for id, n := range g.Nodes {
 		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
@@ -183,7 +184,8 @@ type argModel struct {
 	// callsOf); callerEnd[id] is where id's group ends.
 	callers   []callerEdge
 	callerEnd []int32
-	byHub     []bool // nodes some hub's edge reaches (see reachedByHub)
+	byHub     []bool       // nodes some hub's edge reaches (see reachedByHub)
+	index     *callerIndex // the arrays of the three above (release)
 	done      map[argKey]argResult
 	// undefined are, per module, the names it imports (importedBy).
 	undefined map[*Module]map[string]bool
@@ -298,10 +300,11 @@ func (a *argModel) indexCallers() {
 	n := len(g.Nodes)
 	workers := max(min(g.sweepWorkers(), n/1024), 1)
 	run := func(w int) (int, int) { return w * n / workers, (w + 1) * n / workers }
-	counts := make([][]int32, workers)
-	byHub := make([][]bool, workers)
+	idx := g.takeCallerIndex(n, workers)
+	a.index = idx
+	counts, byHub := idx.counts, idx.hubs
 	parallel(workers, func(w int) {
-		cnt, hub := make([]int32, n), make([]bool, n)
+		cnt, hub := counts[w], byHub[w]
 		lo, hi := run(w)
 		for _, nd := range g.Nodes[lo:hi] {
 			for i := range nd.Edges {
@@ -312,12 +315,11 @@ func (a *argModel) indexCallers() {
 				}
 			}
 		}
-		counts[w], byHub[w] = cnt, hub
 	})
 	// Each callee's group, each run's part of it in the runs' order:
 	// counts[w][t] becomes where run w places its first call of t.
 	a.byHub = byHub[0]
-	end := make([]int32, n)
+	end := idx.end
 	total := int32(0)
 	for t := range end {
 		for w := range workers {
@@ -330,7 +332,8 @@ func (a *argModel) indexCallers() {
 		}
 		end[t] = total
 	}
-	a.callers = make([]callerEdge, total)
+	idx.callers = grown(idx.callers, int(total))
+	a.callers = idx.callers
 	parallel(workers, func(w int) {
 		at := counts[w]
 		lo, hi := run(w)
@@ -347,6 +350,72 @@ func (a *argModel) indexCallers() {
 		}
 	})
 	a.callerEnd = end
+}
+
+// callerIndex holds the arrays of one argModel's caller index
+// (indexCallers), kept by the graph between models: the index is made
+// three times per program (linkArgumentCallbacks, the TSD destructors,
+// ld.so's setter), over every edge of the graph each time, after the
+// heap's last collection on node, so each fresh copy was 10 MB more of
+// peak heap (29 MB in all, profile, issue 19). A model gives the arrays
+// back when it is done with them (argModel.release) and the next one
+// clears and reuses them.
+type callerIndex struct {
+	callers []callerEdge
+	end     []int32
+	counts  [][]int32 // per worker: its calls of each callee, then where it places them
+	hubs    [][]bool  // per worker: the callees a hub's edge reaches
+}
+
+// takeCallerIndex returns arrays for an index of n nodes made by
+// workers workers, zeroed: the graph's spare ones when it has them, else
+// new ones.
+func (g *Graph) takeCallerIndex(n, workers int) *callerIndex {
+	g.spareIndexMu.Lock()
+	idx := g.spareIndex
+	g.spareIndex = nil
+	g.spareIndexMu.Unlock()
+	if idx == nil {
+		idx = &callerIndex{}
+	}
+	idx.end = grown(idx.end, n)
+	idx.counts = grown(idx.counts, workers)
+	idx.hubs = grown(idx.hubs, workers)
+	for w := range workers {
+		idx.counts[w] = zeroed(idx.counts[w], n)
+		idx.hubs[w] = zeroed(idx.hubs[w], n)
+	}
+	return idx
+}
+
+// release gives a's caller index back to the graph for the next model.
+// a must not be asked about callers after it.
+func (a *argModel) release() {
+	if a.index == nil {
+		return
+	}
+	a.g.spareIndexMu.Lock()
+	a.g.spareIndex = a.index
+	a.g.spareIndexMu.Unlock()
+	a.index, a.callers, a.callerEnd, a.byHub = nil, nil, nil, nil
+}
+
+// grown is s at length n: its own array when that holds n, else a new
+// one with an eighth more room, since the models between two indexes
+// add nodes and edges (on node the second and third index are 0.1-1%
+// larger than the first). The elements are not cleared.
+func grown[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n, n+n/8)
+}
+
+// zeroed is grown(s, n) with every element zero.
+func zeroed[T any](s []T, n int) []T {
+	s = grown(s, n)
+	clear(s)
+	return s
 }
 
 // parallel runs do(0) ... do(workers-1), each on a goroutine of its own

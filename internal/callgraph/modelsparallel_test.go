@@ -62,10 +62,21 @@ func TestIndexCallersMatchesEdges(t *testing.T) {
 	if hubEdges == 0 {
 		t.Fatal("no hub's edges in the graph: the test shows nothing of them")
 	}
+	// Each model after the first reuses the arrays the one before gave
+	// back (release), left holding that index and another worker count's
+	// counts: they must be cleared, and reused.
+	var before *callerEdge
 	for _, workers := range []int{1, 2, 3, 7} {
 		g.opts.Workers = workers
 		a := newArgModel(g)
 		a.indexCallers()
+		if len(a.callers) == 0 {
+			t.Fatal("no calls indexed")
+		}
+		if before != nil && &a.callers[0] != before {
+			t.Fatalf("%d workers: the index was made in new arrays, not in those the last model gave back", workers)
+		}
+		before = &a.callers[0]
 		for id := range g.Nodes {
 			if got := a.callsOf(id); !slices.Equal(got, want[id]) {
 				t.Fatalf("%d workers: node %d (%s): calls %v, want %v", workers, id, g.Nodes[id].Name(), got, want[id])
@@ -74,6 +85,7 @@ func TestIndexCallersMatchesEdges(t *testing.T) {
 				t.Fatalf("%d workers: node %d (%s): reached by a hub %v, want %v", workers, id, g.Nodes[id].Name(), a.reachedByHub(id), wantHub[id])
 			}
 		}
+		a.release()
 	}
 }
 
