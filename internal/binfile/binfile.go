@@ -325,7 +325,7 @@ func (f *File) load(fileSize int64) error {
 // version): it has a DT_SONAME and no main. A PIE program has a main and,
 // usually, no SONAME.
 func (f *File) runnableLibrary() bool {
-	soname, err := f.ELF.DynString(elf.DT_SONAME)
+	soname, err := f.dynString(elf.DT_SONAME)
 	if err != nil || len(soname) == 0 {
 		return false
 	}
@@ -346,11 +346,11 @@ func (f *File) readDynamicAndCFI() struct{} {
 }
 
 func (f *File) readDynamic() {
-	if libs, err := f.ELF.ImportedLibraries(); err == nil {
+	if libs, err := f.dynString(elf.DT_NEEDED); err == nil { // (ImportedLibraries)
 		f.Needed = libs
 	}
 	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
-		if vals, err := f.ELF.DynString(tag); err == nil {
+		if vals, err := f.dynString(tag); err == nil {
 			for _, v := range vals {
 				f.RunPath = append(f.RunPath, strings.Split(v, ":")...)
 			}
