@@ -2,6 +2,7 @@ package binfile
 
 import (
 	"debug/elf"
+	"os"
 	"strings"
 )
 
@@ -53,11 +54,12 @@ func (f *File) readMappedSymbols(typ elf.SectionType, atSigns bool) (syms []elf.
 	if sec.Link == 0 || sec.Link >= uint32(len(f.ELF.Sections)) {
 		return nil, nil, false
 	}
-	strdata, ok := f.mappedSection(f.ELF.Sections[sec.Link])
+	strsec := f.ELF.Sections[sec.Link]
+	strdata, ok := f.mappedSection(strsec)
 	if !ok {
 		return nil, nil, false
 	}
-	strs := string(strdata) // the one copy: the names are pieces of it
+	strs := f.stringTable(strsec, strdata)
 	order := f.ELF.ByteOrder
 	data = data[elf.Sym64Size:] // the null symbol
 	syms = make([]elf.Symbol, len(data)/elf.Sym64Size)
@@ -80,6 +82,22 @@ func (f *File) readMappedSymbols(typ elf.SectionType, atSigns bool) (syms []elf.
 		}
 	}
 	return syms, versioned, true
+}
+
+// stringTable is the string table s (its bytes strdata in f.mapped) as
+// one string whose pieces are the symbols' names: a mapping of its own
+// that Close leaves (mapNames), or else one copy. The names live as long
+// as the File's functions, past Close: node's .strtab and .dynstr, 13.5
+// MB, were copied onto the heap and kept to the end of the run, a
+// twentieth of its live heap when the collector last ran (profile,
+// issue 19); mapped, their pages come from the page cache.
+func (f *File) stringTable(s *elf.Section, strdata []byte) string {
+	if r, ok := f.r.(*os.File); ok && len(strdata) > 0 {
+		if strs := mapNames(r, int64(s.Offset), int64(len(strdata))); len(strs) == len(strdata) {
+			return strs
+		}
+	}
+	return string(strdata)
 }
 
 // stringAt is the NUL-terminated string at offset start of a string
