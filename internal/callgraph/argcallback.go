@@ -655,7 +655,8 @@ func (a *argModel) keptFlow(id int) *argFlow {
 
 // keptFlowNow is keptFlow's answer, made now.
 func (a *argModel) keptFlowNow(id int) *argFlow {
-	fl, ok := a.fullFlow(id)
+	fl, ok, done := a.passingFlow(id)
+	defer done()
 	if !ok {
 		return nil
 	}
@@ -710,9 +711,41 @@ func (a *argModel) prepareFlows(ids []int) {
 // fullFlow computes node id's data flow with the state before every
 // instruction (nil where none reaches), not kept.
 func (a *argModel) fullFlow(id int) (*argFlow, bool) {
+	n := a.g.Nodes[id]
+	insts, from, ok := a.g.decodeLinear(n.Module, n)
+	return a.flowOver(id, insts, from, ok)
+}
+
+// passingFlow is fullFlow for a flow used only until done is called
+// (keptFlowNow keeps a few of its states): the function is decoded into
+// a scratch list, not copied to be kept with the graph's recent answers
+// (decodeLinear), unless it is one of them already. The decodes the flows
+// of linkArgumentCallbacks' 540 functions kept were 13 MB of node's
+// allocation after its last collection, and the next questions (about
+// other functions) soon replaced them (profile, issue 19). In a run over
+// several programs, where decodes are shared by the file, it is fullFlow.
+func (a *argModel) passingFlow(id int) (fl *argFlow, ok bool, done func()) {
 	g := a.g
 	n := g.Nodes[id]
-	insts, from, ok := g.decodeLinear(n.Module, n)
+	if g.opts.Libraries.Shares() || !keepRecentAnswers || n.Func == nil {
+		fl, ok = a.fullFlow(id)
+		return fl, ok, func() {}
+	}
+	if v, kept := g.recent.get(n.Module.File, g.linearKeyOf(derivedLinear, n)); kept {
+		d := v.(linearDecode)
+		fl, ok = a.flowOver(id, d.insts, d.from, d.ok)
+		return fl, ok, func() {}
+	}
+	scratch := linearScratch.Get().(*[]linearInst)
+	insts, from, ok := g.decodeLinearInto(n.Module, n, scratch)
+	fl, ok = a.flowOver(id, insts, from, ok)
+	return fl, ok, func() { linearScratch.Put(scratch) }
+}
+
+// flowOver is fullFlow over node id's decode (decodeLinear's answer).
+func (a *argModel) flowOver(id int, insts []linearInst, from map[uint64][]uint64, ok bool) (*argFlow, bool) {
+	g := a.g
+	n := g.Nodes[id]
 	if !ok || len(insts) == 0 {
 		return nil, false
 	}
