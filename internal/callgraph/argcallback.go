@@ -77,6 +77,9 @@ type argFlow struct {
 	insts []linearInst
 	at    map[uint64]int
 	state []*regState // nil: not reached
+	// states, when not nil, holds the states solve makes: state[i] is
+	// then &states[i] (a passing flow's scratch; see passingFlow).
+	states []regState
 }
 
 // linkArgumentCallbacks applies the model to every indirect call of the
@@ -663,16 +666,33 @@ func (a *argModel) keptFlowNow(id int) *argFlow {
 	// Keep the states where a caller's argument or a call's target is
 	// read (calls and jumps): a whole function's states cost 400 bytes an
 	// instruction, too much to keep for every function of a big program.
-	kept := &argFlow{at: map[uint64]int{}}
-	for i, in := range fl.insts {
+	// Copied, counted first, into lists of their size: the full flow's
+	// states are a scratch.
+	keptAt := func(i int) bool {
 		if fl.state[i] == nil {
-			continue
+			return false
 		}
-		switch in.e.Flow {
+		switch fl.insts[i].e.Flow {
 		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
-			kept.at[in.addr] = len(kept.insts)
+			return true
+		}
+		return false
+	}
+	count := 0
+	for i := range fl.insts {
+		if keptAt(i) {
+			count++
+		}
+	}
+	kept := &argFlow{at: make(map[uint64]int, count), insts: make([]linearInst, 0, count), state: make([]*regState, 0, count)}
+	states := make([]regState, count)
+	for i, in := range fl.insts {
+		if keptAt(i) {
+			k := len(kept.insts)
+			kept.at[in.addr] = k
 			kept.insts = append(kept.insts, in)
-			kept.state = append(kept.state, fl.state[i])
+			states[k] = *fl.state[i]
+			kept.state = append(kept.state, &states[k])
 		}
 	}
 	return kept
@@ -713,7 +733,7 @@ func (a *argModel) prepareFlows(ids []int) {
 func (a *argModel) fullFlow(id int) (*argFlow, bool) {
 	n := a.g.Nodes[id]
 	insts, from, ok := a.g.decodeLinear(n.Module, n)
-	return a.flowOver(id, insts, from, ok)
+	return a.flowOver(id, insts, from, ok, nil)
 }
 
 // passingFlow is fullFlow for a flow used only until done is called
@@ -727,23 +747,32 @@ func (a *argModel) fullFlow(id int) (*argFlow, bool) {
 func (a *argModel) passingFlow(id int) (fl *argFlow, ok bool, done func()) {
 	g := a.g
 	n := g.Nodes[id]
+	states := stateScratch.Get().(*[]regState)
 	if g.opts.Libraries.Shares() || !keepRecentAnswers || n.Func == nil {
-		fl, ok = a.fullFlow(id)
-		return fl, ok, func() {}
+		insts, from, ok := g.decodeLinear(n.Module, n)
+		fl, ok = a.flowOver(id, insts, from, ok, states)
+		return fl, ok, func() { stateScratch.Put(states) }
 	}
 	if v, kept := g.recent.get(n.Module.File, g.linearKeyOf(derivedLinear, n)); kept {
 		d := v.(linearDecode)
-		fl, ok = a.flowOver(id, d.insts, d.from, d.ok)
-		return fl, ok, func() {}
+		fl, ok = a.flowOver(id, d.insts, d.from, d.ok, states)
+		return fl, ok, func() { stateScratch.Put(states) }
 	}
 	scratch := linearScratch.Get().(*[]linearInst)
 	insts, from, ok := g.decodeLinearInto(n.Module, n, scratch)
-	fl, ok = a.flowOver(id, insts, from, ok)
-	return fl, ok, func() { linearScratch.Put(scratch) }
+	fl, ok = a.flowOver(id, insts, from, ok, states)
+	return fl, ok, func() { linearScratch.Put(scratch); stateScratch.Put(states) }
 }
 
-// flowOver is fullFlow over node id's decode (decodeLinear's answer).
-func (a *argModel) flowOver(id int, insts []linearInst, from map[uint64][]uint64, ok bool) (*argFlow, bool) {
+// stateScratch holds passing flows' state lists (*[]regState), one per
+// goroutine making a flow at a time. solve made each instruction's state
+// on its own, 16 MB on node after its last collection, of which
+// keptFlowNow keeps the calls' and jumps'.
+var stateScratch = sync.Pool{New: func() any { return new([]regState) }}
+
+// flowOver is fullFlow over node id's decode (decodeLinear's answer),
+// its states in *states (grown as needed) when states is not nil.
+func (a *argModel) flowOver(id int, insts []linearInst, from map[uint64][]uint64, ok bool, states *[]regState) (*argFlow, bool) {
 	g := a.g
 	n := g.Nodes[id]
 	if !ok || len(insts) == 0 {
@@ -756,6 +785,10 @@ func (a *argModel) flowOver(id int, insts []linearInst, from map[uint64][]uint64
 	}
 	rw := g.Decoder.(isa.RegWriter)
 	fl := &argFlow{insts: insts, at: make(map[uint64]int, len(insts)), state: make([]*regState, len(insts))}
+	if states != nil {
+		*states = grown(*states, len(insts)) // (solve writes each state before reading it)
+		fl.states = *states
+	}
 	for i, in := range insts {
 		fl.at[in.addr] = i
 	}
@@ -795,6 +828,17 @@ func (a *argModel) flowOver(id int, insts []linearInst, from map[uint64][]uint64
 	return fl, true
 }
 
+// newState is a copy of s as instruction i's state: in fl.states when fl
+// has them, else on its own.
+func (fl *argFlow) newState(i int, s *regState) *regState {
+	if fl.states != nil {
+		fl.states[i] = *s
+		return &fl.states[i]
+	}
+	c := *s
+	return &c
+}
+
 // solve runs the data flow over fl's instructions from the function's
 // entry (masks: the registers each may write), fs the frame's operands
 // (nil: none), slots whether to follow values through the frame's slots.
@@ -812,12 +856,11 @@ func (fl *argFlow) solve(n *Node, masks []uint32, tables map[uint64][]int, fs *f
 	if slots {
 		slotState = make([]slotSet, len(insts))
 	}
-	fl.state[0] = &entry
+	fl.state[0] = fl.newState(0, &entry)
 	work := []int{0}
 	merge := func(j int, s *regState, ss slotSet) {
 		if fl.state[j] == nil {
-			c := *s
-			fl.state[j] = &c
+			fl.state[j] = fl.newState(j, s)
 			if slots {
 				slotState[j] = ss
 			}
