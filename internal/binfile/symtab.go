@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"os"
 	"strings"
+	"unsafe"
 )
 
 // symtabSymbols is f.ELF.Symbols(), the same symbols, read from the
@@ -85,19 +86,39 @@ func (f *File) readMappedSymbols(typ elf.SectionType, atSigns bool) (syms []elf.
 }
 
 // stringTable is the string table s (its bytes strdata in f.mapped) as
-// one string whose pieces are the symbols' names: a mapping of its own
-// that Close leaves (mapNames), or else one copy. The names live as long
+// one string whose pieces are the symbols' names: in a mapping that
+// Close leaves (lastingSection), or else one copy. The names live as long
 // as the File's functions, past Close: node's .strtab and .dynstr, 13.5
 // MB, were copied onto the heap and kept to the end of the run, a
 // twentieth of its live heap when the collector last ran (profile,
 // issue 19); mapped, their pages come from the page cache.
 func (f *File) stringTable(s *elf.Section, strdata []byte) string {
-	if r, ok := f.r.(*os.File); ok && len(strdata) > 0 {
-		if strs := mapNames(r, int64(s.Offset), int64(len(strdata))); len(strs) == len(strdata) {
-			return strs
-		}
+	if b, ok := f.lastingSection(s); ok && len(b) == len(strdata) && len(b) > 0 {
+		return unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	return string(strdata)
+}
+
+// lastingSection is the bytes of s in a mapping of their own that Close
+// leaves (mapLasting), when s is one mappedSection reads as debug/elf's
+// s.Data() would; ok is false otherwise.
+func (f *File) lastingSection(s *elf.Section) ([]byte, bool) {
+	r, isFile := f.r.(*os.File)
+	if _, ok := f.mappedSection(s); !ok || !isFile {
+		return nil, false
+	}
+	b := mapLasting(r, int64(s.Offset), int64(s.Size))
+	return b, b != nil
+}
+
+// lastingData is s.Data(), in a mapping that Close leaves where it can
+// be (lastingSection): for what keeps pieces of a section to the end
+// of the run (the CFI table's entries).
+func (f *File) lastingData(s *elf.Section) ([]byte, error) {
+	if b, ok := f.lastingSection(s); ok {
+		return b, nil
+	}
+	return s.Data()
 }
 
 // stringAt is the NUL-terminated string at offset start of a string
