@@ -1025,15 +1025,7 @@ func (f *File) Close() error {
 // LookupExported returns the function that .dynsym exports under name.
 func (f *File) LookupExported(name string) (*Function, bool) {
 	f.exportOnce.Do(func() {
-		// Made at its size: grown entry by entry, node's (67,000
-		// exported functions) was 7 MB allocated (profile, issue 19).
-		names := 0
-		for i := range f.Functions {
-			if f.Functions[i].Exported {
-				names += 1 + len(f.Functions[i].Aliases)
-			}
-		}
-		f.exported = make(map[string]int, names)
+		f.exported = map[string]int{}
 		for i, fn := range f.Functions {
 			if !fn.Exported {
 				continue
