@@ -27,3 +27,21 @@ func unmapFile(data []byte) {
 		_ = syscall.Munmap(data)
 	}
 }
+
+// mapLasting maps bytes [off, off+size) of the file read-only, for
+// what stays in use after the file is closed (symbol names, the CFI's
+// entries): Close unmaps the whole file's mapping, never this one, which
+// lasts as long as the process (Go's collector leaves memory outside its
+// heap alone). nil when it cannot be done.
+func mapLasting(r *os.File, off, size int64) []byte {
+	page := int64(os.Getpagesize())
+	start := off &^ (page - 1)
+	if off < 0 || size <= 0 || size != int64(int(size)) || off-start+size != int64(int(off-start+size)) {
+		return nil
+	}
+	data, err := syscall.Mmap(int(r.Fd()), start, int(off-start+size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	return data[off-start:]
+}

@@ -2,7 +2,9 @@ package binfile
 
 import (
 	"debug/elf"
+	"os"
 	"strings"
+	"unsafe"
 )
 
 // symtabSymbols is f.ELF.Symbols(), the same symbols, read from the
@@ -53,11 +55,12 @@ func (f *File) readMappedSymbols(typ elf.SectionType, atSigns bool) (syms []elf.
 	if sec.Link == 0 || sec.Link >= uint32(len(f.ELF.Sections)) {
 		return nil, nil, false
 	}
-	strdata, ok := f.mappedSection(f.ELF.Sections[sec.Link])
+	strsec := f.ELF.Sections[sec.Link]
+	strdata, ok := f.mappedSection(strsec)
 	if !ok {
 		return nil, nil, false
 	}
-	strs := string(strdata) // the one copy: the names are pieces of it
+	strs := f.stringTable(strsec, strdata)
 	order := f.ELF.ByteOrder
 	data = data[elf.Sym64Size:] // the null symbol
 	syms = make([]elf.Symbol, len(data)/elf.Sym64Size)
@@ -80,6 +83,42 @@ func (f *File) readMappedSymbols(typ elf.SectionType, atSigns bool) (syms []elf.
 		}
 	}
 	return syms, versioned, true
+}
+
+// stringTable is the string table s (its bytes strdata in f.mapped) as
+// one string whose pieces are the symbols' names: in a mapping that
+// Close leaves (lastingSection), or else one copy. The names live as long
+// as the File's functions, past Close: node's .strtab and .dynstr, 13.5
+// MB, were copied onto the heap and kept to the end of the run, a
+// twentieth of its live heap when the collector last ran (profile,
+// issue 19); mapped, their pages come from the page cache.
+func (f *File) stringTable(s *elf.Section, strdata []byte) string {
+	if b, ok := f.lastingSection(s); ok && len(b) == len(strdata) && len(b) > 0 {
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	return string(strdata)
+}
+
+// lastingSection is the bytes of s in a mapping of their own that Close
+// leaves (mapLasting), when s is one mappedSection reads as debug/elf's
+// s.Data() would; ok is false otherwise.
+func (f *File) lastingSection(s *elf.Section) ([]byte, bool) {
+	r, isFile := f.r.(*os.File)
+	if _, ok := f.mappedSection(s); !ok || !isFile {
+		return nil, false
+	}
+	b := mapLasting(r, int64(s.Offset), int64(s.Size))
+	return b, b != nil
+}
+
+// lastingData is s.Data(), in a mapping that Close leaves where it can
+// be (lastingSection): for what keeps pieces of a section to the end
+// of the run (the CFI table's entries).
+func (f *File) lastingData(s *elf.Section) ([]byte, error) {
+	if b, ok := f.lastingSection(s); ok {
+		return b, nil
+	}
+	return s.Data()
 }
 
 // stringAt is the NUL-terminated string at offset start of a string

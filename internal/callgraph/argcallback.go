@@ -77,6 +77,9 @@ type argFlow struct {
 	insts []linearInst
 	at    map[uint64]int
 	state []*regState // nil: not reached
+	// states, when not nil, holds the states solve makes: state[i] is
+	// then &states[i] (a passing flow's scratch; see passingFlow).
+	states []regState
 }
 
 // linkArgumentCallbacks applies the model to every indirect call of the
@@ -89,6 +92,7 @@ func (g *Graph) linkArgumentCallbacks() {
 		return
 	}
 	a := newArgModel(g)
+	defer a.release()
 	var sites []argSite
 	for id, n := range g.Nodes {
 		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
@@ -183,7 +187,8 @@ type argModel struct {
 	// callsOf); callerEnd[id] is where id's group ends.
 	callers   []callerEdge
 	callerEnd []int32
-	byHub     []bool // nodes some hub's edge reaches (see reachedByHub)
+	byHub     []bool       // nodes some hub's edge reaches (see reachedByHub)
+	index     *callerIndex // the arrays of the three above (release)
 	done      map[argKey]argResult
 	// undefined are, per module, the names it imports (importedBy).
 	undefined map[*Module]map[string]bool
@@ -298,10 +303,11 @@ func (a *argModel) indexCallers() {
 	n := len(g.Nodes)
 	workers := max(min(g.sweepWorkers(), n/1024), 1)
 	run := func(w int) (int, int) { return w * n / workers, (w + 1) * n / workers }
-	counts := make([][]int32, workers)
-	byHub := make([][]bool, workers)
+	idx := g.takeCallerIndex(n, workers)
+	a.index = idx
+	counts, byHub := idx.counts, idx.hubs
 	parallel(workers, func(w int) {
-		cnt, hub := make([]int32, n), make([]bool, n)
+		cnt, hub := counts[w], byHub[w]
 		lo, hi := run(w)
 		for _, nd := range g.Nodes[lo:hi] {
 			for i := range nd.Edges {
@@ -312,12 +318,11 @@ func (a *argModel) indexCallers() {
 				}
 			}
 		}
-		counts[w], byHub[w] = cnt, hub
 	})
 	// Each callee's group, each run's part of it in the runs' order:
 	// counts[w][t] becomes where run w places its first call of t.
 	a.byHub = byHub[0]
-	end := make([]int32, n)
+	end := idx.end
 	total := int32(0)
 	for t := range end {
 		for w := range workers {
@@ -330,7 +335,8 @@ func (a *argModel) indexCallers() {
 		}
 		end[t] = total
 	}
-	a.callers = make([]callerEdge, total)
+	idx.callers = grown(idx.callers, int(total))
+	a.callers = idx.callers
 	parallel(workers, func(w int) {
 		at := counts[w]
 		lo, hi := run(w)
@@ -347,6 +353,72 @@ func (a *argModel) indexCallers() {
 		}
 	})
 	a.callerEnd = end
+}
+
+// callerIndex holds the arrays of one argModel's caller index
+// (indexCallers), kept by the graph between models: the index is made
+// three times per program (linkArgumentCallbacks, the TSD destructors,
+// ld.so's setter), over every edge of the graph each time, after the
+// heap's last collection on node, so each fresh copy was 10 MB more of
+// peak heap (29 MB in all, profile, issue 19). A model gives the arrays
+// back when it is done with them (argModel.release) and the next one
+// clears and reuses them.
+type callerIndex struct {
+	callers []callerEdge
+	end     []int32
+	counts  [][]int32 // per worker: its calls of each callee, then where it places them
+	hubs    [][]bool  // per worker: the callees a hub's edge reaches
+}
+
+// takeCallerIndex returns arrays for an index of n nodes made by
+// workers workers, zeroed: the graph's spare ones when it has them, else
+// new ones.
+func (g *Graph) takeCallerIndex(n, workers int) *callerIndex {
+	g.spareIndexMu.Lock()
+	idx := g.spareIndex
+	g.spareIndex = nil
+	g.spareIndexMu.Unlock()
+	if idx == nil {
+		idx = &callerIndex{}
+	}
+	idx.end = grown(idx.end, n)
+	idx.counts = grown(idx.counts, workers)
+	idx.hubs = grown(idx.hubs, workers)
+	for w := range workers {
+		idx.counts[w] = zeroed(idx.counts[w], n)
+		idx.hubs[w] = zeroed(idx.hubs[w], n)
+	}
+	return idx
+}
+
+// release gives a's caller index back to the graph for the next model.
+// a must not be asked about callers after it.
+func (a *argModel) release() {
+	if a.index == nil {
+		return
+	}
+	a.g.spareIndexMu.Lock()
+	a.g.spareIndex = a.index
+	a.g.spareIndexMu.Unlock()
+	a.index, a.callers, a.callerEnd, a.byHub = nil, nil, nil, nil
+}
+
+// grown is s at length n: its own array when that holds n, else a new
+// one with an eighth more room, since the models between two indexes
+// add nodes and edges (on node the second and third index are 0.1-1%
+// larger than the first). The elements are not cleared.
+func grown[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n, n+n/8)
+}
+
+// zeroed is grown(s, n) with every element zero.
+func zeroed[T any](s []T, n int) []T {
+	s = grown(s, n)
+	clear(s)
+	return s
 }
 
 // parallel runs do(0) ... do(workers-1), each on a goroutine of its own
@@ -586,23 +658,41 @@ func (a *argModel) keptFlow(id int) *argFlow {
 
 // keptFlowNow is keptFlow's answer, made now.
 func (a *argModel) keptFlowNow(id int) *argFlow {
-	fl, ok := a.fullFlow(id)
+	fl, ok, done := a.passingFlow(id)
+	defer done()
 	if !ok {
 		return nil
 	}
 	// Keep the states where a caller's argument or a call's target is
 	// read (calls and jumps): a whole function's states cost 400 bytes an
 	// instruction, too much to keep for every function of a big program.
-	kept := &argFlow{at: map[uint64]int{}}
-	for i, in := range fl.insts {
+	// Copied, counted first, into lists of their size: the full flow's
+	// states are a scratch.
+	keptAt := func(i int) bool {
 		if fl.state[i] == nil {
-			continue
+			return false
 		}
-		switch in.e.Flow {
+		switch fl.insts[i].e.Flow {
 		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
-			kept.at[in.addr] = len(kept.insts)
+			return true
+		}
+		return false
+	}
+	count := 0
+	for i := range fl.insts {
+		if keptAt(i) {
+			count++
+		}
+	}
+	kept := &argFlow{at: make(map[uint64]int, count), insts: make([]linearInst, 0, count), state: make([]*regState, 0, count)}
+	states := make([]regState, count)
+	for i, in := range fl.insts {
+		if keptAt(i) {
+			k := len(kept.insts)
+			kept.at[in.addr] = k
 			kept.insts = append(kept.insts, in)
-			kept.state = append(kept.state, fl.state[i])
+			states[k] = *fl.state[i]
+			kept.state = append(kept.state, &states[k])
 		}
 	}
 	return kept
@@ -641,9 +731,50 @@ func (a *argModel) prepareFlows(ids []int) {
 // fullFlow computes node id's data flow with the state before every
 // instruction (nil where none reaches), not kept.
 func (a *argModel) fullFlow(id int) (*argFlow, bool) {
+	n := a.g.Nodes[id]
+	insts, from, ok := a.g.decodeLinear(n.Module, n)
+	return a.flowOver(id, insts, from, ok, nil)
+}
+
+// passingFlow is fullFlow for a flow used only until done is called
+// (keptFlowNow keeps a few of its states): the function is decoded into
+// a scratch list, not copied to be kept with the graph's recent answers
+// (decodeLinear), unless it is one of them already. The decodes the flows
+// of linkArgumentCallbacks' 540 functions kept were 13 MB of node's
+// allocation after its last collection, and the next questions (about
+// other functions) soon replaced them (profile, issue 19). In a run over
+// several programs, where decodes are shared by the file, it is fullFlow.
+func (a *argModel) passingFlow(id int) (fl *argFlow, ok bool, done func()) {
 	g := a.g
 	n := g.Nodes[id]
-	insts, from, ok := g.decodeLinear(n.Module, n)
+	states := stateScratch.Get().(*[]regState)
+	if g.opts.Libraries.Shares() || !keepRecentAnswers || n.Func == nil {
+		insts, from, ok := g.decodeLinear(n.Module, n)
+		fl, ok = a.flowOver(id, insts, from, ok, states)
+		return fl, ok, func() { stateScratch.Put(states) }
+	}
+	if v, kept := g.recent.get(n.Module.File, g.linearKeyOf(derivedLinear, n)); kept {
+		d := v.(linearDecode)
+		fl, ok = a.flowOver(id, d.insts, d.from, d.ok, states)
+		return fl, ok, func() { stateScratch.Put(states) }
+	}
+	scratch := linearScratch.Get().(*[]linearInst)
+	insts, from, ok := g.decodeLinearInto(n.Module, n, scratch)
+	fl, ok = a.flowOver(id, insts, from, ok, states)
+	return fl, ok, func() { linearScratch.Put(scratch); stateScratch.Put(states) }
+}
+
+// stateScratch holds passing flows' state lists (*[]regState), one per
+// goroutine making a flow at a time. solve made each instruction's state
+// on its own, 16 MB on node after its last collection, of which
+// keptFlowNow keeps the calls' and jumps'.
+var stateScratch = sync.Pool{New: func() any { return new([]regState) }}
+
+// flowOver is fullFlow over node id's decode (decodeLinear's answer),
+// its states in *states (grown as needed) when states is not nil.
+func (a *argModel) flowOver(id int, insts []linearInst, from map[uint64][]uint64, ok bool, states *[]regState) (*argFlow, bool) {
+	g := a.g
+	n := g.Nodes[id]
 	if !ok || len(insts) == 0 {
 		return nil, false
 	}
@@ -654,6 +785,10 @@ func (a *argModel) fullFlow(id int) (*argFlow, bool) {
 	}
 	rw := g.Decoder.(isa.RegWriter)
 	fl := &argFlow{insts: insts, at: make(map[uint64]int, len(insts)), state: make([]*regState, len(insts))}
+	if states != nil {
+		*states = grown(*states, len(insts)) // (solve writes each state before reading it)
+		fl.states = *states
+	}
 	for i, in := range insts {
 		fl.at[in.addr] = i
 	}
@@ -693,6 +828,17 @@ func (a *argModel) fullFlow(id int) (*argFlow, bool) {
 	return fl, true
 }
 
+// newState is a copy of s as instruction i's state: in fl.states when fl
+// has them, else on its own.
+func (fl *argFlow) newState(i int, s *regState) *regState {
+	if fl.states != nil {
+		fl.states[i] = *s
+		return &fl.states[i]
+	}
+	c := *s
+	return &c
+}
+
 // solve runs the data flow over fl's instructions from the function's
 // entry (masks: the registers each may write), fs the frame's operands
 // (nil: none), slots whether to follow values through the frame's slots.
@@ -710,12 +856,11 @@ func (fl *argFlow) solve(n *Node, masks []uint32, tables map[uint64][]int, fs *f
 	if slots {
 		slotState = make([]slotSet, len(insts))
 	}
-	fl.state[0] = &entry
+	fl.state[0] = fl.newState(0, &entry)
 	work := []int{0}
 	merge := func(j int, s *regState, ss slotSet) {
 		if fl.state[j] == nil {
-			c := *s
-			fl.state[j] = &c
+			fl.state[j] = fl.newState(j, s)
 			if slots {
 				slotState[j] = ss
 			}

@@ -232,7 +232,12 @@ type Graph struct {
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 
-	opts       Options
+	opts Options
+	// spareIndex is the caller index's arrays the last argModel gave
+	// back (argcallback.go's callerIndex).
+	spareIndexMu sync.Mutex
+	spareIndex   *callerIndex
+
 	dataMu     sync.Mutex
 	data       map[*binfile.File][]frame.Range
 	cases      map[*binfile.File]map[uint64]frame.CaseHelper

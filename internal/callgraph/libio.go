@@ -763,11 +763,6 @@ func (g *Graph) decodeLinear(m *Module, n *Node) ([]linearInst, map[uint64][]uin
 
 // decodeLinearNow is decodeLinear's answer, made now.
 func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]uint64, bool) {
-	fn := n.Func
-	code, err := m.File.Code(fn.Addr, fn.Size)
-	if err != nil {
-		return nil, nil, false
-	}
 	// Decoded in a scratch list and returned in a copy of its length:
 	// growing the slice from empty made and copied about twice its final
 	// size, 17% of the bytes node's analysis allocated, and room for an
@@ -775,6 +770,22 @@ func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]
 	// 4.4 in libc) a third more than used (profile, issue 19).
 	scratch := linearScratch.Get().(*[]linearInst)
 	defer linearScratch.Put(scratch)
+	insts, from, ok := g.decodeLinearInto(m, n, scratch)
+	if !ok {
+		return nil, nil, false
+	}
+	return slices.Clone(insts), from, true
+}
+
+// decodeLinearInto is decodeLinearNow's answer with its instructions in
+// the scratch list *scratch (grown as needed), valid until the scratch is
+// used again.
+func (g *Graph) decodeLinearInto(m *Module, n *Node, scratch *[]linearInst) ([]linearInst, map[uint64][]uint64, bool) {
+	fn := n.Func
+	code, err := m.File.Code(fn.Addr, fn.Size)
+	if err != nil {
+		return nil, nil, false
+	}
 	insts := (*scratch)[:0]
 	defer func() { *scratch = insts[:0] }()
 	var tables []int // indexes in insts of indirect jumps that are not tail calls
@@ -804,7 +815,7 @@ func (g *Graph) decodeLinearNow(m *Module, n *Node) ([]linearInst, map[uint64][]
 			targets[t] = append(targets[t], srcs...)
 		}
 	}
-	return slices.Clone(insts), targets, true
+	return insts, targets, true
 }
 
 // linearScratch holds decodeLinearNow's scratch lists (*[]linearInst),

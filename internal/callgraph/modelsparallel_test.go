@@ -2,8 +2,10 @@ package callgraph
 
 import (
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
@@ -62,10 +64,21 @@ func TestIndexCallersMatchesEdges(t *testing.T) {
 	if hubEdges == 0 {
 		t.Fatal("no hub's edges in the graph: the test shows nothing of them")
 	}
+	// Each model after the first reuses the arrays the one before gave
+	// back (release), left holding that index and another worker count's
+	// counts: they must be cleared, and reused.
+	var before *callerEdge
 	for _, workers := range []int{1, 2, 3, 7} {
 		g.opts.Workers = workers
 		a := newArgModel(g)
 		a.indexCallers()
+		if len(a.callers) == 0 {
+			t.Fatal("no calls indexed")
+		}
+		if before != nil && &a.callers[0] != before {
+			t.Fatalf("%d workers: the index was made in new arrays, not in those the last model gave back", workers)
+		}
+		before = &a.callers[0]
 		for id := range g.Nodes {
 			if got := a.callsOf(id); !slices.Equal(got, want[id]) {
 				t.Fatalf("%d workers: node %d (%s): calls %v, want %v", workers, id, g.Nodes[id].Name(), got, want[id])
@@ -74,6 +87,7 @@ func TestIndexCallersMatchesEdges(t *testing.T) {
 				t.Fatalf("%d workers: node %d (%s): reached by a hub %v, want %v", workers, id, g.Nodes[id].Name(), a.reachedByHub(id), wantHub[id])
 			}
 		}
+		a.release()
 	}
 }
 
@@ -205,5 +219,80 @@ func TestSweepPartsParallelKeepsOrder(t *testing.T) {
 					m.Name, workers, len(plan.parts), len(all), len(want))
 			}
 		}
+	}
+}
+
+// keptFromFull is keptFlowNow's answer made the plain way: the kept
+// instructions and states picked from a flow made with a state of its
+// own for each instruction (fullFlow).
+func keptFromFull(fl *argFlow) *argFlow {
+	kept := &argFlow{at: map[uint64]int{}}
+	for i, in := range fl.insts {
+		if fl.state[i] == nil {
+			continue
+		}
+		switch in.e.Flow {
+		case isa.FlowCall, isa.FlowIndirectCall, isa.FlowJump, isa.FlowIndirectJump:
+			kept.at[in.addr] = len(kept.insts)
+			kept.insts = append(kept.insts, in)
+			kept.state = append(kept.state, fl.state[i])
+		}
+	}
+	return kept
+}
+
+// TestPassingFlowKeepsFullFlows: the kept flows made one after the other
+// from scratch decodes and scratch states (passingFlow, each reusing the
+// last one's lists) are those picked from full flows, for libc's
+// functions with an indirect call; and, once the scratch is made, making
+// the largest allocates less than a state of its own for each of its
+// instructions would.
+func TestPassingFlowKeepsFullFlows(t *testing.T) {
+	g := modelledLibcProgram(t)
+	a := newArgModel(g)
+	largest, largestLen, found := -1, 0, 0
+	for id, n := range g.Nodes {
+		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub ||
+			!slices.ContainsFunc(n.Frame.Calls, func(cs frame.CallSite) bool { return cs.Kind.Indirect() }) {
+			continue
+		}
+		got := a.keptFlowNow(id)
+		full, ok := a.fullFlow(id)
+		if (got != nil) != ok {
+			t.Fatalf("node %d (%s): kept flow %v, full flow %v", id, n.Name(), got != nil, ok)
+		}
+		if !ok {
+			continue
+		}
+		if want := keptFromFull(full); !reflect.DeepEqual(got, want) {
+			t.Fatalf("node %d (%s): the kept flow differs from the one picked from the full flow", id, n.Name())
+		}
+		found++
+		if len(full.insts) > largestLen {
+			largest, largestLen = id, len(full.insts)
+		}
+	}
+	if found < 20 {
+		t.Fatalf("flows of only %d functions found", found)
+	}
+	full, _ := a.fullFlow(largest)
+	reached := 0
+	for _, s := range full.state {
+		if s != nil {
+			reached++
+		}
+	}
+	perState := uint64(reached) * uint64(unsafe.Sizeof(regState{}))
+	least := ^uint64(0)
+	for range 5 { // (a collection empties the pools: the least of a few)
+		a.keptFlowNow(largest)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		a.keptFlowNow(largest)
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	if least >= perState {
+		t.Errorf("%s's kept flow allocated %d bytes, no less than a state for each of its %d reached instructions (%d bytes)", g.Nodes[largest].Name(), least, reached, perState)
 	}
 }

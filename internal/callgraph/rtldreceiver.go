@@ -160,6 +160,7 @@ func (g *Graph) setterTargets(m *Module, word uint64, setter string) (targets []
 	fi, _ := m.File.FunctionIndex(fn.Addr)
 	id := g.nodeFor(m, fi)
 	a := newArgModel(g)
+	defer a.release()
 	regs, why := g.storedParams(a, id, word)
 	if why != "" {
 		return nil, why

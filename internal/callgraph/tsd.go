@@ -217,6 +217,7 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 // is not proved.
 func (g *Graph) tsdOrigins(create int) ([]tsdOrigin, bool) {
 	a := newArgModel(g)
+	defer a.release()
 	a.indexCallers()
 	const rsi = 6
 	start := argKey{create, rsi}

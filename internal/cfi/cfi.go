@@ -43,6 +43,13 @@ const (
 // empty table and no error. A section that cannot be parsed is an error that
 // names it; the caller decides whether that matters.
 func Load(f *elf.File) (*Table, error) {
+	return LoadFrom(f, (*elf.Section).Data)
+}
+
+// LoadFrom is Load with each section's bytes given by data (s.Data()
+// for Load). The table keeps pieces of them (the entries' instructions)
+// for as long as it is used, so data's bytes must not change meanwhile.
+func LoadFrom(f *elf.File, data func(*elf.Section) ([]byte, error)) (*Table, error) {
 	t := &Table{order: f.ByteOrder}
 	ptrSize := 8
 	switch f.Machine {
@@ -67,7 +74,7 @@ func Load(f *elf.File) (*Table, error) {
 		if s == nil || s.Type == elf.SHT_NOBITS || s.Size == 0 {
 			continue
 		}
-		data, err := s.Data()
+		data, err := data(s)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%s: %v", name, err)
