@@ -72,9 +72,11 @@ func TestLibioPrefetchMatchesReader(t *testing.T) {
 }
 
 // TestImportDefinitionsKeptSameGraph: the graph built with the imports'
-// definitions kept per module and name (importDefinition) is the graph
-// built searching the modules at every call: the same nodes, with the
-// same edges in the same order. The program interposes one of its
+// definitions kept per module and name (importDefinition), and the nodes
+// the PLT stubs link to kept per stub (pltLink), is the graph built
+// searching the modules at every call: the same nodes, with the same
+// edges in the same order (the lazily bound program's calls through its
+// PLT each get their edge to the lazy-binding resolver too). The program interposes one of its
 // library's functions (exported with -rdynamic, called from the library
 // through its PLT, and by the program itself before the libraries are
 // loaded), and calls functions the library, libm (past the library in
