@@ -311,6 +311,11 @@ type Graph struct {
 	imports map[importKey]importDef
 	// pltLinked are the modules whose pltLinks are set.
 	pltLinked []*Module
+	// direct hands Build's resolution the program's direct calls' targets,
+	// looked up ahead (directahead.go; nil: none).
+	direct *directAhead
+	// directHinted counts the nodes resolved with those answers (a test's).
+	directHinted int
 	// ahead walks the libraries' frames while Build resolves the edges
 	// (walkahead.go; nil: never started; after Build, stopped, with the
 	// frames not taken yet).
@@ -370,8 +375,10 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.addNodes(m, idx)
 	opts.Libraries.ProgramWalked(main, opts.StackAlign) // its cache entry written from now, beside what follows
 	Phase("program walk")
-	g.startWalkingAhead(g.workers()) // the libraries' frames, the same (walkahead.go)
+	g.startWalkingAhead(g.workers())      // the libraries' frames, the same (walkahead.go)
+	g.startDirectAhead(main, g.workers()) // the program's direct calls' targets (directahead.go)
 	g.resolvePending()
+	g.stopDirectAhead()
 	g.stopWalkingAhead()
 	g.finishIndexing()
 	return g
@@ -721,10 +728,11 @@ func (g *Graph) resolveEdges(id int) {
 		return
 	}
 	m := n.Module
-	for _, cs := range n.Frame.Calls {
+	hints := g.directHints(id, len(n.Frame.Calls)) // (directahead.go: nil, none)
+	for k, cs := range n.Frame.Calls {
 		switch {
 		case !cs.Kind.Indirect():
-			if fi, ok := m.File.FunctionIndex(cs.Target); ok {
+			if fi, ok := g.directTarget(m, cs, hints, k); ok {
 				g.addEdge(id, g.nodeFor(m, fi), cs, MethodDirect)
 				continue
 			}
@@ -748,6 +756,16 @@ func (g *Graph) resolveEdges(id int) {
 		}
 	}
 	g.resolveIndirect(id)
+}
+
+// directTarget returns the index of the function of m that the direct
+// call cs (call site k of its node) targets: hints[k] when the program's
+// calls were looked up ahead (directahead.go), m.File's answer otherwise.
+func (g *Graph) directTarget(m *Module, cs frame.CallSite, hints []int32, k int) (int, bool) {
+	if hints != nil {
+		return int(hints[k]), hints[k] >= 0
+	}
+	return m.File.FunctionIndex(cs.Target)
 }
 
 // linkGOTLoad links an indirect call through a register loaded from a
