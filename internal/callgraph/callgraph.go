@@ -34,9 +34,9 @@ type Module struct {
 	code map[uint64]int
 	// pltSlots caches the GOT slot each decoded PLT stub jumps through.
 	pltSlots map[uint64]uint64
-	// pltLinks caches, for the resolution under way, the node a call to a
-	// PLT stub links to (pltLink).
-	pltLinks map[uint64]pltLink
+	// pltLinks caches, for the resolution under way, what a call to a
+	// PLT stub links to (slotLink).
+	pltLinks map[uint64]slotLink
 	// hub is the node standing for the module's address-taken set (see
 	// takenHub), -1 until an indirect call first needs it.
 	hub, hubCount int
@@ -745,7 +745,7 @@ func (g *Graph) resolveEdges(id int) {
 			}
 			n.more().badTargets = append(n.more().badTargets, cs)
 		case cs.HasSlot:
-			if !g.linkSlot(id, m, cs.Slot, cs, MethodGOT) {
+			if _, ok := g.linkSlot(id, m, cs.Slot, cs, MethodGOT); !ok {
 				n.Unresolved = append(n.Unresolved, cs)
 			}
 		case g.Arch == binfile.ArchThumb && isConstant(cs.From):
@@ -788,7 +788,8 @@ func (g *Graph) linkGOTLoad(id int, m *Module, cs frame.CallSite) bool {
 	if m.File.WeakImport(name) && !g.definedAnywhere(name) {
 		return true
 	}
-	return g.linkSlot(id, m, slot, cs, MethodGOT)
+	_, ok = g.linkSlot(id, m, slot, cs, MethodGOT)
+	return ok
 }
 
 // definedAnywhere says whether the program or a library defines name.
@@ -919,10 +920,10 @@ func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
 
 // linkPLTSlot links the call to what the GOT slot of the PLT stub it
 // targets will hold, and returns the slot; the stub's link is kept for
-// the calls after (pltLink).
+// the calls after (slotLink).
 func (g *Graph) linkPLTSlot(from int, m *Module, cs frame.CallSite) (uint64, bool) {
 	if link, ok := m.pltLinks[cs.Target]; ok {
-		g.addEdge(from, link.to, cs, MethodPLT)
+		link.addEdges(g, from, cs)
 		return link.slot, true
 	}
 	slot, ok := m.pltSlots[cs.Target]
@@ -933,60 +934,59 @@ func (g *Graph) linkPLTSlot(from int, m *Module, cs frame.CallSite) (uint64, boo
 	if slot == 0 {
 		return 0, false
 	}
-	link, ok := g.importLink(m, slot)
-	if !ok {
-		return slot, g.linkSlot(from, m, slot, cs, MethodPLT)
-	}
-	g.addEdge(from, link.to, cs, MethodPLT)
-	if keepImportDefinitions {
+	link, linked := g.linkSlot(from, m, slot, cs, MethodPLT)
+	if link.holds() && keepImportDefinitions {
 		if m.pltLinks == nil {
-			m.pltLinks = map[uint64]pltLink{}
+			m.pltLinks = map[uint64]slotLink{}
 			g.pltLinked = append(g.pltLinked, m)
 		}
 		m.pltLinks[cs.Target] = link
 	}
-	return slot, true
+	return slot, linked
 }
 
-// pltLink is what a call to one PLT stub links to when its GOT slot
-// names an import that is no ifunc: the node of its definition, or the
-// external node of its name. Kept per stub for one resolution
-// (Module.pltLinks), it spares every call after the first the slot's
-// name, the definition's search by name (importDefinition) and the
-// function's index: node's program makes tens of thousands of PLT calls
-// to a few thousand stubs (that chain was 0.02 s of the resolution's
-// 0.17 s, BenchmarkResolve's cpu profile). The answer kept is the one
-// the chain gives at every later call: the definition is
-// importDefinition's, kept the same way (the modules do not change once
-// the libraries are loaded, and an answer before that is the program's,
-// which the search asks first); nodeFor gives the node it made the first
-// time; external the node it made for the name. Dropped with
-// importDefinition's at the end of the resolution (node ids are not
-// kept past it: Compact renumbers them).
-type pltLink struct {
-	slot uint64
-	to   int
+// slotLink is what linkSlot linked a call through a GOT slot to: the node
+// of the import's definition, or its external node, with the call's
+// method; or the nodes of an ifunc's implementations (MethodIfunc).
+//
+// Kept per PLT stub for one resolution (Module.pltLinks), it spares every
+// call after the first the slot's name, the definition's search by name
+// (importDefinition), the function's index and, for an ifunc, its
+// resolver's answer and each implementation's index: node's program makes
+// tens of thousands of PLT calls to a few thousand stubs, and libc's own
+// calls to its string functions go through IRELATIVE slots (that chain
+// was 0.03 s of the resolution's 0.17 s, BenchmarkResolve's cpu profile).
+// The nodes kept are the ones linkSlot gives at every later call through
+// the stub: the definition is importDefinition's, kept the same way (the
+// modules do not change once the libraries are loaded, and an answer
+// before that is the program's, which the search asks first); the
+// resolver's returns are a fact of its file (resolverReturns, kept per
+// file); nodeFor gives the node it made the first time, external the
+// node it made for the name. An ifunc whose implementations are not known
+// leaves an unresolved call with a reason (linkIFunc): not kept, each call
+// makes its own. Dropped with importDefinition's at the end of the
+// resolution (node ids are not kept past it: Compact renumbers them).
+type slotLink struct {
+	slot   uint64
+	to     int // the one node linked, or -1
+	method Method
+	ifunc  []int // (to -1) the ifunc's implementations
 }
 
-// importLink is linkSlot's edge target for GOT slot of m when the slot
-// names an import whose definition is no ifunc (a call to an ifunc gets
-// an edge per implementation, or none: linkIFunc), with the nodes made
-// in linkSlot's order: the definition's node, or the external node when
-// no module defines it.
-func (g *Graph) importLink(m *Module, slot uint64) (pltLink, bool) {
-	name, ok := m.File.Slots[slot]
-	if !ok {
-		return pltLink{}, false
+// holds says whether the link holds for the calls after the first
+// (slotLink): the call got its edges.
+func (l slotLink) holds() bool { return l.to >= 0 || len(l.ifunc) > 0 }
+
+// addEdges links another call through the slot as linkSlot linked the
+// first.
+func (l slotLink) addEdges(g *Graph, from int, cs frame.CallSite) {
+	if l.to >= 0 {
+		g.addEdge(from, l.to, cs, l.method)
+		return
 	}
-	def := g.importDefinition(m, name)
-	if def.mod == nil {
-		return pltLink{slot: slot, to: g.external(name)}, true
+	for _, to := range l.ifunc {
+		g.addEdge(from, to, cs, MethodIfunc)
 	}
-	if def.fn.IFunc {
-		return pltLink{}, false
-	}
-	fi, _ := def.mod.File.FunctionIndex(def.fn.Addr)
-	return pltLink{slot: slot, to: g.nodeFor(def.mod, fi)}, true
 }
 
 // LazyResolverName names the node of ld.so's lazy-binding resolver, so that
@@ -1143,30 +1143,30 @@ func (g *Graph) pltSlot(m *Module, addr uint64) uint64 {
 }
 
 // linkSlot links a call through GOT slot to its target: an imported symbol
-// by name, or the implementations of a local ifunc (IRELATIVE).
-func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method Method) bool {
+// by name, or the implementations of a local ifunc (IRELATIVE). It says
+// whether it did, and what it linked the call to (slotLink).
+func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method Method) (slotLink, bool) {
 	if name, ok := m.File.Slots[slot]; ok {
-		g.linkImport(from, m, name, cs, method)
-		return true
+		return g.linkImport(from, m, slot, name, cs, method), true
 	}
 	if resolver, ok := m.File.IRelative[slot]; ok {
 		if fi, ok := m.File.FunctionIndex(resolver); ok {
-			g.linkIFunc(from, m, fi, cs)
-			return true
+			return slotLink{slot: slot, to: -1, ifunc: g.linkIFunc(from, m, fi, cs)}, true
 		}
 	}
-	return false
+	return slotLink{to: -1}, false
 }
 
 // linkImport adds an edge to the definition of an imported symbol: in the
 // calling module itself when it defines it, else in the first library that
 // exports it, else to an external node.
-func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method Method) {
+func (g *Graph) linkImport(from int, m *Module, slot uint64, name string, cs frame.CallSite, method Method) slotLink {
 	if def := g.importDefinition(m, name); def.mod != nil {
-		g.linkFunction(from, def.mod, def.fn, cs, method)
-		return
+		return g.linkFunction(from, def.mod, slot, def.fn, cs, method)
 	}
-	g.addEdge(from, g.external(name), cs, method)
+	to := g.external(name)
+	g.addEdge(from, to, cs, method)
+	return slotLink{slot: slot, to: to, method: method}
 }
 
 // importDefinition finds the definition of the symbol name that module m
@@ -1216,13 +1216,14 @@ func (g *Graph) searchDefinition(m *Module, name string) importDef {
 	return importDef{}
 }
 
-func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method Method) {
+func (g *Graph) linkFunction(from int, m *Module, slot uint64, fn *binfile.Function, cs frame.CallSite, method Method) slotLink {
 	fi, _ := m.File.FunctionIndex(fn.Addr)
 	if fn.IFunc {
-		g.linkIFunc(from, m, fi, cs)
-		return
+		return slotLink{slot: slot, to: -1, ifunc: g.linkIFunc(from, m, fi, cs)}
 	}
-	g.addEdge(from, g.nodeFor(m, fi), cs, method)
+	to := g.nodeFor(m, fi)
+	g.addEdge(from, to, cs, method)
+	return slotLink{slot: slot, to: to, method: method}
 }
 
 // linkIFunc links a call to a GNU ifunc to every implementation its resolver
@@ -1234,7 +1235,10 @@ func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame
 // (linkVDSOIFuncs) to add the vDSO's function or leave them unresolved. For
 // an instruction set without the analysis, the functions whose addresses
 // the resolver computes.
-func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) {
+//
+// It returns the nodes it linked the call to, in order (none: the call
+// stays unresolved).
+func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) (linked []int) {
 	var targets []uint64
 	var r ifuncReturns
 	proved := false
@@ -1249,14 +1253,14 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 		targets = g.analyzeFunction(lib.File, &lib.File.Functions[resolver]).Refs
 		proved = true
 	}
-	linked := false
 	for _, ref := range targets {
 		if fi, ok := lib.File.FunctionIndex(ref); ok && fi != resolver {
-			g.addEdge(from, g.nodeFor(lib, fi), cs, MethodIfunc)
-			linked = true
+			to := g.nodeFor(lib, fi)
+			g.addEdge(from, to, cs, MethodIfunc)
+			linked = append(linked, to)
 		}
 	}
-	if !linked {
+	if len(linked) == 0 {
 		// The implementations could not be found: the call stays an
 		// unresolved indirect call at the site, with the resolver named
 		// (resolveIndirect does not assume the caller's address-taken
@@ -1277,6 +1281,7 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 		cs.Target = 0 // (the ifunc's own address, no implementation: the reason says why instead)
 		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = why
 	}
+	return linked
 }
 
 // UnresolvedWhy says why the unresolved call at addr of node id has no
