@@ -40,6 +40,9 @@ type Module struct {
 	// hub is the node standing for the module's address-taken set (see
 	// takenHub), -1 until an indirect call first needs it.
 	hub, hubCount int
+	// hubDetail says what an assumption of the hub's set assumes
+	// (takenDetail).
+	hubDetail string
 	// taken are the nodes of the module's own address-taken functions.
 	taken []int
 	// takenProtos are their prototypes (takenPrototypes).
@@ -49,9 +52,11 @@ type Module struct {
 	// time (dlsym.go).
 	runTimeLookups bool
 	// narrowed caches the hubs of narrowed target sets (see narrow).
-	narrowed  map[string]narrowed
-	dwarf     *dwtypes.Info
-	dwarfOnce sync.Once // (dwarfOf)
+	narrowed map[string]narrowed
+	// vtableHubs are the vtable slots' among them (vtableHub).
+	vtableHubs map[vtableHubKey]narrowed
+	dwarf      *dwtypes.Info
+	dwarfOnce  sync.Once // (dwarfOf)
 	// rtldWords are the addresses of its ld.so mutex words
 	// (rtldMutexWordAddrs), found once.
 	rtldWords     []uint64
@@ -965,7 +970,7 @@ func (g *Graph) linkPLTSlot(from int, m *Module, cs frame.CallSite) (uint64, boo
 // node it made for the name. An ifunc whose implementations are not known
 // leaves an unresolved call with a reason (linkIFunc): not kept, each call
 // makes its own. Dropped with importDefinition's at the end of the
-// resolution (node ids are not kept past it: Compact renumbers them).
+// resolution, for the memory's sake as theirs are.
 type slotLink struct {
 	slot   uint64
 	to     int // the one node linked, or -1
