@@ -851,7 +851,9 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method Method) {
 	}
 	n := g.Nodes[from]
 	if n.Edges == nil {
-		n.Edges = make([]Edge, 0, edgeRoom(n))
+		if n.Edges = g.directEdges(from); n.Edges == nil { // (directahead.go: nil, none)
+			n.Edges = make([]Edge, 0, edgeRoom(n))
+		}
 	}
 	n.Edges = append(n.Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
 	g.checkReturn(from, to, cs)

@@ -29,11 +29,16 @@ import (
 // directChunk holds the answers for the nodes begin..end-1: fi[offs[i]:
 // offs[i+1]] are node begin+i's, one per call site in its frame's order,
 // the index of the function a direct call's target starts, or -1 (an
-// indirect call, or no function starts there).
+// indirect call, or no function starts there). edges[i] is an empty list
+// of node begin+i's edges, made with the room addEdge would give it
+// (edgeRoom: its calls and its module's lazy slots and PLT, all fixed),
+// nil for a node without calls: the allocation at each node's first edge
+// was 0.007 s of node's resolution.
 type directChunk struct {
 	begin, end int
 	offs       []int32
 	fi         []int32
+	edges      [][]Edge
 }
 
 // directChunkNodes is how many nodes a chunk covers: node's 77,000
@@ -111,9 +116,14 @@ func (d *directAhead) chunk() *directChunk {
 // lookUpDirect fills c with the answers for nodes begin..end-1.
 func lookUpDirect(c *directChunk, main *binfile.File, nodes []*Node, begin, end int) {
 	c.begin, c.end = begin, end
-	c.offs, c.fi = c.offs[:0], c.fi[:0]
+	c.offs, c.fi, c.edges = c.offs[:0], c.fi[:0], c.edges[:0]
 	for _, n := range nodes[begin:end] {
 		c.offs = append(c.offs, int32(len(c.fi)))
+		var edges []Edge
+		if len(n.Frame.Calls) > 0 {
+			edges = make([]Edge, 0, edgeRoom(n))
+		}
+		c.edges = append(c.edges, edges)
 		for _, cs := range n.Frame.Calls {
 			fi := int32(-1)
 			if !cs.Kind.Indirect() {
@@ -164,6 +174,18 @@ func (g *Graph) directHints(id int, calls int) []int32 {
 	}
 	g.directHinted++
 	return hints
+}
+
+// directEdges returns the empty edge list made ahead for node id, once,
+// or nil.
+func (g *Graph) directEdges(id int) []Edge {
+	d := g.direct
+	if d == nil || d.cur == nil || id < d.cur.begin || id >= d.cur.end {
+		return nil
+	}
+	edges := d.cur.edges[id-d.cur.begin]
+	d.cur.edges[id-d.cur.begin] = nil
+	return edges
 }
 
 // stopDirectAhead ends the goroutine, if it still runs, and drops its

@@ -17,7 +17,8 @@ import (
 // TestDirectAheadSameGraph: the graph built with the program's direct
 // calls looked up ahead on another goroutine (directahead.go) is the graph
 // built without: the same nodes, edges (in order, with their sites and
-// methods), unresolved calls and bad targets. Once with every answer
+// methods, and the room of each node's list), unresolved calls and bad
+// targets. Once with every answer
 // handed over before the resolution starts, so that each program node is
 // resolved with them, and once as the goroutine runs (under -race, side by
 // side with the resolution). The program, compiled here, has 600
@@ -75,7 +76,7 @@ func TestDirectAheadSameGraph(t *testing.T) {
 		}
 		out := built{hinted: g.directHinted, nodes: len(f.Functions)}
 		for id, n := range g.Nodes {
-			out.lines = append(out.lines, fmt.Sprintf("%d %s %s", id, g.QualifiedName(id), n.Frame.Reason))
+			out.lines = append(out.lines, fmt.Sprintf("%d %s %s (room for %d edges)", id, g.QualifiedName(id), n.Frame.Reason, cap(n.Edges)))
 			for _, e := range n.Edges {
 				out.lines = append(out.lines, fmt.Sprintf("  -> %d %s %s %#x %v", e.To, g.QualifiedName(e.To), e.Method, e.Site, e.Kind))
 			}
