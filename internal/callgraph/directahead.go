@@ -88,7 +88,7 @@ func (g *Graph) startDirectAhead(main *binfile.File, workers int) {
 		defer func() { _ = recover() }()
 		for begin := 0; begin < n; begin += directChunkNodes {
 			c := d.chunk()
-			lookUpDirect(c, main, nodes, begin, min(begin+directChunkNodes, n))
+			lookUpDirect(c, nodes, begin, min(begin+directChunkNodes, n))
 			select {
 			case d.chunks <- c:
 			case <-d.stop:
@@ -113,8 +113,10 @@ func (d *directAhead) chunk() *directChunk {
 	}
 }
 
-// lookUpDirect fills c with the answers for nodes begin..end-1.
-func lookUpDirect(c *directChunk, main *binfile.File, nodes []*Node, begin, end int) {
+// lookUpDirect fills c with the answers for nodes begin..end-1, each asked
+// of the node's module's file as resolveEdges asks (the program's: Build
+// makes its nodes first, in function order).
+func lookUpDirect(c *directChunk, nodes []*Node, begin, end int) {
 	c.begin, c.end = begin, end
 	c.offs, c.fi, c.edges = c.offs[:0], c.fi[:0], c.edges[:0]
 	for _, n := range nodes[begin:end] {
@@ -126,8 +128,8 @@ func lookUpDirect(c *directChunk, main *binfile.File, nodes []*Node, begin, end 
 		c.edges = append(c.edges, edges)
 		for _, cs := range n.Frame.Calls {
 			fi := int32(-1)
-			if !cs.Kind.Indirect() {
-				if i, ok := main.FunctionIndex(cs.Target); ok {
+			if !cs.Kind.Indirect() && n.Module != nil {
+				if i, ok := n.Module.File.FunctionIndex(cs.Target); ok {
 					fi = int32(i)
 				}
 			}
