@@ -34,9 +34,15 @@ type Module struct {
 	code map[uint64]int
 	// pltSlots caches the GOT slot each decoded PLT stub jumps through.
 	pltSlots map[uint64]uint64
+	// pltLinks caches, for the resolution under way, what a call to a
+	// PLT stub links to (slotLink).
+	pltLinks map[uint64]slotLink
 	// hub is the node standing for the module's address-taken set (see
 	// takenHub), -1 until an indirect call first needs it.
 	hub, hubCount int
+	// hubDetail says what an assumption of the hub's set assumes
+	// (takenDetail).
+	hubDetail string
 	// taken are the nodes of the module's own address-taken functions.
 	taken []int
 	// takenProtos are their prototypes (takenPrototypes).
@@ -46,9 +52,11 @@ type Module struct {
 	// time (dlsym.go).
 	runTimeLookups bool
 	// narrowed caches the hubs of narrowed target sets (see narrow).
-	narrowed  map[string]narrowed
-	dwarf     *dwtypes.Info
-	dwarfOnce sync.Once // (dwarfOf)
+	narrowed map[string]narrowed
+	// vtableHubs are the vtable slots' among them (vtableHub).
+	vtableHubs map[vtableHubKey]narrowed
+	dwarf      *dwtypes.Info
+	dwarfOnce  sync.Once // (dwarfOf)
 	// rtldWords are the addresses of its ld.so mutex words
 	// (rtldMutexWordAddrs), found once.
 	rtldWords     []uint64
@@ -311,6 +319,13 @@ type Graph struct {
 	// imports keeps where each module's imported symbols are defined
 	// (importDefinition).
 	imports map[importKey]importDef
+	// pltLinked are the modules whose pltLinks are set.
+	pltLinked []*Module
+	// direct hands Build's resolution the program's direct calls' targets,
+	// looked up ahead (directahead.go; nil: none).
+	direct *directAhead
+	// directHinted counts the nodes resolved with those answers (a test's).
+	directHinted int
 	// ahead walks the libraries' frames while Build resolves the edges
 	// (walkahead.go; nil: never started; after Build, stopped, with the
 	// frames not taken yet).
@@ -370,8 +385,10 @@ func Build(main *binfile.File, dec isa.Decoder, opts Options) *Graph {
 	g.addNodes(m, idx)
 	opts.Libraries.ProgramWalked(main, opts.StackAlign) // its cache entry written from now, beside what follows
 	Phase("program walk")
-	g.startWalkingAhead(g.workers()) // the libraries' frames, the same (walkahead.go)
+	g.startWalkingAhead(g.workers())      // the libraries' frames, the same (walkahead.go)
+	g.startDirectAhead(main, g.workers()) // the program's direct calls' targets (directahead.go)
 	g.resolvePending()
+	g.stopDirectAhead()
 	g.stopWalkingAhead()
 	g.finishIndexing()
 	return g
@@ -707,6 +724,12 @@ func (g *Graph) resolvePending() {
 	if g.imports != nil {
 		g.imports = nil
 	}
+	for _, m := range g.pltLinked {
+		m.pltLinks = nil
+	}
+	if g.pltLinked != nil {
+		g.pltLinked = nil
+	}
 }
 
 func (g *Graph) resolveEdges(id int) {
@@ -715,10 +738,11 @@ func (g *Graph) resolveEdges(id int) {
 		return
 	}
 	m := n.Module
-	for _, cs := range n.Frame.Calls {
+	hints := g.directHints(id, len(n.Frame.Calls)) // (directahead.go: nil, none)
+	for k, cs := range n.Frame.Calls {
 		switch {
 		case !cs.Kind.Indirect():
-			if fi, ok := m.File.FunctionIndex(cs.Target); ok {
+			if fi, ok := g.directTarget(m, cs, hints, k); ok {
 				g.addEdge(id, g.nodeFor(m, fi), cs, MethodDirect)
 				continue
 			}
@@ -731,7 +755,7 @@ func (g *Graph) resolveEdges(id int) {
 			}
 			n.more().badTargets = append(n.more().badTargets, cs)
 		case cs.HasSlot:
-			if !g.linkSlot(id, m, cs.Slot, cs, MethodGOT) {
+			if _, ok := g.linkSlot(id, m, cs.Slot, cs, MethodGOT); !ok {
 				n.Unresolved = append(n.Unresolved, cs)
 			}
 		case g.Arch == binfile.ArchThumb && isConstant(cs.From):
@@ -742,6 +766,16 @@ func (g *Graph) resolveEdges(id int) {
 		}
 	}
 	g.resolveIndirect(id)
+}
+
+// directTarget returns the index of the function of m that the direct
+// call cs (call site k of its node) targets: hints[k] when the program's
+// calls were looked up ahead (directahead.go), m.File's answer otherwise.
+func (g *Graph) directTarget(m *Module, cs frame.CallSite, hints []int32, k int) (int, bool) {
+	if hints != nil {
+		return int(hints[k]), hints[k] >= 0
+	}
+	return m.File.FunctionIndex(cs.Target)
 }
 
 // linkGOTLoad links an indirect call through a register loaded from a
@@ -764,7 +798,8 @@ func (g *Graph) linkGOTLoad(id int, m *Module, cs frame.CallSite) bool {
 	if m.File.WeakImport(name) && !g.definedAnywhere(name) {
 		return true
 	}
-	return g.linkSlot(id, m, slot, cs, MethodGOT)
+	_, ok = g.linkSlot(id, m, slot, cs, MethodGOT)
+	return ok
 }
 
 // definedAnywhere says whether the program or a library defines name.
@@ -821,7 +856,9 @@ func (g *Graph) addEdge(from, to int, cs frame.CallSite, method Method) {
 	}
 	n := g.Nodes[from]
 	if n.Edges == nil {
-		n.Edges = make([]Edge, 0, edgeRoom(n))
+		if n.Edges = g.directEdges(from); n.Edges == nil { // (directahead.go: nil, none)
+			n.Edges = make([]Edge, 0, edgeRoom(n))
+		}
 	}
 	n.Edges = append(n.Edges, Edge{To: to, Site: cs.Addr, Kind: kind, Depth: cs.Depth, Method: method, AfterReset: cs.AfterReset})
 	g.checkReturn(from, to, cs)
@@ -883,18 +920,85 @@ func (g *Graph) checkReturn(from, to int, cs frame.CallSite) {
 // linkPLT decodes the PLT stub that a call targets and links the call to
 // what the stub's GOT slot will hold.
 func (g *Graph) linkPLT(from int, m *Module, cs frame.CallSite) bool {
-	slot, ok := m.pltSlots[cs.Target]
+	slot, ok := g.linkPLTSlot(from, m, cs)
 	if !ok {
-		slot = g.pltSlot(m, cs.Target)
-		m.pltSlots[cs.Target] = slot
-	}
-	if slot == 0 || !g.linkSlot(from, m, slot, cs, MethodPLT) {
 		return false
 	}
 	if m.File.LazySlots[slot] && !g.isInterpreter(m) {
 		g.linkLazy(from, m, slot, cs)
 	}
 	return true
+}
+
+// linkPLTSlot links the call to what the GOT slot of the PLT stub it
+// targets will hold, and returns the slot; the stub's link is kept for
+// the calls after (slotLink).
+func (g *Graph) linkPLTSlot(from int, m *Module, cs frame.CallSite) (uint64, bool) {
+	if link, ok := m.pltLinks[cs.Target]; ok {
+		link.addEdges(g, from, cs)
+		return link.slot, true
+	}
+	slot, ok := m.pltSlots[cs.Target]
+	if !ok {
+		slot = g.pltSlot(m, cs.Target)
+		m.pltSlots[cs.Target] = slot
+	}
+	if slot == 0 {
+		return 0, false
+	}
+	link, linked := g.linkSlot(from, m, slot, cs, MethodPLT)
+	if link.holds() && keepImportDefinitions {
+		if m.pltLinks == nil {
+			m.pltLinks = map[uint64]slotLink{}
+			g.pltLinked = append(g.pltLinked, m)
+		}
+		m.pltLinks[cs.Target] = link
+	}
+	return slot, linked
+}
+
+// slotLink is what linkSlot linked a call through a GOT slot to: the node
+// of the import's definition, or its external node, with the call's
+// method; or the nodes of an ifunc's implementations (MethodIfunc).
+//
+// Kept per PLT stub for one resolution (Module.pltLinks), it spares every
+// call after the first the slot's name, the definition's search by name
+// (importDefinition), the function's index and, for an ifunc, its
+// resolver's answer and each implementation's index: node's program makes
+// tens of thousands of PLT calls to a few thousand stubs, and libc's own
+// calls to its string functions go through IRELATIVE slots (that chain
+// was 0.03 s of the resolution's 0.17 s, BenchmarkResolve's cpu profile).
+// The nodes kept are the ones linkSlot gives at every later call through
+// the stub: the definition is importDefinition's, kept the same way (the
+// modules do not change once the libraries are loaded, and an answer
+// before that is the program's, which the search asks first); the
+// resolver's returns are a fact of its file (resolverReturns, kept per
+// file); nodeFor gives the node it made the first time, external the
+// node it made for the name. An ifunc whose implementations are not known
+// leaves an unresolved call with a reason (linkIFunc): not kept, each call
+// makes its own. Dropped with importDefinition's at the end of the
+// resolution, for the memory's sake as theirs are.
+type slotLink struct {
+	slot   uint64
+	to     int // the one node linked, or -1
+	method Method
+	ifunc  []int // (to -1) the ifunc's implementations
+}
+
+// holds says whether the link holds for the calls after the first
+// (slotLink): the call got its edges.
+func (l slotLink) holds() bool { return l.to >= 0 || len(l.ifunc) > 0 }
+
+// addEdges links another call through the slot as linkSlot linked the
+// first.
+func (l slotLink) addEdges(g *Graph, from int, cs frame.CallSite) {
+	if l.to >= 0 {
+		g.addEdge(from, l.to, cs, l.method)
+		return
+	}
+	for _, to := range l.ifunc {
+		g.addEdge(from, to, cs, MethodIfunc)
+	}
 }
 
 // LazyResolverName names the node of ld.so's lazy-binding resolver, so that
@@ -1051,30 +1155,30 @@ func (g *Graph) pltSlot(m *Module, addr uint64) uint64 {
 }
 
 // linkSlot links a call through GOT slot to its target: an imported symbol
-// by name, or the implementations of a local ifunc (IRELATIVE).
-func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method Method) bool {
+// by name, or the implementations of a local ifunc (IRELATIVE). It says
+// whether it did, and what it linked the call to (slotLink).
+func (g *Graph) linkSlot(from int, m *Module, slot uint64, cs frame.CallSite, method Method) (slotLink, bool) {
 	if name, ok := m.File.Slots[slot]; ok {
-		g.linkImport(from, m, name, cs, method)
-		return true
+		return g.linkImport(from, m, slot, name, cs, method), true
 	}
 	if resolver, ok := m.File.IRelative[slot]; ok {
 		if fi, ok := m.File.FunctionIndex(resolver); ok {
-			g.linkIFunc(from, m, fi, cs)
-			return true
+			return slotLink{slot: slot, to: -1, ifunc: g.linkIFunc(from, m, fi, cs)}, true
 		}
 	}
-	return false
+	return slotLink{to: -1}, false
 }
 
 // linkImport adds an edge to the definition of an imported symbol: in the
 // calling module itself when it defines it, else in the first library that
 // exports it, else to an external node.
-func (g *Graph) linkImport(from int, m *Module, name string, cs frame.CallSite, method Method) {
+func (g *Graph) linkImport(from int, m *Module, slot uint64, name string, cs frame.CallSite, method Method) slotLink {
 	if def := g.importDefinition(m, name); def.mod != nil {
-		g.linkFunction(from, def.mod, def.fn, cs, method)
-		return
+		return g.linkFunction(from, def.mod, slot, def.fn, cs, method)
 	}
-	g.addEdge(from, g.external(name), cs, method)
+	to := g.external(name)
+	g.addEdge(from, to, cs, method)
+	return slotLink{slot: slot, to: to, method: method}
 }
 
 // importDefinition finds the definition of the symbol name that module m
@@ -1124,13 +1228,14 @@ func (g *Graph) searchDefinition(m *Module, name string) importDef {
 	return importDef{}
 }
 
-func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame.CallSite, method Method) {
+func (g *Graph) linkFunction(from int, m *Module, slot uint64, fn *binfile.Function, cs frame.CallSite, method Method) slotLink {
 	fi, _ := m.File.FunctionIndex(fn.Addr)
 	if fn.IFunc {
-		g.linkIFunc(from, m, fi, cs)
-		return
+		return slotLink{slot: slot, to: -1, ifunc: g.linkIFunc(from, m, fi, cs)}
 	}
-	g.addEdge(from, g.nodeFor(m, fi), cs, method)
+	to := g.nodeFor(m, fi)
+	g.addEdge(from, to, cs, method)
+	return slotLink{slot: slot, to: to, method: method}
 }
 
 // linkIFunc links a call to a GNU ifunc to every implementation its resolver
@@ -1142,7 +1247,10 @@ func (g *Graph) linkFunction(from int, m *Module, fn *binfile.Function, cs frame
 // (linkVDSOIFuncs) to add the vDSO's function or leave them unresolved. For
 // an instruction set without the analysis, the functions whose addresses
 // the resolver computes.
-func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) {
+//
+// It returns the nodes it linked the call to, in order (none: the call
+// stays unresolved).
+func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite) (linked []int) {
 	var targets []uint64
 	var r ifuncReturns
 	proved := false
@@ -1157,14 +1265,14 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 		targets = g.analyzeFunction(lib.File, &lib.File.Functions[resolver]).Refs
 		proved = true
 	}
-	linked := false
 	for _, ref := range targets {
 		if fi, ok := lib.File.FunctionIndex(ref); ok && fi != resolver {
-			g.addEdge(from, g.nodeFor(lib, fi), cs, MethodIfunc)
-			linked = true
+			to := g.nodeFor(lib, fi)
+			g.addEdge(from, to, cs, MethodIfunc)
+			linked = append(linked, to)
 		}
 	}
-	if !linked {
+	if len(linked) == 0 {
 		// The implementations could not be found: the call stays an
 		// unresolved indirect call at the site, with the resolver named
 		// (resolveIndirect does not assume the caller's address-taken
@@ -1185,6 +1293,7 @@ func (g *Graph) linkIFunc(from int, lib *Module, resolver int, cs frame.CallSite
 		cs.Target = 0 // (the ifunc's own address, no implementation: the reason says why instead)
 		g.ifuncUnproved[ifuncSite{from, cs.Addr}] = why
 	}
+	return linked
 }
 
 // UnresolvedWhy says why the unresolved call at addr of node id has no

@@ -78,10 +78,19 @@ func (g *Graph) resolveIndirect(id int) {
 			continue
 		}
 		g.addEdge(id, hub, cs, MethodAddressTaken)
-		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: count, Method: MethodAddressTaken,
-			Detail: fmt.Sprintf("assumed: address-taken set of %d functions", count)})
+		n.Assumed = append(n.Assumed, Assumption{Site: cs.Addr, Targets: count, Method: MethodAddressTaken, Detail: takenDetail(n.Module)})
 	}
 	n.Unresolved = still
+}
+
+// takenDetail is the Detail of an assumption of m's address-taken set
+// (its hub made), formatted once per module: once per call it was a
+// string made at each of node's thousands of calls through pointers.
+func takenDetail(m *Module) string {
+	if m.hubDetail == "" {
+		m.hubDetail = fmt.Sprintf("assumed: address-taken set of %d functions", m.hubCount)
+	}
+	return m.hubDetail
 }
 
 // initArrayCallers are the runtime functions that call the constructors and

@@ -72,13 +72,17 @@ func TestLibioPrefetchMatchesReader(t *testing.T) {
 }
 
 // TestImportDefinitionsKeptSameGraph: the graph built with the imports'
-// definitions kept per module and name (importDefinition) is the graph
-// built searching the modules at every call: the same nodes, with the
-// same edges in the same order. The program interposes one of its
+// definitions kept per module and name (importDefinition), and the nodes
+// the PLT stubs link to kept per stub (slotLink), is the graph built
+// searching the modules at every call: the same nodes, with the same
+// edges in the same order (the lazily bound program's calls through its
+// PLT each get their edge to the lazy-binding resolver too). The program interposes one of its
 // library's functions (exported with -rdynamic, called from the library
 // through its PLT, and by the program itself before the libraries are
 // loaded), and calls functions the library, libm (past the library in
-// the search order) and libc define, each more than once.
+// the search order) and libc define, each more than once; libc's string
+// functions among them, ifuncs (an edge per implementation), which libc's
+// own code calls through IRELATIVE slots.
 func TestImportDefinitionsKeptSameGraph(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	dir := t.TempDir()
@@ -89,9 +93,10 @@ func TestImportDefinitionsKeptSameGraph(t *testing.T) {
 	}
 	write("own.c", "#include <math.h>\n#include <stdio.h>\nint hook(int x) { return x; }\n"+
 		"double own(double x) { printf(\"%d\\n\", hook((int)x)); return sqrt(x) + hook(2) + cbrt(x); }\n")
-	write("main.c", "#include <stdio.h>\n#include <math.h>\ndouble own(double);\n"+
+	write("main.c", "#include <stdio.h>\n#include <math.h>\n#include <string.h>\ndouble own(double);\n"+
 		"int hook(int x) { return x * 2; }\n"+
-		"int main(int argc, char **argv) { printf(\"%f %f\\n\", own(argc), cbrt(argc)); puts(argv[0]); printf(\"%d\\n\", hook(argc)); return hook(argc + 1); }\n")
+		"int main(int argc, char **argv) { char b[64]; printf(\"%f %f\\n\", own(argc), cbrt(argc)); puts(argv[0]); printf(\"%d\\n\", hook(argc));\n"+
+		"memcpy(b, argv[0], strlen(argv[0]) % 60); b[strlen(argv[1])] = 0; memcpy(b + 1, b, 2); puts(b); return hook(argc + 1) + (int)strlen(b); }\n")
 	testutil.Run(t, dir, gcc, "-O1", "-fno-inline", "-shared", "-fPIC", "-o", "libown.so", "own.c", "-lm")
 	testutil.Run(t, dir, gcc, "-O1", "-fno-inline", "-rdynamic", "-o", "prog", "main.c", "-L.", "-lown", "-lm", "-Wl,-rpath,$ORIGIN")
 	graph := func(keep bool) []string {
@@ -120,7 +125,8 @@ func TestImportDefinitionsKeptSameGraph(t *testing.T) {
 	// (libm's and libc's functions by their symbols' names: cbrtf64 or
 	// cbrt, _IO_puts or puts, depending on the C library's version.)
 	for _, want := range [][2]string{{"own (libown.so) -> ", "hook (plt)"}, {"main -> ", "own (libown.so) (plt)"},
-		{"own (libown.so) -> ", "(libm.so.6) (plt)"}, {"main -> ", "(libm.so.6) (plt)"}, {"main -> ", "(libc.so.6) (plt)"}} {
+		{"own (libown.so) -> ", "(libm.so.6) (plt)"}, {"main -> ", "(libm.so.6) (plt)"}, {"main -> ", "(libc.so.6) (plt)"},
+		{"main -> ", "(libc.so.6) (ifunc)"}} {
 		if !slices.ContainsFunc(kept, func(l string) bool { return strings.HasPrefix(l, want[0]) && strings.Contains(l, want[1]) }) {
 			t.Errorf("no edge %s... %s in the graph", want[0], want[1])
 		}
