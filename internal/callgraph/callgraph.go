@@ -229,6 +229,9 @@ type Graph struct {
 	// runTimeNode is the index plus one of the node of the functions of
 	// objects loaded at run time (dlsym.go; 0: not made).
 	runTimeNode int
+	// reachRounds counts ModelReachableTables' walks of the graph (a
+	// test's measure of the rounds its fixpoint took).
+	reachRounds int
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 

@@ -150,6 +150,10 @@ func (l *lookupModel) update(reached []bool) bool {
 	return changed
 }
 
+// settled: the hubs reach the lookup hub, and both reach the run-time
+// objects' node.
+func (l *lookupModel) settled() bool { return l.linked && l.loaded && l.libcLoaded }
+
 // widenRegisteredSites gives the calls whose targets were read from the
 // direct calls that pass them (exit handlers: MethodAtexit; callbacks
 // passed as arguments: MethodArgument) their module's address-taken set
