@@ -297,6 +297,11 @@ type Graph struct {
 	modelsAhead func() struct{}
 	// modelsAheadMade is how many answers startModelsAhead made (for a test).
 	modelsAheadMade int
+	// gconvAhead waits for the gconv model's step calls being read on
+	// another goroutine (startGconvAhead, gconvahead.go); gconvAheadMade
+	// is how many it read (for a test).
+	gconvAhead     func() int
+	gconvAheadMade int
 	// BesideLastModels, when set, is called by ModelRuntime before its
 	// last models (ModelReachableTables and what follows), which run on
 	// its goroutine alone and leave a core idle (/usr/bin/node: about
