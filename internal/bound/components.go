@@ -24,6 +24,7 @@ import (
 // leaves it out.
 func (a *Analysis) components(roots []int) {
 	adj := a.followedEdges()
+	a.followed = adj
 	n := len(adj.first) - 1
 	a.scc = make([]int, n)
 	index := make([]int32, n)
@@ -103,6 +104,9 @@ type followedEdges struct {
 	first []int32
 	to    []int32
 }
+
+// of returns node v's followed edges' targets.
+func (f followedEdges) of(v int) []int32 { return f.to[f.first[v]:f.first[v+1]] }
 
 // followedEdges copies the targets of the edges the bound follows: the
 // nodes are cut into as many parts as there are cores, a part's counts

@@ -131,3 +131,72 @@ func TestComponentsAsOverNodes(t *testing.T) {
 		}
 	}
 }
+
+// reachedTopOverEdges is reachedTop as it was, reading each member's
+// callees from its edges and asking follows of each: the reference.
+func (a *Analysis) reachedTopOverEdges(own [][]int32, k int) [][]int32 {
+	of := make([][]int32, len(a.cyclic))
+	stamp := make([]int, len(a.cyclic))
+	var merge topMerger
+	for c := range a.cyclic {
+		r := sortedTop(own[c], k)
+		stamp[c] = c + 1
+		for _, id := range a.componentMembers(c) {
+			for _, e := range a.g.Nodes[id].Edges {
+				d := a.scc[e.To]
+				if d < 0 || stamp[d] == c+1 || !a.follows(id, e) {
+					continue
+				}
+				stamp[d] = c + 1
+				r = merge.merge(r, of[d], k)
+			}
+		}
+		of[c] = merge.kept(r)
+	}
+	return of
+}
+
+// TestReachedTopAsOverEdges: on random graphs, with and without
+// declared worst cases and excluded nodes, reachedTop over the followed
+// edges' copy gives each component the ranks the reading of the nodes'
+// edges gave.
+func TestReachedTopAsOverEdges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 19))
+	for round := range 200 {
+		n := 1 + rng.IntN(2000)
+		g := &callgraph.Graph{Decoder: x86.Decoder{}, Modules: []*callgraph.Module{{}}}
+		for range n {
+			nd := callgraph.NewNode("f", frame.Frame{Size: 8})
+			for range rng.IntN(5) {
+				nd.Edges = append(nd.Edges, callgraph.Edge{To: rng.IntN(n), Kind: frame.Call})
+			}
+			g.Nodes = append(g.Nodes, nd)
+		}
+		var opts Options
+		if round%2 == 1 {
+			opts.Overrides, opts.Excluded = map[int]int64{}, map[int]bool{}
+			for range 1 + n/40 {
+				opts.Overrides[rng.IntN(n)] = 64
+				opts.Excluded[rng.IntN(n)] = true
+			}
+		}
+		a := &Analysis{g: g, opts: opts, followsAll: len(opts.Overrides) == 0 && len(opts.Excluded) == 0}
+		a.components([]int{rng.IntN(n), rng.IntN(n)})
+		a.listMembers()
+		own := make([][]int32, len(a.cyclic))
+		for c := range own {
+			for range rng.IntN(4) {
+				own[c] = append(own[c], int32(rng.IntN(50)))
+			}
+			slices.Sort(own[c])
+			own[c] = slices.Compact(own[c])
+		}
+		k := 1 + rng.IntN(6)
+		got, want := a.reachedTop(own, k), a.reachedTopOverEdges(own, k)
+		for c := range want {
+			if !slices.Equal(got[c], want[c]) {
+				t.Fatalf("round %d, component %d: reachedTop %v, over the edges %v", round, c, got[c], want[c])
+			}
+		}
+	}
+}
