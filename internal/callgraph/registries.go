@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/binfile"
 	"github.com/stackscope/stackscope/internal/frame"
 	"github.com/stackscope/stackscope/internal/isa"
@@ -220,39 +219,21 @@ func (g *Graph) definitionOf(m *Module, name string) (int, bool) {
 
 // reachable marks the nodes reachable from roots over every edge (hubs'
 // included).
-//
-// The walk is shared among the cores: the roots are cut into parts the
-// cores take in turn, each walking on from its roots, a node claimed by
-// the first to mark it (an atomic swap), so that each node's edges are
-// read once. Which nodes are reached does not depend on who reaches
-// them. On node the roots are the program's 77,000 nodes and the walk
-// reads most of the graph's 1.7 million edges: 7 ms a run on the glibc
-// models' one goroutine (perf, issue 19).
 func (g *Graph) reachable(roots []int) []bool {
-	n := len(g.Nodes)
-	marks := make([]atomic.Bool, n)
-	const parts = 16
-	beside.Each(parts, func(i int) {
-		var stack []int
-		claim := func(id int) {
-			if id < n && !marks[id].Load() && !marks[id].Swap(true) {
-				stack = append(stack, id)
+	seen := make([]bool, len(g.Nodes))
+	stack := append([]int(nil), roots...)
+	for _, r := range roots {
+		seen[r] = true
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range g.Nodes[id].Edges {
+			if e.To < len(seen) && !seen[e.To] {
+				seen[e.To] = true
+				stack = append(stack, e.To)
 			}
 		}
-		for _, r := range roots[i*len(roots)/parts : (i+1)*len(roots)/parts] {
-			claim(r)
-		}
-		for len(stack) > 0 {
-			id := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			for k := range g.Nodes[id].Edges {
-				claim(g.Nodes[id].Edges[k].To)
-			}
-		}
-	})
-	seen := make([]bool, n)
-	for id := range seen {
-		seen[id] = marks[id].Load()
 	}
 	// A copy of a chain function (argcontext.go) reached is its function
 	// reached: the models ask about functions (a registrar, an installer).
