@@ -51,10 +51,20 @@ type noReturn struct {
 	// of every function on their paths, again and again, each time
 	// through two or three map lookups on the analysis' goroutine.
 	candidates []uint8
+	// decode is the decoder's DecodeSweep, found once: isa.DecodeSweep
+	// asked the decoder's interface for it at each instruction (2 ms of
+	// node's lower bounds, perf; issue 19).
+	decode func(code []byte, pc uint64, eff *isa.Effect) error
 }
 
 func newNoReturn(g *callgraph.Graph, excluded map[int]bool) *noReturn {
-	return &noReturn{g: g, skip: excluded}
+	nr := &noReturn{g: g, skip: excluded}
+	if sd, ok := g.Decoder.(isa.SweepDecoder); ok {
+		nr.decode = sd.DecodeSweep
+	} else {
+		nr.decode = func(code []byte, pc uint64, eff *isa.Effect) error { return isa.DecodeInto(g.Decoder, code, pc, eff) }
+	}
+	return nr
 }
 
 // The states of a node's walk in noReturn.state.
@@ -134,7 +144,7 @@ func (nr *noReturn) walk(id int) string {
 		// Without the registers' description (isa.SweepDecoder): the
 		// constants, which need it, are read after the walk, when the
 		// function has shown no return (resetsProcessor).
-		if err := isa.DecodeSweep(nr.g.Decoder, code[pc-fn.Addr:], pc, ef); err != nil || ef.Len <= 0 {
+		if err := nr.decode(code[pc-fn.Addr:], pc, ef); err != nil || ef.Len <= 0 {
 			return ""
 		}
 		next := pc + uint64(ef.Len)
@@ -163,7 +173,7 @@ func (nr *noReturn) walk(id int) string {
 			case ef.HasTarget && ef.Target >= fn.Addr && ef.Target < end:
 				work = append(work, ef.Target)
 			default:
-				w := nr.callee(s.callsOf(n), pc)
+				w := nr.callee(s.calleeAt(n, pc))
 				if w == "" {
 					return ""
 				}
@@ -172,7 +182,7 @@ func (nr *noReturn) walk(id int) string {
 		case isa.FlowCondJump:
 			if ef.HasTarget && ef.Target >= fn.Addr && ef.Target < end {
 				work = append(work, ef.Target)
-			} else if nr.callee(s.callsOf(n), pc) == "" {
+			} else if nr.callee(s.calleeAt(n, pc)) == "" {
 				return ""
 			}
 			work = append(work, next)
@@ -186,14 +196,14 @@ func (nr *noReturn) walk(id int) string {
 				}
 				continue
 			}
-			if w := nr.callee(s.callsOf(n), pc); w != "" {
+			if w := nr.callee(s.calleeAt(n, pc)); w != "" {
 				evidence = w
 				continue
 			}
 			if next >= end && ef.Flow == isa.FlowCall {
 				// The compiler put nothing after this call: it knew
 				// the callee does not come back.
-				if to, ok := s.callsOf(n)[pc]; ok {
+				if to, ok := s.calleeAt(n, pc); ok {
 					evidence = fmt.Sprintf("its last instruction calls %s, which does not come back", nr.g.QualifiedName(to))
 				}
 				continue
@@ -269,6 +279,28 @@ func (nr *noReturn) release(s *walkScratch) {
 	nr.depth--
 }
 
+// calleeAt returns the callee of n's call site pc (the last edge of the
+// site), if it has one. A function's few edges are searched from the
+// last: a map of them, made for each walk that asked (most functions a
+// walk reads call out before a return), was 4.5 ms of node's lower
+// bounds, one walk after the other on the analysis' goroutine (perf,
+// issue 19); a function of many edges still gets its map (callsOf).
+func (s *walkScratch) calleeAt(n *callgraph.Node, pc uint64) (int, bool) {
+	if len(n.Edges) <= calleeScanMax {
+		for i := len(n.Edges) - 1; i >= 0; i-- {
+			if n.Edges[i].Site == pc {
+				return n.Edges[i].To, true
+			}
+		}
+		return 0, false
+	}
+	to, ok := s.callsOf(n)[pc]
+	return to, ok
+}
+
+// calleeScanMax is the most edges calleeAt searches without a map.
+const calleeScanMax = 64
+
 // callsOf is the map of n's call sites to their callees.
 func (s *walkScratch) callsOf(n *callgraph.Node) map[uint64]int {
 	if s.calls == nil {
@@ -308,8 +340,7 @@ func resets(consts map[int64]bool) bool {
 }
 
 // callee is the evidence that the function called at pc never returns.
-func (nr *noReturn) callee(calls map[uint64]int, pc uint64) string {
-	to, ok := calls[pc]
+func (nr *noReturn) callee(to int, ok bool) string {
 	if !ok {
 		return ""
 	}

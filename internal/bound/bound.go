@@ -177,6 +177,10 @@ type Analysis struct {
 	afterInto []bool
 	scc       []int  // strongly connected component of each node
 	cyclic    []bool // per component: does it contain a cycle
+	// followed holds the targets of the edges the bound follows, node by
+	// node (components' copy; reachedTop reads it too): released when
+	// New returns, not kept with the analysis.
+	followed followedEdges
 	// memberList holds each component's members in node order:
 	// memberList[memberStart[c]:memberStart[c+1]] (componentMembers).
 	// Made once: a scan of every node per cyclic component was most of
@@ -243,6 +247,7 @@ func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 		panic(fault)
 	}
 	<-done
+	a.followed = followedEdges{}
 	return a
 }
 
@@ -318,90 +323,6 @@ func (a *Analysis) applyDepths() {
 			if c := a.scc[id]; c >= 0 && a.cyclic[c] && (d > a.depth[c] || a.modelDepth[c]) {
 				a.depth[c] = d
 				a.modelDepth[c] = false
-			}
-		}
-	}
-}
-
-// components runs Tarjan's algorithm (iteratively: call graphs can be deep).
-func (a *Analysis) components(roots []int) {
-	g := a.g
-	n := len(g.Nodes)
-	a.scc = make([]int, n)
-	for i := range a.scc {
-		a.scc[i] = -1
-	}
-	index := make([]int, n)
-	low := make([]int, n)
-	for i := range index {
-		index[i] = -1
-	}
-	onStack := make([]bool, n)
-	var stack []int
-	counter := 0
-	// A frame holds its node's edges, read from the node once, not at
-	// each edge (node: 1.6 million edges, a node's load each).
-	type frameT struct {
-		v, e  int
-		edges []callgraph.Edge
-	}
-	for _, r := range roots {
-		if index[r] >= 0 {
-			continue
-		}
-		call := []frameT{{r, 0, g.Nodes[r].Edges}}
-		index[r], low[r] = counter, counter
-		counter++
-		stack = append(stack, r)
-		onStack[r] = true
-		for len(call) > 0 {
-			top := &call[len(call)-1]
-			v := top.v
-			if top.e < len(top.edges) {
-				edge := &top.edges[top.e]
-				w := edge.To
-				top.e++
-				if !a.follows(v, *edge) {
-					continue
-				}
-				if index[w] < 0 {
-					index[w], low[w] = counter, counter
-					counter++
-					stack = append(stack, w)
-					onStack[w] = true
-					call = append(call, frameT{w, 0, g.Nodes[w].Edges})
-				} else if onStack[w] && index[w] < low[v] {
-					low[v] = index[w]
-				}
-				continue
-			}
-			call = call[:len(call)-1]
-			if len(call) > 0 {
-				p := call[len(call)-1].v
-				if low[v] < low[p] {
-					low[p] = low[v]
-				}
-			}
-			if low[v] == index[v] {
-				id := len(a.cyclic)
-				size := 0
-				for {
-					w := stack[len(stack)-1]
-					stack = stack[:len(stack)-1]
-					onStack[w] = false
-					a.scc[w] = id
-					size++
-					if w == v {
-						break
-					}
-				}
-				selfLoop := false
-				for _, e := range g.Nodes[v].Edges {
-					if e.To == v && a.follows(v, e) {
-						selfLoop = true
-					}
-				}
-				a.cyclic = append(a.cyclic, size > 1 || selfLoop)
 			}
 		}
 	}
@@ -1041,9 +962,12 @@ func assumptionBefore(x, y *Assumption) bool {
 
 // reachedTop gives each component the first k of the ranks it or its
 // callees hold (own[c]: its own, sorted here). Components are numbered
-// callees first (Tarjan), so each one's callees are done before it.
+// callees first (Tarjan), so each one's callees are done before it. The
+// callees are read from the followed edges' targets components copied
+// (a.followed): read from the nodes' edges, an edge's and its target's
+// cache misses were 9 ms a run of node's assumptions' goroutine, the last
+// of bound.New's to end (perf, issue 19).
 func (a *Analysis) reachedTop(own [][]int32, k int) [][]int32 {
-	g := a.g
 	of := make([][]int32, len(a.cyclic))
 	stamp := make([]int, len(a.cyclic)) // stamp[d] == c+1: d already merged into c
 	var merge topMerger
@@ -1051,9 +975,9 @@ func (a *Analysis) reachedTop(own [][]int32, k int) [][]int32 {
 		r := sortedTop(own[c], k)
 		stamp[c] = c + 1
 		for _, id := range a.componentMembers(c) {
-			for _, e := range g.Nodes[id].Edges {
-				d := a.scc[e.To]
-				if d < 0 || stamp[d] == c+1 || !a.follows(id, e) {
+			for _, to := range a.followed.of(id) {
+				d := a.scc[to]
+				if d < 0 || stamp[d] == c+1 {
 					continue
 				}
 				stamp[d] = c + 1

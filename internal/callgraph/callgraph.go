@@ -237,6 +237,9 @@ type Graph struct {
 	// runTimeNode is the index plus one of the node of the functions of
 	// objects loaded at run time (dlsym.go; 0: not made).
 	runTimeNode int
+	// reachRounds counts ModelReachableTables' walks of the graph (a
+	// test's measure of the rounds its fixpoint took).
+	reachRounds int
 	// Missing lists DT_NEEDED libraries that could not be found.
 	Missing []string
 
@@ -307,6 +310,11 @@ type Graph struct {
 	modelsAhead func() struct{}
 	// modelsAheadMade is how many answers startModelsAhead made (for a test).
 	modelsAheadMade int
+	// gconvAhead waits for the gconv model's step calls being read on
+	// another goroutine (startGconvAhead, gconvahead.go); gconvAheadMade
+	// is how many it read (for a test).
+	gconvAhead     func() int
+	gconvAheadMade int
 	// BesideLastModels, when set, is called by ModelRuntime before its
 	// last models (ModelReachableTables and what follows), which run on
 	// its goroutine alone and leave a core idle (/usr/bin/node: about

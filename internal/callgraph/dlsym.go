@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/stackscope/stackscope/internal/beside"
 	"github.com/stackscope/stackscope/internal/frame"
 )
 
@@ -150,6 +151,10 @@ func (l *lookupModel) update(reached []bool) bool {
 	return changed
 }
 
+// settled: the hubs reach the lookup hub, and both reach the run-time
+// objects' node.
+func (l *lookupModel) settled() bool { return l.linked && l.loaded && l.libcLoaded }
+
 // widenRegisteredSites gives the calls whose targets were read from the
 // direct calls that pass them (exit handlers: MethodAtexit; callbacks
 // passed as arguments: MethodArgument) their module's address-taken set
@@ -157,36 +162,76 @@ func (l *lookupModel) update(reached []bool) bool {
 // on_exit, __cxa_atexit, tsearch or pthread_once passes a function the
 // model did not read (one whose address the program takes, or one dlsym
 // returned, which the set's hub reaches).
+//
+// The nodes with such calls are found on every core first (registeredCallers),
+// then widened one after the other in id order, as before: the scan of
+// every node's edges (node: 700,000 outside the hubs) ran on the glibc
+// models' one goroutine, 5 ms a run (perf, issue 19). Widening a node
+// adds edges to its own list only, and the nodes it makes (a module's
+// hub, the functions of a module completed) have no such call yet: they
+// are read after, as the loop over the growing list read them.
 func (g *Graph) widenRegisteredSites() {
-	for id := 0; id < len(g.Nodes); id++ {
-		n := g.Nodes[id]
-		if n.Module == nil || n.Hub {
-			continue
-		}
-		var sites []uint64
-		for _, e := range n.Edges {
-			if (e.Method == MethodAtexit || e.Method == MethodArgument) && !slices.Contains(sites, e.Site) {
-				sites = append(sites, e.Site)
+	n0 := len(g.Nodes)
+	for _, id := range g.registeredCallers(n0) {
+		g.widenRegisteredAt(id)
+	}
+	for id := n0; id < len(g.Nodes); id++ {
+		g.widenRegisteredAt(id)
+	}
+}
+
+// registeredCallers returns, in id order, the nodes below n that are
+// not hubs, belong to a module and have a call whose targets were read
+// from the calls that pass them (MethodAtexit, MethodArgument): the
+// nodes widenRegisteredAt changes. The nodes are cut into parts the
+// cores take in turn; it only reads the graph.
+func (g *Graph) registeredCallers(n int) []int {
+	const parts = 16
+	found := make([][]int, parts)
+	beside.Each(parts, func(i int) {
+		for id := i * n / parts; id < (i+1)*n/parts; id++ {
+			if nd := g.Nodes[id]; nd.Module != nil && !nd.Hub && slices.ContainsFunc(nd.Edges, isRegisteredCall) {
+				found[i] = append(found[i], id)
 			}
 		}
-		if len(sites) == 0 {
-			continue
+	})
+	return slices.Concat(found...)
+}
+
+// isRegisteredCall says whether e's target was read from the direct
+// calls that pass it (widenRegisteredSites).
+func isRegisteredCall(e Edge) bool { return e.Method == MethodAtexit || e.Method == MethodArgument }
+
+// widenRegisteredAt gives node id's registered calls (see
+// widenRegisteredSites) its module's address-taken set.
+func (g *Graph) widenRegisteredAt(id int) {
+	n := g.Nodes[id]
+	if n.Module == nil || n.Hub {
+		return
+	}
+	var sites []uint64
+	for _, e := range n.Edges {
+		if isRegisteredCall(e) && !slices.Contains(sites, e.Site) {
+			sites = append(sites, e.Site)
 		}
-		hub, count := g.takenHub(n.Module)
-		if count == 0 {
-			continue
-		}
-		for _, site := range sites {
-			cs := frame.CallSite{Addr: site, Kind: frame.IndirectCall}
-			for _, c := range n.Frame.Calls {
-				if c.Addr == site {
-					cs = c
-				}
+	}
+	if len(sites) == 0 {
+		return
+	}
+	hub, count := g.takenHub(n.Module)
+	if count == 0 {
+		return
+	}
+	for _, site := range sites {
+		cs := frame.CallSite{Addr: site, Kind: frame.IndirectCall}
+		for _, c := range n.Frame.Calls {
+			if c.Addr == site {
+				cs = c
 			}
-			g.addEdge(id, hub, cs, MethodAddressTaken)
-			n.Assumed = append(n.Assumed, Assumption{Site: site, Targets: count, Method: MethodAddressTaken,
-				Detail: fmt.Sprintf("assumed: address-taken set of %d functions (dlsym is reachable: a function passed through its pointer is not read)", count)})
 		}
+		g.addEdge(id, hub, cs, MethodAddressTaken)
+		n.Assumed = append(n.Assumed, Assumption{Site: site, Targets: count, Method: MethodAddressTaken,
+			Detail: fmt.Sprintf("assumed: address-taken set of %d functions (dlsym is reachable: a function passed through its pointer is not read)", count)})
 	}
 }
 
@@ -220,7 +265,7 @@ func (g *Graph) runTimeCode(loader int) int {
 // linkOnce adds an edge from hub to node to, unless it has one.
 func (g *Graph) linkOnce(hub, to int) {
 	n := g.Nodes[hub]
-	if !slices.ContainsFunc(n.Edges, func(e Edge) bool { return e.To == to }) {
+	if !edgeTo(n.Edges, to) {
 		if len(n.Edges) == cap(n.Edges) {
 			// Room for this edge and the other linkLookupHub may add,
 			// not the quarter more that append gives a long list (the
@@ -231,6 +276,19 @@ func (g *Graph) linkOnce(hub, to int) {
 		}
 		n.Edges = append(n.Edges, Edge{To: to, Kind: frame.Call, Method: MethodSymbolLookup})
 	}
+}
+
+// edgeTo says whether one of edges goes to node to: a plain loop over a
+// hub's list (slices.ContainsFunc with a closure was a call per edge,
+// over the address-taken hubs' lists when linkLookupHub links them:
+// 2.5 ms a run of node's glibc models' one goroutine, perf; issue 19).
+func edgeTo(edges []Edge, to int) bool {
+	for i := range edges {
+		if edges[i].To == to {
+			return true
+		}
+	}
+	return false
 }
 
 // hubEdgeRoom is the room an address-taken hub's edge list is made

@@ -196,6 +196,11 @@ func (c *gconvCut) update(reached []bool) bool {
 	return changed
 }
 
+// settled: every model of the four is undone.
+func (c *gconvCut) settled() bool {
+	return c.localeDone && c.stepsDone && c.chainsDone && (c.tr == nil || c.tr.done)
+}
+
 // modules is the node that stands for the step functions of gconv
 // modules, which the analysis does not see: unknown, with one reason.
 func (c *gconvCut) modules() int {

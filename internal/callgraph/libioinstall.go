@@ -497,6 +497,19 @@ func (md *libioInstalls) update(reached []bool) bool {
 	return changed
 }
 
+// settled: every table that has installers is installed as a FILE's
+// vtable, a copier is reached (or there is none), and the helper model is
+// undone (or no registrar can undo it): update's every step is taken or
+// can never be.
+func (md *libioInstalls) settled() bool {
+	for _, t := range md.tables {
+		if !(t.installed && t.main) && len(t.installers) > 0 {
+			return false
+		}
+	}
+	return (md.copied || len(md.copiers) == 0) && (!md.m.helper.narrowed || len(md.handlerRegistrars) == 0)
+}
+
 // apply gives each slot hub the functions of that slot of the installed
 // tables. The functions it links may be new nodes, whose calls through a
 // slot no call used before make a new hub: those are narrowed too.

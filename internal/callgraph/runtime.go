@@ -83,11 +83,13 @@ func (g *Graph) ModelRuntime() {
 	g.linkRtldHooks() // ld.so's malloc words and _dl_fixup's IFUNC call (rtldmalloc.go)
 	g.resolvePending()
 	g.assumeGlibcStreams()
+	g.startGconvAhead() // (gconvahead.go; beside linkArgumentCallbacks, for ModelReachableTables' gconvModel)
 	g.linkArgumentCallbacks()
 	if g.BesideLastModels != nil {
 		g.BesideLastModels()
 	}
 	g.ModelReachableTables()
+	g.finishGconvAhead() // (before ModelLoadedObjects, which writes frames)
 	g.Loaded = g.ModelLoadedObjects()
 	g.resolvePending()
 	cyc := &cycles{g: g}        // (cycles.go; the final edges' components, found once)

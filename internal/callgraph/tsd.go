@@ -88,6 +88,10 @@ func (t *tsdCut) update(reached []bool) bool {
 	return changed
 }
 
+// settled: the call has its address-taken set back (with every
+// destructor a target, a symbol lookup reached later still gives it back).
+func (t *tsdCut) settled() bool { return t.undone }
+
 func tsdHubName(n int) string {
 	return fmt.Sprintf("[thread-specific data destructors: %d %s passed to pthread_key_create]", n, plural(n, "function"))
 }
