@@ -136,3 +136,41 @@ func TestCFIMappedPastClose(t *testing.T) {
 		})
 	}
 }
+
+// TestLastingMapsBounded: past maxLastingMaps mappings in the process,
+// Open copies the names instead of mapping them (a process has a bounded
+// number of mappings, and Go's heap needs its own), and they are the
+// same names.
+func TestLastingMapsBounded(t *testing.T) {
+	const path = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip(err)
+	}
+	was := lastingMaps.Swap(maxLastingMaps)
+	defer lastingMaps.Store(was)
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dyn, err := f.DynamicSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := f.ELF.DynamicSymbols()
+	if err != nil || len(want) != len(dyn) {
+		t.Fatalf("debug/elf: %d symbols (%v), Open's %d", len(want), err, len(dyn))
+	}
+	checked := 0
+	for i, s := range dyn {
+		if s.Name != want[i].Name {
+			t.Fatalf("symbol %d: %q, debug/elf's %q", i, s.Name, want[i].Name)
+		}
+		if s.Name != "" && checked < 3 {
+			if m := mappingOf(t, uintptr(unsafe.Pointer(unsafe.StringData(s.Name)))); strings.HasPrefix(m, "/") {
+				t.Fatalf("name %q is in a mapping of %s past the bound", s.Name, m)
+			}
+			checked++
+		}
+	}
+}

@@ -4,6 +4,7 @@ package binfile
 
 import (
 	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -34,6 +35,9 @@ func unmapFile(data []byte) {
 // lasts as long as the process (Go's collector leaves memory outside its
 // heap alone). nil when it cannot be done.
 func mapLasting(r *os.File, off, size int64) []byte {
+	if lastingMaps.Add(1) > maxLastingMaps {
+		return nil
+	}
 	page := int64(os.Getpagesize())
 	start := off &^ (page - 1)
 	if off < 0 || size <= 0 || size != int64(int(size)) || off-start+size != int64(int(off-start+size)) {
@@ -45,3 +49,14 @@ func mapLasting(r *os.File, off, size int64) []byte {
 	}
 	return data[off-start:]
 }
+
+// maxLastingMaps bounds the mappings mapLasting makes in a process (the
+// rest are copies): they are never unmapped, and a run over a whole
+// system's libraries opens tens of thousands of files, two or three such
+// mappings each. Linux refuses a process more than vm.max_map_count
+// mappings (65,530 by default), and then Go's own heap cannot grow: the
+// runtime dies. 8,192 is a few thousand files' worth, all of any one
+// program's, far below the limit.
+const maxLastingMaps = 8192
+
+var lastingMaps atomic.Int64
