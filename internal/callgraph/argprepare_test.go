@@ -1,0 +1,111 @@
+package callgraph
+
+import (
+	"reflect"
+	"testing"
+)
+
+// librarySites are the indirect calls of g's library functions, as
+// argSites, in the nodes' order.
+func librarySites(g *Graph) []argSite {
+	var sites []argSite
+	for id, n := range g.Nodes {
+		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
+			continue
+		}
+		for _, cs := range n.Frame.Calls {
+			if cs.Kind.Indirect() {
+				sites = append(sites, argSite{id, cs})
+			}
+		}
+	}
+	return sites
+}
+
+// TestFailsAtOnceFailsEveryRegister: a function linkArgumentCallbacks
+// skips before its flow (failsAtOnce) is one whose targets fail for
+// every parameter register, so the skip changes no edge.
+func TestFailsAtOnceFailsEveryRegister(t *testing.T) {
+	g := modelledLibcProgram(t)
+	a := newArgModel(g)
+	a.indexCallers()
+	fails, passes := 0, 0
+	seen := map[int]bool{}
+	for _, s := range librarySites(g) {
+		if seen[s.id] {
+			continue
+		}
+		seen[s.id] = true
+		if !a.failsAtOnce(s.id) {
+			passes++
+			continue
+		}
+		fails++
+		for _, reg := range argRegs {
+			if r := a.targets(argKey{s.id, reg}); r.ok {
+				t.Fatalf("%s fails at once, but its callers pass register %d's targets %v", g.Nodes[s.id].Name(), reg, r.targets)
+			}
+		}
+	}
+	if fails == 0 || passes == 0 {
+		t.Fatalf("%d functions fail at once, %d do not: the test shows nothing", fails, passes)
+	}
+}
+
+// TestFirstCallersFlowsPrepared: with the flows of the sites' first
+// callers made at once (firstCallers, prepareFlows), the sites' targets
+// are those found without them, and fewer flows are left to make one at
+// a time; each caller listed is one whose flow targets reads.
+func TestFirstCallersFlowsPrepared(t *testing.T) {
+	type run struct {
+		done     map[argKey]argResult
+		alone    int   // flows made one at a time, after the prepared ones
+		prepared []int // the first callers listed
+		read     map[int]bool
+	}
+	model := func(first bool) run {
+		g := modelledLibcProgram(t)
+		a := newArgModel(g)
+		a.indexCallers()
+		sites := librarySites(g)
+		var ids []int
+		for _, s := range sites {
+			ids = append(ids, s.id)
+		}
+		a.prepareFlows(ids)
+		var r run
+		if first {
+			r.prepared = a.firstCallers(sites)
+			a.prepareFlows(r.prepared)
+		}
+		before := len(a.flows)
+		for _, s := range sites {
+			if reg, ok := a.targetParam(s.id, s.cs.Addr); ok {
+				a.targets(argKey{s.id, reg})
+			}
+		}
+		r.done, r.alone = a.done, len(a.flows)-before
+		r.read = map[int]bool{}
+		for id := range a.flows {
+			r.read[id] = true
+		}
+		return r
+	}
+	without, with := model(false), model(true)
+	if !reflect.DeepEqual(with.done, without.done) {
+		t.Fatalf("the targets differ with the first callers' flows prepared:\n%v\nwant\n%v", with.done, without.done)
+	}
+	if len(with.prepared) == 0 || with.alone >= without.alone {
+		t.Fatalf("%d first callers prepared: %d flows made one at a time, %d without them", len(with.prepared), with.alone, without.alone)
+	}
+	read := 0
+	for _, id := range with.prepared {
+		if without.read[id] {
+			read++
+		}
+	}
+	if read*2 < len(with.prepared) {
+		t.Errorf("of %d first callers prepared, targets read the flows of %d", len(with.prepared), read)
+	}
+	t.Logf("%d first callers prepared (%d read), flows made one at a time: %d, %d without", len(with.prepared), read, with.alone, without.alone)
+}
