@@ -1,7 +1,9 @@
 package callgraph
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -75,7 +77,11 @@ func TestFirstCallersFlowsPrepared(t *testing.T) {
 		a.prepareFlows(ids)
 		var r run
 		if first {
-			r.prepared = a.firstCallers(sites)
+			failing := map[int]bool{}
+			for _, s := range sites {
+				failing[s.id] = a.failsAtOnce(s.id)
+			}
+			r.prepared = a.firstCallers(sites, failing)
 			a.prepareFlows(r.prepared)
 		}
 		before := len(a.flows)
@@ -108,4 +114,39 @@ func TestFirstCallersFlowsPrepared(t *testing.T) {
 		t.Errorf("of %d first callers prepared, targets read the flows of %d", len(with.prepared), read)
 	}
 	t.Logf("%d first callers prepared (%d read), flows made one at a time: %d, %d without", len(with.prepared), read, with.alone, without.alone)
+}
+
+// TestHubEdgesMarkSplits: the hubs' edges marked in any number of even
+// parts (indexCallers' workers) mark exactly the targets of all of them,
+// empty hubs and parts smaller than a hub included.
+func TestHubEdgesMarkSplits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 16))
+	const targets = 500
+	for round := range 50 {
+		var h hubEdges
+		want := make([]bool, targets)
+		for range rng.IntN(6) {
+			hub := &Node{Hub: true}
+			for range rng.IntN(40) {
+				to := rng.IntN(targets)
+				hub.Edges = append(hub.Edges, Edge{To: to})
+				want[to] = true
+			}
+			h.nodes = append(h.nodes, hub)
+			h.total += len(hub.Edges)
+		}
+		for parts := 1; parts <= 9; parts++ {
+			got := make([]bool, targets)
+			for w := range parts {
+				reached := make([]bool, targets)
+				h.mark(reached, w*h.total/parts, (w+1)*h.total/parts)
+				for i, r := range reached {
+					got[i] = got[i] || r
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, %d parts: marks differ from the hubs' targets", round, parts)
+			}
+		}
+	}
 }
