@@ -542,6 +542,17 @@ func (a *argModel) failsAtOnce(id int) bool {
 	return a.reachedByHub(id) || !a.enteredOnlyByCalls(id) || !a.callersKnown(id)
 }
 
+// failsUnindexed says whether targets fails at once for node id, for
+// every register, by a test that needs no caller index: the graph does
+// not hold every caller, or the function is entered other than by calls.
+// A model with a single starting node asks it before making the index:
+// the index reads every edge of the graph (12 ms of CPU on node), and
+// node's TSD model (tsdOrigins) fails this way (__pthread_key_create
+// is entered other than by calls; issue 19).
+func (a *argModel) failsUnindexed(id int) bool {
+	return !a.callersInGraph(id) || !a.enteredOnlyByCalls(id)
+}
+
 // firstCallers returns the callers whose flows targets reads first for
 // the sites' keys: those of each site's function that passes the tests
 // targets makes (failing holds failsAtOnce of each), up to its first

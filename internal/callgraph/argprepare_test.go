@@ -150,3 +150,41 @@ func TestHubEdgesMarkSplits(t *testing.T) {
 		}
 	}
 }
+
+// TestTSDOriginsFailWithoutIndex: for a start that fails the tests
+// needing no caller index (node's __pthread_key_create is entered other
+// than by calls), tsdOrigins answers as it did with the index made first,
+// without making one.
+func TestTSDOriginsFailWithoutIndex(t *testing.T) {
+	g := modelledLibcProgram(t)
+	start, checked := -1, 0
+	probe := newArgModel(g)
+	for id, n := range g.Nodes {
+		if n.Module == nil || n.Module == g.Modules[0] || n.Func == nil || n.Hub || n.Summary != "" {
+			continue
+		}
+		checked++
+		if probe.failsUnindexed(id) {
+			start = id
+			break
+		}
+	}
+	if start < 0 {
+		t.Fatalf("none of %d library functions fails without an index: the test shows nothing", checked)
+	}
+	// As it was: the index first, then the queue's first test.
+	a := newArgModel(g)
+	a.indexCallers()
+	failsFirst := a.reachedByHub(start) || !a.callersInGraph(start) || !a.enteredOnlyByCalls(start) || !a.callersKnown(start)
+	a.release()
+	if !failsFirst {
+		t.Fatalf("%s fails without an index, but not with one", g.Nodes[start].Name())
+	}
+	g.spareIndex = nil
+	if origins, ok := g.tsdOrigins(start); ok || origins != nil {
+		t.Fatalf("tsdOrigins(%s): %v, %v; want none, false", g.Nodes[start].Name(), origins, ok)
+	}
+	if g.spareIndex != nil {
+		t.Errorf("tsdOrigins made a caller index for a start that fails without one")
+	}
+}
