@@ -175,7 +175,7 @@ type argResult struct {
 // whether it is a plain call (direct, through the PLT or a GOT slot), the
 // only kind the model follows. No pointer and 16 bytes, not the whole
 // Edge (64 bytes and its method's string): made for every edge of the
-// graph three times per program, the index's writes and the collector's
+// graph up to three times per program, the index's writes and the collector's
 // scan of them were most of its time (node's profile, issue 19).
 type callerEdge struct {
 	from  int32
@@ -300,7 +300,7 @@ func (a *argModel) importedBy(m *Module) func(string) bool {
 // indexCallers indexes each node's calls by callee. A hub's edges (the
 // address-taken set and its narrowed subsets, thousands of edges each)
 // are kept as a mark only: a function a hub reaches fails the model.
-// One array grouped by callee, not a map of slices: made three times per
+// One array grouped by callee, not a map of slices: made up to three times per
 // program over all of its edges, the map was 3% of node's analysis
 // (profile, issue 19). The calls of each callee stay in the order of
 // their callers' ids and edges.
@@ -408,7 +408,7 @@ func (h hubEdges) mark(reached []bool, lo, hi int) {
 
 // callerIndex holds the arrays of one argModel's caller index
 // (indexCallers), kept by the graph between models: the index is made
-// three times per program (linkArgumentCallbacks, the TSD destructors,
+// up to three times per program (linkArgumentCallbacks, the TSD destructors,
 // ld.so's setter), over every edge of the graph each time, after the
 // heap's last collection on node, so each fresh copy was 10 MB more of
 // peak heap (29 MB in all, profile, issue 19). A model gives the arrays
