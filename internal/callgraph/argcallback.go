@@ -116,14 +116,24 @@ func (g *Graph) linkArgumentCallbacks() {
 		return
 	}
 	a.indexCallers()
-	ids := make([]int, len(sites))
-	for i, s := range sites {
-		ids[i] = s.id
+	failing := map[int]bool{} // by function: failsAtOnce, asked once (it reads the module's jumps into code)
+	var ids []int
+	for _, s := range sites {
+		if _, asked := failing[s.id]; !asked {
+			failing[s.id] = a.failsAtOnce(s.id)
+		}
+		if !failing[s.id] {
+			ids = append(ids, s.id)
+		}
 	}
 	a.prepareFlows(ids)
+	a.prepareFlows(a.firstCallers(sites, failing))
 	var linked []argSite
 	var linkedKeys []argKey
 	for _, s := range sites {
+		if failing[s.id] {
+			continue // (targets would fail before reading a flow)
+		}
 		reg, ok := a.targetParam(s.id, s.cs.Addr)
 		if !ok {
 			continue
@@ -165,7 +175,7 @@ type argResult struct {
 // whether it is a plain call (direct, through the PLT or a GOT slot), the
 // only kind the model follows. No pointer and 16 bytes, not the whole
 // Edge (64 bytes and its method's string): made for every edge of the
-// graph three times per program, the index's writes and the collector's
+// graph up to three times per program, the index's writes and the collector's
 // scan of them were most of its time (node's profile, issue 19).
 type callerEdge struct {
 	from  int32
@@ -290,14 +300,18 @@ func (a *argModel) importedBy(m *Module) func(string) bool {
 // indexCallers indexes each node's calls by callee. A hub's edges (the
 // address-taken set and its narrowed subsets, thousands of edges each)
 // are kept as a mark only: a function a hub reaches fails the model.
-// One array grouped by callee, not a map of slices: made three times per
+// One array grouped by callee, not a map of slices: made up to three times per
 // program over all of its edges, the map was 3% of node's analysis
 // (profile, issue 19). The calls of each callee stay in the order of
 // their callers' ids and edges.
 //
 // The nodes are shared out among the cores in runs of ids: each worker
 // counts, then places, the edges of its run, after those of the runs
-// before it (the same array as one sequential pass).
+// before it (the same array as one sequential pass). The index cannot be
+// brought up to date from the last model's instead: between two models
+// the graph loses and rewrites edges (on node, 131 and 129 nodes' edges
+// changed other than by additions, 23 of them hubs), at some forty
+// places that keep no record of it.
 func (a *argModel) indexCallers() {
 	g := a.g
 	n := len(g.Nodes)
@@ -306,22 +320,22 @@ func (a *argModel) indexCallers() {
 	idx := g.takeCallerIndex(n, workers)
 	a.index = idx
 	counts, byHub := idx.counts, idx.hubs
+	hubsOf := make([][]*Node, workers)
 	parallel(workers, func(w int) {
-		cnt, hub := counts[w], byHub[w]
+		cnt := counts[w]
 		lo, hi := run(w)
 		for _, nd := range g.Nodes[lo:hi] {
+			if nd.Hub {
+				hubsOf[w] = append(hubsOf[w], nd)
+				continue
+			}
 			for i := range nd.Edges {
-				if nd.Hub {
-					hub[nd.Edges[i].To] = true
-				} else {
-					cnt[nd.Edges[i].To]++
-				}
+				cnt[nd.Edges[i].To]++
 			}
 		}
 	})
 	// Each callee's group, each run's part of it in the runs' order:
 	// counts[w][t] becomes where run w places its first call of t.
-	a.byHub = byHub[0]
 	end := idx.end
 	total := int32(0)
 	for t := range end {
@@ -329,14 +343,15 @@ func (a *argModel) indexCallers() {
 			c := counts[w][t]
 			counts[w][t] = total
 			total += c
-			if byHub[w][t] {
-				a.byHub[t] = true
-			}
 		}
 		end[t] = total
 	}
 	idx.callers = grown(idx.callers, int(total))
 	a.callers = idx.callers
+	hubs := hubEdges{nodes: slices.Concat(hubsOf...)}
+	for _, hub := range hubs.nodes {
+		hubs.total += len(hub.Edges)
+	}
 	parallel(workers, func(w int) {
 		at := counts[w]
 		lo, hi := run(w)
@@ -351,13 +366,49 @@ func (a *argModel) indexCallers() {
 				at[e.To]++
 			}
 		}
+		hubs.mark(byHub[w], w*hubs.total/workers, (w+1)*hubs.total/workers)
 	})
+	a.byHub = byHub[0]
+	for _, reached := range byHub[1:workers] {
+		for t, r := range reached {
+			if r {
+				a.byHub[t] = true
+			}
+		}
+	}
 	a.callerEnd = end
+}
+
+// hubEdges are the hubs' edges for indexCallers' marks, read after the
+// calls are placed and shared out evenly among the workers: on node all
+// 248 hubs (1.08 million edges, 35 MB) have ids in the last half, and
+// read in the count, between it and the placement, they pushed the 0.61
+// million calls' edges (19 MB) out of the cache the placement read them
+// from again (issue 19).
+type hubEdges struct {
+	nodes []*Node
+	total int // their edges
+}
+
+// mark sets reached[t] for the target t of each of the hubs' edges lo
+// to hi-1, counted across the hubs in order.
+func (h hubEdges) mark(reached []bool, lo, hi int) {
+	at := 0
+	for _, hub := range h.nodes {
+		from, to := max(lo-at, 0), min(hi-at, len(hub.Edges))
+		for i := from; i < to; i++ {
+			reached[hub.Edges[i].To] = true
+		}
+		at += len(hub.Edges)
+		if at >= hi {
+			return
+		}
+	}
 }
 
 // callerIndex holds the arrays of one argModel's caller index
 // (indexCallers), kept by the graph between models: the index is made
-// three times per program (linkArgumentCallbacks, the TSD destructors,
+// up to three times per program (linkArgumentCallbacks, the TSD destructors,
 // ld.so's setter), over every edge of the graph each time, after the
 // heap's last collection on node, so each fresh copy was 10 MB more of
 // peak heap (29 MB in all, profile, issue 19). A model gives the arrays
@@ -476,6 +527,62 @@ func (a *argModel) targetParam(id int, site uint64) (int8, bool) {
 		return 0, false
 	}
 	return v.reg, true
+}
+
+// failsAtOnce says whether targets fails for every register of node
+// id, before it reads a flow, for a reason that holds for the rest of
+// the model: a hub reaches id (the index is fixed when it is made), a
+// direct call the graph does not hold reaches it (the decode and the
+// index are fixed), or it is entered other than by calls (the model only
+// adds nodes, whose references and jumps into code only add reasons).
+// linkArgumentCallbacks then skips its sites before their flows: 86 of
+// the 447 functions with such a site on node, a fifth of the flows
+// prepareFlows made (issue 19).
+func (a *argModel) failsAtOnce(id int) bool {
+	return a.reachedByHub(id) || !a.enteredOnlyByCalls(id) || !a.callersKnown(id)
+}
+
+// failsUnindexed says whether targets fails at once for node id, for
+// every register, by a test that needs no caller index: the graph does
+// not hold every caller, or the function is entered other than by calls.
+// A model with a single starting node asks it before making the index:
+// the index reads every edge of the graph (12 ms of CPU on node), and
+// node's TSD model (tsdOrigins) fails this way (__pthread_key_create
+// is entered other than by calls; issue 19).
+func (a *argModel) failsUnindexed(id int) bool {
+	return !a.callersInGraph(id) || !a.enteredOnlyByCalls(id)
+}
+
+// firstCallers returns the callers whose flows targets reads first for
+// the sites' keys: those of each site's function that passes the tests
+// targets makes (failing holds failsAtOnce of each), up to its first
+// call that is not plain (where targets fails). Their flows are then made on every core (prepareFlows), not
+// one after the other on the model's: 91 functions on node, 82 of them
+// read, and 13 flows left to make one at a time instead of 95 (issue
+// 19). A key's further callers (a parameter passed on) are not guessed.
+func (a *argModel) firstCallers(sites []argSite, failing map[int]bool) []int {
+	var out []int
+	listed := map[int]bool{} // callers
+	asked := map[int]bool{}  // sites' functions whose callers are listed
+	for _, s := range sites {
+		if asked[s.id] || failing[s.id] || !a.callersInGraph(s.id) {
+			continue
+		}
+		if _, ok := a.targetParam(s.id, s.cs.Addr); !ok {
+			continue
+		}
+		asked[s.id] = true
+		for _, c := range a.callsOf(s.id) {
+			if !c.plain {
+				break
+			}
+			if from := int(c.from); !listed[from] {
+				listed[from] = true
+				out = append(out, from)
+			}
+		}
+	}
+	return out
 }
 
 // targets returns the functions the callers of key.id pass in register

@@ -165,11 +165,15 @@ func (g *Graph) setterTargets(m *Module, word uint64, setter string) (targets []
 	if why != "" {
 		return nil, why
 	}
+	unproved := "a caller of " + setter + " passes a value the data flow does not show, or the graph does not hold every caller"
+	if len(regs) > 0 && a.failsUnindexed(id) {
+		return nil, unproved // (targets' first test, before the index)
+	}
 	a.indexCallers()
 	for _, reg := range regs {
 		r := a.targets(argKey{id, reg})
 		if !r.ok {
-			return nil, "a caller of " + setter + " passes a value the data flow does not show, or the graph does not hold every caller"
+			return nil, unproved
 		}
 		targets = append(targets, r.targets...)
 	}

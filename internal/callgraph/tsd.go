@@ -222,6 +222,9 @@ func (g *Graph) tsdKeysConfined(m *Module, keys elf.Symbol) bool {
 func (g *Graph) tsdOrigins(create int) ([]tsdOrigin, bool) {
 	a := newArgModel(g)
 	defer a.release()
+	if a.failsUnindexed(create) {
+		return nil, false // (the queue's first test, before the index)
+	}
 	a.indexCallers()
 	const rsi = 6
 	start := argKey{create, rsi}
