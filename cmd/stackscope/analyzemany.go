@@ -292,23 +292,18 @@ func analyseInParallel(fl *analyzeFlags, files []string) iter.Seq2[int, fileOutc
 	}
 }
 
-// manyHeapLimit is the Go heap's soft limit in a run over many files
-// (unless GOMEMLIMIT sets one): such a run keeps every library it opened,
-// and between two collections the heap may grow to several times what is
-// live (main's gcPercent; 400 then), which over all of /usr/bin, two programs at
-// once, was 5 GB for about 2 GB live. Near the limit the collector runs
-// more often instead. It replaces main's soft limit for good
-// (fixMemoryLimit): that one (768 MiB) follows the live heap at 3/2 once
-// it passes two thirds of it, which a run over many files soon does, and
-// would let such a run's heap grow with all it keeps.
+// manyHeapLimit is the floor of the Go heap's soft limit in a run over
+// many files (unless GOMEMLIMIT sets one): such a run keeps every library
+// it opened, and between two collections the heap may grow to several
+// times what is live (main's gcPercent; 400 then), which over all of
+// /usr/bin, two programs at once, was 5 GB for about 2 GB live. Near the
+// limit the collector runs more often instead. Above the floor, the
+// limit follows the live heap at 3/2 (softMemoryLimit): a fixed limit the
+// live heap passed made the collector run without a pause.
 const manyHeapLimit = 3 << 29 // 1.5 GiB
 
-// limitHeap sets manyHeapLimit, unless the user set GOMEMLIMIT.
-func limitHeap() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		fixMemoryLimit(manyHeapLimit)
-	}
-}
+// limitHeap raises the soft limit's floor to manyHeapLimit.
+func limitHeap() { raiseMemoryLimitFloor(manyHeapLimit) }
 
 // parallelBytes is how many bytes of program files are analysed at once:
 // an analysis needs memory in proportion to its program (/usr/bin/node,

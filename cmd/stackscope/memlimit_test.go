@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -56,4 +57,26 @@ func TestHoldFirstCollection(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	holdSink = nil
+}
+
+// TestRaiseMemoryLimitFloor: a run over many files raises the soft
+// limit's floor and the limit with it; a lower floor asked later leaves
+// both as they are.
+func TestRaiseMemoryLimitFloor(t *testing.T) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		t.Skip("GOMEMLIMIT is set: the limit is the user's")
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	was := memoryLimitFloor.Load()
+	defer memoryLimitFloor.Store(was)
+	memoryLimitFloor.Store(1 << 30)
+	debug.SetMemoryLimit(1 << 30)
+	raiseMemoryLimitFloor(3 << 29)
+	if floor, limit := memoryLimitFloor.Load(), debug.SetMemoryLimit(-1); floor != 3<<29 || limit != 3<<29 {
+		t.Fatalf("floor %d, limit %d after raising to %d", floor, limit, 3<<29)
+	}
+	raiseMemoryLimitFloor(1 << 29)
+	if floor, limit := memoryLimitFloor.Load(), debug.SetMemoryLimit(-1); floor != 3<<29 || limit != 3<<29 {
+		t.Fatalf("floor %d, limit %d after asking a lower floor", floor, limit)
+	}
 }
