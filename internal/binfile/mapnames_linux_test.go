@@ -37,6 +37,25 @@ func mappingOf(t *testing.T, addr uintptr) string {
 	return ""
 }
 
+// openMapped opens path (skipping the test when it is missing) and
+// returns it with the file its mappings name (path, symbolic links
+// followed). The caller closes it.
+func openMapped(t *testing.T, path string) (*File, string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Skip(err)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, real
+}
+
 // TestSymbolNamesMappedPastClose: the names of .symtab and .dynsym are
 // pieces of a mapping of the file (not copies on the heap), one that
 // Close leaves: every name reads the same after Close unmapped the
@@ -44,17 +63,7 @@ func mappingOf(t *testing.T, addr uintptr) string {
 func TestSymbolNamesMappedPastClose(t *testing.T) {
 	for _, path := range []string{"/usr/bin/node", "/usr/lib/x86_64-linux-gnu/libc.so.6"} {
 		t.Run(path, func(t *testing.T) {
-			if _, err := os.Stat(path); err != nil {
-				t.Skip(err)
-			}
-			real, err := filepath.EvalSymlinks(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, real := openMapped(t, path)
 			dyn, err := f.DynamicSymbols()
 			if err != nil {
 				t.Fatal(err)
@@ -95,17 +104,7 @@ func TestSymbolNamesMappedPastClose(t *testing.T) {
 func TestCFIMappedPastClose(t *testing.T) {
 	for _, path := range []string{"/usr/bin/node", "/usr/lib/x86_64-linux-gnu/libc.so.6"} {
 		t.Run(path, func(t *testing.T) {
-			if _, err := os.Stat(path); err != nil {
-				t.Skip(err)
-			}
-			real, err := filepath.EvalSymlinks(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, real := openMapped(t, path)
 			eh := f.ELF.Section(".eh_frame")
 			if eh == nil {
 				t.Skip("no .eh_frame")
