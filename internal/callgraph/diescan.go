@@ -511,31 +511,12 @@ func memberLocValue(form uint32, v []byte, n int) (known, isInt bool, value int6
 		u, ok := pcValue(form, v, n)
 		return ok, ok, int64(u)
 	case dieread.FormSdata:
-		x, ok := sleb(v)
+		x, ok := dieread.SLEB(&v)
 		return ok, ok, x
 	case dieread.FormBlock1, dieread.FormBlock2, dieread.FormBlock4, dieread.FormBlock, dieread.FormExprloc, dieread.FormData16:
 		return true, false, 0 // ([]byte)
 	}
 	return false, false, 0
-}
-
-// sleb reads a signed LEB128 number at the start of v as debug/dwarf
-// reads it; false when it does not end within v.
-func sleb(v []byte) (int64, bool) {
-	var c uint64
-	var bits uint
-	for _, b := range v {
-		c |= uint64(b&0x7f) << bits
-		bits += 7
-		if b&0x80 == 0 {
-			x := int64(c)
-			if x&(1<<(bits-1)) != 0 {
-				x |= -1 << bits
-			}
-			return x, true
-		}
-	}
-	return 0, false
 }
 
 // skipChildren is where debug/dwarf's Reader.SkipChildren goes on from

@@ -603,7 +603,7 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		v, ok = fixed(8)
 		return v, nil, kindConst, ok
 	case FormSdata:
-		s, ok := sleb(b)
+		s, ok := SLEB(b)
 		return uint64(s), nil, kindConst, ok
 	case FormUdata:
 		v, ok = ULEB(b)
@@ -679,23 +679,4 @@ func (r *Reader) value(u *unit, b *[]byte, f *field, offSize int) (v uint64, bs 
 		return 0, nil, kindOther, ok && o < uint64(end)
 	}
 	return 0, nil, kindOther, false
-}
-
-// sleb reads a signed LEB128 number of at most 9 bytes (debug/dwarf's
-// sign extension agrees up to there).
-func sleb(b *[]byte) (int64, bool) {
-	var x uint64
-	for i := 0; i < len(*b) && i < 9; i++ {
-		c := (*b)[i]
-		x |= uint64(c&0x7f) << (7 * uint(i))
-		if c&0x80 == 0 {
-			*b = (*b)[i+1:]
-			bits := 7 * uint(i+1)
-			if c&0x40 != 0 && bits < 64 {
-				x |= ^uint64(0) << bits
-			}
-			return int64(x), true
-		}
-	}
-	return 0, false
 }

@@ -162,7 +162,7 @@ func (c *AbbrevCursor) NextField() (attr, form uint64, implicit int64, ok bool) 
 	}
 	attr, form = uint64(uint32(attr)), uint64(uint32(form))
 	if form == FormImplicitConst {
-		if implicit, ok = sleb(&c.b); !ok {
+		if implicit, ok = SLEB(&c.b); !ok {
 			return 0, 0, 0, false
 		}
 	}
@@ -183,6 +183,27 @@ func ULEB(b *[]byte) (uint64, bool) {
 		if c&0x80 == 0 {
 			*b = (*b)[i+1:]
 			return v, true
+		}
+	}
+	return 0, false
+}
+
+// SLEB reads a signed LEB128 number from *b as debug/dwarf reads it (the
+// sign taken from the last byte's bit 6 while under 64 bits, the bits
+// past 64 dropped); false when it does not end within *b.
+func SLEB(b *[]byte) (int64, bool) {
+	var c uint64
+	var bits uint
+	for i, v := range *b {
+		c |= uint64(v&0x7f) << bits
+		bits += 7
+		if v&0x80 == 0 {
+			*b = (*b)[i+1:]
+			x := int64(c)
+			if x&(1<<(bits-1)) != 0 {
+				x |= -1 << bits
+			}
+			return x, true
 		}
 	}
 	return 0, false
