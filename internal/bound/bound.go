@@ -13,6 +13,7 @@ import (
 
 	"github.com/stackscope/stackscope/internal/callgraph"
 	"github.com/stackscope/stackscope/internal/frame"
+	"github.com/stackscope/stackscope/internal/scc"
 	"github.com/stackscope/stackscope/internal/size"
 )
 
@@ -180,7 +181,7 @@ type Analysis struct {
 	// followed holds the targets of the edges the bound follows, node by
 	// node (components' copy; reachedTop reads it too): released when
 	// New returns, not kept with the analysis.
-	followed followedEdges
+	followed scc.Adjacency
 	// memberList holds each component's members in node order:
 	// memberList[memberStart[c]:memberStart[c+1]] (componentMembers).
 	// Made once: a scan of every node per cyclic component was most of
@@ -247,7 +248,7 @@ func New(g *callgraph.Graph, roots []int, opts Options) *Analysis {
 		panic(fault)
 	}
 	<-done
-	a.followed = followedEdges{}
+	a.followed = scc.Adjacency{}
 	return a
 }
 
@@ -975,7 +976,7 @@ func (a *Analysis) reachedTop(own [][]int32, k int) [][]int32 {
 		r := sortedTop(own[c], k)
 		stamp[c] = c + 1
 		for _, id := range a.componentMembers(c) {
-			for _, to := range a.followed.of(id) {
+			for _, to := range a.followed.Of(id) {
 				d := a.scc[to]
 				if d < 0 || stamp[d] == c+1 {
 					continue

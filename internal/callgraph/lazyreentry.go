@@ -55,7 +55,7 @@ func (g *Graph) boundResolverReentry(cyc *cycles) {
 	// million words on node) rather than from every node's edges (0.03 s
 	// of node's models, which ran beside the components' search).
 	var calls []lazyCaller
-	if len(cyc.adj.first) == len(g.Nodes)+1 {
+	if len(cyc.adj.First) == len(g.Nodes)+1 {
 		calls = g.lazyCallersIn(cyc.adj, r)
 	} else {
 		calls = g.lazyCallersOf(r)
@@ -108,14 +108,14 @@ func (g *Graph) lazyCallersOf(r int) []lazyCaller {
 func (g *Graph) lazyCallersIn(adj adjacency, r int) []lazyCaller {
 	var out []lazyCaller
 	v := 0
-	for k, w := range adj.to {
+	for k, w := range adj.To {
 		if int(w) != r {
 			continue
 		}
-		for adj.first[v+1] <= int32(k) {
+		for adj.First[v+1] <= int32(k) {
 			v++
 		}
-		if e := g.Nodes[v].Edges[int32(k)-adj.first[v]]; e.Method == MethodLazy {
+		if e := g.Nodes[v].Edges[int32(k)-adj.First[v]]; e.Method == MethodLazy {
 			out = append(out, g.lazyCallerAt(v, e))
 		}
 	}

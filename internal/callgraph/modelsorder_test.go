@@ -35,11 +35,11 @@ func TestModelsIndexesMatchGraph(t *testing.T) {
 	prog := buildC(t, t.TempDir(), "idx", printAtoiProgram)
 	g := buildModelled(t, prog)
 	adj := adjacencyOf(g)
-	if len(adj.first) != len(g.Nodes)+1 {
-		t.Fatalf("adjacency of %d nodes, the graph has %d", len(adj.first)-1, len(g.Nodes))
+	if len(adj.First) != len(g.Nodes)+1 {
+		t.Fatalf("adjacency of %d nodes, the graph has %d", len(adj.First)-1, len(g.Nodes))
 	}
 	for v, n := range g.Nodes {
-		got := adj.to[adj.first[v]:adj.first[v+1]]
+		got := adj.To[adj.First[v]:adj.First[v+1]]
 		if len(got) != len(n.Edges) {
 			t.Fatalf("node %d: %d targets, %d edges", v, len(got), len(n.Edges))
 		}
